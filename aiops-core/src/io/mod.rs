@@ -1,0 +1,46 @@
+//! Reading series from the formats operators have at hand.
+//!
+//! - [`csv`]: `timestamp,value` (NAB style) and wide `timestamp,<col>,<col>...` CSV.
+//! - [`jsonl`]: one JSON object per line, `{"timestamp": ..., "value": ..., "labels": {...}}`.
+//! - [`prometheus`]: the JSON of Prometheus' `/api/v1/query_range` (a matrix).
+//!
+//! Every reader reports malformed input with its 1-based line number and never drops a point
+//! silently: a missing value is an error unless [`ReadOptions::allow_missing`] turns it into a
+//! NaN gap, and out-of-order timestamps are an error unless [`ReadOptions::sort`] says how to
+//! sort and de-duplicate.
+
+pub mod csv;
+pub mod jsonl;
+pub mod prometheus;
+
+use crate::series::DedupPolicy;
+
+/// Options shared by the readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Read empty, `NaN` and `null` values as NaN gaps instead of refusing them.
+    /// Infinite values are always refused.
+    pub allow_missing: bool,
+    /// `None`: timestamps must strictly increase, in file order. `Some(policy)`: points are
+    /// sorted by time and duplicates resolved by `policy`.
+    pub sort: Option<DedupPolicy>,
+}
+
+/// Parses a value cell. Returns `Err(message)` for a value that is not acceptable.
+pub(crate) fn parse_value(text: &str, opts: &ReadOptions) -> Result<f64, String> {
+    let t = text.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("nan") || t == "null" {
+        return if opts.allow_missing {
+            Ok(f64::NAN)
+        } else {
+            Err(format!(
+                "missing value {t:?} (pass allow_missing to read it as a gap)"
+            ))
+        };
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("value {t:?} is not finite")),
+        Err(_) => Err(format!("value {t:?} is not a number")),
+    }
+}

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+
+pub mod alert;
+pub mod anomaly;
+pub mod datapoint;
+pub mod error;
+pub mod forecast;
+pub mod incident;
+pub mod io;
+pub mod labels;
+pub mod root_cause;
+pub mod series;
+pub mod severity;
+pub mod time;
+pub mod topology;
+
+pub use alert::{Alert, AlertStatus, PostableAlert};
+pub use anomaly::Anomaly;
+pub use datapoint::{DataKind, DataPoint, Event, LogRecord, Span, SpanStatus};
+pub use error::{CoreError, Result};
+pub use forecast::{Forecast, ForecastInterval};
+pub use incident::{Incident, IncidentStatus};
+pub use labels::{Fingerprint, Labels};
+pub use root_cause::RootCause;
+pub use series::{Aggregation, DedupPolicy, FillPolicy, TimeSeries};
+pub use severity::Severity;
+pub use time::{TimestampFormat, TimestampMs};
+pub use topology::{Edge, EdgeKind, Node, NodeKind, Topology};

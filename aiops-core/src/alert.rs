@@ -70,7 +70,10 @@ pub struct PostableAlert<'a> {
     #[serde(with = "serde_rfc3339")]
     pub starts_at: TimestampMs,
     /// End time, when known.
-    #[serde(with = "serde_rfc3339::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        with = "serde_rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ends_at: Option<TimestampMs>,
     /// Generator link.
     #[serde(rename = "generatorURL", skip_serializing_if = "str::is_empty")]

@@ -152,9 +152,11 @@ mod tests {
             "timestamp": 1_700_000_000, "resource": "r"}))
         .unwrap();
         assert_eq!(dp2.timestamp, 1_700_000_000_000);
-        assert!(serde_json::from_value::<DataPoint>(json!({"source": "s", "kind": "metrics",
+        assert!(
+            serde_json::from_value::<DataPoint>(json!({"source": "s", "kind": "metrics",
             "timestamp": 1, "resource": "r"}))
-        .is_err());
+            .is_err()
+        );
     }
 
     #[test]

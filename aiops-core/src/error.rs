@@ -20,7 +20,9 @@ pub enum CoreError {
     },
 
     /// A timestamp is smaller than the one before it.
-    #[error("timestamps not sorted: point {index} has timestamp {timestamp} ms, before the previous {previous} ms")]
+    #[error(
+        "timestamps not sorted: point {index} has timestamp {timestamp} ms, before the previous {previous} ms"
+    )]
     Unsorted {
         /// Index of the offending point (0-based).
         index: usize,
@@ -72,7 +74,9 @@ pub enum CoreError {
     },
 
     /// Text that should name a timestamp does not.
-    #[error("invalid timestamp {text:?}: expected RFC 3339, 'YYYY-MM-DD HH:MM:SS', or unix seconds / milliseconds")]
+    #[error(
+        "invalid timestamp {text:?}: expected RFC 3339, 'YYYY-MM-DD HH:MM:SS', or unix seconds / milliseconds"
+    )]
     InvalidTimestamp {
         /// The text that failed to parse.
         text: String,

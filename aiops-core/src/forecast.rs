@@ -76,7 +76,9 @@ impl Forecast {
 
     /// The interval at `level` percent, if present.
     pub fn interval(&self, level: f64) -> Option<&ForecastInterval> {
-        self.intervals.iter().find(|iv| (iv.level - level).abs() < 1e-9)
+        self.intervals
+            .iter()
+            .find(|iv| (iv.level - level).abs() < 1e-9)
     }
 }
 
@@ -118,7 +120,10 @@ mod tests {
         assert!(f.validate().is_err());
         let mut f = sample();
         f.mean.pop();
-        assert!(matches!(f.validate(), Err(CoreError::LengthMismatch { .. })));
+        assert!(matches!(
+            f.validate(),
+            Err(CoreError::LengthMismatch { .. })
+        ));
         let mut f = sample();
         f.intervals[0].level = 100.0;
         assert!(f.validate().is_err());

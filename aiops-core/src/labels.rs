@@ -171,7 +171,10 @@ impl Labels {
 
     /// Removes `name`; returns its value if it was present.
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok()?;
+        let i = self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()?;
         Some(self.0.remove(i).1)
     }
 
@@ -278,7 +281,11 @@ mod tests {
 
     #[test]
     fn insert_get_remove() {
-        let mut l = Labels::new().with("b", "2").unwrap().with("a", "1").unwrap();
+        let mut l = Labels::new()
+            .with("b", "2")
+            .unwrap()
+            .with("a", "1")
+            .unwrap();
         assert_eq!(l.insert("b", "3").unwrap(), Some("2".into()));
         assert_eq!(l.get("b"), Some("3"));
         assert_eq!(l.remove("a"), Some("1".into()));
@@ -290,14 +297,21 @@ mod tests {
     fn fingerprint_matches_prometheus() {
         // Golden values of prometheus/common's LabelsToSignature / LabelSet.Fingerprint.
         assert_eq!(Labels::new().fingerprint().0, 14_695_981_039_346_656_037);
-        let l = Labels::try_from_pairs([("name", "garland, briggs"), ("fear", "love is not enough")])
-            .unwrap();
+        let l =
+            Labels::try_from_pairs([("name", "garland, briggs"), ("fear", "love is not enough")])
+                .unwrap();
         assert_eq!(l.fingerprint().0, 5_799_056_148_416_392_346);
         // Order of construction does not matter.
-        let l2 = Labels::try_from_pairs([("fear", "love is not enough"), ("name", "garland, briggs")])
-            .unwrap();
+        let l2 =
+            Labels::try_from_pairs([("fear", "love is not enough"), ("name", "garland, briggs")])
+                .unwrap();
         assert_eq!(l.fingerprint(), l2.fingerprint());
-        assert_eq!(l.fingerprint_of(&["name", "missing"]), Labels::try_from_pairs([("name", "garland, briggs")]).unwrap().fingerprint());
+        assert_eq!(
+            l.fingerprint_of(&["name", "missing"]),
+            Labels::try_from_pairs([("name", "garland, briggs")])
+                .unwrap()
+                .fingerprint()
+        );
     }
 
     #[test]

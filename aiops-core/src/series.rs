@@ -24,7 +24,10 @@ pub struct TimeSeries {
 }
 
 fn ser_values<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|x| if x.is_finite() { Some(*x) } else { None }))
+    s.collect_seq(
+        v.iter()
+            .map(|x| if x.is_finite() { Some(*x) } else { None }),
+    )
 }
 
 impl<'de> Deserialize<'de> for TimeSeries {
@@ -38,7 +41,11 @@ impl<'de> Deserialize<'de> for TimeSeries {
             values: Vec<Option<f64>>,
         }
         let raw = Raw::deserialize(d)?;
-        let values = raw.values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+        let values = raw
+            .values
+            .into_iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect();
         TimeSeries::new(raw.labels, raw.timestamps, values).map_err(serde::de::Error::custom)
     }
 }
@@ -157,7 +164,12 @@ impl TimeSeries {
     }
 
     /// A series of `values` at `start, start + step, ...` (ms).
-    pub fn regular(labels: Labels, start: TimestampMs, step: i64, values: Vec<f64>) -> Result<Self> {
+    pub fn regular(
+        labels: Labels,
+        start: TimestampMs,
+        step: i64,
+        values: Vec<f64>,
+    ) -> Result<Self> {
         if step <= 0 {
             return Err(CoreError::InvalidParameter {
                 name: "step",
@@ -227,7 +239,9 @@ impl TimeSeries {
 
     /// The same series with the missing (NaN) points removed; returns how many were removed.
     pub fn drop_missing(&self) -> (Self, usize) {
-        let keep: Vec<usize> = (0..self.len()).filter(|&i| !self.values[i].is_nan()).collect();
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| !self.values[i].is_nan())
+            .collect();
         let removed = self.len() - keep.len();
         let s = Self {
             labels: self.labels.clone(),
@@ -409,11 +423,24 @@ mod tests {
 
     #[test]
     fn validate_rejects_empty_and_non_finite() {
-        assert!(matches!(ts(vec![], vec![]).unwrap().validate(), Err(CoreError::Empty(_))));
+        assert!(matches!(
+            ts(vec![], vec![]).unwrap().validate(),
+            Err(CoreError::Empty(_))
+        ));
         let s = ts(vec![1, 2, 3], vec![1.0, f64::NAN, 3.0]).unwrap();
-        assert!(matches!(s.validate(), Err(CoreError::NonFinite { index: 1, timestamp: 2, .. })));
+        assert!(matches!(
+            s.validate(),
+            Err(CoreError::NonFinite {
+                index: 1,
+                timestamp: 2,
+                ..
+            })
+        ));
         let s = ts(vec![1, 2], vec![1.0, f64::INFINITY]).unwrap();
-        assert!(matches!(s.validate(), Err(CoreError::NonFinite { index: 1, .. })));
+        assert!(matches!(
+            s.validate(),
+            Err(CoreError::NonFinite { index: 1, .. })
+        ));
     }
 
     #[test]
@@ -429,8 +456,9 @@ mod tests {
                 .unwrap();
         assert_eq!(first.timestamps(), [1, 2, 3]);
         assert_eq!(first.values(), [10.0, 20.0, 30.0]);
-        let last = TimeSeries::from_unsorted(Labels::new(), t.clone(), v.clone(), DedupPolicy::Last)
-            .unwrap();
+        let last =
+            TimeSeries::from_unsorted(Labels::new(), t.clone(), v.clone(), DedupPolicy::Last)
+                .unwrap();
         assert_eq!(last.values(), [11.0, 20.0, 30.0]);
         let mean = TimeSeries::from_unsorted(Labels::new(), t, v, DedupPolicy::Mean).unwrap();
         assert_eq!(mean.values(), [10.5, 20.0, 30.0]);
@@ -454,9 +482,13 @@ mod tests {
         assert_eq!(none.timestamps(), [0, 10, 20, 30]);
         assert_eq!(none.values()[0], 2.0);
         assert!(none.values()[1].is_nan() && none.values()[2].is_nan());
-        let prev = s.resample(10, Aggregation::Mean, FillPolicy::Previous).unwrap();
+        let prev = s
+            .resample(10, Aggregation::Mean, FillPolicy::Previous)
+            .unwrap();
         assert_eq!(prev.values(), [2.0, 2.0, 2.0, 8.0]);
-        let lin = s.resample(10, Aggregation::Mean, FillPolicy::Linear).unwrap();
+        let lin = s
+            .resample(10, Aggregation::Mean, FillPolicy::Linear)
+            .unwrap();
         assert_eq!(lin.values(), [2.0, 4.0, 6.0, 8.0]);
         let last = s.resample(10, Aggregation::Last, FillPolicy::None).unwrap();
         assert_eq!(last.values()[0], 3.0);
@@ -467,7 +499,9 @@ mod tests {
         assert!(s.resample(0, Aggregation::Mean, FillPolicy::None).is_err());
         // Negative timestamps bucket by floor, not truncation.
         let neg = ts(vec![-15, -5], vec![1.0, 2.0]).unwrap();
-        let r = neg.resample(10, Aggregation::Mean, FillPolicy::None).unwrap();
+        let r = neg
+            .resample(10, Aggregation::Mean, FillPolicy::None)
+            .unwrap();
         assert_eq!(r.timestamps(), [-20, -10]);
     }
 

@@ -43,7 +43,11 @@ pub fn parse_timestamp(text: &str) -> Result<(TimestampMs, TimestampFormat)> {
         if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
             return Ok((dt.timestamp_millis(), TimestampFormat::Rfc3339));
         }
-        for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+        for fmt in [
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M",
+        ] {
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, fmt) {
                 return Ok((dt.and_utc().timestamp_millis(), TimestampFormat::DateTime));
             }
@@ -190,10 +194,7 @@ mod tests {
             parse_timestamp("1388538000").unwrap(),
             (want, TimestampFormat::UnixSeconds)
         );
-        assert_eq!(
-            parse_timestamp("1388538000.5").unwrap().0,
-            want + 500
-        );
+        assert_eq!(parse_timestamp("1388538000.5").unwrap().0, want + 500);
         assert_eq!(
             parse_timestamp("1388538000000").unwrap(),
             (want, TimestampFormat::UnixMillis)
@@ -204,7 +205,10 @@ mod tests {
     fn rejects_garbage() {
         for bad in ["", "abc", "2014-13-01 00:00:00", "12:00", "nan", "1e300"] {
             assert!(
-                matches!(parse_timestamp(bad), Err(CoreError::InvalidTimestamp { .. })),
+                matches!(
+                    parse_timestamp(bad),
+                    Err(CoreError::InvalidTimestamp { .. })
+                ),
                 "{bad}"
             );
         }
@@ -223,6 +227,9 @@ mod tests {
                 assert_eq!(parse_timestamp(&text).unwrap().0, ms, "{fmt:?} {text}");
             }
         }
-        assert_eq!(format_rfc3339(1_388_538_000_000), "2014-01-01T01:00:00.000Z");
+        assert_eq!(
+            format_rfc3339(1_388_538_000_000),
+            "2014-01-01T01:00:00.000Z"
+        );
     }
 }

@@ -203,7 +203,9 @@ impl Topology {
         let mut index = HashMap::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             if n.id.is_empty() {
-                return Err(CoreError::InvalidTopology(format!("node {i} has an empty id")));
+                return Err(CoreError::InvalidTopology(format!(
+                    "node {i} has an empty id"
+                )));
             }
             if index.insert(n.id.clone(), i).is_some() {
                 return Err(CoreError::InvalidTopology(format!(
@@ -288,9 +290,22 @@ mod tests {
     #[test]
     fn json_shape_and_queries() {
         let t = Topology::from_json(SAMPLE).unwrap();
-        assert_eq!(t.node("fn1").unwrap().kind, NodeKind::Other("lambda".into()));
-        assert_eq!(t.outgoing("cart").map(|e| e.to.as_str()).collect::<Vec<_>>(), ["host1"]);
-        assert_eq!(t.incoming("cart").map(|e| e.from.as_str()).collect::<Vec<_>>(), ["frontend"]);
+        assert_eq!(
+            t.node("fn1").unwrap().kind,
+            NodeKind::Other("lambda".into())
+        );
+        assert_eq!(
+            t.outgoing("cart")
+                .map(|e| e.to.as_str())
+                .collect::<Vec<_>>(),
+            ["host1"]
+        );
+        assert_eq!(
+            t.incoming("cart")
+                .map(|e| e.from.as_str())
+                .collect::<Vec<_>>(),
+            ["frontend"]
+        );
         assert_eq!(
             serde_json::to_value(&t).unwrap(),
             json!({"nodes": [{"id": "frontend", "kind": "service"}, {"id": "cart", "kind": "service"},

@@ -110,12 +110,11 @@ fn check_order(prev: Option<TimestampMs>, ms: TimestampMs, line: u64, cell: &str
     match prev {
         Some(p) if ms < p => Err(csv_err(
             line,
-            format!("timestamp {cell:?} is earlier than the previous row's (timestamps must increase)"),
+            format!(
+                "timestamp {cell:?} is earlier than the previous row's (timestamps must increase)"
+            ),
         )),
-        Some(p) if ms == p => Err(csv_err(
-            line,
-            format!("duplicate timestamp {cell:?}"),
-        )),
+        Some(p) if ms == p => Err(csv_err(line, format!("duplicate timestamp {cell:?}"))),
         _ => Ok(()),
     }
 }
@@ -168,7 +167,11 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvSeries> {
         let (Some(tcell), Some(vcell)) = (rec.get(ts_col), rec.get(val_col)) else {
             return Err(csv_err(
                 line,
-                format!("expected at least {} columns, found {}", ts_col.max(val_col) + 1, rec.len()),
+                format!(
+                    "expected at least {} columns, found {}",
+                    ts_col.max(val_col) + 1,
+                    rec.len()
+                ),
             ));
         };
         let ms = parse_ts(tcell, line, &mut format)?;
@@ -203,7 +206,11 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvSeries> {
                 while j + 1 < order.len() && timestamps[order[j + 1]] == t {
                     j += 1;
                 }
-                let pick = if policy == DedupPolicy::Last { order[j] } else { order[i] };
+                let pick = if policy == DedupPolicy::Last {
+                    order[j]
+                } else {
+                    order[i]
+                };
                 kept.push(std::mem::take(&mut raw[pick]));
                 i = j + 1;
             }
@@ -236,18 +243,27 @@ pub fn read_wide<R: Read>(input: R, opts: &ReadOptions) -> Result<WideTable> {
     }
     let header_line = rec.position().map(|p| p.line()).unwrap_or(1);
     if rec.len() < 2 {
-        return Err(csv_err(header_line, "expected a header timestamp,<column>,..."));
+        return Err(csv_err(
+            header_line,
+            "expected a header timestamp,<column>,...",
+        ));
     }
     if parse_timestamp(&rec[0]).is_ok() {
         return Err(csv_err(header_line, "wide CSV needs a header row"));
     }
     let names: Vec<String> = rec.iter().skip(1).map(str::to_string).collect();
     if let Some(i) = names.iter().position(|n| n.is_empty()) {
-        return Err(csv_err(header_line, format!("column {} has an empty header", i + 2)));
+        return Err(csv_err(
+            header_line,
+            format!("column {} has an empty header", i + 2),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = names.iter().find(|n| !seen.insert(n.as_str())) {
-        return Err(csv_err(header_line, format!("column {dup:?} appears twice")));
+        return Err(csv_err(
+            header_line,
+            format!("column {dup:?} appears twice"),
+        ));
     }
     let cell_opts = ReadOptions {
         allow_missing: true,
@@ -325,10 +341,16 @@ mod tests {
     fn reads_nab_style() {
         let text = "timestamp,value\n2014-04-01 00:00:00,1.5\n2014-04-01 00:05:00,2\n";
         let c = read_series(text.as_bytes(), &strict()).unwrap();
-        assert_eq!(c.series.timestamps(), [1_396_310_400_000, 1_396_310_700_000]);
+        assert_eq!(
+            c.series.timestamps(),
+            [1_396_310_400_000, 1_396_310_700_000]
+        );
         assert_eq!(c.series.values(), [1.5, 2.0]);
         assert_eq!(c.timestamp_format, TimestampFormat::DateTime);
-        assert_eq!(c.raw_timestamps, ["2014-04-01 00:00:00", "2014-04-01 00:05:00"]);
+        assert_eq!(
+            c.raw_timestamps,
+            ["2014-04-01 00:00:00", "2014-04-01 00:05:00"]
+        );
         assert!(c.series.labels().is_empty());
     }
 
@@ -365,7 +387,10 @@ mod tests {
         assert!(matches!(r(""), Err(CoreError::Empty(_))));
         assert!(matches!(r("timestamp,value\n"), Err(CoreError::Empty(_))));
         let bad_utf8: &[u8] = b"timestamp,value\n1,\xff\xfe\n";
-        assert!(matches!(read_series(bad_utf8, &strict()), Err(CoreError::Csv { line: 2, .. })));
+        assert!(matches!(
+            read_series(bad_utf8, &strict()),
+            Err(CoreError::Csv { line: 2, .. })
+        ));
     }
 
     #[test]

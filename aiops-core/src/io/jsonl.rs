@@ -87,7 +87,11 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<Vec<TimeSeri
                 format!(
                     "timestamp {} is {} the previous point of series {}",
                     rec.timestamp,
-                    if ms == prev { "equal to" } else { "earlier than" },
+                    if ms == prev {
+                        "equal to"
+                    } else {
+                        "earlier than"
+                    },
                     g.labels
                 ),
             ));
@@ -96,7 +100,9 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<Vec<TimeSeri
         g.values.push(value);
     }
     if groups.is_empty() {
-        return Err(CoreError::Empty("the JSON lines input has no points".into()));
+        return Err(CoreError::Empty(
+            "the JSON lines input has no points".into(),
+        ));
     }
     groups
         .into_iter()
@@ -137,14 +143,26 @@ mod tests {
             Err(CoreError::Json { line, .. }) => line,
             other => panic!("expected JSON error, got {other:?}"),
         };
-        assert_eq!(line_of("{\"timestamp\": 1, \"value\": 1}\n{\"timestamp\": 2"), Some(2));
+        assert_eq!(
+            line_of("{\"timestamp\": 1, \"value\": 1}\n{\"timestamp\": 2"),
+            Some(2)
+        );
         assert_eq!(line_of("{\"timestamp\": \"x\", \"value\": 1}"), Some(1));
         assert_eq!(line_of("{\"timestamp\": 1, \"value\": \"abc\"}"), Some(1));
         assert_eq!(line_of("{\"timestamp\": 1, \"value\": null}"), Some(1));
         assert_eq!(line_of("{\"timestamp\": 1, \"value\": [1]}"), Some(1));
-        assert_eq!(line_of("{\"timestamp\": 1, \"value\": 1, \"extra\": 0}"), Some(1));
-        assert_eq!(line_of("{\"timestamp\": 2, \"value\": 1}\n{\"timestamp\": 1, \"value\": 1}"), Some(2));
-        assert_eq!(line_of("{\"timestamp\": 1, \"value\": 1, \"labels\": {\"a-b\": \"x\"}}"), Some(1));
+        assert_eq!(
+            line_of("{\"timestamp\": 1, \"value\": 1, \"extra\": 0}"),
+            Some(1)
+        );
+        assert_eq!(
+            line_of("{\"timestamp\": 2, \"value\": 1}\n{\"timestamp\": 1, \"value\": 1}"),
+            Some(2)
+        );
+        assert_eq!(
+            line_of("{\"timestamp\": 1, \"value\": 1, \"labels\": {\"a-b\": \"x\"}}"),
+            Some(1)
+        );
         assert!(matches!(
             read_series("\n\n".as_bytes(), &ReadOptions::default()),
             Err(CoreError::Empty(_))

@@ -82,7 +82,9 @@ pub fn read_query_range(text: &str) -> Result<Vec<TimeSeries>> {
             let mut values = Vec::with_capacity(s.values.len());
             for (t, v) in s.values {
                 let value: f64 = v.parse().map_err(|_| {
-                    CoreError::Prometheus(format!("result {i} ({labels}): value {v:?} is not a number"))
+                    CoreError::Prometheus(format!(
+                        "result {i} ({labels}): value {v:?} is not a number"
+                    ))
                 })?;
                 if !t.is_finite() {
                     return Err(CoreError::Prometheus(format!(
@@ -110,7 +112,10 @@ mod tests {
         let s = read_query_range(text).unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].labels().get("__name__"), Some("up"));
-        assert_eq!(s[0].timestamps(), [1_435_781_430_781, 1_435_781_445_781, 1_435_781_460_781]);
+        assert_eq!(
+            s[0].timestamps(),
+            [1_435_781_430_781, 1_435_781_445_781, 1_435_781_460_781]
+        );
         assert_eq!(s[0].values()[0], 1.0);
         assert!(s[0].values()[1].is_nan());
         assert_eq!(s[0].values()[2], f64::INFINITY);

@@ -1,0 +1,263 @@
+//! The detector API shared by every algorithm.
+//!
+//! Three types per detector, following linfa's checked parameters:
+//! 1. `XParams`: unchecked hyper-parameters with builder methods (and serde, for config files
+//!    and `key=value` flags);
+//! 2. `X`: the validated parameters, obtained once by [`ParamGuard::check`]; it implements
+//!    [`Detector`], the batch call over a whole series;
+//! 3. `XOnline`: the streaming state made by `X::online`, implementing [`OnlineDetector`].
+//!
+//! The batch result equals feeding the same points one by one to a fresh online state; every
+//! detector has a test that says so.
+
+use std::fmt;
+
+use aiops_core::series::validate_points;
+use aiops_core::{Anomaly, Labels, Severity, TimeSeries, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DetectError, Result};
+
+/// Turns unchecked parameters into validated ones.
+pub trait ParamGuard {
+    /// The validated type.
+    type Checked;
+    /// Validates, returning the checked parameters or the first problem found.
+    fn check(&self) -> Result<Self::Checked>;
+}
+
+/// What a detector says about one point.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PointScore {
+    /// How unusual the point is; the scale is the detector's own (σ for z-score, value units
+    /// beyond the bound for a threshold). 0 while the detector warms up.
+    pub score: f64,
+    /// Whether the detector flags the point.
+    pub is_anomaly: bool,
+    /// The value the detector expected, when it has an expectation.
+    pub expected: Option<f64>,
+    /// Lower edge of the normal range, when it has one.
+    pub lower: Option<f64>,
+    /// Upper edge of the normal range, when it has one.
+    pub upper: Option<f64>,
+}
+
+impl PointScore {
+    /// A point scored 0 and not flagged, with no expectation (warm-up).
+    pub const NEUTRAL: PointScore = PointScore {
+        score: 0.0,
+        is_anomaly: false,
+        expected: None,
+        lower: None,
+        upper: None,
+    };
+}
+
+/// Scores of a whole series, one entry per point, as columns. NaN in `expected`, `lower` or
+/// `upper` means "none at this point".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Detections {
+    /// Score per point.
+    pub scores: Vec<f64>,
+    /// Flag per point.
+    pub is_anomaly: Vec<bool>,
+    /// Expected value per point (NaN: none).
+    pub expected: Vec<f64>,
+    /// Lower edge of the normal range per point (NaN: none).
+    pub lower: Vec<f64>,
+    /// Upper edge of the normal range per point (NaN: none).
+    pub upper: Vec<f64>,
+}
+
+impl Detections {
+    /// Empty columns with room for `n` points.
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            scores: Vec::with_capacity(n),
+            is_anomaly: Vec::with_capacity(n),
+            expected: Vec::with_capacity(n),
+            lower: Vec::with_capacity(n),
+            upper: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends one point's score.
+    pub fn push(&mut self, p: PointScore) {
+        self.scores.push(p.score);
+        self.is_anomaly.push(p.is_anomaly);
+        self.expected.push(p.expected.unwrap_or(f64::NAN));
+        self.lower.push(p.lower.unwrap_or(f64::NAN));
+        self.upper.push(p.upper.unwrap_or(f64::NAN));
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.scores.len()
+    }
+
+    /// Whether there are no points.
+    pub fn is_empty(&self) -> bool {
+        self.scores.is_empty()
+    }
+
+    /// The score of point `i`.
+    pub fn point(&self, i: usize) -> PointScore {
+        let opt = |x: f64| if x.is_nan() { None } else { Some(x) };
+        PointScore {
+            score: self.scores[i],
+            is_anomaly: self.is_anomaly[i],
+            expected: opt(self.expected[i]),
+            lower: opt(self.lower[i]),
+            upper: opt(self.upper[i]),
+        }
+    }
+
+    /// Merges runs of consecutive flagged points into [`Anomaly`] windows.
+    ///
+    /// Each window reports the highest-scoring point's value, expectation and bounds, and the
+    /// detector's severity for that score. `resource` comes from the `service`, `instance` or
+    /// `job` label (the first present), `metric` from `__name__`.
+    pub fn anomalies(
+        &self,
+        detector: &dyn Detector,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        labels: &Labels,
+    ) -> Vec<Anomaly> {
+        let resource = ["service", "instance", "job"]
+            .iter()
+            .find_map(|k| labels.get(k))
+            .unwrap_or("")
+            .to_string();
+        let metric = labels.get("__name__").unwrap_or("").to_string();
+        let fp = labels.fingerprint();
+        let mut out = Vec::new();
+        let mut i = 0;
+        let n = self.len().min(timestamps.len()).min(values.len());
+        while i < n {
+            if !self.is_anomaly[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut best = i;
+            while i < n && self.is_anomaly[i] {
+                if self.scores[i] > self.scores[best] {
+                    best = i;
+                }
+                i += 1;
+            }
+            let p = self.point(best);
+            out.push(Anomaly {
+                id: format!("{fp}-{}-{}", detector.name(), timestamps[start]),
+                resource: resource.clone(),
+                metric: metric.clone(),
+                labels: labels.clone(),
+                start: timestamps[start],
+                end: timestamps[i - 1],
+                score: p.score,
+                severity: detector.severity(p.score),
+                detector: detector.name().to_string(),
+                value: values[best],
+                expected: p.expected,
+                lower: p.lower,
+                upper: p.upper,
+            });
+        }
+        out
+    }
+}
+
+/// A configured detector: scores a whole series at once, and makes streaming states.
+pub trait Detector: fmt::Debug + Send + Sync {
+    /// The registry name (`threshold`, `zscore`...).
+    fn name(&self) -> &'static str;
+
+    /// The severity of an anomaly with this score.
+    fn severity(&self, score: f64) -> Severity;
+
+    /// A fresh streaming state with these parameters.
+    fn online(&self) -> Box<dyn OnlineDetector>;
+
+    /// Scores every point. `progress` is called now and then with the number of points done.
+    /// Input must be non-empty, timestamps strictly increasing, values finite.
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections>;
+
+    /// Scores every point (see [`Detector::detect_with_progress`]).
+    fn detect(&self, timestamps: &[TimestampMs], values: &[f64]) -> Result<Detections> {
+        self.detect_with_progress(timestamps, values, &mut |_| {})
+    }
+
+    /// Scores every point of a series.
+    fn detect_series(&self, series: &TimeSeries) -> Result<Detections> {
+        self.detect(series.timestamps(), series.values())
+    }
+}
+
+/// Streaming state of a detector: one point at a time, O(1) or O(log w) memory and time.
+pub trait OnlineDetector: fmt::Debug + Send {
+    /// Scores the point, then learns from it. Timestamps must strictly increase and values be
+    /// finite; a refused point leaves the state unchanged.
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore>;
+
+    /// Forgets everything seen.
+    fn reset(&mut self);
+}
+
+/// How often batch runs report progress, in points.
+pub(crate) const PROGRESS_EVERY: usize = 1 << 16;
+
+/// Batch over an online state: validates the whole input once, then streams it. Detectors
+/// whose batch form is this use it, so batch and online agree by construction; a detector with
+/// a faster batch algorithm writes its own and tests the agreement.
+pub(crate) fn run_online<S: OnlineKernel>(
+    mut state: S,
+    timestamps: &[TimestampMs],
+    values: &[f64],
+    progress: &mut dyn FnMut(usize),
+) -> Result<Detections> {
+    validate_points(timestamps, values)?;
+    let mut out = Detections::with_capacity(values.len());
+    for (i, &v) in values.iter().enumerate() {
+        out.push(state.step(v));
+        if (i + 1) % PROGRESS_EVERY == 0 {
+            progress(i + 1);
+        }
+    }
+    progress(values.len());
+    Ok(out)
+}
+
+/// The inner step of an online detector, on a point already checked (finite, in order).
+pub(crate) trait OnlineKernel {
+    fn step(&mut self, value: f64) -> PointScore;
+}
+
+/// Order and finiteness checks of one online point.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PointGuard {
+    last: Option<TimestampMs>,
+}
+
+impl PointGuard {
+    pub(crate) fn admit(&mut self, timestamp: TimestampMs, value: f64) -> Result<()> {
+        if !value.is_finite() {
+            return Err(DetectError::NonFinite { timestamp, value });
+        }
+        if let Some(previous) = self.last
+            && timestamp <= previous
+        {
+            return Err(DetectError::OutOfOrder {
+                timestamp,
+                previous,
+            });
+        }
+        self.last = Some(timestamp);
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! Detectors by name, with parameters from a map: what the CLI, config files and the server use.
+//!
+//! Parameters arrive as a JSON object (`{"window": 30}`) or as `key=value` text, where each
+//! value is read as JSON when it parses (`30`, `2.5`, `true`) and as a string otherwise (`up`).
+//! Unknown keys and wrong types are errors that name the accepted keys.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::detector::{Detector, ParamGuard};
+use crate::error::{DetectError, Result};
+use crate::threshold::ThresholdParams;
+use crate::zscore::RollingZScoreParams;
+
+/// A detector's registry entry.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectorInfo {
+    /// Registry name.
+    pub name: &'static str,
+    /// One-line description.
+    pub summary: &'static str,
+    /// Accepted parameters, `name: meaning`.
+    pub params: &'static [&'static str],
+}
+
+/// Every detector, in the order `aiops detect --help` lists them.
+pub const DETECTORS: &[DetectorInfo] = &[
+    DetectorInfo {
+        name: "zscore",
+        summary: "rolling z-score: distance from the mean of the previous window, in sigmas",
+        params: &[
+            "window: points in the reference window (default 60)",
+            "threshold: sigmas at which a point is flagged (default 3)",
+            "min_periods: points before scoring starts (default: window)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "threshold",
+        summary: "static threshold: values above `upper` or below `lower`",
+        params: &[
+            "upper: flag values above this",
+            "lower: flag values below this",
+            "severity: severity of a breach (default high)",
+        ],
+    },
+];
+
+/// The name of the detector used when none is given.
+pub const DEFAULT_DETECTOR: &str = "zscore";
+
+fn parse<P: DeserializeOwned + ParamGuard>(
+    detector: &'static str,
+    params: &Map<String, Value>,
+) -> Result<P::Checked> {
+    let p: P = serde_json::from_value(Value::Object(params.clone())).map_err(|e| {
+        DetectError::BadParams {
+            detector,
+            message: e.to_string(),
+        }
+    })?;
+    p.check()
+}
+
+/// Builds the detector `name` from a parameter map.
+pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector>> {
+    Ok(match name {
+        "zscore" => Box::new(parse::<RollingZScoreParams>("zscore", params)?),
+        "threshold" => Box::new(parse::<ThresholdParams>("threshold", params)?),
+        _ => {
+            return Err(DetectError::UnknownDetector {
+                name: name.to_string(),
+                known: DETECTORS
+                    .iter()
+                    .map(|d| d.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    })
+}
+
+/// Parses `key=value` assignments into a parameter map (see the module docs).
+pub fn parse_assignments<S: AsRef<str>>(items: &[S]) -> Result<Map<String, Value>> {
+    let mut map = Map::new();
+    for item in items {
+        let item = item.as_ref();
+        let Some((k, v)) = item.split_once('=') else {
+            return Err(DetectError::InvalidParameter {
+                name: "param",
+                reason: format!("{item:?} is not key=value"),
+            });
+        };
+        let (k, v) = (k.trim(), v.trim());
+        if k.is_empty() {
+            return Err(DetectError::InvalidParameter {
+                name: "param",
+                reason: format!("{item:?} has an empty key"),
+            });
+        }
+        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        if map.insert(k.to_string(), value).is_some() {
+            return Err(DetectError::InvalidParameter {
+                name: "param",
+                reason: format!("{k:?} is given twice"),
+            });
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_by_name_with_typed_params() {
+        let p = parse_assignments(&["window=10", "direction=up", "threshold=2.5"]).unwrap();
+        let d = build("zscore", &p).unwrap();
+        assert_eq!(d.name(), "zscore");
+        let ts: Vec<i64> = (0..12).collect();
+        let mut v = vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 9.0, 1.5];
+        assert!(d.detect(&ts, &v).unwrap().is_anomaly[10]);
+        v[10] = -9.0;
+        assert!(!d.detect(&ts, &v).unwrap().is_anomaly[10], "direction=up");
+        let t = build("threshold", &parse_assignments(&["upper=5"]).unwrap()).unwrap();
+        assert_eq!(t.name(), "threshold");
+        assert!(build("zscore", &Map::new()).is_ok(), "defaults suffice");
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = build("nope", &Map::new()).unwrap_err().to_string();
+        assert!(e.contains("zscore") && e.contains("threshold"), "{e}");
+        let e = build("zscore", &parse_assignments(&["windw=3"]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("windw") && e.contains("window"), "{e}");
+        let e = build("zscore", &parse_assignments(&["window=abc"]).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("window") || e.contains("invalid type"), "{e}");
+        assert!(build("zscore", &parse_assignments(&["window=1"]).unwrap()).is_err());
+        assert!(build("threshold", &Map::new()).is_err());
+        assert!(parse_assignments(&["window"]).is_err());
+        assert!(parse_assignments(&["=3"]).is_err());
+        assert!(parse_assignments(&["a=1", "a=2"]).is_err());
+    }
+}

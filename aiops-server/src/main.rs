@@ -1,1 +1,52 @@
-fn main() {}
+//! `aiops`: the command-line interface of the aiops toolkit. Every command parses its
+//! arguments, calls the library crates and prints; no algorithm lives here.
+
+mod detect_cmd;
+mod error;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// aiops: anomaly detection, correlation, root cause and forecasting for operators.
+#[derive(Debug, Parser)]
+#[command(name = "aiops", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Find anomalies in a metric series.
+    ///
+    /// Reads the series, runs the detector over every point, and prints the anomalies merged
+    /// into windows, or writes per-point scores with --output.
+    Detect(detect_cmd::DetectArgs),
+    /// List the detectors and their parameters.
+    Detectors,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Detect(args) => detect_cmd::run(args),
+        Command::Detectors => {
+            for d in aiops_detect::registry::DETECTORS {
+                println!("{:<10} {}", d.name, d.summary);
+                for p in d.params {
+                    println!("{:<10}   {p}", "");
+                }
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

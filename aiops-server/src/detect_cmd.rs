@@ -1,0 +1,235 @@
+//! `aiops detect`: parse arguments, call the detector, print.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use aiops_core::Anomaly;
+use aiops_core::io::ReadOptions;
+use aiops_core::time::format_timestamp;
+use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
+use aiops_detect::{Detections, Detector};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::input::{self, InputSeries};
+
+/// Output format for the anomaly list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON object for programs.
+    Json,
+}
+
+/// Arguments of `aiops detect`.
+#[derive(Debug, Args)]
+#[command(after_long_help = detectors_help())]
+pub(crate) struct DetectArgs {
+    /// Input: `timestamp,value` CSV (NAB style), `.jsonl` points, or a Prometheus
+    /// `query_range` response (`.json`).
+    file: PathBuf,
+
+    /// Detector to run (see the list below).
+    #[arg(short, long, default_value = DEFAULT_DETECTOR)]
+    detector: String,
+
+    /// Detector parameter as key=value; repeat for several (e.g. -p window=30 -p threshold=4).
+    #[arg(short, long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// Write one row per input point, `timestamp,value,score,label`, to this CSV file instead
+    /// of printing anomalies.
+    #[arg(short, long, value_name = "OUT.csv")]
+    output: Option<PathBuf>,
+
+    /// How to print anomalies (merged into windows of consecutive flagged points).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+fn detectors_help() -> String {
+    let mut s = String::from("Detectors:\n");
+    for d in DETECTORS {
+        s.push_str(&format!("  {:<10} {}\n", d.name, d.summary));
+        for p in d.params {
+            s.push_str(&format!("  {:<10}   -p {p}\n", ""));
+        }
+    }
+    s
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    detector: &'a str,
+    points: usize,
+    anomalies: &'a [Anomaly],
+}
+
+pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
+    let params = registry::parse_assignments(&args.params)?;
+    let det = registry::build(&args.detector, &params)?;
+    let inputs = input::read(&args.file, &ReadOptions::default())?;
+    let total: usize = inputs.iter().map(|i| i.series.len()).sum();
+    let bar = progress_bar(total);
+    let mut results = Vec::with_capacity(inputs.len());
+    let mut done = 0;
+    for inp in &inputs {
+        let s = &inp.series;
+        let d = det
+            .detect_with_progress(s.timestamps(), s.values(), &mut |n| {
+                bar.set_position((done + n) as u64)
+            })
+            .map_err(|e| match e {
+                aiops_detect::DetectError::Core(c) => CliError::input(&args.file, c),
+                other => other.into(),
+            })?;
+        done += s.len();
+        results.push(d);
+    }
+    bar.finish_and_clear();
+
+    if let Some(out) = &args.output {
+        return write_points(out, &inputs, &results).map_err(|source| CliError::Output {
+            path: out.clone(),
+            source,
+        });
+    }
+    let mut anomalies = Vec::new();
+    for (inp, d) in inputs.iter().zip(&results) {
+        let s = &inp.series;
+        anomalies.extend(d.anomalies(det.as_ref(), s.timestamps(), s.values(), s.labels()));
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let res = match args.format {
+        Format::Json => serde_json::to_writer_pretty(
+            &mut out,
+            &JsonReport {
+                detector: det.name(),
+                points: total,
+                anomalies: &anomalies,
+            },
+        )
+        .map_err(std::io::Error::from)
+        .and_then(|_| writeln!(out)),
+        Format::Table => print_table(&mut out, det.as_ref(), &inputs, &anomalies, total),
+    };
+    match res {
+        // A closed pipe (`aiops detect ... | head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|source| CliError::Output {
+            path: "stdout".into(),
+            source,
+        }),
+    }
+}
+
+/// A bar on stderr for long inputs when a person is watching; hidden otherwise.
+fn progress_bar(total: usize) -> ProgressBar {
+    if total < 200_000 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} points ({per_sec}, {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn write_points(
+    path: &std::path::Path,
+    inputs: &[InputSeries],
+    results: &[Detections],
+) -> std::io::Result<()> {
+    let multi = inputs.len() > 1;
+    let mut w = csv::Writer::from_path(path)?;
+    let mut header = vec!["timestamp", "value", "score", "label"];
+    if multi {
+        header.insert(0, "series");
+    }
+    w.write_record(&header)?;
+    for (inp, d) in inputs.iter().zip(results) {
+        let labels = inp.series.labels().to_string();
+        for (i, &v) in inp.series.values().iter().enumerate() {
+            let (value, score) = (v.to_string(), d.scores[i].to_string());
+            let label = if d.is_anomaly[i] { "1" } else { "0" };
+            let mut row = vec![inp.raw_timestamps[i].as_str(), &value, &score, label];
+            if multi {
+                row.insert(0, &labels);
+            }
+            w.write_record(&row)?;
+        }
+    }
+    w.flush()
+}
+
+fn print_table(
+    out: &mut impl Write,
+    det: &dyn Detector,
+    inputs: &[InputSeries],
+    anomalies: &[Anomaly],
+    total: usize,
+) -> std::io::Result<()> {
+    let format = inputs.first().map(|i| i.format);
+    let ts = |ms: i64| format.map_or_else(|| ms.to_string(), |f| format_timestamp(ms, f));
+    let opt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
+    let multi = inputs.len() > 1;
+    let mut rows = vec![vec![
+        "start".to_string(),
+        "end".into(),
+        "severity".into(),
+        "score".into(),
+        "value".into(),
+        "expected".into(),
+        "lower".into(),
+        "upper".into(),
+    ]];
+    if multi {
+        rows[0].push("series".into());
+    }
+    for a in anomalies {
+        let mut r = vec![
+            ts(a.start),
+            ts(a.end),
+            a.severity.to_string(),
+            format!("{:.3}", a.score),
+            format!("{:.4}", a.value),
+            opt(a.expected),
+            opt(a.lower),
+            opt(a.upper),
+        ];
+        if multi {
+            r.push(a.labels.to_string());
+        }
+        rows.push(r);
+    }
+    writeln!(
+        out,
+        "{} anomal{} in {} points ({} series), detector {}",
+        anomalies.len(),
+        if anomalies.len() == 1 { "y" } else { "ies" },
+        total,
+        inputs.len(),
+        det.name()
+    )?;
+    if anomalies.is_empty() {
+        return Ok(());
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        writeln!(out, "{}", line.join("  ").trim_end())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! The one error type of the `aiops` binary.
+
+use std::path::PathBuf;
+
+use aiops_core::CoreError;
+use aiops_detect::DetectError;
+
+/// What can stop a command. Displayed as one line.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// The input file could not be read or parsed.
+    #[error("{path}: {source}")]
+    Input {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: CoreError,
+    },
+    /// The output file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A detector could not be built or run.
+    #[error("{0}")]
+    Detect(#[from] DetectError),
+}
+
+impl CliError {
+    pub(crate) fn input(path: &std::path::Path, source: CoreError) -> Self {
+        let source = match source {
+            CoreError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                CoreError::Io(std::io::Error::new(e.kind(), "no such file"))
+            }
+            other => other,
+        };
+        CliError::Input {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

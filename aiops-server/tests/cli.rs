@@ -1,0 +1,281 @@
+//! End-to-end tests of the `aiops` binary: real files in, exit codes and output checked.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn aiops(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(args)
+        .output()
+        .expect("run aiops")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// 300 points of a gentle wave with a spike at point 200.
+fn spiky_csv() -> String {
+    let mut s = String::from("timestamp,value\n");
+    for i in 0..300 {
+        let v = 50.0 + ((i % 10) as f64) * 0.5 + if i == 200 { 40.0 } else { 0.0 };
+        s.push_str(&format!("2024-01-01 {:02}:{:02}:00,{v}\n", i / 60, i % 60));
+    }
+    s
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn detect_prints_the_spike_as_table_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "s.csv", &spiky_csv());
+    let o = aiops(&[
+        "detect",
+        f.to_str().unwrap(),
+        "-p",
+        "window=30",
+        "-p",
+        "threshold=5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("1 anomaly in 300 points"), "{out}");
+    assert!(out.contains("2024-01-01 03:20:00"), "{out}");
+
+    let o = aiops(&[
+        "detect",
+        f.to_str().unwrap(),
+        "--param",
+        "window=30",
+        "--param",
+        "threshold=5",
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["detector"], "zscore");
+    assert_eq!(v["points"], 300);
+    let a = &v["anomalies"].as_array().unwrap()[0];
+    assert_eq!(a["start"], "2024-01-01T03:20:00.000Z");
+    assert_eq!(a["value"], 90.0);
+}
+
+#[test]
+fn output_writes_one_row_per_point_with_input_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "s.csv", &spiky_csv());
+    let out = dir.path().join("out.csv");
+    let o = aiops(&[
+        "detect",
+        f.to_str().unwrap(),
+        "--detector",
+        "threshold",
+        "-p",
+        "upper=80",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "timestamp,value,score,label");
+    assert_eq!(lines.len(), 301);
+    assert_eq!(lines[1], "2024-01-01 00:00:00,50,0,0");
+    assert_eq!(lines[201], "2024-01-01 03:20:00,90,10,1");
+    assert_eq!(lines.iter().filter(|l| l.ends_with(",1")).count(), 1);
+}
+
+#[test]
+fn reads_prometheus_and_jsonl_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let prom = write(
+        dir.path(),
+        "q.json",
+        r#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"__name__":"up","instance":"a"},"values":[[1700000000,"1"],[1700000015,"0"]]},
+            {"metric":{"__name__":"up","instance":"b"},"values":[[1700000000,"1"],[1700000015,"1"]]}]}}"#,
+    );
+    let out = dir.path().join("o.csv");
+    let o = aiops(&[
+        "detect",
+        prom.to_str().unwrap(),
+        "-d",
+        "threshold",
+        "-p",
+        "lower=0.5",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("series,timestamp,value,score,label\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""{__name__=""up"", instance=""a""}",1700000015,0,0.5,1"#),
+        "{text}"
+    );
+
+    let jl = write(
+        dir.path(),
+        "p.jsonl",
+        "{\"timestamp\": 1700000000, \"value\": 1}\n{\"timestamp\": 1700000060, \"value\": 9}\n",
+    );
+    let o = aiops(&[
+        "detect",
+        jl.to_str().unwrap(),
+        "-d",
+        "threshold",
+        "-p",
+        "upper=5",
+        "-f",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["anomalies"][0]["start"], "2023-11-14T22:14:20.000Z");
+}
+
+/// Every bad input: non-zero exit, one line on stderr naming the problem, nothing on stdout.
+#[test]
+fn bad_input_gives_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "detect".into(),
+                dir.path().join("missing.csv").display().to_string(),
+            ],
+            "no such file",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "empty.csv", "").display().to_string(),
+            ],
+            "empty",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "hdr.csv", "timestamp,value\n")
+                    .display()
+                    .to_string(),
+            ],
+            "no data rows",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "nan.csv", "timestamp,value\n1,2\n2,abc\n")
+                    .display()
+                    .to_string(),
+            ],
+            "line 3",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "uns.csv", "timestamp,value\n1,2\n3,2\n2,2\n")
+                    .display()
+                    .to_string(),
+            ],
+            "line 4",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "dup.csv", "timestamp,value\n1,2\n1,3\n")
+                    .display()
+                    .to_string(),
+            ],
+            "duplicate timestamp",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "ts.csv", "timestamp,value\n1,2\nyesterday,3\n")
+                    .display()
+                    .to_string(),
+            ],
+            "invalid timestamp",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "ok.csv", &spiky_csv())
+                    .display()
+                    .to_string(),
+                "-d".into(),
+                "magic".into(),
+            ],
+            "unknown detector",
+        ),
+        (
+            vec![
+                "detect".into(),
+                dir.path().join("ok.csv").display().to_string(),
+                "-p".into(),
+                "windw=3".into(),
+            ],
+            "unknown field `windw`",
+        ),
+        (
+            vec![
+                "detect".into(),
+                dir.path().join("ok.csv").display().to_string(),
+                "-p".into(),
+                "window=1".into(),
+            ],
+            "window",
+        ),
+        (
+            vec![
+                "detect".into(),
+                dir.path().join("ok.csv").display().to_string(),
+                "-d".into(),
+                "threshold".into(),
+            ],
+            "upper",
+        ),
+        (
+            vec![
+                "detect".into(),
+                write(dir.path(), "bad.json", "{\"status\":")
+                    .display()
+                    .to_string(),
+            ],
+            "JSON",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = aiops(&args);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(o.stdout.is_empty(), "{args:?} printed to stdout");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
+    }
+}
+
+#[test]
+fn help_lists_detectors() {
+    let o = aiops(&["detect", "--help"]);
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    for needle in ["zscore", "threshold", "--output", "--param", "window"] {
+        assert!(out.contains(needle), "{needle}");
+    }
+    let o = aiops(&["detectors"]);
+    assert!(String::from_utf8(o.stdout).unwrap().contains("zscore"));
+    assert!(!aiops(&["detect"]).status.success());
+}

@@ -1,1 +1,7 @@
 #![doc = include_str!("../README.md")]
+
+pub mod error;
+pub mod graph;
+
+pub use error::{RcaError, Result};
+pub use graph::TopologyGraph;

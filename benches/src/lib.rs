@@ -1,1 +1,35 @@
-//! Shared helpers for the benchmarks.
+//! Shared inputs for the aiops benchmarks: deterministic synthetic series, so every run and
+//! every peer sees the same data without reading files.
+
+/// A metric-like series of `n` points: a daily cycle (period 1,440 points), noise from a fixed
+/// LCG, and a spike every 5,000 points. Timestamps are one minute apart, in ms.
+pub fn synthetic_series(n: usize) -> (Vec<i64>, Vec<f64>) {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let ts = (0..n as i64)
+        .map(|i| 1_700_000_000_000 + i * 60_000)
+        .collect();
+    let vs = (0..n)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let noise = ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
+            let cycle = (i as f64 * std::f64::consts::TAU / 1440.0).sin();
+            let spike = if i % 5000 == 4999 { 25.0 } else { 0.0 };
+            50.0 + 10.0 * cycle + 2.0 * noise + spike
+        })
+        .collect();
+    (ts, vs)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deterministic() {
+        assert_eq!(super::synthetic_series(100), super::synthetic_series(100));
+        assert_eq!(
+            super::synthetic_series(10).0[1] - super::synthetic_series(10).0[0],
+            60_000
+        );
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test of the project, from a fresh clone, on a machine with Rust and Python 3:
+# formatting, lints, the Rust test suite (unit, integration, doc tests), then the Python
+# package built into a virtualenv and its pytest suite and stub check.
+#
+# Usage: ./scripts/test.sh            (VENV=path to choose the virtualenv, default .venv)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace --locked
+
+step "Python virtualenv ($VENV)"
+if [ ! -x "$VENV/bin/python" ]; then
+    python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -r aiops-py/requirements-dev.txt
+
+step "build the Python package (maturin develop)"
+"$VENV/bin/maturin" develop -q -m aiops-py/Cargo.toml
+
+step "pytest"
+"$VENV/bin/python" -m pytest -q aiops-py/tests
+
+step "stub check (mypy.stubtest)"
+"$VENV/bin/python" -m mypy.stubtest aiops._aiops --allowlist aiops-py/stubtest-allowlist.txt
+
+step "all tests passed"

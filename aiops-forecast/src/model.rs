@@ -1,0 +1,103 @@
+//! The model API: an unfitted model fits a history into a fitted model, which predicts.
+//! Predicting before fitting does not compile.
+
+use aiops_core::{Forecast, ForecastInterval, TimestampMs};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+use crate::error::{ForecastError, Result};
+
+/// A forecasting method with its settings, not yet fitted.
+pub trait Model {
+    /// The fitted model.
+    type Fitted: FittedModel;
+    /// Fits the model to `history` (finite values, oldest first, evenly spaced).
+    fn fit(&self, history: &[f64]) -> Result<Self::Fitted>;
+}
+
+/// A fitted model.
+pub trait FittedModel {
+    /// Point forecasts and intervals for the next `horizon` steps, at each level in `levels`
+    /// (percent, in (0, 100)).
+    fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction>;
+}
+
+/// Forecast values without timestamps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Point forecast per step.
+    pub mean: Vec<f64>,
+    /// One interval per requested level.
+    pub intervals: Vec<ForecastInterval>,
+}
+
+impl Prediction {
+    /// Attaches timestamps: step `h` (1-based) is at `last + h * step_ms`.
+    pub fn into_forecast(self, last: TimestampMs, step_ms: i64) -> Forecast {
+        let timestamps = (1..=self.mean.len() as i64)
+            .map(|h| last + h * step_ms)
+            .collect();
+        Forecast {
+            timestamps,
+            mean: self.mean,
+            intervals: self.intervals,
+        }
+    }
+
+    /// Builds a prediction with normal intervals `mean ± z * sd[h]`.
+    pub(crate) fn normal(mean: Vec<f64>, sd: &[f64], levels: &[f64]) -> Result<Self> {
+        let std_normal = Normal::standard();
+        let intervals = levels
+            .iter()
+            .map(|&level| {
+                check_level(level)?;
+                let z = std_normal.inverse_cdf(0.5 + level / 200.0);
+                Ok(ForecastInterval {
+                    level,
+                    lower: mean.iter().zip(sd).map(|(m, s)| m - z * s).collect(),
+                    upper: mean.iter().zip(sd).map(|(m, s)| m + z * s).collect(),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Self { mean, intervals })
+    }
+}
+
+fn check_level(level: f64) -> Result<()> {
+    if level > 0.0 && level < 100.0 {
+        Ok(())
+    } else {
+        Err(ForecastError::InvalidParameter {
+            name: "level",
+            reason: format!("must be in (0, 100) percent, got {level}"),
+        })
+    }
+}
+
+/// Checks a history: finite values, at least `needed` of them.
+pub(crate) fn check_history(history: &[f64], needed: usize) -> Result<()> {
+    if history.len() < needed {
+        return Err(ForecastError::NotEnoughData {
+            needed,
+            got: history.len(),
+        });
+    }
+    if let Some(i) = history.iter().position(|v| !v.is_finite()) {
+        return Err(aiops_core::CoreError::NonFinite {
+            index: i,
+            timestamp: i as TimestampMs,
+            value: history[i],
+        }
+        .into());
+    }
+    Ok(())
+}
+
+pub(crate) fn check_horizon(horizon: usize) -> Result<()> {
+    if horizon == 0 {
+        return Err(ForecastError::InvalidParameter {
+            name: "horizon",
+            reason: "must be at least 1 step".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,1 +1,35 @@
-//! x
+//! Python bindings of aiops: the native module `aiops._aiops`, built with maturin.
+//!
+//! The binding only converts and delegates: every type wraps a value of `aiops-core` or
+//! `aiops-detect`. Arrays cross without copies where the memory allows it (series columns are
+//! read-only views of the Rust vectors, detection results are moved into NumPy), heavy calls
+//! release the GIL, and the crates' errors become a small exception hierarchy ([`errors`]).
+//! The Python package around it, its stubs and tests live in `python/` and `tests/`.
+
+mod arrays;
+mod detect;
+mod errors;
+mod io;
+mod series;
+
+use pyo3::prelude::*;
+
+/// Native part of the `aiops` package: `TimeSeries`, the readers, the detectors and the
+/// exception hierarchy. Import it through `aiops`, which re-exports every public name.
+#[pymodule]
+fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    errors::register(m)?;
+    m.add_class::<series::PyTimeSeries>()?;
+    m.add_class::<detect::PyDetections>()?;
+    m.add_class::<detect::PyRollingZScore>()?;
+    m.add_class::<detect::PyThreshold>()?;
+    m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(io::read_csv_text, m)?)?;
+    m.add_function(wrap_pyfunction!(io::read_wide_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(io::read_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(io::read_prometheus_matrix, m)?)?;
+    m.add_function(wrap_pyfunction!(detect::detector_names, m)?)?;
+    m.add_function(wrap_pyfunction!(detect::build_detector, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+"""aiops: time series IO and anomaly detection, implemented in Rust.
+
+The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
+names. ``aiops.detect`` groups the detectors.
+
+Exceptions::
+
+    AiopsError(Exception)
+    ├── InvalidInputError(AiopsError, ValueError)
+    │   ├── ParseError
+    │   └── InvalidParameterError
+    └── AiopsIOError(AiopsError, OSError)
+        └── AiopsFileNotFoundError(AiopsIOError, FileNotFoundError)
+"""
+
+from aiops._aiops import (
+    AiopsError,
+    AiopsFileNotFoundError,
+    AiopsIOError,
+    Detections,
+    InvalidInputError,
+    InvalidParameterError,
+    ParseError,
+    RollingZScore,
+    Threshold,
+    TimeSeries,
+    __version__,
+    build_detector,
+    detector_names,
+    read_csv,
+    read_csv_text,
+    read_jsonl,
+    read_prometheus_matrix,
+    read_wide_csv,
+)
+
+from aiops import detect
+
+__all__ = [
+    "AiopsError",
+    "AiopsFileNotFoundError",
+    "AiopsIOError",
+    "Detections",
+    "InvalidInputError",
+    "InvalidParameterError",
+    "ParseError",
+    "RollingZScore",
+    "Threshold",
+    "TimeSeries",
+    "__version__",
+    "build_detector",
+    "detect",
+    "detector_names",
+    "read_csv",
+    "read_csv_text",
+    "read_jsonl",
+    "read_prometheus_matrix",
+    "read_wide_csv",
+]

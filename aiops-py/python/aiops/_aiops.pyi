@@ -1,0 +1,350 @@
+"""Native module of aiops (Rust, PyO3): time series, readers, detectors and their errors.
+
+Timestamps are int64 milliseconds since the Unix epoch (UTC); values are float64 and NaN marks
+a missing point. Heavy calls (parsing, detection) release the GIL.
+"""
+
+import os
+from collections.abc import Sequence
+from typing import Final, TypeAlias, final
+
+import numpy as np
+import numpy.typing as npt
+
+_Int64Array: TypeAlias = npt.NDArray[np.int64]
+_Float64Array: TypeAlias = npt.NDArray[np.float64]
+_BoolArray: TypeAlias = npt.NDArray[np.bool_]
+# Timestamps must be an int64 array or a sequence of ints; values anything NumPy turns into
+# float64.
+_TimestampsLike: TypeAlias = npt.NDArray[np.int64] | Sequence[int]
+_ValuesLike: TypeAlias = npt.ArrayLike
+_PathLike: TypeAlias = str | os.PathLike[str]
+
+__all__ = [
+    "__version__",
+    "AiopsError",
+    "InvalidInputError",
+    "ParseError",
+    "InvalidParameterError",
+    "AiopsIOError",
+    "AiopsFileNotFoundError",
+    "TimeSeries",
+    "Detections",
+    "RollingZScore",
+    "Threshold",
+    "read_csv",
+    "read_csv_text",
+    "read_wide_csv",
+    "read_jsonl",
+    "read_prometheus_matrix",
+    "detector_names",
+    "build_detector",
+]
+
+__version__: Final[str]
+
+class AiopsError(Exception):
+    """Base class of every error raised by aiops."""
+
+class InvalidInputError(AiopsError, ValueError):
+    """Invalid data: empty, unsorted or duplicate timestamps, NaN where a number is needed,
+    mismatched lengths, bad labels. Also a ValueError."""
+
+class ParseError(InvalidInputError):
+    """Malformed CSV, JSON or Prometheus input; the message names the line."""
+
+class InvalidParameterError(InvalidInputError):
+    """A detector or reader parameter is out of its valid range or unknown."""
+
+class AiopsIOError(AiopsError, OSError):
+    """Reading a file failed. Also an OSError, with errno, strerror and filename set."""
+
+class AiopsFileNotFoundError(AiopsIOError, FileNotFoundError):
+    """The file does not exist. Also a FileNotFoundError."""
+
+@final
+class TimeSeries:
+    """A series of (timestamp, value) points with labels, stored as two columns.
+
+    Timestamps are int64 milliseconds since the Unix epoch and strictly increase; values are
+    float64, NaN marking a missing point. Immutable: every operation returns a new series.
+    Pickles through its JSON form.
+    """
+
+    def __new__(
+        cls,
+        timestamps: _TimestampsLike,
+        values: _ValuesLike,
+        labels: dict[str, str] | None = None,
+    ) -> TimeSeries:
+        """Builds a series from int64 timestamps (ms since the epoch, strictly increasing),
+        float64 values (NaN = missing) and optional labels (Prometheus names, non-empty values).
+
+        Raises InvalidInputError for mismatched lengths, unsorted or duplicate timestamps and
+        bad labels.
+        """
+
+    @property
+    def timestamps(self) -> _Int64Array:
+        """Timestamps, int64 ms since the epoch: a read-only view of the series' memory."""
+
+    @property
+    def values(self) -> _Float64Array:
+        """Values, float64 (NaN = missing): a read-only view of the series' memory."""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels, as a new dict."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the labels: 16 hex digits, as Prometheus / Alertmanager compute it."""
+
+    def __len__(self) -> int:
+        """Number of points."""
+
+    def validate(self) -> None:
+        """Checks what algorithms need: at least one point and every value finite.
+
+        Raises InvalidInputError otherwise.
+        """
+
+    def slice_time(self, start_ms: int, end_ms: int) -> TimeSeries:
+        """The points with ``start_ms <= timestamp < end_ms``, as a new series."""
+
+    def resample(self, step_ms: int, agg: str = "mean", fill: str = "none") -> TimeSeries:
+        """Resamples to a grid of ``step_ms`` ms aligned to multiples of ``step_ms``.
+
+        Each bucket takes the ``agg`` ("mean", "last", "min", "max", "sum") of its finite
+        values; empty buckets are filled by ``fill`` ("none": NaN, "previous", "linear").
+        Raises InvalidParameterError for a non-positive step or an unknown name.
+        """
+
+    def drop_missing(self) -> tuple[TimeSeries, int]:
+        """The series without its missing (NaN) points, and how many points were removed."""
+
+    def to_json(self) -> str:
+        """JSON ``{"labels": {...}, "timestamps": [...], "values": [...]}``.
+
+        NaN (and infinite) values are written as ``null``, read back as NaN.
+        """
+
+    @classmethod
+    def from_json(cls, text: str) -> TimeSeries:
+        """Reads the JSON written by ``to_json``.
+
+        Raises ParseError for malformed JSON or a series that breaks the invariants.
+        """
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        """Pickles through the JSON form."""
+
+@final
+class Detections:
+    """Per-point results of a batch detection, as NumPy arrays of the series' length.
+
+    NaN in ``expected``, ``lower`` or ``upper`` means the detector has no value at that point
+    (for instance while it warms up).
+    """
+
+    @property
+    def scores(self) -> _Float64Array:
+        """Score per point; the scale is the detector's own (sigmas for the z-score)."""
+
+    @property
+    def is_anomaly(self) -> _BoolArray:
+        """Whether the detector flags the point."""
+
+    @property
+    def expected(self) -> _Float64Array:
+        """Expected value per point (NaN: none)."""
+
+    @property
+    def lower(self) -> _Float64Array:
+        """Lower edge of the normal range per point (NaN: none)."""
+
+    @property
+    def upper(self) -> _Float64Array:
+        """Upper edge of the normal range per point (NaN: none)."""
+
+    def __len__(self) -> int:
+        """Number of points."""
+
+@final
+class RollingZScore:
+    """Rolling z-score: how many standard deviations a point lies from the mean of the
+    ``window`` points before it; flagged at ``|z| >= threshold``.
+
+    ``window`` and ``min_periods`` count points (``min_periods`` defaults to ``window``:
+    scoring starts once the window is full); ``direction`` is "both", "up" or "down".
+    Raises InvalidParameterError for out-of-range parameters. Pickling keeps the stream state.
+    """
+
+    def __new__(
+        cls,
+        window: int = 60,
+        threshold: float = 3.0,
+        min_periods: int | None = None,
+        direction: str = "both",
+    ) -> RollingZScore:
+        """Checks the parameters and makes a fresh stream state."""
+
+    @property
+    def name(self) -> str:
+        """Registry name: "zscore"."""
+
+    @property
+    def window(self) -> int:
+        """Points in the reference window."""
+
+    @property
+    def threshold(self) -> float:
+        """Flagging threshold, in standard deviations."""
+
+    @property
+    def min_periods(self) -> int | None:
+        """Points needed before scoring starts, as given (None: the window)."""
+
+    @property
+    def direction(self) -> str:
+        """Which departures count: "both", "up" or "down"."""
+
+    def severity(self, score: float) -> str:
+        """Severity name ("critical", "high", "medium", "low") of an anomaly with this score."""
+
+    def detect(
+        self, values: TimeSeries | _ValuesLike, timestamps: _TimestampsLike | None = None
+    ) -> Detections:
+        """Scores every point, GIL released.
+
+        ``values`` is a float64 array (or a TimeSeries, then ``timestamps`` must be omitted);
+        ``timestamps`` are int64 ms, default 0, 1, 2, ... Input must be non-empty, timestamps
+        strictly increasing and values finite, else InvalidInputError.
+        """
+
+    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
+        """Scores one point of a stream, then learns from it: returns ``(score, is_anomaly)``.
+
+        Feeding a series point by point gives exactly the results of ``detect``. Timestamps
+        must strictly increase and values be finite (else InvalidInputError, state unchanged).
+        """
+
+    def reset(self) -> None:
+        """Forgets every point seen by ``update``."""
+
+    def __getnewargs__(self) -> tuple[int, float, int | None, str]:
+        """Constructor arguments (pickle support)."""
+
+    def __getstate__(self) -> str:
+        """The streaming state, as JSON (pickle support)."""
+
+    def __setstate__(self, state: str) -> None:
+        """Restores the streaming state saved by ``__getstate__``."""
+
+@final
+class Threshold:
+    """Static threshold: flags values above ``upper`` or below ``lower`` (one at least).
+
+    The score is how far the value lies beyond the bound, in the value's units (0 inside).
+    ``severity`` (default "high") is the severity of every breach. Raises
+    InvalidParameterError when no bound is set, a bound is not finite, or ``lower >= upper``.
+    """
+
+    def __new__(
+        cls,
+        upper: float | None = None,
+        lower: float | None = None,
+        severity: str | None = None,
+    ) -> Threshold:
+        """Checks the parameters and makes a fresh stream state."""
+
+    @property
+    def name(self) -> str:
+        """Registry name: "threshold"."""
+
+    @property
+    def upper(self) -> float | None:
+        """Values above this are anomalous (None: no upper bound)."""
+
+    @property
+    def lower(self) -> float | None:
+        """Values below this are anomalous (None: no lower bound)."""
+
+    def severity(self, score: float) -> str:
+        """Severity name of every breach ("critical", "high", ...)."""
+
+    def detect(
+        self, values: TimeSeries | _ValuesLike, timestamps: _TimestampsLike | None = None
+    ) -> Detections:
+        """Scores every point, GIL released; see ``RollingZScore.detect``."""
+
+    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
+        """Scores one point of a stream: returns ``(score, is_anomaly)``."""
+
+    def reset(self) -> None:
+        """Forgets every point seen by ``update``."""
+
+    def __getnewargs__(self) -> tuple[float | None, float | None, str | None]:
+        """Constructor arguments (pickle support)."""
+
+    def __getstate__(self) -> str:
+        """The streaming state, as JSON (pickle support)."""
+
+    def __setstate__(self, state: str) -> None:
+        """Restores the streaming state saved by ``__getstate__``."""
+
+def read_csv(
+    path: _PathLike, allow_missing: bool = False, sort: str | None = None
+) -> TimeSeries:
+    """Reads a ``timestamp,value`` CSV file (header optional) into a TimeSeries.
+
+    Timestamps may be RFC 3339, ``YYYY-MM-DD HH:MM:SS`` (UTC) or unix seconds / milliseconds.
+    ``allow_missing`` reads empty / NaN / null values as NaN gaps instead of refusing them.
+    ``sort=None`` requires strictly increasing timestamps; "error", "first", "last" or "mean"
+    sorts the points and resolves duplicate timestamps that way ("error" refuses them).
+
+    Raises ParseError (with the line number) for malformed input, InvalidInputError for an
+    empty file, AiopsIOError (an OSError; AiopsFileNotFoundError if missing) when the file
+    cannot be read.
+    """
+
+def read_csv_text(
+    text: str, allow_missing: bool = False, sort: str | None = None
+) -> TimeSeries:
+    """Reads ``timestamp,value`` CSV from a string; see ``read_csv``."""
+
+def read_wide_csv(
+    path: _PathLike, allow_missing: bool = False, sort: str | None = None
+) -> tuple[_Int64Array, list[str], _Float64Array]:
+    """Reads a wide CSV file: a header ``timestamp,<name>,<name>...``, then one row per time.
+
+    Returns ``(timestamps, names, values)``: int64 ms, the column names, and a float64 array
+    of shape (rows, columns) in which an empty cell is NaN. Options as for ``read_csv``.
+    """
+
+def read_jsonl(
+    path: _PathLike, allow_missing: bool = False, sort: str | None = None
+) -> list[TimeSeries]:
+    """Reads a JSON lines file, one point per line:
+    ``{"timestamp": ..., "value": ..., "labels": {...}}``.
+
+    Returns one TimeSeries per distinct label set, in order of first appearance. Options as
+    for ``read_csv``.
+    """
+
+def read_prometheus_matrix(text: str) -> list[TimeSeries]:
+    """Parses the JSON of a Prometheus ``/api/v1/query_range`` response (a matrix) into one
+    TimeSeries per result. NaN and +-Inf values are kept as they are.
+
+    Raises ParseError for malformed JSON or an error / non-matrix response.
+    """
+
+def detector_names() -> list[str]:
+    """Names of the available detectors, in the registry's order."""
+
+def build_detector(name: str, **params: object) -> RollingZScore | Threshold:
+    """Builds a detector by registry name ("zscore", "threshold") from keyword parameters,
+    as the CLI and config files do: ``build_detector("zscore", window=30)``.
+
+    Raises InvalidParameterError for an unknown name, an unknown parameter, or a bad value.
+    """

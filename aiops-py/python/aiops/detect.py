@@ -1,0 +1,11 @@
+"""Anomaly detectors: batch (``detect``) and streaming (``update``) on one object."""
+
+from aiops._aiops import (
+    Detections,
+    RollingZScore,
+    Threshold,
+    build_detector,
+    detector_names,
+)
+
+__all__ = ["Detections", "RollingZScore", "Threshold", "build_detector", "detector_names"]

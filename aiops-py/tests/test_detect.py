@@ -1,0 +1,196 @@
+"""Detectors: batch detection, streaming equal to batch, parameters, pickling, registry."""
+
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+from aiops import (
+    Detections,
+    InvalidInputError,
+    InvalidParameterError,
+    RollingZScore,
+    Threshold,
+    TimeSeries,
+    build_detector,
+    detect,
+    detector_names,
+)
+
+Data = tuple[np.ndarray, np.ndarray, list[int]]
+
+
+def test_zscore_finds_injected_spikes(noisy_with_spikes: Data) -> None:
+    timestamps, values, spikes = noisy_with_spikes
+    det = RollingZScore(window=100, threshold=4.0)
+    d = det.detect(values, timestamps)
+    assert isinstance(d, Detections)
+    assert len(d) == values.size
+    assert d.scores.dtype == np.float64 and d.is_anomaly.dtype == np.bool_
+    assert np.flatnonzero(d.is_anomaly).tolist() == spikes
+    assert np.all(d.scores[:100] == 0.0), "warm-up scores 0"
+    assert np.all(np.isnan(d.expected[:100])), "no expectation while warming up"
+    assert abs(d.expected[500] - 100.0) < 0.2
+    assert d.lower[500] < d.expected[500] < d.upper[500]
+    assert det.severity(d.scores[500]) in ("medium", "high", "critical")
+    assert repr(d) == f"Detections(len={values.size}, anomalies=3)"
+
+
+def test_detect_accepts_series_default_timestamps_and_strided_input(noisy_with_spikes: Data) -> None:
+    timestamps, values, _ = noisy_with_spikes
+    det = RollingZScore(window=50)
+    reference = det.detect(values, timestamps)
+    from_series = det.detect(TimeSeries(timestamps, values))
+    default_ts = det.detect(values)
+    for d in (from_series, default_ts):
+        np.testing.assert_array_equal(d.scores, reference.scores)
+        np.testing.assert_array_equal(d.is_anomaly, reference.is_anomaly)
+    strided = np.repeat(values, 2)[::2]
+    assert not strided.flags.c_contiguous
+    np.testing.assert_array_equal(det.detect(strided, timestamps[::1]).scores, reference.scores)
+    np.testing.assert_array_equal(det.detect(list(values)).scores, reference.scores)
+    with pytest.raises(TypeError):
+        det.detect(TimeSeries(timestamps, values), timestamps)
+
+
+def test_threshold() -> None:
+    det = Threshold(upper=20.0, lower=10.0)
+    d = det.detect(np.array([15.0, 25.0, 20.0, 10.0, 4.0]), np.arange(1, 6))
+    assert d.is_anomaly.tolist() == [False, True, False, False, True]
+    np.testing.assert_array_equal(d.scores, [0.0, 5.0, 0.0, 0.0, 6.0])
+    assert d.upper[0] == 20.0 and d.lower[0] == 10.0 and np.isnan(d.expected[0])
+    assert det.name == "threshold" and det.upper == 20.0 and det.lower == 10.0
+    assert det.severity(5.0) == "high"
+    assert Threshold(upper=1.0, severity="warning").severity(1.0) == "medium"
+
+
+@pytest.mark.parametrize(
+    "det",
+    [
+        RollingZScore(window=100, threshold=4.0),
+        RollingZScore(window=20, min_periods=5, direction="up"),
+        RollingZScore(window=2, direction="down"),
+        Threshold(upper=105.0, lower=95.0),
+    ],
+    ids=repr,
+)
+def test_online_equals_batch_exactly(det: RollingZScore | Threshold, noisy_with_spikes: Data) -> None:
+    timestamps, values, _ = noisy_with_spikes
+    batch = det.detect(values, timestamps)
+    streamed = [det.update(int(t), float(v)) for t, v in zip(timestamps, values)]
+    assert [s for s, _ in streamed] == batch.scores.tolist()
+    assert [a for _, a in streamed] == batch.is_anomaly.tolist()
+    det.reset()
+    assert det.update(int(timestamps[0]), float(values[0])) == (batch.scores[0], batch.is_anomaly[0])
+
+
+def test_pickle_keeps_parameters_and_stream_state(noisy_with_spikes: Data) -> None:
+    timestamps, values, _ = noisy_with_spikes
+    det = RollingZScore(window=30, threshold=2.5, min_periods=10, direction="up")
+    batch = det.detect(values, timestamps)
+    for i in range(1000):
+        det.update(int(timestamps[i]), float(values[i]))
+    restored = pickle.loads(pickle.dumps(det))
+    assert repr(restored) == repr(det)
+    assert (restored.window, restored.threshold, restored.min_periods, restored.direction) == (30, 2.5, 10, "up")
+    rest = [restored.update(int(t), float(v))[0] for t, v in zip(timestamps[1000:], values[1000:])]
+    assert rest == batch.scores[1000:].tolist()
+
+    th = Threshold(lower=1.0, severity="critical")
+    th.update(5, 0.0)
+    back = pickle.loads(pickle.dumps(th))
+    assert repr(back) == repr(th) == "Threshold(upper=None, lower=1.0, severity='critical')"
+    with pytest.raises(InvalidInputError, match="not after"):
+        back.update(5, 0.0)
+
+
+def test_online_rejects_bad_points() -> None:
+    det = RollingZScore(window=3)
+    det.update(10, 1.0)
+    with pytest.raises(InvalidInputError, match="not after"):
+        det.update(9, 1.0)
+    with pytest.raises(InvalidInputError, match="not finite"):
+        det.update(11, float("nan"))
+    det.update(11, 1.0)  # the refused points left the state usable
+
+
+@pytest.mark.parametrize(
+    ("values", "timestamps", "match"),
+    [
+        ([], [], "empty"),
+        ([0.0, 0.0], [1, 1], "duplicate"),
+        ([0.0, 0.0], [2, 1], "not sorted"),
+        ([0.0, np.nan], [1, 2], "not finite"),
+        ([0.0], [1, 2], "length mismatch"),
+    ],
+)
+def test_detect_rejects_bad_input(values: list[float], timestamps: list[int], match: str) -> None:
+    for det in (RollingZScore(window=3), Threshold(upper=1.0)):
+        with pytest.raises(InvalidInputError, match=match):
+            det.detect(np.array(values, dtype=np.float64), np.array(timestamps, dtype=np.int64))
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: RollingZScore(window=1), "window"),
+        (lambda: RollingZScore(window=-1), "window"),
+        (lambda: RollingZScore(threshold=0.0), "threshold"),
+        (lambda: RollingZScore(threshold=float("nan")), "threshold"),
+        (lambda: RollingZScore(window=10, min_periods=11), "min_periods"),
+        (lambda: RollingZScore(min_periods=1), "min_periods"),
+        (lambda: RollingZScore(direction="sideways"), "direction"),
+        (lambda: Threshold(), "upper"),
+        (lambda: Threshold(upper=1.0, lower=2.0), "inconsistent bounds"),
+        (lambda: Threshold(upper=float("inf")), "finite"),
+        (lambda: Threshold(upper=1.0, severity="bogus"), "severity"),
+    ],
+)
+def test_bad_parameters(make: object, match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match) as e:
+        make()  # type: ignore[operator]
+    assert isinstance(e.value, ValueError)
+
+
+def test_registry() -> None:
+    assert detector_names() == ["zscore", "threshold"]
+    z = build_detector("zscore", window=10, direction="up")
+    assert isinstance(z, RollingZScore) and z.window == 10 and z.direction == "up"
+    assert z.name == "zscore"
+    assert isinstance(build_detector("zscore"), RollingZScore)
+    t = build_detector("threshold", upper=5)
+    assert isinstance(t, Threshold) and t.upper == 5.0
+    with pytest.raises(InvalidParameterError, match="zscore, threshold"):
+        build_detector("nope")
+    with pytest.raises(InvalidParameterError, match="windw"):
+        build_detector("zscore", windw=3)
+    with pytest.raises(InvalidParameterError, match="window"):
+        build_detector("zscore", window=1)
+    with pytest.raises(InvalidParameterError):
+        build_detector("threshold")
+
+
+def test_detect_submodule() -> None:
+    assert detect.RollingZScore is RollingZScore
+    assert "Threshold" in detect.__all__
+
+
+def test_threads_share_a_detector(noisy_with_spikes: Data) -> None:
+    # detect releases the GIL; concurrent calls on one object must agree.
+    timestamps, values, _ = noisy_with_spikes
+    det = RollingZScore(window=100, threshold=4.0)
+    expected = det.detect(values, timestamps).scores
+    results: list[np.ndarray] = []
+
+    def run() -> None:
+        results.append(det.detect(values, timestamps).scores)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4
+    for r in results:
+        np.testing.assert_array_equal(r, expected)

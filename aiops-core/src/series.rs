@@ -13,8 +13,9 @@ use crate::time::TimestampMs;
 /// point (a gap); [`TimeSeries::validate`] is the stricter check that algorithms call: non-empty
 /// and every value finite.
 ///
-/// JSON: `{"labels": {...}, "timestamps": [ms, ...], "values": [x, ...]}`; a NaN value is
-/// written as `null` and read back as NaN.
+/// JSON: `{"labels": {...}, "timestamps": [ms, ...], "values": [x, ...]}`; JSON has no
+/// non-finite numbers, so NaN is written as `null` and infinities as the strings `"+Inf"` and
+/// `"-Inf"` (Prometheus' spelling); all three read back as they were.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimeSeries {
     labels: Labels,
@@ -23,11 +24,26 @@ pub struct TimeSeries {
     values: Vec<f64>,
 }
 
+/// One value cell of the JSON form.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum JsonValue {
+    Number(f64),
+    Text(String),
+}
+
 fn ser_values<S: serde::Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(
-        v.iter()
-            .map(|x| if x.is_finite() { Some(*x) } else { None }),
-    )
+    s.collect_seq(v.iter().map(|&x| {
+        if x.is_nan() {
+            None
+        } else if x.is_infinite() {
+            Some(JsonValue::Text(
+                if x > 0.0 { "+Inf" } else { "-Inf" }.into(),
+            ))
+        } else {
+            Some(JsonValue::Number(x))
+        }
+    }))
 }
 
 impl<'de> Deserialize<'de> for TimeSeries {
@@ -38,14 +54,25 @@ impl<'de> Deserialize<'de> for TimeSeries {
             #[serde(default)]
             labels: Labels,
             timestamps: Vec<TimestampMs>,
-            values: Vec<Option<f64>>,
+            values: Vec<Option<JsonValue>>,
         }
         let raw = Raw::deserialize(d)?;
         let values = raw
             .values
             .into_iter()
-            .map(|v| v.unwrap_or(f64::NAN))
-            .collect();
+            .map(|v| match v {
+                None => Ok(f64::NAN),
+                Some(JsonValue::Number(x)) => Ok(x),
+                Some(JsonValue::Text(t)) => match t.as_str() {
+                    "+Inf" | "Inf" => Ok(f64::INFINITY),
+                    "-Inf" => Ok(f64::NEG_INFINITY),
+                    "NaN" => Ok(f64::NAN),
+                    _ => Err(serde::de::Error::custom(format!(
+                        "value {t:?} is not a number, null, \"+Inf\" or \"-Inf\""
+                    ))),
+                },
+            })
+            .collect::<Result<Vec<f64>, D::Error>>()?;
         TimeSeries::new(raw.labels, raw.timestamps, values).map_err(serde::de::Error::custom)
     }
 }
@@ -524,5 +551,20 @@ mod tests {
         assert!(
             serde_json::from_str::<TimeSeries>(r#"{"timestamps":[2,1],"values":[1,2]}"#).is_err()
         );
+        assert!(
+            serde_json::from_str::<TimeSeries>(r#"{"timestamps":[1],"values":["x"]}"#).is_err()
+        );
+        let inf = TimeSeries::new(
+            Labels::new(),
+            vec![1, 2],
+            vec![f64::INFINITY, f64::NEG_INFINITY],
+        )
+        .unwrap();
+        let j = serde_json::to_string(&inf).unwrap();
+        assert_eq!(
+            j,
+            r#"{"labels":{},"timestamps":[1,2],"values":["+Inf","-Inf"]}"#
+        );
+        assert_eq!(serde_json::from_str::<TimeSeries>(&j).unwrap(), inf);
     }
 }

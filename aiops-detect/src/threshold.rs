@@ -101,6 +101,16 @@ impl Threshold {
         ThresholdParams::new()
     }
 
+    /// Upper bound, if any.
+    pub fn upper(&self) -> Option<f64> {
+        self.upper
+    }
+
+    /// Lower bound, if any.
+    pub fn lower(&self) -> Option<f64> {
+        self.lower
+    }
+
     /// The streaming state, typed.
     pub fn online_state(&self) -> ThresholdOnline {
         ThresholdOnline {

@@ -172,6 +172,16 @@ impl RollingZScore {
         self.threshold
     }
 
+    /// Points needed before scoring starts.
+    pub fn min_periods(&self) -> usize {
+        self.min_periods
+    }
+
+    /// Which departures count.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
     /// The streaming state, typed (serde-able, for snapshots).
     pub fn online_state(&self) -> RollingZScoreOnline {
         RollingZScoreOnline {

@@ -188,6 +188,13 @@ def test_pickle_and_copy_round_trip() -> None:
         assert back.fingerprint == ts.fingerprint
 
 
+def test_pickle_keeps_gaps_and_infinities() -> None:
+    values = np.array([1.0, np.nan, np.inf, -np.inf])
+    ts = TimeSeries(np.arange(4, dtype=np.int64), values)
+    back = pickle.loads(pickle.dumps(ts))
+    np.testing.assert_array_equal(back.values, values)
+
+
 def test_reexports() -> None:
     assert aiops.TimeSeries is aiops._aiops.TimeSeries
     assert set(aiops.__all__) >= set(aiops._aiops.__all__)

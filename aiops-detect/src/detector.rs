@@ -222,14 +222,38 @@ pub(crate) fn run_online<S: OnlineKernel>(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Detections> {
     validate_points(timestamps, values)?;
-    let mut out = Detections::with_capacity(values.len());
-    for (i, &v) in values.iter().enumerate() {
-        out.push(state.step(v));
-        if (i + 1) % PROGRESS_EVERY == 0 {
-            progress(i + 1);
+    let n = values.len();
+    // Columns are allocated at full length and filled in chunks: one pass, no per-point
+    // capacity checks, and the progress callback between chunks.
+    let mut out = Detections {
+        scores: vec![0.0; n],
+        is_anomaly: vec![false; n],
+        expected: vec![0.0; n],
+        lower: vec![0.0; n],
+        upper: vec![0.0; n],
+    };
+    let mut done = 0;
+    while done < n {
+        let end = (done + PROGRESS_EVERY).min(n);
+        let chunk = done..end;
+        for ((((((&v, s), a), e), l), u)) in values[chunk.clone()]
+            .iter()
+            .zip(&mut out.scores[chunk.clone()])
+            .zip(&mut out.is_anomaly[chunk.clone()])
+            .zip(&mut out.expected[chunk.clone()])
+            .zip(&mut out.lower[chunk.clone()])
+            .zip(&mut out.upper[chunk])
+        {
+            let p = state.step(v);
+            *s = p.score;
+            *a = p.is_anomaly;
+            *e = p.expected.unwrap_or(f64::NAN);
+            *l = p.lower.unwrap_or(f64::NAN);
+            *u = p.upper.unwrap_or(f64::NAN);
         }
+        done = end;
+        progress(done);
     }
-    progress(values.len());
     Ok(out)
 }
 

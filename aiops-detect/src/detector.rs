@@ -236,7 +236,7 @@ pub(crate) fn run_online<S: OnlineKernel>(
     while done < n {
         let end = (done + PROGRESS_EVERY).min(n);
         let chunk = done..end;
-        for ((((((&v, s), a), e), l), u)) in values[chunk.clone()]
+        for (((((&v, s), a), e), l), u) in values[chunk.clone()]
             .iter()
             .zip(&mut out.scores[chunk.clone()])
             .zip(&mut out.is_anomaly[chunk.clone()])

@@ -1,9 +1,31 @@
 #![doc = include_str!("../README.md")]
 
+pub mod bocpd;
+pub mod cusum;
 pub mod detector;
 pub mod error;
+pub mod ewma;
+pub mod hampel;
+pub mod iqr;
+pub mod isolation_forest;
+pub mod level_shift;
+pub mod mad;
+pub mod mahalanobis;
+pub mod multivariate;
+pub mod nab;
+pub mod order_stats;
+pub mod pca;
+pub mod period;
+pub mod persist;
+pub mod quantile;
+pub mod random_cut_forest;
 pub mod registry;
+pub mod seasonal_esd;
+pub mod spectral_residual;
+pub mod stl;
 pub mod threshold;
+pub mod volatility_shift;
+pub mod windowed_gaussian;
 pub mod zscore;
 
 pub use detector::{Detections, Detector, OnlineDetector, ParamGuard, PointScore};

@@ -1,0 +1,1 @@
+//! Bayesian online change-point detection.

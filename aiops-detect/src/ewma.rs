@@ -1,0 +1,1 @@
+//! EWMA control chart.

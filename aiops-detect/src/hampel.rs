@@ -1,0 +1,1 @@
+//! Hampel filter: rolling median and MAD.

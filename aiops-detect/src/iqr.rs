@@ -1,0 +1,1 @@
+//! Inter-quartile range detector.

@@ -1,0 +1,1 @@
+//! Level shift: two adjacent windows compared.

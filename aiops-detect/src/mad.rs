@@ -1,0 +1,1 @@
+//! Robust rolling median / MAD score.

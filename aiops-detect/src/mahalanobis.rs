@@ -1,0 +1,1 @@
+//! Mahalanobis distance over several metrics.

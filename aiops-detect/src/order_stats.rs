@@ -1,0 +1,1 @@
+//! Order statistics over a sliding window (O(log w) insert, remove, rank).

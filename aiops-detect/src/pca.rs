@@ -1,0 +1,1 @@
+//! PCA reconstruction error over several metrics.

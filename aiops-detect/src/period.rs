@@ -1,0 +1,1 @@
+//! Automatic period detection (ACF / periodogram).

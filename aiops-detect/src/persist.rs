@@ -1,0 +1,1 @@
+//! Persist: deviation from the recent past.

@@ -1,0 +1,1 @@
+//! Rolling quantile detector.

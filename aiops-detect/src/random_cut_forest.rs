@@ -1,0 +1,1 @@
+//! Streaming random cut forest over shingled points.

@@ -1,0 +1,1 @@
+//! Spectral residual saliency.

@@ -1,0 +1,1 @@
+//! Robust STL decomposition and residual scoring.

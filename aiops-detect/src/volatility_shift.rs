@@ -1,0 +1,1 @@
+//! Volatility shift: two adjacent windows compared.

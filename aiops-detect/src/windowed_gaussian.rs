@@ -1,0 +1,1 @@
+//! Windowed Gaussian tail probability.

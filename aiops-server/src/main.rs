@@ -3,6 +3,7 @@
 
 mod detect_cmd;
 mod error;
+mod eval_cmd;
 mod input;
 
 use std::process::ExitCode;
@@ -26,12 +27,16 @@ enum Command {
     Detect(detect_cmd::DetectArgs),
     /// List the detectors and their parameters.
     Detectors,
+    /// Evaluate on a public benchmark with labelled data.
+    #[command(subcommand)]
+    Eval(eval_cmd::EvalCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),
+        Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {
                 println!("{:<10} {}", d.name, d.summary);

@@ -279,3 +279,75 @@ fn help_lists_detectors() {
     assert!(String::from_utf8(o.stdout).unwrap().contains("zscore"));
     assert!(!aiops(&["detect"]).status.success());
 }
+
+/// A two-series NAB-layout corpus in a temp folder: a spike inside each labelled window.
+fn tiny_nab(dir: &Path) {
+    std::fs::create_dir_all(dir.join("data/cat")).unwrap();
+    std::fs::create_dir_all(dir.join("labels")).unwrap();
+    let mut windows = Vec::new();
+    for (name, jump_at) in [("a.csv", 60), ("b.csv", 70)] {
+        let mut s = String::from("timestamp,value\n");
+        for i in 0..100 {
+            let v = if i == jump_at {
+                100.0
+            } else {
+                10.0 + (i % 3) as f64
+            };
+            s.push_str(&format!("2024-01-01 {:02}:{:02}:00,{v}\n", i / 60, i % 60));
+        }
+        std::fs::write(dir.join("data/cat").join(name), s).unwrap();
+        let t = |i: usize| format!("2024-01-01 {:02}:{:02}:00.000000", i / 60, i % 60);
+        windows.push(format!(
+            "\"cat/{name}\": [[\"{}\", \"{}\"]]",
+            t(jump_at - 5),
+            t(jump_at + 10)
+        ));
+    }
+    std::fs::write(
+        dir.join("labels/combined_windows.json"),
+        format!("{{{}}}", windows.join(", ")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn eval_nab_scores_a_detector() {
+    let dir = tempfile::tempdir().unwrap();
+    tiny_nab(dir.path());
+    let data = dir.path().to_str().unwrap();
+    let o = aiops(&[
+        "eval",
+        "nab",
+        "--data",
+        data,
+        "-d",
+        "threshold",
+        "-p",
+        "upper=50",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["detector"], "threshold");
+    // Each spike is caught 5 points into a 16-point window: a high but not perfect score.
+    let standard = v["standard"].as_f64().unwrap();
+    assert!(standard > 80.0 && standard < 100.0, "{v}");
+    for k in ["reward_low_FP_rate", "reward_low_FN_rate", "seconds"] {
+        assert!(v[k].is_number(), "{k}: {v}");
+    }
+    let o = aiops(&["eval", "nab", "--data", data]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8(o.stdout).unwrap().contains("standard"));
+    let o = aiops(&[
+        "eval",
+        "nab",
+        "--data",
+        dir.path().join("nope").to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("combined_windows.json"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,110 @@
+//! `aiops eval`: wires the evaluation code of the library crates to the command line.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use aiops_detect::nab::{self, CostProfile, ProfileResult};
+use aiops_detect::registry::{self, DEFAULT_DETECTOR};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::error::CliError;
+
+/// Benchmarks to evaluate on.
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Numenta Anomaly Benchmark: run a detector over the 58 series and print NAB's three
+    /// normalised scores (standard, reward_low_FP_rate, reward_low_FN_rate).
+    Nab(NabArgs),
+}
+
+/// Arguments of `aiops eval nab`.
+#[derive(Debug, Args)]
+pub(crate) struct NabArgs {
+    /// NAB folder (holding data/ and labels/combined_windows.json).
+    #[arg(long, default_value = "../shared/data/nab")]
+    data: PathBuf,
+
+    /// Detector to run.
+    #[arg(short, long, default_value = DEFAULT_DETECTOR)]
+    detector: String,
+
+    /// Detector parameter as key=value; repeat for several.
+    #[arg(short, long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// Score a published detector's per-point results instead of running one: a folder
+    /// `results/<detector>` of NAB's layout (the golden check of the scorer).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["detector", "params"])]
+    results: Option<PathBuf>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
+    match cmd {
+        EvalCommand::Nab(args) => run_nab(args),
+    }
+}
+
+fn run_nab(args: &NabArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    let corpus = nab::load_corpus(&args.data)?;
+    let (name, scores) = match &args.results {
+        Some(dir) => {
+            let name = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("results")
+                .to_string();
+            (name, nab::load_result_scores(dir, &corpus)?)
+        }
+        None => {
+            let params = registry::parse_assignments(&args.params)?;
+            let det = registry::build(&args.detector, &params)?;
+            (
+                det.name().to_string(),
+                nab::detector_scores(&corpus, det.as_ref())?,
+            )
+        }
+    };
+    let results = nab::score_corpus(&corpus, &scores, &CostProfile::nab_profiles())?;
+    let seconds = start.elapsed().as_secs_f64();
+    let by = |p: &str| {
+        results
+            .iter()
+            .find(|r| r.profile == p)
+            .map(|r| r.normalized)
+    };
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "detector": name,
+                "standard": by("standard"),
+                "reward_low_FP_rate": by("reward_low_FP_rate"),
+                "reward_low_FN_rate": by("reward_low_FN_rate"),
+                "seconds": seconds,
+            })
+        );
+    } else {
+        print_table(&name, corpus.len(), &results, seconds);
+    }
+    Ok(())
+}
+
+fn print_table(name: &str, files: usize, results: &[ProfileResult], seconds: f64) {
+    println!("NAB, detector {name}: {files} series, {seconds:.2} s");
+    println!(
+        "{:<20} {:>10} {:>10} {:>10} {:>6} {:>6} {:>6}",
+        "profile", "score", "raw", "threshold", "TP", "FP", "FN"
+    );
+    for r in results {
+        println!(
+            "{:<20} {:>10.2} {:>10.3} {:>10.4} {:>6} {:>6} {:>6}",
+            r.profile, r.normalized, r.raw, r.threshold, r.counts.tp, r.counts.fp, r.counts.fn_
+        );
+    }
+}

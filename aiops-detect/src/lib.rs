@@ -1,7 +1,9 @@
 #![doc = include_str!("../README.md")]
 
 pub mod bocpd;
+pub mod calibration;
 pub mod cusum;
+pub mod default_detector;
 pub mod detector;
 pub mod error;
 pub mod ewma;
@@ -13,6 +15,7 @@ pub mod mad;
 pub mod mahalanobis;
 pub mod multivariate;
 pub mod nab;
+pub mod novelty;
 pub mod order_stats;
 pub mod pca;
 pub mod period;

@@ -7,8 +7,10 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::default_detector::DefaultParams;
 use crate::detector::{Detector, ParamGuard};
 use crate::error::{DetectError, Result};
+use crate::novelty::NoveltyParams;
 use crate::threshold::ThresholdParams;
 use crate::zscore::RollingZScoreParams;
 
@@ -25,6 +27,28 @@ pub struct DetectorInfo {
 
 /// Every detector, in the order `aiops detect --help` lists them.
 pub const DETECTORS: &[DetectorInfo] = &[
+    DetectorInfo {
+        name: "default",
+        summary: "new extremes and sequence novelty, calibrated to [0, 1]; no tuning needed",
+        params: &[
+            "threshold: score at which a point is flagged (default 0.75)",
+            "warmup: points learned before anything is scored (default 300)",
+            "window: points behind the displayed expectation and bounds (default 100)",
+        ],
+    },
+    DetectorInfo {
+        name: "novelty",
+        summary: "sequence novelty: share of recent n-grams of quantised values never seen",
+        params: &[
+            "levels: bins the seen range is cut into (default 16)",
+            "order: longest n-gram considered, 1..=7 (default 4)",
+            "warmup: points learned before scoring (default 300)",
+            "rest: points silenced after a high score (default 300)",
+            "rest_threshold: raw score that starts a rest (default 0.75)",
+            "threshold: score at which a point is flagged (default 0.75)",
+            "capacity: most n-grams remembered (default 262144)",
+        ],
+    },
     DetectorInfo {
         name: "zscore",
         summary: "rolling z-score: distance from the mean of the previous window, in sigmas",
@@ -47,7 +71,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
 ];
 
 /// The name of the detector used when none is given.
-pub const DEFAULT_DETECTOR: &str = "zscore";
+pub const DEFAULT_DETECTOR: &str = "default";
 
 fn parse<P: DeserializeOwned + ParamGuard>(
     detector: &'static str,
@@ -65,6 +89,8 @@ fn parse<P: DeserializeOwned + ParamGuard>(
 /// Builds the detector `name` from a parameter map.
 pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector>> {
     Ok(match name {
+        "default" => Box::new(parse::<DefaultParams>("default", params)?),
+        "novelty" => Box::new(parse::<NoveltyParams>("novelty", params)?),
         "zscore" => Box::new(parse::<RollingZScoreParams>("zscore", params)?),
         "threshold" => Box::new(parse::<ThresholdParams>("threshold", params)?),
         _ => {

@@ -1,0 +1,366 @@
+//! Sequence novelty: how much of the recent shape of the series has never been seen before.
+//!
+//! Values are quantised into `levels` bins over the range seen so far; after every point the
+//! detector looks at the n-grams of bins ending there (lengths 1 to `order`) and scores the
+//! share that is new. A metric that repeats its usual shapes scores 0 however noisy it is; a
+//! new level, a new transition or a broken rhythm scores high. This is the idea behind the
+//! contextual detectors that lead the NAB scoreboard (sequence memory over coarse values),
+//! kept to its simplest form.
+//!
+//! After a high score (at least `rest_threshold`), scores are silenced for `rest` points: one
+//! change raises one alarm, not one per point while the series settles.
+//!
+//! Memory is bounded: n-grams are remembered in two generations of at most `capacity / 2`
+//! keys each; when the newer one fills up, the older one is dropped, so rarely seen shapes are
+//! forgotten first. Cost: O(order) per point.
+
+use std::collections::{HashSet, VecDeque};
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+
+/// Unchecked parameters of [`Novelty`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NoveltyParams {
+    levels: usize,
+    order: usize,
+    warmup: usize,
+    rest: usize,
+    rest_threshold: f64,
+    threshold: f64,
+    capacity: usize,
+}
+
+impl Default for NoveltyParams {
+    fn default() -> Self {
+        Self {
+            levels: 16,
+            order: 4,
+            warmup: 300,
+            rest: 300,
+            rest_threshold: 0.75,
+            threshold: 0.75,
+            capacity: 1 << 18,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, v: $t) -> Self {
+            self.$name = v;
+            self
+        }
+    };
+}
+
+impl NoveltyParams {
+    /// Defaults: 16 levels, n-grams up to 4, 300 points of warm-up and of rest.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    setter!(/// Bins the seen range is cut into (2..=256).
+        levels: usize);
+    setter!(/// Longest n-gram of bins considered (1..=7).
+        order: usize);
+    setter!(/// Points learned before scores are reported.
+        warmup: usize);
+    setter!(/// Points silenced after a high score.
+        rest: usize);
+    setter!(/// Raw score that starts a rest period, in (0, 1].
+        rest_threshold: f64);
+    setter!(/// Score at which a point is flagged, in (0, 1].
+        threshold: f64);
+    setter!(/// Most n-grams remembered (>= 16).
+        capacity: usize);
+}
+
+impl ParamGuard for NoveltyParams {
+    type Checked = Novelty;
+
+    fn check(&self) -> Result<Novelty> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if !(2..=256).contains(&self.levels) {
+            return bad("levels", format!("must be in 2..=256, got {}", self.levels));
+        }
+        if !(1..=7).contains(&self.order) {
+            return bad("order", format!("must be in 1..=7, got {}", self.order));
+        }
+        for (name, v) in [
+            ("rest_threshold", self.rest_threshold),
+            ("threshold", self.threshold),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return bad(name, format!("must be in (0, 1], got {v}"));
+            }
+        }
+        if self.capacity < 16 {
+            return bad(
+                "capacity",
+                format!("must be at least 16, got {}", self.capacity),
+            );
+        }
+        Ok(Novelty {
+            params: self.clone(),
+        })
+    }
+}
+
+/// Validated sequence-novelty detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Novelty {
+    params: NoveltyParams,
+}
+
+impl Novelty {
+    /// The streaming state, typed.
+    pub fn online_state(&self) -> NoveltyOnline {
+        NoveltyOnline {
+            kernel: NoveltyKernel::new(&self.params),
+            guard: PointGuard::default(),
+        }
+    }
+
+    pub(crate) fn kernel(&self) -> NoveltyKernel {
+        NoveltyKernel::new(&self.params)
+    }
+}
+
+impl Detector for Novelty {
+    fn name(&self) -> &'static str {
+        "novelty"
+    }
+
+    fn severity(&self, score: f64) -> Severity {
+        if score >= 0.9 {
+            Severity::High
+        } else if score >= self.params.threshold {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(self.kernel(), timestamps, values, progress)
+    }
+}
+
+/// The novelty state, also used inside the `default` detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct NoveltyKernel {
+    params: NoveltyParams,
+    seen: usize,
+    min: f64,
+    max: f64,
+    bins: VecDeque<u8>,
+    current: HashSet<u64>,
+    previous: HashSet<u64>,
+    /// Index of the last raw score >= rest_threshold.
+    last_high: Option<usize>,
+}
+
+impl NoveltyKernel {
+    fn new(p: &NoveltyParams) -> Self {
+        Self {
+            params: p.clone(),
+            seen: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            bins: VecDeque::with_capacity(p.order),
+            current: HashSet::new(),
+            previous: HashSet::new(),
+            last_high: None,
+        }
+    }
+
+    /// Whether `key` was seen; remembers it either way.
+    fn remember(&mut self, key: u64) -> bool {
+        if self.current.contains(&key) {
+            return true;
+        }
+        let known = self.previous.remove(&key);
+        if self.current.len() >= self.params.capacity / 2 {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        self.current.insert(key);
+        known
+    }
+
+    /// The raw novelty of the point (before rest), and the point's score (after rest).
+    pub(crate) fn raw_and_score(&mut self, x: f64) -> (f64, f64) {
+        let i = self.seen;
+        self.seen += 1;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        let range = self.max - self.min;
+        let top = (self.params.levels - 1) as f64;
+        let bin = if range > 0.0 {
+            ((x - self.min) / range * top + 0.5).floor().clamp(0.0, top) as u8
+        } else {
+            0
+        };
+        if self.bins.len() == self.params.order {
+            self.bins.pop_front();
+        }
+        self.bins.push_back(bin);
+        // An n-gram key packs its length and up to 7 bins exactly: no collisions.
+        let (mut new, mut total) = (0usize, 0usize);
+        let mut key: u64 = 0;
+        let recent: Vec<u8> = self.bins.iter().rev().copied().collect();
+        for (k, &b) in recent.iter().enumerate() {
+            key |= u64::from(b) << (8 * k);
+            let full = key | ((k as u64 + 1) << 56);
+            total += 1;
+            if !self.remember(full) {
+                new += 1;
+            }
+        }
+        let raw = if i < self.params.warmup {
+            0.0
+        } else {
+            new as f64 / total as f64
+        };
+        let resting = self.last_high.is_some_and(|h| i - h <= self.params.rest);
+        if raw >= self.params.rest_threshold {
+            self.last_high = Some(i);
+        }
+        (raw, if resting { 0.0 } else { raw })
+    }
+}
+
+impl OnlineKernel for NoveltyKernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let (_, score) = self.raw_and_score(x);
+        PointScore {
+            score,
+            is_anomaly: score >= self.params.threshold,
+            expected: None,
+            lower: None,
+            upper: None,
+        }
+    }
+}
+
+/// Streaming state of [`Novelty`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoveltyOnline {
+    kernel: NoveltyKernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for NoveltyOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = NoveltyKernel::new(&self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A square wave 1,1,0,0 whose rhythm breaks to 1,0,1,0 at 1,000 (same values, new
+    /// transitions) and which moves to a new level at 1,500.
+    fn rhythm() -> (Vec<i64>, Vec<f64>) {
+        let v: Vec<f64> = (0..2000)
+            .map(|i| {
+                if (1000..1008).contains(&i) {
+                    (i % 2) as f64
+                } else if i >= 1500 {
+                    0.5
+                } else if i % 4 < 2 {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        ((0..2000).collect(), v)
+    }
+
+    #[test]
+    fn flags_broken_rhythm_and_new_level_once() {
+        let (ts, v) = rhythm();
+        let det = NoveltyParams::new()
+            .warmup(100)
+            .rest(100)
+            .threshold(0.5)
+            .rest_threshold(0.5)
+            .check()
+            .unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        assert!(
+            flagged.iter().any(|&i| (1000..1008).contains(&i)),
+            "{flagged:?}"
+        );
+        assert!(
+            flagged.iter().any(|&i| (1500..1505).contains(&i)),
+            "{flagged:?}"
+        );
+        assert_eq!(flagged.len(), 2, "one alarm per change: {flagged:?}");
+        assert!(
+            d.scores[200..1000].iter().all(|&s| s == 0.0),
+            "the usual rhythm is known"
+        );
+    }
+
+    #[test]
+    fn online_equals_batch_across_snapshots() {
+        let (ts, v) = rhythm();
+        let det = NoveltyParams::new()
+            .warmup(50)
+            .capacity(64)
+            .check()
+            .unwrap();
+        let batch = det.detect(&ts, &v).unwrap();
+        let mut online = det.online_state();
+        for i in 0..v.len() {
+            if i == 777 {
+                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
+            }
+            assert_eq!(
+                online.update(ts[i], v[i]).unwrap(),
+                batch.point(i),
+                "point {i}"
+            );
+        }
+        assert!(online.kernel.current.len() + online.kernel.previous.len() <= 64);
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(NoveltyParams::new().levels(1).check().is_err());
+        assert!(NoveltyParams::new().levels(257).check().is_err());
+        assert!(NoveltyParams::new().order(8).check().is_err());
+        assert!(NoveltyParams::new().threshold(0.0).check().is_err());
+        assert!(NoveltyParams::new().capacity(4).check().is_err());
+        let det = NoveltyParams::new().check().unwrap();
+        assert!(det.detect(&[], &[]).is_err());
+        assert!(det.detect(&[1, 1], &[0.0, 1.0]).is_err());
+        assert!(det.detect(&[1, 2], &[0.0, f64::NAN]).is_err());
+    }
+}

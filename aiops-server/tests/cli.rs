@@ -37,6 +37,8 @@ fn detect_prints_the_spike_as_table_and_json() {
     let o = aiops(&[
         "detect",
         f.to_str().unwrap(),
+        "-d",
+        "zscore",
         "-p",
         "window=30",
         "-p",
@@ -50,6 +52,8 @@ fn detect_prints_the_spike_as_table_and_json() {
     let o = aiops(&[
         "detect",
         f.to_str().unwrap(),
+        "--detector",
+        "zscore",
         "--param",
         "window=30",
         "--param",

@@ -76,7 +76,7 @@ impl PyDetections {
 }
 
 /// Batch detection over a TimeSeries or over `values` (+ optional `timestamps`), GIL released.
-fn detect_any<D: Detector>(
+fn detect_any<D: Detector + ?Sized>(
     py: Python<'_>,
     det: &D,
     values: &Bound<'_, PyAny>,
@@ -412,11 +412,105 @@ pub(crate) fn build_detector<'py>(
     let class = match name {
         "zscore" => py.get_type::<PyRollingZScore>(),
         "threshold" => py.get_type::<PyThreshold>(),
-        _ => {
-            return Err(Error::Param(format!(
-                "detector {name:?} is not available from Python yet"
-            )));
-        }
+        _ => py.get_type::<PyDetector>(),
     };
-    Ok(class.call((), params)?)
+    if name == "zscore" || name == "threshold" {
+        return Ok(class.call((), params)?);
+    }
+    Ok(class.call((name,), params)?)
+}
+
+/// Parameters given as Python keywords, as the registry's JSON map.
+pub(crate) fn params_map(
+    py: Python<'_>,
+    name: &str,
+    params: Option<&Bound<'_, PyDict>>,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let json: String = match params {
+        Some(p) => py.import("json")?.call_method1("dumps", (p,))?.extract()?,
+        None => "{}".to_owned(),
+    };
+    serde_json::from_str(&json).map_err(|e| Error::Param(format!("parameters of {name}: {e}")))
+}
+
+/// Any detector of the registry, by name: `Detector("default")`, `Detector("mad", window=50)`.
+///
+/// `detect` scores a whole series (GIL released); `update` streams one point into the state
+/// the object holds; both give the same scores on the same data. Pickling keeps the name and
+/// parameters and starts a fresh streaming state.
+#[pyclass(frozen, name = "Detector", module = "aiops._aiops")]
+#[derive(Debug)]
+pub(crate) struct PyDetector {
+    det: Box<dyn Detector>,
+    state: Mutex<Box<dyn OnlineDetector>>,
+    params: String,
+}
+
+#[pymethods]
+impl PyDetector {
+    /// Builds the detector `name` with keyword parameters; raises InvalidParameterError for
+    /// an unknown name or parameter, or a bad value.
+    #[new]
+    #[pyo3(signature = (name = "default", **params))]
+    fn new(py: Python<'_>, name: &str, params: Option<&Bound<'_, PyDict>>) -> Result<Self> {
+        let map = params_map(py, name, params)?;
+        let det = registry::build(name, &map).map_err(Error::param)?;
+        let state = Mutex::new(det.online());
+        Ok(Self {
+            det,
+            state,
+            params: serde_json::Value::Object(map).to_string(),
+        })
+    }
+
+    /// The registry name.
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.det.name()
+    }
+
+    /// The parameters given at construction (defaults are not listed).
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        Ok(py.import("json")?.call_method1("loads", (&self.params,))?)
+    }
+
+    /// Scores every point: `values` (float64) with optional `timestamps` (int64 ms; default
+    /// 0, 1, 2...), or a TimeSeries.
+    #[pyo3(signature = (values, timestamps = None))]
+    fn detect(
+        &self,
+        py: Python<'_>,
+        values: &Bound<'_, PyAny>,
+        timestamps: Option<PyArrayLike1<'_, i64>>,
+    ) -> Result<PyDetections> {
+        detect_any(py, self.det.as_ref(), values, timestamps)
+    }
+
+    /// Streams one point; returns `(score, is_anomaly)`.
+    fn update(&self, timestamp: i64, value: f64) -> Result<(f64, bool)> {
+        let p = lock(&self.state).update(timestamp, value)?;
+        Ok((p.score, p.is_anomaly))
+    }
+
+    /// Forgets the streamed points.
+    fn reset(&self) {
+        lock(&self.state).reset();
+    }
+
+    /// The severity name of an anomaly with this score.
+    fn severity(&self, score: f64) -> &'static str {
+        self.det.severity(score).as_str()
+    }
+
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Result<((&'static str,), Bound<'py, PyAny>)> {
+        Ok(((self.det.name(),), self.params(py)?))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Detector({:?}, params={})", self.det.name(), self.params)
+    }
 }

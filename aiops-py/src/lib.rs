@@ -9,6 +9,7 @@
 mod arrays;
 mod detect;
 mod errors;
+mod eval;
 mod io;
 mod series;
 
@@ -24,6 +25,8 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detect::PyDetections>()?;
     m.add_class::<detect::PyRollingZScore>()?;
     m.add_class::<detect::PyThreshold>()?;
+    m.add_class::<detect::PyDetector>()?;
+    m.add_function(wrap_pyfunction!(eval::nab_evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_csv_text, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_wide_csv, m)?)?;

@@ -154,7 +154,8 @@ def test_bad_parameters(make: object, match: str) -> None:
 
 
 def test_registry() -> None:
-    assert detector_names() == ["zscore", "threshold"]
+    names = detector_names()
+    assert names[0] == "default" and {"zscore", "threshold", "novelty"} <= set(names)
     z = build_detector("zscore", window=10, direction="up")
     assert isinstance(z, RollingZScore) and z.window == 10 and z.direction == "up"
     assert z.name == "zscore"
@@ -163,6 +164,7 @@ def test_registry() -> None:
     assert isinstance(t, Threshold) and t.upper == 5.0
     with pytest.raises(InvalidParameterError, match="zscore, threshold"):
         build_detector("nope")
+    assert build_detector("novelty", levels=8).name == "novelty"
     with pytest.raises(InvalidParameterError, match="windw"):
         build_detector("zscore", windw=3)
     with pytest.raises(InvalidParameterError, match="window"):

@@ -30,6 +30,7 @@ __all__ = [
     "AiopsFileNotFoundError",
     "TimeSeries",
     "Detections",
+    "Detector",
     "RollingZScore",
     "Threshold",
     "read_csv",
@@ -39,6 +40,7 @@ __all__ = [
     "read_prometheus_matrix",
     "detector_names",
     "build_detector",
+    "nab_evaluate",
 ]
 
 __version__: Final[str]
@@ -342,7 +344,46 @@ def read_prometheus_matrix(text: str) -> list[TimeSeries]:
 def detector_names() -> list[str]:
     """Names of the available detectors, in the registry's order."""
 
-def build_detector(name: str, **params: object) -> RollingZScore | Threshold:
+@final
+class Detector:
+    """Any detector of the registry, by name: ``Detector("default")``,
+    ``Detector("zscore", window=50)``.
+
+    ``detect`` scores a whole series (GIL released); ``update`` streams one point into the
+    state the object holds; both give the same scores on the same data. Pickling keeps the
+    name and parameters and starts a fresh streaming state.
+    """
+
+    def __new__(cls, name: str = "default", **params: object) -> Detector: ...
+    @property
+    def name(self) -> str:
+        """The registry name."""
+    @property
+    def params(self) -> dict[str, object]:
+        """The parameters given at construction (defaults are not listed)."""
+    def detect(
+        self, values: _ValuesLike | TimeSeries, timestamps: _TimestampsLike | None = None
+    ) -> Detections:
+        """Scores every point: ``values`` with optional ``timestamps`` (int64 ms; default 0,
+        1, 2...), or a TimeSeries."""
+    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
+        """Streams one point; returns ``(score, is_anomaly)``."""
+    def reset(self) -> None:
+        """Forgets the streamed points."""
+    def severity(self, score: float) -> str:
+        """The severity name of an anomaly with this score."""
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]: ...
+
+def nab_evaluate(
+    data: _PathLike, detector: str = "default", **params: object
+) -> dict[str, float | str]:
+    """Runs a detector over the Numenta Anomaly Benchmark folder ``data`` (holding ``data/``
+    and ``labels/combined_windows.json``) and returns NAB's normalised scores:
+    ``{"detector": ..., "standard": x, "reward_low_FP_rate": y, "reward_low_FN_rate": z,
+    "seconds": t}``. The GIL is released while it runs.
+    """
+
+def build_detector(name: str, **params: object) -> RollingZScore | Threshold | Detector:
     """Builds a detector by registry name ("zscore", "threshold") from keyword parameters,
     as the CLI and config files do: ``build_detector("zscore", window=30)``.
 

@@ -2,10 +2,11 @@
 
 from aiops._aiops import (
     Detections,
+    Detector,
     RollingZScore,
     Threshold,
     build_detector,
     detector_names,
 )
 
-__all__ = ["Detections", "RollingZScore", "Threshold", "build_detector", "detector_names"]
+__all__ = ["Detections", "Detector", "RollingZScore", "Threshold", "build_detector", "detector_names"]

@@ -1,0 +1,44 @@
+//! Evaluation on public benchmarks, wired to the library's scorers.
+
+use std::path::PathBuf;
+
+use aiops_detect::nab::{self, CostProfile};
+use aiops_detect::registry;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::detect::params_map;
+use crate::errors::{Error, Result};
+
+/// Runs a detector over the Numenta Anomaly Benchmark folder `data` (holding `data/` and
+/// `labels/combined_windows.json`) and returns NAB's normalised scores:
+/// `{"detector": ..., "standard": x, "reward_low_FP_rate": y, "reward_low_FN_rate": z,
+/// "seconds": t}`. The GIL is released while it runs.
+#[pyfunction]
+#[pyo3(signature = (data, detector = "default", **params))]
+pub(crate) fn nab_evaluate<'py>(
+    py: Python<'py>,
+    data: PathBuf,
+    detector: &str,
+    params: Option<&Bound<'py, PyDict>>,
+) -> Result<Bound<'py, PyDict>> {
+    let map = params_map(py, detector, params)?;
+    let det = registry::build(detector, &map).map_err(Error::param)?;
+    let start = std::time::Instant::now();
+    let results = py.detach(|| -> Result<_> {
+        let corpus = nab::load_corpus(&data)?;
+        let scores = nab::detector_scores(&corpus, det.as_ref())?;
+        Ok(nab::score_corpus(
+            &corpus,
+            &scores,
+            &CostProfile::nab_profiles(),
+        )?)
+    })?;
+    let out = PyDict::new(py);
+    out.set_item("detector", det.name())?;
+    for r in &results {
+        out.set_item(&r.profile, r.normalized)?;
+    }
+    out.set_item("seconds", start.elapsed().as_secs_f64())?;
+    Ok(out)
+}

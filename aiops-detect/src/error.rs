@@ -60,6 +60,17 @@ pub enum DetectError {
         value: f64,
     },
 
+    /// A multivariate row has a different number of metrics than the rows before it.
+    #[error("row at timestamp {timestamp} ms has {found} metrics, expected {expected}")]
+    DimensionMismatch {
+        /// The row's timestamp.
+        timestamp: TimestampMs,
+        /// Metrics per row fixed by the first row.
+        expected: usize,
+        /// Metrics in this row.
+        found: usize,
+    },
+
     /// Invalid input data (empty, unsorted, non-finite series...).
     #[error(transparent)]
     Core(#[from] CoreError),

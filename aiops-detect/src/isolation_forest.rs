@@ -1,1 +1,822 @@
-//! Isolation forest over shingled points.
+//! Isolation forest (Liu, Ting & Zhou 2008) over shingled points.
+//!
+//! Each point is turned into a *shingle*: the vector of the last `shingle` values (or of the
+//! last `shingle` first differences with `differences`, which makes the detector blind to the
+//! level and sensitive to the shape). A forest of `trees` random isolation trees, each grown on
+//! `sample_size` shingles drawn without replacement from the trailing buffer of the last
+//! `window` shingles, scores the newest shingle by how quickly random cuts isolate it:
+//! `s = 2^(-E[h] / c(ψ))`, where `h` is the path length (plus `c(leaf size)` at a leaf), ψ the
+//! sample size and `c(ψ)` the average path length of an unsuccessful binary-search-tree
+//! lookup. `s` lies in (0, 1): near 1 the point is isolated at once, about 0.5 or below it is
+//! ordinary.
+//!
+//! The scored shingle is never in the sample (that would let it vouch for itself), and a
+//! point outside the sample's range would otherwise just follow the outermost branch. So at
+//! each node where the shingle lies outside the node's range along the split dimension, the
+//! path counts the chance (gap / widened range) that a cut drawn over the widened range would
+//! have isolated it there, as if it had been in the sample (the "range penalty" of isotree).
+//! A value far outside the range then ends its path at the first node that splits on its
+//! dimension, about `shingle` levels down on average, which is why the default shingle is
+//! short (4): with 8 values a lone spike could not score above ≈ 0.6. Shingles of regular
+//! noise score ≈ 0.4–0.5 and clear spikes, dips and level shifts ≈ 0.7–0.95, hence the
+//! default threshold 0.65. A change of shape that stays inside the usual range (a flat line
+//! mid-cycle) is mostly missed: axis-parallel cuts see ranges, not shapes.
+//!
+//! **Schedule** (the same in batch and online, so both agree): the first forest is grown as
+//! soon as `sample_size` shingles exist (earlier points score 0), then it is regrown every
+//! `refit_every` points on the buffer as it is then. A point is always scored by a forest grown
+//! on earlier shingles only, so a spike cannot mask itself. Each growth draws from its own
+//! PRNG stream, derived from `seed` and the growth's ordinal, so results are reproducible.
+//!
+//! **Snapshots** carry the recent values and the schedule, not the trees: a restored state
+//! regrows the current forest from the same shingles and seed before its first point, so it
+//! continues exactly as the original would, from a snapshot of a few kB instead of megabytes.
+//!
+//! Cost: scoring O(`trees` × log₂ `sample_size`) per point; each growth
+//! O(`trees` × `sample_size` × `shingle` × log₂ `sample_size`), amortised over `refit_every`
+//! points. Measured with the defaults (release build): ≈ 7 µs per point to score plus
+//! ≈ 25 µs per point amortised for the growths (≈ 3 ms each). Memory: the forest's
+//! `trees` × (2 `sample_size` − 1) nodes (≈ 1.2 MB with the defaults) and
+//! `window` + `refit_every` + `shingle` values.
+
+use std::collections::VecDeque;
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+
+/// Unchecked parameters of [`IsolationForest`].
+///
+/// ```
+/// use aiops_detect::isolation_forest::IsolationForestParams;
+/// use aiops_detect::{Detector, ParamGuard};
+/// let det = IsolationForestParams::new().window(128).sample_size(64).check()?;
+/// let mut values: Vec<f64> = (0..400).map(|i| (i as f64 * 0.3).sin()).collect();
+/// values[300] = 6.0;
+/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+/// let d = det.detect(&ts, &values)?;
+/// assert!(d.is_anomaly[300] && !d.is_anomaly[299]);
+/// # Ok::<(), aiops_detect::DetectError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IsolationForestParams {
+    shingle: usize,
+    differences: bool,
+    window: usize,
+    refit_every: usize,
+    trees: usize,
+    sample_size: usize,
+    threshold: f64,
+    seed: u64,
+}
+
+impl Default for IsolationForestParams {
+    fn default() -> Self {
+        Self {
+            shingle: 4,
+            differences: false,
+            window: 512,
+            refit_every: 128,
+            trees: 100,
+            sample_size: 256,
+            threshold: 0.65,
+            seed: 0x5eed,
+        }
+    }
+}
+
+impl IsolationForestParams {
+    /// Defaults: shingles of 4 raw values, buffer 512 shingles, regrown every 128 points,
+    /// 100 trees of 256 samples, threshold 0.65, a fixed seed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Values per shingle (1..=256; 1 scores points alone; default 4).
+    pub fn shingle(mut self, values: usize) -> Self {
+        self.shingle = values;
+        self
+    }
+
+    /// Shingle first differences instead of raw values (default false).
+    pub fn differences(mut self, on: bool) -> Self {
+        self.differences = on;
+        self
+    }
+
+    /// Shingles in the training buffer (>= `sample_size`).
+    pub fn window(mut self, shingles: usize) -> Self {
+        self.window = shingles;
+        self
+    }
+
+    /// Points between two growths of the forest (>= 1).
+    pub fn refit_every(mut self, points: usize) -> Self {
+        self.refit_every = points;
+        self
+    }
+
+    /// Trees in the forest (>= 1).
+    pub fn trees(mut self, trees: usize) -> Self {
+        self.trees = trees;
+        self
+    }
+
+    /// Shingles each tree is grown on (2..=window).
+    pub fn sample_size(mut self, shingles: usize) -> Self {
+        self.sample_size = shingles;
+        self
+    }
+
+    /// Flag at scores `>= threshold` (0 < threshold < 1).
+    pub fn threshold(mut self, score: f64) -> Self {
+        self.threshold = score;
+        self
+    }
+
+    /// Seed of the random trees.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+impl ParamGuard for IsolationForestParams {
+    type Checked = IsolationForest;
+
+    fn check(&self) -> Result<IsolationForest> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if !(1..=256).contains(&self.shingle) {
+            return bad(
+                "shingle",
+                format!("must be 1..=256 values, got {}", self.shingle),
+            );
+        }
+        if self.sample_size < 2 {
+            return bad(
+                "sample_size",
+                format!("must be at least 2 shingles, got {}", self.sample_size),
+            );
+        }
+        if self.window < self.sample_size {
+            return bad(
+                "window",
+                format!(
+                    "must hold at least sample_size ({}) shingles, got {}",
+                    self.sample_size, self.window
+                ),
+            );
+        }
+        if self.refit_every < 1 {
+            return bad("refit_every", "must be at least 1 point".into());
+        }
+        if self.trees < 1 {
+            return bad("trees", "must be at least 1".into());
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return bad(
+                "threshold",
+                format!("must be a score in (0, 1), got {}", self.threshold),
+            );
+        }
+        Ok(IsolationForest {
+            shingle: self.shingle,
+            differences: self.differences,
+            window: self.window,
+            refit_every: self.refit_every,
+            trees: self.trees,
+            sample_size: self.sample_size,
+            threshold: self.threshold,
+            seed: self.seed,
+        })
+    }
+}
+
+/// Validated isolation-forest detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IsolationForest {
+    shingle: usize,
+    differences: bool,
+    window: usize,
+    refit_every: usize,
+    trees: usize,
+    sample_size: usize,
+    threshold: f64,
+    seed: u64,
+}
+
+impl IsolationForest {
+    /// Unchecked parameters to start from.
+    pub fn params() -> IsolationForestParams {
+        IsolationForestParams::new()
+    }
+
+    /// Values per shingle.
+    pub fn shingle(&self) -> usize {
+        self.shingle
+    }
+
+    /// Whether shingles hold first differences.
+    pub fn differences(&self) -> bool {
+        self.differences
+    }
+
+    /// Shingles in the training buffer.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Points between two growths.
+    pub fn refit_every(&self) -> usize {
+        self.refit_every
+    }
+
+    /// Trees in the forest.
+    pub fn trees(&self) -> usize {
+        self.trees
+    }
+
+    /// Shingles per tree.
+    pub fn sample_size(&self) -> usize {
+        self.sample_size
+    }
+
+    /// Flagging threshold, score in (0, 1).
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// Seed of the random trees.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    pub fn online_state(&self) -> IsolationForestOnline {
+        IsolationForestOnline {
+            kernel: Kernel::new(*self),
+            guard: PointGuard::default(),
+        }
+    }
+}
+
+impl Detector for IsolationForest {
+    fn name(&self) -> &'static str {
+        "isolation_forest"
+    }
+
+    /// The threshold, then one and two thirds of the way from it to 1, map to medium, high
+    /// and critical (0.65, 0.75, 0.85 with the default threshold).
+    fn severity(&self, score: f64) -> Severity {
+        let t = self.threshold;
+        let step = (1.0 - t) / 3.0;
+        if score >= t + 2.0 * step {
+            Severity::Critical
+        } else if score >= t + step {
+            Severity::High
+        } else if score >= t {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(Kernel::new(*self), timestamps, values, progress)
+    }
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): tiny, seedable, good enough to draw cuts.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in 0..n (n > 0), by multiply-shift.
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+}
+
+/// Average path length of an unsuccessful search in a binary search tree of `n` points.
+fn avg_path(n: usize) -> f64 {
+    match n {
+        0 | 1 => 0.0,
+        2 => 1.0,
+        _ => {
+            let m = (n - 1) as f64;
+            2.0 * (m.ln() + 0.577_215_664_901_532_9) - 2.0 * m / n as f64
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Node {
+    Leaf {
+        size: usize,
+    },
+    Split {
+        dim: usize,
+        value: f64,
+        /// Range of the node's sample along `dim`.
+        lo: f64,
+        hi: f64,
+        left: usize,
+        right: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Forest {
+    trees: Vec<Vec<Node>>,
+    /// `c(ψ)`, the path length that maps to score 0.5.
+    norm: f64,
+}
+
+impl Forest {
+    /// Grows the forest on `rows` (row-major, `dim` columns).
+    fn grow(rows: &[f64], dim: usize, params: &IsolationForest, rng: &mut SplitMix64) -> Self {
+        let m = rows.len() / dim;
+        let psi = params.sample_size.min(m);
+        let height = (psi as f64).log2().ceil() as usize;
+        let mut pool: Vec<usize> = (0..m).collect();
+        let mut lo = vec![0.0; dim];
+        let mut hi = vec![0.0; dim];
+        let mut spread = Vec::with_capacity(dim);
+        let trees = (0..params.trees)
+            .map(|_| {
+                // Partial Fisher-Yates: the first psi entries become the sample.
+                for i in 0..psi {
+                    let j = i + rng.below(m - i);
+                    pool.swap(i, j);
+                }
+                let mut idx = pool[..psi].to_vec();
+                let mut nodes = Vec::with_capacity(2 * psi);
+                // (node slot, sample range, depth), grown depth-first.
+                let mut todo = vec![(0usize, 0usize, psi, 0usize)];
+                nodes.push(Node::Leaf { size: psi });
+                while let Some((slot, a, b, depth)) = todo.pop() {
+                    let part = &mut idx[a..b];
+                    if part.len() < 2 || depth >= height {
+                        continue;
+                    }
+                    lo.fill(f64::INFINITY);
+                    hi.fill(f64::NEG_INFINITY);
+                    for &r in part.iter() {
+                        for (d, &v) in rows[r * dim..(r + 1) * dim].iter().enumerate() {
+                            lo[d] = lo[d].min(v);
+                            hi[d] = hi[d].max(v);
+                        }
+                    }
+                    spread.clear();
+                    spread.extend((0..dim).filter(|&d| hi[d] > lo[d]));
+                    if spread.is_empty() {
+                        continue; // identical shingles cannot be separated
+                    }
+                    let d = spread[rng.below(spread.len())];
+                    let mut value = lo[d] + rng.unit() * (hi[d] - lo[d]);
+                    if value <= lo[d] {
+                        value = lo[d] + 0.5 * (hi[d] - lo[d]);
+                    }
+                    let mut k = 0;
+                    for i in 0..part.len() {
+                        if rows[part[i] * dim + d] < value {
+                            part.swap(i, k);
+                            k += 1;
+                        }
+                    }
+                    let (left, right) = (nodes.len(), nodes.len() + 1);
+                    nodes.push(Node::Leaf { size: k });
+                    nodes.push(Node::Leaf { size: b - a - k });
+                    nodes[slot] = Node::Split {
+                        dim: d,
+                        value,
+                        lo: lo[d],
+                        hi: hi[d],
+                        left,
+                        right,
+                    };
+                    todo.push((left, a, a + k, depth + 1));
+                    todo.push((right, a + k, b, depth + 1));
+                }
+                nodes
+            })
+            .collect();
+        Forest {
+            trees,
+            norm: avg_path(psi),
+        }
+    }
+
+    fn score(&self, x: &[f64]) -> f64 {
+        let total: f64 = self
+            .trees
+            .iter()
+            .map(|t| {
+                // Expected path length had `x` been in the sample: where it lies outside a
+                // node's range along the split dimension, a cut drawn over the widened range
+                // would isolate it there with probability gap / widened range.
+                let (mut node, mut depth) = (0, 0.0);
+                let (mut stay, mut acc) = (1.0, 0.0);
+                loop {
+                    match t[node] {
+                        Node::Leaf { size } => break acc + stay * (depth + avg_path(size)),
+                        Node::Split {
+                            dim,
+                            value,
+                            lo,
+                            hi,
+                            left,
+                            right,
+                        } => {
+                            let v = x[dim];
+                            let p = if v < lo {
+                                (lo - v) / (hi - v)
+                            } else if v > hi {
+                                (v - hi) / (v - lo)
+                            } else {
+                                0.0
+                            };
+                            depth += 1.0;
+                            acc += stay * p * depth;
+                            stay *= 1.0 - p;
+                            node = if v < value { left } else { right };
+                        }
+                    }
+                }
+            })
+            .sum();
+        let mean = total / self.trees.len() as f64;
+        let s = (-mean / self.norm.max(f64::MIN_POSITIVE)).exp2();
+        if s.is_finite() {
+            s.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Kernel {
+    params: IsolationForest,
+    /// Recent features (values or differences), enough to regrow the current forest.
+    feats: VecDeque<f64>,
+    /// Features produced so far.
+    produced: u64,
+    last: Option<f64>,
+    /// Growths so far, and `produced` at the last one.
+    growths: u64,
+    grown_at: u64,
+    /// Rebuilt from the fields above after a restore.
+    #[serde(skip)]
+    forest: Option<Forest>,
+}
+
+impl Kernel {
+    fn new(params: IsolationForest) -> Self {
+        Self {
+            params,
+            feats: VecDeque::with_capacity(Self::capacity(&params)),
+            produced: 0,
+            last: None,
+            growths: 0,
+            grown_at: 0,
+            forest: None,
+        }
+    }
+
+    fn capacity(p: &IsolationForest) -> usize {
+        p.window + p.refit_every + p.shingle
+    }
+
+    /// The shingle ending at global feature index `end - 1`, newest value last.
+    fn shingle_into(&self, end: u64, out: &mut Vec<f64>) {
+        let first = (self.produced - self.feats.len() as u64) as usize;
+        let e = end as usize - first;
+        out.extend(self.feats.range(e - self.params.shingle..e));
+    }
+
+    /// Grows forest number `growth` on the shingles ending before feature `end`.
+    fn grow(&self, end: u64, growth: u64) -> Forest {
+        let p = &self.params;
+        let available = (end - p.shingle as u64 + 1) as usize;
+        let m = available.min(p.window);
+        let mut rows = Vec::with_capacity(m * p.shingle);
+        for k in 0..m as u64 {
+            self.shingle_into(end - m as u64 + 1 + k, &mut rows);
+        }
+        let mut rng = SplitMix64(p.seed ^ growth.wrapping_mul(0xd134_2543_de82_ef95));
+        Forest::grow(&rows, p.shingle, p, &mut rng)
+    }
+}
+
+impl OnlineKernel for Kernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let p = self.params;
+        if self.growths > 0 && self.forest.is_none() {
+            self.forest = Some(self.grow(self.grown_at, self.growths - 1));
+        }
+        let feature = if p.differences {
+            let prev = self.last.replace(x);
+            match prev {
+                Some(prev) => x - prev,
+                None => return PointScore::NEUTRAL,
+            }
+        } else {
+            x
+        };
+        if self.feats.len() == Self::capacity(&p) {
+            self.feats.pop_front();
+        }
+        self.feats.push_back(feature);
+        self.produced += 1;
+        if self.produced < p.shingle as u64 {
+            return PointScore::NEUTRAL;
+        }
+        let out = match &self.forest {
+            Some(f) => {
+                let mut sh = Vec::with_capacity(p.shingle);
+                self.shingle_into(self.produced, &mut sh);
+                let score = f.score(&sh);
+                PointScore {
+                    score,
+                    is_anomaly: score >= p.threshold,
+                    expected: None,
+                    lower: None,
+                    upper: None,
+                }
+            }
+            None => PointScore::NEUTRAL,
+        };
+        let available = self.produced - p.shingle as u64 + 1;
+        let due = if self.growths == 0 {
+            available >= p.sample_size as u64
+        } else {
+            self.produced - self.grown_at >= p.refit_every as u64
+        };
+        if due {
+            self.forest = Some(self.grow(self.produced, self.growths));
+            self.grown_at = self.produced;
+            self.growths += 1;
+        }
+        out
+    }
+}
+
+/// Streaming state of [`IsolationForest`]: recent values, the growth schedule and the forest
+/// (which snapshots leave out and a restored state regrows identically).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IsolationForestOnline {
+    kernel: Kernel,
+    guard: PointGuard,
+}
+
+impl IsolationForestOnline {
+    /// Whether a forest has been grown yet (scores are 0 before).
+    pub fn is_fitted(&self) -> bool {
+        self.kernel.growths > 0
+    }
+}
+
+impl OnlineDetector for IsolationForestOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = Kernel::new(self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn ts(n: usize) -> Vec<i64> {
+        (0..n as i64)
+            .map(|i| 1_700_000_000_000 + i * 60_000)
+            .collect()
+    }
+
+    /// A daily-like cycle with noise.
+    fn cycle(n: usize, seed: u64) -> Vec<f64> {
+        noise(n, seed)
+            .iter()
+            .enumerate()
+            .map(|(i, e)| 50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 48.0).sin() + e)
+            .collect()
+    }
+
+    #[test]
+    fn finds_spikes_and_a_dip() {
+        let mut v = cycle(3000, 3);
+        let spikes = [900, 1500, 2200];
+        for &i in &spikes {
+            v[i] += 30.0;
+        }
+        // An outage: the metric drops far below its range for 20 points.
+        for x in &mut v[2600..2620] {
+            *x -= 40.0;
+        }
+        let det = IsolationForestParams::new().check().unwrap();
+        let d = det.detect(&ts(v.len()), &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        // Each spike is flagged from its own point while it stays in the 4-value shingle.
+        for &i in &spikes {
+            assert!(
+                (i..i + 4).all(|j| d.is_anomaly[j]),
+                "spike {i}: {flagged:?}"
+            );
+            assert!(!d.is_anomaly[i - 1] && !d.is_anomaly[i + 4]);
+        }
+        assert!(d.is_anomaly[2600], "{flagged:?}");
+        let explained =
+            |i: usize| spikes.iter().any(|&s| (s..s + 4).contains(&i)) || (2600..2624).contains(&i);
+        let stray: Vec<usize> = flagged.iter().copied().filter(|&i| !explained(i)).collect();
+        assert!(stray.is_empty(), "stray flags {stray:?}");
+        let warm = 256 + 3;
+        assert!(d.scores[..warm].iter().all(|&s| s == 0.0));
+        assert!(d.scores[warm..].iter().all(|&s| s > 0.0 && s < 1.0));
+        let mean = d.scores[1000..1400].iter().sum::<f64>() / 400.0;
+        assert!(mean < 0.55, "ordinary shingles score {mean}");
+    }
+
+    #[test]
+    fn differences_ignore_the_level() {
+        let mut v: Vec<f64> = noise(1500, 8).iter().map(|e| 10.0 + e).collect();
+        for x in &mut v[1000..] {
+            *x += 100.0;
+        }
+        let t = ts(v.len());
+        let raw = IsolationForestParams::new().check().unwrap();
+        let diff = IsolationForestParams::new()
+            .differences(true)
+            .check()
+            .unwrap();
+        let a = raw.detect(&t, &v).unwrap();
+        let b = diff.detect(&t, &v).unwrap();
+        let flags = |d: &Detections| (1010..1100).filter(|&i| d.is_anomaly[i]).count();
+        assert!(flags(&a) > 80, "raw shingles see the new level");
+        assert_eq!(flags(&b), 0, "differences only see the jump itself");
+        assert!(b.is_anomaly[1000]);
+    }
+
+    #[test]
+    fn seeds_make_it_reproducible() {
+        let v = cycle(800, 4);
+        let t = ts(v.len());
+        let a = IsolationForestParams::new().seed(1).check().unwrap();
+        let b = IsolationForestParams::new().seed(2).check().unwrap();
+        let scores = |d: &IsolationForest| d.detect(&t, &v).unwrap().scores;
+        assert_eq!(scores(&a), scores(&a));
+        assert_ne!(scores(&a), scores(&b));
+    }
+
+    #[test]
+    fn online_equals_batch_even_across_snapshots() {
+        let mut v = cycle(2000, 17);
+        v[1700] = 90.0;
+        let t = ts(v.len());
+        for det in [
+            IsolationForestParams::new().trees(30).check().unwrap(),
+            IsolationForestParams::new()
+                .shingle(1)
+                .window(50)
+                .sample_size(50)
+                .refit_every(1)
+                .trees(5)
+                .check()
+                .unwrap(),
+            IsolationForestParams::new()
+                .shingle(4)
+                .differences(true)
+                .window(300)
+                .sample_size(64)
+                .refit_every(77)
+                .trees(20)
+                .check()
+                .unwrap(),
+        ] {
+            let batch = det.detect(&t, &v).unwrap();
+            let mut online = det.online_state();
+            for i in 0..v.len() {
+                if i == 5 || i == 1234 || i == 1235 {
+                    let snap = serde_json::to_string(&online).unwrap();
+                    assert!(snap.len() < 100_000, "snapshot of {} bytes", snap.len());
+                    online = serde_json::from_str(&snap).unwrap();
+                }
+                assert_eq!(
+                    online.update(t[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "point {i}"
+                );
+            }
+            assert!(online.is_fitted());
+            let mut boxed = det.online();
+            boxed.update(0, 1.0).unwrap();
+            boxed.reset();
+            assert_eq!(boxed.update(t[0], v[0]).unwrap(), batch.point(0));
+        }
+    }
+
+    #[test]
+    fn constant_input_scores_finite() {
+        let v = vec![7.0; 600];
+        let d = IsolationForestParams::new()
+            .check()
+            .unwrap()
+            .detect(&ts(600), &v)
+            .unwrap();
+        assert!(d.scores.iter().all(|s| s.is_finite()));
+        assert!(!d.is_anomaly.iter().any(|&a| a));
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        let p = IsolationForestParams::new;
+        for (bad, name) in [
+            (p().shingle(0), "shingle"),
+            (p().shingle(257), "shingle"),
+            (p().sample_size(1), "sample_size"),
+            (p().window(100), "window"),
+            (p().refit_every(0), "refit_every"),
+            (p().trees(0), "trees"),
+            (p().threshold(1.0), "threshold"),
+            (p().threshold(0.0), "threshold"),
+            (p().threshold(f64::NAN), "threshold"),
+        ] {
+            match bad.check() {
+                Err(DetectError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let e = serde_json::from_str::<IsolationForestParams>(r#"{"tree": 3}"#).unwrap_err();
+        assert!(e.to_string().contains("trees"), "{e}");
+        let det = p().check().unwrap();
+        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
+        assert!(matches!(
+            det.detect(&[1, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[2, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[1, 2], &[0.0, f64::NAN]),
+            Err(DetectError::Core(_))
+        ));
+        let mut o = det.online_state();
+        o.update(10, 1.0).unwrap();
+        assert!(matches!(
+            o.update(9, 1.0),
+            Err(DetectError::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            o.update(11, f64::NAN),
+            Err(DetectError::NonFinite { .. })
+        ));
+    }
+}

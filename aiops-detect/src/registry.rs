@@ -7,10 +7,13 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::bocpd::BocpdParams;
 use crate::default_detector::DefaultParams;
 use crate::detector::{Detector, ParamGuard};
 use crate::error::{DetectError, Result};
+use crate::isolation_forest::IsolationForestParams;
 use crate::novelty::NoveltyParams;
+use crate::random_cut_forest::RandomCutForestParams;
 use crate::threshold::ThresholdParams;
 use crate::zscore::RollingZScoreParams;
 
@@ -68,6 +71,43 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "severity: severity of a breach (default high)",
         ],
     },
+    DetectorInfo {
+        name: "bocpd",
+        summary: "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)",
+        params: &[
+            "lambda: expected segment length in points, hazard 1/lambda (default 250)",
+            "max_run_length: most run-length hypotheses kept (default 300)",
+            "prune: drop hypotheses below this probability (default 1e-6)",
+            "short_run: run lengths that count as just changed (default 5)",
+            "warmup: points that seed the prior (default 20)",
+            "threshold: change probability at which a point is flagged (default 0.5)",
+        ],
+    },
+    DetectorInfo {
+        name: "isolation_forest",
+        summary: "isolation forest over shingles, refitted on a trailing window",
+        params: &[
+            "shingle: values per shingle (default 4)",
+            "differences: shingle first differences instead of values (default false)",
+            "window: shingles in the training buffer (default 512)",
+            "refit_every: points between refits (default 128)",
+            "trees: trees in the forest (default 100)",
+            "sample_size: shingles per tree (default 256)",
+            "threshold: score at which a point is flagged (default 0.65)",
+            "seed: random seed (default 24301)",
+        ],
+    },
+    DetectorInfo {
+        name: "random_cut_forest",
+        summary: "streaming robust random cut forest over shingles (CoDisp)",
+        params: &[
+            "trees: trees in the forest (default 50)",
+            "tree_size: shingles per tree, the sliding window (default 256)",
+            "shingle: values per shingle (default 4)",
+            "threshold: multiple of the usual CoDisp at which a point is flagged (default 4)",
+            "seed: random seed (default 24301)",
+        ],
+    },
 ];
 
 /// The name of the detector used when none is given.
@@ -91,6 +131,11 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
     Ok(match name {
         "default" => Box::new(parse::<DefaultParams>("default", params)?),
         "novelty" => Box::new(parse::<NoveltyParams>("novelty", params)?),
+        "bocpd" => Box::new(parse::<BocpdParams>("bocpd", params)?),
+        "isolation_forest" => Box::new(parse::<IsolationForestParams>("isolation_forest", params)?),
+        "random_cut_forest" => {
+            Box::new(parse::<RandomCutForestParams>("random_cut_forest", params)?)
+        }
         "zscore" => Box::new(parse::<RollingZScoreParams>("zscore", params)?),
         "threshold" => Box::new(parse::<ThresholdParams>("threshold", params)?),
         _ => {

@@ -224,7 +224,9 @@ fn detect_kind(e: &DetectError) -> Kind {
         | DetectError::InconsistentBounds { .. }
         | DetectError::UnknownDetector { .. }
         | DetectError::BadParams { .. } => Kind::InvalidParameter,
-        DetectError::OutOfOrder { .. } | DetectError::NonFinite { .. } => Kind::InvalidInput,
+        DetectError::OutOfOrder { .. }
+        | DetectError::NonFinite { .. }
+        | DetectError::DimensionMismatch { .. } => Kind::InvalidInput,
         DetectError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }

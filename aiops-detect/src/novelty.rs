@@ -10,11 +10,12 @@
 //! After a high score (at least `rest_threshold`), scores are silenced for `rest` points: one
 //! change raises one alarm, not one per point while the series settles.
 //!
-//! Memory is bounded: n-grams are remembered in two generations of at most `capacity / 2`
-//! keys each; when the newer one fills up, the older one is dropped, so rarely seen shapes are
-//! forgotten first. Cost: O(order) per point.
+//! With `memory` set, a shape not seen for that many points counts as new again: metrics
+//! drift, and what was normal last month is news today. Memory is bounded: at most `capacity`
+//! n-grams are kept, and when full the least recently seen half is dropped. Cost: O(order) per
+//! point, amortised.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,7 @@ pub struct NoveltyParams {
     rest: usize,
     rest_threshold: f64,
     threshold: f64,
+    memory: usize,
     capacity: usize,
 }
 
@@ -47,6 +49,7 @@ impl Default for NoveltyParams {
             rest: 300,
             rest_threshold: 0.75,
             threshold: 0.75,
+            memory: 0,
             capacity: 1 << 18,
         }
     }
@@ -79,6 +82,8 @@ impl NoveltyParams {
         rest_threshold: f64);
     setter!(/// Score at which a point is flagged, in (0, 1].
         threshold: f64);
+    setter!(/// Points after which an n-gram not seen again is forgotten (0: never).
+        memory: usize);
     setter!(/// Most n-grams remembered (>= 16).
         capacity: usize);
 }
@@ -171,8 +176,8 @@ pub(crate) struct NoveltyKernel {
     min: f64,
     max: f64,
     bins: VecDeque<u8>,
-    current: HashSet<u64>,
-    previous: HashSet<u64>,
+    /// n-gram key -> index of the point where it was last seen.
+    last_seen: HashMap<u64, usize>,
     /// Index of the last raw score >= rest_threshold.
     last_high: Option<usize>,
 }
@@ -185,23 +190,41 @@ impl NoveltyKernel {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             bins: VecDeque::with_capacity(p.order),
-            current: HashSet::new(),
-            previous: HashSet::new(),
+            last_seen: HashMap::new(),
             last_high: None,
         }
     }
 
-    /// Whether `key` was seen; remembers it either way.
-    fn remember(&mut self, key: u64) -> bool {
-        if self.current.contains(&key) {
-            return true;
+    /// Whether `key` is known at point `i` (seen, and within `memory` points if that is set);
+    /// remembers it either way.
+    fn remember(&mut self, key: u64, i: usize) -> bool {
+        let memory = self.params.memory;
+        let known = self
+            .last_seen
+            .insert(key, i)
+            .is_some_and(|t| memory == 0 || i - t <= memory);
+        if self.last_seen.len() > self.params.capacity {
+            self.forget_oldest(i);
         }
-        let known = self.previous.remove(&key);
-        if self.current.len() >= self.params.capacity / 2 {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key);
         known
+    }
+
+    /// Drops the least recently seen half of the memory (O(n), every `capacity / 2` inserts
+    /// at most, so O(1) amortised).
+    fn forget_oldest(&mut self, i: usize) {
+        let mut ages: Vec<usize> = self.last_seen.values().map(|&t| i - t).collect();
+        let mid = ages.len() / 2;
+        let (_, &mut cut, _) = ages.select_nth_unstable(mid);
+        self.last_seen.retain(|_, t| i - *t < cut);
+    }
+
+    /// Drops what `memory` has expired, every `memory` points, so the map holds at most the
+    /// n-grams of the last `2 * memory` points.
+    fn expire(&mut self, i: usize) {
+        let memory = self.params.memory;
+        if memory > 0 && i % memory == 0 {
+            self.last_seen.retain(|_, t| i - *t <= memory);
+        }
     }
 
     /// The raw novelty of the point (before rest), and the point's score (after rest).
@@ -229,10 +252,11 @@ impl NoveltyKernel {
             key |= u64::from(b) << (8 * k);
             let full = key | ((k as u64 + 1) << 56);
             total += 1;
-            if !self.remember(full) {
+            if !self.remember(full, i) {
                 new += 1;
             }
         }
+        self.expire(i);
         let raw = if i < self.params.warmup {
             0.0
         } else {
@@ -348,7 +372,7 @@ mod tests {
                 "point {i}"
             );
         }
-        assert!(online.kernel.current.len() + online.kernel.previous.len() <= 64);
+        assert!(online.kernel.last_seen.len() <= 64);
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod registry;
 pub mod seasonal_esd;
 pub mod spectral_residual;
 pub mod stl;
+pub mod suppression;
 pub mod threshold;
 pub mod volatility_shift;
 pub mod windowed_gaussian;

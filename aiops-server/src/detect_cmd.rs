@@ -7,6 +7,7 @@ use aiops_core::Anomaly;
 use aiops_core::io::ReadOptions;
 use aiops_core::time::format_timestamp;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
+use aiops_detect::suppression::{SuppressionParams, Suppressor};
 use aiops_detect::{Detections, Detector};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -45,6 +46,14 @@ pub(crate) struct DetectArgs {
     #[arg(short, long, value_name = "OUT.csv")]
     output: Option<PathBuf>,
 
+    /// Flagged points in a row needed before an alarm (filters one-point blips).
+    #[arg(long, value_name = "POINTS", default_value_t = 1)]
+    min_duration: usize,
+
+    /// Points after an alarm during which no new alarm is raised.
+    #[arg(long, value_name = "POINTS", default_value_t = 0)]
+    min_gap: usize,
+
     /// How to print anomalies (merged into windows of consecutive flagged points).
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -70,6 +79,11 @@ struct JsonReport<'a> {
 
 pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     let params = registry::parse_assignments(&args.params)?;
+    let suppression = SuppressionParams {
+        min_duration: args.min_duration,
+        min_gap: args.min_gap,
+    };
+    suppression.build()?;
     let det = registry::build(&args.detector, &params)?;
     let inputs = input::read(&args.file, &ReadOptions::default())?;
     let total: usize = inputs.iter().map(|i| i.series.len()).sum();
@@ -87,6 +101,8 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
                 other => other.into(),
             })?;
         done += s.len();
+        let mut d = d;
+        d.is_anomaly = Suppressor::filter(&suppression, &d.is_anomaly)?;
         results.push(d);
     }
     bar.finish_and_clear();

@@ -355,3 +355,38 @@ fn eval_nab_scores_a_detector() {
         stderr(&o)
     );
 }
+
+#[test]
+fn suppression_options_reduce_alarms() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two spikes 20 points apart: both alarm without a gap, one with --min-gap 50.
+    let mut s = String::from("timestamp,value\n");
+    for i in 0..300 {
+        let v = 50.0 + (i % 5) as f64 + if i == 200 || i == 220 { 40.0 } else { 0.0 };
+        s.push_str(&format!("{},{v}\n", 1_700_000_000 + i * 60));
+    }
+    let f = write(dir.path(), "two.csv", &s);
+    let count = |extra: &[&str]| {
+        let mut args = vec![
+            "detect",
+            f.to_str().unwrap(),
+            "-d",
+            "zscore",
+            "-p",
+            "window=30",
+            "-f",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let o = aiops(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["anomalies"].as_array().unwrap().len()
+    };
+    assert_eq!(count(&[]), 2);
+    assert_eq!(count(&["--min-gap", "50"]), 1);
+    assert_eq!(count(&["--min-duration", "2"]), 0);
+    let o = aiops(&["detect", f.to_str().unwrap(), "--min-duration", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("min_duration"));
+}

@@ -222,7 +222,7 @@ impl NoveltyKernel {
     /// n-grams of the last `2 * memory` points.
     fn expire(&mut self, i: usize) {
         let memory = self.params.memory;
-        if memory > 0 && i % memory == 0 {
+        if memory > 0 && i.is_multiple_of(memory) {
             self.last_seen.retain(|_, t| i - *t <= memory);
         }
     }

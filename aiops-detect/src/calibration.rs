@@ -91,10 +91,23 @@ pub struct Likelihood {
 }
 
 impl Likelihood {
+    /// A fresh calibrator with the same parameters.
+    pub fn fresh(&self) -> Self {
+        self.params
+            .build()
+            .unwrap_or_else(|_| unreachable!("parameters were validated when built"))
+    }
+
     /// Feeds one raw score (finite, any scale) and returns the likelihood in [0, 1] that the
-    /// current short-term average is unusually high for this series (0.5 while learning).
+    /// current short-term average is unusually high for this series (0.5 while learning;
+    /// leading zeros, a detector's warm-up, are skipped).
     pub fn update(&mut self, raw: f64) -> f64 {
         let p = self.params;
+        // Detectors score 0 while they warm up; learning starts with their first real score,
+        // or the first one would look like a jump from a flat history.
+        if self.seen == 0 && raw == 0.0 {
+            return 0.5;
+        }
         if self.recent.len() == p.averaging {
             self.recent_sum -= self.recent.pop_front().unwrap_or(0.0);
         }

@@ -5,6 +5,7 @@ pub mod calibration;
 pub mod cusum;
 pub mod default_detector;
 pub mod detector;
+pub mod ensemble;
 pub mod error;
 pub mod ewma;
 pub mod hampel;

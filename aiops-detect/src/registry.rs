@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::bocpd::BocpdParams;
 use crate::default_detector::DefaultParams;
 use crate::detector::{Detector, ParamGuard};
+use crate::ensemble::EnsembleParams;
 use crate::error::{DetectError, Result};
 use crate::isolation_forest::IsolationForestParams;
 use crate::novelty::NoveltyParams;
@@ -37,6 +38,16 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "threshold: score at which a point is flagged (default 0.75)",
             "warmup: points learned before anything is scored (default 300)",
             "window: points behind the displayed expectation and bounds (default 100)",
+        ],
+    },
+    DetectorInfo {
+        name: "ensemble",
+        summary: "several detectors, each calibrated per series, combined by max or mean",
+        params: &[
+            "members: JSON list of {\"detector\": name, \"params\": {...}} (default zscore, bocpd, novelty)",
+            "combine: max | mean (default max)",
+            "calibration: JSON likelihood settings {learning, history, averaging, min_variance}",
+            "threshold: combined score at which a point is flagged (default 0.5)",
         ],
     },
     DetectorInfo {
@@ -131,6 +142,7 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
     Ok(match name {
         "default" => Box::new(parse::<DefaultParams>("default", params)?),
         "novelty" => Box::new(parse::<NoveltyParams>("novelty", params)?),
+        "ensemble" => Box::new(parse::<EnsembleParams>("ensemble", params)?),
         "bocpd" => Box::new(parse::<BocpdParams>("bocpd", params)?),
         "isolation_forest" => Box::new(parse::<IsolationForestParams>("isolation_forest", params)?),
         "random_cut_forest" => {

@@ -19,7 +19,7 @@
 //! scores ≈ 1).
 //!
 //! Cost: O(1) amortised per point, O(window + step) memory. The running sums are kept relative
-//! to a shift and recomputed exactly every `window` points ([`RollingMoments`]), so rounding
+//! to a shift and recomputed exactly every `window` points (`RollingMoments`), so rounding
 //! error cannot build up.
 
 use std::collections::VecDeque;
@@ -120,13 +120,22 @@ impl RollingMoments {
     }
 
     /// Variance with divisor `n - ddof` (0 when `n <= ddof`), never negative.
+    ///
+    /// A flat window whose values differ from the shift leaves rounding residue of about
+    /// ε × `sumsq` in the centred sum of squares; below a few times that the variance is 0,
+    /// so a flat window reads as flat (and ratios of two flat windows' σ do not turn noise
+    /// into signal).
     pub(crate) fn variance(&self, ddof: usize) -> f64 {
         let n = self.buf.len();
         if n <= ddof {
             return 0.0;
         }
         let nf = n as f64;
-        ((self.sumsq - self.sum * (self.sum / nf)) / (n - ddof) as f64).max(0.0)
+        let centred = self.sumsq - self.sum * (self.sum / nf);
+        if centred <= 8.0 * f64::EPSILON * self.sumsq {
+            return 0.0;
+        }
+        centred / (n - ddof) as f64
     }
 
     /// Standard deviation with divisor `n - ddof`, floored at 1e-12 × (1 + |mean|) so that
@@ -135,10 +144,6 @@ impl RollingMoments {
         self.variance(ddof)
             .sqrt()
             .max(1e-12 * (1.0 + self.mean().abs()))
-    }
-
-    pub(crate) fn clear(&mut self) {
-        *self = Self::new(self.capacity);
     }
 }
 
@@ -493,13 +498,8 @@ mod tests {
         let d = det.detect(&ts, &v).unwrap();
         let want = nab_reference(&v, 700, 30);
         assert_eq!(d.scores[0], 0.0);
-        for i in 2..v.len() {
-            assert!(
-                (d.scores[i] - want[i]).abs() < 1e-9,
-                "i={i}: {} vs {}",
-                d.scores[i],
-                want[i]
-            );
+        for (i, (got, want)) in d.scores.iter().zip(&want).enumerate().skip(2) {
+            assert!((got - want).abs() < 1e-9, "i={i}: {got} vs {want}");
         }
     }
 
@@ -593,14 +593,13 @@ mod tests {
         let var = w.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 9.0;
         assert!((m.mean() - mean).abs() < 1e-6);
         assert!((m.variance(1) - var).abs() < 1e-9 * (1.0 + var));
-        m.clear();
-        assert_eq!(m.len(), 0);
-        assert_eq!(m.variance(1), 0.0);
-        let flat = [4.0; 5];
-        let mut f = RollingMoments::new(5);
-        flat.iter().for_each(|&x| {
+        assert_eq!(RollingMoments::new(3).variance(1), 0.0);
+        // Flat after a level change, before any refresh moves the shift onto it.
+        let mut f = RollingMoments::new(8);
+        for x in [0.1, 7.3, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0] {
             f.push(x);
-        });
+        }
+        assert_eq!(f.variance(1), 0.0);
         assert!(f.std_floored(0) > 0.0 && f.std_floored(0) < 1e-10);
     }
 

@@ -2,20 +2,23 @@
 //!
 //! [`OrderStats`] is a multiset of `f64` answering "how many values are below x" (rank) and
 //! "what is the k-th smallest value" (select) in O(log n). The rolling quantile, IQR, median /
-//! MAD, Hampel and level-shift detectors use it; it is public so other detectors can too.
+//! MAD, Hampel, level-shift and persist detectors use it; it is public so other detectors can
+//! too.
 //!
 //! # Structure
 //!
-//! A treap: a binary search tree whose nodes also carry a random priority kept in heap order,
-//! which keeps the expected depth at O(log n) whatever order the values come in (a sliding
-//! window over a trending metric inserts sorted runs, the worst case of a plain BST). Each node
-//! stores the size of its subtree, so rank and select walk one root-to-leaf path. Nodes live in
-//! one `Vec` arena linked by `u32` indices, with a free list, so a window of `w` values never
-//! holds more than `w` nodes and a steady stream allocates nothing.
+//! A counted B+tree: the values sit in sorted leaf arrays of at most 64 (at least 16 except
+//! in a lone root leaf), and each inner node keeps, for each of its at most 32 children, the
+//! number of values below it and its smallest value. Select walks down by the counts, rank and
+//! insertion by the minima, and each level costs a short scan or binary search of one small
+//! array: O(log n) per operation with small constants, since a window of 500 values is a
+//! single inner node over a dozen leaves. Leaves are linked in order for iteration. Nodes
+//! live in arenas with free lists, so memory stays proportional to the largest size reached.
 //!
 //! Why not the alternatives: a Fenwick tree over value ranks needs the values in advance; a
-//! sorted `Vec` or sorted blocks cost O(w) or O(√w) per update; a skiplist needs more memory
-//! and pointer chasing for the same bounds.
+//! sorted `Vec` or sorted blocks cost O(w) or O(√w) per update; balanced binary trees (a treap
+//! was the first version) and skiplists have the same bounds but chase a pointer and mispredict
+//! a branch per level, about four times slower here.
 //!
 //! Values are ordered by [`f64::total_cmp`], so the order is total even though detectors only
 //! ever insert finite values; removal matches by that order, so `-0.0` and `0.0` are different
@@ -34,20 +37,43 @@ use std::fmt;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// "No node".
+/// Most values in a leaf; a leaf that outgrows it splits in two.
+const LEAF_CAP: usize = 64;
+/// Fewest values in a leaf other than a lone root; below it, a leaf borrows from or merges
+/// with a sibling.
+const LEAF_MIN: usize = LEAF_CAP / 4;
+/// Most children of an inner node.
+const INNER_CAP: usize = 32;
+/// Fewest children of an inner node other than the root.
+const INNER_MIN: usize = INNER_CAP / 4;
+/// "No leaf" in the leaf chain.
 const NIL: u32 = u32::MAX;
 
-#[derive(Debug, Clone, Copy)]
-struct Node {
-    value: f64,
-    prio: u32,
-    size: u32,
-    left: u32,
-    right: u32,
+fn lt(a: f64, b: f64) -> bool {
+    a.total_cmp(&b) == Ordering::Less
 }
 
-/// A multiset of `f64` with O(log n) insert, remove, rank and select (a size-augmented treap;
-/// see the module docs).
+fn le(a: f64, b: f64) -> bool {
+    a.total_cmp(&b) != Ordering::Greater
+}
+
+#[derive(Debug, Clone, Default)]
+struct Leaf {
+    vals: Vec<f64>,
+    next: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Inner {
+    children: Vec<u32>,
+    /// Values under each child.
+    counts: Vec<usize>,
+    /// Smallest value under each child (non-decreasing, as the children are in order).
+    mins: Vec<f64>,
+}
+
+/// A multiset of `f64` with O(log n) insert, remove, rank and select (a counted B+tree; see
+/// the module docs).
 ///
 /// ```
 /// use aiops_detect::order_stats::OrderStats;
@@ -63,12 +89,14 @@ struct Node {
 /// ```
 #[derive(Clone)]
 pub struct OrderStats {
-    nodes: Vec<Node>,
+    leaves: Vec<Leaf>,
+    inners: Vec<Inner>,
+    free_leaves: Vec<u32>,
+    free_inners: Vec<u32>,
     root: u32,
-    /// Head of the free list, linked through `left`.
-    free: u32,
-    /// xorshift64 state for the priorities.
-    rng: u64,
+    /// Inner levels above the leaves (0: the root is a leaf).
+    height: usize,
+    len: usize,
 }
 
 impl Default for OrderStats {
@@ -80,82 +108,107 @@ impl Default for OrderStats {
 impl OrderStats {
     /// An empty multiset.
     pub fn new() -> Self {
-        Self::with_capacity(0)
+        Self {
+            leaves: vec![Leaf {
+                vals: Vec::new(),
+                next: NIL,
+            }],
+            inners: Vec::new(),
+            free_leaves: Vec::new(),
+            free_inners: Vec::new(),
+            root: 0,
+            height: 0,
+            len: 0,
+        }
     }
 
-    /// An empty multiset with room for `n` values before it reallocates.
+    /// An empty multiset with room for about `n` values before it reallocates.
     pub fn with_capacity(n: usize) -> Self {
-        Self {
-            nodes: Vec::with_capacity(n),
-            root: NIL,
-            free: NIL,
-            rng: 0x9E37_79B9_7F4A_7C15,
-        }
+        let mut s = Self::new();
+        s.leaves[0].vals.reserve(n.min(LEAF_CAP + 1));
+        s.leaves.reserve(n / LEAF_MIN);
+        s
     }
 
     /// Number of values (with multiplicity).
     pub fn len(&self) -> usize {
-        self.size(self.root) as usize
+        self.len
     }
 
     /// Whether it holds no value.
     pub fn is_empty(&self) -> bool {
-        self.root == NIL
+        self.len == 0
     }
 
-    /// Removes every value (keeps the allocation).
+    /// Removes every value.
     pub fn clear(&mut self) {
-        self.nodes.clear();
-        self.root = NIL;
-        self.free = NIL;
+        *self = Self::new();
     }
 
-    /// Adds one occurrence of `value`. O(log n) expected.
+    /// Adds one occurrence of `value`. O(log n).
     ///
     /// # Panics
     ///
-    /// Beyond 2³² − 2 values (the arena uses `u32` links).
+    /// When the arenas outgrow `u32` indices (far beyond any window).
     pub fn insert(&mut self, value: f64) {
-        let prio = self.next_prio();
-        let n = self.alloc(value, prio);
-        self.root = self.insert_at(self.root, n);
+        if let Some((right, count, min)) = self.insert_at(self.root, self.height, value) {
+            // The root split: a new root above the two halves.
+            let left = self.root;
+            let left_min = self.node_min(left, self.height);
+            let total = self.len + 1;
+            self.root = self.alloc_inner(Inner {
+                children: vec![left, right],
+                counts: vec![total - count, count],
+                mins: vec![left_min, min],
+            });
+            self.height += 1;
+        }
+        self.len += 1;
     }
 
     /// Removes one occurrence of `value` (compared with [`f64::total_cmp`]); `false` if there
-    /// was none. O(log n) expected.
+    /// was none. O(log n).
     pub fn remove(&mut self, value: f64) -> bool {
-        let (root, found) = self.remove_at(self.root, value);
-        self.root = root;
-        found
+        if !self.remove_at(self.root, self.height, value) {
+            return false;
+        }
+        self.len -= 1;
+        while self.height > 0 && self.inners[self.root as usize].children.len() == 1 {
+            let old = self.root;
+            self.root = self.inners[old as usize].children[0];
+            self.free_inners.push(old);
+            self.height -= 1;
+        }
+        true
     }
 
     /// The `k`-th smallest value, counting from 0 (`select(0)` is the minimum); `None` when
     /// `k >= len()`. O(log n).
     pub fn select(&self, mut k: usize) -> Option<f64> {
-        let mut t = self.root;
-        while t != NIL {
-            let node = &self.nodes[t as usize];
-            let left = self.size(node.left) as usize;
-            match k.cmp(&left) {
-                Ordering::Less => t = node.left,
-                Ordering::Equal => return Some(node.value),
-                Ordering::Greater => {
-                    k -= left + 1;
-                    t = node.right;
-                }
-            }
+        if k >= self.len {
+            return None;
         }
-        None
+        let mut node = self.root;
+        for _ in 0..self.height {
+            let inner = &self.inners[node as usize];
+            let mut i = 0;
+            while k >= inner.counts[i] {
+                k -= inner.counts[i];
+                i += 1;
+            }
+            node = inner.children[i];
+        }
+        self.leaves[node as usize].vals.get(k).copied()
     }
 
     /// Number of values strictly below `value`. O(log n).
     pub fn rank(&self, value: f64) -> usize {
-        self.count_where(|v| v.total_cmp(&value) == Ordering::Less)
+        self.count_below(|v| lt(v, value))
     }
 
     /// Number of values at or below `value`. O(log n).
     pub fn rank_inclusive(&self, value: f64) -> usize {
-        self.count_where(|v| v.total_cmp(&value) != Ordering::Greater)
+        self.count_below(|v| le(v, value))
     }
 
     /// The smallest value.
@@ -255,176 +308,275 @@ impl OrderStats {
 
     /// The values in ascending order.
     pub fn iter(&self) -> Iter<'_> {
-        let mut it = Iter {
+        let mut node = self.root;
+        for _ in 0..self.height {
+            node = self.inners[node as usize].children[0];
+        }
+        Iter {
             stats: self,
-            stack: Vec::new(),
+            leaf: node,
+            pos: 0,
+        }
+    }
+
+    /// Counts the values for which `below` holds, `below` being true on a prefix of the
+    /// sorted values.
+    fn count_below(&self, below: impl Fn(f64) -> bool) -> usize {
+        let mut acc = 0;
+        let mut node = self.root;
+        for _ in 0..self.height {
+            let inner = &self.inners[node as usize];
+            // Children before the last one starting below hold only values below; those after
+            // it, none.
+            let p = inner.mins.partition_point(|&m| below(m));
+            if p == 0 {
+                return acc;
+            }
+            acc += inner.counts[..p - 1].iter().sum::<usize>();
+            node = inner.children[p - 1];
+        }
+        acc + self.leaves[node as usize]
+            .vals
+            .partition_point(|&v| below(v))
+    }
+
+    /// Smallest value under a non-empty node.
+    fn node_min(&self, node: u32, level: usize) -> f64 {
+        if level == 0 {
+            self.leaves[node as usize].vals[0]
+        } else {
+            self.inners[node as usize].mins[0]
+        }
+    }
+
+    /// Entries of a node: values of a leaf, children of an inner node.
+    fn node_size(&self, node: u32, level: usize) -> usize {
+        if level == 0 {
+            self.leaves[node as usize].vals.len()
+        } else {
+            self.inners[node as usize].children.len()
+        }
+    }
+
+    fn alloc_leaf(&mut self, next: u32) -> u32 {
+        if let Some(id) = self.free_leaves.pop() {
+            let leaf = &mut self.leaves[id as usize];
+            leaf.vals.clear();
+            leaf.next = next;
+            id
+        } else {
+            let id = arena_index(self.leaves.len());
+            self.leaves.push(Leaf {
+                vals: Vec::with_capacity(LEAF_CAP + 1),
+                next,
+            });
+            id
+        }
+    }
+
+    fn alloc_inner(&mut self, inner: Inner) -> u32 {
+        if let Some(id) = self.free_inners.pop() {
+            self.inners[id as usize] = inner;
+            id
+        } else {
+            let id = arena_index(self.inners.len());
+            self.inners.push(inner);
+            id
+        }
+    }
+
+    /// Inserts into the subtree of `node` (`level` 0: a leaf); when the node splits, returns
+    /// the new right sibling with its count and smallest value.
+    fn insert_at(&mut self, node: u32, level: usize, x: f64) -> Option<(u32, usize, f64)> {
+        if level == 0 {
+            let vals = &mut self.leaves[node as usize].vals;
+            let pos = vals.partition_point(|&v| le(v, x));
+            vals.insert(pos, x);
+            if vals.len() <= LEAF_CAP {
+                return None;
+            }
+            let next = self.leaves[node as usize].next;
+            let id = self.alloc_leaf(next);
+            let mut right = std::mem::take(&mut self.leaves[id as usize].vals);
+            let left = &mut self.leaves[node as usize];
+            let half = left.vals.len() / 2;
+            right.extend_from_slice(&left.vals[half..]);
+            left.vals.truncate(half);
+            left.next = id;
+            let (count, min) = (right.len(), right[0]);
+            self.leaves[id as usize].vals = right;
+            return Some((id, count, min));
+        }
+        let inner = &self.inners[node as usize];
+        // The last child starting at or below x (or the first): keeps the values in order.
+        let i = inner.mins.partition_point(|&m| le(m, x)).saturating_sub(1);
+        let child = inner.children[i];
+        let split = self.insert_at(child, level - 1, x);
+        let inner = &mut self.inners[node as usize];
+        inner.counts[i] += 1;
+        if lt(x, inner.mins[i]) {
+            inner.mins[i] = x;
+        }
+        let (id, count, min) = split?;
+        inner.counts[i] -= count;
+        inner.children.insert(i + 1, id);
+        inner.counts.insert(i + 1, count);
+        inner.mins.insert(i + 1, min);
+        if inner.children.len() <= INNER_CAP {
+            return None;
+        }
+        let half = inner.children.len() / 2;
+        let right = Inner {
+            children: inner.children.split_off(half),
+            counts: inner.counts.split_off(half),
+            mins: inner.mins.split_off(half),
         };
-        it.descend(self.root);
-        it
+        let (count, min) = (right.counts.iter().sum(), right.mins[0]);
+        Some((self.alloc_inner(right), count, min))
     }
 
-    fn size(&self, t: u32) -> u32 {
-        if t == NIL {
-            0
+    /// Removes one `x` from the subtree of `node`; whether there was one.
+    fn remove_at(&mut self, node: u32, level: usize, x: f64) -> bool {
+        if level == 0 {
+            let vals = &mut self.leaves[node as usize].vals;
+            let pos = vals.partition_point(|&v| lt(v, x));
+            if pos < vals.len() && vals[pos].total_cmp(&x) == Ordering::Equal {
+                vals.remove(pos);
+                return true;
+            }
+            return false;
+        }
+        let inner = &self.inners[node as usize];
+        // If x is present, the last child starting at or below it holds one.
+        let p = inner.mins.partition_point(|&m| le(m, x));
+        if p == 0 {
+            return false;
+        }
+        let i = p - 1;
+        if !self.remove_at(inner.children[i], level - 1, x) {
+            return false;
+        }
+        self.inners[node as usize].counts[i] -= 1;
+        self.fix_child(node, level, i);
+        true
+    }
+
+    /// After a removal under child `i` of `node`: refreshes its minimum, and refills it from a
+    /// sibling if it fell below the minimum size.
+    fn fix_child(&mut self, node: u32, level: usize, i: usize) {
+        let child = self.inners[node as usize].children[i];
+        let size = self.node_size(child, level - 1);
+        if size > 0 {
+            self.inners[node as usize].mins[i] = self.node_min(child, level - 1);
+        }
+        let least = if level == 1 { LEAF_MIN } else { INNER_MIN };
+        let n = self.inners[node as usize].children.len();
+        if size >= least || n < 2 {
+            return;
+        }
+        let l = if i + 1 < n { i } else { i - 1 };
+        if level == 1 {
+            self.rebalance_leaves(node, l);
         } else {
-            self.nodes[t as usize].size
+            self.rebalance_inners(node, l);
         }
     }
 
-    fn pull(&mut self, t: u32) {
-        let (l, r) = {
-            let node = &self.nodes[t as usize];
-            (node.left, node.right)
+    /// Merges leaf children `l` and `l + 1` of `node`, or evens them out when too full to
+    /// merge.
+    fn rebalance_leaves(&mut self, node: u32, l: usize) {
+        let (a, b) = {
+            let inner = &self.inners[node as usize];
+            (inner.children[l], inner.children[l + 1])
         };
-        self.nodes[t as usize].size = 1 + self.size(l) + self.size(r);
+        let mut right = std::mem::take(&mut self.leaves[b as usize].vals);
+        let b_next = self.leaves[b as usize].next;
+        let left = &mut self.leaves[a as usize];
+        let total = left.vals.len() + right.len();
+        if total <= LEAF_CAP {
+            left.vals.extend_from_slice(&right);
+            left.next = b_next;
+            right.clear();
+            self.leaves[b as usize].vals = right;
+            self.free_leaves.push(b);
+            let inner = &mut self.inners[node as usize];
+            inner.counts[l] = total;
+            inner.children.remove(l + 1);
+            inner.counts.remove(l + 1);
+            inner.mins.remove(l + 1);
+            if total > 0 {
+                inner.mins[l] = self.leaves[a as usize].vals[0];
+            }
+            return;
+        }
+        let half = total / 2;
+        if left.vals.len() > half {
+            right.splice(0..0, left.vals.drain(half..));
+        } else {
+            let moved = half - left.vals.len();
+            left.vals.extend(right.drain(..moved));
+        }
+        let (count_a, min_a) = (left.vals.len(), left.vals[0]);
+        let (count_b, min_b) = (right.len(), right[0]);
+        self.leaves[b as usize].vals = right;
+        let inner = &mut self.inners[node as usize];
+        inner.counts[l] = count_a;
+        inner.counts[l + 1] = count_b;
+        inner.mins[l] = min_a;
+        inner.mins[l + 1] = min_b;
     }
 
-    fn next_prio(&mut self) -> u32 {
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        (x >> 32) as u32
-    }
-
-    fn alloc(&mut self, value: f64, prio: u32) -> u32 {
-        let node = Node {
-            value,
-            prio,
-            size: 1,
-            left: NIL,
-            right: NIL,
+    /// Merges inner children `l` and `l + 1` of `node`, or evens them out when too full to
+    /// merge.
+    fn rebalance_inners(&mut self, node: u32, l: usize) {
+        let (a, b) = {
+            let inner = &self.inners[node as usize];
+            (inner.children[l], inner.children[l + 1])
         };
-        if self.free != NIL {
-            let t = self.free;
-            self.free = self.nodes[t as usize].left;
-            self.nodes[t as usize] = node;
-            t
+        let mut right = std::mem::take(&mut self.inners[b as usize]);
+        let left = &mut self.inners[a as usize];
+        let total = left.children.len() + right.children.len();
+        if total <= INNER_CAP {
+            left.children.append(&mut right.children);
+            left.counts.append(&mut right.counts);
+            left.mins.append(&mut right.mins);
+            let (count, min) = (left.counts.iter().sum(), left.mins[0]);
+            self.free_inners.push(b);
+            let inner = &mut self.inners[node as usize];
+            inner.counts[l] = count;
+            inner.mins[l] = min;
+            inner.children.remove(l + 1);
+            inner.counts.remove(l + 1);
+            inner.mins.remove(l + 1);
+            return;
+        }
+        let half = total / 2;
+        if left.children.len() > half {
+            right.children.splice(0..0, left.children.drain(half..));
+            right.counts.splice(0..0, left.counts.drain(half..));
+            right.mins.splice(0..0, left.mins.drain(half..));
         } else {
-            let t = u32::try_from(self.nodes.len())
-                .ok()
-                .filter(|&t| t != NIL)
-                .expect("OrderStats holds at most 2^32 - 2 values");
-            self.nodes.push(node);
-            t
+            let moved = half - left.children.len();
+            left.children.extend(right.children.drain(..moved));
+            left.counts.extend(right.counts.drain(..moved));
+            left.mins.extend(right.mins.drain(..moved));
         }
+        let (count_a, min_a) = (left.counts.iter().sum(), left.mins[0]);
+        let (count_b, min_b) = (right.counts.iter().sum(), right.mins[0]);
+        self.inners[b as usize] = right;
+        let inner = &mut self.inners[node as usize];
+        inner.counts[l] = count_a;
+        inner.counts[l + 1] = count_b;
+        inner.mins[l] = min_a;
+        inner.mins[l + 1] = min_b;
     }
+}
 
-    fn release(&mut self, t: u32) {
-        self.nodes[t as usize].left = self.free;
-        self.free = t;
-    }
-
-    fn count_where(&self, below: impl Fn(f64) -> bool) -> usize {
-        let mut count = 0;
-        let mut t = self.root;
-        while t != NIL {
-            let node = &self.nodes[t as usize];
-            if below(node.value) {
-                count += self.size(node.left) as usize + 1;
-                t = node.right;
-            } else {
-                t = node.left;
-            }
-        }
-        count
-    }
-
-    /// Inserts node `n` into the subtree `t`, returning the new subtree root. Equal values go
-    /// right, so the in-order sequence stays sorted.
-    fn insert_at(&mut self, t: u32, n: u32) -> u32 {
-        if t == NIL {
-            return n;
-        }
-        let value = self.nodes[n as usize].value;
-        if self.nodes[n as usize].prio > self.nodes[t as usize].prio {
-            let (l, r) = self.split(t, value);
-            let node = &mut self.nodes[n as usize];
-            node.left = l;
-            node.right = r;
-            self.pull(n);
-            return n;
-        }
-        if value.total_cmp(&self.nodes[t as usize].value) == Ordering::Less {
-            let l = self.insert_at(self.nodes[t as usize].left, n);
-            self.nodes[t as usize].left = l;
-        } else {
-            let r = self.insert_at(self.nodes[t as usize].right, n);
-            self.nodes[t as usize].right = r;
-        }
-        self.nodes[t as usize].size += 1;
-        t
-    }
-
-    /// Splits subtree `t` into values `< value` and values `>= value`.
-    fn split(&mut self, t: u32, value: f64) -> (u32, u32) {
-        if t == NIL {
-            return (NIL, NIL);
-        }
-        if self.nodes[t as usize].value.total_cmp(&value) == Ordering::Less {
-            let (a, b) = self.split(self.nodes[t as usize].right, value);
-            self.nodes[t as usize].right = a;
-            self.pull(t);
-            (t, b)
-        } else {
-            let (a, b) = self.split(self.nodes[t as usize].left, value);
-            self.nodes[t as usize].left = b;
-            self.pull(t);
-            (a, t)
-        }
-    }
-
-    /// Joins two subtrees, every value of `a` coming before every value of `b`.
-    fn merge(&mut self, a: u32, b: u32) -> u32 {
-        if a == NIL {
-            return b;
-        }
-        if b == NIL {
-            return a;
-        }
-        if self.nodes[a as usize].prio > self.nodes[b as usize].prio {
-            let r = self.merge(self.nodes[a as usize].right, b);
-            self.nodes[a as usize].right = r;
-            self.pull(a);
-            a
-        } else {
-            let l = self.merge(a, self.nodes[b as usize].left);
-            self.nodes[b as usize].left = l;
-            self.pull(b);
-            b
-        }
-    }
-
-    fn remove_at(&mut self, t: u32, value: f64) -> (u32, bool) {
-        if t == NIL {
-            return (NIL, false);
-        }
-        let node = self.nodes[t as usize];
-        match value.total_cmp(&node.value) {
-            Ordering::Equal => {
-                let m = self.merge(node.left, node.right);
-                self.release(t);
-                (m, true)
-            }
-            Ordering::Less => {
-                let (l, found) = self.remove_at(node.left, value);
-                self.nodes[t as usize].left = l;
-                if found {
-                    self.nodes[t as usize].size -= 1;
-                }
-                (t, found)
-            }
-            Ordering::Greater => {
-                let (r, found) = self.remove_at(node.right, value);
-                self.nodes[t as usize].right = r;
-                if found {
-                    self.nodes[t as usize].size -= 1;
-                }
-                (t, found)
-            }
-        }
-    }
+fn arena_index(len: usize) -> u32 {
+    u32::try_from(len)
+        .ok()
+        .filter(|&i| i != NIL)
+        .expect("OrderStats arena outgrew u32 indices")
 }
 
 impl fmt::Debug for OrderStats {
@@ -446,8 +598,7 @@ impl PartialEq for OrderStats {
 
 impl FromIterator<f64> for OrderStats {
     fn from_iter<I: IntoIterator<Item = f64>>(iter: I) -> Self {
-        let iter = iter.into_iter();
-        let mut s = OrderStats::with_capacity(iter.size_hint().0);
+        let mut s = OrderStats::new();
         for x in iter {
             s.insert(x);
         }
@@ -472,26 +623,24 @@ impl<'de> Deserialize<'de> for OrderStats {
 #[derive(Debug)]
 pub struct Iter<'a> {
     stats: &'a OrderStats,
-    stack: Vec<u32>,
-}
-
-impl Iter<'_> {
-    fn descend(&mut self, mut t: u32) {
-        while t != NIL {
-            self.stack.push(t);
-            t = self.stats.nodes[t as usize].left;
-        }
-    }
+    leaf: u32,
+    pos: usize,
 }
 
 impl Iterator for Iter<'_> {
     type Item = f64;
 
     fn next(&mut self) -> Option<f64> {
-        let t = self.stack.pop()?;
-        let node = &self.stats.nodes[t as usize];
-        self.descend(node.right);
-        Some(node.value)
+        while self.leaf != NIL {
+            let leaf = &self.stats.leaves[self.leaf as usize];
+            if let Some(&v) = leaf.vals.get(self.pos) {
+                self.pos += 1;
+                return Some(v);
+            }
+            self.leaf = leaf.next;
+            self.pos = 0;
+        }
+        None
     }
 }
 
@@ -694,6 +843,7 @@ mod tests {
             assert_eq!(s.len(), naive.len());
             if step % 97 == 0 {
                 assert_eq!(s.iter().collect::<Vec<_>>(), naive);
+                check_tree(&s);
             }
             if naive.is_empty() {
                 assert_eq!(s.select(0), None);
@@ -735,38 +885,95 @@ mod tests {
         assert_eq!(OrderStats::new().quantile(0.5), None);
     }
 
+    /// Checks the B+tree invariants below `node`; returns (count, min, max).
+    fn check_node(s: &OrderStats, node: u32, level: usize, root: bool) -> (usize, f64, f64) {
+        if level == 0 {
+            let v = &s.leaves[node as usize].vals;
+            assert!(v.len() <= LEAF_CAP);
+            assert!(root || v.len() >= LEAF_MIN, "leaf of {}", v.len());
+            assert!(v.windows(2).all(|w| le(w[0], w[1])));
+            return (v.len(), v[0], v[v.len() - 1]);
+        }
+        let inner = &s.inners[node as usize];
+        let n = inner.children.len();
+        assert!(n <= INNER_CAP && n == inner.counts.len() && n == inner.mins.len());
+        assert!(if root { n >= 2 } else { n >= INNER_MIN }, "inner of {n}");
+        let mut total = 0;
+        let mut last = f64::NEG_INFINITY;
+        for i in 0..n {
+            let (count, min, max) = check_node(s, inner.children[i], level - 1, false);
+            assert_eq!(count, inner.counts[i]);
+            assert_eq!(min, inner.mins[i]);
+            assert!(le(last, min));
+            last = max;
+            total += count;
+        }
+        (total, inner.mins[0], last)
+    }
+
+    fn check_tree(s: &OrderStats) {
+        if s.is_empty() {
+            assert_eq!(s.height, 0);
+            return;
+        }
+        let (count, _, _) = check_node(s, s.root, s.height, true);
+        assert_eq!(count, s.len());
+        assert_eq!(s.iter().count(), s.len());
+    }
+
     #[test]
-    fn sorted_insertions_stay_shallow() {
-        // A trend inserts sorted values: the treap must not degenerate into a list.
+    fn invariants_hold_through_growth_and_shrinkage() {
+        let mut rnd = lcg(8);
         let mut s = OrderStats::new();
+        let mut present = Vec::new();
+        // Grow to several levels, shrink to nothing, grow again.
+        for round in 0..2 {
+            for i in 0..40_000 {
+                let x = if round == 0 {
+                    i as f64
+                } else {
+                    rnd(5000) as f64
+                };
+                s.insert(x);
+                present.push(x);
+                if i % 4999 == 0 {
+                    check_tree(&s);
+                }
+            }
+            assert!(s.height >= 2, "height {}", s.height);
+            while !present.is_empty() {
+                let k = rnd(present.len() as u64) as usize;
+                assert!(s.remove(present.swap_remove(k)));
+                if present.len() % 4999 == 0 {
+                    check_tree(&s);
+                }
+            }
+            assert!(s.is_empty() && s.iter().next().is_none());
+        }
+        // Sorted insertions (a trend) keep the tree shallow.
         for i in 0..100_000 {
             s.insert(i as f64);
         }
-        fn depth(s: &OrderStats, t: u32) -> usize {
-            if t == NIL {
-                0
-            } else {
-                let n = &s.nodes[t as usize];
-                1 + depth(s, n.left).max(depth(s, n.right))
-            }
-        }
-        assert!(depth(&s, s.root) < 80, "depth {}", depth(&s, s.root));
-        for i in 0..100_000 {
-            assert!(s.remove(i as f64));
-        }
-        assert!(s.is_empty());
-        assert!(s.nodes.len() <= 100_000, "freed nodes are reused");
+        check_tree(&s);
+        assert!(s.height <= 4, "height {}", s.height);
     }
 
     #[test]
     fn arena_stays_bounded_on_a_sliding_window() {
-        let mut w = RollingOrderStats::new(50);
+        let mut w = RollingOrderStats::new(500);
         let mut rnd = lcg(5);
-        for _ in 0..10_000 {
+        for _ in 0..100_000 {
             w.push(rnd(1000) as f64);
         }
-        assert_eq!(w.len(), 50);
-        assert!(w.stats().nodes.len() <= 50);
+        assert_eq!(w.len(), 500);
+        let t = w.stats();
+        check_tree(t);
+        assert!(
+            t.leaves.len() <= 500 / LEAF_MIN + 2,
+            "{} leaves",
+            t.leaves.len()
+        );
+        assert!(t.inners.len() <= 2, "{} inner nodes", t.inners.len());
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //! `mad` scores against the raw past. Here flagged points are kept out of the window that
 //! judges later points, so outliers never contaminate it: a stretch where outliers come more
 //! often than normal points (in short bursts) keeps being caught, where `mad`'s median drifts
-//! to the outliers' level and starts flagging the normal points instead. Hampel's filter
+//! to the outliers' level and stops flagging them. Hampel's filter
 //! replaces an outlier by the median; entering that median into the window would pile up
 //! copies of one value where outliers are dense and shrink the MAD towards 0 (then every point
 //! is flagged), so the flagged point is dropped instead: the window holds the last `window`

@@ -7,7 +7,8 @@
 //! fences close onto it and the score divides by an IQR floored at 1e-12 × (1 + |median|), so
 //! any departure scores huge but finite. `c` defaults to 3, ADTK's default.
 //!
-//! Cost per point: O(log w) time (four selects in an [`OrderStats`] treap), O(w) memory.
+//! Cost per point: O(log w) time (six selects and an update of an [`OrderStats`] tree), O(w)
+//! memory.
 //!
 //! The fence arithmetic and the "upper fence on a rolling history of absolute differences"
 //! used by `level_shift`, `volatility_shift` and `persist` (ADTK builds those detectors the

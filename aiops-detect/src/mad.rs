@@ -6,7 +6,7 @@
 //! `1.4826 × MAD` estimate σ for Gaussian data, so the score reads in σ units as `zscore`'s
 //! does; the usual threshold is 3.5.
 //!
-//! Both statistics are exact. The window is an [`OrderStats`] treap: the median is one or two
+//! Both statistics are exact. The window is an [`OrderStats`] tree: the median is one or two
 //! selects, O(log w), and the MAD, the median of `|x_i - median|`, is found without copying the
 //! window by [`OrderStats::kth_distance`], a binary search over the two sorted runs of values
 //! either side of the median, O(log² w). Cost per point: O(log² w) time, O(w) memory.
@@ -115,7 +115,8 @@ impl MadParams {
     }
 }
 
-/// Checks a window size and its `min_periods` (shared by the median-based detectors).
+/// Checks a window size (at least `least` points) and its `min_periods` (default: the
+/// window); shared by the windowed detectors of this crate. Returns `min_periods`.
 pub(crate) fn check_window(
     window: usize,
     min_periods: Option<usize>,

@@ -13,7 +13,7 @@
 //! the median. A flat window gives a spread of 0, floored at 1e-12 × (1 + |median|): any
 //! departure scores huge but finite.
 //!
-//! Cost per point: O(log w) time (at most five selects in an [`OrderStats`] treap), O(w)
+//! Cost per point: O(log w) time (a few selects and an update of an [`OrderStats`] tree), O(w)
 //! memory.
 //!
 //! [`OrderStats`]: crate::order_stats::OrderStats

@@ -1,1 +1,430 @@
-//! EWMA control chart.
+//! EWMA control chart (Roberts 1959): an exponentially weighted moving average of the values,
+//! flagged when it leaves `mean ± l σ √(α / (2 - α))`.
+//!
+//! The chart statistic `s_t = α x_t + (1 - α) s_{t-1}` (started at the first value) averages
+//! away noise, so it catches small sustained shifts that a point-by-point rule misses, and a
+//! single large spike still moves it by `α` times its size. The in-control mean and σ are
+//! those of the `window` points before `x_t` (sample σ), so the chart follows slow drifts; the
+//! limits use the asymptotic variance of the EWMA, `σ² α / (2 - α)`, since the statistic has
+//! run for at least `min_periods` points when scoring starts. With the defaults (α = 0.3,
+//! L = 3) in-control Gaussian data raise a false alarm every few hundred points; a smaller α
+//! with a larger L (0.1 and 3.5, say) is quieter and still catches 1σ shifts.
+//!
+//! Score: `|s_t - mean| / (σ √(α / (2 - α)))`, in the chart's σ units, flagged at `>= l`. The
+//! statistic is not reset after an alarm (the classical chart), so a large spike keeps the
+//! following few points flagged while it decays by `1 - α` per point, and a sustained shift
+//! stays flagged until the reference window has absorbed it. `lower` / `upper` are the values
+//! of `x_t` that would put the statistic on the limits (given `s_{t-1}`), `expected` is the
+//! reference mean. σ is floored at 1e-12 × (1 + |mean|) as in `zscore`.
+//!
+//! Cost: O(1) per point (running sums, see `windowed_gaussian`), O(window) memory.
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+use crate::mad::{check_positive, check_window, ratio_severity};
+use crate::windowed_gaussian::RollingMoments;
+use crate::zscore::Direction;
+
+/// Unchecked parameters of [`Ewma`].
+///
+/// ```
+/// use aiops_detect::ewma::EwmaParams;
+/// use aiops_detect::{Detector, ParamGuard};
+/// let det = EwmaParams::new().window(50).check()?;
+/// // A shift of 2.5σ: inside a 3σ point rule, caught by the chart within a few points.
+/// let mut values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 9.0 } else { 11.0 }).collect();
+/// values.extend(std::iter::repeat_n(12.5, 10));
+/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+/// let d = det.detect(&ts, &values)?;
+/// assert!(!d.is_anomaly[..100].iter().any(|&a| a));
+/// assert!(d.is_anomaly[100..].iter().any(|&a| a));
+/// # Ok::<(), aiops_detect::DetectError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EwmaParams {
+    alpha: f64,
+    l: f64,
+    window: usize,
+    min_periods: Option<usize>,
+    direction: Direction,
+}
+
+impl Default for EwmaParams {
+    fn default() -> Self {
+        Self {
+            alpha: 0.3,
+            l: 3.0,
+            window: 100,
+            min_periods: None,
+            direction: Direction::Both,
+        }
+    }
+}
+
+impl EwmaParams {
+    /// Defaults: α = 0.3, limits at L = 3 chart σ, reference window 100 points, both
+    /// directions, scoring from a full window.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Smoothing weight of the newest value, in (0, 1] (1: a Shewhart chart).
+    pub fn alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Control-limit width `L`, in chart σ (> 0).
+    pub fn l(mut self, sigmas: f64) -> Self {
+        self.l = sigmas;
+        self
+    }
+
+    /// Points in the reference window for the in-control mean and σ (>= 2).
+    pub fn window(mut self, points: usize) -> Self {
+        self.window = points;
+        self
+    }
+
+    /// Points needed before scoring starts (2..=window; default: window).
+    pub fn min_periods(mut self, points: usize) -> Self {
+        self.min_periods = Some(points);
+        self
+    }
+
+    /// Which departures count.
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+}
+
+impl ParamGuard for EwmaParams {
+    type Checked = Ewma;
+
+    fn check(&self) -> Result<Ewma> {
+        if !(self.alpha > 0.0 && self.alpha <= 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "alpha",
+                reason: format!("must be in (0, 1], got {}", self.alpha),
+            });
+        }
+        check_positive("l", self.l)?;
+        let min_periods = check_window(self.window, self.min_periods, 2)?;
+        Ok(Ewma {
+            alpha: self.alpha,
+            l: self.l,
+            window: self.window,
+            min_periods,
+            direction: self.direction,
+        })
+    }
+}
+
+/// Validated EWMA control chart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ewma {
+    alpha: f64,
+    l: f64,
+    window: usize,
+    min_periods: usize,
+    direction: Direction,
+}
+
+impl Ewma {
+    /// Unchecked parameters to start from.
+    pub fn params() -> EwmaParams {
+        EwmaParams::new()
+    }
+
+    /// Smoothing weight of the newest value.
+    pub fn alpha(&self) -> f64 {
+        self.alpha
+    }
+
+    /// Control-limit width, chart σ.
+    pub fn l(&self) -> f64 {
+        self.l
+    }
+
+    /// Points in the reference window.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Points needed before scoring starts.
+    pub fn min_periods(&self) -> usize {
+        self.min_periods
+    }
+
+    /// Which departures count.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    pub fn online_state(&self) -> EwmaOnline {
+        EwmaOnline {
+            kernel: Kernel::new(*self),
+            guard: PointGuard::default(),
+        }
+    }
+}
+
+impl Detector for Ewma {
+    fn name(&self) -> &'static str {
+        "ewma"
+    }
+
+    /// Scores of 1×, 1.5× and 2× `l` map to medium, high and critical.
+    fn severity(&self, score: f64) -> Severity {
+        ratio_severity(score, self.l)
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(Kernel::new(*self), timestamps, values, progress)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kernel {
+    params: Ewma,
+    reference: RollingMoments,
+    /// The chart statistic, after the last point.
+    smoothed: Option<f64>,
+}
+
+impl Kernel {
+    fn new(params: Ewma) -> Self {
+        Self {
+            params,
+            reference: RollingMoments::new(params.window),
+            smoothed: None,
+        }
+    }
+}
+
+impl OnlineKernel for Kernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let p = self.params;
+        let s = self
+            .smoothed
+            .map_or(x, |prev| p.alpha * x + (1.0 - p.alpha) * prev);
+        let out = if self.reference.len() >= p.min_periods {
+            let mean = self.reference.mean();
+            let chart_sd = self.reference.std_floored(1) * (p.alpha / (2.0 - p.alpha)).sqrt();
+            let z = ((s - mean) / chart_sd).clamp(-f64::MAX, f64::MAX);
+            let score = match p.direction {
+                Direction::Both => z.abs(),
+                Direction::Up => z.max(0.0),
+                Direction::Down => (-z).max(0.0),
+            };
+            // The x_t that would put s_t on a limit m, given s_{t-1}.
+            let at_limit = |m: f64| match self.smoothed {
+                Some(prev) => (m - (1.0 - p.alpha) * prev) / p.alpha,
+                None => m,
+            };
+            let half = p.l * chart_sd;
+            let lower = (p.direction != Direction::Up).then(|| at_limit(mean - half));
+            let upper = (p.direction != Direction::Down).then(|| at_limit(mean + half));
+            PointScore {
+                score,
+                is_anomaly: score >= p.l,
+                expected: Some(mean),
+                lower,
+                upper,
+            }
+        } else {
+            PointScore::NEUTRAL
+        };
+        self.smoothed = Some(s);
+        self.reference.push(x);
+        out
+    }
+}
+
+/// Streaming state of [`Ewma`]: the chart statistic and the reference window's running sums.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EwmaOnline {
+    kernel: Kernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for EwmaOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = Kernel::new(self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn flagged(d: &Detections) -> Vec<usize> {
+        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+    }
+
+    #[test]
+    fn catches_a_small_sustained_shift_and_a_spike() {
+        // Uniform noise, σ ≈ 0.577; a spike of 8 and, later, a shift of 1.2σ for 30 points.
+        let mut v: Vec<f64> = noise(2000, 7).iter().map(|x| 50.0 + x).collect();
+        v[600] += 8.0;
+        for x in &mut v[1500..1530] {
+            *x += 0.7;
+        }
+        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        // Chart σ = σ √(0.1 / 1.9) ≈ 0.13: the shift settles at 5.3 chart σ.
+        let det = EwmaParams::new()
+            .alpha(0.1)
+            .l(3.5)
+            .window(300)
+            .check()
+            .unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let f = flagged(&d);
+        // The spike moves the statistic by 0.1 × 8 = 6 chart σ: flagged, and the next points
+        // while it decays below 3.5 chart σ (sooner, as the spike also widens σ).
+        let spike: Vec<usize> = f.iter().copied().filter(|&i| i < 1000).collect();
+        assert!(spike.len() > 1 && spike.len() <= 6, "{spike:?}");
+        assert_eq!(spike, (600..600 + spike.len()).collect::<Vec<_>>());
+        let shift: Vec<usize> = f.iter().copied().filter(|&i| i >= 1000).collect();
+        assert!(!shift.is_empty(), "the shift is caught");
+        assert!(
+            shift.iter().all(|&i| (1500..1545).contains(&i)),
+            "{shift:?}"
+        );
+        // No point of the shift lies 3σ out: a point rule misses it.
+        assert!(v[1500..1530].iter().all(|x| (x - 50.0).abs() < 3.0 * 0.577));
+        assert_eq!(det.severity(d.scores[600]), Severity::High);
+    }
+
+    #[test]
+    fn bounds_are_where_the_statistic_meets_the_limits() {
+        let v: Vec<f64> = noise(300, 3).iter().map(|x| 10.0 + x).collect();
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let det = EwmaParams::new().window(50).check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        for i in [100, 200, 299] {
+            // Feeding the bound itself would score exactly L.
+            let mut probe = v[..i].to_vec();
+            probe.push(d.upper[i]);
+            let p = det.detect(&ts[..=i], &probe).unwrap();
+            assert!((p.scores[i] - 3.0).abs() < 1e-9, "{}", p.scores[i]);
+        }
+    }
+
+    #[test]
+    fn online_equals_batch_even_across_snapshots() {
+        let mut v: Vec<f64> = noise(3000, 11).iter().map(|x| 10.0 * x).collect();
+        v[2500] = 80.0;
+        let ts: Vec<i64> = (0..v.len() as i64)
+            .map(|i| 1_700_000_000_000 + i * 15_000)
+            .collect();
+        for det in [
+            EwmaParams::new().check().unwrap(),
+            EwmaParams::new()
+                .window(20)
+                .min_periods(5)
+                .alpha(1.0)
+                .direction(Direction::Up)
+                .check()
+                .unwrap(),
+            EwmaParams::new()
+                .window(2)
+                .alpha(0.05)
+                .direction(Direction::Down)
+                .check()
+                .unwrap(),
+        ] {
+            let batch = det.detect(&ts, &v).unwrap();
+            assert!(batch.is_anomaly.iter().any(|&a| a));
+            let mut online = det.online_state();
+            for i in 0..v.len() {
+                if i == 1234 {
+                    let snap = serde_json::to_string(&online).unwrap();
+                    online = serde_json::from_str(&snap).unwrap();
+                }
+                assert_eq!(
+                    online.update(ts[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "point {i}"
+                );
+            }
+            let mut boxed = det.online();
+            boxed.update(0, 1.0).unwrap();
+            boxed.reset();
+            assert_eq!(boxed.update(ts[0], v[0]).unwrap(), batch.point(0));
+        }
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(EwmaParams::new().alpha(0.0).check().is_err());
+        assert!(EwmaParams::new().alpha(1.5).check().is_err());
+        assert!(EwmaParams::new().alpha(f64::NAN).check().is_err());
+        assert!(EwmaParams::new().l(0.0).check().is_err());
+        assert!(EwmaParams::new().window(1).check().is_err());
+        assert!(
+            EwmaParams::new()
+                .window(10)
+                .min_periods(11)
+                .check()
+                .is_err()
+        );
+        let det = EwmaParams::new().window(3).check().unwrap();
+        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
+        assert!(matches!(
+            det.detect(&[1, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[1, 2], &[0.0, f64::NAN]),
+            Err(DetectError::Core(_))
+        ));
+        let mut o = det.online_state();
+        o.update(10, 1.0).unwrap();
+        assert!(matches!(
+            o.update(9, 1.0),
+            Err(DetectError::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            o.update(11, f64::NAN),
+            Err(DetectError::NonFinite { .. })
+        ));
+    }
+}

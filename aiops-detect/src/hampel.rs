@@ -1,1 +1,466 @@
-//! Hampel filter: rolling median and MAD.
+//! Hampel filter: rolling median and MAD, with flagged points kept out of the window.
+//!
+//! The Hampel identifier flags `x` when `|x - median| > t × 1.4826 × MAD` of the `window`
+//! points before it; the median is its replacement value, reported as `expected`. The score
+//! is `|x - median| / (1.4826 × MAD)`, robust σ, as [`mad`].
+//!
+//! # How it differs from `mad`
+//!
+//! `mad` scores against the raw past. Here flagged points are kept out of the window that
+//! judges later points, so outliers never contaminate it: a stretch where outliers come more
+//! often than normal points (in short bursts) keeps being caught, where `mad`'s median drifts
+//! to the outliers' level and stops flagging them. Hampel's filter
+//! replaces an outlier by the median; entering that median into the window would pile up
+//! copies of one value where outliers are dense and shrink the MAD towards 0 (then every point
+//! is flagged), so the flagged point is dropped instead: the window holds the last `window`
+//! accepted points.
+//!
+//! Dropping everything flagged would lock the filter onto the old level after a genuine level
+//! change: every later point is flagged and dropped forever. So a run of more than `max_run`
+//! consecutive flagged points is taken as a level change: the run's held-back values enter the
+//! window (O(max_run log w), once per run), as does the rest of the run, after which the window
+//! adapts as `mad`'s does. `max_run = 0` disables the filtering, which gives the plain
+//! (non-recursive) Hampel identifier: `mad` with a strict inequality.
+//!
+//! Cost per point: O(log² w) time (the exact rolling MAD of [`mad::median_mad`]), O(w)
+//! memory.
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+use crate::mad::{self, check_positive, check_window, directed, ratio_severity, robust_sigma};
+use crate::order_stats::RollingOrderStats;
+use crate::zscore::Direction;
+
+/// Unchecked parameters of [`Hampel`].
+///
+/// ```
+/// use aiops_detect::hampel::HampelParams;
+/// use aiops_detect::{Detector, ParamGuard};
+/// let det = HampelParams::new().window(5).check()?;
+/// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 40.0, 10.0];
+/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+/// let d = det.detect(&ts, &values)?;
+/// assert!(d.is_anomaly[5] && !d.is_anomaly[6]);
+/// assert_eq!(d.expected[5], 10.0, "the median, its replacement");
+/// # Ok::<(), aiops_detect::DetectError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HampelParams {
+    window: usize,
+    threshold: f64,
+    min_periods: Option<usize>,
+    max_run: Option<usize>,
+    direction: Direction,
+}
+
+impl Default for HampelParams {
+    fn default() -> Self {
+        Self {
+            window: 60,
+            threshold: 3.0,
+            min_periods: None,
+            max_run: None,
+            direction: Direction::Both,
+        }
+    }
+}
+
+impl HampelParams {
+    /// Defaults: window 60 points, t = 3 robust σ, runs of up to window / 4 flagged points
+    /// kept out, both directions, scoring from a full window.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points in the reference window (>= 3).
+    pub fn window(mut self, points: usize) -> Self {
+        self.window = points;
+        self
+    }
+
+    /// Flag at `|x - median| > threshold` robust σ (> 0): Hampel's `t`.
+    pub fn threshold(mut self, sigma: f64) -> Self {
+        self.threshold = sigma;
+        self
+    }
+
+    /// Points needed before scoring starts (3..=window; default: window).
+    pub fn min_periods(mut self, points: usize) -> Self {
+        self.min_periods = Some(points);
+        self
+    }
+
+    /// Longest run of consecutive flagged points kept out of the window; a longer run is a
+    /// level change and its values enter the window (0..=window; default window / 4; 0: every
+    /// point enters).
+    pub fn max_run(mut self, points: usize) -> Self {
+        self.max_run = Some(points);
+        self
+    }
+
+    /// Which departures count.
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+}
+
+impl ParamGuard for HampelParams {
+    type Checked = Hampel;
+
+    fn check(&self) -> Result<Hampel> {
+        let min_periods = check_window(self.window, self.min_periods, 3)?;
+        check_positive("threshold", self.threshold)?;
+        let max_run = self.max_run.unwrap_or(self.window / 4);
+        if max_run > self.window {
+            return Err(DetectError::InvalidParameter {
+                name: "max_run",
+                reason: format!("must be in 0..={}, got {max_run}", self.window),
+            });
+        }
+        Ok(Hampel {
+            window: self.window,
+            threshold: self.threshold,
+            min_periods,
+            max_run,
+            direction: self.direction,
+        })
+    }
+}
+
+/// Validated Hampel filter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Hampel {
+    window: usize,
+    threshold: f64,
+    min_periods: usize,
+    max_run: usize,
+    direction: Direction,
+}
+
+impl Hampel {
+    /// Unchecked parameters to start from.
+    pub fn params() -> HampelParams {
+        HampelParams::new()
+    }
+
+    /// Points in the reference window.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Flagging threshold `t`, robust σ.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// Points needed before scoring starts.
+    pub fn min_periods(&self) -> usize {
+        self.min_periods
+    }
+
+    /// Longest run of flagged points kept out of the window (0: none is).
+    pub fn max_run(&self) -> usize {
+        self.max_run
+    }
+
+    /// Which departures count.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    pub fn online_state(&self) -> HampelOnline {
+        HampelOnline {
+            kernel: Kernel::new(*self),
+            guard: PointGuard::default(),
+        }
+    }
+}
+
+impl Detector for Hampel {
+    fn name(&self) -> &'static str {
+        "hampel"
+    }
+
+    /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.
+    fn severity(&self, score: f64) -> Severity {
+        ratio_severity(score, self.threshold)
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(Kernel::new(*self), timestamps, values, progress)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kernel {
+    params: Hampel,
+    /// The last `window` accepted points.
+    window: RollingOrderStats,
+    /// Values of the current run of flagged points, held back from the window.
+    run: Vec<f64>,
+    /// The current run outgrew `max_run`: its points enter the window until it ends.
+    level_change: bool,
+}
+
+impl Kernel {
+    fn new(params: Hampel) -> Self {
+        Self {
+            params,
+            window: RollingOrderStats::new(params.window),
+            run: Vec::with_capacity(params.max_run),
+            level_change: false,
+        }
+    }
+}
+
+impl OnlineKernel for Kernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let scored = match mad::median_mad(self.window.stats()) {
+            Some((median, mad)) if self.window.len() >= self.params.min_periods => {
+                Some((median, robust_sigma(median, mad)))
+            }
+            _ => None,
+        };
+        let Some((median, sigma)) = scored else {
+            self.window.push(x);
+            return PointScore::NEUTRAL;
+        };
+        let t = self.params.threshold;
+        let (score, lower, upper) = directed(x, median, sigma, t, self.params.direction);
+        let flagged = score > t;
+        if !flagged {
+            self.run.clear();
+            self.level_change = false;
+            self.window.push(x);
+        } else if self.params.max_run == 0 || self.level_change {
+            self.window.push(x);
+        } else if self.run.len() < self.params.max_run {
+            self.run.push(x);
+        } else {
+            // Too long for outliers: the held-back run joins the window, in order.
+            for held in self.run.drain(..) {
+                self.window.push(held);
+            }
+            self.window.push(x);
+            self.level_change = true;
+        }
+        PointScore {
+            score,
+            is_anomaly: flagged,
+            expected: Some(median),
+            lower,
+            upper,
+        }
+    }
+}
+
+/// Streaming state of [`Hampel`]: the window of accepted points and the current run of
+/// flagged ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HampelOnline {
+    kernel: Kernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for HampelOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = Kernel::new(self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mad::MadParams;
+
+    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn flagged(d: &Detections) -> Vec<usize> {
+        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+    }
+
+    fn ts(n: usize) -> Vec<i64> {
+        (0..n as i64).map(|i| i * 1000).collect()
+    }
+
+    #[test]
+    fn finds_injected_spikes_and_only_them() {
+        let mut v: Vec<f64> = noise(3000, 7).iter().map(|x| 100.0 + x).collect();
+        for &i in &[500, 1200, 1800] {
+            v[i] += 8.0;
+        }
+        let det = HampelParams::new().check().unwrap();
+        let d = det.detect(&ts(v.len()), &v).unwrap();
+        assert_eq!(flagged(&d), [500, 1200, 1800]);
+        assert!((d.expected[500] - 100.0).abs() < 0.3);
+        assert!(d.scores[..60].iter().all(|&s| s == 0.0), "warm-up");
+    }
+
+    #[test]
+    fn dense_outliers_stay_out_of_the_window() {
+        // From point 200 on, two points in three are outliers (in runs of two): enough to
+        // drag a plain rolling median onto them.
+        let mut v: Vec<f64> = noise(600, 3).iter().map(|x| 50.0 + x).collect();
+        let outliers: Vec<usize> = (200..600).filter(|i| i % 3 != 0).collect();
+        for &i in &outliers {
+            v[i] += 30.0;
+        }
+        let hampel = HampelParams::new().window(30).max_run(2).check().unwrap();
+        let d = hampel.detect(&ts(v.len()), &v).unwrap();
+        assert_eq!(flagged(&d), outliers, "every outlier, and only them");
+        assert!(
+            d.expected[599] < 52.0,
+            "the median stays at the normal level"
+        );
+
+        let plain = MadParams::new().window(30).threshold(3.0).check().unwrap();
+        let m = plain.detect(&ts(v.len()), &v).unwrap();
+        assert!(
+            (400..600)
+                .filter(|&i| m.is_anomaly[i] && i % 3 != 0)
+                .count()
+                < 10,
+            "mad's window fills with outliers and stops flagging them"
+        );
+        // Without replacement Hampel is `mad` with a strict inequality.
+        let no_replace = HampelParams::new().window(30).max_run(0).check().unwrap();
+        let h0 = no_replace.detect(&ts(v.len()), &v).unwrap();
+        assert_eq!(h0.scores, m.scores);
+    }
+
+    #[test]
+    fn a_level_change_is_learned_not_flagged_forever() {
+        let mut v: Vec<f64> = noise(400, 5).iter().map(|x| 10.0 + x).collect();
+        for x in &mut v[200..] {
+            *x += 20.0;
+        }
+        let det = HampelParams::new().check().unwrap();
+        assert_eq!(det.max_run(), 15);
+        let d = det.detect(&ts(v.len()), &v).unwrap();
+        let f = flagged(&d);
+        assert_eq!(f.first(), Some(&200));
+        // Flagged until the new level holds half the window, then quiet again.
+        assert!(f.iter().all(|&i| i < 200 + 16 + 30), "{f:?}");
+        assert!(!d.is_anomaly[250..].iter().any(|&a| a));
+        assert!((d.expected[399] - 30.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn online_equals_batch_even_across_snapshots() {
+        let mut v: Vec<f64> = noise(3000, 11).iter().map(|x| 10.0 * x).collect();
+        for i in (1000..1300).filter(|i| i % 4 == 1) {
+            v[i] = 90.0;
+        }
+        for x in &mut v[2000..] {
+            *x += 100.0;
+        }
+        let ts: Vec<i64> = (0..v.len() as i64)
+            .map(|i| 1_700_000_000_000 + i * 15_000)
+            .collect();
+        for det in [
+            HampelParams::new().check().unwrap(),
+            HampelParams::new()
+                .window(20)
+                .min_periods(5)
+                .max_run(20)
+                .direction(Direction::Up)
+                .check()
+                .unwrap(),
+            HampelParams::new()
+                .window(3)
+                .max_run(1)
+                .direction(Direction::Down)
+                .check()
+                .unwrap(),
+        ] {
+            let batch = det.detect(&ts, &v).unwrap();
+            assert!(batch.is_anomaly.iter().any(|&a| a));
+            let mut online = det.online_state();
+            for i in 0..v.len() {
+                if i == 1111 || i == 2003 {
+                    let snap = serde_json::to_string(&online).unwrap();
+                    online = serde_json::from_str(&snap).unwrap();
+                }
+                assert_eq!(
+                    online.update(ts[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "point {i}"
+                );
+            }
+            let mut boxed = det.online();
+            boxed.update(0, 1.0).unwrap();
+            boxed.reset();
+            assert_eq!(boxed.update(ts[0], v[0]).unwrap(), batch.point(0));
+        }
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(HampelParams::new().window(2).check().is_err());
+        assert!(HampelParams::new().threshold(-1.0).check().is_err());
+        assert!(HampelParams::new().threshold(f64::NAN).check().is_err());
+        assert!(HampelParams::new().window(10).max_run(11).check().is_err());
+        assert!(
+            HampelParams::new()
+                .window(10)
+                .min_periods(11)
+                .check()
+                .is_err()
+        );
+        let det = HampelParams::new().window(3).check().unwrap();
+        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
+        assert!(matches!(
+            det.detect(&[1, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[1, 2], &[f64::INFINITY, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        let mut o = det.online_state();
+        o.update(10, 1.0).unwrap();
+        assert!(matches!(
+            o.update(9, 1.0),
+            Err(DetectError::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            o.update(11, f64::NAN),
+            Err(DetectError::NonFinite { .. })
+        ));
+    }
+}

@@ -1,1 +1,454 @@
-//! Level shift: two adjacent windows compared.
+//! Level shift: the median of the last `window` points against the median of the `window`
+//! points before them, as ADTK's `LevelShiftAD`, made causal.
+//!
+//! At each point `t`, `d = median(x[t-w+1..=t]) - median(x[t-2w+1..=t-w])`. ADTK flags `d`
+//! when `|d|` exceeds the upper Tukey fence `Q3 + c × IQR` of `|d|` over its training series,
+//! and its sign matches `side`. Here the fence comes from the previous `history` values of
+//! `|d|` (a rolling history, so the detector is causal and its memory bounded); `c` defaults
+//! to ADTK's 6. The scale is learnt from how much adjacent medians normally differ on this
+//! series, so it needs no noise model.
+//!
+//! A causal detector sees a step only once the recent window's median has moved: a level
+//! change at `t0` is flagged from about `t0 + w/2` until the older window's median follows,
+//! about `t0 + 3w/2`.
+//!
+//! Score: `(|d| - fence) / IQR` of the history (0 when not flagged), IQR floored at
+//! 1e-12 × (1 + its median). `expected` is the older window's median, the level before;
+//! `lower` / `upper` bound the recent window's median (the level), not the point itself:
+//! `expected ∓ fence`.
+//!
+//! Cost per point: O(log w + log h) time (two order-statistic windows for the medians and one
+//! for the history), O(w + h) memory.
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+use crate::iqr::{DiffFence, check_history, fence_severity};
+use crate::mad::check_positive;
+use crate::order_stats::RollingOrderStats;
+use crate::zscore::Direction;
+
+/// Unchecked parameters of [`LevelShift`].
+///
+/// ```
+/// use aiops_detect::level_shift::LevelShiftParams;
+/// use aiops_detect::{Detector, ParamGuard};
+/// let det = LevelShiftParams::new().window(5).history(20).check()?;
+/// let mut values: Vec<f64> = (0..60).map(|i| 10.0 + (i % 3) as f64).collect();
+/// values.extend((0..20).map(|i| 30.0 + (i % 3) as f64));
+/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+/// let d = det.detect(&ts, &values)?;
+/// assert!(!d.is_anomaly[..60].iter().any(|&a| a));
+/// assert!(d.is_anomaly[60..70].iter().any(|&a| a));
+/// # Ok::<(), aiops_detect::DetectError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LevelShiftParams {
+    window: usize,
+    c: f64,
+    history: usize,
+    min_periods: Option<usize>,
+    direction: Direction,
+}
+
+impl Default for LevelShiftParams {
+    fn default() -> Self {
+        Self {
+            window: 10,
+            c: 6.0,
+            history: 500,
+            min_periods: None,
+            direction: Direction::Both,
+        }
+    }
+}
+
+impl LevelShiftParams {
+    /// Defaults: two windows of 10 points, c = 6 IQRs (ADTK's), a history of 500
+    /// differences, scoring from 100 of them, both directions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points in each of the two compared windows (>= 1).
+    pub fn window(mut self, points: usize) -> Self {
+        self.window = points;
+        self
+    }
+
+    /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
+    pub fn c(mut self, iqrs: f64) -> Self {
+        self.c = iqrs;
+        self
+    }
+
+    /// Past median differences kept for the fence (>= 4).
+    pub fn history(mut self, values: usize) -> Self {
+        self.history = values;
+        self
+    }
+
+    /// Differences in the history before scoring starts (4..=history; default
+    /// min(100, history)).
+    pub fn min_periods(mut self, values: usize) -> Self {
+        self.min_periods = Some(values);
+        self
+    }
+
+    /// Which shifts count (ADTK's `side`: `up` = positive).
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+}
+
+impl ParamGuard for LevelShiftParams {
+    type Checked = LevelShift;
+
+    fn check(&self) -> Result<LevelShift> {
+        if self.window == 0 {
+            return Err(DetectError::InvalidParameter {
+                name: "window",
+                reason: "must be at least 1 point".into(),
+            });
+        }
+        check_positive("c", self.c)?;
+        let min_periods = check_history(
+            self.history,
+            Some(self.min_periods.unwrap_or(self.history.min(100))),
+        )?;
+        Ok(LevelShift {
+            window: self.window,
+            c: self.c,
+            history: self.history,
+            min_periods,
+            direction: self.direction,
+        })
+    }
+}
+
+/// Validated level-shift detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LevelShift {
+    window: usize,
+    c: f64,
+    history: usize,
+    min_periods: usize,
+    direction: Direction,
+}
+
+impl LevelShift {
+    /// Unchecked parameters to start from.
+    pub fn params() -> LevelShiftParams {
+        LevelShiftParams::new()
+    }
+
+    /// Points in each compared window.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Fence distance above the third quartile, IQRs.
+    pub fn c(&self) -> f64 {
+        self.c
+    }
+
+    /// Past differences kept for the fence.
+    pub fn history(&self) -> usize {
+        self.history
+    }
+
+    /// Differences in the history before scoring starts.
+    pub fn min_periods(&self) -> usize {
+        self.min_periods
+    }
+
+    /// Which shifts count.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    pub fn online_state(&self) -> LevelShiftOnline {
+        LevelShiftOnline {
+            kernel: Kernel::new(*self),
+            guard: PointGuard::default(),
+        }
+    }
+}
+
+impl Detector for LevelShift {
+    fn name(&self) -> &'static str {
+        "level_shift"
+    }
+
+    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
+    fn severity(&self, score: f64) -> Severity {
+        fence_severity(score, self.c)
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(Kernel::new(*self), timestamps, values, progress)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kernel {
+    params: LevelShift,
+    /// The last `window` points.
+    recent: RollingOrderStats,
+    /// The `window` points before them.
+    older: RollingOrderStats,
+    fence: DiffFence,
+}
+
+impl Kernel {
+    fn new(params: LevelShift) -> Self {
+        Self {
+            params,
+            recent: RollingOrderStats::new(params.window),
+            older: RollingOrderStats::new(params.window),
+            fence: DiffFence::new(params.history, params.min_periods),
+        }
+    }
+}
+
+impl OnlineKernel for Kernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        if let Some(out) = self.recent.push(x) {
+            self.older.push(out);
+        }
+        if !self.older.is_full() {
+            return PointScore::NEUTRAL;
+        }
+        let (Some(now), Some(before)) = (self.recent.stats().median(), self.older.stats().median())
+        else {
+            return PointScore::NEUTRAL;
+        };
+        let p = self.params;
+        let Some(v) = self.fence.judge_and_learn(now - before, p.c, p.direction) else {
+            return PointScore::NEUTRAL;
+        };
+        PointScore {
+            score: v.score,
+            is_anomaly: v.flagged,
+            expected: Some(before),
+            lower: (p.direction != Direction::Up).then_some(before - v.fence),
+            upper: (p.direction != Direction::Down).then_some(before + v.fence),
+        }
+    }
+}
+
+/// Streaming state of [`LevelShift`]: the two windows and the history of differences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelShiftOnline {
+    kernel: Kernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for LevelShiftOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = Kernel::new(self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn flagged(d: &Detections) -> Vec<usize> {
+        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+    }
+
+    #[test]
+    fn flags_level_changes_not_spikes() {
+        // Up by 4 at 1000, back down at 2000.
+        let mut v: Vec<f64> = noise(3000, 7).iter().map(|x| 100.0 + x).collect();
+        for x in &mut v[1000..2000] {
+            *x += 4.0;
+        }
+        // Spikes, even in a pair, do not move a 10-point median much.
+        v[600] += 50.0;
+        v[1500] -= 50.0;
+        v[1501] -= 50.0;
+        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let det = LevelShiftParams::new().check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let f = flagged(&d);
+        let up: Vec<usize> = f.iter().copied().filter(|&i| i < 1500).collect();
+        let down: Vec<usize> = f.iter().copied().filter(|&i| i >= 1500).collect();
+        assert!(!up.is_empty() && !down.is_empty(), "{f:?}");
+        // Flagged from about w/2 after the change to about 3w/2 after it.
+        assert!(up.iter().all(|&i| (1003..1016).contains(&i)), "{up:?}");
+        assert!(down.iter().all(|&i| (2003..2016).contains(&i)), "{down:?}");
+        assert!(
+            d.scores[..2 * 10 - 1 + 100].iter().all(|&s| s == 0.0),
+            "warm-up"
+        );
+        assert!((d.expected[1010] - 100.0).abs() < 1.0);
+        let only_up = LevelShiftParams::new()
+            .direction(Direction::Up)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert!(only_up.is_anomaly[1003..1016].iter().any(|&a| a));
+        assert!(!only_up.is_anomaly[2000..].iter().any(|&a| a));
+        assert!(only_up.lower[1010].is_nan() && !only_up.upper[1010].is_nan());
+    }
+
+    #[test]
+    fn matches_the_definition() {
+        let v: Vec<f64> = noise(400, 3).iter().map(|x| (8.0 * x).round()).collect();
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let (w, h) = (4, 30);
+        let det = LevelShiftParams::new()
+            .window(w)
+            .history(h)
+            .c(1.0)
+            .check()
+            .unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let median = |s: &[f64]| {
+            let mut s = s.to_vec();
+            s.sort_by(f64::total_cmp);
+            (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0
+        };
+        let diff = |t: usize| median(&v[t + 1 - w..=t]) - median(&v[t + 1 - 2 * w..=t - w]);
+        let first = 2 * w - 1;
+        for t in first + h..v.len() {
+            let mut past: Vec<f64> = (t - h..t).map(|u| diff(u).abs()).collect();
+            past.sort_by(f64::total_cmp);
+            // (h - 1) × 0.25 = 7.25 and × 0.75 = 21.75: interpolated quartiles.
+            let q1 = past[7] + 0.25 * (past[8] - past[7]);
+            let q3 = past[21] + 0.75 * (past[22] - past[21]);
+            let fence = q3 + (q3 - q1);
+            assert_eq!(d.is_anomaly[t], diff(t).abs() > fence, "t={t}");
+            assert!((d.upper[t] - (median(&v[t + 1 - 2 * w..=t - w]) + fence)).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn online_equals_batch_even_across_snapshots() {
+        let mut v: Vec<f64> = noise(3000, 11).iter().map(|x| 10.0 * x).collect();
+        for x in &mut v[1500..2200] {
+            *x += 60.0;
+        }
+        let ts: Vec<i64> = (0..v.len() as i64)
+            .map(|i| 1_700_000_000_000 + i * 15_000)
+            .collect();
+        for det in [
+            LevelShiftParams::new().check().unwrap(),
+            LevelShiftParams::new()
+                .window(1)
+                .history(4)
+                .c(0.5)
+                .direction(Direction::Up)
+                .check()
+                .unwrap(),
+            LevelShiftParams::new()
+                .window(25)
+                .history(50)
+                .min_periods(10)
+                .direction(Direction::Down)
+                .check()
+                .unwrap(),
+        ] {
+            let batch = det.detect(&ts, &v).unwrap();
+            assert!(batch.is_anomaly.iter().any(|&a| a));
+            let mut online = det.online_state();
+            for i in 0..v.len() {
+                if i == 1234 || i == 1510 {
+                    let snap = serde_json::to_string(&online).unwrap();
+                    online = serde_json::from_str(&snap).unwrap();
+                }
+                assert_eq!(
+                    online.update(ts[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "point {i}"
+                );
+            }
+            let mut boxed = det.online();
+            boxed.update(0, 1.0).unwrap();
+            boxed.reset();
+            assert_eq!(boxed.update(ts[0], v[0]).unwrap(), batch.point(0));
+        }
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(LevelShiftParams::new().window(0).check().is_err());
+        assert!(LevelShiftParams::new().c(0.0).check().is_err());
+        assert!(LevelShiftParams::new().c(f64::NAN).check().is_err());
+        assert!(LevelShiftParams::new().history(3).check().is_err());
+        assert!(
+            LevelShiftParams::new()
+                .history(10)
+                .min_periods(11)
+                .check()
+                .is_err()
+        );
+        assert_eq!(
+            LevelShiftParams::new()
+                .history(10)
+                .check()
+                .unwrap()
+                .min_periods(),
+            10
+        );
+        let det = LevelShiftParams::new().check().unwrap();
+        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
+        assert!(matches!(
+            det.detect(&[1, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[1, 2], &[0.0, f64::NAN]),
+            Err(DetectError::Core(_))
+        ));
+        let mut o = det.online_state();
+        o.update(10, 1.0).unwrap();
+        assert!(matches!(
+            o.update(9, 1.0),
+            Err(DetectError::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            o.update(11, f64::NAN),
+            Err(DetectError::NonFinite { .. })
+        ));
+    }
+}

@@ -1,1 +1,488 @@
-//! Robust rolling median / MAD score.
+//! Robust rolling median / MAD score: the modified z-score of Iglewicz and Hoaglin,
+//! `z = (x - median) / (1.4826 × MAD)` over the `window` points before `x`.
+//!
+//! The median and the median absolute deviation (MAD) ignore up to half the window being
+//! outliers, where a mean and a standard deviation are dragged by a single spike. 1.4826 makes
+//! `1.4826 × MAD` estimate σ for Gaussian data, so the score reads in σ units as `zscore`'s
+//! does; the usual threshold is 3.5.
+//!
+//! Both statistics are exact. The window is an [`OrderStats`] tree: the median is one or two
+//! selects, O(log w), and the MAD, the median of `|x_i - median|`, is found without copying the
+//! window by [`OrderStats::kth_distance`], a binary search over the two sorted runs of values
+//! either side of the median, O(log² w). Cost per point: O(log² w) time, O(w) memory.
+//!
+//! A window more than half of whose values are equal has MAD = 0; the robust σ is then floored
+//! at 1e-12 × (1 + |median|), as `zscore` floors σ, so any departure from the majority value
+//! scores huge but finite.
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+use crate::order_stats::{OrderStats, RollingOrderStats};
+use crate::zscore::Direction;
+
+/// Makes 1.4826 × MAD a consistent estimator of σ for Gaussian data (1 / Φ⁻¹(3/4)).
+pub const MAD_TO_SIGMA: f64 = 1.4826;
+
+/// Median and MAD (median absolute deviation from the median) of the values; `None` when
+/// empty. For an even count each is the mean of its two middle values. O(log² n).
+pub fn median_mad(stats: &OrderStats) -> Option<(f64, f64)> {
+    let n = stats.len();
+    let median = stats.median()?;
+    let mad = if n % 2 == 1 {
+        stats.kth_distance(median, n / 2)?.0
+    } else {
+        let (lo, hi) = stats.kth_distance(median, n / 2 - 1)?;
+        let hi = hi?;
+        lo + (hi - lo) / 2.0
+    };
+    Some((median, mad))
+}
+
+/// `1.4826 × MAD`, floored at 1e-12 × (1 + |median|) so a flat window still gives a finite
+/// scale.
+pub fn robust_sigma(median: f64, mad: f64) -> f64 {
+    (MAD_TO_SIGMA * mad).max(1e-12 * (1.0 + median.abs()))
+}
+
+/// Unchecked parameters of [`Mad`].
+///
+/// ```
+/// use aiops_detect::mad::MadParams;
+/// use aiops_detect::{Detector, ParamGuard};
+/// let det = MadParams::new().window(5).check()?;
+/// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 40.0, 10.0];
+/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+/// let d = det.detect(&ts, &values)?;
+/// assert!(d.is_anomaly[5] && !d.is_anomaly[6]);
+/// assert_eq!(d.expected[5], 10.0, "the median");
+/// # Ok::<(), aiops_detect::DetectError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MadParams {
+    window: usize,
+    threshold: f64,
+    min_periods: Option<usize>,
+    direction: Direction,
+}
+
+impl Default for MadParams {
+    fn default() -> Self {
+        Self {
+            window: 100,
+            threshold: 3.5,
+            min_periods: None,
+            direction: Direction::Both,
+        }
+    }
+}
+
+impl MadParams {
+    /// Defaults: window 100 points, threshold 3.5 (robust σ), both directions, scoring from a
+    /// full window.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points in the reference window (>= 3).
+    pub fn window(mut self, points: usize) -> Self {
+        self.window = points;
+        self
+    }
+
+    /// Flag at `|z| >= threshold` robust σ (> 0).
+    pub fn threshold(mut self, sigma: f64) -> Self {
+        self.threshold = sigma;
+        self
+    }
+
+    /// Points needed before scoring starts (3..=window; default: window).
+    pub fn min_periods(mut self, points: usize) -> Self {
+        self.min_periods = Some(points);
+        self
+    }
+
+    /// Which departures count.
+    pub fn direction(mut self, direction: Direction) -> Self {
+        self.direction = direction;
+        self
+    }
+}
+
+/// Checks a window size (at least `least` points) and its `min_periods` (default: the
+/// window); shared by the windowed detectors of this crate. Returns `min_periods`.
+pub(crate) fn check_window(
+    window: usize,
+    min_periods: Option<usize>,
+    least: usize,
+) -> Result<usize> {
+    if window < least {
+        return Err(DetectError::InvalidParameter {
+            name: "window",
+            reason: format!("must be at least {least} points, got {window}"),
+        });
+    }
+    let min_periods = min_periods.unwrap_or(window);
+    if !(least..=window).contains(&min_periods) {
+        return Err(DetectError::InvalidParameter {
+            name: "min_periods",
+            reason: format!("must be in {least}..={window}, got {min_periods}"),
+        });
+    }
+    Ok(min_periods)
+}
+
+/// Checks a positive, finite factor.
+pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(DetectError::InvalidParameter {
+            name,
+            reason: format!("must be a positive number, got {value}"),
+        })
+    }
+}
+
+impl ParamGuard for MadParams {
+    type Checked = Mad;
+
+    fn check(&self) -> Result<Mad> {
+        let min_periods = check_window(self.window, self.min_periods, 3)?;
+        check_positive("threshold", self.threshold)?;
+        Ok(Mad {
+            window: self.window,
+            threshold: self.threshold,
+            min_periods,
+            direction: self.direction,
+        })
+    }
+}
+
+/// Validated rolling median / MAD detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Mad {
+    window: usize,
+    threshold: f64,
+    min_periods: usize,
+    direction: Direction,
+}
+
+impl Mad {
+    /// Unchecked parameters to start from.
+    pub fn params() -> MadParams {
+        MadParams::new()
+    }
+
+    /// Points in the reference window.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Flagging threshold, robust σ.
+    pub fn threshold(&self) -> f64 {
+        self.threshold
+    }
+
+    /// Points needed before scoring starts.
+    pub fn min_periods(&self) -> usize {
+        self.min_periods
+    }
+
+    /// Which departures count.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    pub fn online_state(&self) -> MadOnline {
+        MadOnline {
+            kernel: Kernel::new(*self),
+            guard: PointGuard::default(),
+        }
+    }
+}
+
+/// Severity from the ratio of a score to its threshold: 1×, 1.5× and 2× map to medium, high
+/// and critical (as `zscore`).
+pub(crate) fn ratio_severity(score: f64, threshold: f64) -> Severity {
+    let r = score / threshold;
+    if r >= 2.0 {
+        Severity::Critical
+    } else if r >= 1.5 {
+        Severity::High
+    } else if r >= 1.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
+}
+
+impl Detector for Mad {
+    fn name(&self) -> &'static str {
+        "mad"
+    }
+
+    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
+    fn severity(&self, score: f64) -> Severity {
+        ratio_severity(score, self.threshold)
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(Kernel::new(*self), timestamps, values, progress)
+    }
+}
+
+/// A robust z-score of `x` against `median` and robust σ `sigma`, with the bounds at
+/// `k` σ, for a direction. Returns (score, lower, upper).
+pub(crate) fn directed(
+    x: f64,
+    center: f64,
+    sigma: f64,
+    k: f64,
+    direction: Direction,
+) -> (f64, Option<f64>, Option<f64>) {
+    let z = ((x - center) / sigma).clamp(-f64::MAX, f64::MAX);
+    match direction {
+        Direction::Both => (z.abs(), Some(center - k * sigma), Some(center + k * sigma)),
+        Direction::Up => (z.max(0.0), None, Some(center + k * sigma)),
+        Direction::Down => ((-z).max(0.0), Some(center - k * sigma), None),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kernel {
+    params: Mad,
+    window: RollingOrderStats,
+}
+
+impl Kernel {
+    fn new(params: Mad) -> Self {
+        Self {
+            params,
+            window: RollingOrderStats::new(params.window),
+        }
+    }
+}
+
+impl OnlineKernel for Kernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let out = match median_mad(self.window.stats()) {
+            Some((median, mad)) if self.window.len() >= self.params.min_periods => {
+                let sigma = robust_sigma(median, mad);
+                let k = self.params.threshold;
+                let (score, lower, upper) = directed(x, median, sigma, k, self.params.direction);
+                PointScore {
+                    score,
+                    is_anomaly: score >= k,
+                    expected: Some(median),
+                    lower,
+                    upper,
+                }
+            }
+            _ => PointScore::NEUTRAL,
+        };
+        self.window.push(x);
+        out
+    }
+}
+
+/// Streaming state of [`Mad`]: the window as an order-statistic tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MadOnline {
+    kernel: Kernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for MadOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = Kernel::new(self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn naive_median(v: &mut [f64]) -> f64 {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+
+    #[test]
+    fn median_mad_matches_naive() {
+        let v = noise(300, 9);
+        for n in 1..60 {
+            let w = &v[n..2 * n];
+            let stats: OrderStats = w.iter().copied().collect();
+            let m = naive_median(&mut w.to_vec());
+            let mut dev: Vec<f64> = w.iter().map(|x| (x - m).abs()).collect();
+            let mad = naive_median(&mut dev);
+            let (m2, mad2) = median_mad(&stats).unwrap();
+            assert!((m - m2).abs() < 1e-15, "n={n}");
+            assert!((mad - mad2).abs() < 1e-15, "n={n}: {mad} vs {mad2}");
+        }
+        assert_eq!(median_mad(&OrderStats::new()), None);
+        let flat: OrderStats = [2.0, 2.0, 2.0, 7.0].into_iter().collect();
+        assert_eq!(median_mad(&flat), Some((2.0, 0.0)));
+    }
+
+    #[test]
+    fn finds_injected_spikes_and_only_them() {
+        let mut v: Vec<f64> = noise(3000, 7).iter().map(|x| 100.0 + x).collect();
+        for &i in &[500, 1200, 1800] {
+            v[i] += 8.0;
+        }
+        // A burst of outliers shorter than half the window cannot move the median.
+        for x in &mut v[2500..2510] {
+            *x -= 20.0;
+        }
+        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let det = MadParams::new().window(60).check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let mut want = vec![500, 1200, 1800];
+        want.extend(2500..2510);
+        assert_eq!(flagged, want);
+        assert!(d.scores[..60].iter().all(|&s| s == 0.0), "warm-up");
+        assert!((d.expected[2509] - 100.0).abs() < 0.2);
+        assert_eq!(det.severity(d.scores[2505]), Severity::Critical);
+    }
+
+    #[test]
+    fn online_equals_batch_even_across_snapshots() {
+        let mut v: Vec<f64> = noise(3000, 11).iter().map(|x| (10.0 * x).round()).collect();
+        v[2500] = 80.0;
+        let ts: Vec<i64> = (0..v.len() as i64)
+            .map(|i| 1_700_000_000_000 + i * 15_000)
+            .collect();
+        for det in [
+            MadParams::new().window(50).check().unwrap(),
+            MadParams::new()
+                .window(20)
+                .min_periods(5)
+                .direction(Direction::Up)
+                .check()
+                .unwrap(),
+            MadParams::new()
+                .window(3)
+                .direction(Direction::Down)
+                .check()
+                .unwrap(),
+        ] {
+            let batch = det.detect(&ts, &v).unwrap();
+            let mut online = det.online_state();
+            for i in 0..v.len() {
+                if i == 1234 {
+                    let snap = serde_json::to_string(&online).unwrap();
+                    online = serde_json::from_str(&snap).unwrap();
+                }
+                assert_eq!(
+                    online.update(ts[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "point {i}"
+                );
+            }
+            let mut boxed = det.online();
+            boxed.update(0, 1.0).unwrap();
+            boxed.reset();
+            assert_eq!(boxed.update(ts[0], v[0]).unwrap(), batch.point(0));
+        }
+    }
+
+    #[test]
+    fn flat_majority_scores_finite() {
+        let v = [5.0, 5.0, 5.0, 5.0, 6.0, 5.0, 4.0];
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let d = MadParams::new()
+            .window(4)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert!(d.is_anomaly[4] && d.scores[4].is_finite());
+        let up = MadParams::new()
+            .window(3)
+            .direction(Direction::Up)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert_eq!(up.scores[6], 0.0);
+        assert!(up.lower[6].is_nan() && !up.upper[6].is_nan());
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(MadParams::new().window(2).check().is_err());
+        assert!(MadParams::new().threshold(0.0).check().is_err());
+        assert!(MadParams::new().threshold(f64::INFINITY).check().is_err());
+        assert!(MadParams::new().window(10).min_periods(11).check().is_err());
+        assert!(MadParams::new().min_periods(2).check().is_err());
+        let det = MadParams::new().window(3).check().unwrap();
+        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
+        assert!(matches!(
+            det.detect(&[1, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[2, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[1, 2], &[0.0, f64::NAN]),
+            Err(DetectError::Core(_))
+        ));
+        let mut o = det.online_state();
+        o.update(10, 1.0).unwrap();
+        assert!(matches!(
+            o.update(10, 1.0),
+            Err(DetectError::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            o.update(11, f64::NAN),
+            Err(DetectError::NonFinite { .. })
+        ));
+        let e: std::result::Result<MadParams, _> = serde_json::from_str(r#"{"windw": 3}"#);
+        assert!(e.is_err());
+    }
+}

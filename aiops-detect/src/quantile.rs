@@ -1,1 +1,482 @@
-//! Rolling quantile detector.
+//! Rolling quantile detector: values above the `high` quantile or below the `low` quantile of
+//! the `window` points before them, as ADTK's `QuantileAD` but rolling and causal.
+//!
+//! Quantiles interpolate linearly between ranks (numpy's and pandas' default). A value is
+//! flagged strictly beyond a bound (ADTK's rule), so on stationary data about `1 - high` of the
+//! points land above the `high` bound: this detector sets a false-alarm rate, not a distance.
+//! Either bound can be switched off (`null` in a config, `None` in the builder).
+//!
+//! The score is the distance beyond the crossed bound divided by the inter-quantile spread
+//! `Q(high) - Q(low)` of the window (0 inside the bounds): a score of 1 is "as far beyond the
+//! bound as the bounds are apart". With one bound only, the spread is taken between it and its
+//! mirror quantile (`Q(high) - Q(1 - high)`), so the other bound must lie on the other side of
+//! the median. A flat window gives a spread of 0, floored at 1e-12 × (1 + |median|): any
+//! departure scores huge but finite.
+//!
+//! Cost per point: O(log w) time (a few selects and an update of an [`OrderStats`] tree), O(w)
+//! memory.
+//!
+//! [`OrderStats`]: crate::order_stats::OrderStats
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+use crate::iqr::{finite_ratio, floor_scale};
+use crate::mad::check_window;
+use crate::order_stats::RollingOrderStats;
+
+/// Unchecked parameters of [`Quantile`].
+///
+/// ```
+/// use aiops_detect::quantile::QuantileParams;
+/// use aiops_detect::{Detector, ParamGuard};
+/// let det = QuantileParams::new().window(10).high(0.9).low(None).check()?;
+/// let values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 9.5, 0.0];
+/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+/// let d = det.detect(&ts, &values)?;
+/// assert!(d.is_anomaly[10], "above 6.3, the 90th percentile of the ten before it");
+/// assert!(!d.is_anomaly[11], "no lower bound");
+/// # Ok::<(), aiops_detect::DetectError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuantileParams {
+    window: usize,
+    high: Option<f64>,
+    low: Option<f64>,
+    min_periods: Option<usize>,
+}
+
+impl Default for QuantileParams {
+    fn default() -> Self {
+        Self {
+            window: 500,
+            high: Some(0.99),
+            low: Some(0.01),
+            min_periods: None,
+        }
+    }
+}
+
+impl QuantileParams {
+    /// Defaults: window 500 points, bounds at the 0.01 and 0.99 quantiles, scoring from a full
+    /// window.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Points in the reference window (>= 2).
+    pub fn window(mut self, points: usize) -> Self {
+        self.window = points;
+        self
+    }
+
+    /// Upper bound quantile in [0, 1] (`None`: no upper bound).
+    pub fn high(mut self, q: impl Into<Option<f64>>) -> Self {
+        self.high = q.into();
+        self
+    }
+
+    /// Lower bound quantile in [0, 1] (`None`: no lower bound).
+    pub fn low(mut self, q: impl Into<Option<f64>>) -> Self {
+        self.low = q.into();
+        self
+    }
+
+    /// Points needed before scoring starts (2..=window; default: window).
+    pub fn min_periods(mut self, points: usize) -> Self {
+        self.min_periods = Some(points);
+        self
+    }
+}
+
+impl ParamGuard for QuantileParams {
+    type Checked = Quantile;
+
+    fn check(&self) -> Result<Quantile> {
+        let min_periods = check_window(self.window, self.min_periods, 2)?;
+        for (name, q) in [("high", self.high), ("low", self.low)] {
+            if let Some(q) = q
+                && !(0.0..=1.0).contains(&q)
+            {
+                return Err(DetectError::InvalidParameter {
+                    name,
+                    reason: format!("must be a quantile in [0, 1], got {q}"),
+                });
+            }
+        }
+        let (spread_low, spread_high) = match (self.low, self.high) {
+            (None, None) => {
+                return Err(DetectError::InvalidParameter {
+                    name: "high",
+                    reason: "set `high`, `low` or both".into(),
+                });
+            }
+            (Some(low), Some(high)) => {
+                if low >= high {
+                    return Err(DetectError::InconsistentBounds {
+                        lower: low,
+                        upper: high,
+                    });
+                }
+                (low, high)
+            }
+            (None, Some(high)) if high > 0.5 => (1.0 - high, high),
+            (Some(low), None) if low < 0.5 => (low, 1.0 - low),
+            (None, Some(q)) => {
+                return Err(DetectError::InvalidParameter {
+                    name: "high",
+                    reason: format!("alone, must be above the median (> 0.5), got {q}"),
+                });
+            }
+            (Some(q), None) => {
+                return Err(DetectError::InvalidParameter {
+                    name: "low",
+                    reason: format!("alone, must be below the median (< 0.5), got {q}"),
+                });
+            }
+        };
+        Ok(Quantile {
+            window: self.window,
+            high: self.high,
+            low: self.low,
+            spread_low,
+            spread_high,
+            min_periods,
+        })
+    }
+}
+
+/// Validated rolling quantile detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Quantile {
+    window: usize,
+    high: Option<f64>,
+    low: Option<f64>,
+    /// Quantiles whose distance is the score's unit.
+    spread_low: f64,
+    spread_high: f64,
+    min_periods: usize,
+}
+
+impl Quantile {
+    /// Unchecked parameters to start from.
+    pub fn params() -> QuantileParams {
+        QuantileParams::new()
+    }
+
+    /// Points in the reference window.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Upper bound quantile, if any.
+    pub fn high(&self) -> Option<f64> {
+        self.high
+    }
+
+    /// Lower bound quantile, if any.
+    pub fn low(&self) -> Option<f64> {
+        self.low
+    }
+
+    /// Points needed before scoring starts.
+    pub fn min_periods(&self) -> usize {
+        self.min_periods
+    }
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    pub fn online_state(&self) -> QuantileOnline {
+        QuantileOnline {
+            kernel: Kernel::new(*self),
+            guard: PointGuard::default(),
+        }
+    }
+}
+
+impl Detector for Quantile {
+    fn name(&self) -> &'static str {
+        "quantile"
+    }
+
+    /// Beyond a bound is medium, half a spread beyond it high, a whole spread critical.
+    fn severity(&self, score: f64) -> Severity {
+        if score >= 1.0 {
+            Severity::Critical
+        } else if score >= 0.5 {
+            Severity::High
+        } else if score > 0.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(Kernel::new(*self), timestamps, values, progress)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Kernel {
+    params: Quantile,
+    window: RollingOrderStats,
+}
+
+impl Kernel {
+    fn new(params: Quantile) -> Self {
+        Self {
+            params,
+            window: RollingOrderStats::new(params.window),
+        }
+    }
+
+    fn score(&self, x: f64) -> Option<PointScore> {
+        if self.window.len() < self.params.min_periods {
+            return None;
+        }
+        let s = self.window.stats();
+        let p = &self.params;
+        let upper = p.high.and_then(|q| s.quantile(q));
+        let lower = p.low.and_then(|q| s.quantile(q));
+        let median = s.median()?;
+        let top = upper.or_else(|| s.quantile(p.spread_high))?;
+        let bottom = lower.or_else(|| s.quantile(p.spread_low))?;
+        let spread = floor_scale(top - bottom, median);
+        let beyond = upper
+            .map_or(f64::NEG_INFINITY, |u| x - u)
+            .max(lower.map_or(f64::NEG_INFINITY, |l| l - x));
+        let is_anomaly = beyond > 0.0;
+        Some(PointScore {
+            score: if is_anomaly {
+                finite_ratio(beyond, spread)
+            } else {
+                0.0
+            },
+            is_anomaly,
+            expected: Some(median),
+            lower,
+            upper,
+        })
+    }
+}
+
+impl OnlineKernel for Kernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let out = self.score(x).unwrap_or(PointScore::NEUTRAL);
+        self.window.push(x);
+        out
+    }
+}
+
+/// Streaming state of [`Quantile`]: the window as an order-statistic tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileOnline {
+    kernel: Kernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for QuantileOnline {
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = Kernel::new(self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn flags_beyond_the_quantiles() {
+        let mut v: Vec<f64> = noise(5000, 7).iter().map(|x| 100.0 + x).collect();
+        for &i in &[1500, 3000] {
+            v[i] += 5.0;
+        }
+        v[4000] -= 5.0;
+        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let det = QuantileParams::new().check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        for &i in &[1500, 3000, 4000] {
+            assert!(d.is_anomaly[i], "point {i}");
+            // About 4 units beyond a bound, with bounds about 2 apart.
+            assert!(d.scores[i] > 1.5 && d.scores[i] < 2.5, "{}", d.scores[i]);
+            assert_eq!(det.severity(d.scores[i]), Severity::Critical);
+        }
+        // The rest is the expected false-alarm rate of a 1% / 99% rule, with small scores.
+        let others = (500..5000)
+            .filter(|&i| d.is_anomaly[i] && ![1500, 3000, 4000].contains(&i))
+            .count() as f64
+            / 4500.0;
+        assert!(others > 0.005 && others < 0.04, "{others}");
+        assert!(
+            (500..5000)
+                .filter(|&i| ![1500, 3000, 4000].contains(&i))
+                .all(|i| d.scores[i] < 0.05)
+        );
+        assert!(d.scores[..500].iter().all(|&s| s == 0.0), "warm-up");
+        assert!((d.upper[2000] - 100.98).abs() < 0.05, "{}", d.upper[2000]);
+        assert!((d.lower[2000] - 99.02).abs() < 0.05, "{}", d.lower[2000]);
+    }
+
+    #[test]
+    fn one_sided_bounds() {
+        let mut v: Vec<f64> = noise(400, 3).to_vec();
+        v[300] = 5.0;
+        v[350] = -5.0;
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let high = QuantileParams::new()
+            .window(100)
+            .low(None)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert!(high.is_anomaly[300] && !high.is_anomaly[350]);
+        assert!(high.lower[350].is_nan());
+        // One-sided: the spread is Q(0.99) - Q(0.01) anyway, about 2.
+        assert!((high.scores[300] - 2.0).abs() < 0.2, "{}", high.scores[300]);
+        let low = QuantileParams::new()
+            .window(100)
+            .high(None)
+            .low(0.05)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert!(!low.is_anomaly[300] && low.is_anomaly[350]);
+        let from_json: QuantileParams = serde_json::from_str(r#"{"high": null}"#).unwrap();
+        assert_eq!(from_json, QuantileParams::new().high(None));
+    }
+
+    #[test]
+    fn online_equals_batch_even_across_snapshots() {
+        let mut v: Vec<f64> = noise(3000, 11).iter().map(|x| (10.0 * x).round()).collect();
+        v[2500] = 80.0;
+        let ts: Vec<i64> = (0..v.len() as i64)
+            .map(|i| 1_700_000_000_000 + i * 15_000)
+            .collect();
+        for det in [
+            QuantileParams::new().window(50).check().unwrap(),
+            QuantileParams::new()
+                .window(20)
+                .min_periods(5)
+                .high(0.9)
+                .low(None)
+                .check()
+                .unwrap(),
+            QuantileParams::new()
+                .window(2)
+                .high(None)
+                .low(0.0)
+                .check()
+                .unwrap(),
+        ] {
+            let batch = det.detect(&ts, &v).unwrap();
+            assert!(batch.is_anomaly.iter().any(|&a| a));
+            let mut online = det.online_state();
+            for i in 0..v.len() {
+                if i == 1234 {
+                    let snap = serde_json::to_string(&online).unwrap();
+                    online = serde_json::from_str(&snap).unwrap();
+                }
+                assert_eq!(
+                    online.update(ts[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "point {i}"
+                );
+            }
+            let mut boxed = det.online();
+            boxed.update(0, 1.0).unwrap();
+            boxed.reset();
+            assert_eq!(boxed.update(ts[0], v[0]).unwrap(), batch.point(0));
+        }
+    }
+
+    #[test]
+    fn flat_window_scores_finite() {
+        let v = [5.0, 5.0, 5.0, 5.0, 6.0];
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let d = QuantileParams::new()
+            .window(4)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert!(d.is_anomaly[4] && d.scores[4].is_finite());
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(QuantileParams::new().window(1).check().is_err());
+        assert!(QuantileParams::new().high(1.5).check().is_err());
+        assert!(QuantileParams::new().low(-0.1).check().is_err());
+        assert!(QuantileParams::new().high(f64::NAN).check().is_err());
+        assert!(matches!(
+            QuantileParams::new().low(0.6).high(0.4).check(),
+            Err(DetectError::InconsistentBounds { .. })
+        ));
+        assert!(QuantileParams::new().high(None).low(None).check().is_err());
+        assert!(QuantileParams::new().low(None).high(0.3).check().is_err());
+        assert!(QuantileParams::new().high(None).low(0.7).check().is_err());
+        assert!(
+            QuantileParams::new()
+                .window(10)
+                .min_periods(11)
+                .check()
+                .is_err()
+        );
+        let det = QuantileParams::new().window(3).check().unwrap();
+        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
+        assert!(matches!(
+            det.detect(&[1, 1], &[0.0, 0.0]),
+            Err(DetectError::Core(_))
+        ));
+        assert!(matches!(
+            det.detect(&[1, 2], &[0.0, f64::NAN]),
+            Err(DetectError::Core(_))
+        ));
+        let mut o = det.online_state();
+        o.update(10, 1.0).unwrap();
+        assert!(matches!(
+            o.update(9, 1.0),
+            Err(DetectError::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            o.update(11, f64::NAN),
+            Err(DetectError::NonFinite { .. })
+        ));
+    }
+}

@@ -8,14 +8,24 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::bocpd::BocpdParams;
+use crate::cusum::CusumParams;
 use crate::default_detector::DefaultParams;
 use crate::detector::{Detector, ParamGuard};
 use crate::ensemble::EnsembleParams;
 use crate::error::{DetectError, Result};
+use crate::ewma::EwmaParams;
+use crate::hampel::HampelParams;
+use crate::iqr::IqrParams;
 use crate::isolation_forest::IsolationForestParams;
+use crate::level_shift::LevelShiftParams;
+use crate::mad::MadParams;
 use crate::novelty::NoveltyParams;
+use crate::persist::PersistParams;
+use crate::quantile::QuantileParams;
 use crate::random_cut_forest::RandomCutForestParams;
 use crate::threshold::ThresholdParams;
+use crate::volatility_shift::VolatilityShiftParams;
+use crate::windowed_gaussian::WindowedGaussianParams;
 use crate::zscore::RollingZScoreParams;
 
 /// A detector's registry entry.
@@ -83,6 +93,114 @@ pub const DETECTORS: &[DetectorInfo] = &[
         ],
     },
     DetectorInfo {
+        name: "quantile",
+        summary: "rolling quantile bounds: values beyond the high/low quantiles of the previous window",
+        params: &[
+            "window: points in the reference window (default 500)",
+            "high: upper quantile, null = none (default 0.99)",
+            "low: lower quantile, null = none (default 0.01)",
+            "min_periods: points before scoring starts (default: window)",
+        ],
+    },
+    DetectorInfo {
+        name: "iqr",
+        summary: "inter-quartile range fences of the previous window",
+        params: &[
+            "window: points in the reference window (default 200)",
+            "c: fence distance in IQRs beyond the quartiles (default 3)",
+            "min_periods: points before scoring starts (default: window)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "mad",
+        summary: "robust z-score (x - median) / (1.4826 MAD) of the previous window",
+        params: &[
+            "window: points in the reference window (default 100)",
+            "threshold: robust sigmas at which a point is flagged (default 3.5)",
+            "min_periods: points before scoring starts (default: window)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "hampel",
+        summary: "Hampel identifier; flagged points are kept out of the window",
+        params: &[
+            "window: points in the reference window (default 60)",
+            "threshold: t, robust sigmas (default 3)",
+            "max_run: flagged points kept out before a run counts as a level change, 0 = none (default window/4)",
+            "min_periods: points before scoring starts (default: window)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "windowed_gaussian",
+        summary: "NAB's windowed Gaussian: erf(|z|/sqrt 2) against a sliding window",
+        params: &[
+            "window: points in the window (default 6400)",
+            "step: points by which a full window slides (default 100)",
+            "threshold: score at which a point is flagged, in (0,1) (default 0.999)",
+            "min_periods: points before scoring starts (default 1)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "ewma",
+        summary: "EWMA control chart",
+        params: &[
+            "alpha: smoothing weight of the newest value (default 0.3)",
+            "l: control-limit width in chart sigmas (default 3)",
+            "window: points in the reference window for mean and sigma (default 100)",
+            "min_periods: points before scoring starts (default: window)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "cusum",
+        summary: "two-sided tabular CUSUM on standardised values",
+        params: &[
+            "k: slack in sigmas (default 0.5)",
+            "h: decision interval in sigmas (default 5)",
+            "window: points in the reference window (default 100)",
+            "min_periods: points before scoring starts (default: window)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "level_shift",
+        summary: "level shift: median of the last window against the window before it",
+        params: &[
+            "window: points in each compared window (default 10)",
+            "c: fence in IQRs above Q3 of past differences (default 6)",
+            "history: past differences kept for the fence (default 500)",
+            "min_periods: differences before scoring starts (default min(100, history))",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "volatility_shift",
+        summary: "volatility shift: log ratio of the standard deviations of two adjacent windows",
+        params: &[
+            "window: points in each compared window (default 30)",
+            "c: fence in IQRs (default 6)",
+            "history: past ratios kept for the fence (default 500)",
+            "min_periods: ratios before scoring starts (default min(100, history))",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
+        name: "persist",
+        summary: "persist: deviation from the median or mean of the previous points",
+        params: &[
+            "window: preceding points, 1 = the previous value (default 1)",
+            "c: fence in IQRs (default 3)",
+            "agg: median | mean (default median)",
+            "history: past deviations kept for the fence (default 500)",
+            "min_periods: deviations before scoring starts (default min(100, history))",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
         name: "bocpd",
         summary: "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)",
         params: &[
@@ -143,6 +261,19 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
         "default" => Box::new(parse::<DefaultParams>("default", params)?),
         "novelty" => Box::new(parse::<NoveltyParams>("novelty", params)?),
         "ensemble" => Box::new(parse::<EnsembleParams>("ensemble", params)?),
+        "quantile" => Box::new(parse::<QuantileParams>("quantile", params)?),
+        "iqr" => Box::new(parse::<IqrParams>("iqr", params)?),
+        "mad" => Box::new(parse::<MadParams>("mad", params)?),
+        "hampel" => Box::new(parse::<HampelParams>("hampel", params)?),
+        "windowed_gaussian" => Box::new(parse::<WindowedGaussianParams>(
+            "windowed_gaussian",
+            params,
+        )?),
+        "ewma" => Box::new(parse::<EwmaParams>("ewma", params)?),
+        "cusum" => Box::new(parse::<CusumParams>("cusum", params)?),
+        "level_shift" => Box::new(parse::<LevelShiftParams>("level_shift", params)?),
+        "volatility_shift" => Box::new(parse::<VolatilityShiftParams>("volatility_shift", params)?),
+        "persist" => Box::new(parse::<PersistParams>("persist", params)?),
         "bocpd" => Box::new(parse::<BocpdParams>("bocpd", params)?),
         "isolation_forest" => Box::new(parse::<IsolationForestParams>("isolation_forest", params)?),
         "random_cut_forest" => {

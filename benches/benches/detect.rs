@@ -46,5 +46,38 @@ fn threshold(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, zscore, threshold);
+/// Online update cost of every registry detector with its default parameters (the threshold
+/// detector gets bounds), per point. Slow detectors run on fewer points.
+fn every_detector_online(c: &mut Criterion) {
+    let mut g = c.benchmark_group("online");
+    for info in aiops_detect::registry::DETECTORS {
+        let params = match info.name {
+            "threshold" => aiops_detect::registry::parse_assignments(&["upper=70"]).unwrap(),
+            _ => serde_json::Map::new(),
+        };
+        let det = aiops_detect::registry::build(info.name, &params).unwrap();
+        let heavy = matches!(
+            info.name,
+            "random_cut_forest" | "isolation_forest" | "stl" | "seasonal_esd" | "spectral_residual"
+                | "ensemble"
+        );
+        let n = if heavy { 10_000 } else { 100_000 };
+        let (ts, vs) = synthetic_series(n);
+        g.throughput(Throughput::Elements(n as u64));
+        g.sample_size(10);
+        g.bench_function(info.name, |b| {
+            b.iter(|| {
+                let mut o = det.online();
+                let mut flagged = 0usize;
+                for (&t, &v) in ts.iter().zip(&vs) {
+                    flagged += o.update(t, black_box(v)).unwrap().is_anomaly as usize;
+                }
+                black_box(flagged)
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, zscore, threshold, every_detector_online);
 criterion_main!(benches);

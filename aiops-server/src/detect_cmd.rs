@@ -54,6 +54,11 @@ pub(crate) struct DetectArgs {
     #[arg(long, value_name = "POINTS", default_value_t = 0)]
     min_gap: usize,
 
+    /// Also draw the series, its anomaly windows and the scores to this SVG file (the first
+    /// series when the input has several).
+    #[arg(long, value_name = "OUT.svg")]
+    plot: Option<PathBuf>,
+
     /// How to print anomalies (merged into windows of consecutive flagged points).
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -107,6 +112,17 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     }
     bar.finish_and_clear();
 
+    if let Some(plot) = &args.plot
+        && let (Some(inp), Some(d)) = (inputs.first(), results.first())
+    {
+        let s = &inp.series;
+        let anomalies = d.anomalies(det.as_ref(), s.timestamps(), s.values(), s.labels());
+        let title = format!("{} — detector {}", args.file.display(), det.name());
+        crate::plot::draw(plot, &title, s, d, &anomalies).map_err(|message| CliError::Output {
+            path: plot.clone(),
+            source: std::io::Error::other(message),
+        })?;
+    }
     if let Some(out) = &args.output {
         return write_points(out, &inputs, &results).map_err(|source| CliError::Output {
             path: out.clone(),

@@ -5,6 +5,7 @@ mod detect_cmd;
 mod error;
 mod eval_cmd;
 mod input;
+mod plot;
 
 use std::process::ExitCode;
 

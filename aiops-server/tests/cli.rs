@@ -390,3 +390,33 @@ fn suppression_options_reduce_alarms() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("min_duration"));
 }
+
+#[test]
+fn plot_writes_an_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "s.csv", &spiky_csv());
+    let svg = dir.path().join("p.svg");
+    let o = aiops(&[
+        "detect",
+        f.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("</svg>"));
+    assert!(
+        text.contains("polyline") || text.contains("<path"),
+        "has a line"
+    );
+    assert!(text.contains("<circle"), "marks the flagged point");
+    let png = dir.path().join("p.png");
+    let o = aiops(&[
+        "detect",
+        f.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("only .svg"), "{}", stderr(&o));
+}

@@ -58,7 +58,11 @@ fn every_detector_online(c: &mut Criterion) {
         let det = aiops_detect::registry::build(info.name, &params).unwrap();
         let heavy = matches!(
             info.name,
-            "random_cut_forest" | "isolation_forest" | "stl" | "seasonal_esd" | "spectral_residual"
+            "random_cut_forest"
+                | "isolation_forest"
+                | "stl"
+                | "seasonal_esd"
+                | "spectral_residual"
                 | "ensemble"
         );
         let n = if heavy { 10_000 } else { 100_000 };

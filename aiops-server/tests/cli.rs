@@ -399,6 +399,10 @@ fn plot_writes_an_svg() {
     let o = aiops(&[
         "detect",
         f.to_str().unwrap(),
+        "-d",
+        "zscore",
+        "-p",
+        "window=30",
         "--plot",
         svg.to_str().unwrap(),
     ]);

@@ -16,9 +16,12 @@
 //! non-seasonal: a robust loess trend (STL with a 2-point period and a constant seasonal, whose
 //! tiny even/odd term is dropped) over the last 64 points.
 //!
-//! The default window holds 8 cycles: robust STL smooths each phase across cycles, and with
-//! only 4 of them a spike drags its phase's fit so far that its neighbours look like
-//! outliers too, and the spike then returns one cycle later as a false alarm.
+//! A flagged point enters the window clipped to the edge of its normal range (winsorized), so
+//! a spike cannot bend later fits and return one cycle later as a false alarm, while a lasting
+//! level shift still moves the fit and is followed after a cycle or a few (more for larger
+//! shifts). For the same reason the default window holds 8 cycles: robust STL smooths each
+//! phase across cycles, and with only 4 a spike in the first window drags its phase's fit so
+//! far that its neighbours look like outliers too.
 //!
 //! Warm-up: [`PointScore::NEUTRAL`] until the window is full and `max(16, period)` forecast
 //! errors have been seen (about `window + period` points).
@@ -72,6 +75,10 @@ pub struct Decomposition {
 /// ≈ 1.5 · period). `robust` adds 15 robustness iterations that give outliers (bisquare on
 /// the remainder) zero weight, so they stay in the remainder instead of bending the trend and
 /// the seasonal pattern.
+///
+/// The values are mapped to [-1, 1] for the fit (so huge values cannot overflow) with a
+/// dither of 1e-9 of that range, which keeps robustness weights defined on noiseless data;
+/// results differ from plain STL by that much.
 ///
 /// Errors: `period` below 2, fewer than two full cycles of values, or a non-finite value.
 ///

@@ -22,15 +22,16 @@
 //! residual and the bounds ± λ · 1.4826 · MAD around it, all taken once the i* outliers are
 //! removed (step i* + 1), so outliers do not widen the normal range.
 //!
-//! Departures from the batch S-H-ESD, both for streaming: residuals are one-step forecast
-//! errors rather than in-sample remainders, so the newest point (always at the window's edge)
-//! is judged like the others; and the trend is removed too, since at the edge a trend would
+//! Departures from the batch S-H-ESD, both for streaming: residuals are forecast errors (1 to
+//! `hop` points past the last fit) rather than in-sample remainders, so the newest point
+//! (always at the window's edge) is judged like the others; and the trend is removed too, since at the edge a trend would
 //! bias every new point the same way. A flagged point enters the STL window clipped to the
 //! bounds, so a spike cannot distort later fits (see the `stl` module); its residual stays in
 //! the ESD window as it was, as ESD expects.
 //!
-//! With `period` unset it is found on the first `window` points (1 024 by default);
-//! without a period the residuals are errors against a robust loess trend.
+//! With `period` unset it is found on the first `window` points (1 024 by default, then the
+//! default window for the period found); without a period the residuals are errors against a
+//! robust loess trend, over 256 points unless `window` is given.
 //!
 //! Warm-up: [`PointScore::NEUTRAL`] until the window is full and `max(32, period)` residuals
 //! have been seen; the ESD window then grows to `window` residuals.
@@ -455,7 +456,10 @@ impl Kernel {
             && let Some(old) = self.residuals.pop_front()
         {
             let at = self.sorted.partition_point(|v| v.total_cmp(&old).is_lt());
-            self.sorted.remove(at);
+            // Always found; the check only keeps a hand-edited snapshot from panicking.
+            if at < self.sorted.len() {
+                self.sorted.remove(at);
+            }
         }
         self.residuals.push_back(r);
         let at = self.sorted.partition_point(|v| v.total_cmp(&r).is_lt());
@@ -465,6 +469,9 @@ impl Kernel {
     /// The generalized ESD test on the residual window, for the newest residual `r`.
     fn esd(&mut self, r: f64, forecast: f64) -> PointScore {
         let n = self.sorted.len();
+        if n < 4 {
+            return PointScore::NEUTRAL;
+        }
         let k = ((self.params.max_anomalies * n as f64) as usize).clamp(1, n - 3);
         let mut lambdas = Vec::with_capacity(k + 1);
         self.critical.fill(n, k, self.params.alpha, &mut lambdas);

@@ -265,21 +265,21 @@ impl SeasonalForecast {
 }
 
 /// Median of a non-empty sample, reordering it.
-pub(crate) fn median_in_place(v: &mut [f64]) -> f64 {
+fn median_in_place(v: &mut [f64]) -> f64 {
     let m = v.len();
     let (_, &mut hi, _) = v.select_nth_unstable_by(m / 2, f64::total_cmp);
     if m % 2 == 1 {
         hi
     } else {
         let lo = v[..m / 2].iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
-        (lo + hi) / 2.0
+        lo / 2.0 + hi / 2.0
     }
 }
 
 /// Robust standard deviation of a non-empty sample: 1.4826 · MAD, or when more than half the
 /// values are equal (MAD 0), 1.2533 · the mean absolute deviation from the median (both equal
 /// σ for normal data).
-pub(crate) fn robust_scale<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
+fn robust_scale<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
     let mut v: Vec<f64> = values.into_iter().copied().collect();
     if v.is_empty() {
         return 0.0;

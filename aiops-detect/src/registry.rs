@@ -23,6 +23,9 @@ use crate::novelty::NoveltyParams;
 use crate::persist::PersistParams;
 use crate::quantile::QuantileParams;
 use crate::random_cut_forest::RandomCutForestParams;
+use crate::seasonal_esd::SeasonalEsdParams;
+use crate::spectral_residual::SpectralResidualParams;
+use crate::stl::StlParams;
 use crate::threshold::ThresholdParams;
 use crate::volatility_shift::VolatilityShiftParams;
 use crate::windowed_gaussian::WindowedGaussianParams;
@@ -201,6 +204,39 @@ pub const DETECTORS: &[DetectorInfo] = &[
         ],
     },
     DetectorInfo {
+        name: "stl",
+        summary: "robust STL forecast error of the trailing window, in robust sigmas",
+        params: &[
+            "period: seasonal period in points (default: detected on the first window)",
+            "threshold: robust sigmas at which a point is flagged (default 4)",
+            "window: points decomposed (default max(8 * period, 48))",
+            "refit_every: points between decompositions (default max(1, window / 16))",
+            "robust: true | false (default true)",
+        ],
+    },
+    DetectorInfo {
+        name: "seasonal_esd",
+        summary: "seasonal hybrid ESD: generalized ESD on median/MAD of STL forecast errors",
+        params: &[
+            "period: seasonal period in points (default: detected on the first window)",
+            "window: points in the STL and ESD windows (default max(8 * period, 128))",
+            "max_anomalies: largest share of the window called anomalous (default 0.02)",
+            "alpha: significance level (default 0.05)",
+            "hop: points between STL decompositions (default max(1, window / 16))",
+        ],
+    },
+    DetectorInfo {
+        name: "spectral_residual",
+        summary: "spectral residual saliency (Ren et al. 2019) of the newest point",
+        params: &[
+            "window: points transformed (default 128)",
+            "extend: estimated points appended after the newest (default 5)",
+            "mag_window: frequency bins in the log-amplitude average, odd (default 3)",
+            "score_window: points whose mean saliency is the reference (default 21)",
+            "threshold: saliency excess over its local mean, as a multiple of it (default 3)",
+        ],
+    },
+    DetectorInfo {
         name: "bocpd",
         summary: "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)",
         params: &[
@@ -274,6 +310,12 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
         "level_shift" => Box::new(parse::<LevelShiftParams>("level_shift", params)?),
         "volatility_shift" => Box::new(parse::<VolatilityShiftParams>("volatility_shift", params)?),
         "persist" => Box::new(parse::<PersistParams>("persist", params)?),
+        "stl" => Box::new(parse::<StlParams>("stl", params)?),
+        "seasonal_esd" => Box::new(parse::<SeasonalEsdParams>("seasonal_esd", params)?),
+        "spectral_residual" => Box::new(parse::<SpectralResidualParams>(
+            "spectral_residual",
+            params,
+        )?),
         "bocpd" => Box::new(parse::<BocpdParams>("bocpd", params)?),
         "isolation_forest" => Box::new(parse::<IsolationForestParams>("isolation_forest", params)?),
         "random_cut_forest" => {

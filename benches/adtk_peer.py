@@ -74,6 +74,12 @@ def pairs():
         ("persist", lambda: ad.PersistAD(c=3.0, window=1), lambda: aiops.Detector("persist", c=3.0, window=1)),
         ("level_shift", lambda: ad.LevelShiftAD(c=6.0, window=10), lambda: aiops.Detector("level_shift", c=6.0, window=10)),
         ("volatility_shift", lambda: ad.VolatilityShiftAD(c=6.0, window=30), lambda: aiops.Detector("volatility_shift", c=6.0, window=30)),
+        # ADTK's SeasonalAD removes a seasonal pattern it fits on the whole series; ours fits
+        # robust STL on a trailing window and scores forecast errors, causally.
+        ("seasonal (stl)", lambda: ad.SeasonalAD(c=3.0), lambda: aiops.Detector("stl")),
+        # ADTK's GeneralizedESDTestAD runs one ESD test on the whole series; ours runs the
+        # seasonal hybrid ESD on a trailing window, causally.
+        ("esd (seasonal_esd)", lambda: ad.GeneralizedESDTestAD(alpha=0.05), lambda: aiops.Detector("seasonal_esd")),
     ]
 
 

@@ -7,12 +7,15 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 
 use aiops_core::Severity;
+use aiops_detect::multivariate::{
+    MULTIVARIATE_DETECTORS, MultivariateDetector, MultivariateOnline, build_multivariate,
+};
 use aiops_detect::registry::{self, DETECTORS};
 use aiops_detect::{
     Detections, Detector, Direction, OnlineDetector, ParamGuard, RollingZScore,
     RollingZScoreOnline, RollingZScoreParams, Threshold, ThresholdOnline, ThresholdParams,
 };
-use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArrayLike1};
+use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArrayLike1, PyReadonlyArray2};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -513,4 +516,100 @@ impl PyDetector {
     fn __repr__(&self) -> String {
         format!("Detector({:?}, params={})", self.det.name(), self.params)
     }
+}
+
+/// A detector over several metrics of one resource, by name: `MultivariateDetector("pca")`,
+/// `MultivariateDetector("mahalanobis", window=100)`.
+///
+/// Rows are points in time, columns are metrics. `detect` scores every row of a 2-D float64
+/// array (GIL released); `update` streams one row into the state the object holds; both give
+/// the same scores on the same data.
+#[pyclass(frozen, name = "MultivariateDetector", module = "aiops._aiops")]
+#[derive(Debug)]
+pub(crate) struct PyMultivariateDetector {
+    det: Box<dyn MultivariateDetector>,
+    state: Mutex<Box<dyn MultivariateOnline>>,
+    params: String,
+}
+
+#[pymethods]
+impl PyMultivariateDetector {
+    /// Builds the multivariate detector `name` ("mahalanobis", "pca") with keyword parameters;
+    /// raises InvalidParameterError for an unknown name or parameter, or a bad value.
+    #[new]
+    #[pyo3(signature = (name, **params))]
+    fn new(py: Python<'_>, name: &str, params: Option<&Bound<'_, PyDict>>) -> Result<Self> {
+        let map = params_map(py, name, params)?;
+        let det = build_multivariate(name, &map).map_err(Error::param)?;
+        let state = Mutex::new(det.online());
+        Ok(Self {
+            det,
+            state,
+            params: serde_json::Value::Object(map).to_string(),
+        })
+    }
+
+    /// The registry name.
+    #[getter]
+    fn name(&self) -> &'static str {
+        self.det.name()
+    }
+
+    /// Scores every row of `rows` (shape (n, metrics), float64) at `timestamps` (int64 ms;
+    /// default 0, 1, 2...).
+    #[pyo3(signature = (rows, timestamps = None))]
+    fn detect(
+        &self,
+        py: Python<'_>,
+        rows: PyReadonlyArray2<'_, f64>,
+        timestamps: Option<PyArrayLike1<'_, i64>>,
+    ) -> Result<PyDetections> {
+        let view = rows.as_array();
+        let ts: Vec<i64> = match &timestamps {
+            Some(t) => column(t).into_owned(),
+            None => (0..view.nrows() as i64).collect(),
+        };
+        let d = py.detach(|| self.det.detect(&ts, view))?;
+        Ok(PyDetections::new(py, d))
+    }
+
+    /// Streams one row (one value per metric); returns `(score, is_anomaly)`.
+    fn update(
+        &self,
+        timestamp: i64,
+        row: PyArrayLike1<'_, f64, AllowTypeChange>,
+    ) -> Result<(f64, bool)> {
+        let r = column(&row);
+        let p = lock(&self.state).update(timestamp, &r)?;
+        Ok((p.score, p.is_anomaly))
+    }
+
+    /// Forgets the streamed rows.
+    fn reset(&self) {
+        lock(&self.state).reset();
+    }
+
+    fn __getnewargs_ex__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Result<((&'static str,), Bound<'py, PyAny>)> {
+        Ok((
+            (self.det.name(),),
+            py.import("json")?.call_method1("loads", (&self.params,))?,
+        ))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "MultivariateDetector({:?}, params={})",
+            self.det.name(),
+            self.params
+        )
+    }
+}
+
+/// Names of the multivariate detectors.
+#[pyfunction]
+pub(crate) fn multivariate_detector_names() -> Vec<&'static str> {
+    MULTIVARIATE_DETECTORS.iter().map(|d| d.name).collect()
 }

@@ -26,6 +26,8 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<detect::PyRollingZScore>()?;
     m.add_class::<detect::PyThreshold>()?;
     m.add_class::<detect::PyDetector>()?;
+    m.add_class::<detect::PyMultivariateDetector>()?;
+    m.add_function(wrap_pyfunction!(detect::multivariate_detector_names, m)?)?;
     m.add_function(wrap_pyfunction!(eval::nab_evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(io::read_csv_text, m)?)?;

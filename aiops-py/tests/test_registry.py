@@ -86,3 +86,26 @@ def test_nab_evaluate(tmp_path: Path) -> None:
     assert float(r["standard"]) > 50.0
     with pytest.raises(aiops.AiopsIOError):
         aiops.nab_evaluate(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("name", aiops.multivariate_detector_names())
+def test_multivariate_detectors(name: str) -> None:
+    rng = np.random.default_rng(5)
+    n = 800
+    base = rng.normal(0, 1, n)
+    rows = np.column_stack([base, 2 * base + rng.normal(0, 0.1, n), rng.normal(0, 1, n)])
+    rows[600] = [0.0, 8.0, 0.0]  # breaks the correlation between the first two metrics
+    det = aiops.MultivariateDetector(name)
+    d = det.detect(rows)
+    assert len(d) == n
+    assert d.is_anomaly[600]
+    online = aiops.MultivariateDetector(name)
+    for i in range(n):
+        score, flagged = online.update(i, rows[i])
+        assert score == d.scores[i] and flagged == d.is_anomaly[i]
+    with pytest.raises(aiops.InvalidInputError):
+        online.update(n + 1, [1.0, 2.0])
+    with pytest.raises(InvalidParameterError):
+        aiops.MultivariateDetector("nope")
+    back = pickle.loads(pickle.dumps(det))
+    assert back.name == name

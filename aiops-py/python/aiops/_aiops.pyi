@@ -31,6 +31,7 @@ __all__ = [
     "TimeSeries",
     "Detections",
     "Detector",
+    "MultivariateDetector",
     "RollingZScore",
     "Threshold",
     "read_csv",
@@ -41,6 +42,7 @@ __all__ = [
     "detector_names",
     "build_detector",
     "nab_evaluate",
+    "multivariate_detector_names",
 ]
 
 __version__: Final[str]
@@ -373,6 +375,34 @@ class Detector:
     def severity(self, score: float) -> str:
         """The severity name of an anomaly with this score."""
     def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]: ...
+
+@final
+class MultivariateDetector:
+    """A detector over several metrics of one resource, by name:
+    ``MultivariateDetector("pca")``, ``MultivariateDetector("mahalanobis", window=100)``.
+
+    Rows are points in time, columns are metrics. ``detect`` scores every row of a 2-D float64
+    array (GIL released); ``update`` streams one row into the state the object holds; both give
+    the same scores on the same data.
+    """
+
+    def __new__(cls, name: str, **params: object) -> MultivariateDetector: ...
+    @property
+    def name(self) -> str:
+        """The registry name."""
+    def detect(
+        self, rows: npt.NDArray[np.float64], timestamps: _TimestampsLike | None = None
+    ) -> Detections:
+        """Scores every row of ``rows`` (shape (n, metrics), float64) at ``timestamps`` (int64
+        ms; default 0, 1, 2...)."""
+    def update(self, timestamp: int, row: _ValuesLike) -> tuple[float, bool]:
+        """Streams one row (one value per metric); returns ``(score, is_anomaly)``."""
+    def reset(self) -> None:
+        """Forgets the streamed rows."""
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]: ...
+
+def multivariate_detector_names() -> list[str]:
+    """Names of the multivariate detectors."""
 
 def nab_evaluate(
     data: _PathLike, detector: str = "default", **params: object

@@ -76,6 +76,7 @@ def pairs():
         ("volatility_shift", lambda: ad.VolatilityShiftAD(c=6.0, window=30), lambda: aiops.Detector("volatility_shift", c=6.0, window=30)),
         # ADTK's SeasonalAD removes a seasonal pattern it fits on the whole series; ours fits
         # robust STL on a trailing window and scores forecast errors, causally.
+        ("seasonal", lambda: ad.SeasonalAD(c=3.0), lambda: aiops.Detector("seasonal", c=3.0)),
         ("seasonal (stl)", lambda: ad.SeasonalAD(c=3.0), lambda: aiops.Detector("stl")),
         # ADTK's GeneralizedESDTestAD runs one ESD test on the whole series; ours runs the
         # seasonal hybrid ESD on a trailing window, causally.

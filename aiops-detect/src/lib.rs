@@ -24,6 +24,7 @@ pub mod persist;
 pub mod quantile;
 pub mod random_cut_forest;
 pub mod registry;
+pub mod seasonal;
 pub mod seasonal_esd;
 pub mod spectral_residual;
 pub mod stl;

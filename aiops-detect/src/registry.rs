@@ -23,6 +23,7 @@ use crate::novelty::NoveltyParams;
 use crate::persist::PersistParams;
 use crate::quantile::QuantileParams;
 use crate::random_cut_forest::RandomCutForestParams;
+use crate::seasonal::SeasonalParams;
 use crate::seasonal_esd::SeasonalEsdParams;
 use crate::spectral_residual::SpectralResidualParams;
 use crate::stl::StlParams;
@@ -204,6 +205,19 @@ pub const DETECTORS: &[DetectorInfo] = &[
         ],
     },
     DetectorInfo {
+        name: "seasonal",
+        summary: "seasonal profile: residual from the mean of the same phase over past seasons",
+        params: &[
+            "period: seasonal period in points (default: detected on the first detect_window points)",
+            "detect_window: points buffered to detect the period (default 1024)",
+            "cycles: past seasons averaged into the profile (default 4)",
+            "c: fence distance in IQRs beyond the residual quartiles (default 3)",
+            "history: residuals kept for the fences (default 500)",
+            "min_periods: residuals before scoring starts (default 100)",
+            "direction: both | up | down (default both)",
+        ],
+    },
+    DetectorInfo {
         name: "stl",
         summary: "robust STL forecast error of the trailing window, in robust sigmas",
         params: &[
@@ -310,6 +324,7 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
         "level_shift" => Box::new(parse::<LevelShiftParams>("level_shift", params)?),
         "volatility_shift" => Box::new(parse::<VolatilityShiftParams>("volatility_shift", params)?),
         "persist" => Box::new(parse::<PersistParams>("persist", params)?),
+        "seasonal" => Box::new(parse::<SeasonalParams>("seasonal", params)?),
         "stl" => Box::new(parse::<StlParams>("stl", params)?),
         "seasonal_esd" => Box::new(parse::<SeasonalEsdParams>("seasonal_esd", params)?),
         "spectral_residual" => Box::new(parse::<SpectralResidualParams>(

@@ -525,6 +525,8 @@ impl BocpdOnline {
 }
 
 impl OnlineDetector for BocpdOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

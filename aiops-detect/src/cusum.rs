@@ -270,6 +270,8 @@ pub struct CusumOnline {
 }
 
 impl OnlineDetector for CusumOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -196,6 +196,8 @@ pub struct DefaultOnline {
 }
 
 impl OnlineDetector for DefaultOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -207,7 +207,32 @@ pub trait OnlineDetector: fmt::Debug + Send {
 
     /// Forgets everything seen.
     fn reset(&mut self);
+
+    /// The whole state as JSON, so that a restarted process can continue where this one
+    /// stopped ([`OnlineDetector::restore`]).
+    fn snapshot(&self) -> Result<String>;
+
+    /// Replaces the state by one saved with [`OnlineDetector::snapshot`] from the same kind
+    /// of detector; on error the state is unchanged.
+    fn restore(&mut self, snapshot: &str) -> Result<()>;
 }
+
+/// Implements `snapshot` / `restore` through the type's serde form.
+macro_rules! snapshot_via_serde {
+    () => {
+        fn snapshot(&self) -> $crate::error::Result<String> {
+            serde_json::to_string(self)
+                .map_err(|e| $crate::error::DetectError::Snapshot(e.to_string()))
+        }
+
+        fn restore(&mut self, snapshot: &str) -> $crate::error::Result<()> {
+            *self = serde_json::from_str(snapshot)
+                .map_err(|e| $crate::error::DetectError::Snapshot(e.to_string()))?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use snapshot_via_serde;
 
 /// How often batch runs report progress, in points.
 pub(crate) const PROGRESS_EVERY: usize = 1 << 16;

@@ -8,8 +8,8 @@
 //! Parameters come as JSON, as in `aiops detect -d ensemble -p 'members=[{"detector":
 //! "zscore"}, {"detector": "bocpd", "params": {"lambda": 100}}]' -p combine=mean`.
 //!
-//! Members are boxed trait objects, so the streaming state of an ensemble is not serialisable
-//! (each member's is, through its own type).
+//! The streaming state is saved as each member's own snapshot plus the calibrators, and
+//! restored into an ensemble built with the same members.
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
@@ -253,6 +253,44 @@ impl OnlineDetector for EnsembleOnline {
             *c = c.fresh();
         }
     }
+
+    fn snapshot(&self) -> Result<String> {
+        let members = self
+            .members
+            .iter()
+            .map(|m| m.snapshot())
+            .collect::<Result<Vec<_>>>()?;
+        serde_json::to_string(&(members, &self.calibrators))
+            .map_err(|e| DetectError::Snapshot(e.to_string()))
+    }
+
+    fn restore(&mut self, snapshot: &str) -> Result<()> {
+        let (members, calibrators): (Vec<String>, Vec<Likelihood>) =
+            serde_json::from_str(snapshot).map_err(|e| DetectError::Snapshot(e.to_string()))?;
+        if members.len() != self.members.len() || calibrators.len() != self.calibrators.len() {
+            return Err(DetectError::Snapshot(format!(
+                "the snapshot has {} members, this ensemble {}",
+                members.len(),
+                self.members.len()
+            )));
+        }
+        // Keep the current states, so that a failure part-way leaves everything unchanged.
+        let backup = self
+            .members
+            .iter()
+            .map(|m| m.snapshot())
+            .collect::<Result<Vec<_>>>()?;
+        for (k, text) in members.iter().enumerate() {
+            if let Err(e) = self.members[k].restore(text) {
+                for (m, old) in self.members.iter_mut().zip(&backup).take(k) {
+                    m.restore(old)?;
+                }
+                return Err(e);
+            }
+        }
+        self.calibrators = calibrators;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -312,6 +350,19 @@ mod tests {
         }
         online.reset();
         assert_eq!(online.update(ts[0], v[0]).unwrap(), batch.point(0));
+
+        // A snapshot taken mid-stream restores into a fresh ensemble that continues alike.
+        let mut a = det.online_state();
+        for i in 0..700 {
+            a.update(ts[i], v[i]).unwrap();
+        }
+        let mut b = det.online_state();
+        b.restore(&a.snapshot().unwrap()).unwrap();
+        for i in 700..v.len() {
+            assert_eq!(b.update(ts[i], v[i]).unwrap(), batch.point(i), "point {i}");
+        }
+        assert!(b.restore("{").is_err());
+        assert!(b.restore("[[], []]").is_err());
     }
 
     #[test]

@@ -71,6 +71,10 @@ pub enum DetectError {
         found: usize,
     },
 
+    /// A saved streaming state could not be written or read back.
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+
     /// Invalid input data (empty, unsorted, non-finite series...).
     #[error(transparent)]
     Core(#[from] CoreError),

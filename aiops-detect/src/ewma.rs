@@ -267,6 +267,8 @@ pub struct EwmaOnline {
 }
 
 impl OnlineDetector for EwmaOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -281,6 +281,8 @@ pub struct HampelOnline {
 }
 
 impl OnlineDetector for HampelOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -362,6 +362,8 @@ pub struct IqrOnline {
 }
 
 impl OnlineDetector for IqrOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -606,6 +606,8 @@ impl IsolationForestOnline {
 }
 
 impl OnlineDetector for IsolationForestOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -262,6 +262,8 @@ pub struct LevelShiftOnline {
 }
 
 impl OnlineDetector for LevelShiftOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -310,6 +310,8 @@ pub struct MadOnline {
 }
 
 impl OnlineDetector for MadOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -424,6 +424,8 @@ pub struct MahalanobisOnline {
 }
 
 impl MultivariateOnline for MahalanobisOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, row: &[f64]) -> Result<PointScore> {
         self.guard.admit(timestamp, row)?;
         Ok(self.kernel.step(row))

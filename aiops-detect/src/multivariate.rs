@@ -74,6 +74,12 @@ pub trait MultivariateOnline: fmt::Debug + Send {
 
     /// Forgets everything seen, including the number of metrics.
     fn reset(&mut self);
+
+    /// The whole state as JSON ([`MultivariateOnline::restore`] reads it back).
+    fn snapshot(&self) -> Result<String>;
+
+    /// Replaces the state by one saved with `snapshot` from the same kind of detector.
+    fn restore(&mut self, snapshot: &str) -> Result<()>;
 }
 
 /// Copies metric columns into a row-major table, checking their lengths.

@@ -291,6 +291,8 @@ pub struct NoveltyOnline {
 }
 
 impl OnlineDetector for NoveltyOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

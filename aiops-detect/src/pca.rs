@@ -462,6 +462,8 @@ impl PcaOnline {
 }
 
 impl MultivariateOnline for PcaOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, row: &[f64]) -> Result<PointScore> {
         self.guard.admit(timestamp, row)?;
         Ok(self.kernel.step(row))

@@ -324,6 +324,8 @@ pub struct PersistOnline {
 }
 
 impl OnlineDetector for PersistOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -291,6 +291,8 @@ pub struct QuantileOnline {
 }
 
 impl OnlineDetector for QuantileOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -737,6 +737,8 @@ impl RandomCutForestOnline {
 }
 
 impl OnlineDetector for RandomCutForestOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -300,6 +300,8 @@ impl SeasonalOnline {
 }
 
 impl OnlineDetector for SeasonalOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

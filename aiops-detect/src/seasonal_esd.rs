@@ -584,6 +584,8 @@ impl SeasonalEsdOnline {
 }
 
 impl OnlineDetector for SeasonalEsdOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -470,6 +470,8 @@ pub struct SpectralResidualOnline {
 }
 
 impl OnlineDetector for SpectralResidualOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

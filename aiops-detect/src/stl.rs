@@ -658,6 +658,8 @@ impl StlOnline {
 }
 
 impl OnlineDetector for StlOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

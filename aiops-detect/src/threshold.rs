@@ -170,6 +170,8 @@ pub struct ThresholdOnline {
 }
 
 impl OnlineDetector for ThresholdOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.params.score(value))

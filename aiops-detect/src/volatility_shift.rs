@@ -265,6 +265,8 @@ pub struct VolatilityShiftOnline {
 }
 
 impl OnlineDetector for VolatilityShiftOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

@@ -421,6 +421,8 @@ pub struct WindowedGaussianOnline {
 }
 
 impl OnlineDetector for WindowedGaussianOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

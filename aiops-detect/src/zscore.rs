@@ -316,6 +316,8 @@ pub struct RollingZScoreOnline {
 }
 
 impl OnlineDetector for RollingZScoreOnline {
+    crate::detector::snapshot_via_serde!();
+
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.admit(timestamp, value)?;
         Ok(self.kernel.step(value))

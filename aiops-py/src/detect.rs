@@ -439,8 +439,8 @@ pub(crate) fn params_map(
 /// Any detector of the registry, by name: `Detector("default")`, `Detector("mad", window=50)`.
 ///
 /// `detect` scores a whole series (GIL released); `update` streams one point into the state
-/// the object holds; both give the same scores on the same data. Pickling keeps the name and
-/// parameters and starts a fresh streaming state.
+/// the object holds; both give the same scores on the same data. Pickling keeps the name, the
+/// parameters and the streaming state.
 #[pyclass(frozen, name = "Detector", module = "aiops._aiops")]
 #[derive(Debug)]
 pub(crate) struct PyDetector {
@@ -504,6 +504,18 @@ impl PyDetector {
     /// The severity name of an anomaly with this score.
     fn severity(&self, score: f64) -> &'static str {
         self.det.severity(score).as_str()
+    }
+
+    /// The streaming state, as JSON (pickle support).
+    fn __getstate__(&self) -> Result<String> {
+        Ok(lock(&self.state).snapshot()?)
+    }
+
+    /// Restores the streaming state saved by `__getstate__`.
+    fn __setstate__(&self, state: &str) -> Result<()> {
+        lock(&self.state)
+            .restore(state)
+            .map_err(|e| Error::Parse(e.to_string()))
     }
 
     fn __getnewargs_ex__<'py>(
@@ -587,6 +599,18 @@ impl PyMultivariateDetector {
     /// Forgets the streamed rows.
     fn reset(&self) {
         lock(&self.state).reset();
+    }
+
+    /// The streaming state, as JSON (pickle support).
+    fn __getstate__(&self) -> Result<String> {
+        Ok(lock(&self.state).snapshot()?)
+    }
+
+    /// Restores the streaming state saved by `__getstate__`.
+    fn __setstate__(&self, state: &str) -> Result<()> {
+        lock(&self.state)
+            .restore(state)
+            .map_err(|e| Error::Parse(e.to_string()))
     }
 
     fn __getnewargs_ex__<'py>(

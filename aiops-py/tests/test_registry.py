@@ -34,6 +34,20 @@ def test_every_registry_detector_runs_batch_and_online_alike(name: str) -> None:
         assert flagged == d.is_anomaly[i]
 
 
+@pytest.mark.parametrize("name", aiops.detector_names())
+def test_pickled_streaming_state_continues(name: str) -> None:
+    params = {"upper": 90.0} if name == "threshold" else {}
+    ts, v = _series()
+    whole = Detector(name, **params).detect(v, ts)
+    det = Detector(name, **params)
+    for i in range(700):
+        det.update(int(ts[i]), float(v[i]))
+    det = pickle.loads(pickle.dumps(det))
+    for i in range(700, len(v)):
+        score, _ = det.update(int(ts[i]), float(v[i]))
+        assert score == whole.scores[i], i
+
+
 def test_default_detector_flags_the_spike() -> None:
     ts, v = _series()
     d = Detector().detect(v, ts)

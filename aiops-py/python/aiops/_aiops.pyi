@@ -353,7 +353,7 @@ class Detector:
 
     ``detect`` scores a whole series (GIL released); ``update`` streams one point into the
     state the object holds; both give the same scores on the same data. Pickling keeps the
-    name and parameters and starts a fresh streaming state.
+    name, the parameters and the streaming state.
     """
 
     def __new__(cls, name: str = "default", **params: object) -> Detector: ...
@@ -399,6 +399,8 @@ class MultivariateDetector:
         """Streams one row (one value per metric); returns ``(score, is_anomaly)``."""
     def reset(self) -> None:
         """Forgets the streamed rows."""
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
     def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]: ...
 
 def multivariate_detector_names() -> list[str]:

@@ -5,6 +5,7 @@ mod detect_cmd;
 mod error;
 mod eval_cmd;
 mod input;
+mod multi_cmd;
 mod plot;
 
 use std::process::ExitCode;
@@ -26,6 +27,8 @@ enum Command {
     /// Reads the series, runs the detector over every point, and prints the anomalies merged
     /// into windows, or writes per-point scores with --output.
     Detect(detect_cmd::DetectArgs),
+    /// Find anomalies across several metrics of one resource (wide CSV), scored together.
+    DetectMulti(multi_cmd::MultiArgs),
     /// List the detectors and their parameters.
     Detectors,
     /// Evaluate on a public benchmark with labelled data.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {
                 println!("{:<10} {}", d.name, d.summary);

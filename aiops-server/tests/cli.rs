@@ -424,3 +424,56 @@ fn plot_writes_an_svg() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("only .svg"), "{}", stderr(&o));
 }
+
+#[test]
+fn detect_multi_scores_metrics_together() {
+    let dir = tempfile::tempdir().unwrap();
+    // cpu and latency move together; at row 500 latency jumps while cpu stays normal.
+    let mut s = String::from("timestamp,cpu,latency\n");
+    for i in 0..700u64 {
+        let cpu = 50.0 + ((i * 7919) % 17) as f64;
+        let latency = if i == 500 {
+            2.0 * cpu + 40.0
+        } else {
+            2.0 * cpu + ((i * 31) % 5) as f64 * 0.1
+        };
+        s.push_str(&format!("{},{cpu},{latency}\n", 1_700_000_000 + i * 60));
+    }
+    let f = write(dir.path(), "wide.csv", &s);
+    for det in ["mahalanobis", "pca"] {
+        let o = aiops(&["detect-multi", f.to_str().unwrap(), "-d", det, "-f", "json"]);
+        assert!(o.status.success(), "{det}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["metrics"], serde_json::json!(["cpu", "latency"]));
+        let starts: Vec<&str> = v["anomalies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["start"].as_str().unwrap())
+            .collect();
+        assert!(starts.contains(&"1700030000"), "{det}: {starts:?}");
+    }
+    let out = dir.path().join("rows.csv");
+    let o = aiops(&[
+        "detect-multi",
+        f.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 701);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("1700030000,") && l.ends_with(",1"))
+    );
+    let o = aiops(&["detect-multi", f.to_str().unwrap(), "-d", "nope"]);
+    assert!(!o.status.success() && stderr(&o).contains("mahalanobis"));
+    let bad = write(dir.path(), "bad.csv", "timestamp,a,b\n1,2\n");
+    let o = aiops(&["detect-multi", bad.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("line 2"),
+        "{}",
+        stderr(&o)
+    );
+}

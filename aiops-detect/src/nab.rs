@@ -624,6 +624,51 @@ mod tests {
         assert_eq!(r[2].null, -4.0, "reward_low_FN_rate doubles the miss cost");
     }
 
+    /// A corpus and a published-results folder in NAB's layout, read back and scored.
+    #[test]
+    fn loads_corpus_and_published_results() {
+        let dir = std::env::temp_dir().join(format!("aiops-nab-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data/cat")).unwrap();
+        std::fs::create_dir_all(dir.join("labels")).unwrap();
+        std::fs::create_dir_all(dir.join("results/det/cat")).unwrap();
+        let t = |i: usize| format!("2024-01-01 {:02}:{:02}:00", i / 60, i % 60);
+        let mut data = String::from("timestamp,value\n");
+        let mut res = String::from("timestamp,value,anomaly_score,label\n");
+        for i in 0..100 {
+            // A repeated timestamp, as in a few NAB files: kept, in file order.
+            let ts = if i == 30 { t(29) } else { t(i) };
+            data.push_str(&format!("{ts},{i}\n"));
+            let score = if i == 45 { 0.9 } else { 0.1 };
+            res.push_str(&format!("{ts},{i},{score},0\n"));
+        }
+        std::fs::write(dir.join("data/cat/s.csv"), data).unwrap();
+        std::fs::write(dir.join("results/det/cat/det_s.csv"), res).unwrap();
+        std::fs::write(
+            dir.join("labels/combined_windows.json"),
+            format!(
+                "{{\"cat/s.csv\": [[\"{}.000000\", \"{}.000000\"]]}}",
+                t(40),
+                t(59)
+            ),
+        )
+        .unwrap();
+        let corpus = load_corpus(&dir).unwrap();
+        assert_eq!(corpus.len(), 1);
+        assert_eq!(corpus[0].timestamps.len(), 100);
+        assert_eq!(corpus[0].timestamps[29], corpus[0].timestamps[30]);
+        let det_ts = detection_timestamps(&corpus[0].timestamps);
+        assert!(det_ts.windows(2).all(|w| w[0] < w[1]));
+        let scores = load_result_scores(&dir.join("results/det"), &corpus).unwrap();
+        assert_eq!(scores[0][45], 0.9);
+        let r = score_corpus(&corpus, &scores, &CostProfile::nab_profiles()).unwrap();
+        // Detected 5 points into a 20-point window, no false positive.
+        let want = scaled_sigmoid(-(59.0 - 45.0 + 1.0) / 20.0) / scaled_sigmoid(-1.0);
+        assert!((r[0].raw - want).abs() < 1e-12, "{}", r[0].raw);
+        assert!(load_result_scores(&dir.join("results/nope"), &corpus).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn bad_input() {
         let s = series(10, vec![(4, 6)]);

@@ -7,6 +7,9 @@
 //! fences close onto it and the score divides by an IQR floored at 1e-12 × (1 + |median|), so
 //! any departure scores huge but finite. `c` defaults to 3, ADTK's default.
 //!
+//! With `fit = "once"` the fences are fitted on the first `window` points and kept (ADTK's
+//! fit-then-detect workflow), O(1) per point after training; see [`crate::quantile::Fit`].
+//!
 //! Cost per point: O(log w) time (six selects and an update of an [`OrderStats`] tree), O(w)
 //! memory.
 //!
@@ -24,6 +27,7 @@ use crate::detector::{
 use crate::error::{DetectError, Result};
 use crate::mad::{check_positive, check_window};
 use crate::order_stats::{OrderStats, RollingOrderStats};
+use crate::quantile::Fit;
 use crate::zscore::Direction;
 
 /// Tukey's fences of a set of values.
@@ -189,6 +193,7 @@ pub struct IqrParams {
     c: f64,
     min_periods: Option<usize>,
     direction: Direction,
+    fit: Fit,
 }
 
 impl Default for IqrParams {
@@ -198,6 +203,7 @@ impl Default for IqrParams {
             c: 3.0,
             min_periods: None,
             direction: Direction::Both,
+            fit: Fit::Rolling,
         }
     }
 }
@@ -231,6 +237,12 @@ impl IqrParams {
         self.direction = direction;
         self
     }
+
+    /// When the fences are fitted (default: rolling).
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
+    }
 }
 
 impl ParamGuard for IqrParams {
@@ -239,7 +251,14 @@ impl ParamGuard for IqrParams {
     fn check(&self) -> Result<Iqr> {
         let min_periods = check_window(self.window, self.min_periods, 4)?;
         check_positive("c", self.c)?;
+        if self.fit == Fit::Once && self.min_periods.is_some_and(|m| m != self.window) {
+            return Err(DetectError::InvalidParameter {
+                name: "min_periods",
+                reason: "with fit = once the fences are fitted on exactly `window` points".into(),
+            });
+        }
         Ok(Iqr {
+            fit: self.fit,
             window: self.window,
             c: self.c,
             min_periods,
@@ -251,6 +270,7 @@ impl ParamGuard for IqrParams {
 /// Validated inter-quartile range detector.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Iqr {
+    fit: Fit,
     window: usize,
     c: f64,
     min_periods: usize,
@@ -320,6 +340,34 @@ impl Detector for Iqr {
 struct Kernel {
     params: Iqr,
     window: RollingOrderStats,
+    /// With `Fit::Once`, the fences once fitted.
+    #[serde(with = "frozen_fences")]
+    frozen: Option<Fences>,
+}
+
+/// Serde for the cached fences, as their four numbers.
+mod frozen_fences {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::Fences;
+
+    pub(super) fn serialize<S: Serializer>(f: &Option<Fences>, s: S) -> Result<S::Ok, S::Error> {
+        f.map(|f| (f.median, f.lower, f.upper, f.scale))
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Fences>, D::Error> {
+        Ok(
+            Option::<(f64, f64, f64, f64)>::deserialize(d)?.map(|(median, lower, upper, scale)| {
+                Fences {
+                    median,
+                    lower,
+                    upper,
+                    scale,
+                }
+            }),
+        )
+    }
 }
 
 impl Kernel {
@@ -327,18 +375,26 @@ impl Kernel {
         Self {
             params,
             window: RollingOrderStats::new(params.window),
+            frozen: None,
         }
     }
 }
 
 impl OnlineKernel for Kernel {
     fn step(&mut self, x: f64) -> PointScore {
-        let fences = if self.window.len() >= self.params.min_periods {
-            Fences::of(self.window.stats(), self.params.c)
-        } else {
-            None
+        let fences = match self.frozen {
+            Some(f) => Some(f),
+            None if self.window.len() >= self.params.min_periods => {
+                Fences::of(self.window.stats(), self.params.c)
+            }
+            None => None,
         };
-        self.window.push(x);
+        if self.frozen.is_none() {
+            self.window.push(x);
+            if self.params.fit == Fit::Once && self.window.is_full() {
+                self.frozen = Fences::of(self.window.stats(), self.params.c);
+            }
+        }
         let Some(f) = fences else {
             return PointScore::NEUTRAL;
         };
@@ -388,6 +444,36 @@ impl OnlineDetector for IqrOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_once_keeps_the_training_fences() {
+        let v: Vec<f64> = (0..400)
+            .map(|i| if i < 300 { (i % 10) as f64 } else { 100.0 })
+            .collect();
+        let ts: Vec<i64> = (0..400).collect();
+        let det = IqrParams::new().window(100).fit(Fit::Once).check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
+        assert!(
+            d.is_anomaly[300..].iter().all(|&a| a),
+            "100 stays anomalous"
+        );
+        let mut online = det.online_state();
+        for i in 0..v.len() {
+            if i == 250 {
+                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
+            }
+            assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
+        }
+        assert!(
+            IqrParams::new()
+                .window(100)
+                .min_periods(10)
+                .fit(Fit::Once)
+                .check()
+                .is_err()
+        );
+    }
 
     /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
     fn noise(n: usize, seed: u64) -> Vec<f64> {

@@ -13,8 +13,12 @@
 //! the median. A flat window gives a spread of 0, floored at 1e-12 × (1 + |median|): any
 //! departure scores huge but finite.
 //!
+//! With `fit = "once"`, the bounds are fitted once, on the first `window` points, and then
+//! kept: ADTK's fit-then-detect workflow (train on a known-good period, watch what follows),
+//! at O(1) per point after training. The default, `"rolling"`, refits at every point.
+//!
 //! Cost per point: O(log w) time (a few selects and an update of an [`OrderStats`] tree), O(w)
-//! memory.
+//! memory; with `fit = "once"`, O(1) after the first `window` points.
 //!
 //! [`OrderStats`]: crate::order_stats::OrderStats
 
@@ -50,6 +54,18 @@ pub struct QuantileParams {
     high: Option<f64>,
     low: Option<f64>,
     min_periods: Option<usize>,
+    fit: Fit,
+}
+
+/// When bounds are fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fit {
+    /// At every point, on the `window` points before it.
+    #[default]
+    Rolling,
+    /// Once, on the first `window` points; kept afterwards.
+    Once,
 }
 
 impl Default for QuantileParams {
@@ -59,6 +75,7 @@ impl Default for QuantileParams {
             high: Some(0.99),
             low: Some(0.01),
             min_periods: None,
+            fit: Fit::Rolling,
         }
     }
 }
@@ -73,6 +90,12 @@ impl QuantileParams {
     /// Points in the reference window (>= 2).
     pub fn window(mut self, points: usize) -> Self {
         self.window = points;
+        self
+    }
+
+    /// When the bounds are fitted (default: rolling).
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
         self
     }
 
@@ -141,7 +164,14 @@ impl ParamGuard for QuantileParams {
                 });
             }
         };
+        if self.fit == Fit::Once && self.min_periods.is_some_and(|m| m != self.window) {
+            return Err(DetectError::InvalidParameter {
+                name: "min_periods",
+                reason: "with fit = once the bounds are fitted on exactly `window` points".into(),
+            });
+        }
         Ok(Quantile {
+            fit: self.fit,
             window: self.window,
             high: self.high,
             low: self.low,
@@ -155,6 +185,7 @@ impl ParamGuard for QuantileParams {
 /// Validated rolling quantile detector.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quantile {
+    fit: Fit,
     window: usize,
     high: Option<f64>,
     low: Option<f64>,
@@ -235,6 +266,8 @@ impl Detector for Quantile {
 struct Kernel {
     params: Quantile,
     window: RollingOrderStats,
+    /// With `Fit::Once`, the bounds once fitted: (lower, upper, median, spread).
+    frozen: Option<(Option<f64>, Option<f64>, f64, f64)>,
 }
 
 impl Kernel {
@@ -242,13 +275,12 @@ impl Kernel {
         Self {
             params,
             window: RollingOrderStats::new(params.window),
+            frozen: None,
         }
     }
 
-    fn score(&self, x: f64) -> Option<PointScore> {
-        if self.window.len() < self.params.min_periods {
-            return None;
-        }
+    /// (lower, upper, median, spread) of the current window.
+    fn bounds(&self) -> Option<(Option<f64>, Option<f64>, f64, f64)> {
         let s = self.window.stats();
         let p = &self.params;
         let upper = p.high.and_then(|q| s.quantile(q));
@@ -256,7 +288,15 @@ impl Kernel {
         let median = s.median()?;
         let top = upper.or_else(|| s.quantile(p.spread_high))?;
         let bottom = lower.or_else(|| s.quantile(p.spread_low))?;
-        let spread = floor_scale(top - bottom, median);
+        Some((lower, upper, median, floor_scale(top - bottom, median)))
+    }
+
+    fn score(&self, x: f64) -> Option<PointScore> {
+        let (lower, upper, median, spread) = match self.frozen {
+            Some(b) => b,
+            None if self.window.len() < self.params.min_periods => return None,
+            None => self.bounds()?,
+        };
         let beyond = upper
             .map_or(f64::NEG_INFINITY, |u| x - u)
             .max(lower.map_or(f64::NEG_INFINITY, |l| l - x));
@@ -278,7 +318,12 @@ impl Kernel {
 impl OnlineKernel for Kernel {
     fn step(&mut self, x: f64) -> PointScore {
         let out = self.score(x).unwrap_or(PointScore::NEUTRAL);
-        self.window.push(x);
+        if self.frozen.is_none() {
+            self.window.push(x);
+            if self.params.fit == Fit::Once && self.window.is_full() {
+                self.frozen = self.bounds();
+            }
+        }
         out
     }
 }
@@ -307,6 +352,51 @@ impl OnlineDetector for QuantileOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_once_keeps_the_training_bounds() {
+        // Trained on 0..100, the bounds stay there even when the level moves.
+        let v: Vec<f64> = (0..400)
+            .map(|i| if i < 300 { (i % 100) as f64 } else { 1000.0 })
+            .collect();
+        let ts: Vec<i64> = (0..400).collect();
+        let det = QuantileParams::new()
+            .window(100)
+            .high(0.99)
+            .low(0.01)
+            .fit(Fit::Once)
+            .check()
+            .unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
+        assert!(
+            d.is_anomaly[300..].iter().all(|&a| a),
+            "1000 stays anomalous"
+        );
+        assert_eq!(d.upper[350], d.upper[150]);
+        let rolling = QuantileParams::new()
+            .window(100)
+            .check()
+            .unwrap()
+            .detect(&ts, &v)
+            .unwrap();
+        assert!(!rolling.is_anomaly[399], "a rolling window adapts");
+        let mut online = det.online_state();
+        for i in 0..v.len() {
+            if i == 200 {
+                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
+            }
+            assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
+        }
+        assert!(
+            QuantileParams::new()
+                .window(100)
+                .min_periods(50)
+                .fit(Fit::Once)
+                .check()
+                .is_err()
+        );
+    }
 
     /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
     fn noise(n: usize, seed: u64) -> Vec<f64> {

@@ -104,6 +104,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "high: upper quantile, null = none (default 0.99)",
             "low: lower quantile, null = none (default 0.01)",
             "min_periods: points before scoring starts (default: window)",
+            "fit: rolling | once (once: bounds fitted on the first window, then kept; default rolling)",
         ],
     },
     DetectorInfo {
@@ -114,6 +115,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "c: fence distance in IQRs beyond the quartiles (default 3)",
             "min_periods: points before scoring starts (default: window)",
             "direction: both | up | down (default both)",
+            "fit: rolling | once (once: fences fitted on the first window, then kept; default rolling)",
         ],
     },
     DetectorInfo {

@@ -75,6 +75,8 @@ def pairs():
         # window, then kept): the same amount of work as ADTK's, done causally.
         ("quantile (fit once)", lambda: ad.QuantileAD(high=0.99, low=0.01), lambda: aiops.Detector("quantile", high=0.99, low=0.01, fit="once")),
         ("iqr (fit once)", lambda: ad.InterQuartileRangeAD(c=3.0), lambda: aiops.Detector("iqr", c=3.0, fit="once")),
+        ("volatility_shift (fit once)", lambda: ad.VolatilityShiftAD(c=6.0, window=30), lambda: aiops.Detector("volatility_shift", c=6.0, window=30, fit="once")),
+        ("level_shift (fit once)", lambda: ad.LevelShiftAD(c=6.0, window=10), lambda: aiops.Detector("level_shift", c=6.0, window=10, fit="once")),
         ("persist", lambda: ad.PersistAD(c=3.0, window=1), lambda: aiops.Detector("persist", c=3.0, window=1)),
         ("level_shift", lambda: ad.LevelShiftAD(c=6.0, window=10), lambda: aiops.Detector("level_shift", c=6.0, window=10)),
         ("volatility_shift", lambda: ad.VolatilityShiftAD(c=6.0, window=30), lambda: aiops.Detector("volatility_shift", c=6.0, window=30)),

@@ -100,6 +100,11 @@ pub(crate) fn fence_severity(score: f64, c: f64) -> Severity {
 pub(crate) struct DiffFence {
     history: RollingOrderStats,
     min_periods: usize,
+    #[serde(default)]
+    fit: Fit,
+    /// With `Fit::Once`, the fence and scale once the history is full.
+    #[serde(default)]
+    frozen: Option<(f64, f64)>,
 }
 
 /// What [`DiffFence::judge`] says about one difference.
@@ -114,10 +119,12 @@ pub(crate) struct DiffVerdict {
 }
 
 impl DiffFence {
-    pub(crate) fn new(history: usize, min_periods: usize) -> Self {
+    pub(crate) fn new(history: usize, min_periods: usize, fit: Fit) -> Self {
         Self {
             history: RollingOrderStats::new(history),
             min_periods,
+            fit,
+            frozen: None,
         }
     }
 
@@ -129,8 +136,13 @@ impl DiffFence {
         c: f64,
         direction: Direction,
     ) -> Option<DiffVerdict> {
-        let verdict = if self.history.len() >= self.min_periods {
-            upper_fence(self.history.stats(), c).map(|(upper, scale)| {
+        let fence = match self.frozen {
+            Some(f) => Some(f),
+            None if self.history.len() >= self.min_periods => upper_fence(self.history.stats(), c),
+            None => None,
+        };
+        let verdict = if let Some((upper, scale)) = fence {
+            Some({
                 let sign_ok = match direction {
                     Direction::Both => true,
                     Direction::Up => d > 0.0,
@@ -150,7 +162,12 @@ impl DiffFence {
         } else {
             None
         };
-        self.history.push(d.abs());
+        if self.frozen.is_none() {
+            self.history.push(d.abs());
+            if self.fit == Fit::Once && self.history.is_full() {
+                self.frozen = upper_fence(self.history.stats(), c);
+            }
+        }
         verdict
     }
 }
@@ -601,7 +618,7 @@ mod tests {
 
     #[test]
     fn diff_fence_judges_absolute_differences_with_a_sign() {
-        let mut f = DiffFence::new(8, 4);
+        let mut f = DiffFence::new(8, 4, Fit::Rolling);
         for d in [1.0, -1.0, 2.0] {
             assert_eq!(f.judge_and_learn(d, 1.0, Direction::Both), None);
         }

@@ -32,6 +32,7 @@ use crate::error::{DetectError, Result};
 use crate::iqr::{DiffFence, check_history, fence_severity};
 use crate::mad::check_positive;
 use crate::order_stats::RollingOrderStats;
+use crate::quantile::Fit;
 use crate::windowed_gaussian::RollingMoments;
 use crate::zscore::Direction;
 
@@ -85,6 +86,7 @@ pub struct PersistParams {
     history: usize,
     min_periods: Option<usize>,
     direction: Direction,
+    fit: Fit,
 }
 
 impl Default for PersistParams {
@@ -96,6 +98,7 @@ impl Default for PersistParams {
             history: 500,
             min_periods: None,
             direction: Direction::Both,
+            fit: Fit::Rolling,
         }
     }
 }
@@ -143,6 +146,13 @@ impl PersistParams {
         self.direction = direction;
         self
     }
+
+    /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
+    /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
+    }
 }
 
 impl ParamGuard for PersistParams {
@@ -161,6 +171,7 @@ impl ParamGuard for PersistParams {
             Some(self.min_periods.unwrap_or(self.history.min(100))),
         )?;
         Ok(Persist {
+            fit: self.fit,
             window: self.window,
             c: self.c,
             agg: self.agg,
@@ -180,6 +191,7 @@ pub struct Persist {
     history: usize,
     min_periods: usize,
     direction: Direction,
+    fit: Fit,
 }
 
 impl Persist {
@@ -274,7 +286,7 @@ impl Kernel {
                 Agg::Median => Preceding::Median(RollingOrderStats::new(params.window)),
                 Agg::Mean => Preceding::Mean(RollingMoments::new(params.window)),
             },
-            fence: DiffFence::new(params.history, params.min_periods),
+            fence: DiffFence::new(params.history, params.min_periods, params.fit),
         }
     }
 }
@@ -340,6 +352,54 @@ impl OnlineDetector for PersistOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_once_freezes_the_fence_and_streams_alike() {
+        // Calm first, then ten times noisier for good: a rolling fence learns the new normal,
+        // a fence fitted once keeps judging by the calm start.
+        let mut s: u64 = 3;
+        let v: Vec<f64> = (0..3000)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let step = if (i / 50) % 2 == 0 { 0.0 } else { 1.0 };
+                if i < 1500 {
+                    u + step
+                } else {
+                    10.0 * (u + step)
+                }
+            })
+            .collect();
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let once = PersistParams::new()
+            .history(200)
+            .fit(Fit::Once)
+            .check()
+            .unwrap();
+        let rolling = PersistParams::new().history(200).check().unwrap();
+        let d_once = once.detect(&ts, &v).unwrap();
+        let d_roll = rolling.detect(&ts, &v).unwrap();
+        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
+        assert!(
+            late(&d_once) > late(&d_roll),
+            "{} vs {}",
+            late(&d_once),
+            late(&d_roll)
+        );
+        let mut online = once.online_state();
+        for i in 0..v.len() {
+            if i == 700 {
+                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
+            }
+            assert_eq!(
+                online.update(ts[i], v[i]).unwrap(),
+                d_once.point(i),
+                "point {i}"
+            );
+        }
+    }
 
     /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
     fn noise(n: usize, seed: u64) -> Vec<f64> {

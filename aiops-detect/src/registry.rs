@@ -181,6 +181,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "history: past differences kept for the fence (default 500)",
             "min_periods: differences before scoring starts (default min(100, history))",
             "direction: both | up | down (default both)",
+            "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
         ],
     },
     DetectorInfo {
@@ -192,6 +193,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "history: past ratios kept for the fence (default 500)",
             "min_periods: ratios before scoring starts (default min(100, history))",
             "direction: both | up | down (default both)",
+            "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
         ],
     },
     DetectorInfo {
@@ -204,6 +206,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "history: past deviations kept for the fence (default 500)",
             "min_periods: deviations before scoring starts (default min(100, history))",
             "direction: both | up | down (default both)",
+            "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
         ],
     },
     DetectorInfo {

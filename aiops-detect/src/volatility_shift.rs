@@ -37,6 +37,7 @@ use crate::detector::{
 use crate::error::{DetectError, Result};
 use crate::iqr::{DiffFence, check_history, fence_severity};
 use crate::mad::check_positive;
+use crate::quantile::Fit;
 use crate::windowed_gaussian::RollingMoments;
 use crate::zscore::Direction;
 
@@ -62,6 +63,7 @@ pub struct VolatilityShiftParams {
     history: usize,
     min_periods: Option<usize>,
     direction: Direction,
+    fit: Fit,
 }
 
 impl Default for VolatilityShiftParams {
@@ -72,6 +74,7 @@ impl Default for VolatilityShiftParams {
             history: 500,
             min_periods: None,
             direction: Direction::Both,
+            fit: Fit::Rolling,
         }
     }
 }
@@ -113,6 +116,13 @@ impl VolatilityShiftParams {
         self.direction = direction;
         self
     }
+
+    /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
+    /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.fit = fit;
+        self
+    }
 }
 
 impl ParamGuard for VolatilityShiftParams {
@@ -131,6 +141,7 @@ impl ParamGuard for VolatilityShiftParams {
             Some(self.min_periods.unwrap_or(self.history.min(100))),
         )?;
         Ok(VolatilityShift {
+            fit: self.fit,
             window: self.window,
             c: self.c,
             history: self.history,
@@ -148,6 +159,7 @@ pub struct VolatilityShift {
     history: usize,
     min_periods: usize,
     direction: Direction,
+    fit: Fit,
 }
 
 impl VolatilityShift {
@@ -228,7 +240,7 @@ impl Kernel {
             params,
             recent: RollingMoments::new(params.window),
             older: RollingMoments::new(params.window),
-            fence: DiffFence::new(params.history, params.min_periods),
+            fence: DiffFence::new(params.history, params.min_periods, params.fit),
         }
     }
 }
@@ -281,6 +293,55 @@ impl OnlineDetector for VolatilityShiftOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fit_once_freezes_the_fence_and_streams_alike() {
+        // Steady noise first, then its amplitude switching between 1 and 10 every 50 points:
+        // a rolling fence learns that switching is the new normal, a fence fitted once keeps
+        // judging by the steady start.
+        let mut s: u64 = 3;
+        let v: Vec<f64> = (0..3000)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                let amp = if i >= 1500 && (i / 50) % 2 == 1 {
+                    10.0
+                } else {
+                    1.0
+                };
+                amp * u
+            })
+            .collect();
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        let once = VolatilityShiftParams::new()
+            .history(200)
+            .fit(Fit::Once)
+            .check()
+            .unwrap();
+        let rolling = VolatilityShiftParams::new().history(200).check().unwrap();
+        let d_once = once.detect(&ts, &v).unwrap();
+        let d_roll = rolling.detect(&ts, &v).unwrap();
+        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
+        assert!(
+            late(&d_once) > late(&d_roll),
+            "{} vs {}",
+            late(&d_once),
+            late(&d_roll)
+        );
+        let mut online = once.online_state();
+        for i in 0..v.len() {
+            if i == 700 {
+                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
+            }
+            assert_eq!(
+                online.update(ts[i], v[i]).unwrap(),
+                d_once.point(i),
+                "point {i}"
+            );
+        }
+    }
 
     /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
     fn noise(n: usize, seed: u64) -> Vec<f64> {

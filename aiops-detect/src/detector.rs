@@ -234,6 +234,23 @@ macro_rules! snapshot_via_serde {
 }
 pub(crate) use snapshot_via_serde;
 
+/// Largest magnitude a detector accepts. Squares and sums of values near `f64::MAX` overflow
+/// to infinity and turn scores into NaN; no metric comes near 1e150, so anything beyond is
+/// refused with [`DetectError::OutOfRange`] rather than scored as garbage.
+pub const MAX_ABS_VALUE: f64 = 1e150;
+
+/// Checks the magnitude of every value (see [`MAX_ABS_VALUE`]).
+pub(crate) fn check_range(timestamps: &[TimestampMs], values: &[f64]) -> Result<()> {
+    match values.iter().position(|v| v.abs() > MAX_ABS_VALUE) {
+        Some(i) => Err(DetectError::OutOfRange {
+            timestamp: timestamps.get(i).copied().unwrap_or_default(),
+            value: values[i],
+            limit: MAX_ABS_VALUE,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// How often batch runs report progress, in points.
 pub(crate) const PROGRESS_EVERY: usize = 1 << 16;
 
@@ -247,6 +264,7 @@ pub(crate) fn run_online<S: OnlineKernel>(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Detections> {
     validate_points(timestamps, values)?;
+    check_range(timestamps, values)?;
     let n = values.len();
     // Columns are allocated at full length and filled in chunks: one pass, no per-point
     // capacity checks, and the progress callback between chunks.
@@ -297,6 +315,13 @@ impl PointGuard {
     pub(crate) fn admit(&mut self, timestamp: TimestampMs, value: f64) -> Result<()> {
         if !value.is_finite() {
             return Err(DetectError::NonFinite { timestamp, value });
+        }
+        if value.abs() > MAX_ABS_VALUE {
+            return Err(DetectError::OutOfRange {
+                timestamp,
+                value,
+                limit: MAX_ABS_VALUE,
+            });
         }
         if let Some(previous) = self.last
             && timestamp <= previous

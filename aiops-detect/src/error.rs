@@ -71,6 +71,17 @@ pub enum DetectError {
         found: usize,
     },
 
+    /// A value so large that the detectors' sums of squares would overflow.
+    #[error("value at timestamp {timestamp} ms is out of range: |{value}| > {limit}")]
+    OutOfRange {
+        /// Its timestamp.
+        timestamp: TimestampMs,
+        /// The value.
+        value: f64,
+        /// The largest magnitude accepted.
+        limit: f64,
+    },
+
     /// A saved streaming state could not be written or read back.
     #[error("snapshot: {0}")]
     Snapshot(String),

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::detector::{Detections, PROGRESS_EVERY, ParamGuard, PointScore};
+use crate::detector::{Detections, MAX_ABS_VALUE, PROGRESS_EVERY, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::mahalanobis::MahalanobisParams;
 use crate::pca::PcaParams;
@@ -101,7 +101,7 @@ pub fn columns_to_rows(timestamps: &[TimestampMs], columns: &[&[f64]]) -> Result
 }
 
 /// The strict check of a whole table: rows and metrics present, one timestamp per row,
-/// timestamps strictly increasing, values finite.
+/// timestamps strictly increasing, values finite and within [`MAX_ABS_VALUE`].
 pub fn validate_rows(timestamps: &[TimestampMs], rows: ArrayView2<'_, f64>) -> Result<()> {
     let (n, d) = rows.dim();
     if timestamps.len() != n {
@@ -126,6 +126,13 @@ pub fn validate_rows(timestamps: &[TimestampMs], rows: ArrayView2<'_, f64>) -> R
                 value,
             }
             .into());
+        }
+        if let Some(&value) = row.iter().find(|v| v.abs() > MAX_ABS_VALUE) {
+            return Err(DetectError::OutOfRange {
+                timestamp: timestamps[i],
+                value,
+                limit: MAX_ABS_VALUE,
+            });
         }
     }
     Ok(())
@@ -181,6 +188,13 @@ impl RowGuard {
         }
         if let Some(&value) = row.iter().find(|v| !v.is_finite()) {
             return Err(DetectError::NonFinite { timestamp, value });
+        }
+        if let Some(&value) = row.iter().find(|v| v.abs() > MAX_ABS_VALUE) {
+            return Err(DetectError::OutOfRange {
+                timestamp,
+                value,
+                limit: MAX_ABS_VALUE,
+            });
         }
         if let Some(previous) = self.last
             && timestamp <= previous

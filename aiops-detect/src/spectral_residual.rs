@@ -572,9 +572,14 @@ mod tests {
         v[150] = 4.0;
         let d = det.detect(&ts, &v).unwrap();
         assert!(d.is_anomaly[150] && d.scores[150].is_finite());
-        let huge: Vec<f64> = wave(200, 3).iter().map(|x| x * 1e300).collect();
+        let huge: Vec<f64> = wave(200, 3).iter().map(|x| x * 1e140).collect();
         let d = det.detect(&ts, &huge).unwrap();
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+        let too_big: Vec<f64> = wave(200, 3).iter().map(|x| x * 1e300).collect();
+        assert!(matches!(
+            det.detect(&ts, &too_big),
+            Err(DetectError::OutOfRange { .. })
+        ));
     }
 
     #[test]

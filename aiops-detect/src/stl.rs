@@ -812,14 +812,15 @@ mod tests {
             .unwrap();
         assert!(d.is_anomaly[250] && d.scores[250].is_finite());
         assert_eq!(d.is_anomaly.iter().filter(|&&a| a).count(), 1);
-        let big: Vec<f64> = daily(n, 2).iter().map(|x| x * 1e300).collect();
-        let d = StlParams::new()
-            .period(24)
-            .check()
-            .unwrap()
-            .detect(&stamps(n), &big)
-            .unwrap();
+        let big: Vec<f64> = daily(n, 2).iter().map(|x| x * 1e140).collect();
+        let det = StlParams::new().period(24).check().unwrap();
+        let d = det.detect(&stamps(n), &big).unwrap();
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+        let too_big: Vec<f64> = daily(n, 2).iter().map(|x| x * 1e300).collect();
+        assert!(matches!(
+            det.detect(&stamps(n), &too_big),
+            Err(DetectError::OutOfRange { .. })
+        ));
     }
 
     #[test]

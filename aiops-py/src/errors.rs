@@ -226,7 +226,8 @@ fn detect_kind(e: &DetectError) -> Kind {
         | DetectError::BadParams { .. } => Kind::InvalidParameter,
         DetectError::OutOfOrder { .. }
         | DetectError::NonFinite { .. }
-        | DetectError::DimensionMismatch { .. } => Kind::InvalidInput,
+        | DetectError::DimensionMismatch { .. }
+        | DetectError::OutOfRange { .. } => Kind::InvalidInput,
         DetectError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }

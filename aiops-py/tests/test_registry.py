@@ -123,3 +123,23 @@ def test_multivariate_detectors(name: str) -> None:
         aiops.MultivariateDetector("nope")
     back = pickle.loads(pickle.dumps(det))
     assert back.name == name
+
+
+_EXTREMES = {
+    "huge": np.random.default_rng(0).normal(0, 1, 1500) * 1e140,
+    "tiny": np.random.default_rng(1).normal(0, 1, 1500) * 1e-300,
+    "flat": np.full(1500, 5.0),
+    "steps": np.repeat(np.random.default_rng(2).normal(0, 1, 15), 100),
+    "limits": np.concatenate([np.zeros(500), np.full(500, 1e150), -np.full(500, 1e150)]),
+    "short": np.array([1.0, 2.0, 3.0]),
+}
+
+
+@pytest.mark.parametrize("name", aiops.detector_names())
+def test_extreme_inputs_give_finite_scores_or_a_clear_error(name: str) -> None:
+    params = {"upper": 1.0} if name == "threshold" else {}
+    for case, v in _EXTREMES.items():
+        d = Detector(name, **params).detect(v)
+        assert np.all(np.isfinite(d.scores)), (name, case)
+    with pytest.raises(aiops.InvalidInputError, match="out of range"):
+        Detector(name, **params).detect(np.array([0.0, 1e300]))

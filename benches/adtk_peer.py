@@ -87,6 +87,9 @@ def pairs():
         # ADTK's GeneralizedESDTestAD runs one ESD test on the whole series; ours runs the
         # seasonal hybrid ESD on a trailing window, causally.
         ("esd (seasonal_esd)", lambda: ad.GeneralizedESDTestAD(alpha=0.05), lambda: aiops.Detector("seasonal_esd")),
+        # The same test as ADTK's: fitted once (aiops: on the first 500 points), then one ESD
+        # step per point.
+        ("esd", lambda: ad.GeneralizedESDTestAD(alpha=0.05), lambda: aiops.Detector("esd", alpha=0.05)),
     ]
 
 

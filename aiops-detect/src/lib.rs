@@ -7,6 +7,7 @@ pub mod default_detector;
 pub mod detector;
 pub mod ensemble;
 pub mod error;
+pub mod esd;
 pub mod ewma;
 pub mod hampel;
 pub mod iqr;

@@ -13,6 +13,7 @@ use crate::default_detector::DefaultParams;
 use crate::detector::{Detector, ParamGuard};
 use crate::ensemble::EnsembleParams;
 use crate::error::{DetectError, Result};
+use crate::esd::EsdParams;
 use crate::ewma::EwmaParams;
 use crate::hampel::HampelParams;
 use crate::iqr::IqrParams;
@@ -223,6 +224,14 @@ pub const DETECTORS: &[DetectorInfo] = &[
         ],
     },
     DetectorInfo {
+        name: "esd",
+        summary: "generalized ESD test fitted on the first window, then one ESD step per point",
+        params: &[
+            "window: points the test is fitted on (default 500)",
+            "alpha: significance level (default 0.05)",
+        ],
+    },
+    DetectorInfo {
         name: "stl",
         summary: "robust STL forecast error of the trailing window, in robust sigmas",
         params: &[
@@ -330,6 +339,7 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
         "volatility_shift" => Box::new(parse::<VolatilityShiftParams>("volatility_shift", params)?),
         "persist" => Box::new(parse::<PersistParams>("persist", params)?),
         "seasonal" => Box::new(parse::<SeasonalParams>("seasonal", params)?),
+        "esd" => Box::new(parse::<EsdParams>("esd", params)?),
         "stl" => Box::new(parse::<StlParams>("stl", params)?),
         "seasonal_esd" => Box::new(parse::<SeasonalEsdParams>("seasonal_esd", params)?),
         "spectral_residual" => Box::new(parse::<SpectralResidualParams>(

@@ -337,7 +337,7 @@ impl Critical {
 }
 
 /// The critical value of an ESD step that leaves m values (m = n - i for step i of n).
-fn lambda(m: usize, alpha: f64) -> f64 {
+pub(crate) fn lambda(m: usize, alpha: f64) -> f64 {
     let m = m as f64;
     let df = m - 1.0;
     let p = 1.0 - alpha / (2.0 * (m + 1.0));

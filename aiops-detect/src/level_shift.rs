@@ -293,23 +293,7 @@ mod tests {
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        // Calm first, then ten times noisier for good: a rolling fence learns the new normal,
-        // a fence fitted once keeps judging by the calm start.
-        let mut s: u64 = 3;
-        let v: Vec<f64> = (0..3000)
-            .map(|i| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let u = (s >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-                let step = if (i / 50) % 2 == 0 { 0.0 } else { 1.0 };
-                if i < 1500 {
-                    u + step
-                } else {
-                    10.0 * (u + step)
-                }
-            })
-            .collect();
+        let v = crate::testing::stepping_then_louder();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let once = LevelShiftParams::new()
             .history(200)
@@ -326,17 +310,7 @@ mod tests {
             late(&d_once),
             late(&d_roll)
         );
-        let mut online = once.online_state();
-        for i in 0..v.len() {
-            if i == 700 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(
-                online.update(ts[i], v[i]).unwrap(),
-                d_once.point(i),
-                "point {i}"
-            );
-        }
+        crate::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
     /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).

@@ -30,6 +30,8 @@ pub mod seasonal_esd;
 pub mod spectral_residual;
 pub mod stl;
 pub mod suppression;
+#[cfg(test)]
+mod testing;
 pub mod threshold;
 pub mod volatility_shift;
 pub mod windowed_gaussian;

@@ -330,17 +330,7 @@ mod tests {
             late(&d_once),
             late(&d_roll)
         );
-        let mut online = once.online_state();
-        for i in 0..v.len() {
-            if i == 700 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(
-                online.update(ts[i], v[i]).unwrap(),
-                d_once.point(i),
-                "point {i}"
-            );
-        }
+        crate::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
     /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).

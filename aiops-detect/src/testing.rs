@@ -1,0 +1,59 @@
+//! Shared test fixtures: deterministic noise and the online-equals-batch check every detector
+//! must pass.
+
+use aiops_core::TimestampMs;
+
+use crate::detector::Detector;
+
+/// Deterministic noise, uniform in [-1, 1) (an LCG, so tests need no RNG crate).
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Asserts that streaming the points one by one into a fresh state gives exactly the batch
+/// result, with the state saved and restored into a fresh one at each index of `snapshots`.
+pub(crate) fn assert_online_equals_batch(
+    det: &dyn Detector,
+    ts: &[TimestampMs],
+    values: &[f64],
+    snapshots: &[usize],
+) {
+    let batch = det.detect(ts, values).unwrap();
+    let mut online = det.online();
+    for i in 0..values.len() {
+        if snapshots.contains(&i) {
+            let saved = online.snapshot().unwrap();
+            online = det.online();
+            online.restore(&saved).unwrap();
+        }
+        assert_eq!(
+            online.update(ts[i], values[i]).unwrap(),
+            batch.point(i),
+            "{} point {i}",
+            det.name()
+        );
+    }
+}
+
+/// 3,000 points of a level stepping between 0 and 1 every 50 points with uniform noise, ten
+/// times louder from point 1,500 on: a rolling fence learns the new normal, a fence fitted
+/// once keeps judging by the start.
+pub(crate) fn stepping_then_louder() -> Vec<f64> {
+    noise(3000, 3)
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let step = if (i / 50) % 2 == 0 { 0.0 } else { 1.0 };
+            let x = 0.5 * u + step;
+            if i < 1500 { x } else { 10.0 * x }
+        })
+        .collect()
+}

@@ -542,18 +542,7 @@ impl OnlineDetector for BocpdOnline {
 mod tests {
     use super::*;
 
-    /// Deterministic noise in [-1, 1) (a small LCG, so tests need no RNG crate).
-    fn noise(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::testing::noise;
 
     /// Roughly Gaussian noise with unit variance (sum of three uniforms).
     fn gauss(n: usize, seed: u64) -> Vec<f64> {

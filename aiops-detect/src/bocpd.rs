@@ -93,42 +93,36 @@ impl BocpdParams {
         Self::default()
     }
 
-    /// Expected segment length, points: the hazard is `1 / lambda` (> 1).
-    pub fn lambda(mut self, points: f64) -> Self {
-        self.lambda = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Expected segment length, points: the hazard is `1 / lambda` (> 1).
+        lambda: f64
+    );
 
-    /// Most run-length hypotheses kept (>= 2, > `short_run`).
-    pub fn max_run_length(mut self, hypotheses: usize) -> Self {
-        self.max_run_length = hypotheses;
-        self
-    }
+    crate::detector::setter!(
+        /// Most run-length hypotheses kept (>= 2, > `short_run`).
+        max_run_length: usize
+    );
 
-    /// Hypotheses whose posterior probability falls below this are dropped (0 <= prune < 1;
-    /// 0 keeps all up to `max_run_length`).
-    pub fn prune(mut self, probability: f64) -> Self {
-        self.prune = probability;
-        self
-    }
+    crate::detector::setter!(
+        /// Hypotheses whose posterior probability falls below this are dropped (0 <= prune < 1;
+        /// 0 keeps all up to `max_run_length`).
+        prune: f64
+    );
 
-    /// Run lengths below this many points count as "just changed" in the score (>= 1).
-    pub fn short_run(mut self, points: usize) -> Self {
-        self.short_run = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Run lengths below this many points count as "just changed" in the score (>= 1).
+        short_run: usize
+    );
 
-    /// Points that form the first segment and seed the prior before scoring starts (>= 2).
-    pub fn warmup(mut self, points: usize) -> Self {
-        self.warmup = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points that form the first segment and seed the prior before scoring starts (>= 2).
+        warmup: usize
+    );
 
-    /// Flag when `P(run length < short_run)` reaches this probability (0 < threshold <= 1).
-    pub fn threshold(mut self, probability: f64) -> Self {
-        self.threshold = probability;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag when `P(run length < short_run)` reaches this probability (0 < threshold <= 1).
+        threshold: f64
+    );
 }
 
 impl ParamGuard for BocpdParams {

@@ -73,23 +73,20 @@ impl CusumParams {
         Self::default()
     }
 
-    /// Slack, σ (>= 0): deviations within it drain the sums; half the shift to detect.
-    pub fn k(mut self, sigmas: f64) -> Self {
-        self.k = sigmas;
-        self
-    }
+    crate::detector::setter!(
+        /// Slack, σ (>= 0): deviations within it drain the sums; half the shift to detect.
+        k: f64
+    );
 
-    /// Decision interval, σ (> 0): an alarm when a sum exceeds it.
-    pub fn h(mut self, sigmas: f64) -> Self {
-        self.h = sigmas;
-        self
-    }
+    crate::detector::setter!(
+        /// Decision interval, σ (> 0): an alarm when a sum exceeds it.
+        h: f64
+    );
 
-    /// Points in the reference window for the mean and σ (>= 2).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window for the mean and σ (>= 2).
+        window: usize
+    );
 
     /// Points needed before scoring starts (2..=window; default: window).
     pub fn min_periods(mut self, points: usize) -> Self {
@@ -97,11 +94,10 @@ impl CusumParams {
         self
     }
 
-    /// Which shifts count (`up`: only C⁺).
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which shifts count (`up`: only C⁺).
+        direction: Direction
+    );
 }
 
 impl ParamGuard for CusumParams {

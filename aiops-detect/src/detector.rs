@@ -217,6 +217,18 @@ pub trait OnlineDetector: fmt::Debug + Send {
     fn restore(&mut self, snapshot: &str) -> Result<()>;
 }
 
+/// A builder method that sets one field of a parameter struct: `setter!(/// doc\n name: T);`.
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, v: $t) -> Self {
+            self.$name = v;
+            self
+        }
+    };
+}
+pub(crate) use setter;
+
 /// Implements `snapshot` / `restore` through the type's serde form.
 macro_rules! snapshot_via_serde {
     () => {

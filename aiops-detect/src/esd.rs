@@ -43,17 +43,15 @@ impl EsdParams {
         Self::default()
     }
 
-    /// Points the test is fitted on (>= 8).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points the test is fitted on (>= 8).
+        window: usize
+    );
 
-    /// Significance level, in (0, 1).
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
+    crate::detector::setter!(
+        /// Significance level, in (0, 1).
+        alpha: f64
+    );
 }
 
 impl ParamGuard for EsdParams {

@@ -75,23 +75,20 @@ impl EwmaParams {
         Self::default()
     }
 
-    /// Smoothing weight of the newest value, in (0, 1] (1: a Shewhart chart).
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
+    crate::detector::setter!(
+        /// Smoothing weight of the newest value, in (0, 1] (1: a Shewhart chart).
+        alpha: f64
+    );
 
-    /// Control-limit width `L`, in chart σ (> 0).
-    pub fn l(mut self, sigmas: f64) -> Self {
-        self.l = sigmas;
-        self
-    }
+    crate::detector::setter!(
+        /// Control-limit width `L`, in chart σ (> 0).
+        l: f64
+    );
 
-    /// Points in the reference window for the in-control mean and σ (>= 2).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window for the in-control mean and σ (>= 2).
+        window: usize
+    );
 
     /// Points needed before scoring starts (2..=window; default: window).
     pub fn min_periods(mut self, points: usize) -> Self {
@@ -99,11 +96,10 @@ impl EwmaParams {
         self
     }
 
-    /// Which departures count.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count.
+        direction: Direction
+    );
 }
 
 impl ParamGuard for EwmaParams {

@@ -79,17 +79,15 @@ impl HampelParams {
         Self::default()
     }
 
-    /// Points in the reference window (>= 3).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window (>= 3).
+        window: usize
+    );
 
-    /// Flag at `|x - median| > threshold` robust σ (> 0): Hampel's `t`.
-    pub fn threshold(mut self, sigma: f64) -> Self {
-        self.threshold = sigma;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at `|x - median| > threshold` robust σ (> 0): Hampel's `t`.
+        threshold: f64
+    );
 
     /// Points needed before scoring starts (3..=window; default: window).
     pub fn min_periods(mut self, points: usize) -> Self {
@@ -105,11 +103,10 @@ impl HampelParams {
         self
     }
 
-    /// Which departures count.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count.
+        direction: Direction
+    );
 }
 
 impl ParamGuard for HampelParams {

@@ -231,17 +231,15 @@ impl IqrParams {
         Self::default()
     }
 
-    /// Points in the reference window (>= 4).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window (>= 4).
+        window: usize
+    );
 
-    /// Fences at `c` IQRs beyond the quartiles (> 0).
-    pub fn c(mut self, iqrs: f64) -> Self {
-        self.c = iqrs;
-        self
-    }
+    crate::detector::setter!(
+        /// Fences at `c` IQRs beyond the quartiles (> 0).
+        c: f64
+    );
 
     /// Points needed before scoring starts (4..=window; default: window).
     pub fn min_periods(mut self, points: usize) -> Self {
@@ -249,17 +247,15 @@ impl IqrParams {
         self
     }
 
-    /// Which departures count (`up`: only above the upper fence).
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count (`up`: only above the upper fence).
+        direction: Direction
+    );
 
-    /// When the fences are fitted (default: rolling).
-    pub fn fit(mut self, fit: Fit) -> Self {
-        self.fit = fit;
-        self
-    }
+    crate::detector::setter!(
+        /// When the fences are fitted (default: rolling).
+        fit: Fit
+    );
 }
 
 impl ParamGuard for IqrParams {

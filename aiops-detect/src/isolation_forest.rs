@@ -98,53 +98,45 @@ impl IsolationForestParams {
         Self::default()
     }
 
-    /// Values per shingle (1..=256; 1 scores points alone; default 4).
-    pub fn shingle(mut self, values: usize) -> Self {
-        self.shingle = values;
-        self
-    }
+    crate::detector::setter!(
+        /// Values per shingle (1..=256; 1 scores points alone; default 4).
+        shingle: usize
+    );
 
-    /// Shingle first differences instead of raw values (default false).
-    pub fn differences(mut self, on: bool) -> Self {
-        self.differences = on;
-        self
-    }
+    crate::detector::setter!(
+        /// Shingle first differences instead of raw values (default false).
+        differences: bool
+    );
 
-    /// Shingles in the training buffer (>= `sample_size`).
-    pub fn window(mut self, shingles: usize) -> Self {
-        self.window = shingles;
-        self
-    }
+    crate::detector::setter!(
+        /// Shingles in the training buffer (>= `sample_size`).
+        window: usize
+    );
 
-    /// Points between two growths of the forest (>= 1).
-    pub fn refit_every(mut self, points: usize) -> Self {
-        self.refit_every = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points between two growths of the forest (>= 1).
+        refit_every: usize
+    );
 
-    /// Trees in the forest (>= 1).
-    pub fn trees(mut self, trees: usize) -> Self {
-        self.trees = trees;
-        self
-    }
+    crate::detector::setter!(
+        /// Trees in the forest (>= 1).
+        trees: usize
+    );
 
-    /// Shingles each tree is grown on (2..=window).
-    pub fn sample_size(mut self, shingles: usize) -> Self {
-        self.sample_size = shingles;
-        self
-    }
+    crate::detector::setter!(
+        /// Shingles each tree is grown on (2..=window).
+        sample_size: usize
+    );
 
-    /// Flag at scores `>= threshold` (0 < threshold < 1).
-    pub fn threshold(mut self, score: f64) -> Self {
-        self.threshold = score;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at scores `>= threshold` (0 < threshold < 1).
+        threshold: f64
+    );
 
-    /// Seed of the random trees.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    crate::detector::setter!(
+        /// Seed of the random trees.
+        seed: u64
+    );
 }
 
 impl ParamGuard for IsolationForestParams {

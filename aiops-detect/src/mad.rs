@@ -90,17 +90,15 @@ impl MadParams {
         Self::default()
     }
 
-    /// Points in the reference window (>= 3).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window (>= 3).
+        window: usize
+    );
 
-    /// Flag at `|z| >= threshold` robust σ (> 0).
-    pub fn threshold(mut self, sigma: f64) -> Self {
-        self.threshold = sigma;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at `|z| >= threshold` robust σ (> 0).
+        threshold: f64
+    );
 
     /// Points needed before scoring starts (3..=window; default: window).
     pub fn min_periods(mut self, points: usize) -> Self {
@@ -108,11 +106,10 @@ impl MadParams {
         self
     }
 
-    /// Which departures count.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count.
+        direction: Direction
+    );
 }
 
 /// Checks a window size (at least `least` points) and its `min_periods` (default: the

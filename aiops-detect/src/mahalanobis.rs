@@ -81,11 +81,10 @@ impl MahalanobisParams {
         Self::default()
     }
 
-    /// Rows in the reference window (>= 2).
-    pub fn window(mut self, rows: usize) -> Self {
-        self.window = rows;
-        self
-    }
+    crate::detector::setter!(
+        /// Rows in the reference window (>= 2).
+        window: usize
+    );
 
     /// Rows needed before scoring starts (2..=window; default: window).
     pub fn min_periods(mut self, rows: usize) -> Self {
@@ -93,17 +92,15 @@ impl MahalanobisParams {
         self
     }
 
-    /// Flag rows whose chi-square tail probability is below this (0 < alpha < 1).
-    pub fn alpha(mut self, probability: f64) -> Self {
-        self.alpha = probability;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag rows whose chi-square tail probability is below this (0 < alpha < 1).
+        alpha: f64
+    );
 
-    /// Weight of the identity in the shrunk correlation matrix (0 < shrinkage <= 1).
-    pub fn shrinkage(mut self, weight: f64) -> Self {
-        self.shrinkage = weight;
-        self
-    }
+    crate::detector::setter!(
+        /// Weight of the identity in the shrunk correlation matrix (0 < shrinkage <= 1).
+        shrinkage: f64
+    );
 }
 
 impl ParamGuard for MahalanobisParams {

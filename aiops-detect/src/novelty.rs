@@ -55,36 +55,26 @@ impl Default for NoveltyParams {
     }
 }
 
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $t:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, v: $t) -> Self {
-            self.$name = v;
-            self
-        }
-    };
-}
-
 impl NoveltyParams {
     /// Defaults: 16 levels, n-grams up to 4, 300 points of warm-up and of rest.
     pub fn new() -> Self {
         Self::default()
     }
-    setter!(/// Bins the seen range is cut into (2..=256).
+    crate::detector::setter!(/// Bins the seen range is cut into (2..=256).
         levels: usize);
-    setter!(/// Longest n-gram of bins considered (1..=7).
+    crate::detector::setter!(/// Longest n-gram of bins considered (1..=7).
         order: usize);
-    setter!(/// Points learned before scores are reported.
+    crate::detector::setter!(/// Points learned before scores are reported.
         warmup: usize);
-    setter!(/// Points silenced after a high score.
+    crate::detector::setter!(/// Points silenced after a high score.
         rest: usize);
-    setter!(/// Raw score that starts a rest period, in (0, 1].
+    crate::detector::setter!(/// Raw score that starts a rest period, in (0, 1].
         rest_threshold: f64);
-    setter!(/// Score at which a point is flagged, in (0, 1].
+    crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
         threshold: f64);
-    setter!(/// Points after which an n-gram not seen again is forgotten (0: never).
+    crate::detector::setter!(/// Points after which an n-gram not seen again is forgotten (0: never).
         memory: usize);
-    setter!(/// Most n-grams remembered (>= 16).
+    crate::detector::setter!(/// Most n-grams remembered (>= 16).
         capacity: usize);
 }
 

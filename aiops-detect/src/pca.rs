@@ -86,17 +86,15 @@ impl PcaParams {
         Self::default()
     }
 
-    /// Rows the PCA is fitted on (>= 3).
-    pub fn window(mut self, rows: usize) -> Self {
-        self.window = rows;
-        self
-    }
+    crate::detector::setter!(
+        /// Rows the PCA is fitted on (>= 3).
+        window: usize
+    );
 
-    /// Rows between two fits (>= 1).
-    pub fn refit_every(mut self, rows: usize) -> Self {
-        self.refit_every = rows;
-        self
-    }
+    crate::detector::setter!(
+        /// Rows between two fits (>= 1).
+        refit_every: usize
+    );
 
     /// Rows held before the first fit (3..=window; default: window).
     pub fn min_periods(mut self, rows: usize) -> Self {
@@ -104,11 +102,10 @@ impl PcaParams {
         self
     }
 
-    /// Share of the standardised variance the kept components explain (0 < variance <= 1).
-    pub fn variance(mut self, share: f64) -> Self {
-        self.variance = share;
-        self
-    }
+    crate::detector::setter!(
+        /// Share of the standardised variance the kept components explain (0 < variance <= 1).
+        variance: f64
+    );
 
     /// Components kept (>= 1; at most metrics − 1 are used), instead of `variance`.
     pub fn components(mut self, k: usize) -> Self {
@@ -116,11 +113,10 @@ impl PcaParams {
         self
     }
 
-    /// Flag at a robust z of the residual norm `>= threshold` (> 0).
-    pub fn threshold(mut self, z: f64) -> Self {
-        self.threshold = z;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at a robust z of the residual norm `>= threshold` (> 0).
+        threshold: f64
+    );
 }
 
 impl ParamGuard for PcaParams {

@@ -110,29 +110,25 @@ impl PersistParams {
         Self::default()
     }
 
-    /// Points in the preceding window (>= 1; 1: the previous value).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the preceding window (>= 1; 1: the previous value).
+        window: usize
+    );
 
-    /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-    pub fn c(mut self, iqrs: f64) -> Self {
-        self.c = iqrs;
-        self
-    }
+    crate::detector::setter!(
+        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
+        c: f64
+    );
 
-    /// How the preceding window is summarised.
-    pub fn agg(mut self, agg: Agg) -> Self {
-        self.agg = agg;
-        self
-    }
+    crate::detector::setter!(
+        /// How the preceding window is summarised.
+        agg: Agg
+    );
 
-    /// Past deviations kept for the fence (>= 4).
-    pub fn history(mut self, values: usize) -> Self {
-        self.history = values;
-        self
-    }
+    crate::detector::setter!(
+        /// Past deviations kept for the fence (>= 4).
+        history: usize
+    );
 
     /// Deviations in the history before scoring starts (4..=history; default
     /// min(100, history)).
@@ -141,18 +137,16 @@ impl PersistParams {
         self
     }
 
-    /// Which deviations count (ADTK's `side`: `up` = positive).
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which deviations count (ADTK's `side`: `up` = positive).
+        direction: Direction
+    );
 
-    /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
-    /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-    pub fn fit(mut self, fit: Fit) -> Self {
-        self.fit = fit;
-        self
-    }
+    crate::detector::setter!(
+        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
+        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
+        fit: Fit
+    );
 }
 
 impl ParamGuard for PersistParams {

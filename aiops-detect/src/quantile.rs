@@ -87,17 +87,15 @@ impl QuantileParams {
         Self::default()
     }
 
-    /// Points in the reference window (>= 2).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window (>= 2).
+        window: usize
+    );
 
-    /// When the bounds are fitted (default: rolling).
-    pub fn fit(mut self, fit: Fit) -> Self {
-        self.fit = fit;
-        self
-    }
+    crate::detector::setter!(
+        /// When the bounds are fitted (default: rolling).
+        fit: Fit
+    );
 
     /// Upper bound quantile in [0, 1] (`None`: no upper bound).
     pub fn high(mut self, q: impl Into<Option<f64>>) -> Self {

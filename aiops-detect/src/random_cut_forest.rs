@@ -82,35 +82,30 @@ impl RandomCutForestParams {
         Self::default()
     }
 
-    /// Trees in the forest (>= 1).
-    pub fn trees(mut self, trees: usize) -> Self {
-        self.trees = trees;
-        self
-    }
+    crate::detector::setter!(
+        /// Trees in the forest (>= 1).
+        trees: usize
+    );
 
-    /// Shingles each tree holds: the sliding window (8..=65536).
-    pub fn tree_size(mut self, shingles: usize) -> Self {
-        self.tree_size = shingles;
-        self
-    }
+    crate::detector::setter!(
+        /// Shingles each tree holds: the sliding window (8..=65536).
+        tree_size: usize
+    );
 
-    /// Values per shingle (1..=256).
-    pub fn shingle(mut self, values: usize) -> Self {
-        self.shingle = values;
-        self
-    }
+    crate::detector::setter!(
+        /// Values per shingle (1..=256).
+        shingle: usize
+    );
 
-    /// Flag at scores `>= threshold`, in multiples of the usual CoDisp (> 0).
-    pub fn threshold(mut self, ratio: f64) -> Self {
-        self.threshold = ratio;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at scores `>= threshold`, in multiples of the usual CoDisp (> 0).
+        threshold: f64
+    );
 
-    /// Seed of the random cuts.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    crate::detector::setter!(
+        /// Seed of the random cuts.
+        seed: u64
+    );
 }
 
 impl ParamGuard for RandomCutForestParams {

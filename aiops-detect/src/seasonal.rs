@@ -69,41 +69,35 @@ impl SeasonalParams {
         self
     }
 
-    /// Points buffered to detect the period (>= 16).
-    pub fn detect_window(mut self, points: usize) -> Self {
-        self.detect_window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points buffered to detect the period (>= 16).
+        detect_window: usize
+    );
 
-    /// Past seasons averaged into the profile (>= 1).
-    pub fn cycles(mut self, cycles: usize) -> Self {
-        self.cycles = cycles;
-        self
-    }
+    crate::detector::setter!(
+        /// Past seasons averaged into the profile (>= 1).
+        cycles: usize
+    );
 
-    /// Fence distance in IQRs beyond the residual quartiles (> 0).
-    pub fn c(mut self, c: f64) -> Self {
-        self.c = c;
-        self
-    }
+    crate::detector::setter!(
+        /// Fence distance in IQRs beyond the residual quartiles (> 0).
+        c: f64
+    );
 
-    /// Residuals kept for the fences (>= 4).
-    pub fn history(mut self, points: usize) -> Self {
-        self.history = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Residuals kept for the fences (>= 4).
+        history: usize
+    );
 
-    /// Residuals needed before scoring starts (4..=history).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Residuals needed before scoring starts (4..=history).
+        min_periods: usize
+    );
 
-    /// Which departures count.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count.
+        direction: Direction
+    );
 }
 
 impl ParamGuard for SeasonalParams {

@@ -131,17 +131,15 @@ impl SeasonalEsdParams {
         self
     }
 
-    /// Largest share of the window ESD may call anomalous, in (0, 0.49] (default 0.02).
-    pub fn max_anomalies(mut self, fraction: f64) -> Self {
-        self.max_anomalies = fraction;
-        self
-    }
+    crate::detector::setter!(
+        /// Largest share of the window ESD may call anomalous, in (0, 0.49] (default 0.02).
+        max_anomalies: f64
+    );
 
-    /// Significance level of the test, in (0, 1) (default 0.05).
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
+    crate::detector::setter!(
+        /// Significance level of the test, in (0, 1) (default 0.05).
+        alpha: f64
+    );
 
     /// Points between STL decompositions (>= 1; default max(1, window / 16)).
     pub fn hop(mut self, points: usize) -> Self {

@@ -134,36 +134,31 @@ impl SpectralResidualParams {
         Self::default()
     }
 
-    /// Points transformed, the newest included (>= 8).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points transformed, the newest included (>= 8).
+        window: usize
+    );
 
-    /// Estimated points appended after the newest (0..=window; the paper's κ).
-    pub fn extend(mut self, points: usize) -> Self {
-        self.extend = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Estimated points appended after the newest (0..=window; the paper's κ).
+        extend: usize
+    );
 
-    /// Frequency bins in the log-amplitude moving average (odd, >= 1; the paper's q).
-    pub fn mag_window(mut self, bins: usize) -> Self {
-        self.mag_window = bins;
-        self
-    }
+    crate::detector::setter!(
+        /// Frequency bins in the log-amplitude moving average (odd, >= 1; the paper's q).
+        mag_window: usize
+    );
 
-    /// Points before the newest whose mean saliency is the reference (1..window; the
-    /// paper's z).
-    pub fn score_window(mut self, points: usize) -> Self {
-        self.score_window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points before the newest whose mean saliency is the reference (1..window; the
+        /// paper's z).
+        score_window: usize
+    );
 
-    /// Flag when the saliency exceeds its local mean by this many times that mean (> 0).
-    pub fn threshold(mut self, ratio: f64) -> Self {
-        self.threshold = ratio;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag when the saliency exceeds its local mean by this many times that mean (> 0).
+        threshold: f64
+    );
 }
 
 impl ParamGuard for SpectralResidualParams {

@@ -347,11 +347,10 @@ impl StlParams {
         self
     }
 
-    /// Flag at a robust z of at least `threshold` σ (> 0).
-    pub fn threshold(mut self, sigma: f64) -> Self {
-        self.threshold = sigma;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at a robust z of at least `threshold` σ (> 0).
+        threshold: f64
+    );
 
     /// Points decomposed (>= 16 and >= 2 periods; default max(8 · period, 48), or 1 024
     /// for the period search, then 64 when none is found).
@@ -366,11 +365,10 @@ impl StlParams {
         self
     }
 
-    /// Robust STL (outliers get zero weight in the fit); default true.
-    pub fn robust(mut self, robust: bool) -> Self {
-        self.robust = robust;
-        self
-    }
+    crate::detector::setter!(
+        /// Robust STL (outliers get zero weight in the fit); default true.
+        robust: bool
+    );
 }
 
 impl ParamGuard for StlParams {

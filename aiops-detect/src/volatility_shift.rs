@@ -86,23 +86,20 @@ impl VolatilityShiftParams {
         Self::default()
     }
 
-    /// Points in each of the two compared windows (>= 2).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in each of the two compared windows (>= 2).
+        window: usize
+    );
 
-    /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-    pub fn c(mut self, iqrs: f64) -> Self {
-        self.c = iqrs;
-        self
-    }
+    crate::detector::setter!(
+        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
+        c: f64
+    );
 
-    /// Past log ratios kept for the fence (>= 4).
-    pub fn history(mut self, values: usize) -> Self {
-        self.history = values;
-        self
-    }
+    crate::detector::setter!(
+        /// Past log ratios kept for the fence (>= 4).
+        history: usize
+    );
 
     /// Log ratios in the history before scoring starts (4..=history; default
     /// min(100, history)).
@@ -111,18 +108,16 @@ impl VolatilityShiftParams {
         self
     }
 
-    /// Which changes count (`up`: volatility rising; ADTK's `side`).
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which changes count (`up`: volatility rising; ADTK's `side`).
+        direction: Direction
+    );
 
-    /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
-    /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-    pub fn fit(mut self, fit: Fit) -> Self {
-        self.fit = fit;
-        self
-    }
+    crate::detector::setter!(
+        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
+        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
+        fit: Fit
+    );
 }
 
 impl ParamGuard for VolatilityShiftParams {

@@ -189,35 +189,30 @@ impl WindowedGaussianParams {
         Self::default()
     }
 
-    /// Points in the window (>= 2).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the window (>= 2).
+        window: usize
+    );
 
-    /// Points by which a full window slides at once (1..=window; 1: every point).
-    pub fn step(mut self, points: usize) -> Self {
-        self.step = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points by which a full window slides at once (1..=window; 1: every point).
+        step: usize
+    );
 
-    /// Flag at score `>= threshold`, in (0, 1).
-    pub fn threshold(mut self, probability: f64) -> Self {
-        self.threshold = probability;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at score `>= threshold`, in (0, 1).
+        threshold: f64
+    );
 
-    /// Points in the window before scoring starts (1..=window; default 1, as NAB).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the window before scoring starts (1..=window; default 1, as NAB).
+        min_periods: usize
+    );
 
-    /// Which departures count.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count.
+        direction: Direction
+    );
 }
 
 impl ParamGuard for WindowedGaussianParams {

@@ -87,17 +87,15 @@ impl RollingZScoreParams {
         Self::default()
     }
 
-    /// Points in the reference window (>= 2).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = points;
-        self
-    }
+    crate::detector::setter!(
+        /// Points in the reference window (>= 2).
+        window: usize
+    );
 
-    /// Flag at `|z| >= threshold` σ (> 0).
-    pub fn threshold(mut self, sigma: f64) -> Self {
-        self.threshold = sigma;
-        self
-    }
+    crate::detector::setter!(
+        /// Flag at `|z| >= threshold` σ (> 0).
+        threshold: f64
+    );
 
     /// Points needed before scoring starts (2..=window; default: window).
     pub fn min_periods(mut self, points: usize) -> Self {
@@ -105,11 +103,10 @@ impl RollingZScoreParams {
         self
     }
 
-    /// Which departures count.
-    pub fn direction(mut self, direction: Direction) -> Self {
-        self.direction = direction;
-        self
-    }
+    crate::detector::setter!(
+        /// Which departures count.
+        direction: Direction
+    );
 }
 
 impl ParamGuard for RollingZScoreParams {

@@ -153,40 +153,11 @@ impl TimeSeries {
                 values: values.len(),
             });
         }
-        let mut order: Vec<usize> = (0..timestamps.len()).collect();
-        if !timestamps.windows(2).all(|w| w[0] <= w[1]) {
-            order.sort_by_key(|&i| timestamps[i]);
-        }
-        let mut ts = Vec::with_capacity(order.len());
-        let mut vs = Vec::with_capacity(order.len());
-        let mut i = 0;
-        while i < order.len() {
-            let t = timestamps[order[i]];
-            let mut j = i + 1;
-            while j < order.len() && timestamps[order[j]] == t {
-                j += 1;
-            }
-            let group = &order[i..j];
-            let v = match (group.len(), dedup) {
-                (1, _) => values[group[0]],
-                (_, DedupPolicy::Error) => {
-                    return Err(CoreError::DuplicateTimestamp {
-                        index: group[1],
-                        timestamp: t,
-                    });
-                }
-                (_, DedupPolicy::First) => values[group[0]],
-                (_, DedupPolicy::Last) => values[group[group.len() - 1]],
-                (_, DedupPolicy::Mean) => mean_finite(group.iter().map(|&k| values[k])),
-            };
-            ts.push(t);
-            vs.push(v);
-            i = j;
-        }
+        let plan = SortPlan::new(&timestamps, dedup)?;
         Ok(Self {
             labels,
-            timestamps: ts,
-            values: vs,
+            values: plan.apply(&values),
+            timestamps: plan.timestamps(&timestamps),
         })
     }
 
@@ -301,22 +272,22 @@ impl TimeSeries {
         let first = bucket(finite.timestamps[0]);
         let last = bucket(*finite.timestamps.last().unwrap_or(&first));
         let n = ((last - first) / step) as usize + 1;
-        let mut acc: Vec<(f64, f64, usize)> = vec![(0.0, 0.0, 0); n];
+        let mut acc: Vec<(f64, usize)> = vec![(0.0, 0); n];
         for (&t, &v) in finite.timestamps.iter().zip(&finite.values) {
             let i = ((bucket(t) - first) / step) as usize;
             let a = &mut acc[i];
-            a.0 = match (agg, a.2) {
+            a.0 = match (agg, a.1) {
                 (_, 0) => v,
                 (Aggregation::Mean | Aggregation::Sum, _) => a.0 + v,
                 (Aggregation::Last, _) => v,
                 (Aggregation::Min, _) => a.0.min(v),
                 (Aggregation::Max, _) => a.0.max(v),
             };
-            a.2 += 1;
+            a.1 += 1;
         }
         let mut values: Vec<f64> = acc
             .iter()
-            .map(|&(x, _, c)| match (c, agg) {
+            .map(|&(x, c)| match (c, agg) {
                 (0, _) => f64::NAN,
                 (_, Aggregation::Mean) => x / c as f64,
                 _ => x,
@@ -328,6 +299,73 @@ impl TimeSeries {
             labels: self.labels.clone(),
             timestamps,
             values,
+        })
+    }
+}
+
+/// How points given in any order become a strictly increasing series: the stable sort order,
+/// cut into runs of equal timestamps, each run resolved by a [`DedupPolicy`]. Computed once
+/// from the timestamps and applied to any number of value columns.
+#[derive(Debug, Clone)]
+pub(crate) struct SortPlan {
+    order: Vec<usize>,
+    /// `order[runs[k]..runs[k + 1]]` share one timestamp.
+    runs: Vec<usize>,
+    dedup: DedupPolicy,
+}
+
+impl SortPlan {
+    /// Sorts (stably, so arrival order decides among equal timestamps) and checks duplicates
+    /// against `dedup`.
+    pub(crate) fn new(timestamps: &[TimestampMs], dedup: DedupPolicy) -> Result<Self> {
+        let mut order: Vec<usize> = (0..timestamps.len()).collect();
+        if !timestamps.windows(2).all(|w| w[0] <= w[1]) {
+            order.sort_by_key(|&i| timestamps[i]);
+        }
+        let mut runs = vec![0];
+        for k in 1..order.len() {
+            if timestamps[order[k]] != timestamps[order[k - 1]] {
+                runs.push(k);
+            } else if dedup == DedupPolicy::Error {
+                return Err(CoreError::DuplicateTimestamp {
+                    index: order[k],
+                    timestamp: timestamps[order[k]],
+                });
+            }
+        }
+        runs.push(order.len());
+        if order.is_empty() {
+            runs.truncate(1);
+        }
+        Ok(Self { order, runs, dedup })
+    }
+
+    fn groups(&self) -> impl Iterator<Item = &[usize]> {
+        self.runs.windows(2).map(|w| &self.order[w[0]..w[1]])
+    }
+
+    /// The kept timestamps, strictly increasing.
+    pub(crate) fn timestamps(&self, timestamps: &[TimestampMs]) -> Vec<TimestampMs> {
+        self.groups().map(|g| timestamps[g[0]]).collect()
+    }
+
+    /// One value column, sorted and de-duplicated.
+    pub(crate) fn apply(&self, values: &[f64]) -> Vec<f64> {
+        self.groups()
+            .map(|g| match self.dedup {
+                DedupPolicy::Last => values[g[g.len() - 1]],
+                DedupPolicy::Mean if g.len() > 1 => mean_finite(g.iter().map(|&k| values[k])),
+                _ => values[g[0]],
+            })
+            .collect()
+    }
+
+    /// For each kept point, the input index that stands for it (the last of its run under
+    /// `Last`, else the first).
+    pub(crate) fn representatives(&self) -> impl Iterator<Item = usize> + '_ {
+        self.groups().map(|g| match self.dedup {
+            DedupPolicy::Last => g[g.len() - 1],
+            _ => g[0],
         })
     }
 }

@@ -131,38 +131,48 @@ impl Detections {
             .to_string();
         let metric = labels.get("__name__").unwrap_or("").to_string();
         let fp = labels.fingerprint();
+        let n = timestamps.len().min(values.len());
+        self.windows()
+            .into_iter()
+            .filter(|&(_, end, _)| end < n)
+            .map(|(start, end, best)| {
+                let p = self.point(best);
+                Anomaly {
+                    id: format!("{fp}-{}-{}", detector.name(), timestamps[start]),
+                    resource: resource.clone(),
+                    metric: metric.clone(),
+                    labels: labels.clone(),
+                    start: timestamps[start],
+                    end: timestamps[end],
+                    score: p.score,
+                    severity: detector.severity(p.score),
+                    detector: detector.name().to_string(),
+                    value: values[best],
+                    expected: p.expected,
+                    lower: p.lower,
+                    upper: p.upper,
+                }
+            })
+            .collect()
+    }
+
+    /// Runs of consecutive flagged points as `(first, last, highest-scoring)` indices.
+    pub fn windows(&self) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
         let mut i = 0;
-        let n = self.len().min(timestamps.len()).min(values.len());
-        while i < n {
+        while i < self.len() {
             if !self.is_anomaly[i] {
                 i += 1;
                 continue;
             }
-            let start = i;
-            let mut best = i;
-            while i < n && self.is_anomaly[i] {
+            let (start, mut best) = (i, i);
+            while i < self.len() && self.is_anomaly[i] {
                 if self.scores[i] > self.scores[best] {
                     best = i;
                 }
                 i += 1;
             }
-            let p = self.point(best);
-            out.push(Anomaly {
-                id: format!("{fp}-{}-{}", detector.name(), timestamps[start]),
-                resource: resource.clone(),
-                metric: metric.clone(),
-                labels: labels.clone(),
-                start: timestamps[start],
-                end: timestamps[i - 1],
-                score: p.score,
-                severity: detector.severity(p.score),
-                detector: detector.name().to_string(),
-                value: values[best],
-                expected: p.expected,
-                lower: p.lower,
-                upper: p.upper,
-            });
+            out.push((start, i - 1, best));
         }
         out
     }

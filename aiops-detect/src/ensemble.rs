@@ -133,19 +133,12 @@ impl Ensemble {
     }
 
     fn calibrators(&self) -> Vec<Likelihood> {
-        self.members
-            .iter()
-            .map(|_| {
-                self.params
-                    .calibration
-                    .build()
-                    .unwrap_or_else(|_| unreachable!("validated in check"))
-            })
-            .collect()
-    }
-
-    fn combine(&self, calibrated: &[f64]) -> f64 {
-        combine(self.params.combine, calibrated)
+        let fresh = self
+            .params
+            .calibration
+            .build()
+            .unwrap_or_else(|_| unreachable!("validated in check"));
+        vec![fresh; self.members.len()]
     }
 }
 
@@ -197,7 +190,7 @@ impl Detector for Ensemble {
             for (k, r) in runs.iter().enumerate() {
                 scores[k] = log_score(cal[k].update(r.scores[i]));
             }
-            let s = self.combine(&scores);
+            let s = combine(self.params.combine, &scores);
             out.push(PointScore {
                 score: s,
                 is_anomaly: s >= self.params.threshold,

@@ -195,16 +195,7 @@ impl Detector for RollingZScore {
 
     /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
     fn severity(&self, score: f64) -> Severity {
-        let r = score / self.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
+        crate::mad::ratio_severity(score, self.threshold)
     }
 
     fn online(&self) -> Box<dyn OnlineDetector> {

@@ -423,6 +423,11 @@ pub(crate) fn build_detector<'py>(
     Ok(class.call((name,), params)?)
 }
 
+/// A JSON text as Python objects.
+fn json_loads<'py>(py: Python<'py>, text: &str) -> Result<Bound<'py, PyAny>> {
+    Ok(py.import("json")?.call_method1("loads", (text,))?)
+}
+
 /// Parameters given as Python keywords, as the registry's JSON map.
 pub(crate) fn params_map(
     py: Python<'_>,
@@ -475,7 +480,7 @@ impl PyDetector {
     /// The parameters given at construction (defaults are not listed).
     #[getter]
     fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        Ok(py.import("json")?.call_method1("loads", (&self.params,))?)
+        json_loads(py, &self.params)
     }
 
     /// Scores every point: `values` (float64) with optional `timestamps` (int64 ms; default
@@ -617,10 +622,7 @@ impl PyMultivariateDetector {
         &self,
         py: Python<'py>,
     ) -> Result<((&'static str,), Bound<'py, PyAny>)> {
-        Ok((
-            (self.det.name(),),
-            py.import("json")?.call_method1("loads", (&self.params,))?,
-        ))
+        Ok(((self.det.name(),), json_loads(py, &self.params)?))
     }
 
     fn __repr__(&self) -> String {

@@ -97,7 +97,7 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     let mut done = 0;
     for inp in &inputs {
         let s = &inp.series;
-        let d = det
+        let mut d = det
             .detect_with_progress(s.timestamps(), s.values(), &mut |n| {
                 bar.set_position((done + n) as u64)
             })
@@ -106,7 +106,6 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
                 other => other.into(),
             })?;
         done += s.len();
-        let mut d = d;
         d.is_anomaly = Suppressor::filter(&suppression, &d.is_anomaly)?;
         results.push(d);
     }

@@ -91,23 +91,11 @@ pub(crate) fn run(args: &MultiArgs) -> Result<(), CliError> {
         return write().map_err(out_err(path.clone()));
     }
 
-    // Windows of consecutive flagged rows, with their highest score.
-    let mut windows = Vec::new();
-    let mut i = 0;
-    while i < d.len() {
-        if !d.is_anomaly[i] {
-            i += 1;
-            continue;
-        }
-        let (start, mut best) = (i, i);
-        while i < d.len() && d.is_anomaly[i] {
-            if d.scores[i] > d.scores[best] {
-                best = i;
-            }
-            i += 1;
-        }
-        windows.push((start, i - 1, d.scores[best]));
-    }
+    let windows: Vec<(usize, usize, f64)> = d
+        .windows()
+        .into_iter()
+        .map(|(a, b, best)| (a, b, d.scores[best]))
+        .collect();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let res = match args.format {

@@ -12,7 +12,7 @@ use std::path::Path;
 use crate::error::{CoreError, Result};
 use crate::io::{ReadOptions, parse_value};
 use crate::labels::Labels;
-use crate::series::{DedupPolicy, TimeSeries};
+use crate::series::{SortPlan, TimeSeries};
 use crate::time::{TimestampFormat, TimestampMs, parse_timestamp};
 
 /// A series read from `timestamp,value` CSV, with what is needed to write results back in the
@@ -194,28 +194,13 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvSeries> {
     let series = match opts.sort {
         None => TimeSeries::new(labels, timestamps, values)?,
         Some(policy) => {
-            // Keep raw timestamps aligned with the sorted, de-duplicated points.
-            let mut order: Vec<usize> = (0..timestamps.len()).collect();
-            order.sort_by_key(|&i| timestamps[i]);
-            let series = TimeSeries::from_unsorted(labels, timestamps.clone(), values, policy)?;
-            let mut kept = Vec::with_capacity(series.len());
-            let mut i = 0;
-            while i < order.len() {
-                let t = timestamps[order[i]];
-                let mut j = i;
-                while j + 1 < order.len() && timestamps[order[j + 1]] == t {
-                    j += 1;
-                }
-                let pick = if policy == DedupPolicy::Last {
-                    order[j]
-                } else {
-                    order[i]
-                };
-                kept.push(std::mem::take(&mut raw[pick]));
-                i = j + 1;
-            }
-            raw = kept;
-            series
+            let plan = SortPlan::new(&timestamps, policy)?;
+            // Raw timestamps follow the points kept, one per timestamp.
+            raw = plan
+                .representatives()
+                .map(|k| std::mem::take(&mut raw[k]))
+                .collect();
+            TimeSeries::new(labels, plan.timestamps(&timestamps), plan.apply(&values))?
         }
     };
     let timestamp_format = format.map(|f| f.0).unwrap_or(TimestampFormat::Rfc3339);
@@ -295,19 +280,12 @@ pub fn read_wide<R: Read>(input: R, opts: &ReadOptions) -> Result<WideTable> {
         return Err(CoreError::Empty("the CSV input has no data rows".into()));
     }
     if let Some(policy) = opts.sort {
-        let mut ts_out = Vec::new();
+        // One sort for every column.
+        let plan = SortPlan::new(&timestamps, policy)?;
         for col in columns.iter_mut() {
-            let s = TimeSeries::from_unsorted(
-                Labels::new(),
-                timestamps.clone(),
-                std::mem::take(col),
-                policy,
-            )?;
-            let (_, t, v) = s.into_parts();
-            ts_out = t;
-            *col = v;
+            *col = plan.apply(col);
         }
-        timestamps = ts_out;
+        timestamps = plan.timestamps(&timestamps);
     }
     Ok(WideTable {
         timestamps,
@@ -325,6 +303,7 @@ pub fn read_wide_path(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<Wide
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::series::DedupPolicy;
 
     fn strict() -> ReadOptions {
         ReadOptions::default()

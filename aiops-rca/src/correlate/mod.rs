@@ -1,0 +1,17 @@
+//! Alert correlation with Alertmanager's semantics: matchers, dedup, inhibition, silences,
+//! routing and grouping timers. A pure library: every call takes the current time, so runs
+//! are deterministic, and all state serializes with serde.
+
+pub mod dedup;
+pub mod duration;
+pub mod grouping;
+pub mod inhibit;
+pub mod matchers;
+pub mod silence;
+
+pub use dedup::{DedupOutcome, DedupParams, Deduplicator};
+pub use duration::Duration;
+
+pub use inhibit::{InhibitRule, Inhibitor};
+pub use matchers::{MatchOp, Matcher, Matchers};
+pub use silence::{MaintenanceWindow, Silence, Silences};

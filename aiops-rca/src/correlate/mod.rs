@@ -7,11 +7,13 @@ pub mod duration;
 pub mod grouping;
 pub mod inhibit;
 pub mod matchers;
+pub mod route;
 pub mod silence;
 
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};
 pub use duration::Duration;
-
+pub use grouping::{Batch, Grouper, Mute, NoMute};
 pub use inhibit::{InhibitRule, Inhibitor};
 pub use matchers::{MatchOp, Matcher, Matchers};
+pub use route::{GroupBy, Route, RouteConfig};
 pub use silence::{MaintenanceWindow, Silence, Silences};

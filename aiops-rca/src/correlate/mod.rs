@@ -5,6 +5,7 @@
 pub mod dedup;
 pub mod duration;
 pub mod grouping;
+pub mod incidents;
 pub mod inhibit;
 pub mod matchers;
 pub mod route;
@@ -13,6 +14,9 @@ pub mod silence;
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};
 pub use duration::Duration;
 pub use grouping::{Batch, Grouper, Mute, NoMute};
+pub use incidents::{
+    CorrelationParams, CorrelationRule, Correlator, ResolvePolicy, TopologyParams,
+};
 pub use inhibit::{InhibitRule, Inhibitor};
 pub use matchers::{MatchOp, Matcher, Matchers};
 pub use route::{GroupBy, Route, RouteConfig};

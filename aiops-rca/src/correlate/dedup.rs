@@ -168,7 +168,7 @@ impl Deduplicator {
     }
 
     /// All stored alerts, by key.
-    pub fn alerts(&self) -> impl Iterator<Item = &StoredAlert> {
+    pub fn alerts(&self) -> impl Iterator<Item = &StoredAlert> + Clone {
         self.alerts.values()
     }
 

@@ -1,6 +1,7 @@
 //! `aiops`: the command-line interface of the aiops toolkit. Every command parses its
 //! arguments, calls the library crates and prints; no algorithm lives here.
 
+mod alerts_cmd;
 mod detect_cmd;
 mod error;
 mod eval_cmd;
@@ -34,6 +35,9 @@ enum Command {
     /// Evaluate on a public benchmark with labelled data.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// Alert correlation: dedup, grouping, inhibition, silences, incidents.
+    #[command(subcommand)]
+    Alerts(alerts_cmd::AlertsCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Alerts(cmd) => alerts_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {

@@ -226,7 +226,6 @@ impl Engine {
         } else {
             None
         };
-        st.correlator.resolve_due(now);
         st.stats.incidents = st.correlator.opened();
         Ok(Ingested {
             outcome,
@@ -239,13 +238,8 @@ impl Engine {
     fn state_incident(&self, key: Fingerprint) -> Option<String> {
         self.state
             .correlator
-            .incidents(None)
-            .into_iter()
-            .find(|i| {
-                i.status != aiops_core::IncidentStatus::Resolved
-                    && i.alerts.iter().any(|a| a.fingerprint == key)
-            })
-            .map(|i| i.id)
+            .incident_of(key)
+            .map(|i| format!("inc-{i}"))
     }
 
     /// Advances time to `now`: returns the notifications due, and resolves incidents.

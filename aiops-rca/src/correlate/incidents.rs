@@ -164,6 +164,9 @@ impl CorrelationParams {
             closed: Vec::new(),
             by_alert: BTreeMap::new(),
             pending: BTreeMap::new(),
+            pending_of: BTreeMap::new(),
+            by_key: BTreeMap::new(),
+            by_resource: BTreeMap::new(),
         })
     }
 }
@@ -209,6 +212,22 @@ pub struct Correlator {
     by_alert: BTreeMap<Fingerprint, u64>,
     /// Rule key -> alerts waiting for `min_alerts`, with their arrival time.
     pending: BTreeMap<String, Vec<(TimestampMs, Alert)>>,
+    /// Alert -> its pending rule key.
+    pending_of: BTreeMap<Fingerprint, String>,
+    /// Rule or plain key -> the open incident with that key.
+    by_key: BTreeMap<String, u64>,
+    /// Resource -> open topology incidents with an alert on it.
+    by_resource: BTreeMap<String, BTreeSet<u64>>,
+}
+
+impl Key {
+    fn index_key(&self) -> Option<String> {
+        match self {
+            Key::Rule(k) => Some(format!("rule:{k}")),
+            Key::Plain(k) => Some(format!("plain:{k}")),
+            Key::Topology => None,
+        }
+    }
 }
 
 impl Correlator {
@@ -220,6 +239,11 @@ impl Correlator {
     /// Number of incidents opened so far.
     pub fn opened(&self) -> u64 {
         self.next_id - 1
+    }
+
+    /// The open incident an alert belongs to.
+    pub fn incident_of(&self, fp: Fingerprint) -> Option<u64> {
+        self.by_alert.get(&fp).copied()
     }
 
     /// The resource an alert is on, from the configured labels.
@@ -246,19 +270,18 @@ impl Correlator {
             return self.open.contains_key(&id).then_some(id);
         }
         // Waiting in a rule's pending list?
-        if let Some((key, _)) = self
-            .pending
-            .iter()
-            .find(|(_, v)| v.iter().any(|(_, a)| a.fingerprint == fp))
-            .map(|(k, v)| (k.clone(), v.len()))
-        {
-            let list = self.pending.get_mut(&key).expect("present");
-            list.retain(|(_, a)| a.fingerprint != fp);
-            if firing {
-                list.push((now, alert.clone()));
+        if let Some(key) = self.pending_of.get(&fp).cloned() {
+            if let Some(list) = self.pending.get_mut(&key) {
+                list.retain(|(_, a)| a.fingerprint != fp);
+                if firing {
+                    list.push((now, alert.clone()));
+                }
+                if list.is_empty() {
+                    self.pending.remove(&key);
+                }
             }
-            if list.is_empty() {
-                self.pending.remove(&key);
+            if !firing {
+                self.pending_of.remove(&fp);
             }
             return None;
         }
@@ -285,17 +308,22 @@ impl Correlator {
                 .into_iter()
                 .collect();
             let horizon = now - self.params.topology.window.0;
-            let best = self
-                .open
-                .values()
-                .filter(|s| s.key == Key::Topology && s.last_activity >= horizon)
-                .filter_map(|s| {
-                    let d = s
-                        .members
-                        .values()
-                        .filter_map(|m| m.resource.as_deref().and_then(|x| near.get(x)))
-                        .min()?;
-                    Some((*d, std::cmp::Reverse(s.last_activity), s.id))
+            let best = near
+                .iter()
+                .flat_map(|(r, d)| {
+                    self.by_resource
+                        .get(*r)
+                        .into_iter()
+                        .flatten()
+                        .map(move |id| (*d, *id))
+                })
+                .filter_map(|(d, id)| {
+                    let s = self.open.get(&id)?;
+                    (s.last_activity >= horizon).then_some((
+                        d,
+                        std::cmp::Reverse(s.last_activity),
+                        id,
+                    ))
                 })
                 .min()
                 .map(|t| t.2);
@@ -309,11 +337,7 @@ impl Correlator {
             None => format!("alertname:{}", alert.labels.get("alertname").unwrap_or("")),
         };
         let horizon = now - self.params.topology.window.0;
-        let found = self
-            .open
-            .values()
-            .find(|s| s.key == Key::Plain(plain.clone()) && s.last_activity >= horizon)
-            .map(|s| s.id);
+        let found = self.find_open(&Key::Plain(plain.clone()), horizon);
         Some(match found {
             Some(id) => self.join(id, alert, resource, now),
             None => self.open_incident(Key::Plain(plain), vec![(now, alert.clone())], now),
@@ -334,25 +358,35 @@ impl Correlator {
             .collect();
         let key = format!("{}{{{}}}", rule.name, group.join(","));
         let horizon = now - rule.window.0;
-        let found = self
-            .open
-            .values()
-            .find(|s| s.key == Key::Rule(key.clone()) && s.last_activity >= horizon)
-            .map(|s| s.id);
+        let found = self.find_open(&Key::Rule(key.clone()), horizon);
         if let Some(id) = found {
             return Some(self.join(id, alert, resource, now));
         }
         let list = self.pending.entry(key.clone()).or_default();
         // Only a chain of alerts each within `window` of the next counts.
         if list.last().is_some_and(|(t, _)| *t < horizon) {
-            list.clear();
+            for (_, a) in list.drain(..) {
+                self.pending_of.remove(&a.fingerprint);
+            }
         }
         list.push((now, alert.clone()));
+        self.pending_of.insert(alert.fingerprint, key.clone());
         if list.len() >= rule.min_alerts {
             let members = self.pending.remove(&key).unwrap_or_default();
+            for (_, a) in &members {
+                self.pending_of.remove(&a.fingerprint);
+            }
             return Some(self.open_incident(Key::Rule(key), members, now));
         }
         None
+    }
+
+    fn find_open(&self, key: &Key, horizon: TimestampMs) -> Option<u64> {
+        let id = *self.by_key.get(&key.index_key()?)?;
+        self.open
+            .get(&id)
+            .filter(|s| s.last_activity >= horizon)
+            .map(|s| s.id)
     }
 
     fn open_incident(
@@ -372,8 +406,14 @@ impl Correlator {
             last_activity: now,
             resolved_at: None,
         };
+        if let Some(k) = s.key.index_key() {
+            self.by_key.insert(k, id);
+        }
         for (t, a) in alerts {
             let resource = self.resource_of(&a.labels);
+            if let (Key::Topology, Some(r)) = (&s.key, &resource) {
+                self.by_resource.entry(r.clone()).or_default().insert(id);
+            }
             self.by_alert.insert(a.fingerprint, id);
             s.order.push(a.fingerprint);
             s.members.insert(
@@ -391,6 +431,9 @@ impl Correlator {
 
     fn join(&mut self, id: u64, alert: &Alert, resource: Option<String>, now: TimestampMs) -> u64 {
         if let Some(s) = self.open.get_mut(&id) {
+            if let (Key::Topology, Some(r)) = (&s.key, &resource) {
+                self.by_resource.entry(r.clone()).or_default().insert(id);
+            }
             s.order.push(alert.fingerprint);
             s.members.insert(
                 alert.fingerprint,
@@ -414,35 +457,58 @@ impl Correlator {
             m.alert = alert.clone();
         }
         s.last_activity = s.last_activity.max(now);
-        self.resolve_due(now);
+        if self.open.get(&id).is_some_and(|s| self.is_resolved(s, now)) {
+            self.close(id, now);
+        }
+    }
+
+    fn is_resolved(&self, s: &State, now: TimestampMs) -> bool {
+        let resolved =
+            |fp: &Fingerprint| s.members[fp].alert.status_at(now) == AlertStatus::Resolved;
+        match self.params.resolve {
+            ResolvePolicy::All => s.order.iter().all(resolved),
+            ResolvePolicy::First => s.order.first().is_some_and(resolved),
+            ResolvePolicy::Last => s.order.last().is_some_and(resolved),
+        }
+    }
+
+    fn close(&mut self, id: u64, now: TimestampMs) {
+        let Some(mut s) = self.open.remove(&id) else {
+            return;
+        };
+        s.resolved_at = Some(now);
+        for fp in &s.order {
+            self.by_alert.remove(fp);
+        }
+        if let Some(k) = s.key.index_key()
+            && self.by_key.get(&k) == Some(&id)
+        {
+            self.by_key.remove(&k);
+        }
+        for m in s.members.values() {
+            if let Some(r) = &m.resource
+                && let Some(set) = self.by_resource.get_mut(r)
+            {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.by_resource.remove(r);
+                }
+            }
+        }
+        self.closed.push(s);
     }
 
     /// Resolves the open incidents whose policy is met at `now` (alerts whose `endsAt`
     /// passed count as resolved).
     pub fn resolve_due(&mut self, now: TimestampMs) {
-        let policy = self.params.resolve;
         let done: Vec<u64> = self
             .open
             .values()
-            .filter(|s| {
-                let resolved =
-                    |fp: &Fingerprint| s.members[fp].alert.status_at(now) == AlertStatus::Resolved;
-                match policy {
-                    ResolvePolicy::All => s.order.iter().all(resolved),
-                    ResolvePolicy::First => s.order.first().is_some_and(resolved),
-                    ResolvePolicy::Last => s.order.last().is_some_and(resolved),
-                }
-            })
+            .filter(|s| self.is_resolved(s, now))
             .map(|s| s.id)
             .collect();
         for id in done {
-            if let Some(mut s) = self.open.remove(&id) {
-                s.resolved_at = Some(now);
-                for fp in &s.order {
-                    self.by_alert.remove(fp);
-                }
-                self.closed.push(s);
-            }
+            self.close(id, now);
         }
     }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::correlate::dedup::{DedupOutcome, DedupParams, Deduplicator};
 use crate::correlate::grouping::{Batch, Grouper};
 use crate::correlate::incidents::{CorrelationParams, Correlator};
-use crate::correlate::inhibit::{InhibitRule, Inhibitor};
+use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
 use crate::correlate::route::RouteConfig;
 use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
 use crate::error::{RcaError, Result};
@@ -94,6 +94,7 @@ pub struct EngineState {
     silences: Silences,
     grouper: Grouper,
     correlator: Correlator,
+    sources: SourceIndex,
     stats: Stats,
     now: Option<TimestampMs>,
 }
@@ -143,6 +144,7 @@ impl Engine {
                 silences,
                 grouper: Grouper::new(route, config.send_resolved),
                 correlator: config.correlation.build()?,
+                sources: SourceIndex::default(),
                 stats: Stats::default(),
                 now: None,
             },
@@ -205,19 +207,22 @@ impl Engine {
         }
         let firing = alert.status_at(now) == AlertStatus::Firing;
         let muted_by = st.silences.muted_by(&alert.labels, now);
-        let inhibited_by =
-            self.inhibitor
-                .inhibited_by(&alert, st.dedup.alerts().map(|s| &s.alert), now);
+        self.inhibitor.index(&mut st.sources, &alert);
+        let get = |fp| st.dedup.get(fp).map(|s| &s.alert);
+        let inhibited_by = self
+            .inhibitor
+            .inhibited_by_indexed(&st.sources, &alert, get, now);
         if firing && !muted_by.is_empty() {
             st.stats.suppressed += 1;
         } else if firing && inhibited_by.is_some() {
             st.stats.inhibited += 1;
         }
-        let (silences, inhibitor, dedup) = (&st.silences, &self.inhibitor, &st.dedup);
+        let (silences, inhibitor, dedup, sources) =
+            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
         let mute = |a: &Alert, t: TimestampMs| {
             silences.is_muted(&a.labels, t)
                 || inhibitor
-                    .inhibited_by(a, dedup.alerts().map(|s| &s.alert), t)
+                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
                     .is_some()
         };
         st.grouper.insert(&alert, now, &mute)?;
@@ -246,11 +251,12 @@ impl Engine {
     pub fn tick(&mut self, now: TimestampMs) -> Result<Vec<Batch>> {
         self.set_time(now)?;
         let st = &mut self.state;
-        let (silences, inhibitor, dedup) = (&st.silences, &self.inhibitor, &st.dedup);
+        let (silences, inhibitor, dedup, sources) =
+            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
         let mute = |a: &Alert, t: TimestampMs| {
             silences.is_muted(&a.labels, t)
                 || inhibitor
-                    .inhibited_by(a, dedup.alerts().map(|s| &s.alert), t)
+                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
                     .is_some()
         };
         let out = st.grouper.tick(now, &mute)?;

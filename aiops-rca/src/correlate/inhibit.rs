@@ -3,6 +3,8 @@
 //! value in both (a label missing from both counts as equal). An alert that matches both
 //! sides of a rule cannot be inhibited by alerts for which the same is true, itself included.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use aiops_core::{Alert, AlertStatus, Fingerprint, Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,15 @@ pub struct InhibitRule {
 }
 
 impl InhibitRule {
+    /// Hash of the `equal` labels' values (a missing label hashes as `""`).
+    fn equal_key(&self, labels: &Labels) -> Fingerprint {
+        Fingerprint::of_sorted(
+            self.equal
+                .iter()
+                .map(|n| (n.as_str(), labels.get(n).unwrap_or(""))),
+        )
+    }
+
     fn equal_labels(&self, a: &Labels, b: &Labels) -> bool {
         self.equal
             .iter()
@@ -55,6 +66,13 @@ impl InhibitRule {
     }
 }
 
+/// Source alerts by rule and by value of the rule's `equal` labels (serde-snapshottable).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SourceIndex {
+    per_rule: Vec<BTreeMap<Fingerprint, BTreeSet<Fingerprint>>>,
+    of: BTreeMap<Fingerprint, Vec<(usize, Fingerprint)>>,
+}
+
 /// A checked list of inhibition rules.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Inhibitor {
@@ -77,6 +95,49 @@ impl Inhibitor {
             }
         }
         Ok(Self { rules })
+    }
+
+    /// Records the current content of a stored alert in the source index (call on every
+    /// new or updated alert, so that lookups need not scan all alerts).
+    pub fn index(&self, idx: &mut SourceIndex, alert: &Alert) {
+        if idx.per_rule.len() != self.rules.len() {
+            idx.per_rule.resize_with(self.rules.len(), BTreeMap::new);
+        }
+        let fp = alert.fingerprint;
+        for (i, key) in idx.of.remove(&fp).unwrap_or_default() {
+            if let Some(set) = idx.per_rule[i].get_mut(&key) {
+                set.remove(&fp);
+                if set.is_empty() {
+                    idx.per_rule[i].remove(&key);
+                }
+            }
+        }
+        let mut entries = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.source_matchers.matches(&alert.labels) {
+                let key = r.equal_key(&alert.labels);
+                idx.per_rule[i].entry(key).or_default().insert(fp);
+                entries.push((i, key));
+            }
+        }
+        if !entries.is_empty() {
+            idx.of.insert(fp, entries);
+        }
+    }
+
+    /// Same as [`Inhibitor::inhibited_by`], looking sources up in the index; `get` returns
+    /// the stored alert of a fingerprint.
+    pub fn inhibited_by_indexed<'a>(
+        &self,
+        idx: &SourceIndex,
+        target: &Alert,
+        get: impl Fn(Fingerprint) -> Option<&'a Alert>,
+        now: TimestampMs,
+    ) -> Option<Fingerprint> {
+        self.rules.iter().enumerate().find_map(|(i, r)| {
+            let set = idx.per_rule.get(i)?.get(&r.equal_key(&target.labels))?;
+            r.inhibited_by(target, set.iter().filter_map(|fp| get(*fp)), now)
+        })
     }
 
     /// The rules.
@@ -152,6 +213,48 @@ mod tests {
         ending.ends_at = Some(5);
         assert!(inh.inhibited_by(&warn, [&ending], 4).is_some());
         assert!(inh.inhibited_by(&warn, [&ending], 5).is_none());
+    }
+
+    #[test]
+    fn index_agrees_with_scan() {
+        let inh = Inhibitor::new(vec![
+            rule("severity=critical", "severity=warning", &["cluster"]),
+            rule("kind=~src|both", "kind=~tgt|both", &[]),
+        ])
+        .unwrap();
+        let all = [
+            alert(&[("severity", "critical"), ("cluster", "eu")]),
+            alert(&[("severity", "critical")]),
+            alert(&[("severity", "warning"), ("cluster", "eu")]),
+            alert(&[("severity", "warning"), ("cluster", "us")]),
+            alert(&[("severity", "warning")]),
+            alert(&[("kind", "both")]),
+            alert(&[("kind", "both"), ("n", "2")]),
+            alert(&[("kind", "src")]),
+            alert(&[("kind", "tgt")]),
+        ];
+        let mut idx = SourceIndex::default();
+        for a in &all {
+            inh.index(&mut idx, a);
+        }
+        let get = |fp: Fingerprint| all.iter().find(|a| a.fingerprint == fp);
+        for a in &all {
+            let scan = inh.inhibited_by(a, &all, 0);
+            assert_eq!(
+                scan.is_some(),
+                inh.inhibited_by_indexed(&idx, a, get, 0).is_some(),
+                "{}",
+                a.labels
+            );
+        }
+        assert_eq!(
+            all.iter()
+                .filter(|a| inh.inhibited_by(a, &all, 0).is_some())
+                .count(),
+            5
+        );
+        let json = serde_json::to_string(&idx).unwrap();
+        assert_eq!(serde_json::from_str::<SourceIndex>(&json).unwrap(), idx);
     }
 
     #[test]

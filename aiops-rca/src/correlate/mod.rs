@@ -20,7 +20,7 @@ pub use grouping::{Batch, Grouper, Mute, NoMute};
 pub use incidents::{
     CorrelationParams, CorrelationRule, Correlator, ResolvePolicy, TopologyParams,
 };
-pub use inhibit::{InhibitRule, Inhibitor};
+pub use inhibit::{InhibitRule, Inhibitor, SourceIndex};
 pub use input::parse_alerts;
 pub use matchers::{MatchOp, Matcher, Matchers};
 pub use route::{GroupBy, Route, RouteConfig};

@@ -112,9 +112,32 @@ impl Matcher {
     }
 }
 
+/// Writes `s` as a double-quoted string the parser reads back unchanged.
+fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            '\r' => f.write_str("\\r")?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("\"")
+}
+
 impl fmt::Display for Matcher {
+    /// `name="value"`, quoting the name too when it is not a plain label name.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{:?}", self.name, self.op.as_str(), self.value)
+        if aiops_core::labels::is_valid_label_name(&self.name) {
+            f.write_str(&self.name)?;
+        } else {
+            write_quoted(f, &self.name)?;
+        }
+        f.write_str(self.op.as_str())?;
+        write_quoted(f, &self.value)
     }
 }
 
@@ -425,10 +448,13 @@ mod tests {
         assert_eq!(m.0[1].value(), "a,b}c");
         let m = Matchers::parse(r#"{"quoted name"="v"}"#).unwrap();
         assert_eq!(m.0[0].name(), "quoted name");
-        // Display quotes values so that the output parses back to the same matchers.
-        let back = Matchers::parse(&m.to_string().replace("quoted name", "q")).unwrap();
-        assert_eq!(back.0[0].value(), "v");
-        let m = Matchers::parse(r#"{msg="a\"b"}"#).unwrap();
+        // Display quotes so that the output parses back to the same matchers.
+        assert_eq!(Matchers::parse(&m.to_string()).unwrap(), m);
+        let m = Matchers::parse(
+            r#"{msg="a\"b\\c\td\n", é=~"x\u{1}y|ü"}"#.replace("\\u{1}", "\u{1}").as_str(),
+        )
+        .unwrap();
+        assert_eq!(m.0[1].value(), "x\u{1}y|ü");
         assert_eq!(Matchers::parse(&m.to_string()).unwrap(), m);
     }
 

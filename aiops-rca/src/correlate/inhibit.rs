@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aiops_core::{Alert, AlertStatus, Fingerprint, Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::matchers::Matchers;
+use crate::correlate::matchers::{MatchOp, Matcher, Matchers};
 use crate::error::{RcaError, Result};
 
 /// One inhibition rule, as in Alertmanager's `inhibit_rules`.
@@ -24,6 +24,32 @@ pub struct InhibitRule {
     /// Labels that must be equal in source and target.
     #[serde(default)]
     pub equal: Vec<String>,
+    /// Deprecated equality source matchers (`source_match:`), merged into `source_matchers`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_match: BTreeMap<String, String>,
+    /// Deprecated regex source matchers (`source_match_re:`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub source_match_re: BTreeMap<String, String>,
+    /// Deprecated equality target matchers (`target_match:`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_match: BTreeMap<String, String>,
+    /// Deprecated regex target matchers (`target_match_re:`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub target_match_re: BTreeMap<String, String>,
+}
+
+fn merge(
+    into: &mut Matchers,
+    eq: &mut BTreeMap<String, String>,
+    re: &mut BTreeMap<String, String>,
+) -> Result<()> {
+    for (k, v) in std::mem::take(eq) {
+        into.0.push(Matcher::new(k, MatchOp::Equal, v)?);
+    }
+    for (k, v) in std::mem::take(re) {
+        into.0.push(Matcher::new(k, MatchOp::Regex, v)?);
+    }
+    Ok(())
 }
 
 impl InhibitRule {
@@ -81,8 +107,18 @@ pub struct Inhibitor {
 
 impl Inhibitor {
     /// Checks the rules (label names in `equal` must be valid).
-    pub fn new(rules: Vec<InhibitRule>) -> Result<Self> {
-        for r in &rules {
+    pub fn new(mut rules: Vec<InhibitRule>) -> Result<Self> {
+        for r in &mut rules {
+            merge(
+                &mut r.source_matchers,
+                &mut r.source_match,
+                &mut r.source_match_re,
+            )?;
+            merge(
+                &mut r.target_matchers,
+                &mut r.target_match,
+                &mut r.target_match_re,
+            )?;
             if let Some(bad) = r
                 .equal
                 .iter()
@@ -174,7 +210,24 @@ mod tests {
             source_matchers: src.parse().unwrap(),
             target_matchers: tgt.parse().unwrap(),
             equal: equal.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
         }
+    }
+
+    #[test]
+    fn legacy_match_fields_are_merged() {
+        let r: InhibitRule = serde_json::from_str(
+            r#"{"source_match": {"severity": "critical"}, "target_match_re": {"severity": "warn.*"},
+                "equal": ["cluster"]}"#,
+        )
+        .unwrap();
+        let inh = Inhibitor::new(vec![r]).unwrap();
+        let crit = alert(&[("severity", "critical"), ("cluster", "a")]);
+        let warn = alert(&[("severity", "warning"), ("cluster", "a")]);
+        assert_eq!(inh.inhibited_by(&warn, [&crit], 0), Some(crit.fingerprint));
+        assert_eq!(inh.rules()[0].source_matchers.len(), 1);
+        let bad: InhibitRule = serde_json::from_str(r#"{"target_match_re": {"a": "("}}"#).unwrap();
+        assert!(Inhibitor::new(vec![bad]).is_err());
     }
 
     #[test]

@@ -200,6 +200,8 @@ struct State {
     started_at: TimestampMs,
     last_activity: TimestampMs,
     resolved_at: Option<TimestampMs>,
+    /// Dropped from some `by_resource` sets as stale.
+    pruned: bool,
 }
 
 /// Incident correlator state (serde-snapshottable; the topology graph is passed in).
@@ -308,25 +310,35 @@ impl Correlator {
                 .into_iter()
                 .collect();
             let horizon = now - self.params.topology.window.0;
-            let best = near
-                .iter()
-                .flat_map(|(r, d)| {
-                    self.by_resource
-                        .get(*r)
-                        .into_iter()
-                        .flatten()
-                        .map(move |id| (*d, *id))
-                })
-                .filter_map(|(d, id)| {
-                    let s = self.open.get(&id)?;
-                    (s.last_activity >= horizon).then_some((
-                        d,
-                        std::cmp::Reverse(s.last_activity),
-                        id,
-                    ))
-                })
-                .min()
-                .map(|t| t.2);
+            let mut best = None;
+            let mut stale = Vec::new();
+            for (r, d) in &near {
+                for &id in self.by_resource.get(*r).into_iter().flatten() {
+                    match self.open.get(&id) {
+                        Some(s) if s.last_activity >= horizon => {
+                            let cand = (*d, std::cmp::Reverse(s.last_activity), id);
+                            if best.is_none_or(|b| cand < b) {
+                                best = Some(cand);
+                            }
+                        }
+                        // Time only moves forward: a stale incident can only come back
+                        // through an update of its own alerts, which re-indexes it.
+                        _ => stale.push(((*r).to_string(), id)),
+                    }
+                }
+            }
+            for (r, id) in stale {
+                if let Some(s) = self.open.get_mut(&id) {
+                    s.pruned = true;
+                }
+                if let Some(set) = self.by_resource.get_mut(&r) {
+                    set.remove(&id);
+                    if set.is_empty() {
+                        self.by_resource.remove(&r);
+                    }
+                }
+            }
+            let best = best.map(|t| t.2);
             return Some(match best {
                 Some(id) => self.join(id, alert, resource, now),
                 None => self.open_incident(Key::Topology, vec![(now, alert.clone())], now),
@@ -405,6 +417,7 @@ impl Correlator {
             started_at: alerts.first().map_or(now, |(t, _)| *t),
             last_activity: now,
             resolved_at: None,
+            pruned: false,
         };
         if let Some(k) = s.key.index_key() {
             self.by_key.insert(k, id);
@@ -455,6 +468,12 @@ impl Correlator {
         };
         if let Some(m) = s.members.get_mut(&alert.fingerprint) {
             m.alert = alert.clone();
+        }
+        if s.key == Key::Topology && s.pruned {
+            s.pruned = false;
+            for r in s.members.values().filter_map(|m| m.resource.as_ref()) {
+                self.by_resource.entry(r.clone()).or_default().insert(id);
+            }
         }
         s.last_activity = s.last_activity.max(now);
         if self.open.get(&id).is_some_and(|s| self.is_resolved(s, now)) {
@@ -683,6 +702,22 @@ mod tests {
             0,
         );
         assert_eq!(c.observe(&late, 13 * M, Some(&g)), Some(3));
+    }
+
+    #[test]
+    fn an_updated_alert_keeps_its_incident_joinable() {
+        let g = shop();
+        let mut c = CorrelationParams::default().build().unwrap();
+        let a = alert(&[("alertname", "A"), ("service", "cart")], 0);
+        assert_eq!(c.observe(&a, 0, Some(&g)), Some(1));
+        // Stale by now: a new incident (and incident 1 leaves the resource index).
+        let b = alert(&[("alertname", "B"), ("service", "frontend")], 0);
+        assert_eq!(c.observe(&b, 20 * M, Some(&g)), Some(2));
+        let mut a2 = a.clone();
+        a2.annotations.insert("value".into(), "9".into());
+        assert_eq!(c.observe(&a2, 40 * M, Some(&g)), Some(1));
+        let d = alert(&[("alertname", "D"), ("service", "redis")], 0);
+        assert_eq!(c.observe(&d, 41 * M, Some(&g)), Some(1));
     }
 
     #[test]

@@ -136,33 +136,25 @@ impl Grouper {
     /// `now` run first; their batches come out of the next [`Grouper::tick`].
     pub fn insert(&mut self, alert: &Alert, now: TimestampMs, mute: &impl Mute) -> Result<()> {
         self.advance(now, mute)?;
-        let routes: Vec<(String, String, Labels, Duration, Duration, Duration)> = self
-            .route
-            .match_routes(&alert.labels)
-            .into_iter()
-            .map(|r| {
-                let gl = r.group_by.group_labels(&alert.labels);
-                (
-                    format!("{}:{}", r.path, gl),
-                    r.receiver.clone(),
-                    gl,
-                    r.group_wait,
-                    r.group_interval,
-                    r.repeat_interval,
-                )
-            })
-            .collect();
-        for (key, receiver, labels, wait, interval, repeat) in routes {
-            let group = self.groups.entry(key.clone()).or_insert_with(|| {
-                self.schedule.insert((now + wait.0, key.clone()));
+        let Self {
+            route,
+            groups,
+            schedule,
+            ..
+        } = self;
+        for r in route.match_routes(&alert.labels) {
+            let labels = r.group_by.group_labels(&alert.labels);
+            let key = format!("{}:{}", r.path, labels);
+            let group = groups.entry(key.clone()).or_insert_with(|| {
+                schedule.insert((now + r.group_wait.0, key.clone()));
                 Group {
-                    receiver,
+                    receiver: r.receiver.clone(),
                     labels,
-                    group_wait: wait,
-                    group_interval: interval,
-                    repeat_interval: repeat,
+                    group_wait: r.group_wait,
+                    group_interval: r.group_interval,
+                    repeat_interval: r.repeat_interval,
                     alerts: BTreeMap::new(),
-                    next_flush: now + wait.0,
+                    next_flush: now + r.group_wait.0,
                     has_flushed: false,
                     last: None,
                 }
@@ -172,9 +164,9 @@ impl Grouper {
                 && alert.starts_at.saturating_add(group.group_wait.0) < now
                 && group.next_flush > now
             {
-                self.schedule.remove(&(group.next_flush, key.clone()));
+                schedule.remove(&(group.next_flush, key.clone()));
                 group.next_flush = now;
-                self.schedule.insert((now, key));
+                schedule.insert((now, key));
             }
         }
         Ok(())
@@ -209,7 +201,7 @@ impl Grouper {
         };
         g.next_flush = t + g.group_interval.0;
         g.has_flushed = true;
-        let (mut firing, mut resolved) = (Vec::new(), Vec::new());
+        let (mut firing, mut resolved): (Vec<&Alert>, Vec<&Alert>) = (Vec::new(), Vec::new());
         let mut seen_resolved = Vec::new();
         for (fp, a) in &g.alerts {
             let is_resolved = a.status_at(t) == AlertStatus::Resolved;
@@ -220,9 +212,9 @@ impl Grouper {
                 continue;
             }
             if is_resolved {
-                resolved.push(a.clone());
+                resolved.push(a);
             } else {
-                firing.push(a.clone());
+                firing.push(a);
             }
         }
         let fset: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();
@@ -244,8 +236,8 @@ impl Grouper {
                     receiver: g.receiver.clone(),
                     group_key: key.to_string(),
                     group_labels: g.labels.clone(),
-                    firing,
-                    resolved,
+                    firing: firing.into_iter().cloned().collect(),
+                    resolved: resolved.into_iter().cloned().collect(),
                 });
             }
             g.last = Some(Notified {

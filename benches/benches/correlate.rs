@@ -64,9 +64,15 @@ fn scenario() -> (Topology, Vec<(i64, Alert)>) {
             s = s.saturating_sub(1) / 2;
         }
         let labels = Labels::try_from_pairs([
-            ("alertname", names[(r >> 8) as usize % names.len()].to_string()),
+            (
+                "alertname",
+                names[(r >> 8) as usize % names.len()].to_string(),
+            ),
             ("service", format!("svc{s}")),
-            ("severity", if r % 3 == 0 { "critical" } else { "warning" }.to_string()),
+            (
+                "severity",
+                if r % 3 == 0 { "critical" } else { "warning" }.to_string(),
+            ),
             ("pod", format!("p{}", (r >> 16) % 3)),
         ])
         .unwrap();

@@ -600,7 +600,10 @@ fn to_incident(s: &State, graph: Option<&TopologyGraph>) -> Incident {
         .unwrap_or("alerts")
         .to_string();
     let title = match (&probable_origin, resources.len()) {
-        (Some(o), _) => format!("{what} and {} more, probably from {o}", alerts.len() - 1),
+        (Some(o), _) if alerts.len() > 1 => {
+            format!("{what} and {} more, probably from {o}", alerts.len() - 1)
+        }
+        (Some(o), _) => format!("{what} on {o}"),
         (None, 0) => format!("{what} ({} alerts)", alerts.len()),
         (None, _) => format!("{what} on {}", resources.join(", ")),
     };

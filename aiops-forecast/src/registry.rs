@@ -1,0 +1,120 @@
+//! Every model by name, for the command line, the evaluation and Python: one place that turns
+//! `"ets"` or `"mstl"` plus the seasonal periods into a fitted model.
+
+use crate::auto::Auto;
+use crate::auto_ets::AutoEts;
+use crate::average::WindowAverage;
+use crate::drift::Drift;
+use crate::error::{ForecastError, Result};
+use crate::ets::{Ets, EtsSpec};
+use crate::model::{FittedModel, Model, Prediction};
+use crate::mstl::Mstl;
+use crate::naive::SeasonalNaive;
+use crate::seasonality::detect_periods;
+use crate::theta::{Theta, ThetaKind};
+
+/// The default model.
+pub const DEFAULT_MODEL: &str = "auto";
+
+/// Model names and one-line summaries. `ets-XYZ` (e.g. `ets-AAdM`) fits one fixed ETS form.
+pub const MODELS: &[(&str, &str)] = &[
+    ("auto", "combination of MSTL-ETS, AutoETS, Theta and seasonal naive (the default)"),
+    ("naive", "repeat the last value"),
+    ("snaive", "repeat the last season (first period)"),
+    ("drift", "random walk with drift"),
+    ("average", "mean of the whole history"),
+    ("ets", "AutoETS: every admissible ETS form, best AICc (first period)"),
+    ("theta", "standard Theta on the seasonally adjusted series"),
+    ("otm", "optimised Theta"),
+    ("mstl", "MSTL over all periods, AutoETS on the adjusted series"),
+    ("mstl-log", "MSTL on log values (multiplicative seasons)"),
+];
+
+/// A fitted model of any kind.
+pub type BoxedFitted = Box<dyn FittedModel + Send + Sync>;
+
+fn boxed<M>(model: M, y: &[f64]) -> Result<BoxedFitted>
+where
+    M: Model,
+    M::Fitted: Send + Sync + 'static,
+{
+    Ok(Box::new(model.fit(y)?))
+}
+
+/// Fits the model called `name` to `y`. `periods` are the seasonal periods in steps; when
+/// empty they are detected ([`detect_periods`]).
+pub fn fit(name: &str, y: &[f64], periods: &[usize]) -> Result<BoxedFitted> {
+    let detected;
+    let periods = if periods.is_empty() {
+        detected = detect_periods(y);
+        &detected[..]
+    } else {
+        periods
+    };
+    let first = periods.first().copied().unwrap_or(1);
+    match name {
+        "auto" => boxed(Auto::new(periods)?, y),
+        "naive" => boxed(SeasonalNaive::naive(), y),
+        "snaive" => boxed(SeasonalNaive::new(first)?, y),
+        "drift" => boxed(Drift, y),
+        "average" => boxed(WindowAverage::historic(), y),
+        "ets" => boxed(AutoEts::new(first)?, y),
+        "theta" => boxed(Theta::new(first, ThetaKind::Standard)?, y),
+        "otm" => boxed(Theta::new(first, ThetaKind::Optimized)?, y),
+        "mstl" => boxed(Mstl::new(periods)?, y),
+        "mstl-log" => boxed(Mstl::new(periods)?.log(true), y),
+        other => {
+            if let Some(code) = other.strip_prefix("ets-") {
+                return boxed(Ets::new(EtsSpec::parse(code)?, first)?, y);
+            }
+            Err(ForecastError::UnknownModel {
+                name: other.to_string(),
+                known: MODELS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .chain(["ets-<ETS code>"])
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    }
+}
+
+/// Fits `name` and predicts `horizon` steps with intervals at `levels` (percent).
+pub fn forecast(
+    name: &str,
+    y: &[f64],
+    periods: &[usize],
+    horizon: usize,
+    levels: &[f64],
+) -> Result<Prediction> {
+    fit(name, y, periods)?.predict(horizon, levels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_runs_on_a_seasonal_series() {
+        let y: Vec<f64> = (0..24 * 20)
+            .map(|t| 50.0 + 10.0 * (t as f64 * std::f64::consts::TAU / 24.0).sin() + (t % 7) as f64)
+            .collect();
+        for (name, _) in MODELS.iter().chain(&[("ets-MAdM", "")]) {
+            let p = forecast(name, &y, &[24], 30, &[80.0, 95.0]).unwrap();
+            assert_eq!(p.mean.len(), 30, "{name}");
+            assert!(p.mean.iter().all(|v| v.is_finite()), "{name}");
+            for iv in &p.intervals {
+                for h in 0..30 {
+                    assert!(iv.lower[h] <= p.mean[h] + 1e-9 && p.mean[h] <= iv.upper[h] + 1e-9, "{name}");
+                }
+            }
+        }
+        let auto = forecast("auto", &y, &[], 24, &[]).unwrap();
+        assert_eq!(auto.mean.len(), 24);
+        assert!(matches!(
+            fit("prophet", &y, &[24]),
+            Err(ForecastError::UnknownModel { .. })
+        ));
+    }
+}

@@ -27,6 +27,9 @@ pub(crate) enum CliError {
     /// A detector could not be built or run.
     #[error("{0}")]
     Detect(#[from] DetectError),
+    /// A forecast could not be made.
+    #[error("{0}")]
+    Forecast(#[from] aiops_forecast::ForecastError),
 }
 
 impl CliError {

@@ -22,6 +22,7 @@ pub struct Mstl {
     periods: Vec<usize>,
     log: bool,
     damped_only: bool,
+    seasonal_window: Option<usize>,
 }
 
 impl Mstl {
@@ -40,6 +41,7 @@ impl Mstl {
             periods,
             log: false,
             damped_only: false,
+            seasonal_window: None,
         })
     }
 
@@ -47,6 +49,19 @@ impl Mstl {
     pub fn log(mut self, yes: bool) -> Self {
         self.log = yes;
         self
+    }
+
+    /// Seasonal smoother window of STL (odd, >= 7, in cycles; larger = a steadier season).
+    /// Default: stlrs' 7 + 4i for the i-th period.
+    pub fn seasonal_window(mut self, window: usize) -> Result<Self> {
+        if window < 7 || window % 2 == 0 {
+            return Err(ForecastError::InvalidParameter {
+                name: "seasonal_window",
+                reason: format!("must be odd and >= 7, got {window}"),
+            });
+        }
+        self.seasonal_window = Some(window);
+        Ok(self)
     }
 
     /// Restricts the trend of the adjusted series to damped or none.
@@ -101,7 +116,11 @@ impl Model for Mstl {
         let (adjusted, cycles) = if periods.is_empty() {
             (y, Vec::new())
         } else {
-            let fit = stlrs::Mstl::fit(&y, &periods).map_err(|e| ForecastError::FitFailed {
+            let mut params = stlrs::Mstl::params();
+            if let Some(w) = self.seasonal_window {
+                params.seasonal_lengths(&vec![w; periods.len()]);
+            }
+            let fit = params.fit(&y, &periods).map_err(|e| ForecastError::FitFailed {
                 model: "mstl",
                 reason: e.to_string(),
             })?;

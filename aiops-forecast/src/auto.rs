@@ -108,9 +108,15 @@ impl Model for Auto {
                 add("mstl", b(Mstl::new(&periods)?.fit(history)));
                 // Seasonal naive carries the trend only where the trend test finds one.
                 let drift = trend_test(history, short).is_ok_and(|t| t.p_value < 0.05);
-                add("snaive", b(SeasonalNaive::new(short)?.with_drift(drift).fit(history)));
+                add(
+                    "snaive",
+                    b(SeasonalNaive::new(short)?.with_drift(drift).fit(history)),
+                );
                 if long != short {
-                    add("snaive-long", b(SeasonalNaive::new(long)?.with_drift(drift).fit(history)));
+                    add(
+                        "snaive-long",
+                        b(SeasonalNaive::new(long)?.with_drift(drift).fit(history)),
+                    );
                 }
             }
             _ => {
@@ -183,18 +189,35 @@ mod tests {
             .collect();
         let a = Auto::new(&[24]).unwrap();
         assert_eq!(a.periods_for(y.len()), [24, 168]);
-        assert_eq!(a.periods_for(300), [24], "two weeks needed for the weekly period");
+        assert_eq!(
+            a.periods_for(300),
+            [24],
+            "two weeks needed for the weekly period"
+        );
         let f = a.fit(&y).unwrap();
-        assert_eq!(f.member_names(), ["mstl-log", "mstl", "snaive", "snaive-long"]);
+        assert_eq!(
+            f.member_names(),
+            ["mstl-log", "mstl", "snaive", "snaive-long"]
+        );
         let p = f.predict(48, &[90.0]).unwrap();
         for h in 0..48 {
-            assert!((p.mean[h] - y[y.len() - 24 + h % 24]).abs() < 0.05, "pure season, h={h}");
+            assert!(
+                (p.mean[h] - y[y.len() - 24 + h % 24]).abs() < 0.05,
+                "pure season, h={h}"
+            );
         }
         let mut z = y.clone();
         z[3] = 0.0;
         let f = a.fit(&z).unwrap();
-        assert_eq!(f.member_names(), ["mstl", "snaive", "snaive-long"], "no log with a zero");
-        let flat = Auto::new(&[]).unwrap().fit(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        assert_eq!(
+            f.member_names(),
+            ["mstl", "snaive", "snaive-long"],
+            "no log with a zero"
+        );
+        let flat = Auto::new(&[])
+            .unwrap()
+            .fit(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+            .unwrap();
         assert_eq!(flat.member_names(), ["ets", "otm", "naive"]);
         assert!(Auto::new(&[0]).is_err());
         assert!(Auto::new(&[24]).unwrap().fit(&[1.0; 4]).is_err());

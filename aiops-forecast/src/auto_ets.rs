@@ -57,7 +57,10 @@ impl AutoEts {
         let seasonal = self.seasonal && history.len() >= 2 * self.period;
         EtsSpec::all()
             .into_iter()
-            .filter(|s| positive || (s.error == ErrorKind::Additive && s.season != SeasonKind::Multiplicative))
+            .filter(|s| {
+                positive
+                    || (s.error == ErrorKind::Additive && s.season != SeasonKind::Multiplicative)
+            })
             .filter(|s| !(s.error == ErrorKind::Additive && s.season == SeasonKind::Multiplicative))
             .filter(|s| seasonal || s.season == SeasonKind::None)
             .filter(|s| !(self.damped_only && s.trend == TrendKind::Additive))
@@ -145,7 +148,21 @@ mod tests {
         let y = simulate(spec, p, 100.0, 0.0, season, 0.02, 240, 3);
         let f = AutoEts::new(12).unwrap().fit(&y).unwrap();
         assert_ne!(f.spec().season, SeasonKind::None, "{}", f.spec());
-        let noise = simulate(EtsSpec::parse("ANN").unwrap(), EtsParams { alpha: 0.0001, beta: 0.0, gamma: 0.0, phi: 1.0 }, 50.0, 0.0, vec![], 1.0, 200, 4);
+        let noise = simulate(
+            EtsSpec::parse("ANN").unwrap(),
+            EtsParams {
+                alpha: 0.0001,
+                beta: 0.0,
+                gamma: 0.0,
+                phi: 1.0,
+            },
+            50.0,
+            0.0,
+            vec![],
+            1.0,
+            200,
+            4,
+        );
         let f = AutoEts::new(12).unwrap().fit(&noise).unwrap();
         assert_eq!(f.spec().season, SeasonKind::None, "{}", f.spec());
         assert_eq!(f.spec().trend, TrendKind::None, "{}", f.spec());
@@ -155,9 +172,19 @@ mod tests {
     fn candidates_respect_the_data() {
         let a = AutoEts::new(4).unwrap();
         assert_eq!(a.candidates(&[1.0; 20]).len(), 15);
-        assert_eq!(a.candidates(&[0.0; 20]).len(), 6, "no multiplicative forms with zeros");
+        assert_eq!(
+            a.candidates(&[0.0; 20]).len(),
+            6,
+            "no multiplicative forms with zeros"
+        );
         assert_eq!(a.candidates(&[1.0; 7]).len(), 6, "too short for the season");
-        assert_eq!(AutoEts::non_seasonal().damped_only(true).candidates(&[1.0; 9]).len(), 4);
+        assert_eq!(
+            AutoEts::non_seasonal()
+                .damped_only(true)
+                .candidates(&[1.0; 9])
+                .len(),
+            4
+        );
         assert!(AutoEts::new(0).is_err());
         assert!(AutoEts::new(4).unwrap().fit(&[1.0, 2.0]).is_err());
     }

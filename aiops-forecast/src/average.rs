@@ -77,7 +77,11 @@ mod tests {
             .predict(2, &[80.0])
             .unwrap();
         assert_eq!(p.mean, [2.0, 2.0]);
-        let all = WindowAverage::historic().fit(&y).unwrap().predict(1, &[]).unwrap();
+        let all = WindowAverage::historic()
+            .fit(&y)
+            .unwrap()
+            .predict(1, &[])
+            .unwrap();
         assert_eq!(all.mean, [26.5]);
         assert!(WindowAverage::window(1).is_err());
         assert!(WindowAverage::window(5).unwrap().fit(&y).is_err());

@@ -221,7 +221,7 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
     if params.horizon == 0 {
         return Err(bad("horizon", "must be at least 1 step".into()));
     }
-    if !(params.warning <= params.critical) {
+    if params.warning.is_nan() || params.critical.is_nan() || params.warning > params.critical {
         return Err(bad(
             "warning",
             format!(
@@ -230,7 +230,7 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
             ),
         ));
     }
-    if !(params.target > 0.0) {
+    if params.target.is_nan() || params.target <= 0.0 {
         return Err(bad("target", format!("must be > 0, got {}", params.target)));
     }
     if params.replicas == Some(0) {
@@ -246,7 +246,11 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
     )?;
     let iv = &prediction.intervals[0];
     let z = z_of_level(params.level);
-    let crossing = |col: &[f64]| col.iter().position(|v| *v >= params.threshold).map(|i| i + 1);
+    let crossing = |col: &[f64]| {
+        col.iter()
+            .position(|v| *v >= params.threshold)
+            .map(|i| i + 1)
+    };
     let probability = prediction
         .mean
         .iter()
@@ -263,7 +267,11 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
             }
         })
         .fold(0.0, f64::max);
-    let peak = prediction.mean.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let peak = prediction
+        .mean
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let peak_upper = iv.upper.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let current = y[y.len() - 1];
     let period = params.periods.first().copied().unwrap_or(1);
@@ -351,7 +359,10 @@ mod tests {
         assert_eq!(r.replicas.unwrap().needed, want);
         assert!(want <= 3, "a peak under 70% needs no more replicas");
         let falling: Vec<f64> = (0..100).map(|t| 90.0 - 0.5 * t as f64).collect();
-        assert_eq!(trend_test(&falling, 1).unwrap().direction, TrendDirection::Decreasing);
+        assert_eq!(
+            trend_test(&falling, 1).unwrap().direction,
+            TrendDirection::Decreasing
+        );
     }
 
     #[test]

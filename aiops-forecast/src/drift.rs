@@ -76,7 +76,9 @@ mod tests {
         assert!((f.slope() - 2.0).abs() < 1e-12);
         let p = f.predict(3, &[95.0]).unwrap();
         assert_eq!(p.mean, [22.0, 24.0, 26.0]);
-        let w: Vec<f64> = (0..3).map(|h| p.intervals[0].upper[h] - p.mean[h]).collect();
+        let w: Vec<f64> = (0..3)
+            .map(|h| p.intervals[0].upper[h] - p.mean[h])
+            .collect();
         assert!(w[0] > 0.0 && w[1] > w[0] && w[2] > w[1]);
         assert!(Drift.fit(&[1.0, 2.0]).is_err());
         assert!(Drift.fit(&[1.0, f64::INFINITY, 2.0]).is_err());

@@ -102,8 +102,11 @@ impl EtsSpec {
         let mut out = Vec::with_capacity(18);
         for error in [ErrorKind::Additive, ErrorKind::Multiplicative] {
             for trend in [TrendKind::None, TrendKind::Additive, TrendKind::Damped] {
-                for season in [SeasonKind::None, SeasonKind::Additive, SeasonKind::Multiplicative]
-                {
+                for season in [
+                    SeasonKind::None,
+                    SeasonKind::Additive,
+                    SeasonKind::Multiplicative,
+                ] {
                     out.push(Self {
                         error,
                         trend,
@@ -318,7 +321,7 @@ fn filter_with(spec: &EtsSpec, p: &EtsParams, state: &mut State, y: &[f64]) -> O
             ErrorKind::Multiplicative => (v - yhat) / yhat,
         };
         if mult {
-            if !(yhat > 0.0) {
+            if yhat.is_nan() || yhat <= 0.0 {
                 return None;
             }
             if spec.error == ErrorKind::Multiplicative {
@@ -596,10 +599,18 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
         };
         let alpha = next();
         let beta = if has_trend { next() * alpha } else { 0.0 };
-        let gamma = if seasonal { next() * (1.0 - alpha) } else { 0.0 };
+        let gamma = if seasonal {
+            next() * (1.0 - alpha)
+        } else {
+            0.0
+        };
         let phi = if damped { next() } else { 1.0 };
         let l0 = if fit_init { next() } else { init.level };
-        let b0 = if has_trend && fit_init { next() } else { init.slope };
+        let b0 = if has_trend && fit_init {
+            next()
+        } else {
+            init.slope
+        };
         (
             EtsParams {
                 alpha,
@@ -667,6 +678,7 @@ pub(crate) mod tests {
     use crate::stats::Rng;
 
     /// Simulates an ETS model from given states (for coverage tests).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn simulate(
         spec: EtsSpec,
         p: EtsParams,
@@ -726,7 +738,10 @@ pub(crate) mod tests {
             let p = f.predict(12, &[95.0]).unwrap();
             for (h, v) in p.mean.iter().enumerate() {
                 let want = 10.0 + season[(120 + h) % 6];
-                assert!((v - want).abs() < 1e-3 * want, "{code} h={h}: {v} vs {want}");
+                assert!(
+                    (v - want).abs() < 1e-3 * want,
+                    "{code} h={h}: {v} vs {want}"
+                );
             }
         }
     }
@@ -748,9 +763,21 @@ pub(crate) mod tests {
     fn coverage(spec: EtsSpec, m: usize, seed0: u64) -> f64 {
         let p = EtsParams {
             alpha: 0.3,
-            beta: if spec.trend == TrendKind::None { 0.0 } else { 0.05 },
-            gamma: if spec.season == SeasonKind::None { 0.0 } else { 0.1 },
-            phi: if spec.trend == TrendKind::Damped { 0.9 } else { 1.0 },
+            beta: if spec.trend == TrendKind::None {
+                0.0
+            } else {
+                0.05
+            },
+            gamma: if spec.season == SeasonKind::None {
+                0.0
+            } else {
+                0.1
+            },
+            phi: if spec.trend == TrendKind::Damped {
+                0.9
+            } else {
+                1.0
+            },
         };
         let season: Vec<f64> = (0..m)
             .map(|i| {
@@ -761,18 +788,35 @@ pub(crate) mod tests {
                 }
             })
             .collect();
-        let season = if spec.season == SeasonKind::None { vec![] } else { season };
-        let sigma = if spec.error == ErrorKind::Multiplicative { 0.03 } else { 3.0 };
+        let season = if spec.season == SeasonKind::None {
+            vec![]
+        } else {
+            season
+        };
+        let sigma = if spec.error == ErrorKind::Multiplicative {
+            0.03
+        } else {
+            3.0
+        };
         let (mut inside, mut total) = (0usize, 0usize);
         for r in 0..60 {
-            let y = simulate(spec, p, 100.0, 0.2, season.clone(), sigma, 240 + 12, seed0 + r);
+            let y = simulate(
+                spec,
+                p,
+                100.0,
+                0.2,
+                season.clone(),
+                sigma,
+                240 + 12,
+                seed0 + r,
+            );
             let (train, test) = y.split_at(240);
             let f = Ets::new(spec, m).unwrap().fit(train).unwrap();
             let pr = f.predict(12, &[90.0]).unwrap();
             let iv = &pr.intervals[0];
-            for h in 0..12 {
+            for (h, v) in test.iter().enumerate() {
                 total += 1;
-                if test[h] >= iv.lower[h] && test[h] <= iv.upper[h] {
+                if *v >= iv.lower[h] && *v <= iv.upper[h] {
                     inside += 1;
                 }
             }
@@ -796,7 +840,10 @@ pub(crate) mod tests {
         let m = Ets::new(spec, 24).unwrap();
         assert!(matches!(
             m.fit(&[1.0; 30]),
-            Err(ForecastError::NotEnoughData { needed: 48, got: 30 })
+            Err(ForecastError::NotEnoughData {
+                needed: 48,
+                got: 30
+            })
         ));
         let mut y: Vec<f64> = (0..100).map(|i| 1.0 + (i % 24) as f64).collect();
         y[5] = 0.0;
@@ -812,6 +859,10 @@ pub(crate) mod tests {
             .fit(&[4.0; 30])
             .unwrap();
         let p = f.predict(3, &[95.0]).unwrap();
-        assert!(p.mean.iter().all(|v| (v - 4.0).abs() < 1e-9), "{:?}", p.mean);
+        assert!(
+            p.mean.iter().all(|v| (v - 4.0).abs() < 1e-9),
+            "{:?}",
+            p.mean
+        );
     }
 }

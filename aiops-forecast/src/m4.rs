@@ -38,10 +38,13 @@ fn read_rows(path: &Path) -> Result<Vec<(String, Vec<f64>)>> {
         let values = cells
             .filter(|c| !c.trim().is_empty())
             .map(|c| {
-                c.trim().trim_matches('"').parse::<f64>().map_err(|_| ForecastError::Data {
-                    path: shown.clone(),
-                    reason: format!("line {}: {c:?} is not a number", i + 1),
-                })
+                c.trim()
+                    .trim_matches('"')
+                    .parse::<f64>()
+                    .map_err(|_| ForecastError::Data {
+                        path: shown.clone(),
+                        reason: format!("line {}: {c:?} is not a number", i + 1),
+                    })
             })
             .collect::<Result<Vec<f64>>>()?;
         rows.push((id.trim_matches('"').to_string(), values));
@@ -81,7 +84,11 @@ pub fn smape(actual: &[f64], forecast: &[f64]) -> f64 {
         .zip(forecast)
         .map(|(a, f)| {
             let d = a.abs() + f.abs();
-            if d == 0.0 { 0.0 } else { 200.0 * (a - f).abs() / d }
+            if d == 0.0 {
+                0.0
+            } else {
+                200.0 * (a - f).abs() / d
+            }
         })
         .sum();
     s / actual.len() as f64
@@ -201,7 +208,11 @@ mod tests {
         let y: Vec<f64> = (0..40).map(|t| 10.0 * pat[t % 2]).collect();
         assert_eq!(naive2(&y, 4, 2), [5.0, 15.0, 5.0, 15.0]);
         let flat: Vec<f64> = (0..10).map(|t| t as f64).collect();
-        assert_eq!(naive2(&flat, 2, 24), [9.0, 9.0], "too short to test: plain naive");
+        assert_eq!(
+            naive2(&flat, 2, 24),
+            [9.0, 9.0],
+            "too short to test: plain naive"
+        );
     }
 
     #[test]
@@ -216,8 +227,16 @@ mod tests {
                 .collect();
             format!("{id},{}\n", v.join(","))
         };
-        std::fs::write(dir.path().join("Hourly-train.csv"), format!("id,v1\n{}{}", row("H1", 96, 0), row("H2", 120, 0))).unwrap();
-        std::fs::write(dir.path().join("Hourly-test.csv"), format!("id,v1\n{}{}", row("H1", 48, 96), row("H2", 48, 120))).unwrap();
+        std::fs::write(
+            dir.path().join("Hourly-train.csv"),
+            format!("id,v1\n{}{}", row("H1", 96, 0), row("H2", 120, 0)),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("Hourly-test.csv"),
+            format!("id,v1\n{}{}", row("H1", 48, 96), row("H2", 48, 120)),
+        )
+        .unwrap();
         let s = load(dir.path()).unwrap();
         assert_eq!(s.len(), 2);
         let score = evaluate(&s, "snaive", 48, 24).unwrap();

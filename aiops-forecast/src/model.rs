@@ -131,7 +131,9 @@ impl Prediction {
 
     /// The interval at `level`, if it was requested.
     pub fn interval(&self, level: f64) -> Option<&ForecastInterval> {
-        self.intervals.iter().find(|iv| (iv.level - level).abs() < 1e-9)
+        self.intervals
+            .iter()
+            .find(|iv| (iv.level - level).abs() < 1e-9)
     }
 }
 

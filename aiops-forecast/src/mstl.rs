@@ -54,7 +54,7 @@ impl Mstl {
     /// Seasonal smoother window of STL (odd, >= 7, in cycles; larger = a steadier season).
     /// Default: stlrs' 7 + 4i for the i-th period.
     pub fn seasonal_window(mut self, window: usize) -> Result<Self> {
-        if window < 7 || window % 2 == 0 {
+        if window < 7 || window.is_multiple_of(2) {
             return Err(ForecastError::InvalidParameter {
                 name: "seasonal_window",
                 reason: format!("must be odd and >= 7, got {window}"),
@@ -112,7 +112,12 @@ impl Model for Mstl {
         } else {
             history.to_vec()
         };
-        let periods: Vec<usize> = self.periods.iter().copied().filter(|p| n >= 2 * p).collect();
+        let periods: Vec<usize> = self
+            .periods
+            .iter()
+            .copied()
+            .filter(|p| n >= 2 * p)
+            .collect();
         let (adjusted, cycles) = if periods.is_empty() {
             (y, Vec::new())
         } else {
@@ -120,10 +125,12 @@ impl Model for Mstl {
             if let Some(w) = self.seasonal_window {
                 params.seasonal_lengths(&vec![w; periods.len()]);
             }
-            let fit = params.fit(&y, &periods).map_err(|e| ForecastError::FitFailed {
-                model: "mstl",
-                reason: e.to_string(),
-            })?;
+            let fit = params
+                .fit(&y, &periods)
+                .map_err(|e| ForecastError::FitFailed {
+                    model: "mstl",
+                    reason: e.to_string(),
+                })?;
             let (seasonal, trend, remainder) = fit.into_parts();
             let adjusted: Vec<f64> = trend.iter().zip(&remainder).map(|(t, r)| t + r).collect();
             let cycles = seasonal
@@ -187,7 +194,11 @@ mod tests {
                 let d = (t as f64 * std::f64::consts::TAU / 24.0).sin();
                 let w = if (t / 24) % 7 >= 5 { -5.0 } else { 0.0 };
                 let want = 100.0 + 10.0 * d + w;
-                assert!((p.mean[h] - want).abs() < 0.5, "log={log} h={h}: {} vs {want}", p.mean[h]);
+                assert!(
+                    (p.mean[h] - want).abs() < 0.5,
+                    "log={log} h={h}: {} vs {want}",
+                    p.mean[h]
+                );
             }
         }
     }
@@ -198,6 +209,11 @@ mod tests {
         let f = Mstl::new(&[24, 168]).unwrap().fit(&y).unwrap();
         assert_eq!(f.periods(), [24]);
         assert!(Mstl::new(&[1]).is_err());
-        assert!(Mstl::new(&[24]).unwrap().fit(&[1.0, f64::NAN, 2.0, 3.0, 4.0]).is_err());
+        assert!(
+            Mstl::new(&[24])
+                .unwrap()
+                .fit(&[1.0, f64::NAN, 2.0, 3.0, 4.0])
+                .is_err()
+        );
     }
 }

@@ -158,7 +158,11 @@ mod tests {
     #[test]
     fn drift_follows_a_trended_season() {
         let y: Vec<f64> = (0..48).map(|t| (t % 4) as f64 + 0.5 * t as f64).collect();
-        let f = SeasonalNaive::new(4).unwrap().with_drift(true).fit(&y).unwrap();
+        let f = SeasonalNaive::new(4)
+            .unwrap()
+            .with_drift(true)
+            .fit(&y)
+            .unwrap();
         let p = f.predict(8, &[]).unwrap();
         let want: Vec<f64> = (48..56).map(|t| (t % 4) as f64 + 0.5 * t as f64).collect();
         for (a, b) in p.mean.iter().zip(&want) {

@@ -74,7 +74,11 @@ pub(crate) fn minimize(
         } else {
             opts.step * start[i].abs().max(1e-3)
         };
-        p[i] = if p[i] + h <= hi[i] { p[i] + h } else { p[i] - h };
+        p[i] = if p[i] + h <= hi[i] {
+            p[i] + h
+        } else {
+            p[i] - h
+        };
         project(&mut p, lo, hi);
         pts.push(p);
     }
@@ -171,7 +175,10 @@ mod tests {
                 step: 0.1,
             },
         );
-        assert!((m.x[0] - 1.0).abs() < 1e-4 && (m.x[1] + 2.0).abs() < 1e-4, "{m:?}");
+        assert!(
+            (m.x[0] - 1.0).abs() < 1e-4 && (m.x[1] + 2.0).abs() < 1e-4,
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -18,15 +18,24 @@ pub const DEFAULT_MODEL: &str = "auto";
 
 /// Model names and one-line summaries. `ets-XYZ` (e.g. `ets-AAdM`) fits one fixed ETS form.
 pub const MODELS: &[(&str, &str)] = &[
-    ("auto", "combination of MSTL-ETS, AutoETS, Theta and seasonal naive (the default)"),
+    (
+        "auto",
+        "combination of MSTL-ETS, AutoETS, Theta and seasonal naive (the default)",
+    ),
     ("naive", "repeat the last value"),
     ("snaive", "repeat the last season (first period)"),
     ("drift", "random walk with drift"),
     ("average", "mean of the whole history"),
-    ("ets", "AutoETS: every admissible ETS form, best AICc (first period)"),
+    (
+        "ets",
+        "AutoETS: every admissible ETS form, best AICc (first period)",
+    ),
     ("theta", "standard Theta on the seasonally adjusted series"),
     ("otm", "optimised Theta"),
-    ("mstl", "MSTL over all periods, AutoETS on the adjusted series"),
+    (
+        "mstl",
+        "MSTL over all periods, AutoETS on the adjusted series",
+    ),
     ("mstl-log", "MSTL on log values (multiplicative seasons)"),
 ];
 
@@ -91,6 +100,22 @@ pub fn forecast(
     fit(name, y, periods)?.predict(horizon, levels)
 }
 
+/// Forecasts many series at once, in parallel over the rayon thread pool (one result per
+/// series, in order: a series that cannot be forecast does not stop the others).
+pub fn forecast_many(
+    name: &str,
+    series: &[Vec<f64>],
+    periods: &[usize],
+    horizon: usize,
+    levels: &[f64],
+) -> Vec<Result<Prediction>> {
+    use rayon::prelude::*;
+    series
+        .par_iter()
+        .map(|y| forecast(name, y, periods, horizon, levels))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,10 +131,19 @@ mod tests {
             assert!(p.mean.iter().all(|v| v.is_finite()), "{name}");
             for iv in &p.intervals {
                 for h in 0..30 {
-                    assert!(iv.lower[h] <= p.mean[h] + 1e-9 && p.mean[h] <= iv.upper[h] + 1e-9, "{name}");
+                    assert!(
+                        iv.lower[h] <= p.mean[h] + 1e-9 && p.mean[h] <= iv.upper[h] + 1e-9,
+                        "{name}"
+                    );
                 }
             }
         }
+        let many = forecast_many("ets", &[y.clone(), vec![1.0, f64::NAN]], &[24], 5, &[]);
+        assert_eq!(
+            many[0].as_ref().unwrap(),
+            &forecast("ets", &y, &[24], 5, &[]).unwrap()
+        );
+        assert!(many[1].is_err());
         let auto = forecast("auto", &y, &[], 24, &[]).unwrap();
         assert_eq!(auto.mean.len(), 24);
         assert!(matches!(

@@ -42,7 +42,7 @@ pub(crate) fn centred_ma(y: &[f64], m: usize) -> Vec<Option<f64>> {
     }
     let half = m / 2;
     for (t, o) in out.iter_mut().enumerate().take(n - half).skip(half) {
-        let v = if m % 2 == 0 {
+        let v = if m.is_multiple_of(2) {
             let inner: f64 = y[t + 1 - half..t + half].iter().sum();
             (inner + 0.5 * (y[t - half] + y[t + half])) / m as f64
         } else {
@@ -81,7 +81,7 @@ pub fn classical_indices(y: &[f64], m: usize, multiplicative: bool) -> Option<Ve
     let mut fig: Vec<f64> = sum.iter().zip(&cnt).map(|(s, &c)| s / c as f64).collect();
     let mean = fig.iter().sum::<f64>() / m as f64;
     if multiplicative {
-        if !(mean > 0.0) || fig.iter().any(|v| !(*v > 0.0)) {
+        if mean.is_nan() || mean <= 0.0 || fig.iter().any(|v| v.is_nan() || *v <= 0.0) {
             return None;
         }
         fig.iter_mut().for_each(|v| *v /= mean);

@@ -60,10 +60,10 @@ impl Adjust {
         if m < 2 || !seasonality_test(y, m) {
             return Adjust::None;
         }
-        if y.iter().all(|v| *v > 0.0) {
-            if let Some(ix) = classical_indices(y, m, true) {
-                return Adjust::Mult(ix);
-            }
+        if y.iter().all(|v| *v > 0.0)
+            && let Some(ix) = classical_indices(y, m, true)
+        {
+            return Adjust::Mult(ix);
         }
         if allow_additive && let Some(ix) = classical_indices(y, m, false) {
             return Adjust::Add(ix);
@@ -74,8 +74,16 @@ impl Adjust {
     pub(crate) fn remove(&self, y: &[f64]) -> Vec<f64> {
         match self {
             Adjust::None => y.to_vec(),
-            Adjust::Mult(ix) => y.iter().enumerate().map(|(t, v)| v / ix[t % ix.len()]).collect(),
-            Adjust::Add(ix) => y.iter().enumerate().map(|(t, v)| v - ix[t % ix.len()]).collect(),
+            Adjust::Mult(ix) => y
+                .iter()
+                .enumerate()
+                .map(|(t, v)| v / ix[t % ix.len()])
+                .collect(),
+            Adjust::Add(ix) => y
+                .iter()
+                .enumerate()
+                .map(|(t, v)| v - ix[t % ix.len()])
+                .collect(),
         }
     }
 
@@ -152,7 +160,9 @@ impl Model for Theta {
         let optimized = self.kind == ThetaKind::Optimized;
         let (ymin, ymax) = y
             .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), &v| (a.min(v), c.max(v)));
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, c), &v| {
+                (a.min(v), c.max(v))
+            });
         let spread = (ymax - ymin).max(1e-12);
         let mut x0 = vec![0.5, y[0]];
         let mut lo = vec![0.001, y[0] - 0.5 * spread];
@@ -217,19 +227,44 @@ mod tests {
             for h in 0..8 {
                 let want = (50.0 + (80 + h) as f64) * pat[(80 + h) % 4];
                 // Standard theta halves the trend; optimised follows it more closely.
-                assert!((p.mean[h] - want).abs() / want < 0.06, "{kind:?} {h}: {} {want}", p.mean[h]);
+                assert!(
+                    (p.mean[h] - want).abs() / want < 0.06,
+                    "{kind:?} {h}: {} {want}",
+                    p.mean[h]
+                );
                 assert!(p.intervals[0].lower[h] <= p.mean[h]);
             }
         }
-        let opt = Theta::new(4, ThetaKind::Optimized).unwrap().fit(&y).unwrap();
-        assert!(opt.theta() > 2.0, "a clean trend wants θ > 2: {}", opt.theta());
+        let opt = Theta::new(4, ThetaKind::Optimized)
+            .unwrap()
+            .fit(&y)
+            .unwrap();
+        assert!(
+            opt.theta() > 2.0,
+            "a clean trend wants θ > 2: {}",
+            opt.theta()
+        );
         assert!(Theta::new(0, ThetaKind::Standard).is_err());
-        assert!(Theta::new(4, ThetaKind::Standard).unwrap().fit(&[1.0, 2.0]).is_err());
+        assert!(
+            Theta::new(4, ThetaKind::Standard)
+                .unwrap()
+                .fit(&[1.0, 2.0])
+                .is_err()
+        );
     }
 
     #[test]
     fn constant_series_is_forecast_flat() {
-        let p = Theta::new(1, ThetaKind::Optimized).unwrap().fit(&[3.0; 20]).unwrap().predict(4, &[80.0]).unwrap();
-        assert!(p.mean.iter().all(|v| (v - 3.0).abs() < 1e-9), "{:?}", p.mean);
+        let p = Theta::new(1, ThetaKind::Optimized)
+            .unwrap()
+            .fit(&[3.0; 20])
+            .unwrap()
+            .predict(4, &[80.0])
+            .unwrap();
+        assert!(
+            p.mean.iter().all(|v| (v - 3.0).abs() < 1e-9),
+            "{:?}",
+            p.mean
+        );
     }
 }

@@ -91,8 +91,14 @@ fn run_m4(args: &M4Args) -> Result<(), CliError> {
             s.model, s.series, args.horizon, s.seconds
         );
         println!("{:<8} {:>8} {:>8} {:>8}", "", "sMAPE", "MASE", "OWA");
-        println!("{:<8} {:>8.3} {:>8.3} {:>8.3}", s.model, s.smape, s.mase, s.owa);
-        println!("{:<8} {:>8.3} {:>8.3} {:>8.3}", "Naive2", s.naive2_smape, s.naive2_mase, 1.0);
+        println!(
+            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+            s.model, s.smape, s.mase, s.owa
+        );
+        println!(
+            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+            "Naive2", s.naive2_smape, s.naive2_mase, 1.0
+        );
     }
     Ok(())
 }

@@ -153,7 +153,10 @@ impl Loaded {
 fn single_column(path: &Path) -> Result<Option<Vec<f64>>, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, first)) = lines.clone().next() else {
         return Ok(None);
     };
@@ -233,7 +236,7 @@ fn horizon_steps(text: &str, data: &Loaded) -> Result<usize, CliError> {
         .filter(|s| *s > 0)
         .ok_or_else(|| bad("a duration needs timestamps in the input; give steps".into()))?;
     let steps = (num * unit_ms / step as f64).ceil();
-    if !(steps >= 1.0) {
+    if steps.is_nan() || steps < 1.0 {
         return Err(bad("shorter than one step".into()));
     }
     Ok(steps as usize)
@@ -270,18 +273,19 @@ fn draw(
     let n = data.values.len();
     // Show at most four horizons of history, so the forecast is readable.
     let keep = (4 * p.mean.len()).max(48).min(n);
-    let (hx, fx, time_axis): (Vec<f64>, Vec<f64>, bool) = match (&data.times, data.future(p.mean.len())) {
-        (Some((ts, _)), Some((fut, _))) => (
-            ts[n - keep..].iter().map(|t| *t as f64).collect(),
-            fut.iter().map(|t| *t as f64).collect(),
-            true,
-        ),
-        _ => (
-            (n - keep..n).map(|i| i as f64).collect(),
-            (n..n + p.mean.len()).map(|i| i as f64).collect(),
-            false,
-        ),
-    };
+    let (hx, fx, time_axis): (Vec<f64>, Vec<f64>, bool) =
+        match (&data.times, data.future(p.mean.len())) {
+            (Some((ts, _)), Some((fut, _))) => (
+                ts[n - keep..].iter().map(|t| *t as f64).collect(),
+                fut.iter().map(|t| *t as f64).collect(),
+                true,
+            ),
+            _ => (
+                (n - keep..n).map(|i| i as f64).collect(),
+                (n..n + p.mean.len()).map(|i| i as f64).collect(),
+                false,
+            ),
+        };
     let threshold = threshold.map(|(v, step)| (v, step.map(|s| fx[s - 1])));
     plot::draw_forecast(
         path,
@@ -302,7 +306,13 @@ fn draw(
 pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
     let data = load(&args.file)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
-    let p = registry::forecast(&args.model, &data.values, &args.seasons, horizon, &args.level)?;
+    let p = registry::forecast(
+        &args.model,
+        &data.values,
+        &args.seasons,
+        horizon,
+        &args.level,
+    )?;
     match &args.output {
         Some(path) => {
             let err = |e| CliError::Output {
@@ -396,13 +406,20 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
         Format::Table => print_report(&r, &data, &args.model),
     }
     if let Some(path) = &args.plot {
-        let title = format!("{} - capacity, threshold {}", args.file.display(), args.threshold);
+        let title = format!(
+            "{} - capacity, threshold {}",
+            args.file.display(),
+            args.threshold
+        );
         draw(
             path,
             &title,
             &data,
             &r.prediction,
-            Some((args.threshold, r.saturation_step.or(r.saturation_step_upper))),
+            Some((
+                args.threshold,
+                r.saturation_step.or(r.saturation_step_upper),
+            )),
         )?;
     }
     Ok(())

@@ -138,7 +138,11 @@ pub(crate) fn draw_forecast(
     let all = hist_y
         .iter()
         .chain(&p.mean)
-        .chain(p.intervals.iter().flat_map(|iv| iv.lower.iter().chain(&iv.upper)))
+        .chain(
+            p.intervals
+                .iter()
+                .flat_map(|iv| iv.lower.iter().chain(&iv.upper)),
+        )
         .copied()
         .chain(threshold.map(|t| t.0));
     let (lo, hi) = bounds(all);
@@ -195,7 +199,10 @@ pub(crate) fn draw_forecast(
         .map_err(|e| err(&e))?;
     if let Some((level, when)) = threshold {
         chart
-            .draw_series(LineSeries::new([(x0, level), (x1, level)], RED.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                [(x0, level), (x1, level)],
+                RED.stroke_width(1),
+            ))
             .map_err(|e| err(&e))?;
         if let Some(t) = when {
             chart

@@ -1,7 +1,8 @@
-"""aiops: time series IO and anomaly detection, implemented in Rust.
+"""aiops: time series IO, anomaly detection and forecasting, implemented in Rust.
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
-names. ``aiops.detect`` groups the detectors.
+names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
+capacity planning.
 
 Exceptions::
 
@@ -38,7 +39,7 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import detect
+from aiops import detect, forecast
 
 __all__ = [
     "AiopsError",
@@ -56,6 +57,7 @@ __all__ = [
     "__version__",
     "build_detector",
     "detect",
+    "forecast",
     "detector_names",
     "multivariate_detector_names",
     "nab_evaluate",

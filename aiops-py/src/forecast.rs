@@ -11,6 +11,11 @@ use pyo3::types::PyDict;
 
 use crate::errors::{Error, Result};
 
+/// Interval levels when none are given, percent.
+fn default_levels() -> Vec<f64> {
+    vec![80.0, 95.0]
+}
+
 fn values(v: &PyArrayLike1<'_, f64, AllowTypeChange>) -> Vec<f64> {
     match v.as_slice() {
         Ok(s) => s.to_vec(),
@@ -99,8 +104,14 @@ impl std::fmt::Debug for PyFittedModel {
 #[pymethods]
 impl PyFittedModel {
     /// Forecasts `horizon` steps with intervals at each of `levels` (percent, in (0, 100)).
-    #[pyo3(signature = (horizon, levels = vec![80.0, 95.0]))]
-    fn predict(&self, py: Python<'_>, horizon: usize, levels: Vec<f64>) -> Result<PyPrediction> {
+    #[pyo3(signature = (horizon, levels = None))]
+    fn predict(
+        &self,
+        py: Python<'_>,
+        horizon: usize,
+        levels: Option<Vec<f64>>,
+    ) -> Result<PyPrediction> {
+        let levels = levels.unwrap_or_else(default_levels);
         let p = py.detach(|| self.model.predict(horizon, &levels))?;
         PyPrediction::new(py, p)
     }
@@ -116,14 +127,15 @@ impl PyFittedModel {
 /// Fits the model called `name` (see `model_names()`) to `values`; `periods` are the seasonal
 /// periods in steps, detected when empty. The GIL is released while fitting.
 #[pyfunction]
-#[pyo3(signature = (name, values, periods = vec![]))]
+#[pyo3(signature = (name, values, periods = None))]
 pub(crate) fn fit_model(
     py: Python<'_>,
     name: &str,
     values: PyArrayLike1<'_, f64, AllowTypeChange>,
-    periods: Vec<usize>,
+    periods: Option<Vec<usize>>,
 ) -> Result<PyFittedModel> {
     let y = self::values(&values);
+    let periods = periods.unwrap_or_default();
     let (model, periods) = py.detach(|| -> Result<_> {
         let periods = if periods.is_empty() {
             aiops_forecast::seasonality::detect_periods(&y)
@@ -149,15 +161,17 @@ pub(crate) fn model_names() -> Vec<(&'static str, &'static str)> {
 /// released). Returns one `Prediction` per series; the first series that cannot be forecast
 /// raises, naming its index.
 #[pyfunction]
-#[pyo3(signature = (name, series, horizon, periods = vec![], levels = vec![80.0, 95.0]))]
+#[pyo3(signature = (name, series, horizon, periods = None, levels = None))]
 pub(crate) fn forecast_many(
     py: Python<'_>,
     name: &str,
     series: Vec<PyArrayLike1<'_, f64, AllowTypeChange>>,
     horizon: usize,
-    periods: Vec<usize>,
-    levels: Vec<f64>,
+    periods: Option<Vec<usize>>,
+    levels: Option<Vec<f64>>,
 ) -> Result<Vec<PyPrediction>> {
+    let periods = periods.unwrap_or_default();
+    let levels = levels.unwrap_or_else(default_levels);
     let data: Vec<Vec<f64>> = series.iter().map(values).collect();
     let results = py.detach(|| registry::forecast_many(name, &data, &periods, horizon, &levels));
     results
@@ -174,7 +188,7 @@ pub(crate) fn forecast_many(
 /// trend test, saturation steps, crossing probability, statuses, replica advice and the
 /// forecast (`prediction`).
 #[pyfunction]
-#[pyo3(signature = (values, threshold = 85.0, horizon = 24, *, model = "auto", periods = vec![],
+#[pyo3(signature = (values, threshold = 85.0, horizon = 24, *, model = "auto", periods = None,
     level = 95.0, warning = 70.0, critical = 85.0, replicas = None, target = 70.0))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn capacity_plan<'py>(
@@ -183,7 +197,7 @@ pub(crate) fn capacity_plan<'py>(
     threshold: f64,
     horizon: usize,
     model: &str,
-    periods: Vec<usize>,
+    periods: Option<Vec<usize>>,
     level: f64,
     warning: f64,
     critical: f64,
@@ -198,7 +212,7 @@ pub(crate) fn capacity_plan<'py>(
         critical,
         level,
         model: model.to_string(),
-        periods,
+        periods: periods.unwrap_or_default(),
         replicas,
         target,
     };

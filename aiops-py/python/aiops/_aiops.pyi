@@ -459,10 +459,13 @@ class FittedModel:
     @property
     def periods(self) -> list[int]:
         """Seasonal periods used (given, or detected when none were given)."""
-    def predict(self, horizon: int, levels: Sequence[float] = [80.0, 95.0]) -> Prediction:
-        """Forecasts ``horizon`` steps with intervals at each level (percent, in (0, 100))."""
+    def predict(self, horizon: int, levels: Sequence[float] | None = None) -> Prediction:
+        """Forecasts ``horizon`` steps with intervals at each level (percent, in (0, 100);
+        None: 80 and 95)."""
 
-def fit_model(name: str, values: _ValuesLike, periods: Sequence[int] = []) -> FittedModel:
+def fit_model(
+    name: str, values: _ValuesLike, periods: Sequence[int] | None = None
+) -> FittedModel:
     """Fits the model called ``name`` (see ``model_names()``) to ``values``; ``periods`` are
     the seasonal periods in steps, detected when empty. The GIL is released while fitting.
 
@@ -477,8 +480,8 @@ def forecast_many(
     name: str,
     series: Sequence[_ValuesLike],
     horizon: int,
-    periods: Sequence[int] = [],
-    levels: Sequence[float] = [80.0, 95.0],
+    periods: Sequence[int] | None = None,
+    levels: Sequence[float] | None = None,
 ) -> list[Prediction]:
     """Forecasts every series with the model ``name`` in parallel on all cores (GIL released).
     The first series that cannot be forecast raises, naming its index."""
@@ -489,7 +492,7 @@ def capacity_plan(
     horizon: int = 24,
     *,
     model: str = "auto",
-    periods: Sequence[int] = [],
+    periods: Sequence[int] | None = None,
     level: float = 95.0,
     warning: float = 70.0,
     critical: float = 85.0,

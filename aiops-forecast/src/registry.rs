@@ -146,9 +146,68 @@ mod tests {
         assert!(many[1].is_err());
         let auto = forecast("auto", &y, &[], 24, &[]).unwrap();
         assert_eq!(auto.mean.len(), 24);
+        assert_eq!(auto.mean.len(), 24);
         assert!(matches!(
             fit("prophet", &y, &[24]),
             Err(ForecastError::UnknownModel { .. })
+        ));
+    }
+
+    /// Bad input never panics: each model either refuses it with a typed error or forecasts
+    /// finite values (the documented fallbacks).
+    #[test]
+    fn bad_input_is_an_error_or_a_documented_fallback() {
+        let names: Vec<&str> = MODELS
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(["ets-MAM", "ets-ANA"])
+            .collect();
+        let mut zeros: Vec<f64> = (0..24 * 10).map(|t| (t % 24) as f64).collect();
+        zeros[50] = 0.0;
+        let mut nan = zeros.clone();
+        nan[7] = f64::NAN;
+        let cases: Vec<(&str, Vec<f64>)> = vec![
+            ("constant", vec![5.0; 24 * 10]),
+            ("zeros", zeros),
+            ("too short", vec![1.0, 2.0, 3.0]),
+            ("short for the season", (0..30).map(|t| t as f64).collect()),
+            ("nan", nan),
+            ("empty", vec![]),
+        ];
+        for name in &names {
+            for (case, y) in &cases {
+                match forecast(name, y, &[24], 12, &[95.0]) {
+                    Ok(p) => {
+                        assert!(
+                            p.mean.iter().all(|v| v.is_finite()),
+                            "{name} on {case}: {:?}",
+                            p.mean
+                        );
+                        if *case == "constant" {
+                            assert!(
+                                p.mean.iter().all(|v| (v - 5.0).abs() < 1e-6),
+                                "{name}: {:?}",
+                                p.mean
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        assert!(
+                            !matches!(*case, "constant"),
+                            "{name} refused a constant series: {e}"
+                        );
+                        assert!(!e.to_string().is_empty());
+                    }
+                }
+            }
+            assert!(
+                forecast(name, &cases[4].1, &[24], 12, &[]).is_err(),
+                "{name} took NaN"
+            );
+        }
+        assert!(matches!(
+            forecast("ets-MAM", &cases[1].1, &[24], 12, &[]),
+            Err(ForecastError::NonPositive { index: 0, .. })
         ));
     }
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::error::{ForecastError, Result};
+use crate::model::Prediction;
 use crate::registry;
 use crate::theta::Adjust;
 
@@ -147,6 +148,10 @@ pub struct M4Score {
     pub naive2_smape: f64,
     /// Naive2's mean MASE on the same series.
     pub naive2_mase: f64,
+    /// Share of test values inside the 80% interval.
+    pub coverage_80: f64,
+    /// Share of test values inside the 95% interval.
+    pub coverage_95: f64,
     /// Wall time of fitting and forecasting, seconds.
     pub seconds: f64,
 }
@@ -158,23 +163,33 @@ pub fn evaluate(series: &[M4Series], name: &str, horizon: usize, m: usize) -> Re
         return Err(ForecastError::NotEnoughData { needed: 1, got: 0 });
     }
     let start = Instant::now();
-    let forecasts: Vec<Vec<f64>> = series
+    let forecasts: Vec<Prediction> = series
         .par_iter()
         .map(|s| {
-            registry::forecast(name, &s.train, &[m], horizon, &[])
-                .map(|p| p.mean)
-                .map_err(|e| ForecastError::FitFailed {
+            registry::forecast(name, &s.train, &[m], horizon, &[80.0, 95.0]).map_err(|e| {
+                ForecastError::FitFailed {
                     model: "m4",
                     reason: format!("series {}: {e}", s.id),
-                })
+                }
+            })
         })
         .collect::<Result<_>>()?;
     let seconds = start.elapsed().as_secs_f64();
     let k = series.len() as f64;
     let (mut s1, mut m1, mut s2, mut m2) = (0.0, 0.0, 0.0, 0.0);
-    for (s, f) in series.iter().zip(&forecasts) {
+    let (mut in80, mut in95, mut points) = (0usize, 0usize, 0usize);
+    for (s, p) in series.iter().zip(&forecasts) {
         let test = &s.test[..horizon.min(s.test.len())];
-        let f = &f[..test.len()];
+        let f = &p.mean[..test.len()];
+        for (h, v) in test.iter().enumerate() {
+            let inside = |i: usize| {
+                let iv = &p.intervals[i];
+                (*v >= iv.lower[h] && *v <= iv.upper[h]) as usize
+            };
+            in80 += inside(0);
+            in95 += inside(1);
+            points += 1;
+        }
         let nv = naive2(&s.train, test.len(), m);
         s1 += smape(test, f);
         m1 += mase(&s.train, test, f, m);
@@ -190,6 +205,8 @@ pub fn evaluate(series: &[M4Series], name: &str, horizon: usize, m: usize) -> Re
         owa: 0.5 * (smape_ / n2s + mase_ / n2m),
         naive2_smape: n2s,
         naive2_mase: n2m,
+        coverage_80: in80 as f64 / points.max(1) as f64,
+        coverage_95: in95 as f64 / points.max(1) as f64,
         seconds,
     })
 }
@@ -243,6 +260,8 @@ mod tests {
         // Seasonal naive misses the trend by 0.24 a season: MASE (0.24 + 0.48) / 2 / 0.24.
         assert!((score.mase - 1.5).abs() < 1e-9, "{score:?}");
         assert!(score.smape > 0.0 && score.owa.is_finite(), "{score:?}");
+        assert!((0.0..=1.0).contains(&score.coverage_80));
+        assert!(score.coverage_95 >= score.coverage_80);
         std::fs::write(dir.path().join("Hourly-test.csv"), "id,v1\nH1,1,x\n").unwrap();
         assert!(matches!(load(dir.path()), Err(ForecastError::Data { .. })));
         assert!(load(&dir.path().join("missing")).is_err());

@@ -83,7 +83,8 @@ fn run_m4(args: &M4Args) -> Result<(), CliError> {
     if args.json {
         println!(
             "{}",
-            json!({"model": s.model, "smape": s.smape, "mase": s.mase, "owa": s.owa, "seconds": s.seconds})
+            json!({"model": s.model, "smape": s.smape, "mase": s.mase, "owa": s.owa,
+                "seconds": s.seconds, "coverage_80": s.coverage_80, "coverage_95": s.coverage_95})
         );
     } else {
         println!(
@@ -98,6 +99,10 @@ fn run_m4(args: &M4Args) -> Result<(), CliError> {
         println!(
             "{:<8} {:>8.3} {:>8.3} {:>8.3}",
             "Naive2", s.naive2_smape, s.naive2_mase, 1.0
+        );
+        println!(
+            "interval coverage: 80% -> {:.3}, 95% -> {:.3}",
+            s.coverage_80, s.coverage_95
         );
     }
     Ok(())

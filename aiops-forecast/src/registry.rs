@@ -7,6 +7,7 @@ use crate::average::WindowAverage;
 use crate::drift::Drift;
 use crate::error::{ForecastError, Result};
 use crate::ets::{Ets, EtsSpec};
+use crate::linear_trend::LinearTrend;
 use crate::model::{FittedModel, Model, Prediction};
 use crate::mstl::Mstl;
 use crate::naive::SeasonalNaive;
@@ -37,6 +38,10 @@ pub const MODELS: &[(&str, &str)] = &[
         "MSTL over all periods, AutoETS on the adjusted series",
     ),
     ("mstl-log", "MSTL on log values (multiplicative seasons)"),
+    (
+        "trend",
+        "robust linear trend of the last segment after change points",
+    ),
 ];
 
 /// A fitted model of any kind.
@@ -72,6 +77,7 @@ pub fn fit(name: &str, y: &[f64], periods: &[usize]) -> Result<BoxedFitted> {
         "otm" => boxed(Theta::new(first, ThetaKind::Optimized)?, y),
         "mstl" => boxed(Mstl::new(periods)?, y),
         "mstl-log" => boxed(Mstl::new(periods)?.log(true), y),
+        "trend" => boxed(LinearTrend::new(first)?, y),
         other => {
             if let Some(code) = other.strip_prefix("ets-") {
                 return boxed(Ets::new(EtsSpec::parse(code)?, first)?, y);

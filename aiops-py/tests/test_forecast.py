@@ -38,7 +38,7 @@ def test_every_model_by_name_and_class() -> None:
         m = fc.fit_model(name, y, [24])
         assert m.name == name and m.periods == [24]
         assert np.all(np.isfinite(m.predict(5).mean))
-    for model in [fc.Naive(), fc.Drift(), fc.HistoricAverage(), fc.Theta(24), fc.OptimizedTheta(24), fc.MSTL([24, 168], log=True)]:
+    for model in [fc.Naive(), fc.Drift(), fc.HistoricAverage(), fc.Theta(24), fc.OptimizedTheta(24), fc.MSTL([24, 168], log=True), fc.LinearTrend(24)]:
         assert model.fit(y).predict(3).mean.shape == (3,)
     assert fc.fit_model("auto", y).periods == [24], "detected"
 

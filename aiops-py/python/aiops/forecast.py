@@ -35,6 +35,7 @@ __all__ = [
     "Drift",
     "FittedModel",
     "HistoricAverage",
+    "LinearTrend",
     "Naive",
     "OptimizedTheta",
     "Prediction",
@@ -124,6 +125,14 @@ class MSTL(_Model):
 
     def __init__(self, periods: Sequence[int], log: bool = False) -> None:
         self._name, self._periods = ("mstl-log" if log else "mstl"), list(periods)
+
+
+class LinearTrend(_Model):
+    """Robust linear trend of the last segment after change points; ``period`` is removed
+    first."""
+
+    def __init__(self, period: int = 1) -> None:
+        self._name, self._periods = "trend", [period]
 
 
 class Auto(_Model):

@@ -39,7 +39,8 @@ pub struct CapacityParams {
     pub level: f64,
     /// Model name from [`registry::MODELS`].
     pub model: String,
-    /// Seasonal periods in steps (empty: detected).
+    /// Seasonal periods in steps (empty: detected, then used by the forecast and the trend
+    /// test alike).
     pub periods: Vec<usize>,
     /// Current number of replicas, for replica advice.
     pub replicas: Option<usize>,
@@ -237,13 +238,14 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
         return Err(bad("replicas", "must be at least 1".into()));
     }
     check_history(y, 5)?;
-    let prediction = registry::forecast(
-        &params.model,
-        y,
-        &params.periods,
-        params.horizon,
-        &[params.level],
-    )?;
+    // Detected once here so the forecast and the trend test see the same season.
+    let periods = if params.periods.is_empty() {
+        crate::seasonality::detect_periods(y)
+    } else {
+        params.periods.clone()
+    };
+    let prediction =
+        registry::forecast(&params.model, y, &periods, params.horizon, &[params.level])?;
     let iv = &prediction.intervals[0];
     let z = z_of_level(params.level);
     let crossing = |col: &[f64]| {
@@ -274,7 +276,7 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
         .fold(f64::NEG_INFINITY, f64::max);
     let peak_upper = iv.upper.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let current = y[y.len() - 1];
-    let period = params.periods.first().copied().unwrap_or(1);
+    let period = periods.first().copied().unwrap_or(1);
     let replicas = params.replicas.map(|n| {
         let need = |v: f64| ((n as f64 * v / params.target).ceil().max(1.0)) as usize;
         ReplicaAdvice {
@@ -352,6 +354,18 @@ mod tests {
         };
         let r = analyze(&y, &p).unwrap();
         assert_eq!(r.trend.direction, TrendDirection::Stable, "{:?}", r.trend);
+        let detected = analyze(
+            &y,
+            &CapacityParams {
+                periods: vec![],
+                ..p.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            detected.trend.block, 24,
+            "the detected daily period sets the blocks"
+        );
         assert_eq!(r.saturation_step, None);
         assert!(r.probability < 0.01, "{}", r.probability);
         assert_eq!(r.status_forecast, Status::Ok);

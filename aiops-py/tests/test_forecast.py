@@ -93,3 +93,17 @@ def test_bad_input_raises_typed_errors() -> None:
     # A constant series is fine: a flat forecast with no width.
     p = fc.AutoETS().fit(np.full(30, 7.0)).predict(4)
     assert np.allclose(p.mean, 7.0)
+
+
+def test_m4_evaluate_on_a_small_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def row(name: str, n: int, off: int) -> str:
+        t = np.arange(off, off + n)
+        return name + "," + ",".join(f"{v:.3f}" for v in 100 + 10 * (t % 24) + 0.05 * t) + "\n"
+
+    (tmp_path / "Hourly-train.csv").write_text("id,v1\n" + row("H1", 120, 0) + row("H2", 96, 0))
+    (tmp_path / "Hourly-test.csv").write_text("id,v1\n" + row("H1", 48, 120) + row("H2", 48, 96))
+    r = fc.m4_evaluate(tmp_path, model="snaive")
+    assert r["model"] == "snaive"
+    assert set(r) >= {"smape", "mase", "owa", "seconds"}
+    with pytest.raises(aiops.AiopsError):
+        fc.m4_evaluate(tmp_path / "missing")

@@ -21,7 +21,7 @@ pub const DEFAULT_MODEL: &str = "auto";
 pub const MODELS: &[(&str, &str)] = &[
     (
         "auto",
-        "combination of MSTL-ETS, AutoETS, Theta and seasonal naive (the default)",
+        "median of MSTL (log and raw) and seasonal naive; AutoETS, Theta, naive without season (default)",
     ),
     ("naive", "repeat the last value"),
     ("snaive", "repeat the last season (first period)"),

@@ -544,7 +544,27 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
             value: y[i],
         });
     }
-    let init = initial_state(&spec, m, y)?;
+    let mut init = initial_state(&spec, m, y)?;
+    // A steep line through a spiky start can put a multiplicative form's initial level or
+    // slope where every forecast turns negative whatever the smoothing; start flat, at the
+    // mean of the first season, when the default start is infeasible.
+    if spec.multiplicative() && spec.trend != TrendKind::None {
+        let p = EtsParams {
+            alpha: if spec.season == SeasonKind::None {
+                0.5
+            } else {
+                0.1
+            },
+            beta: 0.01,
+            gamma: 0.01,
+            phi: 0.95,
+        };
+        if filter(&spec, &p, &mut init.clone(), y).is_none() {
+            let k = m.max(10).min(y.len());
+            init.level = y[..k].iter().sum::<f64>() / k as f64;
+            init.slope = 0.0;
+        }
+    }
     let has_trend = spec.trend != TrendKind::None;
     let damped = spec.trend == TrendKind::Damped;
     let seasonal = spec.season != SeasonKind::None;
@@ -624,7 +644,7 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
     };
     let n = y.len() as f64;
     let mut work = init.clone();
-    let objective = |x: &[f64]| -> f64 {
+    let mut objective = |x: &[f64]| -> f64 {
         let (p, l0, b0) = unpack(x);
         work.level = l0;
         work.slope = b0;
@@ -637,6 +657,21 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
             None => f64::INFINITY,
         }
     };
+    // Multiplicative forms can be infeasible (a forecast <= 0) at the default start on spiky
+    // data, and a simplex of infeasible points cannot move: try slower and faster smoothing
+    // before giving up.
+    if !objective(&x0).is_finite() {
+        let smoothing = 1 + usize::from(has_trend) + usize::from(seasonal);
+        for alpha in [0.5, 0.9, 0.02] {
+            let mut x = x0.clone();
+            x[0] = alpha;
+            x[1..smoothing].iter_mut().for_each(|v| *v = 0.01);
+            if objective(&x).is_finite() {
+                x0 = x;
+                break;
+            }
+        }
+    }
     let best = minimize(objective, &x0, &lo, &hi, opts);
     if !best.f.is_finite() {
         return Err(ForecastError::FitFailed {

@@ -380,6 +380,8 @@ pub struct FittedEts {
     spec: EtsSpec,
     params: EtsParams,
     state: State,
+    /// The state before the first observation, kept so [`FittedEts::refilter`] can replay.
+    initial: State,
     sigma2: f64,
     n: usize,
     nparams: usize,
@@ -429,6 +431,56 @@ impl FittedEts {
     /// Bayesian information criterion.
     pub fn bic(&self) -> f64 {
         self.neg2loglik + (self.n as f64).ln() * self.nparams as f64
+    }
+
+    /// Online update: advances the state by one new observation with the fitted parameters
+    /// (no refit; σ² is kept). Refuses a non-finite value, or a value <= 0 for a
+    /// multiplicative form, leaving the state unchanged.
+    pub fn update(&mut self, y: f64) -> Result<()> {
+        if !y.is_finite() {
+            return Err(aiops_core::CoreError::NonFinite {
+                index: self.n,
+                timestamp: self.n as aiops_core::TimestampMs,
+                value: y,
+            }
+            .into());
+        }
+        if self.spec.multiplicative() && y <= 0.0 {
+            return Err(ForecastError::NonPositive {
+                model: "multiplicative ETS",
+                index: self.n,
+                value: y,
+            });
+        }
+        let mut next = self.state.clone();
+        let yhat = next.step(&self.spec, &self.params, y);
+        if !next.level.is_finite() || (self.spec.multiplicative() && yhat <= 0.0) {
+            return Err(ForecastError::FitFailed {
+                model: "ets",
+                reason: format!("the state diverged at point {}", self.n),
+            });
+        }
+        self.state = next;
+        self.n += 1;
+        Ok(())
+    }
+
+    /// Batch form of [`FittedEts::update`]: the same parameters and initial state, filtered
+    /// over the whole of `y` (which should start with the history the model was fitted on).
+    pub fn refilter(&self, y: &[f64]) -> Result<FittedEts> {
+        check_history(y, 1)?;
+        let mut state = self.initial.clone();
+        filter(&self.spec, &self.params, &mut state, y).ok_or_else(|| {
+            ForecastError::FitFailed {
+                model: "ets",
+                reason: "the state diverged".into(),
+            }
+        })?;
+        Ok(FittedEts {
+            state,
+            n: y.len(),
+            ..self.clone()
+        })
     }
 
     fn point_forecast(&self, horizon: usize) -> Vec<f64> {
@@ -683,6 +735,7 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
     let mut state = init.clone();
     state.level = l0;
     state.slope = b0;
+    let initial = state.clone();
     let pass = filter(&spec, &params, &mut state, y).ok_or_else(|| ForecastError::FitFailed {
         model: "ets",
         reason: format!("{spec}: the fitted filter diverged"),
@@ -700,6 +753,7 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
         spec,
         params,
         state,
+        initial,
         sigma2,
         n: y.len(),
         nparams: k,
@@ -866,6 +920,38 @@ pub(crate) mod tests {
             let c = coverage(EtsSpec::parse(code).unwrap(), m, 100);
             assert!((0.83..=0.96).contains(&c), "{code}: coverage {c}");
         }
+    }
+
+    #[test]
+    fn online_update_equals_the_batch_filter() {
+        let spec = EtsSpec::parse("MAdM").unwrap();
+        let season: Vec<f64> = (0..12)
+            .map(|i| 1.0 + 0.2 * (i as f64 * std::f64::consts::TAU / 12.0).sin())
+            .collect();
+        let p = EtsParams {
+            alpha: 0.3,
+            beta: 0.05,
+            gamma: 0.1,
+            phi: 0.9,
+        };
+        let y = simulate(spec, p, 100.0, 0.1, season, 0.02, 300, 11);
+        let fitted = Ets::new(spec, 12).unwrap().fit(&y[..200]).unwrap();
+        let mut online = fitted.clone();
+        for &v in &y[200..] {
+            online.update(v).unwrap();
+        }
+        let batch = fitted.refilter(&y).unwrap();
+        assert_eq!(online, batch);
+        assert_eq!(
+            online.predict(24, &[90.0]).unwrap(),
+            batch.predict(24, &[90.0]).unwrap()
+        );
+        // The batch form over the fitting history gives back the fitted model.
+        assert_eq!(fitted.refilter(&y[..200]).unwrap(), fitted);
+        let before = online.clone();
+        assert!(online.update(f64::NAN).is_err());
+        assert!(online.update(-1.0).is_err());
+        assert_eq!(online, before, "a refused point leaves the state unchanged");
     }
 
     #[test]

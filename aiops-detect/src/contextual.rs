@@ -258,6 +258,8 @@ struct Memory {
     left_ids: HashMap<Vec<Fact>, u32>,
     right_ids: HashMap<Vec<Fact>, u32>,
     left_by_fact: HashMap<Fact, Vec<u32>>,
+    /// Left sides by their largest fact.
+    left_by_anchor: HashMap<Fact, Vec<u32>>,
     right_by_fact: HashMap<Fact, Vec<u32>>,
 }
 
@@ -272,6 +274,7 @@ impl From<MemoryData> for Memory {
             left_ids: HashMap::new(),
             right_ids: HashMap::new(),
             left_by_fact: HashMap::new(),
+            left_by_anchor: HashMap::new(),
             right_by_fact: HashMap::new(),
         };
         for side in data.left {
@@ -327,6 +330,9 @@ impl Memory {
         ids.insert(facts.to_vec(), id);
         for &f in facts {
             by_fact.entry(f).or_default().push(id);
+        }
+        if left && let Some(&anchor) = facts.last() {
+            self.left_by_anchor.entry(anchor).or_default().push(id);
         }
         id
     }
@@ -385,6 +391,7 @@ pub(crate) struct ContextualKernel {
 struct Scratch {
     left_hits: Vec<u32>,
     right_hits: Vec<u32>,
+    full_left: Vec<u32>,
     touched_left: Vec<u32>,
     touched_right: Vec<u32>,
 }
@@ -514,25 +521,12 @@ impl ContextualKernel {
         let mem = &mut self.memory;
         let s = &mut self.scratch;
 
-        // Which sides hold now: count each side's facts among the previous / current facts.
-        s.left_hits.resize(mem.data.left.len(), 0);
+        // Which right sides hold now (there are few: subsets of the levels' facts).
         s.right_hits.resize(mem.data.right.len(), 0);
-        for &id in &s.touched_left {
-            s.left_hits[id as usize] = 0;
-        }
         for &id in &s.touched_right {
             s.right_hits[id as usize] = 0;
         }
-        s.touched_left.clear();
         s.touched_right.clear();
-        for f in &previous {
-            for &id in mem.left_by_fact.get(f).into_iter().flatten() {
-                if s.left_hits[id as usize] == 0 {
-                    s.touched_left.push(id);
-                }
-                s.left_hits[id as usize] += 1;
-            }
-        }
         for f in &current {
             for &id in mem.right_by_fact.get(f).into_iter().flatten() {
                 if s.right_hits[id as usize] == 0 {
@@ -541,8 +535,20 @@ impl ContextualKernel {
                 s.right_hits[id as usize] += 1;
             }
         }
-        // Sides made below are not in these counts: they did not exist at the previous point.
-        s.touched_left.sort_unstable();
+        // Which left sides held wholly at the previous point. Each side is filed under its
+        // largest fact (the most specific: a context id when it has one), so only sides whose
+        // anchor held are checked, instead of every side sharing any fact; this keeps the
+        // cost per point near the number of selected contexts, not of all contexts.
+        s.full_left.clear();
+        for f in &previous {
+            for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
+                if is_subset(&mem.data.left[id as usize].facts, &previous) {
+                    s.full_left.push(id);
+                }
+            }
+        }
+        s.full_left.sort_unstable();
+        // Sides made below are not in these lists: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
         let mut exact_new = false;
@@ -562,37 +568,66 @@ impl ContextualKernel {
             exact_key = Some((previous.clone(), current.clone()));
         }
 
+        let max_left = self.params.max_left;
         let (mut selected, mut active) = (0usize, Vec::new());
         let mut candidates: Vec<(Vec<Fact>, Vec<Fact>)> = Vec::new();
-        for &l in &s.touched_left {
+        for &l in &s.full_left {
             let side = &mem.data.left[l as usize];
-            let hits = s.left_hits[l as usize] as usize;
-            let full_left = hits == side.facts.len();
             for &(r, c) in &side.contexts {
                 if Some(c) == exact_id {
                     continue;
                 }
                 let right = &mem.data.right[r as usize];
                 let right_hits = s.right_hits.get(r as usize).copied().unwrap_or(0) as usize;
-                let full_right = right_hits == right.facts.len();
                 let ctx = &mut mem.data.contexts[c as usize];
-                if full_left {
-                    selected += 1;
-                    if full_right {
-                        ctx.count += 1;
-                        active.push((ctx.count, ctx.exact, c));
-                        continue;
+                selected += 1;
+                if right_hits == right.facts.len() {
+                    ctx.count += 1;
+                    active.push((ctx.count, ctx.exact, c));
+                } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
+                    // Generalise: what this exact context shares with the new pair, when the
+                    // pair was new (otherwise everything it could teach is known already).
+                    candidates.push((side.facts.clone(), intersect(&right.facts, &current)));
+                }
+            }
+        }
+        if exact_new {
+            // Partly matched left sides generalise too; counting them needs every side that
+            // shares a fact with the previous point, so it is done only for a new pair.
+            s.left_hits.resize(mem.data.left.len(), 0);
+            for &id in &s.touched_left {
+                s.left_hits[id as usize] = 0;
+            }
+            s.touched_left.clear();
+            for f in &previous {
+                for &id in mem.left_by_fact.get(f).into_iter().flatten() {
+                    // Ids beyond the counts were made by the exact pair just now.
+                    if let Some(h) = s.left_hits.get_mut(id as usize) {
+                        if *h == 0 {
+                            s.touched_left.push(id);
+                        }
+                        *h += 1;
                     }
                 }
-                // Generalise: what this exact context shares with the new pair, when the pair
-                // was new (otherwise everything it could teach is known already).
-                if exact_new && ctx.exact && right_hits > 0 && hits <= self.params.max_left {
-                    let left_shared = if full_left {
-                        side.facts.clone()
-                    } else {
-                        intersect(&side.facts, &previous)
-                    };
-                    candidates.push((left_shared, intersect(&right.facts, &current)));
+            }
+            s.touched_left.sort_unstable();
+            for &l in &s.touched_left {
+                let side = &mem.data.left[l as usize];
+                let hits = s.left_hits[l as usize] as usize;
+                if hits == side.facts.len() || hits > max_left {
+                    continue;
+                }
+                for &(r, c) in &side.contexts {
+                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                        continue;
+                    }
+                    let right = &mem.data.right[r as usize];
+                    if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
+                        candidates.push((
+                            intersect(&side.facts, &previous),
+                            intersect(&right.facts, &current),
+                        ));
+                    }
                 }
             }
         }
@@ -641,6 +676,21 @@ impl ContextualKernel {
         };
         (1.0 - confirmed + new_share) / 2.0
     }
+}
+
+/// Whether every fact of `a` is in `b` (both sorted).
+fn is_subset(a: &[Fact], b: &[Fact]) -> bool {
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            return false;
+        }
+        j += 1;
+    }
+    true
 }
 
 /// Sorted intersection of two sorted fact sets.

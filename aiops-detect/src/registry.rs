@@ -116,24 +116,24 @@ pub const DETECTORS: &[DetectorInfo] = &[
     },
     DetectorInfo {
         name: "quantile",
-        summary: "rolling quantile bounds: values beyond the high/low quantiles of the previous window",
+        summary: "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low",
         params: &[
             "window: points in the reference window (default 500)",
             "high: upper quantile, null = none (default 0.99)",
             "low: lower quantile, null = none (default 0.01)",
             "min_periods: points before scoring starts (default: window)",
-            "fit: rolling | once (once: bounds fitted on the first window, then kept; default rolling)",
+            "fit: once | rolling (once: bounds fitted on the first window, then kept; default once)",
         ],
     },
     DetectorInfo {
         name: "iqr",
-        summary: "inter-quartile range fences of the previous window",
+        summary: "inter-quartile range fences of a reference window (fitted once, or rolling)",
         params: &[
             "window: points in the reference window (default 200)",
             "c: fence distance in IQRs beyond the quartiles (default 3)",
             "min_periods: points before scoring starts (default: window)",
             "direction: both | up | down (default both)",
-            "fit: rolling | once (once: fences fitted on the first window, then kept; default rolling)",
+            "fit: once | rolling (once: fences fitted on the first window, then kept; default once)",
         ],
     },
     DetectorInfo {

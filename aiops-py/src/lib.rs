@@ -10,6 +10,7 @@ mod arrays;
 mod detect;
 mod errors;
 mod eval;
+mod forecast;
 mod io;
 mod series;
 
@@ -36,5 +37,12 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(io::read_prometheus_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(detect::detector_names, m)?)?;
     m.add_function(wrap_pyfunction!(detect::build_detector, m)?)?;
+    m.add_class::<forecast::PyPrediction>()?;
+    m.add_class::<forecast::PyFittedModel>()?;
+    m.add_function(wrap_pyfunction!(forecast::fit_model, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::model_names, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::forecast_many, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
     Ok(())
 }

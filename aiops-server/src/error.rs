@@ -27,6 +27,12 @@ pub(crate) enum CliError {
     /// A detector could not be built or run.
     #[error("{0}")]
     Detect(#[from] DetectError),
+    /// A bad argument or input the parsers do not cover.
+    #[error("{0}")]
+    Usage(String),
+    /// A forecast could not be made.
+    #[error("{0}")]
+    Forecast(#[from] aiops_forecast::ForecastError),
 }
 
 impl CliError {

@@ -16,6 +16,33 @@ pub(crate) enum EvalCommand {
     /// Numenta Anomaly Benchmark: run a detector over the 58 series and print NAB's three
     /// normalised scores (standard, reward_low_FP_rate, reward_low_FN_rate).
     Nab(NabArgs),
+    /// M4 hourly: forecast 48 steps of every series and print sMAPE, MASE and OWA (relative to
+    /// Naive2, M4 definitions).
+    M4(M4Args),
+}
+
+/// Arguments of `aiops eval m4`.
+#[derive(Debug, Args)]
+pub(crate) struct M4Args {
+    /// Folder holding Hourly-train.csv and Hourly-test.csv.
+    #[arg(long, default_value = "../shared/data/m4")]
+    data: PathBuf,
+
+    /// Model to evaluate (`aiops forecast --help` lists them).
+    #[arg(short, long, default_value = aiops_forecast::registry::DEFAULT_MODEL)]
+    model: String,
+
+    /// Steps to forecast.
+    #[arg(long, default_value_t = 48)]
+    horizon: usize,
+
+    /// Seasonal period (steps).
+    #[arg(long, default_value_t = 24)]
+    season: usize,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `aiops eval nab`.
@@ -51,7 +78,39 @@ pub(crate) struct NabArgs {
 pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
     match cmd {
         EvalCommand::Nab(args) => run_nab(args),
+        EvalCommand::M4(args) => run_m4(args),
     }
+}
+
+fn run_m4(args: &M4Args) -> Result<(), CliError> {
+    let series = aiops_forecast::m4::load(&args.data)?;
+    let s = aiops_forecast::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"model": s.model, "smape": s.smape, "mase": s.mase, "owa": s.owa,
+                "seconds": s.seconds, "coverage_80": s.coverage_80, "coverage_95": s.coverage_95})
+        );
+    } else {
+        println!(
+            "M4 hourly, model {}: {} series, horizon {}, {:.2} s",
+            s.model, s.series, args.horizon, s.seconds
+        );
+        println!("{:<8} {:>8} {:>8} {:>8}", "", "sMAPE", "MASE", "OWA");
+        println!(
+            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+            s.model, s.smape, s.mase, s.owa
+        );
+        println!(
+            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+            "Naive2", s.naive2_smape, s.naive2_mase, 1.0
+        );
+        println!(
+            "interval coverage: 80% -> {:.3}, 95% -> {:.3}",
+            s.coverage_80, s.coverage_95
+        );
+    }
+    Ok(())
 }
 
 fn run_nab(args: &NabArgs) -> Result<(), CliError> {

@@ -4,6 +4,7 @@
 mod detect_cmd;
 mod error;
 mod eval_cmd;
+mod forecast_cmd;
 mod input;
 mod multi_cmd;
 mod plot;
@@ -29,6 +30,10 @@ enum Command {
     Detect(detect_cmd::DetectArgs),
     /// Find anomalies across several metrics of one resource (wide CSV), scored together.
     DetectMulti(multi_cmd::MultiArgs),
+    /// Forecast a metric series with prediction intervals.
+    Forecast(forecast_cmd::ForecastArgs),
+    /// Capacity planning: trend, time to saturation, crossing probability, replica advice.
+    Capacity(forecast_cmd::CapacityArgs),
     /// List the detectors and their parameters.
     Detectors,
     /// Evaluate on a public benchmark with labelled data.
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
+        Command::Forecast(args) => forecast_cmd::run_forecast(args),
+        Command::Capacity(args) => forecast_cmd::run_capacity(args),
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {
                 println!("{:<10} {}", d.name, d.summary);

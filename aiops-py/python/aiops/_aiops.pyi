@@ -43,7 +43,16 @@ __all__ = [
     "build_detector",
     "nab_evaluate",
     "multivariate_detector_names",
+    "Prediction",
+    "FittedModel",
+    "fit_model",
+    "model_names",
+    "forecast_many",
+    "capacity_plan",
+    "m4_evaluate",
 ]
+
+_Float64Array2: TypeAlias = npt.NDArray[np.float64]
 
 __version__: Final[str]
 
@@ -422,3 +431,83 @@ def build_detector(name: str, **params: object) -> RollingZScore | Threshold | D
 
     Raises InvalidParameterError for an unknown name, an unknown parameter, or a bad value.
     """
+
+@final
+class Prediction:
+    """A forecast: point forecasts and intervals as NumPy arrays."""
+
+    @property
+    def mean(self) -> _Float64Array:
+        """Point forecast per step (length ``horizon``)."""
+    @property
+    def levels(self) -> list[float]:
+        """Interval levels in percent, the rows of ``lower`` and ``upper``."""
+    @property
+    def lower(self) -> _Float64Array2:
+        """Lower bounds, shape ``(len(levels), horizon)``."""
+    @property
+    def upper(self) -> _Float64Array2:
+        """Upper bounds, shape ``(len(levels), horizon)``."""
+    def __len__(self) -> int: ...
+
+@final
+class FittedModel:
+    """A fitted forecasting model (from ``fit_model`` or the classes of ``aiops.forecast``)."""
+
+    @property
+    def name(self) -> str:
+        """Name of the model as given to ``fit_model``."""
+    @property
+    def periods(self) -> list[int]:
+        """Seasonal periods used (given, or detected when none were given)."""
+    def predict(self, horizon: int, levels: Sequence[float] | None = None) -> Prediction:
+        """Forecasts ``horizon`` steps with intervals at each level (percent, in (0, 100);
+        None: 80 and 95)."""
+
+def fit_model(
+    name: str, values: _ValuesLike, periods: Sequence[int] | None = None
+) -> FittedModel:
+    """Fits the model called ``name`` (see ``model_names()``) to ``values``; ``periods`` are
+    the seasonal periods in steps, detected when empty. The GIL is released while fitting.
+
+    Raises InvalidInputError for too short, NaN or (multiplicative forms) non-positive data,
+    InvalidParameterError for an unknown model or a bad parameter.
+    """
+
+def model_names() -> list[tuple[str, str]]:
+    """Model names and one-line summaries."""
+
+def forecast_many(
+    name: str,
+    series: Sequence[_ValuesLike],
+    horizon: int,
+    periods: Sequence[int] | None = None,
+    levels: Sequence[float] | None = None,
+) -> list[Prediction]:
+    """Forecasts every series with the model ``name`` in parallel on all cores (GIL released).
+    The first series that cannot be forecast raises, naming its index."""
+
+def capacity_plan(
+    values: _ValuesLike,
+    threshold: float = 85.0,
+    horizon: int = 24,
+    *,
+    model: str = "auto",
+    periods: Sequence[int] | None = None,
+    level: float = 95.0,
+    warning: float = 70.0,
+    critical: float = 85.0,
+    replicas: int | None = None,
+    target: float = 70.0,
+) -> dict[str, object]:
+    """Capacity planning: a dict with ``current``, ``peak``, ``peak_upper``,
+    ``saturation_step`` / ``saturation_step_upper`` (1-based or None), ``probability`` (a lower
+    bound of crossing within the horizon), ``trend`` (``direction``, ``slope``, ``p_value``),
+    ``status_now`` / ``status_forecast`` (ok, warning, critical), ``replicas`` (advice or
+    None) and ``prediction``."""
+
+def m4_evaluate(
+    data: _PathLike, model: str = "auto", horizon: int = 48, season: int = 24
+) -> dict[str, float | str]:
+    """Scores a model on the M4 hourly series in ``data``: ``{"model", "smape", "mase", "owa",
+    "seconds"}``. The GIL is released while it runs."""

@@ -29,6 +29,7 @@ use crate::detector::ParamGuard;
 use crate::error::{DetectError, Result};
 use crate::logs::format::LogFormat;
 use crate::logs::mask::{MaskSpec, MaskedLine, Masker, WILDCARD, is_placeholder};
+use crate::logs::token::{self, Kind};
 
 /// Identifier of a template: creation order from 1, stable for the life of the miner.
 pub type TemplateId = u64;
@@ -300,14 +301,94 @@ struct Node {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Cluster {
     tokens: Vec<Box<str>>,
+    #[serde(skip)]
+    kinds: Vec<Kind>,
     count: u64,
     last_used: u64,
+}
+
+impl Cluster {
+    fn new(tokens: Vec<Box<str>>, tick: u64) -> Self {
+        let kinds = tokens.iter().map(|t| token::kind(t)).collect();
+        Self {
+            tokens,
+            kinds,
+            count: 1,
+            last_used: tick,
+        }
+    }
+
+    /// Equal tokens and variables of the template against a line.
+    fn similarity(&self, tokens: &impl Tokens) -> (usize, usize) {
+        let mut same = 0;
+        let mut params = 0;
+        for (i, (t, k)) in self.tokens.iter().zip(&self.kinds).enumerate() {
+            match k {
+                Kind::Const => same += usize::from(&**t == tokens.get(i)),
+                Kind::Param | Kind::Framed => params += 1,
+                Kind::Keyed => same += usize::from(token::glob_match(t, tokens.get(i))),
+            }
+        }
+        (same, params)
+    }
+
+    /// Variable positions.
+    fn params(&self) -> usize {
+        self.kinds.iter().filter(|k| **k != Kind::Const && **k != Kind::Keyed).count()
+    }
+
+    /// Whether every position covers the line's token.
+    fn covers(&self, tokens: &impl Tokens) -> bool {
+        self.tokens.iter().enumerate().all(|(i, t)| {
+            let tok = tokens.get(i);
+            &**t == WILDCARD || &**t == tok || (t.contains(WILDCARD) && token::glob_match(t, tok))
+        })
+    }
+
+    /// Positions the template does not cover (`usize::MAX` when a constant differs), and
+    /// constant positions that are equal.
+    fn mismatches(&self, tokens: &impl Tokens) -> (usize, usize) {
+        let mut miss = 0;
+        let mut same = 0;
+        for (i, (t, k)) in self.tokens.iter().zip(&self.kinds).enumerate() {
+            let tok = tokens.get(i);
+            if *k == Kind::Const {
+                if &**t != tok {
+                    return (usize::MAX, 0);
+                }
+                same += 1;
+            } else if !(&**t == WILDCARD || &**t == tok || token::glob_match(t, tok)) {
+                miss += 1;
+            }
+        }
+        (miss, same)
+    }
+
+    /// Generalises the template to cover the line; returns whether it changed.
+    fn absorb(&mut self, tokens: &impl Tokens) -> bool {
+        let mut changed = false;
+        for (i, t) in self.tokens.iter_mut().enumerate() {
+            let tok = tokens.get(i);
+            if &**t == WILDCARD || &**t == tok {
+                continue;
+            }
+            if t.contains(WILDCARD) && token::glob_match(t, tok) {
+                continue;
+            }
+            *t = token::generalize(t, tok).into();
+            self.kinds[i] = token::kind(t);
+            changed = true;
+        }
+        changed
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
     /// First level of the tree: token count.
     roots: FxHashMap<usize, Node>,
+    /// Template ids per token count, in creation order (the second-chance search).
+    by_len: FxHashMap<usize, Vec<TemplateId>>,
     clusters: FxHashMap<TemplateId, Cluster>,
     next_id: TemplateId,
     tick: u64,
@@ -351,6 +432,9 @@ impl<'de> Deserialize<'de> for TemplateMiner {
         let snap = Snapshot::deserialize(d)?;
         let drain = snap.params.check().map_err(serde::de::Error::custom)?;
         let mut state = snap.state;
+        for c in state.clusters.values_mut() {
+            c.kinds = c.tokens.iter().map(|t| token::kind(t)).collect();
+        }
         if drain.params.max_clusters.is_some() {
             state.lru = state
                 .clusters
@@ -488,11 +572,21 @@ impl TemplateMiner {
         extract_parameters(&template, content)
     }
 
+    /// The branch a token takes: `<*>` for a token with a digit or a placeholder (likely
+    /// variable), the key of a `key=value` token, else the token itself.
     fn descend_key(token: &str) -> &str {
-        if token.bytes().any(|b| b.is_ascii_digit()) || is_placeholder(token) {
-            WILDCARD
-        } else {
-            token
+        if token.bytes().any(|b| b.is_ascii_digit()) || token.contains('<') {
+            if let Some(eq) = token.find('=')
+                && eq > 0
+                && !token[..eq].contains('<')
+            {
+                return &token[..=eq];
+            }
+            return WILDCARD;
+        }
+        match token.find('=') {
+            Some(eq) if eq > 0 => &token[..=eq],
+            _ => token,
         }
     }
 
@@ -507,13 +601,10 @@ impl TemplateMiner {
                 None => node.children.get(WILDCARD)?,
             };
         }
-        node.clusters.iter().copied().find(|id| {
-            let c = &self.state.clusters[id];
-            c.tokens
-                .iter()
-                .enumerate()
-                .all(|(i, t)| &**t == WILDCARD || &**t == tokens.get(i))
-        })
+        node.clusters
+            .iter()
+            .copied()
+            .find(|id| self.state.clusters[id].covers(tokens))
     }
 
     fn learn_tokens(&mut self, tokens: &impl Tokens) -> (TemplateId, Change) {
@@ -546,16 +637,7 @@ impl TemplateMiner {
         // Best cluster in the leaf.
         let mut best: Option<(TemplateId, usize, usize)> = None;
         for &id in &node.clusters {
-            let c = &state.clusters[&id];
-            let mut same = 0;
-            let mut params = 0;
-            for (i, t) in c.tokens.iter().enumerate() {
-                if &**t == WILDCARD {
-                    params += 1;
-                } else if &**t == tokens.get(i) {
-                    same += 1;
-                }
-            }
+            let (same, params) = state.clusters[&id].similarity(tokens);
             let better = match best {
                 None => true,
                 Some((_, s, p)) => same > s || (same == s && params > p),
@@ -564,17 +646,37 @@ impl TemplateMiner {
                 best = Some((id, same, params));
             }
         }
-        let matched = best.filter(|&(_, same, _)| n == 0 || same as f64 / n as f64 >= st);
-        let (id, change) = match matched {
-            Some((id, _, _)) => {
-                let c = state.clusters.get_mut(&id).expect("leaf ids are held");
-                let mut changed = false;
-                for (i, t) in c.tokens.iter_mut().enumerate() {
-                    if &**t != WILDCARD && &**t != tokens.get(i) {
-                        *t = WILDCARD.into();
-                        changed = true;
+        let mut matched = best
+            .filter(|&(_, same, _)| n == 0 || same as f64 / n as f64 >= st)
+            .map(|(id, _, _)| id);
+        if matched.is_none() && n >= 4 {
+            // Second chance across the leaves of this length: a variable among the first
+            // tokens (a bare word, so not masked) sends a line down another branch than its
+            // template's. Join a template whose constant tokens all agree with the line and
+            // whose variable positions all cover it but one.
+            let mut best_alt: Option<(TemplateId, usize, usize)> = None;
+            for &id in state.by_len.get(&n).map_or(&[][..], |v| &v[..]) {
+                let c = &state.clusters[&id];
+                let (miss, same) = c.mismatches(tokens);
+                if miss <= 1 && same >= 2 && 2 * same >= n - c.params() {
+                    let better = match best_alt {
+                        None => true,
+                        Some((_, m, s)) => miss < m || (miss == m && same > s),
+                    };
+                    if better {
+                        best_alt = Some((id, miss, same));
                     }
                 }
+            }
+            if let Some((id, _, _)) = best_alt {
+                node.clusters.push(id);
+                matched = Some(id);
+            }
+        }
+        let (id, change) = match matched {
+            Some(id) => {
+                let c = state.clusters.get_mut(&id).expect("leaf ids are held");
+                let changed = c.absorb(tokens);
                 c.count += 1;
                 let old = std::mem::replace(&mut c.last_used, tick);
                 if self.drain.params.max_clusters.is_some() {
@@ -594,13 +696,10 @@ impl TemplateMiner {
                 state.next_id += 1;
                 let id = state.next_id;
                 node.clusters.push(id);
+                state.by_len.entry(n).or_default().push(id);
                 state.clusters.insert(
                     id,
-                    Cluster {
-                        tokens: (0..n).map(|i| tokens.get(i).into()).collect(),
-                        count: 1,
-                        last_used: tick,
-                    },
+                    Cluster::new((0..n).map(|i| tokens.get(i).into()).collect(), tick),
                 );
                 if let Some(cap) = self.drain.params.max_clusters {
                     state.lru.insert(tick, id);
@@ -626,16 +725,19 @@ impl TemplateMiner {
         // The cluster sits in the leaf its first tokens led to when it was created; its
         // template's constant tokens are unchanged from then, and `<*>` tokens may have come
         // from any branch, so search the subtree.
-        fn remove(node: &mut Node, id: TemplateId) -> bool {
-            if let Some(pos) = node.clusters.iter().position(|&x| x == id) {
-                node.clusters.remove(pos);
-                return true;
+        // A template joined from another branch (second chance) is in several leaves.
+        fn remove(node: &mut Node, id: TemplateId) {
+            node.clusters.retain(|&x| x != id);
+            for child in node.children.values_mut() {
+                remove(child, id);
             }
-            node.children.values_mut().any(|child| remove(child, id))
         }
         let _ = depth;
         if let Some(root) = state.roots.get_mut(&n) {
             remove(root, id);
+        }
+        if let Some(v) = state.by_len.get_mut(&n) {
+            v.retain(|&x| x != id);
         }
     }
 }

@@ -3,11 +3,15 @@
 //! share a template from the first line on.
 //!
 //! Two layers, applied in order:
-//! 1. user masks: named regexes (`IP=(\d+\.){3}\d+`), each match replaced by `<:IP:>`, or by
+//! 1. built-in masks (below), run first because they keep the constant frame of a token
+//!    (`blk_<:NUM:>`, `<:IP:>:<:NUM:>`) where a coarser regex would hide it;
+//! 2. user masks: named regexes (`IP=(\d+\.){3}\d+`), each match replaced by `<:IP:>`, or by
 //!    `<*>` when the mask has no name (the loghub convention). A mask never swallows the
 //!    whitespace at the ends of its match: the whitespace is kept, so a regex such as
 //!    `0x.*?\s` does not glue two tokens together.
-//! 2. built-in masks, a hand-written classifier run on each whitespace-separated token. Regex
+//!    They see the built-in placeholders, so they catch what the classifier left.
+//!
+//! The built-in masks are a hand-written classifier run on each whitespace-separated token. Regex
 //!    masking is the usual bottleneck of Drain implementations (drain3 spends most of its time
 //!    in `re.sub`); the common variable classes are recognised here in one pass over the bytes
 //!    of a token, with no regex, and a token without an ASCII digit (most of them) is copied
@@ -196,12 +200,28 @@ impl Masker {
     pub fn mask_into(&self, content: &str, out: &mut MaskedLine) {
         out.text.clear();
         out.spans.clear();
+        if self.user.is_empty() {
+            self.builtin_into(content, out);
+            return;
+        }
         let mut cur = std::mem::take(&mut out.current);
         let mut next = std::mem::take(&mut out.scratch);
-        let mut masked = false;
+        cur.clear();
+        // Built-in classes first: they keep the constant frame of a token (`blk_<:NUM:>`),
+        // and the user regexes then mask what they did not recognise.
+        for tok in content.split_ascii_whitespace() {
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            if self.builtin {
+                classify_token(tok, &mut cur);
+            } else {
+                cur.push_str(tok);
+            }
+        }
         for (re, placeholder) in &self.user {
             next.clear();
-            let src: &str = if masked { &cur } else { content };
+            let src: &str = &cur;
             let mut last = 0;
             let mut any = false;
             for m in re.find_iter(src) {
@@ -220,11 +240,23 @@ impl Masker {
             if any {
                 next.push_str(&src[last..]);
                 std::mem::swap(&mut cur, &mut next);
-                masked = true;
             }
         }
-        let src: &str = if masked { &cur } else { content };
-        for tok in src.split_ascii_whitespace() {
+        for tok in cur.split_ascii_whitespace() {
+            if !out.text.is_empty() {
+                out.text.push(' ');
+            }
+            let start = out.text.len();
+            out.text.push_str(tok);
+            out.spans.push((start as u32, out.text.len() as u32));
+        }
+        out.current = cur;
+        out.scratch = next;
+    }
+
+    /// Built-in classes only, straight into `out`.
+    fn builtin_into(&self, content: &str, out: &mut MaskedLine) {
+        for tok in content.split_ascii_whitespace() {
             if !out.text.is_empty() {
                 out.text.push(' ');
             }
@@ -234,15 +266,8 @@ impl Masker {
             } else {
                 out.text.push_str(tok);
             }
-            let end = out.text.len();
-            if end > start {
-                out.spans.push((start as u32, end as u32));
-            } else if start > 0 {
-                out.text.pop();
-            }
+            out.spans.push((start as u32, out.text.len() as u32));
         }
-        out.current = cur;
-        out.scratch = next;
     }
 }
 
@@ -402,19 +427,24 @@ mod tests {
     }
 
     #[test]
-    fn user_masks_first_and_keep_whitespace() {
+    fn user_masks_after_builtin_and_keep_whitespace() {
         let masks = [
-            MaskSpec::parse(r"BLK=blk_-?\d+"),
-            MaskSpec::parse(r"0x.*?\s"),
+            MaskSpec::parse(r"PATH=(/[\w-]+)+"),
+            MaskSpec::parse(r"\bv[a-z]+\s"),
         ];
-        assert_eq!(masks[0].name, "BLK");
+        assert_eq!(masks[0].name, "PATH");
         assert_eq!(masks[1].name, "");
         assert_eq!(
-            mask(&masks, "served blk_-123 with flags 0x0001 and more"),
-            "served <:BLK:> with flags <*> and more"
+            mask(&masks, "read /var/log/sys at 10 with vfoo done"),
+            "read <:PATH:> at <:NUM:> with <*> done"
         );
         assert_eq!(MaskSpec::parse(r"=\d+").pattern, r"=\d+");
-        assert_eq!(mask(&[MaskSpec::parse(r"=\d+")], "ambient=42"), "ambient<*>");
+        // The built-in classes ran first: the regex finds no digit left.
+        assert_eq!(mask(&[MaskSpec::parse(r"=\d+")], "ambient=42"), "ambient=<:NUM:>");
+        let plain = Masker::new(&[MaskSpec::parse(r"=\d+")], false).unwrap();
+        let mut out = MaskedLine::new();
+        plain.mask_into("ambient=42  x", &mut out);
+        assert_eq!(out.as_str(), "ambient<*> x");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod drain;
 pub mod eval;
 pub mod format;
 pub mod mask;
+mod token;
 
 pub use drain::{
     Change, Drain, DrainParams, LearnOutcome, TemplateId, TemplateInfo, TemplateMiner,

@@ -318,18 +318,26 @@ impl Cluster {
         }
     }
 
-    /// Equal tokens and variables of the template against a line.
-    fn similarity(&self, tokens: &impl Tokens) -> (usize, usize) {
+    /// Equal tokens and variables of the template against a line; `None` when a constant word
+    /// of the template meets another word (see [`token::is_word`]).
+    fn similarity(&self, tokens: &impl Tokens) -> Option<(usize, usize)> {
         let mut same = 0;
         let mut params = 0;
         for (i, (t, k)) in self.tokens.iter().zip(&self.kinds).enumerate() {
             match k {
-                Kind::Const => same += usize::from(&**t == tokens.get(i)),
+                Kind::Const => {
+                    let tok = tokens.get(i);
+                    if &**t == tok {
+                        same += 1;
+                    } else if token::is_word(t) && token::is_word(tok) {
+                        return None;
+                    }
+                }
                 Kind::Param | Kind::Framed => params += 1,
                 Kind::Keyed => same += usize::from(token::glob_match(t, tokens.get(i))),
             }
         }
-        (same, params)
+        Some((same, params))
     }
 
     /// Variable positions.
@@ -637,7 +645,9 @@ impl TemplateMiner {
         // Best cluster in the leaf.
         let mut best: Option<(TemplateId, usize, usize)> = None;
         for &id in &node.clusters {
-            let (same, params) = state.clusters[&id].similarity(tokens);
+            let Some((same, params)) = state.clusters[&id].similarity(tokens) else {
+                continue;
+            };
             let better = match best {
                 None => true,
                 Some((_, s, p)) => same > s || (same == s && params > p),

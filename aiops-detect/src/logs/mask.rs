@@ -26,8 +26,10 @@
 //!      `attempt_<:ID:>`. Other separators (`:`, `/`, `-`, `=`, `@`) split variables, so an
 //!      address `10.1.2.3:50010` becomes `<:IP:>:<:NUM:>`.
 //!
+//!    - English day and month abbreviations (`Sun`, `Jul`) are dates.
+//!
 //!    Names: `IP` (four digit words joined by dots), `HEX` (`0x` prefix), `NUM` (digits,
-//!    optionally signed or with one decimal point), `ID` (anything else).
+//!    optionally signed or with one decimal point), `DATE`, `ID` (anything else).
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -277,6 +279,7 @@ enum Class {
     Hex,
     Ip,
     Id,
+    Date,
 }
 
 impl Class {
@@ -286,6 +289,7 @@ impl Class {
             Class::Hex => "<:HEX:>",
             Class::Ip => "<:IP:>",
             Class::Id => "<:ID:>",
+            Class::Date => "<:DATE:>",
         }
     }
 }
@@ -294,7 +298,11 @@ impl Class {
 fn classify_token(tok: &str, out: &mut String) {
     let b = tok.as_bytes();
     if !b.iter().any(u8::is_ascii_digit) {
-        out.push_str(tok);
+        if is_date_word(tok) {
+            out.push_str(Class::Date.placeholder());
+        } else {
+            out.push_str(tok);
+        }
         return;
     }
     let n = b.len();
@@ -375,6 +383,16 @@ fn classify_token(tok: &str, out: &mut String) {
         i = last_end;
     }
     out.push_str(&tok[copied..]);
+}
+
+/// Whether a token is an English day or month abbreviation (`Mon`, `Jul`), the words of
+/// timestamps written inside messages.
+fn is_date_word(tok: &str) -> bool {
+    const WORDS: [&str; 19] = [
+        "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    tok.len() == 3 && WORDS.contains(&tok)
 }
 
 /// Whether a `.`/`_` chain is made of digit words only.

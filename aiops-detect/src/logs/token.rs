@@ -44,6 +44,22 @@ pub(crate) fn kind(t: &str) -> Kind {
     }
 }
 
+/// Whether a token is a word: letters with at most punctuation around or inside them
+/// (`false`, `(reserved)`, `user=root`, `ACTION_UP`), no digit and no placeholder. Two
+/// different words at a constant position of a template name different events far more often
+/// than a variable (`bytes` / `values`, `begin` / `end`, `true` / `false`), so they do not
+/// merge; values with digits, ids and addresses are masked or differ in other ways.
+pub(crate) fn is_word(t: &str) -> bool {
+    let mut letters = false;
+    for b in t.bytes() {
+        if b.is_ascii_digit() || b == b'<' {
+            return false;
+        }
+        letters |= b.is_ascii_alphabetic();
+    }
+    letters
+}
+
 /// Whether `text` fits the pattern `pat`, where each `<*>` stands for one or more characters
 /// (an exact match always fits).
 pub(crate) fn glob_match(pat: &str, text: &str) -> bool {

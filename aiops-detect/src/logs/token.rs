@@ -18,7 +18,8 @@ use crate::logs::mask::{WILDCARD, is_placeholder};
 pub(crate) enum Kind {
     /// A constant: matches only the same text.
     Const,
-    /// A variable (`<*>` or a masked `<:NAME:>`): counts as a parameter.
+    /// A variable (`<*>`): counts as a parameter. A masked `<:NAME:>` is a constant: lines
+    /// with a number there agree there.
     Param,
     /// A pattern with a keyed frame (`uid=<*>`): counts as equal when it matches.
     Keyed,
@@ -28,7 +29,7 @@ pub(crate) enum Kind {
 
 /// The kind of a template token.
 pub(crate) fn kind(t: &str) -> Kind {
-    if is_placeholder(t) {
+    if t == WILDCARD {
         return Kind::Param;
     }
     if !t.contains(WILDCARD) {
@@ -44,20 +45,41 @@ pub(crate) fn kind(t: &str) -> Kind {
     }
 }
 
-/// Whether a token is a word: letters with at most punctuation around or inside them
-/// (`false`, `(reserved)`, `user=root`, `ACTION_UP`), no digit and no placeholder. Two
+/// Whether a token is a word: two letters or more with at most punctuation around or inside
+/// them (`false`, `(reserved)`, `user=root`, `ACTION_UP`), no digit, no placeholder and no
+/// `/` (a path or a URL is a value, and so is a lone letter). Two
 /// different words at a constant position of a template name different events far more often
 /// than a variable (`bytes` / `values`, `begin` / `end`, `true` / `false`), so they do not
 /// merge; values with digits, ids and addresses are masked or differ in other ways.
 pub(crate) fn is_word(t: &str) -> bool {
-    let mut letters = false;
+    // Digits the masks left in place belong to a name (`eth0`, `alt0`, `Slf4jLogger`).
+    let mut letters = 0;
     for b in t.bytes() {
-        if b.is_ascii_digit() || b == b'<' {
+        if b == b'<' || b == b'/' {
             return false;
         }
-        letters |= b.is_ascii_alphabetic();
+        letters += usize::from(b.is_ascii_alphabetic());
     }
-    letters
+    letters >= 2
+}
+
+/// Whether two different tokens are distinct words (see [`is_word`]) rather than members of
+/// a lettered series: words of the same length that differ in one letter (`LNKA` / `LNKB`,
+/// `sda` / `sdb`) are ids.
+pub(crate) fn distinct_words(a: &str, b: &str) -> bool {
+    // A masked value meeting a bare symbol or word (`<:NUM:>` / `****`) is another event too.
+    let (pa, pb) = (is_placeholder(a), is_placeholder(b));
+    if pa != pb {
+        let other = if pa { b } else { a };
+        return !other.contains('<');
+    }
+    if !(is_word(a) && is_word(b)) {
+        return false;
+    }
+    let series = a.len() == b.len()
+        && a.len() >= 3
+        && a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count() == 1;
+    !series
 }
 
 /// Whether `text` fits the pattern `pat`, where each `<*>` stands for one or more characters
@@ -205,7 +227,7 @@ mod tests {
         assert_eq!(kind("uid=<*>"), Kind::Keyed);
         assert_eq!(kind("(<*>)"), Kind::Framed);
         assert_eq!(kind("<*>"), Kind::Param);
-        assert_eq!(kind("<:IP:>"), Kind::Param);
+        assert_eq!(kind("<:IP:>"), Kind::Const);
         assert_eq!(kind("hello"), Kind::Const);
         assert!(glob_match("uid=<*>", "uid=7"));
         assert!(!glob_match("uid=<*>", "uid="));
@@ -214,5 +236,18 @@ mod tests {
         assert!(!glob_match("<*>:<*>", "a:"));
         assert!(glob_match("(name=<*>)", "(name=é)"));
         assert!(glob_match("same", "same"));
+    }
+
+    #[test]
+    fn distinct_words_veto() {
+        assert!(distinct_words("bytes", "values"));
+        assert!(distinct_words("user=root", "user=guest"));
+        assert!(distinct_words("alt0", "ee0"));
+        assert!(distinct_words("<:NUM:>", "****"));
+        assert!(!distinct_words("[LNKA]", "[LNKB]"), "a lettered series");
+        assert!(!distinct_words("a", "b"), "single letters are values");
+        assert!(!distinct_words("/etc/a", "/etc/b"), "paths are values");
+        assert!(!distinct_words("<:NUM:>", "<:HEX:>"));
+        assert!(!distinct_words("<:NUM:>", "x<:NUM:>"));
     }
 }

@@ -5,6 +5,7 @@ mod detect_cmd;
 mod error;
 mod eval_cmd;
 mod input;
+mod logs_cmd;
 mod multi_cmd;
 mod plot;
 
@@ -31,6 +32,9 @@ enum Command {
     DetectMulti(multi_cmd::MultiArgs),
     /// List the detectors and their parameters.
     Detectors,
+    /// Log intelligence: template mining.
+    #[command(subcommand)]
+    Logs(logs_cmd::LogsCommand),
     /// Evaluate on a public benchmark with labelled data.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {

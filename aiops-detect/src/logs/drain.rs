@@ -342,7 +342,10 @@ impl Cluster {
 
     /// Variable positions.
     fn params(&self) -> usize {
-        self.kinds.iter().filter(|k| **k != Kind::Const && **k != Kind::Keyed).count()
+        self.kinds
+            .iter()
+            .filter(|k| **k != Kind::Const && **k != Kind::Keyed)
+            .count()
     }
 
     /// Whether every position covers the line's token.
@@ -889,7 +892,10 @@ mod tests {
         assert_eq!((b.id, b.change), (a.id, Change::Changed));
         let c = m.learn("user logged in from web as /home/c");
         assert_eq!((c.id, c.change), (a.id, Change::Unchanged));
-        assert_eq!(m.template(a.id).unwrap(), "user logged in from web as /home/<*>");
+        assert_eq!(
+            m.template(a.id).unwrap(),
+            "user logged in from web as /home/<*>"
+        );
         let d = m.learn("disk full on volume data");
         assert_eq!(d.change, Change::New);
         assert_ne!(d.id, a.id);
@@ -924,9 +930,13 @@ mod tests {
         let mut m = miner();
         let a = m.learn("fetched 12 rows from db1 in 5 ms");
         m.learn("fetched 7 rows from db2 in 15 ms");
-        assert_eq!(m.template(a.id).unwrap(), "fetched <:NUM:> rows from <*> in <:NUM:> ms");
         assert_eq!(
-            m.parameters(a.id, "fetched 9 rows  from orders in 3 ms").unwrap(),
+            m.template(a.id).unwrap(),
+            "fetched <:NUM:> rows from <*> in <:NUM:> ms"
+        );
+        assert_eq!(
+            m.parameters(a.id, "fetched 9 rows  from orders in 3 ms")
+                .unwrap(),
             vec!["9", "orders", "3"]
         );
         assert_eq!(m.parameters(a.id, "nothing like it"), None);
@@ -944,12 +954,26 @@ mod tests {
         for i in 0..300u64 {
             let u = ["alice", "bob", "carol", "dave"][(i % 4) as usize];
             lines.push(format!("user {u} logged in from 10.0.{}.{}", i % 7, i % 13));
-            lines.push(format!("request {} took {} ms status {}", i * 7, i % 50, 200 + i % 3));
+            lines.push(format!(
+                "request {} took {} ms status {}",
+                i * 7,
+                i % 50,
+                200 + i % 3
+            ));
             if i % 5 == 0 {
-                lines.push(format!("cache {} evicted entry key{}x{}", ["a", "b"][(i % 2) as usize], i, i * 3));
+                lines.push(format!(
+                    "cache {} evicted entry key{}x{}",
+                    ["a", "b"][(i % 2) as usize],
+                    i,
+                    i * 3
+                ));
             }
             if i % 11 == 0 {
-                lines.push(format!("worker {} restarted after error code E{}", i % 4, i % 9));
+                lines.push(format!(
+                    "worker {} restarted after error code E{}",
+                    i % 4,
+                    i % 9
+                ));
             }
             lines.push(format!("svc-{} heartbeat ok", i % 17));
         }
@@ -969,7 +993,8 @@ mod tests {
             let all: Vec<LearnOutcome> = lines.iter().map(|l| whole.learn(l)).collect();
             let mut first = drain.miner();
             let half = lines.len() / 2;
-            let mut resumed: Vec<LearnOutcome> = lines[..half].iter().map(|l| first.learn(l)).collect();
+            let mut resumed: Vec<LearnOutcome> =
+                lines[..half].iter().map(|l| first.learn(l)).collect();
             let snap = serde_json::to_string(&first).unwrap();
             drop(first);
             let mut second: TemplateMiner = serde_json::from_str(&snap).unwrap();
@@ -1007,7 +1032,12 @@ mod tests {
 
     #[test]
     fn max_children_routes_overflow_to_wildcard() {
-        let mut m = DrainParams::new().max_children(3).depth(3).check().unwrap().miner();
+        let mut m = DrainParams::new()
+            .max_children(3)
+            .depth(3)
+            .check()
+            .unwrap()
+            .miner();
         let ids: Vec<_> = ["/a x", "/b x", "/c x", "/d x", "/e x"]
             .iter()
             .map(|l| m.learn(l).id)
@@ -1034,7 +1064,10 @@ mod tests {
         assert_eq!(m.template(utf.id).unwrap(), "bad \u{fffd}\u{fffd} bytes");
         let huge = format!("INFO: {}", "word ".repeat(200_000));
         let h = m.learn(&huge);
-        assert_eq!(m.template(h.id).unwrap().len(), "word ".repeat(200_000).len() - 1);
+        assert_eq!(
+            m.template(h.id).unwrap().len(),
+            "word ".repeat(200_000).len() - 1
+        );
         let one = format!("INFO: {}", "x".repeat(1 << 20));
         let o = m.learn(&one);
         assert_eq!(o.change, Change::New);
@@ -1051,7 +1084,12 @@ mod tests {
         assert!(DrainParams::new().max_children(1).check().is_err());
         assert!(DrainParams::new().max_clusters(0).check().is_err());
         assert!(DrainParams::new().log_format("<Date>").check().is_err());
-        assert!(DrainParams::new().mask(MaskSpec::anonymous("[")).check().is_err());
+        assert!(
+            DrainParams::new()
+                .mask(MaskSpec::anonymous("["))
+                .check()
+                .is_err()
+        );
         let snap = r#"{"params": {"depth": 1}, "state": {}}"#;
         assert!(serde_json::from_str::<TemplateMiner>(snap).is_err());
     }

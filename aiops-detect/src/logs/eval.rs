@@ -178,7 +178,10 @@ pub fn read_structured(path: &Path) -> Result<Vec<(String, String)>> {
         reason,
     };
     let mut reader = csv::Reader::from_path(path).map_err(|e| data_err(e.to_string()))?;
-    let headers = reader.headers().map_err(|e| data_err(e.to_string()))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| data_err(e.to_string()))?
+        .clone();
     let col = |name: &str| {
         headers
             .iter()
@@ -306,7 +309,11 @@ mod tests {
         let mut csv = String::from("LineId,Level,Content,EventId,EventTemplate\n");
         for i in 0..20 {
             let (content, id, tpl) = if i % 2 == 0 {
-                (format!("opened file f{i}.txt in {i} ms"), "E1", "opened file <*> in <*> ms")
+                (
+                    format!("opened file f{i}.txt in {i} ms"),
+                    "E1",
+                    "opened file <*> in <*> ms",
+                )
             } else {
                 (format!("user u{i} quit"), "E2", "user <*> quit")
             };

@@ -125,9 +125,12 @@ impl LogFormat {
             match rest.find('<') {
                 Some(open) => {
                     let after = &rest[open + 1..];
-                    let close = after
-                        .find('>')
-                        .ok_or_else(|| bad(format!("unclosed '<' at byte {}", format.len() - rest.len() + open)))?;
+                    let close = after.find('>').ok_or_else(|| {
+                        bad(format!(
+                            "unclosed '<' at byte {}",
+                            format.len() - rest.len() + open
+                        ))
+                    })?;
                     let name = &after[..close];
                     if name.is_empty()
                         || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -169,7 +172,8 @@ impl LogFormat {
                 }
                 re.push_str(&regex_separator(&seps[fields.len()]));
                 re.push('$');
-                let compiled = Regex::new(&re).map_err(|e| bad(e.to_string()))?;
+                let compiled = Regex::new(&re)
+                    .map_err(|e| bad(crate::logs::mask::one_line(&e.to_string())))?;
                 Matcher::Regex(Box::new(compiled))
             }
         };
@@ -382,7 +386,8 @@ mod tests {
 
     #[test]
     fn whitespace_runs_and_escaped_brackets() {
-        let f = LogFormat::new(r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>").unwrap();
+        let f =
+            LogFormat::new(r"<Date> <Time> <Level> \[<Process>\] <Component>: <Content>").unwrap();
         let line = "2015-10-18 18:01:47,978 INFO [main] org.apache.App:  Created   MRAppMaster";
         let parts = f.split(line).unwrap();
         assert_eq!(parts[3], "main");
@@ -393,7 +398,16 @@ mod tests {
         let parts = w
             .split("2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack")
             .unwrap();
-        assert_eq!(parts, vec!["2016-09-28", "04:30:30", "Info", "CBS", "Loaded Servicing Stack"]);
+        assert_eq!(
+            parts,
+            vec![
+                "2016-09-28",
+                "04:30:30",
+                "Info",
+                "CBS",
+                "Loaded Servicing Stack"
+            ]
+        );
     }
 
     #[test]
@@ -403,9 +417,19 @@ mod tests {
         let a = f.split("Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown");
         assert_eq!(
             a.unwrap(),
-            vec!["Jun", "14", "15:16:01", "combo", "sshd(pam_unix)", "19939", "check pass; user unknown"]
+            vec![
+                "Jun",
+                "14",
+                "15:16:01",
+                "combo",
+                "sshd(pam_unix)",
+                "19939",
+                "check pass; user unknown"
+            ]
         );
-        let b = f.split("Jun 15 04:06:18 combo su(pam_unix): session opened").unwrap();
+        let b = f
+            .split("Jun 15 04:06:18 combo su(pam_unix): session opened")
+            .unwrap();
         assert_eq!(b[5], "");
         assert_eq!(b[6], "session opened");
     }
@@ -422,7 +446,10 @@ mod tests {
 
     #[test]
     fn bad_formats_are_refused() {
-        assert!(matches!(LogFormat::new("<Date> <Time>"), Err(DetectError::LogFormat { .. })));
+        assert!(matches!(
+            LogFormat::new("<Date> <Time>"),
+            Err(DetectError::LogFormat { .. })
+        ));
         assert!(LogFormat::new("<Date> <Date> <Content>").is_err());
         assert!(LogFormat::new("<Date <Content>").is_err());
         assert!(LogFormat::new("<> <Content>").is_err());

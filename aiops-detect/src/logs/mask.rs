@@ -83,6 +83,15 @@ impl MaskSpec {
     }
 }
 
+/// A multi-line message (regex errors draw a caret under the pattern) on one line.
+pub(crate) fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn is_mask_name(name: &str) -> bool {
     let mut bytes = name.bytes();
     matches!(bytes.next(), Some(b'A'..=b'Z'))
@@ -185,7 +194,7 @@ impl Masker {
             }
             let re = Regex::new(&m.pattern).map_err(|e| DetectError::Mask {
                 pattern: m.pattern.clone(),
-                reason: e.to_string(),
+                reason: one_line(&e.to_string()),
             })?;
             if re.is_match("") {
                 return Err(DetectError::Mask {
@@ -427,14 +436,29 @@ mod tests {
     #[test]
     fn builtin_classes() {
         let cases = [
-            ("PacketResponder 1 for block blk_-38 terminating", "PacketResponder <:NUM:> for block blk_<:NUM:> terminating"),
+            (
+                "PacketResponder 1 for block blk_-38 terminating",
+                "PacketResponder <:NUM:> for block blk_<:NUM:> terminating",
+            ),
             ("10.251.73.220:50010 is added", "<:IP:>:<:NUM:> is added"),
             ("at 0x0b85eee0, mask 0x05", "at <:HEX:>, mask <:HEX:>"),
-            ("Added attempt_1445144423722_0020_m_000002_1 to list", "Added attempt_<:ID:> to list"),
+            (
+                "Added attempt_1445144423722_0020_m_000002_1 to list",
+                "Added attempt_<:ID:> to list",
+            ),
             ("capacity 17.7 GB", "capacity <:NUM:> GB"),
-            ("Slf4jLogger started on ext3 fs", "Slf4jLogger started on ext3 fs"),
-            ("Translation=-24.0 node-12", "Translation=<:NUM:> node-<:NUM:>"),
-            ("Token{78af589 ActivityRecord{3b04890", "Token{<:ID:> ActivityRecord{<:ID:>"),
+            (
+                "Slf4jLogger started on ext3 fs",
+                "Slf4jLogger started on ext3 fs",
+            ),
+            (
+                "Translation=-24.0 node-12",
+                "Translation=<:NUM:> node-<:NUM:>",
+            ),
+            (
+                "Token{78af589 ActivityRecord{3b04890",
+                "Token{<:ID:> ActivityRecord{<:ID:>",
+            ),
             ("at 07:07:00 2005", "at <:NUM:>:<:NUM:>:<:NUM:> <:NUM:>"),
             ("generating core.2275", "generating core.<:NUM:>"),
             ("version 0.0.0.6 (x86)", "version <:IP:> (<:ID:>)"),
@@ -458,7 +482,10 @@ mod tests {
         );
         assert_eq!(MaskSpec::parse(r"=\d+").pattern, r"=\d+");
         // The built-in classes ran first: the regex finds no digit left.
-        assert_eq!(mask(&[MaskSpec::parse(r"=\d+")], "ambient=42"), "ambient=<:NUM:>");
+        assert_eq!(
+            mask(&[MaskSpec::parse(r"=\d+")], "ambient=42"),
+            "ambient=<:NUM:>"
+        );
         let plain = Masker::new(&[MaskSpec::parse(r"=\d+")], false).unwrap();
         let mut out = MaskedLine::new();
         plain.mask_into("ambient=42  x", &mut out);
@@ -480,7 +507,10 @@ mod tests {
         assert!(is_placeholder("<*>"));
         assert!(is_placeholder("<:NUM:>"));
         assert!(!is_placeholder("<:num:>"));
-        assert_eq!(to_loghub("blk_<:NUM:> to <:IP:>:<*> <:x"), "blk_<*> to <*>:<*> <:x");
+        assert_eq!(
+            to_loghub("blk_<:NUM:> to <:IP:>:<*> <:x"),
+            "blk_<*> to <*>:<*> <:x"
+        );
     }
 
     #[test]
@@ -488,7 +518,10 @@ mod tests {
         let m = Masker::new(&[], true).unwrap();
         let mut out = MaskedLine::new();
         m.mask_into("  a\t\tb  ünï 12 ", &mut out);
-        assert_eq!(out.tokens().collect::<Vec<_>>(), vec!["a", "b", "ünï", "<:NUM:>"]);
+        assert_eq!(
+            out.tokens().collect::<Vec<_>>(),
+            vec!["a", "b", "ünï", "<:NUM:>"]
+        );
         m.mask_into("", &mut out);
         assert!(out.is_empty());
     }

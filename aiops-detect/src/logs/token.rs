@@ -209,11 +209,20 @@ mod tests {
     #[test]
     fn frames_are_kept() {
         assert_eq!(generalize("uid=1000", "uid=0"), "uid=<*>");
-        assert_eq!(generalize(r#"tag="AudioMix","#, r#"tag="RILJ","#), r#"tag="<*>","#);
-        assert_eq!(generalize("(name=InputMethod)", "(name=Popup)"), "(name=<*>)");
+        assert_eq!(
+            generalize(r#"tag="AudioMix","#, r#"tag="RILJ","#),
+            r#"tag="<*>","#
+        );
+        assert_eq!(
+            generalize("(name=InputMethod)", "(name=Popup)"),
+            "(name=<*>)"
+        );
         assert_eq!(generalize("(name=<*>)", "(name=Other)"), "(name=<*>)");
         assert_eq!(
-            generalize("MSRA-SA-<:NUM:>.fareast.corp.com", "MININT.fareast.corp.com"),
+            generalize(
+                "MSRA-SA-<:NUM:>.fareast.corp.com",
+                "MININT.fareast.corp.com"
+            ),
             "<*>"
         );
         assert_eq!(generalize("alice", "bob"), "<*>");

@@ -133,6 +133,10 @@ pub fn to_loghub(template: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Masker {
     user: Vec<(Regex, String)>,
+    /// All user regexes as one alternation: one scan tells whether any of them matches, so a
+    /// line none of them touches (the common case once the built-in classes ran) costs one
+    /// scan instead of one per mask.
+    any: Option<Regex>,
     builtin: bool,
 }
 
@@ -204,32 +208,45 @@ impl Masker {
             }
             user.push((re, m.placeholder()));
         }
-        Ok(Self { user, builtin })
+        let any = if user.len() == 1 {
+            Some(user[0].0.clone())
+        } else if user.len() > 1 {
+            let alternation = masks
+                .iter()
+                .map(|m| format!("(?:{})", m.pattern))
+                .collect::<Vec<_>>()
+                .join("|");
+            Some(Regex::new(&alternation).map_err(|e| DetectError::Mask {
+                pattern: alternation.clone(),
+                reason: one_line(&e.to_string()),
+            })?)
+        } else {
+            None
+        };
+        Ok(Self { user, any, builtin })
     }
 
     /// Masks `content` into `out` (tokens split on whitespace).
     pub fn mask_into(&self, content: &str, out: &mut MaskedLine) {
         out.text.clear();
         out.spans.clear();
-        if self.user.is_empty() {
-            self.builtin_into(content, out);
+        // Built-in classes first: they keep the constant frame of a token (`blk_<:NUM:>`),
+        // and the user regexes then mask what they did not recognise.
+        self.builtin_into(content, out);
+        if self.user.is_empty()
+            || self
+                .any
+                .as_ref()
+                .is_some_and(|any| !any.is_match(&out.text))
+        {
             return;
         }
         let mut cur = std::mem::take(&mut out.current);
         let mut next = std::mem::take(&mut out.scratch);
         cur.clear();
-        // Built-in classes first: they keep the constant frame of a token (`blk_<:NUM:>`),
-        // and the user regexes then mask what they did not recognise.
-        for tok in content.split_ascii_whitespace() {
-            if !cur.is_empty() {
-                cur.push(' ');
-            }
-            if self.builtin {
-                classify_token(tok, &mut cur);
-            } else {
-                cur.push_str(tok);
-            }
-        }
+        cur.push_str(&out.text);
+        out.text.clear();
+        out.spans.clear();
         for (re, placeholder) in &self.user {
             next.clear();
             let src: &str = &cur;

@@ -11,6 +11,7 @@ mod detect;
 mod errors;
 mod eval;
 mod io;
+mod logs;
 mod series;
 
 use pyo3::prelude::*;
@@ -36,5 +37,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(io::read_prometheus_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(detect::detector_names, m)?)?;
     m.add_function(wrap_pyfunction!(detect::build_detector, m)?)?;
+    m.add_class::<logs::PyTemplateMiner>()?;
+    m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     Ok(())
 }

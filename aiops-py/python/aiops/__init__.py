@@ -1,7 +1,7 @@
 """aiops: time series IO and anomaly detection, implemented in Rust.
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
-names. ``aiops.detect`` groups the detectors.
+names. ``aiops.detect`` groups the detectors, ``aiops.logs`` the log template miner.
 
 Exceptions::
 
@@ -24,11 +24,13 @@ from aiops._aiops import (
     MultivariateDetector,
     ParseError,
     RollingZScore,
+    TemplateMiner,
     Threshold,
     TimeSeries,
     __version__,
     build_detector,
     detector_names,
+    loghub_template,
     multivariate_detector_names,
     nab_evaluate,
     read_csv,
@@ -38,7 +40,7 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import detect
+from aiops import detect, logs
 
 __all__ = [
     "AiopsError",
@@ -51,12 +53,15 @@ __all__ = [
     "MultivariateDetector",
     "ParseError",
     "RollingZScore",
+    "TemplateMiner",
     "Threshold",
     "TimeSeries",
     "__version__",
     "build_detector",
     "detect",
     "detector_names",
+    "loghub_template",
+    "logs",
     "multivariate_detector_names",
     "nab_evaluate",
     "read_csv",

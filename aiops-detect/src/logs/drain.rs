@@ -318,23 +318,38 @@ impl Cluster {
         }
     }
 
-    /// Equal tokens and variables of the template against a line; `None` when a constant word
-    /// of the template meets another word (see [`token::is_word`]).
+    /// Equal tokens and variables of the template against a line; `None` when a constant
+    /// word of the template meets another word (see [`token::distinct_words`]): then the line
+    /// is another event, however similar. Unless the line's word is echoed in another token
+    /// that also differs (`hive: SYSTEM, ... path '.../config/SYSTEM'`): a word repeated in
+    /// a value is a value.
     fn similarity(&self, tokens: &impl Tokens) -> Option<(usize, usize)> {
         let mut same = 0;
         let mut params = 0;
+        let mut first_word_diff = None;
         for (i, (t, k)) in self.tokens.iter().zip(&self.kinds).enumerate() {
             match k {
                 Kind::Const => {
                     let tok = tokens.get(i);
                     if &**t == tok {
                         same += 1;
-                    } else if token::distinct_words(t, tok) {
-                        return None;
+                    } else if first_word_diff.is_none() && token::distinct_words(t, tok) {
+                        first_word_diff = Some(i);
                     }
                 }
                 Kind::Param | Kind::Framed => params += 1,
                 Kind::Keyed => same += usize::from(token::glob_match(t, tokens.get(i))),
+            }
+        }
+        if let Some(i) = first_word_diff {
+            let word = token::core(tokens.get(i));
+            let echoed = word.len() >= 3
+                && (0..self.tokens.len()).any(|j| {
+                    let tok = tokens.get(j);
+                    j != i && &*self.tokens[j] != tok && tok.contains(word)
+                });
+            if !echoed {
+                return None;
             }
         }
         Some((same, params))

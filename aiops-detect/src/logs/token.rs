@@ -82,6 +82,11 @@ pub(crate) fn distinct_words(a: &str, b: &str) -> bool {
     !series
 }
 
+/// A token without the punctuation around it (`'SYSTEM',` -> `SYSTEM`).
+pub(crate) fn core(t: &str) -> &str {
+    t.trim_matches(|c: char| c.is_ascii_punctuation())
+}
+
 /// Whether `text` fits the pattern `pat`, where each `<*>` stands for one or more characters
 /// (an exact match always fits).
 pub(crate) fn glob_match(pat: &str, text: &str) -> bool {

@@ -921,6 +921,22 @@ mod tests {
     }
 
     #[test]
+    fn distinct_words_split_templates_unless_echoed() {
+        let mut m = miner();
+        let a = m.learn("block stored as bytes in memory");
+        let b = m.learn("block stored as values in memory");
+        assert_ne!(a.id, b.id);
+        let c = m.learn("loading hive SYSTEM from /config/SYSTEM now");
+        let d = m.learn("loading hive SOFTWARE from /config/SOFTWARE now");
+        assert_eq!(c.id, d.id);
+        assert_eq!(m.template(c.id).unwrap(), "loading hive <*> from /config/<*> now");
+        // A masked number meeting a symbol is another event too.
+        let e = m.learn("fan speed 3500 rpm");
+        let f = m.learn("fan speed **** rpm");
+        assert_ne!(e.id, f.id);
+    }
+
+    #[test]
     fn different_lengths_never_share_a_template() {
         let mut m = miner();
         let a = m.learn("job started");

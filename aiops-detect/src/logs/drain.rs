@@ -929,7 +929,10 @@ mod tests {
         let c = m.learn("loading hive SYSTEM from /config/SYSTEM now");
         let d = m.learn("loading hive SOFTWARE from /config/SOFTWARE now");
         assert_eq!(c.id, d.id);
-        assert_eq!(m.template(c.id).unwrap(), "loading hive <*> from /config/<*> now");
+        assert_eq!(
+            m.template(c.id).unwrap(),
+            "loading hive <*> from /config/<*> now"
+        );
         // A masked number meeting a symbol is another event too.
         let e = m.learn("fan speed 3500 rpm");
         let f = m.learn("fan speed **** rpm");

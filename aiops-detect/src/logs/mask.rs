@@ -32,6 +32,8 @@
 //!    optionally signed or with one decimal point), `DATE`, `ID` (anything else).
 
 use regex::Regex;
+use regex_automata::Input;
+use regex_automata::dfa::{Automaton, dense};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DetectError, Result};
@@ -137,6 +139,11 @@ pub struct Masker {
     /// line none of them touches (the common case once the built-in classes ran) costs one
     /// scan instead of one per mask.
     any: Option<Regex>,
+    /// The alternation compiled ahead of time to a dense DFA in ASCII mode, to tell whether
+    /// any user mask matches an ASCII line: no cache to consult per byte, unlike the lazy DFA
+    /// of `regex`. On ASCII text, the usual case for logs, both modes match the same; other
+    /// text goes to `any`. None when the DFA would be large (or uses Unicode word boundaries).
+    ascii_dfa: Option<dense::DFA<Vec<u32>>>,
     builtin: bool,
 }
 
@@ -223,7 +230,30 @@ impl Masker {
         } else {
             None
         };
-        Ok(Self { user, any, builtin })
+        let ascii_dfa = if user.is_empty() {
+            None
+        } else {
+            let patterns: Vec<&str> = masks.iter().map(|m| m.pattern.as_str()).collect();
+            dense::Builder::new()
+                .syntax(
+                    regex_automata::util::syntax::Config::new()
+                        .unicode(false)
+                        .utf8(false),
+                )
+                .configure(
+                    dense::Config::new()
+                        .dfa_size_limit(Some(1 << 20))
+                        .determinize_size_limit(Some(1 << 20)),
+                )
+                .build_many(&patterns)
+                .ok()
+        };
+        Ok(Self {
+            user,
+            any,
+            ascii_dfa,
+            builtin,
+        })
     }
 
     /// Masks `content` into `out` (tokens split on whitespace).
@@ -282,19 +312,57 @@ impl Masker {
         out.scratch = next;
     }
 
+    /// Whether some user mask matches `text`.
+    fn any_user_match(&self, text: &str) -> bool {
+        if let Some(dfa) = &self.ascii_dfa
+            && text.is_ascii()
+        {
+            let input = Input::new(text).earliest(true);
+            if let Ok(found) = dfa.try_search_fwd(&input) {
+                return found.is_some();
+            }
+        }
+        self.any.as_ref().is_none_or(|any| any.is_match(text))
+    }
+
     /// Built-in classes only, straight into `out`.
+    ///
+    /// One pass over the bytes finds the token boundaries and whether a token holds a digit;
+    /// most tokens hold none and are copied as they are.
     fn builtin_into(&self, content: &str, out: &mut MaskedLine) {
-        for tok in content.split_ascii_whitespace() {
+        let b = content.as_bytes();
+        let n = b.len();
+        out.text.reserve(n + 16);
+        let mut i = 0;
+        loop {
+            while i < n && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i == n {
+                break;
+            }
+            let start = i;
+            let mut digit = false;
+            while i < n && !b[i].is_ascii_whitespace() {
+                digit |= b[i].is_ascii_digit();
+                i += 1;
+            }
+            // Token boundaries are ASCII whitespace, so char boundaries.
+            let tok = &content[start..i];
             if !out.text.is_empty() {
                 out.text.push(' ');
             }
-            let start = out.text.len();
-            if self.builtin {
+            let at = out.text.len();
+            if !self.builtin {
+                out.text.push_str(tok);
+            } else if digit {
                 classify_token(tok, &mut out.text);
+            } else if is_date_word(tok) {
+                out.text.push_str(Class::Date.placeholder());
             } else {
                 out.text.push_str(tok);
             }
-            out.spans.push((start as u32, out.text.len() as u32));
+            out.spans.push((at as u32, out.text.len() as u32));
         }
     }
 }
@@ -502,6 +570,11 @@ mod tests {
         assert_eq!(
             mask(&[MaskSpec::parse(r"=\d+")], "ambient=42"),
             "ambient=<:NUM:>"
+        );
+        // Non-ASCII text skips the ASCII literal gate and still matches.
+        assert_eq!(
+            mask(&[MaskSpec::parse(r"N=n\d+")], "é n٣ x n5"),
+            "é <:N:> x <:ID:>"
         );
         let plain = Masker::new(&[MaskSpec::parse(r"=\d+")], false).unwrap();
         let mut out = MaskedLine::new();

@@ -645,12 +645,12 @@ impl TemplateMiner {
         let levels = (depth - 2).min(n);
         for i in 0..levels {
             let key = Self::descend_key(tokens.get(i));
-            let key = if node.children.contains_key(key) {
-                key
-            } else if key != WILDCARD
-                && node.children.len() + usize::from(!node.children.contains_key(WILDCARD))
+            // A new branch only while a slot stays free for the `<*>` branch.
+            let room = || {
+                node.children.len() + usize::from(!node.children.contains_key(WILDCARD))
                     < max_children
-            {
+            };
+            let key = if node.children.contains_key(key) || (key != WILDCARD && room()) {
                 key
             } else {
                 WILDCARD

@@ -263,12 +263,7 @@ impl Masker {
         // Built-in classes first: they keep the constant frame of a token (`blk_<:NUM:>`),
         // and the user regexes then mask what they did not recognise.
         self.builtin_into(content, out);
-        if self.user.is_empty()
-            || self
-                .any
-                .as_ref()
-                .is_some_and(|any| !any.is_match(&out.text))
-        {
+        if self.user.is_empty() || !self.any_user_match(&out.text) {
             return;
         }
         let mut cur = std::mem::take(&mut out.current);
@@ -433,7 +428,7 @@ fn classify_token(tok: &str, out: &mut String) {
         if start > 0
             && (b[start - 1] == b'-' || b[start - 1] == b'+')
             && (start < 2 || !b[start - 2].is_ascii_alphanumeric())
-            && start - 1 >= copied
+            && start > copied
         {
             start -= 1;
         }

@@ -6,22 +6,25 @@
 //!    0.5 and up, growing with the excess measured in units of the seen range
 //!    (`0.5 + 0.5 (1 - 1 / (1 + 10 e))`). Operators always want to hear about a metric
 //!    leaving its known range, and on labelled benchmarks this is the single strongest sign.
-//! 2. **Sequence novelty** ([`crate::novelty`]): the share of the recent shape of the series
-//!    (n-grams of quantised values) never seen before, silenced for a rest period after a
-//!    high score so one change raises one alarm.
+//! 2. **Context** ([`crate::contextual`]): a sequence memory over coarse levels of the value
+//!    scores the share of its predictions that failed and of what it had to learn anew,
+//!    silenced for a rest period after a high score so one change raises one alarm.
+//!    It learns the range of its levels as it goes (the `contextual` detector can also be
+//!    given a known range).
 //!
 //! `expected`, `lower` and `upper` come from a rolling z-score over `window` points, for
-//! display. Cost: O(1) per point (amortised; the novelty memory is bounded).
+//! display. Cost: proportional to the contexts learned (bounded by their capacity); about
+//! 1 µs per point on typical metrics.
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
+use crate::contextual::{Contextual, ContextualKernel, ContextualParams};
 use crate::detector::{
     Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
     run_online,
 };
 use crate::error::{DetectError, Result};
-use crate::novelty::{Novelty, NoveltyKernel, NoveltyParams};
 use crate::zscore::{RollingZScore, RollingZScoreOnline, RollingZScoreParams};
 
 /// Parameters of [`DefaultDetector`]; every one has a default and none needs setting.
@@ -34,8 +37,8 @@ pub struct DefaultParams {
     pub threshold: f64,
     /// Points in the window of the displayed expectation and bounds.
     pub window: usize,
-    /// Settings of the novelty signal (its `warmup` is replaced by the one above).
-    pub novelty: NoveltyParams,
+    /// Settings of the contextual signal (its `warmup` is replaced by the one above).
+    pub contextual: ContextualParams,
 }
 
 impl Default for DefaultParams {
@@ -44,7 +47,7 @@ impl Default for DefaultParams {
             warmup: 300,
             threshold: 0.75,
             window: 100,
-            novelty: NoveltyParams::default(),
+            contextual: ContextualParams::default(),
         }
     }
 }
@@ -70,12 +73,12 @@ impl ParamGuard for DefaultParams {
             .window(self.window)
             .min_periods(self.window.clamp(2, 30))
             .check()?;
-        let novelty = self.novelty.clone().warmup(self.warmup).check()?;
+        let contextual = self.contextual.clone().warmup(self.warmup).check()?;
         Ok(DefaultDetector {
             warmup: self.warmup,
             threshold: self.threshold,
             bounds,
-            novelty,
+            contextual,
         })
     }
 }
@@ -86,7 +89,7 @@ pub struct DefaultDetector {
     warmup: usize,
     threshold: f64,
     bounds: RollingZScore,
-    novelty: Novelty,
+    contextual: Contextual,
 }
 
 impl DefaultDetector {
@@ -134,7 +137,7 @@ impl Detector for DefaultDetector {
 struct Kernel {
     detector: DefaultDetector,
     bounds: RollingZScoreOnline,
-    novelty: NoveltyKernel,
+    contextual: ContextualKernel,
     seen: usize,
     min: f64,
     max: f64,
@@ -145,7 +148,7 @@ impl Kernel {
         Self {
             detector: d.clone(),
             bounds: d.bounds.online_state(),
-            novelty: d.novelty.kernel(),
+            contextual: d.contextual.kernel(),
             seen: 0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
@@ -170,9 +173,9 @@ impl OnlineKernel for Kernel {
         self.min = self.min.min(x);
         self.max = self.max.max(x);
         self.seen += 1;
-        let (_, novelty) = self.novelty.raw_and_score(x);
-        // 0.99: a complete novelty ranks just below a new extreme of the same point.
-        let score = extreme.max(0.99 * novelty);
+        let (_, context) = self.contextual.raw_and_score(x);
+        // 0.99: a complete surprise ranks just below a new extreme of the same point.
+        let score = extreme.max(0.99 * context);
         // The bounds state has its own order check; a point counter is a valid clock.
         let shown = self
             .bounds

@@ -1,5 +1,7 @@
 //! Inter-quartile range detector: values outside Tukey's fences `[Q1 - c × IQR, Q3 + c × IQR]`
-//! of the `window` points before them, as ADTK's `InterQuartileRangeAD` but rolling and causal.
+//! of a reference window, as ADTK's `InterQuartileRangeAD`, causal: by default static, fences
+//! fitted once on the first `window` points; with `fit = "rolling"`, on the `window` points
+//! before each point.
 //!
 //! Quartiles interpolate linearly between ranks (numpy's and pandas' default). A value is
 //! flagged strictly outside the fences (ADTK's rule); the score is how far beyond the fence it
@@ -7,11 +9,10 @@
 //! fences close onto it and the score divides by an IQR floored at 1e-12 × (1 + |median|), so
 //! any departure scores huge but finite. `c` defaults to 3, ADTK's default.
 //!
-//! With `fit = "once"` the fences are fitted on the first `window` points and kept (ADTK's
-//! fit-then-detect workflow), O(1) per point after training; see [`crate::quantile::Fit`].
-//!
-//! Cost per point: O(log w) time (six selects and an update of an [`OrderStats`] tree), O(w)
-//! memory.
+//! With `fit = "once"` (the default) the fences are fitted on the first `window` points and
+//! kept (ADTK's fit-then-detect workflow), O(1) per point after training; see
+//! [`crate::quantile::Fit`]. Rolling, the cost per point is O(log w) time (six selects and an
+//! update of an [`OrderStats`] tree) and O(w) memory.
 //!
 //! The fence arithmetic and the "upper fence on a rolling history of absolute differences"
 //! used by `level_shift`, `volatility_shift` and `persist` (ADTK builds those detectors the
@@ -220,7 +221,7 @@ impl Default for IqrParams {
             c: 3.0,
             min_periods: None,
             direction: Direction::Both,
-            fit: Fit::Rolling,
+            fit: Fit::Once,
         }
     }
 }
@@ -464,7 +465,12 @@ mod tests {
             .map(|i| if i < 300 { (i % 10) as f64 } else { 100.0 })
             .collect();
         let ts: Vec<i64> = (0..400).collect();
-        let det = IqrParams::new().window(100).fit(Fit::Once).check().unwrap();
+        let det = IqrParams::new()
+            .fit(Fit::Rolling)
+            .window(100)
+            .fit(Fit::Once)
+            .check()
+            .unwrap();
         let d = det.detect(&ts, &v).unwrap();
         assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
         assert!(
@@ -480,6 +486,7 @@ mod tests {
         }
         assert!(
             IqrParams::new()
+                .fit(Fit::Rolling)
                 .window(100)
                 .min_periods(10)
                 .fit(Fit::Once)
@@ -498,7 +505,7 @@ mod tests {
         }
         v[1800] -= 9.0;
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
-        let det = IqrParams::new().check().unwrap();
+        let det = IqrParams::new().fit(Fit::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
         assert_eq!(flagged, [500, 1200, 1800]);
@@ -513,6 +520,7 @@ mod tests {
         assert_eq!(det.severity(0.1), Severity::Medium);
         assert_eq!(det.severity(1.5), Severity::High);
         let up = IqrParams::new()
+            .fit(Fit::Rolling)
             .direction(Direction::Up)
             .check()
             .unwrap()
@@ -527,6 +535,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let w = 17;
         let d = IqrParams::new()
+            .fit(Fit::Rolling)
             .window(w)
             .c(1.0)
             .check()
@@ -552,8 +561,13 @@ mod tests {
             .map(|i| 1_700_000_000_000 + i * 15_000)
             .collect();
         for det in [
-            IqrParams::new().window(50).check().unwrap(),
             IqrParams::new()
+                .fit(Fit::Rolling)
+                .window(50)
+                .check()
+                .unwrap(),
+            IqrParams::new()
+                .fit(Fit::Rolling)
                 .window(20)
                 .min_periods(5)
                 .c(0.5)
@@ -561,6 +575,7 @@ mod tests {
                 .check()
                 .unwrap(),
             IqrParams::new()
+                .fit(Fit::Rolling)
                 .window(4)
                 .direction(Direction::Down)
                 .check()
@@ -592,6 +607,7 @@ mod tests {
         let v = [5.0, 5.0, 5.0, 5.0, 5.0, 6.0, 5.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let d = IqrParams::new()
+            .fit(Fit::Rolling)
             .window(5)
             .check()
             .unwrap()
@@ -620,12 +636,41 @@ mod tests {
 
     #[test]
     fn bad_params_and_input() {
-        assert!(IqrParams::new().window(3).check().is_err());
-        assert!(IqrParams::new().c(0.0).check().is_err());
-        assert!(IqrParams::new().c(f64::NAN).check().is_err());
-        assert!(IqrParams::new().window(10).min_periods(11).check().is_err());
-        assert!(IqrParams::new().min_periods(3).check().is_err());
-        let det = IqrParams::new().window(4).check().unwrap();
+        assert!(
+            IqrParams::new()
+                .fit(Fit::Rolling)
+                .window(3)
+                .check()
+                .is_err()
+        );
+        assert!(IqrParams::new().fit(Fit::Rolling).c(0.0).check().is_err());
+        assert!(
+            IqrParams::new()
+                .fit(Fit::Rolling)
+                .c(f64::NAN)
+                .check()
+                .is_err()
+        );
+        assert!(
+            IqrParams::new()
+                .fit(Fit::Rolling)
+                .window(10)
+                .min_periods(11)
+                .check()
+                .is_err()
+        );
+        assert!(
+            IqrParams::new()
+                .fit(Fit::Rolling)
+                .min_periods(3)
+                .check()
+                .is_err()
+        );
+        let det = IqrParams::new()
+            .fit(Fit::Rolling)
+            .window(4)
+            .check()
+            .unwrap();
         assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
         assert!(matches!(
             det.detect(&[1, 1], &[0.0, 0.0]),

@@ -2,6 +2,7 @@
 
 pub mod bocpd;
 pub mod calibration;
+pub mod contextual;
 pub mod cusum;
 pub mod default_detector;
 pub mod detector;

@@ -517,6 +517,40 @@ pub fn detector_scores(
         .collect()
 }
 
+/// Runs the registry detector `name` with `params` over every series of the corpus, one
+/// fresh detector per series, series in parallel. With `give_range`, as NAB does for every
+/// detector, a detector that accepts a known range
+/// ([`crate::registry::takes_input_range`]) is given the series' minimum and maximum as
+/// `input_min` / `input_max`, unless `params` sets them; without it, it learns the range.
+pub fn run_detector(
+    corpus: &[LabelledSeries],
+    name: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    give_range: bool,
+) -> Result<Vec<Vec<f64>>> {
+    use rayon::prelude::*;
+    // Build once up front so a bad name or parameter fails before any work.
+    crate::registry::build(name, params)?;
+    let ranged =
+        give_range && crate::registry::takes_input_range(name) && !params.contains_key("input_min");
+    corpus
+        .par_iter()
+        .map(|s| {
+            let mut p = params.clone();
+            if ranged && !s.values.is_empty() {
+                let lo = s.values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = s.values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                p.insert("input_min".into(), lo.into());
+                p.insert("input_max".into(), hi.into());
+            }
+            let det = crate::registry::build(name, &p)?;
+            Ok(det
+                .detect(&detection_timestamps(&s.timestamps), &s.values)?
+                .scores)
+        })
+        .collect()
+}
+
 fn io_err(path: &Path, e: std::io::Error) -> DetectError {
     DetectError::Core(aiops_core::CoreError::Io(std::io::Error::new(
         e.kind(),

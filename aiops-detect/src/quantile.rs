@@ -1,5 +1,7 @@
-//! Rolling quantile detector: values above the `high` quantile or below the `low` quantile of
-//! the `window` points before them, as ADTK's `QuantileAD` but rolling and causal.
+//! Quantile detector: values above the `high` quantile or below the `low` quantile of a
+//! reference window, as ADTK's `QuantileAD`, causal: by default a static detector whose bounds
+//! are fitted once on the first `window` points, or (`fit = "rolling"`) on the `window` points
+//! before each point.
 //!
 //! Quantiles interpolate linearly between ranks (numpy's and pandas' default). A value is
 //! flagged strictly beyond a bound (ADTK's rule), so on stationary data about `1 - high` of the
@@ -13,12 +15,13 @@
 //! the median. A flat window gives a spread of 0, floored at 1e-12 × (1 + |median|): any
 //! departure scores huge but finite.
 //!
-//! With `fit = "once"`, the bounds are fitted once, on the first `window` points, and then
-//! kept: ADTK's fit-then-detect workflow (train on a known-good period, watch what follows),
-//! at O(1) per point after training. The default, `"rolling"`, refits at every point.
+//! With `fit = "once"` (the default), the bounds are fitted once, on the first `window`
+//! points, and then kept: ADTK's fit-then-detect workflow (train on a known-good period, watch
+//! what follows), at O(1) per point after training. `"rolling"` refits at every point, for
+//! metrics whose normal range drifts.
 //!
-//! Cost per point: O(log w) time (a few selects and an update of an [`OrderStats`] tree), O(w)
-//! memory; with `fit = "once"`, O(1) after the first `window` points.
+//! Cost per point: O(1) once fitted; rolling, O(log w) time (a few selects and an update of an
+//! [`OrderStats`] tree) and O(w) memory.
 //!
 //! [`OrderStats`]: crate::order_stats::OrderStats
 
@@ -62,9 +65,9 @@ pub struct QuantileParams {
 #[serde(rename_all = "snake_case")]
 pub enum Fit {
     /// At every point, on the `window` points before it.
-    #[default]
     Rolling,
     /// Once, on the first `window` points; kept afterwards.
+    #[default]
     Once,
 }
 
@@ -75,7 +78,7 @@ impl Default for QuantileParams {
             high: Some(0.99),
             low: Some(0.01),
             min_periods: None,
-            fit: Fit::Rolling,
+            fit: Fit::Once,
         }
     }
 }
@@ -359,6 +362,7 @@ mod tests {
             .collect();
         let ts: Vec<i64> = (0..400).collect();
         let det = QuantileParams::new()
+            .fit(Fit::Rolling)
             .window(100)
             .high(0.99)
             .low(0.01)
@@ -373,6 +377,7 @@ mod tests {
         );
         assert_eq!(d.upper[350], d.upper[150]);
         let rolling = QuantileParams::new()
+            .fit(Fit::Rolling)
             .window(100)
             .check()
             .unwrap()
@@ -388,6 +393,7 @@ mod tests {
         }
         assert!(
             QuantileParams::new()
+                .fit(Fit::Rolling)
                 .window(100)
                 .min_periods(50)
                 .fit(Fit::Once)
@@ -406,7 +412,7 @@ mod tests {
         }
         v[4000] -= 5.0;
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
-        let det = QuantileParams::new().check().unwrap();
+        let det = QuantileParams::new().fit(Fit::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         for &i in &[1500, 3000, 4000] {
             assert!(d.is_anomaly[i], "point {i}");
@@ -437,6 +443,7 @@ mod tests {
         v[350] = -5.0;
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let high = QuantileParams::new()
+            .fit(Fit::Rolling)
             .window(100)
             .low(None)
             .check()
@@ -448,6 +455,7 @@ mod tests {
         // One-sided: the spread is Q(0.99) - Q(0.01) anyway, about 2.
         assert!((high.scores[300] - 2.0).abs() < 0.2, "{}", high.scores[300]);
         let low = QuantileParams::new()
+            .fit(Fit::Rolling)
             .window(100)
             .high(None)
             .low(0.05)
@@ -468,8 +476,13 @@ mod tests {
             .map(|i| 1_700_000_000_000 + i * 15_000)
             .collect();
         for det in [
-            QuantileParams::new().window(50).check().unwrap(),
             QuantileParams::new()
+                .fit(Fit::Rolling)
+                .window(50)
+                .check()
+                .unwrap(),
+            QuantileParams::new()
+                .fit(Fit::Rolling)
                 .window(20)
                 .min_periods(5)
                 .high(0.9)
@@ -477,6 +490,7 @@ mod tests {
                 .check()
                 .unwrap(),
             QuantileParams::new()
+                .fit(Fit::Rolling)
                 .window(2)
                 .high(None)
                 .low(0.0)
@@ -509,6 +523,7 @@ mod tests {
         let v = [5.0, 5.0, 5.0, 5.0, 6.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let d = QuantileParams::new()
+            .fit(Fit::Rolling)
             .window(4)
             .check()
             .unwrap()
@@ -519,25 +534,79 @@ mod tests {
 
     #[test]
     fn bad_params_and_input() {
-        assert!(QuantileParams::new().window(1).check().is_err());
-        assert!(QuantileParams::new().high(1.5).check().is_err());
-        assert!(QuantileParams::new().low(-0.1).check().is_err());
-        assert!(QuantileParams::new().high(f64::NAN).check().is_err());
-        assert!(matches!(
-            QuantileParams::new().low(0.6).high(0.4).check(),
-            Err(DetectError::InconsistentBounds { .. })
-        ));
-        assert!(QuantileParams::new().high(None).low(None).check().is_err());
-        assert!(QuantileParams::new().low(None).high(0.3).check().is_err());
-        assert!(QuantileParams::new().high(None).low(0.7).check().is_err());
         assert!(
             QuantileParams::new()
+                .fit(Fit::Rolling)
+                .window(1)
+                .check()
+                .is_err()
+        );
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .high(1.5)
+                .check()
+                .is_err()
+        );
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .low(-0.1)
+                .check()
+                .is_err()
+        );
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .high(f64::NAN)
+                .check()
+                .is_err()
+        );
+        assert!(matches!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .low(0.6)
+                .high(0.4)
+                .check(),
+            Err(DetectError::InconsistentBounds { .. })
+        ));
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .high(None)
+                .low(None)
+                .check()
+                .is_err()
+        );
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .low(None)
+                .high(0.3)
+                .check()
+                .is_err()
+        );
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
+                .high(None)
+                .low(0.7)
+                .check()
+                .is_err()
+        );
+        assert!(
+            QuantileParams::new()
+                .fit(Fit::Rolling)
                 .window(10)
                 .min_periods(11)
                 .check()
                 .is_err()
         );
-        let det = QuantileParams::new().window(3).check().unwrap();
+        let det = QuantileParams::new()
+            .fit(Fit::Rolling)
+            .window(3)
+            .check()
+            .unwrap();
         assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
         assert!(matches!(
             det.detect(&[1, 1], &[0.0, 0.0]),

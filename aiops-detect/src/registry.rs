@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::bocpd::BocpdParams;
+use crate::contextual::ContextualParams;
 use crate::cusum::CusumParams;
 use crate::default_detector::DefaultParams;
 use crate::detector::{Detector, ParamGuard};
@@ -48,8 +49,9 @@ pub struct DetectorInfo {
 pub const DETECTORS: &[DetectorInfo] = &[
     DetectorInfo {
         name: "default",
-        summary: "new extremes and sequence novelty, calibrated to [0, 1]; no tuning needed",
+        summary: "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed",
         params: &[
+            "contextual: JSON settings of the contextual memory (see the contextual detector)",
             "threshold: score at which a point is flagged (default 0.75)",
             "warmup: points learned before anything is scored (default 300)",
             "window: points behind the displayed expectation and bounds (default 100)",
@@ -63,6 +65,21 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "combine: max | mean (default max)",
             "calibration: JSON likelihood settings {learning, history, averaging, min_variance}",
             "threshold: combined score at which a point is flagged (default 0.5)",
+        ],
+    },
+    DetectorInfo {
+        name: "contextual",
+        summary: "contextual sequence memory (CAD-style): share of failed predictions and new contexts",
+        params: &[
+            "bits: bits per value, the range is cut into 2^bits levels (default 3)",
+            "input_min, input_max: known range of the series (default: set by the warm-up)",
+            "warmup: points that set the range when none is given (default 150)",
+            "max_active: most active contexts carried to the next point (default 15)",
+            "max_left: largest left side made by generalising (default 7)",
+            "rest: points silenced after a high raw score (default 150)",
+            "rest_threshold: raw score that starts a rest (default 0.75)",
+            "threshold: score at which a point is flagged (default 0.75)",
+            "capacity: most contexts remembered (default 1048576)",
         ],
     },
     DetectorInfo {
@@ -99,24 +116,24 @@ pub const DETECTORS: &[DetectorInfo] = &[
     },
     DetectorInfo {
         name: "quantile",
-        summary: "rolling quantile bounds: values beyond the high/low quantiles of the previous window",
+        summary: "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low",
         params: &[
             "window: points in the reference window (default 500)",
             "high: upper quantile, null = none (default 0.99)",
             "low: lower quantile, null = none (default 0.01)",
             "min_periods: points before scoring starts (default: window)",
-            "fit: rolling | once (once: bounds fitted on the first window, then kept; default rolling)",
+            "fit: once | rolling (once: bounds fitted on the first window, then kept; default once)",
         ],
     },
     DetectorInfo {
         name: "iqr",
-        summary: "inter-quartile range fences of the previous window",
+        summary: "inter-quartile range fences of a reference window (fitted once, or rolling)",
         params: &[
             "window: points in the reference window (default 200)",
             "c: fence distance in IQRs beyond the quartiles (default 3)",
             "min_periods: points before scoring starts (default: window)",
             "direction: both | up | down (default both)",
-            "fit: rolling | once (once: fences fitted on the first window, then kept; default rolling)",
+            "fit: once | rolling (once: fences fitted on the first window, then kept; default once)",
         ],
     },
     DetectorInfo {
@@ -303,6 +320,16 @@ pub const DETECTORS: &[DetectorInfo] = &[
     },
 ];
 
+/// Detectors that accept `input_min` / `input_max`, the known range of a series. NAB hands
+/// every detector its file's minimum and maximum, and [`crate::nab::run_detector`] does the
+/// same for these.
+pub const INPUT_RANGE_DETECTORS: &[&str] = &["contextual"];
+
+/// Whether the detector `name` accepts `input_min` / `input_max`.
+pub fn takes_input_range(name: &str) -> bool {
+    INPUT_RANGE_DETECTORS.contains(&name)
+}
+
 /// The name of the detector used when none is given.
 pub const DEFAULT_DETECTOR: &str = "default";
 
@@ -324,6 +351,7 @@ pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector
     Ok(match name {
         "default" => Box::new(parse::<DefaultParams>("default", params)?),
         "novelty" => Box::new(parse::<NoveltyParams>("novelty", params)?),
+        "contextual" => Box::new(parse::<ContextualParams>("contextual", params)?),
         "ensemble" => Box::new(parse::<EnsembleParams>("ensemble", params)?),
         "quantile" => Box::new(parse::<QuantileParams>("quantile", params)?),
         "iqr" => Box::new(parse::<IqrParams>("iqr", params)?),

@@ -13,13 +13,15 @@ use crate::errors::{Error, Result};
 /// Runs a detector over the Numenta Anomaly Benchmark folder `data` (holding `data/` and
 /// `labels/combined_windows.json`) and returns NAB's normalised scores:
 /// `{"detector": ..., "standard": x, "reward_low_FP_rate": y, "reward_low_FN_rate": z,
-/// "seconds": t}`. The GIL is released while it runs.
+/// "seconds": t}`. As NAB does, detectors that take a known range get each series' minimum and
+/// maximum unless `learn_range` is true. The GIL is released while it runs.
 #[pyfunction]
-#[pyo3(signature = (data, detector = "default", **params))]
+#[pyo3(signature = (data, detector = "default", learn_range = false, **params))]
 pub(crate) fn nab_evaluate<'py>(
     py: Python<'py>,
     data: PathBuf,
     detector: &str,
+    learn_range: bool,
     params: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyDict>> {
     let map = params_map(py, detector, params)?;
@@ -27,7 +29,7 @@ pub(crate) fn nab_evaluate<'py>(
     let start = std::time::Instant::now();
     let results = py.detach(|| -> Result<_> {
         let corpus = nab::load_corpus(&data)?;
-        let scores = nab::detector_scores(&corpus, det.as_ref())?;
+        let scores = nab::run_detector(&corpus, detector, &map, !learn_range)?;
         Ok(nab::score_corpus(
             &corpus,
             &scores,

@@ -55,6 +55,11 @@ pub(crate) struct NabArgs {
     #[arg(short, long = "param", value_name = "KEY=VALUE")]
     params: Vec<String>,
 
+    /// Do not hand detectors the series' minimum and maximum (NAB gives them to every
+    /// detector, and detectors that take a known range use them); they learn the range.
+    #[arg(long, conflicts_with = "results")]
+    learn_range: bool,
+
     /// Score a published detector's per-point results instead of running one: a folder
     /// `results/<detector>` of NAB's layout (the golden check of the scorer).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["detector", "params"])]
@@ -125,7 +130,7 @@ fn run_nab(args: &NabArgs) -> Result<(), CliError> {
             let det = registry::build(&args.detector, &params)?;
             (
                 det.name().to_string(),
-                nab::detector_scores(&corpus, det.as_ref())?,
+                nab::run_detector(&corpus, &args.detector, &params, !args.learn_range)?,
             )
         }
     };

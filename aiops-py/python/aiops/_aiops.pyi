@@ -409,12 +409,13 @@ def multivariate_detector_names() -> list[str]:
     """Names of the multivariate detectors."""
 
 def nab_evaluate(
-    data: _PathLike, detector: str = "default", **params: object
+    data: _PathLike, detector: str = "default", learn_range: bool = False, **params: object
 ) -> dict[str, float | str]:
     """Runs a detector over the Numenta Anomaly Benchmark folder ``data`` (holding ``data/``
     and ``labels/combined_windows.json``) and returns NAB's normalised scores:
     ``{"detector": ..., "standard": x, "reward_low_FP_rate": y, "reward_low_FN_rate": z,
-    "seconds": t}``. The GIL is released while it runs.
+    "seconds": t}``. As NAB does, detectors that take a known range get each series' minimum
+    and maximum unless ``learn_range`` is true. The GIL is released while it runs.
     """
 
 def build_detector(name: str, **params: object) -> RollingZScore | Threshold | Detector:

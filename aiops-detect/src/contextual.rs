@@ -1,0 +1,868 @@
+//! Contextual sequence memory: an anomaly is a point that the contexts learned so far did not
+//! predict, or that teaches new ones.
+//!
+//! The idea is the one behind the Contextual Anomaly Detector (CAD OSE, one of the leaders of
+//! the Numenta Anomaly Benchmark); this is our own implementation of it. Each value is cut
+//! into `2^bits` levels over a known range and encoded as facts (one per bit: its position and
+//! whether it is set), so neighbouring levels share facts. A *context* pairs a set of facts
+//! that held at the previous point (its left side: the previous value's facts plus the ids of
+//! the contexts that were active then, which chains contexts into longer sequences) with the
+//! facts of the current value (its right side).
+//!
+//! At every point:
+//! - contexts whose whole left side held at the previous point are *selected*: they predict
+//!   their right side; those whose right side holds now are *active* (confirmed);
+//! - the exact pair (previous facts, current facts) is remembered, and partial matches are
+//!   generalised into new contexts (the shared part of the left side with a confirmed right
+//!   side, or a fully matched left side with the shared part of the right side);
+//! - the raw score is `(1 - confirmed share + new share) / 2`: the share of predictions that
+//!   failed, plus, when the exact pair was new, the share of candidate contexts that were new.
+//!
+//! After a raw score of `rest_threshold` or more, scores are silenced for `rest` points, so one
+//! change raises one alarm.
+//!
+//! The levels need a range. Given one (`input_min`, `input_max`: NAB hands every detector its
+//! file's extremes, and HTM and CAD cut their encodings with them), it is fixed. Otherwise the
+//! first `warmup` points set it (they are learned, and score 0); a later value just outside it
+//! takes the nearest level, and one more than `rescale` range widths outside re-cuts the levels
+//! over everything seen: the last `replay` points are relearned with them before the value is
+//! scored. Memory is bounded: beyond `capacity` contexts nothing
+//! new is stored (novelty is still scored). Cost per point is proportional to the number of
+//! contexts sharing a fact with the previous point (all of them, at worst).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use aiops_core::{Severity, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{
+    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
+    run_online,
+};
+use crate::error::{DetectError, Result};
+
+/// Unchecked parameters of [`Contextual`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextualParams {
+    bits: usize,
+    input_min: Option<f64>,
+    input_max: Option<f64>,
+    warmup: usize,
+    max_active: usize,
+    max_left: usize,
+    rest: usize,
+    rest_threshold: f64,
+    threshold: f64,
+    capacity: usize,
+    replay: usize,
+    rescale: f64,
+}
+
+impl Default for ContextualParams {
+    fn default() -> Self {
+        Self {
+            bits: 3,
+            input_min: None,
+            input_max: None,
+            warmup: 120,
+            max_active: 15,
+            max_left: 7,
+            rest: 120,
+            rest_threshold: 0.75,
+            threshold: 0.75,
+            capacity: 1 << 20,
+            replay: 500,
+            rescale: 0.25,
+        }
+    }
+}
+
+impl ContextualParams {
+    /// Defaults: 3 bits (8 levels), range learned from the first 120 points, 120 points of
+    /// rest after a high score.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    crate::detector::setter!(/// Bits per value: the range is cut into `2^bits` levels (1..=8).
+        bits: usize);
+    crate::detector::setter!(/// Points that set the range when none is given; they score 0.
+        warmup: usize);
+    crate::detector::setter!(/// Most active contexts carried to the next point as facts.
+        max_active: usize);
+    crate::detector::setter!(/// Largest left side of a context made by generalising.
+        max_left: usize);
+    crate::detector::setter!(/// Points silenced after a high raw score.
+        rest: usize);
+    crate::detector::setter!(/// Raw score that starts a rest period, in (0, 1].
+        rest_threshold: f64);
+    crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
+        threshold: f64);
+    crate::detector::setter!(/// Most contexts remembered (>= 16).
+        capacity: usize);
+    crate::detector::setter!(/// Without a known range: recent points relearned when the levels are re-cut.
+        replay: usize);
+    crate::detector::setter!(/// Without a known range: how far outside the levels' range (in range widths) a value
+        /// must fall for the levels to be re-cut (> 0).
+        rescale: f64);
+
+    /// The known range of the series (NAB hands every detector its file's minimum and
+    /// maximum); without it, the first `warmup` points set the range.
+    pub fn input_range(mut self, min: f64, max: f64) -> Self {
+        self.input_min = Some(min);
+        self.input_max = Some(max);
+        self
+    }
+}
+
+impl ParamGuard for ContextualParams {
+    type Checked = Contextual;
+
+    fn check(&self) -> Result<Contextual> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if !(1..=8).contains(&self.bits) {
+            return bad("bits", format!("must be in 1..=8, got {}", self.bits));
+        }
+        if self.max_active == 0 {
+            return bad("max_active", "must be at least 1".into());
+        }
+        if self.max_left == 0 {
+            return bad("max_left", "must be at least 1".into());
+        }
+        for (name, v) in [
+            ("rest_threshold", self.rest_threshold),
+            ("threshold", self.threshold),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return bad(name, format!("must be in (0, 1], got {v}"));
+            }
+        }
+        if !(self.rescale > 0.0 && self.rescale.is_finite()) {
+            return bad("rescale", format!("must be positive, got {}", self.rescale));
+        }
+        if self.capacity < 16 {
+            return bad(
+                "capacity",
+                format!("must be at least 16, got {}", self.capacity),
+            );
+        }
+        match (self.input_min, self.input_max) {
+            (None, None) => {}
+            (Some(lo), Some(hi)) => {
+                if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                    return bad(
+                        "input_min",
+                        format!("input_min {lo} and input_max {hi} must be finite, min <= max"),
+                    );
+                }
+            }
+            _ => {
+                return bad(
+                    "input_min",
+                    "give both input_min and input_max, or neither".into(),
+                );
+            }
+        }
+        Ok(Contextual {
+            params: self.clone(),
+        })
+    }
+}
+
+/// Validated contextual detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contextual {
+    params: ContextualParams,
+}
+
+impl Contextual {
+    /// The streaming state, typed.
+    pub fn online_state(&self) -> ContextualOnline {
+        ContextualOnline {
+            kernel: ContextualKernel::new(&self.params),
+            guard: PointGuard::default(),
+        }
+    }
+
+    pub(crate) fn kernel(&self) -> ContextualKernel {
+        ContextualKernel::new(&self.params)
+    }
+}
+
+impl Detector for Contextual {
+    fn name(&self) -> &'static str {
+        "contextual"
+    }
+
+    fn severity(&self, score: f64) -> Severity {
+        if score >= 0.9 {
+            Severity::High
+        } else if score >= self.params.threshold {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        run_online(self.kernel(), timestamps, values, progress)
+    }
+}
+
+type Fact = u32;
+/// Facts above this are ids of contexts active at the previous point.
+const NEURON: Fact = 1 << 31;
+/// Fact of a level below the range's minimum.
+const BELOW: Fact = 1 << 30;
+/// Start of the facts of levels outside the range.
+const OUTSIDE: Fact = 1 << 29;
+
+/// One side of some contexts: a sorted set of facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Side {
+    facts: Vec<Fact>,
+    /// Left sides only: (right side, context) of every context with this left side.
+    contexts: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Context {
+    /// Times confirmed.
+    count: u32,
+    /// Remembered as an exact (previous, current) pair at least once, not only generalised.
+    exact: bool,
+}
+
+/// What is saved: sides and contexts. The fact indexes are rebuilt on restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct MemoryData {
+    left: Vec<Side>,
+    right: Vec<Side>,
+    contexts: Vec<Context>,
+}
+
+/// Contexts and the indexes that find them by fact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "MemoryData", into = "MemoryData")]
+struct Memory {
+    data: MemoryData,
+    left_ids: HashMap<Vec<Fact>, u32>,
+    right_ids: HashMap<Vec<Fact>, u32>,
+    left_by_fact: HashMap<Fact, Vec<u32>>,
+    /// Left sides by their largest fact.
+    left_by_anchor: HashMap<Fact, Vec<u32>>,
+    right_by_fact: HashMap<Fact, Vec<u32>>,
+}
+
+impl From<MemoryData> for Memory {
+    fn from(data: MemoryData) -> Self {
+        let mut m = Memory {
+            data: MemoryData {
+                left: Vec::new(),
+                right: Vec::new(),
+                contexts: data.contexts,
+            },
+            left_ids: HashMap::new(),
+            right_ids: HashMap::new(),
+            left_by_fact: HashMap::new(),
+            left_by_anchor: HashMap::new(),
+            right_by_fact: HashMap::new(),
+        };
+        for side in data.left {
+            let id = m.side_id(true, &side.facts);
+            m.data.left[id as usize].contexts = side.contexts;
+        }
+        for side in data.right {
+            m.side_id(false, &side.facts);
+        }
+        m
+    }
+}
+
+impl From<Memory> for MemoryData {
+    fn from(m: Memory) -> Self {
+        m.data
+    }
+}
+
+impl Memory {
+    fn new() -> Self {
+        MemoryData {
+            left: Vec::new(),
+            right: Vec::new(),
+            contexts: Vec::new(),
+        }
+        .into()
+    }
+
+    /// The id of the side with these facts, made if new.
+    fn side_id(&mut self, left: bool, facts: &[Fact]) -> u32 {
+        let (ids, by_fact, sides) = if left {
+            (
+                &mut self.left_ids,
+                &mut self.left_by_fact,
+                &mut self.data.left,
+            )
+        } else {
+            (
+                &mut self.right_ids,
+                &mut self.right_by_fact,
+                &mut self.data.right,
+            )
+        };
+        if let Some(&id) = ids.get(facts) {
+            return id;
+        }
+        let id = sides.len() as u32;
+        sides.push(Side {
+            facts: facts.to_vec(),
+            contexts: Vec::new(),
+        });
+        ids.insert(facts.to_vec(), id);
+        for &f in facts {
+            by_fact.entry(f).or_default().push(id);
+        }
+        if left && let Some(&anchor) = facts.last() {
+            self.left_by_anchor.entry(anchor).or_default().push(id);
+        }
+        id
+    }
+
+    /// The context (left, right): `Some((id, created))`, or `None` when it is new and memory
+    /// is full.
+    fn context(&mut self, left: &[Fact], right: &[Fact], capacity: usize) -> Option<(u32, bool)> {
+        let known_left = self.left_ids.get(left).copied();
+        let known_right = self.right_ids.get(right).copied();
+        if let (Some(l), Some(r)) = (known_left, known_right)
+            && let Some(&(_, c)) = self.data.left[l as usize]
+                .contexts
+                .iter()
+                .find(|(rr, _)| *rr == r)
+        {
+            return Some((c, false));
+        }
+        if self.data.contexts.len() >= capacity {
+            return None;
+        }
+        let l = self.side_id(true, left);
+        let r = self.side_id(false, right);
+        let c = self.data.contexts.len() as u32;
+        self.data.contexts.push(Context {
+            count: 0,
+            exact: false,
+        });
+        self.data.left[l as usize].contexts.push((r, c));
+        Some((c, true))
+    }
+}
+
+/// The contextual state, also used inside the `default` detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ContextualKernel {
+    params: ContextualParams,
+    seen: usize,
+    /// Lowest value and level width, once known.
+    scale: Option<(f64, f64)>,
+    /// Without a known range: the extremes seen, and the recent values relearned when the
+    /// levels are re-cut.
+    seen_min: f64,
+    seen_max: f64,
+    recent: VecDeque<f64>,
+    memory: Memory,
+    /// Facts that held at the previous point (sorted).
+    previous: Vec<Fact>,
+    /// Index of the last raw score >= rest_threshold.
+    last_high: Option<usize>,
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// Per-point working space, kept to avoid allocating at every point.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    left_hits: Vec<u32>,
+    right_hits: Vec<u32>,
+    full_left: Vec<u32>,
+    touched_left: Vec<u32>,
+    touched_right: Vec<u32>,
+}
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl ContextualKernel {
+    fn new(p: &ContextualParams) -> Self {
+        let scale = match (p.input_min, p.input_max) {
+            (Some(lo), Some(hi)) => Some(Self::scale(p.bits, lo, hi)),
+            _ => None,
+        };
+        Self {
+            params: p.clone(),
+            seen: 0,
+            scale,
+            // Finite, so that a snapshot is valid JSON.
+            seen_min: f64::MAX,
+            seen_max: f64::MIN,
+            recent: VecDeque::new(),
+            memory: Memory::new(),
+            previous: Vec::new(),
+            last_high: None,
+            scratch: Scratch::default(),
+        }
+    }
+
+    fn scale(bits: usize, lo: f64, hi: f64) -> (f64, f64) {
+        let top = ((1u32 << bits) - 1) as f64;
+        let width = (hi - lo) / top;
+        (lo, if width > 0.0 { width } else { 1.0 })
+    }
+
+    /// The facts of a value: one per bit of its level (position and value). A level outside
+    /// the range gets facts of its own (its bits in another fact space, and a sign), so it
+    /// shares none with the levels inside: wrapping around to look like a known level would
+    /// hide exactly what matters.
+    fn facts(&self, x: f64, (lo, width): (f64, f64)) -> Vec<Fact> {
+        // Levels far outside the range all look alike; 1e12 keeps the cast exact.
+        let level = ((x - lo) / width).floor().clamp(-1e12, 1e12) as i64;
+        let inside = (0..1i64 << self.params.bits).contains(&level);
+        let magnitude = level.unsigned_abs();
+        let bits = (self.params.bits as u32).max(64 - magnitude.leading_zeros());
+        let base = if inside { 0 } else { OUTSIDE };
+        let mut facts: Vec<Fact> = (0..bits)
+            .map(|b| base + 2 * b + ((magnitude >> b) & 1) as Fact)
+            .collect();
+        if level < 0 {
+            facts.push(BELOW);
+        }
+        facts
+    }
+
+    /// The raw score of the point (before rest) and its score (after rest).
+    pub(crate) fn raw_and_score(&mut self, x: f64) -> (f64, f64) {
+        let i = self.seen;
+        self.seen += 1;
+        let fixed = self.params.input_min.is_some();
+        if !fixed {
+            self.seen_min = self.seen_min.min(x);
+            self.seen_max = self.seen_max.max(x);
+            if self.recent.len() == self.params.replay.max(self.params.warmup).max(1) {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(x);
+        }
+        let Some(mut scale) = self.scale else {
+            if self.recent.len() >= self.params.warmup.max(1) {
+                self.refit(self.recent.len());
+            }
+            return (0.0, 0.0);
+        };
+        let top = ((1u32 << self.params.bits) - 1) as f64;
+        if !fixed {
+            // A value far outside the levels' range: re-cut the levels over everything seen
+            // and relearn the recent points with them, then score the value against them
+            // (a learned range only grows). A value just outside takes the nearest level.
+            let (lo, width) = scale;
+            let hi = lo + width * top;
+            let margin = self.params.rescale * (hi - lo);
+            if x < lo - margin || x > hi + margin {
+                self.refit(self.recent.len() - 1);
+                scale = self.scale.unwrap_or(scale);
+            }
+        }
+        let facts = if fixed {
+            self.facts(x, scale)
+        } else {
+            let (lo, width) = scale;
+            self.facts(x.clamp(lo, lo + width * top), scale)
+        };
+        let raw = self.learn(facts);
+        if i < self.params.warmup {
+            return (raw, 0.0);
+        }
+        let resting = self.last_high.is_some_and(|h| i - h <= self.params.rest);
+        if raw >= self.params.rest_threshold {
+            self.last_high = Some(i);
+        }
+        (raw, if resting { 0.0 } else { raw })
+    }
+
+    /// Cuts the levels over the range seen so far and relearns the first `replay` recent
+    /// points.
+    fn refit(&mut self, replay: usize) {
+        let scale = Self::scale(self.params.bits, self.seen_min, self.seen_max);
+        self.scale = Some(scale);
+        self.memory = Memory::new();
+        self.previous.clear();
+        self.scratch = Scratch::default();
+        let top = ((1u32 << self.params.bits) - 1) as f64;
+        let recent: Vec<f64> = self.recent.iter().take(replay).copied().collect();
+        for v in recent {
+            let facts = self.facts(v.clamp(scale.0, scale.0 + scale.1 * top), scale);
+            self.learn(facts);
+        }
+    }
+
+    /// Learns one point given its facts; returns its raw score.
+    fn learn(&mut self, current: Vec<Fact>) -> f64 {
+        let capacity = self.params.capacity;
+        let previous = std::mem::take(&mut self.previous);
+        let mem = &mut self.memory;
+        let s = &mut self.scratch;
+
+        // Which right sides hold now (there are few: subsets of the levels' facts).
+        s.right_hits.resize(mem.data.right.len(), 0);
+        for &id in &s.touched_right {
+            s.right_hits[id as usize] = 0;
+        }
+        s.touched_right.clear();
+        for f in &current {
+            for &id in mem.right_by_fact.get(f).into_iter().flatten() {
+                if s.right_hits[id as usize] == 0 {
+                    s.touched_right.push(id);
+                }
+                s.right_hits[id as usize] += 1;
+            }
+        }
+        // Which left sides held wholly at the previous point. Each side is filed under its
+        // largest fact (the most specific: a context id when it has one), so only sides whose
+        // anchor held are checked, instead of every side sharing any fact; this keeps the
+        // cost per point near the number of selected contexts, not of all contexts.
+        s.full_left.clear();
+        for f in &previous {
+            for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
+                if is_subset(&mem.data.left[id as usize].facts, &previous) {
+                    s.full_left.push(id);
+                }
+            }
+        }
+        s.full_left.sort_unstable();
+        // Sides made below are not in these lists: they did not exist at the previous point.
+
+        // The exact pair (previous facts, current facts).
+        let mut exact_new = false;
+        let mut exact_id = None;
+        let mut exact_key = None;
+        if !previous.is_empty() {
+            match mem.context(&previous, &current, capacity) {
+                Some((c, created)) => {
+                    mem.data.contexts[c as usize].exact = true;
+                    exact_new = created;
+                    if created {
+                        exact_id = Some(c);
+                    }
+                }
+                None => exact_new = true,
+            }
+            exact_key = Some((previous.clone(), current.clone()));
+        }
+
+        let max_left = self.params.max_left;
+        let (mut selected, mut active) = (0usize, Vec::new());
+        let mut candidates: Vec<(Vec<Fact>, Vec<Fact>)> = Vec::new();
+        for &l in &s.full_left {
+            let side = &mem.data.left[l as usize];
+            for &(r, c) in &side.contexts {
+                if Some(c) == exact_id {
+                    continue;
+                }
+                let right = &mem.data.right[r as usize];
+                let right_hits = s.right_hits.get(r as usize).copied().unwrap_or(0) as usize;
+                let ctx = &mut mem.data.contexts[c as usize];
+                selected += 1;
+                if right_hits == right.facts.len() {
+                    ctx.count += 1;
+                    active.push((ctx.count, ctx.exact, c));
+                } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
+                    // Generalise: what this exact context shares with the new pair, when the
+                    // pair was new (otherwise everything it could teach is known already).
+                    candidates.push((side.facts.clone(), intersect(&right.facts, &current)));
+                }
+            }
+        }
+        if exact_new {
+            // Partly matched left sides generalise too; counting them needs every side that
+            // shares a fact with the previous point, so it is done only for a new pair.
+            s.left_hits.resize(mem.data.left.len(), 0);
+            for &id in &s.touched_left {
+                s.left_hits[id as usize] = 0;
+            }
+            s.touched_left.clear();
+            for f in &previous {
+                for &id in mem.left_by_fact.get(f).into_iter().flatten() {
+                    // Ids beyond the counts were made by the exact pair just now.
+                    if let Some(h) = s.left_hits.get_mut(id as usize) {
+                        if *h == 0 {
+                            s.touched_left.push(id);
+                        }
+                        *h += 1;
+                    }
+                }
+            }
+            s.touched_left.sort_unstable();
+            for &l in &s.touched_left {
+                let side = &mem.data.left[l as usize];
+                let hits = s.left_hits[l as usize] as usize;
+                if hits == side.facts.len() || hits > max_left {
+                    continue;
+                }
+                for &(r, c) in &side.contexts {
+                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                        continue;
+                    }
+                    let right = &mem.data.right[r as usize];
+                    if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
+                        candidates.push((
+                            intersect(&side.facts, &previous),
+                            intersect(&right.facts, &current),
+                        ));
+                    }
+                }
+            }
+        }
+
+        // The best confirmed contexts become facts of the next point.
+        active.sort_unstable_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
+        let mut next = current;
+        next.extend(
+            active
+                .iter()
+                .take(self.params.max_active)
+                .map(|&(_, _, c)| NEURON | c),
+        );
+        next.sort_unstable();
+        next.dedup();
+
+        let mut unique: HashSet<(Vec<Fact>, Vec<Fact>)> = HashSet::new();
+        let mut created = 0usize;
+        for cand in candidates {
+            if unique.contains(&cand) {
+                continue;
+            }
+            match mem.context(&cand.0, &cand.1, capacity) {
+                Some((_, true)) | None => created += 1,
+                Some((_, false)) => {}
+            }
+            unique.insert(cand);
+        }
+        if let Some(key) = exact_key {
+            unique.insert(key);
+        }
+        if exact_new {
+            created += 1;
+        }
+        self.previous = next;
+
+        let confirmed = if selected > 0 {
+            active.len() as f64 / selected as f64
+        } else {
+            0.0
+        };
+        let new_share = if exact_new && !unique.is_empty() {
+            created as f64 / unique.len() as f64
+        } else {
+            0.0
+        };
+        (1.0 - confirmed + new_share) / 2.0
+    }
+}
+
+/// Whether every fact of `a` is in `b` (both sorted).
+fn is_subset(a: &[Fact], b: &[Fact]) -> bool {
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+/// Sorted intersection of two sorted fact sets.
+fn intersect(a: &[Fact], b: &[Fact]) -> Vec<Fact> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+impl OnlineKernel for ContextualKernel {
+    fn step(&mut self, x: f64) -> PointScore {
+        let (_, score) = self.raw_and_score(x);
+        PointScore {
+            score,
+            is_anomaly: score >= self.params.threshold,
+            expected: None,
+            lower: None,
+            upper: None,
+        }
+    }
+}
+
+/// Streaming state of [`Contextual`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextualOnline {
+    kernel: ContextualKernel,
+    guard: PointGuard,
+}
+
+impl OnlineDetector for ContextualOnline {
+    crate::detector::snapshot_via_serde!();
+
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.admit(timestamp, value)?;
+        Ok(self.kernel.step(value))
+    }
+
+    fn reset(&mut self) {
+        self.kernel = ContextualKernel::new(&self.kernel.params);
+        self.guard = PointGuard::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_online_equals_batch, noise};
+
+    /// A saw-tooth 0..8 repeated, whose rhythm breaks at 1,000 (a level skipped: the usual
+    /// values in an unusual order) and which jumps far outside its range at 1,500.
+    fn saw() -> (Vec<i64>, Vec<f64>) {
+        let v: Vec<f64> = (0..2000)
+            .map(|i| {
+                if i == 1000 {
+                    6.0
+                } else if i >= 1500 {
+                    40.0 + (i % 8) as f64
+                } else {
+                    (i % 8) as f64
+                }
+            })
+            .collect();
+        ((0..2000).collect(), v)
+    }
+
+    #[test]
+    fn flags_a_broken_rhythm_and_a_jump_once_each() {
+        let (ts, v) = saw();
+        let det = ContextualParams::new().check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        assert_eq!(flagged, vec![1000, 1500], "one alarm per change");
+        assert!(
+            d.scores[400..1000].iter().all(|&s| s < 0.5),
+            "the usual rhythm is predicted"
+        );
+        assert!(d.scores[..120].iter().all(|&s| s == 0.0), "warm-up");
+    }
+
+    #[test]
+    fn a_known_range_sets_the_levels() {
+        // Over 0..47 the saw-tooth spans about one level out of eight: its rhythm is
+        // invisible, the jump to 40 is not.
+        let (ts, v) = saw();
+        let det = ContextualParams::new()
+            .input_range(0.0, 47.0)
+            .check()
+            .unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        assert_eq!(flagged, vec![1500]);
+    }
+
+    #[test]
+    fn learned_range_is_re_cut_when_values_leave_it() {
+        let (ts, v) = saw();
+        let det = ContextualParams::new().check().unwrap();
+        let mut online = det.online_state();
+        for i in 0..1600 {
+            online.update(ts[i], v[i]).unwrap();
+        }
+        let (lo, width) = online.kernel.scale.unwrap();
+        assert_eq!(lo, 0.0);
+        // Re-cut at 1,500 (44 is far outside 0..7); 45 to 47 were near enough not to re-cut.
+        assert!((width - 44.0 / 7.0).abs() < 1e-12, "{width}");
+        assert!(online.kernel.recent.len() <= 500);
+    }
+
+    #[test]
+    fn online_equals_batch_across_snapshots() {
+        let mut v = noise(3000, 7);
+        for (i, x) in v.iter_mut().enumerate() {
+            *x += if i >= 2000 { 30.0 } else { (i % 24) as f64 };
+        }
+        let ts: Vec<i64> = (0..v.len() as i64).collect();
+        for det in [
+            ContextualParams::new().capacity(300).check().unwrap(),
+            ContextualParams::new()
+                .input_range(-5.0, 40.0)
+                .check()
+                .unwrap(),
+        ] {
+            assert_online_equals_batch(&det, &ts, &v, &[700, 2001]);
+        }
+        let det = ContextualParams::new().capacity(300).check().unwrap();
+        let mut online = det.online_state();
+        for i in 0..v.len() {
+            online.update(ts[i], v[i]).unwrap();
+        }
+        assert!(online.kernel.memory.data.contexts.len() <= 300);
+    }
+
+    #[test]
+    fn bad_params_and_input() {
+        assert!(ContextualParams::new().bits(0).check().is_err());
+        assert!(ContextualParams::new().bits(9).check().is_err());
+        assert!(ContextualParams::new().max_active(0).check().is_err());
+        assert!(ContextualParams::new().threshold(1.5).check().is_err());
+        assert!(ContextualParams::new().rescale(0.0).check().is_err());
+        assert!(ContextualParams::new().capacity(4).check().is_err());
+        assert!(
+            ContextualParams::new()
+                .input_range(2.0, 1.0)
+                .check()
+                .is_err()
+        );
+        assert!(
+            ContextualParams::new()
+                .input_range(f64::NAN, 1.0)
+                .check()
+                .is_err()
+        );
+        // A constant range is fine: one level.
+        let det = ContextualParams::new()
+            .input_range(3.0, 3.0)
+            .check()
+            .unwrap();
+        let ts: Vec<i64> = (0..300).collect();
+        assert!(det.detect(&ts, &[3.0; 300]).is_ok());
+        assert!(det.detect(&[], &[]).is_err());
+        assert!(det.detect(&[1, 1], &[0.0, 1.0]).is_err());
+        assert!(det.detect(&[1, 2], &[0.0, f64::NAN]).is_err());
+        assert!(det.detect(&[1, 2], &[0.0, 1e200]).is_err());
+    }
+}

@@ -242,7 +242,10 @@ fn detect_kind(e: &DetectError) -> Kind {
         DetectError::InvalidParameter { .. }
         | DetectError::InconsistentBounds { .. }
         | DetectError::UnknownDetector { .. }
-        | DetectError::BadParams { .. } => Kind::InvalidParameter,
+        | DetectError::BadParams { .. }
+        | DetectError::LogFormat { .. }
+        | DetectError::Mask { .. } => Kind::InvalidParameter,
+        DetectError::Data { .. } => Kind::Parse,
         DetectError::OutOfOrder { .. }
         | DetectError::NonFinite { .. }
         | DetectError::DimensionMismatch { .. }

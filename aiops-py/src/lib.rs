@@ -12,6 +12,7 @@ mod errors;
 mod eval;
 mod forecast;
 mod io;
+mod logs;
 mod series;
 
 use pyo3::prelude::*;
@@ -44,5 +45,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast::forecast_many, m)?)?;
     m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
     m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
+    m.add_class::<logs::PyTemplateMiner>()?;
+    m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     Ok(())
 }

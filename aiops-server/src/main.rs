@@ -6,6 +6,7 @@ mod error;
 mod eval_cmd;
 mod forecast_cmd;
 mod input;
+mod logs_cmd;
 mod multi_cmd;
 mod plot;
 
@@ -36,6 +37,9 @@ enum Command {
     Capacity(forecast_cmd::CapacityArgs),
     /// List the detectors and their parameters.
     Detectors,
+    /// Log intelligence: template mining.
+    #[command(subcommand)]
+    Logs(logs_cmd::LogsCommand),
     /// Evaluate on a public benchmark with labelled data.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),
         Command::Capacity(args) => forecast_cmd::run_capacity(args),

@@ -2,7 +2,7 @@
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
-capacity planning.
+capacity planning, ``aiops.logs`` the log template miner.
 
 Exceptions::
 
@@ -27,6 +27,7 @@ from aiops._aiops import (
     ParseError,
     Prediction,
     RollingZScore,
+    TemplateMiner,
     Threshold,
     TimeSeries,
     __version__,
@@ -37,6 +38,7 @@ from aiops._aiops import (
     forecast_many,
     m4_evaluate,
     model_names,
+    loghub_template,
     multivariate_detector_names,
     nab_evaluate,
     read_csv,
@@ -46,7 +48,7 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import detect, forecast
+from aiops import detect, forecast, logs
 
 __all__ = [
     "AiopsError",
@@ -61,6 +63,7 @@ __all__ = [
     "ParseError",
     "Prediction",
     "RollingZScore",
+    "TemplateMiner",
     "Threshold",
     "TimeSeries",
     "__version__",
@@ -73,6 +76,8 @@ __all__ = [
     "forecast_many",
     "m4_evaluate",
     "model_names",
+    "loghub_template",
+    "logs",
     "multivariate_detector_names",
     "nab_evaluate",
     "read_csv",

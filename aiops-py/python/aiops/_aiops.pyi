@@ -34,6 +34,8 @@ __all__ = [
     "MultivariateDetector",
     "RollingZScore",
     "Threshold",
+    "TemplateMiner",
+    "loghub_template",
     "read_csv",
     "read_csv_text",
     "read_wide_csv",
@@ -511,3 +513,69 @@ def m4_evaluate(
 ) -> dict[str, float | str]:
     """Scores a model on the M4 hourly series in ``data``: ``{"model", "smape", "mase", "owa",
     "seconds"}``. The GIL is released while it runs."""
+
+_UInt64Array: TypeAlias = npt.NDArray[np.uint64]
+
+@final
+class TemplateMiner:
+    """Streaming log template miner (Drain with a fixed-depth prefix tree).
+
+    ``log_format`` is a loghub header format (``"<Date> <Time> <Level>: <Content>"``; only
+    Content is mined, a line whose header does not match is mined whole). ``masks`` are regexes
+    replaced by ``<*>``, or ``"NAME=REGEX"`` replaced by ``<:NAME:>``; they run after the
+    built-in masks (numbers, hex, IPs, ids, dates: ``builtin_masks``). ``sim_threshold`` is the
+    share of equal tokens (0 < st <= 1) for a line to join a template, ``depth`` the tree depth
+    (>= 3), ``max_children`` the branches per node (>= 2), ``max_clusters`` the number of
+    templates kept (least recently used evicted). Raises InvalidParameterError for bad values.
+    Template ids start at 1 and are never reused. Pickling keeps the whole state.
+    """
+
+    def __new__(
+        cls,
+        log_format: str | None = None,
+        masks: Sequence[str] = ...,
+        sim_threshold: float = 0.5,
+        depth: int = 4,
+        max_children: int = 100,
+        max_clusters: int | None = None,
+        builtin_masks: bool = True,
+    ) -> TemplateMiner:
+        """Checks the parameters and makes an empty miner."""
+
+    def learn(self, line: str) -> tuple[int, str]:
+        """Learns one line: ``(template_id, change)``, change "new", "changed" or "unchanged"."""
+
+    def learn_many(self, lines: Sequence[str], parallel: bool = False) -> _UInt64Array:
+        """Learns every line in order (GIL released); the template id of each line.
+
+        ``parallel`` masks on all cores; the result equals the sequential one.
+        """
+
+    def learn_file(self, path: _PathLike, parallel: bool = False) -> _UInt64Array:
+        """Reads a log file (invalid UTF-8 replaced, no line dropped) and learns every line."""
+
+    def match(self, line: str) -> int | None:
+        """The template covering a line, without learning; None when none does."""
+
+    def template(self, template_id: int) -> str | None:
+        """The current template of an id, or None when it is not held."""
+
+    def templates(self) -> list[tuple[int, str, int]]:
+        """Every template as ``(id, template, count)``, most frequent first."""
+
+    def parameters(self, template_id: int, line: str) -> list[str] | None:
+        """The values of the template's variables in a line, or None when it does not fit."""
+
+    def snapshot(self) -> str:
+        """The whole state, parameters included, as JSON."""
+
+    @staticmethod
+    def restore(snapshot: str) -> TemplateMiner:
+        """A miner restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+    def __len__(self) -> int: ...
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
+
+def loghub_template(template: str) -> str:
+    """A template in the loghub notation: every ``<:NAME:>`` becomes ``<*>``."""

@@ -26,9 +26,12 @@
 //! first `warmup` points set it (they are learned, and score 0); a later value just outside it
 //! takes the nearest level, and one more than `rescale` range widths outside re-cuts the levels
 //! over everything seen: the last `replay` points are relearned with them before the value is
-//! scored. Memory is bounded: beyond `capacity` contexts nothing
-//! new is stored (novelty is still scored). Cost per point is proportional to the number of
-//! contexts sharing a fact with the previous point (all of them, at worst).
+//! scored.
+//!
+//! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
+//! `replay` points (a metric's old habits are the ones worth forgetting). Cost per point is
+//! proportional to the contexts selected by the previous point, and, when a point makes a new
+//! context, to the contexts sharing a fact with it.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -71,7 +74,7 @@ impl Default for ContextualParams {
             rest: 120,
             rest_threshold: 0.75,
             threshold: 0.75,
-            capacity: 1 << 20,
+            capacity: 20_000,
             replay: 500,
             rescale: 0.25,
         }
@@ -98,9 +101,10 @@ impl ContextualParams {
         rest_threshold: f64);
     crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
         threshold: f64);
-    crate::detector::setter!(/// Most contexts remembered (>= 16).
+    crate::detector::setter!(/// Contexts at which the memory starts afresh from the last `replay` points
+        /// (at least 10 x max(replay, warmup)).
         capacity: usize);
-    crate::detector::setter!(/// Without a known range: recent points relearned when the levels are re-cut.
+    crate::detector::setter!(/// Recent points relearned when the levels are re-cut or the memory is full.
         replay: usize);
     crate::detector::setter!(/// Without a known range: how far outside the levels' range (in range widths) a value
         /// must fall for the levels to be re-cut (> 0).
@@ -140,10 +144,16 @@ impl ParamGuard for ContextualParams {
         if !(self.rescale > 0.0 && self.rescale.is_finite()) {
             return bad("rescale", format!("must be positive, got {}", self.rescale));
         }
-        if self.capacity < 16 {
+        // Relearning `replay` points makes a few contexts per point: a smaller memory would
+        // start afresh over and over.
+        let least = 10 * self.replay.max(self.warmup).max(16);
+        if self.capacity < least {
             return bad(
                 "capacity",
-                format!("must be at least 16, got {}", self.capacity),
+                format!(
+                    "must be at least 10 x max(replay, warmup) = {least}, got {}",
+                    self.capacity
+                ),
             );
         }
         match (self.input_min, self.input_max) {
@@ -337,9 +347,8 @@ impl Memory {
         id
     }
 
-    /// The context (left, right): `Some((id, created))`, or `None` when it is new and memory
-    /// is full.
-    fn context(&mut self, left: &[Fact], right: &[Fact], capacity: usize) -> Option<(u32, bool)> {
+    /// The context (left, right) and whether it was made just now.
+    fn context(&mut self, left: &[Fact], right: &[Fact]) -> (u32, bool) {
         let known_left = self.left_ids.get(left).copied();
         let known_right = self.right_ids.get(right).copied();
         if let (Some(l), Some(r)) = (known_left, known_right)
@@ -348,10 +357,7 @@ impl Memory {
                 .iter()
                 .find(|(rr, _)| *rr == r)
         {
-            return Some((c, false));
-        }
-        if self.data.contexts.len() >= capacity {
-            return None;
+            return (c, false);
         }
         let l = self.side_id(true, left);
         let r = self.side_id(false, right);
@@ -361,7 +367,7 @@ impl Memory {
             exact: false,
         });
         self.data.left[l as usize].contexts.push((r, c));
-        Some((c, true))
+        (c, true)
     }
 }
 
@@ -457,11 +463,11 @@ impl ContextualKernel {
         if !fixed {
             self.seen_min = self.seen_min.min(x);
             self.seen_max = self.seen_max.max(x);
-            if self.recent.len() == self.params.replay.max(self.params.warmup).max(1) {
-                self.recent.pop_front();
-            }
-            self.recent.push_back(x);
         }
+        if self.recent.len() == self.params.replay.max(self.params.warmup).max(1) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(x);
         let Some(mut scale) = self.scale else {
             if self.recent.len() >= self.params.warmup.max(1) {
                 self.refit(self.recent.len());
@@ -488,6 +494,9 @@ impl ContextualKernel {
             self.facts(x.clamp(lo, lo + width * top), scale)
         };
         let raw = self.learn(facts);
+        if self.memory.data.contexts.len() >= self.params.capacity {
+            self.relearn(scale, self.recent.len());
+        }
         if i < self.params.warmup {
             return (raw, 0.0);
         }
@@ -498,25 +507,35 @@ impl ContextualKernel {
         (raw, if resting { 0.0 } else { raw })
     }
 
-    /// Cuts the levels over the range seen so far and relearns the first `replay` recent
+    /// Cuts the levels over the range seen so far and relearns the first `count` recent
     /// points.
-    fn refit(&mut self, replay: usize) {
+    fn refit(&mut self, count: usize) {
         let scale = Self::scale(self.params.bits, self.seen_min, self.seen_max);
         self.scale = Some(scale);
+        self.relearn(scale, count);
+    }
+
+    /// Forgets every context and relearns the first `count` recent points.
+    fn relearn(&mut self, scale: (f64, f64), count: usize) {
         self.memory = Memory::new();
         self.previous.clear();
         self.scratch = Scratch::default();
+        let fixed = self.params.input_min.is_some();
         let top = ((1u32 << self.params.bits) - 1) as f64;
-        let recent: Vec<f64> = self.recent.iter().take(replay).copied().collect();
+        let recent: Vec<f64> = self.recent.iter().take(count).copied().collect();
         for v in recent {
-            let facts = self.facts(v.clamp(scale.0, scale.0 + scale.1 * top), scale);
+            let v = if fixed {
+                v
+            } else {
+                v.clamp(scale.0, scale.0 + scale.1 * top)
+            };
+            let facts = self.facts(v, scale);
             self.learn(facts);
         }
     }
 
     /// Learns one point given its facts; returns its raw score.
     fn learn(&mut self, current: Vec<Fact>) -> f64 {
-        let capacity = self.params.capacity;
         let previous = std::mem::take(&mut self.previous);
         let mem = &mut self.memory;
         let s = &mut self.scratch;
@@ -555,15 +574,11 @@ impl ContextualKernel {
         let mut exact_id = None;
         let mut exact_key = None;
         if !previous.is_empty() {
-            match mem.context(&previous, &current, capacity) {
-                Some((c, created)) => {
-                    mem.data.contexts[c as usize].exact = true;
-                    exact_new = created;
-                    if created {
-                        exact_id = Some(c);
-                    }
-                }
-                None => exact_new = true,
+            let (c, created) = mem.context(&previous, &current);
+            mem.data.contexts[c as usize].exact = true;
+            exact_new = created;
+            if created {
+                exact_id = Some(c);
             }
             exact_key = Some((previous.clone(), current.clone()));
         }
@@ -650,9 +665,8 @@ impl ContextualKernel {
             if unique.contains(&cand) {
                 continue;
             }
-            match mem.context(&cand.0, &cand.1, capacity) {
-                Some((_, true)) | None => created += 1,
-                Some((_, false)) => {}
+            if mem.context(&cand.0, &cand.1).1 {
+                created += 1;
             }
             unique.insert(cand);
         }
@@ -817,7 +831,11 @@ mod tests {
         }
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         for det in [
-            ContextualParams::new().capacity(300).check().unwrap(),
+            ContextualParams::new()
+                .replay(150)
+                .capacity(1500)
+                .check()
+                .unwrap(),
             ContextualParams::new()
                 .input_range(-5.0, 40.0)
                 .check()
@@ -825,12 +843,17 @@ mod tests {
         ] {
             assert_online_equals_batch(&det, &ts, &v, &[700, 2001]);
         }
-        let det = ContextualParams::new().capacity(300).check().unwrap();
+        let det = ContextualParams::new()
+            .replay(150)
+            .capacity(1500)
+            .check()
+            .unwrap();
         let mut online = det.online_state();
         for i in 0..v.len() {
             online.update(ts[i], v[i]).unwrap();
         }
-        assert!(online.kernel.memory.data.contexts.len() <= 300);
+        let n = online.kernel.memory.data.contexts.len();
+        assert!((1..1500).contains(&n), "{n}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod hampel;
 pub mod iqr;
 pub mod isolation_forest;
 pub mod level_shift;
+pub mod logs;
 pub mod mad;
 pub mod mahalanobis;
 pub mod multivariate;

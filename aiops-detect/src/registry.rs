@@ -79,7 +79,9 @@ pub const DETECTORS: &[DetectorInfo] = &[
             "rest: points silenced after a high raw score (default 150)",
             "rest_threshold: raw score that starts a rest (default 0.75)",
             "threshold: score at which a point is flagged (default 0.75)",
-            "capacity: most contexts remembered (default 1048576)",
+            "capacity: contexts at which the memory starts afresh from the last replay points (default 20000)",
+            "replay: recent points relearned when levels are re-cut or memory is full (default 500)",
+            "rescale: range widths outside the learned range that re-cut the levels (default 0.25)",
         ],
     },
     DetectorInfo {

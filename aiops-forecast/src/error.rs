@@ -22,6 +22,40 @@ pub enum ForecastError {
         /// Why it was refused.
         reason: String,
     },
+    /// A multiplicative model or transform met a value <= 0.
+    #[error("{model} needs positive values, got {value} at index {index}")]
+    NonPositive {
+        /// The model or transform that needs positive data.
+        model: &'static str,
+        /// Index of the first offending point.
+        index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// The model could not be fitted (no finite likelihood anywhere in the parameter space).
+    #[error("{model} could not be fitted: {reason}")]
+    FitFailed {
+        /// The model.
+        model: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// An unknown model name.
+    #[error("unknown model {name:?}; known: {known}")]
+    UnknownModel {
+        /// The name given.
+        name: String,
+        /// The accepted names, comma separated.
+        known: String,
+    },
+    /// Invalid evaluation data (M4 files).
+    #[error("{path}: {reason}")]
+    Data {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line.
+        reason: String,
+    },
     /// Invalid input data (NaN, unsorted...).
     #[error(transparent)]
     Core(#[from] CoreError),

@@ -1,9 +1,31 @@
 #![doc = include_str!("../README.md")]
 
+pub mod auto;
+pub mod auto_ets;
+pub mod average;
+pub mod capacity;
+pub mod drift;
 pub mod error;
+pub mod ets;
+pub mod linear_trend;
+pub mod m4;
 pub mod model;
+pub mod mstl;
 pub mod naive;
+mod optim;
+pub mod registry;
+pub mod seasonality;
+pub mod stats;
+pub mod theta;
 
+pub use auto::{Auto, FittedAuto};
+pub use auto_ets::{AutoEts, FittedAutoEts};
+pub use average::{FittedWindowAverage, WindowAverage};
+pub use drift::{Drift, FittedDrift};
 pub use error::{ForecastError, Result};
+pub use ets::{ErrorKind, Ets, EtsParams, EtsSpec, FittedEts, SeasonKind, TrendKind};
+pub use linear_trend::{FittedLinearTrend, LinearTrend};
 pub use model::{FittedModel, Model, Prediction};
+pub use mstl::{FittedMstl, Mstl};
 pub use naive::{FittedSeasonalNaive, SeasonalNaive};
+pub use theta::{FittedTheta, Theta, ThetaKind};

@@ -62,7 +62,82 @@ impl Prediction {
     }
 }
 
-fn check_level(level: f64) -> Result<()> {
+impl Prediction {
+    /// Builds a prediction from simulated sample paths (`paths[k][h]`): each interval is the
+    /// pair of empirical quantiles `(1 - level) / 2` and `(1 + level) / 2` of the paths at
+    /// each step.
+    pub(crate) fn from_paths(mean: Vec<f64>, paths: &[Vec<f64>], levels: &[f64]) -> Result<Self> {
+        for &l in levels {
+            check_level(l)?;
+        }
+        let h = mean.len();
+        let mut intervals: Vec<ForecastInterval> = levels
+            .iter()
+            .map(|&level| ForecastInterval {
+                level,
+                lower: Vec::with_capacity(h),
+                upper: Vec::with_capacity(h),
+            })
+            .collect();
+        let mut col = Vec::with_capacity(paths.len());
+        for step in 0..h {
+            col.clear();
+            col.extend(paths.iter().map(|p| p[step]).filter(|v| v.is_finite()));
+            col.sort_by(f64::total_cmp);
+            for iv in &mut intervals {
+                let a = (1.0 - iv.level / 100.0) / 2.0;
+                let lo = crate::stats::quantile_sorted(&col, a);
+                let hi = crate::stats::quantile_sorted(&col, 1.0 - a);
+                // Sampling noise must not push the bounds past the point forecast.
+                iv.lower.push(lo.min(mean[step]));
+                iv.upper.push(hi.max(mean[step]));
+            }
+        }
+        Ok(Self { mean, intervals })
+    }
+
+    /// Applies a monotone increasing transform to the mean and every bound (used to undo a
+    /// log or Box-Cox transform: quantiles map to quantiles).
+    pub(crate) fn map(mut self, f: impl Fn(f64) -> f64) -> Self {
+        self.mean.iter_mut().for_each(|v| *v = f(*v));
+        for iv in &mut self.intervals {
+            iv.lower.iter_mut().for_each(|v| *v = f(*v));
+            iv.upper.iter_mut().for_each(|v| *v = f(*v));
+        }
+        self
+    }
+
+    /// Adds `offset[h]` to the mean and every bound at step h.
+    pub(crate) fn shift(mut self, offset: &[f64]) -> Self {
+        let add = |col: &mut Vec<f64>| col.iter_mut().zip(offset).for_each(|(v, o)| *v += o);
+        add(&mut self.mean);
+        for iv in &mut self.intervals {
+            add(&mut iv.lower);
+            add(&mut iv.upper);
+        }
+        self
+    }
+
+    /// Multiplies the mean and every bound at step h by `factor[h]` (> 0).
+    pub(crate) fn scale(mut self, factor: &[f64]) -> Self {
+        let mul = |col: &mut Vec<f64>| col.iter_mut().zip(factor).for_each(|(v, o)| *v *= o);
+        mul(&mut self.mean);
+        for iv in &mut self.intervals {
+            mul(&mut iv.lower);
+            mul(&mut iv.upper);
+        }
+        self
+    }
+
+    /// The interval at `level`, if it was requested.
+    pub fn interval(&self, level: f64) -> Option<&ForecastInterval> {
+        self.intervals
+            .iter()
+            .find(|iv| (iv.level - level).abs() < 1e-9)
+    }
+}
+
+pub(crate) fn check_level(level: f64) -> Result<()> {
     if level > 0.0 && level < 100.0 {
         Ok(())
     } else {

@@ -12,6 +12,7 @@ use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeasonalNaive {
     period: usize,
+    drift: bool,
 }
 
 impl SeasonalNaive {
@@ -23,12 +24,25 @@ impl SeasonalNaive {
                 reason: "must be at least 1 step".into(),
             });
         }
-        Ok(Self { period })
+        Ok(Self {
+            period,
+            drift: false,
+        })
+    }
+
+    /// Adds the average change per step (the mean seasonal difference divided by the period),
+    /// so a trending series' last season is carried forward along the trend.
+    pub fn with_drift(mut self, yes: bool) -> Self {
+        self.drift = yes;
+        self
     }
 
     /// Plain naive: repeat the last value.
     pub fn naive() -> Self {
-        Self { period: 1 }
+        Self {
+            period: 1,
+            drift: false,
+        }
     }
 }
 
@@ -37,6 +51,7 @@ impl SeasonalNaive {
 pub struct FittedSeasonalNaive {
     last_season: Vec<f64>,
     sigma: f64,
+    drift: f64,
 }
 
 impl FittedSeasonalNaive {
@@ -53,13 +68,24 @@ impl Model for SeasonalNaive {
     fn fit(&self, history: &[f64]) -> Result<FittedSeasonalNaive> {
         let m = self.period;
         check_history(history, m + 1)?;
+        let k = (history.len() - m) as f64;
+        let drift = if self.drift {
+            (m..history.len())
+                .map(|t| history[t] - history[t - m])
+                .sum::<f64>()
+                / k
+                / m as f64
+        } else {
+            0.0
+        };
         let sse: f64 = (m..history.len())
-            .map(|t| (history[t] - history[t - m]).powi(2))
+            .map(|t| (history[t] - history[t - m] - drift * m as f64).powi(2))
             .sum();
-        let sigma = (sse / (history.len() - m) as f64).sqrt();
+        let sigma = (sse / k).sqrt();
         Ok(FittedSeasonalNaive {
             last_season: history[history.len() - m..].to_vec(),
             sigma,
+            drift,
         })
     }
 }
@@ -68,7 +94,10 @@ impl FittedModel for FittedSeasonalNaive {
     fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction> {
         check_horizon(horizon)?;
         let m = self.last_season.len();
-        let mean = (0..horizon).map(|h| self.last_season[h % m]).collect();
+        // Step h + 1 repeats a value from (h / m + 1) seasons back.
+        let mean = (0..horizon)
+            .map(|h| self.last_season[h % m] + self.drift * (m * (h / m + 1)) as f64)
+            .collect();
         let sd: Vec<f64> = (0..horizon)
             .map(|h| self.sigma * (((h / m) + 1) as f64).sqrt())
             .collect();
@@ -124,6 +153,22 @@ mod tests {
             .collect();
         assert!((w[23] - w[0]).abs() < 1e-12);
         assert!((w[24] - w[0] * 2f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn drift_follows_a_trended_season() {
+        let y: Vec<f64> = (0..48).map(|t| (t % 4) as f64 + 0.5 * t as f64).collect();
+        let f = SeasonalNaive::new(4)
+            .unwrap()
+            .with_drift(true)
+            .fit(&y)
+            .unwrap();
+        let p = f.predict(8, &[]).unwrap();
+        let want: Vec<f64> = (48..56).map(|t| (t % 4) as f64 + 0.5 * t as f64).collect();
+        for (a, b) in p.mean.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-9, "{:?} vs {want:?}", p.mean);
+        }
+        assert!(f.sigma() < 1e-9);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::path::Path;
 
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
+use aiops_forecast::ForecastError;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -153,6 +154,10 @@ pub(crate) enum Error {
     CoreAt(CoreError, String),
     /// An `aiops-detect` error.
     Detect(DetectError),
+    /// An `aiops-forecast` error.
+    Forecast(ForecastError),
+    /// An `aiops-forecast` error with where it happened.
+    ForecastAt(ForecastError, String),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
     Param(String),
     /// Malformed input found by the binding itself (JSON of `from_json`, pickled state).
@@ -167,6 +172,14 @@ impl Error {
     /// The error as an invalid parameter, whatever its kind.
     pub(crate) fn param(e: impl std::fmt::Display) -> Self {
         Error::Param(e.to_string())
+    }
+
+    /// Prefixes a forecasting error with where it happened.
+    pub(crate) fn context(self, what: &str) -> Self {
+        match self {
+            Error::Forecast(e) => Error::ForecastAt(e, what.to_string()),
+            other => other,
+        }
     }
 
     /// Names the file an IO error is about.
@@ -187,6 +200,12 @@ impl From<CoreError> for Error {
 impl From<DetectError> for Error {
     fn from(e: DetectError) -> Self {
         Error::Detect(e)
+    }
+}
+
+impl From<ForecastError> for Error {
+    fn from(e: ForecastError) -> Self {
+        Error::Forecast(e)
     }
 }
 
@@ -223,12 +242,29 @@ fn detect_kind(e: &DetectError) -> Kind {
         DetectError::InvalidParameter { .. }
         | DetectError::InconsistentBounds { .. }
         | DetectError::UnknownDetector { .. }
-        | DetectError::BadParams { .. } => Kind::InvalidParameter,
+        | DetectError::BadParams { .. }
+        | DetectError::LogFormat { .. }
+        | DetectError::Mask { .. } => Kind::InvalidParameter,
+        DetectError::Data { .. } => Kind::Parse,
         DetectError::OutOfOrder { .. }
         | DetectError::NonFinite { .. }
         | DetectError::DimensionMismatch { .. }
         | DetectError::OutOfRange { .. } => Kind::InvalidInput,
         DetectError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn forecast_kind(e: &ForecastError) -> Kind {
+    match e {
+        ForecastError::NotEnoughData { .. } | ForecastError::NonPositive { .. } => {
+            Kind::InvalidInput
+        }
+        ForecastError::InvalidParameter { .. } | ForecastError::UnknownModel { .. } => {
+            Kind::InvalidParameter
+        }
+        ForecastError::Data { .. } => Kind::Aiops,
+        ForecastError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }
 }
@@ -263,6 +299,9 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::Detect(DetectError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
         Error::Core(e) | Error::CoreAt(e, _) => (core_kind(&e), e.to_string()),
         Error::Detect(e) => (detect_kind(&e), e.to_string()),
+        Error::Forecast(ForecastError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
+        Error::Forecast(e) => (forecast_kind(&e), e.to_string()),
+        Error::ForecastAt(e, at) => (forecast_kind(&e), format!("{at}: {e}")),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),
         Error::Other(m) => (Kind::Aiops, m),

@@ -10,7 +10,9 @@ mod arrays;
 mod detect;
 mod errors;
 mod eval;
+mod forecast;
 mod io;
+mod logs;
 mod series;
 
 use pyo3::prelude::*;
@@ -36,5 +38,14 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(io::read_prometheus_matrix, m)?)?;
     m.add_function(wrap_pyfunction!(detect::detector_names, m)?)?;
     m.add_function(wrap_pyfunction!(detect::build_detector, m)?)?;
+    m.add_class::<forecast::PyPrediction>()?;
+    m.add_class::<forecast::PyFittedModel>()?;
+    m.add_function(wrap_pyfunction!(forecast::fit_model, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::model_names, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::forecast_many, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
+    m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
+    m.add_class::<logs::PyTemplateMiner>()?;
+    m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     Ok(())
 }

@@ -98,6 +98,11 @@ def test_nab_evaluate(tmp_path: Path) -> None:
     assert 50.0 < float(r["standard"]) <= 100.0
     r = aiops.nab_evaluate(tmp_path, "threshold", upper=50.0)
     assert float(r["standard"]) > 50.0
+    # Given each file's range (NAB's protocol) or learning it, the spike is found either way.
+    for learn_range in (False, True):
+        r = aiops.nab_evaluate(tmp_path, "contextual", learn_range=learn_range)
+        assert r["detector"] == "contextual"
+        assert 50.0 < float(r["standard"]) <= 100.0
     with pytest.raises(aiops.AiopsIOError):
         aiops.nab_evaluate(tmp_path / "missing")
 

@@ -38,6 +38,12 @@ pub(crate) enum CliError {
     /// Correlation failed.
     #[error("{0}")]
     Correlate(#[from] aiops_rca::RcaError),
+    /// A bad argument or input the parsers do not cover.
+    #[error("{0}")]
+    Usage(String),
+    /// A forecast could not be made.
+    #[error("{0}")]
+    Forecast(#[from] aiops_forecast::ForecastError),
 }
 
 impl CliError {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use aiops_detect::logs::eval;
 use aiops_detect::nab::{self, CostProfile, ProfileResult};
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
 use clap::{Args, Subcommand};
@@ -16,6 +17,54 @@ pub(crate) enum EvalCommand {
     /// Numenta Anomaly Benchmark: run a detector over the 58 series and print NAB's three
     /// normalised scores (standard, reward_low_FP_rate, reward_low_FN_rate).
     Nab(NabArgs),
+    /// M4 hourly: forecast 48 steps of every series and print sMAPE, MASE and OWA (relative to
+    /// Naive2, M4 definitions).
+    M4(M4Args),
+    /// Loghub log parsing: mine templates in every `<System>/<System>_2k.log` with that
+    /// system's settings and print grouping accuracy (GA) and template accuracy (PA) against
+    /// the ground truth, per system and the mean.
+    Loghub(LoghubArgs),
+}
+
+/// Arguments of `aiops eval m4`.
+#[derive(Debug, Args)]
+pub(crate) struct M4Args {
+    /// Folder holding Hourly-train.csv and Hourly-test.csv.
+    #[arg(long, default_value = "../shared/data/m4")]
+    data: PathBuf,
+
+    /// Model to evaluate (`aiops forecast --help` lists them).
+    #[arg(short, long, default_value = aiops_forecast::registry::DEFAULT_MODEL)]
+    model: String,
+
+    /// Steps to forecast.
+    #[arg(long, default_value_t = 48)]
+    horizon: usize,
+
+    /// Seasonal period (steps).
+    #[arg(long, default_value_t = 24)]
+    season: usize,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `aiops eval loghub`.
+#[derive(Debug, Args)]
+pub(crate) struct LoghubArgs {
+    /// Loghub folder (one sub-folder per system).
+    #[arg(long, default_value = "../shared/data/loghub")]
+    data: PathBuf,
+
+    /// Settings JSON (system -> log_format, regex, st, depth); default: settings.json in the
+    /// data folder.
+    #[arg(long)]
+    settings: Option<PathBuf>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `aiops eval nab`.
@@ -51,7 +100,76 @@ pub(crate) struct NabArgs {
 pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
     match cmd {
         EvalCommand::Nab(args) => run_nab(args),
+        EvalCommand::M4(args) => run_m4(args),
+        EvalCommand::Loghub(args) => run_loghub(args),
     }
+}
+
+fn run_m4(args: &M4Args) -> Result<(), CliError> {
+    let series = aiops_forecast::m4::load(&args.data)?;
+    let s = aiops_forecast::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({"model": s.model, "smape": s.smape, "mase": s.mase, "owa": s.owa,
+                "seconds": s.seconds, "coverage_80": s.coverage_80, "coverage_95": s.coverage_95})
+        );
+    } else {
+        println!(
+            "M4 hourly, model {}: {} series, horizon {}, {:.2} s",
+            s.model, s.series, args.horizon, s.seconds
+        );
+        println!("{:<8} {:>8} {:>8} {:>8}", "", "sMAPE", "MASE", "OWA");
+        println!(
+            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+            s.model, s.smape, s.mase, s.owa
+        );
+        println!(
+            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+            "Naive2", s.naive2_smape, s.naive2_mase, 1.0
+        );
+        println!(
+            "interval coverage: 80% -> {:.3}, 95% -> {:.3}",
+            s.coverage_80, s.coverage_95
+        );
+    }
+    Ok(())
+}
+
+fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
+    let settings_path = args
+        .settings
+        .clone()
+        .unwrap_or_else(|| args.data.join("settings.json"));
+    let settings = eval::load_settings(&settings_path)?;
+    let scores = eval::evaluate_loghub(&args.data, &settings)?;
+    let n = scores.len() as f64;
+    let mean_ga = scores.iter().map(|s| s.ga).sum::<f64>() / n;
+    let mean_pa = scores.iter().map(|s| s.pa).sum::<f64>() / n;
+    if args.json {
+        let systems: serde_json::Map<String, serde_json::Value> = scores
+            .iter()
+            .map(|s| (s.system.clone(), json!({"ga": s.ga, "pa": s.pa})))
+            .collect();
+        println!(
+            "{}",
+            json!({"systems": systems, "mean_ga": mean_ga, "mean_pa": mean_pa})
+        );
+    } else {
+        println!(
+            "{:<12} {:>6} {:>7} {:>7} {:>9} {:>10} {:>9}",
+            "system", "lines", "GA", "PA", "Drain GA", "templates", "truth"
+        );
+        for s in &scores {
+            let drain = s.drain_ga.map_or("-".to_string(), |g| format!("{g:.4}"));
+            println!(
+                "{:<12} {:>6} {:>7.4} {:>7.4} {:>9} {:>10} {:>9}",
+                s.system, s.lines, s.ga, s.pa, drain, s.templates, s.truth_templates
+            );
+        }
+        println!("{:<12} {:>6} {:>7.4} {:>7.4}", "mean", "", mean_ga, mean_pa);
+    }
+    Ok(())
 }
 
 fn run_nab(args: &NabArgs) -> Result<(), CliError> {

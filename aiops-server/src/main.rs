@@ -5,7 +5,9 @@ mod alerts_cmd;
 mod detect_cmd;
 mod error;
 mod eval_cmd;
+mod forecast_cmd;
 mod input;
+mod logs_cmd;
 mod multi_cmd;
 mod plot;
 
@@ -30,8 +32,15 @@ enum Command {
     Detect(detect_cmd::DetectArgs),
     /// Find anomalies across several metrics of one resource (wide CSV), scored together.
     DetectMulti(multi_cmd::MultiArgs),
+    /// Forecast a metric series with prediction intervals.
+    Forecast(forecast_cmd::ForecastArgs),
+    /// Capacity planning: trend, time to saturation, crossing probability, replica advice.
+    Capacity(forecast_cmd::CapacityArgs),
     /// List the detectors and their parameters.
     Detectors,
+    /// Log intelligence: template mining.
+    #[command(subcommand)]
+    Logs(logs_cmd::LogsCommand),
     /// Evaluate on a public benchmark with labelled data.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
@@ -46,7 +55,10 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Alerts(cmd) => alerts_cmd::run(cmd),
+        Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
+        Command::Forecast(args) => forecast_cmd::run_forecast(args),
+        Command::Capacity(args) => forecast_cmd::run_capacity(args),
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {
                 println!("{:<10} {}", d.name, d.summary);

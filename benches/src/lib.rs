@@ -22,6 +22,23 @@ pub fn synthetic_series(n: usize) -> (Vec<i64>, Vec<f64>) {
     (ts, vs)
 }
 
+/// An hourly metric of `n` points for the forecasting benches: a daily cycle (24), a weekend
+/// dip (168), a slow trend and noise from a fixed LCG seeded by `seed`.
+pub fn synthetic_hourly(n: usize, seed: u64) -> Vec<f64> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    (0..n)
+        .map(|i| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let noise = ((state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
+            let daily = (i as f64 * std::f64::consts::TAU / 24.0).sin();
+            let weekend = if (i / 24) % 7 >= 5 { -3.0 } else { 0.0 };
+            50.0 + 0.01 * i as f64 + 10.0 * daily + weekend + 2.0 * noise
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

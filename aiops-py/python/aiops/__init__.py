@@ -1,7 +1,8 @@
-"""aiops: time series IO and anomaly detection, implemented in Rust.
+"""aiops: time series IO, anomaly detection and forecasting, implemented in Rust.
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
-names. ``aiops.detect`` groups the detectors.
+names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
+capacity planning, ``aiops.logs`` the log template miner.
 
 Exceptions::
 
@@ -19,16 +20,25 @@ from aiops._aiops import (
     AiopsIOError,
     Detections,
     Detector,
+    FittedModel,
     InvalidInputError,
     InvalidParameterError,
     MultivariateDetector,
     ParseError,
+    Prediction,
     RollingZScore,
+    TemplateMiner,
     Threshold,
     TimeSeries,
     __version__,
     build_detector,
+    capacity_plan,
     detector_names,
+    fit_model,
+    forecast_many,
+    m4_evaluate,
+    model_names,
+    loghub_template,
     multivariate_detector_names,
     nab_evaluate,
     read_csv,
@@ -38,7 +48,7 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import detect
+from aiops import detect, forecast, logs
 
 __all__ = [
     "AiopsError",
@@ -46,17 +56,28 @@ __all__ = [
     "AiopsIOError",
     "Detections",
     "Detector",
+    "FittedModel",
     "InvalidInputError",
     "InvalidParameterError",
     "MultivariateDetector",
     "ParseError",
+    "Prediction",
     "RollingZScore",
+    "TemplateMiner",
     "Threshold",
     "TimeSeries",
     "__version__",
     "build_detector",
+    "capacity_plan",
     "detect",
+    "forecast",
     "detector_names",
+    "fit_model",
+    "forecast_many",
+    "m4_evaluate",
+    "model_names",
+    "loghub_template",
+    "logs",
     "multivariate_detector_names",
     "nab_evaluate",
     "read_csv",

@@ -34,6 +34,8 @@ __all__ = [
     "MultivariateDetector",
     "RollingZScore",
     "Threshold",
+    "TemplateMiner",
+    "loghub_template",
     "read_csv",
     "read_csv_text",
     "read_wide_csv",
@@ -43,7 +45,16 @@ __all__ = [
     "build_detector",
     "nab_evaluate",
     "multivariate_detector_names",
+    "Prediction",
+    "FittedModel",
+    "fit_model",
+    "model_names",
+    "forecast_many",
+    "capacity_plan",
+    "m4_evaluate",
 ]
+
+_Float64Array2: TypeAlias = npt.NDArray[np.float64]
 
 __version__: Final[str]
 
@@ -422,3 +433,149 @@ def build_detector(name: str, **params: object) -> RollingZScore | Threshold | D
 
     Raises InvalidParameterError for an unknown name, an unknown parameter, or a bad value.
     """
+
+@final
+class Prediction:
+    """A forecast: point forecasts and intervals as NumPy arrays."""
+
+    @property
+    def mean(self) -> _Float64Array:
+        """Point forecast per step (length ``horizon``)."""
+    @property
+    def levels(self) -> list[float]:
+        """Interval levels in percent, the rows of ``lower`` and ``upper``."""
+    @property
+    def lower(self) -> _Float64Array2:
+        """Lower bounds, shape ``(len(levels), horizon)``."""
+    @property
+    def upper(self) -> _Float64Array2:
+        """Upper bounds, shape ``(len(levels), horizon)``."""
+    def __len__(self) -> int: ...
+
+@final
+class FittedModel:
+    """A fitted forecasting model (from ``fit_model`` or the classes of ``aiops.forecast``)."""
+
+    @property
+    def name(self) -> str:
+        """Name of the model as given to ``fit_model``."""
+    @property
+    def periods(self) -> list[int]:
+        """Seasonal periods used (given, or detected when none were given)."""
+    def predict(self, horizon: int, levels: Sequence[float] | None = None) -> Prediction:
+        """Forecasts ``horizon`` steps with intervals at each level (percent, in (0, 100);
+        None: 80 and 95)."""
+
+def fit_model(
+    name: str, values: _ValuesLike, periods: Sequence[int] | None = None
+) -> FittedModel:
+    """Fits the model called ``name`` (see ``model_names()``) to ``values``; ``periods`` are
+    the seasonal periods in steps, detected when empty. The GIL is released while fitting.
+
+    Raises InvalidInputError for too short, NaN or (multiplicative forms) non-positive data,
+    InvalidParameterError for an unknown model or a bad parameter.
+    """
+
+def model_names() -> list[tuple[str, str]]:
+    """Model names and one-line summaries."""
+
+def forecast_many(
+    name: str,
+    series: Sequence[_ValuesLike],
+    horizon: int,
+    periods: Sequence[int] | None = None,
+    levels: Sequence[float] | None = None,
+) -> list[Prediction]:
+    """Forecasts every series with the model ``name`` in parallel on all cores (GIL released).
+    The first series that cannot be forecast raises, naming its index."""
+
+def capacity_plan(
+    values: _ValuesLike,
+    threshold: float = 85.0,
+    horizon: int = 24,
+    *,
+    model: str = "auto",
+    periods: Sequence[int] | None = None,
+    level: float = 95.0,
+    warning: float = 70.0,
+    critical: float = 85.0,
+    replicas: int | None = None,
+    target: float = 70.0,
+) -> dict[str, object]:
+    """Capacity planning: a dict with ``current``, ``peak``, ``peak_upper``,
+    ``saturation_step`` / ``saturation_step_upper`` (1-based or None), ``probability`` (a lower
+    bound of crossing within the horizon), ``trend`` (``direction``, ``slope``, ``p_value``),
+    ``status_now`` / ``status_forecast`` (ok, warning, critical), ``replicas`` (advice or
+    None) and ``prediction``."""
+
+def m4_evaluate(
+    data: _PathLike, model: str = "auto", horizon: int = 48, season: int = 24
+) -> dict[str, float | str]:
+    """Scores a model on the M4 hourly series in ``data``: ``{"model", "smape", "mase", "owa",
+    "seconds"}``. The GIL is released while it runs."""
+
+_UInt64Array: TypeAlias = npt.NDArray[np.uint64]
+
+@final
+class TemplateMiner:
+    """Streaming log template miner (Drain with a fixed-depth prefix tree).
+
+    ``log_format`` is a loghub header format (``"<Date> <Time> <Level>: <Content>"``; only
+    Content is mined, a line whose header does not match is mined whole). ``masks`` are regexes
+    replaced by ``<*>``, or ``"NAME=REGEX"`` replaced by ``<:NAME:>``; they run after the
+    built-in masks (numbers, hex, IPs, ids, dates: ``builtin_masks``). ``sim_threshold`` is the
+    share of equal tokens (0 < st <= 1) for a line to join a template, ``depth`` the tree depth
+    (>= 3), ``max_children`` the branches per node (>= 2), ``max_clusters`` the number of
+    templates kept (least recently used evicted). Raises InvalidParameterError for bad values.
+    Template ids start at 1 and are never reused. Pickling keeps the whole state.
+    """
+
+    def __new__(
+        cls,
+        log_format: str | None = None,
+        masks: Sequence[str] = ...,
+        sim_threshold: float = 0.5,
+        depth: int = 4,
+        max_children: int = 100,
+        max_clusters: int | None = None,
+        builtin_masks: bool = True,
+    ) -> TemplateMiner:
+        """Checks the parameters and makes an empty miner."""
+
+    def learn(self, line: str) -> tuple[int, str]:
+        """Learns one line: ``(template_id, change)``, change "new", "changed" or "unchanged"."""
+
+    def learn_many(self, lines: Sequence[str], parallel: bool = False) -> _UInt64Array:
+        """Learns every line in order (GIL released); the template id of each line.
+
+        ``parallel`` masks on all cores; the result equals the sequential one.
+        """
+
+    def learn_file(self, path: _PathLike, parallel: bool = False) -> _UInt64Array:
+        """Reads a log file (invalid UTF-8 replaced, no line dropped) and learns every line."""
+
+    def match(self, line: str) -> int | None:
+        """The template covering a line, without learning; None when none does."""
+
+    def template(self, template_id: int) -> str | None:
+        """The current template of an id, or None when it is not held."""
+
+    def templates(self) -> list[tuple[int, str, int]]:
+        """Every template as ``(id, template, count)``, most frequent first."""
+
+    def parameters(self, template_id: int, line: str) -> list[str] | None:
+        """The values of the template's variables in a line, or None when it does not fit."""
+
+    def snapshot(self) -> str:
+        """The whole state, parameters included, as JSON."""
+
+    @staticmethod
+    def restore(snapshot: str) -> TemplateMiner:
+        """A miner restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+    def __len__(self) -> int: ...
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
+
+def loghub_template(template: str) -> str:
+    """A template in the loghub notation: every ``<:NAME:>`` becomes ``<*>``."""

@@ -1,0 +1,80 @@
+//! Template mining throughput on loghub's HDFS 2k sample repeated to 200,000 lines, with the
+//! HDFS masks of the Drain benchmark (the input `benches/drain3_peer.py` gives drain3).
+//!
+//! `cargo bench -p aiops-benches --bench logs` (data: `AIOPS_LOGHUB`, default
+//! `../shared/data/loghub` from the repository root). Reported per line.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use aiops_detect::ParamGuard;
+use aiops_detect::logs::{DrainParams, MaskSpec};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const LINES: usize = 200_000;
+const HDFS_FORMAT: &str = "<Date> <Time> <Pid> <Level> <Component>: <Content>";
+
+fn hdfs_lines() -> Vec<String> {
+    let root = std::env::var_os("AIOPS_LOGHUB").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/loghub"),
+        PathBuf::from,
+    );
+    let path = root.join("HDFS/HDFS_2k.log");
+    let base = aiops_detect::logs::eval::read_log_lines(&path)
+        .unwrap_or_else(|e| panic!("{e} (set AIOPS_LOGHUB to the loghub folder)"));
+    base.iter().cycle().take(LINES).cloned().collect()
+}
+
+fn params() -> DrainParams {
+    DrainParams::new()
+        .mask(MaskSpec::anonymous(r"blk_-?\d+"))
+        .mask(MaskSpec::anonymous(r"(\d+\.){3}\d+(:\d+)?"))
+}
+
+fn drain(c: &mut Criterion) {
+    let lines = hdfs_lines();
+    let with_header = params().log_format(HDFS_FORMAT).check().unwrap();
+    let contents: Vec<String> = lines
+        .iter()
+        .map(|l| with_header.content(l).0.to_string())
+        .collect();
+    let content_only = params().check().unwrap();
+    let builtin_only = DrainParams::new().check().unwrap();
+    let mut g = c.benchmark_group("drain_hdfs_200k");
+    g.throughput(Throughput::Elements(LINES as u64));
+    g.sample_size(10);
+    g.bench_function("content_masks", |b| {
+        b.iter(|| {
+            let mut m = content_only.miner();
+            for l in &contents {
+                black_box(m.learn(l));
+            }
+            black_box(m.len())
+        })
+    });
+    g.bench_function("content_builtin_masks_only", |b| {
+        b.iter(|| {
+            let mut m = builtin_only.miner();
+            for l in &contents {
+                black_box(m.learn(l));
+            }
+            black_box(m.len())
+        })
+    });
+    g.bench_function("raw_lines_header_and_masks", |b| {
+        b.iter(|| {
+            let mut m = with_header.miner();
+            for l in &lines {
+                black_box(m.learn(l));
+            }
+            black_box(m.len())
+        })
+    });
+    g.bench_function("raw_lines_parallel", |b| {
+        b.iter(|| black_box(with_header.learn_parallel(&lines).1.len()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, drain);
+criterion_main!(benches);

@@ -106,6 +106,39 @@ impl TopologyGraph {
         Ok(out)
     }
 
+    /// Every resource within `k` edges of `id`, ignoring direction, with its distance
+    /// (`id` itself at 0), nearest first and by id within a distance.
+    pub fn within(&self, id: &str, k: usize) -> Result<Vec<(&str, usize)>> {
+        let start = self.idx(id)?;
+        let mut seen = vec![false; self.graph.node_count()];
+        seen[start.index()] = true;
+        let mut out = vec![(self.graph[start].0.as_str(), 0)];
+        let mut frontier = vec![start];
+        for d in 1..=k {
+            let mut next: Vec<NodeIndex> = Vec::new();
+            for &n in &frontier {
+                for m in self.graph.neighbors_undirected(n) {
+                    if !seen[m.index()] {
+                        seen[m.index()] = true;
+                        next.push(m);
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            next.sort_by(|a, b| self.graph[*a].0.cmp(&self.graph[*b].0));
+            out.extend(next.iter().map(|&i| (self.graph[i].0.as_str(), d)));
+            frontier = next;
+        }
+        Ok(out)
+    }
+
+    /// Whether `id` is a resource of the topology.
+    pub fn contains(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
     /// Number of edges on the shortest path between `a` and `b`, ignoring direction;
     /// `None` when they are not connected.
     pub fn hops(&self, a: &str, b: &str) -> Result<Option<usize>> {
@@ -150,6 +183,25 @@ mod tests {
         )
         .unwrap();
         TopologyGraph::new(&t).unwrap()
+    }
+
+    #[test]
+    fn within_k_hops() {
+        let g = shop();
+        assert_eq!(g.within("cart", 0).unwrap(), [("cart", 0)]);
+        assert_eq!(
+            g.within("cart", 1).unwrap(),
+            [("cart", 0), ("frontend", 1), ("host1", 1), ("redis", 1)]
+        );
+        let two: Vec<&str> = g
+            .within("payment", 2)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(two, ["payment", "checkout", "frontend"]);
+        assert!(g.within("nope", 1).is_err());
+        assert!(g.contains("lonely") && !g.contains("nope"));
     }
 
     #[test]

@@ -27,6 +27,17 @@ pub(crate) enum CliError {
     /// A detector could not be built or run.
     #[error("{0}")]
     Detect(#[from] DetectError),
+    /// A file given to `aiops alerts` is invalid.
+    #[error("{path}: {source}")]
+    Rca {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: aiops_rca::RcaError,
+    },
+    /// Correlation failed.
+    #[error("{0}")]
+    Correlate(#[from] aiops_rca::RcaError),
     /// A bad argument or input the parsers do not cover.
     #[error("{0}")]
     Usage(String),

@@ -1,6 +1,7 @@
 //! `aiops`: the command-line interface of the aiops toolkit. Every command parses its
 //! arguments, calls the library crates and prints; no algorithm lives here.
 
+mod alerts_cmd;
 mod detect_cmd;
 mod error;
 mod eval_cmd;
@@ -43,6 +44,9 @@ enum Command {
     /// Evaluate on a public benchmark with labelled data.
     #[command(subcommand)]
     Eval(eval_cmd::EvalCommand),
+    /// Alert correlation: dedup, grouping, inhibition, silences, incidents.
+    #[command(subcommand)]
+    Alerts(alerts_cmd::AlertsCommand),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +54,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
+        Command::Alerts(cmd) => alerts_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

@@ -1,0 +1,273 @@
+//! Fingerprinting and deduplication of incoming alerts.
+//!
+//! The fingerprint is the Prometheus/Alertmanager FNV-1a hash of the label set, or of the
+//! configured label names only. A repeat with the same content is a duplicate (counted, not
+//! stored again: Keep's full dedup); a repeat whose content changed replaces the stored
+//! alert (Keep's partial dedup), where fields listed in `ignore` do not count as changes.
+
+use std::collections::BTreeMap;
+
+use aiops_core::{Alert, Fingerprint, TimestampMs};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{RcaError, Result};
+
+/// Alert fields a partial dedup may ignore when comparing a repeat with the stored alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DedupField {
+    /// `annotations`.
+    Annotations,
+    /// `startsAt`.
+    StartsAt,
+    /// `endsAt`.
+    EndsAt,
+    /// `generatorURL`.
+    GeneratorUrl,
+    /// Labels outside the fingerprint labels.
+    ExtraLabels,
+}
+
+/// Dedup parameters, as written in configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupParams {
+    /// Label names the fingerprint is computed from; empty means all labels.
+    pub fingerprint_labels: Vec<String>,
+    /// Fields whose change alone still makes a repeat a duplicate.
+    pub ignore: Vec<DedupField>,
+}
+
+/// What happened to an incoming alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DedupOutcome {
+    /// First time this fingerprint is seen.
+    New,
+    /// Same content as the stored alert: counted, nothing else changes.
+    Duplicate,
+    /// Same fingerprint, changed content: the stored alert was replaced.
+    Updated,
+}
+
+/// An alert as stored by the deduplicator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredAlert {
+    /// The latest content.
+    pub alert: Alert,
+    /// Dedup key (equal to `alert.fingerprint` unless fingerprint labels are configured).
+    pub key: Fingerprint,
+    /// How many times it was received, this one included.
+    pub received: u64,
+    /// How many of those were duplicates.
+    pub duplicates: u64,
+    /// When it was first received (engine time).
+    pub first_received: TimestampMs,
+    /// When it was last received (engine time).
+    pub last_received: TimestampMs,
+}
+
+/// The deduplicator and the store of current alerts (serde-snapshottable).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Deduplicator {
+    params: DedupParams,
+    alerts: BTreeMap<Fingerprint, StoredAlert>,
+    duplicates: u64,
+}
+
+impl DedupParams {
+    /// Checks the parameters and builds an empty deduplicator.
+    pub fn build(self) -> Result<Deduplicator> {
+        if let Some(bad) = self
+            .fingerprint_labels
+            .iter()
+            .find(|n| !aiops_core::labels::is_valid_label_name(n))
+        {
+            return Err(RcaError::InvalidParameter {
+                name: "fingerprint_labels",
+                reason: format!("{bad:?} is not a valid label name"),
+            });
+        }
+        let mut p = self;
+        p.fingerprint_labels.sort();
+        p.fingerprint_labels.dedup();
+        Ok(Deduplicator {
+            params: p,
+            ..Default::default()
+        })
+    }
+}
+
+impl Deduplicator {
+    /// The dedup key of an alert.
+    pub fn key(&self, alert: &Alert) -> Fingerprint {
+        if self.params.fingerprint_labels.is_empty() {
+            alert.labels.fingerprint()
+        } else {
+            let names: Vec<&str> = self
+                .params
+                .fingerprint_labels
+                .iter()
+                .map(String::as_str)
+                .collect();
+            alert.labels.fingerprint_of(&names)
+        }
+    }
+
+    fn same_content(&self, a: &Alert, b: &Alert) -> bool {
+        let ign = |f| self.params.ignore.contains(&f);
+        let labels_same = a.labels == b.labels
+            || (ign(DedupField::ExtraLabels) && !self.params.fingerprint_labels.is_empty());
+        labels_same
+            && a.status == b.status
+            && (ign(DedupField::Annotations) || a.annotations == b.annotations)
+            && (ign(DedupField::StartsAt) || a.starts_at == b.starts_at)
+            && (ign(DedupField::EndsAt) || a.ends_at == b.ends_at)
+            && (ign(DedupField::GeneratorUrl) || a.generator_url == b.generator_url)
+    }
+
+    /// Records an incoming alert at engine time `now`.
+    pub fn observe(&mut self, alert: Alert, now: TimestampMs) -> (DedupOutcome, Fingerprint) {
+        let key = self.key(&alert);
+        let outcome = match self.alerts.get(&key) {
+            None => {
+                self.alerts.insert(
+                    key,
+                    StoredAlert {
+                        alert,
+                        key,
+                        received: 1,
+                        duplicates: 0,
+                        first_received: now,
+                        last_received: now,
+                    },
+                );
+                DedupOutcome::New
+            }
+            Some(s) if self.same_content(&s.alert, &alert) => {
+                let s = self.alerts.get_mut(&key).expect("present");
+                s.received += 1;
+                s.duplicates += 1;
+                s.last_received = now;
+                self.duplicates += 1;
+                DedupOutcome::Duplicate
+            }
+            Some(_) => {
+                let s = self.alerts.get_mut(&key).expect("present");
+                s.alert = alert;
+                s.received += 1;
+                s.last_received = now;
+                DedupOutcome::Updated
+            }
+        };
+        (outcome, key)
+    }
+
+    /// The stored alert for a key.
+    pub fn get(&self, key: Fingerprint) -> Option<&StoredAlert> {
+        self.alerts.get(&key)
+    }
+
+    /// All stored alerts, by key.
+    pub fn alerts(&self) -> impl Iterator<Item = &StoredAlert> + Clone {
+        self.alerts.values()
+    }
+
+    /// Total duplicates seen.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Drops alerts resolved at or before `before` (garbage collection, as Alertmanager does
+    /// after its resolve timeout); returns how many were dropped.
+    pub fn gc(&mut self, before: TimestampMs) -> usize {
+        let n = self.alerts.len();
+        self.alerts
+            .retain(|_, s| s.alert.status_at(before) == aiops_core::AlertStatus::Firing);
+        n - self.alerts.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiops_core::{AlertStatus, Labels};
+
+    fn alert(pairs: &[(&str, &str)], start: i64) -> Alert {
+        Alert::firing(
+            Labels::try_from_pairs(pairs.iter().copied()).unwrap(),
+            start,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn full_dedup_counts_duplicates() {
+        let mut d = DedupParams::default().build().unwrap();
+        let a = alert(&[("alertname", "Down"), ("job", "api")], 0);
+        assert_eq!(d.observe(a.clone(), 0).0, DedupOutcome::New);
+        let (o, key) = d.observe(a.clone(), 10);
+        assert_eq!(o, DedupOutcome::Duplicate);
+        assert_eq!(key, a.labels.fingerprint());
+        assert_eq!(d.duplicates(), 1);
+        let s = d.get(key).unwrap();
+        assert_eq!((s.received, s.first_received, s.last_received), (2, 0, 10));
+        // Another label set is another alert.
+        let b = alert(&[("alertname", "Down"), ("job", "db")], 0);
+        assert_eq!(d.observe(b, 11).0, DedupOutcome::New);
+        assert_eq!(d.alerts().count(), 2);
+    }
+
+    #[test]
+    fn changed_content_updates() {
+        let mut d = DedupParams::default().build().unwrap();
+        let a = alert(&[("alertname", "Down")], 0);
+        d.observe(a.clone(), 0);
+        let mut r = a.clone();
+        r.status = AlertStatus::Resolved;
+        r.ends_at = Some(50);
+        assert_eq!(d.observe(r.clone(), 50).0, DedupOutcome::Updated);
+        assert_eq!(d.get(a.fingerprint).unwrap().alert, r);
+        assert_eq!(d.duplicates(), 0);
+    }
+
+    #[test]
+    fn partial_dedup_ignores_fields_and_uses_label_subset() {
+        let mut d = DedupParams {
+            fingerprint_labels: vec!["alertname".into(), "service".into()],
+            ignore: vec![DedupField::Annotations, DedupField::ExtraLabels],
+        }
+        .build()
+        .unwrap();
+        let a = alert(
+            &[("alertname", "Slow"), ("service", "cart"), ("pod", "p1")],
+            0,
+        );
+        let mut b = alert(
+            &[("alertname", "Slow"), ("service", "cart"), ("pod", "p2")],
+            0,
+        );
+        b.annotations.insert("value".into(), "1.3s".into());
+        assert_eq!(d.observe(a, 0).0, DedupOutcome::New);
+        assert_eq!(d.observe(b.clone(), 1).0, DedupOutcome::Duplicate);
+        b.starts_at = 5;
+        assert_eq!(d.observe(b, 2).0, DedupOutcome::Updated);
+        assert!(
+            DedupParams {
+                fingerprint_labels: vec!["bad-name".into()],
+                ignore: vec![]
+            }
+            .build()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn snapshot_restores_everything() {
+        let mut d = DedupParams::default().build().unwrap();
+        d.observe(alert(&[("a", "1")], 0), 0);
+        d.observe(alert(&[("a", "1")], 0), 1);
+        let text = serde_json::to_string(&d).unwrap();
+        let back: Deduplicator = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, d);
+    }
+}

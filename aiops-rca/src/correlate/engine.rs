@@ -1,0 +1,549 @@
+//! The whole pipeline: dedup, silences and maintenance windows, inhibition, routing and
+//! grouping, and incident correlation, configured from Alertmanager-shaped YAML.
+
+use aiops_core::{Alert, AlertStatus, Fingerprint, Incident, Severity, TimestampMs, Topology};
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+
+use crate::correlate::dedup::{DedupOutcome, DedupParams, Deduplicator};
+use crate::correlate::grouping::{Batch, Grouper};
+use crate::correlate::incidents::{CorrelationParams, Correlator};
+use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
+use crate::correlate::route::RouteConfig;
+use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
+use crate::error::{RcaError, Result};
+use crate::graph::TopologyGraph;
+
+fn yes() -> bool {
+    true
+}
+
+/// Engine configuration: Alertmanager's `route` and `inhibit_rules`, plus our sections.
+/// Alertmanager's `global`, `receivers`, `templates` and `time_intervals` are accepted
+/// and ignored, so an Alertmanager configuration file loads as is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Routing tree (default: one route, receiver `default`, one group).
+    #[serde(default)]
+    pub route: Option<RouteConfig>,
+    /// Inhibition rules.
+    #[serde(default)]
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// Dedup settings.
+    #[serde(default)]
+    pub dedup: DedupParams,
+    /// Incident correlation settings.
+    #[serde(default)]
+    pub correlation: CorrelationParams,
+    /// Silences active from the start.
+    #[serde(default)]
+    pub silences: Vec<Silence>,
+    /// Maintenance windows.
+    #[serde(default)]
+    pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// Whether notifications include resolved alerts (default true).
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    #[serde(default, rename = "global")]
+    _global: Option<IgnoredAny>,
+    #[serde(default, rename = "receivers")]
+    _receivers: Option<IgnoredAny>,
+    #[serde(default, rename = "templates")]
+    _templates: Option<IgnoredAny>,
+    #[serde(default, rename = "time_intervals")]
+    _time_intervals: Option<IgnoredAny>,
+    #[serde(default, rename = "mute_time_intervals")]
+    _mute_time_intervals: Option<IgnoredAny>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_yaml("{}").expect("the empty configuration is valid")
+    }
+}
+
+impl Config {
+    /// Reads the YAML configuration.
+    pub fn from_yaml(text: &str) -> Result<Self> {
+        serde_saphyr::from_str(text).map_err(|e| RcaError::Config(e.to_string()))
+    }
+}
+
+/// Counters over everything the engine was fed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Alerts received, duplicates included.
+    pub alerts_in: u64,
+    /// Repeats with unchanged content.
+    pub duplicates: u64,
+    /// Firing alerts muted by a silence or maintenance window on arrival.
+    pub suppressed: u64,
+    /// Firing alerts inhibited on arrival.
+    pub inhibited: u64,
+    /// Incidents opened.
+    pub incidents: u64,
+    /// `1 - incidents / alerts_in` (0 with no alert).
+    pub noise_reduction: f64,
+}
+
+/// Everything the engine remembers; serialize it to snapshot, feed it back to restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineState {
+    dedup: Deduplicator,
+    silences: Silences,
+    grouper: Grouper,
+    correlator: Correlator,
+    sources: SourceIndex,
+    stats: Stats,
+    now: Option<TimestampMs>,
+}
+
+/// What happened to one incoming alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ingested {
+    /// Dedup outcome.
+    pub outcome: DedupOutcome,
+    /// Silences / maintenance windows muting it.
+    pub muted_by: Vec<String>,
+    /// The alert inhibiting it.
+    pub inhibited_by: Option<Fingerprint>,
+    /// The incident it is part of.
+    pub incident: Option<String>,
+}
+
+/// The correlation engine. Time only moves when the caller says so.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    state: EngineState,
+    inhibitor: Inhibitor,
+    graph: Option<TopologyGraph>,
+}
+
+impl Engine {
+    /// Builds an engine from a configuration and an optional topology.
+    pub fn new(config: Config, topology: Option<&Topology>) -> Result<Self> {
+        let route = match &config.route {
+            Some(r) => r.build()?,
+            None => RouteConfig {
+                receiver: Some("default".into()),
+                ..Default::default()
+            }
+            .build()?,
+        };
+        let mut silences = Silences::new();
+        for s in config.silences {
+            silences.upsert(s)?;
+        }
+        for w in config.maintenance_windows {
+            silences.add_window(w)?;
+        }
+        Ok(Self {
+            state: EngineState {
+                dedup: config.dedup.build()?,
+                silences,
+                grouper: Grouper::new(route, config.send_resolved),
+                correlator: config.correlation.build()?,
+                sources: SourceIndex::default(),
+                stats: Stats::default(),
+                now: None,
+            },
+            inhibitor: Inhibitor::new(config.inhibit_rules)?,
+            graph: topology.map(TopologyGraph::new).transpose()?,
+        })
+    }
+
+    /// Rebuilds an engine from a snapshot (the configuration gives the inhibition rules,
+    /// the topology the graph; everything else comes from the state).
+    pub fn restore(
+        config: Config,
+        topology: Option<&Topology>,
+        state: EngineState,
+    ) -> Result<Self> {
+        let mut e = Self::new(config, topology)?;
+        e.state = state;
+        Ok(e)
+    }
+
+    /// The state, for snapshots.
+    pub fn state(&self) -> &EngineState {
+        &self.state
+    }
+
+    /// Silences and maintenance windows (add or expire them here).
+    pub fn silences_mut(&mut self) -> &mut Silences {
+        &mut self.state.silences
+    }
+
+    fn set_time(&mut self, now: TimestampMs) -> Result<()> {
+        if let Some(t) = self.state.now
+            && now < t
+        {
+            return Err(RcaError::InvalidParameter {
+                name: "now",
+                reason: format!("time went backwards: {now} < {t}"),
+            });
+        }
+        self.state.now = Some(now);
+        Ok(())
+    }
+
+    /// Feeds one alert at engine time `now` (which must not go backwards).
+    pub fn ingest(&mut self, alert: Alert, now: TimestampMs) -> Result<Ingested> {
+        self.set_time(now)?;
+        let st = &mut self.state;
+        st.stats.alerts_in += 1;
+        let mut alert = alert;
+        let (outcome, key) = st.dedup.observe(alert.clone(), now);
+        alert.fingerprint = key;
+        if outcome == DedupOutcome::Duplicate {
+            st.stats.duplicates += 1;
+            return Ok(Ingested {
+                outcome,
+                muted_by: Vec::new(),
+                inhibited_by: None,
+                incident: self.state_incident(key),
+            });
+        }
+        let firing = alert.status_at(now) == AlertStatus::Firing;
+        let muted_by = st.silences.muted_by(&alert.labels, now);
+        self.inhibitor.index(&mut st.sources, &alert);
+        let get = |fp| st.dedup.get(fp).map(|s| &s.alert);
+        let inhibited_by = self
+            .inhibitor
+            .inhibited_by_indexed(&st.sources, &alert, get, now);
+        if firing && !muted_by.is_empty() {
+            st.stats.suppressed += 1;
+        } else if firing && inhibited_by.is_some() {
+            st.stats.inhibited += 1;
+        }
+        let (silences, inhibitor, dedup, sources) =
+            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
+        let mute = |a: &Alert, t: TimestampMs| {
+            silences.is_muted(&a.labels, t)
+                || inhibitor
+                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
+                    .is_some()
+        };
+        st.grouper.insert(&alert, now, &mute)?;
+        let id = if !firing || (muted_by.is_empty() && inhibited_by.is_none()) {
+            st.correlator.observe(&alert, now, self.graph.as_ref())
+        } else {
+            None
+        };
+        st.stats.incidents = st.correlator.opened();
+        Ok(Ingested {
+            outcome,
+            muted_by,
+            inhibited_by,
+            incident: id.map(|i| format!("inc-{i}")),
+        })
+    }
+
+    fn state_incident(&self, key: Fingerprint) -> Option<String> {
+        self.state
+            .correlator
+            .incident_of(key)
+            .map(|i| format!("inc-{i}"))
+    }
+
+    /// Advances time to `now`: returns the notifications due, and resolves incidents.
+    pub fn tick(&mut self, now: TimestampMs) -> Result<Vec<Batch>> {
+        self.set_time(now)?;
+        let st = &mut self.state;
+        let (silences, inhibitor, dedup, sources) =
+            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
+        let mute = |a: &Alert, t: TimestampMs| {
+            silences.is_muted(&a.labels, t)
+                || inhibitor
+                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
+                    .is_some()
+        };
+        let out = st.grouper.tick(now, &mute)?;
+        st.correlator.resolve_due(now);
+        Ok(out)
+    }
+
+    /// All incidents so far, open and resolved, in opening order.
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.state.correlator.incidents(self.graph.as_ref())
+    }
+
+    /// Counters, with `noise_reduction` computed.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.state.stats;
+        s.noise_reduction = if s.alerts_in == 0 {
+            0.0
+        } else {
+            1.0 - s.incidents as f64 / s.alerts_in as f64
+        };
+        s
+    }
+}
+
+/// The time an alert describes: its end when resolved, else its start.
+pub fn event_time(alert: &Alert) -> TimestampMs {
+    match (alert.status, alert.ends_at) {
+        (AlertStatus::Resolved, Some(e)) => e,
+        _ => alert.starts_at,
+    }
+}
+
+/// One alert of an incident in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportAlert {
+    /// Fingerprint (dedup key).
+    pub fingerprint: Fingerprint,
+    /// Labels.
+    pub labels: aiops_core::Labels,
+}
+
+/// One incident in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportIncident {
+    /// Id (`inc-N`).
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Highest severity of its alerts.
+    pub severity: Severity,
+    /// `open` or `resolved`.
+    pub status: aiops_core::IncidentStatus,
+    /// Resources, sorted.
+    pub resources: Vec<String>,
+    /// Alerts, in joining order.
+    pub alerts: Vec<ReportAlert>,
+    /// Most upstream failing resource, when a topology tells.
+    pub probable_origin: Option<String>,
+}
+
+/// The output of `aiops alerts correlate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Incidents.
+    pub incidents: Vec<ReportIncident>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// Runs alerts in arrival order through a fresh engine, each at the later of its own event
+/// time and the previous one, then advances to the last time; returns the report.
+pub fn correlate_batch(
+    config: Config,
+    topology: Option<&Topology>,
+    alerts: Vec<Alert>,
+) -> Result<Report> {
+    let mut e = Engine::new(config, topology)?;
+    let mut now = TimestampMs::MIN;
+    for a in alerts {
+        now = now.max(event_time(&a));
+        e.ingest(a, now)?;
+    }
+    if now > TimestampMs::MIN {
+        e.tick(now)?;
+    }
+    let incidents = e
+        .incidents()
+        .into_iter()
+        .map(|i| ReportIncident {
+            id: i.id,
+            title: i.title,
+            severity: i.severity,
+            status: i.status,
+            resources: i.resources,
+            alerts: i
+                .alerts
+                .into_iter()
+                .map(|a| ReportAlert {
+                    fingerprint: a.fingerprint,
+                    labels: a.labels,
+                })
+                .collect(),
+            probable_origin: i.probable_origin,
+        })
+        .collect();
+    Ok(Report {
+        incidents,
+        stats: e.stats(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiops_core::Labels;
+
+    const M: i64 = 60_000;
+
+    fn alert(pairs: &[(&str, &str)], start: i64) -> Alert {
+        Alert::firing(
+            Labels::try_from_pairs(pairs.iter().copied()).unwrap(),
+            start,
+        )
+        .unwrap()
+    }
+
+    const CONFIG: &str = r#"
+global:
+  resolve_timeout: 5m
+route:
+  receiver: team
+  group_by: [alertname, cluster]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+receivers:
+  - name: team
+    webhook_configs: [{url: "http://hook"}]
+inhibit_rules:
+  - source_matchers: [severity="critical"]
+    target_matchers: [severity="warning"]
+    equal: [cluster]
+silences:
+  - id: s1
+    matchers: ['service="batch"']
+    startsAt: "1970-01-01T00:00:00Z"
+    endsAt: "1970-01-02T00:00:00Z"
+correlation:
+  resolve: all
+  rules:
+    - name: disk
+      matchers: ['alertname=~"Disk.*"']
+      group_by: [cluster]
+      window: 10m
+      min_alerts: 2
+"#;
+
+    #[test]
+    fn alertmanager_config_loads_and_pipeline_runs() {
+        let cfg = Config::from_yaml(CONFIG).unwrap();
+        let mut e = Engine::new(cfg.clone(), None).unwrap();
+        let crit = alert(
+            &[
+                ("alertname", "Down"),
+                ("cluster", "eu"),
+                ("severity", "critical"),
+                ("service", "api"),
+            ],
+            0,
+        );
+        let warn = alert(
+            &[
+                ("alertname", "Slow"),
+                ("cluster", "eu"),
+                ("severity", "warning"),
+                ("service", "api"),
+            ],
+            0,
+        );
+        let batch = alert(&[("alertname", "Late"), ("service", "batch")], 0);
+        assert_eq!(
+            e.ingest(crit.clone(), 0).unwrap().incident.as_deref(),
+            Some("inc-1")
+        );
+        assert_eq!(
+            e.ingest(crit.clone(), 1).unwrap().outcome,
+            DedupOutcome::Duplicate
+        );
+        let w = e.ingest(warn, 2).unwrap();
+        assert_eq!((w.inhibited_by, w.incident), (Some(crit.fingerprint), None));
+        let b = e.ingest(batch, 3).unwrap();
+        assert_eq!((b.muted_by, b.incident), (vec!["s1".to_string()], None));
+        // Disk rule needs 2 alerts.
+        let d1 = alert(
+            &[
+                ("alertname", "DiskFull"),
+                ("cluster", "eu"),
+                ("service", "db"),
+            ],
+            0,
+        );
+        let d2 = alert(
+            &[
+                ("alertname", "DiskSlow"),
+                ("cluster", "eu"),
+                ("service", "db2"),
+            ],
+            0,
+        );
+        assert_eq!(e.ingest(d1, M).unwrap().incident, None);
+        assert_eq!(
+            e.ingest(d2, 2 * M).unwrap().incident.as_deref(),
+            Some("inc-2")
+        );
+        // Notifications: inhibited and silenced alerts are left out of batches.
+        let batches = e.tick(5 * M).unwrap();
+        let notified: usize = batches.iter().map(|b| b.firing.len()).sum();
+        assert_eq!(notified, 3);
+        // Snapshot and restore, then continue identically.
+        let text = serde_json::to_string(e.state()).unwrap();
+        let mut back = Engine::restore(cfg, None, serde_json::from_str(&text).unwrap()).unwrap();
+        let mut r = crit.clone();
+        r.status = AlertStatus::Resolved;
+        r.ends_at = Some(6 * M);
+        e.ingest(r.clone(), 6 * M).unwrap();
+        back.ingest(r, 6 * M).unwrap();
+        assert_eq!(e.incidents(), back.incidents());
+        assert_eq!(
+            e.incidents()[0].status,
+            aiops_core::IncidentStatus::Resolved
+        );
+        let s = e.stats();
+        assert_eq!(
+            (
+                s.alerts_in,
+                s.duplicates,
+                s.suppressed,
+                s.inhibited,
+                s.incidents
+            ),
+            (7, 1, 1, 1, 2)
+        );
+        assert!((s.noise_reduction - (1.0 - 2.0 / 7.0)).abs() < 1e-12);
+        assert!(e.ingest(crit, 0).is_err());
+    }
+
+    #[test]
+    fn config_errors_are_typed() {
+        assert!(matches!(
+            Config::from_yaml("bogus: 1"),
+            Err(RcaError::Config(_))
+        ));
+        assert!(matches!(
+            Config::from_yaml("inhibit_rules: [{source_matchers: ['a=~\"(\"']}]"),
+            Err(RcaError::Config(_))
+        ));
+        let cfg = Config::from_yaml("route: {group_by: [a]}").unwrap();
+        assert!(Engine::new(cfg, None).is_err());
+        assert!(Engine::new(Config::default(), None).is_ok());
+    }
+
+    #[test]
+    fn batch_report_with_topology() {
+        let topo = Topology::from_json(
+            r#"{"nodes": [{"id": "web", "kind": "service"}, {"id": "db", "kind": "database"}],
+                "edges": [{"from": "web", "to": "db", "kind": "calls"}]}"#,
+        )
+        .unwrap();
+        let alerts = vec![
+            alert(&[("alertname", "Errors"), ("service", "web")], M),
+            alert(
+                &[
+                    ("alertname", "Down"),
+                    ("service", "db"),
+                    ("severity", "critical"),
+                ],
+                0,
+            ),
+            alert(&[("alertname", "Errors"), ("service", "web")], M),
+        ];
+        let r = correlate_batch(Config::default(), Some(&topo), alerts).unwrap();
+        assert_eq!(r.incidents.len(), 1);
+        assert_eq!(r.incidents[0].probable_origin.as_deref(), Some("db"));
+        assert_eq!(r.stats.duplicates, 1);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["incidents"][0]["severity"], "critical");
+        assert_eq!(v["incidents"][0]["alerts"][0]["labels"]["service"], "web");
+        assert!((v["stats"]["noise_reduction"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    }
+}

@@ -19,6 +19,7 @@ use std::path::Path;
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
 use aiops_forecast::ForecastError;
+use aiops_rca::RcaError;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -158,6 +159,8 @@ pub(crate) enum Error {
     Forecast(ForecastError),
     /// An `aiops-forecast` error with where it happened.
     ForecastAt(ForecastError, String),
+    /// An `aiops-rca` error.
+    Rca(RcaError),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
     Param(String),
     /// Malformed input found by the binding itself (JSON of `from_json`, pickled state).
@@ -206,6 +209,12 @@ impl From<DetectError> for Error {
 impl From<ForecastError> for Error {
     fn from(e: ForecastError) -> Self {
         Error::Forecast(e)
+    }
+}
+
+impl From<RcaError> for Error {
+    fn from(e: RcaError) -> Self {
+        Error::Rca(e)
     }
 }
 
@@ -269,6 +278,18 @@ fn forecast_kind(e: &ForecastError) -> Kind {
     }
 }
 
+fn rca_kind(e: &RcaError) -> Kind {
+    match e {
+        RcaError::MatcherSyntax { .. } | RcaError::Config(_) => Kind::Parse,
+        RcaError::InvalidRegex { .. }
+        | RcaError::InvalidDuration { .. }
+        | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
+        RcaError::UnknownResource(_) | RcaError::RunsOnCycle(_) => Kind::InvalidInput,
+        RcaError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
 /// `OSError(errno, strerror, filename)` when the OS gave an error number, else `OSError(msg)`.
 fn io_error(py: Python<'_>, e: &io::Error, path: Option<String>) -> PyResult<PyErr> {
     let ex = exceptions(py)?;
@@ -302,6 +323,8 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::Forecast(ForecastError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
         Error::Forecast(e) => (forecast_kind(&e), e.to_string()),
         Error::ForecastAt(e, at) => (forecast_kind(&e), format!("{at}: {e}")),
+        Error::Rca(RcaError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
+        Error::Rca(e) => (rca_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),
         Error::Other(m) => (Kind::Aiops, m),

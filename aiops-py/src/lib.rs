@@ -6,6 +6,7 @@
 //! release the GIL, and the crates' errors become a small exception hierarchy ([`errors`]).
 //! The Python package around it, its stubs and tests live in `python/` and `tests/`.
 
+mod alerts;
 mod arrays;
 mod detect;
 mod errors;
@@ -46,6 +47,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
     m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
     m.add_class::<logs::PyTemplateMiner>()?;
+    m.add_class::<alerts::PyAlertEngine>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     Ok(())
 }

@@ -2,7 +2,8 @@
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
-capacity planning, ``aiops.logs`` the log template miner.
+capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
+correlation engine.
 
 Exceptions::
 
@@ -15,6 +16,7 @@ Exceptions::
 """
 
 from aiops._aiops import (
+    AlertEngine,
     AiopsError,
     AiopsFileNotFoundError,
     AiopsIOError,
@@ -48,9 +50,11 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import detect, forecast, logs
+from aiops import alerts, detect, forecast, logs
 
 __all__ = [
+    "AlertEngine",
+    "alerts",
     "AiopsError",
     "AiopsFileNotFoundError",
     "AiopsIOError",

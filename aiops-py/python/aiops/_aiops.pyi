@@ -6,7 +6,7 @@ a missing point. Heavy calls (parsing, detection) release the GIL.
 
 import os
 from collections.abc import Sequence
-from typing import Final, TypeAlias, final
+from typing import Any, Final, TypeAlias, final
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,7 @@ _PathLike: TypeAlias = str | os.PathLike[str]
 
 __all__ = [
     "__version__",
+    "AlertEngine",
     "AiopsError",
     "InvalidInputError",
     "ParseError",
@@ -579,3 +580,39 @@ class TemplateMiner:
 
 def loghub_template(template: str) -> str:
     """A template in the loghub notation: every ``<:NAME:>`` becomes ``<*>``."""
+
+@final
+class AlertEngine:
+    """The alert correlation engine: dedup, routing and grouping, inhibition, silences and
+    incidents. Time only moves when the caller says so (ms since the epoch).
+
+    ``config`` is an Alertmanager-shaped YAML text (route, inhibit_rules, silences,
+    maintenance_windows, correlation); ``topology`` a JSON text
+    ``{"nodes": [...], "edges": [...]}``. Raises ParseError or InvalidParameterError for bad
+    ones.
+    """
+
+    def __new__(cls, config: str | None = None, topology: str | None = None) -> AlertEngine:
+        """Builds an engine; both arguments are optional."""
+
+    def ingest(self, alerts: str, now: int | None = None) -> list[str | None]:
+        """Feeds alerts given as JSON text (one Alertmanager API v2 alert per line, a JSON
+        array, or a webhook payload), in order, each at the later of its event time and the
+        engine's time (or at ``now``, ms). Returns each alert's incident id."""
+
+    def tick(self, now: int) -> list[dict[str, Any]]:
+        """Advances to ``now`` (ms); the notification batches due, as dicts."""
+
+    def incidents(self) -> list[dict[str, Any]]:
+        """Every incident so far, as dicts."""
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: alerts_in, duplicates, suppressed, inhibited, incidents,
+        noise_reduction."""
+
+    def snapshot(self) -> str:
+        """The whole state as JSON text, configuration and topology included."""
+
+    @staticmethod
+    def restore(snapshot: str) -> AlertEngine:
+        """An engine restored from ``snapshot()``; raises ParseError for bad JSON."""

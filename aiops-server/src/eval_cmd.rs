@@ -154,6 +154,7 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
             "{}",
             json!({"noise_reduction": s.noise_reduction, "purity": s.purity,
                 "completeness": s.completeness, "origin_accuracy": s.origin_accuracy,
+                "episode_reduction": s.episode_reduction,
                 "cases": r.cases, "seed": args.seed, "alerts_in": r.alerts_in,
                 "incidents": r.incidents, "faults": r.faults, "seconds": seconds})
         );
@@ -166,6 +167,10 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
         println!("purity           {:.4}", s.purity);
         println!("completeness     {:.4}", s.completeness);
         println!("origin accuracy  {:.4}", s.origin_accuracy);
+        println!(
+            "episode reduction {:.4} (1 - incidents / distinct alerts)",
+            s.episode_reduction
+        );
     }
     Ok(())
 }

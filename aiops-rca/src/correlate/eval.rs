@@ -7,16 +7,27 @@
 //! fault (background and flapping alerts count against it); completeness, the mean over faults
 //! of the share of a fault's alerts in its largest incident (alerts that joined no incident
 //! count as missed); and origin accuracy, the share of incidents whose majority is a fault and
-//! whose probable origin is that fault's resource. An "alert" here is one firing episode:
+//! whose probable origin is that fault's resource; and episode reduction, `1 - incidents /
+//! distinct alerts`, which gives no credit for dropping re-sends. An "alert" here is one firing episode:
 //! re-sends and the resolution of an alert count once. The scores are averaged over cases.
 
 use std::collections::{BTreeMap, HashMap};
 
+use aiops_core::Fingerprint;
 use serde::Serialize;
 
 use crate::correlate::engine::{Config, Engine};
 use crate::correlate::scenario::{Scenario, ScenarioParams, SplitMix64};
 use crate::error::{RcaError, Result};
+
+/// What caused an alert, in the ground truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Cause {
+    /// An injected fault.
+    Fault(usize),
+    /// Background or flapping noise: the alert itself.
+    Noise(Fingerprint),
+}
 
 /// Scores of one case or, averaged, of many.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -27,6 +38,9 @@ pub struct AlertScores {
     pub purity: f64,
     /// Mean share of a fault's alerts in its largest incident.
     pub completeness: f64,
+    /// `1 - incidents / distinct alerts` (re-sends and resolutions not counted): the
+    /// reduction grouping alone achieves, without the credit dedup gets for re-sends.
+    pub episode_reduction: f64,
     /// Share of fault incidents whose probable origin is the injected fault's resource.
     pub origin_accuracy: f64,
 }
@@ -51,28 +65,33 @@ pub struct AlertEval {
 pub fn score_scenario(config: &Config, scenario: &Scenario) -> Result<(AlertScores, u64, u64)> {
     let mut engine = Engine::new(config.clone(), Some(&scenario.topology))?;
     let mut now = i64::MIN;
-    // episode -> (fault, incident of its first firing notification that got one)
-    let mut episodes: BTreeMap<usize, (Option<usize>, Option<String>)> = BTreeMap::new();
+    // episode -> (fault, fingerprint, incident of its first firing notification that got one)
+    let mut episodes: BTreeMap<usize, (Option<usize>, Fingerprint, Option<String>)> =
+        BTreeMap::new();
     for a in &scenario.alerts {
         now = now.max(a.at);
         let firing = a.alert.status_at(now) == aiops_core::AlertStatus::Firing;
         let got = engine.ingest(a.alert.clone(), now)?;
-        let entry = episodes.entry(a.episode).or_insert((a.fault, None));
-        if firing && entry.1.is_none() {
-            entry.1 = got.incident;
+        let entry = episodes
+            .entry(a.episode)
+            .or_insert((a.fault, a.alert.fingerprint, None));
+        if firing && entry.2.is_none() {
+            entry.2 = got.incident;
         }
     }
     if now > i64::MIN {
         engine.tick(now)?;
     }
     let stats = engine.stats();
-    // incident -> fault (None = background) -> episodes
-    let mut by_incident: BTreeMap<&str, HashMap<Option<usize>, usize>> = BTreeMap::new();
+    // incident -> cause -> episodes. A cause is a fault, or for background and flapping
+    // alerts the alert itself (its fingerprint): unrelated noise alerts are distinct causes.
+    let mut by_incident: BTreeMap<&str, HashMap<Cause, usize>> = BTreeMap::new();
     // fault -> incident (None = no incident) -> episodes
     let mut by_fault: BTreeMap<usize, HashMap<Option<&str>, usize>> = BTreeMap::new();
-    for (fault, inc) in episodes.values() {
+    for (fault, fp, inc) in episodes.values() {
+        let cause = fault.map_or(Cause::Noise(*fp), Cause::Fault);
         if let Some(i) = inc {
-            *by_incident.entry(i).or_default().entry(*fault).or_default() += 1;
+            *by_incident.entry(i).or_default().entry(cause).or_default() += 1;
         }
         if let Some(f) = fault {
             *by_fault
@@ -83,17 +102,19 @@ pub fn score_scenario(config: &Config, scenario: &Scenario) -> Result<(AlertScor
         }
     }
     let mut purity = Vec::new();
-    let mut majority: BTreeMap<&str, Option<usize>> = BTreeMap::new();
+    let mut majority: BTreeMap<&str, Cause> = BTreeMap::new();
     for (inc, counts) in &by_incident {
         let total: usize = counts.values().sum();
-        // Majority fault; background never is one (ties: lowest fault index).
-        let best = counts
+        // Majority cause (ties: the smallest cause, faults first).
+        let Some((n, std::cmp::Reverse(cause))) = counts
             .iter()
-            .filter_map(|(f, n)| f.map(|f| (*n, std::cmp::Reverse(f))))
-            .max();
-        let best_n = best.map_or(0, |b| b.0);
-        purity.push(best_n as f64 / total as f64);
-        majority.insert(inc, best.map(|b| b.1.0));
+            .map(|(c, n)| (*n, std::cmp::Reverse(*c)))
+            .max()
+        else {
+            continue;
+        };
+        purity.push(n as f64 / total as f64);
+        majority.insert(inc, cause);
     }
     let completeness: Vec<f64> = by_fault
         .values()
@@ -111,7 +132,7 @@ pub fn score_scenario(config: &Config, scenario: &Scenario) -> Result<(AlertScor
     let mut fault_incidents = 0usize;
     let mut right_origin = 0usize;
     for inc in engine.incidents() {
-        if let Some(Some(f)) = majority.get(inc.id.as_str()) {
+        if let Some(Cause::Fault(f)) = majority.get(inc.id.as_str()) {
             fault_incidents += 1;
             if inc.probable_origin.as_deref() == Some(scenario.faults[*f].resource.as_str()) {
                 right_origin += 1;
@@ -127,6 +148,11 @@ pub fn score_scenario(config: &Config, scenario: &Scenario) -> Result<(AlertScor
     };
     let scores = AlertScores {
         noise_reduction: stats.noise_reduction,
+        episode_reduction: if episodes.is_empty() {
+            0.0
+        } else {
+            1.0 - stats.incidents as f64 / episodes.len() as f64
+        },
         purity: mean(&purity),
         completeness: mean(&completeness),
         origin_accuracy: if fault_incidents == 0 {
@@ -160,6 +186,7 @@ pub fn evaluate(
         let (s, a, i) = score_scenario(config, &scenario)?;
         sum.noise_reduction += s.noise_reduction;
         sum.purity += s.purity;
+        sum.episode_reduction += s.episode_reduction;
         sum.completeness += s.completeness;
         sum.origin_accuracy += s.origin_accuracy;
         alerts_in += a;
@@ -171,6 +198,7 @@ pub fn evaluate(
         scores: AlertScores {
             noise_reduction: sum.noise_reduction / n,
             purity: sum.purity / n,
+            episode_reduction: sum.episode_reduction / n,
             completeness: sum.completeness / n,
             origin_accuracy: sum.origin_accuracy / n,
         },
@@ -241,6 +269,7 @@ mod tests {
         let (sc, alerts_in, incidents) = score_scenario(&Config::default(), &s).unwrap();
         assert_eq!((alerts_in, incidents), (4, 1));
         assert!((sc.noise_reduction - 0.75).abs() < 1e-12);
+        assert!((sc.episode_reduction - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(sc.purity, 1.0);
         assert_eq!(sc.completeness, 1.0);
         assert_eq!(sc.origin_accuracy, 1.0);
@@ -259,8 +288,8 @@ mod tests {
         // web is two hops from db but one from api, so the storm stays one incident.
         let (sc, _, incidents) = score_scenario(&Config::default(), &s).unwrap();
         assert_eq!(incidents, 2);
-        // Incident 1: 2 fault alerts of 3 -> 2/3; incident 2: background only -> 0.
-        assert!((sc.purity - (2.0 / 3.0) / 2.0).abs() < 1e-12);
+        // Incident 1: 2 fault alerts of 3 -> 2/3; incident 2: one background alert -> 1.
+        assert!((sc.purity - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
         assert_eq!(sc.completeness, 1.0);
     }
 

@@ -16,9 +16,10 @@ use crate::error::{RcaError, Result};
 
 /// Scenario parameters. [`ScenarioParams::default`] is the default mix the evaluation
 /// reports on: 30 services on 5 hosts, 3 faults (one in four on a host) over three hours,
-/// 80 % propagation per call edge up to 3 hops, 30 s per hop plus up to 25 s jitter, every
-/// firing alert re-sent 3 times a minute apart, faults lasting 20 min, 8 background alerts
-/// and 2 flapping alerts flapping 4 times each, 4 min apart.
+/// 80 % propagation per call edge up to 3 hops, 30 s per hop plus up to 25 s jitter, faults
+/// lasting 20 min, firing alerts re-sent every minute while they fire (as Prometheus does with
+/// its default `resend_delay` of 1m), 8 background alerts (lasting 20 min each) and 2 flapping
+/// alerts flapping 4 times each, 4 min apart (2 min firing, 2 min resolved).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioParams {
     /// Number of services (>= 2).
@@ -39,7 +40,8 @@ pub struct ScenarioParams {
     pub hop_delay_ms: i64,
     /// Uniform extra delay of each alert, in `[0, jitter_ms)` (ms).
     pub jitter_ms: i64,
-    /// Times each firing alert is sent again after the first.
+    /// Most times a firing alert is sent again after the first, every `resend_interval_ms`
+    /// while it fires.
     pub resends: usize,
     /// Time between re-sends (ms).
     pub resend_interval_ms: i64,
@@ -69,7 +71,7 @@ impl Default for ScenarioParams {
             max_depth: 3,
             hop_delay_ms: 30_000,
             jitter_ms: 25_000,
-            resends: 3,
+            resends: 19,
             resend_interval_ms: 60_000,
             fault_duration_ms: 20 * 60_000,
             background: 8,
@@ -272,7 +274,7 @@ impl ScenarioParams {
                     ("instance", host(h).as_str()),
                     ("severity", "critical"),
                 ])?;
-                self.emit(
+                self.emit_fault(
                     &mut out,
                     labels,
                     at + rng.span(self.jitter_ms),
@@ -321,7 +323,7 @@ impl ScenarioParams {
                     ("severity", severity),
                 ])?;
                 let t = at + d as i64 * self.hop_delay_ms + rng.span(self.jitter_ms);
-                self.emit(&mut out, labels, t, Some(f), episode)?;
+                self.emit_fault(&mut out, labels, t, Some(f), episode)?;
                 episode += 1;
             }
             faults.push(Fault { resource, at });
@@ -343,7 +345,7 @@ impl ScenarioParams {
                 ("severity", "warning"),
             ])?;
             let t = rng.span(self.span_ms);
-            self.emit(&mut out, labels, t, None, episode)?;
+            self.emit_fault(&mut out, labels, t, None, episode)?;
             episode += 1;
         }
         for _ in 0..self.flapping {
@@ -357,11 +359,7 @@ impl ScenarioParams {
             for k in 0..self.flaps {
                 let start = t0 + k as i64 * self.flap_period_ms;
                 let end = start + self.flap_period_ms / 2;
-                let mut a = Alert::firing(labels.clone(), start)?;
-                push(&mut out, a.clone(), start, None, episode);
-                a.status = AlertStatus::Resolved;
-                a.ends_at = Some(end);
-                push(&mut out, a, end, None, episode);
+                self.emit(&mut out, labels.clone(), start, end, None, episode)?;
                 episode += 1;
             }
         }
@@ -374,9 +372,9 @@ impl ScenarioParams {
         })
     }
 
-    /// One firing alert starting at `start`, its re-sends, and its resolution when the
-    /// fault ends (background alerts last as long as a fault).
-    fn emit(
+    /// One firing alert starting at `start` lasting a fault's duration (background alerts
+    /// last as long as fault alerts).
+    fn emit_fault(
         &self,
         out: &mut Vec<ScenarioAlert>,
         labels: Labels,
@@ -384,8 +382,28 @@ impl ScenarioParams {
         fault: Option<usize>,
         episode: usize,
     ) -> Result<()> {
+        self.emit(
+            out,
+            labels,
+            start,
+            start + self.fault_duration_ms,
+            fault,
+            episode,
+        )
+    }
+
+    /// One firing alert from `start`, its re-sends while it fires, and its resolution at
+    /// `end`.
+    fn emit(
+        &self,
+        out: &mut Vec<ScenarioAlert>,
+        labels: Labels,
+        start: TimestampMs,
+        end: TimestampMs,
+        fault: Option<usize>,
+        episode: usize,
+    ) -> Result<()> {
         let mut a = Alert::firing(labels, start)?;
-        let end = start + self.fault_duration_ms;
         for k in 0..=self.resends {
             let t = start + k as i64 * self.resend_interval_ms;
             if t < end {

@@ -232,16 +232,16 @@ impl ScenarioParams {
         // callers[i]: services calling service i; runs_on[i]: host of service i.
         let mut callers: Vec<Vec<usize>> = vec![Vec::new(); self.services];
         let mut edges = Vec::new();
-        for i in 1..self.services {
+        for (i, mine) in callers.iter_mut().enumerate().skip(1) {
             let first = rng.below(i);
-            callers[i].push(first);
+            mine.push(first);
             if i > 1 && rng.chance(self.extra_caller) {
                 let second = rng.below(i);
                 if second != first {
-                    callers[i].push(second);
+                    mine.push(second);
                 }
             }
-            for &c in &callers[i] {
+            for &c in mine.iter() {
                 edges.push(Edge {
                     from: svc(c),
                     to: svc(i),
@@ -500,7 +500,7 @@ mod tests {
             let mut frontier = vec![r.to_string()];
             let mut found = false;
             for _ in 0..=p.max_depth {
-                if frontier.iter().any(|x| *x == f.resource) {
+                if frontier.contains(&f.resource) {
                     found = true;
                     break;
                 }

@@ -477,3 +477,18 @@ fn detect_multi_scores_metrics_together() {
         stderr(&o)
     );
 }
+
+#[test]
+fn eval_alerts_prints_the_three_scores_as_json_and_refuses_zero_cases() {
+    let o = aiops(&["eval", "alerts", "--cases", "5", "--seed", "3", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for k in ["noise_reduction", "purity", "completeness"] {
+        let x = v[k].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&x), "{k} = {x}");
+    }
+    assert_eq!(v["cases"], 5);
+    let o = aiops(&["eval", "alerts", "--cases", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cases"), "{}", stderr(&o));
+}

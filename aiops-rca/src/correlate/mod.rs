@@ -5,12 +5,14 @@
 pub mod dedup;
 pub mod duration;
 pub mod engine;
+pub mod eval;
 pub mod grouping;
 pub mod incidents;
 pub mod inhibit;
 pub mod input;
 pub mod matchers;
 pub mod route;
+pub mod scenario;
 pub mod silence;
 
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};

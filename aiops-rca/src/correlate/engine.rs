@@ -483,6 +483,9 @@ correlation:
         r.ends_at = Some(6 * M);
         e.ingest(r.clone(), 6 * M).unwrap();
         back.ingest(r, 6 * M).unwrap();
+        // Resolved once the policy has held for the grace period (5 minutes by default).
+        e.tick(11 * M).unwrap();
+        back.tick(11 * M).unwrap();
         assert_eq!(e.incidents(), back.incidents());
         assert_eq!(
             e.incidents()[0].status,

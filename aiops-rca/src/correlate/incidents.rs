@@ -35,6 +35,10 @@ pub enum ResolvePolicy {
 fn ten_minutes() -> Duration {
     Duration::from_mins(10)
 }
+fn five_minutes() -> Duration {
+    Duration(5 * 60_000)
+}
+
 fn one() -> usize {
     1
 }
@@ -100,6 +104,12 @@ pub struct CorrelationParams {
     /// When incidents resolve.
     #[serde(default)]
     pub resolve: ResolvePolicy,
+    /// How long the resolve policy must hold before the incident resolves: an alert of the
+    /// incident that fires again within it (a flapping alert, a re-firing fault) keeps its
+    /// incident instead of opening a new one; new alerts do not join an incident in its
+    /// grace period. `0s` resolves at once.
+    #[serde(default = "five_minutes")]
+    pub resolve_grace: Duration,
     /// Labels naming an alert's resource, first present wins.
     #[serde(default = "default_resource_labels")]
     pub resource_labels: Vec<String>,
@@ -111,6 +121,7 @@ impl Default for CorrelationParams {
             rules: Vec::new(),
             topology: TopologyParams::default(),
             resolve: ResolvePolicy::All,
+            resolve_grace: five_minutes(),
             resource_labels: default_resource_labels(),
         }
     }
@@ -154,6 +165,9 @@ impl CorrelationParams {
         if self.topology.window.0 <= 0 {
             return bad("topology.window", "must be positive".into());
         }
+        if self.resolve_grace.0 < 0 {
+            return bad("resolve_grace", "must not be negative".into());
+        }
         if self.resource_labels.is_empty() {
             return bad("resource_labels", "need at least one label name".into());
         }
@@ -167,6 +181,7 @@ impl CorrelationParams {
             pending_of: BTreeMap::new(),
             by_key: BTreeMap::new(),
             by_resource: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
         })
     }
 }
@@ -200,6 +215,9 @@ struct State {
     started_at: TimestampMs,
     last_activity: TimestampMs,
     resolved_at: Option<TimestampMs>,
+    /// Since when the resolve policy holds (the grace period runs from there).
+    #[serde(default)]
+    resolving_since: Option<TimestampMs>,
     /// Dropped from some `by_resource` sets as stale.
     pruned: bool,
 }
@@ -220,6 +238,9 @@ pub struct Correlator {
     by_key: BTreeMap<String, u64>,
     /// Resource -> open topology incidents with an alert on it.
     by_resource: BTreeMap<String, BTreeSet<u64>>,
+    /// (end of grace, incident) of the incidents whose resolve policy holds.
+    #[serde(default)]
+    deadlines: BTreeSet<(TimestampMs, u64)>,
 }
 
 impl Key {
@@ -265,6 +286,7 @@ impl Correlator {
         now: TimestampMs,
         graph: Option<&TopologyGraph>,
     ) -> Option<u64> {
+        self.close_due(now);
         let fp = alert.fingerprint;
         let firing = alert.status_at(now) == AlertStatus::Firing;
         if let Some(&id) = self.by_alert.get(&fp) {
@@ -315,6 +337,9 @@ impl Correlator {
             for (r, d) in &near {
                 for &id in self.by_resource.get(*r).into_iter().flatten() {
                     match self.open.get(&id) {
+                        // Skipped, not stale: an incident in its grace period takes back its
+                        // own alerts only.
+                        Some(s) if s.resolving_since.is_some() => {}
                         Some(s) if s.last_activity >= horizon => {
                             let cand = (*d, std::cmp::Reverse(s.last_activity), id);
                             if best.is_none_or(|b| cand < b) {
@@ -397,7 +422,8 @@ impl Correlator {
         let id = *self.by_key.get(&key.index_key()?)?;
         self.open
             .get(&id)
-            .filter(|s| s.last_activity >= horizon)
+            // An incident in its grace period takes back its own alerts only.
+            .filter(|s| s.last_activity >= horizon && s.resolving_since.is_none())
             .map(|s| s.id)
     }
 
@@ -417,6 +443,7 @@ impl Correlator {
             started_at: alerts.first().map_or(now, |(t, _)| *t),
             last_activity: now,
             resolved_at: None,
+            resolving_since: None,
             pruned: false,
         };
         if let Some(k) = s.key.index_key() {
@@ -459,6 +486,7 @@ impl Correlator {
             s.last_activity = now;
             self.by_alert.insert(alert.fingerprint, id);
         }
+        self.settle(id, now);
         id
     }
 
@@ -476,8 +504,43 @@ impl Correlator {
             }
         }
         s.last_activity = s.last_activity.max(now);
-        if self.open.get(&id).is_some_and(|s| self.is_resolved(s, now)) {
-            self.close(id, now);
+        self.settle(id, now);
+    }
+
+    /// Starts, keeps or cancels the grace period of an open incident after a change.
+    fn settle(&mut self, id: u64, now: TimestampMs) {
+        let Some(resolved) = self.open.get(&id).map(|s| self.is_resolved(s, now)) else {
+            return;
+        };
+        let grace = self.params.resolve_grace.0;
+        let Some(s) = self.open.get_mut(&id) else {
+            return;
+        };
+        match (resolved, s.resolving_since) {
+            (true, None) if grace == 0 => {
+                s.resolving_since = Some(now);
+                self.close(id, now);
+            }
+            (true, None) => {
+                s.resolving_since = Some(now);
+                self.deadlines.insert((now + grace, id));
+            }
+            (false, Some(since)) => {
+                s.resolving_since = None;
+                self.deadlines.remove(&(since + grace, id));
+            }
+            _ => {}
+        }
+    }
+
+    /// Resolves the incidents whose grace period ended by `now`.
+    fn close_due(&mut self, now: TimestampMs) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.close(id, at);
         }
     }
 
@@ -495,7 +558,11 @@ impl Correlator {
         let Some(mut s) = self.open.remove(&id) else {
             return;
         };
-        s.resolved_at = Some(now);
+        s.resolved_at = Some(s.resolving_since.unwrap_or(now));
+        if let Some(since) = s.resolving_since {
+            self.deadlines
+                .remove(&(since + self.params.resolve_grace.0, id));
+        }
         for fp in &s.order {
             self.by_alert.remove(fp);
         }
@@ -517,18 +584,15 @@ impl Correlator {
         self.closed.push(s);
     }
 
-    /// Resolves the open incidents whose policy is met at `now` (alerts whose `endsAt`
-    /// passed count as resolved).
+    /// Resolves the open incidents whose policy has held for the grace period at `now`
+    /// (alerts whose `endsAt` passed count as resolved; their grace starts now).
     pub fn resolve_due(&mut self, now: TimestampMs) {
-        let done: Vec<u64> = self
-            .open
-            .values()
-            .filter(|s| self.is_resolved(s, now))
-            .map(|s| s.id)
-            .collect();
-        for id in done {
-            self.close(id, now);
+        self.close_due(now);
+        let ids: Vec<u64> = self.open.keys().copied().collect();
+        for id in ids {
+            self.settle(id, now);
         }
+        self.close_due(now);
     }
 
     /// All incidents, open and resolved, by id.
@@ -746,6 +810,7 @@ mod tests {
         ] {
             let mut c = CorrelationParams {
                 resolve: policy,
+                resolve_grace: Duration(0),
                 ..Default::default()
             }
             .build()
@@ -764,6 +829,38 @@ mod tests {
         let mut c = CorrelationParams::default().build().unwrap();
         assert_eq!(c.observe(&resolved(&a, 5), 5, None), None);
         assert!(c.incidents(None).is_empty());
+    }
+
+    #[test]
+    fn a_flapping_alert_keeps_its_incident_within_the_grace_period() {
+        let a = alert(&[("alertname", "Flap"), ("service", "cart")], 0);
+        let mut c = CorrelationParams::default().build().unwrap();
+        let m = 60_000;
+        assert_eq!(c.observe(&a, 0, None), Some(1));
+        c.observe(&resolved(&a, m), m, None);
+        assert_eq!(c.incidents(None)[0].status, IncidentStatus::Open, "grace");
+        // Fires again 2 minutes later: same incident, grace cancelled.
+        assert_eq!(c.observe(&a, 3 * m, None), Some(1));
+        c.resolve_due(20 * m);
+        assert_eq!(c.incidents(None)[0].status, IncidentStatus::Open);
+        // Resolves for good: closed once 5 minutes have passed, dated when it resolved.
+        c.observe(&resolved(&a, 21 * m), 21 * m, None);
+        c.resolve_due(25 * m);
+        assert_eq!(c.incidents(None)[0].status, IncidentStatus::Open);
+        c.resolve_due(26 * m);
+        let inc = &c.incidents(None)[0];
+        assert_eq!(inc.status, IncidentStatus::Resolved);
+        assert_eq!(inc.resolved_at, Some(21 * m));
+        // After that, never reused: an unrelated later alert closes due incidents first.
+        assert_eq!(c.observe(&a, 40 * m, None), Some(2));
+        assert!(
+            CorrelationParams {
+                resolve_grace: Duration(-1),
+                ..Default::default()
+            }
+            .build()
+            .is_err()
+        );
     }
 
     #[test]

@@ -430,16 +430,21 @@ impl ContextualKernel {
     }
 
     fn scale(bits: usize, lo: f64, hi: f64) -> (f64, f64) {
-        let top = ((1u32 << bits) - 1) as f64;
-        let width = (hi - lo) / top;
+        let width = (hi - lo) / top_level(bits);
         (lo, if width > 0.0 { width } else { 1.0 })
     }
 
     /// The facts of a value: one per bit of its level (position and value). A level outside
     /// the range gets facts of its own (its bits in another fact space, and a sign), so it
     /// shares none with the levels inside: wrapping around to look like a known level would
-    /// hide exactly what matters.
+    /// hide exactly what matters. A learned range clamps the value first: a value just outside
+    /// it takes the nearest level (one far outside re-cuts the levels before it gets here).
     fn facts(&self, x: f64, (lo, width): (f64, f64)) -> Vec<Fact> {
+        let x = if self.params.input_min.is_some() {
+            x
+        } else {
+            x.clamp(lo, lo + width * top_level(self.params.bits))
+        };
         // Levels far outside the range all look alike; 1e12 keeps the cast exact.
         let level = ((x - lo) / width).floor().clamp(-1e12, 1e12) as i64;
         let inside = (0..1i64 << self.params.bits).contains(&level);
@@ -474,25 +479,19 @@ impl ContextualKernel {
             }
             return (0.0, 0.0);
         };
-        let top = ((1u32 << self.params.bits) - 1) as f64;
         if !fixed {
             // A value far outside the levels' range: re-cut the levels over everything seen
             // and relearn the recent points with them, then score the value against them
             // (a learned range only grows). A value just outside takes the nearest level.
             let (lo, width) = scale;
-            let hi = lo + width * top;
+            let hi = lo + width * top_level(self.params.bits);
             let margin = self.params.rescale * (hi - lo);
             if x < lo - margin || x > hi + margin {
                 self.refit(self.recent.len() - 1);
                 scale = self.scale.unwrap_or(scale);
             }
         }
-        let facts = if fixed {
-            self.facts(x, scale)
-        } else {
-            let (lo, width) = scale;
-            self.facts(x.clamp(lo, lo + width * top), scale)
-        };
+        let facts = self.facts(x, scale);
         let raw = self.learn(facts);
         if self.memory.data.contexts.len() >= self.params.capacity {
             self.relearn(scale, self.recent.len());
@@ -520,15 +519,8 @@ impl ContextualKernel {
         self.memory = Memory::new();
         self.previous.clear();
         self.scratch = Scratch::default();
-        let fixed = self.params.input_min.is_some();
-        let top = ((1u32 << self.params.bits) - 1) as f64;
         let recent: Vec<f64> = self.recent.iter().take(count).copied().collect();
         for v in recent {
-            let v = if fixed {
-                v
-            } else {
-                v.clamp(scale.0, scale.0 + scale.1 * top)
-            };
             let facts = self.facts(v, scale);
             self.learn(facts);
         }
@@ -690,6 +682,11 @@ impl ContextualKernel {
         };
         (1.0 - confirmed + new_share) / 2.0
     }
+}
+
+/// The highest level inside the range: `2^bits - 1`.
+fn top_level(bits: usize) -> f64 {
+    ((1u32 << bits) - 1) as f64
 }
 
 /// Whether every fact of `a` is in `b` (both sorted).

@@ -51,6 +51,68 @@ pub enum RcaError {
     /// The YAML configuration could not be read.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A metric column name is not `<resource>:<metric>`.
+    #[error("column {column:?} is not named <resource>:<metric>")]
+    BadColumnName {
+        /// The column header.
+        column: String,
+    },
+    /// A metric column names a resource the topology does not have.
+    #[error("column {column:?} names resource {resource:?}, which is not in the topology")]
+    UnknownColumnResource {
+        /// The column header.
+        column: String,
+        /// The resource part of the header (the longest prefix before a `:`).
+        resource: String,
+    },
+    /// The metric table's shape is inconsistent (column lengths, names).
+    #[error("bad metric table: {0}")]
+    MetricShape(String),
+    /// Timestamps are not strictly increasing.
+    #[error("timestamps must strictly increase: point {index} ({time} ms) is {problem} the previous one")]
+    UnsortedTimestamps {
+        /// 0-based index of the offending point.
+        index: usize,
+        /// Its timestamp (ms since the epoch).
+        time: i64,
+        /// `"before"` or `"equal to"`.
+        problem: &'static str,
+    },
+    /// A column has no value at all (every cell missing), so it cannot be interpolated.
+    #[error("column {column:?} has no value (every cell is missing)")]
+    EmptyColumn {
+        /// The column header.
+        column: String,
+    },
+    /// Every column is constant: there is nothing to rank.
+    #[error("every metric column is constant over the data: nothing changed, nothing to rank")]
+    AllConstant,
+    /// Too few points to tell a normal period from an abnormal one.
+    #[error("not enough data: {0}")]
+    NotEnoughData(String),
+    /// The anomaly time is not inside the data (or leaves too little before or after it).
+    #[error("anomaly time {time} ms is outside the usable data [{first}, {last}] ms: {reason}")]
+    AnomalyTimeOutside {
+        /// The anomaly time given (ms since the epoch).
+        time: i64,
+        /// First usable anomaly time (ms).
+        first: i64,
+        /// Last usable anomaly time (ms).
+        last: i64,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// No anomaly time was given and none could be found in the data.
+    #[error("no anomaly time given and no change found in the data: {0}")]
+    NoChangeFound(String),
+    /// An unknown ranking method name.
+    #[error("unknown method {name:?}; known: {known}")]
+    UnknownMethod {
+        /// The name given.
+        name: String,
+        /// The accepted names.
+        known: String,
+    },
     /// Invalid input data.
     #[error(transparent)]
     Core(#[from] CoreError),

@@ -82,6 +82,36 @@ impl TopologyGraph {
         self.reach(id, Direction::Incoming)
     }
 
+    /// What `id` needs directly (the targets of its edges), sorted by id.
+    pub fn direct_dependencies(&self, id: &str) -> Result<Vec<&str>> {
+        self.direct(id, Direction::Outgoing)
+    }
+
+    /// What needs `id` directly (the sources of edges to it), sorted by id.
+    pub fn direct_dependents(&self, id: &str) -> Result<Vec<&str>> {
+        self.direct(id, Direction::Incoming)
+    }
+
+    /// The kinds of the edges from `from` to `to` (empty when there is none).
+    pub fn edge_kinds(&self, from: &str, to: &str) -> Vec<EdgeKind> {
+        match (self.index.get(from), self.index.get(to)) {
+            (Some(&a), Some(&b)) => self.graph.edges_connecting(a, b).map(|e| *e.weight()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn direct(&self, id: &str, dir: Direction) -> Result<Vec<&str>> {
+        let n = self.idx(id)?;
+        let mut out: Vec<&str> = self
+            .graph
+            .neighbors_directed(n, dir)
+            .map(|m| self.graph[m].0.as_str())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+
     /// Breadth-first reach; ties at one distance are ordered by id, so results are stable.
     fn reach(&self, id: &str, dir: Direction) -> Result<Vec<&str>> {
         let start = self.idx(id)?;
@@ -218,6 +248,8 @@ mod tests {
             ["cart", "checkout", "host1", "payment", "redis"]
         );
         assert_eq!(g.kind("redis").unwrap(), &NodeKind::Cache);
+        assert_eq!(g.direct_dependencies("cart").unwrap(), ["host1", "redis"]);
+        assert_eq!(g.direct_dependents("host1").unwrap(), ["cart", "redis"]);
     }
 
     #[test]

@@ -1,0 +1,252 @@
+//! The default ranking: robust scoring that knows the topology and the clock.
+//!
+//! 1. **Anomaly of a resource**: each metric's deviation from the median of the normal period
+//!    in robust sigmas (IQR / 1.349), *sustained*: the rolling median over 5 points, so a lone
+//!    1–2 point spike does not count. A resource takes its most deviant metric. It is
+//!    *anomalous* when that reaches [`ANOMALOUS`]; its *onset* is the earliest point (from 10
+//!    points before the anomaly time) at which one of its deviant metrics held |z| >= 3.
+//! 2. **Explained by a dependency**: trouble travels against the edges (from a callee to its
+//!    callers, from a host to its residents). An anomalous resource with an anomalous direct
+//!    dependency whose onset is not later than its own (within [`ONSET_TOLERANCE`] points) is
+//!    probably a victim, and its score is discounted by [`EXPLAINED_DISCOUNT`] per such
+//!    dependency. A host's metrics are partly the sum of its residents' (a CPU hog in one
+//!    service raises its host's CPU too), so a host explains a resident fully only when other
+//!    residents suffer as well; when the resident is its only anomalous dependent, the
+//!    discount is weighted by the host's share of anomalous dependents.
+//! 3. **Explains its dependents**: a root's dependents (callers, residents) should suffer
+//!    after it. The score is multiplied by `0.5 + 0.5 x` the share of direct dependents that
+//!    are anomalous with an onset not earlier than its own (`0.75` for a resource nothing
+//!    depends on).
+//! 4. **Who changed first**: among anomalous resources, each point of onset after the earliest
+//!    costs a little (`1 / (1 + 0.05 d)`).
+//!
+//! The evidence says which metric moved, how far and when, how long before its dependents,
+//! and whether its dependencies stayed healthy.
+
+use aiops_core::EdgeKind;
+
+use super::{Prepared, Scored};
+
+/// Sustained robust z from which a resource counts as anomalous.
+pub const ANOMALOUS: f64 = 4.0;
+/// Points by which a dependency's onset may trail a resource's and still explain it.
+pub const ONSET_TOLERANCE: usize = 2;
+/// Share of the score an explaining dependency takes away.
+pub const EXPLAINED_DISCOUNT: f64 = 0.9;
+
+struct Res {
+    anomaly: f64,
+    column: Option<usize>,
+    z: f64,
+    at: usize,
+    onset: Option<usize>,
+}
+
+/// Scores every candidate (see the module docs).
+pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
+    let res: Vec<Res> = p
+        .columns_of
+        .iter()
+        .map(|cols| {
+            let mut r = Res {
+                anomaly: 0.0,
+                column: None,
+                z: 0.0,
+                at: p.split,
+                onset: None,
+            };
+            for &c in cols {
+                let s = &p.stats[c];
+                if s.constant {
+                    continue;
+                }
+                let a = s.sustained_z.abs();
+                if a > r.anomaly || r.column.is_none() {
+                    r.anomaly = a;
+                    r.column = Some(c);
+                    r.z = s.sustained_z;
+                    r.at = s.sustained_at;
+                }
+                if a >= ANOMALOUS
+                    && let Some(o) = s.onset
+                {
+                    r.onset = Some(r.onset.map_or(o, |x: usize| x.min(o)));
+                }
+            }
+            r
+        })
+        .collect();
+    let anomalous = |i: usize| res[i].anomaly >= ANOMALOUS && res[i].onset.is_some();
+    let earliest = (0..res.len())
+        .filter(|&i| anomalous(i))
+        .filter_map(|i| res[i].onset)
+        .min();
+    let deps: Vec<Vec<usize>> = (0..res.len()).map(|r| p.deps(r)).collect();
+    let dependents: Vec<Vec<usize>> = (0..res.len()).map(|r| p.dependents(r)).collect();
+    (0..res.len())
+        .map(|r| {
+            let me = &res[r];
+            let Some(col) = me.column else {
+                return Scored::default();
+            };
+            let mut evidence = Vec::new();
+            let mut score = me.anomaly;
+            let mut head = p.deviation_sentence(col, me.z, me.at, "robust sigma");
+            let Some(onset) = me.onset.filter(|_| anomalous(r)) else {
+                evidence.push(format!("{head}; below the anomaly threshold of {ANOMALOUS} robust sigma"));
+                return Scored {
+                    score,
+                    column: Some(col),
+                    evidence,
+                };
+            };
+            // Explained by a dependency?
+            let mut explained_by = Vec::new();
+            let mut healthy = Vec::new();
+            for &d in &deps[r] {
+                let dep = &res[d];
+                match dep.onset {
+                    Some(od) if anomalous(d) && od <= onset + ONSET_TOLERANCE => {
+                        let weight = if is_host_edge(p, r, d) {
+                            let total = dependents[d].len().max(1);
+                            let sick = dependents[d].iter().filter(|&&x| anomalous(x)).count();
+                            if sick > 1 { 1.0 } else { 1.0 / total as f64 }
+                        } else {
+                            1.0
+                        };
+                        score *= 1.0 - EXPLAINED_DISCOUNT * weight;
+                        explained_by.push((d, od));
+                    }
+                    _ => healthy.push(d),
+                }
+            }
+            // Explains its dependents?
+            let later: Vec<usize> = dependents[r]
+                .iter()
+                .copied()
+                .filter(|&x| anomalous(x) && res[x].onset.is_some_and(|o| o + ONSET_TOLERANCE >= onset))
+                .collect();
+            let coverage = if dependents[r].is_empty() {
+                0.5
+            } else {
+                later.len() as f64 / dependents[r].len() as f64
+            };
+            score *= 0.5 + 0.5 * coverage;
+            if let Some(e) = earliest {
+                score /= 1.0 + 0.05 * (onset - e) as f64;
+            }
+            // Evidence.
+            let first_after = later
+                .iter()
+                .filter_map(|&x| res[x].onset.map(|o| (o, x)))
+                .filter(|&(o, _)| o > onset)
+                .min();
+            if let Some((o, x)) = first_after
+                && let Some(xc) = res[x].column
+            {
+                let secs = (p.frame.timestamps()[o] - p.frame.timestamps()[onset]) / 1000;
+                head = format!(
+                    "{} changed at {}, {} s before {}",
+                    p.deviation_sentence(col, me.z, me.at, "robust sigma"),
+                    p.clock(onset),
+                    secs,
+                    p.name(xc)
+                );
+            } else {
+                head = format!("{head} (changed at {})", p.clock(onset));
+            }
+            evidence.push(head);
+            if !dependents[r].is_empty() {
+                evidence.push(format!(
+                    "{} of its {} direct dependents changed with or after it{}",
+                    later.len(),
+                    dependents[r].len(),
+                    if later.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " ({})",
+                            later.iter().map(|&x| p.resources[x]).collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                ));
+            }
+            if !explained_by.is_empty() {
+                let names: Vec<String> = explained_by
+                    .iter()
+                    .map(|&(d, od)| format!("{} (changed at {})", p.resources[d], p.clock(od)))
+                    .collect();
+                evidence.push(format!(
+                    "a dependency changed no later than it: {}, so it may be a victim",
+                    names.join(", ")
+                ));
+            } else if !deps[r].is_empty() {
+                evidence.push(format!(
+                    "its dependencies stayed healthy ({})",
+                    healthy.iter().map(|&d| p.resources[d]).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            Scored {
+                score,
+                column: Some(col),
+                evidence,
+            }
+        })
+        .collect()
+}
+
+/// Whether the edge from candidate `r` to its dependency `d` is a `runs_on` edge.
+fn is_host_edge(p: &Prepared<'_>, r: usize, d: usize) -> bool {
+    let (from, to) = (p.resources[r], p.resources[d]);
+    p.graph.edge_kinds(from, to).contains(&EdgeKind::RunsOn)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::rank::Method;
+    use crate::rank::tests_support::{build, chain, ranked};
+
+    #[test]
+    fn the_deepest_changed_resource_wins_over_louder_callers() {
+        // c (the callee) shifts least, its callers more: BARO blames a, the default c.
+        let (g, f) = chain(&[("a:latency", 40.0), ("b:latency", 25.0), ("c:latency", 12.0)], 60);
+        assert_eq!(ranked(&g, &f, Method::Baro)[0], "a");
+        assert_eq!(ranked(&g, &f, Method::Default)[0], "c");
+    }
+
+    #[test]
+    fn a_later_dependency_does_not_explain() {
+        // b changes at 60, its callee c only at 75 (say, load from b's retries): b is the root.
+        let (g, f) = build(
+            r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"},
+                {"id": "c", "kind": "service"}],
+              "edges": [{"from": "a", "to": "b", "kind": "calls"},
+                        {"from": "b", "to": "c", "kind": "calls"}]}"#,
+            &[("a:latency", 30.0, 61), ("b:latency", 20.0, 60), ("c:cpu", 40.0, 75)],
+        );
+        assert_eq!(ranked(&g, &f, Method::Default)[0], "b");
+    }
+
+    #[test]
+    fn host_cpu_raised_by_one_resident_does_not_blame_the_host() {
+        // s1's CPU hog raises host1's CPU; s2 on the same host is fine; fe calls s1.
+        let topo = r#"{"nodes": [{"id": "fe", "kind": "service"}, {"id": "s1", "kind": "service"},
+            {"id": "s2", "kind": "service"}, {"id": "host1", "kind": "host"}],
+          "edges": [{"from": "fe", "to": "s1", "kind": "calls"}, {"from": "fe", "to": "s2", "kind": "calls"},
+                    {"from": "s1", "to": "host1", "kind": "runs_on"},
+                    {"from": "s2", "to": "host1", "kind": "runs_on"}]}"#;
+        let (g, f) = build(
+            topo,
+            &[("fe:latency", 15.0, 61), ("s1:cpu", 30.0, 60), ("s1:latency", 10.0, 60),
+              ("s2:latency", 0.0, 60), ("host1:cpu", 12.0, 60)],
+        );
+        assert_eq!(ranked(&g, &f, Method::Default)[0], "s1");
+        // A host fault instead: both residents slow down, and the host is to blame.
+        let (g, f) = build(
+            topo,
+            &[("fe:latency", 15.0, 61), ("s1:cpu", 0.0, 60), ("s1:latency", 10.0, 60),
+              ("s2:latency", 10.0, 60), ("host1:cpu", 12.0, 60)],
+        );
+        assert_eq!(ranked(&g, &f, Method::Default)[0], "host1");
+    }
+}

@@ -1,0 +1,395 @@
+//! Root-cause ranking: which resource caused an incident, how sure we are, why, and what
+//! else it hits.
+//!
+//! Input: the topology ([`TopologyGraph`]) and `<resource>:<metric>` columns over shared
+//! timestamps ([`MetricFrame`]), plus the anomaly time when known; without it,
+//! [`changepoint`] finds it. Every method scores each resource that has metrics; [`rank`]
+//! sorts them, attaches a calibrated confidence ([`calibration`]), evidence sentences built
+//! from the data, and the blast radius of the best candidate.
+//!
+//! | method | file | idea |
+//! |---|---|---|
+//! | `default` | [`default`] | sustained robust deviation, discounted when a dependency changed first and explains it, credited when the resource's dependents changed after it |
+//! | `baro` | [`baro`] | BARO: median and IQR of the normal period, max deviation after |
+//! | `nsigma` | [`nsigma`] | mean and standard deviation of the normal period, max \|z\| after |
+//! | `hypothesis` | [`hypothesis`] | regress each metric on its dependencies' metrics in the normal period; score the residual after |
+//! | `pagerank` | [`pagerank`] | personalized PageRank walking from symptoms towards dependencies (MicroRCA / CloudRanger) |
+//!
+//! ```
+//! use aiops_core::Topology;
+//! use aiops_rca::TopologyGraph;
+//! use aiops_rca::rank::{Method, MetricFrame, rank};
+//! let topo = Topology::from_json(r#"{"nodes": [{"id": "frontend", "kind": "service"},
+//!     {"id": "cart", "kind": "service"}],
+//!     "edges": [{"from": "frontend", "to": "cart", "kind": "calls"}]}"#)?;
+//! let g = TopologyGraph::new(&topo)?;
+//! let ts: Vec<i64> = (0..120).map(|i| i * 60_000).collect();
+//! let wiggle = |i: usize| [0.0, 1.0, -1.0, 0.5, -0.5][i % 5];
+//! let cart: Vec<f64> = (0..120).map(|i| 20.0 + wiggle(i) + if i >= 90 { 30.0 } else { 0.0 }).collect();
+//! let front: Vec<f64> = (0..120).map(|i| 50.0 + wiggle(i + 2) + if i >= 91 { 30.0 } else { 0.0 }).collect();
+//! let frame = MetricFrame::new(&g, ts, &["cart:latency".into(), "frontend:latency".into()],
+//!     vec![cart, front])?;
+//! let r = rank(&g, &frame, Some(90 * 60_000), Method::Default)?;
+//! assert_eq!(r.root_causes[0].resource, "cart");
+//! assert_eq!(r.affected, ["frontend"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod baro;
+pub mod calibration;
+pub mod changepoint;
+pub mod default;
+pub mod eval;
+pub mod hypothesis;
+pub mod metrics;
+pub mod nsigma;
+pub mod pagerank;
+pub mod sim;
+pub(crate) mod stats;
+#[cfg(test)]
+pub(crate) mod tests_support;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use aiops_core::time::format_rfc3339;
+use aiops_core::{RootCause, TimestampMs};
+use serde_json::{Value, json};
+
+pub use changepoint::{ChangePoint, find_anomaly_time};
+pub use metrics::{MetricColumn, MetricFrame};
+
+use crate::error::{RcaError, Result};
+use crate::graph::TopologyGraph;
+use stats::ColumnStats;
+
+/// Fewest points the normal period (before the anomaly time) must have.
+pub const MIN_NORMAL_POINTS: usize = 5;
+/// Most points before the anomaly time that form the normal period: older data says less
+/// about what "normal" is at the time of the incident (daily cycles move the level).
+pub const MAX_NORMAL_POINTS: usize = 240;
+/// Most points after the anomaly time that are scored: a fault shows first and most clearly
+/// near its start, and later data mixes in recovery, the daily cycle and unrelated events.
+pub const MAX_ABNORMAL_POINTS: usize = 60;
+
+/// A ranking method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Robust scoring combined with the topology and timing ([`default`]).
+    Default,
+    /// BARO-style robust scoring ([`baro`]).
+    Baro,
+    /// Classic n-sigma ([`nsigma`]).
+    NSigma,
+    /// Regression on the dependencies' metrics ([`hypothesis`]).
+    Hypothesis,
+    /// Personalized PageRank on the topology ([`pagerank`]).
+    PageRank,
+}
+
+impl Method {
+    /// Every method, in report order.
+    pub const ALL: [Method; 5] = [
+        Method::Default,
+        Method::Baro,
+        Method::NSigma,
+        Method::Hypothesis,
+        Method::PageRank,
+    ];
+
+    /// The name used on the command line and in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Default => "default",
+            Method::Baro => "baro",
+            Method::NSigma => "nsigma",
+            Method::Hypothesis => "hypothesis",
+            Method::PageRank => "pagerank",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Method {
+    type Err = RcaError;
+    fn from_str(s: &str) -> Result<Self> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
+            .ok_or_else(|| RcaError::UnknownMethod {
+                name: s.to_string(),
+                known: Method::ALL.map(Method::as_str).join(", "),
+            })
+    }
+}
+
+/// How the anomaly time was obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnomalyTimeSource {
+    /// Given by the caller.
+    Given,
+    /// Found in the data.
+    Detected(ChangePoint),
+}
+
+impl AnomalyTimeSource {
+    /// One sentence saying how the time was obtained.
+    pub fn describe(&self) -> String {
+        match self {
+            AnomalyTimeSource::Given => "anomaly time given".to_string(),
+            AnomalyTimeSource::Detected(c) => c.how.clone(),
+        }
+    }
+}
+
+/// The result of a ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    /// The anomaly time used (ms since the epoch).
+    pub anomaly_time: TimestampMs,
+    /// How it was obtained.
+    pub anomaly_time_source: AnomalyTimeSource,
+    /// The method that ranked.
+    pub method: Method,
+    /// Every candidate resource (each resource with at least one metric column), best first.
+    /// Each one's `affected` is its own blast radius.
+    pub root_causes: Vec<RootCause>,
+    /// The blast radius of the best candidate: every resource that depends on it, directly
+    /// or not, nearest first.
+    pub affected: Vec<String>,
+    /// What was done to the input (gaps filled, constant columns scored 0).
+    pub notes: Vec<String>,
+}
+
+impl Ranking {
+    /// The JSON printed by `aiops rca`: `{"anomaly_time", "method", "root_causes": [{"rank",
+    /// "resource", "metric", "score", "confidence", "evidence"}], "impact": {"affected"},
+    /// "recommended_actions"}`. The ranking knows no runbook, so it passes
+    /// `recommended_actions` through from the caller (the knowledge base matches runbooks to
+    /// the root causes; without one the list is empty).
+    pub fn to_json(&self, recommended_actions: Vec<Value>) -> Value {
+        let causes: Vec<Value> = self
+            .root_causes
+            .iter()
+            .map(|c| {
+                json!({"rank": c.rank, "resource": c.resource, "metric": c.metric,
+                       "score": c.score, "confidence": c.confidence, "evidence": c.evidence})
+            })
+            .collect();
+        json!({
+            "anomaly_time": format_rfc3339(self.anomaly_time),
+            "method": self.method.as_str(),
+            "root_causes": causes,
+            "impact": {"affected": self.affected},
+            "recommended_actions": recommended_actions,
+        })
+    }
+}
+
+/// One candidate as a method scores it (before sorting and calibration).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scored {
+    /// Higher is more likely; >= 0.
+    pub(crate) score: f64,
+    /// The column index of the most telling metric.
+    pub(crate) column: Option<usize>,
+    /// Sentences built from the data.
+    pub(crate) evidence: Vec<String>,
+}
+
+/// What every method sees: the data, the split, per-column statistics and the candidates.
+#[derive(Debug)]
+pub(crate) struct Prepared<'a> {
+    pub(crate) graph: &'a TopologyGraph,
+    pub(crate) frame: &'a MetricFrame,
+    /// First point of the normal period.
+    pub(crate) begin: usize,
+    /// Index of the first point at or after the anomaly time.
+    pub(crate) split: usize,
+    /// One past the last point scored.
+    pub(crate) end: usize,
+    pub(crate) stats: Vec<ColumnStats>,
+    /// Candidate resources (those with columns), in order of first column.
+    pub(crate) resources: Vec<&'a str>,
+    /// Column indices of each candidate.
+    pub(crate) columns_of: Vec<Vec<usize>>,
+    pub(crate) index: HashMap<&'a str, usize>,
+}
+
+impl<'a> Prepared<'a> {
+    pub(crate) fn new(graph: &'a TopologyGraph, frame: &'a MetricFrame, split: usize) -> Self {
+        let resources = frame.resources();
+        let index: HashMap<&str, usize> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (*r, i))
+            .collect();
+        let mut columns_of = vec![Vec::new(); resources.len()];
+        for (c, col) in frame.columns().iter().enumerate() {
+            columns_of[index[col.resource.as_str()]].push(c);
+        }
+        let begin = split.saturating_sub(MAX_NORMAL_POINTS);
+        let end = (split + MAX_ABNORMAL_POINTS).min(frame.len());
+        Self {
+            graph,
+            frame,
+            begin,
+            split,
+            end,
+            stats: stats::column_stats(frame, begin, split, end),
+            resources,
+            columns_of,
+            index,
+        }
+    }
+
+    /// `<resource>:<metric>` of column `c`.
+    pub(crate) fn name(&self, c: usize) -> String {
+        self.frame.columns()[c].name()
+    }
+
+    /// `HH:MM:SS` (UTC) of point `i`.
+    pub(crate) fn clock(&self, i: usize) -> String {
+        let t = self.frame.timestamps()[i.min(self.frame.len() - 1)];
+        let s = format_rfc3339(t);
+        s.get(11..19).map(str::to_string).unwrap_or(s)
+    }
+
+    /// Direct dependencies (callees, hosts, depends_on targets) of candidate `r` that are
+    /// candidates too.
+    pub(crate) fn deps(&self, r: usize) -> Vec<usize> {
+        self.neighbours(r, true)
+    }
+
+    /// Direct dependents (callers, residents) of candidate `r` that are candidates too.
+    pub(crate) fn dependents(&self, r: usize) -> Vec<usize> {
+        self.neighbours(r, false)
+    }
+
+    fn neighbours(&self, r: usize, outgoing: bool) -> Vec<usize> {
+        let list = if outgoing {
+            self.graph.direct_dependencies(self.resources[r])
+        } else {
+            self.graph.direct_dependents(self.resources[r])
+        };
+        let mut out: Vec<usize> = list
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|id| self.index.get(id).copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// One sentence on a column's deviation: "cart:cpu rose 6.1 robust sigma at 12:03:15".
+    pub(crate) fn deviation_sentence(&self, c: usize, z: f64, at: usize, unit: &str) -> String {
+        format!(
+            "{} {} {:.1} {unit} at {}",
+            self.name(c),
+            if z >= 0.0 { "rose" } else { "fell" },
+            z.abs(),
+            self.clock(at)
+        )
+    }
+}
+
+/// Finds the split index of an anomaly time, checking it leaves a normal period of at least
+/// [`MIN_NORMAL_POINTS`] points and at least one point after it.
+pub fn split_index(frame: &MetricFrame, anomaly_time: TimestampMs) -> Result<usize> {
+    let ts = frame.timestamps();
+    let first = ts[MIN_NORMAL_POINTS.min(ts.len() - 1)];
+    let last = ts[ts.len() - 1];
+    let outside = |reason: &str| RcaError::AnomalyTimeOutside {
+        time: anomaly_time,
+        first,
+        last,
+        reason: reason.to_string(),
+    };
+    if anomaly_time < ts[0] || anomaly_time > last {
+        return Err(outside("it is not within the data's time range"));
+    }
+    let split = ts.partition_point(|&t| t < anomaly_time);
+    if split < MIN_NORMAL_POINTS {
+        return Err(outside(&format!(
+            "fewer than {MIN_NORMAL_POINTS} points before it to learn normal behaviour from"
+        )));
+    }
+    Ok(split)
+}
+
+/// Ranks every resource with metrics as the root cause of the change at `anomaly_time` (found
+/// with [`find_anomaly_time`] when `None`). Every method looks at the same window: at most
+/// [`MAX_NORMAL_POINTS`] points before the anomaly time as the normal period and at most
+/// [`MAX_ABNORMAL_POINTS`] from it on.
+pub fn rank(
+    graph: &TopologyGraph,
+    frame: &MetricFrame,
+    anomaly_time: Option<TimestampMs>,
+    method: Method,
+) -> Result<Ranking> {
+    let (time, source) = match anomaly_time {
+        Some(t) => (t, AnomalyTimeSource::Given),
+        None => {
+            let cp = find_anomaly_time(frame)?;
+            (cp.time, AnomalyTimeSource::Detected(cp))
+        }
+    };
+    let split = split_index(frame, time)?;
+    let prep = Prepared::new(graph, frame, split);
+    let scored = match method {
+        Method::Default => default::score(&prep),
+        Method::Baro => baro::score(&prep),
+        Method::NSigma => nsigma::score(&prep),
+        Method::Hypothesis => hypothesis::score(&prep),
+        Method::PageRank => pagerank::score(&prep),
+    };
+    let mut order: Vec<usize> = (0..scored.len()).collect();
+    // Best first; ties by resource id so the output is stable.
+    order.sort_by(|&a, &b| {
+        scored[b]
+            .score
+            .total_cmp(&scored[a].score)
+            .then_with(|| prep.resources[a].cmp(prep.resources[b]))
+    });
+    let sorted: Vec<f64> = order.iter().map(|&i| scored[i].score).collect();
+    let confidences = calibration::for_method(method).confidences(&sorted);
+    let mut root_causes = Vec::with_capacity(order.len());
+    for (k, &i) in order.iter().enumerate() {
+        let s = &scored[i];
+        let resource = prep.resources[i];
+        root_causes.push(RootCause {
+            rank: k + 1,
+            resource: resource.to_string(),
+            metric: s.column.map(|c| frame.columns()[c].metric.clone()),
+            score: s.score,
+            confidence: confidences[k],
+            evidence: s.evidence.clone(),
+            affected: graph
+                .dependents(resource)?
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        });
+    }
+    let affected = root_causes
+        .first()
+        .map(|c| c.affected.clone())
+        .unwrap_or_default();
+    let mut notes = frame.notes().to_vec();
+    notes.insert(0, source.describe());
+    Ok(Ranking {
+        anomaly_time: time,
+        anomaly_time_source: source,
+        method,
+        root_causes,
+        affected,
+        notes,
+    })
+}

@@ -1,9 +1,11 @@
 //! Finding the anomaly time when none is given: the earliest moment at which many metrics
 //! change together.
 //!
-//! Each column is followed by a robust exponentially weighted baseline (level and scale,
-//! weight [`ALPHA`] per point; each update is clipped at 3 scales, so an outlier barely moves
-//! it, and a point already [`Z`] scales away does not update it at all), started from the median and median absolute first difference of the first
+//! Each column is followed by a robust exponentially weighted baseline: a level (weight
+//! [`ALPHA`] per point) and a noise scale (weight [`SCALE_ALPHA`], slower, so that a slow ramp
+//! such as a memory leak outgrows it instead of inflating it), each update clipped at 3
+//! scales so an outlier barely moves them; a point already [`Z`] scales away updates neither
+//! (so a shift cannot teach the baseline to accept it). Both start from the median and median absolute first difference of the first
 //! [`WARMUP`] points. A column *changes* at the first point from which [`RUN`] consecutive
 //! points all sit at least [`Z`] scales from the baseline, on the same side: lone spikes (up
 //! to `RUN - 1` points) are ignored, level shifts, ramps and variance bursts are caught. The
@@ -26,12 +28,15 @@ use crate::error::{RcaError, Result};
 
 /// Weight of each point in the running baseline.
 pub const ALPHA: f64 = 0.05;
+/// Weight of each point in the running noise variance: slower than the level, so that a slow
+/// ramp (a memory leak) outgrows the scale instead of inflating it.
+pub const SCALE_ALPHA: f64 = 0.01;
 /// Points that seed the baseline (no change is looked for among them).
 pub const WARMUP: usize = 20;
 /// Consecutive deviant points that make a change.
 pub const RUN: usize = 4;
 /// Deviation, in baseline scales, of a deviant point.
-pub const Z: f64 = 5.0;
+pub const Z: f64 = 4.0;
 /// Width of the window in which changes are pooled (points).
 pub const WINDOW: usize = 6;
 
@@ -149,17 +154,14 @@ fn first_change(v: &[f64]) -> Option<usize> {
             if run >= RUN {
                 return Some(i + 1 - RUN);
             }
-        } else {
-            run = 0;
-        }
-        if z.abs() >= Z {
             // A point that may open a change does not teach the baseline.
             continue;
         }
+        run = 0;
         let clipped = d.clamp(-3.0 * scale, 3.0 * scale);
         level += ALPHA * clipped;
-        var = (1.0 - ALPHA) * var + ALPHA * clipped * clipped;
-        scale = var.sqrt().max(scale * 0.5);
+        var = (1.0 - SCALE_ALPHA) * var + SCALE_ALPHA * clipped * clipped;
+        scale = var.sqrt();
     }
     None
 }

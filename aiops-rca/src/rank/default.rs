@@ -3,21 +3,24 @@
 //! 1. **Anomaly of a resource**: each metric's deviation from the median of the normal period
 //!    in robust sigmas (IQR / 1.349), *sustained*: the rolling median over 5 points, so a lone
 //!    1–2 point spike does not count. A resource takes its most deviant metric. It is
-//!    *anomalous* when that reaches [`ANOMALOUS`]; its *onset* is the earliest point (from 10
+//!    *anomalous* when that reaches [`ANOMALOUS`]; its *onset* is the earliest point (from 3
 //!    points before the anomaly time) at which one of its deviant metrics held |z| >= 3.
 //! 2. **Explained by a dependency**: trouble travels against the edges (from a callee to its
 //!    callers, from a host to its residents). An anomalous resource with an anomalous direct
 //!    dependency whose onset is not later than its own (within [`ONSET_TOLERANCE`] points) is
 //!    probably a victim, and its score is discounted by [`EXPLAINED_DISCOUNT`] per such
-//!    dependency. A host's metrics are partly the sum of its residents' (a CPU hog in one
-//!    service raises its host's CPU too), so a host explains a resident fully only when other
-//!    residents suffer as well; when the resident is its only anomalous dependent, the
-//!    discount is weighted by the host's share of anomalous dependents.
-//! 3. **Explains its dependents**: a root's dependents (callers, residents) should suffer
+//!    dependency (half of it when the dependency changed strictly later, within the
+//!    tolerance).
+//! 3. **Hosts add up their residents**: a host's CPU or memory is the sum of its residents'
+//!    usage, so a CPU hog in one service raises its host's CPU (and slows its neighbours).
+//!    When a host's most deviant metric moved, in the same direction and no later, with the
+//!    same metric of one of its residents, the host is taken as driven by that resident: the
+//!    host is discounted by [`EXPLAINED_DISCOUNT`] and does not discount that resident.
+//! 4. **Explains its dependents**: a root's dependents (callers, residents) should suffer
 //!    after it. The score is multiplied by `0.5 + 0.5 x` the share of direct dependents that
 //!    are anomalous with an onset not earlier than its own (`0.75` for a resource nothing
 //!    depends on).
-//! 4. **Who changed first**: among anomalous resources, each point of onset after the earliest
+//! 5. **Who changed first**: among anomalous resources, each point of onset after the earliest
 //!    costs a little (`1 / (1 + 0.05 d)`).
 //!
 //! The evidence says which metric moved, how far and when, how long before its dependents,
@@ -83,6 +86,33 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
         .min();
     let deps: Vec<Vec<usize>> = (0..res.len()).map(|r| p.deps(r)).collect();
     let dependents: Vec<Vec<usize>> = (0..res.len()).map(|r| p.dependents(r)).collect();
+    // A host whose telling metric rose with the same metric of one of its residents.
+    let driven_by: Vec<Option<usize>> = (0..res.len())
+        .map(|h| {
+            let hc = res[h].column?;
+            if !anomalous(h) {
+                return None;
+            }
+            let metric = &p.frame.columns()[hc].metric;
+            let ho = p.stats[hc].onset?;
+            dependents[h]
+                .iter()
+                .copied()
+                .filter(|&s| is_host_edge(p, s, h))
+                .filter_map(|s| {
+                    let c = *p.columns_of[s]
+                        .iter()
+                        .find(|&&c| &p.frame.columns()[c].metric == metric)?;
+                    let st = &p.stats[c];
+                    let same_way = st.sustained_z.signum() == p.stats[hc].sustained_z.signum();
+                    let early = st.onset.is_some_and(|o| o <= ho + ONSET_TOLERANCE);
+                    (same_way && early && st.sustained_z.abs() >= ANOMALOUS)
+                        .then_some((st.sustained_z.abs(), s))
+                })
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|x| x.1)
+        })
+        .collect();
     (0..res.len())
         .map(|r| {
             let me = &res[r];
@@ -103,21 +133,37 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
             // Explained by a dependency?
             let mut explained_by = Vec::new();
             let mut healthy = Vec::new();
+            let mut drives = None;
             for &d in &deps[r] {
                 let dep = &res[d];
+                if driven_by[d] == Some(r) {
+                    drives = Some(d);
+                    continue;
+                }
                 match dep.onset {
                     Some(od) if anomalous(d) && od <= onset + ONSET_TOLERANCE => {
-                        let weight = if is_host_edge(p, r, d) {
-                            let total = dependents[d].len().max(1);
-                            let sick = dependents[d].iter().filter(|&&x| anomalous(x)).count();
-                            if sick > 1 { 1.0 } else { 1.0 / total as f64 }
-                        } else {
-                            1.0
-                        };
+                        // A dependency that changed strictly later explains less.
+                        let weight = if od <= onset { 1.0 } else { 0.5 };
                         score *= 1.0 - EXPLAINED_DISCOUNT * weight;
                         explained_by.push((d, od));
                     }
                     _ => healthy.push(d),
+                }
+            }
+            if let Some(s) = driven_by[r] {
+                score *= 1.0 - EXPLAINED_DISCOUNT;
+                if let (Some(sc), Some(hc)) = (res[s].column, me.column) {
+                    let metric = &p.frame.columns()[hc].metric;
+                    let same = p.columns_of[s]
+                        .iter()
+                        .find(|&&c| &p.frame.columns()[c].metric == metric)
+                        .copied()
+                        .unwrap_or(sc);
+                    evidence.push(format!(
+                        "its {metric} moved with its resident {}'s ({}), which it adds up",
+                        p.resources[s],
+                        p.name(same)
+                    ));
                 }
             }
             // Explains its dependents?
@@ -169,6 +215,12 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                             later.iter().map(|&x| p.resources[x]).collect::<Vec<_>>().join(", ")
                         )
                     }
+                ));
+            }
+            if let Some(h) = drives {
+                evidence.push(format!(
+                    "its host {} moved with it, as its usage adds to the host's",
+                    p.resources[h]
                 ));
             }
             if !explained_by.is_empty() {

@@ -189,8 +189,8 @@ mod tests {
 
     #[test]
     fn a_caller_explained_by_its_callee_is_not_blamed() {
-        // a's latency = 2 x b's latency + noise: b's jump makes a jump twice as much, but the
-        // regression on b explains it; b's own jump is unexplained.
+        // a's latency = 2 x b's latency + noise: b's jump shows in a as strongly (BARO cannot
+        // tell them apart), but the regression on b explains a's; b's own jump is unexplained.
         let g = TopologyGraph::new(
             &Topology::from_json(
                 r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"}],
@@ -208,6 +208,5 @@ mod tests {
         let f = MetricFrame::new(&g, ts, &["a:latency".into(), "b:latency".into()], vec![a, b])
             .unwrap();
         assert_eq!(ranked(&g, &f, Method::Hypothesis), ["b", "a"]);
-        assert_eq!(ranked(&g, &f, Method::Baro)[0], "a");
     }
 }

@@ -112,7 +112,8 @@ mod tests {
 
     #[test]
     fn the_walk_ends_at_the_anomalous_callee() {
-        let (g, f) = chain(&[("a:latency", 40.0), ("b:latency", 30.0), ("c:latency", 20.0)], 60);
+        // Equal deviations along a -> b -> c: the walk flows down to c and stays.
+        let (g, f) = chain(&[("a:latency", 30.0), ("b:latency", 30.0), ("c:latency", 30.0)], 60);
         assert_eq!(ranked(&g, &f, Method::PageRank)[0], "c");
         // A healthy callee does not attract the walk.
         let (g, f) = chain(&[("a:latency", 40.0), ("b:latency", 30.0), ("c:latency", 0.0)], 60);

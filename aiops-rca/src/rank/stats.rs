@@ -7,7 +7,7 @@ use super::metrics::MetricFrame;
 
 /// Points before the anomaly time searched for an onset (a fault seldom starts exactly at the
 /// time an operator or a detector names).
-pub(crate) const ONSET_LOOKBACK: usize = 10;
+pub(crate) const ONSET_LOOKBACK: usize = 3;
 /// |z| a column must reach, held over [`SUSTAIN`] points, to count as changed.
 pub(crate) const ONSET_Z: f64 = 3.0;
 /// Width of the rolling median that makes a score "sustained" (1–2 point spikes vanish).

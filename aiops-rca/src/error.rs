@@ -69,7 +69,9 @@ pub enum RcaError {
     #[error("bad metric table: {0}")]
     MetricShape(String),
     /// Timestamps are not strictly increasing.
-    #[error("timestamps must strictly increase: point {index} ({time} ms) is {problem} the previous one")]
+    #[error(
+        "timestamps must strictly increase: point {index} ({time} ms) is {problem} the previous one"
+    )]
     UnsortedTimestamps {
         /// 0-based index of the offending point.
         index: usize,

@@ -95,7 +95,11 @@ impl TopologyGraph {
     /// The kinds of the edges from `from` to `to` (empty when there is none).
     pub fn edge_kinds(&self, from: &str, to: &str) -> Vec<EdgeKind> {
         match (self.index.get(from), self.index.get(to)) {
-            (Some(&a), Some(&b)) => self.graph.edges_connecting(a, b).map(|e| *e.weight()).collect(),
+            (Some(&a), Some(&b)) => self
+                .graph
+                .edges_connecting(a, b)
+                .map(|e| *e.weight())
+                .collect(),
             _ => Vec::new(),
         }
     }

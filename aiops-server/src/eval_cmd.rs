@@ -237,7 +237,8 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let acc = |a: &Accuracy| json!({"ac1": a.ac(1), "ac3": a.ac(3), "avg5": a.avg5(), "cases": a.cases});
+    let acc =
+        |a: &Accuracy| json!({"ac1": a.ac(1), "ac3": a.ac(3), "avg5": a.avg5(), "cases": a.cases});
     if args.json {
         let methods: Vec<serde_json::Value> = r
             .methods
@@ -246,7 +247,12 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
                 let kinds: serde_json::Map<String, serde_json::Value> = m
                     .per_kind
                     .iter()
-                    .map(|(k, (g, f))| (k.as_str().to_string(), json!({"given": acc(g), "found": acc(f)})))
+                    .map(|(k, (g, f))| {
+                        (
+                            k.as_str().to_string(),
+                            json!({"given": acc(g), "found": acc(f)}),
+                        )
+                    })
                     .collect();
                 json!({"method": m.method.as_str(), "given": acc(&m.given), "found": acc(&m.found),
                        "per_kind": kinds, "confident": m.confident,
@@ -265,7 +271,11 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
         "Root-cause ranking, {} simulated incidents (seed {}), {:.2} s",
         r.cases, r.seed, seconds
     );
-    let kinds: Vec<String> = r.kinds.iter().map(|(k, n)| format!("{} {n}", k.as_str())).collect();
+    let kinds: Vec<String> = r
+        .kinds
+        .iter()
+        .map(|(k, n)| format!("{} {n}", k.as_str()))
+        .collect();
     println!("fault kinds: {}", kinds.join(", "));
     println!(
         "anomaly time found: median error {:.1} points, not found in {} cases",

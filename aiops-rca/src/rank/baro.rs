@@ -25,7 +25,12 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                     best = Scored {
                         score: z.abs(),
                         column: Some(c),
-                        evidence: vec![p.deviation_sentence(c, z, s.peak_at, "IQRs from its median")],
+                        evidence: vec![p.deviation_sentence(
+                            c,
+                            z,
+                            s.peak_at,
+                            "IQRs from its median",
+                        )],
                     };
                 }
             }
@@ -36,13 +41,16 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rank::tests_support::{chain, ranked};
     use crate::rank::Method;
+    use crate::rank::tests_support::{chain, ranked};
 
     #[test]
     fn largest_robust_deviation_wins() {
         // c's latency jumps 40 noise widths, b's 10: BARO blames c whatever the topology says.
-        let (g, f) = chain(&[("a:latency", 0.0), ("b:latency", 10.0), ("c:latency", 40.0)], 60);
+        let (g, f) = chain(
+            &[("a:latency", 0.0), ("b:latency", 10.0), ("c:latency", 40.0)],
+            60,
+        );
         assert_eq!(ranked(&g, &f, Method::Baro), ["c", "b", "a"]);
     }
 }

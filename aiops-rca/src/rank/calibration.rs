@@ -13,6 +13,10 @@
 
 use super::Method;
 
+/// The highest probability a calibration gives: a ranking is never certain, whatever the
+/// simulator said.
+pub const MAX_PROBABILITY: f64 = 0.99;
+
 /// A monotone map from margin to probability: knots `(margin, probability)`, margins
 /// increasing, probabilities non-decreasing.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,14 +25,14 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// A calibration from knots (sorted by margin; probabilities are clamped to [0, 1] and
-    /// made non-decreasing).
+    /// A calibration from knots (sorted by margin; probabilities are clamped to
+    /// [0, [`MAX_PROBABILITY`]] and made non-decreasing).
     pub fn new(knots: &[(f64, f64)]) -> Self {
         let mut k: Vec<(f64, f64)> = knots.to_vec();
         k.sort_by(|a, b| a.0.total_cmp(&b.0));
         let mut hi = 0.0f64;
         for p in k.iter_mut() {
-            hi = hi.max(p.1.clamp(0.0, 1.0));
+            hi = hi.max(p.1.clamp(0.0, MAX_PROBABILITY));
             p.1 = hi;
         }
         Self { knots: k }
@@ -129,12 +133,89 @@ pub fn for_method(method: Method) -> Calibration {
 }
 
 // Fitted by `aiops eval rca --fit-calibration --cases 1000 --seed 1000` (times given and
-// found, pooled).
-const DEFAULT: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 1.0)];
-const BARO: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 1.0)];
-const NSIGMA: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 1.0)];
-const HYPOTHESIS: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 1.0)];
-const PAGERANK: &[(f64, f64)] = &[(0.0, 0.0), (1.0, 1.0)];
+// found, pooled); the evaluation reports on other seeds (BENCHMARKS.md uses 100000+).
+const DEFAULT: &[(f64, f64)] = &[
+    (0.023, 0.133),
+    (0.085, 0.360),
+    (0.144, 0.484),
+    (0.225, 0.618),
+    (0.355, 0.826),
+    (0.484, 0.887),
+    (0.571, 0.960),
+    (0.665, 0.964),
+    (0.820, 0.993),
+    (0.921, 1.000),
+];
+const BARO: &[(f64, f64)] = &[
+    (0.020, 0.183),
+    (0.053, 0.306),
+    (0.105, 0.318),
+    (0.197, 0.463),
+    (0.275, 0.600),
+    (0.320, 0.608),
+    (0.351, 0.763),
+    (0.388, 0.769),
+    (0.448, 0.871),
+    (0.534, 0.897),
+    (0.567, 0.908),
+    (0.596, 0.917),
+    (0.636, 0.957),
+    (0.734, 0.979),
+    (0.883, 1.000),
+];
+const NSIGMA: &[(f64, f64)] = &[
+    (0.006, 0.156),
+    (0.024, 0.162),
+    (0.044, 0.184),
+    (0.063, 0.186),
+    (0.097, 0.337),
+    (0.133, 0.352),
+    (0.167, 0.405),
+    (0.194, 0.516),
+    (0.234, 0.552),
+    (0.302, 0.743),
+    (0.365, 0.786),
+    (0.446, 0.834),
+    (0.562, 0.911),
+    (0.635, 0.952),
+    (0.721, 0.979),
+    (0.877, 1.000),
+];
+const HYPOTHESIS: &[(f64, f64)] = &[
+    (0.018, 0.204),
+    (0.045, 0.235),
+    (0.087, 0.286),
+    (0.140, 0.301),
+    (0.177, 0.368),
+    (0.215, 0.458),
+    (0.280, 0.510),
+    (0.328, 0.630),
+    (0.343, 0.760),
+    (0.361, 0.862),
+    (0.451, 0.869),
+    (0.539, 0.913),
+    (0.579, 0.947),
+    (0.639, 0.959),
+    (0.736, 0.986),
+    (0.868, 1.000),
+];
+const PAGERANK: &[(f64, f64)] = &[
+    (0.023, 0.080),
+    (0.102, 0.247),
+    (0.159, 0.297),
+    (0.193, 0.324),
+    (0.250, 0.339),
+    (0.305, 0.526),
+    (0.377, 0.594),
+    (0.458, 0.688),
+    (0.494, 0.880),
+    (0.515, 0.920),
+    (0.552, 0.922),
+    (0.603, 0.981),
+    (0.650, 0.981),
+    (0.744, 0.993),
+    (0.881, 1.000),
+];
 
 #[cfg(test)]
 mod tests {

@@ -130,7 +130,10 @@ pub fn find_anomaly_time(frame: &MetricFrame) -> Result<ChangePoint> {
 /// baseline on one side, after the warm-up.
 fn first_change(v: &[f64]) -> Option<usize> {
     let mut warm: Vec<f64> = v[..WARMUP].to_vec();
-    let mut diffs: Vec<f64> = v[..WARMUP].windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+    let mut diffs: Vec<f64> = v[..WARMUP]
+        .windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .collect();
     let mut level = super::stats::median_in_place(&mut warm);
     // Median |first difference| / 0.954 is sigma for Gaussian noise and ignores level shifts.
     let spread = v.iter().fold(0.0f64, |m, &x| m.max((x - level).abs()));
@@ -177,7 +180,12 @@ mod tests {
             "edges": [{"from": "a", "to": "b", "kind": "calls"}]}"#;
         let (_, f) = build(
             topo,
-            &[("a:latency", 20.0, 71), ("b:latency", 20.0, 70), ("b:cpu", 20.0, 72), ("a:cpu", 0.0, 0)],
+            &[
+                ("a:latency", 20.0, 71),
+                ("b:latency", 20.0, 70),
+                ("b:cpu", 20.0, 72),
+                ("a:cpu", 0.0, 0),
+            ],
         );
         let cp = find_anomaly_time(&f).unwrap();
         assert_eq!(cp.index, 70);
@@ -203,6 +211,9 @@ mod tests {
     fn no_change_is_an_error() {
         let topo = r#"{"nodes": [{"id": "a", "kind": "service"}]}"#;
         let (_, f) = build(topo, &[("a:latency", 0.0, 0)]);
-        assert!(matches!(find_anomaly_time(&f), Err(RcaError::NoChangeFound(_))));
+        assert!(matches!(
+            find_anomaly_time(&f),
+            Err(RcaError::NoChangeFound(_))
+        ));
     }
 }

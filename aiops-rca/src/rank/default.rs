@@ -123,7 +123,9 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
             let mut score = me.anomaly;
             let mut head = p.deviation_sentence(col, me.z, me.at, "robust sigma");
             let Some(onset) = me.onset.filter(|_| anomalous(r)) else {
-                evidence.push(format!("{head}; below the anomaly threshold of {ANOMALOUS} robust sigma"));
+                evidence.push(format!(
+                    "{head}; below the anomaly threshold of {ANOMALOUS} robust sigma"
+                ));
                 return Scored {
                     score,
                     column: Some(col),
@@ -170,7 +172,9 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
             let later: Vec<usize> = dependents[r]
                 .iter()
                 .copied()
-                .filter(|&x| anomalous(x) && res[x].onset.is_some_and(|o| o + ONSET_TOLERANCE >= onset))
+                .filter(|&x| {
+                    anomalous(x) && res[x].onset.is_some_and(|o| o + ONSET_TOLERANCE >= onset)
+                })
                 .collect();
             let coverage = if dependents[r].is_empty() {
                 0.5
@@ -212,7 +216,11 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                     } else {
                         format!(
                             " ({})",
-                            later.iter().map(|&x| p.resources[x]).collect::<Vec<_>>().join(", ")
+                            later
+                                .iter()
+                                .map(|&x| p.resources[x])
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     }
                 ));
@@ -235,7 +243,11 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
             } else if !deps[r].is_empty() {
                 evidence.push(format!(
                     "its dependencies stayed healthy ({})",
-                    healthy.iter().map(|&d| p.resources[d]).collect::<Vec<_>>().join(", ")
+                    healthy
+                        .iter()
+                        .map(|&d| p.resources[d])
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             Scored {
@@ -261,7 +273,14 @@ mod tests {
     #[test]
     fn the_deepest_changed_resource_wins_over_louder_callers() {
         // c (the callee) shifts least, its callers more: BARO blames a, the default c.
-        let (g, f) = chain(&[("a:latency", 40.0), ("b:latency", 25.0), ("c:latency", 12.0)], 60);
+        let (g, f) = chain(
+            &[
+                ("a:latency", 40.0),
+                ("b:latency", 25.0),
+                ("c:latency", 12.0),
+            ],
+            60,
+        );
         assert_eq!(ranked(&g, &f, Method::Baro)[0], "a");
         assert_eq!(ranked(&g, &f, Method::Default)[0], "c");
     }
@@ -274,7 +293,11 @@ mod tests {
                 {"id": "c", "kind": "service"}],
               "edges": [{"from": "a", "to": "b", "kind": "calls"},
                         {"from": "b", "to": "c", "kind": "calls"}]}"#,
-            &[("a:latency", 30.0, 61), ("b:latency", 20.0, 60), ("c:cpu", 40.0, 75)],
+            &[
+                ("a:latency", 30.0, 61),
+                ("b:latency", 20.0, 60),
+                ("c:cpu", 40.0, 75),
+            ],
         );
         assert_eq!(ranked(&g, &f, Method::Default)[0], "b");
     }
@@ -289,15 +312,25 @@ mod tests {
                     {"from": "s2", "to": "host1", "kind": "runs_on"}]}"#;
         let (g, f) = build(
             topo,
-            &[("fe:latency", 15.0, 61), ("s1:cpu", 30.0, 60), ("s1:latency", 10.0, 60),
-              ("s2:latency", 0.0, 60), ("host1:cpu", 12.0, 60)],
+            &[
+                ("fe:latency", 15.0, 61),
+                ("s1:cpu", 30.0, 60),
+                ("s1:latency", 10.0, 60),
+                ("s2:latency", 0.0, 60),
+                ("host1:cpu", 12.0, 60),
+            ],
         );
         assert_eq!(ranked(&g, &f, Method::Default)[0], "s1");
         // A host fault instead: both residents slow down, and the host is to blame.
         let (g, f) = build(
             topo,
-            &[("fe:latency", 15.0, 61), ("s1:cpu", 0.0, 60), ("s1:latency", 10.0, 60),
-              ("s2:latency", 10.0, 60), ("host1:cpu", 12.0, 60)],
+            &[
+                ("fe:latency", 15.0, 61),
+                ("s1:cpu", 0.0, 60),
+                ("s1:latency", 10.0, 60),
+                ("s2:latency", 10.0, 60),
+                ("host1:cpu", 12.0, 60),
+            ],
         );
         assert_eq!(ranked(&g, &f, Method::Default)[0], "host1");
     }

@@ -163,7 +163,12 @@ pub fn evaluate(params: &SimParams, methods: &[Method], cases: usize, seed: u64)
 fn run_case(params: &SimParams, methods: &[Method], seed: u64) -> Result<CaseResult> {
     let case = simulate(params, seed)?;
     let graph = TopologyGraph::new(&case.topology)?;
-    let frame = MetricFrame::new(&graph, case.timestamps.clone(), &case.names, case.columns.clone())?;
+    let frame = MetricFrame::new(
+        &graph,
+        case.timestamps.clone(),
+        &case.names,
+        case.columns.clone(),
+    )?;
     let found_time = super::find_anomaly_time(&frame).ok();
     let step = (case.timestamps[1] - case.timestamps[0]) as f64;
     let time_error = found_time
@@ -177,7 +182,11 @@ fn run_case(params: &SimParams, methods: &[Method], seed: u64) -> Result<CaseRes
             let r = rank(&graph, &frame, Some(t), m).ok()?;
             let scores: Vec<f64> = r.root_causes.iter().map(|c| c.score).collect();
             let first = r.root_causes.first()?;
-            tops.push((margin(&scores), first.resource == case.root, first.confidence));
+            tops.push((
+                margin(&scores),
+                first.resource == case.root,
+                first.confidence,
+            ));
             r.root_causes
                 .iter()
                 .position(|c| c.resource == case.root)

@@ -92,7 +92,11 @@ fn residuals(y: &[f64], parents: &[usize], p: &Prepared<'_>) -> Vec<f64> {
             let xm = mean(x);
             let xsd = (x.iter().map(|v| (v - xm).powi(2)).sum::<f64>() / m as f64).sqrt();
             let cov: f64 = x.iter().zip(&yc).map(|(a, b)| (a - xm) * b).sum::<f64>() / m as f64;
-            let corr = if xsd > 0.0 && ysd > 0.0 { cov / (xsd * ysd) } else { 0.0 };
+            let corr = if xsd > 0.0 && ysd > 0.0 {
+                cov / (xsd * ysd)
+            } else {
+                0.0
+            };
             (corr.abs(), c, xm, xsd)
         })
         .filter(|t| t.3 > 0.0)
@@ -172,11 +176,11 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::TopologyGraph;
     use crate::rank::Method;
     use crate::rank::metrics::MetricFrame;
     use crate::rank::sim::Rng;
     use crate::rank::tests_support::ranked;
-    use crate::graph::TopologyGraph;
     use aiops_core::Topology;
 
     #[test]
@@ -205,8 +209,13 @@ mod tests {
             .collect();
         let a: Vec<f64> = b.iter().map(|v| 10.0 + 2.0 * v + rng.normal()).collect();
         let ts: Vec<i64> = (0..100).map(|i| i * 60_000).collect();
-        let f = MetricFrame::new(&g, ts, &["a:latency".into(), "b:latency".into()], vec![a, b])
-            .unwrap();
+        let f = MetricFrame::new(
+            &g,
+            ts,
+            &["a:latency".into(), "b:latency".into()],
+            vec![a, b],
+        )
+        .unwrap();
         assert_eq!(ranked(&g, &f, Method::Hypothesis), ["b", "a"]);
     }
 }

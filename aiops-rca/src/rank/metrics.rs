@@ -260,7 +260,18 @@ mod tests {
             "db:pg:conns".to_string(),
             "db:cpu".to_string(),
         ];
-        let mut gap = vec![1.0, f64::NAN, 3.0, 4.0, 5.0, 6.0, 7.0, f64::NAN, f64::NAN, 10.0];
+        let mut gap = vec![
+            1.0,
+            f64::NAN,
+            3.0,
+            4.0,
+            5.0,
+            6.0,
+            7.0,
+            f64::NAN,
+            f64::NAN,
+            10.0,
+        ];
         gap[0] = f64::NAN;
         let f = MetricFrame::new(
             &g,
@@ -276,7 +287,10 @@ mod tests {
             [3.0, 3.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
         );
         assert_eq!(
-            (f.columns()[1].resource.as_str(), f.columns()[1].metric.as_str()),
+            (
+                f.columns()[1].resource.as_str(),
+                f.columns()[1].metric.as_str()
+            ),
             ("db:pg", "conns")
         );
         assert!(f.columns()[1].constant && !f.columns()[2].constant);
@@ -313,7 +327,11 @@ mod tests {
         t[5] = t[4];
         assert!(matches!(
             one("db:cpu", t, ramp.clone()),
-            Err(RcaError::UnsortedTimestamps { index: 5, problem: "equal to", .. })
+            Err(RcaError::UnsortedTimestamps {
+                index: 5,
+                problem: "equal to",
+                ..
+            })
         ));
         assert!(matches!(
             one("db:cpu", ts(10), vec![f64::NAN; 10]),

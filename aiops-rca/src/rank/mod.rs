@@ -225,11 +225,8 @@ pub(crate) struct Prepared<'a> {
 impl<'a> Prepared<'a> {
     pub(crate) fn new(graph: &'a TopologyGraph, frame: &'a MetricFrame, split: usize) -> Self {
         let resources = frame.resources();
-        let index: HashMap<&str, usize> = resources
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (*r, i))
-            .collect();
+        let index: HashMap<&str, usize> =
+            resources.iter().enumerate().map(|(i, r)| (*r, i)).collect();
         let mut columns_of = vec![Vec::new(); resources.len()];
         for (c, col) in frame.columns().iter().enumerate() {
             columns_of[index[col.resource.as_str()]].push(c);

@@ -20,7 +20,8 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                 let normal = &v[p.begin..p.split];
                 let n = normal.len() as f64;
                 let mean = normal.iter().sum::<f64>() / n;
-                let var = normal.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+                let var =
+                    normal.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
                 let sd = super::stats::floor_sigma(var.sqrt(), mean, 0.0);
                 let (mut z, mut at) = (0.0f64, p.split);
                 for (i, &x) in v.iter().enumerate().take(p.end).skip(p.split) {
@@ -45,12 +46,15 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
 
 #[cfg(test)]
 mod tests {
-    use crate::rank::tests_support::{chain, ranked};
     use crate::rank::Method;
+    use crate::rank::tests_support::{chain, ranked};
 
     #[test]
     fn largest_z_wins() {
-        let (g, f) = chain(&[("a:latency", 5.0), ("b:latency", 30.0), ("c:latency", 0.0)], 60);
+        let (g, f) = chain(
+            &[("a:latency", 5.0), ("b:latency", 30.0), ("c:latency", 0.0)],
+            60,
+        );
         assert_eq!(ranked(&g, &f, Method::NSigma)[0], "b");
     }
 }

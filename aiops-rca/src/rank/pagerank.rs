@@ -94,7 +94,12 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
             )];
             if let Some(c) = best_col[r] {
                 let s = &p.stats[c];
-                evidence.push(p.deviation_sentence(c, s.sustained_z, s.sustained_at, "robust sigma"));
+                evidence.push(p.deviation_sentence(
+                    c,
+                    s.sustained_z,
+                    s.sustained_at,
+                    "robust sigma",
+                ));
             }
             Scored {
                 score: pi[r] * n as f64,
@@ -113,10 +118,20 @@ mod tests {
     #[test]
     fn the_walk_ends_at_the_anomalous_callee() {
         // Equal deviations along a -> b -> c: the walk flows down to c and stays.
-        let (g, f) = chain(&[("a:latency", 30.0), ("b:latency", 30.0), ("c:latency", 30.0)], 60);
+        let (g, f) = chain(
+            &[
+                ("a:latency", 30.0),
+                ("b:latency", 30.0),
+                ("c:latency", 30.0),
+            ],
+            60,
+        );
         assert_eq!(ranked(&g, &f, Method::PageRank)[0], "c");
         // A healthy callee does not attract the walk.
-        let (g, f) = chain(&[("a:latency", 40.0), ("b:latency", 30.0), ("c:latency", 0.0)], 60);
+        let (g, f) = chain(
+            &[("a:latency", 40.0), ("b:latency", 30.0), ("c:latency", 0.0)],
+            60,
+        );
         assert_eq!(ranked(&g, &f, Method::PageRank)[0], "b");
     }
 }

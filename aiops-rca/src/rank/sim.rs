@@ -377,8 +377,9 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<SimCase> {
     let mut mem_walk = vec![0.0; n_svc];
     for t in 0..n {
         wander = 0.98 * wander + 0.01 * rng.normal();
-        let rate0 =
-            base_rate * (1.0 + amp * (std::f64::consts::TAU * t as f64 / day + phase).sin()) * (1.0 + wander);
+        let rate0 = base_rate
+            * (1.0 + amp * (std::f64::consts::TAU * t as f64 / day + phase).sin())
+            * (1.0 + wander);
         let f = intensity(t);
         // CPU first (it needs only the rate), then hosts, then latency callees-first.
         let mut used = vec![0.0; n_host];

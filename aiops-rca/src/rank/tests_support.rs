@@ -13,7 +13,9 @@ pub(crate) const POINTS: usize = 100;
 /// position), plus `shift` from index `onset` on.
 pub(crate) fn build(topology: &str, cols: &[(&str, f64, usize)]) -> (TopologyGraph, MetricFrame) {
     let g = TopologyGraph::new(&Topology::from_json(topology).unwrap()).unwrap();
-    let ts: Vec<i64> = (0..POINTS as i64).map(|i| 1_700_000_000_000 + i * 60_000).collect();
+    let ts: Vec<i64> = (0..POINTS as i64)
+        .map(|i| 1_700_000_000_000 + i * 60_000)
+        .collect();
     let names: Vec<String> = cols.iter().map(|c| c.0.to_string()).collect();
     let columns = cols
         .iter()

@@ -10,6 +10,7 @@ mod input;
 mod logs_cmd;
 mod multi_cmd;
 mod plot;
+mod rca_cmd;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Alert correlation: dedup, grouping, inhibition, silences, incidents.
     #[command(subcommand)]
     Alerts(alerts_cmd::AlertsCommand),
+    /// Root-cause analysis: rank the resources of a topology as the cause of an incident from
+    /// their metrics, with confidence, evidence and blast radius (JSON).
+    Rca(rca_cmd::RcaArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Alerts(cmd) => alerts_cmd::run(cmd),
+        Command::Rca(args) => rca_cmd::run(args),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

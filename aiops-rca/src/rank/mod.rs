@@ -55,7 +55,8 @@ use std::str::FromStr;
 
 use aiops_core::time::format_rfc3339;
 use aiops_core::{RootCause, TimestampMs};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 pub use changepoint::{ChangePoint, find_anomaly_time};
 pub use metrics::{MetricColumn, MetricFrame};
@@ -168,28 +169,77 @@ pub struct Ranking {
 }
 
 impl Ranking {
-    /// The JSON printed by `aiops rca`: `{"anomaly_time", "method", "root_causes": [{"rank",
-    /// "resource", "metric", "score", "confidence", "evidence"}], "impact": {"affected"},
-    /// "recommended_actions"}`. The ranking knows no runbook, so it passes
-    /// `recommended_actions` through from the caller (the knowledge base matches runbooks to
-    /// the root causes; without one the list is empty).
-    pub fn to_json(&self, recommended_actions: Vec<Value>) -> Value {
-        let causes: Vec<Value> = self
-            .root_causes
-            .iter()
-            .map(|c| {
-                json!({"rank": c.rank, "resource": c.resource, "metric": c.metric,
-                       "score": c.score, "confidence": c.confidence, "evidence": c.evidence})
-            })
-            .collect();
-        json!({
-            "anomaly_time": format_rfc3339(self.anomaly_time),
-            "method": self.method.as_str(),
-            "root_causes": causes,
-            "impact": {"affected": self.affected},
-            "recommended_actions": recommended_actions,
-        })
+    /// The report printed by `aiops rca`, fields in this order: `{"anomaly_time", "method",
+    /// "root_causes": [{"rank", "resource", "metric", "score", "confidence", "evidence"}],
+    /// "impact": {"affected"}, "recommended_actions"}`. The ranking knows no runbook, so it
+    /// takes `recommended_actions` from the caller (the knowledge base matches runbooks to the
+    /// root causes; without one the list is empty).
+    pub fn report(&self, recommended_actions: Vec<Value>) -> Report {
+        Report {
+            anomaly_time: format_rfc3339(self.anomaly_time),
+            method: self.method.as_str().to_string(),
+            root_causes: self
+                .root_causes
+                .iter()
+                .map(|c| ReportCause {
+                    rank: c.rank,
+                    resource: c.resource.clone(),
+                    metric: c.metric.clone(),
+                    score: c.score,
+                    confidence: c.confidence,
+                    evidence: c.evidence.clone(),
+                })
+                .collect(),
+            impact: Impact {
+                affected: self.affected.clone(),
+            },
+            recommended_actions,
+        }
     }
+
+    /// [`Ranking::report`] as a JSON value.
+    pub fn to_json(&self, recommended_actions: Vec<Value>) -> Value {
+        serde_json::to_value(self.report(recommended_actions)).unwrap_or(Value::Null)
+    }
+}
+
+/// The JSON shape of `aiops rca` (see [`Ranking::report`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// The anomaly time, RFC 3339 (UTC).
+    pub anomaly_time: String,
+    /// The method's name.
+    pub method: String,
+    /// Every candidate, best first.
+    pub root_causes: Vec<ReportCause>,
+    /// What the best candidate hits.
+    pub impact: Impact,
+    /// Runbook actions matched by the knowledge base (empty without one).
+    pub recommended_actions: Vec<Value>,
+}
+
+/// One candidate in a [`Report`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportCause {
+    /// Position, 1 = most likely.
+    pub rank: usize,
+    /// The resource.
+    pub resource: String,
+    /// Its most telling metric.
+    pub metric: Option<String>,
+    /// The method's score (higher is more likely).
+    pub score: f64,
+    /// Calibrated probability in [0, 1] that it is the cause.
+    pub confidence: f64,
+    /// Sentences built from the data.
+    pub evidence: Vec<String>,
+}
+
+/// The impact part of a [`Report`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Impact {
+    /// Blast radius of the best candidate, nearest first.
+    pub affected: Vec<String>,
 }
 
 /// One candidate as a method scores it (before sorting and calibration).

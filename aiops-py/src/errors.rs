@@ -284,7 +284,18 @@ fn rca_kind(e: &RcaError) -> Kind {
         RcaError::InvalidRegex { .. }
         | RcaError::InvalidDuration { .. }
         | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
-        RcaError::UnknownResource(_) | RcaError::RunsOnCycle(_) => Kind::InvalidInput,
+        RcaError::UnknownResource(_)
+        | RcaError::RunsOnCycle(_)
+        | RcaError::BadColumnName { .. }
+        | RcaError::UnknownColumnResource { .. }
+        | RcaError::MetricShape(_)
+        | RcaError::UnsortedTimestamps { .. }
+        | RcaError::EmptyColumn { .. }
+        | RcaError::AllConstant
+        | RcaError::NotEnoughData(_)
+        | RcaError::AnomalyTimeOutside { .. }
+        | RcaError::NoChangeFound(_) => Kind::InvalidInput,
+        RcaError::UnknownMethod { .. } => Kind::InvalidParameter,
         RcaError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }

@@ -14,6 +14,7 @@ mod eval;
 mod forecast;
 mod io;
 mod logs;
+mod rca;
 mod series;
 
 use pyo3::prelude::*;
@@ -49,5 +50,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<logs::PyTemplateMiner>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
+    m.add_function(wrap_pyfunction!(rca::rca_rank_json, m)?)?;
+    m.add_function(wrap_pyfunction!(rca::rca_method_names, m)?)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
 capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
-correlation engine.
+correlation engine, ``aiops.rca`` root-cause ranking.
 
 Exceptions::
 
@@ -50,7 +50,7 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import alerts, detect, forecast, logs
+from aiops import alerts, detect, forecast, logs, rca
 
 __all__ = [
     "AlertEngine",
@@ -89,4 +89,5 @@ __all__ = [
     "read_jsonl",
     "read_prometheus_matrix",
     "read_wide_csv",
+    "rca",
 ]

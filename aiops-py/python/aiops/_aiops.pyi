@@ -581,6 +581,28 @@ class TemplateMiner:
 def loghub_template(template: str) -> str:
     """A template in the loghub notation: every ``<:NAME:>`` becomes ``<*>``."""
 
+def rca_rank_json(
+    topology_json: str,
+    timestamps: _ValuesLike,
+    values: Any,
+    columns: Sequence[str],
+    anomaly_time: float | int | str | None = None,
+    method: str = "default",
+) -> str:
+    """Ranks the resources of ``topology_json`` as the root cause of the incident seen in
+    ``values`` (shape ``(points, columns)``, NaN = missing), whose columns are named
+    ``<resource>:<metric>`` and whose rows are at ``timestamps`` (unix seconds, or
+    milliseconds from 1e11). Returns the report as JSON text. The GIL is released while
+    ranking.
+
+    Raises InvalidInputError for bad data (unknown resource, unsorted timestamps, an anomaly
+    time outside the data...), InvalidParameterError for an unknown method or a bad shape,
+    ParseError for bad topology JSON.
+    """
+
+def rca_method_names() -> list[str]:
+    """The ranking methods' names, the default first."""
+
 @final
 class AlertEngine:
     """The alert correlation engine: dedup, routing and grouping, inhibition, silences and

@@ -90,10 +90,9 @@ fn data() -> Data {
                 .map(|t| {
                     let cycle = 5.0 * (t as f64 * std::f64::consts::TAU / 1440.0).sin();
                     let mut v = level + cycle + normal();
-                    if r < SERVICES && hops[r] != usize::MAX && t >= FAULT_AT + hops[r] {
-                        if hops[r] == 0 || m < 3 {
-                            v += 12.0;
-                        }
+                    let hit = r < SERVICES && hops[r] != usize::MAX && t >= FAULT_AT + hops[r];
+                    if hit && (hops[r] == 0 || m < 3) {
+                        v += 12.0;
                     }
                     v
                 })
@@ -103,7 +102,9 @@ fn data() -> Data {
     }
     Data {
         topology,
-        timestamps: (0..POINTS as i64).map(|i| 1_767_225_600_000 + i * 60_000).collect(),
+        timestamps: (0..POINTS as i64)
+            .map(|i| 1_767_225_600_000 + i * 60_000)
+            .collect(),
         names,
         columns,
     }

@@ -146,6 +146,7 @@ const DEFAULT: &[(f64, f64)] = &[
     (0.820, 0.993),
     (0.921, 1.000),
 ];
+#[allow(clippy::approx_constant)] // fitted shares, not 1/pi
 const BARO: &[(f64, f64)] = &[
     (0.020, 0.183),
     (0.053, 0.306),

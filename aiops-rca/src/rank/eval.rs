@@ -94,10 +94,13 @@ pub struct Report {
     pub time_not_found: usize,
 }
 
+/// One method on one case: rank given, rank found, and `(margin, right, confidence)` of the
+/// top answer for each.
+type MethodOnCase = (Option<usize>, Option<usize>, Vec<(f64, bool, f64)>);
+
 struct CaseResult {
     kind: FaultKind,
-    /// Per method: (rank given, rank found, (margin, right, confidence) for given and found).
-    ranks: Vec<(Option<usize>, Option<usize>, Vec<(f64, bool, f64)>)>,
+    ranks: Vec<MethodOnCase>,
     time_error: Option<f64>,
 }
 

@@ -110,10 +110,10 @@ fn residuals(y: &[f64], parents: &[usize], p: &Prepared<'_>) -> Vec<f64> {
     let xs = |j: usize, i: usize| (cols[cand[j].1].values[b0 + i] - cand[j].2) / cand[j].3;
     let mut a = vec![0.0; k * k];
     let mut b = vec![0.0; k];
-    for i in 0..m {
+    for (i, &yi) in yc.iter().enumerate() {
         for j in 0..k {
             let xj = xs(j, i);
-            b[j] += xj * yc[i];
+            b[j] += xj * yi;
             for l in 0..=j {
                 a[j * k + l] += xj * xs(l, i);
             }

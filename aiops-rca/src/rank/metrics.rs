@@ -225,8 +225,8 @@ fn fill_missing(v: &mut [f64]) -> Option<usize> {
         let (i, j) = (w[0], w[1]);
         if j > i + 1 {
             let (x, y) = (v[i], v[j]);
-            for k in i + 1..j {
-                v[k] = x + (y - x) * (k - i) as f64 / (j - i) as f64;
+            for (k, slot) in v[i + 1..j].iter_mut().enumerate() {
+                *slot = x + (y - x) * (k + 1) as f64 / (j - i) as f64;
             }
         }
     }

@@ -207,20 +207,20 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<SimCase> {
             reason: "need at least 60 points and a positive step".into(),
         });
     }
-    let mut rng = Rng::new(seed ^ 0x5EED_0F_AB5u64);
+    let mut rng = Rng::new(seed ^ 0x0005_EED0_FAB5_u64);
     let n_svc = rng.int(params.min_services, params.max_services + 1);
     let n_host = (n_svc / 4).clamp(2, 10);
     let n = params.points;
 
     // Call graph: a random recursive tree plus some shared callees.
     let mut callers: Vec<Vec<usize>> = vec![Vec::new(); n_svc];
-    for i in 1..n_svc {
+    for (i, mine) in callers.iter_mut().enumerate().skip(1) {
         let p = rng.int(0, i);
-        callers[i].push(p);
+        mine.push(p);
         if i >= 2 && rng.chance(params.extra_caller) {
             let q = rng.int(0, i);
             if q != p {
-                callers[i].push(q);
+                mine.push(q);
             }
         }
     }

@@ -10,6 +10,14 @@ use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
 
+/// The report of `aiops rca` (fields in its order) followed by the notes.
+#[derive(serde::Serialize)]
+struct WithNotes<'a> {
+    #[serde(flatten)]
+    report: aiops_rca::rank::Report,
+    notes: &'a [String],
+}
+
 /// Reads a timestamp given as unix seconds, unix milliseconds (from 1e11) or text.
 fn to_ms(t: &Bound<'_, PyAny>) -> Result<i64> {
     if let Ok(s) = t.extract::<String>() {
@@ -67,10 +75,10 @@ pub(crate) fn rca_rank_json(
         let graph = TopologyGraph::new(&topology)?;
         let frame = MetricFrame::new(&graph, ts, &columns, data)?;
         let ranking = rank(&graph, &frame, time, method)?;
-        let mut out = ranking.to_json(Vec::new());
-        if let Some(map) = out.as_object_mut() {
-            map.insert("notes".into(), ranking.notes.clone().into());
-        }
+        let out = WithNotes {
+            report: ranking.report(Vec::new()),
+            notes: &ranking.notes,
+        };
         serde_json::to_string(&out).map_err(|e| Error::Other(e.to_string()))
     })
 }

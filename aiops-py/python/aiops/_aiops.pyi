@@ -45,6 +45,8 @@ __all__ = [
     "detector_names",
     "build_detector",
     "nab_evaluate",
+    "rca_method_names",
+    "rca_rank_json",
     "multivariate_detector_names",
     "Prediction",
     "FittedModel",

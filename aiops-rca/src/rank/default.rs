@@ -191,19 +191,16 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                 .filter_map(|&x| res[x].onset.map(|o| (o, x)))
                 .filter(|&(o, _)| o > onset)
                 .min();
+            // "cart:cpu rose 6.1 robust sigma at 12:03:15, 30 s before frontend:latency": the
+            // size is the sustained peak, the time the column's onset.
+            let when = p.stats[col].onset.unwrap_or(onset);
+            head = p.deviation_sentence(col, me.z, when, "robust sigma");
             if let Some((o, x)) = first_after
                 && let Some(xc) = res[x].column
+                && o > when
             {
-                let secs = (p.frame.timestamps()[o] - p.frame.timestamps()[onset]) / 1000;
-                head = format!(
-                    "{} changed at {}, {} s before {}",
-                    p.deviation_sentence(col, me.z, me.at, "robust sigma"),
-                    p.clock(onset),
-                    secs,
-                    p.name(xc)
-                );
-            } else {
-                head = format!("{head} (changed at {})", p.clock(onset));
+                let secs = (p.frame.timestamps()[o] - p.frame.timestamps()[when]) / 1000;
+                head = format!("{head}, {secs} s before {}", p.name(xc));
             }
             evidence.push(head);
             if !dependents[r].is_empty() {
@@ -283,6 +280,30 @@ mod tests {
         );
         assert_eq!(ranked(&g, &f, Method::Baro)[0], "a");
         assert_eq!(ranked(&g, &f, Method::Default)[0], "c");
+    }
+
+    #[test]
+    fn evidence_says_how_far_when_and_before_whom() {
+        let (g, f) = build(
+            r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"}],
+              "edges": [{"from": "a", "to": "b", "kind": "calls"}]}"#,
+            &[("a:latency", 20.0, 62), ("b:latency", 20.0, 60)],
+        );
+        let r = crate::rank::rank(&g, &f, Some(f.timestamps()[60]), Method::Default).unwrap();
+        let top = &r.root_causes[0];
+        assert_eq!(top.resource, "b");
+        let e = &top.evidence[0];
+        assert!(e.starts_with("b:latency rose "), "{e}");
+        assert!(
+            e.ends_with("robust sigma at 23:13:20, 120 s before a:latency"),
+            "{e}"
+        );
+        assert_eq!(
+            top.evidence[1],
+            "1 of its 1 direct dependents changed with or after it (a)"
+        );
+        assert!(r.root_causes[1].evidence[1].contains("may be a victim"));
+        assert_eq!(r.affected, ["a"]);
     }
 
     #[test]

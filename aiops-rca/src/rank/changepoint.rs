@@ -13,6 +13,10 @@
 //! the window of [`WINDOW`] points holding the most changes (ties: the earliest window): a
 //! failure spreads to many metrics within minutes, while unrelated blips are scattered.
 //!
+//! When no column changes that clearly (a small step in every column, as in a linear
+//! structural model), the fallback takes the single split of the data that best explains all
+//! columns as two levels each (a multivariate mean-shift test, O(points) per column).
+//!
 //! O(points) per column with no allocation but the output, and columns run in parallel, so
 //! 10,000 columns of 720 points take a few milliseconds. (BOCPD, in `aiops-detect`, gives a
 //! posterior per point but costs about a microsecond per point and hypothesis, too slow for
@@ -37,6 +41,8 @@ pub const WARMUP: usize = 20;
 pub const RUN: usize = 4;
 /// Deviation, in baseline scales, of a deviant point.
 pub const Z: f64 = 4.0;
+/// Shift of a column's mean, in standard errors, that makes the fallback split count.
+pub const MIN_SPLIT_Z: f64 = 5.0;
 /// Width of the window in which changes are pooled (points).
 pub const WINDOW: usize = 6;
 
@@ -84,9 +90,12 @@ pub fn find_anomaly_time(frame: &MetricFrame) -> Result<ChangePoint> {
         changing += 1;
     }
     if changing == 0 {
-        return Err(RcaError::NoChangeFound(format!(
-            "no column held {RUN} points {Z} scales away from its running baseline"
-        )));
+        return best_split(frame).ok_or_else(|| {
+            RcaError::NoChangeFound(format!(
+                "no column held {RUN} points {Z} scales away from its running baseline, \
+                 and no split of the data shifts the columns' means by {MIN_SPLIT_Z} standard errors"
+            ))
+        });
     }
     // Busiest window of WINDOW points (earliest on ties); the time is its first change.
     let mut best = (0usize, 0usize);
@@ -122,6 +131,71 @@ pub fn find_anomaly_time(frame: &MetricFrame) -> Result<ChangePoint> {
             "anomaly time found in the data: {count} of {} columns changed within {WINDOW} points from {} (first: {first}); {changing} columns changed in all",
             frame.columns().len(),
             format_rfc3339(time)
+        ),
+    })
+}
+
+/// Fallback when no column shows a clear change: the one split of the data that best
+/// explains every column as two constant levels. Each column scores each split `k` by the
+/// shift of its mean, `|mean(k..) - mean(..k)|`, in standard errors (noise from the median
+/// absolute first difference, which a step does not inflate), capped at 10; the split with
+/// the largest sum of squared scores wins if some column reaches [`MIN_SPLIT_Z`] there.
+fn best_split(frame: &MetricFrame) -> Option<ChangePoint> {
+    let n = frame.len();
+    let lo = WARMUP.max(MIN_NORMAL_POINTS);
+    let hi = n.checked_sub(RUN)?;
+    if hi <= lo {
+        return None;
+    }
+    let per_column: Vec<Vec<f64>> = frame
+        .columns()
+        .par_iter()
+        .filter(|c| !c.constant)
+        .map(|c| {
+            let v = &c.values;
+            let mut diffs: Vec<f64> = v.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+            let sigma = super::stats::median_in_place(&mut diffs) / 0.954;
+            let total: f64 = v.iter().sum();
+            let mut before = 0.0;
+            let mut out = vec![0.0; n];
+            if sigma <= 0.0 {
+                return out;
+            }
+            for (k, &x) in v.iter().enumerate().take(hi) {
+                if k >= lo {
+                    let (a, b) = (k as f64, (n - k) as f64);
+                    let shift = (total - before) / b - before / a;
+                    let se = sigma * (1.0 / a + 1.0 / b).sqrt();
+                    out[k] = (shift / se).abs().min(10.0);
+                }
+                before += x;
+            }
+            out
+        })
+        .collect();
+    let mut best = (0.0f64, 0usize);
+    for k in lo..hi {
+        let sum: f64 = per_column.iter().map(|c| c[k] * c[k]).sum();
+        if sum > best.0 {
+            best = (sum, k);
+        }
+    }
+    let k = best.1;
+    let strong = per_column.iter().filter(|c| c[k] >= MIN_SPLIT_Z).count();
+    if strong == 0 {
+        return None;
+    }
+    let time = frame.timestamps()[k];
+    Some(ChangePoint {
+        time,
+        index: k,
+        columns_changed: strong,
+        columns_changing: strong,
+        first_column: String::new(),
+        how: format!(
+            "anomaly time found in the data: no column changed abruptly, so the best single split of all columns into two levels was taken: {} ({strong} of {} columns shift by {MIN_SPLIT_Z} standard errors or more)",
+            format_rfc3339(time),
+            frame.columns().len()
         ),
     })
 }

@@ -20,7 +20,9 @@
 //!    after it. The score is multiplied by `0.5 + 0.5 x` the share of direct dependents that
 //!    are anomalous with an onset not earlier than its own (`0.75` for a resource nothing
 //!    depends on).
-//! 5. **Who changed first**: among anomalous resources, each point of onset after the earliest
+//! 5. **Below the threshold**: when some resource is anomalous, the others are weighted by
+//!    [`NOT_ANOMALOUS_WEIGHT`], so no quiet resource outranks an anomalous one.
+//! 6. **Who changed first**: among anomalous resources, each point of onset after the earliest
 //!    costs a little (`1 / (1 + 0.05 d)`).
 //!
 //! The evidence says which metric moved, how far and when, how long before its dependents,
@@ -34,6 +36,8 @@ use super::{Prepared, Scored};
 pub const ANOMALOUS: f64 = 4.0;
 /// Points by which a dependency's onset may trail a resource's and still explain it.
 pub const ONSET_TOLERANCE: usize = 2;
+/// Weight of a resource below the anomaly threshold when some resource is above it.
+pub const NOT_ANOMALOUS_WEIGHT: f64 = 0.05;
 /// Share of the score an explaining dependency takes away.
 pub const EXPLAINED_DISCOUNT: f64 = 0.9;
 
@@ -80,6 +84,7 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
         })
         .collect();
     let anomalous = |i: usize| res[i].anomaly >= ANOMALOUS && res[i].onset.is_some();
+    let any_anomalous = (0..res.len()).any(anomalous);
     let earliest = (0..res.len())
         .filter(|&i| anomalous(i))
         .filter_map(|i| res[i].onset)
@@ -126,6 +131,10 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                 evidence.push(format!(
                     "{head}; below the anomaly threshold of {ANOMALOUS} robust sigma"
                 ));
+                // Below every anomalous resource, whatever the topology does to those.
+                if any_anomalous {
+                    score *= NOT_ANOMALOUS_WEIGHT;
+                }
                 return Scored {
                     score,
                     column: Some(col),

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod causal;
 pub mod correlate;
 pub mod error;
 pub mod graph;

@@ -31,6 +31,10 @@ pub(crate) enum EvalCommand {
     /// faults propagating upstream, re-sends, background and flapping alerts), run the
     /// correlation engine and print noise reduction, incident purity and completeness.
     Alerts(AlertsArgs),
+    /// Causal discovery: run PC (Fisher z, stable) and Granger on PyRCA's linear fixture
+    /// (data_linear.txt) and print edge precision, recall, F1 and structural Hamming distance
+    /// against its true DAG (graph.txt).
+    Causal(crate::causal_cmd::CausalArgs),
 }
 
 /// Arguments of `aiops eval alerts`.
@@ -130,6 +134,7 @@ pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
         EvalCommand::M4(args) => run_m4(args),
         EvalCommand::Loghub(args) => run_loghub(args),
         EvalCommand::Alerts(args) => run_alerts(args),
+        EvalCommand::Causal(args) => crate::causal_cmd::run(args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! arguments, calls the library crates and prints; no algorithm lives here.
 
 mod alerts_cmd;
+mod causal_cmd;
 mod detect_cmd;
 mod error;
 mod eval_cmd;

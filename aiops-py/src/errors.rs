@@ -285,6 +285,15 @@ fn rca_kind(e: &RcaError) -> Kind {
         | RcaError::InvalidDuration { .. }
         | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
         RcaError::UnknownResource(_) | RcaError::RunsOnCycle(_) => Kind::InvalidInput,
+        RcaError::UnknownVariable { .. } | RcaError::ContradictoryConstraints(_) => {
+            Kind::InvalidParameter
+        }
+        RcaError::NonFiniteValue { .. }
+        | RcaError::ConstantVariable(_)
+        | RcaError::CollinearVariables(_)
+        | RcaError::NotEnoughSamples { .. }
+        | RcaError::DimensionMismatch { .. } => Kind::InvalidInput,
+        RcaError::DataFormat { .. } => Kind::Parse,
         RcaError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }

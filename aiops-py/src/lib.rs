@@ -8,6 +8,7 @@
 
 mod alerts;
 mod arrays;
+mod causal;
 mod detect;
 mod errors;
 mod eval;
@@ -49,5 +50,10 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<logs::PyTemplateMiner>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
+    // Causal discovery (aiops.rca).
+    m.add_class::<causal::PyCausalGraph>()?;
+    m.add_class::<causal::PyGrangerResult>()?;
+    m.add_function(wrap_pyfunction!(causal::causal_pc, m)?)?;
+    m.add_function(wrap_pyfunction!(causal::causal_granger, m)?)?;
     Ok(())
 }

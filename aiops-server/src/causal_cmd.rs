@@ -85,7 +85,9 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     for m in [&r.pc, &r.granger] {
         row(m);
     }
-    println!("SHD: pairs whose edge differs from the true DAG (missing + extra + wrongly oriented);");
+    println!(
+        "SHD: pairs whose edge differs from the true DAG (missing + extra + wrongly oriented);"
+    );
     println!("SHD/CP: the same against the true DAG's CPDAG (what data alone can identify).");
     Ok(())
 }

@@ -3,7 +3,7 @@
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
 capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
-correlation engine.
+correlation engine, ``aiops.rca`` causal discovery (PC, Granger) for root-cause analysis.
 
 Exceptions::
 
@@ -18,6 +18,8 @@ Exceptions::
 from aiops._aiops import (
     AlertEngine,
     AiopsError,
+    CausalGraph,
+    GrangerResult,
     AiopsFileNotFoundError,
     AiopsIOError,
     Detections,
@@ -35,6 +37,8 @@ from aiops._aiops import (
     __version__,
     build_detector,
     capacity_plan,
+    causal_granger,
+    causal_pc,
     detector_names,
     fit_model,
     forecast_many,
@@ -50,7 +54,7 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import alerts, detect, forecast, logs
+from aiops import alerts, detect, forecast, logs, rca
 
 __all__ = [
     "AlertEngine",
@@ -58,6 +62,7 @@ __all__ = [
     "AiopsError",
     "AiopsFileNotFoundError",
     "AiopsIOError",
+    "CausalGraph",
     "Detections",
     "Detector",
     "FittedModel",
@@ -65,6 +70,7 @@ __all__ = [
     "InvalidParameterError",
     "MultivariateDetector",
     "ParseError",
+    "GrangerResult",
     "Prediction",
     "RollingZScore",
     "TemplateMiner",
@@ -73,6 +79,8 @@ __all__ = [
     "__version__",
     "build_detector",
     "capacity_plan",
+    "causal_granger",
+    "causal_pc",
     "detect",
     "forecast",
     "detector_names",
@@ -89,4 +97,5 @@ __all__ = [
     "read_jsonl",
     "read_prometheus_matrix",
     "read_wide_csv",
+    "rca",
 ]

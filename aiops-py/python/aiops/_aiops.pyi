@@ -53,6 +53,10 @@ __all__ = [
     "forecast_many",
     "capacity_plan",
     "m4_evaluate",
+    "CausalGraph",
+    "GrangerResult",
+    "causal_pc",
+    "causal_granger",
 ]
 
 _Float64Array2: TypeAlias = npt.NDArray[np.float64]
@@ -616,3 +620,77 @@ class AlertEngine:
     @staticmethod
     def restore(snapshot: str) -> AlertEngine:
         """An engine restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+# --- causal discovery (aiops.rca) -------------------------------------------------------
+
+@final
+class CausalGraph:
+    """A learned causal graph over named variables: a CPDAG from ``causal_pc`` (directed and
+    undirected edges), a directed graph from ``causal_granger``."""
+
+    @property
+    def names(self) -> list[str]:
+        """Variable names, in column order."""
+    @property
+    def adjacency(self) -> npt.NDArray[np.uint8]:
+        """``adjacency[i, j] == 1`` when ``i -> j`` or ``i -- j`` (uint8, shape (p, p)); an
+        undirected edge sets both ``[i, j]`` and ``[j, i]``."""
+    @property
+    def edges(self) -> list[tuple[str, str, bool, float]]:
+        """Edges as ``(source, target, directed, p_value)``; an undirected edge lists the
+        earlier column first. ``p_value``: PC's largest p-value among the tests the edge
+        survived, Granger's F-test p-value."""
+    @property
+    def tests(self) -> int:
+        """Conditional independence tests run (PC; 0 for Granger)."""
+    def parents(self, name: str) -> list[str]:
+        """Parents of ``name``: the sources of directed edges into it."""
+    def has_edge(self, source: str, target: str) -> bool:
+        """Whether the directed edge ``source -> target`` is in the graph."""
+    def is_adjacent(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` are joined by an edge of any kind."""
+    def __len__(self) -> int: ...
+
+@final
+class GrangerResult:
+    """Pairwise Granger causality: the significant edges and every pair's test."""
+
+    @property
+    def graph(self) -> CausalGraph:
+        """Edges ``x -> y`` with p-value below alpha (one per pair: the stronger direction)."""
+    @property
+    def p_values(self) -> npt.NDArray[np.float64]:
+        """``p_values[x, y]``: p-value of "x Granger-causes y" (NaN on the diagonal)."""
+    @property
+    def f_statistics(self) -> npt.NDArray[np.float64]:
+        """``f_statistics[x, y]``: its F statistic (NaN on the diagonal)."""
+    @property
+    def lags(self) -> npt.NDArray[np.int64]:
+        """``lags[x, y]``: the lag chosen for that test (samples, 0 on the diagonal)."""
+
+def causal_pc(
+    data: npt.NDArray[np.float64],
+    names: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    max_cond_size: int | None = None,
+    forbidden: Sequence[tuple[str, str]] | None = None,
+    required: Sequence[tuple[str, str]] | None = None,
+    root_nodes: Sequence[str] | None = None,
+    leaf_nodes: Sequence[str] | None = None,
+    knowledge: str | None = None,
+    topology: str | None = None,
+    max_hops: int = 1,
+    follow_dependencies: bool = False,
+) -> CausalGraph:
+    """PC (stable, Fisher z) on ``data`` (float64, shape (samples, variables)); see
+    ``aiops.rca.pc``."""
+
+def causal_granger(
+    data: npt.NDArray[np.float64],
+    names: Sequence[str] | None = None,
+    max_lag: int = 5,
+    criterion: str = "bic",
+    alpha: float = 0.05,
+) -> GrangerResult:
+    """Pairwise Granger causality on ``data`` (float64, shape (samples, variables), rows in
+    time order); see ``aiops.rca.granger``."""

@@ -10,10 +10,10 @@
 //!   denominator); recall = right arrows / edges of `true` (an undirected edge does not
 //!   recover its direction).
 //! - **SHD** (structural Hamming distance, Tsamardinos et al. 2006 as implemented by
-//!   causal-learn and pcalg): the number of variable pairs whose edge differs: missing
-//!   + extra + wrongly marked (reversed, or undirected against directed). Reported against the
-//!   true DAG (`shd`) and against its CPDAG (`shd_cpdag`, the best PC can do with data alone,
-//!   since edges inside a Markov equivalence class cannot be oriented).
+//!   causal-learn and pcalg): the number of variable pairs whose edge differs, that is missing
+//!   plus extra plus wrongly marked edges (reversed, or undirected against directed). Reported
+//!   against the true DAG (`shd`) and against its CPDAG (`shd_cpdag`, the best PC can do with
+//!   data alone, since edges inside a Markov equivalence class cannot be oriented).
 //!
 //! A precision with nothing predicted is 0 (and so is its F1).
 
@@ -222,7 +222,9 @@ pub fn parse_graph(text: &str, names: &[String]) -> Result<CausalGraph> {
                 } else if let Some((a, b)) = body.split_once("---") {
                     (a, b, false)
                 } else {
-                    return Err(bad(format!("expected `A --> B` or `A --- B`, got {line:?}")));
+                    return Err(bad(format!(
+                        "expected `A --> B` or `A --- B`, got {line:?}"
+                    )));
                 };
                 let from = index_of(names, a.trim(), "the graph's edges")?;
                 let to = index_of(names, b.trim(), "the graph's edges")?;
@@ -366,15 +368,22 @@ mod tests {
     #[test]
     fn scores_count_missing_extra_and_misoriented_edges() {
         // Truth: 0 -> 1 -> 2, 3 -> 2 (a collider at 2).
-        let truth =
-            CausalGraph::new(default_names(4), vec![e(0, 1, true), e(1, 2, true), e(3, 2, true)])
-                .unwrap();
+        let truth = CausalGraph::new(
+            default_names(4),
+            vec![e(0, 1, true), e(1, 2, true), e(3, 2, true)],
+        )
+        .unwrap();
         // Learned: 0 -- 1 (unoriented), 2 -> 1 (reversed), 0 -> 3 (extra), 3 -> 2 missing.
-        let learned =
-            CausalGraph::new(default_names(4), vec![e(0, 1, false), e(2, 1, true), e(0, 3, true)])
-                .unwrap();
+        let learned = CausalGraph::new(
+            default_names(4),
+            vec![e(0, 1, false), e(2, 1, true), e(0, 3, true)],
+        )
+        .unwrap();
         let s = score(&learned, &truth).unwrap();
-        assert_eq!((s.true_edges, s.learned_edges, s.learned_directed), (3, 3, 2));
+        assert_eq!(
+            (s.true_edges, s.learned_edges, s.learned_directed),
+            (3, 3, 2)
+        );
         assert!((s.skeleton_precision - 2.0 / 3.0).abs() < 1e-12);
         assert!((s.skeleton_recall - 2.0 / 3.0).abs() < 1e-12);
         assert_eq!(s.directed_precision, 0.0);
@@ -384,13 +393,15 @@ mod tests {
         // (0 -> 1 -> 2 is no new collider); so 0 -- 1 is right there.
         assert_eq!(s.shd_cpdag, 3);
         let perfect = score(&truth, &truth).unwrap();
-        assert_eq!((perfect.shd, perfect.directed_f1, perfect.skeleton_f1), (0, 1.0, 1.0));
+        assert_eq!(
+            (perfect.shd, perfect.directed_f1, perfect.skeleton_f1),
+            (0, 1.0, 1.0)
+        );
     }
 
     #[test]
     fn reads_the_pyrca_formats() {
-        let (names, data) =
-            parse_matrix("X1\tX2\tX3\n0.5\t1\t-2\n1.5\t2e-1\t3\n\n").unwrap();
+        let (names, data) = parse_matrix("X1\tX2\tX3\n0.5\t1\t-2\n1.5\t2e-1\t3\n\n").unwrap();
         assert_eq!(names, ["X1", "X2", "X3"]);
         assert_eq!(data.dim(), (2, 3));
         assert_eq!(data[[1, 1]], 0.2);
@@ -409,7 +420,10 @@ mod tests {
         .unwrap();
         assert!(g.has_directed(0, 2) && g.has_undirected(1, 2));
         assert!(matches!(
-            parse_graph("Graph Nodes:\nX1;X2;X3\nGraph Edges:\n1. X1 --> X9\n", &names),
+            parse_graph(
+                "Graph Nodes:\nX1;X2;X3\nGraph Edges:\n1. X1 --> X9\n",
+                &names
+            ),
             Err(RcaError::UnknownVariable { .. })
         ));
         assert!(parse_graph("Graph Nodes:\nX1;X2\n", &names).is_err());
@@ -418,15 +432,20 @@ mod tests {
 
     #[test]
     fn evaluate_runs_both_methods_on_a_simulated_fixture() {
-        let dag = Dag::from_edges(5, &[(0, 1, 1.0), (2, 1, 1.0), (1, 3, 1.0), (3, 4, -1.0)])
-            .unwrap();
+        let dag =
+            Dag::from_edges(5, &[(0, 1, 1.0), (2, 1, 1.0), (1, 3, 1.0), (3, 4, -1.0)]).unwrap();
         let data = dag.sample(3_000, 1.0, &mut SimRng::new(1));
         let fixture = Fixture {
             names: dag.names().to_vec(),
             data,
             truth: dag.graph(),
         };
-        let r = evaluate(&fixture, &PcParams::new().alpha(0.01), &GrangerParams::new()).unwrap();
+        let r = evaluate(
+            &fixture,
+            &PcParams::new().alpha(0.01),
+            &GrangerParams::new(),
+        )
+        .unwrap();
         // The whole DAG is identifiable here (collider at 1, then R1 down the chain).
         assert_eq!(r.pc.scores.shd, 0, "{:?}", r.pc.edges);
         assert_eq!(r.pc.scores.directed_f1, 1.0);

@@ -199,7 +199,11 @@ impl FisherZ {
             [k] => {
                 let (rxy, rxk, ryk) = (self.r(x, y), self.r(x, *k), self.r(y, *k));
                 let den = ((1.0 - rxk * rxk) * (1.0 - ryk * ryk)).sqrt();
-                if den > 0.0 { (rxy - rxk * ryk) / den } else { 0.0 }
+                if den > 0.0 {
+                    (rxy - rxk * ryk) / den
+                } else {
+                    0.0
+                }
             }
             _ => {
                 let k = s.len();

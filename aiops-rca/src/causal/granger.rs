@@ -204,7 +204,10 @@ impl Granger {
                 // Both directions significant: keep the stronger one as the edge (a graph
                 // has one edge per pair); the matrices keep both.
                 let (pxy, pyx) = (p_values[[x, y]], p_values[[y, x]]);
-                if x != y && pxy < self.alpha && (pyx >= self.alpha || pxy < pyx || (pxy == pyx && x < y)) {
+                if x != y
+                    && pxy < self.alpha
+                    && (pyx >= self.alpha || pxy < pyx || (pxy == pyx && x < y))
+                {
                     edges.push(Edge {
                         from: x,
                         to: y,
@@ -393,6 +396,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_range_loop)] // the textbook normal equations, index by index
     fn f_statistic_matches_a_direct_regression() {
         // With max_lag 1 the F statistic has a closed form through the two residual sums,
         // computed here by explicit least squares on the same rows.
@@ -450,7 +454,11 @@ mod tests {
         let rss_u = fit(&[&y, &x]);
         let m = (y.len() - 1) as f64;
         let f = (rss_r - rss_u) / (rss_u / (m - 3.0));
-        assert!((r.f_statistics[[2, 0]] - f).abs() < 1e-6 * f.max(1.0), "{} vs {f}", r.f_statistics[[2, 0]]);
+        assert!(
+            (r.f_statistics[[2, 0]] - f).abs() < 1e-6 * f.max(1.0),
+            "{} vs {f}",
+            r.f_statistics[[2, 0]]
+        );
     }
 
     #[test]

@@ -321,11 +321,15 @@ impl Constraints {
         }
         for v in &knowledge.root_nodes {
             let v = index_of(names, v, "root nodes")?;
-            (0..p).filter(|&u| u != v).for_each(|u| c.forbidden[u * p + v] = true);
+            (0..p)
+                .filter(|&u| u != v)
+                .for_each(|u| c.forbidden[u * p + v] = true);
         }
         for v in &knowledge.leaf_nodes {
             let v = index_of(names, v, "leaf nodes")?;
-            (0..p).filter(|&u| u != v).for_each(|u| c.forbidden[v * p + u] = true);
+            (0..p)
+                .filter(|&u| u != v)
+                .for_each(|u| c.forbidden[v * p + u] = true);
         }
         if let Some(prior) = topology {
             c.apply_topology(prior, names)?;
@@ -824,7 +828,9 @@ mod tests {
     #[test]
     fn fork_gives_an_undirected_fork() {
         let dag = Dag::from_edges(3, &[(1, 0, 1.0), (1, 2, -0.8)]).unwrap();
-        let g = fit(&dag, 2_000, 2, PcParams::new().alpha(0.01)).unwrap().graph;
+        let g = fit(&dag, 2_000, 2, PcParams::new().alpha(0.01))
+            .unwrap()
+            .graph;
         assert!(g.has_undirected(0, 1) && g.has_undirected(1, 2) && !g.is_adjacent(0, 2));
     }
 
@@ -832,7 +838,9 @@ mod tests {
     fn collider_is_oriented_and_meek_r1_propagates() {
         // 0 -> 2 <- 1, 2 -> 3: the collider is found, then R1 orients 2 -> 3.
         let dag = Dag::from_edges(4, &[(0, 2, 1.0), (1, 2, 1.0), (2, 3, 1.0)]).unwrap();
-        let g = fit(&dag, 3_000, 3, PcParams::new().alpha(0.01)).unwrap().graph;
+        let g = fit(&dag, 3_000, 3, PcParams::new().alpha(0.01))
+            .unwrap()
+            .graph;
         assert_eq!(g.edges().len(), 3);
         assert!(g.has_directed(0, 2) && g.has_directed(1, 2) && g.has_directed(2, 3));
         assert_eq!(cpdag_of_dag(&dag.graph()).unwrap().edges().len(), 3);
@@ -856,8 +864,14 @@ mod tests {
             prec += s.skeleton_precision / 10.0;
             shd += s.shd_cpdag;
         }
-        assert!(f1 >= 0.95 && prec >= 0.97, "skeleton F1 {f1}, precision {prec}");
-        assert!(shd <= 24, "total SHD to the true CPDAGs {shd} (about 120 true edges)");
+        assert!(
+            f1 >= 0.95 && prec >= 0.97,
+            "skeleton F1 {f1}, precision {prec}"
+        );
+        assert!(
+            shd <= 24,
+            "total SHD to the true CPDAGs {shd} (about 120 true edges)"
+        );
     }
 
     #[test]
@@ -870,7 +884,10 @@ mod tests {
         let data = dag.sample(1_000, 1.0, &mut SimRng::new(6));
         let pc = PcParams::new().alpha(0.05).check().unwrap();
         let many = pc.fit(data.view(), dag.names()).unwrap();
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let one = pool.install(|| pc.fit(data.view(), dag.names()).unwrap());
         assert_eq!(many.graph, one.graph);
         assert_eq!(many.sepsets, one.sepsets);
@@ -907,7 +924,10 @@ mod tests {
             .graph;
         assert!(g.has_directed(1, 2) && g.has_undirected(0, 1));
         // Forbidding both directions removes a true edge; requiring keeps an absent one.
-        let k = Knowledge::new().forbid("x0", "x1").forbid("x1", "x0").require("x0", "x2");
+        let k = Knowledge::new()
+            .forbid("x0", "x1")
+            .forbid("x1", "x0")
+            .require("x0", "x2");
         let g = fit(&dag, 2_000, 1, PcParams::new().alpha(0.01).knowledge(k))
             .unwrap()
             .graph;
@@ -991,7 +1011,13 @@ root-causes:
         let data = dag.sample(2_000, 1.0, &mut SimRng::new(8));
         // Without the prior, db -> batch is found (it is in the data).
         let plain = PcParams::new().alpha(0.01).check().unwrap();
-        assert!(plain.fit(data.view(), &names).unwrap().graph.is_adjacent(2, 3));
+        assert!(
+            plain
+                .fit(data.view(), &names)
+                .unwrap()
+                .graph
+                .is_adjacent(2, 3)
+        );
         // With it, batch is unreachable from db, and the chain is oriented db -> api -> web.
         let prior = TopologyPrior::new(graph.clone(), 1).follow_dependencies(true);
         let pc = PcParams::new().alpha(0.01).topology(prior).check().unwrap();

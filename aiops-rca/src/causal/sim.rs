@@ -304,7 +304,10 @@ impl RandomDagParams {
     fn check(&self) -> Result<()> {
         let bad = |name, reason: String| Err(RcaError::InvalidParameter { name, reason });
         if self.variables < 2 {
-            return bad("variables", format!("need at least 2, got {}", self.variables));
+            return bad(
+                "variables",
+                format!("need at least 2, got {}", self.variables),
+            );
         }
         let max = (self.variables - 1) as f64;
         if !(self.expected_degree > 0.0 && self.expected_degree <= max) {
@@ -402,7 +405,10 @@ impl FaultParams {
             return bad("samples", format!("need at least 10, got {}", self.samples));
         }
         if !(self.fault_at > 0.0 && self.fault_at < 1.0) {
-            return bad("fault_at", format!("must be in (0, 1), got {}", self.fault_at));
+            return bad(
+                "fault_at",
+                format!("must be in (0, 1), got {}", self.fault_at),
+            );
         }
         if !(self.magnitude.is_finite() && self.magnitude > 0.0) {
             return bad("magnitude", format!("must be > 0, got {}", self.magnitude));
@@ -415,7 +421,10 @@ impl FaultParams {
         }
         let at = (self.fault_at * self.samples as f64) as usize;
         if at == 0 || at >= self.samples {
-            return bad("fault_at", "leaves no sample before or after the fault".into());
+            return bad(
+                "fault_at",
+                "leaves no sample before or after the fault".into(),
+            );
         }
         Ok(at)
     }
@@ -461,14 +470,19 @@ pub fn fault_cases(params: &FaultParams, cases: usize, seed: u64) -> Result<Vec<
                 FaultKind::Shift => usize::MAX,
                 FaultKind::Spike { duration } => at.saturating_add(duration),
             };
-            let data =
-                dag.sample_lagged(params.samples, params.lag, params.noise_std, &mut rng, |t, v| {
+            let data = dag.sample_lagged(
+                params.samples,
+                params.lag,
+                params.noise_std,
+                &mut rng,
+                |t, v| {
                     if v == root && t >= at && t < end {
                         shift
                     } else {
                         0.0
                     }
-                });
+                },
+            );
             let affected = dag.descendants(root);
             Ok(FaultCase {
                 dag,
@@ -492,7 +506,10 @@ mod tests {
         let xs: Vec<f64> = (0..200_000).map(|_| rng.normal()).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "{mean} {var}"
+        );
     }
 
     #[test]
@@ -544,8 +561,16 @@ mod tests {
         for (c, d) in cases.iter().zip(&again) {
             assert_eq!(c.data, d.data); // seeded
             assert!(!c.affected.is_empty());
-            let before = c.data.slice(ndarray::s![..c.fault_at, c.root_cause]).mean().unwrap();
-            let after = c.data.slice(ndarray::s![c.fault_at.., c.root_cause]).mean().unwrap();
+            let before = c
+                .data
+                .slice(ndarray::s![..c.fault_at, c.root_cause])
+                .mean()
+                .unwrap();
+            let after = c
+                .data
+                .slice(ndarray::s![c.fault_at.., c.root_cause])
+                .mean()
+                .unwrap();
             assert!(after - before > 4.0, "root shift {}", after - before);
             // A variable that is not a descendant of the root keeps its mean.
             for v in 0..c.dag.len() {

@@ -6,7 +6,7 @@
 use aiops_core::Topology;
 use aiops_rca::TopologyGraph;
 use aiops_rca::causal::granger::{GrangerParams, LagCriterion};
-use aiops_rca::causal::pc::{Knowledge, PcParams, TopologyPrior};
+use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule, TopologyPrior};
 use aiops_rca::causal::{CausalGraph, default_names};
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
@@ -145,7 +145,7 @@ fn pairs(v: Option<Vec<(String, String)>>) -> Vec<(String, String)> {
 #[pyfunction]
 #[pyo3(signature = (data, names = None, alpha = 0.05, max_cond_size = None, forbidden = None,
     required = None, root_nodes = None, leaf_nodes = None, knowledge = None, topology = None,
-    max_hops = 1, follow_dependencies = false))]
+    max_hops = 1, follow_dependencies = false, sepset_rule = "union"))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn causal_pc(
     py: Python<'_>,
@@ -161,6 +161,7 @@ pub(crate) fn causal_pc(
     topology: Option<&str>,
     max_hops: usize,
     follow_dependencies: bool,
+    sepset_rule: &str,
 ) -> Result<PyCausalGraph> {
     let view = data.as_array();
     let names = names_or_default(names, view.ncols());
@@ -175,6 +176,7 @@ pub(crate) fn causal_pc(
     let mut params = PcParams::new()
         .alpha(alpha)
         .max_cond_size(max_cond_size)
+        .sepset_rule(sepset_rule.parse::<SepsetRule>()?)
         .knowledge(k);
     if let Some(text) = topology {
         let topo: Topology =

@@ -37,6 +37,8 @@ def test_pc_orients_a_collider_and_the_chain_after_it() -> None:
     assert g.parents("c") == ["a", "b"]
     assert g.has_edge("c", "d") and not g.has_edge("d", "c")
     assert all(0.0 <= p <= 1.0 for *_, p in g.edges)
+    first = rca.pc(sem(3000, 1), names=["a", "b", "c", "d"], alpha=0.01, sepset_rule="first")
+    assert first.edges == g.edges and first.tests <= g.tests
 
 
 class Frame:
@@ -129,6 +131,8 @@ def test_bad_input_raises_typed_errors() -> None:
         rca.pc(data, names=["a", "b"])
     with pytest.raises(ValueError, match="2-D"):
         rca.pc(data[:, 0])
+    with pytest.raises(aiops.InvalidParameterError, match="sepset_rule"):
+        rca.pc(data, sepset_rule="all")
     with pytest.raises(aiops.InvalidParameterError, match="criterion"):
         rca.granger(data, criterion="hqic")
     with pytest.raises(aiops.InvalidInputError, match="constant"):

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use aiops_rca::causal::eval::{self, EdgeScores, MethodEval};
 use aiops_rca::causal::granger::GrangerParams;
-use aiops_rca::causal::pc::{Knowledge, PcParams};
+use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule};
 use clap::Args;
 
 use crate::error::CliError;
@@ -24,6 +24,11 @@ pub(crate) struct CausalArgs {
     /// Largest conditioning set PC tries (default: no limit).
     #[arg(long)]
     max_cond_size: Option<usize>,
+
+    /// Separating set PC keeps when it removes an edge: `union` of every independent subset
+    /// of the level (causal-learn) or the `first` one found (pcalg).
+    #[arg(long, default_value = "union")]
+    sepset_rule: String,
 
     /// Largest lag Granger tries (samples).
     #[arg(long, default_value_t = 5)]
@@ -46,7 +51,8 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     let fixture = eval::load_fixture(&args.data).map_err(rca(&args.data))?;
     let mut pc = PcParams::new()
         .alpha(args.alpha)
-        .max_cond_size(args.max_cond_size);
+        .max_cond_size(args.max_cond_size)
+        .sepset_rule(args.sepset_rule.parse::<SepsetRule>()?);
     if let Some(path) = &args.knowledge {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;

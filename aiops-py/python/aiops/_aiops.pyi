@@ -681,6 +681,7 @@ def causal_pc(
     topology: str | None = None,
     max_hops: int = 1,
     follow_dependencies: bool = False,
+    sepset_rule: str = "union",
 ) -> CausalGraph:
     """PC (stable, Fisher z) on ``data`` (float64, shape (samples, variables)); see
     ``aiops.rca.pc``."""

@@ -50,6 +50,7 @@ def pc(
     topology: str | None = None,
     max_hops: int = 1,
     follow_dependencies: bool = False,
+    sepset_rule: str = "union",
 ) -> CausalGraph:
     """The PC algorithm (stable variant, Fisher-z test at level ``alpha``): a CPDAG.
 
@@ -58,6 +59,8 @@ def pc(
     with the lists). ``topology`` (JSON ``{"nodes": [...], "edges": [...]}``, variables named
     ``resource:metric``) forbids edges between resources more than ``max_hops`` apart, and with
     ``follow_dependencies`` edges from a dependent's variable to its dependency's.
+    ``sepset_rule``: ``"union"`` of every separating set of the removal level (causal-learn)
+    or the ``"first"`` found (pcalg); it decides which colliders are oriented.
 
     Raises InvalidInputError for NaN, constant or collinear columns and fewer than
     ``variables + 2`` samples; InvalidParameterError for unknown names or contradictory
@@ -77,6 +80,7 @@ def pc(
         topology,
         max_hops,
         follow_dependencies,
+        sepset_rule,
     )
 
 

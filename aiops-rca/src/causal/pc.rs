@@ -4,9 +4,10 @@
 //! 1. **Skeleton.** Start from the complete graph (less the pairs that knowledge forbids in
 //!    both directions). At level `l = 0, 1, ...` every variable's adjacency set is *frozen*;
 //!    an edge `x - y` is removed when some `S ⊆ adj(x) \ {y}` or `S ⊆ adj(y) \ {x}` of size `l`
-//!    (frozen sets) gives `p > alpha`, and that `S` is its separating set. Because the sets are
-//!    frozen, the skeleton does not depend on the order of the variables; each edge's subsets
-//!    are tried in lexicographic order, `x`'s side first, so the separating set does not either.
+//!    (frozen sets) gives `p > alpha`. Its separating set is, by default, the union of every
+//!    such `S` of that level (causal-learn's rule, [`SepsetRule::Union`]), or the first one
+//!    found in lexicographic order, `x`'s side first ([`SepsetRule::First`], pcalg's). Because
+//!    the sets are frozen, the skeleton does not depend on the order of the variables.
 //!    The edges of a level are tested in parallel (rayon) and the removals applied after: the
 //!    result is the same on any number of threads. Required edges are never tested. Stops
 //!    when no edge has `l` neighbours to condition on, or past `max_cond_size`.
@@ -180,6 +181,34 @@ pub fn resource_of(variable: &str) -> &str {
     variable.split_once(':').map_or(variable, |(r, _)| r)
 }
 
+/// Which separating set is kept when an edge is removed (it decides the v-structures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SepsetRule {
+    /// Every subset of the removal level is tested, on both sides, and the separating set is
+    /// the union of those that gave independence (causal-learn's stable PC). It does not
+    /// depend on the order in which subsets are tried, and finite-sample noise creates fewer
+    /// spurious colliders: a variable in *any* separating set is not a collider.
+    #[default]
+    Union,
+    /// The first subset that gave independence (textbook PC, pcalg): fewer tests.
+    First,
+}
+
+impl std::str::FromStr for SepsetRule {
+    type Err = RcaError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "union" => Ok(Self::Union),
+            "first" => Ok(Self::First),
+            _ => Err(RcaError::InvalidParameter {
+                name: "sepset_rule",
+                reason: format!("{s:?} is not one of union, first"),
+            }),
+        }
+    }
+}
+
 /// Unchecked parameters of [`Pc`].
 ///
 /// ```
@@ -195,6 +224,7 @@ pub fn resource_of(variable: &str) -> &str {
 pub struct PcParams {
     alpha: f64,
     max_cond_size: Option<usize>,
+    sepset_rule: SepsetRule,
     knowledge: Knowledge,
     #[serde(skip)]
     topology: Option<TopologyPrior>,
@@ -205,6 +235,7 @@ impl Default for PcParams {
         Self {
             alpha: 0.05,
             max_cond_size: None,
+            sepset_rule: SepsetRule::Union,
             knowledge: Knowledge::default(),
             topology: None,
         }
@@ -227,6 +258,12 @@ impl PcParams {
     /// Largest conditioning set tried (variables); `None`: no limit.
     pub fn max_cond_size(mut self, size: impl Into<Option<usize>>) -> Self {
         self.max_cond_size = size.into();
+        self
+    }
+
+    /// Which separating set an edge removal keeps (default: the union, as causal-learn).
+    pub fn sepset_rule(mut self, rule: SepsetRule) -> Self {
+        self.sepset_rule = rule;
         self
     }
 
@@ -254,6 +291,7 @@ impl PcParams {
         Ok(Pc {
             alpha: self.alpha,
             max_cond_size: self.max_cond_size,
+            sepset_rule: self.sepset_rule,
             knowledge: self.knowledge.clone(),
             topology: self.topology.clone(),
         })
@@ -265,6 +303,7 @@ impl PcParams {
 pub struct Pc {
     alpha: f64,
     max_cond_size: Option<usize>,
+    sepset_rule: SepsetRule,
     knowledge: Knowledge,
     topology: Option<TopologyPrior>,
 }
@@ -528,10 +567,10 @@ impl Pc {
                 break;
             }
             sk.level = level;
-            let alpha = self.alpha;
+            let (alpha, rule) = (self.alpha, self.sepset_rule);
             let outcomes: Vec<EdgeOutcome> = edges
                 .par_iter()
-                .map(|&(x, y)| test_edge(test, &neighbours, x, y, level, alpha))
+                .map(|&pair| test_edge(test, &neighbours, pair, level, alpha, rule))
                 .collect();
             for ((x, y), o) in edges.into_iter().zip(outcomes) {
                 sk.tests += o.tests;
@@ -567,14 +606,16 @@ struct EdgeOutcome {
 }
 
 /// Tests one edge at one level: subsets of `adj(x) \ {y}`, then the subsets of `adj(y) \ {x}`
-/// not already tried, each in lexicographic order; stops at the first independence.
+/// not already tried, each in lexicographic order. With [`SepsetRule::First`] it stops at the
+/// first independence; with [`SepsetRule::Union`] it runs every subset of the level and the
+/// separating set is the union of those that gave independence.
 fn test_edge(
     test: &FisherZ,
     neighbours: &[Vec<usize>],
-    x: usize,
-    y: usize,
+    (x, y): (usize, usize),
     level: usize,
     alpha: f64,
+    rule: SepsetRule,
 ) -> EdgeOutcome {
     let mut out = EdgeOutcome {
         sepset: None,
@@ -600,14 +641,29 @@ fn test_edge(
                 out.tests += 1;
                 out.pmax = out.pmax.max(r.p_value);
                 if r.p_value > alpha {
-                    out.sepset = Some(s);
-                    return out;
+                    match rule {
+                        SepsetRule::First => {
+                            out.sepset = Some(s);
+                            return out;
+                        }
+                        SepsetRule::Union => {
+                            let u = out.sepset.get_or_insert_with(Vec::new);
+                            for &v in &s {
+                                if !u.contains(&v) {
+                                    u.push(v);
+                                }
+                            }
+                        }
+                    }
                 }
             }
             if !next_combination(&mut idx, cands.len()) {
                 break;
             }
         }
+    }
+    if let Some(u) = &mut out.sepset {
+        u.sort_unstable();
     }
     out
 }
@@ -1042,7 +1098,19 @@ root-causes:
             .unwrap();
         let r = fit(&dag, 1_000, 3, PcParams::new().max_cond_size(1)).unwrap();
         assert!(r.max_level <= 1);
-        assert!(r.sepsets.iter().all(|(_, _, s)| s.len() <= 1));
+        let first = PcParams::new()
+            .max_cond_size(1)
+            .sepset_rule(SepsetRule::First);
+        let f = fit(&dag, 1_000, 3, first).unwrap();
+        assert!(f.sepsets.iter().all(|(_, _, s)| s.len() <= 1));
+        // Same skeleton either way; the union holds the first set found, and costs tests.
+        assert_eq!(f.sepsets.len(), r.sepsets.len());
+        for ((x, y, a), (u, v, b)) in f.sepsets.iter().zip(&r.sepsets) {
+            assert_eq!((x, y), (u, v));
+            assert!(a.iter().all(|k| b.contains(k)), "{a:?} not in {b:?}");
+        }
+        assert!(f.tests <= r.tests);
+        assert!("first".parse::<SepsetRule>().is_ok() && "x".parse::<SepsetRule>().is_err());
     }
 
     #[test]

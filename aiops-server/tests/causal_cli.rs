@@ -73,3 +73,30 @@ fn eval_causal_reports_bad_input() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("DB_CPU"), "{}", stderr(&o));
 }
+
+#[test]
+fn eval_causal_simulated_prints_mean_scores() {
+    let o = aiops(&[
+        "eval",
+        "causal",
+        "--simulate",
+        "2",
+        "--variables",
+        "6",
+        "--degree",
+        "2",
+        "--samples",
+        "1000",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["cases"], 2);
+    for m in ["pc", "granger"] {
+        let f1 = v[m]["skeleton_f1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&f1), "{m}: {f1}");
+    }
+    let o = aiops(&["eval", "causal", "--simulate", "0"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cases"), "{}", stderr(&o));
+}

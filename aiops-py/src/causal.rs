@@ -193,7 +193,8 @@ pub(crate) fn causal_pc(
 /// Pairwise Granger causality on `data` (float64, shape (samples, variables), rows in time
 /// order).
 #[pyfunction]
-#[pyo3(signature = (data, names = None, max_lag = 5, criterion = "bic", alpha = 0.05))]
+#[pyo3(signature = (data, names = None, max_lag = 5, criterion = "bic", alpha = 0.05,
+    conditional = false))]
 pub(crate) fn causal_granger(
     py: Python<'_>,
     data: PyReadonlyArray2<'_, f64>,
@@ -201,6 +202,7 @@ pub(crate) fn causal_granger(
     max_lag: usize,
     criterion: &str,
     alpha: f64,
+    conditional: bool,
 ) -> Result<PyGrangerResult> {
     let view = data.as_array();
     let names = names_or_default(names, view.ncols());
@@ -209,6 +211,7 @@ pub(crate) fn causal_granger(
         .max_lag(max_lag)
         .criterion(criterion)
         .alpha(alpha)
+        .conditional(conditional)
         .check()?;
     let r = py.detach(|| g.fit(view, &names))?;
     let graph = Py::new(py, PyCausalGraph::new(py, r.graph, 0))?;

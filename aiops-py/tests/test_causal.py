@@ -109,6 +109,23 @@ def test_granger_finds_a_lagged_cause() -> None:
     assert r.f_statistics.shape == (3, 3)
 
 
+def test_conditional_granger_keeps_direct_edges_only() -> None:
+    rng = np.random.default_rng(6)
+    n = 3000
+    a, b, c = (np.zeros(n) for _ in range(3))
+    e = rng.normal(size=(n, 3))
+    for t in range(n):
+        a[t] = e[t, 0]
+        b[t] = (0.9 * a[t - 1] if t else 0.0) + e[t, 1]
+        c[t] = (0.9 * b[t - 1] if t else 0.0) + e[t, 2]
+    data = np.column_stack([a, b, c])
+    pairwise = rca.granger(data, ["a", "b", "c"], alpha=0.001)
+    conditional = rca.granger(data, ["a", "b", "c"], alpha=0.001, conditional=True)
+    assert pairwise.graph.has_edge("a", "c")
+    assert not conditional.graph.is_adjacent("a", "c")
+    assert conditional.graph.has_edge("a", "b") and conditional.graph.has_edge("b", "c")
+
+
 def test_bad_input_raises_typed_errors() -> None:
     data = sem(500, 5)
     bad = data.copy()

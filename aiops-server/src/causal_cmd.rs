@@ -35,6 +35,10 @@ pub(crate) struct CausalArgs {
     #[arg(long, default_value_t = 5)]
     max_lag: usize,
 
+    /// Conditional (multivariate) Granger: regress each target on the lags of every variable.
+    #[arg(long)]
+    granger_conditional: bool,
+
     /// Domain knowledge for PC, in PyRCA's domain_knowledge.yaml format.
     #[arg(long)]
     knowledge: Option<PathBuf>,
@@ -80,7 +84,10 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;
         pc = pc.knowledge(Knowledge::from_yaml(&text).map_err(rca(path))?);
     }
-    let granger = GrangerParams::new().alpha(args.alpha).max_lag(args.max_lag);
+    let granger = GrangerParams::new()
+        .alpha(args.alpha)
+        .max_lag(args.max_lag)
+        .conditional(args.granger_conditional);
     if let Some(cases) = args.simulate {
         return run_simulated(args, cases, &pc, &granger);
     }

@@ -1,6 +1,6 @@
 //! Causal discovery speed: PC (Fisher z, stable) on 50 variables x 2,000 samples of a sparse
 //! random linear SEM (issue 7 asks for < 2 s), with and without a limit on the conditioning
-//! set; pairwise Granger causality on 20 variables x 2,000 samples. All on the rayon pool
+//! set; pairwise and conditional Granger causality on 20 variables x 2,000 samples. All on the rayon pool
 //! (2 cores here); results do not depend on the thread count.
 //!
 //! `cargo bench -p aiops-benches --bench causal`
@@ -44,6 +44,20 @@ fn bench(c: &mut Criterion) {
     let granger = GrangerParams::new().max_lag(5).check().unwrap();
     group.bench_function("granger_20x2000_lag5", |b| {
         b.iter(|| black_box(granger.fit(black_box(data.view()), dag.names()).unwrap()))
+    });
+    let conditional = GrangerParams::new()
+        .max_lag(5)
+        .conditional(true)
+        .check()
+        .unwrap();
+    group.bench_function("granger_conditional_20x2000_lag5", |b| {
+        b.iter(|| {
+            black_box(
+                conditional
+                    .fit(black_box(data.view()), dag.names())
+                    .unwrap(),
+            )
+        })
     });
     group.finish();
 }

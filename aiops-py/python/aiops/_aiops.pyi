@@ -692,6 +692,7 @@ def causal_granger(
     max_lag: int = 5,
     criterion: str = "bic",
     alpha: float = 0.05,
+    conditional: bool = False,
 ) -> GrangerResult:
     """Pairwise Granger causality on ``data`` (float64, shape (samples, variables), rows in
     time order); see ``aiops.rca.granger``."""

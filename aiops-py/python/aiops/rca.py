@@ -90,12 +90,16 @@ def granger(
     max_lag: int = 5,
     criterion: str = "bic",
     alpha: float = 0.05,
+    conditional: bool = False,
 ) -> GrangerResult:
     """Pairwise Granger causality, rows in time order: the lag of each pair chosen in
     ``1..max_lag`` by ``criterion`` (``"aic"`` or ``"bic"``), an F-test p-value per ordered
-    pair, and the graph of the pairs below ``alpha`` (no multiple-testing correction)."""
+    pair, and the graph of the pairs below ``alpha`` (no multiple-testing correction).
+
+    ``conditional=True`` regresses each target on the lags of every variable (a VAR equation)
+    and tests dropping one cause's lags: indirect and common-cause pairs drop out."""
     array, names = _matrix(data, names)
-    return causal_granger(array, names, max_lag, criterion, alpha)
+    return causal_granger(array, names, max_lag, criterion, alpha, conditional)
 
 
 # --- end of causal discovery ------------------------------------------------------------

@@ -215,9 +215,10 @@ impl Granger {
             let by_target = self.test_conditional(&columns);
             pairs.iter().map(|&(x, y)| by_target[y][x]).collect()
         } else {
+            let own: Vec<LagSums> = columns.par_iter().map(|c| LagSums::new(c, l)).collect();
             pairs
                 .par_iter()
-                .map(|&(x, y)| self.test_pair(&columns[x], &columns[y]))
+                .map(|&pair| self.test_pair(pair, &columns, &own))
                 .collect()
         };
         let mut p_values = Array2::from_elem((p, p), f64::NAN);
@@ -255,35 +256,53 @@ impl Granger {
         })
     }
 
-    fn test_pair(&self, x: &[f64], y: &[f64]) -> PairTest {
+    /// Tests `x -> y` (column indices); `own[v]` holds the lag sums of column `v`.
+    fn test_pair(
+        &self,
+        (xi, yi): (usize, usize),
+        columns: &[Vec<f64>],
+        own: &[LagSums],
+    ) -> PairTest {
+        let (x, y) = (&columns[xi], &columns[yi]);
         let l = self.max_lag;
         let n = y.len();
         let d = 1 + 2 * l;
         let m = n - l;
-        // Gram matrix of [1, y(t-1..t-L), x(t-1..t-L)] and its products with y(t).
-        let mut g = vec![0.0; d * d];
-        let mut zy = vec![0.0; d];
-        let mut yy = 0.0;
-        let mut z = vec![0.0; d];
+        // Gram matrix of [1, y(t-1..t-L), x(t-1..t-L)] and its products with y(t): the
+        // blocks of one variable come from its precomputed sums, only the cross products
+        // y(t-i) x(t-j) (i in 0..=L, j in 1..=L) are summed here, (L+1) L per row.
+        let (oy, ox) = (&own[yi], &own[xi]);
+        let mut cross = vec![0.0; (l + 1) * l];
         for t in l..n {
-            z[0] = 1.0;
-            for k in 1..=l {
-                z[k] = y[t - k];
-                z[l + k] = x[t - k];
-            }
-            for i in 0..d {
-                zy[i] += z[i] * y[t];
-                for j in i..d {
-                    g[i * d + j] += z[i] * z[j];
+            for i in 0..=l {
+                let yv = y[t - i];
+                for j in 1..=l {
+                    cross[i * l + j - 1] += yv * x[t - j];
                 }
             }
-            yy += y[t] * y[t];
         }
-        for i in 0..d {
-            for j in 0..i {
-                g[i * d + j] = g[j * d + i];
+        let mut g = vec![0.0; d * d];
+        let mut set = |i: usize, j: usize, v: f64| {
+            g[i * d + j] = v;
+            g[j * d + i] = v;
+        };
+        set(0, 0, m as f64);
+        for a in 1..=l {
+            set(0, a, oy.sum[a]);
+            set(0, l + a, ox.sum[a]);
+            for b in 1..=l {
+                set(a, b, oy.product(a, b));
+                set(l + a, l + b, ox.product(a, b));
+                set(a, l + b, cross[a * l + b - 1]);
             }
         }
+        let mut zy = vec![0.0; d];
+        zy[0] = oy.sum[0];
+        for k in 1..=l {
+            zy[k] = oy.product(0, k);
+            zy[l + k] = cross[k - 1];
+        }
+        let yy = oy.product(0, 0);
         let rss = |idx: &[usize]| -> Option<f64> {
             let b = solve_spd(&g, d, idx, &zy)?;
             let explained: f64 = idx.iter().zip(&b).map(|(&i, bi)| bi * zy[i]).sum();
@@ -411,6 +430,37 @@ impl Granger {
             LagCriterion::Aic => fit + 2.0 * k,
             LagCriterion::Bic => fit + k * m.ln(),
         }
+    }
+}
+
+/// Sums of one variable's lags over the rows `L..n`: `sum[k] = Σ v(t-k)` and
+/// `products[i][j] = Σ v(t-i) v(t-j)` for lags 0..=L (0: the value itself).
+#[derive(Debug)]
+struct LagSums {
+    l: usize,
+    sum: Vec<f64>,
+    products: Vec<f64>,
+}
+
+impl LagSums {
+    fn new(v: &[f64], l: usize) -> Self {
+        let mut sum = vec![0.0; l + 1];
+        let mut products = vec![0.0; (l + 1) * (l + 1)];
+        for t in l..v.len() {
+            for i in 0..=l {
+                let a = v[t - i];
+                sum[i] += a;
+                for j in i..=l {
+                    products[i * (l + 1) + j] += a * v[t - j];
+                }
+            }
+        }
+        Self { l, sum, products }
+    }
+
+    fn product(&self, i: usize, j: usize) -> f64 {
+        let (i, j) = (i.min(j), i.max(j));
+        self.products[i * (self.l + 1) + j]
     }
 }
 

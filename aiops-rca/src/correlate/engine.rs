@@ -81,7 +81,7 @@ pub struct Stats {
     pub suppressed: u64,
     /// Firing alerts inhibited on arrival.
     pub inhibited: u64,
-    /// Incidents opened.
+    /// Incidents opened, less those merged into another one.
     pub incidents: u64,
     /// `1 - incidents / alerts_in` (0 with no alert).
     pub noise_reduction: f64,
@@ -231,7 +231,7 @@ impl Engine {
         } else {
             None
         };
-        st.stats.incidents = st.correlator.opened();
+        st.stats.incidents = st.correlator.opened() - st.correlator.merged();
         Ok(Ingested {
             outcome,
             muted_by,
@@ -262,6 +262,14 @@ impl Engine {
         let out = st.grouper.tick(now, &mute)?;
         st.correlator.resolve_due(now);
         Ok(out)
+    }
+
+    /// The id of the incident that now holds the alerts of incident `id` (`id` itself unless
+    /// it was merged into another one); `None` for an id this engine never issued.
+    pub fn current_incident(&self, id: &str) -> Option<String> {
+        let n: u64 = id.strip_prefix("inc-")?.parse().ok()?;
+        let c = &self.state.correlator;
+        (n >= 1 && n <= c.opened()).then(|| format!("inc-{}", c.successor(n)))
     }
 
     /// All incidents so far, open and resolved, in opening order.
@@ -548,5 +556,41 @@ correlation:
         assert_eq!(v["incidents"][0]["severity"], "critical");
         assert_eq!(v["incidents"][0]["alerts"][0]["labels"]["service"], "web");
         assert!((v["stats"]["noise_reduction"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn merged_incidents_count_once_and_hand_on_their_id() {
+        let topo = Topology::from_json(
+            r#"{"nodes": [{"id": "web", "kind": "service"}, {"id": "api", "kind": "service"},
+                          {"id": "db", "kind": "database"}],
+                "edges": [{"from": "web", "to": "api", "kind": "calls"},
+                          {"from": "api", "to": "db", "kind": "calls"}]}"#,
+        )
+        .unwrap();
+        let mut e = Engine::new(Config::default(), Some(&topo)).unwrap();
+        let mut ids = Vec::new();
+        for (i, svc) in ["web", "db", "api"].into_iter().enumerate() {
+            let a = alert(&[("alertname", "Errors"), ("service", svc)], 0);
+            ids.push(e.ingest(a, i as i64 * 1000).unwrap().incident);
+        }
+        assert_eq!(
+            ids,
+            [
+                Some("inc-1".into()),
+                Some("inc-2".into()),
+                Some("inc-1".into())
+            ]
+        );
+        assert_eq!(e.current_incident("inc-2").as_deref(), Some("inc-1"));
+        assert_eq!(e.current_incident("inc-1").as_deref(), Some("inc-1"));
+        assert_eq!(e.current_incident("inc-3"), None);
+        assert_eq!(e.current_incident("bogus"), None);
+        assert_eq!(e.stats().incidents, 1);
+        assert_eq!(e.incidents().len(), 1);
+        // The merge survives a snapshot.
+        let back: EngineState =
+            serde_json::from_str(&serde_json::to_string(e.state()).unwrap()).unwrap();
+        let e2 = Engine::restore(Config::default(), Some(&topo), back).unwrap();
+        assert_eq!(e2.current_incident("inc-2").as_deref(), Some("inc-1"));
     }
 }

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aiops_core::{Alert, Fingerprint, TimestampMs};
 use serde::{Deserialize, Serialize};
 
+use crate::correlate::duration::Duration;
 use crate::error::{RcaError, Result};
 
 /// Alert fields a partial dedup may ignore when comparing a repeat with the stored alert.
@@ -29,13 +30,27 @@ pub enum DedupField {
 }
 
 /// Dedup parameters, as written in configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupParams {
     /// Label names the fingerprint is computed from; empty means all labels.
     pub fingerprint_labels: Vec<String>,
     /// Fields whose change alone still makes a repeat a duplicate.
     pub ignore: Vec<DedupField>,
+    /// How long a resolved alert stays in the store (so that its re-sent resolution is still
+    /// a duplicate) before garbage collection drops it. Default 30m: Prometheus re-sends a
+    /// resolution for 15 minutes, and Alertmanager collects resolved alerts every 30.
+    pub retention: Duration,
+}
+
+impl Default for DedupParams {
+    fn default() -> Self {
+        Self {
+            fingerprint_labels: Vec::new(),
+            ignore: Vec::new(),
+            retention: Duration::from_mins(30),
+        }
+    }
 }
 
 /// What happened to an incoming alert.
@@ -72,6 +87,9 @@ pub struct Deduplicator {
     params: DedupParams,
     alerts: BTreeMap<Fingerprint, StoredAlert>,
     duplicates: u64,
+    /// Engine time of the last garbage collection.
+    #[serde(default)]
+    gc_at: Option<TimestampMs>,
 }
 
 impl DedupParams {
@@ -85,6 +103,12 @@ impl DedupParams {
             return Err(RcaError::InvalidParameter {
                 name: "fingerprint_labels",
                 reason: format!("{bad:?} is not a valid label name"),
+            });
+        }
+        if self.retention.0 < 0 {
+            return Err(RcaError::InvalidParameter {
+                name: "dedup.retention",
+                reason: "must not be negative".into(),
             });
         }
         let mut p = self;
@@ -178,12 +202,33 @@ impl Deduplicator {
     }
 
     /// Drops alerts resolved at or before `before` (garbage collection, as Alertmanager does
-    /// after its resolve timeout); returns how many were dropped.
-    pub fn gc(&mut self, before: TimestampMs) -> usize {
-        let n = self.alerts.len();
-        self.alerts
-            .retain(|_, s| s.alert.status_at(before) == aiops_core::AlertStatus::Firing);
-        n - self.alerts.len()
+    /// after its resolve timeout); returns their keys.
+    pub fn gc(&mut self, before: TimestampMs) -> Vec<Fingerprint> {
+        let mut dropped = Vec::new();
+        self.alerts.retain(|k, s| {
+            // Resolved by `before`: its end (or, without one, its last arrival) is that old.
+            let end = s.alert.ends_at.unwrap_or(s.last_received);
+            let keep = s.alert.status_at(before) == aiops_core::AlertStatus::Firing || end > before;
+            if !keep {
+                dropped.push(*k);
+            }
+            keep
+        });
+        dropped
+    }
+
+    /// Runs [`Deduplicator::gc`] for the configured retention when a tenth of the retention
+    /// (at least a minute) has passed since the last run, so that the cost stays bounded
+    /// however often it is called; returns the dropped keys.
+    pub fn collect_garbage(&mut self, now: TimestampMs) -> Vec<Fingerprint> {
+        let every = (self.params.retention.0 / 10).max(60_000);
+        match self.gc_at {
+            Some(t) if now < t.saturating_add(every) => Vec::new(),
+            _ => {
+                self.gc_at = Some(now);
+                self.gc(now.saturating_sub(self.params.retention.0))
+            }
+        }
     }
 }
 
@@ -235,6 +280,7 @@ mod tests {
         let mut d = DedupParams {
             fingerprint_labels: vec!["alertname".into(), "service".into()],
             ignore: vec![DedupField::Annotations, DedupField::ExtraLabels],
+            ..Default::default()
         }
         .build()
         .unwrap();
@@ -254,7 +300,39 @@ mod tests {
         assert!(
             DedupParams {
                 fingerprint_labels: vec!["bad-name".into()],
-                ignore: vec![]
+                ..Default::default()
+            }
+            .build()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn resolved_alerts_are_collected_after_the_retention() {
+        let mut d = DedupParams::default().build().unwrap();
+        let m = 60_000;
+        let a = alert(&[("alertname", "A")], 0);
+        let b = alert(&[("alertname", "B")], 0);
+        d.observe(a.clone(), 0);
+        d.observe(b.clone(), 0);
+        let mut r = a.clone();
+        r.status = AlertStatus::Resolved;
+        r.ends_at = Some(10 * m);
+        d.observe(r.clone(), 10 * m);
+        // Within the retention the re-sent resolution is still a duplicate.
+        assert!(d.collect_garbage(20 * m).is_empty());
+        assert_eq!(d.observe(r.clone(), 25 * m).0, DedupOutcome::Duplicate);
+        assert!(d.collect_garbage(39 * m).is_empty());
+        // Runs at most every 3 minutes (a tenth of 30m): not yet at 41m...
+        assert!(d.collect_garbage(41 * m).is_empty());
+        // ...at 42m, more than 30 minutes after the resolution, the resolved alert goes.
+        assert_eq!(d.collect_garbage(42 * m), [a.fingerprint]);
+        assert_eq!(d.alerts().count(), 1);
+        assert!(d.get(b.fingerprint).is_some());
+        assert!(
+            DedupParams {
+                retention: Duration(-1),
+                ..Default::default()
             }
             .build()
             .is_err()

@@ -11,6 +11,7 @@ use crate::correlate::incidents::{CorrelationParams, Correlator};
 use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
 use crate::correlate::route::RouteConfig;
 use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
+use crate::correlate::time_interval::{NamedTimeIntervalConfig, TimeIntervals};
 use crate::error::{RcaError, Result};
 use crate::graph::TopologyGraph;
 
@@ -18,9 +19,10 @@ fn yes() -> bool {
     true
 }
 
-/// Engine configuration: Alertmanager's `route` and `inhibit_rules`, plus our sections.
-/// Alertmanager's `global`, `receivers`, `templates` and `time_intervals` are accepted
-/// and ignored, so an Alertmanager configuration file loads as is.
+/// Engine configuration: Alertmanager's `route`, `inhibit_rules` and `time_intervals`
+/// (also under the older name `mute_time_intervals`), plus our sections. Alertmanager's
+/// `global`, `receivers` and `templates` are accepted and ignored, so an Alertmanager
+/// configuration file loads as is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -51,10 +53,12 @@ pub struct Config {
     _receivers: Option<IgnoredAny>,
     #[serde(default, rename = "templates")]
     _templates: Option<IgnoredAny>,
-    #[serde(default, rename = "time_intervals")]
-    _time_intervals: Option<IgnoredAny>,
-    #[serde(default, rename = "mute_time_intervals")]
-    _mute_time_intervals: Option<IgnoredAny>,
+    /// Named time intervals that routes mute or activate by.
+    #[serde(default)]
+    pub time_intervals: Vec<NamedTimeIntervalConfig>,
+    /// The same, under the name Alertmanager used before 0.24.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<NamedTimeIntervalConfig>,
 }
 
 impl Default for Config {
@@ -142,7 +146,15 @@ impl Engine {
             state: EngineState {
                 dedup: config.dedup.build()?,
                 silences,
-                grouper: Grouper::new(route, config.send_resolved),
+                grouper: Grouper::new(route, config.send_resolved).with_time_intervals(
+                    TimeIntervals::new(
+                        config
+                            .time_intervals
+                            .into_iter()
+                            .chain(config.mute_time_intervals)
+                            .collect(),
+                    )?,
+                )?,
                 correlator: config.correlation.build()?,
                 sources: SourceIndex::default(),
                 stats: Stats::default(),
@@ -261,6 +273,9 @@ impl Engine {
         };
         let out = st.grouper.tick(now, &mute)?;
         st.correlator.resolve_due(now);
+        for fp in st.dedup.collect_garbage(now) {
+            self.inhibitor.forget(&mut st.sources, fp);
+        }
         Ok(out)
     }
 
@@ -592,5 +607,65 @@ correlation:
             serde_json::from_str(&serde_json::to_string(e.state()).unwrap()).unwrap();
         let e2 = Engine::restore(Config::default(), Some(&topo), back).unwrap();
         assert_eq!(e2.current_incident("inc-2").as_deref(), Some("inc-1"));
+    }
+
+    #[test]
+    fn time_intervals_mute_and_activate_routes() {
+        // 2026-11-28 00:00 UTC is a Saturday.
+        let sat = chrono::DateTime::parse_from_rfc3339("2026-11-28T00:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let yaml = r#"
+route:
+  receiver: default
+  group_by: [alertname]
+  routes:
+    - matchers: ['team="web"']
+      receiver: web
+      mute_time_intervals: [weekend]
+    - matchers: ['team="db"']
+      receiver: db
+      active_time_intervals: [weekend]
+time_intervals:
+  - name: weekend
+    time_intervals: [{weekdays: [saturday, sunday]}]  # the week starts on Sunday
+"#;
+        let mut e = Engine::new(Config::from_yaml(yaml).unwrap(), None).unwrap();
+        // Friday 23:50: both alerts arrive; after group_wait (30 s) web notifies, db (only
+        // active at weekends) holds back.
+        let fri = sat - 10 * M;
+        e.ingest(alert(&[("alertname", "A"), ("team", "web")], fri), fri)
+            .unwrap();
+        e.ingest(alert(&[("alertname", "B"), ("team", "db")], fri), fri)
+            .unwrap();
+        let receivers = |b: Vec<Batch>| b.into_iter().map(|b| b.receiver).collect::<Vec<_>>();
+        assert_eq!(receivers(e.tick(fri + M).unwrap()), ["web"]);
+        // The next group_interval (5 m) flush, 23:55.5: db still outside its interval.
+        assert!(e.tick(fri + 6 * M).unwrap().is_empty());
+        // Saturday 00:00.5: db's pending alert goes out; a new web alert is muted.
+        e.ingest(
+            alert(&[("alertname", "A"), ("team", "web"), ("x", "2")], sat),
+            sat,
+        )
+        .unwrap();
+        assert_eq!(receivers(e.tick(sat + M).unwrap()), ["db"]);
+        assert!(e.tick(sat + 20 * M).unwrap().is_empty());
+        // A route naming an undefined interval, or a root with one, is refused.
+        for bad in [
+            "route: {receiver: r, routes: [{receiver: x, mute_time_intervals: [nope]}]}",
+            "route: {receiver: r, mute_time_intervals: [w]}\ntime_intervals: [{name: w}]",
+        ] {
+            let cfg = Config::from_yaml(bad).unwrap();
+            assert!(
+                matches!(
+                    Engine::new(cfg, None),
+                    Err(RcaError::InvalidParameter { .. })
+                ),
+                "{bad}"
+            );
+        }
+        // The older top-level name loads too.
+        let old = "route: {receiver: r, routes: [{receiver: x, mute_time_intervals: [w]}]}\nmute_time_intervals: [{name: w}]";
+        assert!(Engine::new(Config::from_yaml(old).unwrap(), None).is_ok());
     }
 }

@@ -12,6 +12,10 @@
 //!   dropped, and the next alert with its key opens a new group (and waits `group_wait`).
 //! - Muted (silenced or inhibited) alerts are left out at flush time, as Alertmanager's
 //!   mute stage does; a flush with only muted alerts notifies nobody.
+//! - A group whose route is inside one of its `mute_time_intervals`, or outside all of its
+//!   `active_time_intervals`, sends nothing at a flush and does not record a notification,
+//!   so the next flush outside the interval notifies what is pending; resolved alerts still
+//!   leave the group (Alertmanager's time mute stage).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::correlate::duration::Duration;
 use crate::correlate::route::Route;
+use crate::correlate::time_interval::TimeIntervals;
 use crate::error::{RcaError, Result};
 
 /// Decides whether an alert is muted (silenced, inhibited, in maintenance) at a time.
@@ -79,6 +84,10 @@ struct Group {
     next_flush: TimestampMs,
     has_flushed: bool,
     last: Option<Notified>,
+    #[serde(default)]
+    mute_time_intervals: Vec<String>,
+    #[serde(default)]
+    active_time_intervals: Vec<String>,
 }
 
 /// The routing tree plus its aggregation groups (serde-snapshottable).
@@ -91,6 +100,8 @@ pub struct Grouper {
     schedule: BTreeSet<(TimestampMs, String)>,
     pending: Vec<Batch>,
     now: TimestampMs,
+    #[serde(default)]
+    intervals: TimeIntervals,
 }
 
 impl Grouper {
@@ -103,7 +114,16 @@ impl Grouper {
             schedule: BTreeSet::new(),
             pending: Vec::new(),
             now: TimestampMs::MIN,
+            intervals: TimeIntervals::default(),
         }
+    }
+
+    /// Sets the named time intervals that routes refer to, after checking that every
+    /// name the routing tree uses exists.
+    pub fn with_time_intervals(mut self, intervals: TimeIntervals) -> Result<Self> {
+        intervals.check_route(&self.route)?;
+        self.intervals = intervals;
+        Ok(self)
     }
 
     /// The routing tree.
@@ -157,6 +177,8 @@ impl Grouper {
                     next_flush: now + r.group_wait.0,
                     has_flushed: false,
                     last: None,
+                    mute_time_intervals: r.mute_time_intervals.clone(),
+                    active_time_intervals: r.active_time_intervals.clone(),
                 }
             });
             group.alerts.insert(alert.fingerprint, alert.clone());
@@ -219,7 +241,11 @@ impl Grouper {
         }
         let fset: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();
         let rset: BTreeSet<Fingerprint> = resolved.iter().map(|a| a.fingerprint).collect();
+        let time_muted = self
+            .intervals
+            .mutes(&g.mute_time_intervals, &g.active_time_intervals, t);
         let needs = match &g.last {
+            _ if time_muted => false,
             None => !fset.is_empty(),
             Some(last) if !fset.is_subset(&last.firing) => true,
             Some(last) if fset.is_empty() => !last.firing.is_empty(),

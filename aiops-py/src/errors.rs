@@ -280,7 +280,9 @@ fn forecast_kind(e: &ForecastError) -> Kind {
 
 fn rca_kind(e: &RcaError) -> Kind {
     match e {
-        RcaError::MatcherSyntax { .. } | RcaError::Config(_) => Kind::Parse,
+        RcaError::MatcherSyntax { .. } | RcaError::Config(_) | RcaError::Runbook { .. } => {
+            Kind::Parse
+        }
         RcaError::InvalidRegex { .. }
         | RcaError::InvalidDuration { .. }
         | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,

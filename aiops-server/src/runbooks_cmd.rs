@@ -1,7 +1,7 @@
 //! `aiops runbooks ...`: the runbook knowledge base on a folder. All logic is in
 //! `aiops_rca::runbook`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use aiops_rca::runbook::KnowledgeBase;
 use clap::{Args, Subcommand};
@@ -46,9 +46,9 @@ pub(crate) struct SearchArgs {
     json: bool,
 }
 
-fn load(dir: &PathBuf) -> Result<KnowledgeBase, CliError> {
+fn load(dir: &Path) -> Result<KnowledgeBase, CliError> {
     KnowledgeBase::load_dir(dir).map_err(|source| CliError::Rca {
-        path: dir.clone(),
+        path: dir.to_path_buf(),
         source,
     })
 }

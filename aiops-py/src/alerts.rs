@@ -12,7 +12,10 @@ use pyo3::prelude::*;
 use crate::errors::{Error, Result};
 
 /// A JSON value as a Python object (through the `json` module).
-fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> Result<Bound<'py, PyAny>> {
+pub(crate) fn to_py<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> Result<Bound<'py, PyAny>> {
     let text = serde_json::to_string(value).map_err(|e| Error::Other(e.to_string()))?;
     Ok(py.import("json")?.call_method1("loads", (text,))?)
 }

@@ -4,8 +4,9 @@ same configuration; the notifications each receiver gets must be the same.
 
 It covers routing (child routes, ``continue``), ``group_by``, ``group_wait`` batching,
 ``group_interval`` updates, inhibition with ``equal`` (while the source fires, and after it
-resolves), resolved notifications and Alertmanager's rule that a group whose firing alerts
-are a subset of what it last sent stays quiet.
+resolves), a silence (created through the API before its alert, expiring later), resolved
+notifications and Alertmanager's rule that a group whose firing alerts are a subset of what
+it last sent stays quiet.
 
 The binary comes from ``scripts/test.sh`` (apt-get, when run as root); without it the test is
 skipped unless ``AIOPS_REQUIRE_ALERTMANAGER=1``. It takes about 40 s of wall time: the
@@ -67,10 +68,14 @@ D1 = labels("DiskFull", team="db", severity="warning", cluster="c1")
 D2 = labels("DiskFull", team="db", severity="warning", cluster="c2")
 P1 = labels("NodeDown", severity="critical", cluster="c3")
 C = labels("ClusterDown", severity="critical", cluster="c1")
+B1 = labels("Backup", severity="warning", cluster="c4")
 
-# (seconds from the start, [(labels, resolved?)])
+# (seconds from the start, [(labels, resolved?)]); a silence instead is ("silence", alertname,
+# seconds it lasts).
 SCRIPT = [
     (0.0, [(A1, False), (A2, False), (D1, False), (D2, False), (P1, False)]),
+    (0.5, ("silence", "Backup", 11.5)),
+    (1.0, [(B1, False)]),
     (3.0, [(A3, False)]),
     (9.0, [(C, False)]),
     (15.0, [(A1, True)]),
@@ -121,7 +126,18 @@ def normalise(notifications: list[tuple[str, dict[str, str], list[str], list[str
     return out
 
 
-def run_alertmanager(tmp_path) -> tuple[list[tuple[int, dict]], list[dict]]:
+def post(url: str, body: object) -> None:
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200
+
+
+def run_alertmanager(tmp_path) -> tuple[list[tuple[int, dict]], list[dict], list[dict]]:
     sink_port, am_port = free_port(), free_port()
     Sink.received = []
     server = HTTPServer(("127.0.0.1", sink_port), Sink)
@@ -159,10 +175,25 @@ def run_alertmanager(tmp_path) -> tuple[list[tuple[int, dict]], list[dict]]:
                 raise RuntimeError(f"Alertmanager did not start: {proc.stderr.read()!r}")
             time.sleep(0.1)
         sent: list[tuple[int, dict]] = []
+        silences: list[dict] = []
         start = time.time()
         for at, alerts in SCRIPT:
             time.sleep(max(0.0, start + at - time.time()))
             now = int(time.time() * 1000)
+            if isinstance(alerts, tuple):
+                _, name, seconds = alerts
+                silence = {
+                    "matchers": [
+                        {"name": "alertname", "value": name, "isRegex": False, "isEqual": True}
+                    ],
+                    "startsAt": iso(now),
+                    "endsAt": iso(now + int(seconds * 1000)),
+                    "createdBy": "test",
+                    "comment": "conformance",
+                }
+                post(f"{base}/api/v2/silences", silence)
+                silences.append(silence)
+                continue
             batch = []
             for ls, resolved in alerts:
                 a = {"labels": ls, "annotations": {}}
@@ -177,16 +208,9 @@ def run_alertmanager(tmp_path) -> tuple[list[tuple[int, dict]], list[dict]]:
                     a["startsAt"] = first["startsAt"]
                 batch.append(a)
                 sent.append((now, a))
-            req = urllib.request.Request(
-                f"{base}/api/v2/alerts",
-                data=json.dumps(batch).encode(),
-                headers={"Content-Type": "application/json"},
-                method="POST",
-            )
-            with urllib.request.urlopen(req, timeout=5) as r:
-                assert r.status == 200
+            post(f"{base}/api/v2/alerts", batch)
         time.sleep(max(0.0, start + END - time.time()))
-        return sent, list(Sink.received)
+        return sent, silences, list(Sink.received)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -194,7 +218,7 @@ def run_alertmanager(tmp_path) -> tuple[list[tuple[int, dict]], list[dict]]:
 
 
 def test_notifications_match_alertmanager(tmp_path):
-    sent, received = run_alertmanager(tmp_path)
+    sent, silences, received = run_alertmanager(tmp_path)
     theirs = normalise(
         [
             (
@@ -207,7 +231,15 @@ def test_notifications_match_alertmanager(tmp_path):
         ]
     )
 
-    engine = AlertEngine(ROUTES)
+    # The same silences, in the engine's configuration (Alertmanager's API shape, with
+    # matchers in the text form).
+    ours_silences = "silences:\n" + "".join(
+        f"  - id: s{i}\n"
+        f"    matchers: ['{m['matchers'][0]['name']}=\"{m['matchers'][0]['value']}\"']\n"
+        f"    startsAt: '{m['startsAt']}'\n    endsAt: '{m['endsAt']}'\n"
+        for i, m in enumerate(silences)
+    )
+    engine = AlertEngine(ROUTES + ours_silences)
     ours_raw = []
     first, last = sent[0][0], sent[0][0] + int(END * 1000)
     pending = list(sent)
@@ -233,6 +265,7 @@ def test_notifications_match_alertmanager(tmp_path):
     # resolved notification, and inhibition that kept the c1 warnings quiet.
     assert len(theirs["default"][key({"alertname": "HighLatency"})]) == 3, theirs
     assert theirs["pager"][key({"alertname": "ClusterDown"})][-1][1], theirs
+    assert len(theirs["default"][key({"alertname": "Backup"})]) == 1, theirs
     def show(d):
         return "\n".join(
             f"{r} {g}: " + " | ".join(

@@ -36,6 +36,8 @@ if BINARY is None and os.environ.get("AIOPS_REQUIRE_ALERTMANAGER") != "1":
 
 # group_wait 2 s, group_interval 6 s: every step below is at least 1 s away from a flush.
 ROUTES = """
+global:
+  resolve_timeout: 4s
 route:
   receiver: default
   group_by: [alertname]
@@ -69,13 +71,15 @@ D2 = labels("DiskFull", team="db", severity="warning", cluster="c2")
 P1 = labels("NodeDown", severity="critical", cluster="c3")
 C = labels("ClusterDown", severity="critical", cluster="c1")
 B1 = labels("Backup", severity="warning", cluster="c4")
+T1 = labels("Heartbeat", severity="info", cluster="c5")
 
 # (seconds from the start, [(labels, resolved?)]); a silence instead is ("silence", alertname,
-# seconds it lasts).
+# seconds it lasts). resolved = None: firing without endsAt, so `resolve_timeout` (4 s)
+# resolves it unless it is sent again.
 SCRIPT = [
     (0.0, [(A1, False), (A2, False), (D1, False), (D2, False), (P1, False)]),
     (0.5, ("silence", "Backup", 11.5)),
-    (1.0, [(B1, False)]),
+    (1.0, [(B1, False), (T1, None)]),
     (3.0, [(A3, False)]),
     (9.0, [(C, False)]),
     (15.0, [(A1, True)]),
@@ -197,7 +201,9 @@ def run_alertmanager(tmp_path) -> tuple[list[tuple[int, dict]], list[dict], list
             batch = []
             for ls, resolved in alerts:
                 a = {"labels": ls, "annotations": {}}
-                if resolved:
+                if resolved is None:
+                    a["startsAt"] = iso(now)
+                elif resolved:
                     a["endsAt"] = iso(now)
                 else:
                     # Firing: as Prometheus sends it, with startsAt and an endsAt well ahead.
@@ -266,6 +272,9 @@ def test_notifications_match_alertmanager(tmp_path):
     assert len(theirs["default"][key({"alertname": "HighLatency"})]) == 3, theirs
     assert theirs["pager"][key({"alertname": "ClusterDown"})][-1][1], theirs
     assert len(theirs["default"][key({"alertname": "Backup"})]) == 1, theirs
+    # Fired without endsAt: notified, then resolved by the 4 s resolve timeout.
+    heartbeat = theirs["default"][key({"alertname": "Heartbeat"})]
+    assert [bool(f) for f, _ in heartbeat] == [True, False], theirs
     def show(d):
         return "\n".join(
             f"{r} {g}: " + " | ".join(

@@ -79,6 +79,10 @@ pub struct StoredAlert {
     pub first_received: TimestampMs,
     /// When it was last received (engine time).
     pub last_received: TimestampMs,
+    /// It came without `endsAt`, so `alert.ends_at` is the arrival time plus the resolve
+    /// timeout (Alertmanager's `resolve_timeout`), pushed back by every repeat.
+    #[serde(default)]
+    pub timeout: bool,
 }
 
 /// The deduplicator and the store of current alerts (serde-snapshottable).
@@ -137,7 +141,7 @@ impl Deduplicator {
         }
     }
 
-    fn same_content(&self, a: &Alert, b: &Alert) -> bool {
+    fn same_content(&self, a: &Alert, b: &Alert, ignore_end: bool) -> bool {
         let ign = |f| self.params.ignore.contains(&f);
         let labels_same = a.labels == b.labels
             || (ign(DedupField::ExtraLabels) && !self.params.fingerprint_labels.is_empty());
@@ -145,15 +149,38 @@ impl Deduplicator {
             && a.status == b.status
             && (ign(DedupField::Annotations) || a.annotations == b.annotations)
             && (ign(DedupField::StartsAt) || a.starts_at == b.starts_at)
-            && (ign(DedupField::EndsAt) || a.ends_at == b.ends_at)
+            && (ignore_end || ign(DedupField::EndsAt) || a.ends_at == b.ends_at)
             && (ign(DedupField::GeneratorUrl) || a.generator_url == b.generator_url)
     }
 
     /// Records an incoming alert at engine time `now`.
     pub fn observe(&mut self, alert: Alert, now: TimestampMs) -> (DedupOutcome, Fingerprint) {
+        self.observe_with_timeout(alert, now, None)
+    }
+
+    /// Records an incoming alert at engine time `now`; a firing alert without `endsAt` is
+    /// stored with `endsAt = now + resolve_timeout` when a timeout is given, as Alertmanager
+    /// does. A repeat of such an alert is still a duplicate (the made-up `endsAt` is not
+    /// content) and pushes its `endsAt` back; after it passed, a repeat fires the alert again
+    /// (an update).
+    pub fn observe_with_timeout(
+        &mut self,
+        mut alert: Alert,
+        now: TimestampMs,
+        resolve_timeout: Option<i64>,
+    ) -> (DedupOutcome, Fingerprint) {
         let key = self.key(&alert);
+        let timeout = match resolve_timeout {
+            Some(t)
+                if alert.status == aiops_core::AlertStatus::Firing && alert.ends_at.is_none() =>
+            {
+                Some(now.saturating_add(t))
+            }
+            _ => None,
+        };
         let outcome = match self.alerts.get(&key) {
             None => {
+                alert.ends_at = alert.ends_at.or(timeout);
                 self.alerts.insert(
                     key,
                     StoredAlert {
@@ -163,27 +190,53 @@ impl Deduplicator {
                         duplicates: 0,
                         first_received: now,
                         last_received: now,
+                        timeout: timeout.is_some(),
                     },
                 );
                 DedupOutcome::New
             }
-            Some(s) if self.same_content(&s.alert, &alert) => {
+            Some(s) if self.is_repeat(s, &alert, timeout.is_some(), now) => {
                 let s = self.alerts.get_mut(&key).expect("present");
                 s.received += 1;
                 s.duplicates += 1;
                 s.last_received = now;
+                if timeout.is_some() {
+                    s.alert.ends_at = timeout;
+                }
                 self.duplicates += 1;
                 DedupOutcome::Duplicate
             }
             Some(_) => {
                 let s = self.alerts.get_mut(&key).expect("present");
+                alert.ends_at = alert.ends_at.or(timeout);
                 s.alert = alert;
                 s.received += 1;
                 s.last_received = now;
+                s.timeout = timeout.is_some();
                 DedupOutcome::Updated
             }
         };
         (outcome, key)
+    }
+
+    /// Whether `incoming` repeats the stored alert: the same content, where a made-up
+    /// `endsAt` (resolve timeout) matches a missing one as long as it has not passed.
+    fn is_repeat(
+        &self,
+        stored: &StoredAlert,
+        incoming: &Alert,
+        timeout: bool,
+        now: TimestampMs,
+    ) -> bool {
+        match (stored.timeout, timeout) {
+            (true, true) => {
+                stored.alert.status_at(now) == aiops_core::AlertStatus::Firing
+                    && self.same_content(&stored.alert, incoming, true)
+            }
+            (false, false) => self.same_content(&stored.alert, incoming, false),
+            // A made-up end against a real one (or the reverse): changed content.
+            _ => false,
+        }
     }
 
     /// The stored alert for a key.
@@ -337,6 +390,45 @@ mod tests {
             .build()
             .is_err()
         );
+    }
+
+    #[test]
+    fn resolve_timeout_for_alerts_without_an_end() {
+        let mut d = DedupParams::default().build().unwrap();
+        let m = 60_000;
+        let t = Some(5 * m);
+        let a = alert(&[("alertname", "A")], 0);
+        assert_eq!(d.observe_with_timeout(a.clone(), 0, t).0, DedupOutcome::New);
+        let s = d.get(a.fingerprint).unwrap();
+        assert!(s.timeout);
+        assert_eq!(s.alert.ends_at, Some(5 * m));
+        // A repeat is a duplicate and pushes the end back.
+        assert_eq!(
+            d.observe_with_timeout(a.clone(), 3 * m, t).0,
+            DedupOutcome::Duplicate
+        );
+        assert_eq!(d.get(a.fingerprint).unwrap().alert.ends_at, Some(8 * m));
+        // Once the made-up end passed, a repeat fires it again: an update.
+        assert_eq!(
+            d.observe_with_timeout(a.clone(), 9 * m, t).0,
+            DedupOutcome::Updated
+        );
+        assert_eq!(d.get(a.fingerprint).unwrap().alert.ends_at, Some(14 * m));
+        // An explicit end replaces the made-up one (changed content), and is kept as sent.
+        let mut r = a.clone();
+        r.status = AlertStatus::Resolved;
+        r.ends_at = Some(10 * m);
+        assert_eq!(
+            d.observe_with_timeout(r.clone(), 10 * m, t).0,
+            DedupOutcome::Updated
+        );
+        let s = d.get(a.fingerprint).unwrap();
+        assert!(!s.timeout);
+        assert_eq!(s.alert, r);
+        // Without a timeout, a missing end stays missing.
+        let b = alert(&[("alertname", "B")], 0);
+        d.observe(b.clone(), 0);
+        assert_eq!(d.get(b.fingerprint).unwrap().alert.ends_at, None);
     }
 
     #[test]

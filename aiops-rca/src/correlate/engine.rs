@@ -6,6 +6,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::dedup::{DedupOutcome, DedupParams, Deduplicator};
+use crate::correlate::duration::Duration;
 use crate::correlate::grouping::{Batch, Grouper};
 use crate::correlate::incidents::{CorrelationParams, Correlator};
 use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
@@ -47,8 +48,10 @@ pub struct Config {
     /// Whether notifications include resolved alerts (default true).
     #[serde(default = "yes")]
     pub send_resolved: bool,
-    #[serde(default, rename = "global")]
-    _global: Option<IgnoredAny>,
+    /// Alertmanager's `global` block: `resolve_timeout` is used, the rest (receiver
+    /// settings) is accepted and ignored.
+    #[serde(default)]
+    pub global: Global,
     #[serde(default, rename = "receivers")]
     _receivers: Option<IgnoredAny>,
     #[serde(default, rename = "templates")]
@@ -59,6 +62,43 @@ pub struct Config {
     /// The same, under the name Alertmanager used before 0.24.
     #[serde(default)]
     pub mute_time_intervals: Vec<NamedTimeIntervalConfig>,
+}
+
+/// Whether an alert is muted at a time: silenced, in maintenance, or inhibited by a stored
+/// source alert.
+fn muter<'a>(
+    silences: &'a Silences,
+    inhibitor: &'a Inhibitor,
+    dedup: &'a Deduplicator,
+    sources: &'a SourceIndex,
+) -> impl Fn(&Alert, TimestampMs) -> bool + 'a {
+    move |a: &Alert, t: TimestampMs| {
+        silences.is_muted(&a.labels, t)
+            || inhibitor
+                .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
+                .is_some()
+    }
+}
+
+/// The part of Alertmanager's `global` block the engine uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Global {
+    /// How long a firing alert that came without `endsAt` stays firing after its latest
+    /// arrival (default 5m, as Alertmanager).
+    #[serde(default = "five_minutes")]
+    pub resolve_timeout: Duration,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Self {
+            resolve_timeout: five_minutes(),
+        }
+    }
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_mins(5)
 }
 
 impl Default for Config {
@@ -122,6 +162,7 @@ pub struct Engine {
     state: EngineState,
     inhibitor: Inhibitor,
     graph: Option<TopologyGraph>,
+    resolve_timeout: Duration,
 }
 
 impl Engine {
@@ -162,6 +203,7 @@ impl Engine {
             },
             inhibitor: Inhibitor::new(config.inhibit_rules)?,
             graph: topology.map(TopologyGraph::new).transpose()?,
+            resolve_timeout: config.global.resolve_timeout,
         })
     }
 
@@ -205,11 +247,28 @@ impl Engine {
         self.set_time(now)?;
         let st = &mut self.state;
         st.stats.alerts_in += 1;
-        let mut alert = alert;
-        let (outcome, key) = st.dedup.observe(alert.clone(), now);
+        let (outcome, key) =
+            st.dedup
+                .observe_with_timeout(alert, now, Some(self.resolve_timeout.0));
+        // The stored alert: with `endsAt` made up from the resolve timeout if it had none.
+        let Some(stored) = st.dedup.get(key) else {
+            return Err(RcaError::InvalidParameter {
+                name: "alert",
+                reason: "the deduplicator lost an alert it just stored".into(),
+            });
+        };
+        let timeout = stored.timeout;
+        let mut alert = stored.alert.clone();
         alert.fingerprint = key;
         if outcome == DedupOutcome::Duplicate {
             st.stats.duplicates += 1;
+            if timeout {
+                // The repeat pushed the made-up `endsAt` back: pass it on, so that neither
+                // its group nor its incident resolves it early.
+                let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
+                st.grouper.insert(&alert, now, &mute)?;
+                st.correlator.observe(&alert, now, self.graph.as_ref());
+            }
             return Ok(Ingested {
                 outcome,
                 muted_by: Vec::new(),
@@ -229,14 +288,7 @@ impl Engine {
         } else if firing && inhibited_by.is_some() {
             st.stats.inhibited += 1;
         }
-        let (silences, inhibitor, dedup, sources) =
-            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-        let mute = |a: &Alert, t: TimestampMs| {
-            silences.is_muted(&a.labels, t)
-                || inhibitor
-                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
-                    .is_some()
-        };
+        let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
         st.grouper.insert(&alert, now, &mute)?;
         let id = if !firing || (muted_by.is_empty() && inhibited_by.is_none()) {
             st.correlator.observe(&alert, now, self.graph.as_ref())
@@ -263,15 +315,10 @@ impl Engine {
     pub fn tick(&mut self, now: TimestampMs) -> Result<Vec<Batch>> {
         self.set_time(now)?;
         let st = &mut self.state;
-        let (silences, inhibitor, dedup, sources) =
-            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-        let mute = |a: &Alert, t: TimestampMs| {
-            silences.is_muted(&a.labels, t)
-                || inhibitor
-                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
-                    .is_some()
-        };
-        let out = st.grouper.tick(now, &mute)?;
+        let out = st.grouper.tick(
+            now,
+            &muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources),
+        )?;
         st.correlator.resolve_due(now);
         for fp in st.dedup.collect_garbage(now) {
             self.inhibitor.forget(&mut st.sources, fp);
@@ -616,6 +663,8 @@ correlation:
             .unwrap()
             .timestamp_millis();
         let yaml = r#"
+global:
+  resolve_timeout: 1h
 route:
   receiver: default
   group_by: [alertname]
@@ -667,5 +716,37 @@ time_intervals:
         // The older top-level name loads too.
         let old = "route: {receiver: r, routes: [{receiver: x, mute_time_intervals: [w]}]}\nmute_time_intervals: [{name: w}]";
         assert!(Engine::new(Config::from_yaml(old).unwrap(), None).is_ok());
+    }
+
+    #[test]
+    fn alerts_without_an_end_resolve_after_the_resolve_timeout() {
+        let yaml = "global: {resolve_timeout: 5m, smtp_from: x}\nroute: {receiver: r, group_by: [alertname], group_wait: 30s, group_interval: 1m}";
+        let mut e = Engine::new(Config::from_yaml(yaml).unwrap(), None).unwrap();
+        let a = alert(&[("alertname", "A"), ("service", "s")], 0);
+        e.ingest(a.clone(), 0).unwrap();
+        // Re-sent every minute for 3 minutes: duplicates, and still firing at 7m.
+        for k in 1..=3 {
+            assert_eq!(
+                e.ingest(a.clone(), k * M).unwrap().outcome,
+                DedupOutcome::Duplicate
+            );
+        }
+        let b = e.tick(7 * M).unwrap();
+        assert!(b.iter().all(|b| b.resolved.is_empty()), "{b:?}");
+        assert_eq!(e.incidents()[0].status, aiops_core::IncidentStatus::Open);
+        // 5 minutes after the last one (8m) it resolves: a resolved notification, and the
+        // incident resolves after its grace period.
+        let b = e.tick(9 * M).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].resolved.len(), 1);
+        e.tick(20 * M).unwrap();
+        assert_eq!(
+            e.incidents()[0].status,
+            aiops_core::IncidentStatus::Resolved
+        );
+        // Sent again later, it fires again (an update, not a duplicate) in a new incident.
+        let got = e.ingest(a, 21 * M).unwrap();
+        assert_eq!(got.outcome, DedupOutcome::Updated);
+        assert_eq!(got.incident.as_deref(), Some("inc-2"));
     }
 }

@@ -197,6 +197,8 @@ impl CorrelationParams {
             deadlines: BTreeSet::new(),
             merged: 0,
             merged_into: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            expiries_indexed: true,
         })
     }
 }
@@ -265,6 +267,14 @@ pub struct Correlator {
     /// Merged incident -> the incident that took its alerts.
     #[serde(default)]
     merged_into: BTreeMap<u64, u64>,
+    /// (endsAt, incident) of firing members whose `endsAt` lies ahead: when one passes, the
+    /// incident's resolve policy may start to hold, so only those incidents are re-checked.
+    #[serde(default)]
+    expiries: BTreeSet<(TimestampMs, u64)>,
+    /// Whether `expiries` covers every open incident (false in a snapshot taken before it
+    /// existed: rebuilt on first use).
+    #[serde(default)]
+    expiries_indexed: bool,
 }
 
 impl Key {
@@ -325,6 +335,7 @@ impl Correlator {
         now: TimestampMs,
         graph: Option<&TopologyGraph>,
     ) -> Option<u64> {
+        self.expire(now);
         self.close_due(now);
         let fp = alert.fingerprint;
         let firing = alert.status_at(now) == AlertStatus::Firing;
@@ -510,6 +521,11 @@ impl Correlator {
                 self.by_resource.entry(r.clone()).or_default().insert(id);
             }
             self.by_alert.insert(a.fingerprint, id);
+            if let (AlertStatus::Firing, Some(end)) = (a.status, a.ends_at)
+                && end > now
+            {
+                self.expiries.insert((end, id));
+            }
             s.order.push(a.fingerprint);
             s.members.insert(
                 a.fingerprint,
@@ -542,8 +558,45 @@ impl Correlator {
             s.last_joined = Some(now);
             self.by_alert.insert(alert.fingerprint, id);
         }
-        self.settle(id, now);
+        self.track_expiry(id, alert, now);
+        // No settle: only firing alerts join, and only incidents that are not resolving, so
+        // the resolve policy cannot hold now (for `first`, it would already have held).
         id
+    }
+
+    /// Indexes a firing member's future `endsAt`.
+    fn track_expiry(&mut self, id: u64, alert: &Alert, now: TimestampMs) {
+        if let (AlertStatus::Firing, Some(end)) = (alert.status, alert.ends_at)
+            && end > now
+        {
+            self.expiries.insert((end, id));
+        }
+    }
+
+    /// Re-checks the incidents one of whose members' `endsAt` passed by `now`.
+    fn expire(&mut self, now: TimestampMs) {
+        if !self.expiries_indexed {
+            let members: Vec<(u64, Alert)> = self
+                .open
+                .values()
+                .flat_map(|s| s.members.values().map(|m| (s.id, m.alert.clone())))
+                .collect();
+            for (id, a) in members {
+                self.track_expiry(id, &a, TimestampMs::MIN);
+            }
+            self.expiries_indexed = true;
+        }
+        let mut due = BTreeSet::new();
+        while let Some(&(at, id)) = self.expiries.first() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            due.insert(self.successor(id));
+        }
+        for id in due {
+            self.settle(id, now);
+        }
     }
 
     fn update_member(&mut self, id: u64, alert: &Alert, now: TimestampMs) {
@@ -560,7 +613,13 @@ impl Correlator {
             }
         }
         s.last_activity = s.last_activity.max(now);
-        self.settle(id, now);
+        let resolving = s.resolving_since.is_some();
+        self.track_expiry(id, alert, now);
+        // A firing update of an incident that is not resolving leaves the policy unmet
+        // (time-driven changes come through `expire`): skip the scan of its members.
+        if resolving || alert.status_at(now) != AlertStatus::Firing {
+            self.settle(id, now);
+        }
     }
 
     /// Starts, keeps or cancels the grace period of an open incident after a change.
@@ -680,10 +739,7 @@ impl Correlator {
     /// (alerts whose `endsAt` passed count as resolved; their grace starts now).
     pub fn resolve_due(&mut self, now: TimestampMs) {
         self.close_due(now);
-        let ids: Vec<u64> = self.open.keys().copied().collect();
-        for id in ids {
-            self.settle(id, now);
-        }
+        self.expire(now);
         self.close_due(now);
     }
 

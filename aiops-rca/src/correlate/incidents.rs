@@ -270,7 +270,7 @@ pub struct Correlator {
     /// (endsAt, incident) of firing members whose `endsAt` lies ahead: when one passes, the
     /// incident's resolve policy may start to hold, so only those incidents are re-checked.
     #[serde(default)]
-    expiries: BTreeSet<(TimestampMs, u64)>,
+    expiries: BTreeSet<(TimestampMs, u64, Fingerprint)>,
     /// Whether `expiries` covers every open incident (false in a snapshot taken before it
     /// existed: rebuilt on first use).
     #[serde(default)]
@@ -524,7 +524,7 @@ impl Correlator {
             if let (AlertStatus::Firing, Some(end)) = (a.status, a.ends_at)
                 && end > now
             {
-                self.expiries.insert((end, id));
+                self.expiries.insert((end, id, a.fingerprint));
             }
             s.order.push(a.fingerprint);
             s.members.insert(
@@ -569,7 +569,7 @@ impl Correlator {
         if let (AlertStatus::Firing, Some(end)) = (alert.status, alert.ends_at)
             && end > now
         {
-            self.expiries.insert((end, id));
+            self.expiries.insert((end, id, alert.fingerprint));
         }
     }
 
@@ -587,12 +587,22 @@ impl Correlator {
             self.expiries_indexed = true;
         }
         let mut due = BTreeSet::new();
-        while let Some(&(at, id)) = self.expiries.first() {
+        while let Some(&(at, id, fp)) = self.expiries.first() {
             if at > now {
                 break;
             }
             self.expiries.pop_first();
-            due.insert(self.successor(id));
+            let id = self.successor(id);
+            // Only if that member still ends then: a repeat that pushed its end back left
+            // this entry stale.
+            let ends_now = self
+                .open
+                .get(&id)
+                .and_then(|s| s.members.get(&fp))
+                .is_some_and(|m| m.alert.ends_at == Some(at));
+            if ends_now {
+                due.insert(id);
+            }
         }
         for id in due {
             self.settle(id, now);
@@ -699,7 +709,12 @@ impl Correlator {
         let resolved =
             |fp: &Fingerprint| s.members[fp].alert.status_at(now) == AlertStatus::Resolved;
         match self.params.resolve {
-            ResolvePolicy::All => s.order.iter().all(resolved),
+            // Straight over the members (no lookups), in fingerprint order, which finds a
+            // firing one early.
+            ResolvePolicy::All => s
+                .members
+                .values()
+                .all(|m| m.alert.status_at(now) == AlertStatus::Resolved),
             ResolvePolicy::First => s.order.first().is_some_and(resolved),
             ResolvePolicy::Last => s.order.last().is_some_and(resolved),
         }

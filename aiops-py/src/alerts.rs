@@ -95,6 +95,13 @@ impl PyAlertEngine {
         to_py(py, &batches)
     }
 
+    /// The id of the incident that now holds the alerts of incident `id`: `id` itself, or
+    /// the incident it was merged into (an alert that links two incidents merges them);
+    /// `None` for an id this engine never gave.
+    fn current_incident(&self, id: &str) -> Option<String> {
+        self.engine.current_incident(id)
+    }
+
     /// Every incident so far, as dicts (`id`, `severity`, `status`, `resources`, `alerts`,
     /// `probable_origin`, ...).
     fn incidents<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {

@@ -604,6 +604,10 @@ class AlertEngine:
     def tick(self, now: int) -> list[dict[str, Any]]:
         """Advances to ``now`` (ms); the notification batches due, as dicts."""
 
+    def current_incident(self, id: str) -> str | None:
+        """The incident now holding incident ``id``'s alerts (itself, or the one it was
+        merged into); None for an unknown id."""
+
     def incidents(self) -> list[dict[str, Any]]:
         """Every incident so far, as dicts."""
 

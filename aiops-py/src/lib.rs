@@ -15,6 +15,7 @@ mod eval;
 mod forecast;
 mod io;
 mod logs;
+mod runbook;
 mod series;
 
 use pyo3::prelude::*;
@@ -49,6 +50,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
     m.add_class::<logs::PyTemplateMiner>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
+    m.add_class::<runbook::PyKnowledgeBase>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     // Causal discovery (aiops.rca).
     m.add_class::<causal::PyCausalGraph>()?;

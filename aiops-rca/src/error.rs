@@ -110,6 +110,23 @@ pub enum RcaError {
         /// What is wrong.
         reason: String,
     },
+    /// A runbook document could not be read.
+    #[error("runbook {document}: {reason}")]
+    Runbook {
+        /// The file (or document name) at fault.
+        document: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file or folder could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Invalid input data.
     #[error(transparent)]
     Core(#[from] CoreError),

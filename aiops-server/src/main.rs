@@ -11,6 +11,7 @@ mod input;
 mod logs_cmd;
 mod multi_cmd;
 mod plot;
+mod runbooks_cmd;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,9 @@ enum Command {
     /// Alert correlation: dedup, grouping, inhibition, silences, incidents.
     #[command(subcommand)]
     Alerts(alerts_cmd::AlertsCommand),
+    /// Runbook knowledge base: list and full-text search.
+    #[command(subcommand)]
+    Runbooks(runbooks_cmd::RunbooksCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Alerts(cmd) => alerts_cmd::run(cmd),
+        Command::Runbooks(cmd) => runbooks_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

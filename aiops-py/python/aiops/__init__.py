@@ -3,7 +3,8 @@
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
 capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
-correlation engine, ``aiops.rca`` causal discovery (PC, Granger) for root-cause analysis.
+correlation engine, ``aiops.rca`` root-cause analysis: causal discovery (PC, Granger)
+and the runbook knowledge base.
 
 Exceptions::
 
@@ -27,6 +28,7 @@ from aiops._aiops import (
     FittedModel,
     InvalidInputError,
     InvalidParameterError,
+    KnowledgeBase,
     MultivariateDetector,
     ParseError,
     Prediction,
@@ -59,6 +61,8 @@ from aiops import alerts, detect, forecast, logs, rca
 __all__ = [
     "AlertEngine",
     "alerts",
+    "rca",
+    "KnowledgeBase",
     "AiopsError",
     "AiopsFileNotFoundError",
     "AiopsIOError",
@@ -97,5 +101,4 @@ __all__ = [
     "read_jsonl",
     "read_prometheus_matrix",
     "read_wide_csv",
-    "rca",
 ]

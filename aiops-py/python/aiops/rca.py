@@ -1,5 +1,5 @@
-"""Root-cause analysis: causal discovery from metrics (PC, Granger) and, with the topology,
-ranking of candidate root causes.
+"""Root-cause analysis: causal discovery from metrics (PC, Granger), the runbook knowledge
+base and, with the topology, ranking of candidate root causes.
 
 Data is a samples x variables matrix: a 2-D float64 NumPy array (one column per
 ``resource:metric``) or a pandas DataFrame, whose column names become the variable names.
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from aiops._aiops import CausalGraph, GrangerResult, causal_granger, causal_pc
+from aiops._aiops import CausalGraph, GrangerResult, KnowledgeBase, causal_granger, causal_pc
 
-__all__ = ["CausalGraph", "GrangerResult", "granger", "pc"]
+__all__ = ["CausalGraph", "GrangerResult", "KnowledgeBase", "granger", "pc"]
 
 
 # --- causal discovery -------------------------------------------------------------------

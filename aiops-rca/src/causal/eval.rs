@@ -20,7 +20,6 @@
 use std::path::Path;
 use std::time::Instant;
 
-use aiops_core::CoreError;
 use ndarray::Array2;
 use serde::Serialize;
 
@@ -269,11 +268,9 @@ pub struct Fixture {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| {
-        RcaError::Core(CoreError::Io(std::io::Error::new(
-            e.kind(),
-            format!("{}: {e}", path.display()),
-        )))
+    std::fs::read_to_string(path).map_err(|source| RcaError::Io {
+        path: path.to_path_buf(),
+        source,
     })
 }
 

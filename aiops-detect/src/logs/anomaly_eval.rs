@@ -7,9 +7,10 @@
 //! field, so the label can be neither read nor used as a feature.
 //!
 //! Scores are line-level: a line is a true positive when the detector reports it (see
-//! [`crate::logs::detect`] for when a line is anomalous) and its label is not `-`. A keyword
-//! baseline runs on the same lines: a line is flagged when its message or `Level` field holds
-//! an error keyword ([`crate::logs::keywords`]).
+//! [`crate::logs::detect`] for when a line is anomalous) and its label is not `-`. Two keyword
+//! baselines run on the same lines: a line is flagged when its message or `Level` field holds
+//! an error keyword ([`crate::logs::keywords`]), or when it has a keyword under the
+//! detector's level rule (a quiet level clears the message's keywords).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -70,8 +71,11 @@ pub struct AnomalyScore {
     pub alerts: usize,
     /// The detector.
     pub detector: Prf,
-    /// The keyword baseline.
+    /// The keyword baseline: an error keyword in the message or the `Level` field.
     pub keyword_baseline: Prf,
+    /// The detector's own keyword rule alone: every line with a keyword after the level
+    /// rule ([`keywords::scan_with_level`]), whatever its template and window.
+    pub level_keyword_baseline: Prf,
     /// Windows made, and how (`60s`, `100lines`).
     pub windows: u64,
     /// The window setting used.
@@ -141,25 +145,26 @@ pub fn evaluate_labelled(
             .position(|n| n.eq_ignore_ascii_case(name))
     };
     let (content_at, level_at) = (idx(CONTENT_FIELD), idx("Level"));
-    let baseline: Vec<bool> = lines
-        .iter()
-        .map(|l| match format.split(l) {
-            Some(f) => {
-                let mut k = content_at.map_or(keywords::KeywordSet::EMPTY, |i| keywords::scan(f[i]));
-                if let Some(i) = level_at {
-                    k = k.union(keywords::scan(f[i]));
-                }
-                !k.is_empty()
+    let scan = |l: &str, level_rule: bool| match format.split(l) {
+        Some(f) => {
+            let content = content_at.map_or("", |i| f[i]);
+            match level_at.map(|i| f[i]) {
+                Some(level) if level_rule => !keywords::scan_with_level(content, level).is_empty(),
+                Some(level) => !keywords::scan(content).union(keywords::scan(level)).is_empty(),
+                None => !keywords::scan(content).is_empty(),
             }
-            None => !keywords::scan(l).is_empty(),
-        })
-        .collect();
+        }
+        None => !keywords::scan(l).is_empty(),
+    };
+    let baseline: Vec<bool> = lines.iter().map(|l| scan(l, false)).collect();
+    let level_baseline: Vec<bool> = lines.iter().map(|l| scan(l, true)).collect();
     Ok(AnomalyScore {
         system: system.to_string(),
         lines: lines.len(),
         alerts: labels.iter().filter(|l| **l).count(),
         detector: Prf::of(&flags, &labels),
         keyword_baseline: Prf::of(&baseline, &labels),
+        level_keyword_baseline: Prf::of(&level_baseline, &labels),
         windows: report.stats.windows,
         window: report.window.clone(),
         stats: report.stats,
@@ -247,8 +252,9 @@ mod tests {
         assert_eq!(s.detector.true_positives, 1);
         assert_eq!(s.detector.flagged, 1, "{s:?}");
         assert_eq!(s.keyword_baseline.flagged, 1);
+        assert_eq!(s.level_keyword_baseline.flagged, 1);
         assert_eq!(s.stats.header_unmatched, 0);
-        assert_eq!(s.window, "60s");
+        assert_eq!(s.window, "1m");
         std::fs::remove_dir_all(&dir).unwrap();
         // A folder without labelled systems.
         assert!(evaluate_log_anomaly(&dir, &BTreeMap::new(), &LogDetectorParams::new()).is_err());

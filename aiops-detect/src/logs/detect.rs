@@ -106,6 +106,9 @@ impl fmt::Display for WindowSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             WindowSpec::Lines(n) => write!(f, "{n}lines"),
+            WindowSpec::Time(ms) if ms % 86_400_000 == 0 => write!(f, "{}d", ms / 86_400_000),
+            WindowSpec::Time(ms) if ms % 3_600_000 == 0 => write!(f, "{}h", ms / 3_600_000),
+            WindowSpec::Time(ms) if ms % 60_000 == 0 => write!(f, "{}m", ms / 60_000),
             WindowSpec::Time(ms) if ms % 1000 == 0 => write!(f, "{}s", ms / 1000),
             WindowSpec::Time(ms) => write!(f, "{ms}ms"),
         }
@@ -165,7 +168,21 @@ pub struct LogDetectorParams {
     count_min_windows: usize,
     count_threshold: f64,
     level_keywords: bool,
+    line_rule: LineRule,
     pca: Option<CountPcaParams>,
+}
+
+/// When a line is anomalous, from its line signals and its window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineRule {
+    /// An error keyword in a line whose template is new, rare or bursting, or which is in an
+    /// anomalous window.
+    #[default]
+    Keyword,
+    /// New template, rare template, bursting template, or an error keyword in an anomalous
+    /// window.
+    Any,
 }
 
 impl Default for LogDetectorParams {
@@ -175,12 +192,13 @@ impl Default for LogDetectorParams {
             window: WindowSpec::Time(60_000),
             fallback_lines: 100,
             warmup_lines: 500,
-            rare_ratio: 0.001,
+            rare_ratio: 0.005,
             rare_min_lines: 1000,
             count_history: 60,
             count_min_windows: 10,
             count_threshold: 4.0,
             level_keywords: true,
+            line_rule: LineRule::Keyword,
             pca: Some(CountPcaParams::new()),
         }
     }
@@ -188,7 +206,7 @@ impl Default for LogDetectorParams {
 
 impl LogDetectorParams {
     /// Defaults: Drain's defaults, 60 s windows (100-line windows when no time is readable),
-    /// new templates after 500 lines, rare below 0.1 % after 1,000 lines, count series over
+    /// new templates after 500 lines, rare below 0.5 % after 1,000 lines, count series over
     /// 60 windows from the 10th at a z of 4, the `Level` field scanned for keywords, the
     /// window-count PCA with its defaults.
     pub fn new() -> Self {
@@ -255,14 +273,60 @@ impl LogDetectorParams {
     );
 
     crate::detector::setter!(
-        /// Whether a `Level` header field is scanned for keywords along with the message.
+        /// Whether a `Level` header field is read for keywords: a quiet level (`INFO`,
+        /// `DEBUG`...) clears the message's keywords, another level counts as a word
+        /// ([`keywords::scan_with_level`]). Off: only the message is scanned.
         level_keywords: bool
+    );
+
+    crate::detector::setter!(
+        /// When a line is anomalous.
+        line_rule: LineRule
     );
 
     crate::detector::setter!(
         /// The window-count PCA (`None` switches it off).
         pca: Option<CountPcaParams>
     );
+
+    /// Sets one parameter by its serde name from `key=value` text (`rare_ratio=0.01`,
+    /// `window=5m`, `pca.alpha=0.01`, `pca=null`, `drain.sim_threshold=0.6`); the value is read
+    /// as JSON, or as a string when it is not JSON. Errors name the accepted keys.
+    pub fn assign(self, key: &str, value: &str) -> Result<Self> {
+        let bad = |message: String| DetectError::BadParams {
+            detector: "logs",
+            message,
+        };
+        let mut tree = serde_json::to_value(&self).map_err(|e| bad(e.to_string()))?;
+        let parsed: serde_json::Value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        let mut node = &mut tree;
+        let parts: Vec<&str> = key.split('.').collect();
+        for (i, part) in parts.iter().enumerate() {
+            let obj = match node {
+                serde_json::Value::Object(o) => o,
+                // `pca.x` while the PCA is off: start from its defaults.
+                serde_json::Value::Null if i > 0 && parts[i - 1] == "pca" => {
+                    *node = serde_json::to_value(CountPcaParams::new())
+                        .map_err(|e| bad(e.to_string()))?;
+                    match node {
+                        serde_json::Value::Object(o) => o,
+                        _ => return Err(bad(format!("{key}: not a group of parameters"))),
+                    }
+                }
+                _ => return Err(bad(format!("{key}: not a group of parameters"))),
+            };
+            if !obj.contains_key(*part) && i + 1 < parts.len() {
+                return Err(bad(format!("unknown group {part:?} in {key:?}")));
+            }
+            if i + 1 == parts.len() {
+                obj.insert(part.to_string(), parsed.clone());
+                break;
+            }
+            node = obj.get_mut(*part).expect("checked above");
+        }
+        serde_json::from_value(tree).map_err(|e| bad(format!("{key}={value}: {e}")))
+    }
 }
 
 impl ParamGuard for LogDetectorParams {
@@ -725,10 +789,10 @@ impl LogDetectorState {
                 t.map(|t| t.div_euclid(ms))
             }
         };
-        let mut kw = keywords::scan(content);
-        if let Some(l) = level {
-            kw = kw.union(keywords::scan(l));
-        }
+        let kw = match level {
+            Some(l) => keywords::scan_with_level(content, l),
+            None => keywords::scan(content),
+        };
         // Close the current window when this line belongs to a later one.
         let closed = match (&self.data.current, bucket) {
             (Some(cur), Some(b)) => match cur.bucket {
@@ -749,9 +813,16 @@ impl LogDetectorState {
             .data
             .tracks
             .entry(outcome.id)
-            .or_insert_with(|| Track {
-                count: 0,
-                series: self.det.count_mad.online_state(),
+            .or_insert_with(|| {
+                // The template had 0 lines in every earlier window: its series starts with
+                // them, so a template that is new with many lines is a burst.
+                let mut series = self.det.count_mad.online_state();
+                let done = self.data.windows;
+                let from = done.saturating_sub(self.det.count_mad.window() as u64);
+                for step in from..done {
+                    let _ = series.update(step as i64, 0.0);
+                }
+                Track { count: 0, series }
             });
         track.count += 1;
         let new = outcome.change == Change::New && line_no > self.det.params.warmup_lines;
@@ -916,7 +987,18 @@ impl LogDetectorState {
                     ),
                 });
             }
-            if !why.is_empty() {
+            let keyword = !p.keywords.is_empty();
+            let anomalous_line = match self.det.params.line_rule {
+                LineRule::Any => !why.is_empty(),
+                LineRule::Keyword => {
+                    keyword
+                        && (p.new
+                            || p.rare.is_some()
+                            || bursting.contains_key(&p.template)
+                            || anomalous)
+                }
+            };
+            if anomalous_line {
                 lines.push(LineReport {
                     line: p.line,
                     window: index,

@@ -12,6 +12,10 @@
 //! | `fatal` | starts with `fatal` |
 //! | `fail` | starts with `fail` (`failed`, `failure`, `FAILED`) |
 //!
+//! When the log format has a level field, the level is trusted over the words: a line at a
+//! quiet level (`INFO`, `DEBUG`...) has no keyword whatever its message says, and the level
+//! itself counts as a word otherwise ([`scan_with_level`]).
+//!
 //! The classes of a line form a [`KeywordSet`], a bit set, so counting them per window costs
 //! one pass over the message and no allocation.
 
@@ -156,6 +160,37 @@ fn classify(word: &[u8], set: &mut KeywordSet) {
     }
     if starts_with_ci(word, b"fail") {
         set.insert(Keyword::Fail);
+    }
+}
+
+/// Whether a level field's value names a level below warning (`INFO`, `debug`, `Notice`,
+/// `TRACE`, `verbose`, `fine`, or Android's one-letter `I`, `D`, `V`).
+///
+/// ```
+/// use aiops_detect::logs::keywords::is_quiet_level;
+/// assert!(is_quiet_level("INFO") && is_quiet_level("[debug]") && is_quiet_level("I"));
+/// assert!(!is_quiet_level("ERROR") && !is_quiet_level("FATAL") && !is_quiet_level("W"));
+/// ```
+pub fn is_quiet_level(level: &str) -> bool {
+    const QUIET: [&str; 11] = [
+        "info", "information", "informational", "debug", "trace", "notice", "verbose", "fine",
+        "finer", "finest", "config",
+    ];
+    let t = level.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if t.len() == 1 {
+        return matches!(t, "I" | "D" | "V" | "i" | "d" | "v");
+    }
+    QUIET.iter().any(|q| t.eq_ignore_ascii_case(q))
+}
+
+/// The keyword classes of a line with a level field: none when the level is quiet
+/// ([`is_quiet_level`]: an `INFO` line that counts `alignment exceptions` reports, it does
+/// not fail), else those of the level and the message together.
+pub fn scan_with_level(message: &str, level: &str) -> KeywordSet {
+    if is_quiet_level(level) {
+        KeywordSet::EMPTY
+    } else {
+        scan(message).union(scan(level))
     }
 }
 

@@ -1046,3 +1046,289 @@ impl LogDetectorState {
         serde_json::from_str(snapshot).map_err(|e| DetectError::Snapshot(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORMAT: &str = "<Date> <Time> <Level>: <Content>";
+
+    /// `2024-01-01 hh:mm:ss` for a second offset.
+    fn stamp(sec: u64) -> String {
+        format!(
+            "2024-01-01 {:02}:{:02}:{:02}",
+            sec / 3600,
+            (sec / 60) % 60,
+            sec % 60
+        )
+    }
+
+    /// `minutes` one-minute windows of a steady service: 3 logins and 2 cache refreshes each,
+    /// and a database error every 10th minute.
+    fn steady(minutes: u64) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in 0..minutes {
+            for i in 0..3 {
+                out.push(format!(
+                    "{} INFO: user u{} logged in from 10.0.0.{}",
+                    stamp(m * 60 + i * 10),
+                    m * 7 + i,
+                    i
+                ));
+            }
+            for i in 0..2 {
+                out.push(format!(
+                    "{} INFO: cache refreshed in {} ms",
+                    stamp(m * 60 + 35 + i * 10),
+                    (m + i) % 9 + 1
+                ));
+            }
+            if m % 10 == 5 {
+                out.push(format!(
+                    "{} ERROR: connection to db 10.1.0.{} failed",
+                    stamp(m * 60 + 58),
+                    m % 4
+                ));
+            }
+        }
+        out
+    }
+
+    fn no_pca() -> LogDetectorParams {
+        LogDetectorParams::new().log_format(FORMAT).pca(None)
+    }
+
+    #[test]
+    fn a_burst_of_a_known_template_is_flagged_with_its_lines() {
+        let mut lines = steady(40);
+        // Minute 40: the database error 25 times.
+        let first = lines.len() as u64 + 1;
+        for i in 0..25 {
+            lines.push(format!(
+                "{} ERROR: connection to db 10.1.0.{} failed",
+                stamp(40 * 60 + i * 2),
+                i % 4
+            ));
+        }
+        lines.extend(steady(50).into_iter().skip(5 * 41 + 4));
+        let report = no_pca().check().unwrap().detect(&lines);
+        let anomalous: Vec<u64> = report
+            .windows
+            .iter()
+            .filter(|w| w.anomalous)
+            .map(|w| w.index)
+            .collect();
+        assert_eq!(anomalous, vec![40], "{:#?}", report.windows);
+        let w = report.windows.iter().find(|w| w.index == 40).unwrap();
+        assert!(
+            w.reasons
+                .iter()
+                .any(|r| r.signal == Signal::TemplateBurst && r.score >= 4.0),
+            "{w:?}"
+        );
+        let flagged: Vec<u64> = report.lines.iter().map(|l| l.line).collect();
+        assert_eq!(flagged, (first..first + 25).collect::<Vec<_>>());
+        assert!(report.lines[0].reasons.iter().any(|r| r.signal == Signal::TemplateBurst));
+        assert_eq!(report.lines[0].keywords, vec!["error", "fail"]);
+        assert_eq!(report.stats.lines, lines.len() as u64);
+    }
+
+    #[test]
+    fn a_vanishing_template_flags_its_window() {
+        let mut lines = steady(30);
+        // Minute 30: the logins stop.
+        for i in 0..2 {
+            lines.push(format!(
+                "{} INFO: cache refreshed in {} ms",
+                stamp(30 * 60 + 35 + i * 10),
+                i + 1
+            ));
+        }
+        let report = no_pca().count_threshold(1.5).check().unwrap().detect(&lines);
+        let w = report.windows.last().unwrap();
+        assert_eq!(w.index, 30);
+        assert!(
+            w.reasons.iter().any(|r| r.signal == Signal::TemplateVanish),
+            "{w:?}"
+        );
+        assert!(report.lines.is_empty(), "no keyword line: {:?}", report.lines);
+    }
+
+    #[test]
+    fn a_new_template_after_the_warm_up_is_flagged() {
+        let mut lines = steady(130);
+        assert!(lines.len() > 600);
+        let at = lines.len() as u64 + 1;
+        lines.push(format!("{} ERROR: disk sda1 failed", stamp(130 * 60 + 1)));
+        lines.push(format!("{} INFO: config reloaded", stamp(130 * 60 + 2)));
+        let det = no_pca().warmup_lines(600).check().unwrap();
+        let report = det.detect(&lines);
+        let flagged: Vec<u64> = report.lines.iter().map(|l| l.line).collect();
+        // The keyword rule: the new template without an error keyword is not a line anomaly.
+        assert_eq!(flagged, vec![at]);
+        assert_eq!(report.lines[0].reasons[0].signal, Signal::NewTemplate);
+        assert_eq!(report.lines[0].template, "disk sda1 failed");
+        // The `any` rule reports both.
+        let any = no_pca()
+            .warmup_lines(600)
+            .line_rule(LineRule::Any)
+            .check()
+            .unwrap()
+            .detect(&lines);
+        let flagged: Vec<u64> = any.lines.iter().map(|l| l.line).collect();
+        assert_eq!(flagged, vec![at, at + 1]);
+        // Within the warm-up, new templates are the vocabulary being learned.
+        let early = no_pca().warmup_lines(10_000).check().unwrap().detect(&lines);
+        assert!(early.lines.is_empty());
+    }
+
+    #[test]
+    fn rare_templates_need_history() {
+        // 1,500 lines of one template, then one line of a template seen at line 3.
+        let mut lines: Vec<String> = (0..1500)
+            .map(|i| format!("job {i} done"))
+            .collect();
+        lines[2] = "worker crashed with error 7".to_string();
+        lines.push("worker crashed with error 9".to_string());
+        let det = LogDetectorParams::new()
+            .pca(None)
+            .check()
+            .unwrap();
+        assert_eq!(det.mode(), WindowSpec::Lines(100), "no format: line windows");
+        let report = det.detect(&lines);
+        let flagged: Vec<u64> = report.lines.iter().map(|l| l.line).collect();
+        assert_eq!(flagged, vec![1501], "line 3 is in the warm-up and before rare_min_lines");
+        let r = &report.lines[0].reasons[0];
+        assert_eq!(r.signal, Signal::RareTemplate);
+        assert!(r.message.contains("2 of 1501"), "{}", r.message);
+    }
+
+    #[test]
+    fn online_equals_batch_across_snapshots() {
+        let mut lines = steady(60);
+        // Bad input on the way: no header, a late line, an untimed line, a burst, a new
+        // template.
+        lines.insert(50, "no header here at all".to_string());
+        lines.insert(120, format!("{} INFO: user late logged in", stamp(60)));
+        lines.insert(200, "2024-01-01 xx:yy:zz INFO: clock broken".to_string());
+        let now = lines[250][..19].to_string();
+        for i in 0..20 {
+            lines.insert(250, format!("{now} ERROR: fan {i} failed"));
+        }
+        lines.push(format!("{} FATAL: kernel panic", stamp(3700)));
+        let det = LogDetectorParams::new()
+            .log_format(FORMAT)
+            .warmup_lines(100)
+            .pca(Some(CountPcaParams::new().min_windows(10).refit_every(5)))
+            .check()
+            .unwrap();
+        let batch = det.detect(&lines);
+        assert!(!batch.lines.is_empty() && !batch.windows.is_empty());
+        for cut in [0, 1, 77, 250, lines.len() - 1] {
+            let mut state = det.state();
+            let mut report = LogReport {
+                window: det.mode().to_string(),
+                ..LogReport::default()
+            };
+            for (i, l) in lines.iter().enumerate() {
+                if i == cut {
+                    let snap = state.snapshot().unwrap();
+                    state = LogDetectorState::restore(&snap).unwrap();
+                }
+                if let Some(c) = state.update(l) {
+                    report.push(c);
+                }
+            }
+            if let Some(c) = state.finish() {
+                report.push(c);
+            }
+            report.stats = state.stats();
+            assert_eq!(report, batch, "snapshot at line {cut}");
+        }
+        let s = &batch.stats;
+        assert_eq!(s.lines, lines.len() as u64);
+        assert_eq!((s.header_unmatched, s.untimed, s.late), (1, 2, 1));
+    }
+
+    #[test]
+    fn bytes_empty_input_and_line_endings() {
+        let det = LogDetectorParams::new().log_format(FORMAT).check().unwrap();
+        let empty = det.detect_bytes(b"");
+        assert_eq!(empty.stats.lines, 0);
+        assert!(empty.windows.is_empty() && empty.lines.is_empty());
+        let r = det.detect_bytes(
+            b"2024-01-01 00:00:01 INFO: a \xff b\r\n\n2024-01-01 00:00:02 INFO: ok\nlast",
+        );
+        assert_eq!(r.stats.lines, 4, "the empty line and the unterminated last count");
+        assert_eq!(r.stats.invalid_utf8, 1);
+        assert_eq!(r.stats.header_unmatched, 2);
+        let same = det.detect(&[
+            "2024-01-01 00:00:01 INFO: a \u{fffd} b",
+            "",
+            "2024-01-01 00:00:02 INFO: ok",
+            "last",
+        ]);
+        assert_eq!(same.lines, r.lines);
+        assert_eq!(same.windows, r.windows);
+    }
+
+    #[test]
+    fn window_specs_and_assignments() {
+        assert_eq!(WindowSpec::parse("60s").unwrap(), WindowSpec::Time(60_000));
+        assert_eq!(WindowSpec::parse("5m").unwrap(), WindowSpec::Time(300_000));
+        assert_eq!(WindowSpec::parse("250ms").unwrap(), WindowSpec::Time(250));
+        assert_eq!(WindowSpec::parse("1000lines").unwrap(), WindowSpec::Lines(1000));
+        assert_eq!(WindowSpec::parse("2h").unwrap().to_string(), "2h");
+        for bad in ["", "s", "0s", "-5m", "5 parsecs", "99999999999999999999d"] {
+            assert!(WindowSpec::parse(bad).is_err(), "{bad}");
+        }
+        let p = LogDetectorParams::new()
+            .assign("rare_ratio", "0.01")
+            .unwrap()
+            .assign("window", "5m")
+            .unwrap()
+            .assign("pca.alpha", "0.01")
+            .unwrap()
+            .assign("line_rule", "any")
+            .unwrap();
+        assert_eq!(p.rare_ratio, 0.01);
+        assert_eq!(p.window, WindowSpec::Time(300_000));
+        assert_eq!(p.line_rule, LineRule::Any);
+        assert_eq!(p.pca, Some(CountPcaParams::new().alpha(0.01)));
+        let off = p.clone().assign("pca", "null").unwrap();
+        assert_eq!(off.pca, None);
+        let back = off.assign("pca.history", "50").unwrap();
+        assert_eq!(back.pca, Some(CountPcaParams::new().history(50)));
+        for (k, v) in [("nope", "1"), ("rare_ratio", "abc"), ("nope.x", "1")] {
+            assert!(
+                matches!(
+                    LogDetectorParams::new().assign(k, v),
+                    Err(DetectError::BadParams { .. })
+                ),
+                "{k}={v}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_params_are_named() {
+        let name = |p: LogDetectorParams| match p.check() {
+            Err(DetectError::InvalidParameter { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name(LogDetectorParams::new().fallback_lines(0)), "fallback_lines");
+        assert_eq!(name(LogDetectorParams::new().rare_ratio(1.0)), "rare_ratio");
+        assert_eq!(name(LogDetectorParams::new().rare_min_lines(0)), "rare_min_lines");
+        assert_eq!(name(LogDetectorParams::new().count_threshold(0.0)), "count_threshold");
+        assert_eq!(name(LogDetectorParams::new().count_history(2)), "count_history");
+        assert_eq!(
+            name(LogDetectorParams::new().count_min_windows(100)),
+            "count_min_windows"
+        );
+        assert!(matches!(
+            LogDetectorParams::new().log_format("<Date> no content").check(),
+            Err(DetectError::LogFormat { .. })
+        ));
+        assert!(LogDetectorState::restore("{}").is_err());
+    }
+}

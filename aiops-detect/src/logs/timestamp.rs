@@ -72,6 +72,9 @@ impl TimeFields {
             return Some(ms);
         }
         let time_nums = time.map(numbers).unwrap_or_default();
+        if time.is_some() && time_nums.is_empty() {
+            return None;
+        }
         // A full date-time in the Time field (BGL).
         if time_nums.len() >= 6 && time_nums[0].1 == 4 {
             let n = &time_nums;
@@ -296,6 +299,7 @@ mod tests {
         assert_eq!(at(f, "yesterday noon x"), None);
         assert_eq!(at(f, "2020-13-01 10:00:00 x"), None);
         assert_eq!(at(f, "2020-01-01 25:00:00 x"), None);
+        assert_eq!(at(f, "2020-01-01 xx:yy:zz x"), None);
         assert_eq!(at("<Month> <Date> <Time> <Content>", "Foo 3 10:00:00 x"), None);
         let no_time = LogFormat::new("<Level> <Content>").unwrap();
         assert!(!TimeFields::of(&no_time).any());

@@ -280,11 +280,8 @@ fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
         .clone()
         .unwrap_or_else(|| args.data.join("settings.json"));
     let settings = eval::load_settings(&settings_path)?;
-    let params = crate::logs_cmd::detector_params(
-        LogDetectorParams::new(),
-        &args.window,
-        &args.params,
-    )?;
+    let params =
+        crate::logs_cmd::detector_params(LogDetectorParams::new(), &args.window, &args.params)?;
     let start = Instant::now();
     let scores = anomaly_eval::evaluate_log_anomaly(&args.data, &settings, &params)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -310,7 +307,15 @@ fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
     } else {
         println!(
             "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6}",
-            "system", "method", "lines", "alerts", "windows", "flagged", "precision", "recall", "F1"
+            "system",
+            "method",
+            "lines",
+            "alerts",
+            "windows",
+            "flagged",
+            "precision",
+            "recall",
+            "F1"
         );
         for s in &scores {
             for (name, p) in [
@@ -320,8 +325,15 @@ fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
             ] {
                 println!(
                     "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9.3} {:>6.3} {:>6.3}",
-                    s.system, name, s.lines, s.alerts, s.windows, p.flagged, p.precision,
-                    p.recall, p.f1
+                    s.system,
+                    name,
+                    s.lines,
+                    s.alerts,
+                    s.windows,
+                    p.flagged,
+                    p.precision,
+                    p.recall,
+                    p.f1
                 );
             }
         }

@@ -133,9 +133,9 @@ pub(crate) fn detector_params(
 ) -> Result<LogDetectorParams, CliError> {
     let mut params = base.window(WindowSpec::parse(window)?);
     for a in assignments {
-        let (k, v) = a.split_once('=').ok_or_else(|| {
-            CliError::Usage(format!("--param {a:?} is not key=value"))
-        })?;
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--param {a:?} is not key=value")))?;
         params = params.assign(k.trim(), v.trim())?;
     }
     Ok(params)
@@ -149,7 +149,11 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
     for m in &args.masks {
         drain = drain.mask(MaskSpec::parse(m));
     }
-    let params = detector_params(LogDetectorParams::new().drain(drain), &args.window, &args.params)?;
+    let params = detector_params(
+        LogDetectorParams::new().drain(drain),
+        &args.window,
+        &args.params,
+    )?;
     let det = params.check()?;
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::input(&args.file, aiops_core::CoreError::Io(e)))?;
@@ -170,9 +174,18 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
         s.lines, s.templates, s.windows, report.window, s.anomalous_windows, s.anomalous_lines
     );
     let problems: Vec<String> = [
-        (s.header_unmatched, "without a matching header (mined whole)"),
-        (s.untimed, "without a readable time (put in the current window)"),
-        (s.late, "older than their window (put in the current window)"),
+        (
+            s.header_unmatched,
+            "without a matching header (mined whole)",
+        ),
+        (
+            s.untimed,
+            "without a readable time (put in the current window)",
+        ),
+        (
+            s.late,
+            "older than their window (put in the current window)",
+        ),
         (s.invalid_utf8, "with invalid UTF-8 (replaced)"),
     ]
     .iter()
@@ -208,7 +221,13 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
         while let Some(l) = flagged.next_if(|l| l.window == w.index) {
             let why: Vec<String> = l.reasons.iter().map(|r| r.message.clone()).collect();
             let text = lines.get((l.line - 1) as usize).map_or("", String::as_str);
-            let _ = writeln!(out, "  line {} [E{}]: {}", l.line, l.template_id, why.join("; "));
+            let _ = writeln!(
+                out,
+                "  line {} [E{}]: {}",
+                l.line,
+                l.template_id,
+                why.join("; ")
+            );
             let _ = writeln!(out, "    {text}");
         }
     }

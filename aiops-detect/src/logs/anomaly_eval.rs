@@ -55,7 +55,11 @@ impl Prf {
             true_positives: tp,
             precision: p,
             recall: r,
-            f1: if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 },
+            f1: if p + r > 0.0 {
+                2.0 * p * r / (p + r)
+            } else {
+                0.0
+            },
         }
     }
 }
@@ -110,7 +114,10 @@ pub fn split_label(line: &str) -> (bool, &str) {
 
 /// Detector parameters for a system: its settings' format without the label, masks,
 /// similarity and depth, over `base` for the rest.
-pub fn params_for(settings: &LoghubSettings, base: &LogDetectorParams) -> Result<LogDetectorParams> {
+pub fn params_for(
+    settings: &LoghubSettings,
+    base: &LogDetectorParams,
+) -> Result<LogDetectorParams> {
     let format = format_without_label(&settings.log_format)?;
     let unlabelled = LoghubSettings {
         log_format: format,
@@ -150,7 +157,9 @@ pub fn evaluate_labelled(
             let content = content_at.map_or("", |i| f[i]);
             match level_at.map(|i| f[i]) {
                 Some(level) if level_rule => !keywords::scan_with_level(content, level).is_empty(),
-                Some(level) => !keywords::scan(content).union(keywords::scan(level)).is_empty(),
+                Some(level) => !keywords::scan(content)
+                    .union(keywords::scan(level))
+                    .is_empty(),
                 None => !keywords::scan(content).is_empty(),
             }
         }
@@ -213,8 +222,14 @@ mod tests {
             "<Timestamp> <Level> <Content>"
         );
         assert!(format_without_label("<Date> <Content>").is_err());
-        assert_eq!(split_label("- 1117838570 INFO x"), (false, "1117838570 INFO x"));
-        assert_eq!(split_label("KERNDTLB 1117838570 FATAL y"), (true, "1117838570 FATAL y"));
+        assert_eq!(
+            split_label("- 1117838570 INFO x"),
+            (false, "1117838570 INFO x")
+        );
+        assert_eq!(
+            split_label("KERNDTLB 1117838570 FATAL y"),
+            (true, "1117838570 FATAL y")
+        );
         assert_eq!(split_label(""), (false, ""));
         assert_eq!(split_label("APPREAD"), (true, ""));
     }

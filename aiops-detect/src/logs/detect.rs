@@ -367,7 +367,9 @@ impl ParamGuard for LogDetectorParams {
         let (time_fields, level_field) = match drain.format() {
             Some(f) => (
                 TimeFields::of(f),
-                f.fields().iter().position(|n| n.eq_ignore_ascii_case("Level")),
+                f.fields()
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case("Level")),
             ),
             None => (TimeFields::default(), None),
         };
@@ -809,21 +811,17 @@ impl LogDetectorState {
         };
         let outcome = self.data.miner.learn_content(content);
         self.data.lines = line_no;
-        let track = self
-            .data
-            .tracks
-            .entry(outcome.id)
-            .or_insert_with(|| {
-                // The template had 0 lines in every earlier window: its series starts with
-                // them, so a template that is new with many lines is a burst.
-                let mut series = self.det.count_mad.online_state();
-                let done = self.data.windows;
-                let from = done.saturating_sub(self.det.count_mad.window() as u64);
-                for step in from..done {
-                    let _ = series.update(step as i64, 0.0);
-                }
-                Track { count: 0, series }
-            });
+        let track = self.data.tracks.entry(outcome.id).or_insert_with(|| {
+            // The template had 0 lines in every earlier window: its series starts with
+            // them, so a template that is new with many lines is a burst.
+            let mut series = self.det.count_mad.online_state();
+            let done = self.data.windows;
+            let from = done.saturating_sub(self.det.count_mad.window() as u64);
+            for step in from..done {
+                let _ = series.update(step as i64, 0.0);
+            }
+            Track { count: 0, series }
+        });
         track.count += 1;
         let new = outcome.change == Change::New && line_no > self.det.params.warmup_lines;
         let rare = (!new
@@ -918,9 +916,7 @@ impl LogDetectorState {
                     signal: Signal::KeywordRate,
                     score: z,
                     template: None,
-                    message: format!(
-                        "{kw} lines with error keywords, median {median} (z {z:.1})"
-                    ),
+                    message: format!("{kw} lines with error keywords, median {median} (z {z:.1})"),
                 });
             }
         }
@@ -932,9 +928,7 @@ impl LogDetectorState {
             {
                 let top = s
                     .top
-                    .map(|(id, share)| {
-                        format!(", {:.0}% from template E{id}", 100.0 * share)
-                    })
+                    .map(|(id, share)| format!(", {:.0}% from template E{id}", 100.0 * share))
                     .unwrap_or_default();
                 reasons.push(Reason {
                     signal: Signal::Spe,
@@ -967,10 +961,7 @@ impl LogDetectorState {
                     signal: Signal::RareTemplate,
                     score: ratio,
                     template: Some(p.template),
-                    message: format!(
-                        "rare template E{}: {count} of {seen} lines",
-                        p.template
-                    ),
+                    message: format!("rare template E{}: {count} of {seen} lines", p.template),
                 });
             }
             if let Some(r) = bursting.get(&p.template) {
@@ -981,10 +972,7 @@ impl LogDetectorState {
                     signal: Signal::Keyword,
                     score: 1.0,
                     template: Some(p.template),
-                    message: format!(
-                        "keyword {} in an anomalous window",
-                        p.keywords.names()
-                    ),
+                    message: format!("keyword {} in an anomalous window", p.keywords.names()),
                 });
             }
             let keyword = !p.keywords.is_empty();
@@ -1004,11 +992,7 @@ impl LogDetectorState {
                     window: index,
                     template_id: p.template,
                     template: self.data.miner.template(p.template).unwrap_or_default(),
-                    keywords: p
-                        .keywords
-                        .iter()
-                        .map(|k| k.as_str().to_string())
-                        .collect(),
+                    keywords: p.keywords.iter().map(|k| k.as_str().to_string()).collect(),
                     reasons: why,
                 });
             }
@@ -1128,7 +1112,12 @@ mod tests {
         );
         let flagged: Vec<u64> = report.lines.iter().map(|l| l.line).collect();
         assert_eq!(flagged, (first..first + 25).collect::<Vec<_>>());
-        assert!(report.lines[0].reasons.iter().any(|r| r.signal == Signal::TemplateBurst));
+        assert!(
+            report.lines[0]
+                .reasons
+                .iter()
+                .any(|r| r.signal == Signal::TemplateBurst)
+        );
         assert_eq!(report.lines[0].keywords, vec!["error", "fail"]);
         assert_eq!(report.stats.lines, lines.len() as u64);
     }
@@ -1144,14 +1133,22 @@ mod tests {
                 i + 1
             ));
         }
-        let report = no_pca().count_threshold(1.5).check().unwrap().detect(&lines);
+        let report = no_pca()
+            .count_threshold(1.5)
+            .check()
+            .unwrap()
+            .detect(&lines);
         let w = report.windows.last().unwrap();
         assert_eq!(w.index, 30);
         assert!(
             w.reasons.iter().any(|r| r.signal == Signal::TemplateVanish),
             "{w:?}"
         );
-        assert!(report.lines.is_empty(), "no keyword line: {:?}", report.lines);
+        assert!(
+            report.lines.is_empty(),
+            "no keyword line: {:?}",
+            report.lines
+        );
     }
 
     #[test]
@@ -1178,26 +1175,33 @@ mod tests {
         let flagged: Vec<u64> = any.lines.iter().map(|l| l.line).collect();
         assert_eq!(flagged, vec![at, at + 1]);
         // Within the warm-up, new templates are the vocabulary being learned.
-        let early = no_pca().warmup_lines(10_000).check().unwrap().detect(&lines);
+        let early = no_pca()
+            .warmup_lines(10_000)
+            .check()
+            .unwrap()
+            .detect(&lines);
         assert!(early.lines.is_empty());
     }
 
     #[test]
     fn rare_templates_need_history() {
         // 1,500 lines of one template, then one line of a template seen at line 3.
-        let mut lines: Vec<String> = (0..1500)
-            .map(|i| format!("job {i} done"))
-            .collect();
+        let mut lines: Vec<String> = (0..1500).map(|i| format!("job {i} done")).collect();
         lines[2] = "worker crashed with error 7".to_string();
         lines.push("worker crashed with error 9".to_string());
-        let det = LogDetectorParams::new()
-            .pca(None)
-            .check()
-            .unwrap();
-        assert_eq!(det.mode(), WindowSpec::Lines(100), "no format: line windows");
+        let det = LogDetectorParams::new().pca(None).check().unwrap();
+        assert_eq!(
+            det.mode(),
+            WindowSpec::Lines(100),
+            "no format: line windows"
+        );
         let report = det.detect(&lines);
         let flagged: Vec<u64> = report.lines.iter().map(|l| l.line).collect();
-        assert_eq!(flagged, vec![1501], "line 3 is in the warm-up and before rare_min_lines");
+        assert_eq!(
+            flagged,
+            vec![1501],
+            "line 3 is in the warm-up and before rare_min_lines"
+        );
         let r = &report.lines[0].reasons[0];
         assert_eq!(r.signal, Signal::RareTemplate);
         assert!(r.message.contains("2 of 1501"), "{}", r.message);
@@ -1259,7 +1263,10 @@ mod tests {
         let r = det.detect_bytes(
             b"2024-01-01 00:00:01 INFO: a \xff b\r\n\n2024-01-01 00:00:02 INFO: ok\nlast",
         );
-        assert_eq!(r.stats.lines, 4, "the empty line and the unterminated last count");
+        assert_eq!(
+            r.stats.lines, 4,
+            "the empty line and the unterminated last count"
+        );
         assert_eq!(r.stats.invalid_utf8, 1);
         assert_eq!(r.stats.header_unmatched, 2);
         let same = det.detect(&[
@@ -1277,7 +1284,10 @@ mod tests {
         assert_eq!(WindowSpec::parse("60s").unwrap(), WindowSpec::Time(60_000));
         assert_eq!(WindowSpec::parse("5m").unwrap(), WindowSpec::Time(300_000));
         assert_eq!(WindowSpec::parse("250ms").unwrap(), WindowSpec::Time(250));
-        assert_eq!(WindowSpec::parse("1000lines").unwrap(), WindowSpec::Lines(1000));
+        assert_eq!(
+            WindowSpec::parse("1000lines").unwrap(),
+            WindowSpec::Lines(1000)
+        );
         assert_eq!(WindowSpec::parse("2h").unwrap().to_string(), "2h");
         for bad in ["", "s", "0s", "-5m", "5 parsecs", "99999999999999999999d"] {
             assert!(WindowSpec::parse(bad).is_err(), "{bad}");
@@ -1316,17 +1326,31 @@ mod tests {
             Err(DetectError::InvalidParameter { name, .. }) => name,
             other => panic!("{other:?}"),
         };
-        assert_eq!(name(LogDetectorParams::new().fallback_lines(0)), "fallback_lines");
+        assert_eq!(
+            name(LogDetectorParams::new().fallback_lines(0)),
+            "fallback_lines"
+        );
         assert_eq!(name(LogDetectorParams::new().rare_ratio(1.0)), "rare_ratio");
-        assert_eq!(name(LogDetectorParams::new().rare_min_lines(0)), "rare_min_lines");
-        assert_eq!(name(LogDetectorParams::new().count_threshold(0.0)), "count_threshold");
-        assert_eq!(name(LogDetectorParams::new().count_history(2)), "count_history");
+        assert_eq!(
+            name(LogDetectorParams::new().rare_min_lines(0)),
+            "rare_min_lines"
+        );
+        assert_eq!(
+            name(LogDetectorParams::new().count_threshold(0.0)),
+            "count_threshold"
+        );
+        assert_eq!(
+            name(LogDetectorParams::new().count_history(2)),
+            "count_history"
+        );
         assert_eq!(
             name(LogDetectorParams::new().count_min_windows(100)),
             "count_min_windows"
         );
         assert!(matches!(
-            LogDetectorParams::new().log_format("<Date> no content").check(),
+            LogDetectorParams::new()
+                .log_format("<Date> no content")
+                .check(),
             Err(DetectError::LogFormat { .. })
         ));
         assert!(LogDetectorState::restore("{}").is_err());

@@ -98,7 +98,10 @@ impl KeywordSet {
 
     /// The class names joined by `,` (`error,fail`).
     pub fn names(self) -> String {
-        self.iter().map(Keyword::as_str).collect::<Vec<_>>().join(",")
+        self.iter()
+            .map(Keyword::as_str)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -142,7 +145,8 @@ fn ends_with_ci(word: &[u8], stem: &[u8]) -> bool {
 }
 
 fn contains_ci(word: &[u8], stem: &[u8]) -> bool {
-    word.windows(stem.len()).any(|w| w.eq_ignore_ascii_case(stem))
+    word.windows(stem.len())
+        .any(|w| w.eq_ignore_ascii_case(stem))
 }
 
 fn classify(word: &[u8], set: &mut KeywordSet) {
@@ -173,8 +177,17 @@ fn classify(word: &[u8], set: &mut KeywordSet) {
 /// ```
 pub fn is_quiet_level(level: &str) -> bool {
     const QUIET: [&str; 11] = [
-        "info", "information", "informational", "debug", "trace", "notice", "verbose", "fine",
-        "finer", "finest", "config",
+        "info",
+        "information",
+        "informational",
+        "debug",
+        "trace",
+        "notice",
+        "verbose",
+        "fine",
+        "finer",
+        "finest",
+        "config",
     ];
     let t = level.trim_matches(|c: char| !c.is_ascii_alphanumeric());
     if t.len() == 1 {
@@ -204,7 +217,10 @@ mod tests {
         assert_eq!(k.names(), "warning,fatal,fail");
         // Words are cut at non-letters, matched case-insensitively.
         assert_eq!(scan("errors=3,IOError").names(), "error");
-        assert_eq!(scan("Caused by: java.lang.NullPointerException").names(), "exception");
+        assert_eq!(
+            scan("Caused by: java.lang.NullPointerException").names(),
+            "exception"
+        );
         // Not keywords: an inner `error` that neither starts nor ends the word, short words.
         assert!(scan("terrorism fai war err").is_empty());
         assert!(scan("").is_empty());

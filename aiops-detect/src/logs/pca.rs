@@ -114,7 +114,10 @@ impl ParamGuard for CountPcaParams {
     fn check(&self) -> Result<CountPca> {
         let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
         if self.history < 2 {
-            return bad("pca.history", format!("must be at least 2, got {}", self.history));
+            return bad(
+                "pca.history",
+                format!("must be at least 2, got {}", self.history),
+            );
         }
         if !(2..=self.history).contains(&self.min_windows) {
             return bad(
@@ -132,7 +135,10 @@ impl ParamGuard for CountPcaParams {
             );
         }
         if !(self.alpha > 0.0 && self.alpha < 0.5) {
-            return bad("pca.alpha", format!("must be in (0, 0.5), got {}", self.alpha));
+            return bad(
+                "pca.alpha",
+                format!("must be in (0, 0.5), got {}", self.alpha),
+            );
         }
         if self.max_templates == 0 {
             return bad("pca.max_templates", "must be at least 1".to_string());
@@ -248,8 +254,10 @@ impl Model {
                 s.1 += u64::from(c);
             }
         }
-        let mut chosen: Vec<(TemplateId, u64, u64)> =
-            stats.into_iter().map(|(id, (df, tot))| (id, df, tot)).collect();
+        let mut chosen: Vec<(TemplateId, u64, u64)> = stats
+            .into_iter()
+            .map(|(id, (df, tot))| (id, df, tot))
+            .collect();
         chosen.sort_unstable_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
         chosen.truncate(params.max_templates);
         chosen.sort_unstable_by_key(|c| c.0);
@@ -431,7 +439,10 @@ mod tests {
         // Requests start without their second step: 1 and 3 but no 2.
         let s = st.update(&[(1, 10), (2, 0), (3, 10), (4, 1)]).unwrap();
         assert!(s.is_anomaly(), "{s:?}");
-        assert!((1..=3).contains(&s.top.unwrap().0), "the path drives the SPE: {s:?}");
+        assert!(
+            (1..=3).contains(&s.top.unwrap().0),
+            "the path drives the SPE: {s:?}"
+        );
         // A template never seen.
         let s = st.update(&[(1, 8), (2, 16), (3, 8), (9, 6)]).unwrap();
         assert!(s.is_anomaly() && s.top.unwrap().0 == 9, "{s:?}");
@@ -442,7 +453,11 @@ mod tests {
 
     #[test]
     fn snapshot_continues_the_same() {
-        let det = CountPcaParams::new().min_windows(10).refit_every(7).check().unwrap();
+        let det = CountPcaParams::new()
+            .min_windows(10)
+            .refit_every(7)
+            .check()
+            .unwrap();
         let mut a = det.state();
         let mut seed = 3;
         let rows: Vec<_> = (0..80).map(|_| normal_window(&mut seed)).collect();

@@ -78,7 +78,15 @@ impl TimeFields {
         // A full date-time in the Time field (BGL).
         if time_nums.len() >= 6 && time_nums[0].1 == 4 {
             let n = &time_nums;
-            return civil_ms(n[0].0, n[1].0, n[2].0, n[3].0, n[4].0, n[5].0, n.get(6).copied());
+            return civil_ms(
+                n[0].0,
+                n[1].0,
+                n[2].0,
+                n[3].0,
+                n[4].0,
+                n[5].0,
+                n.get(6).copied(),
+            );
         }
         let (h, mi, s, frac) = time_of_day(&time_nums)?;
         let (mut y, mut mo, mut d) = (1970, 0, 0);
@@ -184,10 +192,7 @@ fn month_number(name: &str) -> Option<i64> {
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
     let lower = name.get(..3)?.to_ascii_lowercase();
-    NAMES
-        .iter()
-        .position(|m| *m == lower)
-        .map(|i| i as i64 + 1)
+    NAMES.iter().position(|m| *m == lower).map(|i| i as i64 + 1)
 }
 
 /// Days from 1970-01-01 to a civil date (proleptic Gregorian; Howard Hinnant's algorithm).
@@ -253,7 +258,8 @@ mod tests {
     #[test]
     fn loghub_header_styles() {
         // 2005-06-03 15:42:50 UTC = 1117813370.
-        let bgl = "<Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>";
+        let bgl =
+            "<Timestamp> <Date> <Node> <Time> <NodeRepeat> <Type> <Component> <Level> <Content>";
         let line = "1117838570 2005.06.03 R02 2005-06-03-15.42.50.675872 R02 RAS KERNEL INFO x";
         assert_eq!(at(bgl, line), Some(1_117_838_570_000));
         // The same line without its Timestamp field: the date-time in Time.
@@ -267,7 +273,10 @@ mod tests {
         );
         let zk = "<Date> <Time> - <Level>  \\[<Node>:<Component>@<Id>\\] - <Content>";
         assert_eq!(
-            at(zk, "2015-07-29 17:41:44,747 - INFO  [main:QuorumPeer@913] - x"),
+            at(
+                zk,
+                "2015-07-29 17:41:44,747 - INFO  [main:QuorumPeer@913] - x"
+            ),
             Some(1_438_191_704_747)
         );
         let spark = "<Date> <Time> <Level> <Component>: <Content>";
@@ -288,7 +297,10 @@ mod tests {
         );
         let hpc = "<LogId> <Node> <Component> <State> <Time> <Flag> <Content>";
         assert_eq!(
-            at(hpc, "134681 node-246 unix.hw state_change.unavailable 1077804742 1 x"),
+            at(
+                hpc,
+                "134681 node-246 unix.hw state_change.unavailable 1077804742 1 x"
+            ),
             Some(1_077_804_742_000)
         );
     }
@@ -300,7 +312,10 @@ mod tests {
         assert_eq!(at(f, "2020-13-01 10:00:00 x"), None);
         assert_eq!(at(f, "2020-01-01 25:00:00 x"), None);
         assert_eq!(at(f, "2020-01-01 xx:yy:zz x"), None);
-        assert_eq!(at("<Month> <Date> <Time> <Content>", "Foo 3 10:00:00 x"), None);
+        assert_eq!(
+            at("<Month> <Date> <Time> <Content>", "Foo 3 10:00:00 x"),
+            None
+        );
         let no_time = LogFormat::new("<Level> <Content>").unwrap();
         assert!(!TimeFields::of(&no_time).any());
         assert_eq!(parse_epoch("12345"), None);

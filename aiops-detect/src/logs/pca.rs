@@ -334,7 +334,6 @@ impl Model {
     }
 
     fn score(&self, row: &[(TemplateId, u32)]) -> SpeScore {
-        let d = self.ids.len();
         let k = self.k;
         let mut z: Vec<f64> = self.mean.iter().map(|m| -m).collect();
         let mut unseen: Vec<(TemplateId, f64)> = Vec::new();
@@ -344,10 +343,12 @@ impl Model {
                 Err(_) => unseen.push((id, (f64::from(c) * self.unseen_weight).powi(2))),
             }
         }
+        // Row i of the d × k basis (empty when no component is kept).
+        let basis_row = |i: usize| &self.basis[i * k..(i + 1) * k];
         let mut proj = vec![0.0; k];
-        for i in 0..d {
-            for c in 0..k {
-                proj[c] += self.basis[i * k + c] * z[i];
+        for (i, zi) in z.iter().enumerate() {
+            for (p, b) in proj.iter_mut().zip(basis_row(i)) {
+                *p += b * zi;
             }
         }
         let mut spe = 0.0;
@@ -357,11 +358,11 @@ impl Model {
                 top = Some((id, e));
             }
         };
-        for i in 0..d {
-            let fitted: f64 = (0..k).map(|c| self.basis[i * k + c] * proj[c]).sum();
-            let e = (z[i] - fitted).powi(2);
+        for (i, (zi, &id)) in z.iter().zip(&self.ids).enumerate() {
+            let fitted: f64 = basis_row(i).iter().zip(&proj).map(|(b, p)| b * p).sum();
+            let e = (zi - fitted).powi(2);
             spe += e;
-            consider(self.ids[i], e);
+            consider(id, e);
         }
         for &(id, e) in &unseen {
             spe += e;

@@ -176,8 +176,11 @@ fn numbers(s: &str) -> Vec<(i64, usize)> {
     out
 }
 
-/// Hour, minute, second and the fraction (value, digits) of a time of day.
-fn time_of_day(n: &[(i64, usize)]) -> Option<(i64, i64, i64, Option<(i64, usize)>)> {
+/// A run of digits: (value, digit count).
+type Digits = (i64, usize);
+
+/// Hour, minute, second and the fraction of a time of day.
+fn time_of_day(n: &[Digits]) -> Option<(i64, i64, i64, Option<Digits>)> {
     match n {
         [] => Some((0, 0, 0, None)),
         [(v, 6)] => Some((v / 10_000, (v / 100) % 100, v % 100, None)),

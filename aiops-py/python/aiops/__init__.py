@@ -2,8 +2,8 @@
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
-capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
-correlation engine.
+capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
+``aiops.alerts`` the alert correlation engine.
 
 Exceptions::
 
@@ -25,6 +25,7 @@ from aiops._aiops import (
     FittedModel,
     InvalidInputError,
     InvalidParameterError,
+    LogDetector,
     MultivariateDetector,
     ParseError,
     Prediction,
@@ -63,6 +64,7 @@ __all__ = [
     "FittedModel",
     "InvalidInputError",
     "InvalidParameterError",
+    "LogDetector",
     "MultivariateDetector",
     "ParseError",
     "Prediction",

@@ -59,8 +59,13 @@ def test_new_template_after_warm_up() -> None:
     last = report["lines"][-1]
     assert last["line"] == len(lines)
     assert last["reasons"][0]["signal"] == "new_template"
+    # Within the warm-up a new template is vocabulary being learned, not an anomaly (the
+    # line may still be reported for its keyword in a window the PCA finds unusual).
     quiet = logs.LogDetector(log_format=FORMAT, warmup_lines=10_000).detect(lines)
-    assert all(l["line"] != len(lines) for l in quiet["lines"])
+    for line in quiet["lines"]:
+        assert all(r["signal"] != "new_template" for r in line["reasons"])
+    no_pca = logs.LogDetector(log_format=FORMAT, warmup_lines=10_000, pca=False)
+    assert all(l["line"] != len(lines) for l in no_pca.detect(lines)["lines"])
 
 
 def test_streaming_equals_batch_and_pickle_mid_stream() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "RollingZScore",
     "Threshold",
     "TemplateMiner",
+    "LogDetector",
     "loghub_template",
     "read_csv",
     "read_csv_text",

@@ -280,7 +280,9 @@ fn forecast_kind(e: &ForecastError) -> Kind {
 
 fn rca_kind(e: &RcaError) -> Kind {
     match e {
-        RcaError::MatcherSyntax { .. } | RcaError::Config(_) => Kind::Parse,
+        RcaError::MatcherSyntax { .. } | RcaError::Config(_) | RcaError::Runbook { .. } => {
+            Kind::Parse
+        }
         RcaError::InvalidRegex { .. }
         | RcaError::InvalidDuration { .. }
         | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
@@ -324,6 +326,9 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::Forecast(e) => (forecast_kind(&e), e.to_string()),
         Error::ForecastAt(e, at) => (forecast_kind(&e), format!("{at}: {e}")),
         Error::Rca(RcaError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
+        Error::Rca(RcaError::Io { path, source }) => {
+            return io_error(py, &source, Some(path.display().to_string()));
+        }
         Error::Rca(e) => (rca_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),

@@ -14,6 +14,7 @@ mod eval;
 mod forecast;
 mod io;
 mod logs;
+mod runbook;
 mod series;
 
 use pyo3::prelude::*;
@@ -49,6 +50,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<logs::PyTemplateMiner>()?;
     m.add_class::<logs::PyLogDetector>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
+    m.add_class::<runbook::PyKnowledgeBase>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     Ok(())
 }

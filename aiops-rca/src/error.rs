@@ -51,6 +51,23 @@ pub enum RcaError {
     /// The YAML configuration could not be read.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A runbook document could not be read.
+    #[error("runbook {document}: {reason}")]
+    Runbook {
+        /// The file (or document name) at fault.
+        document: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file or folder could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Invalid input data.
     #[error(transparent)]
     Core(#[from] CoreError),

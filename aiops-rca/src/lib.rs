@@ -3,6 +3,7 @@
 pub mod correlate;
 pub mod error;
 pub mod graph;
+pub mod runbook;
 
 pub use error::{RcaError, Result};
 pub use graph::TopologyGraph;

@@ -53,9 +53,66 @@ pub(crate) struct AlertsArgs {
     #[arg(long)]
     config: Option<PathBuf>,
 
+    /// Services per generated topology (default mix: 30).
+    #[arg(long)]
+    services: Option<usize>,
+
+    /// Faults injected per case (default mix: 3).
+    #[arg(long)]
+    faults: Option<usize>,
+
+    /// Re-sends of each firing alert, as Prometheus re-sends every evaluation (default mix: 19).
+    #[arg(long)]
+    resends: Option<usize>,
+
+    /// Random delay added to each alert's arrival, in seconds (default mix: 25).
+    #[arg(long)]
+    jitter: Option<u32>,
+
+    /// Delay per hop of fault propagation, in seconds (default mix: 30).
+    #[arg(long)]
+    hop_delay: Option<u32>,
+
+    /// Unrelated background alerts per case (default mix: 8).
+    #[arg(long)]
+    background: Option<usize>,
+
+    /// Flapping alerts per case (default mix: 2).
+    #[arg(long)]
+    flapping: Option<usize>,
+
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+impl AlertsArgs {
+    /// The generator's default mix with the flags' overrides.
+    fn scenario(&self) -> ScenarioParams {
+        let mut p = ScenarioParams::default();
+        if let Some(v) = self.services {
+            p.services = v;
+        }
+        if let Some(v) = self.faults {
+            p.faults = v;
+        }
+        if let Some(v) = self.resends {
+            p.resends = v;
+        }
+        if let Some(v) = self.jitter {
+            p.jitter_ms = i64::from(v) * 1000;
+        }
+        if let Some(v) = self.hop_delay {
+            p.hop_delay_ms = i64::from(v) * 1000;
+        }
+        if let Some(v) = self.background {
+            p.background = v;
+        }
+        if let Some(v) = self.flapping {
+            p.flapping = v;
+        }
+        p
+    }
 }
 
 /// Arguments of `aiops eval m4`.
@@ -178,7 +235,7 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
         None => Config::default(),
     };
     let start = Instant::now();
-    let r = alert_eval::evaluate(&config, &ScenarioParams::default(), args.cases, args.seed)?;
+    let r = alert_eval::evaluate(&config, &args.scenario(), args.cases, args.seed)?;
     let seconds = start.elapsed().as_secs_f64();
     let s = r.scores;
     if args.json {

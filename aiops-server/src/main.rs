@@ -10,6 +10,7 @@ mod input;
 mod logs_cmd;
 mod multi_cmd;
 mod plot;
+mod runbooks_cmd;
 
 use std::process::ExitCode;
 
@@ -47,6 +48,9 @@ enum Command {
     /// Alert correlation: dedup, grouping, inhibition, silences, incidents.
     #[command(subcommand)]
     Alerts(alerts_cmd::AlertsCommand),
+    /// Runbook knowledge base: list and full-text search.
+    #[command(subcommand)]
+    Runbooks(runbooks_cmd::RunbooksCommand),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect_cmd::run(args),
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Alerts(cmd) => alerts_cmd::run(cmd),
+        Command::Runbooks(cmd) => runbooks_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

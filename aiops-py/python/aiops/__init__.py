@@ -3,7 +3,7 @@
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
 capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
-``aiops.alerts`` the alert correlation engine.
+``aiops.alerts`` the alert correlation engine, ``aiops.rca`` root-cause analysis.
 
 Exceptions::
 
@@ -25,6 +25,7 @@ from aiops._aiops import (
     FittedModel,
     InvalidInputError,
     InvalidParameterError,
+    KnowledgeBase,
     LogDetector,
     MultivariateDetector,
     ParseError,
@@ -51,11 +52,13 @@ from aiops._aiops import (
     read_wide_csv,
 )
 
-from aiops import alerts, detect, forecast, logs
+from aiops import alerts, detect, forecast, logs, rca
 
 __all__ = [
     "AlertEngine",
     "alerts",
+    "rca",
+    "KnowledgeBase",
     "AiopsError",
     "AiopsFileNotFoundError",
     "AiopsIOError",

@@ -23,6 +23,7 @@ _PathLike: TypeAlias = str | os.PathLike[str]
 __all__ = [
     "__version__",
     "AlertEngine",
+    "KnowledgeBase",
     "AiopsError",
     "InvalidInputError",
     "ParseError",
@@ -680,6 +681,10 @@ class AlertEngine:
     def tick(self, now: int) -> list[dict[str, Any]]:
         """Advances to ``now`` (ms); the notification batches due, as dicts."""
 
+    def current_incident(self, id: str) -> str | None:
+        """The incident now holding incident ``id``'s alerts (itself, or the one it was
+        merged into); None for an unknown id."""
+
     def incidents(self) -> list[dict[str, Any]]:
         """Every incident so far, as dicts."""
 
@@ -693,3 +698,32 @@ class AlertEngine:
     @staticmethod
     def restore(snapshot: str) -> AlertEngine:
         """An engine restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+@final
+class KnowledgeBase:
+    """Runbooks matched to root causes by resource kind, metric and resource, with BM25
+    full-text search. Documents are Markdown with YAML front matter (``id``, ``title``,
+    ``kinds``, ``metrics`` with ``*`` wildcards, ``resources``, ``tags``, ``actions``) or
+    YAML files with the same keys plus ``description``. Raises ParseError for a bad
+    document."""
+
+    def __new__(cls, documents: dict[str, str]) -> KnowledgeBase:
+        """From ``{file name: text}``; the name's stem is the default id."""
+
+    @staticmethod
+    def load_dir(path: str | os.PathLike[str]) -> KnowledgeBase:
+        """Every .md, .markdown, .yaml and .yml file under ``path``; OSError when it cannot
+        be read."""
+
+    def __len__(self) -> int: ...
+    def runbooks(self) -> list[dict[str, Any]]:
+        """The runbooks as dicts."""
+
+    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """BM25 hits ``{"runbook", "title", "score"}``, best first."""
+
+    def recommend(
+        self, causes: list[dict[str, Any]], kinds: dict[str, str], top: int = 3
+    ) -> list[dict[str, Any]]:
+        """Runbooks for the first ``top`` root causes (dicts like ``aiops rca``'s
+        ``root_causes``), given each resource's kind."""

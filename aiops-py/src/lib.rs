@@ -49,6 +49,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
     m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
     m.add_class::<logs::PyTemplateMiner>()?;
+    m.add_class::<logs::PyLogDetector>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
     m.add_class::<runbook::PyKnowledgeBase>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;

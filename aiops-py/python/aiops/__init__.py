@@ -2,9 +2,9 @@
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
-capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
-correlation engine, ``aiops.rca`` root-cause analysis: causal discovery (PC, Granger)
-and the runbook knowledge base.
+capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
+``aiops.alerts`` the alert correlation engine, ``aiops.rca`` root-cause analysis: causal
+discovery (PC, Granger) and the runbook knowledge base.
 
 Exceptions::
 
@@ -29,6 +29,7 @@ from aiops._aiops import (
     InvalidInputError,
     InvalidParameterError,
     KnowledgeBase,
+    LogDetector,
     MultivariateDetector,
     ParseError,
     Prediction,
@@ -72,6 +73,7 @@ __all__ = [
     "FittedModel",
     "InvalidInputError",
     "InvalidParameterError",
+    "LogDetector",
     "MultivariateDetector",
     "ParseError",
     "GrangerResult",

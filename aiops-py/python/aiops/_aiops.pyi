@@ -37,6 +37,7 @@ __all__ = [
     "RollingZScore",
     "Threshold",
     "TemplateMiner",
+    "LogDetector",
     "loghub_template",
     "read_csv",
     "read_csv_text",
@@ -585,6 +586,82 @@ class TemplateMiner:
 
 def loghub_template(template: str) -> str:
     """A template in the loghub notation: every ``<:NAME:>`` becomes ``<*>``."""
+
+@final
+class LogDetector:
+    """Streaming log anomaly detector: new and rare templates, template counts per window that
+    burst or vanish (rolling median/MAD capped by Poisson noise), error-keyword rates, and a
+    PCA reconstruction error (SPE vs the Q statistic) of each window's template counts.
+
+    ``log_format``, ``masks``, ``sim_threshold`` and ``depth`` configure the template miner as
+    in ``TemplateMiner``; the format's Date/Time/Timestamp fields give time windows of
+    ``window`` (``"60s"``, ``"5m"``, ``"1h"``); without them, or with ``"1000lines"``, windows
+    are runs of lines (``fallback_lines`` per window when time was asked). A line is
+    anomalous (``line_rule="keyword"``) when it holds an error keyword (error, exception,
+    warn, fatal, fail; an INFO/DEBUG ``Level`` field clears them when ``level_keywords``) and
+    its template is new after ``warmup_lines``, rare (below ``rare_ratio`` of the lines after
+    ``rare_min_lines``) or bursting, or its window is anomalous; ``line_rule="any"`` also
+    reports new, rare and bursting templates without a keyword. Reports are plain dicts.
+    Raises InvalidParameterError for bad values. Pickling keeps the whole state.
+    """
+
+    def __new__(
+        cls,
+        log_format: str | None = None,
+        masks: Sequence[str] = ...,
+        window: str = "60s",
+        sim_threshold: float = 0.5,
+        depth: int = 4,
+        fallback_lines: int = 100,
+        warmup_lines: int = 500,
+        rare_ratio: float = 0.005,
+        rare_min_lines: int = 1000,
+        count_history: int = 60,
+        count_min_windows: int = 10,
+        count_threshold: float = 4.0,
+        level_keywords: bool = True,
+        line_rule: str = "keyword",
+        pca: bool = True,
+        pca_alpha: float = 0.001,
+    ) -> LogDetector:
+        """Checks the parameters and makes a fresh detector."""
+
+    @property
+    def window(self) -> str:
+        """How lines are grouped: ``"1m"``-style time windows or ``"100lines"``."""
+
+    def update(self, line: str) -> dict[str, Any] | None:
+        """Takes one line; the window it closed (``{"window": {...}, "lines": [...]}``) or
+        None."""
+
+    def update_bytes(self, line: bytes) -> dict[str, Any] | None:
+        """Takes one line as bytes; invalid UTF-8 is replaced and counted."""
+
+    def finish(self) -> dict[str, Any] | None:
+        """Closes the current window (end of input); the closed window or None."""
+
+    def detect(self, lines: Sequence[str]) -> dict[str, Any]:
+        """Runs a list of lines from a fresh state (the streaming state is untouched), GIL
+        released: ``{"window", "windows", "lines", "stats"}``; equals streaming them."""
+
+    def detect_file(self, path: _PathLike) -> dict[str, Any]:
+        """Reads a log file (invalid UTF-8 replaced and counted) and runs it like ``detect``."""
+
+    def line_flags(self, lines: Sequence[str]) -> _BoolArray:
+        """One boolean per line: whether ``detect`` reports it."""
+
+    def stats(self) -> dict[str, int]:
+        """Counts of the streaming run so far (lines, windows, input problems...)."""
+
+    def snapshot(self) -> str:
+        """The whole streaming state, parameters included, as JSON."""
+
+    @staticmethod
+    def restore(snapshot: str) -> LogDetector:
+        """A detector restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
 
 @final
 class AlertEngine:

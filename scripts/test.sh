@@ -29,6 +29,13 @@ fi
 step "build the Python package (maturin develop)"
 "$VENV/bin/maturin" develop -q -m aiops-py/Cargo.toml
 
+step "test services (Alertmanager, from Debian)"
+./scripts/install-test-services.sh
+if [ "${CI:-}" = "true" ]; then
+    # In CI the differential test against a real Alertmanager must run, not skip.
+    export AIOPS_REQUIRE_ALERTMANAGER=1
+fi
+
 step "pytest"
 "$VENV/bin/python" -m pytest -q aiops-py/tests
 

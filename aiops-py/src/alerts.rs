@@ -12,7 +12,10 @@ use pyo3::prelude::*;
 use crate::errors::{Error, Result};
 
 /// A JSON value as a Python object (through the `json` module).
-fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> Result<Bound<'py, PyAny>> {
+pub(crate) fn to_py<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> Result<Bound<'py, PyAny>> {
     let text = serde_json::to_string(value).map_err(|e| Error::Other(e.to_string()))?;
     Ok(py.import("json")?.call_method1("loads", (text,))?)
 }
@@ -90,6 +93,13 @@ impl PyAlertEngine {
         let batches = self.engine.tick(now)?;
         self.now = Some(self.now.map_or(now, |n| n.max(now)));
         to_py(py, &batches)
+    }
+
+    /// The id of the incident that now holds the alerts of incident `id`: `id` itself, or
+    /// the incident it was merged into (an alert that links two incidents merges them);
+    /// `None` for an id this engine never gave.
+    fn current_incident(&self, id: &str) -> Option<String> {
+        self.engine.current_incident(id)
     }
 
     /// Every incident so far, as dicts (`id`, `severity`, `status`, `resources`, `alerts`,

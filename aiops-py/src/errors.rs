@@ -280,7 +280,9 @@ fn forecast_kind(e: &ForecastError) -> Kind {
 
 fn rca_kind(e: &RcaError) -> Kind {
     match e {
-        RcaError::MatcherSyntax { .. } | RcaError::Config(_) => Kind::Parse,
+        RcaError::MatcherSyntax { .. } | RcaError::Config(_) | RcaError::Runbook { .. } => {
+            Kind::Parse
+        }
         RcaError::InvalidRegex { .. }
         | RcaError::InvalidDuration { .. }
         | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
@@ -296,6 +298,15 @@ fn rca_kind(e: &RcaError) -> Kind {
         | RcaError::AnomalyTimeOutside { .. }
         | RcaError::NoChangeFound(_) => Kind::InvalidInput,
         RcaError::UnknownMethod { .. } => Kind::InvalidParameter,
+        RcaError::UnknownVariable { .. } | RcaError::ContradictoryConstraints(_) => {
+            Kind::InvalidParameter
+        }
+        RcaError::NonFiniteValue { .. }
+        | RcaError::ConstantVariable(_)
+        | RcaError::CollinearVariables(_)
+        | RcaError::NotEnoughSamples { .. }
+        | RcaError::DimensionMismatch { .. } => Kind::InvalidInput,
+        RcaError::DataFormat { .. } => Kind::Parse,
         RcaError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }
@@ -335,6 +346,9 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
         Error::Forecast(e) => (forecast_kind(&e), e.to_string()),
         Error::ForecastAt(e, at) => (forecast_kind(&e), format!("{at}: {e}")),
         Error::Rca(RcaError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
+        Error::Rca(RcaError::Io { path, source }) => {
+            return io_error(py, &source, Some(path.display().to_string()));
+        }
         Error::Rca(e) => (rca_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),

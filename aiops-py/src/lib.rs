@@ -8,6 +8,7 @@
 
 mod alerts;
 mod arrays;
+mod causal;
 mod detect;
 mod errors;
 mod eval;
@@ -15,6 +16,7 @@ mod forecast;
 mod io;
 mod logs;
 mod rca;
+mod runbook;
 mod series;
 
 use pyo3::prelude::*;
@@ -48,9 +50,16 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
     m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
     m.add_class::<logs::PyTemplateMiner>()?;
+    m.add_class::<logs::PyLogDetector>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
+    m.add_class::<runbook::PyKnowledgeBase>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     m.add_function(wrap_pyfunction!(rca::rca_rank_json, m)?)?;
     m.add_function(wrap_pyfunction!(rca::rca_method_names, m)?)?;
+    // Causal discovery (aiops.rca).
+    m.add_class::<causal::PyCausalGraph>()?;
+    m.add_class::<causal::PyGrangerResult>()?;
+    m.add_function(wrap_pyfunction!(causal::causal_pc, m)?)?;
+    m.add_function(wrap_pyfunction!(causal::causal_granger, m)?)?;
     Ok(())
 }

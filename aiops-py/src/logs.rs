@@ -1,10 +1,17 @@
-//! Log template mining: `TemplateMiner`, a thin wrapper of `aiops_detect::logs::TemplateMiner`.
+//! Log template mining and anomaly detection: `TemplateMiner` and `LogDetector`, thin wrappers
+//! of `aiops_detect::logs::TemplateMiner` and `LogDetectorState`. Reports come out as plain
+//! Python dicts parsed from the library's serde JSON (one serialization format).
 
 use std::sync::{Mutex, MutexGuard};
 
 use aiops_detect::ParamGuard;
+use aiops_detect::logs::detect::LineRule;
 use aiops_detect::logs::eval::split_lines;
-use aiops_detect::logs::{Change, DrainParams, MaskSpec, TemplateMiner, to_loghub};
+use aiops_detect::logs::pca::CountPcaParams;
+use aiops_detect::logs::{
+    Change, DrainParams, LogDetectorParams, LogDetectorState, MaskSpec, TemplateMiner, WindowSpec,
+    to_loghub,
+};
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 
@@ -190,4 +197,205 @@ fn learn_lines<S: AsRef<str> + Sync>(
 #[pyfunction]
 pub(crate) fn loghub_template(template: &str) -> String {
     to_loghub(template)
+}
+
+/// A JSON-serialisable value as a Python object (through the `json` module).
+fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> Result<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| Error::Other(e.to_string()))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?)
+}
+
+/// The streaming log anomaly detector; see `aiops.logs.LogDetector` in the stubs.
+#[pyclass(frozen, name = "LogDetector", module = "aiops._aiops")]
+#[derive(Debug)]
+pub(crate) struct PyLogDetector {
+    state: Mutex<LogDetectorState>,
+}
+
+fn lock_state(m: &Mutex<LogDetectorState>) -> MutexGuard<'_, LogDetectorState> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[pymethods]
+impl PyLogDetector {
+    /// Checks the parameters and makes a fresh detector.
+    #[new]
+    #[pyo3(signature = (
+        log_format=None,
+        masks=Vec::new(),
+        window="60s",
+        sim_threshold=0.5,
+        depth=4,
+        fallback_lines=100,
+        warmup_lines=500,
+        rare_ratio=0.005,
+        rare_min_lines=1000,
+        count_history=60,
+        count_min_windows=10,
+        count_threshold=4.0,
+        level_keywords=true,
+        line_rule="keyword",
+        pca=true,
+        pca_alpha=0.001,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        log_format: Option<String>,
+        masks: Vec<String>,
+        window: &str,
+        sim_threshold: f64,
+        depth: usize,
+        fallback_lines: usize,
+        warmup_lines: u64,
+        rare_ratio: f64,
+        rare_min_lines: u64,
+        count_history: usize,
+        count_min_windows: usize,
+        count_threshold: f64,
+        level_keywords: bool,
+        line_rule: &str,
+        pca: bool,
+        pca_alpha: f64,
+    ) -> Result<Self> {
+        let mut drain = DrainParams::new().sim_threshold(sim_threshold).depth(depth);
+        if let Some(f) = &log_format {
+            drain = drain.log_format(f);
+        }
+        for m in &masks {
+            drain = drain.mask(MaskSpec::parse(m));
+        }
+        let rule = match line_rule {
+            "keyword" => LineRule::Keyword,
+            "any" => LineRule::Any,
+            other => {
+                return Err(Error::param(format!(
+                    "invalid parameter line_rule: {other:?} (expected \"keyword\" or \"any\")"
+                )));
+            }
+        };
+        let params = LogDetectorParams::new()
+            .drain(drain)
+            .window(WindowSpec::parse(window).map_err(Error::param)?)
+            .fallback_lines(fallback_lines)
+            .warmup_lines(warmup_lines)
+            .rare_ratio(rare_ratio)
+            .rare_min_lines(rare_min_lines)
+            .count_history(count_history)
+            .count_min_windows(count_min_windows)
+            .count_threshold(count_threshold)
+            .level_keywords(level_keywords)
+            .line_rule(rule)
+            .pca(pca.then(|| CountPcaParams::new().alpha(pca_alpha)));
+        let det = params.check().map_err(Error::param)?;
+        Ok(Self {
+            state: Mutex::new(det.state()),
+        })
+    }
+
+    /// Takes one line; returns the window it closed (`{"window": ..., "lines": [...]}`) or
+    /// None.
+    fn update<'py>(&self, py: Python<'py>, line: &str) -> Result<Option<Bound<'py, PyAny>>> {
+        let closed = lock_state(&self.state).update(line);
+        closed.map(|c| to_py(py, &c)).transpose()
+    }
+
+    /// Takes one line as bytes (invalid UTF-8 replaced and counted).
+    fn update_bytes<'py>(&self, py: Python<'py>, line: &[u8]) -> Result<Option<Bound<'py, PyAny>>> {
+        let closed = lock_state(&self.state).update_bytes(line);
+        closed.map(|c| to_py(py, &c)).transpose()
+    }
+
+    /// Closes the current window (end of input): the closed window, or None.
+    fn finish<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyAny>>> {
+        let closed = lock_state(&self.state).finish();
+        closed.map(|c| to_py(py, &c)).transpose()
+    }
+
+    /// Runs a whole list of lines from a fresh state (the streaming state is untouched), GIL
+    /// released: `{"window", "windows", "lines", "stats"}`.
+    fn detect<'py>(&self, py: Python<'py>, lines: Vec<String>) -> Result<Bound<'py, PyAny>> {
+        let det = lock_state(&self.state).detector().clone();
+        let report = py.detach(|| det.detect(&lines));
+        to_py(py, &report)
+    }
+
+    /// Reads a log file (invalid UTF-8 replaced and counted) and runs it like `detect`.
+    fn detect_file<'py>(
+        &self,
+        py: Python<'py>,
+        path: std::path::PathBuf,
+    ) -> Result<Bound<'py, PyAny>> {
+        let det = lock_state(&self.state).detector().clone();
+        let report = py.detach(|| -> Result<_> {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| Error::Core(aiops_core::CoreError::Io(e)).at(&path))?;
+            Ok(det.detect_bytes(&bytes))
+        })?;
+        to_py(py, &report)
+    }
+
+    /// One boolean per line (numpy): whether `detect` reports it.
+    fn line_flags<'py>(&self, py: Python<'py>, lines: Vec<String>) -> Bound<'py, PyArray1<bool>> {
+        let det = lock_state(&self.state).detector().clone();
+        let flags = py.detach(|| {
+            let report = det.detect(&lines);
+            let mut flags = vec![false; lines.len()];
+            for l in &report.lines {
+                flags[(l.line - 1) as usize] = true;
+            }
+            flags
+        });
+        flags.into_pyarray(py)
+    }
+
+    /// Counts of the streaming run so far.
+    fn stats<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        let s = lock_state(&self.state).stats();
+        to_py(py, &s)
+    }
+
+    /// How lines are grouped: `"60s"`-style time windows or `"100lines"`.
+    #[getter]
+    fn window(&self) -> String {
+        lock_state(&self.state).detector().mode().to_string()
+    }
+
+    /// The whole streaming state (parameters included) as JSON.
+    fn snapshot(&self) -> Result<String> {
+        lock_state(&self.state).snapshot().map_err(Error::from)
+    }
+
+    /// A detector restored from `snapshot()`; it continues exactly where the saved one stopped.
+    #[staticmethod]
+    fn restore(snapshot: &str) -> Result<Self> {
+        let state = LogDetectorState::restore(snapshot)
+            .map_err(|e| Error::Parse(format!("snapshot: {e}")))?;
+        Ok(Self {
+            state: Mutex::new(state),
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let s = lock_state(&self.state);
+        format!(
+            "LogDetector(window={:?}, lines={})",
+            s.detector().mode().to_string(),
+            s.stats().lines
+        )
+    }
+
+    /// The state, as JSON (pickle support).
+    fn __getstate__(&self) -> Result<String> {
+        self.snapshot()
+    }
+
+    /// Replaces the whole state by the one saved by `__getstate__`.
+    fn __setstate__(&self, state: &str) -> Result<()> {
+        let restored = Self::restore(state)?;
+        *lock_state(&self.state) = restored
+            .state
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner());
+        Ok(())
+    }
 }

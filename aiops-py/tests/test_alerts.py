@@ -55,6 +55,20 @@ def test_topology_storm_becomes_one_incident_with_its_origin() -> None:
     assert stats["incidents"] == 2
 
 
+def test_an_alert_linking_two_incidents_merges_them() -> None:
+    e = AlertEngine(topology=TOPOLOGY)
+    # frontend and db are two hops apart: two incidents, until cart links them.
+    ids = e.ingest("\n".join([alert("Latency", "frontend", 0), alert("Down", "db", 0)]))
+    assert ids[0] != ids[1]
+    (joined,) = e.ingest(alert("Errors", "cart", 1))
+    assert joined == ids[0]
+    assert e.current_incident(ids[1]) == ids[0]
+    assert e.current_incident("inc-99") is None
+    (incident,) = e.incidents()
+    assert incident["probable_origin"] == "db"
+    assert e.stats()["incidents"] == 1
+
+
 def test_grouping_timers_and_snapshot() -> None:
     config = "route:\n  receiver: team\n  group_by: [alertname]\n  group_wait: 30s\n  group_interval: 5m\n"
     e = AlertEngine(config=config)

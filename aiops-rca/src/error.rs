@@ -115,6 +115,82 @@ pub enum RcaError {
         /// The accepted names.
         known: String,
     },
+    /// A value of the data matrix is NaN or infinite (missing values are not imputed).
+    #[error("non-finite value {value} at row {row}, variable {variable:?}")]
+    NonFiniteValue {
+        /// Row (sample) index, from 0.
+        row: usize,
+        /// Variable (column) name.
+        variable: String,
+        /// The value found.
+        value: f64,
+    },
+    /// A variable does not vary: its correlation with anything is undefined.
+    #[error("variable {0:?} is constant: it carries no information for a dependence test")]
+    ConstantVariable(String),
+    /// Variables are exact linear combinations of each other (their correlation matrix is
+    /// singular), so partial correlations are undefined.
+    #[error("variables are collinear: {0} is a linear combination of the others")]
+    CollinearVariables(String),
+    /// Too few samples (rows) for the method.
+    #[error("not enough samples: {samples} given, {needed} needed ({reason})")]
+    NotEnoughSamples {
+        /// Samples given.
+        samples: usize,
+        /// Samples needed.
+        needed: usize,
+        /// Why that many.
+        reason: String,
+    },
+    /// Two inputs that must agree in size do not.
+    #[error("{what}: expected {expected}, got {got}")]
+    DimensionMismatch {
+        /// Which input.
+        what: &'static str,
+        /// Expected size.
+        expected: usize,
+        /// Size found.
+        got: usize,
+    },
+    /// A constraint or a name refers to a variable that is not in the data.
+    #[error("unknown variable {name:?} in {context}; known: {known}")]
+    UnknownVariable {
+        /// The name as written.
+        name: String,
+        /// Where it was found (for example "forbidden edges").
+        context: String,
+        /// The known names, comma separated (the first few).
+        known: String,
+    },
+    /// Domain constraints that cannot all hold (an edge both required and forbidden, required
+    /// edges forming a cycle, ...).
+    #[error("contradictory constraints: {0}")]
+    ContradictoryConstraints(String),
+    /// A data file (matrix, graph) is malformed.
+    #[error("line {line}: {reason}")]
+    DataFormat {
+        /// Line number, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A runbook document could not be read.
+    #[error("runbook {document}: {reason}")]
+    Runbook {
+        /// The file (or document name) at fault.
+        document: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A file or folder could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Invalid input data.
     #[error(transparent)]
     Core(#[from] CoreError),

@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
+pub mod causal;
 pub mod correlate;
 pub mod error;
 pub mod graph;
 pub mod rank;
+pub mod runbook;
 
 pub use error::{RcaError, Result};
 pub use graph::TopologyGraph;

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use aiops_detect::logs::eval;
+use aiops_detect::logs::LogDetectorParams;
+use aiops_detect::logs::{anomaly_eval, eval};
 use aiops_detect::nab::{self, CostProfile, ProfileResult};
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
 use aiops_rca::correlate::Config;
@@ -27,10 +28,18 @@ pub(crate) enum EvalCommand {
     /// system's settings and print grouping accuracy (GA) and template accuracy (PA) against
     /// the ground truth, per system and the mean.
     Loghub(LoghubArgs),
+    /// Log anomaly detection on the labelled loghub systems (BGL, Thunderbird): strip each
+    /// line's label, run the log detector and print line-level precision, recall and F1,
+    /// with a keyword baseline alongside.
+    LogsAnomaly(LogsAnomalyArgs),
     /// Alert correlation: generate alert storms with ground truth (random topology, injected
     /// faults propagating upstream, re-sends, background and flapping alerts), run the
     /// correlation engine and print noise reduction, incident purity and completeness.
     Alerts(AlertsArgs),
+    /// Causal discovery: run PC (Fisher z, stable) and Granger on PyRCA's linear fixture
+    /// (data_linear.txt) and print edge precision, recall, F1 and structural Hamming distance
+    /// against its true DAG (graph.txt).
+    Causal(crate::causal_cmd::CausalArgs),
     /// Root-cause ranking: simulate microservice incidents (random call graphs with hosts,
     /// faults propagating to callers with lags, daily cycles, noise, distractor spikes), rank
     /// with each method and print AC@1, AC@3 and Avg@5 at resource level, per method and per
@@ -79,9 +88,66 @@ pub(crate) struct AlertsArgs {
     #[arg(long)]
     config: Option<PathBuf>,
 
+    /// Services per generated topology (default mix: 30).
+    #[arg(long)]
+    services: Option<usize>,
+
+    /// Faults injected per case (default mix: 3).
+    #[arg(long)]
+    faults: Option<usize>,
+
+    /// Re-sends of each firing alert, as Prometheus re-sends every evaluation (default mix: 19).
+    #[arg(long)]
+    resends: Option<usize>,
+
+    /// Random delay added to each alert's arrival, in seconds (default mix: 25).
+    #[arg(long)]
+    jitter: Option<u32>,
+
+    /// Delay per hop of fault propagation, in seconds (default mix: 30).
+    #[arg(long)]
+    hop_delay: Option<u32>,
+
+    /// Unrelated background alerts per case (default mix: 8).
+    #[arg(long)]
+    background: Option<usize>,
+
+    /// Flapping alerts per case (default mix: 2).
+    #[arg(long)]
+    flapping: Option<usize>,
+
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+}
+
+impl AlertsArgs {
+    /// The generator's default mix with the flags' overrides.
+    fn scenario(&self) -> ScenarioParams {
+        let mut p = ScenarioParams::default();
+        if let Some(v) = self.services {
+            p.services = v;
+        }
+        if let Some(v) = self.faults {
+            p.faults = v;
+        }
+        if let Some(v) = self.resends {
+            p.resends = v;
+        }
+        if let Some(v) = self.jitter {
+            p.jitter_ms = i64::from(v) * 1000;
+        }
+        if let Some(v) = self.hop_delay {
+            p.hop_delay_ms = i64::from(v) * 1000;
+        }
+        if let Some(v) = self.background {
+            p.background = v;
+        }
+        if let Some(v) = self.flapping {
+            p.flapping = v;
+        }
+        p
+    }
 }
 
 /// Arguments of `aiops eval m4`.
@@ -125,6 +191,32 @@ pub(crate) struct LoghubArgs {
     json: bool,
 }
 
+/// Arguments of `aiops eval logs-anomaly`.
+#[derive(Debug, Args)]
+pub(crate) struct LogsAnomalyArgs {
+    /// Loghub folder (one sub-folder per system).
+    #[arg(long, default_value = "../shared/data/loghub")]
+    data: PathBuf,
+
+    /// Settings JSON; default: settings.json in the data folder. Systems whose log_format
+    /// starts with <Label> are scored.
+    #[arg(long)]
+    settings: Option<PathBuf>,
+
+    /// Window: 60s, 5m, 1h... or 1000lines.
+    #[arg(long, default_value = "60s")]
+    window: String,
+
+    /// Detector parameter as key=value (rare_ratio=0.01, pca.alpha=0.01, pca=null);
+    /// repeat for several.
+    #[arg(short, long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 /// Arguments of `aiops eval nab`.
 #[derive(Debug, Args)]
 pub(crate) struct NabArgs {
@@ -160,7 +252,9 @@ pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
         EvalCommand::Nab(args) => run_nab(args),
         EvalCommand::M4(args) => run_m4(args),
         EvalCommand::Loghub(args) => run_loghub(args),
+        EvalCommand::LogsAnomaly(args) => run_logs_anomaly(args),
         EvalCommand::Alerts(args) => run_alerts(args),
+        EvalCommand::Causal(args) => crate::causal_cmd::run(args),
         EvalCommand::Rca(args) => run_rca(args),
     }
 }
@@ -178,7 +272,7 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
         None => Config::default(),
     };
     let start = Instant::now();
-    let r = alert_eval::evaluate(&config, &ScenarioParams::default(), args.cases, args.seed)?;
+    let r = alert_eval::evaluate(&config, &args.scenario(), args.cases, args.seed)?;
     let seconds = start.elapsed().as_secs_f64();
     let s = r.scores;
     if args.json {
@@ -389,6 +483,78 @@ fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
             );
         }
         println!("{:<12} {:>6} {:>7.4} {:>7.4}", "mean", "", mean_ga, mean_pa);
+    }
+    Ok(())
+}
+
+fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
+    let settings_path = args
+        .settings
+        .clone()
+        .unwrap_or_else(|| args.data.join("settings.json"));
+    let settings = eval::load_settings(&settings_path)?;
+    let params =
+        crate::logs_cmd::detector_params(LogDetectorParams::new(), &args.window, &args.params)?;
+    let start = Instant::now();
+    let scores = anomaly_eval::evaluate_log_anomaly(&args.data, &settings, &params)?;
+    let seconds = start.elapsed().as_secs_f64();
+    if args.json {
+        let systems: serde_json::Map<String, serde_json::Value> = scores
+            .iter()
+            .map(|s| {
+                (
+                    s.system.clone(),
+                    json!({
+                        "lines": s.lines,
+                        "alerts": s.alerts,
+                        "window": s.window,
+                        "windows": s.windows,
+                        "detector": s.detector,
+                        "keyword_baseline": s.keyword_baseline,
+                        "level_keyword_baseline": s.level_keyword_baseline,
+                    }),
+                )
+            })
+            .collect();
+        println!("{}", json!({"systems": systems, "seconds": seconds}));
+    } else {
+        println!(
+            "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6}",
+            "system",
+            "method",
+            "lines",
+            "alerts",
+            "windows",
+            "flagged",
+            "precision",
+            "recall",
+            "F1"
+        );
+        for s in &scores {
+            for (name, p) in [
+                ("detector", &s.detector),
+                ("keyword baseline", &s.keyword_baseline),
+                ("level-keyword baseline", &s.level_keyword_baseline),
+            ] {
+                println!(
+                    "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9.3} {:>6.3} {:>6.3}",
+                    s.system,
+                    name,
+                    s.lines,
+                    s.alerts,
+                    s.windows,
+                    p.flagged,
+                    p.precision,
+                    p.recall,
+                    p.f1
+                );
+            }
+        }
+        println!(
+            "window {}; keyword baseline: error, exception, warn, fatal or fail in the message \
+             or Level; level-keyword: the same unless Level is INFO/DEBUG/...; {seconds:.2} s",
+            scores.first().map_or("", |s| s.window.as_str())
+        );
     }
     Ok(())
 }

@@ -1,11 +1,13 @@
-//! `aiops logs`: template mining on a log file.
+//! `aiops logs`: template mining and anomaly detection on a log file.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use aiops_detect::ParamGuard;
-use aiops_detect::logs::eval::read_log_lines;
-use aiops_detect::logs::{DrainParams, LearnOutcome, MaskSpec, to_loghub};
+use aiops_detect::logs::eval::{read_log_lines, split_lines};
+use aiops_detect::logs::{
+    DrainParams, LearnOutcome, LogDetectorParams, MaskSpec, WindowSpec, to_loghub,
+};
 use clap::{Args, Subcommand};
 
 use crate::error::CliError;
@@ -16,6 +18,59 @@ pub(crate) enum LogsCommand {
     /// Mine templates (Drain): print them with their counts, most frequent first, or write
     /// one row per line with --output.
     Parse(ParseArgs),
+    /// Detect anomalies: new and rare templates, template counts per window that burst or
+    /// vanish, error-keyword rates, and windows whose template mix PCA does not explain.
+    /// Prints anomalous windows and lines with their reasons.
+    Detect(DetectArgs),
+}
+
+/// Output format of `aiops logs detect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DetectFormat {
+    /// Anomalous windows and lines with their reasons, for people.
+    Text,
+    /// One JSON object: `window`, `windows` (anomalous windows, or windows holding an
+    /// anomalous line), `lines` (anomalous lines) and `stats`.
+    Json,
+}
+
+/// Arguments of `aiops logs detect`.
+#[derive(Debug, Args)]
+pub(crate) struct DetectArgs {
+    /// Log file, one record per line (invalid UTF-8 is replaced and counted, never dropped).
+    file: PathBuf,
+
+    /// Header format in loghub notation, e.g. "<Date> <Time> <Level> <Component>: <Content>".
+    /// Its Date/Time/Timestamp fields give time windows; its Level field is scanned for
+    /// keywords.
+    #[arg(long, value_name = "F")]
+    log_format: Option<String>,
+
+    /// Masking regex, `NAME=REGEX` or `REGEX`; repeat for several.
+    #[arg(long = "mask", value_name = "REGEX")]
+    masks: Vec<String>,
+
+    /// Window: a duration (500ms, 60s, 5m, 1h) when the format has time fields, else (or
+    /// with e.g. 1000lines) a number of lines.
+    #[arg(long, default_value = "60s")]
+    window: String,
+
+    /// Similarity threshold of the template miner (0 < st <= 1).
+    #[arg(long, default_value_t = 0.5)]
+    st: f64,
+
+    /// Tree depth of the template miner (>= 3).
+    #[arg(long, default_value_t = 4)]
+    depth: usize,
+
+    /// Detector parameter as key=value (warmup_lines=1000, rare_ratio=0.0005,
+    /// count_threshold=5, pca.alpha=0.01, pca=null); repeat for several.
+    #[arg(short, long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DetectFormat::Text)]
+    format: DetectFormat,
 }
 
 /// Arguments of `aiops logs parse`.
@@ -66,7 +121,117 @@ pub(crate) struct ParseArgs {
 pub(crate) fn run(cmd: &LogsCommand) -> Result<(), CliError> {
     match cmd {
         LogsCommand::Parse(args) => parse(args),
+        LogsCommand::Detect(args) => detect(args),
     }
+}
+
+/// Detector parameters from a window text and `key=value` assignments over `base`.
+pub(crate) fn detector_params(
+    base: LogDetectorParams,
+    window: &str,
+    assignments: &[String],
+) -> Result<LogDetectorParams, CliError> {
+    let mut params = base.window(WindowSpec::parse(window)?);
+    for a in assignments {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--param {a:?} is not key=value")))?;
+        params = params.assign(k.trim(), v.trim())?;
+    }
+    Ok(params)
+}
+
+fn detect(args: &DetectArgs) -> Result<(), CliError> {
+    let mut drain = DrainParams::new().sim_threshold(args.st).depth(args.depth);
+    if let Some(f) = &args.log_format {
+        drain = drain.log_format(f);
+    }
+    for m in &args.masks {
+        drain = drain.mask(MaskSpec::parse(m));
+    }
+    let params = detector_params(
+        LogDetectorParams::new().drain(drain),
+        &args.window,
+        &args.params,
+    )?;
+    let det = params.check()?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| CliError::input(&args.file, aiops_core::CoreError::Io(e)))?;
+    let report = det.detect_bytes(&bytes);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.format == DetectFormat::Json {
+        let text = serde_json::to_string(&report)
+            .map_err(|e| CliError::Usage(format!("cannot write JSON: {e}")))?;
+        let _ = writeln!(out, "{text}");
+        return Ok(());
+    }
+    let lines = split_lines(&bytes);
+    let s = &report.stats;
+    let _ = writeln!(
+        out,
+        "{} lines, {} templates, {} windows of {}: {} anomalous windows, {} anomalous lines",
+        s.lines, s.templates, s.windows, report.window, s.anomalous_windows, s.anomalous_lines
+    );
+    let problems: Vec<String> = [
+        (
+            s.header_unmatched,
+            "without a matching header (mined whole)",
+        ),
+        (
+            s.untimed,
+            "without a readable time (put in the current window)",
+        ),
+        (
+            s.late,
+            "older than their window (put in the current window)",
+        ),
+        (s.invalid_utf8, "with invalid UTF-8 (replaced)"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} lines {what}"))
+    .collect();
+    if !problems.is_empty() {
+        let _ = writeln!(out, "input: {}", problems.join("; "));
+    }
+    let mut flagged = report.lines.iter().peekable();
+    for w in &report.windows {
+        let span = match (w.start_ms, w.end_ms) {
+            (Some(a), Some(b)) => format!(
+                " {} .. {}",
+                aiops_core::time::format_rfc3339(a),
+                aiops_core::time::format_rfc3339(b)
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "\nwindow {}{span}, lines {}-{} ({} lines, {} with keywords){}",
+            w.index,
+            w.first_line,
+            w.last_line,
+            w.lines,
+            w.keyword_lines,
+            if w.anomalous { ": ANOMALOUS" } else { "" }
+        );
+        for r in &w.reasons {
+            let _ = writeln!(out, "  - {}: {}", r.signal.as_str(), r.message);
+        }
+        while let Some(l) = flagged.next_if(|l| l.window == w.index) {
+            let why: Vec<String> = l.reasons.iter().map(|r| r.message.clone()).collect();
+            let text = lines.get((l.line - 1) as usize).map_or("", String::as_str);
+            let _ = writeln!(
+                out,
+                "  line {} [E{}]: {}",
+                l.line,
+                l.template_id,
+                why.join("; ")
+            );
+            let _ = writeln!(out, "    {text}");
+        }
+    }
+    Ok(())
 }
 
 fn parse(args: &ParseArgs) -> Result<(), CliError> {

@@ -2,6 +2,7 @@
 //! arguments, calls the library crates and prints; no algorithm lives here.
 
 mod alerts_cmd;
+mod causal_cmd;
 mod detect_cmd;
 mod error;
 mod eval_cmd;
@@ -11,6 +12,7 @@ mod logs_cmd;
 mod multi_cmd;
 mod plot;
 mod rca_cmd;
+mod runbooks_cmd;
 
 use std::process::ExitCode;
 
@@ -51,6 +53,9 @@ enum Command {
     /// Root-cause analysis: rank the resources of a topology as the cause of an incident from
     /// their metrics, with confidence, evidence and blast radius (JSON).
     Rca(rca_cmd::RcaArgs),
+    /// Runbook knowledge base: list and full-text search.
+    #[command(subcommand)]
+    Runbooks(runbooks_cmd::RunbooksCommand),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
         Command::Eval(cmd) => eval_cmd::run(cmd),
         Command::Alerts(cmd) => alerts_cmd::run(cmd),
         Command::Rca(args) => rca_cmd::run(args),
+        Command::Runbooks(cmd) => runbooks_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

@@ -180,3 +180,170 @@ fn eval_loghub_scores_an_unseen_system() {
     let o = aiops(&["eval", "loghub", "--data", "/nonexistent"]);
     assert!(!o.status.success());
 }
+
+/// A minute-stamped service log: `minutes` minutes of 4 steady lines, then a burst of a
+/// known error template, then a new error template, one line without a header and one line
+/// with invalid UTF-8.
+fn service_log(minutes: u64) -> Vec<u8> {
+    let ts = |s: u64| {
+        format!(
+            "2024-01-01 {:02}:{:02}:{:02}",
+            s / 3600,
+            (s / 60) % 60,
+            s % 60
+        )
+    };
+    let mut out = Vec::new();
+    for m in 0..minutes {
+        for i in 0..3 {
+            out.extend_from_slice(
+                format!("{} INFO: user u{} logged in\n", ts(m * 60 + i * 10), m + i).as_bytes(),
+            );
+        }
+        if m % 10 == 3 {
+            out.extend_from_slice(
+                format!("{} ERROR: db call {} failed\n", ts(m * 60 + 40), m).as_bytes(),
+            );
+        }
+        out.extend_from_slice(format!("{} INFO: cache refreshed\n", ts(m * 60 + 50)).as_bytes());
+    }
+    let m = minutes;
+    for i in 0..20 {
+        out.extend_from_slice(format!("{} ERROR: db call {i} failed\n", ts(m * 60 + i)).as_bytes());
+    }
+    out.extend_from_slice(format!("{} FATAL: disk sda gone\n", ts(m * 60 + 30)).as_bytes());
+    out.extend_from_slice(b"no header on this line\n");
+    out.extend_from_slice(format!("{} INFO: bad ", ts(m * 60 + 40)).as_bytes());
+    out.extend_from_slice(b"\xff byte\n");
+    out
+}
+
+#[test]
+fn detect_reports_windows_and_lines_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = service_log(150);
+    let lines_in = log.split(|&b| b == b'\n').count() - 1;
+    let f = write(dir.path(), "svc.log", &log);
+    let o = aiops(&[
+        "logs",
+        "detect",
+        f.to_str().unwrap(),
+        "--log-format",
+        "<Date> <Time> <Level>: <Content>",
+        "--window",
+        "60s",
+        "--format",
+        "json",
+        "-p",
+        "pca=null",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["window"], "1m");
+    assert_eq!(v["stats"]["lines"], lines_in as u64);
+    assert_eq!(v["stats"]["invalid_utf8"], 1);
+    assert_eq!(v["stats"]["header_unmatched"], 1);
+    let windows = v["windows"].as_array().unwrap();
+    let burst = windows
+        .iter()
+        .find(|w| w["anomalous"] == true)
+        .expect("an anomalous window");
+    assert_eq!(burst["start_ms"], 150 * 60_000 + 1_704_067_200_000_i64);
+    let signals: Vec<&str> = burst["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["signal"].as_str().unwrap())
+        .collect();
+    assert!(signals.contains(&"template_burst"), "{signals:?}");
+    assert!(signals.contains(&"keyword_rate"), "{signals:?}");
+    let lines = v["lines"].as_array().unwrap();
+    // The 20 burst lines and the new fatal line, nothing else.
+    assert_eq!(lines.len(), 21, "{lines:?}");
+    let last = &lines[20];
+    assert_eq!(last["reasons"][0]["signal"], "new_template");
+    assert_eq!(last["keywords"], serde_json::json!(["fatal"]));
+    assert_eq!(last["line"], lines[19]["line"].as_u64().unwrap() + 1);
+}
+
+#[test]
+fn detect_text_output_and_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "svc.log", &service_log(150));
+    let o = aiops(&[
+        "logs",
+        "detect",
+        f.to_str().unwrap(),
+        "--log-format",
+        "<Date> <Time> <Level>: <Content>",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("windows of 1m"), "{out}");
+    assert!(out.contains("ANOMALOUS"), "{out}");
+    assert!(out.contains("template_burst"), "{out}");
+    assert!(out.contains("FATAL: disk sda gone"), "{out}");
+    assert!(out.contains("1 lines with invalid UTF-8"), "{out}");
+    // An empty file is no error.
+    let empty = write(dir.path(), "empty.log", b"");
+    let o = aiops(&["logs", "detect", empty.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("0 lines"), "{}", stdout(&o));
+    // Bad options fail with one line.
+    for args in [
+        vec!["--window", "5 parsecs"],
+        vec!["-p", "nope=1"],
+        vec!["-p", "rare_ratio"],
+        vec!["--log-format", "<Date> no content field"],
+    ] {
+        let mut all = vec!["logs", "detect", f.to_str().unwrap()];
+        all.extend(args.iter().copied());
+        let o = aiops(&all);
+        assert!(!o.status.success(), "{args:?}");
+        assert_eq!(
+            stderr(&o).trim().lines().count(),
+            1,
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    let o = aiops(&["logs", "detect", "/nonexistent.log"]);
+    assert!(!o.status.success());
+}
+
+#[test]
+fn eval_logs_anomaly_scores_a_labelled_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("Toy");
+    std::fs::create_dir_all(&sys).unwrap();
+    let mut log = String::new();
+    for i in 0..1500u64 {
+        log.push_str(&format!(
+            "- {} INFO job {} done\n",
+            1_000_000 + i * 5,
+            i % 20
+        ));
+    }
+    log.push_str("DISK 1000007600 FATAL disk sda failed\n");
+    std::fs::write(sys.join("Toy_2k.log"), log).unwrap();
+    std::fs::write(
+        dir.path().join("settings.json"),
+        r#"{"Toy": {"log_format": "<Label> <Timestamp> <Level> <Content>", "regex": [], "st": 0.5, "depth": 4}}"#,
+    )
+    .unwrap();
+    let o = aiops(&[
+        "eval",
+        "logs-anomaly",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let toy = &v["systems"]["Toy"];
+    assert_eq!(toy["alerts"], 1);
+    assert_eq!(toy["detector"]["true_positives"], 1);
+    assert_eq!(toy["detector"]["f1"], 1.0);
+    let o = aiops(&["eval", "logs-anomaly", "--data", "/nonexistent"]);
+    assert!(!o.status.success());
+}

@@ -34,6 +34,7 @@
 use regex::Regex;
 use regex_automata::Input;
 use regex_automata::dfa::{Automaton, dense};
+use regex_automata::util::prefilter::Prefilter;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DetectError, Result};
@@ -234,16 +235,24 @@ impl Masker {
             None
         } else {
             let patterns: Vec<&str> = masks.iter().map(|m| m.pattern.as_str()).collect();
+            let syntax = regex_automata::util::syntax::Config::new()
+                .unicode(false)
+                .utf8(false);
+            // A prefilter on the literals a match must start with (the digits of
+            // `(\d+\.){3}`, the `blk_` of `blk_-?\d+`) skips the DFA over the bytes that cannot
+            // start a match: after the built-in masks most lines have none left.
+            let prefilter = regex_automata::util::syntax::parse_many_with(&patterns, &syntax)
+                .ok()
+                .and_then(|hirs| {
+                    Prefilter::from_hirs_prefix(regex_automata::MatchKind::LeftmostFirst, &hirs)
+                });
             dense::Builder::new()
-                .syntax(
-                    regex_automata::util::syntax::Config::new()
-                        .unicode(false)
-                        .utf8(false),
-                )
+                .syntax(syntax)
                 .configure(
                     dense::Config::new()
                         .dfa_size_limit(Some(1 << 20))
-                        .determinize_size_limit(Some(1 << 20)),
+                        .determinize_size_limit(Some(1 << 20))
+                        .prefilter(prefilter),
                 )
                 .build_many(&patterns)
                 .ok()

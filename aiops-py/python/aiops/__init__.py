@@ -2,8 +2,9 @@
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
-capacity planning, ``aiops.logs`` the log template miner, ``aiops.alerts`` the alert
-correlation engine, ``aiops.rca`` root-cause ranking.
+capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
+``aiops.alerts`` the alert correlation engine, ``aiops.rca`` root-cause analysis: causal
+discovery (PC, Granger), root-cause ranking and the runbook knowledge base.
 
 Exceptions::
 
@@ -18,6 +19,8 @@ Exceptions::
 from aiops._aiops import (
     AlertEngine,
     AiopsError,
+    CausalGraph,
+    GrangerResult,
     AiopsFileNotFoundError,
     AiopsIOError,
     Detections,
@@ -25,6 +28,8 @@ from aiops._aiops import (
     FittedModel,
     InvalidInputError,
     InvalidParameterError,
+    KnowledgeBase,
+    LogDetector,
     MultivariateDetector,
     ParseError,
     Prediction,
@@ -35,6 +40,8 @@ from aiops._aiops import (
     __version__,
     build_detector,
     capacity_plan,
+    causal_granger,
+    causal_pc,
     detector_names,
     fit_model,
     forecast_many,
@@ -57,16 +64,21 @@ from aiops import alerts, detect, forecast, logs, rca
 __all__ = [
     "AlertEngine",
     "alerts",
+    "rca",
+    "KnowledgeBase",
     "AiopsError",
     "AiopsFileNotFoundError",
     "AiopsIOError",
+    "CausalGraph",
     "Detections",
     "Detector",
     "FittedModel",
     "InvalidInputError",
     "InvalidParameterError",
+    "LogDetector",
     "MultivariateDetector",
     "ParseError",
+    "GrangerResult",
     "Prediction",
     "RollingZScore",
     "TemplateMiner",
@@ -75,6 +87,8 @@ __all__ = [
     "__version__",
     "build_detector",
     "capacity_plan",
+    "causal_granger",
+    "causal_pc",
     "detect",
     "forecast",
     "detector_names",

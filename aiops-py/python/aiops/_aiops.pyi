@@ -23,6 +23,7 @@ _PathLike: TypeAlias = str | os.PathLike[str]
 __all__ = [
     "__version__",
     "AlertEngine",
+    "KnowledgeBase",
     "AiopsError",
     "InvalidInputError",
     "ParseError",
@@ -36,6 +37,7 @@ __all__ = [
     "RollingZScore",
     "Threshold",
     "TemplateMiner",
+    "LogDetector",
     "loghub_template",
     "read_csv",
     "read_csv_text",
@@ -55,6 +57,10 @@ __all__ = [
     "forecast_many",
     "capacity_plan",
     "m4_evaluate",
+    "CausalGraph",
+    "GrangerResult",
+    "causal_pc",
+    "causal_granger",
 ]
 
 _Float64Array2: TypeAlias = npt.NDArray[np.float64]
@@ -606,6 +612,82 @@ def rca_method_names() -> list[str]:
     """The ranking methods' names, the default first."""
 
 @final
+class LogDetector:
+    """Streaming log anomaly detector: new and rare templates, template counts per window that
+    burst or vanish (rolling median/MAD capped by Poisson noise), error-keyword rates, and a
+    PCA reconstruction error (SPE vs the Q statistic) of each window's template counts.
+
+    ``log_format``, ``masks``, ``sim_threshold`` and ``depth`` configure the template miner as
+    in ``TemplateMiner``; the format's Date/Time/Timestamp fields give time windows of
+    ``window`` (``"60s"``, ``"5m"``, ``"1h"``); without them, or with ``"1000lines"``, windows
+    are runs of lines (``fallback_lines`` per window when time was asked). A line is
+    anomalous (``line_rule="keyword"``) when it holds an error keyword (error, exception,
+    warn, fatal, fail; an INFO/DEBUG ``Level`` field clears them when ``level_keywords``) and
+    its template is new after ``warmup_lines``, rare (below ``rare_ratio`` of the lines after
+    ``rare_min_lines``) or bursting, or its window is anomalous; ``line_rule="any"`` also
+    reports new, rare and bursting templates without a keyword. Reports are plain dicts.
+    Raises InvalidParameterError for bad values. Pickling keeps the whole state.
+    """
+
+    def __new__(
+        cls,
+        log_format: str | None = None,
+        masks: Sequence[str] = ...,
+        window: str = "60s",
+        sim_threshold: float = 0.5,
+        depth: int = 4,
+        fallback_lines: int = 100,
+        warmup_lines: int = 500,
+        rare_ratio: float = 0.005,
+        rare_min_lines: int = 1000,
+        count_history: int = 60,
+        count_min_windows: int = 10,
+        count_threshold: float = 4.0,
+        level_keywords: bool = True,
+        line_rule: str = "keyword",
+        pca: bool = True,
+        pca_alpha: float = 0.001,
+    ) -> LogDetector:
+        """Checks the parameters and makes a fresh detector."""
+
+    @property
+    def window(self) -> str:
+        """How lines are grouped: ``"1m"``-style time windows or ``"100lines"``."""
+
+    def update(self, line: str) -> dict[str, Any] | None:
+        """Takes one line; the window it closed (``{"window": {...}, "lines": [...]}``) or
+        None."""
+
+    def update_bytes(self, line: bytes) -> dict[str, Any] | None:
+        """Takes one line as bytes; invalid UTF-8 is replaced and counted."""
+
+    def finish(self) -> dict[str, Any] | None:
+        """Closes the current window (end of input); the closed window or None."""
+
+    def detect(self, lines: Sequence[str]) -> dict[str, Any]:
+        """Runs a list of lines from a fresh state (the streaming state is untouched), GIL
+        released: ``{"window", "windows", "lines", "stats"}``; equals streaming them."""
+
+    def detect_file(self, path: _PathLike) -> dict[str, Any]:
+        """Reads a log file (invalid UTF-8 replaced and counted) and runs it like ``detect``."""
+
+    def line_flags(self, lines: Sequence[str]) -> _BoolArray:
+        """One boolean per line: whether ``detect`` reports it."""
+
+    def stats(self) -> dict[str, int]:
+        """Counts of the streaming run so far (lines, windows, input problems...)."""
+
+    def snapshot(self) -> str:
+        """The whole streaming state, parameters included, as JSON."""
+
+    @staticmethod
+    def restore(snapshot: str) -> LogDetector:
+        """A detector restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
+
+@final
 class AlertEngine:
     """The alert correlation engine: dedup, routing and grouping, inhibition, silences and
     incidents. Time only moves when the caller says so (ms since the epoch).
@@ -627,6 +709,10 @@ class AlertEngine:
     def tick(self, now: int) -> list[dict[str, Any]]:
         """Advances to ``now`` (ms); the notification batches due, as dicts."""
 
+    def current_incident(self, id: str) -> str | None:
+        """The incident now holding incident ``id``'s alerts (itself, or the one it was
+        merged into); None for an unknown id."""
+
     def incidents(self) -> list[dict[str, Any]]:
         """Every incident so far, as dicts."""
 
@@ -640,3 +726,107 @@ class AlertEngine:
     @staticmethod
     def restore(snapshot: str) -> AlertEngine:
         """An engine restored from ``snapshot()``; raises ParseError for bad JSON."""
+
+# --- causal discovery (aiops.rca) -------------------------------------------------------
+
+@final
+class CausalGraph:
+    """A learned causal graph over named variables: a CPDAG from ``causal_pc`` (directed and
+    undirected edges), a directed graph from ``causal_granger``."""
+
+    @property
+    def names(self) -> list[str]:
+        """Variable names, in column order."""
+    @property
+    def adjacency(self) -> npt.NDArray[np.uint8]:
+        """``adjacency[i, j] == 1`` when ``i -> j`` or ``i -- j`` (uint8, shape (p, p)); an
+        undirected edge sets both ``[i, j]`` and ``[j, i]``."""
+    @property
+    def edges(self) -> list[tuple[str, str, bool, float]]:
+        """Edges as ``(source, target, directed, p_value)``; an undirected edge lists the
+        earlier column first. ``p_value``: PC's largest p-value among the tests the edge
+        survived, Granger's F-test p-value."""
+    @property
+    def tests(self) -> int:
+        """Conditional independence tests run (PC; 0 for Granger)."""
+    def parents(self, name: str) -> list[str]:
+        """Parents of ``name``: the sources of directed edges into it."""
+    def has_edge(self, source: str, target: str) -> bool:
+        """Whether the directed edge ``source -> target`` is in the graph."""
+    def is_adjacent(self, a: str, b: str) -> bool:
+        """Whether ``a`` and ``b`` are joined by an edge of any kind."""
+    def __len__(self) -> int: ...
+
+@final
+class GrangerResult:
+    """Pairwise Granger causality: the significant edges and every pair's test."""
+
+    @property
+    def graph(self) -> CausalGraph:
+        """Edges ``x -> y`` with p-value below alpha (one per pair: the stronger direction)."""
+    @property
+    def p_values(self) -> npt.NDArray[np.float64]:
+        """``p_values[x, y]``: p-value of "x Granger-causes y" (NaN on the diagonal)."""
+    @property
+    def f_statistics(self) -> npt.NDArray[np.float64]:
+        """``f_statistics[x, y]``: its F statistic (NaN on the diagonal)."""
+    @property
+    def lags(self) -> npt.NDArray[np.int64]:
+        """``lags[x, y]``: the lag chosen for that test (samples, 0 on the diagonal)."""
+
+def causal_pc(
+    data: npt.NDArray[np.float64],
+    names: Sequence[str] | None = None,
+    alpha: float = 0.05,
+    max_cond_size: int | None = None,
+    forbidden: Sequence[tuple[str, str]] | None = None,
+    required: Sequence[tuple[str, str]] | None = None,
+    root_nodes: Sequence[str] | None = None,
+    leaf_nodes: Sequence[str] | None = None,
+    knowledge: str | None = None,
+    topology: str | None = None,
+    max_hops: int = 1,
+    follow_dependencies: bool = False,
+    sepset_rule: str = "union",
+) -> CausalGraph:
+    """PC (stable, Fisher z) on ``data`` (float64, shape (samples, variables)); see
+    ``aiops.rca.pc``."""
+
+def causal_granger(
+    data: npt.NDArray[np.float64],
+    names: Sequence[str] | None = None,
+    max_lag: int = 5,
+    criterion: str = "bic",
+    alpha: float = 0.05,
+    conditional: bool = False,
+) -> GrangerResult:
+    """Pairwise Granger causality on ``data`` (float64, shape (samples, variables), rows in
+    time order); see ``aiops.rca.granger``."""
+@final
+class KnowledgeBase:
+    """Runbooks matched to root causes by resource kind, metric and resource, with BM25
+    full-text search. Documents are Markdown with YAML front matter (``id``, ``title``,
+    ``kinds``, ``metrics`` with ``*`` wildcards, ``resources``, ``tags``, ``actions``) or
+    YAML files with the same keys plus ``description``. Raises ParseError for a bad
+    document."""
+
+    def __new__(cls, documents: dict[str, str]) -> KnowledgeBase:
+        """From ``{file name: text}``; the name's stem is the default id."""
+
+    @staticmethod
+    def load_dir(path: str | os.PathLike[str]) -> KnowledgeBase:
+        """Every .md, .markdown, .yaml and .yml file under ``path``; OSError when it cannot
+        be read."""
+
+    def __len__(self) -> int: ...
+    def runbooks(self) -> list[dict[str, Any]]:
+        """The runbooks as dicts."""
+
+    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
+        """BM25 hits ``{"runbook", "title", "score"}``, best first."""
+
+    def recommend(
+        self, causes: list[dict[str, Any]], kinds: dict[str, str], top: int = 3
+    ) -> list[dict[str, Any]]:
+        """Runbooks for the first ``top`` root causes (dicts like ``aiops rca``'s
+        ``root_causes``), given each resource's kind."""

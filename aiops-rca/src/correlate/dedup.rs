@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aiops_core::{Alert, Fingerprint, TimestampMs};
 use serde::{Deserialize, Serialize};
 
+use crate::correlate::duration::Duration;
 use crate::error::{RcaError, Result};
 
 /// Alert fields a partial dedup may ignore when comparing a repeat with the stored alert.
@@ -29,13 +30,27 @@ pub enum DedupField {
 }
 
 /// Dedup parameters, as written in configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DedupParams {
     /// Label names the fingerprint is computed from; empty means all labels.
     pub fingerprint_labels: Vec<String>,
     /// Fields whose change alone still makes a repeat a duplicate.
     pub ignore: Vec<DedupField>,
+    /// How long a resolved alert stays in the store (so that its re-sent resolution is still
+    /// a duplicate) before garbage collection drops it. Default 30m: Prometheus re-sends a
+    /// resolution for 15 minutes, and Alertmanager collects resolved alerts every 30.
+    pub retention: Duration,
+}
+
+impl Default for DedupParams {
+    fn default() -> Self {
+        Self {
+            fingerprint_labels: Vec::new(),
+            ignore: Vec::new(),
+            retention: Duration::from_mins(30),
+        }
+    }
 }
 
 /// What happened to an incoming alert.
@@ -64,6 +79,10 @@ pub struct StoredAlert {
     pub first_received: TimestampMs,
     /// When it was last received (engine time).
     pub last_received: TimestampMs,
+    /// It came without `endsAt`, so `alert.ends_at` is the arrival time plus the resolve
+    /// timeout (Alertmanager's `resolve_timeout`), pushed back by every repeat.
+    #[serde(default)]
+    pub timeout: bool,
 }
 
 /// The deduplicator and the store of current alerts (serde-snapshottable).
@@ -72,6 +91,9 @@ pub struct Deduplicator {
     params: DedupParams,
     alerts: BTreeMap<Fingerprint, StoredAlert>,
     duplicates: u64,
+    /// Engine time of the last garbage collection.
+    #[serde(default)]
+    gc_at: Option<TimestampMs>,
 }
 
 impl DedupParams {
@@ -85,6 +107,12 @@ impl DedupParams {
             return Err(RcaError::InvalidParameter {
                 name: "fingerprint_labels",
                 reason: format!("{bad:?} is not a valid label name"),
+            });
+        }
+        if self.retention.0 < 0 {
+            return Err(RcaError::InvalidParameter {
+                name: "dedup.retention",
+                reason: "must not be negative".into(),
             });
         }
         let mut p = self;
@@ -113,7 +141,7 @@ impl Deduplicator {
         }
     }
 
-    fn same_content(&self, a: &Alert, b: &Alert) -> bool {
+    fn same_content(&self, a: &Alert, b: &Alert, ignore_end: bool) -> bool {
         let ign = |f| self.params.ignore.contains(&f);
         let labels_same = a.labels == b.labels
             || (ign(DedupField::ExtraLabels) && !self.params.fingerprint_labels.is_empty());
@@ -121,15 +149,38 @@ impl Deduplicator {
             && a.status == b.status
             && (ign(DedupField::Annotations) || a.annotations == b.annotations)
             && (ign(DedupField::StartsAt) || a.starts_at == b.starts_at)
-            && (ign(DedupField::EndsAt) || a.ends_at == b.ends_at)
+            && (ignore_end || ign(DedupField::EndsAt) || a.ends_at == b.ends_at)
             && (ign(DedupField::GeneratorUrl) || a.generator_url == b.generator_url)
     }
 
     /// Records an incoming alert at engine time `now`.
     pub fn observe(&mut self, alert: Alert, now: TimestampMs) -> (DedupOutcome, Fingerprint) {
+        self.observe_with_timeout(alert, now, None)
+    }
+
+    /// Records an incoming alert at engine time `now`; a firing alert without `endsAt` is
+    /// stored with `endsAt = now + resolve_timeout` when a timeout is given, as Alertmanager
+    /// does. A repeat of such an alert is still a duplicate (the made-up `endsAt` is not
+    /// content) and pushes its `endsAt` back; after it passed, a repeat fires the alert again
+    /// (an update).
+    pub fn observe_with_timeout(
+        &mut self,
+        mut alert: Alert,
+        now: TimestampMs,
+        resolve_timeout: Option<i64>,
+    ) -> (DedupOutcome, Fingerprint) {
         let key = self.key(&alert);
+        let timeout = match resolve_timeout {
+            Some(t)
+                if alert.status == aiops_core::AlertStatus::Firing && alert.ends_at.is_none() =>
+            {
+                Some(now.saturating_add(t))
+            }
+            _ => None,
+        };
         let outcome = match self.alerts.get(&key) {
             None => {
+                alert.ends_at = alert.ends_at.or(timeout);
                 self.alerts.insert(
                     key,
                     StoredAlert {
@@ -139,27 +190,53 @@ impl Deduplicator {
                         duplicates: 0,
                         first_received: now,
                         last_received: now,
+                        timeout: timeout.is_some(),
                     },
                 );
                 DedupOutcome::New
             }
-            Some(s) if self.same_content(&s.alert, &alert) => {
+            Some(s) if self.is_repeat(s, &alert, timeout.is_some(), now) => {
                 let s = self.alerts.get_mut(&key).expect("present");
                 s.received += 1;
                 s.duplicates += 1;
                 s.last_received = now;
+                if timeout.is_some() {
+                    s.alert.ends_at = timeout;
+                }
                 self.duplicates += 1;
                 DedupOutcome::Duplicate
             }
             Some(_) => {
                 let s = self.alerts.get_mut(&key).expect("present");
+                alert.ends_at = alert.ends_at.or(timeout);
                 s.alert = alert;
                 s.received += 1;
                 s.last_received = now;
+                s.timeout = timeout.is_some();
                 DedupOutcome::Updated
             }
         };
         (outcome, key)
+    }
+
+    /// Whether `incoming` repeats the stored alert: the same content, where a made-up
+    /// `endsAt` (resolve timeout) matches a missing one as long as it has not passed.
+    fn is_repeat(
+        &self,
+        stored: &StoredAlert,
+        incoming: &Alert,
+        timeout: bool,
+        now: TimestampMs,
+    ) -> bool {
+        match (stored.timeout, timeout) {
+            (true, true) => {
+                stored.alert.status_at(now) == aiops_core::AlertStatus::Firing
+                    && self.same_content(&stored.alert, incoming, true)
+            }
+            (false, false) => self.same_content(&stored.alert, incoming, false),
+            // A made-up end against a real one (or the reverse): changed content.
+            _ => false,
+        }
     }
 
     /// The stored alert for a key.
@@ -178,12 +255,33 @@ impl Deduplicator {
     }
 
     /// Drops alerts resolved at or before `before` (garbage collection, as Alertmanager does
-    /// after its resolve timeout); returns how many were dropped.
-    pub fn gc(&mut self, before: TimestampMs) -> usize {
-        let n = self.alerts.len();
-        self.alerts
-            .retain(|_, s| s.alert.status_at(before) == aiops_core::AlertStatus::Firing);
-        n - self.alerts.len()
+    /// after its resolve timeout); returns their keys.
+    pub fn gc(&mut self, before: TimestampMs) -> Vec<Fingerprint> {
+        let mut dropped = Vec::new();
+        self.alerts.retain(|k, s| {
+            // Resolved by `before`: its end (or, without one, its last arrival) is that old.
+            let end = s.alert.ends_at.unwrap_or(s.last_received);
+            let keep = s.alert.status_at(before) == aiops_core::AlertStatus::Firing || end > before;
+            if !keep {
+                dropped.push(*k);
+            }
+            keep
+        });
+        dropped
+    }
+
+    /// Runs [`Deduplicator::gc`] for the configured retention when a tenth of the retention
+    /// (at least a minute) has passed since the last run, so that the cost stays bounded
+    /// however often it is called; returns the dropped keys.
+    pub fn collect_garbage(&mut self, now: TimestampMs) -> Vec<Fingerprint> {
+        let every = (self.params.retention.0 / 10).max(60_000);
+        match self.gc_at {
+            Some(t) if now < t.saturating_add(every) => Vec::new(),
+            _ => {
+                self.gc_at = Some(now);
+                self.gc(now.saturating_sub(self.params.retention.0))
+            }
+        }
     }
 }
 
@@ -235,6 +333,7 @@ mod tests {
         let mut d = DedupParams {
             fingerprint_labels: vec!["alertname".into(), "service".into()],
             ignore: vec![DedupField::Annotations, DedupField::ExtraLabels],
+            ..Default::default()
         }
         .build()
         .unwrap();
@@ -254,11 +353,82 @@ mod tests {
         assert!(
             DedupParams {
                 fingerprint_labels: vec!["bad-name".into()],
-                ignore: vec![]
+                ..Default::default()
             }
             .build()
             .is_err()
         );
+    }
+
+    #[test]
+    fn resolved_alerts_are_collected_after_the_retention() {
+        let mut d = DedupParams::default().build().unwrap();
+        let m = 60_000;
+        let a = alert(&[("alertname", "A")], 0);
+        let b = alert(&[("alertname", "B")], 0);
+        d.observe(a.clone(), 0);
+        d.observe(b.clone(), 0);
+        let mut r = a.clone();
+        r.status = AlertStatus::Resolved;
+        r.ends_at = Some(10 * m);
+        d.observe(r.clone(), 10 * m);
+        // Within the retention the re-sent resolution is still a duplicate.
+        assert!(d.collect_garbage(20 * m).is_empty());
+        assert_eq!(d.observe(r.clone(), 25 * m).0, DedupOutcome::Duplicate);
+        assert!(d.collect_garbage(39 * m).is_empty());
+        // Runs at most every 3 minutes (a tenth of 30m): not yet at 41m...
+        assert!(d.collect_garbage(41 * m).is_empty());
+        // ...at 42m, more than 30 minutes after the resolution, the resolved alert goes.
+        assert_eq!(d.collect_garbage(42 * m), [a.fingerprint]);
+        assert_eq!(d.alerts().count(), 1);
+        assert!(d.get(b.fingerprint).is_some());
+        assert!(
+            DedupParams {
+                retention: Duration(-1),
+                ..Default::default()
+            }
+            .build()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn resolve_timeout_for_alerts_without_an_end() {
+        let mut d = DedupParams::default().build().unwrap();
+        let m = 60_000;
+        let t = Some(5 * m);
+        let a = alert(&[("alertname", "A")], 0);
+        assert_eq!(d.observe_with_timeout(a.clone(), 0, t).0, DedupOutcome::New);
+        let s = d.get(a.fingerprint).unwrap();
+        assert!(s.timeout);
+        assert_eq!(s.alert.ends_at, Some(5 * m));
+        // A repeat is a duplicate and pushes the end back.
+        assert_eq!(
+            d.observe_with_timeout(a.clone(), 3 * m, t).0,
+            DedupOutcome::Duplicate
+        );
+        assert_eq!(d.get(a.fingerprint).unwrap().alert.ends_at, Some(8 * m));
+        // Once the made-up end passed, a repeat fires it again: an update.
+        assert_eq!(
+            d.observe_with_timeout(a.clone(), 9 * m, t).0,
+            DedupOutcome::Updated
+        );
+        assert_eq!(d.get(a.fingerprint).unwrap().alert.ends_at, Some(14 * m));
+        // An explicit end replaces the made-up one (changed content), and is kept as sent.
+        let mut r = a.clone();
+        r.status = AlertStatus::Resolved;
+        r.ends_at = Some(10 * m);
+        assert_eq!(
+            d.observe_with_timeout(r.clone(), 10 * m, t).0,
+            DedupOutcome::Updated
+        );
+        let s = d.get(a.fingerprint).unwrap();
+        assert!(!s.timeout);
+        assert_eq!(s.alert, r);
+        // Without a timeout, a missing end stays missing.
+        let b = alert(&[("alertname", "B")], 0);
+        d.observe(b.clone(), 0);
+        assert_eq!(d.get(b.fingerprint).unwrap().alert.ends_at, None);
     }
 
     #[test]

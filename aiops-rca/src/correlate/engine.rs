@@ -6,11 +6,13 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::dedup::{DedupOutcome, DedupParams, Deduplicator};
+use crate::correlate::duration::Duration;
 use crate::correlate::grouping::{Batch, Grouper};
 use crate::correlate::incidents::{CorrelationParams, Correlator};
 use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
 use crate::correlate::route::RouteConfig;
 use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
+use crate::correlate::time_interval::{NamedTimeIntervalConfig, TimeIntervals};
 use crate::error::{RcaError, Result};
 use crate::graph::TopologyGraph;
 
@@ -18,9 +20,10 @@ fn yes() -> bool {
     true
 }
 
-/// Engine configuration: Alertmanager's `route` and `inhibit_rules`, plus our sections.
-/// Alertmanager's `global`, `receivers`, `templates` and `time_intervals` are accepted
-/// and ignored, so an Alertmanager configuration file loads as is.
+/// Engine configuration: Alertmanager's `route`, `inhibit_rules` and `time_intervals`
+/// (also under the older name `mute_time_intervals`), plus our sections. Alertmanager's
+/// `global`, `receivers` and `templates` are accepted and ignored, so an Alertmanager
+/// configuration file loads as is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -45,16 +48,57 @@ pub struct Config {
     /// Whether notifications include resolved alerts (default true).
     #[serde(default = "yes")]
     pub send_resolved: bool,
-    #[serde(default, rename = "global")]
-    _global: Option<IgnoredAny>,
+    /// Alertmanager's `global` block: `resolve_timeout` is used, the rest (receiver
+    /// settings) is accepted and ignored.
+    #[serde(default)]
+    pub global: Global,
     #[serde(default, rename = "receivers")]
     _receivers: Option<IgnoredAny>,
     #[serde(default, rename = "templates")]
     _templates: Option<IgnoredAny>,
-    #[serde(default, rename = "time_intervals")]
-    _time_intervals: Option<IgnoredAny>,
-    #[serde(default, rename = "mute_time_intervals")]
-    _mute_time_intervals: Option<IgnoredAny>,
+    /// Named time intervals that routes mute or activate by.
+    #[serde(default)]
+    pub time_intervals: Vec<NamedTimeIntervalConfig>,
+    /// The same, under the name Alertmanager used before 0.24.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<NamedTimeIntervalConfig>,
+}
+
+/// Whether an alert is muted at a time: silenced, in maintenance, or inhibited by a stored
+/// source alert.
+fn muter<'a>(
+    silences: &'a Silences,
+    inhibitor: &'a Inhibitor,
+    dedup: &'a Deduplicator,
+    sources: &'a SourceIndex,
+) -> impl Fn(&Alert, TimestampMs) -> bool + 'a {
+    move |a: &Alert, t: TimestampMs| {
+        silences.is_muted(&a.labels, t)
+            || inhibitor
+                .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
+                .is_some()
+    }
+}
+
+/// The part of Alertmanager's `global` block the engine uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Global {
+    /// How long a firing alert that came without `endsAt` stays firing after its latest
+    /// arrival (default 5m, as Alertmanager).
+    #[serde(default = "five_minutes")]
+    pub resolve_timeout: Duration,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Self {
+            resolve_timeout: five_minutes(),
+        }
+    }
+}
+
+fn five_minutes() -> Duration {
+    Duration::from_mins(5)
 }
 
 impl Default for Config {
@@ -81,7 +125,7 @@ pub struct Stats {
     pub suppressed: u64,
     /// Firing alerts inhibited on arrival.
     pub inhibited: u64,
-    /// Incidents opened.
+    /// Incidents opened, less those merged into another one.
     pub incidents: u64,
     /// `1 - incidents / alerts_in` (0 with no alert).
     pub noise_reduction: f64,
@@ -118,6 +162,7 @@ pub struct Engine {
     state: EngineState,
     inhibitor: Inhibitor,
     graph: Option<TopologyGraph>,
+    resolve_timeout: Duration,
 }
 
 impl Engine {
@@ -142,7 +187,15 @@ impl Engine {
             state: EngineState {
                 dedup: config.dedup.build()?,
                 silences,
-                grouper: Grouper::new(route, config.send_resolved),
+                grouper: Grouper::new(route, config.send_resolved).with_time_intervals(
+                    TimeIntervals::new(
+                        config
+                            .time_intervals
+                            .into_iter()
+                            .chain(config.mute_time_intervals)
+                            .collect(),
+                    )?,
+                )?,
                 correlator: config.correlation.build()?,
                 sources: SourceIndex::default(),
                 stats: Stats::default(),
@@ -150,6 +203,7 @@ impl Engine {
             },
             inhibitor: Inhibitor::new(config.inhibit_rules)?,
             graph: topology.map(TopologyGraph::new).transpose()?,
+            resolve_timeout: config.global.resolve_timeout,
         })
     }
 
@@ -193,11 +247,28 @@ impl Engine {
         self.set_time(now)?;
         let st = &mut self.state;
         st.stats.alerts_in += 1;
-        let mut alert = alert;
-        let (outcome, key) = st.dedup.observe(alert.clone(), now);
+        let (outcome, key) =
+            st.dedup
+                .observe_with_timeout(alert, now, Some(self.resolve_timeout.0));
+        // The stored alert: with `endsAt` made up from the resolve timeout if it had none.
+        let Some(stored) = st.dedup.get(key) else {
+            return Err(RcaError::InvalidParameter {
+                name: "alert",
+                reason: "the deduplicator lost an alert it just stored".into(),
+            });
+        };
+        let timeout = stored.timeout;
+        let mut alert = stored.alert.clone();
         alert.fingerprint = key;
         if outcome == DedupOutcome::Duplicate {
             st.stats.duplicates += 1;
+            if timeout {
+                // The repeat pushed the made-up `endsAt` back: pass it on, so that neither
+                // its group nor its incident resolves it early.
+                let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
+                st.grouper.insert(&alert, now, &mute)?;
+                st.correlator.observe(&alert, now, self.graph.as_ref());
+            }
             return Ok(Ingested {
                 outcome,
                 muted_by: Vec::new(),
@@ -217,21 +288,14 @@ impl Engine {
         } else if firing && inhibited_by.is_some() {
             st.stats.inhibited += 1;
         }
-        let (silences, inhibitor, dedup, sources) =
-            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-        let mute = |a: &Alert, t: TimestampMs| {
-            silences.is_muted(&a.labels, t)
-                || inhibitor
-                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
-                    .is_some()
-        };
+        let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
         st.grouper.insert(&alert, now, &mute)?;
         let id = if !firing || (muted_by.is_empty() && inhibited_by.is_none()) {
             st.correlator.observe(&alert, now, self.graph.as_ref())
         } else {
             None
         };
-        st.stats.incidents = st.correlator.opened();
+        st.stats.incidents = st.correlator.opened() - st.correlator.merged();
         Ok(Ingested {
             outcome,
             muted_by,
@@ -251,17 +315,23 @@ impl Engine {
     pub fn tick(&mut self, now: TimestampMs) -> Result<Vec<Batch>> {
         self.set_time(now)?;
         let st = &mut self.state;
-        let (silences, inhibitor, dedup, sources) =
-            (&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-        let mute = |a: &Alert, t: TimestampMs| {
-            silences.is_muted(&a.labels, t)
-                || inhibitor
-                    .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
-                    .is_some()
-        };
-        let out = st.grouper.tick(now, &mute)?;
+        let out = st.grouper.tick(
+            now,
+            &muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources),
+        )?;
         st.correlator.resolve_due(now);
+        for fp in st.dedup.collect_garbage(now) {
+            self.inhibitor.forget(&mut st.sources, fp);
+        }
         Ok(out)
+    }
+
+    /// The id of the incident that now holds the alerts of incident `id` (`id` itself unless
+    /// it was merged into another one); `None` for an id this engine never issued.
+    pub fn current_incident(&self, id: &str) -> Option<String> {
+        let n: u64 = id.strip_prefix("inc-")?.parse().ok()?;
+        let c = &self.state.correlator;
+        (n >= 1 && n <= c.opened()).then(|| format!("inc-{}", c.successor(n)))
     }
 
     /// All incidents so far, open and resolved, in opening order.
@@ -548,5 +618,135 @@ correlation:
         assert_eq!(v["incidents"][0]["severity"], "critical");
         assert_eq!(v["incidents"][0]["alerts"][0]["labels"]["service"], "web");
         assert!((v["stats"]["noise_reduction"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn merged_incidents_count_once_and_hand_on_their_id() {
+        let topo = Topology::from_json(
+            r#"{"nodes": [{"id": "web", "kind": "service"}, {"id": "api", "kind": "service"},
+                          {"id": "db", "kind": "database"}],
+                "edges": [{"from": "web", "to": "api", "kind": "calls"},
+                          {"from": "api", "to": "db", "kind": "calls"}]}"#,
+        )
+        .unwrap();
+        let mut e = Engine::new(Config::default(), Some(&topo)).unwrap();
+        let mut ids = Vec::new();
+        for (i, svc) in ["web", "db", "api"].into_iter().enumerate() {
+            let a = alert(&[("alertname", "Errors"), ("service", svc)], 0);
+            ids.push(e.ingest(a, i as i64 * 1000).unwrap().incident);
+        }
+        assert_eq!(
+            ids,
+            [
+                Some("inc-1".into()),
+                Some("inc-2".into()),
+                Some("inc-1".into())
+            ]
+        );
+        assert_eq!(e.current_incident("inc-2").as_deref(), Some("inc-1"));
+        assert_eq!(e.current_incident("inc-1").as_deref(), Some("inc-1"));
+        assert_eq!(e.current_incident("inc-3"), None);
+        assert_eq!(e.current_incident("bogus"), None);
+        assert_eq!(e.stats().incidents, 1);
+        assert_eq!(e.incidents().len(), 1);
+        // The merge survives a snapshot.
+        let back: EngineState =
+            serde_json::from_str(&serde_json::to_string(e.state()).unwrap()).unwrap();
+        let e2 = Engine::restore(Config::default(), Some(&topo), back).unwrap();
+        assert_eq!(e2.current_incident("inc-2").as_deref(), Some("inc-1"));
+    }
+
+    #[test]
+    fn time_intervals_mute_and_activate_routes() {
+        // 2026-11-28 00:00 UTC is a Saturday.
+        let sat = chrono::DateTime::parse_from_rfc3339("2026-11-28T00:00:00Z")
+            .unwrap()
+            .timestamp_millis();
+        let yaml = r#"
+global:
+  resolve_timeout: 1h
+route:
+  receiver: default
+  group_by: [alertname]
+  routes:
+    - matchers: ['team="web"']
+      receiver: web
+      mute_time_intervals: [weekend]
+    - matchers: ['team="db"']
+      receiver: db
+      active_time_intervals: [weekend]
+time_intervals:
+  - name: weekend
+    time_intervals: [{weekdays: [saturday, sunday]}]  # the week starts on Sunday
+"#;
+        let mut e = Engine::new(Config::from_yaml(yaml).unwrap(), None).unwrap();
+        // Friday 23:50: both alerts arrive; after group_wait (30 s) web notifies, db (only
+        // active at weekends) holds back.
+        let fri = sat - 10 * M;
+        e.ingest(alert(&[("alertname", "A"), ("team", "web")], fri), fri)
+            .unwrap();
+        e.ingest(alert(&[("alertname", "B"), ("team", "db")], fri), fri)
+            .unwrap();
+        let receivers = |b: Vec<Batch>| b.into_iter().map(|b| b.receiver).collect::<Vec<_>>();
+        assert_eq!(receivers(e.tick(fri + M).unwrap()), ["web"]);
+        // The next group_interval (5 m) flush, 23:55.5: db still outside its interval.
+        assert!(e.tick(fri + 6 * M).unwrap().is_empty());
+        // Saturday 00:00.5: db's pending alert goes out; a new web alert is muted.
+        e.ingest(
+            alert(&[("alertname", "A"), ("team", "web"), ("x", "2")], sat),
+            sat,
+        )
+        .unwrap();
+        assert_eq!(receivers(e.tick(sat + M).unwrap()), ["db"]);
+        assert!(e.tick(sat + 20 * M).unwrap().is_empty());
+        // A route naming an undefined interval, or a root with one, is refused.
+        for bad in [
+            "route: {receiver: r, routes: [{receiver: x, mute_time_intervals: [nope]}]}",
+            "route: {receiver: r, mute_time_intervals: [w]}\ntime_intervals: [{name: w}]",
+        ] {
+            let cfg = Config::from_yaml(bad).unwrap();
+            assert!(
+                matches!(
+                    Engine::new(cfg, None),
+                    Err(RcaError::InvalidParameter { .. })
+                ),
+                "{bad}"
+            );
+        }
+        // The older top-level name loads too.
+        let old = "route: {receiver: r, routes: [{receiver: x, mute_time_intervals: [w]}]}\nmute_time_intervals: [{name: w}]";
+        assert!(Engine::new(Config::from_yaml(old).unwrap(), None).is_ok());
+    }
+
+    #[test]
+    fn alerts_without_an_end_resolve_after_the_resolve_timeout() {
+        let yaml = "global: {resolve_timeout: 5m, smtp_from: x}\nroute: {receiver: r, group_by: [alertname], group_wait: 30s, group_interval: 1m}";
+        let mut e = Engine::new(Config::from_yaml(yaml).unwrap(), None).unwrap();
+        let a = alert(&[("alertname", "A"), ("service", "s")], 0);
+        e.ingest(a.clone(), 0).unwrap();
+        // Re-sent every minute for 3 minutes: duplicates, and still firing at 7m.
+        for k in 1..=3 {
+            assert_eq!(
+                e.ingest(a.clone(), k * M).unwrap().outcome,
+                DedupOutcome::Duplicate
+            );
+        }
+        let b = e.tick(7 * M).unwrap();
+        assert!(b.iter().all(|b| b.resolved.is_empty()), "{b:?}");
+        assert_eq!(e.incidents()[0].status, aiops_core::IncidentStatus::Open);
+        // 5 minutes after the last one (8m) it resolves: a resolved notification, and the
+        // incident resolves after its grace period.
+        let b = e.tick(9 * M).unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b[0].resolved.len(), 1);
+        e.tick(20 * M).unwrap();
+        assert_eq!(
+            e.incidents()[0].status,
+            aiops_core::IncidentStatus::Resolved
+        );
+        // Sent again later, it fires again (an update, not a duplicate) in a new incident.
+        let got = e.ingest(a, 21 * M).unwrap();
+        assert_eq!(got.outcome, DedupOutcome::Updated);
+        assert_eq!(got.incident.as_deref(), Some("inc-2"));
     }
 }

@@ -82,6 +82,12 @@ pub fn score_scenario(config: &Config, scenario: &Scenario) -> Result<(AlertScor
     if now > i64::MIN {
         engine.tick(now)?;
     }
+    // Incidents merged since an episode joined hand their alerts on.
+    for e in episodes.values_mut() {
+        if let Some(i) = &e.2 {
+            e.2 = engine.current_incident(i);
+        }
+    }
     let stats = engine.stats();
     // incident -> cause -> episodes. A cause is a fault, or for background and flapping
     // alerts the alert itself (its fingerprint): unrelated noise alerts are distinct causes.

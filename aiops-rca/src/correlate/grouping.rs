@@ -11,7 +11,12 @@
 //! - Resolved alerts leave the group once a flush has seen them; an empty group is
 //!   dropped, and the next alert with its key opens a new group (and waits `group_wait`).
 //! - Muted (silenced or inhibited) alerts are left out at flush time, as Alertmanager's
-//!   mute stage does; a flush with only muted alerts notifies nobody.
+//!   mute stage does; a flush with only muted alerts notifies nobody and records nothing,
+//!   so what the group last sent stays the reference for the next flush.
+//! - A group whose route is inside one of its `mute_time_intervals`, or outside all of its
+//!   `active_time_intervals`, sends nothing at a flush and does not record a notification,
+//!   so the next flush outside the interval notifies what is pending; resolved alerts still
+//!   leave the group (Alertmanager's time mute stage).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::correlate::duration::Duration;
 use crate::correlate::route::Route;
+use crate::correlate::time_interval::TimeIntervals;
 use crate::error::{RcaError, Result};
 
 /// Decides whether an alert is muted (silenced, inhibited, in maintenance) at a time.
@@ -79,6 +85,10 @@ struct Group {
     next_flush: TimestampMs,
     has_flushed: bool,
     last: Option<Notified>,
+    #[serde(default)]
+    mute_time_intervals: Vec<String>,
+    #[serde(default)]
+    active_time_intervals: Vec<String>,
 }
 
 /// The routing tree plus its aggregation groups (serde-snapshottable).
@@ -91,6 +101,8 @@ pub struct Grouper {
     schedule: BTreeSet<(TimestampMs, String)>,
     pending: Vec<Batch>,
     now: TimestampMs,
+    #[serde(default)]
+    intervals: TimeIntervals,
 }
 
 impl Grouper {
@@ -103,7 +115,16 @@ impl Grouper {
             schedule: BTreeSet::new(),
             pending: Vec::new(),
             now: TimestampMs::MIN,
+            intervals: TimeIntervals::default(),
         }
+    }
+
+    /// Sets the named time intervals that routes refer to, after checking that every
+    /// name the routing tree uses exists.
+    pub fn with_time_intervals(mut self, intervals: TimeIntervals) -> Result<Self> {
+        intervals.check_route(&self.route)?;
+        self.intervals = intervals;
+        Ok(self)
     }
 
     /// The routing tree.
@@ -157,6 +178,8 @@ impl Grouper {
                     next_flush: now + r.group_wait.0,
                     has_flushed: false,
                     last: None,
+                    mute_time_intervals: r.mute_time_intervals.clone(),
+                    active_time_intervals: r.active_time_intervals.clone(),
                 }
             });
             group.alerts.insert(alert.fingerprint, alert.clone());
@@ -219,7 +242,15 @@ impl Grouper {
         }
         let fset: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();
         let rset: BTreeSet<Fingerprint> = resolved.iter().map(|a| a.fingerprint).collect();
+        let time_muted = self
+            .intervals
+            .mutes(&g.mute_time_intervals, &g.active_time_intervals, t);
+        // Nothing left after muting: Alertmanager's pipeline stops before its dedup stage, so
+        // the notification log keeps what was last sent (an alert muted meanwhile is not
+        // "new" again when the mute ends, as its firing set is compared with that).
+        let nothing = firing.is_empty() && resolved.is_empty();
         let needs = match &g.last {
+            _ if time_muted || nothing => false,
             None => !fset.is_empty(),
             Some(last) if !fset.is_subset(&last.firing) => true,
             Some(last) if fset.is_empty() => !last.firing.is_empty(),
@@ -437,6 +468,30 @@ mod tests {
         g.insert(&alert("A", &[("job", "api")], 0), 0, &all)
             .unwrap();
         assert!(g.tick(10 * M, &all).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_fully_muted_flush_records_nothing() {
+        // Checked against a real Alertmanager 0.25 (aiops-py/tests/
+        // test_alertmanager_conformance.py): a group notified of A and B, then fully muted
+        // for a while, says nothing when the mute ends, since {A, B} was already sent...
+        let mut g = grouper(TIMERS);
+        g.insert(&alert("A", &[("job", "api")], 0), 0, &NoMute)
+            .unwrap();
+        g.insert(&alert("B", &[("job", "api")], 0), 0, &NoMute)
+            .unwrap();
+        assert_eq!(
+            names(&g.tick(30 * S, &NoMute).unwrap()[0].firing),
+            ["A", "B"]
+        );
+        let all = |_: &Alert, _: TimestampMs| true;
+        assert!(g.tick(30 * S + 10 * M, &all).unwrap().is_empty());
+        assert!(g.tick(30 * S + 15 * M, &NoMute).unwrap().is_empty());
+        // ...and a new alert brings the whole group again.
+        g.insert(&alert("C", &[("job", "api")], 0), 16 * M, &NoMute)
+            .unwrap();
+        let b = g.tick(30 * S + 20 * M, &NoMute).unwrap();
+        assert_eq!(names(&b[0].firing), ["A", "B", "C"]);
     }
 
     #[test]

@@ -42,6 +42,9 @@ fn five_minutes() -> Duration {
 fn one() -> usize {
     1
 }
+fn yes() -> bool {
+    true
+}
 fn default_hops() -> usize {
     1
 }
@@ -77,16 +80,26 @@ pub struct TopologyParams {
     /// Largest distance, in edges and ignoring direction, between resources of one incident.
     #[serde(default = "default_hops")]
     pub max_hops: usize,
-    /// Largest gap between an alert and the incident's latest alert.
-    #[serde(default = "ten_minutes")]
+    /// Largest gap between an alert and the latest *new* alert of the incident (re-sends and
+    /// updates of its alerts do not count: an incident that stopped growing takes no more
+    /// alerts however long its alerts keep firing). Default 5m, Alertmanager's default
+    /// `group_interval`: a cascade's alerts follow each other hop by hop well within it.
+    #[serde(default = "five_minutes")]
     pub window: Duration,
+    /// When an alert is near several open incidents, merge them into the oldest: alerts that
+    /// arrive out of order (the origin's alert last) first open separate incidents on
+    /// resources that are not neighbours of each other, and the alert that links them shows
+    /// they are one problem.
+    #[serde(default = "yes")]
+    pub merge: bool,
 }
 
 impl Default for TopologyParams {
     fn default() -> Self {
         Self {
             max_hops: default_hops(),
-            window: ten_minutes(),
+            window: five_minutes(),
+            merge: true,
         }
     }
 }
@@ -182,6 +195,10 @@ impl CorrelationParams {
             by_key: BTreeMap::new(),
             by_resource: BTreeMap::new(),
             deadlines: BTreeSet::new(),
+            merged: 0,
+            merged_into: BTreeMap::new(),
+            expiries: BTreeSet::new(),
+            expiries_indexed: true,
         })
     }
 }
@@ -214,6 +231,9 @@ struct State {
     order: Vec<Fingerprint>,
     started_at: TimestampMs,
     last_activity: TimestampMs,
+    /// When the latest new alert joined (re-sends and updates of members do not count).
+    #[serde(default)]
+    last_joined: Option<TimestampMs>,
     resolved_at: Option<TimestampMs>,
     /// Since when the resolve policy holds (the grace period runs from there).
     #[serde(default)]
@@ -241,6 +261,20 @@ pub struct Correlator {
     /// (end of grace, incident) of the incidents whose resolve policy holds.
     #[serde(default)]
     deadlines: BTreeSet<(TimestampMs, u64)>,
+    /// Incidents merged into another one.
+    #[serde(default)]
+    merged: u64,
+    /// Merged incident -> the incident that took its alerts.
+    #[serde(default)]
+    merged_into: BTreeMap<u64, u64>,
+    /// (endsAt, incident) of firing members whose `endsAt` lies ahead: when one passes, the
+    /// incident's resolve policy may start to hold, so only those incidents are re-checked.
+    #[serde(default)]
+    expiries: BTreeSet<(TimestampMs, u64, Fingerprint)>,
+    /// Whether `expiries` covers every open incident (false in a snapshot taken before it
+    /// existed: rebuilt on first use).
+    #[serde(default)]
+    expiries_indexed: bool,
 }
 
 impl Key {
@@ -262,6 +296,21 @@ impl Correlator {
     /// Number of incidents opened so far.
     pub fn opened(&self) -> u64 {
         self.next_id - 1
+    }
+
+    /// Number of incidents merged into another one (see [`TopologyParams::merge`]).
+    pub fn merged(&self) -> u64 {
+        self.merged
+    }
+
+    /// The incident that now holds the alerts of incident `id`: `id` itself unless it was
+    /// merged into another one.
+    pub fn successor(&self, mut id: u64) -> u64 {
+        // Merges always go into an older incident, so the chain ends.
+        while let Some(&next) = self.merged_into.get(&id) {
+            id = next;
+        }
+        id
     }
 
     /// The open incident an alert belongs to.
@@ -286,6 +335,7 @@ impl Correlator {
         now: TimestampMs,
         graph: Option<&TopologyGraph>,
     ) -> Option<u64> {
+        self.expire(now);
         self.close_due(now);
         let fp = alert.fingerprint;
         let firing = alert.status_at(now) == AlertStatus::Firing;
@@ -333,6 +383,7 @@ impl Correlator {
                 .collect();
             let horizon = now - self.params.topology.window.0;
             let mut best = None;
+            let mut near_ids = BTreeSet::new();
             let mut stale = Vec::new();
             for (r, d) in &near {
                 for &id in self.by_resource.get(*r).into_iter().flatten() {
@@ -340,14 +391,19 @@ impl Correlator {
                         // Skipped, not stale: an incident in its grace period takes back its
                         // own alerts only.
                         Some(s) if s.resolving_since.is_some() => {}
-                        Some(s) if s.last_activity >= horizon => {
+                        // Close in time to the incident's growth: re-sends of its alerts
+                        // keep it open but do not widen the window for unrelated alerts.
+                        Some(s) if s.last_joined.unwrap_or(s.last_activity) >= horizon => {
                             let cand = (*d, std::cmp::Reverse(s.last_activity), id);
+                            near_ids.insert(id);
                             if best.is_none_or(|b| cand < b) {
                                 best = Some(cand);
                             }
                         }
-                        // Time only moves forward: a stale incident can only come back
-                        // through an update of its own alerts, which re-indexes it.
+                        // Time only moves forward and only a new member moves
+                        // `last_joined`, so a stale incident never takes new alerts again
+                        // (a snapshot from before `last_joined` existed comes back through
+                        // an update of its own alerts, which re-indexes it).
                         _ => stale.push(((*r).to_string(), id)),
                     }
                 }
@@ -363,7 +419,16 @@ impl Correlator {
                     }
                 }
             }
-            let best = best.map(|t| t.2);
+            let mut best = best.map(|t| t.2);
+            if self.params.topology.merge && near_ids.len() > 1 {
+                let mut ids = near_ids.into_iter();
+                if let Some(target) = ids.next() {
+                    for other in ids {
+                        self.merge_into(target, other);
+                    }
+                    best = Some(target);
+                }
+            }
             return Some(match best {
                 Some(id) => self.join(id, alert, resource, now),
                 None => self.open_incident(Key::Topology, vec![(now, alert.clone())], now),
@@ -442,6 +507,7 @@ impl Correlator {
             order: Vec::new(),
             started_at: alerts.first().map_or(now, |(t, _)| *t),
             last_activity: now,
+            last_joined: Some(now),
             resolved_at: None,
             resolving_since: None,
             pruned: false,
@@ -455,6 +521,11 @@ impl Correlator {
                 self.by_resource.entry(r.clone()).or_default().insert(id);
             }
             self.by_alert.insert(a.fingerprint, id);
+            if let (AlertStatus::Firing, Some(end)) = (a.status, a.ends_at)
+                && end > now
+            {
+                self.expiries.insert((end, id, a.fingerprint));
+            }
             s.order.push(a.fingerprint);
             s.members.insert(
                 a.fingerprint,
@@ -484,10 +555,58 @@ impl Correlator {
                 },
             );
             s.last_activity = now;
+            s.last_joined = Some(now);
             self.by_alert.insert(alert.fingerprint, id);
         }
-        self.settle(id, now);
+        self.track_expiry(id, alert, now);
+        // No settle: only firing alerts join, and only incidents that are not resolving, so
+        // the resolve policy cannot hold now (for `first`, it would already have held).
         id
+    }
+
+    /// Indexes a firing member's future `endsAt`.
+    fn track_expiry(&mut self, id: u64, alert: &Alert, now: TimestampMs) {
+        if let (AlertStatus::Firing, Some(end)) = (alert.status, alert.ends_at)
+            && end > now
+        {
+            self.expiries.insert((end, id, alert.fingerprint));
+        }
+    }
+
+    /// Re-checks the incidents one of whose members' `endsAt` passed by `now`.
+    fn expire(&mut self, now: TimestampMs) {
+        if !self.expiries_indexed {
+            let members: Vec<(u64, Alert)> = self
+                .open
+                .values()
+                .flat_map(|s| s.members.values().map(|m| (s.id, m.alert.clone())))
+                .collect();
+            for (id, a) in members {
+                self.track_expiry(id, &a, TimestampMs::MIN);
+            }
+            self.expiries_indexed = true;
+        }
+        let mut due = BTreeSet::new();
+        while let Some(&(at, id, fp)) = self.expiries.first() {
+            if at > now {
+                break;
+            }
+            self.expiries.pop_first();
+            let id = self.successor(id);
+            // Only if that member still ends then: a repeat that pushed its end back left
+            // this entry stale.
+            let ends_now = self
+                .open
+                .get(&id)
+                .and_then(|s| s.members.get(&fp))
+                .is_some_and(|m| m.alert.ends_at == Some(at));
+            if ends_now {
+                due.insert(id);
+            }
+        }
+        for id in due {
+            self.settle(id, now);
+        }
     }
 
     fn update_member(&mut self, id: u64, alert: &Alert, now: TimestampMs) {
@@ -497,14 +616,20 @@ impl Correlator {
         if let Some(m) = s.members.get_mut(&alert.fingerprint) {
             m.alert = alert.clone();
         }
-        if s.key == Key::Topology && s.pruned {
+        if s.key == Key::Topology && s.pruned && s.last_joined.is_none() {
             s.pruned = false;
             for r in s.members.values().filter_map(|m| m.resource.as_ref()) {
                 self.by_resource.entry(r.clone()).or_default().insert(id);
             }
         }
         s.last_activity = s.last_activity.max(now);
-        self.settle(id, now);
+        let resolving = s.resolving_since.is_some();
+        self.track_expiry(id, alert, now);
+        // A firing update of an incident that is not resolving leaves the policy unmet
+        // (time-driven changes come through `expire`): skip the scan of its members.
+        if resolving || alert.status_at(now) != AlertStatus::Firing {
+            self.settle(id, now);
+        }
     }
 
     /// Starts, keeps or cancels the grace period of an open incident after a change.
@@ -533,6 +658,42 @@ impl Correlator {
         }
     }
 
+    /// Moves every alert of open topology incident `other` into `target` and forgets
+    /// `other` (its id is never reused).
+    fn merge_into(&mut self, target: u64, other: u64) {
+        let Some(o) = self.open.remove(&other) else {
+            return;
+        };
+        if let Some(since) = o.resolving_since {
+            self.deadlines
+                .remove(&(since + self.params.resolve_grace.0, other));
+        }
+        for m in o.members.values() {
+            if let Some(set) = m
+                .resource
+                .as_ref()
+                .and_then(|r| self.by_resource.get_mut(r))
+            {
+                set.remove(&other);
+                set.insert(target);
+            }
+        }
+        for fp in &o.order {
+            self.by_alert.insert(*fp, target);
+        }
+        self.merged += 1;
+        self.merged_into.insert(other, target);
+        if let Some(t) = self.open.get_mut(&target) {
+            t.started_at = t.started_at.min(o.started_at);
+            t.last_activity = t.last_activity.max(o.last_activity);
+            t.last_joined = t.last_joined.max(o.last_joined);
+            t.pruned &= o.pruned;
+            t.members.extend(o.members);
+            t.order.extend(o.order);
+            t.order.sort_by_key(|fp| t.members[fp].joined_at);
+        }
+    }
+
     /// Resolves the incidents whose grace period ended by `now`.
     fn close_due(&mut self, now: TimestampMs) {
         while let Some(&(at, id)) = self.deadlines.first() {
@@ -548,7 +709,12 @@ impl Correlator {
         let resolved =
             |fp: &Fingerprint| s.members[fp].alert.status_at(now) == AlertStatus::Resolved;
         match self.params.resolve {
-            ResolvePolicy::All => s.order.iter().all(resolved),
+            // Straight over the members (no lookups), in fingerprint order, which finds a
+            // firing one early.
+            ResolvePolicy::All => s
+                .members
+                .values()
+                .all(|m| m.alert.status_at(now) == AlertStatus::Resolved),
             ResolvePolicy::First => s.order.first().is_some_and(resolved),
             ResolvePolicy::Last => s.order.last().is_some_and(resolved),
         }
@@ -588,10 +754,7 @@ impl Correlator {
     /// (alerts whose `endsAt` passed count as resolved; their grace starts now).
     pub fn resolve_due(&mut self, now: TimestampMs) {
         self.close_due(now);
-        let ids: Vec<u64> = self.open.keys().copied().collect();
-        for id in ids {
-            self.settle(id, now);
-        }
+        self.expire(now);
         self.close_due(now);
     }
 
@@ -772,19 +935,73 @@ mod tests {
     }
 
     #[test]
-    fn an_updated_alert_keeps_its_incident_joinable() {
+    fn re_sends_keep_an_incident_but_do_not_widen_its_window() {
         let g = shop();
         let mut c = CorrelationParams::default().build().unwrap();
         let a = alert(&[("alertname", "A"), ("service", "cart")], 0);
         assert_eq!(c.observe(&a, 0, Some(&g)), Some(1));
-        // Stale by now: a new incident (and incident 1 leaves the resource index).
+        // A neighbour within 5m of the last new alert joins.
         let b = alert(&[("alertname", "B"), ("service", "frontend")], 0);
-        assert_eq!(c.observe(&b, 20 * M, Some(&g)), Some(2));
+        assert_eq!(c.observe(&b, 4 * M, Some(&g)), Some(1));
+        // Re-sends and updates of members keep their incident...
         let mut a2 = a.clone();
         a2.annotations.insert("value".into(), "9".into());
-        assert_eq!(c.observe(&a2, 40 * M, Some(&g)), Some(1));
+        assert_eq!(c.observe(&a2, 8 * M, Some(&g)), Some(1));
+        assert_eq!(c.observe(&a2, 10 * M, Some(&g)), Some(1));
+        // ...but the incident stopped growing at 4m: a neighbour at 10m is a new problem.
         let d = alert(&[("alertname", "D"), ("service", "redis")], 0);
-        assert_eq!(c.observe(&d, 41 * M, Some(&g)), Some(1));
+        assert_eq!(c.observe(&d, 10 * M, Some(&g)), Some(2));
+    }
+
+    #[test]
+    fn an_alert_linking_two_incidents_merges_them_into_the_older() {
+        let g = shop();
+        // frontend and redis are two hops apart: alone they open two incidents; cart,
+        // between them, shows they are one problem (its alert came in late).
+        let run = |merge: bool| {
+            let mut p = CorrelationParams::default();
+            p.topology.merge = merge;
+            let mut c = p.build().unwrap();
+            let f = alert(&[("alertname", "Latency"), ("service", "frontend")], 0);
+            let r = alert(&[("alertname", "Down"), ("service", "redis")], 0);
+            let k = alert(&[("alertname", "Errors"), ("service", "cart")], 0);
+            let got = [
+                c.observe(&f, 0, Some(&g)),
+                c.observe(&r, 10_000, Some(&g)),
+                c.observe(&k, 20_000, Some(&g)),
+            ];
+            (c, got)
+        };
+        let (c, got) = run(true);
+        assert_eq!(got, [Some(1), Some(2), Some(1)]);
+        assert_eq!((c.opened(), c.merged(), c.successor(2)), (2, 1, 1));
+        let incs = c.incidents(Some(&g));
+        assert_eq!(incs.len(), 1);
+        assert_eq!(incs[0].resources, ["cart", "frontend", "redis"]);
+        assert_eq!(incs[0].probable_origin.as_deref(), Some("redis"));
+        // Alerts stay in arrival order.
+        let names: Vec<_> = incs[0]
+            .alerts
+            .iter()
+            .map(|a| a.labels.get("service").unwrap())
+            .collect();
+        assert_eq!(names, ["frontend", "redis", "cart"]);
+        // Resolving every alert resolves the merged incident.
+        let mut c = c;
+        for (svc, name) in [
+            ("frontend", "Latency"),
+            ("redis", "Down"),
+            ("cart", "Errors"),
+        ] {
+            let a = alert(&[("alertname", name), ("service", svc)], 0);
+            c.observe(&resolved(&a, M), M, Some(&g));
+        }
+        c.resolve_due(20 * M);
+        assert_eq!(c.incidents(Some(&g))[0].status, IncidentStatus::Resolved);
+        // Without merging, cart joins the nearest (most recent) one and two incidents stay.
+        let (c, got) = run(false);
+        assert_eq!(got, [Some(1), Some(2), Some(2)]);
+        assert_eq!((c.merged(), c.incidents(Some(&g)).len()), (0, 2));
     }
 
     #[test]

@@ -140,14 +140,7 @@ impl Inhibitor {
             idx.per_rule.resize_with(self.rules.len(), BTreeMap::new);
         }
         let fp = alert.fingerprint;
-        for (i, key) in idx.of.remove(&fp).unwrap_or_default() {
-            if let Some(set) = idx.per_rule[i].get_mut(&key) {
-                set.remove(&fp);
-                if set.is_empty() {
-                    idx.per_rule[i].remove(&key);
-                }
-            }
-        }
+        self.forget(idx, fp);
         let mut entries = Vec::new();
         for (i, r) in self.rules.iter().enumerate() {
             if r.source_matchers.matches(&alert.labels) {
@@ -158,6 +151,18 @@ impl Inhibitor {
         }
         if !entries.is_empty() {
             idx.of.insert(fp, entries);
+        }
+    }
+
+    /// Removes an alert that left the store from the source index.
+    pub fn forget(&self, idx: &mut SourceIndex, fp: Fingerprint) {
+        for (i, key) in idx.of.remove(&fp).unwrap_or_default() {
+            if let Some(set) = idx.per_rule.get_mut(i).and_then(|m| m.get_mut(&key)) {
+                set.remove(&fp);
+                if set.is_empty() {
+                    idx.per_rule[i].remove(&key);
+                }
+            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod matchers;
 pub mod route;
 pub mod scenario;
 pub mod silence;
+pub mod time_interval;
 
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};
 pub use duration::Duration;
@@ -27,3 +28,4 @@ pub use input::parse_alerts;
 pub use matchers::{MatchOp, Matcher, Matchers};
 pub use route::{GroupBy, Route, RouteConfig};
 pub use silence::{MaintenanceWindow, Silence, Silences};
+pub use time_interval::{NamedTimeIntervalConfig, TimeIntervalConfig, TimeIntervals};

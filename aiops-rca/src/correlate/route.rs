@@ -102,10 +102,11 @@ pub struct RouteConfig {
     /// Child routes.
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
-    /// Accepted and ignored (time-based muting is done by maintenance windows).
+    /// Named time intervals during which this route sends no notification (not inherited
+    /// by child routes, as in Alertmanager).
     #[serde(default)]
     pub mute_time_intervals: Vec<String>,
-    /// Accepted and ignored.
+    /// Named time intervals outside which this route sends no notification (not inherited).
     #[serde(default)]
     pub active_time_intervals: Vec<String>,
 }
@@ -131,6 +132,12 @@ pub struct Route {
     pub continue_matching: bool,
     /// Children, tried in order.
     pub routes: Vec<Route>,
+    /// Time intervals muting this route's notifications.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    /// Time intervals outside which this route's notifications are held back.
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
 }
 
 impl Default for Route {
@@ -145,6 +152,8 @@ impl Default for Route {
             matchers: Matchers::default(),
             continue_matching: false,
             routes: Vec::new(),
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
         }
     }
 }
@@ -164,6 +173,12 @@ impl RouteConfig {
         }
         if self.continue_matching {
             return Err(bad("cannot have continue in root route"));
+        }
+        if !self.mute_time_intervals.is_empty() {
+            return Err(bad("root route must not have any mute time intervals"));
+        }
+        if !self.active_time_intervals.is_empty() {
+            return Err(bad("root route must not have any active time intervals"));
         }
         self.resolve(&Route::default(), "0".into())
     }
@@ -205,6 +220,8 @@ impl RouteConfig {
             matchers,
             continue_matching: self.continue_matching,
             routes: Vec::new(),
+            mute_time_intervals: self.mute_time_intervals.clone(),
+            active_time_intervals: self.active_time_intervals.clone(),
         };
         let children = self
             .routes

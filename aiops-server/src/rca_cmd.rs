@@ -8,9 +8,13 @@ use aiops_core::io::csv::read_wide_path;
 use aiops_core::time::parse_timestamp;
 use aiops_rca::TopologyGraph;
 use aiops_rca::rank::{Method, MetricFrame, rank};
+use aiops_rca::runbook::KnowledgeBase;
 use clap::Args;
 
 use crate::error::CliError;
+
+/// Root causes (best first) that runbooks are recommended for.
+const RUNBOOK_CAUSES: usize = 3;
 
 /// Arguments of `aiops rca`.
 #[derive(Debug, Args)]
@@ -33,8 +37,9 @@ pub(crate) struct RcaArgs {
     #[arg(long, default_value = "default")]
     method: String,
 
-    /// Folder of runbook documents for the knowledge base, which matches them to the root
-    /// causes and fills `recommended_actions`; without it the list is empty.
+    /// Folder of runbooks (Markdown with front matter, or YAML; see `aiops runbooks`): those
+    /// matching the three best root causes by kind, metric and resource fill
+    /// `recommended_actions`. Without it the list is empty.
     #[arg(long, value_name = "DIR")]
     runbooks: Option<PathBuf>,
 }
@@ -62,19 +67,32 @@ pub(crate) fn run(args: &RcaArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
-    if let Some(dir) = &args.runbooks
-        && !dir.is_dir()
-    {
-        return Err(CliError::Usage(format!(
-            "--runbooks: {} is not a folder",
-            dir.display()
-        )));
-    }
+    let knowledge = match &args.runbooks {
+        Some(dir) => Some(
+            KnowledgeBase::load_dir(dir).map_err(|source| CliError::Rca {
+                path: dir.clone(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
     let ranking = rank(&graph, &frame, time, method)?;
+    let actions: Vec<serde_json::Value> = match &knowledge {
+        Some(kb) => kb
+            .recommend(
+                &ranking.root_causes,
+                |id| graph.kind(id).ok().map(|k| k.as_str().to_string()),
+                RUNBOOK_CAUSES,
+            )
+            .iter()
+            .map(|r| serde_json::to_value(r).map_err(|e| CliError::Usage(e.to_string())))
+            .collect::<Result<_, _>>()?,
+        None => Vec::new(),
+    };
     for note in &ranking.notes {
         eprintln!("note: {note}");
     }
-    let out = ranking.report(Vec::new());
+    let out = ranking.report(actions);
     println!(
         "{}",
         serde_json::to_string_pretty(&out).map_err(|e| CliError::Usage(e.to_string()))?

@@ -144,6 +144,46 @@ fn finds_the_time_itself_and_reads_rfc3339() {
 }
 
 #[test]
+fn runbooks_fill_recommended_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    let topo = write(dir.path(), "topology.json", TOPOLOGY);
+    let csv = write(dir.path(), "metrics.csv", &metrics(false));
+    let books = dir.path().join("runbooks");
+    std::fs::create_dir(&books).unwrap();
+    write(
+        &books,
+        "cpu.md",
+        "---\nkinds: [service]\nmetrics: ['cpu*']\n---\n# CPU saturation\n- Profile the hot path\n",
+    );
+    write(
+        &books,
+        "disk.md",
+        "---\nkinds: [host]\nmetrics: ['disk*']\n---\n# Disk full\n- Delete old logs\n",
+    );
+    let o = aiops(&[
+        "rca",
+        "--topology",
+        topo.to_str().unwrap(),
+        "--metrics",
+        csv.to_str().unwrap(),
+        "--anomaly-time",
+        "1767274200",
+        "--runbooks",
+        books.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let actions = v["recommended_actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0]["runbook"], "cpu");
+    assert_eq!(actions[0]["resource"], "cart");
+    assert_eq!(
+        actions[0]["actions"],
+        serde_json::json!(["Profile the hot path"])
+    );
+}
+
+#[test]
 fn bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);

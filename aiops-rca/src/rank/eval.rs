@@ -2,14 +2,21 @@
 //! of cases whose faulty resource is among the top k), Avg@5 (the mean of AC@1..AC@5), per
 //! method and per fault kind, with the anomaly time given (the true fault start) and found by
 //! [`super::changepoint`]; plus how well the top candidate's confidence is calibrated.
+//!
+//! Two sources of cases: the microservice simulator ([`super::sim`]), and PyRCA-style random
+//! linear causal models ([`crate::causal::sim::fault_cases`]: a random DAG, a shift or spike
+//! at one variable that propagates to its descendants), whose DAG becomes the topology
+//! (each variable a resource with one metric, `depends_on` its causes). The second is a
+//! different generator from the one the `default` method was built beside.
 
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
 use super::calibration::{self, Calibration, margin};
-use super::sim::{FaultKind, SimParams, simulate};
+use super::sim::{FaultKind, SimCase, SimParams, simulate};
 use super::{Method, MetricFrame, rank};
+use crate::causal::sim::{FaultCase, FaultParams, fault_cases};
 use crate::error::Result;
 use crate::graph::TopologyGraph;
 
@@ -94,6 +101,78 @@ pub struct Report {
     pub time_not_found: usize,
 }
 
+/// Where the evaluated cases come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Simulator {
+    /// The microservice simulator.
+    Microservice(SimParams),
+    /// PyRCA-style random linear causal models with one faulty variable.
+    RandomDag(FaultParams),
+}
+
+impl Simulator {
+    /// Case `seed`.
+    pub fn case(&self, seed: u64) -> Result<SimCase> {
+        match self {
+            Simulator::Microservice(p) => simulate(p, seed),
+            Simulator::RandomDag(p) => {
+                let case = fault_cases(p, 1, seed)?.pop().ok_or(
+                    crate::error::RcaError::InvalidParameter {
+                        name: "cases",
+                        reason: "the DAG simulator made no case".into(),
+                    },
+                )?;
+                dag_case(&case)
+            }
+        }
+    }
+}
+
+/// A random-DAG fault case as a topology plus metrics: variable `v` is resource `v<i>` with
+/// metric `value`, sampled every minute; an edge cause -> effect becomes `effect depends_on
+/// cause` (trouble travels from a dependency to its dependents, as in a topology).
+fn dag_case(case: &FaultCase) -> Result<SimCase> {
+    use aiops_core::{Edge, EdgeKind, Node, NodeKind, Topology};
+    let names = case.dag.names();
+    let nodes = names
+        .iter()
+        .map(|n| Node {
+            id: n.clone(),
+            kind: NodeKind::Service,
+            labels: Default::default(),
+        })
+        .collect();
+    let edges = case
+        .dag
+        .edges()
+        .into_iter()
+        .map(|(cause, effect, _)| Edge {
+            from: names[effect].clone(),
+            to: names[cause].clone(),
+            kind: EdgeKind::DependsOn,
+        })
+        .collect();
+    let rows = case.data.nrows();
+    const START: i64 = 1_700_000_000_000;
+    Ok(SimCase {
+        topology: Topology::new(nodes, edges)?,
+        timestamps: (0..rows as i64).map(|i| START + i * 60_000).collect(),
+        names: names.iter().map(|n| format!("{n}:value")).collect(),
+        columns: case
+            .data
+            .columns()
+            .into_iter()
+            .map(|c| c.to_vec())
+            .collect(),
+        root: names[case.root_cause].clone(),
+        fault: match case.kind {
+            crate::causal::sim::FaultKind::Shift => FaultKind::Shift,
+            crate::causal::sim::FaultKind::Spike { .. } => FaultKind::Spike,
+        },
+        fault_time: START + case.fault_at as i64 * 60_000,
+    })
+}
+
 /// One method on one case: rank given, rank found, and `(margin, right, confidence)` of the
 /// top answer for each.
 type MethodOnCase = (Option<usize>, Option<usize>, Vec<(f64, bool, f64)>);
@@ -107,9 +186,24 @@ struct CaseResult {
 /// Simulates `cases` incidents (case `i` from seed `seed + i`) and ranks each with every
 /// method of `methods`.
 pub fn evaluate(params: &SimParams, methods: &[Method], cases: usize, seed: u64) -> Result<Report> {
+    evaluate_with(
+        &Simulator::Microservice(params.clone()),
+        methods,
+        cases,
+        seed,
+    )
+}
+
+/// [`evaluate`] on the cases of any [`Simulator`].
+pub fn evaluate_with(
+    simulator: &Simulator,
+    methods: &[Method],
+    cases: usize,
+    seed: u64,
+) -> Result<Report> {
     let results: Vec<CaseResult> = (0..cases)
         .into_par_iter()
-        .map(|i| run_case(params, methods, seed.wrapping_add(i as u64)))
+        .map(|i| run_case(simulator, methods, seed.wrapping_add(i as u64)))
         .collect::<Result<_>>()?;
     let mut reports: Vec<MethodReport> = methods
         .iter()
@@ -163,8 +257,8 @@ pub fn evaluate(params: &SimParams, methods: &[Method], cases: usize, seed: u64)
     })
 }
 
-fn run_case(params: &SimParams, methods: &[Method], seed: u64) -> Result<CaseResult> {
-    let case = simulate(params, seed)?;
+fn run_case(simulator: &Simulator, methods: &[Method], seed: u64) -> Result<CaseResult> {
+    let case = simulator.case(seed)?;
     let graph = TopologyGraph::new(&case.topology)?;
     let frame = MetricFrame::new(
         &graph,
@@ -220,6 +314,35 @@ mod tests {
         assert_eq!(a.ac(1), 0.25);
         assert_eq!(a.ac(3), 0.5);
         assert!((a.avg5() - (0.25 + 0.25 + 0.5 + 0.5 + 0.5) / 5.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn random_dag_cases_become_a_topology_with_the_fault_at_the_root() {
+        let sim = Simulator::RandomDag(FaultParams::default());
+        let case = sim.case(3).unwrap();
+        let graph = TopologyGraph::new(&case.topology).unwrap();
+        assert_eq!(case.names.len(), case.columns.len());
+        assert!(case.names.iter().all(|n| n.ends_with(":value")));
+        // The root's dependents (the variables it causes) are what its fault reaches.
+        assert!(!graph.dependents(&case.root).unwrap().is_empty());
+        assert_eq!(case.fault, FaultKind::Shift);
+        let i = case
+            .timestamps
+            .iter()
+            .position(|&t| t == case.fault_time)
+            .unwrap();
+        let root = case
+            .names
+            .iter()
+            .position(|n| *n == format!("{}:value", case.root))
+            .unwrap();
+        let before: f64 = case.columns[root][..i].iter().sum::<f64>() / i as f64;
+        let after: f64 =
+            case.columns[root][i..].iter().sum::<f64>() / (case.columns[root].len() - i) as f64;
+        assert!(after - before > 3.0, "{before} -> {after}");
+        let r = evaluate_with(&sim, &[Method::Default, Method::Baro], 8, 5).unwrap();
+        assert_eq!(r.kinds.get(&FaultKind::Shift), Some(&8));
+        assert_eq!(r.methods[0].given.cases, 8);
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub enum FaultKind {
     Errors,
     /// Packets are lost: retransmissions add latency, some requests fail.
     PacketLoss,
+    /// A level shift of one variable of a random linear causal model (the PyRCA-style
+    /// cases of [`crate::rank::eval::Simulator::RandomDag`]; never made by this simulator).
+    Shift,
+    /// A spike of one variable of a random linear causal model (as `Shift`).
+    Spike,
 }
 
 impl FaultKind {
@@ -73,6 +78,8 @@ impl FaultKind {
             FaultKind::Delay => "delay",
             FaultKind::Errors => "errors",
             FaultKind::PacketLoss => "packet_loss",
+            FaultKind::Shift => "dag_shift",
+            FaultKind::Spike => "dag_spike",
         }
     }
 }

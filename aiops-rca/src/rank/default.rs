@@ -5,6 +5,11 @@
 //!    1–2 point spike does not count. A resource takes its most deviant metric. It is
 //!    *anomalous* when that reaches [`ANOMALOUS`]; its *onset* is the earliest point (from 3
 //!    points before the anomaly time) at which one of its deviant metrics held |z| >= 3.
+//!    A resource below the threshold on its own scale is also scored *beyond its
+//!    dependencies*: its metrics regressed on its dependencies' metrics in the normal period
+//!    (as `hypothesis` does), the residual scored the same way. A cause whose own noise is
+//!    small next to what its causes pass on hides a shift of a few noise units in its spread
+//!    (PyRCA-style linear models); the residual shows it.
 //! 2. **Explained by a dependency**: trouble travels against the edges (from a callee to its
 //!    callers, from a host to its residents). An anomalous resource with an anomalous direct
 //!    dependency whose onset is not later than its own (within [`ONSET_TOLERANCE`] points) is
@@ -30,6 +35,8 @@
 
 use aiops_core::EdgeKind;
 
+use rayon::prelude::*;
+
 use super::{Prepared, Scored};
 
 /// Sustained robust z from which a resource counts as anomalous.
@@ -47,6 +54,45 @@ struct Res {
     z: f64,
     at: usize,
     onset: Option<usize>,
+}
+
+/// A resource that is not anomalous on its own scale may still be anomalous beyond what its
+/// dependencies' metrics predict: when a cause's own noise is small next to what its causes
+/// pass on to it, a shift of a few noise units hides in its spread. Its metrics are
+/// regressed on its dependencies' in the normal period (as `hypothesis` does) and the
+/// residual is scored as the metric would be: sustained robust z and onset.
+fn beyond_dependencies(p: &Prepared<'_>, ri: usize, mut r: Res) -> Res {
+    if r.anomaly >= ANOMALOUS {
+        return r;
+    }
+    let parents: Vec<usize> = p
+        .deps(ri)
+        .into_iter()
+        .flat_map(|d| p.columns_of[d].iter().copied())
+        .filter(|&c| !p.stats[c].constant)
+        .collect();
+    if parents.is_empty() {
+        return r;
+    }
+    let cols = p.frame.columns();
+    for &c in &p.columns_of[ri] {
+        if p.stats[c].constant {
+            continue;
+        }
+        let resid = super::hypothesis::residuals(&cols[c].values[p.begin..p.end], &parents, p);
+        let s = super::stats::one_column(&resid, p.split - p.begin, false);
+        if let Some(o) = s.onset
+            && s.sustained_z.abs() >= ANOMALOUS
+            && s.sustained_z.abs() > r.anomaly
+        {
+            r.anomaly = s.sustained_z.abs();
+            r.column = Some(c);
+            r.z = s.sustained_z;
+            r.at = s.sustained_at + p.begin;
+            r.onset = Some(o + p.begin);
+        }
+    }
+    r
 }
 
 /// Scores every candidate (see the module docs).
@@ -82,6 +128,10 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
             }
             r
         })
+        .collect::<Vec<Res>>()
+        .into_par_iter()
+        .enumerate()
+        .map(|(ri, r)| beyond_dependencies(p, ri, r))
         .collect();
     let anomalous = |i: usize| res[i].anomaly >= ANOMALOUS && res[i].onset.is_some();
     let any_anomalous = (0..res.len()).any(anomalous);

@@ -73,7 +73,7 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
 
 /// Residuals of `y` (the window `begin..end`) after a ridge regression on the parents, fitted
 /// on the normal period.
-fn residuals(y: &[f64], parents: &[usize], p: &Prepared<'_>) -> Vec<f64> {
+pub(crate) fn residuals(y: &[f64], parents: &[usize], p: &Prepared<'_>) -> Vec<f64> {
     let m = p.split - p.begin;
     let b0 = p.begin;
     if parents.is_empty() || m < 3 {

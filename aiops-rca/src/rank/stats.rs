@@ -98,7 +98,7 @@ pub(crate) fn column_stats(
         .collect()
 }
 
-fn one_column(v: &[f64], split: usize, constant: bool) -> ColumnStats {
+pub(crate) fn one_column(v: &[f64], split: usize, constant: bool) -> ColumnStats {
     let n = v.len();
     if constant {
         return ColumnStats {

@@ -18,6 +18,7 @@ mod logs;
 mod rca;
 mod runbook;
 mod series;
+mod topology;
 
 use pyo3::prelude::*;
 
@@ -53,6 +54,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<logs::PyLogDetector>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
     m.add_class::<runbook::PyKnowledgeBase>()?;
+    m.add_class::<topology::PyTopology>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
     m.add_function(wrap_pyfunction!(rca::rca_rank_json, m)?)?;
     m.add_function(wrap_pyfunction!(rca::rca_method_names, m)?)?;

@@ -48,3 +48,31 @@ def test_load_dir_and_errors(tmp_path):
         KnowledgeBase({"a.md": "# A", "b.md": "---\nid: a\n---\n"})
     with pytest.raises(aiops.ParseError):
         KnowledgeBase({"cpu.md": CPU}).recommend([{"rank": 1}], {})
+
+
+TOPO = """{"nodes": [{"id": "web", "kind": "service"}, {"id": "cart", "kind": "service"},
+                     {"id": "db", "kind": "database"}, {"id": "host1", "kind": "host"}],
+           "edges": [{"from": "web", "to": "cart", "kind": "calls"},
+                     {"from": "cart", "to": "db", "kind": "calls"},
+                     {"from": "cart", "to": "host1", "kind": "runs_on"}]}"""
+
+
+def test_topology_queries_and_errors():
+    t = aiops.rca.Topology(TOPO)
+    assert len(t) == 4 and "db" in t and "nope" not in t
+    assert t.nodes() == ["web", "cart", "db", "host1"]
+    assert t.kind("db") == "database"
+    assert t.blast_radius("db") == ["cart", "web"]
+    assert t.dependents("host1", direct=True) == ["cart"]
+    assert set(t.dependencies("web")) == {"cart", "db", "host1"}
+    assert t.hops("web", "db") == 2
+    assert ("cart", 1) in t.within("web", 1)
+    with pytest.raises(aiops.InvalidInputError):
+        t.kind("nope")
+    with pytest.raises(aiops.ParseError):
+        aiops.rca.Topology("{")
+    cycle = """{"nodes": [{"id": "a", "kind": "pod"}, {"id": "b", "kind": "host"}],
+                "edges": [{"from": "a", "to": "b", "kind": "runs_on"},
+                          {"from": "b", "to": "a", "kind": "runs_on"}]}"""
+    with pytest.raises(aiops.InvalidInputError):
+        aiops.rca.Topology(cycle)

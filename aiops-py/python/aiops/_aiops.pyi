@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "AlertEngine",
     "KnowledgeBase",
+    "Topology",
     "AiopsError",
     "InvalidInputError",
     "ParseError",
@@ -802,6 +803,38 @@ def causal_granger(
 ) -> GrangerResult:
     """Pairwise Granger causality on ``data`` (float64, shape (samples, variables), rows in
     time order); see ``aiops.rca.granger``."""
+@final
+class Topology:
+    """A checked topology (``{"nodes": [{"id", "kind"}], "edges": [{"from", "to", "kind"}]}``,
+    edge kinds ``calls``, ``runs_on``, ``depends_on``). Trouble travels against the edges: a
+    resource's dependents are its blast radius. Raises ParseError for bad JSON and
+    InvalidInputError for an unknown node in an edge or a cycle of ``runs_on`` edges; the
+    queries raise InvalidInputError for an unknown resource."""
+
+    def __new__(cls, json: str) -> Topology: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def nodes(self) -> list[str]:
+        """Resource ids, in the order of the JSON."""
+
+    def kind(self, id: str) -> str:
+        """The kind of a resource."""
+
+    def dependencies(self, id: str, direct: bool = False) -> list[str]:
+        """Everything ``id`` needs, nearest first (``direct``: its edges' targets only)."""
+
+    def dependents(self, id: str, direct: bool = False) -> list[str]:
+        """Everything that needs ``id``, nearest first (``direct``: edges to it only)."""
+
+    def blast_radius(self, id: str) -> list[str]:
+        """Every resource whose health depends on ``id``."""
+
+    def within(self, id: str, k: int) -> list[tuple[str, int]]:
+        """Resources within ``k`` edges of ``id`` ignoring direction, with their distance."""
+
+    def hops(self, a: str, b: str) -> int | None:
+        """Shortest distance between ``a`` and ``b`` ignoring direction; None if apart."""
+
 @final
 class KnowledgeBase:
     """Runbooks matched to root causes by resource kind, metric and resource, with BM25

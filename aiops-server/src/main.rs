@@ -59,6 +59,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Die quietly on a closed stdout (`aiops ... | head`), as command-line tools do, instead
+    // of panicking in `println!` (Rust ignores SIGPIPE by default).
+    sigpipe::reset();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Detect(args) => detect_cmd::run(args),

@@ -492,3 +492,27 @@ fn eval_alerts_prints_the_three_scores_as_json_and_refuses_zero_cases() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("cases"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_without_a_panic() {
+    use std::io::Read;
+    use std::process::Stdio;
+    // `aiops eval alerts` prints after seconds of work; the reader is gone by then.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["eval", "alerts", "--cases", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run aiops");
+    drop(child.stdout.take());
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(status.code(), Some(101), "{err}");
+}

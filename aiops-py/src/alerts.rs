@@ -10,15 +10,7 @@ use aiops_rca::correlate::{Config, Engine, EngineState, parse_alerts};
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
-
-/// A JSON value as a Python object (through the `json` module).
-pub(crate) fn to_py<'py, T: serde::Serialize>(
-    py: Python<'py>,
-    value: &T,
-) -> Result<Bound<'py, PyAny>> {
-    let text = serde_json::to_string(value).map_err(|e| Error::Other(e.to_string()))?;
-    Ok(py.import("json")?.call_method1("loads", (text,))?)
-}
+use crate::to_py;
 
 fn parse_topology(text: Option<&str>) -> Result<Option<Topology>> {
     text.map(|t| serde_json::from_str(t).map_err(|e| Error::Parse(format!("topology: {e}"))))

@@ -22,6 +22,16 @@ mod topology;
 
 use pyo3::prelude::*;
 
+/// A serde value as Python objects (through the `json` module), so results have one
+/// serialization format on both sides.
+pub(crate) fn to_py<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> errors::Result<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| errors::Error::Other(e.to_string()))?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?)
+}
+
 /// Native part of the `aiops` package: `TimeSeries`, the readers, the detectors and the
 /// exception hierarchy. Import it through `aiops`, which re-exports every public name.
 #[pymodule]

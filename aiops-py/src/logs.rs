@@ -5,7 +5,6 @@
 use std::sync::{Mutex, MutexGuard};
 
 use aiops_detect::ParamGuard;
-use aiops_detect::logs::detect::LineRule;
 use aiops_detect::logs::eval::split_lines;
 use aiops_detect::logs::pca::CountPcaParams;
 use aiops_detect::logs::{
@@ -16,6 +15,7 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
+use crate::to_py;
 
 /// A streaming Drain template miner; see `aiops.logs.TemplateMiner` in the stubs.
 #[pyclass(frozen, name = "TemplateMiner", module = "aiops._aiops")]
@@ -199,12 +199,6 @@ pub(crate) fn loghub_template(template: &str) -> String {
     to_loghub(template)
 }
 
-/// A JSON-serialisable value as a Python object (through the `json` module).
-fn to_py<'py, T: serde::Serialize>(py: Python<'py>, value: &T) -> Result<Bound<'py, PyAny>> {
-    let text = serde_json::to_string(value).map_err(|e| Error::Other(e.to_string()))?;
-    Ok(py.import("json")?.call_method1("loads", (text,))?)
-}
-
 /// The streaming log anomaly detector; see `aiops.logs.LogDetector` in the stubs.
 #[pyclass(frozen, name = "LogDetector", module = "aiops._aiops")]
 #[derive(Debug)]
@@ -264,15 +258,6 @@ impl PyLogDetector {
         for m in &masks {
             drain = drain.mask(MaskSpec::parse(m));
         }
-        let rule = match line_rule {
-            "keyword" => LineRule::Keyword,
-            "any" => LineRule::Any,
-            other => {
-                return Err(Error::param(format!(
-                    "invalid parameter line_rule: {other:?} (expected \"keyword\" or \"any\")"
-                )));
-            }
-        };
         let params = LogDetectorParams::new()
             .drain(drain)
             .window(WindowSpec::parse(window).map_err(Error::param)?)
@@ -284,8 +269,10 @@ impl PyLogDetector {
             .count_min_windows(count_min_windows)
             .count_threshold(count_threshold)
             .level_keywords(level_keywords)
-            .line_rule(rule)
-            .pca(pca.then(|| CountPcaParams::new().alpha(pca_alpha)));
+            .pca(pca.then(|| CountPcaParams::new().alpha(pca_alpha)))
+            // The library reads the rule's name, as `aiops logs detect -p line_rule=...` does.
+            .assign("line_rule", line_rule)
+            .map_err(Error::param)?;
         let det = params.check().map_err(Error::param)?;
         Ok(Self {
             state: Mutex::new(det.state()),

@@ -7,8 +7,8 @@ use aiops_core::RootCause;
 use aiops_rca::runbook::{KnowledgeBase, Runbook};
 use pyo3::prelude::*;
 
-use crate::alerts::to_py;
 use crate::errors::{Error, Result};
+use crate::to_py;
 
 /// Runbooks matched to root causes by resource kind, metric and resource, with BM25
 /// full-text search.

@@ -219,31 +219,26 @@ impl Runbook {
     /// How specifically this runbook names a cause (0 when it does not apply): the share of
     /// its selectors that accept the cause, weighting resource 3, metric 2, kind 1.
     fn fit(&self, cause: &RootCause, kind: Option<&str>) -> f64 {
+        // Every selector set must accept the cause; a runbook that sets none matches nothing
+        // here (weight 0).
         let mut weight = 0.0;
-        let mut total = 0.0;
         if !self.resources.is_empty() {
             if !self.resources.contains(&cause.resource) {
                 return 0.0;
             }
             weight += 3.0;
-            total += 3.0;
         }
         if !self.metrics.is_empty() {
             match &cause.metric {
                 Some(m) if self.metrics.iter().any(|p| glob(p, m)) => weight += 2.0,
                 _ => return 0.0,
             }
-            total += 2.0;
         }
         if !self.kinds.is_empty() {
             match kind {
                 Some(k) if self.kinds.iter().any(|x| x.eq_ignore_ascii_case(k)) => weight += 1.0,
                 _ => return 0.0,
             }
-            total += 1.0;
-        }
-        if total == 0.0 {
-            return 0.0;
         }
         // Selectors set and matched, out of all three possible: a runbook for "cart's cpu"
         // beats one for "any service".

@@ -60,6 +60,20 @@ impl SimRng {
         lo + (hi - lo) * self.unit()
     }
 
+    /// True with probability `p`.
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+
+    /// Uniform in [0, n) for a span of time; 0 when n <= 0.
+    pub fn span(&mut self, n: i64) -> i64 {
+        if n <= 0 {
+            0
+        } else {
+            (self.unit() * n as f64) as i64
+        }
+    }
+
     /// Standard normal (Box-Muller).
     pub fn normal(&mut self) -> f64 {
         let u1 = 1.0 - self.unit(); // in (0, 1]

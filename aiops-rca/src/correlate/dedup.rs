@@ -6,6 +6,7 @@
 //! alert (Keep's partial dedup), where fields listed in `ignore` do not count as changes.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 use aiops_core::{Alert, Fingerprint, TimestampMs};
 use serde::{Deserialize, Serialize};
@@ -125,98 +126,17 @@ impl DedupParams {
     }
 }
 
-impl Deduplicator {
-    /// The dedup key of an alert.
-    pub fn key(&self, alert: &Alert) -> Fingerprint {
-        if self.params.fingerprint_labels.is_empty() {
-            alert.labels.fingerprint()
-        } else {
-            let names: Vec<&str> = self
-                .params
-                .fingerprint_labels
-                .iter()
-                .map(String::as_str)
-                .collect();
-            alert.labels.fingerprint_of(&names)
-        }
-    }
-
+impl DedupParams {
     fn same_content(&self, a: &Alert, b: &Alert, ignore_end: bool) -> bool {
-        let ign = |f| self.params.ignore.contains(&f);
+        let ign = |f| self.ignore.contains(&f);
         let labels_same = a.labels == b.labels
-            || (ign(DedupField::ExtraLabels) && !self.params.fingerprint_labels.is_empty());
+            || (ign(DedupField::ExtraLabels) && !self.fingerprint_labels.is_empty());
         labels_same
             && a.status == b.status
             && (ign(DedupField::Annotations) || a.annotations == b.annotations)
             && (ign(DedupField::StartsAt) || a.starts_at == b.starts_at)
             && (ignore_end || ign(DedupField::EndsAt) || a.ends_at == b.ends_at)
             && (ign(DedupField::GeneratorUrl) || a.generator_url == b.generator_url)
-    }
-
-    /// Records an incoming alert at engine time `now`.
-    pub fn observe(&mut self, alert: Alert, now: TimestampMs) -> (DedupOutcome, Fingerprint) {
-        self.observe_with_timeout(alert, now, None)
-    }
-
-    /// Records an incoming alert at engine time `now`; a firing alert without `endsAt` is
-    /// stored with `endsAt = now + resolve_timeout` when a timeout is given, as Alertmanager
-    /// does. A repeat of such an alert is still a duplicate (the made-up `endsAt` is not
-    /// content) and pushes its `endsAt` back; after it passed, a repeat fires the alert again
-    /// (an update).
-    pub fn observe_with_timeout(
-        &mut self,
-        mut alert: Alert,
-        now: TimestampMs,
-        resolve_timeout: Option<i64>,
-    ) -> (DedupOutcome, Fingerprint) {
-        let key = self.key(&alert);
-        let timeout = match resolve_timeout {
-            Some(t)
-                if alert.status == aiops_core::AlertStatus::Firing && alert.ends_at.is_none() =>
-            {
-                Some(now.saturating_add(t))
-            }
-            _ => None,
-        };
-        let outcome = match self.alerts.get(&key) {
-            None => {
-                alert.ends_at = alert.ends_at.or(timeout);
-                self.alerts.insert(
-                    key,
-                    StoredAlert {
-                        alert,
-                        key,
-                        received: 1,
-                        duplicates: 0,
-                        first_received: now,
-                        last_received: now,
-                        timeout: timeout.is_some(),
-                    },
-                );
-                DedupOutcome::New
-            }
-            Some(s) if self.is_repeat(s, &alert, timeout.is_some(), now) => {
-                let s = self.alerts.get_mut(&key).expect("present");
-                s.received += 1;
-                s.duplicates += 1;
-                s.last_received = now;
-                if timeout.is_some() {
-                    s.alert.ends_at = timeout;
-                }
-                self.duplicates += 1;
-                DedupOutcome::Duplicate
-            }
-            Some(_) => {
-                let s = self.alerts.get_mut(&key).expect("present");
-                alert.ends_at = alert.ends_at.or(timeout);
-                s.alert = alert;
-                s.received += 1;
-                s.last_received = now;
-                s.timeout = timeout.is_some();
-                DedupOutcome::Updated
-            }
-        };
-        (outcome, key)
     }
 
     /// Whether `incoming` repeats the stored alert: the same content, where a made-up
@@ -236,6 +156,84 @@ impl Deduplicator {
             (false, false) => self.same_content(&stored.alert, incoming, false),
             // A made-up end against a real one (or the reverse): changed content.
             _ => false,
+        }
+    }
+}
+
+impl Deduplicator {
+    /// The dedup key of an alert.
+    pub fn key(&self, alert: &Alert) -> Fingerprint {
+        if self.params.fingerprint_labels.is_empty() {
+            alert.labels.fingerprint()
+        } else {
+            let names: Vec<&str> = self
+                .params
+                .fingerprint_labels
+                .iter()
+                .map(String::as_str)
+                .collect();
+            alert.labels.fingerprint_of(&names)
+        }
+    }
+
+    /// Records an incoming alert at engine time `now`.
+    pub fn observe(&mut self, alert: Alert, now: TimestampMs) -> (DedupOutcome, Fingerprint) {
+        let (outcome, stored) = self.observe_with_timeout(alert, now, None);
+        (outcome, stored.key)
+    }
+
+    /// Records an incoming alert at engine time `now` and returns what is now stored for it;
+    /// a firing alert without `endsAt` is stored with `endsAt = now + resolve_timeout` when a
+    /// timeout is given, as Alertmanager does. A repeat of such an alert is still a duplicate
+    /// (the made-up `endsAt` is not content) and pushes its `endsAt` back; after it passed, a
+    /// repeat fires the alert again (an update).
+    pub fn observe_with_timeout(
+        &mut self,
+        mut alert: Alert,
+        now: TimestampMs,
+        resolve_timeout: Option<i64>,
+    ) -> (DedupOutcome, &StoredAlert) {
+        let key = self.key(&alert);
+        let timeout = match resolve_timeout {
+            Some(t)
+                if alert.status == aiops_core::AlertStatus::Firing && alert.ends_at.is_none() =>
+            {
+                Some(now.saturating_add(t))
+            }
+            _ => None,
+        };
+        match self.alerts.entry(key) {
+            Entry::Vacant(v) => {
+                alert.ends_at = alert.ends_at.or(timeout);
+                let s = v.insert(StoredAlert {
+                    alert,
+                    key,
+                    received: 1,
+                    duplicates: 0,
+                    first_received: now,
+                    last_received: now,
+                    timeout: timeout.is_some(),
+                });
+                (DedupOutcome::New, s)
+            }
+            Entry::Occupied(o) => {
+                let s = o.into_mut();
+                s.received += 1;
+                s.last_received = now;
+                if self.params.is_repeat(s, &alert, timeout.is_some(), now) {
+                    s.duplicates += 1;
+                    if timeout.is_some() {
+                        s.alert.ends_at = timeout;
+                    }
+                    self.duplicates += 1;
+                    (DedupOutcome::Duplicate, s)
+                } else {
+                    alert.ends_at = alert.ends_at.or(timeout);
+                    s.alert = alert;
+                    s.timeout = timeout.is_some();
+                    (DedupOutcome::Updated, s)
+                }
+            }
         }
     }
 

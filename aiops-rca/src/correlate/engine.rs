@@ -247,17 +247,11 @@ impl Engine {
         self.set_time(now)?;
         let st = &mut self.state;
         st.stats.alerts_in += 1;
-        let (outcome, key) =
+        // The stored alert: with `endsAt` made up from the resolve timeout if it had none.
+        let (outcome, stored) =
             st.dedup
                 .observe_with_timeout(alert, now, Some(self.resolve_timeout.0));
-        // The stored alert: with `endsAt` made up from the resolve timeout if it had none.
-        let Some(stored) = st.dedup.get(key) else {
-            return Err(RcaError::InvalidParameter {
-                name: "alert",
-                reason: "the deduplicator lost an alert it just stored".into(),
-            });
-        };
-        let timeout = stored.timeout;
+        let (key, timeout) = (stored.key, stored.timeout);
         let mut alert = stored.alert.clone();
         alert.fingerprint = key;
         if outcome == DedupOutcome::Duplicate {

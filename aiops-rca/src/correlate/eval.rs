@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, HashMap};
 use aiops_core::Fingerprint;
 use serde::Serialize;
 
+use crate::causal::sim::SimRng;
 use crate::correlate::engine::{Config, Engine};
-use crate::correlate::scenario::{Scenario, ScenarioParams, SplitMix64};
+use crate::correlate::scenario::{Scenario, ScenarioParams};
 use crate::error::{RcaError, Result};
 
 /// What caused an alert, in the ground truth.
@@ -184,7 +185,7 @@ pub fn evaluate(
             reason: "need at least one case".into(),
         });
     }
-    let mut seeds = SplitMix64::new(seed);
+    let mut seeds = SimRng::new(seed);
     let mut sum = AlertScores::default();
     let (mut alerts_in, mut incidents, mut faults) = (0, 0, 0);
     for _ in 0..cases {

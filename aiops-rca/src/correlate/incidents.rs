@@ -521,11 +521,7 @@ impl Correlator {
                 self.by_resource.entry(r.clone()).or_default().insert(id);
             }
             self.by_alert.insert(a.fingerprint, id);
-            if let (AlertStatus::Firing, Some(end)) = (a.status, a.ends_at)
-                && end > now
-            {
-                self.expiries.insert((end, id, a.fingerprint));
-            }
+            self.track_expiry(id, &a, now);
             s.order.push(a.fingerprint);
             s.members.insert(
                 a.fingerprint,

@@ -12,6 +12,7 @@ use aiops_core::{
     Alert, AlertStatus, Edge, EdgeKind, Labels, Node, NodeKind, TimestampMs, Topology,
 };
 
+use crate::causal::sim::SimRng;
 use crate::error::{RcaError, Result};
 
 /// Scenario parameters. [`ScenarioParams::default`] is the default mix the evaluation
@@ -119,47 +120,6 @@ pub struct Scenario {
     pub episodes: usize,
 }
 
-/// splitmix64: a tiny, well-mixed deterministic generator.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [0, n), n > 0.
-    fn below(&mut self, n: usize) -> usize {
-        (self.unit() * n as f64) as usize % n.max(1)
-    }
-
-    /// Uniform in [0, n) for a time span; 0 when n <= 0.
-    fn span(&mut self, n: i64) -> i64 {
-        if n <= 0 {
-            0
-        } else {
-            (self.unit() * n as f64) as i64
-        }
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
-
 const BACKGROUND_NAMES: [&str; 4] = [
     "HighCpu",
     "DiskSpaceLow",
@@ -214,7 +174,7 @@ impl ScenarioParams {
     /// Generates the scenario for `seed`.
     pub fn generate(&self, seed: u64) -> Result<Scenario> {
         self.check()?;
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = SimRng::new(seed);
         let svc = |i: usize| format!("svc-{i}");
         let host = |i: usize| format!("host-{i}");
         let mut nodes: Vec<Node> = (0..self.services)
@@ -328,7 +288,7 @@ impl ScenarioParams {
             }
             faults.push(Fault { resource, at });
         }
-        let resource_label = |rng: &mut SplitMix64| {
+        let resource_label = |rng: &mut SimRng| {
             let i = rng.below(self.services + self.hosts);
             if i < self.services {
                 ("service", svc(i))

@@ -82,6 +82,15 @@ pub enum CoreError {
         text: String,
     },
 
+    /// Text that should name a duration (`5m`, `1h30m`) does not.
+    #[error("invalid duration {text:?}: {reason}")]
+    InvalidDuration {
+        /// The text as written.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Text that should name a value of some enumeration does not.
     #[error("unknown {what} {text:?}; expected one of: {expected}")]
     UnknownVariant {
@@ -104,6 +113,22 @@ pub enum CoreError {
         line: u64,
         /// What is wrong there.
         message: String,
+    },
+
+    /// A line of a single column of values is not a number.
+    #[error("line {line}: {text:?} is not a number")]
+    NotANumber {
+        /// 1-based line number.
+        line: u64,
+        /// The line, trimmed.
+        text: String,
+    },
+
+    /// An input meant to hold one series holds another number of them.
+    #[error("{found} series found; one expected")]
+    SeriesCount {
+        /// How many series the input holds.
+        found: usize,
     },
 
     /// Malformed JSON input.

@@ -234,13 +234,15 @@ fn core_kind(e: &CoreError) -> Kind {
         | CoreError::InvalidLabelName(_)
         | CoreError::EmptyLabelValue(_)
         | CoreError::DuplicateLabel(_)
-        | CoreError::InvalidTopology(_) => Kind::InvalidInput,
-        CoreError::InvalidParameter { .. } | CoreError::UnknownVariant { .. } => {
-            Kind::InvalidParameter
-        }
+        | CoreError::InvalidTopology(_)
+        | CoreError::SeriesCount { .. } => Kind::InvalidInput,
+        CoreError::InvalidParameter { .. }
+        | CoreError::UnknownVariant { .. }
+        | CoreError::InvalidDuration { .. } => Kind::InvalidParameter,
         CoreError::InvalidTimestamp { .. }
         | CoreError::Csv { .. }
         | CoreError::Json { .. }
+        | CoreError::NotANumber { .. }
         | CoreError::Prometheus(_) => Kind::Parse,
         _ => Kind::Aiops,
     }

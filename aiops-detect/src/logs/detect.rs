@@ -47,6 +47,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use aiops_core::CoreError;
+use aiops_core::time::Duration;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -70,7 +72,8 @@ pub enum WindowSpec {
 }
 
 impl WindowSpec {
-    /// Parses `60s`, `500ms`, `5m`, `2h`, `1d` (time) or `1000lines` / `1000l` (lines).
+    /// Parses a duration (`60s`, `500ms`, `5m`, `2h`, `1d`, any [`Duration`]; a bare number is
+    /// seconds) as time windows, or `1000lines` / `1000l` as line windows.
     pub fn parse(text: &str) -> Result<Self> {
         let t = text.trim();
         let bad = |reason: &str| DetectError::InvalidParameter {
@@ -79,26 +82,30 @@ impl WindowSpec {
         };
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let n: i64 = num.parse().map_err(|_| bad("no number"))?;
-        if n <= 0 {
-            return Err(bad("must be positive"));
-        }
         let ms = match unit.trim() {
             "lines" | "line" | "l" => {
-                return usize::try_from(n)
-                    .map(WindowSpec::Lines)
-                    .map_err(|_| bad("too large"));
+                let n: usize = num.parse().map_err(|_| bad("no number"))?;
+                return if n == 0 {
+                    Err(bad("must be positive"))
+                } else {
+                    Ok(WindowSpec::Lines(n))
+                };
             }
-            "ms" => 1,
-            "s" | "" => 1000,
-            "m" | "min" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            _ => return Err(bad("unknown unit")),
+            "" => num
+                .parse::<i64>()
+                .map_err(|_| bad("no number"))?
+                .checked_mul(1000)
+                .ok_or_else(|| bad("too large"))?,
+            _ => match t.parse::<Duration>() {
+                Ok(d) => d.as_millis(),
+                Err(CoreError::InvalidDuration { reason, .. }) => return Err(bad(&reason)),
+                Err(e) => return Err(e.into()),
+            },
         };
-        n.checked_mul(ms)
-            .map(WindowSpec::Time)
-            .ok_or_else(|| bad("too large"))
+        if ms <= 0 {
+            return Err(bad("must be positive"));
+        }
+        Ok(WindowSpec::Time(ms))
     }
 }
 
@@ -1289,6 +1296,16 @@ mod tests {
             WindowSpec::Lines(1000)
         );
         assert_eq!(WindowSpec::parse("2h").unwrap().to_string(), "2h");
+        // The one duration parser's other spellings, and a bare number of seconds.
+        assert_eq!(
+            WindowSpec::parse("1h30m").unwrap(),
+            WindowSpec::Time(5_400_000)
+        );
+        assert_eq!(
+            WindowSpec::parse(" 60 s").unwrap(),
+            WindowSpec::Time(60_000)
+        );
+        assert_eq!(WindowSpec::parse("90").unwrap(), WindowSpec::Time(90_000));
         for bad in ["", "s", "0s", "-5m", "5 parsecs", "99999999999999999999d"] {
             assert!(WindowSpec::parse(bad).is_err(), "{bad}");
         }

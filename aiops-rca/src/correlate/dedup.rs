@@ -11,8 +11,8 @@ use std::collections::btree_map::Entry;
 use aiops_core::{Alert, Fingerprint, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::duration::Duration;
 use crate::error::{RcaError, Result};
+use aiops_core::time::Duration;
 
 /// Alert fields a partial dedup may ignore when comparing a repeat with the stored alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

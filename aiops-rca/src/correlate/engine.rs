@@ -6,7 +6,6 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::correlate::dedup::{DedupOutcome, DedupParams, Deduplicator};
-use crate::correlate::duration::Duration;
 use crate::correlate::grouping::{Batch, Grouper};
 use crate::correlate::incidents::{CorrelationParams, Correlator};
 use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
@@ -15,6 +14,7 @@ use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
 use crate::correlate::time_interval::{NamedTimeIntervalConfig, TimeIntervals};
 use crate::error::{RcaError, Result};
 use crate::graph::TopologyGraph;
+use aiops_core::time::Duration;
 
 fn yes() -> bool {
     true

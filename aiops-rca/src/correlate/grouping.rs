@@ -23,10 +23,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use aiops_core::{Alert, AlertStatus, Fingerprint, Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::duration::Duration;
 use crate::correlate::route::Route;
 use crate::correlate::time_interval::TimeIntervals;
 use crate::error::{RcaError, Result};
+use aiops_core::time::Duration;
 
 /// Decides whether an alert is muted (silenced, inhibited, in maintenance) at a time.
 pub trait Mute {

@@ -14,10 +14,10 @@ use aiops_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::duration::Duration;
 use crate::correlate::matchers::Matchers;
 use crate::error::{RcaError, Result};
 use crate::graph::TopologyGraph;
+use aiops_core::time::Duration;
 
 /// When an incident counts as resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -3,7 +3,6 @@
 //! are deterministic, and all state serializes with serde.
 
 pub mod dedup;
-pub mod duration;
 pub mod engine;
 pub mod eval;
 pub mod grouping;
@@ -16,8 +15,8 @@ pub mod scenario;
 pub mod silence;
 pub mod time_interval;
 
+pub use aiops_core::time::Duration;
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};
-pub use duration::Duration;
 pub use engine::{Config, Engine, EngineState, Ingested, Report, Stats, correlate_batch};
 pub use grouping::{Batch, Grouper, Mute, NoMute};
 pub use incidents::{

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use aiops_core::Labels;
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::duration::Duration;
 use crate::correlate::matchers::{MatchOp, Matcher, Matchers};
 use crate::error::{RcaError, Result};
+use aiops_core::time::Duration;
 
 /// How alerts of a route are grouped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,9 +10,9 @@ use aiops_core::time::serde_rfc3339;
 use aiops_core::{Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::duration::Duration;
 use crate::correlate::matchers::Matchers;
 use crate::error::{RcaError, Result};
+use aiops_core::time::Duration;
 
 /// A silence, shaped like Alertmanager's API object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

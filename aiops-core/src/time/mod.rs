@@ -9,6 +9,10 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 
 use crate::error::{CoreError, Result};
 
+pub mod duration;
+
+pub use duration::{Duration, Horizon};
+
 /// Milliseconds since the Unix epoch, UTC.
 pub type TimestampMs = i64;
 
@@ -99,6 +103,25 @@ pub fn format_timestamp(ms: TimestampMs, format: TimestampFormat) -> String {
         TimestampFormat::UnixSeconds => format!("{}", ms as f64 / 1000.0),
         TimestampFormat::UnixMillis => ms.to_string(),
     }
+}
+
+/// The median spacing of `timestamps` (ms): the step of a regularly sampled series, robust to
+/// a few gaps. `None` for fewer than two timestamps.
+pub fn median_step(timestamps: &[TimestampMs]) -> Option<i64> {
+    let mut d: Vec<i64> = timestamps.windows(2).map(|w| w[1] - w[0]).collect();
+    if d.is_empty() {
+        return None;
+    }
+    d.sort_unstable();
+    Some(d[d.len() / 2])
+}
+
+/// The `n` timestamps that follow `timestamps` at its [`median_step`]: where a forecast's
+/// steps fall. `None` for fewer than two timestamps.
+pub fn next_timestamps(timestamps: &[TimestampMs], n: usize) -> Option<Vec<TimestampMs>> {
+    let step = median_step(timestamps)?;
+    let last = *timestamps.last()?;
+    Some((1..=n as i64).map(|h| last + h * step).collect())
 }
 
 /// Serde helpers: a timestamp in ms written as an RFC 3339 string; read from RFC 3339, the NAB
@@ -212,6 +235,15 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn steps_of_a_series() {
+        let ts = [0, 3_600_000, 7_200_000, 14_400_000];
+        assert_eq!(median_step(&ts), Some(3_600_000));
+        assert_eq!(median_step(&ts[..1]), None);
+        assert_eq!(next_timestamps(&ts, 2), Some(vec![18_000_000, 21_600_000]));
+        assert_eq!(next_timestamps(&[5], 2), None);
     }
 
     #[test]

@@ -106,6 +106,14 @@ pub enum CoreError {
     #[error("invalid topology: {0}")]
     InvalidTopology(String),
 
+    /// A resource is not in the topology.
+    #[error("unknown resource {0:?}: not in the topology")]
+    UnknownResource(String),
+
+    /// `runs_on` edges form a cycle (a host cannot run on what runs on it).
+    #[error("runs_on edges form a cycle through {0}")]
+    RunsOnCycle(String),
+
     /// Malformed CSV input.
     #[error("CSV line {line}: {message}")]
     Csv {

@@ -13,6 +13,7 @@ pub mod series;
 pub mod severity;
 pub mod time;
 pub mod topology;
+pub mod topology_graph;
 
 pub use alert::{Alert, AlertStatus, PostableAlert};
 pub use anomaly::Anomaly;
@@ -26,3 +27,4 @@ pub use series::{Aggregation, DedupPolicy, FillPolicy, TimeSeries};
 pub use severity::Severity;
 pub use time::{TimestampFormat, TimestampMs};
 pub use topology::{Edge, EdgeKind, Node, NodeKind, Topology};
+pub use topology_graph::TopologyGraph;

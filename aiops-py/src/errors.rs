@@ -235,6 +235,8 @@ fn core_kind(e: &CoreError) -> Kind {
         | CoreError::EmptyLabelValue(_)
         | CoreError::DuplicateLabel(_)
         | CoreError::InvalidTopology(_)
+        | CoreError::UnknownResource(_)
+        | CoreError::RunsOnCycle(_)
         | CoreError::SeriesCount { .. } => Kind::InvalidInput,
         CoreError::InvalidParameter { .. }
         | CoreError::UnknownVariant { .. }
@@ -288,9 +290,7 @@ fn rca_kind(e: &RcaError) -> Kind {
         RcaError::InvalidRegex { .. }
         | RcaError::InvalidDuration { .. }
         | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
-        RcaError::UnknownResource(_)
-        | RcaError::RunsOnCycle(_)
-        | RcaError::BadColumnName { .. }
+        RcaError::BadColumnName { .. }
         | RcaError::UnknownColumnResource { .. }
         | RcaError::MetricShape(_)
         | RcaError::UnsortedTimestamps { .. }

@@ -6,12 +6,6 @@ use aiops_core::CoreError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RcaError {
-    /// A resource is not in the topology.
-    #[error("unknown resource {0:?}: not in the topology")]
-    UnknownResource(String),
-    /// `runs_on` edges form a cycle (a host cannot run on what runs on it).
-    #[error("runs_on edges form a cycle through {0}")]
-    RunsOnCycle(String),
     /// A label matcher could not be parsed.
     #[error("bad matcher {input:?} at byte {position}: {reason}")]
     MatcherSyntax {

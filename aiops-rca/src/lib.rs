@@ -3,9 +3,7 @@
 pub mod causal;
 pub mod correlate;
 pub mod error;
-pub mod graph;
 pub mod rank;
 pub mod runbook;
 
 pub use error::{RcaError, Result};
-pub use graph::TopologyGraph;

@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::causal::fisher_z::FisherZ;
 use crate::causal::{CausalGraph, Edge, index_of};
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
+use aiops_core::{CoreError, TopologyGraph};
 
 /// What is known about the graph before looking at the data (variable names).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -400,7 +400,7 @@ impl Constraints {
         let resources: Vec<&str> = names.iter().map(|n| resource_of(n)).collect();
         for r in &resources {
             if !prior.topology.contains(r) {
-                return Err(RcaError::UnknownResource((*r).to_string()));
+                return Err(CoreError::UnknownResource((*r).to_string()).into());
             }
         }
         let mut near: Vec<HashSet<&str>> = Vec::with_capacity(p);
@@ -1085,7 +1085,7 @@ root-causes:
         unknown[3] = "ghost:cpu".into();
         assert!(matches!(
             pc.fit(data.view(), &unknown),
-            Err(RcaError::UnknownResource(r)) if r == "ghost"
+            Err(RcaError::Core(CoreError::UnknownResource(r))) if r == "ghost"
         ));
     }
 

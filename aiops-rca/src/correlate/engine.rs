@@ -13,7 +13,7 @@ use crate::correlate::route::RouteConfig;
 use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
 use crate::correlate::time_interval::{NamedTimeIntervalConfig, TimeIntervals};
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 use aiops_core::time::Duration;
 
 fn yes() -> bool {

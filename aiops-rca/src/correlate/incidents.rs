@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::correlate::matchers::Matchers;
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 use aiops_core::time::Duration;
 
 /// When an incident counts as resolved.

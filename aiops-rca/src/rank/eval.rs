@@ -18,7 +18,7 @@ use super::sim::{FaultKind, SimCase, SimParams, simulate};
 use super::{Method, MetricFrame, rank};
 use crate::causal::sim::{FaultCase, FaultParams, fault_cases};
 use crate::error::Result;
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 
 /// AC@1..AC@5 over a set of cases.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]

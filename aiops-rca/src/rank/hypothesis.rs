@@ -176,12 +176,12 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::TopologyGraph;
     use crate::rank::Method;
     use crate::rank::metrics::MetricFrame;
     use crate::rank::sim::Rng;
     use crate::rank::tests_support::ranked;
     use aiops_core::Topology;
+    use aiops_core::TopologyGraph;
 
     #[test]
     fn solves_a_small_system() {

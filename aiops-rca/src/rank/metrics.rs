@@ -18,7 +18,7 @@ use aiops_core::TimestampMs;
 use aiops_core::io::csv::WideTable;
 
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 
 /// Fewest points a frame may have.
 pub const MIN_POINTS: usize = 8;

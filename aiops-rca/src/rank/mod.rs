@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use aiops_core::Topology;
-//! use aiops_rca::TopologyGraph;
+//! use aiops_core::TopologyGraph;
 //! use aiops_rca::rank::{Method, MetricFrame, rank};
 //! let topo = Topology::from_json(r#"{"nodes": [{"id": "frontend", "kind": "service"},
 //!     {"id": "cart", "kind": "service"}],
@@ -62,7 +62,7 @@ pub use changepoint::{ChangePoint, find_anomaly_time};
 pub use metrics::{MetricColumn, MetricFrame};
 
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 use stats::ColumnStats;
 
 /// Fewest points the normal period (before the anomaly time) must have.

@@ -4,7 +4,7 @@ use aiops_core::Topology;
 
 use super::sim::Rng;
 use super::{Method, MetricFrame, rank};
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 
 /// Points in a fixture.
 pub(crate) const POINTS: usize = 100;

@@ -6,13 +6,13 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use aiops_core::{EdgeKind, NodeKind, Topology};
 use petgraph::Direction;
 use petgraph::algo::is_cyclic_directed;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeFiltered;
 
-use crate::error::{RcaError, Result};
+use crate::error::{CoreError, Result};
+use crate::topology::{EdgeKind, NodeKind, Topology};
 
 /// A validated topology graph (petgraph), with lookups by resource id.
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ impl TopologyGraph {
                 .into_iter()
                 .map(|i| graph[i].0.as_str())
                 .collect();
-            return Err(RcaError::RunsOnCycle(members.join(", ")));
+            return Err(CoreError::RunsOnCycle(members.join(", ")));
         }
         Ok(Self { graph, index })
     }
@@ -54,7 +54,7 @@ impl TopologyGraph {
         self.index
             .get(id)
             .copied()
-            .ok_or_else(|| RcaError::UnknownResource(id.to_string()))
+            .ok_or_else(|| CoreError::UnknownResource(id.to_string()))
     }
 
     /// Number of resources.
@@ -270,7 +270,7 @@ mod tests {
         let g = shop();
         assert!(matches!(
             g.dependents("nope"),
-            Err(RcaError::UnknownResource(_))
+            Err(CoreError::UnknownResource(_))
         ));
         let cyc = Topology::from_json(
             r#"{"nodes": [{"id": "a", "kind": "pod"}, {"id": "b", "kind": "host"}],
@@ -280,7 +280,7 @@ mod tests {
         .unwrap();
         assert!(matches!(
             TopologyGraph::new(&cyc),
-            Err(RcaError::RunsOnCycle(_))
+            Err(CoreError::RunsOnCycle(_))
         ));
         // A cycle of calls is legal.
         let calls = Topology::from_json(

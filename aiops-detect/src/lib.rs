@@ -18,7 +18,6 @@ pub mod logs;
 pub mod mad;
 pub mod mahalanobis;
 pub mod multivariate;
-pub mod nab;
 pub mod novelty;
 pub mod order_stats;
 pub mod pca;

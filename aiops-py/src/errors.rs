@@ -18,6 +18,7 @@ use std::path::Path;
 
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
+use aiops_eval::EvalError;
 use aiops_forecast::ForecastError;
 use aiops_rca::RcaError;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
@@ -161,6 +162,8 @@ pub(crate) enum Error {
     ForecastAt(ForecastError, String),
     /// An `aiops-rca` error.
     Rca(RcaError),
+    /// An `aiops-eval` error.
+    Eval(EvalError),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
     Param(String),
     /// Malformed input found by the binding itself (JSON of `from_json`, pickled state).
@@ -215,6 +218,12 @@ impl From<ForecastError> for Error {
 impl From<RcaError> for Error {
     fn from(e: RcaError) -> Self {
         Error::Rca(e)
+    }
+}
+
+impl From<EvalError> for Error {
+    fn from(e: EvalError) -> Self {
+        Error::Eval(e)
     }
 }
 
@@ -276,7 +285,6 @@ fn forecast_kind(e: &ForecastError) -> Kind {
         ForecastError::InvalidParameter { .. } | ForecastError::UnknownModel { .. } => {
             Kind::InvalidParameter
         }
-        ForecastError::Data { .. } => Kind::Aiops,
         ForecastError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }
@@ -310,6 +318,18 @@ fn rca_kind(e: &RcaError) -> Kind {
         | RcaError::DimensionMismatch { .. } => Kind::InvalidInput,
         RcaError::DataFormat { .. } => Kind::Parse,
         RcaError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn eval_kind(e: &EvalError) -> Kind {
+    match e {
+        // As the NAB and M4 harnesses raised them before they moved to aiops-eval.
+        EvalError::InvalidParameter { .. } => Kind::InvalidParameter,
+        EvalError::Data { .. } => Kind::Aiops,
+        EvalError::Detect(d) => detect_kind(d),
+        EvalError::Forecast(f) => forecast_kind(f),
+        EvalError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }
 }
@@ -352,6 +372,12 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
             return io_error(py, &source, Some(path.display().to_string()));
         }
         Error::Rca(e) => (rca_kind(&e), e.to_string()),
+        Error::Eval(
+            EvalError::Core(CoreError::Io(io))
+            | EvalError::Detect(DetectError::Core(CoreError::Io(io)))
+            | EvalError::Forecast(ForecastError::Core(CoreError::Io(io))),
+        ) => return io_error(py, &io, None),
+        Error::Eval(e) => (eval_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),
         Error::Other(m) => (Kind::Aiops, m),

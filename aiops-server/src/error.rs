@@ -44,6 +44,9 @@ pub(crate) enum CliError {
     /// A forecast could not be made.
     #[error("{0}")]
     Forecast(#[from] aiops_forecast::ForecastError),
+    /// An evaluation could not run.
+    #[error("{0}")]
+    Eval(#[from] aiops_eval::EvalError),
 }
 
 impl CliError {

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use aiops_detect::logs::LogDetectorParams;
 use aiops_detect::logs::{anomaly_eval, eval};
-use aiops_detect::nab::{self, CostProfile, ProfileResult};
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
+use aiops_eval::nab::{self, CostProfile, ProfileResult};
 use aiops_rca::correlate::Config;
 use aiops_rca::correlate::eval as alert_eval;
 use aiops_rca::correlate::scenario::ScenarioParams;
@@ -447,8 +447,8 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
 }
 
 fn run_m4(args: &M4Args) -> Result<(), CliError> {
-    let series = aiops_forecast::m4::load(&args.data)?;
-    let s = aiops_forecast::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
+    let series = aiops_eval::m4::load(&args.data)?;
+    let s = aiops_eval::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
     if args.json {
         println!(
             "{}",

@@ -22,7 +22,7 @@ use aiops_core::TimestampMs;
 use aiops_core::time::parse_timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DetectError, Result};
+use crate::error::{EvalError, Result};
 
 /// Share of each series, at most 750 points, that is probationary (not scored).
 pub const PROBATION_PERCENT: f64 = 0.15;
@@ -118,7 +118,7 @@ fn sweep(
 ) -> Result<Vec<SweepPoint>> {
     let ts = &series.timestamps;
     if scores.len() != ts.len() {
-        return Err(DetectError::InvalidParameter {
+        return Err(EvalError::InvalidParameter {
             name: "scores",
             reason: format!(
                 "{}: {} scores for {} points",
@@ -129,7 +129,7 @@ fn sweep(
         });
     }
     if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-        return Err(DetectError::InvalidParameter {
+        return Err(EvalError::InvalidParameter {
             name: "scores",
             reason: format!("{}: score {i} is not finite", series.name),
         });
@@ -138,7 +138,7 @@ fn sweep(
     let index_of = |t: TimestampMs| {
         ts.iter()
             .position(|&x| x == t)
-            .ok_or_else(|| DetectError::InvalidParameter {
+            .ok_or_else(|| EvalError::InvalidParameter {
                 name: "windows",
                 reason: format!(
                     "{}: window bound {t} ms is not a timestamp of the series",
@@ -296,7 +296,7 @@ pub fn score_corpus(
     profiles: &[CostProfile],
 ) -> Result<Vec<ProfileResult>> {
     if corpus.len() != scores.len() {
-        return Err(DetectError::InvalidParameter {
+        return Err(EvalError::InvalidParameter {
             name: "scores",
             reason: format!("{} score vectors for {} series", scores.len(), corpus.len()),
         });
@@ -351,7 +351,7 @@ fn optimise(
             Some(a) if a.score >= r.score => Some(a),
             _ => Some(r),
         })
-        .ok_or_else(|| DetectError::InvalidParameter {
+        .ok_or_else(|| EvalError::InvalidParameter {
             name: "corpus",
             reason: "no scorable point".into(),
         })?;
@@ -383,7 +383,7 @@ pub fn load_corpus(nab_dir: &Path) -> Result<Vec<LabelledSeries>> {
     let labels_path = nab_dir.join("labels").join("combined_windows.json");
     let text = std::fs::read_to_string(&labels_path).map_err(|e| io_err(&labels_path, e))?;
     let windows: std::collections::BTreeMap<String, Vec<(String, String)>> =
-        serde_json::from_str(&text).map_err(|e| DetectError::InvalidParameter {
+        serde_json::from_str(&text).map_err(|e| EvalError::InvalidParameter {
             name: "labels",
             reason: format!("{}: {e}", labels_path.display()),
         })?;
@@ -394,7 +394,7 @@ pub fn load_corpus(nab_dir: &Path) -> Result<Vec<LabelledSeries>> {
         let parse = |t: &str| {
             parse_timestamp(t)
                 .map(|x| x.0)
-                .map_err(|e| DetectError::InvalidParameter {
+                .map_err(|e| EvalError::InvalidParameter {
                     name: "labels",
                     reason: format!("{name}: {e}"),
                 })
@@ -419,7 +419,7 @@ pub fn load_corpus(nab_dir: &Path) -> Result<Vec<LabelledSeries>> {
 fn read_rows(path: &Path) -> Result<(Vec<TimestampMs>, Vec<f64>)> {
     let text = std::fs::read_to_string(path).map_err(|e| io_err(path, e))?;
     let bad = |line: usize, what: String| {
-        DetectError::Core(aiops_core::CoreError::Csv {
+        EvalError::Core(aiops_core::CoreError::Csv {
             line: line as u64,
             message: format!("{}: {what}", path.display()),
         })
@@ -481,7 +481,7 @@ pub fn load_result_scores(results_dir: &Path, corpus: &[LabelledSeries]) -> Resu
             let col = header
                 .iter()
                 .position(|h| *h == "anomaly_score")
-                .ok_or_else(|| DetectError::InvalidParameter {
+                .ok_or_else(|| EvalError::InvalidParameter {
                     name: "results",
                     reason: format!("{}: no anomaly_score column", path.display()),
                 })?;
@@ -491,7 +491,7 @@ pub fn load_result_scores(results_dir: &Path, corpus: &[LabelledSeries]) -> Resu
                     l.split(',')
                         .nth(col)
                         .and_then(|v| v.trim().parse::<f64>().ok())
-                        .ok_or_else(|| DetectError::InvalidParameter {
+                        .ok_or_else(|| EvalError::InvalidParameter {
                             name: "results",
                             reason: format!("{} line {}: bad anomaly_score", path.display(), i + 2),
                         })
@@ -505,7 +505,7 @@ pub fn load_result_scores(results_dir: &Path, corpus: &[LabelledSeries]) -> Resu
 /// Runs `detector` over every series of the corpus (a fresh state each) and returns its scores.
 pub fn detector_scores(
     corpus: &[LabelledSeries],
-    detector: &dyn crate::detector::Detector,
+    detector: &dyn aiops_detect::Detector,
 ) -> Result<Vec<Vec<f64>>> {
     corpus
         .iter()
@@ -520,7 +520,7 @@ pub fn detector_scores(
 /// Runs the registry detector `name` with `params` over every series of the corpus, one
 /// fresh detector per series, series in parallel. With `give_range`, as NAB does for every
 /// detector, a detector that accepts a known range
-/// ([`crate::registry::takes_input_range`]) is given the series' minimum and maximum as
+/// ([`aiops_detect::registry::takes_input_range`]) is given the series' minimum and maximum as
 /// `input_min` / `input_max`, unless `params` sets them; without it, it learns the range.
 pub fn run_detector(
     corpus: &[LabelledSeries],
@@ -530,9 +530,10 @@ pub fn run_detector(
 ) -> Result<Vec<Vec<f64>>> {
     use rayon::prelude::*;
     // Build once up front so a bad name or parameter fails before any work.
-    crate::registry::build(name, params)?;
-    let ranged =
-        give_range && crate::registry::takes_input_range(name) && !params.contains_key("input_min");
+    aiops_detect::registry::build(name, params)?;
+    let ranged = give_range
+        && aiops_detect::registry::takes_input_range(name)
+        && !params.contains_key("input_min");
     corpus
         .par_iter()
         .map(|s| {
@@ -543,7 +544,7 @@ pub fn run_detector(
                 p.insert("input_min".into(), lo.into());
                 p.insert("input_max".into(), hi.into());
             }
-            let det = crate::registry::build(name, &p)?;
+            let det = aiops_detect::registry::build(name, &p)?;
             Ok(det
                 .detect(&detection_timestamps(&s.timestamps), &s.values)?
                 .scores)
@@ -551,8 +552,8 @@ pub fn run_detector(
         .collect()
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> DetectError {
-    DetectError::Core(aiops_core::CoreError::Io(std::io::Error::new(
+fn io_err(path: &Path, e: std::io::Error) -> EvalError {
+    EvalError::Core(aiops_core::CoreError::Io(std::io::Error::new(
         e.kind(),
         format!("{}: {e}", path.display()),
     )))

@@ -7,11 +7,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use rayon::prelude::*;
+use serde::Serialize;
 
-use crate::error::{ForecastError, Result};
-use crate::model::Prediction;
-use crate::registry;
-use crate::theta::Adjust;
+use aiops_forecast::stats::{classical_indices, seasonality_test};
+use aiops_forecast::{ForecastError, Prediction, registry};
+
+use crate::error::{EvalError, Result};
 
 /// One M4 series: its training part and the held-out test part.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +27,7 @@ pub struct M4Series {
 
 fn read_rows(path: &Path) -> Result<Vec<(String, Vec<f64>)>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ForecastError::Data {
+    let text = std::fs::read_to_string(path).map_err(|e| EvalError::Data {
         path: shown.clone(),
         reason: e.to_string(),
     })?;
@@ -42,7 +43,7 @@ fn read_rows(path: &Path) -> Result<Vec<(String, Vec<f64>)>> {
                 c.trim()
                     .trim_matches('"')
                     .parse::<f64>()
-                    .map_err(|_| ForecastError::Data {
+                    .map_err(|_| EvalError::Data {
                         path: shown.clone(),
                         reason: format!("line {}: {c:?} is not a number", i + 1),
                     })
@@ -58,7 +59,7 @@ pub fn load(dir: &Path) -> Result<Vec<M4Series>> {
     let train = read_rows(&dir.join("Hourly-train.csv"))?;
     let test = read_rows(&dir.join("Hourly-test.csv"))?;
     if train.len() != test.len() {
-        return Err(ForecastError::Data {
+        return Err(EvalError::Data {
             path: dir.display().to_string(),
             reason: format!("{} training rows but {} test rows", train.len(), test.len()),
         });
@@ -68,7 +69,7 @@ pub fn load(dir: &Path) -> Result<Vec<M4Series>> {
         .zip(test)
         .map(|((id, train), (tid, test))| {
             if id != tid {
-                return Err(ForecastError::Data {
+                return Err(EvalError::Data {
                     path: dir.display().to_string(),
                     reason: format!("training row {id} meets test row {tid}"),
                 });
@@ -114,9 +115,12 @@ pub fn mase(insample: &[f64], actual: &[f64], forecast: &[f64], m: usize) -> f64
 
 /// The M4 Naive2 benchmark forecast.
 pub fn naive2(train: &[f64], horizon: usize, m: usize) -> Vec<f64> {
-    let adjust = match Adjust::detect(train, m, false) {
-        Adjust::Mult(ix) => Some(ix),
-        _ => None,
+    // The M4 benchmark's seasonal adjustment: classical multiplicative decomposition when
+    // the 90% autocorrelation test finds the season and the data are positive.
+    let adjust = if m >= 2 && seasonality_test(train, m) && train.iter().all(|v| *v > 0.0) {
+        classical_indices(train, m, true)
+    } else {
+        None
     };
     let n = train.len();
     let last = match &adjust {
@@ -132,7 +136,7 @@ pub fn naive2(train: &[f64], horizon: usize, m: usize) -> Vec<f64> {
 }
 
 /// Scores of one model over a set of series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct M4Score {
     /// Model name.
     pub model: String,
@@ -160,7 +164,7 @@ pub struct M4Score {
 /// and scores them. A series the model cannot fit is an error naming it.
 pub fn evaluate(series: &[M4Series], name: &str, horizon: usize, m: usize) -> Result<M4Score> {
     if series.is_empty() {
-        return Err(ForecastError::NotEnoughData { needed: 1, got: 0 });
+        return Err(ForecastError::NotEnoughData { needed: 1, got: 0 }.into());
     }
     let start = Instant::now();
     let forecasts: Vec<Prediction> = series
@@ -173,7 +177,7 @@ pub fn evaluate(series: &[M4Series], name: &str, horizon: usize, m: usize) -> Re
                 }
             })
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<_, ForecastError>>()?;
     let seconds = start.elapsed().as_secs_f64();
     let k = series.len() as f64;
     let (mut s1, mut m1, mut s2, mut m2) = (0.0, 0.0, 0.0, 0.0);
@@ -263,7 +267,7 @@ mod tests {
         assert!((0.0..=1.0).contains(&score.coverage_80));
         assert!(score.coverage_95 >= score.coverage_80);
         std::fs::write(dir.path().join("Hourly-test.csv"), "id,v1\nH1,1,x\n").unwrap();
-        assert!(matches!(load(dir.path()), Err(ForecastError::Data { .. })));
+        assert!(matches!(load(dir.path()), Err(EvalError::Data { .. })));
         assert!(load(&dir.path().join("missing")).is_err());
     }
 }

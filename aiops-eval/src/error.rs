@@ -1,0 +1,40 @@
+//! The one error type of `aiops-eval`.
+
+use aiops_core::CoreError;
+use aiops_detect::DetectError;
+use aiops_forecast::ForecastError;
+
+/// What can go wrong reading a benchmark or running an evaluation. Errors of the library
+/// under evaluation are wrapped unchanged (same message).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EvalError {
+    /// A benchmark file or folder that cannot be used (missing, malformed, inconsistent).
+    #[error("{path}: {reason}")]
+    Data {
+        /// The file or folder.
+        path: String,
+        /// What is wrong, with the line number where there is one.
+        reason: String,
+    },
+    /// A parameter of the evaluation, or a label of the benchmark, is out of its valid range.
+    #[error("invalid parameter {name}: {reason}")]
+    InvalidParameter {
+        /// The parameter.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A detector could not be built or run.
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    /// A forecasting model could not be fitted.
+    #[error(transparent)]
+    Forecast(#[from] ForecastError),
+    /// Invalid data or IO (unreadable file, malformed CSV...).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// Result alias of `aiops-eval`.
+pub type Result<T, E = EvalError> = std::result::Result<T, E>;

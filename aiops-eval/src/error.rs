@@ -1,5 +1,6 @@
 //! The one error type of `aiops-eval`.
 
+use aiops_alerts::AlertError;
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
 use aiops_forecast::ForecastError;
@@ -25,6 +26,17 @@ pub enum EvalError {
         /// Why it was refused.
         reason: String,
     },
+    /// A parameter of a simulator or a scenario generator is out of range.
+    #[error("invalid {name}: {reason}")]
+    InvalidSimulation {
+        /// The parameter.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The alert correlation engine refused its configuration or an alert.
+    #[error(transparent)]
+    Alerts(#[from] AlertError),
     /// A detector could not be built or run.
     #[error(transparent)]
     Detect(#[from] DetectError),

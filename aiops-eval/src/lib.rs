@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod alert_storm;
+pub mod alerts;
 pub mod error;
 pub mod m4;
 pub mod nab;

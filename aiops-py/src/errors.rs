@@ -16,10 +16,12 @@
 use std::io;
 use std::path::Path;
 
+use aiops_alerts::AlertError;
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
 use aiops_eval::EvalError;
 use aiops_forecast::ForecastError;
+use aiops_integrations::IntegrationError;
 use aiops_rca::RcaError;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -164,6 +166,10 @@ pub(crate) enum Error {
     Rca(RcaError),
     /// An `aiops-eval` error.
     Eval(EvalError),
+    /// An `aiops-alerts` error.
+    Alerts(AlertError),
+    /// An `aiops-integrations` error.
+    Integration(IntegrationError),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
     Param(String),
     /// Malformed input found by the binding itself (JSON of `from_json`, pickled state).
@@ -224,6 +230,18 @@ impl From<RcaError> for Error {
 impl From<EvalError> for Error {
     fn from(e: EvalError) -> Self {
         Error::Eval(e)
+    }
+}
+
+impl From<AlertError> for Error {
+    fn from(e: AlertError) -> Self {
+        Error::Alerts(e)
+    }
+}
+
+impl From<IntegrationError> for Error {
+    fn from(e: IntegrationError) -> Self {
+        Error::Integration(e)
     }
 }
 
@@ -292,12 +310,8 @@ fn forecast_kind(e: &ForecastError) -> Kind {
 
 fn rca_kind(e: &RcaError) -> Kind {
     match e {
-        RcaError::MatcherSyntax { .. } | RcaError::Config(_) | RcaError::Runbook { .. } => {
-            Kind::Parse
-        }
-        RcaError::InvalidRegex { .. }
-        | RcaError::InvalidDuration { .. }
-        | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
+        RcaError::Config(_) | RcaError::Runbook { .. } => Kind::Parse,
+        RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
         RcaError::BadColumnName { .. }
         | RcaError::UnknownColumnResource { .. }
         | RcaError::MetricShape(_)
@@ -322,6 +336,25 @@ fn rca_kind(e: &RcaError) -> Kind {
     }
 }
 
+fn alert_kind(e: &AlertError) -> Kind {
+    match e {
+        AlertError::MatcherSyntax { .. } | AlertError::Config(_) => Kind::Parse,
+        AlertError::InvalidRegex { .. } | AlertError::InvalidParameter { .. } => {
+            Kind::InvalidParameter
+        }
+        AlertError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn integration_kind(e: &IntegrationError) -> Kind {
+    match e {
+        IntegrationError::Payload { .. } => Kind::Parse,
+        IntegrationError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
 fn eval_kind(e: &EvalError) -> Kind {
     match e {
         // As the NAB and M4 harnesses raised them before they moved to aiops-eval.
@@ -330,6 +363,7 @@ fn eval_kind(e: &EvalError) -> Kind {
         EvalError::Detect(d) => detect_kind(d),
         EvalError::Forecast(f) => forecast_kind(f),
         EvalError::Core(c) => core_kind(c),
+        EvalError::Alerts(a) => alert_kind(a),
         _ => Kind::Aiops,
     }
 }
@@ -378,6 +412,12 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
             | EvalError::Forecast(ForecastError::Core(CoreError::Io(io))),
         ) => return io_error(py, &io, None),
         Error::Eval(e) => (eval_kind(&e), e.to_string()),
+        Error::Alerts(AlertError::Core(CoreError::Io(io)))
+        | Error::Integration(IntegrationError::Core(CoreError::Io(io))) => {
+            return io_error(py, &io, None);
+        }
+        Error::Alerts(e) => (alert_kind(&e), e.to_string()),
+        Error::Integration(e) => (integration_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),
         Error::Other(m) => (Kind::Aiops, m),

@@ -2,38 +2,10 @@
 
 use aiops_core::CoreError;
 
-/// What can go wrong in correlation and root-cause analysis.
+/// What can go wrong in root-cause analysis: ranking, causal discovery, runbooks.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RcaError {
-    /// A label matcher could not be parsed.
-    #[error("bad matcher {input:?} at byte {position}: {reason}")]
-    MatcherSyntax {
-        /// The whole text being parsed.
-        input: String,
-        /// Byte offset of the problem in `input`.
-        position: usize,
-        /// What was expected or found.
-        reason: String,
-    },
-    /// The regular expression of a `=~` / `!~` matcher does not compile.
-    #[error("invalid regular expression {pattern:?} for label {label:?}: {message}")]
-    InvalidRegex {
-        /// Label the matcher applies to.
-        label: String,
-        /// The pattern as written.
-        pattern: String,
-        /// The regex engine's message.
-        message: String,
-    },
-    /// A duration such as `5m` could not be parsed.
-    #[error("invalid duration {text:?}: {reason}")]
-    InvalidDuration {
-        /// The text as written.
-        text: String,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// A parameter or configuration value is out of range or inconsistent.
     #[error("invalid {name}: {reason}")]
     InvalidParameter {
@@ -42,7 +14,7 @@ pub enum RcaError {
         /// Why it is invalid.
         reason: String,
     },
-    /// The YAML configuration could not be read.
+    /// A YAML document (domain knowledge for causal discovery) could not be read.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A metric column name is not `<resource>:<metric>`.

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 pub mod causal;
-pub mod correlate;
 pub mod error;
 pub mod rank;
 pub mod runbook;

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use aiops_alerts::Config;
 use aiops_detect::logs::LogDetectorParams;
 use aiops_detect::logs::{anomaly_eval, eval};
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
+use aiops_eval::alert_storm::ScenarioParams;
+use aiops_eval::alerts as alert_eval;
 use aiops_eval::nab::{self, CostProfile, ProfileResult};
-use aiops_rca::correlate::Config;
-use aiops_rca::correlate::eval as alert_eval;
-use aiops_rca::correlate::scenario::ScenarioParams;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -277,7 +277,7 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;
-            Config::from_yaml(&text).map_err(|source| CliError::Rca {
+            Config::from_yaml(&text).map_err(|source| CliError::Alerts {
                 path: path.clone(),
                 source,
             })?

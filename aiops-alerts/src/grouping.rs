@@ -23,9 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use aiops_core::{Alert, AlertStatus, Fingerprint, Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::route::Route;
-use crate::correlate::time_interval::TimeIntervals;
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
+use crate::route::Route;
+use crate::time_interval::TimeIntervals;
 use aiops_core::time::Duration;
 
 /// Decides whether an alert is muted (silenced, inhibited, in maintenance) at a time.
@@ -144,7 +144,7 @@ impl Grouper {
 
     fn check_time(&mut self, now: TimestampMs) -> Result<()> {
         if now < self.now {
-            return Err(RcaError::InvalidParameter {
+            return Err(AlertError::InvalidParameter {
                 name: "now",
                 reason: format!("time went backwards: {now} < {}", self.now),
             });
@@ -291,7 +291,7 @@ impl Grouper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::correlate::route::RouteConfig;
+    use crate::route::RouteConfig;
 
     const S: i64 = 1_000;
     const M: i64 = 60 * S;

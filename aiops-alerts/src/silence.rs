@@ -10,8 +10,8 @@ use aiops_core::time::serde_rfc3339;
 use aiops_core::{Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::matchers::Matchers;
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
+use crate::matchers::Matchers;
 use aiops_core::time::Duration;
 
 /// A silence, shaped like Alertmanager's API object.
@@ -40,7 +40,7 @@ impl Silence {
     /// Checks the silence as Alertmanager validates it on creation.
     pub fn validate(&self) -> Result<()> {
         let bad = |reason: &str| {
-            Err(RcaError::InvalidParameter {
+            Err(AlertError::InvalidParameter {
                 name: "silence",
                 reason: format!("{}: {reason}", self.id),
             })
@@ -97,7 +97,7 @@ impl MaintenanceWindow {
     pub fn validate(&self) -> Result<()> {
         let len = self.end - self.start;
         let bad = |reason: String| {
-            Err(RcaError::InvalidParameter {
+            Err(AlertError::InvalidParameter {
                 name: "maintenance window",
                 reason: format!("{}: {reason}", self.name),
             })
@@ -156,7 +156,7 @@ impl Silences {
         let s = self
             .silences
             .get_mut(id)
-            .ok_or_else(|| RcaError::InvalidParameter {
+            .ok_or_else(|| AlertError::InvalidParameter {
                 name: "silence",
                 reason: format!("no silence with id {id:?}"),
             })?;

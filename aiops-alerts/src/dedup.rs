@@ -11,7 +11,7 @@ use std::collections::btree_map::Entry;
 use aiops_core::{Alert, Fingerprint, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
 use aiops_core::time::Duration;
 
 /// Alert fields a partial dedup may ignore when comparing a repeat with the stored alert.
@@ -105,13 +105,13 @@ impl DedupParams {
             .iter()
             .find(|n| !aiops_core::labels::is_valid_label_name(n))
         {
-            return Err(RcaError::InvalidParameter {
+            return Err(AlertError::InvalidParameter {
                 name: "fingerprint_labels",
                 reason: format!("{bad:?} is not a valid label name"),
             });
         }
         if self.retention.0 < 0 {
-            return Err(RcaError::InvalidParameter {
+            return Err(AlertError::InvalidParameter {
                 name: "dedup.retention",
                 reason: "must not be negative".into(),
             });

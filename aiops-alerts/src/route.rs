@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use aiops_core::Labels;
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::matchers::{MatchOp, Matcher, Matchers};
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
+use crate::matchers::{MatchOp, Matcher, Matchers};
 use aiops_core::time::Duration;
 
 /// How alerts of a route are grouped.
@@ -21,11 +21,11 @@ pub enum GroupBy {
 }
 
 impl TryFrom<Vec<String>> for GroupBy {
-    type Error = RcaError;
+    type Error = AlertError;
     fn try_from(v: Vec<String>) -> Result<Self> {
         if v.iter().any(|s| s == "...") {
             if v.len() > 1 {
-                return Err(RcaError::InvalidParameter {
+                return Err(AlertError::InvalidParameter {
                     name: "group_by",
                     reason:
                         "cannot have wildcard group_by (`...`) and other labels at the same time"
@@ -39,7 +39,7 @@ impl TryFrom<Vec<String>> for GroupBy {
             .iter()
             .find(|n| !aiops_core::labels::is_valid_label_name(n))
         {
-            return Err(RcaError::InvalidParameter {
+            return Err(AlertError::InvalidParameter {
                 name: "group_by",
                 reason: format!("{bad:?} is not a valid label name"),
             });
@@ -161,7 +161,7 @@ impl Default for Route {
 impl RouteConfig {
     /// Resolves the tree, checking it as Alertmanager does for the root route.
     pub fn build(&self) -> Result<Route> {
-        let bad = |reason: &str| RcaError::InvalidParameter {
+        let bad = |reason: &str| AlertError::InvalidParameter {
             name: "route",
             reason: reason.into(),
         };
@@ -198,7 +198,7 @@ impl RouteConfig {
             ("repeat_interval", repeat_interval),
         ] {
             if d.0 <= 0 {
-                return Err(RcaError::InvalidParameter {
+                return Err(AlertError::InvalidParameter {
                     name: "route",
                     reason: format!("{name} cannot be zero (route {path})"),
                 });

@@ -24,8 +24,8 @@ use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::route::Route;
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
+use crate::route::Route;
 
 /// A `times:` entry as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,14 +125,14 @@ impl From<TimeIntervals> for Vec<NamedTimeIntervalConfig> {
 }
 
 impl TryFrom<Vec<NamedTimeIntervalConfig>> for TimeIntervals {
-    type Error = RcaError;
+    type Error = AlertError;
     fn try_from(v: Vec<NamedTimeIntervalConfig>) -> Result<Self> {
         Self::new(v)
     }
 }
 
-fn bad(name: &str, reason: String) -> RcaError {
-    RcaError::InvalidParameter {
+fn bad(name: &str, reason: String) -> AlertError {
+    AlertError::InvalidParameter {
         name: "time_intervals",
         reason: format!("{name}: {reason}"),
     }
@@ -376,7 +376,7 @@ impl TimeIntervals {
             .chain(&route.active_time_intervals)
         {
             if !self.by_name.contains_key(name) {
-                return Err(RcaError::InvalidParameter {
+                return Err(AlertError::InvalidParameter {
                     name: "route",
                     reason: format!(
                         "route {} refers to undefined time interval {name:?}",
@@ -496,7 +496,7 @@ mod tests {
             "[{name: a}, {name: a}]",
         ] {
             assert!(
-                matches!(intervals(yaml), Err(RcaError::InvalidParameter { .. })),
+                matches!(intervals(yaml), Err(AlertError::InvalidParameter { .. })),
                 "{yaml}"
             );
         }

@@ -14,8 +14,8 @@ use aiops_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::matchers::Matchers;
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
+use crate::matchers::Matchers;
 use aiops_core::TopologyGraph;
 use aiops_core::time::Duration;
 
@@ -143,7 +143,7 @@ impl Default for CorrelationParams {
 impl CorrelationParams {
     /// Checks the parameters and builds an empty correlator.
     pub fn build(self) -> Result<Correlator> {
-        let bad = |name, reason: String| Err(RcaError::InvalidParameter { name, reason });
+        let bad = |name, reason: String| Err(AlertError::InvalidParameter { name, reason });
         let mut names = BTreeSet::new();
         for r in &self.rules {
             if r.name.is_empty() || !names.insert(r.name.clone()) {

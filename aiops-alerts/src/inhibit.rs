@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aiops_core::{Alert, AlertStatus, Fingerprint, Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::matchers::{MatchOp, Matcher, Matchers};
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
+use crate::matchers::{MatchOp, Matcher, Matchers};
 
 /// One inhibition rule, as in Alertmanager's `inhibit_rules`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -124,7 +124,7 @@ impl Inhibitor {
                 .iter()
                 .find(|n| !aiops_core::labels::is_valid_label_name(n))
             {
-                return Err(RcaError::InvalidParameter {
+                return Err(AlertError::InvalidParameter {
                     name: "inhibit_rules.equal",
                     reason: format!("{bad:?} is not a valid label name"),
                 });

@@ -12,8 +12,8 @@ use aiops_core::{
     Alert, AlertStatus, Edge, EdgeKind, Labels, Node, NodeKind, TimestampMs, Topology,
 };
 
-use crate::causal::sim::SimRng;
-use crate::error::{RcaError, Result};
+use crate::error::{EvalError, Result};
+use aiops_rca::causal::sim::SimRng;
 
 /// Scenario parameters. [`ScenarioParams::default`] is the default mix the evaluation
 /// reports on: 30 services on 5 hosts, 3 faults (one in four on a host) over three hours,
@@ -130,7 +130,7 @@ const BACKGROUND_NAMES: [&str; 4] = [
 impl ScenarioParams {
     fn check(&self) -> Result<()> {
         let bad = |name: &'static str, reason: &str| {
-            Err(RcaError::InvalidParameter {
+            Err(EvalError::InvalidSimulation {
                 name,
                 reason: reason.into(),
             })
@@ -484,7 +484,7 @@ mod tests {
         };
         assert!(matches!(
             p.generate(1),
-            Err(RcaError::InvalidParameter { .. })
+            Err(EvalError::InvalidSimulation { .. })
         ));
         let p = ScenarioParams {
             services: 1,

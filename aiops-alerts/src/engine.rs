@@ -5,14 +5,14 @@ use aiops_core::{Alert, AlertStatus, Fingerprint, Incident, Severity, TimestampM
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use crate::correlate::dedup::{DedupOutcome, DedupParams, Deduplicator};
-use crate::correlate::grouping::{Batch, Grouper};
-use crate::correlate::incidents::{CorrelationParams, Correlator};
-use crate::correlate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
-use crate::correlate::route::RouteConfig;
-use crate::correlate::silence::{MaintenanceWindow, Silence, Silences};
-use crate::correlate::time_interval::{NamedTimeIntervalConfig, TimeIntervals};
-use crate::error::{RcaError, Result};
+use crate::dedup::{DedupOutcome, DedupParams, Deduplicator};
+use crate::error::{AlertError, Result};
+use crate::grouping::{Batch, Grouper};
+use crate::incidents::{CorrelationParams, Correlator};
+use crate::inhibit::{InhibitRule, Inhibitor, SourceIndex};
+use crate::route::RouteConfig;
+use crate::silence::{MaintenanceWindow, Silence, Silences};
+use crate::time_interval::{NamedTimeIntervalConfig, TimeIntervals};
 use aiops_core::TopologyGraph;
 use aiops_core::time::Duration;
 
@@ -110,7 +110,7 @@ impl Default for Config {
 impl Config {
     /// Reads the YAML configuration.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        serde_saphyr::from_str(text).map_err(|e| RcaError::Config(e.to_string()))
+        serde_saphyr::from_str(text).map_err(|e| AlertError::Config(e.to_string()))
     }
 }
 
@@ -233,7 +233,7 @@ impl Engine {
         if let Some(t) = self.state.now
             && now < t
         {
-            return Err(RcaError::InvalidParameter {
+            return Err(AlertError::InvalidParameter {
                 name: "now",
                 reason: format!("time went backwards: {now} < {t}"),
             });
@@ -574,11 +574,11 @@ correlation:
     fn config_errors_are_typed() {
         assert!(matches!(
             Config::from_yaml("bogus: 1"),
-            Err(RcaError::Config(_))
+            Err(AlertError::Config(_))
         ));
         assert!(matches!(
             Config::from_yaml("inhibit_rules: [{source_matchers: ['a=~\"(\"']}]"),
-            Err(RcaError::Config(_))
+            Err(AlertError::Config(_))
         ));
         let cfg = Config::from_yaml("route: {group_by: [a]}").unwrap();
         assert!(Engine::new(cfg, None).is_err());
@@ -702,7 +702,7 @@ time_intervals:
             assert!(
                 matches!(
                     Engine::new(cfg, None),
-                    Err(RcaError::InvalidParameter { .. })
+                    Err(AlertError::InvalidParameter { .. })
                 ),
                 "{bad}"
             );

@@ -3,8 +3,8 @@
 //! configuration, the topology, the state after half of a generated alert storm, the rest of
 //! the storm with each alert's arrival time, and what that version answered to each of them.
 
+use aiops_alerts::{Config, Engine, EngineState};
 use aiops_core::{Alert, Topology};
-use aiops_rca::correlate::{Config, Engine, EngineState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -11,7 +11,7 @@ use aiops_core::Labels;
 use regex::Regex;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{RcaError, Result};
+use crate::error::{AlertError, Result};
 
 /// How a matcher compares the label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,19 +58,21 @@ impl Matcher {
     pub fn new(name: impl Into<String>, op: MatchOp, value: impl Into<String>) -> Result<Self> {
         let (name, value) = (name.into(), value.into());
         if name.is_empty() {
-            return Err(RcaError::InvalidParameter {
+            return Err(AlertError::InvalidParameter {
                 name: "matcher",
                 reason: "empty label name".into(),
             });
         }
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?:{value})$")).map_err(|e| RcaError::InvalidRegex {
-                    label: name.clone(),
-                    pattern: value.clone(),
-                    message: e.to_string(),
-                })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(Regex::new(&format!("^(?:{value})$")).map_err(|e| {
+                    AlertError::InvalidRegex {
+                        label: name.clone(),
+                        pattern: value.clone(),
+                        message: e.to_string(),
+                    }
+                })?)
+            }
             _ => None,
         };
         Ok(Self {
@@ -142,12 +144,12 @@ impl fmt::Display for Matcher {
 }
 
 impl FromStr for Matcher {
-    type Err = RcaError;
+    type Err = AlertError;
     /// Parses exactly one matcher (braces allowed).
     fn from_str(s: &str) -> Result<Self> {
         let mut ms = Matchers::parse(s)?.0;
         if ms.len() != 1 {
-            return Err(RcaError::MatcherSyntax {
+            return Err(AlertError::MatcherSyntax {
                 input: s.to_string(),
                 position: 0,
                 reason: format!("expected exactly one matcher, found {}", ms.len()),
@@ -190,7 +192,7 @@ impl Matchers {
 }
 
 impl FromStr for Matchers {
-    type Err = RcaError;
+    type Err = AlertError;
     fn from_str(s: &str) -> Result<Self> {
         Matchers::parse(s)
     }
@@ -250,7 +252,7 @@ fn is_reserved(c: char) -> bool {
 
 impl Parser<'_> {
     fn err<T>(&self, position: usize, reason: impl Into<String>) -> Result<T> {
-        Err(RcaError::MatcherSyntax {
+        Err(AlertError::MatcherSyntax {
             input: self.input.to_string(),
             position,
             reason: reason.into(),
@@ -329,7 +331,7 @@ impl Parser<'_> {
         }
         let value = self.parse_token("label value")?;
         Matcher::new(name, op, value).map_err(|e| match e {
-            RcaError::InvalidRegex { .. } => RcaError::MatcherSyntax {
+            AlertError::InvalidRegex { .. } => AlertError::MatcherSyntax {
                 input: self.input.to_string(),
                 position: vpos,
                 reason: e.to_string(),
@@ -408,7 +410,7 @@ mod tests {
 
     fn pos_of(r: Result<Matchers>) -> usize {
         match r {
-            Err(RcaError::MatcherSyntax { position, .. }) => position,
+            Err(AlertError::MatcherSyntax { position, .. }) => position,
             other => panic!("expected a syntax error, got {other:?}"),
         }
     }
@@ -479,7 +481,7 @@ mod tests {
         assert_eq!(pos_of(Matchers::parse(r#"{job=~"(unclosed"}"#)), 6);
         assert!(matches!(
             Matcher::new("job", MatchOp::Regex, "a(b"),
-            Err(RcaError::InvalidRegex { .. })
+            Err(AlertError::InvalidRegex { .. })
         ));
     }
 

@@ -1,7 +1,7 @@
 //! Evaluation of the correlation engine on generated scenarios with ground truth
-//! ([`crate::correlate::scenario`]).
+//! ([`crate::alert_storm`]).
 //!
-//! Per case: noise reduction as the engine's [`Stats`](crate::correlate::Stats) define it
+//! Per case: noise reduction as the engine's [`Stats`](aiops_alerts::Stats) define it
 //! (`1 - incidents / alerts_in`, every re-send counted as an incoming alert); incident purity,
 //! the mean over incidents of the share of an incident's alerts that belong to its majority
 //! fault (background and flapping alerts count against it); completeness, the mean over faults
@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashMap};
 use aiops_core::Fingerprint;
 use serde::Serialize;
 
-use crate::causal::sim::SimRng;
-use crate::correlate::engine::{Config, Engine};
-use crate::correlate::scenario::{Scenario, ScenarioParams};
-use crate::error::{RcaError, Result};
+use crate::alert_storm::{Scenario, ScenarioParams};
+use crate::error::{EvalError, Result};
+use aiops_alerts::{Config, Engine};
+use aiops_rca::causal::sim::SimRng;
 
 /// What caused an alert, in the ground truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,7 +180,7 @@ pub fn evaluate(
     seed: u64,
 ) -> Result<AlertEval> {
     if cases == 0 {
-        return Err(RcaError::InvalidParameter {
+        return Err(EvalError::InvalidSimulation {
             name: "cases",
             reason: "need at least one case".into(),
         });
@@ -219,7 +219,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::correlate::scenario::{Fault, ScenarioAlert};
+    use crate::alert_storm::{Fault, ScenarioAlert};
     use aiops_core::{Alert, Edge, EdgeKind, Labels, Node, NodeKind, Topology};
 
     const M: i64 = 60_000;

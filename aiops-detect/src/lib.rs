@@ -14,7 +14,6 @@ pub mod hampel;
 pub mod iqr;
 pub mod isolation_forest;
 pub mod level_shift;
-pub mod logs;
 pub mod mad;
 pub mod mahalanobis;
 pub mod multivariate;

@@ -4,6 +4,7 @@ use aiops_alerts::AlertError;
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
 use aiops_forecast::ForecastError;
+use aiops_logs::LogError;
 
 /// What can go wrong reading a benchmark or running an evaluation. Errors of the library
 /// under evaluation are wrapped unchanged (same message).
@@ -40,6 +41,9 @@ pub enum EvalError {
     /// A detector could not be built or run.
     #[error(transparent)]
     Detect(#[from] DetectError),
+    /// A log parser or detector refused its parameters or its input.
+    #[error(transparent)]
+    Logs(#[from] LogError),
     /// A forecasting model could not be fitted.
     #[error(transparent)]
     Forecast(#[from] ForecastError),

@@ -3,6 +3,8 @@
 pub mod alert_storm;
 pub mod alerts;
 pub mod error;
+pub mod loghub;
+pub mod logs_anomaly;
 pub mod m4;
 pub mod nab;
 

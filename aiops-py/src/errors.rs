@@ -22,6 +22,7 @@ use aiops_detect::DetectError;
 use aiops_eval::EvalError;
 use aiops_forecast::ForecastError;
 use aiops_integrations::IntegrationError;
+use aiops_logs::LogError;
 use aiops_rca::RcaError;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -168,6 +169,8 @@ pub(crate) enum Error {
     Eval(EvalError),
     /// An `aiops-alerts` error.
     Alerts(AlertError),
+    /// An `aiops-logs` error.
+    Logs(LogError),
     /// An `aiops-integrations` error.
     Integration(IntegrationError),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
@@ -233,6 +236,12 @@ impl From<EvalError> for Error {
     }
 }
 
+impl From<LogError> for Error {
+    fn from(e: LogError) -> Self {
+        Error::Logs(e)
+    }
+}
+
 impl From<AlertError> for Error {
     fn from(e: AlertError) -> Self {
         Error::Alerts(e)
@@ -282,9 +291,7 @@ fn detect_kind(e: &DetectError) -> Kind {
         DetectError::InvalidParameter { .. }
         | DetectError::InconsistentBounds { .. }
         | DetectError::UnknownDetector { .. }
-        | DetectError::BadParams { .. }
-        | DetectError::LogFormat { .. }
-        | DetectError::Mask { .. } => Kind::InvalidParameter,
+        | DetectError::BadParams { .. } => Kind::InvalidParameter,
         DetectError::Data { .. } => Kind::Parse,
         DetectError::OutOfOrder { .. }
         | DetectError::NonFinite { .. }
@@ -336,6 +343,19 @@ fn rca_kind(e: &RcaError) -> Kind {
     }
 }
 
+fn log_kind(e: &LogError) -> Kind {
+    match e {
+        LogError::InvalidParameter { .. }
+        | LogError::BadParams { .. }
+        | LogError::LogFormat { .. }
+        | LogError::Mask { .. } => Kind::InvalidParameter,
+        LogError::Read { .. } => Kind::Parse,
+        LogError::Detect(d) => detect_kind(d),
+        LogError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
 fn alert_kind(e: &AlertError) -> Kind {
     match e {
         AlertError::MatcherSyntax { .. } | AlertError::Config(_) => Kind::Parse,
@@ -364,6 +384,7 @@ fn eval_kind(e: &EvalError) -> Kind {
         EvalError::Forecast(f) => forecast_kind(f),
         EvalError::Core(c) => core_kind(c),
         EvalError::Alerts(a) => alert_kind(a),
+        EvalError::Logs(l) => log_kind(l),
         _ => Kind::Aiops,
     }
 }
@@ -417,6 +438,7 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
             return io_error(py, &io, None);
         }
         Error::Alerts(e) => (alert_kind(&e), e.to_string()),
+        Error::Logs(e) => (log_kind(&e), e.to_string()),
         Error::Integration(e) => (integration_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),

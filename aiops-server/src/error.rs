@@ -57,6 +57,9 @@ pub(crate) enum CliError {
         /// Why.
         source: aiops_integrations::IntegrationError,
     },
+    /// A log could not be parsed or scored.
+    #[error("{0}")]
+    Logs(#[from] aiops_logs::LogError),
     /// A bad argument or input the parsers do not cover.
     #[error("{0}")]
     Usage(String),

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use aiops_alerts::Config;
-use aiops_detect::logs::LogDetectorParams;
-use aiops_detect::logs::{anomaly_eval, eval};
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
 use aiops_eval::alert_storm::ScenarioParams;
 use aiops_eval::alerts as alert_eval;
 use aiops_eval::nab::{self, CostProfile, ProfileResult};
+use aiops_eval::{loghub, logs_anomaly};
+use aiops_logs::LogDetectorParams;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -482,8 +482,8 @@ fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
         .settings
         .clone()
         .unwrap_or_else(|| args.data.join("settings.json"));
-    let settings = eval::load_settings(&settings_path)?;
-    let scores = eval::evaluate_loghub(&args.data, &settings)?;
+    let settings = loghub::load_settings(&settings_path)?;
+    let scores = loghub::evaluate_loghub(&args.data, &settings)?;
     let n = scores.len() as f64;
     let mean_ga = scores.iter().map(|s| s.ga).sum::<f64>() / n;
     let mean_pa = scores.iter().map(|s| s.pa).sum::<f64>() / n;
@@ -518,11 +518,11 @@ fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
         .settings
         .clone()
         .unwrap_or_else(|| args.data.join("settings.json"));
-    let settings = eval::load_settings(&settings_path)?;
+    let settings = loghub::load_settings(&settings_path)?;
     let params =
         crate::logs_cmd::detector_params(LogDetectorParams::new(), &args.window, &args.params)?;
     let start = Instant::now();
-    let scores = anomaly_eval::evaluate_log_anomaly(&args.data, &settings, &params)?;
+    let scores = logs_anomaly::evaluate_log_anomaly(&args.data, &settings, &params)?;
     let seconds = start.elapsed().as_secs_f64();
     if args.json {
         let systems: serde_json::Map<String, serde_json::Value> = scores

@@ -108,7 +108,7 @@ impl KeywordSet {
 /// The keyword classes of a message (see the module documentation).
 ///
 /// ```
-/// use aiops_detect::logs::keywords::{Keyword, scan};
+/// use aiops_logs::keywords::{Keyword, scan};
 /// let k = scan("ciod: Error loading /bin/x: FAILED (java.io.IOException)");
 /// assert!(k.contains(Keyword::Error) && k.contains(Keyword::Fail) && k.contains(Keyword::Exception));
 /// assert!(scan("terror alert, fail2ban started").contains(Keyword::Fail));
@@ -171,7 +171,7 @@ fn classify(word: &[u8], set: &mut KeywordSet) {
 /// `TRACE`, `verbose`, `fine`, or Android's one-letter `I`, `D`, `V`).
 ///
 /// ```
-/// use aiops_detect::logs::keywords::is_quiet_level;
+/// use aiops_logs::keywords::is_quiet_level;
 /// assert!(is_quiet_level("INFO") && is_quiet_level("[debug]") && is_quiet_level("I"));
 /// assert!(!is_quiet_level("ERROR") && !is_quiet_level("FATAL") && !is_quiet_level("W"));
 /// ```

@@ -4,10 +4,7 @@
 
 use std::path::PathBuf;
 
-use aiops_detect::ParamGuard;
-use aiops_detect::logs::{
-    ClosedWindow, DrainParams, LogDetectorParams, LogDetectorState, TemplateMiner,
-};
+use aiops_logs::{ClosedWindow, DrainParams, LogDetectorParams, LogDetectorState, TemplateMiner};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]

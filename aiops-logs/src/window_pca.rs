@@ -32,9 +32,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
-use crate::detector::ParamGuard;
-use crate::error::{DetectError, Result};
-use crate::logs::drain::TemplateId;
+use crate::drain::TemplateId;
+use crate::error::{LogError, Result};
 
 /// Unchecked parameters of [`CountPca`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,37 +69,37 @@ impl CountPcaParams {
         Self::default()
     }
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Windows the model is fitted on (>= 2).
         history: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Windows held before the first fit (2..=history).
         min_windows: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Windows between two fits (>= 1).
         refit_every: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Share of the variance the normal space explains (0 < variance < 1).
         variance: f64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// False-alarm rate of the Q-statistic threshold (0 < alpha < 0.5).
         alpha: f64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Template dimensions kept, the most frequent in the history (>= 1).
         max_templates: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Whether counts are weighted by inverse document frequency, as loghub's sessions
         /// are in loglizer. Off by default: in time windows the busiest templates are in every
         /// window, where idf weighs them 0 and hides a broken ratio between them.
@@ -108,11 +107,10 @@ impl CountPcaParams {
     );
 }
 
-impl ParamGuard for CountPcaParams {
-    type Checked = CountPca;
-
-    fn check(&self) -> Result<CountPca> {
-        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+impl CountPcaParams {
+    /// Validates the parameters: the checked [`CountPca`], or the first problem found.
+    pub fn check(&self) -> Result<CountPca> {
+        let bad = |name, reason: String| Err(LogError::InvalidParameter { name, reason });
         if self.history < 2 {
             return bad(
                 "pca.history",
@@ -497,10 +495,7 @@ mod tests {
             CountPcaParams::new().alpha(0.0),
             CountPcaParams::new().max_templates(0),
         ] {
-            assert!(matches!(
-                p.check(),
-                Err(DetectError::InvalidParameter { .. })
-            ));
+            assert!(matches!(p.check(), Err(LogError::InvalidParameter { .. })));
         }
     }
 }

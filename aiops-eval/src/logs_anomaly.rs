@@ -7,9 +7,9 @@
 //! field, so the label can be neither read nor used as a feature.
 //!
 //! Scores are line-level: a line is a true positive when the detector reports it (see
-//! [`crate::logs::detect`] for when a line is anomalous) and its label is not `-`. Two keyword
+//! [`aiops_logs::log_detector`] for when a line is anomalous) and its label is not `-`. Two keyword
 //! baselines run on the same lines: a line is flagged when its message or `Level` field holds
-//! an error keyword ([`crate::logs::keywords`]), or when it has a keyword under the
+//! an error keyword ([`aiops_logs::keywords`]), or when it has a keyword under the
 //! detector's level rule (a quiet level clears the message's keywords).
 
 use std::collections::BTreeMap;
@@ -17,12 +17,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::detector::ParamGuard;
-use crate::error::{DetectError, Result};
-use crate::logs::detect::{LogDetectorParams, LogStats};
-use crate::logs::eval::{LoghubSettings, read_log_lines};
-use crate::logs::format::{CONTENT_FIELD, LogFormat};
-use crate::logs::keywords;
+use aiops_logs::format::{CONTENT_FIELD, LogFormat};
+use aiops_logs::{LogDetectorParams, LogError, LogStats, keywords, read_log_lines};
+
+use crate::error::{EvalError, Result};
+use crate::loghub::LoghubSettings;
 
 /// The field that holds the label in loghub's formats.
 pub const LABEL_FIELD: &str = "Label";
@@ -93,7 +92,7 @@ pub struct AnomalyScore {
 pub fn format_without_label(format: &str) -> Result<String> {
     let rest = format
         .strip_prefix(&format!("<{LABEL_FIELD}>"))
-        .ok_or_else(|| DetectError::LogFormat {
+        .ok_or_else(|| LogError::LogFormat {
             format: format.to_string(),
             reason: format!("does not start with the <{LABEL_FIELD}> field"),
         })?;
@@ -194,7 +193,7 @@ pub fn evaluate_log_anomaly(
         }
     }
     if out.is_empty() {
-        return Err(DetectError::Data {
+        return Err(EvalError::Data {
             path: dir.display().to_string(),
             reason: format!("no system with a <{LABEL_FIELD}> field in its format found"),
         });

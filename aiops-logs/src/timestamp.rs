@@ -17,7 +17,7 @@
 //! A year the line does not give is taken as 1970: timestamps then only order lines within
 //! the file, which is all windowing needs. Times are read as UTC; no time zone is applied.
 
-use crate::logs::format::LogFormat;
+use crate::format::LogFormat;
 
 /// Where the time fields of a format are (indices into [`LogFormat::fields`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! Log anomaly detection: template, keyword and count signals over windows of a log stream.
 //!
 //! Every line is split by the log format (if any), its message mined into a template
-//! ([`crate::logs::drain`]) and scanned for error keywords ([`crate::logs::keywords`]). Lines
+//! ([`crate::drain`]) and scanned for error keywords ([`crate::keywords`]). Lines
 //! are grouped into windows: by time (`--window 60s`) when the format has time fields
-//! ([`crate::logs::timestamp`]), else by line count (`fallback_lines`, or `--window 500lines`).
+//! ([`crate::timestamp`]), else by line count (`fallback_lines`, or `--window 500lines`).
 //!
 //! # Signals
 //!
@@ -15,7 +15,7 @@
 //!
 //! Window signals, decided when the window closes, from earlier windows only:
 //! - **template burst / vanish**: each template's count per window is a series scored by the
-//!   rolling median/MAD detector ([`crate::mad`], both directions, over `count_history`
+//!   rolling median/MAD detector (`aiops_detect::mad`, both directions, over `count_history`
 //!   windows, from `count_min_windows` on). Counts are noisy in a way a MAD of a mostly-zero
 //!   series does not see, so the robust z-score is capped by a Poisson z-score
 //!   `|count − median| / √max(median, 1)`: one line of a template usually absent is not a
@@ -23,7 +23,7 @@
 //! - **keyword rate**: the number of lines with an error keyword per window, scored the same
 //!   way, upwards only.
 //! - **SPE**: the window's template-count vector scored by PCA reconstruction error against
-//!   the Q-statistic threshold ([`crate::logs::pca`]).
+//!   the Q-statistic threshold ([`crate::pca`]).
 //!
 //! # Verdicts
 //!
@@ -49,18 +49,17 @@ use std::str::FromStr;
 
 use aiops_core::CoreError;
 use aiops_core::time::Duration;
+use aiops_detect::mad::{Mad, MadOnline, MadParams};
+use aiops_detect::{DetectError, Direction, OnlineDetector, ParamGuard};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{OnlineDetector, ParamGuard};
-use crate::error::{DetectError, Result};
-use crate::logs::drain::{Change, Drain, DrainParams, TemplateId, TemplateMiner};
-use crate::logs::keywords::{self, KeywordSet};
-use crate::logs::mask::MaskSpec;
-use crate::logs::pca::{CountPca, CountPcaParams, CountPcaState, SpeScore};
-use crate::logs::timestamp::TimeFields;
-use crate::mad::{Mad, MadOnline, MadParams};
-use crate::zscore::Direction;
+use crate::drain::{Change, Drain, DrainParams, TemplateId, TemplateMiner};
+use crate::error::{LogError, Result};
+use crate::keywords::{self, KeywordSet};
+use crate::mask::MaskSpec;
+use crate::timestamp::TimeFields;
+use crate::window_pca::{CountPca, CountPcaParams, CountPcaState, SpeScore};
 
 /// How lines are grouped into windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,7 +75,7 @@ impl WindowSpec {
     /// seconds) as time windows, or `1000lines` / `1000l` as line windows.
     pub fn parse(text: &str) -> Result<Self> {
         let t = text.trim();
-        let bad = |reason: &str| DetectError::InvalidParameter {
+        let bad = |reason: &str| LogError::InvalidParameter {
             name: "window",
             reason: format!("{reason}: {text:?} (expected e.g. 60s, 5m, 1h or 1000lines)"),
         };
@@ -123,7 +122,7 @@ impl fmt::Display for WindowSpec {
 }
 
 impl FromStr for WindowSpec {
-    type Err = DetectError;
+    type Err = LogError;
     fn from_str(s: &str) -> Result<Self> {
         Self::parse(s)
     }
@@ -145,8 +144,7 @@ impl<'de> Deserialize<'de> for WindowSpec {
 /// Unchecked parameters of [`LogDetector`].
 ///
 /// ```
-/// use aiops_detect::ParamGuard;
-/// use aiops_detect::logs::detect::LogDetectorParams;
+/// use aiops_logs::LogDetectorParams;
 /// let det = LogDetectorParams::new()
 ///     .log_format("<Date> <Time> <Level>: <Content>")
 ///     .window("10s".parse()?)
@@ -160,7 +158,7 @@ impl<'de> Deserialize<'de> for WindowSpec {
 /// assert_eq!(report.stats.lines, 61);
 /// let flagged: Vec<u64> = report.lines.iter().map(|l| l.line).collect();
 /// assert_eq!(flagged, vec![61], "the new template after warm-up");
-/// # Ok::<(), aiops_detect::DetectError>(())
+/// # Ok::<(), aiops_logs::LogError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -220,7 +218,7 @@ impl LogDetectorParams {
         Self::default()
     }
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Template-mining parameters (log format, masks, similarity...).
         drain: DrainParams
     );
@@ -237,61 +235,61 @@ impl LogDetectorParams {
         self
     }
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Window: time (needs time fields in the log format) or lines.
         window: WindowSpec
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Lines per window when time windows are asked but the format has no time field
         /// (>= 1).
         fallback_lines: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Lines before a new template counts as anomalous.
         warmup_lines: u64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// A template is rare below this share of the lines so far (0 <= ratio < 1; 0
         /// switches the signal off).
         rare_ratio: f64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Lines seen before the rare signal starts (>= 1).
         rare_min_lines: u64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Windows in the median/MAD reference of the count series (>= 3).
         count_history: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Windows of a series before it is scored (3..=count_history).
         count_min_windows: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Flag a count series at this capped robust z (> 0).
         count_threshold: f64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Whether a `Level` header field is read for keywords: a quiet level (`INFO`,
         /// `DEBUG`...) clears the message's keywords, another level counts as a word
         /// ([`keywords::scan_with_level`]). Off: only the message is scanned.
         level_keywords: bool
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// When a line is anomalous.
         line_rule: LineRule
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// The window-count PCA (`None` switches it off).
         pca: Option<CountPcaParams>
     );
@@ -300,10 +298,7 @@ impl LogDetectorParams {
     /// `window=5m`, `pca.alpha=0.01`, `pca=null`, `drain.sim_threshold=0.6`); the value is read
     /// as JSON, or as a string when it is not JSON. Errors name the accepted keys.
     pub fn assign(self, key: &str, value: &str) -> Result<Self> {
-        let bad = |message: String| DetectError::BadParams {
-            detector: "logs",
-            message,
-        };
+        let bad = |message: String| LogError::BadParams { message };
         let mut tree = serde_json::to_value(&self).map_err(|e| bad(e.to_string()))?;
         let parsed: serde_json::Value = serde_json::from_str(value)
             .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
@@ -336,11 +331,10 @@ impl LogDetectorParams {
     }
 }
 
-impl ParamGuard for LogDetectorParams {
-    type Checked = LogDetector;
-
-    fn check(&self) -> Result<LogDetector> {
-        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+impl LogDetectorParams {
+    /// Validates the parameters: the checked [`LogDetector`], or the first problem found.
+    pub fn check(&self) -> Result<LogDetector> {
+        let bad = |name, reason: String| Err(LogError::InvalidParameter { name, reason });
         if self.fallback_lines == 0 {
             return bad("fallback_lines", "must be at least 1".to_string());
         }
@@ -399,9 +393,9 @@ impl ParamGuard for LogDetectorParams {
 }
 
 /// The MAD parameters' names, as the log detector calls them.
-fn rename_mad(e: DetectError) -> DetectError {
+fn rename_mad(e: DetectError) -> LogError {
     match e {
-        DetectError::InvalidParameter { name, reason } => DetectError::InvalidParameter {
+        DetectError::InvalidParameter { name, reason } => LogError::InvalidParameter {
             name: match name {
                 "window" => "count_history",
                 "min_periods" => "count_min_windows",
@@ -410,7 +404,7 @@ fn rename_mad(e: DetectError) -> DetectError {
             },
             reason,
         },
-        other => other,
+        other => LogError::Detect(other),
     }
 }
 
@@ -774,7 +768,7 @@ impl LogDetectorState {
                 let c = f
                     .fields()
                     .iter()
-                    .position(|n| n == crate::logs::format::CONTENT_FIELD)
+                    .position(|n| n == crate::format::CONTENT_FIELD)
                     .and_then(|i| fs.get(i).copied())
                     .unwrap_or(line);
                 (c, det.level_field.and_then(|i| fs.get(i).copied()))
@@ -1029,12 +1023,12 @@ impl LogDetectorState {
 
     /// The whole state as JSON (parameters included).
     pub fn snapshot(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| DetectError::Snapshot(e.to_string()))
+        serde_json::to_string(self).map_err(|e| LogError::Snapshot(e.to_string()))
     }
 
     /// A state saved by [`LogDetectorState::snapshot`].
     pub fn restore(snapshot: &str) -> Result<Self> {
-        serde_json::from_str(snapshot).map_err(|e| DetectError::Snapshot(e.to_string()))
+        serde_json::from_str(snapshot).map_err(|e| LogError::Snapshot(e.to_string()))
     }
 }
 
@@ -1330,7 +1324,7 @@ mod tests {
             assert!(
                 matches!(
                     LogDetectorParams::new().assign(k, v),
-                    Err(DetectError::BadParams { .. })
+                    Err(LogError::BadParams { .. })
                 ),
                 "{k}={v}"
             );
@@ -1340,7 +1334,7 @@ mod tests {
     #[test]
     fn bad_params_are_named() {
         let name = |p: LogDetectorParams| match p.check() {
-            Err(DetectError::InvalidParameter { name, .. }) => name,
+            Err(LogError::InvalidParameter { name, .. }) => name,
             other => panic!("{other:?}"),
         };
         assert_eq!(
@@ -1368,7 +1362,7 @@ mod tests {
             LogDetectorParams::new()
                 .log_format("<Date> no content")
                 .check(),
-            Err(DetectError::LogFormat { .. })
+            Err(LogError::LogFormat { .. })
         ));
         assert!(LogDetectorState::restore("{}").is_err());
     }

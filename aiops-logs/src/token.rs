@@ -11,7 +11,7 @@
 //! non-alphanumeric character and the suffix is punctuation only, so two host names are never
 //! generalised to `<*>.example.com`.
 
-use crate::logs::mask::{WILDCARD, is_placeholder};
+use crate::mask::{WILDCARD, is_placeholder};
 
 /// How a template token takes part in the similarity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,7 +37,7 @@ use regex_automata::dfa::{Automaton, dense};
 use regex_automata::util::prefilter::Prefilter;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DetectError, Result};
+use crate::error::{LogError, Result};
 
 /// The generic placeholder: a variable with no class (the loghub notation).
 pub const WILDCARD: &str = "<*>";
@@ -199,17 +199,17 @@ impl Masker {
         let mut user = Vec::with_capacity(masks.len());
         for m in masks {
             if !m.name.is_empty() && !is_mask_name(&m.name) {
-                return Err(DetectError::Mask {
+                return Err(LogError::Mask {
                     pattern: m.name.clone(),
                     reason: "a mask name is an upper-case identifier (IP, BLOCK_ID)".to_string(),
                 });
             }
-            let re = Regex::new(&m.pattern).map_err(|e| DetectError::Mask {
+            let re = Regex::new(&m.pattern).map_err(|e| LogError::Mask {
                 pattern: m.pattern.clone(),
                 reason: one_line(&e.to_string()),
             })?;
             if re.is_match("") {
-                return Err(DetectError::Mask {
+                return Err(LogError::Mask {
                     pattern: m.pattern.clone(),
                     reason: "matches the empty string".to_string(),
                 });
@@ -224,7 +224,7 @@ impl Masker {
                 .map(|m| format!("(?:{})", m.pattern))
                 .collect::<Vec<_>>()
                 .join("|");
-            Some(Regex::new(&alternation).map_err(|e| DetectError::Mask {
+            Some(Regex::new(&alternation).map_err(|e| LogError::Mask {
                 pattern: alternation.clone(),
                 reason: one_line(&e.to_string()),
             })?)
@@ -590,7 +590,7 @@ mod tests {
     fn bad_masks_are_refused() {
         assert!(matches!(
             Masker::new(&[MaskSpec::anonymous("(")], true),
-            Err(DetectError::Mask { .. })
+            Err(LogError::Mask { .. })
         ));
         assert!(Masker::new(&[MaskSpec::anonymous("x*")], true).is_err());
         assert!(Masker::new(&[MaskSpec::named("bad name", "x")], true).is_err());

@@ -18,10 +18,9 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::detector::ParamGuard;
-use crate::error::{DetectError, Result};
-use crate::logs::drain::{DrainParams, TemplateId};
-use crate::logs::mask::{MaskSpec, to_loghub};
+use aiops_logs::{DrainParams, MaskSpec, TemplateId, read_log_lines, to_loghub};
+
+use crate::error::{EvalError, Result};
 
 /// One system's entry in the settings JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +56,7 @@ impl LoghubSettings {
 /// Reads a settings JSON: an object of system name -> [`LoghubSettings`]; keys starting with
 /// `_` (comments) are skipped.
 pub fn load_settings(path: &Path) -> Result<BTreeMap<String, LoghubSettings>> {
-    let data_err = |reason: String| DetectError::Data {
+    let data_err = |reason: String| EvalError::Data {
         path: path.display().to_string(),
         reason,
     };
@@ -146,34 +145,9 @@ pub fn template_accuracy<A: AsRef<str>, B: AsRef<str>>(predicted: &[A], truth: &
     right as f64 / n as f64
 }
 
-/// Reads a log file as lines; invalid UTF-8 is replaced, `\r\n` endings are accepted, and a
-/// final empty line (after the last newline) is not a line.
-pub fn read_log_lines(path: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(path).map_err(|e| DetectError::Data {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    Ok(split_lines(&bytes))
-}
-
-/// Splits raw bytes into lines (see [`read_log_lines`]).
-pub fn split_lines(bytes: &[u8]) -> Vec<String> {
-    let mut lines: Vec<String> = bytes
-        .split(|&b| b == b'\n')
-        .map(|l| {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            String::from_utf8_lossy(l).into_owned()
-        })
-        .collect();
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
-        lines.pop();
-    }
-    lines
-}
-
 /// The ground truth of a system: `EventId` and `EventTemplate` per line, in `LineId` order.
 pub fn read_structured(path: &Path) -> Result<Vec<(String, String)>> {
-    let data_err = |reason: String| DetectError::Data {
+    let data_err = |reason: String| EvalError::Data {
         path: path.display().to_string(),
         reason,
     };
@@ -226,7 +200,7 @@ pub fn evaluate_system(dir: &Path, system: &str, settings: &LoghubSettings) -> R
     let structured_path = folder.join(format!("{system}_2k.log_structured.csv"));
     let truth = read_structured(&structured_path)?;
     if truth.len() != lines.len() {
-        return Err(DetectError::Data {
+        return Err(EvalError::Data {
             path: structured_path.display().to_string(),
             reason: format!(
                 "{} ground-truth rows for {} log lines",
@@ -267,7 +241,7 @@ pub fn evaluate_loghub(
         }
     }
     if out.is_empty() {
-        return Err(DetectError::Data {
+        return Err(EvalError::Data {
             path: dir.display().to_string(),
             reason: "no system folder of the settings found".to_string(),
         });
@@ -349,18 +323,10 @@ mod tests {
         };
         assert!(matches!(
             evaluate_system(&dir, "Nope", &s),
-            Err(DetectError::Data { .. })
+            Err(EvalError::Logs(aiops_logs::LogError::Read { .. }))
         ));
         assert!(evaluate_loghub(&dir, &BTreeMap::new()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn split_lines_keeps_every_line() {
-        assert_eq!(split_lines(b"a\r\nb\n\nc"), vec!["a", "b", "", "c"]);
-        assert_eq!(split_lines(b"a\n"), vec!["a"]);
-        assert!(split_lines(b"").is_empty());
-        assert_eq!(split_lines(b"\xff\n"), vec!["\u{fffd}"]);
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

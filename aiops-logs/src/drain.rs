@@ -1,7 +1,7 @@
 //! Drain: online template mining with a fixed-depth prefix tree (He et al., "Drain: An Online
 //! Log Parsing Approach with Fixed Depth Tree", ICWS 2017), the algorithm of drain3.
 //!
-//! Each line is masked ([`crate::logs::mask`]), split into tokens, and routed through the tree:
+//! Each line is masked ([`crate::mask`]), split into tokens, and routed through the tree:
 //! first by its number of tokens, then by its first `depth - 2` tokens (a token holding a digit
 //! or a placeholder goes to the `<*>` branch; a node holding `max_children` branches sends new
 //! tokens there too). The leaf holds a few clusters; the line joins the most similar one
@@ -25,11 +25,10 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::detector::ParamGuard;
-use crate::error::{DetectError, Result};
-use crate::logs::format::LogFormat;
-use crate::logs::mask::{MaskSpec, MaskedLine, Masker, WILDCARD, is_placeholder};
-use crate::logs::token::{self, Kind};
+use crate::error::{LogError, Result};
+use crate::format::LogFormat;
+use crate::mask::{MaskSpec, MaskedLine, Masker, WILDCARD, is_placeholder};
+use crate::token::{self, Kind};
 
 /// Identifier of a template: creation order from 1, stable for the life of the miner.
 pub type TemplateId = u64;
@@ -37,15 +36,14 @@ pub type TemplateId = u64;
 /// Unchecked parameters of [`Drain`].
 ///
 /// ```
-/// use aiops_detect::ParamGuard;
-/// use aiops_detect::logs::{Change, DrainParams};
+/// use aiops_logs::{Change, DrainParams};
 /// let mut miner = DrainParams::new().sim_threshold(0.5).check()?.miner();
 /// let a = miner.learn("connected to 10.0.0.1 in 5 ms");
 /// let b = miner.learn("connected to 10.0.0.7 in 12 ms");
 /// assert_eq!(a.id, b.id);
 /// assert_eq!(b.change, Change::Unchanged);
 /// assert_eq!(miner.template(a.id).unwrap(), "connected to <:IP:> in <:NUM:> ms");
-/// # Ok::<(), aiops_detect::DetectError>(())
+/// # Ok::<(), aiops_logs::LogError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -80,18 +78,18 @@ impl DrainParams {
         Self::default()
     }
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Tree depth, counting the root and the leaf (>= 3): lines are routed by their first
         /// `depth - 2` tokens.
         depth: usize
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Share of equal tokens (0 < st <= 1) for a line to join a template.
         sim_threshold: f64
     );
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Branches per tree node (>= 2); further tokens share the `<*>` branch.
         max_children: usize
     );
@@ -108,7 +106,7 @@ impl DrainParams {
         self
     }
 
-    crate::detector::setter!(
+    crate::fields!(
         /// Whether the built-in masks (numbers, hex, IPs, ids) run.
         builtin_masks: bool
     );
@@ -120,30 +118,29 @@ impl DrainParams {
     }
 }
 
-impl ParamGuard for DrainParams {
-    type Checked = Drain;
-
-    fn check(&self) -> Result<Drain> {
+impl DrainParams {
+    /// Validates the parameters: the checked [`Drain`], or the first problem found.
+    pub fn check(&self) -> Result<Drain> {
         if self.depth < 3 {
-            return Err(DetectError::InvalidParameter {
+            return Err(LogError::InvalidParameter {
                 name: "depth",
                 reason: format!("must be at least 3, got {}", self.depth),
             });
         }
         if !(self.sim_threshold > 0.0 && self.sim_threshold <= 1.0) {
-            return Err(DetectError::InvalidParameter {
+            return Err(LogError::InvalidParameter {
                 name: "sim_threshold",
                 reason: format!("must be in (0, 1], got {}", self.sim_threshold),
             });
         }
         if self.max_children < 2 {
-            return Err(DetectError::InvalidParameter {
+            return Err(LogError::InvalidParameter {
                 name: "max_children",
                 reason: format!("must be at least 2, got {}", self.max_children),
             });
         }
         if self.max_clusters == Some(0) {
-            return Err(DetectError::InvalidParameter {
+            return Err(LogError::InvalidParameter {
                 name: "max_clusters",
                 reason: "must be at least 1".to_string(),
             });

@@ -15,7 +15,7 @@
 
 use regex::Regex;
 
-use crate::error::{DetectError, Result};
+use crate::error::{LogError, Result};
 
 /// The field holding the message that template mining parses.
 pub const CONTENT_FIELD: &str = "Content";
@@ -113,7 +113,7 @@ impl LogFormat {
     /// Compiles a format. Errors when it has no `<Content>` field, a field name twice, an
     /// empty or non-identifier field name, or a separator that is not a valid regex.
     pub fn new(format: &str) -> Result<Self> {
-        let bad = |reason: String| DetectError::LogFormat {
+        let bad = |reason: String| LogError::LogFormat {
             format: format.to_string(),
             reason,
         };
@@ -172,8 +172,8 @@ impl LogFormat {
                 }
                 re.push_str(&regex_separator(&seps[fields.len()]));
                 re.push('$');
-                let compiled = Regex::new(&re)
-                    .map_err(|e| bad(crate::logs::mask::one_line(&e.to_string())))?;
+                let compiled =
+                    Regex::new(&re).map_err(|e| bad(crate::mask::one_line(&e.to_string())))?;
                 Matcher::Regex(Box::new(compiled))
             }
         };
@@ -448,7 +448,7 @@ mod tests {
     fn bad_formats_are_refused() {
         assert!(matches!(
             LogFormat::new("<Date> <Time>"),
-            Err(DetectError::LogFormat { .. })
+            Err(LogError::LogFormat { .. })
         ));
         assert!(LogFormat::new("<Date> <Date> <Content>").is_err());
         assert!(LogFormat::new("<Date <Content>").is_err());

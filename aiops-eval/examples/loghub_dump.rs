@@ -1,15 +1,14 @@
 //! Prints, for one loghub system, every line's ground-truth event and template beside the
 //! template aiops mines for it (tab-separated), to study parsing errors.
 //!
-//! `cargo run --release -p aiops-detect --example loghub_dump -- ../shared/data/loghub HDFS`
+//! `cargo run --release -p aiops-eval --example loghub_dump -- ../shared/data/loghub HDFS`
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use aiops_detect::ParamGuard;
-use aiops_detect::logs::eval::{
-    load_settings, parse_with_settings, read_log_lines, read_structured,
-};
+use aiops_eval::EvalError;
+use aiops_eval::loghub::{load_settings, parse_with_settings, read_structured};
+use aiops_logs::read_log_lines;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -26,10 +25,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(dir: &Path, sys: &str) -> Result<(), aiops_detect::DetectError> {
+fn run(dir: &Path, sys: &str) -> Result<(), EvalError> {
     let settings = load_settings(&dir.join("settings.json"))?;
     let Some(s) = settings.get(sys) else {
-        return Err(aiops_detect::DetectError::Data {
+        return Err(EvalError::Data {
             path: dir.display().to_string(),
             reason: format!("no settings for {sys}"),
         });

@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod alert_correlation;
 pub mod alert_storm;
-pub mod alerts;
 pub mod error;
 pub mod loghub;
 pub mod logs_anomaly;

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use aiops_alerts::Config;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
+use aiops_eval::alert_correlation as alert_eval;
 use aiops_eval::alert_storm::ScenarioParams;
-use aiops_eval::alerts as alert_eval;
 use aiops_eval::nab::{self, CostProfile, ProfileResult};
 use aiops_eval::{loghub, logs_anomaly};
 use aiops_logs::LogDetectorParams;

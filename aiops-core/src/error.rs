@@ -21,7 +21,7 @@ pub enum CoreError {
 
     /// A timestamp is smaller than the one before it.
     #[error(
-        "timestamps not sorted: point {index} has timestamp {timestamp} ms, before the previous {previous} ms"
+        "timestamps not sorted (they must strictly increase): point {index} has timestamp {timestamp} ms, before the previous {previous} ms"
     )]
     Unsorted {
         /// Index of the offending point (0-based).

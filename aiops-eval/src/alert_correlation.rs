@@ -18,8 +18,8 @@ use serde::Serialize;
 
 use crate::alert_storm::{Scenario, ScenarioParams};
 use crate::error::{EvalError, Result};
+use crate::rng::SimRng;
 use aiops_alerts::{Config, Engine};
-use aiops_rca::causal::sim::SimRng;
 
 /// What caused an alert, in the ground truth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,8 +180,8 @@ pub fn evaluate(
     seed: u64,
 ) -> Result<AlertEval> {
     if cases == 0 {
-        return Err(EvalError::InvalidSimulation {
-            name: "cases",
+        return Err(EvalError::Invalid {
+            what: "cases",
             reason: "need at least one case".into(),
         });
     }

@@ -13,7 +13,7 @@ use aiops_core::{
 };
 
 use crate::error::{EvalError, Result};
-use aiops_rca::causal::sim::SimRng;
+use crate::rng::SimRng;
 
 /// Scenario parameters. [`ScenarioParams::default`] is the default mix the evaluation
 /// reports on: 30 services on 5 hosts, 3 faults (one in four on a host) over three hours,
@@ -130,8 +130,8 @@ const BACKGROUND_NAMES: [&str; 4] = [
 impl ScenarioParams {
     fn check(&self) -> Result<()> {
         let bad = |name: &'static str, reason: &str| {
-            Err(EvalError::InvalidSimulation {
-                name,
+            Err(EvalError::Invalid {
+                what: name,
                 reason: reason.into(),
             })
         };
@@ -482,10 +482,7 @@ mod tests {
             propagation: 1.5,
             ..Default::default()
         };
-        assert!(matches!(
-            p.generate(1),
-            Err(EvalError::InvalidSimulation { .. })
-        ));
+        assert!(matches!(p.generate(1), Err(EvalError::Invalid { .. })));
         let p = ScenarioParams {
             services: 1,
             ..Default::default()

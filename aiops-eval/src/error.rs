@@ -5,6 +5,7 @@ use aiops_core::CoreError;
 use aiops_detect::DetectError;
 use aiops_forecast::ForecastError;
 use aiops_logs::LogError;
+use aiops_rca::RcaError;
 
 /// What can go wrong reading a benchmark or running an evaluation. Errors of the library
 /// under evaluation are wrapped unchanged (same message).
@@ -27,14 +28,26 @@ pub enum EvalError {
         /// Why it was refused.
         reason: String,
     },
-    /// A parameter of a simulator or a scenario generator is out of range.
-    #[error("invalid {name}: {reason}")]
-    InvalidSimulation {
-        /// The parameter.
-        name: &'static str,
+    /// A setting of a simulator, a scenario generator or a scorer is out of range, or what
+    /// it is given is inconsistent (a cyclic DAG, graphs over other variables...).
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// The setting or input.
+        what: &'static str,
         /// Why it was refused.
         reason: String,
     },
+    /// A line of a benchmark fixture is malformed.
+    #[error("line {line}: {reason}")]
+    Malformed {
+        /// Line number, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Root-cause ranking or causal discovery refused its input.
+    #[error(transparent)]
+    Rca(#[from] RcaError),
     /// The alert correlation engine refused its configuration or an alert.
     #[error(transparent)]
     Alerts(#[from] AlertError),

@@ -322,7 +322,6 @@ fn rca_kind(e: &RcaError) -> Kind {
         RcaError::BadColumnName { .. }
         | RcaError::UnknownColumnResource { .. }
         | RcaError::MetricShape(_)
-        | RcaError::UnsortedTimestamps { .. }
         | RcaError::EmptyColumn { .. }
         | RcaError::AllConstant
         | RcaError::NotEnoughData(_)
@@ -337,7 +336,6 @@ fn rca_kind(e: &RcaError) -> Kind {
         | RcaError::CollinearVariables(_)
         | RcaError::NotEnoughSamples { .. }
         | RcaError::DimensionMismatch { .. } => Kind::InvalidInput,
-        RcaError::DataFormat { .. } => Kind::Parse,
         RcaError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }

@@ -34,18 +34,6 @@ pub enum RcaError {
     /// The metric table's shape is inconsistent (column lengths, names).
     #[error("bad metric table: {0}")]
     MetricShape(String),
-    /// Timestamps are not strictly increasing.
-    #[error(
-        "timestamps must strictly increase: point {index} ({time} ms) is {problem} the previous one"
-    )]
-    UnsortedTimestamps {
-        /// 0-based index of the offending point.
-        index: usize,
-        /// Its timestamp (ms since the epoch).
-        time: i64,
-        /// `"before"` or `"equal to"`.
-        problem: &'static str,
-    },
     /// A column has no value at all (every cell missing), so it cannot be interpolated.
     #[error("column {column:?} has no value (every cell is missing)")]
     EmptyColumn {
@@ -132,14 +120,6 @@ pub enum RcaError {
     /// edges forming a cycle, ...).
     #[error("contradictory constraints: {0}")]
     ContradictoryConstraints(String),
-    /// A data file (matrix, graph) is malformed.
-    #[error("line {line}: {reason}")]
-    DataFormat {
-        /// Line number, from 1.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
     /// A runbook document could not be read.
     #[error("runbook {document}: {reason}")]
     Runbook {
@@ -148,7 +128,7 @@ pub enum RcaError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A file or folder could not be read.
+    /// A runbook file or folder could not be read.
     #[error("{}: {source}", path.display())]
     Io {
         /// The path.
@@ -157,7 +137,7 @@ pub enum RcaError {
         #[source]
         source: std::io::Error,
     },
-    /// Invalid input data.
+    /// Invalid input data (timestamps, topology, labels...).
     #[error(transparent)]
     Core(#[from] CoreError),
 }

@@ -4,5 +4,7 @@ pub mod causal;
 pub mod error;
 pub mod rank;
 pub mod runbook;
+#[cfg(test)]
+mod testing;
 
 pub use error::{RcaError, Result};

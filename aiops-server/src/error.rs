@@ -66,6 +66,14 @@ pub(crate) enum CliError {
     /// A forecast could not be made.
     #[error("{0}")]
     Forecast(#[from] aiops_forecast::ForecastError),
+    /// A benchmark folder could not be read.
+    #[error("{path}: {source}")]
+    Benchmark {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: aiops_eval::EvalError,
+    },
     /// An evaluation could not run.
     #[error("{0}")]
     Eval(#[from] aiops_eval::EvalError),

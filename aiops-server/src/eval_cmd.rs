@@ -64,7 +64,7 @@ pub(crate) struct RcaEvalArgs {
     method: Option<String>,
 
     /// Fit the confidence calibration on these cases and print its knots (for
-    /// aiops-rca/src/rank/calibration.rs) instead of the table.
+    /// aiops-rca/src/rank/confidence.rs) instead of the table.
     #[arg(long)]
     fit_calibration: bool,
 
@@ -315,8 +315,8 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
 }
 
 fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
+    use aiops_eval::rca_ranking::{Accuracy, Simulator, evaluate_with};
     use aiops_rca::rank::Method;
-    use aiops_rca::rank::eval::{Accuracy, Simulator, evaluate_with};
     let methods: Vec<Method> = match &args.method {
         None => Method::ALL.to_vec(),
         Some(name) => {
@@ -330,9 +330,11 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
     };
     let start = Instant::now();
     let simulator = match args.simulator.as_str() {
-        "microservice" => Simulator::Microservice(aiops_rca::rank::sim::SimParams::default()),
+        "microservice" => {
+            Simulator::Microservice(aiops_eval::microservice_sim::SimParams::default())
+        }
         "dag" => {
-            let mut p = aiops_rca::causal::sim::FaultParams::default();
+            let mut p = aiops_eval::dag_sim::FaultParams::default();
             p.dag.variables = args.dag_variables;
             p.magnitude = args.dag_magnitude;
             Simulator::RandomDag(p)

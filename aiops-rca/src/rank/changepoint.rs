@@ -246,7 +246,7 @@ fn first_change(v: &[f64]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rank::tests_support::build;
+    use crate::testing::build;
 
     #[test]
     fn finds_the_shared_change_not_the_lone_spike() {

@@ -324,7 +324,7 @@ fn is_host_edge(p: &Prepared<'_>, r: usize, d: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::rank::Method;
-    use crate::rank::tests_support::{build, chain, ranked};
+    use crate::testing::{build, chain, ranked};
 
     #[test]
     fn the_deepest_changed_resource_wins_over_louder_callers() {

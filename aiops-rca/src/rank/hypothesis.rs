@@ -178,8 +178,7 @@ mod tests {
     use super::*;
     use crate::rank::Method;
     use crate::rank::metrics::MetricFrame;
-    use crate::rank::sim::Rng;
-    use crate::rank::tests_support::ranked;
+    use crate::testing::{Noise, ranked};
     use aiops_core::Topology;
     use aiops_core::TopologyGraph;
 
@@ -203,7 +202,7 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        let mut rng = Rng::new(3);
+        let mut rng = Noise::new(3);
         let b: Vec<f64> = (0..100)
             .map(|i| 50.0 + 3.0 * rng.normal() + if i >= 60 { 20.0 } else { 0.0 })
             .collect();

@@ -19,78 +19,10 @@
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::causal::{CausalGraph, Edge, default_names};
-use crate::error::{RcaError, Result};
+use aiops_rca::causal::{CausalGraph, Edge, default_names};
 
-/// A small deterministic generator (splitmix64), with uniform and normal draws.
-#[derive(Debug, Clone)]
-pub struct SimRng(u64);
-
-impl SimRng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Uniform in [0, n); 0 when n is 0.
-    pub fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.unit() * n as f64) as usize % n
-        }
-    }
-
-    /// Uniform in [lo, hi).
-    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// Uniform in [0, n) for a span of time; 0 when n <= 0.
-    pub fn span(&mut self, n: i64) -> i64 {
-        if n <= 0 {
-            0
-        } else {
-            (self.unit() * n as f64) as i64
-        }
-    }
-
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.unit(); // in (0, 1]
-        let u2 = self.unit();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// A uniformly random permutation of 0..n (Fisher-Yates).
-    pub fn permutation(&mut self, n: usize) -> Vec<usize> {
-        let mut v: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-        v
-    }
-}
+use crate::error::{EvalError, Result};
+pub use crate::rng::SimRng;
 
 /// A weighted directed acyclic graph over named variables: the true model of a simulation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,21 +47,20 @@ impl Dag {
         let mut parents = vec![Vec::new(); p];
         for &(a, b, w) in edges {
             if a >= p || b >= p {
-                return Err(RcaError::DimensionMismatch {
-                    what: "DAG edge endpoint (variable index)",
-                    expected: p,
-                    got: a.max(b),
+                return Err(EvalError::Invalid {
+                    what: "edges",
+                    reason: format!("edge {a} -> {b}: variable index out of range (< {p})"),
                 });
             }
             if a == b || !w.is_finite() {
-                return Err(RcaError::InvalidParameter {
-                    name: "edges",
+                return Err(EvalError::Invalid {
+                    what: "edges",
                     reason: format!("edge {a} -> {b} with weight {w}: self loop or not finite"),
                 });
             }
             if parents[b].iter().any(|&(q, _)| q == a) {
-                return Err(RcaError::InvalidParameter {
-                    name: "edges",
+                return Err(EvalError::Invalid {
+                    what: "edges",
                     reason: format!("edge {a} -> {b} given twice"),
                 });
             }
@@ -157,8 +88,8 @@ impl Dag {
         }
         if order.len() < p {
             let stuck = (0..p).find(|&v| indegree[v] > 0).unwrap_or(0);
-            return Err(RcaError::InvalidParameter {
-                name: "edges",
+            return Err(EvalError::Invalid {
+                what: "edges",
                 reason: format!("the edges form a cycle (through {:?})", names[stuck]),
             });
         }
@@ -197,7 +128,7 @@ impl Dag {
     }
 
     /// The DAG as a [`CausalGraph`] (every edge directed, p-value 0).
-    pub fn graph(&self) -> CausalGraph {
+    pub fn graph(&self) -> Result<CausalGraph> {
         let edges = self
             .edges()
             .into_iter()
@@ -208,11 +139,7 @@ impl Dag {
                 p_value: 0.0,
             })
             .collect();
-        // Valid by construction: indices in range, acyclic, no duplicates.
-        CausalGraph::new(self.names.clone(), edges).unwrap_or_else(|_| CausalGraph {
-            names: self.names.clone(),
-            edges: Vec::new(),
-        })
+        Ok(CausalGraph::new(self.names.clone(), edges)?)
     }
 
     /// Every variable reachable from `v` along edges (not `v` itself), sorted.
@@ -316,7 +243,7 @@ impl RandomDagParams {
     }
 
     fn check(&self) -> Result<()> {
-        let bad = |name, reason: String| Err(RcaError::InvalidParameter { name, reason });
+        let bad = |what, reason: String| Err(EvalError::Invalid { what, reason });
         if self.variables < 2 {
             return bad(
                 "variables",
@@ -414,7 +341,7 @@ impl Default for FaultParams {
 
 impl FaultParams {
     fn check(&self) -> Result<usize> {
-        let bad = |name, reason: String| Err(RcaError::InvalidParameter { name, reason });
+        let bad = |what, reason: String| Err(EvalError::Invalid { what, reason });
         if self.samples < 10 {
             return bad("samples", format!("need at least 10, got {}", self.samples));
         }
@@ -513,18 +440,6 @@ pub fn fault_cases(params: &FaultParams, cases: usize, seed: u64) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn normal_draws_have_unit_variance() {
-        let mut rng = SimRng::new(1);
-        let xs: Vec<f64> = (0..200_000).map(|_| rng.normal()).collect();
-        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!(
-            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
-            "{mean} {var}"
-        );
-    }
 
     #[test]
     fn dag_refuses_cycles_and_orders_parents_first() {

@@ -1,9 +1,9 @@
-//! Calibrated confidence: the probability that the top-ranked candidate is the root cause,
-//! read off its *margin* over the runner-up.
+//! Calibrated confidence (isotonic calibration): the probability that the top-ranked
+//! candidate is the root cause, read off its *margin* over the runner-up.
 //!
 //! The margin is `(s1 - s2) / s1` for the best two scores `s1 >= s2 >= 0` (1 when only one
 //! candidate scores, 0 when the top two tie). How often a margin means a right answer was
-//! learned on the simulator ([`super::sim`]) by isotonic regression (pool adjacent violators)
+//! learned on simulated incidents (`aiops_eval::microservice_sim`) by isotonic regression (pool adjacent violators)
 //! per method: [`fit`] is run by `aiops eval rca --fit-calibration`, on seeds disjoint from
 //! the ones the evaluation reports, and its tables are the constants below. Between the
 //! knots the probability is interpolated linearly.

@@ -38,8 +38,8 @@
 
 use aiops_core::{Edge, EdgeKind, Node, NodeKind, TimestampMs, Topology};
 
-use crate::causal::sim::SimRng;
-use crate::error::{RcaError, Result};
+use crate::error::{EvalError, Result};
+use crate::rng::SimRng;
 
 /// The faults the simulator injects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,7 +55,7 @@ pub enum FaultKind {
     /// Packets are lost: retransmissions add latency, some requests fail.
     PacketLoss,
     /// A level shift of one variable of a random linear causal model (the PyRCA-style
-    /// cases of [`crate::rank::eval::Simulator::RandomDag`]; never made by this simulator).
+    /// cases of [`crate::rca_ranking::Simulator::RandomDag`]; never made by this simulator).
     Shift,
     /// A spike of one variable of a random linear causal model (as `Shift`).
     Spike,
@@ -191,8 +191,8 @@ enum Target {
 /// Simulates one incident.
 pub fn simulate(params: &SimParams, seed: u64) -> Result<SimCase> {
     if params.min_services < 3 || params.max_services < params.min_services {
-        return Err(RcaError::InvalidParameter {
-            name: "services",
+        return Err(EvalError::Invalid {
+            what: "services",
             reason: format!(
                 "need 3 <= min_services <= max_services, got {}..{}",
                 params.min_services, params.max_services
@@ -200,8 +200,8 @@ pub fn simulate(params: &SimParams, seed: u64) -> Result<SimCase> {
         });
     }
     if params.points < 60 || params.step_ms <= 0 {
-        return Err(RcaError::InvalidParameter {
-            name: "points",
+        return Err(EvalError::Invalid {
+            what: "points",
             reason: "need at least 60 points and a positive step".into(),
         });
     }

@@ -1,10 +1,11 @@
-//! Evaluation of the ranking methods on simulated incidents ([`super::sim`]): AC@k (the share
-//! of cases whose faulty resource is among the top k), Avg@5 (the mean of AC@1..AC@5), per
-//! method and per fault kind, with the anomaly time given (the true fault start) and found by
-//! [`super::changepoint`]; plus how well the top candidate's confidence is calibrated.
+//! Evaluation of the root-cause ranking methods (`aiops_rca::rank`) on simulated incidents:
+//! AC@k (the share of cases whose faulty resource is among the top k), Avg@5 (the mean of
+//! AC@1..AC@5), per method and per fault kind, with the anomaly time given (the true fault
+//! start) and found by `aiops_rca::rank::changepoint`; plus how well the top candidate's
+//! confidence is calibrated.
 //!
-//! Two sources of cases: the microservice simulator ([`super::sim`]), and PyRCA-style random
-//! linear causal models ([`crate::causal::sim::fault_cases`]: a random DAG, a shift or spike
+//! Two sources of cases: the microservice simulator ([`crate::microservice_sim`]), and
+//! PyRCA-style random linear causal models ([`crate::dag_sim::fault_cases`]: a random DAG, a shift or spike
 //! at one variable that propagates to its descendants), whose DAG becomes the topology
 //! (each variable a resource with one metric, `depends_on` its causes). The second is a
 //! different generator from the one the `default` method was built beside.
@@ -13,11 +14,12 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::calibration::{self, Calibration, margin};
-use super::sim::{FaultKind, SimCase, SimParams, simulate};
-use super::{Method, MetricFrame, rank};
-use crate::causal::sim::{FaultCase, FaultParams, fault_cases};
+use aiops_rca::rank::confidence::{self, Calibration, margin};
+use aiops_rca::rank::{Method, MetricFrame, find_anomaly_time, rank};
+
+use crate::dag_sim::{FaultCase, FaultParams, fault_cases};
 use crate::error::Result;
+use crate::microservice_sim::{FaultKind, SimCase, SimParams, simulate};
 use aiops_core::TopologyGraph;
 
 /// AC@1..AC@5 over a set of cases.
@@ -80,7 +82,7 @@ impl MethodReport {
 
     /// A calibration fitted on this run's rank-1 answers.
     pub fn fit_calibration(&self) -> Calibration {
-        calibration::fit(&self.samples, 25)
+        confidence::fit(&self.samples, 25)
     }
 }
 
@@ -116,12 +118,13 @@ impl Simulator {
         match self {
             Simulator::Microservice(p) => simulate(p, seed),
             Simulator::RandomDag(p) => {
-                let case = fault_cases(p, 1, seed)?.pop().ok_or(
-                    crate::error::RcaError::InvalidParameter {
-                        name: "cases",
-                        reason: "the DAG simulator made no case".into(),
-                    },
-                )?;
+                let case =
+                    fault_cases(p, 1, seed)?
+                        .pop()
+                        .ok_or(crate::error::EvalError::Invalid {
+                            what: "cases",
+                            reason: "the DAG simulator made no case".into(),
+                        })?;
                 dag_case(&case)
             }
         }
@@ -166,8 +169,8 @@ fn dag_case(case: &FaultCase) -> Result<SimCase> {
             .collect(),
         root: names[case.root_cause].clone(),
         fault: match case.kind {
-            crate::causal::sim::FaultKind::Shift => FaultKind::Shift,
-            crate::causal::sim::FaultKind::Spike { .. } => FaultKind::Spike,
+            crate::dag_sim::FaultKind::Shift => FaultKind::Shift,
+            crate::dag_sim::FaultKind::Spike { .. } => FaultKind::Spike,
         },
         fault_time: START + case.fault_at as i64 * 60_000,
     })
@@ -266,7 +269,7 @@ fn run_case(simulator: &Simulator, methods: &[Method], seed: u64) -> Result<Case
         &case.names,
         case.columns.clone(),
     )?;
-    let found_time = super::find_anomaly_time(&frame).ok();
+    let found_time = find_anomaly_time(&frame).ok();
     let step = (case.timestamps[1] - case.timestamps[0]) as f64;
     let time_error = found_time
         .as_ref()

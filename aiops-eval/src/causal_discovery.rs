@@ -23,11 +23,13 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::causal::granger::{Granger, GrangerParams};
-use crate::causal::pc::{PcParams, cpdag_of_dag};
-use crate::causal::sim::{RandomDagParams, SimRng};
-use crate::causal::{CausalGraph, Edge, index_of};
-use crate::error::{RcaError, Result};
+use aiops_rca::causal::granger::{Granger, GrangerParams};
+use aiops_rca::causal::pc::{PcParams, cpdag_of_dag};
+use aiops_rca::causal::{CausalGraph, Edge, index_of};
+
+use crate::dag_sim::RandomDagParams;
+use crate::error::{EvalError, Result};
+use crate::rng::SimRng;
 
 /// How close a learned graph is to the true DAG (see the module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -97,8 +99,8 @@ pub fn shd(a: &CausalGraph, b: &CausalGraph) -> usize {
 /// variables in the same order.
 pub fn score(learned: &CausalGraph, truth: &CausalGraph) -> Result<EdgeScores> {
     if learned.names() != truth.names() {
-        return Err(RcaError::InvalidParameter {
-            name: "graphs",
+        return Err(EvalError::Invalid {
+            what: "graphs",
             reason: "the learned and the true graph must have the same variables, in order".into(),
         });
     }
@@ -150,7 +152,7 @@ pub fn parse_matrix(text: &str) -> Result<(Vec<String>, Array2<f64>)> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else {
-        return Err(RcaError::DataFormat {
+        return Err(EvalError::Malformed {
             line: 1,
             reason: "empty file: expected a header of variable names".into(),
         });
@@ -162,13 +164,13 @@ pub fn parse_matrix(text: &str) -> Result<(Vec<String>, Array2<f64>)> {
     for (i, line) in lines {
         let fields = split(line);
         if fields.len() != p {
-            return Err(RcaError::DataFormat {
+            return Err(EvalError::Malformed {
                 line: i + 1,
                 reason: format!("{} fields, the header has {p}", fields.len()),
             });
         }
         for f in fields {
-            let v: f64 = f.parse().map_err(|_| RcaError::DataFormat {
+            let v: f64 = f.parse().map_err(|_| EvalError::Malformed {
                 line: i + 1,
                 reason: format!("{f:?} is not a number"),
             })?;
@@ -176,7 +178,7 @@ pub fn parse_matrix(text: &str) -> Result<(Vec<String>, Array2<f64>)> {
         }
         rows += 1;
     }
-    let data = Array2::from_shape_vec((rows, p), values).map_err(|e| RcaError::DataFormat {
+    let data = Array2::from_shape_vec((rows, p), values).map_err(|e| EvalError::Malformed {
         line: 1,
         reason: e.to_string(),
     })?;
@@ -193,7 +195,7 @@ pub fn parse_graph(text: &str, names: &[String]) -> Result<CausalGraph> {
     let mut edges = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        let bad = |reason: String| RcaError::DataFormat {
+        let bad = |reason: String| EvalError::Malformed {
             line: i + 1,
             reason,
         };
@@ -239,7 +241,7 @@ pub fn parse_graph(text: &str, names: &[String]) -> Result<CausalGraph> {
         }
     }
     let Some(mut nodes) = nodes else {
-        return Err(RcaError::DataFormat {
+        return Err(EvalError::Malformed {
             line: 1,
             reason: "no `Graph Nodes:` section".into(),
         });
@@ -248,12 +250,12 @@ pub fn parse_graph(text: &str, names: &[String]) -> Result<CausalGraph> {
     let mut expected = names.to_vec();
     expected.sort();
     if nodes != expected {
-        return Err(RcaError::InvalidParameter {
-            name: "graph",
+        return Err(EvalError::Invalid {
+            what: "graph",
             reason: "the graph's nodes are not the data's variables".into(),
         });
     }
-    CausalGraph::new(names.to_vec(), edges)
+    Ok(CausalGraph::new(names.to_vec(), edges)?)
 }
 
 /// The PyRCA fixture: `data_linear.txt` and the true DAG `graph.txt`.
@@ -268,9 +270,9 @@ pub struct Fixture {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| RcaError::Io {
-        path: path.to_path_buf(),
-        source,
+    std::fs::read_to_string(path).map_err(|e| EvalError::Data {
+        path: path.display().to_string(),
+        reason: e.to_string(),
     })
 }
 
@@ -421,8 +423,8 @@ pub fn evaluate_simulated(
     granger: &GrangerParams,
 ) -> Result<SimulatedEval> {
     if cases == 0 {
-        return Err(RcaError::InvalidParameter {
-            name: "cases",
+        return Err(EvalError::Invalid {
+            what: "cases",
             reason: "need at least one case".into(),
         });
     }
@@ -433,7 +435,7 @@ pub fn evaluate_simulated(
     for _ in 0..cases {
         let mut rng = SimRng::new(seeds.next_u64());
         let d = dag.generate(&mut rng)?;
-        let truth = d.graph();
+        let truth = d.graph()?;
         let data = d.sample(samples, 1.0, &mut rng);
         let start = Instant::now();
         let learned = pc_checked.fit(data.view(), d.names())?;
@@ -464,8 +466,9 @@ pub fn evaluate_simulated(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::causal::default_names;
-    use crate::causal::sim::Dag;
+    use crate::dag_sim::Dag;
+    use aiops_rca::RcaError;
+    use aiops_rca::causal::default_names;
 
     fn e(from: usize, to: usize, directed: bool) -> Edge {
         Edge {
@@ -518,11 +521,11 @@ mod tests {
         assert_eq!(data[[1, 1]], 0.2);
         assert!(matches!(
             parse_matrix("a\tb\n1\t2\n3\n"),
-            Err(RcaError::DataFormat { line: 3, .. })
+            Err(EvalError::Malformed { line: 3, .. })
         ));
         assert!(matches!(
             parse_matrix("a\tb\n1\tx\n"),
-            Err(RcaError::DataFormat { line: 2, .. })
+            Err(EvalError::Malformed { line: 2, .. })
         ));
         let g = parse_graph(
             "Graph Nodes:\nX1;X2;X3\n\nGraph Edges:\n1. X1 --> X3\n2. X3 --- X2\n",
@@ -535,7 +538,7 @@ mod tests {
                 "Graph Nodes:\nX1;X2;X3\nGraph Edges:\n1. X1 --> X9\n",
                 &names
             ),
-            Err(RcaError::UnknownVariable { .. })
+            Err(EvalError::Rca(RcaError::UnknownVariable { .. }))
         ));
         assert!(parse_graph("Graph Nodes:\nX1;X2\n", &names).is_err());
         assert!(parse_graph("1. X1 --> X2\n", &names).is_err());
@@ -549,7 +552,7 @@ mod tests {
         let fixture = Fixture {
             names: dag.names().to_vec(),
             data,
-            truth: dag.graph(),
+            truth: dag.graph().unwrap(),
         };
         let r = evaluate(
             &fixture,

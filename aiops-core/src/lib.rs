@@ -2,7 +2,6 @@
 
 pub mod alert;
 pub mod anomaly;
-pub mod datapoint;
 pub mod error;
 pub mod forecast;
 pub mod incident;
@@ -17,7 +16,6 @@ pub mod topology_graph;
 
 pub use alert::{Alert, AlertStatus, PostableAlert};
 pub use anomaly::Anomaly;
-pub use datapoint::{DataKind, DataPoint, Event, LogRecord, Span, SpanStatus};
 pub use error::{CoreError, Result};
 pub use forecast::{Forecast, ForecastInterval};
 pub use incident::{Incident, IncidentStatus};

@@ -41,8 +41,9 @@ use aiops_core::{Edge, EdgeKind, Node, NodeKind, TimestampMs, Topology};
 use crate::error::{EvalError, Result};
 use crate::rng::SimRng;
 
-/// The faults the simulator injects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The faults the simulator injects (named as [`FaultKind::as_str`] in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// Extra CPU demand (a busy loop, a noisy process).
     CpuHog,
@@ -56,8 +57,10 @@ pub enum FaultKind {
     PacketLoss,
     /// A level shift of one variable of a random linear causal model (the PyRCA-style
     /// cases of [`crate::rca_ranking::Simulator::RandomDag`]; never made by this simulator).
+    #[serde(rename = "dag_shift")]
     Shift,
     /// A spike of one variable of a random linear causal model (as `Shift`).
+    #[serde(rename = "dag_spike")]
     Spike,
 }
 

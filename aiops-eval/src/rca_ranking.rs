@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
+use serde::Serialize;
 
 use aiops_rca::rank::confidence::{self, Calibration, margin};
 use aiops_rca::rank::{Method, MetricFrame, find_anomaly_time, rank};
@@ -23,7 +24,7 @@ use crate::microservice_sim::{FaultKind, SimCase, SimParams, simulate};
 use aiops_core::TopologyGraph;
 
 /// AC@1..AC@5 over a set of cases.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
 pub struct Accuracy {
     /// Cases counted.
     pub cases: usize,
@@ -56,9 +57,10 @@ impl Accuracy {
 }
 
 /// How one method did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MethodReport {
-    /// The method.
+    /// The method (its name in JSON).
+    #[serde(serialize_with = "method_name")]
     pub method: Method,
     /// With the anomaly time given.
     pub given: Accuracy,
@@ -86,8 +88,13 @@ impl MethodReport {
     }
 }
 
+/// Writes a method as its name.
+fn method_name<S: serde::Serializer>(m: &Method, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
 /// The whole evaluation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// Cases simulated.
     pub cases: usize,
@@ -346,6 +353,13 @@ mod tests {
         let r = evaluate_with(&sim, &[Method::Default, Method::Baro], 8, 5).unwrap();
         assert_eq!(r.kinds.get(&FaultKind::Shift), Some(&8));
         assert_eq!(r.methods[0].given.cases, 8);
+        // The report serializes with the names the CLI prints.
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["kinds"]["dag_shift"], 8);
+        assert_eq!(v["methods"][1]["method"], "baro");
+        for k in FaultKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
     }
 
     #[test]

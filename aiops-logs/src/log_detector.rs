@@ -23,7 +23,7 @@
 //! - **keyword rate**: the number of lines with an error keyword per window, scored the same
 //!   way, upwards only.
 //! - **SPE**: the window's template-count vector scored by PCA reconstruction error against
-//!   the Q-statistic threshold ([`crate::pca`]).
+//!   the Q-statistic threshold ([`crate::window_pca`]).
 //!
 //! # Verdicts
 //!

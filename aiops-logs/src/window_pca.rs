@@ -20,8 +20,8 @@
 //! windows; a window is always scored by a model fitted on earlier windows only, so the batch
 //! run and the streaming run are the same computation.
 //!
-//! The eigendecomposition is linfa-linalg's symmetric `eigh` (pure Rust, already used by
-//! [`crate::pca`]; no LAPACK to install). Its O(d³) cost is bounded by capping the dimension
+//! The eigendecomposition is linfa-linalg's symmetric `eigh` (pure Rust, also used by
+//! `aiops_detect::pca`; no LAPACK to install). Its O(d³) cost is bounded by capping the dimension
 //! at `max_templates` (200: a few ms per refit).
 
 use std::collections::VecDeque;

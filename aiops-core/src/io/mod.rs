@@ -3,7 +3,7 @@
 //! - [`csv`]: `timestamp,value` (NAB style) and wide `timestamp,<col>,<col>...` CSV.
 //! - [`jsonl`]: one JSON object per line, `{"timestamp": ..., "value": ..., "labels": {...}}`.
 //! - [`prometheus`]: the JSON of Prometheus' `/api/v1/query_range` (a matrix);
-//! - [`file`]: any of them by file extension ([`read_path`]), and [`read_values`] for one
+//! - [`file`](mod@file): any of them by file extension ([`read_path`]), and [`read_values`] for one
 //!   series' values, with or without timestamps.
 //!
 //! Every reader reports malformed input with its 1-based line number and never drops a point

@@ -80,7 +80,7 @@ fn beyond_dependencies(p: &Prepared<'_>, ri: usize, mut r: Res) -> Res {
             continue;
         }
         let resid = super::hypothesis::residuals(&cols[c].values[p.begin..p.end], &parents, p);
-        let s = super::stats::one_column(&resid, p.split - p.begin, false);
+        let s = super::column_stats::one_column(&resid, p.split - p.begin, false);
         if let Some(o) = s.onset
             && s.sustained_z.abs() >= ANOMALOUS
             && s.sustained_z.abs() > r.anomaly

@@ -10,7 +10,7 @@
 //! [`MAX_PARENTS`] parent metrics, the ones most correlated with the target in the normal
 //! period. A metric without parents is scored on its own robust deviation, as in BARO.
 
-use super::stats::{floor_sigma, quantile_sorted};
+use super::column_stats::{floor_sigma, quantile_sorted};
 use super::{Prepared, Scored};
 
 /// Most parent metrics one regression uses.

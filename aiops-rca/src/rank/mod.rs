@@ -37,13 +37,13 @@
 
 pub mod baro;
 pub mod changepoint;
+pub(crate) mod column_stats;
 pub mod confidence;
 pub mod default;
 pub mod hypothesis;
 pub mod metrics;
 pub mod nsigma;
 pub mod pagerank;
-pub(crate) mod stats;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -59,7 +59,7 @@ pub use metrics::{MetricColumn, MetricFrame};
 
 use crate::error::{RcaError, Result};
 use aiops_core::TopologyGraph;
-use stats::ColumnStats;
+use column_stats::ColumnStats;
 
 /// Fewest points the normal period (before the anomaly time) must have.
 pub const MIN_NORMAL_POINTS: usize = 5;
@@ -285,7 +285,7 @@ impl<'a> Prepared<'a> {
             begin,
             split,
             end,
-            stats: stats::column_stats(frame, begin, split, end),
+            stats: column_stats::column_stats(frame, begin, split, end),
             resources,
             columns_of,
             index,

@@ -11,7 +11,7 @@ then in one invocation:
   `cargo build --release -p aiops-server`), best of --repeat: the fit time it reports (the
   correlation matrix included, like causal-learn's) and the whole process (start, file
   parsing, PC and its Granger reference run);
-- scores both graphs against graph.txt with the same definitions as `aiops_rca::causal::eval`
+- scores both graphs against graph.txt with the same definitions as `aiops_eval::causal_discovery`
   (skeleton and arrow precision / recall / F1, SHD to the true DAG and to its CPDAG), computed
   here in Python for both, and checks that they equal the scores the aiops CLI printed.
 

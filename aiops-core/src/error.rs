@@ -21,7 +21,7 @@ pub enum CoreError {
 
     /// A timestamp is smaller than the one before it.
     #[error(
-        "timestamps not sorted: point {index} has timestamp {timestamp} ms, before the previous {previous} ms"
+        "timestamps not sorted (they must strictly increase): point {index} has timestamp {timestamp} ms, before the previous {previous} ms"
     )]
     Unsorted {
         /// Index of the offending point (0-based).
@@ -82,6 +82,15 @@ pub enum CoreError {
         text: String,
     },
 
+    /// Text that should name a duration (`5m`, `1h30m`) does not.
+    #[error("invalid duration {text:?}: {reason}")]
+    InvalidDuration {
+        /// The text as written.
+        text: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Text that should name a value of some enumeration does not.
     #[error("unknown {what} {text:?}; expected one of: {expected}")]
     UnknownVariant {
@@ -97,6 +106,14 @@ pub enum CoreError {
     #[error("invalid topology: {0}")]
     InvalidTopology(String),
 
+    /// A resource is not in the topology.
+    #[error("unknown resource {0:?}: not in the topology")]
+    UnknownResource(String),
+
+    /// `runs_on` edges form a cycle (a host cannot run on what runs on it).
+    #[error("runs_on edges form a cycle through {0}")]
+    RunsOnCycle(String),
+
     /// Malformed CSV input.
     #[error("CSV line {line}: {message}")]
     Csv {
@@ -104,6 +121,22 @@ pub enum CoreError {
         line: u64,
         /// What is wrong there.
         message: String,
+    },
+
+    /// A line of a single column of values is not a number.
+    #[error("line {line}: {text:?} is not a number")]
+    NotANumber {
+        /// 1-based line number.
+        line: u64,
+        /// The line, trimmed.
+        text: String,
+    },
+
+    /// An input meant to hold one series holds another number of them.
+    #[error("{found} series found; one expected")]
+    SeriesCount {
+        /// How many series the input holds.
+        found: usize,
     },
 
     /// Malformed JSON input.

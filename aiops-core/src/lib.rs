@@ -2,7 +2,6 @@
 
 pub mod alert;
 pub mod anomaly;
-pub mod datapoint;
 pub mod error;
 pub mod forecast;
 pub mod incident;
@@ -13,10 +12,10 @@ pub mod series;
 pub mod severity;
 pub mod time;
 pub mod topology;
+pub mod topology_graph;
 
 pub use alert::{Alert, AlertStatus, PostableAlert};
 pub use anomaly::Anomaly;
-pub use datapoint::{DataKind, DataPoint, Event, LogRecord, Span, SpanStatus};
 pub use error::{CoreError, Result};
 pub use forecast::{Forecast, ForecastInterval};
 pub use incident::{Incident, IncidentStatus};
@@ -26,3 +25,4 @@ pub use series::{Aggregation, DedupPolicy, FillPolicy, TimeSeries};
 pub use severity::Severity;
 pub use time::{TimestampFormat, TimestampMs};
 pub use topology::{Edge, EdgeKind, Node, NodeKind, Topology};
+pub use topology_graph::TopologyGraph;

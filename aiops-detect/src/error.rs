@@ -86,24 +86,6 @@ pub enum DetectError {
     #[error("snapshot: {0}")]
     Snapshot(String),
 
-    /// A loghub-style `log_format` string that cannot be compiled.
-    #[error("invalid log format {format:?}: {reason}")]
-    LogFormat {
-        /// The format string.
-        format: String,
-        /// Why it was refused.
-        reason: String,
-    },
-
-    /// A masking regex that does not compile, or a mask name that is not usable.
-    #[error("invalid mask {pattern:?}: {reason}")]
-    Mask {
-        /// The regex or name.
-        pattern: String,
-        /// Why it was refused.
-        reason: String,
-    },
-
     /// Benchmark or settings data that cannot be used (missing column, bad JSON...).
     #[error("{path}: {reason}")]
     Data {

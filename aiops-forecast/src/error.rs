@@ -48,14 +48,6 @@ pub enum ForecastError {
         /// The accepted names, comma separated.
         known: String,
     },
-    /// Invalid evaluation data (M4 files).
-    #[error("{path}: {reason}")]
-    Data {
-        /// The file.
-        path: String,
-        /// What is wrong, with the line.
-        reason: String,
-    },
     /// Invalid input data (NaN, unsorted...).
     #[error(transparent)]
     Core(#[from] CoreError),

@@ -8,7 +8,6 @@ pub mod drift;
 pub mod error;
 pub mod ets;
 pub mod linear_trend;
-pub mod m4;
 pub mod model;
 pub mod mstl;
 pub mod naive;

@@ -1,16 +1,20 @@
-//! Alertmanager: the webhook payload it POSTs to receivers (version 4).
+//! Alertmanager: the alerts of its API v2 and the webhook payload it POSTs to receivers
+//! (version 4).
 //!
-//! Wire format, as documented by Alertmanager's `webhook_config`:
+//! Webhook wire format, as documented by Alertmanager's `webhook_config`:
 //! `{"version": "4", "groupKey": ..., "truncatedAlerts": n, "status": "firing"|"resolved",
 //! "receiver": ..., "groupLabels": {...}, "commonLabels": {...}, "commonAnnotations": {...},
 //! "externalURL": ..., "alerts": [{"status", "labels", "annotations", "startsAt", "endsAt",
 //! "generatorURL", "fingerprint"}]}`. Reading checks the version and every alert (labels,
 //! timestamps, fingerprint); writing produces the same shape, so aiops can stand in for
 //! Alertmanager in front of any webhook receiver.
+//!
+//! API v2 alerts (`PostableAlert`, `GettableAlert`) read as [`aiops_core::Alert`];
+//! [`parse_alerts`] reads a stream of them, or of webhook payloads, in arrival order.
 
 use std::collections::BTreeMap;
 
-use aiops_core::{Alert, AlertStatus, Labels};
+use aiops_core::{Alert, AlertStatus, CoreError, Labels};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IntegrationError, Result};
@@ -19,19 +23,26 @@ use crate::error::{IntegrationError, Result};
 pub const WEBHOOK_VERSION: &str = "4";
 
 /// A notification Alertmanager sends to a webhook receiver: one group of alerts.
+///
+/// Reading needs `version` and `alerts`; the other fields default when absent (empty texts
+/// and label sets, `firing`), as `aiops alerts correlate` has always taken payloads with only
+/// those two.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookPayload {
     /// Payload version, `"4"`.
     pub version: String,
     /// Key identifying the group, e.g. `{}:{alertname="Down"}`.
+    #[serde(default)]
     pub group_key: String,
     /// How many alerts were left out because of the receiver's `max_alerts`.
     #[serde(default)]
     pub truncated_alerts: u64,
     /// `firing` when at least one alert fires, else `resolved`.
+    #[serde(default)]
     pub status: AlertStatus,
     /// The receiver's name.
+    #[serde(default)]
     pub receiver: String,
     /// The labels the group is keyed by.
     #[serde(default)]
@@ -57,16 +68,24 @@ impl WebhookPayload {
                 system: "alertmanager",
                 message: format!("line {}: {e}", e.line()),
             })?;
-        if p.version != WEBHOOK_VERSION {
-            return Err(IntegrationError::Payload {
+        p.check_version()
+            .map_err(|message| IntegrationError::Payload {
                 system: "alertmanager",
-                message: format!(
-                    "webhook version {:?} is not supported (expected \"{WEBHOOK_VERSION}\")",
-                    p.version
-                ),
-            });
-        }
+                message,
+            })?;
         Ok(p)
+    }
+
+    /// Refuses a version other than [`WEBHOOK_VERSION`].
+    fn check_version(&self) -> std::result::Result<(), String> {
+        if self.version == WEBHOOK_VERSION {
+            Ok(())
+        } else {
+            Err(format!(
+                "webhook version {:?} is not supported (expected \"{WEBHOOK_VERSION}\")",
+                self.version
+            ))
+        }
     }
 
     /// Builds the payload for one group of alerts, as Alertmanager would: the status is
@@ -104,6 +123,62 @@ impl WebhookPayload {
             alerts,
         }
     }
+}
+
+fn json_err(line: usize, message: String) -> IntegrationError {
+    IntegrationError::Core(CoreError::Json {
+        line: Some(line as u64),
+        message,
+    })
+}
+
+/// Appends the alerts of one JSON value: an alert, a webhook payload (an object with
+/// `alerts`), or an array of either.
+fn alerts_of(value: serde_json::Value, line: usize, out: &mut Vec<Alert>) -> Result<()> {
+    match value {
+        serde_json::Value::Array(items) => {
+            for v in items {
+                alerts_of(v, line, out)?;
+            }
+            Ok(())
+        }
+        v if v.get("alerts").is_some() => {
+            let hook: WebhookPayload = serde_json::from_value(v)
+                .map_err(|e| json_err(line, format!("webhook payload: {e}")))?;
+            hook.check_version().map_err(|m| json_err(line, m))?;
+            out.extend(hook.alerts);
+            Ok(())
+        }
+        v => {
+            out.push(serde_json::from_value(v).map_err(|e| json_err(line, e.to_string()))?);
+            Ok(())
+        }
+    }
+}
+
+/// Reads alerts in arrival order: JSON lines of Alertmanager API v2 alert objects
+/// (`PostableAlert` or `GettableAlert`), JSON arrays of them, or webhook payloads
+/// ([`WebhookPayload`]), one per line or as the whole (pretty-printed) input. Blank lines are
+/// skipped; any malformed alert or payload is a [`CoreError::Json`] naming its line.
+pub fn parse_alerts(text: &str) -> Result<Vec<Alert>> {
+    let mut out = Vec::new();
+    let trimmed = text.trim_start();
+    // A single document spanning several lines (pretty-printed webhook payload or array).
+    if (trimmed.starts_with('[') || (trimmed.starts_with('{') && text.trim().lines().count() > 1))
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+    {
+        alerts_of(v, 1, &mut out)?;
+        return Ok(out);
+    }
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| json_err(i + 1, e.to_string()))?;
+        alerts_of(v, i + 1, &mut out)?;
+    }
+    Ok(out)
 }
 
 /// The (key, value) pairs present with the same value in every map.
@@ -198,5 +273,54 @@ mod tests {
         assert!(WebhookPayload::from_json(no_alerts).is_err());
         let e = WebhookPayload::from_json("{").unwrap_err().to_string();
         assert!(e.contains("alertmanager"), "{e}");
+    }
+
+    #[test]
+    fn reads_alert_lines_arrays_and_webhooks() {
+        let lines = "{\"labels\": {\"alertname\": \"A\"}, \"startsAt\": \"2024-01-01T00:00:00Z\"}\n\n\
+                     {\"labels\": {\"alertname\": \"B\"}, \"startsAt\": \"2024-01-01T00:01:00Z\", \"endsAt\": \"2024-01-01T00:02:00Z\"}\n";
+        let a = parse_alerts(lines).unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[1].ends_at, Some(1_704_067_320_000));
+        let hook = r#"{
+  "version": "4", "groupKey": "{}:{}", "truncatedAlerts": 0, "status": "resolved",
+  "receiver": "web", "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+  "externalURL": "http://am:9093",
+  "alerts": [
+    {"status": "resolved", "labels": {"alertname": "Down", "service": "cart"},
+     "annotations": {}, "startsAt": "2024-01-01T00:00:00Z",
+     "endsAt": "2024-01-01T00:05:00Z", "generatorURL": "http://prom/graph"}
+  ]
+}"#;
+        let a = parse_alerts(hook).unwrap();
+        assert_eq!((a.len(), a[0].status), (1, AlertStatus::Resolved));
+        let one_line = hook.replace('\n', " ");
+        assert_eq!(
+            parse_alerts(&format!("{one_line}\n{one_line}"))
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            parse_alerts(&format!("[{}]", lines.lines().next().unwrap()))
+                .unwrap()
+                .len(),
+            1
+        );
+        // Only version and alerts are needed in a payload.
+        let minimal = r#"{"version": "4", "alerts": [{"labels": {"a": "1"}, "startsAt": "2024-01-01T00:00:00Z"}]}"#;
+        assert_eq!(parse_alerts(minimal).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn malformed_alerts_name_the_line() {
+        let bad = "{\"labels\": {\"a\": \"1\"}, \"startsAt\": \"2024-01-01T00:00:00Z\"}\n{\"labels\": {}, \"startsAt\": \"2024-01-01T00:00:00Z\"}";
+        match parse_alerts(bad) {
+            Err(IntegrationError::Core(CoreError::Json { line: Some(2), .. })) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_alerts("{\"labels\": {\"a\": \"1\"}, \"startsAt\": \"soon\"}").is_err());
+        assert!(parse_alerts("not json").is_err());
+        assert!(parse_alerts(r#"{"version": "3", "alerts": []}"#).is_err());
     }
 }

@@ -1,12 +1,13 @@
-//! `aiops.alerts`: the alert correlation engine of `aiops_rca::correlate`, fed from Python.
+//! `aiops.alerts`: the alert correlation engine of `aiops_alerts`, fed from Python.
 //!
 //! Alerts go in as JSON text (an Alertmanager API v2 alert per line, a JSON array of them, or
 //! a webhook payload), results come out as plain Python dicts and lists (parsed from the
 //! engine's serde JSON, so there is one serialization format).
 
+use aiops_alerts::engine::event_time;
+use aiops_alerts::{Config, Engine, EngineState};
 use aiops_core::{Alert, TimestampMs, Topology};
-use aiops_rca::correlate::engine::event_time;
-use aiops_rca::correlate::{Config, Engine, EngineState, parse_alerts};
+use aiops_integrations::alertmanager::parse_alerts;
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};

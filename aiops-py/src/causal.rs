@@ -4,7 +4,7 @@
 //! released. Results are frozen objects holding NumPy arrays and plain Python lists.
 
 use aiops_core::Topology;
-use aiops_rca::TopologyGraph;
+use aiops_core::TopologyGraph;
 use aiops_rca::causal::granger::{GrangerParams, LagCriterion};
 use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule, TopologyPrior};
 use aiops_rca::causal::{CausalGraph, default_names};

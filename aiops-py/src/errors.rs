@@ -16,9 +16,13 @@
 use std::io;
 use std::path::Path;
 
+use aiops_alerts::AlertError;
 use aiops_core::CoreError;
 use aiops_detect::DetectError;
+use aiops_eval::EvalError;
 use aiops_forecast::ForecastError;
+use aiops_integrations::IntegrationError;
+use aiops_logs::LogError;
 use aiops_rca::RcaError;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -161,6 +165,14 @@ pub(crate) enum Error {
     ForecastAt(ForecastError, String),
     /// An `aiops-rca` error.
     Rca(RcaError),
+    /// An `aiops-eval` error.
+    Eval(EvalError),
+    /// An `aiops-alerts` error.
+    Alerts(AlertError),
+    /// An `aiops-logs` error.
+    Logs(LogError),
+    /// An `aiops-integrations` error.
+    Integration(IntegrationError),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
     Param(String),
     /// Malformed input found by the binding itself (JSON of `from_json`, pickled state).
@@ -218,6 +230,30 @@ impl From<RcaError> for Error {
     }
 }
 
+impl From<EvalError> for Error {
+    fn from(e: EvalError) -> Self {
+        Error::Eval(e)
+    }
+}
+
+impl From<LogError> for Error {
+    fn from(e: LogError) -> Self {
+        Error::Logs(e)
+    }
+}
+
+impl From<AlertError> for Error {
+    fn from(e: AlertError) -> Self {
+        Error::Alerts(e)
+    }
+}
+
+impl From<IntegrationError> for Error {
+    fn from(e: IntegrationError) -> Self {
+        Error::Integration(e)
+    }
+}
+
 impl From<PyErr> for Error {
     fn from(e: PyErr) -> Self {
         Error::Py(e)
@@ -234,13 +270,17 @@ fn core_kind(e: &CoreError) -> Kind {
         | CoreError::InvalidLabelName(_)
         | CoreError::EmptyLabelValue(_)
         | CoreError::DuplicateLabel(_)
-        | CoreError::InvalidTopology(_) => Kind::InvalidInput,
-        CoreError::InvalidParameter { .. } | CoreError::UnknownVariant { .. } => {
-            Kind::InvalidParameter
-        }
+        | CoreError::InvalidTopology(_)
+        | CoreError::UnknownResource(_)
+        | CoreError::RunsOnCycle(_)
+        | CoreError::SeriesCount { .. } => Kind::InvalidInput,
+        CoreError::InvalidParameter { .. }
+        | CoreError::UnknownVariant { .. }
+        | CoreError::InvalidDuration { .. } => Kind::InvalidParameter,
         CoreError::InvalidTimestamp { .. }
         | CoreError::Csv { .. }
         | CoreError::Json { .. }
+        | CoreError::NotANumber { .. }
         | CoreError::Prometheus(_) => Kind::Parse,
         _ => Kind::Aiops,
     }
@@ -251,9 +291,7 @@ fn detect_kind(e: &DetectError) -> Kind {
         DetectError::InvalidParameter { .. }
         | DetectError::InconsistentBounds { .. }
         | DetectError::UnknownDetector { .. }
-        | DetectError::BadParams { .. }
-        | DetectError::LogFormat { .. }
-        | DetectError::Mask { .. } => Kind::InvalidParameter,
+        | DetectError::BadParams { .. } => Kind::InvalidParameter,
         DetectError::Data { .. } => Kind::Parse,
         DetectError::OutOfOrder { .. }
         | DetectError::NonFinite { .. }
@@ -272,7 +310,6 @@ fn forecast_kind(e: &ForecastError) -> Kind {
         ForecastError::InvalidParameter { .. } | ForecastError::UnknownModel { .. } => {
             Kind::InvalidParameter
         }
-        ForecastError::Data { .. } => Kind::Aiops,
         ForecastError::Core(c) => core_kind(c),
         _ => Kind::Aiops,
     }
@@ -280,18 +317,11 @@ fn forecast_kind(e: &ForecastError) -> Kind {
 
 fn rca_kind(e: &RcaError) -> Kind {
     match e {
-        RcaError::MatcherSyntax { .. } | RcaError::Config(_) | RcaError::Runbook { .. } => {
-            Kind::Parse
-        }
-        RcaError::InvalidRegex { .. }
-        | RcaError::InvalidDuration { .. }
-        | RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
-        RcaError::UnknownResource(_)
-        | RcaError::RunsOnCycle(_)
-        | RcaError::BadColumnName { .. }
+        RcaError::Config(_) | RcaError::Runbook { .. } => Kind::Parse,
+        RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
+        RcaError::BadColumnName { .. }
         | RcaError::UnknownColumnResource { .. }
         | RcaError::MetricShape(_)
-        | RcaError::UnsortedTimestamps { .. }
         | RcaError::EmptyColumn { .. }
         | RcaError::AllConstant
         | RcaError::NotEnoughData(_)
@@ -306,8 +336,53 @@ fn rca_kind(e: &RcaError) -> Kind {
         | RcaError::CollinearVariables(_)
         | RcaError::NotEnoughSamples { .. }
         | RcaError::DimensionMismatch { .. } => Kind::InvalidInput,
-        RcaError::DataFormat { .. } => Kind::Parse,
         RcaError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn log_kind(e: &LogError) -> Kind {
+    match e {
+        LogError::InvalidParameter { .. }
+        | LogError::BadParams { .. }
+        | LogError::LogFormat { .. }
+        | LogError::Mask { .. } => Kind::InvalidParameter,
+        LogError::Read { .. } => Kind::Parse,
+        LogError::Detect(d) => detect_kind(d),
+        LogError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn alert_kind(e: &AlertError) -> Kind {
+    match e {
+        AlertError::MatcherSyntax { .. } | AlertError::Config(_) => Kind::Parse,
+        AlertError::InvalidRegex { .. } | AlertError::InvalidParameter { .. } => {
+            Kind::InvalidParameter
+        }
+        AlertError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn integration_kind(e: &IntegrationError) -> Kind {
+    match e {
+        IntegrationError::Payload { .. } => Kind::Parse,
+        IntegrationError::Core(c) => core_kind(c),
+        _ => Kind::Aiops,
+    }
+}
+
+fn eval_kind(e: &EvalError) -> Kind {
+    match e {
+        // As the NAB and M4 harnesses raised them before they moved to aiops-eval.
+        EvalError::InvalidParameter { .. } => Kind::InvalidParameter,
+        EvalError::Data { .. } => Kind::Aiops,
+        EvalError::Detect(d) => detect_kind(d),
+        EvalError::Forecast(f) => forecast_kind(f),
+        EvalError::Core(c) => core_kind(c),
+        EvalError::Alerts(a) => alert_kind(a),
+        EvalError::Logs(l) => log_kind(l),
         _ => Kind::Aiops,
     }
 }
@@ -350,6 +425,19 @@ fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
             return io_error(py, &source, Some(path.display().to_string()));
         }
         Error::Rca(e) => (rca_kind(&e), e.to_string()),
+        Error::Eval(
+            EvalError::Core(CoreError::Io(io))
+            | EvalError::Detect(DetectError::Core(CoreError::Io(io)))
+            | EvalError::Forecast(ForecastError::Core(CoreError::Io(io))),
+        ) => return io_error(py, &io, None),
+        Error::Eval(e) => (eval_kind(&e), e.to_string()),
+        Error::Alerts(AlertError::Core(CoreError::Io(io)))
+        | Error::Integration(IntegrationError::Core(CoreError::Io(io))) => {
+            return io_error(py, &io, None);
+        }
+        Error::Alerts(e) => (alert_kind(&e), e.to_string()),
+        Error::Logs(e) => (log_kind(&e), e.to_string()),
+        Error::Integration(e) => (integration_kind(&e), e.to_string()),
         Error::Param(m) => (Kind::InvalidParameter, m),
         Error::Parse(m) => (Kind::Parse, m),
         Error::Other(m) => (Kind::Aiops, m),

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use aiops_detect::nab::{self, CostProfile};
 use aiops_detect::registry;
+use aiops_eval::nab::{self, CostProfile};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 

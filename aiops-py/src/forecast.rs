@@ -274,10 +274,8 @@ pub(crate) fn m4_evaluate<'py>(
     season: usize,
 ) -> Result<Bound<'py, PyDict>> {
     let s = py.detach(|| -> Result<_> {
-        let series = aiops_forecast::m4::load(&data)?;
-        Ok(aiops_forecast::m4::evaluate(
-            &series, model, horizon, season,
-        )?)
+        let series = aiops_eval::m4::load(&data)?;
+        Ok(aiops_eval::m4::evaluate(&series, model, horizon, season)?)
     })?;
     let d = PyDict::new(py);
     d.set_item("model", s.model)?;

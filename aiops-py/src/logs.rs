@@ -1,15 +1,13 @@
 //! Log template mining and anomaly detection: `TemplateMiner` and `LogDetector`, thin wrappers
-//! of `aiops_detect::logs::TemplateMiner` and `LogDetectorState`. Reports come out as plain
+//! of `aiops_logs::TemplateMiner` and `LogDetectorState`. Reports come out as plain
 //! Python dicts parsed from the library's serde JSON (one serialization format).
 
 use std::sync::{Mutex, MutexGuard};
 
-use aiops_detect::ParamGuard;
-use aiops_detect::logs::eval::split_lines;
-use aiops_detect::logs::pca::CountPcaParams;
-use aiops_detect::logs::{
+use aiops_logs::window_pca::CountPcaParams;
+use aiops_logs::{
     Change, DrainParams, LogDetectorParams, LogDetectorState, MaskSpec, TemplateMiner, WindowSpec,
-    to_loghub,
+    split_lines, to_loghub,
 };
 use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;

@@ -2,8 +2,8 @@
 //! (the `aiops.rca` module turns it into a dict).
 
 use aiops_core::Topology;
+use aiops_core::TopologyGraph;
 use aiops_core::time::{number_to_ms, parse_timestamp};
-use aiops_rca::TopologyGraph;
 use aiops_rca::rank::{Method, MetricFrame, rank};
 use numpy::{AllowTypeChange, PyArrayLike1, PyArrayLike2};
 use pyo3::prelude::*;

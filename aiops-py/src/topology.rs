@@ -1,8 +1,8 @@
-//! `aiops.rca.Topology`: the topology graph of `aiops_rca::graph` (who depends on whom, blast
+//! `aiops.rca.Topology`: the topology graph of `aiops_core::topology_graph` (who depends on whom, blast
 //! radius, distances), built from the topology JSON every aiops command reads.
 
 use aiops_core::Topology;
-use aiops_rca::TopologyGraph;
+use aiops_core::TopologyGraph;
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};

@@ -2,44 +2,10 @@
 
 use aiops_core::CoreError;
 
-/// What can go wrong in correlation and root-cause analysis.
+/// What can go wrong in root-cause analysis: ranking, causal discovery, runbooks.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RcaError {
-    /// A resource is not in the topology.
-    #[error("unknown resource {0:?}: not in the topology")]
-    UnknownResource(String),
-    /// `runs_on` edges form a cycle (a host cannot run on what runs on it).
-    #[error("runs_on edges form a cycle through {0}")]
-    RunsOnCycle(String),
-    /// A label matcher could not be parsed.
-    #[error("bad matcher {input:?} at byte {position}: {reason}")]
-    MatcherSyntax {
-        /// The whole text being parsed.
-        input: String,
-        /// Byte offset of the problem in `input`.
-        position: usize,
-        /// What was expected or found.
-        reason: String,
-    },
-    /// The regular expression of a `=~` / `!~` matcher does not compile.
-    #[error("invalid regular expression {pattern:?} for label {label:?}: {message}")]
-    InvalidRegex {
-        /// Label the matcher applies to.
-        label: String,
-        /// The pattern as written.
-        pattern: String,
-        /// The regex engine's message.
-        message: String,
-    },
-    /// A duration such as `5m` could not be parsed.
-    #[error("invalid duration {text:?}: {reason}")]
-    InvalidDuration {
-        /// The text as written.
-        text: String,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// A parameter or configuration value is out of range or inconsistent.
     #[error("invalid {name}: {reason}")]
     InvalidParameter {
@@ -48,7 +14,7 @@ pub enum RcaError {
         /// Why it is invalid.
         reason: String,
     },
-    /// The YAML configuration could not be read.
+    /// A YAML document (domain knowledge for causal discovery) could not be read.
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A metric column name is not `<resource>:<metric>`.
@@ -68,18 +34,6 @@ pub enum RcaError {
     /// The metric table's shape is inconsistent (column lengths, names).
     #[error("bad metric table: {0}")]
     MetricShape(String),
-    /// Timestamps are not strictly increasing.
-    #[error(
-        "timestamps must strictly increase: point {index} ({time} ms) is {problem} the previous one"
-    )]
-    UnsortedTimestamps {
-        /// 0-based index of the offending point.
-        index: usize,
-        /// Its timestamp (ms since the epoch).
-        time: i64,
-        /// `"before"` or `"equal to"`.
-        problem: &'static str,
-    },
     /// A column has no value at all (every cell missing), so it cannot be interpolated.
     #[error("column {column:?} has no value (every cell is missing)")]
     EmptyColumn {
@@ -166,14 +120,6 @@ pub enum RcaError {
     /// edges forming a cycle, ...).
     #[error("contradictory constraints: {0}")]
     ContradictoryConstraints(String),
-    /// A data file (matrix, graph) is malformed.
-    #[error("line {line}: {reason}")]
-    DataFormat {
-        /// Line number, from 1.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
     /// A runbook document could not be read.
     #[error("runbook {document}: {reason}")]
     Runbook {
@@ -182,7 +128,7 @@ pub enum RcaError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A file or folder could not be read.
+    /// A runbook file or folder could not be read.
     #[error("{}: {source}", path.display())]
     Io {
         /// The path.
@@ -191,7 +137,7 @@ pub enum RcaError {
         #[source]
         source: std::io::Error,
     },
-    /// Invalid input data.
+    /// Invalid input data (timestamps, topology, labels...).
     #[error(transparent)]
     Core(#[from] CoreError),
 }

@@ -1,11 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod causal;
-pub mod correlate;
 pub mod error;
-pub mod graph;
 pub mod rank;
 pub mod runbook;
+#[cfg(test)]
+mod testing;
 
 pub use error::{RcaError, Result};
-pub use graph::TopologyGraph;

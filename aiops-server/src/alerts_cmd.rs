@@ -1,10 +1,11 @@
-//! `aiops alerts ...`: alert correlation on files. All logic is in `aiops_rca::correlate`.
+//! `aiops alerts ...`: alert correlation on files. All logic is in `aiops_alerts`; alerts are
+//! read by `aiops_integrations::alertmanager`.
 
 use std::path::{Path, PathBuf};
 
+use aiops_alerts::{AlertError, Config, Report, correlate_batch};
 use aiops_core::{CoreError, Topology};
-use aiops_rca::RcaError;
-use aiops_rca::correlate::{Config, Report, correlate_batch, parse_alerts};
+use aiops_integrations::alertmanager::parse_alerts;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::error::CliError;
@@ -48,8 +49,8 @@ fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::input(path, CoreError::Io(e)))
 }
 
-fn rca(path: &Path) -> impl Fn(RcaError) -> CliError + '_ {
-    move |source| CliError::Rca {
+fn alerts(path: &Path) -> impl Fn(AlertError) -> CliError + '_ {
+    move |source| CliError::Alerts {
         path: path.to_path_buf(),
         source,
     }
@@ -74,15 +75,18 @@ pub(crate) fn run(cmd: &AlertsCommand) -> Result<(), CliError> {
 
 fn correlate(args: &CorrelateArgs) -> Result<Report, CliError> {
     let config = match &args.config {
-        Some(p) => Config::from_yaml(&read(p)?).map_err(rca(p))?,
+        Some(p) => Config::from_yaml(&read(p)?).map_err(alerts(p))?,
         None => Config::default(),
     };
     let topology = match &args.topology {
         Some(p) => Some(Topology::from_json(&read(p)?).map_err(|e| CliError::input(p, e))?),
         None => None,
     };
-    let alerts = parse_alerts(&read(&args.input)?).map_err(rca(&args.input))?;
-    Ok(correlate_batch(config, topology.as_ref(), alerts)?)
+    let input = parse_alerts(&read(&args.input)?).map_err(|source| CliError::Integration {
+        path: args.input.clone(),
+        source,
+    })?;
+    Ok(correlate_batch(config, topology.as_ref(), input)?)
 }
 
 fn print_text(r: &Report) {

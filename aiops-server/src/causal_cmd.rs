@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use aiops_rca::causal::eval::{self, EdgeScores, MethodEval};
+use aiops_eval::causal_discovery::{self as eval, EdgeScores, MethodEval};
+use aiops_eval::dag_sim::RandomDagParams;
 use aiops_rca::causal::granger::GrangerParams;
 use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule};
-use aiops_rca::causal::sim::RandomDagParams;
 use clap::Args;
 
 use crate::error::CliError;
@@ -43,7 +43,7 @@ pub(crate) struct CausalArgs {
     #[arg(long)]
     knowledge: Option<PathBuf>,
 
-    /// Instead of the fixture, draw this many random DAGs (`aiops_rca::causal::sim`): PC runs
+    /// Instead of the fixture, draw this many random DAGs (`aiops_eval::dag_sim`): PC runs
     /// on independent samples of each linear SEM, Granger on a time series of the same DAG
     /// with a one-step lag; mean scores are printed.
     #[arg(long, value_name = "CASES")]
@@ -91,7 +91,10 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     if let Some(cases) = args.simulate {
         return run_simulated(args, cases, &pc, &granger);
     }
-    let fixture = eval::load_fixture(&args.data).map_err(rca(&args.data))?;
+    let fixture = eval::load_fixture(&args.data).map_err(|source| CliError::Benchmark {
+        path: args.data.clone(),
+        source,
+    })?;
     let r = eval::evaluate(&fixture, &pc, &granger)?;
     if args.json {
         let text = serde_json::to_string(&r).map_err(|e| CliError::Usage(e.to_string()))?;

@@ -4,7 +4,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use aiops_core::Anomaly;
-use aiops_core::io::ReadOptions;
+use aiops_core::io::{FileSeries, ReadOptions, read_path};
 use aiops_core::time::format_timestamp;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
 use aiops_detect::suppression::{SuppressionParams, Suppressor};
@@ -14,7 +14,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::error::CliError;
-use crate::input::{self, InputSeries};
 
 /// Output format for the anomaly list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,7 +89,8 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     };
     suppression.build()?;
     let det = registry::build(&args.detector, &params)?;
-    let inputs = input::read(&args.file, &ReadOptions::default())?;
+    let inputs = read_path(&args.file, &ReadOptions::default())
+        .map_err(|e| CliError::input(&args.file, e))?;
     let total: usize = inputs.iter().map(|i| i.series.len()).sum();
     let bar = progress_bar(total);
     let mut results = Vec::with_capacity(inputs.len());
@@ -174,7 +174,7 @@ fn progress_bar(total: usize) -> ProgressBar {
 
 fn write_points(
     path: &std::path::Path,
-    inputs: &[InputSeries],
+    inputs: &[FileSeries],
     results: &[Detections],
 ) -> std::io::Result<()> {
     let multi = inputs.len() > 1;
@@ -202,7 +202,7 @@ fn write_points(
 fn print_table(
     out: &mut impl Write,
     det: &dyn Detector,
-    inputs: &[InputSeries],
+    inputs: &[FileSeries],
     anomalies: &[Anomaly],
     total: usize,
 ) -> std::io::Result<()> {

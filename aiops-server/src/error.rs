@@ -27,7 +27,7 @@ pub(crate) enum CliError {
     /// A detector could not be built or run.
     #[error("{0}")]
     Detect(#[from] DetectError),
-    /// A file given to `aiops alerts` is invalid.
+    /// A file given to `aiops rca` or `aiops runbooks` is invalid.
     #[error("{path}: {source}")]
     Rca {
         /// The file.
@@ -35,15 +35,48 @@ pub(crate) enum CliError {
         /// Why.
         source: aiops_rca::RcaError,
     },
+    /// Root-cause analysis failed.
+    #[error("{0}")]
+    RcaFailed(#[from] aiops_rca::RcaError),
+    /// A configuration given to `aiops alerts` or `aiops eval alerts` is invalid.
+    #[error("{path}: {source}")]
+    Alerts {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: aiops_alerts::AlertError,
+    },
     /// Correlation failed.
     #[error("{0}")]
-    Correlate(#[from] aiops_rca::RcaError),
+    Correlate(#[from] aiops_alerts::AlertError),
+    /// An input file does not follow an external system's format (Alertmanager alerts).
+    #[error("{path}: {source}")]
+    Integration {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: aiops_integrations::IntegrationError,
+    },
+    /// A log could not be parsed or scored.
+    #[error("{0}")]
+    Logs(#[from] aiops_logs::LogError),
     /// A bad argument or input the parsers do not cover.
     #[error("{0}")]
     Usage(String),
     /// A forecast could not be made.
     #[error("{0}")]
     Forecast(#[from] aiops_forecast::ForecastError),
+    /// A benchmark folder could not be read.
+    #[error("{path}: {source}")]
+    Benchmark {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: aiops_eval::EvalError,
+    },
+    /// An evaluation could not run.
+    #[error("{0}")]
+    Eval(#[from] aiops_eval::EvalError),
 }
 
 impl CliError {

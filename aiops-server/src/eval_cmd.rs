@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use aiops_detect::logs::LogDetectorParams;
-use aiops_detect::logs::{anomaly_eval, eval};
-use aiops_detect::nab::{self, CostProfile, ProfileResult};
+use aiops_alerts::Config;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
-use aiops_rca::correlate::Config;
-use aiops_rca::correlate::eval as alert_eval;
-use aiops_rca::correlate::scenario::ScenarioParams;
+use aiops_eval::alert_correlation as alert_eval;
+use aiops_eval::alert_storm::ScenarioParams;
+use aiops_eval::nab::{self, CostProfile, ProfileResult};
+use aiops_eval::{loghub, logs_anomaly};
+use aiops_logs::LogDetectorParams;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -64,7 +64,7 @@ pub(crate) struct RcaEvalArgs {
     method: Option<String>,
 
     /// Fit the confidence calibration on these cases and print its knots (for
-    /// aiops-rca/src/rank/calibration.rs) instead of the table.
+    /// aiops-rca/src/rank/confidence.rs) instead of the table.
     #[arg(long)]
     fit_calibration: bool,
 
@@ -277,7 +277,7 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;
-            Config::from_yaml(&text).map_err(|source| CliError::Rca {
+            Config::from_yaml(&text).map_err(|source| CliError::Alerts {
                 path: path.clone(),
                 source,
             })?
@@ -315,8 +315,8 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
 }
 
 fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
+    use aiops_eval::rca_ranking::{Accuracy, Simulator, evaluate_with};
     use aiops_rca::rank::Method;
-    use aiops_rca::rank::eval::{Accuracy, Simulator, evaluate_with};
     let methods: Vec<Method> = match &args.method {
         None => Method::ALL.to_vec(),
         Some(name) => {
@@ -330,9 +330,11 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
     };
     let start = Instant::now();
     let simulator = match args.simulator.as_str() {
-        "microservice" => Simulator::Microservice(aiops_rca::rank::sim::SimParams::default()),
+        "microservice" => {
+            Simulator::Microservice(aiops_eval::microservice_sim::SimParams::default())
+        }
         "dag" => {
-            let mut p = aiops_rca::causal::sim::FaultParams::default();
+            let mut p = aiops_eval::dag_sim::FaultParams::default();
             p.dag.variables = args.dag_variables;
             p.magnitude = args.dag_magnitude;
             Simulator::RandomDag(p)
@@ -447,8 +449,8 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
 }
 
 fn run_m4(args: &M4Args) -> Result<(), CliError> {
-    let series = aiops_forecast::m4::load(&args.data)?;
-    let s = aiops_forecast::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
+    let series = aiops_eval::m4::load(&args.data)?;
+    let s = aiops_eval::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
     if args.json {
         println!(
             "{}",
@@ -482,8 +484,8 @@ fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
         .settings
         .clone()
         .unwrap_or_else(|| args.data.join("settings.json"));
-    let settings = eval::load_settings(&settings_path)?;
-    let scores = eval::evaluate_loghub(&args.data, &settings)?;
+    let settings = loghub::load_settings(&settings_path)?;
+    let scores = loghub::evaluate_loghub(&args.data, &settings)?;
     let n = scores.len() as f64;
     let mean_ga = scores.iter().map(|s| s.ga).sum::<f64>() / n;
     let mean_pa = scores.iter().map(|s| s.pa).sum::<f64>() / n;
@@ -518,11 +520,11 @@ fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
         .settings
         .clone()
         .unwrap_or_else(|| args.data.join("settings.json"));
-    let settings = eval::load_settings(&settings_path)?;
+    let settings = loghub::load_settings(&settings_path)?;
     let params =
         crate::logs_cmd::detector_params(LogDetectorParams::new(), &args.window, &args.params)?;
     let start = Instant::now();
-    let scores = anomaly_eval::evaluate_log_anomaly(&args.data, &settings, &params)?;
+    let scores = logs_anomaly::evaluate_log_anomaly(&args.data, &settings, &params)?;
     let seconds = start.elapsed().as_secs_f64();
     if args.json {
         let systems: serde_json::Map<String, serde_json::Value> = scores

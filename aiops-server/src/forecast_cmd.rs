@@ -4,16 +4,15 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use aiops_core::TimestampFormat;
-use aiops_core::io::ReadOptions;
-use aiops_core::time::format_timestamp;
+use aiops_core::CoreError;
+use aiops_core::io::{Values, read_values};
+use aiops_core::time::{Horizon, format_timestamp};
 use aiops_forecast::Prediction;
 use aiops_forecast::capacity::{self, CapacityParams, CapacityReport};
 use aiops_forecast::registry::{self, DEFAULT_MODEL, MODELS};
 use clap::{Args, ValueEnum};
 
 use crate::error::CliError;
-use crate::input;
 use crate::plot;
 
 /// Output format of the capacity report.
@@ -121,129 +120,33 @@ pub(crate) struct CapacityArgs {
     plot: Option<PathBuf>,
 }
 
-/// The input series: values, and timestamps when the file has them.
-struct Loaded {
-    values: Vec<f64>,
-    times: Option<(Vec<i64>, TimestampFormat)>,
-}
-
-impl Loaded {
-    /// Median spacing of the timestamps, ms.
-    fn step_ms(&self) -> Option<i64> {
-        let (ts, _) = self.times.as_ref()?;
-        let mut d: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
-        if d.is_empty() {
-            return None;
-        }
-        d.sort_unstable();
-        Some(d[d.len() / 2])
-    }
-
-    fn future(&self, horizon: usize) -> Option<(Vec<i64>, TimestampFormat)> {
-        let (ts, format) = self.times.as_ref()?;
-        let step = self.step_ms()?;
-        let last = *ts.last()?;
-        Some((
-            (1..=horizon as i64).map(|h| last + h * step).collect(),
-            *format,
-        ))
-    }
-}
-
-fn single_column(path: &Path) -> Result<Option<Vec<f64>>, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, first)) = lines.clone().next() else {
-        return Ok(None);
-    };
-    if first.contains(',') {
-        return Ok(None);
-    }
-    let mut values = Vec::new();
-    for (k, (i, line)) in lines.by_ref().enumerate() {
-        match line.trim().parse::<f64>() {
-            Ok(v) => values.push(v),
-            Err(_) if k == 0 => {} // a header
-            Err(_) => {
-                return Err(CliError::Usage(format!(
-                    "{}: line {}: {:?} is not a number",
-                    path.display(),
-                    i + 1,
-                    line.trim()
-                )));
-            }
-        }
-    }
-    Ok(Some(values))
-}
-
-fn load(path: &Path) -> Result<Loaded, CliError> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !matches!(ext, "json" | "jsonl" | "ndjson")
-        && let Some(values) = single_column(path)?
-    {
-        return Ok(Loaded {
-            values,
-            times: None,
-        });
-    }
-    let mut series = input::read(path, &ReadOptions::default())?;
-    if series.len() != 1 {
-        return Err(CliError::Usage(format!(
-            "{}: {} series found; forecast takes one",
-            path.display(),
-            series.len()
-        )));
-    }
-    let s = series.remove(0);
-    Ok(Loaded {
-        values: s.series.values().to_vec(),
-        times: Some((s.series.timestamps().to_vec(), s.format)),
+/// The input series (see [`aiops_core::io::read_values`]).
+fn load(path: &Path) -> Result<Values, CliError> {
+    read_values(path).map_err(|e| match e {
+        CoreError::SeriesCount { found } => CliError::Usage(format!(
+            "{}: {found} series found; forecast takes one",
+            path.display()
+        )),
+        other => CliError::input(path, other),
     })
 }
 
-/// Steps (`48`) or a duration (`90s`, `30m`, `6h`, `7d`, `2w`) divided by the series' step.
-fn horizon_steps(text: &str, data: &Loaded) -> Result<usize, CliError> {
-    let bad = |why: String| CliError::Usage(format!("--horizon {text:?}: {why}"));
-    if let Ok(n) = text.parse::<usize>() {
-        return if n == 0 {
-            Err(bad("must be at least 1 step".into()))
-        } else {
-            Ok(n)
-        };
-    }
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .ok_or_else(|| bad("expected steps or a duration like 6h or 7d".into()))?;
-    let (num, unit) = text.split_at(split);
-    let num: f64 = num
-        .parse()
-        .map_err(|_| bad("expected steps or a duration like 6h or 7d".into()))?;
-    let unit_ms = match unit {
-        "s" => 1_000.0,
-        "m" | "min" => 60_000.0,
-        "h" => 3_600_000.0,
-        "d" => 86_400_000.0,
-        "w" => 604_800_000.0,
-        _ => return Err(bad(format!("unknown unit {unit:?} (s, m, h, d, w)"))),
-    };
-    let step = data
-        .step_ms()
-        .filter(|s| *s > 0)
-        .ok_or_else(|| bad("a duration needs timestamps in the input; give steps".into()))?;
-    let steps = (num * unit_ms / step as f64).ceil();
-    if steps.is_nan() || steps < 1.0 {
-        return Err(bad("shorter than one step".into()));
-    }
-    Ok(steps as usize)
+/// `--horizon`: steps (`48`) or a duration (`90s`, `30m`, `6h`, `7d`, `2w`) divided by the
+/// series' step.
+fn horizon_steps(text: &str, data: &Values) -> Result<usize, CliError> {
+    text.parse::<Horizon>()
+        .and_then(|h| h.steps(data.step_ms()))
+        .map_err(|e| match e {
+            CoreError::InvalidParameter { reason, .. }
+            | CoreError::InvalidDuration { reason, .. } => {
+                CliError::Usage(format!("--horizon {text:?}: {reason}"))
+            }
+            other => CliError::Usage(format!("--horizon {text:?}: {other}")),
+        })
 }
 
-fn write_forecast(out: &mut dyn Write, p: &Prediction, data: &Loaded) -> std::io::Result<()> {
-    let future = data.future(p.mean.len());
+fn write_forecast(out: &mut dyn Write, p: &Prediction, data: &Values) -> std::io::Result<()> {
+    let future = data.next_timestamps(p.mean.len());
     write!(out, "step,timestamp,mean")?;
     for iv in &p.intervals {
         write!(out, ",lower_{0},upper_{0}", iv.level)?;
@@ -266,7 +169,7 @@ fn write_forecast(out: &mut dyn Write, p: &Prediction, data: &Loaded) -> std::io
 fn draw(
     path: &Path,
     title: &str,
-    data: &Loaded,
+    data: &Values,
     p: &Prediction,
     threshold: Option<(f64, Option<usize>)>,
 ) -> Result<(), CliError> {
@@ -274,7 +177,7 @@ fn draw(
     // Show at most four horizons of history, so the forecast is readable.
     let keep = (4 * p.mean.len()).max(48).min(n);
     let (hx, fx, time_axis): (Vec<f64>, Vec<f64>, bool) =
-        match (&data.times, data.future(p.mean.len())) {
+        match (&data.times, data.next_timestamps(p.mean.len())) {
             (Some((ts, _)), Some((fut, _))) => (
                 ts[n - keep..].iter().map(|t| *t as f64).collect(),
                 fut.iter().map(|t| *t as f64).collect(),
@@ -339,17 +242,17 @@ pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn when(step: Option<usize>, data: &Loaded) -> String {
+fn when(step: Option<usize>, data: &Values) -> String {
     match step {
         None => "not within the horizon".into(),
-        Some(s) => match data.future(s) {
+        Some(s) => match data.next_timestamps(s) {
             Some((t, f)) => format!("step {s} ({})", format_timestamp(t[s - 1], f)),
             None => format!("step {s}"),
         },
     }
 }
 
-fn print_report(r: &CapacityReport, data: &Loaded, model: &str) {
+fn print_report(r: &CapacityReport, data: &Values, model: &str) {
     println!("model {model}, horizon {} steps", r.horizon);
     println!("current            {:.3} ({:?})", r.current, r.status_now);
     println!(
@@ -396,7 +299,10 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
         Format::Json => {
             let mut v = serde_json::to_value(&r).map_err(|e| CliError::Usage(e.to_string()))?;
             let ts = |s: Option<usize>| {
-                s.and_then(|s| data.future(s).map(|(t, f)| format_timestamp(t[s - 1], f)))
+                s.and_then(|s| {
+                    data.next_timestamps(s)
+                        .map(|(t, f)| format_timestamp(t[s - 1], f))
+                })
             };
             v["saturation_time"] = serde_json::json!(ts(r.saturation_step));
             v["saturation_time_upper"] = serde_json::json!(ts(r.saturation_step_upper));
@@ -428,10 +334,11 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aiops_core::TimestampFormat;
 
     #[test]
     fn horizons_in_steps_and_durations() {
-        let hourly = Loaded {
+        let hourly = Values {
             values: vec![1.0; 3],
             times: Some((vec![0, 3_600_000, 7_200_000], TimestampFormat::UnixSeconds)),
         };
@@ -439,12 +346,13 @@ mod tests {
         assert_eq!(horizon_steps("7d", &hourly).unwrap(), 168);
         assert_eq!(horizon_steps("90m", &hourly).unwrap(), 2);
         assert!(horizon_steps("0", &hourly).is_err());
-        assert!(horizon_steps("7y", &hourly).is_err());
+        assert!(horizon_steps("7x", &hourly).is_err());
         assert!(horizon_steps("soon", &hourly).is_err());
-        let bare = Loaded {
+        let bare = Values {
             values: vec![1.0; 3],
             times: None,
         };
-        assert!(horizon_steps("7d", &bare).is_err());
+        let e = horizon_steps("7d", &bare).unwrap_err().to_string();
+        assert!(e.contains("needs timestamps"), "{e}");
     }
 }

@@ -3,10 +3,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aiops_detect::ParamGuard;
-use aiops_detect::logs::eval::{read_log_lines, split_lines};
-use aiops_detect::logs::{
-    DrainParams, LearnOutcome, LogDetectorParams, MaskSpec, WindowSpec, to_loghub,
+use aiops_logs::{
+    DrainParams, LearnOutcome, LogDetectorParams, MaskSpec, WindowSpec, read_log_lines,
+    split_lines, to_loghub,
 };
 use clap::{Args, Subcommand};
 

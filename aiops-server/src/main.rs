@@ -7,7 +7,6 @@ mod detect_cmd;
 mod error;
 mod eval_cmd;
 mod forecast_cmd;
-mod input;
 mod logs_cmd;
 mod multi_cmd;
 mod plot;

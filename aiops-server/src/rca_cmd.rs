@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use aiops_core::Topology;
+use aiops_core::TopologyGraph;
 use aiops_core::io::ReadOptions;
 use aiops_core::io::csv::read_wide_path;
 use aiops_core::time::parse_timestamp;
-use aiops_rca::TopologyGraph;
 use aiops_rca::rank::{Method, MetricFrame, rank};
 use aiops_rca::runbook::KnowledgeBase;
 use clap::Args;
@@ -49,10 +49,7 @@ pub(crate) fn run(args: &RcaArgs) -> Result<(), CliError> {
     let text = std::fs::read_to_string(&args.topology)
         .map_err(|e| CliError::input(&args.topology, aiops_core::CoreError::Io(e)))?;
     let topology = Topology::from_json(&text).map_err(|e| CliError::input(&args.topology, e))?;
-    let graph = TopologyGraph::new(&topology).map_err(|source| CliError::Rca {
-        path: args.topology.clone(),
-        source,
-    })?;
+    let graph = TopologyGraph::new(&topology).map_err(|e| CliError::input(&args.topology, e))?;
     let table = read_wide_path(&args.metrics, &ReadOptions::default())
         .map_err(|e| CliError::input(&args.metrics, e))?;
     let frame = MetricFrame::from_wide(&graph, &table).map_err(|source| CliError::Rca {

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use aiops_rca::causal::sim::{Dag, SimRng};
+use aiops_eval::SimRng;
+use aiops_eval::dag_sim::Dag;
 
 fn aiops(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_aiops"))

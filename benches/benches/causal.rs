@@ -7,9 +7,10 @@
 
 use std::hint::black_box;
 
+use aiops_eval::SimRng;
+use aiops_eval::dag_sim::RandomDagParams;
 use aiops_rca::causal::granger::GrangerParams;
 use aiops_rca::causal::pc::PcParams;
-use aiops_rca::causal::sim::{RandomDagParams, SimRng};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {

@@ -5,8 +5,8 @@
 
 use std::hint::black_box;
 
+use aiops_alerts::{Config, Engine};
 use aiops_core::{Alert, AlertStatus, Edge, EdgeKind, Labels, Node, NodeKind, Topology};
-use aiops_rca::correlate::{Config, Engine};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const N: usize = 100_000;

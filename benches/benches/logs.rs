@@ -7,8 +7,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use aiops_detect::ParamGuard;
-use aiops_detect::logs::{DrainParams, MaskSpec};
+use aiops_logs::{DrainParams, MaskSpec};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const LINES: usize = 200_000;
@@ -20,7 +19,7 @@ fn hdfs_lines() -> Vec<String> {
         PathBuf::from,
     );
     let path = root.join("HDFS/HDFS_2k.log");
-    let base = aiops_detect::logs::eval::read_log_lines(&path)
+    let base = aiops_logs::read_log_lines(&path)
         .unwrap_or_else(|e| panic!("{e} (set AIOPS_LOGHUB to the loghub folder)"));
     base.iter().cycle().take(LINES).cloned().collect()
 }

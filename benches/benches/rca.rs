@@ -7,8 +7,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use aiops_core::TopologyGraph;
 use aiops_core::{Edge, EdgeKind, Node, NodeKind, Topology};
-use aiops_rca::TopologyGraph;
 use aiops_rca::rank::{Method, MetricFrame, rank};
 use criterion::{Criterion, criterion_group, criterion_main};
 

@@ -2,7 +2,9 @@
 //!
 //! - [`csv`]: `timestamp,value` (NAB style) and wide `timestamp,<col>,<col>...` CSV.
 //! - [`jsonl`]: one JSON object per line, `{"timestamp": ..., "value": ..., "labels": {...}}`.
-//! - [`prometheus`]: the JSON of Prometheus' `/api/v1/query_range` (a matrix).
+//! - [`prometheus`]: the JSON of Prometheus' `/api/v1/query_range` (a matrix);
+//! - [`file`](mod@file): any of them by file extension ([`read_path`]), and [`read_values`] for one
+//!   series' values, with or without timestamps.
 //!
 //! Every reader reports malformed input with its 1-based line number and never drops a point
 //! silently: a missing value is an error unless [`ReadOptions::allow_missing`] turns it into a
@@ -10,8 +12,11 @@
 //! sort and de-duplicate.
 
 pub mod csv;
+pub mod file;
 pub mod jsonl;
 pub mod prometheus;
+
+pub use file::{FileSeries, Values, read_path, read_values};
 
 use crate::series::DedupPolicy;
 

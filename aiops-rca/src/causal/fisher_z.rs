@@ -270,77 +270,7 @@ impl FisherZ {
 mod tests {
     use super::*;
     use crate::causal::default_names;
-    use crate::causal::sim::{Dag, SimRng};
     use ndarray::array;
-
-    /// Partial correlation from the inverse of the whole sub-matrix (the definition), by
-    /// Gauss-Jordan elimination: the reference the fast path must match.
-    fn by_inverse(corr: &Array2<f64>, x: usize, y: usize, s: &[usize]) -> f64 {
-        let idx: Vec<usize> = [x, y].iter().chain(s).copied().collect();
-        let k = idx.len();
-        let mut a = vec![vec![0.0; 2 * k]; k];
-        for i in 0..k {
-            for j in 0..k {
-                a[i][j] = corr[[idx[i], idx[j]]];
-            }
-            a[i][k + i] = 1.0;
-        }
-        for c in 0..k {
-            let piv = a[c][c];
-            for v in a[c].iter_mut() {
-                *v /= piv;
-            }
-            for r in 0..k {
-                if r != c {
-                    let f = a[r][c];
-                    let row_c = a[c].clone();
-                    for (v, w) in a[r].iter_mut().zip(&row_c) {
-                        *v -= f * w;
-                    }
-                }
-            }
-        }
-        let p = |i: usize, j: usize| a[i][k + j];
-        -p(0, 1) / (p(0, 0) * p(1, 1)).sqrt()
-    }
-
-    #[test]
-    fn partial_correlation_matches_the_inverse_formula() {
-        let dag = Dag::from_edges(
-            6,
-            &[
-                (0, 1, 0.8),
-                (1, 2, -1.2),
-                (0, 3, 0.5),
-                (3, 2, 0.7),
-                (4, 5, 1.0),
-            ],
-        )
-        .unwrap();
-        let data = dag.sample(500, 1.0, &mut SimRng::new(3));
-        let t = FisherZ::new(data.view(), &default_names(6)).unwrap();
-        let corr = t.correlation();
-        for s in [&[][..], &[3], &[1, 3], &[1, 3, 4], &[1, 3, 4, 5]] {
-            let fast = t.test(0, 2, s).unwrap().partial_correlation;
-            let slow = by_inverse(&corr, 0, 2, s);
-            assert!((fast - slow).abs() < 1e-10, "S={s:?}: {fast} vs {slow}");
-        }
-    }
-
-    #[test]
-    fn chain_is_dependent_but_independent_given_the_middle() {
-        let dag = Dag::from_edges(3, &[(0, 1, 1.0), (1, 2, 1.0)]).unwrap();
-        let data = dag.sample(2_000, 1.0, &mut SimRng::new(11));
-        let t = FisherZ::new(data.view(), &default_names(3)).unwrap();
-        assert!(t.test(0, 2, &[]).unwrap().p_value < 1e-10);
-        assert!(t.test(0, 2, &[1]).unwrap().p_value > 0.01);
-        // Collider 0 -> 1 <- 2: independent alone, dependent given the collider.
-        let dag = Dag::from_edges(3, &[(0, 1, 1.0), (2, 1, 1.0)]).unwrap();
-        let data = dag.sample(2_000, 1.0, &mut SimRng::new(12));
-        let t = FisherZ::new(data.view(), &default_names(3)).unwrap();
-        assert!(t.test(0, 2, &[]).unwrap().p_value > 0.01);
-        assert!(t.test(0, 2, &[1]).unwrap().p_value < 1e-10);
-    }
 
     #[test]
     fn p_value_of_a_known_correlation() {

@@ -5,8 +5,6 @@
 //! | [`fisher_z`] | partial-correlation conditional independence test (Fisher z) |
 //! | [`pc`] | the PC algorithm (stable variant) with domain knowledge and a topology prior, giving a CPDAG |
 //! | [`granger`] | pairwise Granger causality with lag selection (AIC / BIC) and F-test p-values |
-//! | [`sim`] | PyRCA-style random DAGs, linear SEM data and fault injection with the root cause known |
-//! | [`eval`] | edge precision / recall and structural Hamming distance against a true DAG |
 //!
 //! Data is a matrix with one row per sample (time point) and one column per variable
 //! (`resource:metric`), as an [`ndarray::ArrayView2`]. Every method refuses NaN / infinite
@@ -15,25 +13,30 @@
 //!
 //! ```
 //! use aiops_rca::causal::pc::PcParams;
-//! use aiops_rca::causal::sim::{RandomDagParams, SimRng};
 //!
-//! // A chain x0 -> x1 -> x2 and a collider x0 -> x3 <- x4, simulated.
-//! let dag = aiops_rca::causal::sim::Dag::from_edges(5, &[(0, 1, 1.0), (1, 2, 1.0), (0, 3, 1.0), (4, 3, 1.0)])?;
-//! let data = dag.sample(2_000, 1.0, &mut SimRng::new(7));
-//! let pc = PcParams::new().alpha(0.01).check()?;
-//! let result = pc.fit(data.view(), dag.names())?;
+//! // A chain x0 -> x1 -> x2 driven by three independent (zero-mean, coprime periods) signals.
+//! let e = |i: usize, wave: &[f64]| wave[i % wave.len()];
+//! let (a, b, c) = ([3.0, -1.0, -2.0, 1.0, -1.0, 2.0, -2.0], [1.0, -2.0, 3.0, -1.0, 2.0, 0.5, -3.0, 1.5, -1.0, -0.5, 0.5], [2.0, -1.0, 0.5, -2.5, 1.0, 1.5, -0.5, -3.0, 2.5, 0.5, -1.0, 1.0, -1.0]);
+//! let mut data = ndarray::Array2::zeros((1001, 3));
+//! for i in 0..1001 {
+//!     data[[i, 0]] = e(i, &a);
+//!     data[[i, 1]] = data[[i, 0]] + e(i, &b);
+//!     data[[i, 2]] = data[[i, 1]] + e(i, &c);
+//! }
+//! let names = ["x0", "x1", "x2"].map(String::from);
+//! let result = PcParams::new().alpha(0.01).check()?.fit(data.view(), &names)?;
 //! let g = &result.graph;
-//! assert!(g.has_directed(0, 3) && g.has_directed(4, 3)); // the collider is oriented
 //! assert!(g.is_adjacent(0, 1) && g.is_adjacent(1, 2) && !g.is_adjacent(0, 2));
-//! # let _ = RandomDagParams::new();
+//! assert_eq!(result.sepsets, [(0, 2, vec![1])]); // x1 separates x0 from x2
 //! # Ok::<(), aiops_rca::RcaError>(())
 //! ```
+//!
+//! `aiops-eval` simulates random DAGs and linear SEM data to score these methods
+//! (`aiops eval causal`).
 
-pub mod eval;
 pub mod fisher_z;
 pub mod granger;
 pub mod pc;
-pub mod sim;
 
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
@@ -162,7 +165,7 @@ impl CausalGraph {
 }
 
 /// The index of `name` in `names`, or [`RcaError::UnknownVariable`] naming `context`.
-pub(crate) fn index_of(names: &[String], name: &str, context: &str) -> Result<usize> {
+pub fn index_of(names: &[String], name: &str, context: &str) -> Result<usize> {
     names
         .iter()
         .position(|n| n == name)

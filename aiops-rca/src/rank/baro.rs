@@ -42,7 +42,7 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
 #[cfg(test)]
 mod tests {
     use crate::rank::Method;
-    use crate::rank::tests_support::{chain, ranked};
+    use crate::testing::{chain, ranked};
 
     #[test]
     fn largest_robust_deviation_wins() {

@@ -154,7 +154,7 @@ fn best_split(frame: &MetricFrame) -> Option<ChangePoint> {
         .map(|c| {
             let v = &c.values;
             let mut diffs: Vec<f64> = v.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
-            let sigma = super::stats::median_in_place(&mut diffs) / 0.954;
+            let sigma = super::column_stats::median_in_place(&mut diffs) / 0.954;
             let total: f64 = v.iter().sum();
             let mut before = 0.0;
             let mut out = vec![0.0; n];
@@ -208,11 +208,11 @@ fn first_change(v: &[f64]) -> Option<usize> {
         .windows(2)
         .map(|w| (w[1] - w[0]).abs())
         .collect();
-    let mut level = super::stats::median_in_place(&mut warm);
+    let mut level = super::column_stats::median_in_place(&mut warm);
     // Median |first difference| / 0.954 is sigma for Gaussian noise and ignores level shifts.
     let spread = v.iter().fold(0.0f64, |m, &x| m.max((x - level).abs()));
-    let mut scale = super::stats::floor_sigma(
-        super::stats::median_in_place(&mut diffs) / 0.954,
+    let mut scale = super::column_stats::floor_sigma(
+        super::column_stats::median_in_place(&mut diffs) / 0.954,
         level,
         spread,
     );
@@ -246,7 +246,7 @@ fn first_change(v: &[f64]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rank::tests_support::build;
+    use crate::testing::build;
 
     #[test]
     fn finds_the_shared_change_not_the_lone_spike() {

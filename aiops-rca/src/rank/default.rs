@@ -80,7 +80,7 @@ fn beyond_dependencies(p: &Prepared<'_>, ri: usize, mut r: Res) -> Res {
             continue;
         }
         let resid = super::hypothesis::residuals(&cols[c].values[p.begin..p.end], &parents, p);
-        let s = super::stats::one_column(&resid, p.split - p.begin, false);
+        let s = super::column_stats::one_column(&resid, p.split - p.begin, false);
         if let Some(o) = s.onset
             && s.sustained_z.abs() >= ANOMALOUS
             && s.sustained_z.abs() > r.anomaly
@@ -324,7 +324,7 @@ fn is_host_edge(p: &Prepared<'_>, r: usize, d: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use crate::rank::Method;
-    use crate::rank::tests_support::{build, chain, ranked};
+    use crate::testing::{build, chain, ranked};
 
     #[test]
     fn the_deepest_changed_resource_wins_over_louder_callers() {

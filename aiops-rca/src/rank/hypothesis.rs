@@ -10,7 +10,7 @@
 //! [`MAX_PARENTS`] parent metrics, the ones most correlated with the target in the normal
 //! period. A metric without parents is scored on its own robust deviation, as in BARO.
 
-use super::stats::{floor_sigma, quantile_sorted};
+use super::column_stats::{floor_sigma, quantile_sorted};
 use super::{Prepared, Scored};
 
 /// Most parent metrics one regression uses.
@@ -176,12 +176,11 @@ fn cholesky_solve(a: &mut [f64], b: &mut [f64], k: usize) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::TopologyGraph;
     use crate::rank::Method;
     use crate::rank::metrics::MetricFrame;
-    use crate::rank::sim::Rng;
-    use crate::rank::tests_support::ranked;
+    use crate::testing::{Noise, ranked};
     use aiops_core::Topology;
+    use aiops_core::TopologyGraph;
 
     #[test]
     fn solves_a_small_system() {
@@ -203,7 +202,7 @@ mod tests {
             .unwrap(),
         )
         .unwrap();
-        let mut rng = Rng::new(3);
+        let mut rng = Noise::new(3);
         let b: Vec<f64> = (0..100)
             .map(|i| 50.0 + 3.0 * rng.normal() + if i >= 60 { 20.0 } else { 0.0 })
             .collect();

@@ -6,7 +6,7 @@
 //!   `:` that is a topology node (so `db:pg:connections` is resource `db:pg` if the topology has
 //!   it, else resource `db`). A column whose prefix is no topology node is an error
 //!   ([`RcaError::UnknownColumnResource`]); a name without `:` is [`RcaError::BadColumnName`].
-//! - **Timestamps** must strictly increase ([`RcaError::UnsortedTimestamps`]).
+//! - **Timestamps** must strictly increase (`CoreError::Unsorted` / `DuplicateTimestamp`).
 //! - **Missing values** (NaN cells) are filled by linear interpolation between the nearest
 //!   present neighbours, and by the nearest present value at either end. The column is kept and
 //!   a note says how many cells were filled. A column with no value at all is an error
@@ -18,7 +18,7 @@ use aiops_core::TimestampMs;
 use aiops_core::io::csv::WideTable;
 
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
+use aiops_core::TopologyGraph;
 
 /// Fewest points a frame may have.
 pub const MIN_POINTS: usize = 8;
@@ -77,15 +77,7 @@ impl MetricFrame {
                 timestamps.len()
             )));
         }
-        for (i, w) in timestamps.windows(2).enumerate() {
-            if w[1] <= w[0] {
-                return Err(RcaError::UnsortedTimestamps {
-                    index: i + 1,
-                    time: w[1],
-                    problem: if w[1] < w[0] { "before" } else { "equal to" },
-                });
-            }
-        }
+        aiops_core::series::check_sorted(&timestamps)?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::with_capacity(columns.len());
         let mut notes = Vec::new();
@@ -236,7 +228,7 @@ fn fill_missing(v: &mut [f64]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aiops_core::Topology;
+    use aiops_core::{CoreError, Topology};
 
     fn graph() -> TopologyGraph {
         let t = Topology::from_json(
@@ -321,17 +313,16 @@ mod tests {
         t.swap(3, 4);
         assert!(matches!(
             one("db:cpu", t, ramp.clone()),
-            Err(RcaError::UnsortedTimestamps { index: 4, .. })
+            Err(RcaError::Core(CoreError::Unsorted { index: 4, .. }))
         ));
         let mut t = ts(10);
         t[5] = t[4];
         assert!(matches!(
             one("db:cpu", t, ramp.clone()),
-            Err(RcaError::UnsortedTimestamps {
+            Err(RcaError::Core(CoreError::DuplicateTimestamp {
                 index: 5,
-                problem: "equal to",
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             one("db:cpu", ts(10), vec![f64::NAN; 10]),

@@ -4,7 +4,7 @@
 //! Input: the topology ([`TopologyGraph`]) and `<resource>:<metric>` columns over shared
 //! timestamps ([`MetricFrame`]), plus the anomaly time when known; without it,
 //! [`changepoint`] finds it. Every method scores each resource that has metrics; [`rank`]
-//! sorts them, attaches a calibrated confidence ([`calibration`]), evidence sentences built
+//! sorts them, attaches a calibrated confidence ([`confidence`]), evidence sentences built
 //! from the data, and the blast radius of the best candidate.
 //!
 //! | method | file | idea |
@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use aiops_core::Topology;
-//! use aiops_rca::TopologyGraph;
+//! use aiops_core::TopologyGraph;
 //! use aiops_rca::rank::{Method, MetricFrame, rank};
 //! let topo = Topology::from_json(r#"{"nodes": [{"id": "frontend", "kind": "service"},
 //!     {"id": "cart", "kind": "service"}],
@@ -36,18 +36,14 @@
 //! ```
 
 pub mod baro;
-pub mod calibration;
 pub mod changepoint;
+pub(crate) mod column_stats;
+pub mod confidence;
 pub mod default;
-pub mod eval;
 pub mod hypothesis;
 pub mod metrics;
 pub mod nsigma;
 pub mod pagerank;
-pub mod sim;
-pub(crate) mod stats;
-#[cfg(test)]
-pub(crate) mod tests_support;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -62,8 +58,8 @@ pub use changepoint::{ChangePoint, find_anomaly_time};
 pub use metrics::{MetricColumn, MetricFrame};
 
 use crate::error::{RcaError, Result};
-use crate::graph::TopologyGraph;
-use stats::ColumnStats;
+use aiops_core::TopologyGraph;
+use column_stats::ColumnStats;
 
 /// Fewest points the normal period (before the anomaly time) must have.
 pub const MIN_NORMAL_POINTS: usize = 5;
@@ -289,7 +285,7 @@ impl<'a> Prepared<'a> {
             begin,
             split,
             end,
-            stats: stats::column_stats(frame, begin, split, end),
+            stats: column_stats::column_stats(frame, begin, split, end),
             resources,
             columns_of,
             index,
@@ -406,7 +402,7 @@ pub fn rank(
             .then_with(|| prep.resources[a].cmp(prep.resources[b]))
     });
     let sorted: Vec<f64> = order.iter().map(|&i| scored[i].score).collect();
-    let confidences = calibration::for_method(method).confidences(&sorted);
+    let confidences = confidence::for_method(method).confidences(&sorted);
     let mut root_causes = Vec::with_capacity(order.len());
     for (k, &i) in order.iter().enumerate() {
         let s = &scored[i];

@@ -22,7 +22,7 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
                 let mean = normal.iter().sum::<f64>() / n;
                 let var =
                     normal.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-                let sd = super::stats::floor_sigma(var.sqrt(), mean, 0.0);
+                let sd = super::column_stats::floor_sigma(var.sqrt(), mean, 0.0);
                 let (mut z, mut at) = (0.0f64, p.split);
                 for (i, &x) in v.iter().enumerate().take(p.end).skip(p.split) {
                     let zi = (x - mean) / sd;
@@ -47,7 +47,7 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
 #[cfg(test)]
 mod tests {
     use crate::rank::Method;
-    use crate::rank::tests_support::{chain, ranked};
+    use crate::testing::{chain, ranked};
 
     #[test]
     fn largest_z_wins() {

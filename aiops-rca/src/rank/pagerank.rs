@@ -113,7 +113,7 @@ pub(crate) fn score(p: &Prepared<'_>) -> Vec<Scored> {
 #[cfg(test)]
 mod tests {
     use crate::rank::Method;
-    use crate::rank::tests_support::{chain, ranked};
+    use crate::testing::{chain, ranked};
 
     #[test]
     fn the_walk_ends_at_the_anomalous_callee() {

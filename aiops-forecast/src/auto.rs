@@ -17,13 +17,13 @@
 //! "Vincentization"), which keeps them ordered and near the members' calibration.
 
 use crate::auto_ets::AutoEts;
-use crate::capacity::trend_test;
 use crate::error::{ForecastError, Result};
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
 use crate::mstl::Mstl;
 use crate::naive::SeasonalNaive;
 use crate::registry::BoxedFitted;
 use crate::theta::{Theta, ThetaKind};
+use crate::trend_test::trend_test;
 
 /// Daily periods (steps per day at 60, 30, 15, 5 and 1 minute) that imply a weekly one.
 const DAILY: [usize; 5] = [24, 48, 96, 288, 1440];

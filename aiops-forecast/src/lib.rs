@@ -16,6 +16,7 @@ pub mod registry;
 pub mod seasonality;
 pub mod stats;
 pub mod theta;
+pub mod trend_test;
 
 pub use auto::{Auto, FittedAuto};
 pub use auto_ets::{AutoEts, FittedAutoEts};
@@ -28,3 +29,4 @@ pub use model::{FittedModel, Model, Prediction};
 pub use mstl::{FittedMstl, Mstl};
 pub use naive::{FittedSeasonalNaive, SeasonalNaive};
 pub use theta::{FittedTheta, Theta, ThetaKind};
+pub use trend_test::{TrendDirection, TrendTest, trend_test};

@@ -18,32 +18,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "target" / "adtk-venv"
-
-
-def ensure_venv() -> None:
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    py = VENV / "bin" / "python"
-    if py.exists() and "--no-build" in sys.argv:
-        os.execv(str(py), [str(py), *sys.argv])
-    if not py.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-    subprocess.check_call(
-        [str(py), "-m", "pip", "install", "-q", "adtk==0.6.2", "pandas<2", "numpy<2", "maturin>=1.9,<2"]
-    )
-    subprocess.check_call(
-        [str(VENV / "bin" / "maturin"), "develop", "-q", "--release", "-m", str(ROOT / "aiops-py" / "Cargo.toml")],
-        env={**os.environ, "VIRTUAL_ENV": str(VENV)},
-    )
-    os.execv(str(py), [str(py), *sys.argv])
+from peer_env import ROOT, best_of, ensure_venv
 
 
 def load(nab: Path):
@@ -97,15 +74,6 @@ def pairs():
     ]
 
 
-def best_of(repeat: int, fn) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "nab"))
@@ -113,7 +81,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated detector names")
     ap.add_argument("--no-build", action="store_true", help="reuse the virtualenv as it is")
     args = ap.parse_args()
-    ensure_venv()
+    ensure_venv("adtk-venv", ["adtk==0.6.2", "pandas<2", "numpy<2"])
     import warnings
 
     warnings.filterwarnings("ignore")

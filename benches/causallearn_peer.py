@@ -23,25 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "target" / "causallearn-venv"
+from peer_env import ROOT, ensure_venv
+
 CLI = ROOT / "target" / "release" / "aiops"
-
-
-def ensure_venv() -> None:
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    py = VENV / "bin" / "python"
-    if not py.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-        subprocess.check_call([str(py), "-m", "pip", "install", "-q", "causal-learn==0.1.4.8"])
-    os.execv(str(py), [str(py), *sys.argv])
 
 
 def load(data_dir: Path):
@@ -126,7 +115,7 @@ def main() -> None:
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    ensure_venv()
+    ensure_venv("causallearn-venv", ["causal-learn==0.1.4.8"], build_aiops=False)
 
     import causallearn
     from causallearn.search.ConstraintBased.PC import pc

@@ -22,32 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "target" / "drain3-venv"
+from peer_env import ROOT, ensure_venv
+
 HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
 MASKS = [r"blk_-?\d+", r"(\d+\.){3}\d+(:\d+)?"]
-
-
-def ensure_venv() -> None:
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    py = VENV / "bin" / "python"
-    if py.exists() and "--no-build" in sys.argv:
-        os.execv(str(py), [str(py), *sys.argv])
-    if not py.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-    subprocess.check_call([str(py), "-m", "pip", "install", "-q", "drain3==0.9.11", "numpy", "maturin>=1.9,<2"])
-    subprocess.check_call(
-        [str(VENV / "bin" / "maturin"), "develop", "-q", "--release", "-m", str(ROOT / "aiops-py" / "Cargo.toml")],
-        env={**os.environ, "VIRTUAL_ENV": str(VENV)},
-    )
-    os.execv(str(py), [str(py), *sys.argv])
 
 
 def header_regex(fmt: str) -> re.Pattern[str]:
@@ -136,5 +118,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    ensure_venv()
+    ensure_venv("drain3-venv", ["drain3==0.9.11", "numpy"])
     main()

@@ -23,31 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "target" / "statsforecast-venv"
-
-
-def ensure_venv() -> None:
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    py = VENV / "bin" / "python"
-    if py.exists() and "--no-build" in sys.argv:
-        os.execv(str(py), [str(py), *sys.argv])
-    if not py.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-    subprocess.check_call(
-        [str(py), "-m", "pip", "install", "-q", "statsforecast==2.1.1", "augurs", "numpy", "maturin>=1.9,<2"]
-    )
-    subprocess.check_call(
-        [str(VENV / "bin" / "maturin"), "develop", "-q", "--release", "-m", str(ROOT / "aiops-py" / "Cargo.toml")],
-        env={**os.environ, "VIRTUAL_ENV": str(VENV)},
-    )
-    os.execv(str(py), [str(py), *sys.argv])
+from peer_env import ensure_venv
 
 
 def synthetic(n_series: int, n: int = 700):
@@ -119,7 +98,7 @@ def main() -> None:
     ap.add_argument("--m4", default="", help="M4 folder: also score MASE / sMAPE on it")
     ap.add_argument("--no-build", action="store_true", help="reuse the virtualenv as it is")
     args = ap.parse_args()
-    ensure_venv()
+    ensure_venv("statsforecast-venv", ["statsforecast==2.1.1", "augurs", "numpy"])
     import warnings
 
     warnings.filterwarnings("ignore")

@@ -13,37 +13,8 @@ each figure is the best of --repeat runs.
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV = ROOT / "target" / "bench-venv"
-
-
-def ensure_venv() -> None:
-    py = VENV / "bin" / "python"
-    if Path(sys.prefix).resolve() == VENV.resolve():
-        return
-    if not py.exists():
-        subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
-    subprocess.check_call([str(py), "-m", "pip", "install", "-q", "numpy", "pandas<3", "maturin>=1.9,<2"])
-    subprocess.check_call(
-        [str(VENV / "bin" / "maturin"), "develop", "-q", "--release", "-m", str(ROOT / "aiops-py" / "Cargo.toml")],
-        env={**os.environ, "VIRTUAL_ENV": str(VENV)},
-    )
-    os.execv(str(py), [str(py), *sys.argv])
-
-
-def best_of(repeat: int, fn) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+from peer_env import best_of, ensure_venv
 
 
 def main() -> None:
@@ -52,7 +23,7 @@ def main() -> None:
     ap.add_argument("--window", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
-    ensure_venv()
+    ensure_venv("bench-venv", ["numpy", "pandas<3"])
 
     import numpy as np
     import pandas as pd

@@ -23,12 +23,7 @@ pub struct AutoEts {
 impl AutoEts {
     /// Search over seasonal forms with `period` steps per season (1 = non-seasonal) too.
     pub fn new(period: usize) -> Result<Self> {
-        if period == 0 {
-            return Err(ForecastError::InvalidParameter {
-                name: "period",
-                reason: "must be at least 1 step".into(),
-            });
-        }
+        crate::model::at_least_one_step("period", period)?;
         Ok(Self {
             period,
             seasonal: period >= 2,

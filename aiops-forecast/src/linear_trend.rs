@@ -14,7 +14,7 @@
 //! Intervals are normal with the regression's prediction variance
 //! `σ²(1 + 1/m + (t_h - t̄)² / S_tt)` over the last segment's m points (σ from its residuals).
 
-use crate::error::{ForecastError, Result};
+use crate::error::Result;
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
 use crate::stats::classical_indices;
 
@@ -28,12 +28,7 @@ pub struct LinearTrend {
 impl LinearTrend {
     /// A trend model; `period` (steps, 1 = none) is removed before fitting the line.
     pub fn new(period: usize) -> Result<Self> {
-        if period == 0 {
-            return Err(ForecastError::InvalidParameter {
-                name: "period",
-                reason: "must be at least 1 step".into(),
-            });
-        }
+        crate::model::at_least_one_step("period", period)?;
         Ok(Self {
             period,
             max_changepoints: 5,

@@ -168,9 +168,14 @@ pub(crate) fn check_history(history: &[f64], needed: usize) -> Result<()> {
 }
 
 pub(crate) fn check_horizon(horizon: usize) -> Result<()> {
-    if horizon == 0 {
+    at_least_one_step("horizon", horizon)
+}
+
+/// Refuses 0 for a count of steps (a horizon, a seasonal period).
+pub(crate) fn at_least_one_step(name: &'static str, steps: usize) -> Result<()> {
+    if steps == 0 {
         return Err(ForecastError::InvalidParameter {
-            name: "horizon",
+            name,
             reason: "must be at least 1 step".into(),
         });
     }

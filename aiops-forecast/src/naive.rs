@@ -5,7 +5,7 @@
 //! m = 1 for naive), widening as σ√h for naive and σ√(k + 1), k = ⌊(h - 1) / m⌋, for
 //! seasonal naive (Hyndman & Athanasopoulos, *Forecasting: Principles and Practice*, 5.5).
 
-use crate::error::{ForecastError, Result};
+use crate::error::Result;
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
 
 /// Seasonal naive with period `m` (m = 1 is plain naive).
@@ -18,12 +18,7 @@ pub struct SeasonalNaive {
 impl SeasonalNaive {
     /// Seasonal naive with `period` steps per season (>= 1).
     pub fn new(period: usize) -> Result<Self> {
-        if period == 0 {
-            return Err(ForecastError::InvalidParameter {
-                name: "period",
-                reason: "must be at least 1 step".into(),
-            });
-        }
+        crate::model::at_least_one_step("period", period)?;
         Ok(Self {
             period,
             drift: false,

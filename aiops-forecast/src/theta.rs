@@ -11,7 +11,7 @@
 //! Intervals: normal with the SES variance `σ²(1 + (h - 1)α²)` of the adjusted series
 //! (σ² the in-sample one-step mean squared error), then reseasonalised.
 
-use crate::error::{ForecastError, Result};
+use crate::error::Result;
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
 use crate::optim::{NelderMead, minimize};
 use crate::stats::{classical_indices, linear_fit, seasonality_test};
@@ -35,12 +35,7 @@ pub struct Theta {
 impl Theta {
     /// Theta with `period` steps per season (1 = no seasonal adjustment).
     pub fn new(period: usize, kind: ThetaKind) -> Result<Self> {
-        if period == 0 {
-            return Err(ForecastError::InvalidParameter {
-                name: "period",
-                reason: "must be at least 1 step".into(),
-            });
-        }
+        crate::model::at_least_one_step("period", period)?;
         Ok(Self { period, kind })
     }
 }

@@ -103,6 +103,7 @@ impl FittedModel for FittedSeasonalNaive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ForecastError;
 
     #[test]
     fn pure_seasonal_series_is_forecast_exactly() {

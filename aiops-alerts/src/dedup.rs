@@ -286,15 +286,8 @@ impl Deduplicator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aiops_core::{AlertStatus, Labels};
-
-    fn alert(pairs: &[(&str, &str)], start: i64) -> Alert {
-        Alert::firing(
-            Labels::try_from_pairs(pairs.iter().copied()).unwrap(),
-            start,
-        )
-        .unwrap()
-    }
+    use crate::testing::alert;
+    use aiops_core::AlertStatus;
 
     #[test]
     fn full_dedup_counts_duplicates() {

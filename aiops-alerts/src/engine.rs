@@ -435,17 +435,7 @@ pub fn correlate_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aiops_core::Labels;
-
-    const M: i64 = 60_000;
-
-    fn alert(pairs: &[(&str, &str)], start: i64) -> Alert {
-        Alert::firing(
-            Labels::try_from_pairs(pairs.iter().copied()).unwrap(),
-            start,
-        )
-        .unwrap()
-    }
+    use crate::testing::{M, alert};
 
     const CONFIG: &str = r#"
 global:

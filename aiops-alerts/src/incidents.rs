@@ -850,17 +850,8 @@ fn to_incident(s: &State, graph: Option<&TopologyGraph>) -> Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{M, alert};
     use aiops_core::Topology;
-
-    const M: i64 = 60_000;
-
-    fn alert(pairs: &[(&str, &str)], start: i64) -> Alert {
-        Alert::firing(
-            Labels::try_from_pairs(pairs.iter().copied()).unwrap(),
-            start,
-        )
-        .unwrap()
-    }
 
     fn resolved(a: &Alert, at: i64) -> Alert {
         let mut r = a.clone();

@@ -9,6 +9,8 @@ pub mod inhibit;
 pub mod matchers;
 pub mod route;
 pub mod silence;
+#[cfg(test)]
+mod testing;
 pub mod time_interval;
 
 pub use aiops_core::time::Duration;

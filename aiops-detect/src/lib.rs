@@ -1,43 +1,35 @@
 #![doc = include_str!("../README.md")]
 
-pub mod bocpd;
-pub mod calibration;
-pub mod contextual;
-pub mod cusum;
-pub mod default_detector;
+pub mod combine;
+pub mod common;
+pub mod control;
 pub mod detector;
-pub mod ensemble;
 pub mod error;
-pub mod esd;
-pub mod ewma;
-pub mod hampel;
-pub mod iqr;
-pub mod isolation_forest;
-pub mod level_shift;
+pub mod learned;
 pub mod logs;
-pub mod mad;
-pub mod mahalanobis;
 pub mod multivariate;
 pub mod nab;
-pub mod novelty;
-pub mod order_stats;
-pub mod pca;
-pub mod period;
-pub mod persist;
-pub mod quantile;
-pub mod random_cut_forest;
 pub mod registry;
+pub mod robust;
 pub mod seasonal;
-pub mod seasonal_esd;
-pub mod spectral_residual;
-pub mod stl;
-pub mod suppression;
+pub mod shift;
+pub mod stats;
+
+// Paths of 0.1.0, kept while the detectors move into folders.
+pub use combine::ensemble;
+pub use combine::likelihood as calibration;
+pub use common::{order_stats, period, suppression};
+pub use control::{cusum, ewma};
+pub use learned::extremes_contextual as default_detector;
+pub use learned::{contextual, isolation_forest, novelty, random_cut_forest};
+pub use multivariate::{mahalanobis, pca};
+pub use robust::{hampel, mad};
+pub use seasonal::profile as seasonal_profile;
+pub use seasonal::{seasonal_esd, spectral_residual, stl};
+pub use shift::{bocpd, level_shift, persist, volatility_shift};
+pub use stats::{esd, iqr, quantile, threshold, windowed_gaussian, zscore};
 #[cfg(test)]
-mod testing;
-pub mod threshold;
-pub mod volatility_shift;
-pub mod windowed_gaussian;
-pub mod zscore;
+use common::testing;
 
 pub use detector::{Detections, Detector, OnlineDetector, ParamGuard, PointScore};
 pub use error::{DetectError, Result};

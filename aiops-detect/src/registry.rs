@@ -25,7 +25,7 @@ use crate::novelty::NoveltyParams;
 use crate::persist::PersistParams;
 use crate::quantile::QuantileParams;
 use crate::random_cut_forest::RandomCutForestParams;
-use crate::seasonal::SeasonalParams;
+use crate::seasonal::profile::SeasonalParams;
 use crate::seasonal_esd::SeasonalEsdParams;
 use crate::spectral_residual::SpectralResidualParams;
 use crate::stl::StlParams;

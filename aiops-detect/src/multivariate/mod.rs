@@ -29,9 +29,12 @@ use serde_json::{Map, Value};
 
 use crate::detector::{Detections, MAX_ABS_VALUE, PROGRESS_EVERY, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
-use crate::mahalanobis::MahalanobisParams;
-use crate::pca::PcaParams;
+use crate::multivariate::mahalanobis::MahalanobisParams;
+use crate::multivariate::pca::PcaParams;
 use crate::registry::DetectorInfo;
+
+pub mod mahalanobis;
+pub mod pca;
 
 /// A configured multivariate detector: scores a whole table at once, and makes streaming
 /// states.

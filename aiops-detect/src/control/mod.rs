@@ -1,0 +1,4 @@
+//! Control charts: EWMA and tabular CUSUM on standardised values.
+
+pub mod cusum;
+pub mod ewma;

@@ -15,23 +15,54 @@ pub mod seasonal;
 pub mod shift;
 pub mod stats;
 
-// Paths of 0.1.0, kept while the detectors move into folders.
-pub use combine::ensemble;
-pub use combine::likelihood as calibration;
-pub use common::{order_stats, period, suppression};
-pub use control::{cusum, ewma};
-pub use learned::extremes_contextual as default_detector;
-pub use learned::{contextual, isolation_forest, novelty, random_cut_forest};
-pub use multivariate::{mahalanobis, pca};
-pub use robust::{hampel, mad};
-pub use seasonal::profile as seasonal_profile;
-pub use seasonal::{seasonal_esd, spectral_residual, stl};
-pub use shift::{bocpd, level_shift, persist, volatility_shift};
-pub use stats::{esd, iqr, quantile, threshold, windowed_gaussian, zscore};
-#[cfg(test)]
-use common::testing;
-
-pub use detector::{Detections, Detector, OnlineDetector, ParamGuard, PointScore};
+pub use combine::ensemble::{Combine, Ensemble, EnsembleOnline, EnsembleParams, Member};
+pub use combine::likelihood::{Likelihood, LikelihoodParams};
+pub use common::suppression::{SuppressionParams, Suppressor};
+pub use common::{Direction, FitMode};
+pub use control::cusum::{Cusum, CusumKernel, CusumOnline, CusumParams};
+pub use control::ewma::{Ewma, EwmaKernel, EwmaOnline, EwmaParams};
+pub use detector::{
+    Described, Detections, Detector, Kernel, OnlineDetector, ParamGuard, PointScore, Streaming,
+    Streams,
+};
 pub use error::{DetectError, Result};
-pub use threshold::{Threshold, ThresholdOnline, ThresholdParams};
-pub use zscore::{Direction, RollingZScore, RollingZScoreOnline, RollingZScoreParams};
+pub use learned::contextual::{Contextual, ContextualKernel, ContextualOnline, ContextualParams};
+pub use learned::extremes_contextual::{
+    ExtremesContextual, ExtremesContextualKernel, ExtremesContextualOnline,
+    ExtremesContextualParams,
+};
+pub use learned::isolation_forest::{
+    IsolationForest, IsolationForestKernel, IsolationForestOnline, IsolationForestParams,
+};
+pub use learned::novelty::{Novelty, NoveltyKernel, NoveltyOnline, NoveltyParams};
+pub use learned::random_cut_forest::{
+    RandomCutForest, RandomCutForestKernel, RandomCutForestOnline, RandomCutForestParams,
+};
+pub use multivariate::mahalanobis::{Mahalanobis, MahalanobisOnline, MahalanobisParams};
+pub use multivariate::pca::{Pca, PcaOnline, PcaParams};
+pub use multivariate::{MultivariateDetector, MultivariateOnline};
+pub use registry::{DETECTORS, DetectorInfo};
+pub use robust::hampel::{Hampel, HampelKernel, HampelOnline, HampelParams};
+pub use robust::mad::{Mad, MadKernel, MadOnline, MadParams};
+pub use seasonal::profile::{Seasonal, SeasonalKernel, SeasonalOnline, SeasonalParams};
+pub use seasonal::seasonal_esd::{
+    SeasonalEsd, SeasonalEsdKernel, SeasonalEsdOnline, SeasonalEsdParams,
+};
+pub use seasonal::spectral_residual::{
+    SpectralResidual, SpectralResidualKernel, SpectralResidualOnline, SpectralResidualParams,
+};
+pub use seasonal::stl::{Stl, StlKernel, StlOnline, StlParams};
+pub use shift::bocpd::{Bocpd, BocpdKernel, BocpdOnline, BocpdParams};
+pub use shift::level_shift::{LevelShift, LevelShiftKernel, LevelShiftOnline, LevelShiftParams};
+pub use shift::persist::{Agg, Persist, PersistKernel, PersistOnline, PersistParams};
+pub use shift::volatility_shift::{
+    VolatilityShift, VolatilityShiftKernel, VolatilityShiftOnline, VolatilityShiftParams,
+};
+pub use stats::esd::{Esd, EsdKernel, EsdOnline, EsdParams};
+pub use stats::iqr::{Iqr, IqrKernel, IqrOnline, IqrParams};
+pub use stats::quantile::{Quantile, QuantileKernel, QuantileOnline, QuantileParams};
+pub use stats::threshold::{Threshold, ThresholdOnline, ThresholdParams};
+pub use stats::windowed_gaussian::{
+    WindowedGaussian, WindowedGaussianKernel, WindowedGaussianOnline, WindowedGaussianParams,
+};
+pub use stats::zscore::{RollingZScore, RollingZScoreOnline, RollingZScoreParams, ZScoreKernel};

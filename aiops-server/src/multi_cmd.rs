@@ -7,7 +7,7 @@ use aiops_core::io::{ReadOptions, csv};
 use aiops_core::time::format_timestamp;
 use aiops_detect::multivariate::{MULTIVARIATE_DETECTORS, build_multivariate};
 use aiops_detect::registry;
-use aiops_detect::suppression::{SuppressionParams, Suppressor};
+use aiops_detect::{SuppressionParams, Suppressor};
 use clap::Args;
 use serde_json::json;
 

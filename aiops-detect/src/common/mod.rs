@@ -1,8 +1,18 @@
-//! Helpers shared by the detectors: order statistics, period detection, alarm suppression and
-//! (in tests) the fixtures.
+//! Helpers shared by the detectors: which departures count, parameter checks, severity
+//! mappings, Tukey's fences, fit modes, rolling moments and order statistics, period detection,
+//! alarm suppression, and the test fixtures.
 
+pub mod checks;
+pub mod direction;
+pub mod fences;
+pub mod fit;
+pub mod moments;
 pub mod order_stats;
 pub mod period;
+pub mod severity;
 pub mod suppression;
 #[cfg(test)]
 pub(crate) mod testing;
+
+pub use direction::Direction;
+pub use fit::FitMode;

@@ -76,7 +76,7 @@ struct Inner {
 /// the module docs).
 ///
 /// ```
-/// use aiops_detect::order_stats::OrderStats;
+/// use aiops_detect::common::order_stats::OrderStats;
 /// let mut s = OrderStats::new();
 /// for x in [5.0, 1.0, 4.0, 1.0, 3.0] {
 ///     s.insert(x);
@@ -648,7 +648,7 @@ impl Iterator for Iter<'_> {
 /// a value evicts the oldest once full. O(log w) per push.
 ///
 /// ```
-/// use aiops_detect::order_stats::RollingOrderStats;
+/// use aiops_detect::common::order_stats::RollingOrderStats;
 /// let mut w = RollingOrderStats::new(3);
 /// for x in [1.0, 9.0, 5.0] {
 ///     assert_eq!(w.push(x), None);

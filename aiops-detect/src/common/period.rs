@@ -138,7 +138,7 @@ fn detrend(values: &[f64]) -> Vec<f64> {
 /// values, non-finite values, and series that are constant or a straight line.
 ///
 /// ```
-/// use aiops_detect::period::detect_period;
+/// use aiops_detect::common::period::detect_period;
 /// let v: Vec<f64> = (0..240).map(|i| (i % 24) as f64).collect();
 /// assert_eq!(detect_period(&v, None), Some(24));
 /// ```
@@ -352,7 +352,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 mod tests {
     use super::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn sine(n: usize, period: f64, amp: f64) -> Vec<f64> {
         (0..n)

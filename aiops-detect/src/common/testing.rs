@@ -57,3 +57,12 @@ pub(crate) fn stepping_then_louder() -> Vec<f64> {
         })
         .collect()
 }
+
+/// What the detector tests use, in one glob.
+#[allow(unused_imports)]
+pub(crate) mod prelude {
+    pub(crate) use crate::detector::{
+        Detections, Detector, Kernel, OnlineDetector, ParamGuard, Streams,
+    };
+    pub(crate) use crate::error::DetectError;
+}

@@ -20,33 +20,77 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::checks::{check_positive, check_window};
+use crate::common::moments::RollingMoments;
+use crate::common::severity::ratio_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::mad::{check_positive, check_window, ratio_severity};
-use crate::windowed_gaussian::RollingMoments;
-use crate::zscore::Direction;
 
-/// Unchecked parameters of [`Cusum`].
-///
-/// ```
-/// use aiops_detect::cusum::CusumParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = CusumParams::new().window(50).check()?;
-/// // A 1.5σ shift: no single point stands out, the sum crosses h within a few points.
-/// let mut values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 9.0 } else { 11.0 }).collect();
-/// values.extend(std::iter::repeat_n(11.5, 10));
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(!d.is_anomaly[..100].iter().any(|&a| a));
-/// assert!(d.is_anomaly[100..].iter().any(|&a| a));
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Cusum`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, CusumParams};
+    /// let det = CusumParams::new().window(50).check()?;
+    /// // A 1.5σ shift: no single point stands out, the sum crosses h within a few points.
+    /// let mut values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 9.0 } else { 11.0 }).collect();
+    /// values.extend(std::iter::repeat_n(11.5, 10));
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(!d.is_anomaly[..100].iter().any(|&a| a));
+    /// assert!(d.is_anomaly[100..].iter().any(|&a| a));
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    CusumParams => Cusum
+);
+
+impl CusumParams {
+    crate::detector::setter!(
+        /// Slack, σ (>= 0): deviations within it drain the sums; half the shift to detect.
+        0 k: f64
+    );
+
+    crate::detector::setter!(
+        /// Decision interval, σ (> 0): an alarm when a sum exceeds it.
+        0 h: f64
+    );
+
+    crate::detector::setter!(
+        /// Points in the reference window for the mean and σ (>= 2).
+        0 window: usize
+    );
+    crate::detector::setter!(
+        /// Points needed before scoring starts (2..=window; default: window).
+        0 min_periods: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Which shifts count (`up`: only C⁺).
+        0 direction: Direction
+    );
+}
+
+impl ParamGuard for CusumParams {
+    type Checked = Cusum;
+
+    fn check(&self) -> Result<Cusum> {
+        if !(self.0.k.is_finite() && self.0.k >= 0.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "k",
+                reason: format!("must be a non-negative number of sigmas, got {}", self.0.k),
+            });
+        }
+        check_positive("h", self.0.h)?;
+        check_window(self.0.window, self.0.min_periods, 2)?;
+        Ok(self.0)
+    }
+}
+
+/// Validated two-sided CUSUM detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CusumParams {
+pub struct Cusum {
     k: f64,
     h: f64,
     window: usize,
@@ -54,7 +98,7 @@ pub struct CusumParams {
     direction: Direction,
 }
 
-impl Default for CusumParams {
+impl Default for Cusum {
     fn default() -> Self {
         Self {
             k: 0.5,
@@ -66,138 +110,62 @@ impl Default for CusumParams {
     }
 }
 
-impl CusumParams {
-    /// Defaults: slack k = 0.5σ, decision interval h = 5σ, reference window 100 points, both
-    /// directions, scoring from a full window.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Slack, σ (>= 0): deviations within it drain the sums; half the shift to detect.
-        k: f64
-    );
-
-    crate::detector::setter!(
-        /// Decision interval, σ (> 0): an alarm when a sum exceeds it.
-        h: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the reference window for the mean and σ (>= 2).
-        window: usize
-    );
-
-    /// Points needed before scoring starts (2..=window; default: window).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Which shifts count (`up`: only C⁺).
-        direction: Direction
-    );
-}
-
-impl ParamGuard for CusumParams {
-    type Checked = Cusum;
-
-    fn check(&self) -> Result<Cusum> {
-        if !(self.k.is_finite() && self.k >= 0.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "k",
-                reason: format!("must be a non-negative number of sigmas, got {}", self.k),
-            });
-        }
-        check_positive("h", self.h)?;
-        let min_periods = check_window(self.window, self.min_periods, 2)?;
-        Ok(Cusum {
-            k: self.k,
-            h: self.h,
-            window: self.window,
-            min_periods,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated two-sided CUSUM detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Cusum {
-    k: f64,
-    h: f64,
-    window: usize,
-    min_periods: usize,
-    direction: Direction,
-}
-
 impl Cusum {
-    /// Unchecked parameters to start from.
-    pub fn params() -> CusumParams {
-        CusumParams::new()
-    }
-
-    /// Slack, σ.
-    pub fn k(&self) -> f64 {
-        self.k
-    }
-
-    /// Decision interval, σ.
-    pub fn h(&self) -> f64 {
-        self.h
-    }
-
-    /// Points in the reference window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Points needed before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which shifts count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> CusumOnline {
-        CusumOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
+    fn min_periods(&self) -> usize {
+        self.min_periods.unwrap_or(self.window)
     }
 }
 
-impl Detector for Cusum {
-    fn name(&self) -> &'static str {
-        "cusum"
+impl Described for Cusum {
+    type Params = CusumParams;
+    const NAME: &'static str = "cusum";
+    const SUMMARY: &'static str = "two-sided tabular CUSUM on standardised values";
+    const PARAMS: &'static [&'static str] = &[
+        "k: slack in sigmas (default 0.5)",
+        "h: decision interval in sigmas (default 5)",
+        "window: points in the reference window (default 100)",
+        "min_periods: points before scoring starts (default: window)",
+        "direction: both | up | down (default both)",
+    ];
+}
+
+impl Streams for Cusum {
+    type Kernel = CusumKernel;
+}
+
+/// Streaming state of [`Cusum`]: the two sums and the reference window's running sums.
+pub type CusumOnline = Streaming<CusumKernel>;
+
+impl Kernel for CusumKernel {
+    type Config = Cusum;
+
+    fn new(params: &Cusum) -> Self {
+        let params = *params;
+        Self {
+            params,
+            reference: RollingMoments::new(params.window),
+            high: 0.0,
+            low: 0.0,
+        }
+    }
+
+    fn config(&self) -> &Cusum {
+        &self.params
     }
 
     /// Sums of 1×, 1.5× and 2× `h` map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        ratio_severity(score, self.h)
+    fn severity(config: &Cusum, score: f64) -> Severity {
+        ratio_severity(score, config.h)
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
 
+/// The per-point state of [`Cusum`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct CusumKernel {
     params: Cusum,
     reference: RollingMoments,
     /// C⁺: evidence of an upward shift, σ.
@@ -206,21 +174,10 @@ struct Kernel {
     low: f64,
 }
 
-impl Kernel {
-    fn new(params: Cusum) -> Self {
-        Self {
-            params,
-            reference: RollingMoments::new(params.window),
-            high: 0.0,
-            low: 0.0,
-        }
-    }
-}
-
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl CusumKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let p = self.params;
-        let out = if self.reference.len() >= p.min_periods {
+        let out = if self.reference.len() >= p.min_periods() {
             let mean = self.reference.mean();
             let sd = self.reference.std_floored(1);
             let z = ((x - mean) / sd).clamp(-f64::MAX, f64::MAX);
@@ -258,32 +215,12 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Cusum`]: the two sums and the reference window's running sums.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CusumOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for CusumOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()

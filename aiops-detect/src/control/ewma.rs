@@ -22,33 +22,77 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::checks::{check_positive, check_window};
+use crate::common::moments::RollingMoments;
+use crate::common::severity::ratio_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::mad::{check_positive, check_window, ratio_severity};
-use crate::windowed_gaussian::RollingMoments;
-use crate::zscore::Direction;
 
-/// Unchecked parameters of [`Ewma`].
-///
-/// ```
-/// use aiops_detect::ewma::EwmaParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = EwmaParams::new().window(50).check()?;
-/// // A shift of 2.5σ: inside a 3σ point rule, caught by the chart within a few points.
-/// let mut values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 9.0 } else { 11.0 }).collect();
-/// values.extend(std::iter::repeat_n(12.5, 10));
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(!d.is_anomaly[..100].iter().any(|&a| a));
-/// assert!(d.is_anomaly[100..].iter().any(|&a| a));
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Ewma`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, EwmaParams};
+    /// let det = EwmaParams::new().window(50).check()?;
+    /// // A shift of 2.5σ: inside a 3σ point rule, caught by the chart within a few points.
+    /// let mut values: Vec<f64> = (0..100).map(|i| if i % 2 == 0 { 9.0 } else { 11.0 }).collect();
+    /// values.extend(std::iter::repeat_n(12.5, 10));
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(!d.is_anomaly[..100].iter().any(|&a| a));
+    /// assert!(d.is_anomaly[100..].iter().any(|&a| a));
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    EwmaParams => Ewma
+);
+
+impl EwmaParams {
+    crate::detector::setter!(
+        /// Smoothing weight of the newest value, in (0, 1] (1: a Shewhart chart).
+        0 alpha: f64
+    );
+
+    crate::detector::setter!(
+        /// Control-limit width `L`, in chart σ (> 0).
+        0 l: f64
+    );
+
+    crate::detector::setter!(
+        /// Points in the reference window for the in-control mean and σ (>= 2).
+        0 window: usize
+    );
+    crate::detector::setter!(
+        /// Points needed before scoring starts (2..=window; default: window).
+        0 min_periods: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Which departures count.
+        0 direction: Direction
+    );
+}
+
+impl ParamGuard for EwmaParams {
+    type Checked = Ewma;
+
+    fn check(&self) -> Result<Ewma> {
+        if !(self.0.alpha > 0.0 && self.0.alpha <= 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "alpha",
+                reason: format!("must be in (0, 1], got {}", self.0.alpha),
+            });
+        }
+        check_positive("l", self.0.l)?;
+        check_window(self.0.window, self.0.min_periods, 2)?;
+        Ok(self.0)
+    }
+}
+
+/// Validated EWMA control chart.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct EwmaParams {
+pub struct Ewma {
     alpha: f64,
     l: f64,
     window: usize,
@@ -56,7 +100,7 @@ pub struct EwmaParams {
     direction: Direction,
 }
 
-impl Default for EwmaParams {
+impl Default for Ewma {
     fn default() -> Self {
         Self {
             alpha: 0.3,
@@ -68,161 +112,74 @@ impl Default for EwmaParams {
     }
 }
 
-impl EwmaParams {
-    /// Defaults: α = 0.3, limits at L = 3 chart σ, reference window 100 points, both
-    /// directions, scoring from a full window.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Smoothing weight of the newest value, in (0, 1] (1: a Shewhart chart).
-        alpha: f64
-    );
-
-    crate::detector::setter!(
-        /// Control-limit width `L`, in chart σ (> 0).
-        l: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the reference window for the in-control mean and σ (>= 2).
-        window: usize
-    );
-
-    /// Points needed before scoring starts (2..=window; default: window).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Which departures count.
-        direction: Direction
-    );
-}
-
-impl ParamGuard for EwmaParams {
-    type Checked = Ewma;
-
-    fn check(&self) -> Result<Ewma> {
-        if !(self.alpha > 0.0 && self.alpha <= 1.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "alpha",
-                reason: format!("must be in (0, 1], got {}", self.alpha),
-            });
-        }
-        check_positive("l", self.l)?;
-        let min_periods = check_window(self.window, self.min_periods, 2)?;
-        Ok(Ewma {
-            alpha: self.alpha,
-            l: self.l,
-            window: self.window,
-            min_periods,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated EWMA control chart.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Ewma {
-    alpha: f64,
-    l: f64,
-    window: usize,
-    min_periods: usize,
-    direction: Direction,
-}
-
 impl Ewma {
-    /// Unchecked parameters to start from.
-    pub fn params() -> EwmaParams {
-        EwmaParams::new()
-    }
-
-    /// Smoothing weight of the newest value.
-    pub fn alpha(&self) -> f64 {
-        self.alpha
-    }
-
-    /// Control-limit width, chart σ.
-    pub fn l(&self) -> f64 {
-        self.l
-    }
-
-    /// Points in the reference window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Points needed before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which departures count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> EwmaOnline {
-        EwmaOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
+    fn min_periods(&self) -> usize {
+        self.min_periods.unwrap_or(self.window)
     }
 }
 
-impl Detector for Ewma {
-    fn name(&self) -> &'static str {
-        "ewma"
-    }
-
-    /// Scores of 1×, 1.5× and 2× `l` map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        ratio_severity(score, self.l)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
-    }
+impl Described for Ewma {
+    type Params = EwmaParams;
+    const NAME: &'static str = "ewma";
+    const SUMMARY: &'static str = "EWMA control chart";
+    const PARAMS: &'static [&'static str] = &[
+        "alpha: smoothing weight of the newest value (default 0.3)",
+        "l: control-limit width in chart sigmas (default 3)",
+        "window: points in the reference window for mean and sigma (default 100)",
+        "min_periods: points before scoring starts (default: window)",
+        "direction: both | up | down (default both)",
+    ];
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
-    params: Ewma,
-    reference: RollingMoments,
-    /// The chart statistic, after the last point.
-    smoothed: Option<f64>,
+impl Streams for Ewma {
+    type Kernel = EwmaKernel;
 }
 
-impl Kernel {
-    fn new(params: Ewma) -> Self {
+/// Streaming state of [`Ewma`]: the chart statistic and the reference window's running sums.
+pub type EwmaOnline = Streaming<EwmaKernel>;
+
+impl Kernel for EwmaKernel {
+    type Config = Ewma;
+
+    fn new(params: &Ewma) -> Self {
+        let params = *params;
         Self {
             params,
             reference: RollingMoments::new(params.window),
             smoothed: None,
         }
     }
+
+    fn config(&self) -> &Ewma {
+        &self.params
+    }
+
+    /// Scores of 1×, 1.5× and 2× `l` map to medium, high and critical.
+    fn severity(config: &Ewma, score: f64) -> Severity {
+        ratio_severity(score, config.l)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+/// The per-point state of [`Ewma`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EwmaKernel {
+    params: Ewma,
+    reference: RollingMoments,
+    /// The chart statistic, after the last point.
+    smoothed: Option<f64>,
+}
+
+impl EwmaKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let p = self.params;
         let s = self
             .smoothed
             .map_or(x, |prev| p.alpha * x + (1.0 - p.alpha) * prev);
-        let out = if self.reference.len() >= p.min_periods {
+        let out = if self.reference.len() >= p.min_periods() {
             let mean = self.reference.mean();
             let chart_sd = self.reference.std_floored(1) * (p.alpha / (2.0 - p.alpha)).sqrt();
             let z = ((s - mean) / chart_sd).clamp(-f64::MAX, f64::MAX);
@@ -255,32 +212,12 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Ewma`]: the chart statistic and the reference window's running sums.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EwmaOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for EwmaOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()

@@ -38,16 +38,19 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::severity::unit_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
-/// Unchecked parameters of [`Contextual`].
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Contextual`].
+    ContextualParams => Contextual
+);
+
+/// Contextual detector, validated ([`ContextualParams::check`] makes it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ContextualParams {
+pub struct Contextual {
     bits: usize,
     input_min: Option<f64>,
     input_max: Option<f64>,
@@ -62,7 +65,7 @@ pub struct ContextualParams {
     rescale: f64,
 }
 
-impl Default for ContextualParams {
+impl Default for Contextual {
     fn default() -> Self {
         Self {
             bits: 3,
@@ -82,39 +85,34 @@ impl Default for ContextualParams {
 }
 
 impl ContextualParams {
-    /// Defaults: 3 bits (8 levels), range learned from the first 120 points, 120 points of
-    /// rest after a high score.
-    pub fn new() -> Self {
-        Self::default()
-    }
     crate::detector::setter!(/// Bits per value: the range is cut into `2^bits` levels (1..=8).
-        bits: usize);
+        0 bits: usize);
     crate::detector::setter!(/// Points that set the range when none is given; they score 0.
-        warmup: usize);
+        0 warmup: usize);
     crate::detector::setter!(/// Most active contexts carried to the next point as facts.
-        max_active: usize);
+        0 max_active: usize);
     crate::detector::setter!(/// Largest left side of a context made by generalising.
-        max_left: usize);
+        0 max_left: usize);
     crate::detector::setter!(/// Points silenced after a high raw score.
-        rest: usize);
+        0 rest: usize);
     crate::detector::setter!(/// Raw score that starts a rest period, in (0, 1].
-        rest_threshold: f64);
+        0 rest_threshold: f64);
     crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
-        threshold: f64);
+        0 threshold: f64);
     crate::detector::setter!(/// Contexts at which the memory starts afresh from the last `replay` points
         /// (at least 10 x max(replay, warmup)).
-        capacity: usize);
+        0 capacity: usize);
     crate::detector::setter!(/// Recent points relearned when the levels are re-cut or the memory is full.
-        replay: usize);
+        0 replay: usize);
     crate::detector::setter!(/// Without a known range: how far outside the levels' range (in range widths) a value
         /// must fall for the levels to be re-cut (> 0).
-        rescale: f64);
+        0 rescale: f64);
 
     /// The known range of the series (NAB hands every detector its file's minimum and
     /// maximum); without it, the first `warmup` points set the range.
     pub fn input_range(mut self, min: f64, max: f64) -> Self {
-        self.input_min = Some(min);
-        self.input_max = Some(max);
+        self.0.input_min = Some(min);
+        self.0.input_max = Some(max);
         self
     }
 }
@@ -124,39 +122,42 @@ impl ParamGuard for ContextualParams {
 
     fn check(&self) -> Result<Contextual> {
         let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if !(1..=8).contains(&self.bits) {
-            return bad("bits", format!("must be in 1..=8, got {}", self.bits));
+        if !(1..=8).contains(&self.0.bits) {
+            return bad("bits", format!("must be in 1..=8, got {}", self.0.bits));
         }
-        if self.max_active == 0 {
+        if self.0.max_active == 0 {
             return bad("max_active", "must be at least 1".into());
         }
-        if self.max_left == 0 {
+        if self.0.max_left == 0 {
             return bad("max_left", "must be at least 1".into());
         }
         for (name, v) in [
-            ("rest_threshold", self.rest_threshold),
-            ("threshold", self.threshold),
+            ("rest_threshold", self.0.rest_threshold),
+            ("threshold", self.0.threshold),
         ] {
             if !(v > 0.0 && v <= 1.0) {
                 return bad(name, format!("must be in (0, 1], got {v}"));
             }
         }
-        if !(self.rescale > 0.0 && self.rescale.is_finite()) {
-            return bad("rescale", format!("must be positive, got {}", self.rescale));
+        if !(self.0.rescale > 0.0 && self.0.rescale.is_finite()) {
+            return bad(
+                "rescale",
+                format!("must be positive, got {}", self.0.rescale),
+            );
         }
         // Relearning `replay` points makes a few contexts per point: a smaller memory would
         // start afresh over and over.
-        let least = 10 * self.replay.max(self.warmup).max(16);
-        if self.capacity < least {
+        let least = 10 * self.0.replay.max(self.0.warmup).max(16);
+        if self.0.capacity < least {
             return bad(
                 "capacity",
                 format!(
                     "must be at least 10 x max(replay, warmup) = {least}, got {}",
-                    self.capacity
+                    self.0.capacity
                 ),
             );
         }
-        match (self.input_min, self.input_max) {
+        match (self.0.input_min, self.0.input_max) {
             (None, None) => {}
             (Some(lo), Some(hi)) => {
                 if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
@@ -173,60 +174,36 @@ impl ParamGuard for ContextualParams {
                 );
             }
         }
-        Ok(Contextual {
-            params: self.clone(),
-        })
+        Ok(self.0.clone())
     }
 }
 
-/// Validated contextual detector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Contextual {
-    params: ContextualParams,
+impl Described for Contextual {
+    type Params = ContextualParams;
+    const NAME: &'static str = "contextual";
+    const SUMMARY: &'static str =
+        "contextual sequence memory (CAD-style): share of failed predictions and new contexts";
+    const PARAMS: &'static [&'static str] = &[
+        "bits: bits per value, the range is cut into 2^bits levels (default 3)",
+        "input_min, input_max: known range of the series (default: set by the warm-up)",
+        "warmup: points that set the range when none is given (default 150)",
+        "max_active: most active contexts carried to the next point (default 15)",
+        "max_left: largest left side made by generalising (default 7)",
+        "rest: points silenced after a high raw score (default 150)",
+        "rest_threshold: raw score that starts a rest (default 0.75)",
+        "threshold: score at which a point is flagged (default 0.75)",
+        "capacity: contexts at which the memory starts afresh from the last replay points (default 20000)",
+        "replay: recent points relearned when levels are re-cut or memory is full (default 500)",
+        "rescale: range widths outside the learned range that re-cut the levels (default 0.25)",
+    ];
 }
 
-impl Contextual {
-    /// The streaming state, typed.
-    pub fn online_state(&self) -> ContextualOnline {
-        ContextualOnline {
-            kernel: ContextualKernel::new(&self.params),
-            guard: PointGuard::default(),
-        }
-    }
-
-    pub(crate) fn kernel(&self) -> ContextualKernel {
-        ContextualKernel::new(&self.params)
-    }
+impl Streams for Contextual {
+    type Kernel = ContextualKernel;
 }
 
-impl Detector for Contextual {
-    fn name(&self) -> &'static str {
-        "contextual"
-    }
-
-    fn severity(&self, score: f64) -> Severity {
-        if score >= 0.9 {
-            Severity::High
-        } else if score >= self.params.threshold {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(self.kernel(), timestamps, values, progress)
-    }
-}
+/// Streaming state of [`Contextual`].
+pub type ContextualOnline = Streaming<ContextualKernel>;
 
 type Fact = u32;
 /// Facts above this are ids of contexts active at the previous point.
@@ -371,10 +348,10 @@ impl Memory {
     }
 }
 
-/// The contextual state, also used inside the `default` detector.
+/// The per-point state of [`Contextual`], also used inside the `default` detector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct ContextualKernel {
-    params: ContextualParams,
+pub struct ContextualKernel {
+    params: Contextual,
     seen: usize,
     /// Lowest value and level width, once known.
     scale: Option<(f64, f64)>,
@@ -408,8 +385,10 @@ impl PartialEq for Scratch {
     }
 }
 
-impl ContextualKernel {
-    fn new(p: &ContextualParams) -> Self {
+impl Kernel for ContextualKernel {
+    type Config = Contextual;
+
+    fn new(p: &Contextual) -> Self {
         let scale = match (p.input_min, p.input_max) {
             (Some(lo), Some(hi)) => Some(Self::scale(p.bits, lo, hi)),
             _ => None,
@@ -429,6 +408,27 @@ impl ContextualKernel {
         }
     }
 
+    fn config(&self) -> &Contextual {
+        &self.params
+    }
+
+    fn severity(config: &Contextual, score: f64) -> Severity {
+        unit_severity(score, config.threshold)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        let (_, score) = self.raw_and_score(x);
+        Ok(PointScore {
+            score,
+            is_anomaly: score >= self.params.threshold,
+            expected: None,
+            lower: None,
+            upper: None,
+        })
+    }
+}
+
+impl ContextualKernel {
     fn scale(bits: usize, lo: f64, hi: f64) -> (f64, f64) {
         let width = (hi - lo) / top_level(bits);
         (lo, if width > 0.0 { width } else { 1.0 })
@@ -721,44 +721,11 @@ fn intersect(a: &[Fact], b: &[Fact]) -> Vec<Fact> {
     out
 }
 
-impl OnlineKernel for ContextualKernel {
-    fn step(&mut self, x: f64) -> PointScore {
-        let (_, score) = self.raw_and_score(x);
-        PointScore {
-            score,
-            is_anomaly: score >= self.params.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        }
-    }
-}
-
-/// Streaming state of [`Contextual`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContextualOnline {
-    kernel: ContextualKernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for ContextualOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = ContextualKernel::new(&self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_online_equals_batch, noise};
+    use crate::common::testing::prelude::*;
+    use crate::common::testing::{assert_online_equals_batch, noise};
 
     /// A saw-tooth 0..8 repeated, whose rhythm breaks at 1,000 (a level skipped: the usual
     /// values in an unusual order) and which jumps far outside its range at 1,500.
@@ -813,11 +780,11 @@ mod tests {
         for i in 0..1600 {
             online.update(ts[i], v[i]).unwrap();
         }
-        let (lo, width) = online.kernel.scale.unwrap();
+        let (lo, width) = online.kernel().scale.unwrap();
         assert_eq!(lo, 0.0);
         // Re-cut at 1,500 (44 is far outside 0..7); 45 to 47 were near enough not to re-cut.
         assert!((width - 44.0 / 7.0).abs() < 1e-12, "{width}");
-        assert!(online.kernel.recent.len() <= 500);
+        assert!(online.kernel().recent.len() <= 500);
     }
 
     #[test]
@@ -849,7 +816,7 @@ mod tests {
         for i in 0..v.len() {
             online.update(ts[i], v[i]).unwrap();
         }
-        let n = online.kernel.memory.data.contexts.len();
+        let n = online.kernel().memory.data.contexts.len();
         assert!((1..1500).contains(&n), "{n}");
     }
 

@@ -1,4 +1,5 @@
-//! The `default` detector: what `aiops detect` runs when no detector is named.
+//! New extremes and a contextual memory: the `default` detector, what `aiops detect` runs when
+//! no detector is named.
 //!
 //! It needs no parameters, and its scores mean the same on any series, so one threshold works
 //! across a fleet. Two signals, each in [0, 1], and the larger wins:
@@ -6,7 +7,7 @@
 //!    0.5 and up, growing with the excess measured in units of the seen range
 //!    (`0.5 + 0.5 (1 - 1 / (1 + 10 e))`). Operators always want to hear about a metric
 //!    leaving its known range, and on labelled benchmarks this is the single strongest sign.
-//! 2. **Context** ([`crate::contextual`]): a sequence memory over coarse levels of the value
+//! 2. **Context** ([`crate::learned::contextual`]): a sequence memory over coarse levels of the value
 //!    scores the share of its predictions that failed and of what it had to learn anew,
 //!    silenced for a rest period after a high score so one change raises one alarm.
 //!    It learns the range of its levels as it goes (the `contextual` detector can also be
@@ -19,123 +20,120 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::contextual::{Contextual, ContextualKernel, ContextualParams};
 use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
+    Described, Kernel, OnlineDetector, ParamGuard, PointScore, Streaming, Streams,
 };
 use crate::error::{DetectError, Result};
-use crate::zscore::{RollingZScore, RollingZScoreOnline, RollingZScoreParams};
+use crate::learned::contextual::{Contextual, ContextualKernel, ContextualParams};
+use crate::stats::zscore::{RollingZScoreOnline, RollingZScoreParams};
 
-/// Parameters of [`DefaultDetector`]; every one has a default and none needs setting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DefaultParams {
-    /// Points learned before anything is scored.
-    pub warmup: usize,
-    /// Score at or above which a point is flagged, in (0, 1].
-    pub threshold: f64,
-    /// Points in the window of the displayed expectation and bounds.
-    pub window: usize,
-    /// Settings of the contextual signal (its `warmup` is replaced by the one above).
-    pub contextual: ContextualParams,
+crate::detector::params_newtype!(
+    /// Parameters of [`ExtremesContextual`]; every one has a default and none needs setting.
+    ExtremesContextualParams => ExtremesContextual
+);
+
+impl ExtremesContextualParams {
+    crate::detector::setter!(
+        /// Points learned before anything is scored (default 300).
+        0 warmup: usize
+    );
+
+    crate::detector::setter!(
+        /// Score at or above which a point is flagged, in (0, 1] (default 0.75).
+        0 threshold: f64
+    );
+
+    crate::detector::setter!(
+        /// Points in the window of the displayed expectation and bounds (default 100).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Settings of the contextual signal (its `warmup` is replaced by the one above).
+        0 contextual: Contextual
+    );
 }
 
-impl Default for DefaultParams {
+impl ParamGuard for ExtremesContextualParams {
+    type Checked = ExtremesContextual;
+
+    fn check(&self) -> Result<ExtremesContextual> {
+        let p = &self.0;
+        if !(p.threshold > 0.0 && p.threshold <= 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "threshold",
+                reason: format!("must be in (0, 1], got {}", p.threshold),
+            });
+        }
+        p.bounds().check()?;
+        p.contextual().check()?;
+        Ok(self.0.clone())
+    }
+}
+
+/// The `default` detector, validated ([`ExtremesContextualParams::check`] makes it): new
+/// extremes and a contextual sequence memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtremesContextual {
+    warmup: usize,
+    threshold: f64,
+    window: usize,
+    contextual: Contextual,
+}
+
+impl Default for ExtremesContextual {
     fn default() -> Self {
         Self {
             warmup: 300,
             threshold: 0.75,
             window: 100,
-            contextual: ContextualParams::default(),
+            contextual: Contextual::default(),
         }
     }
 }
 
-impl DefaultParams {
-    /// The defaults.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl ParamGuard for DefaultParams {
-    type Checked = DefaultDetector;
-
-    fn check(&self) -> Result<DefaultDetector> {
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "threshold",
-                reason: format!("must be in (0, 1], got {}", self.threshold),
-            });
-        }
-        let bounds = RollingZScoreParams::new()
+impl ExtremesContextual {
+    /// The rolling z-score behind the displayed expectation and bounds.
+    fn bounds(&self) -> RollingZScoreParams {
+        RollingZScoreParams::new()
             .window(self.window)
             .min_periods(self.window.clamp(2, 30))
-            .check()?;
-        let contextual = self.contextual.clone().warmup(self.warmup).check()?;
-        Ok(DefaultDetector {
-            warmup: self.warmup,
-            threshold: self.threshold,
-            bounds,
-            contextual,
-        })
+    }
+
+    /// The contextual memory, with this detector's warm-up.
+    fn contextual(&self) -> ContextualParams {
+        ContextualParams::from(self.contextual.clone()).warmup(self.warmup)
     }
 }
 
-/// The validated default detector.
+impl Described for ExtremesContextual {
+    type Params = ExtremesContextualParams;
+    const NAME: &'static str = "default";
+    const SUMMARY: &'static str =
+        "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed";
+    const PARAMS: &'static [&'static str] = &[
+        "contextual: JSON settings of the contextual memory (see the contextual detector)",
+        "threshold: score at which a point is flagged (default 0.75)",
+        "warmup: points learned before anything is scored (default 300)",
+        "window: points behind the displayed expectation and bounds (default 100)",
+    ];
+}
+
+impl Streams for ExtremesContextual {
+    type Kernel = ExtremesContextualKernel;
+}
+
+/// Streaming state of [`ExtremesContextual`].
+pub type ExtremesContextualOnline = Streaming<ExtremesContextualKernel>;
+
+/// The per-point state of [`ExtremesContextual`]: the seen range, the contextual memory and
+/// the rolling z-score of the displayed bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DefaultDetector {
-    warmup: usize,
-    threshold: f64,
-    bounds: RollingZScore,
-    contextual: Contextual,
-}
-
-impl DefaultDetector {
-    /// The streaming state, typed.
-    pub fn online_state(&self) -> DefaultOnline {
-        DefaultOnline {
-            kernel: Kernel::new(self),
-            guard: PointGuard::default(),
-        }
-    }
-}
-
-impl Detector for DefaultDetector {
-    fn name(&self) -> &'static str {
-        "default"
-    }
-
-    fn severity(&self, score: f64) -> Severity {
-        if score >= 0.95 {
-            Severity::Critical
-        } else if score >= 0.85 {
-            Severity::High
-        } else if score >= self.threshold {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(self), timestamps, values, progress)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
-    detector: DefaultDetector,
+pub struct ExtremesContextualKernel {
+    /// Read from the 0.1.0 form too (validated `bounds` and `contextual.params`).
+    #[serde(deserialize_with = "legacy_detector")]
+    detector: ExtremesContextual,
     bounds: RollingZScoreOnline,
     contextual: ContextualKernel,
     seen: usize,
@@ -143,21 +141,61 @@ struct Kernel {
     max: f64,
 }
 
-impl Kernel {
-    fn new(d: &DefaultDetector) -> Self {
+/// 0.1.0 stored the validated parts: `{"bounds": {"window": w, ...}, "contextual":
+/// {"params": {...}}}` become `"window": w` and `"contextual": {...}`.
+fn legacy_detector<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<ExtremesContextual, D::Error> {
+    use serde::de::Error;
+    use serde_json::Value;
+    let mut map = serde_json::Map::deserialize(d)?;
+    if let Some(bounds) = map.remove("bounds") {
+        map.insert(
+            "window".into(),
+            bounds.get("window").cloned().unwrap_or(Value::Null),
+        );
+    }
+    if let Some(Value::Object(mut c)) = map.remove("contextual") {
+        let inner = c.remove("params").unwrap_or(Value::Object(c));
+        map.insert("contextual".into(), inner);
+    }
+    serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)
+}
+
+impl Kernel for ExtremesContextualKernel {
+    type Config = ExtremesContextual;
+
+    fn new(d: &ExtremesContextual) -> Self {
+        // Both were checked with `d`; their defaults only stand in for the impossible error.
+        let bounds = d.bounds().check().unwrap_or_default();
+        let contextual = d.contextual().check().unwrap_or_default();
         Self {
             detector: d.clone(),
-            bounds: d.bounds.online_state(),
-            contextual: d.contextual.kernel(),
+            bounds: bounds.online_state(),
+            contextual: ContextualKernel::new(&contextual),
             seen: 0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
         }
     }
-}
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+    fn config(&self) -> &ExtremesContextual {
+        &self.detector
+    }
+
+    fn severity(config: &ExtremesContextual, score: f64) -> Severity {
+        if score >= 0.95 {
+            Severity::Critical
+        } else if score >= 0.85 {
+            Severity::High
+        } else if score >= config.threshold {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
         let d = &self.detector;
         let range = self.max - self.min;
         let extreme = if self.seen >= d.warmup && range > 0.0 {
@@ -181,40 +219,20 @@ impl OnlineKernel for Kernel {
             .bounds
             .update(self.seen as TimestampMs, x)
             .unwrap_or(PointScore::NEUTRAL);
-        PointScore {
+        Ok(PointScore {
             score,
             is_anomaly: score >= d.threshold,
             expected: shown.expected,
             lower: shown.lower,
             upper: shown.upper,
-        }
-    }
-}
-
-/// Streaming state of [`DefaultDetector`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DefaultOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for DefaultOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(&self.kernel.detector);
-        self.guard = PointGuard::default();
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     fn noisy_daily(n: usize) -> Vec<f64> {
         let mut s: u64 = 42;
@@ -237,7 +255,7 @@ mod tests {
             *x -= 30.0;
         }
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 300_000).collect();
-        let det = DefaultParams::new().check().unwrap();
+        let det = ExtremesContextualParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
         assert!(flagged.contains(&1500), "{flagged:?}");
@@ -255,7 +273,7 @@ mod tests {
         let mut v = noisy_daily(2000);
         v[1200] -= 25.0;
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let det = DefaultParams::new().check().unwrap();
+        let det = ExtremesContextualParams::new().check().unwrap();
         let batch = det.detect(&ts, &v).unwrap();
         let mut online = det.online_state();
         for i in 0..v.len() {
@@ -274,12 +292,9 @@ mod tests {
 
     #[test]
     fn bad_params_and_input() {
-        let bad = DefaultParams {
-            threshold: 1.5,
-            ..DefaultParams::new()
-        };
+        let bad = ExtremesContextualParams::new().threshold(1.5);
         assert!(bad.check().is_err());
-        let det = DefaultParams::new().check().unwrap();
+        let det = ExtremesContextualParams::new().check().unwrap();
         assert!(det.detect(&[], &[]).is_err());
         assert!(det.detect(&[2, 1], &[0.0, 1.0]).is_err());
         assert!(det.detect(&[1, 2], &[0.0, f64::INFINITY]).is_err());

@@ -44,28 +44,113 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
-/// Unchecked parameters of [`IsolationForest`].
-///
-/// ```
-/// use aiops_detect::isolation_forest::IsolationForestParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = IsolationForestParams::new().window(128).sample_size(64).check()?;
-/// let mut values: Vec<f64> = (0..400).map(|i| (i as f64 * 0.3).sin()).collect();
-/// values[300] = 6.0;
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[300] && !d.is_anomaly[299]);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`IsolationForest`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, IsolationForestParams};
+    /// let det = IsolationForestParams::new().window(128).sample_size(64).check()?;
+    /// let mut values: Vec<f64> = (0..400).map(|i| (i as f64 * 0.3).sin()).collect();
+    /// values[300] = 6.0;
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[300] && !d.is_anomaly[299]);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    IsolationForestParams => IsolationForest
+);
+
+impl IsolationForestParams {
+    crate::detector::setter!(
+        /// Values per shingle (1..=256; 1 scores points alone; default 4).
+        0 shingle: usize
+    );
+
+    crate::detector::setter!(
+        /// Shingle first differences instead of raw values (default false).
+        0 differences: bool
+    );
+
+    crate::detector::setter!(
+        /// Shingles in the training buffer (>= `sample_size`).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Points between two growths of the forest (>= 1).
+        0 refit_every: usize
+    );
+
+    crate::detector::setter!(
+        /// Trees in the forest (>= 1).
+        0 trees: usize
+    );
+
+    crate::detector::setter!(
+        /// Shingles each tree is grown on (2..=window).
+        0 sample_size: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag at scores `>= threshold` (0 < threshold < 1).
+        0 threshold: f64
+    );
+
+    crate::detector::setter!(
+        /// Seed of the random trees.
+        0 seed: u64
+    );
+}
+
+impl ParamGuard for IsolationForestParams {
+    type Checked = IsolationForest;
+
+    fn check(&self) -> Result<IsolationForest> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if !(1..=256).contains(&self.0.shingle) {
+            return bad(
+                "shingle",
+                format!("must be 1..=256 values, got {}", self.0.shingle),
+            );
+        }
+        if self.0.sample_size < 2 {
+            return bad(
+                "sample_size",
+                format!("must be at least 2 shingles, got {}", self.0.sample_size),
+            );
+        }
+        if self.0.window < self.0.sample_size {
+            return bad(
+                "window",
+                format!(
+                    "must hold at least sample_size ({}) shingles, got {}",
+                    self.0.sample_size, self.0.window
+                ),
+            );
+        }
+        if self.0.refit_every < 1 {
+            return bad("refit_every", "must be at least 1 point".into());
+        }
+        if self.0.trees < 1 {
+            return bad("trees", "must be at least 1".into());
+        }
+        if !(self.0.threshold > 0.0 && self.0.threshold < 1.0) {
+            return bad(
+                "threshold",
+                format!("must be a score in (0, 1), got {}", self.0.threshold),
+            );
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated isolation-forest detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct IsolationForestParams {
+pub struct IsolationForest {
     shingle: usize,
     differences: bool,
     window: usize,
@@ -76,7 +161,7 @@ pub struct IsolationForestParams {
     seed: u64,
 }
 
-impl Default for IsolationForestParams {
+impl Default for IsolationForest {
     fn default() -> Self {
         Self {
             shingle: 4,
@@ -91,182 +176,54 @@ impl Default for IsolationForestParams {
     }
 }
 
-impl IsolationForestParams {
-    /// Defaults: shingles of 4 raw values, buffer 512 shingles, regrown every 128 points,
-    /// 100 trees of 256 samples, threshold 0.65, a fixed seed.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Values per shingle (1..=256; 1 scores points alone; default 4).
-        shingle: usize
-    );
-
-    crate::detector::setter!(
-        /// Shingle first differences instead of raw values (default false).
-        differences: bool
-    );
-
-    crate::detector::setter!(
-        /// Shingles in the training buffer (>= `sample_size`).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Points between two growths of the forest (>= 1).
-        refit_every: usize
-    );
-
-    crate::detector::setter!(
-        /// Trees in the forest (>= 1).
-        trees: usize
-    );
-
-    crate::detector::setter!(
-        /// Shingles each tree is grown on (2..=window).
-        sample_size: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at scores `>= threshold` (0 < threshold < 1).
-        threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Seed of the random trees.
-        seed: u64
-    );
+impl Described for IsolationForest {
+    type Params = IsolationForestParams;
+    const NAME: &'static str = "isolation_forest";
+    const SUMMARY: &'static str = "isolation forest over shingles, refitted on a trailing window";
+    const PARAMS: &'static [&'static str] = &[
+        "shingle: values per shingle (default 4)",
+        "differences: shingle first differences instead of values (default false)",
+        "window: shingles in the training buffer (default 512)",
+        "refit_every: points between refits (default 128)",
+        "trees: trees in the forest (default 100)",
+        "sample_size: shingles per tree (default 256)",
+        "threshold: score at which a point is flagged (default 0.65)",
+        "seed: random seed (default 24301)",
+    ];
 }
 
-impl ParamGuard for IsolationForestParams {
-    type Checked = IsolationForest;
-
-    fn check(&self) -> Result<IsolationForest> {
-        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if !(1..=256).contains(&self.shingle) {
-            return bad(
-                "shingle",
-                format!("must be 1..=256 values, got {}", self.shingle),
-            );
-        }
-        if self.sample_size < 2 {
-            return bad(
-                "sample_size",
-                format!("must be at least 2 shingles, got {}", self.sample_size),
-            );
-        }
-        if self.window < self.sample_size {
-            return bad(
-                "window",
-                format!(
-                    "must hold at least sample_size ({}) shingles, got {}",
-                    self.sample_size, self.window
-                ),
-            );
-        }
-        if self.refit_every < 1 {
-            return bad("refit_every", "must be at least 1 point".into());
-        }
-        if self.trees < 1 {
-            return bad("trees", "must be at least 1".into());
-        }
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            return bad(
-                "threshold",
-                format!("must be a score in (0, 1), got {}", self.threshold),
-            );
-        }
-        Ok(IsolationForest {
-            shingle: self.shingle,
-            differences: self.differences,
-            window: self.window,
-            refit_every: self.refit_every,
-            trees: self.trees,
-            sample_size: self.sample_size,
-            threshold: self.threshold,
-            seed: self.seed,
-        })
-    }
+impl Streams for IsolationForest {
+    type Kernel = IsolationForestKernel;
 }
 
-/// Validated isolation-forest detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IsolationForest {
-    shingle: usize,
-    differences: bool,
-    window: usize,
-    refit_every: usize,
-    trees: usize,
-    sample_size: usize,
-    threshold: f64,
-    seed: u64,
-}
+/// Streaming state of [`IsolationForest`]: recent values, the growth schedule and the forest
+/// (which snapshots leave out and a restored state regrows identically).
+pub type IsolationForestOnline = Streaming<IsolationForestKernel>;
 
-impl IsolationForest {
-    /// Unchecked parameters to start from.
-    pub fn params() -> IsolationForestParams {
-        IsolationForestParams::new()
-    }
+impl Kernel for IsolationForestKernel {
+    type Config = IsolationForest;
 
-    /// Values per shingle.
-    pub fn shingle(&self) -> usize {
-        self.shingle
-    }
-
-    /// Whether shingles hold first differences.
-    pub fn differences(&self) -> bool {
-        self.differences
-    }
-
-    /// Shingles in the training buffer.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Points between two growths.
-    pub fn refit_every(&self) -> usize {
-        self.refit_every
-    }
-
-    /// Trees in the forest.
-    pub fn trees(&self) -> usize {
-        self.trees
-    }
-
-    /// Shingles per tree.
-    pub fn sample_size(&self) -> usize {
-        self.sample_size
-    }
-
-    /// Flagging threshold, score in (0, 1).
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// Seed of the random trees.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> IsolationForestOnline {
-        IsolationForestOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+    fn new(params: &IsolationForest) -> Self {
+        let params = *params;
+        Self {
+            params,
+            feats: VecDeque::with_capacity(Self::capacity(&params)),
+            produced: 0,
+            last: None,
+            growths: 0,
+            grown_at: 0,
+            forest: None,
         }
     }
-}
 
-impl Detector for IsolationForest {
-    fn name(&self) -> &'static str {
-        "isolation_forest"
+    fn config(&self) -> &IsolationForest {
+        &self.params
     }
 
     /// The threshold, then one and two thirds of the way from it to 1, map to medium, high
     /// and critical (0.65, 0.75, 0.85 with the default threshold).
-    fn severity(&self, score: f64) -> Severity {
-        let t = self.threshold;
+    fn severity(config: &IsolationForest, score: f64) -> Severity {
+        let t = config.threshold;
         let step = (1.0 - t) / 3.0;
         if score >= t + 2.0 * step {
             Severity::Critical
@@ -279,17 +236,8 @@ impl Detector for IsolationForest {
         }
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
 
@@ -475,8 +423,9 @@ impl Forest {
     }
 }
 
+/// The per-point state of [`IsolationForest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Kernel {
+pub struct IsolationForestKernel {
     params: IsolationForest,
     /// Recent features (values or differences), enough to regrow the current forest.
     feats: VecDeque<f64>,
@@ -491,19 +440,7 @@ struct Kernel {
     forest: Option<Forest>,
 }
 
-impl Kernel {
-    fn new(params: IsolationForest) -> Self {
-        Self {
-            params,
-            feats: VecDeque::with_capacity(Self::capacity(&params)),
-            produced: 0,
-            last: None,
-            growths: 0,
-            grown_at: 0,
-            forest: None,
-        }
-    }
-
+impl IsolationForestKernel {
     fn capacity(p: &IsolationForest) -> usize {
         p.window + p.refit_every + p.shingle
     }
@@ -529,8 +466,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl IsolationForestKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let p = self.params;
         if self.growths > 0 && self.forest.is_none() {
             self.forest = Some(self.grow(self.grown_at, self.growths - 1));
@@ -582,40 +519,19 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`IsolationForest`]: recent values, the growth schedule and the forest
-/// (which snapshots leave out and a restored state regrows identically).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IsolationForestOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl IsolationForestOnline {
+impl IsolationForestKernel {
     /// Whether a forest has been grown yet (scores are 0 before).
     pub fn is_fitted(&self) -> bool {
-        self.kernel.growths > 0
-    }
-}
-
-impl OnlineDetector for IsolationForestOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        self.growths > 0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn ts(n: usize) -> Vec<i64> {
         (0..n as i64)
@@ -736,7 +652,7 @@ mod tests {
                     "point {i}"
                 );
             }
-            assert!(online.is_fitted());
+            assert!(online.kernel().is_fitted());
             let mut boxed = det.online();
             boxed.update(0, 1.0).unwrap();
             boxed.reset();

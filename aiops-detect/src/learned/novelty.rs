@@ -20,16 +20,19 @@ use std::collections::{HashMap, VecDeque};
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::severity::unit_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
-/// Unchecked parameters of [`Novelty`].
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Novelty`].
+    NoveltyParams => Novelty
+);
+
+/// Novelty detector, validated ([`NoveltyParams::check`] makes it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct NoveltyParams {
+pub struct Novelty {
     levels: usize,
     order: usize,
     warmup: usize,
@@ -40,7 +43,7 @@ pub struct NoveltyParams {
     capacity: usize,
 }
 
-impl Default for NoveltyParams {
+impl Default for Novelty {
     fn default() -> Self {
         Self {
             levels: 16,
@@ -56,26 +59,22 @@ impl Default for NoveltyParams {
 }
 
 impl NoveltyParams {
-    /// Defaults: 16 levels, n-grams up to 4, 300 points of warm-up and of rest.
-    pub fn new() -> Self {
-        Self::default()
-    }
     crate::detector::setter!(/// Bins the seen range is cut into (2..=256).
-        levels: usize);
+        0 levels: usize);
     crate::detector::setter!(/// Longest n-gram of bins considered (1..=7).
-        order: usize);
+        0 order: usize);
     crate::detector::setter!(/// Points learned before scores are reported.
-        warmup: usize);
+        0 warmup: usize);
     crate::detector::setter!(/// Points silenced after a high score.
-        rest: usize);
+        0 rest: usize);
     crate::detector::setter!(/// Raw score that starts a rest period, in (0, 1].
-        rest_threshold: f64);
+        0 rest_threshold: f64);
     crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
-        threshold: f64);
+        0 threshold: f64);
     crate::detector::setter!(/// Points after which an n-gram not seen again is forgotten (0: never).
-        memory: usize);
+        0 memory: usize);
     crate::detector::setter!(/// Most n-grams remembered (>= 16).
-        capacity: usize);
+        0 capacity: usize);
 }
 
 impl ParamGuard for NoveltyParams {
@@ -83,85 +82,61 @@ impl ParamGuard for NoveltyParams {
 
     fn check(&self) -> Result<Novelty> {
         let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if !(2..=256).contains(&self.levels) {
-            return bad("levels", format!("must be in 2..=256, got {}", self.levels));
+        if !(2..=256).contains(&self.0.levels) {
+            return bad(
+                "levels",
+                format!("must be in 2..=256, got {}", self.0.levels),
+            );
         }
-        if !(1..=7).contains(&self.order) {
-            return bad("order", format!("must be in 1..=7, got {}", self.order));
+        if !(1..=7).contains(&self.0.order) {
+            return bad("order", format!("must be in 1..=7, got {}", self.0.order));
         }
         for (name, v) in [
-            ("rest_threshold", self.rest_threshold),
-            ("threshold", self.threshold),
+            ("rest_threshold", self.0.rest_threshold),
+            ("threshold", self.0.threshold),
         ] {
             if !(v > 0.0 && v <= 1.0) {
                 return bad(name, format!("must be in (0, 1], got {v}"));
             }
         }
-        if self.capacity < 16 {
+        if self.0.capacity < 16 {
             return bad(
                 "capacity",
-                format!("must be at least 16, got {}", self.capacity),
+                format!("must be at least 16, got {}", self.0.capacity),
             );
         }
-        Ok(Novelty {
-            params: self.clone(),
-        })
-    }
-}
-
-/// Validated sequence-novelty detector.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Novelty {
-    params: NoveltyParams,
-}
-
-impl Novelty {
-    /// The streaming state, typed.
-    pub fn online_state(&self) -> NoveltyOnline {
-        NoveltyOnline {
-            kernel: NoveltyKernel::new(&self.params),
-            guard: PointGuard::default(),
-        }
-    }
-
-    pub(crate) fn kernel(&self) -> NoveltyKernel {
-        NoveltyKernel::new(&self.params)
-    }
-}
-
-impl Detector for Novelty {
-    fn name(&self) -> &'static str {
-        "novelty"
-    }
-
-    fn severity(&self, score: f64) -> Severity {
-        if score >= 0.9 {
-            Severity::High
-        } else if score >= self.params.threshold {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(self.kernel(), timestamps, values, progress)
+        Ok(self.0.clone())
     }
 }
 
 /// The novelty state, also used inside the `default` detector.
+impl Described for Novelty {
+    type Params = NoveltyParams;
+    const NAME: &'static str = "novelty";
+    const SUMMARY: &'static str =
+        "sequence novelty: share of recent n-grams of quantised values never seen";
+    const PARAMS: &'static [&'static str] = &[
+        "levels: bins the seen range is cut into (default 16)",
+        "order: longest n-gram considered, 1..=7 (default 4)",
+        "warmup: points learned before scoring (default 300)",
+        "rest: points silenced after a high score (default 300)",
+        "rest_threshold: raw score that starts a rest (default 0.75)",
+        "threshold: score at which a point is flagged (default 0.75)",
+        "capacity: most n-grams remembered (default 262144)",
+    ];
+}
+
+impl Streams for Novelty {
+    type Kernel = NoveltyKernel;
+}
+
+/// Streaming state of [`Novelty`].
+pub type NoveltyOnline = Streaming<NoveltyKernel>;
+
+/// The per-point state of [`Novelty`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct NoveltyKernel {
-    params: NoveltyParams,
+pub struct NoveltyKernel {
+    params: Novelty,
     seen: usize,
     min: f64,
     max: f64,
@@ -172,8 +147,10 @@ pub(crate) struct NoveltyKernel {
     last_high: Option<usize>,
 }
 
-impl NoveltyKernel {
-    fn new(p: &NoveltyParams) -> Self {
+impl Kernel for NoveltyKernel {
+    type Config = Novelty;
+
+    fn new(p: &Novelty) -> Self {
         Self {
             params: p.clone(),
             seen: 0,
@@ -185,6 +162,27 @@ impl NoveltyKernel {
         }
     }
 
+    fn config(&self) -> &Novelty {
+        &self.params
+    }
+
+    fn severity(config: &Novelty, score: f64) -> Severity {
+        unit_severity(score, config.threshold)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        let (_, score) = self.raw_and_score(x);
+        Ok(PointScore {
+            score,
+            is_anomaly: score >= self.params.threshold,
+            expected: None,
+            lower: None,
+            upper: None,
+        })
+    }
+}
+
+impl NoveltyKernel {
     /// Whether `key` is known at point `i` (seen, and within `memory` points if that is set);
     /// remembers it either way.
     fn remember(&mut self, key: u64, i: usize) -> bool {
@@ -260,43 +258,10 @@ impl NoveltyKernel {
     }
 }
 
-impl OnlineKernel for NoveltyKernel {
-    fn step(&mut self, x: f64) -> PointScore {
-        let (_, score) = self.raw_and_score(x);
-        PointScore {
-            score,
-            is_anomaly: score >= self.params.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        }
-    }
-}
-
-/// Streaming state of [`Novelty`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NoveltyOnline {
-    kernel: NoveltyKernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for NoveltyOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = NoveltyKernel::new(&self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     /// A square wave 1,1,0,0 whose rhythm breaks to 1,0,1,0 at 1,000 (same values, new
     /// transitions) and which moves to a new level at 1,500.
@@ -364,7 +329,7 @@ mod tests {
                 "point {i}"
             );
         }
-        assert!(online.kernel.last_seen.len() <= 64);
+        assert!(online.kernel().last_seen.len() <= 64);
     }
 
     #[test]

@@ -35,28 +35,86 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
-/// Unchecked parameters of [`RandomCutForest`].
-///
-/// ```
-/// use aiops_detect::random_cut_forest::RandomCutForestParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = RandomCutForestParams::new().trees(20).tree_size(64).check()?;
-/// let mut values: Vec<f64> = (0..300).map(|i| (i as f64 * 0.3).sin()).collect();
-/// values[250] = 5.0;
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[250] && !d.is_anomaly[249]);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`RandomCutForest`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, RandomCutForestParams};
+    /// let det = RandomCutForestParams::new().trees(20).tree_size(64).check()?;
+    /// let mut values: Vec<f64> = (0..300).map(|i| (i as f64 * 0.3).sin()).collect();
+    /// values[250] = 5.0;
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[250] && !d.is_anomaly[249]);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    RandomCutForestParams => RandomCutForest
+);
+
+impl RandomCutForestParams {
+    crate::detector::setter!(
+        /// Trees in the forest (>= 1).
+        0 trees: usize
+    );
+
+    crate::detector::setter!(
+        /// Shingles each tree holds: the sliding window (8..=65536).
+        0 tree_size: usize
+    );
+
+    crate::detector::setter!(
+        /// Values per shingle (1..=256).
+        0 shingle: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag at scores `>= threshold`, in multiples of the usual CoDisp (> 0).
+        0 threshold: f64
+    );
+
+    crate::detector::setter!(
+        /// Seed of the random cuts.
+        0 seed: u64
+    );
+}
+
+impl ParamGuard for RandomCutForestParams {
+    type Checked = RandomCutForest;
+
+    fn check(&self) -> Result<RandomCutForest> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if self.0.trees < 1 {
+            return bad("trees", "must be at least 1".into());
+        }
+        if !(8..=65_536).contains(&self.0.tree_size) {
+            return bad(
+                "tree_size",
+                format!("must be 8..=65536 shingles, got {}", self.0.tree_size),
+            );
+        }
+        if !(1..=256).contains(&self.0.shingle) {
+            return bad(
+                "shingle",
+                format!("must be 1..=256 values, got {}", self.0.shingle),
+            );
+        }
+        if !(self.0.threshold.is_finite() && self.0.threshold > 0.0) {
+            return bad(
+                "threshold",
+                format!("must be a positive ratio, got {}", self.0.threshold),
+            );
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated robust-random-cut-forest detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RandomCutForestParams {
+pub struct RandomCutForest {
     trees: usize,
     tree_size: usize,
     shingle: usize,
@@ -64,7 +122,7 @@ pub struct RandomCutForestParams {
     seed: u64,
 }
 
-impl Default for RandomCutForestParams {
+impl Default for RandomCutForest {
     fn default() -> Self {
         Self {
             trees: 50,
@@ -76,132 +134,50 @@ impl Default for RandomCutForestParams {
     }
 }
 
-impl RandomCutForestParams {
-    /// Defaults: 50 trees of 256 shingles of 4 values, threshold 4, a fixed seed.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Trees in the forest (>= 1).
-        trees: usize
-    );
-
-    crate::detector::setter!(
-        /// Shingles each tree holds: the sliding window (8..=65536).
-        tree_size: usize
-    );
-
-    crate::detector::setter!(
-        /// Values per shingle (1..=256).
-        shingle: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at scores `>= threshold`, in multiples of the usual CoDisp (> 0).
-        threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Seed of the random cuts.
-        seed: u64
-    );
+impl Described for RandomCutForest {
+    type Params = RandomCutForestParams;
+    const NAME: &'static str = "random_cut_forest";
+    const SUMMARY: &'static str = "streaming robust random cut forest over shingles (CoDisp)";
+    const PARAMS: &'static [&'static str] = &[
+        "trees: trees in the forest (default 50)",
+        "tree_size: shingles per tree, the sliding window (default 256)",
+        "shingle: values per shingle (default 4)",
+        "threshold: multiple of the usual CoDisp at which a point is flagged (default 4)",
+        "seed: random seed (default 24301)",
+    ];
 }
 
-impl ParamGuard for RandomCutForestParams {
-    type Checked = RandomCutForest;
-
-    fn check(&self) -> Result<RandomCutForest> {
-        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if self.trees < 1 {
-            return bad("trees", "must be at least 1".into());
-        }
-        if !(8..=65_536).contains(&self.tree_size) {
-            return bad(
-                "tree_size",
-                format!("must be 8..=65536 shingles, got {}", self.tree_size),
-            );
-        }
-        if !(1..=256).contains(&self.shingle) {
-            return bad(
-                "shingle",
-                format!("must be 1..=256 values, got {}", self.shingle),
-            );
-        }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return bad(
-                "threshold",
-                format!("must be a positive ratio, got {}", self.threshold),
-            );
-        }
-        Ok(RandomCutForest {
-            trees: self.trees,
-            tree_size: self.tree_size,
-            shingle: self.shingle,
-            threshold: self.threshold,
-            seed: self.seed,
-        })
-    }
+impl Streams for RandomCutForest {
+    type Kernel = RandomCutForestKernel;
 }
 
-/// Validated robust-random-cut-forest detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RandomCutForest {
-    trees: usize,
-    tree_size: usize,
-    shingle: usize,
-    threshold: f64,
-    seed: u64,
-}
+/// Streaming state of [`RandomCutForest`]: the window of shingles, the trees, the PRNG and
+/// the recent CoDisp reference.
+pub type RandomCutForestOnline = Streaming<RandomCutForestKernel>;
 
-impl RandomCutForest {
-    /// Unchecked parameters to start from.
-    pub fn params() -> RandomCutForestParams {
-        RandomCutForestParams::new()
-    }
+impl Kernel for RandomCutForestKernel {
+    type Config = RandomCutForest;
 
-    /// Trees in the forest.
-    pub fn trees(&self) -> usize {
-        self.trees
-    }
-
-    /// Shingles per tree (the sliding window).
-    pub fn tree_size(&self) -> usize {
-        self.tree_size
-    }
-
-    /// Values per shingle.
-    pub fn shingle(&self) -> usize {
-        self.shingle
-    }
-
-    /// Flagging threshold, multiples of the usual CoDisp.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// Seed of the random cuts.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> RandomCutForestOnline {
-        RandomCutForestOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+    fn new(params: &RandomCutForest) -> Self {
+        let params = *params;
+        Self {
+            params,
+            recent: VecDeque::with_capacity(params.shingle),
+            forest: Forest::new(&params),
+            inserted: 0,
+            history: VecDeque::with_capacity(params.tree_size),
+            history_sum: 0.0,
+            since_refresh: 0,
         }
     }
-}
 
-impl Detector for RandomCutForest {
-    fn name(&self) -> &'static str {
-        "random_cut_forest"
+    fn config(&self) -> &RandomCutForest {
+        &self.params
     }
 
     /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        let r = score / self.threshold;
+    fn severity(config: &RandomCutForest, score: f64) -> Severity {
+        let r = score / config.threshold;
         if r >= 2.0 {
             Severity::Critical
         } else if r >= 1.5 {
@@ -213,17 +189,8 @@ impl Detector for RandomCutForest {
         }
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
 
@@ -614,8 +581,9 @@ impl Forest {
     }
 }
 
+/// The per-point state of [`RandomCutForest`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Kernel {
+pub struct RandomCutForestKernel {
     params: RandomCutForest,
     /// The last `shingle` values.
     recent: VecDeque<f64>,
@@ -628,19 +596,7 @@ struct Kernel {
     since_refresh: usize,
 }
 
-impl Kernel {
-    fn new(params: RandomCutForest) -> Self {
-        Self {
-            params,
-            recent: VecDeque::with_capacity(params.shingle),
-            forest: Forest::new(&params),
-            inserted: 0,
-            history: VecDeque::with_capacity(params.tree_size),
-            history_sum: 0.0,
-            since_refresh: 0,
-        }
-    }
-
+impl RandomCutForestKernel {
     fn remember(&mut self, raw: f64) {
         if self.history.len() == self.params.tree_size {
             self.history_sum -= self.history.pop_front().unwrap_or(0.0);
@@ -656,8 +612,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl RandomCutForestKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let p = self.params;
         if self.recent.len() == p.shingle {
             self.recent.pop_front();
@@ -714,42 +670,19 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`RandomCutForest`]: the window of shingles, the trees, the PRNG and
-/// the recent CoDisp reference.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RandomCutForestOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl RandomCutForestOnline {
+impl RandomCutForestKernel {
     /// Shingles currently held by each tree (at most `tree_size`).
     pub fn window_len(&self) -> usize {
-        self.kernel
-            .inserted
-            .min(self.kernel.params.tree_size as u64) as usize
-    }
-}
-
-impl OnlineDetector for RandomCutForestOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        self.inserted.min(self.params.tree_size as u64) as usize
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn ts(n: usize) -> Vec<i64> {
         (0..n as i64)
@@ -766,7 +699,7 @@ mod tests {
     }
 
     /// Checks every tree's counts, parent links, leaf map and boxes against a recount.
-    fn check_invariants(k: &Kernel) {
+    fn check_invariants(k: &RandomCutForestKernel) {
         let f = &k.forest;
         let dim = f.dim;
         let held = k.inserted.min(k.params.tree_size as u64) as usize;
@@ -879,7 +812,10 @@ mod tests {
                     "point {i}"
                 );
             }
-            assert_eq!(online.window_len(), det.tree_size());
+            assert_eq!(
+                online.kernel().window_len(),
+                online.kernel().config().tree_size
+            );
             let mut boxed = det.online();
             boxed.update(0, 1.0).unwrap();
             boxed.reset();
@@ -942,9 +878,9 @@ mod tests {
             .tree_size(32)
             .check()
             .unwrap();
-        let mut k = Kernel::new(det);
+        let mut k = RandomCutForestKernel::new(&det);
         for (i, &x) in v.iter().enumerate() {
-            k.step(x);
+            k.point(x);
             if i % 7 == 0 || (700..720).contains(&i) {
                 check_invariants(&k);
             }

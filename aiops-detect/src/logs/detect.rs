@@ -57,8 +57,7 @@ use crate::logs::keywords::{self, KeywordSet};
 use crate::logs::mask::MaskSpec;
 use crate::logs::pca::{CountPca, CountPcaParams, CountPcaState, SpeScore};
 use crate::logs::timestamp::TimeFields;
-use crate::mad::{Mad, MadOnline, MadParams};
-use crate::zscore::Direction;
+use crate::{Direction, Mad, MadOnline, MadParams, Streams};
 
 /// How lines are grouped into windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
-use crate::detector::{Detections, ParamGuard, PointScore};
+use crate::detector::{Described, Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{
     MultivariateDetector, MultivariateOnline, RowGuard, RowKernel, run_rows,
@@ -42,8 +42,7 @@ use crate::multivariate::{
 /// Unchecked parameters of [`Mahalanobis`].
 ///
 /// ```
-/// use aiops_detect::mahalanobis::MahalanobisParams;
-/// use aiops_detect::multivariate::MultivariateDetector;
+/// use aiops_detect::{MahalanobisParams, MultivariateDetector};
 /// use aiops_detect::ParamGuard;
 /// let det = MahalanobisParams::new().window(50).check()?;
 /// // Two metrics that move together; at row 80 they part ways.
@@ -191,9 +190,21 @@ impl Mahalanobis {
     }
 }
 
+impl Described for Mahalanobis {
+    type Params = MahalanobisParams;
+    const NAME: &'static str = "mahalanobis";
+    const SUMMARY: &'static str = "Mahalanobis distance of each row from the mean and shrunk covariance of the previous window, as a chi-square surprise";
+    const PARAMS: &'static [&'static str] = &[
+        "window: rows in the reference window (default 200)",
+        "min_periods: rows before scoring starts (default: window)",
+        "alpha: flag when the chi-square tail probability falls below this (default 0.001)",
+        "shrinkage: weight of the identity in the correlation matrix (default 0.01)",
+    ];
+}
+
 impl MultivariateDetector for Mahalanobis {
     fn name(&self) -> &'static str {
-        "mahalanobis"
+        Self::NAME
     }
 
     /// Surprises of 1×, 1.5× and 2× the threshold (p = alpha, alpha^1.5, alpha²) map to
@@ -440,7 +451,7 @@ mod tests {
     use aiops_core::CoreError;
     use ndarray::Array2;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn ts(n: usize) -> Vec<i64> {
         (0..n as i64)

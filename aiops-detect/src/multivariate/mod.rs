@@ -23,14 +23,13 @@ use std::fmt;
 use aiops_core::series::check_sorted;
 use aiops_core::{CoreError, Severity, TimestampMs};
 use ndarray::{Array2, ArrayView2};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::detector::{Detections, MAX_ABS_VALUE, PROGRESS_EVERY, ParamGuard, PointScore};
+use crate::detector::{Described, Detections, MAX_ABS_VALUE, PROGRESS_EVERY, PointScore};
 use crate::error::{DetectError, Result};
-use crate::multivariate::mahalanobis::MahalanobisParams;
-use crate::multivariate::pca::PcaParams;
+use crate::multivariate::mahalanobis::Mahalanobis;
+use crate::multivariate::pca::Pca;
 use crate::registry::DetectorInfo;
 
 pub mod mahalanobis;
@@ -213,66 +212,28 @@ impl RowGuard {
     }
 }
 
-/// Every multivariate detector, in the order help texts list them.
-pub const MULTIVARIATE_DETECTORS: &[DetectorInfo] = &[
-    DetectorInfo {
-        name: "mahalanobis",
-        summary: "Mahalanobis distance of each row from the mean and shrunk covariance of the \
-                  previous window, as a chi-square surprise",
-        params: &[
-            "window: rows in the reference window (default 200)",
-            "min_periods: rows before scoring starts (default: window)",
-            "alpha: flag when the chi-square tail probability falls below this (default 0.001)",
-            "shrinkage: weight of the identity in the correlation matrix (default 0.01)",
-        ],
-    },
-    DetectorInfo {
-        name: "pca",
-        summary: "PCA reconstruction error (SPE) of each row, as a robust z-score against the \
-                  training rows",
-        params: &[
-            "window: rows the PCA is fitted on (default 200)",
-            "refit_every: rows between two fits (default 50)",
-            "min_periods: rows before the first fit (default: window)",
-            "variance: share of variance the kept components explain (default 0.95)",
-            "components: components kept, instead of `variance` (default none)",
-            "threshold: robust z of the residual norm at which a row is flagged (default 5)",
-        ],
-    },
-];
-
-fn parse<P: DeserializeOwned + ParamGuard>(
-    detector: &'static str,
+fn build_as<T: Described + MultivariateDetector + 'static>(
     params: &Map<String, Value>,
-) -> Result<P::Checked> {
-    let p: P = serde_json::from_value(Value::Object(params.clone())).map_err(|e| {
-        DetectError::BadParams {
-            detector,
-            message: e.to_string(),
-        }
-    })?;
-    p.check()
+) -> Result<Box<dyn MultivariateDetector>> {
+    Ok(Box::new(crate::registry::parse::<T>(params)?))
 }
+
+/// The entry of multivariate detector type `T`.
+const fn entry<T: Described + MultivariateDetector + 'static>()
+-> DetectorInfo<dyn MultivariateDetector> {
+    DetectorInfo::of::<T>(build_as::<T>)
+}
+
+/// Every multivariate detector, in the order help texts list them.
+pub const MULTIVARIATE_DETECTORS: &[DetectorInfo<dyn MultivariateDetector>] =
+    &[entry::<Mahalanobis>(), entry::<Pca>()];
 
 /// Builds the multivariate detector `name` from a parameter map.
 pub fn build_multivariate(
     name: &str,
     params: &Map<String, Value>,
 ) -> Result<Box<dyn MultivariateDetector>> {
-    Ok(match name {
-        "mahalanobis" => Box::new(parse::<MahalanobisParams>("mahalanobis", params)?),
-        "pca" => Box::new(parse::<PcaParams>("pca", params)?),
-        _ => {
-            return Err(DetectError::UnknownDetector {
-                name: name.to_string(),
-                known: MULTIVARIATE_DETECTORS
-                    .iter()
-                    .map(|d| d.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    })
+    crate::registry::lookup(MULTIVARIATE_DETECTORS, name, params)
 }
 
 #[cfg(test)]

@@ -22,37 +22,86 @@
 //! adapts as `mad`'s does. `max_run = 0` disables the filtering, which gives the plain
 //! (non-recursive) Hampel identifier: `mad` with a strict inequality.
 //!
-//! Cost per point: O(log² w) time (the exact rolling MAD of [`mad::median_mad`]), O(w)
+//! Cost per point: O(log² w) time (the exact rolling MAD of [`median_mad`]), O(w)
 //! memory.
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::checks::{check_positive, check_window};
+use crate::common::direction::directed;
+use crate::common::order_stats::RollingOrderStats;
+use crate::common::severity::ratio_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::mad::{self, check_positive, check_window, directed, ratio_severity, robust_sigma};
-use crate::order_stats::RollingOrderStats;
-use crate::zscore::Direction;
+use crate::robust::mad::{median_mad, robust_sigma};
 
-/// Unchecked parameters of [`Hampel`].
-///
-/// ```
-/// use aiops_detect::hampel::HampelParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = HampelParams::new().window(5).check()?;
-/// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 40.0, 10.0];
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[5] && !d.is_anomaly[6]);
-/// assert_eq!(d.expected[5], 10.0, "the median, its replacement");
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Hampel`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, HampelParams};
+    /// let det = HampelParams::new().window(5).check()?;
+    /// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 40.0, 10.0];
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[5] && !d.is_anomaly[6]);
+    /// assert_eq!(d.expected[5], 10.0, "the median, its replacement");
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    HampelParams => Hampel
+);
+
+impl HampelParams {
+    crate::detector::setter!(
+        /// Points in the reference window (>= 3).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag at `|x - median| > threshold` robust σ (> 0): Hampel's `t`.
+        0 threshold: f64
+    );
+    crate::detector::setter!(
+        /// Points needed before scoring starts (3..=window; default: window).
+        0 min_periods: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Longest run of consecutive flagged points kept out of the window; a longer run is a
+        /// level change and its values enter the window (0..=window; default window / 4; 0: every
+        /// point enters).
+        0 max_run: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Which departures count.
+        0 direction: Direction
+    );
+}
+
+impl ParamGuard for HampelParams {
+    type Checked = Hampel;
+
+    fn check(&self) -> Result<Hampel> {
+        check_window(self.0.window, self.0.min_periods, 3)?;
+        check_positive("threshold", self.0.threshold)?;
+        let max_run = self.0.max_run();
+        if max_run > self.0.window {
+            return Err(DetectError::InvalidParameter {
+                name: "max_run",
+                reason: format!("must be in 0..={}, got {max_run}", self.0.window),
+            });
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated Hampel filter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct HampelParams {
+pub struct Hampel {
     window: usize,
     threshold: f64,
     min_periods: Option<usize>,
@@ -60,7 +109,7 @@ pub struct HampelParams {
     direction: Direction,
 }
 
-impl Default for HampelParams {
+impl Default for Hampel {
     fn default() -> Self {
         Self {
             window: 60,
@@ -72,142 +121,67 @@ impl Default for HampelParams {
     }
 }
 
-impl HampelParams {
-    /// Defaults: window 60 points, t = 3 robust σ, runs of up to window / 4 flagged points
-    /// kept out, both directions, scoring from a full window.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points in the reference window (>= 3).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at `|x - median| > threshold` robust σ (> 0): Hampel's `t`.
-        threshold: f64
-    );
-
-    /// Points needed before scoring starts (3..=window; default: window).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = Some(points);
-        self
-    }
-
-    /// Longest run of consecutive flagged points kept out of the window; a longer run is a
-    /// level change and its values enter the window (0..=window; default window / 4; 0: every
-    /// point enters).
-    pub fn max_run(mut self, points: usize) -> Self {
-        self.max_run = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Which departures count.
-        direction: Direction
-    );
-}
-
-impl ParamGuard for HampelParams {
-    type Checked = Hampel;
-
-    fn check(&self) -> Result<Hampel> {
-        let min_periods = check_window(self.window, self.min_periods, 3)?;
-        check_positive("threshold", self.threshold)?;
-        let max_run = self.max_run.unwrap_or(self.window / 4);
-        if max_run > self.window {
-            return Err(DetectError::InvalidParameter {
-                name: "max_run",
-                reason: format!("must be in 0..={}, got {max_run}", self.window),
-            });
-        }
-        Ok(Hampel {
-            window: self.window,
-            threshold: self.threshold,
-            min_periods,
-            max_run,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated Hampel filter.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Hampel {
-    window: usize,
-    threshold: f64,
-    min_periods: usize,
-    max_run: usize,
-    direction: Direction,
-}
-
 impl Hampel {
-    /// Unchecked parameters to start from.
-    pub fn params() -> HampelParams {
-        HampelParams::new()
+    fn min_periods(&self) -> usize {
+        self.min_periods.unwrap_or(self.window)
     }
 
-    /// Points in the reference window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Flagging threshold `t`, robust σ.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// Points needed before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Longest run of flagged points kept out of the window (0: none is).
-    pub fn max_run(&self) -> usize {
-        self.max_run
-    }
-
-    /// Which departures count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> HampelOnline {
-        HampelOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
+    fn max_run(&self) -> usize {
+        self.max_run.unwrap_or(self.window / 4)
     }
 }
 
-impl Detector for Hampel {
-    fn name(&self) -> &'static str {
-        "hampel"
+impl Described for Hampel {
+    type Params = HampelParams;
+    const NAME: &'static str = "hampel";
+    const SUMMARY: &'static str = "Hampel identifier; flagged points are kept out of the window";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in the reference window (default 60)",
+        "threshold: t, robust sigmas (default 3)",
+        "max_run: flagged points kept out before a run counts as a level change, 0 = none (default window/4)",
+        "min_periods: points before scoring starts (default: window)",
+        "direction: both | up | down (default both)",
+    ];
+}
+
+impl Streams for Hampel {
+    type Kernel = HampelKernel;
+}
+
+/// Streaming state of [`Hampel`]: the window of accepted points and the current run of
+/// flagged ones.
+pub type HampelOnline = Streaming<HampelKernel>;
+
+impl Kernel for HampelKernel {
+    type Config = Hampel;
+
+    fn new(params: &Hampel) -> Self {
+        let params = *params;
+        Self {
+            params,
+            window: RollingOrderStats::new(params.window),
+            run: Vec::with_capacity(params.max_run()),
+            level_change: false,
+        }
+    }
+
+    fn config(&self) -> &Hampel {
+        &self.params
     }
 
     /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        ratio_severity(score, self.threshold)
+    fn severity(config: &Hampel, score: f64) -> Severity {
+        ratio_severity(score, config.threshold)
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
 
+/// The per-point state of [`Hampel`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct HampelKernel {
     params: Hampel,
     /// The last `window` accepted points.
     window: RollingOrderStats,
@@ -217,21 +191,10 @@ struct Kernel {
     level_change: bool,
 }
 
-impl Kernel {
-    fn new(params: Hampel) -> Self {
-        Self {
-            params,
-            window: RollingOrderStats::new(params.window),
-            run: Vec::with_capacity(params.max_run),
-            level_change: false,
-        }
-    }
-}
-
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
-        let scored = match mad::median_mad(self.window.stats()) {
-            Some((median, mad)) if self.window.len() >= self.params.min_periods => {
+impl HampelKernel {
+    fn point(&mut self, x: f64) -> PointScore {
+        let scored = match median_mad(self.window.stats()) {
+            Some((median, mad)) if self.window.len() >= self.params.min_periods() => {
                 Some((median, robust_sigma(median, mad)))
             }
             _ => None,
@@ -247,9 +210,9 @@ impl OnlineKernel for Kernel {
             self.run.clear();
             self.level_change = false;
             self.window.push(x);
-        } else if self.params.max_run == 0 || self.level_change {
+        } else if self.params.max_run() == 0 || self.level_change {
             self.window.push(x);
-        } else if self.run.len() < self.params.max_run {
+        } else if self.run.len() < self.params.max_run() {
             self.run.push(x);
         } else {
             // Too long for outliers: the held-back run joins the window, in order.
@@ -269,34 +232,13 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Hampel`]: the window of accepted points and the current run of
-/// flagged ones.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HampelOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for HampelOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mad::MadParams;
+    use crate::common::testing::prelude::*;
+    use crate::robust::mad::MadParams;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()

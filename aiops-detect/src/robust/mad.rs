@@ -18,13 +18,13 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
-use crate::error::{DetectError, Result};
-use crate::order_stats::{OrderStats, RollingOrderStats};
-use crate::zscore::Direction;
+use crate::common::Direction;
+use crate::common::checks::{check_positive, check_window};
+use crate::common::direction::directed;
+use crate::common::order_stats::{OrderStats, RollingOrderStats};
+use crate::common::severity::ratio_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::error::Result;
 
 /// Makes 1.4826 × MAD a consistent estimator of σ for Gaussian data (1 / Φ⁻¹(3/4)).
 pub const MAD_TO_SIGMA: f64 = 1.4826;
@@ -50,29 +50,65 @@ pub fn robust_sigma(median: f64, mad: f64) -> f64 {
     (MAD_TO_SIGMA * mad).max(1e-12 * (1.0 + median.abs()))
 }
 
-/// Unchecked parameters of [`Mad`].
-///
-/// ```
-/// use aiops_detect::mad::MadParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = MadParams::new().window(5).check()?;
-/// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 40.0, 10.0];
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[5] && !d.is_anomaly[6]);
-/// assert_eq!(d.expected[5], 10.0, "the median");
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Mad`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, MadParams, ParamGuard};
+    /// let det = MadParams::new().window(5).check()?;
+    /// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 40.0, 10.0];
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[5] && !d.is_anomaly[6]);
+    /// assert_eq!(d.expected[5], 10.0, "the median");
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    MadParams => Mad
+);
+
+impl MadParams {
+    crate::detector::setter!(
+        /// Points in the reference window (>= 3; default 100).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag at `|z| >= threshold` robust σ (> 0; default 3.5).
+        0 threshold: f64
+    );
+
+    crate::detector::setter!(
+        /// Points needed before scoring starts (3..=window; default: window).
+        0 min_periods: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Which departures count (default both).
+        0 direction: Direction
+    );
+}
+
+impl ParamGuard for MadParams {
+    type Checked = Mad;
+
+    fn check(&self) -> Result<Mad> {
+        check_window(self.0.window, self.0.min_periods, 3)?;
+        check_positive("threshold", self.0.threshold)?;
+        Ok(self.0)
+    }
+}
+
+/// Rolling median / MAD detector, validated ([`MadParams::check`] makes it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct MadParams {
+pub struct Mad {
     window: usize,
     threshold: f64,
     min_periods: Option<usize>,
     direction: Direction,
 }
 
-impl Default for MadParams {
+impl Default for Mad {
     fn default() -> Self {
         Self {
             window: 100,
@@ -83,207 +119,66 @@ impl Default for MadParams {
     }
 }
 
-impl MadParams {
-    /// Defaults: window 100 points, threshold 3.5 (robust σ), both directions, scoring from a
-    /// full window.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points in the reference window (>= 3).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at `|z| >= threshold` robust σ (> 0).
-        threshold: f64
-    );
-
-    /// Points needed before scoring starts (3..=window; default: window).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Which departures count.
-        direction: Direction
-    );
-}
-
-/// Checks a window size (at least `least` points) and its `min_periods` (default: the
-/// window); shared by the windowed detectors of this crate. Returns `min_periods`.
-pub(crate) fn check_window(
-    window: usize,
-    min_periods: Option<usize>,
-    least: usize,
-) -> Result<usize> {
-    if window < least {
-        return Err(DetectError::InvalidParameter {
-            name: "window",
-            reason: format!("must be at least {least} points, got {window}"),
-        });
-    }
-    let min_periods = min_periods.unwrap_or(window);
-    if !(least..=window).contains(&min_periods) {
-        return Err(DetectError::InvalidParameter {
-            name: "min_periods",
-            reason: format!("must be in {least}..={window}, got {min_periods}"),
-        });
-    }
-    Ok(min_periods)
-}
-
-/// Checks a positive, finite factor.
-pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(DetectError::InvalidParameter {
-            name,
-            reason: format!("must be a positive number, got {value}"),
-        })
-    }
-}
-
-impl ParamGuard for MadParams {
-    type Checked = Mad;
-
-    fn check(&self) -> Result<Mad> {
-        let min_periods = check_window(self.window, self.min_periods, 3)?;
-        check_positive("threshold", self.threshold)?;
-        Ok(Mad {
-            window: self.window,
-            threshold: self.threshold,
-            min_periods,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated rolling median / MAD detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Mad {
-    window: usize,
-    threshold: f64,
-    min_periods: usize,
-    direction: Direction,
-}
-
 impl Mad {
-    /// Unchecked parameters to start from.
-    pub fn params() -> MadParams {
-        MadParams::new()
-    }
-
     /// Points in the reference window.
     pub fn window(&self) -> usize {
         self.window
     }
-
-    /// Flagging threshold, robust σ.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// Points needed before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which departures count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> MadOnline {
-        MadOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
-    }
 }
 
-/// Severity from the ratio of a score to its threshold: 1×, 1.5× and 2× map to medium, high
-/// and critical (as `zscore`).
-pub(crate) fn ratio_severity(score: f64, threshold: f64) -> Severity {
-    let r = score / threshold;
-    if r >= 2.0 {
-        Severity::Critical
-    } else if r >= 1.5 {
-        Severity::High
-    } else if r >= 1.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
+impl Described for Mad {
+    type Params = MadParams;
+    const NAME: &'static str = "mad";
+    const SUMMARY: &'static str =
+        "robust z-score (x - median) / (1.4826 MAD) of the previous window";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in the reference window (default 100)",
+        "threshold: robust sigmas at which a point is flagged (default 3.5)",
+        "min_periods: points before scoring starts (default: window)",
+        "direction: both | up | down (default both)",
+    ];
 }
 
-impl Detector for Mad {
-    fn name(&self) -> &'static str {
-        "mad"
-    }
-
-    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        ratio_severity(score, self.threshold)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
-    }
+impl Streams for Mad {
+    type Kernel = MadKernel;
 }
 
-/// A robust z-score of `x` against `median` and robust σ `sigma`, with the bounds at
-/// `k` σ, for a direction. Returns (score, lower, upper).
-pub(crate) fn directed(
-    x: f64,
-    center: f64,
-    sigma: f64,
-    k: f64,
-    direction: Direction,
-) -> (f64, Option<f64>, Option<f64>) {
-    let z = ((x - center) / sigma).clamp(-f64::MAX, f64::MAX);
-    match direction {
-        Direction::Both => (z.abs(), Some(center - k * sigma), Some(center + k * sigma)),
-        Direction::Up => (z.max(0.0), None, Some(center + k * sigma)),
-        Direction::Down => ((-z).max(0.0), Some(center - k * sigma), None),
-    }
-}
+/// Streaming state of [`Mad`].
+pub type MadOnline = Streaming<MadKernel>;
 
+/// The window of [`Mad`] as an order-statistic tree. Counts points, not time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct MadKernel {
     params: Mad,
     window: RollingOrderStats,
 }
 
-impl Kernel {
-    fn new(params: Mad) -> Self {
+impl Kernel for MadKernel {
+    type Config = Mad;
+
+    fn new(params: &Mad) -> Self {
         Self {
-            params,
+            params: *params,
             window: RollingOrderStats::new(params.window),
         }
     }
-}
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+    fn config(&self) -> &Mad {
+        &self.params
+    }
+
+    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
+    fn severity(config: &Mad, score: f64) -> Severity {
+        ratio_severity(score, config.threshold)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        let p = &self.params;
         let out = match median_mad(self.window.stats()) {
-            Some((median, mad)) if self.window.len() >= self.params.min_periods => {
+            Some((median, mad)) if self.window.len() >= p.min_periods.unwrap_or(p.window) => {
                 let sigma = robust_sigma(median, mad);
-                let k = self.params.threshold;
-                let (score, lower, upper) = directed(x, median, sigma, k, self.params.direction);
+                let k = p.threshold;
+                let (score, lower, upper) = directed(x, median, sigma, k, p.direction);
                 PointScore {
                     score,
                     is_anomaly: score >= k,
@@ -295,36 +190,16 @@ impl OnlineKernel for Kernel {
             _ => PointScore::NEUTRAL,
         };
         self.window.push(x);
-        out
-    }
-}
-
-/// Streaming state of [`Mad`]: the window as an order-statistic tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MadOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for MadOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn naive_median(v: &mut [f64]) -> f64 {
         v.sort_by(f64::total_cmp);

@@ -9,7 +9,7 @@
 //! distort its phase for the next `cycles` seasons.
 //!
 //! Without a `period`, the first `detect_window` points are buffered and the period is found
-//! with [`crate::period::detect_period`] (no period found: the profile is a plain mean of the
+//! with [`crate::common::period::detect_period`] (no period found: the profile is a plain mean of the
 //! last `cycles` points); the buffered points then train the profile, so the result depends
 //! only on the data, in batch and online alike.
 //!
@@ -20,20 +20,23 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::fences::{Fences, finite_ratio};
+use crate::common::order_stats::RollingOrderStats;
+use crate::common::period::detect_period;
+use crate::common::severity::fence_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::iqr::{Fences, fence_severity, finite_ratio};
-use crate::order_stats::RollingOrderStats;
-use crate::period::detect_period;
-use crate::zscore::Direction;
 
-/// Unchecked parameters of [`Seasonal`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Seasonal`].
+    SeasonalParams => Seasonal
+);
+
+/// Seasonal profile detector, validated ([`SeasonalParams::check`] makes it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct SeasonalParams {
+pub struct Seasonal {
     period: Option<usize>,
     detect_window: usize,
     cycles: usize,
@@ -43,7 +46,7 @@ pub struct SeasonalParams {
     direction: Direction,
 }
 
-impl Default for SeasonalParams {
+impl Default for Seasonal {
     fn default() -> Self {
         Self {
             period: None,
@@ -58,45 +61,39 @@ impl Default for SeasonalParams {
 }
 
 impl SeasonalParams {
-    /// Defaults: period detected on the first 1,024 points, 4 cycles, c = 3 (ADTK's).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Seasonal period in points (>= 1); unset: detected.
-    pub fn period(mut self, points: usize) -> Self {
-        self.period = Some(points);
-        self
-    }
+    crate::detector::setter!(
+        /// Seasonal period in points (>= 1); unset: detected.
+        0 period: Option<usize>
+    );
 
     crate::detector::setter!(
         /// Points buffered to detect the period (>= 16).
-        detect_window: usize
+        0 detect_window: usize
     );
 
     crate::detector::setter!(
         /// Past seasons averaged into the profile (>= 1).
-        cycles: usize
+        0 cycles: usize
     );
 
     crate::detector::setter!(
         /// Fence distance in IQRs beyond the residual quartiles (> 0).
-        c: f64
+        0 c: f64
     );
 
     crate::detector::setter!(
         /// Residuals kept for the fences (>= 4).
-        history: usize
+        0 history: usize
     );
 
     crate::detector::setter!(
         /// Residuals needed before scoring starts (4..=history).
-        min_periods: usize
+        0 min_periods: usize
     );
 
     crate::detector::setter!(
         /// Which departures count.
-        direction: Direction
+        0 direction: Direction
     );
 }
 
@@ -105,81 +102,67 @@ impl ParamGuard for SeasonalParams {
 
     fn check(&self) -> Result<Seasonal> {
         let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if self.period == Some(0) {
+        if self.0.period == Some(0) {
             return bad("period", "must be at least 1 point".into());
         }
-        if self.detect_window < 16 {
+        if self.0.detect_window < 16 {
             return bad(
                 "detect_window",
-                format!("must be at least 16, got {}", self.detect_window),
+                format!("must be at least 16, got {}", self.0.detect_window),
             );
         }
-        if self.cycles == 0 {
+        if self.0.cycles == 0 {
             return bad("cycles", "must be at least 1".into());
         }
-        if !(self.c.is_finite() && self.c > 0.0) {
-            return bad("c", format!("must be positive, got {}", self.c));
+        if !(self.0.c.is_finite() && self.0.c > 0.0) {
+            return bad("c", format!("must be positive, got {}", self.0.c));
         }
-        if self.history < 4 {
+        if self.0.history < 4 {
             return bad(
                 "history",
-                format!("must be at least 4, got {}", self.history),
+                format!("must be at least 4, got {}", self.0.history),
             );
         }
-        if !(4..=self.history).contains(&self.min_periods) {
+        if !(4..=self.0.history).contains(&self.0.min_periods) {
             return bad(
                 "min_periods",
-                format!("must be in 4..={}, got {}", self.history, self.min_periods),
+                format!(
+                    "must be in 4..={}, got {}",
+                    self.0.history, self.0.min_periods
+                ),
             );
         }
-        Ok(Seasonal {
-            params: self.clone(),
-        })
+        Ok(self.0)
     }
 }
 
-/// Validated seasonal-profile detector.
+impl Described for Seasonal {
+    type Params = SeasonalParams;
+    const NAME: &'static str = "seasonal";
+    const SUMMARY: &'static str =
+        "seasonal profile: residual from the mean of the same phase over past seasons";
+    const PARAMS: &'static [&'static str] = &[
+        "period: seasonal period in points (default: detected on the first detect_window points)",
+        "detect_window: points buffered to detect the period (default 1024)",
+        "cycles: past seasons averaged into the profile (default 4)",
+        "c: fence distance in IQRs beyond the residual quartiles (default 3)",
+        "history: residuals kept for the fences (default 500)",
+        "min_periods: residuals before scoring starts (default 100)",
+        "direction: both | up | down (default both)",
+    ];
+}
+
+impl Streams for Seasonal {
+    type Kernel = SeasonalKernel;
+}
+
+/// Streaming state of [`Seasonal`].
+pub type SeasonalOnline = Streaming<SeasonalKernel>;
+
+/// The per-point state of [`Seasonal`]: the phase profiles and the residual history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Seasonal {
-    params: SeasonalParams,
-}
-
-impl Seasonal {
-    /// The streaming state, typed.
-    pub fn online_state(&self) -> SeasonalOnline {
-        SeasonalOnline {
-            kernel: Kernel::new(&self.params),
-            guard: PointGuard::default(),
-        }
-    }
-}
-
-impl Detector for Seasonal {
-    fn name(&self) -> &'static str {
-        "seasonal"
-    }
-
-    fn severity(&self, score: f64) -> Severity {
-        fence_severity(score, self.params.c)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(&self.params), timestamps, values, progress)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
-    params: SeasonalParams,
+pub struct SeasonalKernel {
+    params: Seasonal,
     /// Points waiting for period detection (empty once the period is known).
     pending: Vec<f64>,
     period: Option<usize>,
@@ -190,10 +173,12 @@ struct Kernel {
     residuals: RollingOrderStats,
 }
 
-impl Kernel {
-    fn new(p: &SeasonalParams) -> Self {
+impl Kernel for SeasonalKernel {
+    type Config = Seasonal;
+
+    fn new(p: &Seasonal) -> Self {
         let mut k = Self {
-            params: p.clone(),
+            params: *p,
             pending: Vec::new(),
             period: None,
             phases: Vec::new(),
@@ -206,6 +191,21 @@ impl Kernel {
         k
     }
 
+    fn config(&self) -> &Seasonal {
+        &self.params
+    }
+
+    /// Beyond a fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
+    fn severity(config: &Seasonal, score: f64) -> Severity {
+        fence_severity(score, config.c)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
+}
+
+impl SeasonalKernel {
     fn start(&mut self, period: usize) {
         self.period = Some(period);
         self.phases = vec![VecDeque::with_capacity(self.params.cycles); period];
@@ -261,8 +261,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl SeasonalKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         if self.period.is_some() {
             return self.learn(x);
         }
@@ -279,37 +279,17 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Seasonal`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeasonalOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl SeasonalOnline {
+impl SeasonalKernel {
     /// The seasonal period in use, once known.
     pub fn period(&self) -> Option<usize> {
-        self.kernel.period
-    }
-}
-
-impl OnlineDetector for SeasonalOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(&self.kernel.params);
-        self.guard = PointGuard::default();
+        self.period
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     /// Hourly-like: period 24, a square day/night profile plus small noise;
     /// night-time point (1,490) takes a day-time value, inside the global range.
@@ -350,7 +330,7 @@ mod tests {
         for i in 0..1100 {
             online.update(ts[i], v[i]).unwrap();
         }
-        assert_eq!(online.period(), Some(24), "detected");
+        assert_eq!(online.kernel().period(), Some(24), "detected");
     }
 
     #[test]

@@ -53,45 +53,117 @@ use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::period::detect_period;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::period::detect_period;
-use crate::stl::{AUTO_WINDOW, MIN_WINDOW, SeasonalForecast, decompose_window};
+use crate::seasonal::stl::{AUTO_WINDOW, MIN_WINDOW, SeasonalForecast, decompose_window};
 
-/// Window without a period (none given or found), points.
-pub const NONSEASONAL_WINDOW: usize = 256;
-/// Default window floor with a known period, points.
-const DEFAULT_WINDOW_FLOOR: usize = 128;
-/// Cycles in the default window.
-const DEFAULT_CYCLES: usize = 8;
-/// The default refit interval is the window divided by this.
-const REFITS_PER_WINDOW: usize = 16;
-/// Fewest residuals the test runs on.
-const MIN_RESIDUALS: usize = 32;
-/// Largest score of a point the test could not reach: below 1, the flagging value.
-const BELOW_ONE: f64 = 1.0 - f64::EPSILON;
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`SeasonalEsd`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, SeasonalEsdParams};
+    /// let det = SeasonalEsdParams::new().period(24).check()?;
+    /// let daily = |i: usize| 5.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin();
+    /// let jitter = |i: usize| ((i * 7919) % 13) as f64 / 26.0;
+    /// let mut values: Vec<f64> = (0..400).map(|i| 50.0 + daily(i) + jitter(i)).collect();
+    /// values[300] += 20.0;
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 3_600_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[300] && d.scores[300] > 1.0);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    SeasonalEsdParams => SeasonalEsd
+);
 
-/// Unchecked parameters of [`SeasonalEsd`].
-///
-/// ```
-/// use aiops_detect::{Detector, ParamGuard};
-/// use aiops_detect::seasonal_esd::SeasonalEsdParams;
-/// let det = SeasonalEsdParams::new().period(24).check()?;
-/// let daily = |i: usize| 5.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin();
-/// let jitter = |i: usize| ((i * 7919) % 13) as f64 / 26.0;
-/// let mut values: Vec<f64> = (0..400).map(|i| 50.0 + daily(i) + jitter(i)).collect();
-/// values[300] += 20.0;
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 3_600_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[300] && d.scores[300] > 1.0);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl SeasonalEsdParams {
+    crate::detector::setter!(
+        /// Seasonal period, points (>= 2; default: detected on the first window).
+        0 period: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Points in the STL and ESD windows (>= 16 and >= 2 periods; default
+        /// max(8 · period, 128), or 1 024 for the period search, kept at 256 when none is found).
+        0 window: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Largest share of the window ESD may call anomalous, in (0, 0.49] (default 0.02).
+        0 max_anomalies: f64
+    );
+
+    crate::detector::setter!(
+        /// Significance level of the test, in (0, 1) (default 0.05).
+        0 alpha: f64
+    );
+    crate::detector::setter!(
+        /// Points between STL decompositions (>= 1; default max(1, window / 16)).
+        0 hop: Option<usize>
+    );
+}
+
+impl ParamGuard for SeasonalEsdParams {
+    type Checked = SeasonalEsd;
+
+    fn check(&self) -> Result<SeasonalEsd> {
+        if let Some(p) = self.0.period
+            && p < 2
+        {
+            return Err(DetectError::InvalidParameter {
+                name: "period",
+                reason: format!("must be at least 2 points, got {p}"),
+            });
+        }
+        if let Some(w) = self.0.window {
+            let least = self
+                .0
+                .period
+                .map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
+            if w < least {
+                return Err(DetectError::InvalidParameter {
+                    name: "window",
+                    reason: match self.0.period {
+                        Some(p) => format!(
+                            "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
+                        ),
+                        None => format!("must be at least {MIN_WINDOW} points, got {w}"),
+                    },
+                });
+            }
+        }
+        if !(self.0.max_anomalies > 0.0 && self.0.max_anomalies <= 0.49) {
+            return Err(DetectError::InvalidParameter {
+                name: "max_anomalies",
+                reason: format!(
+                    "must be a fraction of the window in (0, 0.49], got {}",
+                    self.0.max_anomalies
+                ),
+            });
+        }
+        if !(self.0.alpha > 0.0 && self.0.alpha < 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "alpha",
+                reason: format!(
+                    "must be a significance level in (0, 1), got {}",
+                    self.0.alpha
+                ),
+            });
+        }
+        if self.0.hop == Some(0) {
+            return Err(DetectError::InvalidParameter {
+                name: "hop",
+                reason: "must be at least 1 point".into(),
+            });
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated seasonal hybrid ESD detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct SeasonalEsdParams {
+pub struct SeasonalEsd {
     period: Option<usize>,
     window: Option<usize>,
     max_anomalies: f64,
@@ -99,7 +171,7 @@ pub struct SeasonalEsdParams {
     hop: Option<usize>,
 }
 
-impl Default for SeasonalEsdParams {
+impl Default for SeasonalEsd {
     fn default() -> Self {
         Self {
             period: None,
@@ -111,149 +183,7 @@ impl Default for SeasonalEsdParams {
     }
 }
 
-impl SeasonalEsdParams {
-    /// Defaults: period found automatically, window 8 periods (at least 128 points), at most
-    /// 2 % anomalies, significance 0.05, STL every window / 16 points.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Seasonal period, points (>= 2; default: detected on the first window).
-    pub fn period(mut self, points: usize) -> Self {
-        self.period = Some(points);
-        self
-    }
-
-    /// Points in the STL and ESD windows (>= 16 and >= 2 periods; default
-    /// max(8 · period, 128), or 1 024 for the period search, kept at 256 when none is found).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Largest share of the window ESD may call anomalous, in (0, 0.49] (default 0.02).
-        max_anomalies: f64
-    );
-
-    crate::detector::setter!(
-        /// Significance level of the test, in (0, 1) (default 0.05).
-        alpha: f64
-    );
-
-    /// Points between STL decompositions (>= 1; default max(1, window / 16)).
-    pub fn hop(mut self, points: usize) -> Self {
-        self.hop = Some(points);
-        self
-    }
-}
-
-impl ParamGuard for SeasonalEsdParams {
-    type Checked = SeasonalEsd;
-
-    fn check(&self) -> Result<SeasonalEsd> {
-        if let Some(p) = self.period
-            && p < 2
-        {
-            return Err(DetectError::InvalidParameter {
-                name: "period",
-                reason: format!("must be at least 2 points, got {p}"),
-            });
-        }
-        if let Some(w) = self.window {
-            let least = self.period.map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
-            if w < least {
-                return Err(DetectError::InvalidParameter {
-                    name: "window",
-                    reason: match self.period {
-                        Some(p) => format!(
-                            "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
-                        ),
-                        None => format!("must be at least {MIN_WINDOW} points, got {w}"),
-                    },
-                });
-            }
-        }
-        if !(self.max_anomalies > 0.0 && self.max_anomalies <= 0.49) {
-            return Err(DetectError::InvalidParameter {
-                name: "max_anomalies",
-                reason: format!(
-                    "must be a fraction of the window in (0, 0.49], got {}",
-                    self.max_anomalies
-                ),
-            });
-        }
-        if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "alpha",
-                reason: format!("must be a significance level in (0, 1), got {}", self.alpha),
-            });
-        }
-        if self.hop == Some(0) {
-            return Err(DetectError::InvalidParameter {
-                name: "hop",
-                reason: "must be at least 1 point".into(),
-            });
-        }
-        Ok(SeasonalEsd {
-            period: self.period,
-            window: self.window,
-            max_anomalies: self.max_anomalies,
-            alpha: self.alpha,
-            hop: self.hop,
-        })
-    }
-}
-
-/// Validated seasonal hybrid ESD detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SeasonalEsd {
-    period: Option<usize>,
-    window: Option<usize>,
-    max_anomalies: f64,
-    alpha: f64,
-    hop: Option<usize>,
-}
-
 impl SeasonalEsd {
-    /// Unchecked parameters to start from.
-    pub fn params() -> SeasonalEsdParams {
-        SeasonalEsdParams::new()
-    }
-
-    /// The configured period, points (`None`: detected).
-    pub fn period(&self) -> Option<usize> {
-        self.period
-    }
-
-    /// The configured window, points (`None`: default for the period).
-    pub fn window(&self) -> Option<usize> {
-        self.window
-    }
-
-    /// Largest share of the window called anomalous.
-    pub fn max_anomalies(&self) -> f64 {
-        self.max_anomalies
-    }
-
-    /// Significance level.
-    pub fn alpha(&self) -> f64 {
-        self.alpha
-    }
-
-    /// The configured STL interval, points (`None`: window / 16).
-    pub fn hop(&self) -> Option<usize> {
-        self.hop
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> SeasonalEsdOnline {
-        SeasonalEsdOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
-    }
-
     fn plan(&self, period: Option<usize>) -> Plan {
         let window = self.window.unwrap_or(match period {
             Some(p) => (DEFAULT_CYCLES * p).max(DEFAULT_WINDOW_FLOOR),
@@ -268,13 +198,50 @@ impl SeasonalEsd {
     }
 }
 
-impl Detector for SeasonalEsd {
-    fn name(&self) -> &'static str {
-        "seasonal_esd"
+impl Described for SeasonalEsd {
+    type Params = SeasonalEsdParams;
+    const NAME: &'static str = "seasonal_esd";
+    const SUMMARY: &'static str =
+        "seasonal hybrid ESD: generalized ESD on median/MAD of STL forecast errors";
+    const PARAMS: &'static [&'static str] = &[
+        "period: seasonal period in points (default: detected on the first window)",
+        "window: points in the STL and ESD windows (default max(8 * period, 128))",
+        "max_anomalies: largest share of the window called anomalous (default 0.02)",
+        "alpha: significance level (default 0.05)",
+        "hop: points between STL decompositions (default max(1, window / 16))",
+    ];
+}
+
+impl Streams for SeasonalEsd {
+    type Kernel = SeasonalEsdKernel;
+}
+
+/// Streaming state of [`SeasonalEsd`]: the STL window, its forecast and the residual window.
+pub type SeasonalEsdOnline = Streaming<SeasonalEsdKernel>;
+
+impl Kernel for SeasonalEsdKernel {
+    type Config = SeasonalEsd;
+
+    fn new(params: &SeasonalEsd) -> Self {
+        let params = *params;
+        Self {
+            params,
+            plan: params.period.map(|p| params.plan(Some(p))),
+            values: VecDeque::new(),
+            forecast: None,
+            age: 0,
+            residuals: VecDeque::new(),
+            sorted: Vec::new(),
+            critical: Critical::default(),
+        }
+    }
+
+    fn config(&self) -> &SeasonalEsd {
+        &self.params
     }
 
     /// R / λ of 1×, 1.5× and 2× map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
+    fn severity(_: &SeasonalEsd, score: f64) -> Severity {
         if score >= 2.0 {
             Severity::Critical
         } else if score >= 1.5 {
@@ -286,19 +253,23 @@ impl Detector for SeasonalEsd {
         }
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
+
+/// Window without a period (none given or found), points.
+pub const NONSEASONAL_WINDOW: usize = 256;
+/// Default window floor with a known period, points.
+const DEFAULT_WINDOW_FLOOR: usize = 128;
+/// Cycles in the default window.
+const DEFAULT_CYCLES: usize = 8;
+/// The default refit interval is the window divided by this.
+const REFITS_PER_WINDOW: usize = 16;
+/// Fewest residuals the test runs on.
+const MIN_RESIDUALS: usize = 32;
+/// Largest score of a point the test could not reach: below 1, the flagging value.
+const BELOW_ONE: f64 = 1.0 - f64::EPSILON;
 
 /// Everything that depends on the period, fixed once it is known.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -412,8 +383,9 @@ fn center_and_scale(s: &[f64]) -> (f64, f64) {
 }
 
 /// The window, the last fit's forecast and the residuals, in arrival order and sorted.
+/// The per-point state of [`SeasonalEsd`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct SeasonalEsdKernel {
     params: SeasonalEsd,
     /// `None` while the first window is searched for a period.
     plan: Option<Plan>,
@@ -430,20 +402,7 @@ struct Kernel {
     critical: Critical,
 }
 
-impl Kernel {
-    fn new(params: SeasonalEsd) -> Self {
-        Self {
-            params,
-            plan: params.period.map(|p| params.plan(Some(p))),
-            values: VecDeque::new(),
-            forecast: None,
-            age: 0,
-            residuals: VecDeque::new(),
-            sorted: Vec::new(),
-            critical: Critical::default(),
-        }
-    }
-
+impl SeasonalEsdKernel {
     fn capacity(&self) -> usize {
         self.plan
             .map_or(self.params.window.unwrap_or(AUTO_WINDOW), |p| p.window)
@@ -524,8 +483,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl SeasonalEsdKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let mut out = PointScore::NEUTRAL;
         if let (Some(forecast), Some(plan)) = (&self.forecast, self.plan) {
             let f = forecast.value(self.age + 1);
@@ -566,40 +525,20 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`SeasonalEsd`]: the STL window, its forecast and the residual window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeasonalEsdOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl SeasonalEsdOnline {
+impl SeasonalEsdKernel {
     /// The period in use, points: `None` while it is being searched for or when the series
     /// was found non-seasonal.
     pub fn period(&self) -> Option<usize> {
-        self.kernel.plan.and_then(|p| p.period)
-    }
-}
-
-impl OnlineDetector for SeasonalEsdOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        self.plan.and_then(|p| p.period)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     /// A daily (24-point) pattern with a sharp morning peak, on a slow trend, with noise.
     fn daily(n: usize, seed: u64) -> Vec<f64> {
@@ -720,7 +659,7 @@ mod tests {
         for i in 0..n {
             online.update(ts[i], v[i]).unwrap();
         }
-        assert_eq!(online.period(), Some(24), "auto period");
+        assert_eq!(online.kernel().period(), Some(24), "auto period");
     }
 
     #[test]

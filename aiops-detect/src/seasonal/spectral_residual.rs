@@ -41,11 +41,182 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
+
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`SpectralResidual`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, SpectralResidualParams};
+    /// let det = SpectralResidualParams::new().window(64).check()?;
+    /// let mut values: Vec<f64> = (0..300).map(|i| 10.0 + (i as f64 / 5.0).sin() + ((i * 7919) % 13) as f64 / 50.0).collect();
+    /// values[250] += 8.0;
+    /// let ts: Vec<i64> = (0..values.len() as i64).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[250]);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    SpectralResidualParams => SpectralResidual
+);
+
+impl SpectralResidualParams {
+    crate::detector::setter!(
+        /// Points transformed, the newest included (>= 8).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Estimated points appended after the newest (0..=window; the paper's κ).
+        0 extend: usize
+    );
+
+    crate::detector::setter!(
+        /// Frequency bins in the log-amplitude moving average (odd, >= 1; the paper's q).
+        0 mag_window: usize
+    );
+
+    crate::detector::setter!(
+        /// Points before the newest whose mean saliency is the reference (1..window; the
+        /// paper's z).
+        0 score_window: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag when the saliency exceeds its local mean by this many times that mean (> 0).
+        0 threshold: f64
+    );
+}
+
+impl ParamGuard for SpectralResidualParams {
+    type Checked = SpectralResidual;
+
+    fn check(&self) -> Result<SpectralResidual> {
+        if self.0.window < MIN_WINDOW {
+            return Err(DetectError::InvalidParameter {
+                name: "window",
+                reason: format!(
+                    "must be at least {MIN_WINDOW} points, got {}",
+                    self.0.window
+                ),
+            });
+        }
+        if self.0.extend > self.0.window {
+            return Err(DetectError::InvalidParameter {
+                name: "extend",
+                reason: format!(
+                    "must be at most the window ({}), got {}",
+                    self.0.window, self.0.extend
+                ),
+            });
+        }
+        if self.0.mag_window.is_multiple_of(2) {
+            return Err(DetectError::InvalidParameter {
+                name: "mag_window",
+                reason: format!(
+                    "must be an odd number of bins (centred average), got {}",
+                    self.0.mag_window
+                ),
+            });
+        }
+        if !(1..self.0.window).contains(&self.0.score_window) {
+            return Err(DetectError::InvalidParameter {
+                name: "score_window",
+                reason: format!(
+                    "must be in 1..{} (points before the newest in the window), got {}",
+                    self.0.window, self.0.score_window
+                ),
+            });
+        }
+        if !(self.0.threshold.is_finite() && self.0.threshold > 0.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "threshold",
+                reason: format!("must be a positive ratio, got {}", self.0.threshold),
+            });
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated spectral-residual detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpectralResidual {
+    window: usize,
+    extend: usize,
+    mag_window: usize,
+    score_window: usize,
+    threshold: f64,
+}
+
+impl Default for SpectralResidual {
+    fn default() -> Self {
+        Self {
+            window: 128,
+            extend: 5,
+            mag_window: 3,
+            score_window: 21,
+            threshold: 3.0,
+        }
+    }
+}
+
+impl Described for SpectralResidual {
+    type Params = SpectralResidualParams;
+    const NAME: &'static str = "spectral_residual";
+    const SUMMARY: &'static str =
+        "spectral residual saliency (Ren et al. 2019) of the newest point";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points transformed (default 128)",
+        "extend: estimated points appended after the newest (default 5)",
+        "mag_window: frequency bins in the log-amplitude average, odd (default 3)",
+        "score_window: points whose mean saliency is the reference (default 21)",
+        "threshold: saliency excess over its local mean, as a multiple of it (default 3)",
+    ];
+}
+
+impl Streams for SpectralResidual {
+    type Kernel = SpectralResidualKernel;
+}
+
+/// Streaming state of [`SpectralResidual`]: the trailing window (plus FFT plans, rebuilt
+/// after a restore).
+pub type SpectralResidualOnline = Streaming<SpectralResidualKernel>;
+
+impl Kernel for SpectralResidualKernel {
+    type Config = SpectralResidual;
+
+    fn new(params: &SpectralResidual) -> Self {
+        let params = *params;
+        Self {
+            params,
+            values: VecDeque::with_capacity(params.window),
+            workspace: Workspace::default(),
+        }
+    }
+
+    fn config(&self) -> &SpectralResidual {
+        &self.params
+    }
+
+    /// 1×, 1.5× and 2× the threshold map to medium, high and critical.
+    fn severity(config: &SpectralResidual, score: f64) -> Severity {
+        let r = score / config.threshold;
+        if r >= 2.0 {
+            Severity::Critical
+        } else if r >= 1.5 {
+            Severity::High
+        } else if r >= 1.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
+}
 
 /// Points before the newest that estimate the extension (the paper's m).
 const SLOPE_POINTS: usize = 5;
@@ -89,211 +260,6 @@ fn median(v: &mut [f64]) -> f64 {
         v[m / 2]
     } else {
         v[m / 2 - 1] / 2.0 + v[m / 2] / 2.0
-    }
-}
-
-/// Unchecked parameters of [`SpectralResidual`].
-///
-/// ```
-/// use aiops_detect::{Detector, ParamGuard};
-/// use aiops_detect::spectral_residual::SpectralResidualParams;
-/// let det = SpectralResidualParams::new().window(64).check()?;
-/// let mut values: Vec<f64> = (0..300).map(|i| 10.0 + (i as f64 / 5.0).sin() + ((i * 7919) % 13) as f64 / 50.0).collect();
-/// values[250] += 8.0;
-/// let ts: Vec<i64> = (0..values.len() as i64).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[250]);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SpectralResidualParams {
-    window: usize,
-    extend: usize,
-    mag_window: usize,
-    score_window: usize,
-    threshold: f64,
-}
-
-impl Default for SpectralResidualParams {
-    fn default() -> Self {
-        Self {
-            window: 128,
-            extend: 5,
-            mag_window: 3,
-            score_window: 21,
-            threshold: 3.0,
-        }
-    }
-}
-
-impl SpectralResidualParams {
-    /// Defaults: window 128 points, 5 extension points, spectral average over 3 bins,
-    /// saliency average over 21 points, threshold 3.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points transformed, the newest included (>= 8).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Estimated points appended after the newest (0..=window; the paper's κ).
-        extend: usize
-    );
-
-    crate::detector::setter!(
-        /// Frequency bins in the log-amplitude moving average (odd, >= 1; the paper's q).
-        mag_window: usize
-    );
-
-    crate::detector::setter!(
-        /// Points before the newest whose mean saliency is the reference (1..window; the
-        /// paper's z).
-        score_window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag when the saliency exceeds its local mean by this many times that mean (> 0).
-        threshold: f64
-    );
-}
-
-impl ParamGuard for SpectralResidualParams {
-    type Checked = SpectralResidual;
-
-    fn check(&self) -> Result<SpectralResidual> {
-        if self.window < MIN_WINDOW {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least {MIN_WINDOW} points, got {}", self.window),
-            });
-        }
-        if self.extend > self.window {
-            return Err(DetectError::InvalidParameter {
-                name: "extend",
-                reason: format!(
-                    "must be at most the window ({}), got {}",
-                    self.window, self.extend
-                ),
-            });
-        }
-        if self.mag_window.is_multiple_of(2) {
-            return Err(DetectError::InvalidParameter {
-                name: "mag_window",
-                reason: format!(
-                    "must be an odd number of bins (centred average), got {}",
-                    self.mag_window
-                ),
-            });
-        }
-        if !(1..self.window).contains(&self.score_window) {
-            return Err(DetectError::InvalidParameter {
-                name: "score_window",
-                reason: format!(
-                    "must be in 1..{} (points before the newest in the window), got {}",
-                    self.window, self.score_window
-                ),
-            });
-        }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "threshold",
-                reason: format!("must be a positive ratio, got {}", self.threshold),
-            });
-        }
-        Ok(SpectralResidual {
-            window: self.window,
-            extend: self.extend,
-            mag_window: self.mag_window,
-            score_window: self.score_window,
-            threshold: self.threshold,
-        })
-    }
-}
-
-/// Validated spectral-residual detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SpectralResidual {
-    window: usize,
-    extend: usize,
-    mag_window: usize,
-    score_window: usize,
-    threshold: f64,
-}
-
-impl SpectralResidual {
-    /// Unchecked parameters to start from.
-    pub fn params() -> SpectralResidualParams {
-        SpectralResidualParams::new()
-    }
-
-    /// Points transformed.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Estimated points appended.
-    pub fn extend(&self) -> usize {
-        self.extend
-    }
-
-    /// Bins in the log-amplitude moving average.
-    pub fn mag_window(&self) -> usize {
-        self.mag_window
-    }
-
-    /// Points in the saliency reference mean.
-    pub fn score_window(&self) -> usize {
-        self.score_window
-    }
-
-    /// Flagging threshold (relative saliency excess).
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> SpectralResidualOnline {
-        SpectralResidualOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
-    }
-}
-
-impl Detector for SpectralResidual {
-    fn name(&self) -> &'static str {
-        "spectral_residual"
-    }
-
-    /// 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        let r = score / self.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
     }
 }
 
@@ -348,23 +314,16 @@ impl PartialEq for Workspace {
 }
 
 /// The trailing window and the FFT workspace.
+/// The per-point state of [`SpectralResidual`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct SpectralResidualKernel {
     params: SpectralResidual,
     values: VecDeque<f64>,
     #[serde(skip)]
     workspace: Workspace,
 }
 
-impl Kernel {
-    fn new(params: SpectralResidual) -> Self {
-        Self {
-            params,
-            values: VecDeque::with_capacity(params.window),
-            workspace: Workspace::default(),
-        }
-    }
-
+impl SpectralResidualKernel {
     /// The saliency score of the newest value in a full window.
     fn score(&mut self) -> f64 {
         let p = self.params;
@@ -436,8 +395,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl SpectralResidualKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         if self.values.len() == self.params.window {
             self.values.pop_front();
         }
@@ -456,33 +415,12 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`SpectralResidual`]: the trailing window (plus FFT plans, rebuilt
-/// after a restore).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SpectralResidualOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for SpectralResidualOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel.values.clear();
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn stamps(n: usize) -> Vec<i64> {
         (0..n as i64)

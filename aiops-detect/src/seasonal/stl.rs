@@ -10,7 +10,7 @@
 //! remainder) keeps a spike out of the fit that judges it, and the scale comes from
 //! out-of-sample errors, so a threshold in σ means what it says.
 //!
-//! With `period` unset, the period is found by [`crate::period::detect_period`] on the first
+//! With `period` unset, the period is found by [`crate::common::period::detect_period`] on the first
 //! `window` points (1 024 by default, so up to 341-point periods); the window then shrinks to
 //! its default for that period unless given. When no period is found the series is treated as
 //! non-seasonal: a robust loess trend (STL with a 2-point period and a constant seasonal, whose
@@ -38,12 +38,205 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::period::detect_period;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::period::detect_period;
+
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Stl`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, StlParams};
+    /// let det = StlParams::new().period(24).check()?;
+    /// let daily = |i: usize| 5.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin();
+    /// let jitter = |i: usize| ((i * 7919) % 13) as f64 / 26.0;
+    /// let mut values: Vec<f64> = (0..400).map(|i| 50.0 + daily(i) + jitter(i)).collect();
+    /// values[300] += 20.0;
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 3_600_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[300]);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    StlParams => Stl
+);
+
+impl StlParams {
+    crate::detector::setter!(
+        /// Seasonal period, points (>= 2; default: detected on the first window).
+        0 period: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Flag at a robust z of at least `threshold` σ (> 0).
+        0 threshold: f64
+    );
+    crate::detector::setter!(
+        /// Points decomposed (>= 16 and >= 2 periods; default max(8 · period, 48), or 1 024
+        /// for the period search, then 64 when none is found).
+        0 window: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Points between decompositions (>= 1; default max(1, window / 16)).
+        0 refit_every: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Robust STL (outliers get zero weight in the fit); default true.
+        0 robust: bool
+    );
+}
+
+impl ParamGuard for StlParams {
+    type Checked = Stl;
+
+    fn check(&self) -> Result<Stl> {
+        if let Some(p) = self.0.period
+            && p < 2
+        {
+            return Err(DetectError::InvalidParameter {
+                name: "period",
+                reason: format!("must be at least 2 points, got {p}"),
+            });
+        }
+        if !(self.0.threshold.is_finite() && self.0.threshold > 0.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "threshold",
+                reason: format!(
+                    "must be a positive number of sigmas, got {}",
+                    self.0.threshold
+                ),
+            });
+        }
+        if let Some(w) = self.0.window {
+            let least = self
+                .0
+                .period
+                .map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
+            if w < least {
+                return Err(DetectError::InvalidParameter {
+                    name: "window",
+                    reason: match self.0.period {
+                        Some(p) => format!(
+                            "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
+                        ),
+                        None => format!("must be at least {MIN_WINDOW} points, got {w}"),
+                    },
+                });
+            }
+        }
+        if self.0.refit_every == Some(0) {
+            return Err(DetectError::InvalidParameter {
+                name: "refit_every",
+                reason: "must be at least 1 point".into(),
+            });
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated STL-residual detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Stl {
+    period: Option<usize>,
+    threshold: f64,
+    window: Option<usize>,
+    refit_every: Option<usize>,
+    robust: bool,
+}
+
+impl Default for Stl {
+    fn default() -> Self {
+        Self {
+            period: None,
+            threshold: 4.0,
+            window: None,
+            refit_every: None,
+            robust: true,
+        }
+    }
+}
+
+impl Stl {
+    /// Window, refit interval and period once the period is known.
+    fn plan(&self, period: Option<usize>) -> Plan {
+        let window = self.window.unwrap_or(match period {
+            Some(p) => (DEFAULT_CYCLES * p).max(DEFAULT_WINDOW_FLOOR),
+            None => NONSEASONAL_WINDOW,
+        });
+        Plan {
+            period,
+            window,
+            refit_every: self
+                .refit_every
+                .unwrap_or((window / REFITS_PER_WINDOW).max(1)),
+            min_errors: period.unwrap_or(0).max(MIN_ERRORS).min(window),
+        }
+    }
+}
+
+impl Described for Stl {
+    type Params = StlParams;
+    const NAME: &'static str = "stl";
+    const SUMMARY: &'static str =
+        "robust STL forecast error of the trailing window, in robust sigmas";
+    const PARAMS: &'static [&'static str] = &[
+        "period: seasonal period in points (default: detected on the first window)",
+        "threshold: robust sigmas at which a point is flagged (default 4)",
+        "window: points decomposed (default max(8 * period, 48))",
+        "refit_every: points between decompositions (default max(1, window / 16))",
+        "robust: true | false (default true)",
+    ];
+}
+
+impl Streams for Stl {
+    type Kernel = StlKernel;
+}
+
+/// Streaming state of [`Stl`]: the window, the last decomposition's forecast and the recent
+/// forecast errors.
+pub type StlOnline = Streaming<StlKernel>;
+
+impl Kernel for StlKernel {
+    type Config = Stl;
+
+    fn new(params: &Stl) -> Self {
+        let params = *params;
+        let plan = params.period.map(|p| params.plan(Some(p)));
+        Self {
+            params,
+            plan,
+            values: VecDeque::new(),
+            forecast: None,
+            age: 0,
+            errors: VecDeque::new(),
+            scale: None,
+        }
+    }
+
+    fn config(&self) -> &Stl {
+        &self.params
+    }
+
+    /// Robust z of 1×, 1.5× and 2× the threshold map to medium, high and critical.
+    fn severity(config: &Stl, score: f64) -> Severity {
+        let r = score / config.threshold;
+        if r >= 2.0 {
+            Severity::Critical
+        } else if r >= 1.5 {
+            Severity::High
+        } else if r >= 1.0 {
+            Severity::Medium
+        } else {
+            Severity::Low
+        }
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
+}
 
 /// Points searched for a period when neither `period` nor `window` is given.
 pub const AUTO_WINDOW: usize = 1024;
@@ -90,7 +283,7 @@ pub struct Decomposition {
 /// Errors: `period` below 2, fewer than two full cycles of values, or a non-finite value.
 ///
 /// ```
-/// use aiops_detect::stl::decompose;
+/// use aiops_detect::seasonal::stl::decompose;
 /// let v: Vec<f64> = (0..70).map(|i| i as f64 + [0.0, 5.0, 0.0, -5.0, 0.0, 2.0, -2.0][i % 7]).collect();
 /// let d = decompose(&v, 7, true)?;
 /// assert!((d.trend[35] - 35.0).abs() < 0.5 && (d.seasonal[36] - 5.0).abs() < 0.5);
@@ -297,230 +490,6 @@ fn robust_scale<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
     }
 }
 
-/// Unchecked parameters of [`Stl`].
-///
-/// ```
-/// use aiops_detect::{Detector, ParamGuard};
-/// use aiops_detect::stl::StlParams;
-/// let det = StlParams::new().period(24).check()?;
-/// let daily = |i: usize| 5.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin();
-/// let jitter = |i: usize| ((i * 7919) % 13) as f64 / 26.0;
-/// let mut values: Vec<f64> = (0..400).map(|i| 50.0 + daily(i) + jitter(i)).collect();
-/// values[300] += 20.0;
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 3_600_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[300]);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StlParams {
-    period: Option<usize>,
-    threshold: f64,
-    window: Option<usize>,
-    refit_every: Option<usize>,
-    robust: bool,
-}
-
-impl Default for StlParams {
-    fn default() -> Self {
-        Self {
-            period: None,
-            threshold: 4.0,
-            window: None,
-            refit_every: None,
-            robust: true,
-        }
-    }
-}
-
-impl StlParams {
-    /// Defaults: period found automatically, threshold 4σ, window 8 periods (at least 48
-    /// points), refit every window / 16 points, robust STL.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Seasonal period, points (>= 2; default: detected on the first window).
-    pub fn period(mut self, points: usize) -> Self {
-        self.period = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Flag at a robust z of at least `threshold` σ (> 0).
-        threshold: f64
-    );
-
-    /// Points decomposed (>= 16 and >= 2 periods; default max(8 · period, 48), or 1 024
-    /// for the period search, then 64 when none is found).
-    pub fn window(mut self, points: usize) -> Self {
-        self.window = Some(points);
-        self
-    }
-
-    /// Points between decompositions (>= 1; default max(1, window / 16)).
-    pub fn refit_every(mut self, points: usize) -> Self {
-        self.refit_every = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Robust STL (outliers get zero weight in the fit); default true.
-        robust: bool
-    );
-}
-
-impl ParamGuard for StlParams {
-    type Checked = Stl;
-
-    fn check(&self) -> Result<Stl> {
-        if let Some(p) = self.period
-            && p < 2
-        {
-            return Err(DetectError::InvalidParameter {
-                name: "period",
-                reason: format!("must be at least 2 points, got {p}"),
-            });
-        }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "threshold",
-                reason: format!(
-                    "must be a positive number of sigmas, got {}",
-                    self.threshold
-                ),
-            });
-        }
-        if let Some(w) = self.window {
-            let least = self.period.map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
-            if w < least {
-                return Err(DetectError::InvalidParameter {
-                    name: "window",
-                    reason: match self.period {
-                        Some(p) => format!(
-                            "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
-                        ),
-                        None => format!("must be at least {MIN_WINDOW} points, got {w}"),
-                    },
-                });
-            }
-        }
-        if self.refit_every == Some(0) {
-            return Err(DetectError::InvalidParameter {
-                name: "refit_every",
-                reason: "must be at least 1 point".into(),
-            });
-        }
-        Ok(Stl {
-            period: self.period,
-            threshold: self.threshold,
-            window: self.window,
-            refit_every: self.refit_every,
-            robust: self.robust,
-        })
-    }
-}
-
-/// Validated STL-residual detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Stl {
-    period: Option<usize>,
-    threshold: f64,
-    window: Option<usize>,
-    refit_every: Option<usize>,
-    robust: bool,
-}
-
-impl Stl {
-    /// Unchecked parameters to start from.
-    pub fn params() -> StlParams {
-        StlParams::new()
-    }
-
-    /// The configured period, points (`None`: detected).
-    pub fn period(&self) -> Option<usize> {
-        self.period
-    }
-
-    /// Flagging threshold, σ.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// The configured window, points (`None`: default for the period).
-    pub fn window(&self) -> Option<usize> {
-        self.window
-    }
-
-    /// The configured refit interval, points (`None`: window / 16).
-    pub fn refit_every(&self) -> Option<usize> {
-        self.refit_every
-    }
-
-    /// Whether STL is robust.
-    pub fn robust(&self) -> bool {
-        self.robust
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> StlOnline {
-        StlOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
-    }
-
-    /// Window, refit interval and period once the period is known.
-    fn plan(&self, period: Option<usize>) -> Plan {
-        let window = self.window.unwrap_or(match period {
-            Some(p) => (DEFAULT_CYCLES * p).max(DEFAULT_WINDOW_FLOOR),
-            None => NONSEASONAL_WINDOW,
-        });
-        Plan {
-            period,
-            window,
-            refit_every: self
-                .refit_every
-                .unwrap_or((window / REFITS_PER_WINDOW).max(1)),
-            min_errors: period.unwrap_or(0).max(MIN_ERRORS).min(window),
-        }
-    }
-}
-
-impl Detector for Stl {
-    fn name(&self) -> &'static str {
-        "stl"
-    }
-
-    /// Robust z of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        let r = score / self.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
-    }
-}
-
 /// Everything that depends on the period, fixed once it is known.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Plan {
@@ -531,8 +500,9 @@ struct Plan {
 }
 
 /// The window, the last fit and the recent forecast errors.
+/// The per-point state of [`Stl`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct StlKernel {
     params: Stl,
     /// `None` while the first window is searched for a period.
     plan: Option<Plan>,
@@ -545,20 +515,7 @@ struct Kernel {
     scale: Option<f64>,
 }
 
-impl Kernel {
-    fn new(params: Stl) -> Self {
-        let plan = params.period.map(|p| params.plan(Some(p)));
-        Self {
-            params,
-            plan,
-            values: VecDeque::new(),
-            forecast: None,
-            age: 0,
-            errors: VecDeque::new(),
-            scale: None,
-        }
-    }
-
+impl StlKernel {
     fn capacity(&self) -> usize {
         self.plan
             .map_or(self.params.window.unwrap_or(AUTO_WINDOW), |p| p.window)
@@ -596,8 +553,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl StlKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let mut out = PointScore::NEUTRAL;
         if let (Some(forecast), Some(plan)) = (&self.forecast, self.plan) {
             let expected = forecast.value(self.age + 1);
@@ -639,41 +596,20 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Stl`]: the window, the last decomposition's forecast and the recent
-/// forecast errors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StlOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl StlOnline {
+impl StlKernel {
     /// The period in use, points: `None` while it is being searched for or when the series
     /// was found non-seasonal.
     pub fn period(&self) -> Option<usize> {
-        self.kernel.plan.and_then(|p| p.period)
-    }
-}
-
-impl OnlineDetector for StlOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        self.plan.and_then(|p| p.period)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     /// A daily (24-point) pattern with a sharp morning peak, on a slow trend, with noise.
     fn daily(n: usize, seed: u64) -> Vec<f64> {
@@ -763,7 +699,7 @@ mod tests {
         for i in 0..n {
             online.update(ts[i], v[i]).unwrap();
         }
-        assert_eq!(online.period(), Some(24), "auto period");
+        assert_eq!(online.kernel().period(), Some(24), "auto period");
     }
 
     #[test]
@@ -783,7 +719,7 @@ mod tests {
         for (i, t) in stamps(n).into_iter().enumerate() {
             online.update(t, v[i]).unwrap();
         }
-        assert_eq!(online.period(), None);
+        assert_eq!(online.kernel().period(), None);
     }
 
     #[test]

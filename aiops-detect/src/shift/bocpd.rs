@@ -34,37 +34,110 @@ use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::ln_gamma;
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
-/// Prior pseudo-count of the segment mean.
-const KAPPA0: f64 = 0.1;
-/// Prior shape of the segment precision.
-const ALPHA0: f64 = 1.0;
-/// Weight of each new point in the running prior level and noise variance.
-const SMOOTHING: f64 = 0.02;
-/// A squared difference counts at most this many times the current noise estimate.
-const NOISE_CAP: f64 = 25.0;
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Bocpd`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, BocpdParams};
+    /// let det = BocpdParams::new().warmup(10).check()?;
+    /// let mut values: Vec<f64> = (0..60).map(|i| [0.1, -0.2, 0.0, 0.2, -0.1][i % 5]).collect();
+    /// values.extend(std::iter::repeat_n(8.0, 20)); // the level jumps at point 60
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[60] && !d.is_anomaly[59]);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    BocpdParams => Bocpd
+);
 
-/// Unchecked parameters of [`Bocpd`].
-///
-/// ```
-/// use aiops_detect::bocpd::BocpdParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = BocpdParams::new().warmup(10).check()?;
-/// let mut values: Vec<f64> = (0..60).map(|i| [0.1, -0.2, 0.0, 0.2, -0.1][i % 5]).collect();
-/// values.extend(std::iter::repeat_n(8.0, 20)); // the level jumps at point 60
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[60] && !d.is_anomaly[59]);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl BocpdParams {
+    crate::detector::setter!(
+        /// Expected segment length, points: the hazard is `1 / lambda` (> 1).
+        0 lambda: f64
+    );
+
+    crate::detector::setter!(
+        /// Most run-length hypotheses kept (>= 2, > `short_run`).
+        0 max_run_length: usize
+    );
+
+    crate::detector::setter!(
+        /// Hypotheses whose posterior probability falls below this are dropped (0 <= prune < 1;
+        /// 0 keeps all up to `max_run_length`).
+        0 prune: f64
+    );
+
+    crate::detector::setter!(
+        /// Run lengths below this many points count as "just changed" in the score (>= 1).
+        0 short_run: usize
+    );
+
+    crate::detector::setter!(
+        /// Points that form the first segment and seed the prior before scoring starts (>= 2).
+        0 warmup: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag when `P(run length < short_run)` reaches this probability (0 < threshold <= 1).
+        0 threshold: f64
+    );
+}
+
+impl ParamGuard for BocpdParams {
+    type Checked = Bocpd;
+
+    fn check(&self) -> Result<Bocpd> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if !(self.0.lambda.is_finite() && self.0.lambda > 1.0) {
+            return bad(
+                "lambda",
+                format!(
+                    "must be a finite number of points above 1, got {}",
+                    self.0.lambda
+                ),
+            );
+        }
+        if self.0.short_run < 1 {
+            return bad("short_run", "must be at least 1 point".into());
+        }
+        if self.0.max_run_length < 2 || self.0.max_run_length <= self.0.short_run {
+            return bad(
+                "max_run_length",
+                format!(
+                    "must be at least 2 and above short_run ({}), got {}",
+                    self.0.short_run, self.0.max_run_length
+                ),
+            );
+        }
+        if !(0.0..1.0).contains(&self.0.prune) {
+            return bad(
+                "prune",
+                format!("must be a probability in [0, 1), got {}", self.0.prune),
+            );
+        }
+        if self.0.warmup < 2 {
+            return bad(
+                "warmup",
+                format!("must be at least 2 points, got {}", self.0.warmup),
+            );
+        }
+        if !(self.0.threshold > 0.0 && self.0.threshold <= 1.0) {
+            return bad(
+                "threshold",
+                format!("must be a probability in (0, 1], got {}", self.0.threshold),
+            );
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated Bayesian online change-point detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BocpdParams {
+pub struct Bocpd {
     lambda: f64,
     max_run_length: usize,
     prune: f64,
@@ -73,7 +146,7 @@ pub struct BocpdParams {
     threshold: f64,
 }
 
-impl Default for BocpdParams {
+impl Default for Bocpd {
     fn default() -> Self {
         Self {
             lambda: 250.0,
@@ -86,165 +159,51 @@ impl Default for BocpdParams {
     }
 }
 
-impl BocpdParams {
-    /// Defaults: expected segment length 250 points, at most 300 run-length hypotheses, pruning
-    /// below 1e-6, score on runs shorter than 5 points, warm-up 20 points, threshold 0.5.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Expected segment length, points: the hazard is `1 / lambda` (> 1).
-        lambda: f64
-    );
-
-    crate::detector::setter!(
-        /// Most run-length hypotheses kept (>= 2, > `short_run`).
-        max_run_length: usize
-    );
-
-    crate::detector::setter!(
-        /// Hypotheses whose posterior probability falls below this are dropped (0 <= prune < 1;
-        /// 0 keeps all up to `max_run_length`).
-        prune: f64
-    );
-
-    crate::detector::setter!(
-        /// Run lengths below this many points count as "just changed" in the score (>= 1).
-        short_run: usize
-    );
-
-    crate::detector::setter!(
-        /// Points that form the first segment and seed the prior before scoring starts (>= 2).
-        warmup: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag when `P(run length < short_run)` reaches this probability (0 < threshold <= 1).
-        threshold: f64
-    );
+impl Described for Bocpd {
+    type Params = BocpdParams;
+    const NAME: &'static str = "bocpd";
+    const SUMMARY: &'static str =
+        "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)";
+    const PARAMS: &'static [&'static str] = &[
+        "lambda: expected segment length in points, hazard 1/lambda (default 250)",
+        "max_run_length: most run-length hypotheses kept (default 300)",
+        "prune: drop hypotheses below this probability (default 1e-6)",
+        "short_run: run lengths that count as just changed (default 5)",
+        "warmup: points that seed the prior (default 20)",
+        "threshold: change probability at which a point is flagged (default 0.5)",
+    ];
 }
 
-impl ParamGuard for BocpdParams {
-    type Checked = Bocpd;
-
-    fn check(&self) -> Result<Bocpd> {
-        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
-        if !(self.lambda.is_finite() && self.lambda > 1.0) {
-            return bad(
-                "lambda",
-                format!(
-                    "must be a finite number of points above 1, got {}",
-                    self.lambda
-                ),
-            );
-        }
-        if self.short_run < 1 {
-            return bad("short_run", "must be at least 1 point".into());
-        }
-        if self.max_run_length < 2 || self.max_run_length <= self.short_run {
-            return bad(
-                "max_run_length",
-                format!(
-                    "must be at least 2 and above short_run ({}), got {}",
-                    self.short_run, self.max_run_length
-                ),
-            );
-        }
-        if !(0.0..1.0).contains(&self.prune) {
-            return bad(
-                "prune",
-                format!("must be a probability in [0, 1), got {}", self.prune),
-            );
-        }
-        if self.warmup < 2 {
-            return bad(
-                "warmup",
-                format!("must be at least 2 points, got {}", self.warmup),
-            );
-        }
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
-            return bad(
-                "threshold",
-                format!("must be a probability in (0, 1], got {}", self.threshold),
-            );
-        }
-        Ok(Bocpd {
-            lambda: self.lambda,
-            max_run_length: self.max_run_length,
-            prune: self.prune,
-            short_run: self.short_run,
-            warmup: self.warmup,
-            threshold: self.threshold,
-        })
-    }
+impl Streams for Bocpd {
+    type Kernel = BocpdKernel;
 }
 
-/// Validated Bayesian online change-point detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Bocpd {
-    lambda: f64,
-    max_run_length: usize,
-    prune: f64,
-    short_run: usize,
-    warmup: usize,
-    threshold: f64,
-}
+/// Streaming state of [`Bocpd`]: the run-length posterior and the running prior.
+pub type BocpdOnline = Streaming<BocpdKernel>;
 
-impl Bocpd {
-    /// Unchecked parameters to start from.
-    pub fn params() -> BocpdParams {
-        BocpdParams::new()
-    }
+impl Kernel for BocpdKernel {
+    type Config = Bocpd;
 
-    /// Expected segment length, points.
-    pub fn lambda(&self) -> f64 {
-        self.lambda
-    }
-
-    /// Most run-length hypotheses kept.
-    pub fn max_run_length(&self) -> usize {
-        self.max_run_length
-    }
-
-    /// Probability below which a hypothesis is dropped.
-    pub fn prune(&self) -> f64 {
-        self.prune
-    }
-
-    /// Run lengths (points) that count as "just changed".
-    pub fn short_run(&self) -> usize {
-        self.short_run
-    }
-
-    /// Warm-up points.
-    pub fn warmup(&self) -> usize {
-        self.warmup
-    }
-
-    /// Flagging threshold, probability.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> BocpdOnline {
-        BocpdOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+    fn new(params: &Bocpd) -> Self {
+        let params = *params;
+        Self {
+            params,
+            warm: Warmup::default(),
+            level: 0.0,
+            noise: 0.0,
+            last: 0.0,
+            runs: Vec::new(),
         }
     }
-}
 
-impl Detector for Bocpd {
-    fn name(&self) -> &'static str {
-        "bocpd"
+    fn config(&self) -> &Bocpd {
+        &self.params
     }
 
     /// Medium from the threshold, high from halfway between it and certainty, critical within
     /// a tenth of the remaining distance to certainty.
-    fn severity(&self, score: f64) -> Severity {
-        let t = self.threshold;
+    fn severity(config: &Bocpd, score: f64) -> Severity {
+        let t = config.threshold;
         if score >= 1.0 - (1.0 - t) / 10.0 {
             Severity::Critical
         } else if score >= (1.0 + t) / 2.0 {
@@ -256,19 +215,19 @@ impl Detector for Bocpd {
         }
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
+
+/// Prior pseudo-count of the segment mean.
+const KAPPA0: f64 = 0.1;
+/// Prior shape of the segment precision.
+const ALPHA0: f64 = 1.0;
+/// Weight of each new point in the running prior level and noise variance.
+const SMOOTHING: f64 = 0.02;
+/// A squared difference counts at most this many times the current noise estimate.
+const NOISE_CAP: f64 = 25.0;
 
 /// One run-length hypothesis: the segment's Normal-Gamma posterior and its log probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -335,8 +294,9 @@ struct Warmup {
     diff_sq: f64,
 }
 
+/// The per-point state of [`Bocpd`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct BocpdKernel {
     params: Bocpd,
     warm: Warmup,
     /// Running prior level and noise variance.
@@ -346,18 +306,7 @@ struct Kernel {
     runs: Vec<Run>,
 }
 
-impl Kernel {
-    fn new(params: Bocpd) -> Self {
-        Self {
-            params,
-            warm: Warmup::default(),
-            level: 0.0,
-            noise: 0.0,
-            last: 0.0,
-            runs: Vec::new(),
-        }
-    }
-
+impl BocpdKernel {
     fn noise_floor(&self) -> f64 {
         let f = 1e-9 * (1.0 + self.level.abs());
         self.noise.max(f * f)
@@ -402,8 +351,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl BocpdKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         if self.runs.is_empty() {
             self.warm_step(x);
             return PointScore::NEUTRAL;
@@ -498,45 +447,25 @@ fn argmin(runs: &[Run]) -> usize {
     worst
 }
 
-/// Streaming state of [`Bocpd`]: the run-length posterior and the running prior.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BocpdOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl BocpdOnline {
+impl BocpdKernel {
     /// Run-length hypotheses currently held (at most `max_run_length`).
     pub fn hypotheses(&self) -> usize {
-        self.kernel.runs.len()
+        self.runs.len()
     }
 
     /// The most probable run length: points in the current segment before the newest one
     /// (`None` during warm-up).
     pub fn most_probable_run(&self) -> Option<u64> {
-        (!self.kernel.runs.is_empty()).then(|| self.kernel.runs[argmax(&self.kernel.runs)].length)
-    }
-}
-
-impl OnlineDetector for BocpdOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        (!self.runs.is_empty()).then(|| self.runs[argmax(&self.runs)].length)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     /// Roughly Gaussian noise with unit variance (sum of three uniforms).
     fn gauss(n: usize, seed: u64) -> Vec<f64> {
@@ -632,12 +561,12 @@ mod tests {
         for i in 0..v.len() {
             let p = o.update(t[i], v[i]).unwrap();
             assert!(p.score.is_finite() && p.expected.is_some_and(f64::is_finite) || i < 20);
-            assert!(o.hypotheses() <= 40);
+            assert!(o.kernel().hypotheses() <= 40);
             if i == 300 {
                 assert!(p.is_anomaly, "departure from a flat line");
             }
         }
-        assert!(o.most_probable_run().unwrap() > 100);
+        assert!(o.kernel().most_probable_run().unwrap() > 100);
     }
 
     #[test]

@@ -23,93 +23,63 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::FitMode;
+use crate::common::checks::check_history;
+use crate::common::checks::check_positive;
+use crate::common::fences::DiffFence;
+use crate::common::order_stats::RollingOrderStats;
+use crate::common::severity::fence_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::iqr::{DiffFence, check_history, fence_severity};
-use crate::mad::check_positive;
-use crate::order_stats::RollingOrderStats;
-use crate::quantile::Fit;
-use crate::zscore::Direction;
 
-/// Unchecked parameters of [`LevelShift`].
-///
-/// ```
-/// use aiops_detect::level_shift::LevelShiftParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = LevelShiftParams::new().window(5).history(20).check()?;
-/// let mut values: Vec<f64> = (0..60).map(|i| 10.0 + (i % 3) as f64).collect();
-/// values.extend((0..20).map(|i| 30.0 + (i % 3) as f64));
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(!d.is_anomaly[..60].iter().any(|&a| a));
-/// assert!(d.is_anomaly[60..70].iter().any(|&a| a));
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LevelShiftParams {
-    window: usize,
-    c: f64,
-    history: usize,
-    min_periods: Option<usize>,
-    direction: Direction,
-    fit: Fit,
-}
-
-impl Default for LevelShiftParams {
-    fn default() -> Self {
-        Self {
-            window: 10,
-            c: 6.0,
-            history: 500,
-            min_periods: None,
-            direction: Direction::Both,
-            fit: Fit::Rolling,
-        }
-    }
-}
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`LevelShift`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, LevelShiftParams};
+    /// let det = LevelShiftParams::new().window(5).history(20).check()?;
+    /// let mut values: Vec<f64> = (0..60).map(|i| 10.0 + (i % 3) as f64).collect();
+    /// values.extend((0..20).map(|i| 30.0 + (i % 3) as f64));
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(!d.is_anomaly[..60].iter().any(|&a| a));
+    /// assert!(d.is_anomaly[60..70].iter().any(|&a| a));
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    LevelShiftParams => LevelShift
+);
 
 impl LevelShiftParams {
-    /// Defaults: two windows of 10 points, c = 6 IQRs (ADTK's), a history of 500
-    /// differences, scoring from 100 of them, both directions.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     crate::detector::setter!(
         /// Points in each of the two compared windows (>= 1).
-        window: usize
+        0 window: usize
     );
 
     crate::detector::setter!(
         /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-        c: f64
+        0 c: f64
     );
 
     crate::detector::setter!(
         /// Past median differences kept for the fence (>= 4).
-        history: usize
+        0 history: usize
     );
-
-    /// Differences in the history before scoring starts (4..=history; default
-    /// min(100, history)).
-    pub fn min_periods(mut self, values: usize) -> Self {
-        self.min_periods = Some(values);
-        self
-    }
+    crate::detector::setter!(
+        /// Differences in the history before scoring starts (4..=history; default
+        /// min(100, history)).
+        0 min_periods: Option<usize>
+    );
 
     crate::detector::setter!(
         /// Which shifts count (ADTK's `side`: `up` = positive).
-        direction: Direction
+        0 direction: Direction
     );
 
     crate::detector::setter!(
         /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
         /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-        fit: Fit
+        0 fit: FitMode
     );
 }
 
@@ -117,105 +87,101 @@ impl ParamGuard for LevelShiftParams {
     type Checked = LevelShift;
 
     fn check(&self) -> Result<LevelShift> {
-        if self.window == 0 {
+        if self.0.window == 0 {
             return Err(DetectError::InvalidParameter {
                 name: "window",
                 reason: "must be at least 1 point".into(),
             });
         }
-        check_positive("c", self.c)?;
-        let min_periods = check_history(
-            self.history,
-            Some(self.min_periods.unwrap_or(self.history.min(100))),
-        )?;
-        Ok(LevelShift {
-            fit: self.fit,
-            window: self.window,
-            c: self.c,
-            history: self.history,
-            min_periods,
-            direction: self.direction,
-        })
+        check_positive("c", self.0.c)?;
+        check_history(self.0.history, Some(self.0.min_periods()))?;
+        Ok(self.0)
     }
 }
 
 /// Validated level-shift detector.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LevelShift {
     window: usize,
     c: f64,
     history: usize,
-    min_periods: usize,
+    min_periods: Option<usize>,
     direction: Direction,
-    fit: Fit,
+    fit: FitMode,
 }
 
-impl LevelShift {
-    /// Unchecked parameters to start from.
-    pub fn params() -> LevelShiftParams {
-        LevelShiftParams::new()
-    }
-
-    /// Points in each compared window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Fence distance above the third quartile, IQRs.
-    pub fn c(&self) -> f64 {
-        self.c
-    }
-
-    /// Past differences kept for the fence.
-    pub fn history(&self) -> usize {
-        self.history
-    }
-
-    /// Differences in the history before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which shifts count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> LevelShiftOnline {
-        LevelShiftOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+impl Default for LevelShift {
+    fn default() -> Self {
+        Self {
+            window: 10,
+            c: 6.0,
+            history: 500,
+            min_periods: None,
+            direction: Direction::Both,
+            fit: FitMode::Rolling,
         }
     }
 }
 
-impl Detector for LevelShift {
-    fn name(&self) -> &'static str {
-        "level_shift"
-    }
-
-    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(&self, score: f64) -> Severity {
-        fence_severity(score, self.c)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+impl LevelShift {
+    fn min_periods(&self) -> usize {
+        self.min_periods.unwrap_or(self.history.min(100))
     }
 }
 
+impl Described for LevelShift {
+    type Params = LevelShiftParams;
+    const NAME: &'static str = "level_shift";
+    const SUMMARY: &'static str =
+        "level shift: median of the last window against the window before it";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in each compared window (default 10)",
+        "c: fence in IQRs above Q3 of past differences (default 6)",
+        "history: past differences kept for the fence (default 500)",
+        "min_periods: differences before scoring starts (default min(100, history))",
+        "direction: both | up | down (default both)",
+        "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
+    ];
+}
+
+impl Streams for LevelShift {
+    type Kernel = LevelShiftKernel;
+}
+
+/// Streaming state of [`LevelShift`]: the two windows and the history of differences.
+pub type LevelShiftOnline = Streaming<LevelShiftKernel>;
+
+impl Kernel for LevelShiftKernel {
+    type Config = LevelShift;
+
+    fn new(params: &LevelShift) -> Self {
+        let params = *params;
+        Self {
+            params,
+            recent: RollingOrderStats::new(params.window),
+            older: RollingOrderStats::new(params.window),
+            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
+        }
+    }
+
+    fn config(&self) -> &LevelShift {
+        &self.params
+    }
+
+    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
+    fn severity(config: &LevelShift, score: f64) -> Severity {
+        fence_severity(score, config.c)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
+}
+
+/// The per-point state of [`LevelShift`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct LevelShiftKernel {
     params: LevelShift,
     /// The last `window` points.
     recent: RollingOrderStats,
@@ -224,19 +190,8 @@ struct Kernel {
     fence: DiffFence,
 }
 
-impl Kernel {
-    fn new(params: LevelShift) -> Self {
-        Self {
-            params,
-            recent: RollingOrderStats::new(params.window),
-            older: RollingOrderStats::new(params.window),
-            fence: DiffFence::new(params.history, params.min_periods, params.fit),
-        }
-    }
-}
-
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl LevelShiftKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         if let Some(out) = self.recent.push(x) {
             self.older.push(out);
         }
@@ -261,38 +216,18 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`LevelShift`]: the two windows and the history of differences.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LevelShiftOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for LevelShiftOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        let v = crate::testing::stepping_then_louder();
+        let v = crate::common::testing::stepping_then_louder();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let once = LevelShiftParams::new()
             .history(200)
-            .fit(Fit::Once)
+            .fit(FitMode::Once)
             .check()
             .unwrap();
         let rolling = LevelShiftParams::new().history(200).check().unwrap();
@@ -305,10 +240,10 @@ mod tests {
             late(&d_once),
             late(&d_roll)
         );
-        crate::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
+        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()

@@ -24,17 +24,174 @@ use std::str::FromStr;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::FitMode;
+use crate::common::checks::check_history;
+use crate::common::checks::check_positive;
+use crate::common::fences::DiffFence;
+use crate::common::moments::RollingMoments;
+use crate::common::order_stats::RollingOrderStats;
+use crate::common::severity::fence_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::iqr::{DiffFence, check_history, fence_severity};
-use crate::mad::check_positive;
-use crate::order_stats::RollingOrderStats;
-use crate::quantile::Fit;
-use crate::windowed_gaussian::RollingMoments;
-use crate::zscore::Direction;
+
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Persist`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, PersistParams};
+    /// let det = PersistParams::new().history(20).check()?;
+    /// // A slow ramp with small wiggles, then a jump.
+    /// let mut values: Vec<f64> = (0..50).map(|i| i as f64 + 0.3 * (i % 2) as f64).collect();
+    /// values.push(80.0);
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(!d.is_anomaly[..50].iter().any(|&a| a));
+    /// assert!(d.is_anomaly[50]);
+    /// assert_eq!(d.expected[50], 49.3, "the previous value");
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    PersistParams => Persist
+);
+
+impl PersistParams {
+    crate::detector::setter!(
+        /// Points in the preceding window (>= 1; 1: the previous value).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
+        0 c: f64
+    );
+
+    crate::detector::setter!(
+        /// How the preceding window is summarised.
+        0 agg: Agg
+    );
+
+    crate::detector::setter!(
+        /// Past deviations kept for the fence (>= 4).
+        0 history: usize
+    );
+    crate::detector::setter!(
+        /// Deviations in the history before scoring starts (4..=history; default
+        /// min(100, history)).
+        0 min_periods: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Which deviations count (ADTK's `side`: `up` = positive).
+        0 direction: Direction
+    );
+
+    crate::detector::setter!(
+        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
+        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
+        0 fit: FitMode
+    );
+}
+
+impl ParamGuard for PersistParams {
+    type Checked = Persist;
+
+    fn check(&self) -> Result<Persist> {
+        if self.0.window == 0 {
+            return Err(DetectError::InvalidParameter {
+                name: "window",
+                reason: "must be at least 1 point".into(),
+            });
+        }
+        check_positive("c", self.0.c)?;
+        check_history(self.0.history, Some(self.0.min_periods()))?;
+        Ok(self.0)
+    }
+}
+
+/// Validated persist detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Persist {
+    window: usize,
+    c: f64,
+    agg: Agg,
+    history: usize,
+    min_periods: Option<usize>,
+    direction: Direction,
+    fit: FitMode,
+}
+
+impl Default for Persist {
+    fn default() -> Self {
+        Self {
+            window: 1,
+            c: 3.0,
+            agg: Agg::Median,
+            history: 500,
+            min_periods: None,
+            direction: Direction::Both,
+            fit: FitMode::Rolling,
+        }
+    }
+}
+
+impl Persist {
+    fn min_periods(&self) -> usize {
+        self.min_periods.unwrap_or(self.history.min(100))
+    }
+}
+
+impl Described for Persist {
+    type Params = PersistParams;
+    const NAME: &'static str = "persist";
+    const SUMMARY: &'static str =
+        "persist: deviation from the median or mean of the previous points";
+    const PARAMS: &'static [&'static str] = &[
+        "window: preceding points, 1 = the previous value (default 1)",
+        "c: fence in IQRs (default 3)",
+        "agg: median | mean (default median)",
+        "history: past deviations kept for the fence (default 500)",
+        "min_periods: deviations before scoring starts (default min(100, history))",
+        "direction: both | up | down (default both)",
+        "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
+    ];
+}
+
+impl Streams for Persist {
+    type Kernel = PersistKernel;
+}
+
+/// Streaming state of [`Persist`]: the preceding window and the history of deviations.
+pub type PersistOnline = Streaming<PersistKernel>;
+
+impl Kernel for PersistKernel {
+    type Config = Persist;
+
+    fn new(params: &Persist) -> Self {
+        let params = *params;
+        Self {
+            params,
+            preceding: match params.agg {
+                Agg::Median => Preceding::Median(RollingOrderStats::new(params.window)),
+                Agg::Mean => Preceding::Mean(RollingMoments::new(params.window)),
+            },
+            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
+        }
+    }
+
+    fn config(&self) -> &Persist {
+        &self.params
+    }
+
+    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
+    fn severity(config: &Persist, score: f64) -> Severity {
+        fence_severity(score, config.c)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
+}
 
 /// How the preceding window is summarised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -61,202 +218,6 @@ impl FromStr for Agg {
     }
 }
 
-/// Unchecked parameters of [`Persist`].
-///
-/// ```
-/// use aiops_detect::persist::PersistParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = PersistParams::new().history(20).check()?;
-/// // A slow ramp with small wiggles, then a jump.
-/// let mut values: Vec<f64> = (0..50).map(|i| i as f64 + 0.3 * (i % 2) as f64).collect();
-/// values.push(80.0);
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(!d.is_anomaly[..50].iter().any(|&a| a));
-/// assert!(d.is_anomaly[50]);
-/// assert_eq!(d.expected[50], 49.3, "the previous value");
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PersistParams {
-    window: usize,
-    c: f64,
-    agg: Agg,
-    history: usize,
-    min_periods: Option<usize>,
-    direction: Direction,
-    fit: Fit,
-}
-
-impl Default for PersistParams {
-    fn default() -> Self {
-        Self {
-            window: 1,
-            c: 3.0,
-            agg: Agg::Median,
-            history: 500,
-            min_periods: None,
-            direction: Direction::Both,
-            fit: Fit::Rolling,
-        }
-    }
-}
-
-impl PersistParams {
-    /// ADTK's defaults: compare with the previous point (window 1, median), c = 3 IQRs; a
-    /// history of 500 deviations, scoring from 100 of them; both directions.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points in the preceding window (>= 1; 1: the previous value).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-        c: f64
-    );
-
-    crate::detector::setter!(
-        /// How the preceding window is summarised.
-        agg: Agg
-    );
-
-    crate::detector::setter!(
-        /// Past deviations kept for the fence (>= 4).
-        history: usize
-    );
-
-    /// Deviations in the history before scoring starts (4..=history; default
-    /// min(100, history)).
-    pub fn min_periods(mut self, values: usize) -> Self {
-        self.min_periods = Some(values);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Which deviations count (ADTK's `side`: `up` = positive).
-        direction: Direction
-    );
-
-    crate::detector::setter!(
-        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
-        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-        fit: Fit
-    );
-}
-
-impl ParamGuard for PersistParams {
-    type Checked = Persist;
-
-    fn check(&self) -> Result<Persist> {
-        if self.window == 0 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: "must be at least 1 point".into(),
-            });
-        }
-        check_positive("c", self.c)?;
-        let min_periods = check_history(
-            self.history,
-            Some(self.min_periods.unwrap_or(self.history.min(100))),
-        )?;
-        Ok(Persist {
-            fit: self.fit,
-            window: self.window,
-            c: self.c,
-            agg: self.agg,
-            history: self.history,
-            min_periods,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated persist detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Persist {
-    window: usize,
-    c: f64,
-    agg: Agg,
-    history: usize,
-    min_periods: usize,
-    direction: Direction,
-    fit: Fit,
-}
-
-impl Persist {
-    /// Unchecked parameters to start from.
-    pub fn params() -> PersistParams {
-        PersistParams::new()
-    }
-
-    /// Points in the preceding window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Fence distance above the third quartile, IQRs.
-    pub fn c(&self) -> f64 {
-        self.c
-    }
-
-    /// How the preceding window is summarised.
-    pub fn agg(&self) -> Agg {
-        self.agg
-    }
-
-    /// Past deviations kept for the fence.
-    pub fn history(&self) -> usize {
-        self.history
-    }
-
-    /// Deviations in the history before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which deviations count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> PersistOnline {
-        PersistOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
-    }
-}
-
-impl Detector for Persist {
-    fn name(&self) -> &'static str {
-        "persist"
-    }
-
-    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(&self, score: f64) -> Severity {
-        fence_severity(score, self.c)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
-    }
-}
-
 /// The preceding window, kept as its summary needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -265,28 +226,16 @@ enum Preceding {
     Mean(RollingMoments),
 }
 
+/// The per-point state of [`Persist`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct PersistKernel {
     params: Persist,
     preceding: Preceding,
     fence: DiffFence,
 }
 
-impl Kernel {
-    fn new(params: Persist) -> Self {
-        Self {
-            params,
-            preceding: match params.agg {
-                Agg::Median => Preceding::Median(RollingOrderStats::new(params.window)),
-                Agg::Mean => Preceding::Mean(RollingMoments::new(params.window)),
-            },
-            fence: DiffFence::new(params.history, params.min_periods, params.fit),
-        }
-    }
-}
-
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl PersistKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let w = self.params.window;
         let center = match &mut self.preceding {
             Preceding::Median(win) => {
@@ -322,38 +271,18 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Persist`]: the preceding window and the history of deviations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PersistOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for PersistOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        let v = crate::testing::stepping_then_louder();
+        let v = crate::common::testing::stepping_then_louder();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let once = PersistParams::new()
             .history(200)
-            .fit(Fit::Once)
+            .fit(FitMode::Once)
             .check()
             .unwrap();
         let rolling = PersistParams::new().history(200).check().unwrap();
@@ -366,10 +295,10 @@ mod tests {
             late(&d_once),
             late(&d_roll)
         );
-        crate::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
+        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()

@@ -30,93 +30,63 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::FitMode;
+use crate::common::checks::check_history;
+use crate::common::checks::check_positive;
+use crate::common::fences::DiffFence;
+use crate::common::moments::RollingMoments;
+use crate::common::severity::fence_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::iqr::{DiffFence, check_history, fence_severity};
-use crate::mad::check_positive;
-use crate::quantile::Fit;
-use crate::windowed_gaussian::RollingMoments;
-use crate::zscore::Direction;
 
-/// Unchecked parameters of [`VolatilityShift`].
-///
-/// ```
-/// use aiops_detect::volatility_shift::VolatilityShiftParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = VolatilityShiftParams::new().window(6).history(20).check()?;
-/// let mut values: Vec<f64> = (0..80).map(|i| 10.0 + [0.0, 1.0, -1.0][i % 3]).collect();
-/// values.extend((0..20).map(|i| 10.0 + [0.0, 8.0, -8.0][i % 3]));
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(!d.is_anomaly[..80].iter().any(|&a| a));
-/// assert!(d.is_anomaly[80..86].iter().any(|&a| a));
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct VolatilityShiftParams {
-    window: usize,
-    c: f64,
-    history: usize,
-    min_periods: Option<usize>,
-    direction: Direction,
-    fit: Fit,
-}
-
-impl Default for VolatilityShiftParams {
-    fn default() -> Self {
-        Self {
-            window: 30,
-            c: 6.0,
-            history: 500,
-            min_periods: None,
-            direction: Direction::Both,
-            fit: Fit::Rolling,
-        }
-    }
-}
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`VolatilityShift`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, VolatilityShiftParams};
+    /// let det = VolatilityShiftParams::new().window(6).history(20).check()?;
+    /// let mut values: Vec<f64> = (0..80).map(|i| 10.0 + [0.0, 1.0, -1.0][i % 3]).collect();
+    /// values.extend((0..20).map(|i| 10.0 + [0.0, 8.0, -8.0][i % 3]));
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(!d.is_anomaly[..80].iter().any(|&a| a));
+    /// assert!(d.is_anomaly[80..86].iter().any(|&a| a));
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    VolatilityShiftParams => VolatilityShift
+);
 
 impl VolatilityShiftParams {
-    /// Defaults: two windows of 30 points, c = 6 IQRs (ADTK's), a history of 500 log ratios,
-    /// scoring from 100 of them, both directions.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     crate::detector::setter!(
         /// Points in each of the two compared windows (>= 2).
-        window: usize
+        0 window: usize
     );
 
     crate::detector::setter!(
         /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-        c: f64
+        0 c: f64
     );
 
     crate::detector::setter!(
         /// Past log ratios kept for the fence (>= 4).
-        history: usize
+        0 history: usize
     );
-
-    /// Log ratios in the history before scoring starts (4..=history; default
-    /// min(100, history)).
-    pub fn min_periods(mut self, values: usize) -> Self {
-        self.min_periods = Some(values);
-        self
-    }
+    crate::detector::setter!(
+        /// Log ratios in the history before scoring starts (4..=history; default
+        /// min(100, history)).
+        0 min_periods: Option<usize>
+    );
 
     crate::detector::setter!(
         /// Which changes count (`up`: volatility rising; ADTK's `side`).
-        direction: Direction
+        0 direction: Direction
     );
 
     crate::detector::setter!(
         /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
         /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-        fit: Fit
+        0 fit: FitMode
     );
 }
 
@@ -124,124 +94,110 @@ impl ParamGuard for VolatilityShiftParams {
     type Checked = VolatilityShift;
 
     fn check(&self) -> Result<VolatilityShift> {
-        if self.window < 2 {
+        if self.0.window < 2 {
             return Err(DetectError::InvalidParameter {
                 name: "window",
-                reason: format!("must be at least 2 points, got {}", self.window),
+                reason: format!("must be at least 2 points, got {}", self.0.window),
             });
         }
-        check_positive("c", self.c)?;
-        let min_periods = check_history(
-            self.history,
-            Some(self.min_periods.unwrap_or(self.history.min(100))),
-        )?;
-        Ok(VolatilityShift {
-            fit: self.fit,
-            window: self.window,
-            c: self.c,
-            history: self.history,
-            min_periods,
-            direction: self.direction,
-        })
+        check_positive("c", self.0.c)?;
+        check_history(self.0.history, Some(self.0.min_periods()))?;
+        Ok(self.0)
     }
 }
 
 /// Validated volatility-shift detector.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VolatilityShift {
     window: usize,
     c: f64,
     history: usize,
-    min_periods: usize,
+    min_periods: Option<usize>,
     direction: Direction,
-    fit: Fit,
+    fit: FitMode,
 }
 
-impl VolatilityShift {
-    /// Unchecked parameters to start from.
-    pub fn params() -> VolatilityShiftParams {
-        VolatilityShiftParams::new()
-    }
-
-    /// Points in each compared window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Fence distance above the third quartile, IQRs.
-    pub fn c(&self) -> f64 {
-        self.c
-    }
-
-    /// Past log ratios kept for the fence.
-    pub fn history(&self) -> usize {
-        self.history
-    }
-
-    /// Log ratios in the history before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which changes count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> VolatilityShiftOnline {
-        VolatilityShiftOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+impl Default for VolatilityShift {
+    fn default() -> Self {
+        Self {
+            window: 30,
+            c: 6.0,
+            history: 500,
+            min_periods: None,
+            direction: Direction::Both,
+            fit: FitMode::Rolling,
         }
     }
 }
 
-impl Detector for VolatilityShift {
-    fn name(&self) -> &'static str {
-        "volatility_shift"
-    }
-
-    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(&self, score: f64) -> Severity {
-        fence_severity(score, self.c)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+impl VolatilityShift {
+    fn min_periods(&self) -> usize {
+        self.min_periods.unwrap_or(self.history.min(100))
     }
 }
 
+impl Described for VolatilityShift {
+    type Params = VolatilityShiftParams;
+    const NAME: &'static str = "volatility_shift";
+    const SUMMARY: &'static str =
+        "volatility shift: log ratio of the standard deviations of two adjacent windows";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in each compared window (default 30)",
+        "c: fence in IQRs (default 6)",
+        "history: past ratios kept for the fence (default 500)",
+        "min_periods: ratios before scoring starts (default min(100, history))",
+        "direction: both | up | down (default both)",
+        "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
+    ];
+}
+
+impl Streams for VolatilityShift {
+    type Kernel = VolatilityShiftKernel;
+}
+
+/// Streaming state of [`VolatilityShift`]: the two windows' running sums and the history of
+/// log ratios.
+pub type VolatilityShiftOnline = Streaming<VolatilityShiftKernel>;
+
+impl Kernel for VolatilityShiftKernel {
+    type Config = VolatilityShift;
+
+    fn new(params: &VolatilityShift) -> Self {
+        let params = *params;
+        Self {
+            params,
+            recent: RollingMoments::new(params.window),
+            older: RollingMoments::new(params.window),
+            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
+        }
+    }
+
+    fn config(&self) -> &VolatilityShift {
+        &self.params
+    }
+
+    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
+    fn severity(config: &VolatilityShift, score: f64) -> Severity {
+        fence_severity(score, config.c)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
+    }
+}
+
+/// The per-point state of [`VolatilityShift`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct VolatilityShiftKernel {
     params: VolatilityShift,
     recent: RollingMoments,
     older: RollingMoments,
     fence: DiffFence,
 }
 
-impl Kernel {
-    fn new(params: VolatilityShift) -> Self {
-        Self {
-            params,
-            recent: RollingMoments::new(params.window),
-            older: RollingMoments::new(params.window),
-            fence: DiffFence::new(params.history, params.min_periods, params.fit),
-        }
-    }
-}
-
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl VolatilityShiftKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         if let Some(out) = self.recent.push(x) {
             self.older.push(out);
         }
@@ -263,31 +219,10 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`VolatilityShift`]: the two windows' running sums and the history of
-/// log ratios.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VolatilityShiftOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for VolatilityShiftOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
@@ -312,7 +247,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let once = VolatilityShiftParams::new()
             .history(200)
-            .fit(Fit::Once)
+            .fit(FitMode::Once)
             .check()
             .unwrap();
         let rolling = VolatilityShiftParams::new().history(200).check().unwrap();
@@ -325,10 +260,10 @@ mod tests {
             late(&d_once),
             late(&d_roll)
         );
-        crate::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
+        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()

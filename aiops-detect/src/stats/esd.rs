@@ -13,22 +13,56 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::seasonal_esd::lambda;
+use crate::seasonal::seasonal_esd::lambda;
 
-/// Unchecked parameters of [`Esd`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Esd`].
+    EsdParams => Esd
+);
+
+impl EsdParams {
+    crate::detector::setter!(
+        /// Points the test is fitted on (>= 8).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Significance level, in (0, 1).
+        0 alpha: f64
+    );
+}
+
+impl ParamGuard for EsdParams {
+    type Checked = Esd;
+
+    fn check(&self) -> Result<Esd> {
+        if self.0.window < 8 {
+            return Err(DetectError::InvalidParameter {
+                name: "window",
+                reason: format!("must be at least 8 points, got {}", self.0.window),
+            });
+        }
+        if !(self.0.alpha > 0.0 && self.0.alpha < 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "alpha",
+                reason: format!("must be in (0, 1), got {}", self.0.alpha),
+            });
+        }
+        Ok(self.0)
+    }
+}
+
+/// Validated ESD detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct EsdParams {
+pub struct Esd {
     window: usize,
     alpha: f64,
 }
 
-impl Default for EsdParams {
+impl Default for Esd {
     fn default() -> Self {
         Self {
             window: 500,
@@ -37,70 +71,42 @@ impl Default for EsdParams {
     }
 }
 
-impl EsdParams {
-    /// Defaults: trained on the first 500 points, alpha 0.05 (ADTK's default).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points the test is fitted on (>= 8).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Significance level, in (0, 1).
-        alpha: f64
-    );
+impl Described for Esd {
+    type Params = EsdParams;
+    const NAME: &'static str = "esd";
+    const SUMMARY: &'static str =
+        "generalized ESD test fitted on the first window, then one ESD step per point";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points the test is fitted on (default 500)",
+        "alpha: significance level (default 0.05)",
+    ];
 }
 
-impl ParamGuard for EsdParams {
-    type Checked = Esd;
-
-    fn check(&self) -> Result<Esd> {
-        if self.window < 8 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 8 points, got {}", self.window),
-            });
-        }
-        if !(self.alpha > 0.0 && self.alpha < 1.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "alpha",
-                reason: format!("must be in (0, 1), got {}", self.alpha),
-            });
-        }
-        Ok(Esd {
-            window: self.window,
-            alpha: self.alpha,
-        })
-    }
+impl Streams for Esd {
+    type Kernel = EsdKernel;
 }
 
-/// Validated ESD detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Esd {
-    window: usize,
-    alpha: f64,
-}
+/// Streaming state of [`Esd`].
+pub type EsdOnline = Streaming<EsdKernel>;
 
-impl Esd {
-    /// The streaming state, typed.
-    pub fn online_state(&self) -> EsdOnline {
-        EsdOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+impl Kernel for EsdKernel {
+    type Config = Esd;
+
+    fn new(params: &Esd) -> Self {
+        let params = *params;
+        Self {
+            params,
+            training: Vec::with_capacity(params.window),
+            normal: None,
         }
     }
-}
 
-impl Detector for Esd {
-    fn name(&self) -> &'static str {
-        "esd"
+    fn config(&self) -> &Esd {
+        &self.params
     }
 
     /// `R / λ` beyond 1 is medium, beyond 1.5 high, beyond 2 critical.
-    fn severity(&self, score: f64) -> Severity {
+    fn severity(_: &Esd, score: f64) -> Severity {
         if score >= 2.0 {
             Severity::Critical
         } else if score >= 1.5 {
@@ -112,17 +118,8 @@ impl Detector for Esd {
         }
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
 
@@ -136,22 +133,15 @@ struct Normal {
     lambda: f64,
 }
 
+/// The per-point state of [`Esd`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct EsdKernel {
     params: Esd,
     training: Vec<f64>,
     normal: Option<Normal>,
 }
 
-impl Kernel {
-    fn new(params: Esd) -> Self {
-        Self {
-            params,
-            training: Vec::with_capacity(params.window),
-            normal: None,
-        }
-    }
-
+impl EsdKernel {
     /// Rosner's procedure on the training values: drop the farthest value while it is an
     /// outlier; what remains is normal.
     fn fit(&self) -> Normal {
@@ -193,8 +183,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl EsdKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let Some(nm) = self.normal else {
             self.training.push(x);
             if self.training.len() == self.params.window {
@@ -221,30 +211,10 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`Esd`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EsdOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for EsdOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     fn noise(n: usize, seed: u64) -> Vec<f64> {
         let mut s = seed;

@@ -23,107 +23,108 @@
 //! Cost per point: O(1) once fitted; rolling, O(log w) time (a few selects and an update of an
 //! [`OrderStats`] tree) and O(w) memory.
 //!
-//! [`OrderStats`]: crate::order_stats::OrderStats
+//! [`OrderStats`]: crate::common::order_stats::OrderStats
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::FitMode;
+use crate::common::checks::check_window;
+use crate::common::fences::{finite_ratio, floor_scale};
+use crate::common::order_stats::RollingOrderStats;
+use crate::common::severity::fence_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::iqr::{finite_ratio, floor_scale};
-use crate::mad::check_window;
-use crate::order_stats::RollingOrderStats;
 
-/// Unchecked parameters of [`Quantile`].
-///
-/// ```
-/// use aiops_detect::quantile::QuantileParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = QuantileParams::new().window(10).high(0.9).low(None).check()?;
-/// let values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 9.5, 0.0];
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[10], "above 6.3, the 90th percentile of the ten before it");
-/// assert!(!d.is_anomaly[11], "no lower bound");
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QuantileParams {
-    window: usize,
-    high: Option<f64>,
-    low: Option<f64>,
-    min_periods: Option<usize>,
-    fit: Fit,
-}
-
-/// When bounds are fitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Fit {
-    /// At every point, on the `window` points before it.
-    Rolling,
-    /// Once, on the first `window` points; kept afterwards.
-    #[default]
-    Once,
-}
-
-impl Default for QuantileParams {
-    fn default() -> Self {
-        Self {
-            window: 500,
-            high: Some(0.99),
-            low: Some(0.01),
-            min_periods: None,
-            fit: Fit::Once,
-        }
-    }
-}
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Quantile`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, QuantileParams};
+    /// let det = QuantileParams::new().window(10).high(0.9).low(None).check()?;
+    /// let values = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0, 9.5, 0.0];
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[10], "above 6.3, the 90th percentile of the ten before it");
+    /// assert!(!d.is_anomaly[11], "no lower bound");
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    QuantileParams => Quantile
+);
 
 impl QuantileParams {
-    /// Defaults: window 500 points, bounds at the 0.01 and 0.99 quantiles, scoring from a full
-    /// window.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     crate::detector::setter!(
-        /// Points in the reference window (>= 2).
-        window: usize
+        /// Points in the reference window (>= 2; default 500).
+        0 window: usize
     );
 
     crate::detector::setter!(
-        /// When the bounds are fitted (default: rolling).
-        fit: Fit
+        /// When the bounds are fitted (default: once).
+        0 fit: FitMode
     );
 
-    /// Upper bound quantile in [0, 1] (`None`: no upper bound).
+    /// Upper bound quantile in [0, 1] (`None`: no upper bound; default 0.99).
     pub fn high(mut self, q: impl Into<Option<f64>>) -> Self {
-        self.high = q.into();
+        self.0.high = q.into();
         self
     }
 
-    /// Lower bound quantile in [0, 1] (`None`: no lower bound).
+    /// Lower bound quantile in [0, 1] (`None`: no lower bound; default 0.01).
     pub fn low(mut self, q: impl Into<Option<f64>>) -> Self {
-        self.low = q.into();
+        self.0.low = q.into();
         self
     }
 
-    /// Points needed before scoring starts (2..=window; default: window).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = Some(points);
-        self
-    }
+    crate::detector::setter!(
+        /// Points needed before scoring starts (2..=window; default: window).
+        0 min_periods: Option<usize>
+    );
 }
 
 impl ParamGuard for QuantileParams {
     type Checked = Quantile;
 
     fn check(&self) -> Result<Quantile> {
-        let min_periods = check_window(self.window, self.min_periods, 2)?;
+        let p = &self.0;
+        check_window(p.window, p.min_periods, 2)?;
+        p.spread()?;
+        if p.fit == FitMode::Once && p.min_periods.is_some_and(|m| m != p.window) {
+            return Err(DetectError::InvalidParameter {
+                name: "min_periods",
+                reason: "with fit = once the bounds are fitted on exactly `window` points".into(),
+            });
+        }
+        Ok(self.0)
+    }
+}
+
+/// Rolling quantile detector, validated ([`QuantileParams::check`] makes it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Quantile {
+    fit: FitMode,
+    window: usize,
+    high: Option<f64>,
+    low: Option<f64>,
+    min_periods: Option<usize>,
+}
+
+impl Default for Quantile {
+    fn default() -> Self {
+        Self {
+            fit: FitMode::Once,
+            window: 500,
+            high: Some(0.99),
+            low: Some(0.01),
+            min_periods: None,
+        }
+    }
+}
+
+impl Quantile {
+    /// The quantiles whose distance is the score's unit: both bounds, or one bound and its
+    /// mirror; an error when the bounds are missing or inconsistent.
+    fn spread(&self) -> Result<(f64, f64)> {
         for (name, q) in [("high", self.high), ("low", self.low)] {
             if let Some(q) = q
                 && !(0.0..=1.0).contains(&q)
@@ -134,168 +135,86 @@ impl ParamGuard for QuantileParams {
                 });
             }
         }
-        let (spread_low, spread_high) = match (self.low, self.high) {
-            (None, None) => {
-                return Err(DetectError::InvalidParameter {
-                    name: "high",
-                    reason: "set `high`, `low` or both".into(),
-                });
-            }
-            (Some(low), Some(high)) => {
-                if low >= high {
-                    return Err(DetectError::InconsistentBounds {
-                        lower: low,
-                        upper: high,
-                    });
-                }
-                (low, high)
-            }
-            (None, Some(high)) if high > 0.5 => (1.0 - high, high),
-            (Some(low), None) if low < 0.5 => (low, 1.0 - low),
-            (None, Some(q)) => {
-                return Err(DetectError::InvalidParameter {
-                    name: "high",
-                    reason: format!("alone, must be above the median (> 0.5), got {q}"),
-                });
-            }
-            (Some(q), None) => {
-                return Err(DetectError::InvalidParameter {
-                    name: "low",
-                    reason: format!("alone, must be below the median (< 0.5), got {q}"),
-                });
-            }
-        };
-        if self.fit == Fit::Once && self.min_periods.is_some_and(|m| m != self.window) {
-            return Err(DetectError::InvalidParameter {
-                name: "min_periods",
-                reason: "with fit = once the bounds are fitted on exactly `window` points".into(),
-            });
-        }
-        Ok(Quantile {
-            fit: self.fit,
-            window: self.window,
-            high: self.high,
-            low: self.low,
-            spread_low,
-            spread_high,
-            min_periods,
-        })
-    }
-}
-
-/// Validated rolling quantile detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Quantile {
-    fit: Fit,
-    window: usize,
-    high: Option<f64>,
-    low: Option<f64>,
-    /// Quantiles whose distance is the score's unit.
-    spread_low: f64,
-    spread_high: f64,
-    min_periods: usize,
-}
-
-impl Quantile {
-    /// Unchecked parameters to start from.
-    pub fn params() -> QuantileParams {
-        QuantileParams::new()
-    }
-
-    /// Points in the reference window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Upper bound quantile, if any.
-    pub fn high(&self) -> Option<f64> {
-        self.high
-    }
-
-    /// Lower bound quantile, if any.
-    pub fn low(&self) -> Option<f64> {
-        self.low
-    }
-
-    /// Points needed before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> QuantileOnline {
-        QuantileOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
+        match (self.low, self.high) {
+            (None, None) => Err(DetectError::InvalidParameter {
+                name: "high",
+                reason: "set `high`, `low` or both".into(),
+            }),
+            (Some(low), Some(high)) if low >= high => Err(DetectError::InconsistentBounds {
+                lower: low,
+                upper: high,
+            }),
+            (Some(low), Some(high)) => Ok((low, high)),
+            (None, Some(high)) if high > 0.5 => Ok((1.0 - high, high)),
+            (Some(low), None) if low < 0.5 => Ok((low, 1.0 - low)),
+            (None, Some(q)) => Err(DetectError::InvalidParameter {
+                name: "high",
+                reason: format!("alone, must be above the median (> 0.5), got {q}"),
+            }),
+            (Some(q), None) => Err(DetectError::InvalidParameter {
+                name: "low",
+                reason: format!("alone, must be below the median (< 0.5), got {q}"),
+            }),
         }
     }
 }
 
-impl Detector for Quantile {
-    fn name(&self) -> &'static str {
-        "quantile"
-    }
-
-    /// Beyond a bound is medium, half a spread beyond it high, a whole spread critical.
-    fn severity(&self, score: f64) -> Severity {
-        if score >= 1.0 {
-            Severity::Critical
-        } else if score >= 0.5 {
-            Severity::High
-        } else if score > 0.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
-    }
+impl Described for Quantile {
+    type Params = QuantileParams;
+    const NAME: &'static str = "quantile";
+    const SUMMARY: &'static str =
+        "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in the reference window (default 500)",
+        "high: upper quantile, null = none (default 0.99)",
+        "low: lower quantile, null = none (default 0.01)",
+        "min_periods: points before scoring starts (default: window)",
+        "fit: once | rolling (once: bounds fitted on the first window, then kept; default once)",
+    ];
 }
 
+impl Streams for Quantile {
+    type Kernel = QuantileKernel;
+}
+
+/// Streaming state of [`Quantile`].
+pub type QuantileOnline = Streaming<QuantileKernel>;
+
+/// The window of [`Quantile`] as an order-statistic tree, or its frozen bounds. Counts points,
+/// not time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct QuantileKernel {
+    /// Read without the derived `spread_low` / `spread_high` that 0.1.0 stored with it.
+    #[serde(deserialize_with = "legacy_params")]
     params: Quantile,
     window: RollingOrderStats,
-    /// With `Fit::Once`, the bounds once fitted: (lower, upper, median, spread).
+    /// With `FitMode::Once`, the bounds once fitted: (lower, upper, median, spread).
     frozen: Option<(Option<f64>, Option<f64>, f64, f64)>,
 }
 
-impl Kernel {
-    fn new(params: Quantile) -> Self {
-        Self {
-            params,
-            window: RollingOrderStats::new(params.window),
-            frozen: None,
-        }
-    }
+fn legacy_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Quantile, D::Error> {
+    crate::detector::without_keys(d, &["spread_low", "spread_high"])
+}
 
+impl QuantileKernel {
     /// (lower, upper, median, spread) of the current window.
     fn bounds(&self) -> Option<(Option<f64>, Option<f64>, f64, f64)> {
         let s = self.window.stats();
         let p = &self.params;
+        let (spread_low, spread_high) = p.spread().ok()?;
         let upper = p.high.and_then(|q| s.quantile(q));
         let lower = p.low.and_then(|q| s.quantile(q));
         let median = s.median()?;
-        let top = upper.or_else(|| s.quantile(p.spread_high))?;
-        let bottom = lower.or_else(|| s.quantile(p.spread_low))?;
+        let top = upper.or_else(|| s.quantile(spread_high))?;
+        let bottom = lower.or_else(|| s.quantile(spread_low))?;
         Some((lower, upper, median, floor_scale(top - bottom, median)))
     }
 
     fn score(&self, x: f64) -> Option<PointScore> {
+        let p = &self.params;
         let (lower, upper, median, spread) = match self.frozen {
             Some(b) => b,
-            None if self.window.len() < self.params.min_periods => return None,
+            None if self.window.len() < p.min_periods.unwrap_or(p.window) => return None,
             None => self.bounds()?,
         };
         let beyond = upper
@@ -316,43 +235,42 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl Kernel for QuantileKernel {
+    type Config = Quantile;
+
+    fn new(params: &Quantile) -> Self {
+        Self {
+            params: *params,
+            window: RollingOrderStats::new(params.window),
+            frozen: None,
+        }
+    }
+
+    fn config(&self) -> &Quantile {
+        &self.params
+    }
+
+    /// Beyond a bound is medium, half a spread beyond it high, a whole spread critical.
+    fn severity(_: &Quantile, score: f64) -> Severity {
+        fence_severity(score, 1.0)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
         let out = self.score(x).unwrap_or(PointScore::NEUTRAL);
         if self.frozen.is_none() {
             self.window.push(x);
-            if self.params.fit == Fit::Once && self.window.is_full() {
+            if self.params.fit == FitMode::Once && self.window.is_full() {
                 self.frozen = self.bounds();
             }
         }
-        out
-    }
-}
-
-/// Streaming state of [`Quantile`]: the window as an order-statistic tree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuantileOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for QuantileOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     #[test]
     fn fit_once_keeps_the_training_bounds() {
@@ -362,11 +280,11 @@ mod tests {
             .collect();
         let ts: Vec<i64> = (0..400).collect();
         let det = QuantileParams::new()
-            .fit(Fit::Rolling)
+            .fit(FitMode::Rolling)
             .window(100)
             .high(0.99)
             .low(0.01)
-            .fit(Fit::Once)
+            .fit(FitMode::Once)
             .check()
             .unwrap();
         let d = det.detect(&ts, &v).unwrap();
@@ -377,7 +295,7 @@ mod tests {
         );
         assert_eq!(d.upper[350], d.upper[150]);
         let rolling = QuantileParams::new()
-            .fit(Fit::Rolling)
+            .fit(FitMode::Rolling)
             .window(100)
             .check()
             .unwrap()
@@ -393,16 +311,16 @@ mod tests {
         }
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .window(100)
                 .min_periods(50)
-                .fit(Fit::Once)
+                .fit(FitMode::Once)
                 .check()
                 .is_err()
         );
     }
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     #[test]
     fn flags_beyond_the_quantiles() {
@@ -412,7 +330,7 @@ mod tests {
         }
         v[4000] -= 5.0;
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
-        let det = QuantileParams::new().fit(Fit::Rolling).check().unwrap();
+        let det = QuantileParams::new().fit(FitMode::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         for &i in &[1500, 3000, 4000] {
             assert!(d.is_anomaly[i], "point {i}");
@@ -443,7 +361,7 @@ mod tests {
         v[350] = -5.0;
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let high = QuantileParams::new()
-            .fit(Fit::Rolling)
+            .fit(FitMode::Rolling)
             .window(100)
             .low(None)
             .check()
@@ -455,7 +373,7 @@ mod tests {
         // One-sided: the spread is Q(0.99) - Q(0.01) anyway, about 2.
         assert!((high.scores[300] - 2.0).abs() < 0.2, "{}", high.scores[300]);
         let low = QuantileParams::new()
-            .fit(Fit::Rolling)
+            .fit(FitMode::Rolling)
             .window(100)
             .high(None)
             .low(0.05)
@@ -477,12 +395,12 @@ mod tests {
             .collect();
         for det in [
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .window(50)
                 .check()
                 .unwrap(),
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .window(20)
                 .min_periods(5)
                 .high(0.9)
@@ -490,7 +408,7 @@ mod tests {
                 .check()
                 .unwrap(),
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .window(2)
                 .high(None)
                 .low(0.0)
@@ -523,7 +441,7 @@ mod tests {
         let v = [5.0, 5.0, 5.0, 5.0, 6.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let d = QuantileParams::new()
-            .fit(Fit::Rolling)
+            .fit(FitMode::Rolling)
             .window(4)
             .check()
             .unwrap()
@@ -536,35 +454,35 @@ mod tests {
     fn bad_params_and_input() {
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .window(1)
                 .check()
                 .is_err()
         );
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .high(1.5)
                 .check()
                 .is_err()
         );
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .low(-0.1)
                 .check()
                 .is_err()
         );
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .high(f64::NAN)
                 .check()
                 .is_err()
         );
         assert!(matches!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .low(0.6)
                 .high(0.4)
                 .check(),
@@ -572,7 +490,7 @@ mod tests {
         ));
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .high(None)
                 .low(None)
                 .check()
@@ -580,7 +498,7 @@ mod tests {
         );
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .low(None)
                 .high(0.3)
                 .check()
@@ -588,7 +506,7 @@ mod tests {
         );
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .high(None)
                 .low(0.7)
                 .check()
@@ -596,14 +514,14 @@ mod tests {
         );
         assert!(
             QuantileParams::new()
-                .fit(Fit::Rolling)
+                .fit(FitMode::Rolling)
                 .window(10)
                 .min_periods(11)
                 .check()
                 .is_err()
         );
         let det = QuantileParams::new()
-            .fit(Fit::Rolling)
+            .fit(FitMode::Rolling)
             .window(3)
             .check()
             .unwrap();

@@ -7,60 +7,46 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
-/// Unchecked parameters of [`Threshold`].
-///
-/// ```
-/// use aiops_detect::{Detector, ParamGuard, ThresholdParams};
-/// let det = ThresholdParams::new().upper(90.0).check()?;
-/// let d = det.detect(&[0, 1, 2], &[50.0, 95.0, 90.0])?;
-/// assert_eq!(d.is_anomaly, [false, true, false]);
-/// assert_eq!(d.scores[1], 5.0);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ThresholdParams {
-    upper: Option<f64>,
-    lower: Option<f64>,
-    severity: Option<Severity>,
-}
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Threshold`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, ThresholdParams};
+    /// let det = ThresholdParams::new().upper(90.0).check()?;
+    /// let d = det.detect(&[0, 1, 2], &[50.0, 95.0, 90.0])?;
+    /// assert_eq!(d.is_anomaly, [false, true, false]);
+    /// assert_eq!(d.scores[1], 5.0);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    ThresholdParams => Threshold
+);
 
 impl ThresholdParams {
-    /// No bounds yet: set at least one.
-    pub fn new() -> Self {
-        Self::default()
-    }
+    crate::detector::setter!(
+        /// Values above `upper` are anomalous.
+        0 upper: Option<f64>
+    );
 
-    /// Values above `upper` are anomalous.
-    pub fn upper(mut self, upper: f64) -> Self {
-        self.upper = Some(upper);
-        self
-    }
+    crate::detector::setter!(
+        /// Values below `lower` are anomalous.
+        0 lower: Option<f64>
+    );
 
-    /// Values below `lower` are anomalous.
-    pub fn lower(mut self, lower: f64) -> Self {
-        self.lower = Some(lower);
-        self
-    }
-
-    /// Severity of every breach (default `high`): a static bound is an operator's rule.
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = Some(severity);
-        self
-    }
+    crate::detector::setter!(
+        /// Severity of every breach (default `high`): a static bound is an operator's rule.
+        0 severity: Option<Severity>
+    );
 }
 
 impl ParamGuard for ThresholdParams {
     type Checked = Threshold;
 
     fn check(&self) -> Result<Threshold> {
-        for (name, v) in [("upper", self.upper), ("lower", self.lower)] {
+        let Threshold { lower, upper, .. } = self.0;
+        for (name, v) in [("upper", upper), ("lower", lower)] {
             if let Some(v) = v
                 && !v.is_finite()
             {
@@ -70,7 +56,7 @@ impl ParamGuard for ThresholdParams {
                 });
             }
         }
-        match (self.lower, self.upper) {
+        match (lower, upper) {
             (None, None) => Err(DetectError::InvalidParameter {
                 name: "upper",
                 reason: "set `upper`, `lower` or both".into(),
@@ -78,29 +64,22 @@ impl ParamGuard for ThresholdParams {
             (Some(lower), Some(upper)) if lower >= upper => {
                 Err(DetectError::InconsistentBounds { lower, upper })
             }
-            _ => Ok(Threshold {
-                lower: self.lower,
-                upper: self.upper,
-                severity: self.severity.unwrap_or(Severity::High),
-            }),
+            _ => Ok(self.0),
         }
     }
 }
 
-/// Validated static-threshold detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Static-threshold detector, validated ([`ThresholdParams::check`] makes it). Stateless: it
+/// is its own kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Threshold {
-    lower: Option<f64>,
     upper: Option<f64>,
-    severity: Severity,
+    lower: Option<f64>,
+    severity: Option<Severity>,
 }
 
 impl Threshold {
-    /// Unchecked parameters to start from.
-    pub fn params() -> ThresholdParams {
-        ThresholdParams::new()
-    }
-
     /// Upper bound, if any.
     pub fn upper(&self) -> Option<f64> {
         self.upper
@@ -110,81 +89,60 @@ impl Threshold {
     pub fn lower(&self) -> Option<f64> {
         self.lower
     }
+}
 
-    /// The streaming state, typed.
-    pub fn online_state(&self) -> ThresholdOnline {
-        ThresholdOnline {
-            params: *self,
-            guard: PointGuard::default(),
-        }
+impl Described for Threshold {
+    type Params = ThresholdParams;
+    const NAME: &'static str = "threshold";
+    const SUMMARY: &'static str = "static threshold: values above `upper` or below `lower`";
+    const PARAMS: &'static [&'static str] = &[
+        "upper: flag values above this",
+        "lower: flag values below this",
+        "severity: severity of a breach (default high)",
+    ];
+}
+
+impl Streams for Threshold {
+    type Kernel = Threshold;
+}
+
+/// Streaming state of [`Threshold`]: only the order check, the rule itself is stateless.
+pub type ThresholdOnline = Streaming<Threshold>;
+
+impl Kernel for Threshold {
+    type Config = Threshold;
+
+    fn new(config: &Threshold) -> Self {
+        *config
     }
 
-    fn score(&self, value: f64) -> PointScore {
+    fn config(&self) -> &Threshold {
+        self
+    }
+
+    /// The configured severity (default high) for every breach.
+    fn severity(config: &Threshold, _score: f64) -> Severity {
+        config.severity.unwrap_or(Severity::High)
+    }
+
+    fn step(&mut self, _: TimestampMs, value: f64) -> Result<PointScore> {
         let above = self.upper.map_or(0.0, |u| (value - u).max(0.0));
         let below = self.lower.map_or(0.0, |l| (l - value).max(0.0));
         let score = above.max(below);
-        PointScore {
+        Ok(PointScore {
             score,
             is_anomaly: score > 0.0,
             expected: None,
             lower: self.lower,
             upper: self.upper,
-        }
-    }
-}
-
-impl Detector for Threshold {
-    fn name(&self) -> &'static str {
-        "threshold"
-    }
-
-    fn severity(&self, _score: f64) -> Severity {
-        self.severity
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(*self, timestamps, values, progress)
-    }
-}
-
-impl OnlineKernel for Threshold {
-    fn step(&mut self, value: f64) -> PointScore {
-        self.score(value)
-    }
-}
-
-/// Streaming state of [`Threshold`]: only the order check, the rule itself is stateless.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdOnline {
-    params: Threshold,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for ThresholdOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.params.score(value))
-    }
-
-    fn reset(&mut self) {
-        self.guard = PointGuard::default();
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
     #[test]
     fn flags_outside_bounds_only() {

@@ -22,147 +22,99 @@
 //! to a shift and recomputed exactly every `window` points (`RollingMoments`), so rounding
 //! error cannot build up.
 
-use std::collections::VecDeque;
 use std::f64::consts::SQRT_2;
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 use statrs::function::erf::{erfc, erfc_inv};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
+use crate::common::Direction;
+use crate::common::moments::RollingMoments;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::zscore::Direction;
 
-/// Mean and variance of the last `capacity` values of a stream in O(1) per value: sums kept
-/// relative to a shift (the oldest value at the last refresh), so that a large offset does not
-/// cancel the variance, and recomputed from the values every `capacity` pushes, so rounding
-/// error cannot build up over long streams.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct RollingMoments {
-    capacity: usize,
-    buf: VecDeque<f64>,
-    shift: f64,
-    sum: f64,
-    sumsq: f64,
-    since_refresh: usize,
-}
-
-impl RollingMoments {
-    pub(crate) fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        Self {
-            capacity,
-            buf: VecDeque::with_capacity(capacity),
-            shift: 0.0,
-            sum: 0.0,
-            sumsq: 0.0,
-            since_refresh: 0,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.buf.len()
-    }
-
-    /// Appends `x`, returning the value evicted to make room, if any.
-    pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
-        let evicted = if self.buf.len() == self.capacity {
-            self.buf.pop_front()
-        } else {
-            None
-        };
-        if let Some(old) = evicted {
-            let d = old - self.shift;
-            self.sum -= d;
-            self.sumsq -= d * d;
-        }
-        if self.buf.is_empty() {
-            // Shift from the first value on, not from 0: a large offset must not cancel the
-            // variance before the first refresh either.
-            self.shift = x;
-            self.sum = 0.0;
-            self.sumsq = 0.0;
-        }
-        self.buf.push_back(x);
-        let d = x - self.shift;
-        self.sum += d;
-        self.sumsq += d * d;
-        self.since_refresh += 1;
-        if self.since_refresh >= self.capacity {
-            self.refresh();
-        }
-        evicted
-    }
-
-    fn refresh(&mut self) {
-        self.shift = self.buf.front().copied().unwrap_or(0.0);
-        let (mut s, mut q) = (0.0, 0.0);
-        for &x in &self.buf {
-            let d = x - self.shift;
-            s += d;
-            q += d * d;
-        }
-        self.sum = s;
-        self.sumsq = q;
-        self.since_refresh = 0;
-    }
-
-    /// Mean (0 when empty).
-    pub(crate) fn mean(&self) -> f64 {
-        if self.buf.is_empty() {
-            0.0
-        } else {
-            self.shift + self.sum / self.buf.len() as f64
-        }
-    }
-
-    /// Variance with divisor `n - ddof` (0 when `n <= ddof`), never negative.
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`WindowedGaussian`].
     ///
-    /// A flat window whose values differ from the shift leaves rounding residue of about
-    /// ε × `sumsq` in the centred sum of squares; below a few times that the variance is 0,
-    /// so a flat window reads as flat (and ratios of two flat windows' σ do not turn noise
-    /// into signal).
-    pub(crate) fn variance(&self, ddof: usize) -> f64 {
-        let n = self.buf.len();
-        if n <= ddof {
-            return 0.0;
-        }
-        let nf = n as f64;
-        let centred = self.sumsq - self.sum * (self.sum / nf);
-        if centred <= 8.0 * f64::EPSILON * self.sumsq {
-            return 0.0;
-        }
-        centred / (n - ddof) as f64
-    }
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, WindowedGaussianParams};
+    /// let det = WindowedGaussianParams::new().min_periods(5).check()?;
+    /// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 9.0, 30.0, 10.0];
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[6] && !d.is_anomaly[7]);
+    /// assert!(d.scores[6] > 0.999 && d.scores[6] < 1.0 + 1e-12);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    WindowedGaussianParams => WindowedGaussian
+);
 
-    /// Standard deviation with divisor `n - ddof`, floored at 1e-12 × (1 + |mean|) so that
-    /// dividing by it stays finite.
-    pub(crate) fn std_floored(&self, ddof: usize) -> f64 {
-        self.variance(ddof)
-            .sqrt()
-            .max(1e-12 * (1.0 + self.mean().abs()))
+impl WindowedGaussianParams {
+    crate::detector::setter!(
+        /// Points in the window (>= 2).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Points by which a full window slides at once (1..=window; 1: every point).
+        0 step: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag at score `>= threshold`, in (0, 1).
+        0 threshold: f64
+    );
+
+    crate::detector::setter!(
+        /// Points in the window before scoring starts (1..=window; default 1, as NAB).
+        0 min_periods: usize
+    );
+
+    crate::detector::setter!(
+        /// Which departures count.
+        0 direction: Direction
+    );
+}
+
+impl ParamGuard for WindowedGaussianParams {
+    type Checked = WindowedGaussian;
+
+    fn check(&self) -> Result<WindowedGaussian> {
+        if self.0.window < 2 {
+            return Err(DetectError::InvalidParameter {
+                name: "window",
+                reason: format!("must be at least 2 points, got {}", self.0.window),
+            });
+        }
+        if !(1..=self.0.window).contains(&self.0.step) {
+            return Err(DetectError::InvalidParameter {
+                name: "step",
+                reason: format!("must be in 1..={}, got {}", self.0.window, self.0.step),
+            });
+        }
+        if !(1..=self.0.window).contains(&self.0.min_periods) {
+            return Err(DetectError::InvalidParameter {
+                name: "min_periods",
+                reason: format!(
+                    "must be in 1..={}, got {}",
+                    self.0.window, self.0.min_periods
+                ),
+            });
+        }
+        if !(self.0.threshold > 0.0 && self.0.threshold < 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "threshold",
+                reason: format!("must be a probability in (0, 1), got {}", self.0.threshold),
+            });
+        }
+        Ok(self.0)
     }
 }
 
-/// Unchecked parameters of [`WindowedGaussian`].
-///
-/// ```
-/// use aiops_detect::windowed_gaussian::WindowedGaussianParams;
-/// use aiops_detect::{Detector, ParamGuard};
-/// let det = WindowedGaussianParams::new().min_periods(5).check()?;
-/// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 9.0, 30.0, 10.0];
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[6] && !d.is_anomaly[7]);
-/// assert!(d.scores[6] > 0.999 && d.scores[6] < 1.0 + 1e-12);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Validated windowed Gaussian detector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WindowedGaussianParams {
+pub struct WindowedGaussian {
     window: usize,
     step: usize,
     threshold: f64,
@@ -170,7 +122,7 @@ pub struct WindowedGaussianParams {
     direction: Direction,
 }
 
-impl Default for WindowedGaussianParams {
+impl Default for WindowedGaussian {
     fn default() -> Self {
         Self {
             window: 6400,
@@ -182,140 +134,56 @@ impl Default for WindowedGaussianParams {
     }
 }
 
-impl WindowedGaussianParams {
-    /// NAB's defaults: window 6400 points sliding by 100, scoring from the second point; flag
-    /// at score 0.999 (|z| ≈ 3.29), both directions.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points in the window (>= 2).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Points by which a full window slides at once (1..=window; 1: every point).
-        step: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at score `>= threshold`, in (0, 1).
-        threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the window before scoring starts (1..=window; default 1, as NAB).
-        min_periods: usize
-    );
-
-    crate::detector::setter!(
-        /// Which departures count.
-        direction: Direction
-    );
-}
-
-impl ParamGuard for WindowedGaussianParams {
-    type Checked = WindowedGaussian;
-
-    fn check(&self) -> Result<WindowedGaussian> {
-        if self.window < 2 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 2 points, got {}", self.window),
-            });
-        }
-        if !(1..=self.window).contains(&self.step) {
-            return Err(DetectError::InvalidParameter {
-                name: "step",
-                reason: format!("must be in 1..={}, got {}", self.window, self.step),
-            });
-        }
-        if !(1..=self.window).contains(&self.min_periods) {
-            return Err(DetectError::InvalidParameter {
-                name: "min_periods",
-                reason: format!("must be in 1..={}, got {}", self.window, self.min_periods),
-            });
-        }
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "threshold",
-                reason: format!("must be a probability in (0, 1), got {}", self.threshold),
-            });
-        }
-        Ok(WindowedGaussian {
-            window: self.window,
-            step: self.step,
-            threshold: self.threshold,
-            z_threshold: SQRT_2 * erfc_inv(1.0 - self.threshold),
-            min_periods: self.min_periods,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated windowed Gaussian detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct WindowedGaussian {
-    window: usize,
-    step: usize,
-    threshold: f64,
-    /// `|z|` at which the score reaches the threshold.
-    z_threshold: f64,
-    min_periods: usize,
-    direction: Direction,
-}
-
 impl WindowedGaussian {
-    /// Unchecked parameters to start from.
-    pub fn params() -> WindowedGaussianParams {
-        WindowedGaussianParams::new()
-    }
-
-    /// Points in the window.
-    pub fn window(&self) -> usize {
-        self.window
-    }
-
-    /// Points by which a full window slides.
-    pub fn step(&self) -> usize {
-        self.step
-    }
-
-    /// Flagging threshold on the score.
-    pub fn threshold(&self) -> f64 {
-        self.threshold
-    }
-
-    /// Points in the window before scoring starts.
-    pub fn min_periods(&self) -> usize {
-        self.min_periods
-    }
-
-    /// Which departures count.
-    pub fn direction(&self) -> Direction {
-        self.direction
-    }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> WindowedGaussianOnline {
-        WindowedGaussianOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
+    /// The |z| at which the score reaches the threshold.
+    fn z_threshold(&self) -> f64 {
+        SQRT_2 * erfc_inv(1.0 - self.threshold)
     }
 }
 
-impl Detector for WindowedGaussian {
-    fn name(&self) -> &'static str {
-        "windowed_gaussian"
+impl Described for WindowedGaussian {
+    type Params = WindowedGaussianParams;
+    const NAME: &'static str = "windowed_gaussian";
+    const SUMMARY: &'static str =
+        "NAB's windowed Gaussian: erf(|z|/sqrt 2) against a sliding window";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in the window (default 6400)",
+        "step: points by which a full window slides (default 100)",
+        "threshold: score at which a point is flagged, in (0,1) (default 0.999)",
+        "min_periods: points before scoring starts (default 1)",
+        "direction: both | up | down (default both)",
+    ];
+}
+
+impl Streams for WindowedGaussian {
+    type Kernel = WindowedGaussianKernel;
+}
+
+/// Streaming state of [`WindowedGaussian`]: the window's running sums and the points waiting
+/// to slide it.
+pub type WindowedGaussianOnline = Streaming<WindowedGaussianKernel>;
+
+impl Kernel for WindowedGaussianKernel {
+    type Config = WindowedGaussian;
+
+    fn new(params: &WindowedGaussian) -> Self {
+        let params = *params;
+        Self {
+            params,
+            window: RollingMoments::new(params.window),
+            pending: Vec::with_capacity(params.step),
+        }
+    }
+
+    fn config(&self) -> &WindowedGaussian {
+        &self.params
     }
 
     /// By the two-sided tail `1 - score`: at most the threshold's tail is medium, a tenth of
     /// it high, a hundredth critical.
-    fn severity(&self, score: f64) -> Severity {
+    fn severity(config: &WindowedGaussian, score: f64) -> Severity {
         let tail = 1.0 - score;
-        let limit = 1.0 - self.threshold;
+        let limit = 1.0 - config.threshold;
         if tail <= limit / 100.0 {
             Severity::Critical
         } else if tail <= limit / 10.0 {
@@ -327,37 +195,27 @@ impl Detector for WindowedGaussian {
         }
     }
 
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+        Ok(self.point(x))
     }
 }
 
+/// The per-point state of [`WindowedGaussian`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct WindowedGaussianKernel {
+    /// Read without the derived `z_threshold` that 0.1.0 stored with it.
+    #[serde(deserialize_with = "legacy_params")]
     params: WindowedGaussian,
     window: RollingMoments,
     /// Points waiting to slide a full window forward.
     pending: Vec<f64>,
 }
 
-impl Kernel {
-    fn new(params: WindowedGaussian) -> Self {
-        Self {
-            params,
-            window: RollingMoments::new(params.window),
-            pending: Vec::with_capacity(params.step),
-        }
-    }
+fn legacy_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<WindowedGaussian, D::Error> {
+    crate::detector::without_keys(d, &["z_threshold"])
+}
 
+impl WindowedGaussianKernel {
     fn learn(&mut self, x: f64) {
         if self.window.len() < self.params.window {
             self.window.push(x);
@@ -372,8 +230,8 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl WindowedGaussianKernel {
+    fn point(&mut self, x: f64) -> PointScore {
         let out = if self.window.len() >= self.params.min_periods {
             let mean = self.window.mean();
             let sd = self.window.std_floored(0);
@@ -386,7 +244,7 @@ impl OnlineKernel for Kernel {
             };
             // erf(|z| / √2) through erfc, which keeps its precision in the far tail.
             let score = (1.0 - erfc(deviation / SQRT_2)).clamp(0.0, 1.0);
-            let half = p.z_threshold * sd;
+            let half = p.z_threshold() * sd;
             let (lower, upper) = match p.direction {
                 Direction::Both => (Some(mean - half), Some(mean + half)),
                 Direction::Up => (None, Some(mean + half)),
@@ -407,33 +265,12 @@ impl OnlineKernel for Kernel {
     }
 }
 
-/// Streaming state of [`WindowedGaussian`]: the window's running sums and the points waiting
-/// to slide it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WindowedGaussianOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for WindowedGaussianOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     /// NAB's algorithm, literally: the window as a list, statistics recomputed from it.
     fn nab_reference(values: &[f64], window: usize, step: usize) -> Vec<f64> {

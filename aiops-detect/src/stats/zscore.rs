@@ -11,66 +11,74 @@
 //! `window` points, so rounding error cannot build up over long streams.
 
 use std::collections::VecDeque;
-use std::str::FromStr;
 
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Detections, Detector, OnlineDetector, OnlineKernel, ParamGuard, PointGuard, PointScore,
-    run_online,
-};
-use crate::error::{DetectError, Result};
+use crate::common::Direction;
+use crate::common::checks::{check_positive, check_window};
+use crate::common::severity::ratio_severity;
+use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::error::Result;
 
-/// Which departures count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// Above or below.
-    #[default]
-    Both,
-    /// Above only (latency, error rate).
-    Up,
-    /// Below only (throughput, free space).
-    Down,
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`RollingZScore`].
+    ///
+    /// ```
+    /// use aiops_detect::{Detector, ParamGuard, RollingZScoreParams};
+    /// let det = RollingZScoreParams::new().window(5).threshold(3.0).check()?;
+    /// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 9.0, 30.0, 10.0];
+    /// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
+    /// let d = det.detect(&ts, &values)?;
+    /// assert!(d.is_anomaly[6] && !d.is_anomaly[7]);
+    /// # Ok::<(), aiops_detect::DetectError>(())
+    /// ```
+    RollingZScoreParams => RollingZScore
+);
+
+impl RollingZScoreParams {
+    crate::detector::setter!(
+        /// Points in the reference window (>= 2; default 60).
+        0 window: usize
+    );
+
+    crate::detector::setter!(
+        /// Flag at `|z| >= threshold` σ (> 0; default 3).
+        0 threshold: f64
+    );
+
+    crate::detector::setter!(
+        /// Points needed before scoring starts (2..=window; default: window).
+        0 min_periods: Option<usize>
+    );
+
+    crate::detector::setter!(
+        /// Which departures count (default both).
+        0 direction: Direction
+    );
 }
 
-impl FromStr for Direction {
-    type Err = DetectError;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "both" => Ok(Direction::Both),
-            "up" => Ok(Direction::Up),
-            "down" => Ok(Direction::Down),
-            _ => Err(DetectError::InvalidParameter {
-                name: "direction",
-                reason: format!("{s:?} is not one of both, up, down"),
-            }),
-        }
+impl ParamGuard for RollingZScoreParams {
+    type Checked = RollingZScore;
+
+    fn check(&self) -> Result<RollingZScore> {
+        check_window(self.0.window, self.0.min_periods, 2)?;
+        check_positive("threshold", self.0.threshold)?;
+        Ok(self.0)
     }
 }
 
-/// Unchecked parameters of [`RollingZScore`].
-///
-/// ```
-/// use aiops_detect::{Detector, ParamGuard, RollingZScoreParams};
-/// let det = RollingZScoreParams::new().window(5).threshold(3.0).check()?;
-/// let values = [10.0, 11.0, 9.0, 10.0, 11.0, 9.0, 30.0, 10.0];
-/// let ts: Vec<i64> = (0..values.len() as i64).map(|i| i * 60_000).collect();
-/// let d = det.detect(&ts, &values)?;
-/// assert!(d.is_anomaly[6] && !d.is_anomaly[7]);
-/// # Ok::<(), aiops_detect::DetectError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Rolling z-score detector, validated ([`RollingZScoreParams::check`] makes it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RollingZScoreParams {
+pub struct RollingZScore {
     window: usize,
     threshold: f64,
     min_periods: Option<usize>,
     direction: Direction,
 }
 
-impl Default for RollingZScoreParams {
+impl Default for RollingZScore {
     fn default() -> Self {
         Self {
             window: 60,
@@ -81,84 +89,7 @@ impl Default for RollingZScoreParams {
     }
 }
 
-impl RollingZScoreParams {
-    /// Defaults: window 60 points, threshold 3σ, both directions, scoring from a full window.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    crate::detector::setter!(
-        /// Points in the reference window (>= 2).
-        window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at `|z| >= threshold` σ (> 0).
-        threshold: f64
-    );
-
-    /// Points needed before scoring starts (2..=window; default: window).
-    pub fn min_periods(mut self, points: usize) -> Self {
-        self.min_periods = Some(points);
-        self
-    }
-
-    crate::detector::setter!(
-        /// Which departures count.
-        direction: Direction
-    );
-}
-
-impl ParamGuard for RollingZScoreParams {
-    type Checked = RollingZScore;
-
-    fn check(&self) -> Result<RollingZScore> {
-        if self.window < 2 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 2 points, got {}", self.window),
-            });
-        }
-        if !(self.threshold.is_finite() && self.threshold > 0.0) {
-            return Err(DetectError::InvalidParameter {
-                name: "threshold",
-                reason: format!(
-                    "must be a positive number of sigmas, got {}",
-                    self.threshold
-                ),
-            });
-        }
-        let min_periods = self.min_periods.unwrap_or(self.window);
-        if !(2..=self.window).contains(&min_periods) {
-            return Err(DetectError::InvalidParameter {
-                name: "min_periods",
-                reason: format!("must be in 2..={}, got {min_periods}", self.window),
-            });
-        }
-        Ok(RollingZScore {
-            window: self.window,
-            threshold: self.threshold,
-            min_periods,
-            direction: self.direction,
-        })
-    }
-}
-
-/// Validated rolling z-score detector.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct RollingZScore {
-    window: usize,
-    threshold: f64,
-    min_periods: usize,
-    direction: Direction,
-}
-
 impl RollingZScore {
-    /// Unchecked parameters to start from.
-    pub fn params() -> RollingZScoreParams {
-        RollingZScoreParams::new()
-    }
-
     /// Points in the reference window.
     pub fn window(&self) -> usize {
         self.window
@@ -171,50 +102,39 @@ impl RollingZScore {
 
     /// Points needed before scoring starts.
     pub fn min_periods(&self) -> usize {
-        self.min_periods
+        self.min_periods.unwrap_or(self.window)
     }
 
     /// Which departures count.
     pub fn direction(&self) -> Direction {
         self.direction
     }
-
-    /// The streaming state, typed (serde-able, for snapshots).
-    pub fn online_state(&self) -> RollingZScoreOnline {
-        RollingZScoreOnline {
-            kernel: Kernel::new(*self),
-            guard: PointGuard::default(),
-        }
-    }
 }
 
-impl Detector for RollingZScore {
-    fn name(&self) -> &'static str {
-        "zscore"
-    }
-
-    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(&self, score: f64) -> Severity {
-        crate::mad::ratio_severity(score, self.threshold)
-    }
-
-    fn online(&self) -> Box<dyn OnlineDetector> {
-        Box::new(self.online_state())
-    }
-
-    fn detect_with_progress(
-        &self,
-        timestamps: &[TimestampMs],
-        values: &[f64],
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Detections> {
-        run_online(Kernel::new(*self), timestamps, values, progress)
-    }
+impl Described for RollingZScore {
+    type Params = RollingZScoreParams;
+    const NAME: &'static str = "zscore";
+    const SUMMARY: &'static str =
+        "rolling z-score: distance from the mean of the previous window, in sigmas";
+    const PARAMS: &'static [&'static str] = &[
+        "window: points in the reference window (default 60)",
+        "threshold: sigmas at which a point is flagged (default 3)",
+        "min_periods: points before scoring starts (default: window)",
+        "direction: both | up | down (default both)",
+    ];
 }
 
-/// The rolling statistics.
+impl Streams for RollingZScore {
+    type Kernel = ZScoreKernel;
+}
+
+/// Streaming state of [`RollingZScore`].
+pub type RollingZScoreOnline = Streaming<ZScoreKernel>;
+
+/// The rolling statistics of [`RollingZScore`]: the window and its running sums. Counts
+/// points, not time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Kernel {
+pub struct ZScoreKernel {
     params: RollingZScore,
     buf: VecDeque<f64>,
     shift: f64,
@@ -223,18 +143,7 @@ struct Kernel {
     since_refresh: usize,
 }
 
-impl Kernel {
-    fn new(params: RollingZScore) -> Self {
-        Self {
-            params,
-            buf: VecDeque::with_capacity(params.window),
-            shift: 0.0,
-            sum: 0.0,
-            sumsq: 0.0,
-            since_refresh: 0,
-        }
-    }
-
+impl ZScoreKernel {
     fn refresh(&mut self) {
         self.shift = self.buf.front().copied().unwrap_or(0.0);
         let (mut s, mut q) = (0.0, 0.0);
@@ -265,10 +174,32 @@ impl Kernel {
     }
 }
 
-impl OnlineKernel for Kernel {
-    fn step(&mut self, x: f64) -> PointScore {
+impl Kernel for ZScoreKernel {
+    type Config = RollingZScore;
+
+    fn new(params: &RollingZScore) -> Self {
+        Self {
+            params: *params,
+            buf: VecDeque::with_capacity(params.window),
+            shift: 0.0,
+            sum: 0.0,
+            sumsq: 0.0,
+            since_refresh: 0,
+        }
+    }
+
+    fn config(&self) -> &RollingZScore {
+        &self.params
+    }
+
+    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
+    fn severity(config: &RollingZScore, score: f64) -> Severity {
+        ratio_severity(score, config.threshold)
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
         let n = self.buf.len();
-        let out = if n >= self.params.min_periods {
+        let out = if n >= self.params.min_periods() {
             let nf = n as f64;
             let mean_d = self.sum / nf;
             let var = ((self.sumsq - self.sum * mean_d) / (nf - 1.0)).max(0.0);
@@ -292,36 +223,16 @@ impl OnlineKernel for Kernel {
             PointScore::NEUTRAL
         };
         self.push(x);
-        out
-    }
-}
-
-/// Streaming state of [`RollingZScore`]: the window and its running sums.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RollingZScoreOnline {
-    kernel: Kernel,
-    guard: PointGuard,
-}
-
-impl OnlineDetector for RollingZScoreOnline {
-    crate::detector::snapshot_via_serde!();
-
-    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
-        self.guard.admit(timestamp, value)?;
-        Ok(self.kernel.step(value))
-    }
-
-    fn reset(&mut self) {
-        self.kernel = Kernel::new(self.kernel.params);
-        self.guard = PointGuard::default();
+        Ok(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::prelude::*;
 
-    use crate::testing::noise;
+    use crate::common::testing::noise;
 
     fn naive_z(values: &[f64], i: usize, w: usize) -> f64 {
         let win = &values[i - w..i];

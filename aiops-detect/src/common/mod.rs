@@ -2,6 +2,7 @@
 //! mappings, Tukey's fences, fit modes, rolling moments and order statistics, period detection,
 //! alarm suppression, and the test fixtures.
 
+pub mod cadence;
 pub mod checks;
 pub mod direction;
 pub mod fences;

@@ -18,6 +18,40 @@ pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// `n` timestamps a minute apart, from 2023-11-14 (ms).
+pub(crate) fn ts(n: usize) -> Vec<TimestampMs> {
+    (0..n as i64)
+        .map(|i| 1_700_000_000_000 + i * 60_000)
+        .collect()
+}
+
+/// A daily-like cycle of 48 points (amplitude 10 around 50) with uniform noise in [-1, 1).
+pub(crate) fn cycle(n: usize, seed: u64) -> Vec<f64> {
+    noise(n, seed)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| 50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 48.0).sin() + e)
+        .collect()
+}
+
+/// A daily (24-point) pattern with a sharp morning peak, on a slow trend, with noise.
+pub(crate) fn daily(n: usize, seed: u64) -> Vec<f64> {
+    noise(n, seed)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let h = (i % 24) as f64;
+            let shape = 10.0 * (std::f64::consts::PI * h / 24.0).sin().powi(3)
+                + if (8..11).contains(&(i % 24)) {
+                    4.0
+                } else {
+                    0.0
+                };
+            100.0 + 0.02 * i as f64 + shape + 0.5 * e
+        })
+        .collect()
+}
+
 /// Asserts that streaming the points one by one into a fresh state gives exactly the batch
 /// result, with the state saved and restored into a fresh one at each index of `snapshots`.
 pub(crate) fn assert_online_equals_batch(

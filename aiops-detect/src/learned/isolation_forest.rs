@@ -531,22 +531,7 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
 
-    use crate::common::testing::noise;
-
-    fn ts(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 60_000)
-            .collect()
-    }
-
-    /// A daily-like cycle with noise.
-    fn cycle(n: usize, seed: u64) -> Vec<f64> {
-        noise(n, seed)
-            .iter()
-            .enumerate()
-            .map(|(i, e)| 50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 48.0).sin() + e)
-            .collect()
-    }
+    use crate::common::testing::{cycle, noise, ts};
 
     #[test]
     fn finds_spikes_and_a_dip() {

@@ -682,21 +682,7 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
 
-    use crate::common::testing::noise;
-
-    fn ts(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 60_000)
-            .collect()
-    }
-
-    fn cycle(n: usize, seed: u64) -> Vec<f64> {
-        noise(n, seed)
-            .iter()
-            .enumerate()
-            .map(|(i, e)| 50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 48.0).sin() + e)
-            .collect()
-    }
+    use crate::common::testing::{cycle, noise, ts};
 
     /// Checks every tree's counts, parent links, leaf map and boxes against a recount.
     fn check_invariants(k: &RandomCutForestKernel) {

@@ -451,13 +451,7 @@ mod tests {
     use aiops_core::CoreError;
     use ndarray::Array2;
 
-    use crate::common::testing::noise;
-
-    fn ts(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 15_000)
-            .collect()
-    }
+    use crate::common::testing::{noise, ts};
 
     /// Three correlated metrics of very different scales: requests, CPU share, bytes.
     fn resource(n: usize, seed: u64) -> Array2<f64> {

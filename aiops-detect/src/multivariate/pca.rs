@@ -490,13 +490,7 @@ mod tests {
     use super::*;
     use aiops_core::CoreError;
 
-    use crate::common::testing::noise;
-
-    fn ts(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 15_000)
-            .collect()
-    }
+    use crate::common::testing::{noise, ts};
 
     /// Five metrics driven by two latent loads, in different units, with small noise.
     fn service(n: usize, seed: u64) -> Array2<f64> {

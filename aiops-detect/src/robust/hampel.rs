@@ -238,14 +238,10 @@ mod tests {
     use crate::common::testing::prelude::*;
     use crate::robust::mad::MadParams;
 
-    use crate::common::testing::noise;
+    use crate::common::testing::{noise, ts};
 
     fn flagged(d: &Detections) -> Vec<usize> {
         (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
-    }
-
-    fn ts(n: usize) -> Vec<i64> {
-        (0..n as i64).map(|i| i * 1000).collect()
     }
 
     #[test]

@@ -21,6 +21,7 @@ use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
+use crate::common::cadence::{Cadence, interpolate};
 use crate::common::fences::{Fences, finite_ratio};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::period::detect_period;
@@ -168,9 +169,16 @@ pub struct SeasonalKernel {
     period: Option<usize>,
     /// Per phase, its last `cycles` values.
     phases: Vec<VecDeque<f64>>,
-    /// Points seen since the period became known (the phase clock).
+    /// Steps since the period became known (the phase clock; a gap advances it by its
+    /// missing steps).
     clock: usize,
     residuals: RollingOrderStats,
+    /// Indices of `pending` that fill a gap (interpolated, never learned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    filled: Vec<usize>,
+    /// The series' step, to tell gaps.
+    #[serde(default)]
+    cadence: Cadence,
 }
 
 impl Kernel for SeasonalKernel {
@@ -184,6 +192,8 @@ impl Kernel for SeasonalKernel {
             phases: Vec::new(),
             clock: 0,
             residuals: RollingOrderStats::new(p.history),
+            filled: Vec::new(),
+            cadence: Cadence::default(),
         };
         if let Some(period) = p.period {
             k.start(period);
@@ -200,7 +210,11 @@ impl Kernel for SeasonalKernel {
         fence_severity(score, config.c)
     }
 
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+        let missing = (self.cadence.advance(timestamp) - 1) as usize;
+        if missing > 0 {
+            self.skip(missing, x);
+        }
         Ok(self.point(x))
     }
 }
@@ -262,6 +276,22 @@ impl SeasonalKernel {
 }
 
 impl SeasonalKernel {
+    /// Steps over `missing` slots before `x`: the phase clock advances past them; while the
+    /// period is searched for they are filled by interpolation (for the search, never
+    /// learned), and a gap longer than the search window starts the search afresh.
+    fn skip(&mut self, missing: usize, x: f64) {
+        if self.period.is_some() {
+            self.clock += missing;
+        } else if self.pending.len() + missing >= self.params.detect_window {
+            self.pending.clear();
+            self.filled.clear();
+        } else if let Some(&last) = self.pending.last() {
+            let at = self.pending.len();
+            self.filled.extend(at..at + missing);
+            self.pending.extend(interpolate(last, x, missing));
+        }
+    }
+
     fn point(&mut self, x: f64) -> PointScore {
         if self.period.is_some() {
             return self.learn(x);
@@ -269,10 +299,15 @@ impl SeasonalKernel {
         self.pending.push(x);
         if self.pending.len() >= self.params.detect_window {
             let buffered = std::mem::take(&mut self.pending);
+            let filled = std::mem::take(&mut self.filled);
             let max = self.params.detect_window / 3;
             self.start(detect_period(&buffered, Some(max)).unwrap_or(1));
-            for v in buffered {
-                self.learn(v);
+            for (i, v) in buffered.into_iter().enumerate() {
+                if filled.binary_search(&i).is_ok() {
+                    self.clock += 1;
+                } else {
+                    self.learn(v);
+                }
             }
         }
         PointScore::NEUTRAL

@@ -53,10 +53,11 @@ use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use crate::common::period::detect_period;
+use crate::common::cadence::Cadence;
 use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
-use crate::seasonal::stl::{AUTO_WINDOW, MIN_WINDOW, SeasonalForecast, decompose_window};
+use crate::seasonal::stl::{AUTO_WINDOW, MIN_WINDOW};
+use crate::seasonal::window::{ForecastWindow, Plan};
 
 crate::detector::params_newtype!(
     /// Unchecked parameters of [`SeasonalEsd`].
@@ -192,8 +193,8 @@ impl SeasonalEsd {
         Plan {
             period,
             window,
-            hop: self.hop.unwrap_or((window / REFITS_PER_WINDOW).max(1)),
-            min_residuals: period.unwrap_or(0).max(MIN_RESIDUALS).min(window),
+            refit_every: self.hop.unwrap_or((window / REFITS_PER_WINDOW).max(1)),
+            min_errors: period.unwrap_or(0).max(MIN_RESIDUALS).min(window),
         }
     }
 }
@@ -226,13 +227,11 @@ impl Kernel for SeasonalEsdKernel {
         let params = *params;
         Self {
             params,
-            plan: params.period.map(|p| params.plan(Some(p))),
-            values: VecDeque::new(),
-            forecast: None,
-            age: 0,
+            window: ForecastWindow::new(params.period.map(|p| params.plan(Some(p)))),
             residuals: VecDeque::new(),
             sorted: Vec::new(),
             critical: Critical::default(),
+            cadence: Cadence::default(),
         }
     }
 
@@ -253,7 +252,15 @@ impl Kernel for SeasonalEsdKernel {
         }
     }
 
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+        let missing = (self.cadence.advance(timestamp) - 1) as usize;
+        for line in self
+            .window
+            .gap(missing, x, self.search())
+            .collect::<Vec<_>>()
+        {
+            self.keep(self.window.stand_in(line));
+        }
         Ok(self.point(x))
     }
 }
@@ -270,15 +277,6 @@ const REFITS_PER_WINDOW: usize = 16;
 const MIN_RESIDUALS: usize = 32;
 /// Largest score of a point the test could not reach: below 1, the flagging value.
 const BELOW_ONE: f64 = 1.0 - f64::EPSILON;
-
-/// Everything that depends on the period, fixed once it is known.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct Plan {
-    period: Option<usize>,
-    window: usize,
-    hop: usize,
-    min_residuals: usize,
-}
 
 /// ESD critical values by m = n - i, the values left after step i: λ_i depends on n and i
 /// only through m, so one table serves every window size the residual window grows through.
@@ -382,30 +380,36 @@ fn center_and_scale(s: &[f64]) -> (f64, f64) {
     }
 }
 
-/// The window, the last fit's forecast and the residuals, in arrival order and sorted.
-/// The per-point state of [`SeasonalEsd`].
+/// The per-point state of [`SeasonalEsd`]: the window, the last fit's forecast and the
+/// residuals, in arrival order and sorted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeasonalEsdKernel {
     params: SeasonalEsd,
-    /// `None` while the first window is searched for a period.
-    plan: Option<Plan>,
-    /// Values for STL, flagged ones clipped to their bounds.
-    values: VecDeque<f64>,
-    forecast: Option<SeasonalForecast>,
-    /// Points since the last fit.
-    age: usize,
+    #[serde(flatten)]
+    window: ForecastWindow,
     residuals: VecDeque<f64>,
     /// `residuals`, ascending (by `total_cmp`).
     sorted: Vec<f64>,
     /// Derived from alpha alone: rebuilt after a restore.
     #[serde(skip)]
     critical: Critical,
+    /// The series' step, to tell gaps.
+    #[serde(default)]
+    cadence: Cadence,
 }
 
 impl SeasonalEsdKernel {
-    fn capacity(&self) -> usize {
-        self.plan
-            .map_or(self.params.window.unwrap_or(AUTO_WINDOW), |p| p.window)
+    /// Points searched for a period when none is given.
+    fn search(&self) -> usize {
+        self.params.window.unwrap_or(AUTO_WINDOW)
+    }
+
+    /// Appends a value (a point, or a gap's stand-in) to the window and refits when due.
+    fn keep(&mut self, kept: f64) {
+        let params = self.params;
+        if let Some(plan) = self.window.push(kept, self.search(), |p| params.plan(p)) {
+            self.window.refit(plan, true);
+        }
     }
 
     fn push_residual(&mut self, r: f64, window: usize) {
@@ -486,12 +490,11 @@ impl SeasonalEsdKernel {
 impl SeasonalEsdKernel {
     fn point(&mut self, x: f64) -> PointScore {
         let mut out = PointScore::NEUTRAL;
-        if let (Some(forecast), Some(plan)) = (&self.forecast, self.plan) {
-            let f = forecast.value(self.age + 1);
+        if let Some((f, plan)) = self.window.expected() {
             let r = x - f;
             if r.is_finite() {
                 self.push_residual(r, plan.window);
-                if self.residuals.len() >= plan.min_residuals {
+                if self.residuals.len() >= plan.min_errors {
                     out = self.esd(r, f);
                 }
             }
@@ -500,27 +503,7 @@ impl SeasonalEsdKernel {
             (true, Some(lo), Some(hi)) => x.clamp(lo, hi),
             _ => x,
         };
-        if self.values.len() >= self.capacity() {
-            self.values.pop_front();
-        }
-        self.values.push_back(kept);
-        self.age += 1;
-        if self.plan.is_none() && self.values.len() == self.capacity() {
-            let period = detect_period(self.values.make_contiguous(), None);
-            let plan = self.params.plan(period);
-            while self.values.len() > plan.window {
-                self.values.pop_front();
-            }
-            self.plan = Some(plan);
-        }
-        if let Some(plan) = self.plan
-            && self.values.len() == plan.window
-            && (self.forecast.is_none() || self.age >= plan.hop)
-            && let Some(d) = decompose_window(self.values.make_contiguous(), plan.period, true)
-        {
-            self.forecast = Some(SeasonalForecast::new(&d, plan.period));
-            self.age = 0;
-        }
+        self.keep(kept);
         out
     }
 }
@@ -529,7 +512,7 @@ impl SeasonalEsdKernel {
     /// The period in use, points: `None` while it is being searched for or when the series
     /// was found non-seasonal.
     pub fn period(&self) -> Option<usize> {
-        self.plan.and_then(|p| p.period)
+        self.window.plan.and_then(|p| p.period)
     }
 }
 
@@ -538,25 +521,7 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
 
-    use crate::common::testing::noise;
-
-    /// A daily (24-point) pattern with a sharp morning peak, on a slow trend, with noise.
-    fn daily(n: usize, seed: u64) -> Vec<f64> {
-        noise(n, seed)
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let h = (i % 24) as f64;
-                let shape = 10.0 * (std::f64::consts::PI * h / 24.0).sin().powi(3)
-                    + if (8..11).contains(&(i % 24)) {
-                        4.0
-                    } else {
-                        0.0
-                    };
-                100.0 + 0.02 * i as f64 + shape + 0.5 * e
-            })
-            .collect()
-    }
+    use crate::common::testing::{daily, noise};
 
     fn stamps(n: usize) -> Vec<i64> {
         (0..n as i64)

@@ -41,6 +41,7 @@ use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
+use crate::common::cadence::{Cadence, interpolate};
 use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
 
@@ -192,6 +193,7 @@ impl Kernel for SpectralResidualKernel {
             params,
             values: VecDeque::with_capacity(params.window),
             workspace: Workspace::default(),
+            cadence: Cadence::default(),
         }
     }
 
@@ -213,7 +215,13 @@ impl Kernel for SpectralResidualKernel {
         }
     }
 
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+        let missing = (self.cadence.advance(timestamp) - 1) as usize;
+        if let Some(&last) = self.values.back() {
+            for v in interpolate(last, x, missing.min(self.params.window)) {
+                self.push(v);
+            }
+        }
         Ok(self.point(x))
     }
 }
@@ -314,13 +322,18 @@ impl PartialEq for Workspace {
 }
 
 /// The trailing window and the FFT workspace.
-/// The per-point state of [`SpectralResidual`].
+/// The per-point state of [`SpectralResidual`]: the trailing window (plus FFT plans, rebuilt
+/// after a restore). The FFT assumes evenly spaced points: a gap's missing slots are filled
+/// by a straight line between the points around it (never scored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpectralResidualKernel {
     params: SpectralResidual,
     values: VecDeque<f64>,
     #[serde(skip)]
     workspace: Workspace,
+    /// The series' step, to tell gaps.
+    #[serde(default)]
+    cadence: Cadence,
 }
 
 impl SpectralResidualKernel {
@@ -396,11 +409,15 @@ impl SpectralResidualKernel {
 }
 
 impl SpectralResidualKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn push(&mut self, x: f64) {
         if self.values.len() == self.params.window {
             self.values.pop_front();
         }
         self.values.push_back(x);
+    }
+
+    fn point(&mut self, x: f64) -> PointScore {
+        self.push(x);
         if self.values.len() < self.params.window {
             return PointScore::NEUTRAL;
         }

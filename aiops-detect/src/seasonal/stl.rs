@@ -38,9 +38,11 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::common::period::detect_period;
+use crate::common::cadence::Cadence;
+use crate::common::severity::ratio_severity;
 use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
 use crate::error::{DetectError, Result};
+use crate::seasonal::window::{ForecastWindow, Plan};
 
 crate::detector::params_newtype!(
     /// Unchecked parameters of [`Stl`].
@@ -203,15 +205,12 @@ impl Kernel for StlKernel {
 
     fn new(params: &Stl) -> Self {
         let params = *params;
-        let plan = params.period.map(|p| params.plan(Some(p)));
         Self {
             params,
-            plan,
-            values: VecDeque::new(),
-            forecast: None,
-            age: 0,
+            window: ForecastWindow::new(params.period.map(|p| params.plan(Some(p)))),
             errors: VecDeque::new(),
             scale: None,
+            cadence: Cadence::default(),
         }
     }
 
@@ -221,19 +220,18 @@ impl Kernel for StlKernel {
 
     /// Robust z of 1×, 1.5× and 2× the threshold map to medium, high and critical.
     fn severity(config: &Stl, score: f64) -> Severity {
-        let r = score / config.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
+        ratio_severity(score, config.threshold)
     }
 
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+        let missing = (self.cadence.advance(timestamp) - 1) as usize;
+        for line in self
+            .window
+            .gap(missing, x, self.search())
+            .collect::<Vec<_>>()
+        {
+            self.keep(self.window.stand_in(line));
+        }
         Ok(self.point(x))
     }
 }
@@ -490,45 +488,34 @@ fn robust_scale<'a>(values: impl IntoIterator<Item = &'a f64>) -> f64 {
     }
 }
 
-/// Everything that depends on the period, fixed once it is known.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-struct Plan {
-    period: Option<usize>,
-    window: usize,
-    refit_every: usize,
-    min_errors: usize,
-}
-
-/// The window, the last fit and the recent forecast errors.
-/// The per-point state of [`Stl`].
+/// The per-point state of [`Stl`]: the window, the last fit and the recent forecast errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StlKernel {
     params: Stl,
-    /// `None` while the first window is searched for a period.
-    plan: Option<Plan>,
-    values: VecDeque<f64>,
-    forecast: Option<SeasonalForecast>,
-    /// Points since the last fit.
-    age: usize,
+    #[serde(flatten)]
+    window: ForecastWindow,
     errors: VecDeque<f64>,
     /// Robust σ of `errors` at the last fit, once there were enough.
     scale: Option<f64>,
+    /// The series' step, to tell gaps.
+    #[serde(default)]
+    cadence: Cadence,
 }
 
 impl StlKernel {
-    fn capacity(&self) -> usize {
-        self.plan
-            .map_or(self.params.window.unwrap_or(AUTO_WINDOW), |p| p.window)
+    /// Points searched for a period when none is given.
+    fn search(&self) -> usize {
+        self.params.window.unwrap_or(AUTO_WINDOW)
     }
 
-    fn refit(&mut self, plan: Plan) {
-        let window = self.values.make_contiguous();
-        if let Some(d) = decompose_window(window, plan.period, self.params.robust) {
-            self.forecast = Some(SeasonalForecast::new(&d, plan.period));
-            self.age = 0;
-        }
-        if self.errors.len() >= plan.min_errors {
-            self.scale = Some(robust_scale(&self.errors));
+    /// Appends a value (a point, or a gap's stand-in) to the window and refits when due.
+    fn keep(&mut self, kept: f64) {
+        let params = self.params;
+        if let Some(plan) = self.window.push(kept, self.search(), |p| params.plan(p)) {
+            self.window.refit(plan, params.robust);
+            if self.errors.len() >= plan.min_errors {
+                self.scale = Some(robust_scale(&self.errors));
+            }
         }
     }
 
@@ -556,15 +543,14 @@ impl StlKernel {
 impl StlKernel {
     fn point(&mut self, x: f64) -> PointScore {
         let mut out = PointScore::NEUTRAL;
-        if let (Some(forecast), Some(plan)) = (&self.forecast, self.plan) {
-            let expected = forecast.value(self.age + 1);
-            if expected.is_finite() {
-                out = self.score(x, expected);
-                if self.errors.len() == plan.window {
-                    self.errors.pop_front();
-                }
-                self.errors.push_back(x - expected);
+        if let Some((expected, plan)) = self.window.expected()
+            && expected.is_finite()
+        {
+            out = self.score(x, expected);
+            if self.errors.len() == plan.window {
+                self.errors.pop_front();
             }
+            self.errors.push_back(x - expected);
         }
         // A flagged point joins the window clipped to the edge of the normal range: a spike then
         // cannot bend the next fits (and come back one cycle later as a false alarm), while a
@@ -573,25 +559,7 @@ impl StlKernel {
             (true, Some(lo), Some(hi)) => x.clamp(lo, hi),
             _ => x,
         };
-        if self.values.len() >= self.capacity() {
-            self.values.pop_front();
-        }
-        self.values.push_back(kept);
-        self.age += 1;
-        if self.plan.is_none() && self.values.len() == self.capacity() {
-            let period = detect_period(self.values.make_contiguous(), None);
-            let plan = self.params.plan(period);
-            while self.values.len() > plan.window {
-                self.values.pop_front();
-            }
-            self.plan = Some(plan);
-        }
-        if let Some(plan) = self.plan
-            && self.values.len() == plan.window
-            && (self.forecast.is_none() || self.age >= plan.refit_every)
-        {
-            self.refit(plan);
-        }
+        self.keep(kept);
         out
     }
 }
@@ -600,7 +568,7 @@ impl StlKernel {
     /// The period in use, points: `None` while it is being searched for or when the series
     /// was found non-seasonal.
     pub fn period(&self) -> Option<usize> {
-        self.plan.and_then(|p| p.period)
+        self.window.plan.and_then(|p| p.period)
     }
 }
 
@@ -609,25 +577,7 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
 
-    use crate::common::testing::noise;
-
-    /// A daily (24-point) pattern with a sharp morning peak, on a slow trend, with noise.
-    fn daily(n: usize, seed: u64) -> Vec<f64> {
-        noise(n, seed)
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                let h = (i % 24) as f64;
-                let shape = 10.0 * (std::f64::consts::PI * h / 24.0).sin().powi(3)
-                    + if (8..11).contains(&(i % 24)) {
-                        4.0
-                    } else {
-                        0.0
-                    };
-                100.0 + 0.02 * i as f64 + shape + 0.5 * e
-            })
-            .collect()
-    }
+    use crate::common::testing::{daily, noise};
 
     fn stamps(n: usize) -> Vec<i64> {
         (0..n as i64)

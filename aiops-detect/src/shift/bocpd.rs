@@ -465,18 +465,12 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
 
-    use crate::common::testing::noise;
+    use crate::common::testing::{noise, ts};
 
     /// Roughly Gaussian noise with unit variance (sum of three uniforms).
     fn gauss(n: usize, seed: u64) -> Vec<f64> {
         let u = noise(3 * n, seed);
         u.chunks(3).map(|c| c.iter().sum::<f64>()).collect()
-    }
-
-    fn ts(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 60_000)
-            .collect()
     }
 
     /// Segments of (length, mean, sd), plus the indices where each segment starts.

@@ -185,6 +185,187 @@ pub fn parse_assignments<S: AsRef<str>>(items: &[S]) -> Result<Map<String, Value
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aiops_core::CoreError;
+    use serde_json::json;
+
+    use crate::common::testing::{assert_online_equals_batch, daily, ts};
+    use crate::multivariate::MULTIVARIATE_DETECTORS;
+
+    /// Parameters per detector for the registry-wide tests: the defaults, made smaller where
+    /// the default state is large.
+    fn test_params(name: &str) -> Map<String, Value> {
+        let p = match name {
+            "threshold" => json!({"upper": 75, "lower": 30}),
+            "isolation_forest" => {
+                json!({"trees": 10, "window": 128, "sample_size": 64, "refit_every": 64})
+            }
+            "random_cut_forest" => json!({"trees": 8, "tree_size": 64}),
+            _ => json!({}),
+        };
+        p.as_object().cloned().unwrap_or_default()
+    }
+
+    /// A daily cycle with a trend, a spike and a level shift: every detector warms up and
+    /// sees something.
+    fn eventful(n: usize) -> (Vec<i64>, Vec<f64>) {
+        let mut v = daily(n, 11);
+        v[n / 2] += 40.0;
+        for x in &mut v[3 * n / 4..] {
+            *x += 15.0;
+        }
+        (ts(n), v)
+    }
+
+    #[test]
+    fn every_detector_streams_as_it_batches_across_snapshots() {
+        let (t, v) = eventful(1500);
+        for info in DETECTORS {
+            let det = (info.build)(&test_params(info.name)).unwrap();
+            assert_eq!(det.name(), info.name);
+            assert_online_equals_batch(det.as_ref(), &t, &v, &[1, 650, 1300]);
+        }
+    }
+
+    #[test]
+    fn every_detector_refuses_bad_input_with_typed_errors() {
+        let (t, v) = eventful(300);
+        let with = |i: usize, x: f64| {
+            let mut w = v.clone();
+            w[i] = x;
+            w
+        };
+        let stamped = |f: &dyn Fn(&mut Vec<i64>)| {
+            let mut s = t.clone();
+            f(&mut s);
+            s
+        };
+        for info in DETECTORS {
+            let det = (info.build)(&test_params(info.name)).unwrap();
+            let name = info.name;
+            let bad = [
+                (det.detect(&[], &[]), "empty"),
+                (det.detect(&t, &v[..10]), "length mismatch"),
+                (det.detect(&t, &with(150, f64::NAN)), "NaN"),
+                (det.detect(&t, &with(150, f64::NEG_INFINITY)), "infinite"),
+                (
+                    det.detect(&stamped(&|s| s.swap(150, 151)), &v),
+                    "out of order",
+                ),
+                (det.detect(&stamped(&|s| s[151] = s[150]), &v), "duplicate"),
+            ];
+            for (got, what) in bad {
+                assert!(matches!(got, Err(DetectError::Core(_))), "{name}: {what}");
+            }
+            assert!(matches!(
+                det.detect(&t, &with(150, 1e200)),
+                Err(DetectError::OutOfRange { .. })
+            ));
+            assert!(
+                matches!(det.detect(&[1], &[0.0]).map(|d| d.len()), Ok(1)),
+                "{name}: one point"
+            );
+            // Online, a refused point leaves the state as it was.
+            let batch = det.detect(&t, &v).unwrap();
+            let mut online = det.online();
+            for i in 0..t.len() {
+                if i == 200 {
+                    let (now, before) = (t[i], t[i - 1]);
+                    for (ts, x) in [(now, f64::NAN), (now, f64::INFINITY), (before, v[i])] {
+                        assert!(online.update(ts, x).is_err(), "{name}: ({ts}, {x})");
+                    }
+                    assert!(matches!(
+                        online.update(now, -1e200),
+                        Err(DetectError::OutOfRange { .. })
+                    ));
+                    assert!(matches!(
+                        online.update(before - 1, v[i]),
+                        Err(DetectError::OutOfOrder { .. })
+                    ));
+                    assert!(online.restore("{not json").is_err());
+                }
+                assert_eq!(
+                    online.update(t[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "{name} {i}"
+                );
+            }
+            online.reset();
+            assert_eq!(online.update(t[0], v[0]).unwrap(), batch.point(0), "{name}");
+        }
+    }
+
+    /// Each `(default N)` in the parameter text is the value of `Params::default()`, each
+    /// parameter is documented, and each documented name is a parameter.
+    #[test]
+    fn documented_defaults_are_the_defaults() {
+        let univariate = DETECTORS.iter().map(|d| (d.name, d.params, (d.defaults)()));
+        let multivariate = MULTIVARIATE_DETECTORS
+            .iter()
+            .map(|d| (d.name, d.params, (d.defaults)()));
+        for (name, lines, defaults) in univariate.chain(multivariate) {
+            let defaults = defaults.as_object().cloned().unwrap_or_default();
+            let mut documented = Vec::new();
+            for line in lines {
+                let (keys, text) = line.split_once(':').unwrap();
+                for key in keys.split(", ") {
+                    let value = defaults
+                        .get(key)
+                        .unwrap_or_else(|| panic!("{name}: {key} is not a parameter"));
+                    documented.push(key);
+                    check_default(&format!("{name}.{key}"), text, value);
+                }
+            }
+            for key in defaults.keys() {
+                assert!(
+                    documented.contains(&key.as_str()),
+                    "{name}: {key} undocumented"
+                );
+            }
+        }
+    }
+
+    /// `text` documents `value` as its default: a literal (number, word, list of detector
+    /// names) equal to it, or, for a default computed from other parameters or the data
+    /// (`default: window`, `default max(1, window / 16)`, `default none`), no value at all.
+    fn check_default(what: &str, text: &str, value: &Value) {
+        let Some(at) = text.rfind("default") else {
+            assert!(
+                value.is_null() || value.is_object(),
+                "{what}: default {value} is not documented"
+            );
+            return;
+        };
+        let said = text[at + "default".len()..]
+            .trim_end()
+            .strip_suffix(')')
+            .unwrap_or(text)
+            .trim();
+        let word =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if let Some(items) = value.as_array() {
+            let names: Vec<&str> = items
+                .iter()
+                .filter_map(|m| m["detector"].as_str())
+                .collect();
+            assert_eq!(names.join(", "), said, "{what}");
+        } else if let Ok(number) = said.parse::<f64>() {
+            assert_eq!(
+                value.as_f64(),
+                Some(number),
+                "{what}: says {said}, is {value}"
+            );
+        } else if let Ok(flag) = said.parse::<bool>() {
+            assert_eq!(
+                value.as_bool(),
+                Some(flag),
+                "{what}: says {said}, is {value}"
+            );
+        } else if word(said) && said != "none" {
+            assert_eq!(value, &json!(said), "{what}: says {said}, is {value}");
+        } else {
+            assert!(value.is_null(), "{what}: says {said}, is {value}");
+        }
+    }
 
     #[test]
     fn builds_by_name_with_typed_params() {

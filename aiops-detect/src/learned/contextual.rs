@@ -186,10 +186,10 @@ impl Described for Contextual {
     const PARAMS: &'static [&'static str] = &[
         "bits: bits per value, the range is cut into 2^bits levels (default 3)",
         "input_min, input_max: known range of the series (default: set by the warm-up)",
-        "warmup: points that set the range when none is given (default 150)",
+        "warmup: points that set the range when none is given (default 120)",
         "max_active: most active contexts carried to the next point (default 15)",
         "max_left: largest left side made by generalising (default 7)",
-        "rest: points silenced after a high raw score (default 150)",
+        "rest: points silenced after a high raw score (default 120)",
         "rest_threshold: raw score that starts a rest (default 0.75)",
         "threshold: score at which a point is flagged (default 0.75)",
         "capacity: contexts at which the memory starts afresh from the last replay points (default 20000)",

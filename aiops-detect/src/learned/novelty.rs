@@ -122,6 +122,7 @@ impl Described for Novelty {
         "rest: points silenced after a high score (default 300)",
         "rest_threshold: raw score that starts a rest (default 0.75)",
         "threshold: score at which a point is flagged (default 0.75)",
+        "memory: points after which an n-gram not seen again is forgotten, 0 = never (default 0)",
         "capacity: most n-grams remembered (default 262144)",
     ];
 }

@@ -37,7 +37,7 @@ impl ThresholdParams {
 
     crate::detector::setter!(
         /// Severity of every breach (default `high`): a static bound is an operator's rule.
-        0 severity: Option<Severity>
+        0 severity: Severity
     );
 }
 
@@ -71,12 +71,22 @@ impl ParamGuard for ThresholdParams {
 
 /// Static-threshold detector, validated ([`ThresholdParams::check`] makes it). Stateless: it
 /// is its own kernel.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Threshold {
     upper: Option<f64>,
     lower: Option<f64>,
-    severity: Option<Severity>,
+    severity: Severity,
+}
+
+impl Default for Threshold {
+    fn default() -> Self {
+        Self {
+            upper: None,
+            lower: None,
+            severity: Severity::High,
+        }
+    }
 }
 
 impl Threshold {
@@ -122,7 +132,7 @@ impl Kernel for Threshold {
 
     /// The configured severity (default high) for every breach.
     fn severity(config: &Threshold, _score: f64) -> Severity {
-        config.severity.unwrap_or(Severity::High)
+        config.severity
     }
 
     fn step(&mut self, _: TimestampMs, value: f64) -> Result<PointScore> {

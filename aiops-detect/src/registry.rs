@@ -242,20 +242,29 @@ mod tests {
         for info in DETECTORS {
             let det = (info.build)(&test_params(info.name)).unwrap();
             let name = info.name;
-            let bad = [
-                (det.detect(&[], &[]), "empty"),
-                (det.detect(&t, &v[..10]), "length mismatch"),
-                (det.detect(&t, &with(150, f64::NAN)), "NaN"),
-                (det.detect(&t, &with(150, f64::NEG_INFINITY)), "infinite"),
-                (
-                    det.detect(&stamped(&|s| s.swap(150, 151)), &v),
-                    "out of order",
-                ),
-                (det.detect(&stamped(&|s| s[151] = s[150]), &v), "duplicate"),
-            ];
-            for (got, what) in bad {
-                assert!(matches!(got, Err(DetectError::Core(_))), "{name}: {what}");
+            let core = |r: Result<crate::Detections>| match r {
+                Err(DetectError::Core(e)) => e,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert!(matches!(core(det.detect(&[], &[])), CoreError::Empty(_)));
+            assert!(matches!(
+                core(det.detect(&t, &v[..10])),
+                CoreError::LengthMismatch { .. }
+            ));
+            for x in [f64::NAN, f64::NEG_INFINITY] {
+                assert!(matches!(
+                    core(det.detect(&t, &with(150, x))),
+                    CoreError::NonFinite { index: 150, .. }
+                ));
             }
+            assert!(matches!(
+                core(det.detect(&stamped(&|s| s.swap(150, 151)), &v)),
+                CoreError::Unsorted { .. }
+            ));
+            assert!(matches!(
+                core(det.detect(&stamped(&|s| s[151] = s[150]), &v)),
+                CoreError::DuplicateTimestamp { .. }
+            ));
             assert!(matches!(
                 det.detect(&t, &with(150, 1e200)),
                 Err(DetectError::OutOfRange { .. })

@@ -3,7 +3,7 @@
 
 use aiops_core::TimestampMs;
 
-use crate::detector::Detector;
+use crate::detector::{Detector, ParamGuard};
 
 /// Deterministic noise, uniform in [-1, 1) (an LCG, so tests need no RNG crate).
 pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
@@ -99,4 +99,17 @@ pub(crate) mod prelude {
         Detections, Detector, Kernel, OnlineDetector, ParamGuard, Streams,
     };
     pub(crate) use crate::error::DetectError;
+}
+
+/// Asserts that each parameter set is refused with `InvalidParameter` naming the parameter.
+pub(crate) fn assert_rejected<P: ParamGuard>(cases: impl IntoIterator<Item = (P, &'static str)>)
+where
+    P::Checked: std::fmt::Debug,
+{
+    for (params, name) in cases {
+        match params.check() {
+            Err(crate::DetectError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }

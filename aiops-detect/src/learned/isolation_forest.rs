@@ -529,6 +529,7 @@ impl IsolationForestKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::assert_rejected;
     use crate::common::testing::prelude::*;
 
     use crate::common::testing::{cycle, noise, ts};
@@ -599,53 +600,6 @@ mod tests {
     }
 
     #[test]
-    fn online_equals_batch_even_across_snapshots() {
-        let mut v = cycle(2000, 17);
-        v[1700] = 90.0;
-        let t = ts(v.len());
-        for det in [
-            IsolationForestParams::new().trees(30).check().unwrap(),
-            IsolationForestParams::new()
-                .shingle(1)
-                .window(50)
-                .sample_size(50)
-                .refit_every(1)
-                .trees(5)
-                .check()
-                .unwrap(),
-            IsolationForestParams::new()
-                .shingle(4)
-                .differences(true)
-                .window(300)
-                .sample_size(64)
-                .refit_every(77)
-                .trees(20)
-                .check()
-                .unwrap(),
-        ] {
-            let batch = det.detect(&t, &v).unwrap();
-            let mut online = det.online_state();
-            for i in 0..v.len() {
-                if i == 5 || i == 1234 || i == 1235 {
-                    let snap = serde_json::to_string(&online).unwrap();
-                    assert!(snap.len() < 100_000, "snapshot of {} bytes", snap.len());
-                    online = serde_json::from_str(&snap).unwrap();
-                }
-                assert_eq!(
-                    online.update(t[i], v[i]).unwrap(),
-                    batch.point(i),
-                    "point {i}"
-                );
-            }
-            assert!(online.kernel().is_fitted());
-            let mut boxed = det.online();
-            boxed.update(0, 1.0).unwrap();
-            boxed.reset();
-            assert_eq!(boxed.update(t[0], v[0]).unwrap(), batch.point(0));
-        }
-    }
-
-    #[test]
     fn constant_input_scores_finite() {
         let v = vec![7.0; 600];
         let d = IsolationForestParams::new()
@@ -658,9 +612,9 @@ mod tests {
     }
 
     #[test]
-    fn bad_params_and_input() {
+    fn bad_params() {
         let p = IsolationForestParams::new;
-        for (bad, name) in [
+        assert_rejected([
             (p().shingle(0), "shingle"),
             (p().shingle(257), "shingle"),
             (p().sample_size(1), "sample_size"),
@@ -670,37 +624,8 @@ mod tests {
             (p().threshold(1.0), "threshold"),
             (p().threshold(0.0), "threshold"),
             (p().threshold(f64::NAN), "threshold"),
-        ] {
-            match bad.check() {
-                Err(DetectError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
-                other => panic!("{name}: {other:?}"),
-            }
-        }
+        ]);
         let e = serde_json::from_str::<IsolationForestParams>(r#"{"tree": 3}"#).unwrap_err();
         assert!(e.to_string().contains("trees"), "{e}");
-        let det = p().check().unwrap();
-        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
-        assert!(matches!(
-            det.detect(&[1, 1], &[0.0, 0.0]),
-            Err(DetectError::Core(_))
-        ));
-        assert!(matches!(
-            det.detect(&[2, 1], &[0.0, 0.0]),
-            Err(DetectError::Core(_))
-        ));
-        assert!(matches!(
-            det.detect(&[1, 2], &[0.0, f64::NAN]),
-            Err(DetectError::Core(_))
-        ));
-        let mut o = det.online_state();
-        o.update(10, 1.0).unwrap();
-        assert!(matches!(
-            o.update(9, 1.0),
-            Err(DetectError::OutOfOrder { .. })
-        ));
-        assert!(matches!(
-            o.update(11, f64::NAN),
-            Err(DetectError::NonFinite { .. })
-        ));
     }
 }

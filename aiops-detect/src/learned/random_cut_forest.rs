@@ -680,6 +680,7 @@ impl RandomCutForestKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::assert_rejected;
     use crate::common::testing::prelude::*;
 
     use crate::common::testing::{cycle, noise, ts};
@@ -769,50 +770,9 @@ mod tests {
     }
 
     #[test]
-    fn online_equals_batch_even_across_snapshots() {
-        let mut v = cycle(1500, 17);
-        v[1300] = 95.0;
-        v.extend(std::iter::repeat_n(7.0, 100));
-        let t = ts(v.len());
-        for det in [
-            RandomCutForestParams::new().trees(10).check().unwrap(),
-            RandomCutForestParams::new()
-                .trees(3)
-                .tree_size(8)
-                .shingle(1)
-                .threshold(2.0)
-                .seed(9)
-                .check()
-                .unwrap(),
-        ] {
-            let batch = det.detect(&t, &v).unwrap();
-            let mut online = det.online_state();
-            for i in 0..v.len() {
-                if [2, 5, 100, 777, 1550].contains(&i) {
-                    let snap = serde_json::to_string(&online).unwrap();
-                    online = serde_json::from_str(&snap).unwrap();
-                }
-                assert_eq!(
-                    online.update(t[i], v[i]).unwrap(),
-                    batch.point(i),
-                    "point {i}"
-                );
-            }
-            assert_eq!(
-                online.kernel().window_len(),
-                online.kernel().config().tree_size
-            );
-            let mut boxed = det.online();
-            boxed.update(0, 1.0).unwrap();
-            boxed.reset();
-            assert_eq!(boxed.update(t[0], v[0]).unwrap(), batch.point(0));
-        }
-    }
-
-    #[test]
-    fn bad_params_and_input() {
+    fn bad_params() {
         let p = RandomCutForestParams::new;
-        for (bad, name) in [
+        assert_rejected([
             (p().trees(0), "trees"),
             (p().tree_size(4), "tree_size"),
             (p().tree_size(100_000), "tree_size"),
@@ -820,38 +780,9 @@ mod tests {
             (p().shingle(300), "shingle"),
             (p().threshold(0.0), "threshold"),
             (p().threshold(f64::INFINITY), "threshold"),
-        ] {
-            match bad.check() {
-                Err(DetectError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
-                other => panic!("{name}: {other:?}"),
-            }
-        }
+        ]);
         let e = serde_json::from_str::<RandomCutForestParams>(r#"{"tree_sise": 3}"#).unwrap_err();
         assert!(e.to_string().contains("tree_size"), "{e}");
-        let det = p().check().unwrap();
-        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
-        assert!(matches!(
-            det.detect(&[1, 1], &[0.0, 0.0]),
-            Err(DetectError::Core(_))
-        ));
-        assert!(matches!(
-            det.detect(&[2, 1], &[0.0, 0.0]),
-            Err(DetectError::Core(_))
-        ));
-        assert!(matches!(
-            det.detect(&[1, 2], &[0.0, f64::NAN]),
-            Err(DetectError::Core(_))
-        ));
-        let mut o = det.online_state();
-        o.update(10, 1.0).unwrap();
-        assert!(matches!(
-            o.update(9, 1.0),
-            Err(DetectError::OutOfOrder { .. })
-        ));
-        assert!(matches!(
-            o.update(11, f64::NAN),
-            Err(DetectError::NonFinite { .. })
-        ));
     }
 
     #[test]

@@ -249,44 +249,9 @@ mod tests {
     }
 
     #[test]
-    fn online_equals_batch_across_snapshots() {
-        let mut v: Vec<f64> = noise(1500, 9).iter().map(|x| 1e6 + 10.0 * x).collect();
-        v[1200] += 200.0;
-        let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let det = EsdParams::new().window(300).alpha(0.01).check().unwrap();
-        let batch = det.detect(&ts, &v).unwrap();
-        assert!(batch.is_anomaly[1200]);
-        let mut online = det.online_state();
-        for i in 0..v.len() {
-            if i == 150 || i == 900 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(
-                online.update(ts[i], v[i]).unwrap(),
-                batch.point(i),
-                "point {i}"
-            );
-        }
-    }
-
-    #[test]
-    fn bad_params_and_input() {
+    fn bad_params() {
         assert!(EsdParams::new().window(4).check().is_err());
         assert!(EsdParams::new().alpha(0.0).check().is_err());
         assert!(EsdParams::new().alpha(1.0).check().is_err());
-        let det = EsdParams::new().check().unwrap();
-        assert!(det.detect(&[], &[]).is_err());
-        assert!(det.detect(&[2, 1], &[0.0, 1.0]).is_err());
-        assert!(det.detect(&[1, 2], &[0.0, f64::NAN]).is_err());
-        // A flat training set still scores finitely.
-        let v = vec![3.0; 600];
-        let ts: Vec<i64> = (0..600).collect();
-        assert!(
-            det.detect(&ts, &v)
-                .unwrap()
-                .scores
-                .iter()
-                .all(|s| s.is_finite())
-        );
     }
 }

@@ -361,50 +361,6 @@ mod tests {
     }
 
     #[test]
-    fn online_equals_batch_even_across_snapshots() {
-        let mut v: Vec<f64> = noise(3000, 11).iter().map(|x| 10.0 * x).collect();
-        v[2500] = 80.0;
-        let ts: Vec<i64> = (0..v.len() as i64)
-            .map(|i| 1_700_000_000_000 + i * 15_000)
-            .collect();
-        for det in [
-            WindowedGaussianParams::new().check().unwrap(),
-            WindowedGaussianParams::new()
-                .window(200)
-                .step(7)
-                .min_periods(20)
-                .direction(Direction::Up)
-                .check()
-                .unwrap(),
-            WindowedGaussianParams::new()
-                .window(2)
-                .step(1)
-                .direction(Direction::Down)
-                .check()
-                .unwrap(),
-        ] {
-            let batch = det.detect(&ts, &v).unwrap();
-            assert!(batch.is_anomaly.iter().any(|&a| a));
-            let mut online = det.online_state();
-            for i in 0..v.len() {
-                if i == 1234 || i == 1240 {
-                    let snap = serde_json::to_string(&online).unwrap();
-                    online = serde_json::from_str(&snap).unwrap();
-                }
-                assert_eq!(
-                    online.update(ts[i], v[i]).unwrap(),
-                    batch.point(i),
-                    "point {i}"
-                );
-            }
-            let mut boxed = det.online();
-            boxed.update(0, 1.0).unwrap();
-            boxed.reset();
-            assert_eq!(boxed.update(ts[0], v[0]).unwrap(), batch.point(0));
-        }
-    }
-
-    #[test]
     fn rolling_moments_stay_exact() {
         let mut m = RollingMoments::new(10);
         let v: Vec<f64> = noise(10_000, 2).iter().map(|x| 1e9 + x).collect();
@@ -427,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_params_and_input() {
+    fn bad_params() {
         assert!(WindowedGaussianParams::new().window(1).check().is_err());
         assert!(WindowedGaussianParams::new().step(0).check().is_err());
         assert!(
@@ -461,25 +417,5 @@ mod tests {
                 .check()
                 .is_err()
         );
-        let det = WindowedGaussianParams::new().check().unwrap();
-        assert!(matches!(det.detect(&[], &[]), Err(DetectError::Core(_))));
-        assert!(matches!(
-            det.detect(&[1, 1], &[0.0, 0.0]),
-            Err(DetectError::Core(_))
-        ));
-        assert!(matches!(
-            det.detect(&[1, 2], &[0.0, f64::NAN]),
-            Err(DetectError::Core(_))
-        ));
-        let mut o = det.online_state();
-        o.update(10, 1.0).unwrap();
-        assert!(matches!(
-            o.update(9, 1.0),
-            Err(DetectError::OutOfOrder { .. })
-        ));
-        assert!(matches!(
-            o.update(11, f64::NAN),
-            Err(DetectError::NonFinite { .. })
-        ));
     }
 }

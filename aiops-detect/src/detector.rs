@@ -284,6 +284,102 @@ macro_rules! params_newtype {
 }
 pub(crate) use params_newtype;
 
+/// What a builder method of a parameter of type `Self` takes: the value itself, or for an
+/// `Option<T>` parameter a plain `T`.
+pub trait SetArg {
+    /// The argument type.
+    type Arg;
+    /// The parameter value of an argument.
+    fn wrap(arg: Self::Arg) -> Self;
+}
+
+impl<T> SetArg for Option<T> {
+    type Arg = T;
+    fn wrap(arg: T) -> Self {
+        Some(arg)
+    }
+}
+
+/// [`SetArg`] for types taken as they are.
+macro_rules! plain_set_arg {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::detector::SetArg for $t {
+            type Arg = $t;
+            fn wrap(arg: $t) -> Self {
+                arg
+            }
+        })*
+    };
+}
+pub(crate) use plain_set_arg;
+
+plain_set_arg!(usize, u64, f64, bool, Severity);
+
+/// The builder methods of a `XParams(X)` newtype, one per listed parameter:
+/// `setters!(XParams { window: usize, min_periods: Option<usize> });` (an `Option<T>`
+/// parameter takes a plain `T`). The parameters are documented once, in the detector's
+/// [`Described::PARAMS`].
+macro_rules! setters {
+    ($params:ident { $($name:ident: $t:ty),* $(,)? }) => {
+        impl $params {
+            $(
+                #[doc = concat!(
+                    "Sets `", stringify!($name),
+                    "` (documented in the detector's `Described::PARAMS`, as `aiops detectors` \
+                     prints them)."
+                )]
+                pub fn $name(mut self, v: <$t as $crate::detector::SetArg>::Arg) -> Self {
+                    self.0.$name = <$t as $crate::detector::SetArg>::wrap(v);
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
+/// The registry card of a streaming detector, its link to its kernel and its severity rule,
+/// in one place:
+///
+/// ```text
+/// describe!(Mad, MadParams, MadKernel => MadOnline, "mad", "one-line summary",
+///     severity |config, score| ratio_severity(score, config.threshold), "
+///     window: points in the reference window (default 100)
+///     ...
+/// ");
+/// ```
+///
+/// gives `Described` (name, summary, parameter lines), `Streams` (kernel, severity) and the
+/// `XOnline` alias of its streaming state. Without `Kernel => Online` and `severity`, only
+/// `Described` (for detectors with an online state of their own).
+macro_rules! describe {
+    ($detector:ident, $params:ident, $kernel:ident => $online:ident, $name:literal,
+     $summary:literal, severity |$c:pat_param, $s:pat_param| $severity:expr, $text:literal $(,)?) => {
+        $crate::detector::describe!($detector, $params, $name, $summary, $text);
+
+        impl $crate::detector::Streams for $detector {
+            type Kernel = $kernel;
+
+            fn score_severity(&self, score: f64) -> aiops_core::Severity {
+                let ($c, $s) = (self, score);
+                $severity
+            }
+        }
+
+        #[doc = concat!("Streaming state of [`", stringify!($detector), "`].")]
+        pub type $online = $crate::detector::Streaming<$kernel>;
+    };
+    ($detector:ident, $params:ident, $name:literal, $summary:literal, $text:literal $(,)?) => {
+        impl $crate::detector::Described for $detector {
+            type Params = $params;
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = $summary;
+            const PARAMS: &'static str = $text;
+        }
+    };
+}
+pub(crate) use describe;
+
 /// Implements `snapshot` / `restore` through the type's serde form.
 macro_rules! snapshot_via_serde {
     () => {
@@ -347,9 +443,9 @@ pub trait Described: Sized {
     const NAME: &'static str;
     /// One line for `aiops detectors` and `--help`.
     const SUMMARY: &'static str;
-    /// One line per parameter, `name: meaning (default N)`; a test ties each `(default N)` to
-    /// `Self::Params::default()`.
-    const PARAMS: &'static [&'static str];
+    /// One line per parameter, `name: meaning (default N)` (indentation and blank lines are
+    /// ignored); a test ties each `(default N)` to `Self::Params::default()`.
+    const PARAMS: &'static str;
 }
 
 /// The per-point logic of a streaming detector, written once: [`Streaming`] makes the online
@@ -373,9 +469,6 @@ pub trait Kernel: fmt::Debug + Clone + Send + Serialize + DeserializeOwned + 'st
     /// point), then learns from it. On error the state must be unchanged.
     fn step(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore>;
 
-    /// The severity of an anomaly with this score.
-    fn severity(config: &Self::Config, score: f64) -> Severity;
-
     /// Scores a whole series already checked. The default streams a fresh state over it; a
     /// kernel with a genuinely faster batch algorithm overrides this and tests the agreement.
     fn batch(
@@ -393,6 +486,9 @@ pub trait Streams: Described + fmt::Debug + Clone + Send + Sync + 'static {
     /// The per-point state.
     type Kernel: Kernel<Config = Self>;
 
+    /// The severity of an anomaly with this score.
+    fn score_severity(&self, score: f64) -> Severity;
+
     /// The streaming state, typed (serde-able, for snapshots).
     fn online_state(&self) -> Streaming<Self::Kernel> {
         Streaming::new(self)
@@ -405,7 +501,7 @@ impl<C: Streams> Detector for C {
     }
 
     fn severity(&self, score: f64) -> Severity {
-        C::Kernel::severity(self, score)
+        self.score_severity(score)
     }
 
     fn online(&self) -> Box<dyn OnlineDetector> {

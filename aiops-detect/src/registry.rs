@@ -36,8 +36,9 @@ pub struct DetectorInfo<D: ?Sized + 'static = dyn Detector> {
     pub name: &'static str,
     /// One-line description.
     pub summary: &'static str,
-    /// Accepted parameters, `name: meaning`.
-    pub params: &'static [&'static str],
+    /// Accepted parameters, one `name: meaning (default N)` per line (see
+    /// [`DetectorInfo::param_lines`]).
+    pub params: &'static str,
     /// Builds the detector from a parameter map.
     pub build: fn(&Map<String, Value>) -> Result<Box<D>>,
     /// The default parameters, serialised (each `(default N)` of `params` is tied to them by a
@@ -54,6 +55,11 @@ impl<D: ?Sized> Clone for DetectorInfo<D> {
 impl<D: ?Sized> Copy for DetectorInfo<D> {}
 
 impl<D: ?Sized> DetectorInfo<D> {
+    /// The parameter lines, trimmed.
+    pub fn param_lines(&self) -> impl Iterator<Item = &'static str> {
+        self.params.lines().map(str::trim).filter(|l| !l.is_empty())
+    }
+
     /// The entry of detector type `T`, built through `box_it` (a coercion to `Box<D>`).
     pub(crate) const fn of<T: Described>(build: fn(&Map<String, Value>) -> Result<Box<D>>) -> Self {
         Self {
@@ -307,10 +313,12 @@ mod tests {
     /// parameter is documented, and each documented name is a parameter.
     #[test]
     fn documented_defaults_are_the_defaults() {
-        let univariate = DETECTORS.iter().map(|d| (d.name, d.params, (d.defaults)()));
+        let univariate = DETECTORS
+            .iter()
+            .map(|d| (d.name, d.param_lines().collect::<Vec<_>>(), (d.defaults)()));
         let multivariate = MULTIVARIATE_DETECTORS
             .iter()
-            .map(|d| (d.name, d.params, (d.defaults)()));
+            .map(|d| (d.name, d.param_lines().collect(), (d.defaults)()));
         for (name, lines, defaults) in univariate.chain(multivariate) {
             let defaults = defaults.as_object().cloned().unwrap_or_default();
             let mut documented = Vec::new();

@@ -68,7 +68,7 @@ fn detectors_help() -> String {
     let mut s = String::from("Detectors:\n");
     for d in DETECTORS {
         s.push_str(&format!("  {:<10} {}\n", d.name, d.summary));
-        for p in d.params {
+        for p in d.param_lines() {
             s.push_str(&format!("  {:<10}   -p {p}\n", ""));
         }
     }

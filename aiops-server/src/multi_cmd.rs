@@ -18,7 +18,7 @@ fn detectors_help() -> String {
     let mut s = String::from("Multivariate detectors:\n");
     for d in MULTIVARIATE_DETECTORS {
         s.push_str(&format!("  {:<12} {}\n", d.name, d.summary));
-        for p in d.params {
+        for p in d.param_lines() {
             s.push_str(&format!("  {:<12}   -p {p}\n", ""));
         }
     }

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::combine::likelihood::{Likelihood, LikelihoodParams, log_score};
 use crate::detector::{
-    Described, Detections, Detector, OnlineDetector, PROGRESS_EVERY, ParamGuard, PointScore,
+    Detections, Detector, OnlineDetector, PROGRESS_EVERY, ParamGuard, PointScore,
 };
 use crate::error::{DetectError, Result};
 use crate::registry;
@@ -149,22 +149,22 @@ fn combine(how: Combine, calibrated: &[f64]) -> f64 {
     }
 }
 
-impl Described for Ensemble {
-    type Params = EnsembleParams;
-    const NAME: &'static str = "ensemble";
-    const SUMMARY: &'static str =
-        "several detectors, each calibrated per series, combined by max or mean";
-    const PARAMS: &'static [&'static str] = &[
-        "members: JSON list of {\"detector\": name, \"params\": {...}} (default zscore, bocpd, novelty)",
-        "combine: max | mean (default max)",
-        "calibration: JSON likelihood settings {learning, history, averaging, min_variance}",
-        "threshold: combined score at which a point is flagged (default 0.5)",
-    ];
-}
+crate::detector::describe!(
+    Ensemble,
+    EnsembleParams,
+    "ensemble",
+    "several detectors, each calibrated per series, combined by max or mean",
+    "
+    members: JSON list of {\"detector\": name, \"params\": {...}} (default zscore, bocpd, novelty)
+    combine: max | mean (default max)
+    calibration: JSON likelihood settings {learning, history, averaging, min_variance}
+    threshold: combined score at which a point is flagged (default 0.5)
+"
+);
 
 impl Detector for Ensemble {
     fn name(&self) -> &'static str {
-        Self::NAME
+        <Self as crate::detector::Described>::NAME
     }
 
     fn severity(&self, score: f64) -> Severity {

@@ -50,3 +50,5 @@ pub(crate) fn directed(
         Direction::Down => ((-z).max(0.0), Some(center - k * sigma), None),
     }
 }
+
+crate::detector::plain_set_arg!(Direction);

@@ -12,3 +12,5 @@ pub enum FitMode {
     #[default]
     Once,
 }
+
+crate::detector::plain_set_arg!(FitMode);

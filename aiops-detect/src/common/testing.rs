@@ -99,6 +99,7 @@ pub(crate) mod prelude {
         Detections, Detector, Kernel, OnlineDetector, ParamGuard, Streams,
     };
     pub(crate) use crate::error::DetectError;
+    pub(crate) use aiops_core::Severity;
 }
 
 /// Asserts that each parameter set is refused with `InvalidParameter` naming the parameter.

@@ -17,14 +17,14 @@
 //!
 //! Cost: O(1) per point (running sums, see `windowed_gaussian`), O(window) memory.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
 use crate::common::moments::RollingMoments;
 use crate::common::severity::ratio_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -45,31 +45,7 @@ crate::detector::params_newtype!(
     CusumParams => Cusum
 );
 
-impl CusumParams {
-    crate::detector::setter!(
-        /// Slack, σ (>= 0): deviations within it drain the sums; half the shift to detect.
-        0 k: f64
-    );
-
-    crate::detector::setter!(
-        /// Decision interval, σ (> 0): an alarm when a sum exceeds it.
-        0 h: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the reference window for the mean and σ (>= 2).
-        0 window: usize
-    );
-    crate::detector::setter!(
-        /// Points needed before scoring starts (2..=window; default: window).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which shifts count (`up`: only C⁺).
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(CusumParams { k: f64, h: f64, window: usize, min_periods: Option<usize>, direction: Direction });
 
 impl ParamGuard for CusumParams {
     type Checked = Cusum;
@@ -116,25 +92,20 @@ impl Cusum {
     }
 }
 
-impl Described for Cusum {
-    type Params = CusumParams;
-    const NAME: &'static str = "cusum";
-    const SUMMARY: &'static str = "two-sided tabular CUSUM on standardised values";
-    const PARAMS: &'static [&'static str] = &[
-        "k: slack in sigmas (default 0.5)",
-        "h: decision interval in sigmas (default 5)",
-        "window: points in the reference window (default 100)",
-        "min_periods: points before scoring starts (default: window)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    Cusum, CusumParams, CusumKernel => CusumOnline, "cusum",
+    "two-sided tabular CUSUM on standardised values",
+    severity |config, score| {
+    ratio_severity(score, config.h)
 
-impl Streams for Cusum {
-    type Kernel = CusumKernel;
-}
-
-/// Streaming state of [`Cusum`]: the two sums and the reference window's running sums.
-pub type CusumOnline = Streaming<CusumKernel>;
+    }, "
+    k: slack in sigmas (default 0.5)
+    h: decision interval in sigmas (default 5)
+    window: points in the reference window (default 100)
+    min_periods: points before scoring starts (default: window)
+    direction: both | up | down (default both)
+"
+);
 
 impl Kernel for CusumKernel {
     type Config = Cusum;
@@ -151,11 +122,6 @@ impl Kernel for CusumKernel {
 
     fn config(&self) -> &Cusum {
         &self.params
-    }
-
-    /// Sums of 1×, 1.5× and 2× `h` map to medium, high and critical.
-    fn severity(config: &Cusum, score: f64) -> Severity {
-        ratio_severity(score, config.h)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

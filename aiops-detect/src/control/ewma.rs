@@ -19,14 +19,14 @@
 //!
 //! Cost: O(1) per point (running sums, see `windowed_gaussian`), O(window) memory.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
 use crate::common::moments::RollingMoments;
 use crate::common::severity::ratio_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -47,31 +47,7 @@ crate::detector::params_newtype!(
     EwmaParams => Ewma
 );
 
-impl EwmaParams {
-    crate::detector::setter!(
-        /// Smoothing weight of the newest value, in (0, 1] (1: a Shewhart chart).
-        0 alpha: f64
-    );
-
-    crate::detector::setter!(
-        /// Control-limit width `L`, in chart σ (> 0).
-        0 l: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the reference window for the in-control mean and σ (>= 2).
-        0 window: usize
-    );
-    crate::detector::setter!(
-        /// Points needed before scoring starts (2..=window; default: window).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which departures count.
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(EwmaParams { alpha: f64, l: f64, window: usize, min_periods: Option<usize>, direction: Direction });
 
 impl ParamGuard for EwmaParams {
     type Checked = Ewma;
@@ -118,25 +94,20 @@ impl Ewma {
     }
 }
 
-impl Described for Ewma {
-    type Params = EwmaParams;
-    const NAME: &'static str = "ewma";
-    const SUMMARY: &'static str = "EWMA control chart";
-    const PARAMS: &'static [&'static str] = &[
-        "alpha: smoothing weight of the newest value (default 0.3)",
-        "l: control-limit width in chart sigmas (default 3)",
-        "window: points in the reference window for mean and sigma (default 100)",
-        "min_periods: points before scoring starts (default: window)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    Ewma, EwmaParams, EwmaKernel => EwmaOnline, "ewma",
+    "EWMA control chart",
+    severity |config, score| {
+    ratio_severity(score, config.l)
 
-impl Streams for Ewma {
-    type Kernel = EwmaKernel;
-}
-
-/// Streaming state of [`Ewma`]: the chart statistic and the reference window's running sums.
-pub type EwmaOnline = Streaming<EwmaKernel>;
+    }, "
+    alpha: smoothing weight of the newest value (default 0.3)
+    l: control-limit width in chart sigmas (default 3)
+    window: points in the reference window for mean and sigma (default 100)
+    min_periods: points before scoring starts (default: window)
+    direction: both | up | down (default both)
+"
+);
 
 impl Kernel for EwmaKernel {
     type Config = Ewma;
@@ -152,11 +123,6 @@ impl Kernel for EwmaKernel {
 
     fn config(&self) -> &Ewma {
         &self.params
-    }
-
-    /// Scores of 1×, 1.5× and 2× `l` map to medium, high and critical.
-    fn severity(config: &Ewma, score: f64) -> Severity {
-        ratio_severity(score, config.l)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

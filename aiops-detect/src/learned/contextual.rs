@@ -35,11 +35,11 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::severity::unit_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -85,29 +85,6 @@ impl Default for Contextual {
 }
 
 impl ContextualParams {
-    crate::detector::setter!(/// Bits per value: the range is cut into `2^bits` levels (1..=8).
-        0 bits: usize);
-    crate::detector::setter!(/// Points that set the range when none is given; they score 0.
-        0 warmup: usize);
-    crate::detector::setter!(/// Most active contexts carried to the next point as facts.
-        0 max_active: usize);
-    crate::detector::setter!(/// Largest left side of a context made by generalising.
-        0 max_left: usize);
-    crate::detector::setter!(/// Points silenced after a high raw score.
-        0 rest: usize);
-    crate::detector::setter!(/// Raw score that starts a rest period, in (0, 1].
-        0 rest_threshold: f64);
-    crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
-        0 threshold: f64);
-    crate::detector::setter!(/// Contexts at which the memory starts afresh from the last `replay` points
-        /// (at least 10 x max(replay, warmup)).
-        0 capacity: usize);
-    crate::detector::setter!(/// Recent points relearned when the levels are re-cut or the memory is full.
-        0 replay: usize);
-    crate::detector::setter!(/// Without a known range: how far outside the levels' range (in range widths) a value
-        /// must fall for the levels to be re-cut (> 0).
-        0 rescale: f64);
-
     /// The known range of the series (NAB hands every detector its file's minimum and
     /// maximum); without it, the first `warmup` points set the range.
     pub fn input_range(mut self, min: f64, max: f64) -> Self {
@@ -116,6 +93,19 @@ impl ContextualParams {
         self
     }
 }
+
+crate::detector::setters!(ContextualParams {
+    bits: usize,
+    warmup: usize,
+    max_active: usize,
+    max_left: usize,
+    rest: usize,
+    rest_threshold: f64,
+    threshold: f64,
+    capacity: usize,
+    replay: usize,
+    rescale: f64
+});
 
 impl ParamGuard for ContextualParams {
     type Checked = Contextual;
@@ -178,32 +168,26 @@ impl ParamGuard for ContextualParams {
     }
 }
 
-impl Described for Contextual {
-    type Params = ContextualParams;
-    const NAME: &'static str = "contextual";
-    const SUMMARY: &'static str =
-        "contextual sequence memory (CAD-style): share of failed predictions and new contexts";
-    const PARAMS: &'static [&'static str] = &[
-        "bits: bits per value, the range is cut into 2^bits levels (default 3)",
-        "input_min, input_max: known range of the series (default: set by the warm-up)",
-        "warmup: points that set the range when none is given (default 120)",
-        "max_active: most active contexts carried to the next point (default 15)",
-        "max_left: largest left side made by generalising (default 7)",
-        "rest: points silenced after a high raw score (default 120)",
-        "rest_threshold: raw score that starts a rest (default 0.75)",
-        "threshold: score at which a point is flagged (default 0.75)",
-        "capacity: contexts at which the memory starts afresh from the last replay points (default 20000)",
-        "replay: recent points relearned when levels are re-cut or memory is full (default 500)",
-        "rescale: range widths outside the learned range that re-cut the levels (default 0.25)",
-    ];
-}
+crate::detector::describe!(
+    Contextual, ContextualParams, ContextualKernel => ContextualOnline, "contextual",
+    "contextual sequence memory (CAD-style): share of failed predictions and new contexts",
+    severity |config, score| {
+    unit_severity(score, config.threshold)
 
-impl Streams for Contextual {
-    type Kernel = ContextualKernel;
-}
-
-/// Streaming state of [`Contextual`].
-pub type ContextualOnline = Streaming<ContextualKernel>;
+    }, "
+    bits: bits per value, the range is cut into 2^bits levels (default 3)
+    input_min, input_max: known range of the series (default: set by the warm-up)
+    warmup: points that set the range when none is given (default 120)
+    max_active: most active contexts carried to the next point (default 15)
+    max_left: largest left side made by generalising (default 7)
+    rest: points silenced after a high raw score (default 120)
+    rest_threshold: raw score that starts a rest (default 0.75)
+    threshold: score at which a point is flagged (default 0.75)
+    capacity: contexts at which the memory starts afresh from the last replay points (default 20000)
+    replay: recent points relearned when levels are re-cut or memory is full (default 500)
+    rescale: range widths outside the learned range that re-cut the levels (default 0.25)
+"
+);
 
 type Fact = u32;
 /// Facts above this are ids of contexts active at the previous point.
@@ -410,10 +394,6 @@ impl Kernel for ContextualKernel {
 
     fn config(&self) -> &Contextual {
         &self.params
-    }
-
-    fn severity(config: &Contextual, score: f64) -> Severity {
-        unit_severity(score, config.threshold)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
@@ -720,6 +700,8 @@ fn intersect(a: &[Fact], b: &[Fact]) -> Vec<Fact> {
     }
     out
 }
+
+crate::detector::plain_set_arg!(Contextual);
 
 #[cfg(test)]
 mod tests {

@@ -20,9 +20,7 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{
-    Described, Kernel, OnlineDetector, ParamGuard, PointScore, Streaming, Streams,
-};
+use crate::detector::{Kernel, OnlineDetector, ParamGuard, PointScore, Streams};
 use crate::error::{DetectError, Result};
 use crate::learned::contextual::{Contextual, ContextualKernel, ContextualParams};
 use crate::stats::zscore::{RollingZScoreOnline, RollingZScoreParams};
@@ -32,27 +30,12 @@ crate::detector::params_newtype!(
     ExtremesContextualParams => ExtremesContextual
 );
 
-impl ExtremesContextualParams {
-    crate::detector::setter!(
-        /// Points learned before anything is scored (default 300).
-        0 warmup: usize
-    );
-
-    crate::detector::setter!(
-        /// Score at or above which a point is flagged, in (0, 1] (default 0.75).
-        0 threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the window of the displayed expectation and bounds (default 100).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Settings of the contextual signal (its `warmup` is replaced by the one above).
-        0 contextual: Contextual
-    );
-}
+crate::detector::setters!(ExtremesContextualParams {
+    warmup: usize,
+    threshold: f64,
+    window: usize,
+    contextual: Contextual
+});
 
 impl ParamGuard for ExtremesContextualParams {
     type Checked = ExtremesContextual;
@@ -107,25 +90,27 @@ impl ExtremesContextual {
     }
 }
 
-impl Described for ExtremesContextual {
-    type Params = ExtremesContextualParams;
-    const NAME: &'static str = "default";
-    const SUMMARY: &'static str =
-        "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed";
-    const PARAMS: &'static [&'static str] = &[
-        "contextual: JSON settings of the contextual memory (see the contextual detector)",
-        "threshold: score at which a point is flagged (default 0.75)",
-        "warmup: points learned before anything is scored (default 300)",
-        "window: points behind the displayed expectation and bounds (default 100)",
-    ];
-}
+crate::detector::describe!(
+    ExtremesContextual, ExtremesContextualParams, ExtremesContextualKernel => ExtremesContextualOnline, "default",
+    "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed",
+    severity |config, score| {
+    if score >= 0.95 {
+        Severity::Critical
+    } else if score >= 0.85 {
+        Severity::High
+    } else if score >= config.threshold {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for ExtremesContextual {
-    type Kernel = ExtremesContextualKernel;
-}
-
-/// Streaming state of [`ExtremesContextual`].
-pub type ExtremesContextualOnline = Streaming<ExtremesContextualKernel>;
+    }, "
+    contextual: JSON settings of the contextual memory (see the contextual detector)
+    threshold: score at which a point is flagged (default 0.75)
+    warmup: points learned before anything is scored (default 300)
+    window: points behind the displayed expectation and bounds (default 100)
+"
+);
 
 /// The per-point state of [`ExtremesContextual`]: the seen range, the contextual memory and
 /// the rolling z-score of the displayed bounds.
@@ -181,18 +166,6 @@ impl Kernel for ExtremesContextualKernel {
 
     fn config(&self) -> &ExtremesContextual {
         &self.detector
-    }
-
-    fn severity(config: &ExtremesContextual, score: f64) -> Severity {
-        if score >= 0.95 {
-            Severity::Critical
-        } else if score >= 0.85 {
-            Severity::High
-        } else if score >= config.threshold {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -44,7 +44,7 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -63,47 +63,16 @@ crate::detector::params_newtype!(
     IsolationForestParams => IsolationForest
 );
 
-impl IsolationForestParams {
-    crate::detector::setter!(
-        /// Values per shingle (1..=256; 1 scores points alone; default 4).
-        0 shingle: usize
-    );
-
-    crate::detector::setter!(
-        /// Shingle first differences instead of raw values (default false).
-        0 differences: bool
-    );
-
-    crate::detector::setter!(
-        /// Shingles in the training buffer (>= `sample_size`).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Points between two growths of the forest (>= 1).
-        0 refit_every: usize
-    );
-
-    crate::detector::setter!(
-        /// Trees in the forest (>= 1).
-        0 trees: usize
-    );
-
-    crate::detector::setter!(
-        /// Shingles each tree is grown on (2..=window).
-        0 sample_size: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at scores `>= threshold` (0 < threshold < 1).
-        0 threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Seed of the random trees.
-        0 seed: u64
-    );
-}
+crate::detector::setters!(IsolationForestParams {
+    shingle: usize,
+    differences: bool,
+    window: usize,
+    refit_every: usize,
+    trees: usize,
+    sample_size: usize,
+    threshold: f64,
+    seed: u64
+});
 
 impl ParamGuard for IsolationForestParams {
     type Checked = IsolationForest;
@@ -176,29 +145,33 @@ impl Default for IsolationForest {
     }
 }
 
-impl Described for IsolationForest {
-    type Params = IsolationForestParams;
-    const NAME: &'static str = "isolation_forest";
-    const SUMMARY: &'static str = "isolation forest over shingles, refitted on a trailing window";
-    const PARAMS: &'static [&'static str] = &[
-        "shingle: values per shingle (default 4)",
-        "differences: shingle first differences instead of values (default false)",
-        "window: shingles in the training buffer (default 512)",
-        "refit_every: points between refits (default 128)",
-        "trees: trees in the forest (default 100)",
-        "sample_size: shingles per tree (default 256)",
-        "threshold: score at which a point is flagged (default 0.65)",
-        "seed: random seed (default 24301)",
-    ];
-}
+crate::detector::describe!(
+    IsolationForest, IsolationForestParams, IsolationForestKernel => IsolationForestOnline, "isolation_forest",
+    "isolation forest over shingles, refitted on a trailing window",
+    severity |config, score| {
+    let t = config.threshold;
+    let step = (1.0 - t) / 3.0;
+    if score >= t + 2.0 * step {
+        Severity::Critical
+    } else if score >= t + step {
+        Severity::High
+    } else if score >= t {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for IsolationForest {
-    type Kernel = IsolationForestKernel;
-}
-
-/// Streaming state of [`IsolationForest`]: recent values, the growth schedule and the forest
-/// (which snapshots leave out and a restored state regrows identically).
-pub type IsolationForestOnline = Streaming<IsolationForestKernel>;
+    }, "
+    shingle: values per shingle (default 4)
+    differences: shingle first differences instead of values (default false)
+    window: shingles in the training buffer (default 512)
+    refit_every: points between refits (default 128)
+    trees: trees in the forest (default 100)
+    sample_size: shingles per tree (default 256)
+    threshold: score at which a point is flagged (default 0.65)
+    seed: random seed (default 24301)
+"
+);
 
 impl Kernel for IsolationForestKernel {
     type Config = IsolationForest;
@@ -218,22 +191,6 @@ impl Kernel for IsolationForestKernel {
 
     fn config(&self) -> &IsolationForest {
         &self.params
-    }
-
-    /// The threshold, then one and two thirds of the way from it to 1, map to medium, high
-    /// and critical (0.65, 0.75, 0.85 with the default threshold).
-    fn severity(config: &IsolationForest, score: f64) -> Severity {
-        let t = config.threshold;
-        let step = (1.0 - t) / 3.0;
-        if score >= t + 2.0 * step {
-            Severity::Critical
-        } else if score >= t + step {
-            Severity::High
-        } else if score >= t {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

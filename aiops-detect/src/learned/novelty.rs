@@ -17,11 +17,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::severity::unit_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -58,24 +58,16 @@ impl Default for Novelty {
     }
 }
 
-impl NoveltyParams {
-    crate::detector::setter!(/// Bins the seen range is cut into (2..=256).
-        0 levels: usize);
-    crate::detector::setter!(/// Longest n-gram of bins considered (1..=7).
-        0 order: usize);
-    crate::detector::setter!(/// Points learned before scores are reported.
-        0 warmup: usize);
-    crate::detector::setter!(/// Points silenced after a high score.
-        0 rest: usize);
-    crate::detector::setter!(/// Raw score that starts a rest period, in (0, 1].
-        0 rest_threshold: f64);
-    crate::detector::setter!(/// Score at which a point is flagged, in (0, 1].
-        0 threshold: f64);
-    crate::detector::setter!(/// Points after which an n-gram not seen again is forgotten (0: never).
-        0 memory: usize);
-    crate::detector::setter!(/// Most n-grams remembered (>= 16).
-        0 capacity: usize);
-}
+crate::detector::setters!(NoveltyParams {
+    levels: usize,
+    order: usize,
+    warmup: usize,
+    rest: usize,
+    rest_threshold: f64,
+    threshold: f64,
+    memory: usize,
+    capacity: usize
+});
 
 impl ParamGuard for NoveltyParams {
     type Checked = Novelty;
@@ -109,30 +101,23 @@ impl ParamGuard for NoveltyParams {
     }
 }
 
-/// The novelty state, also used inside the `default` detector.
-impl Described for Novelty {
-    type Params = NoveltyParams;
-    const NAME: &'static str = "novelty";
-    const SUMMARY: &'static str =
-        "sequence novelty: share of recent n-grams of quantised values never seen";
-    const PARAMS: &'static [&'static str] = &[
-        "levels: bins the seen range is cut into (default 16)",
-        "order: longest n-gram considered, 1..=7 (default 4)",
-        "warmup: points learned before scoring (default 300)",
-        "rest: points silenced after a high score (default 300)",
-        "rest_threshold: raw score that starts a rest (default 0.75)",
-        "threshold: score at which a point is flagged (default 0.75)",
-        "memory: points after which an n-gram not seen again is forgotten, 0 = never (default 0)",
-        "capacity: most n-grams remembered (default 262144)",
-    ];
-}
+crate::detector::describe!(
+    Novelty, NoveltyParams, NoveltyKernel => NoveltyOnline, "novelty",
+    "sequence novelty: share of recent n-grams of quantised values never seen",
+    severity |config, score| {
+    unit_severity(score, config.threshold)
 
-impl Streams for Novelty {
-    type Kernel = NoveltyKernel;
-}
-
-/// Streaming state of [`Novelty`].
-pub type NoveltyOnline = Streaming<NoveltyKernel>;
+    }, "
+    levels: bins the seen range is cut into (default 16)
+    order: longest n-gram considered, 1..=7 (default 4)
+    warmup: points learned before scoring (default 300)
+    rest: points silenced after a high score (default 300)
+    rest_threshold: raw score that starts a rest (default 0.75)
+    threshold: score at which a point is flagged (default 0.75)
+    memory: points after which an n-gram not seen again is forgotten, 0 = never (default 0)
+    capacity: most n-grams remembered (default 262144)
+"
+);
 
 /// The per-point state of [`Novelty`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,10 +150,6 @@ impl Kernel for NoveltyKernel {
 
     fn config(&self) -> &Novelty {
         &self.params
-    }
-
-    fn severity(config: &Novelty, score: f64) -> Severity {
-        unit_severity(score, config.threshold)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

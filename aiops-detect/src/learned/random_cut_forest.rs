@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -54,32 +54,13 @@ crate::detector::params_newtype!(
     RandomCutForestParams => RandomCutForest
 );
 
-impl RandomCutForestParams {
-    crate::detector::setter!(
-        /// Trees in the forest (>= 1).
-        0 trees: usize
-    );
-
-    crate::detector::setter!(
-        /// Shingles each tree holds: the sliding window (8..=65536).
-        0 tree_size: usize
-    );
-
-    crate::detector::setter!(
-        /// Values per shingle (1..=256).
-        0 shingle: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at scores `>= threshold`, in multiples of the usual CoDisp (> 0).
-        0 threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Seed of the random cuts.
-        0 seed: u64
-    );
-}
+crate::detector::setters!(RandomCutForestParams {
+    trees: usize,
+    tree_size: usize,
+    shingle: usize,
+    threshold: f64,
+    seed: u64
+});
 
 impl ParamGuard for RandomCutForestParams {
     type Checked = RandomCutForest;
@@ -134,26 +115,29 @@ impl Default for RandomCutForest {
     }
 }
 
-impl Described for RandomCutForest {
-    type Params = RandomCutForestParams;
-    const NAME: &'static str = "random_cut_forest";
-    const SUMMARY: &'static str = "streaming robust random cut forest over shingles (CoDisp)";
-    const PARAMS: &'static [&'static str] = &[
-        "trees: trees in the forest (default 50)",
-        "tree_size: shingles per tree, the sliding window (default 256)",
-        "shingle: values per shingle (default 4)",
-        "threshold: multiple of the usual CoDisp at which a point is flagged (default 4)",
-        "seed: random seed (default 24301)",
-    ];
-}
+crate::detector::describe!(
+    RandomCutForest, RandomCutForestParams, RandomCutForestKernel => RandomCutForestOnline, "random_cut_forest",
+    "streaming robust random cut forest over shingles (CoDisp)",
+    severity |config, score| {
+    let r = score / config.threshold;
+    if r >= 2.0 {
+        Severity::Critical
+    } else if r >= 1.5 {
+        Severity::High
+    } else if r >= 1.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for RandomCutForest {
-    type Kernel = RandomCutForestKernel;
-}
-
-/// Streaming state of [`RandomCutForest`]: the window of shingles, the trees, the PRNG and
-/// the recent CoDisp reference.
-pub type RandomCutForestOnline = Streaming<RandomCutForestKernel>;
+    }, "
+    trees: trees in the forest (default 50)
+    tree_size: shingles per tree, the sliding window (default 256)
+    shingle: values per shingle (default 4)
+    threshold: multiple of the usual CoDisp at which a point is flagged (default 4)
+    seed: random seed (default 24301)
+"
+);
 
 impl Kernel for RandomCutForestKernel {
     type Config = RandomCutForest;
@@ -173,20 +157,6 @@ impl Kernel for RandomCutForestKernel {
 
     fn config(&self) -> &RandomCutForest {
         &self.params
-    }
-
-    /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(config: &RandomCutForest, score: f64) -> Severity {
-        let r = score / config.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

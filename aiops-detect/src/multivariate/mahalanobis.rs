@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
-use crate::detector::{Described, Detections, ParamGuard, PointScore};
+use crate::detector::{Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{
     MultivariateDetector, MultivariateOnline, RowGuard, RowKernel, run_rows,
@@ -190,21 +190,22 @@ impl Mahalanobis {
     }
 }
 
-impl Described for Mahalanobis {
-    type Params = MahalanobisParams;
-    const NAME: &'static str = "mahalanobis";
-    const SUMMARY: &'static str = "Mahalanobis distance of each row from the mean and shrunk covariance of the previous window, as a chi-square surprise";
-    const PARAMS: &'static [&'static str] = &[
-        "window: rows in the reference window (default 200)",
-        "min_periods: rows before scoring starts (default: window)",
-        "alpha: flag when the chi-square tail probability falls below this (default 0.001)",
-        "shrinkage: weight of the identity in the correlation matrix (default 0.01)",
-    ];
-}
+crate::detector::describe!(
+    Mahalanobis,
+    MahalanobisParams,
+    "mahalanobis",
+    "Mahalanobis distance of each row from the mean and shrunk covariance of the previous window, as a chi-square surprise",
+    "
+    window: rows in the reference window (default 200)
+    min_periods: rows before scoring starts (default: window)
+    alpha: flag when the chi-square tail probability falls below this (default 0.001)
+    shrinkage: weight of the identity in the correlation matrix (default 0.01)
+"
+);
 
 impl MultivariateDetector for Mahalanobis {
     fn name(&self) -> &'static str {
-        Self::NAME
+        <Self as crate::detector::Described>::NAME
     }
 
     /// Surprises of 1×, 1.5× and 2× the threshold (p = alpha, alpha^1.5, alpha²) map to

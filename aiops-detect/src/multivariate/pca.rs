@@ -31,7 +31,7 @@ use linfa_linalg::eigh::Eigh;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Described, Detections, ParamGuard, PointScore};
+use crate::detector::{Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{
     MultivariateDetector, MultivariateOnline, RowGuard, RowKernel, run_rows,
@@ -221,24 +221,24 @@ impl Pca {
     }
 }
 
-impl Described for Pca {
-    type Params = PcaParams;
-    const NAME: &'static str = "pca";
-    const SUMMARY: &'static str =
-        "PCA reconstruction error (SPE) of each row, as a robust z-score against the training rows";
-    const PARAMS: &'static [&'static str] = &[
-        "window: rows the PCA is fitted on (default 200)",
-        "refit_every: rows between two fits (default 50)",
-        "min_periods: rows before the first fit (default: window)",
-        "variance: share of variance the kept components explain (default 0.95)",
-        "components: components kept, instead of `variance` (default none)",
-        "threshold: robust z of the residual norm at which a row is flagged (default 5)",
-    ];
-}
+crate::detector::describe!(
+    Pca,
+    PcaParams,
+    "pca",
+    "PCA reconstruction error (SPE) of each row, as a robust z-score against the training rows",
+    "
+    window: rows the PCA is fitted on (default 200)
+    refit_every: rows between two fits (default 50)
+    min_periods: rows before the first fit (default: window)
+    variance: share of variance the kept components explain (default 0.95)
+    components: components kept, instead of `variance` (default none)
+    threshold: robust z of the residual norm at which a row is flagged (default 5)
+"
+);
 
 impl MultivariateDetector for Pca {
     fn name(&self) -> &'static str {
-        Self::NAME
+        <Self as crate::detector::Described>::NAME
     }
 
     /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.

@@ -25,7 +25,7 @@
 //! Cost per point: O(log² w) time (the exact rolling MAD of [`median_mad`]), O(w)
 //! memory.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
@@ -33,7 +33,7 @@ use crate::common::checks::{check_positive, check_window};
 use crate::common::direction::directed;
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::severity::ratio_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::robust::mad::{median_mad, robust_sigma};
 
@@ -53,33 +53,7 @@ crate::detector::params_newtype!(
     HampelParams => Hampel
 );
 
-impl HampelParams {
-    crate::detector::setter!(
-        /// Points in the reference window (>= 3).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at `|x - median| > threshold` robust σ (> 0): Hampel's `t`.
-        0 threshold: f64
-    );
-    crate::detector::setter!(
-        /// Points needed before scoring starts (3..=window; default: window).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Longest run of consecutive flagged points kept out of the window; a longer run is a
-        /// level change and its values enter the window (0..=window; default window / 4; 0: every
-        /// point enters).
-        0 max_run: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which departures count.
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(HampelParams { window: usize, threshold: f64, min_periods: Option<usize>, max_run: Option<usize>, direction: Direction });
 
 impl ParamGuard for HampelParams {
     type Checked = Hampel;
@@ -131,26 +105,20 @@ impl Hampel {
     }
 }
 
-impl Described for Hampel {
-    type Params = HampelParams;
-    const NAME: &'static str = "hampel";
-    const SUMMARY: &'static str = "Hampel identifier; flagged points are kept out of the window";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in the reference window (default 60)",
-        "threshold: t, robust sigmas (default 3)",
-        "max_run: flagged points kept out before a run counts as a level change, 0 = none (default window/4)",
-        "min_periods: points before scoring starts (default: window)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    Hampel, HampelParams, HampelKernel => HampelOnline, "hampel",
+    "Hampel identifier; flagged points are kept out of the window",
+    severity |config, score| {
+    ratio_severity(score, config.threshold)
 
-impl Streams for Hampel {
-    type Kernel = HampelKernel;
-}
-
-/// Streaming state of [`Hampel`]: the window of accepted points and the current run of
-/// flagged ones.
-pub type HampelOnline = Streaming<HampelKernel>;
+    }, "
+    window: points in the reference window (default 60)
+    threshold: t, robust sigmas (default 3)
+    max_run: flagged points kept out before a run counts as a level change, 0 = none (default window/4)
+    min_periods: points before scoring starts (default: window)
+    direction: both | up | down (default both)
+"
+);
 
 impl Kernel for HampelKernel {
     type Config = Hampel;
@@ -167,11 +135,6 @@ impl Kernel for HampelKernel {
 
     fn config(&self) -> &Hampel {
         &self.params
-    }
-
-    /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(config: &Hampel, score: f64) -> Severity {
-        ratio_severity(score, config.threshold)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

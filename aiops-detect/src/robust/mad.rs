@@ -15,7 +15,7 @@
 //! at 1e-12 × (1 + |median|), as `zscore` floors σ, so any departure from the majority value
 //! scores huge but finite.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
@@ -23,7 +23,7 @@ use crate::common::checks::{check_positive, check_window};
 use crate::common::direction::directed;
 use crate::common::order_stats::{OrderStats, RollingOrderStats};
 use crate::common::severity::ratio_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::Result;
 
 /// Makes 1.4826 × MAD a consistent estimator of σ for Gaussian data (1 / Φ⁻¹(3/4)).
@@ -66,27 +66,7 @@ crate::detector::params_newtype!(
     MadParams => Mad
 );
 
-impl MadParams {
-    crate::detector::setter!(
-        /// Points in the reference window (>= 3; default 100).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at `|z| >= threshold` robust σ (> 0; default 3.5).
-        0 threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Points needed before scoring starts (3..=window; default: window).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which departures count (default both).
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(MadParams { window: usize, threshold: f64, min_periods: Option<usize>, direction: Direction });
 
 impl ParamGuard for MadParams {
     type Checked = Mad;
@@ -126,25 +106,19 @@ impl Mad {
     }
 }
 
-impl Described for Mad {
-    type Params = MadParams;
-    const NAME: &'static str = "mad";
-    const SUMMARY: &'static str =
-        "robust z-score (x - median) / (1.4826 MAD) of the previous window";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in the reference window (default 100)",
-        "threshold: robust sigmas at which a point is flagged (default 3.5)",
-        "min_periods: points before scoring starts (default: window)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    Mad, MadParams, MadKernel => MadOnline, "mad",
+    "robust z-score (x - median) / (1.4826 MAD) of the previous window",
+    severity |config, score| {
+    ratio_severity(score, config.threshold)
 
-impl Streams for Mad {
-    type Kernel = MadKernel;
-}
-
-/// Streaming state of [`Mad`].
-pub type MadOnline = Streaming<MadKernel>;
+    }, "
+    window: points in the reference window (default 100)
+    threshold: robust sigmas at which a point is flagged (default 3.5)
+    min_periods: points before scoring starts (default: window)
+    direction: both | up | down (default both)
+"
+);
 
 /// The window of [`Mad`] as an order-statistic tree. Counts points, not time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,11 +139,6 @@ impl Kernel for MadKernel {
 
     fn config(&self) -> &Mad {
         &self.params
-    }
-
-    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(config: &Mad, score: f64) -> Severity {
-        ratio_severity(score, config.threshold)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

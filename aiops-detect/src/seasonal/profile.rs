@@ -17,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
@@ -26,7 +26,7 @@ use crate::common::fences::{Fences, finite_ratio};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::period::detect_period;
 use crate::common::severity::fence_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -61,42 +61,7 @@ impl Default for Seasonal {
     }
 }
 
-impl SeasonalParams {
-    crate::detector::setter!(
-        /// Seasonal period in points (>= 1); unset: detected.
-        0 period: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Points buffered to detect the period (>= 16).
-        0 detect_window: usize
-    );
-
-    crate::detector::setter!(
-        /// Past seasons averaged into the profile (>= 1).
-        0 cycles: usize
-    );
-
-    crate::detector::setter!(
-        /// Fence distance in IQRs beyond the residual quartiles (> 0).
-        0 c: f64
-    );
-
-    crate::detector::setter!(
-        /// Residuals kept for the fences (>= 4).
-        0 history: usize
-    );
-
-    crate::detector::setter!(
-        /// Residuals needed before scoring starts (4..=history).
-        0 min_periods: usize
-    );
-
-    crate::detector::setter!(
-        /// Which departures count.
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(SeasonalParams { period: Option<usize>, detect_window: usize, cycles: usize, c: f64, history: usize, min_periods: usize, direction: Direction });
 
 impl ParamGuard for SeasonalParams {
     type Checked = Seasonal;
@@ -137,28 +102,22 @@ impl ParamGuard for SeasonalParams {
     }
 }
 
-impl Described for Seasonal {
-    type Params = SeasonalParams;
-    const NAME: &'static str = "seasonal";
-    const SUMMARY: &'static str =
-        "seasonal profile: residual from the mean of the same phase over past seasons";
-    const PARAMS: &'static [&'static str] = &[
-        "period: seasonal period in points (default: detected on the first detect_window points)",
-        "detect_window: points buffered to detect the period (default 1024)",
-        "cycles: past seasons averaged into the profile (default 4)",
-        "c: fence distance in IQRs beyond the residual quartiles (default 3)",
-        "history: residuals kept for the fences (default 500)",
-        "min_periods: residuals before scoring starts (default 100)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    Seasonal, SeasonalParams, SeasonalKernel => SeasonalOnline, "seasonal",
+    "seasonal profile: residual from the mean of the same phase over past seasons",
+    severity |config, score| {
+    fence_severity(score, config.c)
 
-impl Streams for Seasonal {
-    type Kernel = SeasonalKernel;
-}
-
-/// Streaming state of [`Seasonal`].
-pub type SeasonalOnline = Streaming<SeasonalKernel>;
+    }, "
+    period: seasonal period in points (default: detected on the first detect_window points)
+    detect_window: points buffered to detect the period (default 1024)
+    cycles: past seasons averaged into the profile (default 4)
+    c: fence distance in IQRs beyond the residual quartiles (default 3)
+    history: residuals kept for the fences (default 500)
+    min_periods: residuals before scoring starts (default 100)
+    direction: both | up | down (default both)
+"
+);
 
 /// The per-point state of [`Seasonal`]: the phase profiles and the residual history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -203,11 +162,6 @@ impl Kernel for SeasonalKernel {
 
     fn config(&self) -> &Seasonal {
         &self.params
-    }
-
-    /// Beyond a fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(config: &Seasonal, score: f64) -> Severity {
-        fence_severity(score, config.c)
     }
 
     fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {

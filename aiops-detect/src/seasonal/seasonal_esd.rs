@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::common::cadence::Cadence;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::stl::{AUTO_WINDOW, MIN_WINDOW};
 use crate::seasonal::window::{ForecastWindow, Plan};
@@ -77,32 +77,7 @@ crate::detector::params_newtype!(
     SeasonalEsdParams => SeasonalEsd
 );
 
-impl SeasonalEsdParams {
-    crate::detector::setter!(
-        /// Seasonal period, points (>= 2; default: detected on the first window).
-        0 period: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Points in the STL and ESD windows (>= 16 and >= 2 periods; default
-        /// max(8 · period, 128), or 1 024 for the period search, kept at 256 when none is found).
-        0 window: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Largest share of the window ESD may call anomalous, in (0, 0.49] (default 0.02).
-        0 max_anomalies: f64
-    );
-
-    crate::detector::setter!(
-        /// Significance level of the test, in (0, 1) (default 0.05).
-        0 alpha: f64
-    );
-    crate::detector::setter!(
-        /// Points between STL decompositions (>= 1; default max(1, window / 16)).
-        0 hop: Option<usize>
-    );
-}
+crate::detector::setters!(SeasonalEsdParams { period: Option<usize>, window: Option<usize>, max_anomalies: f64, alpha: f64, hop: Option<usize> });
 
 impl ParamGuard for SeasonalEsdParams {
     type Checked = SeasonalEsd;
@@ -199,26 +174,28 @@ impl SeasonalEsd {
     }
 }
 
-impl Described for SeasonalEsd {
-    type Params = SeasonalEsdParams;
-    const NAME: &'static str = "seasonal_esd";
-    const SUMMARY: &'static str =
-        "seasonal hybrid ESD: generalized ESD on median/MAD of STL forecast errors";
-    const PARAMS: &'static [&'static str] = &[
-        "period: seasonal period in points (default: detected on the first window)",
-        "window: points in the STL and ESD windows (default max(8 * period, 128))",
-        "max_anomalies: largest share of the window called anomalous (default 0.02)",
-        "alpha: significance level (default 0.05)",
-        "hop: points between STL decompositions (default max(1, window / 16))",
-    ];
-}
+crate::detector::describe!(
+    SeasonalEsd, SeasonalEsdParams, SeasonalEsdKernel => SeasonalEsdOnline, "seasonal_esd",
+    "seasonal hybrid ESD: generalized ESD on median/MAD of STL forecast errors",
+    severity |_, score| {
+    if score >= 2.0 {
+        Severity::Critical
+    } else if score >= 1.5 {
+        Severity::High
+    } else if score > 1.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for SeasonalEsd {
-    type Kernel = SeasonalEsdKernel;
-}
-
-/// Streaming state of [`SeasonalEsd`]: the STL window, its forecast and the residual window.
-pub type SeasonalEsdOnline = Streaming<SeasonalEsdKernel>;
+    }, "
+    period: seasonal period in points (default: detected on the first window)
+    window: points in the STL and ESD windows (default max(8 * period, 128))
+    max_anomalies: largest share of the window called anomalous (default 0.02)
+    alpha: significance level (default 0.05)
+    hop: points between STL decompositions (default max(1, window / 16))
+"
+);
 
 impl Kernel for SeasonalEsdKernel {
     type Config = SeasonalEsd;
@@ -237,19 +214,6 @@ impl Kernel for SeasonalEsdKernel {
 
     fn config(&self) -> &SeasonalEsd {
         &self.params
-    }
-
-    /// R / λ of 1×, 1.5× and 2× map to medium, high and critical.
-    fn severity(_: &SeasonalEsd, score: f64) -> Severity {
-        if score >= 2.0 {
-            Severity::Critical
-        } else if score >= 1.5 {
-            Severity::High
-        } else if score > 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {

@@ -42,7 +42,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use crate::common::cadence::{Cadence, interpolate};
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -61,33 +61,13 @@ crate::detector::params_newtype!(
     SpectralResidualParams => SpectralResidual
 );
 
-impl SpectralResidualParams {
-    crate::detector::setter!(
-        /// Points transformed, the newest included (>= 8).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Estimated points appended after the newest (0..=window; the paper's κ).
-        0 extend: usize
-    );
-
-    crate::detector::setter!(
-        /// Frequency bins in the log-amplitude moving average (odd, >= 1; the paper's q).
-        0 mag_window: usize
-    );
-
-    crate::detector::setter!(
-        /// Points before the newest whose mean saliency is the reference (1..window; the
-        /// paper's z).
-        0 score_window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag when the saliency exceeds its local mean by this many times that mean (> 0).
-        0 threshold: f64
-    );
-}
+crate::detector::setters!(SpectralResidualParams {
+    window: usize,
+    extend: usize,
+    mag_window: usize,
+    score_window: usize,
+    threshold: f64
+});
 
 impl ParamGuard for SpectralResidualParams {
     type Checked = SpectralResidual;
@@ -162,27 +142,29 @@ impl Default for SpectralResidual {
     }
 }
 
-impl Described for SpectralResidual {
-    type Params = SpectralResidualParams;
-    const NAME: &'static str = "spectral_residual";
-    const SUMMARY: &'static str =
-        "spectral residual saliency (Ren et al. 2019) of the newest point";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points transformed (default 128)",
-        "extend: estimated points appended after the newest (default 5)",
-        "mag_window: frequency bins in the log-amplitude average, odd (default 3)",
-        "score_window: points whose mean saliency is the reference (default 21)",
-        "threshold: saliency excess over its local mean, as a multiple of it (default 3)",
-    ];
-}
+crate::detector::describe!(
+    SpectralResidual, SpectralResidualParams, SpectralResidualKernel => SpectralResidualOnline, "spectral_residual",
+    "spectral residual saliency (Ren et al. 2019) of the newest point",
+    severity |config, score| {
+    let r = score / config.threshold;
+    if r >= 2.0 {
+        Severity::Critical
+    } else if r >= 1.5 {
+        Severity::High
+    } else if r >= 1.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for SpectralResidual {
-    type Kernel = SpectralResidualKernel;
-}
-
-/// Streaming state of [`SpectralResidual`]: the trailing window (plus FFT plans, rebuilt
-/// after a restore).
-pub type SpectralResidualOnline = Streaming<SpectralResidualKernel>;
+    }, "
+    window: points transformed (default 128)
+    extend: estimated points appended after the newest (default 5)
+    mag_window: frequency bins in the log-amplitude average, odd (default 3)
+    score_window: points whose mean saliency is the reference (default 21)
+    threshold: saliency excess over its local mean, as a multiple of it (default 3)
+"
+);
 
 impl Kernel for SpectralResidualKernel {
     type Config = SpectralResidual;
@@ -199,20 +181,6 @@ impl Kernel for SpectralResidualKernel {
 
     fn config(&self) -> &SpectralResidual {
         &self.params
-    }
-
-    /// 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(config: &SpectralResidual, score: f64) -> Severity {
-        let r = score / config.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {

@@ -35,12 +35,12 @@
 
 use std::collections::VecDeque;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::cadence::Cadence;
 use crate::common::severity::ratio_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::window::{ForecastWindow, Plan};
 
@@ -62,32 +62,7 @@ crate::detector::params_newtype!(
     StlParams => Stl
 );
 
-impl StlParams {
-    crate::detector::setter!(
-        /// Seasonal period, points (>= 2; default: detected on the first window).
-        0 period: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Flag at a robust z of at least `threshold` σ (> 0).
-        0 threshold: f64
-    );
-    crate::detector::setter!(
-        /// Points decomposed (>= 16 and >= 2 periods; default max(8 · period, 48), or 1 024
-        /// for the period search, then 64 when none is found).
-        0 window: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Points between decompositions (>= 1; default max(1, window / 16)).
-        0 refit_every: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Robust STL (outliers get zero weight in the fit); default true.
-        0 robust: bool
-    );
-}
+crate::detector::setters!(StlParams { period: Option<usize>, threshold: f64, window: Option<usize>, refit_every: Option<usize>, robust: bool });
 
 impl ParamGuard for StlParams {
     type Checked = Stl;
@@ -178,27 +153,20 @@ impl Stl {
     }
 }
 
-impl Described for Stl {
-    type Params = StlParams;
-    const NAME: &'static str = "stl";
-    const SUMMARY: &'static str =
-        "robust STL forecast error of the trailing window, in robust sigmas";
-    const PARAMS: &'static [&'static str] = &[
-        "period: seasonal period in points (default: detected on the first window)",
-        "threshold: robust sigmas at which a point is flagged (default 4)",
-        "window: points decomposed (default max(8 * period, 48))",
-        "refit_every: points between decompositions (default max(1, window / 16))",
-        "robust: true | false (default true)",
-    ];
-}
+crate::detector::describe!(
+    Stl, StlParams, StlKernel => StlOnline, "stl",
+    "robust STL forecast error of the trailing window, in robust sigmas",
+    severity |config, score| {
+    ratio_severity(score, config.threshold)
 
-impl Streams for Stl {
-    type Kernel = StlKernel;
-}
-
-/// Streaming state of [`Stl`]: the window, the last decomposition's forecast and the recent
-/// forecast errors.
-pub type StlOnline = Streaming<StlKernel>;
+    }, "
+    period: seasonal period in points (default: detected on the first window)
+    threshold: robust sigmas at which a point is flagged (default 4)
+    window: points decomposed (default max(8 * period, 48))
+    refit_every: points between decompositions (default max(1, window / 16))
+    robust: true | false (default true)
+"
+);
 
 impl Kernel for StlKernel {
     type Config = Stl;
@@ -216,11 +184,6 @@ impl Kernel for StlKernel {
 
     fn config(&self) -> &Stl {
         &self.params
-    }
-
-    /// Robust z of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(config: &Stl, score: f64) -> Severity {
-        ratio_severity(score, config.threshold)
     }
 
     fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {

@@ -34,7 +34,7 @@ use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::ln_gamma;
 
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -53,38 +53,14 @@ crate::detector::params_newtype!(
     BocpdParams => Bocpd
 );
 
-impl BocpdParams {
-    crate::detector::setter!(
-        /// Expected segment length, points: the hazard is `1 / lambda` (> 1).
-        0 lambda: f64
-    );
-
-    crate::detector::setter!(
-        /// Most run-length hypotheses kept (>= 2, > `short_run`).
-        0 max_run_length: usize
-    );
-
-    crate::detector::setter!(
-        /// Hypotheses whose posterior probability falls below this are dropped (0 <= prune < 1;
-        /// 0 keeps all up to `max_run_length`).
-        0 prune: f64
-    );
-
-    crate::detector::setter!(
-        /// Run lengths below this many points count as "just changed" in the score (>= 1).
-        0 short_run: usize
-    );
-
-    crate::detector::setter!(
-        /// Points that form the first segment and seed the prior before scoring starts (>= 2).
-        0 warmup: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag when `P(run length < short_run)` reaches this probability (0 < threshold <= 1).
-        0 threshold: f64
-    );
-}
+crate::detector::setters!(BocpdParams {
+    lambda: f64,
+    max_run_length: usize,
+    prune: f64,
+    short_run: usize,
+    warmup: usize,
+    threshold: f64
+});
 
 impl ParamGuard for BocpdParams {
     type Checked = Bocpd;
@@ -159,27 +135,30 @@ impl Default for Bocpd {
     }
 }
 
-impl Described for Bocpd {
-    type Params = BocpdParams;
-    const NAME: &'static str = "bocpd";
-    const SUMMARY: &'static str =
-        "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)";
-    const PARAMS: &'static [&'static str] = &[
-        "lambda: expected segment length in points, hazard 1/lambda (default 250)",
-        "max_run_length: most run-length hypotheses kept (default 300)",
-        "prune: drop hypotheses below this probability (default 1e-6)",
-        "short_run: run lengths that count as just changed (default 5)",
-        "warmup: points that seed the prior (default 20)",
-        "threshold: change probability at which a point is flagged (default 0.5)",
-    ];
-}
+crate::detector::describe!(
+    Bocpd, BocpdParams, BocpdKernel => BocpdOnline, "bocpd",
+    "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)",
+    severity |config, score| {
+    let t = config.threshold;
+    if score >= 1.0 - (1.0 - t) / 10.0 {
+        Severity::Critical
+    } else if score >= (1.0 + t) / 2.0 {
+        Severity::High
+    } else if score >= t {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for Bocpd {
-    type Kernel = BocpdKernel;
-}
-
-/// Streaming state of [`Bocpd`]: the run-length posterior and the running prior.
-pub type BocpdOnline = Streaming<BocpdKernel>;
+    }, "
+    lambda: expected segment length in points, hazard 1/lambda (default 250)
+    max_run_length: most run-length hypotheses kept (default 300)
+    prune: drop hypotheses below this probability (default 1e-6)
+    short_run: run lengths that count as just changed (default 5)
+    warmup: points that seed the prior (default 20)
+    threshold: change probability at which a point is flagged (default 0.5)
+"
+);
 
 impl Kernel for BocpdKernel {
     type Config = Bocpd;
@@ -198,21 +177,6 @@ impl Kernel for BocpdKernel {
 
     fn config(&self) -> &Bocpd {
         &self.params
-    }
-
-    /// Medium from the threshold, high from halfway between it and certainty, critical within
-    /// a tenth of the remaining distance to certainty.
-    fn severity(config: &Bocpd, score: f64) -> Severity {
-        let t = config.threshold;
-        if score >= 1.0 - (1.0 - t) / 10.0 {
-            Severity::Critical
-        } else if score >= (1.0 + t) / 2.0 {
-            Severity::High
-        } else if score >= t {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -20,7 +20,7 @@
 //! Cost per point: O(log w + log h) time (two order-statistic windows for the medians and one
 //! for the history), O(w + h) memory.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
@@ -30,7 +30,7 @@ use crate::common::checks::check_positive;
 use crate::common::fences::DiffFence;
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::severity::fence_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -50,38 +50,7 @@ crate::detector::params_newtype!(
     LevelShiftParams => LevelShift
 );
 
-impl LevelShiftParams {
-    crate::detector::setter!(
-        /// Points in each of the two compared windows (>= 1).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-        0 c: f64
-    );
-
-    crate::detector::setter!(
-        /// Past median differences kept for the fence (>= 4).
-        0 history: usize
-    );
-    crate::detector::setter!(
-        /// Differences in the history before scoring starts (4..=history; default
-        /// min(100, history)).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which shifts count (ADTK's `side`: `up` = positive).
-        0 direction: Direction
-    );
-
-    crate::detector::setter!(
-        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
-        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-        0 fit: FitMode
-    );
-}
+crate::detector::setters!(LevelShiftParams { window: usize, c: f64, history: usize, min_periods: Option<usize>, direction: Direction, fit: FitMode });
 
 impl ParamGuard for LevelShiftParams {
     type Checked = LevelShift;
@@ -130,27 +99,21 @@ impl LevelShift {
     }
 }
 
-impl Described for LevelShift {
-    type Params = LevelShiftParams;
-    const NAME: &'static str = "level_shift";
-    const SUMMARY: &'static str =
-        "level shift: median of the last window against the window before it";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in each compared window (default 10)",
-        "c: fence in IQRs above Q3 of past differences (default 6)",
-        "history: past differences kept for the fence (default 500)",
-        "min_periods: differences before scoring starts (default min(100, history))",
-        "direction: both | up | down (default both)",
-        "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
-    ];
-}
+crate::detector::describe!(
+    LevelShift, LevelShiftParams, LevelShiftKernel => LevelShiftOnline, "level_shift",
+    "level shift: median of the last window against the window before it",
+    severity |config, score| {
+    fence_severity(score, config.c)
 
-impl Streams for LevelShift {
-    type Kernel = LevelShiftKernel;
-}
-
-/// Streaming state of [`LevelShift`]: the two windows and the history of differences.
-pub type LevelShiftOnline = Streaming<LevelShiftKernel>;
+    }, "
+    window: points in each compared window (default 10)
+    c: fence in IQRs above Q3 of past differences (default 6)
+    history: past differences kept for the fence (default 500)
+    min_periods: differences before scoring starts (default min(100, history))
+    direction: both | up | down (default both)
+    fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)
+"
+);
 
 impl Kernel for LevelShiftKernel {
     type Config = LevelShift;
@@ -167,11 +130,6 @@ impl Kernel for LevelShiftKernel {
 
     fn config(&self) -> &LevelShift {
         &self.params
-    }
-
-    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(config: &LevelShift, score: f64) -> Severity {
-        fence_severity(score, config.c)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -21,7 +21,7 @@
 
 use std::str::FromStr;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
@@ -32,7 +32,7 @@ use crate::common::fences::DiffFence;
 use crate::common::moments::RollingMoments;
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::severity::fence_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -54,43 +54,7 @@ crate::detector::params_newtype!(
     PersistParams => Persist
 );
 
-impl PersistParams {
-    crate::detector::setter!(
-        /// Points in the preceding window (>= 1; 1: the previous value).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-        0 c: f64
-    );
-
-    crate::detector::setter!(
-        /// How the preceding window is summarised.
-        0 agg: Agg
-    );
-
-    crate::detector::setter!(
-        /// Past deviations kept for the fence (>= 4).
-        0 history: usize
-    );
-    crate::detector::setter!(
-        /// Deviations in the history before scoring starts (4..=history; default
-        /// min(100, history)).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which deviations count (ADTK's `side`: `up` = positive).
-        0 direction: Direction
-    );
-
-    crate::detector::setter!(
-        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
-        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-        0 fit: FitMode
-    );
-}
+crate::detector::setters!(PersistParams { window: usize, c: f64, agg: Agg, history: usize, min_periods: Option<usize>, direction: Direction, fit: FitMode });
 
 impl ParamGuard for PersistParams {
     type Checked = Persist;
@@ -141,28 +105,22 @@ impl Persist {
     }
 }
 
-impl Described for Persist {
-    type Params = PersistParams;
-    const NAME: &'static str = "persist";
-    const SUMMARY: &'static str =
-        "persist: deviation from the median or mean of the previous points";
-    const PARAMS: &'static [&'static str] = &[
-        "window: preceding points, 1 = the previous value (default 1)",
-        "c: fence in IQRs (default 3)",
-        "agg: median | mean (default median)",
-        "history: past deviations kept for the fence (default 500)",
-        "min_periods: deviations before scoring starts (default min(100, history))",
-        "direction: both | up | down (default both)",
-        "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
-    ];
-}
+crate::detector::describe!(
+    Persist, PersistParams, PersistKernel => PersistOnline, "persist",
+    "persist: deviation from the median or mean of the previous points",
+    severity |config, score| {
+    fence_severity(score, config.c)
 
-impl Streams for Persist {
-    type Kernel = PersistKernel;
-}
-
-/// Streaming state of [`Persist`]: the preceding window and the history of deviations.
-pub type PersistOnline = Streaming<PersistKernel>;
+    }, "
+    window: preceding points, 1 = the previous value (default 1)
+    c: fence in IQRs (default 3)
+    agg: median | mean (default median)
+    history: past deviations kept for the fence (default 500)
+    min_periods: deviations before scoring starts (default min(100, history))
+    direction: both | up | down (default both)
+    fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)
+"
+);
 
 impl Kernel for PersistKernel {
     type Config = Persist;
@@ -181,11 +139,6 @@ impl Kernel for PersistKernel {
 
     fn config(&self) -> &Persist {
         &self.params
-    }
-
-    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(config: &Persist, score: f64) -> Severity {
-        fence_severity(score, config.c)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
@@ -270,6 +223,8 @@ impl PersistKernel {
         }
     }
 }
+
+crate::detector::plain_set_arg!(Agg);
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,7 @@
 //! `windowed_gaussian`) plus O(log h) for the fence (an order-statistic window over the
 //! history); O(w + h) memory.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
@@ -37,7 +37,7 @@ use crate::common::checks::check_positive;
 use crate::common::fences::DiffFence;
 use crate::common::moments::RollingMoments;
 use crate::common::severity::fence_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -57,38 +57,7 @@ crate::detector::params_newtype!(
     VolatilityShiftParams => VolatilityShift
 );
 
-impl VolatilityShiftParams {
-    crate::detector::setter!(
-        /// Points in each of the two compared windows (>= 2).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Fence at `c` IQRs above the third quartile of past `|d|` (> 0).
-        0 c: f64
-    );
-
-    crate::detector::setter!(
-        /// Past log ratios kept for the fence (>= 4).
-        0 history: usize
-    );
-    crate::detector::setter!(
-        /// Log ratios in the history before scoring starts (4..=history; default
-        /// min(100, history)).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which changes count (`up`: volatility rising; ADTK's `side`).
-        0 direction: Direction
-    );
-
-    crate::detector::setter!(
-        /// When the fence on past differences is fitted: `rolling` (default) or `once`, on the
-        /// first `history` differences, then kept (ADTK's fit-then-detect workflow).
-        0 fit: FitMode
-    );
-}
+crate::detector::setters!(VolatilityShiftParams { window: usize, c: f64, history: usize, min_periods: Option<usize>, direction: Direction, fit: FitMode });
 
 impl ParamGuard for VolatilityShiftParams {
     type Checked = VolatilityShift;
@@ -137,28 +106,21 @@ impl VolatilityShift {
     }
 }
 
-impl Described for VolatilityShift {
-    type Params = VolatilityShiftParams;
-    const NAME: &'static str = "volatility_shift";
-    const SUMMARY: &'static str =
-        "volatility shift: log ratio of the standard deviations of two adjacent windows";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in each compared window (default 30)",
-        "c: fence in IQRs (default 6)",
-        "history: past ratios kept for the fence (default 500)",
-        "min_periods: ratios before scoring starts (default min(100, history))",
-        "direction: both | up | down (default both)",
-        "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
-    ];
-}
+crate::detector::describe!(
+    VolatilityShift, VolatilityShiftParams, VolatilityShiftKernel => VolatilityShiftOnline, "volatility_shift",
+    "volatility shift: log ratio of the standard deviations of two adjacent windows",
+    severity |config, score| {
+    fence_severity(score, config.c)
 
-impl Streams for VolatilityShift {
-    type Kernel = VolatilityShiftKernel;
-}
-
-/// Streaming state of [`VolatilityShift`]: the two windows' running sums and the history of
-/// log ratios.
-pub type VolatilityShiftOnline = Streaming<VolatilityShiftKernel>;
+    }, "
+    window: points in each compared window (default 30)
+    c: fence in IQRs (default 6)
+    history: past ratios kept for the fence (default 500)
+    min_periods: ratios before scoring starts (default min(100, history))
+    direction: both | up | down (default both)
+    fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)
+"
+);
 
 impl Kernel for VolatilityShiftKernel {
     type Config = VolatilityShift;
@@ -175,11 +137,6 @@ impl Kernel for VolatilityShiftKernel {
 
     fn config(&self) -> &VolatilityShift {
         &self.params
-    }
-
-    /// Beyond the fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(config: &VolatilityShift, score: f64) -> Severity {
-        fence_severity(score, config.c)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -13,7 +13,7 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::seasonal_esd::lambda;
 
@@ -22,17 +22,10 @@ crate::detector::params_newtype!(
     EsdParams => Esd
 );
 
-impl EsdParams {
-    crate::detector::setter!(
-        /// Points the test is fitted on (>= 8).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Significance level, in (0, 1).
-        0 alpha: f64
-    );
-}
+crate::detector::setters!(EsdParams {
+    window: usize,
+    alpha: f64
+});
 
 impl ParamGuard for EsdParams {
     type Checked = Esd;
@@ -71,23 +64,25 @@ impl Default for Esd {
     }
 }
 
-impl Described for Esd {
-    type Params = EsdParams;
-    const NAME: &'static str = "esd";
-    const SUMMARY: &'static str =
-        "generalized ESD test fitted on the first window, then one ESD step per point";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points the test is fitted on (default 500)",
-        "alpha: significance level (default 0.05)",
-    ];
-}
+crate::detector::describe!(
+    Esd, EsdParams, EsdKernel => EsdOnline, "esd",
+    "generalized ESD test fitted on the first window, then one ESD step per point",
+    severity |_, score| {
+    if score >= 2.0 {
+        Severity::Critical
+    } else if score >= 1.5 {
+        Severity::High
+    } else if score > 1.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for Esd {
-    type Kernel = EsdKernel;
-}
-
-/// Streaming state of [`Esd`].
-pub type EsdOnline = Streaming<EsdKernel>;
+    }, "
+    window: points the test is fitted on (default 500)
+    alpha: significance level (default 0.05)
+"
+);
 
 impl Kernel for EsdKernel {
     type Config = Esd;
@@ -103,19 +98,6 @@ impl Kernel for EsdKernel {
 
     fn config(&self) -> &Esd {
         &self.params
-    }
-
-    /// `R / λ` beyond 1 is medium, beyond 1.5 high, beyond 2 critical.
-    fn severity(_: &Esd, score: f64) -> Severity {
-        if score >= 2.0 {
-            Severity::Critical
-        } else if score >= 1.5 {
-            Severity::High
-        } else if score > 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -18,7 +18,7 @@
 //! used by `level_shift`, `volatility_shift` and `persist` (ADTK builds those detectors the
 //! same way) live here too.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::checks::{check_positive, check_window};
@@ -26,7 +26,7 @@ use crate::common::fences::{Fences, finite_ratio, frozen_fences};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::severity::fence_severity;
 use crate::common::{Direction, FitMode};
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -44,32 +44,7 @@ crate::detector::params_newtype!(
     IqrParams => Iqr
 );
 
-impl IqrParams {
-    crate::detector::setter!(
-        /// Points in the reference window (>= 4; default 200).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Fences at `c` IQRs beyond the quartiles (> 0; default 3).
-        0 c: f64
-    );
-
-    crate::detector::setter!(
-        /// Points needed before scoring starts (4..=window; default: window).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which departures count (`up`: only above the upper fence).
-        0 direction: Direction
-    );
-
-    crate::detector::setter!(
-        /// When the fences are fitted (default: once).
-        0 fit: FitMode
-    );
-}
+crate::detector::setters!(IqrParams { window: usize, c: f64, min_periods: Option<usize>, direction: Direction, fit: FitMode });
 
 impl ParamGuard for IqrParams {
     type Checked = Iqr;
@@ -111,26 +86,20 @@ impl Default for Iqr {
     }
 }
 
-impl Described for Iqr {
-    type Params = IqrParams;
-    const NAME: &'static str = "iqr";
-    const SUMMARY: &'static str =
-        "inter-quartile range fences of a reference window (fitted once, or rolling)";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in the reference window (default 200)",
-        "c: fence distance in IQRs beyond the quartiles (default 3)",
-        "min_periods: points before scoring starts (default: window)",
-        "direction: both | up | down (default both)",
-        "fit: once | rolling (once: fences fitted on the first window, then kept; default once)",
-    ];
-}
+crate::detector::describe!(
+    Iqr, IqrParams, IqrKernel => IqrOnline, "iqr",
+    "inter-quartile range fences of a reference window (fitted once, or rolling)",
+    severity |config, score| {
+    fence_severity(score, config.c)
 
-impl Streams for Iqr {
-    type Kernel = IqrKernel;
-}
-
-/// Streaming state of [`Iqr`].
-pub type IqrOnline = Streaming<IqrKernel>;
+    }, "
+    window: points in the reference window (default 200)
+    c: fence distance in IQRs beyond the quartiles (default 3)
+    min_periods: points before scoring starts (default: window)
+    direction: both | up | down (default both)
+    fit: once | rolling (once: fences fitted on the first window, then kept; default once)
+"
+);
 
 /// The window of [`Iqr`] as an order-statistic tree, or its frozen fences. Counts points, not
 /// time.
@@ -156,11 +125,6 @@ impl Kernel for IqrKernel {
 
     fn config(&self) -> &Iqr {
         &self.params
-    }
-
-    /// Beyond a fence is medium, c / 2 IQRs beyond it high, c IQRs beyond it critical.
-    fn severity(config: &Iqr, score: f64) -> Severity {
-        fence_severity(score, config.c)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -25,7 +25,7 @@
 //!
 //! [`OrderStats`]: crate::common::order_stats::OrderStats
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::FitMode;
@@ -33,7 +33,7 @@ use crate::common::checks::check_window;
 use crate::common::fences::{finite_ratio, floor_scale};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::severity::fence_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -53,16 +53,6 @@ crate::detector::params_newtype!(
 );
 
 impl QuantileParams {
-    crate::detector::setter!(
-        /// Points in the reference window (>= 2; default 500).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// When the bounds are fitted (default: once).
-        0 fit: FitMode
-    );
-
     /// Upper bound quantile in [0, 1] (`None`: no upper bound; default 0.99).
     pub fn high(mut self, q: impl Into<Option<f64>>) -> Self {
         self.0.high = q.into();
@@ -74,12 +64,9 @@ impl QuantileParams {
         self.0.low = q.into();
         self
     }
-
-    crate::detector::setter!(
-        /// Points needed before scoring starts (2..=window; default: window).
-        0 min_periods: Option<usize>
-    );
 }
+
+crate::detector::setters!(QuantileParams { window: usize, fit: FitMode, min_periods: Option<usize> });
 
 impl ParamGuard for QuantileParams {
     type Checked = Quantile;
@@ -159,26 +146,20 @@ impl Quantile {
     }
 }
 
-impl Described for Quantile {
-    type Params = QuantileParams;
-    const NAME: &'static str = "quantile";
-    const SUMMARY: &'static str =
-        "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in the reference window (default 500)",
-        "high: upper quantile, null = none (default 0.99)",
-        "low: lower quantile, null = none (default 0.01)",
-        "min_periods: points before scoring starts (default: window)",
-        "fit: once | rolling (once: bounds fitted on the first window, then kept; default once)",
-    ];
-}
+crate::detector::describe!(
+    Quantile, QuantileParams, QuantileKernel => QuantileOnline, "quantile",
+    "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low",
+    severity |_, score| {
+    fence_severity(score, 1.0)
 
-impl Streams for Quantile {
-    type Kernel = QuantileKernel;
-}
-
-/// Streaming state of [`Quantile`].
-pub type QuantileOnline = Streaming<QuantileKernel>;
+    }, "
+    window: points in the reference window (default 500)
+    high: upper quantile, null = none (default 0.99)
+    low: lower quantile, null = none (default 0.01)
+    min_periods: points before scoring starts (default: window)
+    fit: once | rolling (once: bounds fitted on the first window, then kept; default once)
+"
+);
 
 /// The window of [`Quantile`] as an order-statistic tree, or its frozen bounds. Counts points,
 /// not time.
@@ -248,11 +229,6 @@ impl Kernel for QuantileKernel {
 
     fn config(&self) -> &Quantile {
         &self.params
-    }
-
-    /// Beyond a bound is medium, half a spread beyond it high, a whole spread critical.
-    fn severity(_: &Quantile, score: f64) -> Severity {
-        fence_severity(score, 1.0)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

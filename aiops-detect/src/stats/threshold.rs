@@ -7,7 +7,7 @@
 use aiops_core::{Severity, TimestampMs};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -24,22 +24,7 @@ crate::detector::params_newtype!(
     ThresholdParams => Threshold
 );
 
-impl ThresholdParams {
-    crate::detector::setter!(
-        /// Values above `upper` are anomalous.
-        0 upper: Option<f64>
-    );
-
-    crate::detector::setter!(
-        /// Values below `lower` are anomalous.
-        0 lower: Option<f64>
-    );
-
-    crate::detector::setter!(
-        /// Severity of every breach (default `high`): a static bound is an operator's rule.
-        0 severity: Severity
-    );
-}
+crate::detector::setters!(ThresholdParams { upper: Option<f64>, lower: Option<f64>, severity: Severity });
 
 impl ParamGuard for ThresholdParams {
     type Checked = Threshold;
@@ -101,23 +86,18 @@ impl Threshold {
     }
 }
 
-impl Described for Threshold {
-    type Params = ThresholdParams;
-    const NAME: &'static str = "threshold";
-    const SUMMARY: &'static str = "static threshold: values above `upper` or below `lower`";
-    const PARAMS: &'static [&'static str] = &[
-        "upper: flag values above this",
-        "lower: flag values below this",
-        "severity: severity of a breach (default high)",
-    ];
-}
+crate::detector::describe!(
+    Threshold, ThresholdParams, Threshold => ThresholdOnline, "threshold",
+    "static threshold: values above `upper` or below `lower`",
+    severity |config, _score| {
+    config.severity
 
-impl Streams for Threshold {
-    type Kernel = Threshold;
-}
-
-/// Streaming state of [`Threshold`]: only the order check, the rule itself is stateless.
-pub type ThresholdOnline = Streaming<Threshold>;
+    }, "
+    upper: flag values above this
+    lower: flag values below this
+    severity: severity of a breach (default high)
+"
+);
 
 impl Kernel for Threshold {
     type Config = Threshold;
@@ -128,11 +108,6 @@ impl Kernel for Threshold {
 
     fn config(&self) -> &Threshold {
         self
-    }
-
-    /// The configured severity (default high) for every breach.
-    fn severity(config: &Threshold, _score: f64) -> Severity {
-        config.severity
     }
 
     fn step(&mut self, _: TimestampMs, value: f64) -> Result<PointScore> {

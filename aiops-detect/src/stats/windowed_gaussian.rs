@@ -30,7 +30,7 @@ use statrs::function::erf::{erfc, erfc_inv};
 
 use crate::common::Direction;
 use crate::common::moments::RollingMoments;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
 crate::detector::params_newtype!(
@@ -49,32 +49,13 @@ crate::detector::params_newtype!(
     WindowedGaussianParams => WindowedGaussian
 );
 
-impl WindowedGaussianParams {
-    crate::detector::setter!(
-        /// Points in the window (>= 2).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Points by which a full window slides at once (1..=window; 1: every point).
-        0 step: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at score `>= threshold`, in (0, 1).
-        0 threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Points in the window before scoring starts (1..=window; default 1, as NAB).
-        0 min_periods: usize
-    );
-
-    crate::detector::setter!(
-        /// Which departures count.
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(WindowedGaussianParams {
+    window: usize,
+    step: usize,
+    threshold: f64,
+    min_periods: usize,
+    direction: Direction
+});
 
 impl ParamGuard for WindowedGaussianParams {
     type Checked = WindowedGaussian;
@@ -141,27 +122,30 @@ impl WindowedGaussian {
     }
 }
 
-impl Described for WindowedGaussian {
-    type Params = WindowedGaussianParams;
-    const NAME: &'static str = "windowed_gaussian";
-    const SUMMARY: &'static str =
-        "NAB's windowed Gaussian: erf(|z|/sqrt 2) against a sliding window";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in the window (default 6400)",
-        "step: points by which a full window slides (default 100)",
-        "threshold: score at which a point is flagged, in (0,1) (default 0.999)",
-        "min_periods: points before scoring starts (default 1)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    WindowedGaussian, WindowedGaussianParams, WindowedGaussianKernel => WindowedGaussianOnline, "windowed_gaussian",
+    "NAB's windowed Gaussian: erf(|z|/sqrt 2) against a sliding window",
+    severity |config, score| {
+    let tail = 1.0 - score;
+    let limit = 1.0 - config.threshold;
+    if tail <= limit / 100.0 {
+        Severity::Critical
+    } else if tail <= limit / 10.0 {
+        Severity::High
+    } else if tail <= limit {
+        Severity::Medium
+    } else {
+        Severity::Low
+    }
 
-impl Streams for WindowedGaussian {
-    type Kernel = WindowedGaussianKernel;
-}
-
-/// Streaming state of [`WindowedGaussian`]: the window's running sums and the points waiting
-/// to slide it.
-pub type WindowedGaussianOnline = Streaming<WindowedGaussianKernel>;
+    }, "
+    window: points in the window (default 6400)
+    step: points by which a full window slides (default 100)
+    threshold: score at which a point is flagged, in (0,1) (default 0.999)
+    min_periods: points before scoring starts (default 1)
+    direction: both | up | down (default both)
+"
+);
 
 impl Kernel for WindowedGaussianKernel {
     type Config = WindowedGaussian;
@@ -177,22 +161,6 @@ impl Kernel for WindowedGaussianKernel {
 
     fn config(&self) -> &WindowedGaussian {
         &self.params
-    }
-
-    /// By the two-sided tail `1 - score`: at most the threshold's tail is medium, a tenth of
-    /// it high, a hundredth critical.
-    fn severity(config: &WindowedGaussian, score: f64) -> Severity {
-        let tail = 1.0 - score;
-        let limit = 1.0 - config.threshold;
-        if tail <= limit / 100.0 {
-            Severity::Critical
-        } else if tail <= limit / 10.0 {
-            Severity::High
-        } else if tail <= limit {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -12,13 +12,13 @@
 
 use std::collections::VecDeque;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
 use crate::common::severity::ratio_severity;
-use crate::detector::{Described, Kernel, ParamGuard, PointScore, Streaming, Streams};
+use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::Result;
 
 crate::detector::params_newtype!(
@@ -36,27 +36,7 @@ crate::detector::params_newtype!(
     RollingZScoreParams => RollingZScore
 );
 
-impl RollingZScoreParams {
-    crate::detector::setter!(
-        /// Points in the reference window (>= 2; default 60).
-        0 window: usize
-    );
-
-    crate::detector::setter!(
-        /// Flag at `|z| >= threshold` σ (> 0; default 3).
-        0 threshold: f64
-    );
-
-    crate::detector::setter!(
-        /// Points needed before scoring starts (2..=window; default: window).
-        0 min_periods: Option<usize>
-    );
-
-    crate::detector::setter!(
-        /// Which departures count (default both).
-        0 direction: Direction
-    );
-}
+crate::detector::setters!(RollingZScoreParams { window: usize, threshold: f64, min_periods: Option<usize>, direction: Direction });
 
 impl ParamGuard for RollingZScoreParams {
     type Checked = RollingZScore;
@@ -111,25 +91,19 @@ impl RollingZScore {
     }
 }
 
-impl Described for RollingZScore {
-    type Params = RollingZScoreParams;
-    const NAME: &'static str = "zscore";
-    const SUMMARY: &'static str =
-        "rolling z-score: distance from the mean of the previous window, in sigmas";
-    const PARAMS: &'static [&'static str] = &[
-        "window: points in the reference window (default 60)",
-        "threshold: sigmas at which a point is flagged (default 3)",
-        "min_periods: points before scoring starts (default: window)",
-        "direction: both | up | down (default both)",
-    ];
-}
+crate::detector::describe!(
+    RollingZScore, RollingZScoreParams, ZScoreKernel => RollingZScoreOnline, "zscore",
+    "rolling z-score: distance from the mean of the previous window, in sigmas",
+    severity |config, score| {
+    ratio_severity(score, config.threshold)
 
-impl Streams for RollingZScore {
-    type Kernel = ZScoreKernel;
-}
-
-/// Streaming state of [`RollingZScore`].
-pub type RollingZScoreOnline = Streaming<ZScoreKernel>;
+    }, "
+    window: points in the reference window (default 60)
+    threshold: sigmas at which a point is flagged (default 3)
+    min_periods: points before scoring starts (default: window)
+    direction: both | up | down (default both)
+"
+);
 
 /// The rolling statistics of [`RollingZScore`]: the window and its running sums. Counts
 /// points, not time.
@@ -190,11 +164,6 @@ impl Kernel for ZScoreKernel {
 
     fn config(&self) -> &RollingZScore {
         &self.params
-    }
-
-    /// `|z|` of 1×, 1.5× and 2× the threshold map to medium, high and critical.
-    fn severity(config: &RollingZScore, score: f64) -> Severity {
-        ratio_severity(score, config.threshold)
     }
 
     fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {

@@ -316,11 +316,11 @@ pub(crate) use plain_set_arg;
 plain_set_arg!(usize, u64, f64, bool, Severity);
 
 /// The builder methods of a `XParams(X)` newtype, one per listed parameter:
-/// `setters!(XParams { window: usize, min_periods: Option<usize> });` (an `Option<T>`
+/// `setters!(XParams: window: usize, min_periods: Option<usize>);` (an `Option<T>`
 /// parameter takes a plain `T`). The parameters are documented once, in the detector's
 /// [`Described::PARAMS`].
 macro_rules! setters {
-    ($params:ident { $($name:ident: $t:ty),* $(,)? }) => {
+    ($params:ident: $($name:ident: $t:ty),* $(,)?) => {
         impl $params {
             $(
                 #[doc = concat!(
@@ -342,20 +342,29 @@ pub(crate) use setters;
 /// in one place:
 ///
 /// ```text
-/// describe!(Mad, MadParams, MadKernel => MadOnline, "mad", "one-line summary",
+/// describe!(Mad, MadParams, MadKernel.params => MadOnline, "mad", "one-line summary",
 ///     severity |config, score| ratio_severity(score, config.threshold), "
 ///     window: points in the reference window (default 100)
 ///     ...
 /// ");
 /// ```
 ///
-/// gives `Described` (name, summary, parameter lines), `Streams` (kernel, severity) and the
-/// `XOnline` alias of its streaming state. Without `Kernel => Online` and `severity`, only
+/// gives `Described` (name, summary, parameter lines), `Streams` (kernel, severity),
+/// `Configured` (the kernel's field holding its parameters) and the `XOnline` alias of its
+/// streaming state. Without `Kernel => Online` and `severity`, only
 /// `Described` (for detectors with an online state of their own).
 macro_rules! describe {
-    ($detector:ident, $params:ident, $kernel:ident => $online:ident, $name:literal,
+    ($detector:ident, $params:ident, $kernel:ident . $field:ident => $online:ident, $name:literal,
      $summary:literal, severity |$c:pat_param, $s:pat_param| $severity:expr, $text:literal $(,)?) => {
         $crate::detector::describe!($detector, $params, $name, $summary, $text);
+
+        impl $crate::detector::Configured for $kernel {
+            type Config = $detector;
+
+            fn config(&self) -> &$detector {
+                &self.$field
+            }
+        }
 
         impl $crate::detector::Streams for $detector {
             type Kernel = $kernel;
@@ -455,19 +464,28 @@ pub trait Described: Sized {
 ///
 /// Kernels whose meaning depends on evenly spaced points (a seasonal phase, an FFT) use the
 /// timestamp to tell a gap; the others count points, not time.
-pub trait Kernel: fmt::Debug + Clone + Send + Serialize + DeserializeOwned + 'static {
-    /// The validated parameters, which are the detector.
-    type Config: Streams<Kernel = Self>;
-
+pub trait Kernel:
+    Configured<Config: Streams<Kernel = Self>>
+    + fmt::Debug
+    + Clone
+    + Send
+    + Serialize
+    + DeserializeOwned
+    + 'static
+{
     /// A fresh state.
     fn new(config: &Self::Config) -> Self;
 
-    /// The parameters this state was made with.
-    fn config(&self) -> &Self::Config;
+    /// Refuses a point this kernel cannot take, before [`Kernel::step`] and leaving the state
+    /// unchanged (a typed error naming the point). The default takes every point that passed
+    /// the order and value checks.
+    fn admit(&self, _timestamp: TimestampMs, _value: f64) -> Result<()> {
+        Ok(())
+    }
 
-    /// Scores a point already checked (finite, within [`MAX_ABS_VALUE`], after the previous
-    /// point), then learns from it. On error the state must be unchanged.
-    fn step(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore>;
+    /// Scores an admitted point (finite, within [`MAX_ABS_VALUE`], after the previous point),
+    /// then learns from it.
+    fn step(&mut self, timestamp: TimestampMs, value: f64) -> PointScore;
 
     /// Scores a whole series already checked. The default streams a fresh state over it; a
     /// kernel with a genuinely faster batch algorithm overrides this and tests the agreement.
@@ -479,6 +497,16 @@ pub trait Kernel: fmt::Debug + Clone + Send + Serialize + DeserializeOwned + 'st
     ) -> Result<Detections> {
         stream(Self::new(config), timestamps, values, progress)
     }
+}
+
+/// The parameters a kernel was made with, for [`OnlineDetector::reset`] (written by
+/// `describe!`).
+pub trait Configured {
+    /// The validated parameters, which are the detector.
+    type Config;
+
+    /// The parameters this state was made with.
+    fn config(&self) -> &Self::Config;
 }
 
 /// Validated parameters that stream through a [`Kernel`]: they get [`Detector`] from it.
@@ -541,7 +569,8 @@ fn stream<K: Kernel>(
     while done < n {
         let end = (done + PROGRESS_EVERY).min(n);
         for i in done..end {
-            let p = kernel.step(timestamps[i], values[i])?;
+            kernel.admit(timestamps[i], values[i])?;
+            let p = kernel.step(timestamps[i], values[i]);
             out.scores[i] = p.score;
             out.is_anomaly[i] = p.is_anomaly;
             out.expected[i] = p.expected.unwrap_or(f64::NAN);
@@ -584,7 +613,8 @@ impl<K: Kernel> OnlineDetector for Streaming<K> {
 
     fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
         self.guard.check(timestamp, value)?;
-        let p = self.kernel.step(timestamp, value)?;
+        self.kernel.admit(timestamp, value)?;
+        let p = self.kernel.step(timestamp, value);
         self.guard.last = Some(timestamp);
         Ok(p)
     }

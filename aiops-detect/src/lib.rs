@@ -22,8 +22,8 @@ pub use common::{Direction, FitMode};
 pub use control::cusum::{Cusum, CusumKernel, CusumOnline, CusumParams};
 pub use control::ewma::{Ewma, EwmaKernel, EwmaOnline, EwmaParams};
 pub use detector::{
-    Described, Detections, Detector, Kernel, OnlineDetector, ParamGuard, PointScore, Streaming,
-    Streams,
+    Configured, Described, Detections, Detector, Kernel, OnlineDetector, ParamGuard, PointScore,
+    Streaming, Streams,
 };
 pub use error::{DetectError, Result};
 pub use learned::contextual::{Contextual, ContextualKernel, ContextualOnline, ContextualParams};
@@ -61,7 +61,7 @@ pub use shift::volatility_shift::{
 pub use stats::esd::{Esd, EsdKernel, EsdOnline, EsdParams};
 pub use stats::iqr::{Iqr, IqrKernel, IqrOnline, IqrParams};
 pub use stats::quantile::{Quantile, QuantileKernel, QuantileOnline, QuantileParams};
-pub use stats::threshold::{Threshold, ThresholdOnline, ThresholdParams};
+pub use stats::threshold::{Threshold, ThresholdKernel, ThresholdOnline, ThresholdParams};
 pub use stats::windowed_gaussian::{
     WindowedGaussian, WindowedGaussianKernel, WindowedGaussianOnline, WindowedGaussianParams,
 };

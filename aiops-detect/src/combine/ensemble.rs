@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::combine::likelihood::{Likelihood, LikelihoodParams, log_score};
+use crate::common::severity::tiered;
 use crate::detector::{
     Detections, Detector, OnlineDetector, PROGRESS_EVERY, ParamGuard, PointScore,
 };
@@ -168,15 +169,7 @@ impl Detector for Ensemble {
     }
 
     fn severity(&self, score: f64) -> Severity {
-        if score >= 0.9 {
-            Severity::Critical
-        } else if score >= 0.7 {
-            Severity::High
-        } else if score >= self.params.threshold {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
+        tiered(score, self.params.threshold, 0.7, 0.9)
     }
 
     fn online(&self) -> Box<dyn OnlineDetector> {

@@ -45,7 +45,9 @@ crate::detector::params_newtype!(
     CusumParams => Cusum
 );
 
-crate::detector::setters!(CusumParams { k: f64, h: f64, window: usize, min_periods: Option<usize>, direction: Direction });
+crate::detector::setters!(
+    CusumParams:
+    k: f64, h: f64, window: usize, min_periods: Option<usize>, direction: Direction);
 
 impl ParamGuard for CusumParams {
     type Checked = Cusum;
@@ -93,12 +95,9 @@ impl Cusum {
 }
 
 crate::detector::describe!(
-    Cusum, CusumParams, CusumKernel => CusumOnline, "cusum",
+    Cusum, CusumParams, CusumKernel.params => CusumOnline, "cusum",
     "two-sided tabular CUSUM on standardised values",
-    severity |config, score| {
-    ratio_severity(score, config.h)
-
-    }, "
+    severity |config, score| ratio_severity(score, config.h), "
     k: slack in sigmas (default 0.5)
     h: decision interval in sigmas (default 5)
     window: points in the reference window (default 100)
@@ -108,40 +107,7 @@ crate::detector::describe!(
 );
 
 impl Kernel for CusumKernel {
-    type Config = Cusum;
-
-    fn new(params: &Cusum) -> Self {
-        let params = *params;
-        Self {
-            params,
-            reference: RollingMoments::new(params.window),
-            high: 0.0,
-            low: 0.0,
-        }
-    }
-
-    fn config(&self) -> &Cusum {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
-    }
-}
-
-/// The per-point state of [`Cusum`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CusumKernel {
-    params: Cusum,
-    reference: RollingMoments,
-    /// C⁺: evidence of an upward shift, σ.
-    high: f64,
-    /// C⁻: evidence of a downward shift, σ.
-    low: f64,
-}
-
-impl CusumKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let p = self.params;
         let out = if self.reference.len() >= p.min_periods() {
             let mean = self.reference.mean();
@@ -179,6 +145,27 @@ impl CusumKernel {
         self.reference.push(x);
         out
     }
+
+    fn new(params: &Cusum) -> Self {
+        let params = *params;
+        Self {
+            params,
+            reference: RollingMoments::new(params.window),
+            high: 0.0,
+            low: 0.0,
+        }
+    }
+}
+
+/// The per-point state of [`Cusum`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CusumKernel {
+    params: Cusum,
+    reference: RollingMoments,
+    /// C⁺: evidence of an upward shift, σ.
+    high: f64,
+    /// C⁻: evidence of a downward shift, σ.
+    low: f64,
 }
 
 #[cfg(test)]

@@ -47,7 +47,9 @@ crate::detector::params_newtype!(
     EwmaParams => Ewma
 );
 
-crate::detector::setters!(EwmaParams { alpha: f64, l: f64, window: usize, min_periods: Option<usize>, direction: Direction });
+crate::detector::setters!(
+    EwmaParams:
+    alpha: f64, l: f64, window: usize, min_periods: Option<usize>, direction: Direction);
 
 impl ParamGuard for EwmaParams {
     type Checked = Ewma;
@@ -95,12 +97,9 @@ impl Ewma {
 }
 
 crate::detector::describe!(
-    Ewma, EwmaParams, EwmaKernel => EwmaOnline, "ewma",
+    Ewma, EwmaParams, EwmaKernel.params => EwmaOnline, "ewma",
     "EWMA control chart",
-    severity |config, score| {
-    ratio_severity(score, config.l)
-
-    }, "
+    severity |config, score| ratio_severity(score, config.l), "
     alpha: smoothing weight of the newest value (default 0.3)
     l: control-limit width in chart sigmas (default 3)
     window: points in the reference window for mean and sigma (default 100)
@@ -110,37 +109,7 @@ crate::detector::describe!(
 );
 
 impl Kernel for EwmaKernel {
-    type Config = Ewma;
-
-    fn new(params: &Ewma) -> Self {
-        let params = *params;
-        Self {
-            params,
-            reference: RollingMoments::new(params.window),
-            smoothed: None,
-        }
-    }
-
-    fn config(&self) -> &Ewma {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
-    }
-}
-
-/// The per-point state of [`Ewma`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EwmaKernel {
-    params: Ewma,
-    reference: RollingMoments,
-    /// The chart statistic, after the last point.
-    smoothed: Option<f64>,
-}
-
-impl EwmaKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let p = self.params;
         let s = self
             .smoothed
@@ -176,6 +145,24 @@ impl EwmaKernel {
         self.reference.push(x);
         out
     }
+
+    fn new(params: &Ewma) -> Self {
+        let params = *params;
+        Self {
+            params,
+            reference: RollingMoments::new(params.window),
+            smoothed: None,
+        }
+    }
+}
+
+/// The per-point state of [`Ewma`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EwmaKernel {
+    params: Ewma,
+    reference: RollingMoments,
+    /// The chart statistic, after the last point.
+    smoothed: Option<f64>,
 }
 
 #[cfg(test)]

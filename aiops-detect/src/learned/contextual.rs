@@ -94,18 +94,10 @@ impl ContextualParams {
     }
 }
 
-crate::detector::setters!(ContextualParams {
-    bits: usize,
-    warmup: usize,
-    max_active: usize,
-    max_left: usize,
-    rest: usize,
-    rest_threshold: f64,
-    threshold: f64,
-    capacity: usize,
-    replay: usize,
-    rescale: f64
-});
+crate::detector::setters!(
+    ContextualParams:
+    bits: usize, warmup: usize, max_active: usize, max_left: usize, rest: usize, rest_threshold:
+    f64, threshold: f64, capacity: usize, replay: usize, rescale: f64);
 
 impl ParamGuard for ContextualParams {
     type Checked = Contextual;
@@ -169,12 +161,9 @@ impl ParamGuard for ContextualParams {
 }
 
 crate::detector::describe!(
-    Contextual, ContextualParams, ContextualKernel => ContextualOnline, "contextual",
+    Contextual, ContextualParams, ContextualKernel.params => ContextualOnline, "contextual",
     "contextual sequence memory (CAD-style): share of failed predictions and new contexts",
-    severity |config, score| {
-    unit_severity(score, config.threshold)
-
-    }, "
+    severity |config, score| unit_severity(score, config.threshold), "
     bits: bits per value, the range is cut into 2^bits levels (default 3)
     input_min, input_max: known range of the series (default: set by the warm-up)
     warmup: points that set the range when none is given (default 120)
@@ -370,8 +359,6 @@ impl PartialEq for Scratch {
 }
 
 impl Kernel for ContextualKernel {
-    type Config = Contextual;
-
     fn new(p: &Contextual) -> Self {
         let scale = match (p.input_min, p.input_max) {
             (Some(lo), Some(hi)) => Some(Self::scale(p.bits, lo, hi)),
@@ -392,19 +379,15 @@ impl Kernel for ContextualKernel {
         }
     }
 
-    fn config(&self) -> &Contextual {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let (_, score) = self.raw_and_score(x);
-        Ok(PointScore {
+        PointScore {
             score,
             is_anomaly: score >= self.params.threshold,
             expected: None,
             lower: None,
             upper: None,
-        })
+        }
     }
 }
 

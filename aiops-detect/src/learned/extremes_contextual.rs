@@ -17,9 +17,10 @@
 //! display. Cost: proportional to the contexts learned (bounded by their capacity); about
 //! 1 µs per point on typical metrics.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::severity::tiered;
 use crate::detector::{Kernel, OnlineDetector, ParamGuard, PointScore, Streams};
 use crate::error::{DetectError, Result};
 use crate::learned::contextual::{Contextual, ContextualKernel, ContextualParams};
@@ -30,12 +31,9 @@ crate::detector::params_newtype!(
     ExtremesContextualParams => ExtremesContextual
 );
 
-crate::detector::setters!(ExtremesContextualParams {
-    warmup: usize,
-    threshold: f64,
-    window: usize,
-    contextual: Contextual
-});
+crate::detector::setters!(
+    ExtremesContextualParams:
+    warmup: usize, threshold: f64, window: usize, contextual: Contextual);
 
 impl ParamGuard for ExtremesContextualParams {
     type Checked = ExtremesContextual;
@@ -91,20 +89,9 @@ impl ExtremesContextual {
 }
 
 crate::detector::describe!(
-    ExtremesContextual, ExtremesContextualParams, ExtremesContextualKernel => ExtremesContextualOnline, "default",
+    ExtremesContextual, ExtremesContextualParams, ExtremesContextualKernel.detector => ExtremesContextualOnline, "default",
     "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed",
-    severity |config, score| {
-    if score >= 0.95 {
-        Severity::Critical
-    } else if score >= 0.85 {
-        Severity::High
-    } else if score >= config.threshold {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
-    }, "
+    severity |config, score| tiered(score, config.threshold, 0.85, 0.95), "
     contextual: JSON settings of the contextual memory (see the contextual detector)
     threshold: score at which a point is flagged (default 0.75)
     warmup: points learned before anything is scored (default 300)
@@ -148,8 +135,6 @@ fn legacy_detector<'de, D: serde::Deserializer<'de>>(
 }
 
 impl Kernel for ExtremesContextualKernel {
-    type Config = ExtremesContextual;
-
     fn new(d: &ExtremesContextual) -> Self {
         // Both were checked with `d`; their defaults only stand in for the impossible error.
         let bounds = d.bounds().check().unwrap_or_default();
@@ -164,11 +149,7 @@ impl Kernel for ExtremesContextualKernel {
         }
     }
 
-    fn config(&self) -> &ExtremesContextual {
-        &self.detector
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let d = &self.detector;
         let range = self.max - self.min;
         let extreme = if self.seen >= d.warmup && range > 0.0 {
@@ -192,13 +173,13 @@ impl Kernel for ExtremesContextualKernel {
             .bounds
             .update(self.seen as TimestampMs, x)
             .unwrap_or(PointScore::NEUTRAL);
-        Ok(PointScore {
+        PointScore {
             score,
             is_anomaly: score >= d.threshold,
             expected: shown.expected,
             lower: shown.lower,
             upper: shown.upper,
-        })
+        }
     }
 }
 

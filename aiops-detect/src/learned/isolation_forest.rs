@@ -41,9 +41,10 @@
 
 use std::collections::VecDeque;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
@@ -63,16 +64,10 @@ crate::detector::params_newtype!(
     IsolationForestParams => IsolationForest
 );
 
-crate::detector::setters!(IsolationForestParams {
-    shingle: usize,
-    differences: bool,
-    window: usize,
-    refit_every: usize,
-    trees: usize,
-    sample_size: usize,
-    threshold: f64,
-    seed: u64
-});
+crate::detector::setters!(
+    IsolationForestParams:
+    shingle: usize, differences: bool, window: usize, refit_every: usize, trees: usize,
+    sample_size: usize, threshold: f64, seed: u64);
 
 impl ParamGuard for IsolationForestParams {
     type Checked = IsolationForest;
@@ -146,21 +141,11 @@ impl Default for IsolationForest {
 }
 
 crate::detector::describe!(
-    IsolationForest, IsolationForestParams, IsolationForestKernel => IsolationForestOnline, "isolation_forest",
+    IsolationForest, IsolationForestParams, IsolationForestKernel.params => IsolationForestOnline, "isolation_forest",
     "isolation forest over shingles, refitted on a trailing window",
     severity |config, score| {
-    let t = config.threshold;
-    let step = (1.0 - t) / 3.0;
-    if score >= t + 2.0 * step {
-        Severity::Critical
-    } else if score >= t + step {
-        Severity::High
-    } else if score >= t {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
+        let (t, step) = (config.threshold, (1.0 - config.threshold) / 3.0);
+        tiered(score, t, t + step, t + 2.0 * step)
     }, "
     shingle: values per shingle (default 4)
     differences: shingle first differences instead of values (default false)
@@ -174,7 +159,56 @@ crate::detector::describe!(
 );
 
 impl Kernel for IsolationForestKernel {
-    type Config = IsolationForest;
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        let p = self.params;
+        if self.growths > 0 && self.forest.is_none() {
+            self.forest = Some(self.grow(self.grown_at, self.growths - 1));
+        }
+        let feature = if p.differences {
+            let prev = self.last.replace(x);
+            match prev {
+                Some(prev) => x - prev,
+                None => return PointScore::NEUTRAL,
+            }
+        } else {
+            x
+        };
+        if self.feats.len() == Self::capacity(&p) {
+            self.feats.pop_front();
+        }
+        self.feats.push_back(feature);
+        self.produced += 1;
+        if self.produced < p.shingle as u64 {
+            return PointScore::NEUTRAL;
+        }
+        let out = match &self.forest {
+            Some(f) => {
+                let mut sh = Vec::with_capacity(p.shingle);
+                self.shingle_into(self.produced, &mut sh);
+                let score = f.score(&sh);
+                PointScore {
+                    score,
+                    is_anomaly: score >= p.threshold,
+                    expected: None,
+                    lower: None,
+                    upper: None,
+                }
+            }
+            None => PointScore::NEUTRAL,
+        };
+        let available = self.produced - p.shingle as u64 + 1;
+        let due = if self.growths == 0 {
+            available >= p.sample_size as u64
+        } else {
+            self.produced - self.grown_at >= p.refit_every as u64
+        };
+        if due {
+            self.forest = Some(self.grow(self.produced, self.growths));
+            self.grown_at = self.produced;
+            self.growths += 1;
+        }
+        out
+    }
 
     fn new(params: &IsolationForest) -> Self {
         let params = *params;
@@ -187,14 +221,6 @@ impl Kernel for IsolationForestKernel {
             grown_at: 0,
             forest: None,
         }
-    }
-
-    fn config(&self) -> &IsolationForest {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
     }
 }
 
@@ -420,59 +446,6 @@ impl IsolationForestKernel {
         }
         let mut rng = SplitMix64(p.seed ^ growth.wrapping_mul(0xd134_2543_de82_ef95));
         Forest::grow(&rows, p.shingle, p, &mut rng)
-    }
-}
-
-impl IsolationForestKernel {
-    fn point(&mut self, x: f64) -> PointScore {
-        let p = self.params;
-        if self.growths > 0 && self.forest.is_none() {
-            self.forest = Some(self.grow(self.grown_at, self.growths - 1));
-        }
-        let feature = if p.differences {
-            let prev = self.last.replace(x);
-            match prev {
-                Some(prev) => x - prev,
-                None => return PointScore::NEUTRAL,
-            }
-        } else {
-            x
-        };
-        if self.feats.len() == Self::capacity(&p) {
-            self.feats.pop_front();
-        }
-        self.feats.push_back(feature);
-        self.produced += 1;
-        if self.produced < p.shingle as u64 {
-            return PointScore::NEUTRAL;
-        }
-        let out = match &self.forest {
-            Some(f) => {
-                let mut sh = Vec::with_capacity(p.shingle);
-                self.shingle_into(self.produced, &mut sh);
-                let score = f.score(&sh);
-                PointScore {
-                    score,
-                    is_anomaly: score >= p.threshold,
-                    expected: None,
-                    lower: None,
-                    upper: None,
-                }
-            }
-            None => PointScore::NEUTRAL,
-        };
-        let available = self.produced - p.shingle as u64 + 1;
-        let due = if self.growths == 0 {
-            available >= p.sample_size as u64
-        } else {
-            self.produced - self.grown_at >= p.refit_every as u64
-        };
-        if due {
-            self.forest = Some(self.grow(self.produced, self.growths));
-            self.grown_at = self.produced;
-            self.growths += 1;
-        }
-        out
     }
 }
 

@@ -58,16 +58,10 @@ impl Default for Novelty {
     }
 }
 
-crate::detector::setters!(NoveltyParams {
-    levels: usize,
-    order: usize,
-    warmup: usize,
-    rest: usize,
-    rest_threshold: f64,
-    threshold: f64,
-    memory: usize,
-    capacity: usize
-});
+crate::detector::setters!(
+    NoveltyParams:
+    levels: usize, order: usize, warmup: usize, rest: usize, rest_threshold: f64, threshold: f64,
+    memory: usize, capacity: usize);
 
 impl ParamGuard for NoveltyParams {
     type Checked = Novelty;
@@ -102,12 +96,9 @@ impl ParamGuard for NoveltyParams {
 }
 
 crate::detector::describe!(
-    Novelty, NoveltyParams, NoveltyKernel => NoveltyOnline, "novelty",
+    Novelty, NoveltyParams, NoveltyKernel.params => NoveltyOnline, "novelty",
     "sequence novelty: share of recent n-grams of quantised values never seen",
-    severity |config, score| {
-    unit_severity(score, config.threshold)
-
-    }, "
+    severity |config, score| unit_severity(score, config.threshold), "
     levels: bins the seen range is cut into (default 16)
     order: longest n-gram considered, 1..=7 (default 4)
     warmup: points learned before scoring (default 300)
@@ -134,8 +125,6 @@ pub struct NoveltyKernel {
 }
 
 impl Kernel for NoveltyKernel {
-    type Config = Novelty;
-
     fn new(p: &Novelty) -> Self {
         Self {
             params: p.clone(),
@@ -148,19 +137,15 @@ impl Kernel for NoveltyKernel {
         }
     }
 
-    fn config(&self) -> &Novelty {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let (_, score) = self.raw_and_score(x);
-        Ok(PointScore {
+        PointScore {
             score,
             is_anomaly: score >= self.params.threshold,
             expected: None,
             lower: None,
             upper: None,
-        })
+        }
     }
 }
 

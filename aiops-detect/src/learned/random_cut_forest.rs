@@ -32,9 +32,10 @@
 
 use std::collections::VecDeque;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
@@ -54,13 +55,9 @@ crate::detector::params_newtype!(
     RandomCutForestParams => RandomCutForest
 );
 
-crate::detector::setters!(RandomCutForestParams {
-    trees: usize,
-    tree_size: usize,
-    shingle: usize,
-    threshold: f64,
-    seed: u64
-});
+crate::detector::setters!(
+    RandomCutForestParams:
+    trees: usize, tree_size: usize, shingle: usize, threshold: f64, seed: u64);
 
 impl ParamGuard for RandomCutForestParams {
     type Checked = RandomCutForest;
@@ -116,21 +113,9 @@ impl Default for RandomCutForest {
 }
 
 crate::detector::describe!(
-    RandomCutForest, RandomCutForestParams, RandomCutForestKernel => RandomCutForestOnline, "random_cut_forest",
+    RandomCutForest, RandomCutForestParams, RandomCutForestKernel.params => RandomCutForestOnline, "random_cut_forest",
     "streaming robust random cut forest over shingles (CoDisp)",
-    severity |config, score| {
-    let r = score / config.threshold;
-    if r >= 2.0 {
-        Severity::Critical
-    } else if r >= 1.5 {
-        Severity::High
-    } else if r >= 1.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
-    }, "
+    severity |config, score| ratio_severity(score, config.threshold), "
     trees: trees in the forest (default 50)
     tree_size: shingles per tree, the sliding window (default 256)
     shingle: values per shingle (default 4)
@@ -140,7 +125,61 @@ crate::detector::describe!(
 );
 
 impl Kernel for RandomCutForestKernel {
-    type Config = RandomCutForest;
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        let p = self.params;
+        if self.recent.len() == p.shingle {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(x);
+        if self.recent.len() < p.shingle {
+            return PointScore::NEUTRAL;
+        }
+        self.forest.ensure_boxes();
+        let f = &mut self.forest;
+        let dim = f.dim;
+        let slot = (self.inserted % p.tree_size as u64) as u32;
+        let full = self.inserted >= p.tree_size as u64;
+        if full {
+            for t in &mut f.trees {
+                t.delete(slot, &f.points, dim);
+            }
+        }
+        let s = slot as usize;
+        for (dst, &v) in f.points[s * dim..(s + 1) * dim]
+            .iter_mut()
+            .zip(&self.recent)
+        {
+            *dst = v;
+        }
+        for t in &mut f.trees {
+            t.insert(slot, &f.points, dim, &mut f.rng);
+        }
+        self.inserted += 1;
+        let raw = f.trees.iter().map(|t| t.codisp(slot)).sum::<f64>() / f.trees.len() as f64;
+        let usual = if self.history.is_empty() {
+            0.0
+        } else {
+            self.history_sum / self.history.len() as f64
+        };
+        self.remember(raw);
+        if !full {
+            return PointScore::NEUTRAL;
+        }
+        // A perfectly regular stream can have a usual CoDisp of 0: floor it at one point.
+        let score = raw / usual.max(1.0);
+        let score = if score.is_finite() {
+            score.max(0.0)
+        } else {
+            0.0
+        };
+        PointScore {
+            score,
+            is_anomaly: score >= p.threshold,
+            expected: None,
+            lower: None,
+            upper: None,
+        }
+    }
 
     fn new(params: &RandomCutForest) -> Self {
         let params = *params;
@@ -153,14 +192,6 @@ impl Kernel for RandomCutForestKernel {
             history_sum: 0.0,
             since_refresh: 0,
         }
-    }
-
-    fn config(&self) -> &RandomCutForest {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
     }
 }
 
@@ -583,64 +614,6 @@ impl RandomCutForestKernel {
 }
 
 impl RandomCutForestKernel {
-    fn point(&mut self, x: f64) -> PointScore {
-        let p = self.params;
-        if self.recent.len() == p.shingle {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(x);
-        if self.recent.len() < p.shingle {
-            return PointScore::NEUTRAL;
-        }
-        self.forest.ensure_boxes();
-        let f = &mut self.forest;
-        let dim = f.dim;
-        let slot = (self.inserted % p.tree_size as u64) as u32;
-        let full = self.inserted >= p.tree_size as u64;
-        if full {
-            for t in &mut f.trees {
-                t.delete(slot, &f.points, dim);
-            }
-        }
-        let s = slot as usize;
-        for (dst, &v) in f.points[s * dim..(s + 1) * dim]
-            .iter_mut()
-            .zip(&self.recent)
-        {
-            *dst = v;
-        }
-        for t in &mut f.trees {
-            t.insert(slot, &f.points, dim, &mut f.rng);
-        }
-        self.inserted += 1;
-        let raw = f.trees.iter().map(|t| t.codisp(slot)).sum::<f64>() / f.trees.len() as f64;
-        let usual = if self.history.is_empty() {
-            0.0
-        } else {
-            self.history_sum / self.history.len() as f64
-        };
-        self.remember(raw);
-        if !full {
-            return PointScore::NEUTRAL;
-        }
-        // A perfectly regular stream can have a usual CoDisp of 0: floor it at one point.
-        let score = raw / usual.max(1.0);
-        let score = if score.is_finite() {
-            score.max(0.0)
-        } else {
-            0.0
-        };
-        PointScore {
-            score,
-            is_anomaly: score >= p.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        }
-    }
-}
-
-impl RandomCutForestKernel {
     /// Shingles currently held by each tree (at most `tree_size`).
     pub fn window_len(&self) -> usize {
         self.inserted.min(self.params.tree_size as u64) as usize
@@ -767,7 +740,7 @@ mod tests {
             .unwrap();
         let mut k = RandomCutForestKernel::new(&det);
         for (i, &x) in v.iter().enumerate() {
-            k.point(x);
+            k.step(0, x);
             if i % 7 == 0 || (700..720).contains(&i) {
                 check_invariants(&k);
             }

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
+use crate::common::severity::ratio_severity;
 use crate::detector::{Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{
@@ -211,16 +212,7 @@ impl MultivariateDetector for Mahalanobis {
     /// Surprises of 1×, 1.5× and 2× the threshold (p = alpha, alpha^1.5, alpha²) map to
     /// medium, high and critical.
     fn severity(&self, score: f64) -> Severity {
-        let r = score / self.threshold();
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
+        ratio_severity(score, self.threshold())
     }
 
     fn online(&self) -> Box<dyn MultivariateOnline> {

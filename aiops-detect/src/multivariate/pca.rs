@@ -31,6 +31,7 @@ use linfa_linalg::eigh::Eigh;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::common::severity::ratio_severity;
 use crate::detector::{Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{
@@ -243,16 +244,7 @@ impl MultivariateDetector for Pca {
 
     /// Scores of 1×, 1.5× and 2× the threshold map to medium, high and critical.
     fn severity(&self, score: f64) -> Severity {
-        let r = score / self.threshold;
-        if r >= 2.0 {
-            Severity::Critical
-        } else if r >= 1.5 {
-            Severity::High
-        } else if r >= 1.0 {
-            Severity::Medium
-        } else {
-            Severity::Low
-        }
+        ratio_severity(score, self.threshold)
     }
 
     fn online(&self) -> Box<dyn MultivariateOnline> {

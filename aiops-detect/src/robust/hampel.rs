@@ -53,7 +53,10 @@ crate::detector::params_newtype!(
     HampelParams => Hampel
 );
 
-crate::detector::setters!(HampelParams { window: usize, threshold: f64, min_periods: Option<usize>, max_run: Option<usize>, direction: Direction });
+crate::detector::setters!(
+    HampelParams:
+    window: usize, threshold: f64, min_periods: Option<usize>, max_run: Option<usize>, direction:
+    Direction);
 
 impl ParamGuard for HampelParams {
     type Checked = Hampel;
@@ -106,12 +109,9 @@ impl Hampel {
 }
 
 crate::detector::describe!(
-    Hampel, HampelParams, HampelKernel => HampelOnline, "hampel",
+    Hampel, HampelParams, HampelKernel.params => HampelOnline, "hampel",
     "Hampel identifier; flagged points are kept out of the window",
-    severity |config, score| {
-    ratio_severity(score, config.threshold)
-
-    }, "
+    severity |config, score| ratio_severity(score, config.threshold), "
     window: points in the reference window (default 60)
     threshold: t, robust sigmas (default 3)
     max_run: flagged points kept out before a run counts as a level change, 0 = none (default window/4)
@@ -121,41 +121,7 @@ crate::detector::describe!(
 );
 
 impl Kernel for HampelKernel {
-    type Config = Hampel;
-
-    fn new(params: &Hampel) -> Self {
-        let params = *params;
-        Self {
-            params,
-            window: RollingOrderStats::new(params.window),
-            run: Vec::with_capacity(params.max_run()),
-            level_change: false,
-        }
-    }
-
-    fn config(&self) -> &Hampel {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
-    }
-}
-
-/// The per-point state of [`Hampel`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct HampelKernel {
-    params: Hampel,
-    /// The last `window` accepted points.
-    window: RollingOrderStats,
-    /// Values of the current run of flagged points, held back from the window.
-    run: Vec<f64>,
-    /// The current run outgrew `max_run`: its points enter the window until it ends.
-    level_change: bool,
-}
-
-impl HampelKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let scored = match median_mad(self.window.stats()) {
             Some((median, mad)) if self.window.len() >= self.params.min_periods() => {
                 Some((median, robust_sigma(median, mad)))
@@ -193,6 +159,28 @@ impl HampelKernel {
             upper,
         }
     }
+
+    fn new(params: &Hampel) -> Self {
+        let params = *params;
+        Self {
+            params,
+            window: RollingOrderStats::new(params.window),
+            run: Vec::with_capacity(params.max_run()),
+            level_change: false,
+        }
+    }
+}
+
+/// The per-point state of [`Hampel`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HampelKernel {
+    params: Hampel,
+    /// The last `window` accepted points.
+    window: RollingOrderStats,
+    /// Values of the current run of flagged points, held back from the window.
+    run: Vec<f64>,
+    /// The current run outgrew `max_run`: its points enter the window until it ends.
+    level_change: bool,
 }
 
 #[cfg(test)]

@@ -66,7 +66,9 @@ crate::detector::params_newtype!(
     MadParams => Mad
 );
 
-crate::detector::setters!(MadParams { window: usize, threshold: f64, min_periods: Option<usize>, direction: Direction });
+crate::detector::setters!(
+    MadParams:
+    window: usize, threshold: f64, min_periods: Option<usize>, direction: Direction);
 
 impl ParamGuard for MadParams {
     type Checked = Mad;
@@ -107,12 +109,9 @@ impl Mad {
 }
 
 crate::detector::describe!(
-    Mad, MadParams, MadKernel => MadOnline, "mad",
+    Mad, MadParams, MadKernel.params => MadOnline, "mad",
     "robust z-score (x - median) / (1.4826 MAD) of the previous window",
-    severity |config, score| {
-    ratio_severity(score, config.threshold)
-
-    }, "
+    severity |config, score| ratio_severity(score, config.threshold), "
     window: points in the reference window (default 100)
     threshold: robust sigmas at which a point is flagged (default 3.5)
     min_periods: points before scoring starts (default: window)
@@ -128,8 +127,6 @@ pub struct MadKernel {
 }
 
 impl Kernel for MadKernel {
-    type Config = Mad;
-
     fn new(params: &Mad) -> Self {
         Self {
             params: *params,
@@ -137,11 +134,7 @@ impl Kernel for MadKernel {
         }
     }
 
-    fn config(&self) -> &Mad {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let p = &self.params;
         let out = match median_mad(self.window.stats()) {
             Some((median, mad)) if self.window.len() >= p.min_periods.unwrap_or(p.window) => {
@@ -159,7 +152,7 @@ impl Kernel for MadKernel {
             _ => PointScore::NEUTRAL,
         };
         self.window.push(x);
-        Ok(out)
+        out
     }
 }
 

@@ -61,7 +61,10 @@ impl Default for Seasonal {
     }
 }
 
-crate::detector::setters!(SeasonalParams { period: Option<usize>, detect_window: usize, cycles: usize, c: f64, history: usize, min_periods: usize, direction: Direction });
+crate::detector::setters!(
+    SeasonalParams:
+    period: Option<usize>, detect_window: usize, cycles: usize, c: f64, history: usize,
+    min_periods: usize, direction: Direction);
 
 impl ParamGuard for SeasonalParams {
     type Checked = Seasonal;
@@ -103,12 +106,9 @@ impl ParamGuard for SeasonalParams {
 }
 
 crate::detector::describe!(
-    Seasonal, SeasonalParams, SeasonalKernel => SeasonalOnline, "seasonal",
+    Seasonal, SeasonalParams, SeasonalKernel.params => SeasonalOnline, "seasonal",
     "seasonal profile: residual from the mean of the same phase over past seasons",
-    severity |config, score| {
-    fence_severity(score, config.c)
-
-    }, "
+    severity |config, score| fence_severity(score, config.c), "
     period: seasonal period in points (default: detected on the first detect_window points)
     detect_window: points buffered to detect the period (default 1024)
     cycles: past seasons averaged into the profile (default 4)
@@ -141,8 +141,6 @@ pub struct SeasonalKernel {
 }
 
 impl Kernel for SeasonalKernel {
-    type Config = Seasonal;
-
     fn new(p: &Seasonal) -> Self {
         let mut k = Self {
             params: *p,
@@ -160,16 +158,12 @@ impl Kernel for SeasonalKernel {
         k
     }
 
-    fn config(&self) -> &Seasonal {
-        &self.params
-    }
-
-    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> PointScore {
         let missing = (self.cadence.advance(timestamp) - 1) as usize;
         if missing > 0 {
             self.skip(missing, x);
         }
-        Ok(self.point(x))
+        self.point(x)
     }
 }
 

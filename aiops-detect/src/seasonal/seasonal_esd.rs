@@ -49,11 +49,12 @@
 
 use std::collections::VecDeque;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::common::cadence::Cadence;
+use crate::common::severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::stl::{AUTO_WINDOW, MIN_WINDOW};
@@ -77,7 +78,10 @@ crate::detector::params_newtype!(
     SeasonalEsdParams => SeasonalEsd
 );
 
-crate::detector::setters!(SeasonalEsdParams { period: Option<usize>, window: Option<usize>, max_anomalies: f64, alpha: f64, hop: Option<usize> });
+crate::detector::setters!(
+    SeasonalEsdParams:
+    period: Option<usize>, window: Option<usize>, max_anomalies: f64, alpha: f64, hop:
+    Option<usize>);
 
 impl ParamGuard for SeasonalEsdParams {
     type Checked = SeasonalEsd;
@@ -175,20 +179,9 @@ impl SeasonalEsd {
 }
 
 crate::detector::describe!(
-    SeasonalEsd, SeasonalEsdParams, SeasonalEsdKernel => SeasonalEsdOnline, "seasonal_esd",
+    SeasonalEsd, SeasonalEsdParams, SeasonalEsdKernel.params => SeasonalEsdOnline, "seasonal_esd",
     "seasonal hybrid ESD: generalized ESD on median/MAD of STL forecast errors",
-    severity |_, score| {
-    if score >= 2.0 {
-        Severity::Critical
-    } else if score >= 1.5 {
-        Severity::High
-    } else if score > 1.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
-    }, "
+    severity |_, score| tiered(score, 1.0_f64.next_up(), 1.5, 2.0), "
     period: seasonal period in points (default: detected on the first window)
     window: points in the STL and ESD windows (default max(8 * period, 128))
     max_anomalies: largest share of the window called anomalous (default 0.02)
@@ -198,8 +191,6 @@ crate::detector::describe!(
 );
 
 impl Kernel for SeasonalEsdKernel {
-    type Config = SeasonalEsd;
-
     fn new(params: &SeasonalEsd) -> Self {
         let params = *params;
         Self {
@@ -212,11 +203,7 @@ impl Kernel for SeasonalEsdKernel {
         }
     }
 
-    fn config(&self) -> &SeasonalEsd {
-        &self.params
-    }
-
-    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> PointScore {
         let missing = (self.cadence.advance(timestamp) - 1) as usize;
         for line in self
             .window
@@ -225,7 +212,7 @@ impl Kernel for SeasonalEsdKernel {
         {
             self.keep(self.window.stand_in(line));
         }
-        Ok(self.point(x))
+        self.point(x)
     }
 }
 

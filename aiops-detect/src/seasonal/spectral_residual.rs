@@ -36,12 +36,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use realfft::num_complex::Complex;
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 use serde::{Deserialize, Serialize};
 
 use crate::common::cadence::{Cadence, interpolate};
+use crate::common::severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
@@ -61,13 +62,9 @@ crate::detector::params_newtype!(
     SpectralResidualParams => SpectralResidual
 );
 
-crate::detector::setters!(SpectralResidualParams {
-    window: usize,
-    extend: usize,
-    mag_window: usize,
-    score_window: usize,
-    threshold: f64
-});
+crate::detector::setters!(
+    SpectralResidualParams:
+    window: usize, extend: usize, mag_window: usize, score_window: usize, threshold: f64);
 
 impl ParamGuard for SpectralResidualParams {
     type Checked = SpectralResidual;
@@ -143,21 +140,9 @@ impl Default for SpectralResidual {
 }
 
 crate::detector::describe!(
-    SpectralResidual, SpectralResidualParams, SpectralResidualKernel => SpectralResidualOnline, "spectral_residual",
+    SpectralResidual, SpectralResidualParams, SpectralResidualKernel.params => SpectralResidualOnline, "spectral_residual",
     "spectral residual saliency (Ren et al. 2019) of the newest point",
-    severity |config, score| {
-    let r = score / config.threshold;
-    if r >= 2.0 {
-        Severity::Critical
-    } else if r >= 1.5 {
-        Severity::High
-    } else if r >= 1.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
-    }, "
+    severity |config, score| ratio_severity(score, config.threshold), "
     window: points transformed (default 128)
     extend: estimated points appended after the newest (default 5)
     mag_window: frequency bins in the log-amplitude average, odd (default 3)
@@ -167,8 +152,6 @@ crate::detector::describe!(
 );
 
 impl Kernel for SpectralResidualKernel {
-    type Config = SpectralResidual;
-
     fn new(params: &SpectralResidual) -> Self {
         let params = *params;
         Self {
@@ -179,18 +162,14 @@ impl Kernel for SpectralResidualKernel {
         }
     }
 
-    fn config(&self) -> &SpectralResidual {
-        &self.params
-    }
-
-    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> PointScore {
         let missing = (self.cadence.advance(timestamp) - 1) as usize;
         if let Some(&last) = self.values.back() {
             for v in interpolate(last, x, missing.min(self.params.window)) {
                 self.push(v);
             }
         }
-        Ok(self.point(x))
+        self.point(x)
     }
 }
 

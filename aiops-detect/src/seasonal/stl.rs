@@ -62,7 +62,10 @@ crate::detector::params_newtype!(
     StlParams => Stl
 );
 
-crate::detector::setters!(StlParams { period: Option<usize>, threshold: f64, window: Option<usize>, refit_every: Option<usize>, robust: bool });
+crate::detector::setters!(
+    StlParams:
+    period: Option<usize>, threshold: f64, window: Option<usize>, refit_every: Option<usize>,
+    robust: bool);
 
 impl ParamGuard for StlParams {
     type Checked = Stl;
@@ -154,12 +157,9 @@ impl Stl {
 }
 
 crate::detector::describe!(
-    Stl, StlParams, StlKernel => StlOnline, "stl",
+    Stl, StlParams, StlKernel.params => StlOnline, "stl",
     "robust STL forecast error of the trailing window, in robust sigmas",
-    severity |config, score| {
-    ratio_severity(score, config.threshold)
-
-    }, "
+    severity |config, score| ratio_severity(score, config.threshold), "
     period: seasonal period in points (default: detected on the first window)
     threshold: robust sigmas at which a point is flagged (default 4)
     window: points decomposed (default max(8 * period, 48))
@@ -169,8 +169,6 @@ crate::detector::describe!(
 );
 
 impl Kernel for StlKernel {
-    type Config = Stl;
-
     fn new(params: &Stl) -> Self {
         let params = *params;
         Self {
@@ -182,11 +180,7 @@ impl Kernel for StlKernel {
         }
     }
 
-    fn config(&self) -> &Stl {
-        &self.params
-    }
-
-    fn step(&mut self, timestamp: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, timestamp: TimestampMs, x: f64) -> PointScore {
         let missing = (self.cadence.advance(timestamp) - 1) as usize;
         for line in self
             .window
@@ -195,7 +189,7 @@ impl Kernel for StlKernel {
         {
             self.keep(self.window.stand_in(line));
         }
-        Ok(self.point(x))
+        self.point(x)
     }
 }
 

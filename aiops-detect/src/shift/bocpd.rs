@@ -30,10 +30,11 @@
 //! `max_run_length` remain the least probable go (never the most probable, which is usually
 //! the longest run). Measured ≈ 1 µs per point with the defaults (release build, noisy cycle).
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::ln_gamma;
 
+use crate::common::severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
@@ -53,14 +54,10 @@ crate::detector::params_newtype!(
     BocpdParams => Bocpd
 );
 
-crate::detector::setters!(BocpdParams {
-    lambda: f64,
-    max_run_length: usize,
-    prune: f64,
-    short_run: usize,
-    warmup: usize,
-    threshold: f64
-});
+crate::detector::setters!(
+    BocpdParams:
+    lambda: f64, max_run_length: usize, prune: f64, short_run: usize, warmup: usize, threshold:
+    f64);
 
 impl ParamGuard for BocpdParams {
     type Checked = Bocpd;
@@ -136,21 +133,9 @@ impl Default for Bocpd {
 }
 
 crate::detector::describe!(
-    Bocpd, BocpdParams, BocpdKernel => BocpdOnline, "bocpd",
+    Bocpd, BocpdParams, BocpdKernel.params => BocpdOnline, "bocpd",
     "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)",
-    severity |config, score| {
-    let t = config.threshold;
-    if score >= 1.0 - (1.0 - t) / 10.0 {
-        Severity::Critical
-    } else if score >= (1.0 + t) / 2.0 {
-        Severity::High
-    } else if score >= t {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
-    }, "
+    severity |config, score| tiered(score, config.threshold, (1.0 + config.threshold) / 2.0, 1.0 - (1.0 - config.threshold) / 10.0), "
     lambda: expected segment length in points, hazard 1/lambda (default 250)
     max_run_length: most run-length hypotheses kept (default 300)
     prune: drop hypotheses below this probability (default 1e-6)
@@ -161,7 +146,70 @@ crate::detector::describe!(
 );
 
 impl Kernel for BocpdKernel {
-    type Config = Bocpd;
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        if self.runs.is_empty() {
+            self.warm_step(x);
+            return PointScore::NEUTRAL;
+        }
+        let p = self.params;
+        let log_h = -p.lambda.ln();
+        let log_1mh = (-1.0 / p.lambda).ln_1p();
+        let h = 1.0 / p.lambda;
+
+        let prior = Run::prior(self.level, self.noise_floor());
+        let expected = h * prior.mu
+            + (1.0 - h)
+                * self
+                    .runs
+                    .iter()
+                    .map(|r| r.log_prob.exp() * r.mu)
+                    .sum::<f64>();
+
+        // The probabilities were normalised after the last point, so a change now has
+        // probability H whichever run was current.
+        let new_log = log_h + prior.log_predictive(x);
+        for r in &mut self.runs {
+            r.log_prob += log_1mh + r.log_predictive(x);
+            r.observe(x);
+            r.length += 1;
+        }
+        let mut fresh = prior;
+        fresh.observe(x);
+        fresh.log_prob = new_log;
+        self.runs.push(fresh);
+        normalise(&mut self.runs);
+
+        let cut = if p.prune > 0.0 {
+            p.prune.ln()
+        } else {
+            f64::NEG_INFINITY
+        };
+        let best = argmax(&self.runs);
+        let best_len = self.runs[best].length;
+        self.runs
+            .retain(|r| r.log_prob >= cut || r.length == best_len);
+        while self.runs.len() > p.max_run_length {
+            let worst = argmin(&self.runs);
+            self.runs.remove(worst);
+        }
+        normalise(&mut self.runs);
+
+        let score = self
+            .runs
+            .iter()
+            .filter(|r| r.length < p.short_run as u64)
+            .map(|r| r.log_prob.exp())
+            .sum::<f64>()
+            .clamp(0.0, 1.0);
+        self.learn_scale(x);
+        PointScore {
+            score,
+            is_anomaly: score >= p.threshold,
+            expected: expected.is_finite().then_some(expected),
+            lower: None,
+            upper: None,
+        }
+    }
 
     fn new(params: &Bocpd) -> Self {
         let params = *params;
@@ -173,14 +221,6 @@ impl Kernel for BocpdKernel {
             last: 0.0,
             runs: Vec::new(),
         }
-    }
-
-    fn config(&self) -> &Bocpd {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
     }
 }
 
@@ -312,73 +352,6 @@ impl BocpdKernel {
         self.noise += SMOOTHING * (sq - self.noise);
         self.level += SMOOTHING * (x - self.level);
         self.last = x;
-    }
-}
-
-impl BocpdKernel {
-    fn point(&mut self, x: f64) -> PointScore {
-        if self.runs.is_empty() {
-            self.warm_step(x);
-            return PointScore::NEUTRAL;
-        }
-        let p = self.params;
-        let log_h = -p.lambda.ln();
-        let log_1mh = (-1.0 / p.lambda).ln_1p();
-        let h = 1.0 / p.lambda;
-
-        let prior = Run::prior(self.level, self.noise_floor());
-        let expected = h * prior.mu
-            + (1.0 - h)
-                * self
-                    .runs
-                    .iter()
-                    .map(|r| r.log_prob.exp() * r.mu)
-                    .sum::<f64>();
-
-        // The probabilities were normalised after the last point, so a change now has
-        // probability H whichever run was current.
-        let new_log = log_h + prior.log_predictive(x);
-        for r in &mut self.runs {
-            r.log_prob += log_1mh + r.log_predictive(x);
-            r.observe(x);
-            r.length += 1;
-        }
-        let mut fresh = prior;
-        fresh.observe(x);
-        fresh.log_prob = new_log;
-        self.runs.push(fresh);
-        normalise(&mut self.runs);
-
-        let cut = if p.prune > 0.0 {
-            p.prune.ln()
-        } else {
-            f64::NEG_INFINITY
-        };
-        let best = argmax(&self.runs);
-        let best_len = self.runs[best].length;
-        self.runs
-            .retain(|r| r.log_prob >= cut || r.length == best_len);
-        while self.runs.len() > p.max_run_length {
-            let worst = argmin(&self.runs);
-            self.runs.remove(worst);
-        }
-        normalise(&mut self.runs);
-
-        let score = self
-            .runs
-            .iter()
-            .filter(|r| r.length < p.short_run as u64)
-            .map(|r| r.log_prob.exp())
-            .sum::<f64>()
-            .clamp(0.0, 1.0);
-        self.learn_scale(x);
-        PointScore {
-            score,
-            is_anomaly: score >= p.threshold,
-            expected: expected.is_finite().then_some(expected),
-            lower: None,
-            upper: None,
-        }
     }
 }
 

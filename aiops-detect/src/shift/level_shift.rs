@@ -50,7 +50,10 @@ crate::detector::params_newtype!(
     LevelShiftParams => LevelShift
 );
 
-crate::detector::setters!(LevelShiftParams { window: usize, c: f64, history: usize, min_periods: Option<usize>, direction: Direction, fit: FitMode });
+crate::detector::setters!(
+    LevelShiftParams:
+    window: usize, c: f64, history: usize, min_periods: Option<usize>, direction: Direction, fit:
+    FitMode);
 
 impl ParamGuard for LevelShiftParams {
     type Checked = LevelShift;
@@ -100,12 +103,9 @@ impl LevelShift {
 }
 
 crate::detector::describe!(
-    LevelShift, LevelShiftParams, LevelShiftKernel => LevelShiftOnline, "level_shift",
+    LevelShift, LevelShiftParams, LevelShiftKernel.params => LevelShiftOnline, "level_shift",
     "level shift: median of the last window against the window before it",
-    severity |config, score| {
-    fence_severity(score, config.c)
-
-    }, "
+    severity |config, score| fence_severity(score, config.c), "
     window: points in each compared window (default 10)
     c: fence in IQRs above Q3 of past differences (default 6)
     history: past differences kept for the fence (default 500)
@@ -116,40 +116,7 @@ crate::detector::describe!(
 );
 
 impl Kernel for LevelShiftKernel {
-    type Config = LevelShift;
-
-    fn new(params: &LevelShift) -> Self {
-        let params = *params;
-        Self {
-            params,
-            recent: RollingOrderStats::new(params.window),
-            older: RollingOrderStats::new(params.window),
-            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
-        }
-    }
-
-    fn config(&self) -> &LevelShift {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
-    }
-}
-
-/// The per-point state of [`LevelShift`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LevelShiftKernel {
-    params: LevelShift,
-    /// The last `window` points.
-    recent: RollingOrderStats,
-    /// The `window` points before them.
-    older: RollingOrderStats,
-    fence: DiffFence,
-}
-
-impl LevelShiftKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         if let Some(out) = self.recent.push(x) {
             self.older.push(out);
         }
@@ -172,6 +139,27 @@ impl LevelShiftKernel {
             upper: (p.direction != Direction::Down).then_some(before + v.fence),
         }
     }
+
+    fn new(params: &LevelShift) -> Self {
+        let params = *params;
+        Self {
+            params,
+            recent: RollingOrderStats::new(params.window),
+            older: RollingOrderStats::new(params.window),
+            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
+        }
+    }
+}
+
+/// The per-point state of [`LevelShift`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelShiftKernel {
+    params: LevelShift,
+    /// The last `window` points.
+    recent: RollingOrderStats,
+    /// The `window` points before them.
+    older: RollingOrderStats,
+    fence: DiffFence,
 }
 
 #[cfg(test)]

@@ -54,7 +54,10 @@ crate::detector::params_newtype!(
     PersistParams => Persist
 );
 
-crate::detector::setters!(PersistParams { window: usize, c: f64, agg: Agg, history: usize, min_periods: Option<usize>, direction: Direction, fit: FitMode });
+crate::detector::setters!(
+    PersistParams:
+    window: usize, c: f64, agg: Agg, history: usize, min_periods: Option<usize>, direction:
+    Direction, fit: FitMode);
 
 impl ParamGuard for PersistParams {
     type Checked = Persist;
@@ -106,12 +109,9 @@ impl Persist {
 }
 
 crate::detector::describe!(
-    Persist, PersistParams, PersistKernel => PersistOnline, "persist",
+    Persist, PersistParams, PersistKernel.params => PersistOnline, "persist",
     "persist: deviation from the median or mean of the previous points",
-    severity |config, score| {
-    fence_severity(score, config.c)
-
-    }, "
+    severity |config, score| fence_severity(score, config.c), "
     window: preceding points, 1 = the previous value (default 1)
     c: fence in IQRs (default 3)
     agg: median | mean (default median)
@@ -123,7 +123,40 @@ crate::detector::describe!(
 );
 
 impl Kernel for PersistKernel {
-    type Config = Persist;
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        let w = self.params.window;
+        let center = match &mut self.preceding {
+            Preceding::Median(win) => {
+                let c = if win.is_full() {
+                    win.stats().median()
+                } else {
+                    None
+                };
+                win.push(x);
+                c
+            }
+            Preceding::Mean(win) => {
+                let c = (win.len() == w).then(|| win.mean());
+                win.push(x);
+                c
+            }
+        };
+        let Some(center) = center else {
+            return PointScore::NEUTRAL;
+        };
+        let p = self.params;
+        let d = (x - center).clamp(-f64::MAX, f64::MAX);
+        let Some(v) = self.fence.judge_and_learn(d, p.c, p.direction) else {
+            return PointScore::NEUTRAL;
+        };
+        PointScore {
+            score: v.score,
+            is_anomaly: v.flagged,
+            expected: Some(center),
+            lower: (p.direction != Direction::Up).then_some(center - v.fence),
+            upper: (p.direction != Direction::Down).then_some(center + v.fence),
+        }
+    }
 
     fn new(params: &Persist) -> Self {
         let params = *params;
@@ -135,14 +168,6 @@ impl Kernel for PersistKernel {
             },
             fence: DiffFence::new(params.history, params.min_periods(), params.fit),
         }
-    }
-
-    fn config(&self) -> &Persist {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
     }
 }
 
@@ -185,43 +210,6 @@ pub struct PersistKernel {
     params: Persist,
     preceding: Preceding,
     fence: DiffFence,
-}
-
-impl PersistKernel {
-    fn point(&mut self, x: f64) -> PointScore {
-        let w = self.params.window;
-        let center = match &mut self.preceding {
-            Preceding::Median(win) => {
-                let c = if win.is_full() {
-                    win.stats().median()
-                } else {
-                    None
-                };
-                win.push(x);
-                c
-            }
-            Preceding::Mean(win) => {
-                let c = (win.len() == w).then(|| win.mean());
-                win.push(x);
-                c
-            }
-        };
-        let Some(center) = center else {
-            return PointScore::NEUTRAL;
-        };
-        let p = self.params;
-        let d = (x - center).clamp(-f64::MAX, f64::MAX);
-        let Some(v) = self.fence.judge_and_learn(d, p.c, p.direction) else {
-            return PointScore::NEUTRAL;
-        };
-        PointScore {
-            score: v.score,
-            is_anomaly: v.flagged,
-            expected: Some(center),
-            lower: (p.direction != Direction::Up).then_some(center - v.fence),
-            upper: (p.direction != Direction::Down).then_some(center + v.fence),
-        }
-    }
 }
 
 crate::detector::plain_set_arg!(Agg);

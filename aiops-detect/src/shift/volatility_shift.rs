@@ -57,7 +57,10 @@ crate::detector::params_newtype!(
     VolatilityShiftParams => VolatilityShift
 );
 
-crate::detector::setters!(VolatilityShiftParams { window: usize, c: f64, history: usize, min_periods: Option<usize>, direction: Direction, fit: FitMode });
+crate::detector::setters!(
+    VolatilityShiftParams:
+    window: usize, c: f64, history: usize, min_periods: Option<usize>, direction: Direction, fit:
+    FitMode);
 
 impl ParamGuard for VolatilityShiftParams {
     type Checked = VolatilityShift;
@@ -107,12 +110,9 @@ impl VolatilityShift {
 }
 
 crate::detector::describe!(
-    VolatilityShift, VolatilityShiftParams, VolatilityShiftKernel => VolatilityShiftOnline, "volatility_shift",
+    VolatilityShift, VolatilityShiftParams, VolatilityShiftKernel.params => VolatilityShiftOnline, "volatility_shift",
     "volatility shift: log ratio of the standard deviations of two adjacent windows",
-    severity |config, score| {
-    fence_severity(score, config.c)
-
-    }, "
+    severity |config, score| fence_severity(score, config.c), "
     window: points in each compared window (default 30)
     c: fence in IQRs (default 6)
     history: past ratios kept for the fence (default 500)
@@ -123,38 +123,7 @@ crate::detector::describe!(
 );
 
 impl Kernel for VolatilityShiftKernel {
-    type Config = VolatilityShift;
-
-    fn new(params: &VolatilityShift) -> Self {
-        let params = *params;
-        Self {
-            params,
-            recent: RollingMoments::new(params.window),
-            older: RollingMoments::new(params.window),
-            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
-        }
-    }
-
-    fn config(&self) -> &VolatilityShift {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
-    }
-}
-
-/// The per-point state of [`VolatilityShift`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VolatilityShiftKernel {
-    params: VolatilityShift,
-    recent: RollingMoments,
-    older: RollingMoments,
-    fence: DiffFence,
-}
-
-impl VolatilityShiftKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         if let Some(out) = self.recent.push(x) {
             self.older.push(out);
         }
@@ -174,6 +143,25 @@ impl VolatilityShiftKernel {
             None => PointScore::NEUTRAL,
         }
     }
+
+    fn new(params: &VolatilityShift) -> Self {
+        let params = *params;
+        Self {
+            params,
+            recent: RollingMoments::new(params.window),
+            older: RollingMoments::new(params.window),
+            fence: DiffFence::new(params.history, params.min_periods(), params.fit),
+        }
+    }
+}
+
+/// The per-point state of [`VolatilityShift`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VolatilityShiftKernel {
+    params: VolatilityShift,
+    recent: RollingMoments,
+    older: RollingMoments,
+    fence: DiffFence,
 }
 
 #[cfg(test)]

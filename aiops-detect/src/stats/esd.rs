@@ -10,9 +10,10 @@
 //!
 //! Cost: O(window²) once, at the end of training (as ADTK's fit), then O(1) per point.
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::seasonal_esd::lambda;
@@ -22,10 +23,7 @@ crate::detector::params_newtype!(
     EsdParams => Esd
 );
 
-crate::detector::setters!(EsdParams {
-    window: usize,
-    alpha: f64
-});
+crate::detector::setters!(EsdParams: window: usize, alpha: f64);
 
 impl ParamGuard for EsdParams {
     type Checked = Esd;
@@ -65,27 +63,40 @@ impl Default for Esd {
 }
 
 crate::detector::describe!(
-    Esd, EsdParams, EsdKernel => EsdOnline, "esd",
+    Esd, EsdParams, EsdKernel.params => EsdOnline, "esd",
     "generalized ESD test fitted on the first window, then one ESD step per point",
-    severity |_, score| {
-    if score >= 2.0 {
-        Severity::Critical
-    } else if score >= 1.5 {
-        Severity::High
-    } else if score > 1.0 {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
-    }, "
+    severity |_, score| tiered(score, 1.0_f64.next_up(), 1.5, 2.0), "
     window: points the test is fitted on (default 500)
     alpha: significance level (default 0.05)
 "
 );
 
 impl Kernel for EsdKernel {
-    type Config = Esd;
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        let Some(nm) = self.normal else {
+            self.training.push(x);
+            if self.training.len() == self.params.window {
+                self.normal = Some(self.fit());
+                self.training = Vec::new();
+            }
+            return PointScore::NEUTRAL;
+        };
+        let d = x - nm.shift;
+        let n = nm.count + 1.0;
+        let mean = (nm.sum + d) / n;
+        let var = ((nm.sumsq + d * d - n * mean * mean) / (n - 1.0)).max(0.0);
+        let sd = var.sqrt().max(1e-12 * (1.0 + (nm.shift + mean).abs()));
+        let r = (d - mean).abs() / sd;
+        let score = (r / nm.lambda).clamp(0.0, f64::MAX);
+        let half = nm.lambda * sd;
+        PointScore {
+            score,
+            is_anomaly: score > 1.0,
+            expected: Some(nm.shift + mean),
+            lower: Some(nm.shift + mean - half),
+            upper: Some(nm.shift + mean + half),
+        }
+    }
 
     fn new(params: &Esd) -> Self {
         let params = *params;
@@ -94,14 +105,6 @@ impl Kernel for EsdKernel {
             training: Vec::with_capacity(params.window),
             normal: None,
         }
-    }
-
-    fn config(&self) -> &Esd {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
     }
 }
 
@@ -161,34 +164,6 @@ impl EsdKernel {
             sumsq,
             count,
             lambda,
-        }
-    }
-}
-
-impl EsdKernel {
-    fn point(&mut self, x: f64) -> PointScore {
-        let Some(nm) = self.normal else {
-            self.training.push(x);
-            if self.training.len() == self.params.window {
-                self.normal = Some(self.fit());
-                self.training = Vec::new();
-            }
-            return PointScore::NEUTRAL;
-        };
-        let d = x - nm.shift;
-        let n = nm.count + 1.0;
-        let mean = (nm.sum + d) / n;
-        let var = ((nm.sumsq + d * d - n * mean * mean) / (n - 1.0)).max(0.0);
-        let sd = var.sqrt().max(1e-12 * (1.0 + (nm.shift + mean).abs()));
-        let r = (d - mean).abs() / sd;
-        let score = (r / nm.lambda).clamp(0.0, f64::MAX);
-        let half = nm.lambda * sd;
-        PointScore {
-            score,
-            is_anomaly: score > 1.0,
-            expected: Some(nm.shift + mean),
-            lower: Some(nm.shift + mean - half),
-            upper: Some(nm.shift + mean + half),
         }
     }
 }

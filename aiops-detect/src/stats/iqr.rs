@@ -44,7 +44,9 @@ crate::detector::params_newtype!(
     IqrParams => Iqr
 );
 
-crate::detector::setters!(IqrParams { window: usize, c: f64, min_periods: Option<usize>, direction: Direction, fit: FitMode });
+crate::detector::setters!(
+    IqrParams:
+    window: usize, c: f64, min_periods: Option<usize>, direction: Direction, fit: FitMode);
 
 impl ParamGuard for IqrParams {
     type Checked = Iqr;
@@ -87,12 +89,9 @@ impl Default for Iqr {
 }
 
 crate::detector::describe!(
-    Iqr, IqrParams, IqrKernel => IqrOnline, "iqr",
+    Iqr, IqrParams, IqrKernel.params => IqrOnline, "iqr",
     "inter-quartile range fences of a reference window (fitted once, or rolling)",
-    severity |config, score| {
-    fence_severity(score, config.c)
-
-    }, "
+    severity |config, score| fence_severity(score, config.c), "
     window: points in the reference window (default 200)
     c: fence distance in IQRs beyond the quartiles (default 3)
     min_periods: points before scoring starts (default: window)
@@ -113,8 +112,6 @@ pub struct IqrKernel {
 }
 
 impl Kernel for IqrKernel {
-    type Config = Iqr;
-
     fn new(params: &Iqr) -> Self {
         Self {
             params: *params,
@@ -123,11 +120,7 @@ impl Kernel for IqrKernel {
         }
     }
 
-    fn config(&self) -> &Iqr {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let p = self.params;
         let fences = match self.frozen {
             Some(f) => Some(f),
@@ -143,7 +136,7 @@ impl Kernel for IqrKernel {
             }
         }
         let Some(f) = fences else {
-            return Ok(PointScore::NEUTRAL);
+            return PointScore::NEUTRAL;
         };
         let above = x - f.upper;
         let below = f.lower - x;
@@ -153,7 +146,7 @@ impl Kernel for IqrKernel {
             Direction::Down => (below, Some(f.lower), None),
         };
         let is_anomaly = beyond > 0.0;
-        Ok(PointScore {
+        PointScore {
             score: if is_anomaly {
                 finite_ratio(beyond, f.scale)
             } else {
@@ -163,7 +156,7 @@ impl Kernel for IqrKernel {
             expected: Some(f.median),
             lower,
             upper,
-        })
+        }
     }
 }
 

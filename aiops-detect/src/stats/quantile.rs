@@ -66,7 +66,7 @@ impl QuantileParams {
     }
 }
 
-crate::detector::setters!(QuantileParams { window: usize, fit: FitMode, min_periods: Option<usize> });
+crate::detector::setters!(QuantileParams: window: usize, fit: FitMode, min_periods: Option<usize>);
 
 impl ParamGuard for QuantileParams {
     type Checked = Quantile;
@@ -147,12 +147,9 @@ impl Quantile {
 }
 
 crate::detector::describe!(
-    Quantile, QuantileParams, QuantileKernel => QuantileOnline, "quantile",
+    Quantile, QuantileParams, QuantileKernel.params => QuantileOnline, "quantile",
     "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low",
-    severity |_, score| {
-    fence_severity(score, 1.0)
-
-    }, "
+    severity |_, score| fence_severity(score, 1.0), "
     window: points in the reference window (default 500)
     high: upper quantile, null = none (default 0.99)
     low: lower quantile, null = none (default 0.01)
@@ -217,8 +214,6 @@ impl QuantileKernel {
 }
 
 impl Kernel for QuantileKernel {
-    type Config = Quantile;
-
     fn new(params: &Quantile) -> Self {
         Self {
             params: *params,
@@ -227,11 +222,7 @@ impl Kernel for QuantileKernel {
         }
     }
 
-    fn config(&self) -> &Quantile {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let out = self.score(x).unwrap_or(PointScore::NEUTRAL);
         if self.frozen.is_none() {
             self.window.push(x);
@@ -239,7 +230,7 @@ impl Kernel for QuantileKernel {
                 self.frozen = self.bounds();
             }
         }
-        Ok(out)
+        out
     }
 }
 

@@ -24,7 +24,9 @@ crate::detector::params_newtype!(
     ThresholdParams => Threshold
 );
 
-crate::detector::setters!(ThresholdParams { upper: Option<f64>, lower: Option<f64>, severity: Severity });
+crate::detector::setters!(
+    ThresholdParams:
+    upper: Option<f64>, lower: Option<f64>, severity: Severity);
 
 impl ParamGuard for ThresholdParams {
     type Checked = Threshold;
@@ -55,7 +57,7 @@ impl ParamGuard for ThresholdParams {
 }
 
 /// Static-threshold detector, validated ([`ThresholdParams::check`] makes it). Stateless: it
-/// is its own kernel.
+/// streams through [`ThresholdKernel`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Threshold {
@@ -87,40 +89,39 @@ impl Threshold {
 }
 
 crate::detector::describe!(
-    Threshold, ThresholdParams, Threshold => ThresholdOnline, "threshold",
+    Threshold, ThresholdParams, ThresholdKernel.params => ThresholdOnline, "threshold",
     "static threshold: values above `upper` or below `lower`",
-    severity |config, _score| {
-    config.severity
-
-    }, "
+    severity |config, _score| config.severity, "
     upper: flag values above this
     lower: flag values below this
     severity: severity of a breach (default high)
 "
 );
 
-impl Kernel for Threshold {
-    type Config = Threshold;
+/// The rule of [`Threshold`]: stateless, its serde form is the parameters' (as in 0.1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ThresholdKernel {
+    params: Threshold,
+}
 
-    fn new(config: &Threshold) -> Self {
-        *config
-    }
-
-    fn config(&self) -> &Threshold {
-        self
-    }
-
-    fn step(&mut self, _: TimestampMs, value: f64) -> Result<PointScore> {
-        let above = self.upper.map_or(0.0, |u| (value - u).max(0.0));
-        let below = self.lower.map_or(0.0, |l| (l - value).max(0.0));
+impl Kernel for ThresholdKernel {
+    fn step(&mut self, _: TimestampMs, value: f64) -> PointScore {
+        let Threshold { upper, lower, .. } = self.params;
+        let above = upper.map_or(0.0, |u| (value - u).max(0.0));
+        let below = lower.map_or(0.0, |l| (l - value).max(0.0));
         let score = above.max(below);
-        Ok(PointScore {
+        PointScore {
             score,
             is_anomaly: score > 0.0,
             expected: None,
-            lower: self.lower,
-            upper: self.upper,
-        })
+            lower,
+            upper,
+        }
+    }
+
+    fn new(params: &Threshold) -> Self {
+        Self { params: *params }
     }
 }
 

@@ -24,12 +24,13 @@
 
 use std::f64::consts::SQRT_2;
 
-use aiops_core::{Severity, TimestampMs};
+use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 use statrs::function::erf::{erfc, erfc_inv};
 
 use crate::common::Direction;
 use crate::common::moments::RollingMoments;
+use crate::common::severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 
@@ -49,13 +50,9 @@ crate::detector::params_newtype!(
     WindowedGaussianParams => WindowedGaussian
 );
 
-crate::detector::setters!(WindowedGaussianParams {
-    window: usize,
-    step: usize,
-    threshold: f64,
-    min_periods: usize,
-    direction: Direction
-});
+crate::detector::setters!(
+    WindowedGaussianParams:
+    window: usize, step: usize, threshold: f64, min_periods: usize, direction: Direction);
 
 impl ParamGuard for WindowedGaussianParams {
     type Checked = WindowedGaussian;
@@ -123,21 +120,11 @@ impl WindowedGaussian {
 }
 
 crate::detector::describe!(
-    WindowedGaussian, WindowedGaussianParams, WindowedGaussianKernel => WindowedGaussianOnline, "windowed_gaussian",
+    WindowedGaussian, WindowedGaussianParams, WindowedGaussianKernel.params => WindowedGaussianOnline, "windowed_gaussian",
     "NAB's windowed Gaussian: erf(|z|/sqrt 2) against a sliding window",
     severity |config, score| {
-    let tail = 1.0 - score;
-    let limit = 1.0 - config.threshold;
-    if tail <= limit / 100.0 {
-        Severity::Critical
-    } else if tail <= limit / 10.0 {
-        Severity::High
-    } else if tail <= limit {
-        Severity::Medium
-    } else {
-        Severity::Low
-    }
-
+        let (tail, limit) = (1.0 - score, 1.0 - config.threshold);
+        tiered(-tail, -limit, -limit / 10.0, -limit / 100.0)
     }, "
     window: points in the window (default 6400)
     step: points by which a full window slides (default 100)
@@ -148,58 +135,7 @@ crate::detector::describe!(
 );
 
 impl Kernel for WindowedGaussianKernel {
-    type Config = WindowedGaussian;
-
-    fn new(params: &WindowedGaussian) -> Self {
-        let params = *params;
-        Self {
-            params,
-            window: RollingMoments::new(params.window),
-            pending: Vec::with_capacity(params.step),
-        }
-    }
-
-    fn config(&self) -> &WindowedGaussian {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
-        Ok(self.point(x))
-    }
-}
-
-/// The per-point state of [`WindowedGaussian`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WindowedGaussianKernel {
-    /// Read without the derived `z_threshold` that 0.1.0 stored with it.
-    #[serde(deserialize_with = "legacy_params")]
-    params: WindowedGaussian,
-    window: RollingMoments,
-    /// Points waiting to slide a full window forward.
-    pending: Vec<f64>,
-}
-
-fn legacy_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<WindowedGaussian, D::Error> {
-    crate::detector::without_keys(d, &["z_threshold"])
-}
-
-impl WindowedGaussianKernel {
-    fn learn(&mut self, x: f64) {
-        if self.window.len() < self.params.window {
-            self.window.push(x);
-            return;
-        }
-        self.pending.push(x);
-        if self.pending.len() == self.params.step {
-            for p in self.pending.drain(..) {
-                self.window.push(p);
-            }
-        }
-    }
-}
-
-impl WindowedGaussianKernel {
-    fn point(&mut self, x: f64) -> PointScore {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let out = if self.window.len() >= self.params.min_periods {
             let mean = self.window.mean();
             let sd = self.window.std_floored(0);
@@ -230,6 +166,45 @@ impl WindowedGaussianKernel {
         };
         self.learn(x);
         out
+    }
+
+    fn new(params: &WindowedGaussian) -> Self {
+        let params = *params;
+        Self {
+            params,
+            window: RollingMoments::new(params.window),
+            pending: Vec::with_capacity(params.step),
+        }
+    }
+}
+
+/// The per-point state of [`WindowedGaussian`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowedGaussianKernel {
+    /// Read without the derived `z_threshold` that 0.1.0 stored with it.
+    #[serde(deserialize_with = "legacy_params")]
+    params: WindowedGaussian,
+    window: RollingMoments,
+    /// Points waiting to slide a full window forward.
+    pending: Vec<f64>,
+}
+
+fn legacy_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<WindowedGaussian, D::Error> {
+    crate::detector::without_keys(d, &["z_threshold"])
+}
+
+impl WindowedGaussianKernel {
+    fn learn(&mut self, x: f64) {
+        if self.window.len() < self.params.window {
+            self.window.push(x);
+            return;
+        }
+        self.pending.push(x);
+        if self.pending.len() == self.params.step {
+            for p in self.pending.drain(..) {
+                self.window.push(p);
+            }
+        }
     }
 }
 

@@ -36,7 +36,9 @@ crate::detector::params_newtype!(
     RollingZScoreParams => RollingZScore
 );
 
-crate::detector::setters!(RollingZScoreParams { window: usize, threshold: f64, min_periods: Option<usize>, direction: Direction });
+crate::detector::setters!(
+    RollingZScoreParams:
+    window: usize, threshold: f64, min_periods: Option<usize>, direction: Direction);
 
 impl ParamGuard for RollingZScoreParams {
     type Checked = RollingZScore;
@@ -92,12 +94,9 @@ impl RollingZScore {
 }
 
 crate::detector::describe!(
-    RollingZScore, RollingZScoreParams, ZScoreKernel => RollingZScoreOnline, "zscore",
+    RollingZScore, RollingZScoreParams, ZScoreKernel.params => RollingZScoreOnline, "zscore",
     "rolling z-score: distance from the mean of the previous window, in sigmas",
-    severity |config, score| {
-    ratio_severity(score, config.threshold)
-
-    }, "
+    severity |config, score| ratio_severity(score, config.threshold), "
     window: points in the reference window (default 60)
     threshold: sigmas at which a point is flagged (default 3)
     min_periods: points before scoring starts (default: window)
@@ -149,8 +148,6 @@ impl ZScoreKernel {
 }
 
 impl Kernel for ZScoreKernel {
-    type Config = RollingZScore;
-
     fn new(params: &RollingZScore) -> Self {
         Self {
             params: *params,
@@ -162,11 +159,7 @@ impl Kernel for ZScoreKernel {
         }
     }
 
-    fn config(&self) -> &RollingZScore {
-        &self.params
-    }
-
-    fn step(&mut self, _: TimestampMs, x: f64) -> Result<PointScore> {
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let n = self.buf.len();
         let out = if n >= self.params.min_periods() {
             let nf = n as f64;
@@ -192,7 +185,7 @@ impl Kernel for ZScoreKernel {
             PointScore::NEUTRAL
         };
         self.push(x);
-        Ok(out)
+        out
     }
 }
 

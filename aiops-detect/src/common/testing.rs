@@ -3,7 +3,7 @@
 
 use aiops_core::TimestampMs;
 
-use crate::detector::{Detector, ParamGuard};
+use crate::detector::{Detections, Detector, ParamGuard};
 
 /// Deterministic noise, uniform in [-1, 1) (an LCG, so tests need no RNG crate).
 pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
@@ -113,4 +113,17 @@ where
             other => panic!("{name}: {other:?}"),
         }
     }
+}
+
+/// Checks the parameters and scores the series (test shorthand).
+pub(crate) fn run<P: ParamGuard>(params: P, ts: &[TimestampMs], values: &[f64]) -> Detections
+where
+    P::Checked: Detector,
+{
+    params.check().unwrap().detect(ts, values).unwrap()
+}
+
+/// Whether the parameters are refused (test shorthand).
+pub(crate) fn refused<P: ParamGuard>(params: P) -> bool {
+    params.check().is_err()
 }

@@ -172,6 +172,7 @@ pub struct CusumKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     use crate::common::testing::noise;
 
@@ -209,14 +210,14 @@ mod tests {
         assert!(up.len() >= 2 && up.len() < 10, "{up:?}");
         assert!(up.windows(2).all(|w| w[1] > w[0] + 1), "{up:?}");
         // The down alarms come from C⁻: an up-only chart stays quiet there.
-        let only_up = CusumParams::new()
-            .window(300)
-            .h(8.0)
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let only_up = run(
+            CusumParams::new()
+                .window(300)
+                .h(8.0)
+                .direction(Direction::Up),
+            &ts,
+            &v,
+        );
         assert!(!only_up.is_anomaly[2000..2100].iter().any(|&a| a));
         assert!(only_up.lower[2000].is_nan());
     }
@@ -239,17 +240,11 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(CusumParams::new().k(-0.1).check().is_err());
-        assert!(CusumParams::new().k(f64::NAN).check().is_err());
-        assert!(CusumParams::new().h(0.0).check().is_err());
-        assert!(CusumParams::new().h(f64::INFINITY).check().is_err());
-        assert!(CusumParams::new().window(1).check().is_err());
-        assert!(
-            CusumParams::new()
-                .window(10)
-                .min_periods(11)
-                .check()
-                .is_err()
-        );
+        assert!(refused(CusumParams::new().k(-0.1)));
+        assert!(refused(CusumParams::new().k(f64::NAN)));
+        assert!(refused(CusumParams::new().h(0.0)));
+        assert!(refused(CusumParams::new().h(f64::INFINITY)));
+        assert!(refused(CusumParams::new().window(1)));
+        assert!(refused(CusumParams::new().window(10).min_periods(11)));
     }
 }

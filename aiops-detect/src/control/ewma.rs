@@ -169,6 +169,7 @@ pub struct EwmaKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
 
     use crate::common::testing::noise;
 
@@ -227,17 +228,11 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(EwmaParams::new().alpha(0.0).check().is_err());
-        assert!(EwmaParams::new().alpha(1.5).check().is_err());
-        assert!(EwmaParams::new().alpha(f64::NAN).check().is_err());
-        assert!(EwmaParams::new().l(0.0).check().is_err());
-        assert!(EwmaParams::new().window(1).check().is_err());
-        assert!(
-            EwmaParams::new()
-                .window(10)
-                .min_periods(11)
-                .check()
-                .is_err()
-        );
+        assert!(refused(EwmaParams::new().alpha(0.0)));
+        assert!(refused(EwmaParams::new().alpha(1.5)));
+        assert!(refused(EwmaParams::new().alpha(f64::NAN)));
+        assert!(refused(EwmaParams::new().l(0.0)));
+        assert!(refused(EwmaParams::new().window(1)));
+        assert!(refused(EwmaParams::new().window(10).min_periods(11)));
     }
 }

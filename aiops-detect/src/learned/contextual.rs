@@ -690,6 +690,7 @@ crate::detector::plain_set_arg!(Contextual);
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
 
     /// A saw-tooth 0..8 repeated, whose rhythm breaks at 1,000 (a level skipped: the usual
     /// values in an unusual order) and which jumps far outside its range at 1,500.
@@ -753,24 +754,14 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(ContextualParams::new().bits(0).check().is_err());
-        assert!(ContextualParams::new().bits(9).check().is_err());
-        assert!(ContextualParams::new().max_active(0).check().is_err());
-        assert!(ContextualParams::new().threshold(1.5).check().is_err());
-        assert!(ContextualParams::new().rescale(0.0).check().is_err());
-        assert!(ContextualParams::new().capacity(4).check().is_err());
-        assert!(
-            ContextualParams::new()
-                .input_range(2.0, 1.0)
-                .check()
-                .is_err()
-        );
-        assert!(
-            ContextualParams::new()
-                .input_range(f64::NAN, 1.0)
-                .check()
-                .is_err()
-        );
+        assert!(refused(ContextualParams::new().bits(0)));
+        assert!(refused(ContextualParams::new().bits(9)));
+        assert!(refused(ContextualParams::new().max_active(0)));
+        assert!(refused(ContextualParams::new().threshold(1.5)));
+        assert!(refused(ContextualParams::new().rescale(0.0)));
+        assert!(refused(ContextualParams::new().capacity(4)));
+        assert!(refused(ContextualParams::new().input_range(2.0, 1.0)));
+        assert!(refused(ContextualParams::new().input_range(f64::NAN, 1.0)));
         // A constant range is fine: one level.
     }
 }

@@ -461,6 +461,7 @@ mod tests {
     use super::*;
     use crate::common::testing::assert_rejected;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::run;
 
     use crate::common::testing::{cycle, noise, ts};
 
@@ -532,11 +533,7 @@ mod tests {
     #[test]
     fn constant_input_scores_finite() {
         let v = vec![7.0; 600];
-        let d = IsolationForestParams::new()
-            .check()
-            .unwrap()
-            .detect(&ts(600), &v)
-            .unwrap();
+        let d = run(IsolationForestParams::new(), &ts(600), &v);
         assert!(d.scores.iter().all(|s| s.is_finite()));
         assert!(!d.is_anomaly.iter().any(|&a| a));
     }

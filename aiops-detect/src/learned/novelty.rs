@@ -229,6 +229,7 @@ impl NoveltyKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
 
     /// A square wave 1,1,0,0 whose rhythm breaks to 1,0,1,0 at 1,000 (same values, new
     /// transitions) and which moves to a new level at 1,500.
@@ -278,10 +279,10 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(NoveltyParams::new().levels(1).check().is_err());
-        assert!(NoveltyParams::new().levels(257).check().is_err());
-        assert!(NoveltyParams::new().order(8).check().is_err());
-        assert!(NoveltyParams::new().threshold(0.0).check().is_err());
-        assert!(NoveltyParams::new().capacity(4).check().is_err());
+        assert!(refused(NoveltyParams::new().levels(1)));
+        assert!(refused(NoveltyParams::new().levels(257)));
+        assert!(refused(NoveltyParams::new().order(8)));
+        assert!(refused(NoveltyParams::new().threshold(0.0)));
+        assert!(refused(NoveltyParams::new().capacity(4)));
     }
 }

@@ -187,6 +187,7 @@ pub struct HampelKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
     use crate::robust::mad::MadParams;
 
     use crate::common::testing::{noise, ts};
@@ -259,16 +260,10 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(HampelParams::new().window(2).check().is_err());
-        assert!(HampelParams::new().threshold(-1.0).check().is_err());
-        assert!(HampelParams::new().threshold(f64::NAN).check().is_err());
-        assert!(HampelParams::new().window(10).max_run(11).check().is_err());
-        assert!(
-            HampelParams::new()
-                .window(10)
-                .min_periods(11)
-                .check()
-                .is_err()
-        );
+        assert!(refused(HampelParams::new().window(2)));
+        assert!(refused(HampelParams::new().threshold(-1.0)));
+        assert!(refused(HampelParams::new().threshold(f64::NAN)));
+        assert!(refused(HampelParams::new().window(10).max_run(11)));
+        assert!(refused(HampelParams::new().window(10).min_periods(11)));
     }
 }

@@ -160,6 +160,7 @@ impl Kernel for MadKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     use crate::common::testing::noise;
 
@@ -217,30 +218,19 @@ mod tests {
     fn flat_majority_scores_finite() {
         let v = [5.0, 5.0, 5.0, 5.0, 6.0, 5.0, 4.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let d = MadParams::new()
-            .window(4)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(MadParams::new().window(4), &ts, &v);
         assert!(d.is_anomaly[4] && d.scores[4].is_finite());
-        let up = MadParams::new()
-            .window(3)
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let up = run(MadParams::new().window(3).direction(Direction::Up), &ts, &v);
         assert_eq!(up.scores[6], 0.0);
         assert!(up.lower[6].is_nan() && !up.upper[6].is_nan());
     }
 
     #[test]
     fn bad_params() {
-        assert!(MadParams::new().window(2).check().is_err());
-        assert!(MadParams::new().threshold(0.0).check().is_err());
-        assert!(MadParams::new().threshold(f64::INFINITY).check().is_err());
-        assert!(MadParams::new().window(10).min_periods(11).check().is_err());
-        assert!(MadParams::new().min_periods(2).check().is_err());
+        assert!(refused(MadParams::new().window(2)));
+        assert!(refused(MadParams::new().threshold(0.0)));
+        assert!(refused(MadParams::new().threshold(f64::INFINITY)));
+        assert!(refused(MadParams::new().window(10).min_periods(11)));
+        assert!(refused(MadParams::new().min_periods(2)));
     }
 }

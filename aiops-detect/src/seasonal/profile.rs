@@ -273,6 +273,7 @@ impl SeasonalKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
 
     /// Hourly-like: period 24, a square day/night profile plus small noise;
     /// night-time point (1,490) takes a day-time value, inside the global range.
@@ -318,11 +319,11 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(SeasonalParams::new().period(0).check().is_err());
-        assert!(SeasonalParams::new().cycles(0).check().is_err());
-        assert!(SeasonalParams::new().c(0.0).check().is_err());
-        assert!(SeasonalParams::new().history(2).check().is_err());
-        assert!(SeasonalParams::new().min_periods(600).check().is_err());
-        assert!(SeasonalParams::new().detect_window(3).check().is_err());
+        assert!(refused(SeasonalParams::new().period(0)));
+        assert!(refused(SeasonalParams::new().cycles(0)));
+        assert!(refused(SeasonalParams::new().c(0.0)));
+        assert!(refused(SeasonalParams::new().history(2)));
+        assert!(refused(SeasonalParams::new().min_periods(600)));
+        assert!(refused(SeasonalParams::new().detect_window(3)));
     }
 }

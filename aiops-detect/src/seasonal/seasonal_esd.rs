@@ -471,6 +471,7 @@ impl SeasonalEsdKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::run;
 
     use crate::common::testing::{daily, noise};
 
@@ -594,12 +595,7 @@ mod tests {
 
         let mut flat = vec![7.0; 600];
         flat[500] = 8.0;
-        let d = SeasonalEsdParams::new()
-            .period(12)
-            .check()
-            .unwrap()
-            .detect(&stamps(600), &flat)
-            .unwrap();
+        let d = run(SeasonalEsdParams::new().period(12), &stamps(600), &flat);
         let flagged: Vec<usize> = (0..600).filter(|&i| d.is_anomaly[i]).collect();
         assert_eq!(flagged, [500]);
         assert!(d.scores.iter().all(|s| s.is_finite()));

@@ -383,6 +383,7 @@ impl SpectralResidualKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::run;
 
     use crate::common::testing::noise;
 
@@ -421,11 +422,7 @@ mod tests {
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
         assert!(d.expected.iter().all(|e| e.is_nan()));
         // The paper's threshold also flags some noise.
-        let d = SpectralResidualParams::new()
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(SpectralResidualParams::new(), &ts, &v);
         assert!(spikes.iter().all(|&i| d.is_anomaly[i]));
         let extra = d.is_anomaly.iter().filter(|&&a| a).count() - spikes.len();
         assert!(extra < n / 30, "{extra} false alarms");

@@ -533,6 +533,7 @@ impl StlKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::run;
 
     use crate::common::testing::{daily, noise};
 
@@ -634,12 +635,7 @@ mod tests {
         let n = 300;
         let mut v = vec![7.0; n];
         v[250] = 8.0;
-        let d = StlParams::new()
-            .period(12)
-            .check()
-            .unwrap()
-            .detect(&stamps(n), &v)
-            .unwrap();
+        let d = run(StlParams::new().period(12), &stamps(n), &v);
         assert!(d.is_anomaly[250] && d.scores[250].is_finite());
         assert_eq!(d.is_anomaly.iter().filter(|&&a| a).count(), 1);
         let big: Vec<f64> = daily(n, 2).iter().map(|x| x * 1e140).collect();

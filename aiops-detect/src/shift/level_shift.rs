@@ -166,6 +166,7 @@ pub struct LevelShiftKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
@@ -221,12 +222,7 @@ mod tests {
             "warm-up"
         );
         assert!((d.expected[1010] - 100.0).abs() < 1.0);
-        let only_up = LevelShiftParams::new()
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let only_up = run(LevelShiftParams::new().direction(Direction::Up), &ts, &v);
         assert!(only_up.is_anomaly[1003..1016].iter().any(|&a| a));
         assert!(!only_up.is_anomaly[2000..].iter().any(|&a| a));
         assert!(only_up.lower[1010].is_nan() && !only_up.upper[1010].is_nan());
@@ -265,17 +261,11 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(LevelShiftParams::new().window(0).check().is_err());
-        assert!(LevelShiftParams::new().c(0.0).check().is_err());
-        assert!(LevelShiftParams::new().c(f64::NAN).check().is_err());
-        assert!(LevelShiftParams::new().history(3).check().is_err());
-        assert!(
-            LevelShiftParams::new()
-                .history(10)
-                .min_periods(11)
-                .check()
-                .is_err()
-        );
+        assert!(refused(LevelShiftParams::new().window(0)));
+        assert!(refused(LevelShiftParams::new().c(0.0)));
+        assert!(refused(LevelShiftParams::new().c(f64::NAN)));
+        assert!(refused(LevelShiftParams::new().history(3)));
+        assert!(refused(LevelShiftParams::new().history(10).min_periods(11)));
         assert_eq!(
             LevelShiftParams::new()
                 .history(10)

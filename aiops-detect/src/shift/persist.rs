@@ -218,6 +218,7 @@ crate::detector::plain_set_arg!(Agg);
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
@@ -266,20 +267,10 @@ mod tests {
         assert_eq!(flagged(&d), [800, 801, 1500]);
         assert_eq!(d.expected[800], v[799]);
         assert!(d.scores[..101].iter().all(|&s| s == 0.0), "warm-up");
-        let up = PersistParams::new()
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let up = run(PersistParams::new().direction(Direction::Up), &ts, &v);
         assert_eq!(flagged(&up), [800, 1500]);
         // A median over 5 points shrugs the spike off for the following points.
-        let med5 = PersistParams::new()
-            .window(5)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let med5 = run(PersistParams::new().window(5), &ts, &v);
         assert_eq!(flagged(&med5)[..1], [800]);
         assert!(!med5.is_anomaly[801]);
     }
@@ -314,16 +305,10 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(PersistParams::new().window(0).check().is_err());
-        assert!(PersistParams::new().c(0.0).check().is_err());
-        assert!(PersistParams::new().history(2).check().is_err());
-        assert!(
-            PersistParams::new()
-                .history(10)
-                .min_periods(11)
-                .check()
-                .is_err()
-        );
+        assert!(refused(PersistParams::new().window(0)));
+        assert!(refused(PersistParams::new().c(0.0)));
+        assert!(refused(PersistParams::new().history(2)));
+        assert!(refused(PersistParams::new().history(10).min_periods(11)));
         assert!("mode".parse::<Agg>().is_err());
         assert_eq!("mean".parse::<Agg>().unwrap(), Agg::Mean);
         let p: PersistParams = serde_json::from_str(r#"{"agg": "mean", "window": 3}"#).unwrap();

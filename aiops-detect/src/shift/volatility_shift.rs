@@ -168,6 +168,7 @@ pub struct VolatilityShiftKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
@@ -241,12 +242,11 @@ mod tests {
         assert!(down.iter().all(|&i| (2000..2060).contains(&i)), "{down:?}");
         assert!(d.expected.iter().all(|x| x.is_nan()));
         // A volatility drop is a negative change: an up-only detector ignores it.
-        let only_up = VolatilityShiftParams::new()
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let only_up = run(
+            VolatilityShiftParams::new().direction(Direction::Up),
+            &ts,
+            &v,
+        );
         assert_eq!(flagged(&only_up), up);
     }
 
@@ -293,14 +293,14 @@ mod tests {
             *x = 7.25;
         }
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let d = VolatilityShiftParams::new()
-            .window(5)
-            .history(50)
-            .min_periods(20)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(
+            VolatilityShiftParams::new()
+                .window(5)
+                .history(50)
+                .min_periods(20),
+            &ts,
+            &v,
+        );
         assert!(d.scores.iter().all(|s| s.is_finite()));
         assert!(d.is_anomaly[200..206].iter().any(|&a| a), "flat to moving");
         assert!(!d.is_anomaly[240..].iter().any(|&a| a), "flat to flat");
@@ -308,21 +308,12 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(VolatilityShiftParams::new().window(1).check().is_err());
-        assert!(VolatilityShiftParams::new().c(-1.0).check().is_err());
-        assert!(
-            VolatilityShiftParams::new()
-                .c(f64::INFINITY)
-                .check()
-                .is_err()
-        );
-        assert!(VolatilityShiftParams::new().history(3).check().is_err());
-        assert!(
-            VolatilityShiftParams::new()
-                .history(10)
-                .min_periods(3)
-                .check()
-                .is_err()
-        );
+        assert!(refused(VolatilityShiftParams::new().window(1)));
+        assert!(refused(VolatilityShiftParams::new().c(-1.0)));
+        assert!(refused(VolatilityShiftParams::new().c(f64::INFINITY)));
+        assert!(refused(VolatilityShiftParams::new().history(3)));
+        assert!(refused(
+            VolatilityShiftParams::new().history(10).min_periods(3)
+        ));
     }
 }

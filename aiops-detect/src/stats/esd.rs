@@ -172,6 +172,7 @@ impl EsdKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
 
     fn noise(n: usize, seed: u64) -> Vec<f64> {
         let mut s = seed;
@@ -207,8 +208,8 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(EsdParams::new().window(4).check().is_err());
-        assert!(EsdParams::new().alpha(0.0).check().is_err());
-        assert!(EsdParams::new().alpha(1.0).check().is_err());
+        assert!(refused(EsdParams::new().window(4)));
+        assert!(refused(EsdParams::new().alpha(0.0)));
+        assert!(refused(EsdParams::new().alpha(1.0)));
     }
 }

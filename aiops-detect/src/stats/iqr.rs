@@ -164,6 +164,7 @@ impl Kernel for IqrKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_keeps_the_training_fences() {
@@ -190,15 +191,13 @@ mod tests {
             }
             assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
         }
-        assert!(
+        assert!(refused(
             IqrParams::new()
                 .fit(FitMode::Rolling)
                 .window(100)
                 .min_periods(10)
                 .fit(FitMode::Once)
-                .check()
-                .is_err()
-        );
+        ));
     }
 
     use crate::common::testing::noise;
@@ -225,13 +224,13 @@ mod tests {
         assert_eq!(det.severity(d.scores[1800]), Severity::Critical);
         assert_eq!(det.severity(0.1), Severity::Medium);
         assert_eq!(det.severity(1.5), Severity::High);
-        let up = IqrParams::new()
-            .fit(FitMode::Rolling)
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let up = run(
+            IqrParams::new()
+                .fit(FitMode::Rolling)
+                .direction(Direction::Up),
+            &ts,
+            &v,
+        );
         assert!(!up.is_anomaly[1800] && up.is_anomaly[500]);
     }
 
@@ -240,14 +239,11 @@ mod tests {
         let v: Vec<f64> = noise(500, 3).iter().map(|x| 1e6 + 50.0 * x).collect();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let w = 17;
-        let d = IqrParams::new()
-            .fit(FitMode::Rolling)
-            .window(w)
-            .c(1.0)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(
+            IqrParams::new().fit(FitMode::Rolling).window(w).c(1.0),
+            &ts,
+            &v,
+        );
         for i in w..v.len() {
             let mut s = v[i - w..i].to_vec();
             s.sort_by(f64::total_cmp);
@@ -263,54 +259,24 @@ mod tests {
     fn flat_window_scores_finite() {
         let v = [5.0, 5.0, 5.0, 5.0, 5.0, 6.0, 5.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let d = IqrParams::new()
-            .fit(FitMode::Rolling)
-            .window(5)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(IqrParams::new().fit(FitMode::Rolling).window(5), &ts, &v);
         assert!(d.is_anomaly[5] && d.scores[5].is_finite() && d.scores[5] > 1e6);
         assert!(!d.is_anomaly[6]);
     }
 
     #[test]
     fn bad_params() {
-        assert!(
-            IqrParams::new()
-                .fit(FitMode::Rolling)
-                .window(3)
-                .check()
-                .is_err()
-        );
-        assert!(
-            IqrParams::new()
-                .fit(FitMode::Rolling)
-                .c(0.0)
-                .check()
-                .is_err()
-        );
-        assert!(
-            IqrParams::new()
-                .fit(FitMode::Rolling)
-                .c(f64::NAN)
-                .check()
-                .is_err()
-        );
-        assert!(
+        assert!(refused(IqrParams::new().fit(FitMode::Rolling).window(3)));
+        assert!(refused(IqrParams::new().fit(FitMode::Rolling).c(0.0)));
+        assert!(refused(IqrParams::new().fit(FitMode::Rolling).c(f64::NAN)));
+        assert!(refused(
             IqrParams::new()
                 .fit(FitMode::Rolling)
                 .window(10)
                 .min_periods(11)
-                .check()
-                .is_err()
-        );
-        assert!(
-            IqrParams::new()
-                .fit(FitMode::Rolling)
-                .min_periods(3)
-                .check()
-                .is_err()
-        );
+        ));
+        assert!(refused(
+            IqrParams::new().fit(FitMode::Rolling).min_periods(3)
+        ));
     }
 }

@@ -238,6 +238,7 @@ impl Kernel for QuantileKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_keeps_the_training_bounds() {
@@ -261,13 +262,11 @@ mod tests {
             "1000 stays anomalous"
         );
         assert_eq!(d.upper[350], d.upper[150]);
-        let rolling = QuantileParams::new()
-            .fit(FitMode::Rolling)
-            .window(100)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let rolling = run(
+            QuantileParams::new().fit(FitMode::Rolling).window(100),
+            &ts,
+            &v,
+        );
         assert!(!rolling.is_anomaly[399], "a rolling window adapts");
         let mut online = det.online_state();
         for i in 0..v.len() {
@@ -276,15 +275,13 @@ mod tests {
             }
             assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
         }
-        assert!(
+        assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
                 .window(100)
                 .min_periods(50)
                 .fit(FitMode::Once)
-                .check()
-                .is_err()
-        );
+        ));
     }
 
     use crate::common::testing::noise;
@@ -327,27 +324,27 @@ mod tests {
         v[300] = 5.0;
         v[350] = -5.0;
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let high = QuantileParams::new()
-            .fit(FitMode::Rolling)
-            .window(100)
-            .low(None)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let high = run(
+            QuantileParams::new()
+                .fit(FitMode::Rolling)
+                .window(100)
+                .low(None),
+            &ts,
+            &v,
+        );
         assert!(high.is_anomaly[300] && !high.is_anomaly[350]);
         assert!(high.lower[350].is_nan());
         // One-sided: the spread is Q(0.99) - Q(0.01) anyway, about 2.
         assert!((high.scores[300] - 2.0).abs() < 0.2, "{}", high.scores[300]);
-        let low = QuantileParams::new()
-            .fit(FitMode::Rolling)
-            .window(100)
-            .high(None)
-            .low(0.05)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let low = run(
+            QuantileParams::new()
+                .fit(FitMode::Rolling)
+                .window(100)
+                .high(None)
+                .low(0.05),
+            &ts,
+            &v,
+        );
         assert!(!low.is_anomaly[300] && low.is_anomaly[350]);
         let from_json: QuantileParams = serde_json::from_str(r#"{"high": null}"#).unwrap();
         assert_eq!(from_json, QuantileParams::new().high(None));
@@ -357,46 +354,28 @@ mod tests {
     fn flat_window_scores_finite() {
         let v = [5.0, 5.0, 5.0, 5.0, 6.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let d = QuantileParams::new()
-            .fit(FitMode::Rolling)
-            .window(4)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(
+            QuantileParams::new().fit(FitMode::Rolling).window(4),
+            &ts,
+            &v,
+        );
         assert!(d.is_anomaly[4] && d.scores[4].is_finite());
     }
 
     #[test]
     fn bad_params() {
-        assert!(
-            QuantileParams::new()
-                .fit(FitMode::Rolling)
-                .window(1)
-                .check()
-                .is_err()
-        );
-        assert!(
-            QuantileParams::new()
-                .fit(FitMode::Rolling)
-                .high(1.5)
-                .check()
-                .is_err()
-        );
-        assert!(
-            QuantileParams::new()
-                .fit(FitMode::Rolling)
-                .low(-0.1)
-                .check()
-                .is_err()
-        );
-        assert!(
-            QuantileParams::new()
-                .fit(FitMode::Rolling)
-                .high(f64::NAN)
-                .check()
-                .is_err()
-        );
+        assert!(refused(
+            QuantileParams::new().fit(FitMode::Rolling).window(1)
+        ));
+        assert!(refused(
+            QuantileParams::new().fit(FitMode::Rolling).high(1.5)
+        ));
+        assert!(refused(
+            QuantileParams::new().fit(FitMode::Rolling).low(-0.1)
+        ));
+        assert!(refused(
+            QuantileParams::new().fit(FitMode::Rolling).high(f64::NAN)
+        ));
         assert!(matches!(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
@@ -405,37 +384,29 @@ mod tests {
                 .check(),
             Err(DetectError::InconsistentBounds { .. })
         ));
-        assert!(
+        assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
                 .high(None)
                 .low(None)
-                .check()
-                .is_err()
-        );
-        assert!(
+        ));
+        assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
                 .low(None)
                 .high(0.3)
-                .check()
-                .is_err()
-        );
-        assert!(
+        ));
+        assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
                 .high(None)
                 .low(0.7)
-                .check()
-                .is_err()
-        );
-        assert!(
+        ));
+        assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
                 .window(10)
                 .min_periods(11)
-                .check()
-                .is_err()
-        );
+        ));
     }
 }

@@ -129,6 +129,7 @@ impl Kernel for ThresholdKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
 
     #[test]
     fn flags_outside_bounds_only() {
@@ -153,11 +154,11 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(ThresholdParams::new().check().is_err());
+        assert!(refused(ThresholdParams::new()));
         assert!(matches!(
             ThresholdParams::new().lower(5.0).upper(5.0).check(),
             Err(DetectError::InconsistentBounds { .. })
         ));
-        assert!(ThresholdParams::new().upper(f64::NAN).check().is_err());
+        assert!(refused(ThresholdParams::new().upper(f64::NAN)));
     }
 }

@@ -212,6 +212,7 @@ impl WindowedGaussianKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     use crate::common::testing::noise;
 
@@ -293,13 +294,13 @@ mod tests {
             "{}",
             d.upper[2000]
         );
-        let up = WindowedGaussianParams::new()
-            .min_periods(100)
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let up = run(
+            WindowedGaussianParams::new()
+                .min_periods(100)
+                .direction(Direction::Up),
+            &ts,
+            &v,
+        );
         assert!(up.is_anomaly[1500] && !up.is_anomaly[4000] && up.scores[4000] == 0.0);
     }
 
@@ -327,38 +328,12 @@ mod tests {
 
     #[test]
     fn bad_params() {
-        assert!(WindowedGaussianParams::new().window(1).check().is_err());
-        assert!(WindowedGaussianParams::new().step(0).check().is_err());
-        assert!(
-            WindowedGaussianParams::new()
-                .window(10)
-                .step(11)
-                .check()
-                .is_err()
-        );
-        assert!(
-            WindowedGaussianParams::new()
-                .threshold(1.0)
-                .check()
-                .is_err()
-        );
-        assert!(
-            WindowedGaussianParams::new()
-                .threshold(0.0)
-                .check()
-                .is_err()
-        );
-        assert!(
-            WindowedGaussianParams::new()
-                .threshold(f64::NAN)
-                .check()
-                .is_err()
-        );
-        assert!(
-            WindowedGaussianParams::new()
-                .min_periods(0)
-                .check()
-                .is_err()
-        );
+        assert!(refused(WindowedGaussianParams::new().window(1)));
+        assert!(refused(WindowedGaussianParams::new().step(0)));
+        assert!(refused(WindowedGaussianParams::new().window(10).step(11)));
+        assert!(refused(WindowedGaussianParams::new().threshold(1.0)));
+        assert!(refused(WindowedGaussianParams::new().threshold(0.0)));
+        assert!(refused(WindowedGaussianParams::new().threshold(f64::NAN)));
+        assert!(refused(WindowedGaussianParams::new().min_periods(0)));
     }
 }

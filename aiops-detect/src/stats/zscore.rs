@@ -193,6 +193,7 @@ impl Kernel for ZScoreKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
+    use crate::common::testing::{refused, run};
 
     use crate::common::testing::noise;
 
@@ -231,12 +232,7 @@ mod tests {
         let v: Vec<f64> = noise(20_000, 3).iter().map(|x| 1e9 + 5.0 * x).collect();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
         let w = 37;
-        let d = RollingZScoreParams::new()
-            .window(w)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let d = run(RollingZScoreParams::new().window(w), &ts, &v);
         for i in (w..v.len()).step_by(997) {
             let z = naive_z(&v, i, w).abs();
             assert!(
@@ -251,43 +247,29 @@ mod tests {
     fn directions_and_flat_lines() {
         let v = [5.0, 5.0, 5.0, 5.0, 6.0, 5.0, 4.0];
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let both = RollingZScoreParams::new()
-            .window(4)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let both = run(RollingZScoreParams::new().window(4), &ts, &v);
         assert!(both.is_anomaly[4], "departure from a flat line");
         assert!(both.scores[4].is_finite());
-        let up = RollingZScoreParams::new()
-            .window(3)
-            .direction(Direction::Up)
-            .check()
-            .unwrap()
-            .detect(&ts, &v)
-            .unwrap();
+        let up = run(
+            RollingZScoreParams::new()
+                .window(3)
+                .direction(Direction::Up),
+            &ts,
+            &v,
+        );
         assert_eq!(up.scores[6], 0.0);
         assert!(up.lower[6].is_nan() && !up.upper[6].is_nan());
     }
 
     #[test]
     fn bad_params() {
-        assert!(RollingZScoreParams::new().window(1).check().is_err());
-        assert!(RollingZScoreParams::new().threshold(0.0).check().is_err());
-        assert!(
-            RollingZScoreParams::new()
-                .threshold(f64::NAN)
-                .check()
-                .is_err()
-        );
-        assert!(
-            RollingZScoreParams::new()
-                .window(10)
-                .min_periods(11)
-                .check()
-                .is_err()
-        );
-        assert!(RollingZScoreParams::new().min_periods(1).check().is_err());
+        assert!(refused(RollingZScoreParams::new().window(1)));
+        assert!(refused(RollingZScoreParams::new().threshold(0.0)));
+        assert!(refused(RollingZScoreParams::new().threshold(f64::NAN)));
+        assert!(refused(
+            RollingZScoreParams::new().window(10).min_periods(11)
+        ));
+        assert!(refused(RollingZScoreParams::new().min_periods(1)));
         assert!("sideways".parse::<Direction>().is_err());
     }
 }

@@ -44,6 +44,15 @@ pub struct PointScore {
 }
 
 impl PointScore {
+    /// A score flagged from `threshold` on, without expectation or bounds.
+    pub fn at_least(score: f64, threshold: f64) -> Self {
+        Self {
+            score,
+            is_anomaly: score >= threshold,
+            ..Self::NEUTRAL
+        }
+    }
+
     /// A point scored 0 and not flagged, with no expectation (warm-up).
     pub const NEUTRAL: PointScore = PointScore {
         score: 0.0,

@@ -197,13 +197,7 @@ impl Detector for Ensemble {
                 scores[k] = log_score(cal[k].update(r.scores[i]));
             }
             let s = combine(self.params.combine, &scores);
-            out.push(PointScore {
-                score: s,
-                is_anomaly: s >= self.params.threshold,
-                expected: None,
-                lower: None,
-                upper: None,
-            });
+            out.push(PointScore::at_least(s, self.params.threshold));
             if (i + 1) % PROGRESS_EVERY == 0 {
                 progress(i + 1);
             }
@@ -235,13 +229,7 @@ impl OnlineDetector for EnsembleOnline {
             .map(|(&r, c)| log_score(c.update(r)))
             .collect();
         let s = combine(self.combine, &calibrated);
-        Ok(PointScore {
-            score: s,
-            is_anomaly: s >= self.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        })
+        Ok(PointScore::at_least(s, self.threshold))
     }
 
     fn reset(&mut self) {

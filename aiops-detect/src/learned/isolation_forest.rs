@@ -186,13 +186,7 @@ impl Kernel for IsolationForestKernel {
                 let mut sh = Vec::with_capacity(p.shingle);
                 self.shingle_into(self.produced, &mut sh);
                 let score = f.score(&sh);
-                PointScore {
-                    score,
-                    is_anomaly: score >= p.threshold,
-                    expected: None,
-                    lower: None,
-                    upper: None,
-                }
+                PointScore::at_least(score, p.threshold)
             }
             None => PointScore::NEUTRAL,
         };

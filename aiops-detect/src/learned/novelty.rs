@@ -139,13 +139,7 @@ impl Kernel for NoveltyKernel {
 
     fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
         let (_, score) = self.raw_and_score(x);
-        PointScore {
-            score,
-            is_anomaly: score >= self.params.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        }
+        PointScore::at_least(score, self.params.threshold)
     }
 }
 

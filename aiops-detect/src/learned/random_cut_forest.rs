@@ -172,13 +172,7 @@ impl Kernel for RandomCutForestKernel {
         } else {
             0.0
         };
-        PointScore {
-            score,
-            is_anomaly: score >= p.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        }
+        PointScore::at_least(score, p.threshold)
     }
 
     fn new(params: &RandomCutForest) -> Self {

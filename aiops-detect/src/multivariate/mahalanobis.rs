@@ -402,13 +402,7 @@ impl RowKernel for Kernel {
         let out = if self.len() >= self.params.min_periods {
             let d2 = self.distance2(row);
             let score = chi2_surprise(self.dim, d2);
-            PointScore {
-                score,
-                is_anomaly: score >= self.params.threshold(),
-                expected: None,
-                lower: None,
-                upper: None,
-            }
+            PointScore::at_least(score, self.params.threshold())
         } else {
             PointScore::NEUTRAL
         };

@@ -421,13 +421,7 @@ impl RowKernel for Kernel {
         let out = match &self.model {
             Some(m) => {
                 let score = m.score(row);
-                PointScore {
-                    score,
-                    is_anomaly: score >= p.threshold,
-                    expected: None,
-                    lower: None,
-                    upper: None,
-                }
+                PointScore::at_least(score, p.threshold)
             }
             None => PointScore::NEUTRAL,
         };

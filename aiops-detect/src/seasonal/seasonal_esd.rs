@@ -450,11 +450,7 @@ impl SeasonalEsdKernel {
                 }
             }
         }
-        let kept = match (out.is_anomaly, out.lower, out.upper) {
-            (true, Some(lo), Some(hi)) => x.clamp(lo, hi),
-            _ => x,
-        };
-        self.keep(kept);
+        self.keep(ForecastWindow::kept(x, &out));
         out
     }
 }
@@ -463,7 +459,7 @@ impl SeasonalEsdKernel {
     /// The period in use, points: `None` while it is being searched for or when the series
     /// was found non-seasonal.
     pub fn period(&self) -> Option<usize> {
-        self.window.plan.and_then(|p| p.period)
+        self.window.period()
     }
 }
 
@@ -473,13 +469,7 @@ mod tests {
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
 
-    use crate::common::testing::{daily, noise};
-
-    fn stamps(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 60_000)
-            .collect()
-    }
+    use crate::common::testing::{daily, noise, ts};
 
     fn brute_center_and_scale(v: &[f64]) -> (f64, f64) {
         let mut s = v.to_vec();
@@ -548,7 +538,7 @@ mod tests {
         for &i in &spikes {
             v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
         }
-        let ts = stamps(n);
+        let ts = ts(n);
         for det in [
             SeasonalEsdParams::new().period(24).check().unwrap(),
             SeasonalEsdParams::new().check().unwrap(),
@@ -589,13 +579,13 @@ mod tests {
             .collect();
         v[700] += 9.0;
         let det = SeasonalEsdParams::new().window(300).check().unwrap();
-        let d = det.detect(&stamps(n), &v).unwrap();
+        let d = det.detect(&ts(n), &v).unwrap();
         let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
         assert_eq!(flagged, [700]);
 
         let mut flat = vec![7.0; 600];
         flat[500] = 8.0;
-        let d = run(SeasonalEsdParams::new().period(12), &stamps(600), &flat);
+        let d = run(SeasonalEsdParams::new().period(12), &ts(600), &flat);
         let flagged: Vec<usize> = (0..600).filter(|&i| d.is_anomaly[i]).collect();
         assert_eq!(flagged, [500]);
         assert!(d.scores.iter().all(|s| s.is_finite()));

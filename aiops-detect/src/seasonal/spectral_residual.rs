@@ -369,13 +369,7 @@ impl SpectralResidualKernel {
             return PointScore::NEUTRAL;
         }
         let score = self.score();
-        PointScore {
-            score,
-            is_anomaly: score >= self.params.threshold,
-            expected: None,
-            lower: None,
-            upper: None,
-        }
+        PointScore::at_least(score, self.params.threshold)
     }
 }
 
@@ -384,14 +378,9 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
+    use crate::common::testing::ts;
 
     use crate::common::testing::noise;
-
-    fn stamps(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 60_000)
-            .collect()
-    }
 
     /// A sine of period 24 with noise.
     fn wave(n: usize, seed: u64) -> Vec<f64> {
@@ -410,7 +399,7 @@ mod tests {
         for &i in &spikes {
             v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
         }
-        let ts = stamps(n);
+        let ts = ts(n);
         let strict = SpectralResidualParams::new()
             .threshold(6.0)
             .check()
@@ -433,7 +422,7 @@ mod tests {
         let n = 400;
         let mut v = wave(n, 2);
         v[350] += 5.0;
-        let ts = stamps(n);
+        let ts = ts(n);
         let det = SpectralResidualParams::new().window(64).check().unwrap();
         let base = det.detect(&ts, &v).unwrap();
         let moved: Vec<f64> = v.iter().map(|x| 1e6 + 250.0 * x).collect();
@@ -448,7 +437,7 @@ mod tests {
     #[test]
     fn flat_windows_score_finite() {
         let mut v = vec![3.0; 200];
-        let ts = stamps(200);
+        let ts = ts(200);
         let det = SpectralResidualParams::new().window(32).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         assert!(d.scores.iter().all(|&s| s == 0.0));

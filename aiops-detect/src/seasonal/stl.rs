@@ -509,14 +509,7 @@ impl StlKernel {
             }
             self.errors.push_back(x - expected);
         }
-        // A flagged point joins the window clipped to the edge of the normal range: a spike then
-        // cannot bend the next fits (and come back one cycle later as a false alarm), while a
-        // lasting shift still pulls the fit, by the clipped amount, until it is followed.
-        let kept = match (out.is_anomaly, out.lower, out.upper) {
-            (true, Some(lo), Some(hi)) => x.clamp(lo, hi),
-            _ => x,
-        };
-        self.keep(kept);
+        self.keep(ForecastWindow::kept(x, &out));
         out
     }
 }
@@ -525,7 +518,7 @@ impl StlKernel {
     /// The period in use, points: `None` while it is being searched for or when the series
     /// was found non-seasonal.
     pub fn period(&self) -> Option<usize> {
-        self.window.plan.and_then(|p| p.period)
+        self.window.period()
     }
 }
 
@@ -535,13 +528,7 @@ mod tests {
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
 
-    use crate::common::testing::{daily, noise};
-
-    fn stamps(n: usize) -> Vec<i64> {
-        (0..n as i64)
-            .map(|i| 1_700_000_000_000 + i * 60_000)
-            .collect()
-    }
+    use crate::common::testing::{daily, noise, ts};
 
     #[test]
     fn decompose_recovers_trend_and_season_despite_outliers() {
@@ -588,7 +575,7 @@ mod tests {
         for &i in &spikes {
             v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
         }
-        let ts = stamps(n);
+        let ts = ts(n);
         for det in [
             StlParams::new().period(24).check().unwrap(),
             StlParams::new().check().unwrap(),
@@ -620,11 +607,11 @@ mod tests {
             .collect();
         v[1300] += 9.0;
         let det = StlParams::new().threshold(4.5).check().unwrap();
-        let d = det.detect(&stamps(n), &v).unwrap();
+        let d = det.detect(&ts(n), &v).unwrap();
         let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
         assert_eq!(flagged, [1300]);
         let mut online = det.online_state();
-        for (i, t) in stamps(n).into_iter().enumerate() {
+        for (i, t) in ts(n).into_iter().enumerate() {
             online.update(t, v[i]).unwrap();
         }
         assert_eq!(online.kernel().period(), None);
@@ -635,16 +622,16 @@ mod tests {
         let n = 300;
         let mut v = vec![7.0; n];
         v[250] = 8.0;
-        let d = run(StlParams::new().period(12), &stamps(n), &v);
+        let d = run(StlParams::new().period(12), &ts(n), &v);
         assert!(d.is_anomaly[250] && d.scores[250].is_finite());
         assert_eq!(d.is_anomaly.iter().filter(|&&a| a).count(), 1);
         let big: Vec<f64> = daily(n, 2).iter().map(|x| x * 1e140).collect();
         let det = StlParams::new().period(24).check().unwrap();
-        let d = det.detect(&stamps(n), &big).unwrap();
+        let d = det.detect(&ts(n), &big).unwrap();
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
         let too_big: Vec<f64> = daily(n, 2).iter().map(|x| x * 1e300).collect();
         assert!(matches!(
-            det.detect(&stamps(n), &too_big),
+            det.detect(&ts(n), &too_big),
             Err(DetectError::OutOfRange { .. })
         ));
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::cadence::interpolate;
 use crate::common::period::detect_period;
+use crate::detector::PointScore;
 use crate::seasonal::stl::{SeasonalForecast, decompose_window};
 
 /// Everything that depends on the period, fixed once it is known.
@@ -46,6 +47,23 @@ impl ForecastWindow {
             values: VecDeque::new(),
             forecast: None,
             age: 0,
+        }
+    }
+
+    /// The period in use, points: `None` while it is being searched for or when the series
+    /// was found non-seasonal.
+    pub(crate) fn period(&self) -> Option<usize> {
+        self.plan.and_then(|p| p.period)
+    }
+
+    /// What joins the window for a scored point: a flagged point clipped to the edge of its
+    /// normal range. A spike then cannot bend the next fits (and come back one cycle later as
+    /// a false alarm), while a lasting shift still pulls the fit, by the clipped amount,
+    /// until it is followed.
+    pub(crate) fn kept(x: f64, out: &PointScore) -> f64 {
+        match (out.is_anomaly, out.lower, out.upper) {
+            (true, Some(lo), Some(hi)) => x.clamp(lo, hi),
+            _ => x,
         }
     }
 

@@ -13,7 +13,7 @@ pub mod registry;
 pub mod robust;
 pub mod seasonal;
 pub mod shift;
-pub mod stats;
+pub mod statistical;
 
 pub use combine::ensemble::{Combine, Ensemble, EnsembleOnline, EnsembleParams, Member};
 pub use combine::likelihood::{Likelihood, LikelihoodParams};
@@ -58,11 +58,13 @@ pub use shift::persist::{Agg, Persist, PersistKernel, PersistOnline, PersistPara
 pub use shift::volatility_shift::{
     VolatilityShift, VolatilityShiftKernel, VolatilityShiftOnline, VolatilityShiftParams,
 };
-pub use stats::esd::{Esd, EsdKernel, EsdOnline, EsdParams};
-pub use stats::iqr::{Iqr, IqrKernel, IqrOnline, IqrParams};
-pub use stats::quantile::{Quantile, QuantileKernel, QuantileOnline, QuantileParams};
-pub use stats::threshold::{Threshold, ThresholdKernel, ThresholdOnline, ThresholdParams};
-pub use stats::windowed_gaussian::{
+pub use statistical::esd::{Esd, EsdKernel, EsdOnline, EsdParams};
+pub use statistical::iqr::{Iqr, IqrKernel, IqrOnline, IqrParams};
+pub use statistical::quantile::{Quantile, QuantileKernel, QuantileOnline, QuantileParams};
+pub use statistical::threshold::{Threshold, ThresholdKernel, ThresholdOnline, ThresholdParams};
+pub use statistical::windowed_gaussian::{
     WindowedGaussian, WindowedGaussianKernel, WindowedGaussianOnline, WindowedGaussianParams,
 };
-pub use stats::zscore::{RollingZScore, RollingZScoreOnline, RollingZScoreParams, ZScoreKernel};
+pub use statistical::zscore::{
+    RollingZScore, RollingZScoreOnline, RollingZScoreParams, ZScoreKernel,
+};

@@ -22,7 +22,7 @@ use crate::seasonal::{
 use crate::shift::{
     bocpd::Bocpd, level_shift::LevelShift, persist::Persist, volatility_shift::VolatilityShift,
 };
-use crate::stats::{
+use crate::statistical::{
     esd::Esd, iqr::Iqr, quantile::Quantile, threshold::Threshold,
     windowed_gaussian::WindowedGaussian, zscore::RollingZScore,
 };

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::combine::likelihood::{Likelihood, LikelihoodParams, log_score};
-use crate::common::severity::tiered;
+use crate::common::score_severity::tiered;
 use crate::detector::{
     Detections, Detector, OnlineDetector, PROGRESS_EVERY, ParamGuard, PointScore,
 };

@@ -10,7 +10,7 @@ pub mod fit;
 pub mod moments;
 pub mod order_stats;
 pub mod period;
-pub mod severity;
+pub mod score_severity;
 pub mod suppression;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -38,7 +38,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::common::severity::unit_severity;
+use crate::common::score_severity::unit_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

@@ -20,11 +20,11 @@
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::common::severity::tiered;
+use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, OnlineDetector, ParamGuard, PointScore, Streams};
 use crate::error::{DetectError, Result};
 use crate::learned::contextual::{Contextual, ContextualKernel, ContextualParams};
-use crate::stats::zscore::{RollingZScoreOnline, RollingZScoreParams};
+use crate::statistical::zscore::{RollingZScoreOnline, RollingZScoreParams};
 
 crate::detector::params_newtype!(
     /// Parameters of [`ExtremesContextual`]; every one has a default and none needs setting.

@@ -44,7 +44,7 @@ use std::collections::VecDeque;
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::common::severity::tiered;
+use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

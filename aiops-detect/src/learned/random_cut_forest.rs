@@ -35,7 +35,7 @@ use std::collections::VecDeque;
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::common::severity::ratio_severity;
+use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

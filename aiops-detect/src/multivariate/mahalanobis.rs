@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 use statrs::function::gamma::ln_gamma;
 
-use crate::common::severity::ratio_severity;
+use crate::common::score_severity::ratio_severity;
 use crate::detector::{Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{

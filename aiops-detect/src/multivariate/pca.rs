@@ -31,7 +31,7 @@ use linfa_linalg::eigh::Eigh;
 use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::common::severity::ratio_severity;
+use crate::common::score_severity::ratio_severity;
 use crate::detector::{Detections, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::multivariate::{

@@ -22,7 +22,7 @@ use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
 use crate::common::direction::directed;
 use crate::common::order_stats::{OrderStats, RollingOrderStats};
-use crate::common::severity::ratio_severity;
+use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::Result;
 

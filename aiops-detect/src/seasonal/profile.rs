@@ -25,7 +25,7 @@ use crate::common::cadence::{Cadence, interpolate};
 use crate::common::fences::{Fences, finite_ratio};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::period::detect_period;
-use crate::common::severity::fence_severity;
+use crate::common::score_severity::fence_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

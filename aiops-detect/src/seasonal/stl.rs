@@ -39,7 +39,7 @@ use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::cadence::Cadence;
-use crate::common::severity::ratio_severity;
+use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::window::{ForecastWindow, Plan};

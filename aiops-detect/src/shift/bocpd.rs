@@ -34,7 +34,7 @@ use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 use statrs::function::gamma::ln_gamma;
 
-use crate::common::severity::tiered;
+use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

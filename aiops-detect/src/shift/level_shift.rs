@@ -29,7 +29,7 @@ use crate::common::checks::check_history;
 use crate::common::checks::check_positive;
 use crate::common::fences::DiffFence;
 use crate::common::order_stats::RollingOrderStats;
-use crate::common::severity::fence_severity;
+use crate::common::score_severity::fence_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

@@ -36,7 +36,7 @@ use crate::common::checks::check_history;
 use crate::common::checks::check_positive;
 use crate::common::fences::DiffFence;
 use crate::common::moments::RollingMoments;
-use crate::common::severity::fence_severity;
+use crate::common::score_severity::fence_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
-use crate::common::severity::ratio_severity;
+use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::Result;
 

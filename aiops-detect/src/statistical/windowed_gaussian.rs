@@ -30,7 +30,7 @@ use statrs::function::erf::{erfc, erfc_inv};
 
 use crate::common::Direction;
 use crate::common::moments::RollingMoments;
-use crate::common::severity::tiered;
+use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::checks::{check_positive, check_window};
 use crate::common::fences::{Fences, finite_ratio, frozen_fences};
 use crate::common::order_stats::RollingOrderStats;
-use crate::common::severity::fence_severity;
+use crate::common::score_severity::fence_severity;
 use crate::common::{Direction, FitMode};
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};

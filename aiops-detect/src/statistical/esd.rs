@@ -13,7 +13,7 @@
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::common::severity::tiered;
+use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 use crate::seasonal::seasonal_esd::lambda;

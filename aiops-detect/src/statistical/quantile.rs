@@ -32,7 +32,7 @@ use crate::common::FitMode;
 use crate::common::checks::check_window;
 use crate::common::fences::{finite_ratio, floor_scale};
 use crate::common::order_stats::RollingOrderStats;
-use crate::common::severity::fence_severity;
+use crate::common::score_severity::fence_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
 

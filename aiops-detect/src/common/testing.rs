@@ -52,6 +52,19 @@ pub(crate) fn daily(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// Three metrics of one resource driven by a common load: request rate, CPU share and bytes,
+/// each on its own scale, one row per point.
+pub(crate) fn resource(n: usize, seed: u64) -> ndarray::Array2<f64> {
+    let load = noise(n, seed);
+    let e1 = noise(n, seed + 1);
+    let e2 = noise(n, seed + 2);
+    ndarray::Array2::from_shape_fn((n, 3), |(i, j)| match j {
+        0 => 1000.0 + 100.0 * load[i],
+        1 => 0.5 + 0.2 * load[i] + 0.02 * e1[i],
+        _ => 1e9 + 1e8 * load[i] + 2e7 * e2[i],
+    })
+}
+
 /// Asserts that streaming the points one by one into a fresh state gives exactly the batch
 /// result, with the state saved and restored into a fresh one at each index of `snapshots`.
 pub(crate) fn assert_online_equals_batch(

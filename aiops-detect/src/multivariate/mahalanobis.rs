@@ -435,22 +435,11 @@ impl MultivariateOnline for MahalanobisOnline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aiops_core::CoreError;
     use ndarray::Array2;
 
-    use crate::common::testing::{noise, ts};
+    use crate::common::testing::{assert_rejected, noise, resource, ts};
 
     /// Three correlated metrics of very different scales: requests, CPU share, bytes.
-    fn resource(n: usize, seed: u64) -> Array2<f64> {
-        let load = noise(n, seed);
-        let e1 = noise(n, seed + 1);
-        let e2 = noise(n, seed + 2);
-        Array2::from_shape_fn((n, 3), |(i, j)| match j {
-            0 => 1000.0 + 100.0 * load[i],
-            1 => 0.5 + 0.2 * load[i] + 0.02 * e1[i],
-            _ => 1e9 + 1e8 * load[i] + 2e7 * e2[i],
-        })
-    }
 
     #[test]
     fn finds_broken_correlations_and_outliers() {
@@ -522,48 +511,9 @@ mod tests {
     }
 
     #[test]
-    fn online_equals_batch_even_across_snapshots() {
-        let mut m = resource(1500, 11);
-        m[[1200, 1]] = 3.0;
-        let t = ts(1500);
-        for det in [
-            MahalanobisParams::new().check().unwrap(),
-            MahalanobisParams::new()
-                .window(7)
-                .min_periods(2)
-                .shrinkage(1.0)
-                .alpha(0.2)
-                .check()
-                .unwrap(),
-        ] {
-            let batch = det.detect(&t, m.view()).unwrap();
-            // Columns give the same as rows.
-            let cols: Vec<Vec<f64>> = (0..3).map(|j| m.column(j).to_vec()).collect();
-            let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-            assert_eq!(det.detect_columns(&t, &refs).unwrap().scores, batch.scores);
-            let mut online = det.online_state();
-            for (i, &ti) in t.iter().enumerate() {
-                if i == 1 || i == 777 {
-                    let snap = serde_json::to_string(&online).unwrap();
-                    online = serde_json::from_str(&snap).unwrap();
-                }
-                let row = m.row(i).to_vec();
-                assert_eq!(online.update(ti, &row).unwrap(), batch.point(i), "row {i}");
-            }
-            let mut boxed = det.online();
-            boxed.update(0, &[1.0]).unwrap();
-            boxed.reset();
-            assert_eq!(
-                boxed.update(t[0], &m.row(0).to_vec()).unwrap(),
-                batch.point(0)
-            );
-        }
-    }
-
-    #[test]
-    fn bad_params_and_input() {
+    fn bad_params() {
         let p = MahalanobisParams::new;
-        for (bad, name) in [
+        assert_rejected([
             (p().window(1), "window"),
             (p().window(10).min_periods(11), "min_periods"),
             (p().min_periods(1), "min_periods"),
@@ -572,57 +522,6 @@ mod tests {
             (p().alpha(f64::NAN), "alpha"),
             (p().shrinkage(0.0), "shrinkage"),
             (p().shrinkage(1.5), "shrinkage"),
-        ] {
-            match bad.check() {
-                Err(DetectError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
-                other => panic!("{name}: {other:?}"),
-            }
-        }
-        let det = p().check().unwrap();
-        let core = |r: Result<Detections>| match r {
-            Err(DetectError::Core(e)) => e,
-            other => panic!("{other:?}"),
-        };
-        assert!(matches!(
-            core(det.detect(&[], Array2::zeros((0, 2)).view())),
-            CoreError::Empty(_)
-        ));
-        assert!(matches!(
-            core(det.detect(&[1, 1], Array2::zeros((2, 2)).view())),
-            CoreError::DuplicateTimestamp { .. }
-        ));
-        assert!(matches!(
-            core(det.detect(&[2, 1], Array2::zeros((2, 2)).view())),
-            CoreError::Unsorted { .. }
-        ));
-        let mut nan = Array2::zeros((2, 2));
-        nan[[1, 0]] = f64::NAN;
-        assert!(matches!(
-            core(det.detect(&[1, 2], nan.view())),
-            CoreError::NonFinite { index: 1, .. }
-        ));
-        assert!(matches!(
-            core(det.detect_columns(&[1, 2], &[&[1.0, 2.0], &[1.0]])),
-            CoreError::LengthMismatch { .. }
-        ));
-        let mut o = det.online_state();
-        o.update(10, &[1.0, 2.0]).unwrap();
-        assert!(matches!(
-            o.update(11, &[1.0, 2.0, 3.0]),
-            Err(DetectError::DimensionMismatch {
-                expected: 2,
-                found: 3,
-                ..
-            })
-        ));
-        assert!(matches!(
-            o.update(10, &[1.0, 2.0]),
-            Err(DetectError::OutOfOrder { .. })
-        ));
-        assert!(matches!(
-            o.update(11, &[f64::NAN, 2.0]),
-            Err(DetectError::NonFinite { .. })
-        ));
-        assert_eq!(o.update(11, &[1.0, 2.0]).unwrap(), PointScore::NEUTRAL);
+        ]);
     }
 }

@@ -239,8 +239,57 @@ pub fn build_multivariate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::{resource, ts};
     use crate::registry::parse_assignments;
     use ndarray::array;
+
+    /// Every multivariate detector: batch equals streaming across snapshot/restore, columns
+    /// give what rows give, and refused rows (wrong width, out of order, NaN, huge) are typed
+    /// errors that leave the state unchanged.
+    #[test]
+    fn every_detector_streams_as_it_batches() {
+        let mut m = resource(1500, 11);
+        m[[1200, 1]] = 3.0;
+        let t = ts(1500);
+        let cols: Vec<Vec<f64>> = (0..3).map(|j| m.column(j).to_vec()).collect();
+        let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
+        for info in MULTIVARIATE_DETECTORS {
+            let det = (info.build)(&Map::new()).unwrap();
+            let batch = det.detect(&t, m.view()).unwrap();
+            assert_eq!(det.detect_columns(&t, &refs).unwrap().scores, batch.scores);
+            let mut online = det.online();
+            for (i, &ti) in t.iter().enumerate() {
+                if i == 1 || i == 777 {
+                    let saved = online.snapshot().unwrap();
+                    online = det.online();
+                    online.restore(&saved).unwrap();
+                }
+                let row = m.row(i).to_vec();
+                if i == 900 {
+                    let bad: [(i64, &[f64]); 4] = [
+                        (ti, &row[..2]),
+                        (t[i - 1], &row),
+                        (ti, &[f64::NAN, 0.0, 0.0]),
+                        (ti, &[1e200, 0.0, 0.0]),
+                    ];
+                    for (at, r) in bad {
+                        assert!(online.update(at, r).is_err(), "{} {at} {r:?}", info.name);
+                    }
+                }
+                assert_eq!(
+                    online.update(ti, &row).unwrap(),
+                    batch.point(i),
+                    "{} {i}",
+                    info.name
+                );
+            }
+            online.reset();
+            assert_eq!(
+                online.update(t[0], &m.row(0).to_vec()).unwrap(),
+                batch.point(0)
+            );
+        }
+    }
 
     #[test]
     fn tables_are_validated() {

@@ -1,5 +1,5 @@
 //! Severity from a score: every detector names the three scores at which its anomalies
-//! become medium, high and critical ([`tiered`]); the usual rules are ready-made.
+//! become medium, high and critical (`tiered`); the usual rules are ready-made.
 
 use aiops_core::Severity;
 

@@ -2,7 +2,7 @@
 //!
 //! The Hampel identifier flags `x` when `|x - median| > t × 1.4826 × MAD` of the `window`
 //! points before it; the median is its replacement value, reported as `expected`. The score
-//! is `|x - median| / (1.4826 × MAD)`, robust σ, as [`mad`].
+//! is `|x - median| / (1.4826 × MAD)`, robust σ, as [`crate::robust::mad`].
 //!
 //! # How it differs from `mad`
 //!

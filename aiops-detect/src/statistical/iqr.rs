@@ -12,7 +12,7 @@
 //! With `fit = "once"` (the default) the fences are fitted on the first `window` points and
 //! kept (ADTK's fit-then-detect workflow), O(1) per point after training; see
 //! [`FitMode`]. Rolling, the cost per point is O(log w) time (six selects and an
-//! update of an [`OrderStats`] tree) and O(w) memory.
+//! update of an [`OrderStats`](crate::common::order_stats::OrderStats) tree) and O(w) memory.
 //!
 //! The fence arithmetic and the "upper fence on a rolling history of absolute differences"
 //! used by `level_shift`, `volatility_shift` and `persist` (ADTK builds those detectors the

@@ -14,6 +14,7 @@ use std::fmt;
 
 use aiops_core::series::validate_points;
 use aiops_core::{Anomaly, Labels, Severity, TimeSeries, TimestampMs};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DetectError, Result};
@@ -43,6 +44,15 @@ pub struct PointScore {
 }
 
 impl PointScore {
+    /// A score flagged from `threshold` on, without expectation or bounds.
+    pub fn at_least(score: f64, threshold: f64) -> Self {
+        Self {
+            score,
+            is_anomaly: score >= threshold,
+            ..Self::NEUTRAL
+        }
+    }
+
     /// A point scored 0 and not flagged, with no expectation (warm-up).
     pub const NEUTRAL: PointScore = PointScore {
         score: 0.0,
@@ -228,7 +238,23 @@ pub trait OnlineDetector: fmt::Debug + Send {
 }
 
 /// A builder method that sets one field of a parameter struct: `setter!(/// doc\n name: T);`.
+/// `setter!(0 name: T)` sets the field of the wrapped config of a `XParams(X)` newtype, and an
+/// `Option<T>` field takes a plain `T`.
 macro_rules! setter {
+    ($(#[$doc:meta])* 0 $name:ident: Option<$t:ty>) => {
+        $(#[$doc])*
+        pub fn $name(mut self, v: $t) -> Self {
+            self.0.$name = Some(v);
+            self
+        }
+    };
+    ($(#[$doc:meta])* 0 $name:ident: $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, v: $t) -> Self {
+            self.0.$name = v;
+            self
+        }
+    };
     ($(#[$doc:meta])* $name:ident: $t:ty) => {
         $(#[$doc])*
         pub fn $name(mut self, v: $t) -> Self {
@@ -238,6 +264,139 @@ macro_rules! setter {
     };
 }
 pub(crate) use setter;
+
+/// The unchecked parameters of a detector as a newtype over its validated config (as linfa
+/// does), so the fields are declared once: `params_newtype!(XParams => X);` gives
+/// `XParams(X)` with `new()` (the defaults), serde through `X` (`#[serde(default,
+/// deny_unknown_fields)]` on `X`), and `From<X>`. Builder methods come from [`setter!`] with
+/// the `0` form; `ParamGuard::check` validates and returns the config.
+macro_rules! params_newtype {
+    ($(#[$doc:meta])* $params:ident => $config:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $params($config);
+
+        impl $params {
+            /// The defaults.
+            pub fn new() -> Self {
+                Self::default()
+            }
+        }
+
+        impl From<$config> for $params {
+            fn from(config: $config) -> Self {
+                Self(config)
+            }
+        }
+    };
+}
+pub(crate) use params_newtype;
+
+/// What a builder method of a parameter of type `Self` takes: the value itself, or for an
+/// `Option<T>` parameter a plain `T`.
+pub trait SetArg {
+    /// The argument type.
+    type Arg;
+    /// The parameter value of an argument.
+    fn wrap(arg: Self::Arg) -> Self;
+}
+
+impl<T> SetArg for Option<T> {
+    type Arg = T;
+    fn wrap(arg: T) -> Self {
+        Some(arg)
+    }
+}
+
+/// [`SetArg`] for types taken as they are.
+macro_rules! plain_set_arg {
+    ($($t:ty),* $(,)?) => {
+        $(impl $crate::detector::SetArg for $t {
+            type Arg = $t;
+            fn wrap(arg: $t) -> Self {
+                arg
+            }
+        })*
+    };
+}
+pub(crate) use plain_set_arg;
+
+plain_set_arg!(usize, u64, f64, bool, Severity);
+
+/// The builder methods of a `XParams(X)` newtype, one per listed parameter:
+/// `setters!(XParams: window: usize, min_periods: Option<usize>);` (an `Option<T>`
+/// parameter takes a plain `T`). The parameters are documented once, in the detector's
+/// [`Described::PARAMS`].
+macro_rules! setters {
+    ($params:ident: $($name:ident: $t:ty),* $(,)?) => {
+        impl $params {
+            $(
+                #[doc = concat!(
+                    "Sets `", stringify!($name),
+                    "` (documented in the detector's `Described::PARAMS`, as `aiops detectors` \
+                     prints them)."
+                )]
+                pub fn $name(mut self, v: <$t as $crate::detector::SetArg>::Arg) -> Self {
+                    self.0.$name = <$t as $crate::detector::SetArg>::wrap(v);
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
+/// The registry card of a streaming detector, its link to its kernel and its severity rule,
+/// in one place:
+///
+/// ```text
+/// describe!(Mad, MadParams, MadKernel.params => MadOnline, "mad", "one-line summary",
+///     severity |config, score| ratio_severity(score, config.threshold), "
+///     window: points in the reference window (default 100)
+///     ...
+/// ");
+/// ```
+///
+/// gives `Described` (name, summary, parameter lines), `Streams` (kernel, severity),
+/// `Configured` (the kernel's field holding its parameters) and the `XOnline` alias of its
+/// streaming state. Without `Kernel => Online` and `severity`, only
+/// `Described` (for detectors with an online state of their own).
+macro_rules! describe {
+    ($detector:ident, $params:ident, $kernel:ident . $field:ident => $online:ident, $name:literal,
+     $summary:literal, severity |$c:pat_param, $s:pat_param| $severity:expr, $text:literal $(,)?) => {
+        $crate::detector::describe!($detector, $params, $name, $summary, $text);
+
+        impl $crate::detector::Configured for $kernel {
+            type Config = $detector;
+
+            fn config(&self) -> &$detector {
+                &self.$field
+            }
+        }
+
+        impl $crate::detector::Streams for $detector {
+            type Kernel = $kernel;
+
+            fn score_severity(&self, score: f64) -> aiops_core::Severity {
+                let ($c, $s) = (self, score);
+                $severity
+            }
+        }
+
+        #[doc = concat!("Streaming state of [`", stringify!($detector), "`].")]
+        pub type $online = $crate::detector::Streaming<$kernel>;
+    };
+    ($detector:ident, $params:ident, $name:literal, $summary:literal, $text:literal $(,)?) => {
+        impl $crate::detector::Described for $detector {
+            type Params = $params;
+            const NAME: &'static str = $name;
+            const SUMMARY: &'static str = $summary;
+            const PARAMS: &'static str = $text;
+        }
+    };
+}
+pub(crate) use describe;
 
 /// Implements `snapshot` / `restore` through the type's serde form.
 macro_rules! snapshot_via_serde {
@@ -273,20 +432,138 @@ pub(crate) fn check_range(timestamps: &[TimestampMs], values: &[f64]) -> Result<
     }
 }
 
+/// Reads a config saved by 0.1.0 whose validated struct also held values derived from the
+/// parameters: the derived `keys` are dropped, then the config is read (a versioned
+/// migration for `#[serde(deserialize_with)]`).
+pub(crate) fn without_keys<'de, D, C>(d: D, keys: &[&str]) -> std::result::Result<C, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    C: DeserializeOwned,
+{
+    use serde::de::Error;
+    let mut map = serde_json::Map::deserialize(d)?;
+    for k in keys {
+        map.remove(*k);
+    }
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(D::Error::custom)
+}
+
 /// How often batch runs report progress, in points.
 pub(crate) const PROGRESS_EVERY: usize = 1 << 16;
 
-/// Batch over an online state: validates the whole input once, then streams it. Detectors
-/// whose batch form is this use it, so batch and online agree by construction; a detector with
-/// a faster batch algorithm writes its own and tests the agreement.
-pub(crate) fn run_online<S: OnlineKernel>(
-    mut state: S,
+/// The registry card of a detector type: its name, a one-line summary, its documented
+/// parameters and the unchecked parameter type the registry parses. Every registry detector
+/// implements it; `crate::registry::DETECTORS` lists the types.
+pub trait Described: Sized {
+    /// Unchecked parameters, read from a map by the registry (`-p key=value`, config files).
+    type Params: ParamGuard<Checked = Self> + Default + Serialize + DeserializeOwned;
+    /// The registry name (`zscore`, `threshold`...).
+    const NAME: &'static str;
+    /// One line for `aiops detectors` and `--help`.
+    const SUMMARY: &'static str;
+    /// One line per parameter, `name: meaning (default N)` (indentation and blank lines are
+    /// ignored); a test ties each `(default N)` to `Self::Params::default()`.
+    const PARAMS: &'static str;
+}
+
+/// The per-point logic of a streaming detector, written once: [`Streaming`] makes the online
+/// state of it (order and value checks, reset, serde snapshots) and the blanket [`Detector`]
+/// impl of its config the batch form (streaming over the series, so batch equals online by
+/// construction).
+///
+/// Kernels whose meaning depends on evenly spaced points (a seasonal phase, an FFT) use the
+/// timestamp to tell a gap; the others count points, not time.
+pub trait Kernel:
+    Configured<Config: Streams<Kernel = Self>>
+    + fmt::Debug
+    + Clone
+    + Send
+    + Serialize
+    + DeserializeOwned
+    + 'static
+{
+    /// A fresh state.
+    fn new(config: &Self::Config) -> Self;
+
+    /// Refuses a point this kernel cannot take, before [`Kernel::step`] and leaving the state
+    /// unchanged (a typed error naming the point). The default takes every point that passed
+    /// the order and value checks.
+    fn admit(&self, _timestamp: TimestampMs, _value: f64) -> Result<()> {
+        Ok(())
+    }
+
+    /// Scores an admitted point (finite, within [`MAX_ABS_VALUE`], after the previous point),
+    /// then learns from it.
+    fn step(&mut self, timestamp: TimestampMs, value: f64) -> PointScore;
+
+    /// Scores a whole series already checked. The default streams a fresh state over it; a
+    /// kernel with a genuinely faster batch algorithm overrides this and tests the agreement.
+    fn batch(
+        config: &Self::Config,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        stream(Self::new(config), timestamps, values, progress)
+    }
+}
+
+/// The parameters a kernel was made with, for [`OnlineDetector::reset`] (written by
+/// `describe!`).
+pub trait Configured {
+    /// The validated parameters, which are the detector.
+    type Config;
+
+    /// The parameters this state was made with.
+    fn config(&self) -> &Self::Config;
+}
+
+/// Validated parameters that stream through a [`Kernel`]: they get [`Detector`] from it.
+pub trait Streams: Described + fmt::Debug + Clone + Send + Sync + 'static {
+    /// The per-point state.
+    type Kernel: Kernel<Config = Self>;
+
+    /// The severity of an anomaly with this score.
+    fn score_severity(&self, score: f64) -> Severity;
+
+    /// The streaming state, typed (serde-able, for snapshots).
+    fn online_state(&self) -> Streaming<Self::Kernel> {
+        Streaming::new(self)
+    }
+}
+
+impl<C: Streams> Detector for C {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+
+    fn severity(&self, score: f64) -> Severity {
+        self.score_severity(score)
+    }
+
+    fn online(&self) -> Box<dyn OnlineDetector> {
+        Box::new(self.online_state())
+    }
+
+    fn detect_with_progress(
+        &self,
+        timestamps: &[TimestampMs],
+        values: &[f64],
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Detections> {
+        validate_points(timestamps, values)?;
+        check_range(timestamps, values)?;
+        C::Kernel::batch(self, timestamps, values, progress)
+    }
+}
+
+/// Streams a kernel over a series already checked: the default batch form.
+fn stream<K: Kernel>(
+    mut kernel: K,
     timestamps: &[TimestampMs],
     values: &[f64],
     progress: &mut dyn FnMut(usize),
 ) -> Result<Detections> {
-    validate_points(timestamps, values)?;
-    check_range(timestamps, values)?;
     let n = values.len();
     // Columns are allocated at full length and filled in chunks: one pass, no per-point
     // capacity checks, and the progress callback between chunks.
@@ -300,21 +577,14 @@ pub(crate) fn run_online<S: OnlineKernel>(
     let mut done = 0;
     while done < n {
         let end = (done + PROGRESS_EVERY).min(n);
-        let chunk = done..end;
-        for (((((&v, s), a), e), l), u) in values[chunk.clone()]
-            .iter()
-            .zip(&mut out.scores[chunk.clone()])
-            .zip(&mut out.is_anomaly[chunk.clone()])
-            .zip(&mut out.expected[chunk.clone()])
-            .zip(&mut out.lower[chunk.clone()])
-            .zip(&mut out.upper[chunk])
-        {
-            let p = state.step(v);
-            *s = p.score;
-            *a = p.is_anomaly;
-            *e = p.expected.unwrap_or(f64::NAN);
-            *l = p.lower.unwrap_or(f64::NAN);
-            *u = p.upper.unwrap_or(f64::NAN);
+        for i in done..end {
+            kernel.admit(timestamps[i], values[i])?;
+            let p = kernel.step(timestamps[i], values[i]);
+            out.scores[i] = p.score;
+            out.is_anomaly[i] = p.is_anomaly;
+            out.expected[i] = p.expected.unwrap_or(f64::NAN);
+            out.lower[i] = p.lower.unwrap_or(f64::NAN);
+            out.upper[i] = p.upper.unwrap_or(f64::NAN);
         }
         done = end;
         progress(done);
@@ -322,9 +592,46 @@ pub(crate) fn run_online<S: OnlineKernel>(
     Ok(out)
 }
 
-/// The inner step of an online detector, on a point already checked (finite, in order).
-pub(crate) trait OnlineKernel {
-    fn step(&mut self, value: f64) -> PointScore;
+/// The streaming state of any [`Kernel`]: the kernel and the order check. Its serde form,
+/// `{"kernel": {...}, "guard": {"last": ...}}`, is the snapshot format (`params` is read as
+/// `kernel` for the states of stateless rules written by 0.1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Streaming<K> {
+    #[serde(alias = "params")]
+    kernel: K,
+    guard: PointGuard,
+}
+
+impl<K: Kernel> Streaming<K> {
+    /// A fresh state with these parameters.
+    pub fn new(config: &K::Config) -> Self {
+        Self {
+            kernel: K::new(config),
+            guard: PointGuard::default(),
+        }
+    }
+
+    /// The per-point state.
+    pub fn kernel(&self) -> &K {
+        &self.kernel
+    }
+}
+
+impl<K: Kernel> OnlineDetector for Streaming<K> {
+    snapshot_via_serde!();
+
+    fn update(&mut self, timestamp: TimestampMs, value: f64) -> Result<PointScore> {
+        self.guard.check(timestamp, value)?;
+        self.kernel.admit(timestamp, value)?;
+        let p = self.kernel.step(timestamp, value);
+        self.guard.last = Some(timestamp);
+        Ok(p)
+    }
+
+    fn reset(&mut self) {
+        self.kernel = K::new(self.kernel.config());
+        self.guard = PointGuard::default();
+    }
 }
 
 /// Order and finiteness checks of one online point.
@@ -334,7 +641,8 @@ pub(crate) struct PointGuard {
 }
 
 impl PointGuard {
-    pub(crate) fn admit(&mut self, timestamp: TimestampMs, value: f64) -> Result<()> {
+    /// Refuses a non-finite or out-of-range value or a timestamp not after the last admitted.
+    pub(crate) fn check(&self, timestamp: TimestampMs, value: f64) -> Result<()> {
         if !value.is_finite() {
             return Err(DetectError::NonFinite { timestamp, value });
         }
@@ -353,7 +661,6 @@ impl PointGuard {
                 previous,
             });
         }
-        self.last = Some(timestamp);
         Ok(())
     }
 }

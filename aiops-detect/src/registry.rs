@@ -4,322 +4,126 @@
 //! value is read as JSON when it parses (`30`, `2.5`, `true`) and as a string otherwise (`up`).
 //! Unknown keys and wrong types are errors that name the accepted keys.
 
-use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::bocpd::BocpdParams;
-use crate::contextual::ContextualParams;
-use crate::cusum::CusumParams;
-use crate::default_detector::DefaultParams;
-use crate::detector::{Detector, ParamGuard};
-use crate::ensemble::EnsembleParams;
+use crate::combine::ensemble::Ensemble;
+use crate::control::{cusum::Cusum, ewma::Ewma};
+use crate::detector::{Described, Detector, ParamGuard};
 use crate::error::{DetectError, Result};
-use crate::esd::EsdParams;
-use crate::ewma::EwmaParams;
-use crate::hampel::HampelParams;
-use crate::iqr::IqrParams;
-use crate::isolation_forest::IsolationForestParams;
-use crate::level_shift::LevelShiftParams;
-use crate::mad::MadParams;
-use crate::novelty::NoveltyParams;
-use crate::persist::PersistParams;
-use crate::quantile::QuantileParams;
-use crate::random_cut_forest::RandomCutForestParams;
-use crate::seasonal::SeasonalParams;
-use crate::seasonal_esd::SeasonalEsdParams;
-use crate::spectral_residual::SpectralResidualParams;
-use crate::stl::StlParams;
-use crate::threshold::ThresholdParams;
-use crate::volatility_shift::VolatilityShiftParams;
-use crate::windowed_gaussian::WindowedGaussianParams;
-use crate::zscore::RollingZScoreParams;
+use crate::learned::{
+    contextual::Contextual, extremes_contextual::ExtremesContextual,
+    isolation_forest::IsolationForest, novelty::Novelty, random_cut_forest::RandomCutForest,
+};
+use crate::robust::{hampel::Hampel, mad::Mad};
+use crate::seasonal::{
+    profile::Seasonal, seasonal_esd::SeasonalEsd, spectral_residual::SpectralResidual, stl::Stl,
+};
+use crate::shift::{
+    bocpd::Bocpd, level_shift::LevelShift, persist::Persist, volatility_shift::VolatilityShift,
+};
+use crate::statistical::{
+    esd::Esd, iqr::Iqr, quantile::Quantile, threshold::Threshold,
+    windowed_gaussian::WindowedGaussian, zscore::RollingZScore,
+};
 
-/// A detector's registry entry.
-#[derive(Debug, Clone, Copy)]
-pub struct DetectorInfo {
+/// A detector's registry entry: what `--help` prints and how the detector is built. `D` is
+/// the kind of detector built (`dyn Detector` here, `dyn MultivariateDetector` for
+/// [`crate::multivariate::MULTIVARIATE_DETECTORS`]).
+#[derive(Debug)]
+pub struct DetectorInfo<D: ?Sized + 'static = dyn Detector> {
     /// Registry name.
     pub name: &'static str,
     /// One-line description.
     pub summary: &'static str,
-    /// Accepted parameters, `name: meaning`.
-    pub params: &'static [&'static str],
+    /// Accepted parameters, one `name: meaning (default N)` per line (see
+    /// [`DetectorInfo::param_lines`]).
+    pub params: &'static str,
+    /// Builds the detector from a parameter map.
+    pub build: fn(&Map<String, Value>) -> Result<Box<D>>,
+    /// The default parameters, serialised (each `(default N)` of `params` is tied to them by a
+    /// test).
+    pub defaults: fn() -> Value,
+}
+
+impl<D: ?Sized> Clone for DetectorInfo<D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D: ?Sized> Copy for DetectorInfo<D> {}
+
+impl<D: ?Sized> DetectorInfo<D> {
+    /// The parameter lines, trimmed.
+    pub fn param_lines(&self) -> impl Iterator<Item = &'static str> {
+        self.params.lines().map(str::trim).filter(|l| !l.is_empty())
+    }
+
+    /// The entry of detector type `T`, built through `box_it` (a coercion to `Box<D>`).
+    pub(crate) const fn of<T: Described>(build: fn(&Map<String, Value>) -> Result<Box<D>>) -> Self {
+        Self {
+            name: T::NAME,
+            summary: T::SUMMARY,
+            params: T::PARAMS,
+            build,
+            defaults: defaults::<T::Params>,
+        }
+    }
+}
+
+fn defaults<P: Default + Serialize>() -> Value {
+    serde_json::to_value(P::default()).unwrap_or(Value::Null)
+}
+
+/// Reads the unchecked parameters of `T` from a map and checks them.
+pub(crate) fn parse<T: Described>(params: &Map<String, Value>) -> Result<T> {
+    let p: T::Params = serde_json::from_value(Value::Object(params.clone())).map_err(|e| {
+        DetectError::BadParams {
+            detector: T::NAME,
+            message: e.to_string(),
+        }
+    })?;
+    p.check()
+}
+
+fn build_as<T: Described + Detector + 'static>(
+    params: &Map<String, Value>,
+) -> Result<Box<dyn Detector>> {
+    Ok(Box::new(parse::<T>(params)?))
+}
+
+/// The entry of detector type `T`: the one line a new detector adds to [`DETECTORS`].
+const fn entry<T: Described + Detector + 'static>() -> DetectorInfo {
+    DetectorInfo::of::<T>(build_as::<T>)
 }
 
 /// Every detector, in the order `aiops detect --help` lists them.
 pub const DETECTORS: &[DetectorInfo] = &[
-    DetectorInfo {
-        name: "default",
-        summary: "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed",
-        params: &[
-            "contextual: JSON settings of the contextual memory (see the contextual detector)",
-            "threshold: score at which a point is flagged (default 0.75)",
-            "warmup: points learned before anything is scored (default 300)",
-            "window: points behind the displayed expectation and bounds (default 100)",
-        ],
-    },
-    DetectorInfo {
-        name: "ensemble",
-        summary: "several detectors, each calibrated per series, combined by max or mean",
-        params: &[
-            "members: JSON list of {\"detector\": name, \"params\": {...}} (default zscore, bocpd, novelty)",
-            "combine: max | mean (default max)",
-            "calibration: JSON likelihood settings {learning, history, averaging, min_variance}",
-            "threshold: combined score at which a point is flagged (default 0.5)",
-        ],
-    },
-    DetectorInfo {
-        name: "contextual",
-        summary: "contextual sequence memory (CAD-style): share of failed predictions and new contexts",
-        params: &[
-            "bits: bits per value, the range is cut into 2^bits levels (default 3)",
-            "input_min, input_max: known range of the series (default: set by the warm-up)",
-            "warmup: points that set the range when none is given (default 150)",
-            "max_active: most active contexts carried to the next point (default 15)",
-            "max_left: largest left side made by generalising (default 7)",
-            "rest: points silenced after a high raw score (default 150)",
-            "rest_threshold: raw score that starts a rest (default 0.75)",
-            "threshold: score at which a point is flagged (default 0.75)",
-            "capacity: contexts at which the memory starts afresh from the last replay points (default 20000)",
-            "replay: recent points relearned when levels are re-cut or memory is full (default 500)",
-            "rescale: range widths outside the learned range that re-cut the levels (default 0.25)",
-        ],
-    },
-    DetectorInfo {
-        name: "novelty",
-        summary: "sequence novelty: share of recent n-grams of quantised values never seen",
-        params: &[
-            "levels: bins the seen range is cut into (default 16)",
-            "order: longest n-gram considered, 1..=7 (default 4)",
-            "warmup: points learned before scoring (default 300)",
-            "rest: points silenced after a high score (default 300)",
-            "rest_threshold: raw score that starts a rest (default 0.75)",
-            "threshold: score at which a point is flagged (default 0.75)",
-            "capacity: most n-grams remembered (default 262144)",
-        ],
-    },
-    DetectorInfo {
-        name: "zscore",
-        summary: "rolling z-score: distance from the mean of the previous window, in sigmas",
-        params: &[
-            "window: points in the reference window (default 60)",
-            "threshold: sigmas at which a point is flagged (default 3)",
-            "min_periods: points before scoring starts (default: window)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "threshold",
-        summary: "static threshold: values above `upper` or below `lower`",
-        params: &[
-            "upper: flag values above this",
-            "lower: flag values below this",
-            "severity: severity of a breach (default high)",
-        ],
-    },
-    DetectorInfo {
-        name: "quantile",
-        summary: "quantile bounds of a reference window (fitted once, or rolling): values beyond high/low",
-        params: &[
-            "window: points in the reference window (default 500)",
-            "high: upper quantile, null = none (default 0.99)",
-            "low: lower quantile, null = none (default 0.01)",
-            "min_periods: points before scoring starts (default: window)",
-            "fit: once | rolling (once: bounds fitted on the first window, then kept; default once)",
-        ],
-    },
-    DetectorInfo {
-        name: "iqr",
-        summary: "inter-quartile range fences of a reference window (fitted once, or rolling)",
-        params: &[
-            "window: points in the reference window (default 200)",
-            "c: fence distance in IQRs beyond the quartiles (default 3)",
-            "min_periods: points before scoring starts (default: window)",
-            "direction: both | up | down (default both)",
-            "fit: once | rolling (once: fences fitted on the first window, then kept; default once)",
-        ],
-    },
-    DetectorInfo {
-        name: "mad",
-        summary: "robust z-score (x - median) / (1.4826 MAD) of the previous window",
-        params: &[
-            "window: points in the reference window (default 100)",
-            "threshold: robust sigmas at which a point is flagged (default 3.5)",
-            "min_periods: points before scoring starts (default: window)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "hampel",
-        summary: "Hampel identifier; flagged points are kept out of the window",
-        params: &[
-            "window: points in the reference window (default 60)",
-            "threshold: t, robust sigmas (default 3)",
-            "max_run: flagged points kept out before a run counts as a level change, 0 = none (default window/4)",
-            "min_periods: points before scoring starts (default: window)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "windowed_gaussian",
-        summary: "NAB's windowed Gaussian: erf(|z|/sqrt 2) against a sliding window",
-        params: &[
-            "window: points in the window (default 6400)",
-            "step: points by which a full window slides (default 100)",
-            "threshold: score at which a point is flagged, in (0,1) (default 0.999)",
-            "min_periods: points before scoring starts (default 1)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "ewma",
-        summary: "EWMA control chart",
-        params: &[
-            "alpha: smoothing weight of the newest value (default 0.3)",
-            "l: control-limit width in chart sigmas (default 3)",
-            "window: points in the reference window for mean and sigma (default 100)",
-            "min_periods: points before scoring starts (default: window)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "cusum",
-        summary: "two-sided tabular CUSUM on standardised values",
-        params: &[
-            "k: slack in sigmas (default 0.5)",
-            "h: decision interval in sigmas (default 5)",
-            "window: points in the reference window (default 100)",
-            "min_periods: points before scoring starts (default: window)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "level_shift",
-        summary: "level shift: median of the last window against the window before it",
-        params: &[
-            "window: points in each compared window (default 10)",
-            "c: fence in IQRs above Q3 of past differences (default 6)",
-            "history: past differences kept for the fence (default 500)",
-            "min_periods: differences before scoring starts (default min(100, history))",
-            "direction: both | up | down (default both)",
-            "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
-        ],
-    },
-    DetectorInfo {
-        name: "volatility_shift",
-        summary: "volatility shift: log ratio of the standard deviations of two adjacent windows",
-        params: &[
-            "window: points in each compared window (default 30)",
-            "c: fence in IQRs (default 6)",
-            "history: past ratios kept for the fence (default 500)",
-            "min_periods: ratios before scoring starts (default min(100, history))",
-            "direction: both | up | down (default both)",
-            "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
-        ],
-    },
-    DetectorInfo {
-        name: "persist",
-        summary: "persist: deviation from the median or mean of the previous points",
-        params: &[
-            "window: preceding points, 1 = the previous value (default 1)",
-            "c: fence in IQRs (default 3)",
-            "agg: median | mean (default median)",
-            "history: past deviations kept for the fence (default 500)",
-            "min_periods: deviations before scoring starts (default min(100, history))",
-            "direction: both | up | down (default both)",
-            "fit: rolling | once (once: fence fitted on the first history values, then kept; default rolling)",
-        ],
-    },
-    DetectorInfo {
-        name: "seasonal",
-        summary: "seasonal profile: residual from the mean of the same phase over past seasons",
-        params: &[
-            "period: seasonal period in points (default: detected on the first detect_window points)",
-            "detect_window: points buffered to detect the period (default 1024)",
-            "cycles: past seasons averaged into the profile (default 4)",
-            "c: fence distance in IQRs beyond the residual quartiles (default 3)",
-            "history: residuals kept for the fences (default 500)",
-            "min_periods: residuals before scoring starts (default 100)",
-            "direction: both | up | down (default both)",
-        ],
-    },
-    DetectorInfo {
-        name: "esd",
-        summary: "generalized ESD test fitted on the first window, then one ESD step per point",
-        params: &[
-            "window: points the test is fitted on (default 500)",
-            "alpha: significance level (default 0.05)",
-        ],
-    },
-    DetectorInfo {
-        name: "stl",
-        summary: "robust STL forecast error of the trailing window, in robust sigmas",
-        params: &[
-            "period: seasonal period in points (default: detected on the first window)",
-            "threshold: robust sigmas at which a point is flagged (default 4)",
-            "window: points decomposed (default max(8 * period, 48))",
-            "refit_every: points between decompositions (default max(1, window / 16))",
-            "robust: true | false (default true)",
-        ],
-    },
-    DetectorInfo {
-        name: "seasonal_esd",
-        summary: "seasonal hybrid ESD: generalized ESD on median/MAD of STL forecast errors",
-        params: &[
-            "period: seasonal period in points (default: detected on the first window)",
-            "window: points in the STL and ESD windows (default max(8 * period, 128))",
-            "max_anomalies: largest share of the window called anomalous (default 0.02)",
-            "alpha: significance level (default 0.05)",
-            "hop: points between STL decompositions (default max(1, window / 16))",
-        ],
-    },
-    DetectorInfo {
-        name: "spectral_residual",
-        summary: "spectral residual saliency (Ren et al. 2019) of the newest point",
-        params: &[
-            "window: points transformed (default 128)",
-            "extend: estimated points appended after the newest (default 5)",
-            "mag_window: frequency bins in the log-amplitude average, odd (default 3)",
-            "score_window: points whose mean saliency is the reference (default 21)",
-            "threshold: saliency excess over its local mean, as a multiple of it (default 3)",
-        ],
-    },
-    DetectorInfo {
-        name: "bocpd",
-        summary: "Bayesian online change-point detection (Normal-Gamma, truncated run lengths)",
-        params: &[
-            "lambda: expected segment length in points, hazard 1/lambda (default 250)",
-            "max_run_length: most run-length hypotheses kept (default 300)",
-            "prune: drop hypotheses below this probability (default 1e-6)",
-            "short_run: run lengths that count as just changed (default 5)",
-            "warmup: points that seed the prior (default 20)",
-            "threshold: change probability at which a point is flagged (default 0.5)",
-        ],
-    },
-    DetectorInfo {
-        name: "isolation_forest",
-        summary: "isolation forest over shingles, refitted on a trailing window",
-        params: &[
-            "shingle: values per shingle (default 4)",
-            "differences: shingle first differences instead of values (default false)",
-            "window: shingles in the training buffer (default 512)",
-            "refit_every: points between refits (default 128)",
-            "trees: trees in the forest (default 100)",
-            "sample_size: shingles per tree (default 256)",
-            "threshold: score at which a point is flagged (default 0.65)",
-            "seed: random seed (default 24301)",
-        ],
-    },
-    DetectorInfo {
-        name: "random_cut_forest",
-        summary: "streaming robust random cut forest over shingles (CoDisp)",
-        params: &[
-            "trees: trees in the forest (default 50)",
-            "tree_size: shingles per tree, the sliding window (default 256)",
-            "shingle: values per shingle (default 4)",
-            "threshold: multiple of the usual CoDisp at which a point is flagged (default 4)",
-            "seed: random seed (default 24301)",
-        ],
-    },
+    entry::<ExtremesContextual>(),
+    entry::<Ensemble>(),
+    entry::<Contextual>(),
+    entry::<Novelty>(),
+    entry::<RollingZScore>(),
+    entry::<Threshold>(),
+    entry::<Quantile>(),
+    entry::<Iqr>(),
+    entry::<Mad>(),
+    entry::<Hampel>(),
+    entry::<WindowedGaussian>(),
+    entry::<Ewma>(),
+    entry::<Cusum>(),
+    entry::<LevelShift>(),
+    entry::<VolatilityShift>(),
+    entry::<Persist>(),
+    entry::<Seasonal>(),
+    entry::<Esd>(),
+    entry::<Stl>(),
+    entry::<SeasonalEsd>(),
+    entry::<SpectralResidual>(),
+    entry::<Bocpd>(),
+    entry::<IsolationForest>(),
+    entry::<RandomCutForest>(),
 ];
 
 /// Detectors that accept `input_min` / `input_max`, the known range of a series. NAB hands
@@ -335,65 +139,24 @@ pub fn takes_input_range(name: &str) -> bool {
 /// The name of the detector used when none is given.
 pub const DEFAULT_DETECTOR: &str = "default";
 
-fn parse<P: DeserializeOwned + ParamGuard>(
-    detector: &'static str,
-    params: &Map<String, Value>,
-) -> Result<P::Checked> {
-    let p: P = serde_json::from_value(Value::Object(params.clone())).map_err(|e| {
-        DetectError::BadParams {
-            detector,
-            message: e.to_string(),
-        }
-    })?;
-    p.check()
-}
-
 /// Builds the detector `name` from a parameter map.
 pub fn build(name: &str, params: &Map<String, Value>) -> Result<Box<dyn Detector>> {
-    Ok(match name {
-        "default" => Box::new(parse::<DefaultParams>("default", params)?),
-        "novelty" => Box::new(parse::<NoveltyParams>("novelty", params)?),
-        "contextual" => Box::new(parse::<ContextualParams>("contextual", params)?),
-        "ensemble" => Box::new(parse::<EnsembleParams>("ensemble", params)?),
-        "quantile" => Box::new(parse::<QuantileParams>("quantile", params)?),
-        "iqr" => Box::new(parse::<IqrParams>("iqr", params)?),
-        "mad" => Box::new(parse::<MadParams>("mad", params)?),
-        "hampel" => Box::new(parse::<HampelParams>("hampel", params)?),
-        "windowed_gaussian" => Box::new(parse::<WindowedGaussianParams>(
-            "windowed_gaussian",
-            params,
-        )?),
-        "ewma" => Box::new(parse::<EwmaParams>("ewma", params)?),
-        "cusum" => Box::new(parse::<CusumParams>("cusum", params)?),
-        "level_shift" => Box::new(parse::<LevelShiftParams>("level_shift", params)?),
-        "volatility_shift" => Box::new(parse::<VolatilityShiftParams>("volatility_shift", params)?),
-        "persist" => Box::new(parse::<PersistParams>("persist", params)?),
-        "seasonal" => Box::new(parse::<SeasonalParams>("seasonal", params)?),
-        "esd" => Box::new(parse::<EsdParams>("esd", params)?),
-        "stl" => Box::new(parse::<StlParams>("stl", params)?),
-        "seasonal_esd" => Box::new(parse::<SeasonalEsdParams>("seasonal_esd", params)?),
-        "spectral_residual" => Box::new(parse::<SpectralResidualParams>(
-            "spectral_residual",
-            params,
-        )?),
-        "bocpd" => Box::new(parse::<BocpdParams>("bocpd", params)?),
-        "isolation_forest" => Box::new(parse::<IsolationForestParams>("isolation_forest", params)?),
-        "random_cut_forest" => {
-            Box::new(parse::<RandomCutForestParams>("random_cut_forest", params)?)
-        }
-        "zscore" => Box::new(parse::<RollingZScoreParams>("zscore", params)?),
-        "threshold" => Box::new(parse::<ThresholdParams>("threshold", params)?),
-        _ => {
-            return Err(DetectError::UnknownDetector {
-                name: name.to_string(),
-                known: DETECTORS
-                    .iter()
-                    .map(|d| d.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    })
+    lookup(DETECTORS, name, params)
+}
+
+/// Builds `name` from a table of entries, or names the known ones.
+pub(crate) fn lookup<D: ?Sized>(
+    table: &[DetectorInfo<D>],
+    name: &str,
+    params: &Map<String, Value>,
+) -> Result<Box<D>> {
+    match table.iter().find(|d| d.name == name) {
+        Some(d) => (d.build)(params),
+        None => Err(DetectError::UnknownDetector {
+            name: name.to_string(),
+            known: table.iter().map(|d| d.name).collect::<Vec<_>>().join(", "),
+        }),
+    }
 }
 
 /// Parses `key=value` assignments into a parameter map (see the module docs).
@@ -428,6 +191,198 @@ pub fn parse_assignments<S: AsRef<str>>(items: &[S]) -> Result<Map<String, Value
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aiops_core::CoreError;
+    use serde_json::json;
+
+    use crate::common::testing::{assert_online_equals_batch, daily, ts};
+    use crate::multivariate::MULTIVARIATE_DETECTORS;
+
+    /// Parameters per detector for the registry-wide tests: the defaults, made smaller where
+    /// the default state is large.
+    fn test_params(name: &str) -> Map<String, Value> {
+        let p = match name {
+            "threshold" => json!({"upper": 75, "lower": 30}),
+            "isolation_forest" => {
+                json!({"trees": 10, "window": 128, "sample_size": 64, "refit_every": 64})
+            }
+            "random_cut_forest" => json!({"trees": 8, "tree_size": 64}),
+            _ => json!({}),
+        };
+        p.as_object().cloned().unwrap_or_default()
+    }
+
+    /// A daily cycle with a trend, a spike and a level shift: every detector warms up and
+    /// sees something.
+    fn eventful(n: usize) -> (Vec<i64>, Vec<f64>) {
+        let mut v = daily(n, 11);
+        v[n / 2] += 40.0;
+        for x in &mut v[3 * n / 4..] {
+            *x += 15.0;
+        }
+        (ts(n), v)
+    }
+
+    #[test]
+    fn every_detector_streams_as_it_batches_across_snapshots() {
+        let (t, v) = eventful(1500);
+        for info in DETECTORS {
+            let det = (info.build)(&test_params(info.name)).unwrap();
+            assert_eq!(det.name(), info.name);
+            assert_online_equals_batch(det.as_ref(), &t, &v, &[1, 650, 1300]);
+        }
+    }
+
+    #[test]
+    fn every_detector_refuses_bad_input_with_typed_errors() {
+        let (t, v) = eventful(300);
+        let with = |i: usize, x: f64| {
+            let mut w = v.clone();
+            w[i] = x;
+            w
+        };
+        let stamped = |f: &dyn Fn(&mut Vec<i64>)| {
+            let mut s = t.clone();
+            f(&mut s);
+            s
+        };
+        for info in DETECTORS {
+            let det = (info.build)(&test_params(info.name)).unwrap();
+            let name = info.name;
+            let core = |r: Result<crate::Detections>| match r {
+                Err(DetectError::Core(e)) => e,
+                other => panic!("{name}: {other:?}"),
+            };
+            assert!(matches!(core(det.detect(&[], &[])), CoreError::Empty(_)));
+            assert!(matches!(
+                core(det.detect(&t, &v[..10])),
+                CoreError::LengthMismatch { .. }
+            ));
+            for x in [f64::NAN, f64::NEG_INFINITY] {
+                assert!(matches!(
+                    core(det.detect(&t, &with(150, x))),
+                    CoreError::NonFinite { index: 150, .. }
+                ));
+            }
+            assert!(matches!(
+                core(det.detect(&stamped(&|s| s.swap(150, 151)), &v)),
+                CoreError::Unsorted { .. }
+            ));
+            assert!(matches!(
+                core(det.detect(&stamped(&|s| s[151] = s[150]), &v)),
+                CoreError::DuplicateTimestamp { .. }
+            ));
+            assert!(matches!(
+                det.detect(&t, &with(150, 1e200)),
+                Err(DetectError::OutOfRange { .. })
+            ));
+            assert!(
+                matches!(det.detect(&[1], &[0.0]).map(|d| d.len()), Ok(1)),
+                "{name}: one point"
+            );
+            // Online, a refused point leaves the state as it was.
+            let batch = det.detect(&t, &v).unwrap();
+            let mut online = det.online();
+            for i in 0..t.len() {
+                if i == 200 {
+                    let (now, before) = (t[i], t[i - 1]);
+                    for (ts, x) in [(now, f64::NAN), (now, f64::INFINITY), (before, v[i])] {
+                        assert!(online.update(ts, x).is_err(), "{name}: ({ts}, {x})");
+                    }
+                    assert!(matches!(
+                        online.update(now, -1e200),
+                        Err(DetectError::OutOfRange { .. })
+                    ));
+                    assert!(matches!(
+                        online.update(before - 1, v[i]),
+                        Err(DetectError::OutOfOrder { .. })
+                    ));
+                    assert!(online.restore("{not json").is_err());
+                }
+                assert_eq!(
+                    online.update(t[i], v[i]).unwrap(),
+                    batch.point(i),
+                    "{name} {i}"
+                );
+            }
+            online.reset();
+            assert_eq!(online.update(t[0], v[0]).unwrap(), batch.point(0), "{name}");
+        }
+    }
+
+    /// Each `(default N)` in the parameter text is the value of `Params::default()`, each
+    /// parameter is documented, and each documented name is a parameter.
+    #[test]
+    fn documented_defaults_are_the_defaults() {
+        let univariate = DETECTORS
+            .iter()
+            .map(|d| (d.name, d.param_lines().collect::<Vec<_>>(), (d.defaults)()));
+        let multivariate = MULTIVARIATE_DETECTORS
+            .iter()
+            .map(|d| (d.name, d.param_lines().collect(), (d.defaults)()));
+        for (name, lines, defaults) in univariate.chain(multivariate) {
+            let defaults = defaults.as_object().cloned().unwrap_or_default();
+            let mut documented = Vec::new();
+            for line in lines {
+                let (keys, text) = line.split_once(':').unwrap();
+                for key in keys.split(", ") {
+                    let value = defaults
+                        .get(key)
+                        .unwrap_or_else(|| panic!("{name}: {key} is not a parameter"));
+                    documented.push(key);
+                    check_default(&format!("{name}.{key}"), text, value);
+                }
+            }
+            for key in defaults.keys() {
+                assert!(
+                    documented.contains(&key.as_str()),
+                    "{name}: {key} undocumented"
+                );
+            }
+        }
+    }
+
+    /// `text` documents `value` as its default: a literal (number, word, list of detector
+    /// names) equal to it, or, for a default computed from other parameters or the data
+    /// (`default: window`, `default max(1, window / 16)`, `default none`), no value at all.
+    fn check_default(what: &str, text: &str, value: &Value) {
+        let Some(at) = text.rfind("default") else {
+            assert!(
+                value.is_null() || value.is_object(),
+                "{what}: default {value} is not documented"
+            );
+            return;
+        };
+        let said = text[at + "default".len()..]
+            .trim_end()
+            .strip_suffix(')')
+            .unwrap_or(text)
+            .trim();
+        let word =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        if let Some(items) = value.as_array() {
+            let names: Vec<&str> = items
+                .iter()
+                .filter_map(|m| m["detector"].as_str())
+                .collect();
+            assert_eq!(names.join(", "), said, "{what}");
+        } else if let Ok(number) = said.parse::<f64>() {
+            assert_eq!(
+                value.as_f64(),
+                Some(number),
+                "{what}: says {said}, is {value}"
+            );
+        } else if let Ok(flag) = said.parse::<bool>() {
+            assert_eq!(
+                value.as_bool(),
+                Some(flag),
+                "{what}: says {said}, is {value}"
+            );
+        } else if word(said) && said != "none" {
+            assert_eq!(value, &json!(said), "{what}: says {said}, is {value}");
+        } else {
+            assert!(value.is_null(), "{what}: says {said}, is {value}");
+        }
+    }
 
     #[test]
     fn builds_by_name_with_typed_params() {

@@ -49,8 +49,9 @@ use std::str::FromStr;
 
 use aiops_core::CoreError;
 use aiops_core::time::Duration;
-use aiops_detect::mad::{Mad, MadOnline, MadParams};
-use aiops_detect::{DetectError, Direction, OnlineDetector, ParamGuard};
+use aiops_detect::{
+    DetectError, Direction, Mad, MadOnline, MadParams, OnlineDetector, ParamGuard, Streams,
+};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 

@@ -13,7 +13,7 @@ use aiops_detect::multivariate::{
 use aiops_detect::registry::{self, DETECTORS};
 use aiops_detect::{
     Detections, Detector, Direction, OnlineDetector, ParamGuard, RollingZScore,
-    RollingZScoreOnline, RollingZScoreParams, Threshold, ThresholdOnline, ThresholdParams,
+    RollingZScoreOnline, RollingZScoreParams, Streams, Threshold, ThresholdOnline, ThresholdParams,
 };
 use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArrayLike1, PyReadonlyArray2};
 use pyo3::exceptions::PyTypeError;

@@ -7,8 +7,8 @@ use aiops_core::Anomaly;
 use aiops_core::io::{FileSeries, ReadOptions, read_path};
 use aiops_core::time::format_timestamp;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
-use aiops_detect::suppression::{SuppressionParams, Suppressor};
 use aiops_detect::{Detections, Detector};
+use aiops_detect::{SuppressionParams, Suppressor};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -67,7 +67,7 @@ fn detectors_help() -> String {
     let mut s = String::from("Detectors:\n");
     for d in DETECTORS {
         s.push_str(&format!("  {:<10} {}\n", d.name, d.summary));
-        for p in d.params {
+        for p in d.param_lines() {
             s.push_str(&format!("  {:<10}   -p {p}\n", ""));
         }
     }

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
         Command::Detectors => {
             for d in aiops_detect::registry::DETECTORS {
                 println!("{:<10} {}", d.name, d.summary);
-                for p in d.params {
+                for p in d.param_lines() {
                     println!("{:<10}   {p}", "");
                 }
             }

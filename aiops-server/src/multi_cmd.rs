@@ -7,7 +7,7 @@ use aiops_core::io::{ReadOptions, csv};
 use aiops_core::time::format_timestamp;
 use aiops_detect::multivariate::{MULTIVARIATE_DETECTORS, build_multivariate};
 use aiops_detect::registry;
-use aiops_detect::suppression::{SuppressionParams, Suppressor};
+use aiops_detect::{SuppressionParams, Suppressor};
 use clap::Args;
 use serde_json::json;
 
@@ -18,7 +18,7 @@ fn detectors_help() -> String {
     let mut s = String::from("Multivariate detectors:\n");
     for d in MULTIVARIATE_DETECTORS {
         s.push_str(&format!("  {:<12} {}\n", d.name, d.summary));
-        for p in d.params {
+        for p in d.param_lines() {
             s.push_str(&format!("  {:<12}   -p {p}\n", ""));
         }
     }

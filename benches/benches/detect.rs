@@ -5,7 +5,9 @@
 use std::hint::black_box;
 
 use aiops_benches::synthetic_series;
-use aiops_detect::{Detector, OnlineDetector, ParamGuard, RollingZScoreParams, ThresholdParams};
+use aiops_detect::{
+    Detector, OnlineDetector, ParamGuard, RollingZScoreParams, Streams, ThresholdParams,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const N: usize = 100_000;

@@ -1,0 +1,4 @@
+//! Combining detectors: per-series likelihood calibration of scores, and ensembles.
+
+pub mod ensemble;
+pub mod likelihood;

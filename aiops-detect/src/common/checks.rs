@@ -1,0 +1,58 @@
+//! Parameter checks shared by the detectors, each a typed [`DetectError::InvalidParameter`]
+//! naming the parameter.
+
+use crate::error::{DetectError, Result};
+
+/// Checks a window size (at least `least` points) and its `min_periods` (default: the
+/// window); shared by the windowed detectors of this crate. Returns `min_periods`.
+pub(crate) fn check_window(
+    window: usize,
+    min_periods: Option<usize>,
+    least: usize,
+) -> Result<usize> {
+    if window < least {
+        return Err(DetectError::InvalidParameter {
+            name: "window",
+            reason: format!("must be at least {least} points, got {window}"),
+        });
+    }
+    let min_periods = min_periods.unwrap_or(window);
+    if !(least..=window).contains(&min_periods) {
+        return Err(DetectError::InvalidParameter {
+            name: "min_periods",
+            reason: format!("must be in {least}..={window}, got {min_periods}"),
+        });
+    }
+    Ok(min_periods)
+}
+
+/// Checks a positive, finite factor.
+pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(DetectError::InvalidParameter {
+            name,
+            reason: format!("must be a positive number, got {value}"),
+        })
+    }
+}
+
+/// Checks a history length and its `min_periods` for a [`DiffFence`] (at least 4 values, so
+/// quartiles mean something). Returns `min_periods`.
+pub(crate) fn check_history(history: usize, min_periods: Option<usize>) -> Result<usize> {
+    if history < 4 {
+        return Err(DetectError::InvalidParameter {
+            name: "history",
+            reason: format!("must be at least 4 values, got {history}"),
+        });
+    }
+    let min_periods = min_periods.unwrap_or(history);
+    if !(4..=history).contains(&min_periods) {
+        return Err(DetectError::InvalidParameter {
+            name: "min_periods",
+            reason: format!("must be in 4..={history}, got {min_periods}"),
+        });
+    }
+    Ok(min_periods)
+}

@@ -1,0 +1,142 @@
+//! Shared test fixtures: deterministic noise and the online-equals-batch check every detector
+//! must pass.
+
+use aiops_core::TimestampMs;
+
+use crate::detector::{Detections, Detector, ParamGuard};
+
+/// Deterministic noise, uniform in [-1, 1) (an LCG, so tests need no RNG crate).
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// `n` timestamps a minute apart, from 2023-11-14 (ms).
+pub(crate) fn ts(n: usize) -> Vec<TimestampMs> {
+    (0..n as i64)
+        .map(|i| 1_700_000_000_000 + i * 60_000)
+        .collect()
+}
+
+/// A daily-like cycle of 48 points (amplitude 10 around 50) with uniform noise in [-1, 1).
+pub(crate) fn cycle(n: usize, seed: u64) -> Vec<f64> {
+    noise(n, seed)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| 50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 48.0).sin() + e)
+        .collect()
+}
+
+/// A daily (24-point) pattern with a sharp morning peak, on a slow trend, with noise.
+pub(crate) fn daily(n: usize, seed: u64) -> Vec<f64> {
+    noise(n, seed)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let h = (i % 24) as f64;
+            let shape = 10.0 * (std::f64::consts::PI * h / 24.0).sin().powi(3)
+                + if (8..11).contains(&(i % 24)) {
+                    4.0
+                } else {
+                    0.0
+                };
+            100.0 + 0.02 * i as f64 + shape + 0.5 * e
+        })
+        .collect()
+}
+
+/// Three metrics of one resource driven by a common load: request rate, CPU share and bytes,
+/// each on its own scale, one row per point.
+pub(crate) fn resource(n: usize, seed: u64) -> ndarray::Array2<f64> {
+    let load = noise(n, seed);
+    let e1 = noise(n, seed + 1);
+    let e2 = noise(n, seed + 2);
+    ndarray::Array2::from_shape_fn((n, 3), |(i, j)| match j {
+        0 => 1000.0 + 100.0 * load[i],
+        1 => 0.5 + 0.2 * load[i] + 0.02 * e1[i],
+        _ => 1e9 + 1e8 * load[i] + 2e7 * e2[i],
+    })
+}
+
+/// Asserts that streaming the points one by one into a fresh state gives exactly the batch
+/// result, with the state saved and restored into a fresh one at each index of `snapshots`.
+pub(crate) fn assert_online_equals_batch(
+    det: &dyn Detector,
+    ts: &[TimestampMs],
+    values: &[f64],
+    snapshots: &[usize],
+) {
+    let batch = det.detect(ts, values).unwrap();
+    let mut online = det.online();
+    for i in 0..values.len() {
+        if snapshots.contains(&i) {
+            let saved = online.snapshot().unwrap();
+            online = det.online();
+            online.restore(&saved).unwrap();
+        }
+        assert_eq!(
+            online.update(ts[i], values[i]).unwrap(),
+            batch.point(i),
+            "{} point {i}",
+            det.name()
+        );
+    }
+}
+
+/// 3,000 points of a level stepping between 0 and 1 every 50 points with uniform noise, ten
+/// times louder from point 1,500 on: a rolling fence learns the new normal, a fence fitted
+/// once keeps judging by the start.
+pub(crate) fn stepping_then_louder() -> Vec<f64> {
+    noise(3000, 3)
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let step = if (i / 50) % 2 == 0 { 0.0 } else { 1.0 };
+            let x = 0.5 * u + step;
+            if i < 1500 { x } else { 10.0 * x }
+        })
+        .collect()
+}
+
+/// What the detector tests use, in one glob.
+#[allow(unused_imports)]
+pub(crate) mod prelude {
+    pub(crate) use crate::detector::{
+        Detections, Detector, Kernel, OnlineDetector, ParamGuard, Streams,
+    };
+    pub(crate) use crate::error::DetectError;
+    pub(crate) use aiops_core::Severity;
+}
+
+/// Asserts that each parameter set is refused with `InvalidParameter` naming the parameter.
+pub(crate) fn assert_rejected<P: ParamGuard>(cases: impl IntoIterator<Item = (P, &'static str)>)
+where
+    P::Checked: std::fmt::Debug,
+{
+    for (params, name) in cases {
+        match params.check() {
+            Err(crate::DetectError::InvalidParameter { name: n, .. }) => assert_eq!(n, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+/// Checks the parameters and scores the series (test shorthand).
+pub(crate) fn run<P: ParamGuard>(params: P, ts: &[TimestampMs], values: &[f64]) -> Detections
+where
+    P::Checked: Detector,
+{
+    params.check().unwrap().detect(ts, values).unwrap()
+}
+
+/// Whether the parameters are refused (test shorthand).
+pub(crate) fn refused<P: ParamGuard>(params: P) -> bool {
+    params.check().is_err()
+}

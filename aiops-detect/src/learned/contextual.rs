@@ -1,0 +1,761 @@
+//! Contextual sequence memory: an anomaly is a point that the contexts learned so far did not
+//! predict, or that teaches new ones.
+//!
+//! The idea is the one behind the Contextual Anomaly Detector (CAD OSE, one of the leaders of
+//! the Numenta Anomaly Benchmark); this is our own implementation of it. Each value is cut
+//! into `2^bits` levels over a known range and encoded as facts (one per bit: its position and
+//! whether it is set), so neighbouring levels share facts. A *context* pairs a set of facts
+//! that held at the previous point (its left side: the previous value's facts plus the ids of
+//! the contexts that were active then, which chains contexts into longer sequences) with the
+//! facts of the current value (its right side).
+//!
+//! At every point:
+//! - contexts whose whole left side held at the previous point are *selected*: they predict
+//!   their right side; those whose right side holds now are *active* (confirmed);
+//! - the exact pair (previous facts, current facts) is remembered, and partial matches are
+//!   generalised into new contexts (the shared part of the left side with a confirmed right
+//!   side, or a fully matched left side with the shared part of the right side);
+//! - the raw score is `(1 - confirmed share + new share) / 2`: the share of predictions that
+//!   failed, plus, when the exact pair was new, the share of candidate contexts that were new.
+//!
+//! After a raw score of `rest_threshold` or more, scores are silenced for `rest` points, so one
+//! change raises one alarm.
+//!
+//! The levels need a range. Given one (`input_min`, `input_max`: NAB hands every detector its
+//! file's extremes, and HTM and CAD cut their encodings with them), it is fixed. Otherwise the
+//! first `warmup` points set it (they are learned, and score 0); a later value just outside it
+//! takes the nearest level, and one more than `rescale` range widths outside re-cuts the levels
+//! over everything seen: the last `replay` points are relearned with them before the value is
+//! scored.
+//!
+//! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
+//! `replay` points (a metric's old habits are the ones worth forgetting). Cost per point is
+//! proportional to the contexts selected by the previous point, and, when a point makes a new
+//! context, to the contexts sharing a fact with it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use aiops_core::TimestampMs;
+use serde::{Deserialize, Serialize};
+
+use crate::common::score_severity::unit_severity;
+use crate::detector::{Kernel, ParamGuard, PointScore};
+use crate::error::{DetectError, Result};
+
+crate::detector::params_newtype!(
+    /// Unchecked parameters of [`Contextual`].
+    ContextualParams => Contextual
+);
+
+/// Contextual detector, validated ([`ContextualParams::check`] makes it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Contextual {
+    bits: usize,
+    input_min: Option<f64>,
+    input_max: Option<f64>,
+    warmup: usize,
+    max_active: usize,
+    max_left: usize,
+    rest: usize,
+    rest_threshold: f64,
+    threshold: f64,
+    capacity: usize,
+    replay: usize,
+    rescale: f64,
+}
+
+impl Default for Contextual {
+    fn default() -> Self {
+        Self {
+            bits: 3,
+            input_min: None,
+            input_max: None,
+            warmup: 120,
+            max_active: 15,
+            max_left: 7,
+            rest: 120,
+            rest_threshold: 0.75,
+            threshold: 0.75,
+            capacity: 20_000,
+            replay: 500,
+            rescale: 0.25,
+        }
+    }
+}
+
+impl ContextualParams {
+    /// The known range of the series (NAB hands every detector its file's minimum and
+    /// maximum); without it, the first `warmup` points set the range.
+    pub fn input_range(mut self, min: f64, max: f64) -> Self {
+        self.0.input_min = Some(min);
+        self.0.input_max = Some(max);
+        self
+    }
+}
+
+crate::detector::setters!(
+    ContextualParams:
+    bits: usize, warmup: usize, max_active: usize, max_left: usize, rest: usize, rest_threshold:
+    f64, threshold: f64, capacity: usize, replay: usize, rescale: f64);
+
+impl ParamGuard for ContextualParams {
+    type Checked = Contextual;
+
+    fn check(&self) -> Result<Contextual> {
+        let bad = |name, reason: String| Err(DetectError::InvalidParameter { name, reason });
+        if !(1..=8).contains(&self.0.bits) {
+            return bad("bits", format!("must be in 1..=8, got {}", self.0.bits));
+        }
+        if self.0.max_active == 0 {
+            return bad("max_active", "must be at least 1".into());
+        }
+        if self.0.max_left == 0 {
+            return bad("max_left", "must be at least 1".into());
+        }
+        for (name, v) in [
+            ("rest_threshold", self.0.rest_threshold),
+            ("threshold", self.0.threshold),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return bad(name, format!("must be in (0, 1], got {v}"));
+            }
+        }
+        if !(self.0.rescale > 0.0 && self.0.rescale.is_finite()) {
+            return bad(
+                "rescale",
+                format!("must be positive, got {}", self.0.rescale),
+            );
+        }
+        // Relearning `replay` points makes a few contexts per point: a smaller memory would
+        // start afresh over and over.
+        let least = 10 * self.0.replay.max(self.0.warmup).max(16);
+        if self.0.capacity < least {
+            return bad(
+                "capacity",
+                format!(
+                    "must be at least 10 x max(replay, warmup) = {least}, got {}",
+                    self.0.capacity
+                ),
+            );
+        }
+        match (self.0.input_min, self.0.input_max) {
+            (None, None) => {}
+            (Some(lo), Some(hi)) => {
+                if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                    return bad(
+                        "input_min",
+                        format!("input_min {lo} and input_max {hi} must be finite, min <= max"),
+                    );
+                }
+            }
+            _ => {
+                return bad(
+                    "input_min",
+                    "give both input_min and input_max, or neither".into(),
+                );
+            }
+        }
+        Ok(self.0.clone())
+    }
+}
+
+crate::detector::describe!(
+    Contextual, ContextualParams, ContextualKernel.params => ContextualOnline, "contextual",
+    "contextual sequence memory (CAD-style): share of failed predictions and new contexts",
+    severity |config, score| unit_severity(score, config.threshold), "
+    bits: bits per value, the range is cut into 2^bits levels (default 3)
+    input_min, input_max: known range of the series (default: set by the warm-up)
+    warmup: points that set the range when none is given (default 120)
+    max_active: most active contexts carried to the next point (default 15)
+    max_left: largest left side made by generalising (default 7)
+    rest: points silenced after a high raw score (default 120)
+    rest_threshold: raw score that starts a rest (default 0.75)
+    threshold: score at which a point is flagged (default 0.75)
+    capacity: contexts at which the memory starts afresh from the last replay points (default 20000)
+    replay: recent points relearned when levels are re-cut or memory is full (default 500)
+    rescale: range widths outside the learned range that re-cut the levels (default 0.25)
+"
+);
+
+type Fact = u32;
+/// Facts above this are ids of contexts active at the previous point.
+const NEURON: Fact = 1 << 31;
+/// Fact of a level below the range's minimum.
+const BELOW: Fact = 1 << 30;
+/// Start of the facts of levels outside the range.
+const OUTSIDE: Fact = 1 << 29;
+
+/// One side of some contexts: a sorted set of facts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Side {
+    facts: Vec<Fact>,
+    /// Left sides only: (right side, context) of every context with this left side.
+    contexts: Vec<(u32, u32)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Context {
+    /// Times confirmed.
+    count: u32,
+    /// Remembered as an exact (previous, current) pair at least once, not only generalised.
+    exact: bool,
+}
+
+/// What is saved: sides and contexts. The fact indexes are rebuilt on restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct MemoryData {
+    left: Vec<Side>,
+    right: Vec<Side>,
+    contexts: Vec<Context>,
+}
+
+/// Contexts and the indexes that find them by fact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "MemoryData", into = "MemoryData")]
+struct Memory {
+    data: MemoryData,
+    left_ids: HashMap<Vec<Fact>, u32>,
+    right_ids: HashMap<Vec<Fact>, u32>,
+    left_by_fact: HashMap<Fact, Vec<u32>>,
+    /// Left sides by their largest fact.
+    left_by_anchor: HashMap<Fact, Vec<u32>>,
+    right_by_fact: HashMap<Fact, Vec<u32>>,
+}
+
+impl From<MemoryData> for Memory {
+    fn from(data: MemoryData) -> Self {
+        let mut m = Memory {
+            data: MemoryData {
+                left: Vec::new(),
+                right: Vec::new(),
+                contexts: data.contexts,
+            },
+            left_ids: HashMap::new(),
+            right_ids: HashMap::new(),
+            left_by_fact: HashMap::new(),
+            left_by_anchor: HashMap::new(),
+            right_by_fact: HashMap::new(),
+        };
+        for side in data.left {
+            let id = m.side_id(true, &side.facts);
+            m.data.left[id as usize].contexts = side.contexts;
+        }
+        for side in data.right {
+            m.side_id(false, &side.facts);
+        }
+        m
+    }
+}
+
+impl From<Memory> for MemoryData {
+    fn from(m: Memory) -> Self {
+        m.data
+    }
+}
+
+impl Memory {
+    fn new() -> Self {
+        MemoryData {
+            left: Vec::new(),
+            right: Vec::new(),
+            contexts: Vec::new(),
+        }
+        .into()
+    }
+
+    /// The id of the side with these facts, made if new.
+    fn side_id(&mut self, left: bool, facts: &[Fact]) -> u32 {
+        let (ids, by_fact, sides) = if left {
+            (
+                &mut self.left_ids,
+                &mut self.left_by_fact,
+                &mut self.data.left,
+            )
+        } else {
+            (
+                &mut self.right_ids,
+                &mut self.right_by_fact,
+                &mut self.data.right,
+            )
+        };
+        if let Some(&id) = ids.get(facts) {
+            return id;
+        }
+        let id = sides.len() as u32;
+        sides.push(Side {
+            facts: facts.to_vec(),
+            contexts: Vec::new(),
+        });
+        ids.insert(facts.to_vec(), id);
+        for &f in facts {
+            by_fact.entry(f).or_default().push(id);
+        }
+        if left && let Some(&anchor) = facts.last() {
+            self.left_by_anchor.entry(anchor).or_default().push(id);
+        }
+        id
+    }
+
+    /// The context (left, right) and whether it was made just now.
+    fn context(&mut self, left: &[Fact], right: &[Fact]) -> (u32, bool) {
+        let known_left = self.left_ids.get(left).copied();
+        let known_right = self.right_ids.get(right).copied();
+        if let (Some(l), Some(r)) = (known_left, known_right)
+            && let Some(&(_, c)) = self.data.left[l as usize]
+                .contexts
+                .iter()
+                .find(|(rr, _)| *rr == r)
+        {
+            return (c, false);
+        }
+        let l = self.side_id(true, left);
+        let r = self.side_id(false, right);
+        let c = self.data.contexts.len() as u32;
+        self.data.contexts.push(Context {
+            count: 0,
+            exact: false,
+        });
+        self.data.left[l as usize].contexts.push((r, c));
+        (c, true)
+    }
+}
+
+/// The per-point state of [`Contextual`], also used inside the `default` detector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextualKernel {
+    params: Contextual,
+    seen: usize,
+    /// Lowest value and level width, once known.
+    scale: Option<(f64, f64)>,
+    /// Without a known range: the extremes seen, and the recent values relearned when the
+    /// levels are re-cut.
+    seen_min: f64,
+    seen_max: f64,
+    recent: VecDeque<f64>,
+    memory: Memory,
+    /// Facts that held at the previous point (sorted).
+    previous: Vec<Fact>,
+    /// Index of the last raw score >= rest_threshold.
+    last_high: Option<usize>,
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// Per-point working space, kept to avoid allocating at every point.
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    left_hits: Vec<u32>,
+    right_hits: Vec<u32>,
+    full_left: Vec<u32>,
+    touched_left: Vec<u32>,
+    touched_right: Vec<u32>,
+}
+
+impl PartialEq for Scratch {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Kernel for ContextualKernel {
+    fn new(p: &Contextual) -> Self {
+        let scale = match (p.input_min, p.input_max) {
+            (Some(lo), Some(hi)) => Some(Self::scale(p.bits, lo, hi)),
+            _ => None,
+        };
+        Self {
+            params: p.clone(),
+            seen: 0,
+            scale,
+            // Finite, so that a snapshot is valid JSON.
+            seen_min: f64::MAX,
+            seen_max: f64::MIN,
+            recent: VecDeque::new(),
+            memory: Memory::new(),
+            previous: Vec::new(),
+            last_high: None,
+            scratch: Scratch::default(),
+        }
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        let (_, score) = self.raw_and_score(x);
+        PointScore::at_least(score, self.params.threshold)
+    }
+}
+
+impl ContextualKernel {
+    fn scale(bits: usize, lo: f64, hi: f64) -> (f64, f64) {
+        let width = (hi - lo) / top_level(bits);
+        (lo, if width > 0.0 { width } else { 1.0 })
+    }
+
+    /// The facts of a value: one per bit of its level (position and value). A level outside
+    /// the range gets facts of its own (its bits in another fact space, and a sign), so it
+    /// shares none with the levels inside: wrapping around to look like a known level would
+    /// hide exactly what matters. A learned range clamps the value first: a value just outside
+    /// it takes the nearest level (one far outside re-cuts the levels before it gets here).
+    fn facts(&self, x: f64, (lo, width): (f64, f64)) -> Vec<Fact> {
+        let x = if self.params.input_min.is_some() {
+            x
+        } else {
+            x.clamp(lo, lo + width * top_level(self.params.bits))
+        };
+        // Levels far outside the range all look alike; 1e12 keeps the cast exact.
+        let level = ((x - lo) / width).floor().clamp(-1e12, 1e12) as i64;
+        let inside = (0..1i64 << self.params.bits).contains(&level);
+        let magnitude = level.unsigned_abs();
+        let bits = (self.params.bits as u32).max(64 - magnitude.leading_zeros());
+        let base = if inside { 0 } else { OUTSIDE };
+        let mut facts: Vec<Fact> = (0..bits)
+            .map(|b| base + 2 * b + ((magnitude >> b) & 1) as Fact)
+            .collect();
+        if level < 0 {
+            facts.push(BELOW);
+        }
+        facts
+    }
+
+    /// The raw score of the point (before rest) and its score (after rest).
+    pub(crate) fn raw_and_score(&mut self, x: f64) -> (f64, f64) {
+        let i = self.seen;
+        self.seen += 1;
+        let fixed = self.params.input_min.is_some();
+        if !fixed {
+            self.seen_min = self.seen_min.min(x);
+            self.seen_max = self.seen_max.max(x);
+        }
+        if self.recent.len() == self.params.replay.max(self.params.warmup).max(1) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(x);
+        let Some(mut scale) = self.scale else {
+            if self.recent.len() >= self.params.warmup.max(1) {
+                self.refit(self.recent.len());
+            }
+            return (0.0, 0.0);
+        };
+        if !fixed {
+            // A value far outside the levels' range: re-cut the levels over everything seen
+            // and relearn the recent points with them, then score the value against them
+            // (a learned range only grows). A value just outside takes the nearest level.
+            let (lo, width) = scale;
+            let hi = lo + width * top_level(self.params.bits);
+            let margin = self.params.rescale * (hi - lo);
+            if x < lo - margin || x > hi + margin {
+                self.refit(self.recent.len() - 1);
+                scale = self.scale.unwrap_or(scale);
+            }
+        }
+        let facts = self.facts(x, scale);
+        let raw = self.learn(facts);
+        if self.memory.data.contexts.len() >= self.params.capacity {
+            self.relearn(scale, self.recent.len());
+        }
+        if i < self.params.warmup {
+            return (raw, 0.0);
+        }
+        let resting = self.last_high.is_some_and(|h| i - h <= self.params.rest);
+        if raw >= self.params.rest_threshold {
+            self.last_high = Some(i);
+        }
+        (raw, if resting { 0.0 } else { raw })
+    }
+
+    /// Cuts the levels over the range seen so far and relearns the first `count` recent
+    /// points.
+    fn refit(&mut self, count: usize) {
+        let scale = Self::scale(self.params.bits, self.seen_min, self.seen_max);
+        self.scale = Some(scale);
+        self.relearn(scale, count);
+    }
+
+    /// Forgets every context and relearns the first `count` recent points.
+    fn relearn(&mut self, scale: (f64, f64), count: usize) {
+        self.memory = Memory::new();
+        self.previous.clear();
+        self.scratch = Scratch::default();
+        let recent: Vec<f64> = self.recent.iter().take(count).copied().collect();
+        for v in recent {
+            let facts = self.facts(v, scale);
+            self.learn(facts);
+        }
+    }
+
+    /// Learns one point given its facts; returns its raw score.
+    fn learn(&mut self, current: Vec<Fact>) -> f64 {
+        let previous = std::mem::take(&mut self.previous);
+        let mem = &mut self.memory;
+        let s = &mut self.scratch;
+
+        // Which right sides hold now (there are few: subsets of the levels' facts).
+        s.right_hits.resize(mem.data.right.len(), 0);
+        for &id in &s.touched_right {
+            s.right_hits[id as usize] = 0;
+        }
+        s.touched_right.clear();
+        for f in &current {
+            for &id in mem.right_by_fact.get(f).into_iter().flatten() {
+                if s.right_hits[id as usize] == 0 {
+                    s.touched_right.push(id);
+                }
+                s.right_hits[id as usize] += 1;
+            }
+        }
+        // Which left sides held wholly at the previous point. Each side is filed under its
+        // largest fact (the most specific: a context id when it has one), so only sides whose
+        // anchor held are checked, instead of every side sharing any fact; this keeps the
+        // cost per point near the number of selected contexts, not of all contexts.
+        s.full_left.clear();
+        for f in &previous {
+            for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
+                if is_subset(&mem.data.left[id as usize].facts, &previous) {
+                    s.full_left.push(id);
+                }
+            }
+        }
+        s.full_left.sort_unstable();
+        // Sides made below are not in these lists: they did not exist at the previous point.
+
+        // The exact pair (previous facts, current facts).
+        let mut exact_new = false;
+        let mut exact_id = None;
+        let mut exact_key = None;
+        if !previous.is_empty() {
+            let (c, created) = mem.context(&previous, &current);
+            mem.data.contexts[c as usize].exact = true;
+            exact_new = created;
+            if created {
+                exact_id = Some(c);
+            }
+            exact_key = Some((previous.clone(), current.clone()));
+        }
+
+        let max_left = self.params.max_left;
+        let (mut selected, mut active) = (0usize, Vec::new());
+        let mut candidates: Vec<(Vec<Fact>, Vec<Fact>)> = Vec::new();
+        for &l in &s.full_left {
+            let side = &mem.data.left[l as usize];
+            for &(r, c) in &side.contexts {
+                if Some(c) == exact_id {
+                    continue;
+                }
+                let right = &mem.data.right[r as usize];
+                let right_hits = s.right_hits.get(r as usize).copied().unwrap_or(0) as usize;
+                let ctx = &mut mem.data.contexts[c as usize];
+                selected += 1;
+                if right_hits == right.facts.len() {
+                    ctx.count += 1;
+                    active.push((ctx.count, ctx.exact, c));
+                } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
+                    // Generalise: what this exact context shares with the new pair, when the
+                    // pair was new (otherwise everything it could teach is known already).
+                    candidates.push((side.facts.clone(), intersect(&right.facts, &current)));
+                }
+            }
+        }
+        if exact_new {
+            // Partly matched left sides generalise too; counting them needs every side that
+            // shares a fact with the previous point, so it is done only for a new pair.
+            s.left_hits.resize(mem.data.left.len(), 0);
+            for &id in &s.touched_left {
+                s.left_hits[id as usize] = 0;
+            }
+            s.touched_left.clear();
+            for f in &previous {
+                for &id in mem.left_by_fact.get(f).into_iter().flatten() {
+                    // Ids beyond the counts were made by the exact pair just now.
+                    if let Some(h) = s.left_hits.get_mut(id as usize) {
+                        if *h == 0 {
+                            s.touched_left.push(id);
+                        }
+                        *h += 1;
+                    }
+                }
+            }
+            s.touched_left.sort_unstable();
+            for &l in &s.touched_left {
+                let side = &mem.data.left[l as usize];
+                let hits = s.left_hits[l as usize] as usize;
+                if hits == side.facts.len() || hits > max_left {
+                    continue;
+                }
+                for &(r, c) in &side.contexts {
+                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                        continue;
+                    }
+                    let right = &mem.data.right[r as usize];
+                    if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
+                        candidates.push((
+                            intersect(&side.facts, &previous),
+                            intersect(&right.facts, &current),
+                        ));
+                    }
+                }
+            }
+        }
+
+        // The best confirmed contexts become facts of the next point.
+        active.sort_unstable_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
+        let mut next = current;
+        next.extend(
+            active
+                .iter()
+                .take(self.params.max_active)
+                .map(|&(_, _, c)| NEURON | c),
+        );
+        next.sort_unstable();
+        next.dedup();
+
+        let mut unique: HashSet<(Vec<Fact>, Vec<Fact>)> = HashSet::new();
+        let mut created = 0usize;
+        for cand in candidates {
+            if unique.contains(&cand) {
+                continue;
+            }
+            if mem.context(&cand.0, &cand.1).1 {
+                created += 1;
+            }
+            unique.insert(cand);
+        }
+        if let Some(key) = exact_key {
+            unique.insert(key);
+        }
+        if exact_new {
+            created += 1;
+        }
+        self.previous = next;
+
+        let confirmed = if selected > 0 {
+            active.len() as f64 / selected as f64
+        } else {
+            0.0
+        };
+        let new_share = if exact_new && !unique.is_empty() {
+            created as f64 / unique.len() as f64
+        } else {
+            0.0
+        };
+        (1.0 - confirmed + new_share) / 2.0
+    }
+}
+
+/// The highest level inside the range: `2^bits - 1`.
+fn top_level(bits: usize) -> f64 {
+    ((1u32 << bits) - 1) as f64
+}
+
+/// Whether every fact of `a` is in `b` (both sorted).
+fn is_subset(a: &[Fact], b: &[Fact]) -> bool {
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            return false;
+        }
+        j += 1;
+    }
+    true
+}
+
+/// Sorted intersection of two sorted fact sets.
+fn intersect(a: &[Fact], b: &[Fact]) -> Vec<Fact> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+crate::detector::plain_set_arg!(Contextual);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::testing::prelude::*;
+    use crate::common::testing::refused;
+
+    /// A saw-tooth 0..8 repeated, whose rhythm breaks at 1,000 (a level skipped: the usual
+    /// values in an unusual order) and which jumps far outside its range at 1,500.
+    fn saw() -> (Vec<i64>, Vec<f64>) {
+        let v: Vec<f64> = (0..2000)
+            .map(|i| {
+                if i == 1000 {
+                    6.0
+                } else if i >= 1500 {
+                    40.0 + (i % 8) as f64
+                } else {
+                    (i % 8) as f64
+                }
+            })
+            .collect();
+        ((0..2000).collect(), v)
+    }
+
+    #[test]
+    fn flags_a_broken_rhythm_and_a_jump_once_each() {
+        let (ts, v) = saw();
+        let det = ContextualParams::new().check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        assert_eq!(flagged, vec![1000, 1500], "one alarm per change");
+        assert!(
+            d.scores[400..1000].iter().all(|&s| s < 0.5),
+            "the usual rhythm is predicted"
+        );
+        assert!(d.scores[..120].iter().all(|&s| s == 0.0), "warm-up");
+    }
+
+    #[test]
+    fn a_known_range_sets_the_levels() {
+        // Over 0..47 the saw-tooth spans about one level out of eight: its rhythm is
+        // invisible, the jump to 40 is not.
+        let (ts, v) = saw();
+        let det = ContextualParams::new()
+            .input_range(0.0, 47.0)
+            .check()
+            .unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        assert_eq!(flagged, vec![1500]);
+    }
+
+    #[test]
+    fn learned_range_is_re_cut_when_values_leave_it() {
+        let (ts, v) = saw();
+        let det = ContextualParams::new().check().unwrap();
+        let mut online = det.online_state();
+        for i in 0..1600 {
+            online.update(ts[i], v[i]).unwrap();
+        }
+        let (lo, width) = online.kernel().scale.unwrap();
+        assert_eq!(lo, 0.0);
+        // Re-cut at 1,500 (44 is far outside 0..7); 45 to 47 were near enough not to re-cut.
+        assert!((width - 44.0 / 7.0).abs() < 1e-12, "{width}");
+        assert!(online.kernel().recent.len() <= 500);
+    }
+
+    #[test]
+    fn bad_params() {
+        assert!(refused(ContextualParams::new().bits(0)));
+        assert!(refused(ContextualParams::new().bits(9)));
+        assert!(refused(ContextualParams::new().max_active(0)));
+        assert!(refused(ContextualParams::new().threshold(1.5)));
+        assert!(refused(ContextualParams::new().rescale(0.0)));
+        assert!(refused(ContextualParams::new().capacity(4)));
+        assert!(refused(ContextualParams::new().input_range(2.0, 1.0)));
+        assert!(refused(ContextualParams::new().input_range(f64::NAN, 1.0)));
+        // A constant range is fine: one level.
+    }
+}

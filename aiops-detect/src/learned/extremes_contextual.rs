@@ -1,0 +1,230 @@
+//! New extremes and a contextual memory: the `default` detector, what `aiops detect` runs when
+//! no detector is named.
+//!
+//! It needs no parameters, and its scores mean the same on any series, so one threshold works
+//! across a fleet. Two signals, each in [0, 1], and the larger wins:
+//! 1. **New extremes**: after `warmup` points, a value beyond everything seen so far scores
+//!    0.5 and up, growing with the excess measured in units of the seen range
+//!    (`0.5 + 0.5 (1 - 1 / (1 + 10 e))`). Operators always want to hear about a metric
+//!    leaving its known range, and on labelled benchmarks this is the single strongest sign.
+//! 2. **Context** ([`crate::learned::contextual`]): a sequence memory over coarse levels of the value
+//!    scores the share of its predictions that failed and of what it had to learn anew,
+//!    silenced for a rest period after a high score so one change raises one alarm.
+//!    It learns the range of its levels as it goes (the `contextual` detector can also be
+//!    given a known range).
+//!
+//! `expected`, `lower` and `upper` come from a rolling z-score over `window` points, for
+//! display. Cost: proportional to the contexts learned (bounded by their capacity); about
+//! 1 µs per point on typical metrics.
+
+use aiops_core::TimestampMs;
+use serde::{Deserialize, Serialize};
+
+use crate::common::score_severity::tiered;
+use crate::detector::{Kernel, OnlineDetector, ParamGuard, PointScore, Streams};
+use crate::error::{DetectError, Result};
+use crate::learned::contextual::{Contextual, ContextualKernel, ContextualParams};
+use crate::statistical::zscore::{RollingZScoreOnline, RollingZScoreParams};
+
+crate::detector::params_newtype!(
+    /// Parameters of [`ExtremesContextual`]; every one has a default and none needs setting.
+    ExtremesContextualParams => ExtremesContextual
+);
+
+crate::detector::setters!(
+    ExtremesContextualParams:
+    warmup: usize, threshold: f64, window: usize, contextual: Contextual);
+
+impl ParamGuard for ExtremesContextualParams {
+    type Checked = ExtremesContextual;
+
+    fn check(&self) -> Result<ExtremesContextual> {
+        let p = &self.0;
+        if !(p.threshold > 0.0 && p.threshold <= 1.0) {
+            return Err(DetectError::InvalidParameter {
+                name: "threshold",
+                reason: format!("must be in (0, 1], got {}", p.threshold),
+            });
+        }
+        p.bounds().check()?;
+        p.contextual().check()?;
+        Ok(self.0.clone())
+    }
+}
+
+/// The `default` detector, validated ([`ExtremesContextualParams::check`] makes it): new
+/// extremes and a contextual sequence memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtremesContextual {
+    warmup: usize,
+    threshold: f64,
+    window: usize,
+    contextual: Contextual,
+}
+
+impl Default for ExtremesContextual {
+    fn default() -> Self {
+        Self {
+            warmup: 300,
+            threshold: 0.75,
+            window: 100,
+            contextual: Contextual::default(),
+        }
+    }
+}
+
+impl ExtremesContextual {
+    /// The rolling z-score behind the displayed expectation and bounds.
+    fn bounds(&self) -> RollingZScoreParams {
+        RollingZScoreParams::new()
+            .window(self.window)
+            .min_periods(self.window.clamp(2, 30))
+    }
+
+    /// The contextual memory, with this detector's warm-up.
+    fn contextual(&self) -> ContextualParams {
+        ContextualParams::from(self.contextual.clone()).warmup(self.warmup)
+    }
+}
+
+crate::detector::describe!(
+    ExtremesContextual, ExtremesContextualParams, ExtremesContextualKernel.detector => ExtremesContextualOnline, "default",
+    "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed",
+    severity |config, score| tiered(score, config.threshold, 0.85, 0.95), "
+    contextual: JSON settings of the contextual memory (see the contextual detector)
+    threshold: score at which a point is flagged (default 0.75)
+    warmup: points learned before anything is scored (default 300)
+    window: points behind the displayed expectation and bounds (default 100)
+"
+);
+
+/// The per-point state of [`ExtremesContextual`]: the seen range, the contextual memory and
+/// the rolling z-score of the displayed bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExtremesContextualKernel {
+    /// Read from the 0.1.0 form too (validated `bounds` and `contextual.params`).
+    #[serde(deserialize_with = "legacy_detector")]
+    detector: ExtremesContextual,
+    bounds: RollingZScoreOnline,
+    contextual: ContextualKernel,
+    seen: usize,
+    min: f64,
+    max: f64,
+}
+
+/// 0.1.0 stored the validated parts: `{"bounds": {"window": w, ...}, "contextual":
+/// {"params": {...}}}` become `"window": w` and `"contextual": {...}`.
+fn legacy_detector<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<ExtremesContextual, D::Error> {
+    use serde::de::Error;
+    use serde_json::Value;
+    let mut map = serde_json::Map::deserialize(d)?;
+    if let Some(bounds) = map.remove("bounds") {
+        map.insert(
+            "window".into(),
+            bounds.get("window").cloned().unwrap_or(Value::Null),
+        );
+    }
+    if let Some(Value::Object(mut c)) = map.remove("contextual") {
+        let inner = c.remove("params").unwrap_or(Value::Object(c));
+        map.insert("contextual".into(), inner);
+    }
+    serde_json::from_value(Value::Object(map)).map_err(D::Error::custom)
+}
+
+impl Kernel for ExtremesContextualKernel {
+    fn new(d: &ExtremesContextual) -> Self {
+        // Both were checked with `d`; their defaults only stand in for the impossible error.
+        let bounds = d.bounds().check().unwrap_or_default();
+        let contextual = d.contextual().check().unwrap_or_default();
+        Self {
+            detector: d.clone(),
+            bounds: bounds.online_state(),
+            contextual: ContextualKernel::new(&contextual),
+            seen: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+
+    fn step(&mut self, _: TimestampMs, x: f64) -> PointScore {
+        let d = &self.detector;
+        let range = self.max - self.min;
+        let extreme = if self.seen >= d.warmup && range > 0.0 {
+            let excess = (x - self.max).max(self.min - x) / range;
+            if excess > 0.0 {
+                0.5 + 0.5 * (1.0 - 1.0 / (1.0 + 10.0 * excess))
+            } else {
+                0.0
+            }
+        } else {
+            0.0
+        };
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+        self.seen += 1;
+        let (_, context) = self.contextual.raw_and_score(x);
+        // 0.99: a complete surprise ranks just below a new extreme of the same point.
+        let score = extreme.max(0.99 * context);
+        // The bounds state has its own order check; a point counter is a valid clock.
+        let shown = self
+            .bounds
+            .update(self.seen as TimestampMs, x)
+            .unwrap_or(PointScore::NEUTRAL);
+        PointScore {
+            score,
+            is_anomaly: score >= d.threshold,
+            expected: shown.expected,
+            lower: shown.lower,
+            upper: shown.upper,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::testing::prelude::*;
+
+    fn noisy_daily(n: usize) -> Vec<f64> {
+        let mut s: u64 = 42;
+        (0..n)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let noise = ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5;
+                50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 288.0).sin() + noise
+            })
+            .collect()
+    }
+
+    #[test]
+    fn flags_a_spike_and_a_level_shift_once_each() {
+        let mut v = noisy_daily(3000);
+        v[1500] += 40.0;
+        for x in &mut v[2400..] {
+            *x -= 30.0;
+        }
+        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 300_000).collect();
+        let det = ExtremesContextualParams::new().check().unwrap();
+        let d = det.detect(&ts, &v).unwrap();
+        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        assert!(flagged.contains(&1500), "{flagged:?}");
+        assert!(
+            flagged.iter().any(|&i| (2400..2410).contains(&i)),
+            "{flagged:?}"
+        );
+        assert!(flagged.len() <= 4, "few alarms: {flagged:?}");
+        assert!(d.scores[..300].iter().all(|&s| s == 0.0), "warm-up");
+        assert!(d.expected[1000].is_finite());
+    }
+
+    #[test]
+    fn bad_params() {
+        let bad = ExtremesContextualParams::new().threshold(1.5);
+        assert!(bad.check().is_err());
+    }
+}

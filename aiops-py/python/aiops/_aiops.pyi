@@ -1,12 +1,15 @@
 """Native module of aiops (Rust, PyO3): time series, readers, detectors and their errors.
 
-Timestamps are int64 milliseconds since the Unix epoch (UTC); values are float64 and NaN marks
-a missing point. Heavy calls (parsing, detection) release the GIL.
+Timestamps are int milliseconds since the Unix epoch (UTC); every argument taking timestamps
+also takes NumPy ``datetime64`` (any unit), pandas ``DatetimeIndex`` / ``Timestamp`` and
+``datetime.datetime``. Values are float64 and NaN marks a missing point. Heavy calls (parsing,
+detection) release the GIL.
 """
 
 import os
 from collections.abc import Sequence
-from typing import Any, Final, TypeAlias, final
+import datetime
+from typing import Any, Final, TypeAlias, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -14,14 +17,20 @@ import numpy.typing as npt
 _Int64Array: TypeAlias = npt.NDArray[np.int64]
 _Float64Array: TypeAlias = npt.NDArray[np.float64]
 _BoolArray: TypeAlias = npt.NDArray[np.bool_]
-# Timestamps must be an int64 array or a sequence of ints; values anything NumPy turns into
-# float64.
-_TimestampsLike: TypeAlias = npt.NDArray[np.int64] | Sequence[int]
+# One timestamp: int ms since the epoch, numpy.datetime64, pandas.Timestamp (a datetime),
+# datetime.datetime. Arrays of them: int or datetime64 arrays, sequences of timestamps, pandas
+# DatetimeIndex / Series (anything with the array protocol).
+_Timestamp: TypeAlias = int | np.integer[Any] | np.datetime64 | datetime.datetime
+_TimestampsLike: TypeAlias = (
+    npt.NDArray[np.int64] | npt.NDArray[np.datetime64] | Sequence[_Timestamp] | Any
+)
+# Values: anything NumPy turns into float64.
 _ValuesLike: TypeAlias = npt.ArrayLike
 _PathLike: TypeAlias = str | os.PathLike[str]
 
 __all__ = [
     "__version__",
+    "_error_variants",
     "AlertEngine",
     "KnowledgeBase",
     "Topology",
@@ -29,14 +38,17 @@ __all__ = [
     "InvalidInputError",
     "ParseError",
     "InvalidParameterError",
+    "ConfigError",
+    "SnapshotError",
+    "UnknownResourceError",
+    "NotEnoughDataError",
+    "ModelFitError",
     "AiopsIOError",
     "AiopsFileNotFoundError",
     "TimeSeries",
     "Detections",
     "Detector",
     "MultivariateDetector",
-    "RollingZScore",
-    "Threshold",
     "TemplateMiner",
     "LogDetector",
     "loghub_template",
@@ -68,6 +80,10 @@ _Float64Array2: TypeAlias = npt.NDArray[np.float64]
 
 __version__: Final[str]
 
+def _error_variants() -> list[tuple[str, int, int, AiopsError]]:
+    """For the test suite: one exception per variant of every Rust error enum, as
+    ``(enum name, variant number, number of variants, exception)``."""
+
 class AiopsError(Exception):
     """Base class of every error raised by aiops."""
 
@@ -80,6 +96,22 @@ class ParseError(InvalidInputError):
 
 class InvalidParameterError(InvalidInputError):
     """A detector or reader parameter is out of its valid range or unknown."""
+
+class ConfigError(ParseError):
+    """An invalid configuration: the alert engine's YAML or dict, an RCA or causal
+    discovery configuration. Also a ParseError."""
+
+class SnapshotError(ParseError):
+    """A snapshot or pickled state that cannot be restored. Also a ParseError."""
+
+class UnknownResourceError(InvalidInputError):
+    """A resource (or a metric column's resource) that is not in the topology."""
+
+class NotEnoughDataError(InvalidInputError):
+    """Too few points or samples for the algorithm (an empty series included)."""
+
+class ModelFitError(AiopsError):
+    """A forecasting model could not be fitted to otherwise valid data."""
 
 class AiopsIOError(AiopsError, OSError):
     """Reading a file failed. Also an OSError, with errno, strerror and filename set."""
@@ -195,129 +227,6 @@ class Detections:
     def __len__(self) -> int:
         """Number of points."""
 
-@final
-class RollingZScore:
-    """Rolling z-score: how many standard deviations a point lies from the mean of the
-    ``window`` points before it; flagged at ``|z| >= threshold``.
-
-    ``window`` and ``min_periods`` count points (``min_periods`` defaults to ``window``:
-    scoring starts once the window is full); ``direction`` is "both", "up" or "down".
-    Raises InvalidParameterError for out-of-range parameters. Pickling keeps the stream state.
-    """
-
-    def __new__(
-        cls,
-        window: int = 60,
-        threshold: float = 3.0,
-        min_periods: int | None = None,
-        direction: str = "both",
-    ) -> RollingZScore:
-        """Checks the parameters and makes a fresh stream state."""
-
-    @property
-    def name(self) -> str:
-        """Registry name: "zscore"."""
-
-    @property
-    def window(self) -> int:
-        """Points in the reference window."""
-
-    @property
-    def threshold(self) -> float:
-        """Flagging threshold, in standard deviations."""
-
-    @property
-    def min_periods(self) -> int | None:
-        """Points needed before scoring starts, as given (None: the window)."""
-
-    @property
-    def direction(self) -> str:
-        """Which departures count: "both", "up" or "down"."""
-
-    def severity(self, score: float) -> str:
-        """Severity name ("critical", "high", "medium", "low") of an anomaly with this score."""
-
-    def detect(
-        self, values: TimeSeries | _ValuesLike, timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every point, GIL released.
-
-        ``values`` is a float64 array (or a TimeSeries, then ``timestamps`` must be omitted);
-        ``timestamps`` are int64 ms, default 0, 1, 2, ... Input must be non-empty, timestamps
-        strictly increasing and values finite, else InvalidInputError.
-        """
-
-    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
-        """Scores one point of a stream, then learns from it: returns ``(score, is_anomaly)``.
-
-        Feeding a series point by point gives exactly the results of ``detect``. Timestamps
-        must strictly increase and values be finite (else InvalidInputError, state unchanged).
-        """
-
-    def reset(self) -> None:
-        """Forgets every point seen by ``update``."""
-
-    def __getnewargs__(self) -> tuple[int, float, int | None, str]:
-        """Constructor arguments (pickle support)."""
-
-    def __getstate__(self) -> str:
-        """The streaming state, as JSON (pickle support)."""
-
-    def __setstate__(self, state: str) -> None:
-        """Restores the streaming state saved by ``__getstate__``."""
-
-@final
-class Threshold:
-    """Static threshold: flags values above ``upper`` or below ``lower`` (one at least).
-
-    The score is how far the value lies beyond the bound, in the value's units (0 inside).
-    ``severity`` (default "high") is the severity of every breach. Raises
-    InvalidParameterError when no bound is set, a bound is not finite, or ``lower >= upper``.
-    """
-
-    def __new__(
-        cls,
-        upper: float | None = None,
-        lower: float | None = None,
-        severity: str | None = None,
-    ) -> Threshold:
-        """Checks the parameters and makes a fresh stream state."""
-
-    @property
-    def name(self) -> str:
-        """Registry name: "threshold"."""
-
-    @property
-    def upper(self) -> float | None:
-        """Values above this are anomalous (None: no upper bound)."""
-
-    @property
-    def lower(self) -> float | None:
-        """Values below this are anomalous (None: no lower bound)."""
-
-    def severity(self, score: float) -> str:
-        """Severity name of every breach ("critical", "high", ...)."""
-
-    def detect(
-        self, values: TimeSeries | _ValuesLike, timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every point, GIL released; see ``RollingZScore.detect``."""
-
-    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
-        """Scores one point of a stream: returns ``(score, is_anomaly)``."""
-
-    def reset(self) -> None:
-        """Forgets every point seen by ``update``."""
-
-    def __getnewargs__(self) -> tuple[float | None, float | None, str | None]:
-        """Constructor arguments (pickle support)."""
-
-    def __getstate__(self) -> str:
-        """The streaming state, as JSON (pickle support)."""
-
-    def __setstate__(self, state: str) -> None:
-        """Restores the streaming state saved by ``__getstate__``."""
-
 def read_csv(
     path: _PathLike, allow_missing: bool = False, sort: str | None = None
 ) -> TimeSeries:
@@ -384,17 +293,20 @@ class Detector:
     @property
     def params(self) -> dict[str, object]:
         """The parameters given at construction (defaults are not listed)."""
-    def detect(
-        self, values: _ValuesLike | TimeSeries, timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every point: ``values`` with optional ``timestamps`` (int64 ms; default 0,
-        1, 2...), or a TimeSeries."""
-    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
+    @overload
+    def detect(self, timestamps: TimeSeries, values: None = None) -> Detections: ...
+    @overload
+    def detect(self, timestamps: _TimestampsLike | None, values: _ValuesLike) -> Detections: ...
+    @overload
+    def detect(self, *, values: _ValuesLike) -> Detections: ...
+    def update(self, timestamp: _Timestamp, value: float) -> tuple[float, bool]:
         """Streams one point; returns ``(score, is_anomaly)``."""
     def reset(self) -> None:
         """Forgets the streamed points."""
     def severity(self, score: float) -> str:
         """The severity name of an anomaly with this score."""
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
     def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]: ...
 
 @final
@@ -411,12 +323,13 @@ class MultivariateDetector:
     @property
     def name(self) -> str:
         """The registry name."""
-    def detect(
-        self, rows: npt.NDArray[np.float64], timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every row of ``rows`` (shape (n, metrics), float64) at ``timestamps`` (int64
-        ms; default 0, 1, 2...)."""
-    def update(self, timestamp: int, row: _ValuesLike) -> tuple[float, bool]:
+    @property
+    def params(self) -> dict[str, object]:
+        """The parameters given at construction (defaults are not listed), as a new dict."""
+    def detect(self, timestamps: _TimestampsLike | None, rows: npt.ArrayLike) -> Detections:
+        """Scores every row of ``rows`` (shape (n, metrics), float64) at ``timestamps`` (int
+        ms or datetime64; None: 0, 1, 2...). The GIL is released."""
+    def update(self, timestamp: _Timestamp, row: _ValuesLike) -> tuple[float, bool]:
         """Streams one row (one value per metric); returns ``(score, is_anomaly)``."""
     def reset(self) -> None:
         """Forgets the streamed rows."""
@@ -437,9 +350,9 @@ def nab_evaluate(
     and maximum unless ``learn_range`` is true. The GIL is released while it runs.
     """
 
-def build_detector(name: str, **params: object) -> RollingZScore | Threshold | Detector:
-    """Builds a detector by registry name ("zscore", "threshold") from keyword parameters,
-    as the CLI and config files do: ``build_detector("zscore", window=30)``.
+def build_detector(name: str, **params: object) -> Detector:
+    """Builds a detector by registry name from keyword parameters, as the CLI and config
+    files do: ``build_detector("zscore", window=30)`` is ``Detector("zscore", window=30)``.
 
     Raises InvalidParameterError for an unknown name, an unknown parameter, or a bad value.
     """

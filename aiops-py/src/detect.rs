@@ -130,7 +130,11 @@ pub(crate) fn input<'a>(
 }
 
 /// Batch detection, GIL released.
-fn detect_any<D: Detector + ?Sized>(py: Python<'_>, det: &D, input: Input<'_>) -> Result<PyDetections> {
+fn detect_any<D: Detector + ?Sized>(
+    py: Python<'_>,
+    det: &D,
+    input: Input<'_>,
+) -> Result<PyDetections> {
     let d = match input {
         Input::Series(s) => py.detach(|| det.detect_series(&s.inner))?,
         Input::Arrays(ts, vs) => py.detach(|| det.detect(&ts, &vs))?,

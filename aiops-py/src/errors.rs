@@ -578,10 +578,7 @@ fn samples() -> Vec<(&'static str, usize, usize, Error)> {
             line: 1,
             message: s(),
         },
-        CoreError::NotANumber {
-            line: 1,
-            text: s(),
-        },
+        CoreError::NotANumber { line: 1, text: s() },
         CoreError::SeriesCount { found: 2 },
         CoreError::Json {
             line: None,
@@ -797,7 +794,12 @@ fn samples() -> Vec<(&'static str, usize, usize, Error)> {
     push!("LogError", log_all, log_kind, LOG_VARIANTS);
     push!("AlertError", alert_all, alert_kind, ALERT_VARIANTS);
     push!("RcaError", rca_all, rca_kind, RCA_VARIANTS);
-    push!("ForecastError", forecast_all, forecast_kind, FORECAST_VARIANTS);
+    push!(
+        "ForecastError",
+        forecast_all,
+        forecast_kind,
+        FORECAST_VARIANTS
+    );
     push!("EvalError", eval_all, eval_kind, EVAL_VARIANTS);
     push!(
         "IntegrationError",

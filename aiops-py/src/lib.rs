@@ -88,11 +88,27 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
     m.add_class::<logs::PyTemplateMiner>()?;
     m.add_class::<logs::PyLogDetector>()?;
+    m.add_class::<logs::PyClosedWindow>()?;
+    m.add_class::<logs::PyLogWindow>()?;
+    m.add_class::<logs::PyLogLine>()?;
+    m.add_class::<logs::PyLogReason>()?;
+    m.add_class::<logs::PyLogStats>()?;
+    m.add_class::<logs::PyLogReport>()?;
     m.add_class::<alerts::PyAlertEngine>()?;
+    m.add_class::<alerts::PyAlert>()?;
+    m.add_class::<alerts::PyIncident>()?;
+    m.add_class::<alerts::PyNotification>()?;
+    m.add_class::<alerts::PyIngestOutcome>()?;
+    m.add_class::<alerts::PyAlertStats>()?;
     m.add_class::<runbook::PyKnowledgeBase>()?;
     m.add_class::<topology::PyTopology>()?;
     m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
-    m.add_function(wrap_pyfunction!(rca::rca_rank_json, m)?)?;
+    m.add_function(wrap_pyfunction!(rca::rca_rank, m)?)?;
+    m.add_class::<rca::PyRcaReport>()?;
+    m.add_class::<rca::PyRootCause>()?;
+    m.add_class::<runbook::PyRunbook>()?;
+    m.add_class::<runbook::PyRecommendation>()?;
+    m.add_class::<runbook::PySearchHit>()?;
     m.add_function(wrap_pyfunction!(rca::rca_method_names, m)?)?;
     // Causal discovery (aiops.rca).
     m.add_class::<causal::PyCausalGraph>()?;

@@ -90,7 +90,10 @@ pub(crate) fn ms_scalar(obj: &Bound<'_, PyAny>, what: &str) -> Result<TimestampM
     if let Ok(text) = obj.cast::<PyString>() {
         let text = text.to_cow()?;
         let t = text.trim();
-        if t.is_empty() || t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-') {
+        if t.is_empty()
+            || t.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == '-')
+        {
             return Err(Error::Param(format!(
                 "{what}: {t:?} is not an RFC 3339 time (give numbers as int milliseconds)"
             )));

@@ -150,8 +150,9 @@ class TimeSeries:
         values: _ValuesLike,
         labels: dict[str, str] | None = None,
     ) -> TimeSeries:
-        """Builds a series from int64 timestamps (ms since the epoch, strictly increasing),
-        float64 values (NaN = missing) and optional labels (Prometheus names, non-empty values).
+        """Builds a series from timestamps (int ms since the epoch or datetime64, strictly
+        increasing), float64 values (NaN = missing) and optional labels (Prometheus names,
+        non-empty values).
 
         Raises InvalidInputError for mismatched lengths, unsorted or duplicate timestamps and
         bad labels.
@@ -182,7 +183,7 @@ class TimeSeries:
         Raises InvalidInputError otherwise.
         """
 
-    def slice_time(self, start_ms: int, end_ms: int) -> TimeSeries:
+    def slice_time(self, start_ms: _Timestamp, end_ms: _Timestamp) -> TimeSeries:
         """The points with ``start_ms <= timestamp < end_ms``, as a new series."""
 
     def resample(self, step_ms: int, agg: str = "mean", fill: str = "none") -> TimeSeries:

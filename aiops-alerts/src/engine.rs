@@ -219,6 +219,11 @@ impl Engine {
         Ok(e)
     }
 
+    /// The engine's time: the latest `now` it was given (`None` before the first call).
+    pub fn now(&self) -> Option<TimestampMs> {
+        self.state.now
+    }
+
     /// The state, for snapshots.
     pub fn state(&self) -> &EngineState {
         &self.state

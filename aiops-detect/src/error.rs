@@ -4,7 +4,8 @@ use aiops_core::{CoreError, TimestampMs};
 
 /// Everything that can go wrong when building or running a detector.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Exhaustive on purpose: the Python binding maps every variant to an exception class with a
+// `match` that has no catch-all arm, so a new variant must be given its Python class.
 pub enum DetectError {
     /// A parameter is out of its valid range.
     #[error("invalid parameter {name}: {reason}")]

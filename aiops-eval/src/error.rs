@@ -10,7 +10,8 @@ use aiops_rca::RcaError;
 /// What can go wrong reading a benchmark or running an evaluation. Errors of the library
 /// under evaluation are wrapped unchanged (same message).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Exhaustive on purpose: the Python binding maps every variant to an exception class with a
+// `match` that has no catch-all arm, so a new variant must be given its Python class.
 pub enum EvalError {
     /// A benchmark file or folder that cannot be used (missing, malformed, inconsistent).
     #[error("{path}: {reason}")]

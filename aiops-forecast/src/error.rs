@@ -4,7 +4,8 @@ use aiops_core::CoreError;
 
 /// What can go wrong when fitting or forecasting.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Exhaustive on purpose: the Python binding maps every variant to an exception class with a
+// `match` that has no catch-all arm, so a new variant must be given its Python class.
 pub enum ForecastError {
     /// The history is too short for the model.
     #[error("not enough data: {needed} points needed, {got} given")]

@@ -3,8 +3,6 @@
 //! The functions convert and delegate to `aiops_rca::causal`; the fits run with the GIL
 //! released. Results are frozen objects holding NumPy arrays and plain Python lists.
 
-use aiops_core::Topology;
-use aiops_core::TopologyGraph;
 use aiops_rca::causal::granger::{GrangerParams, LagCriterion};
 use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule, TopologyPrior};
 use aiops_rca::causal::{CausalGraph, default_names};
@@ -12,6 +10,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
+use crate::topology::PyTopology;
 
 /// A learned causal graph over named variables: a CPDAG from `pc` (directed and undirected
 /// edges), a directed graph from `granger`.
@@ -158,7 +157,7 @@ pub(crate) fn causal_pc(
     root_nodes: Option<Vec<String>>,
     leaf_nodes: Option<Vec<String>>,
     knowledge: Option<&str>,
-    topology: Option<&str>,
+    topology: Option<PyRef<'_, PyTopology>>,
     max_hops: usize,
     follow_dependencies: bool,
     sepset_rule: &str,
@@ -178,10 +177,8 @@ pub(crate) fn causal_pc(
         .max_cond_size(max_cond_size)
         .sepset_rule(sepset_rule.parse::<SepsetRule>()?)
         .knowledge(k);
-    if let Some(text) = topology {
-        let topo: Topology =
-            serde_json::from_str(text).map_err(|e| Error::Parse(format!("topology: {e}")))?;
-        let prior = TopologyPrior::new(TopologyGraph::new(&topo)?, max_hops)
+    if let Some(topo) = topology {
+        let prior = TopologyPrior::new(topo.graph.clone(), max_hops)
             .follow_dependencies(follow_dependencies);
         params = params.topology(prior);
     }

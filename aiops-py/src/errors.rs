@@ -3,18 +3,29 @@
 //! ```text
 //! AiopsError(Exception)
 //! ├── InvalidInputError(AiopsError, ValueError)
-//! │   ├── ParseError                 malformed CSV / JSON / Prometheus text
-//! │   └── InvalidParameterError      a detector or reader parameter out of range
+//! │   ├── ParseError                 malformed CSV / JSON / YAML / Prometheus text
+//! │   │   ├── ConfigError            an invalid configuration (alert engine, RCA)
+//! │   │   └── SnapshotError          a snapshot or pickled state that cannot be restored
+//! │   ├── InvalidParameterError      a parameter out of range or unknown
+//! │   ├── UnknownResourceError       a resource that is not in the topology
+//! │   └── NotEnoughDataError         too few points or samples for the algorithm
+//! ├── ModelFitError(AiopsError)      a forecasting model could not be fitted
 //! └── AiopsIOError(AiopsError, OSError)
 //!     └── AiopsFileNotFoundError(AiopsIOError, FileNotFoundError)
 //! ```
 //!
-//! `create_exception!` takes a single base, and two of these classes need two (so that
+//! Every variant of every crate's error enum is mapped by a `match` without a catch-all arm
+//! (the enums are exhaustive on purpose), so a new variant does not compile until it is given
+//! its class. Each mapping also numbers the variants; `_error_variants()` turns one value of
+//! each variant into its exception, and the test suite checks that every number appears and
+//! that no variant ends in the bare `AiopsError`.
+//!
+//! `create_exception!` takes a single base, and several of these classes need two (so that
 //! `except ValueError` / `except OSError` keep working), so every class is made the way a Python
 //! `class` statement makes it: by calling `type(name, bases, namespace)`, once per process.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aiops_alerts::AlertError;
 use aiops_core::CoreError;
@@ -41,8 +52,18 @@ pub(crate) struct Exceptions {
     pub(crate) invalid_input: Py<PyType>,
     /// `ParseError`.
     pub(crate) parse: Py<PyType>,
+    /// `ConfigError`.
+    pub(crate) config: Py<PyType>,
+    /// `SnapshotError`.
+    pub(crate) snapshot: Py<PyType>,
     /// `InvalidParameterError`.
     pub(crate) invalid_parameter: Py<PyType>,
+    /// `UnknownResourceError`.
+    pub(crate) unknown_resource: Py<PyType>,
+    /// `NotEnoughDataError`.
+    pub(crate) not_enough_data: Py<PyType>,
+    /// `ModelFitError`.
+    pub(crate) model_fit: Py<PyType>,
     /// `AiopsIOError`.
     pub(crate) io: Py<PyType>,
     /// `AiopsFileNotFoundError`.
@@ -83,14 +104,45 @@ fn create(py: Python<'_>) -> PyResult<Exceptions> {
     let parse = new_class(
         py,
         "ParseError",
-        "Malformed CSV, JSON or Prometheus input; the message names the line.",
+        "Malformed CSV, JSON, YAML or Prometheus input; the message names the line.",
         &[invalid_input.bind(py)],
+    )?;
+    let config = new_class(
+        py,
+        "ConfigError",
+        "An invalid configuration: the alert engine's YAML or dict, an RCA or causal \
+         discovery configuration. Also a ParseError.",
+        &[parse.bind(py)],
+    )?;
+    let snapshot = new_class(
+        py,
+        "SnapshotError",
+        "A snapshot or pickled state that cannot be restored. Also a ParseError.",
+        &[parse.bind(py)],
     )?;
     let invalid_parameter = new_class(
         py,
         "InvalidParameterError",
-        "A detector or reader parameter is out of its valid range or unknown.",
+        "A parameter is out of its valid range or unknown.",
         &[invalid_input.bind(py)],
+    )?;
+    let unknown_resource = new_class(
+        py,
+        "UnknownResourceError",
+        "A resource (or a metric column's resource) that is not in the topology.",
+        &[invalid_input.bind(py)],
+    )?;
+    let not_enough_data = new_class(
+        py,
+        "NotEnoughDataError",
+        "Too few points or samples for the algorithm (an empty series included).",
+        &[invalid_input.bind(py)],
+    )?;
+    let model_fit = new_class(
+        py,
+        "ModelFitError",
+        "A forecasting model could not be fitted to otherwise valid data.",
+        &[aiops.bind(py)],
     )?;
     let io = new_class(
         py,
@@ -108,7 +160,12 @@ fn create(py: Python<'_>) -> PyResult<Exceptions> {
         aiops,
         invalid_input,
         parse,
+        config,
+        snapshot,
         invalid_parameter,
+        unknown_resource,
+        not_enough_data,
+        model_fit,
         io,
         file_not_found,
     })
@@ -127,7 +184,12 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &e.aiops,
         &e.invalid_input,
         &e.parse,
+        &e.config,
+        &e.snapshot,
         &e.invalid_parameter,
+        &e.unknown_resource,
+        &e.not_enough_data,
+        &e.model_fit,
         &e.io,
         &e.file_not_found,
     ] {
@@ -138,12 +200,20 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// Which Python class an error becomes.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
+#[derive(Debug)]
+enum Kind<'a> {
+    /// `AiopsError` itself: only for the binding's own internal failures.
     Aiops,
     InvalidInput,
     Parse,
+    Config,
+    Snapshot,
     InvalidParameter,
+    UnknownResource,
+    NotEnoughData,
+    ModelFit,
+    /// `AiopsIOError` / `AiopsFileNotFoundError`, about this file when known.
+    Io(&'a io::Error, Option<&'a Path>),
 }
 
 /// An error of the Rust crates on its way to Python.
@@ -156,7 +226,7 @@ pub(crate) enum Error {
     /// An `aiops-core` error.
     Core(CoreError),
     /// An `aiops-core` error while reading the file at this path (names it in an `OSError`).
-    CoreAt(CoreError, String),
+    CoreAt(CoreError, PathBuf),
     /// An `aiops-detect` error.
     Detect(DetectError),
     /// An `aiops-forecast` error.
@@ -175,9 +245,13 @@ pub(crate) enum Error {
     Integration(IntegrationError),
     /// An error building a detector or checking a parameter: always `InvalidParameterError`.
     Param(String),
-    /// Malformed input found by the binding itself (JSON of `from_json`, pickled state).
+    /// Malformed input found by the binding itself.
     Parse(String),
-    /// Anything else: a plain `AiopsError`.
+    /// A configuration the binding could not read (a dict or file of the wrong shape).
+    Config(String),
+    /// A snapshot or pickled state the binding could not read.
+    Snapshot(String),
+    /// Anything else: a plain `AiopsError` (internal failures only).
     Other(String),
     /// A Python exception, passed through.
     Py(PyErr),
@@ -200,195 +274,193 @@ impl Error {
     /// Names the file an IO error is about.
     pub(crate) fn at(self, path: &Path) -> Self {
         match self {
-            Error::Core(e) => Error::CoreAt(e, path.display().to_string()),
+            Error::Core(e) => Error::CoreAt(e, path.to_path_buf()),
             other => other,
         }
     }
-}
 
-impl From<CoreError> for Error {
-    fn from(e: CoreError) -> Self {
-        Error::Core(e)
+    /// An IO error reading `path`.
+    pub(crate) fn io(e: io::Error, path: &Path) -> Self {
+        Error::CoreAt(CoreError::Io(e), path.to_path_buf())
     }
 }
 
-impl From<DetectError> for Error {
-    fn from(e: DetectError) -> Self {
-        Error::Detect(e)
-    }
+macro_rules! from_crate_error {
+    ($($ty:ty => $variant:ident),* $(,)?) => {
+        $(impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$variant(e)
+            }
+        })*
+    };
 }
 
-impl From<ForecastError> for Error {
-    fn from(e: ForecastError) -> Self {
-        Error::Forecast(e)
-    }
-}
+from_crate_error!(
+    CoreError => Core,
+    DetectError => Detect,
+    ForecastError => Forecast,
+    RcaError => Rca,
+    EvalError => Eval,
+    LogError => Logs,
+    AlertError => Alerts,
+    IntegrationError => Integration,
+    PyErr => Py,
+);
 
-impl From<RcaError> for Error {
-    fn from(e: RcaError) -> Self {
-        Error::Rca(e)
-    }
-}
+// One function per crate error: `(variant number, class)`. No `_` arm anywhere: a new variant
+// does not compile until it is mapped here and given the next number (the `*_VARIANTS`
+// constant then grows, and the test suite asks for a sample of it).
 
-impl From<EvalError> for Error {
-    fn from(e: EvalError) -> Self {
-        Error::Eval(e)
-    }
-}
+/// Variants of `CoreError`.
+const CORE_VARIANTS: usize = 21;
 
-impl From<LogError> for Error {
-    fn from(e: LogError) -> Self {
-        Error::Logs(e)
-    }
-}
-
-impl From<AlertError> for Error {
-    fn from(e: AlertError) -> Self {
-        Error::Alerts(e)
-    }
-}
-
-impl From<IntegrationError> for Error {
-    fn from(e: IntegrationError) -> Self {
-        Error::Integration(e)
-    }
-}
-
-impl From<PyErr> for Error {
-    fn from(e: PyErr) -> Self {
-        Error::Py(e)
-    }
-}
-
-fn core_kind(e: &CoreError) -> Kind {
+fn core_kind(e: &CoreError) -> (usize, Kind<'_>) {
     match e {
-        CoreError::Empty(_)
-        | CoreError::LengthMismatch { .. }
-        | CoreError::Unsorted { .. }
-        | CoreError::DuplicateTimestamp { .. }
-        | CoreError::NonFinite { .. }
-        | CoreError::InvalidLabelName(_)
-        | CoreError::EmptyLabelValue(_)
-        | CoreError::DuplicateLabel(_)
-        | CoreError::InvalidTopology(_)
-        | CoreError::UnknownResource(_)
-        | CoreError::RunsOnCycle(_)
-        | CoreError::SeriesCount { .. } => Kind::InvalidInput,
-        CoreError::InvalidParameter { .. }
-        | CoreError::UnknownVariant { .. }
-        | CoreError::InvalidDuration { .. } => Kind::InvalidParameter,
-        CoreError::InvalidTimestamp { .. }
-        | CoreError::Csv { .. }
-        | CoreError::Json { .. }
-        | CoreError::NotANumber { .. }
-        | CoreError::Prometheus(_) => Kind::Parse,
-        _ => Kind::Aiops,
+        CoreError::Empty(_) => (0, Kind::NotEnoughData),
+        CoreError::LengthMismatch { .. } => (1, Kind::InvalidInput),
+        CoreError::Unsorted { .. } => (2, Kind::InvalidInput),
+        CoreError::DuplicateTimestamp { .. } => (3, Kind::InvalidInput),
+        CoreError::NonFinite { .. } => (4, Kind::InvalidInput),
+        CoreError::InvalidLabelName(_) => (5, Kind::InvalidInput),
+        CoreError::EmptyLabelValue(_) => (6, Kind::InvalidInput),
+        CoreError::DuplicateLabel(_) => (7, Kind::InvalidInput),
+        CoreError::InvalidParameter { .. } => (8, Kind::InvalidParameter),
+        CoreError::InvalidTimestamp { .. } => (9, Kind::Parse),
+        CoreError::InvalidDuration { .. } => (10, Kind::InvalidParameter),
+        CoreError::UnknownVariant { .. } => (11, Kind::InvalidParameter),
+        CoreError::InvalidTopology(_) => (12, Kind::InvalidInput),
+        CoreError::UnknownResource(_) => (13, Kind::UnknownResource),
+        CoreError::RunsOnCycle(_) => (14, Kind::InvalidInput),
+        CoreError::Csv { .. } => (15, Kind::Parse),
+        CoreError::NotANumber { .. } => (16, Kind::Parse),
+        CoreError::SeriesCount { .. } => (17, Kind::InvalidInput),
+        CoreError::Json { .. } => (18, Kind::Parse),
+        CoreError::Prometheus(_) => (19, Kind::Parse),
+        CoreError::Io(io) => (20, Kind::Io(io, None)),
     }
 }
 
-fn detect_kind(e: &DetectError) -> Kind {
+/// Variants of `DetectError`.
+const DETECT_VARIANTS: usize = 11;
+
+fn detect_kind(e: &DetectError) -> (usize, Kind<'_>) {
     match e {
-        DetectError::InvalidParameter { .. }
-        | DetectError::InconsistentBounds { .. }
-        | DetectError::UnknownDetector { .. }
-        | DetectError::BadParams { .. } => Kind::InvalidParameter,
-        DetectError::Data { .. } => Kind::Parse,
-        DetectError::OutOfOrder { .. }
-        | DetectError::NonFinite { .. }
-        | DetectError::DimensionMismatch { .. }
-        | DetectError::OutOfRange { .. } => Kind::InvalidInput,
-        DetectError::Core(c) => core_kind(c),
-        _ => Kind::Aiops,
+        DetectError::InvalidParameter { .. } => (0, Kind::InvalidParameter),
+        DetectError::InconsistentBounds { .. } => (1, Kind::InvalidParameter),
+        DetectError::UnknownDetector { .. } => (2, Kind::InvalidParameter),
+        DetectError::BadParams { .. } => (3, Kind::InvalidParameter),
+        DetectError::OutOfOrder { .. } => (4, Kind::InvalidInput),
+        DetectError::NonFinite { .. } => (5, Kind::InvalidInput),
+        DetectError::DimensionMismatch { .. } => (6, Kind::InvalidInput),
+        DetectError::OutOfRange { .. } => (7, Kind::InvalidInput),
+        DetectError::Snapshot(_) => (8, Kind::Snapshot),
+        DetectError::Data { .. } => (9, Kind::Parse),
+        DetectError::Core(c) => (10, core_kind(c).1),
     }
 }
 
-fn forecast_kind(e: &ForecastError) -> Kind {
+/// Variants of `LogError`.
+const LOG_VARIANTS: usize = 8;
+
+fn log_kind(e: &LogError) -> (usize, Kind<'_>) {
     match e {
-        ForecastError::NotEnoughData { .. } | ForecastError::NonPositive { .. } => {
-            Kind::InvalidInput
-        }
-        ForecastError::InvalidParameter { .. } | ForecastError::UnknownModel { .. } => {
-            Kind::InvalidParameter
-        }
-        ForecastError::Core(c) => core_kind(c),
-        _ => Kind::Aiops,
+        LogError::InvalidParameter { .. } => (0, Kind::InvalidParameter),
+        LogError::BadParams { .. } => (1, Kind::InvalidParameter),
+        LogError::LogFormat { .. } => (2, Kind::InvalidParameter),
+        LogError::Mask { .. } => (3, Kind::InvalidParameter),
+        LogError::Snapshot(_) => (4, Kind::Snapshot),
+        LogError::Read { .. } => (5, Kind::Parse),
+        LogError::Detect(d) => (6, detect_kind(d).1),
+        LogError::Core(c) => (7, core_kind(c).1),
     }
 }
 
-fn rca_kind(e: &RcaError) -> Kind {
+/// Variants of `AlertError`.
+const ALERT_VARIANTS: usize = 5;
+
+fn alert_kind(e: &AlertError) -> (usize, Kind<'_>) {
     match e {
-        RcaError::Config(_) | RcaError::Runbook { .. } => Kind::Parse,
-        RcaError::InvalidParameter { .. } => Kind::InvalidParameter,
-        RcaError::BadColumnName { .. }
-        | RcaError::UnknownColumnResource { .. }
-        | RcaError::MetricShape(_)
-        | RcaError::EmptyColumn { .. }
-        | RcaError::AllConstant
-        | RcaError::NotEnoughData(_)
-        | RcaError::AnomalyTimeOutside { .. }
-        | RcaError::NoChangeFound(_) => Kind::InvalidInput,
-        RcaError::UnknownMethod { .. } => Kind::InvalidParameter,
-        RcaError::UnknownVariable { .. } | RcaError::ContradictoryConstraints(_) => {
-            Kind::InvalidParameter
-        }
-        RcaError::NonFiniteValue { .. }
-        | RcaError::ConstantVariable(_)
-        | RcaError::CollinearVariables(_)
-        | RcaError::NotEnoughSamples { .. }
-        | RcaError::DimensionMismatch { .. } => Kind::InvalidInput,
-        RcaError::Core(c) => core_kind(c),
-        _ => Kind::Aiops,
+        AlertError::MatcherSyntax { .. } => (0, Kind::Parse),
+        AlertError::InvalidRegex { .. } => (1, Kind::InvalidParameter),
+        AlertError::InvalidParameter { .. } => (2, Kind::InvalidParameter),
+        AlertError::Config(_) => (3, Kind::Config),
+        AlertError::Core(c) => (4, core_kind(c).1),
     }
 }
 
-fn log_kind(e: &LogError) -> Kind {
+/// Variants of `RcaError`.
+const RCA_VARIANTS: usize = 21;
+
+fn rca_kind(e: &RcaError) -> (usize, Kind<'_>) {
     match e {
-        LogError::InvalidParameter { .. }
-        | LogError::BadParams { .. }
-        | LogError::LogFormat { .. }
-        | LogError::Mask { .. } => Kind::InvalidParameter,
-        LogError::Read { .. } => Kind::Parse,
-        LogError::Detect(d) => detect_kind(d),
-        LogError::Core(c) => core_kind(c),
-        _ => Kind::Aiops,
+        RcaError::InvalidParameter { .. } => (0, Kind::InvalidParameter),
+        RcaError::Config(_) => (1, Kind::Config),
+        RcaError::BadColumnName { .. } => (2, Kind::InvalidInput),
+        RcaError::UnknownColumnResource { .. } => (3, Kind::UnknownResource),
+        RcaError::MetricShape(_) => (4, Kind::InvalidInput),
+        RcaError::EmptyColumn { .. } => (5, Kind::InvalidInput),
+        RcaError::AllConstant => (6, Kind::InvalidInput),
+        RcaError::NotEnoughData(_) => (7, Kind::NotEnoughData),
+        RcaError::AnomalyTimeOutside { .. } => (8, Kind::InvalidInput),
+        RcaError::NoChangeFound(_) => (9, Kind::InvalidInput),
+        RcaError::UnknownMethod { .. } => (10, Kind::InvalidParameter),
+        RcaError::NonFiniteValue { .. } => (11, Kind::InvalidInput),
+        RcaError::ConstantVariable(_) => (12, Kind::InvalidInput),
+        RcaError::CollinearVariables(_) => (13, Kind::InvalidInput),
+        RcaError::NotEnoughSamples { .. } => (14, Kind::NotEnoughData),
+        RcaError::DimensionMismatch { .. } => (15, Kind::InvalidInput),
+        RcaError::UnknownVariable { .. } => (16, Kind::InvalidParameter),
+        RcaError::ContradictoryConstraints(_) => (17, Kind::InvalidParameter),
+        RcaError::Runbook { .. } => (18, Kind::Parse),
+        RcaError::Io { path, source } => (19, Kind::Io(source, Some(path))),
+        RcaError::Core(c) => (20, core_kind(c).1),
     }
 }
 
-fn alert_kind(e: &AlertError) -> Kind {
+/// Variants of `ForecastError`.
+const FORECAST_VARIANTS: usize = 6;
+
+fn forecast_kind(e: &ForecastError) -> (usize, Kind<'_>) {
     match e {
-        AlertError::MatcherSyntax { .. } | AlertError::Config(_) => Kind::Parse,
-        AlertError::InvalidRegex { .. } | AlertError::InvalidParameter { .. } => {
-            Kind::InvalidParameter
-        }
-        AlertError::Core(c) => core_kind(c),
-        _ => Kind::Aiops,
+        ForecastError::NotEnoughData { .. } => (0, Kind::NotEnoughData),
+        ForecastError::InvalidParameter { .. } => (1, Kind::InvalidParameter),
+        ForecastError::NonPositive { .. } => (2, Kind::InvalidInput),
+        ForecastError::FitFailed { .. } => (3, Kind::ModelFit),
+        ForecastError::UnknownModel { .. } => (4, Kind::InvalidParameter),
+        ForecastError::Core(c) => (5, core_kind(c).1),
     }
 }
 
-fn integration_kind(e: &IntegrationError) -> Kind {
+/// Variants of `EvalError`.
+const EVAL_VARIANTS: usize = 10;
+
+fn eval_kind(e: &EvalError) -> (usize, Kind<'_>) {
     match e {
-        IntegrationError::Payload { .. } => Kind::Parse,
-        IntegrationError::Core(c) => core_kind(c),
-        _ => Kind::Aiops,
+        EvalError::Data { .. } => (0, Kind::Parse),
+        EvalError::InvalidParameter { .. } => (1, Kind::InvalidParameter),
+        EvalError::Invalid { .. } => (2, Kind::InvalidInput),
+        EvalError::Malformed { .. } => (3, Kind::Parse),
+        EvalError::Rca(r) => (4, rca_kind(r).1),
+        EvalError::Alerts(a) => (5, alert_kind(a).1),
+        EvalError::Detect(d) => (6, detect_kind(d).1),
+        EvalError::Logs(l) => (7, log_kind(l).1),
+        EvalError::Forecast(f) => (8, forecast_kind(f).1),
+        EvalError::Core(c) => (9, core_kind(c).1),
     }
 }
 
-fn eval_kind(e: &EvalError) -> Kind {
+/// Variants of `IntegrationError`.
+const INTEGRATION_VARIANTS: usize = 2;
+
+fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
     match e {
-        // As the NAB and M4 harnesses raised them before they moved to aiops-eval.
-        EvalError::InvalidParameter { .. } => Kind::InvalidParameter,
-        EvalError::Data { .. } => Kind::Aiops,
-        EvalError::Detect(d) => detect_kind(d),
-        EvalError::Forecast(f) => forecast_kind(f),
-        EvalError::Core(c) => core_kind(c),
-        EvalError::Alerts(a) => alert_kind(a),
-        EvalError::Logs(l) => log_kind(l),
-        _ => Kind::Aiops,
+        IntegrationError::Payload { .. } => (0, Kind::Parse),
+        IntegrationError::Core(c) => (1, core_kind(c).1),
     }
 }
 
 /// `OSError(errno, strerror, filename)` when the OS gave an error number, else `OSError(msg)`.
-fn io_error(py: Python<'_>, e: &io::Error, path: Option<String>) -> PyResult<PyErr> {
+fn io_error(py: Python<'_>, e: &io::Error, path: Option<&Path>) -> PyResult<PyErr> {
     let ex = exceptions(py)?;
     let class = if e.kind() == io::ErrorKind::NotFound {
         &ex.file_not_found
@@ -396,6 +468,7 @@ fn io_error(py: Python<'_>, e: &io::Error, path: Option<String>) -> PyResult<PyE
         &ex.io
     };
     let class = class.bind(py).clone();
+    let path = path.map(|p| p.display().to_string());
     Ok(match (e.raw_os_error(), path) {
         (Some(errno), Some(path)) => {
             let text = e.to_string();
@@ -409,47 +482,42 @@ fn io_error(py: Python<'_>, e: &io::Error, path: Option<String>) -> PyResult<PyE
     })
 }
 
-fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
-    let (kind, message) = match e {
-        Error::Py(e) => return Ok(e),
-        Error::Core(CoreError::Io(io)) => return io_error(py, &io, None),
-        Error::CoreAt(CoreError::Io(io), path) => return io_error(py, &io, Some(path)),
-        Error::Detect(DetectError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
-        Error::Core(e) | Error::CoreAt(e, _) => (core_kind(&e), e.to_string()),
-        Error::Detect(e) => (detect_kind(&e), e.to_string()),
-        Error::Forecast(ForecastError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
-        Error::Forecast(e) => (forecast_kind(&e), e.to_string()),
-        Error::ForecastAt(e, at) => (forecast_kind(&e), format!("{at}: {e}")),
-        Error::Rca(RcaError::Core(CoreError::Io(io))) => return io_error(py, &io, None),
-        Error::Rca(RcaError::Io { path, source }) => {
-            return io_error(py, &source, Some(path.display().to_string()));
-        }
-        Error::Rca(e) => (rca_kind(&e), e.to_string()),
-        Error::Eval(
-            EvalError::Core(CoreError::Io(io))
-            | EvalError::Detect(DetectError::Core(CoreError::Io(io)))
-            | EvalError::Forecast(ForecastError::Core(CoreError::Io(io))),
-        ) => return io_error(py, &io, None),
-        Error::Eval(e) => (eval_kind(&e), e.to_string()),
-        Error::Alerts(AlertError::Core(CoreError::Io(io)))
-        | Error::Integration(IntegrationError::Core(CoreError::Io(io))) => {
-            return io_error(py, &io, None);
-        }
-        Error::Alerts(e) => (alert_kind(&e), e.to_string()),
-        Error::Logs(e) => (log_kind(&e), e.to_string()),
-        Error::Integration(e) => (integration_kind(&e), e.to_string()),
-        Error::Param(m) => (Kind::InvalidParameter, m),
-        Error::Parse(m) => (Kind::Parse, m),
-        Error::Other(m) => (Kind::Aiops, m),
-    };
+fn make(py: Python<'_>, kind: Kind<'_>, path: Option<&Path>, message: String) -> PyResult<PyErr> {
     let ex = exceptions(py)?;
     let class = match kind {
+        Kind::Io(io, at) => return io_error(py, io, at.or(path)),
         Kind::Aiops => &ex.aiops,
         Kind::InvalidInput => &ex.invalid_input,
         Kind::Parse => &ex.parse,
+        Kind::Config => &ex.config,
+        Kind::Snapshot => &ex.snapshot,
         Kind::InvalidParameter => &ex.invalid_parameter,
+        Kind::UnknownResource => &ex.unknown_resource,
+        Kind::NotEnoughData => &ex.not_enough_data,
+        Kind::ModelFit => &ex.model_fit,
     };
     Ok(PyErr::from_type(class.bind(py).clone(), message))
+}
+
+fn to_pyerr(py: Python<'_>, e: Error) -> PyResult<PyErr> {
+    match e {
+        Error::Py(e) => Ok(e),
+        Error::Core(e) => make(py, core_kind(&e).1, None, e.to_string()),
+        Error::CoreAt(e, path) => make(py, core_kind(&e).1, Some(&path), e.to_string()),
+        Error::Detect(e) => make(py, detect_kind(&e).1, None, e.to_string()),
+        Error::Forecast(e) => make(py, forecast_kind(&e).1, None, e.to_string()),
+        Error::ForecastAt(e, at) => make(py, forecast_kind(&e).1, None, format!("{at}: {e}")),
+        Error::Rca(e) => make(py, rca_kind(&e).1, None, e.to_string()),
+        Error::Eval(e) => make(py, eval_kind(&e).1, None, e.to_string()),
+        Error::Alerts(e) => make(py, alert_kind(&e).1, None, e.to_string()),
+        Error::Logs(e) => make(py, log_kind(&e).1, None, e.to_string()),
+        Error::Integration(e) => make(py, integration_kind(&e).1, None, e.to_string()),
+        Error::Param(m) => make(py, Kind::InvalidParameter, None, m),
+        Error::Parse(m) => make(py, Kind::Parse, None, m),
+        Error::Config(m) => make(py, Kind::Config, None, m),
+        Error::Snapshot(m) => make(py, Kind::Snapshot, None, m),
+        Error::Other(m) => make(py, Kind::Aiops, None, m),
+    }
 }
 
 impl From<Error> for PyErr {
@@ -460,3 +528,297 @@ impl From<Error> for PyErr {
 
 /// Result of the binding functions.
 pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One value of every variant of every crate error, for the exhaustiveness test.
+fn samples() -> Vec<(&'static str, usize, usize, Error)> {
+    let s = || "x".to_string();
+    let io = || io::Error::new(io::ErrorKind::PermissionDenied, "denied");
+    let core = || CoreError::Empty(s());
+    let core_all = vec![
+        CoreError::Empty(s()),
+        CoreError::LengthMismatch {
+            timestamps: 1,
+            values: 2,
+        },
+        CoreError::Unsorted {
+            index: 1,
+            timestamp: 1,
+            previous: 2,
+        },
+        CoreError::DuplicateTimestamp {
+            index: 1,
+            timestamp: 1,
+        },
+        CoreError::NonFinite {
+            index: 0,
+            timestamp: 0,
+            value: f64::NAN,
+        },
+        CoreError::InvalidLabelName(s()),
+        CoreError::EmptyLabelValue(s()),
+        CoreError::DuplicateLabel(s()),
+        CoreError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        CoreError::InvalidTimestamp { text: s() },
+        CoreError::InvalidDuration {
+            text: s(),
+            reason: s(),
+        },
+        CoreError::UnknownVariant {
+            what: "x",
+            text: s(),
+            expected: "y",
+        },
+        CoreError::InvalidTopology(s()),
+        CoreError::UnknownResource(s()),
+        CoreError::RunsOnCycle(s()),
+        CoreError::Csv {
+            line: 1,
+            message: s(),
+        },
+        CoreError::NotANumber { line: 1, text: s() },
+        CoreError::SeriesCount { found: 2 },
+        CoreError::Json {
+            line: None,
+            message: s(),
+        },
+        CoreError::Prometheus(s()),
+        CoreError::Io(io()),
+    ];
+    let detect_all = vec![
+        DetectError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        DetectError::InconsistentBounds {
+            lower: 1.0,
+            upper: 0.0,
+        },
+        DetectError::UnknownDetector {
+            name: s(),
+            known: s(),
+        },
+        DetectError::BadParams {
+            detector: "x",
+            message: s(),
+        },
+        DetectError::OutOfOrder {
+            timestamp: 1,
+            previous: 2,
+        },
+        DetectError::NonFinite {
+            timestamp: 1,
+            value: f64::NAN,
+        },
+        DetectError::DimensionMismatch {
+            timestamp: 1,
+            expected: 2,
+            found: 1,
+        },
+        DetectError::OutOfRange {
+            timestamp: 1,
+            value: 1e300,
+            limit: 1e150,
+        },
+        DetectError::Snapshot(s()),
+        DetectError::Data {
+            path: s(),
+            reason: s(),
+        },
+        DetectError::Core(core()),
+    ];
+    let log_all = vec![
+        LogError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        LogError::BadParams { message: s() },
+        LogError::LogFormat {
+            format: s(),
+            reason: s(),
+        },
+        LogError::Mask {
+            pattern: s(),
+            reason: s(),
+        },
+        LogError::Snapshot(s()),
+        LogError::Read {
+            path: s(),
+            reason: s(),
+        },
+        LogError::Detect(DetectError::Snapshot(s())),
+        LogError::Core(core()),
+    ];
+    let alert_all = vec![
+        AlertError::MatcherSyntax {
+            input: s(),
+            position: 0,
+            reason: s(),
+        },
+        AlertError::InvalidRegex {
+            label: s(),
+            pattern: s(),
+            message: s(),
+        },
+        AlertError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        AlertError::Config(s()),
+        AlertError::Core(core()),
+    ];
+    let rca_all = vec![
+        RcaError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        RcaError::Config(s()),
+        RcaError::BadColumnName { column: s() },
+        RcaError::UnknownColumnResource {
+            column: s(),
+            resource: s(),
+        },
+        RcaError::MetricShape(s()),
+        RcaError::EmptyColumn { column: s() },
+        RcaError::AllConstant,
+        RcaError::NotEnoughData(s()),
+        RcaError::AnomalyTimeOutside {
+            time: 0,
+            first: 1,
+            last: 2,
+            reason: s(),
+        },
+        RcaError::NoChangeFound(s()),
+        RcaError::UnknownMethod {
+            name: s(),
+            known: s(),
+        },
+        RcaError::NonFiniteValue {
+            row: 0,
+            variable: s(),
+            value: f64::NAN,
+        },
+        RcaError::ConstantVariable(s()),
+        RcaError::CollinearVariables(s()),
+        RcaError::NotEnoughSamples {
+            samples: 1,
+            needed: 2,
+            reason: s(),
+        },
+        RcaError::DimensionMismatch {
+            what: "x",
+            expected: 1,
+            got: 2,
+        },
+        RcaError::UnknownVariable {
+            name: s(),
+            context: s(),
+            known: s(),
+        },
+        RcaError::ContradictoryConstraints(s()),
+        RcaError::Runbook {
+            document: s(),
+            reason: s(),
+        },
+        RcaError::Io {
+            path: PathBuf::from("x"),
+            source: io::Error::from_raw_os_error(2),
+        },
+        RcaError::Core(core()),
+    ];
+    let forecast_all = vec![
+        ForecastError::NotEnoughData { needed: 2, got: 1 },
+        ForecastError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        ForecastError::NonPositive {
+            model: "x",
+            index: 0,
+            value: 0.0,
+        },
+        ForecastError::FitFailed {
+            model: "x",
+            reason: s(),
+        },
+        ForecastError::UnknownModel {
+            name: s(),
+            known: s(),
+        },
+        ForecastError::Core(core()),
+    ];
+    let eval_all = vec![
+        EvalError::Data {
+            path: s(),
+            reason: s(),
+        },
+        EvalError::InvalidParameter {
+            name: "x",
+            reason: s(),
+        },
+        EvalError::Invalid {
+            what: "x",
+            reason: s(),
+        },
+        EvalError::Malformed {
+            line: 1,
+            reason: s(),
+        },
+        EvalError::Rca(RcaError::AllConstant),
+        EvalError::Alerts(AlertError::Config(s())),
+        EvalError::Detect(DetectError::Snapshot(s())),
+        EvalError::Logs(LogError::Snapshot(s())),
+        EvalError::Forecast(ForecastError::NotEnoughData { needed: 2, got: 1 }),
+        EvalError::Core(core()),
+    ];
+    let integration_all = vec![
+        IntegrationError::Payload {
+            system: "x",
+            message: s(),
+        },
+        IntegrationError::Core(core()),
+    ];
+    let mut out = Vec::new();
+    macro_rules! push {
+        ($name:literal, $list:expr, $kind:ident, $count:expr) => {
+            for e in $list {
+                let n = $kind(&e).0;
+                out.push(($name, n, $count, Error::from(e)));
+            }
+        };
+    }
+    push!("CoreError", core_all, core_kind, CORE_VARIANTS);
+    push!("DetectError", detect_all, detect_kind, DETECT_VARIANTS);
+    push!("LogError", log_all, log_kind, LOG_VARIANTS);
+    push!("AlertError", alert_all, alert_kind, ALERT_VARIANTS);
+    push!("RcaError", rca_all, rca_kind, RCA_VARIANTS);
+    push!(
+        "ForecastError",
+        forecast_all,
+        forecast_kind,
+        FORECAST_VARIANTS
+    );
+    push!("EvalError", eval_all, eval_kind, EVAL_VARIANTS);
+    push!(
+        "IntegrationError",
+        integration_all,
+        integration_kind,
+        INTEGRATION_VARIANTS
+    );
+    out
+}
+
+/// For the test suite: one exception per variant of every crate error, as
+/// `(enum name, variant number, number of variants, exception)`.
+#[pyfunction]
+pub(crate) fn _error_variants(py: Python<'_>) -> Vec<(&'static str, usize, usize, Py<PyAny>)> {
+    samples()
+        .into_iter()
+        .map(|(name, n, count, e)| {
+            let err = PyErr::from(e);
+            (name, n, count, err.into_value(py).into_any())
+        })
+        .collect()
+}

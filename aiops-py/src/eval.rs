@@ -24,7 +24,7 @@ pub(crate) fn nab_evaluate<'py>(
     learn_range: bool,
     params: Option<&Bound<'py, PyDict>>,
 ) -> Result<Bound<'py, PyDict>> {
-    let map = params_map(py, detector, params)?;
+    let map = params_map(detector, params)?;
     let det = registry::build(detector, &map).map_err(Error::param)?;
     let start = std::time::Instant::now();
     let results = py.detach(|| -> Result<_> {

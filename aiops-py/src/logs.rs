@@ -1,9 +1,13 @@
 //! Log template mining and anomaly detection: `TemplateMiner` and `LogDetector`, thin wrappers
-//! of `aiops_logs::TemplateMiner` and `LogDetectorState`. Reports come out as plain
-//! Python dicts parsed from the library's serde JSON (one serialization format).
+//! of `aiops_logs::TemplateMiner` and `LogDetectorState`. Reports come out as typed objects
+//! (`ClosedWindow`, `LogWindow`, `LogLine`, `LogReason`, `LogStats`, `LogReport`) whose
+//! `to_dict()` gives the library's JSON shape, converted directly.
 
 use std::sync::{Mutex, MutexGuard};
 
+use aiops_logs::log_detector::{
+    ClosedWindow, LineReport, LogReport, LogStats, Reason, WindowReport,
+};
 use aiops_logs::window_pca::CountPcaParams;
 use aiops_logs::{
     Change, DrainParams, LogDetectorParams, LogDetectorState, MaskSpec, TemplateMiner, WindowSpec,
@@ -103,8 +107,7 @@ impl PyTemplateMiner {
         parallel: bool,
     ) -> Result<Bound<'py, PyArray1<u64>>> {
         let ids = py.detach(|| -> Result<Vec<u64>> {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| Error::Core(aiops_core::CoreError::Io(e)).at(&path))?;
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(e, &path))?;
             let lines = split_lines(&bytes);
             Ok(learn_lines(&mut lock(&self.miner), &lines, parallel))
         })?;
@@ -145,7 +148,7 @@ impl PyTemplateMiner {
     #[staticmethod]
     fn restore(snapshot: &str) -> Result<Self> {
         let miner: TemplateMiner = serde_json::from_str(snapshot)
-            .map_err(|e| Error::Parse(format!("snapshot JSON: {e}")))?;
+            .map_err(|e| Error::Snapshot(format!("snapshot JSON: {e}")))?;
         Ok(Self {
             miner: Mutex::new(miner),
         })
@@ -277,46 +280,44 @@ impl PyLogDetector {
         })
     }
 
-    /// Takes one line; returns the window it closed (`{"window": ..., "lines": [...]}`) or
-    /// None.
-    fn update<'py>(&self, py: Python<'py>, line: &str) -> Result<Option<Bound<'py, PyAny>>> {
-        let closed = lock_state(&self.state).update(line);
-        closed.map(|c| to_py(py, &c)).transpose()
+    /// Takes one line; returns the window it closed, or None.
+    fn update(&self, line: &str) -> Option<PyClosedWindow> {
+        lock_state(&self.state)
+            .update(line)
+            .map(|inner| PyClosedWindow { inner })
     }
 
     /// Takes one line as bytes (invalid UTF-8 replaced and counted).
-    fn update_bytes<'py>(&self, py: Python<'py>, line: &[u8]) -> Result<Option<Bound<'py, PyAny>>> {
-        let closed = lock_state(&self.state).update_bytes(line);
-        closed.map(|c| to_py(py, &c)).transpose()
+    fn update_bytes(&self, line: &[u8]) -> Option<PyClosedWindow> {
+        lock_state(&self.state)
+            .update_bytes(line)
+            .map(|inner| PyClosedWindow { inner })
     }
 
     /// Closes the current window (end of input): the closed window, or None.
-    fn finish<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyAny>>> {
-        let closed = lock_state(&self.state).finish();
-        closed.map(|c| to_py(py, &c)).transpose()
+    fn finish(&self) -> Option<PyClosedWindow> {
+        lock_state(&self.state)
+            .finish()
+            .map(|inner| PyClosedWindow { inner })
     }
 
     /// Runs a whole list of lines from a fresh state (the streaming state is untouched), GIL
-    /// released: `{"window", "windows", "lines", "stats"}`.
-    fn detect<'py>(&self, py: Python<'py>, lines: Vec<String>) -> Result<Bound<'py, PyAny>> {
+    /// released.
+    fn detect(&self, py: Python<'_>, lines: Vec<String>) -> PyLogReport {
         let det = lock_state(&self.state).detector().clone();
-        let report = py.detach(|| det.detect(&lines));
-        to_py(py, &report)
+        PyLogReport {
+            inner: py.detach(|| det.detect(&lines)),
+        }
     }
 
     /// Reads a log file (invalid UTF-8 replaced and counted) and runs it like `detect`.
-    fn detect_file<'py>(
-        &self,
-        py: Python<'py>,
-        path: std::path::PathBuf,
-    ) -> Result<Bound<'py, PyAny>> {
+    fn detect_file(&self, py: Python<'_>, path: std::path::PathBuf) -> Result<PyLogReport> {
         let det = lock_state(&self.state).detector().clone();
         let report = py.detach(|| -> Result<_> {
-            let bytes = std::fs::read(&path)
-                .map_err(|e| Error::Core(aiops_core::CoreError::Io(e)).at(&path))?;
+            let bytes = std::fs::read(&path).map_err(|e| Error::io(e, &path))?;
             Ok(det.detect_bytes(&bytes))
         })?;
-        to_py(py, &report)
+        Ok(PyLogReport { inner: report })
     }
 
     /// One boolean per line (numpy): whether `detect` reports it.
@@ -334,9 +335,10 @@ impl PyLogDetector {
     }
 
     /// Counts of the streaming run so far.
-    fn stats<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        let s = lock_state(&self.state).stats();
-        to_py(py, &s)
+    fn stats(&self) -> PyLogStats {
+        PyLogStats {
+            inner: lock_state(&self.state).stats(),
+        }
     }
 
     /// How lines are grouped: `"60s"`-style time windows or `"100lines"`.
@@ -354,7 +356,7 @@ impl PyLogDetector {
     #[staticmethod]
     fn restore(snapshot: &str) -> Result<Self> {
         let state = LogDetectorState::restore(snapshot)
-            .map_err(|e| Error::Parse(format!("snapshot: {e}")))?;
+            .map_err(|e| Error::Snapshot(format!("snapshot: {e}")))?;
         Ok(Self {
             state: Mutex::new(state),
         })
@@ -382,5 +384,233 @@ impl PyLogDetector {
             .into_inner()
             .unwrap_or_else(|p| p.into_inner());
         Ok(())
+    }
+}
+
+/// Defines read-only properties of a wrapper class (`inner` holds the Rust value), a
+/// `to_dict()` giving the value's JSON shape (converted directly), and equality.
+macro_rules! record {
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* }) => {
+        #[doc = $doc]
+        #[pyclass(frozen, eq, name = $name, module = "aiops._aiops")]
+        #[derive(Debug, Clone, PartialEq)]
+        pub(crate) struct $class {
+            inner: $inner,
+        }
+
+        #[pymethods]
+        impl $class {
+            $(
+                $(#[$m])*
+                #[getter]
+                #[allow(unused_variables)]
+                fn $field(&self, $py: Python<'_>) -> PyResult<$ty> {
+                    let $s = &self.inner;
+                    Ok($body)
+                }
+            )*
+
+            /// The same fields as a dict (the JSON shape of the Rust crate).
+            fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+                to_py(py, &self.inner)
+            }
+
+            fn __repr__(&self) -> String {
+                $repr(&self.inner)
+            }
+        }
+    };
+}
+
+fn reasons(py: Python<'_>, r: &[Reason]) -> PyResult<Vec<Py<PyLogReason>>> {
+    r.iter()
+        .map(|x| Py::new(py, PyLogReason { inner: x.clone() }))
+        .collect()
+}
+
+fn line_reports(py: Python<'_>, l: &[LineReport]) -> PyResult<Vec<Py<PyLogLine>>> {
+    l.iter()
+        .map(|x| Py::new(py, PyLogLine { inner: x.clone() }))
+        .collect()
+}
+
+fn window_reports(py: Python<'_>, w: &[WindowReport]) -> PyResult<Vec<Py<PyLogWindow>>> {
+    w.iter()
+        .map(|x| Py::new(py, PyLogWindow { inner: x.clone() }))
+        .collect()
+}
+
+record!(PyLogReason, Reason, "LogReason", reason_repr, "Why a line or a window is anomalous.", {
+    /// The signal: "new_template", "rare_template", "template_burst", "template_vanish",
+    /// "keyword_rate", "spe" or "keyword".
+    signal: &'static str = |r, py| r.signal.as_str();
+    /// Its strength, in the signal's own scale.
+    score: f64 = |r, py| r.score;
+    /// The template concerned, when there is one.
+    template: Option<u64> = |r, py| r.template;
+    /// A sentence for people.
+    message: String = |r, py| r.message.clone();
+});
+
+record!(PyLogLine, LineReport, "LogLine", line_repr, "An anomalous line.", {
+    /// Line number in the input, from 1.
+    line: u64 = |l, py| l.line;
+    /// Index of its window, from 0.
+    window: u64 = |l, py| l.window;
+    /// Its template id.
+    template_id: u64 = |l, py| l.template_id;
+    /// Its template when its window closed (`<*>` and `<:NAME:>` are variables).
+    template: String = |l, py| l.template.clone();
+    /// The error keywords it holds.
+    keywords: Vec<String> = |l, py| l.keywords.clone();
+    /// Why it is anomalous.
+    reasons: Vec<Py<PyLogReason>> = |l, py| reasons(py, &l.reasons)?;
+});
+
+record!(PyLogWindow, WindowReport, "LogWindow", window_repr, "A closed window of log lines.", {
+    /// Index from 0, in closing order.
+    index: u64 = |w, py| w.index;
+    /// Start of a time window, int ms since the epoch (None for line windows).
+    start_ms: Option<i64> = |w, py| w.start_ms;
+    /// End (exclusive) of a time window, int ms since the epoch.
+    end_ms: Option<i64> = |w, py| w.end_ms;
+    /// First line number in it.
+    first_line: u64 = |w, py| w.first_line;
+    /// Last line number in it.
+    last_line: u64 = |w, py| w.last_line;
+    /// Lines in it.
+    lines: u64 = |w, py| w.lines;
+    /// Lines in it with an error keyword.
+    keyword_lines: u64 = |w, py| w.keyword_lines;
+    /// Whether a window signal fired.
+    anomalous: bool = |w, py| w.anomalous;
+    /// Window signals, strongest first.
+    reasons: Vec<Py<PyLogReason>> = |w, py| reasons(py, &w.reasons)?;
+    /// Anomalous lines in it.
+    anomalous_lines: u64 = |w, py| w.anomalous_lines;
+});
+
+record!(PyLogStats, LogStats, "LogStats", stats_repr, "Counts of a run, and of the input problems met.", {
+    /// Lines read.
+    lines: u64 = |s, py| s.lines;
+    /// Windows closed.
+    windows: u64 = |s, py| s.windows;
+    /// Windows with a window signal.
+    anomalous_windows: u64 = |s, py| s.anomalous_windows;
+    /// Anomalous lines.
+    anomalous_lines: u64 = |s, py| s.anomalous_lines;
+    /// Templates mined.
+    templates: u64 = |s, py| s.templates;
+    /// Lines whose header did not match the log format (mined whole).
+    header_unmatched: u64 = |s, py| s.header_unmatched;
+    /// Lines without a readable time in time windows.
+    untimed: u64 = |s, py| s.untimed;
+    /// Lines older than their window's start.
+    late: u64 = |s, py| s.late;
+    /// Lines with invalid UTF-8 (replaced by U+FFFD).
+    invalid_utf8: u64 = |s, py| s.invalid_utf8;
+});
+
+record!(PyClosedWindow, ClosedWindow, "ClosedWindow", closed_repr, "What closing a window produced: the window and its anomalous lines.", {
+    /// The window.
+    window: PyLogWindow = |c, py| PyLogWindow { inner: c.window.clone() };
+    /// Its anomalous lines, in line order.
+    lines: Vec<Py<PyLogLine>> = |c, py| line_reports(py, &c.lines)?;
+});
+
+record!(PyLogReport, LogReport, "LogReport", report_repr, "The result of a whole run.", {
+    /// How windows were made: "60s"-style or "100lines".
+    window: String = |r, py| r.window.clone();
+    /// Windows that are anomalous or hold an anomalous line, in order.
+    windows: Vec<Py<PyLogWindow>> = |r, py| window_reports(py, &r.windows)?;
+    /// Anomalous lines, in order.
+    lines: Vec<Py<PyLogLine>> = |r, py| line_reports(py, &r.lines)?;
+    /// Counts.
+    stats: PyLogStats = |r, py| PyLogStats { inner: r.stats.clone() };
+});
+
+fn reason_repr(inner: &Reason) -> String {
+    let this = inner;
+    {
+        format!(
+            "LogReason(signal={}, score={:?}, message={})",
+            crate::py_str(this.signal.as_str()),
+            this.score,
+            crate::py_str(&this.message)
+        )
+    }
+}
+
+fn line_repr(inner: &LineReport) -> String {
+    let this = inner;
+    {
+        let signals: Vec<String> = this
+            .reasons
+            .iter()
+            .map(|r| crate::py_str(r.signal.as_str()))
+            .collect();
+        format!(
+            "LogLine(line={}, window={}, template_id={}, reasons=[{}])",
+            this.line,
+            this.window,
+            this.template_id,
+            signals.join(", ")
+        )
+    }
+}
+
+fn window_repr(inner: &WindowReport) -> String {
+    let this = inner;
+    {
+        let w = &this;
+        format!(
+            "LogWindow(index={}, start_ms={}, end_ms={}, lines={}, anomalous={}, anomalous_lines={})",
+            w.index,
+            w.start_ms.map_or("None".into(), |t| t.to_string()),
+            w.end_ms.map_or("None".into(), |t| t.to_string()),
+            w.lines,
+            if w.anomalous { "True" } else { "False" },
+            w.anomalous_lines
+        )
+    }
+}
+
+fn stats_repr(inner: &LogStats) -> String {
+    let this = inner;
+    {
+        let s = &this;
+        format!(
+            "LogStats(lines={}, windows={}, anomalous_windows={}, anomalous_lines={}, templates={})",
+            s.lines, s.windows, s.anomalous_windows, s.anomalous_lines, s.templates
+        )
+    }
+}
+
+fn closed_repr(inner: &ClosedWindow) -> String {
+    let this = inner;
+    {
+        format!(
+            "ClosedWindow(index={}, anomalous={}, lines={})",
+            this.window.index,
+            if this.window.anomalous {
+                "True"
+            } else {
+                "False"
+            },
+            this.lines.len()
+        )
+    }
+}
+
+fn report_repr(inner: &LogReport) -> String {
+    let this = inner;
+    {
+        format!(
+            "LogReport(window={}, windows={}, lines={}, stats={})",
+            crate::py_str(&this.window),
+            this.windows.len(),
+            this.lines.len(),
+            stats_repr(&this.stats)
+        )
     }
 }

@@ -1,65 +1,241 @@
-//! Root-cause ranking: the topology as JSON, the metrics as NumPy, the report as JSON text
-//! (the `aiops.rca` module turns it into a dict).
+//! Root-cause ranking: a `Topology`, the metrics as NumPy, the report as typed objects.
 
-use aiops_core::Topology;
-use aiops_core::TopologyGraph;
-use aiops_core::time::{number_to_ms, parse_timestamp};
-use aiops_rca::rank::{Method, MetricFrame, rank};
-use numpy::{AllowTypeChange, PyArrayLike1, PyArrayLike2};
+use aiops_core::RootCause;
+use aiops_core::time::format_rfc3339;
+use aiops_rca::rank::{AnomalyTimeSource, Method, MetricFrame, Ranking, rank};
+use numpy::{AllowTypeChange, PyArrayLike2};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::{Error, Result};
+use crate::runbook::{PyKnowledgeBase, PyRecommendation};
+use crate::time::{ms_array, ms_scalar};
+use crate::to_py;
+use crate::topology::PyTopology;
 
-/// The report of `aiops rca` (fields in its order) followed by the notes.
-#[derive(serde::Serialize)]
-struct WithNotes<'a> {
-    #[serde(flatten)]
-    report: aiops_rca::rank::Report,
-    notes: &'a [String],
+/// How many root causes get runbooks in a report (as `aiops rca --runbooks`).
+const RUNBOOK_CAUSES: usize = 3;
+
+/// One candidate root cause.
+#[pyclass(frozen, eq, name = "RootCause", module = "aiops._aiops")]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PyRootCause {
+    pub(crate) inner: RootCause,
 }
 
-/// Reads a timestamp given as unix seconds, unix milliseconds (from 1e11) or text.
-fn to_ms(t: &Bound<'_, PyAny>) -> Result<i64> {
-    if let Ok(s) = t.extract::<String>() {
-        return Ok(parse_timestamp(&s)?.0);
+#[pymethods]
+impl PyRootCause {
+    /// A root cause, as a ranking makes them (for `KnowledgeBase.recommend`).
+    #[new]
+    #[pyo3(signature = (rank, resource, metric = None, score = 0.0, confidence = 0.0,
+        evidence = Vec::new(), affected = Vec::new()))]
+    fn new(
+        rank: usize,
+        resource: String,
+        metric: Option<String>,
+        score: f64,
+        confidence: f64,
+        evidence: Vec<String>,
+        affected: Vec<String>,
+    ) -> Self {
+        Self {
+            inner: RootCause {
+                rank,
+                resource,
+                metric,
+                score,
+                confidence,
+                evidence,
+                affected,
+            },
+        }
     }
-    let n: f64 = t
-        .extract()
-        .map_err(|_| Error::Param("anomaly_time must be a number or a string".into()))?;
-    number_to_ms(n)
-        .map(|x| x.0)
-        .ok_or_else(|| Error::Param(format!("anomaly_time {n} is not a timestamp")))
+
+    /// Position, 1 = most likely.
+    #[getter]
+    fn rank(&self) -> usize {
+        self.inner.rank
+    }
+
+    /// The resource.
+    #[getter]
+    fn resource(&self) -> &str {
+        &self.inner.resource
+    }
+
+    /// Its most telling metric, if any.
+    #[getter]
+    fn metric(&self) -> Option<&str> {
+        self.inner.metric.as_deref()
+    }
+
+    /// The method's score (higher is more likely).
+    #[getter]
+    fn score(&self) -> f64 {
+        self.inner.score
+    }
+
+    /// Calibrated probability in [0, 1] that it is the cause.
+    #[getter]
+    fn confidence(&self) -> f64 {
+        self.inner.confidence
+    }
+
+    /// Sentences built from the data.
+    #[getter]
+    fn evidence(&self) -> Vec<String> {
+        self.inner.evidence.clone()
+    }
+
+    /// Its blast radius: every resource that depends on it, nearest first.
+    #[getter]
+    fn affected(&self) -> Vec<String> {
+        self.inner.affected.clone()
+    }
+
+    /// `{"rank", "resource", "metric", "score", "confidence", "evidence", "affected"}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        to_py(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "RootCause(rank={}, resource={}, metric={}, score={:?}, confidence={:?})",
+            self.inner.rank,
+            crate::py_str(&self.inner.resource),
+            self.inner
+                .metric
+                .as_deref()
+                .map_or("None".to_string(), crate::py_str),
+            self.inner.score,
+            self.inner.confidence
+        )
+    }
 }
 
-/// Ranks the resources of `topology_json` as the root cause of the incident seen in
-/// `values` (shape `(points, columns)`, NaN = missing), whose columns are named
-/// `<resource>:<metric>` and whose rows are at `timestamps` (unix seconds, or milliseconds from
-/// 1e11). Returns the report as JSON: `anomaly_time`, `method`, `root_causes`, `impact`,
-/// `recommended_actions`, plus `notes` (how the time was found, what was filled). The GIL is
-/// released while ranking.
+/// The report of a root-cause ranking.
+#[pyclass(frozen, name = "RcaReport", module = "aiops._aiops")]
+#[derive(Debug)]
+pub(crate) struct PyRcaReport {
+    ranking: Ranking,
+    recommended: Vec<aiops_rca::runbook::Recommendation>,
+}
+
+#[pymethods]
+impl PyRcaReport {
+    /// The anomaly time used, int ms since the epoch.
+    #[getter]
+    fn anomaly_time(&self) -> i64 {
+        self.ranking.anomaly_time
+    }
+
+    /// How the anomaly time was obtained: "anomaly time given", or how it was found.
+    #[getter]
+    fn anomaly_time_source(&self) -> String {
+        self.ranking.anomaly_time_source.describe()
+    }
+
+    /// Whether the anomaly time was found in the data (not given).
+    #[getter]
+    fn anomaly_time_detected(&self) -> bool {
+        matches!(
+            self.ranking.anomaly_time_source,
+            AnomalyTimeSource::Detected(_)
+        )
+    }
+
+    /// The ranking method's name.
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.ranking.method.as_str()
+    }
+
+    /// Every candidate resource, best first.
+    #[getter]
+    fn root_causes(&self, py: Python<'_>) -> PyResult<Vec<Py<PyRootCause>>> {
+        self.ranking
+            .root_causes
+            .iter()
+            .map(|c| Py::new(py, PyRootCause { inner: c.clone() }))
+            .collect()
+    }
+
+    /// The impact: the blast radius of the best candidate, nearest first.
+    #[getter]
+    fn affected(&self) -> Vec<String> {
+        self.ranking.affected.clone()
+    }
+
+    /// Runbooks matched to the first root causes (empty without a knowledge base).
+    #[getter]
+    fn recommended_actions(&self, py: Python<'_>) -> PyResult<Vec<Py<PyRecommendation>>> {
+        self.recommended
+            .iter()
+            .map(|r| Py::new(py, PyRecommendation::from(r.clone())))
+            .collect()
+    }
+
+    /// What was done to the input (how the time was found, gaps filled...).
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.ranking.notes.clone()
+    }
+
+    /// The report of `aiops rca` (`anomaly_time` as RFC 3339 text, `method`, `root_causes`,
+    /// `impact` `{"affected"}`, `recommended_actions`) plus `notes`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        let actions = self
+            .recommended
+            .iter()
+            .map(|r| serde_json::to_value(r).map_err(|e| Error::Other(e.to_string())))
+            .collect::<Result<Vec<_>>>()?;
+        let d = to_py(py, &self.ranking.report(actions))?;
+        d.set_item("notes", &self.ranking.notes)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let best = self
+            .ranking
+            .root_causes
+            .first()
+            .map_or("None".to_string(), |c| crate::py_str(&c.resource));
+        format!(
+            "RcaReport(anomaly_time={} ({}), method={}, best={best}, candidates={})",
+            self.ranking.anomaly_time,
+            format_rfc3339(self.ranking.anomaly_time),
+            crate::py_str(self.ranking.method.as_str()),
+            self.ranking.root_causes.len()
+        )
+    }
+}
+
+/// Ranks the resources of `topology` as the root cause of the incident seen in `values`
+/// (shape `(len(timestamps), len(columns))`, NaN = missing), whose columns are named
+/// `<resource>:<metric>` and whose rows are at `timestamps` (int ms or datetime64).
+/// `anomaly_time` (a timestamp or RFC 3339 text) is found in the data when None. With a
+/// `knowledge_base`, the report recommends its runbooks for the first three causes. The GIL
+/// is released while ranking.
 #[pyfunction]
-#[pyo3(signature = (topology_json, timestamps, values, columns, anomaly_time = None, method = "default"))]
-pub(crate) fn rca_rank_json(
+#[pyo3(signature = (topology, timestamps, values, columns, anomaly_time = None,
+    method = "default", knowledge_base = None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn rca_rank(
     py: Python<'_>,
-    topology_json: &str,
-    timestamps: PyArrayLike1<'_, f64, AllowTypeChange>,
+    topology: PyRef<'_, PyTopology>,
+    timestamps: &Bound<'_, PyAny>,
     values: PyArrayLike2<'_, f64, AllowTypeChange>,
     columns: Vec<String>,
     anomaly_time: Option<&Bound<'_, PyAny>>,
     method: &str,
-) -> Result<String> {
+    knowledge_base: Option<PyRef<'_, PyKnowledgeBase>>,
+) -> Result<PyRcaReport> {
     let method: Method = method.parse()?;
-    let time = anomaly_time.map(to_ms).transpose()?;
-    let ts: Vec<i64> = timestamps
-        .as_array()
-        .iter()
-        .enumerate()
-        .map(|(i, &t)| {
-            number_to_ms(t)
-                .map(|x| x.0)
-                .ok_or_else(|| Error::Param(format!("timestamps[{i}] = {t} is not a timestamp")))
-        })
-        .collect::<Result<_>>()?;
+    let time = anomaly_time
+        .filter(|t| !t.is_none())
+        .map(|t| ms_scalar(t, "anomaly_time"))
+        .transpose()?;
+    let ts = ms_array(timestamps, "timestamps")?;
     let v = values.as_array();
     let (rows, cols) = v.dim();
     if rows != ts.len() || cols != columns.len() {
@@ -70,16 +246,23 @@ pub(crate) fn rca_rank_json(
         )));
     }
     let data: Vec<Vec<f64>> = (0..cols).map(|c| v.column(c).to_vec()).collect();
-    py.detach(|| -> Result<String> {
-        let topology = Topology::from_json(topology_json)?;
-        let graph = TopologyGraph::new(&topology)?;
-        let frame = MetricFrame::new(&graph, ts, &columns, data)?;
-        let ranking = rank(&graph, &frame, time, method)?;
-        let out = WithNotes {
-            report: ranking.report(Vec::new()),
-            notes: &ranking.notes,
+    let graph = &topology.graph;
+    let kb = knowledge_base.as_ref().map(|k| &k.kb);
+    py.detach(|| -> Result<PyRcaReport> {
+        let frame = MetricFrame::new(graph, ts, &columns, data)?;
+        let ranking = rank(graph, &frame, time, method)?;
+        let recommended = match kb {
+            Some(kb) => kb.recommend(
+                &ranking.root_causes,
+                |id| graph.kind(id).ok().map(|k| k.as_str().to_string()),
+                RUNBOOK_CAUSES,
+            ),
+            None => Vec::new(),
         };
-        serde_json::to_string(&out).map_err(|e| Error::Other(e.to_string()))
+        Ok(PyRcaReport {
+            ranking,
+            recommended,
+        })
     })
 }
 
@@ -87,4 +270,18 @@ pub(crate) fn rca_rank_json(
 #[pyfunction]
 pub(crate) fn rca_method_names() -> Vec<&'static str> {
     Method::ALL.iter().map(|m| m.as_str()).collect()
+}
+
+/// A root cause from a `RootCause` or a dict of its fields.
+pub(crate) fn root_cause(obj: &Bound<'_, PyAny>) -> Result<RootCause> {
+    if let Ok(c) = obj.cast::<PyRootCause>() {
+        return Ok(c.get().inner.clone());
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return pythonize::depythonize(d.as_any())
+            .map_err(|e| Error::Parse(format!("root cause: {e}")));
+    }
+    Err(Error::Py(pyo3::exceptions::PyTypeError::new_err(
+        "a root cause is a RootCause or a dict of its fields",
+    )))
 }

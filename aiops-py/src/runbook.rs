@@ -3,18 +3,193 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use aiops_core::RootCause;
-use aiops_rca::runbook::{KnowledgeBase, Runbook};
+use aiops_rca::runbook::{KnowledgeBase, Recommendation, Runbook, SearchHit};
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
+use crate::rca::root_cause;
 use crate::to_py;
+use crate::topology::PyTopology;
+
+/// One runbook.
+#[pyclass(frozen, eq, name = "Runbook", module = "aiops._aiops")]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PyRunbook {
+    inner: Runbook,
+}
+
+#[pymethods]
+impl PyRunbook {
+    /// Unique id (by default the file name without its extension).
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Title.
+    #[getter]
+    fn title(&self) -> &str {
+        &self.inner.title
+    }
+
+    /// Resource kinds it applies to, lower case (empty: any).
+    #[getter]
+    fn kinds(&self) -> Vec<String> {
+        self.inner.kinds.clone()
+    }
+
+    /// Metric name patterns (`*` wildcard; empty: any).
+    #[getter]
+    fn metrics(&self) -> Vec<String> {
+        self.inner.metrics.clone()
+    }
+
+    /// Resource ids it applies to (empty: any).
+    #[getter]
+    fn resources(&self) -> Vec<String> {
+        self.inner.resources.clone()
+    }
+
+    /// Free tags.
+    #[getter]
+    fn tags(&self) -> Vec<String> {
+        self.inner.tags.clone()
+    }
+
+    /// Steps to take.
+    #[getter]
+    fn actions(&self) -> Vec<String> {
+        self.inner.actions.clone()
+    }
+
+    /// Free text.
+    #[getter]
+    fn body(&self) -> &str {
+        &self.inner.body
+    }
+
+    /// The file it came from, if any.
+    #[getter]
+    fn source(&self) -> Option<PathBuf> {
+        self.inner.source.clone()
+    }
+
+    /// The runbook as a dict of the same fields.
+    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        to_py(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Runbook(id={}, title={}, actions={})",
+            crate::py_str(&self.inner.id),
+            crate::py_str(&self.inner.title),
+            self.inner.actions.len()
+        )
+    }
+}
+
+/// A runbook recommended for a root cause.
+#[pyclass(frozen, eq, get_all, name = "Recommendation", module = "aiops._aiops")]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PyRecommendation {
+    /// Runbook id.
+    runbook: String,
+    /// Runbook title.
+    title: String,
+    /// The root cause's resource.
+    resource: String,
+    /// The root cause's metric, if any.
+    metric: Option<String>,
+    /// Rank of the root cause it is for.
+    cause_rank: usize,
+    /// How well it fits (the cause's confidence times the runbook's specificity).
+    score: f64,
+    /// Steps to take.
+    actions: Vec<String>,
+}
+
+impl From<Recommendation> for PyRecommendation {
+    fn from(r: Recommendation) -> Self {
+        Self {
+            runbook: r.runbook,
+            title: r.title,
+            resource: r.resource,
+            metric: r.metric,
+            cause_rank: r.cause_rank,
+            score: r.score,
+            actions: r.actions,
+        }
+    }
+}
+
+#[pymethods]
+impl PyRecommendation {
+    /// The recommendation as a dict of the same fields.
+    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        to_py(
+            py,
+            &Recommendation {
+                runbook: self.runbook.clone(),
+                title: self.title.clone(),
+                resource: self.resource.clone(),
+                metric: self.metric.clone(),
+                cause_rank: self.cause_rank,
+                score: self.score,
+                actions: self.actions.clone(),
+            },
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Recommendation(runbook={}, resource={}, cause_rank={}, score={:?})",
+            crate::py_str(&self.runbook),
+            crate::py_str(&self.resource),
+            self.cause_rank,
+            self.score
+        )
+    }
+}
+
+/// A full-text search hit.
+#[pyclass(frozen, eq, get_all, name = "SearchHit", module = "aiops._aiops")]
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PySearchHit {
+    /// Runbook id.
+    runbook: String,
+    /// Runbook title.
+    title: String,
+    /// BM25 score (higher is better).
+    score: f64,
+}
+
+impl From<SearchHit> for PySearchHit {
+    fn from(h: SearchHit) -> Self {
+        Self {
+            runbook: h.runbook,
+            title: h.title,
+            score: h.score,
+        }
+    }
+}
+
+#[pymethods]
+impl PySearchHit {
+    fn __repr__(&self) -> String {
+        format!(
+            "SearchHit(runbook={}, score={:?})",
+            crate::py_str(&self.runbook),
+            self.score
+        )
+    }
+}
 
 /// Runbooks matched to root causes by resource kind, metric and resource, with BM25
 /// full-text search.
 #[pyclass(name = "KnowledgeBase", module = "aiops._aiops", frozen)]
 pub(crate) struct PyKnowledgeBase {
-    kb: KnowledgeBase,
+    pub(crate) kb: KnowledgeBase,
 }
 
 #[pymethods]
@@ -44,36 +219,55 @@ impl PyKnowledgeBase {
         self.kb.len()
     }
 
-    /// The runbooks as dicts (`id`, `title`, `kinds`, `metrics`, `resources`, `tags`,
-    /// `actions`, `body`, `source`).
-    fn runbooks<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        to_py(py, &self.kb.runbooks())
+    fn __repr__(&self) -> String {
+        format!("KnowledgeBase(runbooks={})", self.kb.len())
     }
 
-    /// BM25 search: at most `limit` hits `{"runbook", "title", "score"}`, best first.
+    /// The runbooks, sorted by id.
+    fn runbooks(&self) -> Vec<PyRunbook> {
+        self.kb
+            .runbooks()
+            .iter()
+            .map(|r| PyRunbook { inner: r.clone() })
+            .collect()
+    }
+
+    /// BM25 search: at most `limit` hits, best first.
     #[pyo3(signature = (query, limit = 10))]
-    fn search<'py>(&self, py: Python<'py>, query: &str, limit: usize) -> Result<Bound<'py, PyAny>> {
-        to_py(py, &self.kb.search(query, limit))
+    fn search(&self, query: &str, limit: usize) -> Vec<PySearchHit> {
+        self.kb
+            .search(query, limit)
+            .into_iter()
+            .map(PySearchHit::from)
+            .collect()
     }
 
-    /// Runbooks for the first `top` root causes (dicts shaped like `aiops rca`'s
-    /// `root_causes`), given each resource's kind in `kinds`: a list of `{"runbook",
-    /// "title", "resource", "metric", "cause_rank", "score", "actions"}`.
+    /// Runbooks for the first `top` root causes (`RootCause` objects, as in an `RcaReport`,
+    /// or dicts of their fields), given each resource's kind by a `Topology` or a dict
+    /// `{resource: kind}`.
     #[pyo3(signature = (causes, kinds, top = 3))]
-    fn recommend<'py>(
+    fn recommend(
         &self,
-        py: Python<'py>,
-        causes: &Bound<'py, PyAny>,
-        kinds: BTreeMap<String, String>,
+        causes: Vec<Bound<'_, PyAny>>,
+        kinds: &Bound<'_, PyAny>,
         top: usize,
-    ) -> Result<Bound<'py, PyAny>> {
-        let text: String = py
-            .import("json")?
-            .call_method1("dumps", (causes,))?
-            .extract()?;
-        let causes: Vec<RootCause> =
-            serde_json::from_str(&text).map_err(|e| Error::Parse(format!("causes: {e}")))?;
-        let rec = self.kb.recommend(&causes, |r| kinds.get(r).cloned(), top);
-        to_py(py, &rec)
+    ) -> Result<Vec<PyRecommendation>> {
+        let causes = causes.iter().map(root_cause).collect::<Result<Vec<_>>>()?;
+        let rec = if let Ok(t) = kinds.cast::<PyTopology>() {
+            let g = &t.get().graph;
+            self.kb.recommend(
+                &causes,
+                |r| g.kind(r).ok().map(|k| k.as_str().to_string()),
+                top,
+            )
+        } else {
+            let map: BTreeMap<String, String> = kinds.extract().map_err(|_| {
+                Error::Py(pyo3::exceptions::PyTypeError::new_err(
+                    "kinds is a Topology or a dict {resource: kind}",
+                ))
+            })?;
+            self.kb.recommend(&causes, |r| map.get(r).cloned(), top)
+        };
+        Ok(rec.into_iter().map(PyRecommendation::from).collect())
     }
 }

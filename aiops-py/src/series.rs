@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyTuple, PyType};
 
 use crate::arrays::{borrowed_readonly, column};
 use crate::errors::{Error, Result};
+use crate::time::{ms_array, ms_scalar};
 
 /// Parses `text` as a snake_case variant of the serde enum `$ty` (`"mean"`, `"last"`...), so
 /// the accepted spellings are the ones of the Rust crate and its config files.
@@ -46,19 +47,21 @@ pub(crate) fn labels_from(map: Option<BTreeMap<String, String>>) -> Result<Label
 
 #[pymethods]
 impl PyTimeSeries {
-    /// Builds a series from int64 timestamps (ms since the epoch, strictly increasing), float64
-    /// values (NaN = missing) and optional labels (Prometheus names, non-empty values).
+    /// Builds a series from timestamps (int ms since the epoch or datetime64 / pandas
+    /// datetimes, strictly increasing), float64 values (NaN = missing) and optional labels
+    /// (Prometheus names, non-empty values).
     #[new]
     #[pyo3(signature = (timestamps, values, labels=None))]
     fn new(
         py: Python<'_>,
-        timestamps: PyArrayLike1<'_, i64>,
+        timestamps: &Bound<'_, PyAny>,
         values: PyArrayLike1<'_, f64, AllowTypeChange>,
         labels: Option<BTreeMap<String, String>>,
     ) -> Result<Self> {
         let labels = labels_from(labels)?;
-        let (ts, vs) = (column(&timestamps), column(&values));
-        let inner = py.detach(|| TimeSeries::new(labels, ts.into_owned(), vs.into_owned()))?;
+        let ts = ms_array(timestamps, "timestamps")?;
+        let vs = column(&values);
+        let inner = py.detach(|| TimeSeries::new(labels, ts, vs.into_owned()))?;
         Ok(Self { inner })
     }
 
@@ -118,9 +121,18 @@ impl PyTimeSeries {
     }
 
     /// The points with `start_ms <= timestamp < end_ms`, as a new series.
-    fn slice_time(&self, py: Python<'_>, start_ms: i64, end_ms: i64) -> Self {
+    fn slice_time(
+        &self,
+        py: Python<'_>,
+        start_ms: &Bound<'_, PyAny>,
+        end_ms: &Bound<'_, PyAny>,
+    ) -> Result<Self> {
+        let (start, end) = (
+            ms_scalar(start_ms, "start_ms")?,
+            ms_scalar(end_ms, "end_ms")?,
+        );
         let s = &self.inner;
-        py.detach(|| s.slice_time(start_ms, end_ms)).into()
+        Ok(py.detach(|| s.slice_time(start, end)).into())
     }
 
     /// Resamples to a grid of `step_ms` ms aligned to multiples of `step_ms` since the epoch.

@@ -1,38 +1,169 @@
-//! `aiops.rca.Topology`: the topology graph of `aiops_core::topology_graph` (who depends on whom, blast
-//! radius, distances), built from the topology JSON every aiops command reads.
+//! `Topology`: a checked `aiops_core::Topology` with its graph (who depends on whom, blast
+//! radius, distances), built from nodes and edges, a dict, JSON text or a JSON file.
 
-use aiops_core::Topology;
+use std::path::PathBuf;
+
 use aiops_core::TopologyGraph;
+use aiops_core::{Edge, Node, Topology};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::{Error, Result};
+use crate::to_py;
 
-/// A checked topology: `{"nodes": [{"id", "kind"}], "edges": [{"from", "to", "kind"}]}` with
-/// edge kinds `calls` (caller -> callee), `runs_on` and `depends_on`. Trouble travels against
-/// the edges, so a resource's dependents are its blast radius.
+/// A checked topology: resources (`nodes`, each with an `id` and a `kind`) and the edges
+/// between them (`calls`: caller -> callee, `runs_on`, `depends_on`). Trouble travels against
+/// the edges, so a resource's dependents are its blast radius. Every API that needs the
+/// topology (the alert engine, root-cause ranking, PC) takes this object.
 #[pyclass(name = "Topology", module = "aiops._aiops", frozen)]
 pub(crate) struct PyTopology {
-    graph: TopologyGraph,
-    ids: Vec<String>,
+    pub(crate) topology: Topology,
+    pub(crate) graph: TopologyGraph,
 }
 
 fn owned(v: Vec<&str>) -> Vec<String> {
     v.into_iter().map(str::to_string).collect()
 }
 
+/// A node from a dict (`{"id", "kind", "labels"?}`) or an `(id, kind)` pair.
+fn node(item: &Bound<'_, PyAny>) -> Result<Node> {
+    if item.is_instance_of::<PyDict>() {
+        return pythonize::depythonize(item)
+            .map_err(|e| Error::Parse(format!("topology node: {e}")));
+    }
+    let (id, kind): (String, String) = item.extract().map_err(|_| {
+        Error::Py(PyTypeError::new_err(
+            "a topology node is a dict {\"id\", \"kind\"} or an (id, kind) pair",
+        ))
+    })?;
+    Ok(Node {
+        id,
+        kind: kind.parse()?,
+        labels: Default::default(),
+    })
+}
+
+/// An edge from a dict (`{"from", "to", "kind"}`) or a `(from, to, kind)` triple.
+fn edge(item: &Bound<'_, PyAny>) -> Result<Edge> {
+    if item.is_instance_of::<PyDict>() {
+        return pythonize::depythonize(item)
+            .map_err(|e| Error::Parse(format!("topology edge: {e}")));
+    }
+    let (from, to, kind): (String, String, String) = item.extract().map_err(|_| {
+        Error::Py(PyTypeError::new_err(
+            "a topology edge is a dict {\"from\", \"to\", \"kind\"} or a (from, to, kind) triple",
+        ))
+    })?;
+    Ok(Edge {
+        from,
+        to,
+        kind: kind.parse()?,
+    })
+}
+
+impl PyTopology {
+    pub(crate) fn build(topology: Topology) -> Result<Self> {
+        Ok(Self {
+            graph: TopologyGraph::new(&topology)?,
+            topology,
+        })
+    }
+
+    fn from_parts(nodes: &Bound<'_, PyAny>, edges: Option<&Bound<'_, PyAny>>) -> Result<Self> {
+        let nodes = nodes
+            .try_iter()?
+            .map(|n| node(&n?))
+            .collect::<Result<Vec<_>>>()?;
+        let edges = match edges {
+            Some(e) if !e.is_none() => e
+                .try_iter()?
+                .map(|x| edge(&x?))
+                .collect::<Result<Vec<_>>>()?,
+            _ => Vec::new(),
+        };
+        Self::build(Topology::new(nodes, edges)?)
+    }
+}
+
 #[pymethods]
 impl PyTopology {
-    /// From the topology JSON text. Raises ParseError for bad JSON and InvalidInputError for
-    /// an edge to an unknown node or a cycle of `runs_on` edges.
+    /// From nodes (dicts `{"id", "kind"}` or `(id, kind)` pairs) and edges (dicts
+    /// `{"from", "to", "kind"}` or `(from, to, kind)` triples). Raises InvalidInputError for
+    /// a duplicate node, an edge to an unknown node or a cycle of `runs_on` edges, and
+    /// InvalidParameterError for an unknown edge kind.
     #[new]
-    fn new(json: &str) -> Result<Self> {
-        let t: Topology =
-            serde_json::from_str(json).map_err(|e| Error::Parse(format!("topology: {e}")))?;
-        let ids = t.nodes().iter().map(|n| n.id.clone()).collect();
-        Ok(Self {
-            graph: TopologyGraph::new(&t)?,
-            ids,
-        })
+    #[pyo3(signature = (nodes, edges = None))]
+    fn new(nodes: &Bound<'_, PyAny>, edges: Option<&Bound<'_, PyAny>>) -> Result<Self> {
+        Self::from_parts(nodes, edges)
+    }
+
+    /// From a dict shaped like the topology JSON: `{"nodes": [...], "edges": [...]}`.
+    #[staticmethod]
+    fn from_dict(data: &Bound<'_, PyDict>) -> Result<Self> {
+        for key in data.keys() {
+            let key: String = key.extract()?;
+            if key != "nodes" && key != "edges" {
+                return Err(Error::Parse(format!(
+                    "topology: unknown key {key:?}; expected \"nodes\" and \"edges\""
+                )));
+            }
+        }
+        let nodes = data
+            .get_item("nodes")?
+            .ok_or_else(|| Error::Parse("topology: missing key \"nodes\"".into()))?;
+        let edges = data.get_item("edges")?;
+        Self::from_parts(&nodes, edges.as_ref())
+    }
+
+    /// From the topology JSON text (`{"nodes": [...], "edges": [...]}`); raises ParseError
+    /// for malformed JSON.
+    #[staticmethod]
+    fn from_json(text: &str) -> Result<Self> {
+        Self::build(Topology::from_json(text)?)
+    }
+
+    /// Reads a topology JSON file.
+    #[staticmethod]
+    fn from_file(path: PathBuf) -> Result<Self> {
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(e, &path))?;
+        Self::build(Topology::from_json(&text).map_err(|e| Error::from(e).at(&path))?)
+    }
+
+    /// The topology as a dict shaped like its JSON: `{"nodes": [...], "edges": [...]}`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        to_py(py, &self.topology)
+    }
+
+    /// Edges as `(from, to, kind)`, in declaration order.
+    fn edges(&self) -> Vec<(String, String, &'static str)> {
+        self.topology
+            .edges()
+            .iter()
+            .map(|e| (e.from.clone(), e.to.clone(), e.kind.as_str()))
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Topology(nodes={}, edges={})",
+            self.topology.nodes().len(),
+            self.topology.edges().len()
+        )
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyTopology>()
+            .is_ok_and(|o| o.get().topology == self.topology)
+    }
+
+    fn __getnewargs__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let d = self.to_dict(py)?;
+        Ok((d.get_item("nodes")?, d.get_item("edges")?))
     }
 
     fn __len__(&self) -> usize {
@@ -43,9 +174,9 @@ impl PyTopology {
         self.graph.contains(id)
     }
 
-    /// Resource ids, in the order of the JSON.
+    /// Resource ids, in declaration order.
     fn nodes(&self) -> Vec<String> {
-        self.ids.clone()
+        self.topology.nodes().iter().map(|n| n.id.clone()).collect()
     }
 
     /// The kind of a resource (`service`, `host`, ...).

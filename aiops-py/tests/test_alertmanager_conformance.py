@@ -245,7 +245,7 @@ def test_notifications_match_alertmanager(tmp_path):
         f"    startsAt: '{m['startsAt']}'\n    endsAt: '{m['endsAt']}'\n"
         for i, m in enumerate(silences)
     )
-    engine = AlertEngine(ROUTES + ours_silences)
+    engine = AlertEngine.from_yaml(ROUTES + ours_silences)
     ours_raw = []
     first, last = sent[0][0], sent[0][0] + int(END * 1000)
     pending = list(sent)
@@ -253,16 +253,16 @@ def test_notifications_match_alertmanager(tmp_path):
     while t <= last:
         while pending and pending[0][0] <= t:
             at, a = pending.pop(0)
-            engine.ingest(json.dumps(a), now=at)
+            engine.ingest(a, now=at)
         ours_raw.extend(engine.tick(t))
         t += 50
     ours = normalise(
         [
             (
-                b["receiver"],
-                b["group_labels"],
-                [label_set(a["labels"]) for a in b["firing"]],
-                [label_set(a["labels"]) for a in b["resolved"]],
+                b.receiver,
+                b.group_labels,
+                [label_set(a.labels) for a in b.firing],
+                [label_set(a.labels) for a in b.resolved],
             )
             for b in ours_raw
         ]

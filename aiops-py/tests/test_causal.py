@@ -74,7 +74,7 @@ def test_pc_topology_prior() -> None:
     db = rng.normal(size=2000)
     api = db + rng.normal(size=2000)
     web = api + rng.normal(size=2000)
-    topo = json.dumps(
+    topo = aiops.Topology.from_dict(
         {
             "nodes": [{"id": s, "kind": "service"} for s in ("web", "api", "db")],
             "edges": [

@@ -24,7 +24,7 @@ def test_every_registry_detector_runs_batch_and_online_alike(name: str) -> None:
     params = {"upper": 90.0} if name == "threshold" else {}
     det = aiops.build_detector(name, **params)
     ts, v = _series()
-    d = det.detect(v, ts)
+    d = det.detect(ts, v)
     assert len(d) == len(v)
     assert np.all(np.isfinite(d.scores))
     online = Detector(name, **params)
@@ -38,7 +38,7 @@ def test_every_registry_detector_runs_batch_and_online_alike(name: str) -> None:
 def test_pickled_streaming_state_continues(name: str) -> None:
     params = {"upper": 90.0} if name == "threshold" else {}
     ts, v = _series()
-    whole = Detector(name, **params).detect(v, ts)
+    whole = Detector(name, **params).detect(ts, v)
     det = Detector(name, **params)
     for i in range(700):
         det.update(int(ts[i]), float(v[i]))
@@ -50,7 +50,7 @@ def test_pickled_streaming_state_continues(name: str) -> None:
 
 def test_default_detector_flags_the_spike() -> None:
     ts, v = _series()
-    d = Detector().detect(v, ts)
+    d = Detector().detect(ts, v)
     assert d.is_anomaly[1200]
     assert Detector().name == "default"
 
@@ -115,7 +115,7 @@ def test_multivariate_detectors(name: str) -> None:
     rows = np.column_stack([base, 2 * base + rng.normal(0, 0.1, n), rng.normal(0, 1, n)])
     rows[600] = [0.0, 8.0, 0.0]  # breaks the correlation between the first two metrics
     det = aiops.MultivariateDetector(name)
-    d = det.detect(rows)
+    d = det.detect(None, rows)
     assert len(d) == n
     assert d.is_anomaly[600]
     online = aiops.MultivariateDetector(name)
@@ -144,7 +144,7 @@ _EXTREMES = {
 def test_extreme_inputs_give_finite_scores_or_a_clear_error(name: str) -> None:
     params = {"upper": 1.0} if name == "threshold" else {}
     for case, v in _EXTREMES.items():
-        d = Detector(name, **params).detect(v)
+        d = Detector(name, **params).detect(values=v)
         assert np.all(np.isfinite(d.scores)), (name, case)
     with pytest.raises(aiops.InvalidInputError, match="out of range"):
-        Detector(name, **params).detect(np.array([0.0, 1e300]))
+        Detector(name, **params).detect(values=np.array([0.0, 1e300]))

@@ -197,5 +197,14 @@ def test_pickle_keeps_gaps_and_infinities() -> None:
 
 def test_reexports() -> None:
     assert aiops.TimeSeries is aiops._aiops.TimeSeries
-    assert set(aiops.__all__) >= set(aiops._aiops.__all__)
+    assert set(aiops.__all__) >= {n for n in aiops._aiops.__all__ if not n.startswith("_")}
     assert aiops.__version__ == aiops._aiops.__version__
+
+
+def test_datetimes_are_milliseconds() -> None:
+    ts = np.array([0, 60_000, 120_000], dtype=np.int64)
+    a = TimeSeries(ts, [1.0, 2.0, 3.0])
+    b = TimeSeries(ts.astype("datetime64[ms]").astype("datetime64[s]"), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(a.timestamps, b.timestamps)
+    assert b.timestamps.dtype == np.int64
+    assert len(a.slice_time(np.datetime64(60, "s"), 120_000)) == 1

@@ -4,7 +4,8 @@ use aiops_core::CoreError;
 
 /// What can go wrong in root-cause analysis: ranking, causal discovery, runbooks.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
+// Exhaustive on purpose: the Python binding maps every variant to an exception class with a
+// `match` that has no catch-all arm, so a new variant must be given its Python class.
 pub enum RcaError {
     /// A parameter or configuration value is out of range or inconsistent.
     #[error("invalid {name}: {reason}")]

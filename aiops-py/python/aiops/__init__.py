@@ -1,4 +1,5 @@
-"""aiops: time series IO, anomaly detection and forecasting, implemented in Rust.
+"""aiops: time series IO, anomaly detection, forecasting, log intelligence, alert correlation
+and root-cause analysis, implemented in Rust.
 
 The native module :mod:`aiops._aiops` holds everything; this package re-exports its public
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
@@ -6,38 +7,75 @@ capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
 ``aiops.alerts`` the alert correlation engine, ``aiops.rca`` root-cause analysis: causal
 discovery (PC, Granger), root-cause ranking and the runbook knowledge base.
 
+Typed objects go in and out: a :class:`Topology` is what every API that needs the service
+topology takes; alerts are :class:`Alert` objects or dicts in Alertmanager's API v2 shape;
+results are classes with attributes, a ``repr`` and ``to_dict()``. No API takes or returns
+JSON text (snapshots are opaque strings for ``restore``).
+
+Timestamps, everywhere: int milliseconds since the Unix epoch (UTC). Every argument taking
+timestamps also accepts NumPy ``datetime64`` arrays and scalars of any unit (converted exactly
+by NumPy's cast to ``datetime64[ms]``; finer units round down to the millisecond), pandas
+``DatetimeIndex`` / datetime ``Series`` / ``Timestamp`` (time-zone aware ones converted to
+UTC), and ``datetime.datetime`` (naive ones read as UTC). Numbers are never guessed from their
+magnitude: an int is milliseconds, a float is refused. Returned timestamps are int ms (NumPy
+int64 arrays for arrays). Arguments come in Rust's order: ``detect(timestamps, values)``.
+
 Exceptions::
 
     AiopsError(Exception)
     ├── InvalidInputError(AiopsError, ValueError)
-    │   ├── ParseError
-    │   └── InvalidParameterError
+    │   ├── ParseError                 malformed CSV / JSON / YAML / Prometheus text
+    │   │   ├── ConfigError            an invalid configuration
+    │   │   └── SnapshotError          a snapshot or pickle that cannot be restored
+    │   ├── InvalidParameterError      a parameter out of range or unknown
+    │   ├── UnknownResourceError       a resource that is not in the topology
+    │   └── NotEnoughDataError         too few points or samples
+    ├── ModelFitError(AiopsError)      a forecasting model could not be fitted
     └── AiopsIOError(AiopsError, OSError)
         └── AiopsFileNotFoundError(AiopsIOError, FileNotFoundError)
 """
 
 from aiops._aiops import (
-    AlertEngine,
     AiopsError,
-    CausalGraph,
-    GrangerResult,
     AiopsFileNotFoundError,
     AiopsIOError,
+    Alert,
+    AlertEngine,
+    AlertStats,
+    CausalGraph,
+    ClosedWindow,
+    ConfigError,
     Detections,
     Detector,
     FittedModel,
+    GrangerResult,
+    Incident,
+    IngestOutcome,
     InvalidInputError,
     InvalidParameterError,
     KnowledgeBase,
-    Topology,
     LogDetector,
+    LogLine,
+    LogReason,
+    LogReport,
+    LogStats,
+    LogWindow,
+    ModelFitError,
     MultivariateDetector,
+    NotEnoughDataError,
+    Notification,
     ParseError,
     Prediction,
-    RollingZScore,
+    RcaReport,
+    Recommendation,
+    RootCause,
+    Runbook,
+    SearchHit,
+    SnapshotError,
     TemplateMiner,
-    Threshold,
     TimeSeries,
+    Topology,
+    UnknownResourceError,
     __version__,
     build_detector,
     capacity_plan,
@@ -46,13 +84,13 @@ from aiops._aiops import (
     detector_names,
     fit_model,
     forecast_many,
+    loghub_template,
     m4_evaluate,
     model_names,
-    loghub_template,
     multivariate_detector_names,
     nab_evaluate,
     rca_method_names,
-    rca_rank_json,
+    rca_rank,
     read_csv,
     read_csv_text,
     read_jsonl,
@@ -63,51 +101,69 @@ from aiops._aiops import (
 from aiops import alerts, detect, forecast, logs, rca
 
 __all__ = [
-    "AlertEngine",
-    "alerts",
-    "rca",
-    "KnowledgeBase",
-    "Topology",
     "AiopsError",
     "AiopsFileNotFoundError",
     "AiopsIOError",
+    "Alert",
+    "AlertEngine",
+    "AlertStats",
     "CausalGraph",
+    "ClosedWindow",
+    "ConfigError",
     "Detections",
     "Detector",
     "FittedModel",
+    "GrangerResult",
+    "Incident",
+    "IngestOutcome",
     "InvalidInputError",
     "InvalidParameterError",
+    "KnowledgeBase",
     "LogDetector",
+    "LogLine",
+    "LogReason",
+    "LogReport",
+    "LogStats",
+    "LogWindow",
+    "ModelFitError",
     "MultivariateDetector",
+    "NotEnoughDataError",
+    "Notification",
     "ParseError",
-    "GrangerResult",
     "Prediction",
-    "RollingZScore",
+    "RcaReport",
+    "Recommendation",
+    "RootCause",
+    "Runbook",
+    "SearchHit",
+    "SnapshotError",
     "TemplateMiner",
-    "Threshold",
     "TimeSeries",
+    "Topology",
+    "UnknownResourceError",
     "__version__",
+    "alerts",
     "build_detector",
     "capacity_plan",
     "causal_granger",
     "causal_pc",
     "detect",
-    "forecast",
     "detector_names",
     "fit_model",
+    "forecast",
     "forecast_many",
-    "m4_evaluate",
-    "model_names",
     "loghub_template",
     "logs",
+    "m4_evaluate",
+    "model_names",
     "multivariate_detector_names",
     "nab_evaluate",
+    "rca",
     "rca_method_names",
-    "rca_rank_json",
+    "rca_rank",
     "read_csv",
     "read_csv_text",
     "read_jsonl",
     "read_prometheus_matrix",
     "read_wide_csv",
-    "rca",
 ]

@@ -1,12 +1,15 @@
 """Native module of aiops (Rust, PyO3): time series, readers, detectors and their errors.
 
-Timestamps are int64 milliseconds since the Unix epoch (UTC); values are float64 and NaN marks
-a missing point. Heavy calls (parsing, detection) release the GIL.
+Timestamps are int milliseconds since the Unix epoch (UTC); every argument taking timestamps
+also takes NumPy ``datetime64`` (any unit), pandas ``DatetimeIndex`` / ``Timestamp`` and
+``datetime.datetime``. Values are float64 and NaN marks a missing point. Heavy calls (parsing,
+detection) release the GIL.
 """
 
 import os
-from collections.abc import Sequence
-from typing import Any, Final, TypeAlias, final
+from collections.abc import Iterable, Sequence
+import datetime
+from typing import Any, Final, TypeAlias, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -14,14 +17,20 @@ import numpy.typing as npt
 _Int64Array: TypeAlias = npt.NDArray[np.int64]
 _Float64Array: TypeAlias = npt.NDArray[np.float64]
 _BoolArray: TypeAlias = npt.NDArray[np.bool_]
-# Timestamps must be an int64 array or a sequence of ints; values anything NumPy turns into
-# float64.
-_TimestampsLike: TypeAlias = npt.NDArray[np.int64] | Sequence[int]
+# One timestamp: int ms since the epoch, numpy.datetime64, pandas.Timestamp (a datetime),
+# datetime.datetime. Arrays of them: int or datetime64 arrays, sequences of timestamps, pandas
+# DatetimeIndex / Series (anything with the array protocol).
+_Timestamp: TypeAlias = int | np.integer[Any] | np.datetime64 | datetime.datetime
+_TimestampsLike: TypeAlias = (
+    npt.NDArray[np.int64] | npt.NDArray[np.datetime64] | Sequence[_Timestamp] | Any
+)
+# Values: anything NumPy turns into float64.
 _ValuesLike: TypeAlias = npt.ArrayLike
 _PathLike: TypeAlias = str | os.PathLike[str]
 
 __all__ = [
     "__version__",
+    "_error_variants",
     "AlertEngine",
     "KnowledgeBase",
     "Topology",
@@ -29,14 +38,17 @@ __all__ = [
     "InvalidInputError",
     "ParseError",
     "InvalidParameterError",
+    "ConfigError",
+    "SnapshotError",
+    "UnknownResourceError",
+    "NotEnoughDataError",
+    "ModelFitError",
     "AiopsIOError",
     "AiopsFileNotFoundError",
     "TimeSeries",
     "Detections",
     "Detector",
     "MultivariateDetector",
-    "RollingZScore",
-    "Threshold",
     "TemplateMiner",
     "LogDetector",
     "loghub_template",
@@ -49,7 +61,23 @@ __all__ = [
     "build_detector",
     "nab_evaluate",
     "rca_method_names",
-    "rca_rank_json",
+    "rca_rank",
+    "RcaReport",
+    "RootCause",
+    "Runbook",
+    "Recommendation",
+    "SearchHit",
+    "Alert",
+    "Incident",
+    "Notification",
+    "IngestOutcome",
+    "AlertStats",
+    "ClosedWindow",
+    "LogWindow",
+    "LogLine",
+    "LogReason",
+    "LogStats",
+    "LogReport",
     "multivariate_detector_names",
     "Prediction",
     "FittedModel",
@@ -68,6 +96,10 @@ _Float64Array2: TypeAlias = npt.NDArray[np.float64]
 
 __version__: Final[str]
 
+def _error_variants() -> list[tuple[str, int, int, AiopsError]]:
+    """For the test suite: one exception per variant of every Rust error enum, as
+    ``(enum name, variant number, number of variants, exception)``."""
+
 class AiopsError(Exception):
     """Base class of every error raised by aiops."""
 
@@ -80,6 +112,22 @@ class ParseError(InvalidInputError):
 
 class InvalidParameterError(InvalidInputError):
     """A detector or reader parameter is out of its valid range or unknown."""
+
+class ConfigError(ParseError):
+    """An invalid configuration: the alert engine's YAML or dict, an RCA or causal
+    discovery configuration. Also a ParseError."""
+
+class SnapshotError(ParseError):
+    """A snapshot or pickled state that cannot be restored. Also a ParseError."""
+
+class UnknownResourceError(InvalidInputError):
+    """A resource (or a metric column's resource) that is not in the topology."""
+
+class NotEnoughDataError(InvalidInputError):
+    """Too few points or samples for the algorithm (an empty series included)."""
+
+class ModelFitError(AiopsError):
+    """A forecasting model could not be fitted to otherwise valid data."""
 
 class AiopsIOError(AiopsError, OSError):
     """Reading a file failed. Also an OSError, with errno, strerror and filename set."""
@@ -102,8 +150,9 @@ class TimeSeries:
         values: _ValuesLike,
         labels: dict[str, str] | None = None,
     ) -> TimeSeries:
-        """Builds a series from int64 timestamps (ms since the epoch, strictly increasing),
-        float64 values (NaN = missing) and optional labels (Prometheus names, non-empty values).
+        """Builds a series from timestamps (int ms since the epoch or datetime64, strictly
+        increasing), float64 values (NaN = missing) and optional labels (Prometheus names,
+        non-empty values).
 
         Raises InvalidInputError for mismatched lengths, unsorted or duplicate timestamps and
         bad labels.
@@ -134,7 +183,7 @@ class TimeSeries:
         Raises InvalidInputError otherwise.
         """
 
-    def slice_time(self, start_ms: int, end_ms: int) -> TimeSeries:
+    def slice_time(self, start_ms: _Timestamp, end_ms: _Timestamp) -> TimeSeries:
         """The points with ``start_ms <= timestamp < end_ms``, as a new series."""
 
     def resample(self, step_ms: int, agg: str = "mean", fill: str = "none") -> TimeSeries:
@@ -194,129 +243,6 @@ class Detections:
 
     def __len__(self) -> int:
         """Number of points."""
-
-@final
-class RollingZScore:
-    """Rolling z-score: how many standard deviations a point lies from the mean of the
-    ``window`` points before it; flagged at ``|z| >= threshold``.
-
-    ``window`` and ``min_periods`` count points (``min_periods`` defaults to ``window``:
-    scoring starts once the window is full); ``direction`` is "both", "up" or "down".
-    Raises InvalidParameterError for out-of-range parameters. Pickling keeps the stream state.
-    """
-
-    def __new__(
-        cls,
-        window: int = 60,
-        threshold: float = 3.0,
-        min_periods: int | None = None,
-        direction: str = "both",
-    ) -> RollingZScore:
-        """Checks the parameters and makes a fresh stream state."""
-
-    @property
-    def name(self) -> str:
-        """Registry name: "zscore"."""
-
-    @property
-    def window(self) -> int:
-        """Points in the reference window."""
-
-    @property
-    def threshold(self) -> float:
-        """Flagging threshold, in standard deviations."""
-
-    @property
-    def min_periods(self) -> int | None:
-        """Points needed before scoring starts, as given (None: the window)."""
-
-    @property
-    def direction(self) -> str:
-        """Which departures count: "both", "up" or "down"."""
-
-    def severity(self, score: float) -> str:
-        """Severity name ("critical", "high", "medium", "low") of an anomaly with this score."""
-
-    def detect(
-        self, values: TimeSeries | _ValuesLike, timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every point, GIL released.
-
-        ``values`` is a float64 array (or a TimeSeries, then ``timestamps`` must be omitted);
-        ``timestamps`` are int64 ms, default 0, 1, 2, ... Input must be non-empty, timestamps
-        strictly increasing and values finite, else InvalidInputError.
-        """
-
-    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
-        """Scores one point of a stream, then learns from it: returns ``(score, is_anomaly)``.
-
-        Feeding a series point by point gives exactly the results of ``detect``. Timestamps
-        must strictly increase and values be finite (else InvalidInputError, state unchanged).
-        """
-
-    def reset(self) -> None:
-        """Forgets every point seen by ``update``."""
-
-    def __getnewargs__(self) -> tuple[int, float, int | None, str]:
-        """Constructor arguments (pickle support)."""
-
-    def __getstate__(self) -> str:
-        """The streaming state, as JSON (pickle support)."""
-
-    def __setstate__(self, state: str) -> None:
-        """Restores the streaming state saved by ``__getstate__``."""
-
-@final
-class Threshold:
-    """Static threshold: flags values above ``upper`` or below ``lower`` (one at least).
-
-    The score is how far the value lies beyond the bound, in the value's units (0 inside).
-    ``severity`` (default "high") is the severity of every breach. Raises
-    InvalidParameterError when no bound is set, a bound is not finite, or ``lower >= upper``.
-    """
-
-    def __new__(
-        cls,
-        upper: float | None = None,
-        lower: float | None = None,
-        severity: str | None = None,
-    ) -> Threshold:
-        """Checks the parameters and makes a fresh stream state."""
-
-    @property
-    def name(self) -> str:
-        """Registry name: "threshold"."""
-
-    @property
-    def upper(self) -> float | None:
-        """Values above this are anomalous (None: no upper bound)."""
-
-    @property
-    def lower(self) -> float | None:
-        """Values below this are anomalous (None: no lower bound)."""
-
-    def severity(self, score: float) -> str:
-        """Severity name of every breach ("critical", "high", ...)."""
-
-    def detect(
-        self, values: TimeSeries | _ValuesLike, timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every point, GIL released; see ``RollingZScore.detect``."""
-
-    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
-        """Scores one point of a stream: returns ``(score, is_anomaly)``."""
-
-    def reset(self) -> None:
-        """Forgets every point seen by ``update``."""
-
-    def __getnewargs__(self) -> tuple[float | None, float | None, str | None]:
-        """Constructor arguments (pickle support)."""
-
-    def __getstate__(self) -> str:
-        """The streaming state, as JSON (pickle support)."""
-
-    def __setstate__(self, state: str) -> None:
-        """Restores the streaming state saved by ``__getstate__``."""
 
 def read_csv(
     path: _PathLike, allow_missing: bool = False, sort: str | None = None
@@ -384,17 +310,20 @@ class Detector:
     @property
     def params(self) -> dict[str, object]:
         """The parameters given at construction (defaults are not listed)."""
-    def detect(
-        self, values: _ValuesLike | TimeSeries, timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every point: ``values`` with optional ``timestamps`` (int64 ms; default 0,
-        1, 2...), or a TimeSeries."""
-    def update(self, timestamp: int, value: float) -> tuple[float, bool]:
+    @overload
+    def detect(self, timestamps: TimeSeries, values: None = None) -> Detections: ...
+    @overload
+    def detect(self, timestamps: _TimestampsLike | None, values: _ValuesLike) -> Detections: ...
+    @overload
+    def detect(self, *, values: _ValuesLike) -> Detections: ...
+    def update(self, timestamp: _Timestamp, value: float) -> tuple[float, bool]:
         """Streams one point; returns ``(score, is_anomaly)``."""
     def reset(self) -> None:
         """Forgets the streamed points."""
     def severity(self, score: float) -> str:
         """The severity name of an anomaly with this score."""
+    def __getstate__(self) -> str: ...
+    def __setstate__(self, state: str) -> None: ...
     def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, object]]: ...
 
 @final
@@ -411,12 +340,13 @@ class MultivariateDetector:
     @property
     def name(self) -> str:
         """The registry name."""
-    def detect(
-        self, rows: npt.NDArray[np.float64], timestamps: _TimestampsLike | None = None
-    ) -> Detections:
-        """Scores every row of ``rows`` (shape (n, metrics), float64) at ``timestamps`` (int64
-        ms; default 0, 1, 2...)."""
-    def update(self, timestamp: int, row: _ValuesLike) -> tuple[float, bool]:
+    @property
+    def params(self) -> dict[str, object]:
+        """The parameters given at construction (defaults are not listed), as a new dict."""
+    def detect(self, timestamps: _TimestampsLike | None, rows: npt.ArrayLike) -> Detections:
+        """Scores every row of ``rows`` (shape (n, metrics), float64) at ``timestamps`` (int
+        ms or datetime64; None: 0, 1, 2...). The GIL is released."""
+    def update(self, timestamp: _Timestamp, row: _ValuesLike) -> tuple[float, bool]:
         """Streams one row (one value per metric); returns ``(score, is_anomaly)``."""
     def reset(self) -> None:
         """Forgets the streamed rows."""
@@ -437,9 +367,9 @@ def nab_evaluate(
     and maximum unless ``learn_range`` is true. The GIL is released while it runs.
     """
 
-def build_detector(name: str, **params: object) -> RollingZScore | Threshold | Detector:
-    """Builds a detector by registry name ("zscore", "threshold") from keyword parameters,
-    as the CLI and config files do: ``build_detector("zscore", window=30)``.
+def build_detector(name: str, **params: object) -> Detector:
+    """Builds a detector by registry name from keyword parameters, as the CLI and config
+    files do: ``build_detector("zscore", window=30)`` is ``Detector("zscore", window=30)``.
 
     Raises InvalidParameterError for an unknown name, an unknown parameter, or a bad value.
     """
@@ -590,24 +520,99 @@ class TemplateMiner:
 def loghub_template(template: str) -> str:
     """A template in the loghub notation: every ``<:NAME:>`` becomes ``<*>``."""
 
-def rca_rank_json(
-    topology_json: str,
-    timestamps: _ValuesLike,
-    values: Any,
+def rca_rank(
+    topology: Topology,
+    timestamps: _TimestampsLike,
+    values: npt.ArrayLike,
     columns: Sequence[str],
-    anomaly_time: float | int | str | None = None,
+    anomaly_time: _Timestamp | str | None = None,
     method: str = "default",
-) -> str:
-    """Ranks the resources of ``topology_json`` as the root cause of the incident seen in
-    ``values`` (shape ``(points, columns)``, NaN = missing), whose columns are named
-    ``<resource>:<metric>`` and whose rows are at ``timestamps`` (unix seconds, or
-    milliseconds from 1e11). Returns the report as JSON text. The GIL is released while
-    ranking.
+    knowledge_base: KnowledgeBase | None = None,
+) -> RcaReport:
+    """Ranks the resources of ``topology`` as the root cause of the incident seen in
+    ``values`` (shape ``(len(timestamps), len(columns))``, NaN = missing), whose columns are
+    named ``<resource>:<metric>`` and whose rows are at ``timestamps`` (int ms or
+    datetime64). ``anomaly_time`` (a timestamp or RFC 3339 text) is found in the data when
+    None; with ``knowledge_base`` the report recommends runbooks for the first three causes.
+    The GIL is released while ranking.
 
-    Raises InvalidInputError for bad data (unknown resource, unsorted timestamps, an anomaly
-    time outside the data...), InvalidParameterError for an unknown method or a bad shape,
-    ParseError for bad topology JSON.
+    Raises UnknownResourceError for a column of a resource not in the topology,
+    InvalidInputError for bad data (unsorted timestamps, an anomaly time outside the
+    data...), InvalidParameterError for an unknown method or a bad shape.
     """
+
+@final
+class RootCause:
+    """One candidate root cause."""
+
+    def __new__(
+        cls,
+        rank: int,
+        resource: str,
+        metric: str | None = None,
+        score: float = 0.0,
+        confidence: float = 0.0,
+        evidence: list[str] = ...,
+        affected: list[str] = ...,
+    ) -> RootCause: ...
+    @property
+    def rank(self) -> int:
+        """Position, 1 = most likely."""
+    @property
+    def resource(self) -> str:
+        """The resource."""
+    @property
+    def metric(self) -> str | None:
+        """Its most telling metric, if any."""
+    @property
+    def score(self) -> float:
+        """The method's score (higher is more likely)."""
+    @property
+    def confidence(self) -> float:
+        """Calibrated probability in [0, 1] that it is the cause."""
+    @property
+    def evidence(self) -> list[str]:
+        """Sentences built from the data."""
+    @property
+    def affected(self) -> list[str]:
+        """Its blast radius, nearest first."""
+    def to_dict(self) -> dict[str, Any]:
+        """``{"rank", "resource", "metric", "score", "confidence", "evidence", "affected"}``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class RcaReport:
+    """The report of a root-cause ranking."""
+
+    @property
+    def anomaly_time(self) -> int:
+        """The anomaly time used, int ms since the epoch."""
+    @property
+    def anomaly_time_source(self) -> str:
+        """How the anomaly time was obtained."""
+    @property
+    def anomaly_time_detected(self) -> bool:
+        """Whether the anomaly time was found in the data (not given)."""
+    @property
+    def method(self) -> str:
+        """The ranking method's name."""
+    @property
+    def root_causes(self) -> list[RootCause]:
+        """Every candidate resource, best first."""
+    @property
+    def affected(self) -> list[str]:
+        """The impact: the blast radius of the best candidate, nearest first."""
+    @property
+    def recommended_actions(self) -> list[Recommendation]:
+        """Runbooks matched to the first root causes (empty without a knowledge base)."""
+    @property
+    def notes(self) -> list[str]:
+        """What was done to the input (how the time was found, gaps filled...)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report of ``aiops rca`` (``anomaly_time`` as RFC 3339 text, ``method``,
+        ``root_causes``, ``impact`` ``{"affected"}``, ``recommended_actions``) plus
+        ``notes``."""
 
 def rca_method_names() -> list[str]:
     """The ranking methods' names, the default first."""
@@ -655,27 +660,26 @@ class LogDetector:
     def window(self) -> str:
         """How lines are grouped: ``"1m"``-style time windows or ``"100lines"``."""
 
-    def update(self, line: str) -> dict[str, Any] | None:
-        """Takes one line; the window it closed (``{"window": {...}, "lines": [...]}``) or
-        None."""
+    def update(self, line: str) -> ClosedWindow | None:
+        """Takes one line; the window it closed, or None."""
 
-    def update_bytes(self, line: bytes) -> dict[str, Any] | None:
+    def update_bytes(self, line: bytes) -> ClosedWindow | None:
         """Takes one line as bytes; invalid UTF-8 is replaced and counted."""
 
-    def finish(self) -> dict[str, Any] | None:
+    def finish(self) -> ClosedWindow | None:
         """Closes the current window (end of input); the closed window or None."""
 
-    def detect(self, lines: Sequence[str]) -> dict[str, Any]:
+    def detect(self, lines: Sequence[str]) -> LogReport:
         """Runs a list of lines from a fresh state (the streaming state is untouched), GIL
-        released: ``{"window", "windows", "lines", "stats"}``; equals streaming them."""
+        released; equals streaming them."""
 
-    def detect_file(self, path: _PathLike) -> dict[str, Any]:
+    def detect_file(self, path: _PathLike) -> LogReport:
         """Reads a log file (invalid UTF-8 replaced and counted) and runs it like ``detect``."""
 
     def line_flags(self, lines: Sequence[str]) -> _BoolArray:
         """One boolean per line: whether ``detect`` reports it."""
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> LogStats:
         """Counts of the streaming run so far (lines, windows, input problems...)."""
 
     def snapshot(self) -> str:
@@ -683,50 +687,397 @@ class LogDetector:
 
     @staticmethod
     def restore(snapshot: str) -> LogDetector:
-        """A detector restored from ``snapshot()``; raises ParseError for bad JSON."""
+        """A detector restored from ``snapshot()``; raises SnapshotError for a bad one."""
 
     def __getstate__(self) -> str: ...
     def __setstate__(self, state: str) -> None: ...
 
 @final
+class LogReason:
+    """Why a line or a window is anomalous."""
+
+    @property
+    def signal(self) -> str:
+        """"new_template", "rare_template", "template_burst", "template_vanish",
+        "keyword_rate", "spe" or "keyword"."""
+    @property
+    def score(self) -> float:
+        """Its strength, in the signal's own scale."""
+    @property
+    def template(self) -> int | None:
+        """The template concerned, when there is one."""
+    @property
+    def message(self) -> str:
+        """A sentence for people."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class LogLine:
+    """An anomalous line."""
+
+    @property
+    def line(self) -> int:
+        """Line number in the input, from 1."""
+    @property
+    def window(self) -> int:
+        """Index of its window, from 0."""
+    @property
+    def template_id(self) -> int:
+        """Its template id."""
+    @property
+    def template(self) -> str:
+        """Its template when its window closed."""
+    @property
+    def keywords(self) -> list[str]:
+        """The error keywords it holds."""
+    @property
+    def reasons(self) -> list[LogReason]:
+        """Why it is anomalous."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class LogWindow:
+    """A closed window of log lines."""
+
+    @property
+    def index(self) -> int:
+        """Index from 0, in closing order."""
+    @property
+    def start_ms(self) -> int | None:
+        """Start of a time window, int ms since the epoch (None for line windows)."""
+    @property
+    def end_ms(self) -> int | None:
+        """End (exclusive) of a time window, int ms since the epoch."""
+    @property
+    def first_line(self) -> int:
+        """First line number in it."""
+    @property
+    def last_line(self) -> int:
+        """Last line number in it."""
+    @property
+    def lines(self) -> int:
+        """Lines in it."""
+    @property
+    def keyword_lines(self) -> int:
+        """Lines in it with an error keyword."""
+    @property
+    def anomalous(self) -> bool:
+        """Whether a window signal fired."""
+    @property
+    def reasons(self) -> list[LogReason]:
+        """Window signals, strongest first."""
+    @property
+    def anomalous_lines(self) -> int:
+        """Anomalous lines in it."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class LogStats:
+    """Counts of a run, and of the input problems met."""
+
+    @property
+    def lines(self) -> int:
+        """Lines read."""
+    @property
+    def windows(self) -> int:
+        """Windows closed."""
+    @property
+    def anomalous_windows(self) -> int:
+        """Windows with a window signal."""
+    @property
+    def anomalous_lines(self) -> int:
+        """Anomalous lines."""
+    @property
+    def templates(self) -> int:
+        """Templates mined."""
+    @property
+    def header_unmatched(self) -> int:
+        """Lines whose header did not match the log format."""
+    @property
+    def untimed(self) -> int:
+        """Lines without a readable time in time windows."""
+    @property
+    def late(self) -> int:
+        """Lines older than their window's start."""
+    @property
+    def invalid_utf8(self) -> int:
+        """Lines with invalid UTF-8."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class ClosedWindow:
+    """What closing a window produced: the window and its anomalous lines."""
+
+    @property
+    def window(self) -> LogWindow:
+        """The window."""
+    @property
+    def lines(self) -> list[LogLine]:
+        """Its anomalous lines, in line order."""
+    def to_dict(self) -> dict[str, Any]:
+        """``{"window": {...}, "lines": [...]}``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class LogReport:
+    """The result of a whole run."""
+
+    @property
+    def window(self) -> str:
+        """How windows were made: ``"1m"``-style or ``"100lines"``."""
+    @property
+    def windows(self) -> list[LogWindow]:
+        """Windows that are anomalous or hold an anomalous line, in order."""
+    @property
+    def lines(self) -> list[LogLine]:
+        """Anomalous lines, in order."""
+    @property
+    def stats(self) -> LogStats:
+        """Counts."""
+    def to_dict(self) -> dict[str, Any]:
+        """``{"window", "windows", "lines", "stats"}``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
 class AlertEngine:
     """The alert correlation engine: dedup, routing and grouping, inhibition, silences and
-    incidents. Time only moves when the caller says so (ms since the epoch).
+    incidents. Time only moves when the caller says so (int ms since the epoch).
 
-    ``config`` is an Alertmanager-shaped YAML text (route, inhibit_rules, silences,
-    maintenance_windows, correlation); ``topology`` a JSON text
-    ``{"nodes": [...], "edges": [...]}``. Raises ParseError or InvalidParameterError for bad
-    ones.
+    ``config`` is a dict shaped like Alertmanager's YAML (route, inhibit_rules, silences,
+    maintenance_windows, correlation...) or the path of a YAML file (``from_yaml`` takes the
+    text); ``topology`` a :class:`Topology`. Raises ConfigError or InvalidParameterError for
+    a bad configuration.
     """
 
-    def __new__(cls, config: str | None = None, topology: str | None = None) -> AlertEngine:
+    def __new__(
+        cls, config: dict[str, Any] | _PathLike | None = None, topology: Topology | None = None
+    ) -> AlertEngine:
         """Builds an engine; both arguments are optional."""
 
-    def ingest(self, alerts: str, now: int | None = None) -> list[str | None]:
-        """Feeds alerts given as JSON text (one Alertmanager API v2 alert per line, a JSON
-        array, or a webhook payload), in order, each at the later of its event time and the
-        engine's time (or at ``now``, ms). Returns each alert's incident id."""
+    @staticmethod
+    def from_yaml(text: str, topology: Topology | None = None) -> AlertEngine:
+        """An engine from YAML text (Alertmanager's configuration format)."""
 
-    def tick(self, now: int) -> list[dict[str, Any]]:
-        """Advances to ``now`` (ms); the notification batches due, as dicts."""
+    def ingest(
+        self,
+        alerts: Alert | dict[str, Any] | Iterable[Alert | dict[str, Any]],
+        now: _Timestamp | None = None,
+    ) -> list[IngestOutcome]:
+        """Feeds alerts in order (Alert objects, or dicts in Alertmanager's API v2 or webhook
+        shape, or a webhook payload), each at ``now``, or without it at its own event time
+        (``endsAt`` when resolved, else ``startsAt``) or the engine's time if later."""
+
+    def tick(self, now: _Timestamp) -> list[Notification]:
+        """Advances to ``now``; the notifications due."""
+
+    @property
+    def now(self) -> int | None:
+        """The engine's time (int ms): the latest ``now`` it ran at."""
 
     def current_incident(self, id: str) -> str | None:
         """The incident now holding incident ``id``'s alerts (itself, or the one it was
         merged into); None for an unknown id."""
 
-    def incidents(self) -> list[dict[str, Any]]:
-        """Every incident so far, as dicts."""
+    def incidents(self) -> list[Incident]:
+        """Every incident so far, open and resolved, in opening order."""
 
-    def stats(self) -> dict[str, Any]:
-        """Counters: alerts_in, duplicates, suppressed, inhibited, incidents,
-        noise_reduction."""
+    def stats(self) -> AlertStats:
+        """The counters."""
 
     def snapshot(self) -> str:
-        """The whole state as JSON text, configuration and topology included."""
+        """The whole state as text, configuration and topology included."""
 
     @staticmethod
     def restore(snapshot: str) -> AlertEngine:
-        """An engine restored from ``snapshot()``; raises ParseError for bad JSON."""
+        """An engine restored from ``snapshot()`` (0.1 snapshots included); raises
+        SnapshotError for a bad one."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]: ...
+
+@final
+class Alert:
+    """One alert, as Alertmanager knows it; timestamps are int ms since the epoch."""
+
+    def __new__(
+        cls,
+        labels: dict[str, str],
+        starts_at: _Timestamp,
+        *,
+        annotations: dict[str, str] | None = None,
+        ends_at: _Timestamp | None = None,
+        status: str = "firing",
+        generator_url: str = "",
+        acknowledged: bool = False,
+    ) -> Alert: ...
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Alert:
+        """An alert from a dict in Alertmanager's API v2 or webhook shape (``startsAt`` /
+        ``endsAt`` as RFC 3339 text or any timestamp)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The webhook shape (``startsAt`` / ``endsAt`` as RFC 3339 text)."""
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the labels, 16 hex digits."""
+    @property
+    def labels(self) -> dict[str, str]:
+        """The identifying labels."""
+    @property
+    def annotations(self) -> dict[str, str]:
+        """The annotations."""
+    @property
+    def status(self) -> str:
+        """"firing" or "resolved" as sent."""
+    @property
+    def acknowledged(self) -> bool:
+        """Whether an operator has acknowledged it."""
+    @property
+    def starts_at(self) -> int:
+        """Start, int ms since the epoch."""
+    @property
+    def ends_at(self) -> int | None:
+        """End (or planned end), int ms; None when not set."""
+    @property
+    def generator_url(self) -> str:
+        """Link to the rule or query that produced it."""
+    @property
+    def severity(self) -> str | None:
+        """The ``severity`` label when it names a known severity."""
+    def status_at(self, now: _Timestamp) -> str:
+        """"firing" or "resolved" at time ``now``."""
+    def __reduce__(self) -> tuple[object, tuple[dict[str, Any]]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Incident:
+    """One incident: its alerts, the resources they touch, its likely origin."""
+
+    @property
+    def id(self) -> str:
+        """Id, ``inc-<n>``."""
+    @property
+    def title(self) -> str:
+        """Title, from its first alert."""
+    @property
+    def severity(self) -> str:
+        """The highest severity of its alerts."""
+    @property
+    def status(self) -> str:
+        """"open", "acknowledged" or "resolved"."""
+    @property
+    def resources(self) -> list[str]:
+        """Resources its alerts touch, sorted."""
+    @property
+    def alerts(self) -> list[Alert]:
+        """Its alerts."""
+    @property
+    def started_at(self) -> int:
+        """When it started, int ms."""
+    @property
+    def resolved_at(self) -> int | None:
+        """When it resolved, int ms; None while open."""
+    @property
+    def probable_origin(self) -> str | None:
+        """The resource the trouble most likely started at, if known."""
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the Rust crate (timestamps as RFC 3339 text)."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Notification:
+    """One notification: what a receiver gets for one alert group at one time."""
+
+    @property
+    def at(self) -> int:
+        """When it is sent (engine time), int ms."""
+    @property
+    def receiver(self) -> str:
+        """The receiver of the route."""
+    @property
+    def group_key(self) -> str:
+        """The group key."""
+    @property
+    def group_labels(self) -> dict[str, str]:
+        """The labels the group shares."""
+    @property
+    def firing(self) -> list[Alert]:
+        """Firing alerts."""
+    @property
+    def resolved(self) -> list[Alert]:
+        """Resolved alerts (empty without ``send_resolved``)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the Rust crate."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class IngestOutcome:
+    """What happened to one incoming alert."""
+
+    @property
+    def at(self) -> int:
+        """The engine time it was ingested at, int ms."""
+    @property
+    def fingerprint(self) -> str:
+        """The fingerprint of its labels."""
+    @property
+    def outcome(self) -> str:
+        """"new", "duplicate" or "updated"."""
+    @property
+    def muted_by(self) -> list[str]:
+        """Silences / maintenance windows muting it."""
+    @property
+    def inhibited_by(self) -> str | None:
+        """Fingerprint of the alert inhibiting it."""
+    @property
+    def incident(self) -> str | None:
+        """The incident it belongs to."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class AlertStats:
+    """Counters over everything an engine was fed."""
+
+    @property
+    def alerts_in(self) -> int:
+        """Alerts received, duplicates included."""
+    @property
+    def duplicates(self) -> int:
+        """Repeats with unchanged content."""
+    @property
+    def suppressed(self) -> int:
+        """Firing alerts muted on arrival."""
+    @property
+    def inhibited(self) -> int:
+        """Firing alerts inhibited on arrival."""
+    @property
+    def incidents(self) -> int:
+        """Incidents opened, less those merged."""
+    @property
+    def noise_reduction(self) -> float:
+        """``1 - incidents / alerts_in``."""
+    def to_dict(self) -> dict[str, Any]:
+        """The counters as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
 
 # --- causal discovery (aiops.rca) -------------------------------------------------------
 
@@ -785,7 +1136,7 @@ def causal_pc(
     root_nodes: Sequence[str] | None = None,
     leaf_nodes: Sequence[str] | None = None,
     knowledge: str | None = None,
-    topology: str | None = None,
+    topology: Topology | None = None,
     max_hops: int = 1,
     follow_dependencies: bool = False,
     sepset_rule: str = "union",
@@ -805,17 +1156,39 @@ def causal_granger(
     time order); see ``aiops.rca.granger``."""
 @final
 class Topology:
-    """A checked topology (``{"nodes": [{"id", "kind"}], "edges": [{"from", "to", "kind"}]}``,
-    edge kinds ``calls``, ``runs_on``, ``depends_on``). Trouble travels against the edges: a
-    resource's dependents are its blast radius. Raises ParseError for bad JSON and
-    InvalidInputError for an unknown node in an edge or a cycle of ``runs_on`` edges; the
-    queries raise InvalidInputError for an unknown resource."""
+    """A checked topology: resources (nodes with an ``id`` and a ``kind``) and the edges
+    between them (kinds ``calls``, ``runs_on``, ``depends_on``). Every API that needs the
+    topology takes this object. Trouble travels against the edges: a resource's dependents
+    are its blast radius. Building raises InvalidInputError for a duplicate node, an edge to
+    an unknown node or a cycle of ``runs_on`` edges (ParseError for malformed JSON); the
+    queries raise UnknownResourceError for an unknown resource."""
 
-    def __new__(cls, json: str) -> Topology: ...
+    def __new__(
+        cls,
+        nodes: Iterable[dict[str, Any] | tuple[str, str]],
+        edges: Iterable[dict[str, Any] | tuple[str, str, str]] | None = None,
+    ) -> Topology:
+        """From nodes (dicts ``{"id", "kind"}`` or ``(id, kind)`` pairs) and edges (dicts
+        ``{"from", "to", "kind"}`` or ``(from, to, kind)`` triples)."""
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Topology:
+        """From a dict shaped like the topology JSON: ``{"nodes": [...], "edges": [...]}``."""
+    @staticmethod
+    def from_json(text: str) -> Topology:
+        """From the topology JSON text."""
+    @staticmethod
+    def from_file(path: _PathLike) -> Topology:
+        """Reads a topology JSON file."""
+    def to_dict(self) -> dict[str, Any]:
+        """``{"nodes": [...], "edges": [...]}``."""
+    def edges(self) -> list[tuple[str, str, str]]:
+        """Edges as ``(from, to, kind)``, in declaration order."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __getnewargs__(self) -> tuple[Any, Any]: ...
     def __len__(self) -> int: ...
     def __contains__(self, key: object, /) -> bool: ...
     def nodes(self) -> list[str]:
-        """Resource ids, in the order of the JSON."""
+        """Resource ids, in declaration order."""
 
     def kind(self, id: str) -> str:
         """The kind of a resource."""
@@ -852,14 +1225,99 @@ class KnowledgeBase:
         be read."""
 
     def __len__(self) -> int: ...
-    def runbooks(self) -> list[dict[str, Any]]:
-        """The runbooks as dicts."""
+    def runbooks(self) -> list[Runbook]:
+        """The runbooks, sorted by id."""
 
-    def search(self, query: str, limit: int = 10) -> list[dict[str, Any]]:
-        """BM25 hits ``{"runbook", "title", "score"}``, best first."""
+    def search(self, query: str, limit: int = 10) -> list[SearchHit]:
+        """BM25 hits, best first."""
 
     def recommend(
-        self, causes: list[dict[str, Any]], kinds: dict[str, str], top: int = 3
-    ) -> list[dict[str, Any]]:
-        """Runbooks for the first ``top`` root causes (dicts like ``aiops rca``'s
-        ``root_causes``), given each resource's kind."""
+        self,
+        causes: Sequence[RootCause | dict[str, Any]],
+        kinds: Topology | dict[str, str],
+        top: int = 3,
+    ) -> list[Recommendation]:
+        """Runbooks for the first ``top`` root causes (RootCause objects or dicts of their
+        fields), given each resource's kind by a Topology or a dict."""
+
+@final
+class Runbook:
+    """One runbook."""
+
+    @property
+    def id(self) -> str:
+        """Unique id."""
+    @property
+    def title(self) -> str:
+        """Title."""
+    @property
+    def kinds(self) -> list[str]:
+        """Resource kinds it applies to (empty: any)."""
+    @property
+    def metrics(self) -> list[str]:
+        """Metric name patterns (empty: any)."""
+    @property
+    def resources(self) -> list[str]:
+        """Resource ids it applies to (empty: any)."""
+    @property
+    def tags(self) -> list[str]:
+        """Free tags."""
+    @property
+    def actions(self) -> list[str]:
+        """Steps to take."""
+    @property
+    def body(self) -> str:
+        """Free text."""
+    @property
+    def source(self) -> str | None:
+        """The file it came from, if any."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Recommendation:
+    """A runbook recommended for a root cause."""
+
+    @property
+    def runbook(self) -> str:
+        """Runbook id."""
+    @property
+    def title(self) -> str:
+        """Runbook title."""
+    @property
+    def resource(self) -> str:
+        """The root cause's resource."""
+    @property
+    def metric(self) -> str | None:
+        """The root cause's metric."""
+    @property
+    def cause_rank(self) -> int:
+        """Rank of the root cause it is for."""
+    @property
+    def score(self) -> float:
+        """How well it fits."""
+    @property
+    def actions(self) -> list[str]:
+        """Steps to take."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class SearchHit:
+    """A full-text search hit."""
+
+    @property
+    def runbook(self) -> str:
+        """Runbook id."""
+    @property
+    def title(self) -> str:
+        """Runbook title."""
+    @property
+    def score(self) -> float:
+        """BM25 score (higher is better)."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...

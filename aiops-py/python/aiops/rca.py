@@ -1,14 +1,15 @@
 """Root-cause analysis: causal discovery from metrics (PC, Granger), the runbook knowledge
-base and, with the topology, ranking of candidate root causes (``rank``; methods from
-``method_names()``: ``default``, ``baro``, ``nsigma``, ``hypothesis``, ``pagerank``).
+base and, with the :class:`~aiops.Topology`, ranking of candidate root causes (``rank``;
+methods from ``method_names()``: ``default``, ``baro``, ``nsigma``, ``hypothesis``,
+``pagerank``), which returns an :class:`RcaReport` of :class:`RootCause` objects.
 
 Data is a samples x variables matrix: a 2-D float64 NumPy array (one column per
 ``resource:metric``) or a pandas DataFrame, whose column names become the variable names.
+Timestamps are int milliseconds since the epoch, or datetime64 / pandas datetimes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,17 +20,27 @@ from aiops._aiops import (
     CausalGraph,
     GrangerResult,
     KnowledgeBase,
+    RcaReport,
+    Recommendation,
+    RootCause,
+    Runbook,
+    SearchHit,
     Topology,
     causal_granger,
     causal_pc,
     rca_method_names,
-    rca_rank_json,
+    rca_rank,
 )
 
 __all__ = [
     "CausalGraph",
     "GrangerResult",
     "KnowledgeBase",
+    "RcaReport",
+    "Recommendation",
+    "RootCause",
+    "Runbook",
+    "SearchHit",
     "Topology",
     "granger",
     "method_names",
@@ -68,7 +79,7 @@ def pc(
     root_nodes: Iterable[str] | None = None,
     leaf_nodes: Iterable[str] | None = None,
     knowledge: str | None = None,
-    topology: str | None = None,
+    topology: Topology | None = None,
     max_hops: int = 1,
     follow_dependencies: bool = False,
     sepset_rule: str = "union",
@@ -77,7 +88,7 @@ def pc(
 
     ``forbidden`` / ``required`` are ``(source, target)`` edges, ``root_nodes`` have no parents,
     ``leaf_nodes`` no children; ``knowledge`` is PyRCA's ``domain_knowledge.yaml`` text (merged
-    with the lists). ``topology`` (JSON ``{"nodes": [...], "edges": [...]}``, variables named
+    with the lists). ``topology`` (a :class:`~aiops.Topology`, variables named
     ``resource:metric``) forbids edges between resources more than ``max_hops`` apart, and with
     ``follow_dependencies`` edges from a dependent's variable to its dependency's.
     ``sepset_rule``: ``"union"`` of every separating set of the removal level (causal-learn)
@@ -134,69 +145,56 @@ def method_names() -> list[str]:
     return rca_method_names()
 
 
-def _seconds(timestamps: npt.ArrayLike) -> np.ndarray:
-    """Unix seconds as float64 from numbers (seconds or ms) or numpy datetime64."""
-    arr = np.asarray(timestamps)
-    if np.issubdtype(arr.dtype, np.datetime64):
-        return arr.astype("datetime64[ms]").astype(np.int64).astype(np.float64) / 1000.0
-    return arr.astype(np.float64)
-
-
-def _time(t: Any) -> float | int | str | None:
-    if t is None or isinstance(t, (str, int, float)):
-        return t
-    if isinstance(t, np.datetime64):
-        return float(np.datetime64(t, "ms").astype(np.int64)) / 1000.0
-    if hasattr(t, "timestamp"):  # datetime.datetime, pandas.Timestamp
-        return float(t.timestamp())
-    return float(t)
-
-
 def rank(
-    topology_json: str,
-    timestamps: npt.ArrayLike,
+    topology: Topology,
+    timestamps: Any,
     values: npt.ArrayLike,
     columns: Sequence[str],
     anomaly_time: Any = None,
     method: str = "default",
-) -> dict[str, Any]:
+    knowledge_base: KnowledgeBase | None = None,
+) -> RcaReport:
     """Ranks every resource with metrics as the root cause of the incident.
 
     ``values`` has shape ``(len(timestamps), len(columns))``; columns are named
     ``<resource>:<metric>`` and NaN marks a missing value (filled by interpolation).
-    ``timestamps`` are unix seconds (or ms) or ``datetime64``; ``anomaly_time`` likewise, or
-    RFC 3339 text, or a ``datetime``; when ``None`` it is found in the data. Returns the report
-    of ``aiops rca``: ``anomaly_time``, ``method``, ``root_causes`` (best first, each with
-    ``rank``, ``resource``, ``metric``, ``score``, ``confidence``, ``evidence``), ``impact``
-    (``affected``), ``recommended_actions``, and ``notes``.
+    ``timestamps`` are int milliseconds since the epoch, ``datetime64`` or a pandas
+    ``DatetimeIndex``; ``anomaly_time`` likewise (or RFC 3339 text, or a ``datetime``); when
+    ``None`` it is found in the data. With ``knowledge_base``, the report recommends its
+    runbooks for the first three causes. Returns an :class:`RcaReport`: ``anomaly_time``
+    (int ms), ``method``, ``root_causes`` (best first, each a :class:`RootCause` with
+    ``rank``, ``resource``, ``metric``, ``score``, ``confidence``, ``evidence``),
+    ``affected`` (the impact), ``recommended_actions`` and ``notes``; ``to_dict()`` gives
+    the JSON report of ``aiops rca``.
     """
-    text = rca_rank_json(
-        topology_json,
-        _seconds(timestamps),
+    return rca_rank(
+        topology,
+        timestamps,
         np.asarray(values, dtype=np.float64),
-        list(columns),
-        _time(anomaly_time),
+        [str(c) for c in columns],
+        anomaly_time,
         method,
+        knowledge_base,
     )
-    result: dict[str, Any] = json.loads(text)
-    return result
 
 
 def rank_frame(
-    topology_json: str,
+    topology: Topology,
     frame: Any,
     anomaly_time: Any = None,
     method: str = "default",
-) -> dict[str, Any]:
-    """:func:`rank` on a pandas DataFrame indexed by time (a ``DatetimeIndex`` or numbers)
+    knowledge_base: KnowledgeBase | None = None,
+) -> RcaReport:
+    """:func:`rank` on a pandas DataFrame indexed by time (a ``DatetimeIndex``, or int ms)
     whose columns are ``<resource>:<metric>``."""
     return rank(
-        topology_json,
-        np.asarray(frame.index),
+        topology,
+        frame.index,
         frame.to_numpy(dtype=np.float64),
         [str(c) for c in frame.columns],
         anomaly_time,
         method,
+        knowledge_base,
     )
 
 

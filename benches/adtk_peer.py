@@ -45,7 +45,7 @@ def pairs():
     import aiops
 
     return [
-        ("threshold", lambda: ad.ThresholdAD(high=1e9, low=-1e9), lambda: aiops.Threshold(upper=1e9, lower=-1e9)),
+        ("threshold", lambda: ad.ThresholdAD(high=1e9, low=-1e9), lambda: aiops.Detector("threshold", upper=1e9, lower=-1e9)),
         # Static detectors, fitted once as ADTK's are (aiops: on the first window, causally;
         # ADTK: on the whole series), then every point compared.
         ("quantile", lambda: ad.QuantileAD(high=0.99, low=0.01), lambda: aiops.Detector("quantile", high=0.99, low=0.01)),
@@ -115,7 +115,7 @@ def main() -> None:
 
         def run_ours():
             for _, _, v in usable:
-                make_ours().detect(v)
+                make_ours().detect(values=v)
 
         t_adtk = best_of(args.repeat, run_adtk)
         t_ours = best_of(args.repeat, run_ours)

@@ -37,10 +37,10 @@ def main() -> None:
     values[4999::5000] += 25
     timestamps = 1_700_000_000_000 + i.astype(np.int64) * 60_000
 
-    det = aiops.RollingZScore(window=w, threshold=3.0)
+    det = aiops.Detector("zscore", window=w, threshold=3.0)
 
     def ours():
-        return det.detect(values, timestamps).scores
+        return det.detect(timestamps, values).scores
 
     s = pd.Series(values)
 

@@ -127,7 +127,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
 ];
 
 /// Detectors that accept `input_min` / `input_max`, the known range of a series. NAB hands
-/// every detector its file's minimum and maximum, and [`crate::nab::run_detector`] does the
+/// every detector its file's minimum and maximum, and `aiops_eval::nab::run_detector` does the
 /// same for these.
 pub const INPUT_RANGE_DETECTORS: &[&str] = &["contextual"];
 

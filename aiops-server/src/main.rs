@@ -10,6 +10,7 @@ mod forecast_cmd;
 mod logs_cmd;
 mod multi_cmd;
 mod plot;
+mod progress;
 mod rca_cmd;
 mod runbooks_cmd;
 

@@ -1,6 +1,6 @@
 //! `aiops detect`: parse arguments, call the detector, print.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use aiops_core::Anomaly;
@@ -10,7 +10,7 @@ use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
 use aiops_detect::suppression::{SuppressionParams, Suppressor};
 use aiops_detect::{Detections, Detector};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -158,17 +158,13 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     }
 }
 
-/// A bar on stderr for long inputs when a person is watching; hidden otherwise.
+/// A bar on stderr for long inputs (200,000 points or more) when a person is watching.
 fn progress_bar(total: usize) -> ProgressBar {
-    if total < 200_000 || !std::io::stderr().is_terminal() {
+    if total < 200_000 {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} points ({per_sec}, {eta})")
-    {
-        bar.set_style(style);
-    }
+    let bar = crate::progress::bar("points");
+    bar.set_length(total as u64);
     bar
 }
 

@@ -145,6 +145,14 @@ fn horizon_steps(text: &str, data: &Values) -> Result<usize, CliError> {
         })
 }
 
+/// A spinner while a model is fitted on a long series (10,000 points or more), on a terminal.
+fn fitting(model: &str, points: usize) -> indicatif::ProgressBar {
+    crate::progress::spinner(
+        points >= 10_000,
+        format!("fitting {model} on {points} points"),
+    )
+}
+
 fn write_forecast(out: &mut dyn Write, p: &Prediction, data: &Values) -> std::io::Result<()> {
     let future = data.next_timestamps(p.mean.len());
     write!(out, "step,timestamp,mean")?;
@@ -209,13 +217,16 @@ fn draw(
 pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
     let data = load(&args.file)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
+    let spinner = fitting(&args.model, data.values.len());
     let p = registry::forecast(
         &args.model,
         &data.values,
         &args.seasons,
         horizon,
         &args.level,
-    )?;
+    );
+    spinner.finish_and_clear();
+    let p = p?;
     match &args.output {
         Some(path) => {
             let err = |e| CliError::Output {
@@ -294,7 +305,10 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
         replicas: args.replicas,
         target: args.target,
     };
-    let r = capacity::analyze(&data.values, &params)?;
+    let spinner = fitting(&args.model, data.values.len());
+    let r = capacity::analyze(&data.values, &params);
+    spinner.finish_and_clear();
+    let r = r?;
     match args.format {
         Format::Json => {
             let mut v = serde_json::to_value(&r).map_err(|e| CliError::Usage(e.to_string()))?;

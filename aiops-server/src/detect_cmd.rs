@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use aiops_core::Anomaly;
 use aiops_core::io::{FileSeries, ReadOptions, read_path};
-use aiops_core::time::format_timestamp;
+use aiops_core::time::format_datetime;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
 use aiops_detect::suppression::{SuppressionParams, Suppressor};
 use aiops_detect::{Detections, Detector};
@@ -202,42 +202,36 @@ fn print_table(
     anomalies: &[Anomaly],
     total: usize,
 ) -> std::io::Result<()> {
-    let format = inputs.first().map(|i| i.format);
-    let ts = |ms: i64| format.map_or_else(|| ms.to_string(), |f| format_timestamp(ms, f));
     let opt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
     let multi = inputs.len() > 1;
-    let mut rows = vec![vec![
-        "start".to_string(),
-        "end".into(),
-        "severity".into(),
-        "score".into(),
-        "value".into(),
-        "expected".into(),
-        "lower".into(),
-        "upper".into(),
-    ]];
+    let mut header = vec![
+        "start", "end", "severity", "score", "value", "expected", "lower", "upper",
+    ];
     if multi {
-        rows[0].push("series".into());
+        header.push("series");
     }
-    for a in anomalies {
-        let mut r = vec![
-            ts(a.start),
-            ts(a.end),
-            a.severity.to_string(),
-            format!("{:.3}", a.score),
-            format!("{:.4}", a.value),
-            opt(a.expected),
-            opt(a.lower),
-            opt(a.upper),
-        ];
-        if multi {
-            r.push(a.labels.to_string());
-        }
-        rows.push(r);
-    }
+    let rows: Vec<Vec<String>> = anomalies
+        .iter()
+        .map(|a| {
+            let mut r = vec![
+                format_datetime(a.start),
+                format_datetime(a.end),
+                a.severity.to_string(),
+                format!("{:.3}", a.score),
+                format!("{:.4}", a.value),
+                opt(a.expected),
+                opt(a.lower),
+                opt(a.upper),
+            ];
+            if multi {
+                r.push(a.labels.to_string());
+            }
+            r
+        })
+        .collect();
     writeln!(
         out,
-        "{} anomal{} in {} points ({} series), detector {}",
+        "{} anomal{} in {} points ({} series), detector {}; times in UTC",
         anomalies.len(),
         if anomalies.len() == 1 { "y" } else { "ies" },
         total,
@@ -247,16 +241,5 @@ fn print_table(
     if anomalies.is_empty() {
         return Ok(());
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
-    }
-    Ok(())
+    crate::table::write(out, &header, &rows)
 }

@@ -13,6 +13,7 @@ mod plot;
 mod progress;
 mod rca_cmd;
 mod runbooks_cmd;
+mod table;
 
 use std::process::ExitCode;
 

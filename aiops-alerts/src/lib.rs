@@ -10,6 +10,7 @@ pub mod matchers;
 pub mod route;
 pub mod silence;
 pub mod time_interval;
+mod yaml;
 
 pub use aiops_core::time::Duration;
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};

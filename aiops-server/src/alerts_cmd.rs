@@ -47,7 +47,9 @@ pub(crate) struct CorrelateArgs {
 
 /// Reads and parses an alert correlation configuration; errors name the file.
 pub(crate) fn load_config(path: &Path) -> Result<Config, CliError> {
-    Config::from_yaml(&read(path)?).map_err(alerts(path))
+    let config = Config::from_yaml(&read(path)?).map_err(alerts(path))?;
+    config.check().map_err(alerts(path))?;
+    Ok(config)
 }
 
 fn read(path: &Path) -> Result<String, CliError> {

@@ -76,6 +76,23 @@ pub enum TrendDirection {
     Stable,
 }
 
+impl TrendDirection {
+    /// Its name, as in JSON: `increasing`, `decreasing`, `stable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrendDirection::Increasing => "increasing",
+            TrendDirection::Decreasing => "decreasing",
+            TrendDirection::Stable => "stable",
+        }
+    }
+}
+
+impl std::fmt::Display for TrendDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Result of the trend test.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrendTest {
@@ -99,6 +116,23 @@ pub enum Status {
     Warning,
     /// At or above the critical level.
     Critical,
+}
+
+impl Status {
+    /// Its name, as in JSON: `ok`, `warning`, `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Replica advice.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use aiops_core::CoreError;
 use aiops_core::io::{Values, read_values};
-use aiops_core::time::{Horizon, format_timestamp};
+use aiops_core::time::{Horizon, format_datetime, format_timestamp};
 use aiops_forecast::Prediction;
 use aiops_forecast::capacity::{self, CapacityParams, CapacityReport};
 use aiops_forecast::registry::{self, DEFAULT_MODEL, MODELS};
@@ -257,7 +257,7 @@ fn when(step: Option<usize>, data: &Values) -> String {
     match step {
         None => "not within the horizon".into(),
         Some(s) => match data.next_timestamps(s) {
-            Some((t, f)) => format!("step {s} ({})", format_timestamp(t[s - 1], f)),
+            Some((t, _)) => format!("step {s} ({} UTC)", format_datetime(t[s - 1])),
             None => format!("step {s}"),
         },
     }
@@ -265,13 +265,13 @@ fn when(step: Option<usize>, data: &Values) -> String {
 
 fn print_report(r: &CapacityReport, data: &Values, model: &str) {
     println!("model {model}, horizon {} steps", r.horizon);
-    println!("current            {:.3} ({:?})", r.current, r.status_now);
+    println!("current            {:.3} ({})", r.current, r.status_now);
     println!(
-        "forecast peak      {:.3} ({:?}), upper {:.0}% {:.3}",
+        "forecast peak      {:.3} ({}), upper {:.0}% {:.3}",
         r.peak, r.status_forecast, r.level, r.peak_upper
     );
     println!(
-        "trend              {:?}, {:+.4}/step (Mann-Kendall p = {:.3})",
+        "trend              {}, {:+.4}/step (Mann-Kendall p = {:.3})",
         r.trend.direction, r.trend.slope, r.trend.p_value
     );
     println!("threshold          {}", r.threshold);

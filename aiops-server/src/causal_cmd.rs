@@ -99,7 +99,8 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
         source,
     })?;
     let bar = progress::bar("methods");
-    let r = eval::evaluate_with_progress(&fixture, &pc, &granger, &progress::report(&bar))?;
+    let r = eval::evaluate_with_progress(&fixture, &pc, &granger, &progress::report(&bar))
+        .map_err(|e| knowledge_error(args, e))?;
     bar.finish_and_clear();
     if args.json {
         return crate::eval_cmd::print_json(&r);
@@ -137,6 +138,21 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A variable of the domain knowledge that the data does not have: the error names the
+/// knowledge file.
+fn knowledge_error(args: &CausalArgs, e: aiops_eval::EvalError) -> CliError {
+    match (e, &args.knowledge) {
+        (
+            aiops_eval::EvalError::Rca(source @ aiops_rca::RcaError::UnknownVariable { .. }),
+            Some(path),
+        ) => CliError::Rca {
+            path: path.clone(),
+            source,
+        },
+        (e, _) => e.into(),
+    }
+}
+
 fn run_simulated(
     args: &CausalArgs,
     cases: usize,
@@ -155,7 +171,8 @@ fn run_simulated(
         pc,
         granger,
         &progress::report(&bar),
-    )?;
+    )
+    .map_err(|e| knowledge_error(args, e))?;
     bar.finish_and_clear();
     if args.json {
         return crate::eval_cmd::print_json(&r);

@@ -389,3 +389,39 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
         assert!(v.is_object());
     }
 }
+
+#[test]
+fn an_unknown_knowledge_variable_names_the_knowledge_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut data = String::from("A\tB\tC\n");
+    for i in 0..30 {
+        let a = ((i * 7919) % 13) as f64;
+        data.push_str(&format!(
+            "{a}\t{}\t{}\n",
+            2.0 * a + (i % 3) as f64,
+            (i % 5) as f64
+        ));
+    }
+    write(dir.path(), "data_linear.txt", data);
+    write(
+        dir.path(),
+        "graph.txt",
+        "Graph Nodes:\nA;B;C\n\nGraph Edges:\n1. A --> B\n",
+    );
+    let k = write(
+        dir.path(),
+        "knowledge.yaml",
+        "causal-graph:\n  root-nodes: [NOPE]\n",
+    );
+    let e = error_of(&[
+        "eval",
+        "causal",
+        "--data",
+        s(dir.path()),
+        "--knowledge",
+        s(&k),
+        "--max-lag",
+        "1",
+    ]);
+    assert_has(&e, &["knowledge.yaml", "NOPE"]);
+}

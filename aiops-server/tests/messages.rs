@@ -425,3 +425,23 @@ fn an_unknown_knowledge_variable_names_the_knowledge_file() {
     ]);
     assert_has(&e, &["knowledge.yaml", "NOPE"]);
 }
+
+#[test]
+fn a_misspelt_silence_key_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = one_alert(dir.path());
+    let cfg = write(
+        dir.path(),
+        "typo.yaml",
+        "silences:\n  - id: s1\n    matchers: ['service=\"db\"']\n    starts_at: 2024-01-06T09:00:00Z\n    endsAt: 2024-01-06T11:00:00Z\n",
+    );
+    let e = error_of(&[
+        "alerts",
+        "correlate",
+        "--input",
+        s(&input),
+        "--config",
+        s(&cfg),
+    ]);
+    assert_has(&e, &["typo.yaml", "silences[0]", "starts_at", "startsAt"]);
+}

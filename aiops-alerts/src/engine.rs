@@ -108,9 +108,18 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads the YAML configuration.
+    /// Reads the YAML configuration. An error is one line naming the item it is about, as a
+    /// path from the top of the file, and its position:
+    /// `silences[0]: missing field `id` (line 2, column 5)`.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        serde_saphyr::from_str(text).map_err(|e| AlertError::Config(e.to_string()))
+        crate::yaml::from_str(text).map_err(AlertError::Config)
+    }
+
+    /// Checks what can only be checked once the whole file is read (the routing tree and its
+    /// time intervals, silences, maintenance windows, inhibition rules and the dedup and
+    /// correlation settings), as [`Engine::new`] does.
+    pub fn check(&self) -> Result<()> {
+        Engine::new(self.clone(), None).map(drop)
     }
 }
 

@@ -218,19 +218,60 @@ impl Serialize for Matchers {
     }
 }
 
+/// What a `matchers` field accepts, for error messages.
+const MATCHERS_EXPECTED: &str = "matchers as a string or a list of strings, e.g. \
+    ['service=\"db\"', 'severity=~\"critical|warning\"'] (Alertmanager API objects such as \
+    {name, value, isRegex} are not accepted)";
+
+/// One matcher string of a list.
+struct MatcherText(String);
+
+impl<'de> Deserialize<'de> for MatcherText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = MatcherText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(MATCHERS_EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<MatcherText, E> {
+                Ok(MatcherText(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Read from a list of strings, each holding one or more matchers, or from one string.
 impl<'de> Deserialize<'de> for Matchers {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(MATCHERS_EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(
+                self,
+                v: &str,
+            ) -> std::result::Result<Self::Value, E> {
+                Ok(vec![v.to_string()])
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(MatcherText(t)) = seq.next_element()? {
+                    out.push(t);
+                }
+                Ok(out)
+            }
         }
-        let texts = match Raw::deserialize(d)? {
-            Raw::One(s) => vec![s],
-            Raw::Many(v) => v,
-        };
+        let texts = d.deserialize_any(V)?;
         let mut out = Vec::new();
         for t in texts {
             out.extend(Matchers::parse(&t).map_err(serde::de::Error::custom)?.0);

@@ -200,7 +200,7 @@ impl RouteConfig {
             if d.0 <= 0 {
                 return Err(AlertError::InvalidParameter {
                     name: "route",
-                    reason: format!("{name} cannot be zero (route {path})"),
+                    reason: format!("{name} cannot be zero ({})", describe_path(&path)),
                 });
             }
         }
@@ -259,6 +259,16 @@ impl Route {
         }
         true
     }
+}
+
+/// A route's path (`0.1.0`: the root's second child's first child) in the configuration's
+/// terms: `route.routes[1].routes[0]`.
+pub(crate) fn describe_path(path: &str) -> String {
+    let mut out = String::from("route");
+    for i in path.split('.').skip(1) {
+        out.push_str(&format!(".routes[{i}]"));
+    }
+    out
 }
 
 #[cfg(test)]

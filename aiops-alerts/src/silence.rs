@@ -14,9 +14,10 @@ use crate::error::{AlertError, Result};
 use crate::matchers::Matchers;
 use aiops_core::time::Duration;
 
-/// A silence, shaped like Alertmanager's API object.
+/// A silence, shaped like Alertmanager's API object. Unknown keys are refused, so that a
+/// misspelt `startsAt` or `comment` is not lost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Silence {
     /// Identifier.
     pub id: String,

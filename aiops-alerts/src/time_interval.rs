@@ -38,13 +38,37 @@ pub struct TimeRangeConfig {
 }
 
 /// A number or a text in a list (`days_of_month: [1, '5:10']`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Item {
     /// A bare number.
     Number(i64),
     /// A name, a number or a range `a:b`.
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number, a name (monday, january) or a range a:b")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<Item, E> {
+                Ok(Item::Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<Item, E> {
+                i64::try_from(v)
+                    .map(Item::Number)
+                    .map_err(|_| E::custom(format!("{v} is too large")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Item, E> {
+                Ok(Item::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl Item {
@@ -148,7 +172,16 @@ fn range<T: Copy>(
     let (a, b) = text.split_once(':').unwrap_or((&text, &text));
     match (parse(a.trim()), parse(b.trim())) {
         (Some(a), Some(b)) => Ok((a, b)),
-        _ => Err(format!("invalid {what} {text:?}")),
+        _ => Err(format!("invalid {what} {text:?}{}", hint(what))),
+    }
+}
+
+/// What a field of an interval accepts, after an invalid value.
+fn hint(what: &str) -> &'static str {
+    match what {
+        "weekday" => " (full English names, sunday to saturday, or a range monday:friday)",
+        "month" => " (full English names, january to december, numbers 1 to 12, or a range)",
+        _ => "",
     }
 }
 
@@ -379,8 +412,13 @@ impl TimeIntervals {
                 return Err(AlertError::InvalidParameter {
                     name: "route",
                     reason: format!(
-                        "route {} refers to undefined time interval {name:?}",
-                        route.path
+                        "{} refers to undefined time interval {name:?} (defined: {})",
+                        crate::route::describe_path(&route.path),
+                        if self.by_name.is_empty() {
+                            "none".to_string()
+                        } else {
+                            self.by_name.keys().cloned().collect::<Vec<_>>().join(", ")
+                        }
                     ),
                 });
             }

@@ -103,10 +103,7 @@ impl Alert {
 
     /// Parses one alert from JSON text in any of Alertmanager's shapes.
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| CoreError::Json {
-            line: Some(e.line() as u64),
-            message: e.to_string(),
-        })
+        serde_json::from_str(text).map_err(|e| CoreError::json(&e, None))
     }
 
     /// The status at time `now` (ms): resolved when marked so, or when `endsAt <= now`.
@@ -139,14 +136,33 @@ impl<'de> Deserialize<'de> for Alert {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
 
-        #[derive(Deserialize)]
-        #[serde(untagged)]
+        /// `"firing"` / `"resolved"` (webhook) or `{"state": ...}` (API).
         enum RawStatus {
             Webhook(AlertStatus),
-            Api {
-                #[allow(dead_code)]
-                state: String,
-            },
+            Api,
+        }
+
+        impl<'de> Deserialize<'de> for RawStatus {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let bad = |what: &str| {
+                    D::Error::custom(format!(
+                        "invalid status {what}: expected \"firing\" or \"resolved\" (webhook), or an object with a \"state\" (API)"
+                    ))
+                };
+                match serde_json::Value::deserialize(d)? {
+                    serde_json::Value::String(s) => match s.as_str() {
+                        "firing" => Ok(RawStatus::Webhook(AlertStatus::Firing)),
+                        "resolved" => Ok(RawStatus::Webhook(AlertStatus::Resolved)),
+                        _ => Err(bad(&format!("{s:?}"))),
+                    },
+                    serde_json::Value::Object(m)
+                        if m.get("state").is_some_and(|v| v.is_string()) =>
+                    {
+                        Ok(RawStatus::Api)
+                    }
+                    other => Err(bad(&other.to_string())),
+                }
+            }
         }
 
         #[derive(Deserialize)]
@@ -188,7 +204,7 @@ impl<'de> Deserialize<'de> for Alert {
             Some(RawStatus::Webhook(s)) => s,
             // The API's state (active / suppressed / unprocessed) says nothing about
             // resolution; status_at() decides that from endsAt.
-            Some(RawStatus::Api { .. }) | None => AlertStatus::Firing,
+            Some(RawStatus::Api) | None => AlertStatus::Firing,
         };
         Ok(Alert {
             fingerprint: computed,

@@ -22,7 +22,9 @@ pub enum CoreError {
 
     /// A timestamp is smaller than the one before it.
     #[error(
-        "timestamps not sorted (they must strictly increase): point {index} has timestamp {timestamp} ms, before the previous {previous} ms"
+        "timestamps not sorted (they must strictly increase): point {index} is at {}, before the previous point's {}",
+        crate::time::format_datetime(*timestamp),
+        crate::time::format_datetime(*previous)
     )]
     Unsorted {
         /// Index of the offending point (0-based).
@@ -34,7 +36,10 @@ pub enum CoreError {
     },
 
     /// A timestamp occurs twice.
-    #[error("duplicate timestamp {timestamp} ms at point {index}")]
+    #[error(
+        "duplicate timestamp {} at point {index}",
+        crate::time::format_datetime(*timestamp)
+    )]
     DuplicateTimestamp {
         /// Index of the second occurrence (0-based).
         index: usize,
@@ -43,7 +48,10 @@ pub enum CoreError {
     },
 
     /// A value is NaN or infinite where a finite number is required.
-    #[error("value at point {index} (timestamp {timestamp} ms) is not finite: {value}")]
+    #[error(
+        "value at point {index} ({}) is not finite: {value}",
+        crate::time::format_datetime(*timestamp)
+    )]
     NonFinite {
         /// Index of the point (0-based).
         index: usize,
@@ -156,6 +164,24 @@ pub enum CoreError {
     /// Reading or writing failed.
     #[error("IO error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl CoreError {
+    /// A [`CoreError::Json`] from serde_json's error, its position said once: the message
+    /// without serde's ` at line L column C`, then `(column C)`. `line` is the line of a
+    /// line-oriented input (JSON lines), whose single-line text serde saw; `None` takes
+    /// serde's line (a whole document).
+    pub fn json(e: &serde_json::Error, line: Option<u64>) -> Self {
+        let text = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let message = text.strip_suffix(&suffix).unwrap_or(&text);
+        let (line, message) = match (line, e.line()) {
+            (Some(l), _) => (Some(l), format!("{message} (column {})", e.column())),
+            (None, 0) => (None, message.to_string()),
+            (None, l) => (Some(l as u64), format!("{message} (column {})", e.column())),
+        };
+        CoreError::Json { line, message }
+    }
 }
 
 /// Result alias of `aiops-core`.

@@ -239,10 +239,7 @@ impl Topology {
 
     /// Parses and validates topology JSON.
     pub fn from_json(text: &str) -> Result<Self> {
-        serde_json::from_str(text).map_err(|e| CoreError::Json {
-            line: Some(e.line() as u64),
-            message: e.to_string(),
-        })
+        serde_json::from_str(text).map_err(|e| CoreError::json(&e, None))
     }
 
     /// The nodes, in declaration order.

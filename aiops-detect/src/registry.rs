@@ -167,7 +167,10 @@ pub fn parse_assignments<S: AsRef<str>>(items: &[S]) -> Result<Map<String, Value
         let Some((k, v)) = item.split_once('=') else {
             return Err(DetectError::InvalidParameter {
                 name: "param",
-                reason: format!("{item:?} is not key=value"),
+                reason: format!(
+                    "{item:?} has no value: write key=value (e.g. {}=30)",
+                    item.trim()
+                ),
             });
         };
         let (k, v) = (k.trim(), v.trim());
@@ -177,7 +180,21 @@ pub fn parse_assignments<S: AsRef<str>>(items: &[S]) -> Result<Map<String, Value
                 reason: format!("{item:?} has an empty key"),
             });
         }
-        let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+        let value = match serde_json::from_str(v) {
+            Ok(value) => value,
+            // A list or an object must be JSON; anything else that is not is a string.
+            Err(e) if v.starts_with(['[', '{']) => {
+                return Err(DetectError::InvalidParameter {
+                    name: "param",
+                    reason: format!(
+                        "{k}: {v:?} is not valid JSON ({} at column {}); write keys and strings in double quotes, e.g. [{{\"detector\": \"zscore\"}}]",
+                        e.to_string().split(" at line ").next().unwrap_or_default(),
+                        e.column()
+                    ),
+                });
+            }
+            Err(_) => Value::String(v.to_string()),
+        };
         if map.insert(k.to_string(), value).is_some() {
             return Err(DetectError::InvalidParameter {
                 name: "param",

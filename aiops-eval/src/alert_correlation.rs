@@ -60,6 +60,10 @@ pub struct AlertEval {
     pub incidents: u64,
     /// Faults injected, over all cases.
     pub faults: usize,
+    /// Seed the cases were generated from.
+    pub seed: u64,
+    /// Wall time of generation and correlation, seconds.
+    pub seconds: f64,
 }
 
 /// Runs the engine built from `config` over one scenario (with its topology) and scores it.
@@ -179,12 +183,25 @@ pub fn evaluate(
     cases: usize,
     seed: u64,
 ) -> Result<AlertEval> {
+    evaluate_with_progress(config, params, cases, seed, &crate::no_progress)
+}
+
+/// [`evaluate`], reporting each finished case to `progress`.
+pub fn evaluate_with_progress(
+    config: &Config,
+    params: &ScenarioParams,
+    cases: usize,
+    seed: u64,
+    progress: crate::Progress<'_>,
+) -> Result<AlertEval> {
     if cases == 0 {
         return Err(EvalError::Invalid {
             what: "cases",
             reason: "need at least one case".into(),
         });
     }
+    let start = std::time::Instant::now();
+    let counter = crate::progress::Counter::new(cases, progress);
     let mut seeds = SimRng::new(seed);
     let mut sum = AlertScores::default();
     let (mut alerts_in, mut incidents, mut faults) = (0, 0, 0);
@@ -199,6 +216,7 @@ pub fn evaluate(
         alerts_in += a;
         incidents += i;
         faults += scenario.faults.len();
+        counter.tick();
     }
     let n = cases as f64;
     Ok(AlertEval {
@@ -213,6 +231,8 @@ pub fn evaluate(
         alerts_in,
         incidents,
         faults,
+        seed,
+        seconds: start.elapsed().as_secs_f64(),
     })
 }
 
@@ -320,10 +340,32 @@ mod tests {
     fn evaluate_is_deterministic_and_checks_cases() {
         let p = ScenarioParams::default();
         let a = evaluate(&Config::default(), &p, 3, 42).unwrap();
-        assert_eq!(a, evaluate(&Config::default(), &p, 3, 42).unwrap());
+        let b = evaluate(&Config::default(), &p, 3, 42).unwrap();
+        assert_eq!(
+            AlertEval {
+                seconds: 0.0,
+                ..a.clone()
+            },
+            AlertEval { seconds: 0.0, ..b }
+        );
         assert_eq!(a.cases, 3);
         assert_eq!(a.faults, 9);
         assert!(a.incidents > 0 && a.alerts_in > a.incidents);
         assert!(evaluate(&Config::default(), &p, 0, 42).is_err());
+        let seen = std::sync::Mutex::new(Vec::new());
+        let report = |d, t| seen.lock().unwrap().push((d, t));
+        evaluate_with_progress(&Config::default(), &p, 2, 42, &report).unwrap();
+        assert_eq!(*seen.lock().unwrap(), [(0, 2), (1, 2), (2, 2)]);
+        let v = serde_json::to_value(&a).unwrap();
+        for key in [
+            "noise_reduction",
+            "purity",
+            "cases",
+            "seed",
+            "alerts_in",
+            "seconds",
+        ] {
+            assert!(v.get(key).is_some(), "{key} in {v}");
+        }
     }
 }

@@ -333,14 +333,27 @@ fn method_eval(
 
 /// Runs PC (with `pc`) and Granger (with `granger`) on a fixture and scores both.
 pub fn evaluate(fixture: &Fixture, pc: &PcParams, granger: &GrangerParams) -> Result<CausalEval> {
+    evaluate_with_progress(fixture, pc, granger, &crate::no_progress)
+}
+
+/// [`evaluate`], reporting each fitted method (two units: PC, then Granger) to `progress`.
+pub fn evaluate_with_progress(
+    fixture: &Fixture,
+    pc: &PcParams,
+    granger: &GrangerParams,
+    progress: crate::Progress<'_>,
+) -> Result<CausalEval> {
     let pc_checked = pc.check()?;
     let granger_checked: Granger = granger.check()?;
+    let counter = crate::progress::Counter::new(2, progress);
     let start = Instant::now();
     let learned = pc_checked.fit(fixture.data.view(), &fixture.names)?;
     let pc_seconds = start.elapsed().as_secs_f64();
+    counter.tick();
     let start = Instant::now();
     let g = granger_checked.fit(fixture.data.view(), &fixture.names)?;
     let granger_seconds = start.elapsed().as_secs_f64();
+    counter.tick();
     Ok(CausalEval {
         samples: fixture.data.nrows(),
         variables: fixture.names.len(),
@@ -422,6 +435,19 @@ pub fn evaluate_simulated(
     pc: &PcParams,
     granger: &GrangerParams,
 ) -> Result<SimulatedEval> {
+    evaluate_simulated_with_progress(dag, samples, cases, seed, pc, granger, &crate::no_progress)
+}
+
+/// [`evaluate_simulated`], reporting each finished case to `progress`.
+pub fn evaluate_simulated_with_progress(
+    dag: &RandomDagParams,
+    samples: usize,
+    cases: usize,
+    seed: u64,
+    pc: &PcParams,
+    granger: &GrangerParams,
+    progress: crate::Progress<'_>,
+) -> Result<SimulatedEval> {
     if cases == 0 {
         return Err(EvalError::Invalid {
             what: "cases",
@@ -430,6 +456,7 @@ pub fn evaluate_simulated(
     }
     let pc_checked = pc.check()?;
     let granger_checked = granger.check()?;
+    let counter = crate::progress::Counter::new(cases, progress);
     let mut seeds = SimRng::new(seed);
     let (mut pc_mean, mut granger_mean) = (MeanScores::default(), MeanScores::default());
     for _ in 0..cases {
@@ -452,6 +479,7 @@ pub fn evaluate_simulated(
             start.elapsed().as_secs_f64(),
             cases,
         );
+        counter.tick();
     }
     Ok(SimulatedEval {
         cases,

@@ -10,8 +10,10 @@ pub mod logs_anomaly;
 pub mod m4;
 pub mod microservice_sim;
 pub mod nab;
+pub mod progress;
 pub mod rca_ranking;
 pub mod rng;
 
 pub use error::{EvalError, Result};
+pub use progress::{Progress, no_progress};
 pub use rng::SimRng;

@@ -234,19 +234,59 @@ pub fn evaluate_loghub(
     dir: &Path,
     settings: &BTreeMap<String, LoghubSettings>,
 ) -> Result<Vec<SystemScore>> {
-    let mut out = Vec::new();
-    for (system, s) in settings {
-        if dir.join(system).is_dir() {
-            out.push(evaluate_system(dir, system, s)?);
-        }
-    }
-    if out.is_empty() {
+    evaluate_loghub_with_progress(dir, settings, &crate::no_progress)
+}
+
+/// [`evaluate_loghub`], reporting each scored system to `progress`.
+pub fn evaluate_loghub_with_progress(
+    dir: &Path,
+    settings: &BTreeMap<String, LoghubSettings>,
+    progress: crate::Progress<'_>,
+) -> Result<Vec<SystemScore>> {
+    let systems: Vec<(&String, &LoghubSettings)> = settings
+        .iter()
+        .filter(|(system, _)| dir.join(system).is_dir())
+        .collect();
+    if systems.is_empty() {
         return Err(EvalError::Data {
             path: dir.display().to_string(),
             reason: "no system folder of the settings found".to_string(),
         });
     }
-    Ok(out)
+    let counter = crate::progress::Counter::new(systems.len(), progress);
+    systems
+        .into_iter()
+        .map(|(system, s)| {
+            let score = evaluate_system(dir, system, s)?;
+            counter.tick();
+            Ok(score)
+        })
+        .collect()
+}
+
+/// What `aiops eval loghub` reports: every system's scores and the means of GA and PA.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoghubReport {
+    /// Scores by system name.
+    pub systems: BTreeMap<String, SystemScore>,
+    /// Mean grouping accuracy over the systems.
+    pub mean_ga: f64,
+    /// Mean template (parsing) accuracy over the systems.
+    pub mean_pa: f64,
+}
+
+impl LoghubReport {
+    /// The report of these systems' scores (the means are 0 when there is none).
+    pub fn new(scores: Vec<SystemScore>) -> Self {
+        let n = scores.len().max(1) as f64;
+        let mean_ga = scores.iter().map(|s| s.ga).sum::<f64>() / n;
+        let mean_pa = scores.iter().map(|s| s.pa).sum::<f64>() / n;
+        Self {
+            systems: scores.into_iter().map(|s| (s.system.clone(), s)).collect(),
+            mean_ga,
+            mean_pa,
+        }
+    }
 }
 
 #[cfg(test)]

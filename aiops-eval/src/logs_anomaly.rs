@@ -186,19 +186,56 @@ pub fn evaluate_log_anomaly(
     settings: &BTreeMap<String, LoghubSettings>,
     base: &LogDetectorParams,
 ) -> Result<Vec<AnomalyScore>> {
-    let mut out = Vec::new();
-    for (system, s) in settings {
-        if s.log_format.starts_with(&format!("<{LABEL_FIELD}>")) && dir.join(system).is_dir() {
-            out.push(evaluate_labelled(dir, system, s, base)?);
-        }
-    }
-    if out.is_empty() {
+    evaluate_log_anomaly_with_progress(dir, settings, base, &crate::no_progress)
+}
+
+/// [`evaluate_log_anomaly`], reporting each scored system to `progress`.
+pub fn evaluate_log_anomaly_with_progress(
+    dir: &Path,
+    settings: &BTreeMap<String, LoghubSettings>,
+    base: &LogDetectorParams,
+    progress: crate::Progress<'_>,
+) -> Result<Vec<AnomalyScore>> {
+    let systems: Vec<(&String, &LoghubSettings)> = settings
+        .iter()
+        .filter(|(system, s)| {
+            s.log_format.starts_with(&format!("<{LABEL_FIELD}>")) && dir.join(system).is_dir()
+        })
+        .collect();
+    if systems.is_empty() {
         return Err(EvalError::Data {
             path: dir.display().to_string(),
             reason: format!("no system with a <{LABEL_FIELD}> field in its format found"),
         });
     }
-    Ok(out)
+    let counter = crate::progress::Counter::new(systems.len(), progress);
+    systems
+        .into_iter()
+        .map(|(system, s)| {
+            let score = evaluate_labelled(dir, system, s, base)?;
+            counter.tick();
+            Ok(score)
+        })
+        .collect()
+}
+
+/// What `aiops eval logs-anomaly` reports: every labelled system's scores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogAnomalyReport {
+    /// Scores by system name.
+    pub systems: BTreeMap<String, AnomalyScore>,
+    /// Wall time of the whole evaluation, seconds.
+    pub seconds: f64,
+}
+
+impl LogAnomalyReport {
+    /// The report of these systems' scores.
+    pub fn new(scores: Vec<AnomalyScore>, seconds: f64) -> Self {
+        Self {
+            systems: scores.into_iter().map(|s| (s.system.clone(), s)).collect(),
+            seconds,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -163,19 +163,33 @@ pub struct M4Score {
 /// Forecasts `horizon` steps of every series with the model `name` (season `m`) in parallel
 /// and scores them. A series the model cannot fit is an error naming it.
 pub fn evaluate(series: &[M4Series], name: &str, horizon: usize, m: usize) -> Result<M4Score> {
+    evaluate_with_progress(series, name, horizon, m, &crate::no_progress)
+}
+
+/// [`evaluate`], reporting each forecast series to `progress`.
+pub fn evaluate_with_progress(
+    series: &[M4Series],
+    name: &str,
+    horizon: usize,
+    m: usize,
+    progress: crate::Progress<'_>,
+) -> Result<M4Score> {
     if series.is_empty() {
         return Err(ForecastError::NotEnoughData { needed: 1, got: 0 }.into());
     }
     let start = Instant::now();
+    let counter = crate::progress::Counter::new(series.len(), progress);
     let forecasts: Vec<Prediction> = series
         .par_iter()
         .map(|s| {
-            registry::forecast(name, &s.train, &[m], horizon, &[80.0, 95.0]).map_err(|e| {
+            let p = registry::forecast(name, &s.train, &[m], horizon, &[80.0, 95.0]).map_err(|e| {
                 ForecastError::FitFailed {
                     model: "m4",
                     reason: format!("series {}: {e}", s.id),
                 }
-            })
+            });
+            counter.tick();
+            p
         })
         .collect::<Result<_, ForecastError>>()?;
     let seconds = start.elapsed().as_secs_f64();

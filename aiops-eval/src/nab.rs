@@ -23,6 +23,7 @@ use aiops_core::time::parse_timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EvalError, Result};
+use crate::progress::{Counter, Progress};
 
 /// Share of each series, at most 750 points, that is probationary (not scored).
 pub const PROBATION_PERCENT: f64 = 0.15;
@@ -92,7 +93,8 @@ pub struct ThresholdScore {
     pub tn: usize,
     /// Detections outside windows (points).
     pub fp: usize,
-    /// Quiet points inside windows.
+    /// Quiet points inside windows (`fn` in JSON).
+    #[serde(rename = "fn")]
     pub fn_: usize,
 }
 
@@ -528,12 +530,24 @@ pub fn run_detector(
     params: &serde_json::Map<String, serde_json::Value>,
     give_range: bool,
 ) -> Result<Vec<Vec<f64>>> {
+    run_detector_with_progress(corpus, name, params, give_range, &crate::no_progress)
+}
+
+/// [`run_detector`], reporting each finished series to `progress`.
+pub fn run_detector_with_progress(
+    corpus: &[LabelledSeries],
+    name: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    give_range: bool,
+    progress: Progress<'_>,
+) -> Result<Vec<Vec<f64>>> {
     use rayon::prelude::*;
     // Build once up front so a bad name or parameter fails before any work.
     aiops_detect::registry::build(name, params)?;
     let ranged = give_range
         && aiops_detect::registry::takes_input_range(name)
         && !params.contains_key("input_min");
+    let counter = Counter::new(corpus.len(), progress);
     corpus
         .par_iter()
         .map(|s| {
@@ -545,11 +559,103 @@ pub fn run_detector(
                 p.insert("input_max".into(), hi.into());
             }
             let det = aiops_detect::registry::build(name, &p)?;
-            Ok(det
+            let scores = det
                 .detect(&detection_timestamps(&s.timestamps), &s.values)?
-                .scores)
+                .scores;
+            counter.tick();
+            Ok(scores)
         })
         .collect()
+}
+
+/// What `aiops eval nab` reports: each profile's normalised score (also as the three top-level
+/// numbers NAB publishes) and the details of its best threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NabReport {
+    /// The detector (its registry name, or the results folder's name).
+    pub detector: String,
+    /// Series scored.
+    pub series: usize,
+    /// Normalised score of the `standard` profile.
+    pub standard: Option<f64>,
+    /// Normalised score of the `reward_low_FP_rate` profile.
+    #[serde(rename = "reward_low_FP_rate")]
+    pub reward_low_fp_rate: Option<f64>,
+    /// Normalised score of the `reward_low_FN_rate` profile.
+    #[serde(rename = "reward_low_FN_rate")]
+    pub reward_low_fn_rate: Option<f64>,
+    /// Every profile's result, in the order of the profiles.
+    pub profiles: Vec<ProfileResult>,
+    /// Wall time of detection and scoring, seconds.
+    pub seconds: f64,
+}
+
+impl NabReport {
+    /// The report of `detector` from its profile results.
+    pub fn new(
+        detector: String,
+        series: usize,
+        profiles: Vec<ProfileResult>,
+        seconds: f64,
+    ) -> Self {
+        let by = |p: &str| {
+            profiles
+                .iter()
+                .find(|r| r.profile == p)
+                .map(|r| r.normalized)
+        };
+        Self {
+            detector,
+            series,
+            standard: by("standard"),
+            reward_low_fp_rate: by("reward_low_FP_rate"),
+            reward_low_fn_rate: by("reward_low_FN_rate"),
+            profiles,
+            seconds,
+        }
+    }
+}
+
+/// Runs the registry detector `name` with `params` over the corpus ([`run_detector`]) and
+/// scores it under NAB's three profiles, reporting each finished series to `progress`.
+pub fn evaluate_detector(
+    corpus: &[LabelledSeries],
+    name: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    give_range: bool,
+    progress: Progress<'_>,
+) -> Result<NabReport> {
+    let start = std::time::Instant::now();
+    let detector = aiops_detect::registry::build(name, params)?
+        .name()
+        .to_string();
+    let scores = run_detector_with_progress(corpus, name, params, give_range, progress)?;
+    let results = score_corpus(corpus, &scores, &CostProfile::nab_profiles())?;
+    Ok(NabReport::new(
+        detector,
+        corpus.len(),
+        results,
+        start.elapsed().as_secs_f64(),
+    ))
+}
+
+/// Scores a published detector's per-point results (`results/<detector>`, see
+/// [`load_result_scores`]) under NAB's three profiles; the report is named after the folder.
+pub fn evaluate_results(corpus: &[LabelledSeries], results_dir: &Path) -> Result<NabReport> {
+    let start = std::time::Instant::now();
+    let detector = results_dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("results")
+        .to_string();
+    let scores = load_result_scores(results_dir, corpus)?;
+    let results = score_corpus(corpus, &scores, &CostProfile::nab_profiles())?;
+    Ok(NabReport::new(
+        detector,
+        corpus.len(),
+        results,
+        start.elapsed().as_secs_f64(),
+    ))
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> EvalError {

@@ -23,8 +23,9 @@ use crate::error::Result;
 use crate::microservice_sim::{FaultKind, SimCase, SimParams, simulate};
 use aiops_core::TopologyGraph;
 
-/// AC@1..AC@5 over a set of cases.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+/// AC@1..AC@5 over a set of cases. In JSON: `{"cases", "ac1", "ac3", "avg5", "hits"}`
+/// (`hits[k-1]`: cases whose root was at rank <= k).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Accuracy {
     /// Cases counted.
     pub cases: usize,
@@ -56,11 +57,32 @@ impl Accuracy {
     }
 }
 
-/// How one method did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+impl Serialize for Accuracy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Accuracy", 5)?;
+        st.serialize_field("cases", &self.cases)?;
+        st.serialize_field("ac1", &self.ac(1))?;
+        st.serialize_field("ac3", &self.ac(3))?;
+        st.serialize_field("avg5", &self.avg5())?;
+        st.serialize_field("hits", &self.hits)?;
+        st.end()
+    }
+}
+
+/// The accuracies of one fault kind, with the anomaly time given and found.
+#[derive(Serialize)]
+struct KindAccuracy<'a> {
+    given: &'a Accuracy,
+    found: &'a Accuracy,
+}
+
+/// How one method did. In JSON: `method` (its name), `given`, `found`, `per_kind` (fault kind
+/// to `{"given", "found"}`), `confident`, `confident_right` and `confident_precision`; the
+/// calibration samples are left out.
+#[derive(Debug, Clone, PartialEq)]
 pub struct MethodReport {
-    /// The method (its name in JSON).
-    #[serde(serialize_with = "method_name")]
+    /// The method.
     pub method: Method,
     /// With the anomaly time given.
     pub given: Accuracy,
@@ -88,14 +110,31 @@ impl MethodReport {
     }
 }
 
-/// Writes a method as its name.
-fn method_name<S: serde::Serializer>(m: &Method, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(m.as_str())
+impl Serialize for MethodReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let per_kind: BTreeMap<FaultKind, KindAccuracy<'_>> = self
+            .per_kind
+            .iter()
+            .map(|(k, (given, found))| (*k, KindAccuracy { given, found }))
+            .collect();
+        let mut st = s.serialize_struct("MethodReport", 7)?;
+        st.serialize_field("method", self.method.as_str())?;
+        st.serialize_field("given", &self.given)?;
+        st.serialize_field("found", &self.found)?;
+        st.serialize_field("per_kind", &per_kind)?;
+        st.serialize_field("confident", &self.confident)?;
+        st.serialize_field("confident_right", &self.confident_right)?;
+        st.serialize_field("confident_precision", &self.confident_precision())?;
+        st.end()
+    }
 }
 
 /// The whole evaluation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// Where the cases came from ([`Simulator::name`]).
+    pub simulator: &'static str,
     /// Cases simulated.
     pub cases: usize,
     /// Seed of the first case.
@@ -104,10 +143,13 @@ pub struct Report {
     pub methods: Vec<MethodReport>,
     /// Cases per fault kind.
     pub kinds: BTreeMap<FaultKind, usize>,
-    /// Median |found - true| anomaly time, in points.
+    /// Median |found - true| anomaly time, in points (NaN, `null` in JSON, when never found).
+    #[serde(rename = "median_time_error_points")]
     pub median_time_error: f64,
     /// Cases in which no anomaly time could be found (they count as misses "found").
     pub time_not_found: usize,
+    /// Wall time of simulation and ranking, seconds.
+    pub seconds: f64,
 }
 
 /// Where the evaluated cases come from.
@@ -120,6 +162,26 @@ pub enum Simulator {
 }
 
 impl Simulator {
+    /// The simulator called `name` (`microservice` or `dag`), with these settings.
+    pub fn by_name(name: &str, microservice: SimParams, dag: FaultParams) -> Result<Self> {
+        match name {
+            "microservice" => Ok(Simulator::Microservice(microservice)),
+            "dag" => Ok(Simulator::RandomDag(dag)),
+            other => Err(crate::error::EvalError::Invalid {
+                what: "simulator",
+                reason: format!("unknown simulator {other:?}; expected microservice or dag"),
+            }),
+        }
+    }
+
+    /// Its name: `microservice` or `dag`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Simulator::Microservice(_) => "microservice",
+            Simulator::RandomDag(_) => "dag",
+        }
+    }
+
     /// Case `seed`.
     pub fn case(&self, seed: u64) -> Result<SimCase> {
         match self {
@@ -211,9 +273,26 @@ pub fn evaluate_with(
     cases: usize,
     seed: u64,
 ) -> Result<Report> {
+    evaluate_with_progress(simulator, methods, cases, seed, &crate::no_progress)
+}
+
+/// [`evaluate_with`], reporting each finished case to `progress`.
+pub fn evaluate_with_progress(
+    simulator: &Simulator,
+    methods: &[Method],
+    cases: usize,
+    seed: u64,
+    progress: crate::Progress<'_>,
+) -> Result<Report> {
+    let start = std::time::Instant::now();
+    let counter = crate::progress::Counter::new(cases, progress);
     let results: Vec<CaseResult> = (0..cases)
         .into_par_iter()
-        .map(|i| run_case(simulator, methods, seed.wrapping_add(i as u64)))
+        .map(|i| {
+            let r = run_case(simulator, methods, seed.wrapping_add(i as u64));
+            counter.tick();
+            r
+        })
         .collect::<Result<_>>()?;
     let mut reports: Vec<MethodReport> = methods
         .iter()
@@ -258,12 +337,14 @@ pub fn evaluate_with(
         errors[errors.len() / 2]
     };
     Ok(Report {
+        simulator: simulator.name(),
         cases,
         seed,
         methods: reports,
         kinds,
         median_time_error,
         time_not_found: not_found,
+        seconds: start.elapsed().as_secs_f64(),
     })
 }
 
@@ -357,6 +438,13 @@ mod tests {
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["kinds"]["dag_shift"], 8);
         assert_eq!(v["methods"][1]["method"], "baro");
+        assert_eq!(v["simulator"], "dag");
+        let given = &v["methods"][0]["given"];
+        assert_eq!(given["cases"], 8);
+        assert!(given["ac1"].is_f64() && given["avg5"].is_f64(), "{given}");
+        assert!(v["methods"][0]["per_kind"]["dag_shift"]["found"]["ac3"].is_f64());
+        assert!(v["methods"][0].get("samples").is_none());
+        assert!(v.get("median_time_error_points").is_some());
         for k in FaultKind::ALL {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
@@ -367,7 +455,13 @@ mod tests {
         let p = SimParams::default();
         let a = evaluate(&p, &[Method::Default, Method::Baro], 6, 11).unwrap();
         let b = evaluate(&p, &[Method::Default, Method::Baro], 6, 11).unwrap();
-        assert_eq!(a, b);
+        assert_eq!(
+            Report {
+                seconds: 0.0,
+                ..a.clone()
+            },
+            Report { seconds: 0.0, ..b }
+        );
         assert_eq!(a.methods[0].given.cases, 6);
         assert_eq!(a.kinds.values().sum::<usize>(), 6);
     }

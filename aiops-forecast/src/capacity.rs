@@ -78,6 +78,23 @@ pub enum Status {
     Critical,
 }
 
+impl Status {
+    /// Its name, as in JSON: `ok`, `warning`, `critical`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warning => "warning",
+            Status::Critical => "critical",
+        }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Replica advice.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ReplicaAdvice {

@@ -21,6 +21,23 @@ pub enum TrendDirection {
     Stable,
 }
 
+impl TrendDirection {
+    /// Its name, as in JSON: `increasing`, `decreasing`, `stable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrendDirection::Increasing => "increasing",
+            TrendDirection::Decreasing => "decreasing",
+            TrendDirection::Stable => "stable",
+        }
+    }
+}
+
+impl std::fmt::Display for TrendDirection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Result of the trend test.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct TrendTest {

@@ -620,6 +620,18 @@ impl LogDetector {
     /// Runs raw file bytes (batch): lines split at `\n` (a final `\r` removed, an empty last
     /// line after the final newline ignored), invalid UTF-8 replaced and counted.
     pub fn detect_bytes(&self, bytes: &[u8]) -> LogReport {
+        self.detect_bytes_with_progress(bytes, &mut |_, _| {})
+    }
+
+    /// [`LogDetector::detect_bytes`], calling `progress(bytes done, bytes in all)` every few
+    /// thousand lines and at the end.
+    pub fn detect_bytes_with_progress(
+        &self,
+        bytes: &[u8],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> LogReport {
+        const EVERY: u32 = 4096;
+        let mut since = 0u32;
         let mut state = self.state();
         let mut report = LogReport {
             window: self.mode.to_string(),
@@ -636,7 +648,13 @@ impl LogDetector {
                 report.push(c);
             }
             rest = next;
+            since += 1;
+            if since == EVERY {
+                since = 0;
+                progress(bytes.len() - rest.len(), bytes.len());
+            }
         }
+        progress(bytes.len(), bytes.len());
         if let Some(c) = state.finish() {
             report.push(c);
         }

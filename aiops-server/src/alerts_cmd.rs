@@ -45,6 +45,13 @@ pub(crate) struct CorrelateArgs {
     format: Format,
 }
 
+/// Reads and parses an alert correlation configuration; errors name the file.
+pub(crate) fn load_config(path: &Path) -> Result<Config, CliError> {
+    let config = Config::from_yaml(&read(path)?).map_err(alerts(path))?;
+    config.check().map_err(alerts(path))?;
+    Ok(config)
+}
+
 fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::input(path, CoreError::Io(e)))
 }
@@ -75,7 +82,7 @@ pub(crate) fn run(cmd: &AlertsCommand) -> Result<(), CliError> {
 
 fn correlate(args: &CorrelateArgs) -> Result<Report, CliError> {
     let config = match &args.config {
-        Some(p) => Config::from_yaml(&read(p)?).map_err(alerts(p))?,
+        Some(p) => load_config(p)?,
         None => Config::default(),
     };
     let topology = match &args.topology {

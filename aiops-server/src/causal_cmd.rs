@@ -9,14 +9,16 @@ use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule};
 use clap::Args;
 
 use crate::error::CliError;
+use crate::progress;
 
 /// Arguments of `aiops eval causal`.
 #[derive(Debug, Args)]
 pub(crate) struct CausalArgs {
     /// Folder holding data_linear.txt (samples x variables, tab separated, header of names)
-    /// and graph.txt (the true DAG).
-    #[arg(long, default_value = "../shared/data/pyrca")]
-    data: PathBuf,
+    /// and graph.txt (the true DAG), as in salesforce/PyRCA's test data.
+    /// [default: $AIOPS_DATA/pyrca, else ../shared/data/pyrca]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     /// Significance level of PC's independence tests (and of Granger's F-tests).
     #[arg(long, default_value_t = 0.05)]
@@ -91,19 +93,21 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     if let Some(cases) = args.simulate {
         return run_simulated(args, cases, &pc, &granger);
     }
-    let fixture = eval::load_fixture(&args.data).map_err(|source| CliError::Benchmark {
-        path: args.data.clone(),
+    let data = crate::eval_cmd::data_dir(args.data.as_deref(), "pyrca");
+    let fixture = eval::load_fixture(&data).map_err(|source| CliError::Benchmark {
+        path: data.clone(),
         source,
     })?;
-    let r = eval::evaluate(&fixture, &pc, &granger)?;
+    let bar = progress::bar("methods");
+    let r = eval::evaluate_with_progress(&fixture, &pc, &granger, &progress::report(&bar))
+        .map_err(|e| knowledge_error(args, e))?;
+    bar.finish_and_clear();
     if args.json {
-        let text = serde_json::to_string(&r).map_err(|e| CliError::Usage(e.to_string()))?;
-        println!("{text}");
-        return Ok(());
+        return crate::eval_cmd::print_json(&r);
     }
     println!(
         "Causal discovery on {}: {} samples x {} variables, {} true edges, alpha {}",
-        args.data.display(),
+        data.display(),
         r.samples,
         r.variables,
         r.pc.scores.true_edges,
@@ -134,6 +138,21 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A variable of the domain knowledge that the data does not have: the error names the
+/// knowledge file.
+fn knowledge_error(args: &CausalArgs, e: aiops_eval::EvalError) -> CliError {
+    match (e, &args.knowledge) {
+        (
+            aiops_eval::EvalError::Rca(source @ aiops_rca::RcaError::UnknownVariable { .. }),
+            Some(path),
+        ) => CliError::Rca {
+            path: path.clone(),
+            source,
+        },
+        (e, _) => e.into(),
+    }
+}
+
 fn run_simulated(
     args: &CausalArgs,
     cases: usize,
@@ -143,11 +162,20 @@ fn run_simulated(
     let dag = RandomDagParams::new()
         .variables(args.variables)
         .expected_degree(args.degree);
-    let r = eval::evaluate_simulated(&dag, args.samples, cases, args.seed, pc, granger)?;
+    let bar = progress::bar("cases");
+    let r = eval::evaluate_simulated_with_progress(
+        &dag,
+        args.samples,
+        cases,
+        args.seed,
+        pc,
+        granger,
+        &progress::report(&bar),
+    )
+    .map_err(|e| knowledge_error(args, e))?;
+    bar.finish_and_clear();
     if args.json {
-        let text = serde_json::to_string(&r).map_err(|e| CliError::Usage(e.to_string()))?;
-        println!("{text}");
-        return Ok(());
+        return crate::eval_cmd::print_json(&r);
     }
     println!(
         "Causal discovery on {} random DAGs (seed {}): {} variables, expected degree {}, {} samples, alpha {}",

@@ -1,16 +1,16 @@
 //! `aiops detect`: parse arguments, call the detector, print.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use aiops_core::Anomaly;
 use aiops_core::io::{FileSeries, ReadOptions, read_path};
-use aiops_core::time::format_timestamp;
+use aiops_core::time::format_datetime;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR, DETECTORS};
 use aiops_detect::{Detections, Detector};
 use aiops_detect::{SuppressionParams, Suppressor};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::error::CliError;
@@ -158,17 +158,13 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     }
 }
 
-/// A bar on stderr for long inputs when a person is watching; hidden otherwise.
+/// A bar on stderr for long inputs (200,000 points or more) when a person is watching.
 fn progress_bar(total: usize) -> ProgressBar {
-    if total < 200_000 || !std::io::stderr().is_terminal() {
+    if total < 200_000 {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(total as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {bar:40} {pos}/{len} points ({per_sec}, {eta})")
-    {
-        bar.set_style(style);
-    }
+    let bar = crate::progress::bar("points");
+    bar.set_length(total as u64);
     bar
 }
 
@@ -206,42 +202,36 @@ fn print_table(
     anomalies: &[Anomaly],
     total: usize,
 ) -> std::io::Result<()> {
-    let format = inputs.first().map(|i| i.format);
-    let ts = |ms: i64| format.map_or_else(|| ms.to_string(), |f| format_timestamp(ms, f));
     let opt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.4}"));
     let multi = inputs.len() > 1;
-    let mut rows = vec![vec![
-        "start".to_string(),
-        "end".into(),
-        "severity".into(),
-        "score".into(),
-        "value".into(),
-        "expected".into(),
-        "lower".into(),
-        "upper".into(),
-    ]];
+    let mut header = vec![
+        "start", "end", "severity", "score", "value", "expected", "lower", "upper",
+    ];
     if multi {
-        rows[0].push("series".into());
+        header.push("series");
     }
-    for a in anomalies {
-        let mut r = vec![
-            ts(a.start),
-            ts(a.end),
-            a.severity.to_string(),
-            format!("{:.3}", a.score),
-            format!("{:.4}", a.value),
-            opt(a.expected),
-            opt(a.lower),
-            opt(a.upper),
-        ];
-        if multi {
-            r.push(a.labels.to_string());
-        }
-        rows.push(r);
-    }
+    let rows: Vec<Vec<String>> = anomalies
+        .iter()
+        .map(|a| {
+            let mut r = vec![
+                format_datetime(a.start),
+                format_datetime(a.end),
+                a.severity.to_string(),
+                format!("{:.3}", a.score),
+                format!("{:.4}", a.value),
+                opt(a.expected),
+                opt(a.lower),
+                opt(a.upper),
+            ];
+            if multi {
+                r.push(a.labels.to_string());
+            }
+            r
+        })
+        .collect();
     writeln!(
         out,
-        "{} anomal{} in {} points ({} series), detector {}",
+        "{} anomal{} in {} points ({} series), detector {}; times in UTC",
         anomalies.len(),
         if anomalies.len() == 1 { "y" } else { "ies" },
         total,
@@ -251,16 +241,5 @@ fn print_table(
     if anomalies.is_empty() {
         return Ok(());
     }
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].len()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        writeln!(out, "{}", line.join("  ").trim_end())?;
-    }
-    Ok(())
+    crate::table::write(out, &header, &rows)
 }

@@ -1,22 +1,59 @@
 //! `aiops eval`: wires the evaluation code of the library crates to the command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use aiops_alerts::Config;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
-use aiops_eval::alert_correlation as alert_eval;
+use aiops_eval::alert_correlation::{self as alert_eval, AlertEval};
 use aiops_eval::alert_storm::ScenarioParams;
-use aiops_eval::nab::{self, CostProfile, ProfileResult};
-use aiops_eval::{loghub, logs_anomaly};
+use aiops_eval::loghub::{self, LoghubReport};
+use aiops_eval::logs_anomaly::{self, LogAnomalyReport};
+use aiops_eval::m4::M4Score;
+use aiops_eval::nab::{self, NabReport};
+use aiops_eval::rca_ranking::{self, Accuracy, Report as RcaReport, Simulator};
 use aiops_logs::LogDetectorParams;
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::error::CliError;
+use crate::progress;
+
+/// Where the public data sets are, printed by `aiops eval --help`.
+const DATA_HELP: &str = "\
+Data: `nab`, `m4`, `loghub`, `logs-anomaly` and `causal` read public data sets in their
+published layout from the folder given with --data. Without --data the folder is
+$AIOPS_DATA/<name> when the environment variable AIOPS_DATA is set, else
+../shared/data/<name> (relative to the current folder):
+  nab/     data/<category>/<series>.csv, labels/combined_windows.json   (numenta/NAB)
+  m4/      Hourly-train.csv, Hourly-test.csv                 (Mcompetitions/M4-methods, Dataset/)
+  loghub/  <System>/<System>_2k.log and _2k.log_structured.csv  (logpai/loghub 2k samples),
+           settings.json                     (per-system Drain settings; see docs/reference.md)
+  pyrca/   data_linear.txt, graph.txt                           (salesforce/PyRCA test data)
+`alerts` and `rca` generate their data. Layouts in detail: docs/reference.md, section
+\"Evaluation data folders\".";
+
+/// The data folder of a benchmark: `--data`, else `$AIOPS_DATA/<name>`, else
+/// `../shared/data/<name>`.
+pub(crate) fn data_dir(given: Option<&Path>, name: &str) -> PathBuf {
+    match (given, std::env::var_os("AIOPS_DATA")) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(base)) if !base.is_empty() => PathBuf::from(base).join(name),
+        _ => Path::new("../shared/data").join(name),
+    }
+}
+
+/// Prints `value` as one JSON object.
+pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let text = serde_json::to_string(value)
+        .map_err(|e| CliError::Usage(format!("cannot write JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
 
 /// Benchmarks to evaluate on.
 #[derive(Debug, Subcommand)]
+#[command(after_long_help = DATA_HELP)]
 pub(crate) enum EvalCommand {
     /// Numenta Anomaly Benchmark: run a detector over the 58 series and print NAB's three
     /// normalised scores (standard, reward_low_FP_rate, reward_low_FN_rate).
@@ -166,9 +203,11 @@ impl AlertsArgs {
 /// Arguments of `aiops eval m4`.
 #[derive(Debug, Args)]
 pub(crate) struct M4Args {
-    /// Folder holding Hourly-train.csv and Hourly-test.csv.
-    #[arg(long, default_value = "../shared/data/m4")]
-    data: PathBuf,
+    /// M4 folder: Hourly-train.csv and Hourly-test.csv as published by the M4 competition
+    /// (Mcompetitions/M4-methods, Dataset/Train and Dataset/Test); series H1..H200 or all 414.
+    /// [default: $AIOPS_DATA/m4, else ../shared/data/m4]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     /// Model to evaluate (`aiops forecast --help` lists them).
     #[arg(short, long, default_value = aiops_forecast::registry::DEFAULT_MODEL)]
@@ -190,9 +229,11 @@ pub(crate) struct M4Args {
 /// Arguments of `aiops eval loghub`.
 #[derive(Debug, Args)]
 pub(crate) struct LoghubArgs {
-    /// Loghub folder (one sub-folder per system).
-    #[arg(long, default_value = "../shared/data/loghub")]
-    data: PathBuf,
+    /// Loghub folder: one sub-folder per system with <System>_2k.log and
+    /// <System>_2k.log_structured.csv (logpai/loghub's 2k samples), and settings.json (see
+    /// --settings). [default: $AIOPS_DATA/loghub, else ../shared/data/loghub]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     /// Settings JSON (system -> log_format, regex, st, depth); default: settings.json in the
     /// data folder.
@@ -207,16 +248,18 @@ pub(crate) struct LoghubArgs {
 /// Arguments of `aiops eval logs-anomaly`.
 #[derive(Debug, Args)]
 pub(crate) struct LogsAnomalyArgs {
-    /// Loghub folder (one sub-folder per system).
-    #[arg(long, default_value = "../shared/data/loghub")]
-    data: PathBuf,
+    /// Loghub folder, as for `aiops eval loghub`; the labelled systems (BGL, Thunderbird: a
+    /// label first on each line, `-` for normal) are scored.
+    /// [default: $AIOPS_DATA/loghub, else ../shared/data/loghub]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     /// Settings JSON; default: settings.json in the data folder. Systems whose log_format
     /// starts with <Label> are scored.
     #[arg(long)]
     settings: Option<PathBuf>,
 
-    /// Window: 60s, 5m, 1h... or 1000lines.
+    /// Window: a duration (60s, 5m, 1h30m) or a line count (1000lines).
     #[arg(long, default_value = "60s")]
     window: String,
 
@@ -233,9 +276,11 @@ pub(crate) struct LogsAnomalyArgs {
 /// Arguments of `aiops eval nab`.
 #[derive(Debug, Args)]
 pub(crate) struct NabArgs {
-    /// NAB folder (holding data/ and labels/combined_windows.json).
-    #[arg(long, default_value = "../shared/data/nab")]
-    data: PathBuf,
+    /// NAB folder: data/<category>/<series>.csv and labels/combined_windows.json, as in the
+    /// numenta/NAB repository (its results/ for --results).
+    /// [default: $AIOPS_DATA/nab, else ../shared/data/nab]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
 
     /// Detector to run.
     #[arg(short, long, default_value = DEFAULT_DETECTOR)]
@@ -274,48 +319,50 @@ pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
 
 fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
     let config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::input(path, aiops_core::CoreError::Io(e)))?;
-            Config::from_yaml(&text).map_err(|source| CliError::Alerts {
-                path: path.clone(),
-                source,
-            })?
-        }
+        Some(path) => crate::alerts_cmd::load_config(path)?,
         None => Config::default(),
     };
-    let start = Instant::now();
-    let r = alert_eval::evaluate(&config, &args.scenario(), args.cases, args.seed)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let s = r.scores;
+    let bar = progress::bar("cases");
+    let r = alert_eval::evaluate_with_progress(
+        &config,
+        &args.scenario(),
+        args.cases,
+        args.seed,
+        &progress::report(&bar),
+    )
+    .map_err(|e| match (e, &args.config) {
+        // The engine refused the configuration (after reading it): name the file.
+        (aiops_eval::EvalError::Alerts(source), Some(path)) => CliError::Alerts {
+            path: path.clone(),
+            source,
+        },
+        (e, _) => e.into(),
+    })?;
+    bar.finish_and_clear();
     if args.json {
-        println!(
-            "{}",
-            json!({"noise_reduction": s.noise_reduction, "purity": s.purity,
-                "completeness": s.completeness, "origin_accuracy": s.origin_accuracy,
-                "episode_reduction": s.episode_reduction,
-                "cases": r.cases, "seed": args.seed, "alerts_in": r.alerts_in,
-                "incidents": r.incidents, "faults": r.faults, "seconds": seconds})
-        );
-    } else {
-        println!(
-            "Alert correlation, {} generated cases (seed {}): {} alerts in, {} incidents, {} faults, {:.2} s",
-            r.cases, args.seed, r.alerts_in, r.incidents, r.faults, seconds
-        );
-        println!("noise reduction  {:.4}", s.noise_reduction);
-        println!("purity           {:.4}", s.purity);
-        println!("completeness     {:.4}", s.completeness);
-        println!("origin accuracy  {:.4}", s.origin_accuracy);
-        println!(
-            "episode reduction {:.4} (1 - incidents / distinct alerts)",
-            s.episode_reduction
-        );
+        return print_json(&r);
     }
+    print_alerts(&r);
     Ok(())
 }
 
+fn print_alerts(r: &AlertEval) {
+    let s = &r.scores;
+    println!(
+        "Alert correlation, {} generated cases (seed {}): {} alerts in, {} incidents, {} faults, {:.2} s",
+        r.cases, r.seed, r.alerts_in, r.incidents, r.faults, r.seconds
+    );
+    println!("noise reduction  {:.4}", s.noise_reduction);
+    println!("purity           {:.4}", s.purity);
+    println!("completeness     {:.4}", s.completeness);
+    println!("origin accuracy  {:.4}", s.origin_accuracy);
+    println!(
+        "episode reduction {:.4} (1 - incidents / distinct alerts)",
+        s.episode_reduction
+    );
+}
+
 fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
-    use aiops_eval::rca_ranking::{Accuracy, Simulator, evaluate_with};
     use aiops_rca::rank::Method;
     let methods: Vec<Method> = match &args.method {
         None => Method::ALL.to_vec(),
@@ -328,25 +375,19 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
             }
         }
     };
-    let start = Instant::now();
-    let simulator = match args.simulator.as_str() {
-        "microservice" => {
-            Simulator::Microservice(aiops_eval::microservice_sim::SimParams::default())
-        }
-        "dag" => {
-            let mut p = aiops_eval::dag_sim::FaultParams::default();
-            p.dag.variables = args.dag_variables;
-            p.magnitude = args.dag_magnitude;
-            Simulator::RandomDag(p)
-        }
-        other => {
-            return Err(CliError::Usage(format!(
-                "unknown simulator {other:?}: microservice or dag"
-            )));
-        }
-    };
-    let r = evaluate_with(&simulator, &methods, args.cases, args.seed)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let mut dag = aiops_eval::dag_sim::FaultParams::default();
+    dag.dag.variables = args.dag_variables;
+    dag.magnitude = args.dag_magnitude;
+    let simulator = Simulator::by_name(&args.simulator, Default::default(), dag)?;
+    let bar = progress::bar("cases");
+    let r = rca_ranking::evaluate_with_progress(
+        &simulator,
+        &methods,
+        args.cases,
+        args.seed,
+        &progress::report(&bar),
+    )?;
+    bar.finish_and_clear();
     if args.fit_calibration {
         for m in &r.methods {
             let knots: Vec<String> = m
@@ -359,39 +400,17 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let acc =
-        |a: &Accuracy| json!({"ac1": a.ac(1), "ac3": a.ac(3), "avg5": a.avg5(), "cases": a.cases});
     if args.json {
-        let methods: Vec<serde_json::Value> = r
-            .methods
-            .iter()
-            .map(|m| {
-                let kinds: serde_json::Map<String, serde_json::Value> = m
-                    .per_kind
-                    .iter()
-                    .map(|(k, (g, f))| {
-                        (
-                            k.as_str().to_string(),
-                            json!({"given": acc(g), "found": acc(f)}),
-                        )
-                    })
-                    .collect();
-                json!({"method": m.method.as_str(), "given": acc(&m.given), "found": acc(&m.found),
-                       "per_kind": kinds, "confident": m.confident,
-                       "confident_precision": m.confident_precision()})
-            })
-            .collect();
-        println!(
-            "{}",
-            json!({"cases": r.cases, "seed": r.seed, "simulator": args.simulator, "methods": methods,
-                   "median_time_error_points": r.median_time_error,
-                   "time_not_found": r.time_not_found, "seconds": seconds})
-        );
-        return Ok(());
+        return print_json(&r);
     }
+    print_rca(&r);
+    Ok(())
+}
+
+fn print_rca(r: &RcaReport) {
     println!(
         "Root-cause ranking, {} simulated incidents ({} simulator, seed {}), {:.2} s",
-        r.cases, args.simulator, r.seed, seconds
+        r.cases, r.simulator, r.seed, r.seconds
     );
     let kinds: Vec<String> = r
         .kinds
@@ -445,204 +464,178 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
             ),
         }
     }
-    Ok(())
 }
 
 fn run_m4(args: &M4Args) -> Result<(), CliError> {
-    let series = aiops_eval::m4::load(&args.data)?;
-    let s = aiops_eval::m4::evaluate(&series, &args.model, args.horizon, args.season)?;
+    let data = data_dir(args.data.as_deref(), "m4");
+    let series = aiops_eval::m4::load(&data)?;
+    let bar = progress::bar("series");
+    let s = aiops_eval::m4::evaluate_with_progress(
+        &series,
+        &args.model,
+        args.horizon,
+        args.season,
+        &progress::report(&bar),
+    )?;
+    bar.finish_and_clear();
     if args.json {
-        println!(
-            "{}",
-            json!({"model": s.model, "smape": s.smape, "mase": s.mase, "owa": s.owa,
-                "seconds": s.seconds, "coverage_80": s.coverage_80, "coverage_95": s.coverage_95})
-        );
-    } else {
-        println!(
-            "M4 hourly, model {}: {} series, horizon {}, {:.2} s",
-            s.model, s.series, args.horizon, s.seconds
-        );
-        println!("{:<8} {:>8} {:>8} {:>8}", "", "sMAPE", "MASE", "OWA");
-        println!(
-            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
-            s.model, s.smape, s.mase, s.owa
-        );
-        println!(
-            "{:<8} {:>8.3} {:>8.3} {:>8.3}",
-            "Naive2", s.naive2_smape, s.naive2_mase, 1.0
-        );
-        println!(
-            "interval coverage: 80% -> {:.3}, 95% -> {:.3}",
-            s.coverage_80, s.coverage_95
-        );
+        return print_json(&s);
     }
+    print_m4(&s, args.horizon);
     Ok(())
+}
+
+fn print_m4(s: &M4Score, horizon: usize) {
+    println!(
+        "M4 hourly, model {}: {} series, horizon {}, {:.2} s",
+        s.model, s.series, horizon, s.seconds
+    );
+    println!("{:<8} {:>8} {:>8} {:>8}", "", "sMAPE", "MASE", "OWA");
+    println!(
+        "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+        s.model, s.smape, s.mase, s.owa
+    );
+    println!(
+        "{:<8} {:>8.3} {:>8.3} {:>8.3}",
+        "Naive2", s.naive2_smape, s.naive2_mase, 1.0
+    );
+    println!(
+        "interval coverage: 80% -> {:.3}, 95% -> {:.3}",
+        s.coverage_80, s.coverage_95
+    );
+}
+
+/// The settings file: `--settings`, else `settings.json` in the data folder.
+fn settings_path(given: Option<&Path>, data: &Path) -> PathBuf {
+    given.map_or_else(|| data.join("settings.json"), Path::to_path_buf)
 }
 
 fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
-    let settings_path = args
-        .settings
-        .clone()
-        .unwrap_or_else(|| args.data.join("settings.json"));
-    let settings = loghub::load_settings(&settings_path)?;
-    let scores = loghub::evaluate_loghub(&args.data, &settings)?;
-    let n = scores.len() as f64;
-    let mean_ga = scores.iter().map(|s| s.ga).sum::<f64>() / n;
-    let mean_pa = scores.iter().map(|s| s.pa).sum::<f64>() / n;
+    let data = data_dir(args.data.as_deref(), "loghub");
+    let settings = loghub::load_settings(&settings_path(args.settings.as_deref(), &data))?;
+    let bar = progress::bar("systems");
+    let scores = loghub::evaluate_loghub_with_progress(&data, &settings, &progress::report(&bar))?;
+    bar.finish_and_clear();
+    let report = LoghubReport::new(scores);
     if args.json {
-        let systems: serde_json::Map<String, serde_json::Value> = scores
-            .iter()
-            .map(|s| (s.system.clone(), json!({"ga": s.ga, "pa": s.pa})))
-            .collect();
-        println!(
-            "{}",
-            json!({"systems": systems, "mean_ga": mean_ga, "mean_pa": mean_pa})
-        );
-    } else {
-        println!(
-            "{:<12} {:>6} {:>7} {:>7} {:>9} {:>10} {:>9}",
-            "system", "lines", "GA", "PA", "Drain GA", "templates", "truth"
-        );
-        for s in &scores {
-            let drain = s.drain_ga.map_or("-".to_string(), |g| format!("{g:.4}"));
-            println!(
-                "{:<12} {:>6} {:>7.4} {:>7.4} {:>9} {:>10} {:>9}",
-                s.system, s.lines, s.ga, s.pa, drain, s.templates, s.truth_templates
-            );
-        }
-        println!("{:<12} {:>6} {:>7.4} {:>7.4}", "mean", "", mean_ga, mean_pa);
+        return print_json(&report);
     }
+    print_loghub(&report);
     Ok(())
+}
+
+fn print_loghub(r: &LoghubReport) {
+    println!(
+        "{:<12} {:>6} {:>7} {:>7} {:>9} {:>10} {:>9}",
+        "system", "lines", "GA", "PA", "Drain GA", "templates", "truth"
+    );
+    for s in r.systems.values() {
+        let drain = s.drain_ga.map_or("-".to_string(), |g| format!("{g:.4}"));
+        println!(
+            "{:<12} {:>6} {:>7.4} {:>7.4} {:>9} {:>10} {:>9}",
+            s.system, s.lines, s.ga, s.pa, drain, s.templates, s.truth_templates
+        );
+    }
+    println!(
+        "{:<12} {:>6} {:>7.4} {:>7.4}",
+        "mean", "", r.mean_ga, r.mean_pa
+    );
 }
 
 fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
-    let settings_path = args
-        .settings
-        .clone()
-        .unwrap_or_else(|| args.data.join("settings.json"));
-    let settings = loghub::load_settings(&settings_path)?;
+    let data = data_dir(args.data.as_deref(), "loghub");
+    let settings = loghub::load_settings(&settings_path(args.settings.as_deref(), &data))?;
     let params =
         crate::logs_cmd::detector_params(LogDetectorParams::new(), &args.window, &args.params)?;
     let start = Instant::now();
-    let scores = logs_anomaly::evaluate_log_anomaly(&args.data, &settings, &params)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let bar = progress::bar("systems");
+    let scores = logs_anomaly::evaluate_log_anomaly_with_progress(
+        &data,
+        &settings,
+        &params,
+        &progress::report(&bar),
+    )?;
+    bar.finish_and_clear();
+    let report = LogAnomalyReport::new(scores, start.elapsed().as_secs_f64());
     if args.json {
-        let systems: serde_json::Map<String, serde_json::Value> = scores
-            .iter()
-            .map(|s| {
-                (
-                    s.system.clone(),
-                    json!({
-                        "lines": s.lines,
-                        "alerts": s.alerts,
-                        "window": s.window,
-                        "windows": s.windows,
-                        "detector": s.detector,
-                        "keyword_baseline": s.keyword_baseline,
-                        "level_keyword_baseline": s.level_keyword_baseline,
-                    }),
-                )
-            })
-            .collect();
-        println!("{}", json!({"systems": systems, "seconds": seconds}));
-    } else {
-        println!(
-            "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6}",
-            "system",
-            "method",
-            "lines",
-            "alerts",
-            "windows",
-            "flagged",
-            "precision",
-            "recall",
-            "F1"
-        );
-        for s in &scores {
-            for (name, p) in [
-                ("detector", &s.detector),
-                ("keyword baseline", &s.keyword_baseline),
-                ("level-keyword baseline", &s.level_keyword_baseline),
-            ] {
-                println!(
-                    "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9.3} {:>6.3} {:>6.3}",
-                    s.system,
-                    name,
-                    s.lines,
-                    s.alerts,
-                    s.windows,
-                    p.flagged,
-                    p.precision,
-                    p.recall,
-                    p.f1
-                );
-            }
-        }
-        println!(
-            "window {}; keyword baseline: error, exception, warn, fatal or fail in the message \
-             or Level; level-keyword: the same unless Level is INFO/DEBUG/...; {seconds:.2} s",
-            scores.first().map_or("", |s| s.window.as_str())
-        );
+        return print_json(&report);
     }
+    print_logs_anomaly(&report);
     Ok(())
+}
+
+fn print_logs_anomaly(r: &LogAnomalyReport) {
+    println!(
+        "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9} {:>6} {:>6}",
+        "system", "method", "lines", "alerts", "windows", "flagged", "precision", "recall", "F1"
+    );
+    for s in r.systems.values() {
+        for (name, p) in [
+            ("detector", &s.detector),
+            ("keyword baseline", &s.keyword_baseline),
+            ("level-keyword baseline", &s.level_keyword_baseline),
+        ] {
+            println!(
+                "{:<12} {:<22} {:>6} {:>6} {:>8} {:>7} {:>9.3} {:>6.3} {:>6.3}",
+                s.system,
+                name,
+                s.lines,
+                s.alerts,
+                s.windows,
+                p.flagged,
+                p.precision,
+                p.recall,
+                p.f1
+            );
+        }
+    }
+    println!(
+        "window {}; keyword baseline: error, exception, warn, fatal or fail in the message \
+         or Level; level-keyword: the same unless Level is INFO/DEBUG/...; {:.2} s",
+        r.systems.values().next().map_or("", |s| s.window.as_str()),
+        r.seconds
+    );
 }
 
 fn run_nab(args: &NabArgs) -> Result<(), CliError> {
-    let start = Instant::now();
-    let corpus = nab::load_corpus(&args.data)?;
-    let (name, scores) = match &args.results {
-        Some(dir) => {
-            let name = dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("results")
-                .to_string();
-            (name, nab::load_result_scores(dir, &corpus)?)
-        }
+    let data = data_dir(args.data.as_deref(), "nab");
+    let corpus = nab::load_corpus(&data)?;
+    let report = match &args.results {
+        Some(dir) => nab::evaluate_results(&corpus, dir)?,
         None => {
             let params = registry::parse_assignments(&args.params)?;
-            let det = registry::build(&args.detector, &params)?;
-            (
-                det.name().to_string(),
-                nab::run_detector(&corpus, &args.detector, &params, !args.learn_range)?,
-            )
+            let bar = progress::bar("series");
+            let r = nab::evaluate_detector(
+                &corpus,
+                &args.detector,
+                &params,
+                !args.learn_range,
+                &progress::report(&bar),
+            )?;
+            bar.finish_and_clear();
+            r
         }
     };
-    let results = nab::score_corpus(&corpus, &scores, &CostProfile::nab_profiles())?;
-    let seconds = start.elapsed().as_secs_f64();
-    let by = |p: &str| {
-        results
-            .iter()
-            .find(|r| r.profile == p)
-            .map(|r| r.normalized)
-    };
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "detector": name,
-                "standard": by("standard"),
-                "reward_low_FP_rate": by("reward_low_FP_rate"),
-                "reward_low_FN_rate": by("reward_low_FN_rate"),
-                "seconds": seconds,
-            })
-        );
-    } else {
-        print_table(&name, corpus.len(), &results, seconds);
+        return print_json(&report);
     }
+    print_nab(&report);
     Ok(())
 }
 
-fn print_table(name: &str, files: usize, results: &[ProfileResult], seconds: f64) {
-    println!("NAB, detector {name}: {files} series, {seconds:.2} s");
+fn print_nab(r: &NabReport) {
+    println!(
+        "NAB, detector {}: {} series, {:.2} s",
+        r.detector, r.series, r.seconds
+    );
     println!(
         "{:<20} {:>10} {:>10} {:>10} {:>6} {:>6} {:>6}",
         "profile", "score", "raw", "threshold", "TP", "FP", "FN"
     );
-    for r in results {
+    for p in &r.profiles {
         println!(
             "{:<20} {:>10.2} {:>10.3} {:>10.4} {:>6} {:>6} {:>6}",
-            r.profile, r.normalized, r.raw, r.threshold, r.counts.tp, r.counts.fp, r.counts.fn_
+            p.profile, p.normalized, p.raw, p.threshold, p.counts.tp, p.counts.fp, p.counts.fn_
         );
     }
 }

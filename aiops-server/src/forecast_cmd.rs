@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use aiops_core::CoreError;
 use aiops_core::io::{Values, read_values};
-use aiops_core::time::{Horizon, format_timestamp};
+use aiops_core::time::{Horizon, format_datetime, format_timestamp};
 use aiops_forecast::Prediction;
 use aiops_forecast::capacity::{self, CapacityParams, CapacityReport};
 use aiops_forecast::registry::{self, DEFAULT_MODEL, MODELS};
@@ -145,6 +145,14 @@ fn horizon_steps(text: &str, data: &Values) -> Result<usize, CliError> {
         })
 }
 
+/// A spinner while a model is fitted on a long series (10,000 points or more), on a terminal.
+fn fitting(model: &str, points: usize) -> indicatif::ProgressBar {
+    crate::progress::spinner(
+        points >= 10_000,
+        format!("fitting {model} on {points} points"),
+    )
+}
+
 fn write_forecast(out: &mut dyn Write, p: &Prediction, data: &Values) -> std::io::Result<()> {
     let future = data.next_timestamps(p.mean.len());
     write!(out, "step,timestamp,mean")?;
@@ -209,13 +217,16 @@ fn draw(
 pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
     let data = load(&args.file)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
+    let spinner = fitting(&args.model, data.values.len());
     let p = registry::forecast(
         &args.model,
         &data.values,
         &args.seasons,
         horizon,
         &args.level,
-    )?;
+    );
+    spinner.finish_and_clear();
+    let p = p?;
     match &args.output {
         Some(path) => {
             let err = |e| CliError::Output {
@@ -246,7 +257,7 @@ fn when(step: Option<usize>, data: &Values) -> String {
     match step {
         None => "not within the horizon".into(),
         Some(s) => match data.next_timestamps(s) {
-            Some((t, f)) => format!("step {s} ({})", format_timestamp(t[s - 1], f)),
+            Some((t, _)) => format!("step {s} ({} UTC)", format_datetime(t[s - 1])),
             None => format!("step {s}"),
         },
     }
@@ -254,13 +265,13 @@ fn when(step: Option<usize>, data: &Values) -> String {
 
 fn print_report(r: &CapacityReport, data: &Values, model: &str) {
     println!("model {model}, horizon {} steps", r.horizon);
-    println!("current            {:.3} ({:?})", r.current, r.status_now);
+    println!("current            {:.3} ({})", r.current, r.status_now);
     println!(
-        "forecast peak      {:.3} ({:?}), upper {:.0}% {:.3}",
+        "forecast peak      {:.3} ({}), upper {:.0}% {:.3}",
         r.peak, r.status_forecast, r.level, r.peak_upper
     );
     println!(
-        "trend              {:?}, {:+.4}/step (Mann-Kendall p = {:.3})",
+        "trend              {}, {:+.4}/step (Mann-Kendall p = {:.3})",
         r.trend.direction, r.trend.slope, r.trend.p_value
     );
     println!("threshold          {}", r.threshold);
@@ -294,7 +305,10 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
         replicas: args.replicas,
         target: args.target,
     };
-    let r = capacity::analyze(&data.values, &params)?;
+    let spinner = fitting(&args.model, data.values.len());
+    let r = capacity::analyze(&data.values, &params);
+    spinner.finish_and_clear();
+    let r = r?;
     match args.format {
         Format::Json => {
             let mut v = serde_json::to_value(&r).map_err(|e| CliError::Usage(e.to_string()))?;

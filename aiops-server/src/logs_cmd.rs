@@ -156,7 +156,11 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
     let det = params.check()?;
     let bytes = std::fs::read(&args.file)
         .map_err(|e| CliError::input(&args.file, aiops_core::CoreError::Io(e)))?;
-    let report = det.detect_bytes(&bytes);
+    let bar = crate::progress::bytes_bar(bytes.len() as u64, 4 << 20);
+    let report = det.detect_bytes_with_progress(&bytes, &mut |done, _| {
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if args.format == DetectFormat::Json {
@@ -250,11 +254,31 @@ fn parse(args: &ParseArgs) -> Result<(), CliError> {
     }
     let drain = params.check()?;
     let lines = read_log_lines(&args.file)?;
+    let big = lines.len() >= 100_000;
     let (miner, outcomes): (_, Vec<LearnOutcome>) = if args.parallel {
-        drain.learn_parallel(&lines)
+        let spinner = crate::progress::spinner(big, format!("mining {} lines", lines.len()));
+        let r = drain.learn_parallel(&lines);
+        spinner.finish_and_clear();
+        r
     } else {
+        let bar = if big {
+            crate::progress::bar("lines")
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_length(lines.len() as u64);
         let mut miner = drain.miner();
-        let outcomes = lines.iter().map(|l| miner.learn(l)).collect();
+        let outcomes = lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                if i % 4096 == 0 {
+                    bar.set_position(i as u64);
+                }
+                miner.learn(l)
+            })
+            .collect();
+        bar.finish_and_clear();
         (miner, outcomes)
     };
     match &args.output {

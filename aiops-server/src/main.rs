@@ -10,16 +10,21 @@ mod forecast_cmd;
 mod logs_cmd;
 mod multi_cmd;
 mod plot;
+mod progress;
 mod rca_cmd;
 mod runbooks_cmd;
+mod table;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// aiops: anomaly detection, correlation, root cause and forecasting for operators.
+/// aiops: anomaly detection on metrics and logs, alert correlation, root-cause ranking and
+/// forecasting, on files (CSV, JSON lines, Prometheus `query_range` JSON, Alertmanager alerts,
+/// log files); plus the evaluations on public benchmarks.
 #[derive(Debug, Parser)]
-#[command(name = "aiops", version, about, long_about = None, propagate_version = true)]
+#[command(name = "aiops", version, long_about = None, propagate_version = true)]
+#[command(after_help = "File formats, configuration keys and examples: docs/reference.md.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +45,7 @@ enum Command {
     Capacity(forecast_cmd::CapacityArgs),
     /// List the detectors and their parameters.
     Detectors,
-    /// Log intelligence: template mining.
+    /// Logs: template mining (`logs parse`) and anomaly detection (`logs detect`).
     #[command(subcommand)]
     Logs(logs_cmd::LogsCommand),
     /// Evaluate on a public benchmark with labelled data.

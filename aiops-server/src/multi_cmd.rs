@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use aiops_core::io::{ReadOptions, csv};
-use aiops_core::time::format_timestamp;
+use aiops_core::time::{format_datetime, format_timestamp};
 use aiops_detect::multivariate::{MULTIVARIATE_DETECTORS, build_multivariate};
 use aiops_detect::registry;
 use aiops_detect::{SuppressionParams, Suppressor};
@@ -65,7 +65,7 @@ pub(crate) fn run(args: &MultiArgs) -> Result<(), CliError> {
         min_gap: args.min_gap,
     };
     suppression.build()?;
-    let table = csv::read_wide_path(&args.file, &ReadOptions::default())
+    let table = csv::read_wide_complete_path(&args.file, &ReadOptions::default())
         .map_err(|e| CliError::input(&args.file, e))?;
     let columns: Vec<&[f64]> = table.columns.iter().map(Vec::as_slice).collect();
     let mut d = det
@@ -117,17 +117,29 @@ pub(crate) fn run(args: &MultiArgs) -> Result<(), CliError> {
         Format::Table => (|| {
             writeln!(
                 out,
-                "{} anomal{} in {} rows of {} metrics, detector {}",
+                "{} anomal{} in {} rows of {} metrics, detector {}; times in UTC",
                 windows.len(),
                 if windows.len() == 1 { "y" } else { "ies" },
                 d.len(),
                 table.names.len(),
                 det.name()
             )?;
-            for &(a, b, s) in &windows {
-                writeln!(out, "{}  {}  {:<8}  {s:.3}", ts(a), ts(b), det.severity(s))?;
+            if windows.is_empty() {
+                return Ok(());
             }
-            Ok(())
+            let date = |i: usize| format_datetime(table.timestamps[i]);
+            let rows: Vec<Vec<String>> = windows
+                .iter()
+                .map(|&(a, b, s)| {
+                    vec![
+                        date(a),
+                        date(b),
+                        det.severity(s).to_string(),
+                        format!("{s:.3}"),
+                    ]
+                })
+                .collect();
+            crate::table::write(&mut out, &["start", "end", "severity", "score"], &rows)
         })(),
     };
     match res {

@@ -150,7 +150,7 @@ fn capacity_reports_saturation_and_replicas() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert!(
-        out.contains("saturation (mean)") && out.contains("Increasing"),
+        out.contains("saturation (mean)") && out.contains("trend              increasing"),
         "{out}"
     );
 }

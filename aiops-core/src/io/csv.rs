@@ -5,7 +5,6 @@
 //! row is optional for `timestamp,value` files (it is recognised because its first cell is not
 //! a timestamp) and required for wide files. Lines starting with `#` are comments.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -71,7 +70,7 @@ fn from_csv_error(e: csv::Error) -> CoreError {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     match e.into_kind() {
         csv::ErrorKind::Io(io) => CoreError::Io(io),
-        csv::ErrorKind::Utf8 { err, .. } => csv_err(line, format!("invalid UTF-8: {err}")),
+        csv::ErrorKind::Utf8 { .. } => csv_err(line, crate::io::INVALID_UTF8),
         other => csv_err(line, format!("{other:?}")),
     }
 }
@@ -97,7 +96,9 @@ fn parse_ts(
         Some((f, first)) if f != fmt => {
             return Err(csv_err(
                 line,
-                format!("timestamp {cell:?} is written as {fmt:?}, but line {first} uses {f:?}"),
+                format!(
+                    "timestamp {cell:?} is written as {fmt}, but line {first} uses {f} (write every timestamp of a file the same way)"
+                ),
             ));
         }
         _ => {}
@@ -155,7 +156,7 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvSeries> {
                     return Err(csv_err(
                         line,
                         format!(
-                            "{} columns and none named `value`: use the wide CSV reader",
+                            "{} columns and none named `value`: for several metrics of one resource use `aiops detect-multi` (Python: read_wide_csv), or name the value column `value`",
                             rec.len()
                         ),
                     ));
@@ -214,13 +215,28 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<CsvSeries> {
 
 /// Reads a `timestamp,value` CSV file.
 pub fn read_series_path(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<CsvSeries> {
-    read_series(File::open(path)?, opts)
+    read_series(read_text(path.as_ref())?.as_bytes(), opts)
+}
+
+/// The text of a CSV file; bytes that are not UTF-8 are a [`CoreError::Csv`] naming the line.
+pub(crate) fn read_text(path: &Path) -> Result<String> {
+    crate::io::read_text(path, csv_err)
 }
 
 /// Reads wide CSV: a header `timestamp,<name>,<name>...`, then one row per timestamp. Empty
 /// cells are NaN gaps (wide data usually has them); any other non-number is an error.
 /// Timestamps must increase unless `opts.sort` is set.
 pub fn read_wide<R: Read>(input: R, opts: &ReadOptions) -> Result<WideTable> {
+    read_wide_cells(input, opts, true)
+}
+
+/// [`read_wide`] for consumers that take no gaps (the multivariate detectors): an empty,
+/// `NaN` or `null` cell is an error naming its line and column.
+pub fn read_wide_complete<R: Read>(input: R, opts: &ReadOptions) -> Result<WideTable> {
+    read_wide_cells(input, opts, false)
+}
+
+fn read_wide_cells<R: Read>(input: R, opts: &ReadOptions, gaps: bool) -> Result<WideTable> {
     let mut rdr = reader(input);
     let mut rec = csv::StringRecord::new();
     if !rdr.read_record(&mut rec).map_err(from_csv_error)? {
@@ -251,7 +267,7 @@ pub fn read_wide<R: Read>(input: R, opts: &ReadOptions) -> Result<WideTable> {
         ));
     }
     let cell_opts = ReadOptions {
-        allow_missing: true,
+        allow_missing: gaps,
         ..*opts
     };
     let mut format = None;
@@ -297,7 +313,12 @@ pub fn read_wide<R: Read>(input: R, opts: &ReadOptions) -> Result<WideTable> {
 
 /// Reads a wide CSV file.
 pub fn read_wide_path(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<WideTable> {
-    read_wide(File::open(path)?, opts)
+    read_wide(read_text(path.as_ref())?.as_bytes(), opts)
+}
+
+/// Reads a wide CSV file in which every cell holds a number ([`read_wide_complete`]).
+pub fn read_wide_complete_path(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<WideTable> {
+    read_wide_complete(read_text(path.as_ref())?.as_bytes(), opts)
 }
 
 #[cfg(test)]

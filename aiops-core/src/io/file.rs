@@ -55,7 +55,10 @@ pub fn read_path(path: &Path, opts: &ReadOptions) -> Result<Vec<FileSeries>> {
             TimestampFormat::Rfc3339,
         ),
         "json" => {
-            let text = std::fs::read_to_string(path)?;
+            let text = crate::io::read_text(path, |line, message| CoreError::Json {
+                line: Some(line),
+                message,
+            })?;
             let series = prometheus::read_query_range(&text)?;
             if series.is_empty() {
                 return Err(CoreError::Empty(
@@ -132,7 +135,7 @@ fn single_column(text: &str) -> Result<Option<Vec<f64>>> {
 pub fn read_values(path: &Path) -> Result<Values> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     if !matches!(ext, "json" | "jsonl" | "ndjson")
-        && let Some(values) = single_column(&std::fs::read_to_string(path)?)?
+        && let Some(values) = single_column(&csv::read_text(path)?)?
     {
         return Ok(Values {
             values,

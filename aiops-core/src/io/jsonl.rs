@@ -6,7 +6,6 @@
 //! appearance. Blank lines are skipped.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -54,13 +53,13 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<Vec<TimeSeri
     for (i, line) in BufReader::new(input).lines().enumerate() {
         let n = i as u64 + 1;
         let line = line.map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => json_err(n, "invalid UTF-8"),
+            std::io::ErrorKind::InvalidData => json_err(n, crate::io::INVALID_UTF8),
             _ => CoreError::Io(e),
         })?;
         if line.trim().is_empty() {
             continue;
         }
-        let rec: Line = serde_json::from_str(&line).map_err(|e| json_err(n, e.to_string()))?;
+        let rec: Line = serde_json::from_str(&line).map_err(|e| CoreError::json(&e, Some(n)))?;
         let ms = timestamp_of(&rec.timestamp)
             .ok_or_else(|| json_err(n, format!("invalid timestamp {}", rec.timestamp)))?;
         let value = match &rec.value {
@@ -115,7 +114,8 @@ pub fn read_series<R: Read>(input: R, opts: &ReadOptions) -> Result<Vec<TimeSeri
 
 /// Reads a JSON lines file.
 pub fn read_series_path(path: impl AsRef<Path>, opts: &ReadOptions) -> Result<Vec<TimeSeries>> {
-    read_series(File::open(path)?, opts)
+    let text = crate::io::read_text(path.as_ref(), json_err)?;
+    read_series(text.as_bytes(), opts)
 }
 
 #[cfg(test)]

@@ -31,6 +31,25 @@ pub struct ReadOptions {
     pub sort: Option<DedupPolicy>,
 }
 
+/// What every reader says of bytes that are not UTF-8 text, after its `CSV line N` /
+/// `JSON line N`.
+pub(crate) const INVALID_UTF8: &str = "not UTF-8 text (is this a text file?)";
+
+/// The text of a file, or `bad_utf8(line, message)` naming the line of the first byte that is
+/// not UTF-8 (one message for every reader).
+pub(crate) fn read_text(
+    path: &std::path::Path,
+    bad_utf8: impl Fn(u64, String) -> crate::CoreError,
+) -> crate::Result<String> {
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        bad_utf8(line, INVALID_UTF8.to_string())
+    })
+}
+
 /// Parses a value cell. Returns `Err(message)` for a value that is not acceptable.
 pub(crate) fn parse_value(text: &str, opts: &ReadOptions) -> Result<f64, String> {
     let t = text.trim();
@@ -39,7 +58,7 @@ pub(crate) fn parse_value(text: &str, opts: &ReadOptions) -> Result<f64, String>
             Ok(f64::NAN)
         } else {
             Err(format!(
-                "missing value {t:?} (pass allow_missing to read it as a gap)"
+                "missing value {t:?}: every point needs a number (fill it in or delete the line)"
             ))
         };
     }

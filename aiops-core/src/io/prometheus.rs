@@ -45,10 +45,7 @@ struct MatrixSeries {
 
 /// Parses a `query_range` response into one series per result, in response order.
 pub fn read_query_range(text: &str) -> Result<Vec<TimeSeries>> {
-    let resp: Response = serde_json::from_str(text).map_err(|e| CoreError::Json {
-        line: Some(e.line() as u64),
-        message: e.to_string(),
-    })?;
+    let resp: Response = serde_json::from_str(text).map_err(|e| CoreError::json(&e, None))?;
     if resp.status != "success" {
         return Err(CoreError::Prometheus(format!(
             "status {:?}: {}: {}",

@@ -33,6 +33,25 @@ pub enum TimestampFormat {
     UnixMillis,
 }
 
+impl TimestampFormat {
+    /// The spelling in words, for messages: `RFC 3339`, `date and time (YYYY-MM-DD HH:MM:SS)`,
+    /// `unix seconds`, `unix milliseconds`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TimestampFormat::Rfc3339 => "RFC 3339",
+            TimestampFormat::DateTime => "date and time (YYYY-MM-DD HH:MM:SS)",
+            TimestampFormat::UnixSeconds => "unix seconds",
+            TimestampFormat::UnixMillis => "unix milliseconds",
+        }
+    }
+}
+
+impl std::fmt::Display for TimestampFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
 /// Parses one timestamp in any accepted spelling; returns it with the format detected.
 pub fn parse_timestamp(text: &str) -> Result<(TimestampMs, TimestampFormat)> {
     let t = text.trim();
@@ -80,6 +99,13 @@ pub fn number_to_ms(n: f64) -> Option<(TimestampMs, TimestampFormat)> {
         return None;
     }
     Some((ms as i64, fmt))
+}
+
+/// Formats a timestamp for people, in UTC: `YYYY-MM-DD HH:MM:SS`, with `.mmm` when it has
+/// milliseconds. What tables and error messages show (JSON and CSV outputs keep the input's
+/// spelling, see [`format_timestamp`]).
+pub fn format_datetime(ms: TimestampMs) -> String {
+    format_timestamp(ms, TimestampFormat::DateTime)
 }
 
 /// Formats a timestamp as RFC 3339 in UTC with millisecond precision (`...T03:04:05.678Z`).

@@ -1,21 +1,12 @@
 //! End-to-end tests of `aiops eval causal` on a small fixture written in PyRCA's format.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use aiops_eval::SimRng;
 use aiops_eval::dag_sim::Dag;
 
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .output()
-        .expect("run aiops")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{aiops, stderr};
 
 /// X1 -> X3 <- X2, X3 -> X4: identifiable from data alone (a collider, then Meek's R1).
 fn write_fixture(dir: &Path) {

@@ -1,20 +1,9 @@
 //! End-to-end tests of the `aiops` binary: real files in, exit codes and output checked.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .output()
-        .expect("run aiops")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{aiops, stderr, write};
 
 /// 300 points of a gentle wave with a spike at point 200.
 fn spiky_csv() -> String {
@@ -26,14 +15,10 @@ fn spiky_csv() -> String {
     s
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn detect_prints_the_spike_as_table_and_json() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "s.csv", &spiky_csv());
+    let f = write(dir.path(), "s.csv", spiky_csv());
     let o = aiops(&[
         "detect",
         f.to_str().unwrap(),
@@ -73,7 +58,7 @@ fn detect_prints_the_spike_as_table_and_json() {
 #[test]
 fn output_writes_one_row_per_point_with_input_timestamps() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "s.csv", &spiky_csv());
+    let f = write(dir.path(), "s.csv", spiky_csv());
     let out = dir.path().join("out.csv");
     let o = aiops(&[
         "detect",
@@ -214,7 +199,7 @@ fn bad_input_gives_one_line_error() {
         (
             vec![
                 "detect".into(),
-                write(dir.path(), "ok.csv", &spiky_csv())
+                write(dir.path(), "ok.csv", spiky_csv())
                     .display()
                     .to_string(),
                 "-d".into(),
@@ -394,7 +379,7 @@ fn suppression_options_reduce_alarms() {
 #[test]
 fn plot_writes_an_svg() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "s.csv", &spiky_csv());
+    let f = write(dir.path(), "s.csv", spiky_csv());
     let svg = dir.path().join("p.svg");
     let o = aiops(&[
         "detect",

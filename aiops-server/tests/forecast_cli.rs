@@ -1,20 +1,9 @@
 //! End-to-end tests of `aiops forecast`, `aiops capacity` and `aiops eval m4`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .output()
-        .expect("run aiops")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{aiops, write};
 
 /// Two weeks of hourly load: a daily wave rising 0.1 per hour from 40.
 fn hourly_csv() -> String {
@@ -36,7 +25,7 @@ fn text(o: &Output) -> (String, String) {
 #[test]
 fn forecast_writes_steps_timestamps_and_bounds() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "load.csv", &hourly_csv());
+    let f = write(dir.path(), "load.csv", hourly_csv());
     let out = dir.path().join("fc.csv");
     let plot = dir.path().join("fc.svg");
     let o = aiops(&[
@@ -122,7 +111,7 @@ fn forecast_reads_a_single_column_and_refuses_bad_input() {
 #[test]
 fn capacity_reports_saturation_and_replicas() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "load.csv", &hourly_csv());
+    let f = write(dir.path(), "load.csv", hourly_csv());
     let o = aiops(&[
         "capacity",
         f.to_str().unwrap(),
@@ -167,12 +156,12 @@ fn eval_m4_scores_a_folder() {
     write(
         dir.path(),
         "Hourly-train.csv",
-        &format!("id,v1\n{}{}", row("H1", 120, 0), row("H2", 96, 0)),
+        format!("id,v1\n{}{}", row("H1", 120, 0), row("H2", 96, 0)),
     );
     write(
         dir.path(),
         "Hourly-test.csv",
-        &format!("id,v1\n{}{}", row("H1", 48, 120), row("H2", 48, 96)),
+        format!("id,v1\n{}{}", row("H1", 48, 120), row("H2", 48, 96)),
     );
     let o = aiops(&[
         "eval",

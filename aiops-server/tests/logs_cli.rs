@@ -1,28 +1,7 @@
 //! End-to-end tests of `aiops logs parse` and `aiops eval loghub`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .output()
-        .expect("run aiops")
-}
-
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    p
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{aiops, stderr, stdout, write};
 
 /// 30 lines of two events behind a `<Level>: <Content>` header, plus one line without a
 /// header and one with invalid UTF-8.
@@ -49,7 +28,7 @@ fn small_log() -> Vec<u8> {
 #[test]
 fn parse_prints_templates_most_frequent_first() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "app.log", &small_log());
+    let f = write(dir.path(), "app.log", small_log());
     let o = aiops(&[
         "logs",
         "parse",
@@ -77,7 +56,7 @@ fn parse_prints_templates_most_frequent_first() {
 #[test]
 fn parse_output_writes_one_row_per_line() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "app.log", &small_log());
+    let f = write(dir.path(), "app.log", small_log());
     let out = dir.path().join("out.csv");
     for parallel in [false, true] {
         let mut args = vec![
@@ -269,7 +248,7 @@ fn detect_reports_windows_and_lines_as_json() {
 #[test]
 fn detect_text_output_and_bad_options() {
     let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "svc.log", &service_log(150));
+    let f = write(dir.path(), "svc.log", service_log(150));
     let o = aiops(&[
         "logs",
         "detect",

@@ -4,21 +4,10 @@
 //! defaults and the progress bars (never drawn when stderr is not a terminal).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .env_remove("AIOPS_DATA")
-        .output()
-        .expect("run aiops")
-}
-
-fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{aiops, write};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

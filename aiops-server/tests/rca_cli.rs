@@ -1,20 +1,9 @@
 //! `aiops rca` end to end: a small shop topology and metrics written by the test.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .output()
-        .expect("run aiops")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{aiops, write};
 
 const TOPOLOGY: &str = r#"{"nodes": [{"id": "frontend", "kind": "service"},
     {"id": "cart", "kind": "service"}, {"id": "checkout", "kind": "service"},
@@ -60,7 +49,7 @@ fn metrics(rfc3339: bool) -> String {
 fn ranks_cart_first_with_the_issue_json_shape() {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", &metrics(false));
+    let csv = write(dir.path(), "metrics.csv", metrics(false));
     let o = aiops(&[
         "rca",
         "--topology",
@@ -124,7 +113,7 @@ fn ranks_cart_first_with_the_issue_json_shape() {
 fn finds_the_time_itself_and_reads_rfc3339() {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", &metrics(true));
+    let csv = write(dir.path(), "metrics.csv", metrics(true));
     for method in ["default", "baro", "nsigma", "hypothesis", "pagerank"] {
         let o = aiops(&[
             "rca",
@@ -147,7 +136,7 @@ fn finds_the_time_itself_and_reads_rfc3339() {
 fn runbooks_fill_recommended_actions() {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", &metrics(false));
+    let csv = write(dir.path(), "metrics.csv", metrics(false));
     let books = dir.path().join("runbooks");
     std::fs::create_dir(&books).unwrap();
     write(
@@ -187,7 +176,7 @@ fn runbooks_fill_recommended_actions() {
 fn bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", &metrics(false));
+    let csv = write(dir.path(), "metrics.csv", metrics(false));
     let run = |extra: &[&str], csv: &Path| {
         let mut args = vec![
             "rca",
@@ -206,7 +195,7 @@ fn bad_input_is_a_clear_error() {
     let unknown = write(
         dir.path(),
         "unknown.csv",
-        &metrics(false).replacen("host1:cpu", "db:cpu", 1),
+        metrics(false).replacen("host1:cpu", "db:cpu", 1),
     );
     assert!(run(&[], &unknown).contains("\"db\", which is not in the topology"));
     let cyc = write(

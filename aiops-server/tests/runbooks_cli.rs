@@ -1,13 +1,7 @@
 //! End-to-end tests of `aiops runbooks`.
 
-use std::process::{Command, Output};
-
-fn aiops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aiops"))
-        .args(args)
-        .output()
-        .expect("run aiops")
-}
+mod common;
+use common::aiops;
 
 #[test]
 fn list_and_search_a_folder_and_name_a_broken_file() {

@@ -6,7 +6,7 @@ use aiops_eval::SimRng;
 use aiops_eval::dag_sim::Dag;
 
 mod common;
-use common::{aiops, stderr};
+use common::{aiops, aiops_line, stderr};
 
 /// X1 -> X3 <- X2, X3 -> X4: identifiable from data alone (a collider, then Meek's R1).
 fn write_fixture(dir: &Path) {
@@ -68,19 +68,7 @@ fn eval_causal_reports_bad_input() {
 
 #[test]
 fn eval_causal_simulated_prints_mean_scores() {
-    let o = aiops(&[
-        "eval",
-        "causal",
-        "--simulate",
-        "2",
-        "--variables",
-        "6",
-        "--degree",
-        "2",
-        "--samples",
-        "1000",
-        "--json",
-    ]);
+    let o = aiops_line("eval causal --simulate 2 --variables 6 --degree 2 --samples 1000 --json");
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["cases"], 2);

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{aiops, stderr, write};
+use common::{aiops, aiops_line, s, stderr, write};
 
 /// 300 points of a gentle wave with a spike at point 200.
 fn spiky_csv() -> String {
@@ -19,33 +19,19 @@ fn spiky_csv() -> String {
 fn detect_prints_the_spike_as_table_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "s.csv", spiky_csv());
-    let o = aiops(&[
-        "detect",
-        f.to_str().unwrap(),
-        "-d",
-        "zscore",
-        "-p",
-        "window=30",
-        "-p",
-        "threshold=5",
-    ]);
+    let o = aiops_line(&format!(
+        "detect {} -d zscore -p window=30 -p threshold=5",
+        s(&f)
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.starts_with("1 anomaly in 300 points"), "{out}");
     assert!(out.contains("2024-01-01 03:20:00"), "{out}");
 
-    let o = aiops(&[
-        "detect",
-        f.to_str().unwrap(),
-        "--detector",
-        "zscore",
-        "--param",
-        "window=30",
-        "--param",
-        "threshold=5",
-        "--format",
-        "json",
-    ]);
+    let o = aiops_line(&format!(
+        "detect {} --detector zscore --param window=30 --param threshold=5 --format json",
+        s(&f)
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["detector"], "zscore");
@@ -60,16 +46,11 @@ fn output_writes_one_row_per_point_with_input_timestamps() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "s.csv", spiky_csv());
     let out = dir.path().join("out.csv");
-    let o = aiops(&[
-        "detect",
-        f.to_str().unwrap(),
-        "--detector",
-        "threshold",
-        "-p",
-        "upper=80",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!(
+        "detect {} --detector threshold -p upper=80 --output {}",
+        s(&f),
+        s(&out)
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -91,16 +72,11 @@ fn reads_prometheus_and_jsonl_inputs() {
             {"metric":{"__name__":"up","instance":"b"},"values":[[1700000000,"1"],[1700000015,"1"]]}]}}"#,
     );
     let out = dir.path().join("o.csv");
-    let o = aiops(&[
-        "detect",
-        prom.to_str().unwrap(),
-        "-d",
-        "threshold",
-        "-p",
-        "lower=0.5",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!(
+        "detect {} -d threshold -p lower=0.5 -o {}",
+        s(&prom),
+        s(&out)
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(
@@ -117,16 +93,10 @@ fn reads_prometheus_and_jsonl_inputs() {
         "p.jsonl",
         "{\"timestamp\": 1700000000, \"value\": 1}\n{\"timestamp\": 1700000060, \"value\": 9}\n",
     );
-    let o = aiops(&[
-        "detect",
-        jl.to_str().unwrap(),
-        "-d",
-        "threshold",
-        "-p",
-        "upper=5",
-        "-f",
-        "json",
-    ]);
+    let o = aiops_line(&format!(
+        "detect {} -d threshold -p upper=5 -f json",
+        s(&jl)
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["anomalies"][0]["start"], "2023-11-14T22:14:20.000Z");
@@ -381,16 +351,11 @@ fn plot_writes_an_svg() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "s.csv", spiky_csv());
     let svg = dir.path().join("p.svg");
-    let o = aiops(&[
-        "detect",
-        f.to_str().unwrap(),
-        "-d",
-        "zscore",
-        "-p",
-        "window=30",
-        "--plot",
-        svg.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!(
+        "detect {} -d zscore -p window=30 --plot {}",
+        s(&f),
+        s(&svg)
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg") && text.contains("</svg>"));
@@ -400,12 +365,7 @@ fn plot_writes_an_svg() {
     );
     assert!(text.contains("<circle"), "marks the flagged point");
     let png = dir.path().join("p.png");
-    let o = aiops(&[
-        "detect",
-        f.to_str().unwrap(),
-        "--plot",
-        png.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!("detect {} --plot {}", s(&f), s(&png)));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("only .svg"), "{}", stderr(&o));
 }
@@ -414,7 +374,7 @@ fn plot_writes_an_svg() {
 fn detect_multi_scores_metrics_together() {
     let dir = tempfile::tempdir().unwrap();
     // cpu and latency move together; at row 500 latency jumps while cpu stays normal.
-    let mut s = String::from("timestamp,cpu,latency\n");
+    let mut csv = String::from("timestamp,cpu,latency\n");
     for i in 0..700u64 {
         let cpu = 50.0 + ((i * 7919) % 17) as f64;
         let latency = if i == 500 {
@@ -422,9 +382,9 @@ fn detect_multi_scores_metrics_together() {
         } else {
             2.0 * cpu + ((i * 31) % 5) as f64 * 0.1
         };
-        s.push_str(&format!("{},{cpu},{latency}\n", 1_700_000_000 + i * 60));
+        csv.push_str(&format!("{},{cpu},{latency}\n", 1_700_000_000 + i * 60));
     }
-    let f = write(dir.path(), "wide.csv", &s);
+    let f = write(dir.path(), "wide.csv", &csv);
     for det in ["mahalanobis", "pca"] {
         let o = aiops(&["detect-multi", f.to_str().unwrap(), "-d", det, "-f", "json"]);
         assert!(o.status.success(), "{det}: {}", stderr(&o));
@@ -439,12 +399,7 @@ fn detect_multi_scores_metrics_together() {
         assert!(starts.contains(&"1700030000"), "{det}: {starts:?}");
     }
     let out = dir.path().join("rows.csv");
-    let o = aiops(&[
-        "detect-multi",
-        f.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!("detect-multi {} -o {}", s(&f), s(&out)));
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 701);

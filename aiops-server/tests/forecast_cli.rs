@@ -3,7 +3,7 @@
 use std::process::Output;
 
 mod common;
-use common::{aiops, write};
+use common::{aiops, aiops_line, s, write};
 
 /// Two weeks of hourly load: a daily wave rising 0.1 per hour from 40.
 fn hourly_csv() -> String {
@@ -28,22 +28,12 @@ fn forecast_writes_steps_timestamps_and_bounds() {
     let f = write(dir.path(), "load.csv", hourly_csv());
     let out = dir.path().join("fc.csv");
     let plot = dir.path().join("fc.svg");
-    let o = aiops(&[
-        "forecast",
-        f.to_str().unwrap(),
-        "--horizon",
-        "1d",
-        "--season",
-        "24",
-        "--model",
-        "ets",
-        "--level",
-        "80,95",
-        "--output",
-        out.to_str().unwrap(),
-        "--plot",
-        plot.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!(
+        "forecast {} --horizon 1d --season 24 --model ets --level 80,95 --output {} --plot {}",
+        s(&f),
+        s(&out),
+        s(&plot)
+    ));
     assert!(o.status.success(), "{:?}", text(&o));
     let csv = std::fs::read_to_string(&out).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
@@ -69,14 +59,7 @@ fn forecast_writes_steps_timestamps_and_bounds() {
 fn forecast_reads_a_single_column_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "v.csv", "value\n1\n2\n3\n4\n5\n6\n7\n8\n");
-    let o = aiops(&[
-        "forecast",
-        f.to_str().unwrap(),
-        "--horizon",
-        "2",
-        "-m",
-        "drift",
-    ]);
+    let o = aiops_line(&format!("forecast {} --horizon 2 -m drift", s(&f)));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     assert_eq!(
@@ -91,14 +74,7 @@ fn forecast_reads_a_single_column_and_refuses_bad_input() {
     let o = aiops(&["forecast", f.to_str().unwrap(), "--horizon", "2d"]);
     assert!(!o.status.success());
     assert!(text(&o).1.contains("needs timestamps"), "{:?}", text(&o));
-    let o = aiops(&[
-        "forecast",
-        f.to_str().unwrap(),
-        "--horizon",
-        "2",
-        "-m",
-        "nope",
-    ]);
+    let o = aiops_line(&format!("forecast {} --horizon 2 -m nope", s(&f)));
     assert!(text(&o).1.contains("unknown model"), "{:?}", text(&o));
     let bad = write(dir.path(), "bad.csv", "value\n1\n2\nx\n");
     let o = aiops(&["forecast", bad.to_str().unwrap(), "--horizon", "2"]);
@@ -112,20 +88,10 @@ fn forecast_reads_a_single_column_and_refuses_bad_input() {
 fn capacity_reports_saturation_and_replicas() {
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "load.csv", hourly_csv());
-    let o = aiops(&[
-        "capacity",
-        f.to_str().unwrap(),
-        "--threshold",
-        "85",
-        "--horizon",
-        "7d",
-        "--season",
-        "24",
-        "--replicas",
-        "4",
-        "--format",
-        "json",
-    ]);
+    let o = aiops_line(&format!(
+        "capacity {} --threshold 85 --horizon 7d --season 24 --replicas 4 --format json",
+        s(&f)
+    ));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -163,15 +129,10 @@ fn eval_m4_scores_a_folder() {
         "Hourly-test.csv",
         format!("id,v1\n{}{}", row("H1", 48, 120), row("H2", 48, 96)),
     );
-    let o = aiops(&[
-        "eval",
-        "m4",
-        "--data",
-        dir.path().to_str().unwrap(),
-        "--model",
-        "snaive",
-        "--json",
-    ]);
+    let o = aiops_line(&format!(
+        "eval m4 --data {} --model snaive --json",
+        s(dir.path())
+    ));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();

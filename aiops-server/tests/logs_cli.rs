@@ -1,7 +1,7 @@
 //! End-to-end tests of `aiops logs parse` and `aiops eval loghub`.
 
 mod common;
-use common::{aiops, stderr, stdout, write};
+use common::{aiops, aiops_line, s, stderr, stdout, write};
 
 /// 30 lines of two events behind a `<Level>: <Content>` header, plus one line without a
 /// header and one with invalid UTF-8.
@@ -141,13 +141,7 @@ fn eval_loghub_scores_an_unseen_system() {
         "settings.json",
         br#"{"Toy": {"log_format": "<Level> <Content>", "regex": [], "st": 0.5, "depth": 4, "drain_ga": 0.5}}"#,
     );
-    let o = aiops(&[
-        "eval",
-        "loghub",
-        "--data",
-        dir.path().to_str().unwrap(),
-        "--json",
-    ]);
+    let o = aiops_line(&format!("eval loghub --data {} --json", s(dir.path())));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["systems"]["Toy"]["ga"], 1.0);
@@ -310,13 +304,10 @@ fn eval_logs_anomaly_scores_a_labelled_system() {
         r#"{"Toy": {"log_format": "<Label> <Timestamp> <Level> <Content>", "regex": [], "st": 0.5, "depth": 4}}"#,
     )
     .unwrap();
-    let o = aiops(&[
-        "eval",
-        "logs-anomaly",
-        "--data",
-        dir.path().to_str().unwrap(),
-        "--json",
-    ]);
+    let o = aiops_line(&format!(
+        "eval logs-anomaly --data {} --json",
+        s(dir.path())
+    ));
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let toy = &v["systems"]["Toy"];

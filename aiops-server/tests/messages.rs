@@ -7,11 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{aiops, write};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{aiops, s, write};
 
 /// Runs a command that must fail; returns its one-line error (without `error: `).
 fn error_of(args: &[&str]) -> String {

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{aiops, write};
+use common::{aiops, aiops_line, s, write};
 
 const TOPOLOGY: &str = r#"{"nodes": [{"id": "frontend", "kind": "service"},
     {"id": "cart", "kind": "service"}, {"id": "checkout", "kind": "service"},
@@ -50,15 +50,11 @@ fn ranks_cart_first_with_the_issue_json_shape() {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);
     let csv = write(dir.path(), "metrics.csv", metrics(false));
-    let o = aiops(&[
-        "rca",
-        "--topology",
-        topo.to_str().unwrap(),
-        "--metrics",
-        csv.to_str().unwrap(),
-        "--anomaly-time",
-        "2026-01-01T13:30:00Z",
-    ]);
+    let o = aiops_line(&format!(
+        "rca --topology {} --metrics {} --anomaly-time 2026-01-01T13:30:00Z",
+        s(&topo),
+        s(&csv)
+    ));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -149,17 +145,12 @@ fn runbooks_fill_recommended_actions() {
         "disk.md",
         "---\nkinds: [host]\nmetrics: ['disk*']\n---\n# Disk full\n- Delete old logs\n",
     );
-    let o = aiops(&[
-        "rca",
-        "--topology",
-        topo.to_str().unwrap(),
-        "--metrics",
-        csv.to_str().unwrap(),
-        "--anomaly-time",
-        "1767274200",
-        "--runbooks",
-        books.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!(
+        "rca --topology {} --metrics {} --anomaly-time 1767274200 --runbooks {}",
+        s(&topo),
+        s(&csv),
+        s(&books)
+    ));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let actions = v["recommended_actions"].as_array().unwrap();
@@ -205,12 +196,6 @@ fn bad_input_is_a_clear_error() {
             "edges": [{"from": "a", "to": "b", "kind": "runs_on"},
                       {"from": "b", "to": "a", "kind": "runs_on"}]}"#,
     );
-    let o = aiops(&[
-        "rca",
-        "--topology",
-        cyc.to_str().unwrap(),
-        "--metrics",
-        csv.to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!("rca --topology {} --metrics {}", s(&cyc), s(&csv)));
     assert!(String::from_utf8_lossy(&o.stderr).contains("runs_on edges form a cycle"));
 }

@@ -30,3 +30,13 @@ pub(crate) fn stdout(o: &Output) -> String {
 pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Runs `aiops` with a command line split on whitespace (for arguments without spaces).
+pub(crate) fn aiops_line(line: &str) -> Output {
+    aiops(&line.split_whitespace().collect::<Vec<_>>())
+}
+
+/// A path as text.
+pub(crate) fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}

@@ -164,25 +164,15 @@ mod tests {
 
     use crate::common::testing::noise;
 
-    fn naive_median(v: &mut [f64]) -> f64 {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    }
-
     #[test]
     fn median_mad_matches_naive() {
         let v = noise(300, 9);
         for n in 1..60 {
             let w = &v[n..2 * n];
             let stats: OrderStats = w.iter().copied().collect();
-            let m = naive_median(&mut w.to_vec());
+            let m = aiops_core::stats::median(&mut w.to_vec());
             let mut dev: Vec<f64> = w.iter().map(|x| (x - m).abs()).collect();
-            let mad = naive_median(&mut dev);
+            let mad = aiops_core::stats::median(&mut dev);
             let (m2, mad2) = median_mad(&stats).unwrap();
             assert!((m - m2).abs() < 1e-15, "n={n}");
             assert!((mad - mad2).abs() < 1e-15, "n={n}: {mad} vs {mad2}");

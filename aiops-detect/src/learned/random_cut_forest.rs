@@ -296,6 +296,18 @@ impl Tree {
         }
     }
 
+    /// A parentless leaf for the point in `slot`.
+    fn alloc_leaf(&mut self, slot: u32, dim: usize) -> u32 {
+        self.alloc(
+            Node {
+                parent: NONE,
+                count: 1,
+                kind: Kind::Leaf { slot },
+            },
+            dim,
+        )
+    }
+
     /// Minima and maxima of the points below `n`.
     fn bounds<'a>(&'a self, n: u32, points: &'a [f64], dim: usize) -> (&'a [f64], &'a [f64]) {
         match self.nodes[n as usize].kind {
@@ -366,14 +378,7 @@ impl Tree {
         let s = slot as usize;
         let p = &points[s * dim..(s + 1) * dim];
         if self.root == NONE {
-            let leaf = self.alloc(
-                Node {
-                    parent: NONE,
-                    count: 1,
-                    kind: Kind::Leaf { slot },
-                },
-                dim,
-            );
+            let leaf = self.alloc_leaf(slot, dim);
             self.root = leaf;
             self.leaf_of[s] = leaf;
             return;
@@ -428,14 +433,7 @@ impl Tree {
             if let Some(point_left) = new_left {
                 let parent = self.nodes[node as usize].parent;
                 let count = self.nodes[node as usize].count;
-                let leaf = self.alloc(
-                    Node {
-                        parent: NONE,
-                        count: 1,
-                        kind: Kind::Leaf { slot },
-                    },
-                    dim,
-                );
+                let leaf = self.alloc_leaf(slot, dim);
                 let (left, right) = if point_left {
                     (leaf, node)
                 } else {

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
+use crate::common::moments::shifted_sums;
 use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::Result;
@@ -118,15 +119,7 @@ pub struct ZScoreKernel {
 
 impl ZScoreKernel {
     fn refresh(&mut self) {
-        self.shift = self.buf.front().copied().unwrap_or(0.0);
-        let (mut s, mut q) = (0.0, 0.0);
-        for &x in &self.buf {
-            let d = x - self.shift;
-            s += d;
-            q += d * d;
-        }
-        self.sum = s;
-        self.sumsq = q;
+        (self.shift, self.sum, self.sumsq) = shifted_sums(&self.buf);
         self.since_refresh = 0;
     }
 

@@ -105,6 +105,32 @@ pub(crate) fn stepping_then_louder() -> Vec<f64> {
         .collect()
 }
 
+/// Indices of the flagged points.
+pub(crate) fn flagged(d: &Detections) -> Vec<usize> {
+    (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+}
+
+/// The flagged points before `split` and those from it on, each asserted non-empty.
+pub(crate) fn flagged_around(d: &Detections, split: usize) -> (Vec<usize>, Vec<usize>) {
+    let f = flagged(d);
+    let (before, after): (Vec<usize>, Vec<usize>) = f.iter().partition(|&&i| i < split);
+    assert!(!before.is_empty() && !after.is_empty(), "{f:?}");
+    (before, after)
+}
+
+/// Asserts that on `v` (3,000 points) a detector fitted once flags more points from 2,500 on
+/// than its rolling twin, and streams exactly as it scores in batch.
+pub(crate) fn assert_once_flags_more_late(once: &dyn Detector, rolling: &dyn Detector, v: &[f64]) {
+    let ts: Vec<i64> = (0..v.len() as i64).collect();
+    let late = |det: &dyn Detector| {
+        let d = det.detect(&ts, v).unwrap();
+        d.is_anomaly[2500..].iter().filter(|&&a| a).count()
+    };
+    let (l_once, l_roll) = (late(once), late(rolling));
+    assert!(l_once > l_roll, "{l_once} vs {l_roll}");
+    assert_online_equals_batch(once, &ts, v, &[700]);
+}
+
 /// What the detector tests use, in one glob.
 #[allow(unused_imports)]
 pub(crate) mod prelude {

@@ -454,6 +454,7 @@ impl IsolationForestKernel {
 mod tests {
     use super::*;
     use crate::common::testing::assert_rejected;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
 
@@ -472,7 +473,7 @@ mod tests {
         }
         let det = IsolationForestParams::new().check().unwrap();
         let d = det.detect(&ts(v.len()), &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         // Each spike is flagged from its own point while it stays in the 4-value shingle.
         for &i in &spikes {
             assert!(

@@ -616,6 +616,7 @@ impl RandomCutForestKernel {
 mod tests {
     use super::*;
     use crate::common::testing::assert_rejected;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
 
     use crate::common::testing::{cycle, noise, ts};
@@ -664,7 +665,7 @@ mod tests {
         }
         let det = RandomCutForestParams::new().check().unwrap();
         let d = det.detect(&ts(v.len()), &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         for &i in &spikes {
             assert!(
                 (i..i + 4).all(|j| d.is_anomaly[j]),

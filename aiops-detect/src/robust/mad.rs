@@ -159,6 +159,7 @@ impl Kernel for MadKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
@@ -195,7 +196,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = MadParams::new().window(60).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         let mut want = vec![500, 1200, 1800];
         want.extend(2500..2510);
         assert_eq!(flagged, want);

@@ -272,6 +272,7 @@ impl SeasonalKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
 
@@ -306,8 +307,7 @@ mod tests {
             SeasonalParams::new().check().unwrap(),
         ] {
             let d = det.detect(&ts, &v).unwrap();
-            let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-            assert_eq!(flagged, [1490], "{det:?}");
+            assert_eq!(flagged(&d), [1490], "{det:?}");
             assert!((d.expected[1490] - 10.0).abs() < 1.0);
         }
         let mut online = SeasonalParams::new().check().unwrap().online_state();

@@ -466,6 +466,7 @@ impl SeasonalEsdKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
 
@@ -550,8 +551,7 @@ mod tests {
                 .unwrap(),
         ] {
             let d = det.detect(&ts, &v).unwrap();
-            let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-            assert_eq!(flagged, spikes, "{det:?}");
+            assert_eq!(flagged(&d), spikes, "{det:?}");
             assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
             assert!(
                 (0..n).all(|i| d.is_anomaly[i] == (d.scores[i] > 1.0)),
@@ -580,14 +580,12 @@ mod tests {
         v[700] += 9.0;
         let det = SeasonalEsdParams::new().window(300).check().unwrap();
         let d = det.detect(&ts(n), &v).unwrap();
-        let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [700]);
+        assert_eq!(flagged(&d), [700]);
 
         let mut flat = vec![7.0; 600];
         flat[500] = 8.0;
         let d = run(SeasonalEsdParams::new().period(12), &ts(600), &flat);
-        let flagged: Vec<usize> = (0..600).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [500]);
+        assert_eq!(flagged(&d), [500]);
         assert!(d.scores.iter().all(|s| s.is_finite()));
     }
 

@@ -376,6 +376,7 @@ impl SpectralResidualKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
     use crate::common::testing::ts;
@@ -405,8 +406,7 @@ mod tests {
             .check()
             .unwrap();
         let d = strict.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, spikes);
+        assert_eq!(flagged(&d), spikes);
         assert!(d.scores[..127].iter().all(|&s| s == 0.0), "warm-up");
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
         assert!(d.expected.iter().all(|e| e.is_nan()));

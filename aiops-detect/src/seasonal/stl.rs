@@ -525,6 +525,7 @@ impl StlKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::run;
 
@@ -582,8 +583,7 @@ mod tests {
             StlParams::new().period(24).robust(false).check().unwrap(),
         ] {
             let d = det.detect(&ts, &v).unwrap();
-            let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-            assert_eq!(flagged, spikes, "{det:?}");
+            assert_eq!(flagged(&d), spikes, "{det:?}");
             assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
             assert!(d.scores[..192].iter().all(|&s| s == 0.0), "warm-up");
             let e = d.expected[1400];
@@ -608,8 +608,7 @@ mod tests {
         v[1300] += 9.0;
         let det = StlParams::new().threshold(4.5).check().unwrap();
         let d = det.detect(&ts(n), &v).unwrap();
-        let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [1300]);
+        assert_eq!(flagged(&d), [1300]);
         let mut online = det.online_state();
         for (i, t) in ts(n).into_iter().enumerate() {
             online.update(t, v[i]).unwrap();

@@ -165,36 +165,25 @@ pub struct LevelShiftKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged_around;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
         let v = crate::common::testing::stepping_then_louder();
-        let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let once = LevelShiftParams::new()
-            .history(200)
-            .fit(FitMode::Once)
-            .check()
-            .unwrap();
-        let rolling = LevelShiftParams::new().history(200).check().unwrap();
-        let d_once = once.detect(&ts, &v).unwrap();
-        let d_roll = rolling.detect(&ts, &v).unwrap();
-        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
-        assert!(
-            late(&d_once) > late(&d_roll),
-            "{} vs {}",
-            late(&d_once),
-            late(&d_roll)
+        crate::common::testing::assert_once_flags_more_late(
+            &LevelShiftParams::new()
+                .history(200)
+                .fit(FitMode::Once)
+                .check()
+                .unwrap(),
+            &LevelShiftParams::new().history(200).check().unwrap(),
+            &v,
         );
-        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
     use crate::common::testing::noise;
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
-    }
 
     #[test]
     fn flags_level_changes_not_spikes() {
@@ -210,10 +199,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = LevelShiftParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let f = flagged(&d);
-        let up: Vec<usize> = f.iter().copied().filter(|&i| i < 1500).collect();
-        let down: Vec<usize> = f.iter().copied().filter(|&i| i >= 1500).collect();
-        assert!(!up.is_empty() && !down.is_empty(), "{f:?}");
+        let (up, down) = flagged_around(&d, 1500);
         // Flagged from about w/2 after the change to about 3w/2 after it.
         assert!(up.iter().all(|&i| (1003..1016).contains(&i)), "{up:?}");
         assert!(down.iter().all(|&i| (2003..2016).contains(&i)), "{down:?}");

@@ -217,36 +217,25 @@ crate::detector::plain_set_arg!(Agg);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
         let v = crate::common::testing::stepping_then_louder();
-        let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let once = PersistParams::new()
-            .history(200)
-            .fit(FitMode::Once)
-            .check()
-            .unwrap();
-        let rolling = PersistParams::new().history(200).check().unwrap();
-        let d_once = once.detect(&ts, &v).unwrap();
-        let d_roll = rolling.detect(&ts, &v).unwrap();
-        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
-        assert!(
-            late(&d_once) > late(&d_roll),
-            "{} vs {}",
-            late(&d_once),
-            late(&d_roll)
+        crate::common::testing::assert_once_flags_more_late(
+            &PersistParams::new()
+                .history(200)
+                .fit(FitMode::Once)
+                .check()
+                .unwrap(),
+            &PersistParams::new().history(200).check().unwrap(),
+            &v,
         );
-        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
     }
 
     use crate::common::testing::noise;
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
-    }
 
     #[test]
     fn flags_jumps_on_a_moving_series() {

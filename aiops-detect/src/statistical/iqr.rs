@@ -163,6 +163,7 @@ impl Kernel for IqrKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
@@ -184,13 +185,7 @@ mod tests {
             d.is_anomaly[300..].iter().all(|&a| a),
             "100 stays anomalous"
         );
-        let mut online = det.online_state();
-        for i in 0..v.len() {
-            if i == 250 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
-        }
+        crate::common::testing::assert_online_equals_batch(&det, &ts, &v, &[250]);
         assert!(refused(
             IqrParams::new()
                 .fit(FitMode::Rolling)
@@ -212,8 +207,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = IqrParams::new().fit(FitMode::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [500, 1200, 1800]);
+        assert_eq!(flagged(&d), [500, 1200, 1800]);
         assert!(d.scores[..200].iter().all(|&s| s == 0.0), "warm-up");
         // Uniform noise on [99, 101): IQR ≈ 1, upper fence ≈ 100.5 + 3.
         assert!((d.upper[1000] - 103.5).abs() < 0.3, "{}", d.upper[1000]);

@@ -268,13 +268,7 @@ mod tests {
             &v,
         );
         assert!(!rolling.is_anomaly[399], "a rolling window adapts");
-        let mut online = det.online_state();
-        for i in 0..v.len() {
-            if i == 200 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
-        }
+        crate::common::testing::assert_online_equals_batch(&det, &ts, &v, &[200]);
         assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)

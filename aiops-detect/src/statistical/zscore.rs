@@ -185,6 +185,7 @@ impl Kernel for ZScoreKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
@@ -210,8 +211,7 @@ mod tests {
             .check()
             .unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [500, 1200, 1800]);
+        assert_eq!(flagged(&d), [500, 1200, 1800]);
         assert!(
             d.scores[..100].iter().all(|&s| s == 0.0),
             "warm-up scores 0"

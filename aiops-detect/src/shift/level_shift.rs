@@ -131,13 +131,7 @@ impl Kernel for LevelShiftKernel {
         let Some(v) = self.fence.judge_and_learn(now - before, p.c, p.direction) else {
             return PointScore::NEUTRAL;
         };
-        PointScore {
-            score: v.score,
-            is_anomaly: v.flagged,
-            expected: Some(before),
-            lower: (p.direction != Direction::Up).then_some(before - v.fence),
-            upper: (p.direction != Direction::Down).then_some(before + v.fence),
-        }
+        v.around(before, p.direction)
     }
 
     fn new(params: &LevelShift) -> Self {
@@ -165,25 +159,17 @@ pub struct LevelShiftKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::flagged_around;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{
+        assert_once_flags_more_late, flagged_around, noise, refused, run, stepping_then_louder,
+    };
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        let v = crate::common::testing::stepping_then_louder();
-        crate::common::testing::assert_once_flags_more_late(
-            &LevelShiftParams::new()
-                .history(200)
-                .fit(FitMode::Once)
-                .check()
-                .unwrap(),
-            &LevelShiftParams::new().history(200).check().unwrap(),
-            &v,
-        );
+        let p = LevelShiftParams::new().history(200);
+        let once = p.clone().fit(FitMode::Once).check().unwrap();
+        assert_once_flags_more_late(&once, &p.check().unwrap(), &stepping_then_louder());
     }
-
-    use crate::common::testing::noise;
 
     #[test]
     fn flags_level_changes_not_spikes() {

@@ -149,13 +149,7 @@ impl Kernel for PersistKernel {
         let Some(v) = self.fence.judge_and_learn(d, p.c, p.direction) else {
             return PointScore::NEUTRAL;
         };
-        PointScore {
-            score: v.score,
-            is_anomaly: v.flagged,
-            expected: Some(center),
-            lower: (p.direction != Direction::Up).then_some(center - v.fence),
-            upper: (p.direction != Direction::Down).then_some(center + v.fence),
-        }
+        v.around(center, p.direction)
     }
 
     fn new(params: &Persist) -> Self {
@@ -217,25 +211,17 @@ crate::detector::plain_set_arg!(Agg);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{
+        assert_once_flags_more_late, flagged, noise, refused, run, stepping_then_louder,
+    };
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        let v = crate::common::testing::stepping_then_louder();
-        crate::common::testing::assert_once_flags_more_late(
-            &PersistParams::new()
-                .history(200)
-                .fit(FitMode::Once)
-                .check()
-                .unwrap(),
-            &PersistParams::new().history(200).check().unwrap(),
-            &v,
-        );
+        let p = PersistParams::new().history(200);
+        let once = p.clone().fit(FitMode::Once).check().unwrap();
+        assert_once_flags_more_late(&once, &p.check().unwrap(), &stepping_then_louder());
     }
-
-    use crate::common::testing::noise;
 
     #[test]
     fn flags_jumps_on_a_moving_series() {

@@ -168,8 +168,9 @@ pub struct VolatilityShiftKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{flagged, flagged_around};
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{
+        assert_once_flags_more_late, flagged, flagged_around, noise, refused, run,
+    };
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
@@ -191,18 +192,10 @@ mod tests {
                 amp * u
             })
             .collect();
-        crate::common::testing::assert_once_flags_more_late(
-            &VolatilityShiftParams::new()
-                .history(200)
-                .fit(FitMode::Once)
-                .check()
-                .unwrap(),
-            &VolatilityShiftParams::new().history(200).check().unwrap(),
-            &v,
-        );
+        let p = VolatilityShiftParams::new().history(200);
+        let once = p.clone().fit(FitMode::Once).check().unwrap();
+        assert_once_flags_more_late(&once, &p.check().unwrap(), &v);
     }
-
-    use crate::common::testing::noise;
 
     fn sample_std(s: &[f64]) -> f64 {
         let m = s.iter().sum::<f64>() / s.len() as f64;

@@ -131,6 +131,40 @@ pub(crate) fn assert_once_flags_more_late(once: &dyn Detector, rolling: &dyn Det
     assert_online_equals_batch(once, &ts, v, &[700]);
 }
 
+/// Where [`spikes_and_a_dip`] spikes.
+pub(crate) const SPIKES: [usize; 3] = [900, 1500, 2200];
+
+/// 3,000 points of [`cycle`] with spikes of +30 at [`SPIKES`] and an outage: the metric drops
+/// far below its range (-40) for points 2,600..2,620.
+pub(crate) fn spikes_and_a_dip() -> Vec<f64> {
+    let mut v = cycle(3000, 3);
+    for &i in &SPIKES {
+        v[i] += 30.0;
+    }
+    for x in &mut v[2600..2620] {
+        *x -= 40.0;
+    }
+    v
+}
+
+/// Asserts that each spike of [`spikes_and_a_dip`] is flagged from its own point while it
+/// stays in the 4-value shingle, and not around, and returns the flags neither a spike nor
+/// the outage explains.
+pub(crate) fn spike_shingles_and_strays(d: &Detections) -> Vec<usize> {
+    let flagged = flagged(d);
+    for &i in &SPIKES {
+        assert!(
+            (i..i + 4).all(|j| d.is_anomaly[j]),
+            "spike {i}: {flagged:?}"
+        );
+        assert!(!d.is_anomaly[i - 1] && !d.is_anomaly[i + 4], "{flagged:?}");
+    }
+    assert!(d.is_anomaly[2600], "{flagged:?}");
+    let explained =
+        |i: usize| SPIKES.iter().any(|&s| (s..s + 4).contains(&i)) || (2600..2624).contains(&i);
+    flagged.into_iter().filter(|&i| !explained(i)).collect()
+}
+
 /// What the detector tests use, in one glob.
 #[allow(unused_imports)]
 pub(crate) mod prelude {

@@ -165,6 +165,26 @@ pub(crate) fn spike_shingles_and_strays(d: &Detections) -> Vec<usize> {
     flagged.into_iter().filter(|&i| !explained(i)).collect()
 }
 
+/// Asserts that a detector fitted once on the first 100 points of `v` (400 points, a new
+/// level from point 300 on) scores 0 while training, flags every point of the new level and
+/// streams exactly as it scores in batch, saved and restored at `saved_at`; returns the
+/// batch result and the timestamps (0, 1, ...).
+pub(crate) fn assert_trained_once(
+    det: &dyn Detector,
+    v: &[f64],
+    saved_at: usize,
+) -> (Detections, Vec<TimestampMs>) {
+    let ts: Vec<TimestampMs> = (0..v.len() as i64).collect();
+    let d = det.detect(&ts, v).unwrap();
+    assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
+    assert!(
+        d.is_anomaly[300..].iter().all(|&a| a),
+        "the new level stays anomalous"
+    );
+    assert_online_equals_batch(det, &ts, v, &[saved_at]);
+    (d, ts)
+}
+
 /// What the detector tests use, in one glob.
 #[allow(unused_imports)]
 pub(crate) mod prelude {

@@ -185,6 +185,55 @@ pub(crate) fn assert_trained_once(
     (d, ts)
 }
 
+/// Where [`daily_with_spikes`] puts its spikes.
+pub(crate) const DAILY_SPIKES: [usize; 5] = [1100, 1190, 1250, 1251, 1300];
+
+/// Sixty days of [`daily`] (seed 1) with a spike of +6 (even index) or -6 (odd) at each of
+/// [`DAILY_SPIKES`].
+pub(crate) fn daily_with_spikes() -> Vec<f64> {
+    let mut v = daily(24 * 60, 1);
+    for &i in &DAILY_SPIKES {
+        v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
+    }
+    v
+}
+
+/// Asserts that a seasonal detector flags exactly the spikes of [`daily_with_spikes`] (`v`),
+/// with finite non-negative scores, 0 over the first 192 points (warm-up), and at point
+/// 1,400 expects the value within 2 and bounds it; returns the result.
+pub(crate) fn assert_finds_daily_spikes(det: &dyn Detector, v: &[f64]) -> Detections {
+    let d = det.detect(&ts(v.len()), v).unwrap();
+    assert_eq!(flagged(&d), DAILY_SPIKES, "{det:?}");
+    assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+    assert!(d.scores[..192].iter().all(|&s| s == 0.0), "warm-up");
+    let e = d.expected[1400];
+    assert!((e - (v[1400])).abs() < 2.0, "expected {e} vs {}", v[1400]);
+    assert!(d.lower[1400] < v[1400] && v[1400] < d.upper[1400]);
+    d
+}
+
+/// `n` points of a slow trend from 20 with uniform noise in [-1, 1) (seed 5), not seasonal.
+pub(crate) fn noisy_trend(n: usize) -> Vec<f64> {
+    noise(n, 5)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| 20.0 + 0.01 * i as f64 + e)
+        .collect()
+}
+
+/// Asserts that every parameter set is refused with `InvalidParameter`.
+pub(crate) fn assert_all_refused<P: ParamGuard + std::fmt::Debug>(bad: impl IntoIterator<Item = P>)
+where
+    P::Checked: std::fmt::Debug,
+{
+    for p in bad {
+        assert!(
+            matches!(p.check(), Err(crate::DetectError::InvalidParameter { .. })),
+            "{p:?}"
+        );
+    }
+}
+
 /// What the detector tests use, in one glob.
 #[allow(unused_imports)]
 pub(crate) mod prelude {

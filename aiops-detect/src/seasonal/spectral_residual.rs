@@ -376,12 +376,8 @@ impl SpectralResidualKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::run;
-    use crate::common::testing::ts;
-
-    use crate::common::testing::noise;
+    use crate::common::testing::{assert_all_refused, flagged, noise, run, ts};
 
     /// A sine of period 24 with noise.
     fn wave(n: usize, seed: u64) -> Vec<f64> {
@@ -466,12 +462,7 @@ mod tests {
             SpectralResidualParams::new().threshold(0.0),
             SpectralResidualParams::new().threshold(f64::NAN),
         ];
-        for p in bad {
-            assert!(
-                matches!(p.check(), Err(DetectError::InvalidParameter { .. })),
-                "{p:?}"
-            );
-        }
+        assert_all_refused(bad);
         let p: SpectralResidualParams =
             serde_json::from_str(r#"{"window": 64, "extend": 3}"#).unwrap();
         assert_eq!(p, SpectralResidualParams::new().window(64).extend(3));

@@ -3,7 +3,7 @@
 
 use aiops_core::TimestampMs;
 
-use crate::detector::{Detections, Detector, ParamGuard};
+use crate::detector::{Detections, Detector, OnlineDetector, ParamGuard, Streaming, Streams};
 
 /// Deterministic noise, uniform in [-1, 1) (an LCG, so tests need no RNG crate).
 pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
@@ -232,6 +232,19 @@ where
             "{p:?}"
         );
     }
+}
+
+/// The streaming state of `det` after the points of `ts` and `values`, in order.
+pub(crate) fn streamed<C: Streams>(
+    det: &C,
+    ts: &[TimestampMs],
+    values: &[f64],
+) -> Streaming<C::Kernel> {
+    let mut online = det.online_state();
+    for (&t, &x) in ts.iter().zip(values) {
+        online.update(t, x).unwrap();
+    }
+    online
 }
 
 /// What the detector tests use, in one glob.

@@ -469,7 +469,7 @@ mod tests {
     use crate::common::testing::prelude::*;
     use crate::common::testing::{
         assert_all_refused, assert_finds_daily_spikes, daily_with_spikes, flagged, noise,
-        noisy_trend, run, ts,
+        noisy_trend, run, streamed, ts,
     };
 
     fn brute_center_and_scale(v: &[f64]) -> (f64, f64) {
@@ -551,10 +551,7 @@ mod tests {
                 "flag means score > 1"
             );
         }
-        let mut online = SeasonalEsdParams::new().check().unwrap().online_state();
-        for i in 0..n {
-            online.update(ts[i], v[i]).unwrap();
-        }
+        let online = streamed(&SeasonalEsdParams::new().check().unwrap(), &ts, &v);
         assert_eq!(online.kernel().period(), Some(24), "auto period");
     }
 

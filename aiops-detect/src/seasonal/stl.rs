@@ -528,7 +528,7 @@ mod tests {
     use crate::common::testing::prelude::*;
     use crate::common::testing::{
         assert_all_refused, assert_finds_daily_spikes, daily, daily_with_spikes, flagged, noise,
-        noisy_trend, run, ts,
+        noisy_trend, run, streamed, ts,
     };
 
     #[test]
@@ -571,7 +571,7 @@ mod tests {
     #[test]
     fn finds_injected_anomalies_and_only_them() {
         let v = daily_with_spikes();
-        let (n, ts) = (v.len(), ts(v.len()));
+        let ts = ts(v.len());
         for det in [
             StlParams::new().period(24).check().unwrap(),
             StlParams::new().check().unwrap(),
@@ -579,10 +579,7 @@ mod tests {
         ] {
             assert_finds_daily_spikes(&det, &v);
         }
-        let mut online = StlParams::new().check().unwrap().online_state();
-        for i in 0..n {
-            online.update(ts[i], v[i]).unwrap();
-        }
+        let online = streamed(&StlParams::new().check().unwrap(), &ts, &v);
         assert_eq!(online.kernel().period(), Some(24), "auto period");
     }
 
@@ -594,11 +591,7 @@ mod tests {
         let det = StlParams::new().threshold(4.5).check().unwrap();
         let d = det.detect(&ts(n), &v).unwrap();
         assert_eq!(flagged(&d), [1300]);
-        let mut online = det.online_state();
-        for (i, t) in ts(n).into_iter().enumerate() {
-            online.update(t, v[i]).unwrap();
-        }
-        assert_eq!(online.kernel().period(), None);
+        assert_eq!(streamed(&det, &ts(n), &v).kernel().period(), None);
     }
 
     #[test]

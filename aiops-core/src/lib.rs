@@ -10,6 +10,7 @@ pub mod labels;
 pub mod root_cause;
 pub mod series;
 pub mod severity;
+pub mod stats;
 pub mod time;
 pub mod topology;
 pub mod topology_graph;

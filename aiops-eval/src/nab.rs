@@ -81,7 +81,7 @@ struct SweepPoint {
 }
 
 /// Score of a detector at one threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct ThresholdScore {
     /// Points scoring at or above this are detections.
     pub threshold: f64,
@@ -208,29 +208,29 @@ fn scores_by_threshold(points: &[SweepPoint], profile: &CostProfile) -> Vec<Thre
     }
     let mut window_sum: f64 = window_part.values().sum();
     let mut fp_sum = 0.0;
-    let mut tn = points.iter().filter(|p| p.window.is_none()).count();
-    let mut fn_ = points.len() - tn;
-    let (mut tp, mut fp) = (0, 0);
+    let tn = points.iter().filter(|p| p.window.is_none()).count();
+    // The counts at the current threshold (its score is filled in as each row is written).
     // NAB starts at 1.1, above its [0, 1] scores; infinity is the same row for any scale.
-    let mut threshold = f64::INFINITY;
+    let mut row = ThresholdScore {
+        threshold: f64::INFINITY,
+        tn,
+        fn_: points.len() - tn,
+        ..ThresholdScore::default()
+    };
     let mut out = Vec::new();
     for &k in &order {
         let p = points[k];
-        if p.score != threshold {
+        if p.score != row.threshold {
             out.push(ThresholdScore {
-                threshold,
                 score: fp_sum + window_sum,
-                tp,
-                tn,
-                fp,
-                fn_,
+                ..row
             });
-            threshold = p.score;
+            row.threshold = p.score;
         }
         match p.window {
             Some(w) => {
-                tp += 1;
-                fn_ -= 1;
+                row.tp += 1;
+                row.fn_ -= 1;
                 let part = window_part.entry(w).or_insert(-profile.fn_weight);
                 if p.sweep > *part {
                     window_sum += p.sweep - *part;
@@ -238,19 +238,15 @@ fn scores_by_threshold(points: &[SweepPoint], profile: &CostProfile) -> Vec<Thre
                 }
             }
             None => {
-                fp += 1;
-                tn -= 1;
+                row.fp += 1;
+                row.tn -= 1;
                 fp_sum += p.sweep;
             }
         }
     }
     out.push(ThresholdScore {
-        threshold,
         score: fp_sum + window_sum,
-        tp,
-        tn,
-        fp,
-        fn_,
+        ..row
     });
     out
 }
@@ -360,11 +356,7 @@ fn optimise(
     let mut total = 0.0;
     let mut counts = ThresholdScore {
         threshold: best.threshold,
-        score: 0.0,
-        tp: 0,
-        tn: 0,
-        fp: 0,
-        fn_: 0,
+        ..ThresholdScore::default()
     };
     for pts in &per_series {
         let rows = scores_by_threshold(pts, profile);
@@ -697,15 +689,20 @@ mod tests {
         // 100 points, probation 15, one window [40, 59] (width 20).
         let s = series(100, vec![(40, 59)]);
         let std = &CostProfile::nab_profiles()[0];
+        // The standard profile's result for one scoring of the series.
+        let score = |sc: &[f64]| {
+            score_corpus(
+                std::slice::from_ref(&s),
+                &[sc.to_vec()],
+                std::slice::from_ref(std),
+            )
+            .unwrap()
+            .remove(0)
+        };
         // Detection at the window's first point: full reward, tpWeight = 1.
         let mut sc = vec![0.0; 100];
         sc[40] = 1.0;
-        let r = &score_corpus(
-            std::slice::from_ref(&s),
-            &[sc.clone()],
-            std::slice::from_ref(std),
-        )
-        .unwrap()[0];
+        let r = score(&sc);
         assert_eq!(r.threshold, 1.0);
         assert!((r.raw - 1.0).abs() < 1e-12);
         assert_eq!(r.null, -1.0);
@@ -713,37 +710,25 @@ mod tests {
         assert!((r.normalized - 100.0).abs() < 1e-9);
         // Add an early false positive (before any window): costs fpWeight.
         sc[20] = 1.0;
-        let r = &score_corpus(
-            std::slice::from_ref(&s),
-            &[sc.clone()],
-            std::slice::from_ref(std),
-        )
-        .unwrap()[0];
+        let r = score(&sc);
         assert!((r.raw - (1.0 - 0.11)).abs() < 1e-12);
         assert_eq!((r.counts.tp, r.counts.fp), (1, 1));
         // A false positive 10 points after the window: sigma(10 / 19) * 0.11.
         sc[20] = 0.0;
         sc[69] = 1.0;
-        let r = &score_corpus(
-            std::slice::from_ref(&s),
-            &[sc.clone()],
-            std::slice::from_ref(std),
-        )
-        .unwrap()[0];
+        let r = score(&sc);
         let fp = scaled_sigmoid(10.0 / 19.0) * 0.11;
         assert!((r.raw - (1.0 + fp)).abs() < 1e-12, "{}", r.raw);
         // Only the earliest detection in a window counts; a late one alone earns less.
         let mut late = vec![0.0; 100];
         late[55] = 1.0;
-        let r =
-            &score_corpus(std::slice::from_ref(&s), &[late], std::slice::from_ref(std)).unwrap()[0];
+        let r = score(&late);
         let want = scaled_sigmoid(-(59.0 - 55.0 + 1.0) / 20.0) / scaled_sigmoid(-1.0);
         assert!((r.raw - want).abs() < 1e-12);
         // Detections in the probationary period are ignored.
         let mut prob = vec![0.0; 100];
         prob[3] = 1.0;
-        let r =
-            &score_corpus(std::slice::from_ref(&s), &[prob], std::slice::from_ref(std)).unwrap()[0];
+        let r = score(&prob);
         assert_eq!(r.raw, -1.0);
     }
 

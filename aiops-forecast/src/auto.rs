@@ -16,6 +16,8 @@
 //! fit. Intervals average the members' bounds level by level (quantile averaging,
 //! "Vincentization"), which keeps them ordered and near the members' calibration.
 
+use aiops_core::stats::median;
+
 use crate::auto_ets::AutoEts;
 use crate::error::{ForecastError, Result};
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
@@ -132,16 +134,6 @@ impl Model for Auto {
             }));
         }
         Ok(FittedAuto { members })
-    }
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }
 

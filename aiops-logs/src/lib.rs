@@ -26,6 +26,10 @@ pub mod timestamp;
 mod token;
 pub mod window_pca;
 
+#[cfg(test)]
+#[path = "../tests/support/synthetic_log.rs"]
+mod synthetic_log;
+
 pub use drain::{
     Change, Drain, DrainParams, LearnOutcome, TemplateId, TemplateInfo, TemplateMiner,
     extract_parameters,

@@ -1055,31 +1055,14 @@ impl LogDetectorState {
 mod tests {
     use super::*;
 
-    const FORMAT: &str = "<Date> <Time> <Level>: <Content>";
-
-    /// `2024-01-01 hh:mm:ss` for a second offset.
-    fn stamp(sec: u64) -> String {
-        format!(
-            "2024-01-01 {:02}:{:02}:{:02}",
-            sec / 3600,
-            (sec / 60) % 60,
-            sec % 60
-        )
-    }
+    use crate::synthetic_log::{FORMAT, logins, stamp};
 
     /// `minutes` one-minute windows of a steady service: 3 logins and 2 cache refreshes each,
     /// and a database error every 10th minute.
     fn steady(minutes: u64) -> Vec<String> {
         let mut out = Vec::new();
         for m in 0..minutes {
-            for i in 0..3 {
-                out.push(format!(
-                    "{} INFO: user u{} logged in from 10.0.0.{}",
-                    stamp(m * 60 + i * 10),
-                    m * 7 + i,
-                    i
-                ));
-            }
+            out.extend(logins(m));
             for i in 0..2 {
                 out.push(format!(
                     "{} INFO: cache refreshed in {} ms",

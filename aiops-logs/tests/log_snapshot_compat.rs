@@ -19,30 +19,17 @@ struct Fixture {
     windows: Vec<ClosedWindow>,
 }
 
-const FORMAT: &str = "<Date> <Time> <Level>: <Content>";
-
-fn stamp(sec: u64) -> String {
-    format!(
-        "2024-01-01 {:02}:{:02}:{:02}",
-        sec / 3600,
-        (sec / 60) % 60,
-        sec % 60
-    )
+mod support {
+    pub(crate) mod synthetic_log;
 }
+use support::synthetic_log::{FORMAT, logins, stamp};
 
 /// Two hours of a service log, one minute at a time: logins, cache refreshes, a database
 /// error now and then, a burst of errors at minute 70 and a new message from minute 90.
 fn log() -> Vec<String> {
     let mut out = Vec::new();
     for m in 0..120u64 {
-        for i in 0..3 {
-            out.push(format!(
-                "{} INFO: user u{} logged in from 10.0.0.{}",
-                stamp(m * 60 + i * 10),
-                m * 7 + i,
-                i
-            ));
-        }
+        out.extend(logins(m));
         out.push(format!(
             "{} INFO: cache refreshed in {} ms",
             stamp(m * 60 + 35),

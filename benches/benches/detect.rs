@@ -12,6 +12,15 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const N: usize = 100_000;
 
+/// Streams the series through `o`; the number of points flagged.
+fn stream<O: OnlineDetector + ?Sized>(o: &mut O, ts: &[i64], vs: &[f64]) -> usize {
+    let mut flagged = 0usize;
+    for (&t, &v) in ts.iter().zip(vs) {
+        flagged += o.update(t, black_box(v)).unwrap().is_anomaly as usize;
+    }
+    flagged
+}
+
 fn zscore(c: &mut Criterion) {
     let (ts, vs) = synthetic_series(N);
     let det = RollingZScoreParams::new().window(60).check().unwrap();
@@ -21,14 +30,7 @@ fn zscore(c: &mut Criterion) {
         b.iter(|| black_box(det.detect(black_box(&ts), black_box(&vs)).unwrap()))
     });
     g.bench_function("online", |b| {
-        b.iter(|| {
-            let mut o = det.online_state();
-            let mut flagged = 0usize;
-            for (&t, &v) in ts.iter().zip(&vs) {
-                flagged += o.update(t, black_box(v)).unwrap().is_anomaly as usize;
-            }
-            black_box(flagged)
-        })
+        b.iter(|| black_box(stream(&mut det.online_state(), &ts, &vs)))
     });
     g.finish();
 }
@@ -72,14 +74,7 @@ fn every_detector_online(c: &mut Criterion) {
         g.throughput(Throughput::Elements(n as u64));
         g.sample_size(10);
         g.bench_function(info.name, |b| {
-            b.iter(|| {
-                let mut o = det.online();
-                let mut flagged = 0usize;
-                for (&t, &v) in ts.iter().zip(&vs) {
-                    flagged += o.update(t, black_box(v)).unwrap().is_anomaly as usize;
-                }
-                black_box(flagged)
-            })
+            b.iter(|| black_box(stream(&mut *det.online(), &ts, &vs)))
         });
     }
     g.finish();

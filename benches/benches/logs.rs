@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use aiops_logs::{DrainParams, MaskSpec};
+use aiops_logs::{Drain, DrainParams, MaskSpec};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const LINES: usize = 200_000;
@@ -30,6 +30,15 @@ fn params() -> DrainParams {
         .mask(MaskSpec::anonymous(r"(\d+\.){3}\d+(:\d+)?"))
 }
 
+/// Mines `lines` with a fresh miner; the number of templates found.
+fn mine(drain: &Drain, lines: &[String]) -> usize {
+    let mut m = drain.miner();
+    for l in lines {
+        black_box(m.learn(l));
+    }
+    m.len()
+}
+
 fn drain(c: &mut Criterion) {
     let lines = hdfs_lines();
     let with_header = params().log_format(HDFS_FORMAT).check().unwrap();
@@ -43,31 +52,13 @@ fn drain(c: &mut Criterion) {
     g.throughput(Throughput::Elements(LINES as u64));
     g.sample_size(10);
     g.bench_function("content_masks", |b| {
-        b.iter(|| {
-            let mut m = content_only.miner();
-            for l in &contents {
-                black_box(m.learn(l));
-            }
-            black_box(m.len())
-        })
+        b.iter(|| black_box(mine(&content_only, &contents)))
     });
     g.bench_function("content_builtin_masks_only", |b| {
-        b.iter(|| {
-            let mut m = builtin_only.miner();
-            for l in &contents {
-                black_box(m.learn(l));
-            }
-            black_box(m.len())
-        })
+        b.iter(|| black_box(mine(&builtin_only, &contents)))
     });
     g.bench_function("raw_lines_header_and_masks", |b| {
-        b.iter(|| {
-            let mut m = with_header.miner();
-            for l in &lines {
-                black_box(m.learn(l));
-            }
-            black_box(m.len())
-        })
+        b.iter(|| black_box(mine(&with_header, &lines)))
     });
     g.bench_function("raw_lines_parallel", |b| {
         b.iter(|| black_box(with_header.learn_parallel(&lines).1.len()))

@@ -1,6 +1,7 @@
 //! Parameter checks shared by the detectors, each a typed [`DetectError::InvalidParameter`]
 //! naming the parameter.
 
+use crate::common::FitMode;
 use crate::error::{DetectError, Result};
 
 /// Checks a window size (at least `least` points) and its `min_periods` (default: the
@@ -24,6 +25,23 @@ pub(crate) fn check_window(
         });
     }
     Ok(min_periods)
+}
+
+/// Checks that with `fit = once` a `min_periods`, if set, is the window: what is fitted
+/// once (`what`: the fences, the bounds) is fitted on exactly `window` points.
+pub(crate) fn check_once_min_periods(
+    fit: FitMode,
+    min_periods: Option<usize>,
+    window: usize,
+    what: &str,
+) -> Result<()> {
+    if fit == FitMode::Once && min_periods.is_some_and(|m| m != window) {
+        return Err(DetectError::InvalidParameter {
+            name: "min_periods",
+            reason: format!("with fit = once the {what} are fitted on exactly `window` points"),
+        });
+    }
+    Ok(())
 }
 
 /// Checks a positive, finite factor.

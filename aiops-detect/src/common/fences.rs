@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::common::direction::Direction;
 use crate::common::fit::FitMode;
 use crate::common::order_stats::{OrderStats, RollingOrderStats};
+use crate::detector::PointScore;
 
 /// Tukey's fences of a set of values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +81,20 @@ pub(crate) struct DiffVerdict {
     pub(crate) flagged: bool,
     /// The fence on `|d|`.
     pub(crate) fence: f64,
+}
+
+impl DiffVerdict {
+    /// The point's score for a difference from `center`: the fence drawn around it on the
+    /// side(s) `direction` watches.
+    pub(crate) fn around(self, center: f64, direction: Direction) -> PointScore {
+        PointScore {
+            score: self.score,
+            is_anomaly: self.flagged,
+            expected: Some(center),
+            lower: (direction != Direction::Up).then_some(center - self.fence),
+            upper: (direction != Direction::Down).then_some(center + self.fence),
+        }
+    }
 }
 
 impl DiffFence {

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod moments;
 pub mod order_stats;
 pub mod period;
+pub(crate) mod rng;
 pub mod score_severity;
 pub mod suppression;
 #[cfg(test)]

@@ -4,6 +4,19 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
+/// The shift (the first value, 0 when empty) and the sum and sum of squares of the values
+/// relative to it, computed afresh.
+pub(crate) fn shifted_sums(buf: &VecDeque<f64>) -> (f64, f64, f64) {
+    let shift = buf.front().copied().unwrap_or(0.0);
+    let (mut s, mut q) = (0.0, 0.0);
+    for &x in buf {
+        let d = x - shift;
+        s += d;
+        q += d * d;
+    }
+    (shift, s, q)
+}
+
 /// Mean and variance of the last `capacity` values of a stream in O(1) per value: sums kept
 /// relative to a shift (the oldest value at the last refresh), so that a large offset does not
 /// cancel the variance, and recomputed from the values every `capacity` pushes, so rounding
@@ -66,15 +79,7 @@ impl RollingMoments {
     }
 
     fn refresh(&mut self) {
-        self.shift = self.buf.front().copied().unwrap_or(0.0);
-        let (mut s, mut q) = (0.0, 0.0);
-        for &x in &self.buf {
-            let d = x - self.shift;
-            s += d;
-            q += d * d;
-        }
-        self.sum = s;
-        self.sumsq = q;
+        (self.shift, self.sum, self.sumsq) = shifted_sums(&self.buf);
         self.since_refresh = 0;
     }
 

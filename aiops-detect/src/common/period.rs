@@ -27,6 +27,7 @@
 //! Cost: O(n log n) for the ACF and the spectrum, plus O(n) per period the periodogram
 //! compares (O(n · p / 10) in all for period p); O(n) memory.
 
+use aiops_core::stats::median;
 use realfft::RealFftPlanner;
 use realfft::num_complex::Complex;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -312,39 +313,25 @@ impl<'a> Spectrum<'a> {
         let top = self.bins.len().saturating_sub(1);
         let j0 = f * n as f64;
         let near = |j: usize| (j as f64 - j0).abs() <= LEAKAGE_BINS;
-        let left: Vec<f64> = (1..=top)
+        let mut left: Vec<f64> = (1..=top)
             .filter(|&j| (j as f64) < j0 && !near(j))
             .rev()
             .take(FLANK_BINS)
             .map(|j| self.bins[j])
             .collect();
-        let right: Vec<f64> = (1..=top)
+        let mut right: Vec<f64> = (1..=top)
             .filter(|&j| (j as f64) > j0 && !near(j))
             .take(FLANK_BINS)
             .map(|j| self.bins[j])
             .collect();
         // The higher flank: a red spectrum must not make a line out of its own slope.
-        let background = median(left).max(median(right)) / std::f64::consts::LN_2;
+        let background = median(&mut left).max(median(&mut right)) / std::f64::consts::LN_2;
         let p = self.power(f);
         if background > 0.0 {
             p > LINE_RATIO * background
         } else {
             p > 0.0
         }
-    }
-}
-
-/// Median, 0 for an empty sample.
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len();
-    if m % 2 == 1 {
-        v[m / 2]
-    } else {
-        (v[m / 2 - 1] + v[m / 2]) / 2.0
     }
 }
 

@@ -3,7 +3,7 @@
 
 use aiops_core::TimestampMs;
 
-use crate::detector::{Detections, Detector, ParamGuard};
+use crate::detector::{Detections, Detector, OnlineDetector, ParamGuard, Streaming, Streams};
 
 /// Deterministic noise, uniform in [-1, 1) (an LCG, so tests need no RNG crate).
 pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
@@ -103,6 +103,148 @@ pub(crate) fn stepping_then_louder() -> Vec<f64> {
             if i < 1500 { x } else { 10.0 * x }
         })
         .collect()
+}
+
+/// Indices of the flagged points.
+pub(crate) fn flagged(d: &Detections) -> Vec<usize> {
+    (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+}
+
+/// The flagged points before `split` and those from it on, each asserted non-empty.
+pub(crate) fn flagged_around(d: &Detections, split: usize) -> (Vec<usize>, Vec<usize>) {
+    let f = flagged(d);
+    let (before, after): (Vec<usize>, Vec<usize>) = f.iter().partition(|&&i| i < split);
+    assert!(!before.is_empty() && !after.is_empty(), "{f:?}");
+    (before, after)
+}
+
+/// Asserts that on `v` (3,000 points) a detector fitted once flags more points from 2,500 on
+/// than its rolling twin, and streams exactly as it scores in batch.
+pub(crate) fn assert_once_flags_more_late(once: &dyn Detector, rolling: &dyn Detector, v: &[f64]) {
+    let ts: Vec<i64> = (0..v.len() as i64).collect();
+    let late = |det: &dyn Detector| {
+        let d = det.detect(&ts, v).unwrap();
+        d.is_anomaly[2500..].iter().filter(|&&a| a).count()
+    };
+    let (l_once, l_roll) = (late(once), late(rolling));
+    assert!(l_once > l_roll, "{l_once} vs {l_roll}");
+    assert_online_equals_batch(once, &ts, v, &[700]);
+}
+
+/// Where [`spikes_and_a_dip`] spikes.
+pub(crate) const SPIKES: [usize; 3] = [900, 1500, 2200];
+
+/// 3,000 points of [`cycle`] with spikes of +30 at [`SPIKES`] and an outage: the metric drops
+/// far below its range (-40) for points 2,600..2,620.
+pub(crate) fn spikes_and_a_dip() -> Vec<f64> {
+    let mut v = cycle(3000, 3);
+    for &i in &SPIKES {
+        v[i] += 30.0;
+    }
+    for x in &mut v[2600..2620] {
+        *x -= 40.0;
+    }
+    v
+}
+
+/// Asserts that each spike of [`spikes_and_a_dip`] is flagged from its own point while it
+/// stays in the 4-value shingle, and not around, and returns the flags neither a spike nor
+/// the outage explains.
+pub(crate) fn spike_shingles_and_strays(d: &Detections) -> Vec<usize> {
+    let flagged = flagged(d);
+    for &i in &SPIKES {
+        assert!(
+            (i..i + 4).all(|j| d.is_anomaly[j]),
+            "spike {i}: {flagged:?}"
+        );
+        assert!(!d.is_anomaly[i - 1] && !d.is_anomaly[i + 4], "{flagged:?}");
+    }
+    assert!(d.is_anomaly[2600], "{flagged:?}");
+    let explained =
+        |i: usize| SPIKES.iter().any(|&s| (s..s + 4).contains(&i)) || (2600..2624).contains(&i);
+    flagged.into_iter().filter(|&i| !explained(i)).collect()
+}
+
+/// Asserts that a detector fitted once on the first 100 points of `v` (400 points, a new
+/// level from point 300 on) scores 0 while training, flags every point of the new level and
+/// streams exactly as it scores in batch, saved and restored at `saved_at`; returns the
+/// batch result and the timestamps (0, 1, ...).
+pub(crate) fn assert_trained_once(
+    det: &dyn Detector,
+    v: &[f64],
+    saved_at: usize,
+) -> (Detections, Vec<TimestampMs>) {
+    let ts: Vec<TimestampMs> = (0..v.len() as i64).collect();
+    let d = det.detect(&ts, v).unwrap();
+    assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
+    assert!(
+        d.is_anomaly[300..].iter().all(|&a| a),
+        "the new level stays anomalous"
+    );
+    assert_online_equals_batch(det, &ts, v, &[saved_at]);
+    (d, ts)
+}
+
+/// Where [`daily_with_spikes`] puts its spikes.
+pub(crate) const DAILY_SPIKES: [usize; 5] = [1100, 1190, 1250, 1251, 1300];
+
+/// Sixty days of [`daily`] (seed 1) with a spike of +6 (even index) or -6 (odd) at each of
+/// [`DAILY_SPIKES`].
+pub(crate) fn daily_with_spikes() -> Vec<f64> {
+    let mut v = daily(24 * 60, 1);
+    for &i in &DAILY_SPIKES {
+        v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
+    }
+    v
+}
+
+/// Asserts that a seasonal detector flags exactly the spikes of [`daily_with_spikes`] (`v`),
+/// with finite non-negative scores, 0 over the first 192 points (warm-up), and at point
+/// 1,400 expects the value within 2 and bounds it; returns the result.
+pub(crate) fn assert_finds_daily_spikes(det: &dyn Detector, v: &[f64]) -> Detections {
+    let d = det.detect(&ts(v.len()), v).unwrap();
+    assert_eq!(flagged(&d), DAILY_SPIKES, "{det:?}");
+    assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+    assert!(d.scores[..192].iter().all(|&s| s == 0.0), "warm-up");
+    let e = d.expected[1400];
+    assert!((e - (v[1400])).abs() < 2.0, "expected {e} vs {}", v[1400]);
+    assert!(d.lower[1400] < v[1400] && v[1400] < d.upper[1400]);
+    d
+}
+
+/// `n` points of a slow trend from 20 with uniform noise in [-1, 1) (seed 5), not seasonal.
+pub(crate) fn noisy_trend(n: usize) -> Vec<f64> {
+    noise(n, 5)
+        .iter()
+        .enumerate()
+        .map(|(i, e)| 20.0 + 0.01 * i as f64 + e)
+        .collect()
+}
+
+/// Asserts that every parameter set is refused with `InvalidParameter`.
+pub(crate) fn assert_all_refused<P: ParamGuard + std::fmt::Debug>(bad: impl IntoIterator<Item = P>)
+where
+    P::Checked: std::fmt::Debug,
+{
+    for p in bad {
+        assert!(
+            matches!(p.check(), Err(crate::DetectError::InvalidParameter { .. })),
+            "{p:?}"
+        );
+    }
+}
+
+/// The streaming state of `det` after the points of `ts` and `values`, in order.
+pub(crate) fn streamed<C: Streams>(
+    det: &C,
+    ts: &[TimestampMs],
+    values: &[f64],
+) -> Streaming<C::Kernel> {
+    let mut online = det.online_state();
+    for (&t, &x) in ts.iter().zip(values) {
+        online.update(t, x).unwrap();
+    }
+    online
 }
 
 /// What the detector tests use, in one glob.

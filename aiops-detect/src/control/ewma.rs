@@ -168,14 +168,11 @@ pub struct EwmaKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
 
     use crate::common::testing::noise;
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
-    }
 
     #[test]
     fn catches_a_small_sustained_shift_and_a_spike() {

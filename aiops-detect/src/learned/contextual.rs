@@ -683,6 +683,7 @@ crate::detector::plain_set_arg!(Contextual);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
 
@@ -708,8 +709,7 @@ mod tests {
         let (ts, v) = saw();
         let det = ContextualParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, vec![1000, 1500], "one alarm per change");
+        assert_eq!(flagged(&d), vec![1000, 1500], "one alarm per change");
         assert!(
             d.scores[400..1000].iter().all(|&s| s < 0.5),
             "the usual rhythm is predicted"
@@ -727,8 +727,7 @@ mod tests {
             .check()
             .unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, vec![1500]);
+        assert_eq!(flagged(&d), vec![1500]);
     }
 
     #[test]

@@ -186,6 +186,7 @@ impl Kernel for ExtremesContextualKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
 
     fn noisy_daily(n: usize) -> Vec<f64> {
@@ -211,7 +212,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 300_000).collect();
         let det = ExtremesContextualParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         assert!(flagged.contains(&1500), "{flagged:?}");
         assert!(
             flagged.iter().any(|&i| (2400..2410).contains(&i)),

@@ -44,6 +44,7 @@ use std::collections::VecDeque;
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::rng::SplitMix64;
 use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
@@ -215,30 +216,6 @@ impl Kernel for IsolationForestKernel {
             grown_at: 0,
             forest: None,
         }
-    }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, seedable, good enough to draw cuts.
-#[derive(Debug, Clone)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in 0..n (n > 0), by multiply-shift.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 }
 
@@ -453,38 +430,17 @@ impl IsolationForestKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::assert_rejected;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::run;
-
-    use crate::common::testing::{cycle, noise, ts};
+    use crate::common::testing::{
+        assert_rejected, cycle, noise, run, spike_shingles_and_strays, spikes_and_a_dip, ts,
+    };
 
     #[test]
     fn finds_spikes_and_a_dip() {
-        let mut v = cycle(3000, 3);
-        let spikes = [900, 1500, 2200];
-        for &i in &spikes {
-            v[i] += 30.0;
-        }
-        // An outage: the metric drops far below its range for 20 points.
-        for x in &mut v[2600..2620] {
-            *x -= 40.0;
-        }
+        let v = spikes_and_a_dip();
         let det = IsolationForestParams::new().check().unwrap();
         let d = det.detect(&ts(v.len()), &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        // Each spike is flagged from its own point while it stays in the 4-value shingle.
-        for &i in &spikes {
-            assert!(
-                (i..i + 4).all(|j| d.is_anomaly[j]),
-                "spike {i}: {flagged:?}"
-            );
-            assert!(!d.is_anomaly[i - 1] && !d.is_anomaly[i + 4]);
-        }
-        assert!(d.is_anomaly[2600], "{flagged:?}");
-        let explained =
-            |i: usize| spikes.iter().any(|&s| (s..s + 4).contains(&i)) || (2600..2624).contains(&i);
-        let stray: Vec<usize> = flagged.iter().copied().filter(|&i| !explained(i)).collect();
+        let stray = spike_shingles_and_strays(&d);
         assert!(stray.is_empty(), "stray flags {stray:?}");
         let warm = 256 + 3;
         assert!(d.scores[..warm].iter().all(|&s| s == 0.0));

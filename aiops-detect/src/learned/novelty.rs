@@ -222,6 +222,7 @@ impl NoveltyKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
 
@@ -255,7 +256,7 @@ mod tests {
             .check()
             .unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         assert!(
             flagged.iter().any(|&i| (1000..1008).contains(&i)),
             "{flagged:?}"

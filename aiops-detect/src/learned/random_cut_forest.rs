@@ -35,6 +35,7 @@ use std::collections::VecDeque;
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::rng::SplitMix64;
 use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
@@ -189,25 +190,6 @@ impl Kernel for RandomCutForestKernel {
     }
 }
 
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, seedable, its whole state one `u64`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-}
-
 const NONE: u32 = u32::MAX;
 
 // Short serde names: a snapshot holds about `trees` × 2 × `tree_size` nodes.
@@ -296,6 +278,18 @@ impl Tree {
         }
     }
 
+    /// A parentless leaf for the point in `slot`.
+    fn alloc_leaf(&mut self, slot: u32, dim: usize) -> u32 {
+        self.alloc(
+            Node {
+                parent: NONE,
+                count: 1,
+                kind: Kind::Leaf { slot },
+            },
+            dim,
+        )
+    }
+
     /// Minima and maxima of the points below `n`.
     fn bounds<'a>(&'a self, n: u32, points: &'a [f64], dim: usize) -> (&'a [f64], &'a [f64]) {
         match self.nodes[n as usize].kind {
@@ -366,14 +360,7 @@ impl Tree {
         let s = slot as usize;
         let p = &points[s * dim..(s + 1) * dim];
         if self.root == NONE {
-            let leaf = self.alloc(
-                Node {
-                    parent: NONE,
-                    count: 1,
-                    kind: Kind::Leaf { slot },
-                },
-                dim,
-            );
+            let leaf = self.alloc_leaf(slot, dim);
             self.root = leaf;
             self.leaf_of[s] = leaf;
             return;
@@ -428,14 +415,7 @@ impl Tree {
             if let Some(point_left) = new_left {
                 let parent = self.nodes[node as usize].parent;
                 let count = self.nodes[node as usize].count;
-                let leaf = self.alloc(
-                    Node {
-                        parent: NONE,
-                        count: 1,
-                        kind: Kind::Leaf { slot },
-                    },
-                    dim,
-                );
+                let leaf = self.alloc_leaf(slot, dim);
                 let (left, right) = if point_left {
                     (leaf, node)
                 } else {
@@ -617,10 +597,10 @@ impl RandomCutForestKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::assert_rejected;
     use crate::common::testing::prelude::*;
-
-    use crate::common::testing::{cycle, noise, ts};
+    use crate::common::testing::{
+        SPIKES, assert_rejected, cycle, noise, spike_shingles_and_strays, spikes_and_a_dip, ts,
+    };
 
     /// Checks every tree's counts, parent links, leaf map and boxes against a recount.
     fn check_invariants(k: &RandomCutForestKernel) {
@@ -656,30 +636,15 @@ mod tests {
 
     #[test]
     fn finds_spikes_and_a_dip() {
-        let mut v = cycle(3000, 3);
-        let spikes = [900, 1500, 2200];
-        for &i in &spikes {
-            v[i] += 30.0;
-        }
-        for x in &mut v[2600..2620] {
-            *x -= 40.0;
-        }
+        let v = spikes_and_a_dip();
         let det = RandomCutForestParams::new().check().unwrap();
         let d = det.detect(&ts(v.len()), &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        for &i in &spikes {
-            assert!(
-                (i..i + 4).all(|j| d.is_anomaly[j]),
-                "spike {i}: {flagged:?}"
-            );
-            assert!(!d.is_anomaly[i - 1] && !d.is_anomaly[i + 4], "{flagged:?}");
+        let stray = spike_shingles_and_strays(&d);
+        assert!(stray.len() <= 1, "stray flags {stray:?}");
+        for &i in &SPIKES {
             assert!(d.scores[i] > 10.0, "{}", d.scores[i]);
         }
-        assert!(d.is_anomaly[2600] && d.is_anomaly[2620], "{flagged:?}");
-        let explained =
-            |i: usize| spikes.iter().any(|&s| (s..s + 4).contains(&i)) || (2600..2624).contains(&i);
-        let stray: Vec<usize> = flagged.iter().copied().filter(|&i| !explained(i)).collect();
-        assert!(stray.len() <= 1, "stray flags {stray:?}");
+        assert!(d.is_anomaly[2620], "the outage's last shingle");
         // Trees full after 256 shingles (259 points), reference ready from then on.
         assert!(d.scores[..258].iter().all(|&s| s == 0.0));
         assert!(d.scores[259..].iter().all(|&s| s > 0.0 && s.is_finite()));

@@ -437,7 +437,7 @@ mod tests {
     use super::*;
     use ndarray::Array2;
 
-    use crate::common::testing::{assert_rejected, noise, resource, ts};
+    use crate::common::testing::{assert_rejected, flagged, noise, resource, ts};
 
     /// Three correlated metrics of very different scales: requests, CPU share, bytes.
 
@@ -452,7 +452,7 @@ mod tests {
         m[[1700, 0]] -= 400.0;
         let det = MahalanobisParams::new().check().unwrap();
         let d = det.detect(&ts(2000), m.view()).unwrap();
-        let flagged: Vec<usize> = (0..2000).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         for i in [700, 1300, 1700] {
             assert!(d.is_anomaly[i], "{i}: {}", d.scores[i]);
         }

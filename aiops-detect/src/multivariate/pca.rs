@@ -26,6 +26,7 @@
 
 use std::collections::VecDeque;
 
+use aiops_core::stats::median;
 use aiops_core::{Severity, TimestampMs};
 use linfa_linalg::eigh::Eigh;
 use ndarray::{Array2, ArrayView2};
@@ -335,10 +336,10 @@ impl Model {
             mad: 0.0,
         };
         let mut resid: Vec<f64> = rows.chunks(d).map(|r| model.residual(r)).collect();
-        let median = median_of(&mut resid);
-        let mut dev: Vec<f64> = resid.iter().map(|r| (r - median).abs()).collect();
-        model.median = median;
-        model.mad = median_of(&mut dev);
+        let centre = median(&mut resid);
+        let mut dev: Vec<f64> = resid.iter().map(|r| (r - centre).abs()).collect();
+        model.median = centre;
+        model.mad = median(&mut dev);
         model
     }
 
@@ -371,19 +372,6 @@ impl Model {
         let r = self.residual(row);
         let s = (r - self.median) / (1.4826 * self.mad.max(1e-9));
         if s.is_finite() { s.max(0.0) } else { f64::MAX }
-    }
-}
-
-fn median_of(v: &mut [f64]) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
     }
 }
 
@@ -475,7 +463,7 @@ impl MultivariateOnline for PcaOnline {
 mod tests {
     use super::*;
 
-    use crate::common::testing::{assert_rejected, noise, ts};
+    use crate::common::testing::{assert_rejected, flagged, noise, ts};
 
     /// Five metrics driven by two latent loads, in different units, with small noise.
     fn service(n: usize, seed: u64) -> Array2<f64> {
@@ -499,8 +487,7 @@ mod tests {
         }
         let det = PcaParams::new().check().unwrap();
         let d = det.detect(&ts(2000), m.view()).unwrap();
-        let flagged: Vec<usize> = (0..2000).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [600, 1100, 1650]);
+        assert_eq!(flagged(&d), [600, 1100, 1650]);
         assert!(d.scores[..200].iter().all(|&s| s == 0.0));
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
         let mut online = det.online_state();

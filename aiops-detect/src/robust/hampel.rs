@@ -186,15 +186,12 @@ pub struct HampelKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
     use crate::robust::mad::MadParams;
 
     use crate::common::testing::{noise, ts};
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
-    }
 
     #[test]
     fn finds_injected_spikes_and_only_them() {

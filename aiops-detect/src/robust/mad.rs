@@ -159,20 +159,11 @@ impl Kernel for MadKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
     use crate::common::testing::noise;
-
-    fn naive_median(v: &mut [f64]) -> f64 {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    }
 
     #[test]
     fn median_mad_matches_naive() {
@@ -180,9 +171,9 @@ mod tests {
         for n in 1..60 {
             let w = &v[n..2 * n];
             let stats: OrderStats = w.iter().copied().collect();
-            let m = naive_median(&mut w.to_vec());
+            let m = aiops_core::stats::median(&mut w.to_vec());
             let mut dev: Vec<f64> = w.iter().map(|x| (x - m).abs()).collect();
-            let mad = naive_median(&mut dev);
+            let mad = aiops_core::stats::median(&mut dev);
             let (m2, mad2) = median_mad(&stats).unwrap();
             assert!((m - m2).abs() < 1e-15, "n={n}");
             assert!((mad - mad2).abs() < 1e-15, "n={n}: {mad} vs {mad2}");
@@ -205,7 +196,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = MadParams::new().window(60).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         let mut want = vec![500, 1200, 1800];
         want.extend(2500..2510);
         assert_eq!(flagged, want);

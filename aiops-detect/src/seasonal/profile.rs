@@ -274,6 +274,7 @@ mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
+    use crate::common::testing::{flagged, streamed};
 
     /// Hourly-like: period 24, a square day/night profile plus small noise;
     /// night-time point (1,490) takes a day-time value, inside the global range.
@@ -306,14 +307,11 @@ mod tests {
             SeasonalParams::new().check().unwrap(),
         ] {
             let d = det.detect(&ts, &v).unwrap();
-            let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-            assert_eq!(flagged, [1490], "{det:?}");
+            assert_eq!(flagged(&d), [1490], "{det:?}");
             assert!((d.expected[1490] - 10.0).abs() < 1.0);
         }
-        let mut online = SeasonalParams::new().check().unwrap().online_state();
-        for i in 0..1100 {
-            online.update(ts[i], v[i]).unwrap();
-        }
+        let det = SeasonalParams::new().check().unwrap();
+        let online = streamed(&det, &ts[..1100], &v[..1100]);
         assert_eq!(online.kernel().period(), Some(24), "detected");
     }
 

@@ -467,9 +467,10 @@ impl SeasonalEsdKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::run;
-
-    use crate::common::testing::{daily, noise, ts};
+    use crate::common::testing::{
+        assert_all_refused, assert_finds_daily_spikes, daily_with_spikes, flagged, noise,
+        noisy_trend, run, streamed, ts,
+    };
 
     fn brute_center_and_scale(v: &[f64]) -> (f64, f64) {
         let mut s = v.to_vec();
@@ -532,13 +533,8 @@ mod tests {
 
     #[test]
     fn finds_injected_anomalies_and_only_them() {
-        let n = 24 * 60;
-        let mut v = daily(n, 1);
-        let spikes = [1100, 1190, 1250, 1251, 1300];
-        for &i in &spikes {
-            v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
-        }
-        let ts = ts(n);
+        let v = daily_with_spikes();
+        let (n, ts) = (v.len(), ts(v.len()));
         for det in [
             SeasonalEsdParams::new().period(24).check().unwrap(),
             SeasonalEsdParams::new().check().unwrap(),
@@ -549,45 +545,29 @@ mod tests {
                 .check()
                 .unwrap(),
         ] {
-            let d = det.detect(&ts, &v).unwrap();
-            let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-            assert_eq!(flagged, spikes, "{det:?}");
-            assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
+            let d = assert_finds_daily_spikes(&det, &v);
             assert!(
                 (0..n).all(|i| d.is_anomaly[i] == (d.scores[i] > 1.0)),
                 "flag means score > 1"
             );
-            assert!(d.scores[..192].iter().all(|&s| s == 0.0), "warm-up");
-            let e = d.expected[1400];
-            assert!((e - (v[1400])).abs() < 2.0, "expected {e} vs {}", v[1400]);
-            assert!(d.lower[1400] < v[1400] && v[1400] < d.upper[1400]);
         }
-        let mut online = SeasonalEsdParams::new().check().unwrap().online_state();
-        for i in 0..n {
-            online.update(ts[i], v[i]).unwrap();
-        }
+        let online = streamed(&SeasonalEsdParams::new().check().unwrap(), &ts, &v);
         assert_eq!(online.kernel().period(), Some(24), "auto period");
     }
 
     #[test]
     fn non_seasonal_and_flat_series() {
         let n = 900;
-        let mut v: Vec<f64> = noise(n, 5)
-            .iter()
-            .enumerate()
-            .map(|(i, e)| 20.0 + 0.01 * i as f64 + e)
-            .collect();
+        let mut v = noisy_trend(n);
         v[700] += 9.0;
         let det = SeasonalEsdParams::new().window(300).check().unwrap();
         let d = det.detect(&ts(n), &v).unwrap();
-        let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [700]);
+        assert_eq!(flagged(&d), [700]);
 
         let mut flat = vec![7.0; 600];
         flat[500] = 8.0;
         let d = run(SeasonalEsdParams::new().period(12), &ts(600), &flat);
-        let flagged: Vec<usize> = (0..600).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [500]);
+        assert_eq!(flagged(&d), [500]);
         assert!(d.scores.iter().all(|s| s.is_finite()));
     }
 
@@ -604,12 +584,7 @@ mod tests {
             SeasonalEsdParams::new().alpha(1.0),
             SeasonalEsdParams::new().hop(0),
         ];
-        for p in bad {
-            assert!(
-                matches!(p.check(), Err(DetectError::InvalidParameter { .. })),
-                "{p:?}"
-            );
-        }
+        assert_all_refused(bad);
         let p: SeasonalEsdParams =
             serde_json::from_str(r#"{"period": 12, "alpha": 0.01}"#).unwrap();
         assert_eq!(p, SeasonalEsdParams::new().period(12).alpha(0.01));

@@ -377,10 +377,7 @@ impl SpectralResidualKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::run;
-    use crate::common::testing::ts;
-
-    use crate::common::testing::noise;
+    use crate::common::testing::{assert_all_refused, flagged, noise, run, ts};
 
     /// A sine of period 24 with noise.
     fn wave(n: usize, seed: u64) -> Vec<f64> {
@@ -405,8 +402,7 @@ mod tests {
             .check()
             .unwrap();
         let d = strict.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, spikes);
+        assert_eq!(flagged(&d), spikes);
         assert!(d.scores[..127].iter().all(|&s| s == 0.0), "warm-up");
         assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
         assert!(d.expected.iter().all(|e| e.is_nan()));
@@ -466,12 +462,7 @@ mod tests {
             SpectralResidualParams::new().threshold(0.0),
             SpectralResidualParams::new().threshold(f64::NAN),
         ];
-        for p in bad {
-            assert!(
-                matches!(p.check(), Err(DetectError::InvalidParameter { .. })),
-                "{p:?}"
-            );
-        }
+        assert_all_refused(bad);
         let p: SpectralResidualParams =
             serde_json::from_str(r#"{"window": 64, "extend": 3}"#).unwrap();
         assert_eq!(p, SpectralResidualParams::new().window(64).extend(3));

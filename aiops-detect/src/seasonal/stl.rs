@@ -526,9 +526,10 @@ impl StlKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::run;
-
-    use crate::common::testing::{daily, noise, ts};
+    use crate::common::testing::{
+        assert_all_refused, assert_finds_daily_spikes, daily, daily_with_spikes, flagged, noise,
+        noisy_trend, run, streamed, ts,
+    };
 
     #[test]
     fn decompose_recovers_trend_and_season_despite_outliers() {
@@ -569,52 +570,28 @@ mod tests {
 
     #[test]
     fn finds_injected_anomalies_and_only_them() {
-        let n = 24 * 60;
-        let mut v = daily(n, 1);
-        let spikes = [1100, 1190, 1250, 1251, 1300];
-        for &i in &spikes {
-            v[i] += if i % 2 == 0 { 6.0 } else { -6.0 };
-        }
-        let ts = ts(n);
+        let v = daily_with_spikes();
+        let ts = ts(v.len());
         for det in [
             StlParams::new().period(24).check().unwrap(),
             StlParams::new().check().unwrap(),
             StlParams::new().period(24).robust(false).check().unwrap(),
         ] {
-            let d = det.detect(&ts, &v).unwrap();
-            let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-            assert_eq!(flagged, spikes, "{det:?}");
-            assert!(d.scores.iter().all(|s| s.is_finite() && *s >= 0.0));
-            assert!(d.scores[..192].iter().all(|&s| s == 0.0), "warm-up");
-            let e = d.expected[1400];
-            assert!((e - (v[1400])).abs() < 2.0, "expected {e} vs {}", v[1400]);
-            assert!(d.lower[1400] < v[1400] && v[1400] < d.upper[1400]);
+            assert_finds_daily_spikes(&det, &v);
         }
-        let mut online = StlParams::new().check().unwrap().online_state();
-        for i in 0..n {
-            online.update(ts[i], v[i]).unwrap();
-        }
+        let online = streamed(&StlParams::new().check().unwrap(), &ts, &v);
         assert_eq!(online.kernel().period(), Some(24), "auto period");
     }
 
     #[test]
     fn non_seasonal_series_fall_back_to_a_trend() {
         let n = 1500;
-        let mut v: Vec<f64> = noise(n, 5)
-            .iter()
-            .enumerate()
-            .map(|(i, e)| 20.0 + 0.01 * i as f64 + e)
-            .collect();
+        let mut v = noisy_trend(n);
         v[1300] += 9.0;
         let det = StlParams::new().threshold(4.5).check().unwrap();
         let d = det.detect(&ts(n), &v).unwrap();
-        let flagged: Vec<usize> = (0..n).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [1300]);
-        let mut online = det.online_state();
-        for (i, t) in ts(n).into_iter().enumerate() {
-            online.update(t, v[i]).unwrap();
-        }
-        assert_eq!(online.kernel().period(), None);
+        assert_eq!(flagged(&d), [1300]);
+        assert_eq!(streamed(&det, &ts(n), &v).kernel().period(), None);
     }
 
     #[test]
@@ -646,12 +623,7 @@ mod tests {
             StlParams::new().window(15),
             StlParams::new().refit_every(0),
         ];
-        for p in bad {
-            assert!(
-                matches!(p.check(), Err(DetectError::InvalidParameter { .. })),
-                "{p:?}"
-            );
-        }
+        assert_all_refused(bad);
         let p: StlParams = serde_json::from_str(r#"{"period": 12, "robust": false}"#).unwrap();
         assert_eq!(p, StlParams::new().period(12).robust(false));
         assert!(serde_json::from_str::<StlParams>(r#"{"perod": 12}"#).is_err());

@@ -401,6 +401,7 @@ impl BocpdKernel {
 mod tests {
     use super::*;
     use crate::common::testing::assert_rejected;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
 
     use crate::common::testing::{noise, ts};
@@ -438,7 +439,7 @@ mod tests {
         v[200] += 12.0;
         let det = BocpdParams::new().check().unwrap();
         let d = det.detect(&ts(v.len()), &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         for &c in starts.iter().skip(1).chain(&[200]) {
             assert!(
                 flagged.iter().any(|&i| i >= c && i < c + 10),

@@ -131,13 +131,7 @@ impl Kernel for LevelShiftKernel {
         let Some(v) = self.fence.judge_and_learn(now - before, p.c, p.direction) else {
             return PointScore::NEUTRAL;
         };
-        PointScore {
-            score: v.score,
-            is_anomaly: v.flagged,
-            expected: Some(before),
-            lower: (p.direction != Direction::Up).then_some(before - v.fence),
-            upper: (p.direction != Direction::Down).then_some(before + v.fence),
-        }
+        v.around(before, p.direction)
     }
 
     fn new(params: &LevelShift) -> Self {
@@ -166,34 +160,15 @@ pub struct LevelShiftKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{
+        assert_once_flags_more_late, flagged_around, noise, refused, run, stepping_then_louder,
+    };
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        let v = crate::common::testing::stepping_then_louder();
-        let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let once = LevelShiftParams::new()
-            .history(200)
-            .fit(FitMode::Once)
-            .check()
-            .unwrap();
-        let rolling = LevelShiftParams::new().history(200).check().unwrap();
-        let d_once = once.detect(&ts, &v).unwrap();
-        let d_roll = rolling.detect(&ts, &v).unwrap();
-        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
-        assert!(
-            late(&d_once) > late(&d_roll),
-            "{} vs {}",
-            late(&d_once),
-            late(&d_roll)
-        );
-        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
-    }
-
-    use crate::common::testing::noise;
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+        let p = LevelShiftParams::new().history(200);
+        let once = p.clone().fit(FitMode::Once).check().unwrap();
+        assert_once_flags_more_late(&once, &p.check().unwrap(), &stepping_then_louder());
     }
 
     #[test]
@@ -210,10 +185,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = LevelShiftParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let f = flagged(&d);
-        let up: Vec<usize> = f.iter().copied().filter(|&i| i < 1500).collect();
-        let down: Vec<usize> = f.iter().copied().filter(|&i| i >= 1500).collect();
-        assert!(!up.is_empty() && !down.is_empty(), "{f:?}");
+        let (up, down) = flagged_around(&d, 1500);
         // Flagged from about w/2 after the change to about 3w/2 after it.
         assert!(up.iter().all(|&i| (1003..1016).contains(&i)), "{up:?}");
         assert!(down.iter().all(|&i| (2003..2016).contains(&i)), "{down:?}");

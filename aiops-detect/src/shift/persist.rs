@@ -149,13 +149,7 @@ impl Kernel for PersistKernel {
         let Some(v) = self.fence.judge_and_learn(d, p.c, p.direction) else {
             return PointScore::NEUTRAL;
         };
-        PointScore {
-            score: v.score,
-            is_anomaly: v.flagged,
-            expected: Some(center),
-            lower: (p.direction != Direction::Up).then_some(center - v.fence),
-            upper: (p.direction != Direction::Down).then_some(center + v.fence),
-        }
+        v.around(center, p.direction)
     }
 
     fn new(params: &Persist) -> Self {
@@ -218,34 +212,15 @@ crate::detector::plain_set_arg!(Agg);
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{
+        assert_once_flags_more_late, flagged, noise, refused, run, stepping_then_louder,
+    };
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
-        let v = crate::common::testing::stepping_then_louder();
-        let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let once = PersistParams::new()
-            .history(200)
-            .fit(FitMode::Once)
-            .check()
-            .unwrap();
-        let rolling = PersistParams::new().history(200).check().unwrap();
-        let d_once = once.detect(&ts, &v).unwrap();
-        let d_roll = rolling.detect(&ts, &v).unwrap();
-        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
-        assert!(
-            late(&d_once) > late(&d_roll),
-            "{} vs {}",
-            late(&d_once),
-            late(&d_roll)
-        );
-        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
-    }
-
-    use crate::common::testing::noise;
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+        let p = PersistParams::new().history(200);
+        let once = p.clone().fit(FitMode::Once).check().unwrap();
+        assert_once_flags_more_late(&once, &p.check().unwrap(), &stepping_then_louder());
     }
 
     #[test]

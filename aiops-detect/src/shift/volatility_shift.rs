@@ -168,7 +168,9 @@ pub struct VolatilityShiftKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{
+        assert_once_flags_more_late, flagged, flagged_around, noise, refused, run,
+    };
 
     #[test]
     fn fit_once_freezes_the_fence_and_streams_alike() {
@@ -190,29 +192,9 @@ mod tests {
                 amp * u
             })
             .collect();
-        let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let once = VolatilityShiftParams::new()
-            .history(200)
-            .fit(FitMode::Once)
-            .check()
-            .unwrap();
-        let rolling = VolatilityShiftParams::new().history(200).check().unwrap();
-        let d_once = once.detect(&ts, &v).unwrap();
-        let d_roll = rolling.detect(&ts, &v).unwrap();
-        let late = |d: &Detections| d.is_anomaly[2500..].iter().filter(|&&a| a).count();
-        assert!(
-            late(&d_once) > late(&d_roll),
-            "{} vs {}",
-            late(&d_once),
-            late(&d_roll)
-        );
-        crate::common::testing::assert_online_equals_batch(&once, &ts, &v, &[700]);
-    }
-
-    use crate::common::testing::noise;
-
-    fn flagged(d: &Detections) -> Vec<usize> {
-        (0..d.len()).filter(|&i| d.is_anomaly[i]).collect()
+        let p = VolatilityShiftParams::new().history(200);
+        let once = p.clone().fit(FitMode::Once).check().unwrap();
+        assert_once_flags_more_late(&once, &p.check().unwrap(), &v);
     }
 
     fn sample_std(s: &[f64]) -> f64 {
@@ -234,10 +216,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = VolatilityShiftParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let f = flagged(&d);
-        let up: Vec<usize> = f.iter().copied().filter(|&i| i < 1500).collect();
-        let down: Vec<usize> = f.iter().copied().filter(|&i| i >= 1500).collect();
-        assert!(!up.is_empty() && !down.is_empty(), "{f:?}");
+        let (up, down) = flagged_around(&d, 1500);
         assert!(up.iter().all(|&i| (1000..1060).contains(&i)), "{up:?}");
         assert!(down.iter().all(|&i| (2000..2060).contains(&i)), "{down:?}");
         assert!(d.expected.iter().all(|x| x.is_nan()));

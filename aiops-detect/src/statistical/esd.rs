@@ -171,6 +171,7 @@ impl EsdKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::refused;
 
@@ -200,7 +201,7 @@ mod tests {
         let det = EsdParams::new().check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         assert!(d.scores[..500].iter().all(|&s| s == 0.0), "training");
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         assert!(flagged.contains(&1500), "{flagged:?}");
         assert!(flagged.len() <= 3, "few false alarms: {flagged:?}");
         assert!((d.expected[1000] - 100.0).abs() < 0.1);

@@ -21,13 +21,13 @@
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
-use crate::common::checks::{check_positive, check_window};
+use crate::common::checks::{check_once_min_periods, check_positive, check_window};
 use crate::common::fences::{Fences, finite_ratio, frozen_fences};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::score_severity::fence_severity;
 use crate::common::{Direction, FitMode};
 use crate::detector::{Kernel, ParamGuard, PointScore};
-use crate::error::{DetectError, Result};
+use crate::error::Result;
 
 crate::detector::params_newtype!(
     /// Unchecked parameters of [`Iqr`].
@@ -55,12 +55,7 @@ impl ParamGuard for IqrParams {
         let p = &self.0;
         check_window(p.window, p.min_periods, 4)?;
         check_positive("c", p.c)?;
-        if p.fit == FitMode::Once && p.min_periods.is_some_and(|m| m != p.window) {
-            return Err(DetectError::InvalidParameter {
-                name: "min_periods",
-                reason: "with fit = once the fences are fitted on exactly `window` points".into(),
-            });
-        }
+        check_once_min_periods(p.fit, p.min_periods, p.window, "fences")?;
         Ok(self.0)
     }
 }
@@ -164,33 +159,20 @@ impl Kernel for IqrKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{assert_trained_once, flagged, noise, refused, run};
 
     #[test]
     fn fit_once_keeps_the_training_fences() {
         let v: Vec<f64> = (0..400)
             .map(|i| if i < 300 { (i % 10) as f64 } else { 100.0 })
             .collect();
-        let ts: Vec<i64> = (0..400).collect();
         let det = IqrParams::new()
             .fit(FitMode::Rolling)
             .window(100)
             .fit(FitMode::Once)
             .check()
             .unwrap();
-        let d = det.detect(&ts, &v).unwrap();
-        assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
-        assert!(
-            d.is_anomaly[300..].iter().all(|&a| a),
-            "100 stays anomalous"
-        );
-        let mut online = det.online_state();
-        for i in 0..v.len() {
-            if i == 250 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
-        }
+        assert_trained_once(&det, &v, 250);
         assert!(refused(
             IqrParams::new()
                 .fit(FitMode::Rolling)
@@ -199,8 +181,6 @@ mod tests {
                 .fit(FitMode::Once)
         ));
     }
-
-    use crate::common::testing::noise;
 
     #[test]
     fn finds_injected_spikes_and_only_them() {
@@ -212,8 +192,7 @@ mod tests {
         let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
         let det = IqrParams::new().fit(FitMode::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [500, 1200, 1800]);
+        assert_eq!(flagged(&d), [500, 1200, 1800]);
         assert!(d.scores[..200].iter().all(|&s| s == 0.0), "warm-up");
         // Uniform noise on [99, 101): IQR ≈ 1, upper fence ≈ 100.5 + 3.
         assert!((d.upper[1000] - 103.5).abs() < 0.3, "{}", d.upper[1000]);

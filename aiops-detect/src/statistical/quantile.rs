@@ -29,7 +29,7 @@ use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
 use crate::common::FitMode;
-use crate::common::checks::check_window;
+use crate::common::checks::{check_once_min_periods, check_window};
 use crate::common::fences::{finite_ratio, floor_scale};
 use crate::common::order_stats::RollingOrderStats;
 use crate::common::score_severity::fence_severity;
@@ -75,12 +75,7 @@ impl ParamGuard for QuantileParams {
         let p = &self.0;
         check_window(p.window, p.min_periods, 2)?;
         p.spread()?;
-        if p.fit == FitMode::Once && p.min_periods.is_some_and(|m| m != p.window) {
-            return Err(DetectError::InvalidParameter {
-                name: "min_periods",
-                reason: "with fit = once the bounds are fitted on exactly `window` points".into(),
-            });
-        }
+        check_once_min_periods(p.fit, p.min_periods, p.window, "bounds")?;
         Ok(self.0)
     }
 }
@@ -238,7 +233,7 @@ impl Kernel for QuantileKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{assert_trained_once, noise, refused, run};
 
     #[test]
     fn fit_once_keeps_the_training_bounds() {
@@ -246,7 +241,6 @@ mod tests {
         let v: Vec<f64> = (0..400)
             .map(|i| if i < 300 { (i % 100) as f64 } else { 1000.0 })
             .collect();
-        let ts: Vec<i64> = (0..400).collect();
         let det = QuantileParams::new()
             .fit(FitMode::Rolling)
             .window(100)
@@ -255,12 +249,7 @@ mod tests {
             .fit(FitMode::Once)
             .check()
             .unwrap();
-        let d = det.detect(&ts, &v).unwrap();
-        assert!(d.scores[..100].iter().all(|&s| s == 0.0), "training");
-        assert!(
-            d.is_anomaly[300..].iter().all(|&a| a),
-            "1000 stays anomalous"
-        );
+        let (d, ts) = assert_trained_once(&det, &v, 200);
         assert_eq!(d.upper[350], d.upper[150]);
         let rolling = run(
             QuantileParams::new().fit(FitMode::Rolling).window(100),
@@ -268,13 +257,6 @@ mod tests {
             &v,
         );
         assert!(!rolling.is_anomaly[399], "a rolling window adapts");
-        let mut online = det.online_state();
-        for i in 0..v.len() {
-            if i == 200 {
-                online = serde_json::from_str(&serde_json::to_string(&online).unwrap()).unwrap();
-            }
-            assert_eq!(online.update(ts[i], v[i]).unwrap(), d.point(i), "point {i}");
-        }
         assert!(refused(
             QuantileParams::new()
                 .fit(FitMode::Rolling)
@@ -283,8 +265,6 @@ mod tests {
                 .fit(FitMode::Once)
         ));
     }
-
-    use crate::common::testing::noise;
 
     #[test]
     fn flags_beyond_the_quantiles() {

@@ -211,6 +211,7 @@ impl WindowedGaussianKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
@@ -283,7 +284,7 @@ mod tests {
             .check()
             .unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
+        let flagged = flagged(&d);
         // Uniform noise: σ ≈ 0.577, the spikes lie 5σ out or more, the noise within 1.8σ.
         assert_eq!(flagged, [1500, 3000, 4000]);
         assert!(d.scores[..100].iter().all(|&s| s == 0.0), "warm-up");

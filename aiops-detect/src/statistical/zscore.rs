@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::Direction;
 use crate::common::checks::{check_positive, check_window};
+use crate::common::moments::shifted_sums;
 use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::Result;
@@ -118,15 +119,7 @@ pub struct ZScoreKernel {
 
 impl ZScoreKernel {
     fn refresh(&mut self) {
-        self.shift = self.buf.front().copied().unwrap_or(0.0);
-        let (mut s, mut q) = (0.0, 0.0);
-        for &x in &self.buf {
-            let d = x - self.shift;
-            s += d;
-            q += d * d;
-        }
-        self.sum = s;
-        self.sumsq = q;
+        (self.shift, self.sum, self.sumsq) = shifted_sums(&self.buf);
         self.since_refresh = 0;
     }
 
@@ -192,6 +185,7 @@ impl Kernel for ZScoreKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run};
 
@@ -217,8 +211,7 @@ mod tests {
             .check()
             .unwrap();
         let d = det.detect(&ts, &v).unwrap();
-        let flagged: Vec<usize> = (0..v.len()).filter(|&i| d.is_anomaly[i]).collect();
-        assert_eq!(flagged, [500, 1200, 1800]);
+        assert_eq!(flagged(&d), [500, 1200, 1800]);
         assert!(
             d.scores[..100].iter().all(|&s| s == 0.0),
             "warm-up scores 0"

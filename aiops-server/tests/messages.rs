@@ -204,21 +204,24 @@ fn one_alert(dir: &Path) -> PathBuf {
     )
 }
 
+/// The one-line error of `aiops alerts correlate` on one alert with this configuration file.
+fn correlate_error(dir: &Path, name: &str, yaml: &str) -> String {
+    let input = one_alert(dir);
+    let cfg = write(dir, name, yaml);
+    error_of(&[
+        "alerts",
+        "correlate",
+        "--input",
+        s(&input),
+        "--config",
+        s(&cfg),
+    ])
+}
+
 #[test]
 fn config_errors_name_the_file_and_the_item_on_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let input = one_alert(dir.path());
-    let correlate = |name: &str, yaml: &str| {
-        let cfg = write(dir.path(), name, yaml);
-        error_of(&[
-            "alerts",
-            "correlate",
-            "--input",
-            s(&input),
-            "--config",
-            s(&cfg),
-        ])
-    };
+    let correlate = |name: &str, yaml: &str| correlate_error(dir.path(), name, yaml);
     let e = correlate(
         "silence.yaml",
         "silences:\n  - matchers: ['service=\"db\"']\n    startsAt: 2024-01-06T09:00:00Z\n    endsAt: 2024-01-06T11:00:00Z\n",
@@ -256,20 +259,11 @@ fn config_errors_name_the_file_and_the_item_on_one_line() {
 #[test]
 fn untagged_enum_errors_list_what_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let input = one_alert(dir.path());
-    let cfg = write(
+    let e = correlate_error(
         dir.path(),
         "api.yaml",
         "silences:\n  - id: s1\n    matchers: [{name: service, value: db, isRegex: false}]\n    startsAt: 2024-01-06T09:00:00Z\n    endsAt: 2024-01-06T11:00:00Z\n",
     );
-    let e = error_of(&[
-        "alerts",
-        "correlate",
-        "--input",
-        s(&input),
-        "--config",
-        s(&cfg),
-    ]);
     assert_has(
         &e,
         &["api.yaml", "silences[0].matchers", "string", "not accepted"],
@@ -414,19 +408,10 @@ fn an_unknown_knowledge_variable_names_the_knowledge_file() {
 #[test]
 fn a_misspelt_silence_key_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let input = one_alert(dir.path());
-    let cfg = write(
+    let e = correlate_error(
         dir.path(),
         "typo.yaml",
         "silences:\n  - id: s1\n    matchers: ['service=\"db\"']\n    starts_at: 2024-01-06T09:00:00Z\n    endsAt: 2024-01-06T11:00:00Z\n",
     );
-    let e = error_of(&[
-        "alerts",
-        "correlate",
-        "--input",
-        s(&input),
-        "--config",
-        s(&cfg),
-    ]);
     assert_has(&e, &["typo.yaml", "silences[0]", "starts_at", "startsAt"]);
 }

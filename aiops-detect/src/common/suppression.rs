@@ -112,39 +112,25 @@ mod tests {
 
     #[test]
     fn duration_and_gap() {
-        let p = |d, g| SuppressionParams {
-            min_duration: d,
-            min_gap: g,
-        };
         let f = flags("0111001100011110");
-        assert_eq!(
-            show(&Suppressor::apply(&p(1, 0), &f).unwrap()),
-            "0100001000010000"
-        );
-        assert_eq!(
-            show(&Suppressor::apply(&p(2, 0), &f).unwrap()),
-            "0010000100001000"
-        );
-        assert_eq!(
-            show(&Suppressor::apply(&p(3, 0), &f).unwrap()),
-            "0001000000000100"
-        );
-        assert_eq!(
-            show(&Suppressor::apply(&p(1, 6), &f).unwrap()),
-            "0100000000010000"
-        );
-        assert_eq!(
-            show(&Suppressor::apply(&p(1, 100), &f).unwrap()),
-            "0100000000000000"
-        );
-        assert_eq!(
-            show(&Suppressor::filter(&p(2, 0), &f).unwrap()),
-            "0011000100001110"
-        );
-        assert_eq!(
-            show(&Suppressor::filter(&p(1, 6), &f).unwrap()),
-            "0111000000011110"
-        );
+        type Run = fn(&SuppressionParams, &[bool]) -> Result<Vec<bool>>;
+        let (apply, filter): (Run, Run) = (Suppressor::apply, Suppressor::filter);
+        let cases = [
+            (apply, 1, 0, "0100001000010000"),
+            (apply, 2, 0, "0010000100001000"),
+            (apply, 3, 0, "0001000000000100"),
+            (apply, 1, 6, "0100000000010000"),
+            (apply, 1, 100, "0100000000000000"),
+            (filter, 2, 0, "0011000100001110"),
+            (filter, 1, 6, "0111000000011110"),
+        ];
+        for (run, min_duration, min_gap, want) in cases {
+            let p = SuppressionParams {
+                min_duration,
+                min_gap,
+            };
+            assert_eq!(show(&run(&p, &f).unwrap()), want, "{p:?}");
+        }
     }
 
     #[test]

@@ -282,3 +282,14 @@ where
 pub(crate) fn refused<P: ParamGuard>(params: P) -> bool {
     params.check().is_err()
 }
+
+/// `n` points of noise around 100 with `spikes` added (index, offset), and timestamps a
+/// second apart from zero.
+pub(crate) fn spiked(n: usize, seed: u64, spikes: &[(usize, f64)]) -> (Vec<TimestampMs>, Vec<f64>) {
+    let mut v: Vec<f64> = noise(n, seed).iter().map(|x| 100.0 + x).collect();
+    for &(i, d) in spikes {
+        v[i] += d;
+    }
+    let ts = (0..v.len() as i64).map(|i| i * 1000).collect();
+    (ts, v)
+}

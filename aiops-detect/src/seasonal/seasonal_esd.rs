@@ -57,8 +57,8 @@ use crate::common::cadence::Cadence;
 use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
-use crate::seasonal::stl::{AUTO_WINDOW, MIN_WINDOW};
-use crate::seasonal::window::{ForecastWindow, Plan};
+use crate::seasonal::stl::AUTO_WINDOW;
+use crate::seasonal::window::{ForecastWindow, Plan, check_period, check_window, fill_gap};
 
 crate::detector::params_newtype!(
     /// Unchecked parameters of [`SeasonalEsd`].
@@ -87,31 +87,8 @@ impl ParamGuard for SeasonalEsdParams {
     type Checked = SeasonalEsd;
 
     fn check(&self) -> Result<SeasonalEsd> {
-        if let Some(p) = self.0.period
-            && p < 2
-        {
-            return Err(DetectError::InvalidParameter {
-                name: "period",
-                reason: format!("must be at least 2 points, got {p}"),
-            });
-        }
-        if let Some(w) = self.0.window {
-            let least = self
-                .0
-                .period
-                .map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
-            if w < least {
-                return Err(DetectError::InvalidParameter {
-                    name: "window",
-                    reason: match self.0.period {
-                        Some(p) => format!(
-                            "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
-                        ),
-                        None => format!("must be at least {MIN_WINDOW} points, got {w}"),
-                    },
-                });
-            }
-        }
+        check_period(self.0.period)?;
+        check_window(self.0.period, self.0.window)?;
         if !(self.0.max_anomalies > 0.0 && self.0.max_anomalies <= 0.49) {
             return Err(DetectError::InvalidParameter {
                 name: "max_anomalies",
@@ -165,16 +142,14 @@ impl Default for SeasonalEsd {
 
 impl SeasonalEsd {
     fn plan(&self, period: Option<usize>) -> Plan {
-        let window = self.window.unwrap_or(match period {
-            Some(p) => (DEFAULT_CYCLES * p).max(DEFAULT_WINDOW_FLOOR),
-            None => NONSEASONAL_WINDOW,
-        });
-        Plan {
+        Plan::new(
             period,
-            window,
-            refit_every: self.hop.unwrap_or((window / REFITS_PER_WINDOW).max(1)),
-            min_errors: period.unwrap_or(0).max(MIN_RESIDUALS).min(window),
-        }
+            self.window,
+            self.hop,
+            DEFAULT_WINDOW_FLOOR,
+            NONSEASONAL_WINDOW,
+            MIN_RESIDUALS,
+        )
     }
 }
 
@@ -205,13 +180,7 @@ impl Kernel for SeasonalEsdKernel {
 
     fn step(&mut self, timestamp: TimestampMs, x: f64) -> PointScore {
         let missing = (self.cadence.advance(timestamp) - 1) as usize;
-        for line in self
-            .window
-            .gap(missing, x, self.search())
-            .collect::<Vec<_>>()
-        {
-            self.keep(self.window.stand_in(line));
-        }
+        fill_gap(self, missing, x, self.search(), |k| &k.window, Self::keep);
         self.point(x)
     }
 }
@@ -220,10 +189,6 @@ impl Kernel for SeasonalEsdKernel {
 pub const NONSEASONAL_WINDOW: usize = 256;
 /// Default window floor with a known period, points.
 const DEFAULT_WINDOW_FLOOR: usize = 128;
-/// Cycles in the default window.
-const DEFAULT_CYCLES: usize = 8;
-/// The default refit interval is the window divided by this.
-const REFITS_PER_WINDOW: usize = 16;
 /// Fewest residuals the test runs on.
 const MIN_RESIDUALS: usize = 32;
 /// Largest score of a point the test could not reach: below 1, the flagging value.

@@ -42,7 +42,7 @@ use crate::common::cadence::Cadence;
 use crate::common::score_severity::ratio_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
-use crate::seasonal::window::{ForecastWindow, Plan};
+use crate::seasonal::window::{ForecastWindow, Plan, check_period, check_window, fill_gap};
 
 crate::detector::params_newtype!(
     /// Unchecked parameters of [`Stl`].
@@ -71,14 +71,7 @@ impl ParamGuard for StlParams {
     type Checked = Stl;
 
     fn check(&self) -> Result<Stl> {
-        if let Some(p) = self.0.period
-            && p < 2
-        {
-            return Err(DetectError::InvalidParameter {
-                name: "period",
-                reason: format!("must be at least 2 points, got {p}"),
-            });
-        }
+        check_period(self.0.period)?;
         if !(self.0.threshold.is_finite() && self.0.threshold > 0.0) {
             return Err(DetectError::InvalidParameter {
                 name: "threshold",
@@ -88,23 +81,7 @@ impl ParamGuard for StlParams {
                 ),
             });
         }
-        if let Some(w) = self.0.window {
-            let least = self
-                .0
-                .period
-                .map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
-            if w < least {
-                return Err(DetectError::InvalidParameter {
-                    name: "window",
-                    reason: match self.0.period {
-                        Some(p) => format!(
-                            "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
-                        ),
-                        None => format!("must be at least {MIN_WINDOW} points, got {w}"),
-                    },
-                });
-            }
-        }
+        check_window(self.0.period, self.0.window)?;
         if self.0.refit_every == Some(0) {
             return Err(DetectError::InvalidParameter {
                 name: "refit_every",
@@ -141,18 +118,14 @@ impl Default for Stl {
 impl Stl {
     /// Window, refit interval and period once the period is known.
     fn plan(&self, period: Option<usize>) -> Plan {
-        let window = self.window.unwrap_or(match period {
-            Some(p) => (DEFAULT_CYCLES * p).max(DEFAULT_WINDOW_FLOOR),
-            None => NONSEASONAL_WINDOW,
-        });
-        Plan {
+        Plan::new(
             period,
-            window,
-            refit_every: self
-                .refit_every
-                .unwrap_or((window / REFITS_PER_WINDOW).max(1)),
-            min_errors: period.unwrap_or(0).max(MIN_ERRORS).min(window),
-        }
+            self.window,
+            self.refit_every,
+            DEFAULT_WINDOW_FLOOR,
+            NONSEASONAL_WINDOW,
+            MIN_ERRORS,
+        )
     }
 }
 
@@ -182,13 +155,7 @@ impl Kernel for StlKernel {
 
     fn step(&mut self, timestamp: TimestampMs, x: f64) -> PointScore {
         let missing = (self.cadence.advance(timestamp) - 1) as usize;
-        for line in self
-            .window
-            .gap(missing, x, self.search())
-            .collect::<Vec<_>>()
-        {
-            self.keep(self.window.stand_in(line));
-        }
+        fill_gap(self, missing, x, self.search(), |k| &k.window, Self::keep);
         self.point(x)
     }
 }
@@ -201,10 +168,6 @@ pub const NONSEASONAL_WINDOW: usize = 64;
 pub const MIN_WINDOW: usize = 16;
 /// Default window floor with a known period, points.
 const DEFAULT_WINDOW_FLOOR: usize = 48;
-/// Cycles in the default window.
-const DEFAULT_CYCLES: usize = 8;
-/// The default refit interval is the window divided by this.
-const REFITS_PER_WINDOW: usize = 16;
 /// Fewest forecast errors the scale is estimated from.
 const MIN_ERRORS: usize = 16;
 /// Robustness iterations of a one-off decomposition (STL's usual number).

@@ -9,7 +9,46 @@ use serde::{Deserialize, Serialize};
 use crate::common::cadence::interpolate;
 use crate::common::period::detect_period;
 use crate::detector::PointScore;
-use crate::seasonal::stl::{SeasonalForecast, decompose_window};
+use crate::error::{DetectError, Result};
+use crate::seasonal::stl::{MIN_WINDOW, SeasonalForecast, decompose_window};
+
+/// Cycles in the default window.
+const DEFAULT_CYCLES: usize = 8;
+/// The default refit interval is the window divided by this.
+const REFITS_PER_WINDOW: usize = 16;
+
+/// Checks a given `period`: at least 2 points.
+pub(crate) fn check_period(period: Option<usize>) -> Result<()> {
+    if let Some(p) = period
+        && p < 2
+    {
+        return Err(DetectError::InvalidParameter {
+            name: "period",
+            reason: format!("must be at least 2 points, got {p}"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a given `window`: at least [`MIN_WINDOW`] points, and two periods when `period` is
+/// given.
+pub(crate) fn check_window(period: Option<usize>, window: Option<usize>) -> Result<()> {
+    if let Some(w) = window {
+        let least = period.map_or(MIN_WINDOW, |p| (2 * p).max(MIN_WINDOW));
+        if w < least {
+            return Err(DetectError::InvalidParameter {
+                name: "window",
+                reason: match period {
+                    Some(p) => format!(
+                        "must hold two periods and {MIN_WINDOW} points: at least {least} for a period of {p}, got {w}"
+                    ),
+                    None => format!("must be at least {MIN_WINDOW} points, got {w}"),
+                },
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Everything that depends on the period, fixed once it is known.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -24,6 +63,32 @@ pub(crate) struct Plan {
     /// Scored points needed before flagging (`seasonal_esd`: `min_residuals`).
     #[serde(alias = "min_residuals")]
     pub(crate) min_errors: usize,
+}
+
+impl Plan {
+    /// The plan once the period is known (`None`: non-seasonal), from the `window` and
+    /// `refit_every` parameters or their defaults: 8 cycles but at least `floor` points
+    /// (`nonseasonal` points without a period), and 16 refits a window. Scoring waits for
+    /// `max(min_errors, period)` errors, at most a window.
+    pub(crate) fn new(
+        period: Option<usize>,
+        window: Option<usize>,
+        refit_every: Option<usize>,
+        floor: usize,
+        nonseasonal: usize,
+        min_errors: usize,
+    ) -> Self {
+        let window = window.unwrap_or(match period {
+            Some(p) => (DEFAULT_CYCLES * p).max(floor),
+            None => nonseasonal,
+        });
+        Plan {
+            period,
+            window,
+            refit_every: refit_every.unwrap_or((window / REFITS_PER_WINDOW).max(1)),
+            min_errors: period.unwrap_or(0).max(min_errors).min(window),
+        }
+    }
 }
 
 /// The window, the last fit's forecast and the points since it. Flattened into the kernels'
@@ -133,5 +198,22 @@ impl ForecastWindow {
             .map(|(e, _)| e)
             .filter(|e| e.is_finite())
             .unwrap_or(line)
+    }
+}
+
+/// Pushes the stand-ins for the `missing` slots before the value `x` into `kernel`'s window
+/// (`window` finds it, `keep` pushes a value) one after the other, each from the state the
+/// previous one left; `search` is the window searched for a period.
+pub(crate) fn fill_gap<K>(
+    kernel: &mut K,
+    missing: usize,
+    x: f64,
+    search: usize,
+    window: fn(&K) -> &ForecastWindow,
+    keep: fn(&mut K, f64),
+) {
+    for line in window(kernel).gap(missing, x, search).collect::<Vec<_>>() {
+        let kept = window(kernel).stand_in(line);
+        keep(kernel, kept);
     }
 }

@@ -159,7 +159,7 @@ impl Kernel for IqrKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{assert_trained_once, flagged, noise, refused, run};
+    use crate::common::testing::{assert_trained_once, flagged, noise, refused, run, spiked};
 
     #[test]
     fn fit_once_keeps_the_training_fences() {
@@ -184,12 +184,7 @@ mod tests {
 
     #[test]
     fn finds_injected_spikes_and_only_them() {
-        let mut v: Vec<f64> = noise(3000, 7).iter().map(|x| 100.0 + x).collect();
-        for &i in &[500, 1200] {
-            v[i] += 8.0;
-        }
-        v[1800] -= 9.0;
-        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let (ts, v) = spiked(3000, 7, &[(500, 8.0), (1200, 8.0), (1800, -9.0)]);
         let det = IqrParams::new().fit(FitMode::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         assert_eq!(flagged(&d), [500, 1200, 1800]);

@@ -233,7 +233,7 @@ impl Kernel for QuantileKernel {
 mod tests {
     use super::*;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{assert_trained_once, noise, refused, run};
+    use crate::common::testing::{assert_trained_once, noise, refused, run, spiked};
 
     #[test]
     fn fit_once_keeps_the_training_bounds() {
@@ -268,12 +268,7 @@ mod tests {
 
     #[test]
     fn flags_beyond_the_quantiles() {
-        let mut v: Vec<f64> = noise(5000, 7).iter().map(|x| 100.0 + x).collect();
-        for &i in &[1500, 3000] {
-            v[i] += 5.0;
-        }
-        v[4000] -= 5.0;
-        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let (ts, v) = spiked(5000, 7, &[(1500, 5.0), (3000, 5.0), (4000, -5.0)]);
         let det = QuantileParams::new().fit(FitMode::Rolling).check().unwrap();
         let d = det.detect(&ts, &v).unwrap();
         for &i in &[1500, 3000, 4000] {

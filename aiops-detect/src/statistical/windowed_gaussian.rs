@@ -213,7 +213,7 @@ mod tests {
     use super::*;
     use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{refused, run, spiked};
 
     use crate::common::testing::noise;
 
@@ -273,12 +273,7 @@ mod tests {
 
     #[test]
     fn finds_injected_spikes_and_only_them() {
-        let mut v: Vec<f64> = noise(5000, 7).iter().map(|x| 100.0 + x).collect();
-        for &i in &[1500, 3000] {
-            v[i] += 4.0;
-        }
-        v[4000] -= 4.0;
-        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let (ts, v) = spiked(5000, 7, &[(1500, 4.0), (3000, 4.0), (4000, -4.0)]);
         let det = WindowedGaussianParams::new()
             .min_periods(100)
             .check()

@@ -187,7 +187,7 @@ mod tests {
     use super::*;
     use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
-    use crate::common::testing::{refused, run};
+    use crate::common::testing::{refused, run, spiked};
 
     use crate::common::testing::noise;
 
@@ -200,11 +200,7 @@ mod tests {
 
     #[test]
     fn finds_injected_spikes_and_only_them() {
-        let mut v: Vec<f64> = noise(2000, 7).iter().map(|x| 100.0 + x).collect();
-        for &i in &[500, 1200, 1800] {
-            v[i] += 15.0;
-        }
-        let ts: Vec<i64> = (0..v.len() as i64).map(|i| i * 1000).collect();
+        let (ts, v) = spiked(2000, 7, &[(500, 15.0), (1200, 15.0), (1800, 15.0)]);
         let det = RollingZScoreParams::new()
             .window(100)
             .threshold(4.0)

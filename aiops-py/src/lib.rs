@@ -6,6 +6,49 @@
 //! release the GIL, and the crates' errors become a small exception hierarchy ([`errors`]).
 //! The Python package around it, its stubs and tests live in `python/` and `tests/`.
 
+/// Defines a frozen wrapper class (`inner` holds the Rust value) with read-only properties, a
+/// `to_dict()` giving the value's JSON shape (converted directly, documented by the optional
+/// literal after the class doc), `__repr__` by `$repr(&inner)`, and equality.
+macro_rules! record {
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($fields:tt)* }) => {
+        record!(
+            $class, $inner, $name, $repr, $doc,
+            "The same fields as a dict (the JSON shape of the Rust crate).",
+            { $($fields)* }
+        );
+    };
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, $to_dict_doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* }) => {
+        #[doc = $doc]
+        #[pyclass(frozen, eq, name = $name, module = "aiops._aiops")]
+        #[derive(Debug, Clone, PartialEq)]
+        pub(crate) struct $class {
+            inner: $inner,
+        }
+
+        #[pymethods]
+        impl $class {
+            $(
+                $(#[$m])*
+                #[getter]
+                #[allow(unused_variables)]
+                fn $field(&self, $py: Python<'_>) -> PyResult<$ty> {
+                    let $s = &self.inner;
+                    Ok($body)
+                }
+            )*
+
+            #[doc = $to_dict_doc]
+            fn to_dict<'py>(&self, py: Python<'py>) -> $crate::errors::Result<Bound<'py, PyAny>> {
+                $crate::to_py(py, &self.inner)
+            }
+
+            fn __repr__(&self) -> String {
+                $repr(&self.inner)
+            }
+        }
+    };
+}
+
 mod alerts;
 mod arrays;
 mod causal;

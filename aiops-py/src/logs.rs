@@ -17,7 +17,6 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
-use crate::to_py;
 
 /// A streaming Drain template miner; see `aiops.logs.TemplateMiner` in the stubs.
 #[pyclass(frozen, name = "TemplateMiner", module = "aiops._aiops")]
@@ -378,41 +377,6 @@ impl PyLogDetector {
         replace(&self.state, Self::restore(state)?.state);
         Ok(())
     }
-}
-
-/// Defines read-only properties of a wrapper class (`inner` holds the Rust value), a
-/// `to_dict()` giving the value's JSON shape (converted directly), and equality.
-macro_rules! record {
-    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* }) => {
-        #[doc = $doc]
-        #[pyclass(frozen, eq, name = $name, module = "aiops._aiops")]
-        #[derive(Debug, Clone, PartialEq)]
-        pub(crate) struct $class {
-            inner: $inner,
-        }
-
-        #[pymethods]
-        impl $class {
-            $(
-                $(#[$m])*
-                #[getter]
-                #[allow(unused_variables)]
-                fn $field(&self, $py: Python<'_>) -> PyResult<$ty> {
-                    let $s = &self.inner;
-                    Ok($body)
-                }
-            )*
-
-            /// The same fields as a dict (the JSON shape of the Rust crate).
-            fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-                to_py(py, &self.inner)
-            }
-
-            fn __repr__(&self) -> String {
-                $repr(&self.inner)
-            }
-        }
-    };
 }
 
 fn reasons(py: Python<'_>, r: &[Reason]) -> PyResult<Vec<Py<PyLogReason>>> {

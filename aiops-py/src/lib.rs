@@ -8,25 +8,28 @@
 
 /// Defines a frozen wrapper class (`inner` holds the Rust value) with read-only properties, a
 /// `to_dict()` giving the value's JSON shape (converted directly, documented by the optional
-/// literal after the class doc), `__repr__` by `$repr(&inner)`, and equality.
+/// literal after the class doc), `__repr__` by `$repr(&inner)`, and equality; a block after
+/// the fields adds methods of the class's own.
 macro_rules! record {
-    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($fields:tt)* }) => {
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($fields:tt)* } $($methods:tt)*) => {
         record!(
             $class, $inner, $name, $repr, $doc,
             "The same fields as a dict (the JSON shape of the Rust crate).",
-            { $($fields)* }
+            { $($fields)* } $($methods)*
         );
     };
-    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, $to_dict_doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* }) => {
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, $to_dict_doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* } $({ $($methods:tt)* })?) => {
         #[doc = $doc]
         #[pyclass(frozen, eq, name = $name, module = "aiops._aiops")]
         #[derive(Debug, Clone, PartialEq)]
         pub(crate) struct $class {
-            inner: $inner,
+            pub(crate) inner: $inner,
         }
 
         #[pymethods]
         impl $class {
+            $($($methods)*)?
+
             $(
                 $(#[$m])*
                 #[getter]

@@ -259,150 +259,69 @@ impl PyAlert {
     }
 }
 
-/// One incident: the alerts that belong to it, the resources they touch, its likely origin.
-#[pyclass(frozen, eq, name = "Incident", module = "aiops._aiops")]
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PyIncident {
-    inner: Incident,
-}
-
-#[pymethods]
-impl PyIncident {
+record!(PyIncident, Incident, "Incident", incident_repr,
+    "One incident: the alerts that belong to it, the resources they touch, its likely origin.",
+    "The incident in the JSON shape of the Rust crate (timestamps as RFC 3339 text).", {
     /// Id, `inc-<n>`.
-    #[getter]
-    fn id(&self) -> &str {
-        &self.inner.id
-    }
-
+    id: &str = |i, py| &i.id;
     /// Title, from its first alert.
-    #[getter]
-    fn title(&self) -> &str {
-        &self.inner.title
-    }
-
+    title: &str = |i, py| &i.title;
     /// The highest severity of its alerts ("critical", "high", "medium", "low", "info").
-    #[getter]
-    fn severity(&self) -> &'static str {
-        self.inner.severity.as_str()
-    }
-
+    severity: &'static str = |i, py| i.severity.as_str();
     /// "open", "acknowledged" or "resolved".
-    #[getter]
-    fn status(&self) -> String {
-        variant_name(&self.inner.status)
-    }
-
+    status: String = |i, py| variant_name(&i.status);
     /// Resources its alerts touch, sorted.
-    #[getter]
-    fn resources(&self) -> Vec<String> {
-        self.inner.resources.clone()
-    }
-
+    resources: Vec<String> = |i, py| i.resources.clone();
     /// Its alerts.
-    #[getter]
-    fn alerts(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAlert>>> {
-        alerts_list(py, &self.inner.alerts)
-    }
-
+    alerts: Vec<Py<PyAlert>> = |i, py| alerts_list(py, &i.alerts)?;
     /// When it started, int ms since the epoch.
-    #[getter]
-    fn started_at(&self) -> TimestampMs {
-        self.inner.started_at
-    }
-
+    started_at: TimestampMs = |i, py| i.started_at;
     /// When it resolved, int ms; None while open.
-    #[getter]
-    fn resolved_at(&self) -> Option<TimestampMs> {
-        self.inner.resolved_at
-    }
-
+    resolved_at: Option<TimestampMs> = |i, py| i.resolved_at;
     /// The resource the trouble most likely started at (from the topology), if known.
-    #[getter]
-    fn probable_origin(&self) -> Option<&str> {
-        self.inner.probable_origin.as_deref()
-    }
+    probable_origin: Option<&str> = |i, py| i.probable_origin.as_deref();
+});
 
-    /// The incident in the JSON shape of the Rust crate (timestamps as RFC 3339 text).
-    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        to_py(py, &self.inner)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Incident(id={}, severity={}, status={}, resources={}, alerts={}, probable_origin={})",
-            crate::py_str(&self.inner.id),
-            crate::py_str(self.inner.severity.as_str()),
-            crate::py_str(&variant_name(&self.inner.status)),
-            str_list_repr(&self.inner.resources),
-            self.inner.alerts.len(),
-            self.inner
-                .probable_origin
-                .as_deref()
-                .map_or("None".to_string(), crate::py_str)
-        )
-    }
+fn incident_repr(i: &Incident) -> String {
+    format!(
+        "Incident(id={}, severity={}, status={}, resources={}, alerts={}, probable_origin={})",
+        crate::py_str(&i.id),
+        crate::py_str(i.severity.as_str()),
+        crate::py_str(&variant_name(&i.status)),
+        str_list_repr(&i.resources),
+        i.alerts.len(),
+        i.probable_origin
+            .as_deref()
+            .map_or("None".to_string(), crate::py_str)
+    )
 }
 
-/// One notification: what a receiver gets for one alert group at one time.
-#[pyclass(frozen, eq, name = "Notification", module = "aiops._aiops")]
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PyNotification {
-    inner: Batch,
-}
-
-#[pymethods]
-impl PyNotification {
+record!(PyNotification, Batch, "Notification", notification_repr,
+    "One notification: what a receiver gets for one alert group at one time.",
+    "The notification in the JSON shape of the Rust crate.", {
     /// When it is sent (engine time), int ms since the epoch.
-    #[getter]
-    fn at(&self) -> TimestampMs {
-        self.inner.at
-    }
-
+    at: TimestampMs = |n, py| n.at;
     /// The receiver of the route.
-    #[getter]
-    fn receiver(&self) -> &str {
-        &self.inner.receiver
-    }
-
+    receiver: &str = |n, py| &n.receiver;
     /// The group key (`route path:group labels`).
-    #[getter]
-    fn group_key(&self) -> &str {
-        &self.inner.group_key
-    }
-
+    group_key: &str = |n, py| &n.group_key;
     /// The labels the group shares.
-    #[getter]
-    fn group_labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        labels_dict(py, &self.inner.group_labels)
-    }
-
+    group_labels: Py<PyDict> = |n, py| labels_dict(py, &n.group_labels)?.unbind();
     /// Firing alerts, by fingerprint.
-    #[getter]
-    fn firing(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAlert>>> {
-        alerts_list(py, &self.inner.firing)
-    }
-
+    firing: Vec<Py<PyAlert>> = |n, py| alerts_list(py, &n.firing)?;
     /// Resolved alerts, by fingerprint (empty without `send_resolved`).
-    #[getter]
-    fn resolved(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAlert>>> {
-        alerts_list(py, &self.inner.resolved)
-    }
+    resolved: Vec<Py<PyAlert>> = |n, py| alerts_list(py, &n.resolved)?;
+});
 
-    /// The notification in the JSON shape of the Rust crate.
-    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        to_py(py, &self.inner)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Notification(at={}, receiver={}, group_key={}, firing={}, resolved={})",
-            self.inner.at,
-            crate::py_str(&self.inner.receiver),
-            crate::py_str(&self.inner.group_key),
-            self.inner.firing.len(),
-            self.inner.resolved.len()
-        )
-    }
+fn notification_repr(n: &Batch) -> String {
+    format!(
+        "Notification(at={}, receiver={}, group_key={}, firing={}, resolved={})",
+        n.at,
+        crate::py_str(&n.receiver),
+        crate::py_str(&n.group_key),
+        n.firing.len(),
+        n.resolved.len()
+    )
 }
 
 /// What happened to one incoming alert.

@@ -201,47 +201,104 @@ fn params_repr(params: &serde_json::Map<String, serde_json::Value>) -> String {
         .collect()
 }
 
-/// Any detector of the registry, by name: `Detector("default")`, `Detector("mad", window=50)`.
-///
-/// `detect` scores a whole series (GIL released); `update` streams one point into the state
-/// the object holds; both give the same scores on the same data. Pickling keeps the name, the
-/// parameters and the streaming state.
-#[pyclass(frozen, name = "Detector", module = "aiops._aiops")]
-#[derive(Debug)]
-pub(crate) struct PyDetector {
-    det: Box<dyn Detector>,
-    state: Mutex<Box<dyn OnlineDetector>>,
-    params: serde_json::Map<String, serde_json::Value>,
+/// A detector class (`PyDetector`, `PyMultivariateDetector`): the Rust detector, its streaming
+/// state behind a mutex and the parameters given; its `#[pymethods]` are the class's own
+/// methods, then those the two share (construction from a name and keyword parameters,
+/// `name`, `params`, `reset`, pickling, `__repr__`).
+macro_rules! detector_class {
+    (
+        $(#[$class_doc:meta])*
+        $ty:ident, $class:tt, $det:ident, $online:ident, $build:path,
+        signature = $sig:tt,
+        $(#[$new_doc:meta])*
+        reset = $reset_doc:literal,
+        $($methods:tt)*
+    ) => {
+        $(#[$class_doc])*
+        #[pyclass(frozen, name = $class, module = "aiops._aiops")]
+        #[derive(Debug)]
+        pub(crate) struct $ty {
+            det: Box<dyn $det>,
+            state: Mutex<Box<dyn $online>>,
+            params: serde_json::Map<String, serde_json::Value>,
+        }
+
+        #[pymethods]
+        impl $ty {
+            $(#[$new_doc])*
+            #[new]
+            #[pyo3(signature = $sig)]
+            fn new(name: &str, params: Option<&Bound<'_, PyDict>>) -> Result<Self> {
+                let map = params_map(name, params)?;
+                let det = $build(name, &map).map_err(Error::param)?;
+                let state = Mutex::new(det.online());
+                Ok(Self {
+                    det,
+                    state,
+                    params: map,
+                })
+            }
+
+            /// The registry name.
+            #[getter]
+            fn name(&self) -> &'static str {
+                self.det.name()
+            }
+
+            /// The parameters given at construction (defaults are not listed), as a new dict.
+            #[getter]
+            fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+                params_dict(py, &self.params)
+            }
+
+            $($methods)*
+
+            #[doc = $reset_doc]
+            fn reset(&self) {
+                lock(&self.state).reset();
+            }
+
+            /// The streaming state (pickle support).
+            fn __getstate__(&self) -> Result<String> {
+                Ok(lock(&self.state).snapshot()?)
+            }
+
+            /// Restores the streaming state saved by `__getstate__`.
+            fn __setstate__(&self, state: &str) -> Result<()> {
+                lock(&self.state)
+                    .restore(state)
+                    .map_err(|e| Error::Snapshot(e.to_string()))
+            }
+
+            fn __getnewargs_ex__<'py>(
+                &self,
+                py: Python<'py>,
+            ) -> Result<((&'static str,), Bound<'py, PyAny>)> {
+                Ok(((self.det.name(),), self.params(py)?))
+            }
+
+            fn __repr__(&self) -> String {
+                format!(
+                    concat!($class, "({}{})"),
+                    crate::py_str(self.det.name()),
+                    params_repr(&self.params)
+                )
+            }
+        }
+    };
 }
 
-#[pymethods]
-impl PyDetector {
+detector_class! {
+    /// Any detector of the registry, by name: `Detector("default")`, `Detector("mad", window=50)`.
+    ///
+    /// `detect` scores a whole series (GIL released); `update` streams one point into the state
+    /// the object holds; both give the same scores on the same data. Pickling keeps the name, the
+    /// parameters and the streaming state.
+    PyDetector, "Detector", Detector, OnlineDetector, registry::build,
+    signature = (name = "default", **params),
     /// Builds the detector `name` with keyword parameters; raises InvalidParameterError for
     /// an unknown name or parameter, or a bad value.
-    #[new]
-    #[pyo3(signature = (name = "default", **params))]
-    fn new(name: &str, params: Option<&Bound<'_, PyDict>>) -> Result<Self> {
-        let map = params_map(name, params)?;
-        let det = registry::build(name, &map).map_err(Error::param)?;
-        let state = Mutex::new(det.online());
-        Ok(Self {
-            det,
-            state,
-            params: map,
-        })
-    }
-
-    /// The registry name.
-    #[getter]
-    fn name(&self) -> &'static str {
-        self.det.name()
-    }
-
-    /// The parameters given at construction (defaults are not listed), as a new dict.
-    #[getter]
-    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        params_dict(py, &self.params)
-    }
+    reset = "Forgets the streamed points.",
 
     /// Scores every point, GIL released: `detect(timestamps, values)`, `detect(series)`, or
     /// `detect(values=...)` (timestamps 0, 1, 2...).
@@ -262,86 +319,25 @@ impl PyDetector {
         Ok((p.score, p.is_anomaly))
     }
 
-    /// Forgets the streamed points.
-    fn reset(&self) {
-        lock(&self.state).reset();
-    }
-
     /// The severity name of an anomaly with this score.
     fn severity(&self, score: f64) -> &'static str {
         self.det.severity(score).as_str()
     }
-
-    /// The streaming state (pickle support).
-    fn __getstate__(&self) -> Result<String> {
-        Ok(lock(&self.state).snapshot()?)
-    }
-
-    /// Restores the streaming state saved by `__getstate__`.
-    fn __setstate__(&self, state: &str) -> Result<()> {
-        lock(&self.state)
-            .restore(state)
-            .map_err(|e| Error::Snapshot(e.to_string()))
-    }
-
-    fn __getnewargs_ex__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> Result<((&'static str,), Bound<'py, PyAny>)> {
-        Ok(((self.det.name(),), self.params(py)?))
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Detector({}{})",
-            crate::py_str(self.det.name()),
-            params_repr(&self.params)
-        )
-    }
 }
 
-/// A detector over several metrics of one resource, by name: `MultivariateDetector("pca")`,
-/// `MultivariateDetector("mahalanobis", window=100)`.
-///
-/// Rows are points in time, columns are metrics. `detect` scores every row of a 2-D float64
-/// array (GIL released); `update` streams one row into the state the object holds; both give
-/// the same scores on the same data.
-#[pyclass(frozen, name = "MultivariateDetector", module = "aiops._aiops")]
-#[derive(Debug)]
-pub(crate) struct PyMultivariateDetector {
-    det: Box<dyn MultivariateDetector>,
-    state: Mutex<Box<dyn MultivariateOnline>>,
-    params: serde_json::Map<String, serde_json::Value>,
-}
-
-#[pymethods]
-impl PyMultivariateDetector {
+detector_class! {
+    /// A detector over several metrics of one resource, by name: `MultivariateDetector("pca")`,
+    /// `MultivariateDetector("mahalanobis", window=100)`.
+    ///
+    /// Rows are points in time, columns are metrics. `detect` scores every row of a 2-D float64
+    /// array (GIL released); `update` streams one row into the state the object holds; both give
+    /// the same scores on the same data.
+    PyMultivariateDetector, "MultivariateDetector", MultivariateDetector, MultivariateOnline,
+    build_multivariate,
+    signature = (name, **params),
     /// Builds the multivariate detector `name` ("mahalanobis", "pca") with keyword parameters;
     /// raises InvalidParameterError for an unknown name or parameter, or a bad value.
-    #[new]
-    #[pyo3(signature = (name, **params))]
-    fn new(name: &str, params: Option<&Bound<'_, PyDict>>) -> Result<Self> {
-        let map = params_map(name, params)?;
-        let det = build_multivariate(name, &map).map_err(Error::param)?;
-        let state = Mutex::new(det.online());
-        Ok(Self {
-            det,
-            state,
-            params: map,
-        })
-    }
-
-    /// The registry name.
-    #[getter]
-    fn name(&self) -> &'static str {
-        self.det.name()
-    }
-
-    /// The parameters given at construction (defaults are not listed), as a new dict.
-    #[getter]
-    fn params<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        params_dict(py, &self.params)
-    }
+    reset = "Forgets the streamed rows.",
 
     /// Scores every row of `rows` (shape (n, metrics), float64) at `timestamps` (int ms or
     /// datetime64; None: 0, 1, 2...).
@@ -385,38 +381,6 @@ impl PyMultivariateDetector {
         let r = column(&row);
         let p = lock(&self.state).update(t, &r)?;
         Ok((p.score, p.is_anomaly))
-    }
-
-    /// Forgets the streamed rows.
-    fn reset(&self) {
-        lock(&self.state).reset();
-    }
-
-    /// The streaming state (pickle support).
-    fn __getstate__(&self) -> Result<String> {
-        Ok(lock(&self.state).snapshot()?)
-    }
-
-    /// Restores the streaming state saved by `__getstate__`.
-    fn __setstate__(&self, state: &str) -> Result<()> {
-        lock(&self.state)
-            .restore(state)
-            .map_err(|e| Error::Snapshot(e.to_string()))
-    }
-
-    fn __getnewargs_ex__<'py>(
-        &self,
-        py: Python<'py>,
-    ) -> Result<((&'static str,), Bound<'py, PyAny>)> {
-        Ok(((self.det.name(),), self.params(py)?))
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "MultivariateDetector({}{})",
-            crate::py_str(self.det.name()),
-            params_repr(&self.params)
-        )
     }
 }
 

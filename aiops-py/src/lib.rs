@@ -6,6 +6,52 @@
 //! release the GIL, and the crates' errors become a small exception hierarchy ([`errors`]).
 //! The Python package around it, its stubs and tests live in `python/` and `tests/`.
 
+/// Defines a frozen wrapper class (`inner` holds the Rust value) with read-only properties, a
+/// `to_dict()` giving the value's JSON shape (converted directly, documented by the optional
+/// literal after the class doc), `__repr__` by `$repr(&inner)`, and equality; a block after
+/// the fields adds methods of the class's own.
+macro_rules! record {
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($fields:tt)* } $($methods:tt)*) => {
+        record!(
+            $class, $inner, $name, $repr, $doc,
+            "The same fields as a dict (the JSON shape of the Rust crate).",
+            { $($fields)* } $($methods)*
+        );
+    };
+    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, $to_dict_doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* } $({ $($methods:tt)* })?) => {
+        #[doc = $doc]
+        #[pyclass(frozen, eq, name = $name, module = "aiops._aiops")]
+        #[derive(Debug, Clone, PartialEq)]
+        pub(crate) struct $class {
+            pub(crate) inner: $inner,
+        }
+
+        #[pymethods]
+        impl $class {
+            $($($methods)*)?
+
+            $(
+                $(#[$m])*
+                #[getter]
+                #[allow(unused_variables)]
+                fn $field(&self, $py: Python<'_>) -> PyResult<$ty> {
+                    let $s = &self.inner;
+                    Ok($body)
+                }
+            )*
+
+            #[doc = $to_dict_doc]
+            fn to_dict<'py>(&self, py: Python<'py>) -> $crate::errors::Result<Bound<'py, PyAny>> {
+                $crate::to_py(py, &self.inner)
+            }
+
+            fn __repr__(&self) -> String {
+                $repr(&self.inner)
+            }
+        }
+    };
+}
+
 mod alerts;
 mod arrays;
 mod causal;
@@ -59,61 +105,78 @@ pub(crate) fn py_str(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// Adds classes and functions to the module `m`, in the order given:
+/// `register!(m; class path::Type, function path::function, ...)`.
+macro_rules! register {
+    ($m:ident; $($kind:ident $item:path),* $(,)?) => {
+        $(register!(@$kind $m, $item);)*
+    };
+    (@class $m:ident, $item:path) => {
+        $m.add_class::<$item>()?;
+    };
+    (@function $m:ident, $item:path) => {
+        $m.add_function(wrap_pyfunction!($item, $m)?)?;
+    };
+}
+
 /// Native part of the `aiops` package: `TimeSeries`, the readers, the detectors and the
 /// exception hierarchy. Import it through `aiops`, which re-exports every public name.
 #[pymodule]
 fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     errors::register(m)?;
-    m.add_function(wrap_pyfunction!(errors::_error_variants, m)?)?;
-    m.add_class::<series::PyTimeSeries>()?;
-    m.add_class::<detect::PyDetections>()?;
-    m.add_class::<detect::PyDetector>()?;
-    m.add_class::<detect::PyMultivariateDetector>()?;
-    m.add_function(wrap_pyfunction!(detect::multivariate_detector_names, m)?)?;
-    m.add_function(wrap_pyfunction!(eval::nab_evaluate, m)?)?;
-    m.add_function(wrap_pyfunction!(io::read_csv, m)?)?;
-    m.add_function(wrap_pyfunction!(io::read_csv_text, m)?)?;
-    m.add_function(wrap_pyfunction!(io::read_wide_csv, m)?)?;
-    m.add_function(wrap_pyfunction!(io::read_jsonl, m)?)?;
-    m.add_function(wrap_pyfunction!(io::read_prometheus_matrix, m)?)?;
-    m.add_function(wrap_pyfunction!(detect::detector_names, m)?)?;
-    m.add_function(wrap_pyfunction!(detect::build_detector, m)?)?;
-    m.add_class::<forecast::PyPrediction>()?;
-    m.add_class::<forecast::PyFittedModel>()?;
-    m.add_function(wrap_pyfunction!(forecast::fit_model, m)?)?;
-    m.add_function(wrap_pyfunction!(forecast::model_names, m)?)?;
-    m.add_function(wrap_pyfunction!(forecast::forecast_many, m)?)?;
-    m.add_function(wrap_pyfunction!(forecast::capacity_plan, m)?)?;
-    m.add_function(wrap_pyfunction!(forecast::m4_evaluate, m)?)?;
-    m.add_class::<logs::PyTemplateMiner>()?;
-    m.add_class::<logs::PyLogDetector>()?;
-    m.add_class::<logs::PyClosedWindow>()?;
-    m.add_class::<logs::PyLogWindow>()?;
-    m.add_class::<logs::PyLogLine>()?;
-    m.add_class::<logs::PyLogReason>()?;
-    m.add_class::<logs::PyLogStats>()?;
-    m.add_class::<logs::PyLogReport>()?;
-    m.add_class::<alerts::PyAlertEngine>()?;
-    m.add_class::<alerts::PyAlert>()?;
-    m.add_class::<alerts::PyIncident>()?;
-    m.add_class::<alerts::PyNotification>()?;
-    m.add_class::<alerts::PyIngestOutcome>()?;
-    m.add_class::<alerts::PyAlertStats>()?;
-    m.add_class::<runbook::PyKnowledgeBase>()?;
-    m.add_class::<topology::PyTopology>()?;
-    m.add_function(wrap_pyfunction!(logs::loghub_template, m)?)?;
-    m.add_function(wrap_pyfunction!(rca::rca_rank, m)?)?;
-    m.add_class::<rca::PyRcaReport>()?;
-    m.add_class::<rca::PyRootCause>()?;
-    m.add_class::<runbook::PyRunbook>()?;
-    m.add_class::<runbook::PyRecommendation>()?;
-    m.add_class::<runbook::PySearchHit>()?;
-    m.add_function(wrap_pyfunction!(rca::rca_method_names, m)?)?;
-    // Causal discovery (aiops.rca).
-    m.add_class::<causal::PyCausalGraph>()?;
-    m.add_class::<causal::PyGrangerResult>()?;
-    m.add_function(wrap_pyfunction!(causal::causal_pc, m)?)?;
-    m.add_function(wrap_pyfunction!(causal::causal_granger, m)?)?;
+    register!(
+        m;
+        function errors::_error_variants,
+        class series::PyTimeSeries,
+        class detect::PyDetections,
+        class detect::PyDetector,
+        class detect::PyMultivariateDetector,
+        function detect::multivariate_detector_names,
+        function eval::nab_evaluate,
+        function io::read_csv,
+        function io::read_csv_text,
+        function io::read_wide_csv,
+        function io::read_jsonl,
+        function io::read_prometheus_matrix,
+        function detect::detector_names,
+        function detect::build_detector,
+        class forecast::PyPrediction,
+        class forecast::PyFittedModel,
+        function forecast::fit_model,
+        function forecast::model_names,
+        function forecast::forecast_many,
+        function forecast::capacity_plan,
+        function forecast::m4_evaluate,
+        class logs::PyTemplateMiner,
+        class logs::PyLogDetector,
+        class logs::PyClosedWindow,
+        class logs::PyLogWindow,
+        class logs::PyLogLine,
+        class logs::PyLogReason,
+        class logs::PyLogStats,
+        class logs::PyLogReport,
+        class alerts::PyAlertEngine,
+        class alerts::PyAlert,
+        class alerts::PyIncident,
+        class alerts::PyNotification,
+        class alerts::PyIngestOutcome,
+        class alerts::PyAlertStats,
+        class runbook::PyKnowledgeBase,
+        class topology::PyTopology,
+        function logs::loghub_template,
+        function rca::rca_rank,
+        class rca::PyRcaReport,
+        class rca::PyRootCause,
+        class runbook::PyRunbook,
+        class runbook::PyRecommendation,
+        class runbook::PySearchHit,
+        function rca::rca_method_names,
+        // Causal discovery (aiops.rca).
+        class causal::PyCausalGraph,
+        class causal::PyGrangerResult,
+        function causal::causal_pc,
+        function causal::causal_granger,
+    );
     Ok(())
 }

@@ -17,7 +17,6 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 
 use crate::errors::{Error, Result};
-use crate::to_py;
 
 /// A streaming Drain template miner; see `aiops.logs.TemplateMiner` in the stubs.
 #[pyclass(frozen, name = "TemplateMiner", module = "aiops._aiops")]
@@ -26,8 +25,13 @@ pub(crate) struct PyTemplateMiner {
     miner: Mutex<TemplateMiner>,
 }
 
-fn lock(m: &Mutex<TemplateMiner>) -> MutexGuard<'_, TemplateMiner> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Puts the value of `restored` behind `slot` (`__setstate__`).
+fn replace<T>(slot: &Mutex<T>, restored: Mutex<T>) {
+    *lock(slot) = restored.into_inner().unwrap_or_else(|p| p.into_inner());
 }
 
 fn change_name(c: Change) -> &'static str {
@@ -169,11 +173,7 @@ impl PyTemplateMiner {
 
     /// Replaces the whole miner by the one saved by `__getstate__`.
     fn __setstate__(&self, state: &str) -> Result<()> {
-        let restored = Self::restore(state)?;
-        *lock(&self.miner) = restored
-            .miner
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
+        replace(&self.miner, Self::restore(state)?.miner);
         Ok(())
     }
 }
@@ -205,10 +205,6 @@ pub(crate) fn loghub_template(template: &str) -> String {
 #[derive(Debug)]
 pub(crate) struct PyLogDetector {
     state: Mutex<LogDetectorState>,
-}
-
-fn lock_state(m: &Mutex<LogDetectorState>) -> MutexGuard<'_, LogDetectorState> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[pymethods]
@@ -282,21 +278,21 @@ impl PyLogDetector {
 
     /// Takes one line; returns the window it closed, or None.
     fn update(&self, line: &str) -> Option<PyClosedWindow> {
-        lock_state(&self.state)
+        lock(&self.state)
             .update(line)
             .map(|inner| PyClosedWindow { inner })
     }
 
     /// Takes one line as bytes (invalid UTF-8 replaced and counted).
     fn update_bytes(&self, line: &[u8]) -> Option<PyClosedWindow> {
-        lock_state(&self.state)
+        lock(&self.state)
             .update_bytes(line)
             .map(|inner| PyClosedWindow { inner })
     }
 
     /// Closes the current window (end of input): the closed window, or None.
     fn finish(&self) -> Option<PyClosedWindow> {
-        lock_state(&self.state)
+        lock(&self.state)
             .finish()
             .map(|inner| PyClosedWindow { inner })
     }
@@ -304,7 +300,7 @@ impl PyLogDetector {
     /// Runs a whole list of lines from a fresh state (the streaming state is untouched), GIL
     /// released.
     fn detect(&self, py: Python<'_>, lines: Vec<String>) -> PyLogReport {
-        let det = lock_state(&self.state).detector().clone();
+        let det = lock(&self.state).detector().clone();
         PyLogReport {
             inner: py.detach(|| det.detect(&lines)),
         }
@@ -312,7 +308,7 @@ impl PyLogDetector {
 
     /// Reads a log file (invalid UTF-8 replaced and counted) and runs it like `detect`.
     fn detect_file(&self, py: Python<'_>, path: std::path::PathBuf) -> Result<PyLogReport> {
-        let det = lock_state(&self.state).detector().clone();
+        let det = lock(&self.state).detector().clone();
         let report = py.detach(|| -> Result<_> {
             let bytes = std::fs::read(&path).map_err(|e| Error::io(e, &path))?;
             Ok(det.detect_bytes(&bytes))
@@ -322,7 +318,7 @@ impl PyLogDetector {
 
     /// One boolean per line (numpy): whether `detect` reports it.
     fn line_flags<'py>(&self, py: Python<'py>, lines: Vec<String>) -> Bound<'py, PyArray1<bool>> {
-        let det = lock_state(&self.state).detector().clone();
+        let det = lock(&self.state).detector().clone();
         let flags = py.detach(|| {
             let report = det.detect(&lines);
             let mut flags = vec![false; lines.len()];
@@ -337,19 +333,19 @@ impl PyLogDetector {
     /// Counts of the streaming run so far.
     fn stats(&self) -> PyLogStats {
         PyLogStats {
-            inner: lock_state(&self.state).stats(),
+            inner: lock(&self.state).stats(),
         }
     }
 
     /// How lines are grouped: `"60s"`-style time windows or `"100lines"`.
     #[getter]
     fn window(&self) -> String {
-        lock_state(&self.state).detector().mode().to_string()
+        lock(&self.state).detector().mode().to_string()
     }
 
     /// The whole streaming state (parameters included) as JSON.
     fn snapshot(&self) -> Result<String> {
-        lock_state(&self.state).snapshot().map_err(Error::from)
+        lock(&self.state).snapshot().map_err(Error::from)
     }
 
     /// A detector restored from `snapshot()`; it continues exactly where the saved one stopped.
@@ -363,7 +359,7 @@ impl PyLogDetector {
     }
 
     fn __repr__(&self) -> String {
-        let s = lock_state(&self.state);
+        let s = lock(&self.state);
         format!(
             "LogDetector(window={:?}, lines={})",
             s.detector().mode().to_string(),
@@ -378,48 +374,9 @@ impl PyLogDetector {
 
     /// Replaces the whole state by the one saved by `__getstate__`.
     fn __setstate__(&self, state: &str) -> Result<()> {
-        let restored = Self::restore(state)?;
-        *lock_state(&self.state) = restored
-            .state
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner());
+        replace(&self.state, Self::restore(state)?.state);
         Ok(())
     }
-}
-
-/// Defines read-only properties of a wrapper class (`inner` holds the Rust value), a
-/// `to_dict()` giving the value's JSON shape (converted directly), and equality.
-macro_rules! record {
-    ($class:ident, $inner:ty, $name:literal, $repr:path, $doc:literal, { $($(#[$m:meta])* $field:ident: $ty:ty = |$s:ident, $py:ident| $body:expr;)* }) => {
-        #[doc = $doc]
-        #[pyclass(frozen, eq, name = $name, module = "aiops._aiops")]
-        #[derive(Debug, Clone, PartialEq)]
-        pub(crate) struct $class {
-            inner: $inner,
-        }
-
-        #[pymethods]
-        impl $class {
-            $(
-                $(#[$m])*
-                #[getter]
-                #[allow(unused_variables)]
-                fn $field(&self, $py: Python<'_>) -> PyResult<$ty> {
-                    let $s = &self.inner;
-                    Ok($body)
-                }
-            )*
-
-            /// The same fields as a dict (the JSON shape of the Rust crate).
-            fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-                to_py(py, &self.inner)
-            }
-
-            fn __repr__(&self) -> String {
-                $repr(&self.inner)
-            }
-        }
-    };
 }
 
 fn reasons(py: Python<'_>, r: &[Reason]) -> PyResult<Vec<Py<PyLogReason>>> {

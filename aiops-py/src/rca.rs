@@ -16,15 +16,23 @@ use crate::topology::PyTopology;
 /// How many root causes get runbooks in a report (as `aiops rca --runbooks`).
 const RUNBOOK_CAUSES: usize = 3;
 
-/// One candidate root cause.
-#[pyclass(frozen, eq, name = "RootCause", module = "aiops._aiops")]
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PyRootCause {
-    pub(crate) inner: RootCause,
-}
-
-#[pymethods]
-impl PyRootCause {
+record!(PyRootCause, RootCause, "RootCause", root_cause_repr, "One candidate root cause.",
+    "`{\"rank\", \"resource\", \"metric\", \"score\", \"confidence\", \"evidence\", \"affected\"}`.", {
+    /// Position, 1 = most likely.
+    rank: usize = |c, py| c.rank;
+    /// The resource.
+    resource: &str = |c, py| &c.resource;
+    /// Its most telling metric, if any.
+    metric: Option<&str> = |c, py| c.metric.as_deref();
+    /// The method's score (higher is more likely).
+    score: f64 = |c, py| c.score;
+    /// Calibrated probability in [0, 1] that it is the cause.
+    confidence: f64 = |c, py| c.confidence;
+    /// Sentences built from the data.
+    evidence: Vec<String> = |c, py| c.evidence.clone();
+    /// Its blast radius: every resource that depends on it, nearest first.
+    affected: Vec<String> = |c, py| c.affected.clone();
+} {
     /// A root cause, as a ranking makes them (for `KnowledgeBase.recommend`).
     #[new]
     #[pyo3(signature = (rank, resource, metric = None, score = 0.0, confidence = 0.0,
@@ -50,67 +58,19 @@ impl PyRootCause {
             },
         }
     }
+});
 
-    /// Position, 1 = most likely.
-    #[getter]
-    fn rank(&self) -> usize {
-        self.inner.rank
-    }
-
-    /// The resource.
-    #[getter]
-    fn resource(&self) -> &str {
-        &self.inner.resource
-    }
-
-    /// Its most telling metric, if any.
-    #[getter]
-    fn metric(&self) -> Option<&str> {
-        self.inner.metric.as_deref()
-    }
-
-    /// The method's score (higher is more likely).
-    #[getter]
-    fn score(&self) -> f64 {
-        self.inner.score
-    }
-
-    /// Calibrated probability in [0, 1] that it is the cause.
-    #[getter]
-    fn confidence(&self) -> f64 {
-        self.inner.confidence
-    }
-
-    /// Sentences built from the data.
-    #[getter]
-    fn evidence(&self) -> Vec<String> {
-        self.inner.evidence.clone()
-    }
-
-    /// Its blast radius: every resource that depends on it, nearest first.
-    #[getter]
-    fn affected(&self) -> Vec<String> {
-        self.inner.affected.clone()
-    }
-
-    /// `{"rank", "resource", "metric", "score", "confidence", "evidence", "affected"}`.
-    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        to_py(py, &self.inner)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "RootCause(rank={}, resource={}, metric={}, score={:?}, confidence={:?})",
-            self.inner.rank,
-            crate::py_str(&self.inner.resource),
-            self.inner
-                .metric
-                .as_deref()
-                .map_or("None".to_string(), crate::py_str),
-            self.inner.score,
-            self.inner.confidence
-        )
-    }
+fn root_cause_repr(c: &RootCause) -> String {
+    format!(
+        "RootCause(rank={}, resource={}, metric={}, score={:?}, confidence={:?})",
+        c.rank,
+        crate::py_str(&c.resource),
+        c.metric
+            .as_deref()
+            .map_or("None".to_string(), crate::py_str),
+        c.score,
+        c.confidence
+    )
 }
 
 /// The report of a root-cause ranking.

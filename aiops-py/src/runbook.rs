@@ -11,82 +11,34 @@ use crate::rca::root_cause;
 use crate::to_py;
 use crate::topology::PyTopology;
 
-/// One runbook.
-#[pyclass(frozen, eq, name = "Runbook", module = "aiops._aiops")]
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct PyRunbook {
-    inner: Runbook,
-}
-
-#[pymethods]
-impl PyRunbook {
+record!(PyRunbook, Runbook, "Runbook", runbook_repr, "One runbook.", "The runbook as a dict of the same fields.", {
     /// Unique id (by default the file name without its extension).
-    #[getter]
-    fn id(&self) -> &str {
-        &self.inner.id
-    }
-
+    id: &str = |r, py| &r.id;
     /// Title.
-    #[getter]
-    fn title(&self) -> &str {
-        &self.inner.title
-    }
-
+    title: &str = |r, py| &r.title;
     /// Resource kinds it applies to, lower case (empty: any).
-    #[getter]
-    fn kinds(&self) -> Vec<String> {
-        self.inner.kinds.clone()
-    }
-
+    kinds: Vec<String> = |r, py| r.kinds.clone();
     /// Metric name patterns (`*` wildcard; empty: any).
-    #[getter]
-    fn metrics(&self) -> Vec<String> {
-        self.inner.metrics.clone()
-    }
-
+    metrics: Vec<String> = |r, py| r.metrics.clone();
     /// Resource ids it applies to (empty: any).
-    #[getter]
-    fn resources(&self) -> Vec<String> {
-        self.inner.resources.clone()
-    }
-
+    resources: Vec<String> = |r, py| r.resources.clone();
     /// Free tags.
-    #[getter]
-    fn tags(&self) -> Vec<String> {
-        self.inner.tags.clone()
-    }
-
+    tags: Vec<String> = |r, py| r.tags.clone();
     /// Steps to take.
-    #[getter]
-    fn actions(&self) -> Vec<String> {
-        self.inner.actions.clone()
-    }
-
+    actions: Vec<String> = |r, py| r.actions.clone();
     /// Free text.
-    #[getter]
-    fn body(&self) -> &str {
-        &self.inner.body
-    }
-
+    body: &str = |r, py| &r.body;
     /// The file it came from, if any.
-    #[getter]
-    fn source(&self) -> Option<PathBuf> {
-        self.inner.source.clone()
-    }
+    source: Option<PathBuf> = |r, py| r.source.clone();
+});
 
-    /// The runbook as a dict of the same fields.
-    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
-        to_py(py, &self.inner)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Runbook(id={}, title={}, actions={})",
-            crate::py_str(&self.inner.id),
-            crate::py_str(&self.inner.title),
-            self.inner.actions.len()
-        )
-    }
+fn runbook_repr(r: &Runbook) -> String {
+    format!(
+        "Runbook(id={}, title={}, actions={})",
+        crate::py_str(&r.id),
+        crate::py_str(&r.title),
+        r.actions.len()
+    )
 }
 
 /// A runbook recommended for a root cause.

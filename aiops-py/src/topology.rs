@@ -26,6 +26,18 @@ fn owned(v: Vec<&str>) -> Vec<String> {
     v.into_iter().map(str::to_string).collect()
 }
 
+/// The resources `near` finds for `id` when `direct`, else those `far` finds.
+fn related<'g>(
+    graph: &'g TopologyGraph,
+    id: &str,
+    direct: bool,
+    near: fn(&'g TopologyGraph, &str) -> aiops_core::Result<Vec<&'g str>>,
+    far: fn(&'g TopologyGraph, &str) -> aiops_core::Result<Vec<&'g str>>,
+) -> Result<Vec<String>> {
+    let find = if direct { near } else { far };
+    Ok(owned(find(graph, id)?))
+}
+
 /// A node from a dict (`{"id", "kind", "labels"?}`) or an `(id, kind)` pair.
 fn node(item: &Bound<'_, PyAny>) -> Result<Node> {
     if item.is_instance_of::<PyDict>() {
@@ -188,22 +200,26 @@ impl PyTopology {
     /// targets only, sorted).
     #[pyo3(signature = (id, direct = false))]
     fn dependencies(&self, id: &str, direct: bool) -> Result<Vec<String>> {
-        Ok(owned(if direct {
-            self.graph.direct_dependencies(id)?
-        } else {
-            self.graph.dependencies(id)?
-        }))
+        related(
+            &self.graph,
+            id,
+            direct,
+            TopologyGraph::direct_dependencies,
+            TopologyGraph::dependencies,
+        )
     }
 
     /// Everything that needs `id`, directly or not, nearest first: its blast radius
     /// (`direct=True`: the sources of edges to it only, sorted).
     #[pyo3(signature = (id, direct = false))]
     fn dependents(&self, id: &str, direct: bool) -> Result<Vec<String>> {
-        Ok(owned(if direct {
-            self.graph.direct_dependents(id)?
-        } else {
-            self.graph.dependents(id)?
-        }))
+        related(
+            &self.graph,
+            id,
+            direct,
+            TopologyGraph::direct_dependents,
+            TopologyGraph::dependents,
+        )
     }
 
     /// The blast radius of `id`: every resource whose health depends on it.

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{aiops, aiops_line, s, stderr, write};
+use common::{aiops, aiops_line, cpu_latency_csv, s, stderr, write};
 
 /// 300 points of a gentle wave with a spike at point 200.
 fn spiky_csv() -> String {
@@ -374,16 +374,7 @@ fn plot_writes_an_svg() {
 fn detect_multi_scores_metrics_together() {
     let dir = tempfile::tempdir().unwrap();
     // cpu and latency move together; at row 500 latency jumps while cpu stays normal.
-    let mut csv = String::from("timestamp,cpu,latency\n");
-    for i in 0..700u64 {
-        let cpu = 50.0 + ((i * 7919) % 17) as f64;
-        let latency = if i == 500 {
-            2.0 * cpu + 40.0
-        } else {
-            2.0 * cpu + ((i * 31) % 5) as f64 * 0.1
-        };
-        csv.push_str(&format!("{},{cpu},{latency}\n", 1_700_000_000 + i * 60));
-    }
+    let csv = cpu_latency_csv(700, 1_700_000_000, 500, |cpu| 2.0 * cpu + 40.0);
     let f = write(dir.path(), "wide.csv", &csv);
     for det in ["mahalanobis", "pca"] {
         let o = aiops(&["detect-multi", f.to_str().unwrap(), "-d", det, "-f", "json"]);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{aiops, s, write};
+use common::{aiops, cpu_latency_csv, s, write};
 
 /// Runs a command that must fail; returns its one-line error (without `error: `).
 fn error_of(args: &[&str]) -> String {
@@ -149,16 +149,7 @@ fn times_in_errors_and_tables_are_dates() {
 #[test]
 fn detect_multi_prints_a_header_and_dates() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::from("timestamp,cpu,latency\n");
-    for i in 0..300u64 {
-        let cpu = 50.0 + ((i * 7919) % 17) as f64;
-        let latency = if i == 250 {
-            500.0
-        } else {
-            2.0 * cpu + (i % 5) as f64 * 0.1
-        };
-        text.push_str(&format!("{},{cpu},{latency}\n", 1_704_067_200 + i * 60));
-    }
+    let text = cpu_latency_csv(300, 1_704_067_200, 250, |_| 500.0);
     let f = write(dir.path(), "wide.csv", &text);
     let o = aiops(&["detect-multi", s(&f)]);
     assert!(o.status.success());

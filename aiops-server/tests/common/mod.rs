@@ -40,3 +40,24 @@ pub(crate) fn aiops_line(line: &str) -> Output {
 pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// A wide CSV `timestamp,cpu,latency` of `rows` one-minute rows from `t0` (unix seconds) where
+/// latency follows cpu, except at `jump_row`, where it is `jump(cpu)`.
+pub(crate) fn cpu_latency_csv(
+    rows: u64,
+    t0: u64,
+    jump_row: u64,
+    jump: impl Fn(f64) -> f64,
+) -> String {
+    let mut csv = String::from("timestamp,cpu,latency\n");
+    for i in 0..rows {
+        let cpu = 50.0 + ((i * 7919) % 17) as f64;
+        let latency = if i == jump_row {
+            jump(cpu)
+        } else {
+            2.0 * cpu + ((i * 31) % 5) as f64 * 0.1
+        };
+        csv.push_str(&format!("{},{cpu},{latency}\n", t0 + i * 60));
+    }
+    csv
+}

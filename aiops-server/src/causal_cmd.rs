@@ -113,21 +113,7 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
         r.pc.scores.true_edges,
         r.alpha
     );
-    println!(
-        "{:<8} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>5} {:>6} {:>8}",
-        "method",
-        "edges",
-        "dir",
-        "skel P",
-        "skel R",
-        "skel F1",
-        "dir P",
-        "dir R",
-        "dir F1",
-        "SHD",
-        "SHD/CP",
-        "seconds"
-    );
+    header("edges", "dir");
     for m in [&r.pc, &r.granger] {
         row(m);
     }
@@ -181,21 +167,7 @@ fn run_simulated(
         "Causal discovery on {} random DAGs (seed {}): {} variables, expected degree {}, {} samples, alpha {}",
         r.cases, r.seed, args.variables, args.degree, r.samples, args.alpha
     );
-    println!(
-        "{:<8} {:>6} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8}",
-        "method",
-        "true",
-        "edges",
-        "skel P",
-        "skel R",
-        "skel F1",
-        "dir P",
-        "dir R",
-        "dir F1",
-        "SHD",
-        "SHD/CP",
-        "seconds"
-    );
+    header("true", "edges");
     for (name, m) in [("pc", &r.pc), ("granger", &r.granger)] {
         println!(
             "{:<8} {:>6.1} {:>6.1} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>6.2} {:>6.2} {:>8.3}",
@@ -219,10 +191,24 @@ fn run_simulated(
     Ok(())
 }
 
+/// The column heads of both tables; `second` and `third` name the edge-count columns.
+fn header(second: &str, third: &str) {
+    let heads = ["skel P", "skel R", "skel F1", "dir P", "dir R", "dir F1"];
+    let heads: Vec<String> = heads.iter().map(|h| format!("{h:>7}")).collect();
+    println!(
+        "{:<8} {second:>6} {third:>6} {} {:>6} {:>6} {:>8}",
+        "method",
+        heads.join(" "),
+        "SHD",
+        "SHD/CP",
+        "seconds"
+    );
+}
+
 fn row(m: &MethodEval) {
     let s: &EdgeScores = &m.scores;
     println!(
-        "{:<8} {:>6} {:>6} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>5} {:>6} {:>8.3}",
+        "{:<8} {:>6} {:>6} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>6} {:>6} {:>8.3}",
         m.method,
         s.learned_edges,
         s.learned_directed,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{aiops, aiops_line, cpu_latency_csv, s, stderr, write};
+use common::{aiops, aiops_line, cpu_latency_csv, s, stderr, strs, temp_file, write};
 
 /// 300 points of a gentle wave with a spike at point 200.
 fn spiky_csv() -> String {
@@ -17,8 +17,7 @@ fn spiky_csv() -> String {
 
 #[test]
 fn detect_prints_the_spike_as_table_and_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "s.csv", spiky_csv());
+    let (_dir, f) = temp_file("s.csv", spiky_csv());
     let o = aiops_line(&format!(
         "detect {} -d zscore -p window=30 -p threshold=5",
         s(&f)
@@ -43,8 +42,7 @@ fn detect_prints_the_spike_as_table_and_json() {
 
 #[test]
 fn output_writes_one_row_per_point_with_input_timestamps() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "s.csv", spiky_csv());
+    let (dir, f) = temp_file("s.csv", spiky_csv());
     let out = dir.path().join("out.csv");
     let o = aiops_line(&format!(
         "detect {} --detector threshold -p upper=80 --output {}",
@@ -297,12 +295,7 @@ fn eval_nab_scores_a_detector() {
     let o = aiops(&["eval", "nab", "--data", data]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8(o.stdout).unwrap().contains("standard"));
-    let o = aiops(&[
-        "eval",
-        "nab",
-        "--data",
-        dir.path().join("nope").to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!("eval nab --data {}", s(&dir.path().join("nope"))));
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("combined_windows.json"),
@@ -348,8 +341,7 @@ fn suppression_options_reduce_alarms() {
 
 #[test]
 fn plot_writes_an_svg() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "s.csv", spiky_csv());
+    let (dir, f) = temp_file("s.csv", spiky_csv());
     let svg = dir.path().join("p.svg");
     let o = aiops_line(&format!(
         "detect {} -d zscore -p window=30 --plot {}",
@@ -381,12 +373,7 @@ fn detect_multi_scores_metrics_together() {
         assert!(o.status.success(), "{det}: {}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(v["metrics"], serde_json::json!(["cpu", "latency"]));
-        let starts: Vec<&str> = v["anomalies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["start"].as_str().unwrap())
-            .collect();
+        let starts = strs(&v["anomalies"], "start");
         assert!(starts.contains(&"1700030000"), "{det}: {starts:?}");
     }
     let out = dir.path().join("rows.csv");

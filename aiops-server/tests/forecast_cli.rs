@@ -3,7 +3,7 @@
 use std::process::Output;
 
 mod common;
-use common::{aiops, aiops_line, s, write};
+use common::{aiops, aiops_line, s, temp_file, write};
 
 /// Two weeks of hourly load: a daily wave rising 0.1 per hour from 40.
 fn hourly_csv() -> String {
@@ -24,8 +24,7 @@ fn text(o: &Output) -> (String, String) {
 
 #[test]
 fn forecast_writes_steps_timestamps_and_bounds() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "load.csv", hourly_csv());
+    let (dir, f) = temp_file("load.csv", hourly_csv());
     let out = dir.path().join("fc.csv");
     let plot = dir.path().join("fc.svg");
     let o = aiops_line(&format!(
@@ -57,8 +56,7 @@ fn forecast_writes_steps_timestamps_and_bounds() {
 
 #[test]
 fn forecast_reads_a_single_column_and_refuses_bad_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "v.csv", "value\n1\n2\n3\n4\n5\n6\n7\n8\n");
+    let (dir, f) = temp_file("v.csv", "value\n1\n2\n3\n4\n5\n6\n7\n8\n");
     let o = aiops_line(&format!("forecast {} --horizon 2 -m drift", s(&f)));
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
@@ -86,8 +84,7 @@ fn forecast_reads_a_single_column_and_refuses_bad_input() {
 
 #[test]
 fn capacity_reports_saturation_and_replicas() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "load.csv", hourly_csv());
+    let (_dir, f) = temp_file("load.csv", hourly_csv());
     let o = aiops_line(&format!(
         "capacity {} --threshold 85 --horizon 7d --season 24 --replicas 4 --format json",
         s(&f)
@@ -140,11 +137,6 @@ fn eval_m4_scores_a_folder() {
         assert!(!v[key].is_null(), "{key} missing: {v}");
     }
     assert!(v["owa"].as_f64().unwrap() > 0.0);
-    let o = aiops(&[
-        "eval",
-        "m4",
-        "--data",
-        dir.path().join("none").to_str().unwrap(),
-    ]);
+    let o = aiops_line(&format!("eval m4 --data {}", s(&dir.path().join("none"))));
     assert!(!o.status.success());
 }

@@ -1,7 +1,9 @@
 //! End-to-end tests of `aiops logs parse` and `aiops eval loghub`.
 
+use std::path::{Path, PathBuf};
+
 mod common;
-use common::{aiops, aiops_line, s, stderr, stdout, write};
+use common::{aiops, aiops_line, s, stderr, stdout, strs, temp_file, write};
 
 /// 30 lines of two events behind a `<Level>: <Content>` header, plus one line without a
 /// header and one with invalid UTF-8.
@@ -25,19 +27,40 @@ fn small_log() -> Vec<u8> {
     s
 }
 
+/// Runs `aiops logs <command> <log> --log-format <log_format> <args>`, which must succeed, and
+/// returns its standard output.
+fn logs_ok(command: &str, log: &Path, log_format: &str, args: &[&str]) -> String {
+    let mut all = vec!["logs", command, s(log), "--log-format", log_format];
+    all.extend_from_slice(args);
+    let o = aiops(&all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+}
+
+/// Runs `aiops logs <command> <log> <args>`, which must fail with one line on standard error,
+/// and returns that line.
+fn one_line_error(command: &str, log: &str, args: &[&str]) -> String {
+    let mut all = vec!["logs", command, log];
+    all.extend_from_slice(args);
+    let o = aiops(&all);
+    assert!(!o.status.success(), "{args:?}");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    err
+}
+
+/// A temporary data folder with an empty system folder `Toy` in it, and that system folder.
+fn toy_system() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("Toy");
+    std::fs::create_dir_all(&sys).unwrap();
+    (dir, sys)
+}
+
 #[test]
 fn parse_prints_templates_most_frequent_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "app.log", small_log());
-    let o = aiops(&[
-        "logs",
-        "parse",
-        f.to_str().unwrap(),
-        "--log-format",
-        "<Level>: <Content>",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let (_dir, f) = temp_file("app.log", small_log());
+    let out = logs_ok("parse", &f, "<Level>: <Content>", &[]);
     let lines: Vec<&str> = out.lines().collect();
     assert!(
         lines[0].starts_with("32 lines, 4 templates, 1 lines without a matching header"),
@@ -55,8 +78,7 @@ fn parse_prints_templates_most_frequent_first() {
 
 #[test]
 fn parse_output_writes_one_row_per_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "app.log", small_log());
+    let (dir, f) = temp_file("app.log", small_log());
     let out = dir.path().join("out.csv");
     for parallel in [false, true] {
         let mut args = vec![
@@ -95,30 +117,22 @@ fn parse_output_writes_one_row_per_line() {
 
 #[test]
 fn parse_refuses_bad_options_with_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "app.log", b"a b c\n");
+    let (_dir, f) = temp_file("app.log", b"a b c\n");
     for (args, needle) in [
         (vec!["--st", "0"], "sim_threshold"),
         (vec!["--depth", "2"], "depth"),
         (vec!["--mask", "("], "invalid mask"),
         (vec!["--log-format", "<Date> <Time>"], "no <Content> field"),
     ] {
-        let mut all = vec!["logs", "parse", f.to_str().unwrap()];
-        all.extend(args);
-        let o = aiops(&all);
-        assert!(!o.status.success());
-        let err = stderr(&o);
-        assert!(err.contains(needle) && err.lines().count() == 1, "{err}");
+        let err = one_line_error("parse", s(&f), &args);
+        assert!(err.contains(needle), "{err}");
     }
-    let o = aiops(&["logs", "parse", "/nonexistent/x.log"]);
-    assert!(!o.status.success());
+    one_line_error("parse", "/nonexistent/x.log", &[]);
 }
 
 #[test]
 fn eval_loghub_scores_an_unseen_system() {
-    let dir = tempfile::tempdir().unwrap();
-    let sys = dir.path().join("Toy");
-    std::fs::create_dir_all(&sys).unwrap();
+    let (dir, sys) = toy_system();
     let mut log = String::new();
     let mut csv = String::from("LineId,Level,Content,EventId,EventTemplate\n");
     for i in 0..40 {
@@ -150,8 +164,11 @@ fn eval_loghub_scores_an_unseen_system() {
     let o = aiops(&["eval", "loghub", "--data", dir.path().to_str().unwrap()]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("Toy"));
-    let o = aiops(&["eval", "loghub", "--data", "/nonexistent"]);
-    assert!(!o.status.success());
+    assert!(
+        !aiops(&["eval", "loghub", "--data", "/nonexistent"])
+            .status
+            .success()
+    );
 }
 
 /// A minute-stamped service log: `minutes` minutes of 4 steady lines, then a burst of a
@@ -197,21 +214,13 @@ fn detect_reports_windows_and_lines_as_json() {
     let log = service_log(150);
     let lines_in = log.split(|&b| b == b'\n').count() - 1;
     let f = write(dir.path(), "svc.log", &log);
-    let o = aiops(&[
-        "logs",
+    let out = logs_ok(
         "detect",
-        f.to_str().unwrap(),
-        "--log-format",
+        &f,
         "<Date> <Time> <Level>: <Content>",
-        "--window",
-        "60s",
-        "--format",
-        "json",
-        "-p",
-        "pca=null",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        &["--window", "60s", "--format", "json", "-p", "pca=null"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["window"], "1m");
     assert_eq!(v["stats"]["lines"], lines_in as u64);
     assert_eq!(v["stats"]["invalid_utf8"], 1);
@@ -222,12 +231,7 @@ fn detect_reports_windows_and_lines_as_json() {
         .find(|w| w["anomalous"] == true)
         .expect("an anomalous window");
     assert_eq!(burst["start_ms"], 150 * 60_000 + 1_704_067_200_000_i64);
-    let signals: Vec<&str> = burst["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["signal"].as_str().unwrap())
-        .collect();
+    let signals = strs(&burst["reasons"], "signal");
     assert!(signals.contains(&"template_burst"), "{signals:?}");
     assert!(signals.contains(&"keyword_rate"), "{signals:?}");
     let lines = v["lines"].as_array().unwrap();
@@ -241,17 +245,8 @@ fn detect_reports_windows_and_lines_as_json() {
 
 #[test]
 fn detect_text_output_and_bad_options() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "svc.log", service_log(150));
-    let o = aiops(&[
-        "logs",
-        "detect",
-        f.to_str().unwrap(),
-        "--log-format",
-        "<Date> <Time> <Level>: <Content>",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
+    let (dir, f) = temp_file("svc.log", service_log(150));
+    let out = logs_ok("detect", &f, "<Date> <Time> <Level>: <Content>", &[]);
     assert!(out.contains("windows of 1m"), "{out}");
     assert!(out.contains("ANOMALOUS"), "{out}");
     assert!(out.contains("template_burst"), "{out}");
@@ -269,26 +264,14 @@ fn detect_text_output_and_bad_options() {
         vec!["-p", "rare_ratio"],
         vec!["--log-format", "<Date> no content field"],
     ] {
-        let mut all = vec!["logs", "detect", f.to_str().unwrap()];
-        all.extend(args.iter().copied());
-        let o = aiops(&all);
-        assert!(!o.status.success(), "{args:?}");
-        assert_eq!(
-            stderr(&o).trim().lines().count(),
-            1,
-            "{args:?}: {}",
-            stderr(&o)
-        );
+        one_line_error("detect", s(&f), &args);
     }
-    let o = aiops(&["logs", "detect", "/nonexistent.log"]);
-    assert!(!o.status.success());
+    one_line_error("detect", "/nonexistent.log", &[]);
 }
 
 #[test]
 fn eval_logs_anomaly_scores_a_labelled_system() {
-    let dir = tempfile::tempdir().unwrap();
-    let sys = dir.path().join("Toy");
-    std::fs::create_dir_all(&sys).unwrap();
+    let (dir, sys) = toy_system();
     let mut log = String::new();
     for i in 0..1500u64 {
         log.push_str(&format!(
@@ -314,6 +297,9 @@ fn eval_logs_anomaly_scores_a_labelled_system() {
     assert_eq!(toy["alerts"], 1);
     assert_eq!(toy["detector"]["true_positives"], 1);
     assert_eq!(toy["detector"]["f1"], 1.0);
-    let o = aiops(&["eval", "logs-anomaly", "--data", "/nonexistent"]);
-    assert!(!o.status.success());
+    assert!(
+        !aiops(&["eval", "logs-anomaly", "--data", "/nonexistent"])
+            .status
+            .success()
+    );
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
-use common::{aiops, cpu_latency_csv, s, write};
+use common::{aiops, cpu_latency_csv, s, temp_file, write};
 
 /// Runs a command that must fail; returns its one-line error (without `error: `).
 fn error_of(args: &[&str]) -> String {
@@ -36,8 +36,7 @@ fn assert_lacks(text: &str, needles: &[&str]) {
 
 #[test]
 fn a_missing_value_says_what_to_do_in_the_cli_terms() {
-    let dir = tempfile::tempdir().unwrap();
-    let csv = write(dir.path(), "gap.csv", "timestamp,value\n1,2\n2,\n");
+    let (dir, csv) = temp_file("gap.csv", "timestamp,value\n1,2\n2,\n");
     let e = error_of(&["detect", s(&csv)]);
     assert_has(
         &e,
@@ -56,8 +55,7 @@ fn a_missing_value_says_what_to_do_in_the_cli_terms() {
 
 #[test]
 fn a_wide_csv_given_to_detect_names_detect_multi() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "wide.csv", "timestamp,cpu,mem,io\n1,2,3,4\n");
+    let (_dir, f) = temp_file("wide.csv", "timestamp,cpu,mem,io\n1,2,3,4\n");
     let e = error_of(&["detect", s(&f)]);
     assert_has(&e, &["wide.csv", "line 1", "aiops detect-multi"]);
     assert_lacks(&e, &["wide CSV reader"]);
@@ -281,8 +279,7 @@ fn untagged_enum_errors_list_what_is_accepted() {
 
 #[test]
 fn detector_parameter_errors_say_how_to_write_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(dir.path(), "a.csv", "timestamp,value\n1,1\n2,2\n");
+    let (_dir, f) = temp_file("a.csv", "timestamp,value\n1,1\n2,2\n");
     let e = error_of(&["detect", s(&f), "-p", "window"]);
     assert_has(&e, &["\"window\"", "key=value"]);
     let e = error_of(&[

@@ -1,6 +1,6 @@
 //! `aiops rca` end to end: a small shop topology and metrics written by the test.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 mod common;
 use common::{aiops, aiops_line, s, write};
@@ -45,11 +45,17 @@ fn metrics(rfc3339: bool) -> String {
     s
 }
 
-#[test]
-fn ranks_cart_first_with_the_issue_json_shape() {
+/// A temporary folder holding the shop topology and its metrics (with RFC 3339 times or not).
+fn shop(rfc3339: bool) -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", metrics(false));
+    let csv = write(dir.path(), "metrics.csv", metrics(rfc3339));
+    (dir, topo, csv)
+}
+
+#[test]
+fn ranks_cart_first_with_the_issue_json_shape() {
+    let (_dir, topo, csv) = shop(false);
     let o = aiops_line(&format!(
         "rca --topology {} --metrics {} --anomaly-time 2026-01-01T13:30:00Z",
         s(&topo),
@@ -107,9 +113,7 @@ fn ranks_cart_first_with_the_issue_json_shape() {
 
 #[test]
 fn finds_the_time_itself_and_reads_rfc3339() {
-    let dir = tempfile::tempdir().unwrap();
-    let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", metrics(true));
+    let (_dir, topo, csv) = shop(true);
     for method in ["default", "baro", "nsigma", "hypothesis", "pagerank"] {
         let o = aiops(&[
             "rca",
@@ -130,9 +134,7 @@ fn finds_the_time_itself_and_reads_rfc3339() {
 
 #[test]
 fn runbooks_fill_recommended_actions() {
-    let dir = tempfile::tempdir().unwrap();
-    let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", metrics(false));
+    let (dir, topo, csv) = shop(false);
     let books = dir.path().join("runbooks");
     std::fs::create_dir(&books).unwrap();
     write(
@@ -165,9 +167,7 @@ fn runbooks_fill_recommended_actions() {
 
 #[test]
 fn bad_input_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let topo = write(dir.path(), "topology.json", TOPOLOGY);
-    let csv = write(dir.path(), "metrics.csv", metrics(false));
+    let (dir, topo, csv) = shop(false);
     let run = |extra: &[&str], csv: &Path| {
         let mut args = vec![
             "rca",

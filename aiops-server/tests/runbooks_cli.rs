@@ -1,7 +1,7 @@
 //! End-to-end tests of `aiops runbooks`.
 
 mod common;
-use common::aiops;
+use common::{aiops, strs};
 
 #[test]
 fn list_and_search_a_folder_and_name_a_broken_file() {
@@ -22,12 +22,7 @@ fn list_and_search_a_folder_and_name_a_broken_file() {
     let o = aiops(&["runbooks", "list", "--dir", d, "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ids: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let ids = strs(&v, "id");
     assert_eq!(ids, ["db", "disk"]);
     assert_eq!(v[1]["actions"][1], "Grow the volume");
 

@@ -61,3 +61,21 @@ pub(crate) fn cpu_latency_csv(
     }
     csv
 }
+
+/// The text field `key` of each object in the JSON array `items`.
+pub(crate) fn strs<'a>(items: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[key].as_str().unwrap())
+        .collect()
+}
+
+/// A temporary folder holding one file `name` with `bytes`, and the file's path; the folder
+/// goes away when the returned guard is dropped.
+pub(crate) fn temp_file(name: &str, bytes: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), name, bytes);
+    (dir, p)
+}

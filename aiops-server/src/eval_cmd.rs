@@ -51,6 +51,19 @@ pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Prints `report` as JSON when `json` is set, else as the text `table`.
+fn print_report<T: Serialize>(
+    json: bool,
+    report: &T,
+    table: impl FnOnce(&T),
+) -> Result<(), CliError> {
+    if json {
+        return print_json(report);
+    }
+    table(report);
+    Ok(())
+}
+
 /// Benchmarks to evaluate on.
 #[derive(Debug, Subcommand)]
 #[command(after_long_help = DATA_HELP)]
@@ -339,11 +352,7 @@ fn run_alerts(args: &AlertsArgs) -> Result<(), CliError> {
         (e, _) => e.into(),
     })?;
     bar.finish_and_clear();
-    if args.json {
-        return print_json(&r);
-    }
-    print_alerts(&r);
-    Ok(())
+    print_report(args.json, &r, print_alerts)
 }
 
 fn print_alerts(r: &AlertEval) {
@@ -400,11 +409,7 @@ fn run_rca(args: &RcaEvalArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    if args.json {
-        return print_json(&r);
-    }
-    print_rca(&r);
-    Ok(())
+    print_report(args.json, &r, print_rca)
 }
 
 fn print_rca(r: &RcaReport) {
@@ -478,11 +483,7 @@ fn run_m4(args: &M4Args) -> Result<(), CliError> {
         &progress::report(&bar),
     )?;
     bar.finish_and_clear();
-    if args.json {
-        return print_json(&s);
-    }
-    print_m4(&s, args.horizon);
-    Ok(())
+    print_report(args.json, &s, |s| print_m4(s, args.horizon))
 }
 
 fn print_m4(s: &M4Score, horizon: usize) {
@@ -517,11 +518,7 @@ fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
     let scores = loghub::evaluate_loghub_with_progress(&data, &settings, &progress::report(&bar))?;
     bar.finish_and_clear();
     let report = LoghubReport::new(scores);
-    if args.json {
-        return print_json(&report);
-    }
-    print_loghub(&report);
-    Ok(())
+    print_report(args.json, &report, print_loghub)
 }
 
 fn print_loghub(r: &LoghubReport) {
@@ -557,11 +554,7 @@ fn run_logs_anomaly(args: &LogsAnomalyArgs) -> Result<(), CliError> {
     )?;
     bar.finish_and_clear();
     let report = LogAnomalyReport::new(scores, start.elapsed().as_secs_f64());
-    if args.json {
-        return print_json(&report);
-    }
-    print_logs_anomaly(&report);
-    Ok(())
+    print_report(args.json, &report, print_logs_anomaly)
 }
 
 fn print_logs_anomaly(r: &LogAnomalyReport) {
@@ -616,11 +609,7 @@ fn run_nab(args: &NabArgs) -> Result<(), CliError> {
             r
         }
     };
-    if args.json {
-        return print_json(&report);
-    }
-    print_nab(&report);
-    Ok(())
+    print_report(args.json, &report, print_nab)
 }
 
 fn print_nab(r: &NabReport) {

@@ -64,11 +64,21 @@ pub(crate) struct DetectArgs {
 }
 
 fn detectors_help() -> String {
-    let mut s = String::from("Detectors:\n");
-    for d in DETECTORS {
-        s.push_str(&format!("  {:<10} {}\n", d.name, d.summary));
+    registry_help("Detectors:", 10, DETECTORS)
+}
+
+/// The help text listing `detectors` under `title`: each name padded to `width`, its summary,
+/// then one line per parameter.
+pub(crate) fn registry_help<D: ?Sized + 'static>(
+    title: &str,
+    width: usize,
+    detectors: &[registry::DetectorInfo<D>],
+) -> String {
+    let mut s = format!("{title}\n");
+    for d in detectors {
+        s.push_str(&format!("  {:<width$} {}\n", d.name, d.summary));
         for p in d.param_lines() {
-            s.push_str(&format!("  {:<10}   -p {p}\n", ""));
+            s.push_str(&format!("  {:<width$}   -p {p}\n", ""));
         }
     }
     s

@@ -11,18 +11,11 @@ use aiops_detect::{SuppressionParams, Suppressor};
 use clap::Args;
 use serde_json::json;
 
-use crate::detect_cmd::Format;
+use crate::detect_cmd::{Format, registry_help};
 use crate::error::CliError;
 
 fn detectors_help() -> String {
-    let mut s = String::from("Multivariate detectors:\n");
-    for d in MULTIVARIATE_DETECTORS {
-        s.push_str(&format!("  {:<12} {}\n", d.name, d.summary));
-        for p in d.param_lines() {
-            s.push_str(&format!("  {:<12}   -p {p}\n", ""));
-        }
-    }
-    s
+    registry_help("Multivariate detectors:", 12, MULTIVARIATE_DETECTORS)
 }
 
 /// Arguments of `aiops detect-multi`.

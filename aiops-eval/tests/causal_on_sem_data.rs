@@ -170,6 +170,15 @@ fn collider_is_oriented_and_meek_r1_propagates() {
     );
 }
 
+/// A random DAG of `variables` nodes with expected degree `expected_degree`, drawn from `seed`.
+fn random_dag(variables: usize, expected_degree: f64, seed: u64) -> Dag {
+    RandomDagParams::new()
+        .variables(variables)
+        .expected_degree(expected_degree)
+        .generate(&mut SimRng::new(seed))
+        .unwrap()
+}
+
 #[test]
 fn recovers_the_cpdag_of_random_sparse_dags() {
     // Random weights of either sign sometimes nearly cancel along two paths (a near
@@ -177,11 +186,7 @@ fn recovers_the_cpdag_of_random_sparse_dags() {
     // average of ten graphs, not on each.
     let (mut f1, mut shd, mut prec) = (0.0, 0, 0.0);
     for seed in 0..10 {
-        let dag = RandomDagParams::new()
-            .variables(12)
-            .expected_degree(2.0)
-            .generate(&mut SimRng::new(seed))
-            .unwrap();
+        let dag = random_dag(12, 2.0, seed);
         let r = fit(&dag, 5_000, seed + 100, PcParams::new().alpha(0.01)).unwrap();
         let s = score(&r.graph, &dag.graph().unwrap()).unwrap();
         f1 += s.skeleton_f1 / 10.0;
@@ -200,11 +205,7 @@ fn recovers_the_cpdag_of_random_sparse_dags() {
 
 #[test]
 fn same_result_on_one_thread_and_many_and_independent_of_order() {
-    let dag = RandomDagParams::new()
-        .variables(15)
-        .expected_degree(3.0)
-        .generate(&mut SimRng::new(5))
-        .unwrap();
+    let dag = random_dag(15, 3.0, 5);
     let data = dag.sample(1_000, 1.0, &mut SimRng::new(6));
     let pc = PcParams::new().alpha(0.05).check().unwrap();
     let many = pc.fit(data.view(), dag.names()).unwrap();
@@ -334,11 +335,7 @@ fn topology_prior_forbids_far_pairs_and_orients_along_dependencies() {
 
 #[test]
 fn max_cond_size_limits_the_levels() {
-    let dag = RandomDagParams::new()
-        .variables(10)
-        .expected_degree(4.0)
-        .generate(&mut SimRng::new(2))
-        .unwrap();
+    let dag = random_dag(10, 4.0, 2);
     let r = fit(&dag, 1_000, 3, PcParams::new().max_cond_size(1)).unwrap();
     assert!(r.max_level <= 1);
     let first = PcParams::new()

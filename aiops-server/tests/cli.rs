@@ -18,10 +18,16 @@ fn spiky_csv() -> String {
 #[test]
 fn detect_prints_the_spike_as_table_and_json() {
     let (_dir, f) = temp_file("s.csv", spiky_csv());
-    let o = aiops_line(&format!(
-        "detect {} -d zscore -p window=30 -p threshold=5",
-        s(&f)
-    ));
+    let o = aiops(&[
+        "detect",
+        s(&f),
+        "-d",
+        "zscore",
+        "-p",
+        "window=30",
+        "-p",
+        "threshold=5",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.starts_with("1 anomaly in 300 points"), "{out}");

@@ -1,8 +1,10 @@
 //! `aiops eval causal`: PC and Granger on PyRCA's linear fixture, scored against its DAG.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use aiops_eval::causal_discovery::{self as eval, EdgeScores, MethodEval};
+use aiops_eval::causal_discovery::{
+    self as eval, CausalEval, EdgeScores, MethodEval, SimulatedEval,
+};
 use aiops_eval::dag_sim::RandomDagParams;
 use aiops_rca::causal::granger::GrangerParams;
 use aiops_rca::causal::pc::{Knowledge, PcParams, SepsetRule};
@@ -102,9 +104,10 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
     let r = eval::evaluate_with_progress(&fixture, &pc, &granger, &progress::report(&bar))
         .map_err(|e| knowledge_error(args, e))?;
     bar.finish_and_clear();
-    if args.json {
-        return crate::eval_cmd::print_json(&r);
-    }
+    crate::eval_cmd::print_report(args.json, &r, |r| print_fixture(r, &data))
+}
+
+fn print_fixture(r: &CausalEval, data: &Path) {
     println!(
         "Causal discovery on {}: {} samples x {} variables, {} true edges, alpha {}",
         data.display(),
@@ -121,7 +124,6 @@ pub(crate) fn run(args: &CausalArgs) -> Result<(), CliError> {
         "SHD: pairs whose edge differs from the true DAG (missing + extra + wrongly oriented);"
     );
     println!("SHD/CP: the same against the true DAG's CPDAG (what data alone can identify).");
-    Ok(())
 }
 
 /// A variable of the domain knowledge that the data does not have: the error names the
@@ -160,9 +162,10 @@ fn run_simulated(
     )
     .map_err(|e| knowledge_error(args, e))?;
     bar.finish_and_clear();
-    if args.json {
-        return crate::eval_cmd::print_json(&r);
-    }
+    crate::eval_cmd::print_report(args.json, &r, |r| print_simulated(r, args))
+}
+
+fn print_simulated(r: &SimulatedEval, args: &CausalArgs) {
     println!(
         "Causal discovery on {} random DAGs (seed {}): {} variables, expected degree {}, {} samples, alpha {}",
         r.cases, r.seed, args.variables, args.degree, r.samples, args.alpha
@@ -188,7 +191,6 @@ fn run_simulated(
     println!(
         "Means per case; PC on independent samples, Granger on a lag-1 time series of the same DAG."
     );
-    Ok(())
 }
 
 /// The column heads of both tables; `second` and `third` name the edge-count columns.

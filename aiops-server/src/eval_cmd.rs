@@ -52,7 +52,7 @@ pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CliError> {
 }
 
 /// Prints `report` as JSON when `json` is set, else as the text `table`.
-fn print_report<T: Serialize>(
+pub(crate) fn print_report<T: Serialize>(
     json: bool,
     report: &T,
     table: impl FnOnce(&T),

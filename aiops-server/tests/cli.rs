@@ -15,6 +15,15 @@ fn spiky_csv() -> String {
     s
 }
 
+/// Runs `aiops <line> <dir/name>` (for arguments without spaces), which must succeed, and
+/// returns the text it wrote to `dir/name`.
+fn written_to(dir: &tempfile::TempDir, line: &str, name: &str) -> String {
+    let out = dir.path().join(name);
+    let o = aiops_line(&format!("{line} {}", s(&out)));
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::read_to_string(&out).unwrap()
+}
+
 #[test]
 fn detect_prints_the_spike_as_table_and_json() {
     let (_dir, f) = temp_file("s.csv", spiky_csv());
@@ -49,14 +58,11 @@ fn detect_prints_the_spike_as_table_and_json() {
 #[test]
 fn output_writes_one_row_per_point_with_input_timestamps() {
     let (dir, f) = temp_file("s.csv", spiky_csv());
-    let out = dir.path().join("out.csv");
-    let o = aiops_line(&format!(
-        "detect {} --detector threshold -p upper=80 --output {}",
-        s(&f),
-        s(&out)
-    ));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = written_to(
+        &dir,
+        &format!("detect {} --detector threshold -p upper=80 --output", s(&f)),
+        "out.csv",
+    );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "timestamp,value,score,label");
     assert_eq!(lines.len(), 301);
@@ -75,14 +81,11 @@ fn reads_prometheus_and_jsonl_inputs() {
             {"metric":{"__name__":"up","instance":"a"},"values":[[1700000000,"1"],[1700000015,"0"]]},
             {"metric":{"__name__":"up","instance":"b"},"values":[[1700000000,"1"],[1700000015,"1"]]}]}}"#,
     );
-    let out = dir.path().join("o.csv");
-    let o = aiops_line(&format!(
-        "detect {} -d threshold -p lower=0.5 -o {}",
-        s(&prom),
-        s(&out)
-    ));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = written_to(
+        &dir,
+        &format!("detect {} -d threshold -p lower=0.5 -o", s(&prom)),
+        "o.csv",
+    );
     assert!(
         text.starts_with("series,timestamp,value,score,label\n"),
         "{text}"
@@ -348,14 +351,11 @@ fn suppression_options_reduce_alarms() {
 #[test]
 fn plot_writes_an_svg() {
     let (dir, f) = temp_file("s.csv", spiky_csv());
-    let svg = dir.path().join("p.svg");
-    let o = aiops_line(&format!(
-        "detect {} -d zscore -p window=30 --plot {}",
-        s(&f),
-        s(&svg)
-    ));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&svg).unwrap();
+    let text = written_to(
+        &dir,
+        &format!("detect {} -d zscore -p window=30 --plot", s(&f)),
+        "p.svg",
+    );
     assert!(text.starts_with("<svg") && text.contains("</svg>"));
     assert!(
         text.contains("polyline") || text.contains("<path"),
@@ -382,10 +382,7 @@ fn detect_multi_scores_metrics_together() {
         let starts = strs(&v["anomalies"], "start");
         assert!(starts.contains(&"1700030000"), "{det}: {starts:?}");
     }
-    let out = dir.path().join("rows.csv");
-    let o = aiops_line(&format!("detect-multi {} -o {}", s(&f), s(&out)));
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = written_to(&dir, &format!("detect-multi {} -o", s(&f)), "rows.csv");
     assert_eq!(text.lines().count(), 701);
     assert!(
         text.lines()

@@ -265,6 +265,16 @@ mod tests {
         assert_eq!(g.hops("lonely", "cart").unwrap(), None);
     }
 
+    /// Nodes `a` and `b` of these kinds, linked by an edge of kind `edge` each way.
+    fn both_ways(a_kind: &str, b_kind: &str, edge: &str) -> Topology {
+        Topology::from_json(&format!(
+            r#"{{"nodes": [{{"id": "a", "kind": "{a_kind}"}}, {{"id": "b", "kind": "{b_kind}"}}],
+                "edges": [{{"from": "a", "to": "b", "kind": "{edge}"}},
+                          {{"from": "b", "to": "a", "kind": "{edge}"}}]}}"#
+        ))
+        .unwrap()
+    }
+
     #[test]
     fn bad_input() {
         let g = shop();
@@ -272,23 +282,13 @@ mod tests {
             g.dependents("nope"),
             Err(CoreError::UnknownResource(_))
         ));
-        let cyc = Topology::from_json(
-            r#"{"nodes": [{"id": "a", "kind": "pod"}, {"id": "b", "kind": "host"}],
-                "edges": [{"from": "a", "to": "b", "kind": "runs_on"},
-                          {"from": "b", "to": "a", "kind": "runs_on"}]}"#,
-        )
-        .unwrap();
+        let cyc = both_ways("pod", "host", "runs_on");
         assert!(matches!(
             TopologyGraph::new(&cyc),
             Err(CoreError::RunsOnCycle(_))
         ));
         // A cycle of calls is legal.
-        let calls = Topology::from_json(
-            r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"}],
-                "edges": [{"from": "a", "to": "b", "kind": "calls"},
-                          {"from": "b", "to": "a", "kind": "calls"}]}"#,
-        )
-        .unwrap();
+        let calls = both_ways("service", "service", "calls");
         assert_eq!(
             TopologyGraph::new(&calls).unwrap().dependents("a").unwrap(),
             ["b"]

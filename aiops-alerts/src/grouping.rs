@@ -307,6 +307,16 @@ mod tests {
         Grouper::new(cfg.build().unwrap(), true)
     }
 
+    /// A grouper on `TIMERS` holding unmuted `job=api` alerts of these names, started at 0.
+    fn api_grouper(names: &[&str]) -> Grouper {
+        let mut g = grouper(TIMERS);
+        for name in names {
+            g.insert(&alert(name, &[("job", "api")], 0), 0, &NoMute)
+                .unwrap();
+        }
+        g
+    }
+
     fn names(b: &[Alert]) -> Vec<&str> {
         let mut v: Vec<&str> = b
             .iter()
@@ -321,9 +331,7 @@ mod tests {
 
     #[test]
     fn group_wait_batches_then_group_interval() {
-        let mut g = grouper(TIMERS);
-        g.insert(&alert("A", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
+        let mut g = api_grouper(&["A"]);
         g.insert(&alert("B", &[("job", "api")], 10 * S), 10 * S, &NoMute)
             .unwrap();
         g.insert(&alert("C", &[("job", "db")], 20 * S), 20 * S, &NoMute)
@@ -347,9 +355,7 @@ mod tests {
 
     #[test]
     fn repeat_interval_fires_at_first_tick_after_it() {
-        let mut g = grouper(TIMERS);
-        g.insert(&alert("A", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
+        let mut g = api_grouper(&["A"]);
         let first = g.tick(30 * S, &NoMute).unwrap();
         assert_eq!(first.len(), 1);
         // Ticks every 5m from 30s: the one exactly 1h later does not repeat (Alertmanager
@@ -452,11 +458,7 @@ mod tests {
 
     #[test]
     fn muted_alerts_are_left_out() {
-        let mut g = grouper(TIMERS);
-        g.insert(&alert("A", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
-        g.insert(&alert("B", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
+        let mut g = api_grouper(&["A", "B"]);
         let mute_a = |a: &Alert, _: TimestampMs| a.labels.get("alertname") == Some("A");
         let b = g.tick(30 * S, &mute_a).unwrap();
         assert_eq!(names(&b[0].firing), ["B"]);
@@ -475,11 +477,7 @@ mod tests {
         // Checked against a real Alertmanager 0.25 (aiops-py/tests/
         // test_alertmanager_conformance.py): a group notified of A and B, then fully muted
         // for a while, says nothing when the mute ends, since {A, B} was already sent...
-        let mut g = grouper(TIMERS);
-        g.insert(&alert("A", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
-        g.insert(&alert("B", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
+        let mut g = api_grouper(&["A", "B"]);
         assert_eq!(
             names(&g.tick(30 * S, &NoMute).unwrap()[0].firing),
             ["A", "B"]
@@ -496,9 +494,7 @@ mod tests {
 
     #[test]
     fn snapshot_restore_continues_identically() {
-        let mut g = grouper(TIMERS);
-        g.insert(&alert("A", &[("job", "api")], 0), 0, &NoMute)
-            .unwrap();
+        let mut g = api_grouper(&["A"]);
         g.tick(30 * S, &NoMute).unwrap();
         g.insert(&alert("B", &[("job", "api")], 0), M, &NoMute)
             .unwrap();

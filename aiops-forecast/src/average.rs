@@ -66,22 +66,14 @@ impl FittedModel for FittedWindowAverage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::fit_predict;
 
     #[test]
     fn window_mean_and_errors() {
         let y = [100.0, 1.0, 2.0, 3.0];
-        let p = WindowAverage::window(3)
-            .unwrap()
-            .fit(&y)
-            .unwrap()
-            .predict(2, &[80.0])
-            .unwrap();
+        let p = fit_predict(&WindowAverage::window(3).unwrap(), &y, 2, &[80.0]);
         assert_eq!(p.mean, [2.0, 2.0]);
-        let all = WindowAverage::historic()
-            .fit(&y)
-            .unwrap()
-            .predict(1, &[])
-            .unwrap();
+        let all = fit_predict(&WindowAverage::historic(), &y, 1, &[]);
         assert_eq!(all.mean, [26.5]);
         assert!(WindowAverage::window(1).is_err());
         assert!(WindowAverage::window(5).unwrap().fit(&y).is_err());

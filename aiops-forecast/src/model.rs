@@ -21,6 +21,21 @@ pub trait FittedModel {
     fn predict(&self, horizon: usize, levels: &[f64]) -> Result<Prediction>;
 }
 
+/// Fits `model` to `history` and predicts `horizon` steps at `levels`, both of which must work.
+#[cfg(test)]
+pub(crate) fn fit_predict(
+    model: &impl Model,
+    history: &[f64],
+    horizon: usize,
+    levels: &[f64],
+) -> Prediction {
+    model
+        .fit(history)
+        .unwrap()
+        .predict(horizon, levels)
+        .unwrap()
+}
+
 /// Forecast values without timestamps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {

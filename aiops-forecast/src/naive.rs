@@ -104,6 +104,7 @@ impl FittedModel for FittedSeasonalNaive {
 mod tests {
     use super::*;
     use crate::error::ForecastError;
+    use crate::model::fit_predict;
 
     #[test]
     fn pure_seasonal_series_is_forecast_exactly() {
@@ -138,12 +139,7 @@ mod tests {
         let y: Vec<f64> = (0..48)
             .map(|i| (i % 24) as f64 + if i % 3 == 0 { 1.0 } else { 0.0 })
             .collect();
-        let p = SeasonalNaive::new(24)
-            .unwrap()
-            .fit(&y)
-            .unwrap()
-            .predict(48, &[95.0])
-            .unwrap();
+        let p = fit_predict(&SeasonalNaive::new(24).unwrap(), &y, 48, &[95.0]);
         let w: Vec<f64> = (0..48)
             .map(|h| p.intervals[0].upper[h] - p.mean[h])
             .collect();

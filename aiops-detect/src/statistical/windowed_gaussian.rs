@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use statrs::function::erf::{erfc, erfc_inv};
 
 use crate::common::Direction;
+use crate::common::checks::check_min_points;
 use crate::common::moments::RollingMoments;
 use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
@@ -58,12 +59,7 @@ impl ParamGuard for WindowedGaussianParams {
     type Checked = WindowedGaussian;
 
     fn check(&self) -> Result<WindowedGaussian> {
-        if self.0.window < 2 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 2 points, got {}", self.0.window),
-            });
-        }
+        check_min_points("window", self.0.window, 2)?;
         if !(1..=self.0.window).contains(&self.0.step) {
             return Err(DetectError::InvalidParameter {
                 name: "step",

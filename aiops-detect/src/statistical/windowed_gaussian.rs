@@ -254,12 +254,7 @@ mod tests {
             .map(|(i, x)| 1e6 + 0.01 * i as f64 + 3.0 * x)
             .collect();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let det = WindowedGaussianParams::new()
-            .window(700)
-            .step(30)
-            .check()
-            .unwrap();
-        let d = det.detect(&ts, &v).unwrap();
+        let d = run(WindowedGaussianParams::new().window(700).step(30), &ts, &v);
         let want = nab_reference(&v, 700, 30);
         assert_eq!(d.scores[0], 0.0);
         for (i, (got, want)) in d.scores.iter().zip(&want).enumerate().skip(2) {

@@ -11,12 +11,7 @@ pub(crate) fn check_window(
     min_periods: Option<usize>,
     least: usize,
 ) -> Result<usize> {
-    if window < least {
-        return Err(DetectError::InvalidParameter {
-            name: "window",
-            reason: format!("must be at least {least} points, got {window}"),
-        });
-    }
+    check_min_points("window", window, least)?;
     let min_periods = min_periods.unwrap_or(window);
     if !(least..=window).contains(&min_periods) {
         return Err(DetectError::InvalidParameter {
@@ -25,6 +20,17 @@ pub(crate) fn check_window(
         });
     }
     Ok(min_periods)
+}
+
+/// Checks a count of points (a window, a warm-up) of at least `least`.
+pub(crate) fn check_min_points(name: &'static str, value: usize, least: usize) -> Result<()> {
+    if value < least {
+        return Err(DetectError::InvalidParameter {
+            name,
+            reason: format!("must be at least {least} points, got {value}"),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that with `fit = once` a `min_periods`, if set, is the window: what is fitted

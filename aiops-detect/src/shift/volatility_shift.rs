@@ -33,12 +33,13 @@ use serde::{Deserialize, Serialize};
 use crate::common::Direction;
 use crate::common::FitMode;
 use crate::common::checks::check_history;
+use crate::common::checks::check_min_points;
 use crate::common::checks::check_positive;
 use crate::common::fences::DiffFence;
 use crate::common::moments::RollingMoments;
 use crate::common::score_severity::fence_severity;
 use crate::detector::{Kernel, ParamGuard, PointScore};
-use crate::error::{DetectError, Result};
+use crate::error::Result;
 
 crate::detector::params_newtype!(
     /// Unchecked parameters of [`VolatilityShift`].
@@ -66,12 +67,7 @@ impl ParamGuard for VolatilityShiftParams {
     type Checked = VolatilityShift;
 
     fn check(&self) -> Result<VolatilityShift> {
-        if self.0.window < 2 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 2 points, got {}", self.0.window),
-            });
-        }
+        check_min_points("window", self.0.window, 2)?;
         check_positive("c", self.0.c)?;
         check_history(self.0.history, Some(self.0.min_periods()))?;
         Ok(self.0)

@@ -13,6 +13,7 @@
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
 
+use crate::common::checks::check_min_points;
 use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
 use crate::error::{DetectError, Result};
@@ -29,12 +30,7 @@ impl ParamGuard for EsdParams {
     type Checked = Esd;
 
     fn check(&self) -> Result<Esd> {
-        if self.0.window < 8 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 8 points, got {}", self.0.window),
-            });
-        }
+        check_min_points("window", self.0.window, 8)?;
         if !(self.0.alpha > 0.0 && self.0.alpha < 1.0) {
             return Err(DetectError::InvalidParameter {
                 name: "alpha",

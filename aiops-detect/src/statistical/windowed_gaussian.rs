@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use statrs::function::erf::{erfc, erfc_inv};
 
 use crate::common::Direction;
+use crate::common::checks::check_min_points;
 use crate::common::moments::RollingMoments;
 use crate::common::score_severity::tiered;
 use crate::detector::{Kernel, ParamGuard, PointScore};
@@ -58,12 +59,7 @@ impl ParamGuard for WindowedGaussianParams {
     type Checked = WindowedGaussian;
 
     fn check(&self) -> Result<WindowedGaussian> {
-        if self.0.window < 2 {
-            return Err(DetectError::InvalidParameter {
-                name: "window",
-                reason: format!("must be at least 2 points, got {}", self.0.window),
-            });
-        }
+        check_min_points("window", self.0.window, 2)?;
         if !(1..=self.0.window).contains(&self.0.step) {
             return Err(DetectError::InvalidParameter {
                 name: "step",
@@ -258,12 +254,7 @@ mod tests {
             .map(|(i, x)| 1e6 + 0.01 * i as f64 + 3.0 * x)
             .collect();
         let ts: Vec<i64> = (0..v.len() as i64).collect();
-        let det = WindowedGaussianParams::new()
-            .window(700)
-            .step(30)
-            .check()
-            .unwrap();
-        let d = det.detect(&ts, &v).unwrap();
+        let d = run(WindowedGaussianParams::new().window(700).step(30), &ts, &v);
         let want = nab_reference(&v, 700, 30);
         assert_eq!(d.scores[0], 0.0);
         for (i, (got, want)) in d.scores.iter().zip(&want).enumerate().skip(2) {

@@ -186,7 +186,6 @@ impl Kernel for ZScoreKernel {
 mod tests {
     use super::*;
     use crate::common::testing::flagged;
-    use crate::common::testing::prelude::*;
     use crate::common::testing::{refused, run, spiked};
 
     use crate::common::testing::noise;
@@ -201,12 +200,11 @@ mod tests {
     #[test]
     fn finds_injected_spikes_and_only_them() {
         let (ts, v) = spiked(2000, 7, &[(500, 15.0), (1200, 15.0), (1800, 15.0)]);
-        let det = RollingZScoreParams::new()
-            .window(100)
-            .threshold(4.0)
-            .check()
-            .unwrap();
-        let d = det.detect(&ts, &v).unwrap();
+        let d = run(
+            RollingZScoreParams::new().window(100).threshold(4.0),
+            &ts,
+            &v,
+        );
         assert_eq!(flagged(&d), [500, 1200, 1800]);
         assert!(
             d.scores[..100].iter().all(|&s| s == 0.0),

@@ -446,3 +446,364 @@ fn convert_series(
         histograms: ts.histograms.len(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn label(name: &str, value: &str) -> Label {
+        Label {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    fn sample(timestamp: i64, value: f64) -> Sample {
+        Sample { value, timestamp }
+    }
+
+    fn series(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: labels.iter().map(|(k, v)| label(k, v)).collect(),
+            samples: samples.iter().map(|&(t, v)| sample(t, v)).collect(),
+            ..TimeSeries::default()
+        }
+    }
+
+    fn request(timeseries: Vec<TimeSeries>) -> WriteRequest {
+        WriteRequest {
+            timeseries,
+            metadata: Vec::new(),
+        }
+    }
+
+    fn convert(req: &WriteRequest) -> Result<Batches> {
+        to_batches(req, &SeriesOptions::default())
+    }
+
+    /// `WriteRequest{timeseries: [{labels: [__name__="up", job="api"], samples: [{1.0, 1000}]}],
+    /// metadata: [{GAUGE, "up", help "h", unit "s"}]}`, encoded by hand: protobuf, then a
+    /// snappy block holding it as one literal.
+    const GOLDEN: &[u8] = &[
+        0x3a, // snappy: decompressed length 58 (varint)
+        0xe4, // snappy: literal of (0xe4 >> 2) + 1 = 58 bytes
+        0x0a, 0x2a, // WriteRequest.timeseries (1, length-delimited), 42 bytes
+        0x0a, 0x0e, // TimeSeries.labels (1), 14 bytes
+        0x0a, 0x08, b'_', b'_', b'n', b'a', b'm', b'e', b'_', b'_', // Label.name (1)
+        0x12, 0x02, b'u', b'p', // Label.value (2)
+        0x0a, 0x0a, // TimeSeries.labels (1), 10 bytes
+        0x0a, 0x03, b'j', b'o', b'b', // Label.name
+        0x12, 0x03, b'a', b'p', b'i', // Label.value
+        0x12, 0x0c, // TimeSeries.samples (2), 12 bytes
+        0x09, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, // Sample.value (1, fixed64) = 1.0
+        0x10, 0xe8, 0x07, // Sample.timestamp (2, varint) = 1000
+        0x1a, 0x0c, // WriteRequest.metadata (3), 12 bytes
+        0x08, 0x02, // MetricMetadata.type (1) = GAUGE
+        0x12, 0x02, b'u', b'p', // metric_family_name (2)
+        0x22, 0x01, b'h', // help (4)
+        0x2a, 0x01, b's', // unit (5)
+    ];
+
+    fn golden_request() -> WriteRequest {
+        WriteRequest {
+            timeseries: vec![series(
+                &[("__name__", "up"), ("job", "api")],
+                &[(1000, 1.0)],
+            )],
+            metadata: vec![MetricMetadata {
+                r#type: MetricType::Gauge as i32,
+                metric_family_name: "up".into(),
+                help: "h".into(),
+                unit: "s".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn golden_bytes_pin_the_field_numbers() {
+        let req = decode(GOLDEN, &Limits::default()).unwrap();
+        assert_eq!(req, golden_request());
+        assert_eq!(req.metadata[0].r#type(), MetricType::Gauge);
+        // prost writes fields in tag order, as Prometheus does: the same protobuf bytes.
+        assert_eq!(golden_request().encode_to_vec(), &GOLDEN[2..]);
+        let b = convert(&req).unwrap();
+        assert_eq!(b.series[0].metric, "up");
+        assert_eq!(b.series[0].samples, [(1000, 1.0)]);
+        assert_eq!(b.summary.metadata, 1);
+    }
+
+    #[test]
+    fn exemplars_and_histograms_are_read_and_counted() {
+        // TimeSeries{labels: [__name__="m"], exemplars: [{labels: [trace_id="t"], 2.0, 5}],
+        // histograms: [<3 bytes>]}, by hand.
+        let ts: &[u8] = &[
+            0x0a, 0x0d, 0x0a, 0x08, b'_', b'_', b'n', b'a', b'm', b'e', b'_', b'_', 0x12, 0x01,
+            b'm', // labels (1)
+            0x1a, 0x1a, // exemplars (3), 26 bytes
+            0x0a, 0x0d, 0x0a, 0x08, b't', b'r', b'a', b'c', b'e', b'_', b'i', b'd', 0x12, 0x01,
+            b't', // Exemplar.labels (1)
+            0x11, 0, 0, 0, 0, 0, 0, 0, 0x40, // Exemplar.value (2) = 2.0
+            0x18, 0x05, // Exemplar.timestamp (3) = 5
+            0x22, 0x03, 0x08, 0x01, 0x10, // histograms (4), raw
+        ];
+        let mut body = vec![0x0a, ts.len() as u8];
+        body.extend_from_slice(ts);
+        let req = WriteRequest::decode(body.as_slice()).unwrap();
+        let s = &req.timeseries[0];
+        assert_eq!(s.exemplars.len(), 1);
+        assert_eq!(s.exemplars[0].labels, [label("trace_id", "t")]);
+        assert_eq!((s.exemplars[0].value, s.exemplars[0].timestamp), (2.0, 5));
+        assert_eq!(s.histograms, [vec![0x08, 0x01, 0x10]]);
+        assert_eq!(req.encode_to_vec(), body);
+        let sum = convert(&req).unwrap().summary;
+        assert_eq!((sum.exemplars, sum.histograms, sum.samples), (1, 1, 0));
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut req = golden_request();
+        req.timeseries.push(TimeSeries {
+            exemplars: vec![Exemplar {
+                labels: vec![label("trace_id", "abc")],
+                value: 0.25,
+                timestamp: 1500,
+            }],
+            histograms: vec![vec![1, 2, 3]],
+            ..series(
+                &[("__name__", "http_requests_total"), ("service", "cart")],
+                &[(1000, 3.0), (2000, f64::from_bits(STALE_NAN_BITS))],
+            )
+        });
+        let body = encode(&req).unwrap();
+        let back = decode(&body, &Limits::default()).unwrap();
+        assert_eq!(back.timeseries.len(), 2);
+        assert_eq!(back.metadata, req.metadata);
+        // The stale NaN keeps its bits (NaN != NaN, so compare bit patterns).
+        assert!(is_stale_marker(back.timeseries[1].samples[1].value));
+        assert_eq!(back.timeseries[1].exemplars, req.timeseries[1].exemplars);
+        assert_eq!(back.timeseries[1].histograms, req.timeseries[1].histograms);
+        assert_eq!(back.encode_to_vec(), req.encode_to_vec());
+    }
+
+    #[test]
+    fn malformed_snappy_is_refused() {
+        let limits = Limits::default();
+        for body in [
+            &b""[..],
+            &[0x0a, 0xff, 0x01][..], // literal longer than the input
+            &[0x80][..],             // truncated length varint
+            b"\xff\x06\x00\x00sNaPpY\x01",
+        ] {
+            match decode(body, &limits) {
+                Err(IntegrationError::Decompress { system: SYSTEM, .. }) => {}
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+        let e = decode(b"\xff\x06\x00\x00sNaPpY", &limits).unwrap_err();
+        assert!(e.to_string().contains("framed"), "{e}");
+    }
+
+    #[test]
+    fn truncated_protobuf_is_refused() {
+        let raw = golden_request().encode_to_vec();
+        let cut = snap::raw::Encoder::new()
+            .compress_vec(&raw[..raw.len() - 3])
+            .unwrap();
+        match decode(&cut, &Limits::default()) {
+            Err(e @ IntegrationError::Protobuf { .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("WriteRequest"), "{text}");
+                assert!(text.contains(SYSTEM), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn oversized_body_is_refused_before_decompressing() {
+        // A header declaring 1 GiB followed by nothing: refused for its size, not for being
+        // truncated, so nothing was allocated or decompressed.
+        let body = [0x80, 0x80, 0x80, 0x80, 0x04, 0x00];
+        match decode(&body, &Limits::default()) {
+            Err(IntegrationError::TooLarge { size, limit, .. }) => {
+                assert_eq!((size, limit), (1 << 30, 32 << 20));
+            }
+            other => panic!("{other:?}"),
+        }
+        let golden_limit = Limits {
+            max_decoded_bytes: 57,
+        };
+        let e = decode(GOLDEN, &golden_limit).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prometheus remote_write body: decompressed size 58 bytes is over the limit of 57 bytes"
+        );
+        assert!(
+            decode(
+                GOLDEN,
+                &Limits {
+                    max_decoded_bytes: 58
+                }
+            )
+            .is_ok()
+        );
+    }
+
+    fn series_error(req: &WriteRequest) -> (usize, String) {
+        match convert(req) {
+            Err(IntegrationError::Series { index, reason, .. }) => (index, reason),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_series_name_their_index() {
+        let ok = series(&[("__name__", "up")], &[(1, 1.0)]);
+        let with = |bad: TimeSeries| request(vec![ok.clone(), ok.clone(), bad]);
+        let (i, r) = series_error(&with(series(&[("job", "api")], &[(1, 1.0)])));
+        assert_eq!((i, r.as_str()), (2, "no __name__ label"));
+        let (_, r) = series_error(&with(series(&[("__name__", "")], &[])));
+        assert_eq!(r, "no __name__ label");
+        let (_, r) = series_error(&with(series(
+            &[("__name__", "up"), ("job", "a"), ("job", "b")],
+            &[],
+        )));
+        assert_eq!(r, r#"duplicate label name "job""#);
+        let (_, r) = series_error(&with(series(&[("__name__", "up"), ("", "x")], &[])));
+        assert_eq!(r, "empty label name");
+        let (_, r) = series_error(&with(series(&[("__name__", "up"), ("a-b", "x")], &[])));
+        assert!(r.contains(r#""a-b""#), "{r}");
+        let (_, r) = series_error(&with(series(&[("__name__", "1up")], &[])));
+        assert!(r.contains("invalid metric name"), "{r}");
+        let e = convert(&with(series(&[("job", "api")], &[]))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "prometheus remote_write series 2: no __name__ label"
+        );
+    }
+
+    #[test]
+    fn labels_are_sorted_and_empty_values_absent() {
+        let req = request(vec![series(
+            &[
+                ("zone", "eu"),
+                ("__name__", "up"),
+                ("env", ""),
+                ("job", "api"),
+            ],
+            &[],
+        )]);
+        let b = &convert(&req).unwrap().series[0];
+        assert_eq!(
+            b.labels.iter().collect::<Vec<_>>(),
+            [("__name__", "up"), ("job", "api"), ("zone", "eu")]
+        );
+    }
+
+    #[test]
+    fn samples_sorted_duplicates_keep_the_last() {
+        let req = request(vec![series(
+            &[("__name__", "m")],
+            &[
+                (3000, 3.0),
+                (1000, 1.0),
+                (2000, 2.0),
+                (1000, 1.5),
+                (2000, f64::NAN),
+            ],
+        )]);
+        let b = convert(&req).unwrap();
+        let s = &b.series[0];
+        assert_eq!(s.samples, [(1000, 1.5), (3000, 3.0)]);
+        // The last sample at 2000 is a NaN: it wins over 2.0 and is rejected.
+        assert_eq!((s.duplicates, s.rejected), (2, 1));
+        assert_eq!(
+            b.summary.samples + b.summary.rejected + b.summary.duplicates,
+            5
+        );
+        let ts = s.to_time_series().unwrap();
+        assert_eq!(ts.timestamps(), [1000, 3000]);
+        assert_eq!(ts.labels().get("__name__"), Some("m"));
+    }
+
+    #[test]
+    fn stale_markers_are_returned_apart() {
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        assert!(is_stale_marker(stale));
+        assert!(!is_stale_marker(f64::NAN));
+        let req = request(vec![
+            series(&[("__name__", "a")], &[(1000, 1.0), (2000, stale)]),
+            series(&[("__name__", "b")], &[(3000, stale)]),
+        ]);
+        let b = convert(&req).unwrap();
+        assert_eq!(b.series[0].samples, [(1000, 1.0)]);
+        assert_eq!(b.series[0].stale, [2000]);
+        assert_eq!(b.series[1].stale, [3000]);
+        assert_eq!((b.summary.stale_markers, b.summary.rejected), (2, 0));
+    }
+
+    #[test]
+    fn nan_and_infinities_are_counted_not_kept() {
+        let req = request(vec![series(
+            &[("__name__", "m")],
+            &[
+                (1, f64::NAN),
+                (2, f64::INFINITY),
+                (3, f64::NEG_INFINITY),
+                (4, -0.5),
+            ],
+        )]);
+        let b = convert(&req).unwrap();
+        assert_eq!(b.series[0].samples, [(4, -0.5)]);
+        assert_eq!(b.series[0].stale, Vec::<i64>::new());
+        assert_eq!(b.summary.rejected, 3);
+        assert_eq!(
+            b.summary.to_string(),
+            "1 series, 1 samples, 0 stale markers, 3 rejected, 0 duplicates, 0 exemplars, \
+             0 histograms, 0 metadata"
+        );
+    }
+
+    #[test]
+    fn resource_is_the_first_present_label() {
+        let req = request(vec![
+            series(
+                &[("__name__", "m"), ("job", "j"), ("instance", "h:9100")],
+                &[],
+            ),
+            series(&[("__name__", "m"), ("job", "j"), ("service", "cart")], &[]),
+            series(&[("__name__", "m"), ("job", "j")], &[]),
+            series(&[("__name__", "m")], &[]),
+        ]);
+        let resources = |opts: &SeriesOptions| {
+            to_batches(&req, opts)
+                .unwrap()
+                .series
+                .into_iter()
+                .map(|s| s.resource)
+                .collect::<Vec<_>>()
+        };
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            resources(&SeriesOptions::default()),
+            [some("h:9100"), some("cart"), some("j"), None]
+        );
+        let job_first = SeriesOptions {
+            resource_labels: vec!["job".into()],
+        };
+        assert_eq!(
+            resources(&job_first),
+            [some("j"), some("j"), some("j"), None]
+        );
+    }
+
+    #[test]
+    fn decode_batches_chains_both_steps() {
+        let b = decode_batches(GOLDEN, &Limits::default(), &SeriesOptions::default()).unwrap();
+        assert_eq!(b.series[0].resource.as_deref(), Some("api"));
+        assert_eq!(
+            serde_json::to_value(b.summary).unwrap()["samples"],
+            serde_json::json!(1)
+        );
+    }
+}

@@ -23,6 +23,7 @@
 //! tests and load generators), and [`to_batches`] checks every series and converts it into a
 //! [`SeriesBatch`] of aiops types, with a [`Summary`] of what the request held.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use aiops_core::labels::{is_valid_label_name, is_valid_metric_name};
@@ -251,9 +252,10 @@ impl Default for SeriesOptions {
 
 /// One series of a request, checked and converted to aiops types.
 ///
-/// Samples are sorted by timestamp; where several share a timestamp the last one sent is kept
-/// (as Prometheus' own storage would overwrite it) and the others are counted in
-/// [`SeriesBatch::duplicates`]. Each kept point is then a value in [`SeriesBatch::samples`]
+/// Every wire entry with the same labels is merged into one batch: Prometheus 2.x sends each
+/// sample as its own `TimeSeries` entry, so a request holds the same series many times.
+/// Samples are sorted by timestamp; where several share a timestamp the last one in request
+/// order is kept and the others are counted in [`SeriesBatch::duplicates`]. Each kept point is then a value in [`SeriesBatch::samples`]
 /// (finite), a staleness marker in [`SeriesBatch::stale`], or counted in
 /// [`SeriesBatch::rejected`] (any other NaN, or ±Inf).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -290,7 +292,9 @@ impl SeriesBatch {
 /// What a request held, for the server to log and count.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// Series.
+    /// `TimeSeries` entries on the wire.
+    pub entries: usize,
+    /// Distinct series (entries with the same labels merged).
     pub series: usize,
     /// Finite samples kept.
     pub samples: usize,
@@ -324,8 +328,9 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} series, {} samples, {} stale markers, {} rejected, {} duplicates, \
+            "{} entries, {} series, {} samples, {} stale markers, {} rejected, {} duplicates, \
              {} exemplars, {} histograms, {} metadata",
+            self.entries,
             self.series,
             self.samples,
             self.stale_markers,
@@ -341,32 +346,56 @@ impl fmt::Display for Summary {
 /// A decoded request converted to aiops types.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Batches {
-    /// The series, in request order.
+    /// The distinct series, in order of first appearance in the request.
     pub series: Vec<SeriesBatch>,
     /// Totals over the request.
     pub summary: Summary,
 }
 
-/// Checks and converts every series of a request (see [`SeriesBatch`] for how samples are
-/// ordered and sorted out).
+/// Checks and converts every series of a request (see [`SeriesBatch`] for how entries are
+/// merged and samples ordered and sorted out).
 ///
-/// The whole request is refused at its first invalid series, with
-/// [`IntegrationError::Series`] naming the series' index: no `__name__` (or an invalid metric
-/// name), an empty or invalid label name (`[a-zA-Z_][a-zA-Z0-9_]*`), or a label name twice.
+/// The whole request is refused at its first invalid entry, with [`IntegrationError::Series`]
+/// naming the entry's index in `timeseries`: no `__name__` (or an invalid metric name), an
+/// empty or invalid label name (`[a-zA-Z_][a-zA-Z0-9_]*`), or a label name twice.
 pub fn to_batches(request: &WriteRequest, options: &SeriesOptions) -> Result<Batches> {
-    let mut summary = Summary {
-        metadata: request.metadata.len(),
-        ..Summary::default()
-    };
-    let mut series = Vec::with_capacity(request.timeseries.len());
+    let mut index_of: HashMap<Labels, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
     for (index, ts) in request.timeseries.iter().enumerate() {
-        let batch = convert_series(ts, options).map_err(|reason| IntegrationError::Series {
+        let (labels, metric) = identify(ts).map_err(|reason| IntegrationError::Series {
             system: SYSTEM,
             index,
             reason,
         })?;
-        summary.add(&batch);
-        series.push(batch);
+        let g = match index_of.get(&labels) {
+            Some(&g) => g,
+            None => {
+                index_of.insert(labels.clone(), groups.len());
+                groups.push(Group {
+                    labels,
+                    metric,
+                    points: Vec::new(),
+                    exemplars: 0,
+                    histograms: 0,
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[g];
+        group
+            .points
+            .extend(ts.samples.iter().map(|s| (s.timestamp, s.value)));
+        group.exemplars += ts.exemplars.len();
+        group.histograms += ts.histograms.len();
+    }
+    let mut summary = Summary {
+        entries: request.timeseries.len(),
+        metadata: request.metadata.len(),
+        ..Summary::default()
+    };
+    let series: Vec<SeriesBatch> = groups.into_iter().map(|g| g.finish(options)).collect();
+    for s in &series {
+        summary.add(s);
     }
     Ok(Batches { series, summary })
 }
@@ -376,11 +405,57 @@ pub fn decode_batches(body: &[u8], limits: &Limits, options: &SeriesOptions) -> 
     to_batches(&decode(body, limits)?, options)
 }
 
-/// One series, or what is wrong with it.
-fn convert_series(
-    ts: &TimeSeries,
-    options: &SeriesOptions,
-) -> std::result::Result<SeriesBatch, String> {
+/// The entries of one series gathered so far.
+struct Group {
+    labels: Labels,
+    metric: String,
+    /// `(timestamp ms, value)` in request order.
+    points: Vec<(TimestampMs, f64)>,
+    exemplars: usize,
+    histograms: usize,
+}
+
+impl Group {
+    /// Sorts the points (stable, so the last of equal timestamps stays last), keeps the last
+    /// of each timestamp and sorts them into samples, staleness markers and rejected values.
+    fn finish(mut self, options: &SeriesOptions) -> SeriesBatch {
+        let resource = options
+            .resource_labels
+            .iter()
+            .find_map(|name| self.labels.get(name))
+            .map(str::to_string);
+        self.points.sort_by_key(|p| p.0);
+        let mut samples = Vec::with_capacity(self.points.len());
+        let mut stale = Vec::new();
+        let (mut rejected, mut duplicates) = (0, 0);
+        for (i, &(t, v)) in self.points.iter().enumerate() {
+            if self.points.get(i + 1).is_some_and(|next| next.0 == t) {
+                duplicates += 1;
+            } else if is_stale_marker(v) {
+                stale.push(t);
+            } else if v.is_finite() {
+                samples.push((t, v));
+            } else {
+                rejected += 1;
+            }
+        }
+        SeriesBatch {
+            labels: self.labels,
+            metric: self.metric,
+            resource,
+            samples,
+            stale,
+            rejected,
+            duplicates,
+            exemplars: self.exemplars,
+            histograms: self.histograms,
+        }
+    }
+}
+
+/// The checked identity of an entry (its labels, sorted, and its metric name), or what is
+/// wrong with it.
+fn identify(ts: &TimeSeries) -> std::result::Result<(Labels, String), String> {
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(ts.labels.len());
     for l in &ts.labels {
         if l.name.is_empty() {
@@ -411,40 +486,7 @@ fn convert_series(
     }
     let labels = Labels::try_from_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()).copied())
         .map_err(|e| e.to_string())?;
-    let resource = options
-        .resource_labels
-        .iter()
-        .find_map(|name| labels.get(name))
-        .map(str::to_string);
-
-    // Stable sort, then keep the last of each run of equal timestamps.
-    let mut points: Vec<(i64, f64)> = ts.samples.iter().map(|s| (s.timestamp, s.value)).collect();
-    points.sort_by_key(|p| p.0);
-    let mut samples = Vec::with_capacity(points.len());
-    let mut stale = Vec::new();
-    let (mut rejected, mut duplicates) = (0, 0);
-    for (i, &(t, v)) in points.iter().enumerate() {
-        if points.get(i + 1).is_some_and(|next| next.0 == t) {
-            duplicates += 1;
-        } else if is_stale_marker(v) {
-            stale.push(t);
-        } else if v.is_finite() {
-            samples.push((t, v));
-        } else {
-            rejected += 1;
-        }
-    }
-    Ok(SeriesBatch {
-        labels,
-        metric: metric.to_string(),
-        resource,
-        samples,
-        stale,
-        rejected,
-        duplicates,
-        exemplars: ts.exemplars.len(),
-        histograms: ts.histograms.len(),
-    })
+    Ok((labels, metric.to_string()))
 }
 
 #[cfg(test)]
@@ -727,6 +769,26 @@ mod tests {
     }
 
     #[test]
+    fn entries_of_one_series_are_merged() {
+        // As Prometheus 2.x sends them: one entry per sample, labels in any order here.
+        let req = request(vec![
+            series(&[("__name__", "m"), ("job", "a")], &[(2000, 2.0)]),
+            series(&[("__name__", "m"), ("job", "b")], &[(1000, 9.0)]),
+            series(&[("job", "a"), ("__name__", "m")], &[(1000, 1.0)]),
+            series(
+                &[("__name__", "m"), ("job", "a"), ("env", "")],
+                &[(2000, 2.5)],
+            ),
+        ]);
+        let b = convert(&req).unwrap();
+        assert_eq!((b.summary.entries, b.summary.series), (4, 2));
+        assert_eq!(b.series[0].labels.get("job"), Some("a"));
+        assert_eq!(b.series[0].samples, [(1000, 1.0), (2000, 2.5)]);
+        assert_eq!(b.series[0].duplicates, 1);
+        assert_eq!(b.series[1].samples, [(1000, 9.0)]);
+    }
+
+    #[test]
     fn stale_markers_are_returned_apart() {
         let stale = f64::from_bits(STALE_NAN_BITS);
         assert!(is_stale_marker(stale));
@@ -759,7 +821,7 @@ mod tests {
         assert_eq!(b.summary.rejected, 3);
         assert_eq!(
             b.summary.to_string(),
-            "1 series, 1 samples, 0 stale markers, 3 rejected, 0 duplicates, 0 exemplars, \
+            "1 entries, 1 series, 1 samples, 0 stale markers, 3 rejected, 0 duplicates, 0 exemplars, \
              0 histograms, 0 metadata"
         );
     }

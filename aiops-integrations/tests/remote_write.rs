@@ -7,40 +7,40 @@ use aiops_integrations::remote_write::{
     self, Label, Limits, STALE_NAN_BITS, Sample, SeriesOptions, TimeSeries, WriteRequest,
 };
 
-/// `series` series of `points` samples 15 s apart; labels sent in reverse order, and the last
-/// sample of every tenth series is a staleness marker.
+/// `series` series of `points` samples 15 s apart, sent as Prometheus 2.x does: one entry per
+/// sample, series interleaved, labels in reverse order. The last sample of every tenth series
+/// is a staleness marker.
 fn load(series: usize, points: i64) -> WriteRequest {
-    let timeseries = (0..series)
-        .map(|i| TimeSeries {
-            labels: vec![
-                Label {
-                    name: "job".into(),
-                    value: "node".into(),
-                },
-                Label {
-                    name: "instance".into(),
-                    value: format!("host{i}:9100"),
-                },
-                Label {
-                    name: "__name__".into(),
-                    value: "node_load1".into(),
-                },
-            ],
-            samples: (0..points)
-                .map(|k| Sample {
-                    value: if i % 10 == 0 && k == points - 1 {
-                        f64::from_bits(STALE_NAN_BITS)
-                    } else {
-                        (i as f64) + (k as f64) / 100.0
-                    },
-                    timestamp: 1_700_000_000_000 + 15_000 * k,
-                })
-                .collect(),
-            ..TimeSeries::default()
-        })
-        .collect();
+    let entry = |i: usize, k: i64| TimeSeries {
+        labels: vec![
+            Label {
+                name: "job".into(),
+                value: "node".into(),
+            },
+            Label {
+                name: "instance".into(),
+                value: format!("host{i}:9100"),
+            },
+            Label {
+                name: "__name__".into(),
+                value: "node_load1".into(),
+            },
+        ],
+        samples: vec![Sample {
+            value: if i.is_multiple_of(10) && k == points - 1 {
+                f64::from_bits(STALE_NAN_BITS)
+            } else {
+                (i as f64) + (k as f64) / 100.0
+            },
+            timestamp: 1_700_000_000_000 + 15_000 * k,
+        }],
+        ..TimeSeries::default()
+    };
     WriteRequest {
-        timeseries,
+        timeseries: (0..points)
+            .flat_map(|k| (0..series).map(move |i| (i, k)))
+            .map(|(i, k)| entry(i, k))
+            .collect(),
         metadata: Vec::new(),
     }
 }

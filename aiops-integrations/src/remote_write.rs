@@ -255,9 +255,9 @@ impl Default for SeriesOptions {
 /// Every wire entry with the same labels is merged into one batch: Prometheus 2.x sends each
 /// sample as its own `TimeSeries` entry, so a request holds the same series many times.
 /// Samples are sorted by timestamp; where several share a timestamp the last one in request
-/// order is kept and the others are counted in [`SeriesBatch::duplicates`]. Each kept point is then a value in [`SeriesBatch::samples`]
-/// (finite), a staleness marker in [`SeriesBatch::stale`], or counted in
-/// [`SeriesBatch::rejected`] (any other NaN, or ±Inf).
+/// order is kept and the others are counted in [`SeriesBatch::duplicates`]. Each kept point
+/// is then a value in [`SeriesBatch::samples`] (finite), a staleness marker in
+/// [`SeriesBatch::stale`], or counted in [`SeriesBatch::rejected`] (any other NaN, or ±Inf).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeriesBatch {
     /// The series' identity: every label, `__name__` included, sorted by name. Labels with an
@@ -282,7 +282,9 @@ pub struct SeriesBatch {
 }
 
 impl SeriesBatch {
-    /// The finite samples as an [`aiops_core::TimeSeries`] with the same labels.
+    /// The finite samples as an [`aiops_core::TimeSeries`] with the same labels. It cannot
+    /// fail for a batch made by [`to_batches`]; a batch edited by hand with unsorted or
+    /// repeated timestamps is refused ([`IntegrationError::Core`]).
     pub fn to_time_series(&self) -> Result<CoreSeries> {
         let (timestamps, values) = self.samples.iter().copied().unzip();
         Ok(CoreSeries::new(self.labels.clone(), timestamps, values)?)

@@ -119,7 +119,7 @@ pub struct Exemplar {
 #[derive(Clone, PartialEq, Message)]
 pub struct MetricMetadata {
     /// The family's type, a [`MetricType`] value (unknown numbers read as
-    /// [`MetricType::Unknown`] through [`MetricMetadata::r#type`]).
+    /// [`MetricType::Unknown`] through the generated `r#type()` getter).
     #[prost(enumeration = "MetricType", tag = "1")]
     pub r#type: i32,
     /// The family's name (`http_requests_total`...).

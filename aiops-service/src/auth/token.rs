@@ -338,8 +338,8 @@ mod tests {
 
     fn record(expires_at: Option<TimestampMs>) -> (SecretToken, ApiTokenRecord) {
         let (plain, parts) = generate().unwrap();
-        let rec = ApiTokenRecord::new(parts, " prometheus ", Role::Ingest, 1_000, expires_at)
-            .unwrap();
+        let rec =
+            ApiTokenRecord::new(parts, " prometheus ", Role::Ingest, 1_000, expires_at).unwrap();
         (plain, rec)
     }
 
@@ -398,7 +398,10 @@ mod tests {
     fn authorization_header() {
         let t = "aiops_abc";
         assert_eq!(parse_authorization(Some("Bearer aiops_abc")).unwrap(), t);
-        assert_eq!(parse_authorization(Some("bearer   aiops_abc  ")).unwrap(), t);
+        assert_eq!(
+            parse_authorization(Some("bearer   aiops_abc  ")).unwrap(),
+            t
+        );
         assert_eq!(parse_authorization(Some("BEARER\taiops_abc")).unwrap(), t);
         assert!(matches!(
             parse_authorization(None),

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod pii;
 
 pub use auth::jwt::{JwtConfig, JwtVerifier};
@@ -9,3 +10,11 @@ pub use auth::rbac::{AuthMethod, Permission, Principal, Role, allows};
 pub use auth::token::{ApiTokenRecord, Bearer, SecretToken, TokenHash, TokenRecordParts};
 pub use error::{ErrorBody, ErrorDetail, Result, ServiceError, TokenRejection};
 pub use pii::{PiiConfig, PiiMasker, PiiPattern};
+
+/// The wall clock in ms since the Unix epoch (the service's time; the libraries take time
+/// from their caller).
+pub fn now_ms() -> aiops_core::TimestampMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -438,19 +438,18 @@ impl MetricPipeline {
         let started = Instant::now();
         for &(id, t, v) in rows {
             let Some(i) = self.info(id) else { continue };
-            if !states.contains_key(&id) {
-                let detector = self.config.detector_for(&i.metric)?;
-                states.insert(
-                    id,
-                    SeriesState {
+            let st = match states.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let detector = self.config.detector_for(&i.metric)?;
+                    e.insert(SeriesState {
                         online: detector.online(),
                         detector,
                         last_t: None,
                         dirty: true,
-                    },
-                );
-            }
-            let st = states.get_mut(&id).expect("inserted above");
+                    })
+                }
+            };
             if st.last_t.is_some_and(|last| t <= last) {
                 self.counters.out_of_order.fetch_add(1, Ordering::Relaxed);
                 continue;

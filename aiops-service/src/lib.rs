@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod pii;

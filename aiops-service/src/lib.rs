@@ -1,17 +1,22 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod anomaly_api;
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod pii;
+pub mod service;
+pub mod telemetry;
 
 pub use auth::jwt::{JwtConfig, JwtVerifier};
 pub use auth::rbac::{AuthMethod, Permission, Principal, Role, allows};
 pub use auth::token::{ApiTokenRecord, Bearer, SecretToken, TokenHash, TokenRecordParts};
+pub use config::ServiceConfig;
 pub use error::{ErrorBody, ErrorDetail, Result, ServiceError, TokenRejection};
 pub use pii::{PiiConfig, PiiMasker, PiiPattern};
+pub use service::Service;
 
 /// The wall clock in ms since the Unix epoch (the service's time; the libraries take time
 /// from their caller).

@@ -8,6 +8,9 @@ use aiops_detect::DetectError;
 /// What can stop a command. Displayed as one line.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
+    /// The service could not start, run or stop, or a token command failed.
+    #[error("{0}")]
+    Service(#[from] aiops_service::ServiceError),
     /// The input file could not be read or parsed.
     #[error("{path}: {source}")]
     Input {

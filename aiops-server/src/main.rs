@@ -13,7 +13,9 @@ mod plot;
 mod progress;
 mod rca_cmd;
 mod runbooks_cmd;
+mod serve;
 mod table;
+mod token_cmd;
 
 use std::process::ExitCode;
 
@@ -60,6 +62,12 @@ enum Command {
     /// Runbook knowledge base: list and full-text search.
     #[command(subcommand)]
     Runbooks(runbooks_cmd::RunbooksCommand),
+    /// Run the service: remote_write, Alertmanager and JSON ingest, online detection,
+    /// correlation and the REST API, on an embedded store (bound to 127.0.0.1:8080).
+    Serve(serve::ServeArgs),
+    /// API tokens of the service (stored as hashes; a new token is printed once).
+    #[command(subcommand)]
+    Token(token_cmd::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +81,8 @@ fn main() -> ExitCode {
         Command::Alerts(cmd) => alerts_cmd::run(cmd),
         Command::Rca(args) => rca_cmd::run(args),
         Command::Runbooks(cmd) => runbooks_cmd::run(cmd),
+        Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => token_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

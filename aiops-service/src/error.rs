@@ -143,6 +143,23 @@ pub enum ServiceError {
         /// Seconds to wait before retrying (the `Retry-After` header).
         retry_after_s: u64,
     },
+    /// The request body is larger than allowed (413, `too_large`).
+    #[error("request body too large: at most {limit} bytes")]
+    TooLarge {
+        /// The limit (bytes).
+        limit: usize,
+    },
+    /// The body's content type or encoding is not the endpoint's (415,
+    /// `unsupported_media_type`).
+    #[error("unsupported {header} {got:?}: expected {expected}")]
+    UnsupportedMediaType {
+        /// `Content-Type` or `Content-Encoding`.
+        header: &'static str,
+        /// What was sent.
+        got: String,
+        /// What the endpoint takes.
+        expected: &'static str,
+    },
     /// No such record (404, `not_found`).
     #[error("{kind} '{id}' not found")]
     NotFound {
@@ -184,6 +201,8 @@ impl ServiceError {
             Self::InvalidConfig { .. } => "invalid_config",
             Self::Internal { .. } => "internal",
             Self::Busy { .. } => "overloaded",
+            Self::TooLarge { .. } => "too_large",
+            Self::UnsupportedMediaType { .. } => "unsupported_media_type",
             Self::NotFound { .. } | Self::Store(aiops_store::StoreError::NotFound { .. }) => {
                 "not_found"
             }
@@ -209,6 +228,8 @@ impl ServiceError {
             | Self::Core(_) => 400,
             Self::InvalidConfig { .. } | Self::Internal { .. } => 500,
             Self::Busy { .. } => 429,
+            Self::TooLarge { .. } => 413,
+            Self::UnsupportedMediaType { .. } => 415,
             Self::NotFound { .. } | Self::Store(aiops_store::StoreError::NotFound { .. }) => 404,
             Self::Store(aiops_store::StoreError::Conflict { .. }) => 409,
             Self::Store(e) if e.is_transient() => 503,

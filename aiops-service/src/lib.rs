@@ -5,6 +5,7 @@ pub mod anomaly_api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod ingest_api;
 pub mod metrics;
 pub mod pii;
 pub mod service;

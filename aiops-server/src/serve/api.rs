@@ -1,0 +1,79 @@
+//! Query and analysis endpoints.
+
+use aiops_service::anomaly_api::{self, AnomalyDetail, AnomalyList, AnomalyQuery, DetectRequest, DetectResponse};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+
+use super::http::{ApiResult, AppState, RequestId};
+
+/// `GET /api/v1/health`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Health {
+    status: &'static str,
+    timestamp: String,
+    version: &'static str,
+}
+
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health {
+        status: "healthy",
+        timestamp: aiops_core::time::format_rfc3339(aiops_service::now_ms()),
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// `GET /-/ready`: 200 when the store answers, else 503.
+pub(crate) async fn ready(State(s): State<AppState>) -> impl IntoResponse {
+    if s.store.ping().await {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+    }
+}
+
+/// `GET /metrics`: the service's own metrics.
+pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        s.telemetry.render(&s.metrics),
+    )
+}
+
+/// `POST /api/v1/anomalies/detect`.
+pub(crate) async fn detect(
+    axum::Extension(id): axum::Extension<RequestId>,
+    body: super::ingest::JsonBody<DetectRequest>,
+) -> ApiResult<Json<DetectResponse>> {
+    let request = body.0;
+    let r = tokio::task::spawn_blocking(move || anomaly_api::detect(&request, &id.0))
+        .await
+        .map_err(|e| aiops_service::ServiceError::Internal { what: e.to_string() })??;
+    Ok(Json(r))
+}
+
+/// `GET /api/v1/anomalies`.
+pub(crate) async fn list_anomalies(
+    State(s): State<AppState>,
+    q: super::ingest::QueryParams<AnomalyQuery>,
+) -> ApiResult<Json<AnomalyList>> {
+    Ok(Json(anomaly_api::list(&s.store, &q.0).await?))
+}
+
+/// `GET /api/v1/anomalies/{id}` (`?window_minutes=`, default 30).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DetailQuery {
+    window_minutes: Option<u32>,
+}
+
+pub(crate) async fn anomaly(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    q: super::ingest::QueryParams<DetailQuery>,
+) -> ApiResult<Json<AnomalyDetail>> {
+    let window = i64::from(q.0.window_minutes.unwrap_or(30).clamp(1, 24 * 60)) * 60_000;
+    Ok(Json(anomaly_api::detail(&s.store, None, &id, window).await?))
+}

@@ -1,0 +1,142 @@
+//! The router, authentication and errors: every route names the permission it needs, checked
+//! from the `Authorization` header before the body is read.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use aiops_service::{Permission, Service, ServiceError};
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::{api, ingest};
+
+/// Shared state of every handler.
+pub(crate) type AppState = Arc<Service>;
+
+/// An error as the API answers it: the status of the error and the one JSON shape.
+#[derive(Debug)]
+pub(crate) struct ApiError(pub(crate) ServiceError);
+
+impl<E: Into<ServiceError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed");
+        }
+        let mut r = (status, axum::Json(e.body())).into_response();
+        if e.is_unauthenticated() {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ServiceError::Busy { retry_after_s, .. } = &e
+            && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}
+
+/// Result of a handler.
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
+
+/// The request id: the caller's `X-Request-Id` when it is short and printable, else made here.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(
+            || format!("req-{:x}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+            str::to_string,
+        )
+}
+
+/// Logs every request as one JSON line and records its latency under its route template.
+async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = request_id(req.headers());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let mut resp = next.run(req).await;
+    let secs = started.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    s.telemetry.observe(&method, &route, status, secs);
+    tracing::info!(request_id = %id, %method, %route, status, ms = secs * 1e3, "request");
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// Authenticates the caller and checks `permission`, before anything reads the body.
+async fn authorize(
+    s: AppState,
+    permission: Permission,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let header = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+    let principal = match s.access.authenticate(header, aiops_service::now_ms()).await {
+        Ok(p) => p,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    if let Err(e) = principal.require(permission) {
+        return ApiError(e).into_response();
+    }
+    req.extensions_mut().insert(principal);
+    next.run(req).await
+}
+
+/// `route` guarded by `permission`.
+fn guarded(s: &AppState, permission: Permission, route: axum::routing::MethodRouter<AppState>) -> axum::routing::MethodRouter<AppState> {
+    let s = s.clone();
+    route.route_layer(middleware::from_fn(move |req: Request, next: Next| {
+        authorize(s.clone(), permission, req, next)
+    }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError(ServiceError::NotFound { kind: "route".into(), id: "this path".into() })
+}
+
+/// Every route of the API.
+pub(crate) fn router(s: AppState) -> Router {
+    use Permission as P;
+    let limit = s.config.limits.max_body_bytes;
+    let g = |p, r| guarded(&s, p, r);
+    Router::new()
+        .route("/api/v1/health", get(api::health))
+        .route("/-/ready", get(api::ready))
+        .route("/-/healthy", get(api::health))
+        .route("/metrics", g(P::ReadMetrics, get(api::metrics)))
+        .route("/api/v1/write", g(P::IngestWrite, post(ingest::remote_write)))
+        .route("/api/v1/ingest/points", g(P::IngestWrite, post(ingest::points)))
+        .route("/api/v1/anomalies/detect", g(P::ReadAnomalies, post(api::detect)))
+        .route("/api/v1/anomalies", g(P::ReadAnomalies, get(api::list_anomalies)))
+        .route("/api/v1/anomalies/{id}", g(P::ReadAnomalies, get(api::anomaly)))
+        .route_layer(middleware::from_fn_with_state(s.clone(), observe))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .with_state(s)
+}

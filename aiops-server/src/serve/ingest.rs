@@ -1,0 +1,128 @@
+//! Ingest endpoints and the extractors that turn bad bodies and query strings into the API's
+//! one error shape.
+
+use aiops_service::ServiceError;
+use aiops_service::ingest_api::{self, PointsRequest};
+use aiops_service::metrics::IngestReport;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+
+use super::http::{ApiError, ApiResult, AppState};
+
+/// A JSON body; a malformed one, a wrong content type or an unknown field is a 400/415 in the
+/// API's error shape, naming the problem.
+#[derive(Debug)]
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(JsonBody(v)),
+            Err(r) => Err(ApiError(json_rejection(r, state.config.limits.max_body_bytes))),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection, limit: usize) -> ServiceError {
+    match r.status().as_u16() {
+        413 => ServiceError::TooLarge { limit },
+        415 => ServiceError::UnsupportedMediaType {
+            header: "Content-Type",
+            got: String::new(),
+            expected: "application/json",
+        },
+        _ => ServiceError::invalid_parameter("body", r.body_text()),
+    }
+}
+
+/// The raw body; over the size limit is a 413 in the API's error shape.
+#[derive(Debug)]
+pub(crate) struct RawBody(pub(crate) Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.limits.max_body_bytes;
+        Bytes::from_request(req, state).await.map(RawBody).map_err(|r| {
+            ApiError(if r.status().as_u16() == 413 {
+                ServiceError::TooLarge { limit }
+            } else {
+                ServiceError::invalid_parameter("body", r.body_text())
+            })
+        })
+    }
+}
+
+/// Query-string parameters; unknown or malformed ones are a 400 naming them.
+#[derive(Debug)]
+pub(crate) struct QueryParams<T>(pub(crate) T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(q) => Ok(QueryParams(q.0)),
+            Err(r) => Err(ApiError(query_rejection(&r))),
+        }
+    }
+}
+
+fn query_rejection(r: &QueryRejection) -> ServiceError {
+    ServiceError::invalid_parameter("query", r.body_text())
+}
+
+/// `POST /api/v1/write`: Prometheus remote_write 1.0 (snappy block + protobuf). 204 once
+/// committed; 400 with the reason for a malformed body; 415 for another encoding.
+pub(crate) async fn remote_write(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult<StatusCode> {
+    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ctype.starts_with("application/x-protobuf") {
+        return Err(ApiError(ServiceError::UnsupportedMediaType {
+            header: "Content-Type",
+            got: ctype.chars().take(64).collect(),
+            expected: "application/x-protobuf",
+        }));
+    }
+    if let Some(enc) = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok())
+        && !enc.eq_ignore_ascii_case("snappy")
+    {
+        return Err(ApiError(ServiceError::UnsupportedMediaType {
+            header: "Content-Encoding",
+            got: enc.chars().take(64).collect(),
+            expected: "snappy",
+        }));
+    }
+    let (series, summary) = ingest_api::remote_write_series(
+        &body,
+        s.config.limits.max_decoded_bytes,
+        &s.config.metrics.resource_labels,
+    )?;
+    if !series.is_empty() {
+        s.metrics.ingest(series, aiops_service::now_ms()).await?;
+    }
+    tracing::debug!(samples = summary.samples, series = summary.series, "remote_write");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/ingest/points`: JSON data points; answers what was stored.
+pub(crate) async fn points(
+    State(s): State<AppState>,
+    body: JsonBody<PointsRequest>,
+) -> ApiResult<Json<IngestReport>> {
+    let series = ingest_api::group_points(body.0)?;
+    if series.is_empty() {
+        return Ok(Json(IngestReport { series: 0, samples: 0, new_samples: 0 }));
+    }
+    Ok(Json(s.metrics.ingest(series, aiops_service::now_ms()).await?))
+}

@@ -60,7 +60,9 @@ fn with_access<T>(
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| ServiceError::Internal { what: e.to_string() })?;
+        .map_err(|e| ServiceError::Internal {
+            what: e.to_string(),
+        })?;
     Ok(rt.block_on(async move {
         let s = aiops_service::service::open_store(&config).await?;
         let r = f(Access::new(s.clone(), None)).await;
@@ -76,7 +78,12 @@ fn time(ms: Option<i64>) -> String {
 pub(crate) fn run(cmd: &TokenCommand) -> Result<(), CliError> {
     let now = aiops_service::now_ms();
     match cmd {
-        TokenCommand::Create { store, role, name, expires_in } => {
+        TokenCommand::Create {
+            store,
+            role,
+            name,
+            expires_in,
+        } => {
             let role: Role = role.parse()?;
             let expires_at = expires_in
                 .as_deref()
@@ -86,18 +93,39 @@ pub(crate) fn run(cmd: &TokenCommand) -> Result<(), CliError> {
                         .map_err(|e| ServiceError::invalid_parameter("--expires-in", e.to_string()))
                 })
                 .transpose()?;
-            let (secret, info) = with_access(store, async |a| a.create_token(name, role, expires_at, now).await)?;
-            eprintln!("token {} ({}, role {}): shown once, store it now", info.id, info.name, info.role.as_str());
+            let (secret, info) = with_access(store, async |a| {
+                a.create_token(name, role, expires_at, now).await
+            })?;
+            eprintln!(
+                "token {} ({}, role {}): shown once, store it now",
+                info.id,
+                info.name,
+                info.role.as_str()
+            );
             println!("{}", secret.expose());
         }
         TokenCommand::List { store, json } => {
             let list = with_access(store, async |a| a.list_tokens().await)?;
             if *json {
-                println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                );
             } else {
-                println!("{:<10} {:<24} {:<9} {:<25} {:<25} revoked", "id", "name", "role", "created", "expires");
+                println!(
+                    "{:<10} {:<24} {:<9} {:<25} {:<25} revoked",
+                    "id", "name", "role", "created", "expires"
+                );
                 for t in list {
-                    println!("{:<10} {:<24} {:<9} {:<25} {:<25} {}", t.id, t.name, t.role.as_str(), time(Some(t.created_at)), time(t.expires_at), time(t.revoked_at));
+                    println!(
+                        "{:<10} {:<24} {:<9} {:<25} {:<25} {}",
+                        t.id,
+                        t.name,
+                        t.role.as_str(),
+                        time(Some(t.created_at)),
+                        time(t.expires_at),
+                        time(t.revoked_at)
+                    );
                 }
             }
         }

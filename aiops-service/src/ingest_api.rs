@@ -20,7 +20,9 @@ pub fn remote_write_series(
     let batches = remote_write::decode_batches(
         body,
         &Limits { max_decoded_bytes },
-        &SeriesOptions { resource_labels: resource_labels.to_vec() },
+        &SeriesOptions {
+            resource_labels: resource_labels.to_vec(),
+        },
     )?;
     let series = batches
         .series
@@ -73,7 +75,10 @@ fn time(i: usize, v: &serde_json::Value) -> Result<TimestampMs> {
             .and_then(aiops_core::time::number_to_ms)
             .map(|(t, _)| t)
             .ok_or_else(|| ServiceError::invalid_parameter(name, "not a time")),
-        _ => Err(ServiceError::invalid_parameter(name, "expected RFC 3339 text or a number")),
+        _ => Err(ServiceError::invalid_parameter(
+            name,
+            "expected RFC 3339 text or a number",
+        )),
     }
 }
 
@@ -84,24 +89,35 @@ pub fn group_points(request: PointsRequest) -> Result<Vec<SeriesSamples>> {
     for (i, p) in request.points.into_iter().enumerate() {
         let t = time(i, &p.timestamp)?;
         if !aiops_core::labels::is_valid_metric_name(&p.metric) {
-            return Err(ServiceError::invalid_parameter(format!("points[{i}].metric"), format!("{:?} is not a metric name", p.metric)));
+            return Err(ServiceError::invalid_parameter(
+                format!("points[{i}].metric"),
+                format!("{:?} is not a metric name", p.metric),
+            ));
         }
-        let mut labels = Labels::try_from_pairs(p.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .map_err(|e| ServiceError::invalid_parameter(format!("points[{i}].labels"), e.to_string()))?;
-        labels = labels
-            .with("__name__", p.metric.as_str())
-            .map_err(|e| ServiceError::invalid_parameter(format!("points[{i}].labels"), e.to_string()))?;
+        let mut labels =
+            Labels::try_from_pairs(p.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|e| {
+                    ServiceError::invalid_parameter(format!("points[{i}].labels"), e.to_string())
+                })?;
+        labels = labels.with("__name__", p.metric.as_str()).map_err(|e| {
+            ServiceError::invalid_parameter(format!("points[{i}].labels"), e.to_string())
+        })?;
         if let Some(r) = &p.resource {
             if r.is_empty() {
-                return Err(ServiceError::invalid_parameter(format!("points[{i}].resource"), "must not be empty"));
+                return Err(ServiceError::invalid_parameter(
+                    format!("points[{i}].resource"),
+                    "must not be empty",
+                ));
             }
         }
-        let entry = series.entry(labels.clone()).or_insert_with(|| SeriesSamples {
-            labels,
-            metric: p.metric.clone(),
-            resource: p.resource.clone(),
-            samples: Vec::new(),
-        });
+        let entry = series
+            .entry(labels.clone())
+            .or_insert_with(|| SeriesSamples {
+                labels,
+                metric: p.metric.clone(),
+                resource: p.resource.clone(),
+                samples: Vec::new(),
+            });
         entry.samples.push((t, p.value));
     }
     let mut out: Vec<SeriesSamples> = series.into_values().collect();
@@ -121,16 +137,32 @@ mod tests {
         let req = WriteRequest {
             timeseries: vec![TimeSeries {
                 labels: vec![
-                    Label { name: "__name__".into(), value: "up".into() },
-                    Label { name: "job".into(), value: "node".into() },
+                    Label {
+                        name: "__name__".into(),
+                        value: "up".into(),
+                    },
+                    Label {
+                        name: "job".into(),
+                        value: "node".into(),
+                    },
                 ],
-                samples: vec![Sample { value: 1.0, timestamp: 2_000 }, Sample { value: 0.0, timestamp: 1_000 }],
+                samples: vec![
+                    Sample {
+                        value: 1.0,
+                        timestamp: 2_000,
+                    },
+                    Sample {
+                        value: 0.0,
+                        timestamp: 1_000,
+                    },
+                ],
                 ..Default::default()
             }],
             ..Default::default()
         };
         let body = encode(&req).unwrap();
-        let (series, summary) = remote_write_series(&body, 1 << 20, &["service".into(), "job".into()]).unwrap();
+        let (series, summary) =
+            remote_write_series(&body, 1 << 20, &["service".into(), "job".into()]).unwrap();
         assert_eq!(summary.samples, 2);
         assert_eq!(series[0].resource.as_deref(), Some("node"));
         assert_eq!(series[0].samples, vec![(1_000, 0.0), (2_000, 1.0)]);
@@ -150,11 +182,29 @@ mod tests {
         .unwrap();
         let s = group_points(req).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0].samples, vec![(1_704_067_200_000, 1.0), (1_704_067_260_000, 2.0)]);
+        assert_eq!(
+            s[0].samples,
+            vec![(1_704_067_200_000, 1.0), (1_704_067_260_000, 2.0)]
+        );
         assert_eq!(s[1].resource.as_deref(), Some("db"));
-        let bad: PointsRequest = serde_json::from_str(r#"{"points": [{"metric": "cpu", "timestamp": "soon", "value": 1}]}"#).unwrap();
-        assert!(group_points(bad).unwrap_err().to_string().contains("points[0].timestamp"));
-        let bad: PointsRequest = serde_json::from_str(r#"{"points": [{"metric": "9cpu", "timestamp": 1, "value": 1}]}"#).unwrap();
-        assert!(group_points(bad).unwrap_err().to_string().contains("points[0].metric"));
+        let bad: PointsRequest = serde_json::from_str(
+            r#"{"points": [{"metric": "cpu", "timestamp": "soon", "value": 1}]}"#,
+        )
+        .unwrap();
+        assert!(
+            group_points(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("points[0].timestamp")
+        );
+        let bad: PointsRequest =
+            serde_json::from_str(r#"{"points": [{"metric": "9cpu", "timestamp": 1, "value": 1}]}"#)
+                .unwrap();
+        assert!(
+            group_points(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("points[0].metric")
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Query and analysis endpoints.
 
-use aiops_service::anomaly_api::{self, AnomalyDetail, AnomalyList, AnomalyQuery, DetectRequest, DetectResponse};
+use aiops_service::anomaly_api::{
+    self, AnomalyDetail, AnomalyList, AnomalyQuery, DetectRequest, DetectResponse,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -37,7 +39,10 @@ pub(crate) async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 /// `GET /metrics`: the service's own metrics.
 pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         s.telemetry.render(&s.metrics),
     )
 }
@@ -50,7 +55,9 @@ pub(crate) async fn detect(
     let request = body.0;
     let r = tokio::task::spawn_blocking(move || anomaly_api::detect(&request, &id.0))
         .await
-        .map_err(|e| aiops_service::ServiceError::Internal { what: e.to_string() })??;
+        .map_err(|e| aiops_service::ServiceError::Internal {
+            what: e.to_string(),
+        })??;
     Ok(Json(r))
 }
 
@@ -75,5 +82,7 @@ pub(crate) async fn anomaly(
     q: super::ingest::QueryParams<DetailQuery>,
 ) -> ApiResult<Json<AnomalyDetail>> {
     let window = i64::from(q.0.window_minutes.unwrap_or(30).clamp(1, 24 * 60)) * 60_000;
-    Ok(Json(anomaly_api::detail(&s.store, None, &id, window).await?))
+    Ok(Json(
+        anomaly_api::detail(&s.store, None, &id, window).await?,
+    ))
 }

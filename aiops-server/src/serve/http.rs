@@ -37,7 +37,8 @@ impl IntoResponse for ApiError {
         }
         let mut r = (status, axum::Json(e.body())).into_response();
         if e.is_unauthenticated() {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let ServiceError::Busy { retry_after_s, .. } = &e
             && let Ok(v) = HeaderValue::from_str(&retry_after_s.to_string())
@@ -63,7 +64,13 @@ fn request_id(headers: &HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(
-            || format!("req-{:x}-{}", std::process::id(), NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+            || {
+                format!(
+                    "req-{:x}-{}",
+                    std::process::id(),
+                    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+                )
+            },
             str::to_string,
         )
 }
@@ -90,13 +97,11 @@ async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Res
 }
 
 /// Authenticates the caller and checks `permission`, before anything reads the body.
-async fn authorize(
-    s: AppState,
-    permission: Permission,
-    mut req: Request,
-    next: Next,
-) -> Response {
-    let header = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{0}"));
+async fn authorize(s: AppState, permission: Permission, mut req: Request, next: Next) -> Response {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or("\u{0}"));
     let principal = match s.access.authenticate(header, aiops_service::now_ms()).await {
         Ok(p) => p,
         Err(e) => return ApiError(e).into_response(),
@@ -109,7 +114,11 @@ async fn authorize(
 }
 
 /// `route` guarded by `permission`.
-fn guarded(s: &AppState, permission: Permission, route: axum::routing::MethodRouter<AppState>) -> axum::routing::MethodRouter<AppState> {
+fn guarded(
+    s: &AppState,
+    permission: Permission,
+    route: axum::routing::MethodRouter<AppState>,
+) -> axum::routing::MethodRouter<AppState> {
     let s = s.clone();
     route.route_layer(middleware::from_fn(move |req: Request, next: Next| {
         authorize(s.clone(), permission, req, next)
@@ -117,7 +126,10 @@ fn guarded(s: &AppState, permission: Permission, route: axum::routing::MethodRou
 }
 
 async fn not_found() -> ApiError {
-    ApiError(ServiceError::NotFound { kind: "route".into(), id: "this path".into() })
+    ApiError(ServiceError::NotFound {
+        kind: "route".into(),
+        id: "this path".into(),
+    })
 }
 
 /// Every route of the API.
@@ -130,11 +142,26 @@ pub(crate) fn router(s: AppState) -> Router {
         .route("/-/ready", get(api::ready))
         .route("/-/healthy", get(api::health))
         .route("/metrics", g(P::ReadMetrics, get(api::metrics)))
-        .route("/api/v1/write", g(P::IngestWrite, post(ingest::remote_write)))
-        .route("/api/v1/ingest/points", g(P::IngestWrite, post(ingest::points)))
-        .route("/api/v1/anomalies/detect", g(P::ReadAnomalies, post(api::detect)))
-        .route("/api/v1/anomalies", g(P::ReadAnomalies, get(api::list_anomalies)))
-        .route("/api/v1/anomalies/{id}", g(P::ReadAnomalies, get(api::anomaly)))
+        .route(
+            "/api/v1/write",
+            g(P::IngestWrite, post(ingest::remote_write)),
+        )
+        .route(
+            "/api/v1/ingest/points",
+            g(P::IngestWrite, post(ingest::points)),
+        )
+        .route(
+            "/api/v1/anomalies/detect",
+            g(P::ReadAnomalies, post(api::detect)),
+        )
+        .route(
+            "/api/v1/anomalies",
+            g(P::ReadAnomalies, get(api::list_anomalies)),
+        )
+        .route(
+            "/api/v1/anomalies/{id}",
+            g(P::ReadAnomalies, get(api::anomaly)),
+        )
         .route_layer(middleware::from_fn_with_state(s.clone(), observe))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))

@@ -24,7 +24,10 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(JsonBody(v)),
-            Err(r) => Err(ApiError(json_rejection(r, state.config.limits.max_body_bytes))),
+            Err(r) => Err(ApiError(json_rejection(
+                r,
+                state.config.limits.max_body_bytes,
+            ))),
         }
     }
 }
@@ -50,13 +53,16 @@ impl FromRequest<AppState> for RawBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.limits.max_body_bytes;
-        Bytes::from_request(req, state).await.map(RawBody).map_err(|r| {
-            ApiError(if r.status().as_u16() == 413 {
-                ServiceError::TooLarge { limit }
-            } else {
-                ServiceError::invalid_parameter("body", r.body_text())
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|r| {
+                ApiError(if r.status().as_u16() == 413 {
+                    ServiceError::TooLarge { limit }
+                } else {
+                    ServiceError::invalid_parameter("body", r.body_text())
+                })
             })
-        })
     }
 }
 
@@ -86,7 +92,10 @@ pub(crate) async fn remote_write(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> ApiResult<StatusCode> {
-    let ctype = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !ctype.starts_with("application/x-protobuf") {
         return Err(ApiError(ServiceError::UnsupportedMediaType {
             header: "Content-Type",
@@ -94,7 +103,9 @@ pub(crate) async fn remote_write(
             expected: "application/x-protobuf",
         }));
     }
-    if let Some(enc) = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok())
+    if let Some(enc) = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
         && !enc.eq_ignore_ascii_case("snappy")
     {
         return Err(ApiError(ServiceError::UnsupportedMediaType {
@@ -111,7 +122,11 @@ pub(crate) async fn remote_write(
     if !series.is_empty() {
         s.metrics.ingest(series, aiops_service::now_ms()).await?;
     }
-    tracing::debug!(samples = summary.samples, series = summary.series, "remote_write");
+    tracing::debug!(
+        samples = summary.samples,
+        series = summary.series,
+        "remote_write"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -122,7 +137,13 @@ pub(crate) async fn points(
 ) -> ApiResult<Json<IngestReport>> {
     let series = ingest_api::group_points(body.0)?;
     if series.is_empty() {
-        return Ok(Json(IngestReport { series: 0, samples: 0, new_samples: 0 }));
+        return Ok(Json(IngestReport {
+            series: 0,
+            samples: 0,
+            new_samples: 0,
+        }));
     }
-    Ok(Json(s.metrics.ingest(series, aiops_service::now_ms()).await?))
+    Ok(Json(
+        s.metrics.ingest(series, aiops_service::now_ms()).await?,
+    ))
 }

@@ -62,7 +62,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Service(aiops_service::ServiceError::Internal { what: e.to_string() }))?;
+        .map_err(|e| {
+            CliError::Service(aiops_service::ServiceError::Internal {
+                what: e.to_string(),
+            })
+        })?;
     rt.block_on(async move {
         let service = Service::start(config).await?;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -70,12 +74,17 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
         })?;
         tracing::info!(%addr, store = ?service.store.backend(), "aiops serve listening");
         let app = http::router(service.clone());
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
+        let served = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
         tracing::info!("stopping: finishing queued work and saving state");
         let stopped = service.shutdown().await;
-        served.map_err(|e| aiops_service::ServiceError::Internal { what: e.to_string() })?;
+        served.map_err(|e| aiops_service::ServiceError::Internal {
+            what: e.to_string(),
+        })?;
         stopped?;
         tracing::info!("stopped");
         Ok::<(), aiops_service::ServiceError>(())

@@ -2,6 +2,8 @@
 // Each test file uses only some of them.
 #![allow(dead_code)]
 
+pub(crate) mod server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

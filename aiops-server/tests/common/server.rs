@@ -1,0 +1,170 @@
+//! A running `aiops serve` on a free loopback port, for the service tests.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aiops_integrations::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
+
+/// A server process; killed when dropped.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) dir: PathBuf,
+    pub(crate) http: reqwest::blocking::Client,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Makes a token with the CLI; returns its secret.
+pub(crate) fn token(dir: &Path, role: &str, name: &str) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["token", "create", "--data-dir"])
+        .arg(dir.join("data"))
+        .args(["--role", role, "--name", name])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap().trim().to_string()
+}
+
+impl Server {
+    /// Starts `aiops serve` with this configuration on a free port; waits until ready.
+    pub(crate) fn start(dir: &Path, config: &str) -> Server {
+        let cfg = dir.join("aiops.yaml");
+        std::fs::write(&cfg, config).unwrap();
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_aiops"))
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .env("AIOPS_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let s = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            dir: dir.to_path_buf(),
+            http: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        };
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = s.http.get(format!("{}/-/ready", s.url)).send()
+                && r.status() == 200
+            {
+                return s;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `GET path` with a token.
+    pub(crate) fn get(&self, path: &str, token: &str) -> reqwest::blocking::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    }
+
+    /// `POST path` with a JSON body and a token.
+    pub(crate) fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::blocking::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+
+    /// `POST /api/v1/write` of this request, as Prometheus sends it.
+    pub(crate) fn remote_write(
+        &self,
+        token: &str,
+        req: &WriteRequest,
+    ) -> reqwest::blocking::Response {
+        self.http
+            .post(format!("{}/api/v1/write", self.url))
+            .bearer_auth(token)
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "snappy")
+            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+            .body(encode(req).unwrap())
+            .send()
+            .unwrap()
+    }
+
+    /// SIGTERM, then waits for the exit; returns whether it exited successfully.
+    pub(crate) fn stop(mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let ok = self.child.wait().map(|s| s.success()).unwrap_or(false);
+        std::mem::forget(self);
+        ok
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub(crate) fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A remote_write request of one series `metric{service=...}` with these samples.
+pub(crate) fn write_request(metric: &str, service: &str, samples: &[(i64, f64)]) -> WriteRequest {
+    WriteRequest {
+        timeseries: vec![TimeSeries {
+            labels: vec![
+                Label {
+                    name: "__name__".into(),
+                    value: metric.into(),
+                },
+                Label {
+                    name: "service".into(),
+                    value: service.into(),
+                },
+            ],
+            samples: samples
+                .iter()
+                .map(|&(t, v)| Sample {
+                    value: v,
+                    timestamp: t,
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}

@@ -6,7 +6,7 @@
 //!
 //! JSON shape (absent optional fields are left out):
 //! `{"at": 1767225600000, "actor": "u-123", "action": "alert.acknowledge", "kind": "mutation",
-//! "target": "alert/4f2a", "before": {...}, "after": {...}, "outcome": "success",
+//! "target": "alert/4f2a", "before": {...}, "after": {...}, "outcome": "ok",
 //! "request_id": "req-1"}`
 
 use aiops_core::TimestampMs;
@@ -37,16 +37,44 @@ pub enum AuditKind {
     Mutation,
 }
 
-/// How the action ended.
+impl AuditKind {
+    /// The serialised name (`auth`, `config_change`, `remediation`, `data_access`,
+    /// `mutation`), as the store's `kind` column holds it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Auth => "auth",
+            AuditKind::ConfigChange => "config_change",
+            AuditKind::Remediation => "remediation",
+            AuditKind::DataAccess => "data_access",
+            AuditKind::Mutation => "mutation",
+        }
+    }
+}
+
+/// How the action ended. Serialised `ok`, `denied`, `failed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
-    /// Done.
+    /// Done (`ok`).
+    #[serde(rename = "ok")]
     Success,
-    /// Refused: not authenticated or not allowed.
+    /// Refused: not authenticated or not allowed (`denied`).
     Denied,
-    /// Allowed but failed.
+    /// Allowed but failed (`failed`).
+    #[serde(rename = "failed")]
     Failure,
+}
+
+impl Outcome {
+    /// The serialised name (`ok`, `denied`, `failed`), as the store's `outcome` column holds
+    /// it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Failure => "failed",
+        }
+    }
 }
 
 /// One entry of the append-only audit log.
@@ -166,6 +194,19 @@ impl AuditEvent {
         }
     }
 
+    /// `before` and `after` as one JSON object (`{"before": ..., "after": ...}`, absent ones
+    /// left out), for a store that keeps them in one `detail` column.
+    pub fn detail(&self) -> Value {
+        let mut detail = serde_json::Map::new();
+        if let Some(b) = &self.before {
+            detail.insert("before".to_owned(), b.clone());
+        }
+        if let Some(a) = &self.after {
+            detail.insert("after".to_owned(), a.clone());
+        }
+        Value::Object(detail)
+    }
+
     /// With a target.
     pub fn with_target(mut self, target: impl Into<String>) -> Self {
         self.target = Some(target.into());
@@ -227,7 +268,7 @@ mod tests {
                 "at": 1_767_225_600_000_i64, "actor": "u-123", "action": "alert.acknowledge",
                 "kind": "mutation", "target": "alert/4f2a",
                 "before": {"status": "firing"}, "after": {"status": "acknowledged"},
-                "outcome": "success", "request_id": "req-1"
+                "outcome": "ok", "request_id": "req-1"
             })
         );
         assert_eq!(serde_json::from_value::<AuditEvent>(v).unwrap(), e);
@@ -274,5 +315,27 @@ mod tests {
             "config_change"
         );
         assert!(serde_json::from_value::<AuditEvent>(json!({"at": 1})).is_err());
+    }
+
+    #[test]
+    fn names_match_the_serialised_form() {
+        for k in [
+            AuditKind::Auth,
+            AuditKind::ConfigChange,
+            AuditKind::Remediation,
+            AuditKind::DataAccess,
+            AuditKind::Mutation,
+        ] {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        for o in [Outcome::Success, Outcome::Denied, Outcome::Failure] {
+            assert_eq!(serde_json::to_value(o).unwrap(), o.as_str());
+        }
+        let e = AuditEvent::new(1, SYSTEM, AuditKind::Mutation, "x", Outcome::Success);
+        assert_eq!(e.detail(), json!({}));
+        assert_eq!(
+            e.with_before(json!(1)).with_after(json!(2)).detail(),
+            json!({"before": 1, "after": 2})
+        );
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod alertmanager;
 pub mod error;
+pub mod remote_write;
 
 pub use error::{IntegrationError, Result};

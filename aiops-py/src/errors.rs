@@ -450,12 +450,16 @@ fn eval_kind(e: &EvalError) -> (usize, Kind<'_>) {
 }
 
 /// Variants of `IntegrationError`.
-const INTEGRATION_VARIANTS: usize = 2;
+const INTEGRATION_VARIANTS: usize = 6;
 
 fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
     match e {
         IntegrationError::Payload { .. } => (0, Kind::Parse),
         IntegrationError::Core(c) => (1, core_kind(c).1),
+        IntegrationError::Decompress { .. } => (2, Kind::Parse),
+        IntegrationError::TooLarge { .. } => (3, Kind::InvalidInput),
+        IntegrationError::Protobuf { .. } => (4, Kind::Parse),
+        IntegrationError::Series { .. } => (5, Kind::InvalidInput),
     }
 }
 
@@ -779,6 +783,25 @@ fn samples() -> Vec<(&'static str, usize, usize, Error)> {
             message: s(),
         },
         IntegrationError::Core(core()),
+        IntegrationError::Decompress {
+            system: "x",
+            reason: s(),
+        },
+        IntegrationError::TooLarge {
+            system: "x",
+            size: 2,
+            limit: 1,
+        },
+        IntegrationError::Protobuf {
+            system: "x",
+            message: "x",
+            reason: s(),
+        },
+        IntegrationError::Series {
+            system: "x",
+            index: 0,
+            reason: s(),
+        },
     ];
     let mut out = Vec::new();
     macro_rules! push {

@@ -135,6 +135,35 @@ pub enum ServiceError {
     /// An error of `aiops-core` (400, `bad_request`): bad input data.
     #[error(transparent)]
     Core(#[from] aiops_core::CoreError),
+    /// The service is at capacity (429, `overloaded`): retry after `retry_after_s`.
+    #[error("{what} is full: retry in {retry_after_s} s")]
+    Busy {
+        /// What is full (the detection queue, the series limit...).
+        what: String,
+        /// Seconds to wait before retrying (the `Retry-After` header).
+        retry_after_s: u64,
+    },
+    /// No such record (404, `not_found`).
+    #[error("{kind} '{id}' not found")]
+    NotFound {
+        /// The kind of record.
+        kind: String,
+        /// The id asked for.
+        id: String,
+    },
+    /// A store error: 404 / 409 for missing or clashing records, 503 when a retry can
+    /// succeed, 500 otherwise.
+    #[error(transparent)]
+    Store(#[from] aiops_store::StoreError),
+    /// A payload does not follow its wire format (400 `bad_request`; 413 `too_large`).
+    #[error(transparent)]
+    Integration(#[from] aiops_integrations::IntegrationError),
+    /// A detector refused its parameters or input (400, `bad_request`).
+    #[error(transparent)]
+    Detect(#[from] aiops_detect::DetectError),
+    /// The alert engine refused a configuration or an alert (400, `bad_request`).
+    #[error(transparent)]
+    Alert(#[from] aiops_alerts::AlertError),
 }
 
 impl ServiceError {
@@ -154,6 +183,15 @@ impl ServiceError {
             | Self::Core(_) => "bad_request",
             Self::InvalidConfig { .. } => "invalid_config",
             Self::Internal { .. } => "internal",
+            Self::Busy { .. } => "overloaded",
+            Self::NotFound { .. } | Self::Store(aiops_store::StoreError::NotFound { .. }) => {
+                "not_found"
+            }
+            Self::Store(aiops_store::StoreError::Conflict { .. }) => "conflict",
+            Self::Store(e) if e.is_transient() => "unavailable",
+            Self::Store(_) => "internal",
+            Self::Integration(aiops_integrations::IntegrationError::TooLarge { .. }) => "too_large",
+            Self::Integration(_) | Self::Detect(_) | Self::Alert(_) => "bad_request",
         }
     }
 
@@ -170,6 +208,13 @@ impl ServiceError {
             | Self::InvalidParameter { .. }
             | Self::Core(_) => 400,
             Self::InvalidConfig { .. } | Self::Internal { .. } => 500,
+            Self::Busy { .. } => 429,
+            Self::NotFound { .. } | Self::Store(aiops_store::StoreError::NotFound { .. }) => 404,
+            Self::Store(aiops_store::StoreError::Conflict { .. }) => 409,
+            Self::Store(e) if e.is_transient() => 503,
+            Self::Store(_) => 500,
+            Self::Integration(aiops_integrations::IntegrationError::TooLarge { .. }) => 413,
+            Self::Integration(_) | Self::Detect(_) | Self::Alert(_) => 400,
         }
     }
 

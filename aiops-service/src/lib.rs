@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod pii;
 
 pub use audit::{AuditEvent, AuditKind, Outcome};
@@ -13,3 +15,11 @@ pub use auth::jwt::{JwtConfig, JwtVerifier};
 pub use auth::rbac::{AuthMethod, Permission, Principal, Role, allows};
 pub use error::{ErrorBody, ErrorDetail, Result, ServiceError, TokenRejection};
 pub use pii::{PiiConfig, PiiMasker, PiiPattern};
+
+/// The wall clock in ms since the Unix epoch (the service's time; the libraries take time
+/// from their caller).
+pub fn now_ms() -> aiops_core::TimestampMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

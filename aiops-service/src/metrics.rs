@@ -1,0 +1,528 @@
+//! The metric pipeline: samples in, committed, then scored by each series' online detector.
+//!
+//! - [`MetricPipeline::ingest`] stores a batch and returns only after the store committed it;
+//!   a bounded queue sits between ingest and detection, and a full queue refuses the batch
+//!   *before* anything is stored ([`ServiceError::Busy`], 429 + `Retry-After`), so nothing is
+//!   acknowledged that is not both durable and on its way to detection.
+//! - One task ([`MetricPipeline::run`]) owns every series' detector state: it scores the
+//!   samples in time order, stores anomalies (unique per series and time) and publishes them.
+//! - Detector states are saved every `checkpoint_interval` and at shutdown with the time of
+//!   the last sample they saw; a restart restores them and replays the stored samples after
+//!   that time, so it resumes without re-learning and without skipping a sample.
+//!
+//! Memory: one detector state per series (its size is the detector's, stated in
+//! `aiops detectors`) plus `queue_capacity` batches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aiops_core::{Labels, TimestampMs};
+use aiops_detect::{Detector, OnlineDetector, registry};
+use aiops_store::{NewAnomaly, NewSeries, SavedState, Store};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, broadcast, mpsc};
+
+use crate::error::{Result, ServiceError};
+
+/// Which detector scores which series: the first rule whose `metric` matches wins; the
+/// `default` detector scores the rest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorRule {
+    /// The metric name, exactly, or a prefix ending in `*` (`node_cpu_*`).
+    pub metric: String,
+    /// The registry name of the detector (`aiops detectors` lists them).
+    pub detector: String,
+    /// Its parameters.
+    #[serde(default)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DetectorRule {
+    fn matches(&self, metric: &str) -> bool {
+        match self.metric.strip_suffix('*') {
+            Some(prefix) => metric.starts_with(prefix),
+            None => metric == self.metric,
+        }
+    }
+}
+
+/// Settings of the metric pipeline (the `metrics:` section of the service configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Labels naming a series' resource, first present wins.
+    pub resource_labels: Vec<String>,
+    /// Detector rules, first match wins.
+    pub detectors: Vec<DetectorRule>,
+    /// Batches that may wait for detection before ingest answers 429.
+    pub queue_capacity: usize,
+    /// How often detector states are saved (seconds).
+    pub checkpoint_interval_s: u64,
+    /// At most this many series (a new series beyond it is refused with 429).
+    pub max_series: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            resource_labels: vec!["service".into(), "instance".into(), "job".into()],
+            detectors: Vec::new(),
+            queue_capacity: 256,
+            checkpoint_interval_s: 30,
+            max_series: 100_000,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// Checks every detector rule builds.
+    pub fn check(&self) -> Result<()> {
+        for (i, r) in self.detectors.iter().enumerate() {
+            registry::build(&r.detector, &r.params).map_err(|e| {
+                ServiceError::invalid_config(format!("metrics.detectors[{i}]"), e.to_string())
+            })?;
+        }
+        if self.queue_capacity == 0 {
+            return Err(ServiceError::invalid_config(
+                "metrics.queue_capacity",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn detector_for(&self, metric: &str) -> Result<Box<dyn Detector>> {
+        let empty = serde_json::Map::new();
+        let (name, params) = self
+            .detectors
+            .iter()
+            .find(|r| r.matches(metric))
+            .map_or((registry::DEFAULT_DETECTOR, &empty), |r| {
+                (r.detector.as_str(), &r.params)
+            });
+        Ok(registry::build(name, params)?)
+    }
+}
+
+/// The samples of one series in an ingest batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesSamples {
+    /// All labels, `__name__` included.
+    pub labels: Labels,
+    /// The metric name.
+    pub metric: String,
+    /// The resource (None: taken from the configured resource labels, else `unknown`).
+    pub resource: Option<String>,
+    /// Samples (time ms, finite value), sorted by time.
+    pub samples: Vec<(TimestampMs, f64)>,
+}
+
+/// What one ingest call stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    /// Series in the batch.
+    pub series: usize,
+    /// Samples in the batch.
+    pub samples: usize,
+    /// Samples not stored before (a resent batch adds none).
+    pub new_samples: u64,
+}
+
+/// A stored anomaly as published to subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnomalyEvent {
+    /// Store id.
+    pub id: i64,
+    /// The anomaly.
+    #[serde(flatten)]
+    pub anomaly: NewAnomaly,
+}
+
+/// A sample as published to `/ws/metrics/{resource}` subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleEvent {
+    /// The resource.
+    pub resource: String,
+    /// The metric.
+    pub metric: String,
+    /// Time (ms).
+    pub timestamp: TimestampMs,
+    /// Value.
+    pub value: f64,
+}
+
+/// Counters of the pipeline (exported on `/metrics`).
+#[derive(Debug, Default)]
+pub struct MetricCounters {
+    /// Samples received.
+    pub samples_in: AtomicU64,
+    /// Samples scored.
+    pub samples_scored: AtomicU64,
+    /// Samples not scored because an older-or-equal time was already scored for the series.
+    pub out_of_order: AtomicU64,
+    /// Anomalies stored.
+    pub anomalies: AtomicU64,
+    /// Batches refused because the queue was full.
+    pub refused: AtomicU64,
+    /// Nanoseconds spent in detectors.
+    pub detector_nanos: AtomicU64,
+    /// Detector errors (the point is skipped and counted).
+    pub detector_errors: AtomicU64,
+}
+
+struct SeriesInfo {
+    resource: String,
+    metric: String,
+}
+
+struct Job {
+    rows: Vec<(i64, TimestampMs, f64)>,
+}
+
+struct SeriesState {
+    online: Box<dyn OnlineDetector>,
+    detector: Box<dyn Detector>,
+    last_t: Option<TimestampMs>,
+    dirty: bool,
+}
+
+/// The metric pipeline (see the module docs). Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct MetricPipeline {
+    store: Store,
+    config: MetricsConfig,
+    queue: mpsc::Sender<Job>,
+    receiver: Mutex<Option<mpsc::Receiver<Job>>>,
+    series: Mutex<HashMap<String, i64>>,
+    info: std::sync::RwLock<HashMap<i64, Arc<SeriesInfo>>>,
+    anomalies: broadcast::Sender<AnomalyEvent>,
+    samples: broadcast::Sender<SampleEvent>,
+    /// Counters.
+    pub counters: MetricCounters,
+}
+
+impl std::fmt::Debug for SeriesInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.resource, self.metric)
+    }
+}
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Job({} rows)", self.rows.len())
+    }
+}
+
+impl MetricPipeline {
+    /// A pipeline over `store`; call [`MetricPipeline::run`] in a task to score.
+    pub async fn new(store: Store, config: MetricsConfig) -> Result<Arc<Self>> {
+        config.check()?;
+        let (queue, receiver) = mpsc::channel(config.queue_capacity);
+        let mut keys = HashMap::new();
+        let mut info = HashMap::new();
+        for s in store.all_series().await? {
+            keys.insert(s.key.clone(), s.id);
+            info.insert(
+                s.id,
+                Arc::new(SeriesInfo {
+                    resource: s.resource,
+                    metric: s.metric,
+                }),
+            );
+        }
+        Ok(Arc::new(Self {
+            store,
+            config,
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+            series: Mutex::new(keys),
+            info: std::sync::RwLock::new(info),
+            anomalies: broadcast::channel(1024).0,
+            samples: broadcast::channel(4096).0,
+            counters: MetricCounters::default(),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &MetricsConfig {
+        &self.config
+    }
+
+    /// New anomalies as they are stored.
+    pub fn subscribe_anomalies(&self) -> broadcast::Receiver<AnomalyEvent> {
+        self.anomalies.subscribe()
+    }
+
+    /// Samples as they are scored.
+    pub fn subscribe_samples(&self) -> broadcast::Receiver<SampleEvent> {
+        self.samples.subscribe()
+    }
+
+    /// Batches waiting for detection.
+    pub fn queue_depth(&self) -> usize {
+        self.config.queue_capacity - self.queue.capacity()
+    }
+
+    /// The resource of a series: the first configured resource label present, else `unknown`.
+    pub fn resource_of(&self, labels: &Labels) -> String {
+        self.config
+            .resource_labels
+            .iter()
+            .find_map(|l| labels.get(l))
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
+    /// Stores a batch and queues it for detection; returns once it is committed. A full
+    /// queue refuses the batch before storing anything ([`ServiceError::Busy`]).
+    pub async fn ingest(
+        &self,
+        batch: Vec<SeriesSamples>,
+        now: TimestampMs,
+    ) -> Result<IngestReport> {
+        let permit = self.queue.try_reserve().map_err(|_| {
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+            ServiceError::Busy {
+                what: "detection queue".into(),
+                retry_after_s: 1,
+            }
+        })?;
+        let ids = self.series_ids(&batch, now).await?;
+        let mut rows = Vec::with_capacity(batch.iter().map(|s| s.samples.len()).sum());
+        for (s, id) in batch.iter().zip(&ids) {
+            rows.extend(s.samples.iter().map(|&(t, v)| (*id, t, v)));
+        }
+        let new_samples = self.store.insert_samples(&rows).await?;
+        self.counters
+            .samples_in
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        let report = IngestReport {
+            series: batch.len(),
+            samples: rows.len(),
+            new_samples,
+        };
+        permit.send(Job { rows });
+        Ok(report)
+    }
+
+    async fn series_ids(&self, batch: &[SeriesSamples], now: TimestampMs) -> Result<Vec<i64>> {
+        let mut known = self.series.lock().await;
+        let mut missing = Vec::new();
+        for s in batch {
+            let key = s.labels.to_string();
+            if !known.contains_key(&key) {
+                missing.push(NewSeries {
+                    key,
+                    metric: s.metric.clone(),
+                    resource: s
+                        .resource
+                        .clone()
+                        .unwrap_or_else(|| self.resource_of(&s.labels)),
+                    labels: s.labels.clone(),
+                });
+            }
+        }
+        if !missing.is_empty() {
+            if known.len() + missing.len() > self.config.max_series {
+                return Err(ServiceError::Busy {
+                    what: format!("series limit ({})", self.config.max_series),
+                    retry_after_s: 60,
+                });
+            }
+            let ids = self.store.series_ids(&missing, now).await?;
+            let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
+            for (s, id) in missing.into_iter().zip(ids) {
+                info.insert(
+                    id,
+                    Arc::new(SeriesInfo {
+                        resource: s.resource,
+                        metric: s.metric,
+                    }),
+                );
+                known.insert(s.key, id);
+            }
+        }
+        Ok(batch.iter().map(|s| known[&s.labels.to_string()]).collect())
+    }
+
+    fn info(&self, id: i64) -> Option<Arc<SeriesInfo>> {
+        self.info
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    /// Scores queued batches until `shutdown` resolves and the queue is drained, saving
+    /// detector states every `checkpoint_interval_s` and at the end. Restores saved states
+    /// and replays the samples they have not seen first. Call once.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<()> {
+        let Some(mut rx) = self.receiver.lock().await.take() else {
+            return Err(ServiceError::Internal {
+                what: "the metric pipeline runs already".into(),
+            });
+        };
+        let mut states = self.restore().await?;
+        let replay = self.store.samples_after_states().await?;
+        self.score(&mut states, &replay, crate::now_ms()).await?;
+        self.checkpoint(&mut states).await?;
+        let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                job = rx.recv() => match job {
+                    Some(job) => {
+                        let mut rows = job.rows;
+                        rows.sort_by_key(|&(id, t, _)| (id, t));
+                        self.score(&mut states, &rows, crate::now_ms()).await?;
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => self.checkpoint(&mut states).await?,
+                _ = &mut shutdown => {
+                    rx.close();
+                    while let Some(job) = rx.recv().await {
+                        let mut rows = job.rows;
+                        rows.sort_by_key(|&(id, t, _)| (id, t));
+                        self.score(&mut states, &rows, crate::now_ms()).await?;
+                    }
+                    break;
+                }
+            }
+        }
+        self.checkpoint(&mut states).await
+    }
+
+    async fn restore(&self) -> Result<HashMap<i64, SeriesState>> {
+        let mut states = HashMap::new();
+        for s in self.store.all_series().await? {
+            let (Some(name), Some(state)) = (&s.detector, &s.state) else {
+                continue;
+            };
+            let detector = self.config.detector_for(&s.metric)?;
+            if detector.name() != name {
+                // The configuration changed the series' detector: it starts afresh.
+                continue;
+            }
+            let mut online = detector.online();
+            if online.restore(state).is_err() {
+                continue;
+            }
+            states.insert(
+                s.id,
+                SeriesState {
+                    online,
+                    detector,
+                    last_t: s.state_t,
+                    dirty: false,
+                },
+            );
+        }
+        Ok(states)
+    }
+
+    async fn score(
+        &self,
+        states: &mut HashMap<i64, SeriesState>,
+        rows: &[(i64, TimestampMs, f64)],
+        now: TimestampMs,
+    ) -> Result<()> {
+        let mut found = Vec::new();
+        let started = Instant::now();
+        for &(id, t, v) in rows {
+            let Some(i) = self.info(id) else { continue };
+            let st = match states.entry(id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let detector = self.config.detector_for(&i.metric)?;
+                    e.insert(SeriesState {
+                        online: detector.online(),
+                        detector,
+                        last_t: None,
+                        dirty: true,
+                    })
+                }
+            };
+            if st.last_t.is_some_and(|last| t <= last) {
+                self.counters.out_of_order.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match st.online.update(t, v) {
+                Ok(p) => {
+                    st.last_t = Some(t);
+                    st.dirty = true;
+                    self.counters.samples_scored.fetch_add(1, Ordering::Relaxed);
+                    if self.samples.receiver_count() > 0 {
+                        let _ = self.samples.send(SampleEvent {
+                            resource: i.resource.clone(),
+                            metric: i.metric.clone(),
+                            timestamp: t,
+                            value: v,
+                        });
+                    }
+                    if p.is_anomaly {
+                        found.push(NewAnomaly {
+                            series_id: id,
+                            t,
+                            resource: i.resource.clone(),
+                            metric: i.metric.clone(),
+                            value: v,
+                            score: p.score,
+                            severity: st.detector.severity(p.score).to_string(),
+                            expected: p.expected,
+                            lower: p.lower,
+                            upper: p.upper,
+                            detector: st.detector.name().to_string(),
+                            detected_at: now,
+                        });
+                    }
+                }
+                Err(_) => {
+                    self.counters
+                        .detector_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.counters
+            .detector_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if !found.is_empty() {
+            for a in self.store.insert_anomalies(&found).await? {
+                self.counters.anomalies.fetch_add(1, Ordering::Relaxed);
+                let _ = self.anomalies.send(AnomalyEvent {
+                    id: a.id,
+                    anomaly: a.anomaly,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(&self, states: &mut HashMap<i64, SeriesState>) -> Result<()> {
+        let mut saved = Vec::new();
+        for (&id, st) in states.iter_mut().filter(|(_, s)| s.dirty) {
+            let (Some(t), Ok(state)) = (st.last_t, st.online.snapshot()) else {
+                continue;
+            };
+            saved.push(SavedState {
+                series_id: id,
+                detector: st.detector.name().to_string(),
+                state,
+                state_t: t,
+            });
+            st.dirty = false;
+        }
+        if !saved.is_empty() {
+            self.store.save_states(&saved).await?;
+        }
+        Ok(())
+    }
+}

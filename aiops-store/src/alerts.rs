@@ -1,0 +1,571 @@
+//! Alerts, the log of alerts received, incidents and their timelines.
+//!
+//! Every received alert is appended to `alert_log` in the transaction that acknowledges it;
+//! the correlation engine's snapshot records the last log entry it has seen, so a restart
+//! replays the entries after it and loses nothing acknowledged.
+
+use std::collections::BTreeMap;
+
+use aiops_core::{Labels, TimestampMs};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::error::{Result, StoreError};
+use crate::sql::{Sql, Value, Where};
+use crate::store::Store;
+
+/// An alert as stored (the latest state of one fingerprint).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRow {
+    /// The label fingerprint (16 hex digits), the alert's id.
+    pub fingerprint: String,
+    /// Labels.
+    pub labels: Labels,
+    /// Annotations (PII-masked before they are stored).
+    pub annotations: BTreeMap<String, String>,
+    /// `firing`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// The `severity` label, if any.
+    pub severity: Option<String>,
+    /// When it started firing (ms).
+    pub starts_at: TimestampMs,
+    /// When it ends or ended (ms), if known.
+    pub ends_at: Option<TimestampMs>,
+    /// When the row last changed (ms).
+    pub updated_at: TimestampMs,
+    /// Where it came from (`alertmanager`, `webhook`, `rule:NAME`...).
+    pub source: String,
+    /// The incident holding it.
+    pub incident_id: Option<String>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When (ms).
+    pub acknowledged_at: Option<TimestampMs>,
+    /// The acknowledgement's comment.
+    pub ack_comment: Option<String>,
+    /// Who resolved it by hand (`None` when the source resolved it).
+    pub resolved_by: Option<String>,
+    /// The resolution text.
+    pub resolution: Option<String>,
+    /// Link back to the source.
+    pub generator_url: String,
+}
+
+/// An incident as stored: the engine's incident as JSON plus indexed columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentRow {
+    /// `inc-N`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Severity.
+    pub severity: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// When it started (ms).
+    pub started_at: TimestampMs,
+    /// When it resolved (ms).
+    pub resolved_at: Option<TimestampMs>,
+    /// When the row last changed (ms).
+    pub updated_at: TimestampMs,
+    /// The full incident (JSON of `aiops_core::Incident`).
+    pub body: serde_json::Value,
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    /// The incident.
+    pub incident_id: String,
+    /// When (ms).
+    pub at: TimestampMs,
+    /// `opened`, `alert_added`, `status`, `acknowledged`, `resolved`, `rca`...
+    pub kind: String,
+    /// Details (JSON).
+    pub detail: serde_json::Value,
+}
+
+/// One received alert, as logged before it is processed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedAlert {
+    /// Log sequence number (increasing).
+    pub seq: i64,
+    /// When it was received (ms): the engine's time for it.
+    pub received_at: TimestampMs,
+    /// Where it came from.
+    pub source: String,
+    /// The alert (JSON of `aiops_core::Alert`).
+    pub body: String,
+}
+
+/// What one batch of received alerts changes, committed at once.
+#[derive(Debug, Clone, Default)]
+pub struct AlertCommit {
+    /// Received alerts to log: (received_at ms, source, alert JSON).
+    pub log: Vec<(TimestampMs, String, String)>,
+    /// Alert rows to insert or replace (acknowledgements and manual resolutions of existing
+    /// rows are kept unless the row sets them).
+    pub alerts: Vec<AlertRow>,
+    /// Incident rows to insert or replace.
+    pub incidents: Vec<IncidentRow>,
+    /// Timeline entries to append.
+    pub events: Vec<IncidentEvent>,
+}
+
+/// Filters of [`Store::alerts`].
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only this incident.
+    pub incident_id: Option<String>,
+    /// Only rows updated before this cursor `(updated_at, fingerprint)`, newest first.
+    pub before: Option<(TimestampMs, String)>,
+}
+
+/// Filters of [`Store::incidents`].
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only this severity.
+    pub severity: Option<String>,
+    /// Only rows updated before this cursor `(updated_at, id)`, newest first.
+    pub before: Option<(TimestampMs, String)>,
+}
+
+fn json<T: serde::de::DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt(what, e))
+}
+
+fn to_json<T: Serialize>(what: &'static str, v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::corrupt(what, e))
+}
+
+const ALERT_COLUMNS: &str = "SELECT fingerprint, labels, annotations, status, severity, starts_at, \
+     ends_at, updated_at, source, incident_id, acknowledged_by, acknowledged_at, ack_comment, \
+     resolved_by, resolution, generator_url FROM alerts";
+
+fn alert_row(r: &sqlx::any::AnyRow) -> Result<AlertRow> {
+    Ok(AlertRow {
+        fingerprint: r.try_get("fingerprint")?,
+        labels: json("alert labels", &r.try_get::<String, _>("labels")?)?,
+        annotations: json("alert annotations", &r.try_get::<String, _>("annotations")?)?,
+        status: r.try_get("status")?,
+        severity: r.try_get("severity")?,
+        starts_at: r.try_get("starts_at")?,
+        ends_at: r.try_get("ends_at")?,
+        updated_at: r.try_get("updated_at")?,
+        source: r.try_get("source")?,
+        incident_id: r.try_get("incident_id")?,
+        acknowledged_by: r.try_get("acknowledged_by")?,
+        acknowledged_at: r.try_get("acknowledged_at")?,
+        ack_comment: r.try_get("ack_comment")?,
+        resolved_by: r.try_get("resolved_by")?,
+        resolution: r.try_get("resolution")?,
+        generator_url: r.try_get("generator_url")?,
+    })
+}
+
+const INCIDENT_COLUMNS: &str =
+    "SELECT id, title, severity, status, started_at, resolved_at, updated_at, body FROM incidents";
+
+fn incident_row(r: &sqlx::any::AnyRow) -> Result<IncidentRow> {
+    Ok(IncidentRow {
+        id: r.try_get("id")?,
+        title: r.try_get("title")?,
+        severity: r.try_get("severity")?,
+        status: r.try_get("status")?,
+        started_at: r.try_get("started_at")?,
+        resolved_at: r.try_get("resolved_at")?,
+        updated_at: r.try_get("updated_at")?,
+        body: json("incident", &r.try_get::<String, _>("body")?)?,
+    })
+}
+
+async fn upsert_alert(tx: &mut sqlx::AnyConnection, a: &AlertRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO alerts (fingerprint, labels, annotations, status, severity, starts_at, \
+         ends_at, updated_at, source, incident_id, acknowledged_by, acknowledged_at, ack_comment, \
+         resolved_by, resolution, generator_url) VALUES ",
+    );
+    q.row([
+        Value::from(a.fingerprint.as_str()),
+        to_json("labels", &a.labels)?.into(),
+        to_json("annotations", &a.annotations)?.into(),
+        a.status.as_str().into(),
+        a.severity.clone().into(),
+        a.starts_at.into(),
+        a.ends_at.into(),
+        a.updated_at.into(),
+        a.source.as_str().into(),
+        a.incident_id.clone().into(),
+        a.acknowledged_by.clone().into(),
+        a.acknowledged_at.into(),
+        a.ack_comment.clone().into(),
+        a.resolved_by.clone().into(),
+        a.resolution.clone().into(),
+        a.generator_url.as_str().into(),
+    ])
+    .push(
+        " ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, \
+         annotations = excluded.annotations, status = excluded.status, \
+         severity = excluded.severity, starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+         updated_at = excluded.updated_at, source = excluded.source, \
+         incident_id = COALESCE(excluded.incident_id, alerts.incident_id), \
+         acknowledged_by = COALESCE(excluded.acknowledged_by, alerts.acknowledged_by), \
+         acknowledged_at = COALESCE(excluded.acknowledged_at, alerts.acknowledged_at), \
+         ack_comment = COALESCE(excluded.ack_comment, alerts.ack_comment), \
+         resolved_by = COALESCE(excluded.resolved_by, alerts.resolved_by), \
+         resolution = COALESCE(excluded.resolution, alerts.resolution), \
+         generator_url = excluded.generator_url",
+    );
+    q.query().execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn upsert_incident(tx: &mut sqlx::AnyConnection, i: &IncidentRow) -> Result<()> {
+    let mut q = Sql::new(
+        "INSERT INTO incidents (id, title, severity, status, started_at, resolved_at, updated_at, \
+         body) VALUES ",
+    );
+    q.row([
+        Value::from(i.id.as_str()),
+        i.title.as_str().into(),
+        i.severity.as_str().into(),
+        i.status.as_str().into(),
+        i.started_at.into(),
+        i.resolved_at.into(),
+        i.updated_at.into(),
+        to_json("incident", &i.body)?.into(),
+    ])
+    .push(
+        " ON CONFLICT (id) DO UPDATE SET title = excluded.title, severity = excluded.severity, \
+         status = excluded.status, started_at = excluded.started_at, \
+         resolved_at = excluded.resolved_at, updated_at = excluded.updated_at, body = excluded.body",
+    );
+    q.query().execute(&mut *tx).await?;
+    Ok(())
+}
+
+async fn append_event(tx: &mut sqlx::AnyConnection, e: &IncidentEvent) -> Result<()> {
+    let mut q = Sql::new("INSERT INTO incident_events (incident_id, at, kind, detail) VALUES ");
+    q.row([
+        Value::from(e.incident_id.as_str()),
+        e.at.into(),
+        e.kind.as_str().into(),
+        to_json("incident event", &e.detail)?.into(),
+    ]);
+    q.query().execute(&mut *tx).await?;
+    Ok(())
+}
+
+impl Store {
+    /// Commits a batch of received alerts and what they changed, atomically. Returns the log
+    /// sequence numbers given to `commit.log`, in order.
+    pub async fn commit_alerts(&self, commit: &AlertCommit) -> Result<Vec<i64>> {
+        let mut tx = self.write.begin().await?;
+        let mut seqs = Vec::with_capacity(commit.log.len());
+        for (at, source, body) in &commit.log {
+            let mut q = Sql::new("INSERT INTO alert_log (received_at, source, body) VALUES ");
+            q.row([
+                Value::from(*at),
+                source.as_str().into(),
+                body.as_str().into(),
+            ])
+            .push(" RETURNING seq");
+            seqs.push(q.query().fetch_one(&mut *tx).await?.try_get(0)?);
+        }
+        for a in &commit.alerts {
+            upsert_alert(&mut tx, a).await?;
+        }
+        for i in &commit.incidents {
+            upsert_incident(&mut tx, i).await?;
+        }
+        for e in &commit.events {
+            append_event(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(seqs)
+    }
+
+    /// Logged alerts after sequence number `seq`, in order (a restart's replay).
+    pub async fn alert_log_after(&self, seq: i64) -> Result<Vec<LoggedAlert>> {
+        let mut q = Sql::new("SELECT seq, received_at, source, body FROM alert_log WHERE seq > ");
+        q.bind(seq).push(" ORDER BY seq");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LoggedAlert {
+                    seq: r.try_get(0)?,
+                    received_at: r.try_get(1)?,
+                    source: r.try_get(2)?,
+                    body: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Drops logged alerts up to `seq` (once a snapshot covers them); returns how many.
+    pub async fn prune_alert_log(&self, seq: i64) -> Result<u64> {
+        let mut q = Sql::new("DELETE FROM alert_log WHERE seq <= ");
+        q.bind(seq);
+        Ok(q.query().execute(&self.write).await?.rows_affected())
+    }
+
+    /// Alerts matching `filter`, most recently updated first, and the total matching.
+    pub async fn alerts(&self, filter: &AlertFilter, limit: usize) -> Result<(u64, Vec<AlertRow>)> {
+        let build = |select: &str, cursor: bool| {
+            let mut w = Where::new(select);
+            w.opt("status", "=", filter.status.clone());
+            w.opt("severity", "=", filter.severity.clone());
+            w.opt("incident_id", "=", filter.incident_id.clone());
+            let mut q = w.done();
+            if let (true, Some((at, fp))) = (cursor, &filter.before) {
+                q.push(if q.text.contains(" WHERE ") {
+                    " AND "
+                } else {
+                    " WHERE "
+                })
+                .push("(updated_at < ")
+                .bind(*at)
+                .push(" OR (updated_at = ")
+                .bind(*at)
+                .push(" AND fingerprint < ")
+                .bind(fp.as_str())
+                .push("))");
+            }
+            q
+        };
+        let total: i64 = build("SELECT COUNT(*) FROM alerts", false)
+            .query()
+            .fetch_one(&self.read)
+            .await?
+            .try_get(0)?;
+        let mut q = build(ALERT_COLUMNS, true);
+        q.push(" ORDER BY updated_at DESC, fingerprint DESC LIMIT ")
+            .bind(limit as i64);
+        let rows = q.query().fetch_all(&self.read).await?;
+        Ok((
+            total as u64,
+            rows.iter().map(alert_row).collect::<Result<_>>()?,
+        ))
+    }
+
+    /// One alert by fingerprint.
+    pub async fn alert(&self, fingerprint: &str) -> Result<AlertRow> {
+        let mut q = Sql::new(ALERT_COLUMNS);
+        q.push(" WHERE fingerprint = ").bind(fingerprint);
+        match q.query().fetch_optional(&self.read).await? {
+            Some(r) => alert_row(&r),
+            None => Err(StoreError::NotFound {
+                kind: "alert",
+                id: fingerprint.to_string(),
+            }),
+        }
+    }
+
+    /// Replaces an alert row and appends timeline entries (an acknowledgement or a manual
+    /// resolution), atomically.
+    pub async fn update_alert(&self, alert: &AlertRow, events: &[IncidentEvent]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        upsert_alert(&mut tx, alert).await?;
+        for e in events {
+            append_event(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Incidents matching `filter`, most recently updated first, and the total matching.
+    pub async fn incidents(
+        &self,
+        filter: &IncidentFilter,
+        limit: usize,
+    ) -> Result<(u64, Vec<IncidentRow>)> {
+        let build = |select: &str, cursor: bool| {
+            let mut w = Where::new(select);
+            w.opt("status", "=", filter.status.clone());
+            w.opt("severity", "=", filter.severity.clone());
+            let mut q = w.done();
+            if let (true, Some((at, id))) = (cursor, &filter.before) {
+                q.push(if q.text.contains(" WHERE ") {
+                    " AND "
+                } else {
+                    " WHERE "
+                })
+                .push("(updated_at < ")
+                .bind(*at)
+                .push(" OR (updated_at = ")
+                .bind(*at)
+                .push(" AND id < ")
+                .bind(id.as_str())
+                .push("))");
+            }
+            q
+        };
+        let total: i64 = build("SELECT COUNT(*) FROM incidents", false)
+            .query()
+            .fetch_one(&self.read)
+            .await?
+            .try_get(0)?;
+        let mut q = build(INCIDENT_COLUMNS, true);
+        q.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
+            .bind(limit as i64);
+        let rows = q.query().fetch_all(&self.read).await?;
+        Ok((
+            total as u64,
+            rows.iter().map(incident_row).collect::<Result<_>>()?,
+        ))
+    }
+
+    /// One incident.
+    pub async fn incident(&self, id: &str) -> Result<IncidentRow> {
+        let mut q = Sql::new(INCIDENT_COLUMNS);
+        q.push(" WHERE id = ").bind(id);
+        match q.query().fetch_optional(&self.read).await? {
+            Some(r) => incident_row(&r),
+            None => Err(StoreError::NotFound {
+                kind: "incident",
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    /// An incident's timeline, oldest first.
+    pub async fn incident_events(&self, id: &str) -> Result<Vec<IncidentEvent>> {
+        let mut q = Sql::new(
+            "SELECT incident_id, at, kind, detail FROM incident_events WHERE incident_id = ",
+        );
+        q.bind(id).push(" ORDER BY at, id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(IncidentEvent {
+                    incident_id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    detail: json("incident event", &r.try_get::<String, _>(3)?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends timeline entries.
+    pub async fn append_incident_events(&self, events: &[IncidentEvent]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for e in events {
+            append_event(&mut tx, e).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes resolved alerts last updated before `before` (ms), at most `batch`.
+    pub async fn delete_alerts_before(&self, before: TimestampMs, batch: usize) -> Result<u64> {
+        let mut q = Sql::new(
+            "DELETE FROM alerts WHERE fingerprint IN (SELECT fingerprint FROM alerts WHERE \
+             status = 'resolved' AND updated_at < ",
+        );
+        q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
+        Ok(q.query().execute(&self.write).await?.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::memory;
+
+    pub(crate) fn alert(fp: &str, status: &str, at: i64) -> AlertRow {
+        AlertRow {
+            fingerprint: fp.into(),
+            labels: Labels::try_from_pairs([("alertname", "HighCpu"), ("service", "api")]).unwrap(),
+            annotations: BTreeMap::from([("summary".to_string(), "cpu high".to_string())]),
+            status: status.into(),
+            severity: Some("critical".into()),
+            starts_at: 1,
+            ends_at: None,
+            updated_at: at,
+            source: "alertmanager".into(),
+            incident_id: Some("inc-1".into()),
+            acknowledged_by: None,
+            acknowledged_at: None,
+            ack_comment: None,
+            resolved_by: None,
+            resolution: None,
+            generator_url: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_logs_upserts_and_keeps_acknowledgements() {
+        let s = memory().await;
+        let incident = IncidentRow {
+            id: "inc-1".into(),
+            title: "HighCpu on api".into(),
+            severity: "critical".into(),
+            status: "open".into(),
+            started_at: 1,
+            resolved_at: None,
+            updated_at: 2,
+            body: serde_json::json!({"id": "inc-1"}),
+        };
+        let seqs = s
+            .commit_alerts(&AlertCommit {
+                log: vec![
+                    (2, "alertmanager".into(), "{}".into()),
+                    (2, "webhook".into(), "[]".into()),
+                ],
+                alerts: vec![alert("a1", "firing", 2), alert("a2", "firing", 3)],
+                incidents: vec![incident.clone()],
+                events: vec![IncidentEvent {
+                    incident_id: "inc-1".into(),
+                    at: 2,
+                    kind: "opened".into(),
+                    detail: serde_json::json!({}),
+                }],
+            })
+            .await
+            .unwrap();
+        assert_eq!(seqs.len(), 2);
+        assert!(seqs[1] > seqs[0]);
+        assert_eq!(
+            s.alert_log_after(seqs[0]).await.unwrap()[0].source,
+            "webhook"
+        );
+        // An acknowledgement survives the next update from the source.
+        let mut acked = alert("a1", "acknowledged", 4);
+        acked.acknowledged_by = Some("alice".into());
+        s.update_alert(&acked, &[]).await.unwrap();
+        s.commit_alerts(&AlertCommit {
+            alerts: vec![alert("a1", "firing", 5)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let a1 = s.alert("a1").await.unwrap();
+        assert_eq!(a1.acknowledged_by.as_deref(), Some("alice"));
+        assert_eq!(a1.updated_at, 5);
+        let (total, page) = s.alerts(&AlertFilter::default(), 1).await.unwrap();
+        assert_eq!((total, page[0].fingerprint.as_str()), (2, "a1"));
+        let (_, next) = s
+            .alerts(
+                &AlertFilter {
+                    before: Some((page[0].updated_at, page[0].fingerprint.clone())),
+                    ..Default::default()
+                },
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].fingerprint, "a2");
+        assert_eq!(s.incident("inc-1").await.unwrap(), incident);
+        assert_eq!(s.incident_events("inc-1").await.unwrap().len(), 1);
+        assert_eq!(s.prune_alert_log(seqs[1]).await.unwrap(), 2);
+        assert!(s.alert_log_after(0).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,74 @@
+//! The one error type of `aiops-store`.
+
+use aiops_core::CoreError;
+
+/// What can go wrong reading or writing the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store address is not one this crate can open.
+    #[error("store address {url:?}: {reason}")]
+    Address {
+        /// The address as given (credentials removed).
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database refused or failed a statement (the connection, a constraint, I/O).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the embedded migrations failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value does not decode (a corrupt row or a newer schema).
+    #[error("stored {what} does not decode: {reason}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// Why it does not decode.
+        reason: String,
+    },
+    /// No such record.
+    #[error("{kind} {id:?} not found")]
+    NotFound {
+        /// The kind of record (`anomaly`, `alert`...).
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// A record with that unique name or id exists already.
+    #[error("{kind} {id:?} already exists")]
+    Conflict {
+        /// The kind of record.
+        kind: &'static str,
+        /// The clashing name or id.
+        id: String,
+    },
+    /// A value is invalid for the data model.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl StoreError {
+    /// A [`StoreError::Corrupt`] from a JSON error.
+    pub(crate) fn corrupt(what: &'static str, e: impl std::fmt::Display) -> Self {
+        StoreError::Corrupt {
+            what,
+            reason: e.to_string(),
+        }
+    }
+
+    /// True when retrying the same call later can succeed (busy, pool timeout, I/O), so a
+    /// server answers 503 rather than 500.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+            )
+        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e))
+            if e.message().contains("locked") || e.message().contains("busy"))
+    }
+}
+
+/// Result alias of `aiops-store`.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

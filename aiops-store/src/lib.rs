@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+
+pub mod alerts;
+pub mod anomalies;
+pub mod error;
+pub mod records;
+pub mod samples;
+mod sql;
+pub mod store;
+
+pub use alerts::{
+    AlertCommit, AlertFilter, AlertRow, IncidentEvent, IncidentFilter, IncidentRow, LoggedAlert,
+};
+pub use anomalies::{AnomalyFilter, AnomalyRow, NewAnomaly};
+pub use error::{Result, StoreError};
+pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
+pub use samples::{NewSeries, SavedState, SeriesRow};
+pub use store::{Backend, Durability, Store, StoreOptions};
+
+#[cfg(test)]
+mod testing {
+    use crate::{Store, StoreOptions};
+
+    /// A fresh in-memory SQLite store with the schema applied.
+    pub(crate) async fn memory() -> Store {
+        Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .expect("in-memory store")
+    }
+}

@@ -112,7 +112,7 @@ impl Config {
     /// path from the top of the file, and its position:
     /// `silences[0]: missing field `id` (line 2, column 5)`.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        crate::yaml::from_str(text).map_err(AlertError::Config)
+        aiops_core::yaml::from_str(text).map_err(AlertError::Config)
     }
 
     /// Checks what can only be checked once the whole file is read (the routing tree and its

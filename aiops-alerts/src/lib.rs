@@ -12,7 +12,6 @@ pub mod silence;
 #[cfg(test)]
 mod testing;
 pub mod time_interval;
-mod yaml;
 
 pub use aiops_core::time::Duration;
 pub use dedup::{DedupOutcome, DedupParams, Deduplicator};

@@ -14,6 +14,7 @@ pub mod stats;
 pub mod time;
 pub mod topology;
 pub mod topology_graph;
+pub mod yaml;
 
 pub use alert::{Alert, AlertStatus, PostableAlert};
 pub use anomaly::Anomaly;

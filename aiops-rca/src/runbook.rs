@@ -173,7 +173,7 @@ impl Runbook {
             .to_string();
         let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
         let (header, body) = if is_yaml {
-            let h: Header = serde_saphyr::from_str(text).map_err(|e| bad(name, e.to_string()))?;
+            let h: Header = aiops_core::yaml::from_str(text).map_err(|e| bad(name, e))?;
             let body = h.description.clone();
             (h, body)
         } else {
@@ -270,7 +270,7 @@ fn split_front_matter(name: &str, text: &str) -> Result<(Header, String)> {
     let header: Header = if yaml.trim().is_empty() {
         Header::default()
     } else {
-        serde_saphyr::from_str(&yaml).map_err(|e| bad(name, format!("front matter: {e}")))?
+        aiops_core::yaml::from_str(&yaml).map_err(|e| bad(name, format!("front matter: {e}")))?
     };
     Ok((header, t[consumed..].to_string()))
 }

@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod anomaly_api;
 pub mod audit;
 pub mod auth;
+pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod pii;
+pub mod service;
+pub mod telemetry;
 
 pub use audit::{AuditEvent, AuditKind, Outcome};
 pub use auth::api_token::{
@@ -13,8 +17,10 @@ pub use auth::api_token::{
 };
 pub use auth::jwt::{JwtConfig, JwtVerifier};
 pub use auth::rbac::{AuthMethod, Permission, Principal, Role, allows};
+pub use config::ServiceConfig;
 pub use error::{ErrorBody, ErrorDetail, Result, ServiceError, TokenRejection};
 pub use pii::{PiiConfig, PiiMasker, PiiPattern};
+pub use service::Service;
 
 /// The wall clock in ms since the Unix epoch (the service's time; the libraries take time
 /// from their caller).

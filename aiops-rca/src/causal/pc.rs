@@ -122,8 +122,7 @@ impl Knowledge {
     /// Reads PyRCA's `domain_knowledge.yaml` format (see the module doc). `null` lists are
     /// empty; a pair that is not exactly two names is an error.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        let file: KnowledgeFile =
-            serde_saphyr::from_str(text).map_err(|e| RcaError::Config(e.to_string()))?;
+        let file: KnowledgeFile = aiops_core::yaml::from_str(text).map_err(RcaError::Config)?;
         let Some(s) = file.causal_graph else {
             return Ok(Self::default());
         };

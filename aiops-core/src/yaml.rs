@@ -3,8 +3,9 @@
 
 use serde::de::DeserializeOwned;
 
-/// Reads `text` as a `T`; an error is one line: `path: message (line L, column C)`.
-pub(crate) fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+/// Reads `text` as a `T`; an error is one line: `path: message (line L, column C)`, the
+/// path leading from the top of the document to the offending item.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let mut path = None;
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {

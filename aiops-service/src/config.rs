@@ -1,0 +1,256 @@
+//! The service configuration (`aiops serve --config aiops.yaml`): every key is documented in
+//! `docs/reference.md` ("Service configuration"); unknown keys are refused with their path.
+//! Zero configuration works: every section has defaults.
+
+use std::path::{Path, PathBuf};
+
+use aiops_core::time::Duration;
+use aiops_store::Durability;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::jwt::JwtConfig;
+use crate::error::{Result, ServiceError};
+use crate::metrics::MetricsConfig;
+
+/// The environment variable that overrides `store` (it may hold a password).
+pub const STORE_ENV: &str = "AIOPS_STORE";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on (default `127.0.0.1:8080`: loopback only).
+    pub listen: String,
+    /// Directory of the embedded store (default `./aiops-data`).
+    pub data_dir: PathBuf,
+    /// `postgres://...` to use PostgreSQL instead of the embedded SQLite store (the
+    /// `AIOPS_STORE` environment variable overrides it).
+    pub store: Option<String>,
+    /// SQLite commit durability: `full` (default: survives a power loss) or `normal`
+    /// (survives a crash of the process).
+    pub sqlite_durability: Durability,
+    /// The metric pipeline.
+    pub metrics: MetricsConfig,
+    /// The alert correlation engine: the configuration `aiops alerts correlate` reads
+    /// (Alertmanager's `route`, `inhibit_rules`, `time_intervals`, plus dedup, correlation,
+    /// silences and maintenance windows).
+    #[serde(deserialize_with = "alerts_config")]
+    pub alerts: aiops_alerts::Config,
+    /// A topology file (JSON or YAML of nodes and edges), used by correlation and RCA.
+    pub topology: Option<PathBuf>,
+    /// A folder of runbooks (Markdown with front matter).
+    pub runbooks: Option<PathBuf>,
+    /// Authentication.
+    pub auth: AuthConfig,
+    /// Cross-origin requests: off unless origins are listed.
+    pub cors: CorsConfig,
+    /// Request limits.
+    pub limits: LimitsConfig,
+    /// How long each kind of data is kept.
+    pub retention: RetentionConfig,
+}
+
+fn alerts_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<aiops_alerts::Config, D::Error> {
+    aiops_alerts::Config::deserialize(d)
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./aiops-data"),
+            store: None,
+            sqlite_durability: Durability::Full,
+            metrics: MetricsConfig::default(),
+            alerts: aiops_alerts::Config::default(),
+            topology: None,
+            runbooks: None,
+            auth: AuthConfig::default(),
+            cors: CorsConfig::default(),
+            limits: LimitsConfig::default(),
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+/// `auth:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// OIDC: accept JWTs from this issuer (off when absent; API tokens always work).
+    pub oidc: Option<JwtConfig>,
+}
+
+/// `cors:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to call the API from a browser (`https://console.example.com`);
+    /// `*` is refused: credentials are never offered to every origin.
+    pub origins: Vec<String>,
+}
+
+/// `limits:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body (bytes, default 16 MiB); larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Largest decompressed remote_write body (bytes, default 64 MiB).
+    pub max_decoded_bytes: usize,
+    /// Requests per second allowed per token (0: unlimited; default 0). Over it: 429.
+    pub requests_per_second: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 << 20,
+            max_decoded_bytes: 64 << 20,
+            requests_per_second: 0,
+        }
+    }
+}
+
+/// `retention:` (defaults from the design document; the audit log is kept).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Samples (default `90d`).
+    pub metrics: Duration,
+    /// Anomalies (default `90d`).
+    pub anomalies: Duration,
+    /// Resolved alerts (default `365d`).
+    pub alerts: Duration,
+    /// How often the retention job runs (default `1h`).
+    pub interval: Duration,
+    /// Rows deleted per statement (default 10,000), so a job never holds the store long.
+    pub batch: usize,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        let d = |s: &str| s.parse::<Duration>().expect("valid default duration");
+        Self {
+            metrics: d("90d"),
+            anomalies: d("90d"),
+            alerts: d("365d"),
+            interval: d("1h"),
+            batch: 10_000,
+        }
+    }
+}
+
+impl ServiceConfig {
+    /// Reads a configuration from YAML text; an error names the key's path and position.
+    pub fn from_yaml(text: &str) -> Result<Self> {
+        let c: ServiceConfig = aiops_core::yaml::from_str(text).map_err(|e| {
+            let (key, reason) = match e.split_once(": ") {
+                Some((k, r)) if !k.contains(' ') => (k.to_string(), r.to_string()),
+                _ => ("(top)".to_string(), e),
+            };
+            ServiceError::invalid_config(key, reason)
+        })?;
+        c.check()?;
+        Ok(c)
+    }
+
+    /// Reads a configuration file, then applies the environment ([`STORE_ENV`]).
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let mut c = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ServiceError::invalid_config(p.display().to_string(), e.to_string())
+                })?;
+                Self::from_yaml(&text)?
+            }
+            None => Self::default(),
+        };
+        if let Ok(url) = std::env::var(STORE_ENV)
+            && !url.is_empty()
+        {
+            c.store = Some(url);
+        }
+        Ok(c)
+    }
+
+    /// Checks what the types alone do not.
+    pub fn check(&self) -> Result<()> {
+        self.metrics.check()?;
+        self.alerts
+            .check()
+            .map_err(|e| ServiceError::invalid_config("alerts", e.to_string()))?;
+        if let Some(o) = self
+            .cors
+            .origins
+            .iter()
+            .find(|o| o.trim() == "*" || o.is_empty())
+        {
+            return Err(ServiceError::invalid_config(
+                "cors.origins",
+                format!(
+                    "{o:?} is not allowed: list each origin (credentials are never offered to every origin)"
+                ),
+            ));
+        }
+        if let Some(oidc) = &self.auth.oidc {
+            oidc.validate()?;
+        }
+        if self.limits.max_body_bytes == 0 || self.retention.batch == 0 {
+            return Err(ServiceError::invalid_config(
+                "limits.max_body_bytes / retention.batch",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_configuration_is_the_default() {
+        let c = ServiceConfig::from_yaml("{}").unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.retention.metrics.0, 90 * 86_400_000);
+        assert_eq!(
+            c.metrics.resource_labels,
+            vec!["service", "instance", "job"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_path() {
+        let e =
+            ServiceConfig::from_yaml("metrics:\n  queue_capacity: 4\n  bogus: 1\n").unwrap_err();
+        assert_eq!(e.code(), "invalid_config");
+        assert!(e.to_string().contains("metrics"), "{e}");
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = ServiceConfig::from_yaml("retention:\n  metrics: soon\n").unwrap_err();
+        assert!(e.to_string().contains("retention.metrics"), "{e}");
+    }
+
+    #[test]
+    fn a_wildcard_origin_is_refused() {
+        let e = ServiceConfig::from_yaml("cors:\n  origins: ['*']\n").unwrap_err();
+        assert!(e.to_string().contains("cors.origins"), "{e}");
+    }
+
+    #[test]
+    fn sections_load() {
+        let c = ServiceConfig::from_yaml(
+            "listen: 127.0.0.1:9999\nsqlite_durability: normal\nmetrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nalerts:\n  route:\n    receiver: ops\n    group_by: [service]\nretention:\n  metrics: 7d\n",
+        )
+        .unwrap();
+        assert_eq!(c.sqlite_durability, Durability::Normal);
+        assert_eq!(c.metrics.detectors[0].detector, "zscore");
+        assert_eq!(c.retention.metrics.0, 7 * 86_400_000);
+        let e = ServiceConfig::from_yaml(
+            "metrics:\n  detectors:\n    - metric: x\n      detector: nope\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("metrics.detectors[0]"), "{e}");
+    }
+}

@@ -7,11 +7,11 @@ use aiops_core::TimestampMs;
 use aiops_store::{Store, StoreError, TokenRow};
 use serde::Serialize;
 
-use crate::auth::jwt::JwtVerifier;
-use crate::auth::rbac::{Principal, Role};
-use crate::auth::token::{
+use crate::auth::api_token::{
     ApiTokenRecord, Bearer, SecretToken, TokenHash, generate, parse_authorization, record_parts,
 };
+use crate::auth::jwt::JwtVerifier;
+use crate::auth::rbac::{Principal, Role};
 use crate::error::{Result, ServiceError, TokenRejection};
 
 /// A token as `aiops token list` shows it (never the secret, never the hash).

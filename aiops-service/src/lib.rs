@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod anomaly_api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
@@ -11,9 +12,12 @@ pub mod pii;
 pub mod service;
 pub mod telemetry;
 
+pub use audit::{AuditEvent, AuditKind, Outcome};
+pub use auth::api_token::{
+    ApiTokenRecord, Bearer, SecretToken, TokenHash, TokenRecordParts, parse_authorization,
+};
 pub use auth::jwt::{JwtConfig, JwtVerifier};
 pub use auth::rbac::{AuthMethod, Permission, Principal, Role, allows};
-pub use auth::token::{ApiTokenRecord, Bearer, SecretToken, TokenHash, TokenRecordParts};
 pub use config::ServiceConfig;
 pub use error::{ErrorBody, ErrorDetail, Result, ServiceError, TokenRejection};
 pub use pii::{PiiConfig, PiiMasker, PiiPattern};

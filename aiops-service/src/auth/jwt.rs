@@ -649,6 +649,14 @@ mod tests {
         // An RSA kid with an EC algorithm.
         let t = sign_with(Algorithm::ES256, Some("rsa-a"), EC_A, &claims());
         assert_eq!(rejected(&t), TokenRejection::AlgorithmNotAllowed);
+        // The JWK declares RS256: the same key under PS256 is refused.
+        let t = sign_with(Algorithm::PS256, Some("rsa-a"), RSA_A, &claims());
+        assert_eq!(rejected(&t), TokenRejection::AlgorithmNotAllowed);
+        // Without a declared alg, the RSA family is accepted.
+        let mut jwks: Value = serde_json::from_str(JWKS).unwrap();
+        jwks["keys"][0].as_object_mut().unwrap().remove("alg");
+        let v = JwtVerifier::from_jwks(config(), &jwks.to_string()).unwrap();
+        assert!(v.verify_at(&t, NOW).is_ok());
     }
 
     fn unsigned(header: Value, claims: &Value) -> String {

@@ -1,5 +1,5 @@
 //! Authentication and authorisation: API tokens, OIDC JWTs, roles and permissions.
 
+pub mod api_token;
 pub mod jwt;
 pub mod rbac;
-pub mod token;

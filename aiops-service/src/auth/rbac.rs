@@ -10,6 +10,29 @@
 //! `read:audit` is deliberately outside `read:*`: the audit log is for admins only. A viewer
 //! never gets a permission that changes or computes anything, so a viewer's `POST` can be
 //! answered 403 before its body is read.
+//!
+//! The permission each endpoint of `aiops serve` needs (decided from the method and the path
+//! alone, before the body is read; `/api/v1/health` and `/-/ready` need none):
+//!
+//! | endpoints | permission |
+//! |---|---|
+//! | `GET /api/v1/alerts...`, `GET /api/v2/alerts`, `GET /api/v2/status`, `/ws/alerts` | `read:alerts` |
+//! | `POST /api/v1/alerts/{id}/acknowledge`, `.../resolve` | `write:alerts` |
+//! | `GET /api/v1/incidents...` | `read:incidents` |
+//! | acknowledging an incident / resolving or commenting it | `acknowledge:incidents` / `write:incidents` |
+//! | creating or expiring a silence | `write:silences` |
+//! | `GET /api/v1/anomalies...` | `read:anomalies` |
+//! | `/ws/metrics/{resource_id}`, the service's own `/metrics` | `read:metrics` |
+//! | `POST /api/v1/anomalies/detect`, `POST /api/v1/rca/analyze`, `POST /api/v1/capacity/forecast` | `execute:analysis` |
+//! | `GET /api/v1/rca/{id}`, `GET /api/v1/capacity/recommendations` | `read:reports` |
+//! | `GET /api/v1/alert-rules...` / `POST`, `PUT`, `DELETE` | `read:rules` / `write:rules` |
+//! | `GET /api/v1/topology...` / `PUT /api/v1/topology` | `read:topology` / `write:topology` |
+//! | `GET /api/v1/knowledge/...` | `read:knowledge` |
+//! | running a runbook's remediation | `execute:remediation` |
+//! | `POST /api/v1/write`, `POST /api/v2/alerts`, `POST /api/v1/alerts/webhook`, `POST /api/v1/ingest/points`, `POST /api/v1/ingest/logs`, `POST /api/v1/events` | `ingest:write` |
+//! | token create, list, revoke | `admin:tokens` |
+//! | `GET /api/v1/audit` | `read:audit` |
+//! | changing the configuration | `write:config` |
 
 use std::fmt;
 use std::str::FromStr;

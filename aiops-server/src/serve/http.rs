@@ -152,7 +152,7 @@ pub(crate) fn router(s: AppState) -> Router {
         )
         .route(
             "/api/v1/anomalies/detect",
-            g(P::ReadAnomalies, post(api::detect)),
+            g(P::ExecuteAnalysis, post(api::detect)),
         )
         .route(
             "/api/v1/anomalies",

@@ -5,6 +5,7 @@ pub mod alert_storm;
 pub mod causal_discovery;
 pub mod dag_sim;
 pub mod error;
+pub mod events;
 pub mod loghub;
 pub mod logs_anomaly;
 pub mod m4;

@@ -24,6 +24,7 @@
 //! the NASA telemetry conversion, `DIR/data/<channel>.csv` with `DIR/index.csv`
 //! (`channel,spacecraft,train_points,test_points,...`), whose lengths are checked.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -260,8 +261,23 @@ pub struct EventReport {
     pub us_per_point: f64,
     /// Wall time of the whole evaluation, seconds (series run in parallel).
     pub seconds: f64,
+    /// Segments found per kind of anomaly, where the data say (the synthetic family); empty
+    /// otherwise (and then left out of JSON).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_kind: BTreeMap<String, KindRecall>,
     /// Per series, in name order.
     pub per_series: Vec<SeriesScore>,
+}
+
+/// Segments of one kind found.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KindRecall {
+    /// Segments of this kind.
+    pub segments: usize,
+    /// Found.
+    pub found: usize,
+    /// `found / segments`.
+    pub recall: f64,
 }
 
 impl EventReport {
@@ -322,29 +338,36 @@ impl EventReport {
                 0.0
             },
             seconds,
+            by_kind: BTreeMap::new(),
             per_series,
         }
     }
 }
 
+/// The flags (`is_anomaly`) of one detector run over one series, with the seconds it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesFlags {
+    /// Flag per point.
+    pub flags: Vec<bool>,
+    /// Seconds the detector took.
+    pub seconds: f64,
+}
+
 /// Runs the registry detector `name` with `params` over every series (a fresh detector each,
-/// series in parallel), scores its flags (`is_anomaly`) with tolerance `tol`, and reports,
-/// naming the data `data`. Detectors learn each series' range themselves (none is given).
-pub fn evaluate_detector(
+/// series in parallel) and returns its name and the flags per series. Detectors learn each
+/// series' range themselves (none is given).
+pub fn run_detector(
     corpus: &[EventSeries],
-    data: &str,
     name: &str,
     params: &serde_json::Map<String, serde_json::Value>,
-    tol: usize,
     progress: Progress<'_>,
-) -> Result<EventReport> {
+) -> Result<(String, Vec<SeriesFlags>)> {
     use rayon::prelude::*;
-    let start = Instant::now();
     let detector = aiops_detect::registry::build(name, params)?
         .name()
         .to_string();
     let counter = Counter::new(corpus.len(), progress);
-    let per_series = corpus
+    let flags = corpus
         .par_iter()
         .map(|s| {
             let det = aiops_detect::registry::build(name, params)?;
@@ -353,12 +376,49 @@ pub fn evaluate_detector(
                 .detect(&crate::nab::detection_timestamps(&s.timestamps), &s.values)?
                 .is_anomaly;
             let seconds = t.elapsed().as_secs_f64();
-            let mut score = score_series(&s.name, &s.labels, &flags, tol)?;
-            score.seconds = seconds;
             counter.tick();
-            Ok(score)
+            Ok(SeriesFlags { flags, seconds })
         })
         .collect::<Result<Vec<_>>>()?;
+    Ok((detector, flags))
+}
+
+/// Scores every series' flags with tolerance `tol` (their seconds kept in each score).
+pub fn score_all(
+    corpus: &[EventSeries],
+    flags: &[SeriesFlags],
+    tol: usize,
+) -> Result<Vec<SeriesScore>> {
+    if corpus.len() != flags.len() {
+        return Err(EvalError::InvalidParameter {
+            name: "flags",
+            reason: format!("{} flag series for {} series", flags.len(), corpus.len()),
+        });
+    }
+    corpus
+        .iter()
+        .zip(flags)
+        .map(|(s, f)| {
+            let mut score = score_series(&s.name, &s.labels, &f.flags, tol)?;
+            score.seconds = f.seconds;
+            Ok(score)
+        })
+        .collect()
+}
+
+/// Runs the registry detector `name` with `params` over every series ([`run_detector`]),
+/// scores its flags with tolerance `tol`, and reports, naming the data `data`.
+pub fn evaluate_detector(
+    corpus: &[EventSeries],
+    data: &str,
+    name: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+    tol: usize,
+    progress: Progress<'_>,
+) -> Result<EventReport> {
+    let start = Instant::now();
+    let (detector, flags) = run_detector(corpus, name, params, progress)?;
+    let per_series = score_all(corpus, &flags, tol)?;
     Ok(EventReport::new(
         data.to_string(),
         detector,

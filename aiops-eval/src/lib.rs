@@ -14,6 +14,7 @@ pub mod nab;
 pub mod progress;
 pub mod rca_ranking;
 pub mod rng;
+pub mod synthetic;
 
 pub use error::{EvalError, Result};
 pub use progress::{Progress, no_progress};

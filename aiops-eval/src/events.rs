@@ -49,6 +49,9 @@ pub struct EventSeries {
     pub values: Vec<f64>,
     /// Label per point: true inside a labelled anomaly.
     pub labels: Vec<bool>,
+    /// Points of the training part that opens the series, when the data say (`index.csv` of
+    /// the NASA telemetry layout); `--test-only` scores the points after it.
+    pub train: Option<usize>,
 }
 
 /// Maximal runs of `true`, as inclusive `[start, end]` point indices.
@@ -232,6 +235,8 @@ pub struct EventReport {
     pub detector: String,
     /// Tolerance after a segment's end, points.
     pub tolerance: usize,
+    /// Whether only the test parts were scored (`--test-only`).
+    pub test_only: bool,
     /// Series scored.
     pub series: usize,
     /// Points scored.
@@ -304,6 +309,7 @@ impl EventReport {
             data,
             detector,
             tolerance,
+            test_only: false,
             series: per_series.len(),
             points,
             segments,
@@ -383,11 +389,21 @@ pub fn run_detector(
     Ok((detector, flags))
 }
 
-/// Scores every series' flags with tolerance `tol` (their seconds kept in each score).
+fn no_training_part(name: &str) -> EvalError {
+    EvalError::InvalidParameter {
+        name: "test_only",
+        reason: format!("{name}: no training part is known (index.csv with train_points)"),
+    }
+}
+
+/// Scores every series' flags with tolerance `tol` (their seconds kept in each score). With
+/// `test_only`, only the points after each series' training part ([`EventSeries::train`]) are
+/// scored (the detector has run over the whole series); a series without one is an error.
 pub fn score_all(
     corpus: &[EventSeries],
     flags: &[SeriesFlags],
     tol: usize,
+    test_only: bool,
 ) -> Result<Vec<SeriesScore>> {
     if corpus.len() != flags.len() {
         return Err(EvalError::InvalidParameter {
@@ -399,7 +415,12 @@ pub fn score_all(
         .iter()
         .zip(flags)
         .map(|(s, f)| {
-            let mut score = score_series(&s.name, &s.labels, &f.flags, tol)?;
+            let from = match (test_only, s.train) {
+                (false, _) => 0,
+                (true, Some(t)) => t.min(s.labels.len()).min(f.flags.len()),
+                (true, None) => return Err(no_training_part(&s.name)),
+            };
+            let mut score = score_series(&s.name, &s.labels[from..], &f.flags[from..], tol)?;
             score.seconds = f.seconds;
             Ok(score)
         })
@@ -407,25 +428,32 @@ pub fn score_all(
 }
 
 /// Runs the registry detector `name` with `params` over every series ([`run_detector`]),
-/// scores its flags with tolerance `tol`, and reports, naming the data `data`.
+/// scores its flags with tolerance `tol` (only the test parts with `test_only`, see
+/// [`score_all`]), and reports, naming the data `data`.
 pub fn evaluate_detector(
     corpus: &[EventSeries],
     data: &str,
     name: &str,
     params: &serde_json::Map<String, serde_json::Value>,
     tol: usize,
+    test_only: bool,
     progress: Progress<'_>,
 ) -> Result<EventReport> {
     let start = Instant::now();
+    if let Some(s) = corpus.iter().find(|s| test_only && s.train.is_none()) {
+        return Err(no_training_part(&s.name));
+    }
     let (detector, flags) = run_detector(corpus, name, params, progress)?;
-    let per_series = score_all(corpus, &flags, tol)?;
-    Ok(EventReport::new(
+    let per_series = score_all(corpus, &flags, tol, test_only)?;
+    let mut report = EventReport::new(
         data.to_string(),
         detector,
         tol,
         per_series,
         start.elapsed().as_secs_f64(),
-    ))
+    );
+    report.test_only = test_only;
+    Ok(report)
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> EvalError {
@@ -459,6 +487,7 @@ pub fn read_series(path: &Path) -> Result<EventSeries> {
         timestamps: Vec::new(),
         values: Vec::new(),
         labels: Vec::new(),
+        train: None,
     };
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -524,13 +553,16 @@ fn csv_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 pub fn load_dir(dir: &Path) -> Result<Vec<EventSeries>> {
     let nested = dir.join("data");
     let corpus: Vec<EventSeries> = if nested.is_dir() {
-        let corpus = csv_files(&nested)?
+        let mut corpus = csv_files(&nested)?
             .iter()
             .map(|p| read_series(p))
             .collect::<Result<Vec<_>>>()?;
         let index = dir.join("index.csv");
         if index.is_file() {
-            check_index(&index, &corpus)?;
+            let train = check_index(&index, &corpus)?;
+            for s in &mut corpus {
+                s.train = train.get(&s.name).copied();
+            }
         }
         corpus
     } else {
@@ -545,8 +577,9 @@ pub fn load_dir(dir: &Path) -> Result<Vec<EventSeries>> {
     Ok(corpus)
 }
 
-/// Checks `index.csv` (`channel,spacecraft,train_points,test_points,...`) against the series.
-fn check_index(index: &Path, corpus: &[EventSeries]) -> Result<()> {
+/// Checks `index.csv` (`channel,spacecraft,train_points,test_points,...`) against the series
+/// and returns each channel's training points (none when the file has other columns).
+fn check_index(index: &Path, corpus: &[EventSeries]) -> Result<BTreeMap<String, usize>> {
     let text = std::fs::read_to_string(index).map_err(|e| io_err(index, e))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
@@ -554,9 +587,9 @@ fn check_index(index: &Path, corpus: &[EventSeries]) -> Result<()> {
     let (Some(c), Some(tr), Some(te)) = (col("channel"), col("train_points"), col("test_points"))
     else {
         // Not the telemetry index: nothing to check.
-        return Ok(());
+        return Ok(BTreeMap::new());
     };
-    let mut listed = 0;
+    let mut train = BTreeMap::new();
     for (i, line) in lines.enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -569,7 +602,7 @@ fn check_index(index: &Path, corpus: &[EventSeries]) -> Result<()> {
                 .ok_or_else(|| bad("bad point count".into()))
         };
         let name = f.get(c).map(|x| x.trim()).unwrap_or_default();
-        let n = num(tr)? + num(te)?;
+        let (t, n) = (num(tr)?, num(tr)? + num(te)?);
         let s = corpus
             .iter()
             .find(|s| s.name == name)
@@ -580,15 +613,15 @@ fn check_index(index: &Path, corpus: &[EventSeries]) -> Result<()> {
                 s.values.len()
             )));
         }
-        listed += 1;
+        train.insert(name.to_string(), t);
     }
-    if listed != corpus.len() {
+    if train.len() != corpus.len() {
         return Err(data_err(
             index,
-            format!("lists {listed} channels, data/ has {}", corpus.len()),
+            format!("lists {} channels, data/ has {}", train.len(), corpus.len()),
         ));
     }
-    Ok(())
+    Ok(train)
 }
 
 /// Writes `series` as `DIR/<name>.csv`, `timestamp,value,label` (unix seconds).
@@ -737,6 +770,7 @@ mod tests {
         .unwrap();
         let t = load_dir(tele.path()).unwrap();
         assert_eq!((t.len(), t[0].name.as_str()), (1, "P-1"));
+        assert_eq!((t[0].train, flat[0].train), (Some(1), None));
         std::fs::write(
             tele.path().join("index.csv"),
             format!("{index}P-1,SMAP,1,5,1,\"[point]\"\n"),
@@ -760,6 +794,7 @@ mod tests {
             timestamps: vec![60_000, 120_000, 180_000],
             values: vec![1.25, -3.0, 1e-3],
             labels: vec![false, true, false],
+            train: None,
         };
         write_series(dir.path(), &s).unwrap();
         assert_eq!(load_dir(dir.path()).unwrap(), vec![s]);
@@ -775,18 +810,29 @@ mod tests {
             timestamps: (0..n as i64).map(|i| i * 60_000).collect(),
             values,
             labels: mask(n, &[(300, 300)]),
+            train: Some(250),
         };
-        let r = evaluate_detector(
-            &[s],
-            "mem",
-            "zscore",
-            &serde_json::Map::new(),
-            DEFAULT_TOLERANCE,
-            &crate::no_progress,
-        )
-        .unwrap();
+        let run = |s: &EventSeries, test_only| {
+            evaluate_detector(
+                std::slice::from_ref(s),
+                "mem",
+                "zscore",
+                &serde_json::Map::new(),
+                DEFAULT_TOLERANCE,
+                test_only,
+                &crate::no_progress,
+            )
+        };
+        let r = run(&s, false).unwrap();
         assert_eq!((r.series, r.segments, r.found), (1, 1, 1));
         assert_eq!(r.detector, "zscore");
         assert!(r.per_series[0].seconds >= 0.0);
+        assert_eq!(r.points, 400);
+        // Only the 150 points after the training part are scored.
+        let t = run(&s, true).unwrap();
+        assert_eq!((t.points, t.found, t.per_series[0].points), (150, 1, 150));
+        assert!(t.test_only);
+        let untrained = EventSeries { train: None, ..s };
+        assert!(run(&untrained, true).is_err());
     }
 }

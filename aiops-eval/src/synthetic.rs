@@ -299,6 +299,7 @@ fn one(rng: &mut SimRng, index: usize) -> SyntheticSeries {
             timestamps: (0..n as i64).map(|i| START_MS + i * 60_000).collect(),
             values,
             labels,
+            train: None,
         },
         base,
         density,
@@ -378,7 +379,7 @@ pub fn evaluate_detector(
     let family = generate(family_params)?;
     let corpus: Vec<EventSeries> = family.iter().map(|s| s.series.clone()).collect();
     let (detector, flags) = crate::events::run_detector(&corpus, name, params, progress)?;
-    let per_series = crate::events::score_all(&corpus, &flags, tol)?;
+    let per_series = crate::events::score_all(&corpus, &flags, tol, false)?;
     let flag_vecs: Vec<Vec<bool>> = flags.into_iter().map(|f| f.flags).collect();
     let mut report = crate::events::EventReport::new(
         format!(

@@ -331,6 +331,11 @@ pub(crate) struct EventsArgs {
     #[arg(long, default_value_t = aiops_eval::events::DEFAULT_TOLERANCE)]
     tol: usize,
 
+    /// Score only each channel's test part (after index.csv's train_points, as papers on the
+    /// NASA telemetry do); the detector still runs over the whole series.
+    #[arg(long, conflicts_with = "synthetic")]
+    test_only: bool,
+
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -721,6 +726,7 @@ fn run_events(args: &EventsArgs) -> Result<(), CliError> {
             &args.detector,
             &params,
             args.tol,
+            args.test_only,
             &progress::report(&bar),
         )?
     };
@@ -750,10 +756,11 @@ fn opt(x: Option<f64>) -> String {
 
 fn print_events(r: &EventReport) {
     println!(
-        "Events, detector {} on {}: {} series, {} points, {} segments, tolerance {} points, \
+        "Events, detector {} on {}{}: {} series, {} points, {} segments, tolerance {} points, \
          detector {:.2} s ({:.2} us/point), {:.2} s in all",
         r.detector,
         r.data,
+        if r.test_only { " (test parts)" } else { "" },
         r.series,
         r.points,
         r.segments,

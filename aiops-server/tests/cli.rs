@@ -366,6 +366,42 @@ fn eval_events_scores_a_folder_and_the_synthetic_family() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("point-adjusted"));
 
+    // The telemetry layout: data/ and index.csv; --test-only scores after the training part.
+    let tele = dir.path().join("tele");
+    std::fs::create_dir_all(tele.join("data")).unwrap();
+    std::fs::copy(dir.path().join("a.csv"), tele.join("data/a.csv")).unwrap();
+    write(
+        &tele,
+        "index.csv",
+        "channel,spacecraft,train_points,test_points,anomaly_sequences,classes\na,X,100,100,2,\n",
+    );
+    let o = aiops(&[
+        "eval",
+        "events",
+        "--data",
+        s(&tele),
+        "-d",
+        "threshold",
+        "-p",
+        "upper=50",
+        "--test-only",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Points 100..200: the second segment (missed) and the false alarm at 180.
+    assert_eq!(
+        (v["points"].as_u64(), v["segments"].as_u64()),
+        (Some(100), Some(1))
+    );
+    assert_eq!(
+        (v["found"].as_u64(), v["false_alarms"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let o = aiops(&["eval", "events", "--data", data, "--test-only"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("train_points"), "{}", stderr(&o));
+
     // The synthetic family, exported and read back, scores as generated.
     let out = dir.path().join("syn");
     let o = aiops(&[

@@ -22,7 +22,8 @@
 //!
 //! The data are a folder of CSVs ([`load_dir`]): either `DIR/*.csv` (flat), or the layout of
 //! the NASA telemetry conversion, `DIR/data/<channel>.csv` with `DIR/index.csv`
-//! (`channel,spacecraft,train_points,test_points,...`), whose lengths are checked.
+//! (`channel,spacecraft,train_points,test_points,...`), whose lengths are checked and whose
+//! `train_points` let [`score_all`] score only each channel's test part (`test_only`).
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -16,7 +16,7 @@ cd "$OUT"
 
 # Drops timing fields ("seconds", "*_seconds", "ms_per_*", "elapsed") from JSON output.
 strip() {
-    jq -S 'walk(if type == "object" then with_entries(select(.key | test("seconds|elapsed|^ms_|_ms$|per_second|lines_per") | not)) else . end)'
+    jq -S 'walk(if type == "object" then with_entries(select(.key | test("seconds|elapsed|^ms_|_ms$|per_second|lines_per|per_point") | not)) else . end)'
 }
 run() { # name, then the command
     local name=$1
@@ -53,6 +53,12 @@ for d in $DETECTORS; do
         [ -s "detect-$d-$b.err" ] || rm "detect-$d-$b.err"
         run "detect-$d-$b" "$BIN" detect -d "$d" "${P[@]}" -f json "$f"
     done
+done
+echo "detectors: event-level scores on telemanom and the synthetic family" >&2
+for d in $DETECTORS; do
+    [ "$d" != threshold ] || continue # needs bounds per series, which these data do not give
+    run "events-telemanom-$d" "$BIN" eval events --data "$DATA/telemanom" -d "$d" --json
+    run "events-synthetic-$d" "$BIN" eval events --synthetic -d "$d" --json
 done
 run nab-default-learn-range "$BIN" eval nab --data "$NAB" -d default --learn-range --json
 run nab-contextual-learn-range "$BIN" eval nab --data "$NAB" -d contextual --learn-range --json

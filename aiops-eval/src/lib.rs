@@ -5,6 +5,7 @@ pub mod alert_storm;
 pub mod causal_discovery;
 pub mod dag_sim;
 pub mod error;
+pub mod events;
 pub mod loghub;
 pub mod logs_anomaly;
 pub mod m4;
@@ -13,6 +14,7 @@ pub mod nab;
 pub mod progress;
 pub mod rca_ranking;
 pub mod rng;
+pub mod synthetic;
 
 pub use error::{EvalError, Result};
 pub use progress::{Progress, no_progress};

@@ -7,11 +7,13 @@ use aiops_alerts::Config;
 use aiops_detect::registry::{self, DEFAULT_DETECTOR};
 use aiops_eval::alert_correlation::{self as alert_eval, AlertEval};
 use aiops_eval::alert_storm::ScenarioParams;
+use aiops_eval::events::{self, EventReport};
 use aiops_eval::loghub::{self, LoghubReport};
 use aiops_eval::logs_anomaly::{self, LogAnomalyReport};
 use aiops_eval::m4::M4Score;
 use aiops_eval::nab::{self, NabReport};
 use aiops_eval::rca_ranking::{self, Accuracy, Report as RcaReport, Simulator};
+use aiops_eval::synthetic::{self, SyntheticParams};
 use aiops_logs::LogDetectorParams;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -21,16 +23,18 @@ use crate::progress;
 
 /// Where the public data sets are, printed by `aiops eval --help`.
 const DATA_HELP: &str = "\
-Data: `nab`, `m4`, `loghub`, `logs-anomaly` and `causal` read public data sets in their
+Data: `nab`, `events`, `m4`, `loghub`, `logs-anomaly` and `causal` read public data sets in their
 published layout from the folder given with --data. Without --data the folder is
 $AIOPS_DATA/<name> when the environment variable AIOPS_DATA is set, else
 ../shared/data/<name> (relative to the current folder):
   nab/     data/<category>/<series>.csv, labels/combined_windows.json   (numenta/NAB)
+  telemanom/  data/<channel>.csv (timestamp,value,label), index.csv  (NASA SMAP/MSL, for `events`;
+           `events --data` also takes any folder of timestamp,value,label CSVs)
   m4/      Hourly-train.csv, Hourly-test.csv                 (Mcompetitions/M4-methods, Dataset/)
   loghub/  <System>/<System>_2k.log and _2k.log_structured.csv  (logpai/loghub 2k samples),
            settings.json                     (per-system Drain settings; see docs/reference.md)
   pyrca/   data_linear.txt, graph.txt                           (salesforce/PyRCA test data)
-`alerts` and `rca` generate their data. Layouts in detail: docs/reference.md, section
+`alerts`, `rca` and `events --synthetic` generate their data. Layouts in detail: docs/reference.md, section
 \"Evaluation data folders\".";
 
 /// The data folder of a benchmark: `--data`, else `$AIOPS_DATA/<name>`, else
@@ -71,6 +75,14 @@ pub(crate) enum EvalCommand {
     /// Numenta Anomaly Benchmark: run a detector over the 58 series and print NAB's three
     /// normalised scores (standard, reward_low_FP_rate, reward_low_FN_rate).
     Nab(NabArgs),
+    /// Event-level detection: run a detector over labelled `timestamp,value,label` series
+    /// (NASA SMAP/MSL telemetry by default, any folder of such CSVs, or the seeded synthetic
+    /// family) and print event precision, recall and F1 per series, their means, and the
+    /// point-adjusted F1.
+    Events(EventsArgs),
+    /// Write the seeded synthetic family of `eval events --synthetic` as CSVs:
+    /// DIR/data/<series>.csv (timestamp,value,label) and DIR/anomalies.csv (what was injected).
+    SyntheticExport(SyntheticExportArgs),
     /// M4 hourly: forecast 48 steps of every series and print sMAPE, MASE and OWA (relative to
     /// Naive2, M4 definitions).
     M4(M4Args),
@@ -286,6 +298,65 @@ pub(crate) struct LogsAnomalyArgs {
     json: bool,
 }
 
+/// Arguments of `aiops eval events`.
+#[derive(Debug, Args)]
+pub(crate) struct EventsArgs {
+    /// Folder of `timestamp,value,label` CSVs (label 1 = anomalous point): DIR/*.csv, or
+    /// DIR/data/*.csv with DIR/index.csv (the NASA telemetry layout).
+    /// [default: $AIOPS_DATA/telemanom, else ../shared/data/telemanom]
+    #[arg(long, value_name = "DIR", conflicts_with = "synthetic")]
+    data: Option<PathBuf>,
+
+    /// Score the seeded synthetic family instead of a folder.
+    #[arg(long)]
+    synthetic: bool,
+
+    /// With --synthetic: seed of the family.
+    #[arg(long, default_value_t = 1, requires = "synthetic")]
+    seed: u64,
+
+    /// With --synthetic: series to generate.
+    #[arg(long, default_value_t = 60, requires = "synthetic")]
+    series: usize,
+
+    /// Detector to run.
+    #[arg(short, long, default_value = DEFAULT_DETECTOR)]
+    detector: String,
+
+    /// Detector parameter as key=value; repeat for several.
+    #[arg(short, long = "param", value_name = "KEY=VALUE")]
+    params: Vec<String>,
+
+    /// Points after a labelled segment's end where a flag still finds it.
+    #[arg(long, default_value_t = aiops_eval::events::DEFAULT_TOLERANCE)]
+    tol: usize,
+
+    /// Score only each channel's test part (after index.csv's train_points, as papers on the
+    /// NASA telemetry do); the detector still runs over the whole series.
+    #[arg(long, conflicts_with = "synthetic")]
+    test_only: bool,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `aiops eval synthetic-export`.
+#[derive(Debug, Args)]
+pub(crate) struct SyntheticExportArgs {
+    /// Folder to write (created when missing).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Seed of the family.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+
+    /// Series to generate.
+    #[arg(long, default_value_t = 60)]
+    series: usize,
+}
+
 /// Arguments of `aiops eval nab`.
 #[derive(Debug, Args)]
 pub(crate) struct NabArgs {
@@ -321,6 +392,8 @@ pub(crate) struct NabArgs {
 pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
     match cmd {
         EvalCommand::Nab(args) => run_nab(args),
+        EvalCommand::Events(args) => run_events(args),
+        EvalCommand::SyntheticExport(args) => run_synthetic_export(args),
         EvalCommand::M4(args) => run_m4(args),
         EvalCommand::Loghub(args) => run_loghub(args),
         EvalCommand::LogsAnomaly(args) => run_logs_anomaly(args),
@@ -626,5 +699,126 @@ fn print_nab(r: &NabReport) {
             "{:<20} {:>10.2} {:>10.3} {:>10.4} {:>6} {:>6} {:>6}",
             p.profile, p.normalized, p.raw, p.threshold, p.counts.tp, p.counts.fp, p.counts.fn_
         );
+    }
+}
+
+fn run_events(args: &EventsArgs) -> Result<(), CliError> {
+    let params = registry::parse_assignments(&args.params)?;
+    let bar = progress::bar("series");
+    let report = if args.synthetic {
+        let family = SyntheticParams {
+            series: args.series,
+            seed: args.seed,
+        };
+        synthetic::evaluate_detector(
+            &family,
+            &args.detector,
+            &params,
+            args.tol,
+            &progress::report(&bar),
+        )?
+    } else {
+        let data = data_dir(args.data.as_deref(), "telemanom");
+        let corpus = events::load_dir(&data)?;
+        events::evaluate_detector(
+            &corpus,
+            &data.display().to_string(),
+            &args.detector,
+            &params,
+            args.tol,
+            args.test_only,
+            &progress::report(&bar),
+        )?
+    };
+    bar.finish_and_clear();
+    print_report(args.json, &report, print_events)
+}
+
+fn run_synthetic_export(args: &SyntheticExportArgs) -> Result<(), CliError> {
+    let family = synthetic::generate(&SyntheticParams {
+        series: args.series,
+        seed: args.seed,
+    })?;
+    synthetic::write_family(&args.out, &family)?;
+    let anomalies: usize = family.iter().map(|s| s.injected.len()).sum();
+    let points: usize = family.iter().map(|s| s.series.values.len()).sum();
+    eprintln!(
+        "wrote {} series ({points} points, {anomalies} anomalies) to {}",
+        family.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map_or("-".to_string(), |v| format!("{v:.3}"))
+}
+
+fn print_events(r: &EventReport) {
+    println!(
+        "Events, detector {} on {}{}: {} series, {} points, {} segments, tolerance {} points, \
+         detector {:.2} s ({:.2} us/point), {:.2} s in all",
+        r.detector,
+        r.data,
+        if r.test_only { " (test parts)" } else { "" },
+        r.series,
+        r.points,
+        r.segments,
+        r.tolerance,
+        r.detector_seconds,
+        r.us_per_point,
+        r.seconds
+    );
+    let rows: Vec<Vec<String>> = r
+        .per_series
+        .iter()
+        .map(|s| {
+            vec![
+                s.name.clone(),
+                s.points.to_string(),
+                s.segments.to_string(),
+                s.found.to_string(),
+                s.runs.to_string(),
+                s.false_alarms.to_string(),
+                opt(s.precision),
+                opt(s.recall),
+                opt(s.f1),
+                opt(s.pa_f1),
+                format!("{:.3}", s.seconds),
+            ]
+        })
+        .collect();
+    let header = [
+        "series", "points", "segments", "found", "runs", "false", "P", "R", "F1", "PA F1",
+        "seconds",
+    ];
+    let _ = crate::table::write(&mut std::io::stdout(), &header, &rows);
+    println!();
+    println!("{:<28} {:>9} {:>9} {:>9}", "", "precision", "recall", "F1");
+    for (label, p) in [
+        ("event, mean over series", &r.mean),
+        ("event, pooled", &r.pooled),
+        ("point-adjusted, mean", &r.pa_mean),
+        ("point-adjusted, pooled", &r.pa_pooled),
+    ] {
+        println!(
+            "{label:<28} {:>9} {:>9} {:>9}",
+            opt(p.precision),
+            opt(p.recall),
+            opt(p.f1)
+        );
+    }
+    println!(
+        "{} runs of flagged points, {} false alarms; F1 means over the {} series with segments",
+        r.runs, r.false_alarms, r.series_with_segments
+    );
+    if !r.by_kind.is_empty() {
+        println!();
+        for (kind, k) in &r.by_kind {
+            println!(
+                "{kind:<16} found {:>4} of {:>4}  recall {:.3}",
+                k.found, k.segments, k.recall
+            );
+        }
     }
 }

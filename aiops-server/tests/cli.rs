@@ -3,7 +3,7 @@
 use std::path::Path;
 
 mod common;
-use common::{aiops, aiops_line, cpu_latency_csv, s, stderr, strs, temp_file, write};
+use common::{aiops, aiops_line, cpu_latency_csv, s, stderr, stdout, strs, temp_file, write};
 
 /// 300 points of a gentle wave with a spike at point 200.
 fn spiky_csv() -> String {
@@ -311,6 +311,136 @@ fn eval_nab_scores_a_detector() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn eval_events_scores_a_folder_and_the_synthetic_family() {
+    let dir = tempfile::tempdir().unwrap();
+    // One series, two labelled segments; `threshold upper=50` flags the first only, and one
+    // point far from both (a false alarm).
+    let mut csv = String::from("timestamp,value,label\n");
+    for i in 0..200 {
+        let (v, l) = match i {
+            50..=52 => (90.0, 1),
+            120..=125 => (20.0, 1),
+            180 => (60.0, 0),
+            _ => (10.0, 0),
+        };
+        csv.push_str(&format!("{},{v},{l}\n", 1_700_000_000 + i * 60));
+    }
+    write(dir.path(), "a.csv", csv);
+    let data = s(dir.path());
+    let o = aiops(&[
+        "eval",
+        "events",
+        "--data",
+        data,
+        "-d",
+        "threshold",
+        "-p",
+        "upper=50",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["segments"].as_u64(), v["found"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (v["runs"].as_u64(), v["false_alarms"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(v["mean"]["f1"].as_f64(), Some(0.5));
+    assert!(v["pa_pooled"]["f1"].is_number() && v["detector_seconds"].is_number());
+    let o = aiops(&[
+        "eval",
+        "events",
+        "--data",
+        data,
+        "-d",
+        "threshold",
+        "-p",
+        "upper=50",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("point-adjusted"));
+
+    // The telemetry layout: data/ and index.csv; --test-only scores after the training part.
+    let tele = dir.path().join("tele");
+    std::fs::create_dir_all(tele.join("data")).unwrap();
+    std::fs::copy(dir.path().join("a.csv"), tele.join("data/a.csv")).unwrap();
+    write(
+        &tele,
+        "index.csv",
+        "channel,spacecraft,train_points,test_points,anomaly_sequences,classes\na,X,100,100,2,\n",
+    );
+    let o = aiops(&[
+        "eval",
+        "events",
+        "--data",
+        s(&tele),
+        "-d",
+        "threshold",
+        "-p",
+        "upper=50",
+        "--test-only",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Points 100..200: the second segment (missed) and the false alarm at 180.
+    assert_eq!(
+        (v["points"].as_u64(), v["segments"].as_u64()),
+        (Some(100), Some(1))
+    );
+    assert_eq!(
+        (v["found"].as_u64(), v["false_alarms"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let o = aiops(&["eval", "events", "--data", data, "--test-only"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("train_points"), "{}", stderr(&o));
+
+    // The synthetic family, exported and read back, scores as generated.
+    let out = dir.path().join("syn");
+    let o = aiops(&[
+        "eval",
+        "synthetic-export",
+        "--out",
+        s(&out),
+        "--series",
+        "4",
+        "--seed",
+        "9",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.join("anomalies.csv").is_file());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["eval", "events", "-d", "zscore", "--json"];
+        args.extend_from_slice(extra);
+        let o = aiops(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let generated = run(&["--synthetic", "--series", "4", "--seed", "9"]);
+    let read = run(&["--data", s(&out)]);
+    assert!(generated["by_kind"].is_object());
+    for k in [
+        "series",
+        "points",
+        "segments",
+        "found",
+        "runs",
+        "false_alarms",
+    ] {
+        assert_eq!(generated[k], read[k], "{k}");
+    }
+    let o = aiops_line(&format!(
+        "eval events --data {}",
+        s(&dir.path().join("nope"))
+    ));
+    assert!(!o.status.success());
 }
 
 #[test]

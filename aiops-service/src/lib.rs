@@ -1,10 +1,16 @@
 #![doc = include_str!("../README.md")]
 
+pub mod alerting;
 pub mod auth;
 pub mod error;
 pub mod metrics;
 pub mod pii;
 
+pub use alerting::{
+    AlertActionResult, AlertList, AlertPipeline, AlertQuery, AlertStreamEvent, AlertView,
+    AlertsConfig, IncidentDetail, IncidentList, IncidentQuery, IncidentSummary, Masker,
+    ReceiveReport, TickReport,
+};
 pub use auth::jwt::{JwtConfig, JwtVerifier};
 pub use auth::rbac::{AuthMethod, Permission, Principal, Role, allows};
 pub use auth::token::{ApiTokenRecord, Bearer, SecretToken, TokenHash, TokenRecordParts};

@@ -474,3 +474,60 @@ async fn cursors_page_through_everything_exactly_once() {
         assert_eq!(e.status(), 400);
     }
 }
+
+#[tokio::test]
+async fn a_merged_incident_hands_its_alerts_to_the_one_that_took_it() {
+    let topo = aiops_core::Topology::from_json(
+        r#"{"nodes": [{"id": "web", "kind": "service"}, {"id": "api", "kind": "service"},
+                      {"id": "db", "kind": "database"}],
+            "edges": [{"from": "web", "to": "api", "kind": "calls"},
+                      {"from": "api", "to": "db", "kind": "calls"}]}"#,
+    )
+    .unwrap();
+    let s = store().await;
+    let p = AlertPipeline::new(s.clone(), config(), Some(topo.clone()))
+        .await
+        .unwrap();
+    let db = alert("Down", "db", T0);
+    p.receive(vec![alert("Errors", "web", T0)], "alertmanager", T0)
+        .await
+        .unwrap();
+    p.receive(vec![db.clone()], "alertmanager", T0 + 1000)
+        .await
+        .unwrap();
+    assert_eq!(all_incidents(&p).await.len(), 2);
+    // The api alert links web and db: inc-2 merges into inc-1.
+    let r = p
+        .receive(vec![alert("Errors", "api", T0)], "alertmanager", T0 + 2000)
+        .await
+        .unwrap();
+    assert_eq!(r.incidents, ["inc-1", "inc-2"]);
+    assert_eq!(
+        all_incidents(&p).await,
+        [
+            ("inc-1".to_string(), "open".to_string(), 3),
+            ("inc-2".to_string(), "resolved".to_string(), 1)
+        ]
+    );
+    assert_eq!(
+        p.get_alert(&fp(&db)).await.unwrap().incident_id.as_deref(),
+        Some("inc-1")
+    );
+    assert_eq!(p.get_incident("inc-1").await.unwrap().alerts.len(), 3);
+    let d = p.get_incident("inc-2").await.unwrap();
+    assert_eq!(
+        d.status_changes.last().unwrap().reason.as_deref(),
+        Some("merged into inc-1")
+    );
+    // A restart replays the same merge and writes nothing more.
+    let before = (kinds(&p, "inc-1").await, kinds(&p, "inc-2").await);
+    drop(p);
+    let p = AlertPipeline::new(s.clone(), config(), Some(topo))
+        .await
+        .unwrap();
+    assert_eq!(p.tick(T0 + 3000).await.unwrap().incidents_changed, 0);
+    assert_eq!(
+        (kinds(&p, "inc-1").await, kinds(&p, "inc-2").await),
+        before
+    );
+}

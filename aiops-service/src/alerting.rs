@@ -800,26 +800,41 @@ impl AlertPipeline {
         now: TimestampMs,
         changes: &mut Changes,
     ) -> Result<()> {
-        let all = inner.engine.incidents();
-        let ids: HashSet<&str> = all.iter().map(|i| i.id.as_str()).collect();
         let mut merges = Vec::new();
+        let mut active = Vec::new();
         for (id, c) in &inner.incidents {
-            if let Committed::Active { row, .. } = c
-                && !ids.contains(id.as_str())
-                && let Some(into) = inner.engine.current_incident(id).filter(|i| i != id)
-            {
-                merges.push((row.clone(), into));
+            if let Committed::Active { row, .. } = c {
+                match inner.engine.current_incident(id) {
+                    Some(into) if &into != id => merges.push((row.clone(), into)),
+                    _ => active.push(id.as_str()),
+                }
             }
         }
         merges.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let survivors: HashSet<&str> = merges.iter().map(|m| m.1.as_str()).collect();
-        for inc in &all {
+        let incidents: Vec<Incident> = match touched {
+            Some(t) => {
+                let ids: BTreeSet<&str> = t
+                    .iter()
+                    .chain(merges.iter().map(|m| &m.1))
+                    .map(String::as_str)
+                    .collect();
+                ids.into_iter()
+                    .filter_map(|id| inner.engine.incident(id))
+                    .collect()
+            }
+            None => {
+                let mut list = inner.engine.open_incidents();
+                let open: HashSet<String> = list.iter().map(|i| i.id.clone()).collect();
+                // Committed as active, no longer open: resolved since.
+                for id in active.into_iter().filter(|id| !open.contains(*id)) {
+                    list.extend(inner.engine.incident(id));
+                }
+                list
+            }
+        };
+        for inc in &incidents {
             let prev = inner.incidents.get(&inc.id);
-            let candidate = match touched {
-                Some(t) => t.contains(&inc.id) || survivors.contains(inc.id.as_str()),
-                None => !matches!(prev, Some(Committed::Resolved)),
-            };
-            if !candidate || matches!(prev, Some(Committed::Resolved)) {
+            if matches!(prev, Some(Committed::Resolved)) {
                 continue;
             }
             let body = serde_json::to_value(inc).map_err(internal)?;

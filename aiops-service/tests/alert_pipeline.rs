@@ -526,8 +526,5 @@ async fn a_merged_incident_hands_its_alerts_to_the_one_that_took_it() {
         .await
         .unwrap();
     assert_eq!(p.tick(T0 + 3000).await.unwrap().incidents_changed, 0);
-    assert_eq!(
-        (kinds(&p, "inc-1").await, kinds(&p, "inc-2").await),
-        before
-    );
+    assert_eq!((kinds(&p, "inc-1").await, kinds(&p, "inc-2").await), before);
 }

@@ -1228,7 +1228,7 @@ fn alert_row(
         generator_url: alert.generator_url.clone(),
     };
     if let Some(p) = prev {
-        if same_episode || resolved {
+        if same_episode {
             row.acknowledged_by = p.acknowledged_by.clone();
             row.acknowledged_at = p.acknowledged_at;
             row.ack_comment = p.ack_comment.clone();

@@ -342,6 +342,19 @@ impl Engine {
         (n >= 1 && n <= c.opened()).then(|| format!("inc-{}", c.successor(n)))
     }
 
+    /// One incident by id (`inc-N`), open or resolved; `None` for an id merged into another
+    /// incident (see [`Engine::current_incident`]) or never issued. Cheaper than
+    /// [`Engine::incidents`] for a service that keeps every incident.
+    pub fn incident(&self, id: &str) -> Option<Incident> {
+        let n: u64 = id.strip_prefix("inc-")?.parse().ok()?;
+        self.state.correlator.incident(n, self.graph.as_ref())
+    }
+
+    /// The open incidents, in opening order.
+    pub fn open_incidents(&self) -> Vec<Incident> {
+        self.state.correlator.open_incidents(self.graph.as_ref())
+    }
+
     /// All incidents so far, open and resolved, in opening order.
     pub fn incidents(&self) -> Vec<Incident> {
         self.state.correlator.incidents(self.graph.as_ref())
@@ -647,6 +660,9 @@ correlation:
         assert_eq!(e.current_incident("bogus"), None);
         assert_eq!(e.stats().incidents, 1);
         assert_eq!(e.incidents().len(), 1);
+        assert_eq!(e.open_incidents(), e.incidents());
+        assert_eq!(e.incident("inc-1").as_ref(), e.incidents().first());
+        assert_eq!((e.incident("inc-2"), e.incident("inc-3")), (None, None));
         // The merge survives a snapshot.
         let back: EngineState =
             serde_json::from_str(&serde_json::to_string(e.state()).unwrap()).unwrap();
@@ -742,6 +758,8 @@ time_intervals:
             e.incidents()[0].status,
             aiops_core::IncidentStatus::Resolved
         );
+        assert!(e.open_incidents().is_empty());
+        assert_eq!(e.incident("inc-1").as_ref(), e.incidents().first());
         // Sent again later, it fires again (an update, not a duplicate) in a new incident.
         let got = e.ingest(a, 21 * M).unwrap();
         assert_eq!(got.outcome, DedupOutcome::Updated);

@@ -754,6 +754,20 @@ impl Correlator {
         self.close_due(now);
     }
 
+    /// One incident by number, open or resolved (`None` for one merged into another or never
+    /// opened). Open incidents are found at once, resolved ones newest first.
+    pub fn incident(&self, id: u64, graph: Option<&TopologyGraph>) -> Option<Incident> {
+        self.open
+            .get(&id)
+            .or_else(|| self.closed.iter().rev().find(|s| s.id == id))
+            .map(|s| to_incident(s, graph))
+    }
+
+    /// The open incidents, by id.
+    pub fn open_incidents(&self, graph: Option<&TopologyGraph>) -> Vec<Incident> {
+        self.open.values().map(|s| to_incident(s, graph)).collect()
+    }
+
     /// All incidents, open and resolved, by id.
     pub fn incidents(&self, graph: Option<&TopologyGraph>) -> Vec<Incident> {
         let mut all: Vec<&State> = self.open.values().chain(self.closed.iter()).collect();

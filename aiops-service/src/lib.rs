@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod access;
+pub mod alerting;
 pub mod anomaly_api;
 pub mod audit;
 pub mod auth;
@@ -12,6 +13,11 @@ pub mod pii;
 pub mod service;
 pub mod telemetry;
 
+pub use alerting::{
+    AlertActionResult, AlertList, AlertPipeline, AlertQuery, AlertStreamEvent, AlertView,
+    AlertsConfig, IncidentDetail, IncidentList, IncidentQuery, IncidentSummary, Masker,
+    ReceiveReport, TickReport,
+};
 pub use audit::{AuditEvent, AuditKind, Outcome};
 pub use auth::api_token::{
     ApiTokenRecord, Bearer, SecretToken, TokenHash, TokenRecordParts, parse_authorization,

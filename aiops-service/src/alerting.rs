@@ -1,0 +1,1377 @@
+//! The alert pipeline: alerts in (Alertmanager API v2, its webhook, alert rules), committed,
+//! correlated into incidents; the operators' acknowledgements and resolutions; the queries of
+//! the alert and incident endpoints.
+//!
+//! - [`AlertPipeline::receive`] runs a batch through the correlation engine and commits, in
+//!   one transaction, the received alerts to `alert_log`, the alert rows, the incident rows
+//!   the batch touched and their timeline entries. It returns only after that commit, so the
+//!   HTTP layer answers 2xx only for durable alerts. One async mutex orders batches, ticks and
+//!   operator actions: the log's order is the engine's order.
+//! - The engine's state is snapshotted every `snapshot_interval_s` and at shutdown under the
+//!   key [`SNAPSHOT_KEY`] with the last log sequence number it includes; the log up to it is
+//!   then pruned. A restart restores the snapshot and replays the log after it, each entry at
+//!   its logged engine time, so a crash after an acknowledged POST loses nothing. The replay
+//!   only rebuilds the engine: the rows were committed with the log entries, and incidents are
+//!   written again only when they differ from their stored row, so nothing is duplicated.
+//! - A failed commit leaves the engine ahead of the store: the next call rebuilds it from the
+//!   store (snapshot + log) before anything else.
+//! - Alert status: `firing` or `resolved` as the source says at the engine's time; an
+//!   operator's acknowledgement holds while the alert keeps firing (same `startsAt`), a
+//!   resolve from the source wins over it; an operator's resolution holds until the alert
+//!   fires again with a new `startsAt`. Alerts whose `endsAt` passes (Alertmanager's
+//!   `resolve_timeout` for those sent without one) are resolved by [`AlertPipeline::tick`].
+//! - Changed alerts and incidents are published to [`AlertPipeline::subscribe`] (`/ws/alerts`).
+//!
+//! Memory: the engine's state (every active alert, the incidents) plus, per open incident, its
+//! last committed row and member fingerprints, and the pending `endsAt` of active alerts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aiops_alerts::{Engine, EngineState};
+use aiops_core::time::{format_rfc3339, serde_rfc3339};
+use aiops_core::{Alert, AlertStatus, Incident, IncidentStatus, Labels, Severity, TimestampMs};
+use aiops_core::{Topology, TopologyGraph};
+use aiops_store::{
+    AlertCommit, AlertFilter, AlertRow, IncidentEvent, IncidentFilter, IncidentRow, Store,
+    StoreError,
+};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::{Mutex, MutexGuard, broadcast};
+
+use crate::error::{Result, ServiceError};
+
+/// The key of the `kv` table holding the engine snapshot, JSON `{"seq": N, "state": ...}`
+/// where `seq` is the last `alert_log` sequence number the state includes.
+pub const SNAPSHOT_KEY: &str = "alerts.engine";
+
+/// Default page size of the list queries (rows).
+pub const DEFAULT_LIMIT: usize = 100;
+
+/// Largest page size of the list queries (rows).
+pub const MAX_LIMIT: usize = 1000;
+
+/// "No limit" for the store's list queries.
+const ALL: usize = i64::MAX as usize;
+
+/// Masks personal data in a text (alert annotations pass through it before they are stored);
+/// [`crate::PiiMasker`] provides one.
+pub type Masker = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// Settings of the alert pipeline (the `alerts:` section of the service configuration).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// The correlation configuration, Alertmanager-shaped (`route`, `inhibit_rules`,
+    /// `time_intervals`, `silences`, `correlation`...), as `aiops alerts correlate` reads it.
+    pub engine: aiops_alerts::Config,
+    /// How often the engine state is snapshotted and the alert log pruned (seconds).
+    pub snapshot_interval_s: u64,
+    /// How often the engine's time advances (incidents resolve, `endsAt` passes) (seconds).
+    pub tick_interval_s: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            engine: aiops_alerts::Config::default(),
+            snapshot_interval_s: 60,
+            tick_interval_s: 5,
+        }
+    }
+}
+
+impl AlertsConfig {
+    /// Checks the engine configuration and the intervals.
+    pub fn check(&self) -> Result<()> {
+        self.engine
+            .check()
+            .map_err(|e| ServiceError::invalid_config("alerts.engine", e.to_string()))?;
+        if self.snapshot_interval_s == 0 {
+            return Err(ServiceError::invalid_config(
+                "alerts.snapshot_interval_s",
+                "must be at least 1",
+            ));
+        }
+        if self.tick_interval_s == 0 {
+            return Err(ServiceError::invalid_config(
+                "alerts.tick_interval_s",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What one [`AlertPipeline::receive`] call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReceiveReport {
+    /// Alerts received.
+    pub received: usize,
+    /// Repeats with unchanged content.
+    pub duplicates: usize,
+    /// Alerts muted by a silence, a maintenance window or an inhibition.
+    pub muted: usize,
+    /// The incidents the batch touched (opened, grown or resolved), by id.
+    pub incidents: Vec<String>,
+    /// The incidents it opened.
+    pub opened: Vec<String>,
+}
+
+/// What one [`AlertPipeline::tick`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// Notification batches the engine made due (delivery is not this module's job).
+    pub notifications: usize,
+    /// Alerts resolved because their `endsAt` passed.
+    pub alerts_resolved: usize,
+    /// Incident rows written (resolved, merged, changed).
+    pub incidents_changed: usize,
+}
+
+/// An alert as the API shows it (`GET /api/v1/alerts`, `/ws/alerts`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertView {
+    /// The alert's id: its label fingerprint (16 hex digits).
+    pub alert_id: String,
+    /// Labels.
+    pub labels: Labels,
+    /// Annotations (PII-masked).
+    pub annotations: BTreeMap<String, String>,
+    /// `firing`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// Severity (`critical`, `high`, `medium`, `low`, `info`, or the label as sent).
+    pub severity: Option<String>,
+    /// When it started firing (RFC 3339).
+    #[serde(with = "serde_rfc3339")]
+    pub starts_at: TimestampMs,
+    /// When it ends or ended (RFC 3339), if known.
+    #[serde(with = "serde_rfc3339::option")]
+    pub ends_at: Option<TimestampMs>,
+    /// When it last changed (RFC 3339).
+    #[serde(with = "serde_rfc3339")]
+    pub updated_at: TimestampMs,
+    /// Where it came from (`alertmanager`, `webhook`, `rule:NAME`...).
+    pub source: String,
+    /// The incident holding it.
+    pub incident_id: Option<String>,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When (RFC 3339).
+    #[serde(with = "serde_rfc3339::option")]
+    pub acknowledged_at: Option<TimestampMs>,
+    /// The acknowledgement's comment.
+    pub comment: Option<String>,
+    /// Who resolved it by hand.
+    pub resolved_by: Option<String>,
+    /// The resolution text.
+    pub resolution: Option<String>,
+    /// Link back to the source.
+    pub generator_url: String,
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.clone().filter(|s| !s.is_empty())
+}
+
+impl From<&AlertRow> for AlertView {
+    fn from(r: &AlertRow) -> Self {
+        let acknowledged_by = nonempty(&r.acknowledged_by);
+        Self {
+            alert_id: r.fingerprint.clone(),
+            labels: r.labels.clone(),
+            annotations: r.annotations.clone(),
+            status: r.status.clone(),
+            severity: r.severity.clone(),
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            updated_at: r.updated_at,
+            source: r.source.clone(),
+            incident_id: r.incident_id.clone(),
+            acknowledged_at: acknowledged_by.as_ref().and(r.acknowledged_at),
+            acknowledged_by,
+            comment: nonempty(&r.ack_comment),
+            resolved_by: nonempty(&r.resolved_by),
+            resolution: nonempty(&r.resolution),
+            generator_url: r.generator_url.clone(),
+        }
+    }
+}
+
+/// An incident as the API lists it (`GET /api/v1/incidents`, `/ws/alerts`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentSummary {
+    /// Id (`inc-N`).
+    pub incident_id: String,
+    /// Title.
+    pub title: String,
+    /// Highest severity of its alerts.
+    pub severity: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// When its first alert started (RFC 3339).
+    #[serde(with = "serde_rfc3339")]
+    pub started_at: TimestampMs,
+    /// When it resolved (RFC 3339).
+    #[serde(with = "serde_rfc3339::option")]
+    pub resolved_at: Option<TimestampMs>,
+    /// When its row last changed (RFC 3339).
+    #[serde(with = "serde_rfc3339")]
+    pub updated_at: TimestampMs,
+    /// Resources its alerts touch.
+    pub resources: Vec<String>,
+    /// The resource most likely at its origin, when the topology tells.
+    pub probable_origin: Option<String>,
+    /// Number of its alerts.
+    pub alert_count: usize,
+}
+
+impl From<&IncidentRow> for IncidentSummary {
+    fn from(r: &IncidentRow) -> Self {
+        let strings = |key: &str| -> Vec<String> {
+            r.body[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Self {
+            incident_id: r.id.clone(),
+            title: r.title.clone(),
+            severity: r.severity.clone(),
+            status: r.status.clone(),
+            started_at: r.started_at,
+            resolved_at: r.resolved_at,
+            updated_at: r.updated_at,
+            resources: strings("resources"),
+            probable_origin: r.body["probable_origin"].as_str().map(str::to_string),
+            alert_count: r.body["alerts"].as_array().map_or(0, Vec::len),
+        }
+    }
+}
+
+/// One entry of an incident's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// When (RFC 3339).
+    #[serde(with = "serde_rfc3339")]
+    pub at: TimestampMs,
+    /// `opened`, `alert_added`, `acknowledged`, `resolved`, `merged`...
+    pub kind: String,
+    /// Details (the alert's `fingerprint`, the `actor`, a `comment` or `resolution`...).
+    pub detail: serde_json::Value,
+}
+
+/// A change of an incident's status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusChange {
+    /// When (RFC 3339).
+    #[serde(with = "serde_rfc3339")]
+    pub at: TimestampMs,
+    /// The new status (`open`, `acknowledged`, `resolved`).
+    pub status: String,
+    /// Who or what changed it (`engine`, an operator).
+    pub by: String,
+    /// Why (`merged into inc-N`), if told.
+    pub reason: Option<String>,
+}
+
+/// One incident with everything the detail endpoint shows (`GET /api/v1/incidents/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentDetail {
+    /// The incident.
+    #[serde(flatten)]
+    pub incident: IncidentSummary,
+    /// Its alerts (with the operators' acknowledgements and resolutions).
+    pub alerts: Vec<AlertView>,
+    /// Its timeline, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+    /// Its status changes, oldest first.
+    pub status_changes: Vec<StatusChange>,
+    /// Its root-cause analyses (stored RCA documents), newest first.
+    pub rca: Vec<serde_json::Value>,
+}
+
+/// A page of alerts (`GET /api/v1/alerts`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertList {
+    /// Alerts matching the filters (all pages).
+    pub total: u64,
+    /// This page, most recently updated first.
+    pub alerts: Vec<AlertView>,
+    /// The cursor of the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of incidents (`GET /api/v1/incidents`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentList {
+    /// Incidents matching the filters (all pages).
+    pub total: u64,
+    /// This page, most recently updated first.
+    pub incidents: Vec<IncidentSummary>,
+    /// The cursor of the next page, if there is one.
+    pub next_cursor: Option<String>,
+}
+
+/// The answer to an acknowledgement or a resolution (the seed's shape).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertActionResult {
+    /// The alert's id.
+    pub alert_id: String,
+    /// Its status now.
+    pub status: String,
+}
+
+/// Filters of [`AlertPipeline::list_alerts`] (the query string of `GET /api/v1/alerts`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertQuery {
+    /// Only this status: `firing`, `acknowledged` or `resolved`.
+    pub status: Option<String>,
+    /// Only this severity (any spelling [`Severity`] reads).
+    pub severity: Option<String>,
+    /// Page size (rows; default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Filters of [`AlertPipeline::list_incidents`] (the query string of `GET /api/v1/incidents`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IncidentQuery {
+    /// Only this status: `open`, `acknowledged` or `resolved`.
+    pub status: Option<String>,
+    /// Only this severity (any spelling [`Severity`] reads).
+    pub severity: Option<String>,
+    /// Page size (rows; default [`DEFAULT_LIMIT`], at most [`MAX_LIMIT`]).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// What `/ws/alerts` subscribers receive: `{"type": "alert", ...}` or
+/// `{"type": "incident", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AlertStreamEvent {
+    /// An alert changed.
+    Alert(AlertView),
+    /// An incident changed.
+    Incident(IncidentSummary),
+}
+
+/// Counters of the pipeline (exported on `/metrics`).
+#[derive(Debug, Default)]
+pub struct AlertCounters {
+    /// Alerts received (committed).
+    pub alerts_in: AtomicU64,
+    /// Of which repeats with unchanged content.
+    pub duplicates: AtomicU64,
+    /// Incidents opened.
+    pub incidents_opened: AtomicU64,
+    /// Failed calls after which the engine was rebuilt from the store.
+    pub failures: AtomicU64,
+    /// Snapshots saved.
+    pub snapshots: AtomicU64,
+}
+
+/// The last committed state of an incident.
+#[derive(Debug, Clone)]
+enum Committed {
+    /// Open or acknowledged: its row and its alerts' fingerprints.
+    Active {
+        row: Box<IncidentRow>,
+        members: BTreeSet<String>,
+    },
+    /// Resolved (never reopened).
+    Resolved,
+}
+
+impl Committed {
+    fn from_row(row: &IncidentRow) -> Self {
+        if row.status == "resolved" {
+            return Self::Resolved;
+        }
+        Self::Active {
+            members: members_of(&row.body),
+            row: Box::new(row.clone()),
+        }
+    }
+}
+
+/// The label fingerprints of an incident body's alerts.
+fn members_of(body: &serde_json::Value) -> BTreeSet<String> {
+    body["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| serde_json::from_value::<Labels>(a["labels"].clone()).ok())
+        .map(|l| l.fingerprint().to_string())
+        .collect()
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    seq: i64,
+    state: EngineState,
+}
+
+/// Everything the mutex guards.
+#[derive(Debug)]
+struct Inner {
+    engine: Engine,
+    /// The last `alert_log` sequence number the engine has seen.
+    seq: i64,
+    /// Incident id -> its last committed state.
+    incidents: HashMap<String, Committed>,
+    /// Active alert -> its `endsAt`, and the same ordered by time.
+    expiry: HashMap<String, TimestampMs>,
+    expiries: BTreeSet<(TimestampMs, String)>,
+    /// The engine may be ahead of the store (a call failed): rebuild before the next call.
+    stale: bool,
+}
+
+impl Inner {
+    fn set_expiry(&mut self, fp: &str, at: Option<TimestampMs>) {
+        if let Some(old) = self.expiry.remove(fp) {
+            self.expiries.remove(&(old, fp.to_string()));
+        }
+        if let Some(at) = at {
+            self.expiry.insert(fp.to_string(), at);
+            self.expiries.insert((at, fp.to_string()));
+        }
+    }
+
+    fn current(&self, id: &str) -> String {
+        self.engine
+            .current_incident(id)
+            .unwrap_or_else(|| id.to_string())
+    }
+}
+
+/// What one call commits.
+#[derive(Debug, Default)]
+struct Changes {
+    alerts: BTreeMap<String, AlertRow>,
+    incidents: Vec<IncidentRow>,
+    events: Vec<IncidentEvent>,
+    opened: Vec<String>,
+}
+
+impl Changes {
+    fn is_empty(&self) -> bool {
+        self.alerts.is_empty() && self.incidents.is_empty() && self.events.is_empty()
+    }
+}
+
+fn internal(what: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal {
+        what: what.to_string(),
+    }
+}
+
+fn status_name(s: IncidentStatus) -> &'static str {
+    match s {
+        IncidentStatus::Open => "open",
+        IncidentStatus::Acknowledged => "acknowledged",
+        IncidentStatus::Resolved => "resolved",
+    }
+}
+
+/// The `severity` label in its canonical spelling, or as sent when it is not a known one.
+fn severity_of(labels: &Labels) -> Option<String> {
+    labels.get("severity").map(|s| {
+        s.parse::<Severity>()
+            .map_or_else(|_| s.to_string(), |v| v.as_str().to_string())
+    })
+}
+
+fn is_manual(r: &AlertRow) -> bool {
+    r.resolved_by.as_deref().is_some_and(|s| !s.is_empty())
+}
+
+/// Clears an operator field (the store keeps a field the new row leaves `None`).
+fn cleared(v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|_| String::new())
+}
+
+fn not_found_is_none<T>(r: std::result::Result<T, StoreError>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(StoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Rebuilds the engine from the snapshot and the log after it, and what the store holds.
+async fn load(store: &Store, config: &AlertsConfig, topology: Option<&Topology>) -> Result<Inner> {
+    let (mut engine, mut seq) = match store.value(SNAPSHOT_KEY).await? {
+        Some(text) => {
+            let snap: Snapshot = serde_json::from_str(&text)
+                .map_err(|e| internal(format!("the alert engine snapshot does not load: {e}")))?;
+            (
+                Engine::restore(config.engine.clone(), topology, snap.state)?,
+                snap.seq,
+            )
+        }
+        None => (Engine::new(config.engine.clone(), topology)?, 0),
+    };
+    let mut last_t = None;
+    for entry in store.alert_log_after(seq).await? {
+        let alert = Alert::from_json(&entry.body)
+            .map_err(|e| internal(format!("alert_log entry {}: {e}", entry.seq)))?;
+        let t = engine
+            .now()
+            .map_or(entry.received_at, |n| n.max(entry.received_at));
+        if last_t != Some(t) {
+            // As `receive` does once per batch.
+            engine.tick(t)?;
+            last_t = Some(t);
+        }
+        engine.ingest(alert, t)?;
+        seq = entry.seq;
+    }
+    let mut stored: HashMap<String, IncidentRow> = HashMap::new();
+    for status in ["open", "acknowledged"] {
+        let filter = IncidentFilter {
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        for row in store.incidents(&filter, ALL).await?.1 {
+            stored.insert(row.id.clone(), row);
+        }
+    }
+    let mut incidents = HashMap::new();
+    for inc in engine.incidents() {
+        let committed = match stored.get(&inc.id) {
+            Some(row) => Committed::from_row(row),
+            // Resolved and not open in the store: resolved there too (or pruned).
+            None if inc.status == IncidentStatus::Resolved => Committed::Resolved,
+            None => match not_found_is_none(store.incident(&inc.id).await)? {
+                Some(row) => Committed::from_row(&row),
+                None => continue,
+            },
+        };
+        incidents.insert(inc.id, committed);
+    }
+    // Open rows of incidents the engine merged into another one: closed on the next call.
+    for (id, row) in &stored {
+        if !incidents.contains_key(id)
+            && engine.current_incident(id).is_some_and(|into| &into != id)
+        {
+            incidents.insert(id.clone(), Committed::from_row(row));
+        }
+    }
+    let mut inner = Inner {
+        engine,
+        seq,
+        incidents,
+        expiry: HashMap::new(),
+        expiries: BTreeSet::new(),
+        stale: false,
+    };
+    for status in ["firing", "acknowledged"] {
+        let filter = AlertFilter {
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        for row in store.alerts(&filter, ALL).await?.1 {
+            inner.set_expiry(&row.fingerprint, row.ends_at);
+        }
+    }
+    Ok(inner)
+}
+
+/// The alert pipeline (see the module docs). Share it behind the `Arc` it comes in.
+pub struct AlertPipeline {
+    store: Store,
+    config: AlertsConfig,
+    topology: Option<Topology>,
+    masker: Option<Masker>,
+    inner: Mutex<Inner>,
+    events: broadcast::Sender<AlertStreamEvent>,
+    /// Counters.
+    pub counters: AlertCounters,
+}
+
+impl std::fmt::Debug for AlertPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertPipeline")
+            .field("config", &self.config)
+            .field("masker", &self.masker.is_some())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AlertPipeline {
+    /// A pipeline over `store`, its engine restored from the last snapshot and the alert log
+    /// after it. Annotations are stored as received (see [`AlertPipeline::with_masker`]).
+    pub async fn new(
+        store: Store,
+        config: AlertsConfig,
+        topology: Option<Topology>,
+    ) -> Result<Arc<Self>> {
+        Self::with_masker(store, config, topology, None).await
+    }
+
+    /// The same, with annotation values passed through `masker` before they are stored
+    /// (the log, the rows, the engine).
+    pub async fn with_masker(
+        store: Store,
+        config: AlertsConfig,
+        topology: Option<Topology>,
+        masker: Option<Masker>,
+    ) -> Result<Arc<Self>> {
+        config.check()?;
+        if let Some(t) = &topology {
+            TopologyGraph::new(t)?;
+        }
+        let inner = load(&store, &config, topology.as_ref()).await?;
+        Ok(Arc::new(Self {
+            store,
+            config,
+            topology,
+            masker,
+            inner: Mutex::new(inner),
+            events: broadcast::channel(1024).0,
+            counters: AlertCounters::default(),
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AlertsConfig {
+        &self.config
+    }
+
+    /// Changed alerts and incidents as they are committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<AlertStreamEvent> {
+        self.events.subscribe()
+    }
+
+    /// The engine's counters (alerts in, duplicates, suppressed, inhibited, incidents).
+    pub async fn stats(&self) -> Result<aiops_alerts::Stats> {
+        Ok(self.lock().await?.engine.stats())
+    }
+
+    /// The mutex, with the engine rebuilt first if a previous call failed.
+    async fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+        let mut inner = self.inner.lock().await;
+        if inner.stale {
+            *inner = load(&self.store, &self.config, self.topology.as_ref()).await?;
+        }
+        Ok(inner)
+    }
+
+    fn failed<T>(&self, inner: &mut Inner, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            inner.stale = true;
+            self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn publish(&self, changes: &Changes) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        for row in changes.alerts.values() {
+            let _ = self.events.send(AlertStreamEvent::Alert(row.into()));
+        }
+        for row in &changes.incidents {
+            let _ = self.events.send(AlertStreamEvent::Incident(row.into()));
+        }
+    }
+
+    /// Runs a batch of alerts from `source` (`alertmanager`, `webhook`, `rule:NAME`...)
+    /// through the engine at time `now` (ms; the engine's time if that is later) and commits
+    /// them with what they changed; returns once the store has committed.
+    pub async fn receive(
+        &self,
+        alerts: Vec<Alert>,
+        source: &str,
+        now: TimestampMs,
+    ) -> Result<ReceiveReport> {
+        let mut inner = self.lock().await?;
+        let r = self.receive_locked(&mut inner, alerts, source, now).await;
+        self.failed(&mut inner, r)
+    }
+
+    async fn receive_locked(
+        &self,
+        inner: &mut Inner,
+        alerts: Vec<Alert>,
+        source: &str,
+        now: TimestampMs,
+    ) -> Result<ReceiveReport> {
+        let t = inner.engine.now().map_or(now, |n| n.max(now));
+        let mut existing: HashMap<String, Option<AlertRow>> = HashMap::new();
+        for a in &alerts {
+            let fp = a.fingerprint.to_string();
+            if let std::collections::hash_map::Entry::Vacant(e) = existing.entry(fp) {
+                let row = not_found_is_none(self.store.alert(e.key()).await)?;
+                e.insert(row);
+            }
+        }
+        let mut report = ReceiveReport {
+            received: alerts.len(),
+            ..Default::default()
+        };
+        let mut changes = Changes::default();
+        let mut log = Vec::with_capacity(alerts.len());
+        let mut touched = BTreeSet::new();
+        inner.engine.tick(t)?;
+        let timeout = self.config.engine.global.resolve_timeout.0;
+        for mut alert in alerts {
+            if let Some(mask) = &self.masker {
+                for v in alert.annotations.values_mut() {
+                    *v = mask(v);
+                }
+            }
+            let body = serde_json::to_string(&alert).map_err(internal)?;
+            let got = inner.engine.ingest(alert.clone(), t)?;
+            if got.outcome == aiops_alerts::DedupOutcome::Duplicate {
+                report.duplicates += 1;
+            }
+            if !got.muted_by.is_empty() || got.inhibited_by.is_some() {
+                report.muted += 1;
+            }
+            if let Some(id) = &got.incident {
+                touched.insert(id.clone());
+            }
+            let fp = alert.fingerprint.to_string();
+            let prev = existing.get(&fp).cloned().flatten();
+            let row = alert_row(&alert, prev.as_ref(), got.incident, source, t, timeout);
+            let active = row.status != "resolved";
+            inner.set_expiry(&fp, row.ends_at.filter(|_| active));
+            existing.insert(fp.clone(), Some(row.clone()));
+            changes.alerts.insert(fp, row);
+            log.push((t, source.to_string(), body));
+        }
+        let touched: BTreeSet<String> = touched.iter().map(|id| inner.current(id)).collect();
+        self.incident_changes(inner, Some(&touched), t, &mut changes)
+            .await?;
+        for row in changes.alerts.values_mut() {
+            if let Some(id) = &row.incident_id {
+                row.incident_id = Some(inner.current(id));
+            }
+        }
+        let seqs = self
+            .store
+            .commit_alerts(&AlertCommit {
+                log,
+                alerts: changes.alerts.values().cloned().collect(),
+                incidents: changes.incidents.clone(),
+                events: changes.events.clone(),
+            })
+            .await?;
+        inner.seq = seqs.iter().copied().max().unwrap_or(inner.seq);
+        self.counters
+            .alerts_in
+            .fetch_add(report.received as u64, Ordering::Relaxed);
+        self.counters
+            .duplicates
+            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+        self.counters
+            .incidents_opened
+            .fetch_add(changes.opened.len() as u64, Ordering::Relaxed);
+        self.publish(&changes);
+        report.incidents = changes.incidents.iter().map(|r| r.id.clone()).collect();
+        report.opened = changes.opened;
+        Ok(report)
+    }
+
+    /// Adds to `changes` the incident rows and timeline entries that differ from what was
+    /// committed: those in `touched` (all active ones when `None`), and those merged away.
+    async fn incident_changes(
+        &self,
+        inner: &mut Inner,
+        touched: Option<&BTreeSet<String>>,
+        now: TimestampMs,
+        changes: &mut Changes,
+    ) -> Result<()> {
+        let mut merges = Vec::new();
+        let mut active = Vec::new();
+        for (id, c) in &inner.incidents {
+            if let Committed::Active { row, .. } = c {
+                match inner.engine.current_incident(id) {
+                    Some(into) if &into != id => merges.push((row.clone(), into)),
+                    _ => active.push(id.as_str()),
+                }
+            }
+        }
+        merges.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        let incidents: Vec<Incident> = match touched {
+            Some(t) => {
+                let ids: BTreeSet<&str> = t
+                    .iter()
+                    .chain(merges.iter().map(|m| &m.1))
+                    .map(String::as_str)
+                    .collect();
+                ids.into_iter()
+                    .filter_map(|id| inner.engine.incident(id))
+                    .collect()
+            }
+            None => {
+                let mut list = inner.engine.open_incidents();
+                let open: HashSet<String> = list.iter().map(|i| i.id.clone()).collect();
+                // Committed as active, no longer open: resolved since.
+                for id in active.into_iter().filter(|id| !open.contains(*id)) {
+                    list.extend(inner.engine.incident(id));
+                }
+                list
+            }
+        };
+        for inc in &incidents {
+            let prev = inner.incidents.get(&inc.id);
+            if matches!(prev, Some(Committed::Resolved)) {
+                continue;
+            }
+            let body = serde_json::to_value(inc).map_err(internal)?;
+            let (prev_status, prev_members) = match prev {
+                Some(Committed::Active { row, members }) => {
+                    if row.body == body {
+                        continue;
+                    }
+                    (Some(row.status.clone()), members.clone())
+                }
+                _ => (None, BTreeSet::new()),
+            };
+            let status = match (inc.status, prev_status.as_deref()) {
+                (IncidentStatus::Open, Some("acknowledged")) => "acknowledged",
+                (s, _) => status_name(s),
+            };
+            let event = |kind: &str, detail: serde_json::Value| IncidentEvent {
+                incident_id: inc.id.clone(),
+                at: now,
+                kind: kind.into(),
+                detail,
+            };
+            if prev_status.is_none() {
+                changes.events.push(event(
+                    "opened",
+                    json!({"title": inc.title, "severity": inc.severity, "by": "engine"}),
+                ));
+                changes.opened.push(inc.id.clone());
+            }
+            let members = members_of(&body);
+            for a in &inc.alerts {
+                let fp = a.labels.fingerprint().to_string();
+                if !prev_members.contains(&fp) {
+                    changes.events.push(event(
+                        "alert_added",
+                        json!({"fingerprint": fp, "alertname": a.labels.get("alertname")}),
+                    ));
+                }
+            }
+            if inc.status == IncidentStatus::Resolved {
+                changes
+                    .events
+                    .push(event("resolved", json!({"by": "engine"})));
+            }
+            let row = incident_row(inc, status, body, now);
+            let committed = Committed::from_row(&row);
+            changes.incidents.push(row);
+            inner.incidents.insert(
+                inc.id.clone(),
+                match committed {
+                    Committed::Active { row, .. } => Committed::Active { row, members },
+                    c => c,
+                },
+            );
+        }
+        for (mut row, into) in merges {
+            let id = row.id.clone();
+            row.status = "resolved".into();
+            row.resolved_at = Some(now);
+            row.updated_at = now;
+            row.body["status"] = "resolved".into();
+            row.body["resolved_at"] = format_rfc3339(now).into();
+            changes.incidents.push(*row);
+            changes.events.push(IncidentEvent {
+                incident_id: id.clone(),
+                at: now,
+                kind: "merged".into(),
+                detail: json!({"into": into, "by": "engine"}),
+            });
+            inner.incidents.insert(id.clone(), Committed::Resolved);
+            let filter = AlertFilter {
+                incident_id: Some(id),
+                ..Default::default()
+            };
+            for r in self.store.alerts(&filter, ALL).await?.1 {
+                let entry = changes.alerts.entry(r.fingerprint.clone()).or_insert(r);
+                entry.incident_id = Some(into.clone());
+                entry.updated_at = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// Advances the engine to `now` (ms; the engine's time if that is later): resolves the
+    /// alerts whose `endsAt` passed and the incidents due, and commits what changed.
+    pub async fn tick(&self, now: TimestampMs) -> Result<TickReport> {
+        let mut inner = self.lock().await?;
+        let r = self.tick_locked(&mut inner, now).await;
+        self.failed(&mut inner, r)
+    }
+
+    async fn tick_locked(&self, inner: &mut Inner, now: TimestampMs) -> Result<TickReport> {
+        let t = inner.engine.now().map_or(now, |n| n.max(now));
+        let notifications = inner.engine.tick(t)?.len();
+        let mut changes = Changes::default();
+        while let Some((at, fp)) = inner.expiries.first().cloned()
+            && at <= t
+        {
+            inner.set_expiry(&fp, None);
+            if let Some(mut row) = not_found_is_none(self.store.alert(&fp).await)?
+                && row.status != "resolved"
+                && row.ends_at.is_some_and(|e| e <= t)
+            {
+                row.status = "resolved".into();
+                row.updated_at = t;
+                changes.alerts.insert(fp, row);
+            }
+        }
+        let alerts_resolved = changes.alerts.len();
+        self.incident_changes(inner, None, t, &mut changes).await?;
+        if !changes.is_empty() {
+            self.store
+                .commit_alerts(&AlertCommit {
+                    log: Vec::new(),
+                    alerts: changes.alerts.values().cloned().collect(),
+                    incidents: changes.incidents.clone(),
+                    events: changes.events.clone(),
+                })
+                .await?;
+            self.publish(&changes);
+        }
+        Ok(TickReport {
+            notifications,
+            alerts_resolved,
+            incidents_changed: changes.incidents.len(),
+        })
+    }
+
+    /// Saves the engine state with the last log sequence number it includes, then prunes the
+    /// log up to it; returns that number.
+    pub async fn snapshot(&self, now: TimestampMs) -> Result<i64> {
+        let inner = self.lock().await?;
+        let text = serde_json::to_string(&Snapshot {
+            seq: inner.seq,
+            state: inner.engine.state().clone(),
+        })
+        .map_err(internal)?;
+        self.store.put_value(SNAPSHOT_KEY, &text, now).await?;
+        self.store.prune_alert_log(inner.seq).await?;
+        self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
+        Ok(inner.seq)
+    }
+
+    /// Ticks every `tick_interval_s` and snapshots every `snapshot_interval_s` until
+    /// `shutdown` resolves, then snapshots once more. A failed tick or snapshot is counted
+    /// and retried at the next interval; only the final snapshot's error is returned.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> Result<()> {
+        let mut tick = tokio::time::interval(Duration::from_secs(self.config.tick_interval_s));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = Duration::from_secs(self.config.snapshot_interval_s);
+        let mut last = Instant::now();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    // A failure is counted and marks the engine for a rebuild.
+                    let _ = self.tick(crate::now_ms()).await;
+                    if last.elapsed() >= every {
+                        last = Instant::now();
+                        if self.snapshot(crate::now_ms()).await.is_err() {
+                            self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                _ = &mut shutdown => break,
+            }
+        }
+        self.snapshot(crate::now_ms()).await.map(drop)
+    }
+
+    async fn find_alert(&self, fingerprint: &str) -> Result<AlertRow> {
+        Ok(self.store.alert(fingerprint).await?)
+    }
+
+    /// An operator acknowledges a firing alert (`actor`: who; `comment`: why); the alert's
+    /// incident gets an `acknowledged` timeline entry. A resolved or already acknowledged
+    /// alert is left as it is. Unknown fingerprint: not found (404).
+    pub async fn acknowledge(
+        &self,
+        fingerprint: &str,
+        actor: &str,
+        comment: Option<&str>,
+        now: TimestampMs,
+    ) -> Result<AlertActionResult> {
+        let _inner = self.lock().await?;
+        let mut row = self.find_alert(fingerprint).await?;
+        if row.status == "firing" {
+            row.status = "acknowledged".into();
+            row.acknowledged_by = Some(actor.into());
+            row.acknowledged_at = Some(now);
+            row.ack_comment = Some(comment.unwrap_or_default().into());
+            row.updated_at = now.max(row.updated_at);
+            let events: Vec<IncidentEvent> = row
+                .incident_id
+                .iter()
+                .map(|id| IncidentEvent {
+                    incident_id: id.clone(),
+                    at: now,
+                    kind: "acknowledged".into(),
+                    detail: json!({"fingerprint": fingerprint, "actor": actor, "comment": comment}),
+                })
+                .collect();
+            self.store.update_alert(&row, &events).await?;
+            self.publish_alert(&row);
+        }
+        Ok(AlertActionResult {
+            alert_id: row.fingerprint,
+            status: row.status,
+        })
+    }
+
+    /// An operator resolves an alert by hand (`actor`: who; `resolution`: how); it stays
+    /// resolved until it fires again with a new `startsAt`. The alert's incident gets a
+    /// `resolved` timeline entry naming the alert. Resolving twice changes nothing the
+    /// second time. Unknown fingerprint: not found (404).
+    pub async fn resolve(
+        &self,
+        fingerprint: &str,
+        actor: &str,
+        resolution: &str,
+        now: TimestampMs,
+    ) -> Result<AlertActionResult> {
+        let mut inner = self.lock().await?;
+        let mut row = self.find_alert(fingerprint).await?;
+        if row.status != "resolved" {
+            row.status = "resolved".into();
+            row.resolved_by = Some(actor.into());
+            row.resolution = Some(resolution.into());
+            row.updated_at = now.max(row.updated_at);
+            let events: Vec<IncidentEvent> = row
+                .incident_id
+                .iter()
+                .map(|id| IncidentEvent {
+                    incident_id: id.clone(),
+                    at: now,
+                    kind: "resolved".into(),
+                    detail: json!({"fingerprint": fingerprint, "actor": actor, "resolution": resolution}),
+                })
+                .collect();
+            self.store.update_alert(&row, &events).await?;
+            inner.set_expiry(fingerprint, None);
+            self.publish_alert(&row);
+        }
+        Ok(AlertActionResult {
+            alert_id: row.fingerprint,
+            status: row.status,
+        })
+    }
+
+    fn publish_alert(&self, row: &AlertRow) {
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(AlertStreamEvent::Alert(row.into()));
+        }
+    }
+
+    /// One alert by fingerprint (404 when unknown).
+    pub async fn get_alert(&self, fingerprint: &str) -> Result<AlertView> {
+        Ok((&self.find_alert(fingerprint).await?).into())
+    }
+
+    /// A page of alerts, most recently updated first. Unknown status or severity, a bad
+    /// limit or cursor: [`ServiceError::InvalidParameter`].
+    pub async fn list_alerts(&self, q: &AlertQuery) -> Result<AlertList> {
+        let limit = check_limit(q.limit)?;
+        let filter = AlertFilter {
+            status: check_status(q.status.as_deref(), &["firing", "acknowledged", "resolved"])?,
+            severity: check_severity(q.severity.as_deref())?,
+            incident_id: None,
+            before: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        };
+        let (total, mut rows) = self.store.alerts(&filter, limit + 1).await?;
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            let last = &rows[limit - 1];
+            encode_cursor(last.updated_at, &last.fingerprint)
+        });
+        Ok(AlertList {
+            total,
+            alerts: rows.iter().map(AlertView::from).collect(),
+            next_cursor,
+        })
+    }
+
+    /// A page of incidents, most recently updated first. Unknown status or severity, a bad
+    /// limit or cursor: [`ServiceError::InvalidParameter`].
+    pub async fn list_incidents(&self, q: &IncidentQuery) -> Result<IncidentList> {
+        let limit = check_limit(q.limit)?;
+        let filter = IncidentFilter {
+            status: check_status(q.status.as_deref(), &["open", "acknowledged", "resolved"])?,
+            severity: check_severity(q.severity.as_deref())?,
+            before: q.cursor.as_deref().map(decode_cursor).transpose()?,
+        };
+        let (total, mut rows) = self.store.incidents(&filter, limit + 1).await?;
+        let next_cursor = (rows.len() > limit).then(|| {
+            rows.truncate(limit);
+            let last = &rows[limit - 1];
+            encode_cursor(last.updated_at, &last.id)
+        });
+        Ok(IncidentList {
+            total,
+            incidents: rows.iter().map(IncidentSummary::from).collect(),
+            next_cursor,
+        })
+    }
+
+    /// One incident with its alerts, timeline, status changes and RCA (404 when unknown).
+    pub async fn get_incident(&self, id: &str) -> Result<IncidentDetail> {
+        let row = self.store.incident(id).await?;
+        let filter = AlertFilter {
+            incident_id: Some(id.into()),
+            ..Default::default()
+        };
+        let mut alerts = self.store.alerts(&filter, ALL).await?.1;
+        let mut seen: HashSet<String> = alerts.iter().map(|a| a.fingerprint.clone()).collect();
+        for fp in members_of(&row.body) {
+            if seen.insert(fp.clone())
+                && let Some(a) = not_found_is_none(self.store.alert(&fp).await)?
+            {
+                alerts.push(a);
+            }
+        }
+        let events = self.store.incident_events(id).await?;
+        let status_changes = events.iter().filter_map(status_change).collect();
+        let timeline = events
+            .into_iter()
+            .map(|e| TimelineEntry {
+                at: e.at,
+                kind: e.kind,
+                detail: e.detail,
+            })
+            .collect();
+        let rca = self
+            .store
+            .analyses_of_incident(id)
+            .await?
+            .into_iter()
+            .map(|d| d.body)
+            .collect();
+        Ok(IncidentDetail {
+            incident: (&row).into(),
+            alerts: alerts.iter().map(AlertView::from).collect(),
+            timeline,
+            status_changes,
+            rca,
+        })
+    }
+}
+
+/// The row of a received alert, given the stored one (see the module docs for the status).
+fn alert_row(
+    alert: &Alert,
+    prev: Option<&AlertRow>,
+    incident: Option<String>,
+    source: &str,
+    now: TimestampMs,
+    resolve_timeout: i64,
+) -> AlertRow {
+    let same_episode = prev.is_some_and(|r| r.starts_at == alert.starts_at);
+    let resolved = alert.status_at(now) == AlertStatus::Resolved;
+    let status = match prev {
+        _ if resolved => "resolved",
+        Some(r) if same_episode && r.status == "acknowledged" => "acknowledged",
+        Some(r) if same_episode && r.status == "resolved" && is_manual(r) => "resolved",
+        _ => "firing",
+    };
+    let ends_at = match alert.ends_at {
+        Some(e) => Some(e),
+        None if resolved => Some(now),
+        // As Alertmanager: an alert sent without an end ends `resolve_timeout` after now.
+        None => Some(now.saturating_add(resolve_timeout)),
+    };
+    let mut row = AlertRow {
+        fingerprint: alert.fingerprint.to_string(),
+        labels: alert.labels.clone(),
+        annotations: alert.annotations.clone(),
+        status: status.into(),
+        severity: severity_of(&alert.labels),
+        starts_at: alert.starts_at,
+        ends_at,
+        updated_at: now,
+        source: source.into(),
+        incident_id: incident.or_else(|| prev.and_then(|r| r.incident_id.clone())),
+        acknowledged_by: None,
+        acknowledged_at: None,
+        ack_comment: None,
+        resolved_by: None,
+        resolution: None,
+        generator_url: alert.generator_url.clone(),
+    };
+    if let Some(p) = prev {
+        if same_episode {
+            row.acknowledged_by = p.acknowledged_by.clone();
+            row.acknowledged_at = p.acknowledged_at;
+            row.ack_comment = p.ack_comment.clone();
+            row.resolved_by = p.resolved_by.clone();
+            row.resolution = p.resolution.clone();
+        } else {
+            // A new episode: the operators' fields of the previous one no longer apply.
+            row.acknowledged_by = cleared(&p.acknowledged_by);
+            row.acknowledged_at = p.acknowledged_at;
+            row.ack_comment = cleared(&p.ack_comment);
+            row.resolved_by = cleared(&p.resolved_by);
+            row.resolution = cleared(&p.resolution);
+        }
+    }
+    row
+}
+
+fn incident_row(inc: &Incident, status: &str, body: serde_json::Value, now: i64) -> IncidentRow {
+    IncidentRow {
+        id: inc.id.clone(),
+        title: inc.title.clone(),
+        severity: inc.severity.as_str().into(),
+        status: status.into(),
+        started_at: inc.started_at,
+        resolved_at: inc.resolved_at,
+        updated_at: now,
+        body,
+    }
+}
+
+/// The incident status change a timeline entry records, if it records one.
+fn status_change(e: &IncidentEvent) -> Option<StatusChange> {
+    let by = e.detail["by"].as_str().unwrap_or("engine").to_string();
+    let (status, reason) = match e.kind.as_str() {
+        "opened" => ("open", None),
+        // An alert's resolution names the alert; the incident's does not.
+        "resolved" if e.detail.get("fingerprint").is_none() => ("resolved", None),
+        "merged" => (
+            "resolved",
+            Some(format!(
+                "merged into {}",
+                e.detail["into"].as_str().unwrap_or("?")
+            )),
+        ),
+        "status" => (e.detail["status"].as_str()?, None),
+        _ => return None,
+    };
+    Some(StatusChange {
+        at: e.at,
+        status: status.into(),
+        by,
+        reason,
+    })
+}
+
+fn check_limit(limit: Option<usize>) -> Result<usize> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        n @ 1..=MAX_LIMIT => Ok(n),
+        n => Err(ServiceError::invalid_parameter(
+            "limit",
+            format!("{n} is not between 1 and {MAX_LIMIT}"),
+        )),
+    }
+}
+
+fn check_status(status: Option<&str>, allowed: &[&str]) -> Result<Option<String>> {
+    match status {
+        None => Ok(None),
+        Some(s) if allowed.contains(&s) => Ok(Some(s.into())),
+        Some(s) => Err(ServiceError::invalid_parameter(
+            "status",
+            format!(
+                "unknown status {s:?} (expected one of {})",
+                allowed.join(", ")
+            ),
+        )),
+    }
+}
+
+fn check_severity(severity: Option<&str>) -> Result<Option<String>> {
+    severity
+        .map(|s| {
+            s.parse::<Severity>()
+                .map(|v| v.as_str().to_string())
+                .map_err(|e| ServiceError::invalid_parameter("severity", e.to_string()))
+        })
+        .transpose()
+}
+
+/// An opaque cursor: base64url of `updated_at:id`.
+fn encode_cursor(updated_at: TimestampMs, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{updated_at}:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(TimestampMs, String)> {
+    let bad = || ServiceError::invalid_parameter("cursor", "not a cursor this service gave out");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    let at = at.parse().map_err(|_| bad())?;
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((at, id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_bad_ones_are_refused() {
+        let c = encode_cursor(1_700_000_000_000, "inc-12");
+        assert_eq!(
+            decode_cursor(&c).unwrap(),
+            (1_700_000_000_000, "inc-12".to_string())
+        );
+        for bad in [
+            "",
+            "!!",
+            &URL_SAFE_NO_PAD.encode("12"),
+            &URL_SAFE_NO_PAD.encode("x:a"),
+        ] {
+            assert!(
+                matches!(
+                    decode_cursor(bad),
+                    Err(ServiceError::InvalidParameter { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn parameters_are_checked() {
+        assert_eq!(check_limit(None).unwrap(), DEFAULT_LIMIT);
+        assert!(check_limit(Some(0)).is_err());
+        assert!(check_limit(Some(MAX_LIMIT + 1)).is_err());
+        assert_eq!(
+            check_severity(Some("warning")).unwrap().as_deref(),
+            Some("medium")
+        );
+        assert!(check_severity(Some("bogus")).is_err());
+        assert!(check_status(Some("open"), &["firing"]).is_err());
+    }
+}

@@ -289,3 +289,125 @@ fn kill_9_during_ingest_loses_nothing_acknowledged() {
         assert_eq!(series[0].state_t, stored.last().map(|p| p.0));
     });
 }
+
+#[test]
+fn alerts_become_incidents_operators_act_on_them_and_the_audit_log_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let operator = token(dir.path(), "operator", "alice");
+    let viewer = token(dir.path(), "viewer", "bob");
+    let prom = token(dir.path(), "ingest", "prom");
+    let s = Server::start(dir.path(), CONFIG);
+    let now = chrono_now();
+    let alerts = json!([
+        {"labels": {"alertname": "HighLatency", "service": "api", "severity": "critical"},
+         "annotations": {"summary": "p99 over 2s, paged alice@example.com"}, "startsAt": now, "generatorURL": "http://prom/graph"},
+        {"labels": {"alertname": "HighErrors", "service": "api", "severity": "high"}, "startsAt": now}
+    ]);
+    // What a Prometheus `alerting.alertmanagers` target does.
+    assert_eq!(s.post_json("/api/v2/alerts", &prom, &alerts).status(), 200);
+    // Resent: deduplicated, no second incident.
+    assert_eq!(s.post_json("/api/v2/alerts", &prom, &alerts).status(), 200);
+    let (_, list) = json_of(s.get("/api/v1/alerts?status=firing", &viewer));
+    assert_eq!(list["total"], 2, "{list}");
+    let (_, incidents) = json_of(s.get("/api/v1/incidents", &viewer));
+    assert_eq!(incidents["total"], 1, "{incidents}");
+    let inc = incidents["incidents"][0]["incident_id"]
+        .as_str()
+        .or(incidents["incidents"][0]["id"].as_str())
+        .unwrap()
+        .to_string();
+    let (status, detail) = json_of(s.get(&format!("/api/v1/incidents/{inc}"), &viewer));
+    assert_eq!(status, 200);
+    assert_eq!(detail["alerts"].as_array().unwrap().len(), 2, "{detail}");
+    // Personal data is masked before it is stored.
+    let summary = list["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|a| a["annotations"]["summary"].as_str())
+        .unwrap()
+        .to_string();
+    assert!(!summary.contains("alice@example.com"), "{summary}");
+    // Alertmanager-shaped reads.
+    let (_, v2) = json_of(s.get("/api/v2/alerts", &viewer));
+    assert_eq!(v2.as_array().unwrap().len(), 2);
+    assert_eq!(v2[0]["status"]["state"], "active");
+    assert_eq!(
+        json_of(s.get("/api/v2/status", &viewer)).1["cluster"]["status"],
+        "disabled"
+    );
+    // A viewer may not acknowledge; an operator may.
+    let fp = list["alerts"][0]["alert_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        s.post_json(
+            &format!("/api/v1/alerts/{fp}/acknowledge"),
+            &viewer,
+            &json!({})
+        )
+        .status(),
+        403
+    );
+    let (status, ack) = json_of(s.post_json(
+        &format!("/api/v1/alerts/{fp}/acknowledge"),
+        &operator,
+        &json!({"comment": "looking"}),
+    ));
+    assert_eq!(
+        (status, ack["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{ack}"
+    );
+    let (status, res) = json_of(s.post_json(
+        &format!("/api/v1/alerts/{fp}/resolve"),
+        &operator,
+        &json!({"resolution": "rolled back"}),
+    ));
+    assert_eq!(
+        (status, res["status"].as_str()),
+        (200, Some("resolved")),
+        "{res}"
+    );
+    assert_eq!(
+        s.post_json(
+            "/api/v1/alerts/ffffffffffffffff/resolve",
+            &operator,
+            &json!({"resolution": "x"})
+        )
+        .status(),
+        404
+    );
+    // The audit log: admins only; it holds the refusal and both actions.
+    assert_eq!(s.get("/api/v1/audit", &operator).status(), 403);
+    let (_, audit) = json_of(s.get("/api/v1/audit", &admin));
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"alert.acknowledge") && actions.contains(&"alert.resolve"),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"authorize"), "{actions:?}");
+    // The webhook of a real Alertmanager (version 4).
+    let hook = json!({"version": "4", "status": "firing", "receiver": "aiops", "groupKey": "{}:{}",
+        "alerts": [{"status": "firing", "labels": {"alertname": "DiskFull", "service": "db"}, "annotations": {},
+                    "startsAt": now, "endsAt": "0001-01-01T00:00:00Z", "generatorURL": ""}]});
+    let (status, body) = json_of(s.post_json("/api/v1/alerts/webhook", &prom, &hook));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        json_of(s.get("/api/v1/alerts?status=firing", &viewer)).1["total"],
+        2
+    );
+}
+
+/// Now as RFC 3339 (UTC), for alert times.
+fn chrono_now() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    aiops_core::time::format_rfc3339(ms)
+}

@@ -8,9 +8,11 @@ use aiops_core::time::Duration;
 use aiops_store::Durability;
 use serde::{Deserialize, Serialize};
 
+use crate::alerting::AlertsConfig;
 use crate::auth::jwt::JwtConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricsConfig;
+use crate::pii::PiiConfig;
 
 /// The environment variable that overrides `store` (it may hold a password).
 pub const STORE_ENV: &str = "AIOPS_STORE";
@@ -31,12 +33,14 @@ pub struct ServiceConfig {
     pub sqlite_durability: Durability,
     /// The metric pipeline.
     pub metrics: MetricsConfig,
-    /// The alert correlation engine: the configuration `aiops alerts correlate` reads
+    /// The alert pipeline; its `engine` is the configuration `aiops alerts correlate` reads
     /// (Alertmanager's `route`, `inhibit_rules`, `time_intervals`, plus dedup, correlation,
     /// silences and maintenance windows).
-    #[serde(deserialize_with = "alerts_config")]
-    pub alerts: aiops_alerts::Config,
-    /// A topology file (JSON or YAML of nodes and edges), used by correlation and RCA.
+    pub alerts: AlertsConfig,
+    /// Masking of personal data in log lines and alert annotations before they are stored
+    /// (on by default).
+    pub pii: PiiConfig,
+    /// A topology file (JSON of nodes and edges), used by correlation and RCA.
     pub topology: Option<PathBuf>,
     /// A folder of runbooks (Markdown with front matter).
     pub runbooks: Option<PathBuf>,
@@ -50,10 +54,6 @@ pub struct ServiceConfig {
     pub retention: RetentionConfig,
 }
 
-fn alerts_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<aiops_alerts::Config, D::Error> {
-    aiops_alerts::Config::deserialize(d)
-}
-
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {
@@ -62,7 +62,8 @@ impl Default for ServiceConfig {
             store: None,
             sqlite_durability: Durability::Full,
             metrics: MetricsConfig::default(),
-            alerts: aiops_alerts::Config::default(),
+            alerts: AlertsConfig::default(),
+            pii: PiiConfig::default(),
             topology: None,
             runbooks: None,
             auth: AuthConfig::default(),
@@ -177,9 +178,8 @@ impl ServiceConfig {
     /// Checks what the types alone do not.
     pub fn check(&self) -> Result<()> {
         self.metrics.check()?;
-        self.alerts
-            .check()
-            .map_err(|e| ServiceError::invalid_config("alerts", e.to_string()))?;
+        self.alerts.check()?;
+        crate::pii::PiiMasker::new(&self.pii)?;
         if let Some(o) = self
             .cors
             .origins
@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn sections_load() {
         let c = ServiceConfig::from_yaml(
-            "listen: 127.0.0.1:9999\nsqlite_durability: normal\nmetrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nalerts:\n  route:\n    receiver: ops\n    group_by: [service]\nretention:\n  metrics: 7d\n",
+            "listen: 127.0.0.1:9999\nsqlite_durability: normal\nmetrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nalerts:\n  engine:\n    route:\n      receiver: ops\n      group_by: [service]\nretention:\n  metrics: 7d\n",
         )
         .unwrap();
         assert_eq!(c.sqlite_durability, Durability::Normal);

@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod alerting;
+pub mod alertmanager_api;
 pub mod anomaly_api;
 pub mod audit;
 pub mod auth;

@@ -3,16 +3,22 @@
 
 use std::sync::Arc;
 
-use aiops_store::{Store, StoreOptions};
+use aiops_store::{AuditFilter, AuditRow, Store, StoreOptions};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditEvent;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::access::Access;
+use crate::alerting::AlertPipeline;
 use crate::auth::jwt::JwtVerifier;
 use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricPipeline;
+use crate::pii::PiiMasker;
 use crate::telemetry::Telemetry;
+use aiops_core::{Topology, TopologyGraph};
 
 /// Everything a request handler may call.
 #[derive(Debug)]
@@ -23,6 +29,16 @@ pub struct Service {
     pub store: Store,
     /// Metric ingest and detection.
     pub metrics: Arc<MetricPipeline>,
+    /// Alert ingest, correlation and incidents.
+    pub alerts: Arc<AlertPipeline>,
+    /// The topology (from the configuration's file), if any.
+    pub topology: Option<Topology>,
+    /// The topology as a graph, if any.
+    pub graph: Option<TopologyGraph>,
+    /// Masks personal data before it is stored.
+    pub masker: Arc<PiiMasker>,
+    /// When it started (ms).
+    pub started_at: aiops_core::TimestampMs,
     /// Authentication.
     pub access: Access,
     /// Request metrics.
@@ -59,18 +75,46 @@ fn read_jwks(config: &ServiceConfig) -> Result<Option<JwtVerifier>> {
     Ok(Some(JwtVerifier::from_jwks(oidc.clone(), &text)?))
 }
 
+fn read_topology(config: &ServiceConfig) -> Result<Option<Topology>> {
+    let Some(path) = &config.topology else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ServiceError::invalid_config("topology", format!("{}: {e}", path.display()))
+    })?;
+    Topology::from_json(&text)
+        .map(Some)
+        .map_err(|e| ServiceError::invalid_config("topology", format!("{}: {e}", path.display())))
+}
+
 impl Service {
     /// Opens the store (applying migrations), restores the pipelines' saved state and starts
     /// their background tasks.
     pub async fn start(config: ServiceConfig) -> Result<Arc<Self>> {
         config.check()?;
         let jwt = read_jwks(&config)?;
+        let topology = read_topology(&config)?;
+        let graph = topology.as_ref().map(TopologyGraph::new).transpose()?;
+        let masker = Arc::new(PiiMasker::new(&config.pii)?);
         let store = open_store(&config).await?;
         let metrics = MetricPipeline::new(store.clone(), config.metrics.clone()).await?;
+        let m = masker.clone();
+        let alerts = AlertPipeline::with_masker(
+            store.clone(),
+            config.alerts.clone(),
+            topology.clone(),
+            Some(Arc::new(move |t: &str| m.mask(t).into_owned())),
+        )
+        .await?;
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut rx = stopped.clone();
         tasks.spawn(metrics.clone().run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let mut rx = stopped.clone();
+        let a = alerts.clone();
+        tasks.spawn(a.run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
         Ok(Arc::new(Self {
@@ -78,10 +122,69 @@ impl Service {
             config,
             store,
             metrics,
+            alerts,
+            topology,
+            graph,
+            masker,
+            started_at: crate::now_ms(),
             telemetry: Telemetry::default(),
             stop,
             tasks: tokio::sync::Mutex::new(tasks),
         }))
+    }
+
+    /// Appends an event to the audit log (an error is logged by the caller, never hidden).
+    pub async fn audit(&self, e: &AuditEvent, request_id: Option<&str>) -> Result<()> {
+        self.store
+            .append_audit(&AuditRow {
+                id: 0,
+                at: e.at,
+                actor: e.actor.clone(),
+                action: e.action.clone(),
+                kind: e.kind.as_str().to_string(),
+                target: e.target.clone(),
+                outcome: e.outcome.as_str().to_string(),
+                request_id: e.request_id.clone().or(request_id.map(str::to_string)),
+                detail: e.detail(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Audit log entries, newest first (`GET /api/v1/audit`).
+    pub async fn audit_log(&self, q: &AuditQuery) -> Result<AuditList> {
+        let limit = crate::anomaly_api::parse_limit(q.limit)?;
+        let filter = AuditFilter {
+            actor: q.actor.clone(),
+            kind: q.kind.clone(),
+            start: q
+                .start_time
+                .as_deref()
+                .map(|t| crate::anomaly_api::parse_time("start_time", t))
+                .transpose()?,
+            end: q
+                .end_time
+                .as_deref()
+                .map(|t| crate::anomaly_api::parse_time("end_time", t))
+                .transpose()?,
+            before_id: q
+                .cursor
+                .as_deref()
+                .map(|c| {
+                    c.parse::<i64>().map_err(|_| {
+                        ServiceError::invalid_parameter("cursor", "not a cursor of this list")
+                    })
+                })
+                .transpose()?,
+        };
+        let entries = self.store.audit(&filter, limit).await?;
+        let next_cursor = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.id.to_string()))
+            .flatten();
+        Ok(AuditList {
+            entries,
+            next_cursor,
+        })
     }
 
     /// Stops the background tasks after they finished their queued work and saved their
@@ -103,4 +206,31 @@ impl Service {
         self.store.close().await;
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// `GET /api/v1/audit` parameters.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only this kind (`auth`, `mutation`, `config_change`, `remediation`, `data_access`).
+    pub kind: Option<String>,
+    /// Only at or after.
+    pub start_time: Option<String>,
+    /// Only before.
+    pub end_time: Option<String>,
+    /// Page size (1 to 1,000; default 100).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditList {
+    /// Entries, newest first.
+    pub entries: Vec<AuditRow>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
 }

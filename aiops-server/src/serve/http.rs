@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use aiops_service::{Permission, Service, ServiceError};
+use aiops_service::{AuditEvent, Permission, Service, ServiceError};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::{api, ingest};
+use super::{alerts, api, ingest};
 
 /// Shared state of every handler.
 pub(crate) type AppState = Arc<Service>;
@@ -102,15 +102,34 @@ async fn authorize(s: AppState, permission: Permission, mut req: Request, next: 
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
-    let principal = match s.access.authenticate(header, aiops_service::now_ms()).await {
+    let now = aiops_service::now_ms();
+    let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let principal = match s.access.authenticate(header, now).await {
         Ok(p) => p,
-        Err(e) => return ApiError(e).into_response(),
+        Err(e) => {
+            if e.is_unauthenticated() {
+                record(&s, &AuditEvent::auth_failure(now, &e), rid.as_deref()).await;
+            }
+            return ApiError(e).into_response();
+        }
     };
     if let Err(e) = principal.require(permission) {
+        record(
+            &s,
+            &AuditEvent::forbidden(now, &principal, permission),
+            rid.as_deref(),
+        )
+        .await;
         return ApiError(e).into_response();
     }
     req.extensions_mut().insert(principal);
     next.run(req).await
+}
+
+async fn record(s: &AppState, e: &AuditEvent, request_id: Option<&str>) {
+    if let Err(err) = s.audit(e, request_id).await {
+        tracing::error!(error = %err, "audit log write failed");
+    }
 }
 
 /// `route` guarded by `permission`.
@@ -162,6 +181,34 @@ pub(crate) fn router(s: AppState) -> Router {
             "/api/v1/anomalies/{id}",
             g(P::ReadAnomalies, get(api::anomaly)),
         )
+        .route(
+            "/api/v2/alerts",
+            g(P::IngestWrite, post(alerts::post_v2)).merge(g(P::ReadAlerts, get(alerts::get_v2))),
+        )
+        .route("/api/v2/status", g(P::ReadAlerts, get(alerts::status_v2)))
+        .route(
+            "/api/v1/alerts/webhook",
+            g(P::IngestWrite, post(alerts::webhook)),
+        )
+        .route("/api/v1/alerts", g(P::ReadAlerts, get(alerts::list)))
+        .route(
+            "/api/v1/alerts/{id}/acknowledge",
+            g(P::WriteAlerts, post(alerts::acknowledge)),
+        )
+        .route(
+            "/api/v1/alerts/{id}/resolve",
+            g(P::WriteAlerts, post(alerts::resolve)),
+        )
+        .route(
+            "/api/v1/incidents",
+            g(P::ReadIncidents, get(alerts::incidents)),
+        )
+        .route(
+            "/api/v1/incidents/{id}",
+            g(P::ReadIncidents, get(alerts::incident)),
+        )
+        .route("/api/v1/audit", g(P::ReadAudit, get(alerts::audit)))
+        // After every route: it wraps the routes added before it.
         .route_layer(middleware::from_fn_with_state(s.clone(), observe))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))

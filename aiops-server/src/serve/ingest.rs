@@ -66,6 +66,27 @@ impl FromRequest<AppState> for RawBody {
     }
 }
 
+/// A UTF-8 text body (JSON read by a library parser that names lines); over the size limit
+/// is a 413.
+#[derive(Debug)]
+pub(crate) struct TextBody(pub(crate) String);
+
+impl FromRequest<AppState> for TextBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        String::from_utf8(bytes.to_vec())
+            .map(TextBody)
+            .map_err(|e| {
+                ApiError(ServiceError::invalid_parameter(
+                    "body",
+                    format!("not UTF-8: {e}"),
+                ))
+            })
+    }
+}
+
 /// Query-string parameters; unknown or malformed ones are a 400 naming them.
 #[derive(Debug)]
 pub(crate) struct QueryParams<T>(pub(crate) T);

@@ -1,6 +1,7 @@
 //! `aiops serve`: the HTTP service over [`aiops_service::Service`]. Handlers parse, call the
 //! library and serialise; nothing else lives here.
 
+mod alerts;
 mod api;
 mod http;
 mod ingest;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerting::AlertsConfig;
 use crate::auth::jwt::JwtConfig;
+use crate::capacity_api::CapacityConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricsConfig;
 use crate::pii::PiiConfig;
@@ -44,6 +45,10 @@ pub struct ServiceConfig {
     pub topology: Option<PathBuf>,
     /// A folder of runbooks (Markdown with front matter).
     pub runbooks: Option<PathBuf>,
+    /// Root-cause analysis run when an incident opens or grows.
+    pub rca: RcaConfig,
+    /// Scheduled capacity forecasts.
+    pub capacity: CapacityConfig,
     /// Authentication.
     pub auth: AuthConfig,
     /// Cross-origin requests: off unless origins are listed.
@@ -66,10 +71,35 @@ impl Default for ServiceConfig {
             pii: PiiConfig::default(),
             topology: None,
             runbooks: None,
+            rca: RcaConfig::default(),
+            capacity: CapacityConfig::default(),
             auth: AuthConfig::default(),
             cors: CorsConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
+        }
+    }
+}
+
+/// `rca:`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RcaConfig {
+    /// Analyse incidents automatically when they open or grow (default true).
+    pub on_incident: bool,
+    /// Minutes of metrics before the incident's start (default 30).
+    pub window_minutes: u32,
+    /// Wait this long after the last change of an incident before analysing it (seconds,
+    /// default 10), so a burst of alerts gives one analysis.
+    pub settle_s: u64,
+}
+
+impl Default for RcaConfig {
+    fn default() -> Self {
+        Self {
+            on_incident: true,
+            window_minutes: 30,
+            settle_s: 10,
         }
     }
 }

@@ -181,6 +181,12 @@ pub enum ServiceError {
     /// The alert engine refused a configuration or an alert (400, `bad_request`).
     #[error(transparent)]
     Alert(#[from] aiops_alerts::AlertError),
+    /// Root-cause analysis refused its input (400, `bad_request`): too little data...
+    #[error(transparent)]
+    Rca(#[from] aiops_rca::RcaError),
+    /// Forecasting refused its input (400, `bad_request`).
+    #[error(transparent)]
+    Forecast(#[from] aiops_forecast::ForecastError),
 }
 
 impl ServiceError {
@@ -210,7 +216,11 @@ impl ServiceError {
             Self::Store(e) if e.is_transient() => "unavailable",
             Self::Store(_) => "internal",
             Self::Integration(aiops_integrations::IntegrationError::TooLarge { .. }) => "too_large",
-            Self::Integration(_) | Self::Detect(_) | Self::Alert(_) => "bad_request",
+            Self::Integration(_)
+            | Self::Detect(_)
+            | Self::Alert(_)
+            | Self::Rca(_)
+            | Self::Forecast(_) => "bad_request",
         }
     }
 
@@ -235,7 +245,11 @@ impl ServiceError {
             Self::Store(e) if e.is_transient() => 503,
             Self::Store(_) => 500,
             Self::Integration(aiops_integrations::IntegrationError::TooLarge { .. }) => 413,
-            Self::Integration(_) | Self::Detect(_) | Self::Alert(_) => 400,
+            Self::Integration(_)
+            | Self::Detect(_)
+            | Self::Alert(_)
+            | Self::Rca(_)
+            | Self::Forecast(_) => 400,
         }
     }
 

@@ -6,11 +6,13 @@ pub mod alertmanager_api;
 pub mod anomaly_api;
 pub mod audit;
 pub mod auth;
+pub mod capacity_api;
 pub mod config;
 pub mod error;
 pub mod ingest_api;
 pub mod metrics;
 pub mod pii;
+pub mod rca_api;
 pub mod service;
 pub mod telemetry;
 

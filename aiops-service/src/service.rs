@@ -75,6 +75,85 @@ fn read_jwks(config: &ServiceConfig) -> Result<Option<JwtVerifier>> {
     Ok(Some(JwtVerifier::from_jwks(oidc.clone(), &text)?))
 }
 
+/// Analyses each incident that opened or grew, once it has been quiet for `settle_s`, and
+/// records the analysis on its timeline.
+async fn auto_rca(
+    store: Store,
+    graph: Option<TopologyGraph>,
+    runbooks: Option<std::path::PathBuf>,
+    config: crate::config::RcaConfig,
+    mut events: tokio::sync::broadcast::Receiver<crate::alerting::AlertStreamEvent>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    use std::collections::HashMap;
+    use tokio::time::{Duration, Instant};
+    // incident -> (alerts when last analysed, due time of the next analysis)
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut due: HashMap<String, (usize, Instant)> = HashMap::new();
+    let settle = Duration::from_secs(config.settle_s);
+    loop {
+        let next = due.values().map(|d| d.1).min();
+        tokio::select! {
+            e = events.recv() => match e {
+                Ok(crate::alerting::AlertStreamEvent::Incident(i)) if i.status != "resolved" => {
+                    if seen.get(&i.incident_id).is_none_or(|&n| i.alert_count > n) {
+                        due.insert(i.incident_id.clone(), (i.alert_count, Instant::now() + settle));
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "automatic RCA fell behind incident updates");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            _ = async { match next { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
+                let now = Instant::now();
+                let ready: Vec<String> = due.iter().filter(|(_, d)| d.1 <= now).map(|(k, _)| k.clone()).collect();
+                for id in ready {
+                    let Some((count, _)) = due.remove(&id) else { continue };
+                    seen.insert(id.clone(), count);
+                    let req = crate::rca_api::RcaRequest { incident_id: Some(id.clone()), anomaly_ids: None, time_window_minutes: config.window_minutes };
+                    match crate::rca_api::analyze(&store, graph.as_ref(), runbooks.as_deref(), &req, crate::now_ms()).await {
+                        Ok(a) => {
+                            let ev = aiops_store::IncidentEvent {
+                                incident_id: id.clone(),
+                                at: crate::now_ms(),
+                                kind: "rca".into(),
+                                detail: serde_json::json!({"analysis_id": a.analysis_id, "status": a.status,
+                                    "top_cause": a.root_causes.first().map(|c| c.resource.clone())}),
+                            };
+                            if let Err(e) = store.append_incident_events(&[ev]).await {
+                                tracing::error!(incident = %id, error = %e, "recording the RCA failed");
+                            }
+                        }
+                        Err(e) => tracing::warn!(incident = %id, error = %e, "automatic RCA failed"),
+                    }
+                }
+            }
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),
+        }
+    }
+}
+
+/// Runs the configured capacity forecasts every `interval_s`.
+async fn scheduled_capacity(
+    store: Store,
+    config: crate::capacity_api::CapacityConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(config.interval_s.max(1)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = crate::capacity_api::run_scheduled(&store, &config, crate::now_ms()).await {
+                    tracing::warn!(error = %e, "scheduled capacity forecast failed");
+                }
+            }
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),
+        }
+    }
+}
+
 fn read_topology(config: &ServiceConfig) -> Result<Option<Topology>> {
     let Some(path) = &config.topology else {
         return Ok(None);
@@ -117,6 +196,23 @@ impl Service {
         tasks.spawn(a.run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
+        if config.rca.on_incident {
+            tasks.spawn(auto_rca(
+                store.clone(),
+                graph.clone(),
+                config.runbooks.clone(),
+                config.rca.clone(),
+                alerts.subscribe(),
+                stopped.clone(),
+            ));
+        }
+        if !config.capacity.metrics.is_empty() {
+            tasks.spawn(scheduled_capacity(
+                store.clone(),
+                config.capacity.clone(),
+                stopped.clone(),
+            ));
+        }
         Ok(Arc::new(Self {
             access: Access::new(store.clone(), jwt),
             config,

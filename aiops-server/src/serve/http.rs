@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::{alerts, api, ingest};
+use super::{alerts, analysis, api, ingest, ws};
 
 /// Shared state of every handler.
 pub(crate) type AppState = Arc<Service>;
@@ -208,6 +208,24 @@ pub(crate) fn router(s: AppState) -> Router {
             g(P::ReadIncidents, get(alerts::incident)),
         )
         .route("/api/v1/audit", g(P::ReadAudit, get(alerts::audit)))
+        .route(
+            "/api/v1/rca/analyze",
+            g(P::ExecuteAnalysis, post(analysis::analyze)),
+        )
+        .route("/api/v1/rca/{id}", g(P::ReadIncidents, get(analysis::get)))
+        .route(
+            "/api/v1/capacity/forecast",
+            g(P::ExecuteAnalysis, post(analysis::forecast)),
+        )
+        .route(
+            "/api/v1/capacity/recommendations",
+            g(P::ReadReports, get(analysis::recommendations)),
+        )
+        .route("/ws/alerts", g(P::ReadAlerts, get(ws::alerts)))
+        .route(
+            "/ws/metrics/{resource}",
+            g(P::ReadMetrics, get(ws::metrics)),
+        )
         // After every route: it wraps the routes added before it.
         .route_layer(middleware::from_fn_with_state(s.clone(), observe))
         .fallback(not_found)

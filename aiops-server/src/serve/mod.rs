@@ -2,9 +2,11 @@
 //! library and serialise; nothing else lives here.
 
 mod alerts;
+mod analysis;
 mod api;
 mod http;
 mod ingest;
+mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

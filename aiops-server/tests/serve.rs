@@ -12,14 +12,21 @@ use serde_json::{Value, json};
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nlimits:\n  max_body_bytes: 200000\n";
 
-const T0: i64 = 1_700_000_000_000;
+/// A day ago, on a whole minute: recent enough that retention keeps it (fixed per run).
+static T0: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    (now / 60_000 - 24 * 60) * 60_000
+});
 
 /// A noisy flat series with a spike at point 150 (one sample a minute).
 fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
     range
         .map(|i| {
             (
-                T0 + i * 60_000,
+                *T0 + i * 60_000,
                 if i == 150 {
                     90.0
                 } else {
@@ -231,7 +238,7 @@ fn kill_9_during_ingest_loses_nothing_acknowledged() {
         let mut acked = Vec::new();
         for k in 0..400i64 {
             let pts: Vec<(i64, f64)> = (0..50)
-                .map(|j| (T0 + (k * 50 + j) * 1000, (j % 7) as f64))
+                .map(|j| (*T0 + (k * 50 + j) * 1000, (j % 7) as f64))
                 .collect();
             let body =
                 aiops_integrations::remote_write::encode(&write_request("cpu_load", "db", &pts))
@@ -410,4 +417,46 @@ fn chrono_now() -> String {
         .unwrap()
         .as_millis() as i64;
     aiops_core::time::format_rfc3339(ms)
+}
+
+#[test]
+fn cors_only_for_listed_origins_and_a_rate_limit_per_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let viewer = token(dir.path(), "viewer", "v");
+    let other = token(dir.path(), "viewer", "w");
+    let s = Server::start(
+        dir.path(),
+        "cors:\n  origins: ['https://console.example.com']\nlimits:\n  requests_per_second: 2\n",
+    );
+    let preflight = |origin: &str| {
+        s.http
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/api/v1/anomalies", s.url),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+            .unwrap()
+    };
+    let ok = preflight("https://console.example.com");
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://console.example.com"
+    );
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    assert!(
+        preflight("https://evil.example")
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    // Bursts of twice the rate pass; then 429 with Retry-After, for that token only.
+    let limited = (0..50)
+        .map(|_| s.get("/api/v1/anomalies", &viewer))
+        .find(|r| r.status() == 429)
+        .expect("429 within 50 quick requests at 2/s");
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_eq!(s.get("/api/v1/anomalies", &other).status(), 200);
 }

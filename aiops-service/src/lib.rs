@@ -12,7 +12,9 @@ pub mod error;
 pub mod ingest_api;
 pub mod metrics;
 pub mod pii;
+pub mod rate_limit;
 pub mod rca_api;
+pub mod retention;
 pub mod service;
 pub mod telemetry;
 

@@ -39,6 +39,8 @@ pub struct Service {
     pub masker: Arc<PiiMasker>,
     /// When it started (ms).
     pub started_at: aiops_core::TimestampMs,
+    /// Requests per second per caller.
+    pub rate_limiter: crate::rate_limit::RateLimiter,
     /// Authentication.
     pub access: Access,
     /// Request metrics.
@@ -135,6 +137,25 @@ async fn auto_rca(
     }
 }
 
+/// Runs the retention job every `retention.interval`.
+async fn retention(
+    store: Store,
+    config: crate::config::RetentionConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let every = std::time::Duration::from_millis(config.interval.0.max(1_000) as u64);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => match crate::retention::run_once(&store, &config, crate::now_ms()).await {
+                Ok(r) => tracing::info!(samples = r.samples, anomalies = r.anomalies, alerts = r.alerts, "retention"),
+                Err(e) => tracing::warn!(error = %e, "retention failed; retried next interval"),
+            },
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),
+        }
+    }
+}
+
 /// Runs the configured capacity forecasts every `interval_s`.
 async fn scheduled_capacity(
     store: Store,
@@ -206,6 +227,11 @@ impl Service {
                 stopped.clone(),
             ));
         }
+        tasks.spawn(retention(
+            store.clone(),
+            config.retention.clone(),
+            stopped.clone(),
+        ));
         if !config.capacity.metrics.is_empty() {
             tasks.spawn(scheduled_capacity(
                 store.clone(),
@@ -213,6 +239,7 @@ impl Service {
                 stopped.clone(),
             ));
         }
+        let rate_limiter = crate::rate_limit::RateLimiter::new(config.limits.requests_per_second);
         Ok(Arc::new(Self {
             access: Access::new(store.clone(), jwt),
             config,
@@ -223,6 +250,7 @@ impl Service {
             graph,
             masker,
             started_at: crate::now_ms(),
+            rate_limiter,
             telemetry: Telemetry::default(),
             stop,
             tasks: tokio::sync::Mutex::new(tasks),

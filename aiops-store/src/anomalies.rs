@@ -198,6 +198,17 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Deletes anomalies of samples older than `before` (ms), at most `batch`; returns how
+    /// many.
+    pub async fn delete_anomalies_before(&self, before: TimestampMs, batch: usize) -> Result<u64> {
+        let mut q =
+            Sql::new("DELETE FROM anomalies WHERE id IN (SELECT id FROM anomalies WHERE t < ");
+        q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
+        Ok(q.query().execute(&self.write).await?.rows_affected())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,6 +122,9 @@ async fn authorize(s: AppState, permission: Permission, mut req: Request, next: 
         .await;
         return ApiError(e).into_response();
     }
+    if let Err(e) = s.rate_limiter.check(&principal.subject, now) {
+        return ApiError(e).into_response();
+    }
     req.extensions_mut().insert(principal);
     next.run(req).await
 }
@@ -149,6 +152,24 @@ async fn not_found() -> ApiError {
         kind: "route".into(),
         id: "this path".into(),
     })
+}
+
+/// Cross-origin requests from the listed origins only (none: no CORS headers at all).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::Method;
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if list.is_empty() {
+        return tower_http::cors::CorsLayer::new();
+    }
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(list)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Every route of the API.
@@ -230,5 +251,6 @@ pub(crate) fn router(s: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(s.clone(), observe))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(cors(&s.config.cors.origins))
         .with_state(s)
 }

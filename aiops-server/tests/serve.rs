@@ -460,3 +460,59 @@ fn cors_only_for_listed_origins_and_a_rate_limit_per_token() {
     assert!(limited.headers().contains_key("retry-after"));
     assert_eq!(s.get("/api/v1/anomalies", &other).status(), 200);
 }
+
+#[test]
+fn the_openapi_document_lists_every_endpoint_and_the_docs_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start(dir.path(), CONFIG);
+    let doc: Value = s
+        .http
+        .get(format!("{}/api/openapi.json", s.url))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/health",
+        "/-/ready",
+        "/metrics",
+        "/api/v1/write",
+        "/api/v1/ingest/points",
+        "/api/v1/anomalies/detect",
+        "/api/v1/anomalies",
+        "/api/v1/anomalies/{id}",
+        "/api/v2/alerts",
+        "/api/v2/status",
+        "/api/v1/alerts/webhook",
+        "/api/v1/alerts",
+        "/api/v1/alerts/{id}/acknowledge",
+        "/api/v1/alerts/{id}/resolve",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{id}",
+        "/api/v1/audit",
+        "/api/v1/rca/analyze",
+        "/api/v1/rca/{id}",
+        "/api/v1/capacity/forecast",
+        "/api/v1/capacity/recommendations",
+        "/ws/alerts",
+        "/ws/metrics/{resource}",
+    ] {
+        assert!(
+            paths.contains_key(p),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        s.http
+            .get(format!("{}/api/docs/", s.url))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+}

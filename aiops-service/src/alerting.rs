@@ -109,7 +109,7 @@ impl AlertsConfig {
 }
 
 /// What one [`AlertPipeline::receive`] call did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReceiveReport {
     /// Alerts received.
     pub received: usize,
@@ -135,11 +135,12 @@ pub struct TickReport {
 }
 
 /// An alert as the API shows it (`GET /api/v1/alerts`, `/ws/alerts`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AlertView {
     /// The alert's id: its label fingerprint (16 hex digits).
     pub alert_id: String,
     /// Labels.
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub labels: Labels,
     /// Annotations (PII-masked).
     pub annotations: BTreeMap<String, String>,
@@ -204,7 +205,7 @@ impl From<&AlertRow> for AlertView {
 }
 
 /// An incident as the API lists it (`GET /api/v1/incidents`, `/ws/alerts`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentSummary {
     /// Id (`inc-N`).
     pub incident_id: String,
@@ -259,7 +260,7 @@ impl From<&IncidentRow> for IncidentSummary {
 }
 
 /// One entry of an incident's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// When (RFC 3339).
     #[serde(with = "serde_rfc3339")]
@@ -271,7 +272,7 @@ pub struct TimelineEntry {
 }
 
 /// A change of an incident's status.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StatusChange {
     /// When (RFC 3339).
     #[serde(with = "serde_rfc3339")]
@@ -285,7 +286,7 @@ pub struct StatusChange {
 }
 
 /// One incident with everything the detail endpoint shows (`GET /api/v1/incidents/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentDetail {
     /// The incident.
     #[serde(flatten)]
@@ -301,7 +302,7 @@ pub struct IncidentDetail {
 }
 
 /// A page of alerts (`GET /api/v1/alerts`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AlertList {
     /// Alerts matching the filters (all pages).
     pub total: u64,
@@ -312,7 +313,7 @@ pub struct AlertList {
 }
 
 /// A page of incidents (`GET /api/v1/incidents`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct IncidentList {
     /// Incidents matching the filters (all pages).
     pub total: u64,
@@ -323,7 +324,7 @@ pub struct IncidentList {
 }
 
 /// The answer to an acknowledgement or a resolution (the seed's shape).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AlertActionResult {
     /// The alert's id.
     pub alert_id: String,
@@ -332,7 +333,7 @@ pub struct AlertActionResult {
 }
 
 /// Filters of [`AlertPipeline::list_alerts`] (the query string of `GET /api/v1/alerts`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertQuery {
     /// Only this status: `firing`, `acknowledged` or `resolved`.
@@ -346,7 +347,7 @@ pub struct AlertQuery {
 }
 
 /// Filters of [`AlertPipeline::list_incidents`] (the query string of `GET /api/v1/incidents`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
 pub struct IncidentQuery {
     /// Only this status: `open`, `acknowledged` or `resolved`.

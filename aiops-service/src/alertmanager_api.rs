@@ -33,7 +33,7 @@ pub async fn receive_body(
 }
 
 /// `GettableAlert.status`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GettableStatus {
     /// `active` (firing or acknowledged), `suppressed` is not reported separately here.
@@ -45,14 +45,14 @@ pub struct GettableStatus {
 }
 
 /// A receiver name.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Receiver {
     /// Name.
     pub name: String,
 }
 
 /// Alertmanager's `GettableAlert`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GettableAlert {
     /// Labels.
@@ -126,7 +126,7 @@ pub async fn active_alerts(pipeline: &AlertPipeline) -> Result<Vec<GettableAlert
 }
 
 /// `GET /api/v2/status` (Alertmanager's `AlertmanagerStatus`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AmStatus {
     /// Cluster state: aiops runs no gossip cluster (`disabled`).

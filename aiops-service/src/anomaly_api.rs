@@ -56,7 +56,7 @@ pub fn parse_severity(text: &str) -> Result<Severity> {
 }
 
 /// One point of a detection request.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostedPoint {
     /// RFC 3339 text, or seconds / ms since the epoch.
@@ -66,7 +66,7 @@ pub struct PostedPoint {
 }
 
 /// `POST /api/v1/anomalies/detect`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DetectRequest {
     /// The series, oldest first.
@@ -86,7 +86,7 @@ pub struct DetectRequest {
 }
 
 /// One scored point.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ScoredPoint {
     /// RFC 3339.
     pub timestamp: String,
@@ -105,7 +105,7 @@ pub struct ScoredPoint {
 }
 
 /// The answer of `POST /api/v1/anomalies/detect`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct DetectResponse {
     /// The request id.
     pub request_id: String,
@@ -210,7 +210,7 @@ pub fn detect(request: &DetectRequest, request_id: &str) -> Result<DetectRespons
 }
 
 /// `GET /api/v1/anomalies` parameters (all optional).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AnomalyQuery {
     /// Only this resource.
@@ -230,7 +230,7 @@ pub struct AnomalyQuery {
 }
 
 /// An anomaly as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AnomalyView {
     /// Id.
     pub anomaly_id: String,
@@ -278,7 +278,7 @@ impl From<&AnomalyRow> for AnomalyView {
 }
 
 /// `GET /api/v1/anomalies`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AnomalyList {
     /// How many match (all pages).
     pub total: u64,
@@ -331,7 +331,7 @@ pub async fn list(store: &Store, q: &AnomalyQuery) -> Result<AnomalyList> {
 }
 
 /// One sample of a timeline.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct TimelinePoint {
     /// RFC 3339.
     pub timestamp: String,
@@ -340,7 +340,7 @@ pub struct TimelinePoint {
 }
 
 /// A cause worth a look, with the fact behind it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SuggestedCause {
     /// The resource.
     pub resource: String,
@@ -351,7 +351,7 @@ pub struct SuggestedCause {
 }
 
 /// `GET /api/v1/anomalies/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AnomalyDetail {
     /// The anomaly.
     #[serde(flatten)]

@@ -17,7 +17,7 @@ const MAX_HISTORY: usize = 20_000;
 pub const RECOMMENDATIONS_KEY: &str = "capacity.recommendations";
 
 /// `POST /api/v1/capacity/forecast`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityQuery {
     /// Resources to forecast.
@@ -37,7 +37,7 @@ fn default_hours() -> u32 {
 }
 
 /// One forecast step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PredictionPoint {
     /// RFC 3339.
     pub timestamp: String,
@@ -50,7 +50,7 @@ pub struct PredictionPoint {
 }
 
 /// One resource's forecast.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResourceForecast {
     /// The resource.
     pub resource: String,
@@ -77,14 +77,14 @@ pub struct ResourceForecast {
 }
 
 /// `POST /api/v1/capacity/forecast` answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CapacityForecasts {
     /// One per resource asked.
     pub forecasts: Vec<ResourceForecast>,
 }
 
 /// A scaling recommendation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recommendation {
     /// The resource.
     pub resource: String,
@@ -99,7 +99,7 @@ pub struct Recommendation {
 }
 
 /// `GET /api/v1/capacity/recommendations`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recommendations {
     /// When the scheduled run computed them (RFC 3339); absent before the first run.
     pub computed_at: Option<String>,

@@ -39,7 +39,7 @@ pub fn remote_write_series(
 }
 
 /// One point of `POST /api/v1/ingest/points`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataPoint {
     /// Metric name.
@@ -57,7 +57,7 @@ pub struct DataPoint {
 }
 
 /// `POST /api/v1/ingest/points`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PointsRequest {
     /// The points, in any order.

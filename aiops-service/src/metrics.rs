@@ -121,7 +121,7 @@ pub struct SeriesSamples {
 }
 
 /// What one ingest call stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IngestReport {
     /// Series in the batch.
     pub series: usize,

@@ -21,7 +21,7 @@ pub const MAX_SERIES: usize = 500;
 const MAX_POINTS: i64 = 2_000;
 
 /// `POST /api/v1/rca/analyze`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RcaRequest {
     /// Analyse this incident (its resources and start).
@@ -40,7 +40,7 @@ fn default_window() -> u32 {
 }
 
 /// One root cause as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RcaCause {
     /// 1 = most likely.
     pub rank: usize,
@@ -59,14 +59,14 @@ pub struct RcaCause {
 }
 
 /// Blast radius.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImpactAnalysis {
     /// Resources that depend on the top cause, nearest first.
     pub affected_services: Vec<String>,
 }
 
 /// A stored analysis (`GET /api/v1/rca/{id}`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RcaAnalysis {
     /// `rca-N`.
     pub analysis_id: String,

@@ -333,7 +333,7 @@ impl Service {
 }
 
 /// `GET /api/v1/audit` parameters.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only this actor.
@@ -351,9 +351,10 @@ pub struct AuditQuery {
 }
 
 /// A page of the audit log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditList {
     /// Entries, newest first.
+    #[schema(value_type = Vec<Object>)]
     pub entries: Vec<AuditRow>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,

@@ -1,5 +1,7 @@
 //! Alert and incident endpoints, and the Alertmanager-compatible ones.
 
+#[allow(unused_imports)]
+use aiops_service::ErrorBody;
 use aiops_service::alertmanager_api::{self, AmStatus, GettableAlert};
 use aiops_service::audit::AuditKind;
 use aiops_service::service::{AuditList, AuditQuery};
@@ -16,6 +18,7 @@ use super::http::{ApiResult, AppState, RequestId};
 use super::ingest::{JsonBody, QueryParams, TextBody};
 
 /// `POST /api/v2/alerts` (Alertmanager API v2: a JSON array of alerts). 200 once committed.
+#[utoipa::path(post, path = "/api/v2/alerts", tag = "alertmanager", security(("bearer" = [])), request_body(content = Vec<Object>, description = "Alertmanager PostableAlerts"), responses((status = 200, description = "committed"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn post_v2(State(s): State<AppState>, body: TextBody) -> ApiResult<StatusCode> {
     alertmanager_api::receive_body(&s.alerts, &body.0, "alertmanager", aiops_service::now_ms())
         .await?;
@@ -23,6 +26,7 @@ pub(crate) async fn post_v2(State(s): State<AppState>, body: TextBody) -> ApiRes
 }
 
 /// `POST /api/v1/alerts/webhook` (Alertmanager webhook, version 4).
+#[utoipa::path(post, path = "/api/v1/alerts/webhook", tag = "alertmanager", security(("bearer" = [])), request_body(content = Object, description = "Alertmanager webhook payload, version 4"), responses((status = 200, body = ReceiveReport), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn webhook(
     State(s): State<AppState>,
     body: TextBody,
@@ -34,16 +38,19 @@ pub(crate) async fn webhook(
 }
 
 /// `GET /api/v2/alerts`.
+#[utoipa::path(get, path = "/api/v2/alerts", tag = "alertmanager", security(("bearer" = [])), responses((status = 200, body = Vec<GettableAlert>), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn get_v2(State(s): State<AppState>) -> ApiResult<Json<Vec<GettableAlert>>> {
     Ok(Json(alertmanager_api::active_alerts(&s.alerts).await?))
 }
 
 /// `GET /api/v2/status`.
+#[utoipa::path(get, path = "/api/v2/status", tag = "alertmanager", security(("bearer" = [])), responses((status = 200, body = AmStatus), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn status_v2(State(s): State<AppState>) -> Json<AmStatus> {
     Json(alertmanager_api::status(s.started_at))
 }
 
 /// `GET /api/v1/alerts`.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", security(("bearer" = [])), params(AlertQuery), responses((status = 200, body = AlertList), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn list(
     State(s): State<AppState>,
     q: QueryParams<AlertQuery>,
@@ -52,14 +59,14 @@ pub(crate) async fn list(
 }
 
 /// `POST /api/v1/alerts/{id}/acknowledge` body.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AckBody {
     comment: Option<String>,
 }
 
 /// `POST /api/v1/alerts/{id}/resolve` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResolveBody {
     resolution: String,
@@ -88,6 +95,7 @@ async fn audited(
 }
 
 /// `POST /api/v1/alerts/{id}/acknowledge`.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", tag = "alerts", security(("bearer" = [])), params(("id" = String, Path, description = "alert fingerprint")), request_body(content = AckBody, description = "optional comment"), responses((status = 200, body = AlertActionResult), (status = 404, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn acknowledge(
     State(s): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
@@ -119,6 +127,7 @@ pub(crate) async fn acknowledge(
 }
 
 /// `POST /api/v1/alerts/{id}/resolve`.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", tag = "alerts", security(("bearer" = [])), params(("id" = String, Path, description = "alert fingerprint")), request_body = ResolveBody, responses((status = 200, body = AlertActionResult), (status = 404, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn resolve(
     State(s): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
@@ -135,6 +144,7 @@ pub(crate) async fn resolve(
 }
 
 /// `GET /api/v1/incidents`.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", security(("bearer" = [])), params(IncidentQuery), responses((status = 200, body = IncidentList), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn incidents(
     State(s): State<AppState>,
     q: QueryParams<IncidentQuery>,
@@ -143,6 +153,7 @@ pub(crate) async fn incidents(
 }
 
 /// `GET /api/v1/incidents/{id}`.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", security(("bearer" = [])), params(("id" = String, Path, description = "incident id")), responses((status = 200, body = IncidentDetail), (status = 404, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn incident(
     State(s): State<AppState>,
     Path(id): Path<String>,
@@ -151,6 +162,7 @@ pub(crate) async fn incident(
 }
 
 /// `GET /api/v1/audit` (admins).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditList), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn audit(
     State(s): State<AppState>,
     q: QueryParams<AuditQuery>,

@@ -1,5 +1,7 @@
 //! Query and analysis endpoints.
 
+#[allow(unused_imports)]
+use aiops_service::ErrorBody;
 use aiops_service::anomaly_api::{
     self, AnomalyDetail, AnomalyList, AnomalyQuery, DetectRequest, DetectResponse,
 };
@@ -12,13 +14,14 @@ use serde::Serialize;
 use super::http::{ApiResult, AppState, RequestId};
 
 /// `GET /api/v1/health`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Health {
     status: &'static str,
     timestamp: String,
     version: &'static str,
 }
 
+#[utoipa::path(get, path = "/api/v1/health", tag = "service", responses((status = 200, description = "alive", body = Health)))]
 pub(crate) async fn health() -> Json<Health> {
     Json(Health {
         status: "healthy",
@@ -28,6 +31,7 @@ pub(crate) async fn health() -> Json<Health> {
 }
 
 /// `GET /-/ready`: 200 when the store answers, else 503.
+#[utoipa::path(get, path = "/-/ready", tag = "service", responses((status = 200, description = "the store answers"), (status = 503, description = "the store does not answer")))]
 pub(crate) async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     if s.store.ping().await {
         (StatusCode::OK, "ready\n")
@@ -37,6 +41,7 @@ pub(crate) async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// `GET /metrics`: the service's own metrics.
+#[utoipa::path(get, path = "/metrics", tag = "service", security(("bearer" = [])), responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     (
         [(
@@ -48,6 +53,7 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
 }
 
 /// `POST /api/v1/anomalies/detect`.
+#[utoipa::path(post, path = "/api/v1/anomalies/detect", tag = "anomalies", security(("bearer" = [])), request_body = DetectRequest, responses((status = 200, body = DetectResponse), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn detect(
     axum::Extension(id): axum::Extension<RequestId>,
     body: super::ingest::JsonBody<DetectRequest>,
@@ -62,6 +68,7 @@ pub(crate) async fn detect(
 }
 
 /// `GET /api/v1/anomalies`.
+#[utoipa::path(get, path = "/api/v1/anomalies", tag = "anomalies", security(("bearer" = [])), params(AnomalyQuery), responses((status = 200, body = AnomalyList), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn list_anomalies(
     State(s): State<AppState>,
     q: super::ingest::QueryParams<AnomalyQuery>,
@@ -70,12 +77,13 @@ pub(crate) async fn list_anomalies(
 }
 
 /// `GET /api/v1/anomalies/{id}` (`?window_minutes=`, default 30).
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DetailQuery {
     window_minutes: Option<u32>,
 }
 
+#[utoipa::path(get, path = "/api/v1/anomalies/{id}", tag = "anomalies", security(("bearer" = [])), params(("id" = String, Path, description = "anomaly id"), DetailQuery), responses((status = 200, body = AnomalyDetail), (status = 404, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn anomaly(
     State(s): State<AppState>,
     Path(id): Path<String>,

@@ -247,6 +247,10 @@ pub(crate) fn router(s: AppState) -> Router {
             "/ws/metrics/{resource}",
             g(P::ReadMetrics, get(ws::metrics)),
         )
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/api/docs")
+                .url("/api/openapi.json", super::openapi::document()),
+        )
         // After every route: it wraps the routes added before it.
         .route_layer(middleware::from_fn_with_state(s.clone(), observe))
         .fallback(not_found)

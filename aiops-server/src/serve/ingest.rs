@@ -1,6 +1,8 @@
 //! Ingest endpoints and the extractors that turn bad bodies and query strings into the API's
 //! one error shape.
 
+#[allow(unused_imports)]
+use aiops_service::ErrorBody;
 use aiops_service::ServiceError;
 use aiops_service::ingest_api::{self, PointsRequest};
 use aiops_service::metrics::IngestReport;
@@ -108,6 +110,7 @@ fn query_rejection(r: &QueryRejection) -> ServiceError {
 
 /// `POST /api/v1/write`: Prometheus remote_write 1.0 (snappy block + protobuf). 204 once
 /// committed; 400 with the reason for a malformed body; 415 for another encoding.
+#[utoipa::path(post, path = "/api/v1/write", tag = "ingest", security(("bearer" = [])), request_body(content = Vec<u8>, content_type = "application/x-protobuf", description = "snappy-compressed prometheus.WriteRequest"), responses((status = 204, description = "committed"), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, description = "queue full, retry after Retry-After", body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn remote_write(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -152,6 +155,7 @@ pub(crate) async fn remote_write(
 }
 
 /// `POST /api/v1/ingest/points`: JSON data points; answers what was stored.
+#[utoipa::path(post, path = "/api/v1/ingest/points", tag = "ingest", security(("bearer" = [])), request_body = PointsRequest, responses((status = 200, body = IngestReport), (status = 429, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn points(
     State(s): State<AppState>,
     body: JsonBody<PointsRequest>,

@@ -4,6 +4,8 @@
 //! A client too slow to keep up is told how many messages it missed, then continues.
 
 use aiops_service::AlertStreamEvent;
+#[allow(unused_imports)]
+use aiops_service::ErrorBody;
 use aiops_service::metrics::AnomalyEvent;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -28,6 +30,7 @@ async fn send<T: Serialize>(ws: &mut WebSocket, v: &T) -> bool {
 }
 
 /// `/ws/alerts`.
+#[utoipa::path(get, path = "/ws/alerts", tag = "stream", security(("bearer" = [])), responses((status = 101, description = "WebSocket: alerts, incidents and anomalies as JSON messages"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |mut ws| async move {
         let mut alerts = s.alerts.subscribe();
@@ -54,6 +57,7 @@ pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade)
 }
 
 /// `/ws/metrics/{resource}`.
+#[utoipa::path(get, path = "/ws/metrics/{resource}", tag = "stream", security(("bearer" = [])), params(("resource" = String, Path, description = "resource id")), responses((status = 101, description = "WebSocket: the resource's samples as JSON messages"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn metrics(
     State(s): State<AppState>,
     Path(resource): Path<String>,

@@ -1,0 +1,47 @@
+//! The OpenAPI document (`GET /api/openapi.json`) and the Swagger UI (`/api/docs`), both
+//! served without a token: they describe the API and hold no data.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{alerts, analysis, api, ingest, ws};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (`aiops token create`) or an OIDC JWT"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API of `aiops serve`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aiops", description = "Anomalies, alerts, incidents, root causes and forecasts over live telemetry."),
+    modifiers(&Bearer),
+    paths(
+        api::health, api::ready, api::metrics, api::detect, api::list_anomalies, api::anomaly,
+        ingest::remote_write, ingest::points,
+        alerts::post_v2, alerts::webhook, alerts::get_v2, alerts::status_v2, alerts::list,
+        alerts::acknowledge, alerts::resolve, alerts::incidents, alerts::incident, alerts::audit,
+        analysis::analyze, analysis::get, analysis::forecast, analysis::recommendations,
+        ws::alerts, ws::metrics,
+    )
+)]
+pub(crate) struct ApiDoc;
+
+/// The document as a value.
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}

@@ -39,6 +39,9 @@ fi
 step "pytest"
 "$VENV/bin/python" -m pytest -q aiops-py/tests
 
+step "schema-based fuzzing of aiops serve (schemathesis)"
+./scripts/fuzz-api.sh target/debug/aiops "$VENV/bin/schemathesis" 25
+
 step "stub check (mypy.stubtest)"
 "$VENV/bin/python" -m mypy.stubtest aiops._aiops --allowlist aiops-py/stubtest-allowlist.txt
 

@@ -11,6 +11,7 @@ mod logs_cmd;
 mod multi_cmd;
 mod plot;
 mod progress;
+mod push_cmd;
 mod rca_cmd;
 mod runbooks_cmd;
 mod serve;
@@ -65,6 +66,9 @@ enum Command {
     /// Run the service: remote_write, Alertmanager and JSON ingest, online detection,
     /// correlation and the REST API, on an embedded store (bound to 127.0.0.1:8080).
     Serve(serve::ServeArgs),
+    /// Send a series file to a remote_write endpoint (aiops serve, VictoriaMetrics...), as
+    /// Prometheus does: snappy + protobuf batches. The token comes from AIOPS_TOKEN.
+    Push(push_cmd::PushArgs),
     /// API tokens of the service (stored as hashes; a new token is printed once).
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Rca(args) => rca_cmd::run(args),
         Command::Runbooks(cmd) => runbooks_cmd::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Push(args) => push_cmd::run(args),
         Command::Token(cmd) => token_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),

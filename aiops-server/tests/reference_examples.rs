@@ -28,6 +28,7 @@ const TAGS: &[&str] = &[
     "causal-graph",
     "causal-knowledge",
     "run",
+    "service-config",
 ];
 
 /// One fenced block of the page.
@@ -392,6 +393,7 @@ fn check(ctx: &Ctx, b: &Block, tag: &str) -> Result<(), String> {
             run(ctx, &args).map(|_| ())
         }
         "run" => run_commands(ctx, b),
+        "service-config" => run(ctx, &["serve", "--config", &f, "--check"]).map(|_| ()),
         _ => unreachable!("tags are checked before"),
     }
 }

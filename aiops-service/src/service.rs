@@ -175,6 +175,19 @@ async fn scheduled_capacity(
     }
 }
 
+/// Checks a configuration and the files it names (topology, JWKS, runbooks) without
+/// starting anything: `aiops serve --check`.
+pub fn check_files(config: &ServiceConfig) -> Result<()> {
+    config.check()?;
+    read_topology(config)?;
+    read_jwks(config)?;
+    if let Some(dir) = &config.runbooks {
+        aiops_rca::runbook::KnowledgeBase::load_dir(dir)
+            .map_err(|e| ServiceError::invalid_config("runbooks", format!("{}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
 fn read_topology(config: &ServiceConfig) -> Result<Option<Topology>> {
     let Some(path) = &config.topology else {
         return Ok(None);

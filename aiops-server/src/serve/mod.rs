@@ -30,6 +30,9 @@ pub(crate) struct ServeArgs {
     /// Directory of the embedded store (default ./aiops-data, or the configuration's).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Check the configuration (and the files it names) and exit, without starting.
+    #[arg(long)]
+    check: bool,
 }
 
 /// Loads the configuration with the command line's overrides.
@@ -55,6 +58,11 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), CliError> {
             format!("{:?}: {e}", config.listen),
         ))
     })?;
+    if args.check {
+        aiops_service::service::check_files(&config)?;
+        println!("configuration OK");
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(

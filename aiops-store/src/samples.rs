@@ -190,7 +190,7 @@ impl Store {
     pub async fn samples_after_states(&self) -> Result<Vec<(i64, TimestampMs, f64)>> {
         let rows = Sql::new(
             "SELECT s.series_id, s.t, s.v FROM series x JOIN samples s ON s.series_id = x.id \
-             AND s.t > COALESCE(x.state_t, -9223372036854775807) ORDER BY s.series_id, s.t",
+             AND (x.state_t IS NULL OR s.t > x.state_t) ORDER BY s.series_id, s.t",
         )
         .query()
         .fetch_all(&self.read)
@@ -225,78 +225,5 @@ impl Store {
         );
         q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
         Ok(q.query().execute(&self.write).await?.rows_affected())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::memory;
-
-    fn series(name: &str, resource: &str) -> NewSeries {
-        let labels = Labels::try_from_pairs([("__name__", name), ("service", resource)]).unwrap();
-        NewSeries {
-            key: format!("{labels}"),
-            metric: name.into(),
-            resource: resource.into(),
-            labels,
-        }
-    }
-
-    #[tokio::test]
-    async fn series_get_stable_ids_and_samples_are_idempotent() {
-        let s = memory().await;
-        let a = series("cpu", "api");
-        let b = series("mem", "api");
-        let ids = s.series_ids(&[a.clone(), b.clone()], 1).await.unwrap();
-        assert_ne!(ids[0], ids[1]);
-        assert_eq!(
-            s.series_ids(&[b, a], 2).await.unwrap(),
-            vec![ids[1], ids[0]]
-        );
-        let rows: Vec<_> = (0..2500).map(|i| (ids[0], i * 1000, i as f64)).collect();
-        assert_eq!(s.insert_samples(&rows).await.unwrap(), 2500);
-        // Resent: nothing new, nothing changed.
-        let resent: Vec<_> = rows.iter().map(|&(id, t, _)| (id, t, -1.0)).collect();
-        assert_eq!(s.insert_samples(&resent).await.unwrap(), 0);
-        let got = s.samples(ids[0], 1000, 4000, 10).await.unwrap();
-        assert_eq!(got, vec![(1000, 1.0), (2000, 2.0), (3000, 3.0)]);
-        let row = s.series(ids[0]).await.unwrap();
-        assert_eq!(row.metric, "cpu");
-        assert_eq!(row.labels.get("service"), Some("api"));
-        assert_eq!(
-            s.series_of_resources(&["api".into()]).await.unwrap().len(),
-            2
-        );
-    }
-
-    #[tokio::test]
-    async fn replay_starts_after_the_saved_state() {
-        let s = memory().await;
-        let ids = s
-            .series_ids(&[series("cpu", "api"), series("mem", "db")], 1)
-            .await
-            .unwrap();
-        let rows: Vec<_> = ids
-            .iter()
-            .flat_map(|&id| (0..5).map(move |i| (id, i, i as f64)))
-            .collect();
-        s.insert_samples(&rows).await.unwrap();
-        assert_eq!(s.samples_after_states().await.unwrap().len(), 10);
-        s.save_states(&[SavedState {
-            series_id: ids[0],
-            detector: "default".into(),
-            state: "{}".into(),
-            state_t: 2,
-        }])
-        .await
-        .unwrap();
-        let left = s.samples_after_states().await.unwrap();
-        assert_eq!(left.len(), 2 + 5);
-        assert_eq!(left[0], (ids[0], 3, 3.0));
-        let all = s.all_series().await.unwrap();
-        assert_eq!(all[0].state.as_deref(), Some("{}"));
-        assert_eq!(all[0].state_t, Some(2));
-        assert_eq!(s.delete_samples_before(3, 100).await.unwrap(), 6);
     }
 }

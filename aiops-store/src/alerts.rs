@@ -278,10 +278,17 @@ impl Store {
             .push(" RETURNING seq");
             seqs.push(q.query().fetch_one(&mut *tx).await?.try_get(0)?);
         }
-        for a in &commit.alerts {
+        // Rows are written in key order (a stable sort: the last row of a key wins as given),
+        // so that replicas committing the same alerts at once on PostgreSQL wait for each
+        // other instead of deadlocking.
+        let mut alerts: Vec<&AlertRow> = commit.alerts.iter().collect();
+        alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        for a in alerts {
             upsert_alert(&mut tx, a).await?;
         }
-        for i in &commit.incidents {
+        let mut incidents: Vec<&IncidentRow> = commit.incidents.iter().collect();
+        incidents.sort_by(|a, b| a.id.cmp(&b.id));
+        for i in incidents {
             upsert_incident(&mut tx, i).await?;
         }
         for e in &commit.events {

@@ -104,9 +104,13 @@ impl Store {
     /// Stores anomalies; one already stored for the same series and time is kept (a replay
     /// after a restart finds the same ones). Returns the new rows' ids.
     pub async fn insert_anomalies(&self, anomalies: &[NewAnomaly]) -> Result<Vec<AnomalyRow>> {
+        // In (series, time) order (see `insert_samples`); the result in the given order.
+        let mut order: Vec<usize> = (0..anomalies.len()).collect();
+        order.sort_by_key(|&i| (anomalies[i].series_id, anomalies[i].t));
         let mut tx = self.write.begin().await?;
         let mut out = Vec::new();
-        for a in anomalies {
+        for i in order {
+            let a = &anomalies[i];
             let mut q = Sql::new(
                 "INSERT INTO anomalies (series_id, t, resource, metric, value, score, severity, \
                  expected, lower_bound, upper_bound, detector, detected_at) VALUES ",
@@ -127,14 +131,18 @@ impl Store {
             ])
             .push(" ON CONFLICT (series_id, t) DO NOTHING RETURNING id");
             if let Some(r) = q.query().fetch_optional(&mut *tx).await? {
-                out.push(AnomalyRow {
-                    id: r.try_get(0)?,
-                    anomaly: a.clone(),
-                });
+                out.push((
+                    i,
+                    AnomalyRow {
+                        id: r.try_get(0)?,
+                        anomaly: a.clone(),
+                    },
+                ));
             }
         }
         tx.commit().await?;
-        Ok(out)
+        out.sort_by_key(|&(i, _)| i);
+        Ok(out.into_iter().map(|(_, a)| a).collect())
     }
 
     /// Anomalies matching `filter`, newest first (by id), at most `limit`, and how many match

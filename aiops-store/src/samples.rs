@@ -1,5 +1,7 @@
 //! Series, their samples and the detector state of each.
 
+use std::borrow::Cow;
+
 use aiops_core::{Labels, TimestampMs};
 use serde::Serialize;
 use sqlx::Row;
@@ -79,9 +81,14 @@ const SERIES_COLUMNS: &str =
 impl Store {
     /// The ids of these series, created when new (in the given order).
     pub async fn series_ids(&self, series: &[NewSeries], now: TimestampMs) -> Result<Vec<i64>> {
+        // Rows are written in key order, whatever the given order: two writers (replicas on
+        // one PostgreSQL) adding the same new series wait for each other instead of deadlocking.
+        let mut order: Vec<usize> = (0..series.len()).collect();
+        order.sort_by(|&a, &b| series[a].key.cmp(&series[b].key));
         let mut tx = self.write.begin().await?;
-        let mut ids = Vec::with_capacity(series.len());
-        for s in series {
+        let mut ids = vec![0; series.len()];
+        for i in order {
+            let s = &series[i];
             let labels =
                 serde_json::to_string(&s.labels).map_err(|e| StoreError::corrupt("labels", e))?;
             let mut q = Sql::new(
@@ -98,7 +105,7 @@ impl Store {
             q.query().execute(&mut *tx).await?;
             let mut q = Sql::new("SELECT id FROM series WHERE series_key = ");
             q.bind(s.key.as_str());
-            ids.push(q.query().fetch_one(&mut *tx).await?.try_get(0)?);
+            ids[i] = q.query().fetch_one(&mut *tx).await?.try_get(0)?;
         }
         tx.commit().await?;
         Ok(ids)
@@ -108,6 +115,16 @@ impl Store {
     /// and time are stored already is kept as it was (a resent batch changes nothing).
     /// Returns the number of new samples.
     pub async fn insert_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<u64> {
+        // In (series, time) order, like `series_ids`: concurrent writers of the same samples
+        // take their locks in one order (no deadlock on PostgreSQL).
+        let samples: Cow<'_, [(i64, TimestampMs, f64)]> =
+            if samples.is_sorted_by_key(|&(id, t, _)| (id, t)) {
+                Cow::Borrowed(samples)
+            } else {
+                let mut v = samples.to_vec();
+                v.sort_by_key(|&(id, t, _)| (id, t));
+                Cow::Owned(v)
+            };
         let mut tx = self.write.begin().await?;
         let mut added = 0;
         for chunk in samples.chunks(CHUNK) {

@@ -151,6 +151,15 @@ pub(crate) async fn anomalies_are_unique_per_sample_filtered_and_paged(s: &Store
         .await
         .unwrap();
     assert_eq!(new.len(), 3);
+    // The new rows come back in the order given.
+    let later = s
+        .insert_anomalies(&[anomaly(3, 50, "web", "low"), anomaly(3, 40, "web", "low")])
+        .await
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|a| a.anomaly.t).collect::<Vec<_>>(),
+        [50, 40]
+    );
     // Replayed: nothing new.
     assert!(
         s.insert_anomalies(&[anomaly(1, 10, "api", "high")])
@@ -208,7 +217,7 @@ pub(crate) async fn anomalies_are_unique_per_sample_filtered_and_paged(s: &Store
         .unwrap();
     assert_eq!((total, only.len()), (2, 2));
     let (total, none) = s.anomalies(&AnomalyFilter::default(), 0).await.unwrap();
-    assert_eq!((total, none.len()), (3, 0));
+    assert_eq!((total, none.len()), (5, 0));
     assert_eq!(s.anomaly(new[0].id).await.unwrap(), new[0]);
     assert_eq!(
         s.anomaly(new[0].id).await.unwrap().anomaly.upper,

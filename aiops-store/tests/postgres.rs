@@ -157,3 +157,35 @@ async fn futures_join<T>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     }
     out
 }
+
+/// PostgreSQL's retryable errors are transient (a server answers 503 and clients retry);
+/// constraint and syntax errors are not.
+#[tokio::test]
+async fn postgres_errors_are_transient_when_a_retry_can_succeed() {
+    use sqlx::Connection;
+    let Some(url) = common::postgres::database("transient") else {
+        return;
+    };
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for (code, transient) in [
+        ("40P01", true),
+        ("40001", true),
+        ("57P01", true),
+        ("53300", true),
+        ("23505", false),
+        ("42601", false),
+    ] {
+        let e = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DO $$ BEGIN RAISE EXCEPTION 'test' USING ERRCODE = '{code}'; END $$"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap_err();
+        assert_eq!(
+            aiops_store::StoreError::from(e).is_transient(),
+            transient,
+            "{code}"
+        );
+    }
+    conn.close().await.unwrap();
+}

@@ -1,4 +1,4 @@
-//! `aiops serve` on PostgreSQL (`AIOPS_STORE=postgres://...`): tokens made by the CLI in that
+//! `aiops serve` on PostgreSQL (`AIOPS_STORE=postgres://...` or `store:`): tokens made by the CLI in that
 //! store, remote_write samples stored and turned into anomalies, a second replica on the same
 //! database seeing them, nothing written to the data directory. Runs on a throwaway server
 //! (see `aiops-store/tests/common/postgres.rs`); skipped, with a message, when PostgreSQL is
@@ -88,9 +88,10 @@ fn remote_write_on_postgres_becomes_anomalies_seen_by_every_replica() {
     let detail = json_of(s.get(&format!("/api/v1/anomalies/{id}?window_minutes=5"), &admin));
     assert_eq!(detail["timeline"].as_array().unwrap().len(), 10, "{detail}");
 
-    // A second replica on the same database: same tokens, same anomalies.
+    // A second replica on the same database, named by `store:` in its configuration this
+    // time: same tokens, same anomalies.
     let replica_dir = tempfile::tempdir().unwrap();
-    let r = Server::start_env(replica_dir.path(), CONFIG, &env);
+    let r = Server::start(replica_dir.path(), &format!("store: '{url}'\n{CONFIG}"));
     let seen = json_of(r.get("/api/v1/anomalies?resource=api", &admin));
     assert_eq!(seen["total"], list["total"]);
     assert!(r.stop(), "graceful stop of the replica");
@@ -98,6 +99,7 @@ fn remote_write_on_postgres_becomes_anomalies_seen_by_every_replica() {
 
     // Everything is in PostgreSQL, nothing in the data directory.
     assert!(!dir.path().join("data").join("aiops.db").exists());
+    assert!(!replica_dir.path().join("data").join("aiops.db").exists());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -100,7 +100,25 @@ fn as_user(cmd: &mut Command, user: Option<(u32, u32)>) -> &mut Command {
 }
 
 impl Postgres {
+    /// Starts a server; tries another port (and folder) when the free port was taken in
+    /// the meantime.
     fn start(bin: PathBuf) -> Postgres {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::try_start(bin.clone()) {
+                Ok(server) => return server,
+                Err(log) if attempt < 3 && log.contains("could not") => {
+                    eprintln!("PostgreSQL did not start, retrying on another port:\n{log}");
+                }
+                Err(log) => panic!("PostgreSQL did not start:\n{log}"),
+            }
+        }
+    }
+
+    /// Starts a server; on failure, its log (the folder is removed when the returned
+    /// server's watchdog sees its input close, i.e. on drop).
+    fn try_start(bin: PathBuf) -> Result<Postgres, String> {
         let user = unprivileged();
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -128,12 +146,14 @@ impl Postgres {
             ])
             .output()
             .expect("run initdb");
-        assert!(
-            out.status.success(),
-            "initdb failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        if !out.status.success() {
+            let _ = std::fs::remove_dir_all(&dir);
+            panic!(
+                "initdb failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let port = free_port();
         // The watchdog: starts the server, waits for its standard input to close (the test
         // process ended), then stops the server and removes the folder.
@@ -165,12 +185,13 @@ impl Postgres {
             dir,
             _watchdog: Mutex::new((child, stdin)),
         };
-        server.wait_ready();
-        server
+        server.wait_ready()?;
+        Ok(server)
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&self) -> Result<(), String> {
         let started = Instant::now();
+        let log = || std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
         loop {
             let ok = Command::new(self.bin.join("pg_isready"))
                 .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
@@ -178,12 +199,12 @@ impl Postgres {
                 .map(|s| s.success())
                 .unwrap_or(false);
             if ok {
-                return;
+                return Ok(());
             }
-            if started.elapsed() > Duration::from_secs(60) {
-                let log =
-                    std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default();
-                panic!("PostgreSQL did not start on port {}:\n{log}", self.port);
+            // A fatal error at start (the port was taken): the server has exited.
+            let text = log();
+            if text.contains("FATAL") || started.elapsed() > Duration::from_secs(60) {
+                return Err(format!("port {}:\n{text}", self.port));
             }
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -1,6 +1,7 @@
 //! A real Prometheus (the Debian `prometheus` binary) writing to `aiops serve` with
 //! `remote_write`: both on 127.0.0.1, Prometheus scraping itself and aiops' own `/metrics`
-//! every second. Skipped, with a message, when `prometheus` is not installed
+//! every second; aiops on SQLite, then on PostgreSQL (when installed). Skipped, with a
+//! message, when `prometheus` is not installed
 //! (`scripts/install-test-services.sh` installs it; `AIOPS_REQUIRE_PROMETHEUS=1` makes a
 //! missing binary a failure; `AIOPS_PROMETHEUS=PATH` picks another binary).
 //!
@@ -22,13 +23,15 @@
 //!   `batch_send_deadline` (default 5 s) passes: 1 s here so samples arrive within seconds.
 
 mod common;
+#[path = "../../aiops-store/tests/common/postgres.rs"]
+mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aiops_store::{Store, StoreOptions};
-use common::server::{Server, free_port, token};
+use common::server::{Server, free_port, token_env};
 
 /// The `prometheus` binary, if installed.
 fn prometheus_binary() -> Option<PathBuf> {
@@ -118,9 +121,10 @@ fn metric_sum(text: &str, name: &str) -> f64 {
         .sum()
 }
 
-#[test]
-fn a_real_prometheus_remote_writes_its_scrapes_into_aiops() {
-    let Some(binary) = prometheus_binary() else {
+/// The Prometheus binary, or `None` (after saying why) when the test must skip.
+fn prometheus_or_skip() -> Option<PathBuf> {
+    let binary = prometheus_binary();
+    if binary.is_none() {
         assert!(
             std::env::var("AIOPS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
             "AIOPS_REQUIRE_PROMETHEUS=1 but prometheus is not installed"
@@ -129,12 +133,38 @@ fn a_real_prometheus_remote_writes_its_scrapes_into_aiops() {
             "skipped: prometheus is not installed (Debian package prometheus; \
              scripts/install-test-services.sh installs it)"
         );
+    }
+    binary
+}
+
+#[test]
+fn a_real_prometheus_remote_writes_its_scrapes_into_aiops() {
+    let Some(binary) = prometheus_or_skip() else {
         return;
     };
+    scenario(&binary, None);
+}
+
+/// The same with aiops on PostgreSQL: hundreds of new series at once, then a steady stream.
+#[test]
+fn a_real_prometheus_remote_writes_into_aiops_on_postgres() {
+    let Some(binary) = prometheus_or_skip() else {
+        return;
+    };
+    let Some(url) = postgres::database("prometheus") else {
+        return;
+    };
+    scenario(&binary, Some(&url));
+}
+
+/// Prometheus scraping itself and aiops, remote writing to aiops (on SQLite under a temporary
+/// data directory, or on the PostgreSQL database `store`).
+fn scenario(binary: &Path, store: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let ingest = token(dir.path(), "ingest", "prometheus");
-    let viewer = token(dir.path(), "viewer", "scraper");
-    let aiops = Server::start(dir.path(), "");
+    let env: Vec<(&str, &str)> = store.map(|url| ("AIOPS_STORE", url)).into_iter().collect();
+    let ingest = token_env(dir.path(), "ingest", "prometheus", &env);
+    let viewer = token_env(dir.path(), "viewer", "scraper", &env);
+    let aiops = Server::start_env(dir.path(), "", &env);
     let prom_port = free_port();
     let config = format!(
         r#"global:
@@ -166,7 +196,7 @@ remote_write:
 "#,
         aiops_port = aiops.port,
     );
-    let prom = Prometheus::start(&binary, dir.path(), &config, prom_port);
+    let prom = Prometheus::start(binary, dir.path(), &config, prom_port);
 
     // Samples arrive: aiops counts them, and Prometheus counts them sent.
     let started = Instant::now();
@@ -215,9 +245,11 @@ remote_write:
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = Store::open_dir(&dir.path().join("data"), &StoreOptions::default())
-            .await
-            .unwrap();
+        let store = match store {
+            Some(url) => Store::open(url, &StoreOptions::default()).await,
+            None => Store::open_dir(&dir.path().join("data"), &StoreOptions::default()).await,
+        }
+        .unwrap();
         let series = store.all_series().await.unwrap();
         let now = aiops_service::now_ms();
         for job in ["prometheus", "aiops"] {

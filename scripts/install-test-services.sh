@@ -2,10 +2,26 @@
 # Installs the real components the integration tests start on 127.0.0.1 (Debian packages),
 # when they are missing and this user may install them. Safe to run again.
 #   prometheus-alertmanager: aiops-py/tests/test_alertmanager_conformance.py
+#   prometheus:              aiops-server/tests/prometheus_remote_write.rs
+#   postgresql:              aiops-store/tests/postgres.rs, aiops-server/tests/serve_postgres.rs
+#                            (the tests run initdb + postgres from /usr/lib/postgresql/*/bin as
+#                            a non-root user in a temporary folder; the packaged cluster and
+#                            service are never used)
 set -euo pipefail
+
+# True when some PostgreSQL server binaries (initdb, postgres) are installed.
+have_postgres() {
+    local d
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && [ -x "$d/postgres" ] && return 0
+    done
+    command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1
+}
 
 missing=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+have_postgres || missing+=(postgresql)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
@@ -16,6 +32,7 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q >/dev/null || true
-# --no-install-recommends: the binary only; the package's service is never started here
-# (the tests run their own instance on a free loopback port).
+# --no-install-recommends: the binaries only. Packaged services are not started here: where
+# there is no init system (containers, CI) invoke-rc.d does not start them, and the tests run
+# their own instances on free loopback ports either way.
 apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -16,6 +16,13 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "test services (Alertmanager, Prometheus, PostgreSQL, from Debian)"
+./scripts/install-test-services.sh
+if [ "${CI:-}" = "true" ]; then
+    # In CI the tests against the real components must run, not skip.
+    export AIOPS_REQUIRE_ALERTMANAGER=1 AIOPS_REQUIRE_PROMETHEUS=1 AIOPS_REQUIRE_POSTGRES=1
+fi
+
 step "cargo test --workspace"
 cargo test --workspace --locked
 
@@ -28,13 +35,6 @@ fi
 
 step "build the Python package (maturin develop)"
 "$VENV/bin/maturin" develop -q -m aiops-py/Cargo.toml
-
-step "test services (Alertmanager, from Debian)"
-./scripts/install-test-services.sh
-if [ "${CI:-}" = "true" ]; then
-    # In CI the differential test against a real Alertmanager must run, not skip.
-    export AIOPS_REQUIRE_ALERTMANAGER=1
-fi
 
 step "pytest"
 "$VENV/bin/python" -m pytest -q aiops-py/tests

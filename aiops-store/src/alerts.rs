@@ -278,10 +278,17 @@ impl Store {
             .push(" RETURNING seq");
             seqs.push(q.query().fetch_one(&mut *tx).await?.try_get(0)?);
         }
-        for a in &commit.alerts {
+        // Rows are written in key order (a stable sort: the last row of a key wins as given),
+        // so that replicas committing the same alerts at once on PostgreSQL wait for each
+        // other instead of deadlocking.
+        let mut alerts: Vec<&AlertRow> = commit.alerts.iter().collect();
+        alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        for a in alerts {
             upsert_alert(&mut tx, a).await?;
         }
-        for i in &commit.incidents {
+        let mut incidents: Vec<&IncidentRow> = commit.incidents.iter().collect();
+        incidents.sort_by(|a, b| a.id.cmp(&b.id));
+        for i in incidents {
             upsert_incident(&mut tx, i).await?;
         }
         for e in &commit.events {
@@ -471,101 +478,5 @@ impl Store {
         );
         q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
         Ok(q.query().execute(&self.write).await?.rows_affected())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::memory;
-
-    pub(crate) fn alert(fp: &str, status: &str, at: i64) -> AlertRow {
-        AlertRow {
-            fingerprint: fp.into(),
-            labels: Labels::try_from_pairs([("alertname", "HighCpu"), ("service", "api")]).unwrap(),
-            annotations: BTreeMap::from([("summary".to_string(), "cpu high".to_string())]),
-            status: status.into(),
-            severity: Some("critical".into()),
-            starts_at: 1,
-            ends_at: None,
-            updated_at: at,
-            source: "alertmanager".into(),
-            incident_id: Some("inc-1".into()),
-            acknowledged_by: None,
-            acknowledged_at: None,
-            ack_comment: None,
-            resolved_by: None,
-            resolution: None,
-            generator_url: String::new(),
-        }
-    }
-
-    #[tokio::test]
-    async fn a_commit_logs_upserts_and_keeps_acknowledgements() {
-        let s = memory().await;
-        let incident = IncidentRow {
-            id: "inc-1".into(),
-            title: "HighCpu on api".into(),
-            severity: "critical".into(),
-            status: "open".into(),
-            started_at: 1,
-            resolved_at: None,
-            updated_at: 2,
-            body: serde_json::json!({"id": "inc-1"}),
-        };
-        let seqs = s
-            .commit_alerts(&AlertCommit {
-                log: vec![
-                    (2, "alertmanager".into(), "{}".into()),
-                    (2, "webhook".into(), "[]".into()),
-                ],
-                alerts: vec![alert("a1", "firing", 2), alert("a2", "firing", 3)],
-                incidents: vec![incident.clone()],
-                events: vec![IncidentEvent {
-                    incident_id: "inc-1".into(),
-                    at: 2,
-                    kind: "opened".into(),
-                    detail: serde_json::json!({}),
-                }],
-            })
-            .await
-            .unwrap();
-        assert_eq!(seqs.len(), 2);
-        assert!(seqs[1] > seqs[0]);
-        assert_eq!(
-            s.alert_log_after(seqs[0]).await.unwrap()[0].source,
-            "webhook"
-        );
-        // An acknowledgement survives the next update from the source.
-        let mut acked = alert("a1", "acknowledged", 4);
-        acked.acknowledged_by = Some("alice".into());
-        s.update_alert(&acked, &[]).await.unwrap();
-        s.commit_alerts(&AlertCommit {
-            alerts: vec![alert("a1", "firing", 5)],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        let a1 = s.alert("a1").await.unwrap();
-        assert_eq!(a1.acknowledged_by.as_deref(), Some("alice"));
-        assert_eq!(a1.updated_at, 5);
-        let (total, page) = s.alerts(&AlertFilter::default(), 1).await.unwrap();
-        assert_eq!((total, page[0].fingerprint.as_str()), (2, "a1"));
-        let (_, next) = s
-            .alerts(
-                &AlertFilter {
-                    before: Some((page[0].updated_at, page[0].fingerprint.clone())),
-                    ..Default::default()
-                },
-                5,
-            )
-            .await
-            .unwrap();
-        assert_eq!(next.len(), 1);
-        assert_eq!(next[0].fingerprint, "a2");
-        assert_eq!(s.incident("inc-1").await.unwrap(), incident);
-        assert_eq!(s.incident_events("inc-1").await.unwrap().len(), 1);
-        assert_eq!(s.prune_alert_log(seqs[1]).await.unwrap(), 2);
-        assert!(s.alert_log_after(0).await.unwrap().is_empty());
     }
 }

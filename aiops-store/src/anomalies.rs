@@ -104,9 +104,13 @@ impl Store {
     /// Stores anomalies; one already stored for the same series and time is kept (a replay
     /// after a restart finds the same ones). Returns the new rows' ids.
     pub async fn insert_anomalies(&self, anomalies: &[NewAnomaly]) -> Result<Vec<AnomalyRow>> {
+        // In (series, time) order (see `insert_samples`); the result in the given order.
+        let mut order: Vec<usize> = (0..anomalies.len()).collect();
+        order.sort_by_key(|&i| (anomalies[i].series_id, anomalies[i].t));
         let mut tx = self.write.begin().await?;
         let mut out = Vec::new();
-        for a in anomalies {
+        for i in order {
+            let a = &anomalies[i];
             let mut q = Sql::new(
                 "INSERT INTO anomalies (series_id, t, resource, metric, value, score, severity, \
                  expected, lower_bound, upper_bound, detector, detected_at) VALUES ",
@@ -127,14 +131,18 @@ impl Store {
             ])
             .push(" ON CONFLICT (series_id, t) DO NOTHING RETURNING id");
             if let Some(r) = q.query().fetch_optional(&mut *tx).await? {
-                out.push(AnomalyRow {
-                    id: r.try_get(0)?,
-                    anomaly: a.clone(),
-                });
+                out.push((
+                    i,
+                    AnomalyRow {
+                        id: r.try_get(0)?,
+                        anomaly: a.clone(),
+                    },
+                ));
             }
         }
         tx.commit().await?;
-        Ok(out)
+        out.sort_by_key(|&(i, _)| i);
+        Ok(out.into_iter().map(|(_, a)| a).collect())
     }
 
     /// Anomalies matching `filter`, newest first (by id), at most `limit`, and how many match
@@ -209,99 +217,3 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::memory;
-
-    fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {
-        NewAnomaly {
-            series_id,
-            t,
-            resource: resource.into(),
-            metric: "cpu".into(),
-            value: 99.0,
-            score: 0.9,
-            severity: severity.into(),
-            expected: Some(50.0),
-            lower: None,
-            upper: Some(80.0),
-            detector: "default".into(),
-            detected_at: t + 5,
-        }
-    }
-
-    #[tokio::test]
-    async fn anomalies_are_unique_per_sample_filtered_and_paged() {
-        let s = memory().await;
-        let new = s
-            .insert_anomalies(&[
-                anomaly(1, 10, "api", "high"),
-                anomaly(1, 20, "api", "low"),
-                anomaly(2, 30, "db", "high"),
-            ])
-            .await
-            .unwrap();
-        assert_eq!(new.len(), 3);
-        // Replayed: nothing new.
-        assert!(
-            s.insert_anomalies(&[anomaly(1, 10, "api", "high")])
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let (total, page) = s
-            .anomalies(
-                &AnomalyFilter {
-                    severity: Some("high".into()),
-                    ..Default::default()
-                },
-                1,
-            )
-            .await
-            .unwrap();
-        assert_eq!(total, 2);
-        assert_eq!(page[0].anomaly.resource, "db");
-        let (_, next) = s
-            .anomalies(
-                &AnomalyFilter {
-                    severity: Some("high".into()),
-                    before_id: Some(page[0].id),
-                    ..Default::default()
-                },
-                10,
-            )
-            .await
-            .unwrap();
-        assert_eq!(next.len(), 1);
-        assert_eq!(next[0].anomaly.t, 10);
-        let (total, _) = s
-            .anomalies(
-                &AnomalyFilter {
-                    start: Some(15),
-                    end: Some(30),
-                    ..Default::default()
-                },
-                10,
-            )
-            .await
-            .unwrap();
-        assert_eq!(total, 1);
-        assert_eq!(
-            s.anomaly(new[0].id).await.unwrap().anomaly.upper,
-            Some(80.0)
-        );
-        assert!(matches!(
-            s.anomaly(999).await,
-            Err(StoreError::NotFound { .. })
-        ));
-        let near = s
-            .anomalies_of_resources(&["db".into(), "api".into()], 0, 100, 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            near.iter().map(|a| a.anomaly.t).collect::<Vec<_>>(),
-            vec![10, 20, 30]
-        );
-    }
-}

@@ -57,18 +57,53 @@ impl StoreError {
         }
     }
 
-    /// True when retrying the same call later can succeed (busy, pool timeout, I/O), so a
-    /// server answers 503 rather than 500.
+    /// True when retrying the same call later can succeed (busy, pool timeout, I/O; on
+    /// PostgreSQL also a deadlock, a serialization failure, a lost connection, a server
+    /// shutting down or out of connections), so a server answers 503 rather than 500.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+        match self {
             StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-            )
-        ) || matches!(self, StoreError::Database(sqlx::Error::Database(e))
-            if e.message().contains("locked") || e.message().contains("busy"))
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => true,
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                e.message().contains("locked")
+                    || e.message().contains("busy")
+                    || e.code().is_some_and(|c| retryable_sqlstate(&c))
+            }
+            _ => false,
+        }
     }
+}
+
+/// PostgreSQL SQLSTATEs after which the same statement can succeed later: serialization
+/// failure and deadlock, connection exceptions (class 08), insufficient resources (class 53:
+/// disk full, out of memory, too many connections), shutdown and "cannot connect now", lock
+/// not available. (SQLite's codes are numbers of at most 4 digits: never these.)
+fn retryable_sqlstate(code: &str) -> bool {
+    code.len() == 5
+        && (code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(
+                code,
+                "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "55P03"
+            ))
 }
 
 /// Result alias of `aiops-store`.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_postgres_states() {
+        for code in ["40001", "40P01", "08006", "53300", "57P01", "55P03"] {
+            assert!(retryable_sqlstate(code), "{code}");
+        }
+        // Unique violation, syntax error, SQLite's busy and constraint codes.
+        for code in ["23505", "42601", "5", "2067", "40002"] {
+            assert!(!retryable_sqlstate(code), "{code}");
+        }
+    }
+}

@@ -16,15 +16,3 @@ pub use error::{Result, StoreError};
 pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
 pub use samples::{NewSeries, SavedState, SeriesRow};
 pub use store::{Backend, Durability, Store, StoreOptions};
-
-#[cfg(test)]
-mod testing {
-    use crate::{Store, StoreOptions};
-
-    /// A fresh in-memory SQLite store with the schema applied.
-    pub(crate) async fn memory() -> Store {
-        Store::open("sqlite::memory:", &StoreOptions::default())
-            .await
-            .expect("in-memory store")
-    }
-}

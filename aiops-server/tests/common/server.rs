@@ -10,12 +10,14 @@ use aiops_integrations::remote_write::{Label, Sample, TimeSeries, WriteRequest, 
 /// A server process; killed when dropped.
 pub(crate) struct Server {
     pub(crate) child: Child,
+    /// Its port on 127.0.0.1.
+    pub(crate) port: u16,
     pub(crate) url: String,
     pub(crate) dir: PathBuf,
     pub(crate) http: reqwest::blocking::Client,
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,10 +27,16 @@ fn free_port() -> u16 {
 
 /// Makes a token with the CLI; returns its secret.
 pub(crate) fn token(dir: &Path, role: &str, name: &str) -> String {
+    token_env(dir, role, name, &[])
+}
+
+/// Makes a token with the CLI run with these environment variables (`AIOPS_STORE`).
+pub(crate) fn token_env(dir: &Path, role: &str, name: &str, env: &[(&str, &str)]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(["token", "create", "--data-dir"])
         .arg(dir.join("data"))
         .args(["--role", role, "--name", name])
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -38,6 +46,11 @@ pub(crate) fn token(dir: &Path, role: &str, name: &str) -> String {
 impl Server {
     /// Starts `aiops serve` with this configuration on a free port; waits until ready.
     pub(crate) fn start(dir: &Path, config: &str) -> Server {
+        Self::start_env(dir, config, &[])
+    }
+
+    /// [`Server::start`] with these environment variables (`AIOPS_STORE`).
+    pub(crate) fn start_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Server {
         let cfg = dir.join("aiops.yaml");
         std::fs::write(&cfg, config).unwrap();
         let port = free_port();
@@ -48,12 +61,14 @@ impl Server {
             .arg(dir.join("data"))
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .env("AIOPS_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let s = Server {
             child,
+            port,
             url: format!("http://127.0.0.1:{port}"),
             dir: dir.to_path_buf(),
             http: reqwest::blocking::Client::builder()

@@ -1,0 +1,285 @@
+//! A real Prometheus (the Debian `prometheus` binary) writing to `aiops serve` with
+//! `remote_write`: both on 127.0.0.1, Prometheus scraping itself and aiops' own `/metrics`
+//! every second; aiops on SQLite, then on PostgreSQL (when installed). Skipped, with a
+//! message, when `prometheus` is not installed
+//! (`scripts/install-test-services.sh` installs it; `AIOPS_REQUIRE_PROMETHEUS=1` makes a
+//! missing binary a failure; `AIOPS_PROMETHEUS=PATH` picks another binary).
+//!
+//! What a stock Prometheus (Debian 2.42.0, remote_write 1.0) sends, as observed on the wire,
+//! and what mattered:
+//! - `POST` to the configured path with `Content-Type: application/x-protobuf`,
+//!   `Content-Encoding: snappy`, `X-Prometheus-Remote-Write-Version: 0.1.0`,
+//!   `User-Agent: Prometheus/2.42.0+ds` and a `Content-Length` (no chunked bodies); the body is
+//!   a snappy *block* (it starts with the varint of the decompressed length, never the framed
+//!   format's stream identifier) of a protobuf `WriteRequest`, a few KiB per batch here.
+//! - `authorization: {credentials: TOKEN}` becomes `Authorization: Bearer TOKEN` (type
+//!   `Bearer` by default): an `ingest` token is enough.
+//! - Besides samples it sends metadata-only requests (`metadata_config`, a `WriteRequest` with
+//!   no series and `metadata` set), which must get 2xx too or it logs failures and retries.
+//! - Any 2xx is success; 5xx and 429 are retried with backoff, other 4xx drop the batch
+//!   (counted in `prometheus_remote_storage_samples_failed_total`), hence the check below
+//!   that nothing failed.
+//! - Prometheus counts as sent more samples than aiops commits: the quantiles of its own empty
+//!   summaries (26 series per scrape of itself in 2.42, e.g.
+//!   `prometheus_engine_query_duration_seconds{quantile="0.5"}`) are NaN, which aiops does not
+//!   store (not staleness markers, not values), and still answers 204 for.
+//! - Samples reach the remote end only after the WAL watcher reads them and the shard's
+//!   `batch_send_deadline` (default 5 s) passes: 1 s here so samples arrive within seconds.
+
+mod common;
+#[path = "../../aiops-store/tests/common/postgres.rs"]
+mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aiops_store::{Store, StoreOptions};
+use common::server::{Server, free_port, token_env};
+
+/// The `prometheus` binary, if installed.
+fn prometheus_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("AIOPS_PROMETHEUS") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("prometheus"))
+        .find(|p| p.is_file())
+}
+
+/// A Prometheus process; killed when dropped.
+struct Prometheus {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    fn start(binary: &Path, dir: &Path, config: &str, port: u16) -> Prometheus {
+        let cfg = dir.join("prometheus.yml");
+        std::fs::write(&cfg, config).unwrap();
+        let log = dir.join("prometheus.log");
+        let child = Command::new(binary)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prometheus-data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        let p = Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let http = reqwest::blocking::Client::new();
+        let started = Instant::now();
+        loop {
+            if let Ok(r) = http.get(format!("{}/-/ready", p.url)).send()
+                && r.status() == 200
+            {
+                return p;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "prometheus did not start:\n{}",
+                p.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The sum of a counter over all its series, from Prometheus' own `/metrics`.
+    fn counter(&self, name: &str) -> f64 {
+        let text = reqwest::blocking::get(format!("{}/metrics", self.url))
+            .unwrap()
+            .text()
+            .unwrap();
+        metric_sum(&text, name)
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The sum of every sample of `name` (with or without labels) in a text exposition.
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The Prometheus binary, or `None` (after saying why) when the test must skip.
+fn prometheus_or_skip() -> Option<PathBuf> {
+    let binary = prometheus_binary();
+    if binary.is_none() {
+        assert!(
+            std::env::var("AIOPS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
+            "AIOPS_REQUIRE_PROMETHEUS=1 but prometheus is not installed"
+        );
+        eprintln!(
+            "skipped: prometheus is not installed (Debian package prometheus; \
+             scripts/install-test-services.sh installs it)"
+        );
+    }
+    binary
+}
+
+#[test]
+fn a_real_prometheus_remote_writes_its_scrapes_into_aiops() {
+    let Some(binary) = prometheus_or_skip() else {
+        return;
+    };
+    scenario(&binary, None);
+}
+
+/// The same with aiops on PostgreSQL: hundreds of new series at once, then a steady stream.
+#[test]
+fn a_real_prometheus_remote_writes_into_aiops_on_postgres() {
+    let Some(binary) = prometheus_or_skip() else {
+        return;
+    };
+    let Some(url) = postgres::database("prometheus") else {
+        return;
+    };
+    scenario(&binary, Some(&url));
+}
+
+/// Prometheus scraping itself and aiops, remote writing to aiops (on SQLite under a temporary
+/// data directory, or on the PostgreSQL database `store`).
+fn scenario(binary: &Path, store: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    let env: Vec<(&str, &str)> = store.map(|url| ("AIOPS_STORE", url)).into_iter().collect();
+    let ingest = token_env(dir.path(), "ingest", "prometheus", &env);
+    let viewer = token_env(dir.path(), "viewer", "scraper", &env);
+    let aiops = Server::start_env(dir.path(), "", &env);
+    let prom_port = free_port();
+    let config = format!(
+        r#"global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+  external_labels:
+    service: prometheus-test
+scrape_configs:
+  - job_name: prometheus
+    static_configs:
+      - targets: ['127.0.0.1:{prom_port}']
+  - job_name: aiops
+    authorization:
+      credentials: {viewer}
+    static_configs:
+      - targets: ['127.0.0.1:{aiops_port}']
+remote_write:
+  - url: http://127.0.0.1:{aiops_port}/api/v1/write
+    authorization:
+      credentials: {ingest}
+    queue_config:
+      batch_send_deadline: 1s
+      max_samples_per_send: 2000
+      min_backoff: 100ms
+      max_backoff: 1s
+    metadata_config:
+      send: true
+      send_interval: 1s
+"#,
+        aiops_port = aiops.port,
+    );
+    let prom = Prometheus::start(binary, dir.path(), &config, prom_port);
+
+    // Samples arrive: aiops counts them, and Prometheus counts them sent.
+    let started = Instant::now();
+    loop {
+        let text = aiops.get("/metrics", &viewer).text().unwrap();
+        let received = metric_sum(&text, "aiops_ingest_samples_total");
+        let sent = prom.counter("prometheus_remote_storage_samples_total");
+        let metadata = prom.counter("prometheus_remote_storage_metadata_total");
+        if received > 0.0 && sent > 0.0 && metadata > 0.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no samples arrived (aiops received {received}, prometheus sent {sent}, \
+             metadata {metadata}):\n{}",
+            prom.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // A few more scrapes, so that both jobs have several samples.
+    std::thread::sleep(Duration::from_secs(3));
+    for failed in [
+        "prometheus_remote_storage_samples_failed_total",
+        "prometheus_remote_storage_metadata_failed_total",
+        "prometheus_remote_storage_samples_dropped_total",
+    ] {
+        assert_eq!(prom.counter(failed), 0.0, "{failed}:\n{}", prom.log_text());
+    }
+    let text = aiops.get("/metrics", &viewer).text().unwrap();
+    eprintln!(
+        "prometheus sent {} samples ({} retried) and {} metadata; aiops committed {}",
+        prom.counter("prometheus_remote_storage_samples_total"),
+        prom.counter("prometheus_remote_storage_samples_retried_total"),
+        prom.counter("prometheus_remote_storage_metadata_total"),
+        metric_sum(&text, "aiops_ingest_samples_total"),
+    );
+    let anomalies = aiops.get("/api/v1/anomalies?limit=5", &viewer);
+    assert_eq!(anomalies.status(), 200);
+    drop(prom);
+    assert!(aiops.stop(), "graceful stop");
+
+    // In the store: `up` of both jobs, 1 (Prometheus parsed aiops' own exposition), with
+    // Prometheus' labels (the external ones included) and times.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = match store {
+            Some(url) => Store::open(url, &StoreOptions::default()).await,
+            None => Store::open_dir(&dir.path().join("data"), &StoreOptions::default()).await,
+        }
+        .unwrap();
+        let series = store.all_series().await.unwrap();
+        let now = aiops_service::now_ms();
+        for job in ["prometheus", "aiops"] {
+            let up = series
+                .iter()
+                .find(|s| s.metric == "up" && s.labels.get("job") == Some(job))
+                .unwrap_or_else(|| panic!("no `up` series of job {job}"));
+            assert_eq!(up.labels.get("service"), Some("prometheus-test"));
+            assert_eq!(up.resource, "prometheus-test");
+            let points = store.samples(up.id, 0, i64::MAX, 1_000).await.unwrap();
+            assert!(points.len() >= 2, "{job}: {points:?}");
+            assert!(points.iter().all(|&(_, v)| v == 1.0), "{job}: {points:?}");
+            assert!(
+                points
+                    .iter()
+                    .all(|&(t, _)| (now - 120_000..=now).contains(&t)),
+                "{job}: {points:?}"
+            );
+        }
+        assert!(
+            series
+                .iter()
+                .any(|s| s.metric == "aiops_ingest_samples_total"),
+            "aiops' own counters came back through Prometheus"
+        );
+        assert!(series.len() > 50, "{} series", series.len());
+        store.close().await;
+    });
+}

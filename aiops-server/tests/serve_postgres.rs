@@ -1,0 +1,127 @@
+//! `aiops serve` on PostgreSQL (`AIOPS_STORE=postgres://...` or `store:`): tokens made by the CLI in that
+//! store, remote_write samples stored and turned into anomalies, a second replica on the same
+//! database seeing them, nothing written to the data directory. Runs on a throwaway server
+//! (see `aiops-store/tests/common/postgres.rs`); skipped, with a message, when PostgreSQL is
+//! not installed.
+
+mod common;
+#[path = "../../aiops-store/tests/common/postgres.rs"]
+mod postgres;
+
+use std::time::{Duration, Instant};
+
+use aiops_store::{AnomalyFilter, Backend, Store, StoreOptions};
+use common::server::{Server, token_env, write_request};
+use serde_json::Value;
+
+const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\n";
+
+const T0: i64 = 1_700_000_000_000;
+
+/// A noisy flat series with a spike at point 150 (one sample a minute).
+fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
+    range
+        .map(|i| {
+            (
+                T0 + i * 60_000,
+                if i == 150 {
+                    90.0
+                } else {
+                    50.0 + ((i * 7919) % 13) as f64 * 0.3
+                },
+            )
+        })
+        .collect()
+}
+
+fn json_of(r: reqwest::blocking::Response) -> Value {
+    assert_eq!(r.status(), 200);
+    r.json().unwrap()
+}
+
+/// Polls until `f` gives Some or 30 s pass.
+fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "timed out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn remote_write_on_postgres_becomes_anomalies_seen_by_every_replica() {
+    let Some(url) = postgres::database("serve") else {
+        return;
+    };
+    let env = [("AIOPS_STORE", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token_env(dir.path(), "admin", "a", &env);
+    let prom = token_env(dir.path(), "ingest", "prom", &env);
+    let s = Server::start_env(dir.path(), CONFIG, &env);
+    for chunk in [0..50, 50..100, 100..160] {
+        let r = s.remote_write(&prom, &write_request("cpu_usage", "api", &samples(chunk)));
+        assert_eq!(r.status(), 204);
+    }
+    // A resent batch is acknowledged again and changes nothing.
+    assert_eq!(
+        s.remote_write(&prom, &write_request("cpu_usage", "api", &samples(0..50)))
+            .status(),
+        204
+    );
+    let list = eventually(|| {
+        let b = json_of(s.get("/api/v1/anomalies?resource=api", &admin));
+        (b["total"].as_u64() >= Some(1)).then_some(b)
+    });
+    let spike = list["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["value"] == 90.0)
+        .expect("the spike is an anomaly")
+        .clone();
+    assert_eq!(spike["metric"], "cpu_usage");
+    assert_eq!(spike["detector"], "zscore");
+    let id = spike["anomaly_id"].as_str().unwrap();
+    let detail = json_of(s.get(&format!("/api/v1/anomalies/{id}?window_minutes=5"), &admin));
+    assert_eq!(detail["timeline"].as_array().unwrap().len(), 10, "{detail}");
+
+    // A second replica on the same database, named by `store:` in its configuration this
+    // time: same tokens, same anomalies.
+    let replica_dir = tempfile::tempdir().unwrap();
+    let r = Server::start(replica_dir.path(), &format!("store: '{url}'\n{CONFIG}"));
+    let seen = json_of(r.get("/api/v1/anomalies?resource=api", &admin));
+    assert_eq!(seen["total"], list["total"]);
+    assert!(r.stop(), "graceful stop of the replica");
+    assert!(s.stop(), "graceful stop");
+
+    // Everything is in PostgreSQL, nothing in the data directory.
+    assert!(!dir.path().join("data").join("aiops.db").exists());
+    assert!(!replica_dir.path().join("data").join("aiops.db").exists());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
+        assert_eq!(store.backend(), Backend::Postgres);
+        let series = store.all_series().await.unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].metric, "cpu_usage");
+        let stored = store
+            .samples(series[0].id, 0, i64::MAX, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(stored, samples(0..160));
+        assert!(store.samples_after_states().await.unwrap().is_empty());
+        let (total, _) = store
+            .anomalies(&AnomalyFilter::default(), 10)
+            .await
+            .unwrap();
+        assert_eq!(Some(total), list["total"].as_u64());
+        assert_eq!(store.tokens().await.unwrap().len(), 2);
+        store.close().await;
+    });
+}

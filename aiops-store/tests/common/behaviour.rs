@@ -1,0 +1,743 @@
+//! The store's behaviours, each an `async fn(&Store)` run on every backend (`tests/sqlite.rs`
+//! on an in-memory SQLite store, `tests/postgres.rs` on a throwaway PostgreSQL database).
+
+use std::collections::BTreeMap;
+
+use aiops_core::Labels;
+use aiops_store::{
+    AlertCommit, AlertFilter, AlertRow, AnomalyFilter, AuditFilter, AuditRow, EventRow,
+    IncidentEvent, IncidentFilter, IncidentRow, NewAnomaly, NewSeries, SavedState, Store,
+    StoreError, TokenRow,
+};
+use serde_json::json;
+
+/// Defines one `#[tokio::test]` per behaviour, each on a store from `$open` (an async
+/// expression giving `Option<Store>`; `None` skips).
+#[macro_export]
+macro_rules! behaviour_tests {
+    ($open:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(store) = $open(stringify!($name)).await else {
+                    return;
+                };
+                $crate::common::behaviour::$name(&store).await;
+                store.close().await;
+            }
+        )*
+    };
+}
+
+/// Every behaviour, for [`behaviour_tests!`].
+#[macro_export]
+macro_rules! all_behaviours {
+    ($open:path) => {
+        $crate::behaviour_tests!($open;
+            series_get_stable_ids_and_samples_are_idempotent,
+            replay_starts_after_the_saved_state,
+            anomalies_are_unique_per_sample_filtered_and_paged,
+            a_commit_logs_upserts_and_keeps_acknowledgements,
+            incidents_are_filtered_and_paged,
+            retention_deletes_in_batches,
+            rules_are_unique_by_name_and_crud_works,
+            tokens_audit_events_values_and_analyses,
+            values_round_trip_exactly,
+        );
+    };
+}
+
+fn series(name: &str, resource: &str) -> NewSeries {
+    let labels = Labels::try_from_pairs([("__name__", name), ("service", resource)]).unwrap();
+    NewSeries {
+        key: format!("{labels}"),
+        metric: name.into(),
+        resource: resource.into(),
+        labels,
+    }
+}
+
+pub(crate) async fn series_get_stable_ids_and_samples_are_idempotent(s: &Store) {
+    let a = series("cpu", "api");
+    let b = series("mem", "api");
+    let ids = s.series_ids(&[a.clone(), b.clone()], 1).await.unwrap();
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(
+        s.series_ids(&[b, a], 2).await.unwrap(),
+        vec![ids[1], ids[0]]
+    );
+    let rows: Vec<_> = (0..2500).map(|i| (ids[0], i * 1000, i as f64)).collect();
+    assert_eq!(s.insert_samples(&rows).await.unwrap(), 2500);
+    // Resent: nothing new, nothing changed.
+    let resent: Vec<_> = rows.iter().map(|&(id, t, _)| (id, t, -1.0)).collect();
+    assert_eq!(s.insert_samples(&resent).await.unwrap(), 0);
+    let got = s.samples(ids[0], 1000, 4000, 10).await.unwrap();
+    assert_eq!(got, vec![(1000, 1.0), (2000, 2.0), (3000, 3.0)]);
+    assert_eq!(s.samples(ids[0], 0, i64::MAX, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        s.samples(ids[0], 0, i64::MAX, usize::MAX / 2)
+            .await
+            .unwrap()
+            .len(),
+        2500
+    );
+    let row = s.series(ids[0]).await.unwrap();
+    assert_eq!(row.metric, "cpu");
+    assert_eq!(row.labels.get("service"), Some("api"));
+    assert_eq!(row.state_t, None);
+    assert!(matches!(
+        s.series(ids[1] + 1000).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        s.series_of_resources(&["api".into()]).await.unwrap().len(),
+        2
+    );
+}
+
+pub(crate) async fn replay_starts_after_the_saved_state(s: &Store) {
+    let ids = s
+        .series_ids(&[series("cpu", "api"), series("mem", "db")], 1)
+        .await
+        .unwrap();
+    let rows: Vec<_> = ids
+        .iter()
+        .flat_map(|&id| (0..5).map(move |i| (id, i, i as f64)))
+        .collect();
+    s.insert_samples(&rows).await.unwrap();
+    assert_eq!(s.samples_after_states().await.unwrap().len(), 10);
+    s.save_states(&[SavedState {
+        series_id: ids[0],
+        detector: "default".into(),
+        state: "{}".into(),
+        state_t: 2,
+    }])
+    .await
+    .unwrap();
+    let left = s.samples_after_states().await.unwrap();
+    assert_eq!(left.len(), 2 + 5);
+    assert_eq!(left[0], (ids[0], 3, 3.0));
+    let all = s.all_series().await.unwrap();
+    assert_eq!(all[0].state.as_deref(), Some("{}"));
+    assert_eq!(all[0].detector.as_deref(), Some("default"));
+    assert_eq!(all[0].state_t, Some(2));
+    assert_eq!(s.delete_samples_before(3, 100).await.unwrap(), 6);
+}
+
+fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {
+    NewAnomaly {
+        series_id,
+        t,
+        resource: resource.into(),
+        metric: "cpu".into(),
+        value: 99.0,
+        score: 0.9,
+        severity: severity.into(),
+        expected: Some(50.0),
+        lower: None,
+        upper: Some(80.0),
+        detector: "default".into(),
+        detected_at: t + 5,
+    }
+}
+
+pub(crate) async fn anomalies_are_unique_per_sample_filtered_and_paged(s: &Store) {
+    let new = s
+        .insert_anomalies(&[
+            anomaly(1, 10, "api", "high"),
+            anomaly(1, 20, "api", "low"),
+            anomaly(2, 30, "db", "high"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 3);
+    // The new rows come back in the order given.
+    let later = s
+        .insert_anomalies(&[anomaly(3, 50, "web", "low"), anomaly(3, 40, "web", "low")])
+        .await
+        .unwrap();
+    assert_eq!(
+        later.iter().map(|a| a.anomaly.t).collect::<Vec<_>>(),
+        [50, 40]
+    );
+    // Replayed: nothing new.
+    assert!(
+        s.insert_anomalies(&[anomaly(1, 10, "api", "high")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (total, page) = s
+        .anomalies(
+            &AnomalyFilter {
+                severity: Some("high".into()),
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(page[0].anomaly.resource, "db");
+    let (_, next) = s
+        .anomalies(
+            &AnomalyFilter {
+                severity: Some("high".into()),
+                before_id: Some(page[0].id),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].anomaly.t, 10);
+    let (total, _) = s
+        .anomalies(
+            &AnomalyFilter {
+                start: Some(15),
+                end: Some(30),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    let (total, only) = s
+        .anomalies(
+            &AnomalyFilter {
+                resource: Some("api".into()),
+                metric: Some("cpu".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!((total, only.len()), (2, 2));
+    let (total, none) = s.anomalies(&AnomalyFilter::default(), 0).await.unwrap();
+    assert_eq!((total, none.len()), (5, 0));
+    assert_eq!(s.anomaly(new[0].id).await.unwrap(), new[0]);
+    assert_eq!(
+        s.anomaly(new[0].id).await.unwrap().anomaly.upper,
+        Some(80.0)
+    );
+    assert!(matches!(
+        s.anomaly(999).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let near = s
+        .anomalies_of_resources(&["db".into(), "api".into()], 0, 100, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        near.iter().map(|a| a.anomaly.t).collect::<Vec<_>>(),
+        vec![10, 20, 30]
+    );
+}
+
+fn alert(fp: &str, status: &str, at: i64) -> AlertRow {
+    AlertRow {
+        fingerprint: fp.into(),
+        labels: Labels::try_from_pairs([("alertname", "HighCpu"), ("service", "api")]).unwrap(),
+        annotations: BTreeMap::from([("summary".to_string(), "cpu high".to_string())]),
+        status: status.into(),
+        severity: Some("critical".into()),
+        starts_at: 1,
+        ends_at: None,
+        updated_at: at,
+        source: "alertmanager".into(),
+        incident_id: Some("inc-1".into()),
+        acknowledged_by: None,
+        acknowledged_at: None,
+        ack_comment: None,
+        resolved_by: None,
+        resolution: None,
+        generator_url: String::new(),
+    }
+}
+
+fn incident(id: &str, status: &str, at: i64) -> IncidentRow {
+    IncidentRow {
+        id: id.into(),
+        title: format!("HighCpu ({id})"),
+        severity: "critical".into(),
+        status: status.into(),
+        started_at: 1,
+        resolved_at: (status == "resolved").then_some(at),
+        updated_at: at,
+        body: json!({"id": id}),
+    }
+}
+
+pub(crate) async fn a_commit_logs_upserts_and_keeps_acknowledgements(s: &Store) {
+    let inc = incident("inc-1", "open", 2);
+    let seqs = s
+        .commit_alerts(&AlertCommit {
+            log: vec![
+                (2, "alertmanager".into(), "{}".into()),
+                (2, "webhook".into(), "[]".into()),
+            ],
+            alerts: vec![alert("a1", "firing", 2), alert("a2", "firing", 3)],
+            incidents: vec![inc.clone()],
+            events: vec![IncidentEvent {
+                incident_id: "inc-1".into(),
+                at: 2,
+                kind: "opened".into(),
+                detail: json!({}),
+            }],
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs.len(), 2);
+    assert!(seqs[1] > seqs[0]);
+    let after = s.alert_log_after(seqs[0]).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!((after[0].seq, after[0].received_at), (seqs[1], 2));
+    assert_eq!(after[0].source, "webhook");
+    assert_eq!(after[0].body, "[]");
+    // An acknowledgement survives the next update from the source.
+    let mut acked = alert("a1", "acknowledged", 4);
+    acked.acknowledged_by = Some("alice".into());
+    acked.acknowledged_at = Some(4);
+    acked.ack_comment = Some("looking".into());
+    s.update_alert(
+        &acked,
+        &[IncidentEvent {
+            incident_id: "inc-1".into(),
+            at: 4,
+            kind: "acknowledged".into(),
+            detail: json!({"by": "alice"}),
+        }],
+    )
+    .await
+    .unwrap();
+    let mut from_source = alert("a1", "firing", 5);
+    from_source.incident_id = None;
+    s.commit_alerts(&AlertCommit {
+        alerts: vec![from_source],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let a1 = s.alert("a1").await.unwrap();
+    assert_eq!(a1.acknowledged_by.as_deref(), Some("alice"));
+    assert_eq!(a1.acknowledged_at, Some(4));
+    assert_eq!(a1.ack_comment.as_deref(), Some("looking"));
+    assert_eq!(a1.incident_id.as_deref(), Some("inc-1"));
+    assert_eq!(a1.status, "firing");
+    assert_eq!(a1.updated_at, 5);
+    assert_eq!(a1.annotations["summary"], "cpu high");
+    assert!(matches!(
+        s.alert("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let (total, page) = s.alerts(&AlertFilter::default(), 1).await.unwrap();
+    assert_eq!((total, page[0].fingerprint.as_str()), (2, "a1"));
+    let (_, next) = s
+        .alerts(
+            &AlertFilter {
+                before: Some((page[0].updated_at, page[0].fingerprint.clone())),
+                ..Default::default()
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].fingerprint, "a2");
+    // The cursor breaks ties on the fingerprint.
+    s.commit_alerts(&AlertCommit {
+        alerts: vec![alert("a0", "firing", 5)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, next) = s
+        .alerts(
+            &AlertFilter {
+                before: Some((5, "a1".into())),
+                ..Default::default()
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    let fps: Vec<_> = next.iter().map(|a| a.fingerprint.as_str()).collect();
+    assert_eq!(fps, ["a0", "a2"]);
+    let (total, filtered) = s
+        .alerts(
+            &AlertFilter {
+                status: Some("firing".into()),
+                severity: Some("critical".into()),
+                incident_id: Some("inc-1".into()),
+                before: Some((5, "a1".into())),
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!((total, filtered.len()), (3, 2));
+    assert_eq!(s.incident("inc-1").await.unwrap(), inc);
+    let timeline = s.incident_events("inc-1").await.unwrap();
+    assert_eq!(
+        timeline.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["opened", "acknowledged"]
+    );
+    assert_eq!(timeline[1].detail["by"], "alice");
+    s.append_incident_events(&[IncidentEvent {
+        incident_id: "inc-1".into(),
+        at: 9,
+        kind: "resolved".into(),
+        detail: json!(null),
+    }])
+    .await
+    .unwrap();
+    assert_eq!(s.incident_events("inc-1").await.unwrap().len(), 3);
+    assert_eq!(s.prune_alert_log(seqs[1]).await.unwrap(), 2);
+    assert!(s.alert_log_after(0).await.unwrap().is_empty());
+}
+
+pub(crate) async fn incidents_are_filtered_and_paged(s: &Store) {
+    s.commit_alerts(&AlertCommit {
+        incidents: vec![
+            incident("inc-1", "open", 10),
+            incident("inc-2", "resolved", 20),
+            incident("inc-3", "open", 20),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Replaced in place by the next commit.
+    let mut grown = incident("inc-1", "acknowledged", 30);
+    grown.body = json!({"id": "inc-1", "alerts": 2});
+    s.commit_alerts(&AlertCommit {
+        incidents: vec![grown.clone()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.incident("inc-1").await.unwrap(), grown);
+    let (total, page) = s.incidents(&IncidentFilter::default(), 2).await.unwrap();
+    assert_eq!(total, 3);
+    let ids: Vec<_> = page.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(ids, ["inc-1", "inc-3"]);
+    let last = page.last().unwrap();
+    let (_, next) = s
+        .incidents(
+            &IncidentFilter {
+                before: Some((last.updated_at, last.id.clone())),
+                ..Default::default()
+            },
+            2,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, "inc-2");
+    assert_eq!(next[0].resolved_at, Some(20));
+    let (total, open) = s
+        .incidents(
+            &IncidentFilter {
+                status: Some("open".into()),
+                severity: Some("critical".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!((total, open.len()), (1, 1));
+    assert!(matches!(
+        s.incident("inc-9").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub(crate) async fn retention_deletes_in_batches(s: &Store) {
+    let ids = s.series_ids(&[series("cpu", "api")], 1).await.unwrap();
+    let rows: Vec<_> = (0..10).map(|i| (ids[0], i, i as f64)).collect();
+    s.insert_samples(&rows).await.unwrap();
+    assert_eq!(s.delete_samples_before(8, 5).await.unwrap(), 5);
+    assert_eq!(s.delete_samples_before(8, 5).await.unwrap(), 3);
+    assert_eq!(s.delete_samples_before(8, 5).await.unwrap(), 0);
+    assert_eq!(
+        s.samples(ids[0], 0, 100, 100).await.unwrap(),
+        vec![(8, 8.0), (9, 9.0)]
+    );
+    s.insert_anomalies(&[anomaly(ids[0], 3, "api", "high"), anomaly(ids[0], 9, "api", "low")])
+        .await
+        .unwrap();
+    assert_eq!(s.delete_anomalies_before(8, 5).await.unwrap(), 1);
+    assert_eq!(s.delete_anomalies_before(8, 5).await.unwrap(), 0);
+    s.commit_alerts(&AlertCommit {
+        alerts: vec![
+            alert("r1", "resolved", 1),
+            alert("r2", "resolved", 2),
+            alert("r3", "resolved", 3),
+            alert("f1", "firing", 1),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.delete_alerts_before(3, 1).await.unwrap(), 1);
+    assert_eq!(s.delete_alerts_before(3, 10).await.unwrap(), 1);
+    let (total, left) = s.alerts(&AlertFilter::default(), 10).await.unwrap();
+    assert_eq!(total, 2);
+    let mut fps: Vec<_> = left.iter().map(|a| a.fingerprint.as_str()).collect();
+    fps.sort();
+    assert_eq!(fps, ["f1", "r3"]);
+}
+
+pub(crate) async fn rules_are_unique_by_name_and_crud_works(s: &Store) {
+    s.create_rule("r1", "cpu", &json!({"name": "cpu"}), 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_rule("r2", "cpu", &json!({}), 2).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    // The store still works after a refused statement.
+    s.create_rule("r2", "mem", &json!({"name": "mem"}), 2)
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.update_rule("r2", "cpu", &json!({}), 3).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.update_rule("r9", "x", &json!({}), 3).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    s.update_rule("r1", "cpu2", &json!({"name": "cpu2"}), 3)
+        .await
+        .unwrap();
+    let r1 = s.rule("r1").await.unwrap();
+    assert_eq!(r1.body["name"], "cpu2");
+    assert_eq!((r1.created_at, r1.updated_at), (1, 3));
+    let all = s.rules().await.unwrap();
+    assert_eq!(
+        all.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["r1", "r2"]
+    );
+    s.delete_rule("r1").await.unwrap();
+    assert!(matches!(
+        s.delete_rule("r1").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.rule("r1").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+pub(crate) async fn tokens_audit_events_values_and_analyses(s: &Store) {
+    let t = TokenRow {
+        id: "t1".into(),
+        name: "prom".into(),
+        role: "ingest".into(),
+        hash: "ab".into(),
+        created_at: 1,
+        expires_at: None,
+        revoked_at: None,
+    };
+    s.insert_token(&t).await.unwrap();
+    assert!(matches!(
+        s.insert_token(&t).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.token_by_hash("ab").await.unwrap(), Some(t.clone()));
+    let t2 = TokenRow {
+        id: "t2".into(),
+        name: "ops".into(),
+        hash: "ef".into(),
+        expires_at: Some(99),
+        created_at: 2,
+        ..t.clone()
+    };
+    s.insert_token(&t2).await.unwrap();
+    assert_eq!(s.tokens().await.unwrap(), vec![t, t2]);
+    assert_eq!(s.revoke_token("prom", 5).await.unwrap().revoked_at, Some(5));
+    assert_eq!(s.revoke_token("t1", 9).await.unwrap().revoked_at, Some(5));
+    assert!(matches!(
+        s.revoke_token("nobody", 9).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(s.token_by_hash("cd").await.unwrap().is_none());
+
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            s.append_audit(&AuditRow {
+                id: 0,
+                at: i,
+                actor: "alice".into(),
+                action: "x".into(),
+                kind: if i == 1 {
+                    "auth".into()
+                } else {
+                    "mutation".into()
+                },
+                target: (i == 2).then(|| "r1".into()),
+                outcome: "ok".into(),
+                request_id: Some(format!("req-{i}")),
+                detail: json!({"i": i}),
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    assert!(ids[0] < ids[1] && ids[1] < ids[2]);
+    let page = s
+        .audit(
+            &AuditFilter {
+                kind: Some("mutation".into()),
+                ..Default::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page[0].detail["i"], 2);
+    assert_eq!(page[0].id, ids[2]);
+    assert_eq!(page[0].target.as_deref(), Some("r1"));
+    assert_eq!(page[0].request_id.as_deref(), Some("req-2"));
+    let next = s
+        .audit(
+            &AuditFilter {
+                kind: Some("mutation".into()),
+                before_id: Some(page[0].id),
+                ..Default::default()
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    let window = s
+        .audit(
+            &AuditFilter {
+                actor: Some("alice".into()),
+                start: Some(1),
+                end: Some(3),
+                ..Default::default()
+            },
+            5,
+        )
+        .await
+        .unwrap();
+    assert_eq!(window.len(), 2);
+
+    let event = EventRow {
+        id: 0,
+        at: 10,
+        source: "ci".into(),
+        event_type: "deployment".into(),
+        resource: Some("api".into()),
+        body: json!({"version": "1.2"}),
+    };
+    let id = s.insert_event(&event).await.unwrap();
+    let id2 = s
+        .insert_event(&EventRow {
+            at: 15,
+            resource: None,
+            ..event.clone()
+        })
+        .await
+        .unwrap();
+    assert!(id2 > id);
+    let events = s.events(0, 20, 10).await.unwrap();
+    assert_eq!(events[0], EventRow { id, ..event });
+    assert_eq!(events[1].resource, None);
+    assert_eq!(s.events(0, 20, 1).await.unwrap().len(), 1);
+    assert!(s.events(11, 15, 10).await.unwrap().is_empty());
+
+    assert_eq!(s.value("k").await.unwrap(), None);
+    s.put_value("k", "v1", 1).await.unwrap();
+    s.put_value("k", "v2", 2).await.unwrap();
+    assert_eq!(s.value("k").await.unwrap().as_deref(), Some("v2"));
+
+    s.put_analysis(
+        "rca-1",
+        Some("inc-1"),
+        "running",
+        &json!({"root_causes": null}),
+        3,
+    )
+    .await
+    .unwrap();
+    s.put_analysis(
+        "rca-1",
+        Some("inc-1"),
+        "completed",
+        &json!({"root_causes": []}),
+        4,
+    )
+    .await
+    .unwrap();
+    s.put_analysis("rca-2", Some("inc-1"), "completed", &json!({}), 5)
+        .await
+        .unwrap();
+    s.put_analysis("rca-3", None, "completed", &json!({}), 6)
+        .await
+        .unwrap();
+    let rca = s.analysis("rca-1").await.unwrap();
+    assert_eq!(rca.created_at, 3);
+    assert_eq!(rca.body, json!({"root_causes": []}));
+    let of = s.analyses_of_incident("inc-1").await.unwrap();
+    assert_eq!(
+        of.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["rca-2", "rca-1"]
+    );
+    assert!(matches!(
+        s.analysis("rca-9").await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+/// Extreme times and values, non-ASCII text: what goes in comes out.
+pub(crate) async fn values_round_trip_exactly(s: &Store) {
+    let labels =
+        Labels::try_from_pairs([("__name__", "temp_°c"), ("service", "api-ü"), ("x", "'\"")])
+            .unwrap();
+    let new = NewSeries {
+        key: format!("{labels}"),
+        metric: "temp_°c".into(),
+        resource: "api-ü".into(),
+        labels,
+    };
+    let id = s
+        .series_ids(std::slice::from_ref(&new), i64::MAX)
+        .await
+        .unwrap()[0];
+    let row = s.series(id).await.unwrap();
+    assert_eq!(
+        (row.key, row.metric, row.resource, row.labels),
+        (new.key, new.metric, new.resource, new.labels)
+    );
+    let points = [
+        (i64::MIN + 1, f64::MIN_POSITIVE),
+        (-1, -0.1),
+        (0, 0.1 + 0.2),
+        (1, 1e300),
+        (i64::MAX - 1, f64::MAX),
+    ];
+    let rows: Vec<_> = points.iter().map(|&(t, v)| (id, t, v)).collect();
+    assert_eq!(s.insert_samples(&rows).await.unwrap(), 5);
+    assert_eq!(
+        s.samples(id, i64::MIN, i64::MAX, 10).await.unwrap(),
+        points.to_vec()
+    );
+    let all = s.samples_after_states().await.unwrap();
+    assert_eq!(all, rows);
+    let mut a = anomaly(id, i64::MAX - 10, "api-ü", "critical");
+    a.score = 1.0 / 3.0;
+    a.value = f64::MAX;
+    a.expected = None;
+    a.lower = Some(-0.0);
+    let stored = s.insert_anomalies(std::slice::from_ref(&a)).await.unwrap();
+    assert_eq!(s.anomaly(stored[0].id).await.unwrap().anomaly, a);
+}

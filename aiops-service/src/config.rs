@@ -13,6 +13,7 @@ use crate::auth::jwt::JwtConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricsConfig;
 use crate::pii::PiiConfig;
+use crate::rules::RulesConfig;
 
 /// The environment variable that overrides `store` (it may hold a password).
 pub const STORE_ENV: &str = "AIOPS_STORE";
@@ -37,12 +38,18 @@ pub struct ServiceConfig {
     /// (Alertmanager's `route`, `inhibit_rules`, `time_intervals`, plus dedup, correlation,
     /// silences and maintenance windows).
     pub alerts: AlertsConfig,
+    /// Evaluation of the alert rules (`POST /api/v1/alert-rules`): `eval_interval_s` (how
+    /// often, default 15 s) and `lookback_s` (how old a threshold rule's latest sample may
+    /// be, default 300 s).
+    pub rules: RulesConfig,
     /// Masking of personal data in log lines and alert annotations before they are stored
     /// (on by default).
     pub pii: PiiConfig,
     /// A topology file (JSON of nodes and edges), used by correlation and RCA.
     pub topology: Option<PathBuf>,
-    /// A folder of runbooks (Markdown with front matter).
+    /// A folder of runbooks (Markdown with YAML front matter, or YAML; read recursively at
+    /// start): `GET /api/v1/knowledge/runbooks` lists them and `GET
+    /// /api/v1/knowledge/search` searches them. None: no runbooks.
     pub runbooks: Option<PathBuf>,
     /// Authentication.
     pub auth: AuthConfig,
@@ -63,6 +70,7 @@ impl Default for ServiceConfig {
             sqlite_durability: Durability::Full,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
+            rules: RulesConfig::default(),
             pii: PiiConfig::default(),
             topology: None,
             runbooks: None,
@@ -179,6 +187,7 @@ impl ServiceConfig {
     pub fn check(&self) -> Result<()> {
         self.metrics.check()?;
         self.alerts.check()?;
+        self.rules.check()?;
         crate::pii::PiiMasker::new(&self.pii)?;
         if let Some(o) = self
             .cors

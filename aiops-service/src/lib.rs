@@ -11,6 +11,7 @@ pub mod error;
 pub mod ingest_api;
 pub mod metrics;
 pub mod pii;
+pub mod rules;
 pub mod service;
 pub mod telemetry;
 

@@ -17,6 +17,7 @@ use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricPipeline;
 use crate::pii::PiiMasker;
+use crate::rules::RuleEvaluator;
 use crate::telemetry::Telemetry;
 use aiops_core::{Topology, TopologyGraph};
 
@@ -31,6 +32,8 @@ pub struct Service {
     pub metrics: Arc<MetricPipeline>,
     /// Alert ingest, correlation and incidents.
     pub alerts: Arc<AlertPipeline>,
+    /// Evaluates the alert rules every `rules.eval_interval_s`.
+    pub rules: Arc<RuleEvaluator>,
     /// The topology (from the configuration's file), if any.
     pub topology: Option<Topology>,
     /// The topology as a graph, if any.
@@ -117,12 +120,22 @@ impl Service {
         tasks.spawn(a.run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
+        let rules = Arc::new(RuleEvaluator::new(
+            store.clone(),
+            alerts.clone(),
+            config.rules.clone(),
+        )?);
+        let mut rx = stopped.clone();
+        tasks.spawn(rules.clone().run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
         Ok(Arc::new(Self {
             access: Access::new(store.clone(), jwt),
             config,
             store,
             metrics,
             alerts,
+            rules,
             topology,
             graph,
             masker,

@@ -8,12 +8,15 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events_api;
 pub mod ingest_api;
+pub mod knowledge_api;
 pub mod metrics;
 pub mod pii;
 pub mod rules;
 pub mod service;
 pub mod telemetry;
+pub mod topology_api;
 
 pub use alerting::{
     AlertActionResult, AlertList, AlertPipeline, AlertQuery, AlertStreamEvent, AlertView,

@@ -19,7 +19,9 @@ use crate::metrics::MetricPipeline;
 use crate::pii::PiiMasker;
 use crate::rules::RuleEvaluator;
 use crate::telemetry::Telemetry;
-use aiops_core::{Topology, TopologyGraph};
+use crate::topology_api::TopologyState;
+use aiops_core::Topology;
+use aiops_rca::runbook::KnowledgeBase;
 
 /// Everything a request handler may call.
 #[derive(Debug)]
@@ -34,10 +36,13 @@ pub struct Service {
     pub alerts: Arc<AlertPipeline>,
     /// Evaluates the alert rules every `rules.eval_interval_s`.
     pub rules: Arc<RuleEvaluator>,
-    /// The topology (from the configuration's file), if any.
-    pub topology: Option<Topology>,
-    /// The topology as a graph, if any.
-    pub graph: Option<TopologyGraph>,
+    /// The current topology: the stored one (the last `PUT /api/v1/topology`), else the
+    /// configuration's file. A PUT is seen at once by every reader; the alert engine keeps
+    /// the topology it started with (its incidents' correlation changes at the next start).
+    pub topology: TopologyState,
+    /// The runbooks of the configuration's `runbooks` folder (empty without one), loaded at
+    /// start.
+    pub knowledge: Arc<KnowledgeBase>,
     /// Masks personal data before it is stored.
     pub masker: Arc<PiiMasker>,
     /// When it started (ms).
@@ -96,16 +101,22 @@ impl Service {
     pub async fn start(config: ServiceConfig) -> Result<Arc<Self>> {
         config.check()?;
         let jwt = read_jwks(&config)?;
-        let topology = read_topology(&config)?;
-        let graph = topology.as_ref().map(TopologyGraph::new).transpose()?;
+        let configured = read_topology(&config)?;
+        if let Some(t) = &configured {
+            crate::topology_api::CurrentTopology::new(t.clone()).map_err(|e| {
+                ServiceError::invalid_config("topology", e.to_string())
+            })?;
+        }
+        let knowledge = Arc::new(crate::knowledge_api::load(config.runbooks.as_deref())?);
         let masker = Arc::new(PiiMasker::new(&config.pii)?);
         let store = open_store(&config).await?;
+        let topology = TopologyState::load(&store, configured).await?;
         let metrics = MetricPipeline::new(store.clone(), config.metrics.clone()).await?;
         let m = masker.clone();
         let alerts = AlertPipeline::with_masker(
             store.clone(),
             config.alerts.clone(),
-            topology.clone(),
+            topology.get().map(|c| c.topology.clone()),
             Some(Arc::new(move |t: &str| m.mask(t).into_owned())),
         )
         .await?;
@@ -137,7 +148,7 @@ impl Service {
             alerts,
             rules,
             topology,
-            graph,
+            knowledge,
             masker,
             started_at: crate::now_ms(),
             telemetry: Telemetry::default(),

@@ -113,7 +113,11 @@ pub async fn post(store: &Store, e: EventRequest, now: TimestampMs) -> Result<Ev
         at,
         source: text("source", &e.source)?,
         event_type: text("event_type", &e.event_type)?,
-        resource: e.resource.as_deref().map(|r| text("resource", r)).transpose()?,
+        resource: e
+            .resource
+            .as_deref()
+            .map(|r| text("resource", r))
+            .transpose()?,
         body: Value::Object(e.details),
     };
     row.id = store.insert_event(&row).await?;
@@ -197,7 +201,9 @@ mod tests {
             serde_json::from_value(json!({"source": "argo", "event_type": "config_change"}))
                 .unwrap();
         assert_eq!(post(&store, e, now + 10).await.unwrap().timestamp, now + 10);
-        let all = list(&store, &EventQuery::default(), now + 20).await.unwrap();
+        let all = list(&store, &EventQuery::default(), now + 20)
+            .await
+            .unwrap();
         assert_eq!(all.events.len(), 2);
         assert_eq!(all.events[0].details["version"], "1.2.3");
         let q = EventQuery {
@@ -207,8 +213,14 @@ mod tests {
         assert_eq!(list(&store, &q, now + 20).await.unwrap().events.len(), 1);
         for (body, field) in [
             (json!({"source": "", "event_type": "x"}), "'source'"),
-            (json!({"source": "ci", "event_type": "x", "timestamp": "soon"}), "'timestamp'"),
-            (json!({"source": "ci", "event_type": "x", "event_id": "1"}), "'event_id'"),
+            (
+                json!({"source": "ci", "event_type": "x", "timestamp": "soon"}),
+                "'timestamp'",
+            ),
+            (
+                json!({"source": "ci", "event_type": "x", "event_id": "1"}),
+                "'event_id'",
+            ),
         ] {
             let e: EventRequest = serde_json::from_value(body).unwrap();
             let err = post(&store, e, now).await.unwrap_err();

@@ -19,9 +19,8 @@ pub const MAX_RESULTS: usize = 100;
 pub fn load(dir: Option<&Path>) -> Result<KnowledgeBase> {
     match dir {
         None => Ok(KnowledgeBase::default()),
-        Some(d) => KnowledgeBase::load_dir(d).map_err(|e| {
-            ServiceError::invalid_config("runbooks", format!("{}: {e}", d.display()))
-        }),
+        Some(d) => KnowledgeBase::load_dir(d)
+            .map_err(|e| ServiceError::invalid_config("runbooks", format!("{}: {e}", d.display()))),
     }
 }
 
@@ -125,17 +124,23 @@ pub fn search(kb: &KnowledgeBase, q: &SearchQuery) -> Result<SearchResults> {
     let results = kb
         .search(query, limit)
         .into_iter()
-        .map(|SearchHit { runbook, title, score }| SearchResult {
-            actions: kb
-                .runbooks()
-                .iter()
-                .find(|r| r.id == runbook)
-                .map(|r| r.actions.clone())
-                .unwrap_or_default(),
-            runbook_id: runbook,
-            title,
-            score,
-        })
+        .map(
+            |SearchHit {
+                 runbook,
+                 title,
+                 score,
+             }| SearchResult {
+                actions: kb
+                    .runbooks()
+                    .iter()
+                    .find(|r| r.id == runbook)
+                    .map(|r| r.actions.clone())
+                    .unwrap_or_default(),
+                runbook_id: runbook,
+                title,
+                score,
+            },
+        )
         .collect();
     Ok(SearchResults { results })
 }
@@ -169,7 +174,14 @@ mod tests {
         assert_eq!(r.results[0].runbook_id, "db-cpu");
         assert_eq!(r.results[0].actions, vec!["Kill the slow query"]);
         for q in [None, Some("  ".to_string())] {
-            let e = search(&kb, &SearchQuery { query: q, limit: None }).unwrap_err();
+            let e = search(
+                &kb,
+                &SearchQuery {
+                    query: q,
+                    limit: None,
+                },
+            )
+            .unwrap_err();
             assert!(e.to_string().contains("'query'"), "{e}");
         }
         assert!(runbooks(&load(None).unwrap()).runbooks.is_empty());

@@ -103,9 +103,8 @@ impl Service {
         let jwt = read_jwks(&config)?;
         let configured = read_topology(&config)?;
         if let Some(t) = &configured {
-            crate::topology_api::CurrentTopology::new(t.clone()).map_err(|e| {
-                ServiceError::invalid_config("topology", e.to_string())
-            })?;
+            crate::topology_api::CurrentTopology::new(t.clone())
+                .map_err(|e| ServiceError::invalid_config("topology", e.to_string()))?;
         }
         let knowledge = Arc::new(crate::knowledge_api::load(config.runbooks.as_deref())?);
         let masker = Arc::new(PiiMasker::new(&config.pii)?);

@@ -59,7 +59,12 @@ impl TopologyState {
     /// A state holding `topology` (None: empty).
     pub fn new(topology: Option<Topology>) -> Result<Self> {
         Ok(Self {
-            current: RwLock::new(topology.map(CurrentTopology::new).transpose()?.map(Arc::new)),
+            current: RwLock::new(
+                topology
+                    .map(CurrentTopology::new)
+                    .transpose()?
+                    .map(Arc::new),
+            ),
             writer: tokio::sync::Mutex::new(()),
         })
     }
@@ -67,9 +72,11 @@ impl TopologyState {
     /// The state at start: the stored topology if any, else `configured` (the file's).
     pub async fn load(store: &Store, configured: Option<Topology>) -> Result<Self> {
         let stored = match store.value(TOPOLOGY_KEY).await? {
-            Some(text) => Some(Topology::from_json(&text).map_err(|e| ServiceError::Internal {
-                what: format!("the stored topology does not read: {e}"),
-            })?),
+            Some(text) => Some(
+                Topology::from_json(&text).map_err(|e| ServiceError::Internal {
+                    what: format!("the stored topology does not read: {e}"),
+                })?,
+            ),
             None => None,
         };
         Self::new(stored.or(configured))
@@ -252,7 +259,10 @@ mod tests {
             direction: Some(d.into()),
         };
         let d = dependencies(Some(&cur), "api", &DependencyQuery::default()).unwrap();
-        assert_eq!((d.upstream, d.downstream), (vec!["db".into()], vec!["web".into()]));
+        assert_eq!(
+            (d.upstream, d.downstream),
+            (vec!["db".into()], vec!["web".into()])
+        );
         let d = dependencies(Some(&cur), "web", &q("upstream")).unwrap();
         assert_eq!(d.upstream, vec!["api", "db"]);
         assert!(d.downstream.is_empty());

@@ -3,8 +3,12 @@
 
 mod alerts;
 mod api;
+mod events;
 mod http;
 mod ingest;
+mod knowledge;
+mod rules;
+mod topology;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -30,8 +30,8 @@
 //!
 //! Cost: each evaluation reads the rules, every series (`Store::all_series`, then filters
 //! them in memory: O(series) per evaluation) and, per matching series of a threshold rule,
-//! its samples within `rules.lookback_s`; per anomaly rule, the anomalies of its metric in
-//! the window.
+//! its samples within `rules.lookback_s` (paged, [`SAMPLE_PAGE`] a query); per anomaly rule,
+//! the latest [`crate::anomaly_api::MAX_LIMIT`] anomalies of its metric in the window.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -55,8 +55,9 @@ pub const RESEND_MS: i64 = 60_000;
 pub const ENDS_AFTER_RESENDS: i64 = 4;
 /// Longest rule name (characters).
 pub const MAX_NAME: usize = 200;
-/// Most samples read per series and evaluation (within `rules.lookback_s`).
-pub const MAX_SAMPLES: usize = 100_000;
+/// Samples read per query when a threshold rule looks for a series' latest sample (within
+/// `rules.lookback_s`, oldest first, page after page).
+pub const SAMPLE_PAGE: usize = 1_000;
 
 /// Settings of the rule evaluation (the `rules:` section of the service configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -742,11 +743,8 @@ impl RuleEvaluator {
             Kind::Threshold { op, value } => {
                 let from = now.saturating_sub(self.config.lookback_s as i64 * 1000);
                 for s in matching {
-                    let samples = self
-                        .store
-                        .samples(s.id, from, now.saturating_add(1), MAX_SAMPLES)
-                        .await?;
-                    if let Some(&(_, v)) = samples.last()
+                    let latest = self.latest_sample(s.id, from, now).await?;
+                    if let Some((_, v)) = latest
                         && op.holds(v, value)
                     {
                         hits.push((
@@ -812,6 +810,31 @@ impl RuleEvaluator {
             }
         }
         Ok(hits)
+    }
+
+    /// The latest sample of a series with `from <= t <= now`, read in pages of
+    /// [`SAMPLE_PAGE`] so that a busy series costs pages, never a wrong answer.
+    async fn latest_sample(
+        &self,
+        series_id: i64,
+        mut from: TimestampMs,
+        now: TimestampMs,
+    ) -> Result<Option<(TimestampMs, f64)>> {
+        let mut latest = None;
+        loop {
+            let page = self
+                .store
+                .samples(series_id, from, now.saturating_add(1), SAMPLE_PAGE)
+                .await?;
+            let Some(&last) = page.last() else {
+                return Ok(latest);
+            };
+            latest = Some(last);
+            if page.len() < SAMPLE_PAGE {
+                return Ok(latest);
+            }
+            from = last.0.saturating_add(1);
+        }
     }
 
     fn alert(

@@ -269,3 +269,30 @@ async fn an_anomaly_rule_fires_on_a_severe_enough_anomaly_and_a_deleted_rule_res
     assert_eq!((r.rules, r.resolved), (0, 1));
     assert!(alerts_with(&alerts, "firing").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_busy_series_is_read_to_its_latest_sample() {
+    let (store, alerts, eval) = setup().await;
+    let api = series(&store, "requests", "api").await;
+    rules::create(
+        &store,
+        &request(
+            "requests-high",
+            json!({"type": "threshold", "metric": "requests", "op": ">=", "value": 100}),
+        ),
+        T0,
+    )
+    .await
+    .unwrap();
+    // 2,500 samples 10 ms apart, only the last over the threshold.
+    let rows: Vec<_> = (0..2_500)
+        .map(|i| (api, T0 + i * 10, if i == 2_499 { 150.0 } else { 1.0 }))
+        .collect();
+    store.insert_samples(&rows).await.unwrap();
+    let r = eval.evaluate(T0 + 30 * S).await.unwrap();
+    assert_eq!(r.fired, 1);
+    assert_eq!(
+        alerts_with(&alerts, "firing").await[0].annotations["value"],
+        "150"
+    );
+}

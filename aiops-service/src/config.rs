@@ -45,7 +45,8 @@ pub struct ServiceConfig {
     /// Masking of personal data in log lines and alert annotations before they are stored
     /// (on by default).
     pub pii: PiiConfig,
-    /// A topology file (JSON of nodes and edges), used by correlation and RCA.
+    /// A topology file (JSON of nodes and edges), used by correlation and RCA. It seeds the
+    /// store: once `PUT /api/v1/topology` stored one, the stored one wins at start.
     pub topology: Option<PathBuf>,
     /// A folder of runbooks (Markdown with YAML front matter, or YAML; read recursively at
     /// start): `GET /api/v1/knowledge/runbooks` lists them and `GET
@@ -261,5 +262,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("metrics.detectors[0]"), "{e}");
+    }
+
+    #[test]
+    fn rules_and_runbooks_load() {
+        let c = ServiceConfig::from_yaml("rules:\n  eval_interval_s: 2\nrunbooks: ./runbooks\n")
+            .unwrap();
+        assert_eq!(c.rules.eval_interval_s, 2);
+        assert_eq!(c.rules.lookback_s, 300);
+        assert_eq!(c.runbooks.as_deref(), Some(Path::new("./runbooks")));
+        assert_eq!(ServiceConfig::default().rules.eval_interval_s, 15);
+        let e = ServiceConfig::from_yaml("rules:\n  eval_interval_s: 0\n").unwrap_err();
+        assert!(e.to_string().contains("rules.eval_interval_s"), "{e}");
+        let e = ServiceConfig::from_yaml("rules:\n  every: 1\n").unwrap_err();
+        assert!(e.to_string().contains("every"), "{e}");
     }
 }

@@ -26,7 +26,8 @@
 //! State: which rule and series are pending since when, and which fire, is kept in memory
 //! only: a restart starts every `for` window again (an alert that was firing fires again
 //! once its `for` has passed, with a new `startsAt`, and its previous episode ends by its
-//! `endsAt`).
+//! `endsAt`). An evaluation whose alerts could not be committed changes no state: the next
+//! one sends them again.
 //!
 //! Cost: each evaluation reads the rules, every series (`Store::all_series`, then filters
 //! them in memory: O(series) per evaluation) and, per matching series of a threshold rule,
@@ -647,7 +648,10 @@ impl RuleEvaluator {
         } else {
             self.store.all_series().await?
         };
-        let mut watches = self.watches.lock().await;
+        // Worked on a copy, kept only once every alert is committed: a failed evaluation
+        // leaves the state as it was, and the next one sends again (the engine dedups).
+        let mut kept = self.watches.lock().await;
+        let mut watches = kept.clone();
         let mut seen: HashSet<(String, i64)> = HashSet::new();
         // (rule name, alerts) to send, firing ones and resolved ones.
         let mut out: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
@@ -721,12 +725,12 @@ impl RuleEvaluator {
                 report.resolved += 1;
             }
         }
-        drop(watches);
         for (name, alerts) in out {
             self.alerts
                 .receive(alerts, &format!("rule:{name}"), now)
                 .await?;
         }
+        *kept = watches;
         Ok(report)
     }
 

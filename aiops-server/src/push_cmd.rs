@@ -43,19 +43,38 @@ fn usage(m: impl Into<String>) -> CliError {
 
 pub(crate) fn run(args: &PushArgs) -> Result<(), CliError> {
     let token = match &args.token_file {
-        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| usage(format!("--token-file {}: {e}", p.display())))?.trim().to_string()),
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| usage(format!("--token-file {}: {e}", p.display())))?
+                .trim()
+                .to_string(),
+        ),
         None => std::env::var("AIOPS_TOKEN").ok().filter(|t| !t.is_empty()),
     };
-    let mut labels = vec![Label { name: "__name__".into(), value: args.metric.clone() }];
+    let mut labels = vec![Label {
+        name: "__name__".into(),
+        value: args.metric.clone(),
+    }];
     for l in &args.labels {
-        let (k, v) = l.split_once('=').ok_or_else(|| usage(format!("--label {l:?}: expected NAME=VALUE")))?;
-        labels.push(Label { name: k.into(), value: v.into() });
+        let (k, v) = l
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--label {l:?}: expected NAME=VALUE")))?;
+        labels.push(Label {
+            name: k.into(),
+            value: v.into(),
+        });
     }
-    let series = read_path(&args.file, &ReadOptions::default()).map_err(|e| CliError::input(&args.file, e))?;
-    let s = &series.first().ok_or_else(|| usage("the file holds no series"))?.series;
+    let series = read_path(&args.file, &ReadOptions::default())
+        .map_err(|e| CliError::input(&args.file, e))?;
+    let s = &series
+        .first()
+        .ok_or_else(|| usage("the file holds no series"))?
+        .series;
     let (ts, vs) = (s.timestamps(), s.values());
     let shift = if args.shift_to_now {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         now - ts.last().copied().unwrap_or(now)
     } else {
         0
@@ -65,11 +84,21 @@ pub(crate) fn run(args: &PushArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| usage(e.to_string()))?;
     let mut sent = 0;
-    for (tc, vc) in ts.chunks(args.batch.max(1)).zip(vs.chunks(args.batch.max(1))) {
+    for (tc, vc) in ts
+        .chunks(args.batch.max(1))
+        .zip(vs.chunks(args.batch.max(1)))
+    {
         let req = WriteRequest {
             timeseries: vec![TimeSeries {
                 labels: labels.clone(),
-                samples: tc.iter().zip(vc).map(|(&t, &v)| Sample { value: v, timestamp: t + shift }).collect(),
+                samples: tc
+                    .iter()
+                    .zip(vc)
+                    .map(|(&t, &v)| Sample {
+                        value: v,
+                        timestamp: t + shift,
+                    })
+                    .collect(),
                 ..Default::default()
             }],
             ..Default::default()

@@ -497,6 +497,13 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_are_served() {
         "/api/v1/capacity/recommendations",
         "/ws/alerts",
         "/ws/metrics/{resource}",
+        "/api/v1/alert-rules",
+        "/api/v1/alert-rules/{id}",
+        "/api/v1/topology",
+        "/api/v1/topology/{id}/dependencies",
+        "/api/v1/knowledge/runbooks",
+        "/api/v1/knowledge/search",
+        "/api/v1/events",
     ] {
         assert!(
             paths.contains_key(p),

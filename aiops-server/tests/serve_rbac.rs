@@ -75,6 +75,38 @@ const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ),
     ("GET", "/ws/alerts", Some(Permission::ReadAlerts)),
     ("GET", "/ws/metrics/api", Some(Permission::ReadMetrics)),
+    ("POST", "/api/v1/alert-rules", Some(Permission::WriteRules)),
+    ("GET", "/api/v1/alert-rules", Some(Permission::ReadRules)),
+    ("GET", "/api/v1/alert-rules/r1", Some(Permission::ReadRules)),
+    (
+        "PUT",
+        "/api/v1/alert-rules/r1",
+        Some(Permission::WriteRules),
+    ),
+    (
+        "DELETE",
+        "/api/v1/alert-rules/r1",
+        Some(Permission::WriteRules),
+    ),
+    ("GET", "/api/v1/topology", Some(Permission::ReadTopology)),
+    ("PUT", "/api/v1/topology", Some(Permission::WriteTopology)),
+    (
+        "GET",
+        "/api/v1/topology/api/dependencies",
+        Some(Permission::ReadTopology),
+    ),
+    (
+        "GET",
+        "/api/v1/knowledge/runbooks",
+        Some(Permission::ReadKnowledge),
+    ),
+    (
+        "GET",
+        "/api/v1/knowledge/search?query=disk",
+        Some(Permission::ReadKnowledge),
+    ),
+    ("POST", "/api/v1/events", Some(Permission::IngestWrite)),
+    ("GET", "/api/v1/events", Some(Permission::ReadAlerts)),
 ];
 
 #[test]

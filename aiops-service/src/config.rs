@@ -14,6 +14,7 @@ use crate::capacity_api::CapacityConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricsConfig;
 use crate::pii::PiiConfig;
+use crate::rules::RulesConfig;
 
 /// The environment variable that overrides `store` (it may hold a password).
 pub const STORE_ENV: &str = "AIOPS_STORE";
@@ -38,12 +39,19 @@ pub struct ServiceConfig {
     /// (Alertmanager's `route`, `inhibit_rules`, `time_intervals`, plus dedup, correlation,
     /// silences and maintenance windows).
     pub alerts: AlertsConfig,
+    /// Evaluation of the alert rules (`POST /api/v1/alert-rules`): `eval_interval_s` (how
+    /// often, default 15 s) and `lookback_s` (how old a threshold rule's latest sample may
+    /// be, default 300 s).
+    pub rules: RulesConfig,
     /// Masking of personal data in log lines and alert annotations before they are stored
     /// (on by default).
     pub pii: PiiConfig,
-    /// A topology file (JSON of nodes and edges), used by correlation and RCA.
+    /// A topology file (JSON of nodes and edges), used by correlation and RCA. It seeds the
+    /// store: once `PUT /api/v1/topology` stored one, the stored one wins at start.
     pub topology: Option<PathBuf>,
-    /// A folder of runbooks (Markdown with front matter).
+    /// A folder of runbooks (Markdown with YAML front matter, or YAML; read recursively at
+    /// start): `GET /api/v1/knowledge/runbooks` lists them and `GET
+    /// /api/v1/knowledge/search` searches them. None: no runbooks.
     pub runbooks: Option<PathBuf>,
     /// Root-cause analysis run when an incident opens or grows.
     pub rca: RcaConfig,
@@ -68,6 +76,7 @@ impl Default for ServiceConfig {
             sqlite_durability: Durability::Full,
             metrics: MetricsConfig::default(),
             alerts: AlertsConfig::default(),
+            rules: RulesConfig::default(),
             pii: PiiConfig::default(),
             topology: None,
             runbooks: None,
@@ -209,6 +218,7 @@ impl ServiceConfig {
     pub fn check(&self) -> Result<()> {
         self.metrics.check()?;
         self.alerts.check()?;
+        self.rules.check()?;
         crate::pii::PiiMasker::new(&self.pii)?;
         if let Some(o) = self
             .cors
@@ -282,5 +292,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("metrics.detectors[0]"), "{e}");
+    }
+
+    #[test]
+    fn rules_and_runbooks_load() {
+        let c = ServiceConfig::from_yaml("rules:\n  eval_interval_s: 2\nrunbooks: ./runbooks\n")
+            .unwrap();
+        assert_eq!(c.rules.eval_interval_s, 2);
+        assert_eq!(c.rules.lookback_s, 300);
+        assert_eq!(c.runbooks.as_deref(), Some(Path::new("./runbooks")));
+        assert_eq!(ServiceConfig::default().rules.eval_interval_s, 15);
+        let e = ServiceConfig::from_yaml("rules:\n  eval_interval_s: 0\n").unwrap_err();
+        assert!(e.to_string().contains("rules.eval_interval_s"), "{e}");
+        let e = ServiceConfig::from_yaml("rules:\n  every: 1\n").unwrap_err();
+        assert!(e.to_string().contains("every"), "{e}");
     }
 }

@@ -9,14 +9,18 @@ pub mod auth;
 pub mod capacity_api;
 pub mod config;
 pub mod error;
+pub mod events_api;
 pub mod ingest_api;
+pub mod knowledge_api;
 pub mod metrics;
 pub mod pii;
 pub mod rate_limit;
 pub mod rca_api;
 pub mod retention;
+pub mod rules;
 pub mod service;
 pub mod telemetry;
+pub mod topology_api;
 
 pub use alerting::{
     AlertActionResult, AlertList, AlertPipeline, AlertQuery, AlertStreamEvent, AlertView,

@@ -4,7 +4,6 @@
 //! from `aiops-rca`, the recommended actions from the runbooks; each analysis is stored.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use aiops_core::time::format_rfc3339;
 use aiops_core::{Node, NodeKind, TimestampMs, Topology, TopologyGraph};
@@ -244,7 +243,7 @@ fn cause_issue(c: &aiops_core::RootCause) -> String {
 pub async fn analyze(
     store: &Store,
     topology: Option<&TopologyGraph>,
-    runbooks: Option<&Path>,
+    runbooks: Option<&KnowledgeBase>,
     req: &RcaRequest,
     now: TimestampMs,
 ) -> Result<RcaAnalysis> {
@@ -316,8 +315,7 @@ pub async fn analyze(
                 .collect();
             out.impact_analysis.affected_services = r.affected.clone();
             out.notes = r.notes.clone();
-            if let Some(dir) = runbooks {
-                let kb = KnowledgeBase::load_dir(dir)?;
+            if let Some(kb) = runbooks.filter(|kb| !kb.is_empty()) {
                 out.recommended_actions = kb
                     .recommend(
                         &r.root_causes,

@@ -17,8 +17,11 @@ use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
 use crate::metrics::MetricPipeline;
 use crate::pii::PiiMasker;
+use crate::rules::RuleEvaluator;
 use crate::telemetry::Telemetry;
-use aiops_core::{Topology, TopologyGraph};
+use crate::topology_api::TopologyState;
+use aiops_core::Topology;
+use aiops_rca::runbook::KnowledgeBase;
 
 /// Everything a request handler may call.
 #[derive(Debug)]
@@ -31,10 +34,15 @@ pub struct Service {
     pub metrics: Arc<MetricPipeline>,
     /// Alert ingest, correlation and incidents.
     pub alerts: Arc<AlertPipeline>,
-    /// The topology (from the configuration's file), if any.
-    pub topology: Option<Topology>,
-    /// The topology as a graph, if any.
-    pub graph: Option<TopologyGraph>,
+    /// Evaluates the alert rules every `rules.eval_interval_s`.
+    pub rules: Arc<RuleEvaluator>,
+    /// The current topology: the stored one (the last `PUT /api/v1/topology`), else the
+    /// configuration's file. A PUT is seen at once by every reader; the alert engine keeps
+    /// the topology it started with (its incidents' correlation changes at the next start).
+    pub topology: Arc<TopologyState>,
+    /// The runbooks of the configuration's `runbooks` folder (empty without one), loaded at
+    /// start.
+    pub knowledge: Arc<KnowledgeBase>,
     /// Masks personal data before it is stored.
     pub masker: Arc<PiiMasker>,
     /// When it started (ms).
@@ -81,8 +89,8 @@ fn read_jwks(config: &ServiceConfig) -> Result<Option<JwtVerifier>> {
 /// records the analysis on its timeline.
 async fn auto_rca(
     store: Store,
-    graph: Option<TopologyGraph>,
-    runbooks: Option<std::path::PathBuf>,
+    topology: Arc<TopologyState>,
+    runbooks: Arc<aiops_rca::runbook::KnowledgeBase>,
     config: crate::config::RcaConfig,
     mut events: tokio::sync::broadcast::Receiver<crate::alerting::AlertStreamEvent>,
     mut stop: watch::Receiver<bool>,
@@ -115,7 +123,9 @@ async fn auto_rca(
                     let Some((count, _)) = due.remove(&id) else { continue };
                     seen.insert(id.clone(), count);
                     let req = crate::rca_api::RcaRequest { incident_id: Some(id.clone()), anomaly_ids: None, time_window_minutes: config.window_minutes };
-                    match crate::rca_api::analyze(&store, graph.as_ref(), runbooks.as_deref(), &req, crate::now_ms()).await {
+                    let current = topology.get();
+                    let graph = current.as_ref().map(|c| &c.graph);
+                    match crate::rca_api::analyze(&store, graph, Some(&runbooks), &req, crate::now_ms()).await {
                         Ok(a) => {
                             let ev = aiops_store::IncidentEvent {
                                 incident_id: id.clone(),
@@ -182,8 +192,9 @@ pub fn check_files(config: &ServiceConfig) -> Result<()> {
     read_topology(config)?;
     read_jwks(config)?;
     if let Some(dir) = &config.runbooks {
-        aiops_rca::runbook::KnowledgeBase::load_dir(dir)
-            .map_err(|e| ServiceError::invalid_config("runbooks", format!("{}: {e}", dir.display())))?;
+        aiops_rca::runbook::KnowledgeBase::load_dir(dir).map_err(|e| {
+            ServiceError::invalid_config("runbooks", format!("{}: {e}", dir.display()))
+        })?;
     }
     Ok(())
 }
@@ -206,16 +217,21 @@ impl Service {
     pub async fn start(config: ServiceConfig) -> Result<Arc<Self>> {
         config.check()?;
         let jwt = read_jwks(&config)?;
-        let topology = read_topology(&config)?;
-        let graph = topology.as_ref().map(TopologyGraph::new).transpose()?;
+        let configured = read_topology(&config)?;
+        if let Some(t) = &configured {
+            crate::topology_api::CurrentTopology::new(t.clone())
+                .map_err(|e| ServiceError::invalid_config("topology", e.to_string()))?;
+        }
+        let knowledge = Arc::new(crate::knowledge_api::load(config.runbooks.as_deref())?);
         let masker = Arc::new(PiiMasker::new(&config.pii)?);
         let store = open_store(&config).await?;
+        let topology = Arc::new(TopologyState::load(&store, configured).await?);
         let metrics = MetricPipeline::new(store.clone(), config.metrics.clone()).await?;
         let m = masker.clone();
         let alerts = AlertPipeline::with_masker(
             store.clone(),
             config.alerts.clone(),
-            topology.clone(),
+            topology.get().map(|c| c.topology.clone()),
             Some(Arc::new(move |t: &str| m.mask(t).into_owned())),
         )
         .await?;
@@ -230,11 +246,20 @@ impl Service {
         tasks.spawn(a.run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
+        let rules = Arc::new(RuleEvaluator::new(
+            store.clone(),
+            alerts.clone(),
+            config.rules.clone(),
+        )?);
+        let mut rx = stopped.clone();
+        tasks.spawn(rules.clone().run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
         if config.rca.on_incident {
             tasks.spawn(auto_rca(
                 store.clone(),
-                graph.clone(),
-                config.runbooks.clone(),
+                topology.clone(),
+                knowledge.clone(),
                 config.rca.clone(),
                 alerts.subscribe(),
                 stopped.clone(),
@@ -259,8 +284,9 @@ impl Service {
             store,
             metrics,
             alerts,
+            rules,
             topology,
-            graph,
+            knowledge,
             masker,
             started_at: crate::now_ms(),
             rate_limiter,

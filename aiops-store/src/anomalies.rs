@@ -216,4 +216,3 @@ impl Store {
         Ok(q.query().execute(&self.write).await?.rows_affected())
     }
 }
-

@@ -16,10 +16,11 @@ pub(crate) async fn analyze(
     State(s): State<AppState>,
     body: JsonBody<RcaRequest>,
 ) -> ApiResult<Json<RcaAnalysis>> {
+    let current = s.topology.get();
     let a = rca_api::analyze(
         &s.store,
-        s.graph.as_ref(),
-        s.config.runbooks.as_deref(),
+        current.as_ref().map(|c| &c.graph),
+        Some(&s.knowledge),
         &body.0,
         aiops_service::now_ms(),
     )

@@ -11,9 +11,9 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 
-use super::{alerts, analysis, api, ingest, ws};
+use super::{alerts, analysis, api, events, ingest, knowledge, rules, topology, ws};
 
 /// Shared state of every handler.
 pub(crate) type AppState = Arc<Service>;
@@ -229,6 +229,36 @@ pub(crate) fn router(s: AppState) -> Router {
             g(P::ReadIncidents, get(alerts::incident)),
         )
         .route("/api/v1/audit", g(P::ReadAudit, get(alerts::audit)))
+        .route(
+            "/api/v1/alert-rules",
+            g(P::WriteRules, post(rules::create)).merge(g(P::ReadRules, get(rules::list))),
+        )
+        .route(
+            "/api/v1/alert-rules/{id}",
+            g(P::ReadRules, get(rules::get))
+                .merge(g(P::WriteRules, put(rules::update)))
+                .merge(g(P::WriteRules, delete(rules::delete))),
+        )
+        .route(
+            "/api/v1/topology",
+            g(P::ReadTopology, get(topology::get)).merge(g(P::WriteTopology, put(topology::put))),
+        )
+        .route(
+            "/api/v1/topology/{id}/dependencies",
+            g(P::ReadTopology, get(topology::dependencies)),
+        )
+        .route(
+            "/api/v1/knowledge/runbooks",
+            g(P::ReadKnowledge, get(knowledge::runbooks)),
+        )
+        .route(
+            "/api/v1/knowledge/search",
+            g(P::ReadKnowledge, get(knowledge::search)),
+        )
+        .route(
+            "/api/v1/events",
+            g(P::IngestWrite, post(events::post)).merge(g(P::ReadAlerts, get(events::list))),
+        )
         .route(
             "/api/v1/rca/analyze",
             g(P::ExecuteAnalysis, post(analysis::analyze)),

@@ -4,9 +4,13 @@
 mod alerts;
 mod analysis;
 mod api;
+mod events;
 mod http;
 mod ingest;
+mod knowledge;
 mod openapi;
+mod rules;
+mod topology;
 mod ws;
 
 use std::net::SocketAddr;

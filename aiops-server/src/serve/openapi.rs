@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, analysis, api, ingest, ws};
+use super::{alerts, analysis, api, events, ingest, knowledge, rules, topology, ws};
 
 struct Bearer;
 
@@ -35,6 +35,9 @@ impl Modify for Bearer {
         alerts::acknowledge, alerts::resolve, alerts::incidents, alerts::incident, alerts::audit,
         analysis::analyze, analysis::get, analysis::forecast, analysis::recommendations,
         ws::alerts, ws::metrics,
+        rules::create, rules::list, rules::get, rules::update, rules::delete,
+        topology::get, topology::put, topology::dependencies,
+        knowledge::runbooks, knowledge::search, events::post, events::list,
     )
 )]
 pub(crate) struct ApiDoc;

@@ -467,9 +467,12 @@ pub(crate) async fn retention_deletes_in_batches(s: &Store) {
         s.samples(ids[0], 0, 100, 100).await.unwrap(),
         vec![(8, 8.0), (9, 9.0)]
     );
-    s.insert_anomalies(&[anomaly(ids[0], 3, "api", "high"), anomaly(ids[0], 9, "api", "low")])
-        .await
-        .unwrap();
+    s.insert_anomalies(&[
+        anomaly(ids[0], 3, "api", "high"),
+        anomaly(ids[0], 9, "api", "low"),
+    ])
+    .await
+    .unwrap();
     assert_eq!(s.delete_anomalies_before(8, 5).await.unwrap(), 1);
     assert_eq!(s.delete_anomalies_before(8, 5).await.unwrap(), 0);
     s.commit_alerts(&AlertCommit {

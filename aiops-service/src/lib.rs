@@ -10,6 +10,7 @@ pub mod capacity_api;
 pub mod config;
 pub mod error;
 pub mod ingest_api;
+pub mod log_pipeline;
 pub mod metrics;
 pub mod pii;
 pub mod rca_api;

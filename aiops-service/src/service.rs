@@ -15,6 +15,7 @@ use crate::alerting::AlertPipeline;
 use crate::auth::jwt::JwtVerifier;
 use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
+use crate::log_pipeline::LogPipeline;
 use crate::metrics::MetricPipeline;
 use crate::pii::PiiMasker;
 use crate::telemetry::Telemetry;
@@ -29,6 +30,8 @@ pub struct Service {
     pub store: Store,
     /// Metric ingest and detection.
     pub metrics: Arc<MetricPipeline>,
+    /// Log ingest, template mining and log anomaly detection.
+    pub logs: Arc<LogPipeline>,
     /// Alert ingest, correlation and incidents.
     pub alerts: Arc<AlertPipeline>,
     /// The topology (from the configuration's file), if any.
@@ -154,6 +157,46 @@ async fn scheduled_capacity(
     }
 }
 
+/// Deletes log lines and anomalous log windows older than `retention.logs`, every
+/// `retention.interval`, in batches of `retention.batch` rows.
+async fn log_retention(
+    store: Store,
+    config: crate::config::RetentionConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let every = std::time::Duration::from_millis(config.interval.0.max(1000) as u64);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let before = crate::now_ms() - config.logs.0;
+                let mut deleted = 0u64;
+                loop {
+                    if *stop.borrow() {
+                        return Ok(());
+                    }
+                    let n = match store.delete_log_lines_before(before, config.batch).await {
+                        Ok(n) => n + store.delete_log_anomalies_before(before, config.batch).await.unwrap_or(0),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "log retention failed");
+                            break;
+                        }
+                    };
+                    deleted += n;
+                    if n == 0 {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                if deleted > 0 {
+                    tracing::info!(deleted, "log retention");
+                }
+            }
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),
+        }
+    }
+}
+
 fn read_topology(config: &ServiceConfig) -> Result<Option<Topology>> {
     let Some(path) = &config.topology else {
         return Ok(None);
@@ -177,6 +220,7 @@ impl Service {
         let masker = Arc::new(PiiMasker::new(&config.pii)?);
         let store = open_store(&config).await?;
         let metrics = MetricPipeline::new(store.clone(), config.metrics.clone()).await?;
+        let logs = LogPipeline::new(store.clone(), config.logs.clone()).await?;
         let m = masker.clone();
         let alerts = AlertPipeline::with_masker(
             store.clone(),
@@ -191,6 +235,15 @@ impl Service {
         tasks.spawn(metrics.clone().run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
+        let mut rx = stopped.clone();
+        tasks.spawn(logs.clone().run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        tasks.spawn(log_retention(
+            store.clone(),
+            config.retention.clone(),
+            stopped.clone(),
+        ));
         let mut rx = stopped.clone();
         let a = alerts.clone();
         tasks.spawn(a.run(async move {
@@ -218,6 +271,7 @@ impl Service {
             config,
             store,
             metrics,
+            logs,
             alerts,
             topology,
             graph,

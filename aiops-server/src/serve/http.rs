@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::{alerts, analysis, api, ingest, ws};
+use super::{alerts, analysis, api, ingest, logs, ws};
 
 /// Shared state of every handler.
 pub(crate) type AppState = Arc<Service>;
@@ -225,6 +225,16 @@ pub(crate) fn router(s: AppState) -> Router {
         .route(
             "/ws/metrics/{resource}",
             g(P::ReadMetrics, get(ws::metrics)),
+        )
+        .route("/api/v1/ingest/logs", g(P::IngestWrite, post(logs::ingest)))
+        .route("/api/v1/logs", g(P::ReadMetrics, get(logs::lines)))
+        .route(
+            "/api/v1/logs/templates",
+            g(P::ReadMetrics, get(logs::templates)),
+        )
+        .route(
+            "/api/v1/logs/anomalies",
+            g(P::ReadMetrics, get(logs::anomalies)),
         )
         // After every route: it wraps the routes added before it.
         .route_layer(middleware::from_fn_with_state(s.clone(), observe))

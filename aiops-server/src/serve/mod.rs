@@ -6,6 +6,7 @@ mod analysis;
 mod api;
 mod http;
 mod ingest;
+mod logs;
 mod ws;
 
 use std::net::SocketAddr;

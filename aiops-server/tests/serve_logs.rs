@@ -81,6 +81,9 @@ fn log_lines_are_ingested_masked_mined_and_their_anomalies_listed() {
         .collect();
     assert!(signals.contains(&"template_burst"), "{a}");
 
+    let metrics = s.get("/metrics", &viewer).text().unwrap();
+    assert!(metrics.contains("aiops_log_lines_total 251"), "{metrics}");
+
     // Templates with counts.
     let (status, t) = json_of(s.get("/api/v1/logs/templates?service=api", &viewer));
     assert_eq!(status, 200, "{t}");

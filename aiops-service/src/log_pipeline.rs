@@ -313,6 +313,48 @@ impl LogPipeline {
         self.config.queue_capacity - self.queue.capacity()
     }
 
+    /// The pipeline's counters and queue depth in the Prometheus text format (appended to
+    /// the service's `/metrics`).
+    pub fn exposition(&self) -> String {
+        use std::fmt::Write;
+        let c = &self.counters;
+        let mut out = String::new();
+        for (name, help, v) in [
+            (
+                "aiops_log_lines_total",
+                "Log lines received and committed.",
+                &c.lines_in,
+            ),
+            (
+                "aiops_log_lines_mined_total",
+                "Log lines mined and scored.",
+                &c.lines_mined,
+            ),
+            (
+                "aiops_log_anomalies_total",
+                "Anomalous log windows stored.",
+                &c.anomalies,
+            ),
+            (
+                "aiops_log_ingest_refused_total",
+                "Log ingest batches refused with 429 (queue full).",
+                &c.refused,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP aiops_log_queue_depth Batches waiting for log mining.\n# TYPE aiops_log_queue_depth gauge\naiops_log_queue_depth {}",
+            self.queue_depth()
+        );
+        out
+    }
+
     /// Stores a batch (lines already masked, see [`parse_logs`]) and queues it for mining;
     /// returns once it is committed. A full queue refuses the batch before storing anything
     /// ([`ServiceError::Busy`]).
@@ -589,11 +631,11 @@ impl LogPipeline {
                 if w.reasons.iter().any(|x| x == r) {
                     continue;
                 }
-                if seen.insert((r.signal.as_str(), r.template)) {
-                    if let Ok(mut v) = serde_json::to_value(r) {
-                        v["line_seq"] = serde_json::json!(l.line);
-                        reasons.push(v);
-                    }
+                if seen.insert((r.signal.as_str(), r.template))
+                    && let Ok(mut v) = serde_json::to_value(r)
+                {
+                    v["line_seq"] = serde_json::json!(l.line);
+                    reasons.push(v);
                 }
             }
         }

@@ -220,6 +220,9 @@ async fn a_full_queue_refuses_before_storing() {
     let stored = s.log_lines(&LogLineFilter::default(), 1000).await.unwrap();
     assert_eq!(stored.len(), lines.len());
     assert_eq!(p.queue_depth(), 1);
+    let text = p.exposition();
+    assert!(text.contains("aiops_log_queue_depth 1"), "{text}");
+    assert!(text.contains("aiops_log_ingest_refused_total 1"), "{text}");
 }
 
 #[tokio::test]

@@ -646,7 +646,13 @@ mod tests {
             reasons: serde_json::json!([{"signal": "keyword_rate"}]),
             detected_at: 3,
         };
-        assert_eq!(s.insert_log_anomalies(&[a.clone()]).await.unwrap().len(), 1);
+        assert_eq!(
+            s.insert_log_anomalies(std::slice::from_ref(&a))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         assert!(s.insert_log_anomalies(&[a]).await.unwrap().is_empty());
         let (total, rows) = s
             .log_anomalies(

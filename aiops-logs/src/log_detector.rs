@@ -764,6 +764,17 @@ impl LogDetectorState {
         s
     }
 
+    /// The template of the last line taken (it sits in the open window until the window
+    /// closes); `None` before the first line.
+    pub fn last_template(&self) -> Option<TemplateId> {
+        self.data
+            .current
+            .as_ref()?
+            .pending
+            .last()
+            .map(|p| p.template)
+    }
+
     /// Takes one raw line given as bytes: invalid UTF-8 is replaced by U+FFFD and counted.
     pub fn update_bytes(&mut self, line: &[u8]) -> Option<ClosedWindow> {
         match std::str::from_utf8(line) {

@@ -107,6 +107,18 @@ const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ),
     ("POST", "/api/v1/events", Some(Permission::IngestWrite)),
     ("GET", "/api/v1/events", Some(Permission::ReadAlerts)),
+    ("POST", "/api/v1/ingest/logs", Some(Permission::IngestWrite)),
+    ("GET", "/api/v1/logs", Some(Permission::ReadMetrics)),
+    (
+        "GET",
+        "/api/v1/logs/templates",
+        Some(Permission::ReadMetrics),
+    ),
+    (
+        "GET",
+        "/api/v1/logs/anomalies",
+        Some(Permission::ReadMetrics),
+    ),
 ];
 
 #[test]

@@ -12,6 +12,7 @@ use crate::alerting::AlertsConfig;
 use crate::auth::jwt::JwtConfig;
 use crate::capacity_api::CapacityConfig;
 use crate::error::{Result, ServiceError};
+use crate::log_pipeline::LogsConfig;
 use crate::metrics::MetricsConfig;
 use crate::pii::PiiConfig;
 use crate::rules::RulesConfig;
@@ -35,6 +36,8 @@ pub struct ServiceConfig {
     pub sqlite_durability: Durability,
     /// The metric pipeline.
     pub metrics: MetricsConfig,
+    /// The log pipeline: template mining and log anomaly detection per stream.
+    pub logs: LogsConfig,
     /// The alert pipeline; its `engine` is the configuration `aiops alerts correlate` reads
     /// (Alertmanager's `route`, `inhibit_rules`, `time_intervals`, plus dedup, correlation,
     /// silences and maintenance windows).
@@ -75,6 +78,7 @@ impl Default for ServiceConfig {
             store: None,
             sqlite_durability: Durability::Full,
             metrics: MetricsConfig::default(),
+            logs: LogsConfig::default(),
             alerts: AlertsConfig::default(),
             rules: RulesConfig::default(),
             pii: PiiConfig::default(),
@@ -160,6 +164,8 @@ pub struct RetentionConfig {
     pub metrics: Duration,
     /// Anomalies (default `90d`).
     pub anomalies: Duration,
+    /// Log lines and anomalous log windows (default `30d`).
+    pub logs: Duration,
     /// Resolved alerts (default `365d`).
     pub alerts: Duration,
     /// How often the retention job runs (default `1h`).
@@ -174,6 +180,7 @@ impl Default for RetentionConfig {
         Self {
             metrics: d("90d"),
             anomalies: d("90d"),
+            logs: d("30d"),
             alerts: d("365d"),
             interval: d("1h"),
             batch: 10_000,
@@ -217,6 +224,7 @@ impl ServiceConfig {
     /// Checks what the types alone do not.
     pub fn check(&self) -> Result<()> {
         self.metrics.check()?;
+        self.logs.check()?;
         self.alerts.check()?;
         self.rules.check()?;
         crate::pii::PiiMasker::new(&self.pii)?;
@@ -255,6 +263,8 @@ mod tests {
         let c = ServiceConfig::from_yaml("{}").unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080");
         assert_eq!(c.retention.metrics.0, 90 * 86_400_000);
+        assert_eq!(c.retention.logs.0, 30 * 86_400_000);
+        assert_eq!(c.logs.queue_capacity, 256);
         assert_eq!(
             c.metrics.resource_labels,
             vec!["service", "instance", "job"]
@@ -292,6 +302,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("metrics.detectors[0]"), "{e}");
+        let c = ServiceConfig::from_yaml(
+            "logs:\n  queue_capacity: 8\n  max_streams: 5\n  detector:\n    window: 5m\n    warmup_lines: 50\n",
+        )
+        .unwrap();
+        assert_eq!((c.logs.queue_capacity, c.logs.max_streams), (8, 5));
+        let e = ServiceConfig::from_yaml("logs:\n  detector:\n    rare_ratio: 2\n").unwrap_err();
+        assert!(e.to_string().contains("logs.detector"), "{e}");
+        let e = ServiceConfig::from_yaml("logs:\n  detector:\n    bogus: 1\n").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
     }
 
     #[test]

@@ -65,7 +65,11 @@ pub struct PointsRequest {
 }
 
 fn time(i: usize, v: &serde_json::Value) -> Result<TimestampMs> {
-    let name = format!("points[{i}].timestamp");
+    time_value(format!("points[{i}].timestamp"), v)
+}
+
+/// A JSON timestamp: RFC 3339 text, or seconds / ms since the epoch; the error names `name`.
+pub fn time_value(name: String, v: &serde_json::Value) -> Result<TimestampMs> {
     match v {
         serde_json::Value::String(s) => aiops_core::time::parse_timestamp(s)
             .map(|(t, _)| t)

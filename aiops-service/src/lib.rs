@@ -12,6 +12,7 @@ pub mod error;
 pub mod events_api;
 pub mod ingest_api;
 pub mod knowledge_api;
+pub mod log_pipeline;
 pub mod metrics;
 pub mod pii;
 pub mod rate_limit;

@@ -18,6 +18,10 @@ pub struct RetentionReport {
     pub anomalies: u64,
     /// Resolved alerts.
     pub alerts: u64,
+    /// Log lines.
+    pub log_lines: u64,
+    /// Anomalous log windows.
+    pub log_anomalies: u64,
 }
 
 /// Deletes everything older than its retention at `now` (ms), batch after batch.

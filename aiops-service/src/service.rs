@@ -15,6 +15,7 @@ use crate::alerting::AlertPipeline;
 use crate::auth::jwt::JwtVerifier;
 use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
+use crate::log_pipeline::LogPipeline;
 use crate::metrics::MetricPipeline;
 use crate::pii::PiiMasker;
 use crate::rules::RuleEvaluator;
@@ -32,6 +33,8 @@ pub struct Service {
     pub store: Store,
     /// Metric ingest and detection.
     pub metrics: Arc<MetricPipeline>,
+    /// Log ingest, template mining and log anomaly detection.
+    pub logs: Arc<LogPipeline>,
     /// Alert ingest, correlation and incidents.
     pub alerts: Arc<AlertPipeline>,
     /// Evaluates the alert rules every `rules.eval_interval_s`.
@@ -227,6 +230,7 @@ impl Service {
         let store = open_store(&config).await?;
         let topology = Arc::new(TopologyState::load(&store, configured).await?);
         let metrics = MetricPipeline::new(store.clone(), config.metrics.clone()).await?;
+        let logs = LogPipeline::new(store.clone(), config.logs.clone()).await?;
         let m = masker.clone();
         let alerts = AlertPipeline::with_masker(
             store.clone(),
@@ -239,6 +243,10 @@ impl Service {
         let mut tasks = JoinSet::new();
         let mut rx = stopped.clone();
         tasks.spawn(metrics.clone().run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let mut rx = stopped.clone();
+        tasks.spawn(logs.clone().run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
         let mut rx = stopped.clone();
@@ -283,6 +291,7 @@ impl Service {
             config,
             store,
             metrics,
+            logs,
             alerts,
             rules,
             topology,

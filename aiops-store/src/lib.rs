@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod anomalies;
 pub mod error;
+pub mod logs;
 pub mod records;
 pub mod samples;
 mod sql;
@@ -13,6 +14,10 @@ pub use alerts::{
 };
 pub use anomalies::{AnomalyFilter, AnomalyRow, NewAnomaly};
 pub use error::{Result, StoreError};
+pub use logs::{
+    LogAnomalyFilter, LogAnomalyRow, LogLineFilter, LogLineRow, LogStreamRow, LogTemplateRow,
+    MinedLine, NewLogAnomaly, NewLogLine, NewLogStream,
+};
 pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
 pub use samples::{NewSeries, SavedState, SeriesRow};
 pub use store::{Backend, Durability, Store, StoreOptions};

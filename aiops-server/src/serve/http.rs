@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
-use super::{alerts, analysis, api, events, ingest, knowledge, rules, topology, ws};
+use super::{alerts, analysis, api, events, ingest, knowledge, logs, rules, topology, ws};
 
 /// Shared state of every handler.
 pub(crate) type AppState = Arc<Service>;
@@ -276,6 +276,16 @@ pub(crate) fn router(s: AppState) -> Router {
         .route(
             "/ws/metrics/{resource}",
             g(P::ReadMetrics, get(ws::metrics)),
+        )
+        .route("/api/v1/ingest/logs", g(P::IngestWrite, post(logs::ingest)))
+        .route("/api/v1/logs", g(P::ReadMetrics, get(logs::lines)))
+        .route(
+            "/api/v1/logs/templates",
+            g(P::ReadMetrics, get(logs::templates)),
+        )
+        .route(
+            "/api/v1/logs/anomalies",
+            g(P::ReadMetrics, get(logs::anomalies)),
         )
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")

@@ -8,6 +8,7 @@ mod events;
 mod http;
 mod ingest;
 mod knowledge;
+mod logs;
 mod openapi;
 mod rules;
 mod topology;

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, analysis, api, events, ingest, knowledge, rules, topology, ws};
+use super::{alerts, analysis, api, events, ingest, knowledge, logs, rules, topology, ws};
 
 struct Bearer;
 
@@ -38,6 +38,7 @@ impl Modify for Bearer {
         rules::create, rules::list, rules::get, rules::update, rules::delete,
         topology::get, topology::put, topology::dependencies,
         knowledge::runbooks, knowledge::search, events::post, events::list,
+        logs::ingest, logs::lines, logs::templates, logs::anomalies,
     )
 )]
 pub(crate) struct ApiDoc;

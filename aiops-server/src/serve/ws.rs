@@ -1,4 +1,4 @@
-//! WebSockets: `/ws/alerts` (alerts, incidents and anomalies as they happen) and
+//! WebSockets: `/ws/alerts` (alerts, incidents, anomalies and log anomalies as they happen) and
 //! `/ws/metrics/{resource}` (that resource's samples as they are scored). Clients
 //! authenticate with the same bearer header as the REST API, checked before the upgrade.
 //! A client too slow to keep up is told how many messages it missed, then continues.
@@ -6,6 +6,7 @@
 use aiops_service::AlertStreamEvent;
 #[allow(unused_imports)]
 use aiops_service::ErrorBody;
+use aiops_service::log_pipeline::LogAnomalyEvent;
 use aiops_service::metrics::AnomalyEvent;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -19,6 +20,7 @@ use super::http::AppState;
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Pushed<'a> {
     Anomaly(&'a AnomalyEvent),
+    LogAnomaly(&'a LogAnomalyEvent),
     Lagged { missed: u64 },
 }
 
@@ -35,6 +37,7 @@ pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade)
     upgrade.on_upgrade(move |mut ws| async move {
         let mut alerts = s.alerts.subscribe();
         let mut anomalies = s.metrics.subscribe_anomalies();
+        let mut log_anomalies = s.logs.subscribe();
         loop {
             let ok = tokio::select! {
                 e = alerts.recv() => match e {
@@ -44,6 +47,11 @@ pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade)
                 },
                 a = anomalies.recv() => match a {
                     Ok(a) => send(&mut ws, &Pushed::Anomaly(&a)).await,
+                    Err(RecvError::Lagged(n)) => send(&mut ws, &Pushed::Lagged { missed: n }).await,
+                    Err(RecvError::Closed) => false,
+                },
+                a = log_anomalies.recv() => match a {
+                    Ok(a) => send(&mut ws, &Pushed::LogAnomaly(&a)).await,
                     Err(RecvError::Lagged(n)) => send(&mut ws, &Pushed::Lagged { missed: n }).await,
                     Err(RecvError::Closed) => false,
                 },

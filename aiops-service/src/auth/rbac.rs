@@ -22,7 +22,7 @@
 //! | acknowledging an incident / resolving or commenting it | `acknowledge:incidents` / `write:incidents` |
 //! | creating or expiring a silence | `write:silences` |
 //! | `GET /api/v1/anomalies...` | `read:anomalies` |
-//! | `/ws/metrics/{resource_id}`, the service's own `/metrics` | `read:metrics` |
+//! | `/ws/metrics/{resource_id}`, the service's own `/metrics`, `GET /api/v1/logs`, `GET /api/v1/logs/templates`, `GET /api/v1/logs/anomalies` | `read:metrics` |
 //! | `POST /api/v1/anomalies/detect`, `POST /api/v1/rca/analyze`, `POST /api/v1/capacity/forecast` | `execute:analysis` |
 //! | `GET /api/v1/rca/{id}`, `GET /api/v1/capacity/recommendations` | `read:reports` |
 //! | `GET /api/v1/alert-rules...` / `POST`, `PUT`, `DELETE` | `read:rules` / `write:rules` |
@@ -114,7 +114,8 @@ pub enum Permission {
     ReadIncidents,
     /// `read:anomalies`: list and get stored anomalies.
     ReadAnomalies,
-    /// `read:metrics`: series, samples, the metrics WebSocket.
+    /// `read:metrics`: series, samples, the metrics WebSocket, log lines, templates and log
+    /// anomalies.
     ReadMetrics,
     /// `read:topology`: the topology and its dependencies.
     ReadTopology,

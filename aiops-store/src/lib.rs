@@ -21,3 +21,15 @@ pub use logs::{
 pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
 pub use samples::{NewSeries, SavedState, SeriesRow};
 pub use store::{Backend, Durability, Store, StoreOptions};
+
+#[cfg(test)]
+mod testing {
+    use crate::{Store, StoreOptions};
+
+    /// A fresh in-memory SQLite store with the schema applied.
+    pub(crate) async fn memory() -> Store {
+        Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .expect("in-memory store")
+    }
+}

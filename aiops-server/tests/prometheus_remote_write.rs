@@ -1,4 +1,4 @@
-//! A real Prometheus (the Debian `prometheus` binary) writing to `aiops serve` with
+//! A real Prometheus (Debian 2.42) pointed at `aiops serve`: its scrapes arrive by remote_write, and its always-firing rule, sent as to an Alertmanager (`alerting.alertmanagers`, API v2), becomes an aiops alert in an incident.
 //! `remote_write`: both on 127.0.0.1, Prometheus scraping itself and aiops' own `/metrics`
 //! every second; aiops on SQLite, then on PostgreSQL (when installed). Skipped, with a
 //! message, when `prometheus` is not installed
@@ -170,12 +170,28 @@ fn scenario(binary: &Path, store: Option<&str>) {
     let viewer = token_env(dir.path(), "viewer", "scraper", &env);
     let aiops = Server::start_env(dir.path(), "", &env);
     let prom_port = free_port();
+    // An always-firing rule: Prometheus sends it to aiops as to an Alertmanager.
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "groups:\n  - name: aiops-test\n    rules:\n      - alert: AiopsTestAlwaysFiring\n        expr: vector(1)\n        labels:\n          severity: high\n          service: checkout\n        annotations:\n          summary: always firing, for the test\n",
+    )
+    .unwrap();
     let config = format!(
         r#"global:
   scrape_interval: 1s
   evaluation_interval: 1s
   external_labels:
     service: prometheus-test
+rule_files:
+  - {rules}
+alerting:
+  alertmanagers:
+    - api_version: v2
+      authorization:
+        credentials: {ingest}
+      static_configs:
+        - targets: ['127.0.0.1:{aiops_port}']
 scrape_configs:
   - job_name: prometheus
     static_configs:
@@ -199,6 +215,7 @@ remote_write:
       send_interval: 1s
 "#,
         aiops_port = aiops.port,
+        rules = rules.display(),
     );
     let prom = Prometheus::start(binary, dir.path(), &config, prom_port);
 
@@ -239,6 +256,42 @@ remote_write:
     );
     let anomalies = aiops.get("/api/v1/anomalies?limit=5", &viewer);
     assert_eq!(anomalies.status(), 200);
+    // The firing rule became an aiops alert, in an incident on its service.
+    let started = Instant::now();
+    loop {
+        let alerts: serde_json::Value = aiops
+            .get("/api/v1/alerts?status=firing", &viewer)
+            .json()
+            .unwrap();
+        let incidents: serde_json::Value = aiops.get("/api/v1/incidents", &viewer).json().unwrap();
+        let fired = alerts["alerts"].as_array().is_some_and(|a| {
+            a.iter().any(|x| {
+                x["labels"]["alertname"] == "AiopsTestAlwaysFiring" && x["source"] == "alertmanager"
+            })
+        });
+        let incident = incidents["incidents"].as_array().is_some_and(|i| {
+            i.iter().any(|x| {
+                x["resources"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|r| r == "checkout"))
+            })
+        });
+        if fired && incident {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the firing rule did not arrive: {alerts}\n{incidents}\n{}",
+            prom.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(
+        prom.counter("prometheus_notifications_errors_total"),
+        0.0,
+        "{}",
+        prom.log_text()
+    );
     drop(prom);
     assert!(aiops.stop(), "graceful stop");
 

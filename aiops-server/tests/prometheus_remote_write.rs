@@ -1,5 +1,7 @@
-//! A real Prometheus (Debian 2.42) pointed at `aiops serve`: its scrapes arrive by remote_write, and its always-firing rule, sent as to an Alertmanager (`alerting.alertmanagers`, API v2), becomes an aiops alert in an incident.
-//! `remote_write`: both on 127.0.0.1, Prometheus scraping itself and aiops' own `/metrics`
+//! A real Prometheus (the Debian `prometheus` binary) pointed at `aiops serve`: its scrapes
+//! arrive by `remote_write`, and its always-firing rule, sent as to an Alertmanager
+//! (`alerting.alertmanagers`, API v2), becomes an aiops alert in an incident. Both on
+//! 127.0.0.1, Prometheus scraping itself and aiops' own `/metrics`
 //! every second; aiops on SQLite, then on PostgreSQL (when installed). Skipped, with a
 //! message, when `prometheus` is not installed
 //! (`scripts/install-test-services.sh` installs it; `AIOPS_REQUIRE_PROMETHEUS=1` makes a

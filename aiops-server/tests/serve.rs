@@ -344,6 +344,13 @@ fn alerts_become_incidents_operators_act_on_them_and_the_audit_log_records_it() 
         json_of(s.get("/api/v2/status", &viewer)).1["cluster"]["status"],
         "disabled"
     );
+    // Like Alertmanager, a missing startsAt is the time of receipt.
+    let (status, body) = json_of(s.post_json(
+        "/api/v2/alerts",
+        &prom,
+        &json!([{"labels": {"alertname": "NoStart", "service": "web"}}]),
+    ));
+    assert_eq!(status, 200, "{body}");
     // A viewer may not acknowledge; an operator may.
     let fp = list["alerts"][0]["alert_id"].as_str().unwrap().to_string();
     assert_eq!(
@@ -406,7 +413,7 @@ fn alerts_become_incidents_operators_act_on_them_and_the_audit_log_records_it() 
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         json_of(s.get("/api/v1/alerts?status=firing", &viewer)).1["total"],
-        2
+        3
     );
 }
 

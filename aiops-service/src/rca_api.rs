@@ -255,7 +255,8 @@ pub async fn analyze(
     }
     let t = target(store, req).await?;
     let window = i64::from(req.time_window_minutes) * 60_000;
-    let (from, to) = (t.anchor - window, t.anchor + window / 3);
+    // Nothing after `now` exists yet: an empty tail would only be filled in.
+    let (from, to) = (t.anchor - window, (t.anchor + window / 3).min(now + 1));
     let id = next_id(store).await?;
     let mut out = RcaAnalysis {
         analysis_id: id.clone(),

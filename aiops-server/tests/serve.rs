@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aiops_store::{Store, StoreOptions};
-use common::server::{Server, token, write_request};
+use common::server::{Server, eventually, json_of, token, write_request};
 use serde_json::{Value, json};
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nlimits:\n  max_body_bytes: 200000\n";
@@ -37,29 +37,12 @@ fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
         .collect()
 }
 
-fn json_of(r: reqwest::blocking::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
 fn metric_value(text: &str, name: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(f64::NAN)
-}
-
-/// Polls until `f` gives Some or 20 s pass.
-fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "timed out");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

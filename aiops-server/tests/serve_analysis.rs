@@ -3,36 +3,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::server::{Server, token};
+use common::server::{Server, eventually, json_of, now_ms, token};
 use serde_json::{Value, json};
 
 const TOPOLOGY: &str = r#"{"nodes": [{"id": "frontend", "kind": "service"}, {"id": "api", "kind": "service"}, {"id": "db", "kind": "database"}],
  "edges": [{"from": "frontend", "to": "api", "kind": "calls"}, {"from": "api", "to": "db", "kind": "calls"}]}"#;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-fn json_of(r: reqwest::blocking::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Latency of three services over 200 minutes: db slows first (20 minutes ago), api two
 /// minutes later, frontend two minutes after that.

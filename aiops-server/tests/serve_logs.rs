@@ -3,32 +3,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::server::{Server, token};
+use common::server::{Server, eventually, json_of, token};
 use serde_json::{Value, json};
 
 const CONFIG: &str =
     "logs:\n  detector:\n    warmup_lines: 50\nlimits:\n  max_body_bytes: 200000\n";
 
 const T0: i64 = 1_700_000_000_000;
-
-fn json_of(r: reqwest::blocking::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-/// Polls until `f` gives Some or 20 s pass.
-fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "timed out");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// 42 minutes of a steady service, 40 errors in minute 40, a mailed address in minute 0.
 fn lines() -> Vec<Value> {

@@ -8,10 +8,8 @@ mod common;
 #[path = "../../aiops-store/tests/common/postgres.rs"]
 mod postgres;
 
-use std::time::{Duration, Instant};
-
 use aiops_store::{AnomalyFilter, Backend, Store, StoreOptions};
-use common::server::{Server, token_env, write_request};
+use common::server::{Server, eventually, token_env, write_request};
 use serde_json::Value;
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\n";
@@ -37,18 +35,6 @@ fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
 fn json_of(r: reqwest::blocking::Response) -> Value {
     assert_eq!(r.status(), 200);
     r.json().unwrap()
-}
-
-/// Polls until `f` gives Some or 30 s pass.
-fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -4,36 +4,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use common::server::{Server, token};
+use common::server::{Server, eventually, json_of, now_ms, token};
 use serde_json::{Value, json};
 
 const CONFIG: &str = "rules:\n  eval_interval_s: 1\n";
-
-fn json_of(r: reqwest::blocking::Response) -> (u16, Value) {
-    let status = r.status().as_u16();
-    (status, r.json().unwrap_or(Value::Null))
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Polls until `f` gives Some or 20 s pass.
-fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "timed out");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn send(
     s: &Server,

@@ -183,3 +183,29 @@ pub(crate) fn write_request(metric: &str, service: &str, samples: &[(i64, f64)])
         ..Default::default()
     }
 }
+
+/// A response's status and JSON body (`Null` when the body is not JSON).
+pub(crate) fn json_of(r: reqwest::blocking::Response) -> (u16, serde_json::Value) {
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+/// Polls `f` until it gives `Some` (every 50 ms; fails after 30 s).
+pub(crate) fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "timed out");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The wall clock, ms since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}

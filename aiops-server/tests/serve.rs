@@ -7,19 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aiops_store::{Store, StoreOptions};
-use common::server::{Server, eventually, json_of, token, write_request};
+use common::server::{Server, T0, eventually, json_of, token, write_request};
 use serde_json::{Value, json};
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nlimits:\n  max_body_bytes: 200000\n";
-
-/// A day ago, on a whole minute: recent enough that retention keeps it (fixed per run).
-static T0: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    (now / 60_000 - 24 * 60) * 60_000
-});
 
 /// A noisy flat series with a spike at point 150 (one sample a minute).
 fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {

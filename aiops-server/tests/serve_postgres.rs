@@ -9,19 +9,17 @@ mod common;
 mod postgres;
 
 use aiops_store::{AnomalyFilter, Backend, Store, StoreOptions};
-use common::server::{Server, eventually, token_env, write_request};
+use common::server::{Server, T0, eventually, token_env, write_request};
 use serde_json::Value;
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\n";
-
-const T0: i64 = 1_700_000_000_000;
 
 /// A noisy flat series with a spike at point 150 (one sample a minute).
 fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
     range
         .map(|i| {
             (
-                T0 + i * 60_000,
+                *T0 + i * 60_000,
                 if i == 150 {
                     90.0
                 } else {

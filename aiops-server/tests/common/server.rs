@@ -209,3 +209,8 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+/// A day ago on a whole minute: recent enough that retention keeps samples stamped from it
+/// (fixed for the whole test run).
+pub(crate) static T0: std::sync::LazyLock<i64> =
+    std::sync::LazyLock::new(|| (now_ms() / 60_000 - 24 * 60) * 60_000);

@@ -1110,11 +1110,7 @@ impl AlertPipeline {
             before: q.cursor.as_deref().map(decode_cursor).transpose()?,
         };
         let (total, mut rows) = self.store.alerts(&filter, limit + 1).await?;
-        let next_cursor = (rows.len() > limit).then(|| {
-            rows.truncate(limit);
-            let last = &rows[limit - 1];
-            encode_cursor(last.updated_at, &last.fingerprint)
-        });
+        let next_cursor = page(&mut rows, limit, |r| (r.updated_at, r.fingerprint.as_str()));
         Ok(AlertList {
             total,
             alerts: rows.iter().map(AlertView::from).collect(),
@@ -1132,11 +1128,7 @@ impl AlertPipeline {
             before: q.cursor.as_deref().map(decode_cursor).transpose()?,
         };
         let (total, mut rows) = self.store.incidents(&filter, limit + 1).await?;
-        let next_cursor = (rows.len() > limit).then(|| {
-            rows.truncate(limit);
-            let last = &rows[limit - 1];
-            encode_cursor(last.updated_at, &last.id)
-        });
+        let next_cursor = page(&mut rows, limit, |r| (r.updated_at, r.id.as_str()));
         Ok(IncidentList {
             total,
             incidents: rows.iter().map(IncidentSummary::from).collect(),
@@ -1185,6 +1177,19 @@ impl AlertPipeline {
             rca,
         })
     }
+}
+
+/// Cuts a `limit + 1` fetch to `limit` rows; the cursor of the next page when there is one.
+fn page<T>(
+    rows: &mut Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> (TimestampMs, &str),
+) -> Option<String> {
+    (rows.len() > limit).then(|| {
+        rows.truncate(limit);
+        let (at, id) = key(&rows[limit - 1]);
+        encode_cursor(at, id)
+    })
 }
 
 /// The row of a received alert, given the stored one (see the module docs for the status).

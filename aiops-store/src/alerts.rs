@@ -262,6 +262,23 @@ async fn append_event(tx: &mut sqlx::AnyConnection, e: &IncidentEvent) -> Result
     Ok(())
 }
 
+/// Adds `(updated_at, key) < (at, id)` (rows after the cursor, newest first).
+fn after_cursor(q: &mut Sql, before: Option<&(TimestampMs, String)>, key: &str) {
+    let Some((at, id)) = before else { return };
+    q.push(if q.text.contains(" WHERE ") {
+        " AND "
+    } else {
+        " WHERE "
+    })
+    .push("(updated_at < ")
+    .bind(*at)
+    .push(" OR (updated_at = ")
+    .bind(*at)
+    .push(&format!(" AND {key} < "))
+    .bind(id.as_str())
+    .push("))");
+}
+
 impl Store {
     /// Commits a batch of received alerts and what they changed, atomically. Returns the log
     /// sequence numbers given to `commit.log`, in order.
@@ -330,19 +347,8 @@ impl Store {
             w.opt("severity", "=", filter.severity.clone());
             w.opt("incident_id", "=", filter.incident_id.clone());
             let mut q = w.done();
-            if let (true, Some((at, fp))) = (cursor, &filter.before) {
-                q.push(if q.text.contains(" WHERE ") {
-                    " AND "
-                } else {
-                    " WHERE "
-                })
-                .push("(updated_at < ")
-                .bind(*at)
-                .push(" OR (updated_at = ")
-                .bind(*at)
-                .push(" AND fingerprint < ")
-                .bind(fp.as_str())
-                .push("))");
+            if cursor {
+                after_cursor(&mut q, filter.before.as_ref(), "fingerprint");
             }
             q
         };
@@ -397,19 +403,8 @@ impl Store {
             w.opt("status", "=", filter.status.clone());
             w.opt("severity", "=", filter.severity.clone());
             let mut q = w.done();
-            if let (true, Some((at, id))) = (cursor, &filter.before) {
-                q.push(if q.text.contains(" WHERE ") {
-                    " AND "
-                } else {
-                    " WHERE "
-                })
-                .push("(updated_at < ")
-                .bind(*at)
-                .push(" OR (updated_at = ")
-                .bind(*at)
-                .push(" AND id < ")
-                .bind(id.as_str())
-                .push("))");
+            if cursor {
+                after_cursor(&mut q, filter.before.as_ref(), "id");
             }
             q
         };

@@ -109,3 +109,75 @@ fn remote_write_on_postgres_becomes_anomalies_seen_by_every_replica() {
         store.close().await;
     });
 }
+
+/// Two replicas on one PostgreSQL: alerts sent to either, even at once, end in the same
+/// incidents, never two for one.
+#[test]
+fn two_replicas_never_open_two_incidents_for_one_problem() {
+    let Some(url) = postgres::database("replicas") else {
+        return;
+    };
+    let env = [("AIOPS_STORE", url.as_str())];
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token_env(dir.path(), "admin", "a", &env);
+    let prom = token_env(dir.path(), "ingest", "prom", &env);
+    let a = Server::start_env(dir.path(), "", &env);
+    let other = tempfile::tempdir().unwrap();
+    let b = Server::start_env(other.path(), "", &env);
+    let now = aiops_core::time::format_rfc3339(common::server::now_ms());
+    let alert = |name: &str| serde_json::json!([{"labels": {"alertname": name, "service": "checkout", "severity": "critical"}, "startsAt": now}]);
+    // Another problem first, on replica A only: B must still know of it.
+    let db = serde_json::json!([{"labels": {"alertname": "DiskFull", "service": "db", "severity": "high"}, "startsAt": now}]);
+    assert_eq!(a.post_json("/api/v2/alerts", &prom, &db).status(), 200);
+    assert_eq!(
+        a.post_json("/api/v2/alerts", &prom, &alert("HighLatency"))
+            .status(),
+        200
+    );
+    // The same problem reported to the other replica, and the first alert resent to it.
+    assert_eq!(
+        b.post_json("/api/v2/alerts", &prom, &alert("HighErrors"))
+            .status(),
+        200
+    );
+    assert_eq!(
+        b.post_json("/api/v2/alerts", &prom, &alert("HighLatency"))
+            .status(),
+        200
+    );
+    // Both at once, many times.
+    std::thread::scope(|sc| {
+        for (server, name) in [
+            (&a, "HighLatency"),
+            (&b, "HighErrors"),
+            (&a, "HighErrors"),
+            (&b, "HighLatency"),
+        ] {
+            let body = alert(name);
+            let prom = &prom;
+            sc.spawn(move || {
+                for _ in 0..10 {
+                    assert_eq!(
+                        server.post_json("/api/v2/alerts", prom, &body).status(),
+                        200
+                    );
+                }
+            });
+        }
+    });
+    for s in [&a, &b] {
+        let incidents: serde_json::Value = s.get("/api/v1/incidents", &admin).json().unwrap();
+        assert_eq!(incidents["total"], 2, "{incidents}");
+        let list = incidents["incidents"].as_array().unwrap();
+        let of = |svc: &str| {
+            list.iter()
+                .find(|i| i["resources"][0] == svc)
+                .unwrap_or_else(|| panic!("no incident on {svc}: {incidents}"))
+        };
+        assert_eq!(of("checkout")["alert_count"], 2, "{incidents}");
+        assert_eq!(of("db")["alert_count"], 1, "{incidents}");
+        let alerts: serde_json::Value = s.get("/api/v1/alerts", &admin).json().unwrap();
+        assert_eq!(alerts["total"], 3, "{alerts}");
+    }
+    assert!(a.stop() && b.stop());
+}

@@ -428,6 +428,25 @@ struct Snapshot {
 }
 
 /// Everything the mutex guards.
+/// The engine held by one call: both locks (see [`AlertPipeline::lock`]).
+struct Locked<'a> {
+    inner: MutexGuard<'a, Inner>,
+    _cluster: aiops_store::ClusterLock,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.inner
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     engine: Engine,
@@ -666,12 +685,25 @@ impl AlertPipeline {
     }
 
     /// The mutex, with the engine rebuilt first if a previous call failed.
-    async fn lock(&self) -> Result<MutexGuard<'_, Inner>> {
+    /// The engine, up to date with the store: this process' mutex, then the lock shared by
+    /// every process on the store (PostgreSQL replicas), then a rebuild when the log holds
+    /// entries this engine has not seen (another replica took them) or a call failed.
+    async fn lock(&self) -> Result<Locked<'_>> {
         let mut inner = self.inner.lock().await;
+        let cluster = self.store.lock_alerts().await?;
+        if !inner.stale
+            && self.store.backend() == aiops_store::Backend::Postgres
+            && self.store.alert_log_last_seq().await? > inner.seq
+        {
+            inner.stale = true;
+        }
         if inner.stale {
             *inner = load(&self.store, &self.config, self.topology.as_ref()).await?;
         }
-        Ok(inner)
+        Ok(Locked {
+            inner,
+            _cluster: cluster,
+        })
     }
 
     fn failed<T>(&self, inner: &mut Inner, r: Result<T>) -> Result<T> {
@@ -974,7 +1006,8 @@ impl AlertPipeline {
         })
         .map_err(internal)?;
         self.store.put_value(SNAPSHOT_KEY, &text, now).await?;
-        self.store.prune_alert_log(inner.seq).await?;
+        // The last entry stays: its number tells other replicas how far the log went.
+        self.store.prune_alert_log(inner.seq - 1).await?;
         self.counters.snapshots.fetch_add(1, Ordering::Relaxed);
         Ok(inner.seq)
     }

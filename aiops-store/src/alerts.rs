@@ -112,6 +112,12 @@ pub struct AlertCommit {
     pub events: Vec<IncidentEvent>,
 }
 
+/// The alert pipelines' lock across processes ([`Store::lock_alerts`]); released on drop.
+#[derive(Debug)]
+pub struct ClusterLock {
+    _conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+}
+
 /// Filters of [`Store::alerts`].
 #[derive(Debug, Clone, Default)]
 pub struct AlertFilter {
@@ -330,6 +336,30 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The highest `alert_log` sequence number (0 when empty).
+    pub async fn alert_log_last_seq(&self) -> Result<i64> {
+        let r = Sql::new("SELECT COALESCE(MAX(seq), 0) FROM alert_log")
+            .query()
+            .fetch_one(&self.write)
+            .await?;
+        Ok(r.try_get(0)?)
+    }
+
+    /// Takes the lock that orders the alert pipelines of every process sharing this store
+    /// (PostgreSQL: a session advisory lock on a connection closed when the guard drops, so
+    /// the lock can never outlive it; SQLite: one process, nothing to take).
+    pub async fn lock_alerts(&self) -> Result<ClusterLock> {
+        if self.backend() != crate::store::Backend::Postgres {
+            return Ok(ClusterLock { _conn: None });
+        }
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("SELECT pg_advisory_lock(7305021)")
+            .execute(&mut *conn)
+            .await?;
+        conn.close_on_drop();
+        Ok(ClusterLock { _conn: Some(conn) })
     }
 
     /// Drops logged alerts up to `seq` (once a snapshot covers them); returns how many.

@@ -10,7 +10,8 @@ mod sql;
 pub mod store;
 
 pub use alerts::{
-    AlertCommit, AlertFilter, AlertRow, IncidentEvent, IncidentFilter, IncidentRow, LoggedAlert,
+    AlertCommit, AlertFilter, AlertRow, ClusterLock, IncidentEvent, IncidentFilter, IncidentRow,
+    LoggedAlert,
 };
 pub use anomalies::{AnomalyFilter, AnomalyRow, NewAnomaly};
 pub use error::{Result, StoreError};

@@ -33,114 +33,30 @@ mod common;
 mod postgres;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aiops_store::{Store, StoreOptions};
+use common::daemon::{Daemon, binary_or_skip, metric_sum};
 use common::server::{Server, free_port, token_env};
 
-/// The `prometheus` binary, if installed.
-fn prometheus_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("AIOPS_PROMETHEUS") {
-        return Some(PathBuf::from(p));
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("prometheus"))
-        .find(|p| p.is_file())
-}
-
-/// A Prometheus process; killed when dropped.
-struct Prometheus {
-    child: Child,
-    url: String,
-    log: PathBuf,
-}
-
-impl Prometheus {
-    fn start(binary: &Path, dir: &Path, config: &str, port: u16) -> Prometheus {
-        let cfg = dir.join("prometheus.yml");
-        std::fs::write(&cfg, config).unwrap();
-        let log = dir.join("prometheus.log");
-        let child = Command::new(binary)
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("prometheus-data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start prometheus");
-        let p = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-        };
-        let http = reqwest::blocking::Client::new();
-        let started = Instant::now();
-        loop {
-            if let Ok(r) = http.get(format!("{}/-/ready", p.url)).send()
-                && r.status() == 200
-            {
-                return p;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "prometheus did not start:\n{}",
-                p.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// The sum of a counter over all its series, from Prometheus' own `/metrics`.
-    fn counter(&self, name: &str) -> f64 {
-        let text = reqwest::blocking::get(format!("{}/metrics", self.url))
-            .unwrap()
-            .text()
-            .unwrap();
-        metric_sum(&text, name)
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The sum of every sample of `name` (with or without labels) in a text exposition.
-fn metric_sum(text: &str, name: &str) -> f64 {
-    text.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// The Prometheus binary, or `None` (after saying why) when the test must skip.
+/// The Prometheus binary, or `None` when the test must skip.
 fn prometheus_or_skip() -> Option<PathBuf> {
-    let binary = prometheus_binary();
-    if binary.is_none() {
-        assert!(
-            std::env::var("AIOPS_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
-            "AIOPS_REQUIRE_PROMETHEUS=1 but prometheus is not installed"
-        );
-        eprintln!(
-            "skipped: prometheus is not installed (Debian package prometheus; \
-             scripts/install-test-services.sh installs it)"
-        );
-    }
-    binary
+    binary_or_skip("prometheus", "AIOPS_PROMETHEUS", "AIOPS_REQUIRE_PROMETHEUS")
+}
+
+/// Starts Prometheus with this configuration on `port`.
+fn start_prometheus(binary: &Path, dir: &Path, config: &str, port: u16) -> Daemon {
+    let cfg = dir.join("prometheus.yml");
+    std::fs::write(&cfg, config).unwrap();
+    let args = [
+        format!("--config.file={}", cfg.display()),
+        format!(
+            "--storage.tsdb.path={}",
+            dir.join("prometheus-data").display()
+        ),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+    ];
+    Daemon::start(binary, &args, dir, "prometheus", port)
 }
 
 #[test]
@@ -219,7 +135,7 @@ remote_write:
         aiops_port = aiops.port,
         rules = rules.display(),
     );
-    let prom = Prometheus::start(binary, dir.path(), &config, prom_port);
+    let prom = start_prometheus(binary, dir.path(), &config, prom_port);
 
     // Samples arrive: aiops counts them, and Prometheus counts them sent.
     let started = Instant::now();

@@ -2,6 +2,7 @@
 // Each test file uses only some of them.
 #![allow(dead_code)]
 
+pub(crate) mod daemon;
 pub(crate) mod server;
 
 use std::path::{Path, PathBuf};

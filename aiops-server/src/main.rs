@@ -23,8 +23,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// aiops: anomaly detection on metrics and logs, alert correlation, root-cause ranking and
-/// forecasting, on files (CSV, JSON lines, Prometheus `query_range` JSON, Alertmanager alerts,
-/// log files); plus the evaluations on public benchmarks.
+/// forecasting, as a service (`aiops serve`: remote_write, Alertmanager and JSON ingest, REST
+/// and WebSocket API) or on files (CSV, JSON lines, Prometheus `query_range` JSON,
+/// Alertmanager alerts, log files); plus the evaluations on public benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "aiops", version, long_about = None, propagate_version = true)]
 #[command(after_help = "File formats, configuration keys and examples: docs/reference.md.")]

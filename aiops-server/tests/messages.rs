@@ -297,8 +297,12 @@ fn detector_parameter_errors_say_how_to_write_them() {
 fn help_promises_only_what_exists() {
     let o = aiops(&["--help"]);
     let out = String::from_utf8(o.stdout).unwrap();
-    assert_lacks(&out, &["HTTP", "Grafana", "service"]);
-    assert_has(&out, &["detect", "forecast", "eval"]);
+    // Grafana, Kafka and the console are not there yet: the help must not promise them.
+    assert_lacks(&out, &["Grafana", "Kafka", "console"]);
+    assert_has(
+        &out,
+        &["detect", "forecast", "eval", "serve", "token", "push"],
+    );
     let o = aiops(&["eval", "nab", "--help"]);
     let out = String::from_utf8(o.stdout).unwrap();
     assert_has(

@@ -365,6 +365,16 @@ fn alerts_become_incidents_operators_act_on_them_and_the_audit_log_records_it() 
         .status(),
         404
     );
+    // The service's own metrics count them.
+    let text = s.get("/metrics", &admin).text().unwrap();
+    assert!(
+        metric_value(&text, "aiops_alerts_received_total") >= 4.0,
+        "{text}"
+    );
+    assert!(
+        metric_value(&text, "aiops_incidents_opened_total") >= 1.0,
+        "{text}"
+    );
     // The audit log: admins only; it holds the refusal and both actions.
     assert_eq!(s.get("/api/v1/audit", &operator).status(), 403);
     let (_, audit) = json_of(s.get("/api/v1/audit", &admin));

@@ -726,6 +726,45 @@ impl AlertPipeline {
         }
     }
 
+    /// The pipeline's counters in the Prometheus text format (for `/metrics`).
+    pub fn exposition(&self) -> String {
+        let c = &self.counters;
+        let mut out = String::new();
+        for (name, help, v) in [
+            (
+                "aiops_alerts_received_total",
+                "Alerts received and committed.",
+                &c.alerts_in,
+            ),
+            (
+                "aiops_alerts_duplicates_total",
+                "Alerts that repeated one already known.",
+                &c.duplicates,
+            ),
+            (
+                "aiops_incidents_opened_total",
+                "Incidents opened.",
+                &c.incidents_opened,
+            ),
+            (
+                "aiops_alert_pipeline_failures_total",
+                "Alert pipeline calls that failed (the engine was rebuilt).",
+                &c.failures,
+            ),
+            (
+                "aiops_alert_snapshots_total",
+                "Correlation state snapshots saved.",
+                &c.snapshots,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+
     /// Runs a batch of alerts from `source` (`alertmanager`, `webhook`, `rule:NAME`...)
     /// through the engine at time `now` (ms; the engine's time if that is later) and commits
     /// them with what they changed; returns once the store has committed.

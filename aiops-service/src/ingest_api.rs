@@ -102,13 +102,11 @@ pub fn group_points(request: PointsRequest) -> Result<Vec<SeriesSamples>> {
         labels = labels.with("__name__", p.metric.as_str()).map_err(|e| {
             ServiceError::invalid_parameter(format!("points[{i}].labels"), e.to_string())
         })?;
-        if let Some(r) = &p.resource {
-            if r.is_empty() {
-                return Err(ServiceError::invalid_parameter(
-                    format!("points[{i}].resource"),
-                    "must not be empty",
-                ));
-            }
+        if p.resource.as_ref().is_some_and(|r| r.is_empty()) {
+            return Err(ServiceError::invalid_parameter(
+                format!("points[{i}].resource"),
+                "must not be empty",
+            ));
         }
         let entry = series
             .entry(labels.clone())

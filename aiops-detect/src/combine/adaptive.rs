@@ -33,6 +33,9 @@
 //! a row on one side, with the residual alarmed) is accepted as the new level: the alarm ends
 //! and the next anomaly is judged against the new normal. No rest period follows an alarm.
 //!
+//! **Not seen**: a drop in variance, and a value never seen before that lies within the range
+//! and near the baseline (a new level between the two levels of a square wave).
+//!
 //! **Warm-up.** Nothing is scored for the first `warmup` points (default 30), which set the
 //! level and scale (running means, robust to a single outlier through the clipping); from
 //! then on, points are scored with the fallback thresholds until the learned ones take over.
@@ -173,6 +176,8 @@ const VAR_ALPHA: f64 = 2.0 / 41.0;
 const CLIP: f64 = 4.0;
 /// Points in a row on one side, alarmed, after which a shift is the new level.
 const SETTLE: u32 = 24;
+/// Share of the mean non-zero step below which the scales are not taken.
+const JUMP_FLOOR: f64 = 0.5;
 /// Points after which a new extreme counts.
 const EXTREME_FROM: u64 = 100;
 /// Excess over the seen range, as a share of it, at which a new extreme is flagged.
@@ -268,6 +273,8 @@ struct State {
     /// The previous deseasonalised value and the scale of its steps.
     prev: f64,
     step_scale: f64,
+    /// Mean size of the steps that are not zero.
+    jump: f64,
     mean_z: f64,
     mean_z2: f64,
     min: f64,
@@ -289,6 +296,7 @@ impl Kernel for AdaptiveKernel {
             scale: 0.0,
             prev: 0.0,
             step_scale: 0.0,
+            jump: 0.0,
             mean_z: 0.0,
             mean_z2: 1.0,
             min: 0.0,
@@ -365,7 +373,11 @@ impl State {
         }
         let expected = self.level + s;
         let r = x - expected;
-        let floor = 1e-9 * (1.0 + expected.abs()) + 1e-6 * (self.max - self.min);
+        // Half the typical size of the steps that are not zero: on a quantised series (a few
+        // levels, long constant stretches) the scales would shrink to nothing between its
+        // regular jumps and make every jump an anomaly.
+        let floor = (1e-9 * (1.0 + expected.abs()) + 1e-6 * (self.max - self.min))
+            .max(JUMP_FLOOR * self.jump);
         let scale = self.scale.max(floor);
         let z = r / scale;
         let step = deseason - self.prev;
@@ -455,6 +467,10 @@ impl State {
         if !self.season.is_empty() {
             let phase = (slot % self.season.len() as u64) as usize;
             self.season[phase] += SEASON_ALPHA * (expected + rc - self.level - s);
+        }
+        if step.abs() > 1e-9 * (1.0 + deseason.abs()) {
+            let a = if self.jump == 0.0 { 1.0 } else { a_scale };
+            self.jump += a * (step.abs() - self.jump);
         }
         self.prev = deseason;
         self.min = self.min.min(x);
@@ -619,6 +635,24 @@ mod tests {
         for at in [500, 560, 620, 680] {
             assert!(f.contains(&at), "{at}: {f:?}");
         }
+    }
+
+    #[test]
+    fn regular_jumps_of_a_quantised_series_are_normal() {
+        // A square wave between -1 and 1 (15 points each), then a level beyond both. (A level
+        // between them, 0.33, is close to the baseline and goes unseen: no statistic sees a
+        // value that is new but within the range, nor a drop in variance.)
+        let mut v: Vec<f64> = (0..4000)
+            .map(|i| if (i / 15) % 2 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        for x in &mut v[3000..3050] {
+            *x = 3.0;
+        }
+        let det = AdaptiveParams::new().check().unwrap();
+        let d = det.detect(&ts(v.len()), &v).unwrap();
+        let f = flagged(&d);
+        assert!(f.iter().all(|&i| i >= 3000), "{f:?}");
+        assert!(f.contains(&3000), "{f:?}");
     }
 
     #[test]

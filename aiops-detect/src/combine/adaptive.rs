@@ -16,11 +16,17 @@
 //! 4. `EWMA(z²)` over about 40 points: variance changes.
 //!
 //! **Adaptive thresholds.** Each statistic has its own peaks-over-threshold tail (in the style
-//! of SPOT, Siffer et al., KDD 2017): the excesses over a fixed high level are modelled by a
-//! generalised Pareto distribution (method-of-moments fit from running sums, forgotten over
-//! about 10,000 points), and the threshold is the value exceeded with probability `risk` per
-//! point. A heavy-tailed series thus gets a high threshold and a quiet series a low one, with
-//! no parameter to set. Before a tail has 10 peaks a fixed, conservative threshold stands in.
+//! of SPOT, Siffer et al., KDD 2017): the rate of excesses over a fixed high level (counts
+//! forgotten over about 10,000 points) and an exponential tail (a generalised Pareto
+//! distribution of shape 0) scaled by the median of the last 256 excesses give the value
+//! exceeded with probability `risk / 4` per point. Only points that raised no alarm are
+//! learned. A heavy-tailed series thus gets a high threshold and a quiet series a low one,
+//! with no parameter to set. Before a tail has 10 peaks a fixed, conservative threshold
+//! stands in. The scales are floored at half the mean size of the non-zero steps, so a
+//! quantised series (a few levels, long constant stretches) does not make each of its regular
+//! jumps an anomaly. (A fitted shape, by moments or by quantiles, did worse: anomalies that
+//! stay below the threshold still reach the tail and inflate it, and a bounded fitted tail
+//! locks the threshold at the largest excess learned.)
 //! A fifth signal, a value beyond everything seen so far by more than a tenth of the seen
 //! range, counts from point 100 on.
 //!
@@ -38,13 +44,15 @@
 //!
 //! **Warm-up.** Nothing is scored for the first `warmup` points (default 30), which set the
 //! level and scale (running means, robust to a single outlier through the clipping); from
-//! then on, points are scored with the fallback thresholds until the learned ones take over.
+//! then on, points are scored with the fallback thresholds until the learned ones take over;
+//! the two smoothed statistics count from point `warmup + 41`, once their memory is filled.
 //! Seasonal handling starts once a period is found (at point 256 or `detect_window`).
+//! So a spike is caught from point 31 (a 301-point series with a spike at 251 is flagged).
 //!
 //! **Cost.** O(1) per point (a period search, O(n log n), runs at most twice); memory: at
 //! most `detect_window` buffered points until the period search ends, then a period's offsets
-//! (at most `detect_window / 3`) and a few dozen numbers.
-//!
+//! (at most `detect_window / 3`), 4 × 256 excesses and a few dozen numbers. About 0.2 to
+//! 1.2 µs per point in `aiops eval events` on a shared 2-core machine.
 
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};

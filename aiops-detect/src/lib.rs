@@ -13,6 +13,7 @@ pub mod seasonal;
 pub mod shift;
 pub mod statistical;
 
+pub use combine::adaptive::{Adaptive, AdaptiveKernel, AdaptiveOnline, AdaptiveParams};
 pub use combine::ensemble::{Combine, Ensemble, EnsembleOnline, EnsembleParams, Member};
 pub use combine::likelihood::{Likelihood, LikelihoodParams};
 pub use common::suppression::{SuppressionParams, Suppressor};

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::combine::ensemble::Ensemble;
+use crate::combine::{adaptive::Adaptive, ensemble::Ensemble};
 use crate::control::{cusum::Cusum, ewma::Ewma};
 use crate::detector::{Described, Detector, ParamGuard};
 use crate::error::{DetectError, Result};
@@ -102,6 +102,7 @@ const fn entry<T: Described + Detector + 'static>() -> DetectorInfo {
 pub const DETECTORS: &[DetectorInfo] = &[
     entry::<ExtremesContextual>(),
     entry::<Ensemble>(),
+    entry::<Adaptive>(),
     entry::<Contextual>(),
     entry::<Novelty>(),
     entry::<RollingZScore>(),

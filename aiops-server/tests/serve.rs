@@ -7,26 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aiops_store::{Store, StoreOptions};
-use common::server::{Server, T0, eventually, json_of, token, write_request};
+use common::server::{Server, T0, eventually, json_of, spiky_samples, token, write_request};
 use serde_json::{Value, json};
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nlimits:\n  max_body_bytes: 200000\n";
-
-/// A noisy flat series with a spike at point 150 (one sample a minute).
-fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
-    range
-        .map(|i| {
-            (
-                *T0 + i * 60_000,
-                if i == 150 {
-                    90.0
-                } else {
-                    50.0 + ((i * 7919) % 13) as f64 * 0.3
-                },
-            )
-        })
-        .collect()
-}
 
 fn metric_value(text: &str, name: &str) -> f64 {
     text.lines()
@@ -150,7 +134,10 @@ fn remote_write_samples_become_anomalies_and_a_restart_resumes_detection() {
     let prom = token(dir.path(), "ingest", "prom");
     let s = Server::start(dir.path(), CONFIG);
     for chunk in [0..50, 50..100, 100..160] {
-        let r = s.remote_write(&prom, &write_request("cpu_usage", "api", &samples(chunk)));
+        let r = s.remote_write(
+            &prom,
+            &write_request("cpu_usage", "api", &spiky_samples(chunk)),
+        );
         assert_eq!(r.status(), 204);
     }
     let list = eventually(|| {
@@ -180,7 +167,7 @@ fn remote_write_samples_become_anomalies_and_a_restart_resumes_detection() {
     assert_eq!(
         s.remote_write(
             &prom,
-            &write_request("cpu_usage", "api", &samples(160..200))
+            &write_request("cpu_usage", "api", &spiky_samples(160..200))
         )
         .status(),
         204

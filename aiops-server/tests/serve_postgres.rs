@@ -9,26 +9,10 @@ mod common;
 mod postgres;
 
 use aiops_store::{AnomalyFilter, Backend, Store, StoreOptions};
-use common::server::{Server, T0, eventually, token_env, write_request};
+use common::server::{Server, eventually, spiky_samples, token_env, write_request};
 use serde_json::Value;
 
 const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\n";
-
-/// A noisy flat series with a spike at point 150 (one sample a minute).
-fn samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
-    range
-        .map(|i| {
-            (
-                *T0 + i * 60_000,
-                if i == 150 {
-                    90.0
-                } else {
-                    50.0 + ((i * 7919) % 13) as f64 * 0.3
-                },
-            )
-        })
-        .collect()
-}
 
 fn json_of(r: reqwest::blocking::Response) -> Value {
     assert_eq!(r.status(), 200);
@@ -46,13 +30,19 @@ fn remote_write_on_postgres_becomes_anomalies_seen_by_every_replica() {
     let prom = token_env(dir.path(), "ingest", "prom", &env);
     let s = Server::start_env(dir.path(), CONFIG, &env);
     for chunk in [0..50, 50..100, 100..160] {
-        let r = s.remote_write(&prom, &write_request("cpu_usage", "api", &samples(chunk)));
+        let r = s.remote_write(
+            &prom,
+            &write_request("cpu_usage", "api", &spiky_samples(chunk)),
+        );
         assert_eq!(r.status(), 204);
     }
     // A resent batch is acknowledged again and changes nothing.
     assert_eq!(
-        s.remote_write(&prom, &write_request("cpu_usage", "api", &samples(0..50)))
-            .status(),
+        s.remote_write(
+            &prom,
+            &write_request("cpu_usage", "api", &spiky_samples(0..50))
+        )
+        .status(),
         204
     );
     let list = eventually(|| {
@@ -98,7 +88,7 @@ fn remote_write_on_postgres_becomes_anomalies_seen_by_every_replica() {
             .samples(series[0].id, 0, i64::MAX, 1_000)
             .await
             .unwrap();
-        assert_eq!(stored, samples(0..160));
+        assert_eq!(stored, spiky_samples(0..160));
         assert!(store.samples_after_states().await.unwrap().is_empty());
         let (total, _) = store
             .anomalies(&AnomalyFilter::default(), 10)

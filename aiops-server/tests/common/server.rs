@@ -214,3 +214,17 @@ pub(crate) fn now_ms() -> i64 {
 /// (fixed for the whole test run).
 pub(crate) static T0: std::sync::LazyLock<i64> =
     std::sync::LazyLock::new(|| (now_ms() / 60_000 - 24 * 60) * 60_000);
+
+/// A noisy flat series from [`T0`] with a spike at point 150 (one sample a minute).
+pub(crate) fn spiky_samples(range: std::ops::Range<i64>) -> Vec<(i64, f64)> {
+    range
+        .map(|i| {
+            let v = if i == 150 {
+                90.0
+            } else {
+                50.0 + ((i * 7919) % 13) as f64 * 0.3
+            };
+            (*T0 + i * 60_000, v)
+        })
+        .collect()
+}

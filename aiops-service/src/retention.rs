@@ -1,4 +1,4 @@
-//! Retention: old samples, anomalies and resolved alerts are deleted in bounded batches, so
+//! Retention: old samples, anomalies, resolved alerts, log lines and log anomalies are deleted in bounded batches, so
 //! the store does not grow without limit and no statement holds it long. The audit log is
 //! kept.
 
@@ -30,39 +30,47 @@ pub async fn run_once(
     config: &RetentionConfig,
     now: TimestampMs,
 ) -> Result<RetentionReport> {
-    let mut r = RetentionReport::default();
     let batch = config.batch;
+    let before = |keep: &aiops_core::time::Duration| now - keep.0;
+    Ok(RetentionReport {
+        samples: drain(batch, |b| {
+            store.delete_samples_before(before(&config.metrics), b)
+        })
+        .await?,
+        anomalies: drain(batch, |b| {
+            store.delete_anomalies_before(before(&config.anomalies), b)
+        })
+        .await?,
+        alerts: drain(batch, |b| {
+            store.delete_alerts_before(before(&config.alerts), b)
+        })
+        .await?,
+        log_lines: drain(batch, |b| {
+            store.delete_log_lines_before(before(&config.logs), b)
+        })
+        .await?,
+        log_anomalies: drain(batch, |b| {
+            store.delete_log_anomalies_before(before(&config.logs), b)
+        })
+        .await?,
+    })
+}
+
+/// Calls a batched delete until a batch comes back short; returns the rows deleted.
+async fn drain<F, Fut>(batch: usize, mut delete: F) -> Result<u64>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = aiops_store::Result<u64>>,
+{
+    let mut total = 0;
     loop {
-        let n = store
-            .delete_samples_before(now - config.metrics.0, batch)
-            .await?;
-        r.samples += n;
+        let n = delete(batch).await?;
+        total += n;
         if (n as usize) < batch {
-            break;
+            return Ok(total);
         }
         tokio::task::yield_now().await;
     }
-    loop {
-        let n = store
-            .delete_anomalies_before(now - config.anomalies.0, batch)
-            .await?;
-        r.anomalies += n;
-        if (n as usize) < batch {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    loop {
-        let n = store
-            .delete_alerts_before(now - config.alerts.0, batch)
-            .await?;
-        r.alerts += n;
-        if (n as usize) < batch {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    Ok(r)
 }
 
 #[cfg(test)]
@@ -105,5 +113,28 @@ mod tests {
             run_once(&store, &config, 100 * day).await.unwrap(),
             RetentionReport::default()
         );
+        // Log lines keep 30 days.
+        let labels = Labels::try_from_pairs([("service", "api")]).unwrap();
+        let stream = store
+            .log_stream_ids(
+                &[aiops_store::NewLogStream {
+                    key: labels.to_string(),
+                    service: "api".into(),
+                    labels,
+                }],
+                0,
+            )
+            .await
+            .unwrap()[0];
+        let lines: Vec<_> = (0..100)
+            .map(|d| aiops_store::NewLogLine {
+                stream_id: stream,
+                t: d * day,
+                line: format!("day {d}"),
+            })
+            .collect();
+        store.insert_log_lines(&lines, 0).await.unwrap();
+        let r = run_once(&store, &config, 100 * day).await.unwrap();
+        assert_eq!((r.log_lines, r.samples), (70, 0));
     }
 }

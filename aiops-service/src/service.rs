@@ -161,7 +161,7 @@ async fn retention(
     loop {
         tokio::select! {
             _ = tick.tick() => match crate::retention::run_once(&store, &config, crate::now_ms()).await {
-                Ok(r) => tracing::info!(samples = r.samples, anomalies = r.anomalies, alerts = r.alerts, "retention"),
+                Ok(r) => tracing::info!(samples = r.samples, anomalies = r.anomalies, alerts = r.alerts, log_lines = r.log_lines, log_anomalies = r.log_anomalies, "retention"),
                 Err(e) => tracing::warn!(error = %e, "retention failed; retried next interval"),
             },
             _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),

@@ -341,3 +341,31 @@ fn topology_knowledge_and_events() {
     assert_eq!(body, topology);
     assert!(s.stop());
 }
+
+/// A topology PUT reaches correlation at once: alerts on two services the new topology
+/// connects join one incident.
+#[test]
+fn a_topology_put_reaches_alert_correlation() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let prom = token(dir.path(), "ingest", "prom");
+    let s = Server::start(dir.path(), "{}\n");
+    let topology = json!({"nodes": [{"id": "web", "kind": "service"}, {"id": "payments", "kind": "service"}],
+                          "edges": [{"from": "web", "to": "payments", "kind": "calls"}]});
+    let r = s
+        .http
+        .put(format!("{}/api/v1/topology", s.url))
+        .bearer_auth(&admin)
+        .json(&topology)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let at = aiops_core::time::format_rfc3339(now_ms());
+    for (name, svc) in [("PaymentsDown", "payments"), ("WebErrors", "web")] {
+        let a = json!([{"labels": {"alertname": name, "service": svc, "severity": "critical"}, "startsAt": at}]);
+        assert_eq!(s.post_json("/api/v2/alerts", &prom, &a).status(), 200);
+    }
+    let (_, incidents) = json_of(s.get("/api/v1/incidents?status=open", &admin));
+    assert_eq!(incidents["total"], 1, "{incidents}");
+    assert_eq!(incidents["incidents"][0]["alert_count"], 2, "{incidents}");
+}

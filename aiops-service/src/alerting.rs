@@ -616,7 +616,8 @@ async fn load(store: &Store, config: &AlertsConfig, topology: Option<&Topology>)
 pub struct AlertPipeline {
     store: Store,
     config: AlertsConfig,
-    topology: Option<Topology>,
+    /// The topology correlation uses; a replacement takes effect at the next call.
+    topology: std::sync::RwLock<Option<Topology>>,
     masker: Option<Masker>,
     inner: Mutex<Inner>,
     events: broadcast::Sender<AlertStreamEvent>,
@@ -661,7 +662,7 @@ impl AlertPipeline {
         Ok(Arc::new(Self {
             store,
             config,
-            topology,
+            topology: std::sync::RwLock::new(topology),
             masker,
             inner: Mutex::new(inner),
             events: broadcast::channel(1024).0,
@@ -698,7 +699,12 @@ impl AlertPipeline {
             inner.stale = true;
         }
         if inner.stale {
-            *inner = load(&self.store, &self.config, self.topology.as_ref()).await?;
+            let topology = self
+                .topology
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            *inner = load(&self.store, &self.config, topology.as_ref()).await?;
         }
         Ok(Locked {
             inner,
@@ -724,6 +730,18 @@ impl AlertPipeline {
         for row in &changes.incidents {
             let _ = self.events.send(AlertStreamEvent::Incident(row.into()));
         }
+    }
+
+    /// Replaces the topology correlation uses (after `PUT /api/v1/topology`): the engine is
+    /// rebuilt with it, from the last snapshot and the log, before the next call.
+    pub async fn set_topology(&self, topology: Option<Topology>) -> Result<()> {
+        if let Some(t) = &topology {
+            TopologyGraph::new(t)?;
+        }
+        let mut inner = self.inner.lock().await;
+        *self.topology.write().unwrap_or_else(|e| e.into_inner()) = topology;
+        inner.stale = true;
+        Ok(())
     }
 
     /// The pipeline's counters in the Prometheus text format (for `/metrics`).

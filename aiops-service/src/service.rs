@@ -40,8 +40,7 @@ pub struct Service {
     /// Evaluates the alert rules every `rules.eval_interval_s`.
     pub rules: Arc<RuleEvaluator>,
     /// The current topology: the stored one (the last `PUT /api/v1/topology`), else the
-    /// configuration's file. A PUT is seen at once by every reader; the alert engine keeps
-    /// the topology it started with (its incidents' correlation changes at the next start).
+    /// configuration's file. A PUT reaches the alert engine too (it is rebuilt with it).
     pub topology: Arc<TopologyState>,
     /// The runbooks of the configuration's `runbooks` folder (empty without one), loaded at
     /// start.

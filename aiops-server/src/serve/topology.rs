@@ -29,6 +29,7 @@ pub(crate) async fn put(
 ) -> ApiResult<Json<Topology>> {
     let now = aiops_service::now_ms();
     let change = s.topology.put(&s.store, body.0, now).await?;
+    s.alerts.set_topology(Some(change.after.clone())).await?;
     let e = AuditEvent::mutation(
         now,
         &who,

@@ -22,6 +22,7 @@ pub mod rules;
 pub mod service;
 pub mod telemetry;
 pub mod topology_api;
+mod worker;
 
 pub use alerting::{
     AlertActionResult, AlertList, AlertPipeline, AlertQuery, AlertStreamEvent, AlertView,

@@ -228,7 +228,7 @@ pub fn parse_logs(
         .collect())
 }
 
-struct Job {
+pub(crate) struct Job {
     /// (line id, stream id, time, text), by stream then id.
     rows: Vec<(i64, i64, TimestampMs, String)>,
 }
@@ -246,7 +246,7 @@ struct StreamInfo {
     labels: Labels,
 }
 
-struct StreamState {
+pub(crate) struct StreamState {
     det: LogDetectorState,
     last_id: Option<i64>,
     dirty: bool,
@@ -471,26 +471,7 @@ impl LogPipeline {
         self.process(&mut states, &replay, crate::now_ms()).await?;
         self.checkpoint(&mut states).await?;
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                job = rx.recv() => match job {
-                    Some(job) => self.process(&mut states, &job.rows, crate::now_ms()).await?,
-                    None => break,
-                },
-                _ = tick.tick() => self.checkpoint(&mut states).await?,
-                _ = &mut shutdown => {
-                    rx.close();
-                    while let Some(job) = rx.recv().await {
-                        self.process(&mut states, &job.rows, crate::now_ms()).await?;
-                    }
-                    break;
-                }
-            }
-        }
-        self.checkpoint(&mut states).await
+        crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }
 
     async fn restore(&self) -> Result<HashMap<i64, StreamState>> {
@@ -982,6 +963,22 @@ pub struct LogAnomalyList {
     pub anomalies: Vec<LogAnomalyView>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
+}
+
+impl crate::worker::Worker for LogPipeline {
+    type Job = Job;
+    type State = HashMap<i64, StreamState>;
+
+    async fn process(&self, states: &mut Self::State, job: Job) -> Result<()> {
+        LogPipeline::process(self, states, &job.rows, crate::now_ms()).await
+    }
+
+    fn save(
+        &self,
+        states: &mut Self::State,
+    ) -> impl std::future::Future<Output = Result<()>> + Send {
+        self.checkpoint(states)
+    }
 }
 
 #[cfg(test)]

@@ -178,11 +178,11 @@ struct SeriesInfo {
     metric: String,
 }
 
-struct Job {
+pub(crate) struct Job {
     rows: Vec<(i64, TimestampMs, f64)>,
 }
 
-struct SeriesState {
+pub(crate) struct SeriesState {
     online: Box<dyn OnlineDetector>,
     detector: Box<dyn Detector>,
     last_t: Option<TimestampMs>,
@@ -372,32 +372,7 @@ impl MetricPipeline {
         self.score(&mut states, &replay, crate::now_ms()).await?;
         self.checkpoint(&mut states).await?;
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                job = rx.recv() => match job {
-                    Some(job) => {
-                        let mut rows = job.rows;
-                        rows.sort_by_key(|&(id, t, _)| (id, t));
-                        self.score(&mut states, &rows, crate::now_ms()).await?;
-                    }
-                    None => break,
-                },
-                _ = tick.tick() => self.checkpoint(&mut states).await?,
-                _ = &mut shutdown => {
-                    rx.close();
-                    while let Some(job) = rx.recv().await {
-                        let mut rows = job.rows;
-                        rows.sort_by_key(|&(id, t, _)| (id, t));
-                        self.score(&mut states, &rows, crate::now_ms()).await?;
-                    }
-                    break;
-                }
-            }
-        }
-        self.checkpoint(&mut states).await
+        crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }
 
     async fn restore(&self) -> Result<HashMap<i64, SeriesState>> {
@@ -524,5 +499,23 @@ impl MetricPipeline {
             self.store.save_states(&saved).await?;
         }
         Ok(())
+    }
+}
+
+impl crate::worker::Worker for MetricPipeline {
+    type Job = Job;
+    type State = HashMap<i64, SeriesState>;
+
+    async fn process(&self, states: &mut Self::State, job: Job) -> Result<()> {
+        let mut rows = job.rows;
+        rows.sort_by_key(|&(id, t, _)| (id, t));
+        self.score(states, &rows, crate::now_ms()).await
+    }
+
+    fn save(
+        &self,
+        states: &mut Self::State,
+    ) -> impl std::future::Future<Output = Result<()>> + Send {
+        self.checkpoint(states)
     }
 }

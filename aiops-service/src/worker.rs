@@ -1,0 +1,57 @@
+//! The loop of a pipeline's background task, shared by the metric and log pipelines: take
+//! queued jobs in order, save state on a timer, and at shutdown close the queue, finish what
+//! was queued and save a last time.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::error::Result;
+
+/// A pipeline whose background task [`drive`] runs.
+pub(crate) trait Worker: Sync {
+    /// One queued batch.
+    type Job: Send;
+    /// What the task owns (detector states...).
+    type State: Send;
+    /// Processes one batch.
+    fn process(
+        &self,
+        state: &mut Self::State,
+        job: Self::Job,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Saves the state.
+    fn save(&self, state: &mut Self::State) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Runs `w` on each job of `rx` and saves every `every`, until `shutdown` resolves (then the
+/// jobs already queued are processed) or every sender is gone; ends with a save.
+pub(crate) async fn drive<W: Worker>(
+    w: &W,
+    rx: &mut mpsc::Receiver<W::Job>,
+    state: &mut W::State,
+    every: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => w.process(state, job).await?,
+                None => break,
+            },
+            _ = tick.tick() => w.save(state).await?,
+            _ = &mut shutdown => {
+                rx.close();
+                while let Some(job) = rx.recv().await {
+                    w.process(state, job).await?;
+                }
+                break;
+            }
+        }
+    }
+    w.save(state).await
+}

@@ -16,8 +16,10 @@
 #   SERIES=10000              distinct series in the remote_write pool
 #   POOL_REQUESTS=10000       pre-encoded requests of 2,000 samples (20M samples)
 #   DURATION_S=20             seconds of sending per remote_write run
-#   RW_DURABILITY="full"      aiops' sqlite_durability values to run (full is the default;
-#                             "full normal" adds runs with commits not fsynced, like the peer)
+#   RW_VARIANTS="default"     aiops configurations to run against the same load:
+#                             default (zero config: `default` detector, fsync per commit),
+#                             normal (sqlite_durability: normal, commits not fsynced, like
+#                             the peer), zscore (every metric scored by `zscore`)
 #   DETECT_RATE=1000          req/s for /api/v1/anomalies/detect (hey -q per worker x -c)
 #   DETECT_WORKERS=4          hey -c
 #   DETECT_DURATION=20s       hey -z
@@ -46,7 +48,7 @@ KS=${KS:-2 4 8}
 SERIES=${SERIES:-10000}
 POOL_REQUESTS=${POOL_REQUESTS:-10000}
 DURATION_S=${DURATION_S:-20}
-RW_DURABILITY=${RW_DURABILITY:-full}
+RW_VARIANTS=${RW_VARIANTS:-default}
 DETECT_RATE=${DETECT_RATE:-1000}
 DETECT_WORKERS=${DETECT_WORKERS:-4}
 DETECT_DURATION=${DETECT_DURATION:-20s}
@@ -173,15 +175,21 @@ case " $PARTS " in *" rw "*)
     "$LOAD" rw-gen --series "$SERIES" --streams 8 --samples-per-request 2000 \
         --requests "$POOL_REQUESTS" --out "$POOL"
     for k in $KS; do
-        for dur in $RW_DURABILITY; do
-            start_aiops "aiops-rw-k$k-$dur" "sqlite_durability: $dur"
-            log "remote_write -> aiops (sqlite_durability $dur), K=$k"
+        for v in $RW_VARIANTS; do
+            case $v in
+            default) cfg="" ;;
+            normal) cfg="sqlite_durability: normal" ;;
+            zscore) cfg=$'metrics:\n  detectors:\n    - {metric: "*", detector: zscore}' ;;
+            *) echo "unknown RW_VARIANTS entry $v" >&2; exit 2 ;;
+            esac
+            start_aiops "aiops-rw-k$k-$v" "$cfg"
+            log "remote_write -> aiops ($v), K=$k"
             echo "{\"loadavg_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >>"$OUT/remote_write.jsonl"
             "$LOAD" rw-send --pool "$POOL" --url "$AIOPS_URL/api/v1/write" --token "$ING" \
-                --connections "$k" --duration-s "$DURATION_S" --name "aiops-$dur" \
+                --connections "$k" --duration-s "$DURATION_S" --name "aiops-$v" \
                 --metrics-url "$AIOPS_URL/metrics" --metrics-token "$ADM" \
                 | tee -a "$OUT/remote_write.jsonl"
-            echo "{\"target\": \"aiops-$dur\", \"connections\": $k, \"rss_kib_after\": $(rss_kib "$AIOPS_PID")}" \
+            echo "{\"target\": \"aiops-$v\", \"connections\": $k, \"rss_kib_after\": $(rss_kib "$AIOPS_PID")}" \
                 | tee -a "$OUT/remote_write.jsonl"
             stop "$AIOPS_PID"
         done

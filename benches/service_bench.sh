@@ -20,6 +20,7 @@
 #                             default (zero config: `default` detector, fsync per commit),
 #                             normal (sqlite_durability: normal, commits not fsynced, like
 #                             the peer), zscore (every metric scored by `zscore`)
+#   DRAIN_TIMEOUT_S=60        how long to wait after sending for aiops' detection to catch up
 #   DETECT_RATE=1000          req/s for /api/v1/anomalies/detect (hey -q per worker x -c)
 #   DETECT_WORKERS=4          hey -c
 #   DETECT_DURATION=20s       hey -z
@@ -49,6 +50,7 @@ SERIES=${SERIES:-10000}
 POOL_REQUESTS=${POOL_REQUESTS:-10000}
 DURATION_S=${DURATION_S:-20}
 RW_VARIANTS=${RW_VARIANTS:-default}
+DRAIN_TIMEOUT_S=${DRAIN_TIMEOUT_S:-60}
 DETECT_RATE=${DETECT_RATE:-1000}
 DETECT_WORKERS=${DETECT_WORKERS:-4}
 DETECT_DURATION=${DETECT_DURATION:-20s}
@@ -188,6 +190,7 @@ case " $PARTS " in *" rw "*)
             "$LOAD" rw-send --pool "$POOL" --url "$AIOPS_URL/api/v1/write" --token "$ING" \
                 --connections "$k" --duration-s "$DURATION_S" --name "aiops-$v" \
                 --metrics-url "$AIOPS_URL/metrics" --metrics-token "$ADM" \
+                --drain-timeout-s "$DRAIN_TIMEOUT_S" \
                 | tee -a "$OUT/remote_write.jsonl"
             echo "{\"target\": \"aiops-$v\", \"connections\": $k, \"rss_kib_after\": $(rss_kib "$AIOPS_PID")}" \
                 | tee -a "$OUT/remote_write.jsonl"

@@ -5,9 +5,9 @@
 //!   sends them) into a pool file, so that every target and every run gets the same bytes and
 //!   no encoding happens while the clock runs.
 //! - `rw-send` sends a pool with K concurrent connections for a fixed time (or until the pool
-//!   is spent) and counts only 2xx-acknowledged samples; a 429 is counted and the same request
-//!   is retried after a backoff (as Prometheus' shards do), so each series stays in time order.
-//!   With `--metrics-token` it also reads aiops' `/metrics` to tell whether detection kept up.
+//!   is spent) and counts only 2xx-acknowledged samples; a 429 or 5xx is counted and the same
+//!   request retried after a backoff (as Prometheus' shards do), so each series stays in time
+//!   order. With `--metrics-token` it also reads aiops' `/metrics` to tell whether detection kept up.
 //! - `detect-body` writes a `POST /api/v1/anomalies/detect` body of N points.
 //! - `port` prints a free loopback port.
 //! - `alerts` sends Alertmanager API v2 PostableAlert batches of distinct alerts.
@@ -514,6 +514,7 @@ struct Counts {
     ok_requests: AtomicU64,
     ok_samples: AtomicU64,
     too_many: AtomicU64,
+    server_errors: AtomicU64,
     errors: AtomicU64,
     /// Nanoseconds since the start at the last 2xx answer.
     last_ok_ns: AtomicU64,
@@ -637,6 +638,19 @@ fn rw_send(a: &RwSend) -> Res<()> {
                                 std::thread::sleep(backoff);
                                 backoff = (backoff * 2).min(Duration::from_secs(1));
                             }
+                            Ok(resp) if resp.status().is_server_error() => {
+                                // Prometheus retries a 5xx; so do we, counting it.
+                                let status = resp.status();
+                                let text = resp.text().unwrap_or_default();
+                                if counts.server_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                    eprintln!(
+                                        "{url}: {status} (retried): {}",
+                                        text.chars().take(300).collect::<String>()
+                                    );
+                                }
+                                std::thread::sleep(backoff);
+                                backoff = (backoff * 2).min(Duration::from_secs(1));
+                            }
                             Ok(resp) => {
                                 let status = resp.status();
                                 let text = resp.text().unwrap_or_default();
@@ -684,6 +698,7 @@ fn rw_send(a: &RwSend) -> Res<()> {
         "ok_requests": counts.ok_requests.load(Ordering::Relaxed),
         "ok_samples": ok_samples,
         "status_429": counts.too_many.load(Ordering::Relaxed),
+        "status_5xx": counts.server_errors.load(Ordering::Relaxed),
         "elapsed_s": elapsed.as_secs_f64(),
         "samples_per_s": rate,
     });
@@ -851,8 +866,15 @@ fn send_alerts(a: &AlertLoad) -> Res<()> {
                             counts.ok_requests.fetch_add(1, Ordering::Relaxed);
                             counts.ok_samples.fetch_add(*n as u64, Ordering::Relaxed);
                             break;
-                        } else if status.as_u16() == 429 {
-                            counts.too_many.fetch_add(1, Ordering::Relaxed);
+                        } else if status.as_u16() == 429 || status.is_server_error() {
+                            if status.as_u16() == 429 {
+                                counts.too_many.fetch_add(1, Ordering::Relaxed);
+                            } else if counts.server_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!(
+                                    "{url}: {status} (retried): {}",
+                                    text.chars().take(300).collect::<String>()
+                                );
+                            }
                             std::thread::sleep(backoff);
                             backoff = (backoff * 2).min(Duration::from_secs(1));
                         } else {
@@ -882,6 +904,7 @@ fn send_alerts(a: &AlertLoad) -> Res<()> {
             "ok_requests": counts.ok_requests.load(Ordering::Relaxed),
             "ok_alerts": ok,
             "status_429": counts.too_many.load(Ordering::Relaxed),
+            "status_5xx": counts.server_errors.load(Ordering::Relaxed),
             "elapsed_s": elapsed.as_secs_f64(),
             "alerts_per_s": ok as f64 / elapsed.as_secs_f64(),
         })

@@ -10,8 +10,12 @@ use crate::error::{Result, StoreError};
 use crate::sql::{Sql, Value};
 use crate::store::Store;
 
-/// Rows per multi-row insert (3 arguments a row, far under SQLite's 32,766).
-const CHUNK: usize = 1_000;
+/// Rows per multi-row insert (3 arguments a row, far under SQLite's 32,766). Kept small: sqlx
+/// asks SQLite for the name of every parameter it binds, a linear scan of the statement's
+/// parameters, so binding costs grow with the square of the arguments of one statement (at
+/// 1,000 rows that lookup took half of the CPU of remote_write ingest; BENCHMARKS.md,
+/// "Service (aiops serve)").
+const CHUNK: usize = 100;
 
 /// A series as the ingest side names it.
 #[derive(Debug, Clone, PartialEq)]

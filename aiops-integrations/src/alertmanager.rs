@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use aiops_core::{Alert, AlertStatus, CoreError, Labels};
+use aiops_core::{Alert, AlertStatus, CoreError, Labels, TimestampMs};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IntegrationError, Result};
@@ -133,12 +133,18 @@ fn json_err(line: usize, message: String) -> IntegrationError {
 }
 
 /// Appends the alerts of one JSON value: an alert, a webhook payload (an object with
-/// `alerts`), or an array of either.
-fn alerts_of(value: serde_json::Value, line: usize, out: &mut Vec<Alert>) -> Result<()> {
+/// `alerts`), or an array of either. A plain alert without `startsAt` gets `received_at`
+/// when given.
+fn alerts_of(
+    value: serde_json::Value,
+    line: usize,
+    received_at: Option<TimestampMs>,
+    out: &mut Vec<Alert>,
+) -> Result<()> {
     match value {
         serde_json::Value::Array(items) => {
             for v in items {
-                alerts_of(v, line, out)?;
+                alerts_of(v, line, received_at, out)?;
             }
             Ok(())
         }
@@ -149,7 +155,11 @@ fn alerts_of(value: serde_json::Value, line: usize, out: &mut Vec<Alert>) -> Res
             out.extend(hook.alerts);
             Ok(())
         }
-        v => {
+        mut v => {
+            if let (Some(at), Some(obj)) = (received_at, v.as_object_mut()) {
+                obj.entry("startsAt")
+                    .or_insert_with(|| aiops_core::time::format_rfc3339(at).into());
+            }
             out.push(serde_json::from_value(v).map_err(|e| json_err(line, e.to_string()))?);
             Ok(())
         }
@@ -161,13 +171,19 @@ fn alerts_of(value: serde_json::Value, line: usize, out: &mut Vec<Alert>) -> Res
 /// ([`WebhookPayload`]), one per line or as the whole (pretty-printed) input. Blank lines are
 /// skipped; any malformed alert or payload is a [`CoreError::Json`] naming its line.
 pub fn parse_alerts(text: &str) -> Result<Vec<Alert>> {
+    parse_alerts_received(text, None)
+}
+
+/// [`parse_alerts`] for alerts received now: as Alertmanager does, an alert without
+/// `startsAt` starts at `received_at` (ms) when that is given.
+pub fn parse_alerts_received(text: &str, received_at: Option<TimestampMs>) -> Result<Vec<Alert>> {
     let mut out = Vec::new();
     let trimmed = text.trim_start();
     // A single document spanning several lines (pretty-printed webhook payload or array).
     if (trimmed.starts_with('[') || (trimmed.starts_with('{') && text.trim().lines().count() > 1))
         && let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
     {
-        alerts_of(v, 1, &mut out)?;
+        alerts_of(v, 1, received_at, &mut out)?;
         return Ok(out);
     }
     for (i, line) in text.lines().enumerate() {
@@ -176,7 +192,7 @@ pub fn parse_alerts(text: &str) -> Result<Vec<Alert>> {
         }
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| json_err(i + 1, e.to_string()))?;
-        alerts_of(v, i + 1, &mut out)?;
+        alerts_of(v, i + 1, received_at, &mut out)?;
     }
     Ok(out)
 }
@@ -321,6 +337,9 @@ mod tests {
         }
         assert!(parse_alerts("{\"labels\": {\"a\": \"1\"}, \"startsAt\": \"soon\"}").is_err());
         assert!(parse_alerts("not json").is_err());
+        let received =
+            parse_alerts_received("[{\"labels\": {\"a\": \"1\"}}]", Some(60_000)).unwrap();
+        assert_eq!(received[0].starts_at, 60_000);
         assert!(parse_alerts(r#"{"version": "3", "alerts": []}"#).is_err());
     }
 }

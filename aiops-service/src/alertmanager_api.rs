@@ -23,23 +23,7 @@ pub async fn receive_body(
     now: aiops_core::TimestampMs,
 ) -> Result<ReceiveReport> {
     // Alertmanager takes a missing `startsAt` as the time it received the alert.
-    let filled;
-    let body = match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Array(mut items))
-            if items
-                .iter()
-                .any(|a| a.is_object() && a.get("startsAt").is_none()) =>
-        {
-            for a in items.iter_mut().filter_map(|a| a.as_object_mut()) {
-                a.entry("startsAt")
-                    .or_insert_with(|| format_rfc3339(now).into());
-            }
-            filled = serde_json::Value::Array(items).to_string();
-            filled.as_str()
-        }
-        _ => body,
-    };
-    let alerts = aiops_integrations::alertmanager::parse_alerts(body)?;
+    let alerts = aiops_integrations::alertmanager::parse_alerts_received(body, Some(now))?;
     if alerts.len() > MAX_ALERTS_PER_POST {
         return Err(ServiceError::invalid_parameter(
             "body",

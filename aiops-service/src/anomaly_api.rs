@@ -124,22 +124,6 @@ pub struct DetectResponse {
     pub points: Vec<ScoredPoint>,
 }
 
-fn json_time(i: usize, v: &serde_json::Value) -> Result<TimestampMs> {
-    let name = format!("points[{i}].timestamp");
-    match v {
-        serde_json::Value::String(s) => parse_time(&name, s),
-        serde_json::Value::Number(n) => n
-            .as_f64()
-            .and_then(aiops_core::time::number_to_ms)
-            .map(|(t, _)| t)
-            .ok_or_else(|| ServiceError::invalid_parameter(name, "not a time")),
-        _ => Err(ServiceError::invalid_parameter(
-            name,
-            "expected RFC 3339 text or a number",
-        )),
-    }
-}
-
 /// Scores posted points with a detector, in batch.
 pub fn detect(request: &DetectRequest, request_id: &str) -> Result<DetectResponse> {
     if request.points.is_empty() {
@@ -157,7 +141,7 @@ pub fn detect(request: &DetectRequest, request_id: &str) -> Result<DetectRespons
     let mut ts = Vec::with_capacity(request.points.len());
     let mut vs = Vec::with_capacity(request.points.len());
     for (i, p) in request.points.iter().enumerate() {
-        let t = json_time(i, &p.timestamp)?;
+        let t = crate::ingest_api::time_value(format!("points[{i}].timestamp"), &p.timestamp)?;
         if let Some(&last) = ts.last()
             && t <= last
         {

@@ -3,8 +3,8 @@
 //! the configured metrics). Forecasts come from `aiops-forecast`'s capacity analysis on the
 //! series' recent history, resampled to its own step.
 
-use aiops_core::TimestampMs;
 use aiops_core::time::format_rfc3339;
+use aiops_core::{Aggregation, FillPolicy, TimestampMs};
 use aiops_forecast::capacity::{self, CapacityParams};
 use aiops_store::Store;
 use serde::{Deserialize, Serialize};
@@ -139,30 +139,19 @@ impl Default for CapacityConfig {
     }
 }
 
-/// Regular values on the series' own step (bucket means, gaps carried forward).
+/// Regular values on the series' own step (bucket means, gaps carried forward), with the
+/// step and the last bucket's time.
 fn regular(pts: &[(TimestampMs, f64)]) -> Option<(Vec<f64>, i64, TimestampMs)> {
     let ts: Vec<TimestampMs> = pts.iter().map(|p| p.0).collect();
     let step = aiops_core::time::median_step(&ts)?.max(1);
-    let (first, last) = (ts[0], *ts.last()?);
-    let n = ((last - first) / step + 1) as usize;
-    let mut sum = vec![0.0; n];
-    let mut count = vec![0u32; n];
-    for &(t, v) in pts {
-        let i = ((t - first) / step) as usize;
-        if i < n {
-            sum[i] += v;
-            count[i] += 1;
-        }
-    }
-    let mut out = Vec::with_capacity(n);
-    let mut prev = pts[0].1;
-    for i in 0..n {
-        if count[i] > 0 {
-            prev = sum[i] / f64::from(count[i]);
-        }
-        out.push(prev);
-    }
-    Some((out, step, first + (n as i64 - 1) * step))
+    let series =
+        aiops_core::TimeSeries::new(Default::default(), ts, pts.iter().map(|p| p.1).collect())
+            .ok()?;
+    let grid = series
+        .resample(step, Aggregation::Mean, FillPolicy::Previous)
+        .ok()?;
+    let last = *grid.timestamps().last()?;
+    Some((grid.values().to_vec(), step, last))
 }
 
 /// Forecasts one resource's metric from its stored history.

@@ -406,12 +406,14 @@ impl LogPipeline {
     }
 
     async fn stream_ids(&self, batch: &[StreamLines], now: TimestampMs) -> Result<Vec<i64>> {
+        let keys: Vec<String> = batch.iter().map(|s| s.labels.to_string()).collect();
         let mut known = self.streams.lock().await;
         let missing: Vec<NewLogStream> = batch
             .iter()
-            .filter(|s| !known.contains_key(&s.labels.to_string()))
-            .map(|s| NewLogStream {
-                key: s.labels.to_string(),
+            .zip(&keys)
+            .filter(|(_, k)| !known.contains_key(*k))
+            .map(|(s, k)| NewLogStream {
+                key: k.clone(),
                 service: self.service_of(&s.labels),
                 labels: s.labels.clone(),
             })
@@ -437,7 +439,7 @@ impl LogPipeline {
                 );
             }
         }
-        Ok(batch.iter().map(|s| known[&s.labels.to_string()]).collect())
+        Ok(keys.iter().map(|k| known[k]).collect())
     }
 
     fn info(&self, id: i64) -> Option<Arc<StreamInfo>> {

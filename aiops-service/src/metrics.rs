@@ -308,13 +308,14 @@ impl MetricPipeline {
     }
 
     async fn series_ids(&self, batch: &[SeriesSamples], now: TimestampMs) -> Result<Vec<i64>> {
+        // The canonical key of each series, written once (the hot path of ingest).
+        let keys: Vec<String> = batch.iter().map(|s| s.labels.to_string()).collect();
         let mut known = self.series.lock().await;
         let mut missing = Vec::new();
-        for s in batch {
-            let key = s.labels.to_string();
-            if !known.contains_key(&key) {
+        for (s, key) in batch.iter().zip(&keys) {
+            if !known.contains_key(key) {
                 missing.push(NewSeries {
-                    key,
+                    key: key.clone(),
                     metric: s.metric.clone(),
                     resource: s
                         .resource
@@ -344,7 +345,7 @@ impl MetricPipeline {
                 known.insert(s.key, id);
             }
         }
-        Ok(batch.iter().map(|s| known[&s.labels.to_string()]).collect())
+        Ok(keys.iter().map(|k| known[k]).collect())
     }
 
     fn info(&self, id: i64) -> Option<Arc<SeriesInfo>> {

@@ -1,6 +1,5 @@
 //! Alert and incident endpoints, and the Alertmanager-compatible ones.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::alertmanager_api::{self, AmStatus, GettableAlert};
 use aiops_service::audit::AuditKind;

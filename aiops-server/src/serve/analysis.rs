@@ -1,6 +1,5 @@
 //! RCA and capacity endpoints.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::capacity_api::{self, CapacityForecasts, CapacityQuery, Recommendations};
 use aiops_service::rca_api::{self, RcaAnalysis, RcaRequest};

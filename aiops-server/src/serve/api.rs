@@ -1,6 +1,5 @@
 //! Query and analysis endpoints.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::anomaly_api::{
     self, AnomalyDetail, AnomalyList, AnomalyQuery, DetectRequest, DetectResponse,

@@ -1,7 +1,6 @@
 //! Event endpoints: `POST /api/v1/events` (deployments, configuration changes, from CI with
 //! an ingest token) and `GET /api/v1/events`.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::events_api::{self, EventList, EventQuery, EventRequest, EventView};
 use axum::Json;

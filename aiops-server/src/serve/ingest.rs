@@ -1,7 +1,6 @@
 //! Ingest endpoints and the extractors that turn bad bodies and query strings into the API's
 //! one error shape.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::ServiceError;
 use aiops_service::ingest_api::{self, PointsRequest};

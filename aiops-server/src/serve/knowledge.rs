@@ -1,7 +1,6 @@
 //! Knowledge endpoints: `GET /api/v1/knowledge/runbooks` and `GET
 //! /api/v1/knowledge/search?query=`.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::knowledge_api::{self, RunbookList, SearchQuery, SearchResults};
 use axum::Json;

@@ -1,7 +1,6 @@
 //! Log endpoints: `POST /api/v1/ingest/logs` (lines with labels, masked and committed before
 //! the answer) and the queries of lines, templates and anomalous windows.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::log_pipeline::{
     self, LogAnomalyList, LogAnomalyQuery, LogIngestReport, LogList, LogQuery, LogsRequest,

@@ -1,7 +1,6 @@
 //! Alert rule endpoints: `POST|GET /api/v1/alert-rules`, `GET|PUT|DELETE
 //! /api/v1/alert-rules/{id}`. Changes are audited with the rule before and after.
 
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::audit::AuditKind;
 use aiops_service::rules::{self, RuleChange, RuleList, RuleRequest, RuleView};

@@ -2,7 +2,6 @@
 //! /api/v1/topology/{id}/dependencies`. A PUT is audited with the topology before and after.
 
 use aiops_core::Topology;
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::audit::AuditKind;
 use aiops_service::topology_api::{self, Dependencies, DependencyQuery};

@@ -4,7 +4,6 @@
 //! A client too slow to keep up is told how many messages it missed, then continues.
 
 use aiops_service::AlertStreamEvent;
-#[allow(unused_imports)]
 use aiops_service::ErrorBody;
 use aiops_service::log_pipeline::LogAnomalyEvent;
 use aiops_service::metrics::AnomalyEvent;

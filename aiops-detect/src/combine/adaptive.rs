@@ -1,6 +1,6 @@
 //! The `adaptive` detector: statistics of different kinds under thresholds learned from the
 //! series' own extremes; it needs no tuning per series. A candidate for `default`: better than
-//! it on the synthetic family, not yet on NAB or the NASA telemetry (BENCHMARKS.md, issue 14).
+//! it on the synthetic family and the NASA telemetry, not yet on NAB (BENCHMARKS.md, issue 14).
 //!
 //! **Model.** Each point is compared with a baseline `level + season[phase]`: `level` is an
 //! exponentially weighted mean (about 20 points), `season` a per-phase offset, used only when
@@ -30,9 +30,18 @@
 //! A fifth signal, a value beyond everything seen so far by more than a tenth of the seen
 //! range, counts from point 100 on.
 //!
-//! **Score.** `ratio = statistic / threshold` for each, `score = max ratio / (1 + max ratio)`
-//! in [0, 1): 0.5 is "at the threshold", and a point is flagged at `threshold` (default 0.5).
-//! Scores are comparable across series.
+//! **Familiar jumps.** The range seen by point 100 is cut into 16 value levels (values
+//! outside it get levels further out), and every transition from one point's level to the
+//! next is counted. A transition seen `familiar` times before (default 3) is this series'
+//! habit, a square wave's edge or a counter's reset, and does not alarm, unless the value
+//! leaves the seen range. At most 4,096 counts are kept (all halved when more are needed).
+//!
+//! **Score.** `ratio = statistic / threshold` for each; an alarm is a ratio of 1 or more. The
+//! score ranks alarms across series and within one: the first point of an alarm after 50 quiet
+//! points scores in [0.5, 0.75) by its ratio, a new extreme in [0.75, 1), and a point that
+//! continues or repeats a recent alarm just above 0.5 (up to 0.55), so one change ranks once
+//! while its flags last as long as it does. Points under their thresholds score
+//! `ratio / (1 + ratio)`, below 0.5. A point is flagged at `threshold` (default 0.5).
 //!
 //! **Alarms end.** The baseline learns every point clipped to 4 scales, so a spike barely moves
 //! it and an alarm ends when the series is back to normal. A shift that persists (24 points in
@@ -40,7 +49,8 @@
 //! and the next anomaly is judged against the new normal. No rest period follows an alarm.
 //!
 //! **Not seen**: a drop in variance, and a value never seen before that lies within the range
-//! and near the baseline (a new level between the two levels of a square wave).
+//! and near the baseline (a new level between the two levels of a square wave), and an
+//! anomaly that repeats a jump the series has made three times before.
 //!
 //! **Warm-up.** Nothing is scored for the first `warmup` points (default 30), which set the
 //! level and scale (running means, robust to a single outlier through the clipping); from
@@ -51,8 +61,11 @@
 //!
 //! **Cost.** O(1) per point (a period search, O(n log n), runs at most twice); memory: at
 //! most `detect_window` buffered points until the period search ends, then a period's offsets
-//! (at most `detect_window / 3`), 4 × 256 excesses and a few dozen numbers. About 0.2 to
-//! 1.2 µs per point in `aiops eval events` on a shared 2-core machine.
+//! (at most `detect_window / 3`), 4 × 256 excesses, at most 4,096 transition counts and a
+//! few dozen numbers. About 0.5 to 1.2 µs per point in `aiops eval events` on a shared
+//! 2-core machine.
+
+use std::collections::HashMap;
 
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
@@ -86,7 +99,8 @@ crate::detector::params_newtype!(
 
 crate::detector::setters!(
     AdaptiveParams:
-    risk: f64, threshold: f64, warmup: usize, period: Option<usize>, detect_window: usize);
+    risk: f64, threshold: f64, warmup: usize, period: Option<usize>, detect_window: usize,
+    familiar: usize);
 
 impl ParamGuard for AdaptiveParams {
     type Checked = Adaptive;
@@ -126,6 +140,12 @@ impl ParamGuard for AdaptiveParams {
                 ),
             });
         }
+        if p.familiar > 1_000 {
+            return Err(DetectError::InvalidParameter {
+                name: "familiar",
+                reason: format!("must be 0 to 1000, got {}", p.familiar),
+            });
+        }
         Ok(*p)
     }
 }
@@ -140,6 +160,7 @@ pub struct Adaptive {
     warmup: usize,
     period: Option<usize>,
     detect_window: usize,
+    familiar: usize,
 }
 
 impl Default for Adaptive {
@@ -154,6 +175,7 @@ const DEFAULTS: Adaptive = Adaptive {
     warmup: 30,
     period: None,
     detect_window: 1024,
+    familiar: 3,
 };
 
 crate::detector::describe!(
@@ -165,6 +187,7 @@ crate::detector::describe!(
     warmup: points learned before scoring starts, 2 to 100 (default 30)
     period: season in points; none = found in the first points (default none)
     detect_window: points searched for a period, the second search (default 1024)
+    familiar: times a jump between two value levels is seen before it no longer alarms, 0 = never (default 3)
 "
 );
 
@@ -190,6 +213,96 @@ const JUMP_FLOOR: f64 = 0.5;
 const EXTREME_FROM: u64 = 100;
 /// Excess over the seen range, as a share of it, at which a new extreme is flagged.
 const EXTREME_SHARE: f64 = 0.1;
+/// Where a familiar transition's ratio is capped: just under its threshold.
+const NEAR: f64 = 0.99;
+/// Points without an alarm after which an alarm is a new one (scores up to [`BAND`], or
+/// above it for a new extreme).
+const ONSET_GAP: u64 = 50;
+/// Scores of new alarms stay under this; new extremes score from it to 1.
+const BAND: f64 = 0.75;
+/// Width of the scores, above 0.5, of points that continue or repeat a recent alarm.
+const REPEAT_BAND: f64 = 0.05;
+/// Levels the range seen by point [`EXTREME_FROM`] is cut into for the familiarity gate.
+const LEVELS: f64 = 16.0;
+/// Transitions kept; beyond, every count is halved and those at zero are forgotten.
+const MAX_TRANSITIONS: usize = 4096;
+
+/// How often the series went from one value level to another: the familiarity gate. The
+/// levels are cut once, at point [`EXTREME_FROM`], into [`LEVELS`] over the range seen then
+/// (values outside it get levels of their own further out); memory is bounded by
+/// [`MAX_TRANSITIONS`] counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "TransitionsData", into = "TransitionsData")]
+struct Transitions {
+    /// The lowest value at the cut and the width of a level (0: not cut yet).
+    origin: f64,
+    width: f64,
+    /// The previous point's level.
+    prev: i64,
+    counts: HashMap<(i64, i64), u32>,
+}
+
+/// The saved form of [`Transitions`]: JSON keys must be strings, so the counts are a list of
+/// `(from, to, count)`, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct TransitionsData {
+    origin: f64,
+    width: f64,
+    prev: i64,
+    counts: Vec<(i64, i64, u32)>,
+}
+
+impl From<TransitionsData> for Transitions {
+    fn from(d: TransitionsData) -> Self {
+        Self {
+            origin: d.origin,
+            width: d.width,
+            prev: d.prev,
+            counts: d.counts.into_iter().map(|(a, b, n)| ((a, b), n)).collect(),
+        }
+    }
+}
+
+impl From<Transitions> for TransitionsData {
+    fn from(t: Transitions) -> Self {
+        let mut counts: Vec<_> = t.counts.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+        counts.sort_unstable();
+        Self {
+            origin: t.origin,
+            width: t.width,
+            prev: t.prev,
+            counts,
+        }
+    }
+}
+
+impl Transitions {
+    /// Counts the transition from the previous point's level to `x`'s and returns how many
+    /// times it was seen before (0 until the levels are cut: at point `seen` =
+    /// [`EXTREME_FROM`], over the seen range `[min, max]`, if it is not empty).
+    fn seen(&mut self, x: f64, min: f64, max: f64, seen: u64) -> u32 {
+        if self.width == 0.0 {
+            if seen < EXTREME_FROM || max <= min {
+                return 0;
+            }
+            self.origin = min;
+            self.width = (max - min) / LEVELS;
+        }
+        let level = ((x - self.origin) / self.width).floor().clamp(-1e9, 1e9) as i64;
+        let count = self.counts.entry((self.prev, level)).or_insert(0);
+        let before = *count;
+        *count = count.saturating_add(1);
+        self.prev = level;
+        if self.counts.len() > MAX_TRANSITIONS {
+            self.counts.retain(|_, n| {
+                *n /= 2;
+                *n > 0
+            });
+        }
+        before
+    }
+}
 
 /// A peaks-over-threshold tail of one statistic: how often it passes a fixed high level `u`
 /// (forgotten counts), and the last [`PEAK_WINDOW`] excesses over `u`, whose median gives the
@@ -290,6 +403,12 @@ struct State {
     /// Points in a row alarmed on one side (sign = side).
     run: i32,
     tails: [Tail; STATS],
+    /// Points since the last alarm (`None`: none yet).
+    #[serde(default)]
+    since_alarm: Option<u64>,
+    /// Transitions between value levels seen (the familiarity gate).
+    #[serde(default)]
+    transitions: Transitions,
 }
 
 impl Kernel for AdaptiveKernel {
@@ -311,6 +430,8 @@ impl Kernel for AdaptiveKernel {
             max: 0.0,
             run: 0,
             tails: std::array::from_fn(|_| Tail::new()),
+            since_alarm: None,
+            transitions: Transitions::default(),
         };
         if let Some(p) = config.period {
             st.season = vec![0.0; p];
@@ -398,6 +519,7 @@ impl State {
         let warm = seen > c.warmup as u64;
         let mut thresholds = [f64::INFINITY; STATS];
         let mut ratio: f64 = 0.0;
+        let mut extreme: f64 = 0.0;
         if warm {
             // The smoothed statistics need their memory filled before they mean anything.
             let smoothed_ready = seen > (c.warmup as f64 + 2.0 / VAR_ALPHA) as u64;
@@ -412,12 +534,45 @@ impl State {
             let range = self.max - self.min;
             if seen > EXTREME_FROM && range > 0.0 {
                 let excess = (x - self.max).max(self.min - x) / range;
-                ratio = ratio.max(excess / EXTREME_SHARE);
+                extreme = excess / EXTREME_SHARE;
             }
         }
+        // A transition between two levels seen `familiar` times before is this series' habit
+        // (a square wave's jumps, a counter's resets), not an anomaly, unless it leaves the
+        // seen range. Every point is counted, alarmed or not.
+        let familiar = self.transitions.seen(x, self.min, self.max, seen) >= c.familiar as u32
+            && c.familiar > 0;
+        if familiar {
+            ratio = ratio.min(NEAR);
+        }
+        let ratio = ratio.max(extreme);
         let ratio = if ratio.is_finite() { ratio } else { 1e12 };
-        let score = if scored { ratio / (1.0 + ratio) } else { 0.0 };
         let alarmed = warm && ratio >= 1.0;
+        let score = if scored && alarmed {
+            // Comparable strengths: a new extreme in [BAND, 1), the first point of an alarm
+            // after a quiet stretch in [0.5, BAND) by its ratio, a point that continues or
+            // repeats a recent alarm just above 0.5. One change thus ranks once, and the
+            // flags still last as long as the anomaly.
+            let f = ratio / (1.0 + ratio);
+            let onset = self.since_alarm.is_none_or(|q| q >= ONSET_GAP);
+            if extreme >= 1.0 && onset {
+                let g = extreme / (1.0 + extreme);
+                BAND + (1.0 - BAND) * (g - 0.5) / 0.5
+            } else if onset {
+                0.5 + (BAND - 0.5) * (f - 0.5) / 0.5
+            } else {
+                0.5 + REPEAT_BAND * (f - 0.5) / 0.5
+            }
+        } else if scored {
+            ratio / (1.0 + ratio)
+        } else {
+            0.0
+        };
+        self.since_alarm = if alarmed {
+            Some(0)
+        } else {
+            self.since_alarm.map(|q| q.saturating_add(1))
+        };
         // Learn.
         if warm {
             for i in 0..STATS {
@@ -686,8 +841,115 @@ mod tests {
         }
     }
 
+    /// A square wave whose jumps are irregular in size (-1 to 1, or to 0.98), so that the
+    /// statistics alone alarm on some of them, with small noise.
+    fn irregular_square(n: usize) -> Vec<f64> {
+        let e = crate::common::testing::noise(n, 11);
+        (0..n)
+            .map(|i| {
+                let high = (i / 13) % 2 == 1;
+                let top = if (i / 26) % 3 == 0 { 0.98 } else { 1.0 };
+                (if high { top } else { -1.0 }) + 0.002 * e[i]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_familiar_jump_stops_alarming_and_a_new_one_still_does() {
+        let mut v = irregular_square(4000);
+        // A jump to a level the wave never visits, inside the seen range.
+        for x in &mut v[3000..3030] {
+            *x = -0.2;
+        }
+        let t = ts(v.len());
+        let gated = AdaptiveParams::new()
+            .check()
+            .unwrap()
+            .detect(&t, &v)
+            .unwrap();
+        let open = AdaptiveParams::new()
+            .familiar(0)
+            .check()
+            .unwrap()
+            .detect(&t, &v)
+            .unwrap();
+        let late = |d: &Detections| {
+            flagged(d)
+                .into_iter()
+                .filter(|&i| (500..3000).contains(&i))
+                .count()
+        };
+        assert!(
+            late(&open) >= 3,
+            "the statistics alone alarm on the jumps: {}",
+            late(&open)
+        );
+        assert_eq!(late(&gated), 0, "{:?}", flagged(&gated));
+        assert!(
+            flagged(&gated).iter().any(|&i| (3000..3005).contains(&i)),
+            "{:?}",
+            flagged(&gated)
+        );
+    }
+
+    #[test]
+    fn a_change_ranks_once_and_a_new_extreme_ranks_highest() {
+        let n = crate::common::testing::noise(3000, 7);
+        let mut v: Vec<f64> = n.iter().map(|e| 10.0 + e).collect();
+        // A shift inside the range seen (after a wide excursion early on), then a new extreme.
+        for x in &mut v[150..155] {
+            *x += 30.0;
+        }
+        for x in &mut v[1000..1040] {
+            *x += 6.0;
+        }
+        v[2000] += 80.0;
+        let d = AdaptiveParams::new()
+            .check()
+            .unwrap()
+            .detect(&ts(v.len()), &v)
+            .unwrap();
+        let onset = d.scores[1000];
+        assert!(
+            d.is_anomaly[1000] && (0.5..BAND).contains(&onset),
+            "{onset}"
+        );
+        // The points continuing the alarm are flagged but rank just above 0.5.
+        let next: Vec<f64> = (1001..1010)
+            .filter(|&i| d.is_anomaly[i])
+            .map(|i| d.scores[i])
+            .collect();
+        assert!(
+            !next.is_empty() && next.iter().all(|&s| s < 0.5 + REPEAT_BAND + 1e-12),
+            "{next:?}"
+        );
+        assert!(d.scores[2000] >= BAND, "{}", d.scores[2000]);
+    }
+
+    #[test]
+    fn transitions_are_bounded_and_saved_as_a_list() {
+        let mut t = Transitions::default();
+        let mut state: u64 = 1;
+        for i in 0..50_000u64 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            t.seen(
+                (state >> 11) as f64 / (1u64 << 53) as f64 * 1e4,
+                0.0,
+                1.0,
+                i + 100,
+            );
+        }
+        assert!(t.counts.len() <= MAX_TRANSITIONS);
+        let json = serde_json::to_string(&t).unwrap();
+        let back: Transitions = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+    }
+
     #[test]
     fn bad_params() {
+        assert!(AdaptiveParams::new().familiar(5000).check().is_err());
         assert!(AdaptiveParams::new().threshold(1.5).check().is_err());
         assert!(AdaptiveParams::new().risk(0.5).check().is_err());
         assert!(AdaptiveParams::new().warmup(500).check().is_err());

@@ -77,6 +77,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.reward_low_fp_rate.unwrap_or(f64::NAN),
             r.reward_low_fn_rate.unwrap_or(f64::NAN)
         );
+        if let Some(p) = r.profiles.first() {
+            println!(
+                "  {}: threshold {:.3}, TP {} FP {} FN {}",
+                p.profile, p.threshold, p.counts.tp, p.counts.fp, p.counts.fn_
+            );
+        }
     }
     Ok(())
 }

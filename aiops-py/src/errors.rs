@@ -450,7 +450,7 @@ fn eval_kind(e: &EvalError) -> (usize, Kind<'_>) {
 }
 
 /// Variants of `IntegrationError`.
-const INTEGRATION_VARIANTS: usize = 6;
+const INTEGRATION_VARIANTS: usize = 10;
 
 fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
     match e {
@@ -460,6 +460,11 @@ fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
         IntegrationError::TooLarge { .. } => (3, Kind::InvalidInput),
         IntegrationError::Protobuf { .. } => (4, Kind::Parse),
         IntegrationError::Series { .. } => (5, Kind::InvalidInput),
+        IntegrationError::Config { .. } => (6, Kind::Config),
+        // A system that cannot be reached or answers an HTTP error: no narrower class fits.
+        IntegrationError::Unreachable { .. } => (7, Kind::Aiops),
+        IntegrationError::Status { .. } => (8, Kind::Aiops),
+        IntegrationError::Remote { .. } => (9, Kind::InvalidInput),
     }
 }
 
@@ -801,6 +806,29 @@ fn samples() -> Vec<(&'static str, usize, usize, Error)> {
             system: "x",
             index: 0,
             reason: s(),
+        },
+        IntegrationError::Config {
+            system: "x",
+            key: s(),
+            reason: s(),
+        },
+        IntegrationError::Unreachable {
+            system: "x",
+            url: s(),
+            reason: s(),
+            attempts: 1,
+        },
+        IntegrationError::Status {
+            system: "x",
+            url: s(),
+            status: 500,
+            body: s(),
+        },
+        IntegrationError::Remote {
+            system: "x",
+            status: 400,
+            error_type: s(),
+            message: s(),
         },
     ];
     let mut out = Vec::new();

@@ -425,6 +425,33 @@ pub fn selector(labels: &Labels) -> String {
     s
 }
 
+/// Reads a query time: RFC 3339 (`2024-03-01T10:00:00Z`), unix seconds (`1709287200`),
+/// `now`, or `now` minus or plus a duration (`now-1h`, `now-30m`); `now` is given in ms.
+pub fn parse_time(text: &str, now: TimestampMs) -> Result<TimestampMs> {
+    let t = text.trim();
+    let bad = |reason: String| IntegrationError::Config {
+        system: SYSTEM,
+        key: "time".into(),
+        reason: format!("{text:?}: {reason}"),
+    };
+    if let Some(rest) = t.strip_prefix("now") {
+        let rest = rest.trim_start();
+        if rest.is_empty() {
+            return Ok(now);
+        }
+        let (sign, d) = match rest.split_at(1) {
+            ("-", d) => (-1, d),
+            ("+", d) => (1, d),
+            _ => return Err(bad("write now, now-1h or now+30m".into())),
+        };
+        let d: Duration = d.trim().parse().map_err(|e| bad(format!("{e}")))?;
+        return Ok(now + sign * d.0);
+    }
+    aiops_core::time::parse_timestamp(t)
+        .map(|(ms, _)| ms)
+        .map_err(|_| bad("not RFC 3339, unix seconds, now or now-<duration>".into()))
+}
+
 /// Milliseconds as the API's unix seconds (`1700000000.5`).
 fn format_seconds(ms: i64) -> String {
     if ms < 0 {
@@ -711,6 +738,22 @@ mod tests {
         assert_eq!(format_seconds(1_700_000_000_500), "1700000000.500");
         assert_eq!(format_seconds(15_000), "15");
         assert_eq!(format_seconds(-500), "-0.500");
+    }
+
+    #[test]
+    fn times_are_rfc3339_unix_seconds_or_relative_to_now() {
+        let now = 1_700_000_000_000;
+        assert_eq!(parse_time("now", now).unwrap(), now);
+        assert_eq!(parse_time("now-1h", now).unwrap(), now - 3_600_000);
+        assert_eq!(parse_time("now + 30s", now).unwrap(), now + 30_000);
+        assert_eq!(parse_time("1700000000", now).unwrap(), now);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z", now).unwrap(),
+            1_700_000_000_000
+        );
+        assert!(parse_time("now*2", now).is_err());
+        assert!(parse_time("yesterday", now).is_err());
+        assert!(parse_time("now-soon", now).is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use aiops_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
+use crate::history::History;
 
 /// Most history points one forecast reads.
 const MAX_HISTORY: usize = 20_000;
@@ -157,6 +158,7 @@ fn regular(pts: &[(TimestampMs, f64)]) -> Option<(Vec<f64>, i64, TimestampMs)> {
 /// Forecasts one resource's metric from its stored history.
 pub async fn forecast_one(
     store: &Store,
+    history: &History,
     resource: &str,
     metric: &str,
     hours: u32,
@@ -184,7 +186,9 @@ pub async fn forecast_one(
     };
     let horizon_ms = i64::from(hours) * 3_600_000;
     let from = now - (horizon_ms * 10).max(7 * 86_400_000);
-    let mut pts = store.samples(s.id, from, now + 1, usize::MAX / 4).await?;
+    let mut pts = history
+        .samples(store, s, from, now + 1, usize::MAX / 4)
+        .await?;
     if pts.len() > MAX_HISTORY {
         pts.drain(..pts.len() - MAX_HISTORY);
     }
@@ -238,6 +242,7 @@ pub async fn forecast_one(
 /// `POST /api/v1/capacity/forecast`.
 pub async fn forecast(
     store: &Store,
+    history: &History,
     q: &CapacityQuery,
     now: TimestampMs,
 ) -> Result<CapacityForecasts> {
@@ -262,7 +267,18 @@ pub async fn forecast(
     }
     let mut forecasts = Vec::new();
     for r in &q.resources {
-        forecasts.push(forecast_one(store, r, &q.metric, q.forecast_hours, threshold, now).await?);
+        forecasts.push(
+            forecast_one(
+                store,
+                history,
+                r,
+                &q.metric,
+                q.forecast_hours,
+                threshold,
+                now,
+            )
+            .await?,
+        );
     }
     Ok(CapacityForecasts { forecasts })
 }
@@ -270,6 +286,7 @@ pub async fn forecast(
 /// The scheduled run: every resource with a configured metric, stored as recommendations.
 pub async fn run_scheduled(
     store: &Store,
+    history: &History,
     config: &CapacityConfig,
     now: TimestampMs,
 ) -> Result<Recommendations> {
@@ -286,6 +303,7 @@ pub async fn run_scheduled(
         for r in resources {
             let f = forecast_one(
                 store,
+                history,
                 r,
                 &target.metric,
                 config.horizon_hours,
@@ -397,6 +415,7 @@ mod tests {
         let now = t0 + 600 * 300_000;
         let f = forecast(
             &store,
+            &History::default(),
             &CapacityQuery {
                 resources: vec!["api".into(), "nope".into()],
                 metric: "cpu".into(),
@@ -414,6 +433,7 @@ mod tests {
         assert!(f.forecasts[1].error.is_some());
         let recs = run_scheduled(
             &store,
+            &History::default(),
             &CapacityConfig {
                 metrics: vec![CapacityTarget {
                     metric: "cpu".into(),
@@ -429,6 +449,7 @@ mod tests {
         assert_eq!(recommendations(&store).await.unwrap(), recs);
         let e = forecast(
             &store,
+            &History::default(),
             &CapacityQuery {
                 resources: vec![],
                 metric: "cpu".into(),

@@ -13,6 +13,7 @@ use aiops_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
+use crate::history::History;
 
 /// Most series one analysis reads.
 pub const MAX_SERIES: usize = 500;
@@ -165,6 +166,7 @@ fn graph_for(topology: Option<&TopologyGraph>, resources: &[String]) -> Result<T
 /// empty buckets are missing and filled by the ranking's interpolation).
 async fn frame(
     store: &Store,
+    history: &History,
     graph: &TopologyGraph,
     resources: &[String],
     from: TimestampMs,
@@ -177,7 +179,7 @@ async fn frame(
         .filter(|s| graph.contains(&s.resource))
         .take(MAX_SERIES)
     {
-        let pts = store.samples(s.id, from, to, 100_000).await?;
+        let pts = history.samples(store, &s, from, to, 100_000).await?;
         if pts.len() >= 2 {
             data.push((s, pts));
         }
@@ -242,6 +244,7 @@ fn cause_issue(c: &aiops_core::RootCause) -> String {
 /// Runs an analysis and stores it (a failed one too, with its reason); returns it.
 pub async fn analyze(
     store: &Store,
+    history: &History,
     topology: Option<&TopologyGraph>,
     runbooks: Option<&KnowledgeBase>,
     req: &RcaRequest,
@@ -292,7 +295,7 @@ pub async fn analyze(
         }
         None => t.resources.clone(),
     };
-    let ranked = match frame(store, &graph, &candidates, from, to).await {
+    let ranked = match frame(store, history, &graph, &candidates, from, to).await {
         Ok(f) => rank(&graph, &f, t.given.then_some(t.anchor), Method::Default)
             .map_err(ServiceError::from),
         Err(e) => Err(e),

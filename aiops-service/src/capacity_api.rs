@@ -462,4 +462,53 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.status(), 400);
     }
+
+    #[tokio::test]
+    async fn history_older_than_the_store_comes_from_the_source() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
+        let ids = store
+            .series_ids(
+                &[NewSeries {
+                    key: labels.to_string(),
+                    metric: "cpu".into(),
+                    resource: "api".into(),
+                    labels,
+                }],
+                0,
+            )
+            .await
+            .unwrap();
+        let now = 1_700_000_000_000i64;
+        // The store holds the last two samples only (retention deleted the rest).
+        let t = |k: i64| now - k * 300_000;
+        store
+            .insert_samples(&[
+                (ids[0], t(1), t(1) as f64 / 1000.0),
+                (ids[0], t(0), t(0) as f64 / 1000.0),
+            ])
+            .await
+            .unwrap();
+        let f = forecast_one(&store, &History::default(), "api", "cpu", 1, 1e12, now)
+            .await
+            .unwrap();
+        assert!(f.error.as_deref().unwrap().contains("2 samples"), "{f:?}");
+        // With a source (a rising line): 7 days of 5-minute points before the store's.
+        let fake = std::sync::Arc::new(crate::history::testing::Fake::default());
+        let history = History::with_source(fake.clone(), 300_000);
+        let f = forecast_one(&store, &history, "api", "cpu", 1, 1e12, now)
+            .await
+            .unwrap();
+        assert!(f.error.is_none(), "{f:?}");
+        assert_eq!(f.trend, "increasing");
+        assert_eq!(f.predictions.len(), 12);
+        let asked = fake.asked.lock().unwrap();
+        assert_eq!(asked[0].0, r#"{__name__="cpu",service="api"}"#);
+        assert_eq!(
+            (asked[0].1.start, asked[0].1.end),
+            (now - 7 * 86_400_000, t(1) - 1)
+        );
+    }
 }

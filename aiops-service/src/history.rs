@@ -144,19 +144,21 @@ impl History {
     }
 }
 
+/// A fake [`MetricSource`] for the tests of the analyses that read history.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use aiops_core::{Labels, TimeSeries};
-    use aiops_integrations::prometheus::{BoxFuture, QueryResult};
-    use aiops_store::{NewSeries, StoreOptions};
+pub(crate) mod testing {
     use std::sync::Mutex;
+
+    use aiops_core::{Labels, TimeSeries, TimestampMs};
+    use aiops_integrations::prometheus::{BoxFuture, MetricSource, QueryResult, RangeQuery};
 
     /// A source that answers `value = t / 1000` on the asked grid and records the queries.
     #[derive(Debug, Default)]
-    struct Fake {
-        asked: Mutex<Vec<(String, RangeQuery)>>,
-        fail: bool,
+    pub(crate) struct Fake {
+        /// The queries asked, in order.
+        pub(crate) asked: Mutex<Vec<(String, RangeQuery)>>,
+        /// Fail every query.
+        pub(crate) fail: bool,
     }
 
     impl MetricSource for Fake {
@@ -189,6 +191,14 @@ mod tests {
             })
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::Fake;
+    use super::*;
+    use aiops_core::Labels;
+    use aiops_store::{NewSeries, StoreOptions};
 
     async fn store_with(points: &[(i64, f64)]) -> (Store, SeriesRow) {
         let store = Store::open("sqlite::memory:", &StoreOptions::default())

@@ -364,3 +364,56 @@ pub async fn get(store: &Store, id: &str) -> Result<RcaAnalysis> {
         what: format!("stored analysis {id}: {e}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiops_core::Labels;
+    use aiops_store::{NewSeries, StoreOptions};
+
+    #[tokio::test]
+    async fn the_frame_reads_history_older_than_the_store_from_the_source() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
+        let ids = store
+            .series_ids(
+                &[NewSeries {
+                    key: labels.to_string(),
+                    metric: "cpu".into(),
+                    resource: "api".into(),
+                    labels,
+                }],
+                0,
+            )
+            .await
+            .unwrap();
+        // The store holds the window's last two samples; the source the ten before.
+        store
+            .insert_samples(&[(ids[0], 1_500_000, 1500.0), (ids[0], 1_550_000, 1550.0)])
+            .await
+            .unwrap();
+        let resources = vec!["api".to_string()];
+        let graph = graph_for(None, &resources).unwrap();
+        let fake = std::sync::Arc::new(crate::history::testing::Fake::default());
+        let history = History::with_source(fake, 50_000);
+        let f = frame(&store, &history, &graph, &resources, 1_000_000, 1_600_000)
+            .await
+            .unwrap();
+        assert_eq!(f.len(), 12);
+        let c = &f.columns()[0];
+        assert_eq!((c.filled, c.values[0], c.values[11]), (0, 1000.0, 1550.0));
+        // The store alone: two points, not enough for a frame.
+        let alone = frame(
+            &store,
+            &History::default(),
+            &graph,
+            &resources,
+            1_000_000,
+            1_600_000,
+        )
+        .await;
+        assert!(alone.is_err() || alone.unwrap().columns()[0].filled >= 10);
+    }
+}

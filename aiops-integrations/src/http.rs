@@ -488,23 +488,25 @@ impl HttpClient {
 /// without its query, which may hold anything).
 fn reason(e: reqwest::Error) -> String {
     let e = e.without_url();
-    let mut s = if e.is_timeout() {
+    let kind = if e.is_timeout() {
         "timed out".to_string()
     } else if e.is_connect() {
         "cannot connect".to_string()
     } else {
         e.to_string()
     };
+    // The root cause says what happened (`Connection refused (os error 111)`); the layers
+    // between (hyper's "client error (Connect)"...) add nothing for the reader.
+    let mut root = None;
     let mut source = std::error::Error::source(&e);
     while let Some(c) = source {
-        let text = c.to_string();
-        if !s.ends_with(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
+        root = Some(c.to_string());
         source = c.source();
     }
-    s
+    match root {
+        Some(r) if !kind.ends_with(&r) => format!("{kind}: {r}"),
+        _ => kind,
+    }
 }
 
 /// `url` without query, fragment or credentials: what errors and logs show.

@@ -57,12 +57,26 @@ impl SourceArgs {
             return Ok(None);
         };
         let now = aiops_service::now_ms();
-        let start = prometheus::parse_time(&self.start, now)?;
-        let end = prometheus::parse_time(&self.end, now)?;
+        let time = |flag: &str, text: &str| {
+            prometheus::parse_time(text, now).map_err(|_| {
+                CliError::Usage(format!(
+                    "{flag} {text:?}: give RFC 3339, unix seconds, now or now-<duration> (now-1h)"
+                ))
+            })
+        };
+        let start = time("--start", &self.start)?;
+        let end = time("--end", &self.end)?;
         let step: Duration = self
             .step
             .parse()
             .map_err(|e| CliError::Usage(format!("--step {:?}: {e}", self.step)))?;
+        if end < start {
+            return Err(CliError::Usage(format!(
+                "--end {} UTC is before --start {} UTC",
+                aiops_core::time::format_datetime(end),
+                aiops_core::time::format_datetime(start)
+            )));
+        }
         let range = RangeQuery::new(start, end, step.0)?;
         let mut params = PrometheusParams::new(url.clone());
         if std::env::var_os(TOKEN_ENV).is_some() {

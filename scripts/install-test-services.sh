@@ -2,7 +2,10 @@
 # Installs the real components the integration tests start on 127.0.0.1 (Debian packages),
 # when they are missing and this user may install them. Safe to run again.
 #   prometheus-alertmanager: aiops-py/tests/test_alertmanager_conformance.py
-#   prometheus:              aiops-server/tests/prometheus_remote_write.rs
+#   prometheus:              aiops-server/tests/prometheus_remote_write.rs,
+#                            aiops-integrations/tests/prometheus.rs
+#   victoria-metrics:        aiops-integrations/tests/prometheus.rs, aiops-server/tests/
+#                            prometheus_source.rs (started on a free port, temporary data dir)
 #   postgresql:              aiops-store/tests/postgres.rs, aiops-server/tests/serve_postgres.rs
 #                            (the tests run initdb + postgres from /usr/lib/postgresql/*/bin as
 #                            a non-root user in a temporary folder; the packaged cluster and
@@ -21,6 +24,7 @@ have_postgres() {
 missing=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
 have_postgres || missing+=(postgresql)
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -58,6 +58,55 @@ pub enum IntegrationError {
     /// The payload's data is invalid for aiops' model.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// Parameters of an integration that cannot be used (a bad URL, a secret that cannot be
+    /// read...). Never holds a secret's value.
+    #[error("{system} {key}: {reason}")]
+    Config {
+        /// The system (`prometheus`...).
+        system: &'static str,
+        /// The parameter (`url`, `auth.bearer`...).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The system could not be reached, or did not answer in time, after every attempt.
+    #[error("{system} {url}: {reason} (after {attempts} attempt(s))")]
+    Unreachable {
+        /// The system (`prometheus`...).
+        system: &'static str,
+        /// The URL without its query (which may be long), never with credentials.
+        url: String,
+        /// The transport's reason (connection refused, timed out...).
+        reason: String,
+        /// Attempts made.
+        attempts: u32,
+    },
+    /// The system answered with an HTTP status that is not a success, and no error of its own
+    /// format in the body.
+    #[error("{system} {url}: HTTP {status}: {body}")]
+    Status {
+        /// The system (`prometheus`...).
+        system: &'static str,
+        /// The URL without its query.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the body (at most 512 bytes), for the reader.
+        body: String,
+    },
+    /// The system refused the request with an error of its own format (Prometheus'
+    /// `{"status": "error", "errorType": ..., "error": ...}`).
+    #[error("{system}: {error_type}: {message}")]
+    Remote {
+        /// The system (`prometheus`...).
+        system: &'static str,
+        /// The HTTP status code.
+        status: u16,
+        /// The system's error kind (`bad_data`, `execution`, `timeout`...).
+        error_type: String,
+        /// The system's message.
+        message: String,
+    },
 }
 
 /// Result alias of `aiops-integrations`.

@@ -2,6 +2,8 @@
 
 pub mod alertmanager;
 pub mod error;
+pub mod http;
+pub mod prometheus;
 pub mod remote_write;
 
 pub use error::{IntegrationError, Result};

@@ -10,6 +10,7 @@
 //! │   ├── UnknownResourceError       a resource that is not in the topology
 //! │   └── NotEnoughDataError         too few points or samples for the algorithm
 //! ├── ModelFitError(AiopsError)      a forecasting model could not be fitted
+//! ├── RemoteError(AiopsError)        an external system unreachable or refusing a request
 //! └── AiopsIOError(AiopsError, OSError)
 //!     └── AiopsFileNotFoundError(AiopsIOError, FileNotFoundError)
 //! ```
@@ -64,6 +65,8 @@ pub(crate) struct Exceptions {
     pub(crate) not_enough_data: Py<PyType>,
     /// `ModelFitError`.
     pub(crate) model_fit: Py<PyType>,
+    /// `RemoteError`.
+    pub(crate) remote: Py<PyType>,
     /// `AiopsIOError`.
     pub(crate) io: Py<PyType>,
     /// `AiopsFileNotFoundError`.
@@ -144,6 +147,13 @@ fn create(py: Python<'_>) -> PyResult<Exceptions> {
         "A forecasting model could not be fitted to otherwise valid data.",
         &[aiops.bind(py)],
     )?;
+    let remote = new_class(
+        py,
+        "RemoteError",
+        "An external system (Prometheus...) could not be reached, or refused the request: an \
+         HTTP error or an error answer of its own, with its message.",
+        &[aiops.bind(py)],
+    )?;
     let io = new_class(
         py,
         "AiopsIOError",
@@ -166,6 +176,7 @@ fn create(py: Python<'_>) -> PyResult<Exceptions> {
         unknown_resource,
         not_enough_data,
         model_fit,
+        remote,
         io,
         file_not_found,
     })
@@ -190,6 +201,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         &e.unknown_resource,
         &e.not_enough_data,
         &e.model_fit,
+        &e.remote,
         &e.io,
         &e.file_not_found,
     ] {
@@ -212,6 +224,7 @@ enum Kind<'a> {
     UnknownResource,
     NotEnoughData,
     ModelFit,
+    Remote,
     /// `AiopsIOError` / `AiopsFileNotFoundError`, about this file when known.
     Io(&'a io::Error, Option<&'a Path>),
 }
@@ -450,7 +463,7 @@ fn eval_kind(e: &EvalError) -> (usize, Kind<'_>) {
 }
 
 /// Variants of `IntegrationError`.
-const INTEGRATION_VARIANTS: usize = 6;
+const INTEGRATION_VARIANTS: usize = 10;
 
 fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
     match e {
@@ -460,6 +473,10 @@ fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
         IntegrationError::TooLarge { .. } => (3, Kind::InvalidInput),
         IntegrationError::Protobuf { .. } => (4, Kind::Parse),
         IntegrationError::Series { .. } => (5, Kind::InvalidInput),
+        IntegrationError::Config { .. } => (6, Kind::Config),
+        IntegrationError::Unreachable { .. } => (7, Kind::Remote),
+        IntegrationError::Status { .. } => (8, Kind::Remote),
+        IntegrationError::Remote { .. } => (9, Kind::Remote),
     }
 }
 
@@ -499,6 +516,7 @@ fn make(py: Python<'_>, kind: Kind<'_>, path: Option<&Path>, message: String) ->
         Kind::UnknownResource => &ex.unknown_resource,
         Kind::NotEnoughData => &ex.not_enough_data,
         Kind::ModelFit => &ex.model_fit,
+        Kind::Remote => &ex.remote,
     };
     Ok(PyErr::from_type(class.bind(py).clone(), message))
 }
@@ -801,6 +819,29 @@ fn samples() -> Vec<(&'static str, usize, usize, Error)> {
             system: "x",
             index: 0,
             reason: s(),
+        },
+        IntegrationError::Config {
+            system: "x",
+            key: s(),
+            reason: s(),
+        },
+        IntegrationError::Unreachable {
+            system: "x",
+            url: s(),
+            reason: s(),
+            attempts: 1,
+        },
+        IntegrationError::Status {
+            system: "x",
+            url: s(),
+            status: 500,
+            body: s(),
+        },
+        IntegrationError::Remote {
+            system: "x",
+            status: 400,
+            error_type: s(),
+            message: s(),
         },
     ];
     let mut out = Vec::new();

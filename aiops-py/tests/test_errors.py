@@ -15,6 +15,7 @@ from aiops import (
     ModelFitError,
     NotEnoughDataError,
     ParseError,
+    RemoteError,
     SnapshotError,
     UnknownResourceError,
 )
@@ -30,6 +31,7 @@ CLASSES = [
     UnknownResourceError,
     NotEnoughDataError,
     ModelFitError,
+    RemoteError,
     AiopsIOError,
     AiopsFileNotFoundError,
 ]
@@ -52,6 +54,7 @@ def test_hierarchy() -> None:
     assert issubclass(UnknownResourceError, InvalidInputError)
     assert issubclass(NotEnoughDataError, InvalidInputError)
     assert issubclass(ModelFitError, AiopsError) and not issubclass(ModelFitError, ValueError)
+    assert issubclass(RemoteError, AiopsError) and not issubclass(RemoteError, ValueError)
     assert not issubclass(AiopsIOError, ValueError)
     assert not issubclass(InvalidInputError, OSError)
 

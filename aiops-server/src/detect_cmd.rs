@@ -14,6 +14,7 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::error::CliError;
+use crate::source_args::SourceArgs;
 
 /// Output format for the anomaly list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -29,8 +30,12 @@ pub(crate) enum Format {
 #[command(after_long_help = detectors_help())]
 pub(crate) struct DetectArgs {
     /// Input: `timestamp,value` CSV (NAB style), `.jsonl` points, or a Prometheus
-    /// `query_range` response (`.json`).
-    file: PathBuf,
+    /// `query_range` response (`.json`); or none with --prometheus and --query.
+    #[arg(required_unless_present = "prometheus", conflicts_with = "prometheus")]
+    file: Option<PathBuf>,
+
+    #[command(flatten)]
+    source: SourceArgs,
 
     /// Detector to run (see the list below).
     #[arg(short, long, default_value = DEFAULT_DETECTOR)]
@@ -99,8 +104,14 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     };
     suppression.build()?;
     let det = registry::build(&args.detector, &params)?;
-    let inputs = read_path(&args.file, &ReadOptions::default())
-        .map_err(|e| CliError::input(&args.file, e))?;
+    let name = args.source.name(args.file.as_deref());
+    let inputs = match (args.source.fetch()?, &args.file) {
+        (Some(series), _) => series,
+        (None, Some(file)) => {
+            read_path(file, &ReadOptions::default()).map_err(|e| CliError::input(file, e))?
+        }
+        (None, None) => return Err(CliError::Usage("give a file or --prometheus".into())),
+    };
     let total: usize = inputs.iter().map(|i| i.series.len()).sum();
     let bar = progress_bar(total);
     let mut results = Vec::with_capacity(inputs.len());
@@ -112,7 +123,7 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
                 bar.set_position((done + n) as u64)
             })
             .map_err(|e| match e {
-                aiops_detect::DetectError::Core(c) => CliError::input(&args.file, c),
+                aiops_detect::DetectError::Core(c) => CliError::input(&name, c),
                 other => other.into(),
             })?;
         done += s.len();
@@ -126,7 +137,7 @@ pub(crate) fn run(args: &DetectArgs) -> Result<(), CliError> {
     {
         let s = &inp.series;
         let anomalies = d.anomalies(det.as_ref(), s.timestamps(), s.values(), s.labels());
-        let title = format!("{} — detector {}", args.file.display(), det.name());
+        let title = format!("{} — detector {}", name.display(), det.name());
         crate::plot::draw(plot, &title, s, d, &anomalies).map_err(|message| CliError::Output {
             path: plot.clone(),
             source: std::io::Error::other(message),

@@ -60,6 +60,9 @@ pub(crate) enum CliError {
         /// Why.
         source: aiops_integrations::IntegrationError,
     },
+    /// Prometheus or VictoriaMetrics (`--prometheus`) could not be queried.
+    #[error("{0}")]
+    Source(#[from] aiops_integrations::IntegrationError),
     /// A log could not be parsed or scored.
     #[error("{0}")]
     Logs(#[from] aiops_logs::LogError),

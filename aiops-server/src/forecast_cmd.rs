@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 
 use crate::error::CliError;
 use crate::plot;
+use crate::source_args::SourceArgs;
 
 /// Output format of the capacity report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -38,8 +39,12 @@ fn models_help() -> String {
 #[command(after_long_help = models_help())]
 pub(crate) struct ForecastArgs {
     /// Input: `timestamp,value` CSV, a single column of values, `.jsonl` points or a
-    /// Prometheus `query_range` response (`.json`).
-    file: PathBuf,
+    /// Prometheus `query_range` response (`.json`); or none with --prometheus and --query.
+    #[arg(required_unless_present = "prometheus", conflicts_with = "prometheus")]
+    file: Option<PathBuf>,
+
+    #[command(flatten)]
+    source: SourceArgs,
 
     /// How far ahead: steps (`48`) or a duration (`6h`, `7d`, `2w`; needs timestamps).
     #[arg(long)]
@@ -73,7 +78,11 @@ pub(crate) struct ForecastArgs {
 #[command(after_long_help = models_help())]
 pub(crate) struct CapacityArgs {
     /// Input, as for `aiops forecast`.
-    file: PathBuf,
+    #[arg(required_unless_present = "prometheus", conflicts_with = "prometheus")]
+    file: Option<PathBuf>,
+
+    #[command(flatten)]
+    source: SourceArgs,
 
     /// Saturation threshold in the metric's unit.
     #[arg(long, default_value_t = 85.0)]
@@ -120,8 +129,26 @@ pub(crate) struct CapacityArgs {
     plot: Option<PathBuf>,
 }
 
-/// The input series (see [`aiops_core::io::read_values`]).
-fn load(path: &Path) -> Result<Values, CliError> {
+/// The input series: the one series of `--prometheus`, else the file's (see
+/// [`aiops_core::io::read_values`]).
+fn load(file: Option<&Path>, source: &SourceArgs) -> Result<Values, CliError> {
+    if let Some(mut series) = source.fetch()? {
+        if series.len() != 1 {
+            return Err(CliError::Usage(format!(
+                "{}: {} series found; forecast takes one (aggregate them in the query)",
+                source.name(None).display(),
+                series.len()
+            )));
+        }
+        let s = series.remove(0);
+        return Ok(Values {
+            values: s.series.values().to_vec(),
+            times: Some((s.series.timestamps().to_vec(), s.format)),
+        });
+    }
+    let Some(path) = file else {
+        return Err(CliError::Usage("give a file or --prometheus".into()));
+    };
     read_values(path).map_err(|e| match e {
         CoreError::SeriesCount { found } => CliError::Usage(format!(
             "{}: {found} series found; forecast takes one",
@@ -215,7 +242,7 @@ fn draw(
 }
 
 pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
-    let data = load(&args.file)?;
+    let data = load(args.file.as_deref(), &args.source)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
     let spinner = fitting(&args.model, data.values.len());
     let p = registry::forecast(
@@ -247,7 +274,11 @@ pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
         }
     }
     if let Some(path) = &args.plot {
-        let title = format!("{} - {} forecast", args.file.display(), args.model);
+        let title = format!(
+            "{} - {} forecast",
+            args.source.name(args.file.as_deref()).display(),
+            args.model
+        );
         draw(path, &title, &data, &p, None)?;
     }
     Ok(())
@@ -292,7 +323,7 @@ fn print_report(r: &CapacityReport, data: &Values, model: &str) {
 }
 
 pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
-    let data = load(&args.file)?;
+    let data = load(args.file.as_deref(), &args.source)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
     let params = CapacityParams {
         threshold: args.threshold,
@@ -328,7 +359,7 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
     if let Some(path) = &args.plot {
         let title = format!(
             "{} - capacity, threshold {}",
-            args.file.display(),
+            args.source.name(args.file.as_deref()).display(),
             args.threshold
         );
         draw(

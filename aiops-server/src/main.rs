@@ -15,6 +15,7 @@ mod push_cmd;
 mod rca_cmd;
 mod runbooks_cmd;
 mod serve;
+mod source_args;
 mod table;
 mod token_cmd;
 

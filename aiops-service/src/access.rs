@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::auth::api_token::{
     ApiTokenRecord, Bearer, SecretToken, TokenHash, generate, parse_authorization, record_parts,
 };
-use crate::auth::jwt::JwtVerifier;
+use crate::auth::jwks::JwtAuth;
 use crate::auth::rbac::{Principal, Role};
 use crate::error::{Result, ServiceError, TokenRejection};
 
@@ -62,12 +62,12 @@ fn info(r: ApiTokenRecord) -> TokenInfo {
 #[derive(Debug, Clone)]
 pub struct Access {
     store: Store,
-    jwt: Option<std::sync::Arc<JwtVerifier>>,
+    jwt: Option<std::sync::Arc<JwtAuth>>,
 }
 
 impl Access {
     /// Tokens from `store`; JWTs accepted only when a verifier is given.
-    pub fn new(store: Store, jwt: Option<JwtVerifier>) -> Self {
+    pub fn new(store: Store, jwt: Option<JwtAuth>) -> Self {
         Self {
             store,
             jwt: jwt.map(std::sync::Arc::new),
@@ -89,7 +89,7 @@ impl Access {
                 record(row)?.authenticate(t, now)
             }
             Bearer::Jwt(t) => match &self.jwt {
-                Some(v) => v.verify_at(t, now),
+                Some(v) => v.verify_at(t, now).await,
                 None => Err(TokenRejection::Malformed.into()),
             },
         }

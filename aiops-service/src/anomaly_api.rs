@@ -13,6 +13,7 @@ use aiops_store::{AnomalyFilter, AnomalyRow, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
+use crate::history::History;
 
 /// Largest page of a list.
 pub const MAX_LIMIT: usize = 1_000;
@@ -351,6 +352,7 @@ pub struct AnomalyDetail {
 /// One anomaly with its context; `window_ms` on each side (default 30 min).
 pub async fn detail(
     store: &Store,
+    history: &History,
     topology: Option<&TopologyGraph>,
     id: &str,
     window_ms: i64,
@@ -362,8 +364,9 @@ pub async fn detail(
     let row = store.anomaly(id_n).await?;
     let a = &row.anomaly;
     let (from, to) = (a.t.saturating_sub(window_ms), a.t.saturating_add(window_ms));
-    let timeline = store
-        .samples(a.series_id, from, to, 10_000)
+    let series = store.series(a.series_id).await?;
+    let timeline = history
+        .samples(store, &series, from, to, 10_000)
         .await?
         .into_iter()
         .map(|(t, v)| TimelinePoint {

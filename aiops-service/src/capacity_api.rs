@@ -10,6 +10,7 @@ use aiops_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
+use crate::history::History;
 
 /// Most history points one forecast reads.
 const MAX_HISTORY: usize = 20_000;
@@ -157,6 +158,7 @@ fn regular(pts: &[(TimestampMs, f64)]) -> Option<(Vec<f64>, i64, TimestampMs)> {
 /// Forecasts one resource's metric from its stored history.
 pub async fn forecast_one(
     store: &Store,
+    history: &History,
     resource: &str,
     metric: &str,
     hours: u32,
@@ -184,7 +186,9 @@ pub async fn forecast_one(
     };
     let horizon_ms = i64::from(hours) * 3_600_000;
     let from = now - (horizon_ms * 10).max(7 * 86_400_000);
-    let mut pts = store.samples(s.id, from, now + 1, usize::MAX / 4).await?;
+    let mut pts = history
+        .samples(store, s, from, now + 1, usize::MAX / 4)
+        .await?;
     if pts.len() > MAX_HISTORY {
         pts.drain(..pts.len() - MAX_HISTORY);
     }
@@ -238,6 +242,7 @@ pub async fn forecast_one(
 /// `POST /api/v1/capacity/forecast`.
 pub async fn forecast(
     store: &Store,
+    history: &History,
     q: &CapacityQuery,
     now: TimestampMs,
 ) -> Result<CapacityForecasts> {
@@ -262,7 +267,18 @@ pub async fn forecast(
     }
     let mut forecasts = Vec::new();
     for r in &q.resources {
-        forecasts.push(forecast_one(store, r, &q.metric, q.forecast_hours, threshold, now).await?);
+        forecasts.push(
+            forecast_one(
+                store,
+                history,
+                r,
+                &q.metric,
+                q.forecast_hours,
+                threshold,
+                now,
+            )
+            .await?,
+        );
     }
     Ok(CapacityForecasts { forecasts })
 }
@@ -270,6 +286,7 @@ pub async fn forecast(
 /// The scheduled run: every resource with a configured metric, stored as recommendations.
 pub async fn run_scheduled(
     store: &Store,
+    history: &History,
     config: &CapacityConfig,
     now: TimestampMs,
 ) -> Result<Recommendations> {
@@ -286,6 +303,7 @@ pub async fn run_scheduled(
         for r in resources {
             let f = forecast_one(
                 store,
+                history,
                 r,
                 &target.metric,
                 config.horizon_hours,
@@ -397,6 +415,7 @@ mod tests {
         let now = t0 + 600 * 300_000;
         let f = forecast(
             &store,
+            &History::default(),
             &CapacityQuery {
                 resources: vec!["api".into(), "nope".into()],
                 metric: "cpu".into(),
@@ -414,6 +433,7 @@ mod tests {
         assert!(f.forecasts[1].error.is_some());
         let recs = run_scheduled(
             &store,
+            &History::default(),
             &CapacityConfig {
                 metrics: vec![CapacityTarget {
                     metric: "cpu".into(),
@@ -429,6 +449,7 @@ mod tests {
         assert_eq!(recommendations(&store).await.unwrap(), recs);
         let e = forecast(
             &store,
+            &History::default(),
             &CapacityQuery {
                 resources: vec![],
                 metric: "cpu".into(),
@@ -440,5 +461,54 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(e.status(), 400);
+    }
+
+    #[tokio::test]
+    async fn history_older_than_the_store_comes_from_the_source() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
+        let ids = store
+            .series_ids(
+                &[NewSeries {
+                    key: labels.to_string(),
+                    metric: "cpu".into(),
+                    resource: "api".into(),
+                    labels,
+                }],
+                0,
+            )
+            .await
+            .unwrap();
+        let now = 1_700_000_000_000i64;
+        // The store holds the last two samples only (retention deleted the rest).
+        let t = |k: i64| now - k * 300_000;
+        store
+            .insert_samples(&[
+                (ids[0], t(1), t(1) as f64 / 1000.0),
+                (ids[0], t(0), t(0) as f64 / 1000.0),
+            ])
+            .await
+            .unwrap();
+        let f = forecast_one(&store, &History::default(), "api", "cpu", 1, 1e12, now)
+            .await
+            .unwrap();
+        assert!(f.error.as_deref().unwrap().contains("2 samples"), "{f:?}");
+        // With a source (a rising line): 7 days of 5-minute points before the store's.
+        let fake = std::sync::Arc::new(crate::history::testing::Fake::default());
+        let history = History::with_source(fake.clone(), 300_000);
+        let f = forecast_one(&store, &history, "api", "cpu", 1, 1e12, now)
+            .await
+            .unwrap();
+        assert!(f.error.is_none(), "{f:?}");
+        assert_eq!(f.trend, "increasing");
+        assert_eq!(f.predictions.len(), 12);
+        let asked = fake.asked.lock().unwrap();
+        assert_eq!(asked[0].0, r#"{__name__="cpu",service="api"}"#);
+        assert_eq!(
+            (asked[0].1.start, asked[0].1.end),
+            (now - 7 * 86_400_000, t(1) - 1)
+        );
     }
 }

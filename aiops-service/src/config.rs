@@ -12,6 +12,7 @@ use crate::alerting::AlertsConfig;
 use crate::auth::jwt::JwtConfig;
 use crate::capacity_api::CapacityConfig;
 use crate::error::{Result, ServiceError};
+use crate::history::HistoryConfig;
 use crate::log_pipeline::LogsConfig;
 use crate::metrics::MetricsConfig;
 use crate::pii::PiiConfig;
@@ -68,6 +69,9 @@ pub struct ServiceConfig {
     pub limits: LimitsConfig,
     /// How long each kind of data is kept.
     pub retention: RetentionConfig,
+    /// Metric history older than the store's, read from Prometheus or VictoriaMetrics by RCA,
+    /// anomaly timelines and capacity forecasts (none by default: the store alone).
+    pub history: Option<HistoryConfig>,
 }
 
 impl Default for ServiceConfig {
@@ -90,6 +94,7 @@ impl Default for ServiceConfig {
             cors: CorsConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
+            history: None,
         }
     }
 }
@@ -243,6 +248,9 @@ impl ServiceConfig {
         }
         if let Some(oidc) = &self.auth.oidc {
             oidc.validate()?;
+        }
+        if let Some(h) = &self.history {
+            h.check()?;
         }
         if self.limits.max_body_bytes == 0 || self.retention.batch == 0 {
             return Err(ServiceError::invalid_config(

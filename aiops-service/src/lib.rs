@@ -10,6 +10,7 @@ pub mod capacity_api;
 pub mod config;
 pub mod error;
 pub mod events_api;
+pub mod history;
 pub mod ingest_api;
 pub mod knowledge_api;
 pub mod log_pipeline;

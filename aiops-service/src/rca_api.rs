@@ -13,6 +13,7 @@ use aiops_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
+use crate::history::History;
 
 /// Most series one analysis reads.
 pub const MAX_SERIES: usize = 500;
@@ -165,6 +166,7 @@ fn graph_for(topology: Option<&TopologyGraph>, resources: &[String]) -> Result<T
 /// empty buckets are missing and filled by the ranking's interpolation).
 async fn frame(
     store: &Store,
+    history: &History,
     graph: &TopologyGraph,
     resources: &[String],
     from: TimestampMs,
@@ -177,7 +179,7 @@ async fn frame(
         .filter(|s| graph.contains(&s.resource))
         .take(MAX_SERIES)
     {
-        let pts = store.samples(s.id, from, to, 100_000).await?;
+        let pts = history.samples(store, &s, from, to, 100_000).await?;
         if pts.len() >= 2 {
             data.push((s, pts));
         }
@@ -242,6 +244,7 @@ fn cause_issue(c: &aiops_core::RootCause) -> String {
 /// Runs an analysis and stores it (a failed one too, with its reason); returns it.
 pub async fn analyze(
     store: &Store,
+    history: &History,
     topology: Option<&TopologyGraph>,
     runbooks: Option<&KnowledgeBase>,
     req: &RcaRequest,
@@ -292,7 +295,7 @@ pub async fn analyze(
         }
         None => t.resources.clone(),
     };
-    let ranked = match frame(store, &graph, &candidates, from, to).await {
+    let ranked = match frame(store, history, &graph, &candidates, from, to).await {
         Ok(f) => rank(&graph, &f, t.given.then_some(t.anchor), Method::Default)
             .map_err(ServiceError::from),
         Err(e) => Err(e),
@@ -360,4 +363,57 @@ pub async fn get(store: &Store, id: &str) -> Result<RcaAnalysis> {
     serde_json::from_value(d.body).map_err(|e| ServiceError::Internal {
         what: format!("stored analysis {id}: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiops_core::Labels;
+    use aiops_store::{NewSeries, StoreOptions};
+
+    #[tokio::test]
+    async fn the_frame_reads_history_older_than_the_store_from_the_source() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
+        let ids = store
+            .series_ids(
+                &[NewSeries {
+                    key: labels.to_string(),
+                    metric: "cpu".into(),
+                    resource: "api".into(),
+                    labels,
+                }],
+                0,
+            )
+            .await
+            .unwrap();
+        // The store holds the window's last two samples; the source the ten before.
+        store
+            .insert_samples(&[(ids[0], 1_500_000, 1500.0), (ids[0], 1_550_000, 1550.0)])
+            .await
+            .unwrap();
+        let resources = vec!["api".to_string()];
+        let graph = graph_for(None, &resources).unwrap();
+        let fake = std::sync::Arc::new(crate::history::testing::Fake::default());
+        let history = History::with_source(fake, 50_000);
+        let f = frame(&store, &history, &graph, &resources, 1_000_000, 1_600_000)
+            .await
+            .unwrap();
+        assert_eq!(f.len(), 12);
+        let c = &f.columns()[0];
+        assert_eq!((c.filled, c.values[0], c.values[11]), (0, 1000.0, 1550.0));
+        // The store alone: two points, not enough for a frame.
+        let alone = frame(
+            &store,
+            &History::default(),
+            &graph,
+            &resources,
+            1_000_000,
+            1_600_000,
+        )
+        .await;
+        assert!(alone.is_err() || alone.unwrap().columns()[0].filled >= 10);
+    }
 }

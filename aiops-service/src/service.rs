@@ -15,6 +15,7 @@ use crate::alerting::AlertPipeline;
 use crate::auth::jwt::JwtVerifier;
 use crate::config::ServiceConfig;
 use crate::error::{Result, ServiceError};
+use crate::history::History;
 use crate::log_pipeline::LogPipeline;
 use crate::metrics::MetricPipeline;
 use crate::pii::PiiMasker;
@@ -55,6 +56,8 @@ pub struct Service {
     pub access: Access,
     /// Request metrics.
     pub telemetry: Telemetry,
+    /// Metric history for analyses: the store, and `history.prometheus` for what is older.
+    pub history: History,
     stop: watch::Sender<bool>,
     tasks: tokio::sync::Mutex<JoinSet<Result<()>>>,
 }
@@ -71,26 +74,37 @@ pub async fn open_store(config: &ServiceConfig) -> Result<Store> {
     })
 }
 
-fn read_jwks(config: &ServiceConfig) -> Result<Option<JwtVerifier>> {
+/// Checks the OIDC keys without fetching anything: a `jwks_file` is read and parsed, a
+/// `jwks_url` is fetched only at start.
+fn check_jwks(config: &ServiceConfig) -> Result<()> {
     let Some(oidc) = &config.auth.oidc else {
-        return Ok(None);
+        return Ok(());
     };
-    let Some(path) = &oidc.jwks_file else {
-        return Err(ServiceError::invalid_config(
-            "auth.oidc.jwks_url",
-            "fetching a JWKS by URL is not supported yet: save it to a file and give jwks_file",
-        ));
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ServiceError::invalid_config("auth.oidc.jwks_file", format!("{}: {e}", path.display()))
-    })?;
-    Ok(Some(JwtVerifier::from_jwks(oidc.clone(), &text)?))
+    oidc.validate()?;
+    match (&oidc.jwks_file, &oidc.jwks_url) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ServiceError::invalid_config(
+                    "auth.oidc.jwks_file",
+                    format!("{}: {e}", path.display()),
+                )
+            })?;
+            JwtVerifier::from_jwks(oidc.clone(), &text)?;
+            Ok(())
+        }
+        (None, Some(_)) => Ok(()),
+        (None, None) => Err(ServiceError::invalid_config(
+            "auth.oidc",
+            "give jwks_file or jwks_url",
+        )),
+    }
 }
 
 /// Analyses each incident that opened or grew, once it has been quiet for `settle_s`, and
 /// records the analysis on its timeline.
 async fn auto_rca(
     store: Store,
+    history: History,
     topology: Arc<TopologyState>,
     runbooks: Arc<aiops_rca::runbook::KnowledgeBase>,
     config: crate::config::RcaConfig,
@@ -127,7 +141,7 @@ async fn auto_rca(
                     let req = crate::rca_api::RcaRequest { incident_id: Some(id.clone()), anomaly_ids: None, time_window_minutes: config.window_minutes };
                     let current = topology.get();
                     let graph = current.as_ref().map(|c| &c.graph);
-                    match crate::rca_api::analyze(&store, graph, Some(&runbooks), &req, crate::now_ms()).await {
+                    match crate::rca_api::analyze(&store, &history, graph, Some(&runbooks), &req, crate::now_ms()).await {
                         Ok(a) => {
                             let ev = aiops_store::IncidentEvent {
                                 incident_id: id.clone(),
@@ -171,6 +185,7 @@ async fn retention(
 /// Runs the configured capacity forecasts every `interval_s`.
 async fn scheduled_capacity(
     store: Store,
+    history: History,
     config: crate::capacity_api::CapacityConfig,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
@@ -178,7 +193,7 @@ async fn scheduled_capacity(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                if let Err(e) = crate::capacity_api::run_scheduled(&store, &config, crate::now_ms()).await {
+                if let Err(e) = crate::capacity_api::run_scheduled(&store, &history, &config, crate::now_ms()).await {
                     tracing::warn!(error = %e, "scheduled capacity forecast failed");
                 }
             }
@@ -192,7 +207,7 @@ async fn scheduled_capacity(
 pub fn check_files(config: &ServiceConfig) -> Result<()> {
     config.check()?;
     read_topology(config)?;
-    read_jwks(config)?;
+    check_jwks(config)?;
     if let Some(dir) = &config.runbooks {
         aiops_rca::runbook::KnowledgeBase::load_dir(dir).map_err(|e| {
             ServiceError::invalid_config("runbooks", format!("{}: {e}", dir.display()))
@@ -218,12 +233,16 @@ impl Service {
     /// their background tasks.
     pub async fn start(config: ServiceConfig) -> Result<Arc<Self>> {
         config.check()?;
-        let jwt = read_jwks(&config)?;
+        let jwt = match &config.auth.oidc {
+            Some(oidc) => Some(crate::auth::jwks::JwtAuth::load(oidc).await?),
+            None => None,
+        };
         let configured = read_topology(&config)?;
         if let Some(t) = &configured {
             crate::topology_api::CurrentTopology::new(t.clone())
                 .map_err(|e| ServiceError::invalid_config("topology", e.to_string()))?;
         }
+        let history = History::new(config.history.as_ref())?;
         let knowledge = Arc::new(crate::knowledge_api::load(config.runbooks.as_deref())?);
         let masker = Arc::new(PiiMasker::new(&config.pii)?);
         let store = open_store(&config).await?;
@@ -265,6 +284,7 @@ impl Service {
         if config.rca.on_incident {
             tasks.spawn(auto_rca(
                 store.clone(),
+                history.clone(),
                 topology.clone(),
                 knowledge.clone(),
                 config.rca.clone(),
@@ -280,6 +300,7 @@ impl Service {
         if !config.capacity.metrics.is_empty() {
             tasks.spawn(scheduled_capacity(
                 store.clone(),
+                history.clone(),
                 config.capacity.clone(),
                 stopped.clone(),
             ));
@@ -299,6 +320,7 @@ impl Service {
             started_at: crate::now_ms(),
             rate_limiter,
             telemetry: Telemetry::default(),
+            history,
             stop,
             tasks: tokio::sync::Mutex::new(tasks),
         }))

@@ -31,6 +31,7 @@ Exceptions::
     │   ├── UnknownResourceError       a resource that is not in the topology
     │   └── NotEnoughDataError         too few points or samples
     ├── ModelFitError(AiopsError)      a forecasting model could not be fitted
+    ├── RemoteError(AiopsError)        an external system unreachable or refusing a request
     └── AiopsIOError(AiopsError, OSError)
         └── AiopsFileNotFoundError(AiopsIOError, FileNotFoundError)
 """
@@ -68,6 +69,7 @@ from aiops._aiops import (
     Prediction,
     RcaReport,
     Recommendation,
+    RemoteError,
     RootCause,
     Runbook,
     SearchHit,
@@ -133,6 +135,7 @@ __all__ = [
     "Prediction",
     "RcaReport",
     "Recommendation",
+    "RemoteError",
     "RootCause",
     "Runbook",
     "SearchHit",

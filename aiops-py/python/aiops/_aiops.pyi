@@ -43,6 +43,7 @@ __all__ = [
     "UnknownResourceError",
     "NotEnoughDataError",
     "ModelFitError",
+    "RemoteError",
     "AiopsIOError",
     "AiopsFileNotFoundError",
     "TimeSeries",
@@ -128,6 +129,10 @@ class NotEnoughDataError(InvalidInputError):
 
 class ModelFitError(AiopsError):
     """A forecasting model could not be fitted to otherwise valid data."""
+
+class RemoteError(AiopsError):
+    """An external system (Prometheus...) could not be reached, or refused the request: an
+    HTTP error or an error answer of its own, with its message."""
 
 class AiopsIOError(AiopsError, OSError):
     """Reading a file failed. Also an OSError, with errno, strerror and filename set."""

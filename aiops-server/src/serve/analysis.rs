@@ -18,6 +18,7 @@ pub(crate) async fn analyze(
     let current = s.topology.get();
     let a = rca_api::analyze(
         &s.store,
+        &s.history,
         current.as_ref().map(|c| &c.graph),
         Some(&s.knowledge),
         &body.0,
@@ -43,7 +44,7 @@ pub(crate) async fn forecast(
     body: JsonBody<CapacityQuery>,
 ) -> ApiResult<Json<CapacityForecasts>> {
     Ok(Json(
-        capacity_api::forecast(&s.store, &body.0, aiops_service::now_ms()).await?,
+        capacity_api::forecast(&s.store, &s.history, &body.0, aiops_service::now_ms()).await?,
     ))
 }
 

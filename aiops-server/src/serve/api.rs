@@ -91,6 +91,13 @@ pub(crate) async fn anomaly(
     let window = i64::from(q.0.window_minutes.unwrap_or(30).clamp(1, 24 * 60)) * 60_000;
     let topology = s.topology.get();
     Ok(Json(
-        anomaly_api::detail(&s.store, topology.as_ref().map(|t| &t.graph), &id, window).await?,
+        anomaly_api::detail(
+            &s.store,
+            &s.history,
+            topology.as_ref().map(|t| &t.graph),
+            &id,
+            window,
+        )
+        .await?,
     ))
 }

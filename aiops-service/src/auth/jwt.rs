@@ -15,8 +15,8 @@
 //!    group that `role_groups` maps to a role; else the token is authenticated but
 //!    [`ServiceError::NoRole`] (403).
 //!
-//! Fetching the JWKS (from `jwks_file` or `jwks_url`) is the caller's job: this module takes
-//! its JSON text, so it does no IO. [`TokenRejection::UnknownKey`] is the caller's hint that the
+//! Fetching the JWKS (from `jwks_file` or `jwks_url`) is [`crate::auth::jwks`]'s job: this
+//! module takes its JSON text, so it does no IO. [`TokenRejection::UnknownKey`] is the caller's hint that the
 //! provider may have rotated its keys and the JWKS is worth fetching again.
 
 use std::collections::{BTreeMap, HashMap};
@@ -86,6 +86,26 @@ pub struct JwtConfig {
     /// Allowed clock skew for `exp` and `nbf`, seconds (default 60, at most 300).
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
+    /// With `jwks_url`: keys older than this are fetched again, seconds (default 3600).
+    #[serde(default = "default_jwks_max_age")]
+    pub jwks_max_age_seconds: u64,
+    /// With `jwks_url`: at most one fetch per this many seconds (default 30), whether for age
+    /// or for a token naming an unknown `kid`, so bad tokens cannot hammer the provider.
+    #[serde(default = "default_jwks_min_refresh")]
+    pub jwks_min_refresh_seconds: u64,
+}
+
+/// Default age after which a JWKS fetched by URL is fetched again, seconds.
+pub const DEFAULT_JWKS_MAX_AGE_SECONDS: u64 = 3600;
+/// Default least time between two JWKS fetches, seconds.
+pub const DEFAULT_JWKS_MIN_REFRESH_SECONDS: u64 = 30;
+
+fn default_jwks_max_age() -> u64 {
+    DEFAULT_JWKS_MAX_AGE_SECONDS
+}
+
+fn default_jwks_min_refresh() -> u64 {
+    DEFAULT_JWKS_MIN_REFRESH_SECONDS
 }
 
 impl JwtConfig {
@@ -100,6 +120,8 @@ impl JwtConfig {
             name_claim: default_name_claim(),
             role_groups: BTreeMap::new(),
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            jwks_max_age_seconds: DEFAULT_JWKS_MAX_AGE_SECONDS,
+            jwks_min_refresh_seconds: DEFAULT_JWKS_MIN_REFRESH_SECONDS,
         }
     }
 

@@ -380,27 +380,10 @@ pub async fn recommendations(store: &Store) -> Result<Recommendations> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aiops_core::Labels;
-    use aiops_store::{NewSeries, StoreOptions};
 
     #[tokio::test]
     async fn a_rising_series_saturates_and_is_recommended_for_scaling() {
-        let store = Store::open("sqlite::memory:", &StoreOptions::default())
-            .await
-            .unwrap();
-        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
-        let ids = store
-            .series_ids(
-                &[NewSeries {
-                    key: labels.to_string(),
-                    metric: "cpu".into(),
-                    resource: "api".into(),
-                    labels,
-                }],
-                0,
-            )
-            .await
-            .unwrap();
+        let (store, ids) = crate::testing::store_with_cpu_series().await;
         let t0 = 1_700_000_000_000i64;
         let rows: Vec<_> = (0..600)
             .map(|i| {
@@ -465,22 +448,7 @@ mod tests {
 
     #[tokio::test]
     async fn history_older_than_the_store_comes_from_the_source() {
-        let store = Store::open("sqlite::memory:", &StoreOptions::default())
-            .await
-            .unwrap();
-        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
-        let ids = store
-            .series_ids(
-                &[NewSeries {
-                    key: labels.to_string(),
-                    metric: "cpu".into(),
-                    resource: "api".into(),
-                    labels,
-                }],
-                0,
-            )
-            .await
-            .unwrap();
+        let (store, ids) = crate::testing::store_with_cpu_series().await;
         let now = 1_700_000_000_000i64;
         // The store holds the last two samples only (retention deleted the rest).
         let t = |k: i64| now - k * 300_000;

@@ -22,6 +22,8 @@ pub mod retention;
 pub mod rules;
 pub mod service;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;
 pub mod topology_api;
 mod worker;
 

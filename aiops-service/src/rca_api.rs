@@ -368,27 +368,10 @@ pub async fn get(store: &Store, id: &str) -> Result<RcaAnalysis> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aiops_core::Labels;
-    use aiops_store::{NewSeries, StoreOptions};
 
     #[tokio::test]
     async fn the_frame_reads_history_older_than_the_store_from_the_source() {
-        let store = Store::open("sqlite::memory:", &StoreOptions::default())
-            .await
-            .unwrap();
-        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
-        let ids = store
-            .series_ids(
-                &[NewSeries {
-                    key: labels.to_string(),
-                    metric: "cpu".into(),
-                    resource: "api".into(),
-                    labels,
-                }],
-                0,
-            )
-            .await
-            .unwrap();
+        let (store, ids) = crate::testing::store_with_cpu_series().await;
         // The store holds the window's last two samples; the source the ten before.
         store
             .insert_samples(&[(ids[0], 1_500_000, 1500.0), (ids[0], 1_550_000, 1550.0)])

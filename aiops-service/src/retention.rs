@@ -77,26 +77,10 @@ where
 mod tests {
     use super::*;
     use aiops_core::Labels;
-    use aiops_store::{NewSeries, StoreOptions};
 
     #[tokio::test]
     async fn old_samples_go_in_batches_recent_ones_stay() {
-        let store = Store::open("sqlite::memory:", &StoreOptions::default())
-            .await
-            .unwrap();
-        let labels = Labels::try_from_pairs([("__name__", "cpu"), ("service", "api")]).unwrap();
-        let ids = store
-            .series_ids(
-                &[NewSeries {
-                    key: labels.to_string(),
-                    metric: "cpu".into(),
-                    resource: "api".into(),
-                    labels,
-                }],
-                0,
-            )
-            .await
-            .unwrap();
+        let (store, ids) = crate::testing::store_with_cpu_series().await;
         let day = 86_400_000i64;
         let rows: Vec<_> = (0..100).map(|d| (ids[0], d * day, d as f64)).collect();
         store.insert_samples(&rows).await.unwrap();

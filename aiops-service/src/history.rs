@@ -197,26 +197,9 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::Fake;
     use super::*;
-    use aiops_core::Labels;
-    use aiops_store::{NewSeries, StoreOptions};
 
     async fn store_with(points: &[(i64, f64)]) -> (Store, SeriesRow) {
-        let store = Store::open("sqlite::memory:", &StoreOptions::default())
-            .await
-            .unwrap();
-        let labels = Labels::try_from_pairs([("service", "api")]).unwrap();
-        let ids = store
-            .series_ids(
-                &[NewSeries {
-                    key: labels.to_string(),
-                    metric: "cpu".into(),
-                    resource: "api".into(),
-                    labels,
-                }],
-                0,
-            )
-            .await
-            .unwrap();
+        let (store, ids) = crate::testing::store_with_series(&[("service", "api")]).await;
         let rows: Vec<_> = points.iter().map(|&(t, v)| (ids[0], t, v)).collect();
         store.insert_samples(&rows).await.unwrap();
         let row = store.series(ids[0]).await.unwrap();

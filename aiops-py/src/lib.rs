@@ -134,6 +134,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
         class detect::PyMultivariateDetector,
         function detect::multivariate_detector_names,
         function eval::nab_evaluate,
+        function eval::events_evaluate,
         function io::read_csv,
         function io::read_csv_text,
         function io::read_wide_csv,

@@ -372,6 +372,24 @@ def nab_evaluate(
     and maximum unless ``learn_range`` is true. The GIL is released while it runs.
     """
 
+def events_evaluate(
+    data: _PathLike | None = None,
+    detector: str = "default",
+    tol: int = 10,
+    test_only: bool = False,
+    seed: int = 1,
+    **params: object,
+) -> dict[str, object]:
+    """Scores a detector event by event on a folder ``data`` of labelled
+    ``timestamp,value,label`` CSVs (telemanom's layout), or, when ``data`` is ``None``, on the
+    seeded synthetic family (``seed``, 60 series). A labelled segment is found when a flagged
+    point falls within ``tol`` points after it; ``test_only`` scores only the points after each
+    series' training part (``index.csv``). Returns ``{"detector", "series", "segments",
+    "found", "runs", "false_alarms", "precision", "recall", "f1"`` (means over series),
+    ``"pooled_f1", "pa_f1"`` (point-adjusted, pooled), ``"us_per_point", "seconds"}``; with the
+    synthetic family also ``"recall_by_kind"``. The GIL is released while it runs.
+    """
+
 def build_detector(name: str, **params: object) -> Detector:
     """Builds a detector by registry name from keyword parameters, as the CLI and config
     files do: ``build_detector("zscore", window=30)`` is ``Detector("zscore", window=30)``.

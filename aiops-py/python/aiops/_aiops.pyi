@@ -61,6 +61,7 @@ __all__ = [
     "detector_names",
     "build_detector",
     "nab_evaluate",
+    "events_evaluate",
     "rca_method_names",
     "rca_rank",
     "RcaReport",

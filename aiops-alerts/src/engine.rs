@@ -342,6 +342,23 @@ impl Engine {
         (n >= 1 && n <= c.opened()).then(|| format!("inc-{}", c.successor(n)))
     }
 
+    /// The incidents (`inc-N`) whose content may have changed since the last call: opened,
+    /// joined, a member updated, merged into, resolved. A restored engine starts with those
+    /// its replay changed. Incidents merged away are not in it (see [`Engine::merged`]).
+    pub fn take_changed_incidents(&mut self) -> Vec<String> {
+        self.state
+            .correlator
+            .take_changed()
+            .into_iter()
+            .map(|i| format!("inc-{i}"))
+            .collect()
+    }
+
+    /// How many incidents were merged into another one so far.
+    pub fn merged(&self) -> u64 {
+        self.state.correlator.merged()
+    }
+
     /// One incident by id (`inc-N`), open or resolved; `None` for an id merged into another
     /// incident (see [`Engine::current_incident`]) or never issued. Cheaper than
     /// [`Engine::incidents`] for a service that keeps every incident.

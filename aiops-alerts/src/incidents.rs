@@ -199,6 +199,7 @@ impl CorrelationParams {
             merged_into: BTreeMap::new(),
             expiries: BTreeSet::new(),
             expiries_indexed: true,
+            changed: Changed::default(),
         })
     }
 }
@@ -275,6 +276,21 @@ pub struct Correlator {
     /// existed: rebuilt on first use).
     #[serde(default)]
     expiries_indexed: bool,
+    /// Incidents whose content may have changed since [`Correlator::take_changed`] last ran.
+    #[serde(skip)]
+    changed: Changed,
+}
+
+/// A set of incident ids kept beside the state: not snapshotted, and not part of a
+/// correlator's equality (two correlators in the same state are equal whatever their callers
+/// have collected).
+#[derive(Debug, Clone, Default)]
+struct Changed(BTreeSet<u64>);
+
+impl PartialEq for Changed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Key {
@@ -311,6 +327,13 @@ impl Correlator {
             id = next;
         }
         id
+    }
+
+    /// The incidents whose content ([`Correlator::incident`]) may have changed since the last
+    /// call (opened, joined, a member updated, merged into, resolved), by id; empties the set.
+    /// A restored correlator starts with none.
+    pub fn take_changed(&mut self) -> BTreeSet<u64> {
+        std::mem::take(&mut self.changed.0)
     }
 
     /// The open incident an alert belongs to.
@@ -533,6 +556,7 @@ impl Correlator {
             );
         }
         self.open.insert(id, s);
+        self.changed.0.insert(id);
         id
     }
 
@@ -553,6 +577,7 @@ impl Correlator {
             s.last_activity = now;
             s.last_joined = Some(now);
             self.by_alert.insert(alert.fingerprint, id);
+            self.changed.0.insert(id);
         }
         self.track_expiry(id, alert, now);
         // No settle: only firing alerts join, and only incidents that are not resolving, so
@@ -612,6 +637,7 @@ impl Correlator {
         if let Some(m) = s.members.get_mut(&alert.fingerprint) {
             m.alert = alert.clone();
         }
+        self.changed.0.insert(id);
         if s.key == Key::Topology && s.pruned && s.last_joined.is_none() {
             s.pruned = false;
             for r in s.members.values().filter_map(|m| m.resource.as_ref()) {
@@ -679,6 +705,7 @@ impl Correlator {
         }
         self.merged += 1;
         self.merged_into.insert(other, target);
+        self.changed.0.insert(target);
         if let Some(t) = self.open.get_mut(&target) {
             t.started_at = t.started_at.min(o.started_at);
             t.last_activity = t.last_activity.max(o.last_activity);
@@ -721,6 +748,7 @@ impl Correlator {
             return;
         };
         s.resolved_at = Some(s.resolving_since.unwrap_or(now));
+        self.changed.0.insert(id);
         if let Some(since) = s.resolving_since {
             self.deadlines
                 .remove(&(since + self.params.resolve_grace.0, id));

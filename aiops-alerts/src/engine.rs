@@ -1,6 +1,8 @@
 //! The whole pipeline: dedup, silences and maintenance windows, inhibition, routing and
 //! grouping, and incident correlation, configured from Alertmanager-shaped YAML.
 
+use std::sync::Arc;
+
 use aiops_core::{Alert, AlertStatus, Fingerprint, Incident, Severity, TimestampMs, Topology};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -75,7 +77,7 @@ fn muter<'a>(
     move |a: &Alert, t: TimestampMs| {
         silences.is_muted(&a.labels, t)
             || inhibitor
-                .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
+                .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &*s.alert), t)
                 .is_some()
     }
 }
@@ -266,16 +268,23 @@ impl Engine {
             st.dedup
                 .observe_with_timeout(alert, now, Some(self.resolve_timeout.0));
         let (key, timeout) = (stored.key, stored.timeout);
-        let mut alert = stored.alert.clone();
-        alert.fingerprint = key;
+        // One copy of the alert, shared by the deduplicator, its groups and its incident.
+        let alert = if stored.alert.fingerprint == key {
+            Arc::clone(&stored.alert)
+        } else {
+            let mut a = Alert::clone(&stored.alert);
+            a.fingerprint = key;
+            Arc::new(a)
+        };
         if outcome == DedupOutcome::Duplicate {
             st.stats.duplicates += 1;
             if timeout {
                 // The repeat pushed the made-up `endsAt` back: pass it on, so that neither
                 // its group nor its incident resolves it early.
                 let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-                st.grouper.insert(&alert, now, &mute)?;
-                st.correlator.observe(&alert, now, self.graph.as_ref());
+                st.grouper.insert_shared(&alert, now, &mute)?;
+                st.correlator
+                    .observe_shared(&alert, now, self.graph.as_ref());
             }
             return Ok(Ingested {
                 outcome,
@@ -287,7 +296,7 @@ impl Engine {
         let firing = alert.status_at(now) == AlertStatus::Firing;
         let muted_by = st.silences.muted_by(&alert.labels, now);
         self.inhibitor.index(&mut st.sources, &alert);
-        let get = |fp| st.dedup.get(fp).map(|s| &s.alert);
+        let get = |fp| st.dedup.get(fp).map(|s| &*s.alert);
         let inhibited_by = self
             .inhibitor
             .inhibited_by_indexed(&st.sources, &alert, get, now);
@@ -297,9 +306,10 @@ impl Engine {
             st.stats.inhibited += 1;
         }
         let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-        st.grouper.insert(&alert, now, &mute)?;
+        st.grouper.insert_shared(&alert, now, &mute)?;
         let id = if !firing || (muted_by.is_empty() && inhibited_by.is_none()) {
-            st.correlator.observe(&alert, now, self.graph.as_ref())
+            st.correlator
+                .observe_shared(&alert, now, self.graph.as_ref())
         } else {
             None
         };

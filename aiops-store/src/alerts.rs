@@ -229,7 +229,7 @@ fn incident_row(r: &sqlx::any::AnyRow) -> Result<IncidentRow> {
 
 /// Most values bound in one multi-row statement: SQLite's driver looks each argument up by
 /// name, which costs time quadratic in a statement's arguments.
-const MAX_ARGS: usize = 512;
+const MAX_ARGS: usize = 256;
 
 /// Most rows in one multi-row statement.
 const MAX_ROWS: usize = 64;
@@ -668,9 +668,9 @@ mod tests {
     #[test]
     fn statements_take_a_few_sizes_and_every_row() {
         assert_eq!(statement_sizes(0, 16), Vec::<usize>::new());
-        assert_eq!(statement_sizes(100, 16), vec![32, 32, 32, 4]);
+        assert_eq!(statement_sizes(100, 16), vec![16, 16, 16, 16, 16, 16, 4]);
         assert_eq!(statement_sizes(100, 3), vec![64, 32, 4]);
-        assert_eq!(statement_sizes(7, 100), vec![4, 2, 1]);
+        assert_eq!(statement_sizes(7, 100), vec![2, 2, 2, 1]);
         assert_eq!(statement_sizes(3, 1000), vec![1, 1, 1]);
         for n in 0..300 {
             for cols in [1, 3, 4, 8, 16] {

@@ -523,6 +523,36 @@ correlation:
 "#;
 
     #[test]
+    fn changed_incidents_are_reported_once_and_alerts_are_shared() {
+        let mut e = Engine::new(Config::default(), None).unwrap();
+        let a = alert(&[("alertname", "A"), ("service", "api")], 0);
+        let b = alert(&[("alertname", "B"), ("service", "api")], 0);
+        e.ingest(a.clone(), 0).unwrap();
+        e.ingest(b, M).unwrap();
+        assert_eq!(e.take_changed_incidents(), ["inc-1"]);
+        assert!(e.take_changed_incidents().is_empty());
+        // One copy of the alert: the deduplicator's is the incident's and the group's.
+        let stored = e.state.dedup.get(a.labels.fingerprint()).unwrap();
+        assert!(std::sync::Arc::strong_count(&stored.alert) >= 3);
+        // Nothing happens until the alerts' made-up `endsAt` (5m) and the grace (5m) pass.
+        e.tick(4 * M).unwrap();
+        assert!(e.take_changed_incidents().is_empty());
+        e.tick(20 * M).unwrap();
+        e.tick(30 * M).unwrap();
+        assert_eq!(e.take_changed_incidents(), ["inc-1"]);
+        assert_eq!(
+            e.incident("inc-1").unwrap().status,
+            aiops_core::IncidentStatus::Resolved
+        );
+        // A snapshot round trip keeps the state (the set of changes is not part of it).
+        let restored = Engine::restore(Config::default(), None, e.state().clone()).unwrap();
+        assert_eq!(restored.state(), e.state());
+        let json = serde_json::to_string(e.state()).unwrap();
+        let back: EngineState = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, e.state());
+    }
+
+    #[test]
     fn alertmanager_config_loads_and_pipeline_runs() {
         let cfg = Config::from_yaml(CONFIG).unwrap();
         let mut e = Engine::new(cfg.clone(), None).unwrap();

@@ -401,7 +401,7 @@ async fn append_events(tx: &mut sqlx::AnyConnection, events: &[IncidentEvent]) -
 /// Keeps the last of the rows sharing a key, sorted by key (a stable sort: the last row of a
 /// key wins as given), so that replicas committing the same rows at once on PostgreSQL wait
 /// for each other instead of deadlocking, and no statement touches a row twice.
-fn last_by_key<'a, T>(rows: &'a [T], key: impl Fn(&T) -> &str) -> Vec<&'a T> {
+fn last_by_key<T>(rows: &[T], key: impl Fn(&T) -> &str) -> Vec<&T> {
     let mut sorted: Vec<&T> = rows.iter().collect();
     sorted.sort_by(|a, b| key(a).cmp(key(b)));
     let mut out: Vec<&T> = Vec::with_capacity(sorted.len());

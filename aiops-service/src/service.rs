@@ -136,6 +136,11 @@ async fn auto_rca(
                     }
                 }
                 for id in ready {
+                    // A long backlog (thousands of incidents opened at once) does not hold
+                    // up a shutdown.
+                    if *stop.borrow() {
+                        return Ok(());
+                    }
                     let Some((count, _)) = due.remove(&id) else { continue };
                     seen.insert(id.clone(), count);
                     let req = crate::rca_api::RcaRequest { incident_id: Some(id.clone()), anomaly_ids: None, time_window_minutes: config.window_minutes };

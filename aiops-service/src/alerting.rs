@@ -22,8 +22,13 @@
 //!   `resolve_timeout` for those sent without one) are resolved by [`AlertPipeline::tick`].
 //! - Changed alerts and incidents are published to [`AlertPipeline::subscribe`] (`/ws/alerts`).
 //!
-//! Memory: the engine's state (every active alert, the incidents) plus, per open incident, its
-//! last committed row and member fingerprints, and the pending `endsAt` of active alerts.
+//! - Incidents are compared with what was committed by a hash of their JSON text: only those
+//!   the engine reports changed since the last call (all of them after a rebuild) are
+//!   serialised and, when the hash differs, written.
+//!
+//! Memory: the engine's state (one copy of every active alert, the incidents) plus, per open
+//! incident, its status, the hash of its last committed row and its members' fingerprints, and
+//! the pending `endsAt` of active alerts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;

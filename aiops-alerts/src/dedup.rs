@@ -5,6 +5,8 @@
 //! stored again: Keep's full dedup); a repeat whose content changed replaces the stored
 //! alert (Keep's partial dedup), where fields listed in `ignore` do not count as changes.
 
+use std::sync::Arc;
+
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
@@ -68,8 +70,9 @@ pub enum DedupOutcome {
 /// An alert as stored by the deduplicator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredAlert {
-    /// The latest content.
-    pub alert: Alert,
+    /// The latest content (shared with the groups and incidents holding the alert).
+    #[serde(with = "crate::shared::alert")]
+    pub alert: Arc<Alert>,
     /// Dedup key (equal to `alert.fingerprint` unless fingerprint labels are configured).
     pub key: Fingerprint,
     /// How many times it was received, this one included.
@@ -206,7 +209,7 @@ impl Deduplicator {
             Entry::Vacant(v) => {
                 alert.ends_at = alert.ends_at.or(timeout);
                 let s = v.insert(StoredAlert {
-                    alert,
+                    alert: Arc::new(alert),
                     key,
                     received: 1,
                     duplicates: 0,
@@ -223,13 +226,13 @@ impl Deduplicator {
                 if self.params.is_repeat(s, &alert, timeout.is_some(), now) {
                     s.duplicates += 1;
                     if timeout.is_some() {
-                        s.alert.ends_at = timeout;
+                        Arc::make_mut(&mut s.alert).ends_at = timeout;
                     }
                     self.duplicates += 1;
                     (DedupOutcome::Duplicate, s)
                 } else {
                     alert.ends_at = alert.ends_at.or(timeout);
-                    s.alert = alert;
+                    s.alert = Arc::new(alert);
                     s.timeout = timeout.is_some();
                     (DedupOutcome::Updated, s)
                 }
@@ -315,7 +318,7 @@ mod tests {
         r.status = AlertStatus::Resolved;
         r.ends_at = Some(50);
         assert_eq!(d.observe(r.clone(), 50).0, DedupOutcome::Updated);
-        assert_eq!(d.get(a.fingerprint).unwrap().alert, r);
+        assert_eq!(d.get(a.fingerprint).unwrap().alert, Arc::new(r));
         assert_eq!(d.duplicates(), 0);
     }
 
@@ -415,7 +418,7 @@ mod tests {
         );
         let s = d.get(a.fingerprint).unwrap();
         assert!(!s.timeout);
-        assert_eq!(s.alert, r);
+        assert_eq!(*s.alert, r);
         // Without a timeout, a missing end stays missing.
         let b = alert(&[("alertname", "B")], 0);
         d.observe(b.clone(), 0);

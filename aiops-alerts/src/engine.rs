@@ -1,6 +1,8 @@
 //! The whole pipeline: dedup, silences and maintenance windows, inhibition, routing and
 //! grouping, and incident correlation, configured from Alertmanager-shaped YAML.
 
+use std::sync::Arc;
+
 use aiops_core::{Alert, AlertStatus, Fingerprint, Incident, Severity, TimestampMs, Topology};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -75,7 +77,7 @@ fn muter<'a>(
     move |a: &Alert, t: TimestampMs| {
         silences.is_muted(&a.labels, t)
             || inhibitor
-                .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &s.alert), t)
+                .inhibited_by_indexed(sources, a, |fp| dedup.get(fp).map(|s| &*s.alert), t)
                 .is_some()
     }
 }
@@ -266,16 +268,23 @@ impl Engine {
             st.dedup
                 .observe_with_timeout(alert, now, Some(self.resolve_timeout.0));
         let (key, timeout) = (stored.key, stored.timeout);
-        let mut alert = stored.alert.clone();
-        alert.fingerprint = key;
+        // One copy of the alert, shared by the deduplicator, its groups and its incident.
+        let alert = if stored.alert.fingerprint == key {
+            Arc::clone(&stored.alert)
+        } else {
+            let mut a = Alert::clone(&stored.alert);
+            a.fingerprint = key;
+            Arc::new(a)
+        };
         if outcome == DedupOutcome::Duplicate {
             st.stats.duplicates += 1;
             if timeout {
                 // The repeat pushed the made-up `endsAt` back: pass it on, so that neither
                 // its group nor its incident resolves it early.
                 let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-                st.grouper.insert(&alert, now, &mute)?;
-                st.correlator.observe(&alert, now, self.graph.as_ref());
+                st.grouper.insert_shared(&alert, now, &mute)?;
+                st.correlator
+                    .observe_shared(&alert, now, self.graph.as_ref());
             }
             return Ok(Ingested {
                 outcome,
@@ -287,7 +296,7 @@ impl Engine {
         let firing = alert.status_at(now) == AlertStatus::Firing;
         let muted_by = st.silences.muted_by(&alert.labels, now);
         self.inhibitor.index(&mut st.sources, &alert);
-        let get = |fp| st.dedup.get(fp).map(|s| &s.alert);
+        let get = |fp| st.dedup.get(fp).map(|s| &*s.alert);
         let inhibited_by = self
             .inhibitor
             .inhibited_by_indexed(&st.sources, &alert, get, now);
@@ -297,9 +306,10 @@ impl Engine {
             st.stats.inhibited += 1;
         }
         let mute = muter(&st.silences, &self.inhibitor, &st.dedup, &st.sources);
-        st.grouper.insert(&alert, now, &mute)?;
+        st.grouper.insert_shared(&alert, now, &mute)?;
         let id = if !firing || (muted_by.is_empty() && inhibited_by.is_none()) {
-            st.correlator.observe(&alert, now, self.graph.as_ref())
+            st.correlator
+                .observe_shared(&alert, now, self.graph.as_ref())
         } else {
             None
         };
@@ -340,6 +350,23 @@ impl Engine {
         let n: u64 = id.strip_prefix("inc-")?.parse().ok()?;
         let c = &self.state.correlator;
         (n >= 1 && n <= c.opened()).then(|| format!("inc-{}", c.successor(n)))
+    }
+
+    /// The incidents (`inc-N`) whose content may have changed since the last call: opened,
+    /// joined, a member updated, merged into, resolved. A restored engine starts with those
+    /// its replay changed. Incidents merged away are not in it (see [`Engine::merged`]).
+    pub fn take_changed_incidents(&mut self) -> Vec<String> {
+        self.state
+            .correlator
+            .take_changed()
+            .into_iter()
+            .map(|i| format!("inc-{i}"))
+            .collect()
+    }
+
+    /// How many incidents were merged into another one so far.
+    pub fn merged(&self) -> u64 {
+        self.state.correlator.merged()
     }
 
     /// One incident by id (`inc-N`), open or resolved; `None` for an id merged into another
@@ -494,6 +521,36 @@ correlation:
       window: 10m
       min_alerts: 2
 "#;
+
+    #[test]
+    fn changed_incidents_are_reported_once_and_alerts_are_shared() {
+        let mut e = Engine::new(Config::default(), None).unwrap();
+        let a = alert(&[("alertname", "A"), ("service", "api")], 0);
+        let b = alert(&[("alertname", "B"), ("service", "api")], 0);
+        e.ingest(a.clone(), 0).unwrap();
+        e.ingest(b, M).unwrap();
+        assert_eq!(e.take_changed_incidents(), ["inc-1"]);
+        assert!(e.take_changed_incidents().is_empty());
+        // One copy of the alert: the deduplicator's is the incident's and the group's.
+        let stored = e.state.dedup.get(a.labels.fingerprint()).unwrap();
+        assert!(std::sync::Arc::strong_count(&stored.alert) >= 3);
+        // Nothing happens until the alerts' made-up `endsAt` (5m) and the grace (5m) pass.
+        e.tick(4 * M).unwrap();
+        assert!(e.take_changed_incidents().is_empty());
+        e.tick(20 * M).unwrap();
+        e.tick(30 * M).unwrap();
+        assert_eq!(e.take_changed_incidents(), ["inc-1"]);
+        assert_eq!(
+            e.incident("inc-1").unwrap().status,
+            aiops_core::IncidentStatus::Resolved
+        );
+        // A snapshot round trip keeps the state (the set of changes is not part of it).
+        let restored = Engine::restore(Config::default(), None, e.state().clone()).unwrap();
+        assert_eq!(restored.state(), e.state());
+        let json = serde_json::to_string(e.state()).unwrap();
+        let back: EngineState = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, e.state());
+    }
 
     #[test]
     fn alertmanager_config_loads_and_pipeline_runs() {

@@ -18,6 +18,8 @@
 //!   so the next flush outside the interval notifies what is pending; resolved alerts still
 //!   leave the group (Alertmanager's time mute stage).
 
+use std::sync::Arc;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use aiops_core::{Alert, AlertStatus, Fingerprint, Labels, TimestampMs};
@@ -81,7 +83,8 @@ struct Group {
     group_wait: Duration,
     group_interval: Duration,
     repeat_interval: Duration,
-    alerts: BTreeMap<Fingerprint, Alert>,
+    #[serde(with = "crate::shared::alert_map")]
+    alerts: BTreeMap<Fingerprint, Arc<Alert>>,
     next_flush: TimestampMs,
     has_flushed: bool,
     last: Option<Notified>,
@@ -156,6 +159,16 @@ impl Grouper {
     /// Adds (or updates, by fingerprint) an alert at engine time `now`. Flushes due before
     /// `now` run first; their batches come out of the next [`Grouper::tick`].
     pub fn insert(&mut self, alert: &Alert, now: TimestampMs, mute: &impl Mute) -> Result<()> {
+        self.insert_shared(&Arc::new(alert.clone()), now, mute)
+    }
+
+    /// [`Grouper::insert`] of an alert shared with the caller (the groups keep the `Arc`).
+    pub fn insert_shared(
+        &mut self,
+        alert: &Arc<Alert>,
+        now: TimestampMs,
+        mute: &impl Mute,
+    ) -> Result<()> {
         self.advance(now, mute)?;
         let Self {
             route,
@@ -182,7 +195,7 @@ impl Grouper {
                     active_time_intervals: r.active_time_intervals.clone(),
                 }
             });
-            group.alerts.insert(alert.fingerprint, alert.clone());
+            group.alerts.insert(alert.fingerprint, Arc::clone(alert));
             if !group.has_flushed
                 && alert.starts_at.saturating_add(group.group_wait.0) < now
                 && group.next_flush > now
@@ -235,9 +248,9 @@ impl Grouper {
                 continue;
             }
             if is_resolved {
-                resolved.push(a);
+                resolved.push(&**a);
             } else {
-                firing.push(a);
+                firing.push(&**a);
             }
         }
         let fset: BTreeSet<Fingerprint> = firing.iter().map(|a| a.fingerprint).collect();

@@ -8,6 +8,7 @@
 //! incident is never reused; its severity is the maximum of its alerts'.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use aiops_core::{
     Alert, AlertStatus, Fingerprint, Incident, IncidentStatus, Labels, Severity, TimestampMs,
@@ -199,6 +200,7 @@ impl CorrelationParams {
             merged_into: BTreeMap::new(),
             expiries: BTreeSet::new(),
             expiries_indexed: true,
+            changed: Changed::default(),
         })
     }
 }
@@ -217,7 +219,8 @@ enum Key {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Member {
-    alert: Alert,
+    #[serde(with = "crate::shared::alert")]
+    alert: Arc<Alert>,
     resource: Option<String>,
     joined_at: TimestampMs,
 }
@@ -275,6 +278,21 @@ pub struct Correlator {
     /// existed: rebuilt on first use).
     #[serde(default)]
     expiries_indexed: bool,
+    /// Incidents whose content may have changed since [`Correlator::take_changed`] last ran.
+    #[serde(skip)]
+    changed: Changed,
+}
+
+/// A set of incident ids kept beside the state: not snapshotted, and not part of a
+/// correlator's equality (two correlators in the same state are equal whatever their callers
+/// have collected).
+#[derive(Debug, Clone, Default)]
+struct Changed(BTreeSet<u64>);
+
+impl PartialEq for Changed {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Key {
@@ -313,6 +331,13 @@ impl Correlator {
         id
     }
 
+    /// The incidents whose content ([`Correlator::incident`]) may have changed since the last
+    /// call (opened, joined, a member updated, merged into, resolved), by id; empties the set.
+    /// A restored correlator starts with none.
+    pub fn take_changed(&mut self) -> BTreeSet<u64> {
+        std::mem::take(&mut self.changed.0)
+    }
+
     /// The open incident an alert belongs to.
     pub fn incident_of(&self, fp: Fingerprint) -> Option<u64> {
         self.by_alert.get(&fp).copied()
@@ -335,6 +360,17 @@ impl Correlator {
         now: TimestampMs,
         graph: Option<&TopologyGraph>,
     ) -> Option<u64> {
+        self.observe_shared(&Arc::new(alert.clone()), now, graph)
+    }
+
+    /// [`Correlator::observe`] of an alert shared with the caller (an incident keeps the
+    /// `Arc`).
+    pub fn observe_shared(
+        &mut self,
+        alert: &Arc<Alert>,
+        now: TimestampMs,
+        graph: Option<&TopologyGraph>,
+    ) -> Option<u64> {
         self.expire(now);
         self.close_due(now);
         let fp = alert.fingerprint;
@@ -348,7 +384,7 @@ impl Correlator {
             if let Some(list) = self.pending.get_mut(&key) {
                 list.retain(|(_, a)| a.fingerprint != fp);
                 if firing {
-                    list.push((now, alert.clone()));
+                    list.push((now, (**alert).clone()));
                 }
                 if list.is_empty() {
                     self.pending.remove(&key);
@@ -431,7 +467,7 @@ impl Correlator {
             }
             return Some(match best {
                 Some(id) => self.join(id, alert, resource, now),
-                None => self.open_incident(Key::Topology, vec![(now, alert.clone())], now),
+                None => self.open_incident(Key::Topology, vec![(now, Arc::clone(alert))], now),
             });
         }
         let plain = match &resource {
@@ -442,14 +478,14 @@ impl Correlator {
         let found = self.find_open(&Key::Plain(plain.clone()), horizon);
         Some(match found {
             Some(id) => self.join(id, alert, resource, now),
-            None => self.open_incident(Key::Plain(plain), vec![(now, alert.clone())], now),
+            None => self.open_incident(Key::Plain(plain), vec![(now, Arc::clone(alert))], now),
         })
     }
 
     fn by_rule(
         &mut self,
         rule: &CorrelationRule,
-        alert: &Alert,
+        alert: &Arc<Alert>,
         resource: Option<String>,
         now: TimestampMs,
     ) -> Option<u64> {
@@ -471,13 +507,14 @@ impl Correlator {
                 self.pending_of.remove(&a.fingerprint);
             }
         }
-        list.push((now, alert.clone()));
+        list.push((now, (**alert).clone()));
         self.pending_of.insert(alert.fingerprint, key.clone());
         if list.len() >= rule.min_alerts {
             let members = self.pending.remove(&key).unwrap_or_default();
             for (_, a) in &members {
                 self.pending_of.remove(&a.fingerprint);
             }
+            let members = members.into_iter().map(|(t, a)| (t, Arc::new(a))).collect();
             return Some(self.open_incident(Key::Rule(key), members, now));
         }
         None
@@ -495,7 +532,7 @@ impl Correlator {
     fn open_incident(
         &mut self,
         key: Key,
-        alerts: Vec<(TimestampMs, Alert)>,
+        alerts: Vec<(TimestampMs, Arc<Alert>)>,
         now: TimestampMs,
     ) -> u64 {
         let id = self.next_id;
@@ -533,10 +570,17 @@ impl Correlator {
             );
         }
         self.open.insert(id, s);
+        self.changed.0.insert(id);
         id
     }
 
-    fn join(&mut self, id: u64, alert: &Alert, resource: Option<String>, now: TimestampMs) -> u64 {
+    fn join(
+        &mut self,
+        id: u64,
+        alert: &Arc<Alert>,
+        resource: Option<String>,
+        now: TimestampMs,
+    ) -> u64 {
         if let Some(s) = self.open.get_mut(&id) {
             if let (Key::Topology, Some(r)) = (&s.key, &resource) {
                 self.by_resource.entry(r.clone()).or_default().insert(id);
@@ -545,7 +589,7 @@ impl Correlator {
             s.members.insert(
                 alert.fingerprint,
                 Member {
-                    alert: alert.clone(),
+                    alert: Arc::clone(alert),
                     resource,
                     joined_at: now,
                 },
@@ -553,6 +597,7 @@ impl Correlator {
             s.last_activity = now;
             s.last_joined = Some(now);
             self.by_alert.insert(alert.fingerprint, id);
+            self.changed.0.insert(id);
         }
         self.track_expiry(id, alert, now);
         // No settle: only firing alerts join, and only incidents that are not resolving, so
@@ -572,7 +617,7 @@ impl Correlator {
     /// Re-checks the incidents one of whose members' `endsAt` passed by `now`.
     fn expire(&mut self, now: TimestampMs) {
         if !self.expiries_indexed {
-            let members: Vec<(u64, Alert)> = self
+            let members: Vec<(u64, Arc<Alert>)> = self
                 .open
                 .values()
                 .flat_map(|s| s.members.values().map(|m| (s.id, m.alert.clone())))
@@ -605,13 +650,14 @@ impl Correlator {
         }
     }
 
-    fn update_member(&mut self, id: u64, alert: &Alert, now: TimestampMs) {
+    fn update_member(&mut self, id: u64, alert: &Arc<Alert>, now: TimestampMs) {
         let Some(s) = self.open.get_mut(&id) else {
             return;
         };
         if let Some(m) = s.members.get_mut(&alert.fingerprint) {
-            m.alert = alert.clone();
+            m.alert = Arc::clone(alert);
         }
+        self.changed.0.insert(id);
         if s.key == Key::Topology && s.pruned && s.last_joined.is_none() {
             s.pruned = false;
             for r in s.members.values().filter_map(|m| m.resource.as_ref()) {
@@ -679,6 +725,7 @@ impl Correlator {
         }
         self.merged += 1;
         self.merged_into.insert(other, target);
+        self.changed.0.insert(target);
         if let Some(t) = self.open.get_mut(&target) {
             t.started_at = t.started_at.min(o.started_at);
             t.last_activity = t.last_activity.max(o.last_activity);
@@ -721,6 +768,7 @@ impl Correlator {
             return;
         };
         s.resolved_at = Some(s.resolving_since.unwrap_or(now));
+        self.changed.0.insert(id);
         if let Some(since) = s.resolving_since {
             self.deadlines
                 .remove(&(since + self.params.resolve_grace.0, id));
@@ -813,7 +861,7 @@ fn to_incident(s: &State, graph: Option<&TopologyGraph>) -> Incident {
     let alerts: Vec<Alert> = s
         .order
         .iter()
-        .map(|fp| s.members[fp].alert.clone())
+        .map(|fp| (*s.members[fp].alert).clone())
         .collect();
     let severity = alerts
         .iter()

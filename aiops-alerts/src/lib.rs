@@ -8,6 +8,7 @@ pub mod incidents;
 pub mod inhibit;
 pub mod matchers;
 pub mod route;
+mod shared;
 pub mod silence;
 #[cfg(test)]
 mod testing;

@@ -22,8 +22,13 @@
 //!   `resolve_timeout` for those sent without one) are resolved by [`AlertPipeline::tick`].
 //! - Changed alerts and incidents are published to [`AlertPipeline::subscribe`] (`/ws/alerts`).
 //!
-//! Memory: the engine's state (every active alert, the incidents) plus, per open incident, its
-//! last committed row and member fingerprints, and the pending `endsAt` of active alerts.
+//! - Incidents are compared with what was committed by a hash of their JSON text: only those
+//!   the engine reports changed since the last call (all of them after a rebuild) are
+//!   serialised and, when the hash differs, written.
+//!
+//! Memory: the engine's state (one copy of every active alert, the incidents) plus, per open
+//! incident, its status, the hash of its last committed row and its members' fingerprints, and
+//! the pending `endsAt` of active alerts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -35,8 +40,8 @@ use aiops_core::time::{format_rfc3339, serde_rfc3339};
 use aiops_core::{Alert, AlertStatus, Incident, IncidentStatus, Labels, Severity, TimestampMs};
 use aiops_core::{Topology, TopologyGraph};
 use aiops_store::{
-    AlertCommit, AlertFilter, AlertRow, IncidentEvent, IncidentFilter, IncidentRow, Store,
-    StoreError,
+    AlertCommit, AlertFilter, AlertRow, IncidentEvent, IncidentFilter, IncidentRow, IncidentUpdate,
+    Store, StoreError,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -389,10 +394,12 @@ pub struct AlertCounters {
 /// The last committed state of an incident.
 #[derive(Debug, Clone)]
 enum Committed {
-    /// Open or acknowledged: its row and its alerts' fingerprints.
+    /// Open or acknowledged: its status, a hash of its body's JSON text (see [`body_hash`])
+    /// and its alerts' label fingerprints.
     Active {
-        row: Box<IncidentRow>,
-        members: BTreeSet<String>,
+        status: String,
+        body: u128,
+        members: BTreeSet<u64>,
     },
     /// Resolved (never reopened).
     Resolved,
@@ -403,22 +410,61 @@ impl Committed {
         if row.status == "resolved" {
             return Self::Resolved;
         }
+        // The text a new serialization of the incident gives (a `Value` does not keep the
+        // stored text's key order); a body that does not read as an incident hashes to 0,
+        // which only makes its next change rewrite it.
+        let body = serde_json::from_value::<Incident>(row.body.clone())
+            .ok()
+            .and_then(|i| serde_json::to_string(&i).ok())
+            .map_or(0, |t| body_hash(&t));
         Self::Active {
-            members: members_of(&row.body),
-            row: Box::new(row.clone()),
+            status: row.status.clone(),
+            body,
+            members: members_of(&row.body)
+                .iter()
+                .map(|l| l.fingerprint().0)
+                .collect(),
         }
     }
 }
 
-/// The label fingerprints of an incident body's alerts.
-fn members_of(body: &serde_json::Value) -> BTreeSet<String> {
+/// A 128-bit hash of an incident body's JSON text, to tell whether it changed since it was
+/// committed without keeping the text (two SipHash passes with different prefixes; the keys
+/// are fixed, so equal texts hash alike for the life of the process).
+fn body_hash(text: &str) -> u128 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut a = DefaultHasher::new();
+    text.hash(&mut a);
+    let mut b = DefaultHasher::new();
+    0x9e37_79b9_7f4a_7c15_u64.hash(&mut b);
+    text.hash(&mut b);
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+/// The label sets of an incident body's alerts.
+fn members_of(body: &serde_json::Value) -> Vec<Labels> {
     body["alerts"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|a| serde_json::from_value::<Labels>(a["labels"].clone()).ok())
-        .map(|l| l.fingerprint().to_string())
         .collect()
+}
+
+/// An incident as the API lists it, from the engine's incident and its row's status.
+fn summary_of(inc: &Incident, status: &str, now: TimestampMs) -> IncidentSummary {
+    IncidentSummary {
+        incident_id: inc.id.clone(),
+        title: inc.title.clone(),
+        severity: inc.severity.as_str().into(),
+        status: status.into(),
+        started_at: inc.started_at,
+        resolved_at: inc.resolved_at,
+        updated_at: now,
+        resources: inc.resources.clone(),
+        probable_origin: inc.probable_origin.clone(),
+        alert_count: inc.alerts.len(),
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -454,21 +500,31 @@ struct Inner {
     seq: i64,
     /// Incident id -> its last committed state.
     incidents: HashMap<String, Committed>,
-    /// Active alert -> its `endsAt`, and the same ordered by time.
-    expiry: HashMap<String, TimestampMs>,
-    expiries: BTreeSet<(TimestampMs, String)>,
+    /// Active alert (label fingerprint) -> its `endsAt`, and the same ordered by time.
+    expiry: HashMap<u64, TimestampMs>,
+    expiries: BTreeSet<(TimestampMs, u64)>,
     /// The engine may be ahead of the store (a call failed): rebuild before the next call.
     stale: bool,
+    /// The engine's count of merged incidents when the committed incidents were last
+    /// checked for merges.
+    merged_seen: u64,
+    /// Compare every incident with its committed state at the next call (after a rebuild),
+    /// not only those the engine reports changed.
+    check_all: bool,
 }
 
 impl Inner {
     fn set_expiry(&mut self, fp: &str, at: Option<TimestampMs>) {
-        if let Some(old) = self.expiry.remove(fp) {
-            self.expiries.remove(&(old, fp.to_string()));
+        // Fingerprints are 16 hex digits; anything else is not an alert this tracks.
+        let Ok(key) = u64::from_str_radix(fp, 16) else {
+            return;
+        };
+        if let Some(old) = self.expiry.remove(&key) {
+            self.expiries.remove(&(old, key));
         }
         if let Some(at) = at {
-            self.expiry.insert(fp.to_string(), at);
-            self.expiries.insert((at, fp.to_string()));
+            self.expiry.insert(key, at);
+            self.expiries.insert((at, key));
         }
     }
 
@@ -479,11 +535,22 @@ impl Inner {
     }
 }
 
+/// What a commit gives back: the changes (the rows moved back in), the last log sequence
+/// number given, and the ids of the incident rows written.
+#[derive(Debug)]
+struct Committing {
+    changes: Changes,
+    seq: Option<i64>,
+    incident_ids: Vec<String>,
+}
+
 /// What one call commits.
 #[derive(Debug, Default)]
 struct Changes {
     alerts: BTreeMap<String, AlertRow>,
-    incidents: Vec<IncidentRow>,
+    incidents: Vec<IncidentUpdate>,
+    /// What `/ws/alerts` shows of `incidents` (only made when someone listens).
+    summaries: Vec<IncidentSummary>,
     events: Vec<IncidentEvent>,
     opened: Vec<String>,
 }
@@ -599,6 +666,8 @@ async fn load(store: &Store, config: &AlertsConfig, topology: Option<&Topology>)
         expiry: HashMap::new(),
         expiries: BTreeSet::new(),
         stale: false,
+        merged_seen: 0,
+        check_all: true,
     };
     for status in ["firing", "acknowledged"] {
         let filter = AlertFilter {
@@ -727,8 +796,10 @@ impl AlertPipeline {
         for row in changes.alerts.values() {
             let _ = self.events.send(AlertStreamEvent::Alert(row.into()));
         }
-        for row in &changes.incidents {
-            let _ = self.events.send(AlertStreamEvent::Incident(row.into()));
+        for summary in &changes.summaries {
+            let _ = self
+                .events
+                .send(AlertStreamEvent::Incident(summary.clone()));
         }
     }
 
@@ -805,67 +876,63 @@ impl AlertPipeline {
         now: TimestampMs,
     ) -> Result<ReceiveReport> {
         let t = inner.engine.now().map_or(now, |n| n.max(now));
-        let mut existing: HashMap<String, Option<AlertRow>> = HashMap::new();
-        for a in &alerts {
-            let fp = a.fingerprint.to_string();
-            if let std::collections::hash_map::Entry::Vacant(e) = existing.entry(fp) {
-                let row = not_found_is_none(self.store.alert(e.key()).await)?;
-                e.insert(row);
-            }
-        }
+        let fps: Vec<String> = alerts.iter().map(|a| a.fingerprint.to_string()).collect();
+        // The stored rows of the batch's alerts, in one query.
+        let existing: HashMap<String, AlertRow> = {
+            let mut wanted: Vec<&str> = fps.iter().map(String::as_str).collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            self.store
+                .alerts_by_fingerprint(&wanted)
+                .await?
+                .into_iter()
+                .map(|r| (r.fingerprint.clone(), r))
+                .collect()
+        };
         let mut report = ReceiveReport {
             received: alerts.len(),
             ..Default::default()
         };
         let mut changes = Changes::default();
         let mut log = Vec::with_capacity(alerts.len());
-        let mut touched = BTreeSet::new();
         inner.engine.tick(t)?;
         let timeout = self.config.engine.global.resolve_timeout.0;
-        for mut alert in alerts {
+        for (mut alert, fp) in alerts.into_iter().zip(fps) {
             if let Some(mask) = &self.masker {
                 for v in alert.annotations.values_mut() {
                     *v = mask(v);
                 }
             }
             let body = serde_json::to_string(&alert).map_err(internal)?;
-            let got = inner.engine.ingest(alert.clone(), t)?;
+            // An alert repeated in the batch follows its row as the batch left it.
+            let prev = changes.alerts.get(&fp).or_else(|| existing.get(&fp));
+            let mut row = alert_row(&alert, prev, None, source, t, timeout);
+            let got = inner.engine.ingest(alert, t)?;
             if got.outcome == aiops_alerts::DedupOutcome::Duplicate {
                 report.duplicates += 1;
             }
             if !got.muted_by.is_empty() || got.inhibited_by.is_some() {
                 report.muted += 1;
             }
-            if let Some(id) = &got.incident {
-                touched.insert(id.clone());
+            if got.incident.is_some() {
+                row.incident_id = got.incident;
             }
-            let fp = alert.fingerprint.to_string();
-            let prev = existing.get(&fp).cloned().flatten();
-            let row = alert_row(&alert, prev.as_ref(), got.incident, source, t, timeout);
             let active = row.status != "resolved";
             inner.set_expiry(&fp, row.ends_at.filter(|_| active));
-            existing.insert(fp.clone(), Some(row.clone()));
             changes.alerts.insert(fp, row);
             log.push((t, source.to_string(), body));
         }
-        let touched: BTreeSet<String> = touched.iter().map(|id| inner.current(id)).collect();
-        self.incident_changes(inner, Some(&touched), t, &mut changes)
-            .await?;
+        self.incident_changes(inner, t, &mut changes).await?;
         for row in changes.alerts.values_mut() {
             if let Some(id) = &row.incident_id {
-                row.incident_id = Some(inner.current(id));
+                let current = inner.current(id);
+                if &current != id {
+                    row.incident_id = Some(current);
+                }
             }
         }
-        let seqs = self
-            .store
-            .commit_alerts(&AlertCommit {
-                log,
-                alerts: changes.alerts.values().cloned().collect(),
-                incidents: changes.incidents.clone(),
-                events: changes.events.clone(),
-            })
-            .await?;
-        inner.seq = seqs.iter().copied().max().unwrap_or(inner.seq);
+        let changes = self.commit(changes, log).await?;
+        inner.seq = changes.seq.unwrap_or(inner.seq);
         self.counters
             .alerts_in
             .fetch_add(report.received as u64, Ordering::Relaxed);
@@ -874,70 +941,97 @@ impl AlertPipeline {
             .fetch_add(report.duplicates as u64, Ordering::Relaxed);
         self.counters
             .incidents_opened
-            .fetch_add(changes.opened.len() as u64, Ordering::Relaxed);
-        self.publish(&changes);
-        report.incidents = changes.incidents.iter().map(|r| r.id.clone()).collect();
-        report.opened = changes.opened;
+            .fetch_add(changes.changes.opened.len() as u64, Ordering::Relaxed);
+        self.publish(&changes.changes);
+        report.incidents = changes.incident_ids;
+        report.opened = changes.changes.opened;
         Ok(report)
     }
 
+    /// Commits `changes` with the log entries `log`; gives them back with the last log
+    /// sequence number and the ids of the incident rows written.
+    async fn commit(
+        &self,
+        mut changes: Changes,
+        log: Vec<(TimestampMs, String, String)>,
+    ) -> Result<Committing> {
+        let commit = AlertCommit {
+            log,
+            alerts: std::mem::take(&mut changes.alerts).into_values().collect(),
+            incidents: std::mem::take(&mut changes.incidents),
+            events: std::mem::take(&mut changes.events),
+        };
+        let seqs = self.store.commit_alerts(&commit).await?;
+        let incident_ids = commit.incidents.iter().map(|r| r.id.clone()).collect();
+        changes.alerts = commit
+            .alerts
+            .into_iter()
+            .map(|r| (r.fingerprint.clone(), r))
+            .collect();
+        Ok(Committing {
+            seq: seqs.iter().copied().max(),
+            incident_ids,
+            changes,
+        })
+    }
+
     /// Adds to `changes` the incident rows and timeline entries that differ from what was
-    /// committed: those in `touched` (all active ones when `None`), and those merged away.
+    /// committed: those the engine reports changed (every one after a rebuild), and those
+    /// merged away.
     async fn incident_changes(
         &self,
         inner: &mut Inner,
-        touched: Option<&BTreeSet<String>>,
         now: TimestampMs,
         changes: &mut Changes,
     ) -> Result<()> {
         let mut merges = Vec::new();
-        let mut active = Vec::new();
-        for (id, c) in &inner.incidents {
-            if let Committed::Active { row, .. } = c {
-                match inner.engine.current_incident(id) {
-                    Some(into) if &into != id => merges.push((row.clone(), into)),
-                    _ => active.push(id.as_str()),
+        let mut ids: BTreeSet<String> = inner.engine.take_changed_incidents().into_iter().collect();
+        let merged = inner.engine.merged();
+        if inner.check_all || merged != inner.merged_seen {
+            for (id, c) in &inner.incidents {
+                if let Committed::Active { .. } = c {
+                    match inner.engine.current_incident(id) {
+                        Some(into) if &into != id => merges.push((id.clone(), into)),
+                        _ if inner.check_all => {
+                            ids.insert(id.clone());
+                        }
+                        _ => {}
+                    }
                 }
             }
+            inner.merged_seen = merged;
         }
-        merges.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let incidents: Vec<Incident> = match touched {
-            Some(t) => {
-                let ids: BTreeSet<&str> = t
-                    .iter()
-                    .chain(merges.iter().map(|m| &m.1))
-                    .map(String::as_str)
-                    .collect();
-                ids.into_iter()
-                    .filter_map(|id| inner.engine.incident(id))
-                    .collect()
-            }
-            None => {
-                let mut list = inner.engine.open_incidents();
-                let open: HashSet<String> = list.iter().map(|i| i.id.clone()).collect();
-                // Committed as active, no longer open: resolved since.
-                for id in active.into_iter().filter(|id| !open.contains(*id)) {
-                    list.extend(inner.engine.incident(id));
-                }
-                list
-            }
-        };
-        for inc in &incidents {
+        if inner.check_all {
+            ids.extend(inner.engine.open_incidents().into_iter().map(|i| i.id));
+            inner.check_all = false;
+        }
+        merges.sort();
+        ids.extend(merges.iter().map(|m| m.1.clone()));
+        let listening = self.events.receiver_count() > 0;
+        for id in &ids {
+            let Some(inc) = inner.engine.incident(id) else {
+                continue;
+            };
             let prev = inner.incidents.get(&inc.id);
             if matches!(prev, Some(Committed::Resolved)) {
                 continue;
             }
-            let body = serde_json::to_value(inc).map_err(internal)?;
+            let body = serde_json::to_string(&inc).map_err(internal)?;
+            let hash = body_hash(&body);
             let (prev_status, prev_members) = match prev {
-                Some(Committed::Active { row, members }) => {
-                    if row.body == body {
+                Some(Committed::Active {
+                    status,
+                    body: committed,
+                    members,
+                }) => {
+                    if *committed == hash {
                         continue;
                     }
-                    (Some(row.status.clone()), members.clone())
+                    (Some(status.as_str()), Some(members))
                 }
-                _ => (None, BTreeSet::new()),
+                _ => (None, None),
             };
-            let status = match (inc.status, prev_status.as_deref()) {
+            let status = match (inc.status, prev_status) {
                 (IncidentStatus::Open, Some("acknowledged")) => "acknowledged",
                 (s, _) => status_name(s),
             };
@@ -954,13 +1048,14 @@ impl AlertPipeline {
                 ));
                 changes.opened.push(inc.id.clone());
             }
-            let members = members_of(&body);
+            let mut members = BTreeSet::new();
             for a in &inc.alerts {
-                let fp = a.labels.fingerprint().to_string();
-                if !prev_members.contains(&fp) {
+                let fp = a.labels.fingerprint();
+                members.insert(fp.0);
+                if !prev_members.is_some_and(|m| m.contains(&fp.0)) {
                     changes.events.push(event(
                         "alert_added",
-                        json!({"fingerprint": fp, "alertname": a.labels.get("alertname")}),
+                        json!({"fingerprint": fp.to_string(), "alertname": a.labels.get("alertname")}),
                     ));
                 }
             }
@@ -969,25 +1064,42 @@ impl AlertPipeline {
                     .events
                     .push(event("resolved", json!({"by": "engine"})));
             }
-            let row = incident_row(inc, status, body, now);
-            let committed = Committed::from_row(&row);
-            changes.incidents.push(row);
-            inner.incidents.insert(
-                inc.id.clone(),
-                match committed {
-                    Committed::Active { row, .. } => Committed::Active { row, members },
-                    c => c,
-                },
-            );
+            if listening {
+                changes.summaries.push(summary_of(&inc, status, now));
+            }
+            let committed = if status == "resolved" {
+                Committed::Resolved
+            } else {
+                Committed::Active {
+                    status: status.into(),
+                    body: hash,
+                    members,
+                }
+            };
+            changes.incidents.push(IncidentUpdate {
+                id: inc.id.clone(),
+                title: inc.title.clone(),
+                severity: inc.severity.as_str().into(),
+                status: status.into(),
+                started_at: inc.started_at,
+                resolved_at: inc.resolved_at,
+                updated_at: now,
+                body,
+            });
+            inner.incidents.insert(inc.id.clone(), committed);
         }
-        for (mut row, into) in merges {
-            let id = row.id.clone();
+        for (id, into) in merges {
+            // The row as committed (merges are rare: read it back).
+            let mut row = self.store.incident(&id).await?;
             row.status = "resolved".into();
             row.resolved_at = Some(now);
             row.updated_at = now;
             row.body["status"] = "resolved".into();
             row.body["resolved_at"] = format_rfc3339(now).into();
-            changes.incidents.push(*row);
+            if listening {
+                changes.summaries.push((&row).into());
+            }
+            changes.incidents.push((&row).into());
             changes.events.push(IncidentEvent {
                 incident_id: id.clone(),
                 at: now,
@@ -1020,36 +1132,34 @@ impl AlertPipeline {
         let t = inner.engine.now().map_or(now, |n| n.max(now));
         let notifications = inner.engine.tick(t)?.len();
         let mut changes = Changes::default();
-        while let Some((at, fp)) = inner.expiries.first().cloned()
+        let mut due = Vec::new();
+        while let Some(&(at, fp)) = inner.expiries.first()
             && at <= t
         {
-            inner.set_expiry(&fp, None);
-            if let Some(mut row) = not_found_is_none(self.store.alert(&fp).await)?
-                && row.status != "resolved"
-                && row.ends_at.is_some_and(|e| e <= t)
-            {
+            inner.expiries.pop_first();
+            inner.expiry.remove(&fp);
+            due.push(format!("{fp:016x}"));
+        }
+        let wanted: Vec<&str> = due.iter().map(String::as_str).collect();
+        for mut row in self.store.alerts_by_fingerprint(&wanted).await? {
+            if row.status != "resolved" && row.ends_at.is_some_and(|e| e <= t) {
                 row.status = "resolved".into();
                 row.updated_at = t;
-                changes.alerts.insert(fp, row);
+                changes.alerts.insert(row.fingerprint.clone(), row);
             }
         }
         let alerts_resolved = changes.alerts.len();
-        self.incident_changes(inner, None, t, &mut changes).await?;
+        self.incident_changes(inner, t, &mut changes).await?;
+        let mut incidents_changed = 0;
         if !changes.is_empty() {
-            self.store
-                .commit_alerts(&AlertCommit {
-                    log: Vec::new(),
-                    alerts: changes.alerts.values().cloned().collect(),
-                    incidents: changes.incidents.clone(),
-                    events: changes.events.clone(),
-                })
-                .await?;
-            self.publish(&changes);
+            let done = self.commit(changes, Vec::new()).await?;
+            incidents_changed = done.incident_ids.len();
+            self.publish(&done.changes);
         }
         Ok(TickReport {
             notifications,
             alerts_resolved,
-            incidents_changed: changes.incidents.len(),
+            incidents_changed,
         })
     }
 
@@ -1235,7 +1345,10 @@ impl AlertPipeline {
         };
         let mut alerts = self.store.alerts(&filter, ALL).await?.1;
         let mut seen: HashSet<String> = alerts.iter().map(|a| a.fingerprint.clone()).collect();
-        for fp in members_of(&row.body) {
+        for fp in members_of(&row.body)
+            .iter()
+            .map(|l| l.fingerprint().to_string())
+        {
             if seen.insert(fp.clone())
                 && let Some(a) = not_found_is_none(self.store.alert(&fp).await)?
             {
@@ -1340,19 +1453,6 @@ fn alert_row(
         }
     }
     row
-}
-
-fn incident_row(inc: &Incident, status: &str, body: serde_json::Value, now: i64) -> IncidentRow {
-    IncidentRow {
-        id: inc.id.clone(),
-        title: inc.title.clone(),
-        severity: inc.severity.as_str().into(),
-        status: status.into(),
-        started_at: inc.started_at,
-        resolved_at: inc.resolved_at,
-        updated_at: now,
-        body,
-    }
 }
 
 /// The incident status change a timeline entry records, if it records one.

@@ -111,19 +111,26 @@ async fn auto_rca(
     mut events: tokio::sync::broadcast::Receiver<crate::alerting::AlertStreamEvent>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<()> {
-    use std::collections::HashMap;
+    use std::collections::{BTreeSet, HashMap};
     use tokio::time::{Duration, Instant};
-    // incident -> (alerts when last analysed, due time of the next analysis)
+    // incident -> alerts when last analysed; incident -> (alerts, due time of the next
+    // analysis), and the same ordered by due time (so that an event costs a lookup, not a
+    // scan of every incident waiting).
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut due: HashMap<String, (usize, Instant)> = HashMap::new();
+    let mut queue: BTreeSet<(Instant, String)> = BTreeSet::new();
     let settle = Duration::from_secs(config.settle_s);
     loop {
-        let next = due.values().map(|d| d.1).min();
+        let next = queue.first().map(|d| d.0);
         tokio::select! {
             e = events.recv() => match e {
                 Ok(crate::alerting::AlertStreamEvent::Incident(i)) if i.status != "resolved" => {
                     if seen.get(&i.incident_id).is_none_or(|&n| i.alert_count > n) {
-                        due.insert(i.incident_id.clone(), (i.alert_count, Instant::now() + settle));
+                        let at = Instant::now() + settle;
+                        if let Some((_, old)) = due.insert(i.incident_id.clone(), (i.alert_count, at)) {
+                            queue.remove(&(old, i.incident_id.clone()));
+                        }
+                        queue.insert((at, i.incident_id));
                     }
                 }
                 Ok(_) => {}
@@ -134,8 +141,20 @@ async fn auto_rca(
             },
             _ = async { match next { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                 let now = Instant::now();
-                let ready: Vec<String> = due.iter().filter(|(_, d)| d.1 <= now).map(|(k, _)| k.clone()).collect();
+                let mut ready = Vec::new();
+                while let Some((at, _)) = queue.first()
+                    && *at <= now
+                {
+                    if let Some((_, id)) = queue.pop_first() {
+                        ready.push(id);
+                    }
+                }
                 for id in ready {
+                    // A long backlog (thousands of incidents opened at once) does not hold
+                    // up a shutdown.
+                    if *stop.borrow() {
+                        return Ok(());
+                    }
                     let Some((count, _)) = due.remove(&id) else { continue };
                     seen.insert(id.clone(), count);
                     let req = crate::rca_api::RcaRequest { incident_id: Some(id.clone()), anomaly_ids: None, time_window_minutes: config.window_minutes };

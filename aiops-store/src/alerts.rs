@@ -72,6 +72,42 @@ pub struct IncidentRow {
     pub body: serde_json::Value,
 }
 
+/// An incident row to write: [`IncidentRow`] with its body already JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentUpdate {
+    /// `inc-N`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Severity.
+    pub severity: String,
+    /// `open`, `acknowledged` or `resolved`.
+    pub status: String,
+    /// When it started (ms).
+    pub started_at: TimestampMs,
+    /// When it resolved (ms).
+    pub resolved_at: Option<TimestampMs>,
+    /// When the row last changed (ms).
+    pub updated_at: TimestampMs,
+    /// The full incident, JSON text (of `aiops_core::Incident`).
+    pub body: String,
+}
+
+impl From<&IncidentRow> for IncidentUpdate {
+    fn from(r: &IncidentRow) -> Self {
+        Self {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            severity: r.severity.clone(),
+            status: r.status.clone(),
+            started_at: r.started_at,
+            resolved_at: r.resolved_at,
+            updated_at: r.updated_at,
+            body: r.body.to_string(),
+        }
+    }
+}
+
 /// One entry of an incident's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentEvent {
@@ -107,7 +143,7 @@ pub struct AlertCommit {
     /// rows are kept unless the row sets them).
     pub alerts: Vec<AlertRow>,
     /// Incident rows to insert or replace.
-    pub incidents: Vec<IncidentRow>,
+    pub incidents: Vec<IncidentUpdate>,
     /// Timeline entries to append.
     pub events: Vec<IncidentEvent>,
 }
@@ -191,13 +227,86 @@ fn incident_row(r: &sqlx::any::AnyRow) -> Result<IncidentRow> {
     })
 }
 
-async fn upsert_alert(tx: &mut sqlx::AnyConnection, a: &AlertRow) -> Result<()> {
-    let mut q = Sql::new(
-        "INSERT INTO alerts (fingerprint, labels, annotations, status, severity, starts_at, \
-         ends_at, updated_at, source, incident_id, acknowledged_by, acknowledged_at, ack_comment, \
-         resolved_by, resolution, generator_url) VALUES ",
-    );
-    q.row([
+/// Most values bound in one multi-row statement: SQLite's driver looks each argument up by
+/// name, which costs time quadratic in a statement's arguments.
+const MAX_ARGS: usize = 256;
+
+/// Most rows in one multi-row statement.
+const MAX_ROWS: usize = 64;
+
+/// The row counts of the statements writing `n` rows of `columns` values: full statements
+/// of the largest power of two that fits, then the rest in smaller powers of two, so that a
+/// handful of statement texts (each prepared once per connection) serve every batch size.
+fn statement_sizes(n: usize, columns: usize) -> Vec<usize> {
+    let full = (MAX_ARGS / columns.max(1)).clamp(1, MAX_ROWS);
+    let full = if full.is_power_of_two() {
+        full
+    } else {
+        full.next_power_of_two() / 2
+    };
+    let mut sizes = vec![full; n / full];
+    let mut rest = n % full;
+    while rest > 0 {
+        let size = 1 << rest.ilog2();
+        sizes.push(size);
+        rest -= size;
+    }
+    sizes
+}
+
+/// Writes `rows` with multi-row `head VALUES (...), (...) tail` statements, in order; with
+/// `returning`, collects the first column of what each statement returns.
+async fn write_rows<T>(
+    tx: &mut sqlx::AnyConnection,
+    head: &str,
+    tail: &str,
+    columns: usize,
+    rows: &[T],
+    values: impl Fn(&T) -> Result<Vec<Value>>,
+    returning: bool,
+) -> Result<Vec<i64>> {
+    let mut out = Vec::new();
+    let mut rest = rows;
+    for size in statement_sizes(rows.len(), columns) {
+        let (now, later) = rest.split_at(size);
+        rest = later;
+        let mut q = Sql::new(head);
+        for (i, r) in now.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.row(values(r)?);
+        }
+        q.push(tail);
+        if returning {
+            for r in q.query().fetch_all(&mut *tx).await? {
+                out.push(r.try_get(0)?);
+            }
+        } else {
+            q.query().execute(&mut *tx).await?;
+        }
+    }
+    Ok(out)
+}
+
+const ALERT_INSERT: &str = "INSERT INTO alerts (fingerprint, labels, annotations, status, severity, \
+     starts_at, ends_at, updated_at, source, incident_id, acknowledged_by, acknowledged_at, \
+     ack_comment, resolved_by, resolution, generator_url) VALUES ";
+
+const ALERT_UPSERT: &str = " ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, \
+     annotations = excluded.annotations, status = excluded.status, \
+     severity = excluded.severity, starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
+     updated_at = excluded.updated_at, source = excluded.source, \
+     incident_id = COALESCE(excluded.incident_id, alerts.incident_id), \
+     acknowledged_by = COALESCE(excluded.acknowledged_by, alerts.acknowledged_by), \
+     acknowledged_at = COALESCE(excluded.acknowledged_at, alerts.acknowledged_at), \
+     ack_comment = COALESCE(excluded.ack_comment, alerts.ack_comment), \
+     resolved_by = COALESCE(excluded.resolved_by, alerts.resolved_by), \
+     resolution = COALESCE(excluded.resolution, alerts.resolution), \
+     generator_url = excluded.generator_url";
+
+fn alert_values(a: &&AlertRow) -> Result<Vec<Value>> {
+    Ok(vec![
         Value::from(a.fingerprint.as_str()),
         to_json("labels", &a.labels)?.into(),
         to_json("annotations", &a.annotations)?.into(),
@@ -215,29 +324,25 @@ async fn upsert_alert(tx: &mut sqlx::AnyConnection, a: &AlertRow) -> Result<()> 
         a.resolution.clone().into(),
         a.generator_url.as_str().into(),
     ])
-    .push(
-        " ON CONFLICT (fingerprint) DO UPDATE SET labels = excluded.labels, \
-         annotations = excluded.annotations, status = excluded.status, \
-         severity = excluded.severity, starts_at = excluded.starts_at, ends_at = excluded.ends_at, \
-         updated_at = excluded.updated_at, source = excluded.source, \
-         incident_id = COALESCE(excluded.incident_id, alerts.incident_id), \
-         acknowledged_by = COALESCE(excluded.acknowledged_by, alerts.acknowledged_by), \
-         acknowledged_at = COALESCE(excluded.acknowledged_at, alerts.acknowledged_at), \
-         ack_comment = COALESCE(excluded.ack_comment, alerts.ack_comment), \
-         resolved_by = COALESCE(excluded.resolved_by, alerts.resolved_by), \
-         resolution = COALESCE(excluded.resolution, alerts.resolution), \
-         generator_url = excluded.generator_url",
-    );
-    q.query().execute(&mut *tx).await?;
+}
+
+/// Inserts or replaces alert rows (one statement per [`statement_sizes`] chunk).
+async fn upsert_alerts(tx: &mut sqlx::AnyConnection, alerts: &[&AlertRow]) -> Result<()> {
+    write_rows(
+        tx,
+        ALERT_INSERT,
+        ALERT_UPSERT,
+        16,
+        alerts,
+        alert_values,
+        false,
+    )
+    .await?;
     Ok(())
 }
 
-async fn upsert_incident(tx: &mut sqlx::AnyConnection, i: &IncidentRow) -> Result<()> {
-    let mut q = Sql::new(
-        "INSERT INTO incidents (id, title, severity, status, started_at, resolved_at, updated_at, \
-         body) VALUES ",
-    );
-    q.row([
+fn incident_values(i: &&IncidentUpdate) -> Result<Vec<Value>> {
+    Ok(vec![
         Value::from(i.id.as_str()),
         i.title.as_str().into(),
         i.severity.as_str().into(),
@@ -245,27 +350,68 @@ async fn upsert_incident(tx: &mut sqlx::AnyConnection, i: &IncidentRow) -> Resul
         i.started_at.into(),
         i.resolved_at.into(),
         i.updated_at.into(),
-        to_json("incident", &i.body)?.into(),
+        i.body.as_str().into(),
     ])
-    .push(
+}
+
+async fn upsert_incidents(
+    tx: &mut sqlx::AnyConnection,
+    incidents: &[&IncidentUpdate],
+) -> Result<()> {
+    write_rows(
+        tx,
+        "INSERT INTO incidents (id, title, severity, status, started_at, resolved_at, \
+         updated_at, body) VALUES ",
         " ON CONFLICT (id) DO UPDATE SET title = excluded.title, severity = excluded.severity, \
          status = excluded.status, started_at = excluded.started_at, \
          resolved_at = excluded.resolved_at, updated_at = excluded.updated_at, body = excluded.body",
-    );
-    q.query().execute(&mut *tx).await?;
+        8,
+        incidents,
+        incident_values,
+        false,
+    )
+    .await?;
     Ok(())
 }
 
-async fn append_event(tx: &mut sqlx::AnyConnection, e: &IncidentEvent) -> Result<()> {
-    let mut q = Sql::new("INSERT INTO incident_events (incident_id, at, kind, detail) VALUES ");
-    q.row([
+fn event_values(e: &IncidentEvent) -> Result<Vec<Value>> {
+    Ok(vec![
         Value::from(e.incident_id.as_str()),
         e.at.into(),
         e.kind.as_str().into(),
         to_json("incident event", &e.detail)?.into(),
-    ]);
-    q.query().execute(&mut *tx).await?;
+    ])
+}
+
+/// Appends timeline entries, in order.
+async fn append_events(tx: &mut sqlx::AnyConnection, events: &[IncidentEvent]) -> Result<()> {
+    write_rows(
+        tx,
+        "INSERT INTO incident_events (incident_id, at, kind, detail) VALUES ",
+        "",
+        4,
+        events,
+        event_values,
+        false,
+    )
+    .await?;
     Ok(())
+}
+
+/// Keeps the last of the rows sharing a key, sorted by key (a stable sort: the last row of a
+/// key wins as given), so that replicas committing the same rows at once on PostgreSQL wait
+/// for each other instead of deadlocking, and no statement touches a row twice.
+fn last_by_key<T>(rows: &[T], key: impl Fn(&T) -> &str) -> Vec<&T> {
+    let mut sorted: Vec<&T> = rows.iter().collect();
+    sorted.sort_by(|a, b| key(a).cmp(key(b)));
+    let mut out: Vec<&T> = Vec::with_capacity(sorted.len());
+    for r in sorted {
+        match out.last_mut() {
+            Some(last) if key(last) == key(r) => *last = r,
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Adds `(updated_at, key) < (at, id)` (rows after the cursor, newest first).
@@ -290,33 +436,28 @@ impl Store {
     /// sequence numbers given to `commit.log`, in order.
     pub async fn commit_alerts(&self, commit: &AlertCommit) -> Result<Vec<i64>> {
         let mut tx = self.write.begin().await?;
-        let mut seqs = Vec::with_capacity(commit.log.len());
-        for (at, source, body) in &commit.log {
-            let mut q = Sql::new("INSERT INTO alert_log (received_at, source, body) VALUES ");
-            q.row([
-                Value::from(*at),
-                source.as_str().into(),
-                body.as_str().into(),
-            ])
-            .push(" RETURNING seq");
-            seqs.push(q.query().fetch_one(&mut *tx).await?.try_get(0)?);
-        }
-        // Rows are written in key order (a stable sort: the last row of a key wins as given),
-        // so that replicas committing the same alerts at once on PostgreSQL wait for each
-        // other instead of deadlocking.
-        let mut alerts: Vec<&AlertRow> = commit.alerts.iter().collect();
-        alerts.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        for a in alerts {
-            upsert_alert(&mut tx, a).await?;
-        }
-        let mut incidents: Vec<&IncidentRow> = commit.incidents.iter().collect();
-        incidents.sort_by(|a, b| a.id.cmp(&b.id));
-        for i in incidents {
-            upsert_incident(&mut tx, i).await?;
-        }
-        for e in &commit.events {
-            append_event(&mut tx, e).await?;
-        }
+        let mut seqs = write_rows(
+            &mut tx,
+            "INSERT INTO alert_log (received_at, source, body) VALUES ",
+            " RETURNING seq",
+            3,
+            &commit.log,
+            |(at, source, body)| {
+                Ok(vec![
+                    Value::from(*at),
+                    source.as_str().into(),
+                    body.as_str().into(),
+                ])
+            },
+            true,
+        )
+        .await?;
+        // One statement gives its rows increasing numbers in the order of its values (the
+        // order it returns them in is not specified).
+        seqs.sort_unstable();
+        upsert_alerts(&mut tx, &last_by_key(&commit.alerts, |a| &a.fingerprint)).await?;
+        upsert_incidents(&mut tx, &last_by_key(&commit.incidents, |i| &i.id)).await?;
+        append_events(&mut tx, &commit.events).await?;
         tx.commit().await?;
         Ok(seqs)
     }
@@ -410,14 +551,30 @@ impl Store {
         }
     }
 
+    /// The stored rows of these fingerprints (those that have one), in no particular order:
+    /// a query per [`MAX_ROWS`] fingerprints.
+    pub async fn alerts_by_fingerprint(&self, fingerprints: &[&str]) -> Result<Vec<AlertRow>> {
+        let mut out = Vec::with_capacity(fingerprints.len());
+        let mut rest = fingerprints;
+        for size in statement_sizes(fingerprints.len(), 1) {
+            let (part, later) = rest.split_at(size);
+            rest = later;
+            let mut q = Sql::new(ALERT_COLUMNS);
+            q.push(" WHERE fingerprint IN ")
+                .row(part.iter().map(|&f| Value::from(f)));
+            for r in q.query().fetch_all(&self.read).await? {
+                out.push(alert_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Replaces an alert row and appends timeline entries (an acknowledgement or a manual
     /// resolution), atomically.
     pub async fn update_alert(&self, alert: &AlertRow, events: &[IncidentEvent]) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        upsert_alert(&mut tx, alert).await?;
-        for e in events {
-            append_event(&mut tx, e).await?;
-        }
+        upsert_alerts(&mut tx, &[alert]).await?;
+        append_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -488,9 +645,7 @@ impl Store {
     /// Appends timeline entries.
     pub async fn append_incident_events(&self, events: &[IncidentEvent]) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        for e in events {
-            append_event(&mut tx, e).await?;
-        }
+        append_events(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -503,5 +658,37 @@ impl Store {
         );
         q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
         Ok(q.query().execute(&self.write).await?.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_take_a_few_sizes_and_every_row() {
+        assert_eq!(statement_sizes(0, 16), Vec::<usize>::new());
+        assert_eq!(statement_sizes(100, 16), vec![16, 16, 16, 16, 16, 16, 4]);
+        assert_eq!(statement_sizes(100, 3), vec![64, 32, 4]);
+        assert_eq!(statement_sizes(7, 100), vec![2, 2, 2, 1]);
+        assert_eq!(statement_sizes(3, 1000), vec![1, 1, 1]);
+        for n in 0..300 {
+            for cols in [1, 3, 4, 8, 16] {
+                let sizes = statement_sizes(n, cols);
+                assert_eq!(sizes.iter().sum::<usize>(), n);
+                assert!(
+                    sizes
+                        .iter()
+                        .all(|s| s.is_power_of_two() && s * cols <= MAX_ARGS.max(cols))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_row_of_a_key_wins() {
+        let rows = [("b", 1), ("a", 2), ("b", 3), ("c", 4), ("a", 5)];
+        let kept: Vec<_> = last_by_key(&rows, |r| r.0).into_iter().copied().collect();
+        assert_eq!(kept, [("a", 5), ("b", 3), ("c", 4)]);
     }
 }

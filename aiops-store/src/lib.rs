@@ -11,7 +11,7 @@ pub mod store;
 
 pub use alerts::{
     AlertCommit, AlertFilter, AlertRow, ClusterLock, IncidentEvent, IncidentFilter, IncidentRow,
-    LoggedAlert,
+    IncidentUpdate, LoggedAlert,
 };
 pub use anomalies::{AnomalyFilter, AnomalyRow, NewAnomaly};
 pub use error::{Result, StoreError};

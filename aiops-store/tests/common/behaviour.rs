@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use aiops_core::Labels;
 use aiops_store::{
     AlertCommit, AlertFilter, AlertRow, AnomalyFilter, AuditFilter, AuditRow, EventRow,
-    IncidentEvent, IncidentFilter, IncidentRow, NewAnomaly, NewSeries, SavedState, Store,
-    StoreError, TokenRow,
+    IncidentEvent, IncidentFilter, IncidentRow, IncidentUpdate, NewAnomaly, NewSeries, SavedState,
+    Store, StoreError, TokenRow,
 };
 use serde_json::json;
 
@@ -38,6 +38,7 @@ macro_rules! all_behaviours {
             replay_starts_after_the_saved_state,
             anomalies_are_unique_per_sample_filtered_and_paged,
             a_commit_logs_upserts_and_keeps_acknowledgements,
+            large_commits_and_batch_lookups,
             incidents_are_filtered_and_paged,
             retention_deletes_in_batches,
             rules_are_unique_by_name_and_crud_works,
@@ -280,7 +281,7 @@ pub(crate) async fn a_commit_logs_upserts_and_keeps_acknowledgements(s: &Store) 
                 (2, "webhook".into(), "[]".into()),
             ],
             alerts: vec![alert("a1", "firing", 2), alert("a2", "firing", 3)],
-            incidents: vec![inc.clone()],
+            incidents: vec![(&inc).into()],
             events: vec![IncidentEvent {
                 incident_id: "inc-1".into(),
                 at: 2,
@@ -399,12 +400,87 @@ pub(crate) async fn a_commit_logs_upserts_and_keeps_acknowledgements(s: &Store) 
     assert!(s.alert_log_after(0).await.unwrap().is_empty());
 }
 
+pub(crate) async fn large_commits_and_batch_lookups(s: &Store) {
+    // More rows than one statement takes, a key given twice (the last one wins), in an
+    // order that is not the key order.
+    let mut alerts: Vec<AlertRow> = (0..203)
+        .rev()
+        .map(|i| alert(&format!("b{i:03}"), "firing", i))
+        .collect();
+    let mut again = alert("b007", "acknowledged", 500);
+    again.acknowledged_by = Some("bob".into());
+    alerts.push(again);
+    let incidents: Vec<IncidentUpdate> = (0..70)
+        .map(|i| (&incident(&format!("inc-{i}"), "open", i)).into())
+        .chain([(&incident("inc-3", "resolved", 99)).into()])
+        .collect();
+    let events: Vec<IncidentEvent> = (0..150)
+        .map(|i| IncidentEvent {
+            incident_id: "inc-5".into(),
+            at: 7,
+            kind: format!("k{i}"),
+            detail: json!({"i": i}),
+        })
+        .collect();
+    let log: Vec<(i64, String, String)> = (0..130)
+        .map(|i| (i, "alertmanager".to_string(), format!("{{\"i\": {i}}}")))
+        .collect();
+    let seqs = s
+        .commit_alerts(&AlertCommit {
+            log,
+            alerts,
+            incidents,
+            events,
+        })
+        .await
+        .unwrap();
+    assert_eq!(seqs.len(), 130);
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    // The log keeps the order given.
+    let logged = s.alert_log_after(seqs[0] - 1).await.unwrap();
+    let bodies: Vec<_> = logged.iter().map(|l| l.received_at).collect();
+    assert_eq!(bodies, (0..130).collect::<Vec<i64>>());
+    assert_eq!(logged.last().unwrap().seq, *seqs.last().unwrap());
+    let (total, _) = s.alerts(&AlertFilter::default(), 1).await.unwrap();
+    assert_eq!(total, 203);
+    let b7 = s.alert("b007").await.unwrap();
+    assert_eq!(
+        (b7.status.as_str(), b7.acknowledged_by.as_deref()),
+        ("acknowledged", Some("bob"))
+    );
+    assert_eq!(s.incident("inc-3").await.unwrap().status, "resolved");
+    assert_eq!(
+        s.incidents(&IncidentFilter::default(), 1).await.unwrap().0,
+        70
+    );
+    let timeline = s.incident_events("inc-5").await.unwrap();
+    let kinds: Vec<_> = timeline.iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(kinds, (0..150).map(|i| format!("k{i}")).collect::<Vec<_>>());
+    // One lookup for many fingerprints: the known ones come back, whatever the count.
+    let wanted: Vec<String> = (0..150)
+        .map(|i| format!("b{:03}", i * 2))
+        .chain(["nope".to_string()])
+        .collect();
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let mut found: Vec<String> = s
+        .alerts_by_fingerprint(&wanted)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.fingerprint)
+        .collect();
+    found.sort();
+    let expected: Vec<String> = (0..102).map(|i| format!("b{:03}", i * 2)).collect();
+    assert_eq!(found, expected);
+    assert!(s.alerts_by_fingerprint(&[]).await.unwrap().is_empty());
+}
+
 pub(crate) async fn incidents_are_filtered_and_paged(s: &Store) {
     s.commit_alerts(&AlertCommit {
         incidents: vec![
-            incident("inc-1", "open", 10),
-            incident("inc-2", "resolved", 20),
-            incident("inc-3", "open", 20),
+            (&incident("inc-1", "open", 10)).into(),
+            (&incident("inc-2", "resolved", 20)).into(),
+            (&incident("inc-3", "open", 20)).into(),
         ],
         ..Default::default()
     })
@@ -414,7 +490,7 @@ pub(crate) async fn incidents_are_filtered_and_paged(s: &Store) {
     let mut grown = incident("inc-1", "acknowledged", 30);
     grown.body = json!({"id": "inc-1", "alerts": 2});
     s.commit_alerts(&AlertCommit {
-        incidents: vec![grown.clone()],
+        incidents: vec![(&grown).into()],
         ..Default::default()
     })
     .await

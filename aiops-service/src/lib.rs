@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod rca_api;
 pub mod retention;
 pub mod rules;
+mod series_cache;
 pub mod service;
 pub mod telemetry;
 pub mod topology_api;

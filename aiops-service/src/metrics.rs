@@ -29,9 +29,9 @@ use crate::error::{Result, ServiceError};
 use crate::series_cache::{KeyBuf, SeriesCache};
 
 /// Samples appended as blocks since the last compaction that start the next one.
-const COMPACT_AT: u64 = 100_000;
+const COMPACT_AT: u64 = 200_000;
 /// Samples one compaction transaction moves at most (SQLite's writer is held that long).
-const COMPACT_STEP: usize = 50_000;
+const COMPACT_STEP: usize = 200_000;
 
 /// Which detector scores which series: the first rule whose `metric` matches wins; the
 /// `default` detector scores the rest.

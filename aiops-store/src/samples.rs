@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use aiops_core::{Labels, TimestampMs};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, AssertSqlSafe, Row};
 
 use crate::error::{Result, StoreError};
 use crate::sql::{Sql, Value};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// Rows per multi-row insert (3 arguments a row, far under SQLite's 32,766). Kept small: sqlx
 /// asks SQLite for the name of every parameter it binds, a linear scan of the statement's
@@ -124,8 +125,8 @@ impl Store {
     pub async fn insert_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<u64> {
         let samples = sorted(samples);
         let mut tx = self.write.begin().await?;
-        compact_in(&mut tx, usize::MAX).await?;
-        let added = insert_rows(&mut tx, &samples).await?;
+        compact_in(&mut tx, self.backend(), usize::MAX).await?;
+        let added = insert_rows(&mut tx, self.backend(), &samples).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -163,7 +164,7 @@ impl Store {
     /// PostgreSQL): a sample moved twice is stored once.
     pub async fn compact_samples(&self, max_samples: usize) -> Result<u64> {
         let mut tx = self.write.begin().await?;
-        let moved = compact_in(&mut tx, max_samples).await?;
+        let moved = compact_in(&mut tx, self.backend(), max_samples).await?;
         tx.commit().await?;
         Ok(moved)
     }
@@ -350,12 +351,40 @@ fn sorted(samples: &[(i64, TimestampMs, f64)]) -> Cow<'_, [(i64, TimestampMs, f6
     }
 }
 
-/// Inserts rows (sorted) in statements of [`CHUNK`] rows; returns the new ones.
+/// Inserts rows (sorted); returns the new ones.
+///
+/// PostgreSQL: statements of [`CHUNK`] rows with `$n` placeholders. SQLite: anonymous `?`
+/// placeholders, which sqlx binds by position without asking SQLite for their names (the
+/// quadratic cost described at [`CHUNK`]), so statements can be long: chunks of 1,000 rows,
+/// the rest in chunks of 100, 10 and 1, so that only four statements are ever prepared.
 async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
+    backend: Backend,
     samples: &[(i64, TimestampMs, f64)],
 ) -> Result<u64> {
     let mut added = 0;
+    if backend == Backend::Sqlite {
+        let mut rest = samples;
+        for size in [1000, 100, 10, 1] {
+            let text = sqlite_insert(size);
+            while rest.len() >= size {
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                let mut args = AnyArguments::default();
+                for &(id, t, v) in chunk {
+                    // Adding a value of a supported type cannot fail.
+                    let _ = args.add(id);
+                    let _ = args.add(t);
+                    let _ = args.add(v);
+                }
+                added += sqlx::query_with(AssertSqlSafe(text.clone()), args)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        return Ok(added);
+    }
     for chunk in samples.chunks(CHUNK) {
         let mut q = Sql::new("INSERT INTO samples (series_id, t, v) VALUES ");
         for (i, &(id, t, v)) in chunk.iter().enumerate() {
@@ -370,9 +399,27 @@ async fn insert_rows(
     Ok(added)
 }
 
+/// The SQLite insert of `rows` samples with `?` placeholders.
+fn sqlite_insert(rows: usize) -> String {
+    let mut text = String::with_capacity(64 + rows * 11);
+    text.push_str("INSERT INTO samples (series_id, t, v) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str("(?, ?, ?)");
+    }
+    text.push_str(" ON CONFLICT (series_id, t) DO NOTHING");
+    text
+}
+
 /// Moves the oldest blocks, about `max_samples` samples (at least one block), into the sample
 /// table inside the caller's transaction; returns the samples read from them.
-async fn compact_in(conn: &mut sqlx::AnyConnection, max_samples: usize) -> Result<u64> {
+async fn compact_in(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    max_samples: usize,
+) -> Result<u64> {
     let heads = Sql::new("SELECT id, n FROM sample_blocks ORDER BY id")
         .query()
         .fetch_all(&mut *conn)
@@ -398,7 +445,7 @@ async fn compact_in(conn: &mut sqlx::AnyConnection, max_samples: usize) -> Resul
     // Stable: of equal samples the earliest block's comes first and is the one kept.
     rows.sort_by_key(|&(id, t, _)| (id, t));
     rows.dedup_by_key(|&mut (id, t, _)| (id, t));
-    insert_rows(conn, &rows).await?;
+    insert_rows(conn, backend, &rows).await?;
     let mut q = Sql::new("DELETE FROM sample_blocks WHERE id <= ");
     q.bind(last);
     q.query().execute(&mut *conn).await?;

@@ -28,10 +28,11 @@ use tokio::sync::{Mutex, broadcast, mpsc};
 use crate::error::{Result, ServiceError};
 use crate::series_cache::{KeyBuf, SeriesCache};
 
-/// Samples appended as blocks since the last compaction that start the next one.
-const COMPACT_AT: u64 = 200_000;
-/// Samples one compaction transaction moves at most (SQLite's writer is held that long).
-const COMPACT_STEP: usize = 200_000;
+/// Samples appended as blocks since the last compaction that start the next one: the more,
+/// the more samples of a series share each page a compaction writes.
+const COMPACT_AT: u64 = 1_000_000;
+/// Samples one compaction moves at most (in transactions of `aiops_store::COMPACT_TX` rows).
+const COMPACT_STEP: usize = 1_000_000;
 
 /// Which detector scores which series: the first rule whose `metric` matches wins; the
 /// `default` detector scores the rest.

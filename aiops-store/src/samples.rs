@@ -159,14 +159,30 @@ impl Store {
     }
 
     /// Moves the oldest pending blocks, about `max_samples` samples (at least one block), into
-    /// the sample table in one transaction; returns the samples moved (0: none was pending).
-    /// Safe to run concurrently with appends, reads and other compactions (replicas on one
-    /// PostgreSQL): a sample moved twice is stored once.
+    /// the sample table; returns the samples moved (0: none was pending). The samples are
+    /// inserted in (series, time) order in transactions of at most [`COMPACT_TX`] rows, the
+    /// last one deleting the blocks: the more samples a compaction moves, the more of them
+    /// share each page it writes, and no transaction holds SQLite's writer for long. Safe to
+    /// run concurrently with appends, reads and other compactions (replicas on one
+    /// PostgreSQL), and to interrupt: a sample moved twice is stored once, with the same value.
     pub async fn compact_samples(&self, max_samples: usize) -> Result<u64> {
-        let mut tx = self.write.begin().await?;
-        let moved = compact_in(&mut tx, self.backend(), max_samples).await?;
-        tx.commit().await?;
-        Ok(moved)
+        let mut conn = self.write.acquire().await?;
+        let Some((last, rows, read)) = load_blocks(&mut conn, max_samples).await? else {
+            return Ok(0);
+        };
+        drop(conn);
+        let chunks: Vec<&[(i64, TimestampMs, f64)]> = rows.chunks(COMPACT_TX).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut tx = self.write.begin().await?;
+            insert_rows(&mut tx, self.backend(), chunk).await?;
+            if i + 1 == chunks.len() {
+                let mut q = Sql::new("DELETE FROM sample_blocks WHERE id <= ");
+                q.bind(last);
+                q.query().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(read)
     }
 
     /// A series by id.
@@ -332,8 +348,11 @@ impl Store {
     }
 }
 
-/// Samples a compaction moves at most in one transaction when draining every block.
-const COMPACT_MAX: usize = 100_000;
+/// Samples a compaction moves at most when draining every block.
+const COMPACT_MAX: usize = 1_000_000;
+
+/// Rows one compaction transaction inserts at most (SQLite's writer is held that long).
+pub const COMPACT_TX: usize = 100_000;
 
 /// Bytes of one sample in a block: series id, time, value (little-endian).
 const RECORD: usize = 24;
@@ -413,13 +432,13 @@ fn sqlite_insert(rows: usize) -> String {
     text
 }
 
-/// Moves the oldest blocks, about `max_samples` samples (at least one block), into the sample
-/// table inside the caller's transaction; returns the samples read from them.
-async fn compact_in(
+/// The oldest blocks, about `max_samples` samples (at least one block): the id of the last
+/// one, their samples sorted by series and time with the first of equal samples kept, and the
+/// samples read. None when no block is pending.
+async fn load_blocks(
     conn: &mut sqlx::AnyConnection,
-    backend: Backend,
     max_samples: usize,
-) -> Result<u64> {
+) -> Result<Option<(i64, Vec<(i64, TimestampMs, f64)>, u64)>> {
     let heads = Sql::new("SELECT id, n FROM sample_blocks ORDER BY id")
         .query()
         .fetch_all(&mut *conn)
@@ -433,7 +452,7 @@ async fn compact_in(
         last = Some(id);
         total += usize::try_from(n).unwrap_or(0);
     }
-    let Some(last) = last else { return Ok(0) };
+    let Some(last) = last else { return Ok(None) };
     let mut q = Sql::new("SELECT data FROM sample_blocks WHERE id <= ");
     q.bind(last).push(" ORDER BY id");
     let mut rows = Vec::with_capacity(total);
@@ -445,6 +464,19 @@ async fn compact_in(
     // Stable: of equal samples the earliest block's comes first and is the one kept.
     rows.sort_by_key(|&(id, t, _)| (id, t));
     rows.dedup_by_key(|&mut (id, t, _)| (id, t));
+    Ok(Some((last, rows, read)))
+}
+
+/// Moves the oldest blocks, about `max_samples` samples (at least one block), into the sample
+/// table inside the caller's transaction; returns the samples read from them.
+async fn compact_in(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    max_samples: usize,
+) -> Result<u64> {
+    let Some((last, rows, read)) = load_blocks(conn, max_samples).await? else {
+        return Ok(0);
+    };
     insert_rows(conn, backend, &rows).await?;
     let mut q = Sql::new("DELETE FROM sample_blocks WHERE id <= ");
     q.bind(last);

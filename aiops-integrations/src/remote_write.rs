@@ -183,6 +183,21 @@ const SNAPPY_FRAMED_MAGIC: &[u8] = b"\xff\x06\x00\x00sNaPpY";
 /// [`IntegrationError::Decompress`], one that is not a `WriteRequest`
 /// [`IntegrationError::Protobuf`] with the decoder's reason.
 pub fn decode(body: &[u8], limits: &Limits) -> Result<WriteRequest> {
+    let raw = decompress(body, limits)?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| bad_protobuf(e.to_string()))
+}
+
+fn bad_protobuf(reason: String) -> IntegrationError {
+    IntegrationError::Protobuf {
+        system: SYSTEM,
+        message: "WriteRequest",
+        reason,
+    }
+}
+
+/// The snappy step of [`decode`]: the protobuf bytes of a body, with the same checks and
+/// errors (size limit before allocating, framed format and malformed blocks refused).
+pub fn decompress(body: &[u8], limits: &Limits) -> Result<Vec<u8>> {
     let bad_snappy = |reason: String| IntegrationError::Decompress {
         system: SYSTEM,
         reason,
@@ -208,11 +223,7 @@ pub fn decode(body: &[u8], limits: &Limits) -> Result<WriteRequest> {
         .decompress(body, &mut raw)
         .map_err(|e| bad_snappy(e.to_string()))?;
     raw.truncate(n);
-    WriteRequest::decode(raw.as_slice()).map_err(|e| IntegrationError::Protobuf {
-        system: SYSTEM,
-        message: "WriteRequest",
-        reason: e.to_string(),
-    })
+    Ok(raw)
 }
 
 /// Encodes a request as a remote_write body: protobuf, then snappy block compression.
@@ -458,18 +469,25 @@ impl Group {
 /// The checked identity of an entry (its labels, sorted, and its metric name), or what is
 /// wrong with it.
 fn identify(ts: &TimeSeries) -> std::result::Result<(Labels, String), String> {
-    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(ts.labels.len());
-    for l in &ts.labels {
-        if l.name.is_empty() {
+    let pairs: Vec<(&str, &str)> = ts
+        .labels
+        .iter()
+        .map(|l| (l.name.as_str(), l.value.as_str()))
+        .collect();
+    identify_pairs(pairs)
+}
+
+/// [`identify`] on `(name, value)` pairs in wire order.
+fn identify_pairs(mut pairs: Vec<(&str, &str)>) -> std::result::Result<(Labels, String), String> {
+    for &(name, _) in &pairs {
+        if name.is_empty() {
             return Err("empty label name".into());
         }
-        if !is_valid_label_name(&l.name) {
+        if !is_valid_label_name(name) {
             return Err(format!(
-                "invalid label name {:?} (expected [a-zA-Z_][a-zA-Z0-9_]*)",
-                l.name
+                "invalid label name {name:?} (expected [a-zA-Z_][a-zA-Z0-9_]*)"
             ));
         }
-        pairs.push((&l.name, &l.value));
     }
     pairs.sort_by(|a, b| a.0.cmp(b.0));
     if let Some(w) = pairs.windows(2).find(|w| w[0].0 == w[1].0) {
@@ -489,6 +507,259 @@ fn identify(ts: &TimeSeries) -> std::result::Result<(Labels, String), String> {
     let labels = Labels::try_from_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()).copied())
         .map_err(|e| e.to_string())?;
     Ok((labels, metric.to_string()))
+}
+
+/// A `WriteRequest` read without copying: label names and values borrow the protobuf bytes,
+/// samples are gathered in one vector. For a server that identifies series by their label
+/// bytes (a known series then costs no allocation); [`WriteRequestView::identify`] checks and
+/// converts an entry as [`to_batches`] does.
+///
+/// Accepts what [`decode`] accepts, with the same fields; strings are checked to be UTF-8 only
+/// by [`WriteRequestView::identify`] (and labels equal, byte for byte, to an identified entry's
+/// are as valid as those).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteRequestView<'a> {
+    entries: Vec<EntryView>,
+    labels: Vec<(&'a [u8], &'a [u8])>,
+    samples: Vec<Sample>,
+    metadata: usize,
+}
+
+/// Where one `TimeSeries` entry's labels and samples are in a [`WriteRequestView`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct EntryView {
+    labels: (u32, u32),
+    samples: (u32, u32),
+    exemplars: u32,
+    histograms: u32,
+}
+
+/// A protobuf reader over a byte slice (just what `WriteRequest` needs).
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> std::result::Result<u64, String> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let (&b, rest) = self
+                .buf
+                .split_first()
+                .ok_or_else(|| "buffer underflow (varint)".to_string())?;
+            self.buf = rest;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err("invalid varint".into())
+    }
+
+    fn take(&mut self, n: usize) -> std::result::Result<&'a [u8], String> {
+        if n > self.buf.len() {
+            return Err("buffer underflow".into());
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    /// The next field's number and wire type, or None at the end.
+    fn key(&mut self) -> std::result::Result<Option<(u64, u8)>, String> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let k = self.varint()?;
+        let (tag, wire) = (k >> 3, (k & 7) as u8);
+        if tag == 0 {
+            return Err("invalid tag value: 0".into());
+        }
+        Ok(Some((tag, wire)))
+    }
+
+    fn bytes(&mut self) -> std::result::Result<&'a [u8], String> {
+        let n = self.varint()?;
+        self.take(usize::try_from(n).map_err(|_| "length overflow".to_string())?)
+    }
+
+    fn fixed64(&mut self) -> std::result::Result<[u8; 8], String> {
+        let b = self.take(8)?;
+        let mut out = [0; 8];
+        out.copy_from_slice(b);
+        Ok(out)
+    }
+
+    /// Skips a field of this wire type (groups included, as prost does).
+    fn skip(&mut self, tag: u64, wire: u8) -> std::result::Result<(), String> {
+        match wire {
+            0 => self.varint().map(drop),
+            1 => self.take(8).map(drop),
+            2 => self.bytes().map(drop),
+            5 => self.take(4).map(drop),
+            3 => loop {
+                match self.key()? {
+                    Some((t, 4)) if t == tag => return Ok(()),
+                    Some((t, w)) => self.skip(t, w)?,
+                    None => return Err("unexpected end of group".into()),
+                }
+            },
+            w => Err(format!("invalid wire type value: {w}")),
+        }
+    }
+}
+
+/// A known field with an unexpected wire type (prost refuses it too).
+fn wire_error(message: &str, field: &str, wire: u8) -> String {
+    format!("{message}.{field}: invalid wire type: {wire}")
+}
+
+impl<'a> WriteRequestView<'a> {
+    /// Reads the protobuf bytes of a `WriteRequest` (a body after [`decompress`]); refuses
+    /// malformed bytes with [`IntegrationError::Protobuf`].
+    pub fn parse(raw: &'a [u8]) -> Result<Self> {
+        let mut view = WriteRequestView::default();
+        view.read(raw).map_err(bad_protobuf)?;
+        Ok(view)
+    }
+
+    fn read(&mut self, raw: &'a [u8]) -> std::result::Result<(), String> {
+        let mut r = Reader { buf: raw };
+        while let Some((tag, wire)) = r.key()? {
+            match (tag, wire) {
+                (1, 2) => {
+                    let ts = r.bytes()?;
+                    self.read_series(ts)?;
+                }
+                (1, w) => return Err(wire_error("WriteRequest", "timeseries", w)),
+                (3, 2) => {
+                    r.bytes()?;
+                    self.metadata += 1;
+                }
+                (3, w) => return Err(wire_error("WriteRequest", "metadata", w)),
+                (t, w) => r.skip(t, w)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn read_series(&mut self, raw: &'a [u8]) -> std::result::Result<(), String> {
+        let mut e = EntryView {
+            labels: (self.labels.len() as u32, 0),
+            samples: (self.samples.len() as u32, 0),
+            ..EntryView::default()
+        };
+        let mut r = Reader { buf: raw };
+        while let Some((tag, wire)) = r.key()? {
+            match (tag, wire) {
+                (1, 2) => {
+                    let mut l = Reader { buf: r.bytes()? };
+                    let (mut name, mut value): (&[u8], &[u8]) = (b"", b"");
+                    while let Some((tag, wire)) = l.key()? {
+                        match (tag, wire) {
+                            (1, 2) => name = l.bytes()?,
+                            (2, 2) => value = l.bytes()?,
+                            (1 | 2, w) => return Err(wire_error("Label", "name/value", w)),
+                            (t, w) => l.skip(t, w)?,
+                        }
+                    }
+                    self.labels.push((name, value));
+                }
+                (2, 2) => {
+                    let mut s = Reader { buf: r.bytes()? };
+                    let mut sample = Sample::default();
+                    while let Some((tag, wire)) = s.key()? {
+                        match (tag, wire) {
+                            (1, 1) => sample.value = f64::from_le_bytes(s.fixed64()?),
+                            (2, 0) => sample.timestamp = s.varint()? as i64,
+                            (1, w) => return Err(wire_error("Sample", "value", w)),
+                            (2, w) => return Err(wire_error("Sample", "timestamp", w)),
+                            (t, w) => s.skip(t, w)?,
+                        }
+                    }
+                    self.samples.push(sample);
+                }
+                (3, 2) => {
+                    r.bytes()?;
+                    e.exemplars += 1;
+                }
+                (4, 2) => {
+                    r.bytes()?;
+                    e.histograms += 1;
+                }
+                (1..=4, w) => return Err(wire_error("TimeSeries", "field", w)),
+                (t, w) => r.skip(t, w)?,
+            }
+        }
+        e.labels.1 = self.labels.len() as u32;
+        e.samples.1 = self.samples.len() as u32;
+        self.entries.push(e);
+        Ok(())
+    }
+
+    /// `TimeSeries` entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the request holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Metric metadata entries.
+    pub fn metadata(&self) -> usize {
+        self.metadata
+    }
+
+    /// The labels of entry `i`, `(name, value)` bytes in wire order.
+    pub fn labels(&self, i: usize) -> &[(&'a [u8], &'a [u8])] {
+        let (a, b) = self.entries[i].labels;
+        &self.labels[a as usize..b as usize]
+    }
+
+    /// The samples of entry `i`, in wire order.
+    pub fn samples(&self, i: usize) -> &[Sample] {
+        let (a, b) = self.entries[i].samples;
+        &self.samples[a as usize..b as usize]
+    }
+
+    /// Samples of every entry.
+    pub fn samples_len(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// Exemplars of entry `i` (not decoded).
+    pub fn exemplars(&self, i: usize) -> usize {
+        self.entries[i].exemplars as usize
+    }
+
+    /// Native histograms of entry `i` (not decoded).
+    pub fn histograms(&self, i: usize) -> usize {
+        self.entries[i].histograms as usize
+    }
+
+    /// Checks entry `i` and returns its labels (sorted, empty values left out) and metric
+    /// name, as [`to_batches`] does: [`IntegrationError::Series`] with the index when it is
+    /// invalid, [`IntegrationError::Protobuf`] when a name or value is not UTF-8.
+    pub fn identify(&self, i: usize) -> Result<(Labels, String)> {
+        let mut pairs = Vec::with_capacity(self.labels(i).len());
+        for &(n, v) in self.labels(i) {
+            let utf8 = |b: &'a [u8]| {
+                std::str::from_utf8(b).map_err(|_| {
+                    bad_protobuf(
+                        "failed to decode Protobuf message: Label: invalid string value: data is not UTF-8 encoded".into(),
+                    )
+                })
+            };
+            pairs.push((utf8(n)?, utf8(v)?));
+        }
+        identify_pairs(pairs).map_err(|reason| IntegrationError::Series {
+            system: SYSTEM,
+            index: i,
+            reason,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -627,6 +898,100 @@ mod tests {
         assert_eq!(back.timeseries[1].exemplars, req.timeseries[1].exemplars);
         assert_eq!(back.timeseries[1].histograms, req.timeseries[1].histograms);
         assert_eq!(back.encode_to_vec(), req.encode_to_vec());
+    }
+
+    #[test]
+    fn the_view_reads_what_prost_reads() {
+        let mut req = golden_request();
+        req.timeseries.push(TimeSeries {
+            exemplars: vec![Exemplar {
+                labels: vec![label("trace_id", "abc")],
+                value: 0.25,
+                timestamp: 1500,
+            }],
+            histograms: vec![vec![1, 2, 3], vec![]],
+            ..series(
+                &[
+                    ("service", "cart"),
+                    ("__name__", "http_requests_total"),
+                    ("x", ""),
+                ],
+                &[
+                    (-1000, 3.0),
+                    (2000, f64::from_bits(STALE_NAN_BITS)),
+                    (0, 0.0),
+                ],
+            )
+        });
+        req.timeseries.push(series(&[], &[]));
+        let raw = req.encode_to_vec();
+        let view = WriteRequestView::parse(&raw).unwrap();
+        assert_eq!(view.len(), req.timeseries.len());
+        assert_eq!(view.metadata(), 1);
+        for (i, ts) in req.timeseries.iter().enumerate() {
+            let labels: Vec<(&[u8], &[u8])> = ts
+                .labels
+                .iter()
+                .map(|l| (l.name.as_bytes(), l.value.as_bytes()))
+                .collect();
+            assert_eq!(view.labels(i), labels.as_slice());
+            let bits = |s: &[Sample]| -> Vec<(i64, u64)> {
+                s.iter().map(|s| (s.timestamp, s.value.to_bits())).collect()
+            };
+            assert_eq!(bits(view.samples(i)), bits(&ts.samples));
+            assert_eq!(view.exemplars(i), ts.exemplars.len());
+            assert_eq!(view.histograms(i), ts.histograms.len());
+        }
+        let (labels, metric) = view.identify(1).unwrap();
+        assert_eq!(metric, "http_requests_total");
+        let golden = to_batches(&golden_request(), &SeriesOptions::default()).unwrap();
+        assert_eq!(view.identify(0).unwrap().0, golden.series[0].labels);
+        assert_eq!(
+            labels.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["__name__", "service"]
+        );
+        match view.identify(2) {
+            Err(IntegrationError::Series {
+                index: 2, reason, ..
+            }) => {
+                assert!(reason.contains("__name__"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        // Truncated or mistyped bytes are refused like prost refuses them.
+        assert!(matches!(
+            WriteRequestView::parse(&raw[..raw.len() - 3]),
+            Err(IntegrationError::Protobuf { .. })
+        ));
+        assert!(WriteRequest::decode(&[0x08u8, 0x01][..]).is_err());
+        assert!(matches!(
+            WriteRequestView::parse(&[0x08, 0x01]),
+            Err(IntegrationError::Protobuf { .. })
+        ));
+        // Unknown fields are skipped.
+        let mut extra = raw.clone();
+        extra.extend_from_slice(&[0x28, 0x05, 0x31, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            format!("{:?}", WriteRequestView::parse(&extra).unwrap()),
+            format!("{view:?}")
+        );
+        // Not UTF-8: refused when identified.
+        let bad = WriteRequest {
+            timeseries: vec![TimeSeries {
+                labels: vec![label("__name__", "up")],
+                ..TimeSeries::default()
+            }],
+            metadata: Vec::new(),
+        }
+        .encode_to_vec();
+        let mut bad = bad;
+        let at = bad.len() - 1;
+        bad[at] = 0xff;
+        assert!(matches!(
+            WriteRequestView::parse(&bad).unwrap().identify(0),
+            Err(IntegrationError::Protobuf { .. })
+        ));
+        assert!(WriteRequest::decode(bad.as_slice()).is_err());
     }
 
     #[test]

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use aiops_core::{Labels, TimestampMs};
-use aiops_integrations::remote_write::{self, Limits, SeriesOptions, Summary};
+use aiops_integrations::remote_write::{self, Limits, SeriesOptions, Summary, WriteRequestView};
 use serde::Deserialize;
 
 use crate::error::{Result, ServiceError};
-use crate::metrics::SeriesSamples;
+use crate::metrics::{MetricPipeline, SeriesSamples};
 
 /// Decodes a remote_write body (snappy block + protobuf `WriteRequest`) into series.
 /// Staleness markers and non-finite values are not samples; the summary counts them.
@@ -36,6 +36,20 @@ pub fn remote_write_series(
         })
         .collect();
     Ok((series, batches.summary))
+}
+
+/// Stores a remote_write body (snappy block + protobuf `WriteRequest`) through the pipeline:
+/// [`MetricPipeline::ingest_remote_write`] on the request read in place. Returns what it held
+/// once the samples are committed.
+pub async fn ingest_remote_write(
+    pipeline: &MetricPipeline,
+    body: &[u8],
+    max_decoded_bytes: usize,
+    now: TimestampMs,
+) -> Result<Summary> {
+    let raw = remote_write::decompress(body, &Limits { max_decoded_bytes })?;
+    let view = WriteRequestView::parse(&raw)?;
+    pipeline.ingest_remote_write(&view, now).await
 }
 
 /// One point of `POST /api/v1/ingest/points`.

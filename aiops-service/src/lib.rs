@@ -20,6 +20,7 @@ pub mod rate_limit;
 pub mod rca_api;
 pub mod retention;
 pub mod rules;
+mod series_cache;
 pub mod service;
 pub mod telemetry;
 #[cfg(test)]

@@ -20,11 +20,19 @@ use std::time::{Duration, Instant};
 
 use aiops_core::{Labels, TimestampMs};
 use aiops_detect::{Detector, OnlineDetector, registry};
+use aiops_integrations::remote_write::{Summary, WriteRequestView, is_stale_marker};
 use aiops_store::{NewAnomaly, NewSeries, SavedState, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::error::{Result, ServiceError};
+use crate::series_cache::{KeyBuf, SeriesCache};
+
+/// Samples appended as blocks since the last compaction that start the next one: the more,
+/// the more samples of a series share each page a compaction writes.
+const COMPACT_AT: u64 = 1_000_000;
+/// Samples one compaction moves at most (in transactions of `aiops_store::COMPACT_TX` rows).
+const COMPACT_STEP: usize = 1_000_000;
 
 /// Which detector scores which series: the first rule whose `metric` matches wins; the
 /// `default` detector scores the rest.
@@ -197,11 +205,20 @@ pub struct MetricPipeline {
     queue: mpsc::Sender<Job>,
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
     series: Mutex<HashMap<String, i64>>,
+    cache: std::sync::RwLock<SeriesCache>,
+    compaction: Arc<Compaction>,
     info: std::sync::RwLock<HashMap<i64, Arc<SeriesInfo>>>,
     anomalies: broadcast::Sender<AnomalyEvent>,
     samples: broadcast::Sender<SampleEvent>,
     /// Counters.
     pub counters: MetricCounters,
+}
+
+/// Blocks appended since the last compaction, and whether one runs.
+#[derive(Debug, Default)]
+struct Compaction {
+    pending: AtomicU64,
+    running: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SeriesInfo {
@@ -238,6 +255,8 @@ impl MetricPipeline {
             queue,
             receiver: Mutex::new(Some(receiver)),
             series: Mutex::new(keys),
+            cache: std::sync::RwLock::new(SeriesCache::default()),
+            compaction: Arc::new(Compaction::default()),
             info: std::sync::RwLock::new(info),
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
@@ -308,21 +327,28 @@ impl MetricPipeline {
     }
 
     async fn series_ids(&self, batch: &[SeriesSamples], now: TimestampMs) -> Result<Vec<i64>> {
-        // The canonical key of each series, written once (the hot path of ingest).
-        let keys: Vec<String> = batch.iter().map(|s| s.labels.to_string()).collect();
+        let series = batch
+            .iter()
+            .map(|s| NewSeries {
+                key: s.labels.to_string(),
+                metric: s.metric.clone(),
+                resource: s
+                    .resource
+                    .clone()
+                    .unwrap_or_else(|| self.resource_of(&s.labels)),
+                labels: s.labels.clone(),
+            })
+            .collect();
+        self.ids_of(series, now).await
+    }
+
+    /// The ids of series by canonical key, created when new (the series limit applies).
+    async fn ids_of(&self, series: Vec<NewSeries>, now: TimestampMs) -> Result<Vec<i64>> {
         let mut known = self.series.lock().await;
-        let mut missing = Vec::new();
-        for (s, key) in batch.iter().zip(&keys) {
-            if !known.contains_key(key) {
-                missing.push(NewSeries {
-                    key: key.clone(),
-                    metric: s.metric.clone(),
-                    resource: s
-                        .resource
-                        .clone()
-                        .unwrap_or_else(|| self.resource_of(&s.labels)),
-                    labels: s.labels.clone(),
-                });
+        let mut missing: Vec<NewSeries> = Vec::new();
+        for s in &series {
+            if !known.contains_key(&s.key) && !missing.iter().any(|m| m.key == s.key) {
+                missing.push(s.clone());
             }
         }
         if !missing.is_empty() {
@@ -345,7 +371,157 @@ impl MetricPipeline {
                 known.insert(s.key, id);
             }
         }
-        Ok(keys.iter().map(|k| known[k]).collect())
+        Ok(series.iter().map(|s| known[&s.key]).collect())
+    }
+
+    /// Stores a decoded remote_write request and queues it for detection; returns once it is
+    /// committed, with what the request held. Entries with the same labels are one series;
+    /// of samples with the same series and time the last in the request is kept; staleness
+    /// markers, other NaNs and infinities are counted, not stored. A series is found by its
+    /// label bytes (no allocation, no check, no query once known); an entry not seen before
+    /// is checked (400 naming its index) and its series created. A full queue refuses the
+    /// request before anything is stored ([`ServiceError::Busy`]).
+    pub async fn ingest_remote_write(
+        &self,
+        view: &WriteRequestView<'_>,
+        now: TimestampMs,
+    ) -> Result<Summary> {
+        let n = view.len();
+        let mut ids: Vec<Option<i64>> = vec![None; n];
+        let mut misses: Vec<(usize, Box<[u8]>)> = Vec::new();
+        {
+            let cache = self.cache.read().unwrap_or_else(|e| e.into_inner());
+            let mut buf = KeyBuf::default();
+            for (i, id) in ids.iter_mut().enumerate() {
+                SeriesCache::key(view.labels(i), &mut buf);
+                *id = cache.get(&buf.key);
+                if id.is_none() {
+                    misses.push((i, buf.key.as_slice().into()));
+                }
+            }
+        }
+        // Unknown entries are checked before anything else happens (400 at the first bad one).
+        let mut fresh = Vec::with_capacity(misses.len());
+        for (i, raw) in misses {
+            let (labels, metric) = view.identify(i)?;
+            let resource = self.resource_of(&labels);
+            let wanted = view.samples(i).iter().any(|s| s.value.is_finite());
+            let series = NewSeries {
+                key: labels.to_string(),
+                metric,
+                resource,
+                labels,
+            };
+            fresh.push((i, raw, series, wanted));
+        }
+        let permit = self.queue.try_reserve().map_err(|_| {
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+            ServiceError::Busy {
+                what: "detection queue".into(),
+                retry_after_s: 1,
+            }
+        })?;
+        if !fresh.is_empty() {
+            // A series is created when one of its entries has a finite sample.
+            let wanted: Vec<NewSeries> =
+                fresh.iter().filter(|f| f.3).map(|f| f.2.clone()).collect();
+            let created: HashMap<String, i64> = if wanted.is_empty() {
+                HashMap::new()
+            } else {
+                let got = self.ids_of(wanted.clone(), now).await?;
+                wanted.into_iter().map(|s| s.key).zip(got).collect()
+            };
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            for (i, raw, series, _) in fresh {
+                if let Some(&id) = created.get(&series.key) {
+                    ids[i] = Some(id);
+                    cache.insert(raw, id);
+                }
+            }
+        }
+        let mut summary = Summary {
+            entries: n,
+            metadata: view.metadata(),
+            ..Summary::default()
+        };
+        let mut points = Vec::with_capacity(view.samples_len());
+        for (i, id) in ids.iter().enumerate() {
+            summary.exemplars += view.exemplars(i);
+            summary.histograms += view.histograms(i);
+            match id {
+                Some(id) => {
+                    points.extend(view.samples(i).iter().map(|s| (*id, s.timestamp, s.value)))
+                }
+                // No series: only staleness markers and rejected values.
+                None => {
+                    for s in view.samples(i) {
+                        if is_stale_marker(s.value) {
+                            summary.stale_markers += 1;
+                        } else {
+                            summary.rejected += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // Stable: of samples with the same series and time, the request's last stays last.
+        points.sort_by_key(|&(id, t, _)| (id, t));
+        let mut rows = Vec::with_capacity(points.len());
+        for (j, &(id, t, v)) in points.iter().enumerate() {
+            if j == 0 || points[j - 1].0 != id {
+                summary.series += 1;
+            }
+            if points
+                .get(j + 1)
+                .is_some_and(|&(i2, t2, _)| i2 == id && t2 == t)
+            {
+                summary.duplicates += 1;
+            } else if is_stale_marker(v) {
+                summary.stale_markers += 1;
+            } else if v.is_finite() {
+                rows.push((id, t, v));
+            } else {
+                summary.rejected += 1;
+            }
+        }
+        summary.samples = rows.len();
+        if rows.is_empty() {
+            return Ok(summary);
+        }
+        self.store.append_samples(&rows).await?;
+        self.counters
+            .samples_in
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        let appended = rows.len() as u64;
+        permit.send(Job { rows });
+        let c = &self.compaction;
+        if c.pending.fetch_add(appended, Ordering::Relaxed) + appended >= COMPACT_AT {
+            self.compact_in_background();
+        }
+        Ok(summary)
+    }
+
+    /// Starts moving appended blocks into the sample table, unless that runs already.
+    fn compact_in_background(&self) {
+        let c = self.compaction.clone();
+        if c.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        c.pending.store(0, Ordering::Relaxed);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            loop {
+                match store.compact_samples(COMPACT_STEP).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sample compaction failed (retried later)");
+                        break;
+                    }
+                }
+            }
+            c.running.store(false, Ordering::Release);
+        });
     }
 
     fn info(&self, id: i64) -> Option<Arc<SeriesInfo>> {
@@ -372,6 +548,8 @@ impl MetricPipeline {
         let replay = self.store.samples_after_states().await?;
         self.score(&mut states, &replay, crate::now_ms()).await?;
         self.checkpoint(&mut states).await?;
+        // Blocks left by the last run go to the sample table (reads see them meanwhile).
+        self.compact_in_background();
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
         crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }

@@ -169,3 +169,113 @@ async fn an_unknown_detector_in_the_configuration_is_refused() {
     assert_eq!(e.code(), "invalid_config");
     assert!(e.to_string().contains("metrics.detectors[0]"), "{e}");
 }
+
+mod remote_write {
+    use super::*;
+    use aiops_integrations::remote_write::{
+        Label, Limits, STALE_NAN_BITS, Sample, TimeSeries, WriteRequest, WriteRequestView,
+        decompress, encode,
+    };
+    use std::sync::atomic::Ordering;
+
+    fn entry(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| Label {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+            samples: samples
+                .iter()
+                .map(|&(timestamp, value)| Sample { value, timestamp })
+                .collect(),
+            ..TimeSeries::default()
+        }
+    }
+
+    /// The protobuf bytes of a request.
+    fn raw(timeseries: Vec<TimeSeries>) -> Vec<u8> {
+        let body = encode(&WriteRequest {
+            timeseries,
+            metadata: Vec::new(),
+        })
+        .unwrap();
+        decompress(&body, &Limits::default()).unwrap()
+    }
+
+    const CPU: &[(&str, &str)] = &[("__name__", "cpu_usage"), ("service", "api")];
+    const CPU_REORDERED: &[(&str, &str)] = &[("service", "api"), ("__name__", "cpu_usage")];
+    const MEM: &[(&str, &str)] = &[("__name__", "mem"), ("service", "db")];
+
+    #[tokio::test]
+    async fn entries_are_merged_by_labels_in_any_order_and_stored_once() {
+        let s = store().await;
+        let p = MetricPipeline::new(s.clone(), config()).await.unwrap();
+        let stale = f64::from_bits(STALE_NAN_BITS);
+        let body = raw(vec![
+            entry(CPU, &[(2000, 2.0), (1000, 9.0)]),
+            entry(CPU_REORDERED, &[(1000, 1.0), (3000, f64::NAN)]),
+            entry(MEM, &[(1000, 5.0), (2000, f64::INFINITY), (3000, stale)]),
+            entry(&[("__name__", "gone"), ("service", "x")], &[(1000, stale)]),
+        ]);
+        let view = WriteRequestView::parse(&body).unwrap();
+        let sum = p.ingest_remote_write(&view, 0).await.unwrap();
+        assert_eq!((sum.entries, sum.series, sum.samples), (4, 2, 3), "{sum:?}");
+        assert_eq!(
+            (sum.duplicates, sum.stale_markers, sum.rejected),
+            (1, 2, 2),
+            "{sum:?}"
+        );
+        // The series of only a staleness marker is not created.
+        let series = s.all_series().await.unwrap();
+        assert_eq!(series.len(), 2);
+        let cpu = series.iter().find(|x| x.metric == "cpu_usage").unwrap();
+        assert_eq!(cpu.resource, "api");
+        assert_eq!(
+            s.samples(cpu.id, 0, i64::MAX, 10).await.unwrap(),
+            vec![(1000, 1.0), (2000, 2.0)]
+        );
+        // Sent again with other values: the same series, the first values kept.
+        let again = raw(vec![
+            entry(CPU_REORDERED, &[(2000, -2.0), (4000, 4.0)]),
+            entry(MEM, &[(1000, -5.0)]),
+        ]);
+        p.ingest_remote_write(&WriteRequestView::parse(&again).unwrap(), 0)
+            .await
+            .unwrap();
+        assert_eq!(s.all_series().await.unwrap().len(), 2);
+        assert_eq!(
+            s.samples(cpu.id, 0, i64::MAX, 10).await.unwrap(),
+            vec![(1000, 1.0), (2000, 2.0), (4000, 4.0)]
+        );
+        assert_eq!(p.counters.samples_in.load(Ordering::Relaxed), 6);
+        // Committed, never scored (no pipeline task ran): a new process replays all of them.
+        drop(p);
+        let q = run(&s, vec![]).await;
+        assert_eq!(q.counters.samples_scored.load(Ordering::Relaxed), 4);
+        assert_eq!(
+            s.samples(cpu.id, 0, i64::MAX, 10).await.unwrap(),
+            vec![(1000, 1.0), (2000, 2.0), (4000, 4.0)]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_entry_is_refused_with_its_index_and_nothing_is_stored() {
+        let s = store().await;
+        let p = MetricPipeline::new(s.clone(), config()).await.unwrap();
+        let body = raw(vec![
+            entry(CPU, &[(1000, 1.0)]),
+            entry(&[("service", "api")], &[(1000, 1.0)]),
+        ]);
+        let e = p
+            .ingest_remote_write(&WriteRequestView::parse(&body).unwrap(), 0)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("1"), "{e}");
+        assert!(s.all_series().await.unwrap().is_empty());
+        assert!(s.samples_after_states().await.unwrap().is_empty());
+    }
+}

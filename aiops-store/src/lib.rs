@@ -20,7 +20,7 @@ pub use logs::{
     MinedLine, NewLogAnomaly, NewLogLine, NewLogStream,
 };
 pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
-pub use samples::{NewSeries, SavedState, SeriesRow};
+pub use samples::{COMPACT_TX, NewSeries, SavedState, SeriesRow};
 pub use store::{Backend, Durability, Store, StoreOptions};
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! Series, their samples and the detector state of each.
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use aiops_core::{Labels, TimestampMs};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::any::AnyArguments;
+use sqlx::{Arguments, AssertSqlSafe, Row};
 
 use crate::error::{Result, StoreError};
 use crate::sql::{Sql, Value};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 
 /// Rows per multi-row insert (3 arguments a row, far under SQLite's 32,766). Kept small: sqlx
 /// asks SQLite for the name of every parameter it binds, a linear scan of the statement's
@@ -117,33 +119,70 @@ impl Store {
 
     /// Stores samples `(series id, time ms, value)` in one transaction; a sample whose series
     /// and time are stored already is kept as it was (a resent batch changes nothing).
-    /// Returns the number of new samples.
+    /// Returns the number of new samples. Pending blocks ([`Store::append_samples`]) are moved
+    /// into the sample table first, in the same transaction, so that the count is exact and
+    /// the first stored value of a sample wins.
     pub async fn insert_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<u64> {
-        // In (series, time) order, like `series_ids`: concurrent writers of the same samples
-        // take their locks in one order (no deadlock on PostgreSQL).
-        let samples: Cow<'_, [(i64, TimestampMs, f64)]> =
-            if samples.is_sorted_by_key(|&(id, t, _)| (id, t)) {
-                Cow::Borrowed(samples)
-            } else {
-                let mut v = samples.to_vec();
-                v.sort_by_key(|&(id, t, _)| (id, t));
-                Cow::Owned(v)
-            };
+        let samples = sorted(samples);
         let mut tx = self.write.begin().await?;
-        let mut added = 0;
-        for chunk in samples.chunks(CHUNK) {
-            let mut q = Sql::new("INSERT INTO samples (series_id, t, v) VALUES ");
-            for (i, &(id, t, v)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.row([id.into(), t.into(), v.into()]);
-            }
-            q.push(" ON CONFLICT (series_id, t) DO NOTHING");
-            added += q.query().execute(&mut *tx).await?.rows_affected();
-        }
+        compact_in(&mut tx, self.backend(), usize::MAX).await?;
+        let added = insert_rows(&mut tx, self.backend(), &samples).await?;
         tx.commit().await?;
         Ok(added)
+    }
+
+    /// Stores samples `(series id, time ms, value)` as one block: a single row written in one
+    /// statement, durable and visible to every read of samples when this returns. Cheaper
+    /// than [`Store::insert_samples`] for many series at once (a few sequential pages instead
+    /// of one B-tree page per series); [`Store::compact_samples`] later moves blocks into the
+    /// sample table. A sample whose series and time are stored already, or appear in an
+    /// earlier block, is dropped there (the first stored value wins), so reads never see it.
+    pub async fn append_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<()> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        let samples = sorted(samples);
+        let (t_min, t_max) = samples
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &(_, t, _)| {
+                (lo.min(t), hi.max(t))
+            });
+        let mut q = Sql::new("INSERT INTO sample_blocks (t_min, t_max, n, data) VALUES ");
+        q.row([
+            t_min.into(),
+            t_max.into(),
+            (samples.len() as i64).into(),
+            encode_block(&samples).into(),
+        ]);
+        q.query().execute(&self.write).await?;
+        Ok(())
+    }
+
+    /// Moves the oldest pending blocks, about `max_samples` samples (at least one block), into
+    /// the sample table; returns the samples moved (0: none was pending). The samples are
+    /// inserted in (series, time) order in transactions of at most [`COMPACT_TX`] rows, the
+    /// last one deleting the blocks: the more samples a compaction moves, the more of them
+    /// share each page it writes, and no transaction holds SQLite's writer for long. Safe to
+    /// run concurrently with appends, reads and other compactions (replicas on one
+    /// PostgreSQL), and to interrupt: a sample moved twice is stored once, with the same value.
+    pub async fn compact_samples(&self, max_samples: usize) -> Result<u64> {
+        let mut conn = self.write.acquire().await?;
+        let Some((last, rows, read)) = load_blocks(&mut conn, max_samples).await? else {
+            return Ok(0);
+        };
+        drop(conn);
+        let chunks: Vec<&[(i64, TimestampMs, f64)]> = rows.chunks(COMPACT_TX).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut tx = self.write.begin().await?;
+            insert_rows(&mut tx, self.backend(), chunk).await?;
+            if i + 1 == chunks.len() {
+                let mut q = Sql::new("DELETE FROM sample_blocks WHERE id <= ");
+                q.bind(last);
+                q.query().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(read)
     }
 
     /// A series by id.
@@ -191,6 +230,23 @@ impl Store {
         to: TimestampMs,
         limit: usize,
     ) -> Result<Vec<(TimestampMs, f64)>> {
+        // Blocks first, then the table: a block compacted in between is seen in both (the
+        // table's value wins, as compaction keeps it), never in neither.
+        let mut q = Sql::new("SELECT data FROM sample_blocks WHERE t_max >= ");
+        q.bind(from)
+            .push(" AND t_min < ")
+            .bind(to)
+            .push(" ORDER BY id");
+        let mut pending: BTreeMap<TimestampMs, f64> = BTreeMap::new();
+        for r in q.query().fetch_all(&self.read).await? {
+            let data: Vec<u8> = r.try_get(0)?;
+            let block = Block::new(&data)?;
+            for (_, t, v) in block.series(series_id) {
+                if t >= from && t < to {
+                    pending.entry(t).or_insert(v);
+                }
+            }
+        }
         let mut q = Sql::new("SELECT t, v FROM samples WHERE series_id = ");
         q.bind(series_id)
             .push(" AND t >= ")
@@ -200,15 +256,48 @@ impl Store {
             .push(" ORDER BY t LIMIT ")
             .bind(limit.min(i64::MAX as usize) as i64);
         let rows = q.query().fetch_all(&self.read).await?;
-        rows.iter()
+        let stored: Vec<(TimestampMs, f64)> = rows
+            .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+            .collect::<Result<_>>()?;
+        if pending.is_empty() {
+            return Ok(stored);
+        }
+        for &(t, v) in &stored {
+            pending.insert(t, v);
+        }
+        Ok(pending.into_iter().take(limit).collect())
     }
 
     /// The samples a saved state has not seen: for every series, those after its `state_t`
     /// (all of them when no state is saved), by series then time. A restart feeds them to
     /// the restored detectors so that nothing acknowledged goes unexamined.
     pub async fn samples_after_states(&self) -> Result<Vec<(i64, TimestampMs, f64)>> {
+        let mut pending: BTreeMap<(i64, TimestampMs), f64> = BTreeMap::new();
+        let blocks = Sql::new("SELECT data FROM sample_blocks ORDER BY id")
+            .query()
+            .fetch_all(&self.read)
+            .await?;
+        if !blocks.is_empty() {
+            let mut seen: HashMap<i64, Option<TimestampMs>> = HashMap::new();
+            for r in Sql::new("SELECT id, state_t FROM series")
+                .query()
+                .fetch_all(&self.read)
+                .await?
+            {
+                seen.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+            for r in &blocks {
+                let data: Vec<u8> = r.try_get(0)?;
+                for (id, t, v) in Block::new(&data)?.iter() {
+                    if let Some(state_t) = seen.get(&id)
+                        && state_t.is_none_or(|st| t > st)
+                    {
+                        pending.entry((id, t)).or_insert(v);
+                    }
+                }
+            }
+        }
         let rows = Sql::new(
             "SELECT s.series_id, s.t, s.v FROM series x JOIN samples s ON s.series_id = x.id \
              AND (x.state_t IS NULL OR s.t > x.state_t) ORDER BY s.series_id, s.t",
@@ -216,9 +305,17 @@ impl Store {
         .query()
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
+        let stored: Vec<(i64, TimestampMs, f64)> = rows
+            .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
+            .collect::<Result<_>>()?;
+        if pending.is_empty() {
+            return Ok(stored);
+        }
+        for &(id, t, v) in &stored {
+            pending.insert((id, t), v);
+        }
+        Ok(pending.into_iter().map(|((id, t), v)| (id, t, v)).collect())
     }
 
     /// Saves detector states in one transaction.
@@ -240,11 +337,251 @@ impl Store {
     }
 
     /// Deletes samples older than `before` (ms), at most `batch` of them; returns how many.
+    /// Pending blocks are moved into the sample table first.
     pub async fn delete_samples_before(&self, before: TimestampMs, batch: usize) -> Result<u64> {
+        while self.compact_samples(COMPACT_MAX).await? > 0 {}
         let mut q = Sql::new(
             "DELETE FROM samples WHERE (series_id, t) IN (SELECT series_id, t FROM samples WHERE t < ",
         );
         q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
         Ok(q.query().execute(&self.write).await?.rows_affected())
+    }
+}
+
+/// Samples a compaction moves at most when draining every block.
+const COMPACT_MAX: usize = 1_000_000;
+
+/// Rows one compaction transaction inserts at most (SQLite's writer is held that long).
+pub const COMPACT_TX: usize = 100_000;
+
+/// Bytes of one sample in a block: series id, time, value (little-endian).
+const RECORD: usize = 24;
+
+/// The samples in (series, time) order, copied only when they are not.
+fn sorted(samples: &[(i64, TimestampMs, f64)]) -> Cow<'_, [(i64, TimestampMs, f64)]> {
+    // In (series, time) order: concurrent writers of the same samples take their locks in
+    // one order (no deadlock on PostgreSQL), and blocks can be searched by series.
+    if samples.is_sorted_by_key(|&(id, t, _)| (id, t)) {
+        Cow::Borrowed(samples)
+    } else {
+        let mut v = samples.to_vec();
+        v.sort_by_key(|&(id, t, _)| (id, t));
+        Cow::Owned(v)
+    }
+}
+
+/// Inserts rows (sorted); returns the new ones.
+///
+/// PostgreSQL: statements of [`CHUNK`] rows with `$n` placeholders. SQLite: anonymous `?`
+/// placeholders, which sqlx binds by position without asking SQLite for their names (the
+/// quadratic cost described at [`CHUNK`]), so statements can be long: chunks of 1,000 rows,
+/// the rest in chunks of 100, 10 and 1, so that only four statements are ever prepared.
+async fn insert_rows(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    samples: &[(i64, TimestampMs, f64)],
+) -> Result<u64> {
+    let mut added = 0;
+    if backend == Backend::Sqlite {
+        let mut rest = samples;
+        for size in [1000, 100, 10, 1] {
+            let text = sqlite_insert(size);
+            while rest.len() >= size {
+                let (chunk, tail) = rest.split_at(size);
+                rest = tail;
+                let mut args = AnyArguments::default();
+                for &(id, t, v) in chunk {
+                    // Adding a value of a supported type cannot fail.
+                    let _ = args.add(id);
+                    let _ = args.add(t);
+                    let _ = args.add(v);
+                }
+                added += sqlx::query_with(AssertSqlSafe(text.clone()), args)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        return Ok(added);
+    }
+    for chunk in samples.chunks(CHUNK) {
+        let mut q = Sql::new("INSERT INTO samples (series_id, t, v) VALUES ");
+        for (i, &(id, t, v)) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.row([id.into(), t.into(), v.into()]);
+        }
+        q.push(" ON CONFLICT (series_id, t) DO NOTHING");
+        added += q.query().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
+}
+
+/// The SQLite insert of `rows` samples with `?` placeholders.
+fn sqlite_insert(rows: usize) -> String {
+    let mut text = String::with_capacity(64 + rows * 11);
+    text.push_str("INSERT INTO samples (series_id, t, v) VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str("(?, ?, ?)");
+    }
+    text.push_str(" ON CONFLICT (series_id, t) DO NOTHING");
+    text
+}
+
+/// The oldest blocks, about `max_samples` samples (at least one block): the id of the last
+/// one, their samples sorted by series and time with the first of equal samples kept, and the
+/// samples read. None when no block is pending.
+async fn load_blocks(
+    conn: &mut sqlx::AnyConnection,
+    max_samples: usize,
+) -> Result<Option<(i64, Vec<(i64, TimestampMs, f64)>, u64)>> {
+    let heads = Sql::new("SELECT id, n FROM sample_blocks ORDER BY id")
+        .query()
+        .fetch_all(&mut *conn)
+        .await?;
+    let (mut last, mut total) = (None, 0usize);
+    for r in &heads {
+        if last.is_some() && total >= max_samples {
+            break;
+        }
+        let (id, n): (i64, i64) = (r.try_get(0)?, r.try_get(1)?);
+        last = Some(id);
+        total += usize::try_from(n).unwrap_or(0);
+    }
+    let Some(last) = last else { return Ok(None) };
+    let mut q = Sql::new("SELECT data FROM sample_blocks WHERE id <= ");
+    q.bind(last).push(" ORDER BY id");
+    let mut rows = Vec::with_capacity(total);
+    for r in q.query().fetch_all(&mut *conn).await? {
+        let data: Vec<u8> = r.try_get(0)?;
+        rows.extend(Block::new(&data)?.iter());
+    }
+    let read = rows.len() as u64;
+    // Stable: of equal samples the earliest block's comes first and is the one kept.
+    rows.sort_by_key(|&(id, t, _)| (id, t));
+    rows.dedup_by_key(|&mut (id, t, _)| (id, t));
+    Ok(Some((last, rows, read)))
+}
+
+/// Moves the oldest blocks, about `max_samples` samples (at least one block), into the sample
+/// table inside the caller's transaction; returns the samples read from them.
+async fn compact_in(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    max_samples: usize,
+) -> Result<u64> {
+    let Some((last, rows, read)) = load_blocks(conn, max_samples).await? else {
+        return Ok(0);
+    };
+    insert_rows(conn, backend, &rows).await?;
+    let mut q = Sql::new("DELETE FROM sample_blocks WHERE id <= ");
+    q.bind(last);
+    q.query().execute(&mut *conn).await?;
+    Ok(read)
+}
+
+/// Writes samples (sorted by series then time) as a block.
+fn encode_block(samples: &[(i64, TimestampMs, f64)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(samples.len() * RECORD);
+    for &(id, t, v) in samples {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&t.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// A stored block of samples, sorted by series then time.
+struct Block<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Block<'a> {
+    fn new(data: &'a [u8]) -> Result<Self> {
+        if !data.len().is_multiple_of(RECORD) {
+            return Err(StoreError::Corrupt {
+                what: "sample block",
+                reason: format!("{} bytes is not a multiple of {RECORD}", data.len()),
+            });
+        }
+        Ok(Self { data })
+    }
+
+    fn len(&self) -> usize {
+        self.data.len() / RECORD
+    }
+
+    fn get(&self, i: usize) -> (i64, TimestampMs, f64) {
+        let r = &self.data[i * RECORD..(i + 1) * RECORD];
+        let word = |k: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&r[k * 8..k * 8 + 8]);
+            b
+        };
+        (
+            i64::from_le_bytes(word(0)),
+            i64::from_le_bytes(word(1)),
+            f64::from_le_bytes(word(2)),
+        )
+    }
+
+    fn series_id(&self, i: usize) -> i64 {
+        self.get(i).0
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i64, TimestampMs, f64)> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// The samples of one series (binary search: a block is sorted by series).
+    fn series(&self, id: i64) -> impl Iterator<Item = (i64, TimestampMs, f64)> + '_ {
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.series_id(mid) < id {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..self.len())
+            .map(|i| self.get(i))
+            .take_while(move |&(s, _, _)| s == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_read_back_exactly() {
+        let samples = vec![
+            (1, -5, f64::MIN_POSITIVE),
+            (1, 7, -0.0),
+            (2, i64::MIN, 1e300),
+            (2, i64::MAX, f64::MAX),
+            (9, 0, 3.25),
+        ];
+        let data = encode_block(&samples);
+        let b = Block::new(&data).unwrap();
+        let back: Vec<_> = b.iter().collect();
+        assert_eq!(back.len(), samples.len());
+        for (a, b) in back.iter().zip(&samples) {
+            assert_eq!((a.0, a.1, a.2.to_bits()), (b.0, b.1, b.2.to_bits()));
+        }
+        assert_eq!(
+            b.series(2).map(|s| s.1).collect::<Vec<_>>(),
+            [i64::MIN, i64::MAX]
+        );
+        assert_eq!(b.series(9).count(), 1);
+        assert_eq!(b.series(3).count(), 0);
+        assert_eq!(b.series(0).count(), 0);
+        assert_eq!(b.series(10).count(), 0);
+        assert!(Block::new(&data[..data.len() - 1]).is_err());
     }
 }

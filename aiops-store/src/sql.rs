@@ -11,6 +11,7 @@ pub(crate) enum Value {
     Int(i64),
     Real(f64),
     Text(String),
+    Blob(Vec<u8>),
     NullInt,
     NullReal,
     NullText,
@@ -29,6 +30,11 @@ impl From<f64> for Value {
 impl From<String> for Value {
     fn from(v: String) -> Self {
         Value::Text(v)
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
     }
 }
 impl From<&str> for Value {
@@ -103,6 +109,7 @@ impl Sql {
                 Value::Int(i) => args.add(*i),
                 Value::Real(r) => args.add(*r),
                 Value::Text(t) => args.add(t.as_str()),
+                Value::Blob(b) => args.add(b.as_slice()),
                 Value::NullInt => args.add(None::<i64>),
                 Value::NullReal => args.add(None::<f64>),
                 Value::NullText => args.add(None::<String>),

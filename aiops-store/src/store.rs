@@ -125,8 +125,14 @@ impl Store {
                     }
                 );
                 let memory = url.contains(":memory:");
-                let pool = |n: u32| {
-                    let pragmas = pragmas.clone();
+                // The writer keeps more of the database in memory (64 MiB at most): sample
+                // inserts touch one page per series, read again at the next compaction.
+                let pool = |n: u32, writer: bool| {
+                    let pragmas = if writer {
+                        format!("{pragmas} PRAGMA cache_size = -65536;")
+                    } else {
+                        pragmas.clone()
+                    };
                     AnyPoolOptions::new()
                         .max_connections(n)
                         .acquire_timeout(timeout)
@@ -139,7 +145,7 @@ impl Store {
                         })
                 };
                 // An in-memory database exists once per connection: one connection for all.
-                let write = pool(1).connect(url).await?;
+                let write = pool(1, true).connect(url).await?;
                 if !memory {
                     sqlx::query("PRAGMA journal_mode = WAL")
                         .execute(&write)
@@ -149,7 +155,9 @@ impl Store {
                 let read = if memory {
                     write.clone()
                 } else {
-                    pool(options.max_connections.max(1)).connect(url).await?
+                    pool(options.max_connections.max(1), false)
+                        .connect(url)
+                        .await?
                 };
                 Store {
                     write,

@@ -137,14 +137,13 @@ pub(crate) async fn remote_write(
             expected: "snappy",
         }));
     }
-    let (series, summary) = ingest_api::remote_write_series(
+    let summary = ingest_api::ingest_remote_write(
+        &s.metrics,
         &body,
         s.config.limits.max_decoded_bytes,
-        &s.config.metrics.resource_labels,
-    )?;
-    if !series.is_empty() {
-        s.metrics.ingest(series, aiops_service::now_ms()).await?;
-    }
+        aiops_service::now_ms(),
+    )
+    .await?;
     tracing::debug!(
         samples = summary.samples,
         series = summary.series,

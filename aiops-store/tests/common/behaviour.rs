@@ -36,6 +36,7 @@ macro_rules! all_behaviours {
         $crate::behaviour_tests!($open;
             series_get_stable_ids_and_samples_are_idempotent,
             replay_starts_after_the_saved_state,
+            appended_blocks_are_read_compacted_and_replayed,
             anomalies_are_unique_per_sample_filtered_and_paged,
             a_commit_logs_upserts_and_keeps_acknowledgements,
             large_commits_and_batch_lookups,
@@ -123,6 +124,65 @@ pub(crate) async fn replay_starts_after_the_saved_state(s: &Store) {
     assert_eq!(all[0].detector.as_deref(), Some("default"));
     assert_eq!(all[0].state_t, Some(2));
     assert_eq!(s.delete_samples_before(3, 100).await.unwrap(), 6);
+}
+
+pub(crate) async fn appended_blocks_are_read_compacted_and_replayed(s: &Store) {
+    let ids = s
+        .series_ids(&[series("cpu", "api"), series("mem", "db")], 1)
+        .await
+        .unwrap();
+    let (a, b) = (ids[0], ids[1]);
+    s.insert_samples(&[(a, 0, 0.5)]).await.unwrap();
+    // Two requests, unsorted, with a resent sample (stored already: kept as it was) and a
+    // sample both blocks hold (the first block's value wins).
+    s.append_samples(&[(b, 20, 2.0), (a, 10, 1.0), (a, 0, -1.0), (a, 30, 3.0)])
+        .await
+        .unwrap();
+    s.append_samples(&[(a, 30, -3.0), (a, 40, 4.0), (b, 10, 1.0)])
+        .await
+        .unwrap();
+    let want_a = vec![(0, 0.5), (10, 1.0), (30, 3.0), (40, 4.0)];
+    let want_b = vec![(10, 1.0), (20, 2.0)];
+    // Read before any compaction: every acknowledged sample, once.
+    assert_eq!(s.samples(a, 0, 100, 100).await.unwrap(), want_a);
+    assert_eq!(s.samples(a, 5, 35, 100).await.unwrap(), want_a[1..3]);
+    assert_eq!(s.samples(a, 0, 100, 2).await.unwrap(), want_a[..2]);
+    assert_eq!(s.samples(b, 0, 100, 100).await.unwrap(), want_b);
+    s.save_states(&[SavedState {
+        series_id: a,
+        detector: "default".into(),
+        state: "{}".into(),
+        state_t: 10,
+    }])
+    .await
+    .unwrap();
+    let replay = vec![(a, 30, 3.0), (a, 40, 4.0), (b, 10, 1.0), (b, 20, 2.0)];
+    assert_eq!(s.samples_after_states().await.unwrap(), replay);
+    // One block at a time, then nothing left; reads unchanged.
+    assert_eq!(s.compact_samples(1).await.unwrap(), 4);
+    assert_eq!(s.samples(a, 0, 100, 100).await.unwrap(), want_a);
+    assert_eq!(s.samples_after_states().await.unwrap(), replay);
+    assert_eq!(s.compact_samples(1).await.unwrap(), 3);
+    assert_eq!(s.compact_samples(1).await.unwrap(), 0);
+    assert_eq!(s.samples(a, 0, 100, 100).await.unwrap(), want_a);
+    assert_eq!(s.samples(b, 0, 100, 100).await.unwrap(), want_b);
+    assert_eq!(s.samples_after_states().await.unwrap(), replay);
+    // A direct insert counts exactly against pending blocks; retention sees blocks too.
+    s.append_samples(&[(b, 30, 3.0)]).await.unwrap();
+    assert_eq!(
+        s.insert_samples(&[(b, 30, -3.0), (b, 40, 4.0)])
+            .await
+            .unwrap(),
+        1
+    );
+    s.append_samples(&[(b, 5, 0.5)]).await.unwrap();
+    assert_eq!(s.delete_samples_before(25, 100).await.unwrap(), 5);
+    assert_eq!(s.samples(a, 0, 100, 100).await.unwrap(), want_a[2..]);
+    assert_eq!(
+        s.samples(b, 0, 100, 100).await.unwrap(),
+        vec![(30, 3.0), (40, 4.0)]
+    );
+    assert_eq!(s.compact_samples(1000).await.unwrap(), 0);
 }
 
 fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {

@@ -1,0 +1,104 @@
+//! Series ids by the raw label bytes of a remote_write entry: a known series is found without
+//! allocating, checking or querying anything.
+
+use std::collections::HashMap;
+
+/// Raw label set -> series id. The key is the `(name, value)` pairs sorted by name, each
+/// written as a length-prefixed byte string, so two entries with the same labels in any order
+/// share a key and different label sets never do. Only label sets that were checked (valid
+/// names, a metric name, UTF-8) are inserted, so a hit needs no check.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesCache {
+    ids: HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>,
+}
+
+/// Reusable buffers for [`SeriesCache::key`].
+#[derive(Debug, Default)]
+pub(crate) struct KeyBuf<'a> {
+    sorted: Vec<(&'a [u8], &'a [u8])>,
+    /// The key of the last call.
+    pub(crate) key: Vec<u8>,
+}
+
+impl SeriesCache {
+    /// Writes the key of `labels` (wire order, any order) into `buf.key`.
+    pub(crate) fn key<'a>(labels: &[(&'a [u8], &'a [u8])], buf: &mut KeyBuf<'a>) {
+        buf.key.clear();
+        let put = |pairs: &[(&[u8], &[u8])], key: &mut Vec<u8>| {
+            for (n, v) in pairs {
+                key.extend_from_slice(&(n.len() as u32).to_le_bytes());
+                key.extend_from_slice(n);
+                key.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                key.extend_from_slice(v);
+            }
+        };
+        // Prometheus sends labels sorted: then they are written as they are.
+        if labels.windows(2).all(|w| w[0].0 < w[1].0) {
+            put(labels, &mut buf.key);
+        } else {
+            buf.sorted.clear();
+            buf.sorted.extend_from_slice(labels);
+            buf.sorted.sort();
+            put(&buf.sorted, &mut buf.key);
+        }
+    }
+
+    /// The id of a key, if known.
+    pub(crate) fn get(&self, key: &[u8]) -> Option<i64> {
+        self.ids.get(key).copied()
+    }
+
+    /// Remembers a key's id.
+    pub(crate) fn insert(&mut self, key: Box<[u8]>, id: i64) {
+        self.ids.insert(key, id);
+    }
+
+    /// Keys known.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(labels: &[(&str, &str)]) -> Vec<u8> {
+        let pairs: Vec<(&[u8], &[u8])> = labels
+            .iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect();
+        let mut buf = KeyBuf::default();
+        SeriesCache::key(&pairs, &mut buf);
+        buf.key
+    }
+
+    #[test]
+    fn same_labels_in_any_order_share_an_id_and_others_do_not() {
+        let mut cache = SeriesCache::default();
+        let a = key(&[("__name__", "up"), ("job", "api"), ("zone", "a")]);
+        cache.insert(a.clone().into_boxed_slice(), 7);
+        for order in [
+            [("job", "api"), ("__name__", "up"), ("zone", "a")],
+            [("zone", "a"), ("job", "api"), ("__name__", "up")],
+        ] {
+            assert_eq!(key(&order), a);
+            assert_eq!(cache.get(&key(&order)), Some(7));
+        }
+        // Different labels, values, or the same bytes cut elsewhere: other keys.
+        for other in [
+            &[("__name__", "up"), ("job", "api")][..],
+            &[("__name__", "up"), ("job", "api"), ("zone", "b")],
+            &[("__name__", "up"), ("job", "apiz"), ("one", "a")],
+            &[("__name__", "up"), ("jo", "bapi"), ("zone", "a")],
+            &[("__name__", "up"), ("job", "api"), ("zone", "a"), ("x", "")],
+        ] {
+            assert_ne!(key(other), a, "{other:?}");
+            assert_eq!(cache.get(&key(other)), None);
+        }
+        cache.insert(key(&[("__name__", "up")]).into_boxed_slice(), 8);
+        assert_eq!(cache.get(&key(&[("__name__", "up")])), Some(8));
+        assert_eq!(cache.len(), 2);
+    }
+}

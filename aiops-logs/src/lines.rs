@@ -130,17 +130,28 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    /// Looks at the start of the input once.
+    fn sample(&mut self) -> Result<TextCheck> {
+        if let Some(c) = self.check {
+            return Ok(c);
+        }
+        let sample = self.inner.fill_buf().map_err(|e| LogError::Read {
+            path: self.name.clone(),
+            reason: e.to_string(),
+        })?;
+        let c = TextCheck::of(&sample[..sample.len().min(TEXT_SAMPLE)]);
+        self.check = Some(c);
+        Ok(c)
+    }
+
     /// Reads the next line into the buffer; its range without the line end.
     fn read(&mut self) -> Result<Option<std::ops::Range<usize>>> {
+        self.sample()?;
         let name = &self.name;
         let io = |e: std::io::Error| LogError::Read {
             path: name.clone(),
             reason: e.to_string(),
         };
-        if self.check.is_none() {
-            let sample = self.inner.fill_buf().map_err(io)?;
-            self.check = Some(TextCheck::of(&sample[..sample.len().min(TEXT_SAMPLE)]));
-        }
         self.buf.clear();
         let n = self.inner.read_until(b'\n', &mut self.buf).map_err(io)?;
         if n == 0 {
@@ -189,22 +200,23 @@ impl<R: BufRead> LineReader<R> {
         self.invalid_utf8
     }
 
-    /// The start of the input, once a line was asked for.
-    pub fn text_check(&self) -> Option<TextCheck> {
-        self.check
+    /// What the first [`TEXT_SAMPLE`] bytes of the input look like (read now if no line was).
+    pub fn text_check(&mut self) -> Result<TextCheck> {
+        self.sample()
     }
 
-    /// A warning for people when the start of the input does not look like text.
-    pub fn not_text(&self) -> Option<String> {
-        let c = self.check?;
-        c.is_not_text().then(|| {
+    /// A warning for people when the start of the input does not look like text (read now
+    /// if no line was).
+    pub fn not_text(&mut self) -> Result<Option<String>> {
+        let c = self.sample()?;
+        Ok(c.is_not_text().then(|| {
             format!(
                 "{} does not look like text: {:.0}% of its first {} bytes are control characters or invalid UTF-8; every line is read, but expect about one template per line (at most max_clusters are kept)",
                 self.name,
                 100.0 * c.suspicious,
                 c.bytes
             )
-        })
+        }))
     }
 }
 
@@ -236,6 +248,48 @@ pub fn split_lines(bytes: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_or_not() {
+        let text = "2026-12-06 INFO: started\tok \x1b[1mbold\x1b[0m, déjà vu\r\n".repeat(100);
+        assert!(!TextCheck::of(text.as_bytes()).is_not_text());
+        let mut x = 1u64;
+        let random: Vec<u8> = (0..10_000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (x >> 56) as u8
+            })
+            .collect();
+        let c = TextCheck::of(&random);
+        assert!(c.is_not_text(), "{c:?}");
+        let mut r = LineReader::new(&random[..]);
+        assert!(r.not_text().unwrap().is_some());
+        let mut t = LineReader::new(text.as_bytes());
+        assert!(t.not_text().unwrap().is_none());
+        // UTF-16 text is not text for a log miner.
+        let utf16: Vec<u8> = "hello world\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(TextCheck::of(&utf16).is_not_text());
+    }
+
+    #[test]
+    fn reader_equals_split_lines() {
+        let bytes = b"a\r\nb\n\nc\xff\r\n\nlast";
+        let mut r = LineReader::new(&bytes[..]);
+        let mut got = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            got.push(l.into_owned());
+        }
+        assert_eq!(got, split_lines(bytes));
+        assert_eq!(
+            (r.lines(), r.invalid_utf8(), r.bytes()),
+            (6, 1, bytes.len() as u64)
+        );
+    }
 
     #[test]
     fn split_lines_keeps_every_line() {

@@ -1235,7 +1235,13 @@ mod tests {
                     .map(|_| {
                         // Some spaces, so lines have several tokens; never a newline.
                         let b = (next() % 256) as u8;
-                        if b % 16 == 0 { b' ' } else if b == b'\n' { b'x' } else { b }
+                        if b.is_multiple_of(16) {
+                            b' '
+                        } else if b == b'\n' {
+                            b'x'
+                        } else {
+                            b
+                        }
                     })
                     .collect()
             })
@@ -1245,7 +1251,11 @@ mod tests {
     #[test]
     fn random_input_keeps_templates_at_the_cap_and_work_per_line_bounded() {
         let cap = 300;
-        let mut m = DrainParams::new().max_clusters(cap).check().unwrap().miner();
+        let mut m = DrainParams::new()
+            .max_clusters(cap)
+            .check()
+            .unwrap()
+            .miner();
         let lines = random_lines(5_000, 7);
         let mut most = 0;
         for (i, l) in lines.iter().enumerate() {

@@ -682,7 +682,7 @@ impl LogDetector {
             if let Some(c) = state.update_bytes(line) {
                 report.push(c);
             }
-            if reader.lines() % 4096 == 0 {
+            if reader.lines().is_multiple_of(4096) {
                 progress(reader.bytes());
             }
         }

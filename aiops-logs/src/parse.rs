@@ -41,7 +41,7 @@ pub fn learn_reader<R: BufRead>(
         let n = reader.lines();
         summary.header_unmatched += u64::from(!outcome.header_matched);
         each(n, &outcome)?;
-        if n % PROGRESS_EVERY == 0 {
+        if n.is_multiple_of(PROGRESS_EVERY) {
             progress(reader.bytes());
         }
     }

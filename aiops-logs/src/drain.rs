@@ -354,12 +354,17 @@ impl Cluster {
     /// word of the template meets another word (see [`token::distinct_words`]): then the line
     /// is another event, however similar. Unless the line's word is echoed in another token
     /// that also differs (`hive: SYSTEM, ... path '.../config/SYSTEM'`): a word repeated in
-    /// a value is a value.
-    fn similarity(&self, tokens: &impl Tokens) -> Option<(usize, usize)> {
+    /// a value is a value. Also `None` as soon as fewer than `needed` equal tokens are
+    /// possible: such a template could not be joined, so the search stops comparing early.
+    fn similarity(&self, tokens: &impl Tokens, needed: usize) -> Option<(usize, usize)> {
         let mut same = 0;
         let mut params = 0;
         let mut first_word_diff = None;
+        let n = self.tokens.len();
         for (i, (t, k)) in self.tokens.iter().zip(&self.kinds).enumerate() {
+            if same + (n - i) < needed {
+                return None;
+            }
             match k {
                 Kind::Const => {
                     let tok = tokens.get(i);
@@ -721,11 +726,19 @@ impl TemplateMiner {
             }
             node = node.children.get_mut(key).expect("inserted above");
         }
-        // Best cluster in the leaf.
+        // Best cluster in the leaf. Only a template with `needed` equal tokens can be joined,
+        // so a template below that is not worth finishing the comparison with.
+        let mut needed = (st * n as f64).ceil() as usize;
+        while needed > 0 && (needed - 1) as f64 / n as f64 >= st {
+            needed -= 1;
+        }
+        while needed <= n && (needed as f64 / n as f64) < st {
+            needed += 1;
+        }
         let mut best: Option<(TemplateId, usize, usize)> = None;
         state.comparisons += node.clusters.len() as u64;
         for &id in &node.clusters {
-            let Some((same, params)) = state.clusters[&id].similarity(tokens) else {
+            let Some((same, params)) = state.clusters[&id].similarity(tokens, needed) else {
                 continue;
             };
             let better = match best {

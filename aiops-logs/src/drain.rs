@@ -9,17 +9,32 @@
 //! go to the template with more variables) when the similarity reaches `sim_threshold`, and the
 //! positions where they differ become `<*>`. Otherwise the line starts a new cluster.
 //!
-//! Template ids are given in creation order, from 1, and never reused, even after the least
-//! recently used cluster is evicted by `max_clusters`. The whole state (parameters included)
-//! serialises with serde, so a restarted process restores a snapshot and continues exactly
-//! where it stopped.
+//! Template ids are given in creation order, from 1, and never reused, even after a template is
+//! evicted. The whole state (parameters included) serialises with serde, so a restarted process
+//! restores a snapshot and continues exactly where it stopped.
 //!
-//! Cost: masking plus O(depth) hash lookups plus one comparison per cluster in the leaf, per
-//! line. A line is never lost: a line whose header does not match the log format is mined
-//! whole, invalid UTF-8 is replaced (U+FFFD) by [`TemplateMiner::learn_bytes`], and long lines
-//! only cost their length.
+//! # Bounded memory and work
+//!
+//! Input where every line is a new template (random bytes, a binary file, ids that no mask
+//! catches) must not make the miner grow or slow down with the number of lines:
+//! - at most `max_clusters` templates are held ([`DEFAULT_MAX_CLUSTERS`] unless set); beyond,
+//!   the least recently used template is evicted (its id is not reused; lines that come back
+//!   to it start a new template);
+//! - a leaf holds at most [`LEAF_CAPACITY`] templates; a new template in a full leaf takes the
+//!   place of that leaf's least recently used one (evicted when it is in no other leaf);
+//! - the second chance compares the line with at most [`SECOND_CHANCE_SCAN`] templates of its
+//!   length, the most recent first;
+//! - the tree keeps no empty branch: evicting a template removes the nodes only it used.
+//!
+//! So memory grows with the templates held, not with the lines, and the cost per line is
+//! masking plus O(depth) hash lookups plus at most `LEAF_CAPACITY + SECOND_CHANCE_SCAN`
+//! template comparisons (counted by [`TemplateMiner::comparisons`]), each linear in the
+//! line's tokens. On the loghub systems no leaf and no length comes near these bounds, so the
+//! templates are those of unbounded Drain. A line is never lost: a line whose header does not
+//! match the log format is mined whole, invalid UTF-8 is replaced (U+FFFD) by
+//! [`TemplateMiner::learn_bytes`], and long lines only cost their length.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -32,6 +47,17 @@ use crate::token::{self, Kind};
 
 /// Identifier of a template: creation order from 1, stable for the life of the miner.
 pub type TemplateId = u64;
+
+/// Templates held at most by default (`max_clusters`): far above the few hundred templates of
+/// a real system's log, low enough that random input keeps the miner at a few megabytes.
+pub const DEFAULT_MAX_CLUSTERS: usize = 10_000;
+
+/// Templates a tree leaf holds at most: the similarity search of a line compares it with each.
+pub const LEAF_CAPACITY: usize = 128;
+
+/// Templates of the line's length the second chance compares the line with at most, the most
+/// recently created first.
+pub const SECOND_CHANCE_SCAN: usize = 256;
 
 /// Unchecked parameters of [`Drain`].
 ///
@@ -63,7 +89,7 @@ impl Default for DrainParams {
             depth: 4,
             sim_threshold: 0.5,
             max_children: 100,
-            max_clusters: None,
+            max_clusters: Some(DEFAULT_MAX_CLUSTERS),
             masks: Vec::new(),
             builtin_masks: true,
             log_format: None,
@@ -72,8 +98,9 @@ impl Default for DrainParams {
 }
 
 impl DrainParams {
-    /// Defaults: depth 4, similarity threshold 0.5, 100 children per node, no cluster cap,
-    /// built-in masks on, no user mask, no header format (the whole line is the message).
+    /// Defaults: depth 4, similarity threshold 0.5, 100 children per node, at most
+    /// [`DEFAULT_MAX_CLUSTERS`] templates, built-in masks on, no user mask, no header format
+    /// (the whole line is the message).
     pub fn new() -> Self {
         Self::default()
     }
@@ -94,7 +121,8 @@ impl DrainParams {
         max_children: usize
     );
 
-    /// Templates kept at most; the least recently used is evicted beyond (>= 1).
+    /// Templates kept at most; the least recently used is evicted beyond (>= 1; default
+    /// [`DEFAULT_MAX_CLUSTERS`]).
     pub fn max_clusters(mut self, n: usize) -> Self {
         self.max_clusters = Some(n);
         self
@@ -295,6 +323,9 @@ struct Node {
     clusters: Vec<TemplateId>,
 }
 
+/// The keys from a length's root to a leaf.
+type LeafPath = Box<[Box<str>]>;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Cluster {
     tokens: Vec<Box<str>>,
@@ -302,16 +333,20 @@ struct Cluster {
     kinds: Vec<Kind>,
     count: u64,
     last_used: u64,
+    /// The leaves that list it (rebuilt from the tree on restore).
+    #[serde(skip)]
+    leaves: Vec<LeafPath>,
 }
 
 impl Cluster {
-    fn new(tokens: Vec<Box<str>>, tick: u64) -> Self {
+    fn new(tokens: Vec<Box<str>>, tick: u64, leaf: LeafPath) -> Self {
         let kinds = tokens.iter().map(|t| token::kind(t)).collect();
         Self {
             tokens,
             kinds,
             count: 1,
             last_used: tick,
+            leaves: vec![leaf],
         }
     }
 
@@ -319,12 +354,17 @@ impl Cluster {
     /// word of the template meets another word (see [`token::distinct_words`]): then the line
     /// is another event, however similar. Unless the line's word is echoed in another token
     /// that also differs (`hive: SYSTEM, ... path '.../config/SYSTEM'`): a word repeated in
-    /// a value is a value.
-    fn similarity(&self, tokens: &impl Tokens) -> Option<(usize, usize)> {
+    /// a value is a value. Also `None` as soon as fewer than `needed` equal tokens are
+    /// possible: such a template could not be joined, so the search stops comparing early.
+    fn similarity(&self, tokens: &impl Tokens, needed: usize) -> Option<(usize, usize)> {
         let mut same = 0;
         let mut params = 0;
         let mut first_word_diff = None;
+        let n = self.tokens.len();
         for (i, (t, k)) in self.tokens.iter().zip(&self.kinds).enumerate() {
+            if same + (n - i) < needed {
+                return None;
+            }
             match k {
                 Kind::Const => {
                     let tok = tokens.get(i);
@@ -411,13 +451,16 @@ struct State {
     /// First level of the tree: token count.
     roots: FxHashMap<usize, Node>,
     /// Template ids per token count, in creation order (the second-chance search).
-    by_len: FxHashMap<usize, Vec<TemplateId>>,
+    by_len: FxHashMap<usize, BTreeSet<TemplateId>>,
     clusters: FxHashMap<TemplateId, Cluster>,
     next_id: TemplateId,
     tick: u64,
     /// Last-use tick -> id, kept only with a cluster cap (rebuilt on restore).
     #[serde(skip)]
     lru: BTreeMap<u64, TemplateId>,
+    /// Template comparisons made (not saved: a measure of work).
+    #[serde(skip)]
+    comparisons: u64,
 }
 
 /// The streaming state of a Drain parser: learns lines, matches lines, and saves / restores
@@ -458,6 +501,26 @@ impl<'de> Deserialize<'de> for TemplateMiner {
         for c in state.clusters.values_mut() {
             c.kinds = c.tokens.iter().map(|t| token::kind(t)).collect();
         }
+        // Each template's leaves, from the tree.
+        fn walk(
+            node: &Node,
+            path: &mut Vec<Box<str>>,
+            clusters: &mut FxHashMap<TemplateId, Cluster>,
+        ) {
+            for id in &node.clusters {
+                if let Some(c) = clusters.get_mut(id) {
+                    c.leaves.push(path.clone().into_boxed_slice());
+                }
+            }
+            for (key, child) in &node.children {
+                path.push(key.clone());
+                walk(child, path, clusters);
+                path.pop();
+            }
+        }
+        for root in state.roots.values() {
+            walk(root, &mut Vec::new(), &mut state.clusters);
+        }
         if drain.params.max_clusters.is_some() {
             state.lru = state
                 .clusters
@@ -487,6 +550,12 @@ impl TemplateMiner {
     /// Whether no template is held.
     pub fn is_empty(&self) -> bool {
         self.state.clusters.is_empty()
+    }
+
+    /// Template comparisons made since this miner was made or restored: at most
+    /// [`LEAF_CAPACITY`] + [`SECOND_CHANCE_SCAN`] per line, whatever the input.
+    pub fn comparisons(&self) -> u64 {
+        self.state.comparisons
     }
 
     /// Learns one raw line (header parsed with the log format, if any).
@@ -657,10 +726,19 @@ impl TemplateMiner {
             }
             node = node.children.get_mut(key).expect("inserted above");
         }
-        // Best cluster in the leaf.
+        // Best cluster in the leaf. Only a template with `needed` equal tokens can be joined,
+        // so a template below that is not worth finishing the comparison with.
+        let mut needed = (st * n as f64).ceil() as usize;
+        while needed > 0 && (needed - 1) as f64 / n as f64 >= st {
+            needed -= 1;
+        }
+        while needed <= n && (needed as f64 / n as f64) < st {
+            needed += 1;
+        }
         let mut best: Option<(TemplateId, usize, usize)> = None;
+        state.comparisons += node.clusters.len() as u64;
         for &id in &node.clusters {
-            let Some((same, params)) = state.clusters[&id].similarity(tokens) else {
+            let Some((same, params)) = state.clusters[&id].similarity(tokens, needed) else {
                 continue;
             };
             let better = match best {
@@ -674,19 +752,25 @@ impl TemplateMiner {
         let mut matched = best
             .filter(|&(_, same, _)| n == 0 || same as f64 / n as f64 >= st)
             .map(|(id, _, _)| id);
+        let leaf_full = node.clusters.len() >= LEAF_CAPACITY;
+        let mut joined = false;
         if matched.is_none() && n >= 4 {
             // Second chance across the leaves of this length: a variable among the first
             // tokens (a bare word, so not masked) sends a line down another branch than its
             // template's. Join a template whose constant tokens all agree with the line and
-            // whose variable positions all cover it but one.
+            // whose variable positions all cover it but one; ties go to the oldest.
             let mut best_alt: Option<(TemplateId, usize, usize)> = None;
-            for &id in state.by_len.get(&n).map_or(&[][..], |v| &v[..]) {
+            let candidates = state.by_len.get(&n).into_iter().flatten().rev();
+            for &id in candidates.take(SECOND_CHANCE_SCAN) {
+                state.comparisons += 1;
                 let c = &state.clusters[&id];
                 let (miss, same) = c.mismatches(tokens);
                 if miss <= 1 && same >= 2 && 2 * same >= n - c.params() {
                     let better = match best_alt {
                         None => true,
-                        Some((_, m, s)) => miss < m || (miss == m && same > s),
+                        Some((b, m, s)) => {
+                            miss < m || (miss == m && (same > s || (same == s && id < b)))
+                        }
                     };
                     if better {
                         best_alt = Some((id, miss, same));
@@ -694,12 +778,29 @@ impl TemplateMiner {
                 }
             }
             if let Some((id, _, _)) = best_alt {
-                node.clusters.push(id);
+                // A full leaf does not list it: the next such line takes the second chance too.
+                if !leaf_full {
+                    node.clusters.push(id);
+                    joined = true;
+                }
                 matched = Some(id);
             }
         }
+        let victim = if matched.is_none() && leaf_full {
+            node.clusters
+                .iter()
+                .copied()
+                .min_by_key(|id| state.clusters[id].last_used)
+        } else {
+            None
+        };
         let (id, change) = match matched {
             Some(id) => {
+                if joined {
+                    let path = Self::leaf_path(&state.roots, tokens, levels);
+                    let c = state.clusters.get_mut(&id).expect("leaf ids are held");
+                    c.leaves.push(path);
+                }
                 let c = state.clusters.get_mut(&id).expect("leaf ids are held");
                 let changed = c.absorb(tokens);
                 c.count += 1;
@@ -718,13 +819,20 @@ impl TemplateMiner {
                 )
             }
             None => {
+                let path = Self::leaf_path(&state.roots, tokens, levels);
+                if let Some(v) = victim {
+                    Self::unlink(state, v, &path);
+                }
                 state.next_id += 1;
                 let id = state.next_id;
-                node.clusters.push(id);
-                state.by_len.entry(n).or_default().push(id);
+                Self::leaf_mut(&mut state.roots, n, &path)
+                    .expect("the leaf was made above")
+                    .clusters
+                    .push(id);
+                state.by_len.entry(n).or_default().insert(id);
                 state.clusters.insert(
                     id,
-                    Cluster::new((0..n).map(|i| tokens.get(i).into()).collect(), tick),
+                    Cluster::new((0..n).map(|i| tokens.get(i).into()).collect(), tick, path),
                 );
                 if let Some(cap) = self.drain.params.max_clusters {
                     state.lru.insert(tick, id);
@@ -732,7 +840,7 @@ impl TemplateMiner {
                         let Some((_, victim)) = state.lru.pop_first() else {
                             break;
                         };
-                        Self::evict(state, victim, depth);
+                        Self::evict(state, victim);
                     }
                 }
                 (id, Change::New)
@@ -741,28 +849,91 @@ impl TemplateMiner {
         (id, change)
     }
 
-    /// Removes a cluster from the tree and the table.
-    fn evict(state: &mut State, id: TemplateId, depth: usize) {
+    /// The keys from the root of the line's length to the leaf the line was routed to by
+    /// [`TemplateMiner::learn_tokens`] (which made every branch on the way).
+    fn leaf_path(roots: &FxHashMap<usize, Node>, tokens: &impl Tokens, levels: usize) -> LeafPath {
+        let mut node = &roots[&tokens.count()];
+        let mut path = Vec::with_capacity(levels);
+        for i in 0..levels {
+            let key = Self::descend_key(tokens.get(i));
+            let (k, child) = match node.children.get_key_value(key) {
+                Some(kc) => kc,
+                None => node
+                    .children
+                    .get_key_value(WILDCARD)
+                    .expect("the line was routed there"),
+            };
+            path.push(k.clone());
+            node = child;
+        }
+        path.into_boxed_slice()
+    }
+
+    fn leaf_mut<'a>(
+        roots: &'a mut FxHashMap<usize, Node>,
+        n: usize,
+        path: &[Box<str>],
+    ) -> Option<&'a mut Node> {
+        let mut node = roots.get_mut(&n)?;
+        for k in path {
+            node = node.children.get_mut(k)?;
+        }
+        Some(node)
+    }
+
+    /// Takes a template out of one leaf (a full one, for a new template); evicts it when no
+    /// other leaf lists it.
+    fn unlink(state: &mut State, id: TemplateId, path: &LeafPath) {
+        let Some(c) = state.clusters.get_mut(&id) else {
+            return;
+        };
+        let n = c.tokens.len();
+        c.leaves.retain(|p| p != path);
+        let orphan = c.leaves.is_empty();
+        if let Some(leaf) = Self::leaf_mut(&mut state.roots, n, path) {
+            leaf.clusters.retain(|&x| x != id);
+        }
+        if orphan {
+            Self::evict(state, id);
+        }
+    }
+
+    /// Removes a template from its leaves, the tree (branches left empty go too), the
+    /// second-chance list and the table.
+    fn evict(state: &mut State, id: TemplateId) {
         let Some(c) = state.clusters.remove(&id) else {
             return;
         };
         let n = c.tokens.len();
-        // The cluster sits in the leaf its first tokens led to when it was created; its
-        // template's constant tokens are unchanged from then, and `<*>` tokens may have come
-        // from any branch, so search the subtree.
-        // A template joined from another branch (second chance) is in several leaves.
-        fn remove(node: &mut Node, id: TemplateId) {
-            node.clusters.retain(|&x| x != id);
-            for child in node.children.values_mut() {
-                remove(child, id);
+        /// Removes `id` from the leaf at `path`; returns whether `node` is left empty.
+        fn remove(node: &mut Node, path: &[Box<str>], id: TemplateId) -> bool {
+            match path.split_first() {
+                None => node.clusters.retain(|&x| x != id),
+                Some((key, rest)) => {
+                    if let Some(child) = node.children.get_mut(key)
+                        && remove(child, rest, id)
+                    {
+                        node.children.remove(key);
+                    }
+                }
+            }
+            node.clusters.is_empty() && node.children.is_empty()
+        }
+        for path in &c.leaves {
+            if let Some(root) = state.roots.get_mut(&n)
+                && remove(root, path, id)
+            {
+                state.roots.remove(&n);
             }
         }
-        let _ = depth;
-        if let Some(root) = state.roots.get_mut(&n) {
-            remove(root, id);
+        if let Some(ids) = state.by_len.get_mut(&n) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                state.by_len.remove(&n);
+            }
         }
-        if let Some(v) = state.by_len.get_mut(&n) {
-            v.retain(|&x| x != id);
+        if state.lru.get(&c.last_used) == Some(&id) {
+            state.lru.remove(&c.last_used);
         }
     }
 }
@@ -1059,6 +1230,105 @@ mod tests {
         let b2 = m.learn("beta two three");
         assert_eq!(b2.change, Change::New);
         assert!(b2.id > c.id, "ids are never reused");
+    }
+
+    /// Lines of random bytes, as a binary file read as text gives: nearly every one is new.
+    fn random_lines(n: usize, seed: u64) -> Vec<Vec<u8>> {
+        let mut x = seed;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        (0..n)
+            .map(|_| {
+                let len = 20 + (next() % 200) as usize;
+                (0..len)
+                    .map(|_| {
+                        // Some spaces, so lines have several tokens; never a newline.
+                        let b = (next() % 256) as u8;
+                        if b.is_multiple_of(16) {
+                            b' '
+                        } else if b == b'\n' {
+                            b'x'
+                        } else {
+                            b
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn random_input_keeps_templates_at_the_cap_and_work_per_line_bounded() {
+        let cap = 300;
+        let mut m = DrainParams::new()
+            .max_clusters(cap)
+            .check()
+            .unwrap()
+            .miner();
+        let lines = random_lines(5_000, 7);
+        let mut most = 0;
+        for (i, l) in lines.iter().enumerate() {
+            let before = m.comparisons();
+            m.learn_bytes(l);
+            most = most.max(m.comparisons() - before);
+            assert!(m.len() <= cap, "line {i}: {} templates", m.len());
+        }
+        assert_eq!(m.len(), cap, "random lines fill the cap");
+        assert!(
+            most <= (LEAF_CAPACITY + SECOND_CHANCE_SCAN) as u64,
+            "{most} comparisons for one line"
+        );
+        // The tree keeps no branch of evicted templates: as many leaf entries as templates'
+        // leaves, and the second-chance lists hold only held templates.
+        let listed: usize = m.state.by_len.values().map(BTreeSet::len).sum();
+        assert_eq!(listed, m.len());
+        fn leaves(node: &Node) -> usize {
+            node.clusters.len() + node.children.values().map(leaves).sum::<usize>()
+        }
+        let in_tree: usize = m.state.roots.values().map(leaves).sum();
+        let linked: usize = m.state.clusters.values().map(|c| c.leaves.len()).sum();
+        assert_eq!(in_tree, linked);
+
+        // With the default cap, the leaves and the second chance bound the work too.
+        let mut d = DrainParams::new().check().unwrap().miner();
+        let mut most = 0;
+        for l in &random_lines(3_000, 11) {
+            let before = d.comparisons();
+            d.learn_bytes(l);
+            most = most.max(d.comparisons() - before);
+        }
+        assert!(d.len() <= DEFAULT_MAX_CLUSTERS);
+        assert!(most <= (LEAF_CAPACITY + SECOND_CHANCE_SCAN) as u64);
+    }
+
+    #[test]
+    fn a_full_leaf_gives_way_to_a_new_template() {
+        // Lines of one length whose first tokens are all variables share one leaf.
+        fn word(mut i: usize) -> String {
+            let mut w = String::from("w");
+            for _ in 0..3 {
+                w.push((b'a' + (i % 26) as u8) as char);
+                i /= 26;
+            }
+            w
+        }
+        let mut m = miner();
+        let ids: Vec<TemplateId> = (0..LEAF_CAPACITY + 10)
+            .map(|i| {
+                let w = word(i);
+                m.learn(&format!("{i} {i} {w} {w}b {w}c")).id
+            })
+            .collect();
+        let root = &m.state.roots[&5];
+        let leaf = &root.children[WILDCARD].children[WILDCARD];
+        assert_eq!(leaf.clusters.len(), LEAF_CAPACITY);
+        assert_eq!(m.len(), LEAF_CAPACITY, "the oldest gave way");
+        assert!(m.template(ids[0]).is_none());
+        assert!(m.template(ids[LEAF_CAPACITY + 9]).is_some());
     }
 
     #[test]

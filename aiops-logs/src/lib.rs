@@ -22,6 +22,7 @@ pub mod keywords;
 pub mod lines;
 pub mod log_detector;
 pub mod mask;
+pub mod parse;
 pub mod timestamp;
 mod token;
 pub mod window_pca;
@@ -31,14 +32,15 @@ pub mod window_pca;
 mod synthetic_log;
 
 pub use drain::{
-    Change, Drain, DrainParams, LearnOutcome, TemplateId, TemplateInfo, TemplateMiner,
-    extract_parameters,
+    Change, DEFAULT_MAX_CLUSTERS, Drain, DrainParams, LEAF_CAPACITY, LearnOutcome,
+    SECOND_CHANCE_SCAN, TemplateId, TemplateInfo, TemplateMiner, extract_parameters,
 };
 pub use error::{LogError, Result};
 pub use format::LogFormat;
-pub use lines::{read_log_lines, split_lines};
+pub use lines::{LineReader, TextCheck, read_log_lines, split_lines};
 pub use log_detector::{
     ClosedWindow, LineReport, LogDetector, LogDetectorParams, LogDetectorState, LogReport,
     LogStats, Reason, Signal, WindowReport, WindowSpec,
 };
 pub use mask::{MaskSpec, MaskedLine, Masker, to_loghub};
+pub use parse::{LineIds, ParseSummary, learn_reader};

@@ -58,6 +58,7 @@ use serde::{Deserialize, Serialize};
 use crate::drain::{Change, Drain, DrainParams, TemplateId, TemplateMiner};
 use crate::error::{LogError, Result};
 use crate::keywords::{self, KeywordSet};
+use crate::lines::LineReader;
 use crate::mask::MaskSpec;
 use crate::timestamp::TimeFields;
 use crate::window_pca::{CountPca, CountPcaParams, CountPcaState, SpeScore};
@@ -663,6 +664,37 @@ impl LogDetector {
     }
 }
 
+impl LogDetector {
+    /// Runs a stream of lines (a file read a line at a time: memory does not grow with the
+    /// file), calling `progress(bytes read)` every few thousand lines and at the end. The same
+    /// report as [`LogDetector::detect_bytes`] on the same bytes.
+    pub fn detect_reader<R: std::io::BufRead>(
+        &self,
+        reader: &mut LineReader<R>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<LogReport> {
+        let mut state = self.state();
+        let mut report = LogReport {
+            window: self.mode.to_string(),
+            ..LogReport::default()
+        };
+        while let Some(line) = reader.next_bytes()? {
+            if let Some(c) = state.update_bytes(line) {
+                report.push(c);
+            }
+            if reader.lines().is_multiple_of(4096) {
+                progress(reader.bytes());
+            }
+        }
+        progress(reader.bytes());
+        if let Some(c) = state.finish() {
+            report.push(c);
+        }
+        report.stats = state.stats();
+        Ok(report)
+    }
+}
+
 /// A line waiting for its window to close.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Pending {
@@ -684,11 +716,21 @@ struct Current {
     keyword_lines: u64,
 }
 
-/// One template's history.
+/// One template's history, kept while the template had a line in the last `count_history`
+/// windows: after that its series is all zeros, which scores nothing, and a fresh series of
+/// zeros is the same when the template comes back. So the tracks, and the work of closing a
+/// window, follow the templates in use, not all the templates ever seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Track {
     count: u64,
     series: MadOnline,
+    /// The last window in which it had a line (`u64::MAX`: unknown, from an older snapshot).
+    #[serde(default = "unknown_window")]
+    last_seen: u64,
+}
+
+fn unknown_window() -> u64 {
+    u64::MAX
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -851,9 +893,15 @@ impl LogDetectorState {
             for step in from..done {
                 let _ = series.update(step as i64, 0.0);
             }
-            Track { count: 0, series }
+            Track {
+                count: 0,
+                series,
+                last_seen: done,
+            }
         });
-        track.count += 1;
+        // The miner counts the template's lines (this one included), also across the windows
+        // in which the track was let go.
+        track.count = self.data.miner.count(outcome.id);
         let new = outcome.change == Change::New && line_no > self.det.params.warmup_lines;
         let rare = (!new
             && self.det.params.rare_ratio > 0.0
@@ -897,10 +945,19 @@ impl LogDetectorState {
         // Per-template count series, in id order so the reasons do not depend on hashing.
         let mut ids: Vec<TemplateId> = self.data.tracks.keys().copied().collect();
         ids.sort_unstable();
+        let history = self.det.count_mad.window() as u64;
         for id in ids {
             let track = self.data.tracks.get_mut(&id).expect("listed above");
             let count = f64::from(cur.counts.get(&id).copied().unwrap_or(0));
-            let Ok(p) = track.series.update(step, count) else {
+            let scored = track.series.update(step, count);
+            if count > 0.0 || track.last_seen == u64::MAX {
+                track.last_seen = index;
+            }
+            // All zeros now (or evicted by the miner): let it go (see `Track`).
+            if index - track.last_seen >= history || self.data.miner.count(id) == 0 {
+                self.data.tracks.remove(&id);
+            }
+            let Ok(p) = scored else {
                 continue;
             };
             let Some(median) = p.expected else {
@@ -1219,6 +1276,40 @@ mod tests {
         let r = &report.lines[0].reasons[0];
         assert_eq!(r.signal, Signal::RareTemplate);
         assert!(r.message.contains("2 of 1501"), "{}", r.message);
+    }
+
+    #[test]
+    fn tracks_follow_templates_in_use_and_the_reader_equals_bytes() {
+        // Every line a new template (ids no mask catches), then a steady tail.
+        let mut text = String::new();
+        for i in 0..3000u64 {
+            let w: String = (0..6)
+                .map(|k| (b'a' + ((i * 7 + k * 13 + i / 26) % 26) as u8) as char)
+                .collect();
+            text.push_str(&format!("{w} {w}x {w}y {w}z\n"));
+        }
+        for i in 0..2000 {
+            text.push_str(&format!("job {} done\n", i % 5));
+        }
+        let det = LogDetectorParams::new()
+            .window(WindowSpec::Lines(50))
+            .count_history(20)
+            .count_min_windows(5)
+            .check()
+            .unwrap();
+        let mut state = det.state();
+        let mut most = 0;
+        for l in text.lines() {
+            state.update(l);
+            most = most.max(state.data.tracks.len());
+        }
+        // At most the templates of the last 20 windows of 50 lines, plus the open window's.
+        assert!(most <= 21 * 50, "{most} tracks");
+        assert!(state.data.tracks.len() <= 2, "{}", state.data.tracks.len());
+        let batch = det.detect_bytes(text.as_bytes());
+        let mut reader = LineReader::new(text.as_bytes());
+        let streamed = det.detect_reader(&mut reader, &mut |_| {}).unwrap();
+        assert_eq!(streamed, batch);
     }
 
     #[test]

@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use aiops_logs::{
-    DrainParams, LearnOutcome, LogDetectorParams, MaskSpec, WindowSpec, read_log_lines,
-    split_lines, to_loghub,
+    DrainParams, LineIds, LineReader, LogDetectorParams, MaskSpec, TemplateId, WindowSpec,
+    learn_reader, to_loghub,
 };
 use clap::{Args, Subcommand};
 
@@ -100,17 +100,13 @@ pub(crate) struct ParseArgs {
     #[arg(long, default_value_t = 100)]
     max_children: usize,
 
-    /// Keep at most this many templates (least recently used evicted).
+    /// Keep at most this many templates (least recently used evicted; default 10000).
     #[arg(long)]
     max_clusters: Option<usize>,
 
     /// Switch off the built-in masks (numbers, hex, IPs, ids, dates).
     #[arg(long)]
     no_builtin_masks: bool,
-
-    /// Mask lines on all cores (same result as the sequential run).
-    #[arg(long)]
-    parallel: bool,
 
     /// Write `LineId,EventId,EventTemplate` per input line to this CSV.
     #[arg(short, long, value_name = "OUT.csv")]
@@ -154,12 +150,13 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
         &args.params,
     )?;
     let det = params.check()?;
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| CliError::input(&args.file, aiops_core::CoreError::Io(e)))?;
-    let bar = crate::progress::bytes_bar(bytes.len() as u64, 4 << 20);
-    let report = det.detect_bytes_with_progress(&bytes, &mut |done, _| {
-        bar.set_position(done as u64);
-    });
+    let mut reader = LineReader::open(&args.file)?;
+    if let Some(warning) = reader.not_text()? {
+        eprintln!("warning: {warning}");
+    }
+    let total = std::fs::metadata(&args.file).map_or(0, |m| m.len());
+    let bar = crate::progress::bytes_bar(total, 4 << 20);
+    let report = det.detect_reader(&mut reader, &mut |done| bar.set_position(done))?;
     bar.finish_and_clear();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -169,7 +166,19 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
         let _ = writeln!(out, "{text}");
         return Ok(());
     }
-    let lines = split_lines(&bytes);
+    // The text of the flagged lines, from a second pass that keeps only them.
+    let mut texts: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    if !report.lines.is_empty() {
+        let wanted: std::collections::HashSet<u64> = report.lines.iter().map(|l| l.line).collect();
+        let mut again = LineReader::open(&args.file)?;
+        let mut n = 0;
+        while let Some(line) = again.next_line()? {
+            n += 1;
+            if wanted.contains(&n) {
+                texts.insert(n, line.into_owned());
+            }
+        }
+    }
     let s = &report.stats;
     let _ = writeln!(
         out,
@@ -223,7 +232,7 @@ fn detect(args: &DetectArgs) -> Result<(), CliError> {
         }
         while let Some(l) = flagged.next_if(|l| l.window == w.index) {
             let why: Vec<String> = l.reasons.iter().map(|r| r.message.clone()).collect();
-            let text = lines.get((l.line - 1) as usize).map_or("", String::as_str);
+            let text = texts.get(&l.line).map_or("", String::as_str);
             let _ = writeln!(
                 out,
                 "  line {} [E{}]: {}",
@@ -253,36 +262,26 @@ fn parse(args: &ParseArgs) -> Result<(), CliError> {
         params = params.mask(MaskSpec::parse(m));
     }
     let drain = params.check()?;
-    let lines = read_log_lines(&args.file)?;
-    let big = lines.len() >= 100_000;
-    let (miner, outcomes): (_, Vec<LearnOutcome>) = if args.parallel {
-        let spinner = crate::progress::spinner(big, format!("mining {} lines", lines.len()));
-        let r = drain.learn_parallel(&lines);
-        spinner.finish_and_clear();
-        r
-    } else {
-        let bar = if big {
-            crate::progress::bar("lines")
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        bar.set_length(lines.len() as u64);
-        let mut miner = drain.miner();
-        let outcomes = lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                if i % 4096 == 0 {
-                    bar.set_position(i as u64);
-                }
-                miner.learn(l)
-            })
-            .collect();
-        bar.finish_and_clear();
-        (miner, outcomes)
-    };
-    match &args.output {
-        Some(path) => {
+    // One pass, a line at a time: memory holds the templates, not the lines.
+    let mut reader = LineReader::open(&args.file)?;
+    if let Some(warning) = reader.not_text()? {
+        eprintln!("warning: {warning}");
+    }
+    let total = std::fs::metadata(&args.file).map_or(0, |m| m.len());
+    let bar = crate::progress::bytes_bar(total, 4 << 20);
+    let mut miner = drain.miner();
+    // Each line's template id goes to a temporary file, so that every line can be written with
+    // its template's final form.
+    let mut ids = args.output.as_ref().map(|_| LineIds::new()).transpose()?;
+    let summary = learn_reader(
+        &mut miner,
+        &mut reader,
+        |_, o| ids.as_mut().map_or(Ok(()), |ids| ids.push(o.id)),
+        &mut |done| bar.set_position(done),
+    )?;
+    bar.finish_and_clear();
+    match (&args.output, ids) {
+        (Some(path), Some(ids)) => {
             let out_err = |e: std::io::Error| CliError::Output {
                 path: path.clone(),
                 source: e,
@@ -292,31 +291,34 @@ fn parse(args: &ParseArgs) -> Result<(), CliError> {
             let csv_err = |e: csv::Error| out_err(std::io::Error::other(e.to_string()));
             w.write_record(["LineId", "EventId", "EventTemplate"])
                 .map_err(csv_err)?;
-            let mut cache = std::collections::HashMap::new();
-            for (i, o) in outcomes.iter().enumerate() {
-                // Every line gets its template's final form; an evicted template keeps its id
-                // and the last form it had when the line was learned is unknown: write <evicted>.
-                let tpl = cache.entry(o.id).or_insert_with(|| {
-                    miner
-                        .template(o.id)
-                        .map_or_else(|| "<evicted>".to_string(), |t| to_loghub(&t))
-                });
-                w.write_record([(i + 1).to_string(), format!("E{}", o.id), tpl.clone()])
+            // Every line gets its template's final form; a template evicted by the cap keeps
+            // its id, and its last form is gone: `<evicted>`.
+            let held: std::collections::HashMap<TemplateId, String> = miner
+                .templates()
+                .into_iter()
+                .map(|t| (t.id, to_loghub(&t.template)))
+                .collect();
+            for (i, id) in ids.into_ids()?.enumerate() {
+                let id = id?;
+                let tpl = held.get(&id).map_or("<evicted>", String::as_str);
+                w.write_record([(i + 1).to_string(), format!("E{id}"), tpl.to_string()])
                     .map_err(csv_err)?;
             }
             w.flush().map_err(out_err)?;
         }
-        None => {
+        _ => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let unmatched = outcomes.iter().filter(|o| !o.header_matched).count();
             let _ = writeln!(
                 out,
                 "{} lines, {} templates{}",
-                lines.len(),
+                summary.lines,
                 miner.len(),
                 if args.log_format.is_some() {
-                    format!(", {unmatched} lines without a matching header (mined whole)")
+                    format!(
+                        ", {} lines without a matching header (mined whole)",
+                        summary.header_unmatched
+                    )
                 } else {
                     String::new()
                 }

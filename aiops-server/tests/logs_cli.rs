@@ -80,39 +80,78 @@ fn parse_prints_templates_most_frequent_first() {
 fn parse_output_writes_one_row_per_line() {
     let (dir, f) = temp_file("app.log", small_log());
     let out = dir.path().join("out.csv");
-    for parallel in [false, true] {
-        let mut args = vec![
-            "logs",
-            "parse",
-            f.to_str().unwrap(),
-            "--log-format",
-            "<Level>: <Content>",
-            "--mask",
-            r"DEV=/dev/\w+",
-            "--st",
-            "0.6",
-            "--depth",
-            "5",
-            "--output",
-            out.to_str().unwrap(),
-        ];
-        if parallel {
-            args.push("--parallel");
-        }
-        let o = aiops(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        let csv = std::fs::read_to_string(&out).unwrap();
-        let rows: Vec<&str> = csv.lines().collect();
-        assert_eq!(rows[0], "LineId,EventId,EventTemplate");
-        assert_eq!(rows.len(), 33, "every line has a row: {csv}");
-        assert_eq!(rows[1], "1,E1,served block blk_<*> to <*>");
-        assert_eq!(rows[21], "21,E2,disk full on <*> at <*>%");
-        assert_eq!(rows[31], "31,E3,garbage line without header");
-        assert!(
-            rows[32].starts_with("32,E4,bad \u{fffd} bytes here"),
-            "{csv}"
-        );
-    }
+    let o = aiops(&[
+        "logs",
+        "parse",
+        f.to_str().unwrap(),
+        "--log-format",
+        "<Level>: <Content>",
+        "--mask",
+        r"DEV=/dev/\w+",
+        "--st",
+        "0.6",
+        "--depth",
+        "5",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "LineId,EventId,EventTemplate");
+    assert_eq!(rows.len(), 33, "every line has a row: {csv}");
+    assert_eq!(rows[1], "1,E1,served block blk_<*> to <*>");
+    assert_eq!(rows[21], "21,E2,disk full on <*> at <*>%");
+    assert_eq!(rows[31], "31,E3,garbage line without header");
+    assert!(
+        rows[32].starts_with("32,E4,bad \u{fffd} bytes here"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn parse_and_detect_warn_on_input_that_is_not_text_and_keep_the_cap() {
+    let mut x = 9u64;
+    let bytes: Vec<u8> = (0..200_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    let (dir, f) = temp_file("random.bin", &bytes);
+    let out = dir.path().join("out.csv");
+    let o = aiops(&[
+        "logs",
+        "parse",
+        s(&f),
+        "--max-clusters",
+        "50",
+        "--output",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.matches("does not look like text").count(), 1, "{err}");
+    let lines = bytes.split(|&b| b == b'\n').count();
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        lines + 1 - usize::from(bytes.ends_with(b"\n"))
+    );
+    let o = aiops(&["logs", "parse", s(&f), "--max-clusters", "50"]);
+    let first = stdout(&o).lines().next().unwrap_or_default().to_string();
+    assert!(first.ends_with(", 50 templates"), "{first}");
+    let o = aiops(&["logs", "detect", s(&f), "--window", "100lines"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).matches("does not look like text").count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

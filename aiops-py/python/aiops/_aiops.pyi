@@ -490,7 +490,8 @@ class TemplateMiner:
     built-in masks (numbers, hex, IPs, ids, dates: ``builtin_masks``). ``sim_threshold`` is the
     share of equal tokens (0 < st <= 1) for a line to join a template, ``depth`` the tree depth
     (>= 3), ``max_children`` the branches per node (>= 2), ``max_clusters`` the number of
-    templates kept (least recently used evicted). Raises InvalidParameterError for bad values.
+    templates kept (least recently used evicted; None keeps the default, 10000). Raises
+    InvalidParameterError for bad values.
     Template ids start at 1 and are never reused. Pickling keeps the whole state.
     """
 

@@ -11,6 +11,7 @@
 //! to `RUN - 1` points) are ignored, level shifts, ramps and variance bursts are caught. The
 //! change is dated back to where it began: where a CUSUM of the column's deviations on that
 //! side (drift [`CUSUM_K`] scales) last left zero, at most [`MAX_BACK`] points before the run,
+//! when that CUSUM had reached [`BACK_MIN`] before the run began (else the run's start),
 //! so a slow ramp is dated by its start, not by the point it became obvious. The
 //! change times of all columns are then pooled, and the anomaly time is the first change in
 //! the window of [`WINDOW`] points holding the most changes (ties: the earliest window): a
@@ -53,6 +54,9 @@ pub const MIN_SPLIT_Z: f64 = 5.0;
 /// Drift of the CUSUMs that date a change's onset, in baseline scales: deviations smaller
 /// than this do not count towards it.
 pub const CUSUM_K: f64 = 1.0;
+/// CUSUM level, in baseline scales, that the deviations before a run must have reached for
+/// the run to be dated back to where they began.
+pub const BACK_MIN: f64 = 4.0;
 /// Points a change's onset may be moved back from the run that confirmed it.
 pub const MAX_BACK: usize = 60;
 /// Largest mean-shift score, in standard errors, a column brings to the fallback split.
@@ -246,11 +250,15 @@ fn first_change(v: &[f64]) -> Option<usize> {
     // change is where its CUSUM last started to climb, which a run of deviant points only
     // confirms later (a slow ramp) or a little later (a step). (A CUSUM alarm of its own, for
     // small shifts, fired on the autocorrelated metrics of the microservice simulator.)
+    // Only a CUSUM that had climbed to BACK_MIN before the run began dates it back: noise
+    // alone lifts it for a point or two before any change.
     let (mut up, mut down) = (0.0f64, 0.0f64);
     let (mut up_from, mut down_from) = (WARMUP, WARMUP);
+    let mut before_run = 0.0f64;
     for (i, &x) in v.iter().enumerate().skip(WARMUP) {
         let d = x - level;
         let z = d / scale;
+        let (up_before, down_before) = (up, down);
         // Clipped, so a lone spike adds little and is soon forgotten.
         let zc = z.clamp(-Z, Z);
         up = (up + zc - CUSUM_K).max(0.0);
@@ -267,9 +275,13 @@ fn first_change(v: &[f64]) -> Option<usize> {
             } else {
                 run = 1;
                 side = z.signum();
+                before_run = if side > 0.0 { up_before } else { down_before };
             }
             if run >= RUN {
                 let start = i + 1 - RUN;
+                if before_run < BACK_MIN {
+                    return Some(start);
+                }
                 let from = if side > 0.0 { up_from } else { down_from };
                 return Some(from.clamp(start.saturating_sub(MAX_BACK), start));
             }

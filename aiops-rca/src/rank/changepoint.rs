@@ -56,7 +56,7 @@ pub const MIN_SPLIT_Z: f64 = 5.0;
 pub const CUSUM_K: f64 = 1.0;
 /// CUSUM level, in baseline scales, that the deviations before a run must have reached for
 /// the run to be dated back to where they began.
-pub const BACK_MIN: f64 = 4.0;
+pub const BACK_MIN: f64 = 8.0;
 /// Points a change's onset may be moved back from the run that confirmed it.
 pub const MAX_BACK: usize = 60;
 /// Largest mean-shift score, in standard errors, a column brings to the fallback split.

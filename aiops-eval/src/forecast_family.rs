@@ -381,3 +381,4 @@ mod tests {
         assert!(evaluate(&[], "auto", p).is_err());
     }
 }
+

@@ -18,7 +18,7 @@
 //! than any single model's accuracy (M4 showed combinations winning). Members that cannot fit
 //! a series (log of non-positive data, too short a history) are left out; at least one must
 //! fit. Intervals come from the series' own forecast errors when the history is long enough
-//! (five cycles, or 60 points without a season). Seasonal: a simple stand-in forecast (the
+//! (four cycles, or 60 points without a season). Seasonal: a simple stand-in forecast (the
 //! per-phase median profile plus the last cycle's level) is made from up to eight past
 //! origins one cycle apart; without a season, the combination itself is refitted at three
 //! origins one block (n / 6 points) apart. The half-width at level `l` is the `l` quantile of
@@ -209,11 +209,11 @@ fn centred_abs(e: Vec<f64>, cycle: usize) -> (Vec<f64>, usize) {
 }
 
 /// Absolute errors (sorted, around their median) of the seasonal stand-in forecast from up to
-/// eight past origins one cycle apart, and the steps ahead they cover (one cycle); `None`
-/// when the history has fewer than five cycles.
+/// eight past origins one cycle apart (each with at least two cycles before it), and the
+/// steps ahead they cover (one cycle); `None` when the history has fewer than four cycles.
 fn backtest_errors(y: &[f64], cycle: usize) -> Option<(Vec<f64>, usize)> {
     let n = y.len();
-    let origins = (n / cycle.max(1)).saturating_sub(3).min(8);
+    let origins = (n / cycle.max(1)).saturating_sub(2).min(8);
     if cycle < 2 || origins < 2 {
         return None;
     }

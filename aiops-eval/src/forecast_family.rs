@@ -381,4 +381,3 @@ mod tests {
         assert!(evaluate(&[], "auto", p).is_err());
     }
 }
-

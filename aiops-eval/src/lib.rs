@@ -6,6 +6,7 @@ pub mod causal_discovery;
 pub mod dag_sim;
 pub mod error;
 pub mod events;
+pub mod forecast_family;
 pub mod loghub;
 pub mod logs_anomaly;
 pub mod m4;

@@ -1,9 +1,14 @@
 //! Capacity planning: where a utilisation metric is heading, when it crosses a threshold, how
 //! sure we are, and how many replicas keep it under a target.
 //!
-//! - Trend: Mann-Kendall test on block means (blocks of one season, or of n/500 points if
-//!   longer, which removes the season and most short-range autocorrelation that would make a
-//!   raw test over-confident), with Sen's slope; significant at 5%.
+//! - Seasons: the given periods, or those found from the sampling interval (daily and weekly
+//!   cycles) or the values ([`crate::seasonality::resolve_periods`]), reported.
+//! - Trend: Mann-Kendall test on block means of the deseasonalised series, with Sen's slope
+//!   ([`trend_test`]); significant at 5%.
+//! - Bounds: the forecast and its intervals are clipped to the metric's limits
+//!   ([`Bounds`]: given, else non-negative when the history has never been negative), and
+//!   the probability of crossing is that of the bounded distribution (0 for a threshold above
+//!   the upper limit, 1 at or below the lower one).
 //! - Saturation: the first step where the forecast mean, and the first where the upper bound
 //!   of the interval at `level`, reach the threshold.
 //! - Probability of crossing within the horizon: `max_h P(y_h >= threshold)`, each from a
@@ -19,9 +24,11 @@
 
 use serde::Serialize;
 
+use crate::bounds::Bounds;
 use crate::error::{ForecastError, Result};
 use crate::model::{Prediction, check_history};
 use crate::registry;
+use crate::seasonality::SeasonalPeriod;
 use crate::stats::{normal_cdf, z_of_level};
 use crate::trend_test::trend_test;
 pub use crate::trend_test::{TrendDirection, TrendTest};
@@ -44,6 +51,11 @@ pub struct CapacityParams {
     /// Seasonal periods in steps (empty: detected, then used by the forecast and the trend
     /// test alike).
     pub periods: Vec<usize>,
+    /// Sampling interval, seconds (the median spacing of the timestamps), so daily and weekly
+    /// cycles can be looked for; `None` without timestamps.
+    pub step_seconds: Option<f64>,
+    /// Limits of the metric (`None`: [`Bounds::infer`] from the history).
+    pub bounds: Option<Bounds>,
     /// Current number of replicas, for replica advice.
     pub replicas: Option<usize>,
     /// Target utilisation per replica (metric unit).
@@ -60,6 +72,8 @@ impl Default for CapacityParams {
             level: 95.0,
             model: registry::DEFAULT_MODEL.to_string(),
             periods: Vec::new(),
+            step_seconds: None,
+            bounds: None,
             replicas: None,
             target: 70.0,
         }
@@ -131,6 +145,10 @@ pub struct CapacityReport {
     pub probability: f64,
     /// Trend test.
     pub trend: TrendTest,
+    /// Seasonal periods used by the forecast and the trend test.
+    pub periods: Vec<SeasonalPeriod>,
+    /// Limits the forecast was clipped to.
+    pub bounds: Bounds,
     /// Status of the current value.
     pub status_now: Status,
     /// Status of the forecast peak.
@@ -180,37 +198,53 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
         return Err(bad("replicas", "must be at least 1".into()));
     }
     check_history(y, 5)?;
-    // Detected once here so the forecast and the trend test see the same season.
-    let periods = if params.periods.is_empty() {
-        crate::seasonality::detect_periods(y)
-    } else {
-        params.periods.clone()
-    };
-    let prediction =
-        registry::forecast(&params.model, y, &periods, params.horizon, &[params.level])?;
-    let iv = &prediction.intervals[0];
+    // Resolved once here so the forecast and the trend test see the same season.
+    let periods = crate::seasonality::resolve_periods(y, &params.periods, params.step_seconds);
+    let steps: Vec<usize> = periods.iter().map(|p| p.steps).collect();
+    let raw = registry::forecast_report(
+        &params.model,
+        y,
+        &steps,
+        None,
+        params.horizon,
+        &[params.level],
+        Some(Bounds::NONE),
+    )?
+    .prediction;
+    let bounds = params.bounds.unwrap_or_else(|| Bounds::infer(y, None));
     let z = z_of_level(params.level);
     let crossing = |col: &[f64]| {
         col.iter()
             .position(|v| *v >= params.threshold)
             .map(|i| i + 1)
     };
-    let probability = prediction
-        .mean
-        .iter()
-        .zip(&iv.lower)
-        .zip(&iv.upper)
-        .map(|((m, lo), hi)| {
-            let sd = (hi - lo) / (2.0 * z);
-            if sd > 0.0 {
-                1.0 - normal_cdf((params.threshold - m) / sd)
-            } else if *m >= params.threshold {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .fold(0.0, f64::max);
+    // The unclipped normal gives P(y >= threshold) for any threshold inside the limits
+    // (clipping moves only mass beyond them); outside, the answer is 0 or 1.
+    let probability = if bounds.upper.is_some_and(|hi| params.threshold > hi) {
+        0.0
+    } else if bounds.lower.is_some_and(|lo| params.threshold <= lo) {
+        1.0
+    } else {
+        let iv = &raw.intervals[0];
+        raw.mean
+            .iter()
+            .zip(&iv.lower)
+            .zip(&iv.upper)
+            .map(|((m, lo), hi)| {
+                let sd = (hi - lo) / (2.0 * z);
+                if sd > 0.0 {
+                    1.0 - normal_cdf((params.threshold - m) / sd)
+                } else if *m >= params.threshold {
+                    1.0
+                } else {
+                    0.0
+                }
+            })
+            .fold(0.0, f64::max)
+    };
+    let mut prediction = raw;
+    bounds.apply(&mut prediction);
+    let iv = &prediction.intervals[0];
     let peak = prediction
         .mean
         .iter()
@@ -218,7 +252,7 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
         .fold(f64::NEG_INFINITY, f64::max);
     let peak_upper = iv.upper.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let current = y[y.len() - 1];
-    let period = periods.first().copied().unwrap_or(1);
+    let period = steps.first().copied().unwrap_or(1);
     let replicas = params.replicas.map(|n| {
         let need = |v: f64| ((n as f64 * v / params.target).ceil().max(1.0)) as usize;
         ReplicaAdvice {
@@ -239,6 +273,8 @@ pub fn analyze(y: &[f64], params: &CapacityParams) -> Result<CapacityReport> {
         saturation_step_upper: crossing(&iv.upper),
         probability,
         trend: trend_test(y, period)?,
+        periods,
+        bounds,
         status_now: status(current, params),
         status_forecast: status(peak, params),
         replicas,
@@ -305,8 +341,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            detected.trend.block, 24,
-            "the detected daily period sets the blocks"
+            detected.trend.period, 24,
+            "the detected daily period is removed before the trend test"
         );
         assert_eq!(r.saturation_step, None);
         assert!(r.probability < 0.01, "{}", r.probability);
@@ -319,6 +355,45 @@ mod tests {
             trend_test(&falling, 1).unwrap().direction,
             TrendDirection::Decreasing
         );
+    }
+
+    #[test]
+    fn flat_cycle_at_five_minutes_is_stable_bounded_and_safe() {
+        let mut g = Rng::new(4);
+        let y: Vec<f64> = (0..288 * 3)
+            .map(|t| {
+                let phase = (t % 288) as f64 * std::f64::consts::TAU / 288.0;
+                40.0 - 18.0 * phase.cos() + 1.5 * g.normal()
+            })
+            .collect();
+        let p = CapacityParams {
+            horizon: 288 * 7,
+            step_seconds: Some(300.0),
+            bounds: Some(Bounds::PERCENT),
+            ..Default::default()
+        };
+        let r = analyze(&y, &p).unwrap();
+        assert_eq!(r.periods[0].steps, 288, "{:?}", r.periods);
+        assert_eq!(r.trend.direction, TrendDirection::Stable, "{:?}", r.trend);
+        assert!(r.peak_upper < 75.0, "{r:?}");
+        assert!(r.probability < 0.05, "{}", r.probability);
+        assert_eq!(r.saturation_step, None);
+        let above = analyze(
+            &y,
+            &CapacityParams {
+                threshold: 120.0,
+                ..p.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(above.probability, 0.0, "a percentage never reaches 120");
+        let unbounded = analyze(&y, &CapacityParams { bounds: None, ..p }).unwrap();
+        assert_eq!(
+            unbounded.bounds.lower,
+            Some(0.0),
+            "never negative by default"
+        );
+        assert_eq!(unbounded.bounds.upper, None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::auto::Auto;
 use crate::auto_ets::AutoEts;
 use crate::average::WindowAverage;
+use crate::bounds::Bounds;
 use crate::drift::Drift;
 use crate::error::{ForecastError, Result};
 use crate::ets::{Ets, EtsSpec};
@@ -11,7 +12,7 @@ use crate::linear_trend::LinearTrend;
 use crate::model::{FittedModel, Model, Prediction};
 use crate::mstl::Mstl;
 use crate::naive::SeasonalNaive;
-use crate::seasonality::detect_periods;
+use crate::seasonality::{SeasonalPeriod, detect_periods, resolve_periods};
 use crate::theta::{Theta, ThetaKind};
 
 /// The default model.
@@ -65,6 +66,11 @@ pub fn fit(name: &str, y: &[f64], periods: &[usize]) -> Result<BoxedFitted> {
     } else {
         periods
     };
+    fit_periods(name, y, periods)
+}
+
+/// [`fit`] with the periods as given (none = non-seasonal), no detection.
+fn fit_periods(name: &str, y: &[f64], periods: &[usize]) -> Result<BoxedFitted> {
     let first = periods.first().copied().unwrap_or(1);
     match name {
         "auto" => boxed(Auto::new(periods)?, y),
@@ -106,6 +112,43 @@ pub fn forecast(
     fit(name, y, periods)?.predict(horizon, levels)
 }
 
+/// A forecast with what it assumed: the seasonal periods and the metric's limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForecastReport {
+    /// The forecast, within `bounds`.
+    pub prediction: Prediction,
+    /// Seasonal periods used (given, or found from the timestamps or the values).
+    pub periods: Vec<SeasonalPeriod>,
+    /// Limits applied to the point forecast and the intervals.
+    pub bounds: Bounds,
+}
+
+/// Fits `name` to `y` sampled every `step_seconds` (`None` without timestamps) and predicts
+/// `horizon` steps with intervals at `levels` (percent). Periods are `given` (steps) or found
+/// by [`resolve_periods`]; the forecast is clipped to `bounds` (`None`: [`Bounds::infer`]
+/// from the history, i.e. non-negative when it has never been negative).
+pub fn forecast_report(
+    name: &str,
+    y: &[f64],
+    given: &[usize],
+    step_seconds: Option<f64>,
+    horizon: usize,
+    levels: &[f64],
+    bounds: Option<Bounds>,
+) -> Result<ForecastReport> {
+    crate::model::check_history(y, 1)?;
+    let periods = resolve_periods(y, given, step_seconds);
+    let steps: Vec<usize> = periods.iter().map(|p| p.steps).collect();
+    let mut prediction = fit_periods(name, y, &steps)?.predict(horizon, levels)?;
+    let bounds = bounds.unwrap_or_else(|| Bounds::infer(y, None));
+    bounds.apply(&mut prediction);
+    Ok(ForecastReport {
+        prediction,
+        periods,
+        bounds,
+    })
+}
+
 /// Forecasts many series at once, in parallel over the rayon thread pool (one result per
 /// series, in order: a series that cannot be forecast does not stop the others).
 pub fn forecast_many(
@@ -125,6 +168,46 @@ pub fn forecast_many(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn daily_cycle_found_from_the_timestamps_and_bounded() {
+        let mut g = crate::stats::Rng::new(9);
+        // Three days at five minutes, a percentage between about 20 and 60.
+        let y: Vec<f64> = (0..288 * 3)
+            .map(|t| {
+                let phase = (t % 288) as f64 * std::f64::consts::TAU / 288.0;
+                40.0 - 18.0 * phase.cos() + 1.5 * g.normal()
+            })
+            .collect();
+        let r = forecast_report("auto", &y, &[], Some(300.0), 288, &[95.0], None).unwrap();
+        assert_eq!(r.periods.len(), 1);
+        assert_eq!(r.periods[0].steps, 288);
+        assert_eq!(r.periods[0].seconds, Some(86_400.0));
+        assert_eq!(r.periods[0].describe(), "288 steps (1d)");
+        assert_eq!(r.bounds.lower, Some(0.0));
+        let iv = &r.prediction.intervals[0];
+        for h in 0..288 {
+            let phase = (h % 288) as f64 * std::f64::consts::TAU / 288.0;
+            let truth = 40.0 - 18.0 * phase.cos();
+            assert!((r.prediction.mean[h] - truth).abs() < 3.0, "h={h}");
+            assert!(
+                iv.lower[h] >= 0.0 && iv.upper[h] - iv.lower[h] < 20.0,
+                "h={h}"
+            );
+        }
+        // Hourly sampling: 24 steps a day.
+        let hourly: Vec<f64> = (0..24 * 10)
+            .map(|t| {
+                10.0 + 3.0 * (t as f64 * std::f64::consts::TAU / 24.0).sin() + 0.3 * g.normal()
+            })
+            .collect();
+        let r = forecast_report("auto", &hourly, &[], Some(3600.0), 24, &[80.0], None).unwrap();
+        assert_eq!(r.periods[0].steps, 24);
+        // No cycle: none reported.
+        let noise: Vec<f64> = (0..288 * 3).map(|_| 50.0 + g.normal()).collect();
+        let r = forecast_report("auto", &noise, &[], Some(300.0), 12, &[80.0], None).unwrap();
+        assert!(r.periods.is_empty(), "{:?}", r.periods);
+    }
 
     #[test]
     fn every_model_runs_on_a_seasonal_series() {

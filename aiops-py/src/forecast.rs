@@ -215,6 +215,7 @@ pub(crate) fn capacity_plan<'py>(
         periods: periods.unwrap_or_default(),
         replicas,
         target,
+        ..CapacityParams::default()
     };
     let r = py.detach(|| capacity::analyze(&y, &params))?;
     let d = PyDict::new(py);

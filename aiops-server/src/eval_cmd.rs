@@ -86,6 +86,11 @@ pub(crate) enum EvalCommand {
     /// M4 hourly: forecast 48 steps of every series and print sMAPE, MASE and OWA (relative to
     /// Naive2, M4 definitions).
     M4(M4Args),
+    /// Forecasts on a seeded family of operator-like series (1 min to 1 h sampling, daily and
+    /// weekly cycles, trends, level shifts, anomalies, no cycle): forecast the next day from
+    /// the timestamps alone and print MASE, sMAPE and 80% / 95% interval coverage, overall,
+    /// per sampling interval and per shape.
+    ForecastFamily(ForecastFamilyArgs),
     /// Loghub log parsing: mine templates in every `<System>/<System>_2k.log` with that
     /// system's settings and print grouping accuracy (GA) and template accuracy (PA) against
     /// the ground truth, per system and the mean.
@@ -223,6 +228,26 @@ impl AlertsArgs {
         }
         p
     }
+}
+
+/// Arguments of `aiops eval forecast-family`.
+#[derive(Debug, Args)]
+pub(crate) struct ForecastFamilyArgs {
+    /// Model to evaluate (`aiops forecast --help` lists them).
+    #[arg(short, long, default_value = aiops_forecast::registry::DEFAULT_MODEL)]
+    model: String,
+
+    /// Series per shape and sampling interval.
+    #[arg(long, default_value_t = 2)]
+    per_cell: usize,
+
+    /// Seed of the family.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `aiops eval m4`.
@@ -395,6 +420,7 @@ pub(crate) fn run(cmd: &EvalCommand) -> Result<(), CliError> {
         EvalCommand::Events(args) => run_events(args),
         EvalCommand::SyntheticExport(args) => run_synthetic_export(args),
         EvalCommand::M4(args) => run_m4(args),
+        EvalCommand::ForecastFamily(args) => run_forecast_family(args),
         EvalCommand::Loghub(args) => run_loghub(args),
         EvalCommand::LogsAnomaly(args) => run_logs_anomaly(args),
         EvalCommand::Alerts(args) => run_alerts(args),
@@ -557,6 +583,51 @@ fn run_m4(args: &M4Args) -> Result<(), CliError> {
     )?;
     bar.finish_and_clear();
     print_report(args.json, &s, |s| print_m4(s, args.horizon))
+}
+
+fn run_forecast_family(args: &ForecastFamilyArgs) -> Result<(), CliError> {
+    use aiops_eval::forecast_family::{self, FamilyParams};
+    let params = FamilyParams {
+        per_cell: args.per_cell,
+        seed: args.seed,
+    };
+    let series = forecast_family::generate(&params);
+    let bar = progress::bar("series");
+    let s = forecast_family::evaluate_with_progress(
+        &series,
+        &args.model,
+        params,
+        &progress::report(&bar),
+    )?;
+    bar.finish_and_clear();
+    print_report(args.json, &s, print_forecast_family)
+}
+
+fn print_forecast_family(s: &aiops_eval::forecast_family::FamilyScore) {
+    println!(
+        "forecast family (seed {}), model {}: {} series, next day, {:.2} s",
+        s.params.seed, s.model, s.all.series, s.seconds
+    );
+    println!(
+        "{:<12} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8}",
+        "group", "series", "MASE", "sMAPE", "cov80", "cov95", "periods"
+    );
+    for g in std::iter::once(&s.all)
+        .chain(&s.by_interval)
+        .chain(&s.by_shape)
+    {
+        println!(
+            "{:<12} {:>6} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>5}/{:<2}",
+            g.group,
+            g.series,
+            g.mase,
+            g.smape,
+            g.coverage_80,
+            g.coverage_95,
+            g.periods_right,
+            g.series
+        );
+    }
 }
 
 fn print_m4(s: &M4Score, horizon: usize) {

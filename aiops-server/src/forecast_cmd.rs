@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use aiops_core::CoreError;
 use aiops_core::io::{Values, read_values};
 use aiops_core::time::{Horizon, format_datetime, format_timestamp};
-use aiops_forecast::Prediction;
 use aiops_forecast::capacity::{self, CapacityParams, CapacityReport};
 use aiops_forecast::registry::{self, DEFAULT_MODEL, MODELS};
+use aiops_forecast::{Bounds, Prediction, SeasonalPeriod};
 use clap::{Args, ValueEnum};
 
 use crate::error::CliError;
@@ -51,9 +51,16 @@ pub(crate) struct ForecastArgs {
     horizon: String,
 
     /// Seasonal period in steps; repeat for several (e.g. --season 24 --season 168).
-    /// Detected from the data when absent.
+    /// Detected when absent: daily and weekly cycles from the timestamps, else from the
+    /// autocorrelation of the values; the periods used are printed on standard error.
     #[arg(long = "season", value_name = "STEPS")]
     seasons: Vec<usize>,
+
+    /// Limits of the metric, `LO,HI` (either side may be empty), e.g. `0,100`. Default: 0-100
+    /// when the file name says percent (`percent`, `_pct`, `utilization`, `%`) and the values
+    /// fit, else 0 below when the series has never been negative.
+    #[arg(long, value_name = "LO,HI")]
+    bounds: Option<String>,
 
     /// Model (see the list below).
     #[arg(short, long, default_value = DEFAULT_MODEL)]
@@ -92,9 +99,16 @@ pub(crate) struct CapacityArgs {
     #[arg(long, default_value = "7d")]
     horizon: String,
 
-    /// Seasonal period in steps; repeat for several. Detected when absent.
+    /// Seasonal period in steps; repeat for several. Detected when absent (daily and weekly
+    /// cycles from the timestamps, else from the values).
     #[arg(long = "season", value_name = "STEPS")]
     seasons: Vec<usize>,
+
+    /// Limits of the metric, `LO,HI` (either side may be empty), e.g. `0,100`. Default: 0-100
+    /// when the file name says percent (`percent`, `_pct`, `utilization`, `%`) and the values
+    /// fit, else 0 below when the series has never been negative.
+    #[arg(long, value_name = "LO,HI")]
+    bounds: Option<String>,
 
     /// Model.
     #[arg(short, long, default_value = DEFAULT_MODEL)]
@@ -172,6 +186,44 @@ fn horizon_steps(text: &str, data: &Values) -> Result<usize, CliError> {
         })
 }
 
+/// `--bounds`, else the limits inferred from the values and the file name.
+fn bounds(given: Option<&str>, path: &Path, data: &Values) -> Result<Bounds, CliError> {
+    match given {
+        Some(text) => Bounds::parse(text).map_err(|e| CliError::Usage(format!("--bounds: {e}"))),
+        None => {
+            let name = path.file_stem().and_then(|s| s.to_str());
+            Ok(Bounds::infer(&data.values, name))
+        }
+    }
+}
+
+/// The sampling interval in seconds, when the series has timestamps.
+fn step_seconds(data: &Values) -> Option<f64> {
+    data.step_ms().map(|ms| ms as f64 / 1000.0)
+}
+
+/// `288 steps (1d, daily)`, or `none`.
+fn describe_periods(periods: &[SeasonalPeriod]) -> String {
+    if periods.is_empty() {
+        return "none".into();
+    }
+    periods
+        .iter()
+        .map(|p| format!("{} {}", p.describe(), p.source))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `0 to 100`, `>= 0`, `none`.
+fn describe_bounds(b: &Bounds) -> String {
+    match (b.lower, b.upper) {
+        (Some(lo), Some(hi)) => format!("{lo} to {hi}"),
+        (Some(lo), None) => format!(">= {lo}"),
+        (None, Some(hi)) => format!("<= {hi}"),
+        (None, None) => "none".into(),
+    }
+}
+
 /// A spinner while a model is fitted on a long series (10,000 points or more), on a terminal.
 fn fitting(model: &str, points: usize) -> indicatif::ProgressBar {
     crate::progress::spinner(
@@ -244,16 +296,25 @@ fn draw(
 pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
     let data = load(args.file.as_deref(), &args.source)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
+    let limits = bounds(args.bounds.as_deref(), &args.file, &data)?;
     let spinner = fitting(&args.model, data.values.len());
-    let p = registry::forecast(
+    let r = registry::forecast_report(
         &args.model,
         &data.values,
         &args.seasons,
+        step_seconds(&data),
         horizon,
         &args.level,
+        Some(limits),
     );
     spinner.finish_and_clear();
-    let p = p?;
+    let r = r?;
+    eprintln!(
+        "seasonal periods: {}; bounds: {}",
+        describe_periods(&r.periods),
+        describe_bounds(&r.bounds)
+    );
+    let p = r.prediction;
     match &args.output {
         Some(path) => {
             let err = |e| CliError::Output {
@@ -296,6 +357,8 @@ fn when(step: Option<usize>, data: &Values) -> String {
 
 fn print_report(r: &CapacityReport, data: &Values, model: &str) {
     println!("model {model}, horizon {} steps", r.horizon);
+    println!("seasonal periods   {}", describe_periods(&r.periods));
+    println!("bounds             {}", describe_bounds(&r.bounds));
     println!("current            {:.3} ({})", r.current, r.status_now);
     println!(
         "forecast peak      {:.3} ({}), upper {:.0}% {:.3}",
@@ -305,6 +368,12 @@ fn print_report(r: &CapacityReport, data: &Values, model: &str) {
         "trend              {}, {:+.4}/step (Mann-Kendall p = {:.3})",
         r.trend.direction, r.trend.slope, r.trend.p_value
     );
+    if r.trend.period > 1 {
+        println!(
+            "                   (tested without the {}-step season)",
+            r.trend.period
+        );
+    }
     println!("threshold          {}", r.threshold);
     println!("saturation (mean)  {}", when(r.saturation_step, data));
     println!("saturation (upper) {}", when(r.saturation_step_upper, data));
@@ -325,6 +394,7 @@ fn print_report(r: &CapacityReport, data: &Values, model: &str) {
 pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
     let data = load(args.file.as_deref(), &args.source)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
+    let limits = bounds(args.bounds.as_deref(), &args.file, &data)?;
     let params = CapacityParams {
         threshold: args.threshold,
         horizon,
@@ -333,6 +403,8 @@ pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
         level: args.level,
         model: args.model.clone(),
         periods: args.seasons.clone(),
+        step_seconds: step_seconds(&data),
+        bounds: Some(limits),
         replicas: args.replicas,
         target: args.target,
     };

@@ -82,6 +82,50 @@ fn forecast_reads_a_single_column_and_refuses_bad_input() {
     assert!(text(&o).1.contains("not enough data"), "{:?}", text(&o));
 }
 
+/// The project's own example: three days of a 5-minute CPU percentage with a daily cycle,
+/// a spike and a one-hour surge.
+#[test]
+fn cpu_example_gets_its_daily_cycle_and_bounds() {
+    let cpu = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/cpu.csv");
+    let o = aiops(&["forecast", cpu, "--horizon", "1d", "--bounds", "0,100"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("288 steps (1d) daily"), "{err}");
+    let rows: Vec<Vec<f64>> = out
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            cells[2..].iter().map(|c| c.parse().unwrap()).collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 288);
+    let mean: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    let (lo, hi) = (
+        mean.iter().copied().fold(f64::INFINITY, f64::min),
+        mean.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    assert!(
+        hi - lo > 20.0,
+        "the daily cycle is forecast, not a flat line: {lo}..{hi}"
+    );
+    assert!(
+        rows.iter().all(|r| r[3] >= 0.0 && r[4] <= 100.0),
+        "95% band within 0-100"
+    );
+    let o = aiops(&["capacity", cpu, "--format", "json"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["trend"]["direction"], "stable", "{v}");
+    assert_eq!(v["periods"][0]["steps"], 288, "{v}");
+    assert_eq!(v["bounds"]["lower"], 0.0, "{v}");
+    assert!(v["peak_upper"].as_f64().unwrap() < 85.0, "{v}");
+    assert!(v["probability"].as_f64().unwrap() < 0.05, "{v}");
+    let o = aiops(&["forecast", cpu, "--horizon", "2", "--bounds", "100,0"]);
+    assert!(text(&o).1.contains("--bounds"), "{:?}", text(&o));
+}
+
 #[test]
 fn capacity_reports_saturation_and_replicas() {
     let (_dir, f) = temp_file("load.csv", hourly_csv());

@@ -206,6 +206,8 @@ pub async fn forecast_one(
         horizon,
         warning: threshold * 0.8,
         critical: threshold,
+        step_seconds: Some(step as f64 / 1000.0),
+        bounds: Some(aiops_forecast::Bounds::infer(&y, Some(metric))),
         ..CapacityParams::default()
     };
     let report = match capacity::analyze(&y, &params) {

@@ -83,12 +83,7 @@ fn check_jwks(config: &ServiceConfig) -> Result<()> {
     oidc.validate()?;
     match (&oidc.jwks_file, &oidc.jwks_url) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ServiceError::invalid_config(
-                    "auth.oidc.jwks_file",
-                    format!("{}: {e}", path.display()),
-                )
-            })?;
+            let text = crate::auth::jwks::read_jwks_file(path)?;
             JwtVerifier::from_jwks(oidc.clone(), &text)?;
             Ok(())
         }

@@ -51,18 +51,20 @@ impl From<JwtVerifier> for JwtAuth {
     }
 }
 
+/// The text of the JWKS file `auth.oidc.jwks_file` names.
+pub(crate) fn read_jwks_file(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ServiceError::invalid_config("auth.oidc.jwks_file", format!("{}: {e}", path.display()))
+    })
+}
+
 impl JwtAuth {
     /// Reads the JWKS the configuration names (`jwks_file`, or fetches `jwks_url`).
     pub async fn load(config: &JwtConfig) -> Result<Self> {
         config.validate()?;
         match (&config.jwks_file, &config.jwks_url) {
             (Some(path), _) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    ServiceError::invalid_config(
-                        "auth.oidc.jwks_file",
-                        format!("{}: {e}", path.display()),
-                    )
-                })?;
+                let text = read_jwks_file(path)?;
                 Ok(JwtVerifier::from_jwks(config.clone(), &text)?.into())
             }
             (None, Some(url)) => Self::from_url(config, url).await,

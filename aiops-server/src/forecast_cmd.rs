@@ -296,7 +296,11 @@ fn draw(
 pub(crate) fn run_forecast(args: &ForecastArgs) -> Result<(), CliError> {
     let data = load(args.file.as_deref(), &args.source)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
-    let limits = bounds(args.bounds.as_deref(), &args.file, &data)?;
+    let limits = bounds(
+        args.bounds.as_deref(),
+        &args.source.name(args.file.as_deref()),
+        &data,
+    )?;
     let spinner = fitting(&args.model, data.values.len());
     let r = registry::forecast_report(
         &args.model,
@@ -394,7 +398,11 @@ fn print_report(r: &CapacityReport, data: &Values, model: &str) {
 pub(crate) fn run_capacity(args: &CapacityArgs) -> Result<(), CliError> {
     let data = load(args.file.as_deref(), &args.source)?;
     let horizon = horizon_steps(&args.horizon, &data)?;
-    let limits = bounds(args.bounds.as_deref(), &args.file, &data)?;
+    let limits = bounds(
+        args.bounds.as_deref(),
+        &args.source.name(args.file.as_deref()),
+        &data,
+    )?;
     let params = CapacityParams {
         threshold: args.threshold,
         horizon,

@@ -5,6 +5,8 @@
 //! ```sh
 //! cargo run --release -p aiops-eval --example families -- ../shared/data default [k=v ...]
 //! ```
+//!
+//! `NO_NAB=1` skips NAB; `PER=1` lists the 25 telemanom channels with the most false alarms.
 
 use std::path::PathBuf;
 

@@ -540,8 +540,9 @@ impl State {
         // A transition between two levels seen `familiar` times before is this series' habit
         // (a square wave's jumps, a counter's resets), not an anomaly, unless it leaves the
         // seen range. Every point is counted, alarmed or not.
-        let familiar = self.transitions.seen(x, self.min, self.max, seen) >= c.familiar as u32
-            && c.familiar > 0;
+        // With the gate off (`familiar` 0), nothing is counted.
+        let familiar = c.familiar > 0
+            && self.transitions.seen(x, self.min, self.max, seen) >= c.familiar as u32;
         if familiar {
             ratio = ratio.min(NEAR);
         }
@@ -721,21 +722,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
-
-    fn noisy_daily(n: usize) -> Vec<f64> {
-        let mut s: u64 = 42;
-        (0..n)
-            .map(|i| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let noise = ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5;
-                50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 288.0).sin() + noise
-            })
-            .collect()
-    }
+    use crate::common::testing::{flagged, noisy_daily};
 
     fn ts(n: usize) -> Vec<i64> {
         (0..n as i64).map(|i| i * 300_000).collect()

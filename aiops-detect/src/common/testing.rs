@@ -247,6 +247,21 @@ pub(crate) fn streamed<C: Streams>(
     online
 }
 
+/// A daily cycle of 288 points (amplitude 10 around 50) plus uniform noise in [-0.5, 0.5),
+/// seeded identically every time.
+pub(crate) fn noisy_daily(n: usize) -> Vec<f64> {
+    let mut s: u64 = 42;
+    (0..n)
+        .map(|i| {
+            s = s
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let noise = ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5;
+            50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 288.0).sin() + noise
+        })
+        .collect()
+}
+
 /// What the detector tests use, in one glob.
 #[allow(unused_imports)]
 pub(crate) mod prelude {

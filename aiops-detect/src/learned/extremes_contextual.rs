@@ -218,21 +218,8 @@ impl Kernel for ExtremesContextualKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::common::testing::flagged;
     use crate::common::testing::prelude::*;
-
-    fn noisy_daily(n: usize) -> Vec<f64> {
-        let mut s: u64 = 42;
-        (0..n)
-            .map(|i| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                let noise = ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5;
-                50.0 + 10.0 * (i as f64 * std::f64::consts::TAU / 288.0).sin() + noise
-            })
-            .collect()
-    }
+    use crate::common::testing::{flagged, noisy_daily};
 
     #[test]
     fn flags_a_spike_and_a_level_shift_once_each() {

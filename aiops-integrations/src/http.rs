@@ -1,6 +1,7 @@
 //! The one HTTP layer of every integration: timeouts, retries with exponential backoff and
-//! jitter that honour `Retry-After`, authentication (bearer, basic) with secrets read from the
-//! environment or files, and TLS through rustls.
+//! jitter that honour `Retry-After`, a per-integration rate limit, authentication (bearer,
+//! basic, API key header; [`hmac_sha256_hex`] for the systems that sign bodies) with secrets
+//! read from the environment or files, and TLS through rustls.
 //!
 //! What is retried, and why:
 //! - a connection that could not be made (refused, DNS, TLS handshake): nothing reached the
@@ -87,8 +88,8 @@ impl SecretRef {
     }
 }
 
-/// How to authenticate: `{bearer: SECRET}` or `{basic: {username: NAME, password: SECRET}}`,
-/// each SECRET being a [`SecretRef`].
+/// How to authenticate: `{bearer: SECRET}`, `{basic: {username: NAME, password: SECRET}}` or
+/// `{api_key: {header: NAME, key: SECRET}}`, each SECRET being a [`SecretRef`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthParams {
@@ -100,6 +101,13 @@ pub enum AuthParams {
         username: String,
         /// The password.
         password: SecretRef,
+    },
+    /// An API key sent in a header of its own (`X-API-Key`, `Authorization: GenieKey`...).
+    ApiKey {
+        /// The header's name.
+        header: String,
+        /// The key (the header's whole value).
+        key: SecretRef,
     },
 }
 
@@ -115,6 +123,13 @@ pub enum Auth {
         /// The password.
         password: Secret,
     },
+    /// A header carrying a key.
+    ApiKey {
+        /// The header's name.
+        header: String,
+        /// The key.
+        key: Secret,
+    },
 }
 
 impl AuthParams {
@@ -126,12 +141,25 @@ impl AuthParams {
                 username: username.clone(),
                 password: password.resolve(system, &format!("{key}.basic.password"))?,
             },
+            AuthParams::ApiKey { header, key: k } => {
+                if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                    return Err(IntegrationError::Config {
+                        system,
+                        key: format!("{key}.api_key.header"),
+                        reason: format!("{header:?} is not a valid header name"),
+                    });
+                }
+                Auth::ApiKey {
+                    header: header.clone(),
+                    key: k.resolve(system, &format!("{key}.api_key.key"))?,
+                }
+            }
         })
     }
 }
 
 /// Parameters of the HTTP layer, as an integration's configuration writes them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpParams {
     /// Time allowed for a whole request, answer included (default `30s`).
@@ -148,6 +176,9 @@ pub struct HttpParams {
     pub max_retry_after: Duration,
     /// Authentication (none by default).
     pub auth: Option<AuthParams>,
+    /// Most requests per second sent to this system, averaged (a token bucket that holds one
+    /// second's worth); none by default. Requests over it wait, they are not refused.
+    pub rate_limit: Option<f64>,
 }
 
 impl Default for HttpParams {
@@ -160,6 +191,7 @@ impl Default for HttpParams {
             max_backoff: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
             auth: None,
+            rate_limit: None,
         }
     }
 }
@@ -226,6 +258,12 @@ pub enum Method {
     Get,
     /// POST (idempotent only when marked so).
     Post,
+    /// PUT (idempotent only when marked so: many APIs make it so, not all).
+    Put,
+    /// PATCH (idempotent only when marked so).
+    Patch,
+    /// DELETE (idempotent).
+    Delete,
 }
 
 /// One request: method, URL, query, body, and whether repeating it is harmless.
@@ -235,6 +273,7 @@ pub struct Request {
     url: String,
     query: Vec<(String, String)>,
     body: Option<(Vec<u8>, &'static str)>,
+    headers: Vec<(String, String)>,
     idempotent: bool,
 }
 
@@ -246,7 +285,16 @@ impl Request {
             url: url.into(),
             query: Vec::new(),
             body: None,
+            headers: Vec::new(),
             idempotent: true,
+        }
+    }
+
+    /// A DELETE of `url` (idempotent).
+    pub fn delete(url: impl Into<String>) -> Self {
+        Self {
+            method: Method::Delete,
+            ..Self::get(url)
         }
     }
 
@@ -257,8 +305,46 @@ impl Request {
             url: url.into(),
             query: Vec::new(),
             body: Some((body, content_type)),
+            headers: Vec::new(),
             idempotent: false,
         }
+    }
+
+    /// A POST of `value` as JSON to `url` (not idempotent unless marked).
+    pub fn post_json(url: impl Into<String>, value: &impl Serialize) -> Self {
+        Self::with_json(Method::Post, url, value)
+    }
+
+    /// A PUT of `value` as JSON to `url` (not idempotent unless marked).
+    pub fn put_json(url: impl Into<String>, value: &impl Serialize) -> Self {
+        Self::with_json(Method::Put, url, value)
+    }
+
+    /// A PATCH of `value` as JSON to `url` (not idempotent unless marked).
+    pub fn patch_json(url: impl Into<String>, value: &impl Serialize) -> Self {
+        Self::with_json(Method::Patch, url, value)
+    }
+
+    fn with_json(method: Method, url: impl Into<String>, value: &impl Serialize) -> Self {
+        // Serialising plain data to a Vec cannot fail; a map with non-string keys would, and
+        // no caller sends one.
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Self {
+            method,
+            ..Self::post(url, body, "application/json")
+        }
+    }
+
+    /// The body (for signing it).
+    pub fn body(&self) -> &[u8] {
+        self.body.as_ref().map_or(&[], |(b, _)| b.as_slice())
+    }
+
+    /// Adds a header (a signature, `Accept`...). The caller checks names it takes from
+    /// configuration with [`check_header_name`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 
     /// A POST of a form (`application/x-www-form-urlencoded`) to `url`.
@@ -351,6 +437,39 @@ pub struct HttpClient {
     inner: reqwest::Client,
     auth: Option<Auth>,
     retry: RetryPolicy,
+    limiter: Option<std::sync::Arc<RateLimiter>>,
+}
+
+/// A token bucket shared by the clones of one client: `rate` tokens a second, at most `rate`
+/// (and at least one) held.
+#[derive(Debug)]
+struct RateLimiter {
+    rate: f64,
+    state: tokio::sync::Mutex<(f64, tokio::time::Instant)>,
+}
+
+impl RateLimiter {
+    fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            state: tokio::sync::Mutex::new((rate.max(1.0), tokio::time::Instant::now())),
+        }
+    }
+
+    /// Waits for a token. The lock is held while waiting, so waiters are served in order.
+    async fn acquire(&self) {
+        let mut state = self.state.lock().await;
+        let cap = self.rate.max(1.0);
+        let now = tokio::time::Instant::now();
+        let tokens = (state.0 + now.duration_since(state.1).as_secs_f64() * self.rate).min(cap);
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            return;
+        }
+        let wait = StdDuration::from_secs_f64((1.0 - tokens) / self.rate);
+        tokio::time::sleep(wait).await;
+        *state = (0.0, tokio::time::Instant::now());
+    }
 }
 
 fn std_duration(d: Duration) -> StdDuration {
@@ -374,6 +493,16 @@ impl HttpClient {
         if params.backoff.0 < 0 || params.max_backoff.0 < params.backoff.0 {
             return Err(bad("backoff", "must be at least 0 and at most max_backoff"));
         }
+        let limiter = match params.rate_limit {
+            Some(r) if !(r.is_finite() && r > 0.0) => {
+                return Err(bad(
+                    "rate_limit",
+                    "must be a positive number of requests a second",
+                ));
+            }
+            Some(r) => Some(std::sync::Arc::new(RateLimiter::new(r))),
+            None => None,
+        };
         let auth = params
             .auth
             .as_ref()
@@ -395,6 +524,7 @@ impl HttpClient {
                 max_backoff: std_duration(params.max_backoff),
                 max_retry_after: std_duration(params.max_retry_after),
             },
+            limiter,
         })
     }
 
@@ -411,10 +541,19 @@ impl HttpClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
             let mut b = match req.method {
                 Method::Get => self.inner.get(&req.url),
                 Method::Post => self.inner.post(&req.url),
+                Method::Put => self.inner.put(&req.url),
+                Method::Patch => self.inner.patch(&req.url),
+                Method::Delete => self.inner.delete(&req.url),
             };
+            for (name, value) in &req.headers {
+                b = b.header(name.as_str(), value.as_str());
+            }
             if !req.query.is_empty() {
                 b = b.query(&req.query);
             }
@@ -428,6 +567,7 @@ impl HttpClient {
                 Some(Auth::Basic { username, password }) => {
                     b.basic_auth(username, Some(password.expose()))
                 }
+                Some(Auth::ApiKey { header, key }) => b.header(header.as_str(), key.expose()),
                 None => b,
             };
             let more = attempt <= self.retry.retries;
@@ -530,6 +670,35 @@ fn jitter() -> f64 {
         Ok(()) => (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64,
         Err(_) => 0.5,
     }
+}
+
+/// Checks a header name taken from configuration.
+pub fn check_header_name(system: &'static str, key: &str, name: &str) -> Result<()> {
+    reqwest::header::HeaderName::from_bytes(name.as_bytes())
+        .map(|_| ())
+        .map_err(|_| IntegrationError::Config {
+            system,
+            key: key.to_string(),
+            reason: format!("{name:?} is not a valid header name"),
+        })
+}
+
+/// HMAC-SHA256 of `message` under `key`, lowercase hex (webhook signatures).
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    hmac_sha256(key, message)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// HMAC-SHA256 of `message` under `key` (RFC 2104), the raw 32 bytes.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::{KeyInit, Mac};
+    // HMAC takes a key of any length: `new_from_slice` cannot fail for it.
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC accepts keys of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// Checks an integration's base URL: `http://` or `https://` with a host.
@@ -802,5 +971,84 @@ mod tests {
         assert!(check_base_url("x", "url", "http://a?b=c").is_err());
         assert!(check_base_url("x", "url", "http://127.0.0.1:9090/prefix").is_ok());
         assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231, test case 2.
+        assert_eq!(
+            hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[tokio::test]
+    async fn api_key_headers_and_methods_reach_the_server() {
+        let app = Router::new().route(
+            "/m",
+            axum::routing::any(
+                |m: axum::http::Method, h: HeaderMap, body: String| async move {
+                    format!(
+                        "{m} {} {} {body}",
+                        h.get("x-api-key")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-"),
+                        h.get("x-sig").and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                    )
+                },
+            ),
+        );
+        let base = serve(app).await;
+        let params = HttpParams {
+            auth: Some(
+                serde_json::from_str(
+                    r#"{"api_key": {"header": "X-API-Key", "key": {"value": "k1"}}}"#,
+                )
+                .unwrap(),
+            ),
+            ..fast(0)
+        };
+        let c = HttpClient::new("t", &params).unwrap();
+        let url = format!("{base}/m");
+        let put = Request::put_json(&url, &serde_json::json!({"a": 1})).header("X-Sig", "abc");
+        assert_eq!(put.body(), br#"{"a":1}"#);
+        assert_eq!(c.send(&put).await.unwrap().text(), r#"PUT k1 abc {"a":1}"#);
+        let patch = Request::patch_json(&url, &serde_json::json!([]));
+        assert_eq!(c.send(&patch).await.unwrap().text(), "PATCH k1 - []");
+        assert_eq!(
+            c.send(&Request::delete(&url)).await.unwrap().text(),
+            "DELETE k1 - "
+        );
+        let bad: AuthParams =
+            serde_json::from_str(r#"{"api_key": {"header": "bad header", "key": {"value": "k"}}}"#)
+                .unwrap();
+        assert!(bad.resolve("t", "auth").is_err());
+    }
+
+    #[tokio::test]
+    async fn the_rate_limit_spaces_requests() {
+        let (app, calls) = flaky(0, StatusCode::OK, None);
+        let base = serve(app).await;
+        let params = HttpParams {
+            rate_limit: Some(20.0),
+            ..fast(0)
+        };
+        let c = HttpClient::new("t", &params).unwrap();
+        let t0 = std::time::Instant::now();
+        for _ in 0..30 {
+            c.send(&Request::get(format!("{base}/r"))).await.unwrap();
+        }
+        // 20 held at first, then 10 more at 20 a second: at least ~0.5 s.
+        assert!(
+            t0.elapsed() >= StdDuration::from_millis(450),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 30);
+        let bad = HttpParams {
+            rate_limit: Some(0.0),
+            ..fast(0)
+        };
+        assert!(HttpClient::new("t", &bad).is_err());
     }
 }

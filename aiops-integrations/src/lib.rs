@@ -5,5 +5,7 @@ pub mod error;
 pub mod http;
 pub mod prometheus;
 pub mod remote_write;
+pub mod template;
+pub mod traits;
 
 pub use error::{IntegrationError, Result};

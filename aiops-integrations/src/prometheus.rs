@@ -140,7 +140,7 @@ impl RangeQuery {
 }
 
 /// Parameters of a Prometheus or VictoriaMetrics source, as a configuration writes them.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrometheusParams {
     /// Base URL (`http://127.0.0.1:9090`, `http://vm:8428`, or with a path prefix such as
@@ -207,7 +207,7 @@ impl PrometheusParams {
 }
 
 /// Checked [`PrometheusParams`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidPrometheusParams {
     base: String,
     http: HttpParams,

@@ -4,6 +4,7 @@ pub mod alertmanager;
 pub mod error;
 pub mod http;
 pub mod prometheus;
+pub mod registry;
 pub mod remote_write;
 pub mod template;
 pub mod traits;

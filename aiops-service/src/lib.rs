@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod capacity_api;
 pub mod config;
+pub mod deliveries;
 pub mod error;
 pub mod events_api;
 pub mod history;

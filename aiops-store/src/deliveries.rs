@@ -141,14 +141,15 @@ impl Store {
     }
 
     /// Inserts deliveries (those already there are kept as they are) and sets the named value
-    /// `cursor_key` to `cursor`, in one transaction.
+    /// `cursor_key` to `cursor`, in one transaction; returns how many were new.
     pub async fn enqueue_deliveries(
         &self,
         deliveries: &[NewDelivery],
         cursor_key: &str,
         cursor: i64,
         now: TimestampMs,
-    ) -> Result<()> {
+    ) -> Result<u64> {
+        let mut added = 0;
         let mut tx = self.write.begin().await?;
         for chunk in deliveries.chunks(64) {
             let mut q = Sql::new(
@@ -174,7 +175,7 @@ impl Store {
                 ]);
             }
             q.push(" ON CONFLICT (event_id, channel) DO NOTHING");
-            q.query().execute(&mut *tx).await?;
+            added += q.query().execute(&mut *tx).await?.rows_affected();
         }
         let mut q = Sql::new("INSERT INTO kv (k, v, updated_at) VALUES ");
         q.row([
@@ -185,7 +186,7 @@ impl Store {
         .push(" ON CONFLICT (k) DO UPDATE SET v = excluded.v, updated_at = excluded.updated_at");
         q.query().execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(added)
     }
 
     /// Pending deliveries due at `now`, oldest first, at most `limit`, each the earliest
@@ -202,6 +203,23 @@ impl Store {
             .bind(limit as i64);
         let rows = q.query().fetch_all(&self.read).await?;
         rows.iter().map(row).collect()
+    }
+
+    /// Claims delivery `id` for an attempt: moves its due time from `due` (as read) to
+    /// `until`. False when another dispatcher claimed it first.
+    pub async fn claim_delivery(
+        &self,
+        id: i64,
+        due: TimestampMs,
+        until: TimestampMs,
+    ) -> Result<bool> {
+        let mut q = Sql::new("UPDATE deliveries SET next_at = ");
+        q.bind(until)
+            .push(" WHERE id = ")
+            .bind(id)
+            .push(" AND status = 'pending' AND next_at = ")
+            .bind(due);
+        Ok(q.query().execute(&self.write).await?.rows_affected() == 1)
     }
 
     /// Records one attempt of delivery `id`.

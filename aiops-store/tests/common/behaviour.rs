@@ -922,9 +922,15 @@ pub(crate) async fn the_delivery_outbox_is_filled_once_and_drained_in_order(s: &
         new_delivery(e1, "i1", "slack", "opened"),
         new_delivery(e2, "i1", "jira", "resolved"),
     ];
-    s.enqueue_deliveries(&rows, "cursor", e2, 10).await.unwrap();
+    assert_eq!(
+        s.enqueue_deliveries(&rows, "cursor", e2, 10).await.unwrap(),
+        3
+    );
     // Enqueued again (a re-read): nothing added.
-    s.enqueue_deliveries(&rows, "cursor", e2, 11).await.unwrap();
+    assert_eq!(
+        s.enqueue_deliveries(&rows, "cursor", e2, 11).await.unwrap(),
+        0
+    );
     assert_eq!(
         s.value("cursor").await.unwrap().as_deref(),
         Some(&*e2.to_string())

@@ -3,6 +3,7 @@
 pub mod alertmanager;
 pub mod error;
 pub mod http;
+pub mod jira;
 pub mod prometheus;
 pub mod remote_write;
 pub mod template;

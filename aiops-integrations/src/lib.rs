@@ -6,6 +6,7 @@ pub mod http;
 pub mod jira;
 pub mod prometheus;
 pub mod remote_write;
+pub mod servicenow;
 pub mod template;
 pub mod traits;
 

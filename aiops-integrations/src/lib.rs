@@ -4,6 +4,7 @@ pub mod alertmanager;
 pub mod error;
 pub mod http;
 pub mod jira;
+pub mod pagerduty;
 pub mod prometheus;
 pub mod remote_write;
 pub mod servicenow;

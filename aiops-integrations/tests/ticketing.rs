@@ -1317,3 +1317,32 @@ fn the_fakes_refuse_what_the_real_apis_refuse() {
     assert!(!check_event(&event("trigger", "error", "x".into(), "short")).is_empty());
     assert!(!check_event(&event("resolve", "error", "x".into(), ROUTING_KEY)).is_empty());
 }
+
+#[test]
+fn the_documented_examples_load_and_validate() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/integrations/ticketing.md"),
+    )
+    .unwrap();
+    let blocks: Vec<&str> = doc
+        .split("```yaml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 3);
+    let jira: JiraParams = aiops_core::yaml::from_str(blocks[0]).unwrap();
+    jira.validate().unwrap();
+    assert_eq!(jira.priorities[&Severity::Critical], "Highest");
+    let sn: ServiceNowParams = aiops_core::yaml::from_str(blocks[1]).unwrap();
+    sn.validate().unwrap();
+    let pd: PagerDutyParams = aiops_core::yaml::from_str(blocks[2]).unwrap();
+    pd.validate().unwrap();
+    // The source falls back to `aiops` when the label is missing.
+    let mut pd = pd;
+    pd.routing_key = SecretRef::Value(Secret::new(ROUTING_KEY));
+    let c = PagerDutyClient::from_params(&pd).unwrap();
+    let e = c
+        .trigger_event(&notification(NotificationKind::IncidentOpened, "inc-1"))
+        .unwrap();
+    assert_eq!(e.payload.unwrap().source, "aiops");
+}

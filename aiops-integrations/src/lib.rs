@@ -3,9 +3,12 @@
 pub mod alertmanager;
 pub mod error;
 pub mod http;
+pub mod jira;
+pub mod pagerduty;
 pub mod prometheus;
 pub mod registry;
 pub mod remote_write;
+pub mod servicenow;
 pub mod template;
 pub mod traits;
 

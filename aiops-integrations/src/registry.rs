@@ -31,7 +31,13 @@ pub struct IntegrationSpec {
 }
 
 /// The systems an entry's `type` may name.
-pub const KNOWN_TYPES: &[&str] = &["prometheus", "victoriametrics"];
+pub const KNOWN_TYPES: &[&str] = &[
+    "jira",
+    "pagerduty",
+    "prometheus",
+    "servicenow",
+    "victoriametrics",
+];
 
 /// A built integration: its client under each role it plays.
 #[derive(Debug, Clone, Default)]
@@ -108,6 +114,22 @@ pub fn build(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
         "prometheus" | "victoriametrics" => {
             let p: PrometheusParams = params(name, spec)?;
             out.metric_source = Some(Arc::new(PrometheusClient::from_params(&p)?));
+        }
+        "jira" => {
+            let p: crate::jira::JiraParams = params(name, spec)?;
+            out.ticketing = Some(Arc::new(crate::jira::JiraClient::from_params(&p)?));
+        }
+        "servicenow" => {
+            let p: crate::servicenow::ServiceNowParams = params(name, spec)?;
+            out.ticketing = Some(Arc::new(crate::servicenow::ServiceNowClient::from_params(
+                &p,
+            )?));
+        }
+        "pagerduty" => {
+            let p: crate::pagerduty::PagerDutyParams = params(name, spec)?;
+            out.ticketing = Some(Arc::new(crate::pagerduty::PagerDutyClient::from_params(
+                &p,
+            )?));
         }
         other => {
             return Err(IntegrationError::Config {

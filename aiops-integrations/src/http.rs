@@ -8,7 +8,10 @@
 //!   server, so every request is retried;
 //! - a request that timed out, or an answer `429`, `502`, `503` or `504`: only idempotent
 //!   requests (GET, and the POSTs a caller marks idempotent, such as a Prometheus query),
-//!   since the server may have acted on the first one.
+//!   since the server may have acted on the first one;
+//! - an answer `429` or `503` to a request marked [`Request::retry_refused`] (a notification):
+//!   the server says it did not act, so sending again does not send twice; a timeout, `502` or
+//!   `504` is not retried for it (the message may have gone out).
 //!
 //! The wait before attempt `n + 1` is `backoff * 2^(n-1)` capped at `max_backoff`, with full
 //! jitter in its upper half (a random wait in `[d/2, d]`), so that clients that failed together
@@ -275,6 +278,8 @@ pub struct Request {
     body: Option<(Vec<u8>, &'static str)>,
     headers: Vec<(String, String)>,
     idempotent: bool,
+    retry_refused: bool,
+    shown: Option<String>,
 }
 
 impl Request {
@@ -287,6 +292,8 @@ impl Request {
             body: None,
             headers: Vec::new(),
             idempotent: true,
+            retry_refused: false,
+            shown: None,
         }
     }
 
@@ -307,6 +314,8 @@ impl Request {
             body: Some((body, content_type)),
             headers: Vec::new(),
             idempotent: false,
+            retry_refused: false,
+            shown: None,
         }
     }
 
@@ -367,6 +376,20 @@ impl Request {
     /// timeout or a retryable status.
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
+        self
+    }
+
+    /// Retries the answers `429` and `503` even when the request is not idempotent: the server
+    /// refused it without acting (a notification is not sent twice by it).
+    pub fn retry_refused(mut self) -> Self {
+        self.retry_refused = true;
+        self
+    }
+
+    /// What errors and logs show instead of the URL, for a URL whose path is a secret (a
+    /// Slack webhook's).
+    pub fn shown_as(mut self, url: impl Into<String>) -> Self {
+        self.shown = Some(url.into());
         self
     }
 }
@@ -537,7 +560,7 @@ impl HttpClient {
     /// reads the system's error format), a transport failure after the last attempt is
     /// [`IntegrationError::Unreachable`].
     pub async fn send(&self, req: &Request) -> Result<Response> {
-        let shown = display_url(&req.url);
+        let shown = req.shown.clone().unwrap_or_else(|| display_url(&req.url));
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -574,7 +597,8 @@ impl HttpClient {
             match b.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    if more && req.idempotent && is_retryable_status(status) {
+                    let refused = req.retry_refused && matches!(status, 429 | 503);
+                    if more && ((req.idempotent && is_retryable_status(status)) || refused) {
                         let retry_after = resp
                             .headers()
                             .get(reqwest::header::RETRY_AFTER)

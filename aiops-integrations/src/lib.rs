@@ -1,11 +1,15 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alertmanager;
+pub mod dingtalk;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod prometheus;
 pub mod remote_write;
+pub mod slack;
 pub mod template;
 pub mod traits;
+pub mod webhook;
 
 pub use error::{IntegrationError, Result};

@@ -106,6 +106,14 @@ impl DingTalkParams {
 
     /// Checks the parameters (the secrets are read by [`DingTalkNotifier::new`]).
     pub fn validate(&self) -> Result<ValidDingTalkParams> {
+        if self.url.contains('?') {
+            // The URL DingTalk shows holds the token: it is not echoed.
+            return Err(IntegrationError::Config {
+                system: SYSTEM,
+                key: "url".into(),
+                reason: "the URL takes no query: give the token as `access_token`".into(),
+            });
+        }
         let url = check_base_url(SYSTEM, "url", &self.url)?;
         for (i, m) in self.at_mobiles.iter().enumerate() {
             let ok = !m.is_empty()
@@ -397,6 +405,9 @@ mod tests {
         let mut p = params();
         p.url = "oapi.dingtalk.com/robot/send".into();
         assert!(p.validate().is_err());
+        p.url = "https://oapi.dingtalk.com/robot/send?access_token=hunter2".into();
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("access_token") && !e.contains("hunter2"), "{e}");
         let mut p = params();
         p.at_mobiles = vec!["alice".into()];
         assert!(

@@ -931,6 +931,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn refusals_are_retried_for_notifications_other_failures_are_not() {
+        let (app, calls) = flaky(1, StatusCode::SERVICE_UNAVAILABLE, Some("0"));
+        let base = serve(app).await;
+        let c = HttpClient::new("test", &fast(3)).unwrap();
+        let url = format!("{base}/r");
+        let note = || Request::post(&url, b"x".to_vec(), "text/plain").retry_refused();
+        let r = c.send(&note()).await.unwrap();
+        assert_eq!(
+            (r.status, r.attempts, calls.load(Ordering::SeqCst)),
+            (200, 2, 2)
+        );
+        // A 502 may come after the server acted: not retried.
+        let (app, calls) = flaky(1, StatusCode::BAD_GATEWAY, None);
+        let base = serve(app).await;
+        let url = format!("{base}/r");
+        let r = c
+            .send(&Request::post(&url, b"x".to_vec(), "text/plain").retry_refused())
+            .await
+            .unwrap();
+        assert_eq!((r.status, calls.load(Ordering::SeqCst)), (502, 1));
+        // What errors show instead of a secret URL.
+        let r = c
+            .send(&Request::post(&url, vec![], "text/plain").shown_as("http://h/***"))
+            .await
+            .unwrap();
+        assert_eq!(r.url(), "http://h/***");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = HttpClient::new("test", &fast(0))
+            .unwrap()
+            .send(&Request::get(format!("http://127.0.0.1:{port}/hunter2")).shown_as("x/***"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x/***") && !e.contains("hunter2"), "{e}");
+    }
+
+    #[tokio::test]
     async fn other_errors_are_not_retried() {
         let (app, calls) = flaky(1, StatusCode::BAD_REQUEST, None);
         let base = serve(app).await;

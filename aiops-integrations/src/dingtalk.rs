@@ -31,9 +31,10 @@ use aiops_core::time::Duration;
 
 use crate::error::{IntegrationError, Result};
 use crate::http::{HttpClient, HttpParams, Request, Secret, SecretRef, check_base_url};
-use crate::slack::{default_retries, default_timeout};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Delivery, Notification, Notifier};
+use crate::traits::{
+    BoxFuture, Delivery, Notification, Notifier, default_retries, default_timeout,
+};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "dingtalk";

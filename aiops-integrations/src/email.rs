@@ -29,9 +29,10 @@ use aiops_core::time::Duration;
 
 use crate::error::{IntegrationError, Result};
 use crate::http::{RetryPolicy, SecretRef};
-use crate::slack::{default_retries, default_timeout};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Delivery, Notification, Notifier};
+use crate::traits::{
+    BoxFuture, Delivery, Notification, Notifier, default_retries, default_timeout,
+};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "email";

@@ -39,7 +39,9 @@ use aiops_core::time::Duration;
 use crate::error::{IntegrationError, Result};
 use crate::http::{HttpClient, HttpParams, Request, SecretRef};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Delivery, Notification, Notifier};
+use crate::traits::{
+    BoxFuture, Delivery, Notification, Notifier, default_retries, default_timeout, short,
+};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "slack";
@@ -74,13 +76,6 @@ pub struct SlackParams {
     /// Retries of a refused (`429`, `503`) or unsent request (default 3).
     #[serde(default = "default_retries")]
     pub retries: u32,
-}
-
-pub(crate) fn default_timeout() -> Duration {
-    Duration::from_secs(10)
-}
-pub(crate) fn default_retries() -> u32 {
-    3
 }
 
 impl SlackParams {
@@ -294,16 +289,6 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-/// `s` cut to at most `max` characters, ending with `…` when cut.
-pub(crate) fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 /// Checks a URL that is a secret (`http(s)://host/...`) and returns what errors show of it:

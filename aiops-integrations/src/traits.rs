@@ -169,6 +169,26 @@ pub struct Delivery {
     pub detail: String,
 }
 
+/// The notifiers' default time allowed for one request: `10s`.
+pub(crate) fn default_timeout() -> aiops_core::time::Duration {
+    aiops_core::time::Duration::from_secs(10)
+}
+
+/// The notifiers' default retries: 3.
+pub(crate) fn default_retries() -> u32 {
+    3
+}
+
+/// `s` cut to at most `max` characters, ending with `…` when cut.
+pub(crate) fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Sends notifications somewhere people read them (Slack, DingTalk, e-mail, a webhook).
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// The system (`slack`...).

@@ -38,9 +38,10 @@ use crate::http::{
     AuthParams, HttpClient, HttpParams, Request, Secret, SecretRef, check_header_name,
     hmac_sha256_hex,
 };
-use crate::slack::{default_retries, default_timeout};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Delivery, Notification, Notifier};
+use crate::traits::{
+    BoxFuture, Delivery, Notification, Notifier, default_retries, default_timeout,
+};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "webhook";
@@ -255,7 +256,7 @@ impl WebhookNotifier {
             detail: if text.is_empty() {
                 format!("HTTP {}", resp.status)
             } else {
-                crate::slack::short(text, 200)
+                crate::traits::short(text, 200)
             },
         })
     }

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alertmanager;
+pub mod dingtalk;
+pub mod email;
 pub mod error;
 pub mod http;
 pub mod jira;
@@ -9,7 +11,9 @@ pub mod prometheus;
 pub mod registry;
 pub mod remote_write;
 pub mod servicenow;
+pub mod slack;
 pub mod template;
 pub mod traits;
+pub mod webhook;
 
 pub use error::{IntegrationError, Result};

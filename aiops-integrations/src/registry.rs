@@ -32,11 +32,15 @@ pub struct IntegrationSpec {
 
 /// The systems an entry's `type` may name.
 pub const KNOWN_TYPES: &[&str] = &[
+    "dingtalk",
+    "email",
     "jira",
     "pagerduty",
     "prometheus",
     "servicenow",
+    "slack",
     "victoriametrics",
+    "webhook",
 ];
 
 /// A built integration: its client under each role it plays.
@@ -114,6 +118,24 @@ pub fn build(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
         "prometheus" | "victoriametrics" => {
             let p: PrometheusParams = params(name, spec)?;
             out.metric_source = Some(Arc::new(PrometheusClient::from_params(&p)?));
+        }
+        "slack" => {
+            let p: crate::slack::SlackParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::slack::SlackNotifier::from_params(&p)?));
+        }
+        "dingtalk" => {
+            let p: crate::dingtalk::DingTalkParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::dingtalk::DingTalkNotifier::from_params(
+                &p,
+            )?));
+        }
+        "email" => {
+            let p: crate::email::EmailParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::email::EmailNotifier::from_params(&p)?));
+        }
+        "webhook" => {
+            let p: crate::webhook::WebhookParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::webhook::WebhookNotifier::from_params(&p)?));
         }
         "jira" => {
             let p: crate::jira::JiraParams = params(name, spec)?;

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alertmanager;
+pub mod alertmanager_client;
 pub mod error;
 pub mod http;
 pub mod prometheus;

@@ -3,6 +3,7 @@
 pub mod alertmanager;
 pub mod alertmanager_client;
 pub mod error;
+pub mod grafana;
 pub mod http;
 pub mod prometheus;
 pub mod remote_write;

@@ -2,6 +2,7 @@
 
 pub mod alertmanager;
 pub mod alertmanager_client;
+pub mod elasticsearch;
 pub mod error;
 pub mod grafana;
 pub mod http;

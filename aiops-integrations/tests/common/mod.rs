@@ -1,7 +1,7 @@
-//! Real components from Debian (VictoriaMetrics, Prometheus) run on 127.0.0.1 for a test:
-//! found on `PATH` (or by an environment variable), skipped with a message when missing unless
-//! the run requires them, killed when the test ends. Also used by aiops-server's tests
-//! (`#[path]`).
+//! Real components from Debian (VictoriaMetrics, Prometheus, Alertmanager) run on 127.0.0.1
+//! for a test: found on `PATH` (or by an environment variable), skipped with a message when
+//! missing unless the run requires them, killed when the test ends. Also used by
+//! aiops-server's tests (`#[path]`).
 // Each test file uses only some of them.
 #![allow(dead_code, unreachable_pub)]
 

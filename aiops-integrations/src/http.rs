@@ -329,6 +329,11 @@ impl Request {
         Self::with_json(Method::Put, url, value)
     }
 
+    /// A DELETE with `value` as a JSON body (Elasticsearch's `DELETE /_pit`); idempotent.
+    pub fn delete_json(url: impl Into<String>, value: &impl Serialize) -> Self {
+        Self::with_json(Method::Delete, url, value).idempotent(true)
+    }
+
     /// A PATCH of `value` as JSON to `url` (not idempotent unless marked).
     pub fn patch_json(url: impl Into<String>, value: &impl Serialize) -> Self {
         Self::with_json(Method::Patch, url, value)

@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alertmanager;
+pub mod alertmanager_client;
 pub mod dingtalk;
+pub mod elasticsearch;
 pub mod email;
 pub mod error;
+pub mod grafana;
 pub mod http;
 pub mod jira;
 pub mod pagerduty;

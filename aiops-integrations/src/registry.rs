@@ -32,9 +32,13 @@ pub struct IntegrationSpec {
 
 /// The systems an entry's `type` may name.
 pub const KNOWN_TYPES: &[&str] = &[
+    "alertmanager",
     "dingtalk",
+    "elasticsearch",
     "email",
+    "grafana",
     "jira",
+    "opensearch",
     "pagerduty",
     "prometheus",
     "servicenow",
@@ -118,6 +122,28 @@ pub fn build(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
         "prometheus" | "victoriametrics" => {
             let p: PrometheusParams = params(name, spec)?;
             out.metric_source = Some(Arc::new(PrometheusClient::from_params(&p)?));
+        }
+        "alertmanager" => {
+            let p: crate::alertmanager_client::AlertmanagerParams = params(name, spec)?;
+            out.alert_sink = Some(Arc::new(
+                crate::alertmanager_client::AlertmanagerClient::from_params(&p)?,
+            ));
+        }
+        "grafana" => {
+            let p: crate::grafana::GrafanaParams = params(name, spec)?;
+            out.annotator = Some(Arc::new(crate::grafana::GrafanaClient::from_params(&p)?));
+        }
+        "elasticsearch" | "opensearch" => {
+            let mut spec = spec.clone();
+            if spec.kind == "opensearch" {
+                spec.params
+                    .entry("flavor")
+                    .or_insert_with(|| serde_json::Value::from("opensearch"));
+            }
+            let p: crate::elasticsearch::ElasticsearchParams = params(name, &spec)?;
+            out.log_source = Some(Arc::new(
+                crate::elasticsearch::ElasticsearchClient::from_params(&p)?,
+            ));
         }
         "slack" => {
             let p: crate::slack::SlackParams = params(name, spec)?;
@@ -205,5 +231,65 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("url"), "{e}");
+    }
+
+    #[test]
+    fn every_type_builds_with_its_roles() {
+        let cases = [
+            (
+                r#"{"type": "slack", "url": {"value": "https://hooks.slack.com/services/T/B/x"}}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "dingtalk", "access_token": {"value": "t"}}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "email", "host": "127.0.0.1", "tls": "none", "from": "aiops@example.com", "to": ["ops@example.com"]}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "webhook", "url": "http://127.0.0.1:9/hook"}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "jira", "url": "https://example.atlassian.net", "project": "OPS", "auth": {"bearer": {"value": "t"}}}"#,
+                "ticket",
+            ),
+            (
+                r#"{"type": "pagerduty", "routing_key": {"value": "0123456789abcdef0123456789abcdef"}}"#,
+                "ticket",
+            ),
+            (
+                r#"{"type": "grafana", "url": "http://127.0.0.1:3000", "auth": {"bearer": {"value": "t"}}}"#,
+                "annotate",
+            ),
+            (
+                r#"{"type": "alertmanager", "url": "http://127.0.0.1:9093"}"#,
+                "alerts",
+            ),
+            (
+                r#"{"type": "opensearch", "url": "http://127.0.0.1:9200", "index": "logs-*"}"#,
+                "logs",
+            ),
+            (
+                r#"{"type": "victoriametrics", "url": "http://127.0.0.1:8428"}"#,
+                "metrics",
+            ),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (json, role) in cases {
+            let s = spec(json);
+            let i = build("x", &s).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(i.roles(), [role], "{json}");
+            seen.insert(s.kind);
+        }
+        let e = build("x", &spec(r#"{"type": "nope"}"#))
+            .unwrap_err()
+            .to_string();
+        for t in KNOWN_TYPES {
+            assert!(e.contains(t), "{e}");
+        }
+        assert!(seen.len() >= 10);
     }
 }

@@ -115,11 +115,9 @@ fn adf_ok(v: &Value) -> bool {
     fn node_ok(n: &Value) -> bool {
         match n["type"].as_str() {
             Some("text") => n["text"].as_str().is_some_and(|t| !t.is_empty()),
-            Some("paragraph" | "heading" | "bulletList" | "listItem" | "hardBreak") => {
-                n.get("content").map_or(true, |c| {
-                    c.as_array().is_some_and(|c| c.iter().all(node_ok))
-                })
-            }
+            Some("paragraph" | "heading" | "bulletList" | "listItem" | "hardBreak") => n
+                .get("content")
+                .is_none_or(|c| c.as_array().is_some_and(|c| c.iter().all(node_ok))),
             _ => false,
         }
     }

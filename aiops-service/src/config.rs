@@ -266,7 +266,8 @@ impl ServiceConfig {
                 "must be at least 1",
             ));
         }
-        crate::deliveries::Router::new(&self.integrations, &self.notifications)?;
+        let router = crate::deliveries::Router::new(&self.integrations, &self.notifications)?;
+        crate::log_sources::sources(router.integrations(), &self.logs.sources)?;
         Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub mod history;
 pub mod ingest_api;
 pub mod knowledge_api;
 pub mod log_pipeline;
+pub mod log_sources;
 pub mod metrics;
 pub mod pii;
 pub mod rate_limit;

@@ -325,6 +325,17 @@ impl Service {
             &config.integrations,
             &config.notifications,
         )?);
+        for (source, c) in crate::log_sources::sources(router.integrations(), &config.logs.sources)?
+        {
+            let reader = crate::log_sources::LogSourceReader::new(
+                source,
+                c,
+                store.clone(),
+                logs.clone(),
+                masker.clone(),
+            )?;
+            tasks.spawn(reader.run(stopped.clone()));
+        }
         if !router.is_empty() {
             tasks.spawn(crate::deliveries::run(
                 crate::deliveries::Dispatcher::new(store.clone(), router.clone()),

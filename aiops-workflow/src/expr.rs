@@ -91,12 +91,14 @@ fn rewrite_literals(src: &str) -> String {
                 i = j;
                 continue;
             }
-        } else if j < chars.len() && chars[j] == '%' && percent_ends(&chars[j + 1..]) {
-            if let Ok(n) = word.parse::<f64>() {
-                out.push_str(&format!("{}", n / 100.0));
-                i = j + 1;
-                continue;
-            }
+        } else if j < chars.len()
+            && chars[j] == '%'
+            && percent_ends(&chars[j + 1..])
+            && let Ok(n) = word.parse::<f64>()
+        {
+            out.push_str(&format!("{}", n / 100.0));
+            i = j + 1;
+            continue;
         }
         out.push_str(&word);
         i = j;

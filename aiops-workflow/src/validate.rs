@@ -52,7 +52,7 @@ impl WorkflowSet {
             }
             d
         };
-        let raw: RawFile = read_yaml(text).map_err(|d| Invalid(with_file(vec![d])))?;
+        let raw: RawFile = read_yaml(text).map_err(|d| Invalid(with_file(vec![*d])))?;
         let mut diags = Vec::new();
         let mut workflows = BTreeMap::new();
         let names: BTreeSet<String> = raw.workflows.keys().cloned().collect();
@@ -175,7 +175,7 @@ pub(crate) fn literal_params(s: &Step) -> Value {
 }
 
 /// Reads the YAML into the raw model; the error has the path and position.
-fn read_yaml(text: &str) -> Result<RawFile, Diagnostic> {
+fn read_yaml(text: &str) -> Result<RawFile, Box<Diagnostic>> {
     let mut path = None;
     let options = serde_saphyr::options! { with_snippet: false };
     serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
@@ -221,7 +221,7 @@ fn read_yaml(text: &str) -> Result<RawFile, Diagnostic> {
                 }
             }
         }
-        d
+        Box::new(d)
     })
 }
 
@@ -494,20 +494,19 @@ impl StepDiags<'_> {
 /// An error about names: a forward reference said as such.
 fn explain(e: String, src: &str, upcoming: &[&Later]) -> String {
     for l in upcoming {
-        let read = src.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'));
-        if read
-            .clone()
-            .any(|w| w == l.name || w.starts_with(&format!("{}.", l.name)))
-            || read
-                .clone()
-                .any(|w| w.starts_with(&format!("steps.{}", l.step)))
+        let mut read = src.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        let reads = read.any(|w| {
+            w == l.name
+                || w.starts_with(&format!("{}.", l.name))
+                || w.starts_with(&format!("steps.{}", l.step))
+        });
+        if reads
+            && (e.contains(&format!("`{}", l.name)) || e.contains(&format!("`steps.{}", l.step)))
         {
-            if e.contains(&format!("`{}", l.name)) || e.contains(&format!("`steps.{}", l.step)) {
-                return format!(
-                    "forward reference: `{}` is the output of step `{}` ({}), which does not precede this one",
-                    l.name, l.step, l.action
-                );
-            }
+            return format!(
+                "forward reference: `{}` is the output of step `{}` ({}), which does not precede this one",
+                l.name, l.step, l.action
+            );
         }
     }
     e

@@ -3,7 +3,7 @@
 //! An action declares its params (checked at load time: unknown keys and literal values of
 //! the wrong kind are errors), a sample of its output (the schema later steps' expressions are
 //! checked against) and, for the typed context, the name its output is bound to (`run_rca` →
-//! `rca`). It runs through the [`ActionHost`](crate::host::ActionHost) the service provides,
+//! `rca`). It runs through the [`ActionHost`] the service provides,
 //! so the engine has no HTTP inside.
 
 use std::collections::BTreeMap;

@@ -73,8 +73,14 @@ impl TriggerEvent {
             return Ok(Self::Incident { incident });
         }
         if v.get("labels").is_some() || v.is_array() {
-            let alerts = aiops_integrations::alertmanager::parse_alerts(&v.to_string())
-                .map_err(|e| format!("alert: {e}"))?;
+            // As Alertmanager does, an alert without `startsAt` starts when received.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let alerts =
+                aiops_integrations::alertmanager::parse_alerts_received(&v.to_string(), Some(now))
+                    .map_err(|e| format!("alert: {e}"))?;
             let alert = alerts.into_iter().next().ok_or("alert: an empty list")?;
             return Ok(Self::Alert {
                 alert,

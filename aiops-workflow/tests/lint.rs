@@ -158,3 +158,14 @@ fn trigger_and_policy_errors() {
     ));
     assert!(d[0].message.contains("no workflow `nope`"), "{d:#?}");
 }
+
+#[test]
+fn every_builtin_action_is_documented_in_the_readme() {
+    let readme = include_str!("../README.md");
+    for name in Registry::builtin().names() {
+        assert!(
+            readme.contains(&format!("| `{name}` |")),
+            "{name} is missing from the README"
+        );
+    }
+}

@@ -169,3 +169,13 @@ fn every_builtin_action_is_documented_in_the_readme() {
         );
     }
 }
+
+#[test]
+fn the_readme_allow_list_example_loads() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```yaml\ncommands:").unwrap() + "```yaml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let r: aiops_workflow::Remediation = aiops_core::yaml::from_str(&readme[start..end]).unwrap();
+    assert_eq!(r.commands["restart"].program, "kubectl");
+    assert_eq!(r.defaults["rollback_deployment"], "kubectl_rollout_undo");
+}

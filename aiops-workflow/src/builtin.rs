@@ -469,10 +469,14 @@ pub(crate) async fn run_allowed(
             let t = &ctx.remediation.http[n];
             let call = (|| -> Result<HttpCall, ActionError> {
                 let url = render(&format!("http.{n}.url"), &t.url)?;
+                let env = crate::expr::environment();
                 let body = t
                     .body
                     .as_ref()
-                    .map(|b| render_json(b, &|s| render(&format!("http.{n}.body"), s)))
+                    .map(|b| {
+                        crate::engine::render_value(&env, &format!("http.{n}.body"), b, &scope)
+                            .map_err(ActionError::Params)
+                    })
                     .transpose()?;
                 Ok(HttpCall {
                     target: n.to_string(),
@@ -521,27 +525,6 @@ fn names<'a>(it: impl Iterator<Item = &'a String>) -> String {
     } else {
         v.join(", ")
     }
-}
-
-/// Renders every text in `v` with `f`.
-fn render_json(
-    v: &Value,
-    f: &dyn Fn(&str) -> Result<String, ActionError>,
-) -> Result<Value, ActionError> {
-    Ok(match v {
-        Value::String(s) => Value::String(f(s)?),
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| render_json(x, f))
-                .collect::<Result<_, _>>()?,
-        ),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| Ok((k.clone(), render_json(x, f)?)))
-                .collect::<Result<_, ActionError>>()?,
-        ),
-        other => other.clone(),
-    })
 }
 
 impl Action for Remediate {

@@ -863,7 +863,9 @@ pub(crate) fn render_params(
     Ok(Value::Object(out))
 }
 
-fn render_value(
+/// Renders one value (recursively): a text that is one `{{ expression }}` keeps the
+/// expression's type, other templates render to text, strictly.
+pub(crate) fn render_value(
     env: &minijinja::Environment<'static>,
     name: &str,
     v: &Value,

@@ -217,7 +217,8 @@ pub struct HttpTarget {
     pub method: String,
     /// The URL, a template.
     pub url: String,
-    /// The JSON body; texts in it are templates.
+    /// The JSON body; texts in it are templates (a text that is one `{{ expression }}` keeps
+    /// its type: `replicas: "{{ params.replicas }}"` stays a number).
     #[serde(default)]
     pub body: Option<serde_json::Value>,
     /// The allow-listed command or target that undoes this one.

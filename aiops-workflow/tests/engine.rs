@@ -144,6 +144,18 @@ impl ActionHost for TestHost {
         let after = from >= 10 * D;
         ok(vec![if after { self.regression } else { 1.0 }; 5])
     }
+    fn http<'a>(
+        &'a self,
+        call: &'a aiops_workflow::host::HttpCall,
+    ) -> BoxFuture<'a, HostResult<Value>> {
+        self.call(format!(
+            "http {} {} {}",
+            call.method,
+            call.url,
+            call.body.clone().unwrap_or_default()
+        ));
+        ok(json!({"status": 200}))
+    }
     fn wait<'a>(&'a self, ms: i64) -> BoxFuture<'a, ()> {
         self.call(format!("wait {ms}"));
         Box::pin(async {})
@@ -655,4 +667,57 @@ async fn one_run_per_incident_until_it_resolves() {
             .count(),
         2
     );
+}
+
+#[tokio::test]
+async fn scale_goes_through_an_allow_listed_http_target() {
+    let yaml = "workflows:\n  grow:\n    trigger: {type: manual}\n    steps:\n      - name: up\n        action: scale\n        params:\n          target: scale_api\n          replicas: \"{{ inputs.replicas }}\"\n          args: {service: cart}\n";
+    let set = WorkflowSet::parse(yaml, None, &Registry::builtin()).unwrap();
+    let mut rem = remediation();
+    rem.http.insert(
+        "scale_api".into(),
+        aiops_workflow::host::HttpTarget {
+            method: "POST".into(),
+            url: "https://ops.example/scale/{{ params.args.service }}".into(),
+            body: Some(json!({"replicas": "{{ params.replicas }}"})),
+            rollback: None,
+        },
+    );
+    let host = Arc::new(TestHost::default());
+    let e = Engine::new(set, Registry::builtin(), host.clone(), rem);
+    let ev = TriggerEvent::Manual {
+        inputs: json!({"replicas": 4}),
+    };
+    let r = e.run("grow", &ev, &RunOptions::default()).await.unwrap();
+    assert_eq!(r.status, Status::Succeeded, "{r:#?}");
+    assert_eq!(r.step("up").unwrap().input.as_ref().unwrap()["replicas"], 4);
+    assert_eq!(
+        host.calls(),
+        [r#"http POST https://ops.example/scale/cart {"replicas":4}"#]
+    );
+    assert_eq!(r.audit[0].argv, ["POST", "https://ops.example/scale/cart"]);
+}
+
+#[test]
+fn events_read_as_alerts_incidents_and_events() {
+    let a = TriggerEvent::from_json(&json!([{"labels": {"alertname": "A", "severity": "high"}}]))
+        .unwrap();
+    assert!(matches!(a, TriggerEvent::Alert { .. }));
+    assert_eq!(a.context()["alert"]["severity"], "high");
+    let e = TriggerEvent::from_json(&json!({"source": "kubernetes", "event_type": "deployment"}))
+        .unwrap();
+    assert_eq!(e.context()["event"]["source"], "kubernetes");
+    assert!(TriggerEvent::from_json(&json!({"what": 1})).is_err());
+    // A high alert starts alert_response; a low one does not.
+    let set = seed();
+    let eng = Engine::new(
+        set,
+        Registry::builtin(),
+        Arc::new(aiops_workflow::NoHost),
+        Remediation::default(),
+    );
+    assert_eq!(eng.triggered_by(&a), ["alert_response"]);
+    let low =
+        TriggerEvent::from_json(&json!({"labels": {"alertname": "A", "severity": "low"}})).unwrap();
+    assert!(eng.triggered_by(&low).is_empty());
 }

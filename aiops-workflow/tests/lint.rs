@@ -179,3 +179,20 @@ fn the_readme_allow_list_example_loads() {
     assert_eq!(r.commands["restart"].program, "kubectl");
     assert_eq!(r.defaults["rollback_deployment"], "kubectl_rollout_undo");
 }
+
+#[test]
+fn literal_params_of_the_wrong_kind_are_errors() {
+    let d = errors(
+        "workflows:\n  w:\n    trigger: {type: schedule, cron: '0 * * * *'}\n    steps:\n      - name: f\n        action: run_capacity_forecast\n        params: {horizon: 7days}\n      - name: t\n        action: evaluate_thresholds\n        params: {warning: lots}\n",
+    );
+    let text: Vec<String> = d.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 2, "{text:#?}");
+    assert!(
+        text[0].contains(":7:") && text[0].contains("horizon"),
+        "{text:#?}"
+    );
+    assert!(
+        text[1].contains(":10:") && text[1].contains("70%"),
+        "{text:#?}"
+    );
+}

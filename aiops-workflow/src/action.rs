@@ -118,10 +118,24 @@ pub struct ActionCtx<'a> {
 }
 
 impl ActionCtx<'_> {
-    /// Appends an audit entry.
-    pub fn audit(&self, entry: AuditEntry) {
-        if let Ok(mut a) = self.audit.lock() {
-            a.push(entry);
+    /// Appends an audit entry; returns its index (for [`ActionCtx::audit_update`]).
+    pub fn audit(&self, entry: AuditEntry) -> usize {
+        match self.audit.lock() {
+            Ok(mut a) => {
+                a.push(entry);
+                a.len() - 1
+            }
+            Err(_) => usize::MAX,
+        }
+    }
+
+    /// Replaces entry `i` (an attempt written `started` before it runs, then its outcome: a
+    /// step timing out in the middle still leaves its entry).
+    pub fn audit_update(&self, i: usize, entry: AuditEntry) {
+        if let Ok(mut a) = self.audit.lock()
+            && let Some(slot) = a.get_mut(i)
+        {
+            *slot = entry;
         }
     }
 }

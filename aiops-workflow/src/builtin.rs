@@ -412,9 +412,11 @@ pub(crate) async fn run_allowed(
         action: action.to_string(),
         target: name.unwrap_or_default().to_string(),
         argv: Vec::new(),
-        outcome: "refused".into(),
+        outcome: "started".into(),
         detail: String::new(),
     };
+    // Written before anything runs, so a step timing out in the middle leaves its entry.
+    let slot = ctx.audit(entry.clone());
     let mut scope = ctx.context.clone();
     if let Value::Object(m) = &mut scope {
         m.insert("params".into(), params.clone());
@@ -442,6 +444,7 @@ pub(crate) async fn run_allowed(
                     entry.argv = std::iter::once(spec.program.clone())
                         .chain(args.iter().cloned())
                         .collect();
+                    ctx.audit_update(slot, entry.clone());
                     let timeout = spec.timeout.map(|d| d.as_millis()).unwrap_or(300_000);
                     match crate::host::run_command(
                         &spec.program,
@@ -489,6 +492,7 @@ pub(crate) async fn run_allowed(
                 Err(e) => Err(e),
                 Ok(call) => {
                     entry.argv = vec![call.method.clone(), call.url.clone()];
+                    ctx.audit_update(slot, entry.clone());
                     ctx.host.http(&call).await.map(|answer| {
                         json!({"target": n, "kind": "http", "argv": entry.argv, "answer": answer})
                     })
@@ -514,7 +518,7 @@ pub(crate) async fn run_allowed(
             entry.detail = e.to_string();
         }
     }
-    ctx.audit(entry);
+    ctx.audit_update(slot, entry);
     result
 }
 

@@ -262,7 +262,8 @@ pub struct AuditEntry {
     pub target: String,
     /// What ran: the program and its arguments, or the method and URL.
     pub argv: Vec<String>,
-    /// `succeeded`, `failed` or `refused`.
+    /// `succeeded`, `failed`, `refused`, or `started` when the step was stopped (timed out)
+    /// before it ended.
     pub outcome: String,
     /// The exit status, the answer or why it was refused.
     pub detail: String,
@@ -287,13 +288,15 @@ pub(crate) async fn run_command(
     args: &[String],
     timeout: Duration,
 ) -> Result<CommandOutput, String> {
-    let mut child = std::process::Command::new(program)
+    let child = std::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start `{program}`: {e}"))?;
+    // Killed when dropped: a step timeout drops this future, and the command must not outlive it.
+    let mut child = KillOnDrop(child);
     // Reading the pipes in threads keeps a chatty child from blocking on a full pipe.
     let read = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -307,23 +310,24 @@ pub(crate) async fn run_command(
     };
     let out = read(
         child
+            .0
             .stdout
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
     let err = read(
         child
+            .0
             .stderr
             .take()
             .map(|s| Box::new(s) as Box<dyn Read + Send>),
     );
     let start = Instant::now();
     let status = loop {
-        match child.try_wait() {
+        match child.0.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
+                drop(child);
                 return Err(format!(
                     "`{program}` killed after {} ms",
                     timeout.as_millis()
@@ -338,4 +342,16 @@ pub(crate) async fn run_command(
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
     })
+}
+
+/// A child process killed (and reaped) when dropped unless it has exited.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
 }

@@ -721,3 +721,35 @@ fn events_read_as_alerts_incidents_and_events() {
         TriggerEvent::from_json(&json!({"labels": {"alertname": "A", "severity": "low"}})).unwrap();
     assert!(eng.triggered_by(&low).is_empty());
 }
+
+#[tokio::test]
+async fn a_step_timeout_stops_its_command_and_keeps_its_audit_entry() {
+    let yaml = "workflows:\n  w:\n    trigger: {type: manual}\n    steps:\n      - name: hang\n        action: execute_remediation\n        timeout: 100ms\n        params: {command: sleepy}\n";
+    let set = WorkflowSet::parse(yaml, None, &Registry::builtin()).unwrap();
+    let mut rem = remediation();
+    rem.commands.insert(
+        "sleepy".into(),
+        CommandSpec {
+            program: "sleep".into(),
+            args: vec!["30".into()],
+            rollback: None,
+            timeout: None,
+        },
+    );
+    let e = Engine::new(set, Registry::builtin(), Arc::new(TestHost::default()), rem);
+    let started = std::time::Instant::now();
+    let r = e
+        .run(
+            "w",
+            &TriggerEvent::Manual { inputs: json!({}) },
+            &RunOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(started.elapsed().as_secs() < 5);
+    let s = r.step("hang").unwrap();
+    assert!(s.error.as_ref().unwrap().contains("timed out"), "{s:#?}");
+    assert_eq!(r.audit.len(), 1);
+    assert_eq!(r.audit[0].outcome, "started");
+    assert_eq!(r.audit[0].argv, ["sleep", "30"]);
+}

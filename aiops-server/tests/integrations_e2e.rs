@@ -398,10 +398,12 @@ notifications:
       channels: [team-slack, ding, jira, grafana]
 "#
     );
-    let aiops = Server::start_env(
+    // Debug logs, to check that no secret reaches them.
+    let aiops = Server::start_logged(
         dir.path(),
         &config,
         &[
+            ("AIOPS_LOG", "debug"),
             ("E2E_DING_TOKEN", DING_TOKEN),
             ("E2E_DING_SECRET", DING_SECRET),
             ("E2E_JIRA_TOKEN", JIRA_TOKEN),
@@ -534,7 +536,15 @@ alerting:
             .any(|d| d["channel"] == "jira" && d["result"]["key"] == issue.as_str()),
         "{detail}"
     );
-    // No secret in what the incident shows.
+    // No secret in what the incident shows, nor in the service's debug log.
+    let log = aiops.log_text();
+    assert!(
+        log.contains("team-slack") || log.contains("slack"),
+        "no debug log?"
+    );
+    for secret in [DING_TOKEN, DING_SECRET, JIRA_TOKEN, GRAFANA_TOKEN] {
+        assert!(!log.contains(secret), "{secret} logged");
+    }
     let shown = detail.to_string();
     for secret in [DING_TOKEN, DING_SECRET, JIRA_TOKEN, GRAFANA_TOKEN] {
         assert!(!shown.contains(secret), "{secret} shown");

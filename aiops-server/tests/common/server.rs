@@ -51,6 +51,22 @@ impl Server {
 
     /// [`Server::start`] with these environment variables (`AIOPS_STORE`).
     pub(crate) fn start_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_with(dir, config, env, Stdio::inherit())
+    }
+
+    /// [`Server::start_env`] with the log (standard error) in `dir/aiops.log`, at `AIOPS_LOG`
+    /// from `env` (default `warn`).
+    pub(crate) fn start_logged(dir: &Path, config: &str, env: &[(&str, &str)]) -> Server {
+        let log = std::fs::File::create(dir.join("aiops.log")).unwrap();
+        Self::start_with(dir, config, env, Stdio::from(log))
+    }
+
+    /// What [`Server::start_logged`] has logged so far.
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("aiops.log")).unwrap_or_default()
+    }
+
+    fn start_with(dir: &Path, config: &str, env: &[(&str, &str)], stderr: Stdio) -> Server {
         let cfg = dir.join("aiops.yaml");
         std::fs::write(&cfg, config).unwrap();
         let port = free_port();
@@ -63,7 +79,7 @@ impl Server {
             .env("AIOPS_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let s = Server {

@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod alertmanager;
+pub mod bus;
 pub mod error;
 pub mod http;
+pub mod nats;
 pub mod prometheus;
 pub mod remote_write;
 pub mod template;

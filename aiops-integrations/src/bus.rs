@@ -113,7 +113,7 @@ pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 /// What the consumer needs to acknowledge one message (private to each implementation).
 pub(crate) enum AckHandle {
     /// NATS: the message's acker (its reply subject).
-    Nats(async_nats::jetstream::message::Acker),
+    Nats(Box<async_nats::jetstream::message::Acker>),
     /// Kafka: the offset is in the message itself.
     #[cfg(feature = "kafka")]
     Kafka,

@@ -4,6 +4,8 @@ pub mod alertmanager;
 pub mod bus;
 pub mod error;
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod nats;
 pub mod prometheus;
 pub mod remote_write;

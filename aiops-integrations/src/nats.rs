@@ -433,7 +433,7 @@ impl BusConsumer for NatsConsumer {
                         partition: 0,
                         redelivered,
                     },
-                    AckHandle::Nats(acker),
+                    AckHandle::Nats(Box::new(acker)),
                 );
             }
             Ok(batch)

@@ -342,6 +342,16 @@ impl NatsBus {
             .get_or_create_consumer(&durable, config)
             .await
             .map_err(|e| bus_error(SYSTEM, &format!("consumer {durable}"), e))?;
+        // A consumer of that name made elsewhere may not take acks: refuse it rather than
+        // lose the at-least-once guarantee.
+        let policy = consumer.cached_info().config.ack_policy;
+        if policy != consumer::AckPolicy::Explicit {
+            return Err(bus_error(
+                SYSTEM,
+                &format!("consumer {durable}"),
+                format!("exists with the ack policy {policy:?}, not explicit"),
+            ));
+        }
         Ok(NatsConsumer {
             consumer,
             batch_size: self.params.batch_size,

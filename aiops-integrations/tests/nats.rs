@@ -202,4 +202,31 @@ fn a_missing_stream_or_server_is_an_error() {
     let _server = common::start_nats(&binary, dir.path(), port);
     let err = rt.block_on(NatsBus::connect(&valid)).unwrap_err();
     assert!(err.to_string().contains("stream NOPE"), "{err}");
+
+    // A durable consumer made elsewhere without acks is refused.
+    params.stream = "OTHER".into();
+    params.subjects = vec!["other.>".into()];
+    params.create_stream = true;
+    params.durable = Some("no-acks".into());
+    let valid = params.validate().unwrap();
+    rt.block_on(async {
+        let bus = NatsBus::connect(&valid).await.unwrap();
+        let client = async_nats::connect(format!("127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let stream = async_nats::jetstream::new(client)
+            .get_stream("OTHER")
+            .await
+            .unwrap();
+        stream
+            .create_consumer(async_nats::jetstream::consumer::pull::Config {
+                durable_name: Some("no-acks".into()),
+                ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let err = bus.consumer().await.unwrap_err();
+        assert!(err.to_string().contains("not explicit"), "{err}");
+    });
 }

@@ -156,3 +156,19 @@ async fn at_least_once_across_a_crash() {
     let rest = consumer.next_batch(Duration::from_secs(2)).await.unwrap();
     assert!(rest.is_empty(), "{:?}", rest.messages());
 }
+
+#[tokio::test]
+async fn an_unreachable_broker_fails_the_publish_after_the_timeout() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut params = KafkaParams::new(format!("127.0.0.1:{port}"));
+    params.timeout = Duration::from_secs(1);
+    let producer = KafkaProducer::new(&params.validate().unwrap()).unwrap();
+    let started = Instant::now();
+    let err = producer.publish("metrics", None, b"x").await.unwrap_err();
+    assert!(err.to_string().contains("publish on metrics"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

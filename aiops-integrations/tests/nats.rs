@@ -103,6 +103,12 @@ fn at_least_once_across_a_crash_and_a_server_restart() {
         }
         // A subject outside the stream has no ack: an error, not a silent loss.
         assert!(bus.publish("other.x", None, b"x").await.is_err());
+        // A key that cannot be a header value is refused before sending.
+        let err = bus
+            .publish("metrics.x", Some(&[0xff]), b"x")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("key"), "{err}");
 
         // Consume: the first batch committed, the second handed out and never committed.
         let consumer = bus.consumer().await.unwrap();

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real components the integration tests start on 127.0.0.1 (Debian packages),
 # when they are missing and this user may install them. Safe to run again.
-#   prometheus-alertmanager: aiops-py/tests/test_alertmanager_conformance.py
+#   prometheus-alertmanager: aiops-py/tests/test_alertmanager_conformance.py,
+#                            aiops-integrations/tests/alertmanager.rs, aiops-server/tests/
+#                            alertmanager_webhook.rs
 #   prometheus:              aiops-server/tests/prometheus_remote_write.rs,
 #                            aiops-integrations/tests/prometheus.rs
 #   victoria-metrics:        aiops-integrations/tests/prometheus.rs, aiops-server/tests/

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, from a fresh clone, on a machine with Rust and Python 3:
-# formatting, lints, the Rust test suite (unit, integration, doc tests), then the Python
-# package built into a virtualenv and its pytest suite and stub check.
+# formatting, lints, the test tools installed into a virtualenv, the Rust test suite (unit,
+# integration, doc tests), then the Python package built into the virtualenv and its pytest
+# suite and stub check.
 #
 # Usage: ./scripts/test.sh            (VENV=path to choose the virtualenv, default .venv)
 set -euo pipefail
@@ -21,18 +22,21 @@ step "test services (Alertmanager, Prometheus, VictoriaMetrics, NATS, PostgreSQL
 if [ "${CI:-}" = "true" ]; then
     # In CI the tests against the real components must run, not skip.
     export AIOPS_REQUIRE_ALERTMANAGER=1 AIOPS_REQUIRE_PROMETHEUS=1 AIOPS_REQUIRE_POSTGRES=1 \
-        AIOPS_REQUIRE_VICTORIAMETRICS=1 AIOPS_REQUIRE_NATS=1
+        AIOPS_REQUIRE_VICTORIAMETRICS=1 AIOPS_REQUIRE_SMTP=1 AIOPS_REQUIRE_NATS=1
 fi
 
-step "cargo test --workspace"
-cargo test --workspace --locked
-
-step "Python virtualenv ($VENV)"
+step "Python virtualenv ($VENV; before the Rust tests, whose e-mail test runs its aiosmtpd)"
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -r aiops-py/requirements-dev.txt
+# The e-mail notifier's test runs its SMTP server (aiosmtpd) with this Python.
+AIOPS_PYTHON="$(cd "$VENV" && pwd)/bin/python"
+export AIOPS_PYTHON
+
+step "cargo test --workspace"
+cargo test --workspace --locked
 
 step "build the Python package (maturin develop)"
 "$VENV/bin/maturin" develop -q -m aiops-py/Cargo.toml

@@ -8,7 +8,10 @@
 //!   server, so every request is retried;
 //! - a request that timed out, or an answer `429`, `502`, `503` or `504`: only idempotent
 //!   requests (GET, and the POSTs a caller marks idempotent, such as a Prometheus query),
-//!   since the server may have acted on the first one.
+//!   since the server may have acted on the first one;
+//! - an answer `429` or `503` to a request marked [`Request::retry_refused`] (a notification):
+//!   the server says it did not act, so sending again does not send twice; a timeout, `502` or
+//!   `504` is not retried for it (the message may have gone out).
 //!
 //! The wait before attempt `n + 1` is `backoff * 2^(n-1)` capped at `max_backoff`, with full
 //! jitter in its upper half (a random wait in `[d/2, d]`), so that clients that failed together
@@ -275,6 +278,8 @@ pub struct Request {
     body: Option<(Vec<u8>, &'static str)>,
     headers: Vec<(String, String)>,
     idempotent: bool,
+    retry_refused: bool,
+    shown: Option<String>,
 }
 
 impl Request {
@@ -287,6 +292,8 @@ impl Request {
             body: None,
             headers: Vec::new(),
             idempotent: true,
+            retry_refused: false,
+            shown: None,
         }
     }
 
@@ -307,6 +314,8 @@ impl Request {
             body: Some((body, content_type)),
             headers: Vec::new(),
             idempotent: false,
+            retry_refused: false,
+            shown: None,
         }
     }
 
@@ -318,6 +327,11 @@ impl Request {
     /// A PUT of `value` as JSON to `url` (not idempotent unless marked).
     pub fn put_json(url: impl Into<String>, value: &impl Serialize) -> Self {
         Self::with_json(Method::Put, url, value)
+    }
+
+    /// A DELETE with `value` as a JSON body (Elasticsearch's `DELETE /_pit`); idempotent.
+    pub fn delete_json(url: impl Into<String>, value: &impl Serialize) -> Self {
+        Self::with_json(Method::Delete, url, value).idempotent(true)
     }
 
     /// A PATCH of `value` as JSON to `url` (not idempotent unless marked).
@@ -367,6 +381,20 @@ impl Request {
     /// timeout or a retryable status.
     pub fn idempotent(mut self, yes: bool) -> Self {
         self.idempotent = yes;
+        self
+    }
+
+    /// Retries the answers `429` and `503` even when the request is not idempotent: the server
+    /// refused it without acting (a notification is not sent twice by it).
+    pub fn retry_refused(mut self) -> Self {
+        self.retry_refused = true;
+        self
+    }
+
+    /// What errors and logs show instead of the URL, for a URL whose path is a secret (a
+    /// Slack webhook's).
+    pub fn shown_as(mut self, url: impl Into<String>) -> Self {
+        self.shown = Some(url.into());
         self
     }
 }
@@ -537,7 +565,7 @@ impl HttpClient {
     /// reads the system's error format), a transport failure after the last attempt is
     /// [`IntegrationError::Unreachable`].
     pub async fn send(&self, req: &Request) -> Result<Response> {
-        let shown = display_url(&req.url);
+        let shown = req.shown.clone().unwrap_or_else(|| display_url(&req.url));
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -574,7 +602,8 @@ impl HttpClient {
             match b.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    if more && req.idempotent && is_retryable_status(status) {
+                    let refused = req.retry_refused && matches!(status, 429 | 503);
+                    if more && ((req.idempotent && is_retryable_status(status)) || refused) {
                         let retry_after = resp
                             .headers()
                             .get(reqwest::header::RETRY_AFTER)
@@ -904,6 +933,47 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((r.status, calls.load(Ordering::SeqCst)), (200, 2));
+    }
+
+    #[tokio::test]
+    async fn refusals_are_retried_for_notifications_other_failures_are_not() {
+        let (app, calls) = flaky(1, StatusCode::SERVICE_UNAVAILABLE, Some("0"));
+        let base = serve(app).await;
+        let c = HttpClient::new("test", &fast(3)).unwrap();
+        let url = format!("{base}/r");
+        let note = || Request::post(&url, b"x".to_vec(), "text/plain").retry_refused();
+        let r = c.send(&note()).await.unwrap();
+        assert_eq!(
+            (r.status, r.attempts, calls.load(Ordering::SeqCst)),
+            (200, 2, 2)
+        );
+        // A 502 may come after the server acted: not retried.
+        let (app, calls) = flaky(1, StatusCode::BAD_GATEWAY, None);
+        let base = serve(app).await;
+        let url = format!("{base}/r");
+        let r = c
+            .send(&Request::post(&url, b"x".to_vec(), "text/plain").retry_refused())
+            .await
+            .unwrap();
+        assert_eq!((r.status, calls.load(Ordering::SeqCst)), (502, 1));
+        // What errors show instead of a secret URL.
+        let r = c
+            .send(&Request::post(&url, vec![], "text/plain").shown_as("http://h/***"))
+            .await
+            .unwrap();
+        assert_eq!(r.url(), "http://h/***");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = HttpClient::new("test", &fast(0))
+            .unwrap()
+            .send(&Request::get(format!("http://127.0.0.1:{port}/hunter2")).shown_as("x/***"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("x/***") && !e.contains("hunter2"), "{e}");
     }
 
     #[tokio::test]

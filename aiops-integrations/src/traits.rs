@@ -169,6 +169,26 @@ pub struct Delivery {
     pub detail: String,
 }
 
+/// The notifiers' default time allowed for one request: `10s`.
+pub(crate) fn default_timeout() -> aiops_core::time::Duration {
+    aiops_core::time::Duration::from_secs(10)
+}
+
+/// The notifiers' default retries: 3.
+pub(crate) fn default_retries() -> u32 {
+    3
+}
+
+/// `s` cut to at most `max` characters, ending with `…` when cut.
+pub(crate) fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// Sends notifications somewhere people read them (Slack, DingTalk, e-mail, a webhook).
 pub trait Notifier: Send + Sync + std::fmt::Debug {
     /// The system (`slack`...).
@@ -268,9 +288,38 @@ pub trait LogSource: Send + Sync + std::fmt::Debug {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::template::StrictTemplate;
+
+    /// A notification for the notifiers' tests: text that needs escaping, one label, a link.
+    pub(crate) fn sample() -> Notification {
+        let alert = Alert::firing(
+            aiops_core::Labels::try_from_pairs([("alertname", "Down"), ("service", "cart")])
+                .unwrap(),
+            1_700_000_000_000,
+        )
+        .unwrap();
+        let inc = Incident {
+            id: "inc-7".into(),
+            title: "cart <down> & out".into(),
+            severity: Severity::High,
+            status: aiops_core::IncidentStatus::Open,
+            resources: vec!["cart".into()],
+            alerts: vec![alert],
+            started_at: 1_700_000_000_000,
+            resolved_at: None,
+            probable_origin: Some("db".into()),
+        };
+        let mut n = Notification::for_incident(
+            NotificationKind::IncidentOpened,
+            &inc,
+            Some("https://aiops.example/i/inc-7".into()),
+        );
+        n.summary = "1 alert(s) on <b>cart</b>".into();
+        n.labels.remove("alertname");
+        n
+    }
 
     #[test]
     fn incident_notifications_carry_common_labels_and_render_in_templates() {

@@ -304,6 +304,9 @@ pub struct IncidentDetail {
     pub status_changes: Vec<StatusChange>,
     /// Its root-cause analyses (stored RCA documents), newest first.
     pub rca: Vec<serde_json::Value>,
+    /// What was sent about it to the integrations (notifications, tickets, annotations),
+    /// with every delivery's attempts and last error, oldest first.
+    pub deliveries: Vec<crate::deliveries::DeliveryView>,
 }
 
 /// A page of alerts (`GET /api/v1/alerts`).
@@ -1378,6 +1381,13 @@ impl AlertPipeline {
             timeline,
             status_changes,
             rca,
+            deliveries: self
+                .store
+                .deliveries_of_incident(id)
+                .await?
+                .into_iter()
+                .map(crate::deliveries::DeliveryView::from)
+                .collect(),
         })
     }
 }

@@ -72,6 +72,12 @@ pub struct ServiceConfig {
     /// Metric history older than the store's, read from Prometheus or VictoriaMetrics by RCA,
     /// anomaly timelines and capacity forecasts (none by default: the store alone).
     pub history: Option<HistoryConfig>,
+    /// External systems by name: `{type: slack|jira|grafana|prometheus|..., ...params}`
+    /// (see the README's integration sections).
+    pub integrations:
+        std::collections::BTreeMap<String, aiops_integrations::registry::IntegrationSpec>,
+    /// Where incidents are sent: routes to the integrations, retries.
+    pub notifications: crate::deliveries::NotificationsConfig,
 }
 
 impl Default for ServiceConfig {
@@ -95,6 +101,8 @@ impl Default for ServiceConfig {
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
             history: None,
+            integrations: Default::default(),
+            notifications: Default::default(),
         }
     }
 }
@@ -258,6 +266,8 @@ impl ServiceConfig {
                 "must be at least 1",
             ));
         }
+        let router = crate::deliveries::Router::new(&self.integrations, &self.notifications)?;
+        crate::log_sources::sources(router.integrations(), &self.logs.sources)?;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::error::{Result, ServiceError};
 
 /// `history:`: where history older than the store's comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryConfig {
     /// The Prometheus or VictoriaMetrics to read from: `url`, `auth`, `timeout`, `retries`,

@@ -57,6 +57,9 @@ pub struct LogsConfig {
     pub max_streams: usize,
     /// Longest line (bytes, default 65,536); a longer one is refused with 400.
     pub max_line_bytes: usize,
+    /// Log stores read continuously into the pipeline (integrations of a log-source type:
+    /// `elasticsearch`, `opensearch`).
+    pub sources: Vec<crate::log_sources::LogSourceConfig>,
 }
 
 impl Default for LogsConfig {
@@ -68,6 +71,7 @@ impl Default for LogsConfig {
             checkpoint_interval_s: 30,
             max_streams: 10_000,
             max_line_bytes: 65_536,
+            sources: Vec::new(),
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct Service {
     pub telemetry: Telemetry,
     /// Metric history for analyses: the store, and `history.prometheus` for what is older.
     pub history: History,
+    /// The integrations and the routes of incidents to them.
+    pub router: Arc<crate::deliveries::Router>,
     stop: watch::Sender<bool>,
     tasks: tokio::sync::Mutex<JoinSet<Result<()>>>,
 }
@@ -319,6 +321,27 @@ impl Service {
                 stopped.clone(),
             ));
         }
+        let router = Arc::new(crate::deliveries::Router::new(
+            &config.integrations,
+            &config.notifications,
+        )?);
+        for (source, c) in crate::log_sources::sources(router.integrations(), &config.logs.sources)?
+        {
+            let reader = crate::log_sources::LogSourceReader::new(
+                source,
+                c,
+                store.clone(),
+                logs.clone(),
+                masker.clone(),
+            )?;
+            tasks.spawn(reader.run(stopped.clone()));
+        }
+        if !router.is_empty() {
+            tasks.spawn(crate::deliveries::run(
+                crate::deliveries::Dispatcher::new(store.clone(), router.clone()),
+                stopped.clone(),
+            ));
+        }
         let rate_limiter = crate::rate_limit::RateLimiter::new(config.limits.requests_per_second);
         Ok(Arc::new(Self {
             access: Access::new(store.clone(), jwt),
@@ -335,6 +358,7 @@ impl Service {
             rate_limiter,
             telemetry: Telemetry::default(),
             history,
+            router,
             stop,
             tasks: tokio::sync::Mutex::new(tasks),
         }))

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod anomalies;
+pub mod deliveries;
 pub mod error;
 pub mod logs;
 pub mod records;
@@ -14,6 +15,7 @@ pub use alerts::{
     IncidentUpdate, LoggedAlert,
 };
 pub use anomalies::{AnomalyFilter, AnomalyRow, NewAnomaly};
+pub use deliveries::{DeliveryAttempt, DeliveryRow, NewDelivery};
 pub use error::{Result, StoreError};
 pub use logs::{
     LogAnomalyFilter, LogAnomalyRow, LogLineFilter, LogLineRow, LogStreamRow, LogTemplateRow,

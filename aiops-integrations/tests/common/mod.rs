@@ -1,7 +1,7 @@
-//! Real components from Debian (VictoriaMetrics, Prometheus) run on 127.0.0.1 for a test:
-//! found on `PATH` (or by an environment variable), skipped with a message when missing unless
-//! the run requires them, killed when the test ends. Also used by aiops-server's tests
-//! (`#[path]`).
+//! Real components from Debian (VictoriaMetrics, Prometheus, Alertmanager) run on 127.0.0.1
+//! for a test: found on `PATH` (or by an environment variable), skipped with a message when
+//! missing unless the run requires them, killed when the test ends. Also used by
+//! aiops-server's tests (`#[path]`).
 // Each test file uses only some of them.
 #![allow(dead_code, unreachable_pub)]
 
@@ -226,4 +226,34 @@ pub fn start_nats(binary: &Path, dir: &Path, port: u16) -> Daemon {
         dir.join("nats-data").display().to_string(),
     ];
     Daemon::start(binary, &args, dir, "nats-server", monitor, "/healthz")
+}
+
+/// Alertmanager (Debian's `prometheus-alertmanager`), or `None` when the test must skip
+/// (`AIOPS_REQUIRE_ALERTMANAGER=1` makes a missing binary a failure, `AIOPS_ALERTMANAGER=PATH`
+/// picks another binary).
+pub fn alertmanager_or_skip() -> Option<PathBuf> {
+    binary_or_skip(
+        "prometheus-alertmanager",
+        "AIOPS_ALERTMANAGER",
+        "AIOPS_REQUIRE_ALERTMANAGER",
+    )
+}
+
+/// Starts Alertmanager on a free port, its data under `dir`, clustering off, routing every
+/// alert to a receiver without integrations (nothing is sent anywhere).
+pub fn start_alertmanager(binary: &Path, dir: &Path) -> Daemon {
+    let port = free_port();
+    let cfg = dir.join("alertmanager.yml");
+    std::fs::write(
+        &cfg,
+        "route:\n  receiver: \"null\"\n  group_wait: 1s\nreceivers:\n  - name: \"null\"\n",
+    )
+    .unwrap();
+    let args = [
+        format!("--config.file={}", cfg.display()),
+        format!("--storage.path={}", dir.join("alertmanager-data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--cluster.listen-address=".to_string(),
+    ];
+    Daemon::start(binary, &args, dir, "alertmanager", port, "/-/ready")
 }

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use aiops_core::Labels;
 use aiops_store::{
-    AlertCommit, AlertFilter, AlertRow, AnomalyFilter, AuditFilter, AuditRow, EventRow,
-    IncidentEvent, IncidentFilter, IncidentRow, IncidentUpdate, NewAnomaly, NewSeries, SavedState,
-    Store, StoreError, TokenRow,
+    AlertCommit, AlertFilter, AlertRow, AnomalyFilter, AuditFilter, AuditRow, DeliveryAttempt,
+    EventRow, IncidentEvent, IncidentFilter, IncidentRow, IncidentUpdate, NewAnomaly, NewDelivery,
+    NewSeries, SavedState, Store, StoreError, TokenRow,
 };
 use serde_json::json;
 
@@ -45,6 +45,7 @@ macro_rules! all_behaviours {
             rules_are_unique_by_name_and_crud_works,
             tokens_audit_events_values_and_analyses,
             values_round_trip_exactly,
+            the_delivery_outbox_is_filled_once_and_drained_in_order,
         );
     };
 }
@@ -879,4 +880,104 @@ pub(crate) async fn values_round_trip_exactly(s: &Store) {
     a.lower = Some(-0.0);
     let stored = s.insert_anomalies(std::slice::from_ref(&a)).await.unwrap();
     assert_eq!(s.anomaly(stored[0].id).await.unwrap().anomaly, a);
+}
+
+fn timeline_event(incident: &str, kind: &str) -> IncidentEvent {
+    IncidentEvent {
+        incident_id: incident.into(),
+        at: 1_000,
+        kind: kind.into(),
+        detail: json!({"by": "engine"}),
+    }
+}
+
+fn new_delivery(event_id: i64, incident: &str, channel: &str, kind: &str) -> NewDelivery {
+    NewDelivery {
+        event_id,
+        incident_id: incident.into(),
+        channel: channel.into(),
+        role: "ticket".into(),
+        kind: kind.into(),
+        payload: json!({"title": "t"}),
+    }
+}
+
+pub(crate) async fn the_delivery_outbox_is_filled_once_and_drained_in_order(s: &Store) {
+    s.append_incident_events(&[
+        timeline_event("i1", "opened"),
+        timeline_event("i1", "resolved"),
+    ])
+    .await
+    .unwrap();
+    let evs = s.incident_events_after(0, 10).await.unwrap();
+    assert_eq!(evs.len(), 2);
+    assert!(evs[0].0 < evs[1].0);
+    assert_eq!(
+        s.incident_events_after(evs[0].0, 10).await.unwrap().len(),
+        1
+    );
+    let (e1, e2) = (evs[0].0, evs[1].0);
+    let rows = [
+        new_delivery(e1, "i1", "jira", "opened"),
+        new_delivery(e1, "i1", "slack", "opened"),
+        new_delivery(e2, "i1", "jira", "resolved"),
+    ];
+    assert_eq!(
+        s.enqueue_deliveries(&rows, "cursor", e2, 10).await.unwrap(),
+        3
+    );
+    // Enqueued again (a re-read): nothing added.
+    assert_eq!(
+        s.enqueue_deliveries(&rows, "cursor", e2, 11).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        s.value("cursor").await.unwrap().as_deref(),
+        Some(&*e2.to_string())
+    );
+    assert_eq!(s.delivery_counts().await.unwrap(), (3, 0, 0));
+    // The jira close waits for the jira open.
+    let due = s.due_deliveries(100, 10).await.unwrap();
+    let names: Vec<_> = due
+        .iter()
+        .map(|d| (d.channel.as_str(), d.kind.as_str()))
+        .collect();
+    assert_eq!(names, [("jira", "opened"), ("slack", "opened")]);
+    // A failed attempt is retried later; the close still waits.
+    let retry = DeliveryAttempt {
+        status: "pending".into(),
+        error: Some("HTTP 503".into()),
+        result: None,
+        next_at: 200,
+    };
+    s.record_delivery_attempt(due[0].id, &retry, 100)
+        .await
+        .unwrap();
+    let due = s.due_deliveries(150, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].channel, "slack");
+    let done = DeliveryAttempt {
+        status: "delivered".into(),
+        error: None,
+        result: Some(json!({"key": "OPS-1"})),
+        next_at: 200,
+    };
+    let jira_open = s.deliveries_of_incident("i1").await.unwrap()[0].id;
+    s.record_delivery_attempt(jira_open, &done, 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.delivered_result("i1", "jira", "opened").await.unwrap(),
+        Some(json!({"key": "OPS-1"}))
+    );
+    let due = s.due_deliveries(300, 10).await.unwrap();
+    let names: Vec<_> = due
+        .iter()
+        .map(|d| (d.channel.as_str(), d.kind.as_str()))
+        .collect();
+    assert_eq!(names, [("slack", "opened"), ("jira", "resolved")]);
+    let all = s.deliveries_of_incident("i1").await.unwrap();
+    assert_eq!(all[0].attempts, 2);
+    assert_eq!(all[0].status, "delivered");
+    assert_eq!(all[0].last_error, None);
 }

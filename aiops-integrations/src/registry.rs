@@ -1,0 +1,295 @@
+//! Integrations built from configuration: a map of names to `{type: SYSTEM, ...params}`.
+//!
+//! ```yaml
+//! integrations:
+//!   metrics: {type: prometheus, url: "http://127.0.0.1:9090"}
+//! ```
+//!
+//! Each entry's parameters are read into its system's `Params` (unknown keys refused, with
+//! their path), validated and built into a client; the [`Integration`] holds it under every
+//! role it plays. An unknown `type` is an error that lists the known ones.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{IntegrationError, Result};
+use crate::prometheus::{MetricSource, PrometheusClient, PrometheusParams};
+use crate::traits::{AlertSink, Annotator, LogSource, Notifier, Ticketing};
+
+/// One entry of the `integrations` map: its `type` and the system's parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct IntegrationSpec {
+    /// The system (`slack`, `jira`...): one of [`KNOWN_TYPES`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The system's parameters.
+    #[serde(flatten)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The systems an entry's `type` may name.
+pub const KNOWN_TYPES: &[&str] = &[
+    "alertmanager",
+    "dingtalk",
+    "elasticsearch",
+    "email",
+    "grafana",
+    "jira",
+    "opensearch",
+    "pagerduty",
+    "prometheus",
+    "servicenow",
+    "slack",
+    "victoriametrics",
+    "webhook",
+];
+
+/// A built integration: its client under each role it plays.
+#[derive(Debug, Clone, Default)]
+pub struct Integration {
+    /// Its name in the configuration.
+    pub name: String,
+    /// Its `type`.
+    pub kind: String,
+    /// As a metric source.
+    pub metric_source: Option<Arc<dyn MetricSource>>,
+    /// As a notifier.
+    pub notifier: Option<Arc<dyn Notifier>>,
+    /// As a ticketing system.
+    pub ticketing: Option<Arc<dyn Ticketing>>,
+    /// As an annotator.
+    pub annotator: Option<Arc<dyn Annotator>>,
+    /// As an alert sink.
+    pub alert_sink: Option<Arc<dyn AlertSink>>,
+    /// As a log source.
+    pub log_source: Option<Arc<dyn LogSource>>,
+}
+
+impl Integration {
+    /// The roles it plays (`notify`, `ticket`, `annotate`, `metrics`, `alerts`, `logs`).
+    pub fn roles(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.notifier.is_some() {
+            out.push("notify");
+        }
+        if self.ticketing.is_some() {
+            out.push("ticket");
+        }
+        if self.annotator.is_some() {
+            out.push("annotate");
+        }
+        if self.metric_source.is_some() {
+            out.push("metrics");
+        }
+        if self.alert_sink.is_some() {
+            out.push("alerts");
+        }
+        if self.log_source.is_some() {
+            out.push("logs");
+        }
+        out
+    }
+}
+
+/// Reads `spec`'s parameters as `P`; errors name the entry and the key.
+fn params<P: DeserializeOwned>(name: &str, spec: &IntegrationSpec) -> Result<P> {
+    let value = serde_json::Value::Object(spec.params.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        IntegrationError::Config {
+            system: "integrations",
+            key: if path == "." {
+                name.to_string()
+            } else {
+                format!("{name}.{path}")
+            },
+            reason: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Builds the integration `name` from its entry; reads its secrets.
+pub fn build(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
+    let mut out = Integration {
+        name: name.to_string(),
+        kind: spec.kind.clone(),
+        ..Integration::default()
+    };
+    match spec.kind.as_str() {
+        "prometheus" | "victoriametrics" => {
+            let p: PrometheusParams = params(name, spec)?;
+            out.metric_source = Some(Arc::new(PrometheusClient::from_params(&p)?));
+        }
+        "alertmanager" => {
+            let p: crate::alertmanager_client::AlertmanagerParams = params(name, spec)?;
+            out.alert_sink = Some(Arc::new(
+                crate::alertmanager_client::AlertmanagerClient::from_params(&p)?,
+            ));
+        }
+        "grafana" => {
+            let p: crate::grafana::GrafanaParams = params(name, spec)?;
+            out.annotator = Some(Arc::new(crate::grafana::GrafanaClient::from_params(&p)?));
+        }
+        "elasticsearch" | "opensearch" => {
+            let mut spec = spec.clone();
+            if spec.kind == "opensearch" {
+                spec.params
+                    .entry("flavor")
+                    .or_insert_with(|| serde_json::Value::from("opensearch"));
+            }
+            let p: crate::elasticsearch::ElasticsearchParams = params(name, &spec)?;
+            out.log_source = Some(Arc::new(
+                crate::elasticsearch::ElasticsearchClient::from_params(&p)?,
+            ));
+        }
+        "slack" => {
+            let p: crate::slack::SlackParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::slack::SlackNotifier::from_params(&p)?));
+        }
+        "dingtalk" => {
+            let p: crate::dingtalk::DingTalkParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::dingtalk::DingTalkNotifier::from_params(
+                &p,
+            )?));
+        }
+        "email" => {
+            let p: crate::email::EmailParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::email::EmailNotifier::from_params(&p)?));
+        }
+        "webhook" => {
+            let p: crate::webhook::WebhookParams = params(name, spec)?;
+            out.notifier = Some(Arc::new(crate::webhook::WebhookNotifier::from_params(&p)?));
+        }
+        "jira" => {
+            let p: crate::jira::JiraParams = params(name, spec)?;
+            out.ticketing = Some(Arc::new(crate::jira::JiraClient::from_params(&p)?));
+        }
+        "servicenow" => {
+            let p: crate::servicenow::ServiceNowParams = params(name, spec)?;
+            out.ticketing = Some(Arc::new(crate::servicenow::ServiceNowClient::from_params(
+                &p,
+            )?));
+        }
+        "pagerduty" => {
+            let p: crate::pagerduty::PagerDutyParams = params(name, spec)?;
+            out.ticketing = Some(Arc::new(crate::pagerduty::PagerDutyClient::from_params(
+                &p,
+            )?));
+        }
+        other => {
+            return Err(IntegrationError::Config {
+                system: "integrations",
+                key: format!("{name}.type"),
+                reason: format!("unknown type {other:?}; known: {}", KNOWN_TYPES.join(", ")),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Builds every entry of a map.
+pub fn build_all(
+    specs: &BTreeMap<String, IntegrationSpec>,
+) -> Result<BTreeMap<String, Integration>> {
+    specs
+        .iter()
+        .map(|(name, spec)| Ok((name.clone(), build(name, spec)?)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> IntegrationSpec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn entries_build_by_type_and_errors_name_the_entry_and_key() {
+        let i = build(
+            "m",
+            &spec(r#"{"type": "prometheus", "url": "http://127.0.0.1:9090"}"#),
+        )
+        .unwrap();
+        assert_eq!(i.roles(), ["metrics"]);
+        let e = build(
+            "m",
+            &spec(r#"{"type": "prometheus", "url": "x", "nope": 1}"#),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("m") && e.contains("nope"), "{e}");
+        let e = build("m", &spec(r#"{"type": "smoke-signals"}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("m.type") && e.contains("prometheus"), "{e}");
+        let e = build("m", &spec(r#"{"type": "prometheus", "url": "ftp://x"}"#))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("url"), "{e}");
+    }
+
+    #[test]
+    fn every_type_builds_with_its_roles() {
+        let cases = [
+            (
+                r#"{"type": "slack", "url": {"value": "https://hooks.slack.com/services/T/B/x"}}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "dingtalk", "access_token": {"value": "t"}}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "email", "host": "127.0.0.1", "tls": "none", "from": "aiops@example.com", "to": ["ops@example.com"]}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "webhook", "url": "http://127.0.0.1:9/hook"}"#,
+                "notify",
+            ),
+            (
+                r#"{"type": "jira", "url": "https://example.atlassian.net", "project": "OPS", "auth": {"bearer": {"value": "t"}}}"#,
+                "ticket",
+            ),
+            (
+                r#"{"type": "pagerduty", "routing_key": {"value": "0123456789abcdef0123456789abcdef"}}"#,
+                "ticket",
+            ),
+            (
+                r#"{"type": "grafana", "url": "http://127.0.0.1:3000", "auth": {"bearer": {"value": "t"}}}"#,
+                "annotate",
+            ),
+            (
+                r#"{"type": "alertmanager", "url": "http://127.0.0.1:9093"}"#,
+                "alerts",
+            ),
+            (
+                r#"{"type": "opensearch", "url": "http://127.0.0.1:9200", "index": "logs-*"}"#,
+                "logs",
+            ),
+            (
+                r#"{"type": "victoriametrics", "url": "http://127.0.0.1:8428"}"#,
+                "metrics",
+            ),
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for (json, role) in cases {
+            let s = spec(json);
+            let i = build("x", &s).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(i.roles(), [role], "{json}");
+            seen.insert(s.kind);
+        }
+        let e = build("x", &spec(r#"{"type": "nope"}"#))
+            .unwrap_err()
+            .to_string();
+        for t in KNOWN_TYPES {
+            assert!(e.contains(t), "{e}");
+        }
+        assert!(seen.len() >= 10);
+    }
+}

@@ -1,0 +1,22 @@
+-- Notifications, tickets and annotations to deliver to integrations: one row per incident
+-- timeline entry and channel, inserted in the transaction that moves the dispatcher's cursor
+-- over the timeline, so none is lost or made twice; retried until delivered or given up.
+CREATE TABLE deliveries (
+    id BIGSERIAL PRIMARY KEY,
+    event_id BIGINT NOT NULL,
+    incident_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    role TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL,
+    last_error TEXT,
+    result TEXT,
+    next_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (event_id, channel)
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_at);
+CREATE INDEX deliveries_incident ON deliveries (incident_id, channel, id);

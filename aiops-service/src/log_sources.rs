@@ -311,7 +311,10 @@ mod tests {
         assert_eq!(all.lines.len(), 25);
         let text = serde_json::to_string(&all.lines).unwrap();
         assert!(text.contains("request 24 served"), "{text}");
-        assert!(all.lines.iter().all(|l| l.stream.contains("env=\"prod\"")), "{text}");
+        assert!(
+            all.lines.iter().all(|l| l.stream.contains("env=\"prod\"")),
+            "{text}"
+        );
         assert!(text.contains("\"service\":\"cart\""), "{text}");
     }
 

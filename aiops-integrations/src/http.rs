@@ -471,13 +471,14 @@ pub struct HttpClient {
 /// A token bucket shared by the clones of one client: `rate` tokens a second, at most `rate`
 /// (and at least one) held.
 #[derive(Debug)]
-struct RateLimiter {
+pub struct RateLimiter {
     rate: f64,
     state: tokio::sync::Mutex<(f64, tokio::time::Instant)>,
 }
 
 impl RateLimiter {
-    fn new(rate: f64) -> Self {
+    /// A bucket of `rate` tokens a second (positive and finite: checked by the caller).
+    pub fn new(rate: f64) -> Self {
         Self {
             rate,
             state: tokio::sync::Mutex::new((rate.max(1.0), tokio::time::Instant::now())),
@@ -485,7 +486,7 @@ impl RateLimiter {
     }
 
     /// Waits for a token. The lock is held while waiting, so waiters are served in order.
-    async fn acquire(&self) {
+    pub async fn acquire(&self) {
         let mut state = self.state.lock().await;
         let cap = self.rate.max(1.0);
         let now = tokio::time::Instant::now();

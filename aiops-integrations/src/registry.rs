@@ -8,6 +8,10 @@
 //! Each entry's parameters are read into its system's `Params` (unknown keys refused, with
 //! their path), validated and built into a client; the [`Integration`] holds it under every
 //! role it plays. An unknown `type` is an error that lists the known ones.
+//!
+//! Every entry also takes `rate_limit`: at most that many calls a second (averaged, bursts of
+//! one second's worth) to the system through its notifier, ticketing, annotator and alert
+//! sink roles; calls over it wait, none is dropped.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,8 +20,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{IntegrationError, Result};
+use crate::http::RateLimiter;
 use crate::prometheus::{MetricSource, PrometheusClient, PrometheusParams};
-use crate::traits::{AlertSink, Annotator, LogSource, Notifier, Ticketing};
+use crate::traits::{
+    AlertSink, Annotation, Annotator, BoxFuture, Delivery, LogSource, Notification, Notifier,
+    TicketRef, Ticketing,
+};
 
 /// One entry of the `integrations` map: its `type` and the system's parameters.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -113,6 +121,28 @@ fn params<P: DeserializeOwned>(name: &str, spec: &IntegrationSpec) -> Result<P> 
 
 /// Builds the integration `name` from its entry; reads its secrets.
 pub fn build(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
+    let mut spec = spec.clone();
+    let rate = match spec.params.remove("rate_limit") {
+        None => None,
+        Some(v) => match v.as_f64() {
+            Some(r) if r.is_finite() && r > 0.0 => Some(r),
+            _ => {
+                return Err(IntegrationError::Config {
+                    system: "integrations",
+                    key: format!("{name}.rate_limit"),
+                    reason: format!("{v} is not a positive number of calls a second"),
+                });
+            }
+        },
+    };
+    let built = build_roles(name, &spec)?;
+    Ok(match rate {
+        Some(r) => limited(built, Arc::new(RateLimiter::new(r))),
+        None => built,
+    })
+}
+
+fn build_roles(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
     let mut out = Integration {
         name: name.to_string(),
         kind: spec.kind.clone(),
@@ -188,6 +218,105 @@ pub fn build(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
         }
     }
     Ok(out)
+}
+
+/// A role's client behind a rate limit.
+#[derive(Debug)]
+struct Limited<T: ?Sized> {
+    inner: Arc<T>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl<T: ?Sized> Limited<T> {
+    fn wrap(inner: Arc<T>, limiter: &Arc<RateLimiter>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            limiter: limiter.clone(),
+        })
+    }
+}
+
+impl Notifier for Limited<dyn Notifier> {
+    fn system(&self) -> &'static str {
+        self.inner.system()
+    }
+    fn notify<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<Delivery>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.notify(n).await
+        })
+    }
+}
+
+impl Ticketing for Limited<dyn Ticketing> {
+    fn system(&self) -> &'static str {
+        self.inner.system()
+    }
+    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.open(n).await
+        })
+    }
+    fn update<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.update(t, n).await
+        })
+    }
+    fn close<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.close(t, n).await
+        })
+    }
+}
+
+impl Annotator for Limited<dyn Annotator> {
+    fn system(&self) -> &'static str {
+        self.inner.system()
+    }
+    fn annotate<'a>(&'a self, a: &'a Annotation) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.annotate(a).await
+        })
+    }
+    fn update<'a>(&'a self, id: &'a str, a: &'a Annotation) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.update(id, a).await
+        })
+    }
+}
+
+impl AlertSink for Limited<dyn AlertSink> {
+    fn system(&self) -> &'static str {
+        self.inner.system()
+    }
+    fn push<'a>(&'a self, alerts: &'a [aiops_core::Alert]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.limiter.acquire().await;
+            self.inner.push(alerts).await
+        })
+    }
+}
+
+/// `i` with its outbound roles behind `limiter`.
+fn limited(mut i: Integration, limiter: Arc<RateLimiter>) -> Integration {
+    if let Some(n) = i.notifier.take() {
+        i.notifier = Some(Limited::wrap(n, &limiter));
+    }
+    if let Some(t) = i.ticketing.take() {
+        i.ticketing = Some(Limited::wrap(t, &limiter));
+    }
+    if let Some(a) = i.annotator.take() {
+        i.annotator = Some(Limited::wrap(a, &limiter));
+    }
+    if let Some(s) = i.alert_sink.take() {
+        i.alert_sink = Some(Limited::wrap(s, &limiter));
+    }
+    i
 }
 
 /// Builds every entry of a map.
@@ -291,5 +420,43 @@ mod tests {
             assert!(e.contains(t), "{e}");
         }
         assert!(seen.len() >= 10);
+    }
+
+    #[tokio::test]
+    async fn a_rate_limit_spaces_the_calls_of_every_role() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new().route("/hook", axum::routing::post(|| async { "ok" }));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let i = build(
+            "hook",
+            &spec(&format!(
+                r#"{{"type": "webhook", "url": "http://{addr}/hook", "rate_limit": 10}}"#
+            )),
+        )
+        .unwrap();
+        let n = crate::traits::tests::sample();
+        let notifier = i.notifier.unwrap();
+        let t0 = std::time::Instant::now();
+        for _ in 0..15 {
+            notifier.notify(&n).await.unwrap();
+        }
+        // Ten at once, then five more at ten a second.
+        assert!(
+            t0.elapsed() >= std::time::Duration::from_millis(450),
+            "{:?}",
+            t0.elapsed()
+        );
+        for bad in ["0", "-1", "\"x\""] {
+            let e = build(
+                "hook",
+                &spec(&format!(
+                    r#"{{"type": "webhook", "url": "http://{addr}/hook", "rate_limit": {bad}}}"#
+                )),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("hook.rate_limit"), "{e}");
+        }
     }
 }

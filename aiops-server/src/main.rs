@@ -18,6 +18,7 @@ mod serve;
 mod source_args;
 mod table;
 mod token_cmd;
+mod workflow_cmd;
 
 use std::process::ExitCode;
 
@@ -74,6 +75,10 @@ enum Command {
     /// API tokens of the service (stored as hashes; a new token is printed once).
     #[command(subcommand)]
     Token(token_cmd::TokenCommand),
+    /// Workflows: check files (`workflow lint`) and run them on an event (`workflow run`,
+    /// with --dry-run to see what each step would do).
+    #[command(subcommand)]
+    Workflow(workflow_cmd::WorkflowCommand),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +95,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Push(args) => push_cmd::run(args),
         Command::Token(cmd) => token_cmd::run(cmd),
+        Command::Workflow(cmd) => workflow_cmd::run(cmd),
         Command::Logs(cmd) => logs_cmd::run(cmd),
         Command::DetectMulti(args) => multi_cmd::run(args),
         Command::Forecast(args) => forecast_cmd::run_forecast(args),

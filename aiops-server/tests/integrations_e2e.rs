@@ -392,6 +392,7 @@ integrations:
 notifications:
   public_url: https://aiops.example.com
   interval_ms: 200
+  annotate_events: [grafana]
   routes:
     - severity: [high, critical]
       channels: [team-slack, ding, jira, grafana]
@@ -478,6 +479,25 @@ alerting:
     };
     assert!(done, "{issue} not closed");
 
+    // A deployment posted to aiops is marked on Grafana too.
+    let r = aiops.post_json(
+        "/api/v1/events",
+        &ingest,
+        &json!({"source": "ci", "event_type": "deployment", "resource": "checkout", "version": "v42"}),
+    );
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    wait_for(&seen, "grafana.create", 2, &prom, 10);
+    {
+        let s = seen.lock().unwrap();
+        let ann = &s.calls.iter().rfind(|c| c.0 == "grafana.create").unwrap().1;
+        let tags = ann["tags"].to_string();
+        assert!(
+            tags.contains("deployment") && tags.contains("resource:checkout"),
+            "{ann}"
+        );
+        assert!(ann["text"].as_str().unwrap().contains("v42"), "{ann}");
+    }
+
     // The incident lists every delivery, delivered, with the Jira key.
     let incidents: Value = aiops
         .get("/api/v1/incidents?status=resolved", &viewer)
@@ -493,7 +513,17 @@ alerting:
         .unwrap();
     assert_eq!(detail["status"], "resolved", "{detail}");
     let deliveries = detail["deliveries"].as_array().unwrap();
-    assert_eq!(deliveries.len(), 8, "{detail}");
+    // One `opened` and one `resolved` per channel (and an `updated` comment on the issue if
+    // the automatic RCA finished first).
+    for channel in ["team-slack", "ding", "jira", "grafana"] {
+        for kind in ["opened", "resolved"] {
+            let n = deliveries
+                .iter()
+                .filter(|d| d["channel"] == channel && d["kind"] == kind)
+                .count();
+            assert_eq!(n, 1, "{channel} {kind}: {detail}");
+        }
+    }
     assert!(
         deliveries.iter().all(|d| d["status"] == "delivered"),
         "{detail}"

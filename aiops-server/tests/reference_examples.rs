@@ -29,6 +29,9 @@ const TAGS: &[&str] = &[
     "causal-knowledge",
     "run",
     "service-config",
+    "workflow",
+    "workflow-event",
+    "workflow-remediation",
 ];
 
 /// One fenced block of the page.
@@ -394,6 +397,46 @@ fn check(ctx: &Ctx, b: &Block, tag: &str) -> Result<(), String> {
         }
         "run" => run_commands(ctx, b),
         "service-config" => run(ctx, &["serve", "--config", &f, "--check"]).map(|_| ()),
+        "workflow" => run(ctx, &["workflow", "lint", &f]).map(|_| ()),
+        "workflow-remediation" => {
+            let w = ctx.path(Path::new(
+                b.attr("workflows").ok_or("needs workflows=FILE")?,
+            ));
+            let e = ctx.path(Path::new(b.attr("event").ok_or("needs event=FILE")?));
+            let args = [
+                "workflow",
+                "run",
+                &w,
+                "--event",
+                &e,
+                "--remediation",
+                &f,
+                "--dry-run",
+            ];
+            json(&run(ctx, &args)?).map(|_| ())
+        }
+        "workflow-event" => {
+            let w = ctx.path(Path::new(
+                b.attr("workflows").ok_or("needs workflows=FILE")?,
+            ));
+            let v = json(&run(
+                ctx,
+                &["workflow", "run", &w, "--event", &f, "--dry-run"],
+            )?)?;
+            match b.attr("would-run") {
+                Some(step) => {
+                    let s = v["steps"]
+                        .as_array()
+                        .and_then(|a| a.iter().find(|x| x["name"] == step))
+                        .ok_or(format!("no step {step} in {v}"))?;
+                    if s["status"] != "would_run" {
+                        return Err(format!("step {step} is {}, not would_run", s["status"]));
+                    }
+                    Ok(())
+                }
+                None => Ok(()),
+            }
+        }
         _ => unreachable!("tags are checked before"),
     }
 }

@@ -44,6 +44,9 @@ use crate::error::{Result, ServiceError};
 /// The named value holding the id of the last timeline entry turned into deliveries.
 pub const CURSOR_KEY: &str = "deliveries.cursor";
 
+/// The named value holding the id of the last operational event turned into annotations.
+pub const EVENTS_CURSOR_KEY: &str = "deliveries.events_cursor";
+
 /// Timeline entries re-read behind the cursor at each pass.
 pub const REWIND: i64 = 256;
 
@@ -86,6 +89,9 @@ pub struct NotificationsConfig {
     pub max_backoff_s: u64,
     /// How often the outbox is read, milliseconds (default 1000).
     pub interval_ms: u64,
+    /// Annotators (integration names) that mark operational events (`POST /api/v1/events`:
+    /// deployments, configuration changes) on dashboards.
+    pub annotate_events: Vec<String>,
     /// Longest time one delivery may take before it is counted failed and retried, seconds
     /// (default 120; the integration's own timeout and retries come first).
     pub lease_s: u64,
@@ -101,6 +107,7 @@ impl Default for NotificationsConfig {
             backoff_s: 5,
             max_backoff_s: 600,
             interval_ms: 1_000,
+            annotate_events: Vec::new(),
             lease_s: 120,
         }
     }
@@ -190,6 +197,15 @@ impl Router {
                 continue_matching: r.continue_matching,
             });
         }
+        for (j, c) in config.annotate_events.iter().enumerate() {
+            let key = format!("notifications.annotate_events[{j}]");
+            if integrations.get(c).and_then(Role::of) != Some(Role::Annotate) {
+                return Err(ServiceError::invalid_config(
+                    key,
+                    format!("{c:?} is not an annotator integration (type grafana)"),
+                ));
+            }
+        }
         if config.max_attempts == 0 || config.interval_ms == 0 || config.lease_s == 0 {
             return Err(ServiceError::invalid_config(
                 "notifications",
@@ -205,7 +221,46 @@ impl Router {
 
     /// Whether there is anything to deliver to.
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty() && self.integrations.values().all(|i| Role::of(i).is_none())
+        self.routes.is_empty()
+            && self.config.annotate_events.is_empty()
+            && self.integrations.values().all(|i| Role::of(i).is_none())
+    }
+
+    /// The annotations an operational event calls for: one per `annotate_events` channel,
+    /// under the pseudo-incident `event:<id>`.
+    pub fn event_deliveries(&self, e: &aiops_store::EventRow) -> Vec<NewDelivery> {
+        let mut tags = vec!["aiops".to_string(), e.event_type.clone()];
+        tags.push(format!("source:{}", e.source));
+        if let Some(r) = &e.resource {
+            tags.push(format!("resource:{r}"));
+        }
+        let what = e.body["description"]
+            .as_str()
+            .or(e.body["version"].as_str())
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        let text = match &e.resource {
+            Some(r) => format!("{} of {r}{what}", e.event_type),
+            None => format!("{}{what}", e.event_type),
+        };
+        let ann = Annotation {
+            time: e.at,
+            time_end: None,
+            tags,
+            text,
+        };
+        self.config
+            .annotate_events
+            .iter()
+            .map(|c| NewDelivery {
+                event_id: e.id,
+                incident_id: format!("event:{}", e.id),
+                channel: c.clone(),
+                role: Role::Annotate.as_str().into(),
+                kind: "event".into(),
+                payload: serde_json::to_value(&ann).unwrap_or_default(),
+            })
+            .collect()
     }
 
     /// The built integrations, by name.
@@ -460,6 +515,39 @@ impl Dispatcher {
         }
     }
 
+    /// Turns new operational events into annotations; returns how many were enqueued.
+    pub async fn enqueue_events(&self, now: TimestampMs) -> Result<usize> {
+        if self.router.config.annotate_events.is_empty() {
+            return Ok(0);
+        }
+        let cursor: i64 = self
+            .store
+            .value(EVENTS_CURSOR_KEY)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut after = (cursor - REWIND).max(0);
+        let mut total = 0;
+        loop {
+            let events = self.store.events_after(after, BATCH).await?;
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(total);
+            };
+            let rows: Vec<NewDelivery> = events
+                .iter()
+                .flat_map(|e| self.router.event_deliveries(e))
+                .collect();
+            total += self
+                .store
+                .enqueue_deliveries(&rows, EVENTS_CURSOR_KEY, last.max(cursor), now)
+                .await? as usize;
+            if events.len() < BATCH {
+                return Ok(total);
+            }
+            after = last;
+        }
+    }
+
     /// Makes the deliveries due at `now`.
     pub async fn dispatch(&self, now: TimestampMs) -> Result<PassReport> {
         let mut report = PassReport::default();
@@ -511,7 +599,7 @@ impl Dispatcher {
 
     /// One pass: enqueue, then dispatch.
     pub async fn pass(&self, now: TimestampMs) -> Result<PassReport> {
-        let enqueued = self.enqueue(now).await?;
+        let enqueued = self.enqueue(now).await? + self.enqueue_events(now).await?;
         let mut r = self.dispatch(now).await?;
         r.enqueued = enqueued;
         Ok(r)
@@ -530,11 +618,21 @@ impl Dispatcher {
         let Some(integration) = self.router.integrations.get(&d.channel) else {
             return Err(config_error("the integration is no longer configured"));
         };
-        let n: Notification =
-            serde_json::from_value(d.payload.clone()).map_err(|e| IntegrationError::Payload {
-                system: "notifications",
-                message: format!("stored delivery {}: {e}", d.id),
-            })?;
+        let payload_error = |e: serde_json::Error| IntegrationError::Payload {
+            system: "notifications",
+            message: format!("stored delivery {}: {e}", d.id),
+        };
+        if d.kind == "event" {
+            let a = integration
+                .annotator
+                .as_ref()
+                .ok_or_else(|| config_error("not an annotator"))?;
+            let ann: Annotation =
+                serde_json::from_value(d.payload.clone()).map_err(payload_error)?;
+            let id = a.annotate(&ann).await?;
+            return Ok(json!({"id": id}));
+        }
+        let n: Notification = serde_json::from_value(d.payload.clone()).map_err(payload_error)?;
         match d.role.as_str() {
             "notify" => {
                 let notifier = integration

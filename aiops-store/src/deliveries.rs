@@ -4,7 +4,7 @@
 //! The dispatcher reads timeline entries after its cursor ([`Store::incident_events_after`]),
 //! and [`Store::enqueue_deliveries`] inserts the deliveries they call for and moves the cursor
 //! in one transaction: an entry is turned into deliveries exactly once, even across a crash.
-//! A delivery is unique per (timeline entry, channel), so reading some entries again (the
+//! A delivery is unique per (incident, timeline entry, channel), so reading some entries again (the
 //! dispatcher re-reads a few behind its cursor, in case a concurrent transaction committed a
 //! lower id late) adds nothing.
 //!
@@ -174,7 +174,7 @@ impl Store {
                     now.into(),
                 ]);
             }
-            q.push(" ON CONFLICT (event_id, channel) DO NOTHING");
+            q.push(" ON CONFLICT (incident_id, event_id, channel) DO NOTHING");
             added += q.query().execute(&mut *tx).await?.rows_affected();
         }
         let mut q = Sql::new("INSERT INTO kv (k, v, updated_at) VALUES ");

@@ -297,6 +297,26 @@ impl Store {
             .collect()
     }
 
+    /// Events with an id over `after`, in id order, at most `limit`.
+    pub async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventRow>> {
+        let mut q =
+            Sql::new("SELECT id, at, source, event_type, resource, body FROM events WHERE id > ");
+        q.bind(after).push(" ORDER BY id LIMIT ").bind(limit as i64);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EventRow {
+                    id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    source: r.try_get(2)?,
+                    event_type: r.try_get(3)?,
+                    resource: r.try_get(4)?,
+                    body: json("event", &r.try_get::<String, _>(5)?)?,
+                })
+            })
+            .collect()
+    }
+
     /// Stores a new token.
     pub async fn insert_token(&self, t: &TokenRow) -> Result<()> {
         let mut q = Sql::new(

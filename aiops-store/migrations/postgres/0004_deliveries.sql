@@ -1,5 +1,5 @@
 -- Notifications, tickets and annotations to deliver to integrations: one row per incident
--- timeline entry and channel, inserted in the transaction that moves the dispatcher's cursor
+-- timeline entry (or operational event) and channel, inserted in the transaction that moves the dispatcher's cursor
 -- over the timeline, so none is lost or made twice; retried until delivered or given up.
 CREATE TABLE deliveries (
     id BIGSERIAL PRIMARY KEY,
@@ -16,7 +16,7 @@ CREATE TABLE deliveries (
     next_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
-    UNIQUE (event_id, channel)
+    UNIQUE (incident_id, event_id, channel)
 );
 CREATE INDEX deliveries_due ON deliveries (status, next_at);
 CREATE INDEX deliveries_incident ON deliveries (incident_id, channel, id);

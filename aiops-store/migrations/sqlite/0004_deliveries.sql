@@ -1,5 +1,5 @@
 -- Notifications, tickets and annotations to deliver to integrations: one row per incident
--- timeline entry and channel, inserted in the transaction that moves the dispatcher's cursor
+-- timeline entry (or operational event) and channel, inserted in the transaction that moves the dispatcher's cursor
 -- over the timeline, so none is lost or made twice; retried until delivered or given up.
 CREATE TABLE deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -16,7 +16,7 @@ CREATE TABLE deliveries (
     next_at INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
-    UNIQUE (event_id, channel)
+    UNIQUE (incident_id, event_id, channel)
 );
 CREATE INDEX deliveries_due ON deliveries (status, next_at);
 CREATE INDEX deliveries_incident ON deliveries (incident_id, channel, id);

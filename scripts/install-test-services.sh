@@ -8,6 +8,8 @@
 #                            aiops-integrations/tests/prometheus.rs
 #   victoria-metrics:        aiops-integrations/tests/prometheus.rs, aiops-server/tests/
 #                            prometheus_source.rs (started on a free port, temporary data dir)
+#   nats-server:             aiops-integrations/tests/nats.rs (JetStream, started on a free port
+#                            with a temporary store, restarted on it)
 #   postgresql:              aiops-store/tests/postgres.rs, aiops-server/tests/serve_postgres.rs
 #                            (the tests run initdb + postgres from /usr/lib/postgresql/*/bin as
 #                            a non-root user in a temporary folder; the packaged cluster and
@@ -27,6 +29,7 @@ missing=()
 command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
+command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 have_postgres || missing+=(postgresql)
 
 if [ ${#missing[@]} -eq 0 ]; then

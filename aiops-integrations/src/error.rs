@@ -107,6 +107,15 @@ pub enum IntegrationError {
         /// The system's message.
         message: String,
     },
+    /// A message bus (NATS, Kafka) refused or failed an operation: connect, publish, fetch,
+    /// acknowledge. Never holds a credential.
+    #[error("{system}: {reason}")]
+    Bus {
+        /// The system (`nats`, `kafka`).
+        system: &'static str,
+        /// What failed and the client's reason.
+        reason: String,
+    },
 }
 
 /// Result alias of `aiops-integrations`.

@@ -2,6 +2,7 @@
 
 pub mod alertmanager;
 pub mod alertmanager_client;
+pub mod bus;
 pub mod dingtalk;
 pub mod elasticsearch;
 pub mod email;
@@ -9,6 +10,9 @@ pub mod error;
 pub mod grafana;
 pub mod http;
 pub mod jira;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+pub mod nats;
 pub mod pagerduty;
 pub mod prometheus;
 pub mod registry;

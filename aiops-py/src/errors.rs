@@ -463,7 +463,7 @@ fn eval_kind(e: &EvalError) -> (usize, Kind<'_>) {
 }
 
 /// Variants of `IntegrationError`.
-const INTEGRATION_VARIANTS: usize = 10;
+const INTEGRATION_VARIANTS: usize = 11;
 
 fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
     match e {
@@ -477,6 +477,7 @@ fn integration_kind(e: &IntegrationError) -> (usize, Kind<'_>) {
         IntegrationError::Unreachable { .. } => (7, Kind::Remote),
         IntegrationError::Status { .. } => (8, Kind::Remote),
         IntegrationError::Remote { .. } => (9, Kind::Remote),
+        IntegrationError::Bus { .. } => (10, Kind::Remote),
     }
 }
 
@@ -842,6 +843,10 @@ fn samples() -> Vec<(&'static str, usize, usize, Error)> {
             status: 400,
             error_type: s(),
             message: s(),
+        },
+        IntegrationError::Bus {
+            system: "x",
+            reason: s(),
         },
     ];
     let mut out = Vec::new();

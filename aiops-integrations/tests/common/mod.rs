@@ -90,6 +90,20 @@ impl Daemon {
         }
     }
 
+    /// Stops it with SIGTERM (a clean shutdown that saves its state), killing it after 15 s.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(15) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// What it wrote on standard error.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -186,6 +200,32 @@ pub fn start_prometheus(binary: &Path, dir: &Path) -> Daemon {
         format!("--web.listen-address=127.0.0.1:{port}"),
     ];
     Daemon::start(binary, &args, dir, "prometheus", port, "/-/ready")
+}
+
+/// nats-server (Debian's `nats-server`), or `None` when the test must skip
+/// (`AIOPS_REQUIRE_NATS=1` makes a missing binary a failure, `AIOPS_NATS=PATH` picks another
+/// binary).
+pub fn nats_or_skip() -> Option<PathBuf> {
+    binary_or_skip("nats-server", "AIOPS_NATS", "AIOPS_REQUIRE_NATS")
+}
+
+/// Starts nats-server with JetStream on `127.0.0.1:port`, its store under `dir/nats-data`
+/// (kept across restarts on the same `dir`), its monitoring on a free port; returns once
+/// `/healthz` answers 200. The client URL is `nats://127.0.0.1:port`.
+pub fn start_nats(binary: &Path, dir: &Path, port: u16) -> Daemon {
+    let monitor = free_port();
+    let args = [
+        "-js".to_string(),
+        "-a".to_string(),
+        "127.0.0.1".to_string(),
+        "-p".to_string(),
+        port.to_string(),
+        "-m".to_string(),
+        monitor.to_string(),
+        "-sd".to_string(),
+        dir.join("nats-data").display().to_string(),
+    ];
+    Daemon::start(binary, &args, dir, "nats-server", monitor, "/healthz")
 }
 
 /// Alertmanager (Debian's `prometheus-alertmanager`), or `None` when the test must skip

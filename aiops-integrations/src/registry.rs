@@ -46,6 +46,9 @@ pub const KNOWN_TYPES: &[&str] = &[
     "email",
     "grafana",
     "jira",
+    #[cfg(feature = "kafka")]
+    "kafka",
+    "nats",
     "opensearch",
     "pagerduty",
     "prometheus",
@@ -74,6 +77,40 @@ pub struct Integration {
     pub alert_sink: Option<Arc<dyn AlertSink>>,
     /// As a log source.
     pub log_source: Option<Arc<dyn LogSource>>,
+    /// As a message bus (connected when a consumer or producer is asked for).
+    pub bus: Option<BusParams>,
+}
+
+/// A message bus's checked parameters; connects on demand.
+#[derive(Debug, Clone)]
+pub enum BusParams {
+    /// NATS JetStream.
+    Nats(crate::nats::ValidNatsParams),
+    /// Kafka.
+    #[cfg(feature = "kafka")]
+    Kafka(crate::kafka::ValidKafkaParams),
+}
+
+impl BusParams {
+    /// A consumer of the configured subjects / topics, at least once.
+    pub async fn consumer(&self) -> Result<Box<dyn crate::bus::BusConsumer>> {
+        Ok(match self {
+            BusParams::Nats(p) => {
+                Box::new(crate::nats::NatsBus::connect(p).await?.consumer().await?)
+            }
+            #[cfg(feature = "kafka")]
+            BusParams::Kafka(p) => Box::new(crate::kafka::KafkaConsumer::new(p)?),
+        })
+    }
+
+    /// A producer that returns once the broker acknowledged.
+    pub async fn producer(&self) -> Result<Arc<dyn crate::bus::BusProducer>> {
+        Ok(match self {
+            BusParams::Nats(p) => Arc::new(crate::nats::NatsBus::connect(p).await?),
+            #[cfg(feature = "kafka")]
+            BusParams::Kafka(p) => Arc::new(crate::kafka::KafkaProducer::new(p)?),
+        })
+    }
 }
 
 impl Integration {
@@ -97,6 +134,9 @@ impl Integration {
         }
         if self.log_source.is_some() {
             out.push("logs");
+        }
+        if self.bus.is_some() {
+            out.push("bus");
         }
         out
     }
@@ -174,6 +214,15 @@ fn build_roles(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
             out.log_source = Some(Arc::new(
                 crate::elasticsearch::ElasticsearchClient::from_params(&p)?,
             ));
+        }
+        "nats" => {
+            let p: crate::nats::NatsParams = params(name, spec)?;
+            out.bus = Some(BusParams::Nats(p.validate()?));
+        }
+        #[cfg(feature = "kafka")]
+        "kafka" => {
+            let p: crate::kafka::KafkaParams = params(name, spec)?;
+            out.bus = Some(BusParams::Kafka(p.validate()?));
         }
         "slack" => {
             let p: crate::slack::SlackParams = params(name, spec)?;

@@ -78,6 +78,8 @@ pub struct ServiceConfig {
         std::collections::BTreeMap<String, aiops_integrations::registry::IntegrationSpec>,
     /// Where incidents are sent: routes to the integrations, retries.
     pub notifications: crate::deliveries::NotificationsConfig,
+    /// The seed's pipeline over a message bus: metrics and logs consumed, anomalies published.
+    pub bus: crate::bus_pipeline::BusConfig,
 }
 
 impl Default for ServiceConfig {
@@ -103,6 +105,7 @@ impl Default for ServiceConfig {
             history: None,
             integrations: Default::default(),
             notifications: Default::default(),
+            bus: Default::default(),
         }
     }
 }
@@ -268,6 +271,7 @@ impl ServiceConfig {
         }
         let router = crate::deliveries::Router::new(&self.integrations, &self.notifications)?;
         crate::log_sources::sources(router.integrations(), &self.logs.sources)?;
+        self.bus.check(router.integrations())?;
         Ok(())
     }
 }

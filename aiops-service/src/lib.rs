@@ -6,6 +6,7 @@ pub mod alertmanager_api;
 pub mod anomaly_api;
 pub mod audit;
 pub mod auth;
+pub mod bus_pipeline;
 pub mod capacity_api;
 pub mod config;
 pub mod deliveries;

@@ -336,6 +336,39 @@ impl Service {
             )?;
             tasks.spawn(reader.run(stopped.clone()));
         }
+        config.bus.check(router.integrations())?;
+        let bus_counters = Arc::new(crate::bus_pipeline::BusCounters::default());
+        let bus =
+            |name: &str| crate::bus_pipeline::bus_of(router.integrations(), name, "bus").cloned();
+        if let Some(name) = &config.bus.metrics {
+            let consumer = bus(name)?.consumer().await?;
+            tasks.spawn(crate::bus_pipeline::consume_metrics(
+                consumer,
+                metrics.clone(),
+                bus_counters.clone(),
+                stopped.clone(),
+            ));
+        }
+        if let Some(name) = &config.bus.logs {
+            let consumer = bus(name)?.consumer().await?;
+            tasks.spawn(crate::bus_pipeline::consume_logs(
+                consumer,
+                logs.clone(),
+                masker.clone(),
+                bus_counters.clone(),
+                stopped.clone(),
+            ));
+        }
+        if let Some(out) = &config.bus.anomalies {
+            let producer = bus(&out.integration)?.producer().await?;
+            tasks.spawn(crate::bus_pipeline::run_publisher(
+                store.clone(),
+                producer,
+                out.topic.clone(),
+                bus_counters.clone(),
+                stopped.clone(),
+            ));
+        }
         if !router.is_empty() {
             tasks.spawn(crate::deliveries::run(
                 crate::deliveries::Dispatcher::new(store.clone(), router.clone()),

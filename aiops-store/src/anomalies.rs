@@ -163,6 +163,17 @@ impl Store {
         Ok((total as u64, rows.iter().map(row).collect::<Result<_>>()?))
     }
 
+    /// Anomalies with an id over `after`, oldest first, at most `limit`.
+    pub async fn anomalies_after(&self, after: i64, limit: usize) -> Result<Vec<AnomalyRow>> {
+        let mut q = Sql::new(COLUMNS);
+        q.push(" WHERE id > ")
+            .bind(after)
+            .push(" ORDER BY id LIMIT ")
+            .bind(limit as i64);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(row).collect()
+    }
+
     /// One anomaly.
     pub async fn anomaly(&self, id: i64) -> Result<AnomalyRow> {
         let mut q = Sql::new(COLUMNS);

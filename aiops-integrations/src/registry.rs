@@ -75,6 +75,8 @@ pub struct Integration {
     pub annotator: Option<Arc<dyn Annotator>>,
     /// As an alert sink.
     pub alert_sink: Option<Arc<dyn AlertSink>>,
+    /// The Alertmanager client itself (silences), for `type: alertmanager`.
+    pub alertmanager: Option<Arc<crate::alertmanager_client::AlertmanagerClient>>,
     /// As a log source.
     pub log_source: Option<Arc<dyn LogSource>>,
     /// As a message bus (connected when a consumer or producer is asked for).
@@ -195,9 +197,11 @@ fn build_roles(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
         }
         "alertmanager" => {
             let p: crate::alertmanager_client::AlertmanagerParams = params(name, spec)?;
-            out.alert_sink = Some(Arc::new(
-                crate::alertmanager_client::AlertmanagerClient::from_params(&p)?,
-            ));
+            let client = Arc::new(crate::alertmanager_client::AlertmanagerClient::from_params(
+                &p,
+            )?);
+            out.alert_sink = Some(client.clone());
+            out.alertmanager = Some(client);
         }
         "grafana" => {
             let p: crate::grafana::GrafanaParams = params(name, spec)?;

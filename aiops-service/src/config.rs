@@ -272,6 +272,11 @@ impl ServiceConfig {
         let router = crate::deliveries::Router::new(&self.integrations, &self.notifications)?;
         crate::log_sources::sources(router.integrations(), &self.logs.sources)?;
         self.bus.check(router.integrations())?;
+        crate::silence_sync::targets(
+            router.integrations(),
+            &self.notifications.maintenance_silences,
+            &self.alerts.engine.maintenance_windows,
+        )?;
         Ok(())
     }
 }

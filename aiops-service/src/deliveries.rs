@@ -92,6 +92,11 @@ pub struct NotificationsConfig {
     /// Annotators (integration names) that mark operational events (`POST /api/v1/events`:
     /// deployments, configuration changes) on dashboards.
     pub annotate_events: Vec<String>,
+    /// Alertmanagers (integration names) where the maintenance windows of
+    /// `alerts.engine.maintenance_windows` are mirrored as silences.
+    pub maintenance_silences: Vec<String>,
+    /// How often they are mirrored, seconds (default 60).
+    pub silence_sync_s: u64,
     /// Longest time one delivery may take before it is counted failed and retried, seconds
     /// (default 120; the integration's own timeout and retries come first).
     pub lease_s: u64,
@@ -108,6 +113,8 @@ impl Default for NotificationsConfig {
             max_backoff_s: 600,
             interval_ms: 1_000,
             annotate_events: Vec::new(),
+            maintenance_silences: Vec::new(),
+            silence_sync_s: 60,
             lease_s: 120,
         }
     }

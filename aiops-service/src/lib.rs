@@ -25,6 +25,7 @@ pub mod retention;
 pub mod rules;
 mod series_cache;
 pub mod service;
+pub mod silence_sync;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

@@ -369,6 +369,20 @@ impl Service {
                 stopped.clone(),
             ));
         }
+        let silence_targets = crate::silence_sync::targets(
+            router.integrations(),
+            &config.notifications.maintenance_silences,
+            &config.alerts.engine.maintenance_windows,
+        )?;
+        if !silence_targets.is_empty() {
+            tasks.spawn(crate::silence_sync::run(
+                store.clone(),
+                silence_targets,
+                config.alerts.engine.maintenance_windows.clone(),
+                config.notifications.silence_sync_s,
+                stopped.clone(),
+            ));
+        }
         if !router.is_empty() {
             tasks.spawn(crate::deliveries::run(
                 crate::deliveries::Dispatcher::new(store.clone(), router.clone()),

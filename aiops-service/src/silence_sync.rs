@@ -92,9 +92,9 @@ pub async fn sync_once(
         };
         let k = format!("{}@{}", w.name, req.starts_at);
         wanted.insert(k.clone());
-        if !made.contains_key(&k) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = made.entry(k) {
             let id = client.create_silence(&req).await?;
-            made.insert(k, id);
+            slot.insert(id);
             report.created += 1;
             // Saved at once: a failure later in the pass must not make it again.
             store

@@ -47,6 +47,9 @@ pub const CURSOR_KEY: &str = "deliveries.cursor";
 /// The named value holding the id of the last operational event turned into annotations.
 pub const EVENTS_CURSOR_KEY: &str = "deliveries.events_cursor";
 
+/// The named value holding the id of the last anomaly turned into annotations.
+pub const ANOMALIES_CURSOR_KEY: &str = "deliveries.anomalies_cursor";
+
 /// Timeline entries re-read behind the cursor at each pass.
 pub const REWIND: i64 = 256;
 
@@ -92,6 +95,12 @@ pub struct NotificationsConfig {
     /// Annotators (integration names) that mark operational events (`POST /api/v1/events`:
     /// deployments, configuration changes) on dashboards.
     pub annotate_events: Vec<String>,
+    /// Annotators (integration names) that mark detected anomalies at or above
+    /// `annotate_anomalies_severity`.
+    pub annotate_anomalies: Vec<String>,
+    /// The lowest anomaly severity annotated: `low`, `medium`, `high` (default) or
+    /// `critical`.
+    pub annotate_anomalies_severity: String,
     /// Alertmanagers (integration names) where the maintenance windows of
     /// `alerts.engine.maintenance_windows` are mirrored as silences.
     pub maintenance_silences: Vec<String>,
@@ -113,6 +122,8 @@ impl Default for NotificationsConfig {
             max_backoff_s: 600,
             interval_ms: 1_000,
             annotate_events: Vec::new(),
+            annotate_anomalies: Vec::new(),
+            annotate_anomalies_severity: "high".into(),
             maintenance_silences: Vec::new(),
             silence_sync_s: 60,
             lease_s: 120,
@@ -204,8 +215,27 @@ impl Router {
                 continue_matching: r.continue_matching,
             });
         }
-        for (j, c) in config.annotate_events.iter().enumerate() {
-            let key = format!("notifications.annotate_events[{j}]");
+        if severity_rank(&config.annotate_anomalies_severity).is_none() {
+            return Err(ServiceError::invalid_config(
+                "notifications.annotate_anomalies_severity",
+                format!(
+                    "{:?}: give low, medium, high or critical",
+                    config.annotate_anomalies_severity
+                ),
+            ));
+        }
+        let annotators = config
+            .annotate_events
+            .iter()
+            .map(|c| ("annotate_events", c))
+            .chain(
+                config
+                    .annotate_anomalies
+                    .iter()
+                    .map(|c| ("annotate_anomalies", c)),
+            );
+        for (j, (list, c)) in annotators.enumerate() {
+            let key = format!("notifications.{list}[{j}]");
             if integrations.get(c).and_then(Role::of) != Some(Role::Annotate) {
                 return Err(ServiceError::invalid_config(
                     key,
@@ -230,6 +260,7 @@ impl Router {
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
             && self.config.annotate_events.is_empty()
+            && self.config.annotate_anomalies.is_empty()
             && self.integrations.values().all(|i| Role::of(i).is_none())
     }
 
@@ -555,6 +586,70 @@ impl Dispatcher {
         }
     }
 
+    /// Turns new anomalies at or above the configured severity into annotations; returns how
+    /// many were enqueued.
+    pub async fn enqueue_anomalies(&self, now: TimestampMs) -> Result<usize> {
+        let config = &self.router.config;
+        if config.annotate_anomalies.is_empty() {
+            return Ok(0);
+        }
+        let min = severity_rank(&config.annotate_anomalies_severity).unwrap_or(2);
+        let cursor: i64 = self
+            .store
+            .value(ANOMALIES_CURSOR_KEY)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut after = (cursor - REWIND).max(0);
+        let mut total = 0;
+        loop {
+            let rows = self.store.anomalies_after(after, BATCH).await?;
+            let Some(last) = rows.last().map(|r| r.id) else {
+                return Ok(total);
+            };
+            let mut out = Vec::new();
+            for r in &rows {
+                let a = &r.anomaly;
+                if severity_rank(&a.severity).is_none_or(|s| s < min) {
+                    continue;
+                }
+                let ann = Annotation {
+                    time: a.t,
+                    time_end: None,
+                    tags: vec![
+                        "aiops".into(),
+                        "anomaly".into(),
+                        format!("severity:{}", a.severity),
+                        format!("resource:{}", a.resource),
+                        format!("metric:{}", a.metric),
+                    ],
+                    text: format!(
+                        "{} on {}: {} (score {:.2}, {})",
+                        a.metric, a.resource, a.value, a.score, a.detector
+                    ),
+                };
+                for c in &config.annotate_anomalies {
+                    out.push(NewDelivery {
+                        event_id: r.id,
+                        incident_id: format!("anomaly:{}", r.id),
+                        channel: c.clone(),
+                        role: Role::Annotate.as_str().into(),
+                        kind: "event".into(),
+                        payload: serde_json::to_value(&ann).unwrap_or_default(),
+                    });
+                }
+            }
+            total += self
+                .store
+                .enqueue_deliveries(&out, ANOMALIES_CURSOR_KEY, last.max(cursor), now)
+                .await? as usize;
+            if rows.len() < BATCH {
+                return Ok(total);
+            }
+            after = last;
+        }
+    }
+
     /// Makes the deliveries due at `now`.
     pub async fn dispatch(&self, now: TimestampMs) -> Result<PassReport> {
         let mut report = PassReport::default();
@@ -606,7 +701,9 @@ impl Dispatcher {
 
     /// One pass: enqueue, then dispatch.
     pub async fn pass(&self, now: TimestampMs) -> Result<PassReport> {
-        let enqueued = self.enqueue(now).await? + self.enqueue_events(now).await?;
+        let enqueued = self.enqueue(now).await?
+            + self.enqueue_events(now).await?
+            + self.enqueue_anomalies(now).await?;
         let mut r = self.dispatch(now).await?;
         r.enqueued = enqueued;
         Ok(r)
@@ -713,6 +810,17 @@ impl Dispatcher {
             }
             other => Err(config_error(&format!("unknown delivery role {other:?}"))),
         }
+    }
+}
+
+/// An anomaly severity's rank (`low` 0 to `critical` 3).
+fn severity_rank(s: &str) -> Option<u8> {
+    match s {
+        "low" => Some(0),
+        "medium" => Some(1),
+        "high" => Some(2),
+        "critical" => Some(3),
+        _ => None,
     }
 }
 
@@ -1028,5 +1136,92 @@ mod tests {
             ..RouteConfig::default()
         }];
         assert!(make_router(chat, Arc::default(), bad).is_err());
+    }
+
+    /// An annotator recording what it was given.
+    #[derive(Debug, Default)]
+    struct Marks {
+        made: Mutex<Vec<Annotation>>,
+    }
+
+    impl aiops_integrations::traits::Annotator for Marks {
+        fn system(&self) -> &'static str {
+            "marks"
+        }
+        fn annotate<'a>(
+            &'a self,
+            a: &'a Annotation,
+        ) -> BoxFuture<'a, aiops_integrations::Result<String>> {
+            Box::pin(async move {
+                let mut made = self.made.lock().unwrap();
+                made.push(a.clone());
+                Ok(made.len().to_string())
+            })
+        }
+        fn update<'a>(
+            &'a self,
+            _id: &'a str,
+            _a: &'a Annotation,
+        ) -> BoxFuture<'a, aiops_integrations::Result<()>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn severe_anomalies_are_annotated_once() {
+        let (store, ids) = crate::testing::store_with_cpu_series().await;
+        let marks = Arc::new(Marks::default());
+        let mut integrations = BTreeMap::new();
+        integrations.insert(
+            "grafana".to_string(),
+            Integration {
+                name: "grafana".into(),
+                kind: "test".into(),
+                annotator: Some(marks.clone()),
+                ..Integration::default()
+            },
+        );
+        let config = NotificationsConfig {
+            annotate_anomalies: vec!["grafana".into()],
+            ..NotificationsConfig::default()
+        };
+        let router = Arc::new(Router::with_integrations(integrations.clone(), &config).unwrap());
+        let d = Dispatcher::new(store.clone(), router);
+        let anomaly = |t: TimestampMs, severity: &str| aiops_store::NewAnomaly {
+            series_id: ids[0],
+            t,
+            resource: "api".into(),
+            metric: "cpu".into(),
+            value: 99.0,
+            score: 0.99,
+            severity: severity.into(),
+            expected: None,
+            lower: None,
+            upper: None,
+            detector: "default".into(),
+            detected_at: t,
+        };
+        store
+            .insert_anomalies(&[anomaly(1_000, "low"), anomaly(2_000, "critical")])
+            .await
+            .unwrap();
+        let r = d.pass(crate::now_ms()).await.unwrap();
+        assert_eq!((r.enqueued, r.delivered), (1, 1), "{r:?}");
+        assert_eq!(
+            d.pass(crate::now_ms()).await.unwrap(),
+            PassReport::default()
+        );
+        let made = marks.made.lock().unwrap().clone();
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].time, 2_000);
+        assert!(
+            made[0].tags.contains(&"severity:critical".to_string()),
+            "{made:?}"
+        );
+        let bad = NotificationsConfig {
+            annotate_anomalies_severity: "urgent".into(),
+            ..config
+        };
+        assert!(Router::with_integrations(integrations, &bad).is_err());
     }
 }

@@ -19,11 +19,10 @@
 //!
 //! The service dashboard: its uid is derived from the service name (stable, at most 40
 //! characters, Grafana's limit), so upserting again updates the same dashboard. It holds a
-//! panel of aiops' anomaly metric (`anomaly_query`; aiops' `/metrics` exposes
-//! `aiops_anomalies_total`, a counter over every series, and no per-service score, so the
-//! default shows that counter's increase; give a query of your own, `$service` standing for
-//! the service's name, when a per-service series exists), then one time-series panel per
-//! metric.
+//! panel of aiops' anomalies for the service (`anomaly_query`, default the increase of
+//! `aiops_anomalies_by_resource_total{resource="$service"}`, the counter aiops' `/metrics`
+//! exposes per resource; `$service` stands for the service's name), then one time-series
+//! panel per metric.
 
 use aiops_core::TimestampMs;
 use aiops_core::labels::is_valid_metric_name;
@@ -39,7 +38,8 @@ use crate::traits::{Annotation, Annotator, BoxFuture};
 pub const SYSTEM: &str = "grafana";
 
 /// The default anomaly panel query (see the module docs).
-pub const DEFAULT_ANOMALY_QUERY: &str = "sum(increase(aiops_anomalies_total[5m]))";
+pub const DEFAULT_ANOMALY_QUERY: &str =
+    "sum(increase(aiops_anomalies_by_resource_total{resource=\"$service\"}[5m]))";
 
 /// Grafana's dashboard JSON schema version these dashboards are written in.
 pub const SCHEMA_VERSION: u32 = 39;

@@ -90,6 +90,12 @@ bus:
             .any(|a| a.to_string().contains("checkout") && a.to_string().contains("latency_ms")),
         "{anomalies:?}"
     );
+    // Counted per resource on /metrics (what the Grafana dashboards' anomaly panel reads).
+    let metrics = aiops.get("/metrics", &viewer).text().unwrap();
+    assert!(
+        metrics.contains("aiops_anomalies_by_resource_total{resource=\"checkout\"}"),
+        "{metrics}"
+    );
     // The logs reached the log store.
     let lines = eventually(|| {
         let (_, v) = json_of(aiops.get("/api/v1/logs?limit=100", &viewer));

@@ -13,7 +13,7 @@
 //! Memory: one detector state per series (its size is the detector's, stated in
 //! `aiops detectors`) plus `queue_capacity` batches.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -179,6 +179,9 @@ pub struct MetricCounters {
     pub detector_nanos: AtomicU64,
     /// Detector errors (the point is skipped and counted).
     pub detector_errors: AtomicU64,
+    /// Anomalies stored, by resource (one entry per resource that had one; resources are
+    /// bounded by `metrics.max_series`).
+    pub anomalies_by_resource: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 struct SeriesInfo {
@@ -649,7 +652,13 @@ impl MetricPipeline {
             .detector_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         if !found.is_empty() {
-            for a in self.store.insert_anomalies(&found).await? {
+            let stored = self.store.insert_anomalies(&found).await?;
+            if let Ok(mut by) = self.counters.anomalies_by_resource.lock() {
+                for a in &stored {
+                    *by.entry(a.anomaly.resource.clone()).or_default() += 1;
+                }
+            }
+            for a in stored {
                 self.counters.anomalies.fetch_add(1, Ordering::Relaxed);
                 let _ = self.anomalies.send(AnomalyEvent {
                     id: a.id,

@@ -121,6 +121,19 @@ impl Telemetry {
                 v.load(Ordering::Relaxed)
             );
         }
+        if let Ok(by) = c.anomalies_by_resource.lock() {
+            let _ = writeln!(
+                out,
+                "# HELP aiops_anomalies_by_resource_total Anomalies stored, by resource.\n# TYPE aiops_anomalies_by_resource_total counter"
+            );
+            for (resource, n) in by.iter() {
+                let _ = writeln!(
+                    out,
+                    "aiops_anomalies_by_resource_total{{resource=\"{}\"}} {n}",
+                    escape(resource)
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP aiops_detector_seconds_total Time spent in detectors.\n# TYPE aiops_detector_seconds_total counter\naiops_detector_seconds_total {}",

@@ -75,6 +75,8 @@ pub struct Integration {
     pub annotator: Option<Arc<dyn Annotator>>,
     /// As an alert sink.
     pub alert_sink: Option<Arc<dyn AlertSink>>,
+    /// The Grafana client itself (dashboards), for `type: grafana`.
+    pub grafana: Option<Arc<crate::grafana::GrafanaClient>>,
     /// The Alertmanager client itself (silences), for `type: alertmanager`.
     pub alertmanager: Option<Arc<crate::alertmanager_client::AlertmanagerClient>>,
     /// As a log source.
@@ -205,7 +207,9 @@ fn build_roles(name: &str, spec: &IntegrationSpec) -> Result<Integration> {
         }
         "grafana" => {
             let p: crate::grafana::GrafanaParams = params(name, spec)?;
-            out.annotator = Some(Arc::new(crate::grafana::GrafanaClient::from_params(&p)?));
+            let client = Arc::new(crate::grafana::GrafanaClient::from_params(&p)?);
+            out.annotator = Some(client.clone());
+            out.grafana = Some(client);
         }
         "elasticsearch" | "opensearch" => {
             let mut spec = spec.clone();

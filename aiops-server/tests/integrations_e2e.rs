@@ -279,6 +279,30 @@ async fn grafana_update(
     )
 }
 
+async fn grafana_dashboard(
+    State(s): State<Shared>,
+    h: HeaderMap,
+    body: axum::Json<Value>,
+) -> (StatusCode, axum::Json<Value>) {
+    if header(&h, "authorization") != format!("Bearer {GRAFANA_TOKEN}") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "Unauthorized"})),
+        );
+    }
+    let d = &body.0["dashboard"];
+    if body.0["overwrite"] != true || !d["uid"].is_string() || !d["panels"].is_array() {
+        return bad(&s, format!("grafana: bad dashboard {}", body.0));
+    }
+    let uid = d["uid"].as_str().unwrap().to_string();
+    ok(
+        &s,
+        "grafana.dashboard",
+        body.0,
+        json!({"id": 3, "uid": uid, "url": format!("/d/{uid}/checkout"), "status": "success", "version": 1}),
+    )
+}
+
 /// Serves the fakes on a free port in a thread of their own; returns the port.
 fn start_fakes(seen: Shared) -> u16 {
     let app = Router::new()
@@ -294,6 +318,7 @@ fn start_fakes(seen: Shared) -> u16 {
         )
         .route("/api/annotations", post(grafana_create))
         .route("/api/annotations/{id}", put(grafana_update))
+        .route("/api/dashboards/db", post(grafana_dashboard))
         .with_state(seen);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -367,6 +392,7 @@ fn a_firing_prometheus_rule_reaches_slack_dingtalk_jira_and_grafana() {
     let dir = tempfile::tempdir().unwrap();
     let ingest = token(dir.path(), "ingest", "prometheus");
     let viewer = token(dir.path(), "viewer", "reader");
+    let admin = token(dir.path(), "admin", "boss");
     let config = format!(
         r#"alerts:
   tick_interval_s: 1
@@ -499,6 +525,40 @@ alerting:
         );
         assert!(ann["text"].as_str().unwrap().contains("v42"), "{ann}");
     }
+
+    // The integrations are listed with their roles, and a service dashboard is made in
+    // Grafana (admins only; audited).
+    let list: Value = aiops.get("/api/v1/integrations", &viewer).json().unwrap();
+    let roles: Vec<(String, String)> = list["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().into(),
+                i["roles"][0].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert!(roles.contains(&("jira".into(), "ticket".into())), "{list}");
+    assert!(
+        roles.contains(&("grafana".into(), "annotate".into())),
+        "{list}"
+    );
+    let req = json!({"service": "checkout", "metrics": ["http_requests_total"], "datasource_uid": "prom"});
+    let r = aiops.post_json("/api/v1/integrations/grafana/dashboards", &viewer, &req);
+    assert_eq!(r.status(), 403);
+    let r = aiops.post_json("/api/v1/integrations/grafana/dashboards", &admin, &req);
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap());
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["uid"], "aiops-checkout", "{v}");
+    let r = aiops.post_json("/api/v1/integrations/jira/dashboards", &admin, &req);
+    assert_eq!(r.status(), 400);
+    let audit: Value = aiops.get("/api/v1/audit?limit=50", &admin).json().unwrap();
+    assert!(
+        audit.to_string().contains("integration.dashboard"),
+        "{audit}"
+    );
 
     // The incident lists every delivery, delivered, with the Jira key.
     let incidents: Value = aiops

@@ -482,6 +482,8 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_are_served() {
         "/api/v1/knowledge/runbooks",
         "/api/v1/knowledge/search",
         "/api/v1/events",
+        "/api/v1/integrations",
+        "/api/v1/integrations/{name}/dashboards",
     ] {
         assert!(
             paths.contains_key(p),

@@ -105,6 +105,16 @@ const ROUTES: &[(&str, &str, Option<Permission>)] = &[
         "/api/v1/knowledge/search?query=disk",
         Some(Permission::ReadKnowledge),
     ),
+    (
+        "GET",
+        "/api/v1/integrations",
+        Some(Permission::ReadDashboards),
+    ),
+    (
+        "POST",
+        "/api/v1/integrations/grafana/dashboards",
+        Some(Permission::WriteConfig),
+    ),
     ("POST", "/api/v1/events", Some(Permission::IngestWrite)),
     ("GET", "/api/v1/events", Some(Permission::ReadAlerts)),
     ("POST", "/api/v1/ingest/logs", Some(Permission::IngestWrite)),

@@ -216,6 +216,7 @@ impl ServiceError {
             Self::Store(e) if e.is_transient() => "unavailable",
             Self::Store(_) => "internal",
             Self::Integration(aiops_integrations::IntegrationError::TooLarge { .. }) => "too_large",
+            Self::Integration(e) if is_upstream(e) => "bad_gateway",
             Self::Integration(_)
             | Self::Detect(_)
             | Self::Alert(_)
@@ -245,6 +246,7 @@ impl ServiceError {
             Self::Store(e) if e.is_transient() => 503,
             Self::Store(_) => 500,
             Self::Integration(aiops_integrations::IntegrationError::TooLarge { .. }) => 413,
+            Self::Integration(e) if is_upstream(e) => 502,
             Self::Integration(_)
             | Self::Detect(_)
             | Self::Alert(_)
@@ -427,4 +429,14 @@ mod tests {
         let back: ErrorBody = serde_json::from_value(json).unwrap();
         assert_eq!(back, e.body());
     }
+}
+
+/// An external system that failed or refused a call aiops made (502), as opposed to input
+/// aiops received that is wrong (400).
+fn is_upstream(e: &aiops_integrations::IntegrationError) -> bool {
+    use aiops_integrations::IntegrationError as E;
+    matches!(
+        e,
+        E::Unreachable { .. } | E::Status { .. } | E::Remote { .. } | E::Bus { .. }
+    )
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events_api;
 pub mod history;
 pub mod ingest_api;
+pub mod integrations_api;
 pub mod knowledge_api;
 pub mod log_pipeline;
 pub mod log_sources;

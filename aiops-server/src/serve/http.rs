@@ -13,7 +13,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
-use super::{alerts, analysis, api, events, ingest, knowledge, logs, rules, topology, ws};
+use super::{
+    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology, ws,
+};
 
 /// Shared state of every handler.
 pub(crate) type AppState = Arc<Service>;
@@ -254,6 +256,14 @@ pub(crate) fn router(s: AppState) -> Router {
         .route(
             "/api/v1/knowledge/search",
             g(P::ReadKnowledge, get(knowledge::search)),
+        )
+        .route(
+            "/api/v1/integrations",
+            g(P::ReadDashboards, get(integrations::list)),
+        )
+        .route(
+            "/api/v1/integrations/{name}/dashboards",
+            g(P::WriteConfig, post(integrations::dashboard)),
         )
         .route(
             "/api/v1/events",

@@ -7,6 +7,7 @@ mod api;
 mod events;
 mod http;
 mod ingest;
+mod integrations;
 mod knowledge;
 mod logs;
 mod openapi;

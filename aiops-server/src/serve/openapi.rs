@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, analysis, api, events, ingest, knowledge, logs, rules, topology, ws};
+use super::{
+    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology, ws,
+};
 
 struct Bearer;
 
@@ -38,6 +40,7 @@ impl Modify for Bearer {
         rules::create, rules::list, rules::get, rules::update, rules::delete,
         topology::get, topology::put, topology::dependencies,
         knowledge::runbooks, knowledge::search, events::post, events::list,
+        integrations::list, integrations::dashboard,
         logs::ingest, logs::lines, logs::templates, logs::anomalies,
     )
 )]

@@ -325,6 +325,16 @@ impl From<&ServiceError> for ErrorBody {
     }
 }
 
+/// An external system that failed or refused a call aiops made (502), as opposed to input
+/// aiops received that is wrong (400).
+fn is_upstream(e: &aiops_integrations::IntegrationError) -> bool {
+    use aiops_integrations::IntegrationError as E;
+    matches!(
+        e,
+        E::Unreachable { .. } | E::Status { .. } | E::Remote { .. } | E::Bus { .. }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,14 +439,4 @@ mod tests {
         let back: ErrorBody = serde_json::from_value(json).unwrap();
         assert_eq!(back, e.body());
     }
-}
-
-/// An external system that failed or refused a call aiops made (502), as opposed to input
-/// aiops received that is wrong (400).
-fn is_upstream(e: &aiops_integrations::IntegrationError) -> bool {
-    use aiops_integrations::IntegrationError as E;
-    matches!(
-        e,
-        E::Unreachable { .. } | E::Status { .. } | E::Remote { .. } | E::Bus { .. }
-    )
 }

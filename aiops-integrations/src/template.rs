@@ -111,8 +111,8 @@ fn describe(e: &minijinja::Error) -> String {
     out
 }
 
-/// Globals MiniJinja defines (functions and tests used as names).
-fn is_builtin(path: &str) -> bool {
+/// Whether `path` starts with a global MiniJinja defines (functions and tests used as names).
+pub fn is_builtin(path: &str) -> bool {
     let head = path.split('.').next().unwrap_or(path);
     matches!(
         head,
@@ -121,7 +121,9 @@ fn is_builtin(path: &str) -> bool {
 }
 
 /// Walks `path` (`a.b.c`) through `schema`; the error names the known keys where it stopped.
-fn resolve(schema: &serde_json::Value, path: &str) -> std::result::Result<(), String> {
+/// A map with the key `"*"` is open (labels); below a list, a scalar or null the sample cannot
+/// say, and render time checks.
+pub fn resolve(schema: &serde_json::Value, path: &str) -> std::result::Result<(), String> {
     let mut here = schema;
     let mut walked = String::new();
     for part in path.split('.') {

@@ -292,6 +292,32 @@ pub(crate) mod tests {
     use super::*;
     use crate::template::StrictTemplate;
 
+    /// An opened incident `inc-sample` with one alert, linking to loopback: the ticketing
+    /// systems' tests.
+    pub(crate) fn incident_sample() -> Notification {
+        let alert = aiops_core::Alert::firing(
+            aiops_core::Labels::try_from_pairs([("alertname", "Sample")]).unwrap(),
+            0,
+        )
+        .unwrap();
+        let inc = aiops_core::Incident {
+            id: "inc-sample".into(),
+            title: "sample".into(),
+            severity: Severity::Critical,
+            status: aiops_core::IncidentStatus::Open,
+            resources: vec!["sample".into()],
+            alerts: vec![alert],
+            started_at: 0,
+            resolved_at: None,
+            probable_origin: Some("sample".into()),
+        };
+        Notification::for_incident(
+            crate::traits::NotificationKind::IncidentOpened,
+            &inc,
+            Some("http://127.0.0.1/".into()),
+        )
+    }
+
     /// A notification for the notifiers' tests: text that needs escaping, one label, a link.
     pub(crate) fn sample() -> Notification {
         let alert = Alert::firing(

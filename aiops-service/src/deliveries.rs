@@ -496,6 +496,37 @@ pub struct PassReport {
     pub failed: usize,
 }
 
+/// The tables read for deliveries, each with its cursor.
+#[derive(Debug, Clone, Copy)]
+enum Outbox {
+    /// The incident timeline.
+    Timeline,
+    /// Operational events.
+    Events,
+    /// Anomalies.
+    Anomalies,
+}
+
+impl Outbox {
+    fn cursor_key(self) -> &'static str {
+        match self {
+            Outbox::Timeline => CURSOR_KEY,
+            Outbox::Events => EVENTS_CURSOR_KEY,
+            Outbox::Anomalies => ANOMALIES_CURSOR_KEY,
+        }
+    }
+}
+
+/// One page read from an outbox table.
+struct Page {
+    /// The id of its last row (none: nothing new).
+    last: Option<i64>,
+    /// Rows read.
+    rows: usize,
+    /// The deliveries they call for.
+    deliveries: Vec<NewDelivery>,
+}
+
 /// Reads the outbox and makes the deliveries.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
@@ -509,48 +540,42 @@ impl Dispatcher {
         Self { store, router }
     }
 
-    /// Turns new timeline entries into deliveries; returns how many were enqueued.
-    pub async fn enqueue(&self, now: TimestampMs) -> Result<usize> {
+    /// Reads the rows of `outbox` after its cursor (re-reading [`REWIND`] behind it), turns
+    /// each page into deliveries and commits them with the new cursor; returns how many were
+    /// new.
+    async fn drain(&self, outbox: Outbox, now: TimestampMs) -> Result<usize> {
+        let key = outbox.cursor_key();
         let cursor: i64 = self
             .store
-            .value(CURSOR_KEY)
+            .value(key)
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let mut total = 0;
         let mut after = (cursor - REWIND).max(0);
+        let mut total = 0;
         loop {
-            let events = self.store.incident_events_after(after, BATCH).await?;
-            let Some(last) = events.last().map(|e| e.0) else {
+            let page = match outbox {
+                Outbox::Timeline => self.timeline_page(after).await?,
+                Outbox::Events => self.events_page(after).await?,
+                Outbox::Anomalies => self.anomalies_page(after).await?,
+            };
+            let Some(last) = page.last else {
                 return Ok(total);
             };
-            let mut incidents: BTreeMap<String, Option<Incident>> = BTreeMap::new();
-            let mut rows = Vec::new();
-            for (id, e) in &events {
-                if !matches!(e.kind.as_str(), "opened" | "resolved" | "merged" | "rca") {
-                    continue;
-                }
-                if !incidents.contains_key(&e.incident_id) {
-                    let inc = match self.store.incident(&e.incident_id).await {
-                        Ok(row) => serde_json::from_value::<Incident>(row.body).ok(),
-                        Err(aiops_store::StoreError::NotFound { .. }) => None,
-                        Err(err) => return Err(err.into()),
-                    };
-                    incidents.insert(e.incident_id.clone(), inc);
-                }
-                if let Some(Some(inc)) = incidents.get(&e.incident_id) {
-                    rows.extend(self.router.deliveries(*id, e, inc));
-                }
-            }
             total += self
                 .store
-                .enqueue_deliveries(&rows, CURSOR_KEY, last.max(cursor), now)
+                .enqueue_deliveries(&page.deliveries, key, last.max(cursor), now)
                 .await? as usize;
-            if events.len() < BATCH {
+            if page.rows < BATCH {
                 return Ok(total);
             }
             after = last;
         }
+    }
+
+    /// Turns new timeline entries into deliveries; returns how many were enqueued.
+    pub async fn enqueue(&self, now: TimestampMs) -> Result<usize> {
+        self.drain(Outbox::Timeline, now).await
     }
 
     /// Turns new operational events into annotations; returns how many were enqueued.
@@ -558,96 +583,98 @@ impl Dispatcher {
         if self.router.config.annotate_events.is_empty() {
             return Ok(0);
         }
-        let cursor: i64 = self
-            .store
-            .value(EVENTS_CURSOR_KEY)
-            .await?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut after = (cursor - REWIND).max(0);
-        let mut total = 0;
-        loop {
-            let events = self.store.events_after(after, BATCH).await?;
-            let Some(last) = events.last().map(|e| e.id) else {
-                return Ok(total);
-            };
-            let rows: Vec<NewDelivery> = events
-                .iter()
-                .flat_map(|e| self.router.event_deliveries(e))
-                .collect();
-            total += self
-                .store
-                .enqueue_deliveries(&rows, EVENTS_CURSOR_KEY, last.max(cursor), now)
-                .await? as usize;
-            if events.len() < BATCH {
-                return Ok(total);
-            }
-            after = last;
-        }
+        self.drain(Outbox::Events, now).await
     }
 
     /// Turns new anomalies at or above the configured severity into annotations; returns how
     /// many were enqueued.
     pub async fn enqueue_anomalies(&self, now: TimestampMs) -> Result<usize> {
-        let config = &self.router.config;
-        if config.annotate_anomalies.is_empty() {
+        if self.router.config.annotate_anomalies.is_empty() {
             return Ok(0);
         }
-        let min = severity_rank(&config.annotate_anomalies_severity).unwrap_or(2);
-        let cursor: i64 = self
-            .store
-            .value(ANOMALIES_CURSOR_KEY)
-            .await?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut after = (cursor - REWIND).max(0);
-        let mut total = 0;
-        loop {
-            let rows = self.store.anomalies_after(after, BATCH).await?;
-            let Some(last) = rows.last().map(|r| r.id) else {
-                return Ok(total);
-            };
-            let mut out = Vec::new();
-            for r in &rows {
-                let a = &r.anomaly;
-                if severity_rank(&a.severity).is_none_or(|s| s < min) {
-                    continue;
-                }
-                let ann = Annotation {
-                    time: a.t,
-                    time_end: None,
-                    tags: vec![
-                        "aiops".into(),
-                        "anomaly".into(),
-                        format!("severity:{}", a.severity),
-                        format!("resource:{}", a.resource),
-                        format!("metric:{}", a.metric),
-                    ],
-                    text: format!(
-                        "{} on {}: {} (score {:.2}, {})",
-                        a.metric, a.resource, a.value, a.score, a.detector
-                    ),
+        self.drain(Outbox::Anomalies, now).await
+    }
+
+    async fn timeline_page(&self, after: i64) -> Result<Page> {
+        let events = self.store.incident_events_after(after, BATCH).await?;
+        let mut incidents: BTreeMap<String, Option<Incident>> = BTreeMap::new();
+        let mut deliveries = Vec::new();
+        for (id, e) in &events {
+            if !matches!(e.kind.as_str(), "opened" | "resolved" | "merged" | "rca") {
+                continue;
+            }
+            if !incidents.contains_key(&e.incident_id) {
+                let inc = match self.store.incident(&e.incident_id).await {
+                    Ok(row) => serde_json::from_value::<Incident>(row.body).ok(),
+                    Err(aiops_store::StoreError::NotFound { .. }) => None,
+                    Err(err) => return Err(err.into()),
                 };
-                for c in &config.annotate_anomalies {
-                    out.push(NewDelivery {
-                        event_id: r.id,
-                        incident_id: format!("anomaly:{}", r.id),
-                        channel: c.clone(),
-                        role: Role::Annotate.as_str().into(),
-                        kind: "event".into(),
-                        payload: serde_json::to_value(&ann).unwrap_or_default(),
-                    });
-                }
+                incidents.insert(e.incident_id.clone(), inc);
             }
-            total += self
-                .store
-                .enqueue_deliveries(&out, ANOMALIES_CURSOR_KEY, last.max(cursor), now)
-                .await? as usize;
-            if rows.len() < BATCH {
-                return Ok(total);
+            if let Some(Some(inc)) = incidents.get(&e.incident_id) {
+                deliveries.extend(self.router.deliveries(*id, e, inc));
             }
-            after = last;
         }
+        Ok(Page {
+            last: events.last().map(|e| e.0),
+            rows: events.len(),
+            deliveries,
+        })
+    }
+
+    async fn events_page(&self, after: i64) -> Result<Page> {
+        let events = self.store.events_after(after, BATCH).await?;
+        Ok(Page {
+            last: events.last().map(|e| e.id),
+            rows: events.len(),
+            deliveries: events
+                .iter()
+                .flat_map(|e| self.router.event_deliveries(e))
+                .collect(),
+        })
+    }
+
+    async fn anomalies_page(&self, after: i64) -> Result<Page> {
+        let config = &self.router.config;
+        let min = severity_rank(&config.annotate_anomalies_severity).unwrap_or(2);
+        let rows = self.store.anomalies_after(after, BATCH).await?;
+        let mut deliveries = Vec::new();
+        for r in &rows {
+            let a = &r.anomaly;
+            if severity_rank(&a.severity).is_none_or(|s| s < min) {
+                continue;
+            }
+            let ann = Annotation {
+                time: a.t,
+                time_end: None,
+                tags: vec![
+                    "aiops".into(),
+                    "anomaly".into(),
+                    format!("severity:{}", a.severity),
+                    format!("resource:{}", a.resource),
+                    format!("metric:{}", a.metric),
+                ],
+                text: format!(
+                    "{} on {}: {} (score {:.2}, {})",
+                    a.metric, a.resource, a.value, a.score, a.detector
+                ),
+            };
+            for c in &config.annotate_anomalies {
+                deliveries.push(NewDelivery {
+                    event_id: r.id,
+                    incident_id: format!("anomaly:{}", r.id),
+                    channel: c.clone(),
+                    role: Role::Annotate.as_str().into(),
+                    kind: "event".into(),
+                    payload: serde_json::to_value(&ann).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(Page {
+            last: rows.last().map(|r| r.id),
+            rows: rows.len(),
+            deliveries,
+        })
     }
 
     /// Makes the deliveries due at `now`.

@@ -188,48 +188,7 @@ pub(crate) fn describe(e: &minijinja::Error) -> String {
     out
 }
 
-/// Names MiniJinja defines.
-fn is_builtin(head: &str) -> bool {
-    matches!(
-        head,
-        "range" | "dict" | "namespace" | "loop" | "true" | "false" | "none" | "debug"
-    )
-}
-
-/// Walks `path` (`a.b.c`) through `schema`; the error names the keys known where it stopped.
-/// A map with the key `"*"` is open (labels); below a list, a scalar or null the sample cannot
-/// say, and render time checks.
-pub(crate) fn resolve(schema: &serde_json::Value, path: &str) -> Result<(), String> {
-    let mut here = schema;
-    let mut walked = String::new();
-    for part in path.split('.') {
-        match here {
-            serde_json::Value::Object(map) => {
-                if map.contains_key("*") && !map.contains_key(part) {
-                    return Ok(());
-                }
-                match map.get(part) {
-                    Some(next) => here = next,
-                    None => {
-                        let known: Vec<&str> = map.keys().map(String::as_str).collect();
-                        let at = if walked.is_empty() {
-                            "the context".to_string()
-                        } else {
-                            format!("`{walked}`")
-                        };
-                        return Err(format!("{at} has {}", known.join(", ")));
-                    }
-                }
-            }
-            _ => return Ok(()),
-        }
-        if !walked.is_empty() {
-            walked.push('.');
-        }
-        walked.push_str(part);
-    }
-    Ok(())
-}
+pub(crate) use aiops_integrations::template::{is_builtin, resolve};
 
 #[cfg(test)]
 mod tests {

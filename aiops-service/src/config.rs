@@ -78,6 +78,10 @@ pub struct ServiceConfig {
         std::collections::BTreeMap<String, aiops_integrations::registry::IntegrationSpec>,
     /// Where incidents are sent: routes to the integrations, retries.
     pub notifications: crate::deliveries::NotificationsConfig,
+    /// Workflows and remediation: workflow files (`dirs`, `files`) loaded and checked at
+    /// start, the remediation allow-list (`remediation`: `commands`, `http`, `defaults`) and
+    /// the systems steps name mapped to integrations (`systems: {jira: jira-ops}`).
+    pub workflows: crate::workflows::WorkflowsConfig,
 }
 
 impl Default for ServiceConfig {
@@ -103,6 +107,7 @@ impl Default for ServiceConfig {
             history: None,
             integrations: Default::default(),
             notifications: Default::default(),
+            workflows: Default::default(),
         }
     }
 }
@@ -268,6 +273,7 @@ impl ServiceConfig {
         }
         let router = crate::deliveries::Router::new(&self.integrations, &self.notifications)?;
         crate::log_sources::sources(router.integrations(), &self.logs.sources)?;
+        self.workflows.check(router.integrations())?;
         Ok(())
     }
 }

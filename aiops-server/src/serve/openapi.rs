@@ -4,7 +4,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{alerts, analysis, api, events, ingest, knowledge, logs, rules, topology, ws};
+use super::{
+    alerts, analysis, api, events, ingest, knowledge, logs, rules, topology, workflows, ws,
+};
 
 struct Bearer;
 
@@ -39,6 +41,8 @@ impl Modify for Bearer {
         topology::get, topology::put, topology::dependencies,
         knowledge::runbooks, knowledge::search, events::post, events::list,
         logs::ingest, logs::lines, logs::templates, logs::anomalies,
+        workflows::list, workflows::create, workflows::run, workflows::runs,
+        workflows::run_record, workflows::execute, workflows::execution,
     )
 )]
 pub(crate) struct ApiDoc;

@@ -572,7 +572,7 @@ impl Workflows {
         if !self.allowed(&req.action) {
             let entry = AuditEntry {
                 time: now,
-                workflow: "remediation".into(),
+                workflow: format!("remediation:{}", req.action),
                 step: "execute".into(),
                 action: "execute_remediation".into(),
                 target: req.action.clone(),

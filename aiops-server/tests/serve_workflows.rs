@@ -1,0 +1,291 @@
+//! Workflows through `aiops serve`: the seed's `alert_response` runs when a critical alert
+//! opens an incident (RCA, a Jira issue opened once, Slack and the on-call channel told, the
+//! auto-remediation skipped: RCA is not confident without metrics), and is recorded; the
+//! workflow and remediation endpoints with their roles and audit. Slack and Jira are local
+//! fakes recording what they receive. Both branches of the remediation condition are tested
+//! in `aiops_service::workflows` with a host whose RCA confidence the test sets.
+
+mod common;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use common::server::{Server, eventually, json_of, token};
+use serde_json::{Value, json};
+
+type Seen = Arc<Mutex<Vec<(String, Value)>>>;
+
+async fn record(
+    State(s): State<Seen>,
+    uri: axum::http::Uri,
+    body: axum::Json<Value>,
+) -> (StatusCode, axum::Json<Value>) {
+    let path = uri.path().to_string();
+    s.lock().unwrap().push((path.clone(), body.0));
+    if path == "/rest/api/3/issue" {
+        return (
+            StatusCode::CREATED,
+            axum::Json(json!({"id": "1", "key": "OPS-1", "self": "http://127.0.0.1/x"})),
+        );
+    }
+    (StatusCode::OK, axum::Json(json!("ok")))
+}
+
+async fn search() -> axum::Json<Value> {
+    axum::Json(json!({"issues": []}))
+}
+
+fn start_fakes(seen: Seen) -> u16 {
+    let app = Router::new()
+        .route("/slack/hook", post(record))
+        .route("/oncall/hook", post(record))
+        .route("/rest/api/3/issue", post(record))
+        .route("/rest/api/3/search/jql", get(search))
+        .with_state(seen);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    port
+}
+
+fn count(seen: &Seen, path: &str) -> usize {
+    seen.lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == path)
+        .count()
+}
+
+fn config(fakes: u16, marker: &Path) -> String {
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows/seed.yaml");
+    format!(
+        r#"integrations:
+  team-slack: {{type: slack, url: {{value: "http://127.0.0.1:{fakes}/slack/hook"}}}}
+  oncall: {{type: slack, url: {{value: "http://127.0.0.1:{fakes}/oncall/hook"}}}}
+  jira-ops:
+    type: jira
+    url: http://127.0.0.1:{fakes}
+    project: OPS
+    auth: {{basic: {{username: bot@example.com, password: {{value: jira-token}}}}}}
+workflows:
+  files: ["{seed}"]
+  poll_ms: 100
+  systems: {{jira: jira-ops, slack: team-slack, pagerduty: oncall}}
+  remediation:
+    commands:
+      restart: {{program: touch, args: ["{marker}"]}}
+    defaults:
+      execute_remediation: restart
+"#,
+        seed = seed.display(),
+        marker = marker.display(),
+    )
+}
+
+#[test]
+fn a_critical_alert_runs_alert_response_and_the_workflow_api_is_guarded_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let operator = token(dir.path(), "operator", "alice");
+    let viewer = token(dir.path(), "viewer", "bob");
+    let seen: Seen = Arc::default();
+    let fakes = start_fakes(seen.clone());
+    let marker = dir.path().join("restarted");
+    let s = Server::start(dir.path(), &config(fakes, &marker));
+
+    // The configured workflows, to every reader.
+    let (status, list) = json_of(s.get("/api/v1/workflows", &viewer));
+    assert_eq!(status, 200);
+    let names: Vec<&str> = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["alert_response", "capacity_alert", "deployment_monitoring"]
+    );
+
+    // A critical alert opens an incident; alert_response runs once and is recorded.
+    let alerts =
+        json!([{"labels": {"alertname": "Down", "service": "cart", "severity": "critical"}}]);
+    assert_eq!(s.post_json("/api/v2/alerts", &admin, &alerts).status(), 200);
+    let run = eventually(|| {
+        let (_, runs) = json_of(s.get("/api/v1/workflows/alert_response/runs", &viewer));
+        runs["runs"].as_array().and_then(|r| r.first().cloned())
+    });
+    assert_eq!(run["trigger"], "alert", "{run}");
+    let steps = run["record"]["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|x| x["name"] == name).unwrap().clone();
+    assert_eq!(step("analyze_root_cause")["status"], "succeeded", "{run}");
+    assert_eq!(step("create_incident")["status"], "succeeded", "{run}");
+    assert_eq!(step("notify_team")["status"], "succeeded", "{run}");
+    assert_eq!(
+        step("attempt_auto_remediation")["status"],
+        "skipped",
+        "{run}"
+    );
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(count(&seen, "/rest/api/3/issue"), 1);
+    assert_eq!(count(&seen, "/slack/hook"), 1);
+    assert_eq!(count(&seen, "/oncall/hook"), 1);
+    assert!(!marker.exists());
+    let id = run["run_id"].as_str().unwrap();
+    let (status, one) = json_of(s.get(&format!("/api/v1/workflow-runs/{id}"), &viewer));
+    assert_eq!((status, &one["run_id"]), (200, &run["run_id"]));
+    // Resent: the same incident, no second run.
+    assert_eq!(s.post_json("/api/v2/alerts", &admin, &alerts).status(), 200);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (_, runs) = json_of(s.get("/api/v1/workflows/alert_response/runs", &viewer));
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+
+    // A dry run through the API calls nothing.
+    let before = seen.lock().unwrap().len();
+    let (status, dry) = json_of(s.post_json(
+        "/api/v1/workflows/alert_response/run",
+        &operator,
+        &json!({"dry_run": true, "event": alerts[0]}),
+    ));
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["record"]["dry_run"], true);
+    assert_eq!(dry["record"]["steps"][2]["status"], "would_run", "{dry}");
+    assert_eq!(seen.lock().unwrap().len(), before);
+    let (status, _) = json_of(s.post_json(
+        "/api/v1/workflows/alert_response/run",
+        &viewer,
+        &json!({"dry_run": true}),
+    ));
+    assert_eq!(status, 403);
+
+    // Remediation: the allow-list only, dry runs run nothing, everything audited.
+    let (status, x) = json_of(s.post_json(
+        "/api/v1/remediation/execute",
+        &operator,
+        &json!({"incident_id": null, "action": "rm_everything", "parameters": {}, "dry_run": false}),
+    ));
+    assert_eq!(status, 400, "{x}");
+    let (status, x) = json_of(s.post_json(
+        "/api/v1/remediation/execute",
+        &operator,
+        &json!({"action": "restart", "parameters": {}, "dry_run": true}),
+    ));
+    assert_eq!(
+        (status, x["status"].as_str()),
+        (200, Some("would_run")),
+        "{x}"
+    );
+    assert!(!marker.exists());
+    let (status, x) = json_of(s.post_json(
+        "/api/v1/remediation/execute",
+        &operator,
+        &json!({"action": "restart", "parameters": {}}),
+    ));
+    assert_eq!(
+        (status, x["status"].as_str()),
+        (200, Some("succeeded")),
+        "{x}"
+    );
+    assert!(marker.exists());
+    let exec = x["execution_id"].as_str().unwrap();
+    let (status, got) = json_of(s.get(&format!("/api/v1/remediation/{exec}"), &viewer));
+    assert_eq!((status, got["status"].as_str()), (200, Some("succeeded")));
+    let (_, audit) = json_of(s.get("/api/v1/audit?kind=remediation", &admin));
+    let entries = audit["entries"].as_array().unwrap();
+    // By the operator's token (not the service), refused and run.
+    let outcomes: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e["action"] == "remediation.execute" && e["actor"] != "system")
+        .map(|e| {
+            (
+                e["target"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        outcomes.contains(&("workflow/remediation:rm_everything/execute", "denied")),
+        "{audit}"
+    );
+    assert!(
+        outcomes.contains(&("workflow/remediation:restart/execute", "ok")),
+        "{audit}"
+    );
+
+    // Only admins add workflows; an invalid one is a 400 naming the problem.
+    let page = json!({"yaml": "workflows:\n  page:\n    trigger: {type: manual}\n    steps:\n      - name: tell\n        action: send_notification\n        params: {channels: [slack]}\n"});
+    assert_eq!(
+        s.post_json("/api/v1/workflows", &operator, &page).status(),
+        403
+    );
+    let bad = json!({"yaml": "workflows:\n  x:\n    trigger: {type: manual}\n    steps:\n      - name: a\n        action: nope\n"});
+    let (status, e) = json_of(s.post_json("/api/v1/workflows", &admin, &bad));
+    assert_eq!(status, 400);
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("nope"),
+        "{e}"
+    );
+    let (status, v) = json_of(s.post_json("/api/v1/workflows", &admin, &page));
+    assert_eq!((status, v["source"].as_str()), (201, Some("api")), "{v}");
+    assert_eq!(
+        s.post_json("/api/v1/workflows", &admin, &page).status(),
+        409
+    );
+    let (_, audit) = json_of(s.get("/api/v1/audit?kind=config_change", &admin));
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "workflow.create" && e["target"] == "workflow/page"),
+        "{audit}"
+    );
+    let (status, r) = json_of(s.post_json("/api/v1/workflows/page/run", &operator, &json!({})));
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (200, Some("succeeded")),
+        "{r}"
+    );
+    assert_eq!(count(&seen, "/slack/hook"), 2);
+    assert!(s.stop());
+}
+
+/// An invalid workflow file refuses the start, naming the file and the step.
+#[test]
+fn an_invalid_workflow_file_refuses_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let wf = dir.path().join("bad.yaml");
+    std::fs::write(
+        &wf,
+        "workflows:\n  x:\n    trigger: {type: manual}\n    steps:\n      - name: first\n        action: nope\n",
+    )
+    .unwrap();
+    let cfg = dir.path().join("aiops.yaml");
+    std::fs::write(
+        &cfg,
+        format!("workflows:\n  files: [\"{}\"]\n", wf.display()),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aiops"))
+        .args(["serve", "--check", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.yaml") && err.contains("first"), "{err}");
+}

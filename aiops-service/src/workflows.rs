@@ -21,6 +21,7 @@ use std::sync::{Arc, RwLock};
 
 use aiops_core::{Incident, TimestampMs};
 use aiops_store::{AuditRow, Store, WorkflowRow, WorkflowRunRow};
+use aiops_workflow::engine::Admission;
 use aiops_workflow::model::{Located, ThrottlePolicy, Trigger};
 use aiops_workflow::{
     ActionHost, AuditEntry, Engine, Registry, Remediation, RunOptions, RunRecord, Status, Step,
@@ -265,6 +266,8 @@ pub struct Workflows {
     stored: RwLock<BTreeMap<String, WorkflowRow>>,
     /// Orders the triggers' passes, runs through the throttle and creations.
     lock: tokio::sync::Mutex<()>,
+    /// Runs going on in the background.
+    tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
 }
 
 fn status_name(s: Status) -> String {
@@ -332,6 +335,7 @@ impl Workflows {
             engine: RwLock::new(Arc::new(engine)),
             stored: RwLock::new(stored),
             lock: tokio::sync::Mutex::new(()),
+            tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
         })
     }
 
@@ -484,56 +488,7 @@ impl Workflows {
                     kind: "workflow".into(),
                     id: e.to_string(),
                 })?;
-        self.persist(&record, "manual", actor).await
-    }
-
-    /// Stores a run's record and writes its remediation attempts to the audit log.
-    async fn persist(&self, record: &RunRecord, trigger: &str, actor: &str) -> Result<RunView> {
-        let row = WorkflowRunRow {
-            id: record.run_id.clone(),
-            workflow: record.workflow.clone(),
-            trigger: trigger.to_string(),
-            status: status_name(record.status),
-            started_at: record.started_at,
-            finished_at: Some(record.started_at + record.duration_ms as i64),
-            record: serde_json::to_value(record).unwrap_or(Value::Null),
-        };
-        self.store.put_workflow_run(&row).await?;
-        for a in &record.audit {
-            self.audit(actor, &record.run_id, a).await;
-        }
-        Ok(row.into())
-    }
-
-    async fn audit(&self, actor: &str, run_id: &str, a: &AuditEntry) {
-        let outcome = match a.outcome.as_str() {
-            "succeeded" => Outcome::Success,
-            "refused" => Outcome::Denied,
-            _ => Outcome::Failure,
-        };
-        let e = AuditEvent::new(
-            a.time,
-            actor,
-            AuditKind::Remediation,
-            "remediation.execute",
-            outcome,
-        )
-        .with_target(format!("workflow/{}/{}", a.workflow, a.step))
-        .with_after(json!({"run_id": run_id, "entry": a}));
-        let row = AuditRow {
-            id: 0,
-            at: e.at,
-            actor: e.actor.clone(),
-            action: e.action.clone(),
-            kind: e.kind.as_str().to_string(),
-            target: e.target.clone(),
-            outcome: e.outcome.as_str().to_string(),
-            request_id: None,
-            detail: e.detail(),
-        };
-        if let Err(err) = self.store.append_audit(&row).await {
-            tracing::error!(error = %err, "audit log write failed");
-        }
+        persist(&self.store, &record, "manual", actor).await
     }
 
     /// The runs of workflow `id`, newest first.
@@ -580,7 +535,7 @@ impl Workflows {
                 outcome: "refused".into(),
                 detail: "not on the remediation allow-list".into(),
             };
-            self.audit(actor, "", &entry).await;
+            audit(&self.store, actor, "", &entry).await;
             return Err(ServiceError::invalid_parameter(
                 "action",
                 format!(
@@ -653,7 +608,7 @@ impl Workflows {
         for a in &mut record.audit {
             a.workflow = record.workflow.clone();
         }
-        let view = self.persist(&record, "api", actor).await?;
+        let view = persist(&self.store, &record, "api", actor).await?;
         Ok(execution(&view, req))
     }
 
@@ -678,9 +633,9 @@ impl Workflows {
         Ok(execution(&view, &req))
     }
 
-    /// Reads the incident timeline and the events after their cursors and runs the workflows
-    /// they trigger; returns the runs.
-    pub async fn poll(&self) -> Result<Vec<RunView>> {
+    /// Reads the incident timeline and the events after their cursors and starts the
+    /// workflows they trigger; returns the ids of the runs started.
+    pub async fn poll(&self) -> Result<Vec<String>> {
         let _guard = self.lock.lock().await;
         let mut out = Vec::new();
         let cursor = self.cursor(CURSOR_KEY).await?;
@@ -726,12 +681,16 @@ impl Workflows {
             .unwrap_or(0))
     }
 
-    /// Runs what `event` triggers through the stored throttle, recording each run.
-    async fn handle(&self, event: &TriggerEvent) -> Result<Vec<RunView>> {
+    /// Starts what `event` triggers, through the stored throttle (one run per incident until
+    /// it resolves, for `throttle: per_incident` workflows); returns the ids of the runs
+    /// started. Each run is recorded `running` at once and replaced by its record when it
+    /// ends: runs go on in the background, so a long step (a monitoring window) holds up no
+    /// other trigger.
+    async fn handle(&self, event: &TriggerEvent) -> Result<Vec<String>> {
         let engine = self.engine();
-        if engine.triggered_by(event).is_empty()
-            && !matches!(event, TriggerEvent::Incident { incident } if incident.status == aiops_core::IncidentStatus::Resolved)
-        {
+        let names = engine.triggered_by(event);
+        let resolved = is_resolved(event);
+        if names.is_empty() && !resolved {
             return Ok(Vec::new());
         }
         let mut throttle: Throttle = self
@@ -740,9 +699,31 @@ impl Workflows {
             .await?
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or_default();
-        let records = engine
-            .handle(&mut throttle, event, &RunOptions::default())
-            .await;
+        let mut admitted = Vec::new();
+        for name in names {
+            let per_incident = engine
+                .workflows()
+                .workflows
+                .get(&name)
+                .is_some_and(|w| w.throttle == ThrottlePolicy::PerIncident);
+            if !per_incident {
+                admitted.push(name);
+                continue;
+            }
+            match throttle.admit(&name, event) {
+                Admission::Run => admitted.push(name),
+                Admission::Throttled => {
+                    tracing::debug!(workflow = %name, "workflow throttled: it ran for this incident")
+                }
+                Admission::Resolved => {}
+            }
+        }
+        if resolved {
+            // A resolution releases the throttle of the workflows it does not trigger too.
+            for name in engine.workflows().workflows.keys() {
+                throttle.admit(name, event);
+            }
+        }
         self.store
             .put_value(
                 THROTTLE_KEY,
@@ -751,16 +732,66 @@ impl Workflows {
             )
             .await?;
         let trigger = trigger_name(event);
-        let mut out = Vec::new();
-        for r in &records {
-            out.push(self.persist(r, &trigger, SYSTEM).await?);
+        let mut ids = Vec::new();
+        for name in admitted {
+            let now = crate::now_ms();
+            let id = format!(
+                "run-{now}-{}",
+                EXEC_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            );
+            self.store
+                .put_workflow_run(&WorkflowRunRow {
+                    id: id.clone(),
+                    workflow: name.clone(),
+                    trigger: trigger.clone(),
+                    status: "running".into(),
+                    started_at: now,
+                    finished_at: None,
+                    record: json!({}),
+                })
+                .await?;
+            let (engine, store, event, trigger) = (
+                engine.clone(),
+                self.store.clone(),
+                event.clone(),
+                trigger.clone(),
+            );
+            let opts = RunOptions {
+                run_id: Some(id.clone()),
+                ..Default::default()
+            };
+            self.tasks.lock().await.spawn(async move {
+                match engine.run(&name, &event, &opts).await {
+                    Ok(r) => {
+                        if let Err(e) = persist(&store, &r, &trigger, SYSTEM).await {
+                            tracing::error!(workflow = %name, error = %e, "recording a workflow run failed");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(workflow = %name, error = %e, "workflow run failed to start")
+                    }
+                }
+            });
+            ids.push(id);
         }
-        Ok(out)
+        Ok(ids)
+    }
+
+    /// Waits for the runs started in the background to end.
+    pub async fn settle(&self) {
+        let mut tasks = self.tasks.lock().await;
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Forgets the runs that ended (their records are stored).
+    async fn reap(&self) {
+        let mut tasks = self.tasks.lock().await;
+        while tasks.try_join_next().is_some() {}
     }
 
     /// Fires the schedules due at the minutes since the last tick, up to `now` (ms): the
     /// first tick fires `now`'s minute only; missed minutes are caught up (a day at most).
-    pub async fn tick(&self, now: TimestampMs) -> Result<Vec<RunView>> {
+    pub async fn tick(&self, now: TimestampMs) -> Result<Vec<String>> {
         let minute = now - now.rem_euclid(60_000);
         let last = {
             let _guard = self.lock.lock().await;
@@ -796,6 +827,70 @@ impl Workflows {
 }
 
 static EXEC_SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Whether `event` says its incident (or alert) resolved.
+fn is_resolved(event: &TriggerEvent) -> bool {
+    use aiops_core::{AlertStatus, IncidentStatus};
+    match event {
+        TriggerEvent::Incident { incident }
+        | TriggerEvent::Alert {
+            incident: Some(incident),
+            ..
+        } => incident.status == IncidentStatus::Resolved,
+        TriggerEvent::Alert { alert, .. } => alert.status == AlertStatus::Resolved,
+        _ => false,
+    }
+}
+
+/// Stores a run's record and writes its remediation attempts to the audit log.
+async fn persist(store: &Store, record: &RunRecord, trigger: &str, actor: &str) -> Result<RunView> {
+    let row = WorkflowRunRow {
+        id: record.run_id.clone(),
+        workflow: record.workflow.clone(),
+        trigger: trigger.to_string(),
+        status: status_name(record.status),
+        started_at: record.started_at,
+        finished_at: Some(record.started_at + record.duration_ms as i64),
+        record: serde_json::to_value(record).unwrap_or(Value::Null),
+    };
+    store.put_workflow_run(&row).await?;
+    for a in &record.audit {
+        audit(store, actor, &record.run_id, a).await;
+    }
+    Ok(row.into())
+}
+
+/// Writes one remediation attempt to the audit log.
+async fn audit(store: &Store, actor: &str, run_id: &str, a: &AuditEntry) {
+    let outcome = match a.outcome.as_str() {
+        "succeeded" => Outcome::Success,
+        "refused" => Outcome::Denied,
+        _ => Outcome::Failure,
+    };
+    let e = AuditEvent::new(
+        a.time,
+        actor,
+        AuditKind::Remediation,
+        "remediation.execute",
+        outcome,
+    )
+    .with_target(format!("workflow/{}/{}", a.workflow, a.step))
+    .with_after(json!({"run_id": run_id, "entry": a}));
+    let row = AuditRow {
+        id: 0,
+        at: e.at,
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        kind: e.kind.as_str().to_string(),
+        target: e.target.clone(),
+        outcome: e.outcome.as_str().to_string(),
+        request_id: None,
+        detail: e.detail(),
+    };
+    if let Err(err) = store.append_audit(&row).await {
+        tracing::error!(error = %err, "audit log write failed");
+    }
+}
 
 fn execution(view: &RunView, req: &RemediationRequest) -> RemediationExecution {
     let step = &view.record["steps"][0];
@@ -859,8 +954,15 @@ pub async fn run(
                 if let Err(e) = w.tick(crate::now_ms()).await {
                     tracing::warn!(error = %e, "workflow schedules failed; retried next pass");
                 }
+                w.reap().await;
             }
-            _ = async { let _ = stop.wait_for(|s| *s).await; } => return Ok(()),
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => {
+                // Runs about to end are recorded; longer ones stay `running` in the store.
+                if tokio::time::timeout(std::time::Duration::from_secs(5), w.settle()).await.is_err() {
+                    w.tasks.lock().await.abort_all();
+                }
+                return Ok(());
+            }
         }
     }
 }
@@ -968,6 +1070,16 @@ mod tests {
         }
     }
 
+    /// The records of runs started, once they ended.
+    async fn settled(w: &Workflows, ids: Vec<String>) -> Vec<RunView> {
+        w.settle().await;
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(w.run_record(&id).await.unwrap());
+        }
+        out
+    }
+
     fn allow_list(marker: &std::path::Path) -> Remediation {
         let mut r = Remediation::default();
         r.commands.insert(
@@ -1040,7 +1152,7 @@ mod tests {
             .receive(vec![critical("cart", t0)], "test", t0)
             .await
             .unwrap();
-        let runs = w.poll().await.unwrap();
+        let runs = settled(&w, w.poll().await.unwrap()).await;
         assert_eq!(runs.len(), 1, "{runs:?}");
         let run = &runs[0];
         assert_eq!(
@@ -1062,7 +1174,7 @@ mod tests {
         );
         assert!(!m.exists());
         // Read once: the next pass finds nothing new.
-        assert!(w.poll().await.unwrap().is_empty());
+        assert!(settled(&w, w.poll().await.unwrap()).await.is_empty());
         assert_eq!(w.runs("alert_response", 10).await.unwrap().runs.len(), 1);
         assert_eq!(w.run_record(&run.run_id).await.unwrap(), *run);
 
@@ -1072,7 +1184,7 @@ mod tests {
             .receive(vec![critical("db", t0 + 1_000)], "test", t0 + 1_000)
             .await
             .unwrap();
-        let runs = w.poll().await.unwrap();
+        let runs = settled(&w, w.poll().await.unwrap()).await;
         assert_eq!(runs.len(), 1, "{runs:?}");
         let steps = runs[0].record["steps"].as_array().unwrap();
         let step = steps
@@ -1097,7 +1209,7 @@ mod tests {
         *fake.saturation_days.lock().unwrap() = 5.0;
         let day = 1_767_225_600_000; // 2026-01-01T00:00:00Z
         let h = 3_600_000;
-        let runs = w.tick(day + 6 * h).await.unwrap();
+        let runs = settled(&w, w.tick(day + 6 * h).await.unwrap()).await;
         assert_eq!(runs.len(), 1);
         assert_eq!(
             (runs[0].workflow.as_str(), runs[0].trigger.as_str()),
@@ -1112,7 +1224,7 @@ mod tests {
         assert!(w.tick(day + 7 * h).await.unwrap().is_empty());
         *fake.saturation_days.lock().unwrap() = 2.0;
         // Missed firings are caught up: 12:00 fires once.
-        let runs = w.tick(day + 12 * h + 1_000).await.unwrap();
+        let runs = settled(&w, w.tick(day + 12 * h + 1_000).await.unwrap()).await;
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0].record["steps"][3]["status"], "succeeded");
         assert_eq!(fake.calls(), ["ticket jira CAP"]);

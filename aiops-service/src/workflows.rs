@@ -660,10 +660,12 @@ impl Workflows {
         let cursor = self.cursor(EVENTS_CURSOR_KEY).await?;
         for e in self.store.events_after(cursor, BATCH).await? {
             let id = e.id;
+            let at = e.at;
             let view = crate::events_api::EventView::from(e);
-            let event = TriggerEvent::Event {
-                event: serde_json::to_value(view).unwrap_or(Value::Null),
-            };
+            let mut event = serde_json::to_value(view).unwrap_or(Value::Null);
+            // `time` (ms) is when it happened: monitoring windows start there.
+            event["time"] = json!(at);
+            let event = TriggerEvent::Event { event };
             out.extend(self.handle(&event).await?);
             self.store
                 .put_value(EVENTS_CURSOR_KEY, &id.to_string(), crate::now_ms())
@@ -988,6 +990,10 @@ mod tests {
     struct Fake {
         confidence: Mutex<f64>,
         saturation_days: Mutex<f64>,
+        /// Metric values after the deployment are this many times those before.
+        regression: Mutex<f64>,
+        /// When the deployment happened (ms).
+        deployed_at: Mutex<TimestampMs>,
         calls: Mutex<Vec<String>>,
     }
 
@@ -1050,6 +1056,35 @@ mod tests {
                 })
             })
         }
+        fn wait<'a>(&'a self, _ms: i64) -> BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+        fn metric_values<'a>(
+            &'a self,
+            _metric: &'a str,
+            _labels: &'a BTreeMap<String, String>,
+            from: TimestampMs,
+            _to: TimestampMs,
+        ) -> BoxFuture<'a, HostResult<Vec<f64>>> {
+            Box::pin(async move {
+                let after = from >= *self.deployed_at.lock().unwrap();
+                let k = *self.regression.lock().unwrap();
+                Ok(vec![if after { 10.0 * k } else { 10.0 }; 5])
+            })
+        }
+        fn annotate<'a>(
+            &'a self,
+            dashboard: &'a str,
+            _a: &'a aiops_integrations::traits::Annotation,
+        ) -> BoxFuture<'a, HostResult<String>> {
+            Box::pin(async move {
+                self.calls
+                    .lock()
+                    .unwrap()
+                    .push(format!("annotate {dashboard}"));
+                Ok("1".into())
+            })
+        }
         fn open_ticket<'a>(
             &'a self,
             system: &'a str,
@@ -1093,6 +1128,8 @@ mod tests {
         );
         r.defaults
             .insert("execute_remediation".into(), "restart".into());
+        r.defaults
+            .insert("rollback_deployment".into(), "restart".into());
         r
     }
 
@@ -1318,5 +1355,63 @@ mod tests {
                 .status(),
             404
         );
+    }
+
+    #[tokio::test]
+    async fn a_deployment_event_rolls_back_only_after_a_regression() {
+        let m = marker("deploy");
+        let (store, fake, w) = setup(&m).await;
+        let deploy = |at: TimestampMs| crate::events_api::EventRequest {
+            source: "kubernetes".into(),
+            event_type: "deployment".into(),
+            resource: Some("cart".into()),
+            timestamp: Some(json!(at)),
+            details: serde_json::Map::from_iter([(
+                "labels".to_string(),
+                json!({"service": "cart"}),
+            )]),
+        };
+        let t0 = crate::now_ms() - 3_600_000;
+        *fake.deployed_at.lock().unwrap() = t0;
+        *fake.regression.lock().unwrap() = 1.0;
+        crate::events_api::post(&store, deploy(t0), t0)
+            .await
+            .unwrap();
+        let runs = settled(&w, w.poll().await.unwrap()).await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].workflow.as_str(), runs[0].trigger.as_str()),
+            ("deployment_monitoring", "event")
+        );
+        let steps = runs[0].record["steps"].as_array().unwrap();
+        assert_eq!(steps[2]["output"]["detected"], false, "{}", runs[0].record);
+        assert_eq!(steps[3]["status"], "skipped");
+        assert!(!m.exists());
+        assert_eq!(fake.calls(), ["annotate production-overview"]);
+
+        // Three times the baseline on every metric: a critical regression, rolled back.
+        let t1 = t0 + 60_000;
+        *fake.deployed_at.lock().unwrap() = t1;
+        *fake.regression.lock().unwrap() = 3.0;
+        crate::events_api::post(&store, deploy(t1), t1)
+            .await
+            .unwrap();
+        let runs = settled(&w, w.poll().await.unwrap()).await;
+        assert_eq!(runs.len(), 1);
+        let steps = runs[0].record["steps"].as_array().unwrap();
+        assert_eq!(
+            steps[2]["output"]["severity"], "critical",
+            "{}",
+            runs[0].record
+        );
+        assert_eq!(steps[3]["status"], "succeeded", "{}", runs[0].record);
+        assert!(m.exists());
+        let audit = remediation_audit(&store).await;
+        assert_eq!(audit.len(), 1);
+        assert_eq!(
+            audit[0].target.as_deref(),
+            Some("workflow/deployment_monitoring/auto_rollback")
+        );
+        let _ = std::fs::remove_file(&m);
     }
 }

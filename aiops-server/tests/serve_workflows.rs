@@ -26,6 +26,12 @@ async fn record(
 ) -> (StatusCode, axum::Json<Value>) {
     let path = uri.path().to_string();
     s.lock().unwrap().push((path.clone(), body.0));
+    if path == "/api/annotations" {
+        return (
+            StatusCode::OK,
+            axum::Json(json!({"id": 7, "message": "Annotation added"})),
+        );
+    }
     if path == "/rest/api/3/issue" {
         return (
             StatusCode::CREATED,
@@ -45,6 +51,7 @@ fn start_fakes(seen: Seen) -> u16 {
         .route("/oncall/hook", post(record))
         .route("/rest/api/3/issue", post(record))
         .route("/rest/api/3/search/jql", get(search))
+        .route("/api/annotations", post(record))
         .with_state(seen);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -81,6 +88,10 @@ fn config(fakes: u16, marker: &Path) -> String {
     url: http://127.0.0.1:{fakes}
     project: OPS
     auth: {{basic: {{username: bot@example.com, password: {{value: jira-token}}}}}}
+  grafana:
+    type: grafana
+    url: http://127.0.0.1:{fakes}
+    auth: {{bearer: {{value: grafana-token}}}}
 workflows:
   files: ["{seed}"]
   poll_ms: 100
@@ -90,6 +101,7 @@ workflows:
       restart: {{program: touch, args: ["{marker}"]}}
     defaults:
       execute_remediation: restart
+      rollback_deployment: restart
 "#,
         seed = seed.display(),
         marker = marker.display(),
@@ -292,4 +304,90 @@ fn an_invalid_workflow_file_refuses_the_start() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.yaml") && err.contains("first"), "{err}");
+}
+
+/// A deployment event posted to the service, after which every watched metric tripled: the
+/// seed's `deployment_monitoring` marks it on Grafana, compares the stored metrics with the
+/// hour before, and rolls back through the allow-listed test command (telling Slack and opening
+/// a Jira issue). A deployment with no regression is left alone.
+#[test]
+fn a_deployment_followed_by_a_regression_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let seen: Seen = Arc::default();
+    let fakes = start_fakes(seen.clone());
+    let marker = dir.path().join("rolled-back");
+    let s = Server::start(dir.path(), &config(fakes, &marker));
+    let now = common::server::now_ms();
+    // Deployed 31 minutes ago: the 30 minutes of monitoring are over.
+    let deployed = now - 31 * 60_000;
+    let points = |service: &str, after: f64| {
+        let mut p = Vec::new();
+        for metric in ["error_rate", "latency_p99", "cpu_usage"] {
+            for k in 0..90 {
+                let t = now - 90 * 60_000 + k * 60_000;
+                let v = if t >= deployed { after } else { 1.0 };
+                p.push(json!({"metric": metric, "labels": {"service": service}, "resource": service, "timestamp": t, "value": v}));
+            }
+        }
+        json!({ "points": p })
+    };
+    for (service, after) in [("cart", 3.0), ("shop", 1.0)] {
+        let r = s.post_json("/api/v1/ingest/points", &admin, &points(service, after));
+        assert!(r.status().is_success(), "{:?}", r.text());
+    }
+    let deploy = |service: &str| {
+        json!({"source": "kubernetes", "event_type": "deployment", "resource": service,
+               "timestamp": deployed, "name": service, "labels": {"service": service}})
+    };
+    let settled = |n: usize| {
+        eventually(|| {
+            let (_, runs) = json_of(s.get("/api/v1/workflows/deployment_monitoring/runs", &admin));
+            let runs = runs["runs"].as_array()?.clone();
+            (runs.len() == n && runs.iter().all(|r| r["status"] != "running")).then_some(runs)
+        })
+    };
+    // No regression: marked, compared, left alone.
+    assert_eq!(
+        s.post_json("/api/v1/events", &admin, &deploy("shop"))
+            .status(),
+        201
+    );
+    let runs = settled(1);
+    let steps = runs[0]["record"]["steps"].as_array().unwrap();
+    assert_eq!(runs[0]["trigger"], "event");
+    assert_eq!(steps[0]["status"], "succeeded", "{}", runs[0]);
+    assert_eq!(steps[2]["output"]["detected"], false, "{}", runs[0]);
+    assert_eq!(steps[3]["status"], "skipped");
+    assert!(!marker.exists());
+    assert_eq!(count(&seen, "/api/annotations"), 1);
+    // Tripled after the deployment: rolled back.
+    assert_eq!(
+        s.post_json("/api/v1/events", &admin, &deploy("cart"))
+            .status(),
+        201
+    );
+    let runs = settled(2);
+    let run = runs
+        .iter()
+        .find(|r| r["record"]["trigger"]["event"]["resource"] == "cart")
+        .unwrap();
+    let steps = run["record"]["steps"].as_array().unwrap();
+    assert_eq!(steps[2]["output"]["severity"], "critical", "{run}");
+    assert_eq!(steps[3]["status"], "succeeded", "{run}");
+    assert!(marker.exists());
+    assert_eq!(count(&seen, "/rest/api/3/issue"), 1);
+    assert!(count(&seen, "/slack/hook") + count(&seen, "/oncall/hook") >= 1);
+    let (_, audit) = json_of(s.get("/api/v1/audit?kind=remediation", &admin));
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "system"
+                && e["target"] == "workflow/deployment_monitoring/auto_rollback"
+                && e["outcome"] == "ok"),
+        "{audit}"
+    );
+    assert!(s.stop());
 }

@@ -2,7 +2,9 @@
 //! metric values come from the store (and the configured history), RCA from
 //! [`crate::rca_api::analyze`], forecasts from [`crate::capacity_api::forecast_one`] on the
 //! `capacity.metrics` targets, notifications, tickets and annotations from the integrations
-//! (`integrations:`) the `workflows.systems` map names (`jira: jira-ops`).
+//! (`integrations:`) the `workflows.systems` map names (`jira: jira-ops`); `default` (where
+//! `rollback_deployment` notifies and opens its ticket) is the integration it maps to, else
+//! the first integration by name that notifies (or opens tickets).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -55,6 +57,17 @@ impl ServiceHost {
     fn integration(&self, system: &str) -> Option<&Integration> {
         let name = self.systems.get(system).map_or(system, String::as_str);
         self.integrations.get(name)
+    }
+
+    /// The integration for `system` that can do what `can` asks: the one it names; for
+    /// `default` (what `rollback_deployment` tells and tickets), when that one cannot, the
+    /// first integration by name that can.
+    fn pick(&self, system: &str, can: impl Fn(&Integration) -> bool) -> Option<&Integration> {
+        match self.integration(system) {
+            Some(i) if can(i) => Some(i),
+            _ if system == "default" => self.integrations.values().find(|i| can(i)),
+            _ => None,
+        }
     }
 
     fn incident_id(context: &Value) -> Option<String> {
@@ -275,7 +288,10 @@ impl ActionHost for ServiceHost {
         n: &'a Notification,
     ) -> BoxFuture<'a, HostResult<Delivery>> {
         Box::pin(async move {
-            let Some(notifier) = self.integration(channel).and_then(|i| i.notifier.clone()) else {
+            let Some(notifier) = self
+                .pick(channel, |i| i.notifier.is_some())
+                .and_then(|i| i.notifier.clone())
+            else {
                 return Err(ActionError::NotConfigured(channel.to_string()));
             };
             notifier.notify(n).await.map_err(failed)
@@ -288,7 +304,10 @@ impl ActionHost for ServiceHost {
         req: &'a TicketRequest,
     ) -> BoxFuture<'a, HostResult<TicketRef>> {
         Box::pin(async move {
-            let Some(t) = self.integration(system).and_then(|i| i.ticketing.clone()) else {
+            let Some(t) = self
+                .pick(system, |i| i.ticketing.is_some())
+                .and_then(|i| i.ticketing.clone())
+            else {
                 return Err(ActionError::NotConfigured(system.to_string()));
             };
             t.open(&req.notification).await.map_err(failed)

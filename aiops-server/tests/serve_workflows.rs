@@ -241,6 +241,14 @@ fn a_critical_alert_runs_alert_response_and_the_workflow_api_is_guarded_and_audi
         outcomes.contains(&("workflow/remediation:restart/execute", "ok")),
         "{audit}"
     );
+    // With the request that caused them.
+    assert!(
+        entries
+            .iter()
+            .filter(|e| e["actor"] != "system")
+            .all(|e| e["request_id"].is_string()),
+        "{audit}"
+    );
 
     // Only admins add workflows; an invalid one is a 400 naming the problem.
     let page = json!({"yaml": "workflows:\n  page:\n    trigger: {type: manual}\n    steps:\n      - name: tell\n        action: send_notification\n        params: {channels: [slack]}\n"});

@@ -325,6 +325,20 @@ impl Workflows {
                 }
             }
         }
+        let systems = host.systems();
+        for d in
+            configured
+                .warnings
+                .iter()
+                .cloned()
+                .chain(aiops_workflow::validate::missing_systems(
+                    &configured,
+                    &registry,
+                    &systems,
+                ))
+        {
+            tracing::warn!(warning = %d, "workflow");
+        }
         let engine = Self::build(&configured, &stored, &registry, &host, &remediation);
         Ok(Self {
             store,
@@ -473,7 +487,13 @@ impl Workflows {
     }
 
     /// Runs workflow `id` by hand for `actor`; the run is recorded (a dry run too).
-    pub async fn run(&self, id: &str, req: &RunRequest, actor: &str) -> Result<RunView> {
+    pub async fn run(
+        &self,
+        id: &str,
+        req: &RunRequest,
+        actor: &str,
+        request_id: Option<&str>,
+    ) -> Result<RunView> {
         self.workflow(id)?;
         let event = self.event_of(req).await?;
         let opts = RunOptions {
@@ -488,7 +508,7 @@ impl Workflows {
                     kind: "workflow".into(),
                     id: e.to_string(),
                 })?;
-        persist(&self.store, &record, "manual", actor).await
+        persist(&self.store, &record, "manual", actor, request_id).await
     }
 
     /// The runs of workflow `id`, newest first.
@@ -522,6 +542,7 @@ impl Workflows {
         &self,
         req: &RemediationRequest,
         actor: &str,
+        request_id: Option<&str>,
         now: TimestampMs,
     ) -> Result<RemediationExecution> {
         if !self.allowed(&req.action) {
@@ -535,7 +556,7 @@ impl Workflows {
                 outcome: "refused".into(),
                 detail: "not on the remediation allow-list".into(),
             };
-            audit(&self.store, actor, "", &entry).await;
+            audit(&self.store, actor, request_id, "", &entry).await;
             return Err(ServiceError::invalid_parameter(
                 "action",
                 format!(
@@ -608,7 +629,7 @@ impl Workflows {
         for a in &mut record.audit {
             a.workflow = record.workflow.clone();
         }
-        let view = persist(&self.store, &record, "api", actor).await?;
+        let view = persist(&self.store, &record, "api", actor, request_id).await?;
         Ok(execution(&view, req))
     }
 
@@ -765,7 +786,7 @@ impl Workflows {
             self.tasks.lock().await.spawn(async move {
                 match engine.run(&name, &event, &opts).await {
                     Ok(r) => {
-                        if let Err(e) = persist(&store, &r, &trigger, SYSTEM).await {
+                        if let Err(e) = persist(&store, &r, &trigger, SYSTEM, None).await {
                             tracing::error!(workflow = %name, error = %e, "recording a workflow run failed");
                         }
                     }
@@ -845,7 +866,13 @@ fn is_resolved(event: &TriggerEvent) -> bool {
 }
 
 /// Stores a run's record and writes its remediation attempts to the audit log.
-async fn persist(store: &Store, record: &RunRecord, trigger: &str, actor: &str) -> Result<RunView> {
+async fn persist(
+    store: &Store,
+    record: &RunRecord,
+    trigger: &str,
+    actor: &str,
+    request_id: Option<&str>,
+) -> Result<RunView> {
     let row = WorkflowRunRow {
         id: record.run_id.clone(),
         workflow: record.workflow.clone(),
@@ -857,13 +884,13 @@ async fn persist(store: &Store, record: &RunRecord, trigger: &str, actor: &str) 
     };
     store.put_workflow_run(&row).await?;
     for a in &record.audit {
-        audit(store, actor, &record.run_id, a).await;
+        audit(store, actor, request_id, &record.run_id, a).await;
     }
     Ok(row.into())
 }
 
 /// Writes one remediation attempt to the audit log.
-async fn audit(store: &Store, actor: &str, run_id: &str, a: &AuditEntry) {
+async fn audit(store: &Store, actor: &str, request_id: Option<&str>, run_id: &str, a: &AuditEntry) {
     let outcome = match a.outcome.as_str() {
         "succeeded" => Outcome::Success,
         "refused" => Outcome::Denied,
@@ -886,7 +913,7 @@ async fn audit(store: &Store, actor: &str, run_id: &str, a: &AuditEntry) {
         kind: e.kind.as_str().to_string(),
         target: e.target.clone(),
         outcome: e.outcome.as_str().to_string(),
-        request_id: None,
+        request_id: request_id.map(str::to_string),
         detail: e.detail(),
     };
     if let Err(err) = store.append_audit(&row).await {
@@ -1278,7 +1305,7 @@ mod tests {
             dry_run,
         };
         let e = w
-            .execute(&req("rm_rf", false), "alice", 1)
+            .execute(&req("rm_rf", false), "alice", None, 1)
             .await
             .unwrap_err();
         assert_eq!(e.status(), 400);
@@ -1288,10 +1315,16 @@ mod tests {
             (audit[0].actor.as_str(), audit[0].outcome.as_str()),
             ("alice", "denied")
         );
-        let x = w.execute(&req("restart", true), "alice", 2).await.unwrap();
+        let x = w
+            .execute(&req("restart", true), "alice", None, 2)
+            .await
+            .unwrap();
         assert_eq!(x.status, "would_run");
         assert!(!m.exists());
-        let x = w.execute(&req("restart", false), "alice", 3).await.unwrap();
+        let x = w
+            .execute(&req("restart", false), "alice", None, 3)
+            .await
+            .unwrap();
         assert_eq!(x.status, "succeeded", "{x:?}");
         assert!(m.exists());
         assert_eq!(
@@ -1307,6 +1340,7 @@ mod tests {
                     ..req("restart", false)
                 },
                 "alice",
+                None,
                 4,
             )
             .await
@@ -1344,12 +1378,13 @@ mod tests {
                     ..RunRequest::default()
                 },
                 "alice",
+                None,
             )
             .await
             .unwrap();
         assert_eq!(r.record["steps"][0]["status"], "would_run");
         assert_eq!(
-            w.run("nope", &RunRequest::default(), "a")
+            w.run("nope", &RunRequest::default(), "a", None)
                 .await
                 .unwrap_err()
                 .status(),

@@ -63,7 +63,10 @@ pub(crate) async fn run(
     Path(id): Path<String>,
     body: JsonBody<RunRequest>,
 ) -> ApiResult<Json<RunView>> {
-    let view = s.workflows.run(&id, &body.0, &who.subject).await?;
+    let view = s
+        .workflows
+        .run(&id, &body.0, &who.subject, Some(&rid.0))
+        .await?;
     let e = AuditEvent::new(
         aiops_service::now_ms(),
         &who.subject,
@@ -124,7 +127,7 @@ pub(crate) async fn execute(
 ) -> ApiResult<Json<RemediationExecution>> {
     let x = s
         .workflows
-        .execute(&body.0, &who.subject, aiops_service::now_ms())
+        .execute(&body.0, &who.subject, Some(&rid.0), aiops_service::now_ms())
         .await?;
     if x.dry_run {
         let e = AuditEvent::new(

@@ -325,6 +325,24 @@ impl Workflows {
                 }
             }
         }
+        // Readers that start now begin at the heads: enabling workflows on a store with a
+        // history does not replay every incident it ever opened.
+        if store.value(CURSOR_KEY).await?.is_none()
+            || store.value(EVENTS_CURSOR_KEY).await?.is_none()
+        {
+            let (timeline, events) = store.timeline_heads().await?;
+            let now = crate::now_ms();
+            if store.value(CURSOR_KEY).await?.is_none() {
+                store
+                    .put_value(CURSOR_KEY, &timeline.to_string(), now)
+                    .await?;
+            }
+            if store.value(EVENTS_CURSOR_KEY).await?.is_none() {
+                store
+                    .put_value(EVENTS_CURSOR_KEY, &events.to_string(), now)
+                    .await?;
+            }
+        }
         let systems = host.systems();
         for d in
             configured
@@ -1448,5 +1466,30 @@ mod tests {
             Some("workflow/deployment_monitoring/auto_rollback")
         );
         let _ = std::fs::remove_file(&m);
+    }
+
+    #[tokio::test]
+    async fn what_happened_before_the_first_start_is_not_replayed() {
+        let (store, _) = crate::testing::store_with_cpu_series().await;
+        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
+            .await
+            .unwrap();
+        let t0 = crate::now_ms();
+        pipeline
+            .receive(vec![critical("cart", t0)], "test", t0)
+            .await
+            .unwrap();
+        let fake = Arc::new(Fake::default());
+        let set = WorkflowSet::parse(SEED, None, &Registry::builtin()).unwrap();
+        let w = Workflows::new(store.clone(), fake.clone(), set, Remediation::default())
+            .await
+            .unwrap();
+        assert!(w.poll().await.unwrap().is_empty());
+        // What comes after does run.
+        pipeline
+            .receive(vec![critical("db", t0 + 1)], "test", t0 + 1)
+            .await
+            .unwrap();
+        assert_eq!(settled(&w, w.poll().await.unwrap()).await.len(), 1);
     }
 }

@@ -147,4 +147,16 @@ impl Store {
         let rows = q.query().fetch_all(&self.read).await?;
         rows.iter().map(run_row).collect()
     }
+
+    /// The highest ids of the incident timeline and of the events (0 when empty): where
+    /// readers that start now begin.
+    pub async fn timeline_heads(&self) -> Result<(i64, i64)> {
+        let r = Sql::new(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM incident_events), (SELECT COALESCE(MAX(id), 0) FROM events)",
+        )
+        .query()
+        .fetch_one(&self.read)
+        .await?;
+        Ok((r.try_get(0)?, r.try_get(1)?))
+    }
 }

@@ -1033,4 +1033,18 @@ pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
         s.workflow_run("nope").await,
         Err(StoreError::NotFound { .. })
     ));
+    let (timeline, events) = s.timeline_heads().await.unwrap();
+    let e = EventRow {
+        id: 0,
+        at: 5,
+        source: "ci".into(),
+        event_type: "deployment".into(),
+        resource: None,
+        body: json!({}),
+    };
+    let id = s.insert_event(&e).await.unwrap();
+    assert_eq!(
+        s.timeline_heads().await.unwrap(),
+        (timeline, id.max(events))
+    );
 }

@@ -181,6 +181,22 @@ fn a_critical_alert_runs_alert_response_and_the_workflow_api_is_guarded_and_audi
     assert_eq!(dry["record"]["dry_run"], true);
     assert_eq!(dry["record"]["steps"][2]["status"], "would_run", "{dry}");
     assert_eq!(seen.lock().unwrap().len(), before);
+    // A stored incident as the event.
+    let inc = run["record"]["trigger"]["incident"]["id"].as_str().unwrap();
+    let (status, dry) = json_of(s.post_json(
+        "/api/v1/workflows/alert_response/run",
+        &operator,
+        &json!({"dry_run": true, "event": {"incident_id": inc}}),
+    ));
+    assert_eq!(status, 200, "{dry}");
+    assert_eq!(dry["record"]["trigger"]["type"], "incident", "{dry}");
+    assert_eq!(seen.lock().unwrap().len(), before);
+    let (status, _) = json_of(s.post_json(
+        "/api/v1/workflows/alert_response/run",
+        &operator,
+        &json!({"dry_run": true, "event": {"incident_id": "inc-none"}}),
+    ));
+    assert_eq!(status, 404);
     let (status, _) = json_of(s.post_json(
         "/api/v1/workflows/alert_response/run",
         &viewer,

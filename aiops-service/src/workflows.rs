@@ -66,8 +66,7 @@ pub struct WorkflowsConfig {
 }
 
 impl WorkflowsConfig {
-    /// Whether anything is configured (no background task otherwise, unless the API adds
-    /// workflows).
+    /// How often the triggers read the timeline and the events (`poll_ms`, at least 10 ms).
     pub fn poll_interval(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.poll_ms.unwrap_or(1_000).max(10))
     }

@@ -682,8 +682,11 @@ impl Workflows {
             if ev.kind == "opened" || ev.kind == "resolved" {
                 match self.incident(&ev.incident_id).await {
                     Ok(incident) => {
-                        for event in incident_events(incident, ev.kind == "opened") {
-                            out.extend(self.handle(&event).await?);
+                        for (k, event) in incident_events(incident, ev.kind == "opened")
+                            .iter()
+                            .enumerate()
+                        {
+                            out.extend(self.handle(event, &format!("tl{id}.{k}")).await?);
                         }
                     }
                     Err(e) => {
@@ -704,7 +707,7 @@ impl Workflows {
             // `time` (ms) is when it happened: monitoring windows start there.
             event["time"] = json!(at);
             let event = TriggerEvent::Event { event };
-            out.extend(self.handle(&event).await?);
+            out.extend(self.handle(&event, &format!("ev{id}")).await?);
             self.store
                 .put_value(EVENTS_CURSOR_KEY, &id.to_string(), crate::now_ms())
                 .await?;
@@ -726,7 +729,12 @@ impl Workflows {
     /// started. Each run is recorded `running` at once and replaced by its record when it
     /// ends: runs go on in the background, so a long step (a monitoring window) holds up no
     /// other trigger.
-    async fn handle(&self, event: &TriggerEvent) -> Result<Vec<String>> {
+    ///
+    /// `occurrence` names what fired (`tl12.0`: the first event of timeline entry 12); a
+    /// run's id is made of it and the workflow's name, and a run is started only by the
+    /// process that records it first, so replicas sharing a store (and a pass repeated after
+    /// a crash) never start one twice.
+    async fn handle(&self, event: &TriggerEvent, occurrence: &str) -> Result<Vec<String>> {
         let engine = self.engine();
         let names = engine.triggered_by(event);
         let resolved = is_resolved(event);
@@ -775,12 +783,10 @@ impl Workflows {
         let mut ids = Vec::new();
         for name in admitted {
             let now = crate::now_ms();
-            let id = format!(
-                "run-{now}-{}",
-                EXEC_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            );
-            self.store
-                .put_workflow_run(&WorkflowRunRow {
+            let id = format!("run-{occurrence}-{name}");
+            let claimed = self
+                .store
+                .claim_workflow_run(&WorkflowRunRow {
                     id: id.clone(),
                     workflow: name.clone(),
                     trigger: trigger.clone(),
@@ -790,6 +796,9 @@ impl Workflows {
                     record: json!({}),
                 })
                 .await?;
+            if !claimed {
+                continue;
+            }
             let (engine, store, event, trigger) = (
                 engine.clone(),
                 self.store.clone(),
@@ -856,7 +865,7 @@ impl Workflows {
         while has_schedules && m <= minute {
             let event = TriggerEvent::Schedule { time: m };
             let _guard = self.lock.lock().await;
-            out.extend(self.handle(&event).await?);
+            out.extend(self.handle(&event, &format!("cron{m}")).await?);
             m += 60_000;
         }
         self.store
@@ -1490,5 +1499,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(settled(&w, w.poll().await.unwrap()).await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_trigger_read_twice_starts_one_run() {
+        let m = marker("twice");
+        let (store, fake, a) = setup(&m).await;
+        let set = WorkflowSet::parse(SEED, None, &Registry::builtin()).unwrap();
+        let b = Workflows::new(store.clone(), fake.clone(), set, allow_list(&m))
+            .await
+            .unwrap();
+        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
+            .await
+            .unwrap();
+        let t0 = crate::now_ms();
+        pipeline
+            .receive(vec![critical("cart", t0)], "test", t0)
+            .await
+            .unwrap();
+        assert_eq!(settled(&a, a.poll().await.unwrap()).await.len(), 1);
+        // Another replica reading the same entry (or this one after a crash before its
+        // cursor was saved) starts nothing.
+        store.put_value(CURSOR_KEY, "0", t0).await.unwrap();
+        store.put_value(THROTTLE_KEY, "{}", t0).await.unwrap();
+        assert!(settled(&b, b.poll().await.unwrap()).await.is_empty());
+        assert_eq!(a.runs("alert_response", 10).await.unwrap().runs.len(), 1);
+        assert_eq!(fake.calls().iter().filter(|c| *c == "rca").count(), 1);
     }
 }

@@ -124,6 +124,25 @@ impl Store {
         Ok(())
     }
 
+    /// Records a run about to start unless one of that id is recorded; returns whether this
+    /// call recorded it (the caller starts the run only then).
+    pub async fn claim_workflow_run(&self, r: &WorkflowRunRow) -> Result<bool> {
+        let mut q = Sql::new(
+            "INSERT INTO workflow_runs (id, workflow, trigger_type, status, started_at, finished_at, record) VALUES ",
+        );
+        q.row([
+            Value::from(r.id.as_str()),
+            r.workflow.as_str().into(),
+            r.trigger.as_str().into(),
+            r.status.as_str().into(),
+            r.started_at.into(),
+            r.finished_at.into(),
+            r.record.to_string().into(),
+        ])
+        .push(" ON CONFLICT (id) DO NOTHING");
+        Ok(q.query().execute(&self.write).await?.rows_affected() == 1)
+    }
+
     /// One run.
     pub async fn workflow_run(&self, id: &str) -> Result<WorkflowRunRow> {
         let mut q = Sql::new(RUN_COLUMNS);

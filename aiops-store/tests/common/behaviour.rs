@@ -1020,7 +1020,13 @@ pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
         started_at: 200,
         ..run.clone()
     };
-    s.put_workflow_run(&later).await.unwrap();
+    assert!(s.claim_workflow_run(&later).await.unwrap());
+    // Claimed once: the second claim (another replica) records nothing.
+    let other = WorkflowRunRow {
+        status: "other".into(),
+        ..later.clone()
+    };
+    assert!(!s.claim_workflow_run(&other).await.unwrap());
     assert_eq!(s.workflow_run("run-1").await.unwrap(), run);
     let runs = s.workflow_runs("restart", 10).await.unwrap();
     assert_eq!(

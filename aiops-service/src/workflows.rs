@@ -137,6 +137,10 @@ pub struct WorkflowView {
     pub steps: Vec<Value>,
     /// The YAML it was added with (API workflows).
     pub yaml: Option<String>,
+    /// When it was just added: what would fail at run time though it checks (a system a
+    /// step names that is not configured), with the step and position.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `GET /api/v1/workflows`.
@@ -410,6 +414,7 @@ impl Workflows {
                 .map(|s| json!({"name": s.name, "action": s.action}))
                 .collect(),
             yaml: stored.map(|r| r.body),
+            warnings: Vec::new(),
         }
     }
 
@@ -475,7 +480,19 @@ impl Workflows {
             Ok(mut g) => *g = Arc::new(engine),
             Err(p) => *p.into_inner() = Arc::new(engine),
         }
-        Ok(self.view(&w))
+        let mut view = self.view(&w);
+        let mut one = WorkflowSet {
+            file: None,
+            workflows: BTreeMap::new(),
+            warnings: Vec::new(),
+        };
+        one.workflows.insert(w.name.clone(), w);
+        view.warnings =
+            aiops_workflow::validate::missing_systems(&one, &self.registry, &self.host.systems())
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        Ok(view)
     }
 
     async fn event_of(&self, req: &RunRequest) -> Result<TriggerEvent> {
@@ -1394,8 +1411,17 @@ mod tests {
         };
         let v = w.create(&ok, 1).await.unwrap();
         assert_eq!((v.id.as_str(), v.source.as_str()), ("page", "api"));
+        assert!(v.warnings.is_empty(), "{:?}", v.warnings);
+        let unknown = WorkflowRequest {
+            yaml: ok
+                .yaml
+                .replace("page:", "chat:")
+                .replace("[slack]", "[teams]"),
+        };
+        let v = w.create(&unknown, 1).await.unwrap();
+        assert!(v.warnings[0].contains("teams"), "{:?}", v.warnings);
         assert_eq!(w.create(&ok, 2).await.unwrap_err().status(), 409);
-        assert_eq!(w.list().workflows.len(), 4);
+        assert_eq!(w.list().workflows.len(), 5);
         let r = w
             .run(
                 "page",

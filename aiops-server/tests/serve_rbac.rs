@@ -11,6 +11,33 @@ use common::server::{Server, token};
 
 /// Every route, with the permission it needs (`None`: open to all).
 const ROUTES: &[(&str, &str, Option<Permission>)] = &[
+    ("GET", "/api/v1/workflows", Some(Permission::ReadRules)),
+    ("POST", "/api/v1/workflows", Some(Permission::WriteConfig)),
+    (
+        "POST",
+        "/api/v1/workflows/nope/run",
+        Some(Permission::ExecuteRemediation),
+    ),
+    (
+        "GET",
+        "/api/v1/workflows/nope/runs",
+        Some(Permission::ReadReports),
+    ),
+    (
+        "GET",
+        "/api/v1/workflow-runs/run-1",
+        Some(Permission::ReadReports),
+    ),
+    (
+        "POST",
+        "/api/v1/remediation/execute",
+        Some(Permission::ExecuteRemediation),
+    ),
+    (
+        "GET",
+        "/api/v1/remediation/rem-1",
+        Some(Permission::ReadReports),
+    ),
     ("GET", "/api/v1/health", None),
     ("GET", "/-/ready", None),
     ("GET", "/metrics", Some(Permission::ReadMetrics)),

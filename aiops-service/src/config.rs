@@ -80,6 +80,10 @@ pub struct ServiceConfig {
     pub notifications: crate::deliveries::NotificationsConfig,
     /// The seed's pipeline over a message bus: metrics and logs consumed, anomalies published.
     pub bus: crate::bus_pipeline::BusConfig,
+    /// Workflows and remediation: workflow files (`dirs`, `files`) loaded and checked at
+    /// start, the remediation allow-list (`remediation`: `commands`, `http`, `defaults`) and
+    /// the systems steps name mapped to integrations (`systems: {jira: jira-ops}`).
+    pub workflows: crate::workflows::WorkflowsConfig,
 }
 
 impl Default for ServiceConfig {
@@ -106,6 +110,7 @@ impl Default for ServiceConfig {
             integrations: Default::default(),
             notifications: Default::default(),
             bus: Default::default(),
+            workflows: Default::default(),
         }
     }
 }
@@ -277,6 +282,7 @@ impl ServiceConfig {
             &self.notifications.maintenance_silences,
             &self.alerts.engine.maintenance_windows,
         )?;
+        self.workflows.check(router.integrations())?;
         Ok(())
     }
 }

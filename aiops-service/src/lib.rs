@@ -32,6 +32,8 @@ pub mod telemetry;
 mod testing;
 pub mod topology_api;
 mod worker;
+pub mod workflow_host;
+pub mod workflows;
 
 pub use alerting::{
     AlertActionResult, AlertList, AlertPipeline, AlertQuery, AlertStreamEvent, AlertView,

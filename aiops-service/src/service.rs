@@ -60,6 +60,8 @@ pub struct Service {
     pub history: History,
     /// The integrations and the routes of incidents to them.
     pub router: Arc<crate::deliveries::Router>,
+    /// Workflows, their runs and remediation.
+    pub workflows: Arc<crate::workflows::Workflows>,
     stop: watch::Sender<bool>,
     tasks: tokio::sync::Mutex<JoinSet<Result<()>>>,
 }
@@ -389,6 +391,30 @@ impl Service {
                 stopped.clone(),
             ));
         }
+        let configured = config.workflows.check(router.integrations())?;
+        let host = crate::workflow_host::ServiceHost {
+            store: store.clone(),
+            history: history.clone(),
+            topology: topology.clone(),
+            knowledge: knowledge.clone(),
+            integrations: router.integrations().clone(),
+            systems: config.workflows.systems.clone(),
+            capacity: config.capacity.clone(),
+        };
+        let workflows = Arc::new(
+            crate::workflows::Workflows::new(
+                store.clone(),
+                Arc::new(host),
+                configured,
+                config.workflows.remediation.clone(),
+            )
+            .await?,
+        );
+        tasks.spawn(crate::workflows::run(
+            workflows.clone(),
+            config.workflows.poll_interval(),
+            stopped.clone(),
+        ));
         let rate_limiter = crate::rate_limit::RateLimiter::new(config.limits.requests_per_second);
         Ok(Arc::new(Self {
             access: Access::new(store.clone(), jwt),
@@ -406,6 +432,7 @@ impl Service {
             telemetry: Telemetry::default(),
             history,
             router,
+            workflows,
             stop,
             tasks: tokio::sync::Mutex::new(tasks),
         }))

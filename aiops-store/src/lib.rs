@@ -9,6 +9,7 @@ pub mod records;
 pub mod samples;
 mod sql;
 pub mod store;
+pub mod workflows;
 
 pub use alerts::{
     AlertCommit, AlertFilter, AlertRow, ClusterLock, IncidentEvent, IncidentFilter, IncidentRow,
@@ -24,6 +25,7 @@ pub use logs::{
 pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
 pub use samples::{COMPACT_TX, NewSeries, SavedState, SeriesRow};
 pub use store::{Backend, Durability, Store, StoreOptions};
+pub use workflows::{WorkflowRow, WorkflowRunRow};
 
 #[cfg(test)]
 mod testing {

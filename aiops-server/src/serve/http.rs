@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
 use super::{
-    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology, ws,
+    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology,
+    workflows, ws,
 };
 
 /// Shared state of every handler.
@@ -296,6 +297,30 @@ pub(crate) fn router(s: AppState) -> Router {
         .route(
             "/api/v1/logs/anomalies",
             g(P::ReadMetrics, get(logs::anomalies)),
+        )
+        .route(
+            "/api/v1/workflows",
+            g(P::ReadRules, get(workflows::list)).merge(g(P::WriteConfig, post(workflows::create))),
+        )
+        .route(
+            "/api/v1/workflows/{id}/run",
+            g(P::ExecuteRemediation, post(workflows::run)),
+        )
+        .route(
+            "/api/v1/workflows/{id}/runs",
+            g(P::ReadReports, get(workflows::runs)),
+        )
+        .route(
+            "/api/v1/workflow-runs/{run_id}",
+            g(P::ReadReports, get(workflows::run_record)),
+        )
+        .route(
+            "/api/v1/remediation/execute",
+            g(P::ExecuteRemediation, post(workflows::execute)),
+        )
+        .route(
+            "/api/v1/remediation/{execution_id}",
+            g(P::ReadReports, get(workflows::execution)),
         )
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")

@@ -13,6 +13,7 @@ mod logs;
 mod openapi;
 mod rules;
 mod topology;
+mod workflows;
 mod ws;
 
 use std::net::SocketAddr;

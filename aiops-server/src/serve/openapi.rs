@@ -5,7 +5,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology, ws,
+    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology,
+    workflows, ws,
 };
 
 struct Bearer;
@@ -42,6 +43,8 @@ impl Modify for Bearer {
         knowledge::runbooks, knowledge::search, events::post, events::list,
         integrations::list, integrations::dashboard,
         logs::ingest, logs::lines, logs::templates, logs::anomalies,
+        workflows::list, workflows::create, workflows::run, workflows::runs,
+        workflows::run_record, workflows::execute, workflows::execution,
     )
 )]
 pub(crate) struct ApiDoc;

@@ -28,7 +28,10 @@
 //! | `GET /api/v1/alert-rules...` / `POST`, `PUT`, `DELETE` | `read:rules` / `write:rules` |
 //! | `GET /api/v1/topology...` / `PUT /api/v1/topology` | `read:topology` / `write:topology` |
 //! | `GET /api/v1/knowledge/...` | `read:knowledge` |
-//! | running a runbook's remediation | `execute:remediation` |
+//! | running a runbook's remediation, `POST /api/v1/remediation/execute`, `POST /api/v1/workflows/{id}/run` | `execute:remediation` |
+//! | `GET /api/v1/workflows` | `read:rules` |
+//! | `GET /api/v1/workflows/{id}/runs`, `GET /api/v1/workflow-runs/{run_id}`, `GET /api/v1/remediation/{execution_id}` | `read:reports` |
+//! | `POST /api/v1/workflows` (adding a workflow) | `write:config` |
 //! | `POST /api/v1/write`, `POST /api/v2/alerts`, `POST /api/v1/alerts/webhook`, `POST /api/v1/ingest/points`, `POST /api/v1/ingest/logs`, `POST /api/v1/events` | `ingest:write` |
 //! | token create, list, revoke | `admin:tokens` |
 //! | `GET /api/v1/audit` | `read:audit` |

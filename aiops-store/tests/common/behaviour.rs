@@ -7,7 +7,7 @@ use aiops_core::Labels;
 use aiops_store::{
     AlertCommit, AlertFilter, AlertRow, AnomalyFilter, AuditFilter, AuditRow, DeliveryAttempt,
     EventRow, IncidentEvent, IncidentFilter, IncidentRow, IncidentUpdate, NewAnomaly, NewDelivery,
-    NewSeries, SavedState, Store, StoreError, TokenRow,
+    NewSeries, SavedState, Store, StoreError, TokenRow, WorkflowRow, WorkflowRunRow,
 };
 use serde_json::json;
 
@@ -46,6 +46,7 @@ macro_rules! all_behaviours {
             tokens_audit_events_values_and_analyses,
             values_round_trip_exactly,
             the_delivery_outbox_is_filled_once_and_drained_in_order,
+            workflows_and_runs_are_stored,
         );
     };
 }
@@ -980,4 +981,76 @@ pub(crate) async fn the_delivery_outbox_is_filled_once_and_drained_in_order(s: &
     assert_eq!(all[0].attempts, 2);
     assert_eq!(all[0].status, "delivered");
     assert_eq!(all[0].last_error, None);
+}
+
+pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
+    let w = WorkflowRow {
+        id: "wf-1".into(),
+        name: "restart".into(),
+        body: "workflows:\n  restart: {}\n".into(),
+        created_at: 10,
+        updated_at: 10,
+    };
+    s.create_workflow(&w).await.unwrap();
+    let dup = WorkflowRow {
+        id: "wf-2".into(),
+        ..w.clone()
+    };
+    assert!(matches!(
+        s.create_workflow(&dup).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.workflows().await.unwrap(), vec![w]);
+    let mut run = WorkflowRunRow {
+        id: "run-1".into(),
+        workflow: "restart".into(),
+        trigger: "manual".into(),
+        status: "running".into(),
+        started_at: 100,
+        finished_at: None,
+        record: json!({"steps": []}),
+    };
+    s.put_workflow_run(&run).await.unwrap();
+    run.status = "succeeded".into();
+    run.finished_at = Some(150);
+    run.record = json!({"steps": [{"name": "a", "value": 1.5}]});
+    s.put_workflow_run(&run).await.unwrap();
+    let later = WorkflowRunRow {
+        id: "run-2".into(),
+        started_at: 200,
+        ..run.clone()
+    };
+    assert!(s.claim_workflow_run(&later).await.unwrap());
+    // Claimed once: the second claim (another replica) records nothing.
+    let other = WorkflowRunRow {
+        status: "other".into(),
+        ..later.clone()
+    };
+    assert!(!s.claim_workflow_run(&other).await.unwrap());
+    assert_eq!(s.workflow_run("run-1").await.unwrap(), run);
+    let runs = s.workflow_runs("restart", 10).await.unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["run-2", "run-1"]
+    );
+    assert_eq!(s.workflow_runs("restart", 1).await.unwrap().len(), 1);
+    assert!(s.workflow_runs("other", 10).await.unwrap().is_empty());
+    assert!(matches!(
+        s.workflow_run("nope").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let (timeline, events) = s.timeline_heads().await.unwrap();
+    let e = EventRow {
+        id: 0,
+        at: 5,
+        source: "ci".into(),
+        event_type: "deployment".into(),
+        resource: None,
+        body: json!({}),
+    };
+    let id = s.insert_event(&e).await.unwrap();
+    assert_eq!(
+        s.timeline_heads().await.unwrap(),
+        (timeline, id.max(events))
+    );
 }

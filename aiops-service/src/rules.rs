@@ -9,7 +9,13 @@
 //! - `{"type": "anomaly", "metric": NAME, "selector": {...}, "min_severity": "high", "for":
 //!   "0s"}`: the metric pipeline's stored anomalies of the matching series; a series with an
 //!   anomaly of at least `min_severity` whose sample time is within the last evaluation
-//!   interval plus `for` fires (so `for` keeps it firing that long after its last anomaly).
+//!   interval plus `for` fires (so `for` keeps it firing that long after its last anomaly);
+//! - `{"type": "promql", "source": INTEGRATION, "query": "up == 0", "for": "5m"}`: the query
+//!   is evaluated by a metric-source integration (Prometheus, VictoriaMetrics) at each
+//!   evaluation, and every series it returns holds, as in a Prometheus alerting rule (the
+//!   comparison is written in the query); a series that holds at every evaluation during
+//!   `for` fires. While the source cannot answer, the rule's alerts neither fire nor resolve
+//!   (the failure is logged and counted).
 //!
 //! `selector` defaults to `{}` (every series of the metric), `for` to `0s`, `min_severity`
 //! to `low`. An unknown key, operator or severity is refused naming the field
@@ -162,6 +168,16 @@ pub enum Kind {
         /// The least severity that counts.
         min_severity: Severity,
     },
+    /// A PromQL query answered by a metric-source integration (Prometheus, VictoriaMetrics):
+    /// every series it returns holds (write the comparison in the query, as in a
+    /// Prometheus alerting rule).
+    Promql {
+        /// The integration's name (`integrations:` entry of type prometheus or
+        /// victoriametrics).
+        source: String,
+        /// The query, evaluated at the evaluation's time.
+        query: String,
+    },
 }
 
 /// A validated condition (see the module docs for its JSON).
@@ -192,26 +208,28 @@ impl Condition {
             ));
         };
         let kind = match m.get("type") {
-            Some(Value::String(t)) if t == "threshold" || t == "anomaly" => t.as_str(),
+            Some(Value::String(t)) if ["threshold", "anomaly", "promql"].contains(&t.as_str()) => {
+                t.as_str()
+            }
             Some(other) => {
                 return Err(bad(
                     "type",
                     format!(
-                        "{other} is not a condition type (expected \"threshold\" or \"anomaly\")"
+                        "{other} is not a condition type (expected \"threshold\", \"anomaly\" or \"promql\")"
                     ),
                 ));
             }
             None => {
                 return Err(bad(
                     "type",
-                    "missing (expected \"threshold\" or \"anomaly\")",
+                    "missing (expected \"threshold\", \"anomaly\" or \"promql\")",
                 ));
             }
         };
-        let allowed: &[&str] = if kind == "threshold" {
-            &["type", "metric", "selector", "op", "value", "for"]
-        } else {
-            &["type", "metric", "selector", "min_severity", "for"]
+        let allowed: &[&str] = match kind {
+            "threshold" => &["type", "metric", "selector", "op", "value", "for"],
+            "anomaly" => &["type", "metric", "selector", "min_severity", "for"],
+            _ => &["type", "source", "query", "for"],
         };
         if let Some(k) = m.keys().find(|k| !allowed.contains(&k.as_str())) {
             return Err(bad(
@@ -223,6 +241,7 @@ impl Condition {
             ));
         }
         let metric = match m.get("metric") {
+            None if kind == "promql" => String::new(),
             Some(Value::String(s)) if aiops_core::labels::is_valid_metric_name(s) => s.clone(),
             Some(other) => return Err(bad("metric", format!("{other} is not a metric name"))),
             None => return Err(bad("metric", "missing")),
@@ -266,7 +285,17 @@ impl Condition {
         if for_.0 < 0 {
             return Err(bad("for", "must not be negative"));
         }
-        let kind = if kind == "threshold" {
+        let kind = if kind == "promql" {
+            let text = |field: &str| match m.get(field) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
+                Some(other) => Err(bad(field, format!("{other} is not a non-empty string"))),
+                None => Err(bad(field, "missing")),
+            };
+            Kind::Promql {
+                source: text("source")?,
+                query: text("query")?,
+            }
+        } else if kind == "threshold" {
             let op = match m.get("op") {
                 Some(Value::String(s)) => Op::ALL
                     .iter()
@@ -325,6 +354,16 @@ impl Condition {
                 m.insert("type".into(), json!("anomaly"));
                 m.insert("min_severity".into(), json!(min_severity.as_str()));
             }
+            Kind::Promql {
+                ref source,
+                ref query,
+            } => {
+                m.insert("type".into(), json!("promql"));
+                m.insert("source".into(), json!(source));
+                m.insert("query".into(), json!(query));
+                m.insert("for".into(), json!(self.for_.to_string()));
+                return Value::Object(m);
+            }
         }
         m.insert("metric".into(), json!(self.metric));
         m.insert("selector".into(), json!(self.selector));
@@ -334,7 +373,8 @@ impl Condition {
 
     /// Whether a series is one this condition watches: its metric, and every selector label.
     pub fn matches(&self, series: &SeriesRow) -> bool {
-        series.metric == self.metric
+        !matches!(self.kind, Kind::Promql { .. })
+            && series.metric == self.metric
             && self
                 .selector
                 .iter()
@@ -600,6 +640,8 @@ pub struct RuleEvaluator {
     alerts: Arc<AlertPipeline>,
     config: RulesConfig,
     watches: Mutex<HashMap<(String, i64), Watch>>,
+    /// Metric sources of `promql` conditions, by integration name.
+    sources: BTreeMap<String, Arc<dyn aiops_integrations::prometheus::MetricSource>>,
     /// Evaluations that failed.
     pub failures: AtomicU64,
 }
@@ -628,8 +670,78 @@ impl RuleEvaluator {
             alerts,
             config,
             watches: Mutex::new(HashMap::new()),
+            sources: BTreeMap::new(),
             failures: AtomicU64::new(0),
         })
+    }
+
+    /// The metric sources `promql` conditions may name (integrations of type prometheus or
+    /// victoriametrics).
+    pub fn with_sources(
+        mut self,
+        sources: BTreeMap<String, Arc<dyn aiops_integrations::prometheus::MetricSource>>,
+    ) -> Self {
+        self.sources = sources;
+        self
+    }
+
+    /// The series a `promql` condition's query returns at `now`, as series rows (ids derived
+    /// from their labels, negative so they never meet a stored series' id).
+    async fn promql_hits(
+        &self,
+        source: &str,
+        query: &str,
+        now: TimestampMs,
+    ) -> Result<Vec<(SeriesRow, Hit)>> {
+        let Some(src) = self.sources.get(source) else {
+            return Err(ServiceError::invalid_config(
+                "condition.source",
+                format!(
+                    "no metric-source integration named {source:?} (known: {})",
+                    self.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        let samples = match src.query(query, Some(now)).await? {
+            aiops_integrations::prometheus::QueryResult::Vector(v) => v,
+            _ => {
+                return Err(ServiceError::invalid_parameter(
+                    "condition.query",
+                    format!("{query:?} does not answer an instant vector"),
+                ));
+            }
+        };
+        Ok(samples
+            .into_iter()
+            .filter(|s| !s.value.is_nan())
+            .map(|s| {
+                let key = s.labels.to_string();
+                let id = -((fnv1a(key.as_bytes()) >> 1) as i64) - 1;
+                let resource = ["service", "instance", "job"]
+                    .iter()
+                    .find_map(|l| s.labels.get(l))
+                    .unwrap_or("unknown")
+                    .to_string();
+                let metric = s.labels.get("__name__").unwrap_or("").to_string();
+                let hit = Hit {
+                    value: s.value,
+                    summary: format!("{query} returned {} for {key}", s.value),
+                };
+                (
+                    SeriesRow {
+                        id,
+                        key,
+                        metric,
+                        resource,
+                        labels: s.labels,
+                        detector: None,
+                        state: None,
+                        state_t: None,
+                    },
+                    hit,
+                )
+            })
+            .collect())
     }
 
     /// Evaluates every enabled rule at `now` (ms) and sends what fires and what resolves.
@@ -655,13 +767,36 @@ impl RuleEvaluator {
         let mut seen: HashSet<(String, i64)> = HashSet::new();
         // (rule name, alerts) to send, firing ones and resolved ones.
         let mut out: BTreeMap<String, Vec<Alert>> = BTreeMap::new();
+        // Rules whose source could not answer keep their state: an outage of Prometheus
+        // neither fires nor resolves anything.
+        let mut unanswered: HashSet<String> = HashSet::new();
         for rule in &rules {
-            let matching: Vec<&SeriesRow> = series
-                .iter()
-                .filter(|s| rule.condition.matches(s))
-                .collect();
-            let hits = self.hits(rule, &matching, now).await?;
+            let hits: Vec<(SeriesRow, Hit)> = match &rule.condition.kind {
+                Kind::Promql { source, query } => {
+                    match self.promql_hits(source, query, now).await {
+                        Ok(h) => h,
+                        Err(e) => {
+                            tracing::warn!(rule = %rule.name, error = %e, "promql rule not evaluated");
+                            self.failures.fetch_add(1, Ordering::Relaxed);
+                            unanswered.insert(rule.id.clone());
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    let matching: Vec<&SeriesRow> = series
+                        .iter()
+                        .filter(|s| rule.condition.matches(s))
+                        .collect();
+                    self.hits(rule, &matching, now)
+                        .await?
+                        .into_iter()
+                        .map(|(s, h)| (s.clone(), h))
+                        .collect()
+                }
+            };
             for (s, hit) in hits {
+                let s = &s;
                 let key = (rule.id.clone(), s.id);
                 seen.insert(key.clone());
                 let w = watches.entry(key).or_insert_with(|| Watch {
@@ -687,7 +822,9 @@ impl RuleEvaluator {
                 }
                 let due = match (&rule.condition.kind, w.fired) {
                     (_, Some((_, sent))) => now - sent >= RESEND_MS,
-                    (Kind::Threshold { .. }, None) => now - w.since >= rule.condition.for_.0,
+                    (Kind::Threshold { .. } | Kind::Promql { .. }, None) => {
+                        now - w.since >= rule.condition.for_.0
+                    }
                     (Kind::Anomaly { .. }, None) => true,
                 };
                 if !due {
@@ -710,7 +847,7 @@ impl RuleEvaluator {
             .collect();
         let gone: Vec<(String, i64)> = watches
             .keys()
-            .filter(|k| !seen.contains(*k))
+            .filter(|k| !seen.contains(*k) && !unanswered.contains(&k.0))
             .cloned()
             .collect();
         for key in gone {
@@ -744,6 +881,8 @@ impl RuleEvaluator {
         let c = &rule.condition;
         let mut hits = Vec::new();
         match c.kind {
+            // Evaluated by `promql_hits`, on the source's series.
+            Kind::Promql { .. } => {}
             Kind::Threshold { op, value } => {
                 let from = now.saturating_sub(self.config.lookback_s as i64 * 1000);
                 for s in matching {
@@ -903,6 +1042,13 @@ fn resolved(mut a: Alert, now: TimestampMs) -> Alert {
     a
 }
 
+/// FNV-1a, 64 bits: a stable id for a label set.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -981,5 +1127,121 @@ mod tests {
                 .to_string()
                 .contains("rules.eval_interval_s")
         );
+    }
+
+    /// A metric source answering `up{job="api"} == 0` with one series while `down` is set,
+    /// and failing while `broken` is set.
+    #[derive(Debug, Default)]
+    struct Source {
+        down: std::sync::atomic::AtomicBool,
+        broken: std::sync::atomic::AtomicBool,
+    }
+
+    impl aiops_integrations::prometheus::MetricSource for Source {
+        fn query<'a>(
+            &'a self,
+            promql: &'a str,
+            _at: Option<TimestampMs>,
+        ) -> aiops_integrations::prometheus::BoxFuture<
+            'a,
+            aiops_integrations::Result<aiops_integrations::prometheus::QueryResult>,
+        > {
+            Box::pin(async move {
+                assert_eq!(promql, "up == 0");
+                if self.broken.load(Ordering::SeqCst) {
+                    return Err(aiops_integrations::IntegrationError::Unreachable {
+                        system: "prometheus",
+                        url: "http://127.0.0.1:9/".into(),
+                        reason: "cannot connect".into(),
+                        attempts: 1,
+                    });
+                }
+                let mut v = Vec::new();
+                if self.down.load(Ordering::SeqCst) {
+                    v.push(aiops_integrations::prometheus::Sample {
+                        labels: Labels::try_from_pairs([
+                            ("__name__", "up"),
+                            ("job", "api"),
+                            ("instance", "10.0.0.1:9100"),
+                        ])
+                        .unwrap(),
+                        timestamp: 0,
+                        value: 0.0,
+                    });
+                }
+                Ok(aiops_integrations::prometheus::QueryResult::Vector(v))
+            })
+        }
+        fn query_range<'a>(
+            &'a self,
+            _promql: &'a str,
+            _range: aiops_integrations::prometheus::RangeQuery,
+        ) -> aiops_integrations::prometheus::BoxFuture<
+            'a,
+            aiops_integrations::Result<Vec<aiops_core::TimeSeries>>,
+        > {
+            Box::pin(async { Ok(Vec::new()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn promql_rules_fire_from_a_metric_source_and_hold_through_its_outages() {
+        let (store, _) = crate::testing::store_with_cpu_series().await;
+        let pipeline = AlertPipeline::new(store.clone(), Default::default(), None)
+            .await
+            .unwrap();
+        let source = Arc::new(Source::default());
+        let mut sources: BTreeMap<String, Arc<dyn aiops_integrations::prometheus::MetricSource>> =
+            BTreeMap::new();
+        sources.insert("prom".into(), source.clone());
+        let eval = RuleEvaluator::new(store.clone(), pipeline.clone(), RulesConfig::default())
+            .unwrap()
+            .with_sources(sources);
+        let req = RuleRequest {
+            name: "InstanceDown".into(),
+            condition: json!({"type": "promql", "source": "prom", "query": "up == 0", "for": "1m"}),
+            severity: "critical".into(),
+            notification_channels: vec![],
+            enabled: true,
+        };
+        let rule = create(&store, &req, 0).await.unwrap().after.unwrap();
+        assert_eq!(rule.condition["source"], "prom");
+        let t0 = crate::now_ms();
+        source.down.store(true, Ordering::SeqCst);
+        let r = eval.evaluate(t0).await.unwrap();
+        assert_eq!((r.pending, r.fired), (1, 0), "{r:?}");
+        let r = eval.evaluate(t0 + 60_000).await.unwrap();
+        assert_eq!(r.fired, 1, "{r:?}");
+        let alerts = pipeline.list_alerts(&Default::default()).await.unwrap();
+        let text = serde_json::to_string(&alerts).unwrap();
+        assert!(
+            text.contains("InstanceDown") && text.contains("10.0.0.1:9100"),
+            "{text}"
+        );
+        // The source is unreachable: nothing resolves, the failure is counted.
+        source.broken.store(true, Ordering::SeqCst);
+        let r = eval.evaluate(t0 + 120_000).await.unwrap();
+        assert_eq!(r.resolved, 0, "{r:?}");
+        assert_eq!(eval.failures.load(Ordering::SeqCst), 1);
+        // Back, and up again: resolved.
+        source.broken.store(false, Ordering::SeqCst);
+        source.down.store(false, Ordering::SeqCst);
+        let r = eval.evaluate(t0 + 180_000).await.unwrap();
+        assert_eq!(r.resolved, 1, "{r:?}");
+        // Parsing: the source and query are required, other keys refused.
+        for (v, field) in [
+            (json!({"type": "promql", "query": "up"}), "condition.source"),
+            (
+                json!({"type": "promql", "source": "prom"}),
+                "condition.query",
+            ),
+            (
+                json!({"type": "promql", "source": "prom", "query": "up", "op": ">"}),
+                "condition.op",
+            ),
+        ] {
+            let e = cond(v.clone()).unwrap_err();
+            assert!(e.to_string().contains(&format!("'{field}'")), "{v}: {e}");
+        }
     }
 }

@@ -290,11 +290,19 @@ impl Service {
         tasks.spawn(a.run(async move {
             let _ = rx.wait_for(|s| *s).await;
         }));
-        let rules = Arc::new(RuleEvaluator::new(
-            store.clone(),
-            alerts.clone(),
-            config.rules.clone(),
+        let router = Arc::new(crate::deliveries::Router::new(
+            &config.integrations,
+            &config.notifications,
         )?);
+        let sources = router
+            .integrations()
+            .iter()
+            .filter_map(|(name, i)| Some((name.clone(), i.metric_source.clone()?)))
+            .collect();
+        let rules = Arc::new(
+            RuleEvaluator::new(store.clone(), alerts.clone(), config.rules.clone())?
+                .with_sources(sources),
+        );
         let mut rx = stopped.clone();
         tasks.spawn(rules.clone().run(async move {
             let _ = rx.wait_for(|s| *s).await;
@@ -323,10 +331,6 @@ impl Service {
                 stopped.clone(),
             ));
         }
-        let router = Arc::new(crate::deliveries::Router::new(
-            &config.integrations,
-            &config.notifications,
-        )?);
         for (source, c) in crate::log_sources::sources(router.integrations(), &config.logs.sources)?
         {
             let reader = crate::log_sources::LogSourceReader::new(

@@ -201,9 +201,13 @@ impl Postgres {
             if ok {
                 return Ok(());
             }
-            // A fatal error at start (the port was taken): the server has exited.
+            // A fatal error at start (the port was taken): the server has exited. A probe
+            // answered "the database system is starting up" (logged as FATAL too) is not one.
             let text = log();
-            if text.contains("FATAL") || started.elapsed() > Duration::from_secs(60) {
+            let fatal = text
+                .lines()
+                .any(|l| l.contains("FATAL") && !l.contains("is starting up"));
+            if fatal || started.elapsed() > Duration::from_secs(60) {
                 return Err(format!("port {}:\n{text}", self.port));
             }
             std::thread::sleep(Duration::from_millis(100));

@@ -2,8 +2,10 @@
 //! opens an incident (RCA, a Jira issue opened once, Slack and the on-call channel told, the
 //! auto-remediation skipped: RCA is not confident without metrics), and is recorded; the
 //! workflow and remediation endpoints with their roles and audit. Slack and Jira are local
-//! fakes recording what they receive. Both branches of the remediation condition are tested
-//! in `aiops_service::workflows` with a host whose RCA confidence the test sets.
+//! fakes recording what they receive. The other branch runs too: with metrics in which one
+//! service stands out, RCA is confident and the remediation (an allow-listed command) runs.
+//! Both branches are also tested in `aiops_service::workflows` with a host whose RCA
+//! confidence the test sets.
 
 mod common;
 
@@ -305,6 +307,54 @@ fn a_critical_alert_runs_alert_response_and_the_workflow_api_is_guarded_and_audi
 }
 
 /// An invalid workflow file refuses the start, naming the file and the step.
+#[test]
+fn a_confident_root_cause_takes_the_remediation_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let seen: Seen = Arc::default();
+    let fakes = start_fakes(seen.clone());
+    let marker = dir.path().join("restarted");
+    let s = Server::start(dir.path(), &config(fakes, &marker));
+    // The last 30 minutes of cart's latency: steady, then ten times higher for the last
+    // ten. Nothing else has metrics, so cart stands alone as the cause.
+    let now = common::server::now_ms();
+    let points: Vec<Value> = (0..60)
+        .map(|i| {
+            let t = now - (60 - i) * 30_000;
+            let v = if i < 40 { 50.0 + (i % 5) as f64 } else { 500.0 + (i % 5) as f64 };
+            json!({"metric": "latency_ms", "labels": {"service": "cart"}, "timestamp": t, "value": v})
+        })
+        .collect();
+    let r = s.post_json(
+        "/api/v1/ingest/points",
+        &admin,
+        &json!({ "points": points }),
+    );
+    assert!(r.status().is_success(), "{}", r.text().unwrap());
+    let alerts =
+        json!([{"labels": {"alertname": "Slow", "service": "cart", "severity": "critical"}}]);
+    assert_eq!(s.post_json("/api/v2/alerts", &admin, &alerts).status(), 200);
+    let run = eventually(|| {
+        let (_, runs) = json_of(s.get("/api/v1/workflows/alert_response/runs", &admin));
+        runs["runs"]
+            .as_array()
+            .and_then(|r| r.first().cloned())
+            .filter(|r| r["status"] != "running")
+    });
+    let steps = run["record"]["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|x| x["name"] == name).unwrap().clone();
+    let rca = step("analyze_root_cause");
+    assert!(rca["output"]["confidence"].as_f64().unwrap() > 0.8, "{rca}");
+    assert_eq!(
+        step("attempt_auto_remediation")["status"],
+        "succeeded",
+        "{run}"
+    );
+    assert!(marker.exists(), "the allow-listed remediation did not run");
+    let (_, audit) = json_of(s.get("/api/v1/audit?limit=100", &admin));
+    assert!(audit.to_string().contains("remediation"), "{audit}");
+}
+
 #[test]
 fn an_invalid_workflow_file_refuses_the_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -96,6 +96,15 @@ bus:
         metrics.contains("aiops_anomalies_by_resource_total{resource=\"checkout\"}"),
         "{metrics}"
     );
+    // The message that was not a record is counted.
+    let rejected = eventually(|| {
+        let text = aiops.get("/metrics", &viewer).text().unwrap();
+        text.lines()
+            .find(|l| l.starts_with("aiops_bus_rejected_total "))
+            .map(str::to_string)
+            .filter(|l| l.ends_with(" 1"))
+    });
+    assert_eq!(rejected, "aiops_bus_rejected_total 1");
     // The logs reached the log store.
     let lines = eventually(|| {
         let (_, v) = json_of(aiops.get("/api/v1/logs?limit=100", &viewer));

@@ -67,6 +67,36 @@ pub struct BusCounters {
     pub published: AtomicU64,
 }
 
+impl BusCounters {
+    /// The counters in the Prometheus text format (for `/metrics`).
+    pub fn exposition(&self) -> String {
+        let mut out = String::new();
+        for (name, help, v) in [
+            (
+                "aiops_bus_consumed_total",
+                "Bus messages consumed and committed to a pipeline.",
+                &self.consumed,
+            ),
+            (
+                "aiops_bus_rejected_total",
+                "Bus messages that were not records (logged, skipped, committed).",
+                &self.rejected,
+            ),
+            (
+                "aiops_bus_published_total",
+                "Anomalies published to the bus.",
+                &self.published,
+            ),
+        ] {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                v.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+}
+
 /// The bus parameters `bus.<key>` names, checked.
 pub fn bus_of<'a>(
     integrations: &'a BTreeMap<String, Integration>,

@@ -60,6 +60,8 @@ pub struct Service {
     pub history: History,
     /// The integrations and the routes of incidents to them.
     pub router: Arc<crate::deliveries::Router>,
+    /// Counters of the message-bus pipeline (`bus:`).
+    pub bus: Arc<crate::bus_pipeline::BusCounters>,
     /// Workflows, their runs and remediation.
     pub workflows: Arc<crate::workflows::Workflows>,
     stop: watch::Sender<bool>,
@@ -436,6 +438,7 @@ impl Service {
             telemetry: Telemetry::default(),
             history,
             router,
+            bus: bus_counters,
             workflows,
             stop,
             tasks: tokio::sync::Mutex::new(tasks),

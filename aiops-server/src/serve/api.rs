@@ -47,7 +47,10 @@ pub(crate) async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        s.telemetry.render(&s.metrics) + &s.logs.exposition() + &s.alerts.exposition(),
+        s.telemetry.render(&s.metrics)
+            + &s.logs.exposition()
+            + &s.alerts.exposition()
+            + &s.bus.exposition(),
     )
 }
 

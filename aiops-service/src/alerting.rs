@@ -1217,8 +1217,10 @@ impl AlertPipeline {
     }
 
     /// An operator acknowledges a firing alert (`actor`: who; `comment`: why); the alert's
-    /// incident gets an `acknowledged` timeline entry. A resolved or already acknowledged
-    /// alert is left as it is. Unknown fingerprint: not found (404).
+    /// incident gets an `acknowledged` timeline entry, and once none of its alerts is still
+    /// firing unacknowledged, the open incident becomes `acknowledged` (a `status` entry by
+    /// `actor`; it stays so while the engine changes it, until it resolves). A resolved or
+    /// already acknowledged alert is left as it is. Unknown fingerprint: not found (404).
     pub async fn acknowledge(
         &self,
         fingerprint: &str,
@@ -1226,7 +1228,7 @@ impl AlertPipeline {
         comment: Option<&str>,
         now: TimestampMs,
     ) -> Result<AlertActionResult> {
-        let _inner = self.lock().await?;
+        let mut inner = self.lock().await?;
         let mut row = self.find_alert(fingerprint).await?;
         if row.status == "firing" {
             row.status = "acknowledged".into();
@@ -1246,11 +1248,59 @@ impl AlertPipeline {
                 .collect();
             self.store.update_alert(&row, &events).await?;
             self.publish_alert(&row);
+            if let Some(id) = &row.incident_id {
+                self.acknowledge_incident_if_covered(&mut inner, id, actor, now)
+                    .await?;
+            }
         }
         Ok(AlertActionResult {
             alert_id: row.fingerprint,
             status: row.status,
         })
+    }
+
+    /// Marks open incident `id` acknowledged when none of its alerts still fires
+    /// unacknowledged.
+    async fn acknowledge_incident_if_covered(
+        &self,
+        inner: &mut Inner,
+        id: &str,
+        actor: &str,
+        now: TimestampMs,
+    ) -> Result<()> {
+        let row = self.store.incident(id).await?;
+        if row.status != "open" {
+            return Ok(());
+        }
+        let firing = AlertFilter {
+            incident_id: Some(id.to_string()),
+            status: Some("firing".into()),
+            ..Default::default()
+        };
+        if self.store.alerts(&firing, 1).await?.0 > 0 {
+            return Ok(());
+        }
+        let mut update = IncidentUpdate::from(&row);
+        update.status = "acknowledged".into();
+        update.updated_at = now.max(row.updated_at);
+        let commit = AlertCommit {
+            log: Vec::new(),
+            alerts: Vec::new(),
+            incidents: vec![update],
+            events: vec![IncidentEvent {
+                incident_id: id.to_string(),
+                at: now,
+                kind: "status".into(),
+                detail: json!({"status": "acknowledged", "by": actor,
+                               "reason": "every firing alert acknowledged"}),
+            }],
+        };
+        self.store.commit_alerts(&commit).await?;
+        // The engine keeps the incident open: later commits keep the acknowledgement.
+        if let Some(Committed::Active { status, .. }) = inner.incidents.get_mut(id) {
+            *status = "acknowledged".into();
+        }
+        Ok(())
     }
 
     /// An operator resolves an alert by hand (`actor`: who; `resolution`: how); it stays
@@ -1579,5 +1629,53 @@ mod tests {
         );
         assert!(check_severity(Some("bogus")).is_err());
         assert!(check_status(Some("open"), &["firing"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn an_incident_is_acknowledged_once_every_firing_alert_is() {
+        let (store, _) = crate::testing::store_with_cpu_series().await;
+        let p = AlertPipeline::new(store, AlertsConfig::default(), None)
+            .await
+            .unwrap();
+        let alert = |name: &str| {
+            Alert::firing(
+                Labels::try_from_pairs([("alertname", name), ("service", "cart")]).unwrap(),
+                crate::now_ms(),
+            )
+            .unwrap()
+        };
+        let now = crate::now_ms();
+        p.receive(vec![alert("Slow"), alert("Errors")], "test", now)
+            .await
+            .unwrap();
+        let list = p.list_incidents(&IncidentQuery::default()).await.unwrap();
+        assert_eq!(list.incidents.len(), 1);
+        let id = list.incidents[0].incident_id.clone();
+        let detail = p.get_incident(&id).await.unwrap();
+        let fps: Vec<String> = detail.alerts.iter().map(|a| a.alert_id.clone()).collect();
+        assert_eq!(fps.len(), 2);
+        p.acknowledge(&fps[0], "alice", None, now + 1)
+            .await
+            .unwrap();
+        assert_eq!(p.get_incident(&id).await.unwrap().incident.status, "open");
+        p.acknowledge(&fps[1], "bob", Some("on it"), now + 2)
+            .await
+            .unwrap();
+        let detail = p.get_incident(&id).await.unwrap();
+        assert_eq!(detail.incident.status, "acknowledged");
+        let last = detail.status_changes.last().unwrap();
+        assert_eq!(
+            (last.status.as_str(), last.by.as_str()),
+            ("acknowledged", "bob")
+        );
+        // The engine changing the incident keeps the acknowledgement.
+        p.receive(vec![alert("Slow")], "test", now + 3)
+            .await
+            .unwrap();
+        p.tick(now + 4).await.unwrap();
+        assert_eq!(
+            p.get_incident(&id).await.unwrap().incident.status,
+            "acknowledged"
+        );
     }
 }

@@ -143,8 +143,8 @@ impl Notification {
     }
 }
 
-/// Labels every alert shares with the same value.
-fn common_labels(alerts: &[Alert]) -> BTreeMap<String, String> {
+/// Labels every alert shares with the same value (none without alerts).
+pub fn common_labels(alerts: &[Alert]) -> BTreeMap<String, String> {
     let mut it = alerts.iter();
     let Some(first) = it.next() else {
         return BTreeMap::new();

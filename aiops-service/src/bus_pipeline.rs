@@ -25,7 +25,7 @@ use aiops_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
-use crate::log_pipeline::{LogLineIn, LogPipeline, LogStreamIn, LogsRequest, parse_logs};
+use crate::log_pipeline::{LogPipeline, LogsRequest, parse_logs};
 use crate::metrics::{MetricPipeline, SeriesSamples};
 use crate::pii::PiiMasker;
 
@@ -183,33 +183,21 @@ pub fn metric_series(batch: &aiops_integrations::bus::Batch) -> (Vec<SeriesSampl
 /// Log records of a batch as an ingest request, and the number of messages that were not
 /// records.
 pub fn log_request(batch: &aiops_integrations::bus::Batch) -> (LogsRequest, usize) {
-    let mut streams: BTreeMap<BTreeMap<String, String>, Vec<LogLineIn>> = BTreeMap::new();
     let mut rejected = 0;
-    for m in batch.messages() {
-        match m.log() {
-            Ok(r) => {
-                let labels: BTreeMap<String, String> = r
-                    .labels
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                streams.entry(labels).or_default().push(LogLineIn {
-                    timestamp: Some(r.timestamp.into()),
-                    line: r.line,
-                });
-            }
+    let records: Vec<_> = batch
+        .messages()
+        .iter()
+        .filter_map(|m| match m.log() {
+            Ok(r) => Some((r.labels, r.timestamp, r.line)),
             Err(e) => {
                 rejected += 1;
                 tracing::warn!(message = ?m, error = %e, "bus message is not a log record; skipped");
+                None
             }
-        }
-    }
-    let streams = streams
-        .into_iter()
-        .filter(|(labels, _)| !labels.is_empty())
-        .map(|(labels, lines)| LogStreamIn { labels, lines })
+        })
+        .filter(|(labels, _, _)| !labels.is_empty())
         .collect();
-    (LogsRequest { streams }, rejected)
+    (LogsRequest::from_records(records), rejected)
 }
 
 /// Runs `step` until it succeeds or the service stops: a busy pipeline or a store error is

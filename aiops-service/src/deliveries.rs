@@ -215,7 +215,11 @@ impl Router {
                 continue_matching: r.continue_matching,
             });
         }
-        if severity_rank(&config.annotate_anomalies_severity).is_none() {
+        if config
+            .annotate_anomalies_severity
+            .parse::<Severity>()
+            .is_err()
+        {
             return Err(ServiceError::invalid_config(
                 "notifications.annotate_anomalies_severity",
                 format!(
@@ -308,7 +312,9 @@ impl Router {
 
     /// The channels an incident goes to: the matching routes', then its rules'.
     pub fn channels(&self, incident: &Incident) -> Vec<String> {
-        let labels = common_labels(incident);
+        let common = aiops_integrations::traits::common_labels(&incident.alerts);
+        let labels = Labels::try_from_pairs(common.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .unwrap_or_default();
         let mut out: Vec<String> = Vec::new();
         let mut add = |c: &str| {
             if !out.iter().any(|o| o == c) {
@@ -424,19 +430,6 @@ fn check_channel(integrations: &BTreeMap<String, Integration>, c: &str, key: &st
         )),
         Some(_) => Ok(()),
     }
-}
-
-/// Labels every alert of the incident shares.
-fn common_labels(incident: &Incident) -> Labels {
-    let mut it = incident.alerts.iter();
-    let Some(first) = it.next() else {
-        return Labels::default();
-    };
-    let mut common: BTreeMap<&str, &str> = first.labels.iter().collect();
-    for a in it {
-        common.retain(|k, v| a.labels.get(k) == Some(*v));
-    }
-    Labels::try_from_pairs(common).unwrap_or_default()
 }
 
 /// One delivery as the incident shows it.
@@ -636,12 +629,15 @@ impl Dispatcher {
 
     async fn anomalies_page(&self, after: i64) -> Result<Page> {
         let config = &self.router.config;
-        let min = severity_rank(&config.annotate_anomalies_severity).unwrap_or(2);
+        let min = config
+            .annotate_anomalies_severity
+            .parse::<Severity>()
+            .unwrap_or(Severity::High);
         let rows = self.store.anomalies_after(after, BATCH).await?;
         let mut deliveries = Vec::new();
         for r in &rows {
             let a = &r.anomaly;
-            if severity_rank(&a.severity).is_none_or(|s| s < min) {
+            if !a.severity.parse::<Severity>().is_ok_and(|s| s >= min) {
                 continue;
             }
             let ann = Annotation {
@@ -837,17 +833,6 @@ impl Dispatcher {
             }
             other => Err(config_error(&format!("unknown delivery role {other:?}"))),
         }
-    }
-}
-
-/// An anomaly severity's rank (`low` 0 to `critical` 3).
-fn severity_rank(s: &str) -> Option<u8> {
-    match s {
-        "low" => Some(0),
-        "medium" => Some(1),
-        "high" => Some(2),
-        "critical" => Some(3),
-        _ => None,
     }
 }
 

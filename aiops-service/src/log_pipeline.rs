@@ -139,6 +139,28 @@ pub struct LogsRequest {
     pub streams: Vec<LogStreamIn>,
 }
 
+impl LogsRequest {
+    /// A request of `(labels, time ms, line)` records, grouped into streams by their labels
+    /// in arrival order (log sources and message buses read records one by one).
+    pub fn from_records(
+        records: impl IntoIterator<Item = (BTreeMap<String, String>, TimestampMs, String)>,
+    ) -> Self {
+        let mut streams: BTreeMap<BTreeMap<String, String>, Vec<LogLineIn>> = BTreeMap::new();
+        for (labels, t, line) in records {
+            streams.entry(labels).or_default().push(LogLineIn {
+                timestamp: Some(t.into()),
+                line,
+            });
+        }
+        Self {
+            streams: streams
+                .into_iter()
+                .map(|(labels, lines)| LogStreamIn { labels, lines })
+                .collect(),
+        }
+    }
+}
+
 /// The lines of one stream in an ingest batch.
 #[derive(Debug, Clone, PartialEq, utoipa::ToSchema)]
 pub struct StreamLines {

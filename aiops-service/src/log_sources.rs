@@ -18,7 +18,7 @@ use aiops_store::Store;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
-use crate::log_pipeline::{LogLineIn, LogPipeline, LogStreamIn, LogsRequest, parse_logs};
+use crate::log_pipeline::{LogPipeline, LogsRequest, parse_logs};
 use crate::pii::PiiMasker;
 
 /// One entry of `logs.sources`.
@@ -165,24 +165,14 @@ impl LogSourceReader {
 
     /// Groups records into streams by their labels (plus the configured ones).
     fn request(&self, records: Vec<LogRecord>) -> LogsRequest {
-        let mut streams: BTreeMap<BTreeMap<String, String>, Vec<LogLineIn>> = BTreeMap::new();
-        for r in records {
+        LogsRequest::from_records(records.into_iter().map(|r| {
             let mut labels = self.config.labels.clone();
             labels.extend(r.labels);
             if labels.is_empty() {
                 labels.insert("source".into(), self.name.clone());
             }
-            streams.entry(labels).or_default().push(LogLineIn {
-                timestamp: Some(r.timestamp.into()),
-                line: r.message,
-            });
-        }
-        LogsRequest {
-            streams: streams
-                .into_iter()
-                .map(|(labels, lines)| LogStreamIn { labels, lines })
-                .collect(),
-        }
+            (labels, r.timestamp, r.message)
+        }))
     }
 
     /// Reads until stopped: full pages back to back, then every `interval_s`.

@@ -35,7 +35,7 @@ use serde_json::{Value, json};
 use crate::error::{IntegrationError, Result};
 use crate::http::{AuthParams, HttpClient, HttpParams, Request, Response, check_base_url};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Notification, TicketRef, Ticketing};
+use crate::traits::{BoxFuture, Notification, TicketFields, TicketRef, Ticketing};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "jira";
@@ -304,10 +304,10 @@ impl JiraClient {
     }
 
     /// The key of the issue labelled for `incident_id`, if any (the oldest if several).
-    pub async fn find(&self, incident_id: &str) -> Result<Option<String>> {
+    pub async fn find(&self, project: &str, incident_id: &str) -> Result<Option<String>> {
         let jql = format!(
             "project = \"{}\" AND labels = \"{}\" ORDER BY created ASC",
-            self.params.project,
+            project,
             incident_label(incident_id)
         );
         let req = Request::get(self.url("/rest/api/3/search/jql"))
@@ -318,8 +318,19 @@ impl JiraClient {
         Ok(answer.issues.into_iter().next().map(|i| i.key))
     }
 
-    /// The `fields` of the issue created for `n`.
-    pub fn create_body(&self, n: &Notification, incident_id: &str) -> Result<Value> {
+    /// The project an issue goes to: the caller's, else the configured one.
+    fn project<'a>(&'a self, f: &'a TicketFields) -> &'a str {
+        f.project.as_deref().unwrap_or(&self.params.project)
+    }
+
+    /// The `fields` of the issue created for `n`, with the caller's `f` over the configured
+    /// project, issue type and priority.
+    pub fn create_body(
+        &self,
+        n: &Notification,
+        incident_id: &str,
+        f: &TicketFields,
+    ) -> Result<Value> {
         let t = &self.params.templates;
         let mut summary = one_line(&t.summary.render(n)?, MAX_SUMMARY_CHARS);
         if summary.is_empty() {
@@ -327,29 +338,44 @@ impl JiraClient {
         }
         let mut labels = vec![incident_label(incident_id)];
         labels.extend(self.params.labels.iter().cloned());
+        let project = self.project(f);
+        if project.trim().is_empty() || project.contains('"') {
+            return Err(config("project", format!("not a project key: {project:?}")));
+        }
         let mut fields = json!({
-            "project": {"key": self.params.project},
+            "project": {"key": project},
             "summary": summary,
-            "issuetype": {"name": self.params.issue_type},
+            "issuetype": {"name": f.issue_type.as_deref().unwrap_or(&self.params.issue_type)},
             "labels": labels,
             "description": adf_document(&t.description.render(n)?, n.url.as_deref()),
         });
-        if let Some(p) = self.params.priorities.get(&n.severity) {
+        // A severity goes through the configured priorities; any other name is Jira's own.
+        let priority = match &f.priority {
+            Some(p) => match p.parse::<Severity>() {
+                Ok(sev) => self.params.priorities.get(&sev).cloned(),
+                Err(_) => Some(p.clone()).filter(|p| !p.trim().is_empty()),
+            },
+            None => self.params.priorities.get(&n.severity).cloned(),
+        };
+        if let Some(p) = priority {
             fields["priority"] = json!({ "name": p });
         }
         Ok(json!({ "fields": fields }))
     }
 
-    async fn open_ticket(&self, n: &Notification) -> Result<TicketRef> {
+    async fn open_ticket(&self, n: &Notification, f: &TicketFields) -> Result<TicketRef> {
         let id = incident_id(n)?;
+        let project = self.project(f);
+        // One issue per incident and project.
+        let slot = format!("{project}\u{0}{id}");
         let mut opened = self.opened.lock().await;
-        if let Some(key) = opened.get(id) {
+        if let Some(key) = opened.get(&slot) {
             return Ok(self.ticket(key.clone()));
         }
-        let key = match self.find(id).await? {
+        let key = match self.find(project, id).await? {
             Some(key) => key,
             None => {
-                let body = self.create_body(n, id)?;
+                let body = self.create_body(n, id, f)?;
                 // Not idempotent: repeating it after a timeout could make a second issue.
                 let req = Request::post_json(self.url("/rest/api/3/issue"), &body);
                 let created: Created = parse(self.call(req).await?, "create issue")?;
@@ -358,7 +384,7 @@ impl JiraClient {
             }
         };
         check_key(&key)?;
-        opened.insert(id.to_string(), key.clone());
+        opened.insert(slot, key.clone());
         Ok(self.ticket(key))
     }
 
@@ -411,8 +437,12 @@ impl Ticketing for JiraClient {
     fn system(&self) -> &'static str {
         SYSTEM
     }
-    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>> {
-        Box::pin(self.open_ticket(n))
+    fn open_as<'a>(
+        &'a self,
+        n: &'a Notification,
+        fields: &'a TicketFields,
+    ) -> BoxFuture<'a, Result<TicketRef>> {
+        Box::pin(self.open_ticket(n, fields))
     }
     fn update<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>> {
         Box::pin(self.comment(t, n))
@@ -782,7 +812,9 @@ mod tests {
         p.labels = vec!["aiops".into()];
         let c = JiraClient::from_params(&p).unwrap();
         let n = notification();
-        let body = c.create_body(&n, "inc 7/a").unwrap();
+        let body = c
+            .create_body(&n, "inc 7/a", &TicketFields::default())
+            .unwrap();
         let f = &body["fields"];
         assert_eq!(f["project"]["key"], "OPS");
         assert_eq!(f["issuetype"]["name"], "Task");
@@ -815,10 +847,52 @@ mod tests {
         let mut n = n;
         n.severity = Severity::Low;
         assert!(
-            c.create_body(&n, "x").unwrap()["fields"]
+            c.create_body(&n, "x", &TicketFields::default()).unwrap()["fields"]
                 .get("priority")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_callers_fields_override_the_configured_ones() {
+        let mut p = params();
+        p.priorities.insert(Severity::Critical, "Highest".into());
+        let c = JiraClient::from_params(&p).unwrap();
+        let n = notification();
+        let f = TicketFields {
+            project: Some("CAP".into()),
+            issue_type: Some("Incident".into()),
+            priority: Some("critical".into()),
+        };
+        let fields = &c.create_body(&n, "x", &f).unwrap()["fields"];
+        assert_eq!(fields["project"]["key"], "CAP");
+        assert_eq!(fields["issuetype"]["name"], "Incident");
+        // A severity goes through the configured priorities...
+        assert_eq!(fields["priority"]["name"], "Highest");
+        // ...another name is Jira's own, and a severity without a priority sets none.
+        let own = TicketFields {
+            priority: Some("Blocker".into()),
+            ..Default::default()
+        };
+        let fields = &c.create_body(&n, "x", &own).unwrap()["fields"];
+        assert_eq!(
+            (&fields["priority"]["name"], &fields["project"]["key"]),
+            (&json!("Blocker"), &json!(p.project))
+        );
+        let unmapped = TicketFields {
+            priority: Some("low".into()),
+            ..Default::default()
+        };
+        assert!(
+            c.create_body(&n, "x", &unmapped).unwrap()["fields"]
+                .get("priority")
+                .is_none()
+        );
+        let bad = TicketFields {
+            project: Some("A\"B".into()),
+            ..Default::default()
+        };
+        assert!(c.create_body(&n, "x", &bad).is_err());
     }
 
     #[test]

@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::error::{IntegrationError, Result};
 use crate::http::{HttpClient, HttpParams, Request, Secret, SecretRef, check_base_url};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Notification, TicketRef, Ticketing};
+use crate::traits::{BoxFuture, Notification, TicketFields, TicketRef, Ticketing};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "pagerduty";
@@ -496,7 +496,11 @@ impl Ticketing for PagerDutyClient {
     fn system(&self) -> &'static str {
         SYSTEM
     }
-    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>> {
+    fn open_as<'a>(
+        &'a self,
+        n: &'a Notification,
+        _fields: &'a TicketFields,
+    ) -> BoxFuture<'a, Result<TicketRef>> {
         Box::pin(self.trigger(n))
     }
     fn update<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>> {

@@ -24,7 +24,7 @@ use crate::http::RateLimiter;
 use crate::prometheus::{MetricSource, PrometheusClient, PrometheusParams};
 use crate::traits::{
     AlertSink, Annotation, Annotator, BoxFuture, Delivery, LogSource, Notification, Notifier,
-    TicketRef, Ticketing,
+    TicketFields, TicketRef, Ticketing,
 };
 
 /// One entry of the `integrations` map: its `type` and the system's parameters.
@@ -309,10 +309,14 @@ impl Ticketing for Limited<dyn Ticketing> {
     fn system(&self) -> &'static str {
         self.inner.system()
     }
-    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>> {
+    fn open_as<'a>(
+        &'a self,
+        n: &'a Notification,
+        fields: &'a TicketFields,
+    ) -> BoxFuture<'a, Result<TicketRef>> {
         Box::pin(async move {
             self.limiter.acquire().await;
-            self.inner.open(n).await
+            self.inner.open_as(n, fields).await
         })
     }
     fn update<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>> {

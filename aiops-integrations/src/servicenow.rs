@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use crate::error::{IntegrationError, Result};
 use crate::http::{AuthParams, HttpClient, HttpParams, Request, Response, check_base_url};
 use crate::template::StrictTemplate;
-use crate::traits::{BoxFuture, Notification, TicketRef, Ticketing};
+use crate::traits::{BoxFuture, Notification, TicketFields, TicketRef, Ticketing};
 
 /// The system name in errors and logs.
 pub const SYSTEM: &str = "servicenow";
@@ -358,7 +358,11 @@ impl Ticketing for ServiceNowClient {
     fn system(&self) -> &'static str {
         SYSTEM
     }
-    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>> {
+    fn open_as<'a>(
+        &'a self,
+        n: &'a Notification,
+        _fields: &'a TicketFields,
+    ) -> BoxFuture<'a, Result<TicketRef>> {
         Box::pin(self.open_ticket(n))
     }
     fn update<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>> {

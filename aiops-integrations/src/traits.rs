@@ -198,6 +198,18 @@ pub trait Notifier: Send + Sync + std::fmt::Debug {
     fn notify<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<Delivery>>;
 }
 
+/// Fields of a ticket chosen by the caller rather than the integration's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketFields {
+    /// The project (Jira's project key, `OPS`).
+    pub project: Option<String>,
+    /// The issue type (`Incident`, `Task`).
+    pub issue_type: Option<String>,
+    /// The priority: a severity (`critical`, mapped through the configured priorities) or
+    /// the system's own priority name (`Highest`).
+    pub priority: Option<String>,
+}
+
 /// A ticket in a ticketing system.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketRef {
@@ -215,8 +227,19 @@ pub struct TicketRef {
 pub trait Ticketing: Send + Sync + std::fmt::Debug {
     /// The system (`jira`...).
     fn system(&self) -> &'static str;
-    /// The incident's ticket, opened if there is none. `n.incident_id` is required.
-    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>>;
+    /// The incident's ticket, opened if there is none, with the system's configured project,
+    /// type and priorities. `n.incident_id` is required.
+    fn open<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<TicketRef>> {
+        Box::pin(async move { self.open_as(n, &TicketFields::default()).await })
+    }
+    /// [`Ticketing::open`] with the fields a caller chooses (a workflow step's `project`,
+    /// `type` and `priority`) over the configured ones, where the system has them (Jira);
+    /// systems without projects or types (ServiceNow, PagerDuty) ignore them.
+    fn open_as<'a>(
+        &'a self,
+        n: &'a Notification,
+        fields: &'a TicketFields,
+    ) -> BoxFuture<'a, Result<TicketRef>>;
     /// Adds what changed (a comment, a note) to the ticket.
     fn update<'a>(&'a self, t: &'a TicketRef, n: &'a Notification) -> BoxFuture<'a, Result<()>>;
     /// Resolves / closes the ticket; closing a closed ticket is not an error.

@@ -26,6 +26,8 @@ record!(PyRunbook, Runbook, "Runbook", runbook_repr, "One runbook.", "The runboo
     tags: Vec<String> = |r, py| r.tags.clone();
     /// Steps to take.
     actions: Vec<String> = |r, py| r.actions.clone();
+    /// The automatic remediation it suggests (an allow-listed name), if any.
+    remediation: Option<String> = |r, py| r.remediation.clone();
     /// Free text.
     body: &str = |r, py| &r.body;
     /// The file it came from, if any.
@@ -59,6 +61,8 @@ pub(crate) struct PyRecommendation {
     score: f64,
     /// Steps to take.
     actions: Vec<String>,
+    /// The runbook's suggested automatic remediation (an allow-listed name), if any.
+    remediation: Option<String>,
 }
 
 impl From<Recommendation> for PyRecommendation {
@@ -71,6 +75,7 @@ impl From<Recommendation> for PyRecommendation {
             cause_rank: r.cause_rank,
             score: r.score,
             actions: r.actions,
+            remediation: r.remediation,
         }
     }
 }
@@ -89,6 +94,7 @@ impl PyRecommendation {
                 cause_rank: self.cause_rank,
                 score: self.score,
                 actions: self.actions.clone(),
+                remediation: self.remediation.clone(),
             },
         )
     }

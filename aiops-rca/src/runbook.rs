@@ -15,6 +15,7 @@
 //! actions:                       # default: the Markdown list items of the body
 //!   - Find the hot process with `top` / a CPU profile
 //!   - Scale out or throttle the noisy neighbour
+//! remediation: restart_service   # optional: an allow-listed remediation for workflows
 //! ---
 //! # CPU saturation
 //! Free text, searched too.
@@ -49,6 +50,7 @@ struct Header {
     #[serde(default)]
     tags: Vec<String>,
     actions: Option<Vec<String>>,
+    remediation: Option<String>,
     /// Free text of a YAML runbook (Markdown runbooks have their body instead).
     #[serde(default)]
     description: String,
@@ -71,6 +73,11 @@ pub struct Runbook {
     pub tags: Vec<String>,
     /// Steps to take.
     pub actions: Vec<String>,
+    /// The automatic remediation it suggests: the name of a command or HTTP target on the
+    /// service's remediation allow-list, run by a workflow's `execute_remediation` step that
+    /// names none (the allow-list is still checked at run time).
+    #[serde(default)]
+    pub remediation: Option<String>,
     /// Free text.
     pub body: String,
     /// The file it came from, if any.
@@ -95,6 +102,8 @@ pub struct Recommendation {
     pub score: f64,
     /// Steps to take.
     pub actions: Vec<String>,
+    /// The runbook's suggested automatic remediation, if it names one.
+    pub remediation: Option<String>,
 }
 
 /// A search result.
@@ -191,6 +200,10 @@ impl Runbook {
         if id.trim().is_empty() {
             return Err(bad(name, "empty id"));
         }
+        let remediation = match header.remediation {
+            Some(r) if r.trim().is_empty() => return Err(bad(name, "empty remediation")),
+            r => r,
+        };
         Ok(Self {
             id,
             title,
@@ -199,6 +212,7 @@ impl Runbook {
             resources: header.resources,
             tags: header.tags,
             actions,
+            remediation,
             body,
             source: None,
         })
@@ -447,6 +461,7 @@ impl KnowledgeBase {
                     cause_rank: cause.rank,
                     score: cause.confidence.clamp(0.0, 1.0) * fit,
                     actions: r.actions.clone(),
+                    remediation: r.remediation.clone(),
                 });
             }
         }
@@ -478,7 +493,7 @@ mod tests {
     use super::*;
 
     const CPU: &str = "---\nid: cpu-saturation\nkinds: [service, host]\nmetrics: ['cpu*']\ntags: [capacity]\n---\n# CPU saturation\nThe process is starved of CPU.\n\n- Find the hot code path with a CPU profile\n- Scale out, or move the noisy neighbour\n";
-    const CART: &str = "id: cart-cpu\ntitle: Cart CPU runaway\nresources: [cart]\nmetrics: [cpu]\nactions: [Restart the cart pricing worker]\ndescription: Known leak in the pricing worker spins the CPU.\n";
+    const CART: &str = "id: cart-cpu\ntitle: Cart CPU runaway\nresources: [cart]\nmetrics: [cpu]\nactions: [Restart the cart pricing worker]\nremediation: restart_cart\ndescription: Known leak in the pricing worker spins the CPU.\n";
     const DB: &str = "---\nkinds: [database]\nmetrics: [latency, 'conn*']\n---\n# Slow database\n1. Check slow query log\n2. Look for lock contention\n";
     const GENERAL: &str = "# Incident etiquette\nOpen a channel, name an incident commander.\n";
 
@@ -559,6 +574,13 @@ mod tests {
                 ("db-slow", "orders-db")
             ]
         );
+        // The remediation a runbook names goes with its recommendation.
+        assert_eq!(
+            rec.iter()
+                .map(|r| r.remediation.as_deref())
+                .collect::<Vec<_>>(),
+            [Some("restart_cart"), None, None]
+        );
         assert!(rec[0].score > rec[1].score);
         // A host's cpu_seconds metric matches the cpu* pattern and the host kind.
         let host = [cause(1, "node1", "cpu_seconds", 1.0)];
@@ -596,6 +618,10 @@ mod tests {
 
     #[test]
     fn bad_documents_are_errors() {
+        assert!(matches!(
+            Runbook::parse("x.yaml", "remediation: ' '\n"),
+            Err(RcaError::Runbook { .. })
+        ));
         assert!(matches!(
             Runbook::parse("x.md", "---\nkinds: [a]\n"),
             Err(RcaError::Runbook { .. })

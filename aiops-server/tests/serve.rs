@@ -485,6 +485,7 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_are_served() {
         "/api/v1/integrations",
         "/api/v1/integrations/{name}/dashboards",
         "/api/v1/workflows",
+        "/api/v1/workflows/{id}",
         "/api/v1/workflows/{id}/run",
         "/api/v1/workflows/{id}/runs",
         "/api/v1/workflow-runs/{run_id}",

@@ -13,6 +13,17 @@ use common::server::{Server, token};
 const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/workflows", Some(Permission::ReadRules)),
     ("POST", "/api/v1/workflows", Some(Permission::WriteConfig)),
+    ("GET", "/api/v1/workflows/nope", Some(Permission::ReadRules)),
+    (
+        "PUT",
+        "/api/v1/workflows/nope",
+        Some(Permission::WriteConfig),
+    ),
+    (
+        "DELETE",
+        "/api/v1/workflows/nope",
+        Some(Permission::WriteConfig),
+    ),
     (
         "POST",
         "/api/v1/workflows/nope/run",

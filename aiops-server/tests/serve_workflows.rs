@@ -296,13 +296,82 @@ fn a_critical_alert_runs_alert_response_and_the_workflow_api_is_guarded_and_audi
             .any(|e| e["action"] == "workflow.create" && e["target"] == "workflow/page"),
         "{audit}"
     );
+    // A real run starts in the background: 202 `running`, then its record.
     let (status, r) = json_of(s.post_json("/api/v1/workflows/page/run", &operator, &json!({})));
     assert_eq!(
         (status, r["status"].as_str()),
-        (200, Some("succeeded")),
+        (202, Some("running")),
         "{r}"
     );
+    let ended = |id: &str| {
+        eventually(|| {
+            let (_, r) = json_of(s.get(&format!("/api/v1/workflow-runs/{id}"), &viewer));
+            Some(r).filter(|r| r["status"] != "running")
+        })
+    };
+    let first = r["run_id"].as_str().unwrap().to_string();
+    assert_eq!(ended(&first)["status"], "succeeded");
     assert_eq!(count(&seen, "/slack/hook"), 2);
+
+    // Replaced (admins only, the same name, never a configured one), then deleted.
+    let paged = json!({"yaml": "workflows:\n  page:\n    trigger: {type: manual}\n    steps:\n      - name: tell\n        action: send_notification\n        params: {channels: [pagerduty]}\n"});
+    assert_eq!(
+        s.put_json("/api/v1/workflows/page", &operator, &paged)
+            .status(),
+        403
+    );
+    let (status, e) = json_of(s.put_json("/api/v1/workflows/other", &admin, &paged));
+    assert_eq!(status, 400, "{e}");
+    let (status, e) = json_of(s.put_json(
+        "/api/v1/workflows/alert_response",
+        &admin,
+        &json!({"yaml": paged["yaml"].as_str().unwrap().replace("page:", "alert_response:")}),
+    ));
+    assert_eq!(status, 400, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("configuration"),
+        "{e}"
+    );
+    let (status, v) = json_of(s.put_json("/api/v1/workflows/page", &admin, &paged));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["yaml"], paged["yaml"]);
+    let (status, one) = json_of(s.get("/api/v1/workflows/page", &viewer));
+    assert_eq!((status, &one["yaml"]), (200, &paged["yaml"]));
+    let (_, r) = json_of(s.post_json("/api/v1/workflows/page/run", &operator, &json!({})));
+    assert_eq!(ended(r["run_id"].as_str().unwrap())["status"], "succeeded");
+    assert_eq!(
+        (count(&seen, "/slack/hook"), count(&seen, "/oncall/hook")),
+        (2, 2)
+    );
+    assert_eq!(s.delete("/api/v1/workflows/page", &operator).status(), 403);
+    assert_eq!(s.delete("/api/v1/workflows/page", &admin).status(), 204);
+    assert_eq!(s.get("/api/v1/workflows/page", &viewer).status(), 404);
+    assert_eq!(s.delete("/api/v1/workflows/page", &admin).status(), 404);
+    assert_eq!(
+        s.delete("/api/v1/workflows/alert_response", &admin)
+            .status(),
+        400
+    );
+    // Its runs stay recorded.
+    assert_eq!(
+        s.get(&format!("/api/v1/workflow-runs/{first}"), &viewer)
+            .status(),
+        200
+    );
+    let (_, audit) = json_of(s.get("/api/v1/audit?kind=config_change", &admin));
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == "workflow/page")
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["workflow.create", "workflow.update", "workflow.delete"] {
+        assert!(actions.contains(&a), "{a} not audited: {audit}");
+    }
     assert!(s.stop());
 }
 
@@ -314,7 +383,24 @@ fn a_confident_root_cause_takes_the_remediation_step() {
     let seen: Seen = Arc::default();
     let fakes = start_fakes(seen.clone());
     let marker = dir.path().join("restarted");
-    let s = Server::start(dir.path(), &config(fakes, &marker));
+    // A runbook for cart's latency names its own allow-listed remediation, which wins over
+    // the configured default.
+    let runbooks = dir.path().join("runbooks");
+    std::fs::create_dir_all(&runbooks).unwrap();
+    std::fs::write(
+        runbooks.join("cart.yaml"),
+        "resources: [cart]\nmetrics: ['latency*']\nactions: [Restart the cart pods]\nremediation: restart_cart\n",
+    )
+    .unwrap();
+    let cart_marker = dir.path().join("cart-restarted");
+    let cfg = config(fakes, &marker).replace(
+        "      restart: {program",
+        &format!(
+            "      restart_cart: {{program: touch, args: [\"{}\"]}}\n      restart: {{program",
+            cart_marker.display()
+        ),
+    ) + &format!("runbooks: \"{}\"\n", runbooks.display());
+    let s = Server::start(dir.path(), &cfg);
     // The last 30 minutes of cart's latency: steady, then ten times higher for the last
     // ten. Nothing else has metrics, so cart stands alone as the cause.
     let now = common::server::now_ms();
@@ -350,7 +436,12 @@ fn a_confident_root_cause_takes_the_remediation_step() {
         "succeeded",
         "{run}"
     );
-    assert!(marker.exists(), "the allow-listed remediation did not run");
+    assert_eq!(rca["output"]["remediation"], "restart_cart", "{rca}");
+    assert!(
+        cart_marker.exists(),
+        "the runbook's allow-listed remediation did not run"
+    );
+    assert!(!marker.exists(), "the default ran instead of the runbook's");
     let (_, audit) = json_of(s.get("/api/v1/audit?limit=100", &admin));
     assert!(audit.to_string().contains("remediation"), "{audit}");
 }
@@ -464,4 +555,173 @@ fn a_deployment_followed_by_a_regression_is_rolled_back() {
         "{audit}"
     );
     assert!(s.stop());
+}
+
+/// A run the service cannot finish is recorded `interrupted`, not left `running`: at a
+/// graceful stop (after its grace), and after a `kill -9` by the next process, once the dead
+/// one's heartbeat is stale.
+#[test]
+fn a_run_cut_short_is_recorded_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let wf = dir.path().join("slow.yaml");
+    std::fs::write(
+        &wf,
+        "workflows:\n  slow:\n    trigger: {type: manual}\n    steps:\n      - name: nap\n        action: execute_remediation\n        params: {command: nap}\n",
+    )
+    .unwrap();
+    let cfg = format!(
+        "workflows:\n  files: [\"{}\"]\n  poll_ms: 100\n  remediation:\n    commands:\n      nap: {{program: sleep, args: [\"30\"]}}\n",
+        wf.display()
+    );
+    let started = |s: &Server| {
+        let (status, r) = json_of(s.post_json("/api/v1/workflows/slow/run", &admin, &json!({})));
+        assert_eq!(
+            (status, r["status"].as_str()),
+            (202, Some("running")),
+            "{r}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        r["run_id"].as_str().unwrap().to_string()
+    };
+    let run_of =
+        |s: &Server, id: &str| json_of(s.get(&format!("/api/v1/workflow-runs/{id}"), &admin)).1;
+
+    // A graceful stop waits 5 s, then stops the run and records it.
+    let s = Server::start(dir.path(), &cfg);
+    let first = started(&s);
+    assert_eq!(run_of(&s, &first)["status"], "running");
+    assert!(s.stop());
+    let s = Server::start(dir.path(), &cfg);
+    let r = run_of(&s, &first);
+    assert_eq!(r["status"], "interrupted", "{r}");
+    assert!(
+        r["record"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("service stopped"),
+        "{r}"
+    );
+    assert!(r["finished_at"].is_i64(), "{r}");
+
+    // Killed: the next process finds the stale heartbeat.
+    let second = started(&s);
+    s.kill9();
+    let s = Server::start(dir.path(), &cfg);
+    let r = eventually(|| Some(run_of(&s, &second)).filter(|r| r["status"] != "running"));
+    assert_eq!(r["status"], "interrupted", "{r}");
+    assert!(
+        r["record"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("process running it stopped"),
+        "{r}"
+    );
+    // The run that ended keeps its record.
+    assert_eq!(run_of(&s, &first)["status"], "interrupted");
+    assert!(s.stop());
+}
+
+/// The seed's `capacity_alert` (on a schedule that fires every minute here, since the test
+/// cannot advance the service's clock; the library test runs the seed's own `0 */6 * * *`
+/// with a clock it advances) forecasts the stored metrics and opens a CAP ticket because one
+/// resource saturates within three days.
+#[test]
+fn the_capacity_workflow_runs_on_its_schedule_and_opens_a_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = token(dir.path(), "admin", "root");
+    let seen: Seen = Arc::default();
+    let fakes = start_fakes(seen.clone());
+    let seed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/workflows/seed.yaml"),
+    )
+    .unwrap();
+    // The seed's capacity_alert as written, but every minute.
+    let start = seed.find("  capacity_alert:").unwrap();
+    let end = seed[start..]
+        .find("\n  # ")
+        .map_or(seed.len(), |e| start + e);
+    let body = seed[start..end].replace("\"0 */6 * * *\"", "\"* * * * *\"");
+    assert!(body.contains("\"* * * * *\""), "{body}");
+    let wf = dir.path().join("capacity.yaml");
+    std::fs::write(&wf, format!("workflows:\n{body}\n")).unwrap();
+    let marker = dir.path().join("unused");
+    let cfg = config(fakes, &marker).replace(
+        &format!(
+            "files: [\"{}\"]",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../examples/workflows/seed.yaml")
+                .display()
+        ),
+        &format!("files: [\"{}\"]", wf.display()),
+    ) + "capacity:\n  metrics: [{metric: disk_used_pct, threshold: 100}]\n";
+    assert!(cfg.contains("capacity.yaml"), "{cfg}");
+    let s = Server::start(dir.path(), &cfg);
+    // Two days of disk use every 10 minutes, from 40 % up to 80 %: full in about a day.
+    let now = common::server::now_ms();
+    let points: Vec<Value> = (0..288)
+        .map(|k| {
+            let t = now - (288 - k) * 600_000;
+            let v = 40.0 + 40.0 * k as f64 / 287.0 + (k as f64 * 0.7).sin() * 0.5;
+            json!({"metric": "disk_used_pct", "labels": {"service": "db"}, "resource": "db", "timestamp": t, "value": v})
+        })
+        .collect();
+    let r = s.post_json(
+        "/api/v1/ingest/points",
+        &admin,
+        &json!({ "points": points }),
+    );
+    assert!(r.status().is_success(), "{:?}", r.text());
+    // The next minute's schedule (the first one may have fired before the data came).
+    let run = {
+        let started = std::time::Instant::now();
+        loop {
+            let (_, runs) = json_of(s.get("/api/v1/workflows/capacity_alert/runs", &admin));
+            let done = runs["runs"].as_array().unwrap().iter().find(|r| {
+                r["status"] != "running"
+                    && r["record"]["steps"][0]["output"]["resources"]
+                        .as_array()
+                        .is_some_and(|i| !i.is_empty())
+            });
+            if let Some(r) = done {
+                break r.clone();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(90),
+                "no scheduled run with the data: {runs}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    assert_eq!(run["trigger"], "schedule", "{run}");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let steps = run["record"]["steps"].as_array().unwrap();
+    let step = |name: &str| steps.iter().find(|x| x["name"] == name).unwrap().clone();
+    assert_eq!(
+        step("generate_recommendations")["status"],
+        "succeeded",
+        "{run}"
+    );
+    assert_eq!(
+        step("create_capacity_ticket")["status"],
+        "succeeded",
+        "{run}"
+    );
+    let tickets: Vec<Value> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == "/rest/api/3/issue")
+        .map(|(_, b)| b.clone())
+        .collect();
+    let cap = tickets
+        .iter()
+        .find(|b| b["fields"]["project"]["key"] == "CAP")
+        .unwrap_or_else(|| panic!("no CAP ticket: {tickets:?}"));
+    assert_eq!(cap["fields"]["issuetype"]["name"], "Task", "{cap}");
+    let summary = cap["fields"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("db:disk_used_pct saturates in"),
+        "{summary}"
+    );
 }

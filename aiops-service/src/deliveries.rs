@@ -923,9 +923,10 @@ mod tests {
         fn system(&self) -> &'static str {
             "tickets"
         }
-        fn open<'a>(
+        fn open_as<'a>(
             &'a self,
             n: &'a Notification,
+            _fields: &'a aiops_integrations::traits::TicketFields,
         ) -> BoxFuture<'a, aiops_integrations::Result<TicketRef>> {
             Box::pin(async move {
                 let id = n.incident_id.clone().unwrap_or_default();

@@ -173,7 +173,12 @@ impl ServiceHost {
                     score: c.score,
                 })
                 .collect(),
-            remediation: None,
+            // The remediation the best-fitting runbook of the top cause names, if any.
+            remediation: a
+                .recommended_actions
+                .iter()
+                .filter(|r| r["cause_rank"].as_u64() == Some(1))
+                .find_map(|r| r["remediation"].as_str().map(str::to_string)),
         })
     }
 
@@ -310,7 +315,12 @@ impl ActionHost for ServiceHost {
             else {
                 return Err(ActionError::NotConfigured(system.to_string()));
             };
-            t.open(&req.notification).await.map_err(failed)
+            let fields = aiops_integrations::traits::TicketFields {
+                project: req.project.clone(),
+                issue_type: req.issue_type.clone(),
+                priority: req.priority.clone(),
+            };
+            t.open_as(&req.notification, &fields).await.map_err(failed)
         })
     }
 

@@ -15,7 +15,7 @@
 //! Remediation runs only what `workflows.remediation` allow-lists; each attempt (run, failed
 //! or refused) is written to the audit log with the actor that caused it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -46,6 +46,15 @@ pub const TICK_KEY: &str = "workflows.last_tick";
 const MAX_CATCH_UP_MIN: i64 = 1_440;
 /// Timeline entries and events read per pass.
 const BATCH: usize = 256;
+/// Heartbeats a `running` run may miss before it counts as interrupted.
+const STALE_BEATS: i64 = 5;
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
 
 /// `workflows:` of the configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -271,6 +280,10 @@ pub struct Workflows {
     lock: tokio::sync::Mutex<()>,
     /// Runs going on in the background.
     tasks: tokio::sync::Mutex<tokio::task::JoinSet<()>>,
+    /// This process, in the records of the runs it makes (`owner`).
+    instance: String,
+    /// The ids of the runs this process has going on.
+    inflight: Arc<std::sync::Mutex<BTreeSet<String>>>,
 }
 
 fn status_name(s: Status) -> String {
@@ -371,6 +384,14 @@ impl Workflows {
             stored: RwLock::new(stored),
             lock: tokio::sync::Mutex::new(()),
             tasks: tokio::sync::Mutex::new(tokio::task::JoinSet::new()),
+            instance: {
+                let mut b = [0u8; 4];
+                getrandom::fill(&mut b).map_err(|e| ServiceError::Internal {
+                    what: format!("random source: {e}"),
+                })?;
+                format!("{}-{:08x}", std::process::id(), u32::from_le_bytes(b))
+            },
+            inflight: Arc::default(),
         })
     }
 
@@ -431,6 +452,11 @@ impl Workflows {
         }
     }
 
+    /// One workflow by name.
+    pub fn get(&self, id: &str) -> Result<WorkflowView> {
+        Ok(self.view(&self.workflow(id)?))
+    }
+
     fn workflow(&self, id: &str) -> Result<Workflow> {
         self.engine()
             .workflows()
@@ -463,11 +489,20 @@ impl Workflows {
             updated_at: now,
         };
         self.store.create_workflow(&row).await?;
+        self.install(|stored| {
+            stored.insert(row.name.clone(), row);
+        });
+        Ok(self.checked_view(w))
+    }
+
+    /// Changes the stored workflows with `change` and rebuilds the engine from them: the
+    /// runs going on keep the engine they started with.
+    fn install(&self, change: impl FnOnce(&mut BTreeMap<String, WorkflowRow>)) {
         let mut stored = match self.stored.write() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        stored.insert(row.name.clone(), row);
+        change(&mut stored);
         let engine = Self::build(
             &self.configured,
             &stored,
@@ -480,6 +515,77 @@ impl Workflows {
             Ok(mut g) => *g = Arc::new(engine),
             Err(p) => *p.into_inner() = Arc::new(engine),
         }
+    }
+
+    /// The stored workflow `id`: 404 when there is none, 400 when it comes from the
+    /// configuration's files (changed there, not through the API).
+    fn stored_one(&self, id: &str) -> Result<WorkflowRow> {
+        let stored = match self.stored.read() {
+            Ok(g) => g.get(id).cloned(),
+            Err(p) => p.into_inner().get(id).cloned(),
+        };
+        match stored {
+            Some(row) => Ok(row),
+            None if self.configured.workflows.contains_key(id) => {
+                Err(ServiceError::invalid_parameter(
+                    "id",
+                    format!(
+                        "`{id}` is defined in the configuration's workflow files: change it there"
+                    ),
+                ))
+            }
+            None => Err(ServiceError::NotFound {
+                kind: "workflow".into(),
+                id: id.into(),
+            }),
+        }
+    }
+
+    /// Replaces stored workflow `id` (checked as on creation; the YAML must define that very
+    /// name). Runs going on finish with the old definition.
+    pub async fn update(
+        &self,
+        id: &str,
+        req: &WorkflowRequest,
+        now: TimestampMs,
+    ) -> Result<(WorkflowView, WorkflowView)> {
+        let w = parse_one(&req.yaml, &self.registry)?;
+        if w.name != id {
+            return Err(ServiceError::invalid_parameter(
+                "yaml",
+                format!(
+                    "defines `{}`, not `{id}`: a workflow keeps its name",
+                    w.name
+                ),
+            ));
+        }
+        let _guard = self.lock.lock().await;
+        let mut row = self.stored_one(id)?;
+        let before = self.view(&self.workflow(id)?);
+        self.store.update_workflow(id, &req.yaml, now).await?;
+        row.body = req.yaml.clone();
+        row.updated_at = now;
+        self.install(|stored| {
+            stored.insert(row.name.clone(), row);
+        });
+        Ok((before, self.checked_view(w)))
+    }
+
+    /// Deletes stored workflow `id`; returns what it was. Its runs stay recorded.
+    pub async fn delete(&self, id: &str) -> Result<WorkflowView> {
+        let _guard = self.lock.lock().await;
+        self.stored_one(id)?;
+        let before = self.view(&self.workflow(id)?);
+        self.store.delete_workflow(id).await?;
+        self.install(|stored| {
+            stored.remove(id);
+        });
+        Ok(before)
+    }
+
+    /// The view of `w` with the warnings about the systems its steps name that are not
+    /// configured.
+    fn checked_view(&self, w: Workflow) -> WorkflowView {
         let mut view = self.view(&w);
         let mut one = WorkflowSet {
             file: None,
@@ -492,7 +598,7 @@ impl Workflows {
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-        Ok(view)
+        view
     }
 
     async fn event_of(&self, req: &RunRequest) -> Result<TriggerEvent> {
@@ -520,7 +626,9 @@ impl Workflows {
         })
     }
 
-    /// Runs workflow `id` by hand for `actor`; the run is recorded (a dry run too).
+    /// Runs workflow `id` by hand for `actor`. A dry run is decided at once and returned
+    /// ended; a real run starts in the background and is returned `running` (its record
+    /// replaces it when it ends: `GET /api/v1/workflow-runs/{run_id}`). Both are recorded.
     pub async fn run(
         &self,
         id: &str,
@@ -530,19 +638,174 @@ impl Workflows {
     ) -> Result<RunView> {
         self.workflow(id)?;
         let event = self.event_of(req).await?;
+        let engine = self.engine();
+        if !req.dry_run {
+            let seq = EXEC_SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let run_id = format!("run-manual-{}-{seq}", crate::now_ms());
+            let started = self
+                .start(
+                    engine,
+                    id,
+                    event,
+                    run_id.clone(),
+                    "manual",
+                    actor,
+                    request_id,
+                )
+                .await?;
+            return started
+                .map(RunView::from)
+                .ok_or_else(|| ServiceError::Internal {
+                    what: format!("run id {run_id} taken"),
+                });
+        }
         let opts = RunOptions {
-            dry_run: req.dry_run,
+            dry_run: true,
             ..Default::default()
         };
-        let record =
-            self.engine()
-                .run(id, &event, &opts)
-                .await
-                .map_err(|e| ServiceError::NotFound {
-                    kind: "workflow".into(),
-                    id: e.to_string(),
-                })?;
+        let record = engine
+            .run(id, &event, &opts)
+            .await
+            .map_err(|e| ServiceError::NotFound {
+                kind: "workflow".into(),
+                id: e.to_string(),
+            })?;
         persist(&self.store, &record, "manual", actor, request_id).await
+    }
+
+    /// Records run `run_id` of workflow `name` as `running` (owned by this process) unless
+    /// a run of that id is recorded, and then runs it in the background; its record replaces
+    /// the row when it ends. Returns the row recorded, or `None` when the id was taken (by
+    /// another replica, or before a crash).
+    #[allow(clippy::too_many_arguments)]
+    async fn start(
+        &self,
+        engine: Arc<Engine>,
+        name: &str,
+        event: TriggerEvent,
+        run_id: String,
+        trigger: &str,
+        actor: &str,
+        request_id: Option<&str>,
+    ) -> Result<Option<WorkflowRunRow>> {
+        let now = crate::now_ms();
+        let row = WorkflowRunRow {
+            id: run_id.clone(),
+            workflow: name.to_string(),
+            trigger: trigger.to_string(),
+            status: "running".into(),
+            started_at: now,
+            finished_at: None,
+            record: json!({"status": "running", "owner": self.instance, "heartbeat": now}),
+        };
+        if !self.store.claim_workflow_run(&row).await? {
+            return Ok(None);
+        }
+        lock(&self.inflight).insert(run_id.clone());
+        let (store, inflight, claimed) = (self.store.clone(), self.inflight.clone(), row.clone());
+        let (name, trigger, actor) = (name.to_string(), trigger.to_string(), actor.to_string());
+        let request_id = request_id.map(str::to_string);
+        let opts = RunOptions {
+            run_id: Some(run_id.clone()),
+            ..Default::default()
+        };
+        self.tasks.lock().await.spawn(async move {
+            let saved = match engine.run(&name, &event, &opts).await {
+                Ok(r) => persist(&store, &r, &trigger, &actor, request_id.as_deref())
+                    .await
+                    .map(|_| ()),
+                Err(e) => {
+                    let failed = WorkflowRunRow {
+                        status: "failed".into(),
+                        finished_at: Some(crate::now_ms()),
+                        record: json!({"status": "failed", "error": e.to_string()}),
+                        ..claimed
+                    };
+                    store
+                        .update_running_workflow_run(&failed)
+                        .await
+                        .map(|_| ())
+                        .map_err(Into::into)
+                }
+            };
+            if let Err(e) = saved {
+                tracing::error!(workflow = %name, error = %e, "recording a workflow run failed");
+            }
+            lock(&inflight).remove(&run_id);
+        });
+        Ok(Some(row))
+    }
+
+    /// Keeps the runs of this process alive in the store (their `heartbeat`), and marks
+    /// `interrupted` the runs still `running` whose heartbeat is older than `stale_ms`: the
+    /// process that ran them is gone (killed, or a replica that stopped). Returns how many
+    /// it marked.
+    pub async fn keep_alive(&self, now: TimestampMs, stale_ms: i64) -> Result<usize> {
+        let mine = lock(&self.inflight).clone();
+        let mut marked = 0;
+        for row in self.store.running_workflow_runs(1_000).await? {
+            if mine.contains(&row.id) {
+                let mut record = row.record.clone();
+                record["heartbeat"] = json!(now);
+                self.store
+                    .update_running_workflow_run(&WorkflowRunRow { record, ..row })
+                    .await?;
+                continue;
+            }
+            let beat = row.record["heartbeat"].as_i64().unwrap_or(row.started_at);
+            if now - beat > stale_ms
+                && self
+                    .interrupt(row, beat, "the process running it stopped")
+                    .await?
+            {
+                marked += 1;
+            }
+        }
+        Ok(marked)
+    }
+
+    /// Marks a `running` run `interrupted`, ended at `at`; whether it still was running.
+    async fn interrupt(&self, row: WorkflowRunRow, at: TimestampMs, why: &str) -> Result<bool> {
+        tracing::warn!(run = %row.id, workflow = %row.workflow, reason = why, "workflow run interrupted");
+        let mut record = row.record.clone();
+        record["status"] = json!("interrupted");
+        record["error"] = json!(format!(
+            "interrupted: {why}; its steps after the last recorded one may or may not have run"
+        ));
+        Ok(self
+            .store
+            .update_running_workflow_run(&WorkflowRunRow {
+                status: "interrupted".into(),
+                finished_at: Some(at),
+                record,
+                ..row
+            })
+            .await?)
+    }
+
+    /// Stops: waits up to `grace` for the runs going on, then stops the others and records
+    /// them `interrupted`.
+    pub async fn stop(&self, grace: std::time::Duration) {
+        if tokio::time::timeout(grace, self.settle()).await.is_ok() {
+            return;
+        }
+        self.tasks.lock().await.abort_all();
+        self.settle().await;
+        let ids = std::mem::take(&mut *lock(&self.inflight));
+        let now = crate::now_ms();
+        for id in ids {
+            let marked = match self.store.workflow_run(&id).await {
+                Ok(row) if row.status == "running" => {
+                    self.interrupt(row, now, "the service stopped during the run")
+                        .await
+                }
+                Ok(_) => Ok(false),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = marked {
+                tracing::error!(run = %id, error = %e, "recording an interrupted run failed");
+            }
+        }
     }
 
     /// The runs of workflow `id`, newest first.
@@ -765,6 +1028,7 @@ impl Workflows {
             .and_then(|v| serde_json::from_str(&v).ok())
             .unwrap_or_default();
         let mut admitted = Vec::new();
+        let mut throttled = Vec::new();
         for name in names {
             let per_incident = engine
                 .workflows()
@@ -778,7 +1042,8 @@ impl Workflows {
             match throttle.admit(&name, event) {
                 Admission::Run => admitted.push(name),
                 Admission::Throttled => {
-                    tracing::debug!(workflow = %name, "workflow throttled: it ran for this incident")
+                    tracing::debug!(workflow = %name, "workflow throttled: it ran for this incident");
+                    throttled.push(name);
                 }
                 Admission::Resolved => {}
             }
@@ -797,48 +1062,41 @@ impl Workflows {
             )
             .await?;
         let trigger = trigger_name(event);
+        // A throttled trigger is recorded as a run that ended at once, so an operator sees
+        // why the workflow did not run again.
+        for name in throttled {
+            if let Some(w) = engine.workflows().workflows.get(&name) {
+                let opts = RunOptions {
+                    run_id: Some(format!("run-{occurrence}-{name}")),
+                    ..Default::default()
+                };
+                persist(
+                    &self.store,
+                    &engine.throttled(w, event, &opts),
+                    &trigger,
+                    SYSTEM,
+                    None,
+                )
+                .await?;
+            }
+        }
         let mut ids = Vec::new();
         for name in admitted {
-            let now = crate::now_ms();
             let id = format!("run-{occurrence}-{name}");
-            let claimed = self
-                .store
-                .claim_workflow_run(&WorkflowRunRow {
-                    id: id.clone(),
-                    workflow: name.clone(),
-                    trigger: trigger.clone(),
-                    status: "running".into(),
-                    started_at: now,
-                    finished_at: None,
-                    record: json!({}),
-                })
+            let started = self
+                .start(
+                    engine.clone(),
+                    &name,
+                    event.clone(),
+                    id.clone(),
+                    &trigger,
+                    SYSTEM,
+                    None,
+                )
                 .await?;
-            if !claimed {
-                continue;
+            if started.is_some() {
+                ids.push(id);
             }
-            let (engine, store, event, trigger) = (
-                engine.clone(),
-                self.store.clone(),
-                event.clone(),
-                trigger.clone(),
-            );
-            let opts = RunOptions {
-                run_id: Some(id.clone()),
-                ..Default::default()
-            };
-            self.tasks.lock().await.spawn(async move {
-                match engine.run(&name, &event, &opts).await {
-                    Ok(r) => {
-                        if let Err(e) = persist(&store, &r, &trigger, SYSTEM, None).await {
-                            tracing::error!(workflow = %name, error = %e, "recording a workflow run failed");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(workflow = %name, error = %e, "workflow run failed to start")
-                    }
-                }
-            });
-            ids.push(id);
         }
         Ok(ids)
     }
@@ -1017,6 +1275,9 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let mut tick = tokio::time::interval(interval);
+    // Heartbeats every ten passes; a run whose heartbeat is five beats old is interrupted.
+    let beat_ms = (interval.as_millis() as i64).saturating_mul(10).max(100);
+    let mut last_beat = i64::MIN / 2;
     loop {
         tokio::select! {
             _ = tick.tick() => {
@@ -1027,12 +1288,18 @@ pub async fn run(
                     tracing::warn!(error = %e, "workflow schedules failed; retried next pass");
                 }
                 w.reap().await;
+                let now = crate::now_ms();
+                if now - last_beat >= beat_ms {
+                    last_beat = now;
+                    if let Err(e) = w.keep_alive(now, STALE_BEATS * beat_ms).await {
+                        tracing::warn!(error = %e, "workflow run heartbeat failed; retried next pass");
+                    }
+                }
             }
             _ = async { let _ = stop.wait_for(|s| *s).await; } => {
-                // Runs about to end are recorded; longer ones stay `running` in the store.
-                if tokio::time::timeout(std::time::Duration::from_secs(5), w.settle()).await.is_err() {
-                    w.tasks.lock().await.abort_all();
-                }
+                // Runs about to end are recorded; longer ones are stopped and recorded
+                // `interrupted`.
+                w.stop(std::time::Duration::from_secs(5)).await;
                 return Ok(());
             }
         }
@@ -1551,5 +1818,68 @@ mod tests {
         assert!(settled(&b, b.poll().await.unwrap()).await.is_empty());
         assert_eq!(a.runs("alert_response", 10).await.unwrap().runs.len(), 1);
         assert_eq!(fake.calls().iter().filter(|c| *c == "rca").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_throttled_trigger_is_recorded_and_a_resolution_releases_it() {
+        let m = marker("throttle");
+        let (store, fake, w) = setup(&m).await;
+        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
+            .await
+            .unwrap();
+        let t0 = crate::now_ms();
+        pipeline
+            .receive(vec![critical("cart", t0)], "test", t0)
+            .await
+            .unwrap();
+        assert_eq!(settled(&w, w.poll().await.unwrap()).await.len(), 1);
+        let (_, rows) = store
+            .incidents(&aiops_store::IncidentFilter::default(), 10)
+            .await
+            .unwrap();
+        let id = rows[0].id.clone();
+        let mut incident = w.incident(&id).await.unwrap();
+        let alert = incident.alerts[0].clone();
+        // The same incident's alert again (another occurrence): throttled, and recorded so.
+        let again = TriggerEvent::Alert {
+            alert: alert.clone(),
+            incident: Some(incident.clone()),
+        };
+        assert!(w.handle(&again, "again").await.unwrap().is_empty());
+        let runs = w.runs("alert_response", 10).await.unwrap().runs;
+        assert_eq!(runs.len(), 2, "{runs:?}");
+        let throttled = runs.iter().find(|r| r.status == "throttled").unwrap();
+        assert_eq!(throttled.run_id, "run-again-alert_response");
+        assert!(
+            throttled.record["error"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("incident:{id}")),
+            "{throttled:?}"
+        );
+        assert_eq!(fake.calls().iter().filter(|c| *c == "rca").count(), 1);
+        // Resolved, then firing again: it runs again.
+        incident.status = aiops_core::IncidentStatus::Resolved;
+        w.handle(
+            &TriggerEvent::Incident {
+                incident: incident.clone(),
+            },
+            "resolved",
+        )
+        .await
+        .unwrap();
+        incident.status = aiops_core::IncidentStatus::Open;
+        let ids = w
+            .handle(
+                &TriggerEvent::Alert {
+                    alert,
+                    incident: Some(incident),
+                },
+                "reopened",
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids, ["run-reopened-alert_response"]);
+        w.settle().await;
     }
 }

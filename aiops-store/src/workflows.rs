@@ -103,6 +103,41 @@ impl Store {
         rows.iter().map(workflow_row).collect()
     }
 
+    /// Replaces the body of stored workflow `name`; `NotFound` when there is none.
+    pub async fn update_workflow(
+        &self,
+        name: &str,
+        body: &str,
+        updated_at: TimestampMs,
+    ) -> Result<()> {
+        let mut q = Sql::new("UPDATE workflows SET body = ");
+        q.bind(body)
+            .push(", updated_at = ")
+            .bind(updated_at)
+            .push(" WHERE name = ")
+            .bind(name);
+        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                kind: "workflow",
+                id: name.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes stored workflow `name` (its runs stay); `NotFound` when there is none.
+    pub async fn delete_workflow(&self, name: &str) -> Result<()> {
+        let mut q = Sql::new("DELETE FROM workflows WHERE name = ");
+        q.bind(name);
+        if q.query().execute(&self.write).await?.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                kind: "workflow",
+                id: name.into(),
+            });
+        }
+        Ok(())
+    }
+
     /// Stores (or replaces) a run's record.
     pub async fn put_workflow_run(&self, r: &WorkflowRunRow) -> Result<()> {
         let mut q = Sql::new(
@@ -141,6 +176,30 @@ impl Store {
         ])
         .push(" ON CONFLICT (id) DO NOTHING");
         Ok(q.query().execute(&self.write).await?.rows_affected() == 1)
+    }
+
+    /// Replaces a run's status, end and record only while it is `running`; returns whether
+    /// it was (a run that ended meanwhile keeps its own record).
+    pub async fn update_running_workflow_run(&self, r: &WorkflowRunRow) -> Result<bool> {
+        let mut q = Sql::new("UPDATE workflow_runs SET status = ");
+        q.bind(r.status.as_str())
+            .push(", finished_at = ")
+            .bind(r.finished_at)
+            .push(", record = ")
+            .bind(r.record.to_string())
+            .push(" WHERE id = ")
+            .bind(r.id.as_str())
+            .push(" AND status = 'running'");
+        Ok(q.query().execute(&self.write).await?.rows_affected() == 1)
+    }
+
+    /// The runs recorded `running`, oldest first, at most `limit`.
+    pub async fn running_workflow_runs(&self, limit: usize) -> Result<Vec<WorkflowRunRow>> {
+        let mut q = Sql::new(RUN_COLUMNS);
+        q.push(" WHERE status = 'running' ORDER BY started_at, id LIMIT ")
+            .bind(limit as i64);
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(run_row).collect()
     }
 
     /// One run.

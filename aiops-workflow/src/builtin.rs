@@ -76,6 +76,12 @@ pub fn notification_from_context(ctx: &Value, workflow: &str, now: i64) -> Notif
         .pointer("/rca/root_cause")
         .and_then(Value::as_str)
         .map(str::to_string);
+    let (mut title, mut summary, mut severity) = (title, summary, severity);
+    if ctx.get("alert").is_none_or(Value::is_null)
+        && let Some((t, s, sev)) = capacity_text(ctx)
+    {
+        (title, summary, severity) = (t, s, sev);
+    }
     Notification {
         kind: NotificationKind::IncidentOpened,
         status: "firing".into(),
@@ -92,6 +98,64 @@ pub fn notification_from_context(ctx: &Value, workflow: &str, now: i64) -> Notif
         url: None,
         timestamp: now,
     }
+}
+
+/// `ms` as a duration to the minute (`1d2h5m`).
+fn in_minutes(ms: i64) -> String {
+    aiops_core::time::Duration::from_mins((ms / 60_000).max(1)).to_string()
+}
+
+/// The title, summary and severity of a run about capacity (no alert, a `forecast` bound):
+/// the resources that saturate within the horizon, soonest first, and the levels crossed.
+fn capacity_text(ctx: &Value) -> Option<(String, String, Severity)> {
+    let resources = ctx.pointer("/forecast/resources")?.as_array()?;
+    let mut saturating: Vec<(i64, &str)> = resources
+        .iter()
+        .filter_map(|r| {
+            let ms = r.get("saturation_ms")?.as_i64()?;
+            Some((ms, r.get("resource")?.as_str()?))
+        })
+        .collect();
+    saturating.sort_unstable();
+    let status = ctx
+        .pointer("/thresholds/status")
+        .and_then(Value::as_str)
+        .unwrap_or("ok");
+    let severity = match status {
+        "critical" => Severity::Critical,
+        "warning" => Severity::Medium,
+        _ if saturating.is_empty() => Severity::Info,
+        _ => Severity::Low,
+    };
+    let title = match saturating.first() {
+        Some((ms, r)) => format!(
+            "Capacity: {r} saturates in {}{}",
+            in_minutes(*ms),
+            match saturating.len() {
+                1 => String::new(),
+                n => format!(" ({} more resources within the horizon)", n - 1),
+            }
+        ),
+        None => format!(
+            "Capacity: {} resources forecast, none saturates",
+            resources.len()
+        ),
+    };
+    let mut lines: Vec<String> = saturating
+        .iter()
+        .map(|(ms, r)| format!("{r}: saturates in {}", in_minutes(*ms)))
+        .collect();
+    for level in ["critical", "warning"] {
+        if let Some(over) = ctx
+            .pointer(&format!("/thresholds/{level}"))
+            .and_then(Value::as_array)
+            .filter(|a| !a.is_empty())
+        {
+            let names: Vec<&str> = over.iter().filter_map(Value::as_str).collect();
+            lines.push(format!("above the {level} level: {}", names.join(", ")));
+        }
+    }
+    Some((title, lines.join("\n"), severity))
 }
 
 /// `fetch_context`: context around the trigger from the host.

@@ -90,8 +90,9 @@ impl TriggerEvent {
         Err("expected an alert (Alertmanager API v2), an incident or an event with `source` and `event_type`".into())
     }
 
-    /// The incident (or alert) it is about, for throttling, and whether that is resolved.
-    fn subject(&self) -> Option<(String, bool)> {
+    /// The incident (or alert) it is about (`incident:ID`, `alert:FINGERPRINT`), for
+    /// throttling, and whether that is resolved.
+    pub fn subject(&self) -> Option<(String, bool)> {
         match self {
             Self::Alert {
                 incident: Some(i), ..
@@ -436,9 +437,7 @@ impl Engine {
                     Admission::Run => {}
                     Admission::Resolved => continue,
                     Admission::Throttled => {
-                        let mut r = self.empty_record(w, event, opts);
-                        r.status = Status::Throttled;
-                        out.push(r);
+                        out.push(self.throttled(w, event, opts));
                         continue;
                     }
                 }
@@ -477,6 +476,19 @@ impl Engine {
         let mut ctx = event.context();
         let (record, _) = self.run_workflow(w, event, &mut ctx, opts, 0).await;
         Ok(record)
+    }
+
+    /// The record of a run the throttle held back: no step ran.
+    pub fn throttled(&self, w: &Workflow, event: &TriggerEvent, opts: &RunOptions) -> RunRecord {
+        let mut r = self.empty_record(w, event, opts);
+        r.status = Status::Throttled;
+        r.error = Some(format!(
+            "throttled: it already ran for {}, which has not resolved",
+            event
+                .subject()
+                .map_or_else(|| "this incident".into(), |(s, _)| s)
+        ));
+        r
     }
 
     fn empty_record(&self, w: &Workflow, event: &TriggerEvent, opts: &RunOptions) -> RunRecord {

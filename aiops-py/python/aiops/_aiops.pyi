@@ -1291,6 +1291,9 @@ class Runbook:
     def actions(self) -> list[str]:
         """Steps to take."""
     @property
+    def remediation(self) -> str | None:
+        """The automatic remediation it suggests (an allow-listed name), if any."""
+    @property
     def body(self) -> str:
         """Free text."""
     @property
@@ -1326,6 +1329,9 @@ class Recommendation:
     @property
     def actions(self) -> list[str]:
         """Steps to take."""
+    @property
+    def remediation(self) -> str | None:
+        """The runbook's suggested automatic remediation, if any."""
     def to_dict(self) -> dict[str, Any]:
         """The same fields as a dict."""
     def __eq__(self, value: object, /) -> bool: ...

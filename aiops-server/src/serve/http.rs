@@ -303,6 +303,12 @@ pub(crate) fn router(s: AppState) -> Router {
             g(P::ReadRules, get(workflows::list)).merge(g(P::WriteConfig, post(workflows::create))),
         )
         .route(
+            "/api/v1/workflows/{id}",
+            g(P::ReadRules, get(workflows::get_one))
+                .merge(g(P::WriteConfig, put(workflows::update)))
+                .merge(g(P::WriteConfig, delete(workflows::delete))),
+        )
+        .route(
             "/api/v1/workflows/{id}/run",
             g(P::ExecuteRemediation, post(workflows::run)),
         )

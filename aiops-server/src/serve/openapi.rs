@@ -43,7 +43,8 @@ impl Modify for Bearer {
         knowledge::runbooks, knowledge::search, events::post, events::list,
         integrations::list, integrations::dashboard,
         logs::ingest, logs::lines, logs::templates, logs::anomalies,
-        workflows::list, workflows::create, workflows::run, workflows::runs,
+        workflows::list, workflows::create, workflows::get_one, workflows::update,
+        workflows::delete, workflows::run, workflows::runs,
         workflows::run_record, workflows::execute, workflows::execution,
     )
 )]

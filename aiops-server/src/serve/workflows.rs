@@ -1,5 +1,5 @@
-//! Workflow and remediation endpoints: `GET|POST /api/v1/workflows`, `POST
-//! /api/v1/workflows/{id}/run`, `GET /api/v1/workflows/{id}/runs`, `GET
+//! Workflow and remediation endpoints: `GET|POST /api/v1/workflows`, `GET|PUT|DELETE
+//! /api/v1/workflows/{id}`, `POST /api/v1/workflows/{id}/run`, `GET /api/v1/workflows/{id}/runs`, `GET
 //! /api/v1/workflow-runs/{run_id}`, `POST /api/v1/remediation/execute`, `GET
 //! /api/v1/remediation/{execution_id}`. The logic is in `aiops_service::workflows`; changes
 //! and remediation are audited.
@@ -53,16 +53,77 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// `POST /api/v1/workflows/{id}/run`: runs it now (`dry_run` decides and renders every step
-/// and calls nothing); the run is recorded.
-#[utoipa::path(post, path = "/api/v1/workflows/{id}/run", tag = "workflows", security(("bearer" = [])), params(("id" = String, Path, description = "workflow name")), request_body = RunRequest, responses((status = 200, body = RunView), (status = 404, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
+/// `GET /api/v1/workflows/{id}`.
+#[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = "workflows", security(("bearer" = [])), params(("id" = String, Path, description = "workflow name")), responses((status = 200, body = WorkflowView), (status = 404, body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
+pub(crate) async fn get_one(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WorkflowView>> {
+    Ok(Json(s.workflows.get(&id)?))
+}
+
+/// `PUT /api/v1/workflows/{id}`: replaces a workflow added through the API (checked as on
+/// creation; the YAML must define that very name). Workflows from the configuration's files
+/// are changed there (400).
+#[utoipa::path(put, path = "/api/v1/workflows/{id}", tag = "workflows", security(("bearer" = [])), params(("id" = String, Path, description = "workflow name")), request_body = WorkflowRequest, responses((status = 200, body = WorkflowView), (status = 404, body = ErrorBody), (status = 400, description = "invalid workflow, another name, or defined in the configuration", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
+pub(crate) async fn update(
+    State(s): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    axum::Extension(rid): axum::Extension<RequestId>,
+    Path(id): Path<String>,
+    body: JsonBody<WorkflowRequest>,
+) -> ApiResult<Json<WorkflowView>> {
+    let (before, after) = s
+        .workflows
+        .update(&id, &body.0, aiops_service::now_ms())
+        .await?;
+    let e = AuditEvent::mutation(
+        aiops_service::now_ms(),
+        &who,
+        AuditKind::ConfigChange,
+        "workflow.update",
+        format!("workflow/{id}"),
+        serde_json::to_value(&before).ok(),
+        serde_json::to_value(&after).ok(),
+    );
+    record(&s, &e, &rid).await;
+    Ok(Json(after))
+}
+
+/// `DELETE /api/v1/workflows/{id}`: 204; its runs stay recorded.
+#[utoipa::path(delete, path = "/api/v1/workflows/{id}", tag = "workflows", security(("bearer" = [])), params(("id" = String, Path, description = "workflow name")), responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody), (status = 400, description = "defined in the configuration", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
+pub(crate) async fn delete(
+    State(s): State<AppState>,
+    axum::Extension(who): axum::Extension<Principal>,
+    axum::Extension(rid): axum::Extension<RequestId>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let before = s.workflows.delete(&id).await?;
+    let e = AuditEvent::mutation(
+        aiops_service::now_ms(),
+        &who,
+        AuditKind::ConfigChange,
+        "workflow.delete",
+        format!("workflow/{id}"),
+        serde_json::to_value(&before).ok(),
+        None,
+    );
+    record(&s, &e, &rid).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/workflows/{id}/run`: a dry run (`dry_run: true`: every step decided and
+/// rendered, nothing called) answers 200 with its record; a real run starts in the
+/// background and answers 202 with the run `running` (follow it at `GET
+/// /api/v1/workflow-runs/{run_id}`). Both are recorded.
+#[utoipa::path(post, path = "/api/v1/workflows/{id}/run", tag = "workflows", security(("bearer" = [])), params(("id" = String, Path, description = "workflow name")), request_body = RunRequest, responses((status = 200, description = "a dry run, decided", body = RunView), (status = 202, description = "started", body = RunView), (status = 404, body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn run(
     State(s): State<AppState>,
     axum::Extension(who): axum::Extension<Principal>,
     axum::Extension(rid): axum::Extension<RequestId>,
     Path(id): Path<String>,
     body: JsonBody<RunRequest>,
-) -> ApiResult<Json<RunView>> {
+) -> ApiResult<(StatusCode, Json<RunView>)> {
     let view = s
         .workflows
         .run(&id, &body.0, &who.subject, Some(&rid.0))
@@ -85,7 +146,12 @@ pub(crate) async fn run(
     .with_target(format!("workflow/{id}"))
     .with_after(serde_json::json!({"run_id": view.run_id, "status": view.status}));
     record(&s, &e, &rid).await;
-    Ok(Json(view))
+    let status = if view.status == "running" {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)))
 }
 
 /// `GET /api/v1/workflows/{id}/runs?limit` parameters.

@@ -131,6 +131,30 @@ impl Server {
             .unwrap()
     }
 
+    /// `PUT path` with a JSON body and a token.
+    pub(crate) fn put_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::blocking::Response {
+        self.http
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+
+    /// `DELETE path` with a token.
+    pub(crate) fn delete(&self, path: &str, token: &str) -> reqwest::blocking::Response {
+        self.http
+            .delete(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+    }
+
     /// `POST /api/v1/write` of this request, as Prometheus sends it.
     pub(crate) fn remote_write(
         &self,

@@ -1000,7 +1000,30 @@ pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
         s.create_workflow(&dup).await,
         Err(StoreError::Conflict { .. })
     ));
-    assert_eq!(s.workflows().await.unwrap(), vec![w]);
+    assert_eq!(s.workflows().await.unwrap(), vec![w.clone()]);
+    s.update_workflow("restart", "workflows:\n  restart: {steps: []}\n", 20)
+        .await
+        .unwrap();
+    let changed = s.workflows().await.unwrap();
+    assert_eq!(
+        (
+            changed[0].body.as_str(),
+            changed[0].updated_at,
+            changed[0].created_at
+        ),
+        ("workflows:\n  restart: {steps: []}\n", 20, 10)
+    );
+    assert!(matches!(
+        s.update_workflow("nope", "x", 20).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    s.delete_workflow("restart").await.unwrap();
+    assert!(s.workflows().await.unwrap().is_empty());
+    assert!(matches!(
+        s.delete_workflow("restart").await,
+        Err(StoreError::NotFound { .. })
+    ));
+    s.create_workflow(&w).await.unwrap();
     let mut run = WorkflowRunRow {
         id: "run-1".into(),
         workflow: "restart".into(),
@@ -1017,7 +1040,9 @@ pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
     s.put_workflow_run(&run).await.unwrap();
     let later = WorkflowRunRow {
         id: "run-2".into(),
+        status: "running".into(),
         started_at: 200,
+        finished_at: None,
         ..run.clone()
     };
     assert!(s.claim_workflow_run(&later).await.unwrap());
@@ -1028,6 +1053,35 @@ pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
     };
     assert!(!s.claim_workflow_run(&other).await.unwrap());
     assert_eq!(s.workflow_run("run-1").await.unwrap(), run);
+    // Only a run still `running` is replaced (interrupted); one that ended keeps its record.
+    assert_eq!(
+        s.running_workflow_runs(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>(),
+        ["run-2"]
+    );
+    let interrupted = WorkflowRunRow {
+        status: "interrupted".into(),
+        finished_at: Some(250),
+        record: json!({"status": "interrupted"}),
+        ..later.clone()
+    };
+    assert!(s.update_running_workflow_run(&interrupted).await.unwrap());
+    assert!(!s.update_running_workflow_run(&interrupted).await.unwrap());
+    assert!(
+        !s.update_running_workflow_run(&WorkflowRunRow {
+            id: "run-1".into(),
+            ..interrupted.clone()
+        })
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.workflow_run("run-1").await.unwrap(), run);
+    assert_eq!(s.workflow_run("run-2").await.unwrap(), interrupted);
+    assert!(s.running_workflow_runs(10).await.unwrap().is_empty());
     let runs = s.workflow_runs("restart", 10).await.unwrap();
     assert_eq!(
         runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),

@@ -1,0 +1,85 @@
+//! The web console in a real browser: the Debian chromium, headless, driven by playwright-core
+//! (`tests/console/console.test.mjs`) against `aiops serve` on loopback with data seeded
+//! through the API. Skipped, with the reason printed, when node, chromium or playwright-core
+//! is missing, unless `AIOPS_REQUIRE_CHROMIUM=1` (CI), which makes that a failure.
+//! `scripts/install-test-services.sh` installs all three.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::server::{Server, eventually, json_of, now_ms, spiky_samples, token, write_request};
+use serde_json::json;
+
+const CONFIG: &str = "metrics:\n  detectors:\n    - metric: 'cpu*'\n      detector: zscore\n      params: {window: 30}\nalerts:\n  tick_interval_s: 1\nrca:\n  settle_s: 1\n";
+
+fn browser() -> PathBuf {
+    std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from)
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing(dir: &Path) -> Option<String> {
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("node is not installed".into());
+    }
+    if !browser().exists() {
+        return Some(format!("{} does not exist", browser().display()));
+    }
+    if !dir.join("node_modules/playwright-core").is_dir() {
+        return Some(format!(
+            "playwright-core is not installed in {} (npm install --no-save)",
+            dir.display()
+        ));
+    }
+    None
+}
+
+#[test]
+fn the_console_works_in_chromium() {
+    let script_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console");
+    if let Some(why) = missing(&script_dir) {
+        assert!(
+            std::env::var("AIOPS_REQUIRE_CHROMIUM").as_deref() != Ok("1"),
+            "AIOPS_REQUIRE_CHROMIUM=1 but {why}"
+        );
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let operator = token(dir.path(), "operator", "alice");
+    let ingest = token(dir.path(), "ingest", "prom");
+    let s = Server::start(dir.path(), CONFIG);
+
+    // An anomaly: a spike in a noisy flat series.
+    for chunk in [0..80, 80..160] {
+        let r = s.remote_write(&ingest, &write_request("cpu_usage", "api", &spiky_samples(chunk)));
+        assert_eq!(r.status(), 204);
+    }
+    eventually(|| {
+        let (_, b) = json_of(s.get("/api/v1/anomalies?resource=api", &operator));
+        (b["total"].as_u64() > Some(0)).then_some(())
+    });
+    // An incident: a firing alert.
+    let started = aiops_core::time::format_rfc3339(now_ms() - 5 * 60_000);
+    let alerts = json!([{"labels": {"alertname": "HighLatency", "service": "api", "severity": "high"},
+        "annotations": {"summary": "p99 latency above 2 s"}, "startsAt": started}]);
+    assert_eq!(s.post_json("/api/v2/alerts", &ingest, &alerts).status(), 200);
+    eventually(|| {
+        let (_, b) = json_of(s.get("/api/v1/incidents?status=open", &operator));
+        (b["total"].as_u64() > Some(0)).then_some(())
+    });
+
+    let o = Command::new("node")
+        .arg("console.test.mjs")
+        .args([&s.url, &operator, &ingest])
+        .current_dir(&script_dir)
+        .env("CHROMIUM", browser())
+        .output()
+        .expect("run node");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "the browser test failed:\n{out}\n{err}");
+    assert!(out.contains("console test passed"), "{out}\n{err}");
+}

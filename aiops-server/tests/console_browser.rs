@@ -50,7 +50,17 @@ fn the_console_works_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let operator = token(dir.path(), "operator", "alice");
     let ingest = token(dir.path(), "ingest", "prom");
-    let s = Server::start(dir.path(), CONFIG);
+    let runbooks = dir.path().join("runbooks");
+    std::fs::create_dir(&runbooks).unwrap();
+    std::fs::write(
+        runbooks.join("api-latency.yaml"),
+        "id: api-latency\ntitle: API latency\nresources: [api]\nmetrics: [latency_ms]\nactions:\n  - Check the connection pool of the api\n  - Roll back the last api deployment\n",
+    )
+    .unwrap();
+    let s = Server::start(
+        dir.path(),
+        &format!("{CONFIG}runbooks: {}\n", runbooks.display()),
+    );
 
     // An anomaly: a spike in a noisy flat series.
     for chunk in [0..80, 80..160] {
@@ -61,8 +71,22 @@ fn the_console_works_in_chromium() {
         let (_, b) = json_of(s.get("/api/v1/anomalies?resource=api", &operator));
         (b["total"].as_u64() > Some(0)).then_some(())
     });
+    // Latency of the database and the api over the last 200 minutes: the database slowed
+    // first, so the incident's analysis has data and a ranking.
+    let now = now_ms();
+    let mut points = Vec::new();
+    for (svc, delay, base) in [("db", 0, 5.0), ("api", 2, 20.0)] {
+        for i in 0..200i64 {
+            let noise = ((i * 7919 + base as i64) % 11) as f64 * 0.02 * base;
+            let shift = if i >= 180 + delay { base * 3.0 } else { 0.0 };
+            points.push(json!({"metric": "latency_ms", "labels": {"service": svc},
+                "timestamp": now - (200 - i) * 60_000, "value": base + noise + shift}));
+        }
+    }
+    let r = s.post_json("/api/v1/ingest/points", &ingest, &json!({ "points": points }));
+    assert_eq!(r.status(), 200);
     // An incident: a firing alert.
-    let started = aiops_core::time::format_rfc3339(now_ms() - 5 * 60_000);
+    let started = aiops_core::time::format_rfc3339(now - 15 * 60_000);
     let alerts = json!([{"labels": {"alertname": "HighLatency", "service": "api", "severity": "high"},
         "annotations": {"summary": "p99 latency above 2 s"}, "startsAt": started}]);
     assert_eq!(s.post_json("/api/v2/alerts", &ingest, &alerts).status(), 200);
@@ -82,4 +106,5 @@ fn the_console_works_in_chromium() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "the browser test failed:\n{out}\n{err}");
     assert!(out.contains("console test passed"), "{out}\n{err}");
+    eprintln!("{out}");
 }

@@ -21,8 +21,9 @@ const browser = await chromium.launch({ executablePath, headless: true, args });
 const problems = [];
 const step = (what) => console.log(`- ${what}`);
 
+let page = null;
 try {
-  const page = await browser.newPage();
+  page = await browser.newPage();
   page.setDefaultTimeout(20000);
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
@@ -78,6 +79,11 @@ try {
   await page.waitForSelector(`#incident h1:has-text("${incidentId}")`);
   await page.waitForSelector('#incident td:has-text("HighLatency")');
   await page.waitForSelector('#incident h2:has-text("Timeline")');
+  // The analysis run when the incident opened ranks causes with their evidence.
+  await page.waitForSelector('#incident h2:has-text("Root-cause analysis")');
+  await page.waitForSelector('#incident h2:has-text("(completed)")', { timeout: 30000 });
+  await page.waitForSelector('#incident ul.evidence li');
+  await page.waitForSelector('#incident li:has-text("Roll back the last api deployment")');
 
   step('acknowledging it');
   await page.fill('#action-comment', 'looking into it');
@@ -127,6 +133,7 @@ try {
   if (after.some((c) => c.name === 'aiops_session' && c.value)) throw new Error('the cookie survived the logout');
 } catch (e) {
   problems.push(`failed: ${e.stack || e}`);
+  if (page) problems.push(`at ${page.url()} the page shows: ${await page.textContent('main').catch(() => '?')}`);
 } finally {
   await browser.close();
 }

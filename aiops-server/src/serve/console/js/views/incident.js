@@ -5,7 +5,7 @@
 
 import { api, can, get } from '../api.js';
 import * as live from '../live.js';
-import { badge, card, el, failure, num, outside, row, table, when } from '../dom.js';
+import { badge, card, el, num, outside, row, table, when } from '../dom.js';
 
 function facts(pairs) {
   return el('dl', { class: 'facts' }, pairs.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)]));
@@ -44,23 +44,25 @@ export default async function render(root, ctx, id) {
   const box = el('div', { id: 'incident' });
   root.append(box);
   let busy = false;
+  // The outcome of the last action, kept across redraws.
+  let note = { text: '', error: false };
 
-  const act = async (verb, body, message) => {
+  const act = async (verb, body) => {
     const d = await get(`/api/v1/incidents/${encodeURIComponent(id)}`);
     const targets = d.alerts.filter((a) => a.status !== 'resolved' && (verb === 'resolve' || a.status === 'firing'));
     for (const a of targets) {
       await api('POST', `/api/v1/alerts/${encodeURIComponent(a.alert_id)}/${verb}`, body);
     }
-    message.textContent = `${verb === 'resolve' ? 'Resolved' : 'Acknowledged'} ${targets.length} alert(s).`;
+    note = { text: `${verb === 'resolve' ? 'Resolved' : 'Acknowledged'} ${targets.length} alert(s).`, error: false };
   };
 
   const draw = async () => {
     const d = await get(`/api/v1/incidents/${encodeURIComponent(id)}`);
     if (!ctx.alive()) return;
-    const i = d.incident;
+    const i = d; // the summary is flattened into the detail
     const allowed = can('write:alerts');
     const comment = el('input', { type: 'text', id: 'action-comment', placeholder: 'comment / resolution', disabled: !allowed });
-    const message = el('p', { class: 'muted', id: 'action-message', role: 'status' });
+    const message = el('p', { class: note.error ? 'error' : 'muted', id: 'action-message', role: 'status', text: note.text });
     const ack = el('button', { type: 'button', id: 'acknowledge', text: 'Acknowledge', disabled: !allowed || i.status !== 'open', title: allowed ? null : 'your role may not change alerts' });
     const resolve = el('button', { type: 'button', id: 'resolve', class: 'secondary', text: 'Resolve', disabled: !allowed || i.status === 'resolved', title: allowed ? null : 'your role may not change alerts' });
     const run = (verb) => async () => {
@@ -71,13 +73,13 @@ export default async function render(root, ctx, id) {
       try {
         const text = comment.value.trim();
         const body = verb === 'resolve' ? { resolution: text || 'resolved from the console' } : (text ? { comment: text } : {});
-        await act(verb, body, message);
-        await draw();
+        await act(verb, body);
       } catch (e) {
-        message.replaceWith(failure(e));
+        note = { text: e.message, error: true };
       } finally {
         busy = false;
       }
+      await draw().catch((e) => console.warn('refresh failed', e));
     };
     ack.addEventListener('click', run('acknowledge'));
     resolve.addEventListener('click', run('resolve'));
@@ -101,7 +103,7 @@ export default async function render(root, ctx, id) {
           a.comment || a.resolution || '',
           (a.annotations && (a.annotations.summary || a.annotations.description)) || '',
         ], { 'data-id': a.alert_id })))),
-      ...(d.rca.length ? d.rca.slice().reverse().map(rcaCard) : [card('Root-cause analysis', el('p', { class: 'empty', text: 'No analysis yet.' }))]),
+      ...(d.rca.length ? d.rca.map(rcaCard) : [card('Root-cause analysis', el('p', { class: 'empty', text: 'No analysis yet.' }))]),
       card('Timeline', table(['at', 'what', 'detail'], d.timeline.map((t) => row([when(t.at), t.kind, detailText(t.detail)])))),
       card('Status changes', table(['at', 'status', 'by', 'reason'], d.status_changes.map((c) => row([when(c.at), badge(c.status, 'status-'), c.by, c.reason || ''])))),
       card('Deliveries', table(['channel', 'kind', 'status', 'attempts', 'last error', 'updated'],

@@ -87,7 +87,10 @@ fn the_console_files_are_served_with_their_types_and_a_strict_policy() {
         ("/console/", "text/html; charset=utf-8"),
         ("/console/console.css", "text/css; charset=utf-8"),
         ("/console/js/app.js", "text/javascript; charset=utf-8"),
-        ("/console/js/views/incident.js", "text/javascript; charset=utf-8"),
+        (
+            "/console/js/views/incident.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/console/icon.svg", "image/svg+xml"),
     ] {
         let r = http.get(format!("{}{path}", s.url)).send().unwrap();
@@ -116,14 +119,30 @@ fn the_console_files_are_served_with_their_types_and_a_strict_policy() {
         .text()
         .unwrap();
     assert!(page.contains(r#"<script type="module" src="/console/js/app.js"></script>"#));
-    let (status, body) = json_of(http.get(format!("{}/console/nope.js", s.url)).send().unwrap());
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = json_of(
+        http.get(format!("{}/console/nope.js", s.url))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     // Turned off: no console, no sessions.
     let dir = tempfile::tempdir().unwrap();
     let off = Server::start(dir.path(), "console:\n  enabled: false\n");
-    assert_eq!(http.get(format!("{}/console/", off.url)).send().unwrap().status(), 404);
     assert_eq!(
-        http.post(format!("{}/api/v1/session", off.url)).send().unwrap().status(),
+        http.get(format!("{}/console/", off.url))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_eq!(
+        http.post(format!("{}/api/v1/session", off.url))
+            .send()
+            .unwrap()
+            .status(),
         404
     );
 }
@@ -148,12 +167,21 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
     assert_eq!(r.status(), 201);
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert_eq!(r.headers()["cache-control"], "no-store");
-    for flag in ["aiops_session=", "HttpOnly", "SameSite=Strict", "Path=/", "Max-Age="] {
+    for flag in [
+        "aiops_session=",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+        "Max-Age=",
+    ] {
         assert!(set.contains(flag), "{set}");
     }
     assert!(!set.contains("Secure"), "{set}");
     let op: Value = r.json().unwrap();
-    assert_eq!((op["name"].as_str(), op["role"].as_str()), (Some("alice"), Some("operator")));
+    assert_eq!(
+        (op["name"].as_str(), op["role"].as_str()),
+        (Some("alice"), Some("operator"))
+    );
     assert_eq!(op["via"], "session");
     assert!(op["expires_at"].is_string());
     let op = Login {
@@ -161,34 +189,70 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
         csrf: op["csrf_token"].as_str().unwrap().to_string(),
         body: op,
     };
-    assert!(!op.cookie.contains(&operator), "the cookie is not the token");
+    assert!(
+        !op.cookie.contains(&operator),
+        "the cookie is not the token"
+    );
 
     // The cookie reads like the token, and GET /api/v1/session tells who it is.
-    let (status, me) = json_of(with_cookie(&s, "GET", "/api/v1/session", &op.cookie, None).send().unwrap());
+    let (status, me) = json_of(
+        with_cookie(&s, "GET", "/api/v1/session", &op.cookie, None)
+            .send()
+            .unwrap(),
+    );
     assert_eq!(status, 200);
     assert_eq!(me["csrf_token"], op.body["csrf_token"]);
-    assert!(me["permissions"].as_array().unwrap().iter().any(|p| p == "write:alerts"));
-    let (status, _) = json_of(with_cookie(&s, "GET", "/api/v1/incidents", &op.cookie, None).send().unwrap());
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "write:alerts")
+    );
+    let (status, _) = json_of(
+        with_cookie(&s, "GET", "/api/v1/incidents", &op.cookie, None)
+            .send()
+            .unwrap(),
+    );
     assert_eq!(status, 200);
     // With a bearer token, GET /api/v1/session tells who that is, without a CSRF token.
     let (status, me) = json_of(s.get("/api/v1/session", &viewer));
-    assert_eq!((status, me["via"].as_str(), me["csrf_token"].clone()), (200, Some("bearer"), Value::Null));
+    assert_eq!(
+        (status, me["via"].as_str(), me["csrf_token"].clone()),
+        (200, Some("bearer"), Value::Null)
+    );
 
     // The WebSocket takes the cookie.
     let url = s.url.replace("http://", "ws://") + "/ws/alerts";
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
-    req.headers_mut().insert("Cookie", op.cookie.parse().unwrap());
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    req.headers_mut()
+        .insert("Cookie", op.cookie.parse().unwrap());
     let (mut socket, _) = tungstenite::connect(req).expect("websocket with the session cookie");
-    let mut forged = tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
-    forged.headers_mut().insert("Cookie", op.cookie.parse().unwrap());
-    forged.headers_mut().insert("Origin", "http://evil.example".parse().unwrap());
-    assert!(tungstenite::connect(forged).is_err(), "another origin may not use the cookie");
+    let mut forged =
+        tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    forged
+        .headers_mut()
+        .insert("Cookie", op.cookie.parse().unwrap());
+    forged
+        .headers_mut()
+        .insert("Origin", "http://evil.example".parse().unwrap());
+    assert!(
+        tungstenite::connect(forged).is_err(),
+        "another origin may not use the cookie"
+    );
     let metrics_url = s.url.replace("http://", "ws://") + "/ws/metrics/api";
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(metrics_url.as_str()).unwrap();
-    req.headers_mut().insert("Cookie", op.cookie.parse().unwrap());
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(metrics_url.as_str()).unwrap();
+    req.headers_mut()
+        .insert("Cookie", op.cookie.parse().unwrap());
     assert!(tungstenite::connect(req).is_ok());
 
-    assert_eq!(s.post_json("/api/v2/alerts", &ingest, &alert("DiskFull")).status(), 200);
+    assert_eq!(
+        s.post_json("/api/v2/alerts", &ingest, &alert("DiskFull"))
+            .status(),
+        200
+    );
     let pushed = eventually(|| {
         let m = socket.read().ok()?;
         let v: Value = serde_json::from_str(m.to_text().ok()?).ok()?;
@@ -198,13 +262,33 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
     let ack = format!("/api/v1/alerts/{alert_id}/acknowledge");
 
     // A mutation by cookie needs the CSRF header; a bearer call does not.
-    let r = with_cookie(&s, "POST", &ack, &op.cookie, None).json(&json!({})).send().unwrap();
+    let r = with_cookie(&s, "POST", &ack, &op.cookie, None)
+        .json(&json!({}))
+        .send()
+        .unwrap();
     let (status, body) = json_of(r);
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf_failed")));
-    let (status, _) = json_of(with_cookie(&s, "POST", &ack, &op.cookie, Some("0".repeat(64).as_str())).json(&json!({})).send().unwrap());
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("csrf_failed"))
+    );
+    let (status, _) = json_of(
+        with_cookie(&s, "POST", &ack, &op.cookie, Some("0".repeat(64).as_str()))
+            .json(&json!({}))
+            .send()
+            .unwrap(),
+    );
     assert_eq!(status, 403);
-    let (status, body) = json_of(with_cookie(&s, "POST", &ack, &op.cookie, Some(&op.csrf)).json(&json!({"comment": "on it"})).send().unwrap());
-    assert_eq!((status, body["status"].as_str()), (200, Some("acknowledged")), "{body}");
+    let (status, body) = json_of(
+        with_cookie(&s, "POST", &ack, &op.cookie, Some(&op.csrf))
+            .json(&json!({"comment": "on it"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{body}"
+    );
     let r = with_cookie(&s, "POST", &ack, &op.cookie, Some(&op.csrf))
         .header("Origin", "http://evil.example")
         .json(&json!({}))
@@ -216,15 +300,42 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
     // A viewer's session reads but may not change anything, CSRF token or not.
     let v = login(&s, &viewer);
     assert_eq!(v.body["role"], "viewer");
-    assert!(!v.body["permissions"].as_array().unwrap().iter().any(|p| p == "write:alerts"));
-    let (status, _) = json_of(with_cookie(&s, "GET", "/api/v1/alerts", &v.cookie, None).send().unwrap());
+    assert!(
+        !v.body["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "write:alerts")
+    );
+    let (status, _) = json_of(
+        with_cookie(&s, "GET", "/api/v1/alerts", &v.cookie, None)
+            .send()
+            .unwrap(),
+    );
     assert_eq!(status, 200);
-    let (status, body) = json_of(with_cookie(&s, "POST", &ack, &v.cookie, Some(&v.csrf)).json(&json!({})).send().unwrap());
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) = json_of(
+        with_cookie(&s, "POST", &ack, &v.cookie, Some(&v.csrf))
+            .json(&json!({}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
 
     // An ingest token opens no session; a bad token neither, and both are audited.
-    let (status, body) = json_of(s.http.post(format!("{}/api/v1/session", s.url)).bearer_auth(&ingest).send().unwrap());
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) = json_of(
+        s.http
+            .post(format!("{}/api/v1/session", s.url))
+            .bearer_auth(&ingest)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     let r = s
         .http
         .post(format!("{}/api/v1/session", s.url))
@@ -233,47 +344,118 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().get("set-cookie").is_none());
-    assert_eq!(s.http.post(format!("{}/api/v1/session", s.url)).send().unwrap().status(), 401);
+    assert_eq!(
+        s.http
+            .post(format!("{}/api/v1/session", s.url))
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
     let entries = audit(&s, &admin);
-    let logins: Vec<&Value> = entries.iter().filter(|e| e["action"] == "session.create").collect();
-    assert!(logins.iter().any(|e| e["outcome"] == "ok" && e["target"] == "alice"), "{entries:?}");
+    let logins: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["action"] == "session.create")
+        .collect();
     assert!(
-        logins.iter().any(|e| e["outcome"] == "denied" && e["actor"] == "anonymous" && e["detail"]["after"]["code"] == "invalid_token")
-            || logins.iter().any(|e| e["outcome"] == "denied" && e["actor"] == "anonymous"),
+        logins
+            .iter()
+            .any(|e| e["outcome"] == "ok" && e["target"] == "alice"),
         "{entries:?}"
     );
-    assert!(entries.iter().any(|e| e["action"] == "authenticate" && e.to_string().contains("csrf_failed")), "{entries:?}");
+    assert!(
+        logins.iter().any(|e| e["outcome"] == "denied"
+            && e["actor"] == "anonymous"
+            && e["detail"]["after"]["code"] == "invalid_token")
+            || logins
+                .iter()
+                .any(|e| e["outcome"] == "denied" && e["actor"] == "anonymous"),
+        "{entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "authenticate" && e.to_string().contains("csrf_failed")),
+        "{entries:?}"
+    );
     // Neither the token nor the session id is ever written down.
     let all = entries.iter().map(Value::to_string).collect::<String>();
-    assert!(!all.contains(&operator) && !all.contains(op.cookie.trim_start_matches("aiops_session=")));
+    assert!(
+        !all.contains(&operator) && !all.contains(op.cookie.trim_start_matches("aiops_session="))
+    );
 
     // Logout ends the session and clears the cookie; the cookie is then refused.
-    let r = with_cookie(&s, "DELETE", "/api/v1/session", &op.cookie, None).send().unwrap();
-    assert_eq!(r.status(), 403, "logout is a mutation: it needs the CSRF token");
-    let r = with_cookie(&s, "DELETE", "/api/v1/session", &op.cookie, Some(&op.csrf)).send().unwrap();
+    let r = with_cookie(&s, "DELETE", "/api/v1/session", &op.cookie, None)
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "logout is a mutation: it needs the CSRF token"
+    );
+    let r = with_cookie(&s, "DELETE", "/api/v1/session", &op.cookie, Some(&op.csrf))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 204);
-    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
-    let (status, body) = json_of(with_cookie(&s, "GET", "/api/v1/incidents", &op.cookie, None).send().unwrap());
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_session")));
-    assert!(audit(&s, &admin).iter().any(|e| e["action"] == "session.delete" && e["target"] == "alice"));
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, body) = json_of(
+        with_cookie(&s, "GET", "/api/v1/incidents", &op.cookie, None)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_session"))
+    );
+    assert!(
+        audit(&s, &admin)
+            .iter()
+            .any(|e| e["action"] == "session.delete" && e["target"] == "alice")
+    );
 
     // Revoking the token ends its sessions at once.
     let t = login(&s, &temp);
-    assert_eq!(json_of(with_cookie(&s, "GET", "/api/v1/alerts", &t.cookie, None).send().unwrap()).0, 200);
+    assert_eq!(
+        json_of(
+            with_cookie(&s, "GET", "/api/v1/alerts", &t.cookie, None)
+                .send()
+                .unwrap()
+        )
+        .0,
+        200
+    );
     let o = Command::new(env!("CARGO_BIN_EXE_aiops"))
         .args(["token", "revoke", "temp", "--data-dir"])
         .arg(dir.path().join("data"))
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let (status, body) = json_of(with_cookie(&s, "GET", "/api/v1/alerts", &t.cookie, None).send().unwrap());
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_session")));
+    let (status, body) = json_of(
+        with_cookie(&s, "GET", "/api/v1/alerts", &t.cookie, None)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_session"))
+    );
     let url = s.url.replace("http://", "ws://") + "/ws/alerts";
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
-    req.headers_mut().insert("Cookie", t.cookie.parse().unwrap());
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    req.headers_mut()
+        .insert("Cookie", t.cookie.parse().unwrap());
     assert!(tungstenite::connect(req).is_err());
     // A made-up cookie is refused too.
-    let (status, _) = json_of(with_cookie(&s, "GET", "/api/v1/alerts", "aiops_session=forged", None).send().unwrap());
+    let (status, _) = json_of(
+        with_cookie(&s, "GET", "/api/v1/alerts", "aiops_session=forged", None)
+            .send()
+            .unwrap(),
+    );
     assert_eq!(status, 401);
 }
 
@@ -295,8 +477,23 @@ fn sessions_expire_and_the_cookie_can_be_secure() {
     let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(set.contains("; Secure"), "{set}");
     let cookie = set.split(';').next().unwrap().to_string();
-    assert_eq!(json_of(with_cookie(&s, "GET", "/api/v1/session", &cookie, None).send().unwrap()).0, 200);
+    assert_eq!(
+        json_of(
+            with_cookie(&s, "GET", "/api/v1/session", &cookie, None)
+                .send()
+                .unwrap()
+        )
+        .0,
+        200
+    );
     std::thread::sleep(Duration::from_millis(1_200));
-    let (status, body) = json_of(with_cookie(&s, "GET", "/api/v1/session", &cookie, None).send().unwrap());
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("session_expired")));
+    let (status, body) = json_of(
+        with_cookie(&s, "GET", "/api/v1/session", &cookie, None)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("session_expired"))
+    );
 }

@@ -64,7 +64,10 @@ fn the_console_works_in_chromium() {
 
     // An anomaly: a spike in a noisy flat series.
     for chunk in [0..80, 80..160] {
-        let r = s.remote_write(&ingest, &write_request("cpu_usage", "api", &spiky_samples(chunk)));
+        let r = s.remote_write(
+            &ingest,
+            &write_request("cpu_usage", "api", &spiky_samples(chunk)),
+        );
         assert_eq!(r.status(), 204);
     }
     eventually(|| {
@@ -83,13 +86,20 @@ fn the_console_works_in_chromium() {
                 "timestamp": now - (200 - i) * 60_000, "value": base + noise + shift}));
         }
     }
-    let r = s.post_json("/api/v1/ingest/points", &ingest, &json!({ "points": points }));
+    let r = s.post_json(
+        "/api/v1/ingest/points",
+        &ingest,
+        &json!({ "points": points }),
+    );
     assert_eq!(r.status(), 200);
     // An incident: a firing alert.
     let started = aiops_core::time::format_rfc3339(now - 15 * 60_000);
     let alerts = json!([{"labels": {"alertname": "HighLatency", "service": "api", "severity": "high"},
         "annotations": {"summary": "p99 latency above 2 s"}, "startsAt": started}]);
-    assert_eq!(s.post_json("/api/v2/alerts", &ingest, &alerts).status(), 200);
+    assert_eq!(
+        s.post_json("/api/v2/alerts", &ingest, &alerts).status(),
+        200
+    );
     eventually(|| {
         let (_, b) = json_of(s.get("/api/v1/incidents?status=open", &operator));
         (b["total"].as_u64() > Some(0)).then_some(())

@@ -160,9 +160,10 @@ impl Access {
             AuthMethod::ApiToken { token_id } => Some(token_id.clone()),
             AuthMethod::Jwt { .. } => None,
         };
-        let principal_json = serde_json::to_value(&principal).map_err(|e| ServiceError::Internal {
-            what: format!("session principal: {e}"),
-        })?;
+        let principal_json =
+            serde_json::to_value(&principal).map_err(|e| ServiceError::Internal {
+                what: format!("session principal: {e}"),
+            })?;
         self.store
             .insert_session(&SessionRow {
                 hash: secret.hash_hex(),
@@ -396,10 +397,7 @@ mod tests {
     #[tokio::test]
     async fn only_readers_with_valid_tokens_open_sessions() {
         let a = access().await;
-        let (ingest, _) = a
-            .create_token("prom", Role::Ingest, None, 0)
-            .await
-            .unwrap();
+        let (ingest, _) = a.create_token("prom", Role::Ingest, None, 0).await.unwrap();
         let e = a
             .open_session(Some(&format!("Bearer {}", ingest.expose())), 1_000, 0)
             .await
@@ -411,7 +409,10 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.status(), 401);
-        assert_eq!(a.open_session(None, 1_000, 0).await.unwrap_err().status(), 401);
+        assert_eq!(
+            a.open_session(None, 1_000, 0).await.unwrap_err().status(),
+            401
+        );
         let bogus = SessionSecret::generate().unwrap();
         let e = a
             .authenticate_request(&cookie(&bogus, true, None), &[], 0)

@@ -145,10 +145,22 @@ impl AuditEvent {
     /// `denied` with the error's code when the token was refused (actor [`ANONYMOUS`]).
     pub fn login(at: TimestampMs, result: std::result::Result<&Principal, &ServiceError>) -> Self {
         match result {
-            Ok(p) => Self::new(at, &p.subject, AuditKind::Auth, "session.create", Outcome::Success)
-                .with_target(p.name.clone()),
-            Err(e) => Self::new(at, ANONYMOUS, AuditKind::Auth, "session.create", Outcome::Denied)
-                .with_after(serde_json::json!({"code": e.code(), "message": e.to_string()})),
+            Ok(p) => Self::new(
+                at,
+                &p.subject,
+                AuditKind::Auth,
+                "session.create",
+                Outcome::Success,
+            )
+            .with_target(p.name.clone()),
+            Err(e) => Self::new(
+                at,
+                ANONYMOUS,
+                AuditKind::Auth,
+                "session.create",
+                Outcome::Denied,
+            )
+            .with_after(serde_json::json!({"code": e.code(), "message": e.to_string()})),
         }
     }
 

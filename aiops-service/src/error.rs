@@ -89,7 +89,9 @@ pub enum ServiceError {
     InvalidSession(SessionRejection),
     /// A request authenticated by the session cookie that changes something lacks the
     /// session's CSRF token in `x-aiops-csrf`, or carries another (403, `csrf_failed`).
-    #[error("missing or wrong x-aiops-csrf header: a session's mutations must carry its CSRF token")]
+    #[error(
+        "missing or wrong x-aiops-csrf header: a session's mutations must carry its CSRF token"
+    )]
     CsrfFailed,
     /// A request authenticated by the session cookie comes from another origin (403,
     /// `cross_origin`).

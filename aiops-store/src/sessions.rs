@@ -140,13 +140,19 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            s.insert_session(&session("h1", None, 1)).await.unwrap_err().to_string(),
+            s.insert_session(&session("h1", None, 1))
+                .await
+                .unwrap_err()
+                .to_string(),
             "session \"(hash)\" already exists"
         );
         let l = s.session_by_hash("h1").await.unwrap().unwrap();
         assert_eq!(l.session, session("h1", Some("abcdefgh"), 1_000));
         assert!(l.token_found);
-        assert_eq!((l.token_revoked_at, l.token_expires_at), (None, Some(5_000)));
+        assert_eq!(
+            (l.token_revoked_at, l.token_expires_at),
+            (None, Some(5_000))
+        );
         s.revoke_token("alice", 10).await.unwrap();
         let l = s.session_by_hash("h1").await.unwrap().unwrap();
         assert_eq!(l.token_revoked_at, Some(10));

@@ -134,7 +134,10 @@ mod tests {
             assert!(!text.contains("onclick="), "{}", a.path);
             assert!(!text.contains("innerHTML"), "{}", a.path);
             // Every module imported is embedded.
-            for line in text.lines().filter(|l| l.trim_start().starts_with("import ")) {
+            for line in text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("import "))
+            {
                 let spec = line.split(['"', '\'']).nth(1).unwrap();
                 let dir = a.path.rsplit_once('/').map_or("", |(d, _)| d);
                 let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();

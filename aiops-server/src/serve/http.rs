@@ -118,10 +118,7 @@ async fn authorize(s: AppState, permission: Permission, mut req: Request, next: 
             csrf: text(session::CSRF_HEADER),
             origin: text(header::ORIGIN.as_str()),
             host: text(header::HOST.as_str()),
-            safe_method: matches!(
-                *req.method(),
-                Method::GET | Method::HEAD | Method::OPTIONS
-            ),
+            safe_method: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
         };
         s.access
             .authenticate_request(&credentials, &s.config.cors.origins, now)

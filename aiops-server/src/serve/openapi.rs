@@ -5,8 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, session,
-    topology, workflows, ws,
+    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, session, topology,
+    workflows, ws,
 };
 
 struct Bearer;

@@ -35,13 +35,15 @@ pub(crate) async fn login(
     let lifetime = s.config.console.session_lifetime.0;
     match s.access.open_session(authorization, lifetime, now).await {
         Ok(opened) => {
-            record(&s, &AuditEvent::login(now, Ok(&opened.principal)), Some(&id.0)).await;
+            record(
+                &s,
+                &AuditEvent::login(now, Ok(&opened.principal)),
+                Some(&id.0),
+            )
+            .await;
             let max_age_s = (opened.expires_at - now) / 1000;
-            let cookie = session::set_cookie(
-                &opened.secret,
-                max_age_s,
-                s.config.console.secure_cookie,
-            );
+            let cookie =
+                session::set_cookie(&opened.secret, max_age_s, s.config.console.secure_cookie);
             let body = SessionInfo::of(&opened.principal, Some(&opened));
             no_store((StatusCode::CREATED, Json(body)).into_response(), &cookie)
         }

@@ -105,7 +105,10 @@ impl SessionSecret {
 
     /// Whether `presented` is this session's CSRF token (constant time).
     pub fn csrf_matches(&self, presented: &str) -> bool {
-        self.csrf_token().as_bytes().ct_eq(presented.as_bytes()).into()
+        self.csrf_token()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into()
     }
 }
 
@@ -254,7 +257,12 @@ impl SessionInfo {
                 .map_or_else(String::new, |r| r.as_str().to_string()),
             roles: principal.roles.iter().map(|r| r.as_str().into()).collect(),
             permissions: permissions.iter().map(|p| p.as_str().into()).collect(),
-            via: if session.is_some() { "session" } else { "bearer" }.into(),
+            via: if session.is_some() {
+                "session"
+            } else {
+                "bearer"
+            }
+            .into(),
             expires_at: session.map(|s| aiops_core::time::format_rfc3339(s.expires_at)),
             csrf_token: session.map(|s| s.secret.csrf_token()),
         }
@@ -284,7 +292,12 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), SESSION_CHARS);
         assert_eq!(SessionSecret::parse(a.expose()).unwrap(), a);
-        for bad in ["", "short", &format!("{}!", &a.expose()[1..]), &"a".repeat(44)] {
+        for bad in [
+            "",
+            "short",
+            &format!("{}!", &a.expose()[1..]),
+            &"a".repeat(44),
+        ] {
             let e = SessionSecret::parse(bad).unwrap_err();
             assert_eq!((e.status(), e.code()), (401, "invalid_session"), "{bad}");
         }

@@ -384,7 +384,7 @@ mod tests {
         };
         let i = SessionInfo::of(&p, Some(&s));
         assert_eq!(i.via, "session");
-        assert_eq!(i.expires_at.as_deref(), Some("1970-01-01T00:01:00Z"));
+        assert_eq!(i.expires_at.as_deref(), Some("1970-01-01T00:01:00.000Z"));
         assert_eq!(i.csrf_token, Some(s.secret.csrf_token()));
     }
 }

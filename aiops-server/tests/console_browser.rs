@@ -50,6 +50,7 @@ fn the_console_works_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let operator = token(dir.path(), "operator", "alice");
     let ingest = token(dir.path(), "ingest", "prom");
+    let viewer = token(dir.path(), "viewer", "bob");
     let runbooks = dir.path().join("runbooks");
     std::fs::create_dir(&runbooks).unwrap();
     std::fs::write(
@@ -107,7 +108,7 @@ fn the_console_works_in_chromium() {
 
     let o = Command::new("node")
         .arg("console.test.mjs")
-        .args([&s.url, &operator, &ingest])
+        .args([&s.url, &operator, &ingest, &viewer])
         .current_dir(&script_dir)
         .env("CHROMIUM", browser())
         .output()

@@ -3,15 +3,16 @@
 // alert over the WebSocket, the anomaly chart, the alert filters, workflow runs, logout; no
 // console error and no Content-Security-Policy violation on the way.
 //
-// Usage: node console.test.mjs BASE_URL TOKEN INGEST_TOKEN
-//   TOKEN: an operator (or admin) token to log in with; INGEST_TOKEN: posts the live alert.
+// Usage: node console.test.mjs BASE_URL TOKEN INGEST_TOKEN VIEWER_TOKEN
+//   TOKEN: an operator (or admin) token to log in with; INGEST_TOKEN: posts the live alert;
+//   VIEWER_TOKEN: a viewer, who sees the incident but may not act on it.
 //   CHROMIUM: the browser (default /usr/bin/chromium).
 
 import { chromium } from 'playwright-core';
 
-const [base, token, ingestToken] = process.argv.slice(2);
-if (!base || !token || !ingestToken) {
-  console.error('usage: node console.test.mjs BASE_URL TOKEN INGEST_TOKEN');
+const [base, token, ingestToken, viewerToken] = process.argv.slice(2);
+if (!base || !token || !ingestToken || !viewerToken) {
+  console.error('usage: node console.test.mjs BASE_URL TOKEN INGEST_TOKEN VIEWER_TOKEN');
   process.exit(2);
 }
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -131,6 +132,30 @@ try {
   await page.waitForSelector('#login-form');
   const after = await page.context().cookies();
   if (after.some((c) => c.name === 'aiops_session' && c.value)) throw new Error('the cookie survived the logout');
+
+  step('a viewer following a link logs in, lands on the incident and may not act on it');
+  await page.goto(`${base}/console/#/incidents/${incidentId}`);
+  await page.waitForSelector('#login-form');
+  await page.fill('#token', viewerToken);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector(`#incident h1:has-text("${incidentId}")`);
+  if (!(await page.isDisabled('#resolve')) || !(await page.isDisabled('#acknowledge'))) {
+    throw new Error('a viewer is offered the incident actions');
+  }
+  const refused = await page.evaluate(async () => {
+    const me = await (await fetch('/api/v1/session')).json();
+    const incident = location.hash.split('/').pop();
+    const d = await (await fetch(`/api/v1/incidents/${incident}`)).json();
+    const r = await fetch(`/api/v1/alerts/${d.alerts[0].alert_id}/resolve`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'x-aiops-csrf': me.csrf_token },
+      body: JSON.stringify({ resolution: 'by a viewer' }),
+    });
+    return [r.status, (await r.json()).error.code];
+  });
+  if (refused[0] !== 403 || refused[1] !== 'forbidden') throw new Error(`a viewer's resolve answered ${refused}`);
+  // That refusal is logged by the browser as a failed load: expected.
+  problems.splice(0, problems.length, ...problems.filter((p) => !(p.includes('/resolve') && p.includes('403'))));
 } catch (e) {
   problems.push(`failed: ${e.stack || e}`);
   if (page) problems.push(`at ${page.url()} the page shows: ${await page.textContent('main').catch(() => '?')}`);

@@ -23,6 +23,8 @@ const routes = [
 let cleanup = null;
 let generation = 0;
 let notice = null;
+// Where a visitor who had to log in first was going.
+let returnTo = null;
 
 function header() {
   const me = api.session();
@@ -46,6 +48,7 @@ async function render() {
   root.replaceChildren();
   const hash = location.hash || '#/';
   if (!api.session() && hash !== '#/login') {
+    returnTo = hash;
     location.replace('#/login');
     return;
   }
@@ -78,13 +81,15 @@ async function render() {
 
 function loggedIn() {
   live.start();
-  location.hash = '#/';
+  location.hash = returnTo && returnTo !== '#/login' ? returnTo : '#/';
+  returnTo = null;
   header();
 }
 
 api.onUnauthorized((e) => {
   live.stop();
   notice = e.code === 'session_expired' ? 'Your session expired: log in again.' : 'Please log in.';
+  returnTo = location.hash;
   header();
   location.hash = '#/login';
 });

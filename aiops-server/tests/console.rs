@@ -418,8 +418,16 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
             .any(|e| e["action"] == "session.delete" && e["target"] == "alice")
     );
 
-    // Revoking the token ends its sessions at once.
+    // Revoking the token ends its sessions at once, and closes their WebSockets.
     let t = login(&s, &temp);
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    req.headers_mut()
+        .insert("Cookie", t.cookie.parse().unwrap());
+    let (mut open_socket, _) = tungstenite::connect(req).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = open_socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
     assert_eq!(
         json_of(
             with_cookie(&s, "GET", "/api/v1/alerts", &t.cookie, None)
@@ -444,6 +452,19 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
         (status, body["error"]["code"].as_str()),
         (401, Some("invalid_session"))
     );
+    let started = std::time::Instant::now();
+    let closed = loop {
+        match open_socket.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame,
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "socket left open"
+        );
+    };
+    assert_eq!(closed.unwrap().reason.as_str(), "session ended");
     let url = s.url.replace("http://", "ws://") + "/ws/alerts";
     let mut req =
         tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();

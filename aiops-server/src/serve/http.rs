@@ -110,11 +110,13 @@ async fn authorize(s: AppState, permission: Permission, mut req: Request, next: 
         let text = |name: &str| h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
         let credentials = Credentials {
             authorization: text(header::AUTHORIZATION.as_str()),
+            // With the console off, no cookie is a credential.
             session_cookie: session::session_cookie(
                 h.get_all(header::COOKIE)
                     .iter()
                     .filter_map(|v| v.to_str().ok()),
-            ),
+            )
+            .filter(|_| s.config.console.enabled),
             csrf: text(session::CSRF_HEADER),
             origin: text(header::ORIGIN.as_str()),
             host: text(header::HOST.as_str()),

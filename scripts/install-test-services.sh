@@ -14,6 +14,8 @@
 #                            (the tests run initdb + postgres from /usr/lib/postgresql/*/bin as
 #                            a non-root user in a temporary folder; the packaged cluster and
 #                            service are never used)
+#   chromium, nodejs, npm:   aiops-server/tests/console_browser.rs (headless Chromium driven by
+#                            playwright-core, installed by npm into aiops-server/tests/console)
 set -euo pipefail
 
 # True when some PostgreSQL server binaries (initdb, postgres) are installed.
@@ -31,6 +33,21 @@ command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 have_postgres || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+# playwright-core (pinned in its package.json) drives the browser test; it uses the Debian
+# chromium, never a downloaded browser.
+install_playwright() {
+    local dir
+    dir="$(cd "$(dirname "$0")/.." && pwd)/aiops-server/tests/console"
+    if command -v npm >/dev/null 2>&1 && [ ! -d "$dir/node_modules/playwright-core" ]; then
+        (cd "$dir" && npm install --no-save --no-audit --no-fund --silent) ||
+            echo "npm install in $dir failed; the browser test will be skipped" >&2
+    fi
+}
+trap install_playwright EXIT
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

@@ -17,12 +17,13 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "test services (Alertmanager, Prometheus, VictoriaMetrics, NATS, PostgreSQL, from Debian)"
+step "test services (Alertmanager, Prometheus, VictoriaMetrics, NATS, PostgreSQL, chromium, node, from Debian)"
 ./scripts/install-test-services.sh
 if [ "${CI:-}" = "true" ]; then
     # In CI the tests against the real components must run, not skip.
     export AIOPS_REQUIRE_ALERTMANAGER=1 AIOPS_REQUIRE_PROMETHEUS=1 AIOPS_REQUIRE_POSTGRES=1 \
-        AIOPS_REQUIRE_VICTORIAMETRICS=1 AIOPS_REQUIRE_SMTP=1 AIOPS_REQUIRE_NATS=1
+        AIOPS_REQUIRE_VICTORIAMETRICS=1 AIOPS_REQUIRE_SMTP=1 AIOPS_REQUIRE_NATS=1 \
+        AIOPS_REQUIRE_CHROMIUM=1
 fi
 
 step "Python virtualenv ($VENV; before the Rust tests, whose e-mail test runs its aiosmtpd)"

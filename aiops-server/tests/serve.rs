@@ -491,6 +491,7 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_are_served() {
         "/api/v1/workflow-runs/{run_id}",
         "/api/v1/remediation/execute",
         "/api/v1/remediation/{execution_id}",
+        "/api/v1/session",
     ] {
         assert!(
             paths.contains_key(p),
@@ -501,6 +502,17 @@ fn the_openapi_document_lists_every_endpoint_and_the_docs_are_served() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    let session = &doc["components"]["securitySchemes"]["session"];
+    assert_eq!(
+        (session["in"].as_str(), session["name"].as_str()),
+        (Some("cookie"), Some("aiops_session"))
+    );
+    for method in ["get", "post", "delete"] {
+        assert!(
+            doc["paths"]["/api/v1/session"][method].is_object(),
+            "{method} /api/v1/session"
+        );
+    }
     assert_eq!(
         s.http
             .get(format!("{}/api/docs/", s.url))

@@ -87,3 +87,49 @@ fn keys_by_url_are_fetched_at_start_and_again_after_a_rotation() {
     assert_eq!(s.get("/api/v1/anomalies", &token("ec-a")).status(), 200);
     assert_eq!(s.get("/api/v1/anomalies", &token("rsa-a")).status(), 401);
 }
+
+#[test]
+fn a_jwt_opens_a_console_session_that_ends_with_the_jwt() {
+    let doc = Arc::new(Mutex::new(jwks_with("rsa-a")));
+    let url = provider(doc);
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "auth:\n  oidc:\n    issuer: {ISS}\n    audience: aiops\n    jwks_url: {url}\n    role_groups: {{viewer: [sre]}}\n"
+    );
+    let s = Server::start(dir.path(), &config);
+    let jwt = token("rsa-a");
+    let r = s
+        .http
+        .post(format!("{}/api/v1/session", s.url))
+        .bearer_auth(&jwt)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let me: Value = r.json().unwrap();
+    assert_eq!(
+        (
+            me["name"].as_str(),
+            me["subject"].as_str(),
+            me["role"].as_str()
+        ),
+        (Some("alice@example.test"), Some("u-1"), Some("viewer"))
+    );
+    // The session ends when the JWT does (five minutes), not after the default 12 hours.
+    let (expires, _) =
+        aiops_core::time::parse_timestamp(me["expires_at"].as_str().unwrap()).unwrap();
+    assert!(expires <= now_ms() + 301_000, "{me}");
+    let r = s
+        .http
+        .get(format!("{}/api/v1/anomalies", s.url))
+        .header("Cookie", &cookie)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}

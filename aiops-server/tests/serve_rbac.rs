@@ -50,6 +50,14 @@ const ROUTES: &[(&str, &str, Option<Permission>)] = &[
         Some(Permission::ReadReports),
     ),
     ("GET", "/api/v1/health", None),
+    // The web console's files hold no data.
+    ("GET", "/", None),
+    ("GET", "/console/", None),
+    ("GET", "/console/js/app.js", None),
+    // Console sessions: any role that reads alerts logs in (ingest tokens do not).
+    ("POST", "/api/v1/session", Some(Permission::ReadAlerts)),
+    ("GET", "/api/v1/session", Some(Permission::ReadAlerts)),
+    ("DELETE", "/api/v1/session", Some(Permission::ReadAlerts)),
     ("GET", "/-/ready", None),
     ("GET", "/metrics", Some(Permission::ReadMetrics)),
     ("POST", "/api/v1/write", Some(Permission::IngestWrite)),

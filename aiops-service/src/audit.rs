@@ -141,6 +141,41 @@ impl AuditEvent {
         .with_after(serde_json::json!({"code": error.code(), "message": error.to_string()}))
     }
 
+    /// A console login at `at` (ms since the epoch): action `session.create` (`ok`), or
+    /// `denied` with the error's code when the token was refused (actor [`ANONYMOUS`]).
+    pub fn login(at: TimestampMs, result: std::result::Result<&Principal, &ServiceError>) -> Self {
+        match result {
+            Ok(p) => Self::new(
+                at,
+                &p.subject,
+                AuditKind::Auth,
+                "session.create",
+                Outcome::Success,
+            )
+            .with_target(p.name.clone()),
+            Err(e) => Self::new(
+                at,
+                ANONYMOUS,
+                AuditKind::Auth,
+                "session.create",
+                Outcome::Denied,
+            )
+            .with_after(serde_json::json!({"code": e.code(), "message": e.to_string()})),
+        }
+    }
+
+    /// A console logout by `principal` at `at` (ms since the epoch): action `session.delete`.
+    pub fn logout(at: TimestampMs, principal: &Principal) -> Self {
+        Self::new(
+            at,
+            &principal.subject,
+            AuditKind::Auth,
+            "session.delete",
+            Outcome::Success,
+        )
+        .with_target(principal.name.clone())
+    }
+
     /// An authenticated caller refused a permission (403) at `at` (ms since the epoch):
     /// action `authorize`, target the permission.
     pub fn forbidden(at: TimestampMs, principal: &Principal, permission: Permission) -> Self {

@@ -63,6 +63,8 @@ pub struct ServiceConfig {
     pub capacity: CapacityConfig,
     /// Authentication.
     pub auth: AuthConfig,
+    /// The web console (`/console/`) and its cookie sessions.
+    pub console: ConsoleConfig,
     /// Cross-origin requests: off unless origins are listed.
     pub cors: CorsConfig,
     /// Request limits.
@@ -103,6 +105,7 @@ impl Default for ServiceConfig {
             rca: RcaConfig::default(),
             capacity: CapacityConfig::default(),
             auth: AuthConfig::default(),
+            console: ConsoleConfig::default(),
             cors: CorsConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
@@ -144,6 +147,42 @@ impl Default for RcaConfig {
 pub struct AuthConfig {
     /// OIDC: accept JWTs from this issuer (off when absent; API tokens always work).
     pub oidc: Option<JwtConfig>,
+}
+
+/// `console:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the web console and its session endpoints (default true).
+    pub enabled: bool,
+    /// How long a console session lasts after login (default `12h`, from 1 s to 30 days),
+    /// never longer than the token that opened it.
+    pub session_lifetime: Duration,
+    /// Mark the session cookie `Secure` (default false): set it when a proxy terminates TLS in
+    /// front of the service, so the browser sends the cookie over HTTPS only.
+    pub secure_cookie: bool,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            session_lifetime: "12h".parse().expect("valid default duration"),
+            secure_cookie: false,
+        }
+    }
+}
+
+impl ConsoleConfig {
+    fn check(&self) -> Result<()> {
+        if !(1_000..=30 * 86_400_000).contains(&self.session_lifetime.0) {
+            return Err(ServiceError::invalid_config(
+                "console.session_lifetime",
+                "must be from 1s to 30d",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// `cors:`.
@@ -249,6 +288,7 @@ impl ServiceConfig {
         self.alerts.check()?;
         self.rules.check()?;
         crate::pii::PiiMasker::new(&self.pii)?;
+        self.console.check()?;
         if let Some(o) = self
             .cors
             .origins
@@ -313,6 +353,23 @@ mod tests {
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = ServiceConfig::from_yaml("retention:\n  metrics: soon\n").unwrap_err();
         assert!(e.to_string().contains("retention.metrics"), "{e}");
+    }
+
+    #[test]
+    fn the_console_section_loads_and_is_checked() {
+        let c = ServiceConfig::default();
+        assert!(c.console.enabled);
+        assert_eq!(c.console.session_lifetime.0, 12 * 3_600_000);
+        let c = ServiceConfig::from_yaml(
+            "console:\n  enabled: false\n  session_lifetime: 30m\n  secure_cookie: true\n",
+        )
+        .unwrap();
+        assert!(!c.console.enabled && c.console.secure_cookie);
+        assert_eq!(c.console.session_lifetime.0, 30 * 60_000);
+        let e = ServiceConfig::from_yaml("console:\n  session_lifetime: 60d\n").unwrap_err();
+        assert!(e.to_string().contains("console.session_lifetime"), "{e}");
+        let e = ServiceConfig::from_yaml("console:\n  theme: dark\n").unwrap_err();
+        assert!(e.to_string().contains("theme"), "{e}");
     }
 
     #[test]

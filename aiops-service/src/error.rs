@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::rbac::Permission;
+use crate::auth::session::SessionRejection;
 
 /// Result with [`ServiceError`].
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
@@ -82,6 +83,23 @@ pub enum ServiceError {
     /// expired).
     #[error("invalid token: {0}")]
     InvalidToken(TokenRejection),
+    /// The session cookie was refused (401, `session_expired` when it expired, else
+    /// `invalid_session`).
+    #[error("invalid session: {0}")]
+    InvalidSession(SessionRejection),
+    /// A request authenticated by the session cookie that changes something lacks the
+    /// session's CSRF token in `x-aiops-csrf`, or carries another (403, `csrf_failed`).
+    #[error(
+        "missing or wrong x-aiops-csrf header: a session's mutations must carry its CSRF token"
+    )]
+    CsrfFailed,
+    /// A request authenticated by the session cookie comes from another origin (403,
+    /// `cross_origin`).
+    #[error("origin {origin:?} may not use the session cookie")]
+    CrossOrigin {
+        /// The `Origin` header, at most 64 characters of it.
+        origin: String,
+    },
     /// The caller is authenticated but none of its roles grants the permission (403,
     /// `forbidden`).
     #[error("forbidden: no role of '{subject}' grants '{permission}'")]
@@ -198,6 +216,10 @@ impl ServiceError {
             }
             Self::InvalidToken(TokenRejection::Expired) => "token_expired",
             Self::InvalidToken(_) => "invalid_token",
+            Self::InvalidSession(SessionRejection::Expired) => "session_expired",
+            Self::InvalidSession(_) => "invalid_session",
+            Self::CsrfFailed => "csrf_failed",
+            Self::CrossOrigin { .. } => "cross_origin",
             Self::Forbidden { .. } => "forbidden",
             Self::NoRole { .. } => "no_role",
             Self::UnknownRole { .. }
@@ -231,8 +253,12 @@ impl ServiceError {
             Self::MissingCredentials
             | Self::NotBearer { .. }
             | Self::EmptyToken
-            | Self::InvalidToken(_) => 401,
-            Self::Forbidden { .. } | Self::NoRole { .. } => 403,
+            | Self::InvalidToken(_)
+            | Self::InvalidSession(_) => 401,
+            Self::Forbidden { .. }
+            | Self::NoRole { .. }
+            | Self::CsrfFailed
+            | Self::CrossOrigin { .. } => 403,
             Self::UnknownRole { .. }
             | Self::UnknownPermission { .. }
             | Self::InvalidParameter { .. }
@@ -361,6 +387,24 @@ mod tests {
                 ServiceError::InvalidToken(TokenRejection::Expired),
                 "token_expired",
                 401,
+            ),
+            (
+                ServiceError::InvalidSession(SessionRejection::Expired),
+                "session_expired",
+                401,
+            ),
+            (
+                ServiceError::InvalidSession(SessionRejection::TokenRevoked),
+                "invalid_session",
+                401,
+            ),
+            (ServiceError::CsrfFailed, "csrf_failed", 403),
+            (
+                ServiceError::CrossOrigin {
+                    origin: "http://evil.example".into(),
+                },
+                "cross_origin",
+                403,
             ),
             (
                 ServiceError::Forbidden {

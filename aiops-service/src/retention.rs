@@ -1,4 +1,5 @@
-//! Retention: old samples, anomalies, resolved alerts, log lines and log anomalies are deleted in bounded batches, so
+//! Retention: old samples, anomalies, resolved alerts, log lines, log anomalies and expired
+//! console sessions are deleted in bounded batches, so
 //! the store does not grow without limit and no statement holds it long. The audit log is
 //! kept.
 
@@ -22,6 +23,8 @@ pub struct RetentionReport {
     pub log_lines: u64,
     /// Anomalous log windows.
     pub log_anomalies: u64,
+    /// Expired console sessions.
+    pub sessions: u64,
 }
 
 /// Deletes everything older than its retention at `now` (ms), batch after batch.
@@ -53,6 +56,7 @@ pub async fn run_once(
             store.delete_log_anomalies_before(before(&config.logs), b)
         })
         .await?,
+        sessions: store.delete_expired_sessions(now).await?,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod error;
 pub mod logs;
 pub mod records;
 pub mod samples;
+pub mod sessions;
 mod sql;
 pub mod store;
 pub mod workflows;
@@ -24,6 +25,7 @@ pub use logs::{
 };
 pub use records::{AuditFilter, AuditRow, Document, EventRow, TokenRow};
 pub use samples::{COMPACT_TX, NewSeries, SavedState, SeriesRow};
+pub use sessions::{SessionLookup, SessionRow};
 pub use store::{Backend, Durability, Store, StoreOptions};
 pub use workflows::{WorkflowRow, WorkflowRunRow};
 

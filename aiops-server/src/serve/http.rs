@@ -5,17 +5,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use aiops_service::auth::session::{self, Credentials};
 use aiops_service::{AuditEvent, Permission, Service, ServiceError};
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 
 use super::{
-    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology,
-    workflows, ws,
+    alerts, analysis, api, console, events, ingest, integrations, knowledge, logs, rules,
+    session as session_api, topology, workflows, ws,
 };
 
 /// Shared state of every handler.
@@ -99,23 +100,42 @@ async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Res
     resp
 }
 
-/// Authenticates the caller and checks `permission`, before anything reads the body.
+/// Authenticates the caller (the bearer header, else the console's session cookie) and checks
+/// `permission`, before anything reads the body.
 async fn authorize(s: AppState, permission: Permission, mut req: Request, next: Next) -> Response {
-    let header = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or("\u{0}"));
     let now = aiops_service::now_ms();
     let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let principal = match s.access.authenticate(header, now).await {
-        Ok(p) => p,
+    let authenticated = {
+        let h = req.headers();
+        let text = |name: &str| h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+        let credentials = Credentials {
+            authorization: text(header::AUTHORIZATION.as_str()),
+            // With the console off, no cookie is a credential.
+            session_cookie: session::session_cookie(
+                h.get_all(header::COOKIE)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            )
+            .filter(|_| s.config.console.enabled),
+            csrf: text(session::CSRF_HEADER),
+            origin: text(header::ORIGIN.as_str()),
+            host: text(header::HOST.as_str()),
+            safe_method: matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS),
+        };
+        s.access
+            .authenticate_request(&credentials, &s.config.cors.origins, now)
+            .await
+    };
+    let authenticated = match authenticated {
+        Ok(a) => a,
         Err(e) => {
-            if e.is_unauthenticated() {
+            if matches!(e.status(), 401 | 403) {
                 record(&s, &AuditEvent::auth_failure(now, &e), rid.as_deref()).await;
             }
             return ApiError(e).into_response();
         }
     };
+    let principal = authenticated.principal;
     if let Err(e) = principal.require(permission) {
         record(
             &s,
@@ -129,10 +149,14 @@ async fn authorize(s: AppState, permission: Permission, mut req: Request, next: 
         return ApiError(e).into_response();
     }
     req.extensions_mut().insert(principal);
+    if let Some(session) = authenticated.session {
+        req.extensions_mut().insert(session);
+    }
     next.run(req).await
 }
 
-async fn record(s: &AppState, e: &AuditEvent, request_id: Option<&str>) {
+/// Writes an audit entry; a failed write is logged, never returned to the caller.
+pub(crate) async fn record(s: &AppState, e: &AuditEvent, request_id: Option<&str>) {
     if let Err(err) = s.audit(e, request_id).await {
         tracing::error!(error = %err, "audit log write failed");
     }
@@ -159,7 +183,6 @@ async fn not_found() -> ApiError {
 
 /// Cross-origin requests from the listed origins only (none: no CORS headers at all).
 fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use axum::http::Method;
     let list: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
@@ -170,7 +193,11 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     tower_http::cors::CorsLayer::new()
         .allow_origin(list)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static(session::CSRF_HEADER),
+        ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
 }
@@ -180,7 +207,21 @@ pub(crate) fn router(s: AppState) -> Router {
     use Permission as P;
     let limit = s.config.limits.max_body_bytes;
     let g = |p, r| guarded(&s, p, r);
-    Router::new()
+    let mut router = Router::new();
+    if s.config.console.enabled {
+        router = router
+            .route("/", get(console::root))
+            .route("/console", get(console::root))
+            .route("/console/", get(console::asset))
+            .route("/console/{*path}", get(console::asset))
+            .route(
+                "/api/v1/session",
+                post(session_api::login)
+                    .merge(g(P::ReadAlerts, get(session_api::whoami)))
+                    .merge(g(P::ReadAlerts, delete(session_api::logout))),
+            );
+    }
+    router
         .route("/api/v1/health", get(api::health))
         .route("/-/ready", get(api::ready))
         .route("/-/healthy", get(api::health))

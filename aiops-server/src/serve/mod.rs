@@ -4,6 +4,7 @@
 mod alerts;
 mod analysis;
 mod api;
+mod console;
 mod events;
 mod http;
 mod ingest;
@@ -12,6 +13,7 @@ mod knowledge;
 mod logs;
 mod openapi;
 mod rules;
+mod session;
 mod topology;
 mod workflows;
 mod ws;

@@ -1,11 +1,11 @@
 //! The OpenAPI document (`GET /api/openapi.json`) and the Swagger UI (`/api/docs`), both
 //! served without a token: they describe the API and hold no data.
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, topology,
+    alerts, analysis, api, events, ingest, integrations, knowledge, logs, rules, session, topology,
     workflows, ws,
 };
 
@@ -22,6 +22,13 @@ impl Modify for Bearer {
                     .description(Some("An API token (`aiops token create`) or an OIDC JWT"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                aiops_service::auth::session::SESSION_COOKIE,
+                "The console's session cookie (POST /api/v1/session); mutations also need the x-aiops-csrf header",
+            ))),
         );
     }
 }
@@ -46,6 +53,7 @@ impl Modify for Bearer {
         workflows::list, workflows::create, workflows::get_one, workflows::update,
         workflows::delete, workflows::run, workflows::runs,
         workflows::run_record, workflows::execute, workflows::execution,
+        session::login, session::whoami, session::logout,
     )
 )]
 pub(crate) struct ApiDoc;

@@ -1,14 +1,19 @@
 //! WebSockets: `/ws/alerts` (alerts, incidents, anomalies and log anomalies as they happen) and
 //! `/ws/metrics/{resource}` (that resource's samples as they are scored). Clients
 //! authenticate with the same bearer header as the REST API, checked before the upgrade.
-//! A client too slow to keep up is told how many messages it missed, then continues.
+//! A client too slow to keep up is told how many messages it missed, then continues. A socket
+//! opened with the console's session cookie is closed once that session ends (expired, logged
+//! out, or its token revoked), checked every [`SESSION_CHECK`].
+
+use std::time::Duration;
 
 use aiops_service::AlertStreamEvent;
 use aiops_service::ErrorBody;
+use aiops_service::auth::session::Session;
 use aiops_service::log_pipeline::LogAnomalyEvent;
 use aiops_service::metrics::AnomalyEvent;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -23,6 +28,28 @@ enum Pushed<'a> {
     Lagged { missed: u64 },
 }
 
+/// How often a socket opened with a session checks that the session is still open.
+const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+/// Returns when the socket's session has ended; never for a socket opened with a bearer token.
+async fn session_ended(s: AppState, session: Option<Session>) {
+    let Some(session) = session else {
+        return std::future::pending().await;
+    };
+    let mut every = tokio::time::interval(SESSION_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if s.access
+            .session(&session.secret, aiops_service::now_ms())
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
 async fn send<T: Serialize>(ws: &mut WebSocket, v: &T) -> bool {
     match serde_json::to_string(v) {
         Ok(text) => ws.send(Message::Text(text.into())).await.is_ok(),
@@ -32,8 +59,14 @@ async fn send<T: Serialize>(ws: &mut WebSocket, v: &T) -> bool {
 
 /// `/ws/alerts`.
 #[utoipa::path(get, path = "/ws/alerts", tag = "stream", security(("bearer" = [])), responses((status = 101, description = "WebSocket: alerts, incidents and anomalies as JSON messages"), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
-pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub(crate) async fn alerts(
+    State(s): State<AppState>,
+    session: Option<Extension<Session>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
     upgrade.on_upgrade(move |mut ws| async move {
+        let ended = session_ended(s.clone(), session.map(|e| e.0));
+        tokio::pin!(ended);
         let mut alerts = s.alerts.subscribe();
         let mut anomalies = s.metrics.subscribe_anomalies();
         let mut log_anomalies = s.logs.subscribe();
@@ -55,6 +88,13 @@ pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade)
                     Err(RecvError::Closed) => false,
                 },
                 m = ws.recv() => matches!(m, Some(Ok(_))),
+                () = &mut ended => {
+                    let _ = ws.send(Message::Close(Some(CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "session ended".into(),
+                    }))).await;
+                    false
+                }
             };
             if !ok {
                 break;
@@ -68,9 +108,12 @@ pub(crate) async fn alerts(State(s): State<AppState>, upgrade: WebSocketUpgrade)
 pub(crate) async fn metrics(
     State(s): State<AppState>,
     Path(resource): Path<String>,
+    session: Option<Extension<Session>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     upgrade.on_upgrade(move |mut ws| async move {
+        let ended = session_ended(s.clone(), session.map(|e| e.0));
+        tokio::pin!(ended);
         let mut samples = s.metrics.subscribe_samples();
         loop {
             let ok = tokio::select! {
@@ -84,6 +127,13 @@ pub(crate) async fn metrics(
                     Err(RecvError::Closed) => false,
                 },
                 m = ws.recv() => matches!(m, Some(Ok(_))),
+                () = &mut ended => {
+                    let _ = ws.send(Message::Close(Some(CloseFrame {
+                        code: close_code::POLICY,
+                        reason: "session ended".into(),
+                    }))).await;
+                    false
+                }
             };
             if !ok {
                 break;

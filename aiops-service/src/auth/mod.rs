@@ -4,3 +4,4 @@ pub mod api_token;
 pub mod jwks;
 pub mod jwt;
 pub mod rbac;
+pub mod session;

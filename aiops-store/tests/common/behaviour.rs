@@ -7,7 +7,7 @@ use aiops_core::Labels;
 use aiops_store::{
     AlertCommit, AlertFilter, AlertRow, AnomalyFilter, AuditFilter, AuditRow, DeliveryAttempt,
     EventRow, IncidentEvent, IncidentFilter, IncidentRow, IncidentUpdate, NewAnomaly, NewDelivery,
-    NewSeries, SavedState, Store, StoreError, TokenRow, WorkflowRow, WorkflowRunRow,
+    NewSeries, SavedState, SessionRow, Store, StoreError, TokenRow, WorkflowRow, WorkflowRunRow,
 };
 use serde_json::json;
 
@@ -47,6 +47,7 @@ macro_rules! all_behaviours {
             values_round_trip_exactly,
             the_delivery_outbox_is_filled_once_and_drained_in_order,
             workflows_and_runs_are_stored,
+            sessions_are_found_with_their_token_and_expire,
         );
     };
 }
@@ -1107,4 +1108,56 @@ pub(crate) async fn workflows_and_runs_are_stored(s: &Store) {
         s.timeline_heads().await.unwrap(),
         (timeline, id.max(events))
     );
+}
+
+pub(crate) async fn sessions_are_found_with_their_token_and_expire(s: &Store) {
+    s.insert_token(&TokenRow {
+        id: "tok12345".into(),
+        name: "console-user".into(),
+        role: "operator".into(),
+        hash: "ab".repeat(32),
+        created_at: 0,
+        expires_at: None,
+        revoked_at: None,
+    })
+    .await
+    .unwrap();
+    let row = |hash: &str, token: Option<&str>, expires_at| SessionRow {
+        hash: hash.into(),
+        principal: json!({"subject": "token:tok12345", "name": "console-user", "roles": ["operator"]}),
+        token_id: token.map(str::to_string),
+        created_at: 1_000,
+        expires_at,
+    };
+    s.insert_session(&row("s1", Some("tok12345"), 5_000))
+        .await
+        .unwrap();
+    s.insert_session(&row("s2", None, 9_000)).await.unwrap();
+    assert!(matches!(
+        s.insert_session(&row("s1", None, 1)).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let found = s.session_by_hash("s1").await.unwrap().unwrap();
+    assert_eq!(found.session, row("s1", Some("tok12345"), 5_000));
+    assert!(found.token_found);
+    assert_eq!(
+        (found.token_revoked_at, found.token_expires_at),
+        (None, None)
+    );
+    let jwt = s.session_by_hash("s2").await.unwrap().unwrap();
+    assert!(!jwt.token_found && jwt.session.token_id.is_none());
+    s.revoke_token("console-user", 2_000).await.unwrap();
+    assert_eq!(
+        s.session_by_hash("s1")
+            .await
+            .unwrap()
+            .unwrap()
+            .token_revoked_at,
+        Some(2_000)
+    );
+    assert_eq!(s.delete_expired_sessions(5_000).await.unwrap(), 1);
+    assert!(s.session_by_hash("s1").await.unwrap().is_none());
+    assert!(s.delete_session("s2").await.unwrap());
+    assert!(!s.delete_session("s2").await.unwrap());
+    assert!(s.session_by_hash("s2").await.unwrap().is_none());
 }

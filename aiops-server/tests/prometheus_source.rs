@@ -169,7 +169,17 @@ fn the_service_reads_history_older_than_its_store_from_victoria_metrics() {
         .0;
     assert_eq!(first, *T0 - 50 * MIN);
 
-    // RCA over the same window runs on the longer history too.
+    // RCA over the same window runs on the longer history too, and on the series of the
+    // resource that only VictoriaMetrics has (never sent to aiops).
+    vm::vm_import(
+        &vm,
+        &lines("db_wait_ms", "api", old_start, 280, |i| {
+            if i < 265 { 5.0 + (i % 3) as f64 } else { 400.0 }
+        }),
+        "db_wait_ms",
+        1,
+        old_start,
+    );
     let (status, rca) = json_of(s.post_json(
         "/api/v1/rca/analyze",
         &admin,
@@ -177,6 +187,13 @@ fn the_service_reads_history_older_than_its_store_from_victoria_metrics() {
     ));
     assert_eq!(status, 200, "{rca}");
     assert_eq!(rca["status"], "completed", "{rca}");
+    assert!(
+        rca["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("not stored by aiops: api:db_wait_ms")),
+        "{rca}"
+    );
 
     // VictoriaMetrics gone: the store's samples alone, no error.
     drop(vm);

@@ -47,11 +47,28 @@ impl HistoryConfig {
     }
 }
 
-/// Reads metric history: the store, then the source for what is older than the store's.
+/// Reads metric history: the store, then the source for what is older than the store's, and
+/// the source's series of a resource that aiops does not store ([`History::discover`]).
 #[derive(Debug, Clone, Default)]
 pub struct History {
     source: Option<Arc<dyn MetricSource>>,
     step: i64,
+    /// The labels that name a series' resource, in order (`metrics.resource_labels`); none:
+    /// no discovery.
+    resource_labels: Vec<String>,
+}
+
+/// A series found in the history source that the store does not hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Discovered {
+    /// Its resource (the first of the resource labels it has).
+    pub resource: String,
+    /// Its metric (`__name__`).
+    pub metric: String,
+    /// All its labels.
+    pub labels: aiops_core::Labels,
+    /// Its samples in the window asked, oldest first.
+    pub points: Vec<(TimestampMs, f64)>,
 }
 
 impl History {
@@ -72,7 +89,101 @@ impl History {
         Self {
             source: Some(source),
             step: step.max(1),
+            resource_labels: Vec::new(),
         }
+    }
+
+    /// Names resources by these labels (in order; the ingest's `metrics.resource_labels`), so
+    /// that [`History::discover`] can find a resource's series in the source.
+    pub fn with_resource_labels(mut self, labels: &[String]) -> Self {
+        self.resource_labels = labels.to_vec();
+        self
+    }
+
+    /// The source's series of `resources` with samples in `[from, to)` that `known` (their
+    /// `resource:metric` names) lacks: metrics never sent to aiops, read with one
+    /// `query_range` per resource label (`{service=~"api|db"}`) at a step giving at most
+    /// `max_points` points. At most `limit` series, by resource and metric; none without a
+    /// source or resource labels, or when the source fails (logged): an analysis runs on
+    /// what there is.
+    pub async fn discover(
+        &self,
+        resources: &[String],
+        known: &std::collections::BTreeSet<String>,
+        from: TimestampMs,
+        to: TimestampMs,
+        max_points: i64,
+        limit: usize,
+    ) -> Vec<Discovered> {
+        let Some(source) = &self.source else {
+            return Vec::new();
+        };
+        if resources.is_empty() || to <= from || limit == 0 {
+            return Vec::new();
+        }
+        let wanted: std::collections::BTreeSet<&str> =
+            resources.iter().map(String::as_str).collect();
+        let alternatives = resources
+            .iter()
+            .map(|r| regex::escape(r))
+            .collect::<Vec<_>>()
+            .join("|");
+        let step = self.step.max((to - from) / max_points.max(1)).max(1);
+        let Ok(range) = RangeQuery::new(from, to - 1, step) else {
+            return Vec::new();
+        };
+        let mut found = std::collections::BTreeMap::new();
+        for label in &self.resource_labels {
+            let query = format!(
+                "{{{label}=~\"{}\"}}",
+                alternatives.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+            let series = match source.query_range(&query, range).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(label = %label, error = %e, "discovering series in the history source failed");
+                    continue;
+                }
+            };
+            for s in series {
+                let labels = s.labels();
+                // The resource as the ingest names it: the first resource label present.
+                let Some(resource) = self
+                    .resource_labels
+                    .iter()
+                    .find_map(|l| labels.get(l))
+                    .filter(|r| wanted.contains(r))
+                else {
+                    continue;
+                };
+                let Some(metric) = labels.get("__name__") else {
+                    continue;
+                };
+                let name = format!("{resource}:{metric}");
+                if known.contains(&name) || found.contains_key(&name) {
+                    continue;
+                }
+                let points: Vec<(TimestampMs, f64)> = s
+                    .timestamps()
+                    .iter()
+                    .zip(s.values())
+                    .filter(|(t, v)| **t >= from && **t < to && v.is_finite())
+                    .map(|(&t, &v)| (t, v))
+                    .collect();
+                if points.len() >= 2 {
+                    found.insert(
+                        name,
+                        Discovered {
+                            resource: resource.to_string(),
+                            metric: metric.to_string(),
+                            labels: labels.clone(),
+                            points,
+                        },
+                    );
+                }
+            }
+        }
+        found.into_values().take(limit).collect()
     }
 
     /// Whether a source is configured.
@@ -159,6 +270,9 @@ pub(crate) mod testing {
         pub(crate) asked: Mutex<Vec<(String, RangeQuery)>>,
         /// Fail every query.
         pub(crate) fail: bool,
+        /// The series every query answers (with the same values); none: one series
+        /// without labels.
+        pub(crate) series: Vec<Labels>,
     }
 
     impl MetricSource for Fake {
@@ -176,6 +290,10 @@ pub(crate) mod testing {
         ) -> BoxFuture<'a, aiops_integrations::Result<Vec<TimeSeries>>> {
             self.asked.lock().unwrap().push((promql.to_string(), r));
             let fail = self.fail;
+            let mut labelled = self.series.clone();
+            if labelled.is_empty() {
+                labelled.push(Labels::new());
+            }
             Box::pin(async move {
                 if fail {
                     return Err(aiops_integrations::IntegrationError::Payload {
@@ -186,8 +304,11 @@ pub(crate) mod testing {
                 let ts: Vec<i64> = (0..r.points() as i64)
                     .map(|i| r.start + i * r.step)
                     .collect();
-                let vs = ts.iter().map(|&t| t as f64 / 1000.0).collect();
-                Ok(vec![TimeSeries::new(Labels::new(), ts, vs).unwrap()])
+                let vs: Vec<f64> = ts.iter().map(|&t| t as f64 / 1000.0).collect();
+                Ok(labelled
+                    .into_iter()
+                    .map(|l| TimeSeries::new(l, ts.clone(), vs.clone()).unwrap())
+                    .collect())
             })
         }
     }
@@ -204,6 +325,100 @@ mod tests {
         store.insert_samples(&rows).await.unwrap();
         let row = store.series(ids[0]).await.unwrap();
         (store, row)
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> aiops_core::Labels {
+        pairs.iter().fold(aiops_core::Labels::new(), |l, (k, v)| {
+            l.with(*k, *v).unwrap()
+        })
+    }
+
+    #[tokio::test]
+    async fn the_series_of_a_resource_the_store_lacks_are_discovered() {
+        let fake = Arc::new(Fake {
+            series: vec![
+                labels(&[("__name__", "db_latency"), ("service", "api")]),
+                // Stored already.
+                labels(&[("__name__", "cpu"), ("service", "api")]),
+                // Another resource; a series without a name.
+                labels(&[("__name__", "mem"), ("service", "other")]),
+                labels(&[("service", "api")]),
+                // Named by its first resource label (service), not by `instance`.
+                labels(&[
+                    ("__name__", "disk"),
+                    ("instance", "api"),
+                    ("service", "web"),
+                ]),
+            ],
+            ..Default::default()
+        });
+        let h = History::with_source(fake.clone(), 10_000)
+            .with_resource_labels(&["service".into(), "instance".into()]);
+        let known = std::collections::BTreeSet::from(["api:cpu".to_string()]);
+        let got = h
+            .discover(
+                &["api".into(), "a.b".into()],
+                &known,
+                50_000,
+                100_000,
+                1_000,
+                10,
+            )
+            .await;
+        let names: Vec<String> = got
+            .iter()
+            .map(|d| format!("{}:{}", d.resource, d.metric))
+            .collect();
+        assert_eq!(names, ["api:db_latency"]);
+        assert_eq!(
+            got[0].points,
+            [
+                (50_000, 50.0),
+                (60_000, 60.0),
+                (70_000, 70.0),
+                (80_000, 80.0),
+                (90_000, 90.0)
+            ]
+        );
+        // One query per resource label, the names escaped for PromQL's regex and string.
+        let asked: Vec<String> = fake
+            .asked
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(q, _)| q.clone())
+            .collect();
+        assert_eq!(
+            asked,
+            [r#"{service=~"api|a\\.b"}"#, r#"{instance=~"api|a\\.b"}"#]
+        );
+        // Without resource labels, or without a source, or failing: nothing.
+        let bare = History::with_source(fake.clone(), 10_000);
+        assert!(
+            bare.discover(&["api".into()], &known, 50_000, 100_000, 1_000, 10)
+                .await
+                .is_empty()
+        );
+        assert!(
+            History::default()
+                .discover(&["api".into()], &known, 50_000, 100_000, 1_000, 10)
+                .await
+                .is_empty()
+        );
+        let failing = History::with_source(
+            Arc::new(Fake {
+                fail: true,
+                ..Default::default()
+            }),
+            10_000,
+        )
+        .with_resource_labels(&["service".into()]);
+        assert!(
+            failing
+                .discover(&["api".into()], &known, 50_000, 100_000, 1_000, 10)
+                .await
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -162,8 +162,10 @@ fn graph_for(topology: Option<&TopologyGraph>, resources: &[String]) -> Result<T
     Ok(TopologyGraph::new(&Topology::new(nodes, Vec::new())?)?)
 }
 
-/// Every stored series of the graph's resources in `[from, to)`, on one grid (bucket means;
-/// empty buckets are missing and filled by the ranking's interpolation).
+/// Every stored series of the graph's resources in `[from, to)`, and the history source's
+/// series of them that aiops does not store, on one grid (bucket means; empty buckets are
+/// missing and filled by the ranking's interpolation). Also returns the names of the series
+/// read from the source alone.
 async fn frame(
     store: &Store,
     history: &History,
@@ -171,7 +173,7 @@ async fn frame(
     resources: &[String],
     from: TimestampMs,
     to: TimestampMs,
-) -> Result<MetricFrame> {
+) -> Result<(MetricFrame, Vec<String>)> {
     let series = store.series_of_resources(resources).await?;
     let mut data = Vec::new();
     for s in series
@@ -182,6 +184,42 @@ async fn frame(
         let pts = history.samples(store, &s, from, to, 100_000).await?;
         if pts.len() >= 2 {
             data.push((s, pts));
+        }
+    }
+    let mut discovered = Vec::new();
+    if history.has_source() && data.len() < MAX_SERIES {
+        let known: BTreeSet<String> = data
+            .iter()
+            .map(|(s, _)| format!("{}:{}", s.resource, s.metric))
+            .collect();
+        let in_graph: Vec<String> = resources
+            .iter()
+            .filter(|r| graph.contains(r))
+            .cloned()
+            .collect();
+        for d in history
+            .discover(
+                &in_graph,
+                &known,
+                from,
+                to,
+                MAX_POINTS,
+                MAX_SERIES - data.len(),
+            )
+            .await
+        {
+            discovered.push(format!("{}:{}", d.resource, d.metric));
+            let row = aiops_store::SeriesRow {
+                id: 0,
+                key: d.labels.to_string(),
+                metric: d.metric,
+                resource: d.resource,
+                labels: d.labels,
+                detector: None,
+                state: None,
+                state_t: None,
+            };
+            data.push((row, d.points));
         }
     }
     if data.is_empty() {
@@ -231,7 +269,10 @@ async fn frame(
                 .collect(),
         );
     }
-    Ok(MetricFrame::new(graph, timestamps, &names, columns)?)
+    Ok((
+        MetricFrame::new(graph, timestamps, &names, columns)?,
+        discovered,
+    ))
 }
 
 fn cause_issue(c: &aiops_core::RootCause) -> String {
@@ -295,9 +336,13 @@ pub async fn analyze(
         }
         None => t.resources.clone(),
     };
+    let mut discovered = Vec::new();
     let ranked = match frame(store, history, &graph, &candidates, from, to).await {
-        Ok(f) => rank(&graph, &f, t.given.then_some(t.anchor), Method::Default)
-            .map_err(ServiceError::from),
+        Ok((f, d)) => {
+            discovered = d;
+            rank(&graph, &f, t.given.then_some(t.anchor), Method::Default)
+                .map_err(ServiceError::from)
+        }
         Err(e) => Err(e),
     };
     match ranked {
@@ -319,6 +364,12 @@ pub async fn analyze(
                 .collect();
             out.impact_analysis.affected_services = r.affected.clone();
             out.notes = r.notes.clone();
+            if !discovered.is_empty() {
+                out.notes.push(format!(
+                    "read from the history source, not stored by aiops: {}",
+                    discovered.join(", ")
+                ));
+            }
             if let Some(kb) = runbooks.filter(|kb| !kb.is_empty()) {
                 out.recommended_actions = kb
                     .recommend(
@@ -381,9 +432,10 @@ mod tests {
         let graph = graph_for(None, &resources).unwrap();
         let fake = std::sync::Arc::new(crate::history::testing::Fake::default());
         let history = History::with_source(fake, 50_000);
-        let f = frame(&store, &history, &graph, &resources, 1_000_000, 1_600_000)
+        let (f, discovered) = frame(&store, &history, &graph, &resources, 1_000_000, 1_600_000)
             .await
             .unwrap();
+        assert!(discovered.is_empty());
         assert_eq!(f.len(), 12);
         let c = &f.columns()[0];
         assert_eq!((c.filled, c.values[0], c.values[11]), (0, 1000.0, 1550.0));
@@ -397,6 +449,23 @@ mod tests {
             1_600_000,
         )
         .await;
-        assert!(alone.is_err() || alone.unwrap().columns()[0].filled >= 10);
+        assert!(alone.is_err() || alone.unwrap().0.columns()[0].filled >= 10);
+
+        // With the resource labels, the source's series of `api` that the store lacks join.
+        let labels = aiops_core::Labels::new()
+            .with("__name__", "db_latency")
+            .unwrap()
+            .with("service", "api")
+            .unwrap();
+        let fake = std::sync::Arc::new(crate::history::testing::Fake {
+            series: vec![labels],
+            ..Default::default()
+        });
+        let history = History::with_source(fake, 50_000).with_resource_labels(&["service".into()]);
+        let (f, discovered) = frame(&store, &history, &graph, &resources, 1_000_000, 1_600_000)
+            .await
+            .unwrap();
+        assert_eq!(discovered, ["api:db_latency"]);
+        assert_eq!(f.columns().len(), 2);
     }
 }

@@ -262,7 +262,8 @@ impl Service {
             crate::topology_api::CurrentTopology::new(t.clone())
                 .map_err(|e| ServiceError::invalid_config("topology", e.to_string()))?;
         }
-        let history = History::new(config.history.as_ref())?;
+        let history = History::new(config.history.as_ref())?
+            .with_resource_labels(&config.metrics.resource_labels);
         let knowledge = Arc::new(crate::knowledge_api::load(config.runbooks.as_deref())?);
         let masker = Arc::new(PiiMasker::new(&config.pii)?);
         let store = open_store(&config).await?;

@@ -40,6 +40,19 @@ pub struct LoghubSettings {
 }
 
 impl LoghubSettings {
+    /// What a user gets without tuning for the system: its header format kept (the format of
+    /// one's own logs is known), no masking regexes (the built-in masks only), and the
+    /// miner's default similarity threshold and depth.
+    pub fn untuned(&self) -> Self {
+        Self {
+            log_format: self.log_format.clone(),
+            regex: Vec::new(),
+            st: aiops_logs::DEFAULT_SIM_THRESHOLD,
+            depth: aiops_logs::DEFAULT_DEPTH,
+            drain_ga: self.drain_ga,
+        }
+    }
+
     /// The Drain parameters these settings stand for.
     pub fn params(&self) -> DrainParams {
         let mut p = DrainParams::new()

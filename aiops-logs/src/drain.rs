@@ -51,6 +51,10 @@ pub type TemplateId = u64;
 /// Templates held at most by default (`max_clusters`): far above the few hundred templates of
 /// a real system's log, low enough that random input keeps the miner at a few megabytes.
 pub const DEFAULT_MAX_CLUSTERS: usize = 10_000;
+/// The default tree depth ([`DrainParams::depth`]).
+pub const DEFAULT_DEPTH: usize = 4;
+/// The default similarity threshold ([`DrainParams::sim_threshold`]).
+pub const DEFAULT_SIM_THRESHOLD: f64 = 0.5;
 
 /// Templates a tree leaf holds at most: the similarity search of a line compares it with each.
 pub const LEAF_CAPACITY: usize = 128;
@@ -86,8 +90,8 @@ pub struct DrainParams {
 impl Default for DrainParams {
     fn default() -> Self {
         Self {
-            depth: 4,
-            sim_threshold: 0.5,
+            depth: DEFAULT_DEPTH,
+            sim_threshold: DEFAULT_SIM_THRESHOLD,
             max_children: 100,
             max_clusters: Some(DEFAULT_MAX_CLUSTERS),
             masks: Vec::new(),

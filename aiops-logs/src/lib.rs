@@ -32,7 +32,7 @@ pub mod window_pca;
 mod synthetic_log;
 
 pub use drain::{
-    Change, DEFAULT_MAX_CLUSTERS, Drain, DrainParams, LEAF_CAPACITY, LearnOutcome,
+    Change, DEFAULT_DEPTH, DEFAULT_MAX_CLUSTERS, DEFAULT_SIM_THRESHOLD, Drain, DrainParams, LEAF_CAPACITY, LearnOutcome,
     SECOND_CHANCE_SCAN, TemplateId, TemplateInfo, TemplateMiner, extract_parameters,
 };
 pub use error::{LogError, Result};

@@ -290,6 +290,11 @@ pub(crate) struct LoghubArgs {
     #[arg(long)]
     settings: Option<PathBuf>,
 
+    /// Parse as a user would without tuning for each system: its header format only, no
+    /// masking regexes, the default similarity threshold and depth.
+    #[arg(long)]
+    untuned: bool,
+
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -657,7 +662,13 @@ fn settings_path(given: Option<&Path>, data: &Path) -> PathBuf {
 
 fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
     let data = data_dir(args.data.as_deref(), "loghub");
-    let settings = loghub::load_settings(&settings_path(args.settings.as_deref(), &data))?;
+    let mut settings = loghub::load_settings(&settings_path(args.settings.as_deref(), &data))?;
+    if args.untuned {
+        settings = settings
+            .into_iter()
+            .map(|(k, s)| (k, s.untuned()))
+            .collect();
+    }
     let bar = progress::bar("systems");
     let scores = loghub::evaluate_loghub_with_progress(&data, &settings, &progress::report(&bar))?;
     bar.finish_and_clear();

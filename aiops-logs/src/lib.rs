@@ -32,8 +32,9 @@ pub mod window_pca;
 mod synthetic_log;
 
 pub use drain::{
-    Change, DEFAULT_DEPTH, DEFAULT_MAX_CLUSTERS, DEFAULT_SIM_THRESHOLD, Drain, DrainParams, LEAF_CAPACITY, LearnOutcome,
-    SECOND_CHANCE_SCAN, TemplateId, TemplateInfo, TemplateMiner, extract_parameters,
+    Change, DEFAULT_DEPTH, DEFAULT_MAX_CLUSTERS, DEFAULT_SIM_THRESHOLD, Drain, DrainParams,
+    LEAF_CAPACITY, LearnOutcome, SECOND_CHANCE_SCAN, TemplateId, TemplateInfo, TemplateMiner,
+    extract_parameters,
 };
 pub use error::{LogError, Result};
 pub use format::LogFormat;

@@ -203,6 +203,24 @@ fn eval_loghub_scores_an_unseen_system() {
     let o = aiops(&["eval", "loghub", "--data", dir.path().to_str().unwrap()]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("Toy"));
+    // A tuned regex that masks a constant word costs template accuracy; `--untuned` drops
+    // the settings' regexes (and threshold, depth) and keeps the header format.
+    write(
+        dir.path(),
+        "settings.json",
+        br#"{"Toy": {"log_format": "<Level> <Content>", "regex": ["connected"], "st": 0.9, "depth": 5}}"#,
+    );
+    let pa = |extra: &str| {
+        let o = aiops_line(&format!(
+            "eval loghub --data {} --json{extra}",
+            s(dir.path())
+        ));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        v["systems"]["Toy"]["pa"].as_f64().unwrap()
+    };
+    assert!(pa("") < 1.0);
+    assert_eq!(pa(" --untuned"), 1.0);
     assert!(
         !aiops(&["eval", "loghub", "--data", "/nonexistent"])
             .status

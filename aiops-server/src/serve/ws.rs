@@ -88,19 +88,25 @@ pub(crate) async fn alerts(
                     Err(RecvError::Closed) => false,
                 },
                 m = ws.recv() => matches!(m, Some(Ok(_))),
-                () = &mut ended => {
-                    let _ = ws.send(Message::Close(Some(CloseFrame {
-                        code: close_code::POLICY,
-                        reason: "session ended".into(),
-                    }))).await;
-                    false
-                }
+                () = &mut ended => close_ended(&mut ws).await,
             };
             if !ok {
                 break;
             }
         }
     })
+}
+
+/// Closes a socket whose session ended (logged out, expired, its token revoked); false, to
+/// end the loop.
+async fn close_ended(ws: &mut WebSocket) -> bool {
+    let _ = ws
+        .send(Message::Close(Some(CloseFrame {
+            code: close_code::POLICY,
+            reason: "session ended".into(),
+        })))
+        .await;
+    false
 }
 
 /// `/ws/metrics/{resource}`.
@@ -127,13 +133,7 @@ pub(crate) async fn metrics(
                     Err(RecvError::Closed) => false,
                 },
                 m = ws.recv() => matches!(m, Some(Ok(_))),
-                () = &mut ended => {
-                    let _ = ws.send(Message::Close(Some(CloseFrame {
-                        code: close_code::POLICY,
-                        reason: "session ended".into(),
-                    }))).await;
-                    false
-                }
+                () = &mut ended => close_ended(&mut ws).await,
             };
             if !ok {
                 break;

@@ -116,6 +116,22 @@ impl Server {
             .unwrap()
     }
 
+    /// `method path` with a JSON body and a token.
+    fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::blocking::Response {
+        self.http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .unwrap()
+    }
+
     /// `POST path` with a JSON body and a token.
     pub(crate) fn post_json(
         &self,
@@ -123,12 +139,7 @@ impl Server {
         token: &str,
         body: &serde_json::Value,
     ) -> reqwest::blocking::Response {
-        self.http
-            .post(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .unwrap()
+        self.send_json(reqwest::Method::POST, path, token, body)
     }
 
     /// `PUT path` with a JSON body and a token.
@@ -138,12 +149,7 @@ impl Server {
         token: &str,
         body: &serde_json::Value,
     ) -> reqwest::blocking::Response {
-        self.http
-            .put(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .unwrap()
+        self.send_json(reqwest::Method::PUT, path, token, body)
     }
 
     /// `DELETE path` with a token.

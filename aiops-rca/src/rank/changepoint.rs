@@ -17,6 +17,12 @@
 //! the window of [`WINDOW`] points holding the most changes (ties: the earliest window): a
 //! failure spreads to many metrics within minutes, while unrelated blips are scattered.
 //!
+//! The busiest window is one candidate; [`candidate_onsets`] also returns the next busiest
+//! windows among the changes left, so that a ranking can be computed under each and the
+//! rankings combined ([`super::onsets`]): the busiest window is not always the fault (a few
+//! columns drifting together right after the warm-up outnumber a memory leak that moves
+//! one column first).
+//!
 //! When no column changes that clearly (a small step in every column, as in a linear
 //! structural model), the fallback takes the single split of the data that best explains all
 //! columns as two levels each (a multivariate mean-shift test, O(points) per column). Each
@@ -63,6 +69,10 @@ pub const MAX_BACK: usize = 60;
 pub const SPLIT_CAP: f64 = 10.0;
 /// Width of the window in which changes are pooled (points).
 pub const WINDOW: usize = 6;
+/// Most candidate onsets a ranking without a given time is computed under
+/// ([`candidate_onsets`]); the simulators rarely show more than three distinct moments of
+/// change, and each candidate costs one ranking.
+pub const MAX_CANDIDATES: usize = 5;
 
 /// An anomaly time found in the data, and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,8 +91,21 @@ pub struct ChangePoint {
     pub how: String,
 }
 
-/// Finds the anomaly time of a frame (see the module docs).
+/// Finds the anomaly time of a frame (see the module docs): the first of
+/// [`candidate_onsets`].
 pub fn find_anomaly_time(frame: &MetricFrame) -> Result<ChangePoint> {
+    let mut all = candidate_onsets(frame, 1)?;
+    all.pop()
+        .ok_or_else(|| RcaError::NoChangeFound("no candidate onset".into()))
+}
+
+/// Up to `max` candidate anomaly times, best first: the busiest window of [`WINDOW`] points
+/// (the one [`find_anomaly_time`] takes), then the busiest window among the changes left
+/// outside it, and so on. Several candidates exist when the metrics changed at several
+/// moments (warm-up drift early in the data, a fault, what it causes later); ranking under
+/// each and combining the rankings ([`super::onsets`]) spares the choice between them.
+/// Without any clear change, the one fallback split (see the module docs).
+pub fn candidate_onsets(frame: &MetricFrame, max: usize) -> Result<Vec<ChangePoint>> {
     let n = frame.len();
     if n < WARMUP + RUN + 1 {
         return Err(RcaError::NotEnoughData(format!(
@@ -108,49 +131,61 @@ pub fn find_anomaly_time(frame: &MetricFrame) -> Result<ChangePoint> {
         changing += 1;
     }
     if changing == 0 {
-        return best_split(frame).ok_or_else(|| {
+        return best_split(frame).map(|c| vec![c]).ok_or_else(|| {
             RcaError::NoChangeFound(format!(
                 "no column held {RUN} points {Z} scales away from its running baseline, \
                  and no split of the data shifts the columns' means by {MIN_SPLIT_Z} standard errors"
             ))
         });
     }
-    // Busiest window of WINDOW points (earliest on ties); the time is its first change.
-    let mut best = (0usize, 0usize);
-    let mut in_window: usize = counts[..WINDOW.min(n)].iter().sum();
-    for start in 0..n {
-        if in_window > best.0 {
-            best = (in_window, start);
+    let mut out: Vec<ChangePoint> = Vec::new();
+    while out.len() < max.max(1) {
+        // Busiest window of WINDOW points (earliest on ties); the time is its first change.
+        let mut best = (0usize, 0usize);
+        let mut in_window: usize = counts[..WINDOW.min(n)].iter().sum();
+        for start in 0..n {
+            if in_window > best.0 {
+                best = (in_window, start);
+            }
+            in_window -= counts[start];
+            if start + WINDOW < n {
+                in_window += counts[start + WINDOW];
+            }
         }
-        in_window -= counts[start];
-        if start + WINDOW < n {
-            in_window += counts[start + WINDOW];
+        let (count, start) = best;
+        if count == 0 {
+            break;
         }
+        let first_change_at = (start..n).find(|&i| counts[i] > 0).unwrap_or(start);
+        let index = first_change_at.max(MIN_NORMAL_POINTS);
+        // Two windows whose onsets clamp to the same point are one candidate.
+        let window = start..(start + WINDOW).min(n);
+        for c in &mut counts[window.clone()] {
+            *c = 0;
+        }
+        if out.iter().any(|c| c.index == index) {
+            continue;
+        }
+        let first = changes
+            .iter()
+            .position(|&c| c == Some(first_change_at))
+            .map(|c| frame.columns()[c].name())
+            .unwrap_or_default();
+        let time = frame.timestamps()[index];
+        out.push(ChangePoint {
+            time,
+            index,
+            columns_changed: count,
+            columns_changing: changing,
+            first_column: first.clone(),
+            how: format!(
+                "anomaly time found in the data: {count} of {} columns changed within {WINDOW} points from {} (first: {first}); {changing} columns changed in all",
+                frame.columns().len(),
+                format_rfc3339(time)
+            ),
+        });
     }
-    let (count, start) = best;
-    let index = (start..n)
-        .find(|&i| counts[i] > 0)
-        .unwrap_or(start)
-        .max(MIN_NORMAL_POINTS);
-    let first = changes
-        .iter()
-        .position(|&c| c == Some(index))
-        .or_else(|| changes.iter().position(|&c| c.is_some_and(|c| c >= start)))
-        .map(|c| frame.columns()[c].name())
-        .unwrap_or_default();
-    let time = frame.timestamps()[index];
-    Ok(ChangePoint {
-        time,
-        index,
-        columns_changed: count,
-        columns_changing: changing,
-        first_column: first.clone(),
-        how: format!(
-            "anomaly time found in the data: {count} of {} columns changed within {WINDOW} points from {} (first: {first}); {changing} columns changed in all",
-            frame.columns().len(),
-            format_rfc3339(time)
-        ),
-    })
+    Ok(out)
 }
 
 /// Fallback when no column shows a clear change: the one split of the data that best

@@ -1,0 +1,137 @@
+//! Ranking without a given anomaly time when the data changed at several moments: rank under
+//! each candidate onset and combine.
+//!
+//! The onset search ([`super::changepoint::candidate_onsets`]) may find several moments at
+//! which columns changed together: a few load-driven columns drifting right after the
+//! warm-up, the fault itself, what the fault caused later. Choosing one by the number of
+//! columns that changed is fragile (two drifting request rates outnumber a memory leak that
+//! moves one column first), so every candidate gets its own ranking and the rankings are
+//! mixed: each resource's confidence is `sum_k w_k c_k(r)`, where `c_k(r)` is its calibrated
+//! confidence under onset `k` and `w_k` is the onset's weight, its ranking's top confidence
+//! normalised over the candidates. An onset whose ranking singles out one cause clearly is
+//! probably the incident; one under which the blame is spread over many resources is
+//! probably drift. A resource consistently near the top under several onsets gathers weight
+//! from each. The resources are sorted by the mixed confidence, so confidence follows rank.
+//!
+//! Each resource keeps the evidence of the onset that contributed most to its confidence,
+//! plus one sentence listing the candidate onsets in time order with their weights; the
+//! ranking's anomaly time is the onset that contributed most to the top resource.
+
+use std::collections::HashMap;
+
+use aiops_core::RootCause;
+use aiops_core::time::format_rfc3339;
+
+use super::Ranking;
+
+/// Smallest weight of a candidate onset, so that a ranking whose scores are all zero still
+/// counts a little (and weights never all vanish).
+pub const MIN_WEIGHT: f64 = 1e-3;
+
+/// The weight of the onset a ranking was computed under, before normalisation: its top
+/// candidate's confidence (at least [`MIN_WEIGHT`]).
+pub fn onset_weight(ranking: &Ranking) -> f64 {
+    ranking
+        .root_causes
+        .first()
+        .map_or(0.0, |c| c.confidence)
+        .max(MIN_WEIGHT)
+}
+
+/// Per-resource sums while mixing.
+#[derive(Default)]
+struct Mixed {
+    confidence: f64,
+    score: f64,
+    /// (contribution, ranking, position) of the largest contribution.
+    lead: Option<(f64, usize, usize)>,
+}
+
+/// Combines rankings of the same frame under different candidate onsets into one (see the
+/// module docs); `None` when there is none. One ranking is returned as it is. The combined
+/// `score` of a resource is the weighted mean of its scores under the onsets.
+pub fn combine(mut rankings: Vec<Ranking>) -> Option<Ranking> {
+    if rankings.len() <= 1 {
+        return rankings.pop();
+    }
+    let raw: Vec<f64> = rankings.iter().map(onset_weight).collect();
+    let total: f64 = raw.iter().sum();
+    let weights: Vec<f64> = raw.iter().map(|w| w / total).collect();
+    let mut mixed: HashMap<&str, Mixed> = HashMap::new();
+    for (k, r) in rankings.iter().enumerate() {
+        for (i, c) in r.root_causes.iter().enumerate() {
+            let m = mixed.entry(c.resource.as_str()).or_default();
+            let part = weights[k] * c.confidence;
+            m.confidence += part;
+            m.score += weights[k] * c.score;
+            if m.lead.is_none_or(|(best, ..)| part > best) {
+                m.lead = Some((part, k, i));
+            }
+        }
+    }
+    let mut order: Vec<(&str, Mixed)> = mixed.into_iter().collect();
+    order.sort_by(|a, b| {
+        b.1.confidence
+            .total_cmp(&a.1.confidence)
+            .then_with(|| b.1.score.total_cmp(&a.1.score))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let onsets = onset_sentence(&rankings, &weights);
+    let mut root_causes: Vec<RootCause> = Vec::with_capacity(order.len());
+    for (rank, (_, m)) in order.iter().enumerate() {
+        let Some((_, k, i)) = m.lead else { continue };
+        let from = &rankings[k].root_causes[i];
+        let mut evidence = from.evidence.clone();
+        evidence.push(format!(
+            "{onsets}; the evidence above is from the onset at {}",
+            clock(rankings[k].anomaly_time)
+        ));
+        root_causes.push(RootCause {
+            rank: rank + 1,
+            resource: from.resource.clone(),
+            metric: from.metric.clone(),
+            score: m.score,
+            confidence: m.confidence,
+            evidence,
+            affected: from.affected.clone(),
+        });
+    }
+    let lead = order
+        .first()
+        .and_then(|(_, m)| m.lead)
+        .map_or(0, |(_, k, _)| k);
+    let mut out = rankings.swap_remove(lead);
+    out.affected = root_causes
+        .first()
+        .map(|c| c.affected.clone())
+        .unwrap_or_default();
+    out.root_causes = root_causes;
+    out.notes.insert(1, onsets);
+    Some(out)
+}
+
+/// "ranked under 3 candidate onsets found in the data, in time order: 00:21:00 (weight
+/// 0.12), 06:58:00 (weight 0.80), 08:04:00 (weight 0.08)".
+fn onset_sentence(rankings: &[Ranking], weights: &[f64]) -> String {
+    let mut by_time: Vec<(i64, f64)> = rankings
+        .iter()
+        .zip(weights)
+        .map(|(r, &w)| (r.anomaly_time, w))
+        .collect();
+    by_time.sort_by_key(|x| x.0);
+    let list: Vec<String> = by_time
+        .iter()
+        .map(|&(t, w)| format!("{} (weight {w:.2})", clock(t)))
+        .collect();
+    format!(
+        "ranked under {} candidate onsets found in the data, in time order: {}",
+        rankings.len(),
+        list.join(", ")
+    )
+}
+
+/// `HH:MM:SS` (UTC) of a time.
+fn clock(t: i64) -> String {
+    let s = format_rfc3339(t);
+    s.get(11..19).map(str::to_string).unwrap_or(s)
+}

@@ -12,7 +12,10 @@
 //! change is dated back to where it began: where a CUSUM of the column's deviations on that
 //! side (drift [`CUSUM_K`] scales) last left zero, at most [`MAX_BACK`] points before the run,
 //! when that CUSUM had reached [`BACK_MIN`] before the run began (else the run's start),
-//! so a slow ramp is dated by its start, not by the point it became obvious. The
+//! so a slow ramp is dated by its start, not by the point it became obvious. Once one of
+//! those CUSUMs passes [`DRIFT_CUSUM`], the scale stops learning until it falls back below:
+//! a slow ramp (a memory leak filling over two hours) used to raise the scale as fast as it
+//! grew and was never confirmed. The
 //! change times of all columns are then pooled, and the anomaly time is the first change in
 //! the window of [`WINDOW`] points holding the most changes (ties: the earliest window): a
 //! failure spreads to many metrics within minutes, while unrelated blips are scattered.
@@ -63,6 +66,11 @@ pub const CUSUM_K: f64 = 1.0;
 /// CUSUM level, in baseline scales, that the deviations before a run must have reached for
 /// the run to be dated back to where they began.
 pub const BACK_MIN: f64 = 8.0;
+/// CUSUM level, in baseline scales, from which the deviations count as a drift under way and
+/// no longer teach the noise scale (a slow ramp would otherwise inflate the scale as fast as
+/// it grows, and never be confirmed). Far above [`BACK_MIN`]: the slow wander of a load-driven
+/// metric must still be learnt as noise.
+pub const DRIFT_CUSUM: f64 = 50.0;
 /// Points a change's onset may be moved back from the run that confirmed it.
 pub const MAX_BACK: usize = 60;
 /// Largest mean-shift score, in standard errors, a column brings to the fallback split.
@@ -326,8 +334,12 @@ fn first_change(v: &[f64]) -> Option<usize> {
         run = 0;
         let clipped = d.clamp(-3.0 * scale, 3.0 * scale);
         level += ALPHA * clipped;
-        var = (1.0 - SCALE_ALPHA) * var + SCALE_ALPHA * clipped * clipped;
-        scale = var.sqrt();
+        // A CUSUM this high means the deviations are a drift under way (a leak's ramp), not
+        // noise: learning the scale from them would inflate it as fast as the ramp grows.
+        if up.max(down) < DRIFT_CUSUM {
+            var = (1.0 - SCALE_ALPHA) * var + SCALE_ALPHA * clipped * clipped;
+            scale = var.sqrt();
+        }
     }
     None
 }
@@ -387,6 +399,63 @@ mod tests {
             .collect();
         let at = first_change(&v).unwrap();
         assert!((115..=125).contains(&at), "{at}");
+    }
+
+    #[test]
+    fn a_slow_ramp_is_found_and_dated_back() {
+        // A leak: from point 400 the level climbs by 0.35-0.5 noise units a point, and the
+        // noise, 3 % of the level with 1 % heavy-tailed outliers, grows with it. Before the
+        // scale stopped learning from a drift under way, the first of these was never
+        // confirmed (the scale grew as fast as the ramp). Found, and dated within 12 points
+        // of the ramp's start.
+        for (seed, slope) in [(7u64, 0.35), (9, 0.35), (4, 0.4), (8, 0.5)] {
+            let mut noise = crate::testing::Noise::new(seed);
+            let v: Vec<f64> = (0..600)
+                .map(|i| {
+                    let ramp = if i >= 400 {
+                        slope * (i - 400) as f64
+                    } else {
+                        0.0
+                    };
+                    let level = 100.0 + 3.0 * ramp;
+                    let tail = if noise.normal().abs() > 2.576 {
+                        5.0
+                    } else {
+                        1.0
+                    };
+                    level * (1.0 + 0.03 * tail * noise.normal())
+                })
+                .collect();
+            let at = first_change(&v);
+            assert!(
+                at.is_some_and(|a| (395..=412).contains(&a)),
+                "slope {slope}: {at:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn candidates_are_the_busiest_windows_in_turn() {
+        // Two columns drift together early, one column (then its caller) changes later: the
+        // early pair is the busiest window, the later change the second candidate.
+        let topo = r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"},
+            {"id": "c", "kind": "service"}, {"id": "d", "kind": "service"}]}"#;
+        let (_, f) = build(
+            topo,
+            &[
+                ("a:requests", 20.0, 30),
+                ("b:requests", 20.0, 31),
+                ("c:memory", 20.0, 75),
+                ("d:cpu", 0.0, 0),
+            ],
+        );
+        let c = candidate_onsets(&f, MAX_CANDIDATES).unwrap();
+        let at: Vec<usize> = c.iter().map(|c| c.index).collect();
+        assert_eq!(at, [30, 75]);
+        assert_eq!(c[0].columns_changed, 2);
+        assert_eq!(c[1].first_column, "c:memory");
+        assert_eq!(find_anomaly_time(&f).unwrap(), c[0]);
+        assert_eq!(candidate_onsets(&f, 1).unwrap().len(), 1);
     }
 
     #[test]

@@ -135,3 +135,81 @@ fn clock(t: i64) -> String {
     let s = format_rfc3339(t);
     s.get(11..19).map(str::to_string).unwrap_or(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rank::{AnomalyTimeSource, Method};
+
+    /// A ranking at minute `minute` with these (resource, confidence) pairs, best first.
+    fn ranking(minute: i64, causes: &[(&str, f64)]) -> Ranking {
+        Ranking {
+            anomaly_time: minute * 60_000,
+            anomaly_time_source: AnomalyTimeSource::Given,
+            method: Method::Default,
+            root_causes: causes
+                .iter()
+                .enumerate()
+                .map(|(i, &(r, c))| RootCause {
+                    rank: i + 1,
+                    resource: r.to_string(),
+                    metric: None,
+                    score: 10.0 * c,
+                    confidence: c,
+                    evidence: vec![format!("{r} at minute {minute}")],
+                    affected: Vec::new(),
+                })
+                .collect(),
+            affected: Vec::new(),
+            notes: vec!["found".into()],
+        }
+    }
+
+    #[test]
+    fn one_ranking_is_kept_as_it_is() {
+        let r = ranking(5, &[("a", 0.9), ("b", 0.1)]);
+        assert_eq!(combine(vec![r.clone()]), Some(r));
+        assert_eq!(combine(Vec::new()), None);
+    }
+
+    #[test]
+    fn the_resource_consistent_across_onsets_wins() {
+        // a leads narrowly under one onset and vanishes under the other; b is a close second
+        // under the first and leads the second: b is the consistent answer.
+        let early = ranking(20, &[("a", 0.50), ("b", 0.45), ("c", 0.05)]);
+        let late = ranking(400, &[("b", 0.60), ("c", 0.30), ("a", 0.0)]);
+        let r = combine(vec![early, late]).unwrap();
+        let order: Vec<&str> = r.root_causes.iter().map(|c| c.resource.as_str()).collect();
+        assert_eq!(order, ["b", "a", "c"]);
+        // Confidence follows rank, sums to at most 1, and ranks are 1..n.
+        let conf: Vec<f64> = r.root_causes.iter().map(|c| c.confidence).collect();
+        assert!(conf.windows(2).all(|w| w[0] >= w[1]), "{conf:?}");
+        assert!(conf.iter().sum::<f64>() <= 1.0 + 1e-12);
+        assert_eq!(r.root_causes[2].rank, 3);
+        // b's evidence comes from the onset that gave it most, and the onsets are listed
+        // in time order, whatever order the candidates came in.
+        let e = &r.root_causes[0].evidence;
+        assert_eq!(e[0], "b at minute 400");
+        assert!(
+            e[1].starts_with(
+                "ranked under 2 candidate onsets found in the data, in time order: \
+                 00:20:00 (weight 0.45), 06:40:00 (weight 0.55)"
+            ),
+            "{}",
+            e[1]
+        );
+        assert!(e[1].ends_with("the evidence above is from the onset at 06:40:00"));
+        assert_eq!(r.anomaly_time, 400 * 60_000);
+        assert!(r.notes[1].starts_with("ranked under 2 candidate onsets"));
+    }
+
+    #[test]
+    fn a_clear_onset_outweighs_a_diffuse_one() {
+        // Blame spread thin under the busy early onset, one clear cause under the later one.
+        let diffuse = ranking(21, &[("x", 0.3), ("y", 0.25), ("z", 0.2), ("r", 0.01)]);
+        let clear = ranking(418, &[("r", 0.99), ("x", 0.005)]);
+        let r = combine(vec![diffuse, clear]).unwrap();
+        assert_eq!(r.root_causes[0].resource, "r");
+        assert_eq!(r.anomaly_time, 418 * 60_000);
+    }
+}

@@ -139,5 +139,10 @@ fn print_miss(sim: &Simulator, seed: u64) -> Result<(), Box<dyn std::error::Erro
         top.join(" "),
         found.map(|c| c.first_column).unwrap_or_default()
     );
+    if std::env::var_os("NOTES").is_some() {
+        for n in &r.notes {
+            println!("      {n}");
+        }
+    }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //! columns that changed is fragile (two drifting request rates outnumber a memory leak that
 //! moves one column first), so every candidate gets its own ranking and the rankings are
 //! mixed: each resource's confidence is `sum_k w_k c_k(r)`, where `c_k(r)` is its calibrated
-//! confidence under onset `k` and `w_k` is the onset's weight, its ranking's top confidence
+//! confidence under onset `k` and `w_k` is the onset's weight ([`onset_weight`]: its
+//! ranking's top confidence times the square root of the columns that changed at it),
 //! normalised over the candidates. An onset whose ranking singles out one cause clearly is
 //! probably the incident; one under which the blame is spread over many resources is
 //! probably drift. A resource consistently near the top under several onsets gathers weight
@@ -22,20 +23,28 @@ use std::collections::HashMap;
 use aiops_core::RootCause;
 use aiops_core::time::format_rfc3339;
 
-use super::Ranking;
+use super::{AnomalyTimeSource, Ranking};
 
 /// Smallest weight of a candidate onset, so that a ranking whose scores are all zero still
 /// counts a little (and weights never all vanish).
 pub const MIN_WEIGHT: f64 = 1e-3;
 
 /// The weight of the onset a ranking was computed under, before normalisation: its top
-/// candidate's confidence (at least [`MIN_WEIGHT`]).
+/// candidate's confidence (at least [`MIN_WEIGHT`]) times the square root of the number of
+/// columns that changed at the onset (1 for a given time). Two onsets that each single out
+/// one cause with the calibration's highest confidence are told apart by how much of the
+/// data moved at each; the square root, because the columns of one resource move together.
 pub fn onset_weight(ranking: &Ranking) -> f64 {
-    ranking
+    let confidence = ranking
         .root_causes
         .first()
         .map_or(0.0, |c| c.confidence)
-        .max(MIN_WEIGHT)
+        .max(MIN_WEIGHT);
+    let columns = match &ranking.anomaly_time_source {
+        AnomalyTimeSource::Detected(cp) => cp.columns_changed.max(1),
+        AnomalyTimeSource::Given => 1,
+    };
+    confidence * (columns as f64).sqrt()
 }
 
 /// Per-resource sums while mixing.
@@ -139,7 +148,7 @@ fn clock(t: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rank::{AnomalyTimeSource, Method};
+    use crate::rank::Method;
 
     /// A ranking at minute `minute` with these (resource, confidence) pairs, best first.
     fn ranking(minute: i64, causes: &[(&str, f64)]) -> Ranking {
@@ -211,5 +220,37 @@ mod tests {
         let r = combine(vec![diffuse, clear]).unwrap();
         assert_eq!(r.root_causes[0].resource, "r");
         assert_eq!(r.anomaly_time, 418 * 60_000);
+    }
+
+    #[test]
+    fn without_a_time_the_rankings_under_every_onset_are_combined() {
+        // Two request rates drift together early (the busiest window); later c's latency
+        // changes and its caller a follows. The early onset blames the drifting resources
+        // without singling one out; the later one singles out c.
+        let topo = r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"},
+            {"id": "c", "kind": "service"}, {"id": "d", "kind": "service"}, {"id": "e", "kind": "service"}],
+          "edges": [{"from": "a", "to": "c", "kind": "calls"}]}"#;
+        let (g, f) = crate::testing::build(
+            topo,
+            &[
+                ("d:requests", 12.0, 25),
+                ("e:requests", 12.0, 25),
+                ("b:requests", 12.0, 26),
+                ("c:latency", 30.0, 80),
+                ("a:latency", 30.0, 81),
+            ],
+        );
+        let busiest = crate::rank::find_anomaly_time(&f).unwrap();
+        assert_eq!(busiest.index, 25);
+        let r = crate::rank::rank(&g, &f, None, Method::Default).unwrap();
+        assert_eq!(r.root_causes[0].resource, "c");
+        assert_eq!(r.anomaly_time, f.timestamps()[80]);
+        assert!(
+            r.notes[1].starts_with("ranked under 2 candidate onsets"),
+            "{:?}",
+            r.notes
+        );
+        let conf: Vec<f64> = r.root_causes.iter().map(|c| c.confidence).collect();
+        assert!(conf.windows(2).all(|w| w[0] >= w[1]), "{conf:?}");
     }
 }

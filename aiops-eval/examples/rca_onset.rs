@@ -8,7 +8,8 @@
 //! Environment: `ALL=1` ranks with every method; `SEEDS=100000,200000` and
 //! `SIMS=dag,microservice` choose the runs (default: dag on 1000 and 5000, microservice on
 //! 100000 and 200000); `MISSES=1` lists the cases whose root is not first with the time found
-//! (fault kind, true and found onset, rank and the top three).
+//! (fault kind, true and found onset, rank and the top three); with `SHOW=1` every case, with
+//! the top three's evidence, and with `NOTES=1` the ranking's notes.
 
 use aiops_core::TopologyGraph;
 use aiops_eval::dag_sim::FaultParams;
@@ -118,7 +119,7 @@ fn print_miss(sim: &Simulator, seed: u64) -> Result<(), Box<dyn std::error::Erro
         return Ok(());
     };
     let p = position(&r);
-    if p == 1 {
+    if p == 1 && std::env::var_os("SHOW").is_none() {
         return Ok(());
     }
     let given = rank(&graph, &frame, Some(case.fault_time), Method::Default)
@@ -139,6 +140,17 @@ fn print_miss(sim: &Simulator, seed: u64) -> Result<(), Box<dyn std::error::Erro
         top.join(" "),
         found.map(|c| c.first_column).unwrap_or_default()
     );
+    if std::env::var_os("SHOW").is_some() {
+        for c in r.root_causes.iter().take(3) {
+            println!(
+                "    #{} {} conf {:.3} score {:.2}",
+                c.rank, c.resource, c.confidence, c.score
+            );
+            for e in &c.evidence {
+                println!("        {e}");
+            }
+        }
+    }
     if std::env::var_os("NOTES").is_some() {
         for n in &r.notes {
             println!("      {n}");

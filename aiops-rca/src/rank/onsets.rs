@@ -8,8 +8,8 @@
 //! moves one column first), so every candidate gets its own ranking and the rankings are
 //! mixed: each resource's confidence is `sum_k w_k c_k(r)`, where `c_k(r)` is its calibrated
 //! confidence under onset `k` and `w_k` is the onset's weight ([`onset_weight`]: its
-//! ranking's top confidence times the square root of the columns that changed at it),
-//! normalised over the candidates. An onset whose ranking singles out one cause clearly is
+//! ranking's top confidence times the square roots of the columns that changed at it and of
+//! the length of its normal period), normalised over the candidates. An onset whose ranking singles out one cause clearly is
 //! probably the incident; one under which the blame is spread over many resources is
 //! probably drift. A resource consistently near the top under several onsets gathers weight
 //! from each. The resources are sorted by the mixed confidence, so confidence follows rank.
@@ -23,28 +23,35 @@ use std::collections::HashMap;
 use aiops_core::RootCause;
 use aiops_core::time::format_rfc3339;
 
-use super::{AnomalyTimeSource, Ranking};
+use super::{AnomalyTimeSource, MAX_NORMAL_POINTS, Ranking};
 
 /// Smallest weight of a candidate onset, so that a ranking whose scores are all zero still
 /// counts a little (and weights never all vanish).
 pub const MIN_WEIGHT: f64 = 1e-3;
 
 /// The weight of the onset a ranking was computed under, before normalisation: its top
-/// candidate's confidence (at least [`MIN_WEIGHT`]) times the square root of the number of
-/// columns that changed at the onset (1 for a given time). Two onsets that each single out
-/// one cause with the calibration's highest confidence are told apart by how much of the
-/// data moved at each; the square root, because the columns of one resource move together.
+/// candidate's confidence (at least [`MIN_WEIGHT`]), times the square root of the number of
+/// columns that changed at the onset, times the square root of the share of
+/// [`MAX_NORMAL_POINTS`] the normal period before it has (both 1 for a given time). Two
+/// onsets that each single out one cause with the calibration's highest confidence are told
+/// apart by how much of the data moved at each (the square root, because the columns of one
+/// resource move together); and a ranking whose normal period is a few points after the
+/// start of the data rests on a rough baseline (the precision of a scale grows as the square
+/// root of the points it is learnt from).
 pub fn onset_weight(ranking: &Ranking) -> f64 {
     let confidence = ranking
         .root_causes
         .first()
         .map_or(0.0, |c| c.confidence)
         .max(MIN_WEIGHT);
-    let columns = match &ranking.anomaly_time_source {
-        AnomalyTimeSource::Detected(cp) => cp.columns_changed.max(1),
-        AnomalyTimeSource::Given => 1,
+    let (columns, normal) = match &ranking.anomaly_time_source {
+        AnomalyTimeSource::Detected(cp) => (
+            cp.columns_changed.max(1) as f64,
+            (cp.index.min(MAX_NORMAL_POINTS) as f64 / MAX_NORMAL_POINTS as f64).max(MIN_WEIGHT),
+        ),
+        AnomalyTimeSource::Given => (1.0, 1.0),
     };
-    confidence * (columns as f64).sqrt()
+    confidence * columns.sqrt() * normal.sqrt()
 }
 
 /// Per-resource sums while mixing.

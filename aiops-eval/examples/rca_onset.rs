@@ -9,12 +9,14 @@
 //! `SIMS=dag,microservice` choose the runs (default: dag on 1000 and 5000, microservice on
 //! 100000 and 200000); `MISSES=1` lists the cases whose root is not first with the time found
 //! (fault kind, true and found onset, rank and the top three); with `SHOW=1` every case, with
-//! the top three's evidence, and with `NOTES=1` the ranking's notes.
+//! the top three's evidence, and with `NOTES=1` the ranking's notes; `COUNT=1` prints how many
+//! candidate onsets the cases have.
 
 use aiops_core::TopologyGraph;
 use aiops_eval::dag_sim::FaultParams;
 use aiops_eval::microservice_sim::SimParams;
 use aiops_eval::rca_ranking::{Simulator, evaluate_with};
+use aiops_rca::rank::changepoint::{MAX_CANDIDATES, candidate_onsets};
 use aiops_rca::rank::{Method, MetricFrame, find_anomaly_time, rank};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -84,6 +86,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 found.ac(3),
                 given.cases
             );
+        }
+        if std::env::var_os("COUNT").is_some() {
+            let mut hist = [0usize; 6];
+            for i in 0..cases as u64 {
+                let case = sim.case(seed + i)?;
+                let graph = TopologyGraph::new(&case.topology)?;
+                let frame = MetricFrame::new(&graph, case.timestamps, &case.names, case.columns)?;
+                let n = candidate_onsets(&frame, MAX_CANDIDATES).map_or(0, |c| c.len());
+                hist[n.min(5)] += 1;
+            }
+            println!("    candidate onsets per case (0..=5): {hist:?}");
         }
         if misses {
             for i in 0..cases as u64 {

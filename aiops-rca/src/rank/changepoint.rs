@@ -73,9 +73,6 @@ pub const BACK_MIN: f64 = 8.0;
 pub const DRIFT_CUSUM: f64 = 50.0;
 /// Points a change's onset may be moved back from the run that confirmed it.
 pub const MAX_BACK: usize = 60;
-/// Points either side of a fallback split that no better split may lie in: the split scores
-/// form a broad hump around a shift, and only separate humps are separate candidates.
-pub const SPLIT_SEPARATION: usize = 30;
 /// Largest mean-shift score, in standard errors, a column brings to the fallback split.
 pub const SPLIT_CAP: f64 = 10.0;
 /// Width of the window in which changes are pooled (points).
@@ -142,7 +139,7 @@ pub fn candidate_onsets(frame: &MetricFrame, max: usize) -> Result<Vec<ChangePoi
         changing += 1;
     }
     if changing == 0 {
-        return best_split(frame, max).ok_or_else(|| {
+        return best_split(frame).map(|c| vec![c]).ok_or_else(|| {
             RcaError::NoChangeFound(format!(
                 "no column held {RUN} points {Z} scales away from its running baseline, \
                  and no split of the data shifts the columns' means by {MIN_SPLIT_Z} standard errors"
@@ -202,11 +199,9 @@ pub fn candidate_onsets(frame: &MetricFrame, max: usize) -> Result<Vec<ChangePoi
 /// Fallback when no column shows a clear change: the one split of the data that best
 /// explains every column as two constant levels. Each column scores each split `k` by the
 /// shift of its mean, `|mean(k..) - mean(..k)|`, in standard errors (noise from the median
-/// absolute first difference, which a step does not inflate), each column's profile scaled to
-/// peak at [`SPLIT_CAP`] at most; the splits at the largest local maxima of the sum of
-/// squared scores (none within [`SPLIT_SEPARATION`] points of a better one), best first, up
-/// to `max`, each where some column reaches [`MIN_SPLIT_Z`].
-fn best_split(frame: &MetricFrame, max: usize) -> Option<Vec<ChangePoint>> {
+/// absolute first difference, which a step does not inflate), capped at 10; the split with
+/// the largest sum of squared scores wins if some column reaches [`MIN_SPLIT_Z`] there.
+fn best_split(frame: &MetricFrame) -> Option<ChangePoint> {
     let n = frame.len();
     let lo = WARMUP.max(MIN_NORMAL_POINTS);
     let hi = n.checked_sub(RUN)?;
@@ -249,55 +244,31 @@ fn best_split(frame: &MetricFrame, max: usize) -> Option<Vec<ChangePoint>> {
             out
         })
         .collect();
-    let sums: Vec<f64> = (0..n)
-        .map(|k| {
-            if (lo..hi).contains(&k) {
-                per_column.iter().map(|c| c[k] * c[k]).sum()
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    // Splits at a local maximum of the summed profile over SPLIT_SEPARATION points either
-    // side (the earliest of equal values), best first.
-    let mut peaks: Vec<usize> = (lo..hi)
-        .filter(|&k| {
-            let a = k.saturating_sub(SPLIT_SEPARATION).max(lo);
-            let b = (k + SPLIT_SEPARATION + 1).min(hi);
-            sums[k] > 0.0 && (a..b).all(|j| sums[j] < sums[k] || (sums[j] == sums[k] && j >= k))
-        })
-        .collect();
-    peaks.sort_by(|&a, &b| sums[b].total_cmp(&sums[a]).then(a.cmp(&b)));
-    let out: Vec<ChangePoint> = peaks
-        .into_iter()
-        .filter_map(|k| {
-            let strong = per_column.iter().filter(|c| c[k] >= MIN_SPLIT_Z).count();
-            (strong > 0).then_some((k, strong))
-        })
-        .take(max.max(1))
-        .enumerate()
-        .map(|(i, (k, strong))| {
-            let time = frame.timestamps()[k];
-            let which = if i == 0 {
-                "the best single split"
-            } else {
-                "a further split (a separate peak of the split scores)"
-            };
-            ChangePoint {
-                time,
-                index: k,
-                columns_changed: strong,
-                columns_changing: strong,
-                first_column: String::new(),
-                how: format!(
-                    "anomaly time found in the data: no column changed abruptly, so {which} of all columns into two levels was taken: {} ({strong} of {} columns shift by {MIN_SPLIT_Z} standard errors or more)",
-                    format_rfc3339(time),
-                    frame.columns().len()
-                ),
-            }
-        })
-        .collect();
-    (!out.is_empty()).then_some(out)
+    let mut best = (0.0f64, 0usize);
+    for k in lo..hi {
+        let sum: f64 = per_column.iter().map(|c| c[k] * c[k]).sum();
+        if sum > best.0 {
+            best = (sum, k);
+        }
+    }
+    let k = best.1;
+    let strong = per_column.iter().filter(|c| c[k] >= MIN_SPLIT_Z).count();
+    if strong == 0 {
+        return None;
+    }
+    let time = frame.timestamps()[k];
+    Some(ChangePoint {
+        time,
+        index: k,
+        columns_changed: strong,
+        columns_changing: strong,
+        first_column: String::new(),
+        how: format!(
+            "anomaly time found in the data: no column changed abruptly, so the best single split of all columns into two levels was taken: {} ({strong} of {} columns shift by {MIN_SPLIT_Z} standard errors or more)",
+            format_rfc3339(time),
+            frame.columns().len()
+        ),
+    })
 }
 
 /// First point of the first run of [`RUN`] points at least [`Z`] scales from the running
@@ -504,31 +475,6 @@ mod tests {
         let cp = find_anomaly_time(&f).unwrap();
         assert!(cp.how.contains("best single split"), "{}", cp.how);
         assert!((69..=71).contains(&cp.index), "{}", cp.index);
-    }
-
-    #[test]
-    fn separate_humps_of_the_split_scores_are_separate_candidates() {
-        // Small steps, too small for the running baseline: two columns at 35, two at 75.
-        let topo = r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"}]}"#;
-        let (_, f) = build(
-            topo,
-            &[
-                ("a:latency", 2.0, 35),
-                ("a:cpu", 2.0, 35),
-                ("b:latency", 2.0, 75),
-                ("b:cpu", 2.0, 75),
-            ],
-        );
-        let c = candidate_onsets(&f, MAX_CANDIDATES).unwrap();
-        let mut at: Vec<usize> = c.iter().map(|c| c.index).collect();
-        at.sort_unstable();
-        assert_eq!(at.len(), 2, "{at:?}");
-        assert!(
-            (33..=37).contains(&at[0]) && (73..=77).contains(&at[1]),
-            "{at:?}"
-        );
-        assert!(c[0].how.contains("best single split"), "{}", c[0].how);
-        assert!(c[1].how.contains("a further split"), "{}", c[1].how);
     }
 
     #[test]

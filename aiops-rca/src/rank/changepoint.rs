@@ -77,6 +77,9 @@ pub const MAX_BACK: usize = 60;
 pub const SPLIT_CAP: f64 = 10.0;
 /// Width of the window in which changes are pooled (points).
 pub const WINDOW: usize = 6;
+/// Points after a better candidate onset within which a busy window is the same incident
+/// spreading to more columns (two windows), not a candidate of its own.
+pub const SAME_INCIDENT: usize = 2 * WINDOW;
 /// Most candidate onsets a ranking without a given time is computed under
 /// ([`candidate_onsets`]); the simulators rarely show more than three distinct moments of
 /// change, and each candidate costs one ranking.
@@ -109,7 +112,8 @@ pub fn find_anomaly_time(frame: &MetricFrame) -> Result<ChangePoint> {
 
 /// Up to `max` candidate anomaly times, best first: the busiest window of [`WINDOW`] points
 /// (the one [`find_anomaly_time`] takes), then the busiest window among the changes left
-/// outside it, and so on. Several candidates exist when the metrics changed at several
+/// outside it, and so on; a window starting within [`SAME_INCIDENT`] points after a better
+/// candidate is skipped. Several candidates exist when the metrics changed at several
 /// moments (warm-up drift early in the data, a fault, what it causes later); ranking under
 /// each and combining the rankings ([`super::onsets`]) spares the choice between them.
 /// Without any clear change, the one fallback split (see the module docs).
@@ -166,12 +170,17 @@ pub fn candidate_onsets(frame: &MetricFrame, max: usize) -> Result<Vec<ChangePoi
         }
         let first_change_at = (start..n).find(|&i| counts[i] > 0).unwrap_or(start);
         let index = first_change_at.max(MIN_NORMAL_POINTS);
-        // Two windows whose onsets clamp to the same point are one candidate.
         let window = start..(start + WINDOW).min(n);
         for c in &mut counts[window.clone()] {
             *c = 0;
         }
-        if out.iter().any(|c| c.index == index) {
+        // A window soon after a better candidate is the same incident spreading (the ranking
+        // under the earlier onset scores it), so it is not ranked again; nor is one whose
+        // onset clamps to a candidate's.
+        if out
+            .iter()
+            .any(|c| index >= c.index && index - c.index <= SAME_INCIDENT)
+        {
             continue;
         }
         let first = changes
@@ -436,8 +445,9 @@ mod tests {
 
     #[test]
     fn candidates_are_the_busiest_windows_in_turn() {
-        // Two columns drift together early, one column (then its caller) changes later: the
-        // early pair is the busiest window, the later change the second candidate.
+        // Two columns drift together early, one column changes later and another 9 points
+        // after it: the early pair is the busiest window, the later change the second
+        // candidate, and the change after it the same incident spreading.
         let topo = r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"},
             {"id": "c", "kind": "service"}, {"id": "d", "kind": "service"}]}"#;
         let (_, f) = build(
@@ -446,7 +456,7 @@ mod tests {
                 ("a:requests", 20.0, 30),
                 ("b:requests", 20.0, 31),
                 ("c:memory", 20.0, 75),
-                ("d:cpu", 0.0, 0),
+                ("d:cpu", 20.0, 84),
             ],
         );
         let c = candidate_onsets(&f, MAX_CANDIDATES).unwrap();

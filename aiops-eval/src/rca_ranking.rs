@@ -1,7 +1,8 @@
 //! Evaluation of the root-cause ranking methods (`aiops_rca::rank`) on simulated incidents:
 //! AC@k (the share of cases whose faulty resource is among the top k), Avg@5 (the mean of
 //! AC@1..AC@5), per method and per fault kind, with the anomaly time given (the true fault
-//! start) and found by `aiops_rca::rank::changepoint`; plus how well the top candidate's
+//! start) and not given (`aiops_rca::rank::rank` without a time: ranked under the candidate
+//! onsets `aiops_rca::rank::changepoint` finds, combined); plus how well the top candidate's
 //! confidence is calibrated.
 //!
 //! Two sources of cases: the microservice simulator ([`crate::microservice_sim`]), and
@@ -365,9 +366,10 @@ fn run_case(simulator: &Simulator, methods: &[Method], seed: u64) -> Result<Case
     let mut ranks = Vec::with_capacity(methods.len());
     for &m in methods {
         let mut tops = Vec::new();
+        // Without a time, the ranking searches the onsets itself (several candidates,
+        // combined), as `aiops rca` does without `--time`.
         let mut position = |t: Option<i64>| -> Option<usize> {
-            let t = t?;
-            let r = rank(&graph, &frame, Some(t), m).ok()?;
+            let r = rank(&graph, &frame, t, m).ok()?;
             let scores: Vec<f64> = r.root_causes.iter().map(|c| c.score).collect();
             let first = r.root_causes.first()?;
             tops.push((
@@ -381,7 +383,7 @@ fn run_case(simulator: &Simulator, methods: &[Method], seed: u64) -> Result<Case
                 .map(|p| p + 1)
         };
         let given = position(Some(case.fault_time));
-        let found = position(found_time.as_ref().map(|c| c.time));
+        let found = position(None);
         ranks.push((given, found, tops));
     }
     Ok(CaseResult {

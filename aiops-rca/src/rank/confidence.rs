@@ -9,7 +9,8 @@
 //! knots the probability is interpolated linearly.
 //!
 //! The top candidate gets that probability; the rest share the remainder in proportion to
-//! their scores, so the confidences of one ranking sum to at most 1.
+//! their scores (none above the one ranked before it), so the confidences of one ranking sum
+//! to at most 1 and never increase down the ranking.
 
 use super::Method;
 
@@ -67,12 +68,17 @@ impl Calibration {
         let rest: f64 = sorted[1..].iter().map(|s| s.max(0.0)).sum();
         let mut out = Vec::with_capacity(sorted.len());
         out.push(top);
+        let mut previous = top;
         for &s in &sorted[1..] {
-            out.push(if rest > 0.0 {
+            let share = if rest > 0.0 {
                 (1.0 - top) * s.max(0.0) / rest
             } else {
                 0.0
-            });
+            };
+            // When the top two nearly tie, the calibrated top probability can be below the
+            // runner-up's share of the rest: confidence must still follow rank.
+            previous = share.min(previous);
+            out.push(previous);
         }
         out
     }

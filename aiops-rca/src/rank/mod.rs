@@ -15,6 +15,9 @@
 //! | `hypothesis` | [`hypothesis`] | regress each metric on its dependencies' metrics in the normal period; score the residual after |
 //! | `pagerank` | [`pagerank`] | personalized PageRank walking from symptoms towards dependencies (MicroRCA / CloudRanger) |
 //!
+//! Without an anomaly time, each method ranks under every candidate onset and the rankings
+//! are combined ([`onsets`]).
+//!
 //! ```
 //! use aiops_core::Topology;
 //! use aiops_core::TopologyGraph;
@@ -43,6 +46,7 @@ pub mod default;
 pub mod hypothesis;
 pub mod metrics;
 pub mod nsigma;
+pub mod onsets;
 pub mod pagerank;
 
 use std::collections::HashMap;
@@ -367,23 +371,55 @@ pub fn split_index(frame: &MetricFrame, anomaly_time: TimestampMs) -> Result<usi
     Ok(split)
 }
 
-/// Ranks every resource with metrics as the root cause of the change at `anomaly_time` (found
-/// with [`find_anomaly_time`] when `None`). Every method looks at the same window: at most
-/// [`MAX_NORMAL_POINTS`] points before the anomaly time as the normal period and at most
-/// [`MAX_ABNORMAL_POINTS`] from it on.
+/// Ranks every resource with metrics as the root cause of the change at `anomaly_time`.
+/// Every method looks at the same window: at most [`MAX_NORMAL_POINTS`] points before the
+/// anomaly time as the normal period and at most [`MAX_ABNORMAL_POINTS`] from it on.
+///
+/// Without an anomaly time, [`changepoint::candidate_onsets`] finds up to
+/// [`changepoint::MAX_CANDIDATES`] moments at which metrics changed; the resources are
+/// ranked under each and the rankings combined, each weighted by how clearly its onset
+/// singles out one cause ([`onsets`]). With one candidate that is the ranking under it.
 pub fn rank(
     graph: &TopologyGraph,
     frame: &MetricFrame,
     anomaly_time: Option<TimestampMs>,
     method: Method,
 ) -> Result<Ranking> {
-    let (time, source) = match anomaly_time {
-        Some(t) => (t, AnomalyTimeSource::Given),
-        None => {
-            let cp = find_anomaly_time(frame)?;
-            (cp.time, AnomalyTimeSource::Detected(cp))
+    let Some(time) = anomaly_time else {
+        let candidates = changepoint::candidate_onsets(frame, changepoint::MAX_CANDIDATES)?;
+        let mut rankings = Vec::with_capacity(candidates.len());
+        let mut first_error = None;
+        for cp in candidates {
+            match rank_at(
+                graph,
+                frame,
+                cp.time,
+                AnomalyTimeSource::Detected(cp),
+                method,
+            ) {
+                Ok(r) => rankings.push(r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
+        return match (onsets::combine(rankings), first_error) {
+            (Some(r), _) => Ok(r),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(RcaError::NoChangeFound("no candidate onset".into())),
+        };
     };
+    rank_at(graph, frame, time, AnomalyTimeSource::Given, method)
+}
+
+/// [`rank`] at one anomaly time.
+fn rank_at(
+    graph: &TopologyGraph,
+    frame: &MetricFrame,
+    time: TimestampMs,
+    source: AnomalyTimeSource,
+    method: Method,
+) -> Result<Ranking> {
     let split = split_index(frame, time)?;
     let prep = Prepared::new(graph, frame, split);
     let scored = match method {

@@ -33,7 +33,8 @@
 //! proportional to the contexts selected by the previous point, and, when a point makes a new
 //! context, to the contexts sharing a fact with it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
@@ -210,17 +211,24 @@ struct MemoryData {
     contexts: Vec<Context>,
 }
 
-/// Contexts and the indexes that find them by fact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Contexts and the indexes that find them by fact. The indexes are derived from the data
+/// (rebuilt on restore), so two memories are equal when their data are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "MemoryData", into = "MemoryData")]
 struct Memory {
     data: MemoryData,
-    left_ids: HashMap<Vec<Fact>, u32>,
-    right_ids: HashMap<Vec<Fact>, u32>,
-    left_by_fact: HashMap<Fact, Vec<u32>>,
+    left_ids: SideIndex,
+    right_ids: SideIndex,
+    left_by_fact: FxMap<Fact, Vec<u32>>,
     /// Left sides by their largest fact.
-    left_by_anchor: HashMap<Fact, Vec<u32>>,
-    right_by_fact: HashMap<Fact, Vec<u32>>,
+    left_by_anchor: FxMap<Fact, Vec<u32>>,
+    right_by_fact: FxMap<Fact, Vec<u32>>,
+}
+
+impl PartialEq for Memory {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
 }
 
 impl From<MemoryData> for Memory {
@@ -231,11 +239,11 @@ impl From<MemoryData> for Memory {
                 right: Vec::new(),
                 contexts: data.contexts,
             },
-            left_ids: HashMap::new(),
-            right_ids: HashMap::new(),
-            left_by_fact: HashMap::new(),
-            left_by_anchor: HashMap::new(),
-            right_by_fact: HashMap::new(),
+            left_ids: SideIndex::default(),
+            right_ids: SideIndex::default(),
+            left_by_fact: FxMap::default(),
+            left_by_anchor: FxMap::default(),
+            right_by_fact: FxMap::default(),
         };
         for side in data.left {
             let id = m.side_id(true, &side.facts);
@@ -279,7 +287,7 @@ impl Memory {
                 &mut self.data.right,
             )
         };
-        if let Some(&id) = ids.get(facts) {
+        if let Some(id) = ids.get(sides, facts) {
             return id;
         }
         let id = sides.len() as u32;
@@ -287,7 +295,7 @@ impl Memory {
             facts: facts.to_vec(),
             contexts: Vec::new(),
         });
-        ids.insert(facts.to_vec(), id);
+        ids.insert(sides, id);
         for &f in facts {
             by_fact.entry(f).or_default().push(id);
         }
@@ -299,8 +307,8 @@ impl Memory {
 
     /// The context (left, right) and whether it was made just now.
     fn context(&mut self, left: &[Fact], right: &[Fact]) -> (u32, bool) {
-        let known_left = self.left_ids.get(left).copied();
-        let known_right = self.right_ids.get(right).copied();
+        let known_left = self.left_ids.get(&self.data.left, left);
+        let known_right = self.right_ids.get(&self.data.right, right);
         if let (Some(l), Some(r)) = (known_left, known_right)
             && let Some(&(_, c)) = self.data.left[l as usize]
                 .contexts
@@ -309,8 +317,8 @@ impl Memory {
         {
             return (c, false);
         }
-        let l = self.side_id(true, left);
-        let r = self.side_id(false, right);
+        let l = known_left.unwrap_or_else(|| self.side_id(true, left));
+        let r = known_right.unwrap_or_else(|| self.side_id(false, right));
         let c = self.data.contexts.len() as u32;
         self.data.contexts.push(Context {
             count: 0,
@@ -318,6 +326,122 @@ impl Memory {
         });
         self.data.left[l as usize].contexts.push((r, c));
         (c, true)
+    }
+}
+
+/// A map with [`FxHasher`]: its keys are facts, which no outsider chooses.
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The multiply-and-rotate hash of the Rust compiler (FxHash). Keys here are facts and short
+/// runs of them, for which SipHash's defence against chosen keys buys nothing and costs most
+/// of a lookup.
+#[derive(Debug, Clone, Copy, Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits poor; the table takes the high ones.
+        self.0
+    }
+}
+
+/// Side ids by their facts: an open-addressing table of ids whose keys are the sides' own
+/// facts, so that no set of facts is stored twice.
+#[derive(Debug, Clone, Default)]
+struct SideIndex {
+    /// Side ids, `u32::MAX` where empty; the length is a power of two (or zero).
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl SideIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    /// The first slot to probe for these facts, in a table of `2^bits` slots.
+    fn home(facts: &[Fact], bits: u32) -> usize {
+        let mut h = FxHasher::default();
+        for &f in facts {
+            h.add(f as u64);
+        }
+        h.add(facts.len() as u64);
+        (h.0 >> (64 - bits)) as usize
+    }
+
+    /// The id of the side with these facts, if there is one.
+    fn get(&self, sides: &[Side], facts: &[Fact]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(facts, self.slots.len().trailing_zeros());
+        loop {
+            let id = self.slots[i];
+            if id == Self::EMPTY {
+                return None;
+            }
+            if sides[id as usize].facts == facts {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Files side `id` (whose facts are in no other side).
+    fn insert(&mut self, sides: &[Side], id: u32) {
+        if (self.len + 1) * 8 > self.slots.len() * 7 {
+            let mut bigger = SideIndex {
+                slots: vec![Self::EMPTY; (self.slots.len() * 2).max(16)],
+                len: 0,
+            };
+            for &old in self.slots.iter().filter(|&&s| s != Self::EMPTY) {
+                bigger.place(sides, old);
+            }
+            *self = bigger;
+        }
+        self.place(sides, id);
+    }
+
+    fn place(&mut self, sides: &[Side], id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(&sides[id as usize].facts, self.slots.len().trailing_zeros());
+        while self.slots[i] != Self::EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = id;
+        self.len += 1;
     }
 }
 
@@ -350,6 +474,56 @@ struct Scratch {
     full_left: Vec<u32>,
     touched_left: Vec<u32>,
     touched_right: Vec<u32>,
+    /// The sides of this point's candidate contexts, end to end.
+    cut: Vec<Fact>,
+    /// Candidate contexts: their left and right sides as ranges of `cut`.
+    candidates: Vec<[u32; 4]>,
+    /// Per right side: the range of `cut` holding its facts shared with the current point,
+    /// valid when its first number is `stamp`.
+    right_cut: Vec<[u32; 3]>,
+    stamp: u32,
+    /// The contexts this point made or met as candidates, and its exact pair.
+    unique: Vec<u32>,
+    /// Per context: the stamp of the last point that counted it in `unique`.
+    marks: Vec<u32>,
+    /// Per context: the stamp of the last point whose previous point it was a fact of.
+    held: Vec<u32>,
+    active: Vec<(u32, bool, u32)>,
+}
+
+impl Scratch {
+    /// Appends the sorted intersection of `a` and `b` to `cut`; its range.
+    fn cut(&mut self, a: &[Fact], b: &[Fact]) -> (u32, u32) {
+        let start = self.cut.len() as u32;
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    self.cut.push(a[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        (start, self.cut.len() as u32)
+    }
+
+    /// The range of `cut` holding the facts of right side `r` shared with `current`.
+    fn right_cut(&mut self, r: u32, facts: &[Fact], current: &[Fact]) -> (u32, u32) {
+        let r = r as usize;
+        if r >= self.right_cut.len() {
+            self.right_cut.resize(r + 1, [0; 3]);
+        }
+        let [stamp, start, end] = self.right_cut[r];
+        if stamp == self.stamp {
+            return (start, end);
+        }
+        let (start, end) = self.cut(facts, current);
+        self.right_cut[r] = [self.stamp, start, end];
+        (start, end)
+    }
 }
 
 impl PartialEq for Scratch {
@@ -488,6 +662,17 @@ impl ContextualKernel {
         let previous = std::mem::take(&mut self.previous);
         let mem = &mut self.memory;
         let s = &mut self.scratch;
+        s.cut.clear();
+        s.candidates.clear();
+        s.unique.clear();
+        s.active.clear();
+        // Stamps tell this point's cached right cuts from older ones; 0 is never current.
+        s.stamp = s.stamp.wrapping_add(1).max(1);
+        if s.stamp == 1 {
+            s.right_cut.clear();
+            s.marks.clear();
+            s.held.clear();
+        }
 
         // Which right sides hold now (there are few: subsets of the levels' facts).
         s.right_hits.resize(mem.data.right.len(), 0);
@@ -507,21 +692,35 @@ impl ContextualKernel {
         // largest fact (the most specific: a context id when it has one), so only sides whose
         // anchor held are checked, instead of every side sharing any fact; this keeps the
         // cost per point near the number of selected contexts, not of all contexts.
-        s.full_left.clear();
+        // Membership in the previous point: a mark per context for its context facts (most of
+        // them), a scan of its few value facts (which sort first) for the others.
+        let value_facts = previous.partition_point(|&f| f < NEURON);
+        s.held.resize(mem.data.contexts.len(), 0);
+        for &f in &previous[value_facts..] {
+            s.held[(f ^ NEURON) as usize] = s.stamp;
+        }
+        let held = |f: Fact| {
+            if f >= NEURON {
+                s.held.get((f ^ NEURON) as usize) == Some(&s.stamp)
+            } else {
+                previous[..value_facts].contains(&f)
+            }
+        };
+        let mut full_left = std::mem::take(&mut s.full_left);
+        full_left.clear();
         for f in &previous {
             for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
-                if is_subset(&mem.data.left[id as usize].facts, &previous) {
-                    s.full_left.push(id);
+                if mem.data.left[id as usize].facts.iter().all(|&f| held(f)) {
+                    full_left.push(id);
                 }
             }
         }
-        s.full_left.sort_unstable();
-        // Sides made below are not in these lists: they did not exist at the previous point.
+        // Sides made below are not in this list: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
         let mut exact_new = false;
         let mut exact_id = None;
-        let mut exact_key = None;
+        let mut exact = None;
         if !previous.is_empty() {
             let (c, created) = mem.context(&previous, &current);
             mem.data.contexts[c as usize].exact = true;
@@ -529,14 +728,21 @@ impl ContextualKernel {
             if created {
                 exact_id = Some(c);
             }
-            exact_key = Some((previous.clone(), current.clone()));
+            exact = Some(c);
         }
 
+        // Candidates are only gathered here and made below, in this order: making them now
+        // would add contexts to the sides being read.
         let max_left = self.params.max_left;
-        let (mut selected, mut active) = (0usize, Vec::new());
-        let mut candidates: Vec<(Vec<Fact>, Vec<Fact>)> = Vec::new();
-        for &l in &s.full_left {
+        let mut selected = 0usize;
+        // What follows depends on the order of these sides only through the candidates, which
+        // a new pair alone makes: the confirmed contexts are sorted on their own below.
+        if exact_new {
+            full_left.sort_unstable();
+        }
+        for &l in &full_left {
             let side = &mem.data.left[l as usize];
+            let mut left_cut = None;
             for &(r, c) in &side.contexts {
                 if Some(c) == exact_id {
                     continue;
@@ -547,14 +753,21 @@ impl ContextualKernel {
                 selected += 1;
                 if right_hits == right.facts.len() {
                     ctx.count += 1;
-                    active.push((ctx.count, ctx.exact, c));
+                    s.active.push((ctx.count, ctx.exact, c));
                 } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
-                    candidates.push((side.facts.clone(), intersect(&right.facts, &current)));
+                    let (ls, le) = *left_cut.get_or_insert_with(|| {
+                        let start = s.cut.len() as u32;
+                        s.cut.extend_from_slice(&side.facts);
+                        (start, s.cut.len() as u32)
+                    });
+                    let (rs, re) = s.right_cut(r, &right.facts, &current);
+                    s.candidates.push([ls, le, rs, re]);
                 }
             }
         }
+        s.full_left = full_left;
         if exact_new {
             // Partly matched left sides generalise too; counting them needs every side that
             // shares a fact with the previous point, so it is done only for a new pair.
@@ -565,62 +778,81 @@ impl ContextualKernel {
             s.touched_left.clear();
             for f in &previous {
                 for &id in mem.left_by_fact.get(f).into_iter().flatten() {
-                    // Ids beyond the counts were made by the exact pair just now.
-                    if let Some(h) = s.left_hits.get_mut(id as usize) {
-                        if *h == 0 {
-                            s.touched_left.push(id);
-                        }
-                        *h += 1;
+                    let h = &mut s.left_hits[id as usize];
+                    if *h == 0 {
+                        s.touched_left.push(id);
                     }
+                    *h += 1;
                 }
             }
-            s.touched_left.sort_unstable();
-            for &l in &s.touched_left {
-                let side = &mem.data.left[l as usize];
-                let hits = s.left_hits[l as usize] as usize;
-                if hits == side.facts.len() || hits > max_left {
+            // In id order: sorted, or read off the counts when most sides were touched.
+            let dense = s.touched_left.len() * 8 > s.left_hits.len();
+            if !dense {
+                s.touched_left.sort_unstable();
+            }
+            let touched = if dense {
+                s.left_hits.len()
+            } else {
+                s.touched_left.len()
+            };
+            for k in 0..touched {
+                let l = if dense { k } else { s.touched_left[k] as usize };
+                let hits = s.left_hits[l] as usize;
+                let side = &mem.data.left[l];
+                if hits == 0 || hits == side.facts.len() || hits > max_left {
                     continue;
                 }
+                let mut left_cut = None;
                 for &(r, c) in &side.contexts {
                     if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
                         continue;
                     }
                     let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
-                        candidates.push((
-                            intersect(&side.facts, &previous),
-                            intersect(&right.facts, &current),
-                        ));
+                        let (ls, le) =
+                            *left_cut.get_or_insert_with(|| s.cut(&side.facts, &previous));
+                        let (rs, re) = s.right_cut(r, &right.facts, &current);
+                        s.candidates.push([ls, le, rs, re]);
                     }
                 }
             }
         }
 
-        // The best confirmed contexts become facts of the next point.
-        active.sort_unstable_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
+        // The best confirmed contexts become facts of the next point: the most confirmed,
+        // exact before generalised, the oldest first. Only which ones matters (`next` is
+        // sorted), so they are selected rather than sorted.
+        let top = self.params.max_active.min(s.active.len());
+        if top > 0 && top < s.active.len() {
+            s.active
+                .select_nth_unstable_by(top - 1, |a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
+        }
         let mut next = current;
-        next.extend(
-            active
-                .iter()
-                .take(self.params.max_active)
-                .map(|&(_, _, c)| NEURON | c),
-        );
+        next.extend(s.active[..top].iter().map(|&(_, _, c)| NEURON | c));
         next.sort_unstable();
         next.dedup();
 
-        let mut unique: HashSet<(Vec<Fact>, Vec<Fact>)> = HashSet::new();
+        // A context is one pair of sides, so counting distinct candidates is counting
+        // distinct contexts.
         let mut created = 0usize;
-        for cand in candidates {
-            if unique.contains(&cand) {
-                continue;
-            }
-            if mem.context(&cand.0, &cand.1).1 {
+        for &[ls, le, rs, re] in &s.candidates {
+            let left = &s.cut[ls as usize..le as usize];
+            let right = &s.cut[rs as usize..re as usize];
+            let (c, made) = mem.context(left, right);
+            if made {
                 created += 1;
             }
-            unique.insert(cand);
+            s.unique.push(c);
         }
-        if let Some(key) = exact_key {
-            unique.insert(key);
+        s.unique.extend(exact);
+        // Distinct ids, counted with a mark per context rather than a sort.
+        s.marks.resize(mem.data.contexts.len(), 0);
+        let mut distinct = 0usize;
+        for &c in &s.unique {
+            let mark = &mut s.marks[c as usize];
+            if *mark != s.stamp {
+                *mark = s.stamp;
+                distinct += 1;
+            }
         }
         if exact_new {
             created += 1;
@@ -628,12 +860,12 @@ impl ContextualKernel {
         self.previous = next;
 
         let confirmed = if selected > 0 {
-            active.len() as f64 / selected as f64
+            s.active.len() as f64 / selected as f64
         } else {
             0.0
         };
-        let new_share = if exact_new && !unique.is_empty() {
-            created as f64 / unique.len() as f64
+        let new_share = if exact_new && distinct > 0 {
+            created as f64 / distinct as f64
         } else {
             0.0
         };
@@ -644,38 +876,6 @@ impl ContextualKernel {
 /// The highest level inside the range: `2^bits - 1`.
 fn top_level(bits: usize) -> f64 {
     ((1u32 << bits) - 1) as f64
-}
-
-/// Whether every fact of `a` is in `b` (both sorted).
-fn is_subset(a: &[Fact], b: &[Fact]) -> bool {
-    let mut j = 0;
-    for &x in a {
-        while j < b.len() && b[j] < x {
-            j += 1;
-        }
-        if j == b.len() || b[j] != x {
-            return false;
-        }
-        j += 1;
-    }
-    true
-}
-
-/// Sorted intersection of two sorted fact sets.
-fn intersect(a: &[Fact], b: &[Fact]) -> Vec<Fact> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 crate::detector::plain_set_arg!(Contextual);

@@ -222,6 +222,8 @@ struct Memory {
     left_by_fact: FxMap<Fact, Vec<u32>>,
     /// Left sides by their largest fact.
     left_by_anchor: FxMap<Fact, Vec<u32>>,
+    /// Per left side: the [`signature`] of its facts.
+    left_sigs: Vec<u64>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
 }
 
@@ -243,6 +245,7 @@ impl From<MemoryData> for Memory {
             right_ids: SideIndex::default(),
             left_by_fact: FxMap::default(),
             left_by_anchor: FxMap::default(),
+            left_sigs: Vec::new(),
             right_by_fact: FxMap::default(),
         };
         for side in data.left {
@@ -299,8 +302,11 @@ impl Memory {
         for &f in facts {
             by_fact.entry(f).or_default().push(id);
         }
-        if left && let Some(&anchor) = facts.last() {
-            self.left_by_anchor.entry(anchor).or_default().push(id);
+        if left {
+            if let Some(&anchor) = facts.last() {
+                self.left_by_anchor.entry(anchor).or_default().push(id);
+            }
+            self.left_sigs.push(signature(facts));
         }
         id
     }
@@ -327,6 +333,14 @@ impl Memory {
         self.data.left[l as usize].contexts.push((r, c));
         (c, true)
     }
+}
+
+/// One bit per fact (of 64, by a multiplicative hash): a set of facts can only be a subset
+/// of another if its signature is.
+fn signature(facts: &[Fact]) -> u64 {
+    facts
+        .iter()
+        .fold(0, |sig, &f| sig | 1 << (f.wrapping_mul(0x9e37_79b1) >> 26))
 }
 
 /// A map with [`FxHasher`]: its keys are facts, which no outsider chooses.
@@ -488,6 +502,7 @@ struct Scratch {
     marks: Vec<u32>,
     /// Per context: the stamp of the last point whose previous point it was a fact of.
     held: Vec<u32>,
+    /// The best confirmed contexts of this point, best first: (times confirmed, exact, id).
     active: Vec<(u32, bool, u32)>,
 }
 
@@ -706,11 +721,15 @@ impl ContextualKernel {
                 previous[..value_facts].contains(&f)
             }
         };
+        let previous_sig = signature(&previous);
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
         for f in &previous {
             for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
-                if mem.data.left[id as usize].facts.iter().all(|&f| held(f)) {
+                // The signature rules most sides out without reading their facts.
+                if mem.left_sigs[id as usize] & !previous_sig == 0
+                    && mem.data.left[id as usize].facts.iter().all(|&f| held(f))
+                {
                     full_left.push(id);
                 }
             }
@@ -734,7 +753,8 @@ impl ContextualKernel {
         // Candidates are only gathered here and made below, in this order: making them now
         // would add contexts to the sides being read.
         let max_left = self.params.max_left;
-        let mut selected = 0usize;
+        let max_active = self.params.max_active;
+        let (mut selected, mut confirmed) = (0usize, 0usize);
         // What follows depends on the order of these sides only through the candidates, which
         // a new pair alone makes: the confirmed contexts are sorted on their own below.
         if exact_new {
@@ -753,7 +773,19 @@ impl ContextualKernel {
                 selected += 1;
                 if right_hits == right.facts.len() {
                     ctx.count += 1;
-                    s.active.push((ctx.count, ctx.exact, c));
+                    confirmed += 1;
+                    // Only the best `max_active` are kept, best first: which ones matters,
+                    // not how the others rank.
+                    let entry = (ctx.count, ctx.exact, c);
+                    if s.active.len() < max_active
+                        || s.active
+                            .last()
+                            .is_some_and(|last| ranks_before(&entry, last))
+                    {
+                        let at = s.active.partition_point(|e| ranks_before(e, &entry));
+                        s.active.insert(at, entry);
+                        s.active.truncate(max_active);
+                    }
                 } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
@@ -818,16 +850,9 @@ impl ContextualKernel {
             }
         }
 
-        // The best confirmed contexts become facts of the next point: the most confirmed,
-        // exact before generalised, the oldest first. Only which ones matters (`next` is
-        // sorted), so they are selected rather than sorted.
-        let top = self.params.max_active.min(s.active.len());
-        if top > 0 && top < s.active.len() {
-            s.active
-                .select_nth_unstable_by(top - 1, |a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
-        }
+        // The best confirmed contexts become facts of the next point.
         let mut next = current;
-        next.extend(s.active[..top].iter().map(|&(_, _, c)| NEURON | c));
+        next.extend(s.active.iter().map(|&(_, _, c)| NEURON | c));
         next.sort_unstable();
         next.dedup();
 
@@ -860,7 +885,7 @@ impl ContextualKernel {
         self.previous = next;
 
         let confirmed = if selected > 0 {
-            s.active.len() as f64 / selected as f64
+            confirmed as f64 / selected as f64
         } else {
             0.0
         };
@@ -871,6 +896,12 @@ impl ContextualKernel {
         };
         (1.0 - confirmed + new_share) / 2.0
     }
+}
+
+/// Whether confirmed context `a` ranks before `b` among those carried to the next point:
+/// the more often confirmed, then an exact one, then the older (smaller id).
+fn ranks_before(a: &(u32, bool, u32), b: &(u32, bool, u32)) -> bool {
+    (a.0, a.1, b.2) > (b.0, b.1, a.2)
 }
 
 /// The highest level inside the range: `2^bits - 1`.

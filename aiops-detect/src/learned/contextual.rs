@@ -29,9 +29,11 @@
 //! scored.
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
-//! `replay` points (a metric's old habits are the ones worth forgetting). Cost per point is
-//! proportional to the contexts selected by the previous point, and, when a point makes a new
-//! context, to the contexts sharing a fact with it.
+//! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
+//! about 125-175 bytes (its sides' facts and their indexes by fact), so the default capacity
+//! bounds a state at a few MB. Cost per point is proportional to the contexts selected by the
+//! previous point, and, when a point makes a new context, to the contexts sharing a fact with
+//! it.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -313,24 +315,23 @@ impl Memory {
 
     /// The context (left, right) and whether it was made just now.
     fn context(&mut self, left: &[Fact], right: &[Fact]) -> (u32, bool) {
-        let known_left = self.left_ids.get(&self.data.left, left);
-        let known_right = self.right_ids.get(&self.data.right, right);
-        if let (Some(l), Some(r)) = (known_left, known_right)
-            && let Some(&(_, c)) = self.data.left[l as usize]
-                .contexts
-                .iter()
-                .find(|(rr, _)| *rr == r)
-        {
+        let l = self.side_id(true, left);
+        let r = self.side_id(false, right);
+        self.pair(l, r)
+    }
+
+    /// The context of left side `l` and right side `r`, and whether it was made just now.
+    fn pair(&mut self, l: u32, r: u32) -> (u32, bool) {
+        let contexts = &mut self.data.left[l as usize].contexts;
+        if let Some(&(_, c)) = contexts.iter().find(|(rr, _)| *rr == r) {
             return (c, false);
         }
-        let l = known_left.unwrap_or_else(|| self.side_id(true, left));
-        let r = known_right.unwrap_or_else(|| self.side_id(false, right));
         let c = self.data.contexts.len() as u32;
+        contexts.push((r, c));
         self.data.contexts.push(Context {
             count: 0,
             exact: false,
         });
-        self.data.left[l as usize].contexts.push((r, c));
         (c, true)
     }
 }
@@ -496,6 +497,8 @@ struct Scratch {
     /// valid when its first number is `stamp`.
     right_cut: Vec<[u32; 3]>,
     stamp: u32,
+    /// Right sides of this point's candidates by their range in `cut`.
+    right_ids: Vec<([u32; 2], u32)>,
     /// The contexts this point made or met as candidates, and its exact pair.
     unique: Vec<u32>,
     /// Per context: the stamp of the last point that counted it in `unique`.
@@ -858,11 +861,26 @@ impl ContextualKernel {
 
         // A context is one pair of sides, so counting distinct candidates is counting
         // distinct contexts.
+        // The candidates of one side come together and share its cut, and right cuts are
+        // shared per right side: their side ids are looked up once.
         let mut created = 0usize;
+        let mut left_id: Option<([u32; 2], u32)> = None;
+        s.right_ids.clear();
         for &[ls, le, rs, re] in &s.candidates {
-            let left = &s.cut[ls as usize..le as usize];
-            let right = &s.cut[rs as usize..re as usize];
-            let (c, made) = mem.context(left, right);
+            let l = match left_id {
+                Some((range, l)) if range == [ls, le] => l,
+                _ => mem.side_id(true, &s.cut[ls as usize..le as usize]),
+            };
+            left_id = Some(([ls, le], l));
+            let r = match s.right_ids.iter().find(|(range, _)| *range == [rs, re]) {
+                Some(&(_, r)) => r,
+                None => {
+                    let r = mem.side_id(false, &s.cut[rs as usize..re as usize]);
+                    s.right_ids.push(([rs, re], r));
+                    r
+                }
+            };
+            let (c, made) = mem.pair(l, r);
             if made {
                 created += 1;
             }

@@ -19,8 +19,11 @@
 //! young series is not left silent. Its state is dropped when the warm-up ends.
 //!
 //! `expected`, `lower` and `upper` come from a rolling z-score over `window` points, for
-//! display. Cost: proportional to the contexts learned (bounded by their capacity); about
-//! 1 µs per point on typical metrics.
+//! display. Cost: the contextual memory's, which grows with the contexts a point selects
+//! (bounded by their capacity): about 3 µs per point past the warm-up on a noisy daily cycle
+//! and 1 µs on a random walk, but 20-30 µs in the first 1,000 points of a noisy series, while
+//! almost every pair is new. State: about 0.3-0.6 MB after 100,000 points, 125-175 bytes a
+//! context, so a few MB at most (BENCHMARKS.md, 2026-12-07).
 
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};

@@ -30,10 +30,9 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 125-175 bytes (its sides' facts and their indexes by fact), so the default capacity
-//! bounds a state at a few MB. Cost per point is proportional to the contexts selected by the
-//! previous point, and, when a point makes a new context, to the contexts sharing a fact with
-//! it.
+//! about 100-150 bytes (mostly the facts of its left side), so the default capacity bounds a
+//! state at a few MB. Cost per point is proportional to the contexts selected by the previous
+//! point, and, when a point makes a new context, to the left sides holding an exact context.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -221,11 +220,12 @@ struct Memory {
     data: MemoryData,
     left_ids: SideIndex,
     right_ids: SideIndex,
-    left_by_fact: FxMap<Fact, Vec<u32>>,
     /// Left sides by their largest fact.
     left_by_anchor: FxMap<Fact, Vec<u32>>,
     /// Per left side: the [`signature`] of its facts.
     left_sigs: Vec<u64>,
+    /// Per left side: whether one of its contexts is exact (only those generalise).
+    left_exact: Vec<bool>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
 }
 
@@ -245,14 +245,18 @@ impl From<MemoryData> for Memory {
             },
             left_ids: SideIndex::default(),
             right_ids: SideIndex::default(),
-            left_by_fact: FxMap::default(),
             left_by_anchor: FxMap::default(),
             left_sigs: Vec::new(),
+            left_exact: Vec::new(),
             right_by_fact: FxMap::default(),
         };
         for side in data.left {
-            let id = m.side_id(true, &side.facts);
-            m.data.left[id as usize].contexts = side.contexts;
+            let id = m.side_id(true, &side.facts) as usize;
+            m.left_exact[id] = side
+                .contexts
+                .iter()
+                .any(|&(_, c)| m.data.contexts.get(c as usize).is_some_and(|c| c.exact));
+            m.data.left[id].contexts = side.contexts;
         }
         for side in data.right {
             m.side_id(false, &side.facts);
@@ -279,18 +283,10 @@ impl Memory {
 
     /// The id of the side with these facts, made if new.
     fn side_id(&mut self, left: bool, facts: &[Fact]) -> u32 {
-        let (ids, by_fact, sides) = if left {
-            (
-                &mut self.left_ids,
-                &mut self.left_by_fact,
-                &mut self.data.left,
-            )
+        let (ids, sides) = if left {
+            (&mut self.left_ids, &mut self.data.left)
         } else {
-            (
-                &mut self.right_ids,
-                &mut self.right_by_fact,
-                &mut self.data.right,
-            )
+            (&mut self.right_ids, &mut self.data.right)
         };
         if let Some(id) = ids.get(sides, facts) {
             return id;
@@ -301,23 +297,18 @@ impl Memory {
             contexts: Vec::new(),
         });
         ids.insert(sides, id);
-        for &f in facts {
-            by_fact.entry(f).or_default().push(id);
-        }
         if left {
             if let Some(&anchor) = facts.last() {
                 self.left_by_anchor.entry(anchor).or_default().push(id);
             }
             self.left_sigs.push(signature(facts));
+            self.left_exact.push(false);
+        } else {
+            for &f in facts {
+                self.right_by_fact.entry(f).or_default().push(id);
+            }
         }
         id
-    }
-
-    /// The context (left, right) and whether it was made just now.
-    fn context(&mut self, left: &[Fact], right: &[Fact]) -> (u32, bool) {
-        let l = self.side_id(true, left);
-        let r = self.side_id(false, right);
-        self.pair(l, r)
     }
 
     /// The context of left side `l` and right side `r`, and whether it was made just now.
@@ -484,10 +475,8 @@ pub struct ContextualKernel {
 /// Per-point working space, kept to avoid allocating at every point.
 #[derive(Debug, Clone, Default)]
 struct Scratch {
-    left_hits: Vec<u32>,
     right_hits: Vec<u32>,
     full_left: Vec<u32>,
-    touched_left: Vec<u32>,
     touched_right: Vec<u32>,
     /// The sides of this point's candidate contexts, end to end.
     cut: Vec<Fact>,
@@ -717,13 +706,7 @@ impl ContextualKernel {
         for &f in &previous[value_facts..] {
             s.held[(f ^ NEURON) as usize] = s.stamp;
         }
-        let held = |f: Fact| {
-            if f >= NEURON {
-                s.held.get((f ^ NEURON) as usize) == Some(&s.stamp)
-            } else {
-                previous[..value_facts].contains(&f)
-            }
-        };
+        let held = |f: Fact| holds(&s.held, s.stamp, &previous[..value_facts], f);
         let previous_sig = signature(&previous);
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
@@ -744,8 +727,11 @@ impl ContextualKernel {
         let mut exact_id = None;
         let mut exact = None;
         if !previous.is_empty() {
-            let (c, created) = mem.context(&previous, &current);
+            let l = mem.side_id(true, &previous);
+            let r = mem.side_id(false, &current);
+            let (c, created) = mem.pair(l, r);
             mem.data.contexts[c as usize].exact = true;
+            mem.left_exact[l as usize] = true;
             exact_new = created;
             if created {
                 exact_id = Some(c);
@@ -804,36 +790,23 @@ impl ContextualKernel {
         }
         s.full_left = full_left;
         if exact_new {
-            // Partly matched left sides generalise too; counting them needs every side that
-            // shares a fact with the previous point, so it is done only for a new pair.
-            s.left_hits.resize(mem.data.left.len(), 0);
-            for &id in &s.touched_left {
-                s.left_hits[id as usize] = 0;
-            }
-            s.touched_left.clear();
-            for f in &previous {
-                for &id in mem.left_by_fact.get(f).into_iter().flatten() {
-                    let h = &mut s.left_hits[id as usize];
-                    if *h == 0 {
-                        s.touched_left.push(id);
-                    }
-                    *h += 1;
+            // Partly matched left sides generalise too, through their exact contexts: every
+            // side holding one is counted against the previous point, so this is done only
+            // for a new pair.
+            for l in 0..mem.data.left.len() {
+                if !mem.left_exact[l] {
+                    continue;
                 }
-            }
-            // In id order: sorted, or read off the counts when most sides were touched.
-            let dense = s.touched_left.len() * 8 > s.left_hits.len();
-            if !dense {
-                s.touched_left.sort_unstable();
-            }
-            let touched = if dense {
-                s.left_hits.len()
-            } else {
-                s.touched_left.len()
-            };
-            for k in 0..touched {
-                let l = if dense { k } else { s.touched_left[k] as usize };
-                let hits = s.left_hits[l] as usize;
                 let side = &mem.data.left[l];
+                let mut hits = 0;
+                for &f in &side.facts {
+                    if holds(&s.held, s.stamp, &previous[..value_facts], f) {
+                        hits += 1;
+                        if hits > max_left {
+                            break;
+                        }
+                    }
+                }
                 if hits == 0 || hits == side.facts.len() || hits > max_left {
                     continue;
                 }
@@ -913,6 +886,16 @@ impl ContextualKernel {
             0.0
         };
         (1.0 - confirmed + new_share) / 2.0
+    }
+}
+
+/// Whether fact `f` held at the previous point, given the stamps of the contexts that did
+/// (`held`, this point's `stamp`) and its value facts.
+fn holds(held: &[u32], stamp: u32, values: &[Fact], f: Fact) -> bool {
+    if f >= NEURON {
+        held.get((f ^ NEURON) as usize) == Some(&stamp)
+    } else {
+        values.contains(&f)
     }
 }
 

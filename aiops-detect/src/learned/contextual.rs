@@ -30,8 +30,8 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 100-150 bytes (mostly the facts of its left side), so the default capacity bounds a
-//! state at a few MB. Cost per point is proportional to the contexts selected by the previous
+//! about 100-130 bytes (mostly the facts of its left side), so the default capacity bounds a
+//! state near 2-2.5 MB. Cost per point is proportional to the contexts selected by the previous
 //! point, and, when a point makes a new context, to the left sides holding an exact context.
 
 use std::collections::{HashMap, VecDeque};
@@ -379,7 +379,8 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        // The multiply leaves the low bits poor; the table takes the high ones.
+        // No final mix: the keys are distinct small integers, whose products spread over the
+        // low bits (hashbrown's bucket) and the top ones (its tag) alike.
         self.0
     }
 }
@@ -485,6 +486,7 @@ struct Scratch {
     /// Per right side: the range of `cut` holding its facts shared with the current point,
     /// valid when its first number is `stamp`.
     right_cut: Vec<[u32; 3]>,
+    /// The number of this point for the stamps (it wraps, and is never 0).
     stamp: u32,
     /// Right sides of this point's candidates by their range in `cut`.
     right_ids: Vec<([u32; 2], u32)>,

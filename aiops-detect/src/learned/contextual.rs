@@ -29,11 +29,13 @@
 //! scored.
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
-//! `replay` points (a metric's old habits are the ones worth forgetting). Cost per point is
-//! proportional to the contexts selected by the previous point, and, when a point makes a new
-//! context, to the contexts sharing a fact with it.
+//! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
+//! about 100-130 bytes (mostly the facts of its left side), so the default capacity bounds a
+//! state near 2-2.5 MB. Cost per point is proportional to the contexts selected by the previous
+//! point, and, when a point makes a new context, to the left sides holding an exact context.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};
@@ -210,17 +212,27 @@ struct MemoryData {
     contexts: Vec<Context>,
 }
 
-/// Contexts and the indexes that find them by fact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Contexts and the indexes that find them by fact. The indexes are derived from the data
+/// (rebuilt on restore), so two memories are equal when their data are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "MemoryData", into = "MemoryData")]
 struct Memory {
     data: MemoryData,
-    left_ids: HashMap<Vec<Fact>, u32>,
-    right_ids: HashMap<Vec<Fact>, u32>,
-    left_by_fact: HashMap<Fact, Vec<u32>>,
+    left_ids: SideIndex,
+    right_ids: SideIndex,
     /// Left sides by their largest fact.
-    left_by_anchor: HashMap<Fact, Vec<u32>>,
-    right_by_fact: HashMap<Fact, Vec<u32>>,
+    left_by_anchor: FxMap<Fact, Vec<u32>>,
+    /// Per left side: the [`signature`] of its facts.
+    left_sigs: Vec<u64>,
+    /// Per left side: whether one of its contexts is exact (only those generalise).
+    left_exact: Vec<bool>,
+    right_by_fact: FxMap<Fact, Vec<u32>>,
+}
+
+impl PartialEq for Memory {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+    }
 }
 
 impl From<MemoryData> for Memory {
@@ -231,15 +243,20 @@ impl From<MemoryData> for Memory {
                 right: Vec::new(),
                 contexts: data.contexts,
             },
-            left_ids: HashMap::new(),
-            right_ids: HashMap::new(),
-            left_by_fact: HashMap::new(),
-            left_by_anchor: HashMap::new(),
-            right_by_fact: HashMap::new(),
+            left_ids: SideIndex::default(),
+            right_ids: SideIndex::default(),
+            left_by_anchor: FxMap::default(),
+            left_sigs: Vec::new(),
+            left_exact: Vec::new(),
+            right_by_fact: FxMap::default(),
         };
         for side in data.left {
-            let id = m.side_id(true, &side.facts);
-            m.data.left[id as usize].contexts = side.contexts;
+            let id = m.side_id(true, &side.facts) as usize;
+            m.left_exact[id] = side
+                .contexts
+                .iter()
+                .any(|&(_, c)| m.data.contexts.get(c as usize).is_some_and(|c| c.exact));
+            m.data.left[id].contexts = side.contexts;
         }
         for side in data.right {
             m.side_id(false, &side.facts);
@@ -266,20 +283,12 @@ impl Memory {
 
     /// The id of the side with these facts, made if new.
     fn side_id(&mut self, left: bool, facts: &[Fact]) -> u32 {
-        let (ids, by_fact, sides) = if left {
-            (
-                &mut self.left_ids,
-                &mut self.left_by_fact,
-                &mut self.data.left,
-            )
+        let (ids, sides) = if left {
+            (&mut self.left_ids, &mut self.data.left)
         } else {
-            (
-                &mut self.right_ids,
-                &mut self.right_by_fact,
-                &mut self.data.right,
-            )
+            (&mut self.right_ids, &mut self.data.right)
         };
-        if let Some(&id) = ids.get(facts) {
+        if let Some(id) = ids.get(sides, facts) {
             return id;
         }
         let id = sides.len() as u32;
@@ -287,37 +296,159 @@ impl Memory {
             facts: facts.to_vec(),
             contexts: Vec::new(),
         });
-        ids.insert(facts.to_vec(), id);
-        for &f in facts {
-            by_fact.entry(f).or_default().push(id);
-        }
-        if left && let Some(&anchor) = facts.last() {
-            self.left_by_anchor.entry(anchor).or_default().push(id);
+        ids.insert(sides, id);
+        if left {
+            if let Some(&anchor) = facts.last() {
+                self.left_by_anchor.entry(anchor).or_default().push(id);
+            }
+            self.left_sigs.push(signature(facts));
+            self.left_exact.push(false);
+        } else {
+            for &f in facts {
+                self.right_by_fact.entry(f).or_default().push(id);
+            }
         }
         id
     }
 
-    /// The context (left, right) and whether it was made just now.
-    fn context(&mut self, left: &[Fact], right: &[Fact]) -> (u32, bool) {
-        let known_left = self.left_ids.get(left).copied();
-        let known_right = self.right_ids.get(right).copied();
-        if let (Some(l), Some(r)) = (known_left, known_right)
-            && let Some(&(_, c)) = self.data.left[l as usize]
-                .contexts
-                .iter()
-                .find(|(rr, _)| *rr == r)
-        {
+    /// The context of left side `l` and right side `r`, and whether it was made just now.
+    fn pair(&mut self, l: u32, r: u32) -> (u32, bool) {
+        let contexts = &mut self.data.left[l as usize].contexts;
+        if let Some(&(_, c)) = contexts.iter().find(|(rr, _)| *rr == r) {
             return (c, false);
         }
-        let l = self.side_id(true, left);
-        let r = self.side_id(false, right);
         let c = self.data.contexts.len() as u32;
+        contexts.push((r, c));
         self.data.contexts.push(Context {
             count: 0,
             exact: false,
         });
-        self.data.left[l as usize].contexts.push((r, c));
         (c, true)
+    }
+}
+
+/// One bit per fact (of 64, by a multiplicative hash): a set of facts can only be a subset
+/// of another if its signature is.
+fn signature(facts: &[Fact]) -> u64 {
+    facts
+        .iter()
+        .fold(0, |sig, &f| sig | 1 << (f.wrapping_mul(0x9e37_79b1) >> 26))
+}
+
+/// A map with [`FxHasher`]: its keys are facts, which no outsider chooses.
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+
+/// The multiply-and-rotate hash of the Rust compiler (FxHash). Keys here are facts and short
+/// runs of them, for which SipHash's defence against chosen keys buys nothing and costs most
+/// of a lookup.
+#[derive(Debug, Clone, Copy, Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    const K: u64 = 0xf135_7aea_2e62_a9c5;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(26) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // No final mix: the keys are distinct small integers, whose products spread over the
+        // low bits (hashbrown's bucket) and the top ones (its tag) alike.
+        self.0
+    }
+}
+
+/// Side ids by their facts: an open-addressing table of ids whose keys are the sides' own
+/// facts, so that no set of facts is stored twice.
+#[derive(Debug, Clone, Default)]
+struct SideIndex {
+    /// Side ids, `u32::MAX` where empty; the length is a power of two (or zero).
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl SideIndex {
+    const EMPTY: u32 = u32::MAX;
+
+    /// The first slot to probe for these facts, in a table of `2^bits` slots.
+    fn home(facts: &[Fact], bits: u32) -> usize {
+        let mut h = FxHasher::default();
+        for &f in facts {
+            h.add(f as u64);
+        }
+        h.add(facts.len() as u64);
+        (h.0 >> (64 - bits)) as usize
+    }
+
+    /// The id of the side with these facts, if there is one.
+    fn get(&self, sides: &[Side], facts: &[Fact]) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(facts, self.slots.len().trailing_zeros());
+        loop {
+            let id = self.slots[i];
+            if id == Self::EMPTY {
+                return None;
+            }
+            if sides[id as usize].facts == facts {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Files side `id` (whose facts are in no other side).
+    fn insert(&mut self, sides: &[Side], id: u32) {
+        if (self.len + 1) * 8 > self.slots.len() * 7 {
+            let mut bigger = SideIndex {
+                slots: vec![Self::EMPTY; (self.slots.len() * 2).max(16)],
+                len: 0,
+            };
+            for &old in self.slots.iter().filter(|&&s| s != Self::EMPTY) {
+                bigger.place(sides, old);
+            }
+            *self = bigger;
+        }
+        self.place(sides, id);
+    }
+
+    fn place(&mut self, sides: &[Side], id: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = Self::home(&sides[id as usize].facts, self.slots.len().trailing_zeros());
+        while self.slots[i] != Self::EMPTY {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = id;
+        self.len += 1;
     }
 }
 
@@ -345,11 +476,63 @@ pub struct ContextualKernel {
 /// Per-point working space, kept to avoid allocating at every point.
 #[derive(Debug, Clone, Default)]
 struct Scratch {
-    left_hits: Vec<u32>,
     right_hits: Vec<u32>,
     full_left: Vec<u32>,
-    touched_left: Vec<u32>,
     touched_right: Vec<u32>,
+    /// The sides of this point's candidate contexts, end to end.
+    cut: Vec<Fact>,
+    /// Candidate contexts: their left and right sides as ranges of `cut`.
+    candidates: Vec<[u32; 4]>,
+    /// Per right side: the range of `cut` holding its facts shared with the current point,
+    /// valid when its first number is `stamp`.
+    right_cut: Vec<[u32; 3]>,
+    /// The number of this point for the stamps (it wraps, and is never 0).
+    stamp: u32,
+    /// Right sides of this point's candidates by their range in `cut`.
+    right_ids: Vec<([u32; 2], u32)>,
+    /// The contexts this point made or met as candidates, and its exact pair.
+    unique: Vec<u32>,
+    /// Per context: the stamp of the last point that counted it in `unique`.
+    marks: Vec<u32>,
+    /// Per context: the stamp of the last point whose previous point it was a fact of.
+    held: Vec<u32>,
+    /// The best confirmed contexts of this point, best first: (times confirmed, exact, id).
+    active: Vec<(u32, bool, u32)>,
+}
+
+impl Scratch {
+    /// Appends the sorted intersection of `a` and `b` to `cut`; its range.
+    fn cut(&mut self, a: &[Fact], b: &[Fact]) -> (u32, u32) {
+        let start = self.cut.len() as u32;
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            match a[i].cmp(&b[j]) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    self.cut.push(a[i]);
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        (start, self.cut.len() as u32)
+    }
+
+    /// The range of `cut` holding the facts of right side `r` shared with `current`.
+    fn right_cut(&mut self, r: u32, facts: &[Fact], current: &[Fact]) -> (u32, u32) {
+        let r = r as usize;
+        if r >= self.right_cut.len() {
+            self.right_cut.resize(r + 1, [0; 3]);
+        }
+        let [stamp, start, end] = self.right_cut[r];
+        if stamp == self.stamp {
+            return (start, end);
+        }
+        let (start, end) = self.cut(facts, current);
+        self.right_cut[r] = [self.stamp, start, end];
+        (start, end)
+    }
 }
 
 impl PartialEq for Scratch {
@@ -488,6 +671,17 @@ impl ContextualKernel {
         let previous = std::mem::take(&mut self.previous);
         let mem = &mut self.memory;
         let s = &mut self.scratch;
+        s.cut.clear();
+        s.candidates.clear();
+        s.unique.clear();
+        s.active.clear();
+        // Stamps tell this point's cached right cuts from older ones; 0 is never current.
+        s.stamp = s.stamp.wrapping_add(1).max(1);
+        if s.stamp == 1 {
+            s.right_cut.clear();
+            s.marks.clear();
+            s.held.clear();
+        }
 
         // Which right sides hold now (there are few: subsets of the levels' facts).
         s.right_hits.resize(mem.data.right.len(), 0);
@@ -507,36 +701,59 @@ impl ContextualKernel {
         // largest fact (the most specific: a context id when it has one), so only sides whose
         // anchor held are checked, instead of every side sharing any fact; this keeps the
         // cost per point near the number of selected contexts, not of all contexts.
-        s.full_left.clear();
+        // Membership in the previous point: a mark per context for its context facts (most of
+        // them), a scan of its few value facts (which sort first) for the others.
+        let value_facts = previous.partition_point(|&f| f < NEURON);
+        s.held.resize(mem.data.contexts.len(), 0);
+        for &f in &previous[value_facts..] {
+            s.held[(f ^ NEURON) as usize] = s.stamp;
+        }
+        let held = |f: Fact| holds(&s.held, s.stamp, &previous[..value_facts], f);
+        let previous_sig = signature(&previous);
+        let mut full_left = std::mem::take(&mut s.full_left);
+        full_left.clear();
         for f in &previous {
             for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
-                if is_subset(&mem.data.left[id as usize].facts, &previous) {
-                    s.full_left.push(id);
+                // The signature rules most sides out without reading their facts.
+                if mem.left_sigs[id as usize] & !previous_sig == 0
+                    && mem.data.left[id as usize].facts.iter().all(|&f| held(f))
+                {
+                    full_left.push(id);
                 }
             }
         }
-        s.full_left.sort_unstable();
-        // Sides made below are not in these lists: they did not exist at the previous point.
+        // Sides made below are not in this list: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
         let mut exact_new = false;
         let mut exact_id = None;
-        let mut exact_key = None;
+        let mut exact = None;
         if !previous.is_empty() {
-            let (c, created) = mem.context(&previous, &current);
+            let l = mem.side_id(true, &previous);
+            let r = mem.side_id(false, &current);
+            let (c, created) = mem.pair(l, r);
             mem.data.contexts[c as usize].exact = true;
+            mem.left_exact[l as usize] = true;
             exact_new = created;
             if created {
                 exact_id = Some(c);
             }
-            exact_key = Some((previous.clone(), current.clone()));
+            exact = Some(c);
         }
 
+        // Candidates are only gathered here and made below, in this order: making them now
+        // would add contexts to the sides being read.
         let max_left = self.params.max_left;
-        let (mut selected, mut active) = (0usize, Vec::new());
-        let mut candidates: Vec<(Vec<Fact>, Vec<Fact>)> = Vec::new();
-        for &l in &s.full_left {
+        let max_active = self.params.max_active;
+        let (mut selected, mut confirmed) = (0usize, 0usize);
+        // What follows depends on the order of these sides only through the candidates, which
+        // a new pair alone makes: the confirmed contexts are sorted on their own below.
+        if exact_new {
+            full_left.sort_unstable();
+        }
+        for &l in &full_left {
             let side = &mem.data.left[l as usize];
+            let mut left_cut = None;
             for &(r, c) in &side.contexts {
                 if Some(c) == exact_id {
                     continue;
@@ -547,80 +764,113 @@ impl ContextualKernel {
                 selected += 1;
                 if right_hits == right.facts.len() {
                     ctx.count += 1;
-                    active.push((ctx.count, ctx.exact, c));
+                    confirmed += 1;
+                    // Only the best `max_active` are kept, best first: which ones matters,
+                    // not how the others rank.
+                    let entry = (ctx.count, ctx.exact, c);
+                    if s.active.len() < max_active
+                        || s.active
+                            .last()
+                            .is_some_and(|last| ranks_before(&entry, last))
+                    {
+                        let at = s.active.partition_point(|e| ranks_before(e, &entry));
+                        s.active.insert(at, entry);
+                        s.active.truncate(max_active);
+                    }
                 } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
-                    candidates.push((side.facts.clone(), intersect(&right.facts, &current)));
+                    let (ls, le) = *left_cut.get_or_insert_with(|| {
+                        let start = s.cut.len() as u32;
+                        s.cut.extend_from_slice(&side.facts);
+                        (start, s.cut.len() as u32)
+                    });
+                    let (rs, re) = s.right_cut(r, &right.facts, &current);
+                    s.candidates.push([ls, le, rs, re]);
                 }
             }
         }
+        s.full_left = full_left;
         if exact_new {
-            // Partly matched left sides generalise too; counting them needs every side that
-            // shares a fact with the previous point, so it is done only for a new pair.
-            s.left_hits.resize(mem.data.left.len(), 0);
-            for &id in &s.touched_left {
-                s.left_hits[id as usize] = 0;
-            }
-            s.touched_left.clear();
-            for f in &previous {
-                for &id in mem.left_by_fact.get(f).into_iter().flatten() {
-                    // Ids beyond the counts were made by the exact pair just now.
-                    if let Some(h) = s.left_hits.get_mut(id as usize) {
-                        if *h == 0 {
-                            s.touched_left.push(id);
-                        }
-                        *h += 1;
-                    }
-                }
-            }
-            s.touched_left.sort_unstable();
-            for &l in &s.touched_left {
-                let side = &mem.data.left[l as usize];
-                let hits = s.left_hits[l as usize] as usize;
-                if hits == side.facts.len() || hits > max_left {
+            // Partly matched left sides generalise too, through their exact contexts: every
+            // side holding one is counted against the previous point, so this is done only
+            // for a new pair.
+            for l in 0..mem.data.left.len() {
+                if !mem.left_exact[l] {
                     continue;
                 }
+                let side = &mem.data.left[l];
+                let mut hits = 0;
+                for &f in &side.facts {
+                    if holds(&s.held, s.stamp, &previous[..value_facts], f) {
+                        hits += 1;
+                        if hits > max_left {
+                            break;
+                        }
+                    }
+                }
+                if hits == 0 || hits == side.facts.len() || hits > max_left {
+                    continue;
+                }
+                let mut left_cut = None;
                 for &(r, c) in &side.contexts {
                     if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
                         continue;
                     }
                     let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
-                        candidates.push((
-                            intersect(&side.facts, &previous),
-                            intersect(&right.facts, &current),
-                        ));
+                        let (ls, le) =
+                            *left_cut.get_or_insert_with(|| s.cut(&side.facts, &previous));
+                        let (rs, re) = s.right_cut(r, &right.facts, &current);
+                        s.candidates.push([ls, le, rs, re]);
                     }
                 }
             }
         }
 
         // The best confirmed contexts become facts of the next point.
-        active.sort_unstable_by(|a, b| (b.0, b.1, a.2).cmp(&(a.0, a.1, b.2)));
         let mut next = current;
-        next.extend(
-            active
-                .iter()
-                .take(self.params.max_active)
-                .map(|&(_, _, c)| NEURON | c),
-        );
+        next.extend(s.active.iter().map(|&(_, _, c)| NEURON | c));
         next.sort_unstable();
         next.dedup();
 
-        let mut unique: HashSet<(Vec<Fact>, Vec<Fact>)> = HashSet::new();
+        // A context is one pair of sides, so counting distinct candidates is counting
+        // distinct contexts.
+        // The candidates of one side come together and share its cut, and right cuts are
+        // shared per right side: their side ids are looked up once.
         let mut created = 0usize;
-        for cand in candidates {
-            if unique.contains(&cand) {
-                continue;
-            }
-            if mem.context(&cand.0, &cand.1).1 {
+        let mut left_id: Option<([u32; 2], u32)> = None;
+        s.right_ids.clear();
+        for &[ls, le, rs, re] in &s.candidates {
+            let l = match left_id {
+                Some((range, l)) if range == [ls, le] => l,
+                _ => mem.side_id(true, &s.cut[ls as usize..le as usize]),
+            };
+            left_id = Some(([ls, le], l));
+            let r = match s.right_ids.iter().find(|(range, _)| *range == [rs, re]) {
+                Some(&(_, r)) => r,
+                None => {
+                    let r = mem.side_id(false, &s.cut[rs as usize..re as usize]);
+                    s.right_ids.push(([rs, re], r));
+                    r
+                }
+            };
+            let (c, made) = mem.pair(l, r);
+            if made {
                 created += 1;
             }
-            unique.insert(cand);
+            s.unique.push(c);
         }
-        if let Some(key) = exact_key {
-            unique.insert(key);
+        s.unique.extend(exact);
+        // Distinct ids, counted with a mark per context rather than a sort.
+        s.marks.resize(mem.data.contexts.len(), 0);
+        let mut distinct = 0usize;
+        for &c in &s.unique {
+            let mark = &mut s.marks[c as usize];
+            if *mark != s.stamp {
+                *mark = s.stamp;
+                distinct += 1;
+            }
         }
         if exact_new {
             created += 1;
@@ -628,12 +878,12 @@ impl ContextualKernel {
         self.previous = next;
 
         let confirmed = if selected > 0 {
-            active.len() as f64 / selected as f64
+            confirmed as f64 / selected as f64
         } else {
             0.0
         };
-        let new_share = if exact_new && !unique.is_empty() {
-            created as f64 / unique.len() as f64
+        let new_share = if exact_new && distinct > 0 {
+            created as f64 / distinct as f64
         } else {
             0.0
         };
@@ -641,41 +891,25 @@ impl ContextualKernel {
     }
 }
 
+/// Whether fact `f` held at the previous point, given the stamps of the contexts that did
+/// (`held`, this point's `stamp`) and its value facts.
+fn holds(held: &[u32], stamp: u32, values: &[Fact], f: Fact) -> bool {
+    if f >= NEURON {
+        held.get((f ^ NEURON) as usize) == Some(&stamp)
+    } else {
+        values.contains(&f)
+    }
+}
+
+/// Whether confirmed context `a` ranks before `b` among those carried to the next point:
+/// the more often confirmed, then an exact one, then the older (smaller id).
+fn ranks_before(a: &(u32, bool, u32), b: &(u32, bool, u32)) -> bool {
+    (a.0, a.1, b.2) > (b.0, b.1, a.2)
+}
+
 /// The highest level inside the range: `2^bits - 1`.
 fn top_level(bits: usize) -> f64 {
     ((1u32 << bits) - 1) as f64
-}
-
-/// Whether every fact of `a` is in `b` (both sorted).
-fn is_subset(a: &[Fact], b: &[Fact]) -> bool {
-    let mut j = 0;
-    for &x in a {
-        while j < b.len() && b[j] < x {
-            j += 1;
-        }
-        if j == b.len() || b[j] != x {
-            return false;
-        }
-        j += 1;
-    }
-    true
-}
-
-/// Sorted intersection of two sorted fact sets.
-fn intersect(a: &[Fact], b: &[Fact]) -> Vec<Fact> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                out.push(a[i]);
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    out
 }
 
 crate::detector::plain_set_arg!(Contextual);

@@ -165,13 +165,16 @@ impl Fnv {
     }
 }
 
+/// A family's series: timestamps and values.
+type Family<'a> = Vec<(Vec<i64>, &'a [f64])>;
+
 fn fingerprint(data: &std::path::Path, name: &str) -> Result<(), Box<dyn std::error::Error>> {
     let det = registry::build(name, &serde_json::Map::new())?;
     let tele = aiops_eval::events::load_dir(&data.join("telemanom"))?;
     let nab = aiops_eval::nab::load_corpus(&data.join("nab"))?;
     let synthetic =
         aiops_eval::synthetic::generate(&aiops_eval::synthetic::SyntheticParams::default())?;
-    let families: [(&str, Vec<(Vec<i64>, &[f64])>); 3] = [
+    let families: [(&str, Family<'_>); 3] = [
         (
             "telemanom",
             tele.iter()

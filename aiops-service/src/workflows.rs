@@ -1513,13 +1513,18 @@ mod tests {
             .unwrap()
     }
 
+    /// The alert pipeline of `store`, with the default correlation.
+    async fn pipeline(store: &Store) -> Arc<crate::alerting::AlertPipeline> {
+        crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
+            .await
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn an_incident_runs_alert_response_once_and_remediates_only_when_confident() {
         let m = marker("alert");
         let (store, fake, w) = setup(&m).await;
-        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
-            .await
-            .unwrap();
+        let pipeline = pipeline(&store).await;
         *fake.confidence.lock().unwrap() = 0.5;
         let t0 = crate::now_ms();
         pipeline
@@ -1772,9 +1777,7 @@ mod tests {
     #[tokio::test]
     async fn what_happened_before_the_first_start_is_not_replayed() {
         let (store, _) = crate::testing::store_with_cpu_series().await;
-        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
-            .await
-            .unwrap();
+        let pipeline = pipeline(&store).await;
         let t0 = crate::now_ms();
         pipeline
             .receive(vec![critical("cart", t0)], "test", t0)
@@ -1802,9 +1805,7 @@ mod tests {
         let b = Workflows::new(store.clone(), fake.clone(), set, allow_list(&m))
             .await
             .unwrap();
-        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
-            .await
-            .unwrap();
+        let pipeline = pipeline(&store).await;
         let t0 = crate::now_ms();
         pipeline
             .receive(vec![critical("cart", t0)], "test", t0)
@@ -1824,9 +1825,7 @@ mod tests {
     async fn a_throttled_trigger_is_recorded_and_a_resolution_releases_it() {
         let m = marker("throttle");
         let (store, fake, w) = setup(&m).await;
-        let pipeline = crate::alerting::AlertPipeline::new(store.clone(), Default::default(), None)
-            .await
-            .unwrap();
+        let pipeline = pipeline(&store).await;
         let t0 = crate::now_ms();
         pipeline
             .receive(vec![critical("cart", t0)], "test", t0)

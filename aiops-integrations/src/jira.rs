@@ -318,9 +318,14 @@ impl JiraClient {
         Ok(answer.issues.into_iter().next().map(|i| i.key))
     }
 
-    /// The project an issue goes to: the caller's, else the configured one.
-    fn project<'a>(&'a self, f: &'a TicketFields) -> &'a str {
-        f.project.as_deref().unwrap_or(&self.params.project)
+    /// The project an issue goes to: the caller's (checked as the configured one is, since
+    /// it goes into JQL), else the configured one.
+    fn project<'a>(&'a self, f: &'a TicketFields) -> Result<&'a str> {
+        match f.project.as_deref() {
+            None => Ok(&self.params.project),
+            Some(p) if is_project_key(p) => Ok(p),
+            Some(p) => Err(config("project", format!("not a project key: {p:?}"))),
+        }
     }
 
     /// The `fields` of the issue created for `n`, with the caller's `f` over the configured
@@ -338,10 +343,7 @@ impl JiraClient {
         }
         let mut labels = vec![incident_label(incident_id)];
         labels.extend(self.params.labels.iter().cloned());
-        let project = self.project(f);
-        if project.trim().is_empty() || project.contains('"') {
-            return Err(config("project", format!("not a project key: {project:?}")));
-        }
+        let project = self.project(f)?;
         let mut fields = json!({
             "project": {"key": project},
             "summary": summary,
@@ -365,7 +367,7 @@ impl JiraClient {
 
     async fn open_ticket(&self, n: &Notification, f: &TicketFields) -> Result<TicketRef> {
         let id = incident_id(n)?;
-        let project = self.project(f);
+        let project = self.project(f)?;
         // One issue per incident and project.
         let slot = format!("{project}\u{0}{id}");
         let mut opened = self.opened.lock().await;

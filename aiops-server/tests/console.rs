@@ -44,6 +44,26 @@ fn login(s: &Server, token: &str) -> Login {
     }
 }
 
+/// The reason of the close frame the server sends within 20 s.
+fn close_reason(
+    socket: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+) -> String {
+    let started = std::time::Instant::now();
+    loop {
+        match socket.read() {
+            Ok(tungstenite::Message::Close(frame)) => {
+                return frame.map(|f| f.reason.to_string()).unwrap_or_default();
+            }
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "socket left open"
+        );
+    }
+}
+
 fn with_cookie(
     s: &Server,
     method: &str,
@@ -428,6 +448,15 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
     if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = open_socket.get_ref() {
         tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     }
+    // So is a socket opened with the token itself.
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    req.headers_mut()
+        .insert("Authorization", format!("Bearer {temp}").parse().unwrap());
+    let (mut bearer_socket, _) = tungstenite::connect(req).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = bearer_socket.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    }
     assert_eq!(
         json_of(
             with_cookie(&s, "GET", "/api/v1/alerts", &t.cookie, None)
@@ -452,19 +481,11 @@ fn a_session_cookie_works_like_the_token_that_opened_it_until_logout_or_revocati
         (status, body["error"]["code"].as_str()),
         (401, Some("invalid_session"))
     );
-    let started = std::time::Instant::now();
-    let closed = loop {
-        match open_socket.read() {
-            Ok(tungstenite::Message::Close(frame)) => break frame,
-            Ok(_) => {}
-            Err(e) => panic!("no close frame: {e}"),
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "socket left open"
-        );
-    };
-    assert_eq!(closed.unwrap().reason.as_str(), "session ended");
+    assert_eq!(close_reason(&mut open_socket), "session ended");
+    assert_eq!(
+        close_reason(&mut bearer_socket),
+        "credential no longer valid"
+    );
     let url = s.url.replace("http://", "ws://") + "/ws/alerts";
     let mut req =
         tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();

@@ -184,7 +184,9 @@ fn every_route_times_every_role() {
         .iter()
         .map(|&r| (r, token(dir.path(), r.as_str(), r.as_str())))
         .collect();
-    let s = Server::start(dir.path(), "{}\n");
+    // A bad token on every route: past the default limit of failures the address would get
+    // 429 (tested below), so the limit is off here.
+    let s = Server::start(dir.path(), "limits:\n  auth_failures_per_minute: 0\n");
     let send = |method: &str, path: &str, bearer: Option<&str>| {
         let mut r = s
             .http
@@ -237,4 +239,55 @@ fn every_route_times_every_role() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn an_address_presenting_bad_credentials_is_slowed_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let viewer = token(dir.path(), "viewer", "bob");
+    let s = Server::start(dir.path(), "limits:\n  auth_failures_per_minute: 3\n");
+    let get = |bearer: Option<&str>| {
+        let mut r = s.http.get(format!("{}/api/v1/alerts", s.url));
+        if let Some(b) = bearer {
+            r = r.bearer_auth(b);
+        }
+        r.send().unwrap()
+    };
+    // Good credentials and requests without any never count.
+    for _ in 0..5 {
+        assert_eq!(get(Some(&viewer)).status(), 200);
+        assert_eq!(get(None).status(), 401);
+    }
+    let forged = "aiops_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for _ in 0..3 {
+        assert_eq!(get(Some(forged)).status(), 401);
+    }
+    // Three failures used the minute's allowance: the address is refused before its
+    // credential is read, a good one included, and told when to come back.
+    for bearer in [forged, viewer.as_str()] {
+        let r = get(Some(bearer));
+        assert_eq!(r.status(), 429);
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=20).contains(&wait), "{wait}");
+        let body: serde_json::Value = r.json().unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("failed authentications from 127.0.0.1"),
+            "{body}"
+        );
+    }
+    // Console logins share the allowance.
+    let r = s
+        .http
+        .post(format!("{}/api/v1/session", s.url))
+        .bearer_auth(forged)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 429);
 }

@@ -204,6 +204,10 @@ pub struct LimitsConfig {
     pub max_decoded_bytes: usize,
     /// Requests per second allowed per token (0: unlimited; default 0). Over it: 429.
     pub requests_per_second: u32,
+    /// Failed authentications allowed per client address and minute (default 20; 0:
+    /// unlimited). Past them the address gets 429 + `Retry-After` before its credential is
+    /// checked, until a failure has aged out. Behind a proxy every client shares its address.
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -212,6 +216,7 @@ impl Default for LimitsConfig {
             max_body_bytes: 16 << 20,
             max_decoded_bytes: 64 << 20,
             requests_per_second: 0,
+            auth_failures_per_minute: 20,
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Service {
     pub started_at: aiops_core::TimestampMs,
     /// Requests per second per caller.
     pub rate_limiter: crate::rate_limit::RateLimiter,
+    /// Failed authentications per client address (`limits.auth_failures_per_minute`).
+    pub auth_failures: crate::rate_limit::RateLimiter,
     /// Authentication.
     pub access: Access,
     /// Request metrics.
@@ -423,6 +425,8 @@ impl Service {
             stopped.clone(),
         ));
         let rate_limiter = crate::rate_limit::RateLimiter::new(config.limits.requests_per_second);
+        let auth_failures =
+            crate::rate_limit::RateLimiter::per_minute(config.limits.auth_failures_per_minute);
         Ok(Arc::new(Self {
             access: Access::new(store.clone(), jwt),
             config,
@@ -436,6 +440,7 @@ impl Service {
             masker,
             started_at: crate::now_ms(),
             rate_limiter,
+            auth_failures,
             telemetry: Telemetry::default(),
             history,
             router,

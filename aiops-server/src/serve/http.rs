@@ -8,7 +8,7 @@ use std::time::Instant;
 use aiops_service::auth::session::{self, Credentials};
 use aiops_service::{AuditEvent, Permission, Service, ServiceError};
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -100,11 +100,36 @@ async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Res
     resp
 }
 
+/// The address a request came from ("unknown" when the listener does not say).
+pub(crate) fn client_address(req: &axum::http::Extensions) -> String {
+    req.get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string())
+}
+
+/// Refuses (429) a client address whose failed authentications used up
+/// `limits.auth_failures_per_minute`, before its credential is checked.
+pub(crate) fn failures_allowed(s: &AppState, client: &str, now: i64) -> Result<(), ApiError> {
+    s.auth_failures.allowed(client, now).map_err(|e| match e {
+        ServiceError::Busy { retry_after_s, .. } => ApiError(ServiceError::Busy {
+            what: format!("allowance of failed authentications from {client}"),
+            retry_after_s,
+        }),
+        e => ApiError(e),
+    })
+}
+
 /// Authenticates the caller (the bearer header, else the console's session cookie) and checks
-/// `permission`, before anything reads the body.
+/// `permission`, before anything reads the body. A client address that presented too many bad
+/// credentials is refused first.
 async fn authorize(s: AppState, permission: Permission, mut req: Request, next: Next) -> Response {
     let now = aiops_service::now_ms();
     let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    let client = client_address(req.extensions());
+    let presented = req.headers().contains_key(header::AUTHORIZATION)
+        || req.headers().contains_key(header::COOKIE);
+    if presented && let Err(e) = failures_allowed(&s, &client, now) {
+        return e.into_response();
+    }
     let authenticated = {
         let h = req.headers();
         let text = |name: &str| h.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
@@ -131,6 +156,9 @@ async fn authorize(s: AppState, permission: Permission, mut req: Request, next: 
         Err(e) => {
             if matches!(e.status(), 401 | 403) {
                 record(&s, &AuditEvent::auth_failure(now, &e), rid.as_deref()).await;
+            }
+            if presented && e.status() == 401 {
+                s.auth_failures.take(&client, now);
             }
             return ApiError(e).into_response();
         }

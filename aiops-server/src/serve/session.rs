@@ -7,10 +7,10 @@ use aiops_service::auth::session::{self, Session, SessionInfo};
 use aiops_service::{AuditEvent, Principal};
 use axum::Json;
 use axum::extract::{Extension, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::http::{ApiError, AppState, RequestId, record};
+use super::http::{ApiError, AppState, RequestId, client_address, failures_allowed, record};
 
 fn no_store(mut r: Response, cookie: &str) -> Response {
     let h = r.headers_mut();
@@ -22,16 +22,21 @@ fn no_store(mut r: Response, cookie: &str) -> Response {
 }
 
 /// `POST /api/v1/session`: log in with the bearer token of the `Authorization` header.
-#[utoipa::path(post, path = "/api/v1/session", tag = "console", security(("bearer" = [])), responses((status = 201, description = "logged in: the `aiops_session` cookie is set (HttpOnly, SameSite=Strict)", body = SessionInfo), (status = 401, description = "no or bad token (audited)", body = ErrorBody), (status = 403, description = "the token's role may not use the console (ingest)", body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/session", tag = "console", security(("bearer" = [])), responses((status = 201, description = "logged in: the `aiops_session` cookie is set (HttpOnly, SameSite=Strict)", body = SessionInfo), (status = 401, description = "no or bad token (audited)", body = ErrorBody), (status = 403, description = "the token's role may not use the console (ingest)", body = ErrorBody), (status = 429, description = "too many failed authentications from this address (`limits.auth_failures_per_minute`); see `Retry-After`", body = ErrorBody)))]
 pub(crate) async fn login(
     State(s): State<AppState>,
     Extension(id): Extension<RequestId>,
-    headers: HeaderMap,
+    req: axum::extract::Request,
 ) -> Response {
+    let client = client_address(req.extensions());
+    let headers = req.headers();
     let authorization = headers
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().unwrap_or("\u{0}"));
     let now = aiops_service::now_ms();
+    if let Err(e) = failures_allowed(&s, &client, now) {
+        return e.into_response();
+    }
     let lifetime = s.config.console.session_lifetime.0;
     match s.access.open_session(authorization, lifetime, now).await {
         Ok(opened) => {
@@ -49,6 +54,9 @@ pub(crate) async fn login(
         }
         Err(e) => {
             record(&s, &AuditEvent::login(now, Err(&e)), Some(&id.0)).await;
+            if e.status() == 401 {
+                s.auth_failures.take(&client, now);
+            }
             ApiError(e).into_response()
         }
     }

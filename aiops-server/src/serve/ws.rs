@@ -2,8 +2,9 @@
 //! `/ws/metrics/{resource}` (that resource's samples as they are scored). Clients
 //! authenticate with the same bearer header as the REST API, checked before the upgrade.
 //! A client too slow to keep up is told how many messages it missed, then continues. A socket
-//! opened with the console's session cookie is closed once that session ends (expired, logged
-//! out, or its token revoked), checked every [`SESSION_CHECK`].
+//! is closed once the credential that opened it no longer holds, checked every
+//! [`CREDENTIAL_CHECK`]: the console's session (expired, logged out, or its token revoked) or
+//! the bearer header (an API token revoked or expired, a JWT expired or no longer verified).
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use aiops_service::log_pipeline::LogAnomalyEvent;
 use aiops_service::metrics::AnomalyEvent;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Extension, Path, State};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -28,24 +30,51 @@ enum Pushed<'a> {
     Lagged { missed: u64 },
 }
 
-/// How often a socket opened with a session checks that the session is still open.
-const SESSION_CHECK: Duration = Duration::from_secs(5);
+/// How often a socket checks that the credential that opened it still holds.
+const CREDENTIAL_CHECK: Duration = Duration::from_secs(5);
 
-/// Returns when the socket's session has ended; never for a socket opened with a bearer token.
-async fn session_ended(s: AppState, session: Option<Session>) {
-    let Some(session) = session else {
-        return std::future::pending().await;
-    };
-    let mut every = tokio::time::interval(SESSION_CHECK);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if s.access
-            .session(&session.secret, aiops_service::now_ms())
-            .await
-            .is_err()
-        {
-            return;
+/// What opened a socket: the authorize layer let the request through with one of them (the
+/// bearer header wins over the cookie, as there).
+enum Credential {
+    Session(Session),
+    Bearer(String),
+    None,
+}
+
+impl Credential {
+    fn of(session: Option<Extension<Session>>, headers: &HeaderMap) -> Self {
+        match (headers.get(header::AUTHORIZATION), session) {
+            (Some(v), _) => v
+                .to_str()
+                .map_or(Self::None, |v| Self::Bearer(v.to_string())),
+            (None, Some(Extension(s))) => Self::Session(s),
+            (None, None) => Self::None,
+        }
+    }
+
+    /// Why the socket must close, once it must: returns when the credential no longer holds.
+    async fn ended(self, s: AppState) -> &'static str {
+        if matches!(self, Self::None) {
+            return std::future::pending().await;
+        }
+        let mut every = tokio::time::interval(CREDENTIAL_CHECK);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            let now = aiops_service::now_ms();
+            // Only a refusal ends the socket; a store that cannot answer now is asked again.
+            let refused = |e: &aiops_service::ServiceError| matches!(e.status(), 401 | 403);
+            match &self {
+                Self::Session(session) => match s.access.session(&session.secret, now).await {
+                    Err(e) if refused(&e) => return "session ended",
+                    _ => {}
+                },
+                Self::Bearer(header) => match s.access.authenticate(Some(header), now).await {
+                    Err(e) if refused(&e) => return "credential no longer valid",
+                    _ => {}
+                },
+                Self::None => {}
+            }
         }
     }
 }
@@ -62,10 +91,12 @@ async fn send<T: Serialize>(ws: &mut WebSocket, v: &T) -> bool {
 pub(crate) async fn alerts(
     State(s): State<AppState>,
     session: Option<Extension<Session>>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let credential = Credential::of(session, &headers);
     upgrade.on_upgrade(move |mut ws| async move {
-        let ended = session_ended(s.clone(), session.map(|e| e.0));
+        let ended = credential.ended(s.clone());
         tokio::pin!(ended);
         let mut alerts = s.alerts.subscribe();
         let mut anomalies = s.metrics.subscribe_anomalies();
@@ -88,7 +119,7 @@ pub(crate) async fn alerts(
                     Err(RecvError::Closed) => false,
                 },
                 m = ws.recv() => matches!(m, Some(Ok(_))),
-                () = &mut ended => close_ended(&mut ws).await,
+                why = &mut ended => close_ended(&mut ws, why).await,
             };
             if !ok {
                 break;
@@ -97,13 +128,12 @@ pub(crate) async fn alerts(
     })
 }
 
-/// Closes a socket whose session ended (logged out, expired, its token revoked); false, to
-/// end the loop.
-async fn close_ended(ws: &mut WebSocket) -> bool {
+/// Closes a socket whose credential no longer holds, saying `why`; false, to end the loop.
+async fn close_ended(ws: &mut WebSocket, why: &'static str) -> bool {
     let _ = ws
         .send(Message::Close(Some(CloseFrame {
             code: close_code::POLICY,
-            reason: "session ended".into(),
+            reason: why.into(),
         })))
         .await;
     false
@@ -115,10 +145,12 @@ pub(crate) async fn metrics(
     State(s): State<AppState>,
     Path(resource): Path<String>,
     session: Option<Extension<Session>>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let credential = Credential::of(session, &headers);
     upgrade.on_upgrade(move |mut ws| async move {
-        let ended = session_ended(s.clone(), session.map(|e| e.0));
+        let ended = credential.ended(s.clone());
         tokio::pin!(ended);
         let mut samples = s.metrics.subscribe_samples();
         loop {
@@ -133,7 +165,7 @@ pub(crate) async fn metrics(
                     Err(RecvError::Closed) => false,
                 },
                 m = ws.recv() => matches!(m, Some(Ok(_))),
-                () = &mut ended => close_ended(&mut ws).await,
+                why = &mut ended => close_ended(&mut ws, why).await,
             };
             if !ok {
                 break;

@@ -1004,6 +1004,7 @@ impl crate::worker::Worker for LogPipeline {
     fn save(
         &self,
         states: &mut Self::State,
+        _last: bool,
     ) -> impl std::future::Future<Output = Result<()>> + Send {
         self.checkpoint(states)
     }

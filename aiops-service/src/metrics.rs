@@ -8,7 +8,11 @@
 //!   samples in time order, stores anomalies (unique per series and time) and publishes them.
 //! - Detector states are saved every `checkpoint_interval` and at shutdown with the time of
 //!   the last sample they saw; a restart restores them and replays the stored samples after
-//!   that time, so it resumes without re-learning and without skipping a sample.
+//!   that time, so it resumes without re-learning and without skipping a sample. A periodic
+//!   save writes [`CHECKPOINT_CHUNK`] states per transaction, the longest-unsaved first, and
+//!   stops once it used a fifth of the interval (the rest waits for the next one), so saving
+//!   thousands of large states neither stalls detection nor holds them all in memory at once;
+//!   the save at shutdown writes every changed state.
 //!
 //! Memory: one detector state per series (its size is the detector's, stated in
 //! `aiops detectors`) plus `queue_capacity` batches.
@@ -179,6 +183,12 @@ pub struct MetricCounters {
     pub detector_nanos: AtomicU64,
     /// Detector errors (the point is skipped and counted).
     pub detector_errors: AtomicU64,
+    /// Detector states saved.
+    pub states_saved: AtomicU64,
+    /// Saves of detector states (periodic and final).
+    pub checkpoints: AtomicU64,
+    /// Nanoseconds spent saving detector states.
+    pub checkpoint_nanos: AtomicU64,
     /// Anomalies stored, by resource (one entry per resource that had one; resources are
     /// bounded by `metrics.max_series`).
     pub anomalies_by_resource: std::sync::Mutex<BTreeMap<String, u64>>,
@@ -198,7 +208,12 @@ pub(crate) struct SeriesState {
     detector: Box<dyn Detector>,
     last_t: Option<TimestampMs>,
     dirty: bool,
+    /// The periodic save that last wrote it (0: none yet).
+    saved_round: u64,
 }
+
+/// States serialised and written per store transaction.
+pub const CHECKPOINT_CHUNK: usize = 128;
 
 /// The metric pipeline (see the module docs). Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -550,7 +565,7 @@ impl MetricPipeline {
         let mut states = self.restore().await?;
         let replay = self.store.samples_after_states().await?;
         self.score(&mut states, &replay, crate::now_ms()).await?;
-        self.checkpoint(&mut states).await?;
+        self.checkpoint(&mut states, None).await?;
         // Blocks left by the last run go to the sample table (reads see them meanwhile).
         self.compact_in_background();
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
@@ -579,6 +594,7 @@ impl MetricPipeline {
                     detector,
                     last_t: s.state_t,
                     dirty: false,
+                    saved_round: 0,
                 },
             );
         }
@@ -604,6 +620,7 @@ impl MetricPipeline {
                         detector,
                         last_t: None,
                         dirty: true,
+                        saved_round: 0,
                     })
                 }
             };
@@ -669,23 +686,54 @@ impl MetricPipeline {
         Ok(())
     }
 
-    async fn checkpoint(&self, states: &mut HashMap<i64, SeriesState>) -> Result<()> {
-        let mut saved = Vec::new();
-        for (&id, st) in states.iter_mut().filter(|(_, s)| s.dirty) {
-            let (Some(t), Ok(state)) = (st.last_t, st.online.snapshot()) else {
-                continue;
-            };
-            saved.push(SavedState {
-                series_id: id,
-                detector: st.detector.name().to_string(),
-                state,
-                state_t: t,
-            });
-            st.dirty = false;
+    /// Saves the changed states, the longest-unsaved first, [`CHECKPOINT_CHUNK`] per
+    /// transaction; with a `budget`, stops after the chunk that used it up.
+    async fn checkpoint(
+        &self,
+        states: &mut HashMap<i64, SeriesState>,
+        budget: Option<Duration>,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let round = self.counters.checkpoints.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut order: Vec<(u64, i64)> = states
+            .iter()
+            .filter(|(_, s)| s.dirty && s.last_t.is_some())
+            .map(|(&id, s)| (s.saved_round, id))
+            .collect();
+        order.sort_unstable();
+        for chunk in order.chunks(CHECKPOINT_CHUNK) {
+            let mut saved = Vec::with_capacity(chunk.len());
+            for &(_, id) in chunk {
+                let Some(st) = states.get(&id) else { continue };
+                let (Some(t), Ok(state)) = (st.last_t, st.online.snapshot()) else {
+                    continue;
+                };
+                saved.push(SavedState {
+                    series_id: id,
+                    detector: st.detector.name().to_string(),
+                    state,
+                    state_t: t,
+                });
+            }
+            if !saved.is_empty() {
+                self.store.save_states(&saved).await?;
+            }
+            for &(_, id) in chunk {
+                if let Some(st) = states.get_mut(&id) {
+                    st.dirty = false;
+                    st.saved_round = round;
+                }
+            }
+            self.counters
+                .states_saved
+                .fetch_add(saved.len() as u64, Ordering::Relaxed);
+            if budget.is_some_and(|b| started.elapsed() >= b) {
+                break;
+            }
         }
-        if !saved.is_empty() {
-            self.store.save_states(&saved).await?;
-        }
+        self.counters
+            .checkpoint_nanos
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -703,7 +751,96 @@ impl crate::worker::Worker for MetricPipeline {
     fn save(
         &self,
         states: &mut Self::State,
+        last: bool,
     ) -> impl std::future::Future<Output = Result<()>> + Send {
-        self.checkpoint(states)
+        let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
+        self.checkpoint(states, (!last).then_some(every / 5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aiops_store::StoreOptions;
+
+    /// A store with `n` series and a pipeline over it whose states have each scored one point.
+    async fn pipeline_with(n: usize) -> (Arc<MetricPipeline>, HashMap<i64, SeriesState>) {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let new: Vec<NewSeries> = (0..n)
+            .map(|i| {
+                let host = format!("h{i}");
+                let labels =
+                    Labels::try_from_pairs([("__name__", "cpu"), ("instance", host.as_str())])
+                        .unwrap();
+                NewSeries {
+                    key: labels.to_string(),
+                    metric: "cpu".into(),
+                    resource: host.clone(),
+                    labels,
+                }
+            })
+            .collect();
+        let ids = store.series_ids(&new, 0).await.unwrap();
+        let p = MetricPipeline::new(store, MetricsConfig::default())
+            .await
+            .unwrap();
+        let mut states = HashMap::new();
+        let rows: Vec<_> = ids.iter().map(|&id| (id, 60_000, 1.0)).collect();
+        p.score(&mut states, &rows, 0).await.unwrap();
+        (p, states)
+    }
+
+    /// The ids of the series whose saved state has seen up to `t`.
+    async fn saved_ids(p: &MetricPipeline, t: TimestampMs) -> Vec<i64> {
+        let mut v: Vec<i64> = p
+            .store
+            .all_series()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.state_t == Some(t))
+            .map(|s| s.id)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[tokio::test]
+    async fn a_periodic_save_stops_at_its_budget_and_the_next_goes_on_with_the_rest() {
+        let n = CHECKPOINT_CHUNK * 2 + 7;
+        let (p, mut states) = pipeline_with(n).await;
+        let mut all: Vec<i64> = states.keys().copied().collect();
+        all.sort_unstable();
+        // A budget used up at once: one chunk per save, the unsaved ones first.
+        p.checkpoint(&mut states, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        let first = saved_ids(&p, 60_000).await;
+        assert_eq!(first.len(), CHECKPOINT_CHUNK);
+        p.checkpoint(&mut states, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!(saved_ids(&p, 60_000).await.len(), 2 * CHECKPOINT_CHUNK);
+        p.checkpoint(&mut states, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!(saved_ids(&p, 60_000).await, all);
+        assert!(states.values().all(|s| !s.dirty));
+        // All change again: the first chunk saved is the one saved longest ago.
+        let rows: Vec<_> = all.iter().map(|&id| (id, 120_000, 2.0)).collect();
+        p.score(&mut states, &rows, 0).await.unwrap();
+        p.checkpoint(&mut states, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        assert_eq!(saved_ids(&p, 120_000).await, first);
+        // Without a budget (shutdown) every changed state is written.
+        p.checkpoint(&mut states, None).await.unwrap();
+        assert!(states.values().all(|s| !s.dirty));
+        assert_eq!(
+            p.counters.states_saved.load(Ordering::Relaxed),
+            2 * n as u64
+        );
     }
 }

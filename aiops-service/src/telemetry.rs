@@ -113,6 +113,16 @@ impl Telemetry {
                 "Samples a detector refused.",
                 &c.detector_errors,
             ),
+            (
+                "aiops_detector_states_saved_total",
+                "Detector states written to the store.",
+                &c.states_saved,
+            ),
+            (
+                "aiops_detector_checkpoints_total",
+                "Saves of detector states (each writes the longest-unsaved changed states first).",
+                &c.checkpoints,
+            ),
         ];
         for (name, help, v) in counters {
             let _ = writeln!(
@@ -138,6 +148,11 @@ impl Telemetry {
             out,
             "# HELP aiops_detector_seconds_total Time spent in detectors.\n# TYPE aiops_detector_seconds_total counter\naiops_detector_seconds_total {}",
             c.detector_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(
+            out,
+            "# HELP aiops_detector_checkpoint_seconds_total Time spent saving detector states.\n# TYPE aiops_detector_checkpoint_seconds_total counter\naiops_detector_checkpoint_seconds_total {}",
+            c.checkpoint_nanos.load(Ordering::Relaxed) as f64 / 1e9
         );
         let _ = writeln!(
             out,

@@ -21,8 +21,9 @@ pub(crate) trait Worker: Sync {
         state: &mut Self::State,
         job: Self::Job,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Saves the state.
-    fn save(&self, state: &mut Self::State) -> impl Future<Output = Result<()>> + Send;
+    /// Saves the state: all of it when `last` (at shutdown), else as much as the pipeline's
+    /// time budget for one periodic save allows.
+    fn save(&self, state: &mut Self::State, last: bool) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Runs `w` on each job of `rx` and saves every `every`, until `shutdown` resolves (then the
@@ -43,7 +44,7 @@ pub(crate) async fn drive<W: Worker>(
                 Some(job) => w.process(state, job).await?,
                 None => break,
             },
-            _ = tick.tick() => w.save(state).await?,
+            _ = tick.tick() => w.save(state, false).await?,
             _ = &mut shutdown => {
                 rx.close();
                 while let Some(job) = rx.recv().await {
@@ -53,5 +54,5 @@ pub(crate) async fn drive<W: Worker>(
             }
         }
     }
-    w.save(state).await
+    w.save(state, true).await
 }

@@ -6,6 +6,9 @@
 //!   acknowledged that is not both durable and on its way to detection.
 //! - One task ([`MetricPipeline::run`]) owns every series' detector state: it scores the
 //!   samples in time order, stores anomalies (unique per series and time) and publishes them.
+//!   The detectors of a batch run off the async workers, spread over up to
+//!   [`DETECTION_THREADS`] threads (each series' samples on one thread, in order), so
+//!   detection uses every core while ingest keeps answering.
 //! - Detector states are saved every `checkpoint_interval` and at shutdown with the time of
 //!   the last sample they saw; a restart restores them and replays the stored samples after
 //!   that time, so it resumes without re-learning and without skipping a sample. A periodic
@@ -601,73 +604,88 @@ impl MetricPipeline {
         Ok(states)
     }
 
+    /// Scores `rows` (sorted by series, then time) with each series' online detector, stores
+    /// the anomalies and publishes them. The detectors run off the async workers, on up to
+    /// [`DETECTION_THREADS`] threads, each series' samples on one of them in order.
     async fn score(
         &self,
         states: &mut HashMap<i64, SeriesState>,
         rows: &[(i64, TimestampMs, f64)],
         now: TimestampMs,
     ) -> Result<()> {
-        let mut found = Vec::new();
-        let started = Instant::now();
-        for &(id, t, v) in rows {
-            let Some(i) = self.info(id) else { continue };
-            let st = match states.entry(id) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let detector = self.config.detector_for(&i.metric)?;
-                    e.insert(SeriesState {
-                        online: detector.online(),
-                        detector,
-                        last_t: None,
-                        dirty: true,
-                        saved_round: 0,
-                    })
+        // One group per series, its state taken out of the map while it is scored.
+        let mut groups: Vec<Group> = Vec::new();
+        for run in rows.chunk_by(|a, b| a.0 == b.0) {
+            let id = run[0].0;
+            let Some(info) = self.info(id) else { continue };
+            let made = match states.remove(&id) {
+                Some(st) => Ok(st),
+                None => self.config.detector_for(&info.metric).map(|d| SeriesState {
+                    online: d.online(),
+                    detector: d,
+                    last_t: None,
+                    dirty: true,
+                    saved_round: 0,
+                }),
+            };
+            let state = match made {
+                Ok(st) => st,
+                Err(e) => {
+                    // Nothing scored: the states taken out go back as they were.
+                    for g in groups {
+                        states.insert(g.id, g.state);
+                    }
+                    return Err(e);
                 }
             };
-            if st.last_t.is_some_and(|last| t <= last) {
-                self.counters.out_of_order.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            match st.online.update(t, v) {
-                Ok(p) => {
-                    st.last_t = Some(t);
-                    st.dirty = true;
-                    self.counters.samples_scored.fetch_add(1, Ordering::Relaxed);
-                    if self.samples.receiver_count() > 0 {
-                        let _ = self.samples.send(SampleEvent {
-                            resource: i.resource.clone(),
-                            metric: i.metric.clone(),
-                            timestamp: t,
-                            value: v,
-                        });
-                    }
-                    if p.is_anomaly {
-                        found.push(NewAnomaly {
-                            series_id: id,
-                            t,
-                            resource: i.resource.clone(),
-                            metric: i.metric.clone(),
-                            value: v,
-                            score: p.score,
-                            severity: st.detector.severity(p.score).to_string(),
-                            expected: p.expected,
-                            lower: p.lower,
-                            upper: p.upper,
-                            detector: st.detector.name().to_string(),
-                            detected_at: now,
-                        });
-                    }
-                }
-                Err(_) => {
-                    self.counters
-                        .detector_errors
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
+            groups.push(Group {
+                id,
+                info,
+                state,
+                samples: run.iter().map(|&(_, t, v)| (t, v)).collect(),
+                outcome: Outcome::default(),
+            });
         }
-        self.counters
-            .detector_nanos
-            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let publish = self.samples.receiver_count() > 0;
+        let groups = tokio::task::spawn_blocking(move || detect_groups(groups, publish))
+            .await
+            .map_err(|e| ServiceError::Internal {
+                what: format!("detection task: {e}"),
+            })?;
+        let mut found = Vec::new();
+        let c = &self.counters;
+        for g in groups {
+            let o = &g.outcome;
+            c.samples_scored.fetch_add(o.scored, Ordering::Relaxed);
+            c.out_of_order.fetch_add(o.out_of_order, Ordering::Relaxed);
+            c.detector_errors.fetch_add(o.errors, Ordering::Relaxed);
+            c.detector_nanos.fetch_add(o.nanos, Ordering::Relaxed);
+            for &(t, v) in &o.published {
+                let _ = self.samples.send(SampleEvent {
+                    resource: g.info.resource.clone(),
+                    metric: g.info.metric.clone(),
+                    timestamp: t,
+                    value: v,
+                });
+            }
+            for &(t, v, p) in &o.anomalies {
+                found.push(NewAnomaly {
+                    series_id: g.id,
+                    t,
+                    resource: g.info.resource.clone(),
+                    metric: g.info.metric.clone(),
+                    value: v,
+                    score: p.score,
+                    severity: g.state.detector.severity(p.score).to_string(),
+                    expected: p.expected,
+                    lower: p.lower,
+                    upper: p.upper,
+                    detector: g.state.detector.name().to_string(),
+                    detected_at: now,
+                });
+            }
+            states.insert(g.id, g.state);
+        }
         if !found.is_empty() {
             let stored = self.store.insert_anomalies(&found).await?;
             if let Ok(mut by) = self.counters.anomalies_by_resource.lock() {
@@ -758,6 +776,106 @@ impl crate::worker::Worker for MetricPipeline {
     }
 }
 
+/// Most threads one batch is scored on.
+pub const DETECTION_THREADS: usize = 4;
+
+/// Batches smaller than this are scored on one thread.
+const PARALLEL_MIN_SAMPLES: usize = 256;
+
+/// One series' samples of a batch, with its state, while they are scored.
+struct Group {
+    id: i64,
+    info: Arc<SeriesInfo>,
+    state: SeriesState,
+    samples: Vec<(TimestampMs, f64)>,
+    outcome: Outcome,
+}
+
+/// What scoring a group found.
+#[derive(Default)]
+struct Outcome {
+    scored: u64,
+    out_of_order: u64,
+    errors: u64,
+    nanos: u64,
+    anomalies: Vec<(TimestampMs, f64, aiops_detect::PointScore)>,
+    published: Vec<(TimestampMs, f64)>,
+}
+
+/// Scores one group in time order; a sample not newer than the last scored one is skipped.
+fn detect_group(g: &mut Group, publish: bool) {
+    let started = Instant::now();
+    let st = &mut g.state;
+    let o = &mut g.outcome;
+    for &(t, v) in &g.samples {
+        if st.last_t.is_some_and(|last| t <= last) {
+            o.out_of_order += 1;
+            continue;
+        }
+        match st.online.update(t, v) {
+            Ok(p) => {
+                st.last_t = Some(t);
+                st.dirty = true;
+                o.scored += 1;
+                if publish {
+                    o.published.push((t, v));
+                }
+                if p.is_anomaly {
+                    o.anomalies.push((t, v, p));
+                }
+            }
+            Err(_) => o.errors += 1,
+        }
+    }
+    o.nanos = started.elapsed().as_nanos() as u64;
+}
+
+/// Scores every group, spread over up to [`DETECTION_THREADS`] threads (as many as the
+/// machine has) in runs of about equal samples; returns the groups in their order.
+fn detect_groups(mut groups: Vec<Group>, publish: bool) -> Vec<Group> {
+    let samples: usize = groups.iter().map(|g| g.samples.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(DETECTION_THREADS)
+        .min(groups.len());
+    if threads <= 1 || samples < PARALLEL_MIN_SAMPLES {
+        for g in &mut groups {
+            detect_group(g, publish);
+        }
+        return groups;
+    }
+    // Cut the groups into `threads` runs of about `samples / threads` samples each.
+    let per = samples.div_ceil(threads);
+    let mut runs: Vec<&mut [Group]> = Vec::with_capacity(threads);
+    let mut rest: &mut [Group] = &mut groups;
+    while !rest.is_empty() {
+        let mut n = 0;
+        let mut taken = 0;
+        while taken < rest.len() && (n < per || taken == 0) {
+            n += rest[taken].samples.len();
+            taken += 1;
+        }
+        let (run, tail) = rest.split_at_mut(taken);
+        runs.push(run);
+        rest = tail;
+    }
+    std::thread::scope(|scope| {
+        let mut runs = runs.into_iter();
+        let own = runs.next();
+        for run in runs {
+            scope.spawn(move || {
+                for g in run.iter_mut() {
+                    detect_group(g, publish);
+                }
+            });
+        }
+        for g in own.into_iter().flatten() {
+            detect_group(g, publish);
+        }
+    });
+    groups
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -842,5 +960,64 @@ mod tests {
             p.counters.states_saved.load(Ordering::Relaxed),
             2 * n as u64
         );
+    }
+
+    fn group(id: i64, samples: Vec<(TimestampMs, f64)>) -> Group {
+        let detector = registry::build("default", &serde_json::Map::new()).unwrap();
+        Group {
+            id,
+            info: Arc::new(SeriesInfo {
+                resource: format!("h{id}"),
+                metric: "cpu".into(),
+            }),
+            state: SeriesState {
+                online: detector.online(),
+                detector,
+                last_t: None,
+                dirty: false,
+                saved_round: 0,
+            },
+            samples,
+            outcome: Outcome::default(),
+        }
+    }
+
+    #[test]
+    fn groups_scored_on_several_threads_match_one_thread() {
+        // Series of different lengths with spikes, one sample out of order.
+        let make = || -> Vec<Group> {
+            (0..9)
+                .map(|id| {
+                    let n = 150 + 40 * id;
+                    let mut pts: Vec<(TimestampMs, f64)> = (0..n)
+                        .map(|i| {
+                            let spike = if i % 97 == 50 { 40.0 } else { 0.0 };
+                            (
+                                i * 60_000,
+                                10.0 + ((i * 7919 + id) % 11) as f64 * 0.2 + spike,
+                            )
+                        })
+                        .collect();
+                    pts.insert(20, (5 * 60_000, 1.0));
+                    group(id, pts)
+                })
+                .collect()
+        };
+        let parallel = detect_groups(make(), true);
+        let mut single = make();
+        for g in &mut single {
+            detect_group(g, true);
+        }
+        assert_eq!(parallel.len(), single.len());
+        for (p, s) in parallel.iter().zip(&single) {
+            assert_eq!(p.id, s.id);
+            assert_eq!(p.outcome.scored, s.outcome.scored);
+            assert_eq!(p.outcome.out_of_order, 1);
+            assert_eq!(p.outcome.anomalies, s.outcome.anomalies);
+            assert_eq!(p.outcome.published.len() as u64, p.outcome.scored);
+            assert_eq!(p.state.last_t, s.state.last_t);
+            assert!(p.state.dirty);
+        }
+        assert!(parallel.iter().any(|g| !g.outcome.anomalies.is_empty()));
     }
 }

@@ -135,6 +135,7 @@ def main() -> None:
     ap.add_argument("--peer-cache", default=str(ROOT / "target" / "ets_sbs" / "statsforecast.jsonl"))
     ap.add_argument("--out", default=str(ROOT / "target" / "ets_sbs" / "rows.jsonl"))
     ap.add_argument("--peer-only", action="store_true", help="only fill the statsforecast cache")
+    ap.add_argument("--time", type=int, default=40, help="time both sides afresh, one after the other, on the first N series (0: skip)")
     ap.add_argument("--reverse", action="store_true", help="fill the cache from the last series backwards")
     args = ap.parse_args()
     ensure_venv("statsforecast-venv", ["statsforecast==2.1.1", "numpy"], build_aiops=False)
@@ -187,6 +188,33 @@ def main() -> None:
         c = Counter(form(r[side]) for r in rows)
         print(f"{side} forms: " + ", ".join(f"{k} {v}" for k, v in c.most_common()))
     print(f"aiops wall for all fits (dump, incl. start-up): {wall:.1f} s")
+    if args.time:
+        timing(train, Path(args.aiops_bin), args.time)
+
+
+def timing(train, bin_: Path, n_series: int) -> None:
+    """Fit + 48-step forecast on the first n_series whole training parts, both sides timed
+    in the same run on the same core (statsforecast first, its kernels compiled before)."""
+    import tempfile
+
+    import numpy as np
+    from statsforecast.models import AutoETS
+
+    ids = list(train)[:n_series]
+    AutoETS(season_length=M).fit(np.asarray(train[ids[0]], dtype=float))
+    t0 = time.perf_counter()
+    for sid in ids:
+        AutoETS(season_length=M).fit(np.asarray(train[sid], dtype=float)).predict(h=H)
+    sf = (time.perf_counter() - t0) / len(ids)
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        f.write("V1\n" + "".join(sid + "," + ",".join(repr(v) for v in train[sid]) + "\n" for sid in ids))
+    out = subprocess.run([str(bin_), f.name, str(H), str(M), "0"], check=True, capture_output=True, text=True).stdout
+    os.unlink(f.name)
+    ours_s = sum(json.loads(line)["micros"] for line in out.splitlines()) / 1e6 / len(ids)
+    print(
+        f"speed, {len(ids)} series, one core, same run: statsforecast {sf * 1000:.1f} ms/series,"
+        f" aiops {ours_s * 1000:.2f} ms/series: {sf / ours_s:.1f}x"
+    )
 
 
 if __name__ == "__main__":

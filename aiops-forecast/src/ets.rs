@@ -667,7 +667,7 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
         lo.push(init.slope - db);
         hi.push(init.slope + db);
     }
-    let unpack = |x: &[f64], init: &State| -> (EtsParams, f64, f64) {
+    let unpack = |x: &[f64]| -> (EtsParams, f64, f64) {
         let mut i = 0;
         let mut next = || {
             i += 1;
@@ -699,43 +699,43 @@ pub(crate) fn fit_ets(model: &Ets, y: &[f64], opts: NelderMead) -> Result<Fitted
         )
     };
     let n = y.len() as f64;
-    let objective_at = |x: &[f64], init: &State, work: &mut State| -> f64 {
-        let (p, l0, b0) = unpack(x, init);
+    let mut work = init.clone();
+    let mut objective = |x: &[f64]| -> f64 {
+        let (p, l0, b0) = unpack(x);
         work.level = l0;
         work.slope = b0;
         work.pos = 0;
         work.season.copy_from_slice(&init.season);
-        match filter(&spec, &p, work, y) {
+        match filter(&spec, &p, &mut work, y) {
             Some(pass) if pass.sse > 0.0 => n * (pass.sse / n).ln() + 2.0 * pass.sum_log,
             // A perfect fit: the likelihood is unbounded; any parameter achieving it is fine.
             Some(_) => -1e300,
             None => f64::INFINITY,
         }
     };
-    let mut work = init.clone();
     // Multiplicative forms can be infeasible (a forecast <= 0) at the default start on spiky
     // data, and a simplex of infeasible points cannot move: try slower and faster smoothing
     // before giving up.
-    if !objective_at(&x0, &init, &mut work).is_finite() {
+    if !objective(&x0).is_finite() {
         let smoothing = 1 + usize::from(has_trend) + usize::from(seasonal);
         for alpha in [0.5, 0.9, 0.02] {
             let mut x = x0.clone();
             x[0] = alpha;
             x[1..smoothing].iter_mut().for_each(|v| *v = 0.01);
-            if objective_at(&x, &init, &mut work).is_finite() {
+            if objective(&x).is_finite() {
                 x0 = x;
                 break;
             }
         }
     }
-    let best = minimize(|x| objective_at(x, &init, &mut work), &x0, &lo, &hi, opts);
+    let best = minimize(objective, &x0, &lo, &hi, opts);
     if !best.f.is_finite() {
         return Err(ForecastError::FitFailed {
             model: "ets",
             reason: format!("{spec}: no finite likelihood in the parameter space"),
         });
     }
-    let (params, l0, b0) = unpack(&best.x, &init);
+    let (params, l0, b0) = unpack(&best.x);
     let mut state = init.clone();
     state.level = l0;
     state.slope = b0;

@@ -2,7 +2,7 @@
 rolling-origin folds cut from the training parts.
 
     python3 benches/ets_side_by_side.py --m4 ../shared/data/m4 [--folds 3] [--no-build]
-        [--aiops-bin target/release/examples/ets_dump] [--peer-cache FILE] [--out FILE]
+        [--aiops-bin target/release/examples/ets_dump] [--peer-cache FILE] [--out FILE] [--time N]
 
 For every series and every origin (fold 0: the whole training part, scored on the M4 test
 part; fold k = 1..FOLDS: the training part minus 48k points, scored on the next 48 points of
@@ -17,7 +17,9 @@ one core, and its results are cached in --peer-cache (it takes about 0.5 s per f
 runs through the `ets_dump` example (build it first:
 `cargo build --release -p aiops-forecast --example ets_dump`), also pinned to one core.
 Prints the aggregates per side and origin, the agreement of chosen forms, and writes the
-per-fit rows to --out (JSON lines).
+per-fit rows to --out (JSON lines). --time N (default 40) then times both sides afresh, one
+after the other on the same core, on the first N whole training parts: the speed ratio to
+quote (the cached statsforecast seconds may come from a loaded or shared run).
 """
 
 from __future__ import annotations

@@ -41,12 +41,25 @@ pub(crate) fn centred_ma(y: &[f64], m: usize) -> Vec<Option<f64>> {
         return out;
     }
     let half = m / 2;
+    // Prefix sums make this O(n) rather than O(n m): the seasonal start of ETS decomposes the
+    // whole history, and a 1-minute daily period has m = 1,440. The sums are of the
+    // differences from the first value, so a large offset (values near 1e9) does not eat the
+    // precision of the window sums.
+    let c = y[0];
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0.0);
+    let mut acc = 0.0;
+    for v in y {
+        acc += v - c;
+        prefix.push(acc);
+    }
+    let sum = |a: usize, b: usize| prefix[b] - prefix[a] + (b - a) as f64 * c;
     for (t, o) in out.iter_mut().enumerate().take(n - half).skip(half) {
         let v = if m.is_multiple_of(2) {
-            let inner: f64 = y[t + 1 - half..t + half].iter().sum();
+            let inner = sum(t + 1 - half, t + half);
             (inner + 0.5 * (y[t - half] + y[t + half])) / m as f64
         } else {
-            y[t - half..=t + half].iter().sum::<f64>() / m as f64
+            sum(t - half, t + half + 1) / m as f64
         };
         *o = Some(v);
     }
@@ -192,6 +205,32 @@ mod tests {
         };
         assert!(!seasonality_test(&noise, 24));
         assert!(!seasonality_test(&y[..50], 24), "fewer than three seasons");
+    }
+
+    #[test]
+    fn centred_moving_average_matches_the_direct_sums() {
+        let y: Vec<f64> = (0..200)
+            .map(|t| 1e9 + ((t * 37) % 11) as f64 + 0.25 * (t % 3) as f64)
+            .collect();
+        for m in [2, 3, 7, 24] {
+            let half = m / 2;
+            for (t, v) in centred_ma(&y, m).iter().enumerate() {
+                let want = (t >= half && t + half < y.len()).then(|| {
+                    if m % 2 == 0 {
+                        (y[t + 1 - half..t + half].iter().sum::<f64>()
+                            + 0.5 * (y[t - half] + y[t + half]))
+                            / m as f64
+                    } else {
+                        y[t - half..=t + half].iter().sum::<f64>() / m as f64
+                    }
+                });
+                match (v, want) {
+                    (Some(a), Some(b)) => assert!((a - b).abs() < 1e-6, "m={m} t={t}: {a} vs {b}"),
+                    (None, None) => {}
+                    other => panic!("m={m} t={t}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

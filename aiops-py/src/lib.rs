@@ -66,6 +66,7 @@ mod runbook;
 mod series;
 mod time;
 mod topology;
+mod workflow;
 
 use pyo3::prelude::*;
 
@@ -178,6 +179,12 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
         class causal::PyGrangerResult,
         function causal::causal_pc,
         function causal::causal_granger,
+        // Workflows (aiops.workflow).
+        class workflow::PyWorkflows,
+        class workflow::PyRunRecord,
+        class workflow::PyStepRecord,
+        class workflow::PyDiagnostic,
+        function workflow::workflow_lint,
     );
     Ok(())
 }

@@ -5,7 +5,8 @@ The native module :mod:`aiops._aiops` holds everything; this package re-exports 
 names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting models and
 capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
 ``aiops.alerts`` the alert correlation engine, ``aiops.rca`` root-cause analysis: causal
-discovery (PC, Granger), root-cause ranking and the runbook knowledge base.
+discovery (PC, Granger), root-cause ranking and the runbook knowledge base, ``aiops.workflow``
+the workflow engine (lint, trigger, run, dry run first).
 
 Typed objects go in and out: a :class:`Topology` is what every API that needs the service
 topology takes; alerts are :class:`Alert` objects or dicts in Alertmanager's API v2 shape;
@@ -48,6 +49,7 @@ from aiops._aiops import (
     ConfigError,
     Detections,
     Detector,
+    Diagnostic,
     FittedModel,
     GrangerResult,
     Incident,
@@ -71,19 +73,23 @@ from aiops._aiops import (
     Recommendation,
     RemoteError,
     RootCause,
+    RunRecord,
     Runbook,
     SearchHit,
     SnapshotError,
+    StepRecord,
     TemplateMiner,
     TimeSeries,
     Topology,
     UnknownResourceError,
+    Workflows,
     __version__,
     build_detector,
     capacity_plan,
     causal_granger,
     causal_pc,
     detector_names,
+    events_evaluate,
     fit_model,
     forecast_many,
     loghub_template,
@@ -91,7 +97,6 @@ from aiops._aiops import (
     model_names,
     multivariate_detector_names,
     nab_evaluate,
-    events_evaluate,
     rca_method_names,
     rca_rank,
     read_csv,
@@ -99,9 +104,10 @@ from aiops._aiops import (
     read_jsonl,
     read_prometheus_matrix,
     read_wide_csv,
+    workflow_lint,
 )
 
-from aiops import alerts, detect, forecast, logs, rca
+from aiops import alerts, detect, forecast, logs, rca, workflow
 
 __all__ = [
     "AiopsError",
@@ -115,6 +121,7 @@ __all__ = [
     "ConfigError",
     "Detections",
     "Detector",
+    "Diagnostic",
     "FittedModel",
     "GrangerResult",
     "Incident",
@@ -138,13 +145,16 @@ __all__ = [
     "Recommendation",
     "RemoteError",
     "RootCause",
+    "RunRecord",
     "Runbook",
     "SearchHit",
     "SnapshotError",
+    "StepRecord",
     "TemplateMiner",
     "TimeSeries",
     "Topology",
     "UnknownResourceError",
+    "Workflows",
     "__version__",
     "alerts",
     "build_detector",
@@ -153,6 +163,7 @@ __all__ = [
     "causal_pc",
     "detect",
     "detector_names",
+    "events_evaluate",
     "fit_model",
     "forecast",
     "forecast_many",
@@ -162,7 +173,6 @@ __all__ = [
     "model_names",
     "multivariate_detector_names",
     "nab_evaluate",
-    "events_evaluate",
     "rca",
     "rca_method_names",
     "rca_rank",
@@ -171,4 +181,6 @@ __all__ = [
     "read_jsonl",
     "read_prometheus_matrix",
     "read_wide_csv",
+    "workflow",
+    "workflow_lint",
 ]

@@ -31,6 +31,11 @@ _PathLike: TypeAlias = str | os.PathLike[str]
 __all__ = [
     "__version__",
     "_error_variants",
+    "Diagnostic",
+    "RunRecord",
+    "StepRecord",
+    "Workflows",
+    "workflow_lint",
     "AlertEngine",
     "KnowledgeBase",
     "Topology",
@@ -1352,3 +1357,146 @@ class SearchHit:
         """BM25 score (higher is better)."""
     def __eq__(self, value: object, /) -> bool: ...
     def __ne__(self, value: object, /) -> bool: ...
+
+# Workflows (aiops.workflow).
+
+@final
+class Diagnostic:
+    """A finding of the workflow checks: an error or a warning, with where it is."""
+
+    @property
+    def level(self) -> str:
+        """``error`` or ``warning``."""
+    @property
+    def message(self) -> str:
+        """What is wrong, in words."""
+    @property
+    def file(self) -> str | None:
+        """The file, when the workflows came from one."""
+    @property
+    def workflow(self) -> str | None:
+        """The workflow, when the finding is inside one."""
+    @property
+    def step(self) -> str | None:
+        """The step, when the finding is inside one."""
+    @property
+    def line(self) -> int | None:
+        """Line in the file (from 1), when known."""
+    @property
+    def column(self) -> int | None:
+        """Column in the file (from 1), when known."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class StepRecord:
+    """What one step of a run did."""
+
+    @property
+    def name(self) -> str:
+        """The step."""
+    @property
+    def action(self) -> str:
+        """Its action."""
+    @property
+    def status(self) -> str:
+        """``succeeded``, ``failed``, ``skipped``, ``would_run``, ``not_run`` or ``throttled``."""
+    @property
+    def condition(self) -> dict[str, Any] | None:
+        """The condition and what it decided (``expr``, ``value``), if it has one."""
+    @property
+    def input(self) -> Any:
+        """Rendered params (a list, one per item, for ``foreach``), or None."""
+    @property
+    def output(self) -> Any:
+        """What it returned (a list for ``foreach``), or None."""
+    @property
+    def attempts(self) -> list[dict[str, Any]]:
+        """Every attempt."""
+    @property
+    def error(self) -> str | None:
+        """Why it failed."""
+    @property
+    def systems(self) -> list[str]:
+        """Systems it reaches, with ``(not configured)`` when none is."""
+    @property
+    def started_at(self) -> int:
+        """When it started, ms since the epoch."""
+    @property
+    def duration_ms(self) -> int:
+        """How long it took, ms."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class RunRecord:
+    """One run of a workflow."""
+
+    @property
+    def run_id(self) -> str:
+        """Its id."""
+    @property
+    def workflow(self) -> str:
+        """The workflow."""
+    @property
+    def dry_run(self) -> bool:
+        """Whether it was a dry run."""
+    @property
+    def status(self) -> str:
+        """How it ended (``succeeded``, ``failed``...)."""
+    @property
+    def steps(self) -> list[StepRecord]:
+        """Each step, in order."""
+    @property
+    def audit(self) -> list[dict[str, Any]]:
+        """The audit entry of every remediation attempted."""
+    @property
+    def error(self) -> str | None:
+        """Why it failed."""
+    @property
+    def started_at(self) -> int:
+        """When it started, ms since the epoch."""
+    @property
+    def duration_ms(self) -> int:
+        """How long it took, ms."""
+    def step(self, name: str) -> StepRecord | None:
+        """The step called ``name``, or None."""
+    def to_dict(self) -> dict[str, Any]:
+        """The same fields as a dict."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Workflows:
+    """Workflows loaded from YAML and checked, ready to run."""
+
+    @staticmethod
+    def load(path: str | os.PathLike[str], remediation: dict[str, Any] | None = None) -> Workflows:
+        """Loads and checks the workflows of a YAML file; ``remediation`` is the allow-list."""
+    @staticmethod
+    def from_yaml(text: str, remediation: dict[str, Any] | None = None) -> Workflows:
+        """Parses and checks workflows from YAML text."""
+    @property
+    def names(self) -> list[str]:
+        """The workflows' names, sorted."""
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        """Warnings found while loading."""
+    def triggered_by(self, event: dict[str, Any]) -> list[str]:
+        """The workflows this event triggers."""
+    def run(
+        self,
+        name: str,
+        event: dict[str, Any],
+        *,
+        dry_run: bool = False,
+        assume: dict[str, Any] | None = None,
+    ) -> RunRecord:
+        """Runs the workflow ``name`` on ``event``; ``dry_run`` calls nothing."""
+
+def workflow_lint(path: str | os.PathLike[str], systems: list[str] | None = None) -> list[Diagnostic]:
+    """Checks a workflow file or a directory of them; returns every finding."""

@@ -9,18 +9,24 @@
 //! and on M4 hourly the weekly cycle is what moves OWA from 0.51 to 0.46.
 //! Non-seasonal series: AutoETS, the optimised Theta and naive.
 //!
-//! A seasonal history is cleaned first ([`clean_anomalies`] over the shortest period): a few
+//! A seasonal history is cleaned first ([`clean_anomalies`] over the shortest period, over the
+//! week when the weekly cycle was given or found, since a daily profile takes a quiet weekend
+//! for an anomaly and replaces it with a weekday): a few
 //! spikes are replaced by the trend plus the per-phase median profile, so seasonal naive does
 //! not copy a spike into the next cycle and the intervals are not widened by it.
 //!
 //! The point forecast is the per-step median of the members (with four members, the mean of
-//! the middle two): robust to one member going astray, which matters more across a fleet
+//! the middle two), and of the stand-in made at the end of the history when, in the backtest,
+//! its mean level beat the last point's level (noise that reverts to a level, as most
+//! operations metrics have, rather than a random walk): robust to one member going astray, which matters more across a fleet
 //! than any single model's accuracy (M4 showed combinations winning). Members that cannot fit
 //! a series (log of non-positive data, too short a history) are left out; at least one must
 //! fit. Intervals come from the series' own forecast errors when the history is long enough
 //! (four cycles, or 60 points without a season). Seasonal: a simple stand-in forecast (the
-//! per-phase median profile plus the last cycle's level) is made from up to eight past
-//! origins one cycle apart; without a season, the combination itself is refitted at three
+//! per-phase median profile, over the week when the weekly cycle was given or found, plus the
+//! last cycle's level, plus the trend's Sen slope when the trend test finds one) is made from
+//! up to eight past origins one cycle apart and scored on the raw history (so anomalies count
+//! in the spread); without a season, the combination itself is refitted at three
 //! origins one block (n / 6 points) apart. The half-width at level `l` is the `l` quantile of
 //! the absolute errors around their median over the next cycle or block, growing as
 //! `sqrt(h / cycle)` beyond it. When the given or found periods include the weekly one,
@@ -85,6 +91,9 @@ pub struct FittedAuto {
     members: Vec<(&'static str, BoxedFitted)>,
     /// Sorted absolute backtest errors around their median, and the steps they cover.
     errors: Option<(Vec<f64>, usize)>,
+    /// The seasonal stand-in made at the end of the history (its length), a further
+    /// candidate of the point forecast's median.
+    standin: Option<(usize, StandIn)>,
 }
 
 impl std::fmt::Debug for FittedAuto {
@@ -110,7 +119,27 @@ impl Model for Auto {
         let mut fitted = self.fit_members(history)?;
         let periods = self.periods_for(history.len());
         fitted.errors = match periods.first() {
-            Some(&p) => backtest_errors(history, p),
+            Some(&p) => {
+                let season = if self.weekly_known() {
+                    *periods.last().unwrap_or(&p)
+                } else {
+                    p
+                };
+                let clean = clean_anomalies(history, season);
+                let slope = trend_test(&clean, p)
+                    .ok()
+                    .filter(|t| t.p_value < 0.05)
+                    .map_or(0.0, |t| t.slope);
+                let mut score = (0.0, 0.0);
+                let errors = backtest_errors(history, &clean, p, season, slope, &mut score);
+                // The stand-in joins the median where its mean level forecast the past cycles
+                // better than the last point's level did (noise that reverts to the level).
+                if score.0 < score.1 && history.len() >= season + p {
+                    let n = history.len();
+                    fitted.standin = Some((n, StandIn::new(&clean, n, p, season, slope)));
+                }
+                errors
+            }
             None => self.refit_errors(history),
         };
         Ok(fitted)
@@ -118,12 +147,17 @@ impl Model for Auto {
 }
 
 impl Auto {
+    /// Whether the weekly period was given or found (not only implied by a daily one).
+    fn weekly_known(&self) -> bool {
+        self.periods.len() >= 2
+    }
+
     /// The members alone, without backtest errors.
     fn fit_members(&self, history: &[f64]) -> Result<FittedAuto> {
         check_history(history, 5)?;
         let periods = self.periods_for(history.len());
         // A weekly cycle given or found in the data: yesterday is no forecast of a Saturday.
-        let weekly_known = self.periods.len() >= 2;
+        let weekly_known = self.weekly_known();
         let mut members: Vec<(&'static str, BoxedFitted)> = Vec::new();
         let mut last_err = None;
         let mut add = |name: &'static str, r: Result<BoxedFitted>| match r {
@@ -138,7 +172,7 @@ impl Auto {
                 // A series that has been zero once is not taken as multiplicative, even when
                 // the zero was an anomaly cleaned away.
                 let positive = history.iter().all(|v| *v > 0.0);
-                let cleaned = clean_anomalies(history, short);
+                let cleaned = clean_anomalies(history, if weekly_known { long } else { short });
                 let history = &cleaned[..];
                 if positive {
                     add("mstl-log", b(Mstl::new(&periods)?.log(true).fit(history)));
@@ -174,6 +208,7 @@ impl Auto {
         Ok(FittedAuto {
             members,
             errors: None,
+            standin: None,
         })
     }
 
@@ -208,29 +243,82 @@ fn centred_abs(e: Vec<f64>, cycle: usize) -> (Vec<f64>, usize) {
     (abs, cycle)
 }
 
-/// Absolute errors (sorted, around their median) of the seasonal stand-in forecast from up to
-/// eight past origins one cycle apart (each with at least two cycles before it), and the
-/// steps ahead they cover (one cycle); `None` when the history has fewer than four cycles.
-fn backtest_errors(y: &[f64], cycle: usize) -> Option<(Vec<f64>, usize)> {
+/// The seasonal stand-in forecast made at origin `o` of a cleaned history `y`: the per-phase
+/// median profile of `season` steps over the last five cycles of `cycle` steps (at least two
+/// seasons), plus the mean level of the last cycle, plus `slope` per step from the middle of
+/// that cycle.
+struct StandIn {
+    profile: Vec<f64>,
+    start: usize,
+    level: f64,
+    slope: f64,
+    mid: f64,
+}
+
+impl StandIn {
+    fn new(y: &[f64], o: usize, cycle: usize, season: usize, slope: f64) -> Self {
+        let start = o.saturating_sub((5 * cycle).max(2 * season));
+        let train = &y[start..o];
+        let profile = crate::seasonality::phase_medians(
+            &crate::seasonality::detrend_ma(train, season),
+            season,
+            train.len(),
+        );
+        let seasonal = |t: usize| profile[(t - start) % season];
+        let level = (o - cycle..o).map(|t| y[t] - seasonal(t)).sum::<f64>() / cycle as f64;
+        Self {
+            level,
+            start,
+            slope,
+            mid: o as f64 - (cycle as f64 + 1.0) / 2.0,
+            profile,
+        }
+    }
+
+    /// The forecast at time `t` (on or after the origin).
+    fn at(&self, t: usize) -> f64 {
+        let season = self.profile.len();
+        self.level + self.profile[(t - self.start) % season] + self.slope * (t as f64 - self.mid)
+    }
+}
+
+/// Absolute errors (sorted, around their median) of the seasonal stand-in forecast made on the
+/// cleaned history `y` from up to eight past origins one `cycle` apart (each with one `season`
+/// and one cycle before it), measured against the raw history (anomalies count in the
+/// spread), and the steps ahead they cover (one cycle); `None` when fewer than two origins fit.
+/// `score` accumulates, on the cleaned history, the stand-in's absolute errors and those of
+/// the same forecast moved to the level of the last point before each origin.
+fn backtest_errors(
+    raw: &[f64],
+    y: &[f64],
+    cycle: usize,
+    season: usize,
+    slope: f64,
+    score: &mut (f64, f64),
+) -> Option<(Vec<f64>, usize)> {
     let n = y.len();
     let origins = (n / cycle.max(1)).saturating_sub(2).min(8);
     if cycle < 2 || origins < 2 {
         return None;
     }
-    let y = clean_anomalies(y, cycle);
     let mut e = Vec::with_capacity(origins * cycle);
     for k in 1..=origins {
         let o = n - k * cycle;
-        let start = o.saturating_sub(5 * cycle);
-        let train = &y[start..o];
-        let profile = crate::seasonality::phase_medians(
-            &crate::seasonality::detrend_ma(train, cycle),
-            cycle,
-            train.len(),
-        );
-        let seasonal = |t: usize| profile[(t - start) % cycle];
-        let level = (o - cycle..o).map(|t| y[t] - seasonal(t)).sum::<f64>() / cycle as f64;
-        e.extend((o..o + cycle).map(|t| y[t] - level - seasonal(t)));
+        if o < season + cycle {
+            break;
+        }
+        let f = StandIn::new(y, o, cycle, season, slope);
+        // The same with the last point's level instead of the last cycle's mean.
+        let jump = y[o - 1] - f.at(o - 1);
+        for t in o..o + cycle {
+            let err = raw[t] - f.at(t);
+            e.push(err);
+            score.0 += (y[t] - f.at(t)).abs();
+            score.1 += (y[t] - f.at(t) - jump).abs();
+        }
+    }
+    if e.len() < 2 * cycle {
+        return None;
     }
     Some(centred_abs(e, cycle))
 }
@@ -249,6 +337,9 @@ impl FittedModel for FittedAuto {
             .map(|h| {
                 buf.clear();
                 buf.extend(preds.iter().map(|p| p.mean[h]));
+                if let Some((n, s)) = &self.standin {
+                    buf.push(s.at(n + h));
+                }
                 median(&mut buf)
             })
             .collect();
@@ -310,6 +401,34 @@ mod tests {
             .unwrap();
         let hw = p.intervals[0].upper[0] - p.mean[0];
         assert!((0.9..1.8).contains(&hw), "{hw}");
+    }
+
+    /// A weekly cycle found in the data: quiet weekends are neither cleaned away as anomalies
+    /// nor forecast as weekdays, and the intervals do not take the weekend for noise.
+    #[test]
+    fn weekends_stay_weekends() {
+        let mut g = crate::stats::Rng::new(11);
+        let shape = |t: usize| {
+            let phase = (t % 24) as f64 * std::f64::consts::TAU / 24.0;
+            let v = 40.0 - 12.0 * phase.cos();
+            if (t / 24) % 7 >= 5 { 0.6 * v } else { v }
+        };
+        // Four weeks ending on a Friday: the next day is a Saturday.
+        let y: Vec<f64> = (0..24 * 26).map(|t| shape(t) + g.normal()).collect();
+        let p = Auto::new(&[24, 168])
+            .unwrap()
+            .fit(&y)
+            .unwrap()
+            .predict(24, &[80.0])
+            .unwrap();
+        let n = y.len();
+        let mae = (0..24)
+            .map(|h| (p.mean[h] - shape(n + h)).abs())
+            .sum::<f64>()
+            / 24.0;
+        assert!(mae < 1.5, "Saturday forecast off by {mae}");
+        let hw = (p.intervals[0].upper[12] - p.intervals[0].lower[12]) / 2.0;
+        assert!((0.9..2.2).contains(&hw), "80% half-width {hw}");
     }
 
     #[test]

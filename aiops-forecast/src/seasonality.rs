@@ -213,7 +213,9 @@ pub(crate) fn phase_medians(x: &[f64], p: usize, window: usize) -> Vec<f64> {
     (0..p)
         .map(|phase| {
             buf.clear();
-            buf.extend((start..n).filter(|t| t % p == phase).map(|t| x[t]));
+            // The first t >= start with t % p == phase, then every p-th: O(n) in all.
+            let first = start + (phase + p - start % p) % p;
+            buf.extend((first..n).step_by(p).map(|t| x[t]));
             if buf.is_empty() {
                 0.0
             } else {

@@ -3,8 +3,10 @@
 //! Python classes in `aiops.forecast` are thin wrappers choosing the name.
 
 use aiops_forecast::Prediction;
+use aiops_forecast::bounds::Bounds;
 use aiops_forecast::capacity::{self, CapacityParams};
 use aiops_forecast::registry::{self, BoxedFitted, MODELS};
+use aiops_forecast::seasonality::SeasonalPeriod;
 use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayLike1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -184,12 +186,113 @@ pub(crate) fn forecast_many(
         .collect()
 }
 
+/// The sampling interval in seconds: `step_seconds`, or the median spacing of `timestamps`
+/// (one per value); `None` when neither is given. Both at once, a non-positive or non-finite
+/// step, or timestamps not matching the values are `InvalidParameterError`.
+fn sampling_step(
+    step_seconds: Option<f64>,
+    timestamps: Option<&Bound<'_, PyAny>>,
+    n: usize,
+) -> Result<Option<f64>> {
+    match (step_seconds, timestamps) {
+        (Some(_), Some(_)) => Err(Error::Param(
+            "give step_seconds or timestamps, not both".into(),
+        )),
+        (Some(s), None) if !(s.is_finite() && s > 0.0) => Err(Error::Param(format!(
+            "step_seconds must be a positive number of seconds, got {s}"
+        ))),
+        (Some(s), None) => Ok(Some(s)),
+        (None, Some(ts)) => {
+            let ms = crate::time::ms_array(ts, "timestamps")?;
+            if ms.len() != n {
+                return Err(Error::Param(format!(
+                    "timestamps: {} for {n} values",
+                    ms.len()
+                )));
+            }
+            match aiops_core::time::median_step(&ms) {
+                Some(step) if step > 0 => Ok(Some(step as f64 / 1000.0)),
+                _ => Err(Error::Param(
+                    "timestamps: need at least two, increasing".into(),
+                )),
+            }
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The metric's limits: `bounds` as `(lower, upper)` (either `None` for no limit), or inferred
+/// from the history and the metric's `name` (non-negative when never negative, 0-100 for a
+/// percentage name).
+fn metric_bounds(
+    y: &[f64],
+    bounds: Option<(Option<f64>, Option<f64>)>,
+    name: Option<&str>,
+) -> Result<Bounds> {
+    match bounds {
+        Some((lower, upper)) => Ok(Bounds::new(lower, upper)?),
+        None => Ok(Bounds::infer(y, name)),
+    }
+}
+
+fn periods_list<'py>(
+    py: Python<'py>,
+    periods: &[SeasonalPeriod],
+) -> Result<Vec<Bound<'py, PyDict>>> {
+    periods
+        .iter()
+        .map(|p| {
+            let d = PyDict::new(py);
+            d.set_item("steps", p.steps)?;
+            d.set_item("seconds", p.seconds)?;
+            d.set_item("source", p.source)?;
+            Ok(d)
+        })
+        .collect()
+}
+
+/// Forecasts `values` `horizon` steps ahead with the model `name` as the CLI does: periods
+/// found in time units from `step_seconds` or `timestamps` (or the given `periods`, steps),
+/// intervals clipped to the metric's `bounds`. Returns `(prediction, periods)`, each period a
+/// dict `{"steps", "seconds", "source"}`. The GIL is released while fitting.
+#[pyfunction]
+#[pyo3(signature = (values, horizon, *, model = "auto", periods = None, levels = None,
+    step_seconds = None, timestamps = None, bounds = None, name = None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forecast<'py>(
+    py: Python<'py>,
+    values: PyArrayLike1<'_, f64, AllowTypeChange>,
+    horizon: usize,
+    model: &str,
+    periods: Option<Vec<usize>>,
+    levels: Option<Vec<f64>>,
+    step_seconds: Option<f64>,
+    timestamps: Option<Bound<'py, PyAny>>,
+    bounds: Option<(Option<f64>, Option<f64>)>,
+    name: Option<&str>,
+) -> Result<(PyPrediction, Vec<Bound<'py, PyDict>>)> {
+    let y = self::values(&values);
+    let step = sampling_step(step_seconds, timestamps.as_ref(), y.len())?;
+    let bounds = metric_bounds(&y, bounds, name)?;
+    let periods = periods.unwrap_or_default();
+    let levels = levels.unwrap_or_else(default_levels);
+    let r = py.detach(|| {
+        registry::forecast_report(model, &y, &periods, step, horizon, &levels, Some(bounds))
+    })?;
+    let found = periods_list(py, &r.periods)?;
+    Ok((PyPrediction::new(py, r.prediction)?, found))
+}
+
 /// Capacity planning on `values` (see `aiops_forecast::capacity`): returns a dict with the
-/// trend test, saturation steps, crossing probability, statuses, replica advice and the
-/// forecast (`prediction`).
+/// trend test, saturation steps, crossing probability, statuses, replica advice, the seasonal
+/// periods used and the forecast (`prediction`). The sampling interval (`step_seconds`, or the
+/// median spacing of `timestamps`) lets daily and weekly cycles be found in time units;
+/// `bounds` `(lower, upper)` limit the forecast (inferred from the history and `name` when
+/// not given).
 #[pyfunction]
 #[pyo3(signature = (values, threshold = 85.0, horizon = 24, *, model = "auto", periods = None,
-    level = 95.0, warning = 70.0, critical = 85.0, replicas = None, target = 70.0))]
+    level = 95.0, warning = 70.0, critical = 85.0, replicas = None, target = 70.0,
+    step_seconds = None, timestamps = None, bounds = None, name = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn capacity_plan<'py>(
     py: Python<'py>,
@@ -203,9 +306,17 @@ pub(crate) fn capacity_plan<'py>(
     critical: f64,
     replicas: Option<usize>,
     target: f64,
+    step_seconds: Option<f64>,
+    timestamps: Option<Bound<'py, PyAny>>,
+    bounds: Option<(Option<f64>, Option<f64>)>,
+    name: Option<&str>,
 ) -> Result<Bound<'py, PyDict>> {
     let y = self::values(&values);
+    let step_seconds = sampling_step(step_seconds, timestamps.as_ref(), y.len())?;
+    let bounds = Some(metric_bounds(&y, bounds, name)?);
     let params = CapacityParams {
+        step_seconds,
+        bounds,
         threshold,
         horizon,
         warning,
@@ -215,7 +326,6 @@ pub(crate) fn capacity_plan<'py>(
         periods: periods.unwrap_or_default(),
         replicas,
         target,
-        ..CapacityParams::default()
     };
     let r = py.detach(|| capacity::analyze(&y, &params))?;
     let d = PyDict::new(py);
@@ -256,6 +366,8 @@ pub(crate) fn capacity_plan<'py>(
         }
         None => d.set_item("replicas", py.None())?,
     }
+    d.set_item("periods", periods_list(py, &r.periods)?)?;
+    d.set_item("bounds", (r.bounds.lower, r.bounds.upper))?;
     d.set_item(
         "prediction",
         Py::new(py, PyPrediction::new(py, r.prediction)?)?,

@@ -149,6 +149,7 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
         function forecast::model_names,
         function forecast::forecast_many,
         function forecast::capacity_plan,
+        function forecast::forecast,
         function forecast::m4_evaluate,
         class logs::PyTemplateMiner,
         class logs::PyLogDetector,

@@ -75,6 +75,37 @@ def test_capacity_plan() -> None:
     assert flat["saturation_step"] is None and flat["trend"]["direction"] == "stable"  # type: ignore[index]
 
 
+def test_sampling_interval_and_bounds_as_the_cli() -> None:
+    # Three days at five minutes of a percentage with a daily cycle: the cycle is found from
+    # the sampling interval alone (288 steps a day), and the bounds hold.
+    rng = np.random.default_rng(3)
+    t = np.arange(288 * 3)
+    y = 50 - 30 * np.cos(t * 2 * np.pi / 288) + 6 * rng.standard_normal(t.size)
+    p, periods = fc.forecast(y, 288, step_seconds=300, bounds=(0, 100))
+    assert [q["steps"] for q in periods] == [288]
+    assert periods[0]["source"] == "daily" and periods[0]["seconds"] == 86400
+    assert p.lower.min() >= 0 and p.upper.max() <= 100
+    ts = np.datetime64("2026-01-01T00:00") + t * np.timedelta64(5, "m")
+    _, by_ts = fc.forecast(y, 12, timestamps=ts)
+    assert by_ts == periods
+    r = fc.capacity_plan(y, threshold=90, horizon=288, timestamps=ts, name="cpu_percent")
+    assert r["periods"] == periods
+    assert r["bounds"] == (0.0, 100.0)
+    assert r["trend"]["direction"] == "stable"  # type: ignore[index]
+    pred = r["prediction"]
+    assert isinstance(pred, fc.Prediction) and pred.upper.max() <= 100
+    r = fc.capacity_plan(y, horizon=288, step_seconds=300, bounds=(None, None))
+    assert r["bounds"] == (None, None)
+    with pytest.raises(aiops.InvalidParameterError):
+        fc.capacity_plan(y, step_seconds=300, timestamps=ts)
+    with pytest.raises(aiops.InvalidParameterError):
+        fc.forecast(y, 12, step_seconds=-5)
+    with pytest.raises(aiops.InvalidParameterError):
+        fc.forecast(y, 12, timestamps=ts[:10])
+    with pytest.raises(aiops.InvalidParameterError):
+        fc.forecast(y, 12, bounds=(100, 0))
+
+
 def test_bad_input_raises_typed_errors() -> None:
     with pytest.raises(aiops.InvalidInputError):
         fc.AutoETS(24).fit([1.0, 2.0])

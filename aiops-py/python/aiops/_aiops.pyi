@@ -90,6 +90,7 @@ __all__ = [
     "FittedModel",
     "fit_model",
     "model_names",
+    "forecast",
     "forecast_many",
     "capacity_plan",
     "m4_evaluate",
@@ -470,12 +471,37 @@ def capacity_plan(
     critical: float = 85.0,
     replicas: int | None = None,
     target: float = 70.0,
+    step_seconds: float | None = None,
+    timestamps: _TimestampsLike | None = None,
+    bounds: tuple[float | None, float | None] | None = None,
+    name: str | None = None,
 ) -> dict[str, object]:
     """Capacity planning: a dict with ``current``, ``peak``, ``peak_upper``,
     ``saturation_step`` / ``saturation_step_upper`` (1-based or None), ``probability`` (a lower
     bound of crossing within the horizon), ``trend`` (``direction``, ``slope``, ``p_value``),
     ``status_now`` / ``status_forecast`` (ok, warning, critical), ``replicas`` (advice or
-    None) and ``prediction``."""
+    None), ``periods`` (dicts ``steps``, ``seconds``, ``source``), ``bounds`` ``(lower,
+    upper)`` and ``prediction``. The sampling interval (``step_seconds``, or the median
+    spacing of ``timestamps``) lets daily and weekly cycles be found in time units;
+    ``bounds`` limit the forecast (inferred from the history and the metric ``name`` when not
+    given: non-negative for a never-negative series, 0-100 for a percentage name)."""
+
+def forecast(
+    values: _ValuesLike,
+    horizon: int,
+    *,
+    model: str = "auto",
+    periods: Sequence[int] | None = None,
+    levels: Sequence[float] | None = None,
+    step_seconds: float | None = None,
+    timestamps: _TimestampsLike | None = None,
+    bounds: tuple[float | None, float | None] | None = None,
+    name: str | None = None,
+) -> tuple[Prediction, list[dict[str, object]]]:
+    """Forecasts ``values`` ``horizon`` steps ahead as the CLI does: periods found in time
+    units from ``step_seconds`` or ``timestamps`` (or the given ``periods``, steps), intervals
+    within the metric's ``bounds``. Returns the prediction and the periods used (dicts
+    ``steps``, ``seconds``, ``source``). The GIL is released while fitting."""
 
 def m4_evaluate(
     data: _PathLike, model: str = "auto", horizon: int = 48, season: int = 24

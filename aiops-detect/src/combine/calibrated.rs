@@ -21,7 +21,10 @@
 //!   series has done exactly this before, in this context;
 //! - while the memory still learns (the first `warmup` points) there is no such check, so
 //!   only `adaptive`'s strongest alarms flag (score `early` = 0.625 or more: an onset at three
-//!   times its threshold, or a new extreme), as `default` does in its warm-up.
+//!   times its threshold, or a new extreme), as `default` does in its warm-up; and a new
+//!   extreme flags only when it also lies beyond `adaptive`'s residual band. A young series is
+//!   still showing its range (a trend, a cycle longer than the points seen), so leaving that
+//!   range while staying near the baseline is weak evidence.
 //!
 //! **Score.** Flagged points score in `[threshold, 1]` by their rank, the larger of the
 //! memory's score and `adaptive`'s (new extremes highest, then an alarm's onset by its ratio;
@@ -54,6 +57,17 @@ use crate::learned::contextual::{Contextual, ContextualKernel, ContextualParams}
 
 /// `adaptive`'s default flagging score: its sub-threshold scores are shares of it.
 const ADAPTIVE_FLAG: f64 = 0.5;
+
+/// `adaptive` scores the first point of a new extreme from this on.
+const EXTREME: f64 = 0.75;
+
+/// Whether `x` lies within `adaptive`'s band (its residual threshold around its baseline).
+fn inside(x: f64, a: &PointScore) -> bool {
+    match (a.lower, a.upper) {
+        (Some(lo), Some(hi)) => x >= lo && x <= hi,
+        _ => false,
+    }
+}
 
 crate::detector::params_newtype!(
     /// Parameters of [`Calibrated`]; every one has a default and none needs setting.
@@ -199,7 +213,7 @@ impl Kernel for CalibratedKernel {
         if alarm && d.gate > 0.0 && past && a.score < d.strong && raw < d.gate {
             alarm = false;
         }
-        if alarm && !past && a.score < d.early {
+        if alarm && !past && (a.score < d.early || (a.score >= EXTREME && inside(x, &a))) {
             alarm = false;
         }
         let flagged = alarm || memory >= d.cut;

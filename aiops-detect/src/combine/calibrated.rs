@@ -51,7 +51,7 @@
 //! equals the batch form.
 //!
 //! Against `default` on the three labelled families (BENCHMARKS.md, issue 14): better event F1
-//! on the NASA telemetry and the synthetic family, a lower NAB score (67.2 against 68.7), so it
+//! on the NASA telemetry and the synthetic family, a lower NAB score (67.8 against 68.7), so it
 //! is registered beside it rather than replacing it.
 
 use aiops_core::TimestampMs;

@@ -14,6 +14,7 @@ pub mod shift;
 pub mod statistical;
 
 pub use combine::adaptive::{Adaptive, AdaptiveKernel, AdaptiveOnline, AdaptiveParams};
+pub use combine::calibrated::{Calibrated, CalibratedKernel, CalibratedOnline, CalibratedParams};
 pub use combine::ensemble::{Combine, Ensemble, EnsembleOnline, EnsembleParams, Member};
 pub use combine::likelihood::{Likelihood, LikelihoodParams};
 pub use common::suppression::{SuppressionParams, Suppressor};

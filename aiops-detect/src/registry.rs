@@ -7,7 +7,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::combine::{adaptive::Adaptive, ensemble::Ensemble};
+use crate::combine::{adaptive::Adaptive, calibrated::Calibrated, ensemble::Ensemble};
 use crate::control::{cusum::Cusum, ewma::Ewma};
 use crate::detector::{Described, Detector, ParamGuard};
 use crate::error::{DetectError, Result};
@@ -103,6 +103,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
     entry::<ExtremesContextual>(),
     entry::<Ensemble>(),
     entry::<Adaptive>(),
+    entry::<Calibrated>(),
     entry::<Contextual>(),
     entry::<Novelty>(),
     entry::<RollingZScore>(),

@@ -6,7 +6,8 @@
 //! cargo run --release -p aiops-eval --example families -- ../shared/data default [k=v ...]
 //! ```
 //!
-//! `NO_NAB=1` skips NAB; `PER=1` lists the 25 telemanom channels with the most false alarms.
+//! `NO_NAB=1` skips NAB; `PER=1` lists the 25 telemanom channels with the most false alarms;
+//! `SEED=N` generates the synthetic family with seed N (default 1, the seed of the tables).
 
 use std::path::PathBuf;
 
@@ -53,7 +54,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.us_per_point
         );
     }
-    let family = synthetic::SyntheticParams::default();
+    let mut family = synthetic::SyntheticParams::default();
+    if let Some(seed) = std::env::var("SEED").ok().and_then(|s| s.parse().ok()) {
+        family.seed = seed;
+    }
     let r = synthetic::evaluate_detector(&family, &name, &params, tol, &aiops_eval::no_progress)?;
     let kinds: Vec<String> = r
         .by_kind

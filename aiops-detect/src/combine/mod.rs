@@ -1,6 +1,8 @@
-//! Combining detectors: the `default` detector (statistics of different kinds under learned
-//! extreme-value thresholds), per-series likelihood calibration of scores, and ensembles.
+//! Combining detectors: `adaptive` (statistics of different kinds under learned extreme-value
+//! thresholds), `calibrated` (its alarms checked against and ranked with a contextual memory),
+//! per-series likelihood calibration of scores, and ensembles.
 
 pub mod adaptive;
+pub mod calibrated;
 pub mod ensemble;
 pub mod likelihood;

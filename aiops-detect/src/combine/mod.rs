@@ -1,5 +1,6 @@
 //! Combining detectors: `adaptive` (statistics of different kinds under learned extreme-value
-//! thresholds), `calibrated` (its alarms checked against and ranked with a contextual memory),
+//! thresholds), `calibrated` (the `default` detector: its alarms checked against and ranked with a contextual
+//! memory),
 //! per-series likelihood calibration of scores, and ensembles.
 
 pub mod adaptive;

@@ -1,5 +1,6 @@
-//! New extremes and a contextual memory: the `default` detector, what `aiops detect` runs when
-//! no detector is named.
+//! New extremes and a contextual memory: the `extremes_contextual` detector, which was
+//! `default` until 2026-12-07 (now [`crate::combine::calibrated`], which adds `adaptive`'s
+//! alarms to these two signals; snapshots saved under the old name restore here).
 //!
 //! It needs no parameters, and its scores mean the same on any series, so one threshold works
 //! across a fleet. Two signals, each in [0, 1], and the larger wins:
@@ -104,7 +105,7 @@ impl ExtremesContextual {
 }
 
 crate::detector::describe!(
-    ExtremesContextual, ExtremesContextualParams, ExtremesContextualKernel.detector => ExtremesContextualOnline, "default",
+    ExtremesContextual, ExtremesContextualParams, ExtremesContextualKernel.detector => ExtremesContextualOnline, "extremes_contextual",
     "new extremes and a contextual sequence memory, scores in [0, 1]; no tuning needed",
     severity |config, score| tiered(score, config.threshold, 0.85, 0.95), "
     contextual: JSON settings of the contextual memory (see the contextual detector)

@@ -100,10 +100,10 @@ const fn entry<T: Described + Detector + 'static>() -> DetectorInfo {
 
 /// Every detector, in the order `aiops detect --help` lists them.
 pub const DETECTORS: &[DetectorInfo] = &[
+    entry::<Calibrated>(),
     entry::<ExtremesContextual>(),
     entry::<Ensemble>(),
     entry::<Adaptive>(),
-    entry::<Calibrated>(),
     entry::<Contextual>(),
     entry::<Novelty>(),
     entry::<RollingZScore>(),

@@ -6,6 +6,7 @@ answered afterwards.
 """
 
 import base64
+import io
 import json
 import pickle
 from pathlib import Path
@@ -17,10 +18,39 @@ import aiops
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "snapshots_v1.json").read_text())
 
 
+# `default` became a different algorithm on 2026-12-07; the one 0.1.0 pickled as `default`
+# is `extremes_contextual` now.
+RENAMED = {"default": "extremes_contextual"}
+
+
+class _Renamed(pickle.Unpickler):
+    """Unpickles a detector saved under a name that now builds another algorithm as the
+    algorithm it was."""
+
+    def find_class(self, module: str, name: str) -> object:
+        found = super().find_class(module, name)
+        if found is not aiops.Detector:
+            return found
+
+        class Legacy:
+            def __new__(cls, name: str, **params: object) -> aiops.Detector:  # type: ignore[misc]
+                return aiops.Detector(RENAMED.get(name, name), **params)
+
+        return Legacy
+
+
 @pytest.mark.parametrize("name", sorted(FIXTURE["detectors"]))
 def test_pickled_detectors_continue(name: str) -> None:
     case = FIXTURE["detectors"][name]
-    det = pickle.loads(base64.b64decode(case["pickle"]))
+    raw = base64.b64decode(case["pickle"])
+    if name in RENAMED:
+        # Unpickled as is, the state does not fit the new algorithm: a typed error.
+        with pytest.raises(aiops.SnapshotError):
+            pickle.loads(raw)
+        det = _Renamed(io.BytesIO(raw)).load()
+        assert det.name == RENAMED[name]
+    else:
+        det = pickle.loads(raw)
     got = [list(det.update(t, v)) for t, v in zip(FIXTURE["timestamps"], FIXTURE["values"])]
     assert got == case["tail"]
 

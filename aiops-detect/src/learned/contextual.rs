@@ -226,6 +226,10 @@ struct Memory {
     left_sigs: Vec<u64>,
     /// Per left side: whether one of its contexts is exact (only those generalise).
     left_exact: Vec<bool>,
+    /// Per left side: its value facts below 64 (the levels inside the range), one bit each.
+    left_values: Vec<u64>,
+    /// Left sides holding an exact context, by the context facts they hold.
+    exact_by_context: FxMap<Fact, Vec<u32>>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
 }
 
@@ -248,15 +252,20 @@ impl From<MemoryData> for Memory {
             left_by_anchor: FxMap::default(),
             left_sigs: Vec::new(),
             left_exact: Vec::new(),
+            left_values: Vec::new(),
+            exact_by_context: FxMap::default(),
             right_by_fact: FxMap::default(),
         };
         for side in data.left {
-            let id = m.side_id(true, &side.facts) as usize;
-            m.left_exact[id] = side
+            let id = m.side_id(true, &side.facts);
+            if side
                 .contexts
                 .iter()
-                .any(|&(_, c)| m.data.contexts.get(c as usize).is_some_and(|c| c.exact));
-            m.data.left[id].contexts = side.contexts;
+                .any(|&(_, c)| m.data.contexts.get(c as usize).is_some_and(|c| c.exact))
+            {
+                m.mark_exact(id);
+            }
+            m.data.left[id as usize].contexts = side.contexts;
         }
         for side in data.right {
             m.side_id(false, &side.facts);
@@ -303,12 +312,25 @@ impl Memory {
             }
             self.left_sigs.push(signature(facts));
             self.left_exact.push(false);
+            self.left_values.push(small_values(facts));
         } else {
             for &f in facts {
                 self.right_by_fact.entry(f).or_default().push(id);
             }
         }
         id
+    }
+
+    /// Records that left side `l` holds an exact context.
+    fn mark_exact(&mut self, l: u32) {
+        if std::mem::replace(&mut self.left_exact[l as usize], true) {
+            return;
+        }
+        for &f in &self.data.left[l as usize].facts {
+            if f >= NEURON {
+                self.exact_by_context.entry(f).or_default().push(l);
+            }
+        }
     }
 
     /// The context of left side `l` and right side `r`, and whether it was made just now.
@@ -325,6 +347,14 @@ impl Memory {
         });
         (c, true)
     }
+}
+
+/// One bit per value fact below 64 (those of the levels inside the range, for up to 8 bits).
+fn small_values(facts: &[Fact]) -> u64 {
+    facts
+        .iter()
+        .filter(|&&f| f < 64)
+        .fold(0, |bits, &f| bits | 1 << f)
 }
 
 /// One bit per fact (of 64, by a multiplicative hash): a set of facts can only be a subset
@@ -498,6 +528,13 @@ struct Scratch {
     held: Vec<u32>,
     /// The best confirmed contexts of this point, best first: (times confirmed, exact, id).
     active: Vec<(u32, bool, u32)>,
+    /// Per left side: the stamp of the last point that set the mask, and the positions in
+    /// the previous point of the context facts it shares with it, one bit each.
+    shared: Vec<(u32, u64)>,
+    /// Cuts of partly held left sides already in `cut`, by (value facts, context positions).
+    left_cuts: FxMap<(u64, u64), (u32, u32)>,
+    /// Candidates already gathered, by the start of their left and right ranges in `cut`.
+    seen: FxMap<(u32, u32), ()>,
 }
 
 impl Scratch {
@@ -733,7 +770,7 @@ impl ContextualKernel {
             let r = mem.side_id(false, &current);
             let (c, created) = mem.pair(l, r);
             mem.data.contexts[c as usize].exact = true;
-            mem.left_exact[l as usize] = true;
+            mem.mark_exact(l);
             exact_new = created;
             if created {
                 exact_id = Some(c);
@@ -791,10 +828,73 @@ impl ContextualKernel {
             }
         }
         s.full_left = full_left;
-        if exact_new {
+        // Below 64 facts, all of them in the levels inside the range, the facts of the
+        // previous point are bits (value facts by number, context facts by position).
+        let small = previous.len() <= 64 && previous[..value_facts].iter().all(|&f| f < 64);
+        if exact_new && small {
             // Partly matched left sides generalise too, through their exact contexts: every
             // side holding one is counted against the previous point, so this is done only
-            // for a new pair.
+            // for a new pair. The context facts each shares with it come from the index of
+            // exact sides by context fact; its value facts are bits.
+            let values = previous[..value_facts]
+                .iter()
+                .fold(0u64, |bits, &f| bits | 1 << f);
+            s.shared.resize(mem.data.left.len(), (0, 0));
+            for (p, f) in previous.iter().enumerate().skip(value_facts) {
+                for &l in mem.exact_by_context.get(f).into_iter().flatten() {
+                    let e = &mut s.shared[l as usize];
+                    if e.0 != s.stamp {
+                        *e = (s.stamp, 0);
+                    }
+                    e.1 |= 1 << p;
+                }
+            }
+            s.left_cuts.clear();
+            for l in 0..mem.data.left.len() {
+                if !mem.left_exact[l] {
+                    continue;
+                }
+                let side = &mem.data.left[l];
+                let vs = mem.left_values[l] & values;
+                let (stamp, cs) = s.shared[l];
+                let cs = if stamp == s.stamp { cs } else { 0 };
+                let hits = (vs.count_ones() + cs.count_ones()) as usize;
+                if hits == 0 || hits == side.facts.len() || hits > max_left {
+                    continue;
+                }
+                let mut left_cut = None;
+                for &(r, c) in &side.contexts {
+                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                        continue;
+                    }
+                    let right = &mem.data.right[r as usize];
+                    if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
+                        // Sides sharing the same facts with the previous point share one cut.
+                        let (ls, le) = match left_cut {
+                            Some(cut) => cut,
+                            None => {
+                                let cut = match s.left_cuts.get(&(vs, cs)) {
+                                    Some(&cut) => cut,
+                                    None => {
+                                        let start = s.cut.len() as u32;
+                                        s.cut.extend(bits(vs));
+                                        s.cut.extend(bits(cs).map(|p| previous[p as usize]));
+                                        let cut = (start, s.cut.len() as u32);
+                                        s.left_cuts.insert((vs, cs), cut);
+                                        cut
+                                    }
+                                };
+                                left_cut = Some(cut);
+                                cut
+                            }
+                        };
+                        let (rs, re) = s.right_cut(r, &right.facts, &current);
+                        s.candidates.push([ls, le, rs, re]);
+                    }
+                }
+            }
+        } else if exact_new {
+            // As above, for points with facts beyond the bits: each side is read.
             for l in 0..mem.data.left.len() {
                 if !mem.left_exact[l] {
                     continue;
@@ -841,7 +941,12 @@ impl ContextualKernel {
         let mut created = 0usize;
         let mut left_id: Option<([u32; 2], u32)> = None;
         s.right_ids.clear();
+        s.seen.clear();
         for &[ls, le, rs, re] in &s.candidates {
+            // A candidate met again is the same context: it adds nothing.
+            if s.seen.insert((ls, rs), ()).is_some() {
+                continue;
+            }
             let l = match left_id {
                 Some((range, l)) if range == [ls, le] => l,
                 _ => mem.side_id(true, &s.cut[ls as usize..le as usize]),
@@ -889,6 +994,17 @@ impl ContextualKernel {
         };
         (1.0 - confirmed + new_share) / 2.0
     }
+}
+
+/// The positions of the set bits of `b`, lowest first.
+fn bits(mut b: u64) -> impl Iterator<Item = Fact> {
+    std::iter::from_fn(move || {
+        (b != 0).then(|| {
+            let i = b.trailing_zeros();
+            b &= b - 1;
+            i
+        })
+    })
 }
 
 /// Whether fact `f` held at the previous point, given the stamps of the contexts that did

@@ -526,8 +526,10 @@ struct Scratch {
     marks: Vec<u32>,
     /// Per context: the stamp of the last point whose previous point it was a fact of.
     held: Vec<u32>,
-    /// The best confirmed contexts of this point, best first: (times confirmed, exact, id).
-    active: Vec<(u32, bool, u32)>,
+    /// The best confirmed contexts of this point, best first, by their [`rank`].
+    active: Vec<u128>,
+    /// Per right side: whether it holds wholly at this point.
+    right_full: Vec<bool>,
     /// Per left side: the stamp of the last point that set the mask, and the positions in
     /// the previous point of the context facts it shares with it, one bit each.
     shared: Vec<(u32, u64)>,
@@ -722,8 +724,10 @@ impl ContextualKernel {
 
         // Which right sides hold now (there are few: subsets of the levels' facts).
         s.right_hits.resize(mem.data.right.len(), 0);
+        s.right_full.resize(mem.data.right.len(), false);
         for &id in &s.touched_right {
             s.right_hits[id as usize] = 0;
+            s.right_full[id as usize] = false;
         }
         s.touched_right.clear();
         for f in &current {
@@ -733,6 +737,10 @@ impl ContextualKernel {
                 }
                 s.right_hits[id as usize] += 1;
             }
+        }
+        for &id in &s.touched_right {
+            s.right_full[id as usize] =
+                s.right_hits[id as usize] as usize == mem.data.right[id as usize].facts.len();
         }
         // Which left sides held wholly at the previous point. Each side is filed under its
         // largest fact (the most specific: a context id when it has one), so only sides whose
@@ -777,6 +785,9 @@ impl ContextualKernel {
             }
             exact = Some(c);
         }
+        // A right side made just now holds no fact of this point in these counts.
+        s.right_hits.resize(mem.data.right.len(), 0);
+        s.right_full.resize(mem.data.right.len(), false);
 
         // Candidates are only gathered here and made below, in this order: making them now
         // would add contexts to the sides being read.
@@ -788,33 +799,35 @@ impl ContextualKernel {
         if exact_new {
             full_left.sort_unstable();
         }
+        // The rank a confirmed context must beat to be kept (0 while there is room: every rank
+        // is above it).
+        let mut bar = 0u128;
+        let not_selected = exact_id.unwrap_or(u32::MAX);
         for &l in &full_left {
             let side = &mem.data.left[l as usize];
             let mut left_cut = None;
+            let generalise = exact_new && side.facts.len() <= max_left;
             for &(r, c) in &side.contexts {
-                if Some(c) == exact_id {
+                if c == not_selected {
                     continue;
                 }
-                let right = &mem.data.right[r as usize];
-                let right_hits = s.right_hits.get(r as usize).copied().unwrap_or(0) as usize;
+                // Counted without branching on the outcome, which is a toss-up.
+                let full = s.right_full[r as usize];
                 let ctx = &mut mem.data.contexts[c as usize];
                 selected += 1;
-                if right_hits == right.facts.len() {
-                    ctx.count += 1;
-                    confirmed += 1;
+                ctx.count += full as u32;
+                confirmed += full as usize;
+                let rank = rank(ctx.count, ctx.exact, c);
+                if full & (rank > bar) {
                     // Only the best `max_active` are kept, best first: which ones matters,
                     // not how the others rank.
-                    let entry = (ctx.count, ctx.exact, c);
-                    if s.active.len() < max_active
-                        || s.active
-                            .last()
-                            .is_some_and(|last| ranks_before(&entry, last))
-                    {
-                        let at = s.active.partition_point(|e| ranks_before(e, &entry));
-                        s.active.insert(at, entry);
-                        s.active.truncate(max_active);
+                    let at = s.active.partition_point(|&e| e > rank);
+                    s.active.insert(at, rank);
+                    s.active.truncate(max_active);
+                    if s.active.len() == max_active {
+                        bar = s.active[max_active - 1];
                     }
-                } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
+                } else if !full && generalise && ctx.exact && s.right_hits[r as usize] > 0 {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
                     let (ls, le) = *left_cut.get_or_insert_with(|| {
@@ -822,6 +835,7 @@ impl ContextualKernel {
                         s.cut.extend_from_slice(&side.facts);
                         (start, s.cut.len() as u32)
                     });
+                    let right = &mem.data.right[r as usize];
                     let (rs, re) = s.right_cut(r, &right.facts, &current);
                     s.candidates.push([ls, le, rs, re]);
                 }
@@ -930,7 +944,7 @@ impl ContextualKernel {
 
         // The best confirmed contexts become facts of the next point.
         let mut next = current;
-        next.extend(s.active.iter().map(|&(_, _, c)| NEURON | c));
+        next.extend(s.active.iter().map(|&rank| NEURON | !(rank as u32)));
         next.sort_unstable();
         next.dedup();
 
@@ -1017,10 +1031,11 @@ fn holds(held: &[u32], stamp: u32, values: &[Fact], f: Fact) -> bool {
     }
 }
 
-/// Whether confirmed context `a` ranks before `b` among those carried to the next point:
-/// the more often confirmed, then an exact one, then the older (smaller id).
-fn ranks_before(a: &(u32, bool, u32), b: &(u32, bool, u32)) -> bool {
-    (a.0, a.1, b.2) > (b.0, b.1, a.2)
+/// The rank of a confirmed context among those carried to the next point, higher first: the
+/// more often confirmed, then an exact one, then the older (smaller id), which its low 32
+/// bits hold inverted.
+fn rank(count: u32, exact: bool, c: u32) -> u128 {
+    ((count as u128) << 33) | ((exact as u128) << 32) | !c as u128
 }
 
 /// The highest level inside the range: `2^bits - 1`.

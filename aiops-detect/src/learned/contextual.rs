@@ -511,8 +511,16 @@ struct Scratch {
     touched_right: Vec<u32>,
     /// The sides of this point's candidate contexts, end to end.
     cut: Vec<Fact>,
-    /// Candidate contexts: their left and right sides as ranges of `cut`.
-    candidates: Vec<[u32; 4]>,
+    /// Candidate contexts: the number of their left cut in `lefts` and their right side as a
+    /// range of `cut`.
+    candidates: Vec<[u32; 3]>,
+    /// Left cuts of this point: their range in `cut`, and their side id once looked up
+    /// (`u32::MAX` before).
+    lefts: Vec<[u32; 3]>,
+    /// Per left cut: one bit per right side, set once their pair is a candidate.
+    pairs_seen: Vec<u64>,
+    /// Words of `pairs_seen` per left cut.
+    words: usize,
     /// Per right side: the range of `cut` holding its facts shared with the current point,
     /// valid when its first number is `stamp`.
     right_cut: Vec<[u32; 3]>,
@@ -533,13 +541,35 @@ struct Scratch {
     /// Per left side: the stamp of the last point that set the mask, and the positions in
     /// the previous point of the context facts it shares with it, one bit each.
     shared: Vec<(u32, u64)>,
-    /// Cuts of partly held left sides already in `cut`, by (value facts, context positions).
-    left_cuts: FxMap<(u64, u64), (u32, u32)>,
-    /// Candidates already gathered, by the start of their left and right ranges in `cut`.
-    seen: FxMap<(u32, u32), ()>,
+    /// Cuts of partly held left sides by (value facts, context positions): their number.
+    left_cuts: FxMap<(u64, u64), u32>,
+    /// The same for cuts without context facts, by their value facts.
+    value_cuts: Vec<(u64, u32)>,
 }
 
 impl Scratch {
+    /// Files the facts of `cut` from `start` to its end as a new left cut; its number.
+    fn new_left(&mut self, start: u32) -> u32 {
+        let k = self.lefts.len() as u32;
+        self.lefts.push([start, self.cut.len() as u32, u32::MAX]);
+        self.pairs_seen
+            .resize(self.pairs_seen.len() + self.words, 0);
+        k
+    }
+
+    /// Gathers the candidate of left cut `k` and right side `r` (with `facts`), unless it
+    /// was already: a candidate met again is the same context and adds nothing.
+    fn candidate(&mut self, k: u32, r: u32, facts: &[Fact], current: &[Fact]) {
+        let bit = k as usize * self.words * 64 + r as usize;
+        let word = &mut self.pairs_seen[bit / 64];
+        if *word >> (bit % 64) & 1 != 0 {
+            return;
+        }
+        *word |= 1 << (bit % 64);
+        let (rs, re) = self.right_cut(r, facts, current);
+        self.candidates.push([k, rs, re]);
+    }
+
     /// Appends the sorted intersection of `a` and `b` to `cut`; its range.
     fn cut(&mut self, a: &[Fact], b: &[Fact]) -> (u32, u32) {
         let start = self.cut.len() as u32;
@@ -712,6 +742,8 @@ impl ContextualKernel {
         let s = &mut self.scratch;
         s.cut.clear();
         s.candidates.clear();
+        s.lefts.clear();
+        s.pairs_seen.clear();
         s.unique.clear();
         s.active.clear();
         // Stamps tell this point's cached right cuts from older ones; 0 is never current.
@@ -788,6 +820,7 @@ impl ContextualKernel {
         // A right side made just now holds no fact of this point in these counts.
         s.right_hits.resize(mem.data.right.len(), 0);
         s.right_full.resize(mem.data.right.len(), false);
+        s.words = mem.data.right.len().div_ceil(64);
 
         // Candidates are only gathered here and made below, in this order: making them now
         // would add contexts to the sides being read.
@@ -830,14 +863,17 @@ impl ContextualKernel {
                 } else if !full && generalise && ctx.exact && s.right_hits[r as usize] > 0 {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
-                    let (ls, le) = *left_cut.get_or_insert_with(|| {
-                        let start = s.cut.len() as u32;
-                        s.cut.extend_from_slice(&side.facts);
-                        (start, s.cut.len() as u32)
-                    });
-                    let right = &mem.data.right[r as usize];
-                    let (rs, re) = s.right_cut(r, &right.facts, &current);
-                    s.candidates.push([ls, le, rs, re]);
+                    let k = match left_cut {
+                        Some(k) => k,
+                        None => {
+                            let start = s.cut.len() as u32;
+                            s.cut.extend_from_slice(&side.facts);
+                            let k = s.new_left(start);
+                            left_cut = Some(k);
+                            k
+                        }
+                    };
+                    s.candidate(k, r, &mem.data.right[r as usize].facts, &current);
                 }
             }
         }
@@ -864,6 +900,7 @@ impl ContextualKernel {
                 }
             }
             s.left_cuts.clear();
+            s.value_cuts.clear();
             for l in 0..mem.data.left.len() {
                 if !mem.left_exact[l] {
                     continue;
@@ -884,26 +921,34 @@ impl ContextualKernel {
                     let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
                         // Sides sharing the same facts with the previous point share one cut.
-                        let (ls, le) = match left_cut {
-                            Some(cut) => cut,
+                        let k = match left_cut {
+                            Some(k) => k,
                             None => {
-                                let cut = match s.left_cuts.get(&(vs, cs)) {
-                                    Some(&cut) => cut,
+                                let found = if cs == 0 {
+                                    s.value_cuts.iter().find(|e| e.0 == vs).map(|e| e.1)
+                                } else {
+                                    s.left_cuts.get(&(vs, cs)).copied()
+                                };
+                                let k = match found {
+                                    Some(k) => k,
                                     None => {
                                         let start = s.cut.len() as u32;
                                         s.cut.extend(bits(vs));
                                         s.cut.extend(bits(cs).map(|p| previous[p as usize]));
-                                        let cut = (start, s.cut.len() as u32);
-                                        s.left_cuts.insert((vs, cs), cut);
-                                        cut
+                                        let k = s.new_left(start);
+                                        if cs == 0 {
+                                            s.value_cuts.push((vs, k));
+                                        } else {
+                                            s.left_cuts.insert((vs, cs), k);
+                                        }
+                                        k
                                     }
                                 };
-                                left_cut = Some(cut);
-                                cut
+                                left_cut = Some(k);
+                                k
                             }
                         };
-                        let (rs, re) = s.right_cut(r, &right.facts, &current);
-                        s.candidates.push([ls, le, rs, re]);
+                        s.candidate(k, r, &right.facts, &current);
                     }
                 }
             }
@@ -933,10 +978,16 @@ impl ContextualKernel {
                     }
                     let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
-                        let (ls, le) =
-                            *left_cut.get_or_insert_with(|| s.cut(&side.facts, &previous));
-                        let (rs, re) = s.right_cut(r, &right.facts, &current);
-                        s.candidates.push([ls, le, rs, re]);
+                        let k = match left_cut {
+                            Some(k) => k,
+                            None => {
+                                let (start, _) = s.cut(&side.facts, &previous);
+                                let k = s.new_left(start);
+                                left_cut = Some(k);
+                                k
+                            }
+                        };
+                        s.candidate(k, r, &right.facts, &current);
                     }
                 }
             }
@@ -950,22 +1001,17 @@ impl ContextualKernel {
 
         // A context is one pair of sides, so counting distinct candidates is counting
         // distinct contexts.
-        // The candidates of one side come together and share its cut, and right cuts are
-        // shared per right side: their side ids are looked up once.
+        // Left and right cuts are shared: their side ids are looked up once.
         let mut created = 0usize;
-        let mut left_id: Option<([u32; 2], u32)> = None;
         s.right_ids.clear();
-        s.seen.clear();
-        for &[ls, le, rs, re] in &s.candidates {
-            // A candidate met again is the same context: it adds nothing.
-            if s.seen.insert((ls, rs), ()).is_some() {
-                continue;
-            }
-            let l = match left_id {
-                Some((range, l)) if range == [ls, le] => l,
-                _ => mem.side_id(true, &s.cut[ls as usize..le as usize]),
+        for &[k, rs, re] in &s.candidates {
+            let [ls, le, id] = &mut s.lefts[k as usize];
+            let l = if *id != u32::MAX {
+                *id
+            } else {
+                *id = mem.side_id(true, &s.cut[*ls as usize..*le as usize]);
+                *id
             };
-            left_id = Some(([ls, le], l));
             let r = match s.right_ids.iter().find(|(range, _)| *range == [rs, re]) {
                 Some(&(_, r)) => r,
                 None => {

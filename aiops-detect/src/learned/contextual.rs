@@ -220,16 +220,19 @@ struct Memory {
     data: MemoryData,
     left_ids: SideIndex,
     right_ids: SideIndex,
-    /// Left sides by their largest fact.
-    left_by_anchor: FxMap<Fact, Vec<u32>>,
-    /// Per left side: the [`signature`] of its facts.
-    left_sigs: Vec<u64>,
+    /// Left sides by their largest fact: their id and the [`signature`] of their facts (its
+    /// low and high half), read together.
+    left_by_anchor: FxMap<Fact, Vec<[u32; 3]>>,
     /// Per left side: whether one of its contexts is exact (only those generalise).
     left_exact: Vec<bool>,
-    /// Per left side: its value facts below 64 (the levels inside the range), one bit each.
-    left_values: Vec<u64>,
-    /// Left sides holding an exact context, by the context facts they hold.
-    exact_by_context: FxMap<Fact, Vec<u32>>,
+    /// Per left side: its value facts of levels inside the range (all below 16), one bit each.
+    left_values: Vec<u16>,
+    /// Left sides holding an exact context, by the context facts they hold: the last one
+    /// filed under each fact, as an index into `exact_links` (one list per fact, newest
+    /// first, without a vector per fact).
+    exact_by_context: FxMap<Fact, u32>,
+    /// (left side, index of the next entry of its list or `u32::MAX`).
+    exact_links: Vec<[u32; 2]>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
 }
 
@@ -250,10 +253,10 @@ impl From<MemoryData> for Memory {
             left_ids: SideIndex::default(),
             right_ids: SideIndex::default(),
             left_by_anchor: FxMap::default(),
-            left_sigs: Vec::new(),
             left_exact: Vec::new(),
             left_values: Vec::new(),
             exact_by_context: FxMap::default(),
+            exact_links: Vec::new(),
             right_by_fact: FxMap::default(),
         };
         for side in data.left {
@@ -308,9 +311,13 @@ impl Memory {
         ids.insert(sides, id);
         if left {
             if let Some(&anchor) = facts.last() {
-                self.left_by_anchor.entry(anchor).or_default().push(id);
+                let sig = signature(facts);
+                self.left_by_anchor.entry(anchor).or_default().push([
+                    id,
+                    sig as u32,
+                    (sig >> 32) as u32,
+                ]);
             }
-            self.left_sigs.push(signature(facts));
             self.left_exact.push(false);
             self.left_values.push(small_values(facts));
         } else {
@@ -328,7 +335,9 @@ impl Memory {
         }
         for &f in &self.data.left[l as usize].facts {
             if f >= NEURON {
-                self.exact_by_context.entry(f).or_default().push(l);
+                let at = self.exact_links.len() as u32;
+                let next = self.exact_by_context.insert(f, at).unwrap_or(u32::MAX);
+                self.exact_links.push([l, next]);
             }
         }
     }
@@ -349,11 +358,14 @@ impl Memory {
     }
 }
 
-/// One bit per value fact below 64 (those of the levels inside the range, for up to 8 bits).
-fn small_values(facts: &[Fact]) -> u64 {
+/// Value facts below this are those of the levels inside the range (2 per bit, 8 bits at most).
+const INSIDE: Fact = 16;
+
+/// One bit per value fact of a level inside the range.
+fn small_values(facts: &[Fact]) -> u16 {
     facts
         .iter()
-        .filter(|&&f| f < 64)
+        .filter(|&&f| f < INSIDE)
         .fold(0, |bits, &f| bits | 1 << f)
 }
 
@@ -538,13 +550,15 @@ struct Scratch {
     active: Vec<u128>,
     /// Per right side: whether it holds wholly at this point.
     right_full: Vec<bool>,
-    /// Per left side: the stamp of the last point that set the mask, and the positions in
-    /// the previous point of the context facts it shares with it, one bit each.
-    shared: Vec<(u32, u64)>,
+    /// Per left side: the positions in the previous point of the context facts it shares
+    /// with it, one bit each (0 outside of the point that sets them).
+    shared: Vec<u64>,
+    /// The left sides whose `shared` is set.
+    shared_touched: Vec<u32>,
     /// Cuts of partly held left sides by (value facts, context positions): their number.
-    left_cuts: FxMap<(u64, u64), u32>,
+    left_cuts: FxMap<(u16, u64), u32>,
     /// The same for cuts without context facts, by their value facts.
-    value_cuts: Vec<(u64, u32)>,
+    value_cuts: Vec<(u16, u32)>,
 }
 
 impl Scratch {
@@ -787,12 +801,13 @@ impl ContextualKernel {
         }
         let held = |f: Fact| holds(&s.held, s.stamp, &previous[..value_facts], f);
         let previous_sig = signature(&previous);
+        let (outside_lo, outside_hi) = (!previous_sig as u32, (!previous_sig >> 32) as u32);
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
         for f in &previous {
-            for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
+            for &[id, lo, hi] in mem.left_by_anchor.get(f).into_iter().flatten() {
                 // The signature rules most sides out without reading their facts.
-                if mem.left_sigs[id as usize] & !previous_sig == 0
+                if (lo & outside_lo) | (hi & outside_hi) == 0
                     && mem.data.left[id as usize].facts.iter().all(|&f| held(f))
                 {
                     full_left.push(id);
@@ -878,9 +893,9 @@ impl ContextualKernel {
             }
         }
         s.full_left = full_left;
-        // Below 64 facts, all of them in the levels inside the range, the facts of the
-        // previous point are bits (value facts by number, context facts by position).
-        let small = previous.len() <= 64 && previous[..value_facts].iter().all(|&f| f < 64);
+        // Below 64 facts, its values inside the range, the facts of the previous point are
+        // bits (value facts by number, context facts by position).
+        let small = previous.len() <= 64 && previous[..value_facts].iter().all(|&f| f < INSIDE);
         if exact_new && small {
             // Partly matched left sides generalise too, through their exact contexts: every
             // side holding one is counted against the previous point, so this is done only
@@ -888,15 +903,17 @@ impl ContextualKernel {
             // exact sides by context fact; its value facts are bits.
             let values = previous[..value_facts]
                 .iter()
-                .fold(0u64, |bits, &f| bits | 1 << f);
-            s.shared.resize(mem.data.left.len(), (0, 0));
+                .fold(0u16, |bits, &f| bits | 1 << f);
+            s.shared.resize(mem.data.left.len(), 0);
             for (p, f) in previous.iter().enumerate().skip(value_facts) {
-                for &l in mem.exact_by_context.get(f).into_iter().flatten() {
+                let mut at = mem.exact_by_context.get(f).copied().unwrap_or(u32::MAX);
+                while let Some(&[l, next]) = mem.exact_links.get(at as usize) {
                     let e = &mut s.shared[l as usize];
-                    if e.0 != s.stamp {
-                        *e = (s.stamp, 0);
+                    if *e == 0 {
+                        s.shared_touched.push(l);
                     }
-                    e.1 |= 1 << p;
+                    *e |= 1 << p;
+                    at = next;
                 }
             }
             s.left_cuts.clear();
@@ -907,8 +924,7 @@ impl ContextualKernel {
                 }
                 let side = &mem.data.left[l];
                 let vs = mem.left_values[l] & values;
-                let (stamp, cs) = s.shared[l];
-                let cs = if stamp == s.stamp { cs } else { 0 };
+                let cs = s.shared[l];
                 let hits = (vs.count_ones() + cs.count_ones()) as usize;
                 if hits == 0 || hits == side.facts.len() || hits > max_left {
                     continue;
@@ -933,7 +949,7 @@ impl ContextualKernel {
                                     Some(k) => k,
                                     None => {
                                         let start = s.cut.len() as u32;
-                                        s.cut.extend(bits(vs));
+                                        s.cut.extend(bits(vs as u64));
                                         s.cut.extend(bits(cs).map(|p| previous[p as usize]));
                                         let k = s.new_left(start);
                                         if cs == 0 {
@@ -952,6 +968,10 @@ impl ContextualKernel {
                     }
                 }
             }
+            for &l in &s.shared_touched {
+                s.shared[l as usize] = 0;
+            }
+            s.shared_touched.clear();
         } else if exact_new {
             // As above, for points with facts beyond the bits: each side is read.
             for l in 0..mem.data.left.len() {

@@ -233,6 +233,8 @@ struct Memory {
     exact_by_context: FxMap<Fact, u32>,
     /// (left side, index of the next entry of its list or `u32::MAX`).
     exact_links: Vec<[u32; 2]>,
+    /// The left sides holding an exact context, in the order of their ids.
+    exact_sides: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
 }
 
@@ -257,6 +259,7 @@ impl From<MemoryData> for Memory {
             left_values: Vec::new(),
             exact_by_context: FxMap::default(),
             exact_links: Vec::new(),
+            exact_sides: Vec::new(),
             right_by_fact: FxMap::default(),
         };
         for side in data.left {
@@ -333,6 +336,8 @@ impl Memory {
         if std::mem::replace(&mut self.left_exact[l as usize], true) {
             return;
         }
+        let at = self.exact_sides.partition_point(|&e| e < l);
+        self.exact_sides.insert(at, l);
         for &f in &self.data.left[l as usize].facts {
             if f >= NEURON {
                 let at = self.exact_links.len() as u32;
@@ -918,10 +923,8 @@ impl ContextualKernel {
             }
             s.left_cuts.clear();
             s.value_cuts.clear();
-            for l in 0..mem.data.left.len() {
-                if !mem.left_exact[l] {
-                    continue;
-                }
+            for &l in &mem.exact_sides {
+                let l = l as usize;
                 let side = &mem.data.left[l];
                 let vs = mem.left_values[l] & values;
                 let cs = s.shared[l];
@@ -974,10 +977,8 @@ impl ContextualKernel {
             s.shared_touched.clear();
         } else if exact_new {
             // As above, for points with facts beyond the bits: each side is read.
-            for l in 0..mem.data.left.len() {
-                if !mem.left_exact[l] {
-                    continue;
-                }
+            for &l in &mem.exact_sides {
+                let l = l as usize;
                 let side = &mem.data.left[l];
                 let mut hits = 0;
                 for &f in &side.facts {

@@ -846,7 +846,6 @@ impl ContextualKernel {
         // would add contexts to the sides being read.
         let max_left = self.params.max_left;
         let max_active = self.params.max_active;
-        let (mut selected, mut confirmed) = (0usize, 0usize);
         // What follows depends on the order of these sides only through the candidates, which
         // a new pair alone makes: the confirmed contexts are sorted on their own below.
         if exact_new {
@@ -854,12 +853,23 @@ impl ContextualKernel {
         }
         // The rank a confirmed context must beat to be kept (0 while there is room: every rank
         // is above it).
-        let mut bar = 0u128;
+        let mut tally = Tally::default();
         let not_selected = exact_id.unwrap_or(u32::MAX);
         for &l in &full_left {
             let side = &mem.data.left[l as usize];
             let mut left_cut = None;
             let generalise = exact_new && side.facts.len() <= max_left;
+            if !generalise {
+                tally.confirm(
+                    &side.contexts,
+                    not_selected,
+                    &s.right_full,
+                    &mut mem.data.contexts,
+                    &mut s.active,
+                    max_active,
+                );
+                continue;
+            }
             for &(r, c) in &side.contexts {
                 if c == not_selected {
                     continue;
@@ -867,20 +877,13 @@ impl ContextualKernel {
                 // Counted without branching on the outcome, which is a toss-up.
                 let full = s.right_full[r as usize];
                 let ctx = &mut mem.data.contexts[c as usize];
-                selected += 1;
+                tally.selected += 1;
                 ctx.count += full as u32;
-                confirmed += full as usize;
+                tally.confirmed += full as usize;
                 let rank = rank(ctx.count, ctx.exact, c);
-                if full & (rank > bar) {
-                    // Only the best `max_active` are kept, best first: which ones matters,
-                    // not how the others rank.
-                    let at = s.active.partition_point(|&e| e > rank);
-                    s.active.insert(at, rank);
-                    s.active.truncate(max_active);
-                    if s.active.len() == max_active {
-                        bar = s.active[max_active - 1];
-                    }
-                } else if !full && generalise && ctx.exact && s.right_hits[r as usize] > 0 {
+                if full & (rank > tally.bar) {
+                    tally.keep(rank, &mut s.active, max_active);
+                } else if !full && ctx.exact && s.right_hits[r as usize] > 0 {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
                     let k = match left_cut {
@@ -1063,8 +1066,8 @@ impl ContextualKernel {
         }
         self.previous = next;
 
-        let confirmed = if selected > 0 {
-            confirmed as f64 / selected as f64
+        let confirmed = if tally.selected > 0 {
+            tally.confirmed as f64 / tally.selected as f64
         } else {
             0.0
         };
@@ -1095,6 +1098,59 @@ fn holds(held: &[u32], stamp: u32, values: &[Fact], f: Fact) -> bool {
         held.get((f ^ NEURON) as usize) == Some(&stamp)
     } else {
         values.contains(&f)
+    }
+}
+
+/// The selected and confirmed contexts of a point so far, and the rank a confirmed context
+/// must beat to be kept (0 while there is room: every rank is above it).
+#[derive(Debug, Default)]
+struct Tally {
+    selected: usize,
+    confirmed: usize,
+    bar: u128,
+}
+
+impl Tally {
+    /// Counts the contexts of a wholly held left side (`side`: (right side, context) pairs,
+    /// without `not_selected`) that generalises nothing: each is confirmed when its right
+    /// side holds wholly, and the best confirmed are kept in `active`. Counted without
+    /// branching on the outcome, which is a toss-up.
+    fn confirm(
+        &mut self,
+        side: &[(u32, u32)],
+        not_selected: u32,
+        right_full: &[bool],
+        contexts: &mut [Context],
+        active: &mut Vec<u128>,
+        max_active: usize,
+    ) {
+        let (mut selected, mut confirmed) = (self.selected, self.confirmed);
+        for &(r, c) in side {
+            if c == not_selected {
+                continue;
+            }
+            let full = right_full[r as usize];
+            let ctx = &mut contexts[c as usize];
+            selected += 1;
+            ctx.count += full as u32;
+            confirmed += full as usize;
+            let rank = rank(ctx.count, ctx.exact, c);
+            if full & (rank > self.bar) {
+                self.keep(rank, active, max_active);
+            }
+        }
+        (self.selected, self.confirmed) = (selected, confirmed);
+    }
+
+    /// Keeps a confirmed context of rank `rank` (above the bar) among the best
+    /// `max_active`, best first: which ones matters, not how the others rank.
+    fn keep(&mut self, rank: u128, active: &mut Vec<u128>, max_active: usize) {
+        let at = active.partition_point(|&e| e > rank);
+        active.insert(at, rank);
+        active.truncate(max_active);
+        if active.len() == max_active {
+            self.bar = active[max_active - 1];
+        }
     }
 }
 

@@ -331,6 +331,36 @@ impl Memory {
         id
     }
 
+    /// Appends to `full` the left sides whose facts all hold in `previous` (sorted; its
+    /// first `value_facts` are value facts, the contexts among the others have `stamp` in
+    /// `held`), by the facts they are filed under.
+    #[inline(never)]
+    fn held_sides(
+        &self,
+        previous: &[Fact],
+        value_facts: usize,
+        held: &[u32],
+        stamp: u32,
+        full: &mut Vec<u32>,
+    ) {
+        let sig = !signature(previous);
+        let (outside_lo, outside_hi) = (sig as u32, (sig >> 32) as u32);
+        let values = &previous[..value_facts];
+        for f in previous {
+            for &[id, lo, hi] in self.left_by_anchor.get(f).into_iter().flatten() {
+                // The signature rules most sides out without reading their facts.
+                if (lo & outside_lo) | (hi & outside_hi) == 0
+                    && self.data.left[id as usize]
+                        .facts
+                        .iter()
+                        .all(|&f| holds(held, stamp, values, f))
+                {
+                    full.push(id);
+                }
+            }
+        }
+    }
+
     /// Records that left side `l` holds an exact context.
     fn mark_exact(&mut self, l: u32) {
         if std::mem::replace(&mut self.left_exact[l as usize], true) {
@@ -804,21 +834,9 @@ impl ContextualKernel {
         for &f in &previous[value_facts..] {
             s.held[(f ^ NEURON) as usize] = s.stamp;
         }
-        let held = |f: Fact| holds(&s.held, s.stamp, &previous[..value_facts], f);
-        let previous_sig = signature(&previous);
-        let (outside_lo, outside_hi) = (!previous_sig as u32, (!previous_sig >> 32) as u32);
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
-        for f in &previous {
-            for &[id, lo, hi] in mem.left_by_anchor.get(f).into_iter().flatten() {
-                // The signature rules most sides out without reading their facts.
-                if (lo & outside_lo) | (hi & outside_hi) == 0
-                    && mem.data.left[id as usize].facts.iter().all(|&f| held(f))
-                {
-                    full_left.push(id);
-                }
-            }
-        }
+        mem.held_sides(&previous, value_facts, &s.held, s.stamp, &mut full_left);
         // Sides made below are not in this list: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
@@ -1115,6 +1133,7 @@ impl Tally {
     /// without `not_selected`) that generalises nothing: each is confirmed when its right
     /// side holds wholly, and the best confirmed are kept in `active`. Counted without
     /// branching on the outcome, which is a toss-up.
+    #[inline(never)]
     fn confirm(
         &mut self,
         side: &[(u32, u32)],

@@ -217,7 +217,13 @@ struct MemoryData {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "MemoryData", into = "MemoryData")]
 struct Memory {
+    /// The sides; the contexts are kept in `counts` and `exact` instead (denser, and read
+    /// at every point), its own `contexts` stay empty.
     data: MemoryData,
+    /// Per context: times confirmed.
+    counts: Vec<u32>,
+    /// Per context, one bit each: whether it is exact.
+    exact: Vec<u64>,
     left_ids: SideIndex,
     right_ids: SideIndex,
     /// Left sides by their largest fact: their id and the [`signature`] of their facts (its
@@ -240,7 +246,7 @@ struct Memory {
 
 impl PartialEq for Memory {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data
+        self.data == other.data && self.counts == other.counts && self.exact == other.exact
     }
 }
 
@@ -250,8 +256,10 @@ impl From<MemoryData> for Memory {
             data: MemoryData {
                 left: Vec::new(),
                 right: Vec::new(),
-                contexts: data.contexts,
+                contexts: Vec::new(),
             },
+            counts: data.contexts.iter().map(|c| c.count).collect(),
+            exact: vec![0; data.contexts.len().div_ceil(64)],
             left_ids: SideIndex::default(),
             right_ids: SideIndex::default(),
             left_by_anchor: FxMap::default(),
@@ -262,12 +270,17 @@ impl From<MemoryData> for Memory {
             exact_sides: Vec::new(),
             right_by_fact: FxMap::default(),
         };
+        for (c, context) in data.contexts.iter().enumerate() {
+            if context.exact {
+                m.set_exact(c as u32);
+            }
+        }
         for side in data.left {
             let id = m.side_id(true, &side.facts);
             if side
                 .contexts
                 .iter()
-                .any(|&(_, c)| m.data.contexts.get(c as usize).is_some_and(|c| c.exact))
+                .any(|&(_, c)| (c as usize) < m.counts.len() && m.is_exact(c))
             {
                 m.mark_exact(id);
             }
@@ -282,7 +295,13 @@ impl From<MemoryData> for Memory {
 
 impl From<Memory> for MemoryData {
     fn from(m: Memory) -> Self {
-        m.data
+        let contexts = (0..m.counts.len() as u32)
+            .map(|c| Context {
+                count: m.counts[c as usize],
+                exact: m.is_exact(c),
+            })
+            .collect();
+        MemoryData { contexts, ..m.data }
     }
 }
 
@@ -361,6 +380,16 @@ impl Memory {
         }
     }
 
+    /// Whether context `c` is exact.
+    fn is_exact(&self, c: u32) -> bool {
+        self.exact[c as usize / 64] >> (c % 64) & 1 != 0
+    }
+
+    /// Marks context `c` exact.
+    fn set_exact(&mut self, c: u32) {
+        self.exact[c as usize / 64] |= 1 << (c % 64);
+    }
+
     /// Records that left side `l` holds an exact context.
     fn mark_exact(&mut self, l: u32) {
         if std::mem::replace(&mut self.left_exact[l as usize], true) {
@@ -383,12 +412,12 @@ impl Memory {
         if let Some(&(_, c)) = contexts.iter().find(|(rr, _)| *rr == r) {
             return (c, false);
         }
-        let c = self.data.contexts.len() as u32;
+        let c = self.counts.len() as u32;
         contexts.push((r, c));
-        self.data.contexts.push(Context {
-            count: 0,
-            exact: false,
-        });
+        self.counts.push(0);
+        if self.exact.len() * 64 < self.counts.len() {
+            self.exact.push(0);
+        }
         (c, true)
     }
 }
@@ -751,7 +780,7 @@ impl ContextualKernel {
         }
         let facts = self.facts(x, scale);
         let raw = self.learn(facts);
-        if self.memory.data.contexts.len() >= self.params.capacity {
+        if self.memory.counts.len() >= self.params.capacity {
             self.relearn(scale, self.recent.len());
         }
         if i < self.params.warmup {
@@ -830,7 +859,7 @@ impl ContextualKernel {
         // Membership in the previous point: a mark per context for its context facts (most of
         // them), a scan of its few value facts (which sort first) for the others.
         let value_facts = previous.partition_point(|&f| f < NEURON);
-        s.held.resize(mem.data.contexts.len(), 0);
+        s.held.resize(mem.counts.len(), 0);
         for &f in &previous[value_facts..] {
             s.held[(f ^ NEURON) as usize] = s.stamp;
         }
@@ -847,7 +876,7 @@ impl ContextualKernel {
             let l = mem.side_id(true, &previous);
             let r = mem.side_id(false, &current);
             let (c, created) = mem.pair(l, r);
-            mem.data.contexts[c as usize].exact = true;
+            mem.set_exact(c);
             mem.mark_exact(l);
             exact_new = created;
             if created {
@@ -871,7 +900,10 @@ impl ContextualKernel {
         }
         // The rank a confirmed context must beat to be kept (0 while there is room: every rank
         // is above it).
-        let mut tally = Tally::default();
+        let mut tally = Tally {
+            max_active,
+            ..Tally::default()
+        };
         let not_selected = exact_id.unwrap_or(u32::MAX);
         for &l in &full_left {
             let side = &mem.data.left[l as usize];
@@ -882,9 +914,9 @@ impl ContextualKernel {
                     &side.contexts,
                     not_selected,
                     &s.right_full,
-                    &mut mem.data.contexts,
+                    &mut mem.counts,
+                    &mem.exact,
                     &mut s.active,
-                    max_active,
                 );
                 continue;
             }
@@ -894,14 +926,15 @@ impl ContextualKernel {
                 }
                 // Counted without branching on the outcome, which is a toss-up.
                 let full = s.right_full[r as usize];
-                let ctx = &mut mem.data.contexts[c as usize];
+                let exact = mem.is_exact(c);
+                let count = &mut mem.counts[c as usize];
                 tally.selected += 1;
-                ctx.count += full as u32;
+                *count += full as u32;
                 tally.confirmed += full as usize;
-                let rank = rank(ctx.count, ctx.exact, c);
+                let rank = rank(*count, exact, c);
                 if full & (rank > tally.bar) {
-                    tally.keep(rank, &mut s.active, max_active);
-                } else if !full && ctx.exact && s.right_hits[r as usize] > 0 {
+                    tally.keep(rank, &mut s.active);
+                } else if !full && exact && s.right_hits[r as usize] > 0 {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
                     let k = match left_cut {
@@ -955,7 +988,7 @@ impl ContextualKernel {
                 }
                 let mut left_cut = None;
                 for &(r, c) in &side.contexts {
-                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                    if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
                     let right = &mem.data.right[r as usize];
@@ -1015,7 +1048,7 @@ impl ContextualKernel {
                 }
                 let mut left_cut = None;
                 for &(r, c) in &side.contexts {
-                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                    if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
                     let right = &mem.data.right[r as usize];
@@ -1070,7 +1103,7 @@ impl ContextualKernel {
         }
         s.unique.extend(exact);
         // Distinct ids, counted with a mark per context rather than a sort.
-        s.marks.resize(mem.data.contexts.len(), 0);
+        s.marks.resize(mem.counts.len(), 0);
         let mut distinct = 0usize;
         for &c in &s.unique {
             let mark = &mut s.marks[c as usize];
@@ -1126,6 +1159,8 @@ struct Tally {
     selected: usize,
     confirmed: usize,
     bar: u128,
+    /// The most contexts kept.
+    max_active: usize,
 }
 
 impl Tally {
@@ -1139,9 +1174,9 @@ impl Tally {
         side: &[(u32, u32)],
         not_selected: u32,
         right_full: &[bool],
-        contexts: &mut [Context],
+        counts: &mut [u32],
+        exact: &[u64],
         active: &mut Vec<u128>,
-        max_active: usize,
     ) {
         let (mut selected, mut confirmed) = (self.selected, self.confirmed);
         for &(r, c) in side {
@@ -1149,13 +1184,17 @@ impl Tally {
                 continue;
             }
             let full = right_full[r as usize];
-            let ctx = &mut contexts[c as usize];
+            let count = &mut counts[c as usize];
             selected += 1;
-            ctx.count += full as u32;
+            *count += full as u32;
             confirmed += full as usize;
-            let rank = rank(ctx.count, ctx.exact, c);
-            if full & (rank > self.bar) {
-                self.keep(rank, active, max_active);
+            // Its rank if it were exact bounds its rank: most fall short of the bar on it,
+            // without reading whether they are.
+            if full & (rank(*count, true, c) > self.bar) {
+                let rank = rank(*count, exact[c as usize / 64] >> (c % 64) & 1 != 0, c);
+                if rank > self.bar {
+                    self.keep(rank, active);
+                }
             }
         }
         (self.selected, self.confirmed) = (selected, confirmed);
@@ -1163,12 +1202,12 @@ impl Tally {
 
     /// Keeps a confirmed context of rank `rank` (above the bar) among the best
     /// `max_active`, best first: which ones matters, not how the others rank.
-    fn keep(&mut self, rank: u128, active: &mut Vec<u128>, max_active: usize) {
+    fn keep(&mut self, rank: u128, active: &mut Vec<u128>) {
         let at = active.partition_point(|&e| e > rank);
         active.insert(at, rank);
-        active.truncate(max_active);
-        if active.len() == max_active {
-            self.bar = active[max_active - 1];
+        active.truncate(self.max_active);
+        if active.len() == self.max_active {
+            self.bar = active[self.max_active - 1];
         }
     }
 }

@@ -30,9 +30,10 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 100-130 bytes (mostly the facts of its left side), so the default capacity bounds a
-//! state near 2-2.5 MB. Cost per point is proportional to the contexts selected by the previous
-//! point, and, when a point makes a new context, to the left sides holding an exact context.
+//! about 100-160 bytes (mostly the facts of its left side and the indexes over them), so the
+//! default capacity bounds a state near 2-3.2 MB. Cost per point is proportional to the
+//! contexts selected by the previous point, and, when a point makes a new context, to the left
+//! sides holding an exact context (BENCHMARKS.md, 2026-12-07).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -617,11 +617,11 @@ struct Scratch {
     right_full: Vec<bool>,
     /// Per left side: the positions in the previous point of the context facts it shares
     /// with it, one bit each (0 outside of the point that sets them).
-    shared: Vec<u64>,
+    shared: Vec<u32>,
     /// The left sides whose `shared` is set.
     shared_touched: Vec<u32>,
     /// Cuts of partly held left sides by (value facts, context positions): their number.
-    left_cuts: FxMap<(u16, u64), u32>,
+    left_cuts: FxMap<(u16, u32), u32>,
     /// The same for cuts without context facts, by their value facts.
     value_cuts: Vec<(u16, u32)>,
 }
@@ -953,9 +953,10 @@ impl ContextualKernel {
             }
         }
         s.full_left = full_left;
-        // Below 64 facts, its values inside the range, the facts of the previous point are
-        // bits (value facts by number, context facts by position).
-        let small = previous.len() <= 64 && previous[..value_facts].iter().all(|&f| f < INSIDE);
+        // Up to 32 facts (with the default 15 active contexts, always), its values inside the
+        // range, the facts of the previous point are bits (value facts by number, context
+        // facts by position).
+        let small = previous.len() <= 32 && previous[..value_facts].iter().all(|&f| f < INSIDE);
         if exact_new && small {
             // Partly matched left sides generalise too, through their exact contexts: every
             // side holding one is counted against the previous point, so this is done only
@@ -1008,7 +1009,7 @@ impl ContextualKernel {
                                     None => {
                                         let start = s.cut.len() as u32;
                                         s.cut.extend(bits(vs as u64));
-                                        s.cut.extend(bits(cs).map(|p| previous[p as usize]));
+                                        s.cut.extend(bits(cs as u64).map(|p| previous[p as usize]));
                                         let k = s.new_left(start);
                                         if cs == 0 {
                                             s.value_cuts.push((vs, k));

@@ -31,7 +31,7 @@
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
 //! about 100-160 bytes (mostly the facts of its left side and the indexes over them), so the
-//! default capacity bounds a state near 2-3.2 MB. Cost per point is proportional to the
+//! default capacity bounds a state near 2-3.1 MB. Cost per point is proportional to the
 //! contexts selected by the previous point, and, when a point makes a new context, to the left
 //! sides holding an exact context (BENCHMARKS.md, 2026-12-07).
 
@@ -899,8 +899,6 @@ impl ContextualKernel {
         if exact_new {
             full_left.sort_unstable();
         }
-        // The rank a confirmed context must beat to be kept (0 while there is room: every rank
-        // is above it).
         let mut tally = Tally {
             max_active,
             ..Tally::default()

@@ -30,9 +30,10 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 100-130 bytes (mostly the facts of its left side), so the default capacity bounds a
-//! state near 2-2.5 MB. Cost per point is proportional to the contexts selected by the previous
-//! point, and, when a point makes a new context, to the left sides holding an exact context.
+//! about 100-160 bytes (mostly the facts of its left side and the indexes over them), so the
+//! default capacity bounds a state near 2-3.1 MB. Cost per point is proportional to the
+//! contexts selected by the previous point, and, when a point makes a new context, to the left
+//! sides holding an exact context (BENCHMARKS.md, 2026-12-07).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -217,21 +218,36 @@ struct MemoryData {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "MemoryData", into = "MemoryData")]
 struct Memory {
+    /// The sides; the contexts are kept in `counts` and `exact` instead (denser, and read
+    /// at every point), its own `contexts` stay empty.
     data: MemoryData,
+    /// Per context: times confirmed.
+    counts: Vec<u32>,
+    /// Per context, one bit each: whether it is exact.
+    exact: Vec<u64>,
     left_ids: SideIndex,
     right_ids: SideIndex,
-    /// Left sides by their largest fact.
-    left_by_anchor: FxMap<Fact, Vec<u32>>,
-    /// Per left side: the [`signature`] of its facts.
-    left_sigs: Vec<u64>,
+    /// Left sides by their largest fact: their id and the [`signature`] of their facts (its
+    /// low and high half), read together.
+    left_by_anchor: FxMap<Fact, Vec<[u32; 3]>>,
     /// Per left side: whether one of its contexts is exact (only those generalise).
     left_exact: Vec<bool>,
+    /// Per left side: its value facts of levels inside the range (all below 16), one bit each.
+    left_values: Vec<u16>,
+    /// Left sides holding an exact context, by the context facts they hold: the last one
+    /// filed under each fact, as an index into `exact_links` (one list per fact, newest
+    /// first, without a vector per fact).
+    exact_by_context: FxMap<Fact, u32>,
+    /// (left side, index of the next entry of its list or `u32::MAX`).
+    exact_links: Vec<[u32; 2]>,
+    /// The left sides holding an exact context, in the order of their ids.
+    exact_sides: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
 }
 
 impl PartialEq for Memory {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data
+        self.data == other.data && self.counts == other.counts && self.exact == other.exact
     }
 }
 
@@ -241,22 +257,35 @@ impl From<MemoryData> for Memory {
             data: MemoryData {
                 left: Vec::new(),
                 right: Vec::new(),
-                contexts: data.contexts,
+                contexts: Vec::new(),
             },
+            counts: data.contexts.iter().map(|c| c.count).collect(),
+            exact: vec![0; data.contexts.len().div_ceil(64)],
             left_ids: SideIndex::default(),
             right_ids: SideIndex::default(),
             left_by_anchor: FxMap::default(),
-            left_sigs: Vec::new(),
             left_exact: Vec::new(),
+            left_values: Vec::new(),
+            exact_by_context: FxMap::default(),
+            exact_links: Vec::new(),
+            exact_sides: Vec::new(),
             right_by_fact: FxMap::default(),
         };
+        for (c, context) in data.contexts.iter().enumerate() {
+            if context.exact {
+                m.set_exact(c as u32);
+            }
+        }
         for side in data.left {
-            let id = m.side_id(true, &side.facts) as usize;
-            m.left_exact[id] = side
+            let id = m.side_id(true, &side.facts);
+            if side
                 .contexts
                 .iter()
-                .any(|&(_, c)| m.data.contexts.get(c as usize).is_some_and(|c| c.exact));
-            m.data.left[id].contexts = side.contexts;
+                .any(|&(_, c)| (c as usize) < m.counts.len() && m.is_exact(c))
+            {
+                m.mark_exact(id);
+            }
+            m.data.left[id as usize].contexts = side.contexts;
         }
         for side in data.right {
             m.side_id(false, &side.facts);
@@ -267,7 +296,13 @@ impl From<MemoryData> for Memory {
 
 impl From<Memory> for MemoryData {
     fn from(m: Memory) -> Self {
-        m.data
+        let contexts = (0..m.counts.len() as u32)
+            .map(|c| Context {
+                count: m.counts[c as usize],
+                exact: m.is_exact(c),
+            })
+            .collect();
+        MemoryData { contexts, ..m.data }
     }
 }
 
@@ -299,10 +334,15 @@ impl Memory {
         ids.insert(sides, id);
         if left {
             if let Some(&anchor) = facts.last() {
-                self.left_by_anchor.entry(anchor).or_default().push(id);
+                let sig = signature(facts);
+                self.left_by_anchor.entry(anchor).or_default().push([
+                    id,
+                    sig as u32,
+                    (sig >> 32) as u32,
+                ]);
             }
-            self.left_sigs.push(signature(facts));
             self.left_exact.push(false);
+            self.left_values.push(small_values(facts));
         } else {
             for &f in facts {
                 self.right_by_fact.entry(f).or_default().push(id);
@@ -311,20 +351,87 @@ impl Memory {
         id
     }
 
+    /// Appends to `full` the left sides whose facts all hold in `previous` (sorted; its
+    /// first `value_facts` are value facts, the contexts among the others have `stamp` in
+    /// `held`), by the facts they are filed under.
+    #[inline(never)]
+    fn held_sides(
+        &self,
+        previous: &[Fact],
+        value_facts: usize,
+        held: &[u32],
+        stamp: u32,
+        full: &mut Vec<u32>,
+    ) {
+        let sig = !signature(previous);
+        let (outside_lo, outside_hi) = (sig as u32, (sig >> 32) as u32);
+        let values = &previous[..value_facts];
+        for f in previous {
+            for &[id, lo, hi] in self.left_by_anchor.get(f).into_iter().flatten() {
+                // The signature rules most sides out without reading their facts.
+                if (lo & outside_lo) | (hi & outside_hi) == 0
+                    && self.data.left[id as usize]
+                        .facts
+                        .iter()
+                        .all(|&f| holds(held, stamp, values, f))
+                {
+                    full.push(id);
+                }
+            }
+        }
+    }
+
+    /// Whether context `c` is exact.
+    fn is_exact(&self, c: u32) -> bool {
+        self.exact[c as usize / 64] >> (c % 64) & 1 != 0
+    }
+
+    /// Marks context `c` exact.
+    fn set_exact(&mut self, c: u32) {
+        self.exact[c as usize / 64] |= 1 << (c % 64);
+    }
+
+    /// Records that left side `l` holds an exact context.
+    fn mark_exact(&mut self, l: u32) {
+        if std::mem::replace(&mut self.left_exact[l as usize], true) {
+            return;
+        }
+        let at = self.exact_sides.partition_point(|&e| e < l);
+        self.exact_sides.insert(at, l);
+        for &f in &self.data.left[l as usize].facts {
+            if f >= NEURON {
+                let at = self.exact_links.len() as u32;
+                let next = self.exact_by_context.insert(f, at).unwrap_or(u32::MAX);
+                self.exact_links.push([l, next]);
+            }
+        }
+    }
+
     /// The context of left side `l` and right side `r`, and whether it was made just now.
     fn pair(&mut self, l: u32, r: u32) -> (u32, bool) {
         let contexts = &mut self.data.left[l as usize].contexts;
         if let Some(&(_, c)) = contexts.iter().find(|(rr, _)| *rr == r) {
             return (c, false);
         }
-        let c = self.data.contexts.len() as u32;
+        let c = self.counts.len() as u32;
         contexts.push((r, c));
-        self.data.contexts.push(Context {
-            count: 0,
-            exact: false,
-        });
+        self.counts.push(0);
+        if self.exact.len() * 64 < self.counts.len() {
+            self.exact.push(0);
+        }
         (c, true)
     }
+}
+
+/// Value facts below this are those of the levels inside the range (2 per bit, 8 bits at most).
+const INSIDE: Fact = 16;
+
+/// One bit per value fact of a level inside the range.
+fn small_values(facts: &[Fact]) -> u16 {
+    facts
+        .iter()
+        .filter(|&&f| f < INSIDE)
+        .fold(0, |bits, &f| bits | 1 << f)
 }
 
 /// One bit per fact (of 64, by a multiplicative hash): a set of facts can only be a subset
@@ -481,8 +588,16 @@ struct Scratch {
     touched_right: Vec<u32>,
     /// The sides of this point's candidate contexts, end to end.
     cut: Vec<Fact>,
-    /// Candidate contexts: their left and right sides as ranges of `cut`.
-    candidates: Vec<[u32; 4]>,
+    /// Candidate contexts: the number of their left cut in `lefts` and their right side as a
+    /// range of `cut`.
+    candidates: Vec<[u32; 3]>,
+    /// Left cuts of this point: their range in `cut`, and their side id once looked up
+    /// (`u32::MAX` before).
+    lefts: Vec<[u32; 3]>,
+    /// Per left cut: one bit per right side, set once their pair is a candidate.
+    pairs_seen: Vec<u64>,
+    /// Words of `pairs_seen` per left cut.
+    words: usize,
     /// Per right side: the range of `cut` holding its facts shared with the current point,
     /// valid when its first number is `stamp`.
     right_cut: Vec<[u32; 3]>,
@@ -496,11 +611,44 @@ struct Scratch {
     marks: Vec<u32>,
     /// Per context: the stamp of the last point whose previous point it was a fact of.
     held: Vec<u32>,
-    /// The best confirmed contexts of this point, best first: (times confirmed, exact, id).
-    active: Vec<(u32, bool, u32)>,
+    /// The best confirmed contexts of this point, best first, by their [`rank`].
+    active: Vec<u128>,
+    /// Per right side: whether it holds wholly at this point.
+    right_full: Vec<bool>,
+    /// Per left side: the positions in the previous point of the context facts it shares
+    /// with it, one bit each (0 outside of the point that sets them).
+    shared: Vec<u32>,
+    /// The left sides whose `shared` is set.
+    shared_touched: Vec<u32>,
+    /// Cuts of partly held left sides by (value facts, context positions): their number.
+    left_cuts: FxMap<(u16, u32), u32>,
+    /// The same for cuts without context facts, by their value facts.
+    value_cuts: Vec<(u16, u32)>,
 }
 
 impl Scratch {
+    /// Files the facts of `cut` from `start` to its end as a new left cut; its number.
+    fn new_left(&mut self, start: u32) -> u32 {
+        let k = self.lefts.len() as u32;
+        self.lefts.push([start, self.cut.len() as u32, u32::MAX]);
+        self.pairs_seen
+            .resize(self.pairs_seen.len() + self.words, 0);
+        k
+    }
+
+    /// Gathers the candidate of left cut `k` and right side `r` (with `facts`), unless it
+    /// was already: a candidate met again is the same context and adds nothing.
+    fn candidate(&mut self, k: u32, r: u32, facts: &[Fact], current: &[Fact]) {
+        let bit = k as usize * self.words * 64 + r as usize;
+        let word = &mut self.pairs_seen[bit / 64];
+        if *word >> (bit % 64) & 1 != 0 {
+            return;
+        }
+        *word |= 1 << (bit % 64);
+        let (rs, re) = self.right_cut(r, facts, current);
+        self.candidates.push([k, rs, re]);
+    }
+
     /// Appends the sorted intersection of `a` and `b` to `cut`; its range.
     fn cut(&mut self, a: &[Fact], b: &[Fact]) -> (u32, u32) {
         let start = self.cut.len() as u32;
@@ -633,7 +781,7 @@ impl ContextualKernel {
         }
         let facts = self.facts(x, scale);
         let raw = self.learn(facts);
-        if self.memory.data.contexts.len() >= self.params.capacity {
+        if self.memory.counts.len() >= self.params.capacity {
             self.relearn(scale, self.recent.len());
         }
         if i < self.params.warmup {
@@ -673,6 +821,8 @@ impl ContextualKernel {
         let s = &mut self.scratch;
         s.cut.clear();
         s.candidates.clear();
+        s.lefts.clear();
+        s.pairs_seen.clear();
         s.unique.clear();
         s.active.clear();
         // Stamps tell this point's cached right cuts from older ones; 0 is never current.
@@ -685,8 +835,10 @@ impl ContextualKernel {
 
         // Which right sides hold now (there are few: subsets of the levels' facts).
         s.right_hits.resize(mem.data.right.len(), 0);
+        s.right_full.resize(mem.data.right.len(), false);
         for &id in &s.touched_right {
             s.right_hits[id as usize] = 0;
+            s.right_full[id as usize] = false;
         }
         s.touched_right.clear();
         for f in &current {
@@ -697,6 +849,10 @@ impl ContextualKernel {
                 s.right_hits[id as usize] += 1;
             }
         }
+        for &id in &s.touched_right {
+            s.right_full[id as usize] =
+                s.right_hits[id as usize] as usize == mem.data.right[id as usize].facts.len();
+        }
         // Which left sides held wholly at the previous point. Each side is filed under its
         // largest fact (the most specific: a context id when it has one), so only sides whose
         // anchor held are checked, instead of every side sharing any fact; this keeps the
@@ -704,24 +860,13 @@ impl ContextualKernel {
         // Membership in the previous point: a mark per context for its context facts (most of
         // them), a scan of its few value facts (which sort first) for the others.
         let value_facts = previous.partition_point(|&f| f < NEURON);
-        s.held.resize(mem.data.contexts.len(), 0);
+        s.held.resize(mem.counts.len(), 0);
         for &f in &previous[value_facts..] {
             s.held[(f ^ NEURON) as usize] = s.stamp;
         }
-        let held = |f: Fact| holds(&s.held, s.stamp, &previous[..value_facts], f);
-        let previous_sig = signature(&previous);
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
-        for f in &previous {
-            for &id in mem.left_by_anchor.get(f).into_iter().flatten() {
-                // The signature rules most sides out without reading their facts.
-                if mem.left_sigs[id as usize] & !previous_sig == 0
-                    && mem.data.left[id as usize].facts.iter().all(|&f| held(f))
-                {
-                    full_left.push(id);
-                }
-            }
-        }
+        mem.held_sides(&previous, value_facts, &s.held, s.stamp, &mut full_left);
         // Sides made below are not in this list: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
@@ -732,73 +877,162 @@ impl ContextualKernel {
             let l = mem.side_id(true, &previous);
             let r = mem.side_id(false, &current);
             let (c, created) = mem.pair(l, r);
-            mem.data.contexts[c as usize].exact = true;
-            mem.left_exact[l as usize] = true;
+            mem.set_exact(c);
+            mem.mark_exact(l);
             exact_new = created;
             if created {
                 exact_id = Some(c);
             }
             exact = Some(c);
         }
+        // A right side made just now holds no fact of this point in these counts.
+        s.right_hits.resize(mem.data.right.len(), 0);
+        s.right_full.resize(mem.data.right.len(), false);
+        s.words = mem.data.right.len().div_ceil(64);
 
         // Candidates are only gathered here and made below, in this order: making them now
         // would add contexts to the sides being read.
         let max_left = self.params.max_left;
         let max_active = self.params.max_active;
-        let (mut selected, mut confirmed) = (0usize, 0usize);
         // What follows depends on the order of these sides only through the candidates, which
         // a new pair alone makes: the confirmed contexts are sorted on their own below.
         if exact_new {
             full_left.sort_unstable();
         }
+        let mut tally = Tally {
+            max_active,
+            ..Tally::default()
+        };
+        let not_selected = exact_id.unwrap_or(u32::MAX);
         for &l in &full_left {
             let side = &mem.data.left[l as usize];
             let mut left_cut = None;
+            let generalise = exact_new && side.facts.len() <= max_left;
+            if !generalise {
+                tally.confirm(
+                    &side.contexts,
+                    not_selected,
+                    &s.right_full,
+                    &mut mem.counts,
+                    &mem.exact,
+                    &mut s.active,
+                );
+                continue;
+            }
             for &(r, c) in &side.contexts {
-                if Some(c) == exact_id {
+                if c == not_selected {
                     continue;
                 }
-                let right = &mem.data.right[r as usize];
-                let right_hits = s.right_hits.get(r as usize).copied().unwrap_or(0) as usize;
-                let ctx = &mut mem.data.contexts[c as usize];
-                selected += 1;
-                if right_hits == right.facts.len() {
-                    ctx.count += 1;
-                    confirmed += 1;
-                    // Only the best `max_active` are kept, best first: which ones matters,
-                    // not how the others rank.
-                    let entry = (ctx.count, ctx.exact, c);
-                    if s.active.len() < max_active
-                        || s.active
-                            .last()
-                            .is_some_and(|last| ranks_before(&entry, last))
-                    {
-                        let at = s.active.partition_point(|e| ranks_before(e, &entry));
-                        s.active.insert(at, entry);
-                        s.active.truncate(max_active);
-                    }
-                } else if exact_new && ctx.exact && right_hits > 0 && side.facts.len() <= max_left {
+                // Counted without branching on the outcome, which is a toss-up.
+                let full = s.right_full[r as usize];
+                let exact = mem.is_exact(c);
+                let count = &mut mem.counts[c as usize];
+                tally.selected += 1;
+                *count += full as u32;
+                tally.confirmed += full as usize;
+                let rank = rank(*count, exact, c);
+                if full & (rank > tally.bar) {
+                    tally.keep(rank, &mut s.active);
+                } else if !full && exact && s.right_hits[r as usize] > 0 {
                     // Generalise: what this exact context shares with the new pair, when the
                     // pair was new (otherwise everything it could teach is known already).
-                    let (ls, le) = *left_cut.get_or_insert_with(|| {
-                        let start = s.cut.len() as u32;
-                        s.cut.extend_from_slice(&side.facts);
-                        (start, s.cut.len() as u32)
-                    });
-                    let (rs, re) = s.right_cut(r, &right.facts, &current);
-                    s.candidates.push([ls, le, rs, re]);
+                    let k = match left_cut {
+                        Some(k) => k,
+                        None => {
+                            let start = s.cut.len() as u32;
+                            s.cut.extend_from_slice(&side.facts);
+                            let k = s.new_left(start);
+                            left_cut = Some(k);
+                            k
+                        }
+                    };
+                    s.candidate(k, r, &mem.data.right[r as usize].facts, &current);
                 }
             }
         }
         s.full_left = full_left;
-        if exact_new {
+        // Up to 32 facts (with the default 15 active contexts, always), its values inside the
+        // range, the facts of the previous point are bits (value facts by number, context
+        // facts by position).
+        let small = previous.len() <= 32 && previous[..value_facts].iter().all(|&f| f < INSIDE);
+        if exact_new && small {
             // Partly matched left sides generalise too, through their exact contexts: every
             // side holding one is counted against the previous point, so this is done only
-            // for a new pair.
-            for l in 0..mem.data.left.len() {
-                if !mem.left_exact[l] {
+            // for a new pair. The context facts each shares with it come from the index of
+            // exact sides by context fact; its value facts are bits.
+            let values = previous[..value_facts]
+                .iter()
+                .fold(0u16, |bits, &f| bits | 1 << f);
+            s.shared.resize(mem.data.left.len(), 0);
+            for (p, f) in previous.iter().enumerate().skip(value_facts) {
+                let mut at = mem.exact_by_context.get(f).copied().unwrap_or(u32::MAX);
+                while let Some(&[l, next]) = mem.exact_links.get(at as usize) {
+                    let e = &mut s.shared[l as usize];
+                    if *e == 0 {
+                        s.shared_touched.push(l);
+                    }
+                    *e |= 1 << p;
+                    at = next;
+                }
+            }
+            s.left_cuts.clear();
+            s.value_cuts.clear();
+            for &l in &mem.exact_sides {
+                let l = l as usize;
+                let side = &mem.data.left[l];
+                let vs = mem.left_values[l] & values;
+                let cs = s.shared[l];
+                let hits = (vs.count_ones() + cs.count_ones()) as usize;
+                if hits == 0 || hits == side.facts.len() || hits > max_left {
                     continue;
                 }
+                let mut left_cut = None;
+                for &(r, c) in &side.contexts {
+                    if Some(c) == exact_id || !mem.is_exact(c) {
+                        continue;
+                    }
+                    let right = &mem.data.right[r as usize];
+                    if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
+                        // Sides sharing the same facts with the previous point share one cut.
+                        let k = match left_cut {
+                            Some(k) => k,
+                            None => {
+                                let found = if cs == 0 {
+                                    s.value_cuts.iter().find(|e| e.0 == vs).map(|e| e.1)
+                                } else {
+                                    s.left_cuts.get(&(vs, cs)).copied()
+                                };
+                                let k = match found {
+                                    Some(k) => k,
+                                    None => {
+                                        let start = s.cut.len() as u32;
+                                        s.cut.extend(bits(vs as u64));
+                                        s.cut.extend(bits(cs as u64).map(|p| previous[p as usize]));
+                                        let k = s.new_left(start);
+                                        if cs == 0 {
+                                            s.value_cuts.push((vs, k));
+                                        } else {
+                                            s.left_cuts.insert((vs, cs), k);
+                                        }
+                                        k
+                                    }
+                                };
+                                left_cut = Some(k);
+                                k
+                            }
+                        };
+                        s.candidate(k, r, &right.facts, &current);
+                    }
+                }
+            }
+            for &l in &s.shared_touched {
+                s.shared[l as usize] = 0;
+            }
+            s.shared_touched.clear();
+        } else if exact_new {
+            // As above, for points with facts beyond the bits: each side is read.
+            for &l in &mem.exact_sides {
+                let l = l as usize;
                 let side = &mem.data.left[l];
                 let mut hits = 0;
                 for &f in &side.facts {
@@ -814,15 +1048,21 @@ impl ContextualKernel {
                 }
                 let mut left_cut = None;
                 for &(r, c) in &side.contexts {
-                    if Some(c) == exact_id || !mem.data.contexts[c as usize].exact {
+                    if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
                     let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
-                        let (ls, le) =
-                            *left_cut.get_or_insert_with(|| s.cut(&side.facts, &previous));
-                        let (rs, re) = s.right_cut(r, &right.facts, &current);
-                        s.candidates.push([ls, le, rs, re]);
+                        let k = match left_cut {
+                            Some(k) => k,
+                            None => {
+                                let (start, _) = s.cut(&side.facts, &previous);
+                                let k = s.new_left(start);
+                                left_cut = Some(k);
+                                k
+                            }
+                        };
+                        s.candidate(k, r, &right.facts, &current);
                     }
                 }
             }
@@ -830,23 +1070,23 @@ impl ContextualKernel {
 
         // The best confirmed contexts become facts of the next point.
         let mut next = current;
-        next.extend(s.active.iter().map(|&(_, _, c)| NEURON | c));
+        next.extend(s.active.iter().map(|&rank| NEURON | !(rank as u32)));
         next.sort_unstable();
         next.dedup();
 
         // A context is one pair of sides, so counting distinct candidates is counting
         // distinct contexts.
-        // The candidates of one side come together and share its cut, and right cuts are
-        // shared per right side: their side ids are looked up once.
+        // Left and right cuts are shared: their side ids are looked up once.
         let mut created = 0usize;
-        let mut left_id: Option<([u32; 2], u32)> = None;
         s.right_ids.clear();
-        for &[ls, le, rs, re] in &s.candidates {
-            let l = match left_id {
-                Some((range, l)) if range == [ls, le] => l,
-                _ => mem.side_id(true, &s.cut[ls as usize..le as usize]),
+        for &[k, rs, re] in &s.candidates {
+            let [ls, le, id] = &mut s.lefts[k as usize];
+            let l = if *id != u32::MAX {
+                *id
+            } else {
+                *id = mem.side_id(true, &s.cut[*ls as usize..*le as usize]);
+                *id
             };
-            left_id = Some(([ls, le], l));
             let r = match s.right_ids.iter().find(|(range, _)| *range == [rs, re]) {
                 Some(&(_, r)) => r,
                 None => {
@@ -863,7 +1103,7 @@ impl ContextualKernel {
         }
         s.unique.extend(exact);
         // Distinct ids, counted with a mark per context rather than a sort.
-        s.marks.resize(mem.data.contexts.len(), 0);
+        s.marks.resize(mem.counts.len(), 0);
         let mut distinct = 0usize;
         for &c in &s.unique {
             let mark = &mut s.marks[c as usize];
@@ -877,8 +1117,8 @@ impl ContextualKernel {
         }
         self.previous = next;
 
-        let confirmed = if selected > 0 {
-            confirmed as f64 / selected as f64
+        let confirmed = if tally.selected > 0 {
+            tally.confirmed as f64 / tally.selected as f64
         } else {
             0.0
         };
@@ -891,6 +1131,17 @@ impl ContextualKernel {
     }
 }
 
+/// The positions of the set bits of `b`, lowest first.
+fn bits(mut b: u64) -> impl Iterator<Item = Fact> {
+    std::iter::from_fn(move || {
+        (b != 0).then(|| {
+            let i = b.trailing_zeros();
+            b &= b - 1;
+            i
+        })
+    })
+}
+
 /// Whether fact `f` held at the previous point, given the stamps of the contexts that did
 /// (`held`, this point's `stamp`) and its value facts.
 fn holds(held: &[u32], stamp: u32, values: &[Fact], f: Fact) -> bool {
@@ -901,10 +1152,71 @@ fn holds(held: &[u32], stamp: u32, values: &[Fact], f: Fact) -> bool {
     }
 }
 
-/// Whether confirmed context `a` ranks before `b` among those carried to the next point:
-/// the more often confirmed, then an exact one, then the older (smaller id).
-fn ranks_before(a: &(u32, bool, u32), b: &(u32, bool, u32)) -> bool {
-    (a.0, a.1, b.2) > (b.0, b.1, a.2)
+/// The selected and confirmed contexts of a point so far, and the rank a confirmed context
+/// must beat to be kept (0 while there is room: every rank is above it).
+#[derive(Debug, Default)]
+struct Tally {
+    selected: usize,
+    confirmed: usize,
+    bar: u128,
+    /// The most contexts kept.
+    max_active: usize,
+}
+
+impl Tally {
+    /// Counts the contexts of a wholly held left side (`side`: (right side, context) pairs,
+    /// without `not_selected`) that generalises nothing: each is confirmed when its right
+    /// side holds wholly, and the best confirmed are kept in `active`. Counted without
+    /// branching on the outcome, which is a toss-up.
+    #[inline(never)]
+    fn confirm(
+        &mut self,
+        side: &[(u32, u32)],
+        not_selected: u32,
+        right_full: &[bool],
+        counts: &mut [u32],
+        exact: &[u64],
+        active: &mut Vec<u128>,
+    ) {
+        let (mut selected, mut confirmed) = (self.selected, self.confirmed);
+        for &(r, c) in side {
+            if c == not_selected {
+                continue;
+            }
+            let full = right_full[r as usize];
+            let count = &mut counts[c as usize];
+            selected += 1;
+            *count += full as u32;
+            confirmed += full as usize;
+            // Its rank if it were exact bounds its rank: most fall short of the bar on it,
+            // without reading whether they are.
+            if full & (rank(*count, true, c) > self.bar) {
+                let rank = rank(*count, exact[c as usize / 64] >> (c % 64) & 1 != 0, c);
+                if rank > self.bar {
+                    self.keep(rank, active);
+                }
+            }
+        }
+        (self.selected, self.confirmed) = (selected, confirmed);
+    }
+
+    /// Keeps a confirmed context of rank `rank` (above the bar) among the best
+    /// `max_active`, best first: which ones matters, not how the others rank.
+    fn keep(&mut self, rank: u128, active: &mut Vec<u128>) {
+        let at = active.partition_point(|&e| e > rank);
+        active.insert(at, rank);
+        active.truncate(self.max_active);
+        if active.len() == self.max_active {
+            self.bar = active[self.max_active - 1];
+        }
+    }
+}
+
+/// The rank of a confirmed context among those carried to the next point, higher first: the
+/// more often confirmed, then an exact one, then the older (smaller id), which its low 32
+/// bits hold inverted.
+fn rank(count: u32, exact: bool, c: u32) -> u128 {
+    ((count as u128) << 33) | ((exact as u128) << 32) | !c as u128
 }
 
 /// The highest level inside the range: `2^bits - 1`.

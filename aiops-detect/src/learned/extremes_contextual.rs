@@ -21,10 +21,10 @@
 //!
 //! `expected`, `lower` and `upper` come from a rolling z-score over `window` points, for
 //! display. Cost: the contextual memory's, which grows with the contexts a point selects
-//! (bounded by their capacity): about 3 µs per point past the warm-up on a noisy daily cycle
-//! and 1 µs on a random walk, but 20-30 µs in the first 1,000 points of a noisy series, while
-//! almost every pair is new. State: about 0.2-0.45 MB after 100,000 points, 100-130 bytes a
-//! context, so about 2-2.5 MB at the memory's capacity (BENCHMARKS.md, 2026-12-07).
+//! (bounded by their capacity): about 2.2 µs per point past the warm-up on a noisy daily cycle
+//! and 0.8 µs on a random walk, but about 10 µs in the first 1,000 points of a noisy series,
+//! while almost every pair is new. State: about 0.3-0.5 MB after 100,000 points, so about
+//! 2.1-3.1 MB at the memory's capacity (BENCHMARKS.md, 2026-12-07, second pass).
 
 use aiops_core::TimestampMs;
 use serde::{Deserialize, Serialize};

@@ -212,15 +212,9 @@ impl Kernel for CalibratedKernel {
     fn step(&mut self, t: TimestampMs, x: f64) -> PointScore {
         let a = self.adaptive.step(t, x);
         let d = &self.detector;
-        let range = self.max - self.min;
         let past = self.seen >= d.warmup;
-        let extreme = if past && range > 0.0 {
-            let excess = (x - self.max).max(self.min - x) / range;
-            if excess > 0.0 {
-                0.5 + 0.5 * (1.0 - 1.0 / (1.0 + 10.0 * excess))
-            } else {
-                0.0
-            }
+        let extreme = if past {
+            crate::learned::extremes_contextual::new_extreme(x, self.min, self.max)
         } else {
             0.0
         };

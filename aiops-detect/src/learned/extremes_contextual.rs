@@ -115,6 +115,21 @@ crate::detector::describe!(
 "
 );
 
+/// The score of `x` as a new extreme of the range `[min, max]` seen so far: 0 inside it (or
+/// when the range is empty), else 0.5 and up, growing with the excess in units of the range.
+pub(crate) fn new_extreme(x: f64, min: f64, max: f64) -> f64 {
+    let range = max - min;
+    if range <= 0.0 {
+        return 0.0;
+    }
+    let excess = (x - max).max(min - x) / range;
+    if excess > 0.0 {
+        0.5 + 0.5 * (1.0 - 1.0 / (1.0 + 10.0 * excess))
+    } else {
+        0.0
+    }
+}
+
 /// The per-point state of [`ExtremesContextual`]: the seen range, the contextual memory and
 /// the rolling z-score of the displayed bounds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,14 +202,8 @@ impl Kernel for ExtremesContextualKernel {
             None
         };
         let d = &self.detector;
-        let range = self.max - self.min;
-        let extreme = if self.seen >= d.warmup && range > 0.0 {
-            let excess = (x - self.max).max(self.min - x) / range;
-            if excess > 0.0 {
-                0.5 + 0.5 * (1.0 - 1.0 / (1.0 + 10.0 * excess))
-            } else {
-                0.0
-            }
+        let extreme = if self.seen >= d.warmup {
+            new_extreme(x, self.min, self.max)
         } else {
             0.0
         };

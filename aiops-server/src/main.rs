@@ -101,10 +101,15 @@ fn main() -> ExitCode {
         Command::Forecast(args) => forecast_cmd::run_forecast(args),
         Command::Capacity(args) => forecast_cmd::run_capacity(args),
         Command::Detectors => {
+            let width = aiops_detect::registry::DETECTORS
+                .iter()
+                .map(|d| d.name.len())
+                .max()
+                .unwrap_or(0);
             for d in aiops_detect::registry::DETECTORS {
-                println!("{:<10} {}", d.name, d.summary);
+                println!("{:<width$} {}", d.name, d.summary);
                 for p in d.param_lines() {
-                    println!("{:<10}   {p}", "");
+                    println!("{:<width$}   {p}", "");
                 }
             }
             Ok(())

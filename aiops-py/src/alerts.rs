@@ -24,16 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::errors::{Error, Result};
 use crate::time::ms_scalar;
-use crate::to_py;
 use crate::topology::PyTopology;
-
-/// The snake_case name serde gives a unit variant (`"firing"`, `"open"`...).
-fn variant_name<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
+use crate::{to_py, variant_name};
 
 fn labels_dict<'py>(py: Python<'py>, labels: &Labels) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);

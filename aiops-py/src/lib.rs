@@ -79,6 +79,14 @@ pub(crate) fn to_py<'py, T: serde::Serialize + ?Sized>(
     pythonize::pythonize(py, value).map_err(|e| errors::Error::Other(e.to_string()))
 }
 
+/// The snake_case name serde gives a unit variant (`"firing"`, `"would_run"`...).
+pub(crate) fn variant_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// A JSON value written as a Python literal, for reprs: `'text'`, `True`, `None`, `[1, 2]`.
 pub(crate) fn py_literal(v: &serde_json::Value) -> String {
     use serde_json::Value;

@@ -15,15 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::{Error, Result};
-use crate::to_py;
-
-/// A serde enum's name as its JSON form writes it (`would_run`, `error`).
-fn snake<T: serde::Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
+use crate::{to_py, variant_name};
 
 fn invalid(e: Invalid) -> Error {
     Error::Config(
@@ -42,7 +34,7 @@ fn event_of(event: &Bound<'_, PyDict>) -> Result<TriggerEvent> {
 
 record!(PyDiagnostic, Diagnostic, "Diagnostic", diagnostic_repr, "A finding of the workflow checks: an error or a warning, with where it is.", {
     /// `error` or `warning`.
-    level: String = |d, py| snake(&d.level);
+    level: String = |d, py| variant_name(&d.level);
     /// What is wrong, in words.
     message: &str = |d, py| &d.message;
     /// The file, when the workflows came from one.
@@ -67,7 +59,7 @@ record!(PyStepRecord, StepRecord, "StepRecord", step_repr, "What one step of a r
     /// Its action.
     action: &str = |s, py| &s.action;
     /// How it ended: `succeeded`, `failed`, `skipped`, `would_run`, `not_run` or `throttled`.
-    status: String = |s, py| snake(&s.status);
+    status: String = |s, py| variant_name(&s.status);
     /// The condition and what it decided (`{"expr", "value"}`), if it has one.
     condition: Option<Py<PyAny>> = |s, py| s.condition.as_ref().map(|c| to_py(py, c).map(Bound::unbind)).transpose()?;
     /// Rendered params (a list, one per item, for `foreach`).
@@ -91,7 +83,7 @@ fn step_repr(s: &StepRecord) -> String {
         "StepRecord(name={}, action={}, status={})",
         crate::py_str(&s.name),
         crate::py_str(&s.action),
-        crate::py_str(&snake(&s.status))
+        crate::py_str(&variant_name(&s.status))
     )
 }
 
@@ -103,7 +95,7 @@ record!(PyRunRecord, RunRecord, "RunRecord", run_repr, "One run of a workflow: e
     /// Whether it was a dry run.
     dry_run: bool = |r, py| r.dry_run;
     /// How it ended (`succeeded`, `failed`...).
-    status: String = |r, py| snake(&r.status);
+    status: String = |r, py| variant_name(&r.status);
     /// Each step, in order.
     steps: Vec<PyStepRecord> = |r, py| r.steps.iter().cloned().map(|inner| PyStepRecord { inner }).collect();
     /// The audit entry of every remediation attempted, as dicts.
@@ -125,7 +117,7 @@ fn run_repr(r: &RunRecord) -> String {
     format!(
         "RunRecord(workflow={}, status={}, steps={}, dry_run={})",
         crate::py_str(&r.workflow),
-        crate::py_str(&snake(&r.status)),
+        crate::py_str(&variant_name(&r.status)),
         r.steps.len(),
         if r.dry_run { "True" } else { "False" }
     )

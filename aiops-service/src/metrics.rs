@@ -830,14 +830,22 @@ fn detect_group(g: &mut Group, publish: bool) {
     o.nanos = started.elapsed().as_nanos() as u64;
 }
 
-/// Scores every group, spread over up to [`DETECTION_THREADS`] threads (as many as the
-/// machine has) in runs of about equal samples; returns the groups in their order.
+/// Threads a batch is scored on: the machine's cores, at most [`DETECTION_THREADS`] (read
+/// once: the lookup reads the process' CPU affinity and cgroup limits).
+fn detection_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(DETECTION_THREADS)
+    })
+}
+
+/// Scores every group, spread over up to [`detection_threads`] threads in runs of about
+/// equal samples; returns the groups in their order.
 fn detect_groups(mut groups: Vec<Group>, publish: bool) -> Vec<Group> {
     let samples: usize = groups.iter().map(|g| g.samples.len()).sum();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(DETECTION_THREADS)
-        .min(groups.len());
+    let threads = detection_threads().min(groups.len());
     if threads <= 1 || samples < PARALLEL_MIN_SAMPLES {
         for g in &mut groups {
             detect_group(g, publish);

@@ -84,7 +84,7 @@ pub(crate) fn alert_from_dict(d: &Bound<'_, PyDict>) -> Result<Alert> {
 
 /// Every alert of `alerts`: an `Alert`, a dict (one alert, or a webhook payload with
 /// `alerts`), or an iterable of them.
-fn collect_alerts(obj: &Bound<'_, PyAny>, out: &mut Vec<Alert>) -> Result<()> {
+pub(crate) fn collect_alerts(obj: &Bound<'_, PyAny>, out: &mut Vec<Alert>) -> Result<()> {
     if let Ok(a) = obj.cast::<PyAlert>() {
         out.push(a.get().inner.clone());
         return Ok(());

@@ -59,6 +59,7 @@ mod detect;
 mod errors;
 mod eval;
 mod forecast;
+mod integrations;
 mod io;
 mod logs;
 mod rca;
@@ -194,6 +195,12 @@ fn _aiops(m: &Bound<'_, PyModule>) -> PyResult<()> {
         class workflow::PyStepRecord,
         class workflow::PyDiagnostic,
         function workflow::workflow_lint,
+        // Clients of external systems (aiops.integrations).
+        class integrations::PyPrometheus,
+        class integrations::PyQueryResult,
+        class integrations::PySample,
+        class integrations::PyAlertmanager,
+        class integrations::PyAlertmanagerAlert,
     );
     Ok(())
 }

@@ -6,7 +6,8 @@ names. ``aiops.detect`` groups the detectors, ``aiops.forecast`` the forecasting
 capacity planning, ``aiops.logs`` the log template miner and anomaly detector,
 ``aiops.alerts`` the alert correlation engine, ``aiops.rca`` root-cause analysis: causal
 discovery (PC, Granger), root-cause ranking and the runbook knowledge base, ``aiops.workflow``
-the workflow engine (lint, trigger, run, dry run first).
+the workflow engine (lint, trigger, run, dry run first), ``aiops.integrations`` the clients of
+Prometheus and Alertmanager.
 
 Typed objects go in and out: a :class:`Topology` is what every API that needs the service
 topology takes; alerts are :class:`Alert` objects or dicts in Alertmanager's API v2 shape;
@@ -43,6 +44,8 @@ from aiops._aiops import (
     AiopsIOError,
     Alert,
     AlertEngine,
+    Alertmanager,
+    AlertmanagerAlert,
     AlertStats,
     CausalGraph,
     ClosedWindow,
@@ -69,12 +72,15 @@ from aiops._aiops import (
     Notification,
     ParseError,
     Prediction,
+    Prometheus,
+    QueryResult,
     RcaReport,
     Recommendation,
     RemoteError,
     RootCause,
     RunRecord,
     Runbook,
+    Sample,
     SearchHit,
     SnapshotError,
     StepRecord,
@@ -107,7 +113,7 @@ from aiops._aiops import (
     workflow_lint,
 )
 
-from aiops import alerts, detect, forecast, logs, rca, workflow
+from aiops import alerts, detect, forecast, integrations, logs, rca, workflow
 
 __all__ = [
     "AiopsError",
@@ -115,6 +121,8 @@ __all__ = [
     "AiopsIOError",
     "Alert",
     "AlertEngine",
+    "Alertmanager",
+    "AlertmanagerAlert",
     "AlertStats",
     "CausalGraph",
     "ClosedWindow",
@@ -141,12 +149,15 @@ __all__ = [
     "Notification",
     "ParseError",
     "Prediction",
+    "Prometheus",
+    "QueryResult",
     "RcaReport",
     "Recommendation",
     "RemoteError",
     "RootCause",
     "RunRecord",
     "Runbook",
+    "Sample",
     "SearchHit",
     "SnapshotError",
     "StepRecord",
@@ -167,6 +178,7 @@ __all__ = [
     "fit_model",
     "forecast",
     "forecast_many",
+    "integrations",
     "loghub_template",
     "logs",
     "m4_evaluate",

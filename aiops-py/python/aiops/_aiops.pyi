@@ -36,6 +36,11 @@ __all__ = [
     "StepRecord",
     "Workflows",
     "workflow_lint",
+    "Prometheus",
+    "QueryResult",
+    "Sample",
+    "Alertmanager",
+    "AlertmanagerAlert",
     "AlertEngine",
     "KnowledgeBase",
     "Topology",
@@ -1526,3 +1531,126 @@ class Workflows:
 
 def workflow_lint(path: str | os.PathLike[str], systems: list[str] | None = None) -> list[Diagnostic]:
     """Checks a workflow file or a directory of them; returns every finding."""
+
+_Duration: TypeAlias = str | datetime.timedelta
+
+@final
+class Sample:
+    """One sample of an instant vector."""
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The series' labels (``__name__`` included when the result keeps it)."""
+    @property
+    def timestamp(self) -> int:
+        """When, int ms since the epoch."""
+    @property
+    def value(self) -> float:
+        """The value (may be NaN or infinite)."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class QueryResult:
+    """The result of an instant query, by Prometheus' ``resultType``."""
+
+    @property
+    def result_type(self) -> str:
+        """``vector``, ``matrix``, ``scalar`` or ``string``."""
+    @property
+    def samples(self) -> list[Sample]:
+        """The samples of a vector (empty for other types)."""
+    @property
+    def series(self) -> list[TimeSeries]:
+        """The series of a matrix (empty for other types)."""
+    @property
+    def value(self) -> float | str | None:
+        """The value of a scalar or string; ``None`` for vectors and matrices."""
+    @property
+    def timestamp(self) -> int | None:
+        """When a scalar or string was evaluated, int ms."""
+    def __len__(self) -> int: ...
+
+@final
+class Prometheus:
+    """A client of the Prometheus HTTP query API (Prometheus, VictoriaMetrics, Thanos...)."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        auth: dict[str, Any] | None = None,
+        timeout: _Duration | None = None,
+        retries: int = 3,
+        max_points: int = 11000,
+    ) -> Prometheus: ...
+    def query(self, promql: str, at: _Timestamp | None = None) -> QueryResult:
+        """Evaluates ``promql`` at ``at`` (the server's now when ``None``)."""
+    def query_range(
+        self, promql: str, start: _Timestamp, end: _Timestamp, step: _Duration
+    ) -> list[TimeSeries]:
+        """Evaluates ``promql`` from ``start`` to ``end`` every ``step``: one series per result."""
+    def series(
+        self, matchers: list[str], start: _Timestamp | None = None, end: _Timestamp | None = None
+    ) -> list[dict[str, str]]:
+        """The label sets of the series matching any of ``matchers``."""
+    def label_values(
+        self,
+        name: str,
+        matchers: list[str] | None = None,
+        start: _Timestamp | None = None,
+        end: _Timestamp | None = None,
+    ) -> list[str]:
+        """The values of label ``name`` over the matching series."""
+
+@final
+class AlertmanagerAlert:
+    """An alert as Alertmanager's ``GET /api/v2/alerts`` answers it."""
+
+    @property
+    def alert(self) -> Alert:
+        """The alert (labels, annotations, times, generator URL)."""
+    @property
+    def state(self) -> str:
+        """``active``, ``suppressed`` or ``unprocessed``."""
+    @property
+    def silenced_by(self) -> list[str]:
+        """Ids of the silences muting it."""
+    @property
+    def inhibited_by(self) -> list[str]:
+        """Fingerprints of the alerts inhibiting it."""
+    @property
+    def receivers(self) -> list[str]:
+        """The receivers it is routed to."""
+    @property
+    def updated_at(self) -> int | None:
+        """When Alertmanager last updated it, int ms."""
+    @property
+    def fingerprint(self) -> str:
+        """Alertmanager's fingerprint (its own hash of the labels)."""
+
+@final
+class Alertmanager:
+    """A client of Alertmanager's API v2: send alerts to it, read what it holds."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        auth: dict[str, Any] | None = None,
+        timeout: _Duration | None = None,
+        retries: int = 3,
+    ) -> Alertmanager: ...
+    def post_alerts(self, alerts: Alert | dict[str, Any] | Iterable[Alert | dict[str, Any]]) -> None:
+        """Sends alerts (``POST /api/v2/alerts``)."""
+    def alerts(
+        self,
+        filter: list[str] | None = None,
+        *,
+        active: bool | None = None,
+        silenced: bool | None = None,
+        inhibited: bool | None = None,
+        unprocessed: bool | None = None,
+        receiver: str | None = None,
+    ) -> list[AlertmanagerAlert]:
+        """The alerts Alertmanager holds that match every matcher of ``filter``."""

@@ -9,13 +9,17 @@
 //!   The detectors of a batch run off the async workers, spread over up to
 //!   [`DETECTION_THREADS`] threads (each series' samples on one thread, in order), so
 //!   detection uses every core while ingest keeps answering.
-//! - Detector states are saved every `checkpoint_interval` and at shutdown with the time of
-//!   the last sample they saw; a restart restores them and replays the stored samples after
-//!   that time, so it resumes without re-learning and without skipping a sample. A periodic
-//!   save writes [`CHECKPOINT_CHUNK`] states per transaction, the longest-unsaved first, and
-//!   stops once it used a fifth of the interval (the rest waits for the next one), so saving
-//!   thousands of large states neither stalls detection nor holds them all in memory at once;
-//!   the save at shutdown writes every changed state.
+//! - Detector states are saved with the time of the last sample they saw; a restart restores
+//!   them and replays the stored samples after that time, so it resumes without re-learning
+//!   and without skipping a sample. Every `checkpoint_interval_s`, the states that are due are
+//!   saved: those that scored `checkpoint_min_samples` samples since their last save, or
+//!   changed `checkpoint_max_age_s` ago or more. A state is a few hundred kB of JSON once its
+//!   detector learned, which costs as much to write as replaying a thousand samples does, so a
+//!   state that saw a few samples is not worth writing yet; the age bounds what a restart
+//!   replays. A periodic save writes [`CHECKPOINT_CHUNK`] states per transaction, the
+//!   longest-unsaved first, and stops once it used a fifth of the interval (the rest waits for
+//!   the next one), so saving thousands of large states neither stalls detection nor holds
+//!   them all in memory at once; the save at shutdown writes every changed state.
 //!
 //! Memory: one detector state per series (its size is the detector's, stated in
 //! `aiops detectors`) plus `queue_capacity` batches.
@@ -74,8 +78,13 @@ pub struct MetricsConfig {
     pub detectors: Vec<DetectorRule>,
     /// Batches that may wait for detection before ingest answers 429.
     pub queue_capacity: usize,
-    /// How often detector states are saved (seconds).
+    /// How often the detector states that are due are saved (seconds).
     pub checkpoint_interval_s: u64,
+    /// A changed state is due once it scored this many samples since its last save.
+    pub checkpoint_min_samples: u64,
+    /// ... or once it changed this long ago (seconds): a restart replays at most about this
+    /// much of a series' samples, or `checkpoint_min_samples` of them.
+    pub checkpoint_max_age_s: u64,
     /// At most this many series (a new series beyond it is refused with 429).
     pub max_series: usize,
 }
@@ -87,6 +96,8 @@ impl Default for MetricsConfig {
             detectors: Vec::new(),
             queue_capacity: 256,
             checkpoint_interval_s: 30,
+            checkpoint_min_samples: 1_000,
+            checkpoint_max_age_s: 600,
             max_series: 100_000,
         }
     }
@@ -211,8 +222,54 @@ pub(crate) struct SeriesState {
     detector: Box<dyn Detector>,
     last_t: Option<TimestampMs>,
     dirty: bool,
+    /// Samples scored since it was last saved.
+    unsaved: u64,
+    /// When it first changed since it was last saved.
+    dirty_since: Option<Instant>,
     /// The periodic save that last wrote it (0: none yet).
     saved_round: u64,
+}
+
+impl SeriesState {
+    fn new(
+        detector: Box<dyn Detector>,
+        online: Box<dyn OnlineDetector>,
+        last_t: Option<TimestampMs>,
+    ) -> Self {
+        Self {
+            online,
+            detector,
+            last_t,
+            dirty: false,
+            unsaved: 0,
+            dirty_since: None,
+            saved_round: 0,
+        }
+    }
+
+    /// Records a scored sample.
+    fn scored(&mut self, t: TimestampMs) {
+        self.last_t = Some(t);
+        self.dirty = true;
+        self.unsaved += 1;
+        self.dirty_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether a periodic save writes it (see the module docs).
+    fn due(&self, config: &MetricsConfig) -> bool {
+        self.dirty
+            && (self.unsaved >= config.checkpoint_min_samples
+                || self.dirty_since.is_some_and(|since| {
+                    since.elapsed() >= Duration::from_secs(config.checkpoint_max_age_s)
+                }))
+    }
+
+    fn saved(&mut self, round: u64) {
+        self.dirty = false;
+        self.unsaved = 0;
+        self.dirty_since = None;
+        self.saved_round = round;
+    }
 }
 
 /// States serialised and written per store transaction.
@@ -590,16 +647,7 @@ impl MetricPipeline {
             if online.restore(state).is_err() {
                 continue;
             }
-            states.insert(
-                s.id,
-                SeriesState {
-                    online,
-                    detector,
-                    last_t: s.state_t,
-                    dirty: false,
-                    saved_round: 0,
-                },
-            );
+            states.insert(s.id, SeriesState::new(detector, online, s.state_t));
         }
         Ok(states)
     }
@@ -620,12 +668,9 @@ impl MetricPipeline {
             let Some(info) = self.info(id) else { continue };
             let made = match states.remove(&id) {
                 Some(st) => Ok(st),
-                None => self.config.detector_for(&info.metric).map(|d| SeriesState {
-                    online: d.online(),
-                    detector: d,
-                    last_t: None,
-                    dirty: true,
-                    saved_round: 0,
+                None => self.config.detector_for(&info.metric).map(|d| {
+                    let online = d.online();
+                    SeriesState::new(d, online, None)
                 }),
             };
             let state = match made {
@@ -705,7 +750,8 @@ impl MetricPipeline {
     }
 
     /// Saves the changed states, the longest-unsaved first, [`CHECKPOINT_CHUNK`] per
-    /// transaction; with a `budget`, stops after the chunk that used it up.
+    /// transaction. With a `budget` (a periodic save), only those that are due, stopping
+    /// after the chunk that used it up; without one (shutdown), every changed state.
     async fn checkpoint(
         &self,
         states: &mut HashMap<i64, SeriesState>,
@@ -715,7 +761,9 @@ impl MetricPipeline {
         let round = self.counters.checkpoints.fetch_add(1, Ordering::Relaxed) + 1;
         let mut order: Vec<(u64, i64)> = states
             .iter()
-            .filter(|(_, s)| s.dirty && s.last_t.is_some())
+            .filter(|(_, s)| {
+                s.dirty && s.last_t.is_some() && (budget.is_none() || s.due(&self.config))
+            })
             .map(|(&id, s)| (s.saved_round, id))
             .collect();
         order.sort_unstable();
@@ -738,8 +786,7 @@ impl MetricPipeline {
             }
             for &(_, id) in chunk {
                 if let Some(st) = states.get_mut(&id) {
-                    st.dirty = false;
-                    st.saved_round = round;
+                    st.saved(round);
                 }
             }
             self.counters
@@ -814,8 +861,7 @@ fn detect_group(g: &mut Group, publish: bool) {
         }
         match st.online.update(t, v) {
             Ok(p) => {
-                st.last_t = Some(t);
-                st.dirty = true;
+                st.scored(t);
                 o.scored += 1;
                 if publish {
                     o.published.push((t, v));
@@ -890,7 +936,10 @@ mod tests {
     use aiops_store::StoreOptions;
 
     /// A store with `n` series and a pipeline over it whose states have each scored one point.
-    async fn pipeline_with(n: usize) -> (Arc<MetricPipeline>, HashMap<i64, SeriesState>) {
+    async fn pipeline_with(
+        n: usize,
+        config: MetricsConfig,
+    ) -> (Arc<MetricPipeline>, HashMap<i64, SeriesState>) {
         let store = Store::open("sqlite::memory:", &StoreOptions::default())
             .await
             .unwrap();
@@ -909,9 +958,7 @@ mod tests {
             })
             .collect();
         let ids = store.series_ids(&new, 0).await.unwrap();
-        let p = MetricPipeline::new(store, MetricsConfig::default())
-            .await
-            .unwrap();
+        let p = MetricPipeline::new(store, config).await.unwrap();
         let mut states = HashMap::new();
         let rows: Vec<_> = ids.iter().map(|&id| (id, 60_000, 1.0)).collect();
         p.score(&mut states, &rows, 0).await.unwrap();
@@ -936,7 +983,11 @@ mod tests {
     #[tokio::test]
     async fn a_periodic_save_stops_at_its_budget_and_the_next_goes_on_with_the_rest() {
         let n = CHECKPOINT_CHUNK * 2 + 7;
-        let (p, mut states) = pipeline_with(n).await;
+        let every_sample = MetricsConfig {
+            checkpoint_min_samples: 1,
+            ..MetricsConfig::default()
+        };
+        let (p, mut states) = pipeline_with(n, every_sample).await;
         let mut all: Vec<i64> = states.keys().copied().collect();
         all.sort_unstable();
         // A budget used up at once: one chunk per save, the unsaved ones first.
@@ -970,21 +1021,55 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_periodic_save_writes_only_the_states_that_are_due() {
+        let config = MetricsConfig {
+            checkpoint_min_samples: 3,
+            checkpoint_max_age_s: 3600,
+            ..MetricsConfig::default()
+        };
+        let (p, mut states) = pipeline_with(2, config).await;
+        let mut ids: Vec<i64> = states.keys().copied().collect();
+        ids.sort_unstable();
+        let (a, b) = (ids[0], ids[1]);
+        // One sample each: neither is due.
+        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
+        assert!(saved_ids(&p, 60_000).await.is_empty());
+        // `a` scores two more and is due; `b` still waits.
+        let rows = [(a, 120_000, 1.0), (a, 180_000, 1.0), (b, 120_000, 1.0)];
+        p.score(&mut states, &rows, 0).await.unwrap();
+        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
+        assert_eq!(saved_ids(&p, 180_000).await, [a]);
+        assert!(!states[&a].dirty && states[&a].unsaved == 0);
+        assert!(states[&b].dirty && states[&b].unsaved == 2);
+        // Changed long enough ago, `b` is due too.
+        states.get_mut(&b).unwrap().dirty_since =
+            Instant::now().checked_sub(Duration::from_secs(3600));
+        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
+        assert_eq!(saved_ids(&p, 120_000).await, [b]);
+        // At shutdown every changed state is written, due or not.
+        p.score(&mut states, &[(a, 240_000, 1.0)], 0).await.unwrap();
+        p.checkpoint(&mut states, None).await.unwrap();
+        assert_eq!(saved_ids(&p, 240_000).await, [a]);
+        assert!(states.values().all(|s| !s.dirty));
+    }
+
     fn group(id: i64, samples: Vec<(TimestampMs, f64)>) -> Group {
         let detector = registry::build("default", &serde_json::Map::new()).unwrap();
+        let online = detector.online();
         Group {
             id,
             info: Arc::new(SeriesInfo {
                 resource: format!("h{id}"),
                 metric: "cpu".into(),
             }),
-            state: SeriesState {
-                online: detector.online(),
-                detector,
-                last_t: None,
-                dirty: false,
-                saved_round: 0,
-            },
+            state: SeriesState::new(detector, online, None),
             samples,
             outcome: Outcome::default(),
         }

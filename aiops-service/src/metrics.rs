@@ -21,8 +21,9 @@
 //!   the next one), so saving thousands of large states neither stalls detection nor holds
 //!   them all in memory at once; the save at shutdown writes every changed state.
 //!
-//! Memory: one detector state per series (its size is the detector's, stated in
-//! `aiops detectors`) plus `queue_capacity` batches.
+//! Memory: one detector state per series (its size is the detector's: docs/reference.md,
+//! "Service", gives the sizes of `default`, `adaptive` and `zscore`) plus `queue_capacity`
+//! batches.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

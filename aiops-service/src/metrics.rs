@@ -21,11 +21,15 @@
 //!   the next one), so saving thousands of large states neither stalls detection nor holds
 //!   them all in memory at once; the save at shutdown writes every changed state.
 //!
-//! Memory: one detector state per series (its size is the detector's: docs/reference.md,
-//! "Service", gives the sizes of `default`, `adaptive` and `zscore`) plus `queue_capacity`
-//! batches.
+//! - A series that scored nothing for `idle_evict_s` has its state saved and dropped from
+//!   memory at the next periodic save; its next sample restores it from the store. Series
+//!   come and go (pods, instances), and their states must not pile up until a restart.
+//!
+//! Memory: one detector state per series that scored a sample in the last `idle_evict_s` (its
+//! size is the detector's: docs/reference.md, "Service", gives the sizes of `default`,
+//! `adaptive` and `zscore`) plus `queue_capacity` batches.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -86,6 +90,9 @@ pub struct MetricsConfig {
     /// ... or once it changed this long ago (seconds): a restart replays at most about this
     /// much of a series' samples, or `checkpoint_min_samples` of them.
     pub checkpoint_max_age_s: u64,
+    /// A series that scored nothing this long (seconds) has its state saved and dropped from
+    /// memory (restored at its next sample); 0 keeps every state in memory.
+    pub idle_evict_s: u64,
     /// At most this many series (a new series beyond it is refused with 429).
     pub max_series: usize,
 }
@@ -99,6 +106,7 @@ impl Default for MetricsConfig {
             checkpoint_interval_s: 30,
             checkpoint_min_samples: 1_000,
             checkpoint_max_age_s: 600,
+            idle_evict_s: 3_600,
             max_series: 100_000,
         }
     }
@@ -204,6 +212,10 @@ pub struct MetricCounters {
     pub checkpoints: AtomicU64,
     /// Nanoseconds spent saving detector states.
     pub checkpoint_nanos: AtomicU64,
+    /// Idle states dropped from memory (saved first).
+    pub states_evicted: AtomicU64,
+    /// Dropped states restored from the store at their series' next sample.
+    pub states_reloaded: AtomicU64,
     /// Anomalies stored, by resource (one entry per resource that had one; resources are
     /// bounded by `metrics.max_series`).
     pub anomalies_by_resource: std::sync::Mutex<BTreeMap<String, u64>>,
@@ -227,6 +239,8 @@ pub(crate) struct SeriesState {
     unsaved: u64,
     /// When it first changed since it was last saved.
     dirty_since: Option<Instant>,
+    /// When it last scored a batch (or was made).
+    active_at: Instant,
     /// The periodic save that last wrote it (0: none yet).
     saved_round: u64,
 }
@@ -244,8 +258,15 @@ impl SeriesState {
             dirty: false,
             unsaved: 0,
             dirty_since: None,
+            active_at: Instant::now(),
             saved_round: 0,
         }
+    }
+
+    /// Whether it scored nothing for `idle_evict_s` (never with 0).
+    fn idle(&self, config: &MetricsConfig) -> bool {
+        config.idle_evict_s > 0
+            && self.active_at.elapsed() >= Duration::from_secs(config.idle_evict_s)
     }
 
     /// Records a scored sample.
@@ -260,6 +281,7 @@ impl SeriesState {
     fn due(&self, config: &MetricsConfig) -> bool {
         self.dirty
             && (self.unsaved >= config.checkpoint_min_samples
+                || self.idle(config)
                 || self.dirty_since.is_some_and(|since| {
                     since.elapsed() >= Duration::from_secs(config.checkpoint_max_age_s)
                 }))
@@ -289,6 +311,9 @@ pub struct MetricPipeline {
     info: std::sync::RwLock<HashMap<i64, Arc<SeriesInfo>>>,
     anomalies: broadcast::Sender<AnomalyEvent>,
     samples: broadcast::Sender<SampleEvent>,
+    /// Series whose idle state was saved and dropped from memory: restored at their next
+    /// sample.
+    evicted: std::sync::Mutex<HashSet<i64>>,
     /// Counters.
     pub counters: MetricCounters,
 }
@@ -339,6 +364,7 @@ impl MetricPipeline {
             info: std::sync::RwLock::new(info),
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
+            evicted: std::sync::Mutex::new(HashSet::new()),
             counters: MetricCounters::default(),
         }))
     }
@@ -633,24 +659,64 @@ impl MetricPipeline {
         crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }
 
+    /// The saved states of the series that scored a sample in the last `idle_evict_s` (by the
+    /// time of their last sample); older ones stay in the store until their next sample.
     async fn restore(&self) -> Result<HashMap<i64, SeriesState>> {
         let mut states = HashMap::new();
+        let cutoff = (self.config.idle_evict_s > 0).then(|| {
+            crate::now_ms().saturating_sub(self.config.idle_evict_s.saturating_mul(1000) as i64)
+        });
+        let mut evicted = Vec::new();
         for s in self.store.all_series().await? {
-            let (Some(name), Some(state)) = (&s.detector, &s.state) else {
-                continue;
-            };
-            let detector = self.config.detector_for(&s.metric)?;
-            if detector.name() != name {
-                // The configuration changed the series' detector: it starts afresh.
+            if s.state.is_some() && cutoff.is_some_and(|c| s.state_t.is_some_and(|t| t < c)) {
+                evicted.push(s.id);
                 continue;
             }
-            let mut online = detector.online();
-            if online.restore(state).is_err() {
-                continue;
+            if let Some(st) = self.restored(&s)? {
+                states.insert(s.id, st);
             }
-            states.insert(s.id, SeriesState::new(detector, online, s.state_t));
         }
+        self.evicted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(evicted);
         Ok(states)
+    }
+
+    /// The state saved for a series, restored; None when none is saved, the configuration
+    /// gives the series another detector, or the state does not restore (it starts afresh).
+    fn restored(&self, s: &aiops_store::SeriesRow) -> Result<Option<SeriesState>> {
+        let (Some(name), Some(state)) = (&s.detector, &s.state) else {
+            return Ok(None);
+        };
+        let detector = self.config.detector_for(&s.metric)?;
+        if detector.name() != name {
+            return Ok(None);
+        }
+        let mut online = detector.online();
+        if online.restore(state).is_err() {
+            return Ok(None);
+        }
+        Ok(Some(SeriesState::new(detector, online, s.state_t)))
+    }
+
+    /// The state of a series that is not in memory: restored from the store when it was
+    /// dropped for being idle, else a new one.
+    async fn state_for(&self, id: i64, info: &SeriesInfo) -> Result<SeriesState> {
+        let was_evicted = self
+            .evicted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        if was_evicted && let Some(st) = self.restored(&self.store.series(id).await?)? {
+            self.counters
+                .states_reloaded
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(st);
+        }
+        let d = self.config.detector_for(&info.metric)?;
+        let online = d.online();
+        Ok(SeriesState::new(d, online, None))
     }
 
     /// Scores `rows` (sorted by series, then time) with each series' online detector, stores
@@ -669,10 +735,7 @@ impl MetricPipeline {
             let Some(info) = self.info(id) else { continue };
             let made = match states.remove(&id) {
                 Some(st) => Ok(st),
-                None => self.config.detector_for(&info.metric).map(|d| {
-                    let online = d.online();
-                    SeriesState::new(d, online, None)
-                }),
+                None => self.state_for(id, &info).await,
             };
             let state = match made {
                 Ok(st) => st,
@@ -797,6 +860,22 @@ impl MetricPipeline {
                 break;
             }
         }
+        if budget.is_some() {
+            // Idle states that are saved leave memory; their next sample restores them.
+            let idle: Vec<i64> = states
+                .iter()
+                .filter(|(_, s)| !s.dirty && s.idle(&self.config))
+                .map(|(&id, _)| id)
+                .collect();
+            self.counters
+                .states_evicted
+                .fetch_add(idle.len() as u64, Ordering::Relaxed);
+            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
+            for id in idle {
+                states.remove(&id);
+                evicted.insert(id);
+            }
+        }
         self.counters
             .checkpoint_nanos
             .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
@@ -855,6 +934,7 @@ fn detect_group(g: &mut Group, publish: bool) {
     let started = Instant::now();
     let st = &mut g.state;
     let o = &mut g.outcome;
+    st.active_at = started;
     for &(t, v) in &g.samples {
         if st.last_t.is_some_and(|last| t <= last) {
             o.out_of_order += 1;
@@ -1059,6 +1139,46 @@ mod tests {
         p.checkpoint(&mut states, None).await.unwrap();
         assert_eq!(saved_ids(&p, 240_000).await, [a]);
         assert!(states.values().all(|s| !s.dirty));
+    }
+
+    #[tokio::test]
+    async fn idle_states_leave_memory_and_come_back_from_the_store() {
+        let config = MetricsConfig {
+            idle_evict_s: 60,
+            ..MetricsConfig::default()
+        };
+        let (p, mut states) = pipeline_with(2, config.clone()).await;
+        let mut ids: Vec<i64> = states.keys().copied().collect();
+        ids.sort_unstable();
+        let (a, b) = (ids[0], ids[1]);
+        // `a` scored nothing for longer than idle_evict_s: saved, then dropped.
+        states.get_mut(&a).unwrap().active_at =
+            Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
+        assert!(!states.contains_key(&a) && states.contains_key(&b));
+        assert_eq!(saved_ids(&p, 60_000).await, [a]);
+        assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1);
+        // Its next sample restores it: a sample older than the saved one is out of order.
+        p.score(&mut states, &[(a, 30_000, 5.0)], 0).await.unwrap();
+        assert_eq!(p.counters.states_reloaded.load(Ordering::Relaxed), 1);
+        assert_eq!(p.counters.out_of_order.load(Ordering::Relaxed), 1);
+        assert_eq!(states[&a].last_t, Some(60_000));
+        p.score(&mut states, &[(a, 120_000, 5.0)], 0).await.unwrap();
+        assert_eq!(states[&a].last_t, Some(120_000));
+        // A restart keeps in the store the saved states whose last sample is older than
+        // idle_evict_s (here: 1970), and restores them at their next sample.
+        p.checkpoint(&mut states, None).await.unwrap();
+        let again = MetricPipeline::new(p.store.clone(), config).await.unwrap();
+        let mut restored = again.restore().await.unwrap();
+        assert!(restored.is_empty());
+        again
+            .score(&mut restored, &[(b, 30_000, 1.0)], 0)
+            .await
+            .unwrap();
+        assert_eq!(restored[&b].last_t, Some(60_000));
+        assert_eq!(again.counters.states_reloaded.load(Ordering::Relaxed), 1);
     }
 
     fn group(id: i64, samples: Vec<(TimestampMs, f64)>) -> Group {

@@ -119,6 +119,16 @@ impl Telemetry {
                 &c.states_saved,
             ),
             (
+                "aiops_detector_states_evicted_total",
+                "Idle detector states saved and dropped from memory (metrics.idle_evict_s).",
+                &c.states_evicted,
+            ),
+            (
+                "aiops_detector_states_reloaded_total",
+                "Dropped detector states restored from the store at their series' next sample.",
+                &c.states_reloaded,
+            ),
+            (
                 "aiops_detector_checkpoints_total",
                 "Saves of detector states (each writes the longest-unsaved changed states first).",
                 &c.checkpoints,

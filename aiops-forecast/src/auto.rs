@@ -39,6 +39,7 @@ use aiops_core::stats::median;
 
 use crate::auto_ets::AutoEts;
 use crate::error::{ForecastError, Result};
+use crate::level_shift::{level_shifts, remove_level_shifts};
 use crate::model::{FittedModel, Model, Prediction, check_history, check_horizon};
 use crate::mstl::Mstl;
 use crate::naive::SeasonalNaive;
@@ -125,13 +126,17 @@ impl Model for Auto {
                 } else {
                     p
                 };
+                // Level shifts out of the backtest: the members follow the new level.
                 let clean = clean_anomalies(history, season);
+                let shifts = level_shifts(&clean, p, season);
+                let clean = remove_level_shifts(&clean, &shifts);
+                let raw = remove_level_shifts(history, &shifts);
                 let slope = trend_test(&clean, p)
                     .ok()
                     .filter(|t| t.p_value < 0.05)
                     .map_or(0.0, |t| t.slope);
                 let mut score = (0.0, 0.0);
-                let errors = backtest_errors(history, &clean, p, season, slope, &mut score);
+                let errors = backtest_errors(&raw, &clean, p, season, slope, &mut score);
                 // The stand-in joins the median where its mean level forecast the past cycles
                 // better than the last point's level did (noise that reverts to the level).
                 if score.0 < score.1 && history.len() >= season + p {

@@ -333,11 +333,12 @@ impl StandIn {
     fn new(y: &[f64], o: usize, cycle: usize, season: usize, slope: f64) -> Self {
         let start = o.saturating_sub((5 * cycle).max(2 * season));
         let train = &y[start..o];
-        let profile = crate::seasonality::phase_medians(
-            &crate::seasonality::detrend_ma(train, season),
-            season,
-            train.len(),
-        );
+        let d = crate::seasonality::detrend_ma(train, season);
+        let profile = if season > cycle && season.is_multiple_of(cycle) {
+            weekly_profile(&d, cycle, season)
+        } else {
+            crate::seasonality::phase_medians(&d, season, train.len())
+        };
         let seasonal = |t: usize| profile[(t - start) % season];
         let level = (o - cycle..o).map(|t| y[t] - seasonal(t)).sum::<f64>() / cycle as f64;
         Self {
@@ -354,6 +355,30 @@ impl StandIn {
         let season = self.profile.len();
         self.level + self.profile[(t - self.start) % season] + self.slope * (t as f64 - self.mid)
     }
+}
+
+/// A weekly profile from few weeks: the daily profile (per-phase medians over every day) plus
+/// the per-phase-of-week median of what remains, median-filtered over one hour either side
+/// (a weekly pattern is broad: quieter weekends, a busier Monday; the filter keeps the step
+/// at midnight). Per-phase-of-week medians alone rest on one or two values per phase in two
+/// weeks of history, and that noise widened the intervals (80% covering 86%).
+fn weekly_profile(d: &[f64], cycle: usize, season: usize) -> Vec<f64> {
+    let daily = crate::seasonality::phase_medians(d, cycle, d.len());
+    let rest: Vec<f64> = d
+        .iter()
+        .enumerate()
+        .map(|(t, v)| v - daily[t % cycle])
+        .collect();
+    let week = crate::seasonality::phase_medians(&rest, season, rest.len());
+    let w = cycle / 24;
+    let mut buf = Vec::with_capacity(2 * w + 1);
+    (0..season)
+        .map(|i| {
+            buf.clear();
+            buf.extend((0..=2 * w).map(|j| week[(i + season + j - w) % season]));
+            daily[i % cycle] + median(&mut buf)
+        })
+        .collect()
 }
 
 /// Absolute errors (sorted, around their median) of the seasonal stand-in forecast made on the

@@ -136,7 +136,8 @@ fn best_step(m: &[f64]) -> Option<(usize, f64)> {
     let (sk, sik) = (nk, (k..nb).map(|i| i as f64).sum::<f64>());
     let a = [[s1, si, sk], [si, sii, sik], [sk, sik, sk]];
     let v33 = solve3(a, [0.0, 0.0, 1.0])?[2];
-    if !(sigma > 0.0) || !(v33 > 0.0) {
+    let usable = sigma > 0.0 && v33 > 0.0;
+    if !usable {
         return None;
     }
     let t = beta[2] / (sigma * v33.sqrt());

@@ -8,6 +8,7 @@ pub mod capacity;
 pub mod drift;
 pub mod error;
 pub mod ets;
+mod level_shift;
 pub mod linear_trend;
 pub mod model;
 pub mod mstl;

@@ -22,7 +22,7 @@ pub const DEFAULT_MODEL: &str = "auto";
 pub const MODELS: &[(&str, &str)] = &[
     (
         "auto",
-        "median of MSTL (log and raw) and seasonal naive; AutoETS, Theta, naive without season (default)",
+        "median of MSTL (log and raw) and seasonal naive; AutoETS, Theta, naive without season, or the recent level when it backtests better (default)",
     ),
     ("naive", "repeat the last value"),
     ("snaive", "repeat the last season (first period)"),

@@ -35,6 +35,10 @@
 //! next is counted. A transition seen `familiar` times before (default 3) is this series'
 //! habit, a square wave's edge or a counter's reset, and does not alarm, unless the value
 //! leaves the seen range. At most 4,096 counts are kept (all halved when more are needed).
+//! With `forget` set, every count is also halved each `forget` points (a half-life), so a
+//! jump stays a habit only while the series keeps making it: a square wave's edges recur
+//! and stay familiar, whereas a few anomalies long ago, or a burst of them, fade (default
+//! 0, never; `default` runs this detector with 500).
 //!
 //! **Score.** `ratio = statistic / threshold` for each; an alarm is a ratio of 1 or more. The
 //! score ranks alarms across series and within one: the first point of an alarm after 50 quiet
@@ -100,7 +104,7 @@ crate::detector::params_newtype!(
 crate::detector::setters!(
     AdaptiveParams:
     risk: f64, threshold: f64, warmup: usize, period: Option<usize>, detect_window: usize,
-    familiar: usize);
+    familiar: usize, forget: u64);
 
 impl ParamGuard for AdaptiveParams {
     type Checked = Adaptive;
@@ -140,6 +144,12 @@ impl ParamGuard for AdaptiveParams {
                 ),
             });
         }
+        if p.forget == 1 || p.forget > 1_000_000 {
+            return Err(DetectError::InvalidParameter {
+                name: "forget",
+                reason: format!("must be 0 (never) or 2 to 1000000 points, got {}", p.forget),
+            });
+        }
         if p.familiar > 1_000 {
             return Err(DetectError::InvalidParameter {
                 name: "familiar",
@@ -161,6 +171,7 @@ pub struct Adaptive {
     period: Option<usize>,
     detect_window: usize,
     familiar: usize,
+    forget: u64,
 }
 
 impl Default for Adaptive {
@@ -176,6 +187,7 @@ const DEFAULTS: Adaptive = Adaptive {
     period: None,
     detect_window: 1024,
     familiar: 3,
+    forget: 0,
 };
 
 crate::detector::describe!(
@@ -188,6 +200,7 @@ crate::detector::describe!(
     period: season in points; none = found in the first points (default none)
     detect_window: points searched for a period, the second search (default 1024)
     familiar: times a jump between two value levels is seen before it no longer alarms, 0 = never (default 3)
+    forget: points after which the familiarity counts are halved, 0 = never (default 0)
 "
 );
 
@@ -295,12 +308,17 @@ impl Transitions {
         *count = count.saturating_add(1);
         self.prev = level;
         if self.counts.len() > MAX_TRANSITIONS {
-            self.counts.retain(|_, n| {
-                *n /= 2;
-                *n > 0
-            });
+            self.halve();
         }
         before
+    }
+
+    /// Halves every count and forgets those at zero.
+    fn halve(&mut self) {
+        self.counts.retain(|_, n| {
+            *n /= 2;
+            *n > 0
+        });
     }
 }
 
@@ -541,6 +559,9 @@ impl State {
         // (a square wave's jumps, a counter's resets), not an anomaly, unless it leaves the
         // seen range. Every point is counted, alarmed or not.
         // With the gate off (`familiar` 0), nothing is counted.
+        if c.forget > 0 && seen.is_multiple_of(c.forget) {
+            self.transitions.halve();
+        }
         let familiar = c.familiar > 0
             && self.transitions.seen(x, self.min, self.max, seen) >= c.familiar as u32;
         if familiar {
@@ -881,6 +902,30 @@ mod tests {
     }
 
     #[test]
+    fn a_forgotten_jump_alarms_again() {
+        // A square wave whose jumps become a habit, then a long quiet stretch, then one more
+        // jump: remembered for ever it is still familiar; with `forget` it has faded.
+        let mut v = irregular_square(2000);
+        let quiet = crate::common::testing::noise(3000, 4);
+        v.extend(quiet.iter().map(|e| -1.0 + 0.002 * e));
+        let at = v.len();
+        v.extend(std::iter::repeat_n(1.0, 30));
+        v.extend(std::iter::repeat_n(-1.0, 30));
+        let t = ts(v.len());
+        let jump = |forget: u64| {
+            let d = AdaptiveParams::new()
+                .forget(forget)
+                .check()
+                .unwrap()
+                .detect(&t, &v)
+                .unwrap();
+            flagged(&d).into_iter().any(|i| (at..at + 5).contains(&i))
+        };
+        assert!(!jump(0), "a habit stays familiar without forgetting");
+        assert!(jump(500), "a jump not made for 3,000 points is news again");
+    }
+
+    #[test]
     fn a_change_ranks_once_and_a_new_extreme_ranks_highest() {
         let n = crate::common::testing::noise(3000, 7);
         let mut v: Vec<f64> = n.iter().map(|e| 10.0 + e).collect();
@@ -938,6 +983,7 @@ mod tests {
     #[test]
     fn bad_params() {
         assert!(AdaptiveParams::new().familiar(5000).check().is_err());
+        assert!(AdaptiveParams::new().forget(1).check().is_err());
         assert!(AdaptiveParams::new().threshold(1.5).check().is_err());
         assert!(AdaptiveParams::new().risk(0.5).check().is_err());
         assert!(AdaptiveParams::new().warmup(500).check().is_err());

@@ -21,6 +21,12 @@
 //!   the next one), so saving thousands of large states neither stalls detection nor holds
 //!   them all in memory at once; the save at shutdown writes every changed state.
 //!
+//! - Counters (metrics whose name ends with one of `counter_suffixes`: `_total`, `_count`,
+//!   `_sum`, `_bucket` by default, as Prometheus and OpenMetrics name them) are scored by
+//!   their per-second increase between consecutive samples, a drop counting as a reset from
+//!   zero, as PromQL's `rate` reads them: a counter's raw value only grows, so every sample
+//!   would be a new extreme. Their first sample only sets the start; an anomaly's value is
+//!   the rate. The stored samples are the raw ones.
 //! - A series that scored nothing for `idle_evict_s` has its state saved and dropped from
 //!   memory at the next periodic save; its next sample restores it from the store. Series
 //!   come and go (pods, instances), and their states must not pile up until a restart.
@@ -90,6 +96,9 @@ pub struct MetricsConfig {
     /// ... or once it changed this long ago (seconds): a restart replays at most about this
     /// much of a series' samples, or `checkpoint_min_samples` of them.
     pub checkpoint_max_age_s: u64,
+    /// Metric-name suffixes of counters, scored by their per-second increase (empty: every
+    /// series by its raw values).
+    pub counter_suffixes: Vec<String>,
     /// A series that scored nothing this long (seconds) has its state saved and dropped from
     /// memory (restored at its next sample); 0 keeps every state in memory.
     pub idle_evict_s: u64,
@@ -107,6 +116,9 @@ impl Default for MetricsConfig {
             checkpoint_min_samples: 1_000,
             checkpoint_max_age_s: 600,
             idle_evict_s: 3_600,
+            counter_suffixes: ["_total", "_count", "_sum", "_bucket"]
+                .map(String::from)
+                .to_vec(),
             max_series: 100_000,
         }
     }
@@ -127,6 +139,13 @@ impl MetricsConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Whether series of `metric` are counters (see `counter_suffixes`).
+    fn is_counter(&self, metric: &str) -> bool {
+        self.counter_suffixes
+            .iter()
+            .any(|s| !s.is_empty() && metric.ends_with(s.as_str()))
     }
 
     fn detector_for(&self, metric: &str) -> Result<Box<dyn Detector>> {
@@ -224,6 +243,8 @@ pub struct MetricCounters {
 struct SeriesInfo {
     resource: String,
     metric: String,
+    /// Scored by its per-second increase.
+    counter: bool,
 }
 
 pub(crate) struct Job {
@@ -241,6 +262,9 @@ pub(crate) struct SeriesState {
     dirty_since: Option<Instant>,
     /// When it last scored a batch (or was made).
     active_at: Instant,
+    /// A counter's last raw sample (the start of the next increase); read from the store
+    /// when a saved state is restored.
+    last_raw: Option<(TimestampMs, f64)>,
     /// The periodic save that last wrote it (0: none yet).
     saved_round: u64,
 }
@@ -259,6 +283,7 @@ impl SeriesState {
             unsaved: 0,
             dirty_since: None,
             active_at: Instant::now(),
+            last_raw: None,
             saved_round: 0,
         }
     }
@@ -348,6 +373,7 @@ impl MetricPipeline {
             info.insert(
                 s.id,
                 Arc::new(SeriesInfo {
+                    counter: config.is_counter(&s.metric),
                     resource: s.resource,
                     metric: s.metric,
                 }),
@@ -469,6 +495,7 @@ impl MetricPipeline {
                 info.insert(
                     id,
                     Arc::new(SeriesInfo {
+                        counter: self.config.is_counter(&s.metric),
                         resource: s.resource,
                         metric: s.metric,
                     }),
@@ -755,6 +782,22 @@ impl MetricPipeline {
                 outcome: Outcome::default(),
             });
         }
+        // A restored counter continues from its last stored sample.
+        for i in 0..groups.len() {
+            let g = &groups[i];
+            if let (true, None, Some(t)) = (g.info.counter, g.state.last_raw, g.state.last_t) {
+                match self.store.samples(g.id, t, t.saturating_add(1), 1).await {
+                    Ok(last) => groups[i].state.last_raw = last.first().copied(),
+                    Err(e) => {
+                        // Nothing scored: the states taken out go back as they were.
+                        for g in groups {
+                            states.insert(g.id, g.state);
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
         let publish = self.samples.receiver_count() > 0;
         let groups = tokio::task::spawn_blocking(move || detect_groups(groups, publish))
             .await
@@ -932,6 +975,7 @@ struct Outcome {
 /// Scores one group in time order; a sample not newer than the last scored one is skipped.
 fn detect_group(g: &mut Group, publish: bool) {
     let started = Instant::now();
+    let counter = g.info.counter;
     let st = &mut g.state;
     let o = &mut g.outcome;
     st.active_at = started;
@@ -940,21 +984,41 @@ fn detect_group(g: &mut Group, publish: bool) {
             o.out_of_order += 1;
             continue;
         }
-        match st.online.update(t, v) {
+        if publish {
+            o.published.push((t, v));
+        }
+        let x = if counter {
+            match st.last_raw.replace((t, v)) {
+                Some(prev) => counter_rate(prev, (t, v)),
+                None => {
+                    // The first sample of a counter only sets the start of its increase.
+                    st.scored(t);
+                    o.scored += 1;
+                    continue;
+                }
+            }
+        } else {
+            v
+        };
+        match st.online.update(t, x) {
             Ok(p) => {
                 st.scored(t);
                 o.scored += 1;
-                if publish {
-                    o.published.push((t, v));
-                }
                 if p.is_anomaly {
-                    o.anomalies.push((t, v, p));
+                    o.anomalies.push((t, x, p));
                 }
             }
             Err(_) => o.errors += 1,
         }
     }
     o.nanos = started.elapsed().as_nanos() as u64;
+}
+
+/// The per-second increase of a counter from sample `prev` to `next` (`next` later): a drop
+/// is a reset, the counter counting again from zero, as PromQL's `rate` reads it.
+fn counter_rate((t0, v0): (TimestampMs, f64), (t1, v1): (TimestampMs, f64)) -> f64 {
+    let increase = if v1 >= v0 { v1 - v0 } else { v1 };
+    increase / ((t1 - t0) as f64 / 1000.0)
 }
 
 /// Threads a batch is scored on: the machine's cores, at most [`DETECTION_THREADS`] (read
@@ -1189,6 +1253,7 @@ mod tests {
             info: Arc::new(SeriesInfo {
                 resource: format!("h{id}"),
                 metric: "cpu".into(),
+                counter: false,
             }),
             state: SeriesState::new(detector, online, None),
             samples,

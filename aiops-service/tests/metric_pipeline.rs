@@ -279,3 +279,75 @@ mod remote_write {
         assert!(s.samples_after_states().await.unwrap().is_empty());
     }
 }
+
+/// A counter: scored by its per-second increase, a drop read as a reset.
+fn counter_config() -> MetricsConfig {
+    MetricsConfig {
+        detectors: vec![DetectorRule {
+            metric: "requests_total".into(),
+            detector: "threshold".into(),
+            params: serde_json::from_str(r#"{"upper": 0.5}"#).unwrap(),
+        }],
+        ..Default::default()
+    }
+}
+
+async fn run_counter(store: &Store, samples: Vec<(i64, f64)>) -> Arc<MetricPipeline> {
+    let p = MetricPipeline::new(store.clone(), counter_config())
+        .await
+        .unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(p.clone().run(async move {
+        let _ = stopped.await;
+    }));
+    let labels =
+        Labels::try_from_pairs([("__name__", "requests_total"), ("service", "api")]).unwrap();
+    p.ingest(
+        vec![SeriesSamples {
+            labels,
+            metric: "requests_total".into(),
+            resource: None,
+            samples,
+        }],
+        0,
+    )
+    .await
+    .unwrap();
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    p
+}
+
+async fn anomaly_values(store: &Store) -> Vec<(i64, f64)> {
+    let (_, rows) = store
+        .anomalies(&AnomalyFilter::default(), 100)
+        .await
+        .unwrap();
+    let mut v: Vec<_> = rows
+        .iter()
+        .map(|a| (a.anomaly.t, a.anomaly.value))
+        .collect();
+    v.sort_by_key(|p| p.0);
+    v
+}
+
+#[tokio::test]
+async fn counters_are_scored_by_their_rate_and_a_restart_continues_it() {
+    // 1 a second, 1 a second, then a reset to 5: 5 over 15 s.
+    let samples = vec![(0, 100.0), (15_000, 115.0), (30_000, 130.0), (45_000, 5.0)];
+    let one = store().await;
+    let p = run_counter(&one, samples.clone()).await;
+    // The raw values (100 and up) are all above 0.5; the rates 1, 1 and 1/3 are not.
+    assert_eq!(anomaly_values(&one).await, [(15_000, 1.0), (30_000, 1.0)]);
+    assert_eq!(
+        p.counters
+            .samples_scored
+            .load(std::sync::atomic::Ordering::Relaxed),
+        4
+    );
+    // Two processes, one after the other: the second continues from the stored 115.
+    let two = store().await;
+    run_counter(&two, samples[..2].to_vec()).await;
+    run_counter(&two, samples[2..].to_vec()).await;
+    assert_eq!(anomaly_values(&two).await, anomaly_values(&one).await);
+}

@@ -420,25 +420,44 @@ impl Memory {
         &self,
         previous: &[Fact],
         value_facts: usize,
-        held: &[u32],
-        stamp: u32,
+        (held, stamp): (&[u32], u32),
+        maybe: &mut Vec<u32>,
         full: &mut Vec<u32>,
     ) {
         let sig = !signature(previous);
         let (outside_lo, outside_hi) = (sig as u32, (sig >> 32) as u32);
-        let values = &previous[..value_facts];
+        // The signature rules most sides out without reading their facts; those it leaves
+        // are gathered without branching on it (a toss-up).
+        maybe.clear();
         for f in previous {
-            for &[id, lo, hi] in self.left_by_anchor.get(f).into_iter().flatten() {
-                // The signature rules most sides out without reading their facts.
-                if (lo & outside_lo) | (hi & outside_hi) == 0
-                    && self
-                        .left
-                        .get(id)
-                        .iter()
-                        .all(|&f| holds(held, stamp, values, f))
-                {
-                    full.push(id);
+            if let Some(entries) = self.left_by_anchor.get(f) {
+                let start = maybe.len();
+                maybe.resize(start + entries.len(), 0);
+                let mut k = start;
+                for &[id, lo, hi] in entries {
+                    maybe[k] = id;
+                    k += ((lo & outside_lo) | (hi & outside_hi) == 0) as usize;
                 }
+                maybe.truncate(k);
+            }
+        }
+        let values = &previous[..value_facts];
+        let small = values
+            .iter()
+            .filter(|&&f| f < INSIDE)
+            .fold(0u32, |bits, &f| bits | 1 << f);
+        for &id in maybe.iter() {
+            let holds = |&f: &Fact| {
+                if f >= NEURON {
+                    held.get((f ^ NEURON) as usize) == Some(&stamp)
+                } else if f < INSIDE {
+                    small >> f & 1 != 0
+                } else {
+                    values.contains(&f)
+                }
+            };
+            if self.left.get(id).iter().all(holds) {
+                full.push(id);
             }
         }
     }
@@ -652,6 +671,8 @@ pub struct ContextualKernel {
 struct Scratch {
     right_hits: Vec<u32>,
     full_left: Vec<u32>,
+    /// Left sides whose signature fits the previous point's.
+    maybe_left: Vec<u32>,
     touched_right: Vec<u32>,
     /// The sides of this point's candidate contexts, end to end.
     cut: Vec<Fact>,
@@ -933,7 +954,13 @@ impl ContextualKernel {
         }
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
-        mem.held_sides(&previous, value_facts, &s.held, s.stamp, &mut full_left);
+        mem.held_sides(
+            &previous,
+            value_facts,
+            (&s.held, s.stamp),
+            &mut s.maybe_left,
+            &mut full_left,
+        );
         // Sides made below are not in this list: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
@@ -1242,6 +1269,26 @@ impl Tally {
         exact: &[u64],
         active: &mut Vec<u128>,
     ) {
+        if not_selected == u32::MAX {
+            self.selected += side.len();
+            let mut confirmed = 0;
+            // The bar's times confirmed: a context confirmed fewer times ranks below it.
+            let mut least = (self.bar >> 33) as u32;
+            for [r, c, count] in side {
+                let full = right_full[*r as usize] as u32;
+                *count += full;
+                confirmed += full as usize;
+                if (full != 0) & (*count >= least) && rank(*count, true, *c) > self.bar {
+                    let rank = rank(*count, exact_bit(exact, *c), *c);
+                    if rank > self.bar {
+                        self.keep(rank, active);
+                        least = (self.bar >> 33) as u32;
+                    }
+                }
+            }
+            self.confirmed += confirmed;
+            return;
+        }
         let (mut selected, mut confirmed) = (self.selected, self.confirmed);
         for [r, c, count] in side {
             let (r, c) = (*r, *c);

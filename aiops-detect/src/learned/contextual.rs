@@ -263,9 +263,15 @@ struct Memory {
     exact: Vec<u64>,
     left_ids: SideIndex,
     right_ids: SideIndex,
-    /// Left sides by their largest fact: their id and the [`signature`] of their facts (its
-    /// low and high half), read together.
-    left_by_anchor: FxMap<Fact, Vec<[u32; 3]>>,
+    /// Left sides by their largest fact (one list per fact, found through
+    /// `context_anchors` or `value_anchors`): their id and the [`signature`] of their facts
+    /// (its low and high half), read together.
+    left_by_anchor: Vec<Vec<[u32; 3]>>,
+    /// The list of `left_by_anchor` of each context fact, by context (`u32::MAX` for none):
+    /// found without hashing.
+    context_anchors: Vec<u32>,
+    /// The same for value facts.
+    value_anchors: FxMap<Fact, u32>,
     /// Per left side: whether one of its contexts is exact (only those generalise).
     left_exact: Vec<bool>,
     /// Per left side: its value facts of levels inside the range (all below 16), one bit each.
@@ -301,7 +307,9 @@ impl From<MemoryData> for Memory {
             exact: vec![0; data.contexts.len().div_ceil(64)],
             left_ids: SideIndex::default(),
             right_ids: SideIndex::default(),
-            left_by_anchor: FxMap::default(),
+            left_by_anchor: Vec::new(),
+            context_anchors: Vec::new(),
+            value_anchors: FxMap::default(),
             left_exact: Vec::new(),
             left_values: Vec::new(),
             exact_by_context: FxMap::default(),
@@ -396,11 +404,20 @@ impl Memory {
             self.left_contexts.push(Vec::new());
             if let Some(&anchor) = facts.last() {
                 let sig = signature(facts);
-                self.left_by_anchor.entry(anchor).or_default().push([
-                    id,
-                    sig as u32,
-                    (sig >> 32) as u32,
-                ]);
+                let list = if anchor >= NEURON {
+                    let c = (anchor ^ NEURON) as usize;
+                    if c >= self.context_anchors.len() {
+                        self.context_anchors.resize(c + 1, u32::MAX);
+                    }
+                    &mut self.context_anchors[c]
+                } else {
+                    self.value_anchors.entry(anchor).or_insert(u32::MAX)
+                };
+                if *list == u32::MAX {
+                    *list = self.left_by_anchor.len() as u32;
+                    self.left_by_anchor.push(Vec::new());
+                }
+                self.left_by_anchor[*list as usize].push([id, sig as u32, (sig >> 32) as u32]);
             }
             self.left_exact.push(false);
             self.left_values.push(small_values(facts));
@@ -430,7 +447,12 @@ impl Memory {
         // are gathered without branching on it (a toss-up).
         maybe.clear();
         for f in previous {
-            if let Some(entries) = self.left_by_anchor.get(f) {
+            let list = if *f >= NEURON {
+                self.context_anchors.get((f ^ NEURON) as usize)
+            } else {
+                self.value_anchors.get(f)
+            };
+            if let Some(entries) = list.and_then(|&at| self.left_by_anchor.get(at as usize)) {
                 let start = maybe.len();
                 maybe.resize(start + entries.len(), 0);
                 let mut k = start;
@@ -998,11 +1020,24 @@ impl ContextualKernel {
             ..Tally::default()
         };
         let not_selected = exact_id.unwrap_or(u32::MAX);
-        for &l in &full_left {
-            let facts = mem.left.get(l);
+        // Without a new pair (most points, once the series is known), only counting.
+        let generalising: &[u32] = if exact_new {
+            &full_left
+        } else {
+            tally.confirm_all(
+                &full_left,
+                &mut mem.left_contexts,
+                &s.right_full,
+                &mem.exact,
+                &mut s.active,
+            );
+            &[]
+        };
+        for &l in generalising {
             let contexts = &mut mem.left_contexts[l as usize];
             let mut left_cut = None;
-            let generalise = exact_new && facts.len() <= max_left;
+            // A point whose pair is not new reads no facts here.
+            let generalise = exact_new && mem.left.get(l).len() <= max_left;
             if !generalise {
                 tally.confirm(
                     contexts,
@@ -1013,6 +1048,7 @@ impl ContextualKernel {
                 );
                 continue;
             }
+            let facts = mem.left.get(l);
             for [r, c, count] in contexts.iter_mut() {
                 let (r, c) = (*r, *c);
                 if c == not_selected {
@@ -1270,23 +1306,7 @@ impl Tally {
         active: &mut Vec<u128>,
     ) {
         if not_selected == u32::MAX {
-            self.selected += side.len();
-            let mut confirmed = 0;
-            // The bar's times confirmed: a context confirmed fewer times ranks below it.
-            let mut least = (self.bar >> 33) as u32;
-            for [r, c, count] in side {
-                let full = right_full[*r as usize] as u32;
-                *count += full;
-                confirmed += full as usize;
-                if (full != 0) & (*count >= least) && rank(*count, true, *c) > self.bar {
-                    let rank = rank(*count, exact_bit(exact, *c), *c);
-                    if rank > self.bar {
-                        self.keep(rank, active);
-                        least = (self.bar >> 33) as u32;
-                    }
-                }
-            }
-            self.confirmed += confirmed;
+            self.count_side(side, right_full, exact, active);
             return;
         }
         let (mut selected, mut confirmed) = (self.selected, self.confirmed);
@@ -1311,12 +1331,63 @@ impl Tally {
         (self.selected, self.confirmed) = (selected, confirmed);
     }
 
+    /// Counts the contexts of wholly held left sides `sides` (of `left_contexts`), when no
+    /// context was made at this point, as [`Tally::confirm`] does, in one call.
+    #[inline(never)]
+    fn confirm_all(
+        &mut self,
+        sides: &[u32],
+        left_contexts: &mut [Vec<[u32; 3]>],
+        right_full: &[bool],
+        exact: &[u64],
+        active: &mut Vec<u128>,
+    ) {
+        for &l in sides {
+            self.count_side(&mut left_contexts[l as usize], right_full, exact, active);
+        }
+    }
+
+    /// [`Tally::confirm`] when every context of `side` is selected.
+    #[inline(always)]
+    fn count_side(
+        &mut self,
+        side: &mut [[u32; 3]],
+        right_full: &[bool],
+        exact: &[u64],
+        active: &mut Vec<u128>,
+    ) {
+        self.selected += side.len();
+        let mut confirmed = 0;
+        // The bar's times confirmed: a context confirmed fewer times ranks below it.
+        let mut least = (self.bar >> 33) as u32;
+        for [r, c, count] in side {
+            let full = right_full[*r as usize] as u32;
+            *count += full;
+            confirmed += full as usize;
+            if (full != 0) & (*count >= least) && rank(*count, true, *c) > self.bar {
+                let rank = rank(*count, exact_bit(exact, *c), *c);
+                if rank > self.bar {
+                    self.keep(rank, active);
+                    least = (self.bar >> 33) as u32;
+                }
+            }
+        }
+        self.confirmed += confirmed;
+    }
+
     /// Keeps a confirmed context of rank `rank` (above the bar) among the best
     /// `max_active`, best first: which ones matters, not how the others rank.
     fn keep(&mut self, rank: u128, active: &mut Vec<u128>) {
-        let at = active.partition_point(|&e| e > rank);
-        active.insert(at, rank);
-        active.truncate(self.max_active);
+        // Moved down from the end, without calling a copy for a few entries.
+        if active.len() < self.max_active {
+            active.push(rank);
+        }
+        let mut at = active.len() - 1;
+        while at > 0 && active[at - 1] < rank {
+            active[at] = active[at - 1];
+            at -= 1;
+        }
+        active[at] = rank;
         if active.len() == self.max_active {
             self.bar = active[self.max_active - 1];
         }

@@ -274,14 +274,14 @@ struct Memory {
     value_anchors: FxMap<Fact, u32>,
     /// Per left side: whether one of its contexts is exact (only those generalise).
     left_exact: Vec<bool>,
-    /// Per left side: its value facts of levels inside the range (all below 16), one bit each.
-    left_values: Vec<u16>,
-    /// Left sides holding an exact context, by the context facts they hold: the last one
-    /// filed under each fact, as an index into `exact_links` (one list per fact, newest
-    /// first, without a vector per fact).
-    exact_by_context: FxMap<Fact, u32>,
-    /// (left side, index of the next entry of its list or `u32::MAX`).
-    exact_links: Vec<[u32; 2]>,
+    /// Per left side: its value facts of levels inside the range (all below 16), one bit
+    /// each, and (from bit 16) its number of facts, read together.
+    left_values: Vec<u32>,
+    /// Left sides holding an exact context, by the context facts they hold: one list per
+    /// fact, read end to end (a linked list would make every step wait for the previous).
+    exact_by_context: Vec<Vec<u32>>,
+    /// The list of `exact_by_context` of each context (`u32::MAX` for none).
+    exact_lists: Vec<u32>,
     /// The left sides holding an exact context, in the order of their ids.
     exact_sides: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
@@ -312,8 +312,8 @@ impl From<MemoryData> for Memory {
             value_anchors: FxMap::default(),
             left_exact: Vec::new(),
             left_values: Vec::new(),
-            exact_by_context: FxMap::default(),
-            exact_links: Vec::new(),
+            exact_by_context: Vec::new(),
+            exact_lists: Vec::new(),
             exact_sides: Vec::new(),
             right_by_fact: FxMap::default(),
         };
@@ -420,7 +420,10 @@ impl Memory {
                 self.left_by_anchor[*list as usize].push([id, sig as u32, (sig >> 32) as u32]);
             }
             self.left_exact.push(false);
-            self.left_values.push(small_values(facts));
+            // A length beyond 16 bits is never a count of shared facts (at most 48).
+            let len = facts.len().min(0xffff) as u32;
+            self.left_values
+                .push(small_values(facts) as u32 | len << 16);
         } else {
             for &f in facts {
                 self.right_by_fact.entry(f).or_default().push(id);
@@ -503,9 +506,15 @@ impl Memory {
         self.exact_sides.insert(at, l);
         for &f in self.left.get(l) {
             if f >= NEURON {
-                let at = self.exact_links.len() as u32;
-                let next = self.exact_by_context.insert(f, at).unwrap_or(u32::MAX);
-                self.exact_links.push([l, next]);
+                let c = (f ^ NEURON) as usize;
+                if c >= self.exact_lists.len() {
+                    self.exact_lists.resize(c + 1, u32::MAX);
+                }
+                if self.exact_lists[c] == u32::MAX {
+                    self.exact_lists[c] = self.exact_by_context.len() as u32;
+                    self.exact_by_context.push(Vec::new());
+                }
+                self.exact_by_context[self.exact_lists[c] as usize].push(l);
             }
         }
     }
@@ -1095,24 +1104,26 @@ impl ContextualKernel {
                 .fold(0u16, |bits, &f| bits | 1 << f);
             s.shared.resize(mem.left.len(), 0);
             for (p, f) in previous.iter().enumerate().skip(value_facts) {
-                let mut at = mem.exact_by_context.get(f).copied().unwrap_or(u32::MAX);
-                while let Some(&[l, next]) = mem.exact_links.get(at as usize) {
+                let list = mem.exact_lists.get((f ^ NEURON) as usize);
+                let sides = list.and_then(|&at| mem.exact_by_context.get(at as usize));
+                for &l in sides.into_iter().flatten() {
                     let e = &mut s.shared[l as usize];
                     if *e == 0 {
                         s.shared_touched.push(l);
                     }
                     *e |= 1 << p;
-                    at = next;
                 }
             }
             s.left_cuts.clear();
             s.value_cuts.clear();
             for &l in &mem.exact_sides {
                 let l = l as usize;
-                let len = mem.left.get(l as u32).len();
-                let vs = mem.left_values[l] & values;
+                let key = mem.left_values[l];
+                let len = (key >> 16) as usize;
+                let vs = key as u16 & values;
                 let cs = s.shared[l];
-                let hits = (vs.count_ones() + cs.count_ones()) as usize;
+                // One count of bits (without a popcount instruction in the baseline target).
+                let hits = ((vs as u64) << 32 | cs as u64).count_ones() as usize;
                 if hits == 0 || hits == len || hits > max_left {
                     continue;
                 }

@@ -238,6 +238,8 @@ impl Sides {
 
     /// Adds a side with these facts; its id.
     fn push(&mut self, facts: &[Fact]) -> u32 {
+        grow_by_half(&mut self.facts, facts.len());
+        grow_by_half(&mut self.ends, 1);
         self.facts.extend_from_slice(facts);
         self.ends.push(self.facts.len() as u32);
         self.ends.len() as u32 - 1
@@ -417,7 +419,9 @@ impl Memory {
                     *list = self.left_by_anchor.len() as u32;
                     self.left_by_anchor.push(Vec::new());
                 }
-                self.left_by_anchor[*list as usize].push([id, sig as u32, (sig >> 32) as u32]);
+                let list = &mut self.left_by_anchor[*list as usize];
+                grow_by_half(list, 1);
+                list.push([id, sig as u32, (sig >> 32) as u32]);
             }
             self.left_exact.push(false);
             // A length beyond 16 bits is never a count of shared facts (at most 48).
@@ -514,7 +518,9 @@ impl Memory {
                     self.exact_lists[c] = self.exact_by_context.len() as u32;
                     self.exact_by_context.push(Vec::new());
                 }
-                self.exact_by_context[self.exact_lists[c] as usize].push(l);
+                let list = &mut self.exact_by_context[self.exact_lists[c] as usize];
+                grow_by_half(list, 1);
+                list.push(l);
             }
         }
     }
@@ -526,12 +532,22 @@ impl Memory {
             return (c, false);
         }
         let c = self.contexts as u32;
+        // Grown by half rather than doubled from 4: most left sides keep one or two contexts.
+        grow_by_half(contexts, 1);
         contexts.push([r, c, 0]);
         self.contexts += 1;
         if self.exact.len() * 64 < self.contexts {
             self.exact.push(0);
         }
         (c, true)
+    }
+}
+
+/// Makes room in `v` for `more` items, growing it by half (not doubling it) when full: the
+/// memory's vectors only grow, and their spare room is part of what a state holds.
+fn grow_by_half<T>(v: &mut Vec<T>, more: usize) {
+    if v.len() + more > v.capacity() {
+        v.reserve_exact(more.max(v.len() / 2));
     }
 }
 

@@ -30,10 +30,12 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 100-160 bytes (mostly the facts of its left side and the indexes over them), so the
-//! default capacity bounds a state near 2-3.1 MB. Cost per point is proportional to the
-//! contexts selected by the previous point, and, when a point makes a new context, to the left
-//! sides holding an exact context (BENCHMARKS.md, 2026-12-07).
+//! about 95-135 bytes (mostly the facts of its left side and the indexes over them), so the
+//! default capacity bounds a state near 1.9-2.7 MB. Cost per point is proportional to the
+//! contexts selected by the previous point (about 1.7 µs a point past the warm-up on a noisy
+//! daily cycle), and, when a point makes a new context, to the left sides holding an exact
+//! context (about 11 µs a point over a young series' first 1,000 points, half of it relearning
+//! while the learned range grows; BENCHMARKS.md, 2026-12-07).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -357,7 +357,10 @@ impl From<Memory> for MemoryData {
             })
             .collect();
         for &[_, c, count] in m.left_contexts.iter().flatten() {
-            contexts[c as usize].count = count;
+            // Every context is in one left side (one out of range came from a bad snapshot).
+            if let Some(context) = contexts.get_mut(c as usize) {
+                context.count = count;
+            }
         }
         let left = m
             .left_contexts

@@ -48,13 +48,11 @@
 //! value inside the range near the baseline), and an anomaly that repeats, in the same
 //! context, a jump the series made before (unless it lies far beyond the seen range).
 //!
-//! **Cost and memory**: the sum of both parts, nearly all of it the memory's (measured before
-//! the memory's second speed-up: about 3.2 µs a point past the warm-up on a noisy daily cycle
-//! and 1.3 µs on a random walk, about 22 µs a point over a young noisy series' first 1,000
-//! points; that speed-up took the memory alone from 3.0 to 2.4 µs and from 22 to 10 µs); a
-//! state held 0.5 MB after 100,000 points (BENCHMARKS.md, 2026-12-07; 2.5 µs and 1.1 µs a
-//! point, 0.53 and 0.33 MB, with the gate and `forget` of the last step). Bounded: the memory
-//! by its capacity (about 2.1-3.1 MB at the most), `adaptive` by at most 1,024 buffered points until its period search ends, then a
+//! **Cost and memory**: the sum of both parts, nearly all of it the memory's: about 1.9 µs a
+//! point past the warm-up on a noisy daily cycle and 0.9 µs on a random walk, about 9 µs a
+//! point over a young noisy series' first 1,000 points (3.1 on the walk); a state held 0.51 MB
+//! after 100,000 points (BENCHMARKS.md, 2026-12-07, third pass). Bounded: the memory by its
+//! capacity (about 1.9-2.7 MB at the most), `adaptive` by at most 1,024 buffered points until its period search ends, then a
 //! period's offsets, 4 × 256 excesses and 4,096 transition counts. The `update` of a stream
 //! equals the batch form.
 //!

@@ -30,10 +30,12 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 100-160 bytes (mostly the facts of its left side and the indexes over them), so the
-//! default capacity bounds a state near 2-3.1 MB. Cost per point is proportional to the
-//! contexts selected by the previous point, and, when a point makes a new context, to the left
-//! sides holding an exact context (BENCHMARKS.md, 2026-12-07).
+//! about 95-135 bytes (mostly the facts of its left side and the indexes over them), so the
+//! default capacity bounds a state near 1.9-2.7 MB. Cost per point is proportional to the
+//! contexts selected by the previous point (about 1.7 µs a point past the warm-up on a noisy
+//! daily cycle), and, when a point makes a new context, to the left sides holding an exact
+//! context (about 11 µs a point over a young series' first 1,000 points, half of it relearning
+//! while the learned range grows; BENCHMARKS.md, 2026-12-07).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -213,33 +215,77 @@ struct MemoryData {
     contexts: Vec<Context>,
 }
 
+/// Sets of facts end to end: the sides of one kind, in the order of their ids (one vector
+/// for all, read without a pointer per side).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Sides {
+    facts: Vec<Fact>,
+    /// Per side: where its facts end in `facts` (they start where the previous side's end).
+    ends: Vec<u32>,
+}
+
+impl Sides {
+    /// The number of sides.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The facts of side `id`.
+    #[inline]
+    fn get(&self, id: u32) -> &[Fact] {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.facts[start as usize..self.ends[id] as usize]
+    }
+
+    /// Adds a side with these facts; its id.
+    fn push(&mut self, facts: &[Fact]) -> u32 {
+        grow_by_half(&mut self.facts, facts.len());
+        grow_by_half(&mut self.ends, 1);
+        self.facts.extend_from_slice(facts);
+        self.ends.push(self.facts.len() as u32);
+        self.ends.len() as u32 - 1
+    }
+}
+
 /// Contexts and the indexes that find them by fact. The indexes are derived from the data
 /// (rebuilt on restore), so two memories are equal when their data are.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "MemoryData", into = "MemoryData")]
 struct Memory {
-    /// The sides; the contexts are kept in `counts` and `exact` instead (denser, and read
-    /// at every point), its own `contexts` stay empty.
-    data: MemoryData,
-    /// Per context: times confirmed.
-    counts: Vec<u32>,
+    /// The left sides' facts.
+    left: Sides,
+    /// Per left side: (right side, context, times confirmed) of every context with this left
+    /// side, in the order they were made (the times confirmed are kept here rather than by
+    /// context: they are read with the rest).
+    left_contexts: Vec<Vec<[u32; 3]>>,
+    /// The right sides' facts.
+    right: Sides,
+    /// The number of contexts.
+    contexts: usize,
     /// Per context, one bit each: whether it is exact.
     exact: Vec<u64>,
     left_ids: SideIndex,
     right_ids: SideIndex,
-    /// Left sides by their largest fact: their id and the [`signature`] of their facts (its
-    /// low and high half), read together.
-    left_by_anchor: FxMap<Fact, Vec<[u32; 3]>>,
+    /// Left sides by their largest fact (one list per fact, found through
+    /// `context_anchors` or `value_anchors`): their id and the [`signature`] of their facts
+    /// (its low and high half), read together.
+    left_by_anchor: Vec<Vec<[u32; 3]>>,
+    /// The list of `left_by_anchor` of each context fact, by context (`u32::MAX` for none):
+    /// found without hashing.
+    context_anchors: Vec<u32>,
+    /// The same for value facts.
+    value_anchors: FxMap<Fact, u32>,
     /// Per left side: whether one of its contexts is exact (only those generalise).
     left_exact: Vec<bool>,
-    /// Per left side: its value facts of levels inside the range (all below 16), one bit each.
-    left_values: Vec<u16>,
-    /// Left sides holding an exact context, by the context facts they hold: the last one
-    /// filed under each fact, as an index into `exact_links` (one list per fact, newest
-    /// first, without a vector per fact).
-    exact_by_context: FxMap<Fact, u32>,
-    /// (left side, index of the next entry of its list or `u32::MAX`).
-    exact_links: Vec<[u32; 2]>,
+    /// Per left side: its value facts of levels inside the range (all below 16), one bit
+    /// each, and (from bit 16) its number of facts, read together.
+    left_values: Vec<u32>,
+    /// Left sides holding an exact context, by the context facts they hold: one list per
+    /// fact, read end to end (a linked list would make every step wait for the previous).
+    exact_by_context: Vec<Vec<u32>>,
+    /// The list of `exact_by_context` of each context (`u32::MAX` for none).
+    exact_lists: Vec<u32>,
     /// The left sides holding an exact context, in the order of their ids.
     exact_sides: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
@@ -247,27 +293,31 @@ struct Memory {
 
 impl PartialEq for Memory {
     fn eq(&self, other: &Self) -> bool {
-        self.data == other.data && self.counts == other.counts && self.exact == other.exact
+        self.left == other.left
+            && self.left_contexts == other.left_contexts
+            && self.right == other.right
+            && self.contexts == other.contexts
+            && self.exact == other.exact
     }
 }
 
 impl From<MemoryData> for Memory {
     fn from(data: MemoryData) -> Self {
         let mut m = Memory {
-            data: MemoryData {
-                left: Vec::new(),
-                right: Vec::new(),
-                contexts: Vec::new(),
-            },
-            counts: data.contexts.iter().map(|c| c.count).collect(),
+            left: Sides::default(),
+            left_contexts: Vec::new(),
+            right: Sides::default(),
+            contexts: data.contexts.len(),
             exact: vec![0; data.contexts.len().div_ceil(64)],
             left_ids: SideIndex::default(),
             right_ids: SideIndex::default(),
-            left_by_anchor: FxMap::default(),
+            left_by_anchor: Vec::new(),
+            context_anchors: Vec::new(),
+            value_anchors: FxMap::default(),
             left_exact: Vec::new(),
             left_values: Vec::new(),
-            exact_by_context: FxMap::default(),
-            exact_links: Vec::new(),
+            exact_by_context: Vec::new(),
+            exact_lists: Vec::new(),
             exact_sides: Vec::new(),
             right_by_fact: FxMap::default(),
         };
@@ -281,11 +331,15 @@ impl From<MemoryData> for Memory {
             if side
                 .contexts
                 .iter()
-                .any(|&(_, c)| (c as usize) < m.counts.len() && m.is_exact(c))
+                .any(|&(_, c)| (c as usize) < m.contexts && m.is_exact(c))
             {
                 m.mark_exact(id);
             }
-            m.data.left[id as usize].contexts = side.contexts;
+            m.left_contexts[id as usize] = side
+                .contexts
+                .iter()
+                .map(|&(r, c)| [r, c, data.contexts.get(c as usize).map_or(0, |x| x.count)])
+                .collect();
         }
         for side in data.right {
             m.side_id(false, &side.facts);
@@ -296,13 +350,38 @@ impl From<MemoryData> for Memory {
 
 impl From<Memory> for MemoryData {
     fn from(m: Memory) -> Self {
-        let contexts = (0..m.counts.len() as u32)
+        let mut contexts: Vec<Context> = (0..m.contexts as u32)
             .map(|c| Context {
-                count: m.counts[c as usize],
+                count: 0,
                 exact: m.is_exact(c),
             })
             .collect();
-        MemoryData { contexts, ..m.data }
+        for &[_, c, count] in m.left_contexts.iter().flatten() {
+            // Every context is in one left side (one out of range came from a bad snapshot).
+            if let Some(context) = contexts.get_mut(c as usize) {
+                context.count = count;
+            }
+        }
+        let left = m
+            .left_contexts
+            .into_iter()
+            .enumerate()
+            .map(|(id, contexts)| Side {
+                facts: m.left.get(id as u32).to_vec(),
+                contexts: contexts.iter().map(|&[r, c, _]| (r, c)).collect(),
+            })
+            .collect();
+        let right = (0..m.right.len() as u32)
+            .map(|id| Side {
+                facts: m.right.get(id).to_vec(),
+                contexts: Vec::new(),
+            })
+            .collect();
+        MemoryData {
+            left,
+            right,
+            contexts,
+        }
     }
 }
 
@@ -319,30 +398,41 @@ impl Memory {
     /// The id of the side with these facts, made if new.
     fn side_id(&mut self, left: bool, facts: &[Fact]) -> u32 {
         let (ids, sides) = if left {
-            (&mut self.left_ids, &mut self.data.left)
+            (&mut self.left_ids, &mut self.left)
         } else {
-            (&mut self.right_ids, &mut self.data.right)
+            (&mut self.right_ids, &mut self.right)
         };
         if let Some(id) = ids.get(sides, facts) {
             return id;
         }
-        let id = sides.len() as u32;
-        sides.push(Side {
-            facts: facts.to_vec(),
-            contexts: Vec::new(),
-        });
+        let id = sides.push(facts);
         ids.insert(sides, id);
         if left {
+            self.left_contexts.push(Vec::new());
             if let Some(&anchor) = facts.last() {
                 let sig = signature(facts);
-                self.left_by_anchor.entry(anchor).or_default().push([
-                    id,
-                    sig as u32,
-                    (sig >> 32) as u32,
-                ]);
+                let list = if anchor >= NEURON {
+                    let c = (anchor ^ NEURON) as usize;
+                    if c >= self.context_anchors.len() {
+                        self.context_anchors.resize(c + 1, u32::MAX);
+                    }
+                    &mut self.context_anchors[c]
+                } else {
+                    self.value_anchors.entry(anchor).or_insert(u32::MAX)
+                };
+                if *list == u32::MAX {
+                    *list = self.left_by_anchor.len() as u32;
+                    self.left_by_anchor.push(Vec::new());
+                }
+                let list = &mut self.left_by_anchor[*list as usize];
+                grow_by_half(list, 1);
+                list.push([id, sig as u32, (sig >> 32) as u32]);
             }
             self.left_exact.push(false);
-            self.left_values.push(small_values(facts));
+            // A length beyond 16 bits is never a count of shared facts (at most 48).
+            let len = facts.len().min(0xffff) as u32;
+            self.left_values
+                .push(small_values(facts) as u32 | len << 16);
         } else {
             for &f in facts {
                 self.right_by_fact.entry(f).or_default().push(id);
@@ -359,31 +449,56 @@ impl Memory {
         &self,
         previous: &[Fact],
         value_facts: usize,
-        held: &[u32],
-        stamp: u32,
+        (held, stamp): (&[u32], u32),
+        maybe: &mut Vec<u32>,
         full: &mut Vec<u32>,
     ) {
         let sig = !signature(previous);
         let (outside_lo, outside_hi) = (sig as u32, (sig >> 32) as u32);
-        let values = &previous[..value_facts];
+        // The signature rules most sides out without reading their facts; those it leaves
+        // are gathered without branching on it (a toss-up).
+        maybe.clear();
         for f in previous {
-            for &[id, lo, hi] in self.left_by_anchor.get(f).into_iter().flatten() {
-                // The signature rules most sides out without reading their facts.
-                if (lo & outside_lo) | (hi & outside_hi) == 0
-                    && self.data.left[id as usize]
-                        .facts
-                        .iter()
-                        .all(|&f| holds(held, stamp, values, f))
-                {
-                    full.push(id);
+            let list = if *f >= NEURON {
+                self.context_anchors.get((f ^ NEURON) as usize)
+            } else {
+                self.value_anchors.get(f)
+            };
+            if let Some(entries) = list.and_then(|&at| self.left_by_anchor.get(at as usize)) {
+                let start = maybe.len();
+                maybe.resize(start + entries.len(), 0);
+                let mut k = start;
+                for &[id, lo, hi] in entries {
+                    maybe[k] = id;
+                    k += ((lo & outside_lo) | (hi & outside_hi) == 0) as usize;
                 }
+                maybe.truncate(k);
+            }
+        }
+        let values = &previous[..value_facts];
+        let small = values
+            .iter()
+            .filter(|&&f| f < INSIDE)
+            .fold(0u32, |bits, &f| bits | 1 << f);
+        for &id in maybe.iter() {
+            let holds = |&f: &Fact| {
+                if f >= NEURON {
+                    held.get((f ^ NEURON) as usize) == Some(&stamp)
+                } else if f < INSIDE {
+                    small >> f & 1 != 0
+                } else {
+                    values.contains(&f)
+                }
+            };
+            if self.left.get(id).iter().all(holds) {
+                full.push(id);
             }
         }
     }
 
     /// Whether context `c` is exact.
     fn is_exact(&self, c: u32) -> bool {
-        self.exact[c as usize / 64] >> (c % 64) & 1 != 0
+        exact_bit(&self.exact, c)
     }
 
     /// Marks context `c` exact.
@@ -398,29 +513,52 @@ impl Memory {
         }
         let at = self.exact_sides.partition_point(|&e| e < l);
         self.exact_sides.insert(at, l);
-        for &f in &self.data.left[l as usize].facts {
+        for &f in self.left.get(l) {
             if f >= NEURON {
-                let at = self.exact_links.len() as u32;
-                let next = self.exact_by_context.insert(f, at).unwrap_or(u32::MAX);
-                self.exact_links.push([l, next]);
+                let c = (f ^ NEURON) as usize;
+                if c >= self.exact_lists.len() {
+                    self.exact_lists.resize(c + 1, u32::MAX);
+                }
+                if self.exact_lists[c] == u32::MAX {
+                    self.exact_lists[c] = self.exact_by_context.len() as u32;
+                    self.exact_by_context.push(Vec::new());
+                }
+                let list = &mut self.exact_by_context[self.exact_lists[c] as usize];
+                grow_by_half(list, 1);
+                list.push(l);
             }
         }
     }
 
     /// The context of left side `l` and right side `r`, and whether it was made just now.
     fn pair(&mut self, l: u32, r: u32) -> (u32, bool) {
-        let contexts = &mut self.data.left[l as usize].contexts;
-        if let Some(&(_, c)) = contexts.iter().find(|(rr, _)| *rr == r) {
+        let contexts = &mut self.left_contexts[l as usize];
+        if let Some(&[_, c, _]) = contexts.iter().find(|e| e[0] == r) {
             return (c, false);
         }
-        let c = self.counts.len() as u32;
-        contexts.push((r, c));
-        self.counts.push(0);
-        if self.exact.len() * 64 < self.counts.len() {
+        let c = self.contexts as u32;
+        // Grown by half rather than doubled from 4: most left sides keep one or two contexts.
+        grow_by_half(contexts, 1);
+        contexts.push([r, c, 0]);
+        self.contexts += 1;
+        if self.exact.len() * 64 < self.contexts {
             self.exact.push(0);
         }
         (c, true)
     }
+}
+
+/// Makes room in `v` for `more` items, growing it by half (not doubling it) when full: the
+/// memory's vectors only grow, and their spare room is part of what a state holds.
+fn grow_by_half<T>(v: &mut Vec<T>, more: usize) {
+    if v.len() + more > v.capacity() {
+        v.reserve_exact(more.max(v.len() / 2));
+    }
+}
+
+/// Whether context `c` is exact, given the bit set of exact contexts.
+fn exact_bit(exact: &[u64], c: u32) -> bool {
+    exact[c as usize / 64] >> (c % 64) & 1 != 0
 }
 
 /// Value facts below this are those of the levels inside the range (2 per bit, 8 bits at most).
@@ -515,7 +653,7 @@ impl SideIndex {
     }
 
     /// The id of the side with these facts, if there is one.
-    fn get(&self, sides: &[Side], facts: &[Fact]) -> Option<u32> {
+    fn get(&self, sides: &Sides, facts: &[Fact]) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
         }
@@ -526,7 +664,7 @@ impl SideIndex {
             if id == Self::EMPTY {
                 return None;
             }
-            if sides[id as usize].facts == facts {
+            if sides.get(id) == facts {
                 return Some(id);
             }
             i = (i + 1) & mask;
@@ -534,7 +672,7 @@ impl SideIndex {
     }
 
     /// Files side `id` (whose facts are in no other side).
-    fn insert(&mut self, sides: &[Side], id: u32) {
+    fn insert(&mut self, sides: &Sides, id: u32) {
         if (self.len + 1) * 8 > self.slots.len() * 7 {
             let mut bigger = SideIndex {
                 slots: vec![Self::EMPTY; (self.slots.len() * 2).max(16)],
@@ -548,9 +686,9 @@ impl SideIndex {
         self.place(sides, id);
     }
 
-    fn place(&mut self, sides: &[Side], id: u32) {
+    fn place(&mut self, sides: &Sides, id: u32) {
         let mask = self.slots.len() - 1;
-        let mut i = Self::home(&sides[id as usize].facts, self.slots.len().trailing_zeros());
+        let mut i = Self::home(sides.get(id), self.slots.len().trailing_zeros());
         while self.slots[i] != Self::EMPTY {
             i = (i + 1) & mask;
         }
@@ -585,6 +723,8 @@ pub struct ContextualKernel {
 struct Scratch {
     right_hits: Vec<u32>,
     full_left: Vec<u32>,
+    /// Left sides whose signature fits the previous point's.
+    maybe_left: Vec<u32>,
     touched_right: Vec<u32>,
     /// The sides of this point's candidate contexts, end to end.
     cut: Vec<Fact>,
@@ -781,7 +921,7 @@ impl ContextualKernel {
         }
         let facts = self.facts(x, scale);
         let raw = self.learn(facts);
-        if self.memory.counts.len() >= self.params.capacity {
+        if self.memory.contexts >= self.params.capacity {
             self.relearn(scale, self.recent.len());
         }
         if i < self.params.warmup {
@@ -834,8 +974,8 @@ impl ContextualKernel {
         }
 
         // Which right sides hold now (there are few: subsets of the levels' facts).
-        s.right_hits.resize(mem.data.right.len(), 0);
-        s.right_full.resize(mem.data.right.len(), false);
+        s.right_hits.resize(mem.right.len(), 0);
+        s.right_full.resize(mem.right.len(), false);
         for &id in &s.touched_right {
             s.right_hits[id as usize] = 0;
             s.right_full[id as usize] = false;
@@ -851,7 +991,7 @@ impl ContextualKernel {
         }
         for &id in &s.touched_right {
             s.right_full[id as usize] =
-                s.right_hits[id as usize] as usize == mem.data.right[id as usize].facts.len();
+                s.right_hits[id as usize] as usize == mem.right.get(id).len();
         }
         // Which left sides held wholly at the previous point. Each side is filed under its
         // largest fact (the most specific: a context id when it has one), so only sides whose
@@ -860,13 +1000,19 @@ impl ContextualKernel {
         // Membership in the previous point: a mark per context for its context facts (most of
         // them), a scan of its few value facts (which sort first) for the others.
         let value_facts = previous.partition_point(|&f| f < NEURON);
-        s.held.resize(mem.counts.len(), 0);
+        s.held.resize(mem.contexts, 0);
         for &f in &previous[value_facts..] {
             s.held[(f ^ NEURON) as usize] = s.stamp;
         }
         let mut full_left = std::mem::take(&mut s.full_left);
         full_left.clear();
-        mem.held_sides(&previous, value_facts, &s.held, s.stamp, &mut full_left);
+        mem.held_sides(
+            &previous,
+            value_facts,
+            (&s.held, s.stamp),
+            &mut s.maybe_left,
+            &mut full_left,
+        );
         // Sides made below are not in this list: they did not exist at the previous point.
 
         // The exact pair (previous facts, current facts).
@@ -886,9 +1032,9 @@ impl ContextualKernel {
             exact = Some(c);
         }
         // A right side made just now holds no fact of this point in these counts.
-        s.right_hits.resize(mem.data.right.len(), 0);
-        s.right_full.resize(mem.data.right.len(), false);
-        s.words = mem.data.right.len().div_ceil(64);
+        s.right_hits.resize(mem.right.len(), 0);
+        s.right_full.resize(mem.right.len(), false);
+        s.words = mem.right.len().div_ceil(64);
 
         // Candidates are only gathered here and made below, in this order: making them now
         // would add contexts to the sides being read.
@@ -904,29 +1050,43 @@ impl ContextualKernel {
             ..Tally::default()
         };
         let not_selected = exact_id.unwrap_or(u32::MAX);
-        for &l in &full_left {
-            let side = &mem.data.left[l as usize];
+        // Without a new pair (most points, once the series is known), only counting.
+        let generalising: &[u32] = if exact_new {
+            &full_left
+        } else {
+            tally.confirm_all(
+                &full_left,
+                &mut mem.left_contexts,
+                &s.right_full,
+                &mem.exact,
+                &mut s.active,
+            );
+            &[]
+        };
+        for &l in generalising {
+            let contexts = &mut mem.left_contexts[l as usize];
             let mut left_cut = None;
-            let generalise = exact_new && side.facts.len() <= max_left;
+            // A point whose pair is not new reads no facts here.
+            let generalise = exact_new && mem.left.get(l).len() <= max_left;
             if !generalise {
                 tally.confirm(
-                    &side.contexts,
+                    contexts,
                     not_selected,
                     &s.right_full,
-                    &mut mem.counts,
                     &mem.exact,
                     &mut s.active,
                 );
                 continue;
             }
-            for &(r, c) in &side.contexts {
+            let facts = mem.left.get(l);
+            for [r, c, count] in contexts.iter_mut() {
+                let (r, c) = (*r, *c);
                 if c == not_selected {
                     continue;
                 }
                 // Counted without branching on the outcome, which is a toss-up.
                 let full = s.right_full[r as usize];
-                let exact = mem.is_exact(c);
-                let count = &mut mem.counts[c as usize];
+                let exact = exact_bit(&mem.exact, c);
                 tally.selected += 1;
                 *count += full as u32;
                 tally.confirmed += full as usize;
@@ -940,13 +1100,13 @@ impl ContextualKernel {
                         Some(k) => k,
                         None => {
                             let start = s.cut.len() as u32;
-                            s.cut.extend_from_slice(&side.facts);
+                            s.cut.extend_from_slice(facts);
                             let k = s.new_left(start);
                             left_cut = Some(k);
                             k
                         }
                     };
-                    s.candidate(k, r, &mem.data.right[r as usize].facts, &current);
+                    s.candidate(k, r, mem.right.get(r), &current);
                 }
             }
         }
@@ -963,35 +1123,36 @@ impl ContextualKernel {
             let values = previous[..value_facts]
                 .iter()
                 .fold(0u16, |bits, &f| bits | 1 << f);
-            s.shared.resize(mem.data.left.len(), 0);
+            s.shared.resize(mem.left.len(), 0);
             for (p, f) in previous.iter().enumerate().skip(value_facts) {
-                let mut at = mem.exact_by_context.get(f).copied().unwrap_or(u32::MAX);
-                while let Some(&[l, next]) = mem.exact_links.get(at as usize) {
+                let list = mem.exact_lists.get((f ^ NEURON) as usize);
+                let sides = list.and_then(|&at| mem.exact_by_context.get(at as usize));
+                for &l in sides.into_iter().flatten() {
                     let e = &mut s.shared[l as usize];
                     if *e == 0 {
                         s.shared_touched.push(l);
                     }
                     *e |= 1 << p;
-                    at = next;
                 }
             }
             s.left_cuts.clear();
             s.value_cuts.clear();
             for &l in &mem.exact_sides {
                 let l = l as usize;
-                let side = &mem.data.left[l];
-                let vs = mem.left_values[l] & values;
+                let key = mem.left_values[l];
+                let len = (key >> 16) as usize;
+                let vs = key as u16 & values;
                 let cs = s.shared[l];
-                let hits = (vs.count_ones() + cs.count_ones()) as usize;
-                if hits == 0 || hits == side.facts.len() || hits > max_left {
+                // One count of bits (without a popcount instruction in the baseline target).
+                let hits = ((vs as u64) << 32 | cs as u64).count_ones() as usize;
+                if hits == 0 || hits == len || hits > max_left {
                     continue;
                 }
                 let mut left_cut = None;
-                for &(r, c) in &side.contexts {
+                for &[r, c, _] in &mem.left_contexts[l] {
                     if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
-                    let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
                         // Sides sharing the same facts with the previous point share one cut.
                         let k = match left_cut {
@@ -1021,7 +1182,7 @@ impl ContextualKernel {
                                 k
                             }
                         };
-                        s.candidate(k, r, &right.facts, &current);
+                        s.candidate(k, r, mem.right.get(r), &current);
                     }
                 }
             }
@@ -1033,9 +1194,9 @@ impl ContextualKernel {
             // As above, for points with facts beyond the bits: each side is read.
             for &l in &mem.exact_sides {
                 let l = l as usize;
-                let side = &mem.data.left[l];
+                let facts = mem.left.get(l as u32);
                 let mut hits = 0;
-                for &f in &side.facts {
+                for &f in facts {
                     if holds(&s.held, s.stamp, &previous[..value_facts], f) {
                         hits += 1;
                         if hits > max_left {
@@ -1043,26 +1204,25 @@ impl ContextualKernel {
                         }
                     }
                 }
-                if hits == 0 || hits == side.facts.len() || hits > max_left {
+                if hits == 0 || hits == facts.len() || hits > max_left {
                     continue;
                 }
                 let mut left_cut = None;
-                for &(r, c) in &side.contexts {
+                for &[r, c, _] in &mem.left_contexts[l] {
                     if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
-                    let right = &mem.data.right[r as usize];
                     if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
                         let k = match left_cut {
                             Some(k) => k,
                             None => {
-                                let (start, _) = s.cut(&side.facts, &previous);
+                                let (start, _) = s.cut(facts, &previous);
                                 let k = s.new_left(start);
                                 left_cut = Some(k);
                                 k
                             }
                         };
-                        s.candidate(k, r, &right.facts, &current);
+                        s.candidate(k, r, mem.right.get(r), &current);
                     }
                 }
             }
@@ -1103,7 +1263,7 @@ impl ContextualKernel {
         }
         s.unique.extend(exact);
         // Distinct ids, counted with a mark per context rather than a sort.
-        s.marks.resize(mem.counts.len(), 0);
+        s.marks.resize(mem.contexts, 0);
         let mut distinct = 0usize;
         for &c in &s.unique {
             let mark = &mut s.marks[c as usize];
@@ -1171,27 +1331,30 @@ impl Tally {
     #[inline(never)]
     fn confirm(
         &mut self,
-        side: &[(u32, u32)],
+        side: &mut [[u32; 3]],
         not_selected: u32,
         right_full: &[bool],
-        counts: &mut [u32],
         exact: &[u64],
         active: &mut Vec<u128>,
     ) {
+        if not_selected == u32::MAX {
+            self.count_side(side, right_full, exact, active);
+            return;
+        }
         let (mut selected, mut confirmed) = (self.selected, self.confirmed);
-        for &(r, c) in side {
+        for [r, c, count] in side {
+            let (r, c) = (*r, *c);
             if c == not_selected {
                 continue;
             }
             let full = right_full[r as usize];
-            let count = &mut counts[c as usize];
             selected += 1;
             *count += full as u32;
             confirmed += full as usize;
             // Its rank if it were exact bounds its rank: most fall short of the bar on it,
             // without reading whether they are.
             if full & (rank(*count, true, c) > self.bar) {
-                let rank = rank(*count, exact[c as usize / 64] >> (c % 64) & 1 != 0, c);
+                let rank = rank(*count, exact_bit(exact, c), c);
                 if rank > self.bar {
                     self.keep(rank, active);
                 }
@@ -1200,12 +1363,63 @@ impl Tally {
         (self.selected, self.confirmed) = (selected, confirmed);
     }
 
+    /// Counts the contexts of wholly held left sides `sides` (of `left_contexts`), when no
+    /// context was made at this point, as [`Tally::confirm`] does, in one call.
+    #[inline(never)]
+    fn confirm_all(
+        &mut self,
+        sides: &[u32],
+        left_contexts: &mut [Vec<[u32; 3]>],
+        right_full: &[bool],
+        exact: &[u64],
+        active: &mut Vec<u128>,
+    ) {
+        for &l in sides {
+            self.count_side(&mut left_contexts[l as usize], right_full, exact, active);
+        }
+    }
+
+    /// [`Tally::confirm`] when every context of `side` is selected.
+    #[inline(always)]
+    fn count_side(
+        &mut self,
+        side: &mut [[u32; 3]],
+        right_full: &[bool],
+        exact: &[u64],
+        active: &mut Vec<u128>,
+    ) {
+        self.selected += side.len();
+        let mut confirmed = 0;
+        // The bar's times confirmed: a context confirmed fewer times ranks below it.
+        let mut least = (self.bar >> 33) as u32;
+        for [r, c, count] in side {
+            let full = right_full[*r as usize] as u32;
+            *count += full;
+            confirmed += full as usize;
+            if (full != 0) & (*count >= least) && rank(*count, true, *c) > self.bar {
+                let rank = rank(*count, exact_bit(exact, *c), *c);
+                if rank > self.bar {
+                    self.keep(rank, active);
+                    least = (self.bar >> 33) as u32;
+                }
+            }
+        }
+        self.confirmed += confirmed;
+    }
+
     /// Keeps a confirmed context of rank `rank` (above the bar) among the best
     /// `max_active`, best first: which ones matters, not how the others rank.
     fn keep(&mut self, rank: u128, active: &mut Vec<u128>) {
-        let at = active.partition_point(|&e| e > rank);
-        active.insert(at, rank);
-        active.truncate(self.max_active);
+        // Moved down from the end, without calling a copy for a few entries.
+        if active.len() < self.max_active {
+            active.push(rank);
+        }
+        let mut at = active.len() - 1;
+        while at > 0 && active[at - 1] < rank {
+            active[at] = active[at - 1];
+            at -= 1;
+        }
+        active[at] = rank;
         if active.len() == self.max_active {
             self.bar = active[self.max_active - 1];
         }

@@ -50,8 +50,9 @@
 //!
 //! **Cost and memory**: the sum of both parts, nearly all of it the memory's: about 1.9 µs a
 //! point past the warm-up on a noisy daily cycle and 0.9 µs on a random walk, about 9 µs a
-//! point over a young noisy series' first 1,000 points (3.1 on the walk); a state held 0.51 MB
-//! after 100,000 points (BENCHMARKS.md, 2026-12-07, third pass). Bounded: the memory by its
+//! point over a young noisy series' first 1,000 points (3.1 on the walk); a state held 0.49 MB
+//! after 100,000 points (BENCHMARKS.md, 2026-12-07, third pass; measured again with the gate
+//! and `forget` of the last step: 1.93 µs, 0.87 µs, 9.3 µs and 0.49 MB). Bounded: the memory by its
 //! capacity (about 1.9-2.7 MB at the most), `adaptive` by at most 1,024 buffered points until its period search ends, then a
 //! period's offsets, 4 × 256 excesses and 4,096 transition counts. The `update` of a stream
 //! equals the batch form.

@@ -251,7 +251,7 @@ impl Sides {
 /// Contexts and the indexes that find them by fact. The indexes are derived from the data
 /// (rebuilt on restore), so two memories are equal when their data are.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(from = "MemoryData", into = "MemoryData")]
+#[serde(try_from = "MemoryData", into = "MemoryData")]
 struct Memory {
     /// The left sides' facts.
     left: Sides,
@@ -301,8 +301,57 @@ impl PartialEq for Memory {
     }
 }
 
-impl From<MemoryData> for Memory {
-    fn from(data: MemoryData) -> Self {
+/// Sorted without repeats, and every context fact names one of `contexts` contexts.
+fn check_facts(facts: &[Fact], contexts: usize, what: &str) -> std::result::Result<(), String> {
+    if !facts.is_sorted_by(|a, b| a < b) {
+        return Err(format!("{what}: facts not in increasing order"));
+    }
+    match facts
+        .iter()
+        .find(|&&f| f >= NEURON && (f ^ NEURON) as usize >= contexts)
+    {
+        Some(f) => Err(format!("{what}: context {} of {contexts}", f ^ NEURON)),
+        None => Ok(()),
+    }
+}
+
+impl TryFrom<MemoryData> for Memory {
+    type Error = String;
+
+    /// Checks what the indexes rely on (a snapshot may have been edited or damaged), then
+    /// rebuilds them.
+    fn try_from(data: MemoryData) -> std::result::Result<Self, String> {
+        let n = data.contexts.len();
+        for (i, side) in data.left.iter().enumerate() {
+            check_facts(&side.facts, n, &format!("left side {i}"))?;
+            if let Some(&(r, c)) = side
+                .contexts
+                .iter()
+                .find(|&&(r, c)| r as usize >= data.right.len() || c as usize >= n)
+            {
+                return Err(format!(
+                    "left side {i}: context {c} of {n} with right side {r} of {}",
+                    data.right.len()
+                ));
+            }
+        }
+        for (i, side) in data.right.iter().enumerate() {
+            check_facts(&side.facts, n, &format!("right side {i}"))?;
+        }
+        let (left, right) = (data.left.len(), data.right.len());
+        let m = Memory::from_checked(data);
+        // A repeated side would take the id of its first copy, and ids would shift.
+        if m.left.len() != left || m.right.len() != right {
+            return Err("a side repeated".into());
+        }
+        Ok(m)
+    }
+}
+
+impl Memory {
+    /// Rebuilds the indexes of checked data; a side repeated is merged into its first copy
+    /// (the caller tells by the counts).
+    fn from_checked(data: MemoryData) -> Self {
         let mut m = Memory {
             left: Sides::default(),
             left_contexts: Vec::new(),
@@ -387,12 +436,11 @@ impl From<Memory> for MemoryData {
 
 impl Memory {
     fn new() -> Self {
-        MemoryData {
+        Memory::from_checked(MemoryData {
             left: Vec::new(),
             right: Vec::new(),
             contexts: Vec::new(),
-        }
-        .into()
+        })
     }
 
     /// The id of the side with these facts, made if new.
@@ -699,6 +747,7 @@ impl SideIndex {
 
 /// The per-point state of [`Contextual`], also used inside the `default` detector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KernelData")]
 pub struct ContextualKernel {
     params: Contextual,
     seen: usize,
@@ -716,6 +765,51 @@ pub struct ContextualKernel {
     last_high: Option<usize>,
     #[serde(skip)]
     scratch: Scratch,
+}
+
+/// A [`ContextualKernel`] as a snapshot holds it, checked before use.
+#[derive(Deserialize)]
+struct KernelData {
+    params: Contextual,
+    seen: usize,
+    scale: Option<(f64, f64)>,
+    seen_min: f64,
+    seen_max: f64,
+    recent: VecDeque<f64>,
+    memory: Memory,
+    previous: Vec<Fact>,
+    last_high: Option<usize>,
+}
+
+impl TryFrom<KernelData> for ContextualKernel {
+    type Error = String;
+
+    fn try_from(d: KernelData) -> std::result::Result<Self, String> {
+        let params = ContextualParams::from(d.params)
+            .check()
+            .map_err(|e| e.to_string())?;
+        check_facts(&d.previous, d.memory.contexts, "previous point")?;
+        if d.last_high.is_some_and(|h| h >= d.seen) {
+            return Err("last_high: after the points seen".into());
+        }
+        if d.scale
+            .is_some_and(|(lo, w)| !(lo.is_finite() && w.is_finite() && w > 0.0))
+        {
+            return Err("scale: not a finite range".into());
+        }
+        Ok(Self {
+            params,
+            seen: d.seen,
+            scale: d.scale,
+            seen_min: d.seen_min,
+            seen_max: d.seen_max,
+            recent: d.recent,
+            memory: d.memory,
+            previous: d.previous,
+            last_high: d.last_high,
+            scratch: Scratch::default(),
+        })
+    }
 }
 
 /// Per-point working space, kept to avoid allocating at every point.
@@ -1503,6 +1597,85 @@ mod tests {
         // Re-cut at 1,500 (44 is far outside 0..7); 45 to 47 were near enough not to re-cut.
         assert!((width - 44.0 / 7.0).abs() < 1e-12, "{width}");
         assert!(online.kernel().recent.len() <= 500);
+    }
+
+    /// The object holding `key` somewhere inside `v`.
+    fn find<'a>(v: &'a mut serde_json::Value, key: &str) -> Option<&'a mut serde_json::Value> {
+        if v.get(key).is_some() {
+            return Some(v);
+        }
+        match v {
+            serde_json::Value::Object(m) => m.values_mut().find_map(|x| find(x, key)),
+            _ => None,
+        }
+    }
+
+    /// Damages a kernel's snapshot in place.
+    type Damage = fn(&mut serde_json::Value);
+
+    #[test]
+    fn a_damaged_snapshot_is_refused_not_a_panic_later() {
+        use serde_json::json;
+        for name in ["contextual", "default"] {
+            let det = crate::registry::build(name, &serde_json::Map::new()).unwrap();
+            let mut online = det.online();
+            let (ts, vs) = saw();
+            for (&t, &v) in ts.iter().zip(&vs).take(600) {
+                online.update(t, v).unwrap();
+            }
+            let good: serde_json::Value =
+                serde_json::from_str(&online.snapshot().unwrap()).unwrap();
+            let damages: [(&str, Damage); 6] = [
+                ("a context out of range", |k| {
+                    let left = &mut k["memory"]["left"];
+                    let side = left
+                        .as_array_mut()
+                        .unwrap()
+                        .iter_mut()
+                        .find(|s| !s["contexts"].as_array().unwrap().is_empty());
+                    side.unwrap()["contexts"][0][1] = json!(1_000_000);
+                }),
+                ("a right side out of range", |k| {
+                    let left = &mut k["memory"]["left"];
+                    let side = left
+                        .as_array_mut()
+                        .unwrap()
+                        .iter_mut()
+                        .find(|s| !s["contexts"].as_array().unwrap().is_empty());
+                    side.unwrap()["contexts"][0][0] = json!(1_000_000);
+                }),
+                ("a previous context out of range", |k| {
+                    k["previous"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(json!(NEURON | 999_999));
+                }),
+                ("facts out of order", |k| {
+                    k["previous"].as_array_mut().unwrap().reverse();
+                }),
+                ("a side repeated", |k| {
+                    let right = k["memory"]["right"].as_array_mut().unwrap();
+                    let first = right[0].clone();
+                    right.push(first);
+                }),
+                ("a rest after the points seen", |k| {
+                    k["last_high"] = json!(1_000_000);
+                }),
+            ];
+            for (what, damage) in damages {
+                let mut snap = good.clone();
+                damage(find(&mut snap, "previous").unwrap());
+                let mut restored = det.online();
+                match restored.restore(&snap.to_string()) {
+                    Err(DetectError::Snapshot(_)) => {}
+                    other => panic!("{name}, {what}: {other:?}"),
+                }
+            }
+            // The undamaged one restores and goes on.
+            let mut restored = det.online();
+            restored.restore(&good.to_string()).unwrap();
+            restored.update(ts[600], vs[600]).unwrap();
+        }
     }
 
     #[test]

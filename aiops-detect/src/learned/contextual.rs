@@ -215,6 +215,171 @@ struct MemoryData {
     contexts: Vec<Context>,
 }
 
+/// The memory as a snapshot writes it: every list end to end, numbers only (a third of the
+/// first form's JSON, which spelt each context as an object and each side as one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompactMemory {
+    /// The left sides' facts end to end ([`packed`]: a context fact is written as minus one
+    /// minus its context, ten digits fewer), and where each side's end.
+    left_facts: Vec<i64>,
+    left_ends: Vec<u32>,
+    /// Per left side, its (right side, context) pairs end to end (two numbers each), and
+    /// where each side's end (in numbers).
+    left_contexts: Vec<u32>,
+    left_context_ends: Vec<u32>,
+    /// The right sides' facts end to end (as `left_facts`), and where each side's end.
+    right_facts: Vec<i64>,
+    right_ends: Vec<u32>,
+    /// Per context: times confirmed.
+    counts: Vec<u32>,
+    /// Per context, one bit each: remembered as an exact pair.
+    exact: Vec<u64>,
+}
+
+/// What a snapshot may hold: the compact form, or the first one.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SavedMemory {
+    Compact(CompactMemory),
+    First(MemoryData),
+}
+
+/// A fact as a compact snapshot writes it: a context fact (`NEURON | c`) as `-1 - c`.
+fn packed(f: Fact) -> i64 {
+    if f >= NEURON {
+        -1 - i64::from(f ^ NEURON)
+    } else {
+        i64::from(f)
+    }
+}
+
+/// The fact [`packed`] wrote; None for a number it cannot have written.
+fn unpacked(x: i64) -> Option<Fact> {
+    if x < 0 {
+        u32::try_from(-1 - x)
+            .ok()
+            .filter(|&c| c < NEURON)
+            .map(|c| NEURON | c)
+    } else {
+        u32::try_from(x).ok().filter(|&f| f < NEURON)
+    }
+}
+
+/// The runs of `items` that `ends` delimit; None when `ends` do not (decrease, pass the
+/// end or stop short of it).
+fn runs<'a, T>(items: &'a [T], ends: &[u32]) -> Option<Vec<&'a [T]>> {
+    let mut out = Vec::with_capacity(ends.len());
+    let mut start = 0usize;
+    for &e in ends {
+        let e = e as usize;
+        if e < start || e > items.len() {
+            return None;
+        }
+        out.push(&items[start..e]);
+        start = e;
+    }
+    (start == items.len()).then_some(out)
+}
+
+impl TryFrom<CompactMemory> for MemoryData {
+    type Error = String;
+
+    fn try_from(c: CompactMemory) -> std::result::Result<Self, String> {
+        let n = c.counts.len();
+        if c.exact.len() != n.div_ceil(64) {
+            return Err(format!("{} exact words for {n} contexts", c.exact.len()));
+        }
+        let bad = |what: &str| format!("{what}: ends do not delimit the list");
+        let facts = |xs: &[i64], what: &str| -> std::result::Result<Vec<Fact>, String> {
+            xs.iter()
+                .map(|&x| unpacked(x).ok_or_else(|| format!("{what}: {x} is not a fact")))
+                .collect()
+        };
+        let (left_all, right_all) = (
+            facts(&c.left_facts, "left sides")?,
+            facts(&c.right_facts, "right sides")?,
+        );
+        let left_facts = runs(&left_all, &c.left_ends).ok_or_else(|| bad("left sides"))?;
+        let left_contexts =
+            runs(&c.left_contexts, &c.left_context_ends).ok_or_else(|| bad("left contexts"))?;
+        if left_contexts.len() != left_facts.len() || left_contexts.iter().any(|r| r.len() % 2 != 0)
+        {
+            return Err("left contexts: not one list of pairs per left side".into());
+        }
+        let right = runs(&right_all, &c.right_ends).ok_or_else(|| bad("right sides"))?;
+        Ok(MemoryData {
+            left: left_facts
+                .into_iter()
+                .zip(left_contexts)
+                .map(|(facts, pairs)| Side {
+                    facts: facts.to_vec(),
+                    contexts: pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect(),
+                })
+                .collect(),
+            right: right
+                .into_iter()
+                .map(|facts| Side {
+                    facts: facts.to_vec(),
+                    contexts: Vec::new(),
+                })
+                .collect(),
+            contexts: c
+                .counts
+                .iter()
+                .enumerate()
+                .map(|(i, &count)| Context {
+                    count,
+                    exact: c.exact[i / 64] >> (i % 64) & 1 != 0,
+                })
+                .collect(),
+        })
+    }
+}
+
+impl TryFrom<SavedMemory> for Memory {
+    type Error = String;
+
+    fn try_from(saved: SavedMemory) -> std::result::Result<Self, String> {
+        match saved {
+            SavedMemory::Compact(c) => MemoryData::try_from(c)?.try_into(),
+            SavedMemory::First(data) => data.try_into(),
+        }
+    }
+}
+
+impl From<Memory> for CompactMemory {
+    fn from(m: Memory) -> Self {
+        let mut counts = vec![0; m.contexts];
+        for &[_, c, count] in m.left_contexts.iter().flatten() {
+            // Every context is in one left side.
+            if let Some(slot) = counts.get_mut(c as usize) {
+                *slot = count;
+            }
+        }
+        let mut left_contexts = Vec::new();
+        let mut left_context_ends = Vec::with_capacity(m.left_contexts.len());
+        for side in &m.left_contexts {
+            left_contexts.extend(side.iter().flat_map(|&[r, c, _]| [r, c]));
+            left_context_ends.push(left_contexts.len() as u32);
+        }
+        CompactMemory {
+            left_facts: m.left.facts.iter().map(|&f| packed(f)).collect(),
+            left_ends: m.left.ends,
+            left_contexts,
+            left_context_ends,
+            right_facts: m.right.facts.iter().map(|&f| packed(f)).collect(),
+            right_ends: m.right.ends,
+            exact: {
+                let mut exact = m.exact;
+                exact.resize(counts.len().div_ceil(64), 0);
+                exact
+            },
+            counts,
+        }
+    }
+}
+
 /// Sets of facts end to end: the sides of one kind, in the order of their ids (one vector
 /// for all, read without a pointer per side).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -251,7 +416,7 @@ impl Sides {
 /// Contexts and the indexes that find them by fact. The indexes are derived from the data
 /// (rebuilt on restore), so two memories are equal when their data are.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(try_from = "MemoryData", into = "MemoryData")]
+#[serde(try_from = "SavedMemory", into = "CompactMemory")]
 struct Memory {
     /// The left sides' facts.
     left: Sides,
@@ -394,43 +559,6 @@ impl Memory {
             m.side_id(false, &side.facts);
         }
         m
-    }
-}
-
-impl From<Memory> for MemoryData {
-    fn from(m: Memory) -> Self {
-        let mut contexts: Vec<Context> = (0..m.contexts as u32)
-            .map(|c| Context {
-                count: 0,
-                exact: m.is_exact(c),
-            })
-            .collect();
-        for &[_, c, count] in m.left_contexts.iter().flatten() {
-            // Every context is in one left side (one out of range came from a bad snapshot).
-            if let Some(context) = contexts.get_mut(c as usize) {
-                context.count = count;
-            }
-        }
-        let left = m
-            .left_contexts
-            .into_iter()
-            .enumerate()
-            .map(|(id, contexts)| Side {
-                facts: m.left.get(id as u32).to_vec(),
-                contexts: contexts.iter().map(|&[r, c, _]| (r, c)).collect(),
-            })
-            .collect();
-        let right = (0..m.right.len() as u32)
-            .map(|id| Side {
-                facts: m.right.get(id).to_vec(),
-                contexts: Vec::new(),
-            })
-            .collect();
-        MemoryData {
-            left,
-            right,
-            contexts,
-        }
     }
 }
 
@@ -1610,6 +1738,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn facts_pack_and_unpack() {
+        for f in [0, 15, OUTSIDE, BELOW, NEURON, NEURON | 12_345, u32::MAX] {
+            assert_eq!(unpacked(packed(f)), Some(f));
+        }
+        assert_eq!(packed(NEURON | 7), -8);
+        assert_eq!(unpacked(i64::from(NEURON)), None);
+        assert_eq!(unpacked(-1 - i64::from(NEURON)), None);
+    }
+
     /// Damages a kernel's snapshot in place.
     type Damage = fn(&mut serde_json::Value);
 
@@ -1625,24 +1763,15 @@ mod tests {
             }
             let good: serde_json::Value =
                 serde_json::from_str(&online.snapshot().unwrap()).unwrap();
-            let damages: [(&str, Damage); 6] = [
+            let damages: [(&str, Damage); 9] = [
+                ("a number that is no fact", |k| {
+                    k["memory"]["left_facts"][0] = json!(1u64 << 40);
+                }),
                 ("a context out of range", |k| {
-                    let left = &mut k["memory"]["left"];
-                    let side = left
-                        .as_array_mut()
-                        .unwrap()
-                        .iter_mut()
-                        .find(|s| !s["contexts"].as_array().unwrap().is_empty());
-                    side.unwrap()["contexts"][0][1] = json!(1_000_000);
+                    k["memory"]["left_contexts"][1] = json!(1_000_000);
                 }),
                 ("a right side out of range", |k| {
-                    let left = &mut k["memory"]["left"];
-                    let side = left
-                        .as_array_mut()
-                        .unwrap()
-                        .iter_mut()
-                        .find(|s| !s["contexts"].as_array().unwrap().is_empty());
-                    side.unwrap()["contexts"][0][0] = json!(1_000_000);
+                    k["memory"]["left_contexts"][0] = json!(1_000_000);
                 }),
                 ("a previous context out of range", |k| {
                     k["previous"]
@@ -1654,9 +1783,20 @@ mod tests {
                     k["previous"].as_array_mut().unwrap().reverse();
                 }),
                 ("a side repeated", |k| {
-                    let right = k["memory"]["right"].as_array_mut().unwrap();
-                    let first = right[0].clone();
-                    right.push(first);
+                    let m = &mut k["memory"];
+                    let first = m["right_ends"][0].as_u64().unwrap() as usize;
+                    let facts: Vec<_> = m["right_facts"].as_array().unwrap()[..first].to_vec();
+                    m["right_facts"].as_array_mut().unwrap().extend(facts);
+                    let end = m["right_facts"].as_array().unwrap().len();
+                    m["right_ends"].as_array_mut().unwrap().push(json!(end));
+                }),
+                ("ends past their list", |k| {
+                    let ends = k["memory"]["left_ends"].as_array_mut().unwrap();
+                    let last = ends.last().unwrap().as_u64().unwrap();
+                    *ends.last_mut().unwrap() = json!(last + 5);
+                }),
+                ("exact bits of other contexts", |k| {
+                    k["memory"]["exact"].as_array_mut().unwrap().push(json!(0));
                 }),
                 ("a rest after the points seen", |k| {
                     k["last_high"] = json!(1_000_000);

@@ -13,7 +13,7 @@
 //!   them and replays the stored samples after that time, so it resumes without re-learning
 //!   and without skipping a sample. Every `checkpoint_interval_s`, the states that are due are
 //!   saved: those that scored `checkpoint_min_samples` samples since their last save, or
-//!   changed `checkpoint_max_age_s` ago or more. A state is a few hundred kB of JSON once its
+//!   changed `checkpoint_max_age_s` ago or more. A state is 50-160 kB of JSON once its
 //!   detector learned, which costs as much to write as replaying a thousand samples does, so a
 //!   state that saw a few samples is not worth writing yet; the age bounds what a restart
 //!   replays. A periodic save writes [`CHECKPOINT_CHUNK`] states per transaction, the

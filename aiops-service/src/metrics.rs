@@ -37,7 +37,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aiops_core::{Labels, TimestampMs};
@@ -102,7 +102,10 @@ pub struct MetricsConfig {
     /// A series that scored nothing this long (seconds) has its state saved and dropped from
     /// memory (restored at its next sample); 0 keeps every state in memory.
     pub idle_evict_s: u64,
-    /// At most this many series (a new series beyond it is refused with 429).
+    /// At most this many active series: those with a detector state in memory (a sample in the
+    /// last `idle_evict_s`), counted when the pipeline last reported plus those made since. A
+    /// new series beyond it is refused with 429; series that went idle free their place, so
+    /// series that come and go never lock ingest out.
     pub max_series: usize,
 }
 
@@ -339,6 +342,10 @@ pub struct MetricPipeline {
     /// Series whose idle state was saved and dropped from memory: restored at their next
     /// sample.
     evicted: std::sync::Mutex<HashSet<i64>>,
+    /// Series with a state in memory, as the pipeline last reported.
+    active: AtomicUsize,
+    /// Series made since that report.
+    created: AtomicUsize,
     /// Counters.
     pub counters: MetricCounters,
 }
@@ -391,6 +398,8 @@ impl MetricPipeline {
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
             evicted: std::sync::Mutex::new(HashSet::new()),
+            active: AtomicUsize::new(0),
+            created: AtomicUsize::new(0),
             counters: MetricCounters::default(),
         }))
     }
@@ -483,13 +492,14 @@ impl MetricPipeline {
             }
         }
         if !missing.is_empty() {
-            if known.len() + missing.len() > self.config.max_series {
+            if self.active_series() + missing.len() > self.config.max_series {
                 return Err(ServiceError::Busy {
                     what: format!("series limit ({})", self.config.max_series),
                     retry_after_s: 60,
                 });
             }
             let ids = self.store.series_ids(&missing, now).await?;
+            self.created.fetch_add(missing.len(), Ordering::Relaxed);
             let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
             for (s, id) in missing.into_iter().zip(ids) {
                 info.insert(
@@ -677,6 +687,7 @@ impl MetricPipeline {
             });
         };
         let mut states = self.restore().await?;
+        self.report_active(&states);
         let replay = self.store.samples_after_states().await?;
         self.score(&mut states, &replay, crate::now_ms()).await?;
         self.checkpoint(&mut states, None).await?;
@@ -725,6 +736,18 @@ impl MetricPipeline {
             return Ok(None);
         }
         Ok(Some(SeriesState::new(detector, online, s.state_t)))
+    }
+
+    /// Active series (see `max_series`): those with a state in memory when the pipeline last
+    /// reported, plus those made since.
+    pub fn active_series(&self) -> usize {
+        self.active.load(Ordering::Relaxed) + self.created.load(Ordering::Relaxed)
+    }
+
+    /// Reports the series with a state in memory.
+    fn report_active(&self, states: &HashMap<i64, SeriesState>) {
+        self.created.store(0, Ordering::Relaxed);
+        self.active.store(states.len(), Ordering::Relaxed);
     }
 
     /// The state of a series that is not in memory: restored from the store when it was
@@ -838,6 +861,7 @@ impl MetricPipeline {
             }
             states.insert(g.id, g.state);
         }
+        self.report_active(states);
         if !found.is_empty() {
             let stored = self.store.insert_anomalies(&found).await?;
             if let Ok(mut by) = self.counters.anomalies_by_resource.lock() {
@@ -918,6 +942,8 @@ impl MetricPipeline {
                 states.remove(&id);
                 evicted.insert(id);
             }
+            drop(evicted);
+            self.report_active(states);
         }
         self.counters
             .checkpoint_nanos
@@ -1243,6 +1269,58 @@ mod tests {
             .unwrap();
         assert_eq!(restored[&b].last_t, Some(60_000));
         assert_eq!(again.counters.states_reloaded.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn the_series_limit_counts_active_series_and_idle_ones_free_their_place() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let config = MetricsConfig {
+            max_series: 2,
+            idle_evict_s: 60,
+            ..MetricsConfig::default()
+        };
+        let p = MetricPipeline::new(store, config).await.unwrap();
+        let batch = |host: &str| {
+            vec![SeriesSamples {
+                labels: Labels::try_from_pairs([("__name__", "cpu"), ("instance", host)]).unwrap(),
+                metric: "cpu".into(),
+                resource: None,
+                samples: vec![(60_000, 1.0)],
+            }]
+        };
+        p.ingest(batch("a"), 0).await.unwrap();
+        p.ingest(batch("b"), 0).await.unwrap();
+        assert!(matches!(
+            p.ingest(batch("c"), 0).await,
+            Err(ServiceError::Busy { .. })
+        ));
+        // Scored: two states in memory, still full.
+        let mut states = HashMap::new();
+        let ids: Vec<i64> = p
+            .store
+            .all_series()
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        let rows: Vec<_> = ids.iter().map(|&id| (id, 60_000, 1.0)).collect();
+        p.score(&mut states, &rows, 0).await.unwrap();
+        assert_eq!(p.active_series(), 2);
+        assert!(p.ingest(batch("c"), 0).await.is_err());
+        // One goes idle and leaves memory: a new series takes its place.
+        states.get_mut(&ids[0]).unwrap().active_at =
+            Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+            .await
+            .unwrap();
+        assert_eq!(p.active_series(), 1);
+        p.ingest(batch("c"), 0).await.unwrap();
+        assert_eq!(p.active_series(), 2);
+        // A known series is never refused, active or not.
+        p.ingest(batch("a"), 0).await.unwrap();
     }
 
     fn group(id: i64, samples: Vec<(TimestampMs, f64)>) -> Group {

@@ -169,6 +169,11 @@ impl Telemetry {
             "# HELP aiops_queue_depth Batches waiting for detection.\n# TYPE aiops_queue_depth gauge\naiops_queue_depth{{queue=\"detection\"}} {}",
             metrics.queue_depth()
         );
+        let _ = writeln!(
+            out,
+            "# HELP aiops_series_active Series with a detector state in memory (counted against metrics.max_series).\n# TYPE aiops_series_active gauge\naiops_series_active {}",
+            metrics.active_series()
+        );
         out
     }
 }

@@ -16,13 +16,18 @@
 //!   the last line they saw; a restart restores them and replays the stored lines after it,
 //!   so it resumes without re-learning and without skipping a line.
 //!
-//! Memory: one detector state per stream (its templates and their count series) plus
-//! `queue_capacity` batches.
+//! - A stream that received no line for `idle_evict_s` has its state saved and dropped from
+//!   memory at the next save; its next line restores it from the store. `max_streams` counts
+//!   the streams in memory, so streams that come and go (a label per pod) never lock ingest
+//!   out.
+//!
+//! Memory: one detector state per stream that received a line in the last `idle_evict_s` (its
+//! templates and their count series) plus `queue_capacity` batches.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use aiops_core::{Labels, TimestampMs};
 use aiops_logs::{ClosedWindow, LogDetector, LogDetectorParams, LogDetectorState, WindowSpec};
@@ -53,8 +58,12 @@ pub struct LogsConfig {
     pub queue_capacity: usize,
     /// How often detector states are saved (seconds, default 30).
     pub checkpoint_interval_s: u64,
-    /// At most this many streams (a new stream beyond it is refused with 429; default 10,000).
+    /// At most this many active streams, those with a state in memory (a new stream beyond it
+    /// is refused with 429; default 10,000).
     pub max_streams: usize,
+    /// A stream without a line this long (seconds) has its state saved and dropped from
+    /// memory, restored at its next line; 0 keeps every state (default 3,600).
+    pub idle_evict_s: u64,
     /// Longest line (bytes, default 65,536); a longer one is refused with 400.
     pub max_line_bytes: usize,
     /// Log stores read continuously into the pipeline (integrations of a log-source type:
@@ -70,6 +79,7 @@ impl Default for LogsConfig {
             queue_capacity: 256,
             checkpoint_interval_s: 30,
             max_streams: 10_000,
+            idle_evict_s: 3_600,
             max_line_bytes: 65_536,
             sources: Vec::new(),
         }
@@ -203,6 +213,10 @@ pub struct LogCounters {
     pub anomalies: AtomicU64,
     /// Batches refused because the queue was full.
     pub refused: AtomicU64,
+    /// Idle stream states saved and dropped from memory.
+    pub states_evicted: AtomicU64,
+    /// Dropped stream states restored at their stream's next line.
+    pub states_reloaded: AtomicU64,
 }
 
 /// Reads a request: validates labels, times and lengths (errors name the stream and line),
@@ -276,6 +290,19 @@ pub(crate) struct StreamState {
     det: LogDetectorState,
     last_id: Option<i64>,
     dirty: bool,
+    /// When it last received a line (or was made).
+    active_at: Instant,
+}
+
+impl StreamState {
+    fn new(det: LogDetectorState, last_id: Option<i64>) -> Self {
+        Self {
+            det,
+            last_id,
+            dirty: false,
+            active_at: Instant::now(),
+        }
+    }
 }
 
 /// The log pipeline (see the module docs). Cheap to share behind an `Arc`.
@@ -289,6 +316,11 @@ pub struct LogPipeline {
     streams: Mutex<HashMap<String, i64>>,
     info: std::sync::RwLock<HashMap<i64, Arc<StreamInfo>>>,
     anomalies: broadcast::Sender<LogAnomalyEvent>,
+    /// Streams whose idle state was saved and dropped from memory.
+    evicted: std::sync::Mutex<HashSet<i64>>,
+    /// Streams with a state in memory, as the pipeline last reported, and streams made since.
+    active: AtomicUsize,
+    created: AtomicUsize,
     /// Counters.
     pub counters: LogCounters,
 }
@@ -321,6 +353,9 @@ impl LogPipeline {
             streams: Mutex::new(keys),
             info: std::sync::RwLock::new(info),
             anomalies: broadcast::channel(1024).0,
+            evicted: std::sync::Mutex::new(HashSet::new()),
+            active: AtomicUsize::new(0),
+            created: AtomicUsize::new(0),
             counters: LogCounters::default(),
         }))
     }
@@ -445,13 +480,14 @@ impl LogPipeline {
             })
             .collect();
         if !missing.is_empty() {
-            if known.len() + missing.len() > self.config.max_streams {
+            if self.active_streams() + missing.len() > self.config.max_streams {
                 return Err(ServiceError::Busy {
                     what: format!("log stream limit ({})", self.config.max_streams),
                     retry_after_s: 60,
                 });
             }
             let ids = self.store.log_stream_ids(&missing, now).await?;
+            self.created.fetch_add(missing.len(), Ordering::Relaxed);
             let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
             for (s, id) in missing.into_iter().zip(ids) {
                 known.insert(s.key.clone(), id);
@@ -505,25 +541,34 @@ impl LogPipeline {
     async fn restore(&self) -> Result<HashMap<i64, StreamState>> {
         let mut states = HashMap::new();
         for s in self.store.all_log_streams().await? {
-            let Some(saved) = &s.state else { continue };
-            let Ok(det) = LogDetectorState::restore(saved) else {
-                tracing::warn!(stream = %s.key, "a saved log detector state does not restore: the stream starts afresh");
-                continue;
-            };
-            if det.detector().params() != self.detector.params() {
-                // The configuration changed the detector: the stream starts afresh.
-                continue;
+            if let Some(st) = self.restored(&s) {
+                states.insert(s.id, st);
             }
-            states.insert(
-                s.id,
-                StreamState {
-                    det,
-                    last_id: s.state_id,
-                    dirty: false,
-                },
-            );
         }
+        self.report_active(&states);
         Ok(states)
+    }
+
+    /// The state saved for a stream, restored; None when none is saved, it does not restore or
+    /// the configuration changed the detector (the stream starts afresh).
+    fn restored(&self, s: &aiops_store::LogStreamRow) -> Option<StreamState> {
+        let saved = s.state.as_ref()?;
+        let Ok(det) = LogDetectorState::restore(saved) else {
+            tracing::warn!(stream = %s.key, "a saved log detector state does not restore: the stream starts afresh");
+            return None;
+        };
+        (det.detector().params() == self.detector.params())
+            .then(|| StreamState::new(det, s.state_id))
+    }
+
+    /// Active streams (see `max_streams`).
+    pub fn active_streams(&self) -> usize {
+        self.active.load(Ordering::Relaxed) + self.created.load(Ordering::Relaxed)
+    }
+
+    fn report_active(&self, states: &HashMap<i64, StreamState>) {
+        self.created.store(0, Ordering::Relaxed);
+        self.active.store(states.len(), Ordering::Relaxed);
     }
 
     /// Mines `rows` (by stream then id), records the results and publishes new anomalies.
@@ -538,12 +583,33 @@ impl LogPipeline {
         let mut flagged = Vec::new();
         let mut windows = Vec::new();
         let mut fed = String::new();
+        // Streams dropped for being idle come back from the store.
+        let back: Vec<i64> = {
+            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
+            let ids: BTreeSet<i64> = rows
+                .iter()
+                .map(|r| r.1)
+                .filter(|id| !states.contains_key(id) && evicted.contains(id))
+                .collect();
+            for id in &ids {
+                evicted.remove(id);
+            }
+            ids.into_iter().collect()
+        };
+        for id in back {
+            if let Some(st) = self.restored(&self.store.log_stream(id).await?) {
+                self.counters
+                    .states_reloaded
+                    .fetch_add(1, Ordering::Relaxed);
+                states.insert(id, st);
+            }
+        }
+        let now_instant = Instant::now();
         for (id, stream_id, t, line) in rows {
-            let st = states.entry(*stream_id).or_insert_with(|| StreamState {
-                det: self.detector.state(),
-                last_id: None,
-                dirty: false,
-            });
+            let st = states
+                .entry(*stream_id)
+                .or_insert_with(|| StreamState::new(self.detector.state(), None));
+            st.active_at = now_instant;
             if st.last_id.is_some_and(|last| *id <= last) {
                 continue; // seen already (replayed and queued at start)
             }
@@ -680,6 +746,26 @@ impl LogPipeline {
         if !saved.is_empty() {
             self.store.save_log_states(&saved).await?;
         }
+        // Idle streams, now saved, leave memory.
+        let idle_for = Duration::from_secs(self.config.idle_evict_s);
+        if self.config.idle_evict_s > 0 {
+            let idle: Vec<i64> = states
+                .iter()
+                .filter(|(_, s)| {
+                    !s.dirty && s.last_id.is_some() && s.active_at.elapsed() >= idle_for
+                })
+                .map(|(&id, _)| id)
+                .collect();
+            self.counters
+                .states_evicted
+                .fetch_add(idle.len() as u64, Ordering::Relaxed);
+            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
+            for id in idle {
+                states.remove(&id);
+                evicted.insert(id);
+            }
+        }
+        self.report_active(states);
         Ok(())
     }
 
@@ -1051,6 +1137,75 @@ mod tests {
         .unwrap();
         assert!(parse_logs(long, 0, &PiiMasker::default(), 5).is_err());
         assert!(serde_json::from_str::<LogsRequest>(r#"{"streams": [], "extra": 1}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn idle_streams_leave_memory_free_their_place_and_come_back() {
+        let store = Store::open("sqlite::memory:", &aiops_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let config = LogsConfig {
+            max_streams: 2,
+            idle_evict_s: 60,
+            ..LogsConfig::default()
+        };
+        let p = LogPipeline::new(store, config).await.unwrap();
+        let batch = |pod: &str, t: i64| {
+            vec![StreamLines {
+                labels: Labels::try_from_pairs([("service", "api"), ("pod", pod)]).unwrap(),
+                lines: vec![(t, format!("request served by {pod}"))],
+            }]
+        };
+        p.ingest(batch("a", 1_000), 0).await.unwrap();
+        p.ingest(batch("b", 1_000), 0).await.unwrap();
+        assert!(matches!(
+            p.ingest(batch("c", 1_000), 0).await,
+            Err(ServiceError::Busy { .. })
+        ));
+        let rows = |lines: Vec<aiops_store::LogLineRow>| -> Vec<(i64, i64, TimestampMs, String)> {
+            let mut v: Vec<_> = lines
+                .into_iter()
+                .map(|l| (l.id, l.stream_id, l.t, l.line))
+                .collect();
+            v.sort_by_key(|r| (r.1, r.0));
+            v
+        };
+        let all = |p: &LogPipeline| {
+            let store = p.store.clone();
+            async move {
+                store
+                    .log_lines(&aiops_store::LogLineFilter::default(), 100)
+                    .await
+                    .unwrap()
+            }
+        };
+        let mut states = HashMap::new();
+        p.process(&mut states, &rows(all(&p).await), 0)
+            .await
+            .unwrap();
+        assert_eq!(p.active_streams(), 2);
+        // Stream `a` goes idle: saved, dropped, its place free for `c`.
+        let a = *p.streams.lock().await.values().min().unwrap();
+        states.get_mut(&a).unwrap().active_at =
+            Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+        p.checkpoint(&mut states).await.unwrap();
+        assert!(!states.contains_key(&a));
+        assert_eq!(p.active_streams(), 1);
+        p.ingest(batch("c", 2_000), 0).await.unwrap();
+        // `a`'s next line brings its state back from the store (the line it saw is not fed
+        // again: its saved state knows it).
+        p.ingest(batch("a", 3_000), 0).await.unwrap();
+        let lines = rows(all(&p).await);
+        let last_a = lines
+            .iter()
+            .filter(|r| r.1 == a)
+            .map(|r| r.0)
+            .max()
+            .unwrap();
+        p.process(&mut states, &lines, 0).await.unwrap();
+        assert_eq!(p.counters.states_reloaded.load(Ordering::Relaxed), 1);
+        assert_eq!(states[&a].last_id, Some(last_a));
+        assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1);
     }
 
     #[test]

@@ -251,6 +251,19 @@ impl Store {
         Ok(ids)
     }
 
+    /// A log stream by id, with its saved detector state.
+    pub async fn log_stream(&self, id: i64) -> Result<LogStreamRow> {
+        let mut q = Sql::new(STREAM_COLUMNS);
+        q.push(" WHERE id = ").bind(id);
+        match q.query().fetch_optional(&self.read).await? {
+            Some(r) => stream_row(&r),
+            None => Err(StoreError::NotFound {
+                kind: "log stream",
+                id: id.to_string(),
+            }),
+        }
+    }
+
     /// Every log stream, with its saved detector state (for a restart).
     pub async fn all_log_streams(&self) -> Result<Vec<LogStreamRow>> {
         let rows = Sql::new(&format!("{STREAM_COLUMNS} ORDER BY id"))

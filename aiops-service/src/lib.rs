@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod pii;
 pub mod rate_limit;
 pub mod rca_api;
+mod residency;
 pub mod retention;
 pub mod rules;
 mod series_cache;

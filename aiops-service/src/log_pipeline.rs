@@ -24,9 +24,9 @@
 //! Memory: one detector state per stream that received a line in the last `idle_evict_s` (its
 //! templates and their count series) plus `queue_capacity` batches.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aiops_core::{Labels, TimestampMs};
@@ -40,6 +40,7 @@ use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::error::{Result, ServiceError};
 use crate::pii::PiiMasker;
+use crate::residency::Residency;
 
 /// The header format the pipeline gives its detectors: each line is fed as its time in ms
 /// (13 digits) and its text, so windows follow the lines' own timestamps.
@@ -316,11 +317,9 @@ pub struct LogPipeline {
     streams: Mutex<HashMap<String, i64>>,
     info: std::sync::RwLock<HashMap<i64, Arc<StreamInfo>>>,
     anomalies: broadcast::Sender<LogAnomalyEvent>,
-    /// Streams whose idle state was saved and dropped from memory.
-    evicted: std::sync::Mutex<HashSet<i64>>,
-    /// Streams with a state in memory, as the pipeline last reported, and streams made since.
-    active: AtomicUsize,
-    created: AtomicUsize,
+    /// Streams whose idle state was dropped (restored at their next line), and how many are
+    /// active.
+    residency: Residency,
     /// Counters.
     pub counters: LogCounters,
 }
@@ -353,9 +352,7 @@ impl LogPipeline {
             streams: Mutex::new(keys),
             info: std::sync::RwLock::new(info),
             anomalies: broadcast::channel(1024).0,
-            evicted: std::sync::Mutex::new(HashSet::new()),
-            active: AtomicUsize::new(0),
-            created: AtomicUsize::new(0),
+            residency: Residency::default(),
             counters: LogCounters::default(),
         }))
     }
@@ -487,7 +484,7 @@ impl LogPipeline {
                 });
             }
             let ids = self.store.log_stream_ids(&missing, now).await?;
-            self.created.fetch_add(missing.len(), Ordering::Relaxed);
+            self.residency.created(missing.len());
             let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
             for (s, id) in missing.into_iter().zip(ids) {
                 known.insert(s.key.clone(), id);
@@ -545,7 +542,7 @@ impl LogPipeline {
                 states.insert(s.id, st);
             }
         }
-        self.report_active(&states);
+        self.residency.report(&states);
         Ok(states)
     }
 
@@ -563,12 +560,7 @@ impl LogPipeline {
 
     /// Active streams (see `max_streams`).
     pub fn active_streams(&self) -> usize {
-        self.active.load(Ordering::Relaxed) + self.created.load(Ordering::Relaxed)
-    }
-
-    fn report_active(&self, states: &HashMap<i64, StreamState>) {
-        self.created.store(0, Ordering::Relaxed);
-        self.active.store(states.len(), Ordering::Relaxed);
+        self.residency.active()
     }
 
     /// Mines `rows` (by stream then id), records the results and publishes new anomalies.
@@ -584,18 +576,14 @@ impl LogPipeline {
         let mut windows = Vec::new();
         let mut fed = String::new();
         // Streams dropped for being idle come back from the store.
-        let back: Vec<i64> = {
-            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
-            let ids: BTreeSet<i64> = rows
-                .iter()
-                .map(|r| r.1)
-                .filter(|id| !states.contains_key(id) && evicted.contains(id))
-                .collect();
-            for id in &ids {
-                evicted.remove(id);
-            }
-            ids.into_iter().collect()
-        };
+        let back: BTreeSet<i64> = rows
+            .iter()
+            .map(|r| r.1)
+            .filter(|id| !states.contains_key(id))
+            .collect::<BTreeSet<i64>>()
+            .into_iter()
+            .filter(|&id| self.residency.take(id))
+            .collect();
         for id in back {
             if let Some(st) = self.restored(&self.store.log_stream(id).await?) {
                 self.counters
@@ -748,24 +736,12 @@ impl LogPipeline {
         }
         // Idle streams, now saved, leave memory.
         let idle_for = Duration::from_secs(self.config.idle_evict_s);
-        if self.config.idle_evict_s > 0 {
-            let idle: Vec<i64> = states
-                .iter()
-                .filter(|(_, s)| {
-                    !s.dirty && s.last_id.is_some() && s.active_at.elapsed() >= idle_for
-                })
-                .map(|(&id, _)| id)
-                .collect();
-            self.counters
-                .states_evicted
-                .fetch_add(idle.len() as u64, Ordering::Relaxed);
-            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
-            for id in idle {
-                states.remove(&id);
-                evicted.insert(id);
-            }
-        }
-        self.report_active(states);
+        let evict = self.config.idle_evict_s > 0;
+        self.residency.evict(
+            states,
+            |s| evict && !s.dirty && s.last_id.is_some() && s.active_at.elapsed() >= idle_for,
+            &self.counters.states_evicted,
+        );
         Ok(())
     }
 

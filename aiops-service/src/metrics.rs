@@ -35,9 +35,9 @@
 //! size is the detector's: docs/reference.md, "Service", gives the sizes of `default`,
 //! `adaptive` and `zscore`) plus `queue_capacity` batches.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aiops_core::{Labels, TimestampMs};
@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::error::{Result, ServiceError};
+use crate::residency::Residency;
 use crate::series_cache::{KeyBuf, SeriesCache};
 
 /// Samples appended as blocks since the last compaction that start the next one: the more,
@@ -339,13 +340,9 @@ pub struct MetricPipeline {
     info: std::sync::RwLock<HashMap<i64, Arc<SeriesInfo>>>,
     anomalies: broadcast::Sender<AnomalyEvent>,
     samples: broadcast::Sender<SampleEvent>,
-    /// Series whose idle state was saved and dropped from memory: restored at their next
-    /// sample.
-    evicted: std::sync::Mutex<HashSet<i64>>,
-    /// Series with a state in memory, as the pipeline last reported.
-    active: AtomicUsize,
-    /// Series made since that report.
-    created: AtomicUsize,
+    /// Series whose idle state was dropped (restored at their next sample), and how many are
+    /// active.
+    residency: Residency,
     /// Counters.
     pub counters: MetricCounters,
 }
@@ -397,9 +394,7 @@ impl MetricPipeline {
             info: std::sync::RwLock::new(info),
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
-            evicted: std::sync::Mutex::new(HashSet::new()),
-            active: AtomicUsize::new(0),
-            created: AtomicUsize::new(0),
+            residency: Residency::default(),
             counters: MetricCounters::default(),
         }))
     }
@@ -499,7 +494,7 @@ impl MetricPipeline {
                 });
             }
             let ids = self.store.series_ids(&missing, now).await?;
-            self.created.fetch_add(missing.len(), Ordering::Relaxed);
+            self.residency.created(missing.len());
             let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
             for (s, id) in missing.into_iter().zip(ids) {
                 info.insert(
@@ -687,7 +682,7 @@ impl MetricPipeline {
             });
         };
         let mut states = self.restore().await?;
-        self.report_active(&states);
+        self.residency.report(&states);
         let replay = self.store.samples_after_states().await?;
         self.score(&mut states, &replay, crate::now_ms()).await?;
         self.checkpoint(&mut states, None).await?;
@@ -714,10 +709,7 @@ impl MetricPipeline {
                 states.insert(s.id, st);
             }
         }
-        self.evicted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(evicted);
+        self.residency.dropped(evicted);
         Ok(states)
     }
 
@@ -741,24 +733,15 @@ impl MetricPipeline {
     /// Active series (see `max_series`): those with a state in memory when the pipeline last
     /// reported, plus those made since.
     pub fn active_series(&self) -> usize {
-        self.active.load(Ordering::Relaxed) + self.created.load(Ordering::Relaxed)
-    }
-
-    /// Reports the series with a state in memory.
-    fn report_active(&self, states: &HashMap<i64, SeriesState>) {
-        self.created.store(0, Ordering::Relaxed);
-        self.active.store(states.len(), Ordering::Relaxed);
+        self.residency.active()
     }
 
     /// The state of a series that is not in memory: restored from the store when it was
     /// dropped for being idle, else a new one.
     async fn state_for(&self, id: i64, info: &SeriesInfo) -> Result<SeriesState> {
-        let was_evicted = self
-            .evicted
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
-        if was_evicted && let Some(st) = self.restored(&self.store.series(id).await?)? {
+        if self.residency.take(id)
+            && let Some(st) = self.restored(&self.store.series(id).await?)?
+        {
             self.counters
                 .states_reloaded
                 .fetch_add(1, Ordering::Relaxed);
@@ -861,7 +844,7 @@ impl MetricPipeline {
             }
             states.insert(g.id, g.state);
         }
-        self.report_active(states);
+        self.residency.report(states);
         if !found.is_empty() {
             let stored = self.store.insert_anomalies(&found).await?;
             if let Ok(mut by) = self.counters.anomalies_by_resource.lock() {
@@ -929,21 +912,11 @@ impl MetricPipeline {
         }
         if budget.is_some() {
             // Idle states that are saved leave memory; their next sample restores them.
-            let idle: Vec<i64> = states
-                .iter()
-                .filter(|(_, s)| !s.dirty && s.idle(&self.config))
-                .map(|(&id, _)| id)
-                .collect();
-            self.counters
-                .states_evicted
-                .fetch_add(idle.len() as u64, Ordering::Relaxed);
-            let mut evicted = self.evicted.lock().unwrap_or_else(|e| e.into_inner());
-            for id in idle {
-                states.remove(&id);
-                evicted.insert(id);
-            }
-            drop(evicted);
-            self.report_active(states);
+            self.residency.evict(
+                states,
+                |s| !s.dirty && s.idle(&self.config),
+                &self.counters.states_evicted,
+            );
         }
         self.counters
             .checkpoint_nanos

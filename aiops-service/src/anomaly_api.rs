@@ -341,7 +341,8 @@ pub struct AnomalyDetail {
     /// The anomaly.
     #[serde(flatten)]
     pub anomaly: AnomalyView,
-    /// Its series from `window` before to `window` after it.
+    /// Its series from `window` before to `window` after it (for a counter, its per-second
+    /// increase: the values its detector scored).
     pub timeline: Vec<TimelinePoint>,
     /// Anomalies on the same resource and its topology neighbours in that window.
     pub related_metrics: Vec<AnomalyView>,
@@ -354,6 +355,7 @@ pub async fn detail(
     store: &Store,
     history: &History,
     topology: Option<&TopologyGraph>,
+    metrics: &crate::metrics::MetricsConfig,
     id: &str,
     window_ms: i64,
 ) -> Result<AnomalyDetail> {
@@ -365,9 +367,11 @@ pub async fn detail(
     let a = &row.anomaly;
     let (from, to) = (a.t.saturating_sub(window_ms), a.t.saturating_add(window_ms));
     let series = store.series(a.series_id).await?;
-    let timeline = history
-        .samples(store, &series, from, to, 10_000)
-        .await?
+    let mut samples = history.samples(store, &series, from, to, 10_000).await?;
+    if metrics.is_counter(&series.metric) {
+        samples = crate::metrics::counter_rates(&samples);
+    }
+    let timeline = samples
         .into_iter()
         .map(|(t, v)| TimelinePoint {
             timestamp: format_rfc3339(t),

@@ -146,7 +146,7 @@ impl MetricsConfig {
     }
 
     /// Whether series of `metric` are counters (see `counter_suffixes`).
-    fn is_counter(&self, metric: &str) -> bool {
+    pub fn is_counter(&self, metric: &str) -> bool {
         self.counter_suffixes
             .iter()
             .any(|s| !s.is_empty() && metric.ends_with(s.as_str()))
@@ -1013,6 +1013,16 @@ fn detect_group(g: &mut Group, publish: bool) {
     o.nanos = started.elapsed().as_nanos() as u64;
 }
 
+/// A counter's samples (in time order) as its per-second increase at each sample but the
+/// first, as the pipeline scores them.
+pub fn counter_rates(samples: &[(TimestampMs, f64)]) -> Vec<(TimestampMs, f64)> {
+    samples
+        .windows(2)
+        .filter(|w| w[1].0 > w[0].0)
+        .map(|w| (w[1].0, counter_rate(w[0], w[1])))
+        .collect()
+}
+
 /// The per-second increase of a counter from sample `prev` to `next` (`next` later): a drop
 /// is a reset, the counter counting again from zero, as PromQL's `rate` reads it.
 fn counter_rate((t0, v0): (TimestampMs, f64), (t1, v1): (TimestampMs, f64)) -> f64 {
@@ -1294,6 +1304,23 @@ mod tests {
         assert_eq!(p.active_series(), 2);
         // A known series is never refused, active or not.
         p.ingest(batch("a"), 0).await.unwrap();
+    }
+
+    #[test]
+    fn counter_rates_read_resets_as_rate_does() {
+        let raw = [(0, 100.0), (15_000, 115.0), (30_000, 130.0), (45_000, 5.0)];
+        assert_eq!(
+            counter_rates(&raw),
+            [(15_000, 1.0), (30_000, 1.0), (45_000, 5.0 / 15.0)]
+        );
+        assert!(counter_rates(&raw[..1]).is_empty());
+        let config = MetricsConfig::default();
+        assert!(config.is_counter("http_requests_total") && !config.is_counter("cpu_usage"));
+        let raw_only = MetricsConfig {
+            counter_suffixes: Vec::new(),
+            ..MetricsConfig::default()
+        };
+        assert!(!raw_only.is_counter("http_requests_total"));
     }
 
     fn group(id: i64, samples: Vec<(TimestampMs, f64)>) -> Group {

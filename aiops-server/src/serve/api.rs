@@ -98,6 +98,7 @@ pub(crate) async fn anomaly(
             &s.store,
             &s.history,
             topology.as_ref().map(|t| &t.graph),
+            s.metrics.config(),
             &id,
             window,
         )

@@ -22,18 +22,12 @@ use crate::errors::{Error, Result};
 use crate::series::PyTimeSeries;
 use crate::time::ms_scalar;
 
-/// Runs one request to completion on a runtime of its own, the GIL released.
+/// Runs one request to completion, the GIL released, its error read as the package's.
 fn block_on<T: Send>(
     py: Python<'_>,
     fut: impl Future<Output = aiops_integrations::Result<T>> + Send,
 ) -> Result<T> {
-    py.detach(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Other(format!("runtime: {e}")))?;
-        rt.block_on(fut).map_err(Error::from)
-    })
+    crate::block_on(py, fut, Error::from)
 }
 
 /// Authentication from its configuration shape: `{"bearer": {"env": "TOKEN"}}`,

@@ -80,6 +80,22 @@ pub(crate) fn to_py<'py, T: serde::Serialize + ?Sized>(
     pythonize::pythonize(py, value).map_err(|e| errors::Error::Other(e.to_string()))
 }
 
+/// Runs a future to completion on a runtime of its own with the GIL released, its error
+/// mapped by `err` (clients of external systems, workflow runs).
+pub(crate) fn block_on<T: Send, E>(
+    py: Python<'_>,
+    fut: impl std::future::Future<Output = std::result::Result<T, E>> + Send,
+    err: impl FnOnce(E) -> errors::Error + Send,
+) -> errors::Result<T> {
+    py.detach(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| errors::Error::Other(format!("runtime: {e}")))?;
+        rt.block_on(fut).map_err(err)
+    })
+}
+
 /// The snake_case name serde gives a unit variant (`"firing"`, `"would_run"`...).
 pub(crate) fn variant_name<T: serde::Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {

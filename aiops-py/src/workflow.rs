@@ -210,15 +210,7 @@ impl PyWorkflows {
             assume,
             run_id: None,
         };
-        let engine = &self.engine;
-        let record = py.detach(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Other(format!("runtime: {e}")))?;
-            rt.block_on(engine.run(name, &event, &opts))
-                .map_err(Error::param)
-        })?;
+        let record = crate::block_on(py, self.engine.run(name, &event, &opts), Error::param)?;
         Ok(PyRunRecord { inner: record })
     }
 

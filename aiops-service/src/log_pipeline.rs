@@ -576,14 +576,12 @@ impl LogPipeline {
         let mut windows = Vec::new();
         let mut fed = String::new();
         // Streams dropped for being idle come back from the store.
-        let back: BTreeSet<i64> = rows
+        let missing: BTreeSet<i64> = rows
             .iter()
             .map(|r| r.1)
             .filter(|id| !states.contains_key(id))
-            .collect::<BTreeSet<i64>>()
-            .into_iter()
-            .filter(|&id| self.residency.take(id))
             .collect();
+        let back = missing.into_iter().filter(|&id| self.residency.take(id));
         for id in back {
             if let Some(st) = self.restored(&self.store.log_stream(id).await?) {
                 self.counters

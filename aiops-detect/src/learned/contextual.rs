@@ -192,14 +192,14 @@ const BELOW: Fact = 1 << 30;
 const OUTSIDE: Fact = 1 << 29;
 
 /// One side of some contexts: a sorted set of facts.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Side {
     facts: Vec<Fact>,
     /// Left sides only: (right side, context) of every context with this left side.
     contexts: Vec<(u32, u32)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Context {
     /// Times confirmed.
     count: u32,
@@ -207,8 +207,9 @@ struct Context {
     exact: bool,
 }
 
-/// What is saved: sides and contexts. The fact indexes are rebuilt on restore.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The sides and contexts of a memory, as the first snapshot form wrote them (read only) and
+/// as the compact one is read into. The fact indexes are rebuilt from them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 struct MemoryData {
     left: Vec<Side>,
     right: Vec<Side>,

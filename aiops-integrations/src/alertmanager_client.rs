@@ -410,10 +410,7 @@ pub struct AlertmanagerClient {
 }
 
 fn payload(message: String) -> IntegrationError {
-    IntegrationError::Payload {
-        system: SYSTEM,
-        message,
-    }
+    IntegrationError::payload(SYSTEM, message)
 }
 
 fn now_ms() -> TimestampMs {

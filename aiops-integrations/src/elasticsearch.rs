@@ -347,10 +347,7 @@ pub struct ElasticsearchClient {
 }
 
 fn payload(message: String) -> IntegrationError {
-    IntegrationError::Payload {
-        system: SYSTEM,
-        message,
-    }
+    IntegrationError::payload(SYSTEM, message)
 }
 
 /// A non-2xx answer: the server's `{"error": {"type", "reason"}}` as

@@ -118,5 +118,33 @@ pub enum IntegrationError {
     },
 }
 
+impl IntegrationError {
+    /// A bad parameter `key` of `system`'s configuration.
+    pub fn config(system: &'static str, key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Config {
+            system,
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// An answer of `system` that could not be understood.
+    pub fn payload(system: &'static str, message: impl Into<String>) -> Self {
+        Self::Payload {
+            system,
+            message: message.into(),
+        }
+    }
+
+    /// `v`, an answer of `system` to `what`, read as a `T`.
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(
+        system: &'static str,
+        v: serde_json::Value,
+        what: &str,
+    ) -> Result<T> {
+        serde_json::from_value(v).map_err(|e| Self::payload(system, format!("{what} answer: {e}")))
+    }
+}
+
 /// Result alias of `aiops-integrations`.
 pub type Result<T, E = IntegrationError> = std::result::Result<T, E>;

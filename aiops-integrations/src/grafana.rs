@@ -281,10 +281,7 @@ pub struct GrafanaClient {
 }
 
 fn payload(message: String) -> IntegrationError {
-    IntegrationError::Payload {
-        system: SYSTEM,
-        message,
-    }
+    IntegrationError::payload(SYSTEM, message)
 }
 
 fn success(resp: Response) -> Result<Response> {

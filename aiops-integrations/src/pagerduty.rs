@@ -534,18 +534,11 @@ fn incident_id(n: &Notification) -> Result<&str> {
 }
 
 fn config(key: &str, reason: String) -> IntegrationError {
-    IntegrationError::Config {
-        system: SYSTEM,
-        key: key.into(),
-        reason,
-    }
+    IntegrationError::config(SYSTEM, key, reason)
 }
 
 fn payload(message: String) -> IntegrationError {
-    IntegrationError::Payload {
-        system: SYSTEM,
-        message,
-    }
+    IntegrationError::payload(SYSTEM, message)
 }
 
 #[derive(Deserialize)]

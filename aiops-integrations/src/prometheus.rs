@@ -466,10 +466,7 @@ fn format_seconds(ms: i64) -> String {
 }
 
 fn payload(message: String) -> IntegrationError {
-    IntegrationError::Payload {
-        system: SYSTEM,
-        message,
-    }
+    IntegrationError::payload(SYSTEM, message)
 }
 
 fn result_type(r: &QueryResult) -> &'static str {

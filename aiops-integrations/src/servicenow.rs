@@ -447,22 +447,15 @@ pub fn read_result(resp: &Response) -> Result<Value> {
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: Value, what: &str) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| payload(format!("{what} answer: {e}")))
+    IntegrationError::parse(SYSTEM, v, what)
 }
 
 fn config(key: &str, reason: String) -> IntegrationError {
-    IntegrationError::Config {
-        system: SYSTEM,
-        key: key.into(),
-        reason,
-    }
+    IntegrationError::config(SYSTEM, key, reason)
 }
 
 fn payload(message: String) -> IntegrationError {
-    IntegrationError::Payload {
-        system: SYSTEM,
-        message,
-    }
+    IntegrationError::payload(SYSTEM, message)
 }
 
 #[derive(Deserialize)]

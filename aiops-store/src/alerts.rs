@@ -190,6 +190,37 @@ const ALERT_COLUMNS: &str = "SELECT fingerprint, labels, annotations, status, se
      ends_at, updated_at, source, incident_id, acknowledged_by, acknowledged_at, ack_comment, \
      resolved_by, resolution, generator_url FROM alerts";
 
+/// A paged listing: how to count the rows a filter matches, the columns its rows are read
+/// from and its order (ending in `LIMIT `).
+struct Listing {
+    count: &'static str,
+    columns: &'static str,
+    order: &'static str,
+}
+
+impl Store {
+    /// The number of rows `build` matches and the first `limit` of them (after its cursor) in
+    /// the listing's order, read by `row`. `build(select, cursor)` writes the query's
+    /// filter after `select`, with the cursor's condition when `cursor` is true.
+    async fn page<T>(
+        &self,
+        listing: Listing,
+        build: impl Fn(&str, bool) -> Sql,
+        limit: usize,
+        row: fn(&sqlx::any::AnyRow) -> Result<T>,
+    ) -> Result<(u64, Vec<T>)> {
+        let total: i64 = build(listing.count, false)
+            .query()
+            .fetch_one(&self.read)
+            .await?
+            .try_get(0)?;
+        let mut q = build(listing.columns, true);
+        q.push(listing.order).bind(limit as i64);
+        let rows = q.query().fetch_all(&self.read).await?;
+        Ok((total as u64, rows.iter().map(row).collect::<Result<_>>()?))
+    }
+}
+
 fn alert_row(r: &sqlx::any::AnyRow) -> Result<AlertRow> {
     Ok(AlertRow {
         fingerprint: r.try_get("fingerprint")?,
@@ -523,19 +554,12 @@ impl Store {
             }
             q
         };
-        let total: i64 = build("SELECT COUNT(*) FROM alerts", false)
-            .query()
-            .fetch_one(&self.read)
-            .await?
-            .try_get(0)?;
-        let mut q = build(ALERT_COLUMNS, true);
-        q.push(" ORDER BY updated_at DESC, fingerprint DESC LIMIT ")
-            .bind(limit as i64);
-        let rows = q.query().fetch_all(&self.read).await?;
-        Ok((
-            total as u64,
-            rows.iter().map(alert_row).collect::<Result<_>>()?,
-        ))
+        let listing = Listing {
+            count: "SELECT COUNT(*) FROM alerts",
+            columns: ALERT_COLUMNS,
+            order: " ORDER BY updated_at DESC, fingerprint DESC LIMIT ",
+        };
+        self.page(listing, build, limit, alert_row).await
     }
 
     /// One alert by fingerprint.
@@ -595,19 +619,12 @@ impl Store {
             }
             q
         };
-        let total: i64 = build("SELECT COUNT(*) FROM incidents", false)
-            .query()
-            .fetch_one(&self.read)
-            .await?
-            .try_get(0)?;
-        let mut q = build(INCIDENT_COLUMNS, true);
-        q.push(" ORDER BY updated_at DESC, id DESC LIMIT ")
-            .bind(limit as i64);
-        let rows = q.query().fetch_all(&self.read).await?;
-        Ok((
-            total as u64,
-            rows.iter().map(incident_row).collect::<Result<_>>()?,
-        ))
+        let listing = Listing {
+            count: "SELECT COUNT(*) FROM incidents",
+            columns: INCIDENT_COLUMNS,
+            order: " ORDER BY updated_at DESC, id DESC LIMIT ",
+        };
+        self.page(listing, build, limit, incident_row).await
     }
 
     /// One incident.

@@ -275,46 +275,26 @@ impl Store {
         to: TimestampMs,
         limit: usize,
     ) -> Result<Vec<EventRow>> {
-        let mut q =
-            Sql::new("SELECT id, at, source, event_type, resource, body FROM events WHERE at >= ");
-        q.bind(from)
+        let mut q = Sql::new(EVENT_COLUMNS);
+        q.push(" WHERE at >= ")
+            .bind(from)
             .push(" AND at < ")
             .bind(to)
             .push(" ORDER BY at, id LIMIT ")
             .bind(limit as i64);
         let rows = q.query().fetch_all(&self.read).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    id: r.try_get(0)?,
-                    at: r.try_get(1)?,
-                    source: r.try_get(2)?,
-                    event_type: r.try_get(3)?,
-                    resource: r.try_get(4)?,
-                    body: json("event", &r.try_get::<String, _>(5)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     /// Events with an id over `after`, in id order, at most `limit`.
     pub async fn events_after(&self, after: i64, limit: usize) -> Result<Vec<EventRow>> {
-        let mut q =
-            Sql::new("SELECT id, at, source, event_type, resource, body FROM events WHERE id > ");
-        q.bind(after).push(" ORDER BY id LIMIT ").bind(limit as i64);
+        let mut q = Sql::new(EVENT_COLUMNS);
+        q.push(" WHERE id > ")
+            .bind(after)
+            .push(" ORDER BY id LIMIT ")
+            .bind(limit as i64);
         let rows = q.query().fetch_all(&self.read).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRow {
-                    id: r.try_get(0)?,
-                    at: r.try_get(1)?,
-                    source: r.try_get(2)?,
-                    event_type: r.try_get(3)?,
-                    resource: r.try_get(4)?,
-                    body: json("event", &r.try_get::<String, _>(5)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_row).collect()
     }
 
     /// Stores a new token.
@@ -457,6 +437,20 @@ fn document(r: &sqlx::any::AnyRow) -> Result<Document> {
         created_at: r.try_get(1)?,
         updated_at: r.try_get(2)?,
         body: json("document", &r.try_get::<String, _>(3)?)?,
+    })
+}
+
+/// The columns [`event_row`] reads, in its order.
+const EVENT_COLUMNS: &str = "SELECT id, at, source, event_type, resource, body FROM events";
+
+fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow> {
+    Ok(EventRow {
+        id: r.try_get(0)?,
+        at: r.try_get(1)?,
+        source: r.try_get(2)?,
+        event_type: r.try_get(3)?,
+        resource: r.try_get(4)?,
+        body: json("event", &r.try_get::<String, _>(5)?)?,
     })
 }
 

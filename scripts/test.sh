@@ -11,6 +11,17 @@ VENV=${VENV:-.venv}
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "build dependencies (OpenSSL headers and pkg-config for the Kafka client's TLS)"
+if ! pkg-config --exists openssl 2>/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+            pkg-config libssl-dev >/dev/null
+    else
+        echo "OpenSSL headers not found by pkg-config: install pkg-config and libssl-dev" >&2
+        exit 1
+    fi
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -9,10 +9,14 @@
 //! refuses to hand out a batch while the previous one is not committed: after a failed batch,
 //! drop the consumer and make a new one to get its messages again.
 //!
-//! librdkafka is built without TLS (its `ssl` feature): connections are plaintext, with SASL
-//! `PLAIN` when `sasl` is given.
+//! Connections are plaintext unless `tls` is given: then TLS (librdkafka with the system's
+//! OpenSSL), the brokers' certificates checked against `ca_file` (or the system's roots) and
+//! their host names, with a client certificate when `cert_file` and `key_file` are given
+//! (mutual TLS). SASL `PLAIN` credentials (`sasl`) go over TLS when both are set
+//! (`sasl_ssl`), over plaintext otherwise.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use aiops_core::time::Duration;
@@ -44,6 +48,61 @@ pub struct KafkaSasl {
     pub password: SecretRef,
 }
 
+/// TLS to the brokers. Every field is optional: `tls: {}` is TLS checked against the system's
+/// roots.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTls {
+    /// PEM certificates of the CA that signs the brokers' certificates (a private CA); the
+    /// system's roots when not given.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate (mutual TLS), with `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate, with `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The password of an encrypted `key_file`.
+    #[serde(default)]
+    pub key_password: Option<SecretRef>,
+}
+
+impl KafkaTls {
+    /// Checks that the files are given together and can be read.
+    fn validate(&self) -> Result<()> {
+        let bad = |key: &str, reason: String| IntegrationError::Config {
+            system: SYSTEM,
+            key: format!("tls.{key}"),
+            reason,
+        };
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err(bad(
+                if self.cert_file.is_some() {
+                    "key_file"
+                } else {
+                    "cert_file"
+                },
+                "a client certificate needs both cert_file and key_file".into(),
+            ));
+        }
+        if self.key_password.is_some() && self.key_file.is_none() {
+            return Err(bad("key_password", "is only used with key_file".into()));
+        }
+        for (key, path) in [
+            ("ca_file", &self.ca_file),
+            ("cert_file", &self.cert_file),
+            ("key_file", &self.key_file),
+        ] {
+            if let Some(path) = path {
+                std::fs::File::open(path)
+                    .map_err(|e| bad(key, format!("cannot read {}: {e}", path.display())))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Where a group with no committed offset starts reading a partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -64,6 +123,9 @@ pub struct KafkaParams {
     /// SASL `PLAIN` credentials (none by default).
     #[serde(default)]
     pub sasl: Option<KafkaSasl>,
+    /// TLS to the brokers (plaintext by default).
+    #[serde(default)]
+    pub tls: Option<KafkaTls>,
     /// Topics to consume.
     #[serde(default)]
     pub topics: Vec<String>,
@@ -101,6 +163,7 @@ fn default_timeout() -> Duration {
 pub struct ValidKafkaParams {
     brokers: String,
     sasl: Option<KafkaSasl>,
+    tls: Option<KafkaTls>,
     topics: Vec<String>,
     group_id: Option<String>,
     offset_reset: OffsetReset,
@@ -115,6 +178,7 @@ impl KafkaParams {
         Self {
             brokers: vec![broker.into()],
             sasl: None,
+            tls: None,
             topics: Vec::new(),
             group_id: None,
             offset_reset: OffsetReset::default(),
@@ -148,6 +212,9 @@ impl KafkaParams {
         for (i, t) in self.topics.iter().enumerate() {
             check_topic(t).map_err(|r| bad(&format!("topics[{i}]"), r))?;
         }
+        if let Some(tls) = &self.tls {
+            tls.validate()?;
+        }
         if let Some(g) = &self.group_id
             && g.trim().is_empty()
         {
@@ -177,6 +244,7 @@ impl KafkaParams {
         Ok(ValidKafkaParams {
             brokers: self.brokers.join(","),
             sasl: self.sasl.clone(),
+            tls: self.tls.clone(),
             topics: self.topics.clone(),
             group_id: self.group_id.clone(),
             offset_reset: self.offset_reset,
@@ -209,12 +277,34 @@ impl ValidKafkaParams {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.brokers)
             .set("client.id", "aiops");
+        let protocol = match (&self.sasl, &self.tls) {
+            (None, None) => "plaintext",
+            (None, Some(_)) => "ssl",
+            (Some(_), None) => "sasl_plaintext",
+            (Some(_), Some(_)) => "sasl_ssl",
+        };
+        c.set("security.protocol", protocol);
         if let Some(sasl) = &self.sasl {
             let password = sasl.password.resolve(SYSTEM, "sasl.password")?;
-            c.set("security.protocol", "sasl_plaintext")
-                .set("sasl.mechanisms", "PLAIN")
+            c.set("sasl.mechanisms", "PLAIN")
                 .set("sasl.username", &sasl.username)
                 .set("sasl.password", password.expose());
+        }
+        if let Some(tls) = &self.tls {
+            // The brokers' names are checked against their certificates.
+            c.set("ssl.endpoint.identification.algorithm", "https");
+            let path = |p: &PathBuf| p.to_string_lossy().into_owned();
+            if let Some(ca) = &tls.ca_file {
+                c.set("ssl.ca.location", path(ca));
+            }
+            if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+                c.set("ssl.certificate.location", path(cert))
+                    .set("ssl.key.location", path(key));
+            }
+            if let Some(pw) = &tls.key_password {
+                let pw = pw.resolve(SYSTEM, "tls.key_password")?;
+                c.set("ssl.key.password", pw.expose());
+            }
         }
         Ok(c)
     }
@@ -438,6 +528,22 @@ mod tests {
         p.batch_size = 0;
         assert!(err(p).contains("batch_size"));
         assert!(serde_saphyr::from_str::<KafkaParams>("brokers: [\"a:1\"]\nbogus: 1\n").is_err());
+        let mut p = KafkaParams::new("k1:9092");
+        p.tls = Some(KafkaTls {
+            cert_file: Some("c.pem".into()),
+            ..KafkaTls::default()
+        });
+        assert!(err(p).contains("tls.key_file"));
+        let mut p = KafkaParams::new("k1:9092");
+        p.tls = Some(KafkaTls {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..KafkaTls::default()
+        });
+        let e = err(p);
+        assert!(
+            e.contains("tls.ca_file") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
         // Consuming needs a group and topics.
         let v = KafkaParams::new("k1:9092").validate().unwrap();
         assert!(
@@ -445,6 +551,33 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("group_id")
+        );
+    }
+
+    #[test]
+    fn security_protocol_follows_sasl_and_tls() {
+        let protocol = |yaml: &str| {
+            let p: KafkaParams = serde_saphyr::from_str(yaml).unwrap();
+            let c = p.validate().unwrap().client_config().unwrap();
+            let get = |k: &str| c.get(k).map(str::to_string);
+            (get("security.protocol").unwrap(), get("ssl.ca.location"))
+        };
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
+        assert_eq!(protocol("brokers: [\"a:1\"]\n").0, "plaintext");
+        assert_eq!(
+            protocol("brokers: [\"a:1\"]\ntls: {}\n"),
+            ("ssl".into(), None)
+        );
+        let sasl = "sasl: {username: u, password: {value: p}}\n";
+        assert_eq!(
+            protocol(&format!("brokers: [\"a:1\"]\n{sasl}")).0,
+            "sasl_plaintext"
+        );
+        assert_eq!(
+            protocol(&format!(
+                "brokers: [\"a:1\"]\n{sasl}tls: {{ca_file: {ca}}}\n"
+            )),
+            ("sasl_ssl".into(), Some(ca.to_string()))
         );
     }
 }

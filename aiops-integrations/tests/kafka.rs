@@ -172,3 +172,121 @@ async fn an_unreachable_broker_fails_the_publish_after_the_timeout() {
     assert!(err.to_string().contains("publish on metrics"), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// What a TLS server on loopback saw of one client: the first Kafka request (its API key and
+/// client id) after a handshake that checked the client's certificate, or why the handshake
+/// failed.
+type Seen = Result<(i16, String), String>;
+
+/// A TLS server with the fixtures' server certificate that requires a client certificate
+/// signed by the fixtures' CA, and reads the first Kafka request of each connection (a size,
+/// then the request header: API key, version, correlation id, client id).
+async fn tls_listener() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Seen>) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::AsyncReadExt;
+    use tokio_rustls::rustls::{RootCertStore, ServerConfig, server::WebPkiClientVerifier};
+
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls");
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(format!("{dir}/server.pem"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_file(format!("{dir}/server.key")).unwrap();
+    let mut roots = RootCertStore::empty();
+    for ca in CertificateDer::pem_file_iter(format!("{dir}/ca.pem")).unwrap() {
+        roots.add(ca.unwrap()).unwrap();
+    }
+    let verifier = WebPkiClientVerifier::builder(roots.into()).build().unwrap();
+    let config = ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let mut tls = match acceptor.accept(tcp).await {
+                    Ok(tls) => tls,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let mut head = [0u8; 14];
+                if let Err(e) = tls.read_exact(&mut head).await {
+                    let _ = tx.send(Err(format!("no request: {e}")));
+                    return;
+                }
+                let api_key = i16::from_be_bytes([head[4], head[5]]);
+                let len = i16::from_be_bytes([head[12], head[13]]).max(0) as usize;
+                let mut id = vec![0u8; len];
+                let seen = match tls.read_exact(&mut id).await {
+                    Ok(_) => Ok((api_key, String::from_utf8_lossy(&id).into_owned())),
+                    Err(e) => Err(format!("no client id: {e}")),
+                };
+                let _ = tx.send(seen);
+                // Held open without an answer: the client's request times out.
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// The first thing a TLS server saw from a producer with `tls`, within 20 s.
+async fn first_seen(tls: aiops_integrations::kafka::KafkaTls) -> Seen {
+    let (port, mut seen) = tls_listener().await;
+    let mut params = KafkaParams::new(format!("localhost:{port}"));
+    params.tls = Some(tls);
+    params.timeout = Duration::from_secs(3);
+    let producer = KafkaProducer::new(&params.validate().unwrap()).unwrap();
+    let publish = tokio::spawn(async move { producer.publish("metrics", None, b"x").await });
+    let first = tokio::time::timeout(std::time::Duration::from_secs(20), seen.recv())
+        .await
+        .expect("the client never reached the TLS server")
+        .unwrap();
+    // The server never answers: the publish fails after its timeout, it does not hang.
+    assert!(publish.await.unwrap().is_err());
+    first
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_private_ca_and_a_client_certificate() {
+    use aiops_integrations::kafka::KafkaTls;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let mutual = KafkaTls {
+        ca_file: Some(dir.join("ca.pem")),
+        cert_file: Some(dir.join("client.pem")),
+        key_file: Some(dir.join("client.key")),
+        key_password: None,
+    };
+    // The broker's certificate checked against the private CA, the client's presented: the
+    // Kafka protocol runs inside TLS (librdkafka's first request asks for the API versions).
+    assert_eq!(first_seen(mutual.clone()).await, Ok((18, "aiops".into())));
+
+    // A broker whose certificate another CA signed is refused by the client.
+    let other = KafkaTls {
+        ca_file: Some(dir.join("other-ca.pem")),
+        ..mutual.clone()
+    };
+    let refused = first_seen(other).await.unwrap_err();
+    assert!(refused.contains("UnknownCA"), "{refused}");
+
+    // Without a client certificate the broker refuses the handshake.
+    let anonymous = KafkaTls {
+        cert_file: None,
+        key_file: None,
+        ..mutual
+    };
+    let refused = first_seen(anonymous).await.unwrap_err();
+    assert!(refused.contains("no certificates"), "{refused}");
+}

@@ -323,6 +323,9 @@ pub struct Summary {
     pub histograms: usize,
     /// Metric metadata entries.
     pub metadata: usize,
+    /// Samples sent by a Prometheus HA replica that is not the elected one of its cluster:
+    /// acknowledged without being stored, since the elected replica sends the same series.
+    pub standby_samples: usize,
 }
 
 impl Summary {
@@ -352,7 +355,11 @@ impl fmt::Display for Summary {
             self.exemplars,
             self.histograms,
             self.metadata
-        )
+        )?;
+        if self.standby_samples > 0 {
+            write!(f, ", {} from a standby HA replica", self.standby_samples)?;
+        }
+        Ok(())
     }
 }
 
@@ -724,6 +731,34 @@ impl<'a> WriteRequestView<'a> {
         &self.samples[a as usize..b as usize]
     }
 
+    /// The value of the first label named `name` of entry `i`, if it has one.
+    pub fn label_value(&self, i: usize, name: &[u8]) -> Option<&'a [u8]> {
+        self.labels(i)
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, v)| v)
+    }
+
+    /// Removes every label named `name` from every entry (as if it had not been sent); the
+    /// number removed.
+    pub fn drop_label(&mut self, name: &[u8]) -> usize {
+        let mut kept = 0usize;
+        for e in &mut self.entries {
+            let (a, b) = e.labels;
+            let start = kept;
+            for j in a as usize..b as usize {
+                if self.labels[j].0 != name {
+                    self.labels[kept] = self.labels[j];
+                    kept += 1;
+                }
+            }
+            e.labels = (start as u32, kept as u32);
+        }
+        let removed = self.labels.len() - kept;
+        self.labels.truncate(kept);
+        removed
+    }
+
     /// Samples of every entry.
     pub fn samples_len(&self) -> usize {
         self.samples.len()
@@ -958,6 +993,18 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+
+        // A label dropped from every entry (an HA replica label): the others keep their order.
+        let mut dropped = view.clone();
+        assert_eq!(dropped.label_value(1, b"service"), Some(&b"cart"[..]));
+        assert_eq!(dropped.label_value(1, b"zone"), None);
+        assert_eq!(dropped.drop_label(b"service"), 1);
+        assert_eq!(dropped.label_value(1, b"service"), None);
+        let names = |i: usize| dropped.labels(i).iter().map(|l| l.0).collect::<Vec<_>>();
+        assert_eq!(names(1), [&b"__name__"[..], b"x"]);
+        assert_eq!(dropped.identify(0).unwrap().1, golden.series[0].metric);
+        assert!(dropped.labels(2).is_empty());
+        assert_eq!(dropped.drop_label(b"service"), 0);
         // Truncated or mistyped bytes are refused like prost refuses them.
         assert!(matches!(
             WriteRequestView::parse(&raw[..raw.len() - 3]),

@@ -254,3 +254,119 @@ remote_write:
         store.close().await;
     });
 }
+
+/// A Prometheus HA pair (two real Prometheus scraping the same target, told apart by their
+/// `__replica__` external label) writing to aiops with `metrics.ha`: one copy of each series
+/// is stored, without the replica label, the standby's requests acknowledged (nothing fails
+/// on the Prometheus side), and when one replica stops, the series goes on from the other.
+#[test]
+fn a_real_prometheus_ha_pair_is_stored_once() {
+    let Some(binary) = prometheus_or_skip() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ingest = token_env(dir.path(), "ingest", "prometheus", &[]);
+    let viewer = token_env(dir.path(), "viewer", "scraper", &[]);
+    let aiops = Server::start(
+        dir.path(),
+        "metrics:\n  ha: {cluster_label: cluster, replica_label: __replica__, failover_timeout_s: 2}\n",
+    );
+    let start = |replica: &str| {
+        let home = dir.path().join(replica);
+        std::fs::create_dir_all(&home).unwrap();
+        let config = format!(
+            r#"global:
+  scrape_interval: 1s
+  external_labels:
+    cluster: eu
+    __replica__: {replica}
+scrape_configs:
+  - job_name: aiops
+    authorization:
+      credentials: {viewer}
+    static_configs:
+      - targets: ['127.0.0.1:{aiops_port}']
+remote_write:
+  - url: http://127.0.0.1:{aiops_port}/api/v1/write
+    authorization:
+      credentials: {ingest}
+    queue_config:
+      batch_send_deadline: 1s
+      min_backoff: 100ms
+      max_backoff: 1s
+"#,
+            aiops_port = aiops.port,
+        );
+        start_prometheus(&binary, &home, &config, free_port())
+    };
+    let (a, b) = (start("a"), start("b"));
+
+    // Both send; one is stored, the other acknowledged as the standby.
+    let started = Instant::now();
+    loop {
+        let text = aiops.get("/metrics", &viewer).text().unwrap();
+        let stored = metric_sum(&text, "aiops_ingest_samples_total");
+        let standby = metric_sum(&text, "aiops_ha_standby_samples_total");
+        if stored > 0.0 && standby > 0.0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "stored {stored}, standby {standby}:\n{}\n{}",
+            a.log_text(),
+            b.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    for p in [&a, &b] {
+        assert!(p.counter("prometheus_remote_storage_samples_total") > 0.0);
+        assert_eq!(
+            p.counter("prometheus_remote_storage_samples_failed_total"),
+            0.0,
+            "{}",
+            p.log_text()
+        );
+    }
+    // One replica stops: after the failover timeout the other's samples go on in the same
+    // series (whichever of the two was elected).
+    drop(a);
+    std::thread::sleep(Duration::from_secs(2));
+    let stopped_at = aiops_service::now_ms();
+    std::thread::sleep(Duration::from_secs(5));
+    drop(b);
+    assert!(aiops.stop(), "graceful stop");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = Store::open_dir(&dir.path().join("data"), &StoreOptions::default())
+            .await
+            .unwrap();
+        let series = store.all_series().await.unwrap();
+        assert!(
+            series.iter().all(|s| s.labels.get("__replica__").is_none()),
+            "a replica label was stored"
+        );
+        let up: Vec<_> = series
+            .iter()
+            .filter(|s| s.metric == "up" && s.labels.get("job") == Some("aiops"))
+            .collect();
+        assert_eq!(up.len(), 1, "{up:?}");
+        assert_eq!(up[0].labels.get("cluster"), Some("eu"));
+        let points = store.samples(up[0].id, 0, i64::MAX, 10_000).await.unwrap();
+        assert!(
+            points.iter().any(|&(t, _)| t > stopped_at),
+            "nothing after the failover: {points:?}"
+        );
+        // One copy: at most about one sample a second (scrapes every second), not two.
+        let span_s = (points.last().unwrap().0 - points[0].0) as f64 / 1000.0;
+        assert!(
+            (points.len() as f64) <= span_s * 1.3 + 3.0,
+            "{} samples in {span_s} s",
+            points.len()
+        );
+        store.close().await;
+    });
+}

@@ -8,6 +8,7 @@ use aiops_integrations::remote_write::{self, Limits, SeriesOptions, Summary, Wri
 use serde::Deserialize;
 
 use crate::error::{Result, ServiceError};
+use crate::ha::Admission;
 use crate::metrics::{MetricPipeline, SeriesSamples};
 
 /// Decodes a remote_write body (snappy block + protobuf `WriteRequest`) into series.
@@ -48,7 +49,32 @@ pub async fn ingest_remote_write(
     now: TimestampMs,
 ) -> Result<Summary> {
     let raw = remote_write::decompress(body, &Limits { max_decoded_bytes })?;
-    let view = WriteRequestView::parse(&raw)?;
+    let mut view = WriteRequestView::parse(&raw)?;
+    if let Some(ha) = pipeline.ha() {
+        // Prometheus' external labels are on every entry of a request: the first entry with
+        // the replica label names the replica and its cluster.
+        let (cluster, replica) = (
+            ha.config().cluster_label.as_bytes(),
+            ha.config().replica_label.as_bytes(),
+        );
+        let named = (0..view.len()).find_map(|i| {
+            let replica = view.label_value(i, replica)?;
+            Some((view.label_value(i, cluster).unwrap_or_default(), replica))
+        });
+        if let Some((c, r)) = named {
+            let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            let (c, r) = (text(c), text(r));
+            if let Admission::Standby { .. } = ha.admit(&c, &r, view.samples_len(), now) {
+                return Ok(Summary {
+                    entries: view.len(),
+                    metadata: view.metadata(),
+                    standby_samples: view.samples_len(),
+                    ..Summary::default()
+                });
+            }
+            view.drop_label(replica);
+        }
+    }
     pipeline.ingest_remote_write(&view, now).await
 }
 

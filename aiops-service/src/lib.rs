@@ -12,6 +12,7 @@ pub mod config;
 pub mod deliveries;
 pub mod error;
 pub mod events_api;
+pub mod ha;
 pub mod history;
 pub mod ingest_api;
 pub mod integrations_api;

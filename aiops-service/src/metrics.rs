@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::error::{Result, ServiceError};
+use crate::ha::{HaConfig, HaTracker};
 use crate::residency::Residency;
 use crate::series_cache::{KeyBuf, SeriesCache};
 
@@ -108,6 +109,9 @@ pub struct MetricsConfig {
     /// new series beyond it is refused with 429; series that went idle free their place, so
     /// series that come and go never lock ingest out.
     pub max_series: usize,
+    /// Deduplication of Prometheus HA pairs on remote_write (off by default): one replica
+    /// per cluster stored, its replica label removed (see [`crate::ha`]).
+    pub ha: Option<HaConfig>,
 }
 
 impl Default for MetricsConfig {
@@ -124,6 +128,7 @@ impl Default for MetricsConfig {
                 .map(String::from)
                 .to_vec(),
             max_series: 100_000,
+            ha: None,
         }
     }
 }
@@ -141,6 +146,9 @@ impl MetricsConfig {
                 "metrics.queue_capacity",
                 "must be at least 1",
             ));
+        }
+        if let Some(ha) = &self.ha {
+            ha.check()?;
         }
         Ok(())
     }
@@ -343,6 +351,8 @@ pub struct MetricPipeline {
     /// Series whose idle state was dropped (restored at their next sample), and how many are
     /// active.
     residency: Residency,
+    /// The elected replica of each Prometheus HA pair (when `ha` is configured).
+    ha: Option<HaTracker>,
     /// Counters.
     pub counters: MetricCounters,
 }
@@ -369,6 +379,7 @@ impl MetricPipeline {
     /// A pipeline over `store`; call [`MetricPipeline::run`] in a task to score.
     pub async fn new(store: Store, config: MetricsConfig) -> Result<Arc<Self>> {
         config.check()?;
+        let ha = config.ha.clone().map(HaTracker::new).transpose()?;
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
         let mut keys = HashMap::new();
         let mut info = HashMap::new();
@@ -395,8 +406,14 @@ impl MetricPipeline {
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
             residency: Residency::default(),
+            ha,
             counters: MetricCounters::default(),
         }))
+    }
+
+    /// The HA pair deduplication, when configured.
+    pub fn ha(&self) -> Option<&HaTracker> {
+        self.ha.as_ref()
     }
 
     /// The configuration.

@@ -174,6 +174,23 @@ impl Telemetry {
             "# HELP aiops_series_active Series with a detector state in memory (counted against metrics.max_series).\n# TYPE aiops_series_active gauge\naiops_series_active {}",
             metrics.active_series()
         );
+        if let Some(ha) = metrics.ha() {
+            let _ = writeln!(
+                out,
+                "# HELP aiops_ha_standby_samples_total remote_write samples of an HA replica that is not the elected one (acknowledged, not stored).\n# TYPE aiops_ha_standby_samples_total counter\naiops_ha_standby_samples_total {}",
+                ha.standby_samples()
+            );
+            let _ = writeln!(
+                out,
+                "# HELP aiops_ha_failovers_total Elections moved to another HA replica after the elected one went silent.\n# TYPE aiops_ha_failovers_total counter\naiops_ha_failovers_total {}",
+                ha.failovers()
+            );
+            let _ = writeln!(
+                out,
+                "# HELP aiops_ha_clusters HA clusters with an elected replica.\n# TYPE aiops_ha_clusters gauge\naiops_ha_clusters {}",
+                ha.clusters()
+            );
+        }
         out
     }
 }

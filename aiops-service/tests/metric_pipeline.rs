@@ -261,6 +261,83 @@ mod remote_write {
         );
     }
 
+    /// A Prometheus HA pair: the same series from replicas `a` and `b` of cluster `eu`.
+    fn replica_body(replica: &str, samples: &[(i64, f64)]) -> Vec<u8> {
+        let labels = [
+            ("__name__", "cpu_usage"),
+            ("__replica__", replica),
+            ("cluster", "eu"),
+            ("service", "api"),
+        ];
+        encode(&WriteRequest {
+            timeseries: vec![entry(&labels, samples), entry(MEM, samples)],
+            metadata: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_ha_pair_is_stored_once_from_its_elected_replica_until_it_fails_over() {
+        use aiops_service::ha::HaConfig;
+        use aiops_service::ingest_api::ingest_remote_write;
+        let s = store().await;
+        let cfg = MetricsConfig {
+            ha: Some(HaConfig::default()),
+            ..config()
+        };
+        let p = MetricPipeline::new(s.clone(), cfg).await.unwrap();
+        let write = |replica: &'static str, samples: &'static [(i64, f64)], now: i64| {
+            let p = p.clone();
+            async move {
+                ingest_remote_write(&p, &replica_body(replica, samples), 1 << 20, now)
+                    .await
+                    .unwrap()
+            }
+        };
+        // a is heard first and elected: stored without its replica label.
+        let sum = write("a", &[(1_000, 1.0), (16_000, 2.0)], 100_000).await;
+        assert_eq!((sum.samples, sum.standby_samples), (4, 0));
+        // b's copy of the same series is acknowledged, not stored.
+        let sum = write("b", &[(1_500, 9.0), (16_500, 9.0)], 101_000).await;
+        assert_eq!((sum.samples, sum.standby_samples), (0, 4));
+        let series = s.all_series().await.unwrap();
+        assert_eq!(series.len(), 2, "{series:?}");
+        let cpu = series.iter().find(|x| x.metric == "cpu_usage").unwrap();
+        assert!(
+            !cpu.key.contains("__replica__") && cpu.key.contains("cluster"),
+            "{}",
+            cpu.key
+        );
+        assert_eq!(
+            s.samples(cpu.id, 0, i64::MAX, 10).await.unwrap(),
+            vec![(1_000, 1.0), (16_000, 2.0)]
+        );
+        // a goes silent: 30 s after its last request b takes over, into the same series.
+        assert_eq!(
+            write("b", &[(31_500, 9.0)], 129_999).await.standby_samples,
+            2
+        );
+        let sum = write("b", &[(46_500, 3.0)], 130_000).await;
+        assert_eq!((sum.samples, sum.standby_samples), (2, 0));
+        assert_eq!(s.all_series().await.unwrap().len(), 2);
+        assert_eq!(
+            s.samples(cpu.id, 0, i64::MAX, 10).await.unwrap(),
+            vec![(1_000, 1.0), (16_000, 2.0), (46_500, 3.0)]
+        );
+        let ha = p.ha().unwrap();
+        assert_eq!((ha.standby_samples(), ha.failovers()), (6, 1));
+        // Requests without the replica label are stored as they are.
+        let plain = encode(&WriteRequest {
+            timeseries: vec![entry(MEM, &[(60_000, 4.0)])],
+            metadata: Vec::new(),
+        })
+        .unwrap();
+        let sum = ingest_remote_write(&p, &plain, 1 << 20, 200_000)
+            .await
+            .unwrap();
+        assert_eq!((sum.samples, sum.standby_samples), (1, 0));
+    }
+
     #[tokio::test]
     async fn an_invalid_entry_is_refused_with_its_index_and_nothing_is_stored() {
         let s = store().await;

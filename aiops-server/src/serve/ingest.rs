@@ -108,8 +108,9 @@ fn query_rejection(r: &QueryRejection) -> ServiceError {
 }
 
 /// `POST /api/v1/write`: Prometheus remote_write 1.0 (snappy block + protobuf). 204 once
-/// committed; 400 with the reason for a malformed body; 415 for another encoding.
-#[utoipa::path(post, path = "/api/v1/write", tag = "ingest", security(("bearer" = [])), request_body(content = Vec<u8>, content_type = "application/x-protobuf", description = "snappy-compressed prometheus.WriteRequest"), responses((status = 204, description = "committed"), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, description = "queue full, retry after Retry-After", body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
+/// committed; 202 for a standby HA replica's request (`metrics.ha`: acknowledged, not
+/// stored); 400 with the reason for a malformed body; 415 for another encoding.
+#[utoipa::path(post, path = "/api/v1/write", tag = "ingest", security(("bearer" = [])), request_body(content = Vec<u8>, content_type = "application/x-protobuf", description = "snappy-compressed prometheus.WriteRequest"), responses((status = 204, description = "committed"), (status = 202, description = "a standby HA replica's samples (metrics.ha): acknowledged, not stored"), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, description = "queue full, retry after Retry-After", body = ErrorBody), (status = 400, description = "invalid input", body = ErrorBody), (status = 401, description = "no or bad token", body = ErrorBody), (status = 403, description = "role lacks the permission", body = ErrorBody)))]
 pub(crate) async fn remote_write(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -147,8 +148,14 @@ pub(crate) async fn remote_write(
     tracing::debug!(
         samples = summary.samples,
         series = summary.series,
+        standby = summary.standby_samples,
         "remote_write"
     );
+    // A standby HA replica's request: acknowledged, not stored (its pair's elected replica
+    // sends the same series).
+    if summary.standby_samples > 0 {
+        return Ok(StatusCode::ACCEPTED);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -40,6 +40,14 @@
 //! and stay familiar, whereas a few anomalies long ago, or a burst of them, fade (default
 //! 0, never; `default` runs this detector with 500).
 //!
+//! **Calm after an anomaly** (`calm`, points; default 0, none). With `calm` set, the residual's
+//! tail does not learn the `calm` points after a reported alarm (a caller that drops some
+//! alarms says which, `AdaptiveKernel::step_reported`): the aftermath of an anomaly (the
+//! quieter end of a variance change, the tail of a shift) otherwise reaches the tail as
+//! normal excesses and raises the threshold for thousands of points, so later spikes and dips
+//! in a series with many anomalies go unseen. `default` leaves it off: with it, the synthetic
+//! family gains and the NASA telemetry loses (BENCHMARKS.md, issue 14).
+//!
 //! **Score.** `ratio = statistic / threshold` for each; an alarm is a ratio of 1 or more. The
 //! score ranks alarms across series and within one: the first point of an alarm after 50 quiet
 //! points scores in [0.5, 0.75) by its ratio, a new extreme in [0.75, 1), and a point that
@@ -104,7 +112,7 @@ crate::detector::params_newtype!(
 crate::detector::setters!(
     AdaptiveParams:
     risk: f64, threshold: f64, warmup: usize, period: Option<usize>, detect_window: usize,
-    familiar: usize, forget: u64);
+    familiar: usize, forget: u64, calm: u64);
 
 impl ParamGuard for AdaptiveParams {
     type Checked = Adaptive;
@@ -150,6 +158,12 @@ impl ParamGuard for AdaptiveParams {
                 reason: format!("must be 0 (never) or 2 to 1000000 points, got {}", p.forget),
             });
         }
+        if p.calm > 100_000 {
+            return Err(DetectError::InvalidParameter {
+                name: "calm",
+                reason: format!("must be 0 to 100000 points, got {}", p.calm),
+            });
+        }
         if p.familiar > 1_000 {
             return Err(DetectError::InvalidParameter {
                 name: "familiar",
@@ -172,6 +186,7 @@ pub struct Adaptive {
     detect_window: usize,
     familiar: usize,
     forget: u64,
+    calm: u64,
 }
 
 impl Default for Adaptive {
@@ -188,6 +203,7 @@ const DEFAULTS: Adaptive = Adaptive {
     detect_window: 1024,
     familiar: 3,
     forget: 0,
+    calm: 0,
 };
 
 crate::detector::describe!(
@@ -201,6 +217,7 @@ crate::detector::describe!(
     detect_window: points searched for a period, the second search (default 1024)
     familiar: times a jump between two value levels is seen before it no longer alarms, 0 = never (default 3)
     forget: points after which the familiarity counts are halved, 0 = never (default 0)
+    calm: points after a reported alarm that the residual's tail does not learn, 0 = none (default 0)
 "
 );
 
@@ -424,6 +441,9 @@ struct State {
     /// Points since the last alarm (`None`: none yet).
     #[serde(default)]
     since_alarm: Option<u64>,
+    /// Points since the last reported alarm (`None`: none yet); see [`Adaptive`]'s `calm`.
+    #[serde(default)]
+    since_report: Option<u64>,
     /// Transitions between value levels seen (the familiarity gate).
     #[serde(default)]
     transitions: Transitions,
@@ -449,6 +469,7 @@ impl Kernel for AdaptiveKernel {
             run: 0,
             tails: std::array::from_fn(|_| Tail::new()),
             since_alarm: None,
+            since_report: None,
             transitions: Transitions::default(),
         };
         if let Some(p) = config.period {
@@ -467,7 +488,26 @@ impl Kernel for AdaptiveKernel {
         if missing > 0 {
             st.skip(&self.config, missing, x);
         }
-        st.point(&self.config, x, true)
+        st.point(&self.config, x, true, false)
+    }
+}
+
+impl AdaptiveKernel {
+    /// [`Kernel::step`] for a caller that drops some of this detector's alarms: `dropped`
+    /// says whether an alarm at this point would be dropped (not reported). Only reported
+    /// alarms start the `calm` stretch; with `calm` 0 this is [`Kernel::step`].
+    pub(crate) fn step_reported(
+        &mut self,
+        timestamp: TimestampMs,
+        x: f64,
+        dropped: bool,
+    ) -> PointScore {
+        let st = &mut self.adaptive;
+        let missing = st.cadence.advance(timestamp).saturating_sub(1);
+        if missing > 0 {
+            st.skip(&self.config, missing, x);
+        }
+        st.point(&self.config, x, true, dropped)
     }
 }
 
@@ -491,7 +531,7 @@ impl State {
         }
         let from = self.prev + self.season_at(self.slots.wrapping_sub(1));
         for v in interpolate(from, x, missing as usize) {
-            self.point(c, v, false);
+            self.point(c, v, false, false);
         }
     }
 
@@ -503,8 +543,9 @@ impl State {
         }
     }
 
-    /// Scores `x` (when `scored`) and learns it.
-    fn point(&mut self, c: &Adaptive, x: f64, scored: bool) -> PointScore {
+    /// Scores `x` (when `scored`) and learns it; `dropped`: an alarm here is not reported
+    /// ([`AdaptiveKernel::step_reported`]).
+    fn point(&mut self, c: &Adaptive, x: f64, scored: bool, dropped: bool) -> PointScore {
         let slot = self.slots;
         self.slots += 1;
         let seen = slot + 1;
@@ -597,9 +638,18 @@ impl State {
         };
         // Learn.
         if warm {
+            self.since_report = if alarmed && !dropped {
+                Some(0)
+            } else {
+                self.since_report.map(|q| q.saturating_add(1))
+            };
+            // The aftermath of a reported anomaly (its tail end, a variance change's quieter
+            // points) is not learned by the residual's tail for `calm` points.
+            let calm = self.since_report.is_none_or(|q| q >= c.calm);
             for i in 0..STATS {
                 // An alarmed point counts but is not learned (the tails model normal values).
-                self.tails[i].learn((!alarmed).then_some(stats[i]), TAIL_FROM[i]);
+                let learn = !alarmed && (i != 0 || calm);
+                self.tails[i].learn(learn.then_some(stats[i]), TAIL_FROM[i]);
             }
         }
         let early = seen <= c.warmup as u64;
@@ -981,9 +1031,35 @@ mod tests {
     }
 
     #[test]
+    fn calm_keeps_an_anomalys_aftermath_out_of_the_residual_tail() {
+        // Plain noise, a spike, then twenty points a little high (excesses of the residual
+        // that do not alarm): with `calm` they are not learned by the residual's tail.
+        let n = crate::common::testing::noise(1100, 9);
+        let mut v: Vec<f64> = n.iter().map(|e| 10.0 + 0.3 * e).collect();
+        v[1000] += 20.0;
+        for x in &mut v[1001..1021] {
+            *x += 1.0;
+        }
+        let t = ts(v.len());
+        let excesses = |calm: u64| {
+            let det = AdaptiveParams::new().calm(calm).check().unwrap();
+            let mut k = AdaptiveKernel::new(&det);
+            let mut flags = Vec::new();
+            for i in 0..v.len() {
+                flags.push(k.step(t[i], v[i]).is_anomaly);
+            }
+            assert!(flags[1000], "the spike alarms");
+            k.adaptive.tails[0].excesses.len()
+        };
+        let (plain, calm) = (excesses(0), excesses(100));
+        assert!(calm < plain, "{calm} vs {plain}");
+    }
+
+    #[test]
     fn bad_params() {
         assert!(AdaptiveParams::new().familiar(5000).check().is_err());
         assert!(AdaptiveParams::new().forget(1).check().is_err());
+        assert!(AdaptiveParams::new().calm(200_000).check().is_err());
         assert!(AdaptiveParams::new().threshold(1.5).check().is_err());
         assert!(AdaptiveParams::new().risk(0.5).check().is_err());
         assert!(AdaptiveParams::new().warmup(500).check().is_err());

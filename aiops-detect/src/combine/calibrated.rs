@@ -194,7 +194,7 @@ crate::detector::describe!(
     early: adaptive score needed to flag while the memory learns (default 0.625)
     warmup: points the memory learns before it scores (default 300)
     contextual: JSON settings of the contextual memory (see the contextual detector)
-    adaptive: JSON settings of the adaptive detector (risk 0.001 and forget 500 here; the rest as in adaptive)
+    adaptive: JSON settings of the adaptive detector (risk 0.001 and forget 500 here; the rest, calm included, as in adaptive)
 "
 );
 
@@ -224,7 +224,6 @@ impl Kernel for CalibratedKernel {
     }
 
     fn step(&mut self, t: TimestampMs, x: f64) -> PointScore {
-        let a = self.adaptive.step(t, x);
         let d = &self.detector;
         let past = self.seen >= d.warmup;
         let extreme = if past {
@@ -236,6 +235,12 @@ impl Kernel for CalibratedKernel {
         self.max = self.max.max(x);
         self.seen += 1;
         let (raw, context) = self.contextual.raw_and_score(x);
+        // The memory scores first (the two parts are independent), so that `adaptive` knows
+        // which of its alarms the gate below drops (its `calm`, off unless set, counts from
+        // the alarms reported).
+        let a = self
+            .adaptive
+            .step_reported(t, x, d.gate > 0.0 && past && raw < d.gate);
         // 0.99: a complete surprise ranks just below a new extreme of the same point.
         let memory = extreme.max(0.99 * context);
         let mut alarm = a.is_anomaly;

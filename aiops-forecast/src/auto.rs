@@ -26,7 +26,9 @@
 //! per-phase median profile, over the week when the weekly cycle was given or found, plus the
 //! last cycle's level, plus the trend's Sen slope when the trend test finds one) is made from
 //! up to eight past origins one cycle apart and scored on the raw history (so anomalies count
-//! in the spread), with level shifts taken out of that history first
+//! in the spread; an origin whose profile rests on fewer cycles than the one made at the end
+//! has its errors scaled to the end's profile variance, a median's over that many cycles),
+//! with level shifts taken out of that history first
 //! ([`crate::level_shift`]: the members follow the new level, so past errors across the shift
 //! are not what the next forecast will have); the mean disagreement between the point forecast
 //! and the stand-in made at the end over the next cycle is added in quadrature (the members
@@ -324,6 +326,7 @@ fn centred_abs(e: Vec<f64>, cycle: usize) -> (Vec<f64>, usize) {
 struct StandIn {
     profile: Vec<f64>,
     start: usize,
+    origin: usize,
     level: f64,
     slope: f64,
     mid: f64,
@@ -344,16 +347,32 @@ impl StandIn {
         Self {
             level,
             start,
+            origin: o,
             slope,
             mid: o as f64 - (cycle as f64 + 1.0) / 2.0,
             profile,
         }
     }
 
+    /// Cycles of the profile's season in its window.
+    fn cycles(&self) -> usize {
+        (self.origin - self.start) / self.profile.len()
+    }
+
     /// The forecast at time `t` (on or after the origin).
     fn at(&self, t: usize) -> f64 {
         let season = self.profile.len();
         self.level + self.profile[(t - self.start) % season] + self.slope * (t as f64 - self.mid)
+    }
+}
+
+/// Variance of the median of `k` independent standard normal values (exact for 1 and 2,
+/// within 2% of the exact values for 3 to 5, `pi / (2k)` for large `k`).
+fn median_var(k: usize) -> f64 {
+    match k {
+        0 => 1.0,
+        1 | 2 => 1.0 / k as f64,
+        _ => std::f64::consts::PI / (2 * k + 1) as f64,
     }
 }
 
@@ -384,7 +403,9 @@ fn weekly_profile(d: &[f64], cycle: usize, season: usize) -> Vec<f64> {
 /// Absolute errors (sorted, around their median) of the seasonal stand-in forecast made on the
 /// cleaned history `y` from up to eight past origins one `cycle` apart (each with one `season`
 /// and one cycle before it), measured against the raw history (anomalies count in the
-/// spread), and the steps ahead they cover (one cycle); `None` when fewer than two origins fit.
+/// spread) and scaled for the cycles behind each origin's profile (a daily profile from two
+/// cycles is noisier than the one made at the end from four or five), and the steps ahead they
+/// cover (one cycle); `None` when fewer than two origins fit.
 /// `score` accumulates, on the cleaned history, the stand-in's absolute errors and those of
 /// the same forecast moved to the level of the last point before each origin.
 fn backtest_errors(
@@ -401,16 +422,27 @@ fn backtest_errors(
         return None;
     }
     let mut e = Vec::with_capacity(origins * cycle);
+    // Cycles behind the profile of the stand-in made at the end, whose errors these stand for.
+    let at_end = StandIn::new(y, n, cycle, season, slope).cycles();
     for k in 1..=origins {
         let o = n - k * cycle;
         if o < season + cycle {
             break;
         }
         let f = StandIn::new(y, o, cycle, season, slope);
+        // A profile of per-phase medians over fewer cycles is noisier: scale the errors to
+        // the variance the profile made at the end has (noise variance 1, profile variance
+        // that of a median of that many values). Only for a daily profile; the weekly one is
+        // a sum of two medians and a filter.
+        let scale = if season == cycle {
+            ((1.0 + median_var(at_end)) / (1.0 + median_var(f.cycles()))).sqrt()
+        } else {
+            1.0
+        };
         // The same with the last point's level instead of the last cycle's mean.
         let jump = y[o - 1] - f.at(o - 1);
         for t in o..o + cycle {
-            let err = raw[t] - f.at(t);
+            let err = scale * (raw[t] - f.at(t));
             e.push(err);
             score.0 += (y[t] - f.at(t)).abs();
             score.1 += (y[t] - f.at(t) - jump).abs();
@@ -522,6 +554,48 @@ mod tests {
             .unwrap();
         let hw = p.intervals[0].upper[0] - p.mean[0];
         assert!((0.9..1.8).contains(&hw), "{hw}");
+    }
+
+    /// The variance of a median of k normal values, against its exact values.
+    #[test]
+    fn median_variance() {
+        for (k, exact) in [(1, 1.0), (2, 0.5), (3, 0.4487), (4, 0.3433), (5, 0.2868)] {
+            let v = median_var(k);
+            assert!((v / exact - 1.0).abs() < 0.02, "{k}: {v} vs {exact}");
+        }
+        assert!((median_var(100) * 200.0 / std::f64::consts::PI - 1.0).abs() < 0.01);
+    }
+
+    /// Four cycles of history (two backtest origins, with profiles of two and three cycles)
+    /// give about the half-widths that twelve cycles give: the backtest's noisier profiles do
+    /// not widen the intervals of a forecast whose profile rests on more cycles.
+    #[test]
+    fn few_cycles_do_not_widen_the_intervals() {
+        let mut g = crate::stats::Rng::new(21);
+        let mut mean_hw = |cycles: usize| {
+            let runs = 40;
+            (0..runs)
+                .map(|_| {
+                    let y: Vec<f64> = (0..48 * cycles)
+                        .map(|t| {
+                            30.0 + 8.0 * (t as f64 * std::f64::consts::TAU / 48.0).sin()
+                                + g.normal()
+                        })
+                        .collect();
+                    let p = Auto::new(&[48])
+                        .unwrap()
+                        .fit(&y)
+                        .unwrap()
+                        .predict(48, &[80.0])
+                        .unwrap();
+                    p.intervals[0].upper[10] - p.mean[10]
+                })
+                .sum::<f64>()
+                / runs as f64
+        };
+        let (short, long) = (mean_hw(4), mean_hw(12));
+        eprintln!("80% half-width: 4 cycles {short}, 12 cycles {long}");
+        assert!((short / long - 1.0).abs() < 0.03, "{short} vs {long}");
     }
 
     /// A weekly cycle found in the data: quiet weekends are neither cleaned away as anomalies

@@ -37,7 +37,10 @@
 //! origins one block (n / 6 points) apart, and so is a level forecast (the recent mean,
 //! approached from the last value as an AR(1)); when the level forecast had the smaller
 //! absolute errors (noise around a level, not a random walk) it replaces the members' median
-//! and its errors give the intervals. The half-width at level `l` is the `l` quantile of
+//! and its errors give the intervals; the three origins' mean errors are spread by
+//! `sqrt(3 / 2)` before centring (three samples of the level error understate its spread).
+//! The seasonal path does not do this: the level the point forecast will have is accounted
+//! for by the disagreement term, and its eight origins need little correction. The half-width at level `l` is the `l` quantile of
 //! the absolute errors around their median over the next cycle or block, growing as
 //! `sqrt(h / cycle)` beyond it unless the series reverts to its level. When the given or found periods include the weekly one,
 //! seasonal naive runs over the week only (yesterday is no forecast of a Saturday). The members' own intervals assume their model is right and were too wide on
@@ -242,7 +245,8 @@ impl Auto {
     }
 
     /// Without a season: the combination itself refitted at three past origins, one block
-    /// (n / 6 points, at most 1440) apart, and its absolute errors over the next block; or,
+    /// (n / 6 points, at most 1440) apart, and its absolute errors over the next block (the
+    /// origins' level errors with the small-sample correction of [`centred_abs_origins`]); or,
     /// when the level forecast ([`Level`]) made at the same origins had the smaller absolute
     /// errors, the level forecast made at the end of the history and its errors.
     fn refit_errors(&self, y: &[f64]) -> (Option<(Vec<f64>, usize)>, Option<Level>) {
@@ -269,9 +273,12 @@ impl Auto {
         }
         let mae = |v: &[f64]| v.iter().map(|x| x.abs()).sum::<f64>();
         if mae(&el) < mae(&e) {
-            (Some(centred_abs(el, block)), Some(Level::new(y, block)))
+            (
+                Some(centred_abs_origins(el, block)),
+                Some(Level::new(y, block)),
+            )
         } else {
-            (Some(centred_abs(e, block)), None)
+            (Some(centred_abs_origins(e, block)), None)
         }
     }
 }
@@ -308,6 +315,24 @@ impl Level {
     fn at(&self, h: usize) -> f64 {
         self.mu + self.phi.powi(h as i32 + 1) * (self.last - self.mu)
     }
+}
+
+/// [`centred_abs`] of the errors of a forecast made at a few origins, `chunk` steps each, with
+/// the origins' mean errors spread by `sqrt(m / (m - 1))` around their mean first (`m`
+/// origins): centring removes the average of the origins' level errors, and with three
+/// origins the spread left is a biased estimate of theirs, as a variance with `m` rather than
+/// `m - 1` in the denominator is.
+fn centred_abs_origins(mut e: Vec<f64>, chunk: usize) -> (Vec<f64>, usize) {
+    let m = e.len() / chunk.max(1);
+    if m >= 2 && m * chunk == e.len() {
+        let all = e.iter().sum::<f64>() / e.len() as f64;
+        let f = (m as f64 / (m - 1) as f64).sqrt();
+        for c in e.chunks_mut(chunk) {
+            let d = c.iter().sum::<f64>() / chunk as f64 - all;
+            c.iter_mut().for_each(|v| *v += (f - 1.0) * d);
+        }
+    }
+    centred_abs(e, chunk)
 }
 
 /// Sorted absolute values of `e` around its median, with the steps they cover.
@@ -554,6 +579,29 @@ mod tests {
             .unwrap();
         let hw = p.intervals[0].upper[0] - p.mean[0];
         assert!((0.9..1.8).contains(&hw), "{hw}");
+    }
+
+    /// Three origins' level errors get the small-sample spread; within an origin nothing
+    /// changes.
+    #[test]
+    fn origins_level_errors_spread() {
+        let e: Vec<f64> = [1.0, 2.0, 3.0]
+            .iter()
+            .flat_map(|v| [*v - 0.5, *v + 0.5])
+            .collect();
+        let (abs, chunk) = centred_abs_origins(e, 2);
+        assert_eq!(chunk, 2);
+        let f = 1.5f64.sqrt();
+        let mut want = vec![0.5, 0.5, f - 0.5, f - 0.5, f + 0.5, f + 0.5];
+        want.sort_by(f64::total_cmp);
+        for (a, b) in abs.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{abs:?} vs {want:?}");
+        }
+        // Not whole chunks: left as they are.
+        assert_eq!(
+            centred_abs_origins(vec![1.0, 2.0, 3.0], 2).0,
+            [0.0, 1.0, 1.0]
+        );
     }
 
     /// The variance of a median of k normal values, against its exact values.

@@ -26,7 +26,9 @@
 //! per-phase median profile, over the week when the weekly cycle was given or found, plus the
 //! last cycle's level, plus the trend's Sen slope when the trend test finds one) is made from
 //! up to eight past origins one cycle apart and scored on the raw history (so anomalies count
-//! in the spread), with level shifts taken out of that history first
+//! in the spread; an origin whose profile rests on fewer cycles than the one made at the end
+//! has its errors scaled to the end's profile variance, a median's over that many cycles),
+//! with level shifts taken out of that history first
 //! ([`crate::level_shift`]: the members follow the new level, so past errors across the shift
 //! are not what the next forecast will have); the mean disagreement between the point forecast
 //! and the stand-in made at the end over the next cycle is added in quadrature (the members
@@ -35,7 +37,10 @@
 //! origins one block (n / 6 points) apart, and so is a level forecast (the recent mean,
 //! approached from the last value as an AR(1)); when the level forecast had the smaller
 //! absolute errors (noise around a level, not a random walk) it replaces the members' median
-//! and its errors give the intervals. The half-width at level `l` is the `l` quantile of
+//! and its errors give the intervals; the three origins' mean errors are spread by
+//! `sqrt(3 / 2)` before centring (three samples of the level error understate its spread).
+//! The seasonal path does not do this: the level the point forecast will have is accounted
+//! for by the disagreement term, and its eight origins need little correction. The half-width at level `l` is the `l` quantile of
 //! the absolute errors around their median over the next cycle or block, growing as
 //! `sqrt(h / cycle)` beyond it unless the series reverts to its level. When the given or found periods include the weekly one,
 //! seasonal naive runs over the week only (yesterday is no forecast of a Saturday). The members' own intervals assume their model is right and were too wide on
@@ -240,7 +245,8 @@ impl Auto {
     }
 
     /// Without a season: the combination itself refitted at three past origins, one block
-    /// (n / 6 points, at most 1440) apart, and its absolute errors over the next block; or,
+    /// (n / 6 points, at most 1440) apart, and its absolute errors over the next block (the
+    /// origins' level errors with the small-sample correction of [`centred_abs_origins`]); or,
     /// when the level forecast ([`Level`]) made at the same origins had the smaller absolute
     /// errors, the level forecast made at the end of the history and its errors.
     fn refit_errors(&self, y: &[f64]) -> (Option<(Vec<f64>, usize)>, Option<Level>) {
@@ -267,9 +273,12 @@ impl Auto {
         }
         let mae = |v: &[f64]| v.iter().map(|x| x.abs()).sum::<f64>();
         if mae(&el) < mae(&e) {
-            (Some(centred_abs(el, block)), Some(Level::new(y, block)))
+            (
+                Some(centred_abs_origins(el, block)),
+                Some(Level::new(y, block)),
+            )
         } else {
-            (Some(centred_abs(e, block)), None)
+            (Some(centred_abs_origins(e, block)), None)
         }
     }
 }
@@ -308,6 +317,24 @@ impl Level {
     }
 }
 
+/// [`centred_abs`] of the errors of a forecast made at a few origins, `chunk` steps each, with
+/// the origins' mean errors spread by `sqrt(m / (m - 1))` around their mean first (`m`
+/// origins): centring removes the average of the origins' level errors, and with three
+/// origins the spread left is a biased estimate of theirs, as a variance with `m` rather than
+/// `m - 1` in the denominator is.
+fn centred_abs_origins(mut e: Vec<f64>, chunk: usize) -> (Vec<f64>, usize) {
+    let m = e.len() / chunk.max(1);
+    if m >= 2 && m * chunk == e.len() {
+        let all = e.iter().sum::<f64>() / e.len() as f64;
+        let f = (m as f64 / (m - 1) as f64).sqrt();
+        for c in e.chunks_mut(chunk) {
+            let d = c.iter().sum::<f64>() / chunk as f64 - all;
+            c.iter_mut().for_each(|v| *v += (f - 1.0) * d);
+        }
+    }
+    centred_abs(e, chunk)
+}
+
 /// Sorted absolute values of `e` around its median, with the steps they cover.
 fn centred_abs(e: Vec<f64>, cycle: usize) -> (Vec<f64>, usize) {
     let mut buf = e.clone();
@@ -324,6 +351,7 @@ fn centred_abs(e: Vec<f64>, cycle: usize) -> (Vec<f64>, usize) {
 struct StandIn {
     profile: Vec<f64>,
     start: usize,
+    origin: usize,
     level: f64,
     slope: f64,
     mid: f64,
@@ -344,16 +372,32 @@ impl StandIn {
         Self {
             level,
             start,
+            origin: o,
             slope,
             mid: o as f64 - (cycle as f64 + 1.0) / 2.0,
             profile,
         }
     }
 
+    /// Cycles of the profile's season in its window.
+    fn cycles(&self) -> usize {
+        (self.origin - self.start) / self.profile.len()
+    }
+
     /// The forecast at time `t` (on or after the origin).
     fn at(&self, t: usize) -> f64 {
         let season = self.profile.len();
         self.level + self.profile[(t - self.start) % season] + self.slope * (t as f64 - self.mid)
+    }
+}
+
+/// Variance of the median of `k` independent standard normal values (exact for 1 and 2,
+/// within 2% of the exact values for 3 to 5, `pi / (2k)` for large `k`).
+fn median_var(k: usize) -> f64 {
+    match k {
+        0 => 1.0,
+        1 | 2 => 1.0 / k as f64,
+        _ => std::f64::consts::PI / (2 * k + 1) as f64,
     }
 }
 
@@ -384,7 +428,9 @@ fn weekly_profile(d: &[f64], cycle: usize, season: usize) -> Vec<f64> {
 /// Absolute errors (sorted, around their median) of the seasonal stand-in forecast made on the
 /// cleaned history `y` from up to eight past origins one `cycle` apart (each with one `season`
 /// and one cycle before it), measured against the raw history (anomalies count in the
-/// spread), and the steps ahead they cover (one cycle); `None` when fewer than two origins fit.
+/// spread) and scaled for the cycles behind each origin's profile (a daily profile from two
+/// cycles is noisier than the one made at the end from four or five), and the steps ahead they
+/// cover (one cycle); `None` when fewer than two origins fit.
 /// `score` accumulates, on the cleaned history, the stand-in's absolute errors and those of
 /// the same forecast moved to the level of the last point before each origin.
 fn backtest_errors(
@@ -401,16 +447,27 @@ fn backtest_errors(
         return None;
     }
     let mut e = Vec::with_capacity(origins * cycle);
+    // Cycles behind the profile of the stand-in made at the end, whose errors these stand for.
+    let at_end = StandIn::new(y, n, cycle, season, slope).cycles();
     for k in 1..=origins {
         let o = n - k * cycle;
         if o < season + cycle {
             break;
         }
         let f = StandIn::new(y, o, cycle, season, slope);
+        // A profile of per-phase medians over fewer cycles is noisier: scale the errors to
+        // the variance the profile made at the end has (noise variance 1, profile variance
+        // that of a median of that many values). Only for a daily profile; the weekly one is
+        // a sum of two medians and a filter.
+        let scale = if season == cycle {
+            ((1.0 + median_var(at_end)) / (1.0 + median_var(f.cycles()))).sqrt()
+        } else {
+            1.0
+        };
         // The same with the last point's level instead of the last cycle's mean.
         let jump = y[o - 1] - f.at(o - 1);
         for t in o..o + cycle {
-            let err = raw[t] - f.at(t);
+            let err = scale * (raw[t] - f.at(t));
             e.push(err);
             score.0 += (y[t] - f.at(t)).abs();
             score.1 += (y[t] - f.at(t) - jump).abs();
@@ -522,6 +579,71 @@ mod tests {
             .unwrap();
         let hw = p.intervals[0].upper[0] - p.mean[0];
         assert!((0.9..1.8).contains(&hw), "{hw}");
+    }
+
+    /// Three origins' level errors get the small-sample spread; within an origin nothing
+    /// changes.
+    #[test]
+    fn origins_level_errors_spread() {
+        let e: Vec<f64> = [1.0, 2.0, 3.0]
+            .iter()
+            .flat_map(|v| [*v - 0.5, *v + 0.5])
+            .collect();
+        let (abs, chunk) = centred_abs_origins(e, 2);
+        assert_eq!(chunk, 2);
+        let f = 1.5f64.sqrt();
+        let mut want = vec![0.5, 0.5, f - 0.5, f - 0.5, f + 0.5, f + 0.5];
+        want.sort_by(f64::total_cmp);
+        for (a, b) in abs.iter().zip(&want) {
+            assert!((a - b).abs() < 1e-12, "{abs:?} vs {want:?}");
+        }
+        // Not whole chunks: left as they are.
+        assert_eq!(
+            centred_abs_origins(vec![1.0, 2.0, 3.0], 2).0,
+            [0.0, 1.0, 1.0]
+        );
+    }
+
+    /// The variance of a median of k normal values, against its exact values.
+    #[test]
+    fn median_variance() {
+        for (k, exact) in [(1, 1.0), (2, 0.5), (3, 0.4487), (4, 0.3433), (5, 0.2868)] {
+            let v = median_var(k);
+            assert!((v / exact - 1.0).abs() < 0.02, "{k}: {v} vs {exact}");
+        }
+        assert!((median_var(100) * 200.0 / std::f64::consts::PI - 1.0).abs() < 0.01);
+    }
+
+    /// Four cycles of history (two backtest origins, with profiles of two and three cycles)
+    /// give about the half-widths that twelve cycles give: the backtest's noisier profiles do
+    /// not widen the intervals of a forecast whose profile rests on more cycles.
+    #[test]
+    fn few_cycles_do_not_widen_the_intervals() {
+        let mut g = crate::stats::Rng::new(21);
+        let mut mean_hw = |cycles: usize| {
+            let runs = 40;
+            (0..runs)
+                .map(|_| {
+                    let y: Vec<f64> = (0..48 * cycles)
+                        .map(|t| {
+                            30.0 + 8.0 * (t as f64 * std::f64::consts::TAU / 48.0).sin()
+                                + g.normal()
+                        })
+                        .collect();
+                    let p = Auto::new(&[48])
+                        .unwrap()
+                        .fit(&y)
+                        .unwrap()
+                        .predict(48, &[80.0])
+                        .unwrap();
+                    p.intervals[0].upper[10] - p.mean[10]
+                })
+                .sum::<f64>()
+                / runs as f64
+        };
+        let (short, long) = (mean_hw(4), mean_hw(12));
+        eprintln!("80% half-width: 4 cycles {short}, 12 cycles {long}");
+        assert!((short / long - 1.0).abs() < 0.03, "{short} vs {long}");
     }
 
     /// A weekly cycle found in the data: quiet weekends are neither cleaned away as anomalies

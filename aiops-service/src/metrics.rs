@@ -244,6 +244,23 @@ pub struct MetricCounters {
     pub anomalies_by_resource: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
+/// Entries of the per-series maps the metric pipeline keeps in memory (see
+/// [`MetricPipeline::memory`]); each is bounded by the series with a detector state in memory,
+/// plus those made or come back since the last periodic save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SeriesMemory {
+    /// Raw remote_write label sets -> series id (one per label order a sender uses).
+    pub cache_entries: usize,
+    /// Canonical series keys -> series id.
+    pub keys: usize,
+    /// Series infos (resource, metric, counter or not).
+    pub infos: usize,
+    /// Detector states (active series, as last reported plus those made since).
+    pub states: usize,
+    /// Resources with an anomaly count (`aiops_anomalies_by_resource_total`).
+    pub resources: usize,
+}
+
 struct SeriesInfo {
     resource: String,
     metric: String,
@@ -335,6 +352,8 @@ pub struct MetricPipeline {
     queue: mpsc::Sender<Job>,
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
     series: Mutex<HashMap<String, i64>>,
+    /// Entries of `series` (read without its lock).
+    keys: std::sync::atomic::AtomicUsize,
     cache: std::sync::RwLock<SeriesCache>,
     compaction: Arc<Compaction>,
     info: std::sync::RwLock<HashMap<i64, Arc<SeriesInfo>>>,
@@ -370,28 +389,16 @@ impl MetricPipeline {
     pub async fn new(store: Store, config: MetricsConfig) -> Result<Arc<Self>> {
         config.check()?;
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
-        let mut keys = HashMap::new();
-        let mut info = HashMap::new();
-        for s in store.all_series().await? {
-            keys.insert(s.key.clone(), s.id);
-            info.insert(
-                s.id,
-                Arc::new(SeriesInfo {
-                    counter: config.is_counter(&s.metric),
-                    resource: s.resource,
-                    metric: s.metric,
-                }),
-            );
-        }
         Ok(Arc::new(Self {
             store,
             config,
             queue,
             receiver: Mutex::new(Some(receiver)),
-            series: Mutex::new(keys),
+            series: Mutex::new(HashMap::new()),
+            keys: Default::default(),
             cache: std::sync::RwLock::new(SeriesCache::default()),
             compaction: Arc::new(Compaction::default()),
-            info: std::sync::RwLock::new(info),
+            info: std::sync::RwLock::new(HashMap::new()),
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
             residency: Residency::default(),
@@ -477,14 +484,32 @@ impl MetricPipeline {
         self.ids_of(series, now).await
     }
 
-    /// The ids of series by canonical key, created when new (the series limit applies).
+    /// The ids of series by canonical key, created when new (the series limit applies). A key
+    /// not in memory is looked up in the store first: a series dropped from memory (idle) or
+    /// made by another process keeps its id and is not new.
     async fn ids_of(&self, series: Vec<NewSeries>, now: TimestampMs) -> Result<Vec<i64>> {
         let mut known = self.series.lock().await;
         let mut missing: Vec<NewSeries> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for s in &series {
-            if !known.contains_key(&s.key) && !missing.iter().any(|m| m.key == s.key) {
+            if !known.contains_key(&s.key) && seen.insert(s.key.as_str()) {
                 missing.push(s.clone());
             }
+        }
+        if !missing.is_empty() {
+            let keys: Vec<&str> = missing.iter().map(|s| s.key.as_str()).collect();
+            let found = self.store.find_series_ids(&keys).await?;
+            let mut new = Vec::with_capacity(missing.len());
+            for (s, id) in missing.into_iter().zip(found) {
+                match id {
+                    Some(id) => {
+                        known.insert(s.key, id);
+                    }
+                    None => new.push(s),
+                }
+            }
+            missing = new;
+            self.keys.store(known.len(), Ordering::Relaxed);
         }
         if !missing.is_empty() {
             if self.active_series() + missing.len() > self.config.max_series {
@@ -508,6 +533,7 @@ impl MetricPipeline {
                 known.insert(s.key, id);
             }
         }
+        self.keys.store(known.len(), Ordering::Relaxed);
         Ok(series.iter().map(|s| known[&s.key]).collect())
     }
 
@@ -699,17 +725,20 @@ impl MetricPipeline {
         let cutoff = (self.config.idle_evict_s > 0).then(|| {
             crate::now_ms().saturating_sub(self.config.idle_evict_s.saturating_mul(1000) as i64)
         });
-        let mut evicted = Vec::new();
-        for s in self.store.all_series().await? {
+        let mut known = self.series.lock().await;
+        let rows = self.store.all_series().await?;
+        let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
+        for s in rows {
             if s.state.is_some() && cutoff.is_some_and(|c| s.state_t.is_some_and(|t| t < c)) {
-                evicted.push(s.id);
                 continue;
             }
             if let Some(st) = self.restored(&s)? {
                 states.insert(s.id, st);
+                info.insert(s.id, Arc::new(self.info_of(&s)));
+                known.insert(s.key, s.id);
             }
         }
-        self.residency.dropped(evicted);
+        self.keys.store(known.len(), Ordering::Relaxed);
         Ok(states)
     }
 
@@ -736,20 +765,108 @@ impl MetricPipeline {
         self.residency.active()
     }
 
-    /// The state of a series that is not in memory: restored from the store when it was
-    /// dropped for being idle, else a new one.
-    async fn state_for(&self, id: i64, info: &SeriesInfo) -> Result<SeriesState> {
-        if self.residency.take(id)
-            && let Some(st) = self.restored(&self.store.series(id).await?)?
-        {
-            self.counters
-                .states_reloaded
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(st);
+    fn info_of(&self, s: &aiops_store::SeriesRow) -> SeriesInfo {
+        SeriesInfo {
+            counter: self.config.is_counter(&s.metric),
+            resource: s.resource.clone(),
+            metric: s.metric.clone(),
         }
+    }
+
+    fn new_state(&self, info: &SeriesInfo) -> Result<SeriesState> {
         let d = self.config.detector_for(&info.metric)?;
         let online = d.online();
         Ok(SeriesState::new(d, online, None))
+    }
+
+    /// A series' info and, with `state`, the state to score it with (it has none in memory);
+    /// None for an id the store does not know. Info in memory is that of a series whose state
+    /// is in memory or that this process made since the last eviction (a new state).
+    /// Otherwise both come from the store: the series was dropped from memory (idle) or made
+    /// before a restart, and its saved state is restored (a new one when none is saved or it
+    /// does not restore).
+    async fn load(
+        &self,
+        id: i64,
+        state: bool,
+    ) -> Result<Option<(Arc<SeriesInfo>, Option<SeriesState>)>> {
+        if let Some(info) = self.info(id) {
+            let st = if state {
+                Some(self.new_state(&info)?)
+            } else {
+                None
+            };
+            return Ok(Some((info, st)));
+        }
+        let row = match self.store.series(id).await {
+            Ok(row) => row,
+            Err(aiops_store::StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let info = Arc::new(self.info_of(&row));
+        self.info
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, info.clone());
+        let st = if !state {
+            None
+        } else if let Some(st) = self.restored(&row)? {
+            self.counters
+                .states_reloaded
+                .fetch_add(1, Ordering::Relaxed);
+            Some(st)
+        } else {
+            Some(self.new_state(&info)?)
+        };
+        Ok(Some((info, st)))
+    }
+
+    /// Drops from memory what is kept only for series whose state is no longer there (it went
+    /// idle, or the series was made and its state not yet scored): raw and canonical keys,
+    /// series infos, and the anomaly counts of resources none of `states` belongs to. All of
+    /// it is found again in the store at the series' next sample (same id, state restored).
+    async fn forget(&self, states: &mut HashMap<i64, SeriesState>) {
+        let live = states.len();
+        let cache_len = self.cache.read().unwrap_or_else(|e| e.into_inner()).len();
+        let info_len = self.info.read().unwrap_or_else(|e| e.into_inner()).len();
+        if self.keys.load(Ordering::Relaxed) <= live && cache_len <= live && info_len <= live {
+            return;
+        }
+        let ids: std::collections::HashSet<i64> = states.keys().copied().collect();
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|id| ids.contains(&id));
+        }
+        let resources: std::collections::HashSet<String> = {
+            let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
+            info.retain(|id, _| ids.contains(id));
+            info.values().map(|i| i.resource.clone()).collect()
+        };
+        if let Ok(mut by) = self.counters.anomalies_by_resource.lock()
+            && by.len() > resources.len()
+        {
+            by.retain(|r, _| resources.contains(r));
+        }
+        let mut known = self.series.lock().await;
+        known.retain(|_, id| ids.contains(id));
+        self.keys.store(known.len(), Ordering::Relaxed);
+    }
+
+    /// Entries of each per-series map the pipeline keeps in memory: raw remote_write label
+    /// sets (`aiops_series_cache_entries`), canonical keys, series infos, detector states
+    /// (as last reported) and resources with an anomaly count.
+    pub fn memory(&self) -> SeriesMemory {
+        SeriesMemory {
+            cache_entries: self.cache.read().unwrap_or_else(|e| e.into_inner()).len(),
+            keys: self.keys.load(Ordering::Relaxed),
+            infos: self.info.read().unwrap_or_else(|e| e.into_inner()).len(),
+            states: self.residency.active(),
+            resources: self
+                .counters
+                .anomalies_by_resource
+                .lock()
+                .map_or(0, |b| b.len()),
+        }
     }
 
     /// Scores `rows` (sorted by series, then time) with each series' online detector, stores
@@ -765,13 +882,25 @@ impl MetricPipeline {
         let mut groups: Vec<Group> = Vec::new();
         for run in rows.chunk_by(|a, b| a.0 == b.0) {
             let id = run[0].0;
-            let Some(info) = self.info(id) else { continue };
             let made = match states.remove(&id) {
-                Some(st) => Ok(st),
-                None => self.state_for(id, &info).await,
+                Some(st) => match self.info(id) {
+                    Some(info) => Ok(Some((info, st))),
+                    None => match self.load(id, false).await {
+                        Ok(found) => Ok(found.map(|(info, _)| (info, st))),
+                        Err(e) => {
+                            states.insert(id, st);
+                            Err(e)
+                        }
+                    },
+                },
+                None => self
+                    .load(id, true)
+                    .await
+                    .map(|found| found.and_then(|(info, st)| Some((info, st?)))),
             };
-            let state = match made {
-                Ok(st) => st,
+            let (info, state) = match made {
+                Ok(Some(made)) => made,
+                Ok(None) => continue,
                 Err(e) => {
                     // Nothing scored: the states taken out go back as they were.
                     for g in groups {
@@ -911,12 +1040,14 @@ impl MetricPipeline {
             }
         }
         if budget.is_some() {
-            // Idle states that are saved leave memory; their next sample restores them.
+            // Idle states that are saved leave memory, with what is kept for their series;
+            // their next sample finds them again in the store.
             self.residency.evict(
                 states,
                 |s| !s.dirty && s.idle(&self.config),
                 &self.counters.states_evicted,
             );
+            self.forget(states).await;
         }
         self.counters
             .checkpoint_nanos

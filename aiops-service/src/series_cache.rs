@@ -54,9 +54,13 @@ impl SeriesCache {
     }
 
     /// Keys known.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Keeps only the keys whose id `keep` accepts.
+    pub(crate) fn retain(&mut self, keep: impl Fn(i64) -> bool) {
+        self.ids.retain(|_, id| keep(*id));
     }
 }
 

@@ -85,6 +85,12 @@ const SERIES_COLUMNS: &str =
     "SELECT id, series_key, metric, resource, labels, detector, state, state_t FROM series";
 
 impl Store {
+    /// The ids of the series with these canonical keys, in the order given (None for a key no
+    /// series has); nothing is created.
+    pub async fn find_series_ids(&self, keys: &[&str]) -> Result<Vec<Option<i64>>> {
+        crate::sql::ids_by_key(&self.read, "series", "series_key", keys).await
+    }
+
     /// The ids of these series, created when new (in the given order).
     pub async fn series_ids(&self, series: &[NewSeries], now: TimestampMs) -> Result<Vec<i64>> {
         // Rows are written in key order, whatever the given order: two writers (replicas on

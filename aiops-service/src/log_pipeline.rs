@@ -1285,6 +1285,99 @@ mod tests {
         assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1);
     }
 
+    #[tokio::test]
+    async fn stream_churn_leaves_only_the_active_streams_in_memory() {
+        let store = Store::open("sqlite::memory:", &aiops_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let config = LogsConfig {
+            // Three waves of 500 short-lived streams: each fits only once the last went idle.
+            max_streams: 600,
+            idle_evict_s: 60,
+            ..LogsConfig::default()
+        };
+        let p = LogPipeline::new(store.clone(), config).await.unwrap();
+        let mut rx = p.receiver.lock().await.take().unwrap();
+        let mut states: HashMap<i64, StreamState> = HashMap::new();
+        let stream = |pod: &str, t: i64| StreamLines {
+            labels: Labels::try_from_pairs([("service", "api"), ("pod", pod)]).unwrap(),
+            lines: vec![
+                (t, format!("request {t} served by {pod}")),
+                (t + 1, format!("request {} served by {pod}", t + 1)),
+            ],
+        };
+        let key = |pod: &str| {
+            Labels::try_from_pairs([("service", "api"), ("pod", pod)])
+                .unwrap()
+                .to_string()
+        };
+        let id_of = |pod: &str| {
+            let (store, key) = (store.clone(), key(pod));
+            async move { store.find_log_stream_ids(&[&key]).await.unwrap()[0].unwrap() }
+        };
+        let mut back_id = None;
+        for wave in 0..3_i64 {
+            let t = wave * 600_000;
+            let mut batch: Vec<StreamLines> = (0..500)
+                .map(|i| stream(&format!("pod-{wave}-{i}"), t))
+                .collect();
+            batch.push(stream("keep", t));
+            if wave != 1 {
+                batch.push(stream("back", t));
+            }
+            p.ingest(batch, t).await.unwrap();
+            while let Ok(job) = rx.try_recv() {
+                crate::worker::Worker::process(&*p, &mut states, job)
+                    .await
+                    .unwrap();
+            }
+            let back = id_of("back").await;
+            assert_eq!(*back_id.get_or_insert(back), back, "the same id");
+            if wave == 2 {
+                // Restored from the store: its miner goes on with the lines it saw.
+                assert!(p.counters.states_reloaded.load(Ordering::Relaxed) >= 1);
+                assert_eq!(states[&back].det.stats().lines, 4);
+            }
+            let keep = id_of("keep").await;
+            let long_ago = Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+            for (id, st) in states.iter_mut() {
+                if *id != keep {
+                    st.active_at = long_ago;
+                }
+            }
+            p.checkpoint(&mut states).await.unwrap();
+            assert_eq!(states.keys().copied().collect::<Vec<_>>(), [keep]);
+            assert_eq!(p.memory(), (1, 1, 1), "wave {wave}");
+        }
+        assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1_502);
+        // Streams out of memory are still listed and named by the query API.
+        let lines = p
+            .lines(&LogQuery {
+                stream: Some(key("pod-0-7")),
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(lines.lines.len(), 2);
+        assert!(lines.lines.iter().all(|l| l.stream == key("pod-0-7")));
+        let by_label = p
+            .lines(&LogQuery {
+                labels: Some("pod=back".into()),
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_label.lines.len(), 4);
+        let templates = p
+            .templates(&TemplateQuery {
+                service: Some("api".into()),
+                limit: Some(5),
+            })
+            .await
+            .unwrap();
+        assert!(templates.templates.iter().all(|t| !t.stream.is_empty()));
+    }
+
     #[test]
     fn line_windows_are_refused() {
         let c = LogsConfig {

@@ -726,12 +726,9 @@ impl MetricPipeline {
             crate::now_ms().saturating_sub(self.config.idle_evict_s.saturating_mul(1000) as i64)
         });
         let mut known = self.series.lock().await;
-        let rows = self.store.all_series().await?;
+        let rows = self.store.series_with_states(cutoff).await?;
         let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
         for s in rows {
-            if s.state.is_some() && cutoff.is_some_and(|c| s.state_t.is_some_and(|t| t < c)) {
-                continue;
-            }
             if let Some(st) = self.restored(&s)? {
                 states.insert(s.id, st);
                 info.insert(s.id, Arc::new(self.info_of(&s)));
@@ -1435,6 +1432,179 @@ mod tests {
         assert_eq!(p.active_series(), 2);
         // A known series is never refused, active or not.
         p.ingest(batch("a"), 0).await.unwrap();
+    }
+
+    /// One remote_write entry: labels and samples.
+    type Entry = (Vec<(String, String)>, Vec<(TimestampMs, f64)>);
+
+    /// The protobuf bytes of a remote_write request.
+    fn remote_write(entries: &[Entry]) -> Vec<u8> {
+        use aiops_integrations::remote_write::{
+            Label, Limits, Sample, TimeSeries, WriteRequest, decompress, encode,
+        };
+        let timeseries = entries
+            .iter()
+            .map(|(labels, samples)| TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(name, value)| Label {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|&(timestamp, value)| Sample { value, timestamp })
+                    .collect(),
+                ..TimeSeries::default()
+            })
+            .collect();
+        let body = encode(&WriteRequest {
+            timeseries,
+            metadata: Vec::new(),
+        })
+        .unwrap();
+        decompress(&body, &Limits::default()).unwrap()
+    }
+
+    fn labels(metric: &str, instance: &str) -> Vec<(String, String)> {
+        vec![
+            ("__name__".into(), metric.into()),
+            ("instance".into(), instance.into()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn series_churn_leaves_only_the_active_series_in_memory() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let params = |text: &str| serde_json::from_str(text).unwrap();
+        let config = MetricsConfig {
+            detectors: vec![
+                // Every increase of a counter is an anomaly whose value is its rate.
+                DetectorRule {
+                    metric: "requests_total".into(),
+                    detector: "threshold".into(),
+                    params: params(r#"{"upper": 0.5}"#),
+                },
+                DetectorRule {
+                    metric: "*".into(),
+                    detector: "zscore".into(),
+                    params: params(r#"{"window": 30}"#),
+                },
+            ],
+            idle_evict_s: 60,
+            // Three waves of 1,000 short-lived series: each fits only once the last went idle.
+            max_series: 1_100,
+            ..MetricsConfig::default()
+        };
+        let p = MetricPipeline::new(store.clone(), config).await.unwrap();
+        let mut rx = p.receiver.lock().await.take().unwrap();
+        let mut states: HashMap<i64, SeriesState> = HashMap::new();
+        let ids_of = |keys: Vec<String>| {
+            let store = store.clone();
+            async move {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                store.find_series_ids(&keys).await.unwrap()
+            }
+        };
+        let key = |metric: &str, instance: &str| {
+            Labels::try_from_pairs([("__name__", metric), ("instance", instance)])
+                .unwrap()
+                .to_string()
+        };
+        let minute = 60_000;
+        // `keep` lives throughout; `back` is a counter that goes idle and comes back.
+        let mut back_id = None;
+        for wave in 0..3_i64 {
+            let t0 = wave * 10 * minute;
+            let mut entries: Vec<_> = (0..1_000)
+                .map(|i| {
+                    let pod = format!("pod-{wave}-{i}");
+                    (labels("cpu", &pod), vec![(t0, 1.0), (t0 + minute, 2.0)])
+                })
+                .collect();
+            entries.push((labels("cpu", "keep"), vec![(t0, 1.0), (t0 + minute, 1.5)]));
+            if wave != 1 {
+                // 1/s throughout: 100 at 0, 160 at 1 min, ..., 1300 at 21 min.
+                let v = |t: TimestampMs| 100.0 + (t / 1000) as f64;
+                entries.push((
+                    labels("requests_total", "back"),
+                    vec![(t0, v(t0)), (t0 + minute, v(t0 + minute))],
+                ));
+            }
+            let body = remote_write(&entries);
+            let view = WriteRequestView::parse(&body).unwrap();
+            p.ingest_remote_write(&view, 0).await.unwrap();
+            while let Ok(job) = rx.try_recv() {
+                crate::worker::Worker::process(&*p, &mut states, job)
+                    .await
+                    .unwrap();
+            }
+            let back = ids_of(vec![key("requests_total", "back")]).await[0].unwrap();
+            assert_eq!(*back_id.get_or_insert(back), back, "the same id");
+            if wave == 2 {
+                // Restored from the store (saved at 1 min), its rate continuous: the first
+                // sample back (20 min) is scored against the last one stored (1 min).
+                assert!(p.counters.states_reloaded.load(Ordering::Relaxed) >= 1);
+                assert_eq!(states[&back].last_t, Some(t0 + minute));
+                let found = store
+                    .anomalies(
+                        &aiops_store::AnomalyFilter {
+                            resource: Some("back".into()),
+                            ..Default::default()
+                        },
+                        100,
+                    )
+                    .await
+                    .unwrap()
+                    .1;
+                let mut rates: Vec<(TimestampMs, f64)> = found
+                    .iter()
+                    .map(|a| (a.anomaly.t, a.anomaly.value))
+                    .collect();
+                rates.sort_by_key(|r| r.0);
+                assert_eq!(
+                    rates,
+                    [(minute, 1.0), (t0, 1.0), (t0 + minute, 1.0)],
+                    "one rate per increase, none lost or doubled across the eviction"
+                );
+            }
+            // Everything but `keep` goes idle and is saved and dropped at the next save.
+            let keep = ids_of(vec![key("cpu", "keep")]).await[0].unwrap();
+            let long_ago = Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+            for (id, st) in states.iter_mut() {
+                if *id != keep {
+                    st.active_at = long_ago;
+                }
+            }
+            p.checkpoint(&mut states, Some(Duration::from_secs(3600)))
+                .await
+                .unwrap();
+            assert_eq!(states.keys().copied().collect::<Vec<_>>(), [keep]);
+            let m = p.memory();
+            assert_eq!(
+                (m.cache_entries, m.keys, m.infos, m.states),
+                (1, 1, 1, 1),
+                "wave {wave}: {m:?}"
+            );
+            assert!(m.resources <= 1, "{m:?}");
+        }
+        assert_eq!(store.all_series().await.unwrap().len(), 3_002);
+        assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 3_002);
+        // `keep`'s cached key still answers without a query, and a dropped series' sample
+        // finds its id again.
+        let before = store.all_series().await.unwrap().len();
+        let body = remote_write(&[
+            (labels("cpu", "keep"), vec![(40 * minute, 1.0)]),
+            (labels("cpu", "pod-0-7"), vec![(40 * minute, 1.0)]),
+        ]);
+        p.ingest_remote_write(&WriteRequestView::parse(&body).unwrap(), 0)
+            .await
+            .unwrap();
+        assert_eq!(store.all_series().await.unwrap().len(), before);
+        assert_eq!(p.memory().cache_entries, 2);
     }
 
     #[test]

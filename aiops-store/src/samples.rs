@@ -213,6 +213,32 @@ impl Store {
         rows.iter().map(series_row).collect()
     }
 
+    /// Every series without its saved state (`state` None): what readers that filter series by
+    /// metric, resource or labels need, without the states' bytes.
+    pub async fn series_heads(&self) -> Result<Vec<SeriesRow>> {
+        let rows = Sql::new(
+            "SELECT id, series_key, metric, resource, labels, detector, \
+             CAST(NULL AS TEXT) AS state, state_t FROM series ORDER BY id",
+        )
+        .query()
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(series_row).collect()
+    }
+
+    /// The series with a saved state, with it; with `since`, only those whose state has seen
+    /// a sample at or after that time (ms).
+    pub async fn series_with_states(&self, since: Option<TimestampMs>) -> Result<Vec<SeriesRow>> {
+        let mut q = Sql::new(SERIES_COLUMNS);
+        q.push(" WHERE state IS NOT NULL");
+        if let Some(t) = since {
+            q.push(" AND state_t >= ").bind(t);
+        }
+        q.push(" ORDER BY id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(series_row).collect()
+    }
+
     /// The series of a resource (every metric), or of several resources.
     pub async fn series_of_resources(&self, resources: &[String]) -> Result<Vec<SeriesRow>> {
         let mut out = Vec::new();

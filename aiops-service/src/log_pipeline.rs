@@ -17,9 +17,9 @@
 //!   so it resumes without re-learning and without skipping a line.
 //!
 //! - A stream that received no line for `idle_evict_s` has its state saved and dropped from
-//!   memory at the next save; its next line restores it from the store. `max_streams` counts
-//!   the streams in memory, so streams that come and go (a label per pod) never lock ingest
-//!   out.
+//!   memory at the next save, with its key and info; its next line finds its id in the store
+//!   and restores its state (a restart does not load it either). `max_streams` counts the
+//!   streams in memory, so streams that come and go (a label per pod) never lock ingest out.
 //!
 //! Memory: one detector state per stream that received a line in the last `idle_evict_s` (its
 //! templates and their count series) plus `queue_capacity` batches.
@@ -553,10 +553,16 @@ impl LogPipeline {
         crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }
 
+    /// The saved states of the streams that received a line in the last `idle_evict_s`; older
+    /// ones are restored at their next line.
     async fn restore(&self) -> Result<HashMap<i64, StreamState>> {
         let mut states = HashMap::new();
         let mut known = self.streams.lock().await;
-        let rows = self.store.all_log_streams().await?;
+        // Streams that received no line for `idle_evict_s` stay in the store until their next.
+        let cutoff = (self.config.idle_evict_s > 0).then(|| {
+            crate::now_ms().saturating_sub(self.config.idle_evict_s.saturating_mul(1000) as i64)
+        });
+        let rows = self.store.log_streams_with_states(cutoff).await?;
         let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
         for s in rows {
             if let Some(st) = self.restored(&s) {

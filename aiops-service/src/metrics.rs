@@ -33,7 +33,11 @@
 //!
 //! Memory: one detector state per series that scored a sample in the last `idle_evict_s` (its
 //! size is the detector's: docs/reference.md, "Service", gives the sizes of `default`,
-//! `adaptive` and `zscore`) plus `queue_capacity` batches.
+//! `adaptive` and `zscore`) plus `queue_capacity` batches. What is kept per series besides
+//! (raw remote_write label sets and canonical keys to ids, infos, anomaly counts by resource)
+//! is kept only for series with a state in memory: each periodic save drops the entries of the
+//! others, and a dropped series' next sample finds its id in the store and restores its state
+//! (a counter goes on from its last stored sample). [`MetricPipeline::memory`] gives the sizes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -314,6 +314,29 @@ impl Store {
         Ok(out)
     }
 
+    /// The log streams with a saved state, with it; with `since`, only those whose state's
+    /// last line was received at or after that time (ms).
+    pub async fn log_streams_with_states(
+        &self,
+        since: Option<TimestampMs>,
+    ) -> Result<Vec<LogStreamRow>> {
+        let mut q = Sql::new(
+            "SELECT s.id, s.stream_key, s.service, s.labels, s.state, s.state_id \
+             FROM log_streams s WHERE s.state IS NOT NULL",
+        );
+        if let Some(t) = since {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM log_lines l WHERE l.id = s.state_id \
+                 AND l.received_at >= ",
+            )
+            .bind(t)
+            .push(")");
+        }
+        q.push(" ORDER BY s.id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(stream_row).collect()
+    }
+
     /// Every log stream, with its saved detector state (for a restart).
     pub async fn all_log_streams(&self) -> Result<Vec<LogStreamRow>> {
         let rows = Sql::new(&format!("{STREAM_COLUMNS} ORDER BY id"))

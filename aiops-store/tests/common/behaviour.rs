@@ -124,9 +124,30 @@ pub(crate) async fn series_get_stable_ids_and_samples_are_idempotent(s: &Store) 
             .unwrap(),
         [Some(sids[1]), None, Some(sids[0])]
     );
-    s.save_log_states(&[(sids[0], "{}".into(), 5)])
+    let lines = s
+        .insert_log_lines(
+            &[aiops_store::NewLogLine {
+                stream_id: sids[0],
+                t: 1,
+                line: "x".into(),
+            }],
+            100,
+        )
         .await
         .unwrap();
+    s.save_log_states(&[(sids[0], "{}".into(), lines[0])])
+        .await
+        .unwrap();
+    let saved = s.log_streams_with_states(None).await.unwrap();
+    assert_eq!(saved.iter().map(|r| r.id).collect::<Vec<_>>(), [sids[0]]);
+    assert_eq!(saved[0].state.as_deref(), Some("{}"));
+    assert_eq!(s.log_streams_with_states(Some(100)).await.unwrap().len(), 1);
+    assert!(
+        s.log_streams_with_states(Some(101))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let heads = s.log_stream_heads(Some(&sids), None, None).await.unwrap();
     assert_eq!(heads.iter().map(|h| h.id).collect::<Vec<_>>(), sids);
     assert!(

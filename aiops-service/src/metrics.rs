@@ -838,15 +838,16 @@ impl MetricPipeline {
             let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
             cache.retain(|id| ids.contains(&id));
         }
-        let resources: std::collections::HashSet<String> = {
+        {
             let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
             info.retain(|id, _| ids.contains(id));
-            info.values().map(|i| i.resource.clone()).collect()
-        };
-        if let Ok(mut by) = self.counters.anomalies_by_resource.lock()
-            && by.len() > resources.len()
-        {
-            by.retain(|r, _| resources.contains(r));
+            if let Ok(mut by) = self.counters.anomalies_by_resource.lock()
+                && !by.is_empty()
+            {
+                let resources: std::collections::HashSet<&str> =
+                    info.values().map(|i| i.resource.as_str()).collect();
+                by.retain(|r, _| resources.contains(r.as_str()));
+            }
         }
         let mut known = self.series.lock().await;
         known.retain(|_, id| ids.contains(id));
@@ -1609,6 +1610,90 @@ mod tests {
             .unwrap();
         assert_eq!(store.all_series().await.unwrap().len(), before);
         assert_eq!(p.memory().cache_entries, 2);
+    }
+
+    /// The cost of the trim at a periodic save: `n` series with a state and `n` more whose
+    /// entries go (the worst case: as many to drop as to keep), then a save with nothing to
+    /// drop. A measurement (BENCHMARKS.md, "Service: per-series maps under churn"):
+    /// `cargo test --release -p aiops-service --lib -- --ignored trim_cost --nocapture`.
+    #[tokio::test]
+    #[ignore = "a measurement, run in release"]
+    async fn trim_cost() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let p = MetricPipeline::new(store, MetricsConfig::default())
+            .await
+            .unwrap();
+        let n: i64 = 100_000;
+        let mut states = HashMap::new();
+        let zscore = || registry::build("zscore", &serde_json::Map::new()).unwrap();
+        {
+            let mut known = p.series.lock().await;
+            let mut cache = p.cache.write().unwrap();
+            let mut info = p.info.write().unwrap();
+            for id in 0..2 * n {
+                let host = format!("pod-{id}");
+                let mut buf = KeyBuf::default();
+                let labels: [(&[u8], &[u8]); 3] = [
+                    (b"__name__", b"container_cpu_usage_seconds_total"),
+                    (b"instance", host.as_bytes()),
+                    (b"job", b"kubelet"),
+                ];
+                SeriesCache::key(&labels, &mut buf);
+                cache.insert(buf.key.as_slice().into(), id);
+                drop(buf);
+                known.insert(format!("{{__name__=\"cpu\",instance=\"{host}\"}}"), id);
+                info.insert(
+                    id,
+                    Arc::new(SeriesInfo {
+                        resource: host,
+                        metric: "cpu".into(),
+                        counter: false,
+                    }),
+                );
+                if id < n {
+                    let d = zscore();
+                    let online = d.online();
+                    states.insert(id, SeriesState::new(d, online, None));
+                }
+            }
+            p.keys.store(known.len(), Ordering::Relaxed);
+        }
+        // Worst case too for the counts: every resource had an anomaly.
+        *p.counters.anomalies_by_resource.lock().unwrap() =
+            (0..2 * n).map(|id| (format!("pod-{id}"), 1)).collect();
+        let started = Instant::now();
+        p.forget(&mut states).await;
+        let trim = started.elapsed();
+        let m = p.memory();
+        assert_eq!(
+            (m.cache_entries, m.keys, m.infos, m.resources),
+            (n as usize, n as usize, n as usize, n as usize)
+        );
+        let started = Instant::now();
+        p.forget(&mut states).await;
+        let idle = started.elapsed();
+        // The cache's write lock alone (what remote_write waits for), on a copy of the case.
+        let mut cache = SeriesCache::default();
+        for id in 0..2 * n {
+            let host = format!("pod-{id}");
+            let mut buf = KeyBuf::default();
+            let labels: [(&[u8], &[u8]); 2] =
+                [(b"__name__", b"cpu"), (b"instance", host.as_bytes())];
+            SeriesCache::key(&labels, &mut buf);
+            cache.insert(buf.key.as_slice().into(), id);
+        }
+        let started = Instant::now();
+        cache.retain(|id| states.contains_key(&id));
+        let lock = started.elapsed();
+        println!(
+            "trim of {n} stale entries per map (4 maps), {n} kept: {:.1} ms (cache write lock {:.1} ms); \
+             a save with nothing to drop: {:.3} ms",
+            trim.as_secs_f64() * 1e3,
+            lock.as_secs_f64() * 1e3,
+            idle.as_secs_f64() * 1e3
+        );
     }
 
     #[test]

@@ -181,6 +181,13 @@ fn remote_write_samples_become_anomalies_and_a_restart_resumes_detection() {
         scored, 40.0,
         "only the new samples are scored after a restart"
     );
+    // One series: one entry in each per-series map (operators watch these under churn).
+    let text = s.get("/metrics", &admin).text().unwrap();
+    for map in ["cache", "keys", "infos"] {
+        let name = format!("aiops_series_cache_entries{{map=\"{map}\"}}");
+        assert_eq!(metric_value(&text, &name), 1.0, "{name}: {text}");
+    }
+    assert_eq!(metric_value(&text, "aiops_series_active"), 1.0, "{text}");
 }
 
 #[test]

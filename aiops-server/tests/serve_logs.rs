@@ -64,6 +64,11 @@ fn log_lines_are_ingested_masked_mined_and_their_anomalies_listed() {
 
     let metrics = s.get("/metrics", &viewer).text().unwrap();
     assert!(metrics.contains("aiops_log_lines_total 251"), "{metrics}");
+    assert!(
+        metrics.contains("aiops_log_stream_cache_entries{map=\"keys\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("aiops_log_streams_active "), "{metrics}");
 
     // Templates with counts.
     let (status, t) = json_of(s.get("/api/v1/logs/templates?service=api", &viewer));

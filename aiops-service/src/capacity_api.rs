@@ -293,7 +293,7 @@ pub async fn run_scheduled(
     now: TimestampMs,
 ) -> Result<Recommendations> {
     let mut recs = Vec::new();
-    let series = store.all_series().await?;
+    let series = store.series_heads().await?;
     for target in &config.metrics {
         let mut resources: Vec<&str> = series
             .iter()

@@ -17,9 +17,9 @@
 //!   so it resumes without re-learning and without skipping a line.
 //!
 //! - A stream that received no line for `idle_evict_s` has its state saved and dropped from
-//!   memory at the next save; its next line restores it from the store. `max_streams` counts
-//!   the streams in memory, so streams that come and go (a label per pod) never lock ingest
-//!   out.
+//!   memory at the next save, with its key and info; its next line finds its id in the store
+//!   and restores its state (a restart does not load it either). `max_streams` counts the
+//!   streams in memory, so streams that come and go (a label per pod) never lock ingest out.
 //!
 //! Memory: one detector state per stream that received a line in the last `idle_evict_s` (its
 //! templates and their count series) plus `queue_capacity` batches.
@@ -284,7 +284,6 @@ impl std::fmt::Debug for Job {
 struct StreamInfo {
     key: String,
     service: String,
-    labels: Labels,
 }
 
 pub(crate) struct StreamState {
@@ -314,11 +313,15 @@ pub struct LogPipeline {
     detector: LogDetector,
     queue: mpsc::Sender<Job>,
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
+    /// Stream key -> id, of the streams with a state in memory and those made or come back
+    /// since the last save (the others are found in the store).
     streams: Mutex<HashMap<String, i64>>,
+    /// Entries of `streams` (read without its lock).
+    keys: std::sync::atomic::AtomicUsize,
+    /// The same streams' infos.
     info: std::sync::RwLock<HashMap<i64, Arc<StreamInfo>>>,
     anomalies: broadcast::Sender<LogAnomalyEvent>,
-    /// Streams whose idle state was dropped (restored at their next line), and how many are
-    /// active.
+    /// How many streams are active.
     residency: Residency,
     /// Counters.
     pub counters: LogCounters,
@@ -330,27 +333,15 @@ impl LogPipeline {
         config.check()?;
         let detector = config.detector()?;
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
-        let mut keys = HashMap::new();
-        let mut info = HashMap::new();
-        for s in store.all_log_streams().await? {
-            keys.insert(s.key.clone(), s.id);
-            info.insert(
-                s.id,
-                Arc::new(StreamInfo {
-                    key: s.key,
-                    service: s.service,
-                    labels: s.labels,
-                }),
-            );
-        }
         Ok(Arc::new(Self {
             store,
             config,
             detector,
             queue,
             receiver: Mutex::new(Some(receiver)),
-            streams: Mutex::new(keys),
-            info: std::sync::RwLock::new(info),
+            streams: Mutex::new(HashMap::new()),
+            keys: Default::default(),
+            info: std::sync::RwLock::new(HashMap::new()),
             anomalies: broadcast::channel(1024).0,
             residency: Residency::default(),
             counters: LogCounters::default(),
@@ -411,6 +402,15 @@ impl LogPipeline {
             "# HELP aiops_log_queue_depth Batches waiting for log mining.\n# TYPE aiops_log_queue_depth gauge\naiops_log_queue_depth {}",
             self.queue_depth()
         );
+        let (keys, infos, states) = self.memory();
+        let _ = writeln!(
+            out,
+            "# HELP aiops_log_streams_active Log streams with a detector state in memory (counted against logs.max_streams).\n# TYPE aiops_log_streams_active gauge\naiops_log_streams_active {states}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP aiops_log_stream_cache_entries Per-stream entries the log pipeline holds in memory, by map (keys: stream keys; infos: stream infos); each holds only streams with a state in memory plus those made or come back since the last save.\n# TYPE aiops_log_stream_cache_entries gauge\naiops_log_stream_cache_entries{{map=\"keys\"}} {keys}\naiops_log_stream_cache_entries{{map=\"infos\"}} {infos}"
+        );
         out
     }
 
@@ -466,16 +466,34 @@ impl LogPipeline {
     async fn stream_ids(&self, batch: &[StreamLines], now: TimestampMs) -> Result<Vec<i64>> {
         let keys: Vec<String> = batch.iter().map(|s| s.labels.to_string()).collect();
         let mut known = self.streams.lock().await;
-        let missing: Vec<NewLogStream> = batch
+        let mut seen = std::collections::HashSet::new();
+        let mut missing: Vec<NewLogStream> = batch
             .iter()
             .zip(&keys)
-            .filter(|(_, k)| !known.contains_key(*k))
+            .filter(|(_, k)| !known.contains_key(*k) && seen.insert(k.as_str()))
             .map(|(s, k)| NewLogStream {
                 key: k.clone(),
                 service: self.service_of(&s.labels),
                 labels: s.labels.clone(),
             })
             .collect();
+        if !missing.is_empty() {
+            // A stream dropped from memory (idle) or made by another process keeps its id and
+            // is not new.
+            let wanted: Vec<&str> = missing.iter().map(|s| s.key.as_str()).collect();
+            let found = self.store.find_log_stream_ids(&wanted).await?;
+            let mut new = Vec::with_capacity(missing.len());
+            for (s, id) in missing.into_iter().zip(found) {
+                match id {
+                    Some(id) => {
+                        known.insert(s.key, id);
+                    }
+                    None => new.push(s),
+                }
+            }
+            missing = new;
+            self.keys.store(known.len(), Ordering::Relaxed);
+        }
         if !missing.is_empty() {
             if self.active_streams() + missing.len() > self.config.max_streams {
                 return Err(ServiceError::Busy {
@@ -493,11 +511,11 @@ impl LogPipeline {
                     Arc::new(StreamInfo {
                         key: s.key,
                         service: s.service,
-                        labels: s.labels,
                     }),
                 );
             }
         }
+        self.keys.store(known.len(), Ordering::Relaxed);
         Ok(keys.iter().map(|k| known[k]).collect())
     }
 
@@ -535,13 +553,25 @@ impl LogPipeline {
         crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }
 
+    /// The saved states of the streams that received a line in the last `idle_evict_s`; older
+    /// ones are restored at their next line.
     async fn restore(&self) -> Result<HashMap<i64, StreamState>> {
         let mut states = HashMap::new();
-        for s in self.store.all_log_streams().await? {
+        let mut known = self.streams.lock().await;
+        // Streams that received no line for `idle_evict_s` stay in the store until their next.
+        let cutoff = (self.config.idle_evict_s > 0).then(|| {
+            crate::now_ms().saturating_sub(self.config.idle_evict_s.saturating_mul(1000) as i64)
+        });
+        let rows = self.store.log_streams_with_states(cutoff).await?;
+        let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
+        for s in rows {
             if let Some(st) = self.restored(&s) {
                 states.insert(s.id, st);
+                info.insert(s.id, Arc::new(info_of(&s)));
+                known.insert(s.key, s.id);
             }
         }
+        self.keys.store(known.len(), Ordering::Relaxed);
         self.residency.report(&states);
         Ok(states)
     }
@@ -575,20 +605,30 @@ impl LogPipeline {
         let mut flagged = Vec::new();
         let mut windows = Vec::new();
         let mut fed = String::new();
-        // Streams dropped for being idle come back from the store.
+        // A stream without a state in memory and whose info is not there either was dropped
+        // for being idle or made before a restart: both come back from the store. (Info
+        // without a state is that of a stream made since the last save: a new state.)
         let missing: BTreeSet<i64> = rows
             .iter()
             .map(|r| r.1)
-            .filter(|id| !states.contains_key(id))
+            .filter(|id| !states.contains_key(id) && self.info(*id).is_none())
             .collect();
-        let back = missing.into_iter().filter(|&id| self.residency.take(id));
-        for id in back {
-            if let Some(st) = self.restored(&self.store.log_stream(id).await?) {
+        for id in missing {
+            let row = match self.store.log_stream(id).await {
+                Ok(row) => row,
+                Err(aiops_store::StoreError::NotFound { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(st) = self.restored(&row) {
                 self.counters
                     .states_reloaded
                     .fetch_add(1, Ordering::Relaxed);
                 states.insert(id, st);
             }
+            self.info
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, Arc::new(info_of(&row)));
         }
         let now_instant = Instant::now();
         for (id, stream_id, t, line) in rows {
@@ -740,17 +780,78 @@ impl LogPipeline {
             |s| evict && !s.dirty && s.last_id.is_some() && s.active_at.elapsed() >= idle_for,
             &self.counters.states_evicted,
         );
+        self.forget(states).await;
         Ok(())
+    }
+
+    /// Drops the keys and infos of the streams without a state in memory (gone idle, or made
+    /// and not yet mined): the store gives them back at their next line (same id, state
+    /// restored). (`states` is taken `&mut` only so that the future stays `Send`.)
+    async fn forget(&self, states: &mut HashMap<i64, StreamState>) {
+        let live = states.len();
+        let info_len = self.info.read().unwrap_or_else(|e| e.into_inner()).len();
+        if self.keys.load(Ordering::Relaxed) <= live && info_len <= live {
+            return;
+        }
+        let ids: std::collections::HashSet<i64> = states.keys().copied().collect();
+        self.info
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| ids.contains(id));
+        let mut known = self.streams.lock().await;
+        known.retain(|_, id| ids.contains(id));
+        self.keys.store(known.len(), Ordering::Relaxed);
+    }
+
+    /// Entries of the per-stream maps in memory: (stream keys, stream infos, detector states
+    /// as last reported plus those made since).
+    pub fn memory(&self) -> (usize, usize, usize) {
+        (
+            self.keys.load(Ordering::Relaxed),
+            self.info.read().unwrap_or_else(|e| e.into_inner()).len(),
+            self.residency.active(),
+        )
+    }
+
+    /// The infos of streams by id: from memory, else from the store (ids no stream has are
+    /// left out).
+    async fn infos(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<HashMap<i64, Arc<StreamInfo>>> {
+        let mut out = HashMap::new();
+        let mut rest = Vec::new();
+        {
+            let info = self.info.read().unwrap_or_else(|e| e.into_inner());
+            for id in ids {
+                match info.get(&id) {
+                    Some(i) => {
+                        out.insert(id, i.clone());
+                    }
+                    None => rest.push(id),
+                }
+            }
+        }
+        rest.sort_unstable();
+        rest.dedup();
+        if !rest.is_empty() {
+            for row in self.store.log_stream_heads(Some(&rest), None, None).await? {
+                out.insert(row.id, Arc::new(info_of(&row)));
+            }
+        }
+        Ok(out)
     }
 
     /// Stored lines (`GET /api/v1/logs`), newest first.
     pub async fn lines(&self, q: &LogQuery) -> Result<LogList> {
         let limit = crate::anomaly_api::parse_limit(q.limit)?;
-        let stream_ids = self.matching_streams(
-            q.stream.as_deref(),
-            q.service.as_deref(),
-            q.labels.as_deref(),
-        )?;
+        let stream_ids = self
+            .matching_streams(
+                q.stream.as_deref(),
+                q.service.as_deref(),
+                q.labels.as_deref(),
+            )
+            .await?;
         let filter = LogLineFilter {
             stream_ids,
             start: parse_opt_time("start_time", q.start_time.as_deref())?,
@@ -761,10 +862,11 @@ impl LogPipeline {
         let next_cursor = (rows.len() == limit)
             .then(|| rows.last().map(|l| l.id.to_string()))
             .flatten();
+        let infos = self.infos(rows.iter().map(|l| l.stream_id)).await?;
         let lines = rows
             .into_iter()
             .map(|l| {
-                let info = self.info(l.stream_id);
+                let info = infos.get(&l.stream_id);
                 LogLineView {
                     id: l.id,
                     stream: info.as_ref().map(|i| i.key.clone()).unwrap_or_default(),
@@ -787,11 +889,12 @@ impl LogPipeline {
             .store
             .log_templates(q.service.as_deref(), limit)
             .await?;
+        let infos = self.infos(rows.iter().map(|t| t.stream_id)).await?;
         let templates = rows
             .into_iter()
             .map(|t| TemplateView {
-                stream: self
-                    .info(t.stream_id)
+                stream: infos
+                    .get(&t.stream_id)
                     .map(|i| i.key.clone())
                     .unwrap_or_default(),
                 template_id: t.template_id,
@@ -810,8 +913,8 @@ impl LogPipeline {
         let limit = crate::anomaly_api::parse_limit(q.limit)?;
         let stream_id = match q.stream.as_deref() {
             None => None,
-            Some(key) => match self.streams.lock().await.get(key) {
-                Some(&id) => Some(id),
+            Some(key) => match self.store.find_log_stream_ids(&[key]).await?[0] {
+                Some(id) => Some(id),
                 None => {
                     return Ok(LogAnomalyList {
                         total: 0,
@@ -832,7 +935,8 @@ impl LogPipeline {
         let next_cursor = (rows.len() == limit)
             .then(|| rows.last().map(|a| a.id.to_string()))
             .flatten();
-        let anomalies = rows.into_iter().map(|a| self.anomaly_view(a)).collect();
+        let infos = self.infos(rows.iter().map(|a| a.anomaly.stream_id)).await?;
+        let anomalies = rows.into_iter().map(|a| anomaly_view(a, &infos)).collect();
         Ok(LogAnomalyList {
             total,
             anomalies,
@@ -840,27 +944,9 @@ impl LogPipeline {
         })
     }
 
-    fn anomaly_view(&self, a: LogAnomalyRow) -> LogAnomalyView {
-        let n = a.anomaly;
-        LogAnomalyView {
-            id: a.id,
-            stream: self
-                .info(n.stream_id)
-                .map(|i| i.key.clone())
-                .unwrap_or_default(),
-            service: n.service,
-            window_start: aiops_core::time::format_rfc3339(n.window_start),
-            window_end: aiops_core::time::format_rfc3339(n.window_end),
-            lines: n.lines,
-            anomalous_lines: n.anomalous_lines,
-            score: n.score,
-            reasons: n.reasons,
-            detected_at: aiops_core::time::format_rfc3339(n.detected_at),
-        }
-    }
-
-    /// The streams a query names: `None` for every stream.
-    fn matching_streams(
+    /// The streams a query names: `None` for every stream. Read from the store: streams
+    /// without a state in memory are listed too.
+    async fn matching_streams(
         &self,
         stream: Option<&str>,
         service: Option<&str>,
@@ -870,20 +956,43 @@ impl LogPipeline {
         if stream.is_none() && service.is_none() && wanted.is_none() {
             return Ok(None);
         }
-        let info = self.info.read().unwrap_or_else(|e| e.into_inner());
-        let mut ids: Vec<i64> = info
-            .iter()
-            .filter(|(_, i)| stream.is_none_or(|k| i.key == k))
-            .filter(|(_, i)| service.is_none_or(|s| i.service == s))
-            .filter(|(_, i)| {
-                wanted
-                    .as_ref()
-                    .is_none_or(|w| w.iter().all(|(k, v)| i.labels.get(k) == Some(v.as_str())))
-            })
-            .map(|(&id, _)| id)
-            .collect();
-        ids.sort_unstable();
-        Ok(Some(ids))
+        let rows = self.store.log_stream_heads(None, stream, service).await?;
+        Ok(Some(
+            rows.iter()
+                .filter(|r| {
+                    wanted
+                        .as_ref()
+                        .is_none_or(|w| w.iter().all(|(k, v)| r.labels.get(k) == Some(v.as_str())))
+                })
+                .map(|r| r.id)
+                .collect(),
+        ))
+    }
+}
+
+fn info_of(s: &aiops_store::LogStreamRow) -> StreamInfo {
+    StreamInfo {
+        key: s.key.clone(),
+        service: s.service.clone(),
+    }
+}
+
+fn anomaly_view(a: LogAnomalyRow, infos: &HashMap<i64, Arc<StreamInfo>>) -> LogAnomalyView {
+    let n = a.anomaly;
+    LogAnomalyView {
+        id: a.id,
+        stream: infos
+            .get(&n.stream_id)
+            .map(|i| i.key.clone())
+            .unwrap_or_default(),
+        service: n.service,
+        window_start: aiops_core::time::format_rfc3339(n.window_start),
+        window_end: aiops_core::time::format_rfc3339(n.window_end),
+        lines: n.lines,
+        anomalous_lines: n.anomalous_lines,
+        score: n.score,
+        reasons: n.reasons,
+        detected_at: aiops_core::time::format_rfc3339(n.detected_at),
     }
 }
 
@@ -1180,6 +1289,99 @@ mod tests {
         assert_eq!(p.counters.states_reloaded.load(Ordering::Relaxed), 1);
         assert_eq!(states[&a].last_id, Some(last_a));
         assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn stream_churn_leaves_only_the_active_streams_in_memory() {
+        let store = Store::open("sqlite::memory:", &aiops_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let config = LogsConfig {
+            // Three waves of 500 short-lived streams: each fits only once the last went idle.
+            max_streams: 600,
+            idle_evict_s: 60,
+            ..LogsConfig::default()
+        };
+        let p = LogPipeline::new(store.clone(), config).await.unwrap();
+        let mut rx = p.receiver.lock().await.take().unwrap();
+        let mut states: HashMap<i64, StreamState> = HashMap::new();
+        let stream = |pod: &str, t: i64| StreamLines {
+            labels: Labels::try_from_pairs([("service", "api"), ("pod", pod)]).unwrap(),
+            lines: vec![
+                (t, format!("request {t} served by {pod}")),
+                (t + 1, format!("request {} served by {pod}", t + 1)),
+            ],
+        };
+        let key = |pod: &str| {
+            Labels::try_from_pairs([("service", "api"), ("pod", pod)])
+                .unwrap()
+                .to_string()
+        };
+        let id_of = |pod: &str| {
+            let (store, key) = (store.clone(), key(pod));
+            async move { store.find_log_stream_ids(&[&key]).await.unwrap()[0].unwrap() }
+        };
+        let mut back_id = None;
+        for wave in 0..3_i64 {
+            let t = wave * 600_000;
+            let mut batch: Vec<StreamLines> = (0..500)
+                .map(|i| stream(&format!("pod-{wave}-{i}"), t))
+                .collect();
+            batch.push(stream("keep", t));
+            if wave != 1 {
+                batch.push(stream("back", t));
+            }
+            p.ingest(batch, t).await.unwrap();
+            while let Ok(job) = rx.try_recv() {
+                crate::worker::Worker::process(&*p, &mut states, job)
+                    .await
+                    .unwrap();
+            }
+            let back = id_of("back").await;
+            assert_eq!(*back_id.get_or_insert(back), back, "the same id");
+            if wave == 2 {
+                // Restored from the store: its miner goes on with the lines it saw.
+                assert!(p.counters.states_reloaded.load(Ordering::Relaxed) >= 1);
+                assert_eq!(states[&back].det.stats().lines, 4);
+            }
+            let keep = id_of("keep").await;
+            let long_ago = Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+            for (id, st) in states.iter_mut() {
+                if *id != keep {
+                    st.active_at = long_ago;
+                }
+            }
+            p.checkpoint(&mut states).await.unwrap();
+            assert_eq!(states.keys().copied().collect::<Vec<_>>(), [keep]);
+            assert_eq!(p.memory(), (1, 1, 1), "wave {wave}");
+        }
+        assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1_502);
+        // Streams out of memory are still listed and named by the query API.
+        let lines = p
+            .lines(&LogQuery {
+                stream: Some(key("pod-0-7")),
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(lines.lines.len(), 2);
+        assert!(lines.lines.iter().all(|l| l.stream == key("pod-0-7")));
+        let by_label = p
+            .lines(&LogQuery {
+                labels: Some("pod=back".into()),
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_label.lines.len(), 4);
+        let templates = p
+            .templates(&TemplateQuery {
+                service: Some("api".into()),
+                limit: Some(5),
+            })
+            .await
+            .unwrap();
+        assert!(templates.templates.iter().all(|t| !t.stream.is_empty()));
     }
 
     #[test]

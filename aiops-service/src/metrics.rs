@@ -33,7 +33,11 @@
 //!
 //! Memory: one detector state per series that scored a sample in the last `idle_evict_s` (its
 //! size is the detector's: docs/reference.md, "Service", gives the sizes of `default`,
-//! `adaptive` and `zscore`) plus `queue_capacity` batches.
+//! `adaptive` and `zscore`) plus `queue_capacity` batches. What is kept per series besides
+//! (raw remote_write label sets and canonical keys to ids, infos, anomaly counts by resource)
+//! is kept only for series with a state in memory: each periodic save drops the entries of the
+//! others, and a dropped series' next sample finds its id in the store and restores its state
+//! (a counter goes on from its last stored sample). [`MetricPipeline::memory`] gives the sizes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -252,6 +256,23 @@ pub struct MetricCounters {
     pub anomalies_by_resource: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
+/// Entries of the per-series maps the metric pipeline keeps in memory (see
+/// [`MetricPipeline::memory`]); each is bounded by the series with a detector state in memory,
+/// plus those made or come back since the last periodic save.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SeriesMemory {
+    /// Raw remote_write label sets -> series id (one per label order a sender uses).
+    pub cache_entries: usize,
+    /// Canonical series keys -> series id.
+    pub keys: usize,
+    /// Series infos (resource, metric, counter or not).
+    pub infos: usize,
+    /// Detector states (active series, as last reported plus those made since).
+    pub states: usize,
+    /// Resources with an anomaly count (`aiops_anomalies_by_resource_total`).
+    pub resources: usize,
+}
+
 struct SeriesInfo {
     resource: String,
     metric: String,
@@ -343,6 +364,8 @@ pub struct MetricPipeline {
     queue: mpsc::Sender<Job>,
     receiver: Mutex<Option<mpsc::Receiver<Job>>>,
     series: Mutex<HashMap<String, i64>>,
+    /// Entries of `series` (read without its lock).
+    keys: std::sync::atomic::AtomicUsize,
     cache: std::sync::RwLock<SeriesCache>,
     compaction: Arc<Compaction>,
     info: std::sync::RwLock<HashMap<i64, Arc<SeriesInfo>>>,
@@ -381,28 +404,16 @@ impl MetricPipeline {
         config.check()?;
         let ha = config.ha.clone().map(HaTracker::new).transpose()?;
         let (queue, receiver) = mpsc::channel(config.queue_capacity);
-        let mut keys = HashMap::new();
-        let mut info = HashMap::new();
-        for s in store.all_series().await? {
-            keys.insert(s.key.clone(), s.id);
-            info.insert(
-                s.id,
-                Arc::new(SeriesInfo {
-                    counter: config.is_counter(&s.metric),
-                    resource: s.resource,
-                    metric: s.metric,
-                }),
-            );
-        }
         Ok(Arc::new(Self {
             store,
             config,
             queue,
             receiver: Mutex::new(Some(receiver)),
-            series: Mutex::new(keys),
+            series: Mutex::new(HashMap::new()),
+            keys: Default::default(),
             cache: std::sync::RwLock::new(SeriesCache::default()),
             compaction: Arc::new(Compaction::default()),
-            info: std::sync::RwLock::new(info),
+            info: std::sync::RwLock::new(HashMap::new()),
             anomalies: broadcast::channel(1024).0,
             samples: broadcast::channel(4096).0,
             residency: Residency::default(),
@@ -494,14 +505,32 @@ impl MetricPipeline {
         self.ids_of(series, now).await
     }
 
-    /// The ids of series by canonical key, created when new (the series limit applies).
+    /// The ids of series by canonical key, created when new (the series limit applies). A key
+    /// not in memory is looked up in the store first: a series dropped from memory (idle) or
+    /// made by another process keeps its id and is not new.
     async fn ids_of(&self, series: Vec<NewSeries>, now: TimestampMs) -> Result<Vec<i64>> {
         let mut known = self.series.lock().await;
         let mut missing: Vec<NewSeries> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for s in &series {
-            if !known.contains_key(&s.key) && !missing.iter().any(|m| m.key == s.key) {
+            if !known.contains_key(&s.key) && seen.insert(s.key.as_str()) {
                 missing.push(s.clone());
             }
+        }
+        if !missing.is_empty() {
+            let keys: Vec<&str> = missing.iter().map(|s| s.key.as_str()).collect();
+            let found = self.store.find_series_ids(&keys).await?;
+            let mut new = Vec::with_capacity(missing.len());
+            for (s, id) in missing.into_iter().zip(found) {
+                match id {
+                    Some(id) => {
+                        known.insert(s.key, id);
+                    }
+                    None => new.push(s),
+                }
+            }
+            missing = new;
+            self.keys.store(known.len(), Ordering::Relaxed);
         }
         if !missing.is_empty() {
             if self.active_series() + missing.len() > self.config.max_series {
@@ -525,6 +554,7 @@ impl MetricPipeline {
                 known.insert(s.key, id);
             }
         }
+        self.keys.store(known.len(), Ordering::Relaxed);
         Ok(series.iter().map(|s| known[&s.key]).collect())
     }
 
@@ -716,17 +746,17 @@ impl MetricPipeline {
         let cutoff = (self.config.idle_evict_s > 0).then(|| {
             crate::now_ms().saturating_sub(self.config.idle_evict_s.saturating_mul(1000) as i64)
         });
-        let mut evicted = Vec::new();
-        for s in self.store.all_series().await? {
-            if s.state.is_some() && cutoff.is_some_and(|c| s.state_t.is_some_and(|t| t < c)) {
-                evicted.push(s.id);
-                continue;
-            }
+        let mut known = self.series.lock().await;
+        let rows = self.store.series_with_states(cutoff).await?;
+        let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
+        for s in rows {
             if let Some(st) = self.restored(&s)? {
                 states.insert(s.id, st);
+                info.insert(s.id, Arc::new(self.info_of(&s)));
+                known.insert(s.key, s.id);
             }
         }
-        self.residency.dropped(evicted);
+        self.keys.store(known.len(), Ordering::Relaxed);
         Ok(states)
     }
 
@@ -753,20 +783,109 @@ impl MetricPipeline {
         self.residency.active()
     }
 
-    /// The state of a series that is not in memory: restored from the store when it was
-    /// dropped for being idle, else a new one.
-    async fn state_for(&self, id: i64, info: &SeriesInfo) -> Result<SeriesState> {
-        if self.residency.take(id)
-            && let Some(st) = self.restored(&self.store.series(id).await?)?
-        {
-            self.counters
-                .states_reloaded
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(st);
+    fn info_of(&self, s: &aiops_store::SeriesRow) -> SeriesInfo {
+        SeriesInfo {
+            counter: self.config.is_counter(&s.metric),
+            resource: s.resource.clone(),
+            metric: s.metric.clone(),
         }
+    }
+
+    fn new_state(&self, info: &SeriesInfo) -> Result<SeriesState> {
         let d = self.config.detector_for(&info.metric)?;
         let online = d.online();
         Ok(SeriesState::new(d, online, None))
+    }
+
+    /// A series' info and, with `state`, the state to score it with (it has none in memory);
+    /// None for an id the store does not know. Info in memory is that of a series whose state
+    /// is in memory or that this process made since the last eviction (a new state).
+    /// Otherwise both come from the store: the series was dropped from memory (idle) or made
+    /// before a restart, and its saved state is restored (a new one when none is saved or it
+    /// does not restore).
+    async fn load(
+        &self,
+        id: i64,
+        state: bool,
+    ) -> Result<Option<(Arc<SeriesInfo>, Option<SeriesState>)>> {
+        if let Some(info) = self.info(id) {
+            let st = if state {
+                Some(self.new_state(&info)?)
+            } else {
+                None
+            };
+            return Ok(Some((info, st)));
+        }
+        let row = match self.store.series(id).await {
+            Ok(row) => row,
+            Err(aiops_store::StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let info = Arc::new(self.info_of(&row));
+        self.info
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, info.clone());
+        let st = if !state {
+            None
+        } else if let Some(st) = self.restored(&row)? {
+            self.counters
+                .states_reloaded
+                .fetch_add(1, Ordering::Relaxed);
+            Some(st)
+        } else {
+            Some(self.new_state(&info)?)
+        };
+        Ok(Some((info, st)))
+    }
+
+    /// Drops from memory what is kept only for series whose state is no longer there (it went
+    /// idle, or the series was made and its state not yet scored): raw and canonical keys,
+    /// series infos, and the anomaly counts of resources none of `states` belongs to. All of
+    /// it is found again in the store at the series' next sample (same id, state restored).
+    async fn forget(&self, states: &mut HashMap<i64, SeriesState>) {
+        let live = states.len();
+        let cache_len = self.cache.read().unwrap_or_else(|e| e.into_inner()).len();
+        let info_len = self.info.read().unwrap_or_else(|e| e.into_inner()).len();
+        if self.keys.load(Ordering::Relaxed) <= live && cache_len <= live && info_len <= live {
+            return;
+        }
+        let ids: std::collections::HashSet<i64> = states.keys().copied().collect();
+        {
+            let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|id| ids.contains(&id));
+        }
+        {
+            let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
+            info.retain(|id, _| ids.contains(id));
+            if let Ok(mut by) = self.counters.anomalies_by_resource.lock()
+                && !by.is_empty()
+            {
+                let resources: std::collections::HashSet<&str> =
+                    info.values().map(|i| i.resource.as_str()).collect();
+                by.retain(|r, _| resources.contains(r.as_str()));
+            }
+        }
+        let mut known = self.series.lock().await;
+        known.retain(|_, id| ids.contains(id));
+        self.keys.store(known.len(), Ordering::Relaxed);
+    }
+
+    /// Entries of each per-series map the pipeline keeps in memory: raw remote_write label
+    /// sets (`aiops_series_cache_entries`), canonical keys, series infos, detector states
+    /// (as last reported) and resources with an anomaly count.
+    pub fn memory(&self) -> SeriesMemory {
+        SeriesMemory {
+            cache_entries: self.cache.read().unwrap_or_else(|e| e.into_inner()).len(),
+            keys: self.keys.load(Ordering::Relaxed),
+            infos: self.info.read().unwrap_or_else(|e| e.into_inner()).len(),
+            states: self.residency.active(),
+            resources: self
+                .counters
+                .anomalies_by_resource
+                .lock()
+                .map_or(0, |b| b.len()),
+        }
     }
 
     /// Scores `rows` (sorted by series, then time) with each series' online detector, stores
@@ -782,13 +901,25 @@ impl MetricPipeline {
         let mut groups: Vec<Group> = Vec::new();
         for run in rows.chunk_by(|a, b| a.0 == b.0) {
             let id = run[0].0;
-            let Some(info) = self.info(id) else { continue };
             let made = match states.remove(&id) {
-                Some(st) => Ok(st),
-                None => self.state_for(id, &info).await,
+                Some(st) => match self.info(id) {
+                    Some(info) => Ok(Some((info, st))),
+                    None => match self.load(id, false).await {
+                        Ok(found) => Ok(found.map(|(info, _)| (info, st))),
+                        Err(e) => {
+                            states.insert(id, st);
+                            Err(e)
+                        }
+                    },
+                },
+                None => self
+                    .load(id, true)
+                    .await
+                    .map(|found| found.and_then(|(info, st)| Some((info, st?)))),
             };
-            let state = match made {
-                Ok(st) => st,
+            let (info, state) = match made {
+                Ok(Some(made)) => made,
+                Ok(None) => continue,
                 Err(e) => {
                     // Nothing scored: the states taken out go back as they were.
                     for g in groups {
@@ -928,12 +1059,14 @@ impl MetricPipeline {
             }
         }
         if budget.is_some() {
-            // Idle states that are saved leave memory; their next sample restores them.
+            // Idle states that are saved leave memory, with what is kept for their series;
+            // their next sample finds them again in the store.
             self.residency.evict(
                 states,
                 |s| !s.dirty && s.idle(&self.config),
                 &self.counters.states_evicted,
             );
+            self.forget(states).await;
         }
         self.counters
             .checkpoint_nanos
@@ -1321,6 +1454,263 @@ mod tests {
         assert_eq!(p.active_series(), 2);
         // A known series is never refused, active or not.
         p.ingest(batch("a"), 0).await.unwrap();
+    }
+
+    /// One remote_write entry: labels and samples.
+    type Entry = (Vec<(String, String)>, Vec<(TimestampMs, f64)>);
+
+    /// The protobuf bytes of a remote_write request.
+    fn remote_write(entries: &[Entry]) -> Vec<u8> {
+        use aiops_integrations::remote_write::{
+            Label, Limits, Sample, TimeSeries, WriteRequest, decompress, encode,
+        };
+        let timeseries = entries
+            .iter()
+            .map(|(labels, samples)| TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(name, value)| Label {
+                        name: name.clone(),
+                        value: value.clone(),
+                    })
+                    .collect(),
+                samples: samples
+                    .iter()
+                    .map(|&(timestamp, value)| Sample { value, timestamp })
+                    .collect(),
+                ..TimeSeries::default()
+            })
+            .collect();
+        let body = encode(&WriteRequest {
+            timeseries,
+            metadata: Vec::new(),
+        })
+        .unwrap();
+        decompress(&body, &Limits::default()).unwrap()
+    }
+
+    fn labels(metric: &str, instance: &str) -> Vec<(String, String)> {
+        vec![
+            ("__name__".into(), metric.into()),
+            ("instance".into(), instance.into()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn series_churn_leaves_only_the_active_series_in_memory() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let params = |text: &str| serde_json::from_str(text).unwrap();
+        let config = MetricsConfig {
+            detectors: vec![
+                // Every increase of a counter is an anomaly whose value is its rate.
+                DetectorRule {
+                    metric: "requests_total".into(),
+                    detector: "threshold".into(),
+                    params: params(r#"{"upper": 0.5}"#),
+                },
+                DetectorRule {
+                    metric: "*".into(),
+                    detector: "zscore".into(),
+                    params: params(r#"{"window": 30}"#),
+                },
+            ],
+            idle_evict_s: 60,
+            // Three waves of 1,000 short-lived series: each fits only once the last went idle.
+            max_series: 1_100,
+            ..MetricsConfig::default()
+        };
+        let p = MetricPipeline::new(store.clone(), config).await.unwrap();
+        let mut rx = p.receiver.lock().await.take().unwrap();
+        let mut states: HashMap<i64, SeriesState> = HashMap::new();
+        let ids_of = |keys: Vec<String>| {
+            let store = store.clone();
+            async move {
+                let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                store.find_series_ids(&keys).await.unwrap()
+            }
+        };
+        let key = |metric: &str, instance: &str| {
+            Labels::try_from_pairs([("__name__", metric), ("instance", instance)])
+                .unwrap()
+                .to_string()
+        };
+        let minute = 60_000;
+        // `keep` lives throughout; `back` is a counter that goes idle and comes back.
+        let mut back_id = None;
+        for wave in 0..3_i64 {
+            let t0 = wave * 10 * minute;
+            let mut entries: Vec<_> = (0..1_000)
+                .map(|i| {
+                    let pod = format!("pod-{wave}-{i}");
+                    (labels("cpu", &pod), vec![(t0, 1.0), (t0 + minute, 2.0)])
+                })
+                .collect();
+            entries.push((labels("cpu", "keep"), vec![(t0, 1.0), (t0 + minute, 1.5)]));
+            if wave != 1 {
+                // 1/s throughout: 100 at 0, 160 at 1 min, ..., 1300 at 21 min.
+                let v = |t: TimestampMs| 100.0 + (t / 1000) as f64;
+                entries.push((
+                    labels("requests_total", "back"),
+                    vec![(t0, v(t0)), (t0 + minute, v(t0 + minute))],
+                ));
+            }
+            let body = remote_write(&entries);
+            let view = WriteRequestView::parse(&body).unwrap();
+            p.ingest_remote_write(&view, 0).await.unwrap();
+            while let Ok(job) = rx.try_recv() {
+                crate::worker::Worker::process(&*p, &mut states, job)
+                    .await
+                    .unwrap();
+            }
+            let back = ids_of(vec![key("requests_total", "back")]).await[0].unwrap();
+            assert_eq!(*back_id.get_or_insert(back), back, "the same id");
+            if wave == 2 {
+                // Restored from the store (saved at 1 min), its rate continuous: the first
+                // sample back (20 min) is scored against the last one stored (1 min).
+                assert!(p.counters.states_reloaded.load(Ordering::Relaxed) >= 1);
+                assert_eq!(states[&back].last_t, Some(t0 + minute));
+                let found = store
+                    .anomalies(
+                        &aiops_store::AnomalyFilter {
+                            resource: Some("back".into()),
+                            ..Default::default()
+                        },
+                        100,
+                    )
+                    .await
+                    .unwrap()
+                    .1;
+                let mut rates: Vec<(TimestampMs, f64)> = found
+                    .iter()
+                    .map(|a| (a.anomaly.t, a.anomaly.value))
+                    .collect();
+                rates.sort_by_key(|r| r.0);
+                assert_eq!(
+                    rates,
+                    [(minute, 1.0), (t0, 1.0), (t0 + minute, 1.0)],
+                    "one rate per increase, none lost or doubled across the eviction"
+                );
+            }
+            // Everything but `keep` goes idle and is saved and dropped at the next save.
+            let keep = ids_of(vec![key("cpu", "keep")]).await[0].unwrap();
+            let long_ago = Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
+            for (id, st) in states.iter_mut() {
+                if *id != keep {
+                    st.active_at = long_ago;
+                }
+            }
+            p.checkpoint(&mut states, Some(Duration::from_secs(3600)))
+                .await
+                .unwrap();
+            assert_eq!(states.keys().copied().collect::<Vec<_>>(), [keep]);
+            let m = p.memory();
+            assert_eq!(
+                (m.cache_entries, m.keys, m.infos, m.states),
+                (1, 1, 1, 1),
+                "wave {wave}: {m:?}"
+            );
+            assert!(m.resources <= 1, "{m:?}");
+        }
+        assert_eq!(store.all_series().await.unwrap().len(), 3_002);
+        assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 3_002);
+        // `keep`'s cached key still answers without a query, and a dropped series' sample
+        // finds its id again.
+        let before = store.all_series().await.unwrap().len();
+        let body = remote_write(&[
+            (labels("cpu", "keep"), vec![(40 * minute, 1.0)]),
+            (labels("cpu", "pod-0-7"), vec![(40 * minute, 1.0)]),
+        ]);
+        p.ingest_remote_write(&WriteRequestView::parse(&body).unwrap(), 0)
+            .await
+            .unwrap();
+        assert_eq!(store.all_series().await.unwrap().len(), before);
+        assert_eq!(p.memory().cache_entries, 2);
+    }
+
+    /// The cost of the trim at a periodic save: `n` series with a state and `n` more whose
+    /// entries go (the worst case: as many to drop as to keep), then a save with nothing to
+    /// drop. A measurement (BENCHMARKS.md, "Service: per-series maps under churn"):
+    /// `cargo test --release -p aiops-service --lib -- --ignored trim_cost --nocapture`.
+    #[tokio::test]
+    #[ignore = "a measurement, run in release"]
+    async fn trim_cost() {
+        let store = Store::open("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        let p = MetricPipeline::new(store, MetricsConfig::default())
+            .await
+            .unwrap();
+        let n: i64 = 100_000;
+        let mut states = HashMap::new();
+        let zscore = || registry::build("zscore", &serde_json::Map::new()).unwrap();
+        {
+            let mut known = p.series.lock().await;
+            let mut cache = p.cache.write().unwrap();
+            let mut info = p.info.write().unwrap();
+            for id in 0..2 * n {
+                let host = format!("pod-{id}");
+                let mut buf = KeyBuf::default();
+                let labels: [(&[u8], &[u8]); 3] = [
+                    (b"__name__", b"container_cpu_usage_seconds_total"),
+                    (b"instance", host.as_bytes()),
+                    (b"job", b"kubelet"),
+                ];
+                SeriesCache::key(&labels, &mut buf);
+                cache.insert(buf.key.as_slice().into(), id);
+                drop(buf);
+                known.insert(format!("{{__name__=\"cpu\",instance=\"{host}\"}}"), id);
+                info.insert(
+                    id,
+                    Arc::new(SeriesInfo {
+                        resource: host,
+                        metric: "cpu".into(),
+                        counter: false,
+                    }),
+                );
+                if id < n {
+                    let d = zscore();
+                    let online = d.online();
+                    states.insert(id, SeriesState::new(d, online, None));
+                }
+            }
+            p.keys.store(known.len(), Ordering::Relaxed);
+        }
+        // Worst case too for the counts: every resource had an anomaly.
+        *p.counters.anomalies_by_resource.lock().unwrap() =
+            (0..2 * n).map(|id| (format!("pod-{id}"), 1)).collect();
+        let started = Instant::now();
+        p.forget(&mut states).await;
+        let trim = started.elapsed();
+        let m = p.memory();
+        assert_eq!(
+            (m.cache_entries, m.keys, m.infos, m.resources),
+            (n as usize, n as usize, n as usize, n as usize)
+        );
+        let started = Instant::now();
+        p.forget(&mut states).await;
+        let idle = started.elapsed();
+        // The cache's write lock alone (what remote_write waits for), on a copy of the case.
+        let mut cache = SeriesCache::default();
+        for id in 0..2 * n {
+            let host = format!("pod-{id}");
+            let mut buf = KeyBuf::default();
+            let labels: [(&[u8], &[u8]); 2] =
+                [(b"__name__", b"cpu"), (b"instance", host.as_bytes())];
+            SeriesCache::key(&labels, &mut buf);
+            cache.insert(buf.key.as_slice().into(), id);
+        }
+        let started = Instant::now();
+        cache.retain(|id| states.contains_key(&id));
+        let lock = started.elapsed();
+        println!(
+            "trim of {n} stale entries per map (4 maps), {n} kept: {:.1} ms (cache write lock {:.1} ms); \
+             a save with nothing to drop: {:.3} ms",
+            trim.as_secs_f64() * 1e3,
+            lock.as_secs_f64() * 1e3,
+            idle.as_secs_f64() * 1e3
+        );
     }
 
     #[test]

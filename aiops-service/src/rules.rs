@@ -35,7 +35,7 @@
 //! `endsAt`). An evaluation whose alerts could not be committed changes no state: the next
 //! one sends them again.
 //!
-//! Cost: each evaluation reads the rules, every series (`Store::all_series`, then filters
+//! Cost: each evaluation reads the rules, every series (`Store::series_heads`, then filters
 //! them in memory: O(series) per evaluation) and, per matching series of a threshold rule,
 //! its samples within `rules.lookback_s` (paged, [`SAMPLE_PAGE`] a query); per anomaly rule,
 //! the latest [`crate::anomaly_api::MAX_LIMIT`] anomalies of its metric in the window.
@@ -758,7 +758,7 @@ impl RuleEvaluator {
         let series = if rules.is_empty() {
             Vec::new()
         } else {
-            self.store.all_series().await?
+            self.store.series_heads().await?
         };
         // Worked on a copy, kept only once every alert is committed: a failed evaluation
         // leaves the state as it was, and the next one sends again (the engine dedups).

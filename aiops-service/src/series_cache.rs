@@ -54,15 +54,84 @@ impl SeriesCache {
     }
 
     /// Keys known.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.ids.len()
+    }
+
+    /// Keeps only the keys whose id `keep` accepts.
+    pub(crate) fn retain(&mut self, keep: impl Fn(i64) -> bool) {
+        self.ids.retain(|_, id| keep(*id));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Counts the allocations of the current thread (the test binary's allocator).
+    struct Counting;
+
+    thread_local! {
+        static ALLOCATIONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: the caller's contract is the system allocator's.
+            unsafe { std::alloc::System.alloc(layout) }
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+            // SAFETY: as above.
+            unsafe { std::alloc::System.dealloc(ptr, layout) }
+        }
+        unsafe fn realloc(
+            &self,
+            ptr: *mut u8,
+            layout: std::alloc::Layout,
+            new_size: usize,
+        ) -> *mut u8 {
+            ALLOCATIONS.with(|n| n.set(n.get() + 1));
+            // SAFETY: as above.
+            unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: Counting = Counting;
+
+    #[test]
+    fn a_known_key_is_found_without_allocating_once_the_buffers_are_warm() {
+        let mut cache = SeriesCache::default();
+        let sorted: Vec<(&[u8], &[u8])> = vec![
+            (b"__name__", b"cpu"),
+            (b"instance", b"pod-1"),
+            (b"job", b"node"),
+        ];
+        let shuffled: Vec<(&[u8], &[u8])> = vec![sorted[2], sorted[0], sorted[1]];
+        let mut buf = KeyBuf::default();
+        SeriesCache::key(&sorted, &mut buf);
+        cache.insert(buf.key.as_slice().into(), 7);
+        for i in 0..1_000 {
+            cache.insert(format!("other{i}").into_bytes().into_boxed_slice(), 100 + i);
+        }
+        // Warm: the buffers have grown to their size.
+        SeriesCache::key(&shuffled, &mut buf);
+        let before = ALLOCATIONS.with(|n| n.get());
+        let mut found = 0;
+        for _ in 0..1_000 {
+            for labels in [&sorted, &shuffled] {
+                SeriesCache::key(labels, &mut buf);
+                found += usize::from(cache.get(&buf.key) == Some(7));
+            }
+        }
+        assert_eq!(ALLOCATIONS.with(|n| n.get()) - before, 0);
+        assert_eq!(found, 2_000);
+        // Dropping the other ids' keys keeps this one.
+        cache.retain(|id| id == 7);
+        assert_eq!((cache.len(), cache.get(&buf.key)), (1, Some(7)));
+    }
 
     fn key(labels: &[(&str, &str)]) -> Vec<u8> {
         let pairs: Vec<(&[u8], &[u8])> = labels

@@ -174,6 +174,19 @@ impl Telemetry {
             "# HELP aiops_series_active Series with a detector state in memory (counted against metrics.max_series).\n# TYPE aiops_series_active gauge\naiops_series_active {}",
             metrics.active_series()
         );
+        let m = metrics.memory();
+        let _ = writeln!(
+            out,
+            "# HELP aiops_series_cache_entries Per-series entries the metric pipeline holds in memory, by map (cache: raw remote_write label sets; keys: canonical series keys; infos: series infos; resources: resources with an anomaly count); each holds only series with a detector state in memory plus those made or come back since the last periodic save.\n# TYPE aiops_series_cache_entries gauge"
+        );
+        for (map, n) in [
+            ("cache", m.cache_entries),
+            ("keys", m.keys),
+            ("infos", m.infos),
+            ("resources", m.resources),
+        ] {
+            let _ = writeln!(out, "aiops_series_cache_entries{{map=\"{map}\"}} {n}");
+        }
         if let Some(ha) = metrics.ha() {
             let _ = writeln!(
                 out,
@@ -217,6 +230,10 @@ mod tests {
         assert!(text.contains("le=\"+Inf\"} 2"), "{text}");
         assert!(
             text.contains("aiops_queue_depth{queue=\"detection\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aiops_series_cache_entries{map=\"cache\"} 0"),
             "{text}"
         );
     }

@@ -185,7 +185,7 @@ impl ServiceHost {
     async fn forecasts(&self, req: &CapacityRequest) -> crate::Result<Vec<ResourceForecast>> {
         let now = crate::now_ms();
         let hours = (req.horizon_ms / 3_600_000).clamp(1, 720) as u32;
-        let series = self.store.all_series().await?;
+        let series = self.store.series_heads().await?;
         let mut out = Vec::new();
         for target in &self.capacity.metrics {
             let mut resources: Vec<&str> = series
@@ -236,7 +236,7 @@ impl ServiceHost {
         to: TimestampMs,
     ) -> crate::Result<Vec<f64>> {
         let mut out = Vec::new();
-        for s in self.store.all_series().await? {
+        for s in self.store.series_heads().await? {
             if s.metric != metric
                 || labels
                     .iter()

@@ -221,6 +221,12 @@ fn anomaly_filtered(select: &str, f: &LogAnomalyFilter, with_cursor: bool) -> Sq
 }
 
 impl Store {
+    /// The ids of the log streams with these keys, in the order given (None for a key no
+    /// stream has); nothing is created.
+    pub async fn find_log_stream_ids(&self, keys: &[&str]) -> Result<Vec<Option<i64>>> {
+        crate::sql::ids_by_key(&self.read, "log_streams", "stream_key", keys).await
+    }
+
     /// The ids of these streams, creating the missing ones (in one transaction).
     pub async fn log_stream_ids(
         &self,
@@ -262,6 +268,73 @@ impl Store {
                 id: id.to_string(),
             }),
         }
+    }
+
+    /// Log streams without their saved states: those of `ids` when given (in id order; ids no
+    /// stream has are left out), with the given key and service when given.
+    pub async fn log_stream_heads(
+        &self,
+        ids: Option<&[i64]>,
+        key: Option<&str>,
+        service: Option<&str>,
+    ) -> Result<Vec<LogStreamRow>> {
+        let mut out = Vec::new();
+        let all = [];
+        let chunks: Vec<&[i64]> = match ids {
+            Some(ids) => ids.chunks(CHUNK).collect(),
+            None => vec![&all[..]],
+        };
+        for chunk in chunks {
+            let mut w = Where::new(
+                "SELECT id, stream_key, service, labels, CAST(NULL AS TEXT) AS state, \
+                 CAST(NULL AS BIGINT) AS state_id FROM log_streams",
+            );
+            w.opt("stream_key", "=", key);
+            w.opt("service", "=", service);
+            let mut q = w.done();
+            if ids.is_some() {
+                q.push(if q.text.contains(" WHERE ") {
+                    " AND id IN ("
+                } else {
+                    " WHERE id IN ("
+                });
+                for (i, id) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    q.bind(*id);
+                }
+                q.push(")");
+            }
+            q.push(" ORDER BY id");
+            for r in q.query().fetch_all(&self.read).await? {
+                out.push(stream_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The log streams with a saved state, with it; with `since`, only those whose state's
+    /// last line was received at or after that time (ms).
+    pub async fn log_streams_with_states(
+        &self,
+        since: Option<TimestampMs>,
+    ) -> Result<Vec<LogStreamRow>> {
+        let mut q = Sql::new(
+            "SELECT s.id, s.stream_key, s.service, s.labels, s.state, s.state_id \
+             FROM log_streams s WHERE s.state IS NOT NULL",
+        );
+        if let Some(t) = since {
+            q.push(
+                " AND EXISTS (SELECT 1 FROM log_lines l WHERE l.id = s.state_id \
+                 AND l.received_at >= ",
+            )
+            .bind(t)
+            .push(")");
+        }
+        q.push(" ORDER BY s.id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(stream_row).collect()
     }
 
     /// Every log stream, with its saved detector state (for a restart).

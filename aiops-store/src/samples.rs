@@ -85,6 +85,12 @@ const SERIES_COLUMNS: &str =
     "SELECT id, series_key, metric, resource, labels, detector, state, state_t FROM series";
 
 impl Store {
+    /// The ids of the series with these canonical keys, in the order given (None for a key no
+    /// series has); nothing is created.
+    pub async fn find_series_ids(&self, keys: &[&str]) -> Result<Vec<Option<i64>>> {
+        crate::sql::ids_by_key(&self.read, "series", "series_key", keys).await
+    }
+
     /// The ids of these series, created when new (in the given order).
     pub async fn series_ids(&self, series: &[NewSeries], now: TimestampMs) -> Result<Vec<i64>> {
         // Rows are written in key order, whatever the given order: two writers (replicas on
@@ -204,6 +210,32 @@ impl Store {
             .query()
             .fetch_all(&self.read)
             .await?;
+        rows.iter().map(series_row).collect()
+    }
+
+    /// Every series without its saved state (`state` None): what readers that filter series by
+    /// metric, resource or labels need, without the states' bytes.
+    pub async fn series_heads(&self) -> Result<Vec<SeriesRow>> {
+        let rows = Sql::new(
+            "SELECT id, series_key, metric, resource, labels, detector, \
+             CAST(NULL AS TEXT) AS state, state_t FROM series ORDER BY id",
+        )
+        .query()
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(series_row).collect()
+    }
+
+    /// The series with a saved state, with it; with `since`, only those whose state has seen
+    /// a sample at or after that time (ms).
+    pub async fn series_with_states(&self, since: Option<TimestampMs>) -> Result<Vec<SeriesRow>> {
+        let mut q = Sql::new(SERIES_COLUMNS);
+        q.push(" WHERE state IS NOT NULL");
+        if let Some(t) = since {
+            q.push(" AND state_t >= ").bind(t);
+        }
+        q.push(" ORDER BY id");
+        let rows = q.query().fetch_all(&self.read).await?;
         rows.iter().map(series_row).collect()
     }
 

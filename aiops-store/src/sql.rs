@@ -154,3 +154,34 @@ impl Where {
         self.sql
     }
 }
+
+/// Keys looked up per statement by [`ids_by_key`].
+const KEYS_PER_QUERY: usize = 500;
+
+/// The ids of the rows of `table` whose `key_column` is one of `keys` (None for a key no row
+/// has), in the order given; nothing is created.
+pub(crate) async fn ids_by_key(
+    pool: &sqlx::AnyPool,
+    table: &str,
+    key_column: &str,
+    keys: &[&str],
+) -> crate::error::Result<Vec<Option<i64>>> {
+    use sqlx::Row;
+    let mut found: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for chunk in keys.chunks(KEYS_PER_QUERY) {
+        let mut q = Sql::new(&format!(
+            "SELECT {key_column}, id FROM {table} WHERE {key_column} IN ("
+        ));
+        for (i, k) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(*k);
+        }
+        q.push(")");
+        for r in q.query().fetch_all(pool).await? {
+            found.insert(r.try_get(0)?, r.try_get(1)?);
+        }
+    }
+    Ok(keys.iter().map(|k| found.get(*k).copied()).collect())
+}

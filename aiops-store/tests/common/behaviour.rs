@@ -98,6 +98,75 @@ pub(crate) async fn series_get_stable_ids_and_samples_are_idempotent(s: &Store) 
         s.series_of_resources(&["api".into()]).await.unwrap().len(),
         2
     );
+    // Found by key without creating anything (in the order asked, None for unknown keys).
+    let (ka, kb) = (series("cpu", "api").key, series("mem", "api").key);
+    let many: Vec<String> = (0..1200).map(|i| format!("absent{i}")).collect();
+    let mut keys: Vec<&str> = vec![&kb, "nope", &ka];
+    keys.extend(many.iter().map(String::as_str));
+    let found = s.find_series_ids(&keys).await.unwrap();
+    assert_eq!(found[..3], [Some(ids[1]), None, Some(ids[0])]);
+    assert!(found[3..].iter().all(Option::is_none));
+    assert_eq!(s.series_heads().await.unwrap().len(), 2);
+    // Log streams alike; their heads carry no state.
+    let stream = |pod: &str| {
+        let labels = Labels::try_from_pairs([("service", "api"), ("pod", pod)]).unwrap();
+        aiops_store::NewLogStream {
+            key: labels.to_string(),
+            service: "api".into(),
+            labels,
+        }
+    };
+    let (x, y) = (stream("x"), stream("y"));
+    let sids = s.log_stream_ids(&[x.clone(), y.clone()], 1).await.unwrap();
+    assert_eq!(
+        s.find_log_stream_ids(&[&y.key, "nope", &x.key])
+            .await
+            .unwrap(),
+        [Some(sids[1]), None, Some(sids[0])]
+    );
+    let lines = s
+        .insert_log_lines(
+            &[aiops_store::NewLogLine {
+                stream_id: sids[0],
+                t: 1,
+                line: "x".into(),
+            }],
+            100,
+        )
+        .await
+        .unwrap();
+    s.save_log_states(&[(sids[0], "{}".into(), lines[0])])
+        .await
+        .unwrap();
+    let saved = s.log_streams_with_states(None).await.unwrap();
+    assert_eq!(saved.iter().map(|r| r.id).collect::<Vec<_>>(), [sids[0]]);
+    assert_eq!(saved[0].state.as_deref(), Some("{}"));
+    assert_eq!(s.log_streams_with_states(Some(100)).await.unwrap().len(), 1);
+    assert!(
+        s.log_streams_with_states(Some(101))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let heads = s.log_stream_heads(Some(&sids), None, None).await.unwrap();
+    assert_eq!(heads.iter().map(|h| h.id).collect::<Vec<_>>(), sids);
+    assert!(
+        heads
+            .iter()
+            .all(|h| h.state.is_none() && h.state_id.is_none())
+    );
+    let by_key = s
+        .log_stream_heads(None, Some(&y.key), Some("api"))
+        .await
+        .unwrap();
+    assert_eq!(by_key.len(), 1);
+    assert_eq!(by_key[0].labels.get("pod"), Some("y"));
+    assert!(
+        s.log_stream_heads(Some(&[]), None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub(crate) async fn replay_starts_after_the_saved_state(s: &Store) {
@@ -126,6 +195,18 @@ pub(crate) async fn replay_starts_after_the_saved_state(s: &Store) {
     assert_eq!(all[0].state.as_deref(), Some("{}"));
     assert_eq!(all[0].detector.as_deref(), Some("default"));
     assert_eq!(all[0].state_t, Some(2));
+    let saved = s.series_with_states(None).await.unwrap();
+    assert_eq!(saved.iter().map(|r| r.id).collect::<Vec<_>>(), [ids[0]]);
+    assert_eq!(saved[0].state.as_deref(), Some("{}"));
+    assert_eq!(s.series_with_states(Some(2)).await.unwrap().len(), 1);
+    assert!(s.series_with_states(Some(3)).await.unwrap().is_empty());
+    assert!(
+        s.series_heads()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.state.is_none())
+    );
     assert_eq!(s.delete_samples_before(3, 100).await.unwrap(), 6);
 }
 

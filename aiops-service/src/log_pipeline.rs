@@ -40,7 +40,7 @@ use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::error::{Result, ServiceError};
 use crate::pii::PiiMasker;
-use crate::residency::Residency;
+use crate::residency::{Residency, adopt_found};
 
 /// The header format the pipeline gives its detectors: each line is fed as its time in ms
 /// (13 digits) and its text, so windows follow the lines' own timestamps.
@@ -482,16 +482,7 @@ impl LogPipeline {
             // is not new.
             let wanted: Vec<&str> = missing.iter().map(|s| s.key.as_str()).collect();
             let found = self.store.find_log_stream_ids(&wanted).await?;
-            let mut new = Vec::with_capacity(missing.len());
-            for (s, id) in missing.into_iter().zip(found) {
-                match id {
-                    Some(id) => {
-                        known.insert(s.key, id);
-                    }
-                    None => new.push(s),
-                }
-            }
-            missing = new;
+            missing = adopt_found(missing, found, |s| s.key, &mut known);
             self.keys.store(known.len(), Ordering::Relaxed);
         }
         if !missing.is_empty() {

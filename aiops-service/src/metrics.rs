@@ -53,7 +53,7 @@ use tokio::sync::{Mutex, broadcast, mpsc};
 
 use crate::error::{Result, ServiceError};
 use crate::ha::{HaConfig, HaTracker};
-use crate::residency::Residency;
+use crate::residency::{Residency, adopt_found};
 use crate::series_cache::{KeyBuf, SeriesCache};
 
 /// Samples appended as blocks since the last compaction that start the next one: the more,
@@ -520,16 +520,7 @@ impl MetricPipeline {
         if !missing.is_empty() {
             let keys: Vec<&str> = missing.iter().map(|s| s.key.as_str()).collect();
             let found = self.store.find_series_ids(&keys).await?;
-            let mut new = Vec::with_capacity(missing.len());
-            for (s, id) in missing.into_iter().zip(found) {
-                match id {
-                    Some(id) => {
-                        known.insert(s.key, id);
-                    }
-                    None => new.push(s),
-                }
-            }
-            missing = new;
+            missing = adopt_found(missing, found, |s| s.key, &mut known);
             self.keys.store(known.len(), Ordering::Relaxed);
         }
         if !missing.is_empty() {

@@ -5,6 +5,27 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+/// Of `missing` (items whose key is not in `known`), those the store had (`found`, in the
+/// same order: their id) are put in `known`: an item dropped from memory or made by another
+/// process keeps its id and is not new. Returns the others, the new ones.
+pub(crate) fn adopt_found<T>(
+    missing: Vec<T>,
+    found: Vec<Option<i64>>,
+    key: impl Fn(T) -> String,
+    known: &mut HashMap<String, i64>,
+) -> Vec<T> {
+    let mut new = Vec::with_capacity(missing.len());
+    for (item, id) in missing.into_iter().zip(found) {
+        match id {
+            Some(id) => {
+                known.insert(key(item), id);
+            }
+            None => new.push(item),
+        }
+    }
+    new
+}
+
 /// See the module docs. Shared by the ingest side (the limit) and the pipeline's task (the
 /// states).
 #[derive(Debug, Default)]

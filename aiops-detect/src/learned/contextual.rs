@@ -983,6 +983,8 @@ struct Scratch {
     shared: Vec<u32>,
     /// The left sides whose `shared` is set.
     shared_touched: Vec<u32>,
+    /// A spare buffer for the next point's facts (the facts of the point before last).
+    spare: Vec<Fact>,
     /// Cuts of partly held left sides by (value facts, context positions): their number.
     left_cuts: FxMap<(u16, u32), u32>,
     /// The same for cuts without context facts, by their value facts.
@@ -1090,7 +1092,7 @@ impl ContextualKernel {
     /// shares none with the levels inside: wrapping around to look like a known level would
     /// hide exactly what matters. A learned range clamps the value first: a value just outside
     /// it takes the nearest level (one far outside re-cuts the levels before it gets here).
-    fn facts(&self, x: f64, (lo, width): (f64, f64)) -> Vec<Fact> {
+    fn facts(&mut self, x: f64, (lo, width): (f64, f64)) -> Vec<Fact> {
         let x = if self.params.input_min.is_some() {
             x
         } else {
@@ -1102,9 +1104,10 @@ impl ContextualKernel {
         let magnitude = level.unsigned_abs();
         let bits = (self.params.bits as u32).max(64 - magnitude.leading_zeros());
         let base = if inside { 0 } else { OUTSIDE };
-        let mut facts: Vec<Fact> = (0..bits)
-            .map(|b| base + 2 * b + ((magnitude >> b) & 1) as Fact)
-            .collect();
+        // In the buffer of an earlier point's facts: no allocation per point.
+        let mut facts = std::mem::take(&mut self.scratch.spare);
+        facts.clear();
+        facts.extend((0..bits).map(|b| base + 2 * b + ((magnitude >> b) & 1) as Fact));
         if level < 0 {
             facts.push(BELOW);
         }
@@ -1499,6 +1502,7 @@ impl ContextualKernel {
             created += 1;
         }
         self.previous = next;
+        self.scratch.spare = previous;
 
         let confirmed = if tally.selected > 0 {
             tally.confirmed as f64 / tally.selected as f64

@@ -22,17 +22,20 @@ use std::time::Instant;
 use aiops_benches::synthetic_series;
 use aiops_detect::{Detections, registry};
 
-/// Counts the bytes held, so that a state's heap can be read as a difference.
+/// Counts the bytes held, so that a state's heap can be read as a difference, and the
+/// allocations (and reallocations) made.
 struct Counting;
 
 static HELD: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicIsize = AtomicIsize::new(0);
+static CALLS: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: every call is forwarded to `System` unchanged; only counters are added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let held =
             HELD.fetch_add(layout.size() as isize, Ordering::Relaxed) + layout.size() as isize;
+        CALLS.fetch_add(1, Ordering::Relaxed);
         PEAK.fetch_max(held, Ordering::Relaxed);
         // SAFETY: the caller's contract is passed on.
         unsafe { System.alloc(layout) }
@@ -45,6 +48,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        CALLS.fetch_add(1, Ordering::Relaxed);
         let held = HELD.fetch_add(
             new_size as isize - layout.size() as isize,
             Ordering::Relaxed,
@@ -108,10 +112,13 @@ fn cost(name: &str, n: usize) -> Result<(), Box<dyn std::error::Error>> {
         }
         let (warm, cpu1) = (start.elapsed(), cpu_ns());
         let start = Instant::now();
+        let calls = CALLS.load(Ordering::Relaxed);
         for i in WARMUP.min(n)..n {
             online.update(ts[i], vs[i])?;
         }
         let (past, cpu2) = (start.elapsed(), cpu_ns());
+        let allocs =
+            (CALLS.load(Ordering::Relaxed) - calls) as f64 / n.saturating_sub(WARMUP).max(1) as f64;
         let held = HELD.load(Ordering::Relaxed) - before;
         let peak = PEAK.load(Ordering::Relaxed) - before;
         let snapshot = online.snapshot()?.len();
@@ -124,11 +131,12 @@ fn cost(name: &str, n: usize) -> Result<(), Box<dyn std::error::Error>> {
         }
         let (batch, cpu4) = (start.elapsed(), cpu_ns());
         println!(
-            "{series:<18} {n} points: warm-up {:.2} us/pt (cpu {:.2}), after {:.2} us/pt (cpu {:.2}); heap {} B (peak {} B), snapshot {} B",
+            "{series:<18} {n} points: warm-up {:.2} us/pt (cpu {:.2}), after {:.2} us/pt (cpu {:.2}); {:.2} allocations a point; heap {} B (peak {} B), snapshot {} B",
             warm.as_secs_f64() * 1e6 / WARMUP.min(n) as f64,
             (cpu1 - cpu0) as f64 / 1e3 / WARMUP.min(n) as f64,
             past.as_secs_f64() * 1e6 / (n - WARMUP.min(n)).max(1) as f64,
             (cpu2 - cpu1) as f64 / 1e3 / (n - WARMUP.min(n)).max(1) as f64,
+            allocs,
             held,
             peak,
             snapshot

@@ -676,3 +676,48 @@ async fn resolved_incidents_leave_memory_but_not_the_store() {
     assert_eq!(all_incidents(&p).await.len(), 3 + 2 + n as usize + 1);
     assert_eq!(p.get_incident(&next).await.unwrap().incident.status, "open");
 }
+
+/// A snapshot saved before resolved incidents were forgotten holds all of them: it restores,
+/// and the first call forgets them (their rows are in the store already) without writing them.
+#[tokio::test]
+async fn an_older_snapshot_full_of_resolved_incidents_restores_and_is_trimmed() {
+    let s = store().await;
+    let mut e = aiops_alerts::Engine::new(config().engine, None).unwrap();
+    for i in 0..50 {
+        let t = T0 + i * M;
+        let a = alert("Down", &format!("svc{i:02}"), t);
+        e.ingest(a.clone(), t).unwrap();
+        e.ingest(resolved(a, t + 1000), t + 1000).unwrap();
+    }
+    let open = alert("Down", "still", T0 + 50 * M);
+    e.ingest(open.clone(), T0 + 50 * M).unwrap();
+    e.tick(T0 + 51 * M).unwrap();
+    assert_eq!(e.incidents_in_memory(), (1, 50));
+    let text = serde_json::json!({"seq": 0, "state": e.state()}).to_string();
+    s.put_value(aiops_service::alerting::SNAPSHOT_KEY, &text, T0 + 51 * M)
+        .await
+        .unwrap();
+    let p = pipeline(&s).await;
+    let m = p.incident_memory().await.unwrap();
+    assert_eq!((m.open, m.closed), (1, 50));
+    // The first call: the resolved ones go (none is written: they are resolved already), the
+    // open one is written, being new to this store.
+    let r = p.tick(T0 + 52 * M).await.unwrap();
+    assert_eq!(r.incidents_changed, 1);
+    let m = p.incident_memory().await.unwrap();
+    assert_eq!((m.open, m.closed, m.committed), (1, 0, 1));
+    assert_eq!(
+        all_incidents(&p).await,
+        [("inc-51".to_string(), "open".to_string(), 1)]
+    );
+    // It goes on from there: the open incident keeps its alert, a new one gets a new id.
+    let r = p
+        .receive(
+            vec![open, alert("Down", "svc00", T0 + 53 * M)],
+            "alertmanager",
+            T0 + 53 * M,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.opened, ["inc-52"]);
+}

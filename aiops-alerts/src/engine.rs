@@ -369,9 +369,31 @@ impl Engine {
         self.state.correlator.merged()
     }
 
+    /// Forgets the resolved incidents that resolved before `resolved_before` (see
+    /// [`Correlator::forget_closed`]); returns their ids (`inc-N`). For a caller that keeps
+    /// the incidents elsewhere, once their resolution is kept there: the engine's memory and
+    /// its snapshots then hold the open incidents and those resolved since, however many
+    /// incidents there were. A forgotten incident cannot reopen: an alert of it that fires
+    /// again opens a new incident with a new id, as without forgetting.
+    pub fn forget_resolved_incidents(&mut self, resolved_before: TimestampMs) -> Vec<String> {
+        self.state
+            .correlator
+            .forget_closed(resolved_before)
+            .into_iter()
+            .map(|i| format!("inc-{i}"))
+            .collect()
+    }
+
+    /// How many incidents the engine holds: `(open, resolved)` (the resolved ones not
+    /// forgotten, see [`Engine::forget_resolved_incidents`]).
+    pub fn incidents_in_memory(&self) -> (usize, usize) {
+        let c = &self.state.correlator;
+        (c.open_count(), c.closed_count())
+    }
+
     /// One incident by id (`inc-N`), open or resolved; `None` for an id merged into another
-    /// incident (see [`Engine::current_incident`]) or never issued. Cheaper than
-    /// [`Engine::incidents`] for a service that keeps every incident.
+    /// incident (see [`Engine::current_incident`]), never issued or forgotten (see
+    /// [`Engine::forget_resolved_incidents`]). Cheaper than [`Engine::incidents`].
     pub fn incident(&self, id: &str) -> Option<Incident> {
         let n: u64 = id.strip_prefix("inc-")?.parse().ok()?;
         self.state.correlator.incident(n, self.graph.as_ref())
@@ -382,7 +404,7 @@ impl Engine {
         self.state.correlator.open_incidents(self.graph.as_ref())
     }
 
-    /// All incidents so far, open and resolved, in opening order.
+    /// All incidents so far, open and resolved (less those forgotten), in opening order.
     pub fn incidents(&self) -> Vec<Incident> {
         self.state.correlator.incidents(self.graph.as_ref())
     }
@@ -787,6 +809,43 @@ time_intervals:
         // The older top-level name loads too.
         let old = "route: {receiver: r, routes: [{receiver: x, mute_time_intervals: [w]}]}\nmute_time_intervals: [{name: w}]";
         assert!(Engine::new(Config::from_yaml(old).unwrap(), None).is_ok());
+    }
+
+    #[test]
+    fn forgotten_incidents_leave_the_state_and_never_come_back() {
+        let mut e = Engine::new(Config::default(), None).unwrap();
+        // 50 services fail and recover, one after the other.
+        for i in 0..50 {
+            let t = i * 20 * M;
+            let mut a = alert(&[("alertname", "Down"), ("service", &format!("s{i}"))], t);
+            e.ingest(a.clone(), t).unwrap();
+            a.status = AlertStatus::Resolved;
+            a.ends_at = Some(t + M);
+            e.ingest(a, t + M).unwrap();
+            e.tick(t + 10 * M).unwrap();
+            if i % 10 == 9 {
+                let gone = e.forget_resolved_incidents(TimestampMs::MAX);
+                assert_eq!(gone.len(), 10);
+                assert_eq!(e.incidents_in_memory(), (0, 0));
+            }
+        }
+        let text = serde_json::to_string(e.state()).unwrap();
+        assert!(
+            !text.contains("\"s0\""),
+            "forgotten incidents leave the snapshot"
+        );
+        // The next incident gets the next id; the counters count every incident.
+        let got = e
+            .ingest(
+                alert(&[("alertname", "Down"), ("service", "s0")], 0),
+                1000 * M,
+            )
+            .unwrap();
+        assert_eq!(got.incident.as_deref(), Some("inc-51"));
+        assert_eq!(e.stats().incidents, 51);
+        assert_eq!(e.incidents_in_memory(), (1, 0));
+        assert_eq!(e.incident("inc-1"), None);
+        assert_eq!(e.current_incident("inc-1").as_deref(), Some("inc-1"));
     }
 
     #[test]

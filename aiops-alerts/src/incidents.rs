@@ -802,8 +802,56 @@ impl Correlator {
         self.close_due(now);
     }
 
-    /// One incident by number, open or resolved (`None` for one merged into another or never
-    /// opened). Open incidents are found at once, resolved ones newest first.
+    /// Forgets the resolved (closed for good) incidents that resolved before
+    /// `resolved_before`, and what points to them (the merges into them); returns their ids,
+    /// in closing order. Nothing else changes: they can no longer change (no alert joins or
+    /// updates a closed incident, none is merged into one, a closed incident's alert that
+    /// fires again opens a new incident), ids are never reused ([`Correlator::opened`] and
+    /// the next id are kept), and the counters stay. A caller that keeps the incidents
+    /// elsewhere (a store) calls it once their resolution is kept there, so that memory and
+    /// snapshots hold only the open incidents and those resolved since.
+    ///
+    /// After it, [`Correlator::incident`] and [`Correlator::incidents`] no longer return
+    /// them, and [`Correlator::successor`] of an incident merged into one of them is that
+    /// incident's own id.
+    pub fn forget_closed(&mut self, resolved_before: TimestampMs) -> Vec<u64> {
+        let mut gone = Vec::new();
+        self.closed.retain(|s| {
+            let forget = s.resolved_at.is_some_and(|t| t < resolved_before);
+            if forget {
+                gone.push(s.id);
+            }
+            !forget
+        });
+        if !gone.is_empty() && !self.merged_into.is_empty() {
+            let set: BTreeSet<u64> = gone.iter().copied().collect();
+            let dropped: Vec<u64> = self
+                .merged_into
+                .keys()
+                .copied()
+                .filter(|&id| set.contains(&self.successor(id)))
+                .collect();
+            for id in dropped {
+                self.merged_into.remove(&id);
+            }
+        }
+        gone
+    }
+
+    /// Number of open incidents.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Number of resolved incidents held (those not forgotten, see
+    /// [`Correlator::forget_closed`]).
+    pub fn closed_count(&self) -> usize {
+        self.closed.len()
+    }
+
+    /// One incident by number, open or resolved (`None` for one merged into another, never
+    /// opened, or forgotten by [`Correlator::forget_closed`]). Open incidents are found at
+    /// once, resolved ones newest first.
     pub fn incident(&self, id: u64, graph: Option<&TopologyGraph>) -> Option<Incident> {
         self.open
             .get(&id)
@@ -816,7 +864,7 @@ impl Correlator {
         self.open.values().map(|s| to_incident(s, graph)).collect()
     }
 
-    /// All incidents, open and resolved, by id.
+    /// All incidents, open and resolved (less those forgotten), by id.
     pub fn incidents(&self, graph: Option<&TopologyGraph>) -> Vec<Incident> {
         let mut all: Vec<&State> = self.open.values().chain(self.closed.iter()).collect();
         all.sort_by_key(|s| s.id);
@@ -1173,6 +1221,61 @@ mod tests {
             .build()
             .is_err()
         );
+    }
+
+    #[test]
+    fn forgetting_closed_incidents_keeps_open_ones_and_never_reuses_an_id() {
+        let g = shop();
+        let mut c = CorrelationParams {
+            resolve_grace: Duration(0),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        // Three incidents: a (plain, no topology), b and k (topology, merged into b's).
+        let a = alert(&[("alertname", "A"), ("service", "s1")], 0);
+        let f = alert(&[("alertname", "F"), ("service", "frontend")], 0);
+        let r = alert(&[("alertname", "R"), ("service", "redis")], 0);
+        let k = alert(&[("alertname", "K"), ("service", "cart")], 0);
+        let p = alert(&[("alertname", "P"), ("service", "payment")], 0);
+        assert_eq!(c.observe(&a, 0, Some(&g)), Some(1));
+        assert_eq!(c.observe(&f, 1, Some(&g)), Some(2));
+        assert_eq!(c.observe(&r, 2, Some(&g)), Some(3));
+        assert_eq!(c.observe(&k, 3, Some(&g)), Some(2));
+        assert_eq!(c.successor(3), 2);
+        assert_eq!(c.observe(&p, 4, Some(&g)), Some(4));
+        // a resolves at 10, the merged incident at 20; payment stays open.
+        c.observe(&resolved(&a, 10), 10, Some(&g));
+        for x in [&f, &r, &k] {
+            c.observe(&resolved(x, 20), 20, Some(&g));
+        }
+        assert_eq!((c.open_count(), c.closed_count()), (1, 2));
+        let before = c.incidents(Some(&g));
+        // Resolved before 15: only a.
+        assert_eq!(c.forget_closed(15), [1]);
+        assert_eq!(c.closed_count(), 1);
+        assert!(c.incident(1, Some(&g)).is_none());
+        assert_eq!(c.incidents(Some(&g)), before[1..]);
+        assert_eq!(c.successor(3), 2);
+        // The rest; the merge into the forgotten incident goes with it.
+        assert_eq!(c.forget_closed(TimestampMs::MAX), [2]);
+        assert_eq!(c.successor(3), 3);
+        assert!(c.merged_into.is_empty());
+        assert_eq!((c.open_count(), c.closed_count()), (1, 0));
+        // The open incident is untouched and still takes its alerts.
+        assert_eq!(c.incidents(Some(&g)), before[2..]);
+        assert_eq!(c.observe(&p, 30, Some(&g)), Some(4));
+        // An alert of a forgotten incident that fires again opens a new one, with a new id;
+        // the counters stay.
+        assert_eq!(c.observe(&a, 40, Some(&g)), Some(5));
+        assert_eq!(c.observe(&f, 41, Some(&g)), Some(6));
+        assert_eq!((c.opened(), c.merged()), (6, 1));
+        let ids: Vec<String> = c.incidents(Some(&g)).into_iter().map(|i| i.id).collect();
+        assert_eq!(ids, ["inc-4", "inc-5", "inc-6"]);
+        // Nothing to forget: nothing changes; the state still round-trips.
+        assert!(c.forget_closed(TimestampMs::MAX).is_empty());
+        let back: Correlator = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
     }
 
     #[test]

@@ -52,4 +52,29 @@ fn an_old_engine_state_restores_and_continues_identically() {
         f.incidents
     );
     assert_eq!(serde_json::to_value(engine.stats()).unwrap(), f.stats);
+    // Its resolved incidents can be forgotten: the open ones stay as they were, and so do
+    // the counters.
+    let resolved: Vec<&Value> = f
+        .incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "resolved")
+        .collect();
+    assert!(!resolved.is_empty());
+    let gone = engine.forget_resolved_incidents(i64::MAX);
+    assert_eq!(gone.len(), resolved.len());
+    let open: Vec<&Value> = f
+        .incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] != "resolved")
+        .collect();
+    assert_eq!(
+        serde_json::to_value(engine.incidents()).unwrap(),
+        serde_json::to_value(&open).unwrap()
+    );
+    assert_eq!(engine.incidents_in_memory(), (open.len(), 0));
+    assert_eq!(serde_json::to_value(engine.stats()).unwrap(), f.stats);
 }

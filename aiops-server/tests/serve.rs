@@ -369,6 +369,18 @@ fn alerts_become_incidents_operators_act_on_them_and_the_audit_log_records_it() 
         metric_value(&text, "aiops_incidents_opened_total") >= 1.0,
         "{text}"
     );
+    // The incidents held in memory: the open ones; resolved ones only within a call.
+    for gauge in [
+        "aiops_incidents_in_memory{state=\"open\"}",
+        "aiops_incident_states_in_memory",
+    ] {
+        assert!(metric_value(&text, gauge) >= 0.0, "{gauge}: {text}");
+    }
+    assert_eq!(
+        metric_value(&text, "aiops_incidents_in_memory{state=\"closed\"}"),
+        0.0,
+        "{text}"
+    );
     // The audit log: admins only; it holds the refusal and both actions.
     assert_eq!(s.get("/api/v1/audit", &operator).status(), 403);
     let (_, audit) = json_of(s.get("/api/v1/audit", &admin));

@@ -26,9 +26,16 @@
 //!   the engine reports changed since the last call (all of them after a rebuild) are
 //!   serialised and, when the hash differs, written.
 //!
-//! Memory: the engine's state (one copy of every active alert, the incidents) plus, per open
-//! incident, its status, the hash of its last committed row and its members' fingerprints, and
-//! the pending `endsAt` of active alerts.
+//! Memory: the engine's state (one copy of every active alert, the open incidents) plus, per
+//! open incident, its status, the hash of its last committed row and its members'
+//! fingerprints, and the pending `endsAt` of active alerts. Resolved incidents live in the
+//! store only: once a call has committed their resolution (the engine resolved them, or
+//! merged them into another one), the engine forgets them
+//! ([`Engine::forget_resolved_incidents`]) and so does this module, so neither memory nor the
+//! snapshot grows with the number of incidents ever seen. Nothing is lost by it: a resolved
+//! incident never changes again (an alert of it that fires again opens a new incident), and
+//! the API reads incidents from the store. `/metrics` shows the counts
+//! (`aiops_incidents_in_memory`, `aiops_incident_states_in_memory`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -392,6 +399,25 @@ pub struct AlertCounters {
     pub failures: AtomicU64,
     /// Snapshots saved.
     pub snapshots: AtomicU64,
+    /// Gauge: open incidents the engine holds.
+    pub incidents_open: AtomicU64,
+    /// Gauge: resolved incidents the engine still holds (their resolution not yet known to
+    /// be committed; forgotten at the end of the call that commits it).
+    pub incidents_closed: AtomicU64,
+    /// Gauge: incidents whose last committed state this module keeps.
+    pub incident_states: AtomicU64,
+}
+
+/// How many incidents the alert pipeline holds in memory ([`AlertPipeline::incident_memory`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IncidentMemory {
+    /// Open incidents in the engine.
+    pub open: usize,
+    /// Resolved incidents still in the engine.
+    pub closed: usize,
+    /// Incidents whose last committed state the pipeline keeps (open ones, and merged ones
+    /// whose row is still to be closed).
+    pub committed: usize,
 }
 
 /// The last committed state of an incident.
@@ -404,7 +430,9 @@ enum Committed {
         body: u128,
         members: BTreeSet<u64>,
     },
-    /// Resolved (never reopened).
+    /// Resolved (never reopened): kept only while the engine still holds the incident (until
+    /// the end of the call that committed it, or after a rebuild whose replay resolved it
+    /// again) or, for a merged one, until the call that closed its row ends.
     Resolved,
 }
 
@@ -501,7 +529,8 @@ struct Inner {
     engine: Engine,
     /// The last `alert_log` sequence number the engine has seen.
     seq: i64,
-    /// Incident id -> its last committed state.
+    /// Incident id -> its last committed state: the open incidents (and, briefly, those
+    /// being resolved; see [`Committed::Resolved`]).
     incidents: HashMap<String, Committed>,
     /// Active alert (label fingerprint) -> its `endsAt`, and the same ordered by time.
     expiry: HashMap<u64, TimestampMs>,
@@ -556,6 +585,8 @@ struct Changes {
     summaries: Vec<IncidentSummary>,
     events: Vec<IncidentEvent>,
     opened: Vec<String>,
+    /// Incidents merged into another one whose rows this call closes.
+    merged: Vec<String>,
 }
 
 impl Changes {
@@ -684,6 +715,15 @@ async fn load(store: &Store, config: &AlertsConfig, topology: Option<&Topology>)
     Ok(inner)
 }
 
+fn memory_of(inner: &Inner) -> IncidentMemory {
+    let (open, closed) = inner.engine.incidents_in_memory();
+    IncidentMemory {
+        open,
+        closed,
+        committed: inner.incidents.len(),
+    }
+}
+
 /// The alert pipeline (see the module docs). Share it behind the `Arc` it comes in.
 pub struct AlertPipeline {
     store: Store,
@@ -731,7 +771,7 @@ impl AlertPipeline {
             TopologyGraph::new(t)?;
         }
         let inner = load(&store, &config, topology.as_ref()).await?;
-        Ok(Arc::new(Self {
+        let p = Self {
             store,
             config,
             topology: std::sync::RwLock::new(topology),
@@ -739,7 +779,9 @@ impl AlertPipeline {
             inner: Mutex::new(inner),
             events: broadcast::channel(1024).0,
             counters: AlertCounters::default(),
-        }))
+        };
+        p.record_memory(&*p.inner.lock().await);
+        Ok(Arc::new(p))
     }
 
     /// The configuration.
@@ -777,11 +819,44 @@ impl AlertPipeline {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone();
             *inner = load(&self.store, &self.config, topology.as_ref()).await?;
+            self.record_memory(&inner);
         }
         Ok(Locked {
             inner,
             _cluster: cluster,
         })
+    }
+
+    /// After a successful commit, every incident the engine resolved is resolved in the store
+    /// (a call writes every incident the engine changed, and one that resolves changes once):
+    /// the engine forgets them, and both they and `merged` (merged incidents whose rows the
+    /// commit closed) leave the committed states. Updates the gauges.
+    fn forget_committed(&self, inner: &mut Inner, merged: &[String]) {
+        for id in inner.engine.forget_resolved_incidents(TimestampMs::MAX) {
+            inner.incidents.remove(&id);
+        }
+        for id in merged {
+            inner.incidents.remove(id);
+        }
+        self.record_memory(inner);
+    }
+
+    fn record_memory(&self, inner: &Inner) {
+        let m = memory_of(inner);
+        let c = &self.counters;
+        c.incidents_open.store(m.open as u64, Ordering::Relaxed);
+        c.incidents_closed.store(m.closed as u64, Ordering::Relaxed);
+        c.incident_states
+            .store(m.committed as u64, Ordering::Relaxed);
+    }
+
+    /// How many incidents the pipeline holds in memory (the engine's open and resolved ones,
+    /// and the committed states it compares them with); `/metrics` shows the same as
+    /// `aiops_incidents_in_memory` and `aiops_incident_states_in_memory`.
+    pub async fn incident_memory(&self) -> Result<IncidentMemory> {
+        let inner = self.lock().await?;
+        self.record_memory(&inner);
+        Ok(memory_of(&inner))
     }
 
     fn failed<T>(&self, inner: &mut Inner, r: Result<T>) -> Result<T> {
@@ -854,6 +929,20 @@ impl AlertPipeline {
                 v.load(Ordering::Relaxed)
             ));
         }
+        out.push_str(&format!(
+            "# HELP aiops_incidents_in_memory Incidents the correlation engine holds: open, and \
+             resolved ones whose resolution is not yet committed.\n\
+             # TYPE aiops_incidents_in_memory gauge\n\
+             aiops_incidents_in_memory{{state=\"open\"}} {}\n\
+             aiops_incidents_in_memory{{state=\"closed\"}} {}\n\
+             # HELP aiops_incident_states_in_memory Incidents whose last committed state the \
+             alert pipeline keeps.\n\
+             # TYPE aiops_incident_states_in_memory gauge\n\
+             aiops_incident_states_in_memory {}\n",
+            c.incidents_open.load(Ordering::Relaxed),
+            c.incidents_closed.load(Ordering::Relaxed),
+            c.incident_states.load(Ordering::Relaxed),
+        ));
         out
     }
 
@@ -936,6 +1025,7 @@ impl AlertPipeline {
         }
         let changes = self.commit(changes, log).await?;
         inner.seq = changes.seq.unwrap_or(inner.seq);
+        self.forget_committed(inner, &changes.changes.merged);
         self.counters
             .alerts_in
             .fetch_add(report.received as u64, Ordering::Relaxed);
@@ -1110,6 +1200,7 @@ impl AlertPipeline {
                 detail: json!({"into": into, "by": "engine"}),
             });
             inner.incidents.insert(id.clone(), Committed::Resolved);
+            changes.merged.push(id.clone());
             let filter = AlertFilter {
                 incident_id: Some(id),
                 ..Default::default()
@@ -1154,9 +1245,12 @@ impl AlertPipeline {
         let alerts_resolved = changes.alerts.len();
         self.incident_changes(inner, t, &mut changes).await?;
         let mut incidents_changed = 0;
-        if !changes.is_empty() {
+        if changes.is_empty() {
+            self.forget_committed(inner, &[]);
+        } else {
             let done = self.commit(changes, Vec::new()).await?;
             incidents_changed = done.incident_ids.len();
+            self.forget_committed(inner, &done.changes.merged);
             self.publish(&done.changes);
         }
         Ok(TickReport {

@@ -530,3 +530,194 @@ async fn a_merged_incident_hands_its_alerts_to_the_one_that_took_it() {
     assert_eq!(p.tick(T0 + 3000).await.unwrap().incidents_changed, 0);
     assert_eq!((kinds(&p, "inc-1").await, kinds(&p, "inc-2").await), before);
 }
+
+/// Whatever the number of incidents, memory and the snapshot hold the open ones: the resolved
+/// ones (by the engine or by a merge) are in the store only, and the API still reads them all.
+#[tokio::test]
+async fn resolved_incidents_leave_memory_but_not_the_store() {
+    // a -> b -> c: alerts on a and c open two incidents, b's merges them.
+    let topo = aiops_core::Topology::from_json(
+        r#"{"nodes": [{"id": "a", "kind": "service"}, {"id": "b", "kind": "service"},
+                      {"id": "c", "kind": "service"}],
+            "edges": [{"from": "a", "to": "b", "kind": "calls"},
+                      {"from": "b", "to": "c", "kind": "calls"}]}"#,
+    )
+    .unwrap();
+    let s = store().await;
+    let open = |p: Arc<AlertPipeline>| async move { p.incident_memory().await.unwrap() };
+    let p = AlertPipeline::new(s.clone(), config(), Some(topo.clone()))
+        .await
+        .unwrap();
+    // Three alerts that keep firing (an `endsAt` far ahead).
+    let lasting: Vec<Alert> = (0..3)
+        .map(|i| {
+            let mut a = alert("Saturated", &format!("keep{i}"), T0);
+            a.ends_at = Some(T0 + 10_000 * M);
+            a
+        })
+        .collect();
+    p.receive(lasting.clone(), "alertmanager", T0)
+        .await
+        .unwrap();
+    // The merge, then its resolution.
+    let chain: Vec<Alert> = ["a", "c", "b"]
+        .iter()
+        .map(|svc| alert("Errors", svc, T0))
+        .collect();
+    for (k, a) in chain.iter().enumerate() {
+        let t = T0 + k as i64 * 1000;
+        p.receive(vec![a.clone()], "alertmanager", t).await.unwrap();
+    }
+    let gone = chain
+        .iter()
+        .map(|a| resolved(a.clone(), T0 + 5000))
+        .collect();
+    p.receive(gone, "alertmanager", T0 + 5000).await.unwrap();
+    // The storm: 300 services fail and recover one after the other (a minute apart, the grace
+    // period is a minute), with a snapshot half way.
+    let n = 300;
+    let storm = |i: i64| alert("Down", &format!("svc{i:03}"), T0 + (i + 1) * M);
+    let mut most = 0;
+    for i in 0..n {
+        let t = T0 + (i + 1) * M;
+        p.receive(vec![storm(i)], "alertmanager", t).await.unwrap();
+        p.receive(
+            vec![resolved(storm(i), t + 10_000)],
+            "alertmanager",
+            t + 10_000,
+        )
+        .await
+        .unwrap();
+        let m = open(p.clone()).await;
+        most = most.max(m.open + m.closed).max(m.committed);
+        if i == n / 2 {
+            p.snapshot(t + 10_000).await.unwrap();
+        }
+    }
+    let end = T0 + (n + 2) * M;
+    p.tick(end).await.unwrap();
+    // Memory held at most the 3 lasting incidents and the storm's current one.
+    assert!(most <= 4, "{most}");
+    let m = open(p.clone()).await;
+    assert_eq!((m.open, m.closed, m.committed), (3, 0, 3));
+    let metrics = p.exposition();
+    assert!(metrics.contains("aiops_incidents_in_memory{state=\"open\"} 3\n"));
+    assert!(metrics.contains("aiops_incidents_in_memory{state=\"closed\"} 0\n"));
+    assert!(metrics.contains("aiops_incident_states_in_memory 3\n"));
+    // The store has every incident: 3 open, the merged pair, the storm's.
+    let listed = all_incidents(&p).await;
+    assert_eq!(listed.len(), 3 + 2 + n as usize);
+    assert_eq!(listed.iter().filter(|i| i.1 == "open").count(), 3);
+    assert_eq!(
+        kinds(&p, "inc-6").await,
+        ["opened", "alert_added", "resolved"]
+    );
+    let d = p.get_incident("inc-5").await.unwrap();
+    assert_eq!(d.incident.status, "resolved");
+    assert_eq!(
+        d.status_changes.last().unwrap().reason.as_deref(),
+        Some("merged into inc-4")
+    );
+    assert_eq!(p.get_incident("inc-4").await.unwrap().alerts.len(), 3);
+    // A crash: the restart replays the log after the snapshot (the storm's second half
+    // resolves again in the engine) and writes nothing; memory is back to the open ones after
+    // the first call.
+    let before: Vec<Vec<String>> = {
+        let mut v = Vec::new();
+        for id in ["inc-4", "inc-5", "inc-6", "inc-300", "inc-305"] {
+            v.push(kinds(&p, id).await);
+        }
+        v
+    };
+    drop(p);
+    let p = AlertPipeline::new(s.clone(), config(), Some(topo.clone()))
+        .await
+        .unwrap();
+    assert_eq!(p.tick(end + M).await.unwrap().incidents_changed, 0);
+    let m = open(p.clone()).await;
+    assert_eq!((m.open, m.closed, m.committed), (3, 0, 3));
+    let mut after = Vec::new();
+    for id in ["inc-4", "inc-5", "inc-6", "inc-300", "inc-305"] {
+        after.push(kinds(&p, id).await);
+    }
+    assert_eq!(after, before);
+    // The lasting alerts are still in their incidents; a storm alert firing again opens a new
+    // incident with a new id.
+    let r = p
+        .receive(lasting.clone(), "alertmanager", end + 2 * M)
+        .await
+        .unwrap();
+    assert_eq!((r.duplicates, r.opened.len()), (3, 0));
+    let again = alert("Down", "svc000", end + 3 * M);
+    let r = p
+        .receive(vec![again], "alertmanager", end + 3 * M)
+        .await
+        .unwrap();
+    let next = format!("inc-{}", 3 + 2 + n + 1);
+    assert_eq!(r.opened, std::slice::from_ref(&next));
+    // A snapshot holds only the open incidents, and restores.
+    p.snapshot(end + 3 * M).await.unwrap();
+    let snap: serde_json::Value = serde_json::from_str(
+        &s.value(aiops_service::alerting::SNAPSHOT_KEY)
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let correlator = &snap["state"]["correlator"];
+    assert_eq!(correlator["open"].as_object().unwrap().len(), 4);
+    assert!(correlator["closed"].as_array().unwrap().is_empty());
+    drop(p);
+    let p = AlertPipeline::new(s.clone(), config(), Some(topo))
+        .await
+        .unwrap();
+    let m = open(p.clone()).await;
+    assert_eq!((m.open, m.closed, m.committed), (4, 0, 4));
+    assert_eq!(all_incidents(&p).await.len(), 3 + 2 + n as usize + 1);
+    assert_eq!(p.get_incident(&next).await.unwrap().incident.status, "open");
+}
+
+/// A snapshot saved before resolved incidents were forgotten holds all of them: it restores,
+/// and the first call forgets them (their rows are in the store already) without writing them.
+#[tokio::test]
+async fn an_older_snapshot_full_of_resolved_incidents_restores_and_is_trimmed() {
+    let s = store().await;
+    let mut e = aiops_alerts::Engine::new(config().engine, None).unwrap();
+    for i in 0..50 {
+        let t = T0 + i * M;
+        let a = alert("Down", &format!("svc{i:02}"), t);
+        e.ingest(a.clone(), t).unwrap();
+        e.ingest(resolved(a, t + 1000), t + 1000).unwrap();
+    }
+    let open = alert("Down", "still", T0 + 50 * M);
+    e.ingest(open.clone(), T0 + 50 * M).unwrap();
+    e.tick(T0 + 51 * M).unwrap();
+    assert_eq!(e.incidents_in_memory(), (1, 50));
+    let text = serde_json::json!({"seq": 0, "state": e.state()}).to_string();
+    s.put_value(aiops_service::alerting::SNAPSHOT_KEY, &text, T0 + 51 * M)
+        .await
+        .unwrap();
+    let p = pipeline(&s).await;
+    let m = p.incident_memory().await.unwrap();
+    assert_eq!((m.open, m.closed), (1, 50));
+    // The first call: the resolved ones go (none is written: they are resolved already), the
+    // open one is written, being new to this store.
+    let r = p.tick(T0 + 52 * M).await.unwrap();
+    assert_eq!(r.incidents_changed, 1);
+    let m = p.incident_memory().await.unwrap();
+    assert_eq!((m.open, m.closed, m.committed), (1, 0, 1));
+    assert_eq!(
+        all_incidents(&p).await,
+        [("inc-51".to_string(), "open".to_string(), 1)]
+    );
+    // It goes on from there: the open incident keeps its alert, a new one gets a new id.
+    let r = p
+        .receive(
+            vec![open, alert("Down", "svc00", T0 + 53 * M)],
+            "alertmanager",
+            T0 + 53 * M,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.opened, ["inc-52"]);
+}

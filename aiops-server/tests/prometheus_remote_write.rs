@@ -79,6 +79,23 @@ fn a_real_prometheus_remote_writes_into_aiops_on_postgres() {
     scenario(&binary, Some(&url));
 }
 
+/// A scrape job of aiops' own `/metrics` (with a viewer token), as `scrape_configs` YAML.
+fn aiops_job(port: u16, viewer: &str) -> String {
+    format!(
+        "  - job_name: aiops\n    authorization:\n      credentials: {viewer}\n    \
+         static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+    )
+}
+
+/// A `remote_write` entry to aiops (with an ingest token) that sends within a second, as YAML.
+fn remote_write_to(port: u16, ingest: &str) -> String {
+    format!(
+        "  - url: http://127.0.0.1:{port}/api/v1/write\n    authorization:\n      \
+         credentials: {ingest}\n    queue_config:\n      batch_send_deadline: 1s\n      \
+         max_samples_per_send: 2000\n      min_backoff: 100ms\n      max_backoff: 1s\n"
+    )
+}
+
 /// Prometheus scraping itself and aiops, remote writing to aiops (on SQLite under a temporary
 /// data directory, or on the PostgreSQL database `store`).
 fn scenario(binary: &Path, store: Option<&str>) {
@@ -114,26 +131,15 @@ scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ['127.0.0.1:{prom_port}']
-  - job_name: aiops
-    authorization:
-      credentials: {viewer}
-    static_configs:
-      - targets: ['127.0.0.1:{aiops_port}']
-remote_write:
-  - url: http://127.0.0.1:{aiops_port}/api/v1/write
-    authorization:
-      credentials: {ingest}
-    queue_config:
-      batch_send_deadline: 1s
-      max_samples_per_send: 2000
-      min_backoff: 100ms
-      max_backoff: 1s
-    metadata_config:
+{aiops_job}remote_write:
+{remote_write}    metadata_config:
       send: true
       send_interval: 1s
 "#,
         aiops_port = aiops.port,
         rules = rules.display(),
+        aiops_job = aiops_job(aiops.port, &viewer),
+        remote_write = remote_write_to(aiops.port, &ingest),
     );
     let prom = start_prometheus(binary, dir.path(), &config, prom_port);
 
@@ -275,27 +281,10 @@ fn a_real_prometheus_ha_pair_is_stored_once() {
         let home = dir.path().join(replica);
         std::fs::create_dir_all(&home).unwrap();
         let config = format!(
-            r#"global:
-  scrape_interval: 1s
-  external_labels:
-    cluster: eu
-    __replica__: {replica}
-scrape_configs:
-  - job_name: aiops
-    authorization:
-      credentials: {viewer}
-    static_configs:
-      - targets: ['127.0.0.1:{aiops_port}']
-remote_write:
-  - url: http://127.0.0.1:{aiops_port}/api/v1/write
-    authorization:
-      credentials: {ingest}
-    queue_config:
-      batch_send_deadline: 1s
-      min_backoff: 100ms
-      max_backoff: 1s
-"#,
-            aiops_port = aiops.port,
+            "global:\n  scrape_interval: 1s\n  external_labels:\n    cluster: eu\n    \
+             __replica__: {replica}\nscrape_configs:\n{}remote_write:\n{}",
+            aiops_job(aiops.port, &viewer),
+            remote_write_to(aiops.port, &ingest),
         );
         start_prometheus(&binary, &home, &config, free_port())
     };

@@ -842,13 +842,16 @@ impl MetricPipeline {
             return;
         }
         let ids: std::collections::HashSet<i64> = states.keys().copied().collect();
-        {
+        // What is removed is freed after each lock is released: remote_write waits only for
+        // the scan.
+        let dropped_keys = {
             let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-            cache.retain(|id| ids.contains(&id));
-        }
-        {
+            cache.retain(|id| ids.contains(&id))
+        };
+        drop(dropped_keys);
+        let dropped_infos: Vec<_> = {
             let mut info = self.info.write().unwrap_or_else(|e| e.into_inner());
-            info.retain(|id, _| ids.contains(id));
+            let dropped = info.extract_if(|id, _| !ids.contains(id)).collect();
             if let Ok(mut by) = self.counters.anomalies_by_resource.lock()
                 && !by.is_empty()
             {
@@ -856,7 +859,9 @@ impl MetricPipeline {
                     info.values().map(|i| i.resource.as_str()).collect();
                 by.retain(|r, _| resources.contains(r.as_str()));
             }
-        }
+            dropped
+        };
+        drop(dropped_infos);
         let mut known = self.series.lock().await;
         known.retain(|_, id| ids.contains(id));
         self.keys.store(known.len(), Ordering::Relaxed);
@@ -1693,8 +1698,9 @@ mod tests {
             cache.insert(buf.key.as_slice().into(), id);
         }
         let started = Instant::now();
-        cache.retain(|id| states.contains_key(&id));
+        let dropped = cache.retain(|id| states.contains_key(&id));
         let lock = started.elapsed();
+        drop(dropped);
         println!(
             "trim of {n} stale entries per map (4 maps), {n} kept: {:.1} ms (cache write lock {:.1} ms); \
              a save with nothing to drop: {:.3} ms",

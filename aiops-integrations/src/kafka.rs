@@ -71,10 +71,8 @@ pub struct KafkaTls {
 impl KafkaTls {
     /// Checks that the files are given together and can be read.
     fn validate(&self) -> Result<()> {
-        let bad = |key: &str, reason: String| IntegrationError::Config {
-            system: SYSTEM,
-            key: format!("tls.{key}"),
-            reason,
+        let bad = |key: &str, reason: String| {
+            IntegrationError::config(SYSTEM, format!("tls.{key}"), reason)
         };
         if self.cert_file.is_some() != self.key_file.is_some() {
             return Err(bad(
@@ -190,11 +188,7 @@ impl KafkaParams {
 
     /// Checks the parameters (the password is read when a client is made).
     pub fn validate(&self) -> Result<ValidKafkaParams> {
-        let bad = |key: &str, reason: String| IntegrationError::Config {
-            system: SYSTEM,
-            key: key.into(),
-            reason,
-        };
+        let bad = |key: &str, reason: String| IntegrationError::config(SYSTEM, key, reason);
         if self.brokers.is_empty() {
             return Err(bad("brokers", "needs at least one host:port".into()));
         }
@@ -386,11 +380,7 @@ impl std::fmt::Debug for KafkaConsumer {
 impl KafkaConsumer {
     /// Joins `group_id` and subscribes to `topics` (`enable.auto.commit=false`).
     pub fn new(params: &ValidKafkaParams) -> Result<Self> {
-        let missing = |key: &str| IntegrationError::Config {
-            system: SYSTEM,
-            key: key.into(),
-            reason: "needed to consume".into(),
-        };
+        let missing = |key: &str| IntegrationError::config(SYSTEM, key, "needed to consume");
         let group = params
             .group_id
             .as_ref()

@@ -53,8 +53,13 @@ impl HaConfig {
         if self.replica_label == self.cluster_label {
             return Err(bad("cluster_label", "must differ from replica_label"));
         }
-        if self.replica_label == "__name__" || self.cluster_label == "__name__" {
-            return Err(bad("replica_label", "cannot be the metric name"));
+        for (key, label) in [
+            ("replica_label", &self.replica_label),
+            ("cluster_label", &self.cluster_label),
+        ] {
+            if label == "__name__" {
+                return Err(bad(key, "cannot be the metric name"));
+            }
         }
         if self.failover_timeout_s == 0 {
             return Err(bad("failover_timeout_s", "must be at least 1"));

@@ -785,10 +785,14 @@ impl LogPipeline {
             return;
         }
         let ids: std::collections::HashSet<i64> = states.keys().copied().collect();
-        self.info
+        // Freed after the lock is released, as the metric pipeline's trim does.
+        let dropped: Vec<_> = self
+            .info
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|id, _| ids.contains(id));
+            .extract_if(|id, _| !ids.contains(id))
+            .collect();
+        drop(dropped);
         let mut known = self.streams.lock().await;
         known.retain(|_, id| ids.contains(id));
         self.keys.store(known.len(), Ordering::Relaxed);

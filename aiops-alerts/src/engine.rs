@@ -391,6 +391,12 @@ impl Engine {
         (c.open_count(), c.closed_count())
     }
 
+    /// Alerts waiting in correlation rules' chains for `min_alerts` (see
+    /// [`Correlator::pending_count`]).
+    pub fn alerts_waiting(&self) -> usize {
+        self.state.correlator.pending_count()
+    }
+
     /// One incident by id (`inc-N`), open or resolved; `None` for an id merged into another
     /// incident (see [`Engine::current_incident`]), never issued or forgotten (see
     /// [`Engine::forget_resolved_incidents`]). Cheaper than [`Engine::incidents`].

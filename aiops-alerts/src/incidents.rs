@@ -193,6 +193,8 @@ impl CorrelationParams {
             by_alert: BTreeMap::new(),
             pending: BTreeMap::new(),
             pending_of: BTreeMap::new(),
+            pending_expiry: BTreeSet::new(),
+            pending_indexed: true,
             by_key: BTreeMap::new(),
             by_resource: BTreeMap::new(),
             deadlines: BTreeSet::new(),
@@ -257,6 +259,15 @@ pub struct Correlator {
     pending: BTreeMap<String, Vec<(TimestampMs, Alert)>>,
     /// Alert -> its pending rule key.
     pending_of: BTreeMap<Fingerprint, String>,
+    /// (last arrival + the rule's window, rule key) of every waiting chain: once that time
+    /// passes the chain can no longer grow into an incident (the next alert would start a
+    /// new chain), so it is dropped, and groups that never get another alert do not stay.
+    #[serde(default)]
+    pending_expiry: BTreeSet<(TimestampMs, String)>,
+    /// Whether `pending_expiry` covers every waiting chain (false in a snapshot taken before
+    /// it existed: rebuilt on first use).
+    #[serde(default)]
+    pending_indexed: bool,
     /// Rule or plain key -> the open incident with that key.
     by_key: BTreeMap<String, u64>,
     /// Resource -> open topology incidents with an alert on it.
@@ -373,6 +384,7 @@ impl Correlator {
     ) -> Option<u64> {
         self.expire(now);
         self.close_due(now);
+        self.drop_stale_pending(now);
         let fp = alert.fingerprint;
         let firing = alert.status_at(now) == AlertStatus::Firing;
         if let Some(&id) = self.by_alert.get(&fp) {
@@ -381,7 +393,9 @@ impl Correlator {
         }
         // Waiting in a rule's pending list?
         if let Some(key) = self.pending_of.get(&fp).cloned() {
+            let window = self.pending_window(&key).unwrap_or(0);
             if let Some(list) = self.pending.get_mut(&key) {
+                let before = list.last().map(|(t, _)| *t);
                 list.retain(|(_, a)| a.fingerprint != fp);
                 if firing {
                     list.push((now, (**alert).clone()));
@@ -389,6 +403,7 @@ impl Correlator {
                 if list.is_empty() {
                     self.pending.remove(&key);
                 }
+                self.index_pending(&key, before, window);
             }
             if !firing {
                 self.pending_of.remove(&fp);
@@ -501,15 +516,22 @@ impl Correlator {
             return Some(self.join(id, alert, resource, now));
         }
         let list = self.pending.entry(key.clone()).or_default();
-        // Only a chain of alerts each within `window` of the next counts.
-        if list.last().is_some_and(|(t, _)| *t < horizon) {
+        let before = list.last().map(|(t, _)| *t);
+        // Only a chain of alerts each within `window` of the next counts (a stale chain is
+        // normally gone already, see `drop_stale_pending`).
+        if before.is_some_and(|t| t < horizon) {
             for (_, a) in list.drain(..) {
                 self.pending_of.remove(&a.fingerprint);
             }
         }
         list.push((now, (**alert).clone()));
+        let complete = list.len() >= rule.min_alerts;
         self.pending_of.insert(alert.fingerprint, key.clone());
-        if list.len() >= rule.min_alerts {
+        if complete {
+            if let Some(t) = before {
+                self.pending_expiry
+                    .remove(&(t + rule.window.0, key.clone()));
+            }
             let members = self.pending.remove(&key).unwrap_or_default();
             for (_, a) in &members {
                 self.pending_of.remove(&a.fingerprint);
@@ -517,6 +539,7 @@ impl Correlator {
             let members = members.into_iter().map(|(t, a)| (t, Arc::new(a))).collect();
             return Some(self.open_incident(Key::Rule(key), members, now));
         }
+        self.index_pending(&key, before, rule.window.0);
         None
     }
 
@@ -800,6 +823,66 @@ impl Correlator {
         self.close_due(now);
         self.expire(now);
         self.close_due(now);
+        self.drop_stale_pending(now);
+    }
+
+    /// Number of alerts waiting in correlation rules' chains for `min_alerts` (chains whose
+    /// last alert is older than the rule's `window` are dropped at the next call).
+    pub fn pending_count(&self) -> usize {
+        self.pending_of.len()
+    }
+
+    /// The rule's window for a pending chain's key (`rule{group}`), if the rule still exists.
+    fn pending_window(&self, key: &str) -> Option<TimestampMs> {
+        self.params
+            .rules
+            .iter()
+            .find(|r| {
+                key.strip_prefix(r.name.as_str())
+                    .is_some_and(|g| g.starts_with('{'))
+            })
+            .map(|r| r.window.0)
+    }
+
+    /// Drops the waiting chains that can no longer reach `min_alerts`: their last alert
+    /// arrived more than the rule's window before `now`.
+    fn drop_stale_pending(&mut self, now: TimestampMs) {
+        if !self.pending_indexed {
+            let keys: Vec<(String, TimestampMs)> = self
+                .pending
+                .iter()
+                .filter_map(|(k, l)| Some((k.clone(), l.last()?.0)))
+                .collect();
+            for (k, last) in keys {
+                // A chain of a rule that is gone can never complete.
+                let end = self
+                    .pending_window(&k)
+                    .map_or(TimestampMs::MIN, |w| last + w);
+                self.pending_expiry.insert((end, k));
+            }
+            self.pending_indexed = true;
+        }
+        while let Some((at, _)) = self.pending_expiry.first() {
+            if *at >= now {
+                break;
+            }
+            let Some((_, key)) = self.pending_expiry.pop_first() else {
+                break;
+            };
+            for (_, a) in self.pending.remove(&key).unwrap_or_default() {
+                self.pending_of.remove(&a.fingerprint);
+            }
+        }
+    }
+
+    /// Records when a waiting chain goes stale, replacing its previous entry.
+    fn index_pending(&mut self, key: &str, before: Option<TimestampMs>, window: TimestampMs) {
+        if let Some(t) = before {
+            self.pending_expiry.remove(&(t + window, key.to_string()));
+        }
+        if let Some(&(last, _)) = self.pending.get(key).and_then(|l| l.last()) {
+            self.pending_expiry.insert((last + window, key.to_string()));
+        }
     }
 
     /// Forgets the resolved (closed for good) incidents that resolved before
@@ -1221,6 +1304,65 @@ mod tests {
             .build()
             .is_err()
         );
+    }
+
+    #[test]
+    fn waiting_chains_leave_once_their_window_has_passed() {
+        let rule = CorrelationRule {
+            name: "db".into(),
+            matchers: "team=db".parse().unwrap(),
+            group_by: vec!["cluster".into()],
+            window: Duration::from_mins(5),
+            min_alerts: 3,
+        };
+        let mut c = CorrelationParams {
+            rules: vec![rule],
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        let a = |n: &str, cl: &str| alert(&[("alertname", n), ("team", "db"), ("cluster", cl)], 0);
+        // A thousand groups that each get one alert and never another.
+        for i in 0..1000 {
+            assert_eq!(c.observe(&a("A", &format!("c{i}")), i, None), None);
+        }
+        c.observe(&a("B", "keep"), 4 * M, None);
+        c.observe(&a("C", "keep"), 5 * M, None);
+        assert_eq!(c.pending_count(), 1002);
+        // Still within the window of their last alert: kept.
+        c.resolve_due(5 * M);
+        assert_eq!(c.pending_count(), 1002);
+        // Past it, the lone alerts go (no alert can complete their chain any more); the
+        // chain whose last alert came at 5 minutes stays, and completes.
+        c.resolve_due(9 * M);
+        assert_eq!(c.pending_count(), 2);
+        // A repeat of a waiting alert moves its chain's deadline.
+        c.observe(&a("C", "keep"), 9 * M, None);
+        c.resolve_due(13 * M);
+        assert_eq!(c.pending_count(), 2);
+        assert_eq!(c.observe(&a("D", "keep"), 13 * M, None), Some(1));
+        assert_eq!(c.pending_count(), 0);
+        // The same alerts as before expiry-indexing existed: a snapshot without the index
+        // rebuilds it.
+        let mut old = CorrelationParams {
+            rules: c.params().rules.clone(),
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        old.observe(&a("A", "x"), 0, None);
+        let mut v = serde_json::to_value(&old).unwrap();
+        let o = v.as_object_mut().unwrap();
+        o.remove("pending_expiry");
+        o.remove("pending_indexed");
+        let mut back: Correlator = serde_json::from_value(v).unwrap();
+        back.resolve_due(5 * M);
+        assert_eq!(back.pending_count(), 1);
+        back.resolve_due(6 * M);
+        assert_eq!(back.pending_count(), 0);
+        // And the snapshot of the new state holds no chain.
+        let snap = serde_json::to_string(&back).unwrap();
+        assert!(!snap.contains("\"x\""), "{snap}");
     }
 
     #[test]

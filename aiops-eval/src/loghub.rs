@@ -9,7 +9,9 @@
 //!   `get_accuracy`);
 //! - template accuracy (PA): a line is right when its predicted template, with every variable
 //!   written `<*>`, equals the ground-truth `EventTemplate`; both sides have their whitespace
-//!   runs collapsed to one space and trimmed.
+//!   runs collapsed to one space and trimmed;
+//! - corrected template accuracy: the same after both sides are rewritten by the correction
+//!   rules of Khan et al. (ICSE 2022) that loghub-2.0 evaluates with ([`corrected_template`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -97,6 +99,8 @@ pub struct SystemScore {
     pub ga: f64,
     /// Template accuracy (0 to 1).
     pub pa: f64,
+    /// Template accuracy with both sides rewritten by [`corrected_template`] (0 to 1).
+    pub pa_corrected: f64,
     /// Templates found.
     pub templates: usize,
     /// Templates in the ground truth.
@@ -141,6 +145,101 @@ pub fn grouping_accuracy<P: std::hash::Hash + Eq, T: std::hash::Hash + Eq>(
 /// Collapses whitespace runs to one space and trims.
 pub fn normalize_template(t: &str) -> String {
     t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Rewrites a template (`<*>` for variables) by the eight correction rules of Khan et al.,
+/// "Guidelines for assessing the accuracy of log message template identification
+/// techniques" (ICSE 2022), which loghub-2.0 applies to the ground truth and to every
+/// parser's output before comparing templates. They remove differences of annotation style
+/// that carry no parsing information, and are applied to both sides:
+/// - whitespace runs become one space, trimmed (DS);
+/// - a path-like piece (`/a/b`, between spaces and the punctuation `,!;:=|"'[](){}`) is a
+///   variable (PS);
+/// - within the line split at those characters and at `.-+@#$%&`: the words `true`, `false`
+///   (BL), `null`, `root`, `admin` (US, any case) and digit-only tokens (DG) are variables,
+///   and a token holding a variable with other characters but no `/` (`blk_<*>`, `<*>ms`) is
+///   one variable (WV);
+/// - variables joined by `.` (DV) or by nothing (CV) are one variable.
+///
+/// This is our own implementation of the rules as the paper states them.
+pub fn corrected_template(t: &str) -> String {
+    const PATH_DELIMS: &[char] = &[
+        ' ', ',', '!', ';', ':', '=', '|', '"', '\'', '[', ']', '(', ')', '{', '}',
+    ];
+    const MORE_DELIMS: &[char] = &['.', '-', '+', '@', '#', '$', '%', '&'];
+    let ds = normalize_template(t);
+    // PS: every piece between path delimiters that is a path becomes a variable.
+    let mut ps = String::with_capacity(ds.len());
+    for piece in split_keep(&ds, |c| PATH_DELIMS.contains(&c)) {
+        let is_path = piece.len() > 1
+            && piece.starts_with('/')
+            && piece[1..].split('/').all(|seg| !seg.is_empty());
+        ps.push_str(if is_path { "<*>" } else { piece });
+    }
+    // BL, US, DG, WV, token by token.
+    let is_delim = |c: char| PATH_DELIMS.contains(&c) || MORE_DELIMS.contains(&c);
+    let mut out = String::with_capacity(ps.len());
+    for tok in split_keep(&ps, is_delim) {
+        let lower = tok.to_ascii_lowercase();
+        let variable = matches!(lower.as_str(), "true" | "false" | "null" | "root" | "admin")
+            || (!tok.is_empty() && tok.bytes().all(|b| b.is_ascii_digit()))
+            || (tok.contains("<*>") && !tok.contains('/') && !tok.contains(char::is_whitespace));
+        out.push_str(if variable { "<*>" } else { tok });
+    }
+    // DV, then CV.
+    for joined in ["<*>.<*>", "<*><*>"] {
+        while out.contains(joined) {
+            out = out.replace(joined, "<*>");
+        }
+    }
+    out
+}
+
+/// Splits `s` into the runs between delimiters and the delimiters themselves (one each), in
+/// order; concatenated they give `s` back.
+fn split_keep(s: &str, is_delim: impl Fn(char) -> bool) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if is_delim(c) {
+            if start < i {
+                parts.push(&s[start..i]);
+            }
+            parts.push(&s[i..i + c.len_utf8()]);
+            start = i + c.len_utf8();
+        }
+    }
+    if start < s.len() {
+        parts.push(&s[start..]);
+    }
+    parts
+}
+
+/// Template accuracy after both sides are rewritten by [`corrected_template`] (loghub-2.0's
+/// protocol): the share of lines whose corrected predicted template equals the corrected
+/// true one.
+pub fn corrected_template_accuracy<A: AsRef<str>, B: AsRef<str>>(
+    predicted: &[A],
+    truth: &[B],
+) -> f64 {
+    let n = predicted.len().min(truth.len());
+    if n == 0 {
+        return 0.0;
+    }
+    // Templates repeat: correct each distinct one once.
+    let mut cache: FxHashMap<&str, String> = FxHashMap::default();
+    let mut right = 0;
+    for (p, t) in predicted[..n].iter().zip(&truth[..n]) {
+        let p = cache
+            .entry(p.as_ref())
+            .or_insert_with_key(|k| corrected_template(k))
+            .clone();
+        let t = cache
+            .entry(t.as_ref())
+            .or_insert_with_key(|k| corrected_template(k));
+        right += usize::from(p == *t);
+    }
+    right as f64 / n as f64
 }
 
 /// Template accuracy: the share of lines whose predicted template equals the true one after
@@ -234,6 +333,7 @@ pub fn evaluate_system(dir: &Path, system: &str, settings: &LoghubSettings) -> R
         lines: lines.len(),
         ga: grouping_accuracy(&ids, &truth_ids),
         pa: template_accuracy(&predicted, &truth_templates),
+        pa_corrected: corrected_template_accuracy(&predicted, &truth_templates),
         templates: templates.len(),
         truth_templates: distinct_truth.len(),
         drain_ga: settings.drain_ga,
@@ -286,6 +386,8 @@ pub struct LoghubReport {
     pub mean_ga: f64,
     /// Mean template (parsing) accuracy over the systems.
     pub mean_pa: f64,
+    /// Mean of [`SystemScore::pa_corrected`] over the systems.
+    pub mean_pa_corrected: f64,
 }
 
 impl LoghubReport {
@@ -294,10 +396,12 @@ impl LoghubReport {
         let n = scores.len().max(1) as f64;
         let mean_ga = scores.iter().map(|s| s.ga).sum::<f64>() / n;
         let mean_pa = scores.iter().map(|s| s.pa).sum::<f64>() / n;
+        let mean_pa_corrected = scores.iter().map(|s| s.pa_corrected).sum::<f64>() / n;
         Self {
             systems: scores.into_iter().map(|s| (s.system.clone(), s)).collect(),
             mean_ga,
             mean_pa,
+            mean_pa_corrected,
         }
     }
 }
@@ -318,6 +422,28 @@ mod tests {
         assert_eq!(grouping_accuracy::<i32, &str>(&[], &[]), 0.0);
         // Over-merging two true groups loses both.
         assert_eq!(grouping_accuracy(&[1, 1], &["A", "B"]), 0.0);
+    }
+
+    #[test]
+    fn corrected_templates_follow_the_published_rules() {
+        let c = corrected_template;
+        // DS, and a path.
+        assert_eq!(c("  open   /var/log/<*>.log  done "), "open <*> done");
+        // BL, US, DG, case-insensitive, split at every delimiter.
+        assert_eq!(c("user=ROOT ok=true id 42"), "user=<*> ok=<*> id <*>");
+        assert_eq!(c("port 8080-9090"), "port <*>-<*>");
+        // WV: a variable glued to letters is one variable; not across a '/'.
+        assert_eq!(c("blk_<*> took <*>ms"), "<*> took <*>");
+        assert_eq!(c("a/<*> x"), "a/<*> x");
+        // DV and CV; variables separated by a space stay two.
+        assert_eq!(c("v <*>.<*>.<*> at <*><*>"), "v <*> at <*>");
+        assert_eq!(c("at <*> <*>"), "at <*> <*>");
+        // Words that are not in the lists stay.
+        assert_eq!(c("Fan speeds ( <*> )"), "Fan speeds ( <*> )");
+        assert_eq!(
+            corrected_template_accuracy(&["x blk_<*>", "a <*>"], &["x <*>", "a b"]),
+            0.5
+        );
     }
 
     #[test]

@@ -678,19 +678,19 @@ fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
 
 fn print_loghub(r: &LoghubReport) {
     println!(
-        "{:<12} {:>6} {:>7} {:>7} {:>9} {:>10} {:>9}",
-        "system", "lines", "GA", "PA", "Drain GA", "templates", "truth"
+        "{:<12} {:>6} {:>7} {:>7} {:>7} {:>9} {:>10} {:>9}",
+        "system", "lines", "GA", "PA", "PA corr", "Drain GA", "templates", "truth"
     );
     for s in r.systems.values() {
         let drain = s.drain_ga.map_or("-".to_string(), |g| format!("{g:.4}"));
         println!(
-            "{:<12} {:>6} {:>7.4} {:>7.4} {:>9} {:>10} {:>9}",
-            s.system, s.lines, s.ga, s.pa, drain, s.templates, s.truth_templates
+            "{:<12} {:>6} {:>7.4} {:>7.4} {:>7.4} {:>9} {:>10} {:>9}",
+            s.system, s.lines, s.ga, s.pa, s.pa_corrected, drain, s.templates, s.truth_templates
         );
     }
     println!(
-        "{:<12} {:>6} {:>7.4} {:>7.4}",
-        "mean", "", r.mean_ga, r.mean_pa
+        "{:<12} {:>6} {:>7.4} {:>7.4} {:>7.4}",
+        "mean", "", r.mean_ga, r.mean_pa, r.mean_pa_corrected
     );
 }
 

@@ -199,7 +199,9 @@ fn eval_loghub_scores_an_unseen_system() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["systems"]["Toy"]["ga"], 1.0);
     assert_eq!(v["systems"]["Toy"]["pa"], 1.0);
+    assert_eq!(v["systems"]["Toy"]["pa_corrected"], 1.0);
     assert_eq!(v["mean_ga"], 1.0);
+    assert_eq!(v["mean_pa_corrected"], 1.0);
     let o = aiops(&["eval", "loghub", "--data", dir.path().to_str().unwrap()]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("Toy"));

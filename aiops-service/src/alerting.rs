@@ -35,7 +35,8 @@
 //! snapshot grows with the number of incidents ever seen. Nothing is lost by it: a resolved
 //! incident never changes again (an alert of it that fires again opens a new incident), and
 //! the API reads incidents from the store. `/metrics` shows the counts
-//! (`aiops_incidents_in_memory`, `aiops_incident_states_in_memory`).
+//! (`aiops_incidents_in_memory`, `aiops_incident_states_in_memory`,
+//! `aiops_correlation_waiting_alerts`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -406,6 +407,8 @@ pub struct AlertCounters {
     pub incidents_closed: AtomicU64,
     /// Gauge: incidents whose last committed state this module keeps.
     pub incident_states: AtomicU64,
+    /// Gauge: alerts waiting in correlation rules' chains for `min_alerts`.
+    pub waiting_alerts: AtomicU64,
 }
 
 /// How many incidents the alert pipeline holds in memory ([`AlertPipeline::incident_memory`]).
@@ -418,6 +421,9 @@ pub struct IncidentMemory {
     /// Incidents whose last committed state the pipeline keeps (open ones, and merged ones
     /// whose row is still to be closed).
     pub committed: usize,
+    /// Alerts waiting in correlation rules' chains for `min_alerts` (a chain leaves once
+    /// its rule's `window` has passed since its last alert).
+    pub waiting: usize,
 }
 
 /// The last committed state of an incident.
@@ -721,6 +727,7 @@ fn memory_of(inner: &Inner) -> IncidentMemory {
         open,
         closed,
         committed: inner.incidents.len(),
+        waiting: inner.engine.alerts_waiting(),
     }
 }
 
@@ -848,6 +855,7 @@ impl AlertPipeline {
         c.incidents_closed.store(m.closed as u64, Ordering::Relaxed);
         c.incident_states
             .store(m.committed as u64, Ordering::Relaxed);
+        c.waiting_alerts.store(m.waiting as u64, Ordering::Relaxed);
     }
 
     /// How many incidents the pipeline holds in memory (the engine's open and resolved ones,
@@ -938,10 +946,15 @@ impl AlertPipeline {
              # HELP aiops_incident_states_in_memory Incidents whose last committed state the \
              alert pipeline keeps.\n\
              # TYPE aiops_incident_states_in_memory gauge\n\
-             aiops_incident_states_in_memory {}\n",
+             aiops_incident_states_in_memory {}\n\
+             # HELP aiops_correlation_waiting_alerts Alerts waiting in correlation rules' chains \
+             for min_alerts.\n\
+             # TYPE aiops_correlation_waiting_alerts gauge\n\
+             aiops_correlation_waiting_alerts {}\n",
             c.incidents_open.load(Ordering::Relaxed),
             c.incidents_closed.load(Ordering::Relaxed),
             c.incident_states.load(Ordering::Relaxed),
+            c.waiting_alerts.load(Ordering::Relaxed),
         ));
         out
     }

@@ -604,6 +604,7 @@ async fn resolved_incidents_leave_memory_but_not_the_store() {
     assert!(metrics.contains("aiops_incidents_in_memory{state=\"open\"} 3\n"));
     assert!(metrics.contains("aiops_incidents_in_memory{state=\"closed\"} 0\n"));
     assert!(metrics.contains("aiops_incident_states_in_memory 3\n"));
+    assert!(metrics.contains("aiops_correlation_waiting_alerts 0\n"));
     // The store has every incident: 3 open, the merged pair, the storm's.
     let listed = all_incidents(&p).await;
     assert_eq!(listed.len(), 3 + 2 + n as usize);

@@ -305,40 +305,107 @@ pub fn parse_with_settings(
     Ok((ids, templates))
 }
 
-/// Scores one system folder `dir/<system>/`.
-pub fn evaluate_system(dir: &Path, system: &str, settings: &LoghubSettings) -> Result<SystemScore> {
+/// `EventId` and `EventTemplate` per line.
+type Rows = Vec<(String, String)>;
+
+/// Reads a system's log lines and ground truth, checking that they line up.
+fn read_system(dir: &Path, system: &str) -> Result<(Vec<String>, Rows)> {
     let folder = dir.join(system);
     let lines = read_log_lines(&folder.join(format!("{system}_2k.log")))?;
     let structured_path = folder.join(format!("{system}_2k.log_structured.csv"));
     let truth = read_structured(&structured_path)?;
-    if truth.len() != lines.len() {
-        return Err(EvalError::Data {
-            path: structured_path.display().to_string(),
-            reason: format!(
-                "{} ground-truth rows for {} log lines",
-                truth.len(),
-                lines.len()
-            ),
-        });
+    check_rows(&structured_path, truth.len(), lines.len())?;
+    Ok((lines, truth))
+}
+
+fn check_rows(path: &Path, rows: usize, lines: usize) -> Result<()> {
+    if rows == lines {
+        return Ok(());
     }
+    Err(EvalError::Data {
+        path: path.display().to_string(),
+        reason: format!("{rows} rows for {lines} log lines"),
+    })
+}
+
+/// Scores one system's predicted groups and templates (one of each per line) against its
+/// ground truth.
+fn score_predictions<G: std::hash::Hash + Eq>(
+    system: &str,
+    truth: &[(String, String)],
+    groups: &[G],
+    predicted: &[&str],
+    templates: usize,
+    drain_ga: Option<f64>,
+    seconds: f64,
+) -> SystemScore {
+    let truth_ids: Vec<&str> = truth.iter().map(|(id, _)| id.as_str()).collect();
+    let truth_templates: Vec<&str> = truth.iter().map(|(_, t)| t.as_str()).collect();
+    SystemScore {
+        system: system.to_string(),
+        lines: truth.len(),
+        ga: grouping_accuracy(groups, &truth_ids),
+        pa: template_accuracy(predicted, &truth_templates),
+        pa_corrected: corrected_template_accuracy(predicted, &truth_templates),
+        templates,
+        truth_templates: truth_ids
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        drain_ga,
+        seconds,
+    }
+}
+
+/// Scores one system folder `dir/<system>/`.
+pub fn evaluate_system(dir: &Path, system: &str, settings: &LoghubSettings) -> Result<SystemScore> {
+    let (lines, truth) = read_system(dir, system)?;
     let start = Instant::now();
     let (ids, templates) = parse_with_settings(settings, &lines)?;
     let seconds = start.elapsed().as_secs_f64();
-    let truth_ids: Vec<&str> = truth.iter().map(|(id, _)| id.as_str()).collect();
-    let truth_templates: Vec<&str> = truth.iter().map(|(_, t)| t.as_str()).collect();
     let predicted: Vec<&str> = ids.iter().map(|id| templates[id].as_str()).collect();
-    let distinct_truth: std::collections::HashSet<&str> = truth_ids.iter().copied().collect();
-    Ok(SystemScore {
-        system: system.to_string(),
-        lines: lines.len(),
-        ga: grouping_accuracy(&ids, &truth_ids),
-        pa: template_accuracy(&predicted, &truth_templates),
-        pa_corrected: corrected_template_accuracy(&predicted, &truth_templates),
-        templates: templates.len(),
-        truth_templates: distinct_truth.len(),
-        drain_ga: settings.drain_ga,
+    Ok(score_predictions(
+        system,
+        &truth,
+        &ids,
+        &predicted,
+        templates.len(),
+        settings.drain_ga,
         seconds,
-    })
+    ))
+}
+
+/// Scores another parser's output for one system: `predicted/<system>/<system>_2k.log_structured.csv`
+/// with an `EventId` and an `EventTemplate` (`<*>` for variables) per line, in the log's
+/// order (loghub's layout, as logparser's parsers and `aiops logs parse --output` write it),
+/// against the ground truth in `dir/<system>/`. The same scorer as [`evaluate_system`], so
+/// parsers are compared on equal terms; `seconds` is 0 (the parse ran elsewhere).
+pub fn evaluate_predicted(
+    dir: &Path,
+    predicted: &Path,
+    system: &str,
+    settings: &LoghubSettings,
+) -> Result<SystemScore> {
+    let (_, truth) = read_system(dir, system)?;
+    let path = predicted
+        .join(system)
+        .join(format!("{system}_2k.log_structured.csv"));
+    let rows = read_structured(&path)?;
+    check_rows(&path, rows.len(), truth.len())?;
+    let groups: Vec<&str> = rows.iter().map(|(id, _)| id.as_str()).collect();
+    let templates: Vec<&str> = rows.iter().map(|(_, t)| t.as_str()).collect();
+    Ok(score_predictions(
+        system,
+        &truth,
+        &groups,
+        &templates,
+        groups
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        settings.drain_ga,
+        0.0,
+    ))
 }
 
 /// Scores every system of the settings whose folder exists under `dir`, in name order.
@@ -356,6 +423,17 @@ pub fn evaluate_loghub_with_progress(
     settings: &BTreeMap<String, LoghubSettings>,
     progress: crate::Progress<'_>,
 ) -> Result<Vec<SystemScore>> {
+    evaluate_loghub_systems(dir, settings, None, progress)
+}
+
+/// [`evaluate_loghub_with_progress`]; with `predicted`, scores another parser's output for
+/// each system ([`evaluate_predicted`]) instead of parsing.
+pub fn evaluate_loghub_systems(
+    dir: &Path,
+    settings: &BTreeMap<String, LoghubSettings>,
+    predicted: Option<&Path>,
+    progress: crate::Progress<'_>,
+) -> Result<Vec<SystemScore>> {
     let systems: Vec<(&String, &LoghubSettings)> = settings
         .iter()
         .filter(|(system, _)| dir.join(system).is_dir())
@@ -370,7 +448,10 @@ pub fn evaluate_loghub_with_progress(
     systems
         .into_iter()
         .map(|(system, s)| {
-            let score = evaluate_system(dir, system, s)?;
+            let score = match predicted {
+                Some(p) => evaluate_predicted(dir, p, system, s)?,
+                None => evaluate_system(dir, system, s)?,
+            };
             counter.tick();
             Ok(score)
         })

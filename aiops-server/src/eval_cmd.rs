@@ -292,8 +292,13 @@ pub(crate) struct LoghubArgs {
 
     /// Parse as a user would without tuning for each system: its header format only, no
     /// masking regexes, the default similarity threshold and depth.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "predicted")]
     untuned: bool,
+
+    /// Score another parser's output instead of parsing: DIR/<System>/<System>_2k.log_structured.csv
+    /// with EventId and EventTemplate (`<*>` for variables) per line, in the log's order.
+    #[arg(long, value_name = "DIR")]
+    predicted: Option<PathBuf>,
 
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -670,7 +675,12 @@ fn run_loghub(args: &LoghubArgs) -> Result<(), CliError> {
             .collect();
     }
     let bar = progress::bar("systems");
-    let scores = loghub::evaluate_loghub_with_progress(&data, &settings, &progress::report(&bar))?;
+    let scores = loghub::evaluate_loghub_systems(
+        &data,
+        &settings,
+        args.predicted.as_deref(),
+        &progress::report(&bar),
+    )?;
     bar.finish_and_clear();
     let report = LoghubReport::new(scores);
     print_report(args.json, &report, print_loghub)

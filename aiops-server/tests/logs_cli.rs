@@ -223,6 +223,52 @@ fn eval_loghub_scores_an_unseen_system() {
     };
     assert!(pa("") < 1.0);
     assert_eq!(pa(" --untuned"), 1.0);
+    // Another parser's output, scored by the same scorer: one line in the wrong group and
+    // with the wrong template, and a template that differs from the truth only by its style
+    // (`blk_<*>` for `<*>`), which the corrected accuracy accepts.
+    let pred = tempfile::tempdir().unwrap();
+    let psys = pred.path().join("Toy");
+    std::fs::create_dir_all(&psys).unwrap();
+    let mut rows = String::from("LineId,EventId,EventTemplate\n");
+    for i in 0..40 {
+        let (id, tpl) = match i {
+            0 => ("E9", "job 0 finished in no ms"),
+            _ if i % 3 == 0 => ("E1", "job <*> finished in <*> ms"),
+            _ => ("E2", "connected to ip<*>"),
+        };
+        rows.push_str(&format!("{},{id},{tpl}\n", i + 1));
+    }
+    write(&psys, "Toy_2k.log_structured.csv", rows.as_bytes());
+    let o = aiops_line(&format!(
+        "eval loghub --data {} --predicted {} --json",
+        s(dir.path()),
+        s(pred.path())
+    ));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let toy = &v["systems"]["Toy"];
+    // E1 loses its first line: its 13 other lines and E9's line are wrong groups.
+    assert_eq!(toy["ga"].as_f64().unwrap(), 26.0 / 40.0);
+    assert_eq!(toy["pa"].as_f64().unwrap(), 13.0 / 40.0);
+    assert_eq!(toy["pa_corrected"].as_f64().unwrap(), 39.0 / 40.0);
+    assert_eq!(toy["templates"], 3);
+    // A predicted file with a line missing is an error.
+    write(
+        &psys,
+        "Toy_2k.log_structured.csv",
+        b"LineId,EventId,EventTemplate\n1,E1,x\n",
+    );
+    let o = aiops_line(&format!(
+        "eval loghub --data {} --predicted {}",
+        s(dir.path()),
+        s(pred.path())
+    ));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("1 rows for 40 log lines"),
+        "{}",
+        stderr(&o)
+    );
     assert!(
         !aiops(&["eval", "loghub", "--data", "/nonexistent"])
             .status

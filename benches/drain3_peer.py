@@ -21,28 +21,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import tempfile
 import time
 from pathlib import Path
 
-from peer_env import ROOT, ensure_venv
+from peer_env import ROOT, ensure_venv, header_regex
 
 HDFS_FORMAT = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
 MASKS = [r"blk_-?\d+", r"(\d+\.){3}\d+(:\d+)?"]
-
-
-def header_regex(fmt: str) -> re.Pattern[str]:
-    """The loghub header regex (as logparser builds it): fields lazy, Content the rest."""
-    parts = re.split(r"(<[^<>]+>)", fmt)
-    out = ""
-    for p in parts:
-        if p.startswith("<") and p.endswith(">"):
-            name = p[1:-1]
-            out += f"(?P<{name}>.*)" if name == "Content" else f"(?P<{name}>.*?)"
-        else:
-            out += re.sub(" +", r"\\s+", p)
-    return re.compile("^" + out + "$")
 
 
 def best(repeat: int, run) -> tuple[float, int]:

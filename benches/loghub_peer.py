@@ -19,25 +19,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import re
 import subprocess
 import tempfile
 from pathlib import Path
 
-from peer_env import ROOT, ensure_venv
-
-
-def header_regex(fmt: str) -> re.Pattern[str]:
-    """The loghub header regex (as logparser builds it): fields lazy, Content the rest."""
-    parts = re.split(r"(<[^<>]+>)", fmt)
-    out = ""
-    for p in parts:
-        if p.startswith("<") and p.endswith(">"):
-            name = p[1:-1]
-            out += f"(?P<{name}>.*)" if name == "Content" else f"(?P<{name}>.*?)"
-        else:
-            out += re.sub(" +", r"\\s+", p)
-    return re.compile("^" + out + "$")
+from peer_env import ROOT, ensure_venv, header_regex
 
 
 def parse_system(log: Path, settings: dict, untuned: bool) -> list[tuple[str, str]]:

@@ -5,6 +5,7 @@ the best of several timed runs."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -44,3 +45,16 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def header_regex(fmt: str) -> re.Pattern[str]:
+    """The loghub header regex (as logparser builds it): fields lazy, Content the rest."""
+    parts = re.split(r"(<[^<>]+>)", fmt)
+    out = ""
+    for p in parts:
+        if p.startswith("<") and p.endswith(">"):
+            name = p[1:-1]
+            out += f"(?P<{name}>.*)" if name == "Content" else f"(?P<{name}>.*?)"
+        else:
+            out += re.sub(" +", r"\\s+", p)
+    return re.compile("^" + out + "$")

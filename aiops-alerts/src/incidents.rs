@@ -1260,8 +1260,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn rules_with_min_count_window_and_group_by() {
+    /// A correlator with one rule: `team=db` alerts grouped by cluster, 3 within 5 minutes.
+    fn db_rule_correlator() -> Correlator {
         let rule = CorrelationRule {
             name: "db".into(),
             matchers: "team=db".parse().unwrap(),
@@ -1269,13 +1269,25 @@ mod tests {
             window: Duration::from_mins(5),
             min_alerts: 3,
         };
-        let mut c = CorrelationParams {
+        CorrelationParams {
             rules: vec![rule],
             ..Default::default()
         }
         .build()
-        .unwrap();
-        let a = |n: &str, cl: &str| alert(&[("alertname", n), ("team", "db"), ("cluster", cl)], 0);
+        .unwrap()
+    }
+
+    fn db_alert(name: &str, cluster: &str) -> Alert {
+        alert(
+            &[("alertname", name), ("team", "db"), ("cluster", cluster)],
+            0,
+        )
+    }
+
+    #[test]
+    fn rules_with_min_count_window_and_group_by() {
+        let mut c = db_rule_correlator();
+        let a = db_alert;
         assert_eq!(c.observe(&a("A", "eu"), 0, None), None);
         assert_eq!(c.observe(&a("B", "eu"), M, None), None);
         assert_eq!(c.observe(&a("C", "us"), M, None), None);
@@ -1308,20 +1320,8 @@ mod tests {
 
     #[test]
     fn waiting_chains_leave_once_their_window_has_passed() {
-        let rule = CorrelationRule {
-            name: "db".into(),
-            matchers: "team=db".parse().unwrap(),
-            group_by: vec!["cluster".into()],
-            window: Duration::from_mins(5),
-            min_alerts: 3,
-        };
-        let mut c = CorrelationParams {
-            rules: vec![rule],
-            ..Default::default()
-        }
-        .build()
-        .unwrap();
-        let a = |n: &str, cl: &str| alert(&[("alertname", n), ("team", "db"), ("cluster", cl)], 0);
+        let mut c = db_rule_correlator();
+        let a = db_alert;
         // A thousand groups that each get one alert and never another.
         for i in 0..1000 {
             assert_eq!(c.observe(&a("A", &format!("c{i}")), i, None), None);
@@ -1344,12 +1344,7 @@ mod tests {
         assert_eq!(c.pending_count(), 0);
         // The same alerts as before expiry-indexing existed: a snapshot without the index
         // rebuilds it.
-        let mut old = CorrelationParams {
-            rules: c.params().rules.clone(),
-            ..Default::default()
-        }
-        .build()
-        .unwrap();
+        let mut old = db_rule_correlator();
         old.observe(&a("A", "x"), 0, None);
         let mut v = serde_json::to_value(&old).unwrap();
         let o = v.as_object_mut().unwrap();

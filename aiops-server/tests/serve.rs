@@ -373,6 +373,7 @@ fn alerts_become_incidents_operators_act_on_them_and_the_audit_log_records_it() 
     for gauge in [
         "aiops_incidents_in_memory{state=\"open\"}",
         "aiops_incident_states_in_memory",
+        "aiops_correlation_waiting_alerts",
     ] {
         assert!(metric_value(&text, gauge) >= 0.0, "{gauge}: {text}");
     }

@@ -4,6 +4,8 @@
 //! the half-widths over the RMSE, and the 80% coverage an interval of 1.2816 x the day's own
 //! RMSE (`crmse`) or standard deviation around its bias (`csd`) would have had.
 //!
+//! With GROUP `further`, the eleven further seeds instead (4-6 with 2 per cell, 20-27 with 6).
+//!
 //! ```sh
 //! cargo run --release -p aiops-eval --example fc_diag -- [MODEL] [GROUP]
 //! M4=../shared/data/m4 cargo run --release -p aiops-eval --example fc_diag   # and M4 hourly
@@ -17,20 +19,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let model = args.next().unwrap_or_else(|| "auto".into());
     let filter = args.next();
-    let runs: Vec<(u64, usize)> = vec![
-        (1, 2),
-        (2, 2),
-        (3, 2),
-        (7, 6),
-        (10, 6),
-        (11, 6),
-        (12, 6),
-        (13, 6),
-        (14, 6),
-        (15, 6),
-        (16, 6),
-        (17, 6),
-    ];
+    let further = filter.as_deref() == Some("further");
+    let runs: Vec<(u64, usize)> = if further {
+        [(4, 2), (5, 2), (6, 2)]
+            .into_iter()
+            .chain((20..=27).map(|s| (s, 6)))
+            .collect()
+    } else {
+        vec![
+            (1, 2),
+            (2, 2),
+            (3, 2),
+            (7, 6),
+            (10, 6),
+            (11, 6),
+            (12, 6),
+            (13, 6),
+            (14, 6),
+            (15, 6),
+            (16, 6),
+            (17, 6),
+        ]
+    };
     let mut total = 0;
     for (seed, per_cell) in runs {
         let p = FamilyParams { per_cell, seed };

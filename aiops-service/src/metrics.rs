@@ -281,8 +281,40 @@ struct SeriesInfo {
 }
 
 pub(crate) struct Job {
-    rows: Vec<(i64, TimestampMs, f64)>,
+    /// The rows of each request in the batch, in the order they were queued.
+    parts: Vec<Vec<(i64, TimestampMs, f64)>>,
 }
+
+impl Job {
+    fn new(rows: Vec<(i64, TimestampMs, f64)>) -> Self {
+        Self { parts: vec![rows] }
+    }
+
+    fn rows(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum()
+    }
+
+    /// The rows by series, each series' in the order it is scored: each request's by time,
+    /// the requests in the order they were queued (as if each were scored on its own).
+    fn into_rows(self) -> Vec<(i64, TimestampMs, f64)> {
+        let several = self.parts.len() > 1;
+        let mut rows = Vec::with_capacity(self.rows());
+        for mut part in self.parts {
+            part.sort_by_key(|&(id, t, _)| (id, t));
+            rows.extend(part);
+        }
+        if several {
+            // Stable: a series' samples keep their request order.
+            rows.sort_by_key(|&(id, _, _)| id);
+        }
+        rows
+    }
+}
+
+/// Rows a scoring batch gathers from the queue at most (plus one request's): when detection
+/// fell behind, the requests waiting are scored as one batch, so that the scoring threads
+/// are started, fed and joined once for all of them.
+const BATCH_ROWS: usize = 16_384;
 
 pub(crate) struct SeriesState {
     online: Box<dyn OnlineDetector>,
@@ -394,7 +426,7 @@ impl std::fmt::Debug for SeriesInfo {
 }
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Job({} rows)", self.rows.len())
+        write!(f, "Job({} rows)", self.rows())
     }
 }
 
@@ -485,7 +517,7 @@ impl MetricPipeline {
             samples: rows.len(),
             new_samples,
         };
-        permit.send(Job { rows });
+        permit.send(Job::new(rows));
         Ok(report)
     }
 
@@ -668,7 +700,7 @@ impl MetricPipeline {
             .samples_in
             .fetch_add(rows.len() as u64, Ordering::Relaxed);
         let appended = rows.len() as u64;
-        permit.send(Job { rows });
+        permit.send(Job::new(rows));
         let c = &self.compaction;
         if c.pending.fetch_add(appended, Ordering::Relaxed) + appended >= COMPACT_AT {
             self.compact_in_background();
@@ -1076,9 +1108,16 @@ impl crate::worker::Worker for MetricPipeline {
     type State = HashMap<i64, SeriesState>;
 
     async fn process(&self, states: &mut Self::State, job: Job) -> Result<()> {
-        let mut rows = job.rows;
-        rows.sort_by_key(|&(id, t, _)| (id, t));
+        let rows = job.into_rows();
         self.score(states, &rows, crate::now_ms()).await
+    }
+
+    fn wants_more(&self, job: &Job) -> bool {
+        job.rows() < BATCH_ROWS
+    }
+
+    fn absorb(&self, job: &mut Job, next: Job) {
+        job.parts.extend(next.parts);
     }
 
     fn save(
@@ -1187,45 +1226,41 @@ fn detection_threads() -> usize {
     })
 }
 
-/// Scores every group, spread over up to [`detection_threads`] threads in runs of about
-/// equal samples; returns the groups in their order.
+/// Groups a scoring thread claims at a time: few enough that the threads finish together
+/// (a series' cost a sample varies a hundredfold, with its detector's phase), enough that
+/// claiming costs nothing next to scoring.
+const CLAIM_GROUPS: usize = 8;
+
+/// Scores every group on up to [`detection_threads`] threads; returns the groups in their
+/// order. Each thread claims the next [`CLAIM_GROUPS`] unscored groups until none is left, so
+/// a thread that drew cheap series takes more instead of waiting for the others (a fixed
+/// split by samples left one core idle for seconds while the other scored the series whose
+/// contextual memory was starting).
 fn detect_groups(mut groups: Vec<Group>, publish: bool) -> Vec<Group> {
     let samples: usize = groups.iter().map(|g| g.samples.len()).sum();
-    let threads = detection_threads().min(groups.len());
+    let threads = detection_threads().min(groups.len().div_ceil(CLAIM_GROUPS));
     if threads <= 1 || samples < PARALLEL_MIN_SAMPLES {
         for g in &mut groups {
             detect_group(g, publish);
         }
         return groups;
     }
-    // Cut the groups into `threads` runs of about `samples / threads` samples each.
-    let per = samples.div_ceil(threads);
-    let mut runs: Vec<&mut [Group]> = Vec::with_capacity(threads);
-    let mut rest: &mut [Group] = &mut groups;
-    while !rest.is_empty() {
-        let mut n = 0;
-        let mut taken = 0;
-        while taken < rest.len() && (n < per || taken == 0) {
-            n += rest[taken].samples.len();
-            taken += 1;
+    let claims = std::sync::Mutex::new(groups.chunks_mut(CLAIM_GROUPS));
+    let work = || {
+        loop {
+            // The lock is held only to take the next chunk.
+            let next = claims.lock().unwrap_or_else(|e| e.into_inner()).next();
+            let Some(chunk) = next else { break };
+            for g in chunk {
+                detect_group(g, publish);
+            }
         }
-        let (run, tail) = rest.split_at_mut(taken);
-        runs.push(run);
-        rest = tail;
-    }
+    };
     std::thread::scope(|scope| {
-        let mut runs = runs.into_iter();
-        let own = runs.next();
-        for run in runs {
-            scope.spawn(move || {
-                for g in run.iter_mut() {
-                    detect_group(g, publish);
-                }
-            });
+        for _ in 1..threads {
+            scope.spawn(work);
         }
-        for g in own.into_iter().flatten() {
-            detect_group(g, publish);
-        }
+        work();
     });
     groups
 }
@@ -1747,9 +1782,9 @@ mod tests {
     fn groups_scored_on_several_threads_match_one_thread() {
         // Series of different lengths with spikes, one sample out of order.
         let make = || -> Vec<Group> {
-            (0..9)
+            (0..24)
                 .map(|id| {
-                    let n = 150 + 40 * id;
+                    let n = 150 + 20 * id;
                     let mut pts: Vec<(TimestampMs, f64)> = (0..n)
                         .map(|i| {
                             let spike = if i % 97 == 50 { 40.0 } else { 0.0 };

@@ -515,32 +515,25 @@ impl Correlator {
         if let Some(id) = found {
             return Some(self.join(id, alert, resource, now));
         }
+        // Only a chain of alerts each within `window` of the next counts: a chain whose last
+        // alert is older was dropped by `drop_stale_pending` at the start of this call.
         let list = self.pending.entry(key.clone()).or_default();
         let before = list.last().map(|(t, _)| *t);
-        // Only a chain of alerts each within `window` of the next counts (a stale chain is
-        // normally gone already, see `drop_stale_pending`).
-        if before.is_some_and(|t| t < horizon) {
-            for (_, a) in list.drain(..) {
-                self.pending_of.remove(&a.fingerprint);
-            }
-        }
         list.push((now, (**alert).clone()));
         let complete = list.len() >= rule.min_alerts;
         self.pending_of.insert(alert.fingerprint, key.clone());
-        if complete {
-            if let Some(t) = before {
-                self.pending_expiry
-                    .remove(&(t + rule.window.0, key.clone()));
-            }
-            let members = self.pending.remove(&key).unwrap_or_default();
-            for (_, a) in &members {
-                self.pending_of.remove(&a.fingerprint);
-            }
-            let members = members.into_iter().map(|(t, a)| (t, Arc::new(a))).collect();
-            return Some(self.open_incident(Key::Rule(key), members, now));
-        }
+        let members = if complete {
+            self.pending.remove(&key)
+        } else {
+            None
+        };
         self.index_pending(&key, before, rule.window.0);
-        None
+        let members = members?;
+        for (_, a) in &members {
+            self.pending_of.remove(&a.fingerprint);
+        }
+        let members = members.into_iter().map(|(t, a)| (t, Arc::new(a))).collect();
+        Some(self.open_incident(Key::Rule(key), members, now))
     }
 
     fn find_open(&self, key: &Key, horizon: TimestampMs) -> Option<u64> {

@@ -222,21 +222,28 @@ pub fn corrected_template_accuracy<A: AsRef<str>, B: AsRef<str>>(
     predicted: &[A],
     truth: &[B],
 ) -> f64 {
+    share_equal(predicted, truth, corrected_template)
+}
+
+/// The share of lines whose predicted and true templates are equal once both are rewritten
+/// by `rewrite` (each distinct template rewritten once: templates repeat).
+fn share_equal<A: AsRef<str>, B: AsRef<str>>(
+    predicted: &[A],
+    truth: &[B],
+    rewrite: fn(&str) -> String,
+) -> f64 {
     let n = predicted.len().min(truth.len());
     if n == 0 {
         return 0.0;
     }
-    // Templates repeat: correct each distinct one once.
     let mut cache: FxHashMap<&str, String> = FxHashMap::default();
     let mut right = 0;
     for (p, t) in predicted[..n].iter().zip(&truth[..n]) {
         let p = cache
             .entry(p.as_ref())
-            .or_insert_with_key(|k| corrected_template(k))
+            .or_insert_with_key(|k| rewrite(k))
             .clone();
-        let t = cache
-            .entry(t.as_ref())
-            .or_insert_with_key(|k| corrected_template(k));
+        let t = cache.entry(t.as_ref()).or_insert_with_key(|k| rewrite(k));
         right += usize::from(p == *t);
     }
     right as f64 / n as f64
@@ -245,16 +252,7 @@ pub fn corrected_template_accuracy<A: AsRef<str>, B: AsRef<str>>(
 /// Template accuracy: the share of lines whose predicted template equals the true one after
 /// [`normalize_template`].
 pub fn template_accuracy<A: AsRef<str>, B: AsRef<str>>(predicted: &[A], truth: &[B]) -> f64 {
-    let n = predicted.len().min(truth.len());
-    if n == 0 {
-        return 0.0;
-    }
-    let right = predicted[..n]
-        .iter()
-        .zip(&truth[..n])
-        .filter(|(p, t)| normalize_template(p.as_ref()) == normalize_template(t.as_ref()))
-        .count();
-    right as f64 / n as f64
+    share_equal(predicted, truth, normalize_template)
 }
 
 /// The ground truth of a system: `EventId` and `EventTemplate` per line, in `LineId` order.

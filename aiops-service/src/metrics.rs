@@ -19,7 +19,9 @@
 //!   replays. A periodic save writes [`CHECKPOINT_CHUNK`] states per transaction, the
 //!   longest-unsaved first, and stops once it used a fifth of the interval (the rest waits for
 //!   the next one), so saving thousands of large states neither stalls detection nor holds
-//!   them all in memory at once; the save at shutdown writes every changed state.
+//!   them all in memory at once; the save at shutdown writes every changed state, the
+//!   longest-unsaved first, within `shutdown_save_s` (the states it does not reach are
+//!   replayed from their committed samples at the next start).
 //!
 //! - Counters (metrics whose name ends with one of `counter_suffixes`: `_total`, `_count`,
 //!   `_sum`, `_bucket` by default, as Prometheus and OpenMetrics name them) are scored by
@@ -102,6 +104,11 @@ pub struct MetricsConfig {
     /// ... or once it changed this long ago (seconds): a restart replays at most about this
     /// much of a series' samples, or `checkpoint_min_samples` of them.
     pub checkpoint_max_age_s: u64,
+    /// The save at shutdown stops after this long (seconds; 0: no limit), the longest-unsaved
+    /// states first: the others are not lost, a restart replays their stored samples. A
+    /// SIGTERM is followed by a SIGKILL after a grace period (30 s under Kubernetes); a save
+    /// that outlives it would be cut at a random point.
+    pub shutdown_save_s: u64,
     /// Metric-name suffixes of counters, scored by their per-second increase (empty: every
     /// series by its raw values).
     pub counter_suffixes: Vec<String>,
@@ -127,6 +134,7 @@ impl Default for MetricsConfig {
             checkpoint_interval_s: 30,
             checkpoint_min_samples: 1_000,
             checkpoint_max_age_s: 600,
+            shutdown_save_s: 20,
             idle_evict_s: 3_600,
             counter_suffixes: ["_total", "_count", "_sum", "_bucket"]
                 .map(String::from)
@@ -755,7 +763,7 @@ impl MetricPipeline {
         self.residency.report(&states);
         let replay = self.store.samples_after_states().await?;
         self.score(&mut states, &replay, crate::now_ms()).await?;
-        self.checkpoint(&mut states, None).await?;
+        self.checkpoint(&mut states, Save::Last(None)).await?;
         // Blocks left by the last run go to the sample table (reads see them meanwhile).
         self.compact_in_background();
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
@@ -1040,20 +1048,19 @@ impl MetricPipeline {
     }
 
     /// Saves the changed states, the longest-unsaved first, [`CHECKPOINT_CHUNK`] per
-    /// transaction. With a `budget` (a periodic save), only those that are due, stopping
-    /// after the chunk that used it up; without one (shutdown), every changed state.
-    async fn checkpoint(
-        &self,
-        states: &mut HashMap<i64, SeriesState>,
-        budget: Option<Duration>,
-    ) -> Result<()> {
+    /// transaction, stopping after the chunk that used up the save's budget. A periodic save
+    /// writes only the states that are due and then drops the idle ones from memory; the
+    /// last save (shutdown) writes every changed state within `shutdown_save_s`.
+    async fn checkpoint(&self, states: &mut HashMap<i64, SeriesState>, save: Save) -> Result<()> {
         let started = Instant::now();
         let round = self.counters.checkpoints.fetch_add(1, Ordering::Relaxed) + 1;
+        let (periodic, budget) = match save {
+            Save::Periodic(b) => (true, Some(b)),
+            Save::Last(b) => (false, b),
+        };
         let mut order: Vec<(u64, i64)> = states
             .iter()
-            .filter(|(_, s)| {
-                s.dirty && s.last_t.is_some() && (budget.is_none() || s.due(&self.config))
-            })
+            .filter(|(_, s)| s.dirty && s.last_t.is_some() && (!periodic || s.due(&self.config)))
             .map(|(&id, s)| (s.saved_round, id))
             .collect();
         order.sort_unstable();
@@ -1086,7 +1093,17 @@ impl MetricPipeline {
                 break;
             }
         }
-        if budget.is_some() {
+        if budget.is_some() && !periodic {
+            let left = states.values().filter(|s| s.dirty).count();
+            if left > 0 {
+                tracing::warn!(
+                    states = left,
+                    seconds = self.config.shutdown_save_s,
+                    "the save at shutdown used its time; the states left unsaved replay their stored samples at the next start"
+                );
+            }
+        }
+        if periodic {
             // Idle states that are saved leave memory, with what is kept for their series;
             // their next sample finds them again in the store.
             self.residency.evict(
@@ -1126,8 +1143,23 @@ impl crate::worker::Worker for MetricPipeline {
         last: bool,
     ) -> impl std::future::Future<Output = Result<()>> + Send {
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
-        self.checkpoint(states, (!last).then_some(every / 5))
+        let save = if last {
+            let s = self.config.shutdown_save_s;
+            Save::Last((s > 0).then(|| Duration::from_secs(s)))
+        } else {
+            Save::Periodic(every / 5)
+        };
+        self.checkpoint(states, save)
     }
+}
+
+/// Which save [`MetricPipeline::checkpoint`] makes.
+#[derive(Debug, Clone, Copy)]
+enum Save {
+    /// A periodic one, with its time budget.
+    Periodic(Duration),
+    /// Every changed state, within the time given if any (at shutdown: `shutdown_save_s`).
+    Last(Option<Duration>),
 }
 
 /// Most threads one batch is scored on.
@@ -1326,16 +1358,16 @@ mod tests {
         let mut all: Vec<i64> = states.keys().copied().collect();
         all.sort_unstable();
         // A budget used up at once: one chunk per save, the unsaved ones first.
-        p.checkpoint(&mut states, Some(Duration::ZERO))
+        p.checkpoint(&mut states, Save::Periodic(Duration::ZERO))
             .await
             .unwrap();
         let first = saved_ids(&p, 60_000).await;
         assert_eq!(first.len(), CHECKPOINT_CHUNK);
-        p.checkpoint(&mut states, Some(Duration::ZERO))
+        p.checkpoint(&mut states, Save::Periodic(Duration::ZERO))
             .await
             .unwrap();
         assert_eq!(saved_ids(&p, 60_000).await.len(), 2 * CHECKPOINT_CHUNK);
-        p.checkpoint(&mut states, Some(Duration::ZERO))
+        p.checkpoint(&mut states, Save::Periodic(Duration::ZERO))
             .await
             .unwrap();
         assert_eq!(saved_ids(&p, 60_000).await, all);
@@ -1343,17 +1375,55 @@ mod tests {
         // All change again: the first chunk saved is the one saved longest ago.
         let rows: Vec<_> = all.iter().map(|&id| (id, 120_000, 2.0)).collect();
         p.score(&mut states, &rows, 0).await.unwrap();
-        p.checkpoint(&mut states, Some(Duration::ZERO))
+        p.checkpoint(&mut states, Save::Periodic(Duration::ZERO))
             .await
             .unwrap();
         assert_eq!(saved_ids(&p, 120_000).await, first);
         // Without a budget (shutdown) every changed state is written.
-        p.checkpoint(&mut states, None).await.unwrap();
+        p.checkpoint(&mut states, Save::Last(None)).await.unwrap();
         assert!(states.values().all(|s| !s.dirty));
         assert_eq!(
             p.counters.states_saved.load(Ordering::Relaxed),
             2 * n as u64
         );
+    }
+
+    #[tokio::test]
+    async fn the_save_at_shutdown_stops_at_its_budget_and_a_restart_replays_the_rest() {
+        let n = CHECKPOINT_CHUNK + 5;
+        let (p, mut states) = pipeline_with(n, MetricsConfig::default()).await;
+        let ids: Vec<i64> = states.keys().copied().collect();
+        // Every sample is committed before it is scored, as ingest does (the first one,
+        // (id, 60_000, 1.0), was scored by `pipeline_with`).
+        let mut rows = Vec::new();
+        for &id in &ids {
+            rows.push((id, 60_000, 1.0));
+            rows.extend([(id, 120_000, id as f64), (id, 180_000, id as f64 + 0.5)]);
+        }
+        p.store.append_samples(&rows).await.unwrap();
+        let later: Vec<_> = rows.iter().copied().filter(|r| r.1 > 60_000).collect();
+        p.score(&mut states, &later, 0).await.unwrap();
+        let expected: HashMap<i64, String> = states
+            .iter()
+            .map(|(&id, s)| (id, s.online.snapshot().unwrap()))
+            .collect();
+        // A budget used up at once: one chunk saved, the rest left.
+        p.checkpoint(&mut states, Save::Last(Some(Duration::ZERO)))
+            .await
+            .unwrap();
+        assert_eq!(saved_ids(&p, 180_000).await.len(), CHECKPOINT_CHUNK);
+        assert_eq!(states.values().filter(|s| s.dirty).count(), 5);
+        // The next start replays the stored samples of the states left unsaved and saves
+        // them: every state is then what it was before the shutdown.
+        let again = MetricPipeline::new(p.store.clone(), MetricsConfig::default())
+            .await
+            .unwrap();
+        again.clone().run(std::future::ready(())).await.unwrap();
+        for (id, snapshot) in expected {
+            let row = again.store.series(id).await.unwrap();
+            assert_eq!(row.state_t, Some(180_000), "series {id}");
+            assert_eq!(row.state.as_deref(), Some(snapshot.as_str()), "series {id}");
+        }
     }
 
     #[tokio::test]
@@ -1368,14 +1438,14 @@ mod tests {
         ids.sort_unstable();
         let (a, b) = (ids[0], ids[1]);
         // One sample each: neither is due.
-        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+        p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(1)))
             .await
             .unwrap();
         assert!(saved_ids(&p, 60_000).await.is_empty());
         // `a` scores two more and is due; `b` still waits.
         let rows = [(a, 120_000, 1.0), (a, 180_000, 1.0), (b, 120_000, 1.0)];
         p.score(&mut states, &rows, 0).await.unwrap();
-        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+        p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(1)))
             .await
             .unwrap();
         assert_eq!(saved_ids(&p, 180_000).await, [a]);
@@ -1384,13 +1454,13 @@ mod tests {
         // Changed long enough ago, `b` is due too.
         states.get_mut(&b).unwrap().dirty_since =
             Instant::now().checked_sub(Duration::from_secs(3600));
-        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+        p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(1)))
             .await
             .unwrap();
         assert_eq!(saved_ids(&p, 120_000).await, [b]);
         // At shutdown every changed state is written, due or not.
         p.score(&mut states, &[(a, 240_000, 1.0)], 0).await.unwrap();
-        p.checkpoint(&mut states, None).await.unwrap();
+        p.checkpoint(&mut states, Save::Last(None)).await.unwrap();
         assert_eq!(saved_ids(&p, 240_000).await, [a]);
         assert!(states.values().all(|s| !s.dirty));
     }
@@ -1408,7 +1478,7 @@ mod tests {
         // `a` scored nothing for longer than idle_evict_s: saved, then dropped.
         states.get_mut(&a).unwrap().active_at =
             Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
-        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+        p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(1)))
             .await
             .unwrap();
         assert!(!states.contains_key(&a) && states.contains_key(&b));
@@ -1423,7 +1493,7 @@ mod tests {
         assert_eq!(states[&a].last_t, Some(120_000));
         // A restart keeps in the store the saved states whose last sample is older than
         // idle_evict_s (here: 1970), and restores them at their next sample.
-        p.checkpoint(&mut states, None).await.unwrap();
+        p.checkpoint(&mut states, Save::Last(None)).await.unwrap();
         let again = MetricPipeline::new(p.store.clone(), config).await.unwrap();
         let mut restored = again.restore().await.unwrap();
         assert!(restored.is_empty());
@@ -1477,7 +1547,7 @@ mod tests {
         // One goes idle and leaves memory: a new series takes its place.
         states.get_mut(&ids[0]).unwrap().active_at =
             Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
-        p.checkpoint(&mut states, Some(Duration::from_secs(1)))
+        p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(1)))
             .await
             .unwrap();
         assert_eq!(p.active_series(), 1);
@@ -1632,7 +1702,7 @@ mod tests {
                     st.active_at = long_ago;
                 }
             }
-            p.checkpoint(&mut states, Some(Duration::from_secs(3600)))
+            p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(3600)))
                 .await
                 .unwrap();
             assert_eq!(states.keys().copied().collect::<Vec<_>>(), [keep]);

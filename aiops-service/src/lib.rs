@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bus_pipeline;
 pub mod capacity_api;
+mod checkpoint;
 pub mod config;
 pub mod deliveries;
 pub mod error;

@@ -14,7 +14,11 @@
 //!   window is judged when a line of a later window arrives.
 //! - Detector states are saved every `checkpoint_interval_s` and at shutdown with the id of
 //!   the last line they saw; a restart restores them and replays the stored lines after it,
-//!   so it resumes without re-learning and without skipping a line.
+//!   so it resumes without re-learning and without skipping a line. A save writes the
+//!   longest-unsaved states first, in chunks, and stops when its time is up (a periodic one
+//!   after a fifth of the interval, the one at shutdown after `shutdown_save_s`), as the
+//!   metric pipeline's do. A state it does not reach is rebuilt at the next start from its
+//!   committed lines.
 //!
 //! - A stream that received no line for `idle_evict_s` has its state saved and dropped from
 //!   memory at the next save, with its key and info; its next line finds its id in the store
@@ -38,6 +42,7 @@ use aiops_store::{
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
+use crate::checkpoint::{Save, SaveRun};
 use crate::error::{Result, ServiceError};
 use crate::pii::PiiMasker;
 use crate::residency::{Residency, adopt_found};
@@ -59,6 +64,10 @@ pub struct LogsConfig {
     pub queue_capacity: usize,
     /// How often detector states are saved (seconds, default 30).
     pub checkpoint_interval_s: u64,
+    /// The save at shutdown stops after this long (seconds, default 20; 0: no limit), the
+    /// longest-unsaved states first: the others are not lost, a restart replays their stored
+    /// lines.
+    pub shutdown_save_s: u64,
     /// At most this many active streams, those with a state in memory (a new stream beyond it
     /// is refused with 429; default 10,000).
     pub max_streams: usize,
@@ -79,6 +88,7 @@ impl Default for LogsConfig {
             service_label: "service".into(),
             queue_capacity: 256,
             checkpoint_interval_s: 30,
+            shutdown_save_s: 20,
             max_streams: 10_000,
             idle_evict_s: 3_600,
             max_line_bytes: 65_536,
@@ -290,6 +300,8 @@ pub(crate) struct StreamState {
     det: LogDetectorState,
     last_id: Option<i64>,
     dirty: bool,
+    /// The save that last wrote it (0: none yet).
+    saved_round: u64,
     /// When it last received a line (or was made).
     active_at: Instant,
 }
@@ -300,6 +312,7 @@ impl StreamState {
             det,
             last_id,
             dirty: false,
+            saved_round: 0,
             active_at: Instant::now(),
         }
     }
@@ -323,6 +336,8 @@ pub struct LogPipeline {
     anomalies: broadcast::Sender<LogAnomalyEvent>,
     /// How many streams are active.
     residency: Residency,
+    /// Saves made.
+    rounds: AtomicU64,
     /// Counters.
     pub counters: LogCounters,
 }
@@ -344,6 +359,7 @@ impl LogPipeline {
             info: std::sync::RwLock::new(HashMap::new()),
             anomalies: broadcast::channel(1024).0,
             residency: Residency::default(),
+            rounds: AtomicU64::new(0),
             counters: LogCounters::default(),
         }))
     }
@@ -539,7 +555,7 @@ impl LogPipeline {
             .map(|l| (l.id, l.stream_id, l.t, l.line))
             .collect();
         self.process(&mut states, &replay, crate::now_ms()).await?;
-        self.checkpoint(&mut states).await?;
+        self.checkpoint(&mut states, Save::Last(None)).await?;
         let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
         crate::worker::drive(&*self, &mut rx, &mut states, every, shutdown).await
     }
@@ -751,17 +767,51 @@ impl LogPipeline {
         })
     }
 
-    async fn checkpoint(&self, states: &mut HashMap<i64, StreamState>) -> Result<()> {
-        let mut saved = Vec::new();
-        for (&id, st) in states.iter_mut().filter(|(_, s)| s.dirty) {
-            let (Some(last), Ok(state)) = (st.last_id, st.det.snapshot()) else {
-                continue;
-            };
-            saved.push((id, state, last));
-            st.dirty = false;
+    /// Saves the changed states, the longest-unsaved first, [`CHECKPOINT_CHUNK`] per
+    /// transaction, stopping after the chunk that used up the save's time; a periodic save
+    /// then drops the idle streams from memory.
+    ///
+    /// [`CHECKPOINT_CHUNK`]: crate::checkpoint::CHECKPOINT_CHUNK
+    async fn checkpoint(&self, states: &mut HashMap<i64, StreamState>, save: Save) -> Result<()> {
+        let round = self.rounds.fetch_add(1, Ordering::Relaxed) + 1;
+        let run = SaveRun::new(
+            save,
+            states
+                .iter()
+                .filter(|(_, s)| s.dirty && s.last_id.is_some())
+                .map(|(&id, s)| (s.saved_round, id)),
+        );
+        for chunk in run.chunks() {
+            let mut saved = Vec::new();
+            for id in chunk {
+                let Some(st) = states.get_mut(&id) else {
+                    continue;
+                };
+                let (Some(last), Ok(state)) = (st.last_id, st.det.snapshot()) else {
+                    continue;
+                };
+                saved.push((id, state, last));
+            }
+            if !saved.is_empty() {
+                self.store.save_log_states(&saved).await?;
+            }
+            for (id, _, _) in &saved {
+                if let Some(st) = states.get_mut(id) {
+                    st.dirty = false;
+                    st.saved_round = round;
+                }
+            }
+            if run.spent() {
+                break;
+            }
         }
-        if !saved.is_empty() {
-            self.store.save_log_states(&saved).await?;
+        run.report_left(
+            states.values().filter(|s| s.dirty).count(),
+            self.config.shutdown_save_s,
+            "lines",
+        );
+        if !save.periodic() {
+            return Ok(());
         }
         // Idle streams, now saved, leave memory.
         let idle_for = Duration::from_secs(self.config.idle_evict_s);
@@ -1168,9 +1218,13 @@ impl crate::worker::Worker for LogPipeline {
     fn save(
         &self,
         states: &mut Self::State,
-        _last: bool,
+        last: bool,
     ) -> impl std::future::Future<Output = Result<()>> + Send {
-        self.checkpoint(states)
+        let c = &self.config;
+        self.checkpoint(
+            states,
+            Save::of(last, c.checkpoint_interval_s, c.shutdown_save_s),
+        )
     }
 }
 
@@ -1266,7 +1320,9 @@ mod tests {
         let a = *p.streams.lock().await.values().min().unwrap();
         states.get_mut(&a).unwrap().active_at =
             Instant::now().checked_sub(Duration::from_secs(61)).unwrap();
-        p.checkpoint(&mut states).await.unwrap();
+        p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(3600)))
+            .await
+            .unwrap();
         assert!(!states.contains_key(&a));
         assert_eq!(p.active_streams(), 1);
         p.ingest(batch("c", 2_000), 0).await.unwrap();
@@ -1284,6 +1340,66 @@ mod tests {
         assert_eq!(p.counters.states_reloaded.load(Ordering::Relaxed), 1);
         assert_eq!(states[&a].last_id, Some(last_a));
         assert_eq!(p.counters.states_evicted.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn the_save_at_shutdown_stops_at_its_budget_and_a_restart_replays_the_rest() {
+        let store = Store::open("sqlite::memory:", &aiops_store::StoreOptions::default())
+            .await
+            .unwrap();
+        let p = LogPipeline::new(store.clone(), LogsConfig::default())
+            .await
+            .unwrap();
+        let n = crate::checkpoint::CHECKPOINT_CHUNK + 3;
+        for round in 0..3_i64 {
+            let batch = (0..n)
+                .map(|i| StreamLines {
+                    labels: Labels::try_from_pairs([("service", "api"), ("pod", &format!("p{i}"))])
+                        .unwrap(),
+                    lines: vec![(
+                        1_000 * (round + 1),
+                        format!("request {} served in {} ms", round, i % 7),
+                    )],
+                })
+                .collect();
+            p.ingest(batch, 0).await.unwrap();
+        }
+        let mut lines: Vec<_> = store
+            .log_lines(&aiops_store::LogLineFilter::default(), 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.id, l.stream_id, l.t, l.line))
+            .collect();
+        lines.sort_by_key(|r| (r.1, r.0));
+        let mut states = HashMap::new();
+        p.process(&mut states, &lines, 0).await.unwrap();
+        let expected: HashMap<i64, String> = states
+            .iter()
+            .map(|(&id, s)| (id, s.det.snapshot().unwrap()))
+            .collect();
+        // A budget used up at once: one chunk saved, the rest left.
+        p.checkpoint(&mut states, Save::Last(Some(Duration::ZERO)))
+            .await
+            .unwrap();
+        let saved = store.log_streams_with_states(None).await.unwrap();
+        assert_eq!(saved.len(), crate::checkpoint::CHECKPOINT_CHUNK);
+        assert_eq!(states.values().filter(|s| s.dirty).count(), 3);
+        // The next start replays the lines of the states left unsaved and saves them.
+        let again = LogPipeline::new(store.clone(), LogsConfig::default())
+            .await
+            .unwrap();
+        again.clone().run(std::future::ready(())).await.unwrap();
+        let rows = store.log_streams_with_states(None).await.unwrap();
+        assert_eq!(rows.len(), n);
+        for row in rows {
+            assert_eq!(
+                row.state.as_ref(),
+                Some(&expected[&row.id]),
+                "stream {}",
+                row.id
+            );
+        }
     }
 
     #[tokio::test]
@@ -1346,7 +1462,9 @@ mod tests {
                     st.active_at = long_ago;
                 }
             }
-            p.checkpoint(&mut states).await.unwrap();
+            p.checkpoint(&mut states, Save::Periodic(Duration::from_secs(3600)))
+                .await
+                .unwrap();
             assert_eq!(states.keys().copied().collect::<Vec<_>>(), [keep]);
             assert_eq!(p.memory(), (1, 1, 1), "wave {wave}");
         }

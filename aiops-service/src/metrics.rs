@@ -53,6 +53,7 @@ use aiops_store::{NewAnomaly, NewSeries, SavedState, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, broadcast, mpsc};
 
+use crate::checkpoint::{Save, SaveRun};
 use crate::error::{Result, ServiceError};
 use crate::ha::{HaConfig, HaTracker};
 use crate::residency::{Residency, adopt_found};
@@ -393,8 +394,7 @@ impl SeriesState {
     }
 }
 
-/// States serialised and written per store transaction.
-pub const CHECKPOINT_CHUNK: usize = 128;
+pub use crate::checkpoint::CHECKPOINT_CHUNK;
 
 /// The metric pipeline (see the module docs). Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -1054,25 +1054,26 @@ impl MetricPipeline {
     async fn checkpoint(&self, states: &mut HashMap<i64, SeriesState>, save: Save) -> Result<()> {
         let started = Instant::now();
         let round = self.counters.checkpoints.fetch_add(1, Ordering::Relaxed) + 1;
-        let (periodic, budget) = match save {
-            Save::Periodic(b) => (true, Some(b)),
-            Save::Last(b) => (false, b),
-        };
-        let mut order: Vec<(u64, i64)> = states
-            .iter()
-            .filter(|(_, s)| s.dirty && s.last_t.is_some() && (!periodic || s.due(&self.config)))
-            .map(|(&id, s)| (s.saved_round, id))
-            .collect();
-        order.sort_unstable();
-        for chunk in order.chunks(CHECKPOINT_CHUNK) {
+        let periodic = save.periodic();
+        let run = SaveRun::new(
+            save,
+            states
+                .iter()
+                .filter(|(_, s)| {
+                    s.dirty && s.last_t.is_some() && (!periodic || s.due(&self.config))
+                })
+                .map(|(&id, s)| (s.saved_round, id)),
+        );
+        for chunk in run.chunks() {
+            let chunk: Vec<i64> = chunk.collect();
             let mut saved = Vec::with_capacity(chunk.len());
-            for &(_, id) in chunk {
-                let Some(st) = states.get(&id) else { continue };
+            for id in &chunk {
+                let Some(st) = states.get(id) else { continue };
                 let (Some(t), Ok(state)) = (st.last_t, st.online.snapshot()) else {
                     continue;
                 };
                 saved.push(SavedState {
-                    series_id: id,
+                    series_id: *id,
                     detector: st.detector.name().to_string(),
                     state,
                     state_t: t,
@@ -1081,28 +1082,23 @@ impl MetricPipeline {
             if !saved.is_empty() {
                 self.store.save_states(&saved).await?;
             }
-            for &(_, id) in chunk {
-                if let Some(st) = states.get_mut(&id) {
+            for id in &chunk {
+                if let Some(st) = states.get_mut(id) {
                     st.saved(round);
                 }
             }
             self.counters
                 .states_saved
                 .fetch_add(saved.len() as u64, Ordering::Relaxed);
-            if budget.is_some_and(|b| started.elapsed() >= b) {
+            if run.spent() {
                 break;
             }
         }
-        if budget.is_some() && !periodic {
-            let left = states.values().filter(|s| s.dirty).count();
-            if left > 0 {
-                tracing::warn!(
-                    states = left,
-                    seconds = self.config.shutdown_save_s,
-                    "the save at shutdown used its time; the states left unsaved replay their stored samples at the next start"
-                );
-            }
-        }
+        run.report_left(
+            states.values().filter(|s| s.dirty).count(),
+            self.config.shutdown_save_s,
+            "samples",
+        );
         if periodic {
             // Idle states that are saved leave memory, with what is kept for their series;
             // their next sample finds them again in the store.
@@ -1142,24 +1138,12 @@ impl crate::worker::Worker for MetricPipeline {
         states: &mut Self::State,
         last: bool,
     ) -> impl std::future::Future<Output = Result<()>> + Send {
-        let every = Duration::from_secs(self.config.checkpoint_interval_s.max(1));
-        let save = if last {
-            let s = self.config.shutdown_save_s;
-            Save::Last((s > 0).then(|| Duration::from_secs(s)))
-        } else {
-            Save::Periodic(every / 5)
-        };
-        self.checkpoint(states, save)
+        let c = &self.config;
+        self.checkpoint(
+            states,
+            Save::of(last, c.checkpoint_interval_s, c.shutdown_save_s),
+        )
     }
-}
-
-/// Which save [`MetricPipeline::checkpoint`] makes.
-#[derive(Debug, Clone, Copy)]
-enum Save {
-    /// A periodic one, with its time budget.
-    Periodic(Duration),
-    /// Every changed state, within the time given if any (at shutdown: `shutdown_save_s`).
-    Last(Option<Duration>),
 }
 
 /// Most threads one batch is scored on.

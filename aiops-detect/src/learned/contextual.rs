@@ -30,12 +30,17 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 95-135 bytes (mostly the facts of its left side and the indexes over them), so the
-//! default capacity bounds a state near 1.9-2.7 MB. Cost per point is proportional to the
+//! about 100-140 bytes (mostly the facts of its left side and the indexes over them), so the
+//! default capacity bounds a state near 2-2.8 MB. Cost per point is proportional to the
 //! contexts selected by the previous point (about 1.7 µs a point past the warm-up on a noisy
 //! daily cycle), and, when a point makes a new context, to the left sides holding an exact
-//! context (about 11 µs a point over a young series' first 1,000 points, half of it relearning
-//! while the learned range grows; BENCHMARKS.md, 2026-12-07).
+//! context that share context facts with the previous point, plus one side per group of the
+//! others (sides with the same value facts and the same exact right sides make the same
+//! candidates). A young series' first 1,000 points cost about 11 µs a point on a quiet
+//! machine before that grouping and 4-6 % less since (measured alternated under load); half
+//! of that is relearning while the learned range grows (BENCHMARKS.md, 2026-12-07: a re-cut
+//! with headroom, fewer points relearned and a wider `rescale` relearn less, and each lost
+//! accuracy).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -52,8 +52,11 @@
 //! point past the warm-up on a noisy daily cycle and 0.9 µs on a random walk, about 9 µs a
 //! point over a young noisy series' first 1,000 points (3.1 on the walk); a state held 0.49 MB
 //! after 100,000 points (BENCHMARKS.md, 2026-12-07, third pass; measured again with the gate
-//! and `forget` of the last step: 1.93 µs, 0.87 µs, 9.3 µs and 0.49 MB). Bounded: the memory by its
-//! capacity (about 1.9-2.7 MB at the most), `adaptive` by at most 1,024 buffered points until its period search ends, then a
+//! and `forget` of the last step: 1.93 µs, 0.87 µs, 9.3 µs and 0.49 MB). Since then the memory
+//! visits one exact side per group of alike ones when a point makes a new pair: 4-6 % off a
+//! young noisy series (12.2-13.1 against 13.1-13.7 µs a point, alternated on a loaded machine),
+//! the walk and the steady state unchanged, the state 3 % larger (0.51 MB). Bounded: the memory by its
+//! capacity (about 2-2.8 MB at the most), `adaptive` by at most 1,024 buffered points until its period search ends, then a
 //! period's offsets, 4 × 256 excesses and 4,096 transition counts. The `update` of a stream
 //! equals the batch form.
 //!

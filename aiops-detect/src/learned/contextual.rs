@@ -30,12 +30,17 @@
 //!
 //! Memory is bounded: once it holds `capacity` contexts, it starts afresh from the last
 //! `replay` points (a metric's old habits are the ones worth forgetting). A context costs
-//! about 95-135 bytes (mostly the facts of its left side and the indexes over them), so the
-//! default capacity bounds a state near 1.9-2.7 MB. Cost per point is proportional to the
+//! about 100-140 bytes (mostly the facts of its left side and the indexes over them), so the
+//! default capacity bounds a state near 2-2.8 MB. Cost per point is proportional to the
 //! contexts selected by the previous point (about 1.7 µs a point past the warm-up on a noisy
 //! daily cycle), and, when a point makes a new context, to the left sides holding an exact
-//! context (about 11 µs a point over a young series' first 1,000 points, half of it relearning
-//! while the learned range grows; BENCHMARKS.md, 2026-12-07).
+//! context that share context facts with the previous point, plus one side per group of the
+//! others (sides with the same value facts and the same exact right sides make the same
+//! candidates). A young series' first 1,000 points cost about 11 µs a point on a quiet
+//! machine before that grouping and 4-6 % less since (measured alternated under load); half
+//! of that is relearning while the learned range grows (BENCHMARKS.md, 2026-12-07: a re-cut
+//! with headroom, fewer points relearned and a wider `rescale` relearn less, and each lost
+//! accuracy).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -454,7 +459,30 @@ struct Memory {
     exact_lists: Vec<u32>,
     /// The left sides holding an exact context, in the order of their ids.
     exact_sides: Vec<u32>,
+    /// The left sides holding an exact context, grouped by what they generalise with when
+    /// they share no context fact with the previous point: their value facts inside the
+    /// range, whether they have no other facts, and the right sides of their exact contexts.
+    /// Such sides of one group make the same candidates, so only the first is visited.
+    groups: Vec<Group>,
+    /// The number of each group in `groups` by its key ([`Memory::group_key`]).
+    group_ids: FxMap<Vec<u32>, u32>,
+    /// Per left side: its group in `groups` (`u32::MAX` for none: no exact context).
+    side_group: Vec<u32>,
+    /// Working space for a group's key.
+    key: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
+}
+
+/// Left sides holding an exact context that share their value facts inside the range,
+/// whether they have other facts, and the right sides of their exact contexts.
+#[derive(Debug, Clone, Default)]
+struct Group {
+    /// Value facts inside the range, one bit each.
+    values: u16,
+    /// Whether the sides have no other facts.
+    bare: bool,
+    /// The sides, in the order of their ids.
+    members: Vec<u32>,
 }
 
 impl PartialEq for Memory {
@@ -534,6 +562,10 @@ impl Memory {
             exact_by_context: Vec::new(),
             exact_lists: Vec::new(),
             exact_sides: Vec::new(),
+            groups: Vec::new(),
+            group_ids: FxMap::default(),
+            side_group: Vec::new(),
+            key: Vec::new(),
             right_by_fact: FxMap::default(),
         };
         for (c, context) in data.contexts.iter().enumerate() {
@@ -555,6 +587,9 @@ impl Memory {
                 .iter()
                 .map(|&(r, c)| [r, c, data.contexts.get(c as usize).map_or(0, |x| x.count)])
                 .collect();
+            if m.left_exact[id as usize] {
+                m.regroup(id);
+            }
         }
         for side in data.right {
             m.side_id(false, &side.facts);
@@ -606,6 +641,7 @@ impl Memory {
                 list.push([id, sig as u32, (sig >> 32) as u32]);
             }
             self.left_exact.push(false);
+            self.side_group.push(u32::MAX);
             // A length beyond 16 bits is never a count of shared facts (at most 48).
             let len = facts.len().min(0xffff) as u32;
             self.left_values
@@ -705,6 +741,54 @@ impl Memory {
                 list.push(l);
             }
         }
+    }
+
+    /// The key of left side `l`'s group (in `key`): its value facts inside the range and
+    /// whether it has no others, then the right sides of its exact contexts, sorted.
+    fn group_key(&mut self, l: u32) {
+        let facts = self.left_values[l as usize];
+        let values = facts as u16;
+        let bare = (facts >> 16) == values.count_ones();
+        self.key.clear();
+        self.key.push(u32::from(values) | u32::from(bare) << 16);
+        let exact = &self.exact;
+        self.key.extend(
+            self.left_contexts[l as usize]
+                .iter()
+                .filter(|e| exact_bit(exact, e[1]))
+                .map(|e| e[0]),
+        );
+        self.key[1..].sort_unstable();
+    }
+
+    /// Files left side `l` (holding an exact context) in the group of its key, out of the
+    /// one it was in: called when it gains an exact context.
+    fn regroup(&mut self, l: u32) {
+        let old = self.side_group[l as usize];
+        if let Some(group) = self.groups.get_mut(old as usize)
+            && let Ok(at) = group.members.binary_search(&l)
+        {
+            group.members.remove(at);
+        }
+        self.group_key(l);
+        let g = match self.group_ids.get(&self.key[..]) {
+            Some(&g) => g,
+            None => {
+                let g = self.groups.len() as u32;
+                self.groups.push(Group {
+                    values: self.key[0] as u16,
+                    bare: self.key[0] >> 16 != 0,
+                    members: Vec::new(),
+                });
+                self.group_ids.insert(self.key.clone(), g);
+                g
+            }
+        };
+        let members = &mut self.groups[g as usize].members;
+        let at = members.partition_point(|&m| m < l);
+        grow_by_half(members, 1);
+        members.insert(at, l);
+        self.side_group[l as usize] = g;
     }
 
     /// The context of left side `l` and right side `r`, and whether it was made just now.
@@ -985,6 +1069,9 @@ struct Scratch {
     shared_touched: Vec<u32>,
     /// A spare buffer for the next point's facts (the facts of the point before last).
     spare: Vec<Fact>,
+    /// The exact left sides a new pair visits to find partly held ones, one bit each (0
+    /// outside of the point that sets them).
+    visit: Vec<u64>,
     /// Cuts of partly held left sides by (value facts, context positions): their number.
     left_cuts: FxMap<(u16, u32), u32>,
     /// The same for cuts without context facts, by their value facts.
@@ -1249,8 +1336,12 @@ impl ContextualKernel {
             let l = mem.side_id(true, &previous);
             let r = mem.side_id(false, &current);
             let (c, created) = mem.pair(l, r);
+            let was_exact = mem.is_exact(c);
             mem.set_exact(c);
             mem.mark_exact(l);
+            if !was_exact {
+                mem.regroup(l);
+            }
             exact_new = created;
             if created {
                 exact_id = Some(c);
@@ -1363,8 +1454,30 @@ impl ContextualKernel {
             }
             s.left_cuts.clear();
             s.value_cuts.clear();
-            for &l in &mem.exact_sides {
-                let l = l as usize;
+            // The sides sharing no context fact with the previous point make the candidates of
+            // the first side of their group, which is the only one visited (the others come
+            // after it and meet the same candidates again); those sharing some are visited
+            // each. In the order of their ids, as the candidates are gathered.
+            // One bit per left side, read word by word: in the order of ids without a sort.
+            let mut visit = std::mem::take(&mut s.visit);
+            visit.resize(mem.left.len().div_ceil(64), 0);
+            for &l in &s.shared_touched {
+                visit[l as usize / 64] |= 1 << (l % 64);
+            }
+            for group in &mem.groups {
+                let hits = (group.values & values).count_ones();
+                if hits == 0 || (group.bare && hits == group.values.count_ones()) {
+                    continue;
+                }
+                if let Some(&first) = group.members.iter().find(|&&l| s.shared[l as usize] == 0) {
+                    visit[first as usize / 64] |= 1 << (first % 64);
+                }
+            }
+            let ids = visit
+                .iter_mut()
+                .enumerate()
+                .flat_map(|(w, word)| bits(std::mem::take(word)).map(move |b| w * 64 + b as usize));
+            for l in ids {
                 let key = mem.left_values[l];
                 let len = (key >> 16) as usize;
                 let vs = key as u16 & values;
@@ -1412,6 +1525,7 @@ impl ContextualKernel {
                     }
                 }
             }
+            s.visit = visit;
             for &l in &s.shared_touched {
                 s.shared[l as usize] = 0;
             }

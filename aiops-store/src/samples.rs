@@ -1,4 +1,11 @@
 //! Series, their samples and the detector state of each.
+//!
+//! Samples arrive either by [`Store::insert_samples`] (straight into the `samples` table) or,
+//! on the remote_write path, by [`Store::append_samples`]: one block row per call in
+//! `sample_blocks`, which reads merge with the table and [`Store::compact_samples`] later
+//! moves into it. Concurrent appends share a transaction (group commit, see the `group`
+//! module): with an fsync per commit, the cost of a commit is paid once per group of
+//! requests rather than once per request, and no call returns before its commit.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -137,12 +144,18 @@ impl Store {
         Ok(added)
     }
 
-    /// Stores samples `(series id, time ms, value)` as one block: a single row written in one
-    /// statement, durable and visible to every read of samples when this returns. Cheaper
-    /// than [`Store::insert_samples`] for many series at once (a few sequential pages instead
-    /// of one B-tree page per series); [`Store::compact_samples`] later moves blocks into the
-    /// sample table. A sample whose series and time are stored already, or appear in an
-    /// earlier block, is dropped there (the first stored value wins), so reads never see it.
+    /// Stores samples `(series id, time ms, value)` as one block: a single row, durable and
+    /// visible to every read of samples when this returns. Cheaper than
+    /// [`Store::insert_samples`] for many series at once (a few sequential pages instead of one
+    /// B-tree page per series); [`Store::compact_samples`] later moves blocks into the sample
+    /// table. A sample whose series and time are stored already, or appear in an earlier
+    /// block, is dropped there (the first stored value wins), so reads never see it.
+    ///
+    /// Concurrent calls share a commit (group commit): the blocks of the calls waiting while
+    /// a commit runs are written together in the next transaction, in the order the calls
+    /// came, and each call returns once that transaction committed. An error fails every call
+    /// of the group ([`StoreError::Shared`]) and stores none of their samples. A lone call is
+    /// written at once (no waiting for company).
     pub async fn append_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
@@ -153,15 +166,8 @@ impl Store {
             .fold((i64::MAX, i64::MIN), |(lo, hi), &(_, t, _)| {
                 (lo.min(t), hi.max(t))
             });
-        let mut q = Sql::new("INSERT INTO sample_blocks (t_min, t_max, n, data) VALUES ");
-        q.row([
-            t_min.into(),
-            t_max.into(),
-            (samples.len() as i64).into(),
-            encode_block(&samples).into(),
-        ]);
-        q.query().execute(&self.write).await?;
-        Ok(())
+        self.append_block(t_min, t_max, samples.len() as i64, encode_block(&samples))
+            .await
     }
 
     /// Moves the oldest pending blocks, about `max_samples` samples (at least one block), into

@@ -38,6 +38,7 @@ macro_rules! all_behaviours {
             replay_starts_after_the_saved_state,
             appended_blocks_are_read_compacted_and_replayed,
             concurrent_appends_all_land_once,
+            nan_samples_are_refused_whole,
             anomalies_are_unique_per_sample_filtered_and_paged,
             a_commit_logs_upserts_and_keeps_acknowledgements,
             large_commits_and_batch_lookups,
@@ -330,6 +331,39 @@ pub(crate) async fn concurrent_appends_all_land_once(s: &Store) {
     let got = s.samples(ids[1], -1, 0, 10).await.unwrap();
     assert_eq!(got.len(), 1);
     assert!((0.0..20.0).contains(&got[0].1));
+}
+
+/// A NaN value (SQLite would store it as NULL) is a typed error naming it, and nothing of
+/// that call is stored; infinities are values like any other.
+pub(crate) async fn nan_samples_are_refused_whole(s: &Store) {
+    let id = s.series_ids(&[series("cpu", "api")], 1).await.unwrap()[0];
+    let rows = [(id, 10, 1.0), (id, 20, f64::NAN), (id, 30, 3.0)];
+    let e = s.insert_samples(&rows).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Core(aiops_core::CoreError::NonFinite {
+                index: 1,
+                timestamp: 20,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    let e = s.append_samples(&rows).await.unwrap_err();
+    assert!(matches!(e, StoreError::Core(_)), "{e:?}");
+    assert!(s.samples(id, 0, 100, 10).await.unwrap().is_empty());
+    s.append_samples(&[(id, 10, f64::INFINITY)]).await.unwrap();
+    assert_eq!(
+        s.insert_samples(&[(id, 20, f64::NEG_INFINITY)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.samples(id, 0, 100, 10).await.unwrap(),
+        vec![(10, f64::INFINITY), (20, f64::NEG_INFINITY)]
+    );
 }
 
 fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {

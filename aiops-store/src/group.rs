@@ -136,7 +136,7 @@ impl Store {
     /// Writes queued blocks, a group per transaction, until none is queued.
     async fn commit_groups(&self, armed: &mut bool) {
         loop {
-            let group = {
+            let mut group = {
                 let mut q = self.appender.lock();
                 if q.blocks.is_empty() {
                     q.running = false;
@@ -153,7 +153,6 @@ impl Store {
                 }
                 q.blocks.drain(..count).collect::<Vec<_>>()
             };
-            let mut group = group;
             let outcome = self.write_group(&mut group).await;
             self.appender
                 .commits

@@ -3,7 +3,17 @@
 //! - [`MetricPipeline::ingest`] stores a batch and returns only after the store committed it;
 //!   a bounded queue sits between ingest and detection, and a full queue refuses the batch
 //!   *before* anything is stored ([`ServiceError::Busy`], 429 + `Retry-After`), so nothing is
-//!   acknowledged that is not both durable and on its way to detection.
+//!   acknowledged that is not both durable and on its way to detection. remote_write
+//!   requests ([`MetricPipeline::ingest_remote_write`]) are appended as one block each with
+//!   [`Store::append_samples`], which commits the blocks of concurrent requests together
+//!   (group commit: one transaction, one fsync, for every request that waited while the
+//!   previous commit ran); each request is still answered only after the commit that holds
+//!   its block, and a failed commit fails every request of its group. Once `COMPACT_AT`
+//!   samples were appended, a background compaction moves the pending blocks into the sample
+//!   table, a step of `COMPACT_STEP` samples at a time, and ends with the first step that
+//!   moved less (the blocks appended meanwhile wait for the next one): a compaction rewrites
+//!   about three pages of every series it touches whatever it moves, so moving a few requests
+//!   at a time would write kilobytes a sample (BENCHMARKS.md, "group commit").
 //! - One task ([`MetricPipeline::run`]) owns every series' detector state: it scores the
 //!   samples in time order, stores anomalies (unique per series and time) and publishes them.
 //!   The detectors of a batch run off the async workers, spread over up to
@@ -62,7 +72,8 @@ use crate::series_cache::{KeyBuf, SeriesCache};
 /// Samples appended as blocks since the last compaction that start the next one: the more,
 /// the more samples of a series share each page a compaction writes.
 const COMPACT_AT: u64 = 1_000_000;
-/// Samples one compaction moves at most (in transactions of `aiops_store::COMPACT_TX` rows).
+/// Samples one compaction moves at most (in transactions of `aiops_store::COMPACT_TX` rows);
+/// a compaction that moved a full step goes on with the next, one that moved less ends.
 const COMPACT_STEP: usize = 1_000_000;
 
 /// Which detector scores which series: the first rule whose `metric` matches wins; the
@@ -727,7 +738,12 @@ impl MetricPipeline {
         tokio::spawn(async move {
             loop {
                 match store.compact_samples(COMPACT_STEP).await {
-                    Ok(0) => break,
+                    // Less than a step: every block pending at its start was moved. The blocks
+                    // appended meanwhile wait for the next `COMPACT_AT`: moving them now, a
+                    // few requests at a time, would rewrite the last pages of nearly every
+                    // series for a handful of samples each (the cost of a compaction is about
+                    // three pages a series whatever it moves).
+                    Ok(n) if n < COMPACT_STEP as u64 => break,
                     Ok(_) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "sample compaction failed (retried later)");

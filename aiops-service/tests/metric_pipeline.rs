@@ -261,6 +261,63 @@ mod remote_write {
         );
     }
 
+    /// Concurrent requests share commits: each answers only once its samples are committed
+    /// (another store on the same file, which sees only committed rows, reads all of them at
+    /// once), and every sample is stored and queued for detection exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_answer_after_their_commit_and_land_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_dir(dir.path(), &StoreOptions::default())
+            .await
+            .unwrap();
+        let other = Store::open_dir(dir.path(), &StoreOptions::default())
+            .await
+            .unwrap();
+        let p = MetricPipeline::new(s.clone(), config()).await.unwrap();
+        const REQUESTS: i64 = 64;
+        let hosts: Vec<String> = (0..8).map(|h| format!("h{h}")).collect();
+        let mut tasks = Vec::new();
+        for r in 0..REQUESTS {
+            let (p, other, hosts) = (p.clone(), other.clone(), hosts.clone());
+            tasks.push(tokio::spawn(async move {
+                // Request r: times 10r..10r+9 of every host's series.
+                let samples: Vec<(i64, f64)> =
+                    (0..10).map(|k| (r * 10 + k, (r * 10 + k) as f64)).collect();
+                let body = raw(hosts
+                    .iter()
+                    .map(|h| entry(&[("__name__", "mem"), ("host", h)], &samples))
+                    .collect());
+                let sum = p
+                    .ingest_remote_write(&WriteRequestView::parse(&body).unwrap(), 0)
+                    .await
+                    .unwrap();
+                assert_eq!(sum.samples, 80);
+                for x in other.series_heads().await.unwrap() {
+                    let got = other.samples(x.id, r * 10, r * 10 + 10, 100).await.unwrap();
+                    assert_eq!(got, samples, "request {r}, series {}", x.key);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let series = other.series_heads().await.unwrap();
+        assert_eq!(series.len(), 8);
+        let want: Vec<(i64, f64)> = (0..REQUESTS * 10).map(|t| (t, t as f64)).collect();
+        for x in &series {
+            assert_eq!(
+                other.samples(x.id, 0, i64::MAX, 10_000).await.unwrap(),
+                want
+            );
+        }
+        let total = (REQUESTS * 80) as u64;
+        assert_eq!(p.counters.samples_in.load(Ordering::Relaxed), total);
+        // Each request queued for detection once.
+        assert_eq!(p.queue_depth(), REQUESTS as usize);
+        other.close().await;
+        s.close().await;
+    }
+
     /// A Prometheus HA pair: the same series from replicas `a` and `b` of cluster `eu`.
     fn replica_body(replica: &str, samples: &[(i64, f64)]) -> Vec<u8> {
         let labels = [

@@ -1,5 +1,7 @@
 //! The one error type of `aiops-store`.
 
+use std::sync::Arc;
+
 use aiops_core::CoreError;
 
 /// What can go wrong reading or writing the store.
@@ -46,6 +48,11 @@ pub enum StoreError {
     /// A value is invalid for the data model.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A write committed together with others (sample blocks of concurrent
+    /// [`crate::Store::append_samples`] calls share one transaction) failed: every write of
+    /// that transaction gets this same error, and none of them is stored.
+    #[error("{0} (a group commit of {1} writes)")]
+    Shared(Arc<StoreError>, usize),
 }
 
 impl StoreError {
@@ -62,6 +69,7 @@ impl StoreError {
     /// shutting down or out of connections), so a server answers 503 rather than 500.
     pub fn is_transient(&self) -> bool {
         match self {
+            StoreError::Shared(e, _) => e.is_transient(),
             StoreError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => true,

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod anomalies;
 pub mod deliveries;
 pub mod error;
+mod group;
 pub mod logs;
 pub mod records;
 pub mod samples;

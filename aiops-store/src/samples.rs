@@ -1,4 +1,11 @@
 //! Series, their samples and the detector state of each.
+//!
+//! Samples arrive either by [`Store::insert_samples`] (straight into the `samples` table) or,
+//! on the remote_write path, by [`Store::append_samples`]: one block row per call in
+//! `sample_blocks`, which reads merge with the table and [`Store::compact_samples`] later
+//! moves into it. Concurrent appends share a transaction (group commit, see the `group`
+//! module): with an fsync per commit, the cost of a commit is paid once per group of
+//! requests rather than once per request, and no call returns before its commit.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -123,12 +130,13 @@ impl Store {
         Ok(ids)
     }
 
-    /// Stores samples `(series id, time ms, value)` in one transaction; a sample whose series
-    /// and time are stored already is kept as it was (a resent batch changes nothing).
+    /// Stores samples `(series id, time ms, value)` in one transaction (a NaN value is refused,
+    /// nothing stored); a sample whose series and time are stored already is kept as it was (a resent batch changes nothing).
     /// Returns the number of new samples. Pending blocks ([`Store::append_samples`]) are moved
     /// into the sample table first, in the same transaction, so that the count is exact and
     /// the first stored value of a sample wins.
     pub async fn insert_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<u64> {
+        refuse_nan(samples)?;
         let samples = sorted(samples);
         let mut tx = self.write.begin().await?;
         compact_in(&mut tx, self.backend(), usize::MAX).await?;
@@ -137,31 +145,32 @@ impl Store {
         Ok(added)
     }
 
-    /// Stores samples `(series id, time ms, value)` as one block: a single row written in one
-    /// statement, durable and visible to every read of samples when this returns. Cheaper
-    /// than [`Store::insert_samples`] for many series at once (a few sequential pages instead
-    /// of one B-tree page per series); [`Store::compact_samples`] later moves blocks into the
-    /// sample table. A sample whose series and time are stored already, or appear in an
-    /// earlier block, is dropped there (the first stored value wins), so reads never see it.
+    /// Stores samples `(series id, time ms, value)` as one block (a NaN value is refused,
+    /// nothing stored): a single row, durable and
+    /// visible to every read of samples when this returns. Cheaper than
+    /// [`Store::insert_samples`] for many series at once (a few sequential pages instead of one
+    /// B-tree page per series); [`Store::compact_samples`] later moves blocks into the sample
+    /// table. A sample whose series and time are stored already, or appear in an earlier
+    /// block, is dropped there (the first stored value wins), so reads never see it.
+    ///
+    /// Concurrent calls share a commit (group commit): the blocks of the calls waiting while
+    /// a commit runs are written together in the next transaction, in the order the calls
+    /// came, and each call returns once that transaction committed. An error fails every call
+    /// of the group ([`StoreError::Shared`]) and stores none of their samples. A lone call is
+    /// written at once (no waiting for company).
     pub async fn append_samples(&self, samples: &[(i64, TimestampMs, f64)]) -> Result<()> {
         if samples.is_empty() {
             return Ok(());
         }
+        refuse_nan(samples)?;
         let samples = sorted(samples);
         let (t_min, t_max) = samples
             .iter()
             .fold((i64::MAX, i64::MIN), |(lo, hi), &(_, t, _)| {
                 (lo.min(t), hi.max(t))
             });
-        let mut q = Sql::new("INSERT INTO sample_blocks (t_min, t_max, n, data) VALUES ");
-        q.row([
-            t_min.into(),
-            t_max.into(),
-            (samples.len() as i64).into(),
-            encode_block(&samples).into(),
-        ]);
-        q.query().execute(&self.write).await?;
-        Ok(())
+        self.append_block(t_min, t_max, samples.len() as i64, encode_block(&samples))
+            .await
     }
 
     /// Moves the oldest pending blocks, about `max_samples` samples (at least one block), into
@@ -451,17 +460,38 @@ async fn insert_rows(
 }
 
 /// The SQLite insert of `rows` samples with `?` placeholders.
+///
+/// `OR IGNORE` rather than `ON CONFLICT DO NOTHING`: both keep the stored row of a sample
+/// stored already, but the upsert form leaves the NOT NULL constraints able to abort the
+/// statement halfway, so SQLite keeps a statement journal for every multi-row insert in a
+/// transaction, a copy of each page before the statement changes it, written to a temporary
+/// file: as many bytes again as the compaction writes to the WAL. With `OR IGNORE` no
+/// constraint can abort the statement and no journal is written. The one row it would
+/// skip besides a stored sample, a NULL value, cannot occur: NaN (which SQLite stores as
+/// NULL) is refused before anything is written ([`refuse_nan`]).
 fn sqlite_insert(rows: usize) -> String {
     let mut text = String::with_capacity(64 + rows * 11);
-    text.push_str("INSERT INTO samples (series_id, t, v) VALUES ");
+    text.push_str("INSERT OR IGNORE INTO samples (series_id, t, v) VALUES ");
     for i in 0..rows {
         if i > 0 {
             text.push_str(", ");
         }
         text.push_str("(?, ?, ?)");
     }
-    text.push_str(" ON CONFLICT (series_id, t) DO NOTHING");
     text
+}
+
+/// Refuses a NaN value ([`aiops_core::CoreError::NonFinite`]): SQLite would store it as NULL,
+/// which the sample table cannot hold.
+fn refuse_nan(samples: &[(i64, TimestampMs, f64)]) -> Result<()> {
+    match samples.iter().position(|s| s.2.is_nan()) {
+        Some(index) => Err(StoreError::Core(aiops_core::CoreError::NonFinite {
+            index,
+            timestamp: samples[index].1,
+            value: samples[index].2,
+        })),
+        None => Ok(()),
+    }
 }
 
 /// The oldest blocks, about `max_samples` samples (at least one block): the id of the last

@@ -2,12 +2,14 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, AssertSqlSafe, Executor};
 
 use crate::error::{Result, StoreError};
+use crate::group::Appender;
 
 /// Which database holds the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub struct Store {
     pub(crate) write: AnyPool,
     pub(crate) read: AnyPool,
     backend: Backend,
+    /// Sample blocks waiting for their group commit.
+    pub(crate) appender: Arc<Appender>,
 }
 
 /// `postgres://user:secret@host/db` with the password replaced, for messages.
@@ -163,6 +167,7 @@ impl Store {
                     write,
                     read,
                     backend,
+                    appender: Arc::default(),
                 }
             }
             Backend::Postgres => {
@@ -183,6 +188,7 @@ impl Store {
                     write: pool.clone(),
                     read: pool,
                     backend,
+                    appender: Arc::default(),
                 }
             }
         };

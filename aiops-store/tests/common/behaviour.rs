@@ -37,6 +37,8 @@ macro_rules! all_behaviours {
             series_get_stable_ids_and_samples_are_idempotent,
             replay_starts_after_the_saved_state,
             appended_blocks_are_read_compacted_and_replayed,
+            concurrent_appends_all_land_once,
+            nan_samples_are_refused_whole,
             anomalies_are_unique_per_sample_filtered_and_paged,
             a_commit_logs_upserts_and_keeps_acknowledgements,
             large_commits_and_batch_lookups,
@@ -267,6 +269,101 @@ pub(crate) async fn appended_blocks_are_read_compacted_and_replayed(s: &Store) {
         vec![(30, 3.0), (40, 4.0)]
     );
     assert_eq!(s.compact_samples(1000).await.unwrap(), 0);
+}
+
+/// Many appends at once (they share commits): each is stored, exactly once, when it returns,
+/// and the first stored value of a sample two calls hold is the one kept.
+pub(crate) async fn concurrent_appends_all_land_once(s: &Store) {
+    let keys: Vec<NewSeries> = (0..4).map(|i| series("cpu", &format!("r{i}"))).collect();
+    let ids = s.series_ids(&keys, 1).await.unwrap();
+    const CALLS: i64 = 200;
+    let mut tasks = Vec::new();
+    for call in 0..CALLS {
+        let (s, ids) = (s.clone(), ids.clone());
+        tasks.push(tokio::spawn(async move {
+            // Call c holds times 10c..10c+9 of every series (unsorted: the store sorts).
+            let rows: Vec<_> = (0..10)
+                .rev()
+                .flat_map(|k| {
+                    ids.iter()
+                        .map(move |&id| (id, call * 10 + k, (call * 10 + k) as f64))
+                })
+                .collect();
+            s.append_samples(&rows).await.unwrap();
+            // Acknowledged: readable at once.
+            let got = s
+                .samples(ids[0], call * 10, call * 10 + 10, 100)
+                .await
+                .unwrap();
+            assert_eq!(got.len(), 10, "call {call}");
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let want: Vec<_> = (0..CALLS * 10).map(|t| (t, t as f64)).collect();
+    for &id in &ids {
+        assert_eq!(s.samples(id, 0, i64::MAX, 1_000_000).await.unwrap(), want);
+    }
+    // Every sample once after compaction too (blocks moved exactly once).
+    let mut moved = 0;
+    loop {
+        match s.compact_samples(1_000).await.unwrap() {
+            0 => break,
+            n => moved += n,
+        }
+    }
+    assert_eq!(moved, (CALLS * 10 * 4) as u64);
+    for &id in &ids {
+        assert_eq!(s.samples(id, 0, i64::MAX, 1_000_000).await.unwrap(), want);
+    }
+    // A sample sent twice by concurrent calls: one value, of one of them.
+    let mut tasks = Vec::new();
+    for v in 0..20 {
+        let (s, id) = (s.clone(), ids[1]);
+        tasks.push(tokio::spawn(async move {
+            s.append_samples(&[(id, -1, v as f64)]).await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let got = s.samples(ids[1], -1, 0, 10).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!((0.0..20.0).contains(&got[0].1));
+}
+
+/// A NaN value (SQLite would store it as NULL) is a typed error naming it, and nothing of
+/// that call is stored; infinities are values like any other.
+pub(crate) async fn nan_samples_are_refused_whole(s: &Store) {
+    let id = s.series_ids(&[series("cpu", "api")], 1).await.unwrap()[0];
+    let rows = [(id, 10, 1.0), (id, 20, f64::NAN), (id, 30, 3.0)];
+    let e = s.insert_samples(&rows).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            StoreError::Core(aiops_core::CoreError::NonFinite {
+                index: 1,
+                timestamp: 20,
+                ..
+            })
+        ),
+        "{e:?}"
+    );
+    let e = s.append_samples(&rows).await.unwrap_err();
+    assert!(matches!(e, StoreError::Core(_)), "{e:?}");
+    assert!(s.samples(id, 0, 100, 10).await.unwrap().is_empty());
+    s.append_samples(&[(id, 10, f64::INFINITY)]).await.unwrap();
+    assert_eq!(
+        s.insert_samples(&[(id, 20, f64::NEG_INFINITY)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.samples(id, 0, 100, 10).await.unwrap(),
+        vec![(10, f64::INFINITY), (20, f64::NEG_INFINITY)]
+    );
 }
 
 fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {

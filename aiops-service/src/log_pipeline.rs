@@ -64,7 +64,7 @@ pub struct LogsConfig {
     pub queue_capacity: usize,
     /// How often detector states are saved (seconds, default 30).
     pub checkpoint_interval_s: u64,
-    /// The save at shutdown stops after this long (seconds, default 20; 0: no limit), the
+    /// The save at shutdown stops after this long (seconds, default 15; 0: no limit), the
     /// longest-unsaved states first: the others are not lost, a restart replays their stored
     /// lines.
     pub shutdown_save_s: u64,
@@ -88,7 +88,7 @@ impl Default for LogsConfig {
             service_label: "service".into(),
             queue_capacity: 256,
             checkpoint_interval_s: 30,
-            shutdown_save_s: 20,
+            shutdown_save_s: 15,
             max_streams: 10_000,
             idle_evict_s: 3_600,
             max_line_bytes: 65_536,

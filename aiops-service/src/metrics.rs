@@ -146,7 +146,7 @@ impl Default for MetricsConfig {
             checkpoint_interval_s: 30,
             checkpoint_min_samples: 1_000,
             checkpoint_max_age_s: 600,
-            shutdown_save_s: 20,
+            shutdown_save_s: 15,
             idle_evict_s: 3_600,
             counter_suffixes: ["_total", "_count", "_sum", "_bucket"]
                 .map(String::from)

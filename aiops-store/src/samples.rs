@@ -647,3 +647,60 @@ mod tests {
         assert!(Block::new(&data[..data.len() - 1]).is_err());
     }
 }
+
+#[cfg(test)]
+mod read_cost {
+    use crate::{NewSeries, Store, StoreOptions};
+    use aiops_core::Labels;
+
+    /// What one series' read costs with a million samples pending in blocks (10,000 series,
+    /// requests of 2,000 samples, as remote_write appends them). A measurement, not a check:
+    /// `cargo test --release -p aiops-store read_cost -- --ignored --nocapture`.
+    #[tokio::test]
+    #[ignore = "a measurement, run in release"]
+    async fn one_series_read_with_a_million_samples_pending() {
+        let dir = std::env::temp_dir().join(format!("aiops-read-cost-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/s.db?mode=rwc", dir.display());
+        let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
+        let new: Vec<NewSeries> = (0..10_000)
+            .map(|i| {
+                let labels =
+                    Labels::try_from_pairs([("__name__", "m"), ("i", &i.to_string())]).unwrap();
+                NewSeries {
+                    key: labels.to_string(),
+                    metric: "m".into(),
+                    resource: format!("r{i}"),
+                    labels,
+                }
+            })
+            .collect();
+        let ids = store.series_ids(&new, 0).await.unwrap();
+        for r in 0..500_i64 {
+            let block: Vec<_> = (0..2_000)
+                .map(|k| {
+                    let s = (r * 2_000 + k) as usize;
+                    (ids[s % ids.len()], (s / ids.len()) as i64 * 15_000, 1.0)
+                })
+                .collect();
+            store.append_samples(&block).await.unwrap();
+        }
+        for (what, from, to) in [
+            ("last 15 min", 85 * 15_000, 100 * 15_000),
+            ("everything", i64::MIN, i64::MAX),
+        ] {
+            let t = std::time::Instant::now();
+            let n = 20;
+            for k in 0..n {
+                let got = store.samples(ids[k * 37], from, to, 100_000).await.unwrap();
+                assert!(!got.is_empty());
+            }
+            eprintln!(
+                "{what}: {:.2} ms a series read",
+                t.elapsed().as_secs_f64() * 1e3 / n as f64
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

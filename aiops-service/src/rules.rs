@@ -36,8 +36,9 @@
 //! one sends them again.
 //!
 //! Cost: each evaluation reads the rules, every series (`Store::series_heads`, then filters
-//! them in memory: O(series) per evaluation) and, per matching series of a threshold rule,
-//! its samples within `rules.lookback_s` (paged, [`SAMPLE_PAGE`] a query); per anomaly rule,
+//! them in memory: O(series) per evaluation) and, for the matching series of a threshold
+//! rule, their latest sample within `rules.lookback_s` (one pass over the store's pending
+//! blocks for all of them, then one indexed query a series); per anomaly rule,
 //! the latest [`crate::anomaly_api::MAX_LIMIT`] anomalies of its metric in the window.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -62,9 +63,6 @@ pub const RESEND_MS: i64 = 60_000;
 pub const ENDS_AFTER_RESENDS: i64 = 4;
 /// Longest rule name (characters).
 pub const MAX_NAME: usize = 200;
-/// Samples read per query when a threshold rule looks for a series' latest sample (within
-/// `rules.lookback_s`, oldest first, page after page).
-pub const SAMPLE_PAGE: usize = 1_000;
 
 /// Settings of the rule evaluation (the `rules:` section of the service configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -885,9 +883,13 @@ impl RuleEvaluator {
             Kind::Promql { .. } => {}
             Kind::Threshold { op, value } => {
                 let from = now.saturating_sub(self.config.lookback_s as i64 * 1000);
+                let ids: Vec<i64> = matching.iter().map(|s| s.id).collect();
+                let latest = self
+                    .store
+                    .latest_samples(&ids, from, now.saturating_add(1))
+                    .await?;
                 for s in matching {
-                    let latest = self.latest_sample(s.id, from, now).await?;
-                    if let Some((_, v)) = latest
+                    if let Some(&(_, v)) = latest.get(&s.id)
                         && op.holds(v, value)
                     {
                         hits.push((
@@ -953,31 +955,6 @@ impl RuleEvaluator {
             }
         }
         Ok(hits)
-    }
-
-    /// The latest sample of a series with `from <= t <= now`, read in pages of
-    /// [`SAMPLE_PAGE`] so that a busy series costs pages, never a wrong answer.
-    async fn latest_sample(
-        &self,
-        series_id: i64,
-        mut from: TimestampMs,
-        now: TimestampMs,
-    ) -> Result<Option<(TimestampMs, f64)>> {
-        let mut latest = None;
-        loop {
-            let page = self
-                .store
-                .samples(series_id, from, now.saturating_add(1), SAMPLE_PAGE)
-                .await?;
-            let Some(&last) = page.last() else {
-                return Ok(latest);
-            };
-            latest = Some(last);
-            if page.len() < SAMPLE_PAGE {
-                return Ok(latest);
-            }
-            from = last.0.saturating_add(1);
-        }
     }
 
     fn alert(

@@ -39,6 +39,7 @@ macro_rules! all_behaviours {
             appended_blocks_are_read_compacted_and_replayed,
             concurrent_appends_all_land_once,
             nan_samples_are_refused_whole,
+            latest_samples_read_the_blocks_once_and_agree_with_samples,
             anomalies_are_unique_per_sample_filtered_and_paged,
             a_commit_logs_upserts_and_keeps_acknowledgements,
             large_commits_and_batch_lookups,
@@ -364,6 +365,46 @@ pub(crate) async fn nan_samples_are_refused_whole(s: &Store) {
         s.samples(id, 0, 100, 10).await.unwrap(),
         vec![(10, f64::INFINITY), (20, f64::NEG_INFINITY)]
     );
+}
+
+/// The latest sample of many series at once is, for each, the last of [`Store::samples`]
+/// over the same window: pending blocks (the first stored value of a time wins) and the
+/// table (which wins over a block for the same time) alike.
+pub(crate) async fn latest_samples_read_the_blocks_once_and_agree_with_samples(s: &Store) {
+    let new: Vec<NewSeries> = (0..5).map(|i| series("cpu", &format!("svc-{i}"))).collect();
+    let ids = s.series_ids(&new, 1).await.unwrap();
+    // In the table: series 0 and 1 up to t = 30.
+    s.insert_samples(&[(ids[0], 10, 1.0), (ids[0], 30, 3.0), (ids[1], 20, 2.0)])
+        .await
+        .unwrap();
+    // Pending blocks: newer samples of 1 and 2, a time of 0 already in the table, and a
+    // time of 2 stored twice (the first value stays).
+    s.append_samples(&[(ids[1], 40, 4.0), (ids[2], 50, 5.0), (ids[0], 30, 99.0)])
+        .await
+        .unwrap();
+    s.append_samples(&[(ids[2], 50, 77.0), (ids[2], 45, 4.5), (ids[3], 5, 0.5)])
+        .await
+        .unwrap();
+    for (from, to) in [(0, 100), (0, 41), (15, 45), (41, 50), (60, 70), (50, 10)] {
+        let got = s.latest_samples(&ids, from, to).await.unwrap();
+        for &id in &ids {
+            let want = s
+                .samples(id, from, to, 1_000)
+                .await
+                .unwrap()
+                .last()
+                .copied();
+            assert_eq!(
+                got.get(&id).copied(),
+                want,
+                "series {id}, window {from}..{to}"
+            );
+        }
+    }
+    let all = s.latest_samples(&ids, 0, 100).await.unwrap();
+    assert_eq!(all[&ids[0]], (30, 3.0));
+    assert_eq!(all[&ids[2]], (50, 5.0));
+    assert!(!all.contains_key(&ids[4]));
 }
 
 fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {

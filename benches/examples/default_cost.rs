@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release -p aiops-benches --example default_cost -- cost [DETECTOR] [POINTS]
+//! cargo run --release -p aiops-benches --example default_cost -- kinds [DETECTOR] [POINTS] [SERIES] [K=V]...
 //! cargo run --release -p aiops-benches --example default_cost -- fingerprint DATA [DETECTOR]
 //! ```
 //!
@@ -10,8 +11,9 @@
 //! prints µs per point (wall clock, and CPU time of the thread) in the warm-up (first 300
 //! points) and after it, the heap the state
 //! holds at the end (a counting allocator) and the length of its snapshot, then the cost of
-//! a batch over the first 1,000 points (a young series, as the detect endpoint gets it). `fingerprint`
-//! runs the detector in batch over the NASA telemetry, NAB and the synthetic family and
+//! a batch over the first 1,000 points (a young series, as the detect endpoint gets it).
+//! `kinds` streams the service load generator's four kinds of series (CPU, latency, a counter
+//! as its rate, memory) and prints µs a point by age of the series. `fingerprint` runs the detector in batch over the NASA telemetry, NAB and the synthetic family and
 //! prints a hash of every output column per family: equal hashes, equal results.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
-use aiops_benches::synthetic_series;
+use aiops_benches::{SERVICE_METRICS, ServiceKind, ServiceSeries, synthetic_series};
 use aiops_detect::{Detections, registry};
 
 /// Counts the bytes held, so that a state's heap can be read as a difference, and the
@@ -151,6 +153,73 @@ fn cost(name: &str, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Where the per-kind costs are cut: µs a point are printed for each span between two marks.
+const SPANS: [usize; 6] = [0, 300, 1_000, 3_000, 10_000, 100_000];
+
+/// The service load generator's kinds as the service scores them (a counter as its rate a
+/// second), `series` of each, `n` points each 15 s apart, streamed through one online state
+/// each: µs a point (wall clock: run it on a quiet machine) in each span of [`SPANS`] and the heap held at the end.
+fn kinds(
+    name: &str,
+    n: usize,
+    series: usize,
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let det = registry::build(name, params)?;
+    let step = 15_000;
+    for (metric, kind) in SERVICE_METRICS {
+        let mut spans = vec![0u64; SPANS.len()];
+        let before = HELD.load(Ordering::Relaxed);
+        let mut states = Vec::new();
+        for seed in 0..series as u64 {
+            let mut generator = ServiceSeries::new(kind, seed * 4 + kind as u64, step);
+            let t0 = 1_700_000_000_000;
+            let raw: Vec<f64> = (0..=n as i64)
+                .map(|i| generator.value(t0 + i * step))
+                .collect();
+            let values: Vec<f64> = if kind == ServiceKind::Counter {
+                raw.windows(2)
+                    .map(|w| {
+                        let increase = if w[1] >= w[0] { w[1] - w[0] } else { w[1] };
+                        increase / (step as f64 / 1000.0)
+                    })
+                    .collect()
+            } else {
+                raw[1..].to_vec()
+            };
+            let mut online = det.online();
+            for (k, w) in SPANS.windows(2).enumerate() {
+                let (from, to) = (w[0].min(n), w[1].min(n));
+                let start = Instant::now();
+                for (i, &v) in values.iter().enumerate().take(to).skip(from) {
+                    online.update(t0 + (i as i64 + 1) * step, v)?;
+                }
+                spans[k] += start.elapsed().as_nanos() as u64;
+            }
+            states.push(online);
+        }
+        let held = HELD.load(Ordering::Relaxed) - before;
+        let mut line = format!("{metric:<30}");
+        for (k, w) in SPANS.windows(2).enumerate() {
+            if w[0] >= n {
+                break;
+            }
+            let points = (w[1].min(n) - w[0]) * series;
+            line += &format!(
+                "  {}-{}: {:.2}",
+                w[0],
+                w[1].min(n),
+                spans[k] as f64 / 1e3 / points as f64
+            );
+        }
+        println!(
+            "{line} us/pt; heap {} B a series",
+            held / series.max(1) as isize
+        );
+    }
+    Ok(())
+}
+
 /// FNV-1a over 64-bit words.
 #[derive(Debug)]
 struct Fnv(u64);
@@ -230,12 +299,24 @@ fn fingerprint(data: &std::path::Path, name: &str) -> Result<(), Box<dyn std::er
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: default_cost cost [DETECTOR] [POINTS] | fingerprint DATA [DETECTOR]";
+    let usage = "usage: default_cost cost [DETECTOR] [POINTS] | kinds [DETECTOR] [POINTS] [SERIES] [K=V]... | fingerprint DATA [DETECTOR]";
     match args.first().map(String::as_str) {
         Some("cost") => {
             let name = args.get(1).map_or("default", String::as_str);
             let n = args.get(2).map_or(Ok(100_000), |s| s.parse())?;
             cost(name, n)
+        }
+        Some("kinds") => {
+            let name = args.get(1).map_or("default", String::as_str);
+            let n = args.get(2).map_or(Ok(3_000), |s| s.parse())?;
+            let series = args.get(3).map_or(Ok(8), |s| s.parse())?;
+            let mut params = serde_json::Map::new();
+            for kv in args.iter().skip(4) {
+                let (k, v) = kv.split_once('=').ok_or("parameters are k=v")?;
+                let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::from(v));
+                params.insert(k.to_string(), v);
+            }
+            kinds(name, n, series, &params)
         }
         Some("fingerprint") => {
             let data = PathBuf::from(args.get(1).ok_or(usage)?);

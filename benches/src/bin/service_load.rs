@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use aiops_benches::{SERVICE_METRICS, ServiceSeries};
 use aiops_integrations::remote_write::{Label, Sample, TimeSeries, WriteRequest, encode};
 use clap::{Parser, Subcommand};
 use reqwest::blocking::Client;
@@ -229,61 +230,17 @@ fn client() -> Res<Client> {
         .map_err(|e| e.to_string())
 }
 
-/// A small deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Roughly normal (sum of four uniforms), mean 0, sd 1.
-    fn normal(&mut self) -> f64 {
-        (self.unit() + self.unit() + self.unit() + self.unit() - 2.0) * 3f64.sqrt()
-    }
-}
-
-/// The kind of a generated series, picked by its index.
-#[derive(Clone, Copy)]
-enum Kind {
-    /// CPU utilisation in [0, 1]: daily cycle and noise.
-    Cpu,
-    /// Request latency (seconds): log-normal noise around a level, rare spikes.
-    Latency,
-    /// A request counter: rate with a daily cycle, integrated.
-    Counter,
-    /// Memory bytes: slow drift and noise.
-    Memory,
-}
-
-const METRICS: [(&str, Kind); 4] = [
-    ("node_cpu_utilisation", Kind::Cpu),
-    ("http_request_duration_seconds", Kind::Latency),
-    ("http_requests_total", Kind::Counter),
-    ("process_resident_memory_bytes", Kind::Memory),
-];
-
-/// One generated series: its labels and its state.
+/// One generated series: its labels and its values.
 struct GenSeries {
     labels: Vec<Label>,
-    kind: Kind,
-    level: f64,
-    counter: f64,
+    values: ServiceSeries,
     t: i64,
-    rng: Rng,
 }
 
 impl GenSeries {
     fn new(i: usize, start: i64) -> Self {
-        let (name, kind) = METRICS[i % METRICS.len()];
-        let host = i / METRICS.len();
+        let (name, kind) = SERVICE_METRICS[i % SERVICE_METRICS.len()];
+        let host = i / SERVICE_METRICS.len();
         let l = |n: &str, v: String| Label {
             name: n.into(),
             value: v,
@@ -308,44 +265,16 @@ impl GenSeries {
             ),
             l("service", format!("svc-{}", host % 500)),
         ];
-        let mut rng = Rng(i as u64 * 7919 + 1);
-        let level = 0.5 + rng.unit();
         Self {
             labels,
-            kind,
-            level,
-            counter: 1e6 * rng.unit(),
+            values: ServiceSeries::new(kind, i as u64, STEP_MS),
             t: start,
-            rng,
         }
     }
 
     fn sample(&mut self) -> Sample {
-        let day = 86_400_000.0;
-        let phase = (self.t as f64 % day) / day * std::f64::consts::TAU;
-        let spike = self.rng.unit() < 0.0005;
-        let value = match self.kind {
-            Kind::Cpu => {
-                let v = 0.35 * self.level + 0.15 * phase.sin() + 0.03 * self.rng.normal();
-                if spike { 0.98 } else { v.clamp(0.0, 1.0) }
-            }
-            Kind::Latency => {
-                let v = 0.05 * self.level * (0.2 * self.rng.normal()).exp();
-                if spike { v * 20.0 } else { v }
-            }
-            Kind::Counter => {
-                let rate = 100.0 * self.level * (1.2 + phase.sin()) + 5.0 * self.rng.normal();
-                self.counter += rate.max(0.0) * (STEP_MS as f64 / 1000.0);
-                self.counter.round()
-            }
-            Kind::Memory => {
-                self.level += 1e-4 * self.rng.normal();
-                let v = 2e9 * self.level * (1.0 + 0.01 * self.rng.normal());
-                v.round()
-            }
-        };
         let s = Sample {
-            value,
+            value: self.values.value(self.t),
             timestamp: self.t,
         };
         self.t += STEP_MS;

@@ -203,19 +203,61 @@ impl History {
         to: TimestampMs,
         limit: usize,
     ) -> Result<Vec<(TimestampMs, f64)>> {
-        let stored = store.samples(series.id, from, to, limit).await?;
+        let mut all = self
+            .samples_of(store, std::slice::from_ref(series), from, to, limit)
+            .await?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    /// [`History::samples`] of several series, in their order: the store's pending samples
+    /// are read in one pass for all of them ([`Store::samples_of`]).
+    pub async fn samples_of(
+        &self,
+        store: &Store,
+        series: &[SeriesRow],
+        from: TimestampMs,
+        to: TimestampMs,
+        limit: usize,
+    ) -> Result<Vec<Vec<(TimestampMs, f64)>>> {
+        let ids: Vec<i64> = series.iter().map(|s| s.id).collect();
+        let mut stored = store.samples_of(&ids, from, to, limit).await?;
+        let mut out: Vec<Vec<(TimestampMs, f64)>> = series
+            .iter()
+            .map(|s| {
+                stored
+                    .get_mut(&s.id)
+                    .map(std::mem::take)
+                    .unwrap_or_default()
+            })
+            .collect();
         let Some(source) = &self.source else {
-            return Ok(stored);
+            return Ok(out);
         };
-        let oldest = store
-            .samples(series.id, TimestampMs::MIN, TimestampMs::MAX, 1)
-            .await?
-            .first()
-            .map_or(to, |p| p.0);
-        let older_end = oldest.min(to);
-        if from >= older_end {
-            return Ok(stored);
+        let oldest = store.oldest_samples(&ids).await?;
+        for (s, points) in series.iter().zip(out.iter_mut()) {
+            let older_end = oldest.get(&s.id).copied().unwrap_or(to).min(to);
+            if from >= older_end {
+                continue;
+            }
+            let old = self.older(source.as_ref(), s, from, older_end).await?;
+            if !old.is_empty() {
+                let newer = std::mem::replace(points, old);
+                points.extend(newer);
+                points.truncate(limit);
+            }
         }
+        Ok(out)
+    }
+
+    /// The source's points of `series` with `from <= t < older_end` (empty when the source
+    /// fails: the failure is logged and the store's samples are used alone).
+    async fn older(
+        &self,
+        source: &dyn MetricSource,
+        series: &SeriesRow,
+        from: TimestampMs,
+        older_end: TimestampMs,
+    ) -> Result<Vec<(TimestampMs, f64)>> {
         let mut labels = series.labels.clone();
         if labels.get("__name__").is_none() {
             labels = labels
@@ -226,16 +268,19 @@ impl History {
         // `query_range`'s end is inclusive: stop one step before the store's oldest sample.
         let range = match RangeQuery::new(from, older_end - 1, self.step) {
             Ok(r) => r,
-            Err(_) => return Ok(stored),
+            Err(_) => return Ok(Vec::new()),
         };
         let old = match source.query_range(&query, range).await {
             Ok(found) => found,
             Err(e) => {
                 tracing::warn!(series = %series.key, error = %e, "reading older history failed; the store's samples alone are used");
-                return Ok(stored);
+                return Ok(Vec::new());
             }
         };
-        let mut out: Vec<(TimestampMs, f64)> = old
+        if old.len() > 1 {
+            tracing::warn!(series = %series.key, found = old.len(), "the history selector matched several series; the first is used");
+        }
+        Ok(old
             .first()
             .map(|s| {
                 s.timestamps()
@@ -245,13 +290,7 @@ impl History {
                     .map(|(&t, &v)| (t, v))
                     .collect()
             })
-            .unwrap_or_default();
-        if old.len() > 1 {
-            tracing::warn!(series = %series.key, found = old.len(), "the history selector matched several series; the first is used");
-        }
-        out.extend(stored);
-        out.truncate(limit);
-        Ok(out)
+            .unwrap_or_default())
     }
 }
 

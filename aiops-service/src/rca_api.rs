@@ -174,18 +174,21 @@ async fn frame(
     from: TimestampMs,
     to: TimestampMs,
 ) -> Result<(MetricFrame, Vec<String>)> {
-    let series = store.series_of_resources(resources).await?;
-    let mut data = Vec::new();
-    for s in series
+    let series: Vec<_> = store
+        .series_of_resources(resources)
+        .await?
         .into_iter()
         .filter(|s| graph.contains(&s.resource))
         .take(MAX_SERIES)
-    {
-        let pts = history.samples(store, &s, from, to, 100_000).await?;
-        if pts.len() >= 2 {
-            data.push((s, pts));
-        }
-    }
+        .collect();
+    let points = history
+        .samples_of(store, &series, from, to, 100_000)
+        .await?;
+    let mut data: Vec<_> = series
+        .into_iter()
+        .zip(points)
+        .filter(|(_, pts)| pts.len() >= 2)
+        .collect();
     let mut discovered = Vec::new();
     if history.has_source() && data.len() < MAX_SERIES {
         let known: BTreeSet<String> = data

@@ -116,13 +116,19 @@ impl ServiceHost {
                         })
                         .unwrap_or_default();
                     let mut health = serde_json::Map::new();
-                    for s in self.store.series_of_resources(&resources).await? {
-                        let last = self
-                            .history
-                            .samples(&self.store, &s, now - CONTEXT_WINDOW_MS, now + 1, 100_000)
-                            .await?
-                            .last()
-                            .map(|p| p.1);
+                    let series = self.store.series_of_resources(&resources).await?;
+                    let points = self
+                        .history
+                        .samples_of(
+                            &self.store,
+                            &series,
+                            now - CONTEXT_WINDOW_MS,
+                            now + 1,
+                            100_000,
+                        )
+                        .await?;
+                    for (s, pts) in series.iter().zip(points) {
+                        let last = pts.last().map(|p| p.1);
                         health
                             .entry(s.resource.clone())
                             .or_insert_with(|| json!({}))
@@ -235,22 +241,23 @@ impl ServiceHost {
         from: TimestampMs,
         to: TimestampMs,
     ) -> crate::Result<Vec<f64>> {
-        let mut out = Vec::new();
-        for s in self.store.series_heads().await? {
-            if s.metric != metric
-                || labels
-                    .iter()
-                    .any(|(k, v)| s.labels.get(k) != Some(v.as_str()))
-            {
-                continue;
-            }
-            let pts = self
-                .history
-                .samples(&self.store, &s, from, to, 100_000)
-                .await?;
-            out.extend(pts.into_iter().map(|p| p.1));
-        }
-        Ok(out)
+        let series: Vec<_> = self
+            .store
+            .series_heads()
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.metric == metric
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(k) == Some(v.as_str()))
+            })
+            .collect();
+        let points = self
+            .history
+            .samples_of(&self.store, &series, from, to, 100_000)
+            .await?;
+        Ok(points.into_iter().flatten().map(|p| p.1).collect())
     }
 }
 

@@ -40,6 +40,7 @@ macro_rules! all_behaviours {
             concurrent_appends_all_land_once,
             nan_samples_are_refused_whole,
             latest_samples_read_the_blocks_once_and_agree_with_samples,
+            samples_of_many_series_and_their_oldest,
             anomalies_are_unique_per_sample_filtered_and_paged,
             a_commit_logs_upserts_and_keeps_acknowledgements,
             large_commits_and_batch_lookups,
@@ -405,6 +406,51 @@ pub(crate) async fn latest_samples_read_the_blocks_once_and_agree_with_samples(s
     assert_eq!(all[&ids[0]], (30, 3.0));
     assert_eq!(all[&ids[2]], (50, 5.0));
     assert!(!all.contains_key(&ids[4]));
+}
+
+/// The samples of many series read at once: each series' own, blocks and table merged (the
+/// table wins for a time in both, the first block value otherwise), oldest first, at most
+/// `limit` each, an empty list for a series without any; and the oldest sample of each,
+/// wherever it is.
+pub(crate) async fn samples_of_many_series_and_their_oldest(s: &Store) {
+    let new: Vec<NewSeries> = (0..4).map(|i| series("mem", &format!("svc-{i}"))).collect();
+    let ids = s.series_ids(&new, 1).await.unwrap();
+    s.insert_samples(&[(ids[0], 10, 1.0), (ids[0], 30, 3.0), (ids[1], 20, 2.0)])
+        .await
+        .unwrap();
+    s.append_samples(&[(ids[1], 40, 4.0), (ids[0], 30, 99.0), (ids[2], 50, 5.0)])
+        .await
+        .unwrap();
+    s.append_samples(&[(ids[2], 50, 77.0), (ids[2], 45, 4.5), (ids[1], 5, 0.5)])
+        .await
+        .unwrap();
+    let all = s.samples_of(&ids, 0, 100, 1_000).await.unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[&ids[0]], vec![(10, 1.0), (30, 3.0)]);
+    assert_eq!(all[&ids[1]], vec![(5, 0.5), (20, 2.0), (40, 4.0)]);
+    assert_eq!(all[&ids[2]], vec![(45, 4.5), (50, 5.0)]);
+    assert!(all[&ids[3]].is_empty());
+    // A window and a limit cut each series on its own.
+    let cut = s.samples_of(&ids, 10, 50, 1).await.unwrap();
+    assert_eq!(cut[&ids[0]], vec![(10, 1.0)]);
+    assert_eq!(cut[&ids[1]], vec![(20, 2.0)]);
+    assert_eq!(cut[&ids[2]], vec![(45, 4.5)]);
+    // Repeated ids and an empty window.
+    let twice = s.samples_of(&[ids[1], ids[1]], 0, 100, 10).await.unwrap();
+    assert_eq!(twice.len(), 1);
+    assert_eq!(twice[&ids[1]].len(), 3);
+    assert!(s.samples_of(&ids, 50, 10, 10).await.unwrap()[&ids[2]].is_empty());
+    // The oldest sample: from the table (series 0), from a block older than the table
+    // (series 1), from blocks alone (series 2); none for series 3.
+    let oldest = s.oldest_samples(&ids).await.unwrap();
+    assert_eq!(oldest.get(&ids[0]), Some(&10));
+    assert_eq!(oldest.get(&ids[1]), Some(&5));
+    assert_eq!(oldest.get(&ids[2]), Some(&45));
+    assert_eq!(oldest.get(&ids[3]), None);
+    // After compaction, the table alone answers, with the same result.
+    s.compact_samples(1_000_000).await.unwrap();
+    assert_eq!(s.oldest_samples(&ids).await.unwrap(), oldest);
+    assert_eq!(s.samples_of(&ids, 0, 100, 1_000).await.unwrap(), all);
 }
 
 fn anomaly(series_id: i64, t: i64, resource: &str, severity: &str) -> NewAnomaly {

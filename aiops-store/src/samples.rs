@@ -19,6 +19,20 @@ use crate::error::{Result, StoreError};
 use crate::sql::{Sql, Value};
 use crate::store::{Backend, Store};
 
+/// `SELECT t, v` of one series' table samples with `from <= t < to`, then `tail` (an order
+/// and a limit).
+fn window(id: i64, from: TimestampMs, to: TimestampMs, tail: &str) -> Sql {
+    let mut q = Sql::new("SELECT t, v FROM samples WHERE series_id = ");
+    q.bind(id)
+        .push(" AND t >= ")
+        .bind(from)
+        .push(" AND t < ")
+        .bind(to)
+        .push(" ")
+        .push(tail);
+    q
+}
+
 /// Rows per multi-row insert (3 arguments a row, far under SQLite's 32,766). Kept small: sqlx
 /// asks SQLite for the name of every parameter it binds, a linear scan of the statement's
 /// parameters, so binding costs grow with the square of the arguments of one statement (at
@@ -297,14 +311,8 @@ impl Store {
         // Blocks first, then the table: a block compacted in between is seen in both (the
         // table's value wins, as compaction keeps it), never in neither. Blocks in append
         // order: for one time, the first stored value wins.
-        let mut q = Sql::new("SELECT data FROM sample_blocks WHERE t_max >= ");
-        q.bind(from)
-            .push(" AND t_min < ")
-            .bind(to)
-            .push(" ORDER BY id");
         let mut pending: HashMap<i64, BTreeMap<TimestampMs, f64>> = HashMap::new();
-        for r in q.query().fetch_all(&self.read).await? {
-            let data: Vec<u8> = r.try_get(0)?;
+        for data in self.blocks_overlapping(from, to).await? {
             let block = Block::new(&data)?;
             for &id in &wanted {
                 for (_, t, v) in block.series(id) {
@@ -315,14 +323,8 @@ impl Store {
             }
         }
         for &id in &wanted {
-            let mut q = Sql::new("SELECT t, v FROM samples WHERE series_id = ");
-            q.bind(id)
-                .push(" AND t >= ")
-                .bind(from)
-                .push(" AND t < ")
-                .bind(to)
-                .push(" ORDER BY t LIMIT ")
-                .bind(limit.min(i64::MAX as usize) as i64);
+            let mut q = window(id, from, to, "ORDER BY t LIMIT ");
+            q.bind(limit.min(i64::MAX as usize) as i64);
             let rows = q.query().fetch_all(&self.read).await?;
             let stored: Vec<(TimestampMs, f64)> = rows
                 .iter()
@@ -340,6 +342,17 @@ impl Store {
             out.insert(id, merged);
         }
         Ok(out)
+    }
+
+    /// The pending blocks overlapping `[from, to)`, in append order.
+    async fn blocks_overlapping(&self, from: TimestampMs, to: TimestampMs) -> Result<Vec<Vec<u8>>> {
+        let mut q = Sql::new("SELECT data FROM sample_blocks WHERE t_max >= ");
+        q.bind(from)
+            .push(" AND t_min < ")
+            .bind(to)
+            .push(" ORDER BY id");
+        let rows = q.query().fetch_all(&self.read).await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
     }
 
     /// The time of the oldest sample the store holds of each series of `ids` that has one.
@@ -399,13 +412,7 @@ impl Store {
         wanted.sort_unstable();
         wanted.dedup();
         // Blocks in append order: for one time, the first stored value wins.
-        let mut q = Sql::new("SELECT data FROM sample_blocks WHERE t_max >= ");
-        q.bind(from)
-            .push(" AND t_min < ")
-            .bind(to)
-            .push(" ORDER BY id");
-        for r in q.query().fetch_all(&self.read).await? {
-            let data: Vec<u8> = r.try_get(0)?;
+        for data in self.blocks_overlapping(from, to).await? {
             let block = Block::new(&data)?;
             for &id in &wanted {
                 for (_, t, v) in block.series(id) {
@@ -417,13 +424,7 @@ impl Store {
         }
         // The table's value wins for a time in both (compaction keeps it).
         for &id in &wanted {
-            let mut q = Sql::new("SELECT t, v FROM samples WHERE series_id = ");
-            q.bind(id)
-                .push(" AND t >= ")
-                .bind(from)
-                .push(" AND t < ")
-                .bind(to)
-                .push(" ORDER BY t DESC LIMIT 1");
+            let q = window(id, from, to, "ORDER BY t DESC LIMIT 1");
             if let Some(r) = q.query().fetch_optional(&self.read).await? {
                 let (t, v): (TimestampMs, f64) = (r.try_get(0)?, r.try_get(1)?);
                 if latest.get(&id).is_none_or(|&(lt, _)| t >= lt) {

@@ -3,10 +3,12 @@
 //! the configured metrics). Forecasts come from `aiops-forecast`'s capacity analysis on the
 //! series' recent history, resampled to its own step.
 
+use std::collections::HashMap;
+
 use aiops_core::time::format_rfc3339;
 use aiops_core::{Aggregation, FillPolicy, TimestampMs};
 use aiops_forecast::capacity::{self, CapacityParams};
-use aiops_store::Store;
+use aiops_store::{SeriesRow, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, ServiceError};
@@ -155,17 +157,65 @@ fn regular(pts: &[(TimestampMs, f64)]) -> Option<(Vec<f64>, i64, TimestampMs)> {
     Some((grid.values().to_vec(), step, last))
 }
 
-/// Forecasts one resource's metric from its stored history.
-pub async fn forecast_one(
+/// The series each resource forecasts `metric` with: its first series of that metric (by id),
+/// none when it has none. Read without the detectors' saved states.
+async fn series_for(
+    store: &Store,
+    resources: &[String],
+    metric: &str,
+) -> Result<Vec<Option<SeriesRow>>> {
+    let mut first: HashMap<String, SeriesRow> = HashMap::new();
+    for s in store.series_heads().await? {
+        if s.metric == metric && !first.contains_key(&s.resource) {
+            first.insert(s.resource.clone(), s);
+        }
+    }
+    Ok(resources.iter().map(|r| first.get(r).cloned()).collect())
+}
+
+/// Series whose history is read at once (bounded: a week at 15 s is 40k samples a series).
+const READ_CHUNK: usize = 64;
+
+/// Forecasts `metric` of each resource from its stored history (read [`READ_CHUNK`] series at
+/// a time: one pass over the pending samples for each chunk, not one a series).
+pub async fn forecast_many(
     store: &Store,
     history: &History,
-    resource: &str,
+    resources: &[String],
     metric: &str,
     hours: u32,
     threshold: f64,
     now: TimestampMs,
-) -> Result<ResourceForecast> {
-    let mut out = ResourceForecast {
+) -> Result<Vec<ResourceForecast>> {
+    let series = series_for(store, resources, metric).await?;
+    let horizon_ms = i64::from(hours) * 3_600_000;
+    let from = now - (horizon_ms * 10).max(7 * 86_400_000);
+    let mut out = Vec::with_capacity(resources.len());
+    for (rs, ss) in resources.chunks(READ_CHUNK).zip(series.chunks(READ_CHUNK)) {
+        let found: Vec<SeriesRow> = ss.iter().flatten().cloned().collect();
+        let mut points = history
+            .samples_of(store, &found, from, now + 1, usize::MAX / 4)
+            .await?
+            .into_iter();
+        for (r, s) in rs.iter().zip(ss) {
+            if s.is_none() {
+                out.push(ResourceForecast {
+                    error: Some(format!("no series {metric} of {r}")),
+                    current: 0.0,
+                    ..blank(r, metric, threshold)
+                });
+                continue;
+            }
+            let pts = points.next().unwrap_or_default();
+            out.push(forecast_points(r, metric, pts, hours, threshold));
+        }
+    }
+    Ok(out)
+}
+
+/// A forecast with nothing computed yet.
+fn blank(resource: &str, metric: &str, threshold: f64) -> ResourceForecast {
+    ResourceForecast {
         resource: resource.to_string(),
         metric: metric.to_string(),
         predictions: Vec::new(),
@@ -177,18 +227,19 @@ pub async fn forecast_one(
         threshold,
         status: "ok".into(),
         error: None,
-    };
-    let series = store.series_of_resources(&[resource.to_string()]).await?;
-    let Some(s) = series.iter().find(|s| s.metric == metric) else {
-        out.error = Some(format!("no series {metric} of {resource}"));
-        out.current = 0.0;
-        return Ok(out);
-    };
+    }
+}
+
+/// Forecasts one resource's metric from its history `pts` (oldest first).
+fn forecast_points(
+    resource: &str,
+    metric: &str,
+    mut pts: Vec<(TimestampMs, f64)>,
+    hours: u32,
+    threshold: f64,
+) -> ResourceForecast {
+    let mut out = blank(resource, metric, threshold);
     let horizon_ms = i64::from(hours) * 3_600_000;
-    let from = now - (horizon_ms * 10).max(7 * 86_400_000);
-    let mut pts = history
-        .samples(store, s, from, now + 1, usize::MAX / 4)
-        .await?;
     if pts.len() > MAX_HISTORY {
         pts.drain(..pts.len() - MAX_HISTORY);
     }
@@ -198,7 +249,7 @@ pub async fn forecast_one(
             pts.len()
         ));
         out.current = pts.last().map_or(0.0, |p| p.1);
-        return Ok(out);
+        return out;
     };
     let horizon = ((horizon_ms / step).max(1) as usize).min(10_000);
     let params = CapacityParams {
@@ -215,7 +266,7 @@ pub async fn forecast_one(
         Err(e) => {
             out.error = Some(e.to_string());
             out.current = *y.last().unwrap_or(&0.0);
-            return Ok(out);
+            return out;
         }
     };
     let hours_of = |k: usize| (k as i64 * step) as f64 / 3_600_000.0;
@@ -238,7 +289,7 @@ pub async fn forecast_one(
     out.probability = report.probability;
     out.current = report.current;
     out.status = report.status_forecast.as_str().to_string();
-    Ok(out)
+    out
 }
 
 /// `POST /api/v1/capacity/forecast`.
@@ -267,21 +318,16 @@ pub async fn forecast(
             "must be a finite number",
         ));
     }
-    let mut forecasts = Vec::new();
-    for r in &q.resources {
-        forecasts.push(
-            forecast_one(
-                store,
-                history,
-                r,
-                &q.metric,
-                q.forecast_hours,
-                threshold,
-                now,
-            )
-            .await?,
-        );
-    }
+    let forecasts = forecast_many(
+        store,
+        history,
+        &q.resources,
+        &q.metric,
+        q.forecast_hours,
+        threshold,
+        now,
+    )
+    .await?;
     Ok(CapacityForecasts { forecasts })
 }
 
@@ -302,17 +348,18 @@ pub async fn run_scheduled(
             .collect();
         resources.sort_unstable();
         resources.dedup();
-        for r in resources {
-            let f = forecast_one(
-                store,
-                history,
-                r,
-                &target.metric,
-                config.horizon_hours,
-                target.threshold,
-                now,
-            )
-            .await?;
+        let resources: Vec<String> = resources.into_iter().map(str::to_string).collect();
+        let forecasts = forecast_many(
+            store,
+            history,
+            &resources,
+            &target.metric,
+            config.horizon_hours,
+            target.threshold,
+            now,
+        )
+        .await?;
+        for (r, f) in resources.iter().zip(forecasts) {
             let (action, reason) = match (
                 &f.error,
                 f.saturation_time_hours,
@@ -461,24 +508,42 @@ mod tests {
             ])
             .await
             .unwrap();
-        let f = forecast_one(&store, &History::default(), "api", "cpu", 1, 1e12, now)
+        let api = ["api".to_string()];
+        let f = forecast_many(&store, &History::default(), &api, "cpu", 1, 1e12, now)
             .await
-            .unwrap();
+            .unwrap()
+            .remove(0);
         assert!(f.error.as_deref().unwrap().contains("2 samples"), "{f:?}");
         // With a source (a rising line): 7 days of 5-minute points before the store's.
         let fake = std::sync::Arc::new(crate::history::testing::Fake::default());
         let history = History::with_source(fake.clone(), 300_000);
-        let f = forecast_one(&store, &history, "api", "cpu", 1, 1e12, now)
+        let f = forecast_many(&store, &history, &api, "cpu", 1, 1e12, now)
             .await
-            .unwrap();
+            .unwrap()
+            .remove(0);
         assert!(f.error.is_none(), "{f:?}");
         assert_eq!(f.trend, "increasing");
         assert_eq!(f.predictions.len(), 12);
-        let asked = fake.asked.lock().unwrap();
-        assert_eq!(asked[0].0, r#"{__name__="cpu",service="api"}"#);
-        assert_eq!(
-            (asked[0].1.start, asked[0].1.end),
-            (now - 7 * 86_400_000, t(1) - 1)
+        let (query, range) = fake.asked.lock().unwrap()[0].clone();
+        assert_eq!(query, r#"{__name__="cpu",service="api"}"#);
+        assert_eq!((range.start, range.end), (now - 7 * 86_400_000, t(1) - 1));
+        // Several resources at once, in the order asked: one twice, one without the metric.
+        let names = ["api", "nope", "api"].map(String::from);
+        let all = forecast_many(&store, &history, &names, "cpu", 1, 1e12, now)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0], f);
+        assert_eq!(all[2], f);
+        assert_eq!(all[1].resource, "nope");
+        assert!(
+            all[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("no series cpu of nope"),
+            "{:?}",
+            all[1]
         );
     }
 }

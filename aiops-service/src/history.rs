@@ -220,15 +220,11 @@ impl History {
         limit: usize,
     ) -> Result<Vec<Vec<(TimestampMs, f64)>>> {
         let ids: Vec<i64> = series.iter().map(|s| s.id).collect();
-        let mut stored = store.samples_of(&ids, from, to, limit).await?;
+        let stored = store.samples_of(&ids, from, to, limit).await?;
+        // Cloned, not taken: a series listed twice gets its samples twice.
         let mut out: Vec<Vec<(TimestampMs, f64)>> = series
             .iter()
-            .map(|s| {
-                stored
-                    .get_mut(&s.id)
-                    .map(std::mem::take)
-                    .unwrap_or_default()
-            })
+            .map(|s| stored.get(&s.id).cloned().unwrap_or_default())
             .collect();
         let Some(source) = &self.source else {
             return Ok(out);

@@ -1,6 +1,6 @@
 //! The service's [`ActionHost`]: what workflow actions reach through the service. Context and
 //! metric values come from the store (and the configured history), RCA from
-//! [`crate::rca_api::analyze`], forecasts from [`crate::capacity_api::forecast_one`] on the
+//! [`crate::rca_api::analyze`], forecasts from [`crate::capacity_api::forecast_many`] on the
 //! `capacity.metrics` targets, notifications, tickets and annotations from the integrations
 //! (`integrations:`) the `workflows.systems` map names (`jira: jira-ops`); `default` (where
 //! `rollback_deployment` notifies and opens its ticket) is the integration it maps to, else
@@ -202,17 +202,18 @@ impl ServiceHost {
                 .collect();
             resources.sort_unstable();
             resources.dedup();
-            for r in resources {
-                let f = crate::capacity_api::forecast_one(
-                    &self.store,
-                    &self.history,
-                    r,
-                    &target.metric,
-                    hours,
-                    target.threshold,
-                    now,
-                )
-                .await?;
+            let resources: Vec<String> = resources.into_iter().map(str::to_string).collect();
+            let forecasts = crate::capacity_api::forecast_many(
+                &self.store,
+                &self.history,
+                &resources,
+                &target.metric,
+                hours,
+                target.threshold,
+                now,
+            )
+            .await?;
+            for (r, f) in resources.iter().zip(forecasts) {
                 let t = if target.threshold.abs() > f64::EPSILON {
                     target.threshold
                 } else {

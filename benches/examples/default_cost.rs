@@ -158,7 +158,9 @@ const SPANS: [usize; 6] = [0, 300, 1_000, 3_000, 10_000, 100_000];
 
 /// The service load generator's kinds as the service scores them (a counter as its rate a
 /// second), `series` of each, `n` points each 15 s apart, streamed through one online state
-/// each: µs a point (wall clock: run it on a quiet machine) in each span of [`SPANS`] and the heap held at the end.
+/// each: µs a point (wall clock: run it on a quiet machine) in each span of [`SPANS`] and
+/// the heap held at the end. Series after series, or with `INTERLEAVE=K` set K points of
+/// every series in turn, as a server meets them (their states then compete for the caches).
 fn kinds(
     name: &str,
     n: usize,
@@ -167,36 +169,53 @@ fn kinds(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let det = registry::build(name, params)?;
     let step = 15_000;
+    let interleave: Option<usize> = std::env::var("INTERLEAVE")
+        .ok()
+        .map(|v| v.parse::<usize>().map(|k| k.max(1)))
+        .transpose()?;
     for (metric, kind) in SERVICE_METRICS {
         let mut spans = vec![0u64; SPANS.len()];
-        let before = HELD.load(Ordering::Relaxed);
-        let mut states = Vec::new();
-        for seed in 0..series as u64 {
-            let mut generator = ServiceSeries::new(kind, seed * 4 + kind as u64, step);
-            let t0 = 1_700_000_000_000;
-            let raw: Vec<f64> = (0..=n as i64)
-                .map(|i| generator.value(t0 + i * step))
-                .collect();
-            let values: Vec<f64> = if kind == ServiceKind::Counter {
-                raw.windows(2)
-                    .map(|w| {
-                        let increase = if w[1] >= w[0] { w[1] - w[0] } else { w[1] };
-                        increase / (step as f64 / 1000.0)
-                    })
-                    .collect()
-            } else {
-                raw[1..].to_vec()
-            };
-            let mut online = det.online();
-            for (k, w) in SPANS.windows(2).enumerate() {
-                let (from, to) = (w[0].min(n), w[1].min(n));
-                let start = Instant::now();
-                for (i, &v) in values.iter().enumerate().take(to).skip(from) {
-                    online.update(t0 + (i as i64 + 1) * step, v)?;
+        let t0 = 1_700_000_000_000;
+        let all: Vec<Vec<f64>> = (0..series as u64)
+            .map(|seed| {
+                let mut generator = ServiceSeries::new(kind, seed * 4 + kind as u64, step);
+                let raw: Vec<f64> = (0..=n as i64)
+                    .map(|i| generator.value(t0 + i * step))
+                    .collect();
+                if kind == ServiceKind::Counter {
+                    raw.windows(2)
+                        .map(|w| {
+                            let increase = if w[1] >= w[0] { w[1] - w[0] } else { w[1] };
+                            increase / (step as f64 / 1000.0)
+                        })
+                        .collect()
+                } else {
+                    raw[1..].to_vec()
                 }
-                spans[k] += start.elapsed().as_nanos() as u64;
+            })
+            .collect();
+        let before = HELD.load(Ordering::Relaxed);
+        let mut states: Vec<_> = (0..series).map(|_| det.online()).collect();
+        for (k, w) in SPANS.windows(2).enumerate() {
+            let (from, to) = (w[0].min(n), w[1].min(n));
+            let start = Instant::now();
+            if let Some(run) = interleave {
+                // As a server sees them: `run` points of every series in turn.
+                for at in (from..to).step_by(run) {
+                    for (online, values) in states.iter_mut().zip(&all) {
+                        for (i, &v) in values.iter().enumerate().take((at + run).min(to)).skip(at) {
+                            online.update(t0 + (i as i64 + 1) * step, v)?;
+                        }
+                    }
+                }
+            } else {
+                for (online, values) in states.iter_mut().zip(&all) {
+                    for (i, &v) in values.iter().enumerate().take(to).skip(from) {
+                        online.update(t0 + (i as i64 + 1) * step, v)?;
+                    }
+                }
             }
-            states.push(online);
+            spans[k] += start.elapsed().as_nanos() as u64;
         }
         let held = HELD.load(Ordering::Relaxed) - before;
         let mut line = format!("{metric:<30}");

@@ -13,7 +13,8 @@
 //! holds at the end (a counting allocator) and the length of its snapshot, then the cost of
 //! a batch over the first 1,000 points (a young series, as the detect endpoint gets it).
 //! `kinds` streams the service load generator's four kinds of series (CPU, latency, a counter
-//! as its rate, memory) and prints µs a point by age of the series. `fingerprint` runs the detector in batch over the NASA telemetry, NAB and the synthetic family and
+//! as its rate, memory) and prints µs a point by age of the series (wall clock, and CPU time
+//! of the thread). `fingerprint` runs the detector in batch over the NASA telemetry, NAB and the synthetic family and
 //! prints a hash of every output column per family: equal hashes, equal results.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -158,7 +159,7 @@ const SPANS: [usize; 6] = [0, 300, 1_000, 3_000, 10_000, 100_000];
 
 /// The service load generator's kinds as the service scores them (a counter as its rate a
 /// second), `series` of each, `n` points each 15 s apart, streamed through one online state
-/// each: µs a point (wall clock: run it on a quiet machine) in each span of [`SPANS`] and
+/// each: µs a point (wall clock, and CPU time of the thread) in each span of [`SPANS`] and
 /// the heap held at the end. Series after series, or with `INTERLEAVE=K` set K points of
 /// every series in turn, as a server meets them (their states then compete for the caches).
 fn kinds(
@@ -194,11 +195,12 @@ fn kinds(
                 }
             })
             .collect();
+        let mut cpu = vec![0u64; SPANS.len()];
         let before = HELD.load(Ordering::Relaxed);
         let mut states: Vec<_> = (0..series).map(|_| det.online()).collect();
         for (k, w) in SPANS.windows(2).enumerate() {
             let (from, to) = (w[0].min(n), w[1].min(n));
-            let start = Instant::now();
+            let (start, cpu_start) = (Instant::now(), cpu_ns());
             if let Some(run) = interleave {
                 // As a server sees them: `run` points of every series in turn.
                 for at in (from..to).step_by(run) {
@@ -216,6 +218,7 @@ fn kinds(
                 }
             }
             spans[k] += start.elapsed().as_nanos() as u64;
+            cpu[k] += cpu_ns().saturating_sub(cpu_start);
         }
         let held = HELD.load(Ordering::Relaxed) - before;
         let mut line = format!("{metric:<30}");
@@ -225,10 +228,11 @@ fn kinds(
             }
             let points = (w[1].min(n) - w[0]) * series;
             line += &format!(
-                "  {}-{}: {:.2}",
+                "  {}-{}: {:.2} (cpu {:.2})",
                 w[0],
                 w[1].min(n),
-                spans[k] as f64 / 1e3 / points as f64
+                spans[k] as f64 / 1e3 / points as f64,
+                cpu[k] as f64 / 1e3 / points as f64
             );
         }
         println!(

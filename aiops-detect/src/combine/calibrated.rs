@@ -55,7 +55,11 @@
 //! and `forget` of the last step: 1.93 µs, 0.87 µs, 9.3 µs and 0.49 MB). Since then the memory
 //! visits one exact side per group of alike ones when a point makes a new pair: 4-6 % off a
 //! young noisy series (12.2-13.1 against 13.1-13.7 µs a point, alternated on a loaded machine),
-//! the walk and the steady state unchanged, the state 3 % larger (0.51 MB). Bounded: the memory by its
+//! the walk and the steady state unchanged, the state 3 % larger (0.51 MB). Then a new pair
+//! stopped gathering candidates at the memory's `max_candidates` (60): a slowly drifting noisy
+//! series (every other pair new) costs about 11 µs a point instead of 27, a young noisy one
+//! about 8 % less, the steady cycle 0.47 MB (CPU time on a loaded machine, BENCHMARKS.md,
+//! 2026-12-07, the cost of noisy series). Bounded: the memory by its
 //! capacity (about 2-2.8 MB at the most), `adaptive` by at most 1,024 buffered points until its period search ends, then a
 //! period's offsets, 4 × 256 excesses and 4,096 transition counts. The `update` of a stream
 //! equals the batch form.
@@ -64,8 +68,9 @@
 //! (BENCHMARKS.md, issue 14): event F1 0.510 against 0.402 on the NASA telemetry and 0.826
 //! against 0.558 on the synthetic family, NAB 68.7 against 68.7 (the first form of this
 //! detector, before the gate covered every `adaptive` alarm and its familiarity forgot:
-//! 0.494, 0.823 and 67.8). Snapshots of the previous `default` do not restore here (a typed
-//! snapshot error; the service then starts that series afresh): restore them with
+//! 0.494, 0.823 and 67.8; since the memory's cap on candidates: 0.511, 0.823 and 68.5).
+//! Snapshots of the previous `default` do not restore here (a typed snapshot error; the
+//! service then starts that series afresh): restore them with
 //! `extremes_contextual`. A state saved by the first form restores and continues with the
 //! settings it was saved with (they travel in the snapshot).
 

@@ -18,6 +18,15 @@
 //! - the raw score is `(1 - confirmed share + new share) / 2`: the share of predictions that
 //!   failed, plus, when the exact pair was new, the share of candidate contexts that were new.
 //!
+//! A new pair gathers its candidates from the left sides in the order they were made (the
+//! oldest first) and stops visiting sides once it holds `max_candidates` (default 60): the
+//! new share is a proportion, which 60 candidates estimate within about 0.065 (one standard
+//! error at worst), and on a noisy series one point in two makes a new pair whose hundred or
+//! more candidates would otherwise mostly become contexts that are never confirmed again (a
+//! slowly drifting noisy series filled the memory every 3,000 points, at 27 µs a point). 30 lost
+//! accuracy on the synthetic family and 15 on NAB (BENCHMARKS.md, 2026-12-07, the cost of
+//! noisy series).
+//!
 //! After a raw score of `rest_threshold` or more, scores are silenced for `rest` points, so one
 //! change raises one alarm.
 //!
@@ -36,11 +45,15 @@
 //! daily cycle), and, when a point makes a new context, to the left sides holding an exact
 //! context that share context facts with the previous point, plus one side per group of the
 //! others (sides with the same value facts and the same exact right sides make the same
-//! candidates). A young series' first 1,000 points cost about 11 µs a point on a quiet
-//! machine before that grouping and 4-6 % less since (measured alternated under load); half
-//! of that is relearning while the learned range grows (BENCHMARKS.md, 2026-12-07: a re-cut
-//! with headroom, fewer points relearned and a wider `rescale` relearn less, and each lost
-//! accuracy).
+//! candidates), up to the side where the candidates reach `max_candidates`. A young series'
+//! first 1,000 points cost about 11 µs a point on a quiet machine before that grouping and
+//! 4-6 % less since (measured alternated under load), and about 8 % less again with the cap
+//! on candidates; half of that is relearning while the learned range grows (BENCHMARKS.md,
+//! 2026-12-07: a re-cut with headroom, fewer points relearned and a wider `rescale` relearn
+//! less, and each lost accuracy). A slowly drifting noisy series (a third of its pairs new)
+//! costs about 11 µs a point for good (CPU time on a loaded machine; 27 µs without the cap),
+//! four times a steady daily cycle: the visits of new pairs about 40 %, finding the held sides
+//! 17 %, counting their contexts 13 %, all growing with the memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -67,6 +80,7 @@ pub struct Contextual {
     warmup: usize,
     max_active: usize,
     max_left: usize,
+    max_candidates: usize,
     rest: usize,
     rest_threshold: f64,
     threshold: f64,
@@ -84,6 +98,7 @@ impl Default for Contextual {
             warmup: 120,
             max_active: 15,
             max_left: 7,
+            max_candidates: 60,
             rest: 120,
             rest_threshold: 0.75,
             threshold: 0.75,
@@ -106,8 +121,9 @@ impl ContextualParams {
 
 crate::detector::setters!(
     ContextualParams:
-    bits: usize, warmup: usize, max_active: usize, max_left: usize, rest: usize, rest_threshold:
-    f64, threshold: f64, capacity: usize, replay: usize, rescale: f64);
+    bits: usize, warmup: usize, max_active: usize, max_left: usize, max_candidates: usize,
+    rest: usize, rest_threshold: f64, threshold: f64, capacity: usize, replay: usize, rescale:
+    f64);
 
 impl ParamGuard for ContextualParams {
     type Checked = Contextual;
@@ -122,6 +138,9 @@ impl ParamGuard for ContextualParams {
         }
         if self.0.max_left == 0 {
             return bad("max_left", "must be at least 1".into());
+        }
+        if self.0.max_candidates == 0 {
+            return bad("max_candidates", "must be at least 1".into());
         }
         for (name, v) in [
             ("rest_threshold", self.0.rest_threshold),
@@ -179,6 +198,7 @@ crate::detector::describe!(
     warmup: points that set the range when none is given (default 120)
     max_active: most active contexts carried to the next point (default 15)
     max_left: largest left side made by generalising (default 7)
+    max_candidates: candidate contexts past which a new pair generalises from no more left sides (default 60)
     rest: points silenced after a high raw score (default 120)
     rest_threshold: raw score that starts a rest (default 0.75)
     threshold: score at which a point is flagged (default 0.75)
@@ -1357,6 +1377,7 @@ impl ContextualKernel {
         // would add contexts to the sides being read.
         let max_left = self.params.max_left;
         let max_active = self.params.max_active;
+        let max_candidates = self.params.max_candidates;
         // What follows depends on the order of these sides only through the candidates, which
         // a new pair alone makes: the confirmed contexts are sorted on their own below.
         if exact_new {
@@ -1384,7 +1405,9 @@ impl ContextualKernel {
             let contexts = &mut mem.left_contexts[l as usize];
             let mut left_cut = None;
             // A point whose pair is not new reads no facts here.
-            let generalise = exact_new && mem.left.get(l).len() <= max_left;
+            let generalise = exact_new
+                && s.candidates.len() < max_candidates
+                && mem.left.get(l).len() <= max_left;
             if !generalise {
                 tally.confirm(
                     contexts,
@@ -1432,7 +1455,10 @@ impl ContextualKernel {
         // range, the facts of the previous point are bits (value facts by number, context
         // facts by position).
         let small = previous.len() <= 32 && previous[..value_facts].iter().all(|&f| f < INSIDE);
-        if exact_new && small {
+        // Past `max_candidates` candidates, no more sides are visited: the oldest sides
+        // generalise first.
+        let more = exact_new && s.candidates.len() < max_candidates;
+        if more && small {
             // Partly matched left sides generalise too, through their exact contexts: every
             // side holding one is counted against the previous point, so this is done only
             // for a new pair. The context facts each shares with it come from the index of
@@ -1478,6 +1504,10 @@ impl ContextualKernel {
                 .enumerate()
                 .flat_map(|(w, word)| bits(std::mem::take(word)).map(move |b| w * 64 + b as usize));
             for l in ids {
+                // The rest of the bits are still cleared, by the iterator.
+                if s.candidates.len() >= max_candidates {
+                    continue;
+                }
                 let key = mem.left_values[l];
                 let len = (key >> 16) as usize;
                 let vs = key as u16 & values;
@@ -1530,9 +1560,12 @@ impl ContextualKernel {
                 s.shared[l as usize] = 0;
             }
             s.shared_touched.clear();
-        } else if exact_new {
+        } else if more {
             // As above, for points with facts beyond the bits: each side is read.
             for &l in &mem.exact_sides {
+                if s.candidates.len() >= max_candidates {
+                    break;
+                }
                 let l = l as usize;
                 let facts = mem.left.get(l as u32);
                 let mut hits = 0;
@@ -1846,6 +1879,33 @@ mod tests {
         assert!(online.kernel().recent.len() <= 500);
     }
 
+    #[test]
+    fn new_pairs_of_noise_gather_at_most_max_candidates() {
+        // Noise over the eight levels: nearly every pair is new and generalises.
+        let mut x = 12_345u64;
+        let v: Vec<f64> = (0..1500)
+            .map(|_| {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (x >> 33) as f64 / (1u64 << 31) as f64
+            })
+            .collect();
+        let contexts = |cap: usize| {
+            let det = ContextualParams::new().max_candidates(cap).check().unwrap();
+            let mut online = det.online_state();
+            for (i, &x) in v.iter().enumerate() {
+                online.update(i as i64, x).unwrap();
+            }
+            online.kernel().memory.contexts
+        };
+        let (few, some, all) = (contexts(5), contexts(60), contexts(usize::MAX));
+        assert!(
+            few < some && some < all,
+            "contexts made: {few}, {some}, {all}"
+        );
+        // Below the capacity: no relearn hid the difference.
+        assert!(all < 20_000, "{all}");
+    }
+
     /// The object holding `key` somewhere inside `v`.
     fn find<'a>(v: &'a mut serde_json::Value, key: &str) -> Option<&'a mut serde_json::Value> {
         if v.get(key).is_some() {
@@ -1942,6 +2002,7 @@ mod tests {
         assert!(refused(ContextualParams::new().bits(0)));
         assert!(refused(ContextualParams::new().bits(9)));
         assert!(refused(ContextualParams::new().max_active(0)));
+        assert!(refused(ContextualParams::new().max_candidates(0)));
         assert!(refused(ContextualParams::new().threshold(1.5)));
         assert!(refused(ContextualParams::new().rescale(0.0)));
         assert!(refused(ContextualParams::new().capacity(4)));

@@ -314,8 +314,16 @@ mod tests {
     #[test]
     fn scores_are_bit_for_bit_those_of_the_reference() {
         // Hashes of the output of the implementation before its cost per point was cut
-        // (2026-12-07): a faster memory must learn and score exactly as that one did.
-        let det = ExtremesContextualParams::new().check().unwrap();
+        // (2026-12-07): a faster memory must learn and score exactly as that one did. That
+        // one gathered every candidate of a new pair: the cap is set out of reach.
+        let uncapped = crate::learned::contextual::ContextualParams::new()
+            .max_candidates(usize::MAX)
+            .check()
+            .unwrap();
+        let det = ExtremesContextualParams::new()
+            .contextual(uncapped)
+            .check()
+            .unwrap();
         let got: Vec<u64> = fingerprint_series()
             .iter()
             .map(|v| {

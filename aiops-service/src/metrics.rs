@@ -333,8 +333,13 @@ impl Job {
 
 /// Rows a scoring batch gathers from the queue at most (plus one request's): when detection
 /// fell behind, the requests waiting are scored as one batch, so that the scoring threads
-/// are started, fed and joined once for all of them.
-const BATCH_ROWS: usize = 16_384;
+/// are started, fed and joined once for all of them, and each series' samples of the batch
+/// are scored in a row. The second matters most: a detector state is hundreds of kB, so a
+/// server with thousands of series meets a cold state at nearly every sample when it scores
+/// one or two samples a series at a time; a few dozen in a row cost 2-3 times less a sample
+/// (`default_cost kinds` with `INTERLEAVE`, BENCHMARKS.md). Batches stay this small when
+/// detection keeps up: only requests already waiting join one.
+const BATCH_ROWS: usize = 262_144;
 
 pub(crate) struct SeriesState {
     online: Box<dyn OnlineDetector>,

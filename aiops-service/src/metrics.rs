@@ -337,8 +337,8 @@ impl Job {
 /// are scored in a row. The second matters most: a detector state is hundreds of kB, so a
 /// server with thousands of series meets a cold state at nearly every sample when it scores
 /// one or two samples a series at a time; a few dozen in a row cost 2-3 times less a sample
-/// (`default_cost kinds` with `INTERLEAVE`, BENCHMARKS.md). Batches stay this small when
-/// detection keeps up: only requests already waiting join one.
+/// (`default_cost kinds` with `INTERLEAVE`, BENCHMARKS.md). When detection keeps up, batches
+/// stay small: only requests already waiting join one.
 const BATCH_ROWS: usize = 262_144;
 
 pub(crate) struct SeriesState {

@@ -300,9 +300,7 @@ impl Store {
         to: TimestampMs,
         limit: usize,
     ) -> Result<HashMap<i64, Vec<(TimestampMs, f64)>>> {
-        let mut wanted: Vec<i64> = ids.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = distinct(ids);
         let mut out: HashMap<i64, Vec<(TimestampMs, f64)>> =
             wanted.iter().map(|&id| (id, Vec::new())).collect();
         if wanted.is_empty() || from >= to || limit == 0 {
@@ -361,9 +359,7 @@ impl Store {
     /// blocks), instead of every block once a series.
     pub async fn oldest_samples(&self, ids: &[i64]) -> Result<HashMap<i64, TimestampMs>> {
         let mut oldest: HashMap<i64, TimestampMs> = HashMap::new();
-        let mut wanted: Vec<i64> = ids.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = distinct(ids);
         for &id in &wanted {
             let mut q = Sql::new("SELECT t FROM samples WHERE series_id = ");
             q.bind(id).push(" ORDER BY t LIMIT 1");
@@ -408,9 +404,7 @@ impl Store {
         if ids.is_empty() || from >= to {
             return Ok(latest);
         }
-        let mut wanted: Vec<i64> = ids.to_vec();
-        wanted.sort_unstable();
-        wanted.dedup();
+        let wanted = distinct(ids);
         // Blocks in append order: for one time, the first stored value wins.
         for data in self.blocks_overlapping(from, to).await? {
             let block = Block::new(&data)?;
@@ -512,6 +506,14 @@ impl Store {
         q.bind(before).push(" LIMIT ").bind(batch as i64).push(")");
         Ok(q.query().execute(&self.write).await?.rows_affected())
     }
+}
+
+/// The ids of `ids` once each, in ascending order.
+fn distinct(ids: &[i64]) -> Vec<i64> {
+    let mut out = ids.to_vec();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Samples a compaction moves at most when draining every block.

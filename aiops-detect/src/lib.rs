@@ -34,6 +34,7 @@ pub use learned::extremes_contextual::{
 pub use learned::isolation_forest::{
     IsolationForest, IsolationForestKernel, IsolationForestOnline, IsolationForestParams,
 };
+pub use learned::discord::{Discord, DiscordKernel, DiscordNorm, DiscordOnline, DiscordParams};
 pub use learned::novelty::{Novelty, NoveltyKernel, NoveltyOnline, NoveltyParams};
 pub use learned::random_cut_forest::{
     RandomCutForest, RandomCutForestKernel, RandomCutForestOnline, RandomCutForestParams,

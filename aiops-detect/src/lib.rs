@@ -27,6 +27,7 @@ pub use detector::{
 };
 pub use error::{DetectError, Result};
 pub use learned::contextual::{Contextual, ContextualKernel, ContextualOnline, ContextualParams};
+pub use learned::discord::{Discord, DiscordKernel, DiscordNorm, DiscordOnline, DiscordParams};
 pub use learned::extremes_contextual::{
     ExtremesContextual, ExtremesContextualKernel, ExtremesContextualOnline,
     ExtremesContextualParams,
@@ -34,7 +35,6 @@ pub use learned::extremes_contextual::{
 pub use learned::isolation_forest::{
     IsolationForest, IsolationForestKernel, IsolationForestOnline, IsolationForestParams,
 };
-pub use learned::discord::{Discord, DiscordKernel, DiscordNorm, DiscordOnline, DiscordParams};
 pub use learned::novelty::{Novelty, NoveltyKernel, NoveltyOnline, NoveltyParams};
 pub use learned::random_cut_forest::{
     RandomCutForest, RandomCutForestKernel, RandomCutForestOnline, RandomCutForestParams,

@@ -27,6 +27,7 @@ pub use detector::{
 };
 pub use error::{DetectError, Result};
 pub use learned::contextual::{Contextual, ContextualKernel, ContextualOnline, ContextualParams};
+pub use learned::discord::{Discord, DiscordKernel, DiscordNorm, DiscordOnline, DiscordParams};
 pub use learned::extremes_contextual::{
     ExtremesContextual, ExtremesContextualKernel, ExtremesContextualOnline,
     ExtremesContextualParams,

@@ -12,7 +12,7 @@ use crate::control::{cusum::Cusum, ewma::Ewma};
 use crate::detector::{Described, Detector, ParamGuard};
 use crate::error::{DetectError, Result};
 use crate::learned::{
-    contextual::Contextual, extremes_contextual::ExtremesContextual,
+    contextual::Contextual, discord::Discord, extremes_contextual::ExtremesContextual,
     isolation_forest::IsolationForest, novelty::Novelty, random_cut_forest::RandomCutForest,
 };
 use crate::robust::{hampel::Hampel, mad::Mad};
@@ -106,6 +106,7 @@ pub const DETECTORS: &[DetectorInfo] = &[
     entry::<Adaptive>(),
     entry::<Contextual>(),
     entry::<Novelty>(),
+    entry::<Discord>(),
     entry::<RollingZScore>(),
     entry::<Threshold>(),
     entry::<Quantile>(),

@@ -5,6 +5,7 @@
 //! not seen.
 
 pub mod contextual;
+pub mod discord;
 pub mod extremes_contextual;
 pub mod isolation_forest;
 pub mod novelty;

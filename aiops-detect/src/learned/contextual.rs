@@ -377,7 +377,7 @@ impl TryFrom<SavedMemory> for Memory {
 impl From<Memory> for CompactMemory {
     fn from(m: Memory) -> Self {
         let mut counts = vec![0; m.contexts];
-        for &[_, c, count] in m.left_contexts.iter().flatten() {
+        for &[_, c, count] in m.left_contexts.iter().flat_map(|side| side.iter()) {
             // Every context is in one left side.
             if let Some(slot) = counts.get_mut(c as usize) {
                 *slot = count;
@@ -449,7 +449,7 @@ struct Memory {
     /// Per left side: (right side, context, times confirmed) of every context with this left
     /// side, in the order they were made (the times confirmed are kept here rather than by
     /// context: they are read with the rest).
-    left_contexts: Vec<Vec<[u32; 3]>>,
+    left_contexts: Vec<SideContexts>,
     /// The right sides' facts.
     right: Sides,
     /// The number of contexts.
@@ -491,6 +491,84 @@ struct Memory {
     /// Working space for a group's key.
     key: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
+}
+
+/// The (right side, context, times confirmed) of every context of one left side, in the
+/// order they were made: up to two in place (most left sides keep one or two contexts, which
+/// are then read without following a pointer and made without allocating), more in a vector.
+#[derive(Debug, Clone)]
+enum SideContexts {
+    /// The number of contexts (0 to 2) and the room for them.
+    Inline(u8, [[u32; 3]; 2]),
+    /// Three contexts or more.
+    Spilled(Vec<[u32; 3]>),
+}
+
+impl Default for SideContexts {
+    fn default() -> Self {
+        SideContexts::Inline(0, [[0; 3]; 2])
+    }
+}
+
+impl std::ops::Deref for SideContexts {
+    type Target = [[u32; 3]];
+
+    #[inline]
+    fn deref(&self) -> &[[u32; 3]] {
+        match self {
+            SideContexts::Inline(n, room) => &room[..*n as usize],
+            SideContexts::Spilled(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for SideContexts {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [[u32; 3]] {
+        match self {
+            SideContexts::Inline(n, room) => &mut room[..*n as usize],
+            SideContexts::Spilled(v) => v,
+        }
+    }
+}
+
+impl PartialEq for SideContexts {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl FromIterator<[u32; 3]> for SideContexts {
+    fn from_iter<I: IntoIterator<Item = [u32; 3]>>(items: I) -> Self {
+        let mut side = SideContexts::default();
+        for e in items {
+            side.push(e);
+        }
+        side
+    }
+}
+
+impl SideContexts {
+    /// Adds a context at the end.
+    fn push(&mut self, e: [u32; 3]) {
+        match self {
+            SideContexts::Inline(n, room) if (*n as usize) < room.len() => {
+                room[*n as usize] = e;
+                *n += 1;
+            }
+            SideContexts::Inline(_, room) => {
+                // Grown by half rather than doubled from 4 (as `grow_by_half`), from 3.
+                let mut v = Vec::with_capacity(room.len() + 1);
+                v.extend_from_slice(room);
+                v.push(e);
+                *self = SideContexts::Spilled(v);
+            }
+            SideContexts::Spilled(v) => {
+                grow_by_half(v, 1);
+                v.push(e);
+            }
+        }
+    }
 }
 
 /// Left sides holding an exact context that share their value facts inside the range,
@@ -640,7 +718,7 @@ impl Memory {
         let id = sides.push(facts);
         ids.insert(sides, id);
         if left {
-            self.left_contexts.push(Vec::new());
+            self.left_contexts.push(SideContexts::default());
             if let Some(&anchor) = facts.last() {
                 let sig = signature(facts);
                 let list = if anchor >= NEURON {
@@ -821,8 +899,6 @@ impl Memory {
             return (c, false);
         }
         let c = self.contexts as u32;
-        // Grown by half rather than doubled from 4: most left sides keep one or two contexts.
-        grow_by_half(contexts, 1);
         contexts.push([r, c, 0]);
         self.contexts += 1;
         if self.exact.len() * 64 < self.contexts {
@@ -1599,7 +1675,7 @@ impl ContextualKernel {
                             continue;
                         }
                         let mut left_cut = None;
-                        for &[r, c, _] in &mem.left_contexts[l] {
+                        for &[r, c, _] in mem.left_contexts[l].iter() {
                             if Some(c) == exact_id || !mem.is_exact(c) {
                                 continue;
                             }
@@ -1650,7 +1726,7 @@ impl ContextualKernel {
                     continue;
                 }
                 let mut left_cut = None;
-                for &[r, c, _] in &mem.left_contexts[l] {
+                for &[r, c, _] in mem.left_contexts[l].iter() {
                     if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
@@ -1812,7 +1888,7 @@ impl Tally {
     fn confirm_all(
         &mut self,
         sides: &[u32],
-        left_contexts: &mut [Vec<[u32; 3]>],
+        left_contexts: &mut [SideContexts],
         right_full: &[bool],
         exact: &[u64],
         active: &mut Vec<u128>,

@@ -45,15 +45,18 @@
 //! daily cycle), and, when a point makes a new context, to the left sides holding an exact
 //! context that share context facts with the previous point, plus one side per group of the
 //! others (sides with the same value facts and the same exact right sides make the same
-//! candidates), up to the side where the candidates reach `max_candidates`. A young series'
-//! first 1,000 points cost about 11 µs a point on a quiet machine before that grouping and
-//! 4-6 % less since (measured alternated under load), and about 8 % less again with the cap
-//! on candidates; half of that is relearning while the learned range grows (BENCHMARKS.md,
-//! 2026-12-07: a re-cut with headroom, fewer points relearned and a wider `rescale` relearn
-//! less, and each lost accuracy). A slowly drifting noisy series (a third of its pairs new)
-//! costs about 11 µs a point for good (CPU time on a loaded machine; 27 µs without the cap),
-//! four times a steady daily cycle: the visits of new pairs about 40 %, finding the held sides
-//! 17 %, counting their contexts 13 %, all growing with the memory.
+//! candidates), up to the side where the candidates reach `max_candidates`: the sides are
+//! marked a window of 256 ids at a time, so those past that window are not read. A young
+//! series' first 1,000 points cost about 11 µs a point on a quiet machine before that
+//! grouping and 4-6 % less since (measured alternated under load), and about 8 % less again
+//! with the cap on candidates; half of that is relearning while the learned range grows
+//! (BENCHMARKS.md, 2026-12-07: a re-cut with headroom, fewer points relearned and a wider
+//! `rescale` relearn less, and each lost accuracy). A slowly drifting noisy series (a third of
+//! its pairs new) costs about 9 µs a point for good (CPU time on a loaded machine; 11 µs
+//! before the windows and the contexts kept in place, 27 µs without the cap), three to four
+//! times a steady daily cycle: the learning step's own loops about 40 %, finding the held
+//! sides 17 %, counting their contexts 11 %, all growing with the memory (BENCHMARKS.md,
+//! "`default`'s memory: lazy marking and contexts in place").
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -1658,9 +1661,9 @@ impl ContextualKernel {
                         }
                     }
                 }
-                for w in w0..w1 {
+                for (w, word) in visit.iter_mut().enumerate().take(w1).skip(w0) {
                     // Taken whole: the bits past the cap are cleared too.
-                    let mut word = std::mem::take(&mut visit[w]);
+                    let mut word = std::mem::take(word);
                     while word != 0 && s.candidates.len() < max_candidates {
                         let l = w * 64 + word.trailing_zeros() as usize;
                         word &= word - 1;

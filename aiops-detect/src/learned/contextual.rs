@@ -45,15 +45,18 @@
 //! daily cycle), and, when a point makes a new context, to the left sides holding an exact
 //! context that share context facts with the previous point, plus one side per group of the
 //! others (sides with the same value facts and the same exact right sides make the same
-//! candidates), up to the side where the candidates reach `max_candidates`. A young series'
-//! first 1,000 points cost about 11 µs a point on a quiet machine before that grouping and
-//! 4-6 % less since (measured alternated under load), and about 8 % less again with the cap
-//! on candidates; half of that is relearning while the learned range grows (BENCHMARKS.md,
-//! 2026-12-07: a re-cut with headroom, fewer points relearned and a wider `rescale` relearn
-//! less, and each lost accuracy). A slowly drifting noisy series (a third of its pairs new)
-//! costs about 11 µs a point for good (CPU time on a loaded machine; 27 µs without the cap),
-//! four times a steady daily cycle: the visits of new pairs about 40 %, finding the held sides
-//! 17 %, counting their contexts 13 %, all growing with the memory.
+//! candidates), up to the side where the candidates reach `max_candidates`: the sides are
+//! marked a window of 256 ids at a time, so those past that window are not read. A young
+//! series' first 1,000 points cost about 11 µs a point on a quiet machine before that
+//! grouping and 4-6 % less since (measured alternated under load), and about 8 % less again
+//! with the cap on candidates; half of that is relearning while the learned range grows
+//! (BENCHMARKS.md, 2026-12-07: a re-cut with headroom, fewer points relearned and a wider
+//! `rescale` relearn less, and each lost accuracy). A slowly drifting noisy series (a third of
+//! its pairs new) costs about 9 µs a point for good (CPU time on a loaded machine; 11 µs
+//! before the windows and the contexts kept in place, 27 µs without the cap), three to four
+//! times a steady daily cycle: the learning step's own loops about 40 %, finding the held
+//! sides 17 %, counting their contexts 11 %, all growing with the memory (BENCHMARKS.md,
+//! "`default`'s memory: lazy marking and contexts in place").
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -377,7 +380,7 @@ impl TryFrom<SavedMemory> for Memory {
 impl From<Memory> for CompactMemory {
     fn from(m: Memory) -> Self {
         let mut counts = vec![0; m.contexts];
-        for &[_, c, count] in m.left_contexts.iter().flatten() {
+        for &[_, c, count] in m.left_contexts.iter().flat_map(|side| side.iter()) {
             // Every context is in one left side.
             if let Some(slot) = counts.get_mut(c as usize) {
                 *slot = count;
@@ -449,7 +452,7 @@ struct Memory {
     /// Per left side: (right side, context, times confirmed) of every context with this left
     /// side, in the order they were made (the times confirmed are kept here rather than by
     /// context: they are read with the rest).
-    left_contexts: Vec<Vec<[u32; 3]>>,
+    left_contexts: Vec<SideContexts>,
     /// The right sides' facts.
     right: Sides,
     /// The number of contexts.
@@ -491,6 +494,84 @@ struct Memory {
     /// Working space for a group's key.
     key: Vec<u32>,
     right_by_fact: FxMap<Fact, Vec<u32>>,
+}
+
+/// The (right side, context, times confirmed) of every context of one left side, in the
+/// order they were made: up to two in place (most left sides keep one or two contexts, which
+/// are then read without following a pointer and made without allocating), more in a vector.
+#[derive(Debug, Clone)]
+enum SideContexts {
+    /// The number of contexts (0 to 2) and the room for them.
+    Inline(u8, [[u32; 3]; 2]),
+    /// Three contexts or more.
+    Spilled(Vec<[u32; 3]>),
+}
+
+impl Default for SideContexts {
+    fn default() -> Self {
+        SideContexts::Inline(0, [[0; 3]; 2])
+    }
+}
+
+impl std::ops::Deref for SideContexts {
+    type Target = [[u32; 3]];
+
+    #[inline]
+    fn deref(&self) -> &[[u32; 3]] {
+        match self {
+            SideContexts::Inline(n, room) => &room[..*n as usize],
+            SideContexts::Spilled(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for SideContexts {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [[u32; 3]] {
+        match self {
+            SideContexts::Inline(n, room) => &mut room[..*n as usize],
+            SideContexts::Spilled(v) => v,
+        }
+    }
+}
+
+impl PartialEq for SideContexts {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl FromIterator<[u32; 3]> for SideContexts {
+    fn from_iter<I: IntoIterator<Item = [u32; 3]>>(items: I) -> Self {
+        let mut side = SideContexts::default();
+        for e in items {
+            side.push(e);
+        }
+        side
+    }
+}
+
+impl SideContexts {
+    /// Adds a context at the end.
+    fn push(&mut self, e: [u32; 3]) {
+        match self {
+            SideContexts::Inline(n, room) if (*n as usize) < room.len() => {
+                room[*n as usize] = e;
+                *n += 1;
+            }
+            SideContexts::Inline(_, room) => {
+                // Grown by half rather than doubled from 4 (as `grow_by_half`), from 3.
+                let mut v = Vec::with_capacity(room.len() + 1);
+                v.extend_from_slice(room);
+                v.push(e);
+                *self = SideContexts::Spilled(v);
+            }
+            SideContexts::Spilled(v) => {
+                grow_by_half(v, 1);
+                v.push(e);
+            }
+        }
+    }
 }
 
 /// Left sides holding an exact context that share their value facts inside the range,
@@ -640,7 +721,7 @@ impl Memory {
         let id = sides.push(facts);
         ids.insert(sides, id);
         if left {
-            self.left_contexts.push(Vec::new());
+            self.left_contexts.push(SideContexts::default());
             if let Some(&anchor) = facts.last() {
                 let sig = signature(facts);
                 let list = if anchor >= NEURON {
@@ -756,9 +837,12 @@ impl Memory {
                     self.exact_lists[c] = self.exact_by_context.len() as u32;
                     self.exact_by_context.push(Vec::new());
                 }
+                // Sorted, to be read in the order of ids (a side made by generalising may
+                // hold an exact context after younger ones do).
                 let list = &mut self.exact_by_context[self.exact_lists[c] as usize];
+                let at = list.partition_point(|&e| e < l);
                 grow_by_half(list, 1);
-                list.push(l);
+                list.insert(at, l);
             }
         }
     }
@@ -818,8 +902,6 @@ impl Memory {
             return (c, false);
         }
         let c = self.contexts as u32;
-        // Grown by half rather than doubled from 4: most left sides keep one or two contexts.
-        grow_by_half(contexts, 1);
         contexts.push([r, c, 0]);
         self.contexts += 1;
         if self.exact.len() * 64 < self.contexts {
@@ -841,6 +923,9 @@ fn grow_by_half<T>(v: &mut Vec<T>, more: usize) {
 fn exact_bit(exact: &[u64], c: u32) -> bool {
     exact[c as usize / 64] >> (c % 64) & 1 != 0
 }
+
+/// Words of 64 left sides marked at a time when a new pair visits the exact sides.
+const WINDOW: usize = 4;
 
 /// Value facts below this are those of the levels inside the range (2 per bit, 8 bits at most).
 const INSIDE: Fact = 16;
@@ -1092,6 +1177,15 @@ struct Scratch {
     /// The exact left sides a new pair visits to find partly held ones, one bit each (0
     /// outside of the point that sets them).
     visit: Vec<u64>,
+    /// Groups whose first member (of those not sharing a context fact with the previous
+    /// point) may be the side of this bit, one bit per left side (0 outside of the point
+    /// that sets them).
+    firsts: Vec<u64>,
+    /// Per group: the member `firsts` marks for it (valid for the groups marked there).
+    group_at: Vec<u32>,
+    /// Per context fact of the previous point that exact sides hold: its list in
+    /// `exact_by_context`, how far the list is read, and the fact's position in the point.
+    lists: Vec<[u32; 3]>,
     /// Cuts of partly held left sides by (value facts, context positions): their number.
     left_cuts: FxMap<(u16, u32), u32>,
     /// The same for cuts without context facts, by their value facts.
@@ -1105,6 +1199,31 @@ impl Scratch {
         self.lefts.push([start, self.cut.len() as u32, u32::MAX]);
         self.pairs_seen
             .resize(self.pairs_seen.len() + self.words, 0);
+        k
+    }
+
+    /// The left cut of the value facts `vs` (one bit each) and the context facts of
+    /// `previous` at positions `cs` (one bit each), made if new: sides sharing the same facts
+    /// with the previous point share one cut.
+    fn shared_cut(&mut self, vs: u16, cs: u32, previous: &[Fact]) -> u32 {
+        let found = if cs == 0 {
+            self.value_cuts.iter().find(|e| e.0 == vs).map(|e| e.1)
+        } else {
+            self.left_cuts.get(&(vs, cs)).copied()
+        };
+        if let Some(k) = found {
+            return k;
+        }
+        let start = self.cut.len() as u32;
+        self.cut.extend(bits(vs as u64));
+        self.cut
+            .extend(bits(cs as u64).map(|p| previous[p as usize]));
+        let k = self.new_left(start);
+        if cs == 0 {
+            self.value_cuts.push((vs, k));
+        } else {
+            self.left_cuts.insert((vs, cs), k);
+        }
         k
     }
 
@@ -1467,15 +1586,11 @@ impl ContextualKernel {
                 .iter()
                 .fold(0u16, |bits, &f| bits | 1 << f);
             s.shared.resize(mem.left.len(), 0);
+            s.lists.clear();
             for (p, f) in previous.iter().enumerate().skip(value_facts) {
-                let list = mem.exact_lists.get((f ^ NEURON) as usize);
-                let sides = list.and_then(|&at| mem.exact_by_context.get(at as usize));
-                for &l in sides.into_iter().flatten() {
-                    let e = &mut s.shared[l as usize];
-                    if *e == 0 {
-                        s.shared_touched.push(l);
-                    }
-                    *e |= 1 << p;
+                let at = mem.exact_lists.get((f ^ NEURON) as usize).copied();
+                if let Some(at) = at.filter(|&at| at != u32::MAX) {
+                    s.lists.push([at, 0, p as u32]);
                 }
             }
             s.left_cuts.clear();
@@ -1483,78 +1598,111 @@ impl ContextualKernel {
             // The sides sharing no context fact with the previous point make the candidates of
             // the first side of their group, which is the only one visited (the others come
             // after it and meet the same candidates again); those sharing some are visited
-            // each. In the order of their ids, as the candidates are gathered.
-            // One bit per left side, read word by word: in the order of ids without a sort.
+            // each. In the order of their ids, as the candidates are gathered, one bit per
+            // side in `visit`, read word by word: in the order of ids without a sort.
+            // The sides are marked a window of ids at a time, and no further than the window
+            // where the candidates reach `max_candidates`: the lists of exact sides by context
+            // fact are read up to the window's end, then the groups' members in it (a group's
+            // first member that shares a context fact hands its turn to the next member).
+            let words = mem.left.len().div_ceil(64);
             let mut visit = std::mem::take(&mut s.visit);
-            visit.resize(mem.left.len().div_ceil(64), 0);
-            for &l in &s.shared_touched {
-                visit[l as usize / 64] |= 1 << (l % 64);
-            }
-            for group in &mem.groups {
+            visit.resize(words, 0);
+            let mut firsts = std::mem::take(&mut s.firsts);
+            firsts.resize(words, 0);
+            s.group_at.resize(mem.groups.len(), 0);
+            for (group, at) in mem.groups.iter().zip(&mut s.group_at) {
                 let hits = (group.values & values).count_ones();
                 if hits == 0 || (group.bare && hits == group.values.count_ones()) {
                     continue;
                 }
-                if let Some(&first) = group.members.iter().find(|&&l| s.shared[l as usize] == 0) {
-                    visit[first as usize / 64] |= 1 << (first % 64);
+                if let Some(&first) = group.members.first() {
+                    firsts[first as usize / 64] |= 1 << (first % 64);
+                    *at = 0;
                 }
             }
-            let ids = visit
-                .iter_mut()
-                .enumerate()
-                .flat_map(|(w, word)| bits(std::mem::take(word)).map(move |b| w * 64 + b as usize));
-            for l in ids {
-                // The rest of the bits are still cleared, by the iterator.
-                if s.candidates.len() >= max_candidates {
-                    continue;
-                }
-                let key = mem.left_values[l];
-                let len = (key >> 16) as usize;
-                let vs = key as u16 & values;
-                let cs = s.shared[l];
-                // One count of bits (without a popcount instruction in the baseline target).
-                let hits = ((vs as u64) << 32 | cs as u64).count_ones() as usize;
-                if hits == 0 || hits == len || hits > max_left {
-                    continue;
-                }
-                let mut left_cut = None;
-                for &[r, c, _] in &mem.left_contexts[l] {
-                    if Some(c) == exact_id || !mem.is_exact(c) {
-                        continue;
+            let mut w0 = 0;
+            while w0 < words && s.candidates.len() < max_candidates {
+                let w1 = (w0 + WINDOW).min(words);
+                let end = (w1 * 64) as u32;
+                for [at, next, p] in s.lists.iter_mut() {
+                    let list = &mem.exact_by_context[*at as usize];
+                    let mut i = *next as usize;
+                    while let Some(&l) = list.get(i).filter(|&&l| l < end) {
+                        let e = &mut s.shared[l as usize];
+                        if *e == 0 {
+                            s.shared_touched.push(l);
+                            visit[l as usize / 64] |= 1 << (l % 64);
+                        }
+                        *e |= 1 << *p;
+                        i += 1;
                     }
-                    if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
-                        // Sides sharing the same facts with the previous point share one cut.
-                        let k = match left_cut {
-                            Some(k) => k,
-                            None => {
-                                let found = if cs == 0 {
-                                    s.value_cuts.iter().find(|e| e.0 == vs).map(|e| e.1)
-                                } else {
-                                    s.left_cuts.get(&(vs, cs)).copied()
-                                };
-                                let k = match found {
+                    *next = i as u32;
+                }
+                for w in w0..w1 {
+                    while firsts[w] != 0 {
+                        let l = w * 64 + firsts[w].trailing_zeros() as usize;
+                        firsts[w] &= firsts[w] - 1;
+                        let g = mem.side_group[l] as usize;
+                        let members = &mem.groups[g].members;
+                        let mut at = s.group_at[g] as usize;
+                        // Its members in order, up to the first that shares no context
+                        // fact with the previous point, or past this window.
+                        while let Some(&m) = members.get(at) {
+                            if m >= end {
+                                firsts[m as usize / 64] |= 1 << (m % 64);
+                                s.group_at[g] = at as u32;
+                                break;
+                            }
+                            if s.shared[m as usize] == 0 {
+                                visit[m as usize / 64] |= 1 << (m % 64);
+                                break;
+                            }
+                            at += 1;
+                        }
+                    }
+                }
+                for (w, word) in visit.iter_mut().enumerate().take(w1).skip(w0) {
+                    // Taken whole: the bits past the cap are cleared too.
+                    let mut word = std::mem::take(word);
+                    while word != 0 && s.candidates.len() < max_candidates {
+                        let l = w * 64 + word.trailing_zeros() as usize;
+                        word &= word - 1;
+                        let key = mem.left_values[l];
+                        let len = (key >> 16) as usize;
+                        let vs = key as u16 & values;
+                        let cs = s.shared[l];
+                        // One count of bits (without a popcount instruction in the baseline
+                        // target).
+                        let hits = ((vs as u64) << 32 | cs as u64).count_ones() as usize;
+                        if hits == 0 || hits == len || hits > max_left {
+                            continue;
+                        }
+                        let mut left_cut = None;
+                        for &[r, c, _] in mem.left_contexts[l].iter() {
+                            if Some(c) == exact_id || !mem.is_exact(c) {
+                                continue;
+                            }
+                            if s.right_hits.get(r as usize).copied().unwrap_or(0) > 0 {
+                                // Sides sharing the same facts with the previous point share
+                                // one cut.
+                                let k = match left_cut {
                                     Some(k) => k,
                                     None => {
-                                        let start = s.cut.len() as u32;
-                                        s.cut.extend(bits(vs as u64));
-                                        s.cut.extend(bits(cs as u64).map(|p| previous[p as usize]));
-                                        let k = s.new_left(start);
-                                        if cs == 0 {
-                                            s.value_cuts.push((vs, k));
-                                        } else {
-                                            s.left_cuts.insert((vs, cs), k);
-                                        }
+                                        let k = s.shared_cut(vs, cs, &previous);
+                                        left_cut = Some(k);
                                         k
                                     }
                                 };
-                                left_cut = Some(k);
-                                k
+                                s.candidate(k, r, mem.right.get(r), &current);
                             }
-                        };
-                        s.candidate(k, r, mem.right.get(r), &current);
+                        }
                     }
                 }
+                w0 = w1;
             }
+            // Group members past the window where the candidates were enough.
+            firsts[w0..].fill(0);
+            s.firsts = firsts;
             s.visit = visit;
             for &l in &s.shared_touched {
                 s.shared[l as usize] = 0;
@@ -1581,7 +1729,7 @@ impl ContextualKernel {
                     continue;
                 }
                 let mut left_cut = None;
-                for &[r, c, _] in &mem.left_contexts[l] {
+                for &[r, c, _] in mem.left_contexts[l].iter() {
                     if Some(c) == exact_id || !mem.is_exact(c) {
                         continue;
                     }
@@ -1743,7 +1891,7 @@ impl Tally {
     fn confirm_all(
         &mut self,
         sides: &[u32],
-        left_contexts: &mut [Vec<[u32; 3]>],
+        left_contexts: &mut [SideContexts],
         right_full: &[bool],
         exact: &[u64],
         active: &mut Vec<u128>,

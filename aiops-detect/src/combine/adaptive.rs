@@ -447,6 +447,10 @@ struct State {
     /// Transitions between value levels seen (the familiarity gate).
     #[serde(default)]
     transitions: Transitions,
+    /// The last point's step statistic over its threshold (0 before the warm-up ends); set
+    /// at every point before it is read, so it is not part of the snapshot.
+    #[serde(skip)]
+    step_ratio: f64,
 }
 
 impl Kernel for AdaptiveKernel {
@@ -471,6 +475,7 @@ impl Kernel for AdaptiveKernel {
             since_alarm: None,
             since_report: None,
             transitions: Transitions::default(),
+            step_ratio: 0.0,
         };
         if let Some(p) = config.period {
             st.season = vec![0.0; p];
@@ -508,6 +513,13 @@ impl AdaptiveKernel {
             st.skip(&self.config, missing, x);
         }
         st.point(&self.config, x, true, dropped)
+    }
+
+    /// The last point's step (its change from the point before, deseasonalised) over the
+    /// step statistic's threshold: 1 or more is an alarm of that statistic on its own, before
+    /// the familiarity gate; 0 before the warm-up ends.
+    pub(crate) fn step_ratio(&self) -> f64 {
+        self.adaptive.step_ratio
     }
 }
 
@@ -551,6 +563,7 @@ impl State {
         let seen = slot + 1;
         let s = self.season_at(slot);
         let deseason = x - s;
+        self.step_ratio = 0.0;
         if slot == 0 {
             self.level = deseason;
             self.prev = deseason;
@@ -590,6 +603,7 @@ impl State {
                     self.tails[i].threshold(TAIL_FROM[i], FALLBACK[i], c.risk / STATS as f64);
                 ratio = ratio.max(stats[i] / thresholds[i]);
             }
+            self.step_ratio = stats[1] / thresholds[1];
             let range = self.max - self.min;
             if seen > EXTREME_FROM && range > 0.0 {
                 let excess = (x - self.max).max(self.min - x) / range;
